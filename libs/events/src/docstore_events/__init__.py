@@ -1,0 +1,40 @@
+"""DocStore event contracts and the plumbing to publish and consume them.
+
+Event classes live in one module per domain (`accounts`, `uploads`, `files`, `quota`,
+`indexing`); importing this package registers them all.
+"""
+
+from docstore_events.accounts import AccountCreated, AccountPlanChanged, AccountReplicated, Plan
+from docstore_events.base import EVENT_TYPES, Event
+from docstore_events.envelope import Envelope, KafkaRecord, UndecodableEvent, decode, encode
+from docstore_events.files import FileDeleted, FileModified, ShareCreated
+from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
+from docstore_events.quota import QuotaExceeded, QuotaRestored
+from docstore_events.topics import all_topics, dead_letter_topic
+from docstore_events.uploads import UploadCompleted, UploadExpired, UploadInitiated
+
+__all__ = [
+    "EVENT_TYPES",
+    "AccountCreated",
+    "AccountPlanChanged",
+    "AccountReplicated",
+    "DocumentIndexFailed",
+    "DocumentIndexed",
+    "Envelope",
+    "Event",
+    "FileDeleted",
+    "FileModified",
+    "KafkaRecord",
+    "Plan",
+    "QuotaExceeded",
+    "QuotaRestored",
+    "ShareCreated",
+    "UndecodableEvent",
+    "UploadCompleted",
+    "UploadExpired",
+    "UploadInitiated",
+    "all_topics",
+    "dead_letter_topic",
+    "decode",
+    "encode",
+]

@@ -1,0 +1,1 @@
+"""Plumbing every DocStore service shares: settings base, observability, health, errors."""

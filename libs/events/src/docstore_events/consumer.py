@@ -1,0 +1,123 @@
+"""Subscribing to events: explicit ack policy, bounded retries, dead letters, tracing.
+
+`subscribe` registers a FastStream subscriber whose handler receives a decoded
+`Envelope`. The offset is committed only after the handler succeeded or the message
+went to `<topic>.dlq` (AckPolicy.NACK_ON_ERROR: anything else rewinds the partition,
+so the message is delivered again). Handlers must therefore be idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+from prometheus_client import Counter
+
+from docstore_events.base import Event
+from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
+from docstore_events.faults import crashpoint
+from docstore_events.topics import dead_letter_topic
+from docstore_events.tracing import context_from_headers, tracer
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Envelope[E]], Awaitable[Any]]
+
+consumed_total = Counter(
+    "docstore_events_consumed_total", "Events handled, by outcome", ["consumer", "topic", "outcome"]
+)
+
+# Headers a dead letter carries besides the original ones.
+DLQ_ERROR = "x-dlq-error"
+DLQ_ORIGINAL_TOPIC = "x-dlq-original-topic"
+DLQ_CONSUMER = "x-dlq-consumer"
+DLQ_FAILED_AT = "x-dlq-failed-at"
+DLQ_ATTEMPTS = "x-dlq-attempts"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a failing handler is retried in place before its message is dead-lettered."""
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.2
+    max_backoff: float = 5.0
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        return min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+
+
+def subscribe(
+    broker: KafkaBroker,
+    event_class: type[E],
+    handler: Handler[E],
+    *,
+    consumer: str,
+    topic_prefix: str = "",
+    retry: RetryPolicy = RetryPolicy(),
+) -> None:
+    """Deliver every `event_class` event to `handler`, at least once, in the group `consumer`."""
+    topic = event_class.topic(topic_prefix)
+
+    async def dead_letter(message: Any, headers: dict[str, str], error: BaseException, attempts: int) -> None:
+        reason = "".join(traceback.format_exception_only(error)).strip()
+        log.error("event_dead_lettered", topic=topic, consumer=consumer, error=reason, attempts=attempts)
+        dlq_headers = {
+            **headers,
+            DLQ_ERROR: reason[:2000],
+            DLQ_ORIGINAL_TOPIC: topic,
+            DLQ_CONSUMER: consumer,
+            DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
+            DLQ_ATTEMPTS: str(attempts),
+        }
+        await broker.publish(message.value or b"", topic=dead_letter_topic(topic), key=message.key, headers=dlq_headers)
+        consumed_total.labels(consumer, topic, "dead_lettered").inc()
+
+    async def consume(msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        headers = headers_to_dict(raw.headers)
+        try:
+            envelope = decode(headers, raw.value)
+        except UndecodableEvent as error:
+            await dead_letter(raw, headers, error, attempts=0)
+            return
+        span_context = context_from_headers(headers)
+        with tracer.start_as_current_span(
+            f"{topic} process", context=span_context, kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                        "messaging.consumer.group.name": consumer, "cloudevents.event_id": envelope.id},
+        ):
+            bound = log.bind(topic=topic, consumer=consumer, event_id=envelope.id)
+            for attempt in range(1, retry.max_attempts + 1):
+                try:
+                    await handler(envelope)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    if attempt == retry.max_attempts:
+                        await dead_letter(raw, headers, error, attempts=attempt)
+                        return
+                    bound.warning("event_handler_failed", attempt=attempt, error=repr(error))
+                    await asyncio.sleep(retry.backoff(attempt))
+        consumed_total.labels(consumer, topic, "handled").inc()
+        crashpoint("consumer.after_effect")
+
+    consume.__name__ = f"consume_{event_class.__name__}"
+    broker.subscriber(
+        topic,
+        group_id=consumer,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )(consume)

@@ -1,0 +1,45 @@
+"""Events about documents. All are emitted by `metadata`, which owns documents."""
+
+from __future__ import annotations
+
+from docstore_events.base import Event
+
+
+class FileModified(Event):
+    """Emitted by `metadata` when a document gets a second or later version.
+
+    `notify` mails followers; `indexer` replaces the document's text.
+    `account_id` is the owner; `actor_id` is who made the change.
+    """
+
+    type = "file.modified"
+
+    document_id: str
+    version: int
+    name: str
+    size: int
+    actor_id: str
+
+
+class FileDeleted(Event):
+    """Emitted by `metadata` when bytes leave the account: purge or version pruning.
+
+    `quota` subtracts `size`; `indexer` drops the document when `whole_document`.
+    """
+
+    type = "file.deleted"
+
+    document_id: str
+    versions: list[int]
+    size: int
+    whole_document: bool = True
+
+
+class ShareCreated(Event):
+    """Emitted by `metadata` when an owner shares a document with another account."""
+
+    type = "share.created"
+
+    document_id: str
+    grantee_id: str
+    permission: str

@@ -1,0 +1,124 @@
+"""Transactional outbox: the state change and its event are written in one transaction.
+
+`Outbox.add` inserts the encoded event into the service's `outbox` collection inside
+the caller's MongoDB session; a relay (`OutboxRelay`) publishes pending rows in the
+order they were written and marks them published. A process that dies between the
+write and the publish leaves a pending row that is published after restart; one that
+dies between the publish and the mark publishes it again, which the idempotent
+consumers absorb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from prometheus_client import Counter
+
+from docstore_events.base import Event
+from docstore_events.envelope import KafkaRecord, encode
+from docstore_events.faults import crashpoint
+from docstore_events.tracing import current_traceparent
+
+log = structlog.get_logger(__name__)
+
+OUTBOX_COLLECTION = "outbox"
+PENDING, PUBLISHED = "pending", "published"
+
+published_total = Counter("docstore_outbox_published_total", "Events published by the outbox relay", ["topic"])
+
+Publish = Callable[[KafkaRecord], Awaitable[None]]
+
+
+class Outbox:
+    """Writes events into the outbox collection, inside the caller's transaction."""
+
+    def __init__(self, db: AsyncIOMotorDatabase, *, source: str, topic_prefix: str = "") -> None:
+        self.collection = db[OUTBOX_COLLECTION]
+        self.source = source
+        self.topic_prefix = topic_prefix
+        self.written = asyncio.Event()
+        # time_ns alone can repeat within a tick; the counter keeps rows of one process ordered.
+        self._sequence = itertools.count()
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("status", 1), ("seq", 1)])
+
+    async def add(self, event: Event, *, session: AsyncIOMotorClientSession, subject: str | None = None) -> str:
+        """Store `event` for publishing; it is published only if the transaction commits."""
+        record = encode(
+            event,
+            source=self.source,
+            topic_prefix=self.topic_prefix,
+            subject=subject,
+            traceparent=current_traceparent(),
+        )
+        event_id = record.headers["ce_id"]
+        await self.collection.insert_one(
+            {
+                "_id": event_id,
+                "seq": (time.time_ns(), next(self._sequence)),
+                "status": PENDING,
+                "topic": record.topic,
+                "key": record.key,
+                "value": record.value,
+                "headers": record.headers,
+                "created_at": datetime.now(UTC),
+            },
+            session=session,
+        )
+        return event_id
+
+    def wake_relay(self) -> None:
+        """Tell an in-process relay there is something to publish (call after commit)."""
+        self.written.set()
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in write order, then marks them published."""
+
+    def __init__(self, outbox: Outbox, publish: Publish, *, poll_interval: float = 0.5, batch_size: int = 200) -> None:
+        self.outbox = outbox
+        self.publish = publish
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        rows = self.outbox.collection.find({"status": PENDING}).sort("seq", 1).limit(self.batch_size)
+        count = 0
+        async for row in rows:
+            record = KafkaRecord(topic=row["topic"], key=row["key"], value=row["value"], headers=row["headers"])
+            crashpoint("outbox.before_publish")
+            await self.publish(record)
+            crashpoint("outbox.after_publish")
+            await self.outbox.collection.update_one(
+                {"_id": row["_id"]}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+            )
+            published_total.labels(record.topic).inc()
+            count += 1
+        return count
+
+    async def run(self) -> None:
+        """Publish until cancelled, woken by local writes or by the poll interval."""
+        while True:
+            self.outbox.written.clear()
+            try:
+                published = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the broker or database is down: keep the rows, try again
+                log.exception("outbox_publish_failed")
+                published = 0
+                await asyncio.sleep(self.poll_interval)
+            if published >= self.batch_size:
+                continue
+            try:
+                await asyncio.wait_for(self.outbox.written.wait(), timeout=self.poll_interval)
+            except TimeoutError:
+                pass

@@ -1,0 +1,67 @@
+"""One service's event plumbing: its Kafka broker, outbox and relay, in one object.
+
+Built in `create_app`, started and stopped by the app's lifespan; nothing connects
+before `start()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from faststream.kafka import KafkaBroker
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from docstore_events.base import Event
+from docstore_events.consumer import Handler, RetryPolicy, subscribe
+from docstore_events.envelope import KafkaRecord
+from docstore_events.outbox import Outbox, OutboxRelay
+
+
+class EventRuntime:
+    """The broker, outbox and outbox relay of the service `service` (also its consumer group)."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        region: str,
+        bootstrap_servers: str,
+        db: AsyncIOMotorDatabase,
+        topic_prefix: str = "",
+        retry: RetryPolicy = RetryPolicy(),
+        relay_poll_interval: float = 0.5,
+    ) -> None:
+        self.service = service
+        self.topic_prefix = topic_prefix
+        self.retry = retry
+        self.broker = KafkaBroker(bootstrap_servers, acks="all", client_id=f"docstore-{service}")
+        self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
+        self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
+        self._relay_task: asyncio.Task[None] | None = None
+
+    def subscribe(self, event_class: type[Event], handler: Handler) -> None:  # type: ignore[type-arg]
+        """Deliver `event_class` events to `handler` in this service's consumer group."""
+        subscribe(
+            self.broker, event_class, handler, consumer=self.service, topic_prefix=self.topic_prefix, retry=self.retry
+        )
+
+    async def publish(self, record: KafkaRecord) -> None:
+        """Send one record and wait for the broker's acknowledgement (acks=all)."""
+        await self.broker.publish(record.value, topic=record.topic, key=record.key, headers=record.headers)
+
+    async def start(self) -> None:
+        await self.outbox.ensure_indexes()
+        await self.broker.start()
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")
+
+    async def stop(self) -> None:
+        if self._relay_task:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.broker.stop()
+
+    async def ready(self) -> bool:
+        """True when the broker answers."""
+        return bool(await self.broker.ping(timeout=2.0))

@@ -1,0 +1,19 @@
+"""Every topic the system uses, for platforms and tests that must create them up front."""
+
+from __future__ import annotations
+
+from docstore_events import accounts, files, indexing, quota, uploads  # noqa: F401  (registers types)
+from docstore_events.base import EVENT_TYPES
+
+DEAD_LETTER_SUFFIX = ".dlq"
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The dead-letter topic that failed messages of `topic` go to."""
+    return f"{topic}{DEAD_LETTER_SUFFIX}"
+
+
+def all_topics(prefix: str = "") -> list[str]:
+    """Every event topic and its dead-letter topic, sorted."""
+    topics = [event.topic(prefix) for event in EVENT_TYPES.values()]
+    return sorted(topics + [dead_letter_topic(t) for t in topics])

@@ -1,0 +1,54 @@
+"""Events about uploads. All are emitted by `upload`, which owns upload sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from docstore_events.base import Event
+
+
+class UploadInitiated(Event):
+    """Emitted by `upload` when it hands out a grant (a signed form or part URLs)."""
+
+    type = "upload.initiated"
+
+    upload_id: str
+    document_id: str
+    key: str
+    declared_size: int
+    content_type: str
+    expires_at: datetime
+
+
+class UploadCompleted(Event):
+    """Emitted by `upload` exactly once per upload, when the object is in S3.
+
+    Size, ETag and sha256 were read from S3, never taken from the client.
+    `metadata` records a version, `quota` adds the bytes, `indexer` extracts text.
+    """
+
+    type = "upload.completed"
+
+    upload_id: str
+    document_id: str
+    bucket: str
+    key: str
+    filename: str
+    content_type: str
+    size: int
+    etag: str
+    sha256: str
+    title: str | None = None
+    tags: list[str] = []
+    path: str = "/"
+    base_version: int | None = None
+
+
+class UploadExpired(Event):
+    """Emitted by `upload` when a grant expired with no object in S3."""
+
+    type = "upload.expired"
+
+    upload_id: str
+    document_id: str
+    filename: str

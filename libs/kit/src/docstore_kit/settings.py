@@ -1,0 +1,60 @@
+"""The settings base every service's `Settings` derives from.
+
+Each field reads a per-service environment variable first, then the shared one:
+`UPLOAD_KAFKA_BOOTSTRAP_SERVERS` wins over `KAFKA_BOOTSTRAP_SERVERS` for `upload`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev-secret"})
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every service. Subclasses set `service` and add their own fields."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    service: ClassVar[str]
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields that must not keep a placeholder value outside development."""
+
+    environment: str = "development"
+    region: str = "us-west-2"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongodb_database: str = ""
+
+    otel_exporter_otlp_endpoint: str = ""
+    log_format: str = "auto"  # auto: console on a terminal, JSON otherwise
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        per_service = EnvSettingsSource(settings_cls, env_prefix=f"{cls.service.upper()}_")
+        return init_settings, per_service, env_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> "ServiceSettings":
+        if not self.mongodb_database:
+            self.mongodb_database = f"docstore_{self.service}_{self.region.replace('-', '_')}"
+        if self.environment != "development":
+            weak = [name for name in self.secret_fields if str(getattr(self, name)).lower() in PLACEHOLDER_SECRETS]
+            if weak:
+                raise ValueError(f"placeholder secrets outside development: {', '.join(weak)}")
+        return self
