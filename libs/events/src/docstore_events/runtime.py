@@ -7,15 +7,21 @@ before `start()`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from faststream.kafka import KafkaBroker
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 
 from docstore_events.base import Event
 from docstore_events.consumer import Handler, RetryPolicy, subscribe
-from docstore_events.envelope import KafkaRecord
+from docstore_events.envelope import Envelope, KafkaRecord
+from docstore_events.idempotency import Effect, apply_once, in_transaction
 from docstore_events.outbox import Outbox, OutboxRelay
+
+T = TypeVar("T")
 
 
 class EventRuntime:
@@ -33,9 +39,13 @@ class EventRuntime:
         relay_poll_interval: float = 0.5,
     ) -> None:
         self.service = service
+        self.db = db
         self.topic_prefix = topic_prefix
         self.retry = retry
-        self.broker = KafkaBroker(bootstrap_servers, acks="all", client_id=f"docstore-{service}")
+        # Per-message "Received/Processed" lines go to DEBUG; failures are logged by `consumer`.
+        self.broker = KafkaBroker(
+            bootstrap_servers, acks="all", client_id=f"docstore-{service}", log_level=logging.DEBUG
+        )
         self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
         self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
         self._relay_task: asyncio.Task[None] | None = None
@@ -45,6 +55,19 @@ class EventRuntime:
         subscribe(
             self.broker, event_class, handler, consumer=self.service, topic_prefix=self.topic_prefix, retry=self.retry
         )
+
+    async def transaction(self, work: Callable[[AsyncIOMotorClientSession], Awaitable[T]]) -> T:
+        """Run a state change and its `outbox.add` calls in one transaction, then wake the relay."""
+        result = await in_transaction(self.db.client, work)
+        self.outbox.wake_relay()
+        return result
+
+    async def apply_once(self, envelope: Envelope, effect: Effect) -> bool:  # type: ignore[type-arg]
+        """Run a consumer's effect once per event id (see `idempotency.apply_once`)."""
+        applied = await apply_once(self.db.client, self.db, consumer=self.service, event_id=envelope.id, effect=effect)
+        if applied:
+            self.outbox.wake_relay()
+        return applied
 
     async def publish(self, record: KafkaRecord) -> None:
         """Send one record and wait for the broker's acknowledgement (acks=all)."""
