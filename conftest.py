@@ -1,0 +1,93 @@
+"""Fixtures every test folder shares: the real servers, started once per test run.
+
+Servers run as local processes on free loopback ports with data in a fresh folder
+(`docstore_devplatform.servers`). With `DOCSTORE_TEST_ENDPOINTS=env`, the tests use the
+endpoints already in the environment instead (a running compose stack, say).
+Integration tests get a topic prefix and database of their own, so they never share
+consumer groups with each other or with the end-to-end system.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from docstore_events.topics import all_topics
+
+REGION = "us-west-2"
+BUCKET = f"docstore-{REGION}"
+
+
+def _endpoints_from_env():
+    from docstore_devplatform.servers import Endpoints
+
+    return Endpoints(
+        kafka_bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        mongo_url=os.environ["MONGODB_URL"],
+        s3_endpoint=os.environ["S3_ENDPOINT_URL"],
+        s3_access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        s3_secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        aws_endpoint=os.environ["AWS_ENDPOINT_URL_SES"],
+        typesense_url=os.environ["TYPESENSE_URL"],
+        typesense_api_key=os.environ["TYPESENSE_API_KEY"],
+    )
+
+
+@pytest.fixture(scope="session")
+def test_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this run's own; server data and logs live here."""
+    return tmp_path_factory.mktemp("docstore")
+
+
+@pytest.fixture(scope="session")
+def endpoints(test_data_dir: Path) -> Iterator[object]:
+    """The real Kafka, MongoDB, S3, SES/STS and Typesense servers for this run."""
+    if os.environ.get("DOCSTORE_TEST_ENDPOINTS") == "env":
+        yield _endpoints_from_env()
+        return
+    from docstore_devplatform.servers import Servers
+
+    servers = Servers(test_data_dir / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
+    try:
+        endpoints = servers.start()
+        saved = dict(os.environ)
+        os.environ.update(endpoints.service_env())  # boto3 in tests and in-process apps reads these
+        yield endpoints
+        os.environ.clear()
+        os.environ.update(saved)
+    finally:
+        servers.stop()
+
+
+async def create_topics(bootstrap: str, topics: list[str]) -> None:
+    """Create `topics` (3 partitions each) if they do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(topic, num_partitions=3, replication_factor=1) for topic in topics if topic not in existing]
+        if missing:
+            await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def isolated(endpoints) -> dict[str, str]:
+    """Settings values for one in-process service under test: own database, own topics."""
+    suffix = uuid.uuid4().hex[:10]
+    prefix = f"t{suffix}."
+    await create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
+    return {
+        "kafka_bootstrap_servers": endpoints.kafka_bootstrap,
+        "kafka_topic_prefix": prefix,
+        "mongodb_url": endpoints.mongo_url,
+        "mongodb_database": f"test_{suffix}",
+        "region": REGION,
+    }
