@@ -1,0 +1,52 @@
+"""Login sessions in MongoDB: the gateway process keeps no session state.
+
+Only a SHA-256 of each bearer token is stored, so a database leak reveals no usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    account_id: str
+    expires_at: datetime
+
+
+class SessionStore:
+    def __init__(self, db: AsyncIOMotorDatabase, ttl_seconds: int) -> None:
+        self.collection = db["sessions"]
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("account_id")
+
+    async def create(self, account_id: str) -> IssuedSession:
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        expires_at = now + self.ttl
+        await self.collection.insert_one(
+            {"_id": _token_id(token), "account_id": account_id, "created_at": now, "expires_at": expires_at}
+        )
+        return IssuedSession(token, account_id, expires_at)
+
+    async def account_for(self, token: str) -> str | None:
+        """The account a live token belongs to, or None."""
+        row = await self.collection.find_one({"_id": _token_id(token)})
+        if row is None or row["expires_at"] <= datetime.now(UTC):
+            return None
+        return row["account_id"]
+
+    async def revoke(self, token: str) -> None:
+        await self.collection.delete_one({"_id": _token_id(token)})

@@ -1,0 +1,67 @@
+"""Which service answers which public path, and forwarding a request there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from opentelemetry import propagate
+
+from docstore_kit.auth import ACCOUNT_HEADER
+
+# First segment of the public path (after /v1) -> the service that owns it.
+ROUTES: dict[str, str] = {
+    "accounts": "metadata",
+    "account": "metadata",
+    "documents": "metadata",
+    "uploads": "upload",
+    "usage": "quota",
+    "search": "indexer",
+    "notifications": "notify",
+}
+# (method, first segment) pairs anyone may call without a token.
+PUBLIC: frozenset[tuple[str, str]] = frozenset({("POST", "accounts")})
+FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
+RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
+
+
+class UpstreamUnavailable(Exception):
+    """The owning service did not answer."""
+
+
+def owner_of(path: str) -> str | None:
+    """The service owning a public path like `documents/123`, or None for an unknown path."""
+    return ROUTES.get(path.split("/", 1)[0])
+
+
+class Upstreams:
+    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.clients = clients
+
+    async def forward(
+        self, service: str, method: str, path: str, *, query: str, headers: dict[str, str], body: bytes,
+        account_id: str | None,
+    ) -> httpx.Response:
+        """Send the request on with only safe headers, and the account the gateway vouches for."""
+        outgoing = {name: value for name, value in headers.items() if name.lower() in FORWARDED_HEADERS}
+        if account_id:
+            outgoing[ACCOUNT_HEADER] = account_id
+        propagate.inject(outgoing)
+        try:
+            return await self.clients[service].request(
+                method, f"/{path}", params=httpx.QueryParams(query), headers=outgoing, content=body
+            )
+        except httpx.HTTPError as error:
+            raise UpstreamUnavailable(service) from error
+
+    async def openapi(self, service: str) -> dict[str, Any] | None:
+        try:
+            response = await self.clients[service].get("/openapi.json")
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()

@@ -1,0 +1,72 @@
+"""Composition root of the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from docstore_gateway.adapters.sessions import SessionStore
+from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.api.openapi import merged_spec
+from docstore_gateway.api.routes import router
+from docstore_gateway.settings import Settings
+from docstore_kit.errors import install_error_handlers
+from docstore_kit.health import install_health
+from docstore_kit.observability import configure_observability
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the gateway; clients connect when the lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_observability(settings)
+        mongo = AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+        sessions = SessionStore(mongo[settings.mongodb_database], settings.session_ttl_seconds)
+        await sessions.ensure_indexes()
+        upstreams = Upstreams(
+            {name: httpx.AsyncClient(base_url=url, timeout=35.0) for name, url in settings.upstreams().items()}
+        )
+        app.state.settings, app.state.mongo, app.state.sessions, app.state.upstreams = settings, mongo, sessions, upstreams
+        try:
+            yield
+        finally:
+            await upstreams.aclose()
+            mongo.close()
+
+    app = FastAPI(
+        title="DocStore API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
+        description="Upload, version, search and sync documents. Log in at `POST /v1/sessions`, "
+        "then send `Authorization: Bearer <token>`.",
+    )
+    install_error_handlers(app)
+    install_health(app, lambda: {"mongodb": lambda: app.state.mongo.admin.command("ping")})
+    app.include_router(router)
+    cache: dict[str, Any] = {}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        if "spec" not in cache:
+            spec, complete = await merged_spec(app.openapi(), app.state.upstreams)
+            if not complete:
+                return JSONResponse(spec)
+            cache["spec"] = spec
+        return JSONResponse(cache["spec"])
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="DocStore API")
+
+    return app
+
+
+def app() -> FastAPI:
+    """Entry point for `uvicorn docstore_gateway.main:app --factory`."""
+    return create_app(Settings())
