@@ -1,7 +1,7 @@
 """Subscribing to events: explicit ack policy, bounded retries, dead letters, tracing.
 
-`subscribe` registers a FastStream subscriber whose handler receives a decoded
-`Envelope`. The offset is committed only after the handler succeeded or the message
+`subscribe` registers one FastStream subscriber for a service's topics; each handler
+receives a decoded `Envelope`. The offset is committed only after the handler succeeded or the message
 went to `<topic>.dlq` (AckPolicy.NACK_ON_ERROR: anything else rewinds the partition,
 so the message is delivered again). Handlers must therefore be idempotent.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -60,43 +60,57 @@ class RetryPolicy:
 
 def subscribe(
     broker: KafkaBroker,
-    event_class: type[E],
-    handler: Handler[E],
+    handlers: Mapping[type[Event], Handler[Any]],
     *,
     consumer: str,
     topic_prefix: str = "",
     retry: RetryPolicy = RetryPolicy(),
 ) -> None:
-    """Deliver every `event_class` event to `handler`, at least once, in the group `consumer`."""
-    topic = event_class.topic(topic_prefix)
+    """Deliver each event to the handler for its class, at least once, in the group `consumer`.
+
+    One Kafka consumer reads every topic of `handlers`, so a service is one group member
+    (one rebalance when it joins, not one per event type).
+    """
+    by_topic = {event_class.topic(topic_prefix): handler for event_class, handler in handlers.items()}
 
     async def dead_letter(message: Any, headers: dict[str, str], error: BaseException, attempts: int) -> None:
         reason = "".join(traceback.format_exception_only(error)).strip()
-        log.error("event_dead_lettered", topic=topic, consumer=consumer, error=reason, attempts=attempts)
+        log.error("event_dead_lettered", topic=message.topic, consumer=consumer, error=reason, attempts=attempts)
         dlq_headers = {
             **headers,
             DLQ_ERROR: reason[:2000],
-            DLQ_ORIGINAL_TOPIC: topic,
+            DLQ_ORIGINAL_TOPIC: message.topic,
             DLQ_CONSUMER: consumer,
             DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
             DLQ_ATTEMPTS: str(attempts),
         }
-        await broker.publish(message.value or b"", topic=dead_letter_topic(topic), key=message.key, headers=dlq_headers)
-        consumed_total.labels(consumer, topic, "dead_lettered").inc()
+        await broker.publish(
+            message.value or b"", topic=dead_letter_topic(message.topic), key=message.key, headers=dlq_headers
+        )
+        consumed_total.labels(consumer, message.topic, "dead_lettered").inc()
 
     async def consume(msg: KafkaMessage) -> None:
         raw = msg.raw_message
+        topic = raw.topic
         headers = headers_to_dict(raw.headers)
         try:
             envelope = decode(headers, raw.value)
+            if envelope.data.topic(topic_prefix) != topic:
+                raise UndecodableEvent(f"{envelope.type} does not belong on topic {topic}")
         except UndecodableEvent as error:
             await dead_letter(raw, headers, error, attempts=0)
             return
-        span_context = context_from_headers(headers)
+        handler = by_topic[topic]
         with tracer.start_as_current_span(
-            f"{topic} process", context=span_context, kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
-                        "messaging.consumer.group.name": consumer, "cloudevents.event_id": envelope.id},
+            f"{topic} process",
+            context=context_from_headers(headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.consumer.group.name": consumer,
+                "cloudevents.event_id": envelope.id,
+            },
         ):
             bound = log.bind(topic=topic, consumer=consumer, event_id=envelope.id)
             for attempt in range(1, retry.max_attempts + 1):
@@ -114,9 +128,9 @@ def subscribe(
         consumed_total.labels(consumer, topic, "handled").inc()
         crashpoint("consumer.after_effect")
 
-    consume.__name__ = f"consume_{event_class.__name__}"
+    consume.__name__ = f"consume_{consumer}"
     broker.subscriber(
-        topic,
+        *by_topic,
         group_id=consumer,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

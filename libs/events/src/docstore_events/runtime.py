@@ -49,12 +49,13 @@ class EventRuntime:
         self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
         self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
         self._relay_task: asyncio.Task[None] | None = None
+        self._handlers: dict[type[Event], Handler] = {}  # type: ignore[type-arg]
 
     def subscribe(self, event_class: type[Event], handler: Handler) -> None:  # type: ignore[type-arg]
-        """Deliver `event_class` events to `handler` in this service's consumer group."""
-        subscribe(
-            self.broker, event_class, handler, consumer=self.service, topic_prefix=self.topic_prefix, retry=self.retry
-        )
+        """Deliver `event_class` events to `handler` in this service's consumer group (before `start`)."""
+        if event_class in self._handlers:
+            raise ValueError(f"{event_class.__name__} already has a handler")
+        self._handlers[event_class] = handler
 
     async def transaction(self, work: Callable[[AsyncIOMotorClientSession], Awaitable[T]]) -> T:
         """Run a state change and its `outbox.add` calls in one transaction, then wake the relay."""
@@ -75,6 +76,10 @@ class EventRuntime:
 
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
+        if self._handlers:
+            subscribe(
+                self.broker, self._handlers, consumer=self.service, topic_prefix=self.topic_prefix, retry=self.retry
+            )
         await self.broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")
 
