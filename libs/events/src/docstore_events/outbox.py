@@ -87,9 +87,15 @@ class OutboxRelay:
         self.publish = publish
         self.poll_interval = poll_interval
         self.batch_size = batch_size
+        # One batch at a time per process, so a row is never sent twice concurrently.
+        self._lock = asyncio.Lock()
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
+        async with self._lock:
+            return await self._publish_batch()
+
+    async def _publish_batch(self) -> int:
         rows = self.outbox.collection.find({"status": PENDING}).sort("seq", 1).limit(self.batch_size)
         count = 0
         async for row in rows:

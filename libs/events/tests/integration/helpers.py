@@ -1,0 +1,60 @@
+"""Small tools the integration tests share: raw produce and read-back of a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from docstore_events.envelope import KafkaRecord, headers_to_dict
+
+
+async def produce(bootstrap: str, topic: str, value: bytes, headers: dict[str, str], key: bytes = b"k") -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()])
+    finally:
+        await producer.stop()
+
+
+async def produce_record(bootstrap: str, record: KafkaRecord) -> None:
+    await produce(bootstrap, record.topic, record.value, record.headers, key=record.key)
+
+
+async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0) -> list[tuple[dict[str, str], bytes]]:
+    """Every message on `topic` from the start, waiting until at least `expect` arrived (or timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    messages: list[tuple[dict[str, str], bytes]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                messages.extend((headers_to_dict(r.headers), r.value) for r in records)
+            if len(messages) >= expect:
+                # Keep reading briefly: a duplicate would arrive right behind.
+                extra = await consumer.getmany(timeout_ms=1500)
+                for records in extra.values():
+                    messages.extend((headers_to_dict(r.headers), r.value) for r in records)
+                break
+    finally:
+        await consumer.stop()
+    return messages
+
+
+async def eventually(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll an async predicate until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

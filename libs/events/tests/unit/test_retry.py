@@ -1,0 +1,14 @@
+from docstore_events.consumer import RetryPolicy
+from docstore_events.topics import all_topics, dead_letter_topic
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    policy = RetryPolicy(max_attempts=6, initial_backoff=0.5, max_backoff=3.0)
+    assert [policy.backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_every_topic_has_its_dead_letter_topic() -> None:
+    topics = all_topics("r1.")
+    originals = [t for t in topics if not t.endswith(".dlq")]
+    assert originals and all(t.startswith("r1.docstore.") for t in originals)
+    assert sorted(dead_letter_topic(t) for t in originals) == sorted(set(topics) - set(originals))
