@@ -10,7 +10,7 @@ import asyncio
 import logging
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
@@ -50,6 +50,18 @@ class EventRuntime:
         self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
         self._relay_task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Handler] = {}  # type: ignore[type-arg]
+
+    @classmethod
+    def for_service(cls, settings: Any, db: AsyncIOMotorDatabase, **options: Any) -> "EventRuntime":
+        """The runtime of the service that `settings` (a docstore_kit ServiceSettings) describe."""
+        return cls(
+            service=settings.service,
+            region=settings.region,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            db=db,
+            topic_prefix=settings.kafka_topic_prefix,
+            **options,
+        )
 
     def subscribe(self, event_class: type[Event], handler: Handler) -> None:  # type: ignore[type-arg]
         """Deliver `event_class` events to `handler` in this service's consumer group (before `start`)."""

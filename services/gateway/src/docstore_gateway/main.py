@@ -10,15 +10,13 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from motor.motor_asyncio import AsyncIOMotorClient
 
 from docstore_gateway.adapters.sessions import SessionStore
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.openapi import merged_spec
 from docstore_gateway.api.routes import router
 from docstore_gateway.settings import Settings
-from docstore_kit.errors import install_error_handlers
-from docstore_kit.health import install_health
+from docstore_kit.app import mongo_client, service_app
 from docstore_kit.observability import configure_observability
 
 
@@ -28,7 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        mongo = AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+        mongo = mongo_client(settings)
         sessions = SessionStore(mongo[settings.mongodb_database], settings.session_ttl_seconds)
         await sessions.ensure_indexes()
         upstreams = Upstreams(
@@ -41,13 +39,15 @@ def create_app(settings: Settings) -> FastAPI:
             await upstreams.aclose()
             mongo.close()
 
-    app = FastAPI(
-        title="DocStore API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
+    app = service_app(
+        title="DocStore API",
+        lifespan=lifespan,
+        checks=lambda app: {"mongodb": lambda: app.state.mongo.admin.command("ping")},
+        docs_url=None,
+        openapi_url=None,
         description="Upload, version, search and sync documents. Log in at `POST /v1/sessions`, "
         "then send `Authorization: Bearer <token>`.",
     )
-    install_error_handlers(app)
-    install_health(app, lambda: {"mongodb": lambda: app.state.mongo.admin.command("ping")})
     app.include_router(router)
     cache: dict[str, Any] = {}
 

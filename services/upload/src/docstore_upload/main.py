@@ -7,11 +7,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from motor.motor_asyncio import AsyncIOMotorClient
 
 from docstore_events.runtime import EventRuntime
-from docstore_kit.errors import install_error_handlers
-from docstore_kit.health import install_health
+from docstore_kit.app import mongo_client, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
 from docstore_upload.adapters.quota_client import QuotaClient
@@ -28,12 +26,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        mongo = AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+        mongo = mongo_client(settings)
         db = mongo[settings.mongodb_database]
-        events = EventRuntime(
-            service=settings.service, region=settings.region, bootstrap_servers=settings.kafka_bootstrap_servers,
-            db=db, topic_prefix=settings.kafka_topic_prefix,
-        )
+        events = EventRuntime.for_service(settings, db)
         sessions = UploadSessions(db)
         await sessions.ensure_indexes()
         storage = Storage(make_s3_client(settings), make_s3_client(settings, public=True), settings.bucket_name(settings.region))
@@ -50,13 +45,15 @@ def create_app(settings: Settings) -> FastAPI:
             await quota_http.aclose()
             mongo.close()
 
-    app = FastAPI(title="DocStore upload", version="0.1.0", lifespan=lifespan)
-    install_error_handlers(app)
-    install_health(app, lambda: {
-        "mongodb": lambda: app.state.mongo.admin.command("ping"),
-        "kafka": app.state.events.ready,
-        "s3": app.state.uploads.storage.ready,
-    })
+    app = service_app(
+        title="DocStore upload",
+        lifespan=lifespan,
+        checks=lambda app: {
+            "mongodb": lambda: app.state.mongo.admin.command("ping"),
+            "kafka": app.state.events.ready,
+            "s3": app.state.uploads.storage.ready,
+        },
+    )
     app.include_router(router)
     return app
 

@@ -1,0 +1,38 @@
+"""The FastAPI app every service starts from: error shape, health, metrics and tracing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI
+from motor.motor_asyncio import AsyncIOMotorClient
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from docstore_kit.errors import install_error_handlers
+from docstore_kit.health import ReadinessCheck, install_health
+
+VERSION = "0.1.0"
+
+
+def mongo_client(settings: Any) -> AsyncIOMotorClient:
+    """The service's MongoDB client (timezone-aware datetimes). Create it inside the lifespan."""
+    return AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+
+
+def service_app(
+    *,
+    title: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    **fastapi_options: Any,
+) -> FastAPI:
+    """A FastAPI app with the shared error handlers, `/healthz`, `/readyz`, `/metrics` and
+    server spans that continue the caller's trace. `checks(app)` names the dependencies
+    `/readyz` probes; it runs per request, after the lifespan has built the clients."""
+    app = FastAPI(title=title, version=VERSION, lifespan=lifespan, **fastapi_options)
+    install_error_handlers(app)
+    install_health(app, lambda: checks(app))
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app
