@@ -1,0 +1,165 @@
+"""The full-text index in Typesense, over its HTTP API (httpx, async).
+
+One Typesense document per DocStore document, id `<account_id>:<document_id>`. Every
+query this adapter sends is filtered by one account id; there is no unfiltered search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+def collection_schema(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "fields": [
+            {"name": "account_id", "type": "string", "facet": True},
+            {"name": "document_id", "type": "string"},
+            {"name": "version", "type": "int32"},
+            {"name": "name", "type": "string"},
+            {"name": "tags", "type": "string[]", "facet": True},
+            {"name": "content_type", "type": "string", "facet": True},
+            {"name": "created_at", "type": "int64"},
+            {"name": "text", "type": "string"},
+        ],
+        "default_sorting_field": "created_at",
+    }
+
+
+def account_filter(account_id: str) -> str:
+    """`filter_by` matching exactly one account; backticks keep `,`/`:`/`&&` in an id literal."""
+    return f"account_id:=`{account_id.replace('`', '')}`"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    account_id: str
+    document_id: str
+    version: int
+    name: str
+    tags: list[str]
+    content_type: str
+    created_at: int
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.account_id}:{self.document_id}"
+
+    def as_document(self) -> dict[str, Any]:
+        return {"id": self.id, **self.__dict__}
+
+
+@dataclass(frozen=True)
+class Hit:
+    document_id: str
+    name: str
+    version: int
+    content_type: str
+    tags: list[str]
+    snippet: str
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    found: int
+    page: int
+    hits: list[Hit] = field(default_factory=list)
+
+
+class SearchIndexError(Exception):
+    """Typesense answered with an error we can't treat as success."""
+
+
+class SearchIndex:
+    def __init__(self, http: httpx.AsyncClient, collection: str) -> None:
+        self.http = http
+        self.collection = collection
+        self._docs = f"/collections/{quote(collection, safe='')}/documents"
+
+    @classmethod
+    def connect(cls, url: str, api_key: str, collection: str, *, timeout: float = 10.0) -> "SearchIndex":
+        http = httpx.AsyncClient(base_url=url, headers={"X-TYPESENSE-API-KEY": api_key}, timeout=timeout)
+        return cls(http, collection)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def ensure_collection(self) -> None:
+        """Create the collection if it is missing (several instances may race: 409 is fine)."""
+        response = await self.http.get(f"/collections/{quote(self.collection, safe='')}")
+        if response.status_code == 200:
+            return
+        if response.status_code != 404:
+            _raise(response)
+        created = await self.http.post("/collections", json=collection_schema(self.collection))
+        if created.status_code not in (201, 409):
+            _raise(created)
+
+    async def ready(self) -> bool:
+        response = await self.http.get("/health")
+        return response.status_code == 200 and bool(response.json().get("ok"))
+
+    async def upsert(self, entry: IndexEntry) -> None:
+        response = await self.http.post(self._docs, params={"action": "upsert"}, json=entry.as_document())
+        _check(response)
+
+    async def delete(self, account_id: str, document_id: str) -> None:
+        """Remove one document; removing one that is not there is fine."""
+        response = await self.http.delete(f"{self._docs}/{quote(f'{account_id}:{document_id}', safe='')}")
+        if response.status_code != 404:
+            _check(response)
+
+    async def delete_account(self, account_id: str) -> int:
+        """Remove every document of `account_id`; returns how many went."""
+        response = await self.http.delete(self._docs, params={"filter_by": account_filter(account_id)})
+        _check(response)
+        return int(response.json().get("num_deleted", 0))
+
+    async def search(self, account_id: str, q: str, *, page: int, per_page: int) -> SearchPage:
+        """Search the text and names of `account_id`'s documents, and only theirs."""
+        response = await self.http.get(f"{self._docs}/search", params={
+            "q": q,
+            "query_by": "text,name",
+            "filter_by": account_filter(account_id),
+            "page": page,
+            "per_page": per_page,
+            "highlight_fields": "text,name",
+            "snippet_threshold": 30,
+            "highlight_affix_num_tokens": 12,
+            "exclude_fields": "text",
+        })
+        _check(response)
+        body = response.json()
+        hits = [_hit(raw) for raw in body.get("hits", [])]
+        # Defence in depth: the filter already did this, a bug there must not leak another account.
+        hits = [hit for hit, raw in zip(hits, body.get("hits", []), strict=True)
+                if raw.get("document", {}).get("account_id") == account_id]
+        return SearchPage(found=int(body.get("found", 0)), page=int(body.get("page", page)), hits=hits)
+
+
+def _hit(raw: dict[str, Any]) -> Hit:
+    document = raw.get("document", {})
+    snippets = {h.get("field"): h.get("snippet") or "" for h in raw.get("highlights", [])}
+    return Hit(
+        document_id=document.get("document_id", ""),
+        name=document.get("name", ""),
+        version=int(document.get("version", 0)),
+        content_type=document.get("content_type", ""),
+        tags=list(document.get("tags", [])),
+        snippet=snippets.get("text") or snippets.get("name") or "",
+    )
+
+
+def _check(response: httpx.Response) -> None:
+    if response.status_code >= 300:
+        _raise(response)
+
+
+def _raise(response: httpx.Response) -> None:
+    raise SearchIndexError(f"typesense {response.request.method} {response.request.url.path}: "
+                           f"{response.status_code} {response.text[:300]}")

@@ -1,0 +1,58 @@
+"""Which upload of a document is the one in the index. Pure functions.
+
+`upload.completed` carries no version number yet, so the indexer numbers a document's
+versions itself: the first upload it indexes is version 1 and every later one is the
+previous version + 1. "Later" is decided by the event's CloudEvents `time` (set by
+`upload` when the upload completed), ties broken by upload id, so one order holds
+however the events arrive. An upload older than the indexed one, or the indexed one
+again, changes nothing. When the event gains an explicit version, that number wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class IndexedState:
+    """What the index holds for one document: which upload, as which version, since when."""
+
+    account_id: str
+    document_id: str
+    upload_id: str
+    version: int
+    uploaded_at: datetime
+    status: str  # "indexed" or "failed"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A completed upload as the indexer sees it."""
+
+    upload_id: str
+    uploaded_at: datetime
+    version: int | None = None
+    """The version number, when the event carries one."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    index: bool
+    version: int
+    reason: str = ""
+
+
+def decide(stored: IndexedState | None, upload: Upload) -> Decision:
+    """Whether `upload` replaces what the index holds for its document, and as which version."""
+    if stored is None:
+        return Decision(True, upload.version or 1)
+    if upload.upload_id == stored.upload_id:
+        return Decision(False, stored.version, "already indexed")
+    if upload.version is not None:
+        if upload.version > stored.version:
+            return Decision(True, upload.version)
+        return Decision(False, stored.version, "older than the indexed version")
+    if (upload.uploaded_at, upload.upload_id) > (stored.uploaded_at, stored.upload_id):
+        return Decision(True, stored.version + 1)
+    return Decision(False, stored.version, "older than the indexed version")

@@ -1,0 +1,154 @@
+"""An in-process indexer on the real servers, with its own database, topics and collection."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+import httpx
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
+from docstore_events import AccountCreated, AccountPlanChanged, Event, UploadCompleted, encode
+from docstore_events.envelope import KafkaRecord, decode, headers_to_dict
+from docstore_indexer.main import create_app
+from docstore_indexer.settings import Settings
+
+SOURCE = "/docstore/us-west-2/test"
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    http: httpx.AsyncClient
+    settings: Settings
+    producer: AIOKafkaProducer
+    s3: Any
+
+    async def send(self, event: Event, *, event_id: str | None = None, time: datetime | None = None) -> KafkaRecord:
+        """Publish `event` into the app's topics, as its producer would (no outbox)."""
+        record = encode(event, source=SOURCE, topic_prefix=self.settings.kafka_topic_prefix, event_id=event_id,
+                        time=time)
+        await self.resend(record)
+        return record
+
+    async def resend(self, record: KafkaRecord) -> None:
+        """Deliver the very same record again (same CloudEvents id), as Kafka may."""
+        await self.producer.send_and_wait(
+            record.topic, record.value, key=record.key,
+            headers=[(name, value.encode()) for name, value in record.headers.items()],
+        )
+
+    async def sign_up(self, plan: str = "premium") -> str:
+        account_id = f"acc-{uuid.uuid4().hex[:12]}"
+        await self.send(AccountCreated(
+            account_id=account_id, username=account_id, email=f"{account_id}@example.com", plan=plan,
+            home_region=self.settings.region,
+        ))
+        await eventually(lambda: self._plan_is(account_id, plan))
+        return account_id
+
+    async def change_plan(self, account_id: str, old: str, new: str) -> None:
+        await self.send(AccountPlanChanged(account_id=account_id, old_plan=old, new_plan=new))
+        await eventually(lambda: self._plan_is(account_id, new))
+
+    async def _plan_is(self, account_id: str, plan: str) -> bool:
+        return await self.app.state.indexer.plan_of(account_id) == plan
+
+    async def upload(
+        self, account_id: str, body: bytes, *, content_type: str = "text/plain", filename: str = "notes.txt",
+        document_id: str | None = None, tags: list[str] | None = None,
+    ) -> UploadCompleted:
+        """Put an object into S3 and announce it with `upload.completed`."""
+        upload_id = uuid.uuid4().hex
+        document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
+        bucket = self.settings.bucket_name(self.settings.region)
+        key = f"{account_id}/{document_id}/{upload_id}"
+        await asyncio.to_thread(self.s3.put_object, Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        event = UploadCompleted(
+            account_id=account_id, upload_id=upload_id, document_id=document_id, bucket=bucket, key=key,
+            filename=filename, content_type=content_type, size=len(body), etag="etag", sha256="sha",
+            tags=tags or [],
+        )
+        return event
+
+    async def search(self, account_id: str, q: str, **params: Any) -> httpx.Response:
+        return await self.http.get("/search", params={"q": q, **params}, headers={"X-Account-Id": account_id})
+
+    async def found(self, account_id: str, q: str) -> list[dict]:
+        response = await self.search(account_id, q)
+        assert response.status_code == 200, response.text
+        return response.json()["hits"]
+
+    async def emitted(self, event_type: type[Event], *, expect: int, timeout: float = 8.0) -> list[Any]:
+        """Events of `event_type` the app published, read from the start of its topic.
+
+        Reads until `timeout`, or until `expect` arrived and a short quiet period passed.
+        """
+        consumer = AIOKafkaConsumer(
+            event_type.topic(self.settings.kafka_topic_prefix),
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None, auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        found: list[Any] = []
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            quiet_until = None
+            while loop.time() < deadline:
+                batches = await consumer.getmany(timeout_ms=300)
+                for messages in batches.values():
+                    for message in messages:
+                        found.append(decode(headers_to_dict(message.headers), message.value))
+                if len(found) >= expect:
+                    quiet_until = quiet_until or loop.time() + 1.5
+                    if loop.time() >= quiet_until:
+                        break
+        finally:
+            await consumer.stop()
+        return found
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with its last value after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+
+
+@pytest_asyncio.fixture
+async def indexer(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Harness]:
+    settings = Settings(
+        **isolated,
+        typesense_url=endpoints.typesense_url,
+        typesense_api_key=endpoints.typesense_api_key,
+        typesense_collection=f"test_documents_{uuid.uuid4().hex[:10]}",
+        s3_endpoint_url=endpoints.s3_endpoint,
+        extract_timeout_seconds=10,
+    )
+    app = create_app(settings)
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
+        aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                yield Harness(app=app, http=http, settings=settings, producer=producer, s3=s3)
+            await app.state.search_index.http.delete(f"/collections/{settings.typesense_collection}")
+    finally:
+        await producer.stop()
