@@ -1,0 +1,102 @@
+"""Kill quota after its effect, before its offset commit; the restart must not count twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from docstore_events import UploadCompleted, encode
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_quota(isolated: dict[str, str], port: int, log: Path, **extra_env: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "QUOTA_KAFKA_BOOTSTRAP_SERVERS": isolated["kafka_bootstrap_servers"],
+        "QUOTA_KAFKA_TOPIC_PREFIX": isolated["kafka_topic_prefix"],
+        "QUOTA_MONGODB_URL": isolated["mongodb_url"],
+        "QUOTA_MONGODB_DATABASE": isolated["mongodb_database"],
+        "QUOTA_FREE_CAP_BYTES": "1000000",
+        **extra_env,
+    }
+    args = [sys.executable, "-m", "uvicorn", "docstore_quota.main:app", "--factory", "--port", str(port)]
+    return subprocess.Popen(args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+async def produce(bootstrap: str, records) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=[(k, v.encode()) for k, v in record.headers.items()]
+            )
+    finally:
+        await producer.stop()
+
+
+async def usage_of(port: int, account_id: str) -> int | None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        try:
+            response = await client.get(f"/internal/accounts/{account_id}/room")
+        except httpx.HTTPError:
+            return None
+        return response.json()["used_bytes"]
+
+
+@pytest.mark.slow
+async def test_killed_after_effect_before_commit_counts_each_upload_once(isolated, tmp_path: Path) -> None:
+    account_id = f"acct-{uuid.uuid4().hex[:8]}"
+    prefix = isolated["kafka_topic_prefix"]
+    sizes = [100, 200, 300, 400]
+    # Only uploads, so the first event handled (and the crash after it) is one that adds bytes.
+    records = [
+        encode(UploadCompleted(account_id=account_id, upload_id=f"up-{n}", document_id=f"doc-{n}", bucket="b",
+                               key=f"k{n}", filename="f.txt", content_type="text/plain", size=size, etag="e",
+                               sha256="s"), source="test", topic_prefix=prefix)
+        for n, size in enumerate(sizes)
+    ]
+    await produce(isolated["kafka_bootstrap_servers"], records)
+
+    marker = tmp_path / "crashed"
+    port = free_port()
+    log = tmp_path / "quota.log"
+    first = start_quota(isolated, port, log, DOCSTORE_CRASH_AT="consumer.after_effect", DOCSTORE_CRASH_MARKER=str(marker))
+    try:
+        exit_code = await asyncio.to_thread(first.wait, 90)
+    finally:
+        first.kill()
+    assert exit_code == 137 and marker.exists(), log.read_text()[-2000:]
+
+    second = start_quota(isolated, port, log, DOCSTORE_CRASH_AT="consumer.after_effect", DOCSTORE_CRASH_MARKER=str(marker))
+    try:
+        deadline = asyncio.get_running_loop().time() + 90
+        used = None
+        while asyncio.get_running_loop().time() < deadline:
+            used = await usage_of(port, account_id)
+            if used == sum(sizes):
+                break
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(2)  # anything counted twice would show by now
+        used = await usage_of(port, account_id)
+    finally:
+        second.terminate()
+        await asyncio.to_thread(second.wait, 30)
+    assert used == sum(sizes), log.read_text()[-2000:]
