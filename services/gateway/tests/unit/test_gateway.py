@@ -1,0 +1,37 @@
+from docstore_gateway.adapters.upstreams import owner_of
+from docstore_gateway.api.openapi import merge
+from docstore_gateway.api.routes import bearer_token
+
+
+def test_bearer_token_parsing() -> None:
+    assert bearer_token("Bearer abc") == "abc"
+    assert bearer_token("bearer  abc ") == "abc"
+    assert bearer_token("Basic abc") is None
+    assert bearer_token("Bearer ") is None
+    assert bearer_token(None) is None
+
+
+def test_paths_route_to_their_owner_and_internal_paths_to_none() -> None:
+    assert owner_of("documents/123/versions") == "metadata"
+    assert owner_of("uploads") == "upload"
+    assert owner_of("usage") == "quota"
+    assert owner_of("internal/credentials/verify") is None
+    assert owner_of("healthz") is None
+
+
+def test_merged_spec_keeps_public_paths_only_and_hides_the_account_header() -> None:
+    metadata_spec = {
+        "paths": {
+            "/documents": {"get": {"parameters": [{"name": "x-account-id", "in": "header"}, {"name": "limit"}]}},
+            "/accounts": {"post": {}},
+            "/internal/credentials/verify": {"post": {}},
+            "/healthz": {"get": {}},
+        },
+        "components": {"schemas": {"DocumentOut": {}}},
+    }
+    spec = merge({"paths": {"/v1/sessions": {}}}, {"metadata": metadata_spec, "upload": None})
+    assert set(spec["paths"]) == {"/v1/sessions", "/v1/documents", "/v1/accounts"}
+    assert spec["paths"]["/v1/documents"]["get"]["parameters"] == [{"name": "limit"}]
+    assert spec["paths"]["/v1/documents"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in spec["paths"]["/v1/accounts"]["post"]
+    assert "DocumentOut" in spec["components"]["schemas"]

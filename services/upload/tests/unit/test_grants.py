@@ -1,0 +1,58 @@
+import pytest
+
+from docstore_upload.domain.grants import (
+    InvalidUpload,
+    NoRoom,
+    check_content_type,
+    check_filename,
+    check_path,
+    check_size,
+    check_tags,
+    object_key,
+)
+
+
+@pytest.mark.parametrize("name", ["a/b.pdf", "..", ".", "a\\b", "bad\x00name", "tab\tname", "", "   ", "x" * 256])
+def test_bad_filenames_are_refused(name: str) -> None:
+    with pytest.raises(InvalidUpload, match="filename"):
+        check_filename(name)
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "Résumé 2026.docx", "notes.v2.md", "a..b.txt", "日本語.txt"])
+def test_ordinary_filenames_pass(name: str) -> None:
+    assert check_filename(name) == name
+
+
+def test_sizes_must_be_positive_and_fit_the_room() -> None:
+    for size in (0, -1):
+        with pytest.raises(InvalidUpload, match="size"):
+            check_size(size, 100)
+    with pytest.raises(NoRoom, match="needs 101 bytes and 100 bytes are left"):
+        check_size(101, 100)
+    check_size(100, 100)
+
+
+def test_content_types_are_an_allow_list() -> None:
+    assert check_content_type("Application/PDF") == "application/pdf"
+    with pytest.raises(InvalidUpload, match="not a supported type"):
+        check_content_type("application/x-made-up")
+
+
+def test_tags_are_trimmed_deduplicated_and_bounded() -> None:
+    assert check_tags([" b", "a", "b "]) == ["a", "b"]
+    with pytest.raises(InvalidUpload):
+        check_tags([""])
+    with pytest.raises(InvalidUpload):
+        check_tags(["t"] * 51)
+
+
+def test_paths_are_absolute_and_cannot_climb() -> None:
+    assert check_path("/a//b/") == "/a/b"
+    assert check_path("") == "/"
+    for bad in ("a/b", "/a/../b", "/./x", "/a\x07"):
+        with pytest.raises(InvalidUpload, match="path"):
+            check_path(bad)
+
+
+def test_the_server_builds_the_key_from_ids() -> None:
+    assert object_key(region="r", account_id="a", document_id="d", upload_id="u") == "r/a/d/u"
