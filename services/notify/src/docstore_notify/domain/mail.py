@@ -1,0 +1,140 @@
+"""What each notification says: subject, plain text and HTML. Pure functions.
+
+A mail names only what the reader needs: storage used and the cap (in GB) or the name
+of the file whose upload expired. No account id, username, plan or other address ever
+goes into a body; the recipient appears only in the envelope's To.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import Any
+
+GB = 1_000_000_000
+"""Decimal gigabytes, as `quota` counts caps (Free 5 GB = 5 * 10**9 bytes)."""
+
+QUOTA_EXCEEDED = "quota.exceeded"
+QUOTA_RESTORED = "quota.restored"
+UPLOAD_EXPIRED = "upload.expired"
+KINDS = (QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED)
+
+SIGNATURE = "The DocStore team"
+MAX_FILENAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Message:
+    """A mail's content, without its recipient."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message addressed to one recipient."""
+
+    to: str
+    message: Message
+
+
+def format_gb(size_bytes: int, rounding: str = ROUND_HALF_UP) -> str:
+    """`size_bytes` as decimal GB with at most two decimals: "5 GB", "5.01 GB", "1,234.5 GB".
+
+    `rounding` is a `decimal` rounding mode: round usage up in "storage full" mails and
+    down in "available again" mails, so the figures never contradict the message.
+    """
+    if size_bytes < 0:
+        raise ValueError("a size is never negative")
+    gigabytes = (Decimal(size_bytes) / GB).quantize(Decimal("0.01"), rounding=rounding)
+    if gigabytes == 0 and size_bytes > 0:
+        return "less than 0.01 GB"
+    whole, _, fraction = f"{gigabytes:,.2f}".partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction} GB" if fraction else f"{whole} GB"
+
+
+def safe_filename(name: str) -> str:
+    """A user-supplied file name fit for a mail line: no control characters, bounded length."""
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in name).strip()
+    if len(cleaned) > MAX_FILENAME_CHARS:
+        cleaned = cleaned[: MAX_FILENAME_CHARS - 1] + "…"
+    return cleaned or "your file"
+
+
+def _html(title: str, paragraphs: list[str]) -> str:
+    """A minimal, inline-styled HTML body; every argument must already be escaped."""
+    body = "".join(f'<p style="margin:0 0 1em">{p}</p>' for p in paragraphs)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head>"
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#222">'
+        f'<h1 style="font-size:20px">{title}</h1>{body}'
+        f'<p style="color:#666">{html.escape(SIGNATURE)}</p></body></html>'
+    )
+
+
+def _text(paragraphs: list[str]) -> str:
+    return "Hello,\n\n" + "\n\n".join(paragraphs) + f"\n\n{SIGNATURE}\n"
+
+
+def _quota_exceeded(used_bytes: int, cap_bytes: int) -> Message:
+    subject = "Your DocStore storage is full"
+    used, cap = format_gb(used_bytes, ROUND_UP), format_gb(cap_bytes)
+    lines = [
+        f"Your DocStore storage is full: you are using {used} of your {cap}.",
+        "New uploads are paused until you free some space by deleting files you no longer need, "
+        "or move to a plan with more room.",
+        "Your files are safe: you can still open, download and share them.",
+    ]
+    html_lines = [
+        f"Your DocStore storage is full: you are using <strong>{html.escape(used)}</strong> "
+        f"of your <strong>{html.escape(cap)}</strong>.",
+        *(html.escape(line) for line in lines[1:]),
+    ]
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def _quota_restored(used_bytes: int, cap_bytes: int) -> Message:
+    subject = "Your DocStore storage is available again"
+    used, cap = format_gb(used_bytes, ROUND_DOWN), format_gb(cap_bytes)
+    lines = [
+        f"You are using {used} of your {cap}, so you can upload files to DocStore again.",
+        "Thank you for making room.",
+    ]
+    html_lines = [
+        f"You are using <strong>{html.escape(used)}</strong> of your <strong>{html.escape(cap)}</strong>, "
+        "so you can upload files to DocStore again.",
+        html.escape(lines[1]),
+    ]
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def _upload_expired(filename: str) -> Message:
+    subject = "Your DocStore upload did not finish"
+    name = safe_filename(filename)
+    lines = [
+        f"The upload of “{name}” did not finish before its upload link expired, so the file was not stored.",
+        "Please upload it again.",
+    ]
+    html_lines = [
+        f"The upload of <strong>{html.escape(name)}</strong> did not finish before its upload link expired, "
+        "so the file was not stored.",
+        html.escape(lines[1]),
+    ]
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def render(kind: str, params: dict[str, Any]) -> Message:
+    """The message for a notification of `kind` with the facts in `params`."""
+    if kind == QUOTA_EXCEEDED:
+        return _quota_exceeded(int(params["used_bytes"]), int(params["cap_bytes"]))
+    if kind == QUOTA_RESTORED:
+        return _quota_restored(int(params["used_bytes"]), int(params["cap_bytes"]))
+    if kind == UPLOAD_EXPIRED:
+        return _upload_expired(str(params["filename"]))
+    raise ValueError(f"unknown notification kind {kind!r}")

@@ -1,0 +1,48 @@
+"""Settings of the notify service (env: NOTIFY_<NAME>, then <NAME>).
+
+SES is reached through boto3's standard configuration: credentials from the AWS
+variables, the endpoint from `AWS_ENDPOINT_URL_SES` (moto locally, unset for AWS).
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from docstore_kit.settings import ServiceSettings
+from pydantic import model_validator
+
+
+class Settings(ServiceSettings):
+    service = "notify"
+
+    port: int = 8085
+    mail_from: str = "DocStore <no-reply@docstore.example>"
+    """The From of every mail; its address must be a verified SES identity."""
+    aws_default_region: str = "us-west-2"
+    verify_sender_identity: bool | None = None
+    """Ask SES to verify `mail_from` at startup (moto refuses unverified senders).
+    Unset: true in development, false elsewhere (production identities are verified once, by hand)."""
+
+    resend_after_seconds: float = 60.0
+    """A notification still pending this long after its last send attempt is sent again by the
+    sweeper. Must exceed the longest SES call (see `ses_*_timeout_seconds`) so that a send in
+    flight is never claimed twice."""
+    sweep_interval_seconds: float = 10.0
+    max_send_attempts: int = 8
+    """After this many failed sends a notification is marked failed and left alone."""
+    ses_connect_timeout_seconds: float = 5.0
+    ses_read_timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _notify_defaults(self) -> Settings:
+        if self.verify_sender_identity is None:
+            self.verify_sender_identity = self.environment == "development"
+        if "@" not in self.sender_address():
+            raise ValueError(f"mail_from has no address: {self.mail_from!r}")
+        if self.resend_after_seconds <= self.ses_connect_timeout_seconds + self.ses_read_timeout_seconds:
+            raise ValueError("resend_after_seconds must exceed one SES call's connect + read timeout")
+        return self
+
+    def sender_address(self) -> str:
+        """The bare address of `mail_from` ("no-reply@docstore.example")."""
+        return parseaddr(self.mail_from)[1]

@@ -1,0 +1,257 @@
+"""notify against real Kafka, MongoDB and SES (moto): one mail per event, whatever the order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from docstore_events import AccountCreated, Event, QuotaExceeded, UploadExpired, encode
+from docstore_notify.main import create_app
+from docstore_notify.settings import Settings
+from fastapi import FastAPI
+
+pytestmark = pytest.mark.integration
+
+GB = 1_000_000_000
+SOURCE = "/docstore/us-west-2/test"
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60.0, what: str = "") -> T:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
+    """Every mail moto's SES accepted for `address` (moto is shared: filter by recipient)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        data = (await client.get(f"{ses_endpoint}/moto-api/data.json")).json()
+    return [m for m in data.get("ses", {}).get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
+
+
+class Publisher:
+    def __init__(self, producer: AIOKafkaProducer, prefix: str) -> None:
+        self.producer = producer
+        self.prefix = prefix
+
+    async def send(self, event: Event, *, event_id: str | None = None) -> str:
+        record = encode(event, source=SOURCE, topic_prefix=self.prefix, event_id=event_id)
+        await self.producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=[(k, v.encode()) for k, v in record.headers.items()]
+        )
+        return record.headers["ce_id"]
+
+
+@pytest_asyncio.fixture
+async def app(isolated: dict[str, str]) -> AsyncIterator[FastAPI]:
+    settings = Settings(
+        **isolated,
+        verify_sender_identity=True,
+        sweep_interval_seconds=0.3,
+        resend_after_seconds=4,
+        ses_connect_timeout_seconds=1,
+        ses_read_timeout_seconds=2,
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def publisher(isolated: dict[str, str]) -> AsyncIterator[Publisher]:
+    producer = AIOKafkaProducer(bootstrap_servers=isolated["kafka_bootstrap_servers"], acks="all")
+    await producer.start()
+    try:
+        yield Publisher(producer, isolated["kafka_topic_prefix"])
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+def ses_endpoint(endpoints: Any) -> str:
+    return endpoints.aws_endpoint
+
+
+def new_account() -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:12]
+    return f"acc-{suffix}", f"notify-{suffix}@example.com"
+
+
+def signed_up(account_id: str, email: str) -> AccountCreated:
+    return AccountCreated(account_id=account_id, username="ada", email=email, plan="free", home_region="us-west-2")
+
+
+def over_quota(account_id: str, used: int = 5_300_000_000) -> QuotaExceeded:
+    return QuotaExceeded(account_id=account_id, used_bytes=used, cap_bytes=5 * GB, plan="free")
+
+
+def api(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def test_a_redelivered_quota_event_sends_exactly_one_mail(
+    app: FastAPI, publisher: Publisher, ses_endpoint: str
+) -> None:
+    account_id, email = new_account()
+    await publisher.send(signed_up(account_id, email))
+    event = over_quota(account_id)
+    event_id = str(uuid.uuid4())
+    await publisher.send(event, event_id=event_id)
+    await publisher.send(event, event_id=event_id)  # Kafka redelivers: same event id
+    # Same account key, same topic, so same partition: this one is handled after both copies.
+    sentinel_id = await publisher.send(over_quota(account_id, used=6 * GB))
+
+    async def both_sent() -> list[dict[str, Any]] | None:
+        mails = await mails_to(ses_endpoint, email)
+        return mails if len(mails) >= 2 else None
+
+    mails = await eventually(both_sent, what="two mails")
+    await asyncio.sleep(1.0)  # a duplicate would land now
+    mails = await mails_to(ses_endpoint, email)
+    assert len(mails) == 2, mails
+    assert all(m["subject"] == "Your DocStore storage is full" for m in mails)
+    bodies = sorted(m["body"] for m in mails)
+    assert any("5.3 GB" in body for body in bodies) and any("6 GB" in body for body in bodies)
+    assert all(account_id not in m["body"] for m in mails)
+
+    log = app.state.notifications.collection
+    rows = {row["_id"]: row async for row in log.find({"account_id": account_id})}
+    assert set(rows) == {event_id, sentinel_id}
+    assert all(row["status"] == "sent" and row["message_id"] for row in rows.values())
+    assert {row["message_id"] for row in rows.values()} == {m["id"] for m in mails}
+
+
+async def test_a_quota_event_before_its_account_is_mailed_once_the_account_arrives(
+    app: FastAPI, publisher: Publisher, ses_endpoint: str
+) -> None:
+    account_id, email = new_account()
+    event_id = await publisher.send(over_quota(account_id))
+    log = app.state.notifications.collection
+    await eventually(lambda: log.find_one({"_id": event_id, "status": "waiting"}), what="a waiting notification")
+    await asyncio.sleep(1.0)
+    assert await mails_to(ses_endpoint, email) == []
+    await publisher.send(signed_up(account_id, email))
+
+    mails = await eventually(lambda: mails_to(ses_endpoint, email), what="the quota mail")
+    await asyncio.sleep(1.0)
+    assert len(await mails_to(ses_endpoint, email)) == len(mails) == 1
+    assert mails[0]["subject"] == "Your DocStore storage is full"
+    row = await eventually(lambda: log.find_one({"_id": event_id, "status": "sent"}), what="the row marked sent")
+    assert row["message_id"] == mails[0]["id"] and row["attempts"] == 1
+
+
+async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: FastAPI, ses_endpoint: str) -> None:
+    """A crash between the commit and the send leaves a pending row: it is sent once, later."""
+    account_id, email = new_account()
+    await app.state.notifier.recipients.collection.insert_one({"_id": account_id, "email": email})
+    now = datetime.now(UTC)
+    notification_id = str(uuid.uuid4())
+    await app.state.notifications.collection.insert_one(
+        {
+            "_id": notification_id,
+            "account_id": account_id,
+            "kind": "upload.expired",
+            "params": {"filename": "holiday.mov"},
+            "subject": "Your DocStore upload did not finish",
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now - timedelta(seconds=1),
+        }
+    )
+
+    mails = await eventually(lambda: mails_to(ses_endpoint, email), what="the swept mail")
+    row = await eventually(
+        lambda: app.state.notifications.collection.find_one({"_id": notification_id, "status": "sent"}),
+        what="the row marked sent",
+    )
+    await asyncio.sleep(1.0)
+    assert len(await mails_to(ses_endpoint, email)) == len(mails) == 1
+    assert "holiday.mov" in mails[0]["body"]
+    assert row["message_id"] == mails[0]["id"] and row["attempts"] == 1
+
+
+async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publisher: Publisher) -> None:
+    account_id, email = new_account()
+    other_id, other_email = new_account()
+    await publisher.send(signed_up(account_id, email))
+    await publisher.send(signed_up(other_id, other_email))
+    for n in range(3):
+        await publisher.send(
+            UploadExpired(account_id=account_id, upload_id=f"u{n}", document_id=f"d{n}", filename=f"f{n}.txt")
+        )
+    await publisher.send(over_quota(other_id))
+
+    async def sent(account: str, count: int) -> bool:
+        return (
+            await app.state.notifications.collection.count_documents({"account_id": account, "status": "sent"}) == count
+        )
+
+    await eventually(lambda: sent(account_id, 3), what="three sent notifications")
+    await eventually(lambda: sent(other_id, 1), what="the other account's notification")
+
+    async with api(app) as client:
+        assert (await client.get("/notifications")).status_code == 401
+        first = (await client.get("/notifications", params={"limit": 2}, headers={"X-Account-Id": account_id})).json()
+        assert len(first["items"]) == 2 and first["next_cursor"]
+        second = (
+            await client.get(
+                "/notifications",
+                params={"limit": 2, "cursor": first["next_cursor"]},
+                headers={"X-Account-Id": account_id},
+            )
+        ).json()
+        assert len(second["items"]) == 1 and second["next_cursor"] is None
+        items = first["items"] + second["items"]
+        assert len({item["id"] for item in items}) == 3
+        assert all(item["kind"] == "upload.expired" and item["status"] == "sent" for item in items)
+        created = [item["created_at"] for item in items]
+        assert created == sorted(created, reverse=True)
+        assert all(email not in str(item) for item in items)
+
+        others = (await client.get("/notifications", headers={"X-Account-Id": other_id})).json()
+        assert [item["kind"] for item in others["items"]] == ["quota.exceeded"]
+
+        bad = await client.get("/notifications", params={"cursor": "nope"}, headers={"X-Account-Id": account_id})
+        assert bad.status_code == 422
+
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.json()
+        assert ready.json()["checks"] == {"mongodb": "ok", "kafka": "ok", "ses": "ok"}
+
+
+async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
+    isolated: dict[str, str], publisher: Publisher, ses_endpoint: str
+) -> None:
+    """An unverified sender is a permanent refusal: the row says failed, nothing loops."""
+    settings = Settings(
+        **isolated,
+        mail_from=f"Nobody <unverified-{uuid.uuid4().hex[:8]}@example.net>",
+        verify_sender_identity=False,
+        sweep_interval_seconds=0.3,
+        resend_after_seconds=4,
+        ses_connect_timeout_seconds=1,
+        ses_read_timeout_seconds=2,
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        account_id, email = new_account()
+        await publisher.send(signed_up(account_id, email))
+        event_id = await publisher.send(over_quota(account_id))
+        log = application.state.notifications.collection
+        row = await eventually(lambda: log.find_one({"_id": event_id, "status": "failed"}), what="a failed row")
+        assert row["attempts"] == 1 and row["last_error"]
+        assert await mails_to(ses_endpoint, email) == []
