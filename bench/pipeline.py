@@ -1,0 +1,141 @@
+"""Latency from publishing `upload.completed` to quota's usage updated, against raw Kafka.
+
+Starts the real servers (free ports, a temporary folder) and the quota service as its
+own process, then measures, in the same run:
+  * raw:      aiokafka produce (acks=all) -> an already-assigned consumer receives it;
+  * pipeline: produce a CloudEvent `upload.completed` -> quota consumes it, applies it
+              exactly once in a MongoDB transaction -> the usage record shows it.
+Events are sent one at a time so each latency is one event's. Prints p50/p99 and the
+ratio pipeline/raw.
+
+    uv run python bench/pipeline.py [--events 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from docstore_devplatform.servers import Servers
+from docstore_devplatform.services import ServiceProcesses
+from docstore_events import UploadCompleted, all_topics, encode
+from docstore_kit.settings import ServiceSettings
+
+WARMUP = 50
+# The raw consumer waits on fetches exactly as the services' consumers do.
+FETCH_MAX_WAIT_MS = ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r{label:9} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+async def raw_round_trips(bootstrap: str, count: int) -> list[float]:
+    topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    await producer.start()
+    await consumer.start()
+    samples = []
+    try:
+        for i in range(count + WARMUP):
+            started = time.perf_counter()
+            await producer.send_and_wait(topic, b"x" * 600, key=b"acct")
+            await consumer.getone()
+            if i >= WARMUP:
+                samples.append(time.perf_counter() - started)
+                if (i - WARMUP + 1) % max(1, count // 20) == 0:
+                    progress("raw", i - WARMUP + 1, count)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return samples
+
+
+async def pipeline_latencies(bootstrap: str, mongo_url: str, count: int) -> list[float]:
+    account_id = f"bench-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    mongo = AsyncIOMotorClient(mongo_url)
+    usage = mongo["docstore_quota_us_west_2"]["usage"]
+    samples = []
+    try:
+        for i in range(count + WARMUP):
+            event = UploadCompleted(
+                account_id=account_id, upload_id=f"u{i}", document_id=f"d{i}", bucket="b", key=f"k{i}",
+                filename="f.txt", content_type="text/plain", size=1, etag="e", sha256="s",
+            )
+            record = encode(event, source="/bench")
+            started = time.perf_counter()
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=[(k, v.encode()) for k, v in record.headers.items()]
+            )
+            while True:
+                doc = await usage.find_one({"_id": account_id}, {"used_bytes": 1})
+                if doc and doc["used_bytes"] == i + 1:
+                    break
+                await asyncio.sleep(0.001)
+            if i >= WARMUP:
+                samples.append(time.perf_counter() - started)
+                if (i - WARMUP + 1) % max(1, count // 20) == 0:
+                    progress("pipeline", i - WARMUP + 1, count)
+    finally:
+        await producer.stop()
+        mongo.close()
+    return samples
+
+
+def report(name: str, samples: list[float]) -> tuple[float, float]:
+    p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
+    print(f"{name:42} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   (n={len(samples)})")
+    return p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
+        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics())
+        print("starting servers and the quota service ...", file=sys.stderr)
+        endpoints = servers.start()
+        quota = ServiceProcesses(endpoints, Path(folder) / "services", names=["quota"])
+        try:
+            quota.start()
+            raw = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, args.events))
+            pipeline = asyncio.run(pipeline_latencies(endpoints.kafka_bootstrap, endpoints.mongo_url, args.events))
+        finally:
+            quota.stop()
+            servers.stop()
+    print(f"\n{args.events} events, one at a time, after {WARMUP} warm-up events each; fetch wait {FETCH_MAX_WAIT_MS} ms")
+    raw_p50, raw_p99 = report("raw aiokafka produce -> consume", raw)
+    pipe_p50, pipe_p99 = report("upload.completed -> quota usage updated", pipeline)
+    print(f"{'ratio pipeline / raw':42} p50 {pipe_p50 / raw_p50:8.1f} x    p99 {pipe_p99 / raw_p99:8.1f} x")
+
+
+if __name__ == "__main__":
+    main()
