@@ -65,6 +65,7 @@ def subscribe(
     consumer: str,
     topic_prefix: str = "",
     retry: RetryPolicy = RetryPolicy(),
+    fetch_max_wait_ms: int = 500,
 ) -> None:
     """Deliver each event to the handler for its class, at least once, in the group `consumer`.
 
@@ -134,4 +135,5 @@ def subscribe(
         group_id=consumer,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )(consume)

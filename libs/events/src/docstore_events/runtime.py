@@ -37,11 +37,13 @@ class EventRuntime:
         topic_prefix: str = "",
         retry: RetryPolicy = RetryPolicy(),
         relay_poll_interval: float = 0.5,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self.service = service
         self.db = db
         self.topic_prefix = topic_prefix
         self.retry = retry
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         # Per-message "Received/Processed" lines go to DEBUG; failures are logged by `consumer`.
         self.broker = KafkaBroker(
             bootstrap_servers, acks="all", client_id=f"docstore-{service}", log_level=logging.DEBUG
@@ -60,6 +62,7 @@ class EventRuntime:
             bootstrap_servers=settings.kafka_bootstrap_servers,
             db=db,
             topic_prefix=settings.kafka_topic_prefix,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             **options,
         )
 
@@ -90,7 +93,12 @@ class EventRuntime:
         await self.outbox.ensure_indexes()
         if self._handlers:
             subscribe(
-                self.broker, self._handlers, consumer=self.service, topic_prefix=self.topic_prefix, retry=self.retry
+                self.broker,
+                self._handlers,
+                consumer=self.service,
+                topic_prefix=self.topic_prefix,
+                retry=self.retry,
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
             )
         await self.broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")

@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
+    kafka_fetch_max_wait_ms: int = 50
+    """How long a fetch may wait for data. Apache Kafka answers as soon as data arrives;
+    Tansu waits the full time, so a short wait keeps local event latency low."""
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = ""
 
