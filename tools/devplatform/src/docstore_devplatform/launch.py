@@ -1,0 +1,115 @@
+"""Ports and command lines of the five local servers (pure functions, no processes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from docstore_devplatform.paths import Binaries
+from docstore_devplatform.ports import GRPC_OFFSET, HOST, free_ports
+
+#: Names of the servers, in start order.
+SERVER_NAMES = ("kafka", "mongo", "s3", "aws", "typesense")
+
+
+@dataclass(frozen=True)
+class ServerPorts:
+    """Every port the servers listen on. The defaults are the dev platform's fixed ports.
+
+    SeaweedFS opens a gRPC port at HTTP port + 10000 for each ``weed_*`` port and for
+    ``s3``; both are reserved when ports are chosen automatically.
+    """
+
+    kafka: int = 9092
+    mongo: int = 27017
+    s3: int = 8333
+    aws: int = 5000
+    typesense: int = 8108
+    typesense_peering: int = 8107
+    weed_master: int = 9333
+    weed_volume: int = 9340
+    weed_filer: int = 8888
+    weed_webdav: int = 7333
+    weed_admin: int = 23646
+
+    @classmethod
+    def auto(cls) -> ServerPorts:
+        """Free loopback ports, none of them a default port."""
+        weed_names = ["s3", "weed_master", "weed_volume", "weed_filer", "weed_webdav", "weed_admin"]
+        other_names = [f.name for f in fields(cls) if f.name not in weed_names]
+        chosen = dict(zip(weed_names, free_ports(len(weed_names), offset=GRPC_OFFSET), strict=True))
+        chosen |= dict(zip(other_names, free_ports(len(other_names)), strict=True))
+        return cls(**chosen)
+
+    def all_ports(self) -> set[int]:
+        """Every port in use, including SeaweedFS's gRPC ports."""
+        ports = {getattr(self, f.name) for f in fields(self)}
+        weed = {self.s3, self.weed_master, self.weed_volume, self.weed_filer, self.weed_webdav, self.weed_admin}
+        return ports | {p + GRPC_OFFSET for p in weed}
+
+
+def tansu_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
+    """Tansu broker, in-memory storage, advertising its loopback address."""
+    url = f"tcp://{HOST}:{ports.kafka}"
+    return [str(binaries.tansu), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
+def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path) -> list[str]:
+    """SecantusDB on WiredTiger files under ``data_dir``."""
+    return [
+        str(binaries.secantusd),
+        "--host", HOST,
+        "--port", str(ports.mongo),
+        "--storage-path", str(data_dir),
+        "--log-level", "WARNING",
+    ]  # fmt: skip
+
+
+def weed_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, s3_config: Path) -> list[str]:
+    """``weed mini`` with every port set explicitly; WebDAV, Iceberg, Lance and admin UI off."""
+
+    def http_and_grpc(flag: str, port: int) -> list[str]:
+        return [f"-{flag}.port={port}", f"-{flag}.port.grpc={port + GRPC_OFFSET}"]
+
+    return [
+        str(binaries.weed), "mini",
+        f"-dir={data_dir}",
+        f"-ip={HOST}", f"-ip.bind={HOST}",
+        f"-s3.config={s3_config}",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false", f"-webdav.port={ports.weed_webdav}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
+        *http_and_grpc("s3", ports.s3),
+        *http_and_grpc("master", ports.weed_master),
+        *http_and_grpc("volume", ports.weed_volume),
+        *http_and_grpc("filer", ports.weed_filer),
+        *http_and_grpc("admin", ports.weed_admin),
+    ]  # fmt: skip
+
+
+def weed_s3_config(access_key: str, secret_key: str) -> str:
+    """The ``-s3.config`` JSON: one identity with every S3 action."""
+    identity = {
+        "name": "docstore-admin",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+    }
+    return json.dumps({"identities": [identity]}, indent=2)
+
+
+def moto_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
+    """moto server (used for SES and STS only)."""
+    return [str(binaries.moto_server), "-H", HOST, "-p", str(ports.aws)]
+
+
+def typesense_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, api_key: str) -> list[str]:
+    """Typesense with API and peering bound to loopback."""
+    return [
+        str(binaries.typesense),
+        f"--data-dir={data_dir}",
+        f"--api-key={api_key}",
+        f"--api-address={HOST}", f"--api-port={ports.typesense}",
+        f"--peering-address={HOST}", f"--peering-port={ports.typesense_peering}",
+    ]  # fmt: skip

@@ -1,0 +1,73 @@
+"""Loopback port allocation.
+
+Auto mode draws random ports from 20000-32000: below Linux's ephemeral range (so
+outgoing client sockets never steal them) and away from every default port any
+local server or service uses, so a test platform can run beside the dev platform.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+
+HOST = "127.0.0.1"
+
+#: SeaweedFS derives gRPC ports as HTTP port + 10000 in places that ignore the flags.
+GRPC_OFFSET = 10000
+
+#: Every port the dev platform (fixed mode) or a server's defaults would use.
+# fmt: off
+DEFAULT_PORTS: frozenset[int] = frozenset(
+    {
+        9092,  # kafka (tansu)
+        27017,  # mongo (secantusd)
+        5000,  # moto
+        8108, 8107,  # typesense api, peering
+        8333, 18333, 9333, 19333, 9340, 19340, 8888, 18888,  # weed s3, master, volume, filer (+grpc)
+        7333, 17333, 23646, 33646, 8181, 9101, 6060,  # weed webdav, admin, iceberg, lance, debug
+        8080, 8081, 8082, 8083, 8084, 8085,  # DocStore services
+    }
+)
+# fmt: on
+
+_AUTO_RANGE = (20000, 32000)
+_EPHEMERAL_LOW = 32768
+_lock = threading.Lock()
+_handed_out: set[int] = set()
+
+
+def is_port_free(port: int, host: str = HOST) -> bool:
+    """Return True when nothing listens on ``host:port`` and it can be bound now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, *, offset: int | None = None, rng: random.Random | None = None) -> list[int]:
+    """Pick ``count`` distinct free loopback ports, never a :data:`DEFAULT_PORTS` one.
+
+    With ``offset``, each picked port ``p`` also has ``p + offset`` free and unused
+    by the others (for servers that open a second port at a fixed distance).
+    Ports handed out earlier in this process are not handed out again.
+    """
+    rng = rng or random.Random()
+    low, high = _AUTO_RANGE
+    if offset:
+        high = min(high, _EPHEMERAL_LOW - offset)
+    picked: list[int] = []
+    with _lock:
+        for _ in range(5000):
+            if len(picked) == count:
+                return picked
+            port = rng.randrange(low, high)
+            wanted = [port] if offset is None else [port, port + offset]
+            taken = DEFAULT_PORTS | _handed_out
+            if any(p in taken for p in wanted) or not all(is_port_free(p) for p in wanted):
+                continue
+            picked.append(port)
+            _handed_out.update(wanted)
+    raise RuntimeError(f"could not find {count} free loopback ports in {low}-{high}")

@@ -1,0 +1,165 @@
+"""Readiness checks and provisioning (topics, buckets) for the local servers.
+
+Each ``check_*`` function raises while its server is not ready, so it can be
+polled with :func:`docstore_devplatform.waiting.wait_until`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
+
+import boto3
+import httpx
+import pymongo
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+T = TypeVar("T")
+
+PROBE_KEY = "_devplatform/readiness-probe"
+_TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
+
+
+def run_async(make_coro: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on a fresh event loop in a worker thread.
+
+    Works whether or not the caller already runs an event loop (pytest-asyncio fixtures do).
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, make_coro()).result()  # type: ignore[arg-type]
+
+
+# --- Kafka -----------------------------------------------------------------
+
+
+async def _with_admin(bootstrap: str, use: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    await admin.start()
+    try:
+        return await use(admin)
+    finally:
+        await admin.close()
+
+
+def check_kafka(bootstrap: str) -> list[str]:
+    """Fetch cluster metadata; return the topic names."""
+    return run_async(lambda: _with_admin(bootstrap, lambda admin: admin.list_topics()))
+
+
+def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 3) -> None:
+    """Create the missing ``topics`` (replication factor 1) and check they all exist."""
+    wanted = sorted(set(topics))
+    if not wanted:
+        return
+
+    async def create(admin: AIOKafkaAdminClient) -> None:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+            )
+            errors = [
+                (name, code, message)
+                for name, code, message, *_ in response.topic_errors
+                if code not in (0, _TOPIC_ALREADY_EXISTS)
+            ]
+            if errors:
+                raise RuntimeError(f"creating Kafka topics failed: {errors}")
+        absent = set(wanted) - set(await admin.list_topics())
+        if absent:
+            raise RuntimeError(f"Kafka topics missing after creation: {sorted(absent)}")
+
+    run_async(lambda: _with_admin(bootstrap, create))
+
+
+# --- MongoDB ---------------------------------------------------------------
+
+
+def check_mongo(url: str) -> None:
+    """Ping, then commit a two-document transaction and read it back."""
+    with pymongo.MongoClient(url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000) as client:
+        client.admin.command("ping")
+        coll = client["_devplatform"]["readiness"]
+        with client.start_session() as session, session.start_transaction():
+            coll.replace_one({"_id": "a"}, {"_id": "a"}, upsert=True, session=session)
+            coll.replace_one({"_id": "b"}, {"_id": "b"}, upsert=True, session=session)
+        if coll.count_documents({"_id": {"$in": ["a", "b"]}}) != 2:
+            raise RuntimeError("transaction committed but its documents are not visible")
+
+
+# --- S3 ----------------------------------------------------------------------
+
+
+def s3_client(endpoint: str, access_key: str, secret_key: str, region: str = "us-west-2") -> BaseClient:
+    """A boto3 S3 client for a local endpoint (path-style, SigV4, no retries)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def cors_rules(origins: Sequence[str]) -> dict:
+    """The bucket CORS configuration for browser uploads and downloads from ``origins``."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": list(origins),
+                "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3600,
+            }
+        ]
+    }
+
+
+def ensure_bucket(s3: BaseClient, bucket: str, cors_origins: Sequence[str]) -> None:
+    """Create ``bucket`` if missing and (re)apply its CORS rules."""
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_rules(cors_origins))
+
+
+def check_s3_object_io(s3: BaseClient, bucket: str) -> None:
+    """Prove the store serves data: read an earlier probe if any, then PUT and GET one.
+
+    SeaweedFS answers HTTP before its volumes are loaded; until then reads of existing
+    objects fail with "volume N not found".
+    """
+    try:
+        s3.get_object(Bucket=bucket, Key=PROBE_KEY)["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchKey":
+            raise
+    s3.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"ready")
+    body = s3.get_object(Bucket=bucket, Key=PROBE_KEY)["Body"].read()
+    if body != b"ready":
+        raise RuntimeError(f"S3 probe read back {body!r}")
+
+
+# --- HTTP --------------------------------------------------------------------
+
+
+def check_http_ok(url: str, *, expect_json: dict | None = None, headers: dict | None = None) -> None:
+    """GET ``url``: require status 200 and, if given, that the JSON body contains ``expect_json``."""
+    response = httpx.get(url, timeout=2.0, headers=headers)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} -> {response.status_code}")
+    if expect_json is not None:
+        body = response.json()
+        if any(body.get(k) != v for k, v in expect_json.items()):
+            raise RuntimeError(f"GET {url} -> {body}")

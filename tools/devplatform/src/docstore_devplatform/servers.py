@@ -1,0 +1,258 @@
+"""Start and stop the real local servers as child processes.
+
+>>> with Servers(tmp_path, topics=["files.v1"], buckets=["docstore-us-west-2"]) as endpoints:
+...     os.environ.update(endpoints.service_env())
+
+========== =========================== ======================================
+name       server                      state kept in ``data_dir``
+========== =========================== ======================================
+kafka      Tansu (Kafka protocol)      none: topics are re-created on start
+mongo      SecantusDB (Mongo protocol) ``mongo/``
+s3         SeaweedFS ``weed mini``     ``s3/``
+aws        moto (SES and STS only)     none
+typesense  Typesense                   ``typesense/``
+========== =========================== ======================================
+
+Logs go to ``<data_dir>/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from docstore_devplatform.launch import (
+    SERVER_NAMES,
+    ServerPorts,
+    moto_argv,
+    secantus_argv,
+    tansu_argv,
+    typesense_argv,
+    weed_argv,
+    weed_s3_config,
+)
+from docstore_devplatform.paths import Binaries, find_binaries
+from docstore_devplatform.ports import HOST, is_port_free
+from docstore_devplatform.procs import ManagedProcess, stop_all
+from docstore_devplatform.waiting import StartupError, wait_until
+
+__all__ = ["SERVER_NAMES", "Endpoints", "ServerPorts", "Servers", "StartupError"]
+
+DEV_S3_ACCESS_KEY = "docstore"
+DEV_S3_SECRET_KEY = "docstore-dev-secret"  # local servers only, never a real credential
+DEV_TYPESENSE_API_KEY = "docstore-dev-typesense-key"
+DEFAULT_REGION = "us-west-2"
+PROBE_BUCKET = "devplatform-readiness"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How clients reach the running servers."""
+
+    kafka_bootstrap: str
+    mongo_url: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    aws_endpoint: str
+    typesense_url: str
+    typesense_api_key: str
+
+    def service_env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """Environment variables the DocStore services read their server settings from."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "MONGODB_URL": self.mongo_url,
+            "S3_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": self.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ENDPOINT_URL_SES": self.aws_endpoint,
+            "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
+            "TYPESENSE_URL": self.typesense_url,
+            "TYPESENSE_API_KEY": self.typesense_api_key,
+        }
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain dict (for JSON state files)."""
+        return asdict(self)
+
+    @classmethod
+    def for_ports(cls, ports: ServerPorts) -> Endpoints:
+        """The endpoints of servers listening on ``ports`` with the dev credentials."""
+        return cls(
+            kafka_bootstrap=f"{HOST}:{ports.kafka}",
+            # SecantusDB advertises a single-node replica set; a direct connection avoids
+            # depending on the advertised host name and still allows transactions and
+            # change streams.
+            mongo_url=f"mongodb://{HOST}:{ports.mongo}/?directConnection=true",
+            s3_endpoint=f"http://{HOST}:{ports.s3}",
+            s3_access_key=DEV_S3_ACCESS_KEY,
+            s3_secret_key=DEV_S3_SECRET_KEY,
+            aws_endpoint=f"http://{HOST}:{ports.aws}",
+            typesense_url=f"http://{HOST}:{ports.typesense}",
+            typesense_api_key=DEV_TYPESENSE_API_KEY,
+        )
+
+
+class Servers:
+    """The five local servers as child processes; also a context manager yielding :class:`Endpoints`.
+
+    ``ports="auto"`` (default) picks free loopback ports that are never a default port,
+    so test servers run beside the dev platform; ``ports="fixed"`` uses the dev
+    defaults (Kafka 9092, Mongo 27017, S3 8333, moto 5000, Typesense 8108); or pass a
+    :class:`ServerPorts`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        ports: Literal["auto", "fixed"] | ServerPorts = "auto",
+        topics: Iterable[str] = (),
+        buckets: Iterable[str] = (),
+        cors_origins: Iterable[str] = ("*",),
+        partitions: int = 3,
+        startup_timeout: float = 60.0,
+        stop_timeout: float = 10.0,
+        binaries: Binaries | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        if ports == "auto":
+            ports = ServerPorts.auto()
+        elif ports == "fixed":
+            ports = ServerPorts()
+        self.ports: ServerPorts = ports
+        self.topics = list(topics)
+        self.buckets = list(buckets)
+        self.cors_origins = list(cors_origins)
+        self.partitions = partitions
+        self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout
+        self.endpoints = Endpoints.for_ports(self.ports)
+        self._binaries = binaries
+        self._procs: dict[str, ManagedProcess] = {}
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start(self) -> Endpoints:
+        """Start all servers, wait until each really serves, create topics and buckets."""
+        self._check_ports_free()
+        try:
+            for name in SERVER_NAMES:
+                self._launch(name)
+            for name in SERVER_NAMES:
+                self._wait_ready(name)
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoints
+
+    def stop(self) -> None:
+        """Stop every server: SIGTERM together, SIGKILL whatever is left after ``stop_timeout``."""
+        stop_all(self._procs.values(), timeout=self.stop_timeout)
+
+    def start_one(self, name: str) -> None:
+        """(Re)start one server and wait until it is ready (re-creating topics or buckets)."""
+        self._launch(name)
+        self._wait_ready(name)
+
+    def stop_one(self, name: str, *, kill: bool = False) -> None:
+        """Stop one server gracefully, or SIGKILL it with ``kill=True`` (crash tests)."""
+        proc = self._procs[name]
+        proc.kill() if kill else proc.stop(self.stop_timeout)
+
+    def process(self, name: str) -> ManagedProcess:
+        """The child process running server ``name``."""
+        return self._procs[name]
+
+    def pids(self) -> dict[str, int]:
+        """Pids of the servers that are running."""
+        return {name: p.pid for name, p in self._procs.items() if p.alive() and p.pid}
+
+    def log_path(self, name: str) -> Path:
+        """The log file of server ``name``."""
+        return self.data_dir / "logs" / f"{name}.log"
+
+    def __enter__(self) -> Endpoints:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- internals -----------------------------------------------------------
+
+    def _check_ports_free(self) -> None:
+        busy = sorted(p for p in self.ports.all_ports() if not is_port_free(p))
+        if busy:
+            raise StartupError(
+                f"ports already in use on {HOST}: {busy}. Another platform running? "
+                "Try `python -m docstore_devplatform status`, or use auto ports."
+            )
+
+    def _launch(self, name: str) -> None:
+        binaries = self._binaries = self._binaries or find_binaries()
+        data = self.data_dir / name
+        if name == "kafka":
+            argv = tansu_argv(binaries, self.ports)
+        elif name == "mongo":
+            data.mkdir(parents=True, exist_ok=True)
+            argv = secantus_argv(binaries, self.ports, data)
+        elif name == "s3":
+            data.mkdir(parents=True, exist_ok=True)
+            config = self.data_dir / "s3-identities.json"
+            config.write_text(weed_s3_config(self.endpoints.s3_access_key, self.endpoints.s3_secret_key))
+            argv = weed_argv(binaries, self.ports, data, config)
+        elif name == "aws":
+            argv = moto_argv(binaries, self.ports)
+        elif name == "typesense":
+            data.mkdir(parents=True, exist_ok=True)
+            argv = typesense_argv(binaries, self.ports, data, self.endpoints.typesense_api_key)
+        else:
+            raise ValueError(f"unknown server {name!r}; known: {SERVER_NAMES}")
+        proc = self._procs.get(name)
+        if proc is None or proc.argv != argv:
+            proc = self._procs[name] = ManagedProcess(name, argv, self.log_path(name), cwd=self.data_dir)
+        proc.start()
+
+    def _wait_ready(self, name: str) -> None:
+        proc = self._procs[name]
+        for what, check in self._readiness_steps(name):
+            wait_until(check, what=f"{name}: {what}", timeout=self.startup_timeout, proc=proc)
+
+    def _readiness_steps(self, name: str) -> list[tuple[str, Callable[[], object]]]:
+        from docstore_devplatform import (
+            probes,  # boto3, pymongo, aiokafka: imported only when needed
+        )
+
+        ep = self.endpoints
+        if name == "kafka":
+            return [
+                (f"metadata from {ep.kafka_bootstrap}", functools.partial(probes.check_kafka, ep.kafka_bootstrap)),
+                (
+                    f"create {len(self.topics)} topics",
+                    functools.partial(probes.create_topics, ep.kafka_bootstrap, self.topics, self.partitions),
+                ),
+            ]
+        if name == "mongo":
+            return [(f"ping and transaction on {ep.mongo_url}", functools.partial(probes.check_mongo, ep.mongo_url))]
+        if name == "s3":
+            s3 = probes.s3_client(ep.s3_endpoint, ep.s3_access_key, ep.s3_secret_key)
+
+            def buckets() -> None:
+                for bucket in [PROBE_BUCKET, *self.buckets]:
+                    probes.ensure_bucket(s3, bucket, self.cors_origins)
+
+            return [
+                (f"create buckets {self.buckets} with CORS", buckets),
+                ("object PUT then GET", functools.partial(probes.check_s3_object_io, s3, PROBE_BUCKET)),
+            ]
+        if name == "aws":
+            return [("moto API", functools.partial(probes.check_http_ok, f"{ep.aws_endpoint}/moto-api/data.json"))]
+        if name == "typesense":
+            health = f"{ep.typesense_url}/health"
+            return [("health ok", functools.partial(probes.check_http_ok, health, expect_json={"ok": True}))]
+        raise ValueError(f"unknown server {name!r}")

@@ -1,0 +1,182 @@
+"""The real local servers, started on auto ports in a temporary directory."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from docstore_devplatform import probes
+from docstore_devplatform.paths import find_binaries
+from docstore_devplatform.ports import DEFAULT_PORTS
+from docstore_devplatform.servers import SERVER_NAMES, Endpoints, Servers, StartupError
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "devplatform.test.v1"
+BUCKET = "docstore-us-west-2"
+ORIGIN = "http://localhost:5173"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    platform = Servers(
+        tmp_path_factory.mktemp("servers"), topics=[TOPIC, f"{TOPIC}.dlq"], buckets=[BUCKET], cors_origins=[ORIGIN]
+    )
+    platform.start()
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture(scope="module")
+def endpoints(servers: Servers) -> Endpoints:
+    return servers.endpoints
+
+
+def _s3(endpoints: Endpoints):
+    return probes.s3_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
+
+
+async def test_kafka_topics_exist_with_three_partitions_and_round_trip(endpoints: Endpoints):
+    producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        assert len(await producer.partitions_for(TOPIC)) == 3
+        await producer.send_and_wait(TOPIC, b"hello", key=b"k1")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=endpoints.kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        message = await asyncio.wait_for(consumer.getone(), 15)
+    finally:
+        await consumer.stop()
+    assert (message.key, message.value) == (b"k1", b"hello")
+
+
+async def test_mongo_transaction_commits(endpoints: Endpoints):
+    client = AsyncIOMotorClient(endpoints.mongo_url)
+    db = client["devplatform_test"]
+    try:
+        async with await client.start_session() as session, session.start_transaction():
+            await db.a.insert_one({"_id": 1}, session=session)
+            await db.b.insert_one({"_id": 1}, session=session)
+        assert await db.a.count_documents({}) == 1 and await db.b.count_documents({}) == 1
+    finally:
+        client.close()
+
+
+def test_s3_put_get_and_presigned_post_checks_policy(endpoints: Endpoints):
+    s3 = _s3(endpoints)
+    s3.put_object(Bucket=BUCKET, Key="a/b.txt", Body=b"content")
+    assert s3.get_object(Bucket=BUCKET, Key="a/b.txt")["Body"].read() == b"content"
+
+    post = s3.generate_presigned_post(
+        BUCKET,
+        "uploads/ok.txt",
+        Fields={"Content-Type": "text/plain"},
+        Conditions=[{"Content-Type": "text/plain"}, ["content-length-range", 1, 1024]],
+        ExpiresIn=60,
+    )
+    ok = httpx.post(post["url"], data=post["fields"], files={"file": ("ok.txt", b"hi", "text/plain")})
+    assert ok.status_code in (200, 204), ok.text
+    assert s3.get_object(Bucket=BUCKET, Key="uploads/ok.txt")["Body"].read() == b"hi"
+
+    tampered = {**post["fields"], "key": "uploads/other.txt"}
+    refused = httpx.post(post["url"], data=tampered, files={"file": ("ok.txt", b"hi", "text/plain")})
+    assert refused.status_code == 403, refused.text
+
+
+def test_s3_bucket_cors_allows_only_the_configured_origin(endpoints: Endpoints):
+    url = f"{endpoints.s3_endpoint}/{BUCKET}/any"
+    preflight = {"Access-Control-Request-Method": "PUT"}
+    allowed = httpx.options(url, headers={"Origin": ORIGIN, **preflight})
+    assert allowed.headers.get("access-control-allow-origin") == ORIGIN
+    assert "ETag" in allowed.headers.get("access-control-expose-headers", "")
+    refused = httpx.options(url, headers={"Origin": "http://evil.test", **preflight})
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_ses_mail_is_readable_from_moto(endpoints: Endpoints):
+    env = endpoints.service_env()
+    ses = boto3.client(
+        "ses",
+        endpoint_url=env["AWS_ENDPOINT_URL_SES"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    subject = f"test {uuid.uuid4()}"
+    ses.verify_email_identity(EmailAddress="noreply@docstore.test")
+    ses.send_email(
+        Source="noreply@docstore.test",
+        Destination={"ToAddresses": ["user@docstore.test"]},
+        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": "body"}}},
+    )
+    sent = httpx.get(f"{endpoints.aws_endpoint}/moto-api/data.json").json()["ses"]["Message"]
+    assert any(m["subject"] == subject for m in sent)
+
+
+def test_typesense_is_healthy_and_checks_the_key(endpoints: Endpoints):
+    assert httpx.get(f"{endpoints.typesense_url}/health").json() == {"ok": True}
+    headers = {"X-TYPESENSE-API-KEY": endpoints.typesense_api_key}
+    assert httpx.get(f"{endpoints.typesense_url}/collections", headers=headers).status_code == 200
+    assert httpx.get(f"{endpoints.typesense_url}/collections").status_code == 401
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_auto_ports_use_no_default_port(servers: Servers):
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    pids = {f"pid={pid}," for pid in servers.pids().values()}
+    ports = {int(line.split()[3].rsplit(":", 1)[1]) for line in listening.splitlines() if any(p in line for p in pids)}
+    assert len(ports) >= 14  # tansu 1, secantus 1, weed 10, moto 1, typesense 2
+    assert not ports & DEFAULT_PORTS
+    assert ports <= servers.ports.all_ports()
+
+
+def test_kafka_restart_recreates_topics(servers: Servers):
+    servers.stop_one("kafka", kill=True)
+    servers.start_one("kafka")
+    assert TOPIC in probes.check_kafka(servers.endpoints.kafka_bootstrap)
+
+
+def test_s3_keeps_objects_across_a_crash(servers: Servers):
+    s3 = _s3(servers.endpoints)
+    s3.put_object(Bucket=BUCKET, Key="durable.txt", Body=b"still here")
+    servers.stop_one("s3", kill=True)
+    servers.start_one("s3")
+    assert s3.get_object(Bucket=BUCKET, Key="durable.txt")["Body"].read() == b"still here"
+
+
+def test_stop_leaves_no_child_alive(servers: Servers):
+    pids = list(servers.pids().values())
+    assert len(pids) == len(SERVER_NAMES)
+    servers.stop()
+    assert servers.pids() == {}
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists(), f"pid {pid} survived stop()"
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_server_that_cannot_start_fails_with_its_log_tail(tmp_path: Path):
+    broken = tmp_path / "secantusd-broken"
+    broken.write_text("#!/bin/sh\necho 'boom: cannot open storage' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    platform = Servers(tmp_path, binaries=dataclasses.replace(find_binaries(), secantusd=broken))
+    with pytest.raises(StartupError) as failure:
+        platform.start()
+    message = str(failure.value)
+    assert "mongo" in message and "exited with status 3" in message and "boom: cannot open storage" in message
+    assert platform.pids() == {}
