@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from motor.motor_asyncio import AsyncIOMotorClient
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from docstore_events.runtime import EventRuntime
 from docstore_kit.errors import install_error_handlers
 from docstore_kit.health import ReadinessCheck, install_health
 
@@ -19,6 +20,34 @@ VERSION = "0.1.0"
 def mongo_client(settings: Any) -> AsyncIOMotorClient:
     """The service's MongoDB client (timezone-aware datetimes). Create it inside the lifespan."""
     return AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+
+
+class ServiceRuntime:
+    """A service's MongoDB client, its database and its event runtime, as one unit.
+
+    Build it inside the lifespan, register subscribers on `events`, then `async with` it:
+    the broker, consumer and outbox relay run inside the block and stop, with the MongoDB
+    client, when it ends.
+    """
+
+    def __init__(self, settings: Any, **event_options: Any) -> None:
+        self.mongo = mongo_client(settings)
+        self.db = self.mongo[settings.mongodb_database]
+        self.events = EventRuntime.for_service(settings, self.db, **event_options)
+
+    async def __aenter__(self) -> "ServiceRuntime":
+        await self.events.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.events.stop()
+        finally:
+            self.mongo.close()
+
+    def checks(self) -> dict[str, ReadinessCheck]:
+        """Readiness of MongoDB and Kafka, for `service_app(checks=...)`."""
+        return {"mongodb": lambda: self.mongo.admin.command("ping"), "kafka": self.events.ready}
 
 
 def service_app(

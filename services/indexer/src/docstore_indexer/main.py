@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from docstore_events.runtime import EventRuntime
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.repositories import IndexedRepository, PlansRepository
 from docstore_indexer.adapters.search_index import SearchIndex
@@ -15,7 +14,7 @@ from docstore_indexer.api.routes import router
 from docstore_indexer.consumers.handlers import register
 from docstore_indexer.domain.indexing import Indexer, Limits
 from docstore_indexer.settings import Settings
-from docstore_kit.app import mongo_client, service_app
+from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
 
@@ -26,9 +25,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        mongo = mongo_client(settings)
-        db = mongo[settings.mongodb_database]
-        events = EventRuntime.for_service(settings, db)
+        runtime = ServiceRuntime(settings)
+        db, events = runtime.db, runtime.events
         search_index = SearchIndex.connect(
             settings.typesense_url, settings.typesense_api_key, settings.typesense_collection
         )
@@ -46,28 +44,20 @@ def create_app(settings: Settings) -> FastAPI:
             ),
         )
         register(events, indexer)
-        app.state.settings, app.state.mongo, app.state.events = settings, mongo, events
+        app.state.settings, app.state.runtime = settings, runtime
         app.state.search_index, app.state.indexer = search_index, indexer
         try:
             await search_index.ensure_collection()
             await indexed.ensure_indexes()
-            await events.start()
-            try:
+            async with runtime:
                 yield
-            finally:
-                await events.stop()
         finally:
             await search_index.close()
-            mongo.close()
 
     app = service_app(
         title="DocStore indexer",
         lifespan=lifespan,
-        checks=lambda app: {
-            "mongodb": lambda: app.state.mongo.admin.command("ping"),
-            "kafka": app.state.events.ready,
-            "typesense": app.state.search_index.ready,
-        },
+        checks=lambda app: app.state.runtime.checks() | {"typesense": app.state.search_index.ready},
     )
     app.include_router(router)
     return app

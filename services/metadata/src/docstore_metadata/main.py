@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from docstore_events.runtime import EventRuntime
-from docstore_kit.app import mongo_client, service_app
+from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.repositories import AccountRepository, DocumentRepository
@@ -24,27 +23,21 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        mongo = mongo_client(settings)
-        db = mongo[settings.mongodb_database]
-        events = EventRuntime.for_service(settings, db)
-        accounts, documents = AccountRepository(db), DocumentRepository(db)
+        runtime = ServiceRuntime(settings)
+        accounts, documents = AccountRepository(runtime.db), DocumentRepository(runtime.db)
         await accounts.ensure_indexes()
         await documents.ensure_indexes()
-        metadata = Metadata(events, accounts, documents, settings.region)
-        register(events, metadata)
-        app.state.settings, app.state.mongo, app.state.events, app.state.metadata = settings, mongo, events, metadata
+        metadata = Metadata(runtime.events, accounts, documents, settings.region)
+        register(runtime.events, metadata)
+        app.state.settings, app.state.runtime, app.state.metadata = settings, runtime, metadata
         app.state.s3_signer = make_s3_client(settings, public=True)
-        await events.start()
-        try:
+        async with runtime:
             yield
-        finally:
-            await events.stop()
-            mongo.close()
 
     app = service_app(
         title="DocStore metadata",
         lifespan=lifespan,
-        checks=lambda app: {"mongodb": lambda: app.state.mongo.admin.command("ping"), "kafka": app.state.events.ready},
+        checks=lambda app: app.state.runtime.checks(),
     )
     app.include_router(router)
     return app

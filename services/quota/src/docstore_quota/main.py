@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from docstore_events.runtime import EventRuntime
-from docstore_kit.app import mongo_client, service_app
+from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_quota.adapters.usage_repository import UsageRepository
 from docstore_quota.api.routes import router
@@ -23,23 +22,17 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        mongo = mongo_client(settings)
-        db = mongo[settings.mongodb_database]
-        events = EventRuntime.for_service(settings, db)
-        usage = UsageRepository(db)
-        register(events, Ledger(usage, events.outbox, settings.caps()))
-        app.state.settings, app.state.mongo, app.state.events, app.state.usage = settings, mongo, events, usage
-        await events.start()
-        try:
+        runtime = ServiceRuntime(settings)
+        usage = UsageRepository(runtime.db)
+        register(runtime.events, Ledger(usage, runtime.events.outbox, settings.caps()))
+        app.state.settings, app.state.runtime, app.state.usage = settings, runtime, usage
+        async with runtime:
             yield
-        finally:
-            await events.stop()
-            mongo.close()
 
     app = service_app(
         title="DocStore quota",
         lifespan=lifespan,
-        checks=lambda app: {"mongodb": lambda: app.state.mongo.admin.command("ping"), "kafka": app.state.events.ready},
+        checks=lambda app: app.state.runtime.checks(),
     )
     app.include_router(router)
     return app
