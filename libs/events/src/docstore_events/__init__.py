@@ -7,7 +7,14 @@ Event classes live in one module per domain (`accounts`, `uploads`, `files`, `qu
 from docstore_events.accounts import AccountCreated, AccountPlanChanged, AccountReplicated, Plan
 from docstore_events.base import EVENT_TYPES, Event
 from docstore_events.envelope import Envelope, KafkaRecord, UndecodableEvent, decode, encode
-from docstore_events.files import FileDeleted, FileModified, ShareCreated
+from docstore_events.files import (
+    FileDeleted,
+    FileDetailsChanged,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+    ShareCreated,
+)
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
 from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.topics import all_topics, dead_letter_topic
@@ -23,7 +30,10 @@ __all__ = [
     "Envelope",
     "Event",
     "FileDeleted",
+    "FileDetailsChanged",
     "FileModified",
+    "FileRestored",
+    "FileTrashed",
     "KafkaRecord",
     "Plan",
     "QuotaExceeded",

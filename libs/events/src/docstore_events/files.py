@@ -43,3 +43,33 @@ class ShareCreated(Event):
     document_id: str
     grantee_id: str
     permission: str
+
+
+class FileTrashed(Event):
+    """Emitted by `metadata` when the owner moves a document to the trash.
+
+    Bytes stay (and still count toward quota) until the purge; `indexer` hides it from search.
+    """
+
+    type = "file.trashed"
+
+    document_id: str
+
+
+class FileRestored(Event):
+    """Emitted by `metadata` when the owner restores a document from the trash."""
+
+    type = "file.restored"
+
+    document_id: str
+
+
+class FileDetailsChanged(Event):
+    """Emitted by `metadata` when a document is renamed, moved to another folder or re-tagged."""
+
+    type = "file.details-changed"
+
+    document_id: str
+    name: str
+    path: str
+    tags: list[str]
