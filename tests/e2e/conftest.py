@@ -15,6 +15,10 @@ import pytest_asyncio
 # A tiny Free cap so a test can push an account over it with a few small files.
 FREE_CAP_BYTES = 1_000_000
 PASSWORD = "correct horse battery staple"
+SYSTEM_ENV = {
+    "QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES),
+    "UPLOAD_WATCH_INTERVAL_SECONDS": "0.5",  # the upload watcher looks often, so tests need not wait
+}
 
 
 @dataclass
@@ -32,9 +36,7 @@ class System:
 def system(endpoints, test_data_dir: Path) -> Iterator[System]:
     from docstore_devplatform.services import ServiceProcesses
 
-    processes = ServiceProcesses(
-        endpoints, test_data_dir / "system", ports="auto", extra_env={"QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES)}
-    )
+    processes = ServiceProcesses(endpoints, test_data_dir / "system", ports="auto", extra_env=SYSTEM_ENV)
     try:
         urls = processes.start()
         yield System(urls=urls, processes=processes, logs=test_data_dir / "system" / "logs")

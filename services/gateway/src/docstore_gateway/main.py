@@ -20,6 +20,10 @@ from docstore_kit.app import mongo_client, service_app
 from docstore_kit.observability import configure_observability
 
 
+# Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
+UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the gateway; clients connect when the lifespan starts."""
 
@@ -30,7 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = SessionStore(mongo[settings.mongodb_database], settings.session_ttl_seconds)
         await sessions.ensure_indexes()
         upstreams = Upstreams(
-            {name: httpx.AsyncClient(base_url=url, timeout=35.0) for name, url in settings.upstreams().items()}
+            {name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT) for name, url in settings.upstreams().items()}
         )
         app.state.settings, app.state.mongo, app.state.sessions, app.state.upstreams = settings, mongo, sessions, upstreams
         try:

@@ -1,4 +1,4 @@
-from docstore_gateway.adapters.upstreams import owner_of
+from docstore_gateway.adapters.upstreams import is_public, owner_of
 from docstore_gateway.api.openapi import merge
 from docstore_gateway.api.routes import bearer_token
 
@@ -35,3 +35,13 @@ def test_merged_spec_keeps_public_paths_only_and_hides_the_account_header() -> N
     assert spec["paths"]["/v1/documents"]["get"]["security"] == [{"bearerAuth": []}]
     assert "security" not in spec["paths"]["/v1/accounts"]["post"]
     assert "DocumentOut" in spec["components"]["schemas"]
+
+
+def test_only_sign_up_and_the_signed_upload_landing_page_are_public() -> None:
+    assert is_public("POST", "accounts")
+    assert is_public("GET", "uploads/u1/done/abc123")
+    assert not is_public("GET", "accounts")
+    assert not is_public("GET", "uploads/u1")
+    assert not is_public("POST", "uploads/u1/done/abc123")
+    assert not is_public("GET", "uploads/u1/done/abc/extra")
+    assert not is_public("GET", "documents")

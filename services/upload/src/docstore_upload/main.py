@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,11 +13,12 @@ from fastapi import FastAPI
 from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
+from docstore_upload.adapters.metadata_client import MetadataClient
 from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.sessions import UploadSessions
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.api.routes import router
-from docstore_upload.domain.service import Uploads
+from docstore_upload.domain.service import Limits, Uploads
 from docstore_upload.settings import Settings
 
 
@@ -30,15 +33,32 @@ def create_app(settings: Settings) -> FastAPI:
         await sessions.ensure_indexes()
         storage = Storage(make_s3_client(settings), make_s3_client(settings, public=True), settings.bucket_name(settings.region))
         quota_http = httpx.AsyncClient(base_url=settings.quota_url, timeout=5.0)
+        metadata_http = httpx.AsyncClient(base_url=settings.metadata_url, timeout=5.0)
         uploads = Uploads(
-            runtime.events, sessions, storage, QuotaClient(quota_http), region=settings.region, grant_seconds=settings.grant_seconds
+            runtime.events, sessions, storage, QuotaClient(quota_http), MetadataClient(metadata_http),
+            region=settings.region,
+            limits=Limits(
+                grant_seconds=settings.grant_seconds,
+                multipart_threshold=settings.multipart_threshold_bytes,
+                multipart_part=settings.multipart_part_bytes,
+                multipart_seconds=settings.multipart_seconds,
+            ),
+            redirect_base=settings.gateway_url,
+            redirect_secret=settings.redirect_secret,
         )
         app.state.runtime, app.state.uploads = runtime, uploads
         try:
             async with runtime:
-                yield
+                watcher = asyncio.create_task(uploads.watch(settings.watch_interval_seconds), name="upload-watcher")
+                try:
+                    yield
+                finally:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
         finally:
             await quota_http.aclose()
+            await metadata_http.aclose()
 
     app = service_app(
         title="DocStore upload",

@@ -11,5 +11,20 @@ class Settings(ServiceSettings, S3Settings):
 
     port: int = 8082
     quota_url: str = "http://127.0.0.1:8083"
+    metadata_url: str = "http://127.0.0.1:8081"
     grant_seconds: int = 15 * 60
-    """How long a signed form stays valid."""
+    """How long a signed form or a batch of part URLs stays valid."""
+    multipart_threshold_bytes: int = 100 * 1024 * 1024
+    """Files from this size up get multipart part URLs instead of a form."""
+    multipart_part_bytes: int = 16 * 1024 * 1024
+    """Preferred part size; larger when a file would need more than 10,000 parts."""
+    multipart_seconds: int = 24 * 3600
+    """How long an unfinished multipart upload may be resumed before it is aborted."""
+    watch_interval_seconds: float = 10.0
+    """How often the upload watcher looks for objects that arrived and grants that expired."""
+    gateway_url: str = "http://127.0.0.1:8080"
+    """Where browsers reach the gateway (its public URL); S3 redirects them there after a form upload."""
+    redirect_secret: str = "dev-secret"
+    """Signs the completion links S3 redirects browsers to."""
+
+    secret_fields = ("redirect_secret",)

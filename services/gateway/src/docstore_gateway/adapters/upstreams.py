@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -18,15 +19,26 @@ ROUTES: dict[str, str] = {
     "usage": "quota",
     "search": "indexer",
     "notifications": "notify",
+    "changes": "metadata",
+    "sync": "metadata",
 }
-# (method, first segment) pairs anyone may call without a token.
-PUBLIC: frozenset[tuple[str, str]] = frozenset({("POST", "accounts")})
+# Routes anyone may call without a token: sign-up, and the page S3 sends a browser to
+# after a form upload (its link carries a signature instead).
+PUBLIC: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("POST", re.compile(r"accounts")),
+    ("GET", re.compile(r"uploads/[^/]+/done/[^/]+")),
+)
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 
 
 class UpstreamUnavailable(Exception):
     """The owning service did not answer."""
+
+
+def is_public(method: str, path: str) -> bool:
+    """Whether `method path` (path without `/v1/`) needs no bearer token."""
+    return any(method.upper() == m and pattern.fullmatch(path.strip("/")) for m, pattern in PUBLIC)
 
 
 def owner_of(path: str) -> str | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from docstore_gateway.adapters.upstreams import PUBLIC, ROUTES, Upstreams
+from docstore_gateway.adapters.upstreams import ROUTES, Upstreams, is_public
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 
@@ -24,7 +25,7 @@ def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) 
                 continue  # internal or health routes stay private
             public_ops = {}
             for method, operation in operations.items():
-                if (method.upper(), segment) not in PUBLIC:
+                if not is_public(method, re.sub(r"\{[^}]+\}", "x", path)):
                     operation = {**operation, "security": [{"bearerAuth": []}]}
                 # The gateway supplies X-Account-Id; callers never send it.
                 operation["parameters"] = [

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from docstore_gateway.adapters.sessions import SessionStore
-from docstore_gateway.adapters.upstreams import PUBLIC, RETURNED_HEADERS, UpstreamUnavailable, Upstreams, owner_of
+from docstore_gateway.adapters.upstreams import RETURNED_HEADERS, UpstreamUnavailable, Upstreams, is_public, owner_of
 
 
 def _sessions(request: Request) -> SessionStore:
@@ -88,7 +88,7 @@ async def forward(path: str, request: Request, sessions: SessionsDep, upstreams:
     if service is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no such route: /v1/{path}")
     account_id = None
-    if (request.method, path.split("/", 1)[0]) not in PUBLIC:
+    if not is_public(request.method, path):
         _, account_id = await _account_or_401(sessions, request.headers.get("authorization"))
     body = await request.body()
     if len(body) > request.app.state.settings.max_body_bytes:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo import ReturnDocument
 
 from docstore_upload.domain.grants import Grant
 
-PENDING, COMPLETED = "pending", "completed"
+PENDING, COMPLETED, EXPIRED, ABORTED, REJECTED = "pending", "completed", "expired", "aborted", "rejected"
 
 
 class UploadSessions:
@@ -18,21 +19,40 @@ class UploadSessions:
         self.collection = db["upload_sessions"]
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("status", 1), ("expires_at", 1)])
+        await self.collection.create_index([("status", 1), ("next_check_at", 1)])
+        await self.collection.create_index([("account_id", 1), ("_id", 1)])
 
-    async def add(self, grant: Grant, session: AsyncIOMotorClientSession) -> None:
+    async def add(self, grant: Grant, session: AsyncIOMotorClientSession, **extra: Any) -> None:
         row = asdict(grant)
         row["_id"] = row.pop("upload_id")
-        await self.collection.insert_one({**row, "status": PENDING, "created_at": datetime.now(UTC)}, session=session)
+        now = datetime.now(UTC)
+        await self.collection.insert_one(
+            {**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now}, session=session
+        )
 
     async def get(self, account_id: str, upload_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": upload_id, "account_id": account_id})
 
-    async def mark_completed(self, upload_id: str, facts: dict[str, Any], session: AsyncIOMotorClientSession) -> bool:
-        """Move a pending session to completed; False when it was not pending any more."""
+    async def by_id(self, upload_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": upload_id})
+
+    async def finish(
+        self, upload_id: str, status: str, session: AsyncIOMotorClientSession, **fields: Any
+    ) -> bool:
+        """Move a pending session to `status`; False when it was not pending any more."""
         result = await self.collection.update_one(
             {"_id": upload_id, "status": PENDING},
-            {"$set": {"status": COMPLETED, "completed_at": datetime.now(UTC), "stored": facts}},
+            {"$set": {"status": status, "finished_at": datetime.now(UTC), **fields}},
             session=session,
         )
         return result.modified_count == 1
+
+    async def claim_due(self, lease: timedelta) -> dict[str, Any] | None:
+        """One pending session due for a check, leased so no other watcher checks it meanwhile."""
+        now = datetime.now(UTC)
+        return await self.collection.find_one_and_update(
+            {"status": PENDING, "next_check_at": {"$lte": now}},
+            {"$set": {"next_check_at": now + lease}},
+            sort=[("next_check_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )

@@ -1,4 +1,5 @@
-"""The bucket: signed POST forms, and the facts of a stored object (read from S3, never the client)."""
+"""The bucket: signed POST forms, multipart part URLs, and the facts of a stored object
+(read from S3, never taken from the client)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from botocore.exceptions import ClientError
 from docstore_upload.domain.grants import Grant
 
 CHUNK = 8 * 1024 * 1024
+MISSING = ("NoSuchKey", "404", "NotFound", "NoSuchUpload")
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in MISSING
 
 
 @dataclass(frozen=True)
@@ -22,27 +28,117 @@ class StoredObject:
     sha256: str
 
 
+@dataclass(frozen=True)
+class StoredPart:
+    number: int
+    size: int
+    etag: str
+
+
 class Storage:
     def __init__(self, client: Any, signer: Any, bucket: str) -> None:
         self.client = client  # talks to S3
         self.signer = signer  # signs for the endpoint clients use
         self.bucket = bucket
 
-    def post_form(self, grant: Grant, *, max_size: int, expires_in: int) -> dict[str, Any]:
-        """A signed S3 POST form for exactly this key, content type, metadata and size range."""
+    # --- signed POST form -------------------------------------------------------------
+
+    def post_form(
+        self, grant: Grant, *, max_size: int, expires_in: int, redirect_url: str | None = None
+    ) -> dict[str, Any]:
+        """A signed S3 POST form for exactly this key, content type, metadata and size range.
+
+        API clients get `201` back from S3; browsers (`redirect_url`) are sent on to a page
+        that records the completion.
+        """
         fields = {
             "Content-Type": grant.content_type,
-            "success_action_status": "201",
             "x-amz-meta-upload-id": grant.upload_id,
             "x-amz-meta-filename": quote(grant.filename),
             "x-amz-meta-title": quote(grant.title or ""),
             "x-amz-meta-tags": quote(",".join(grant.tags)),
         }
+        if redirect_url:
+            fields["success_action_redirect"] = redirect_url
+        else:
+            fields["success_action_status"] = "201"
         conditions: list[Any] = [{name: value} for name, value in fields.items()]
         conditions.append(["content-length-range", 1, max_size])
         return self.signer.generate_presigned_post(
             Bucket=self.bucket, Key=grant.key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
         )
+
+    # --- multipart -------------------------------------------------------------------
+
+    async def start_multipart(self, grant: Grant) -> str:
+        response = await asyncio.to_thread(
+            self.client.create_multipart_upload,
+            Bucket=self.bucket,
+            Key=grant.key,
+            ContentType=grant.content_type,
+            Metadata={"upload-id": grant.upload_id, "filename": quote(grant.filename)},
+        )
+        return response["UploadId"]
+
+    def part_urls(self, key: str, s3_upload_id: str, numbers: list[int], *, expires_in: int) -> dict[int, str]:
+        """Presigned PUT URLs for these part numbers (signing needs no network)."""
+        return {
+            number: self.signer.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": self.bucket, "Key": key, "UploadId": s3_upload_id, "PartNumber": number},
+                ExpiresIn=expires_in,
+            )
+            for number in numbers
+        }
+
+    async def stored_parts(self, key: str, s3_upload_id: str) -> list[StoredPart] | None:
+        """Parts S3 holds for this multipart upload, or None when the upload is gone."""
+        return await asyncio.to_thread(self._stored_parts, key, s3_upload_id)
+
+    def _stored_parts(self, key: str, s3_upload_id: str) -> list[StoredPart] | None:
+        parts: list[StoredPart] = []
+        marker = 0
+        try:
+            while True:
+                page = self.client.list_parts(
+                    Bucket=self.bucket, Key=key, UploadId=s3_upload_id, PartNumberMarker=marker, MaxParts=1000
+                )
+                parts += [StoredPart(p["PartNumber"], p["Size"], p["ETag"]) for p in page.get("Parts", [])]
+                if not page.get("IsTruncated"):
+                    return parts
+                marker = page["NextPartNumberMarker"]
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+
+    async def finish_multipart(self, key: str, s3_upload_id: str, parts: list[StoredPart]) -> None:
+        """Join the parts S3 reports (their ETags come from S3, not from the client)."""
+        await asyncio.to_thread(
+            self.client.complete_multipart_upload,
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=s3_upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+    async def abort_multipart(self, key: str, s3_upload_id: str) -> None:
+        try:
+            await asyncio.to_thread(self.client.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=s3_upload_id)
+        except ClientError as error:
+            if not _missing(error):
+                raise
+
+    # --- stored objects --------------------------------------------------------------
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
 
     async def stored(self, key: str) -> StoredObject | None:
         """Size, ETag and sha256 of the object at `key`, or None when it is not there yet."""
@@ -52,16 +148,17 @@ class Storage:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if _missing(error):
                 return None
             raise
         digest = hashlib.sha256()
         body = response["Body"]
         for chunk in iter(lambda: body.read(CHUNK), b""):
             digest.update(chunk)
-        return StoredObject(
-            size=response["ContentLength"], etag=response["ETag"].strip('"'), sha256=digest.hexdigest()
-        )
+        return StoredObject(size=response["ContentLength"], etag=response["ETag"].strip('"'), sha256=digest.hexdigest())
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
 
     async def ready(self) -> bool:
         await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)

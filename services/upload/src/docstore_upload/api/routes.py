@@ -1,17 +1,29 @@
-"""Upload's HTTP routes: grants and completion."""
+"""Upload's HTTP routes: grants, multipart parts, completion, abort, the browser's landing page."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
+from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.quota_client import QuotaUnavailable
 from docstore_upload.domain.grants import InvalidUpload, NoRoom
-from docstore_upload.domain.service import GrantRequest, NotStoredYet, OverQuota, UploadNotFound, Uploads
+from docstore_upload.domain.service import (
+    GrantRequest,
+    NotStoredYet,
+    OverQuota,
+    StaleBase,
+    TooLarge,
+    UploadClosed,
+    UploadNotFound,
+    Uploads,
+)
 
 
 def _uploads(request: Request) -> Uploads:
@@ -25,16 +37,32 @@ router = APIRouter(tags=["uploads"])
 
 class GrantIn(BaseModel):
     filename: str = Field(max_length=1024, examples=["report.pdf"])
-    size: int = Field(description="Bytes the file has; the signed form allows no more", examples=[52431])
+    size: int = Field(description="Bytes the file has; S3 accepts no more", examples=[52431])
     content_type: str = Field(max_length=255, examples=["application/pdf"])
     title: str | None = Field(default=None, max_length=512)
     tags: list[str] = Field(default_factory=list)
     path: str = Field(default="/", description="Folder the document lives in", max_length=2048)
+    document_id: str | None = Field(default=None, description="Upload a new version of this document")
+    base_version: int | None = Field(default=None, description="With document_id: the version your change starts from")
+    browser: bool = Field(default=False, description="S3 redirects to a completion page instead of answering 201")
+    multipart: bool | None = Field(default=None, description="Force (true) or refuse (false) multipart; default by size")
+    expires_in: int | None = Field(default=None, description="Seconds the form or part URLs stay valid (at most the default)")
 
 
 class FormOut(BaseModel):
     url: str
     fields: dict[str, str]
+
+
+class PartUrl(BaseModel):
+    part_number: int
+    url: str
+
+
+class MultipartOut(BaseModel):
+    part_size: int = Field(description="Every part but the last has exactly this many bytes")
+    part_count: int
+    parts: list[PartUrl] = Field(description="PUT each part's bytes to its URL, in parallel if you like")
 
 
 class GrantOut(BaseModel):
@@ -43,7 +71,21 @@ class GrantOut(BaseModel):
     key: str
     expires_at: datetime
     max_size: int
-    form: FormOut = Field(description="POST these fields, then the file as `file`, to `url`")
+    form: FormOut | None = Field(default=None, description="POST these fields, then the file as `file`, to `url`")
+    multipart: MultipartOut | None = None
+
+
+class StoredPartOut(BaseModel):
+    part_number: int
+    size: int
+
+
+class PartsOut(BaseModel):
+    upload_id: str
+    part_size: int
+    part_count: int
+    stored: list[StoredPartOut]
+    missing: list[PartUrl] = Field(description="Fresh URLs for the parts S3 does not have yet")
 
 
 class UploadOut(BaseModel):
@@ -63,26 +105,73 @@ def _upload_out(row: dict[str, Any]) -> UploadOut:
     )
 
 
-@router.post("/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form")
+def _http_error(error: Exception) -> HTTPException:
+    """The one place upload's domain errors become HTTP answers."""
+    match error:
+        case InvalidUpload():
+            return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
+        case NoRoom():
+            return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(error))
+        case OverQuota():
+            return HTTPException(status.HTTP_403_FORBIDDEN, str(error))
+        case StaleBase():
+            return HTTPException(status.HTTP_409_CONFLICT, {"message": str(error), "current_version": error.current_version})
+        case UploadNotFound():
+            return HTTPException(status.HTTP_404_NOT_FOUND, "upload or document not found")
+        case NotStoredYet():
+            return HTTPException(status.HTTP_409_CONFLICT, f"the file has not fully arrived in storage yet ({error})")
+        case UploadClosed():
+            return HTTPException(status.HTTP_409_CONFLICT, str(error))
+        case TooLarge():
+            return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
+        case QuotaUnavailable() | MetadataUnavailable():
+            return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "cannot check this upload right now; try again")
+    raise error
+
+
+UPLOAD_ERRORS = (
+    InvalidUpload, NoRoom, OverQuota, StaleBase, UploadNotFound, NotStoredYet, UploadClosed, TooLarge,
+    QuotaUnavailable, MetadataUnavailable,
+)
+
+
+@router.post("/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form or multipart part URLs")
 async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> GrantOut:
     request = GrantRequest(
-        filename=body.filename, size=body.size, content_type=body.content_type,
-        title=body.title, tags=tuple(body.tags), path=body.path,
+        filename=body.filename, size=body.size, content_type=body.content_type, title=body.title,
+        tags=tuple(body.tags), path=body.path, document_id=body.document_id, base_version=body.base_version,
+        browser=body.browser, multipart=body.multipart, expires_in=body.expires_in,
     )
     try:
         issued = await uploads.grant(account_id, request)
-    except InvalidUpload as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
-    except NoRoom as error:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(error)) from error
-    except OverQuota as error:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from error
-    except QuotaUnavailable as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "storage quota cannot be checked right now; try again") from error
+    except UPLOAD_ERRORS as error:
+        raise _http_error(error) from error
     grant = issued.grant
-    return GrantOut(
+    out = GrantOut(
         upload_id=grant.upload_id, document_id=grant.document_id, key=grant.key, expires_at=grant.expires_at,
-        max_size=issued.max_size, form=FormOut(url=issued.form["url"], fields=issued.form["fields"]),
+        max_size=issued.max_size,
+    )
+    if issued.form is not None:
+        out.form = FormOut(url=issued.form["url"], fields=issued.form["fields"])
+    if issued.part_urls is not None:
+        out.multipart = MultipartOut(
+            part_size=issued.part_size, part_count=len(issued.part_urls),
+            parts=[PartUrl(part_number=n, url=url) for n, url in sorted(issued.part_urls.items())],
+        )
+    return out
+
+
+@router.get("/uploads/{upload_id}/parts", summary="Resume a multipart upload: stored parts, fresh URLs for the rest")
+async def parts(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
+    try:
+        found = await uploads.parts(account_id, upload_id)
+    except UPLOAD_ERRORS as error:
+        raise _http_error(error) from error
+    row = found["row"]
+    return PartsOut(
+        upload_id=upload_id, part_size=row["part_size"], part_count=row["part_count"],
+        stored=[StoredPartOut(part_number=p.number, size=p.size) for p in found["stored"]],
+        missing=[PartUrl(part_number=n, url=url) for n, url in sorted(found["urls"].items())],
     )
 
 
@@ -90,10 +179,16 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
 async def complete(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
     try:
         return _upload_out(await uploads.complete(account_id, upload_id))
-    except UploadNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "upload not found") from error
-    except NotStoredYet as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the file has not arrived in storage yet") from error
+    except UPLOAD_ERRORS as error:
+        raise _http_error(error) from error
+
+
+@router.delete("/uploads/{upload_id}", summary="Abort an upload (multipart parts are dropped)")
+async def abort(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
+    try:
+        return _upload_out(await uploads.abort(account_id, upload_id))
+    except UPLOAD_ERRORS as error:
+        raise _http_error(error) from error
 
 
 @router.get("/uploads/{upload_id}", summary="An upload's state")
@@ -102,3 +197,28 @@ async def get_upload(upload_id: str, account_id: CurrentAccountId, uploads: Uplo
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "upload not found")
     return _upload_out(row)
+
+
+@router.get(
+    "/uploads/{upload_id}/done/{signature}",
+    response_class=HTMLResponse,
+    summary="Where S3 sends a browser after a form upload (signed link, no login needed)",
+)
+async def browser_done(
+    upload_id: str, signature: str, uploads: UploadsDep, key: Annotated[str | None, Query()] = None
+) -> HTMLResponse:
+    try:
+        row = await uploads.complete_from_redirect(upload_id, signature)
+    except UPLOAD_ERRORS as error:
+        problem = _http_error(error)
+        detail = problem.detail if isinstance(problem.detail, str) else problem.detail["message"]
+        return HTMLResponse(_page("Upload not finished", detail), status_code=problem.status_code)
+    return HTMLResponse(_page("Upload complete", f"{row['filename']} is stored ({row['stored']['size']} bytes)."))
+
+
+def _page(title: str, message: str) -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f"<body><main><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        '<p><a href="/">Back to DocStore</a></p></main></body></html>'
+    )

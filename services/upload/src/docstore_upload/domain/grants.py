@@ -115,6 +115,7 @@ class Grant:
     tags: list[str]
     path: str
     expires_at: datetime
+    base_version: int | None = None
 
 
 def expiry(now: datetime, seconds: int) -> datetime:

@@ -1,23 +1,32 @@
-"""What upload does: hand out grants and turn a stored object into `upload.completed`, once."""
+"""What upload does: hand out grants, and turn a stored object into `upload.completed`, once.
+
+Completion arrives by whichever path fires first — the client's call, the browser's
+redirect, or the watcher finding the object — and every path goes through `_complete`,
+whose conditional state change makes the event exactly-once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from motor.motor_asyncio import AsyncIOMotorClientSession
 
-from docstore_events import UploadCompleted, UploadInitiated
+from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
 from docstore_events.runtime import EventRuntime
+from docstore_upload.adapters.metadata_client import MetadataClient
 from docstore_upload.adapters.quota_client import QuotaClient
-from docstore_upload.adapters.sessions import COMPLETED, UploadSessions
-from docstore_upload.adapters.storage import Storage
+from docstore_upload.adapters.sessions import ABORTED, COMPLETED, EXPIRED, PENDING, REJECTED, UploadSessions
+from docstore_upload.adapters.storage import Storage, StoredObject
 from docstore_upload.domain.grants import (
     Grant,
     InvalidUpload,
-    NoRoom,
     check_content_type,
     check_filename,
     check_path,
@@ -26,6 +35,9 @@ from docstore_upload.domain.grants import (
     expiry,
     object_key,
 )
+from docstore_upload.domain.multipart import part_count, part_size
+
+log = structlog.get_logger(__name__)
 
 
 class UploadNotFound(Exception):
@@ -33,11 +45,27 @@ class UploadNotFound(Exception):
 
 
 class NotStoredYet(Exception):
-    """Completion was asked for before the object reached S3."""
+    """Completion was asked for before the object (or every part) reached S3."""
 
 
 class OverQuota(Exception):
     """The account is flagged over its cap: no new grants until space is freed."""
+
+
+class StaleBase(Exception):
+    """A new version was based on a version that is no longer the current one."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"the document is at version {current_version}: download it and merge your change")
+        self.current_version = current_version
+
+
+class UploadClosed(Exception):
+    """The upload expired, was aborted or was rejected; it cannot continue."""
+
+
+class TooLarge(Exception):
+    """More bytes arrived than were declared and granted."""
 
 
 @dataclass(frozen=True)
@@ -48,40 +76,76 @@ class GrantRequest:
     title: str | None = None
     tags: tuple[str, ...] = ()
     path: str = "/"
+    document_id: str | None = None
+    base_version: int | None = None
+    browser: bool = False
+    multipart: bool | None = None
+    expires_in: int | None = None
 
 
 @dataclass(frozen=True)
 class IssuedGrant:
     grant: Grant
-    form: dict[str, Any]
     max_size: int
+    form: dict[str, Any] | None = None
+    part_size: int | None = None
+    part_urls: dict[int, str] | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    grant_seconds: int
+    multipart_threshold: int
+    multipart_part: int
+    multipart_seconds: int
 
 
 class Uploads:
     def __init__(
-        self, events: EventRuntime, sessions: UploadSessions, storage: Storage, quota: QuotaClient,
-        *, region: str, grant_seconds: int,
+        self,
+        events: EventRuntime,
+        sessions: UploadSessions,
+        storage: Storage,
+        quota: QuotaClient,
+        metadata: MetadataClient,
+        *,
+        region: str,
+        limits: Limits,
+        redirect_base: str,
+        redirect_secret: str,
     ) -> None:
         self.events = events
         self.sessions = sessions
         self.storage = storage
         self.quota = quota
+        self.metadata = metadata
         self.region = region
-        self.grant_seconds = grant_seconds
+        self.limits = limits
+        self.redirect_base = redirect_base.rstrip("/")
+        self._secret = redirect_secret.encode()
+
+    # --- grants ----------------------------------------------------------------------
 
     async def grant(self, account_id: str, request: GrantRequest) -> IssuedGrant:
-        """Check the request and the room left, record the session, and sign a POST form."""
+        """Check the request and the room left, record the session, and sign the upload."""
         filename = check_filename(request.filename)
         content_type = check_content_type(request.content_type)
         tags = check_tags(list(request.tags))
         path = check_path(request.path)
         if request.size <= 0:
             raise InvalidUpload("size: must be a positive number of bytes")
+        if request.expires_in is not None and not 1 <= request.expires_in <= self.limits.grant_seconds:
+            raise InvalidUpload(f"expires_in: 1 to {self.limits.grant_seconds} seconds")
+        document_id = await self._document_for(account_id, request)
         room = await self.quota.room(account_id)
         if room.over_quota:
             raise OverQuota("this account is over its storage cap: free some space before uploading")
         check_size(request.size, room.room_bytes)
-        upload_id, document_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+        multipart = request.size >= self.limits.multipart_threshold if request.multipart is None else request.multipart
+        now = datetime.now(UTC)
+        signed_for = request.expires_in or self.limits.grant_seconds
+        upload_id = str(uuid.uuid4())
         grant = Grant(
             upload_id=upload_id,
             account_id=account_id,
@@ -93,11 +157,20 @@ class Uploads:
             title=request.title,
             tags=tags,
             path=path,
-            expires_at=expiry(datetime.now(UTC), self.grant_seconds),
+            expires_at=expiry(now, self.limits.multipart_seconds if multipart else signed_for),
+            base_version=request.base_version,
         )
+        extra: dict[str, Any] = {}
+        if multipart:
+            chosen = part_size(request.size, self.limits.multipart_part)
+            extra = {
+                "s3_upload_id": await self.storage.start_multipart(grant),
+                "part_size": chosen,
+                "part_count": part_count(request.size, chosen),
+            }
 
         async def write(session: AsyncIOMotorClientSession) -> None:
-            await self.sessions.add(grant, session)
+            await self.sessions.add(grant, session, **extra)
             await self.events.outbox.add(
                 UploadInitiated(
                     account_id=account_id, upload_id=upload_id, document_id=document_id, key=grant.key,
@@ -107,34 +180,171 @@ class Uploads:
             )
 
         await self.events.transaction(write)
+        if multipart:
+            numbers = list(range(1, extra["part_count"] + 1))
+            urls = self.storage.part_urls(grant.key, extra["s3_upload_id"], numbers, expires_in=signed_for)
+            return IssuedGrant(grant=grant, max_size=request.size, part_size=extra["part_size"], part_urls=urls)
         # The form allows no more than declared: a client cannot send more than quota agreed to.
-        form = self.storage.post_form(grant, max_size=request.size, expires_in=self.grant_seconds)
-        return IssuedGrant(grant=grant, form=form, max_size=request.size)
+        redirect = self.redirect_url(upload_id) if request.browser else None
+        form = self.storage.post_form(grant, max_size=request.size, expires_in=signed_for, redirect_url=redirect)
+        return IssuedGrant(grant=grant, max_size=request.size, form=form)
 
-    async def complete(self, account_id: str, upload_id: str) -> dict[str, Any]:
-        """Read the object's facts from S3 and emit `upload.completed`; repeated calls change nothing."""
+    async def _document_for(self, account_id: str, request: GrantRequest) -> str:
+        """A fresh document id, or the existing document a new version is for (checked)."""
+        if request.document_id is None:
+            if request.base_version is not None:
+                raise InvalidUpload("base_version: only with document_id")
+            return str(uuid.uuid4())
+        if request.base_version is None or request.base_version < 1:
+            raise InvalidUpload("base_version: required with document_id: the version your change starts from")
+        current = await self.metadata.document(account_id, request.document_id)
+        if current is None or current.trashed:
+            raise UploadNotFound(request.document_id)
+        if current.current_version != request.base_version:
+            raise StaleBase(current.current_version)
+        return current.document_id
+
+    # --- multipart -------------------------------------------------------------------
+
+    async def parts(self, account_id: str, upload_id: str, *, expires_in: int | None = None) -> dict[str, Any]:
+        """What a resuming client needs: parts S3 already has, and fresh URLs for the rest."""
+        row = await self._open_multipart(account_id, upload_id)
+        stored = await self.storage.stored_parts(row["key"], row["s3_upload_id"]) or []
+        have = {part.number for part in stored}
+        missing = [n for n in range(1, row["part_count"] + 1) if n not in have]
+        urls = self.storage.part_urls(
+            row["key"], row["s3_upload_id"], missing, expires_in=expires_in or self.limits.grant_seconds
+        )
+        return {"row": row, "stored": stored, "urls": urls}
+
+    async def abort(self, account_id: str, upload_id: str) -> dict[str, Any]:
         row = await self.sessions.get(account_id, upload_id)
         if row is None:
             raise UploadNotFound(upload_id)
+        if row["status"] != PENDING:
+            return row
+        if row.get("s3_upload_id"):
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+        await self.events.transaction(lambda session: self.sessions.finish(upload_id, ABORTED, session))
+        return await self.sessions.by_id(upload_id) or row
+
+    async def _open_multipart(self, account_id: str, upload_id: str) -> dict[str, Any]:
+        row = await self.sessions.get(account_id, upload_id)
+        if row is None or not row.get("s3_upload_id"):
+            raise UploadNotFound(upload_id)
+        if row["status"] != PENDING:
+            raise UploadClosed(f"this upload is {row['status']}")
+        return row
+
+    # --- completion ------------------------------------------------------------------
+
+    async def complete(self, account_id: str, upload_id: str) -> dict[str, Any]:
+        """The client says it is done. Repeated calls change nothing."""
+        row = await self.sessions.get(account_id, upload_id)
+        if row is None:
+            raise UploadNotFound(upload_id)
+        return await self._complete(row)
+
+    def redirect_url(self, upload_id: str) -> str:
+        """Where S3 sends a browser after its form upload; the signature stands in for a login."""
+        return f"{self.redirect_base}/v1/uploads/{upload_id}/done/{self._sign(upload_id)}"
+
+    async def complete_from_redirect(self, upload_id: str, signature: str) -> dict[str, Any]:
+        if not hmac.compare_digest(self._sign(upload_id), signature):
+            raise UploadNotFound(upload_id)
+        row = await self.sessions.by_id(upload_id)
+        if row is None:
+            raise UploadNotFound(upload_id)
+        return await self._complete(row)
+
+    def _sign(self, upload_id: str) -> str:
+        return hmac.new(self._secret, upload_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def _complete(self, row: dict[str, Any]) -> dict[str, Any]:
         if row["status"] == COMPLETED:
             return row
+        if row["status"] != PENDING:
+            raise UploadClosed(f"this upload is {row['status']}")
+        if row.get("s3_upload_id"):
+            await self._join_parts(row)
         stored = await self.storage.stored(row["key"])
         if stored is None:
-            raise NotStoredYet(upload_id)
+            raise NotStoredYet(row["_id"])
+        if stored.size > row["declared_size"]:
+            await self.storage.delete(row["key"])
+            await self.events.transaction(lambda session: self.sessions.finish(row["_id"], REJECTED, session))
+            raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
+        await self.events.transaction(lambda session: self._record_completion(row, stored, session))
+        return await self.sessions.by_id(row["_id"]) or row
+
+    async def _join_parts(self, row: dict[str, Any]) -> None:
+        parts = await self.storage.stored_parts(row["key"], row["s3_upload_id"])
+        if parts is None:
+            return  # already joined by an earlier call that died before recording it
+        missing = sorted(set(range(1, row["part_count"] + 1)) - {p.number for p in parts})
+        if missing:
+            raise NotStoredYet(f"parts still missing: {missing[:20]}")
+        if sum(p.size for p in parts) > row["declared_size"]:
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+            await self.events.transaction(lambda session: self.sessions.finish(row["_id"], REJECTED, session))
+            raise TooLarge("the parts hold more bytes than were declared")
+        await self.storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
+
+    async def _record_completion(self, row: dict[str, Any], stored: StoredObject, session: AsyncIOMotorClientSession) -> None:
         facts = {"size": stored.size, "etag": stored.etag, "sha256": stored.sha256}
+        if not await self.sessions.finish(row["_id"], COMPLETED, session, stored=facts):
+            return  # another path (redirect, watcher) completed it first
+        await self.events.outbox.add(
+            UploadCompleted(
+                account_id=row["account_id"], upload_id=row["_id"], document_id=row["document_id"],
+                bucket=self.storage.bucket, key=row["key"], filename=row["filename"],
+                content_type=row["content_type"], size=stored.size, etag=stored.etag, sha256=stored.sha256,
+                title=row.get("title"), tags=row.get("tags", []), path=row.get("path", "/"),
+                base_version=row.get("base_version"),
+            ),
+            session=session,
+        )
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
-            if not await self.sessions.mark_completed(upload_id, facts, session):
-                return  # another path (redirect, watcher) completed it first
-            await self.events.outbox.add(
-                UploadCompleted(
-                    account_id=account_id, upload_id=upload_id, document_id=row["document_id"],
-                    bucket=self.storage.bucket, key=row["key"], filename=row["filename"],
-                    content_type=row["content_type"], size=stored.size, etag=stored.etag, sha256=stored.sha256,
-                    title=row.get("title"), tags=row.get("tags", []), path=row.get("path", "/"),
-                ),
-                session=session,
-            )
+    # --- the watcher -----------------------------------------------------------------
 
-        await self.events.transaction(write)
-        return await self.sessions.get(account_id, upload_id) or row
+    async def watch(self, interval: float) -> None:
+        """Until cancelled: complete uploads whose object arrived, expire the ones that never will."""
+        lease = timedelta(seconds=interval)
+        while True:
+            try:
+                row = await self.sessions.claim_due(lease)
+                if row is None:
+                    await asyncio.sleep(interval)
+                    continue
+                await self.check(row)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("upload_watch_failed")
+                await asyncio.sleep(interval)
+
+    async def check(self, row: dict[str, Any]) -> str:
+        """One look at a pending upload: completed, expired, or still waiting."""
+        multipart = bool(row.get("s3_upload_id"))
+        # A form upload is whole once its object exists (also the final check at expiry);
+        # parts wait for the client's word.
+        if not multipart and await self.storage.exists(row["key"]):
+            await self._complete(row)
+            return COMPLETED
+        if datetime.now(UTC) < row["expires_at"]:
+            return PENDING
+        if multipart:
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+
+        async def expire(session: AsyncIOMotorClientSession) -> None:
+            if await self.sessions.finish(row["_id"], EXPIRED, session):
+                await self.events.outbox.add(
+                    UploadExpired(
+                        account_id=row["account_id"], upload_id=row["_id"], document_id=row["document_id"],
+                        filename=row["filename"],
+                    ),
+                    session=session,
+                )
+
+        await self.events.transaction(expire)
+        return EXPIRED

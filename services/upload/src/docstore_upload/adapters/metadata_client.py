@@ -1,0 +1,44 @@
+"""Asks `metadata` about an existing document before granting a new version (read-only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+
+class MetadataUnavailable(Exception):
+    """The metadata service did not answer."""
+
+
+@dataclass(frozen=True)
+class CurrentDocument:
+    document_id: str
+    current_version: int
+    name: str
+    path: str
+    trashed: bool
+
+
+class MetadataClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
+        """The account's document, or None when it has none with this id."""
+        try:
+            response = await self.http.get(f"/internal/accounts/{account_id}/documents/{document_id}")
+        except httpx.HTTPError as error:
+            raise MetadataUnavailable(str(error)) from error
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise MetadataUnavailable(f"metadata answered {response.status_code}")
+        body = response.json()
+        return CurrentDocument(
+            document_id=body["document_id"],
+            current_version=body["current_version"],
+            name=body["name"],
+            path=body.get("path", "/"),
+            trashed=body.get("trashed", False),
+        )

@@ -1,0 +1,145 @@
+"""Uploads through the gateway: multipart with resume, abort, versions, browser redirect, the watcher."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+import pytest
+
+from .conftest import eventually, sign_up, upload
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+MIB = 1024 * 1024
+
+
+async def put_part(client: httpx.AsyncClient, url: str, data: bytes) -> None:
+    response = await client.put(url, content=data)
+    assert response.status_code == 200, response.text
+
+
+async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(api) -> None:
+    user = await sign_up(api, plan="premium")
+    data = bytes(range(256)) * (12 * MIB // 256 + 100)  # 12 MiB and a bit: three parts
+    grant = await api.post("/v1/uploads", headers=user.auth, json={
+        "filename": "video.mp4", "size": len(data), "content_type": "video/mp4", "multipart": True})
+    assert grant.status_code == 201, grant.text
+    body = grant.json()
+    plan = body["multipart"]
+    assert body["form"] is None and plan["part_count"] == 3 and plan["part_size"] == 5 * MIB
+    chunks = {n: data[(n - 1) * plan["part_size"]: n * plan["part_size"]] for n in range(1, plan["part_count"] + 1)}
+
+    async with httpx.AsyncClient(timeout=60) as s3:
+        await put_part(s3, plan["parts"][0]["url"], chunks[1])  # then the client "crashes"
+        resume = await api.get(f"/v1/uploads/{body['upload_id']}/parts", headers=user.auth)
+        assert resume.status_code == 200, resume.text
+        state = resume.json()
+        assert [p["part_number"] for p in state["stored"]] == [1]
+        assert [p["part_number"] for p in state["missing"]] == [2, 3]
+        early = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=user.auth)
+        assert early.status_code == 409 and "missing" in early.json()["detail"]
+        await asyncio.gather(*(put_part(s3, p["url"], chunks[p["part_number"]]) for p in state["missing"]))
+
+    done = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=user.auth)
+    assert done.status_code == 200, done.text
+    assert done.json()["size"] == len(data)
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+
+    async def listed():
+        items = (await api.get("/v1/documents", headers=user.auth)).json()["items"]
+        return items if items else None
+
+    [document] = await eventually(listed)
+    assert document["size"] == len(data) and document["content_type"] == "video/mp4"
+
+
+async def test_aborted_multipart_upload_cannot_complete(api) -> None:
+    user = await sign_up(api)
+    grant = (await api.post("/v1/uploads", headers=user.auth, json={
+        "filename": "big.bin", "size": 10, "content_type": "application/octet-stream", "multipart": True})).json()
+    aborted = await api.delete(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)
+    assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
+    again = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
+    assert again.status_code == 409 and "aborted" in again.json()["detail"]
+
+
+async def test_a_new_version_needs_the_current_base_version(api) -> None:
+    user = await sign_up(api)
+    first = await upload(api, user, "plan.txt", b"version one")
+
+    async def at_version(n: int):
+        doc = (await api.get(f"/v1/documents/{first['document_id']}", headers=user.auth))
+        return doc.status_code == 200 and doc.json()["version"] == n
+
+    await eventually(lambda: at_version(1))
+    new = {"filename": "plan.txt", "size": 11, "content_type": "text/plain", "document_id": first["document_id"]}
+    missing_base = await api.post("/v1/uploads", headers=user.auth, json=new)
+    assert missing_base.status_code == 422 and "base_version" in missing_base.json()["detail"]
+    stale = await api.post("/v1/uploads", headers=user.auth, json={**new, "base_version": 7})
+    assert stale.status_code == 409 and stale.json()["detail"]["current_version"] == 1
+    other = await sign_up(api)
+    foreign = await api.post("/v1/uploads", headers=other.auth, json={**new, "base_version": 1})
+    assert foreign.status_code == 404
+
+    grant = await api.post("/v1/uploads", headers=user.auth, json={**new, "base_version": 1})
+    assert grant.status_code == 201, grant.text
+    assert grant.json()["document_id"] == first["document_id"]
+    form = grant.json()["form"]
+    async with httpx.AsyncClient() as s3:
+        assert (await s3.post(form["url"], data=form["fields"], files={"file": ("p", b"version two", "text/plain")})).status_code == 201
+    assert (await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)).status_code == 200
+    await eventually(lambda: at_version(2))
+
+
+async def test_browser_upload_completes_on_the_redirect_page(api, system) -> None:
+    user = await sign_up(api)
+    grant = (await api.post("/v1/uploads", headers=user.auth, json={
+        "filename": "photo.png", "size": 4, "content_type": "image/png", "browser": True})).json()
+    fields = grant["form"]["fields"]
+    assert fields["success_action_redirect"].startswith(f"{system.gateway}/v1/uploads/{grant['upload_id']}/done/")
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        page = await browser.post(grant["form"]["url"], data=fields, files={"file": ("photo.png", b"\x89PNG", "image/png")})
+    assert page.status_code == 200 and "Upload complete" in page.text
+    state = await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)
+    assert state.json()["status"] == "completed" and state.json()["size"] == 4
+
+    forged = await api.get(f"/v1/uploads/{grant['upload_id']}/done/0000")
+    assert forged.status_code == 404
+
+
+async def test_the_watcher_completes_an_upload_nobody_reported(api) -> None:
+    user = await sign_up(api)
+    grant = (await api.post("/v1/uploads", headers=user.auth, json={
+        "filename": "silent.txt", "size": 5, "content_type": "text/plain"})).json()
+    async with httpx.AsyncClient() as s3:
+        posted = await s3.post(grant["form"]["url"], data=grant["form"]["fields"], files={"file": ("s", b"quiet", "text/plain")})
+    assert posted.status_code == 201  # ...and the client vanishes without calling complete
+
+    async def completed():
+        state = (await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)).json()
+        return state["status"] == "completed"
+
+    await eventually(completed)
+
+
+async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, endpoints) -> None:
+    user = await sign_up(api)
+    grant = (await api.post("/v1/uploads", headers=user.auth, json={
+        "filename": "never.txt", "size": 5, "content_type": "text/plain", "expires_in": 1})).json()
+
+    async def expired():
+        state = (await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)).json()
+        return state["status"] == "expired"
+
+    await eventually(expired)
+    late = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
+    assert late.status_code == 409
+
+    async def mailed():
+        data = httpx.get(f"{endpoints.aws_endpoint}/moto-api/data.json").json()
+        return [m for m in data["ses"]["Message"] if user.email in m["destinations"]["ToAddresses"]]
+
+    [mail] = await eventually(mailed)
+    assert "never.txt" in mail["body"]
