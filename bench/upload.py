@@ -1,0 +1,191 @@
+"""Upload throughput: our grant + signed upload + completion path against raw S3, same run.
+
+Starts the real servers and every DocStore service on free ports, then measures:
+  1. one large file (default 1 GiB) through our multipart grant with parallel part PUTs
+     and our completion (S3 joins the parts; upload reads size, ETag and sha256 back),
+     against `boto3.upload_file` of the same file to the same SeaweedFS;
+  2. many small files (default 1,000 x 10 KiB): grant + signed POST + complete through
+     the gateway, against raw presigned PUTs of the same bytes.
+Prints times, throughputs and the ratios (raw time / our time: 1.0 means as fast as raw).
+Listing and metadata search at 100k documents are measured by bench/listing.py.
+
+    uv run python bench/upload.py [--large-mib 1024] [--small 1000] [--parallel 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import httpx
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from docstore_devplatform.servers import Servers
+from docstore_devplatform.services import ServiceProcesses
+from docstore_events import all_topics
+
+MIB = 1024 * 1024
+BUCKET = "docstore-us-west-2"
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r{label:12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+async def account(api: httpx.AsyncClient) -> dict[str, str]:
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    password = "benchmark password"
+    created = await api.post("/v1/accounts", json={"username": name, "email": f"{name}@example.com", "password": password, "plan": "premium"})
+    created.raise_for_status()
+    token = (await api.post("/v1/sessions", json={"username": name, "password": password})).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def ours_large(api: httpx.AsyncClient, auth: dict, path: Path, parallel: int) -> float:
+    size = path.stat().st_size
+    started = time.perf_counter()
+    grant = await api.post("/v1/uploads", headers=auth, json={
+        "filename": path.name, "size": size, "content_type": "application/octet-stream", "multipart": True})
+    grant.raise_for_status()
+    body = grant.json()
+    plan = body["multipart"]
+    queue: asyncio.Queue = asyncio.Queue()
+    for part in plan["parts"]:
+        queue.put_nowait(part)
+    done = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        with path.open("rb") as handle:
+            while not queue.empty():
+                part = queue.get_nowait()
+                handle.seek((part["part_number"] - 1) * plan["part_size"])
+                data = handle.read(plan["part_size"])
+                response = await client.put(part["url"], content=data)
+                response.raise_for_status()
+                done += 1
+                progress("ours parts", done, plan["part_count"])
+
+    async with httpx.AsyncClient(timeout=300) as s3:
+        await asyncio.gather(*(worker(s3) for _ in range(parallel)))
+    completed = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=auth, timeout=600)
+    completed.raise_for_status()
+    assert completed.json()["size"] == size
+    return time.perf_counter() - started
+
+
+def raw_large(s3, path: Path, parallel: int) -> float:
+    started = time.perf_counter()
+    s3.upload_file(str(path), BUCKET, f"bench/raw/{uuid.uuid4()}", Config=TransferConfig(max_concurrency=parallel))
+    return time.perf_counter() - started
+
+
+async def ours_small(api: httpx.AsyncClient, auth: dict, count: int, payload: bytes, parallel: int) -> float:
+    done = 0
+    semaphore = asyncio.Semaphore(parallel)
+
+    async def one(n: int, s3: httpx.AsyncClient) -> None:
+        nonlocal done
+        async with semaphore:
+            grant = await api.post("/v1/uploads", headers=auth, json={
+                "filename": f"small-{n}.txt", "size": len(payload), "content_type": "text/plain"})
+            grant.raise_for_status()
+            form = grant.json()["form"]
+            posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", payload, "text/plain")})
+            posted.raise_for_status()
+            (await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=auth)).raise_for_status()
+            done += 1
+            if done % max(1, count // 20) == 0:
+                progress("ours small", done, count)
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as s3:
+        await asyncio.gather(*(one(n, s3) for n in range(count)))
+    return time.perf_counter() - started
+
+
+async def raw_small(s3_client, count: int, payload: bytes, parallel: int) -> float:
+    done = 0
+    semaphore = asyncio.Semaphore(parallel)
+
+    async def one(n: int, http: httpx.AsyncClient) -> None:
+        nonlocal done
+        async with semaphore:
+            url = s3_client.generate_presigned_url(
+                "put_object", Params={"Bucket": BUCKET, "Key": f"bench/raw-small/{uuid.uuid4()}"}, ExpiresIn=300)
+            (await http.put(url, content=payload)).raise_for_status()
+            done += 1
+            if done % max(1, count // 20) == 0:
+                progress("raw small", done, count)
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as http:
+        await asyncio.gather(*(one(n, http) for n in range(count)))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large-mib", type=int, default=1024)
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--small-kib", type=int, default=10)
+    parser.add_argument("--parallel", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
+        root = Path(folder)
+        big = root / "large.bin"
+        with big.open("wb") as handle:
+            for _ in range(args.large_mib):
+                handle.write(os.urandom(MIB))
+        payload = os.urandom(args.small_kib * 1024)
+        print("starting servers and services ...", file=sys.stderr)
+        servers = Servers(root / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
+        endpoints = servers.start()
+        system = ServiceProcesses(endpoints, root / "system", ports="auto")
+        try:
+            urls = system.start()
+            s3 = boto3.client(
+                "s3", endpoint_url=endpoints.s3_endpoint, aws_access_key_id=endpoints.s3_access_key,
+                aws_secret_access_key=endpoints.s3_secret_key, region_name="us-west-2",
+                config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=32),
+            )
+
+            async def run() -> tuple[float, float, float, float]:
+                async with httpx.AsyncClient(base_url=urls["gateway"], timeout=60) as api:
+                    auth = await account(api)
+                    raw_big = await asyncio.to_thread(raw_large, s3, big, args.parallel)
+                    our_big = await ours_large(api, auth, big, args.parallel)
+                    raw_many = await raw_small(s3, args.small, payload, args.parallel)
+                    our_many = await ours_small(api, auth, args.small, payload, args.parallel)
+                    return raw_big, our_big, raw_many, our_many
+
+            raw_big, our_big, raw_many, our_many = asyncio.run(run())
+        finally:
+            system.stop()
+            servers.stop()
+    size_mib = args.large_mib
+    print(f"\nlarge file: {size_mib} MiB, {args.parallel} parallel parts / threads")
+    print(f"  boto3.upload_file (raw S3)           {raw_big:8.2f} s  {size_mib / raw_big:8.1f} MiB/s")
+    print(f"  DocStore grant + parts + complete    {our_big:8.2f} s  {size_mib / our_big:8.1f} MiB/s")
+    print(f"  ratio raw/ours                       {raw_big / our_big:8.2f}   (target >= 0.9)")
+    print(f"\nsmall files: {args.small} x {args.small_kib} KiB, {args.parallel} at a time")
+    print(f"  raw presigned PUTs                   {raw_many:8.2f} s  {args.small / raw_many:8.1f} files/s")
+    print(f"  DocStore grant + POST + complete     {our_many:8.2f} s  {args.small / our_many:8.1f} files/s")
+    print(f"  ratio raw/ours                       {raw_many / our_many:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
