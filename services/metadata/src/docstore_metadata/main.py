@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
+from docstore_metadata.adapters.housekeeping import Housekeeping
 from docstore_metadata.adapters.repositories import AccountRepository, DocumentRepository
 from docstore_metadata.api.routes import router
 from docstore_metadata.consumers.handlers import register
@@ -27,12 +29,25 @@ def create_app(settings: Settings) -> FastAPI:
         accounts, documents = AccountRepository(runtime.db), DocumentRepository(runtime.db)
         await accounts.ensure_indexes()
         await documents.ensure_indexes()
-        metadata = Metadata(runtime.events, accounts, documents, settings.region)
+        metadata = Metadata(
+            runtime.events, accounts, documents, settings.region,
+            version_caps=settings.version_caps(), trash_retention=timedelta(days=settings.trash_retention_days),
+        )
         register(runtime.events, metadata)
+        housekeeping = Housekeeping(
+            metadata, documents, make_s3_client(settings),
+            garbage_interval=settings.garbage_interval_seconds, purge_interval=settings.purge_interval_seconds,
+            purge_lease=settings.purge_lease_seconds,
+        )
         app.state.settings, app.state.runtime, app.state.metadata = settings, runtime, metadata
+        app.state.housekeeping = housekeeping
         app.state.s3_signer = make_s3_client(settings, public=True)
         async with runtime:
-            yield
+            housekeeping.start()
+            try:
+                yield
+            finally:
+                await housekeeping.stop()
 
     app = service_app(
         title="DocStore metadata",

@@ -12,3 +12,24 @@ class Settings(ServiceSettings, S3Settings):
     port: int = 8081
     download_url_seconds: int = 300
     page_size_max: int = 200
+
+    free_version_cap: int = 10
+    """Versions a Free document keeps; older ones leave S3 and the quota."""
+    premium_version_cap: int = 100
+    trash_retention_days: float = 30
+    """How long a trashed document can be restored before it is purged."""
+    purge_interval_seconds: float = 60
+    """How often a replica looks for expired trash to purge."""
+    purge_lease_seconds: float = 300
+    """A purge claim older than this is taken over by another replica."""
+    garbage_interval_seconds: float = 5
+    """How often S3 objects of pruned versions and purged documents are deleted."""
+    changes_wait_max_seconds: float = 30
+    changes_poll_seconds: float = 0.25
+    """Long-poll interval on the changes collection (works across replicas)."""
+    compare_max_files: int = 5000
+    search_scan_budget: int = 2000
+    """Index rows one search request may read before answering with what it found and a cursor."""
+
+    def version_caps(self) -> dict[str, int]:
+        return {"free": self.free_version_cap, "premium": self.premium_version_cap}

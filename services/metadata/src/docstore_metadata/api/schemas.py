@@ -44,6 +44,8 @@ class DocumentOut(BaseModel):
     version: int
     created_at: datetime
     modified_at: datetime
+    trashed: bool = False
+    trashed_at: datetime | None = None
 
 
 class DocumentPage(BaseModel):
@@ -53,6 +55,7 @@ class DocumentPage(BaseModel):
 
 class VersionOut(BaseModel):
     version: int
+    restored_from: int | None = Field(None, description="The version this one restored (same bytes, same S3 object)")
     size: int
     sha256: str
     etag: str
@@ -63,3 +66,64 @@ class VersionOut(BaseModel):
 class DownloadOut(BaseModel):
     url: str
     expires_in: int
+
+
+class DetailsIn(BaseModel):
+    name: str | None = Field(None, max_length=1024, examples=["report.pdf"])
+    tags: list[str] | None = Field(None, max_length=200)
+    path: str | None = Field(None, max_length=4096, examples=["/reports/2026"])
+
+
+class ChangeOut(BaseModel):
+    seq: int
+    kind: Literal["created", "modified", "renamed", "moved", "tagged", "trashed", "restored", "deleted", "conflict"]
+    document_id: str
+    path: str
+    name: str
+    version: int | None
+    sha256: str | None
+    at: datetime
+    conflict_of: str | None = Field(None, description="For `conflict`: the document whose newer version won")
+
+
+class ChangesOut(BaseModel):
+    changes: list[ChangeOut]
+    cursor: int = Field(description="Pass as `cursor` next time: the last seq seen")
+
+
+class ClientFile(BaseModel):
+    path: str = Field(min_length=2, max_length=2048, examples=["/reports/q1.pdf"])
+    sha256: str = Field(min_length=1, max_length=128)
+
+
+class CompareIn(BaseModel):
+    files: list[ClientFile] = Field(max_length=5000)
+
+
+class CompareResult(BaseModel):
+    path: str
+    status: Literal["same", "server_newer", "unknown_on_server"]
+    document_id: str | None = None
+    version: int | None = None
+    sha256: str | None = None
+
+
+class ServerOnly(BaseModel):
+    path: str
+    document_id: str
+    version: int
+    sha256: str
+
+
+class CompareOut(BaseModel):
+    files: list[CompareResult]
+    only_on_server: list[ServerOnly]
+
+
+class InternalDocumentOut(BaseModel):
+    document_id: str
+    current_version: int
+    name: str
+    content_type: str
+    path: str
+    trashed: bool

@@ -1,17 +1,47 @@
-"""What metadata does: sign-up, plan changes, and recording completed uploads as versions."""
+"""What metadata does: sign-up, plan changes, versions, details, trash and the change feed.
+
+Every state change runs in one MongoDB transaction with its outbox rows and its change-feed
+entry; S3 objects to delete are recorded in the same transaction and deleted after commit.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorClientSession
 from pymongo.errors import DuplicateKeyError
 
-from docstore_events import AccountCreated, AccountPlanChanged, FileModified, UploadCompleted
+from docstore_events import (
+    AccountCreated,
+    AccountPlanChanged,
+    FileDeleted,
+    FileDetailsChanged,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+    UploadCompleted,
+)
 from docstore_events.runtime import EventRuntime
-from docstore_metadata.adapters.repositories import AccountRepository, DocumentRepository
+from docstore_metadata.adapters.repositories import EPOCH, AccountRepository, DocumentRepository, search_keys
 from docstore_metadata.domain.accounts import Account, burn_verification, new_account, normalise_username, password_matches
-from docstore_metadata.domain.documents import VersionRecorded, next_version
+from docstore_metadata.domain.documents import (
+    VersionRecorded,
+    check_name,
+    check_path,
+    check_tags,
+    conflict_copy_name,
+    freed_objects,
+    next_version,
+    versions_to_prune,
+)
+
+T = TypeVar("T")
+Session = AsyncIOMotorClientSession
+CONFLICT_NAMESPACE = uuid.UUID("6f1c6c1e-8f0a-4d3e-9a57-0c2b1f6d0e11")
 
 
 class UsernameTaken(Exception):
@@ -22,18 +52,54 @@ class NotOwner(Exception):
     """An upload for a document that belongs to another account."""
 
 
+class DocumentNotFound(LookupError):
+    """No such document for this account (someone else's answers the same)."""
+
+
+class VersionNotFound(LookupError):
+    """No such version of the document (never existed, or pruned)."""
+
+
+class InTrash(Exception):
+    """The document is in the trash: restore it first."""
+
+
+class NotInTrash(Exception):
+    """Restore from the trash of a document that is not there."""
+
+
+class TrashExpired(Exception):
+    """The restore window has passed; the document is being purged."""
+
+
+def conflict_copy_id(upload_id: str) -> str:
+    """The conflict copy's id, derived from the upload so a redelivered event makes the same one."""
+    return str(uuid.uuid5(CONFLICT_NAMESPACE, f"conflict:{upload_id}"))
+
+
 class Metadata:
-    def __init__(self, events: EventRuntime, accounts: AccountRepository, documents: DocumentRepository, region: str):
+    def __init__(
+        self, events: EventRuntime, accounts: AccountRepository, documents: DocumentRepository, region: str,
+        *, version_caps: dict[str, int] | None = None, trash_retention: timedelta = timedelta(days=30),
+    ):
         self.events = events
         self.accounts = accounts
         self.documents = documents
         self.region = region
+        self.version_caps = version_caps or {"free": 10, "premium": 100}
+        self.trash_retention = trash_retention
+        self.garbage_added = asyncio.Event()
+
+    async def _transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        return await self.events.transaction(work)
+
+    # --- accounts --------------------------------------------------------------------
 
     async def sign_up(self, *, username: str, email: str, password: str, plan: str) -> Account:
         """Store the account and emit `account.created` (without any secret) in one transaction."""
         account = new_account(username=username, email=email, password=password, plan=plan, region=self.region)
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
+        async def write(session: Session) -> None:
             await self.accounts.add(account, session)
             await self.events.outbox.add(
                 AccountCreated(
@@ -47,7 +113,7 @@ class Metadata:
             )
 
         try:
-            await self.events.transaction(write)
+            await self._transaction(write)
         except DuplicateKeyError as error:
             raise UsernameTaken(account.username) from error
         return account
@@ -61,7 +127,7 @@ class Metadata:
         return account if password_matches(account["password_hash"], password) else None
 
     async def change_plan(self, account_id: str, plan: str) -> dict:
-        async def write(session: AsyncIOMotorClientSession) -> dict:
+        async def write(session: Session) -> dict:
             account = await self.accounts.by_id(account_id, session)
             if account is None:
                 raise LookupError(account_id)
@@ -74,65 +140,286 @@ class Metadata:
                 account["plan"] = plan
             return account
 
-        return await self.events.transaction(write)
+        return await self._transaction(write)
 
-    async def record_upload(self, event: UploadCompleted, session: AsyncIOMotorClientSession) -> VersionRecorded:
-        """A completed upload becomes the next version of its document (a new document at version 1)."""
-        document = await self.documents.get(event.document_id, session)
-        if document is not None and document["account_id"] != event.account_id:
-            raise NotOwner(event.document_id)
-        version = next_version(document["current_version"] if document else None)
-        now = datetime.now(UTC)
-        await self.documents.insert_version(
+    # --- change feed -----------------------------------------------------------------
+
+    async def _change(self, session: Session, kind: str, doc: dict[str, Any], **extra: Any) -> int:
+        return await self.documents.add_change(
             {
-                "_id": f"{event.document_id}:{version}",
-                "document_id": event.document_id,
-                "account_id": event.account_id,
-                "version": version,
-                "upload_id": event.upload_id,
-                "bucket": event.bucket,
-                "key": event.key,
-                "size": event.size,
-                "etag": event.etag,
-                "sha256": event.sha256,
-                "content_type": event.content_type,
-                "filename": event.filename,
-                "created_at": now,
+                "account_id": doc["account_id"],
+                "kind": kind,
+                "document_id": doc["_id"],
+                "path": doc.get("path", "/"),
+                "name": doc["name"],
+                "version": doc.get("current_version"),
+                "sha256": doc.get("sha256"),
+                "at": datetime.now(UTC),
+                **extra,
             },
             session,
         )
-        current = {
-            "current_version": version,
+
+    # --- versions --------------------------------------------------------------------
+
+    async def record_upload(self, event: UploadCompleted, session: Session) -> VersionRecorded:
+        """A completed upload becomes a version.
+
+        * a document id not seen before: a new document at version 1;
+        * an existing document with no base version, or with the current one as base: its next
+          version, with `file.modified`;
+        * an existing document whose current version is not the base (another write came first):
+          first write wins, and this upload becomes a new document, a conflict copy, in the same folder.
+        """
+        document = await self.documents.get(event.document_id, session)
+        if document is not None and document["account_id"] != event.account_id:
+            raise NotOwner(event.document_id)
+        now = datetime.now(UTC)
+        if document is not None and event.base_version is not None and event.base_version != document["current_version"]:
+            copy_id = conflict_copy_id(event.upload_id)
+            copy = await self._new_document(event, session, now, document_id=copy_id,
+                                            name=conflict_copy_name(document["name"], now),
+                                            path=document.get("path", "/"), tags=document.get("tags", []),
+                                            title=document.get("title"))
+            await self._change(session, "conflict", copy, conflict_of=document["_id"],
+                               base_version=event.base_version, current_version_of_original=document["current_version"])
+            return VersionRecorded(copy_id, 1, True, conflict_of=document["_id"])
+        if document is None:
+            created = await self._new_document(event, session, now, document_id=event.document_id, name=event.filename,
+                                               path=event.path, tags=event.tags, title=event.title)
+            await self._change(session, "created", created)
+            return VersionRecorded(event.document_id, 1, True)
+        version = next_version(document["current_version"])
+        await self.documents.insert_version(self._version_row(event, event.document_id, version, now), session)
+        current = {"current_version": version, "size": event.size, "sha256": event.sha256,
+                   "content_type": event.content_type, "modified_at": now}
+        await self.documents.update_document(event.document_id, current, session)
+        document.update(current)
+        await self._modified(document, session)
+        return VersionRecorded(event.document_id, version, False)
+
+    @staticmethod
+    def _version_row(event: UploadCompleted, document_id: str, version: int, now: datetime) -> dict[str, Any]:
+        return {
+            "_id": f"{document_id}:{version}",
+            "document_id": document_id,
+            "account_id": event.account_id,
+            "version": version,
+            "upload_id": event.upload_id,
+            "bucket": event.bucket,
+            "key": event.key,
+            "size": event.size,
+            "etag": event.etag,
+            "sha256": event.sha256,
+            "content_type": event.content_type,
+            "filename": event.filename,
+            "created_at": now,
+        }
+
+    async def _new_document(
+        self, event: UploadCompleted, session: Session, now: datetime, *, document_id: str, name: str, path: str,
+        tags: list[str], title: str | None,
+    ) -> dict[str, Any]:
+        await self.documents.insert_version(self._version_row(event, document_id, 1, now), session)
+        document = {
+            "_id": document_id,
+            "account_id": event.account_id,
+            "name": name,
+            **search_keys(name),
+            "title": title,
+            "tags": tags,
+            "path": path,
+            "created_at": now,
+            "current_version": 1,
             "size": event.size,
             "sha256": event.sha256,
             "content_type": event.content_type,
             "modified_at": now,
         }
-        if document is None:
-            await self.documents.insert_document(
-                {
-                    "_id": event.document_id,
-                    "account_id": event.account_id,
-                    "name": event.filename,
-                    "title": event.title,
-                    "tags": event.tags,
-                    "path": event.path,
-                    "created_at": now,
-                    **current,
-                },
+        await self.documents.insert_document(document, session)
+        return document
+
+    async def _modified(self, document: dict[str, Any], session: Session) -> None:
+        """A new current version: `file.modified`, a change entry, then the plan's retention cap."""
+        await self.events.outbox.add(
+            FileModified(
+                account_id=document["account_id"], document_id=document["_id"], version=document["current_version"],
+                name=document["name"], size=document["size"], actor_id=document["account_id"],
+            ),
+            session=session,
+        )
+        await self._change(session, "modified", document)
+        await self._enforce_retention(document, session)
+
+    async def _enforce_retention(self, document: dict[str, Any], session: Session) -> list[int]:
+        plan = await self.accounts.plan_of(document["account_id"], session)
+        cap = self.version_caps.get(plan, self.version_caps["free"])
+        versions = await self.documents.versions_of(document["_id"], session)
+        prune = versions_to_prune([v["version"] for v in versions], cap)
+        if not prune:
+            return []
+        removed = [v for v in versions if v["version"] in prune]
+        freed = freed_objects(removed, [v for v in versions if v["version"] not in prune])
+        await self.documents.delete_versions(document["_id"], prune, session)
+        await self.documents.add_garbage(freed.keys, session)
+        await self.events.outbox.add(
+            FileDeleted(account_id=document["account_id"], document_id=document["_id"], versions=prune,
+                        size=freed.size, whole_document=False),
+            session=session,
+        )
+        self.garbage_added.set()
+        return prune
+
+    async def restore_version(self, account_id: str, document_id: str, number: int) -> dict[str, Any]:
+        """Make version `number` current again as a new version pointing at the same S3 object."""
+
+        async def write(session: Session) -> dict[str, Any]:
+            document = await self._live(account_id, document_id, session)
+            old = await self.documents.version(document_id, number, session)
+            if old is None:
+                raise VersionNotFound(number)
+            version = document["current_version"] + 1
+            now = datetime.now(UTC)
+            await self.documents.insert_version(
+                {**old, "_id": f"{document_id}:{version}", "version": version,
+                 "upload_id": f"restore:{document_id}:{version}", "restored_from": number, "created_at": now},
                 session,
             )
-        else:
-            await self.documents.update_document(event.document_id, current, session)
+            current = {"current_version": version, "size": old["size"], "sha256": old["sha256"],
+                       "content_type": old["content_type"], "modified_at": now}
+            await self.documents.update_document(document_id, current, session)
+            document.update(current)
+            await self._modified(document, session)
+            return document
+
+        return await self._transaction(write)
+
+    # --- details ---------------------------------------------------------------------
+
+    async def _live(self, account_id: str, document_id: str, session: Session) -> dict[str, Any]:
+        document = await self.documents.owned(account_id, document_id, session)
+        if document is None:
+            raise DocumentNotFound(document_id)
+        if document.get("trashed"):
+            raise InTrash(document_id)
+        return document
+
+    async def update_details(
+        self, account_id: str, document_id: str, *, name: str | None = None, tags: list[str] | None = None,
+        path: str | None = None,
+    ) -> dict[str, Any]:
+        """Rename, re-tag or move a document: `file.details-changed` and one change entry per aspect."""
+        new_name = check_name(name) if name is not None else None
+        new_tags = check_tags(tags) if tags is not None else None
+        new_path = check_path(path) if path is not None else None
+
+        async def write(session: Session) -> dict[str, Any]:
+            document = await self._live(account_id, document_id, session)
+            changes: dict[str, Any] = {}
+            kinds = []
+            if new_name is not None and new_name != document["name"]:
+                changes.update(name=new_name, **search_keys(new_name))
+                kinds.append("renamed")
+            if new_path is not None and new_path != document.get("path", "/"):
+                changes["path"] = new_path
+                kinds.append("moved")
+            if new_tags is not None and new_tags != sorted(document.get("tags", [])):
+                changes["tags"] = new_tags
+                kinds.append("tagged")
+            if not changes:
+                return document
+            await self.documents.update_document(document_id, changes, session)
+            document.update(changes)
             await self.events.outbox.add(
-                FileModified(
-                    account_id=event.account_id,
-                    document_id=event.document_id,
-                    version=version,
-                    name=document["name"],
-                    size=event.size,
-                    actor_id=event.account_id,
-                ),
+                FileDetailsChanged(account_id=account_id, document_id=document_id, name=document["name"],
+                                   path=document.get("path", "/"), tags=document.get("tags", [])),
                 session=session,
             )
-        return VersionRecorded(event.document_id, version, document is None)
+            for kind in kinds:
+                await self._change(session, kind, document)
+            return document
+
+        return await self._transaction(write)
+
+    # --- trash -----------------------------------------------------------------------
+
+    async def trash(self, account_id: str, document_id: str) -> dict[str, Any]:
+        async def write(session: Session) -> dict[str, Any]:
+            document = await self.documents.owned(account_id, document_id, session)
+            if document is None:
+                raise DocumentNotFound(document_id)
+            if document.get("trashed"):
+                return document
+            changes = {"trashed": True, "trashed_at": datetime.now(UTC), "purge_claimed_at": EPOCH}
+            await self.documents.update_document(document_id, changes, session)
+            document.update(changes)
+            await self.events.outbox.add(FileTrashed(account_id=account_id, document_id=document_id), session=session)
+            await self._change(session, "trashed", document)
+            return document
+
+        return await self._transaction(write)
+
+    async def untrash(self, account_id: str, document_id: str) -> dict[str, Any]:
+        async def write(session: Session) -> dict[str, Any]:
+            document = await self.documents.owned(account_id, document_id, session)
+            if document is None:
+                raise DocumentNotFound(document_id)
+            if not document.get("trashed"):
+                raise NotInTrash(document_id)
+            if document["trashed_at"] <= datetime.now(UTC) - self.trash_retention:
+                raise TrashExpired(document_id)
+            changes = {"trashed": False, "trashed_at": None}
+            await self.documents.update_document(document_id, changes, session)
+            document.update(changes)
+            await self.events.outbox.add(FileRestored(account_id=account_id, document_id=document_id), session=session)
+            await self._change(session, "restored", document)
+            return document
+
+        return await self._transaction(write)
+
+    async def _purge(self, document: dict[str, Any], session: Session) -> bool:
+        """Delete the document, its versions and (after commit) its S3 objects; `file.deleted` once."""
+        if not await self.documents.delete_document(document["_id"], session):
+            return False  # another replica purged it first
+        versions = await self.documents.versions_of(document["_id"], session)
+        freed = freed_objects(versions, [])
+        await self.documents.delete_versions(document["_id"], [v["version"] for v in versions], session)
+        await self.documents.add_garbage(freed.keys, session)
+        await self.events.outbox.add(
+            FileDeleted(account_id=document["account_id"], document_id=document["_id"],
+                        versions=sorted(v["version"] for v in versions), size=freed.size, whole_document=True),
+            session=session,
+        )
+        await self._change(session, "deleted", document)
+        self.garbage_added.set()
+        return True
+
+    async def purge_now(self, account_id: str, document_id: str) -> None:
+        """Delete for good, now (from the trash, or straight away)."""
+
+        async def write(session: Session) -> None:
+            document = await self.documents.owned(account_id, document_id, session)
+            if document is None or not await self._purge(document, session):
+                raise DocumentNotFound(document_id)
+
+        await self._transaction(write)
+
+    async def purge_expired(self, claimant: str, *, lease: timedelta = timedelta(minutes=5), limit: int = 1000) -> int:
+        """Purge documents trashed longer ago than the retention. Each is claimed first with
+        find_one_and_update, so two replicas never work on the same one; the purge itself is a
+        transaction that does nothing when the document is already gone."""
+        purged = 0
+        cutoff = datetime.now(UTC) - self.trash_retention
+        for _ in range(limit):
+            claimed = await self.documents.claim_expired(cutoff, claimant=claimant, lease=lease)
+            if claimed is None:
+                break
+
+            async def write(session: Session, claimed: dict[str, Any] = claimed) -> bool:
+                current = await self.documents.get(claimed["_id"], session)
+                if current is None or not current.get("trashed") or current.get("purge_claimed_by") != claimant:
+                    return False  # restored, or taken over meanwhile
+                return await self._purge(current, session)
+
+            purged += bool(await self._transaction(write))
+        return purged

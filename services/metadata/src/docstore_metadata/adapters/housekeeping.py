@@ -1,0 +1,72 @@
+"""Background work of every metadata replica: delete S3 objects no version needs, purge old trash."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from docstore_metadata.adapters.repositories import DocumentRepository
+
+log = structlog.get_logger(__name__)
+
+
+class Housekeeping:
+    def __init__(
+        self, metadata: Any, documents: DocumentRepository, s3: Any, *, garbage_interval: float,
+        purge_interval: float, purge_lease: float,
+    ) -> None:
+        self.metadata = metadata
+        self.documents = documents
+        self.s3 = s3
+        self.garbage_interval = garbage_interval
+        self.purge_interval = purge_interval
+        self.purge_lease = timedelta(seconds=purge_lease)
+        self.claimant = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._task: asyncio.Task[None] | None = None
+
+    async def collect_garbage(self) -> int:
+        """Delete the S3 objects recorded by committed prunes and purges, then forget them."""
+        deleted = 0
+        while rows := await self.documents.pending_garbage():
+            for row in rows:
+                await asyncio.to_thread(self.s3.delete_object, Bucket=row["bucket"], Key=row["key"])
+                await self.documents.forget_garbage(row["_id"])
+                deleted += 1
+        return deleted
+
+    async def purge_expired(self) -> int:
+        return await self.metadata.purge_expired(self.claimant, lease=self.purge_lease)
+
+    async def run(self) -> None:
+        last_purge = 0.0
+        while True:
+            self.metadata.garbage_added.clear()
+            try:
+                if time.monotonic() - last_purge >= self.purge_interval:
+                    last_purge = time.monotonic()
+                    if purged := await self.purge_expired():
+                        log.info("trash_purged", documents=purged)
+                await self.collect_garbage()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # S3 or MongoDB away: the rows stay, try again next round
+                log.exception("housekeeping_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.metadata.garbage_added.wait(), timeout=self.garbage_interval)
+            await asyncio.sleep(0.2)  # let the transaction that set the flag commit
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="metadata-housekeeping")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
