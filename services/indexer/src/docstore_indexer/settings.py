@@ -29,6 +29,23 @@ class Settings(ServiceSettings, S3Settings):
     """Extraction of one object that takes longer is abandoned and reported as failed."""
     max_text_chars: int = 1_000_000
     """Extracted text is cut to this many characters before it goes into the index."""
+    max_unpacked_bytes: int = 200 * MB
+    """Office/ODF files whose zip container unpacks to more are refused (zip bombs)."""
+    max_image_pixels: int = 40_000_000
+    """Images (and rasterised PDF pages) larger than this are not OCR'd."""
+    ocr_languages: str = "eng"
+    """Tesseract languages, `+`-separated (e.g. `eng+deu`); each needs its `tesseract-ocr-<lang>` data."""
+    ocr_max_pages: int = 10
+    """At most this many pages of a document (PDF pages without text, TIFF frames) are OCR'd."""
+    ocr_dpi: int = 200
+    extract_workers: int = 2
+    """Extraction worker processes per replica (each document runs in one, killed at the time limit)."""
+    extract_memory_mb: int = 2048
+    """Address-space limit of each extraction worker process."""
+
+    backfill_documents_per_second: float = 10.0
+    """Throttle of the backfill that follows an upgrade to Premium (per replica)."""
+    backfill_poll_seconds: float = 2.0
 
     @model_validator(mode="after")
     def _default_collection(self) -> "Settings":

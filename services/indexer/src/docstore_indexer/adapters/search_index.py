@@ -6,6 +6,7 @@ query this adapter sends is filtered by one account id; there is no unfiltered s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -21,18 +22,49 @@ def collection_schema(name: str) -> dict[str, Any]:
             {"name": "document_id", "type": "string"},
             {"name": "version", "type": "int32"},
             {"name": "name", "type": "string"},
+            {"name": "path", "type": "string", "optional": True},
             {"name": "tags", "type": "string[]", "facet": True},
             {"name": "content_type", "type": "string", "facet": True},
             {"name": "created_at", "type": "int64"},
+            {"name": "trashed", "type": "bool", "optional": True},
             {"name": "text", "type": "string"},
         ],
         "default_sorting_field": "created_at",
     }
 
 
+def literal(value: str) -> str:
+    """A `filter_by` string literal; backticks keep `,`/`:`/`&&` inside it."""
+    return f"`{value.replace('`', '')}`"
+
+
 def account_filter(account_id: str) -> str:
-    """`filter_by` matching exactly one account; backticks keep `,`/`:`/`&&` in an id literal."""
-    return f"account_id:=`{account_id.replace('`', '')}`"
+    """`filter_by` matching exactly one account."""
+    return f"account_id:={literal(account_id)}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search is narrowed to, besides the account (always) and not being in the trash."""
+
+    tags: tuple[str, ...] = ()
+    """Every one of these tags."""
+    content_types: tuple[str, ...] = ()
+    """Any one of these content types."""
+    created_from: int | None = None
+    created_to: int | None = None
+    """Unix seconds, inclusive."""
+
+    def clauses(self, account_id: str) -> str:
+        parts = [account_filter(account_id), "trashed:!=true"]
+        parts += [f"tags:=[{literal(tag)}]" for tag in self.tags]
+        if self.content_types:
+            parts.append(f"content_type:=[{', '.join(literal(t) for t in self.content_types)}]")
+        if self.created_from is not None:
+            parts.append(f"created_at:>={self.created_from}")
+        if self.created_to is not None:
+            parts.append(f"created_at:<={self.created_to}")
+        return " && ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -45,6 +77,8 @@ class IndexEntry:
     content_type: str
     created_at: int
     text: str
+    path: str = "/"
+    trashed: bool = False
 
     @property
     def id(self) -> str:
@@ -62,6 +96,8 @@ class Hit:
     content_type: str
     tags: list[str]
     snippet: str
+    path: str = "/"
+    created_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,12 +129,23 @@ class SearchIndex:
         """Create the collection if it is missing (several instances may race: 409 is fine)."""
         response = await self.http.get(f"/collections/{quote(self.collection, safe='')}")
         if response.status_code == 200:
+            await self._add_missing_fields({field["name"] for field in response.json().get("fields", [])})
             return
         if response.status_code != 404:
             _raise(response)
         created = await self.http.post("/collections", json=collection_schema(self.collection))
         if created.status_code not in (201, 409):
             _raise(created)
+
+    async def _add_missing_fields(self, present: set[str]) -> None:
+        """A collection made by an older indexer gets the fields added since (all optional)."""
+        missing = [dict(field, optional=True) for field in collection_schema(self.collection)["fields"]
+                   if field["name"] not in present]
+        if missing:
+            patched = await self.http.patch(f"/collections/{quote(self.collection, safe='')}",
+                                            json={"fields": missing})
+            if patched.status_code >= 300 and "already" not in patched.text:
+                _raise(patched)
 
     async def ready(self) -> bool:
         response = await self.http.get("/health")
@@ -107,6 +154,23 @@ class SearchIndex:
     async def upsert(self, entry: IndexEntry) -> None:
         response = await self.http.post(self._docs, params={"action": "upsert"}, json=entry.as_document())
         _check(response)
+
+    async def update(self, account_id: str, document_id: str, fields: dict[str, Any]) -> bool:
+        """Change some fields of one document; False when it is not in the index."""
+        response = await self.http.patch(f"{self._docs}/{quote(f'{account_id}:{document_id}', safe='')}",
+                                         json=fields)
+        if response.status_code == 404:
+            return False
+        _check(response)
+        return True
+
+    async def import_documents(self, documents: list[dict[str, Any]], *, action: str = "upsert") -> int:
+        """Bulk-write documents (JSON lines through the import endpoint); returns how many failed."""
+        body = "\n".join(json.dumps(document) for document in documents)
+        response = await self.http.post(f"{self._docs}/import", params={"action": action}, content=body,
+                                        headers={"Content-Type": "text/plain"}, timeout=300)
+        _check(response)
+        return sum(1 for line in response.text.splitlines() if line and not json.loads(line).get("success"))
 
     async def delete(self, account_id: str, document_id: str) -> None:
         """Remove one document; removing one that is not there is fine."""
@@ -120,12 +184,20 @@ class SearchIndex:
         _check(response)
         return int(response.json().get("num_deleted", 0))
 
-    async def search(self, account_id: str, q: str, *, page: int, per_page: int) -> SearchPage:
-        """Search the text and names of `account_id`'s documents, and only theirs."""
+    async def search(
+        self, account_id: str, q: str, *, page: int, per_page: int, filters: Filters = Filters(),
+        sort: str = "relevance",
+    ) -> SearchPage:
+        """Search the text, names and tags of `account_id`'s documents, and only theirs.
+
+        Typo tolerant; `"quoted words"` match as a phrase; documents in the trash never match.
+        """
         response = await self.http.get(f"{self._docs}/search", params={
             "q": q,
-            "query_by": "text,name",
-            "filter_by": account_filter(account_id),
+            "query_by": "name,text,tags",
+            "query_by_weights": "3,1,2",
+            "filter_by": filters.clauses(account_id),
+            "sort_by": "created_at:desc" if sort == "newest" else "_text_match:desc,created_at:desc",
             "page": page,
             "per_page": per_page,
             "highlight_fields": "text,name",
@@ -135,10 +207,9 @@ class SearchIndex:
         })
         _check(response)
         body = response.json()
-        hits = [_hit(raw) for raw in body.get("hits", [])]
+        raw_hits = body.get("hits", [])
         # Defence in depth: the filter already did this, a bug there must not leak another account.
-        hits = [hit for hit, raw in zip(hits, body.get("hits", []), strict=True)
-                if raw.get("document", {}).get("account_id") == account_id]
+        hits = [_hit(raw) for raw in raw_hits if raw.get("document", {}).get("account_id") == account_id]
         return SearchPage(found=int(body.get("found", 0)), page=int(body.get("page", page)), hits=hits)
 
 
@@ -152,6 +223,8 @@ def _hit(raw: dict[str, Any]) -> Hit:
         content_type=document.get("content_type", ""),
         tags=list(document.get("tags", [])),
         snippet=snippets.get("text") or snippets.get("name") or "",
+        path=document.get("path") or "/",
+        created_at=int(document.get("created_at", 0)),
     )
 
 

@@ -1,10 +1,25 @@
-"""Event subscribers: decode, then one domain call, applied exactly once."""
+"""Event subscribers: decode, then one domain call, applied exactly once.
+
+Each handler is bounded: the only slow one, `upload.completed`, extracts under the
+per-document time limit before its transaction. Nothing here waits for another event:
+facts that arrive early are stored in the catalog and resolved when the rest arrives.
+"""
 
 from __future__ import annotations
 
-from docstore_events import AccountCreated, AccountPlanChanged, Envelope, FileDeleted, UploadCompleted
+from docstore_events import (
+    AccountCreated,
+    AccountPlanChanged,
+    Envelope,
+    FileDeleted,
+    FileDetailsChanged,
+    FileRestored,
+    FileTrashed,
+    UploadCompleted,
+)
 from docstore_events.runtime import EventRuntime
 from docstore_indexer.domain.indexing import Indexer
+from docstore_indexer.domain.plans import PREMIUM
 
 
 def register(events: EventRuntime, indexer: Indexer) -> None:
@@ -14,8 +29,9 @@ def register(events: EventRuntime, indexer: Indexer) -> None:
 
     async def plan_changed(envelope: Envelope[AccountPlanChanged]) -> None:
         event = envelope.data
+        upgrade = event.new_plan == PREMIUM and event.old_plan != PREMIUM
         await events.apply_once(
-            envelope, lambda s: indexer.record_plan(event.account_id, event.new_plan, envelope.time, s)
+            envelope, lambda s: indexer.record_plan(event.account_id, event.new_plan, envelope.time, s, upgrade=upgrade)
         )
 
     async def upload_completed(envelope: Envelope[UploadCompleted]) -> None:
@@ -26,9 +42,30 @@ def register(events: EventRuntime, indexer: Indexer) -> None:
     async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
         event = envelope.data
         if event.whole_document:
-            await events.apply_once(envelope, lambda s: indexer.forget_document(event.account_id, event.document_id, s))
+            await events.apply_once(
+                envelope, lambda s: indexer.forget_document(event.account_id, event.document_id, s, at=envelope.time)
+            )
+
+    async def file_trashed(envelope: Envelope[FileTrashed]) -> None:
+        event = envelope.data
+        await events.apply_once(envelope, lambda s: indexer.set_trashed(
+            event.account_id, event.document_id, trashed=True, at=envelope.time, session=s))
+
+    async def file_restored(envelope: Envelope[FileRestored]) -> None:
+        event = envelope.data
+        await events.apply_once(envelope, lambda s: indexer.set_trashed(
+            event.account_id, event.document_id, trashed=False, at=envelope.time, session=s))
+
+    async def details_changed(envelope: Envelope[FileDetailsChanged]) -> None:
+        event = envelope.data
+        await events.apply_once(envelope, lambda s: indexer.change_details(
+            event.account_id, event.document_id, name=event.name, path=event.path, tags=list(event.tags),
+            at=envelope.time, session=s))
 
     events.subscribe(AccountCreated, account_created)
     events.subscribe(AccountPlanChanged, plan_changed)
     events.subscribe(UploadCompleted, upload_completed)
     events.subscribe(FileDeleted, file_deleted)
+    events.subscribe(FileTrashed, file_trashed)
+    events.subscribe(FileRestored, file_restored)
+    events.subscribe(FileDetailsChanged, details_changed)

@@ -1,0 +1,58 @@
+"""The worker processes: a hung, crashing or greedy extractor is stopped and the pool goes on."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from docstore_indexer.adapters.extractor import ExtractorPool
+from docstore_indexer.domain.extraction import ExtractionFailed, Options
+
+from . import documents
+
+
+@pytest_asyncio.fixture
+async def pool(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ExtractorPool]:
+    monkeypatch.setenv("DOCSTORE_EXTRACT_FAULTS", "1")
+    subject = ExtractorPool(workers=1, options=Options(), memory_mb=1024)
+    try:
+        yield subject
+    finally:
+        await subject.close()
+
+
+async def test_text_and_ocr_in_a_worker(pool: ExtractorPool) -> None:
+    assert await pool.extract(b"hello worker", "text/plain", 10) == "hello worker"
+    assert "cranberry" in (await pool.extract(documents.text_image(["cranberry"]), "image/png", 10)).lower()
+
+
+async def test_a_hung_extractor_is_killed_with_its_children(pool: ExtractorPool) -> None:
+    await pool.extract(b"warm", "text/plain", 10)
+    started = time.monotonic()
+    with pytest.raises(ExtractionFailed, match="timed out after 0.5 s"):
+        await pool.extract(b"x", "application/x-docstore-hang", 0.5)
+    assert time.monotonic() - started < 3
+    orphans = subprocess.run(["pgrep", "-f", "^sleep 600$"], capture_output=True, text=True).stdout.split()
+    assert orphans == []
+    assert await pool.extract(b"still serving", "text/plain", 10) == "still serving"
+
+
+async def test_a_crashing_extractor_is_reported_and_replaced(pool: ExtractorPool) -> None:
+    with pytest.raises(ExtractionFailed, match="extractor crashed .*SIGSEGV"):
+        await pool.extract(b"x", "application/x-docstore-crash", 10)
+    assert await pool.extract(b"next one", "text/plain", 10) == "next one"
+
+
+async def test_memory_is_bounded(pool: ExtractorPool) -> None:
+    with pytest.raises(ExtractionFailed, match="out of memory"):
+        await pool.extract(b"x", "application/x-docstore-eat-memory", 10)
+    assert await pool.extract(b"fine", "text/plain", 10) == "fine"
+
+
+async def test_corrupt_document_is_a_failure_not_a_crash(pool: ExtractorPool) -> None:
+    with pytest.raises(ExtractionFailed, match="PDF"):
+        await pool.extract(b"%PDF-1.7 broken", "application/pdf", 10)
