@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, status
 
 ACCOUNT_HEADER = "X-Account-Id"
+ROLE_HEADER = "X-Account-Role"
 
 
 async def require_account_id(x_account_id: Annotated[str | None, Header()] = None) -> str:
@@ -20,4 +21,15 @@ async def require_account_id(x_account_id: Annotated[str | None, Header()] = Non
     return x_account_id
 
 
+async def require_admin(
+    account_id: Annotated[str, Depends(require_account_id)],
+    x_account_role: Annotated[str | None, Header()] = None,
+) -> str:
+    """The authenticated account id of an administrator, or 403."""
+    if x_account_role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is for administrators")
+    return account_id
+
+
 CurrentAccountId = Annotated[str, Depends(require_account_id)]
+AdminAccountId = Annotated[str, Depends(require_admin)]

@@ -45,3 +45,10 @@ def test_only_sign_up_and_the_signed_upload_landing_page_are_public() -> None:
     assert not is_public("POST", "uploads/u1/done/abc123")
     assert not is_public("GET", "uploads/u1/done/abc/extra")
     assert not is_public("GET", "documents")
+
+
+def test_admin_paths_are_marked_admin_only() -> None:
+    from docstore_gateway.adapters.upstreams import admin_only
+
+    assert admin_only("admin/totals") and admin_only("admin")
+    assert not admin_only("documents") and not admin_only("administrator-notes")

@@ -18,6 +18,14 @@ def _token_id(token: str) -> str:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who a live session belongs to."""
+
+    account_id: str
+    role: str = "user"
+
+
+@dataclass(frozen=True)
 class IssuedSession:
     token: str
     account_id: str
@@ -32,21 +40,21 @@ class SessionStore:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("account_id")
 
-    async def create(self, account_id: str) -> IssuedSession:
+    async def create(self, account_id: str, role: str = "user") -> IssuedSession:
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         expires_at = now + self.ttl
         await self.collection.insert_one(
-            {"_id": _token_id(token), "account_id": account_id, "created_at": now, "expires_at": expires_at}
+            {"_id": _token_id(token), "account_id": account_id, "role": role, "created_at": now, "expires_at": expires_at}
         )
         return IssuedSession(token, account_id, expires_at)
 
-    async def account_for(self, token: str) -> str | None:
-        """The account a live token belongs to, or None."""
+    async def caller_for(self, token: str) -> Caller | None:
+        """The account (and its role) a live token belongs to, or None."""
         row = await self.collection.find_one({"_id": _token_id(token)})
         if row is None or row["expires_at"] <= datetime.now(UTC):
             return None
-        return row["account_id"]
+        return Caller(row["account_id"], row.get("role", "user"))
 
     async def revoke(self, token: str) -> None:
         await self.collection.delete_one({"_id": _token_id(token)})

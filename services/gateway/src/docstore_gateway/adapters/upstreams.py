@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from opentelemetry import propagate
 
-from docstore_kit.auth import ACCOUNT_HEADER
+from docstore_gateway.adapters.sessions import Caller
+from docstore_kit.auth import ACCOUNT_HEADER, ROLE_HEADER
 
 # First segment of the public path (after /v1) -> the service that owns it.
 ROUTES: dict[str, str] = {
@@ -21,7 +22,10 @@ ROUTES: dict[str, str] = {
     "notifications": "notify",
     "changes": "metadata",
     "sync": "metadata",
+    "admin": "quota",
 }
+# First segments only accounts with the admin role may reach.
+ADMIN_ONLY = frozenset({"admin"})
 # Routes anyone may call without a token: sign-up, and the page S3 sends a browser to
 # after a form upload (its link carries a signature instead).
 PUBLIC: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -41,6 +45,10 @@ def is_public(method: str, path: str) -> bool:
     return any(method.upper() == m and pattern.fullmatch(path.strip("/")) for m, pattern in PUBLIC)
 
 
+def admin_only(path: str) -> bool:
+    return path.split("/", 1)[0] in ADMIN_ONLY
+
+
 def owner_of(path: str) -> str | None:
     """The service owning a public path like `documents/123`, or None for an unknown path."""
     return ROUTES.get(path.split("/", 1)[0])
@@ -52,12 +60,13 @@ class Upstreams:
 
     async def forward(
         self, service: str, method: str, path: str, *, query: str, headers: dict[str, str], body: bytes,
-        account_id: str | None,
+        caller: Caller | None,
     ) -> httpx.Response:
         """Send the request on with only safe headers, and the account the gateway vouches for."""
         outgoing = {name: value for name, value in headers.items() if name.lower() in FORWARDED_HEADERS}
-        if account_id:
-            outgoing[ACCOUNT_HEADER] = account_id
+        if caller:
+            outgoing[ACCOUNT_HEADER] = caller.account_id
+            outgoing[ROLE_HEADER] = caller.role
         propagate.inject(outgoing)
         try:
             return await self.clients[service].request(

@@ -27,9 +27,10 @@ def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) 
             for method, operation in operations.items():
                 if not is_public(method, re.sub(r"\{[^}]+\}", "x", path)):
                     operation = {**operation, "security": [{"bearerAuth": []}]}
-                # The gateway supplies X-Account-Id; callers never send it.
+                # The gateway supplies X-Account-Id and X-Account-Role; callers never send them.
                 operation["parameters"] = [
-                    p for p in operation.get("parameters", []) if p.get("name", "").lower() != "x-account-id"
+                    p for p in operation.get("parameters", [])
+                    if p.get("name", "").lower() not in ("x-account-id", "x-account-role")
                 ]
                 public_ops[method] = operation
             spec["paths"][f"/v1{path}"] = public_ops

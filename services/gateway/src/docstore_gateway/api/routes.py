@@ -8,8 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from docstore_gateway.adapters.sessions import SessionStore
-from docstore_gateway.adapters.upstreams import RETURNED_HEADERS, UpstreamUnavailable, Upstreams, is_public, owner_of
+from docstore_gateway.adapters.sessions import Caller, SessionStore
+from docstore_gateway.adapters.upstreams import (
+    RETURNED_HEADERS,
+    UpstreamUnavailable,
+    Upstreams,
+    admin_only,
+    is_public,
+    owner_of,
+)
 
 
 def _sessions(request: Request) -> SessionStore:
@@ -45,15 +52,15 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _account_or_401(sessions: SessionStore, authorization: str | None) -> tuple[str, str]:
+async def _caller_or_401(sessions: SessionStore, authorization: str | None) -> tuple[str, Caller]:
     token = bearer_token(authorization)
-    account_id = await sessions.account_for(token) if token else None
-    if account_id is None:
+    caller = await sessions.caller_for(token) if token else None
+    if token is None or caller is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required: log in at POST /v1/sessions",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return token, account_id  # type: ignore[return-value]
+    return token, caller
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, tags=["sessions"], summary="Log in")
@@ -61,7 +68,7 @@ async def log_in(body: LoginIn, sessions: SessionsDep, upstreams: UpstreamsDep) 
     try:
         response = await upstreams.forward(
             "metadata", "POST", "internal/credentials/verify", query="",
-            headers={"content-type": "application/json"}, body=body.model_dump_json().encode(), account_id=None,
+            headers={"content-type": "application/json"}, body=body.model_dump_json().encode(), caller=None,
         )
     except UpstreamUnavailable as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "accounts are unavailable; try again") from error
@@ -69,13 +76,14 @@ async def log_in(body: LoginIn, sessions: SessionsDep, upstreams: UpstreamsDep) 
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     if response.status_code != status.HTTP_200_OK:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, "accounts answered unexpectedly")
-    issued = await sessions.create(response.json()["account_id"])
+    account = response.json()
+    issued = await sessions.create(account["account_id"], account.get("role", "user"))
     return SessionOut(token=issued.token, account_id=issued.account_id, expires_at=issued.expires_at)
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"], summary="Log out")
 async def log_out(sessions: SessionsDep, authorization: Annotated[str | None, Header()] = None) -> Response:
-    token, _ = await _account_or_401(sessions, authorization)
+    token, _ = await _caller_or_401(sessions, authorization)
     await sessions.revoke(token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -87,16 +95,18 @@ async def forward(path: str, request: Request, sessions: SessionsDep, upstreams:
     service = owner_of(path)
     if service is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no such route: /v1/{path}")
-    account_id = None
+    caller = None
     if not is_public(request.method, path):
-        _, account_id = await _account_or_401(sessions, request.headers.get("authorization"))
+        _, caller = await _caller_or_401(sessions, request.headers.get("authorization"))
+        if admin_only(path) and caller.role != "admin":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is for administrators")
     body = await request.body()
     if len(body) > request.app.state.settings.max_body_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "request body too large: file bytes go straight to S3")
     try:
         response = await upstreams.forward(
             service, request.method, path, query=request.url.query, headers=dict(request.headers), body=body,
-            account_id=account_id,
+            caller=caller,
         )
     except UpstreamUnavailable as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{error} is unavailable; try again") from error
