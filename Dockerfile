@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1.7
+#
+# One Dockerfile for every DocStore service, built from the workspace root:
+#
+#   docker build --build-arg SERVICE=upload -t docstore-upload .
+#   docker build --build-arg SERVICE=indexer --target indexer -t docstore-indexer .
+#
+# Stages: `uv` (the uv binary) -> `build` (uv sync of one workspace package into
+# /app/.venv, non-editable, no dev group) -> `runtime` (Python only, non-root) ->
+# `service` (every service; the default, last stage) or `indexer` (adds tesseract-ocr
+# and poppler-utils for OCR and PDF rasterising). No compiler or uv in the final images.
+#
+# Base images are pinned by version tag. To pin by digest as well, resolve it where a
+# registry is reachable (`docker buildx imagetools inspect python:3.11.14-slim-bookworm`)
+# and append `@sha256:<digest>` to the FROM lines; tests/deploy accepts both forms.
+
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+
+FROM python:3.11.14-slim-bookworm AS build
+ARG SERVICE
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /src
+# Third-party dependencies first (a layer that changes only with uv.lock)...
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    --mount=type=bind,source=libs,target=libs \
+    --mount=type=bind,source=services,target=services \
+    --mount=type=bind,source=tools,target=tools \
+    test -n "${SERVICE}" && test -d "services/${SERVICE}" \
+    && uv sync --frozen --no-dev --no-install-workspace --package "docstore-${SERVICE}"
+# ...then the workspace packages themselves, installed as wheels (not editable),
+# so the final stage needs /app/.venv and nothing of /src.
+COPY . /src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable --package "docstore-${SERVICE}"
+
+FROM python:3.11.14-slim-bookworm AS runtime
+ARG SERVICE
+ENV DOCSTORE_SERVICE=${SERVICE} \
+    PORT=8080 \
+    HOST=0.0.0.0 \
+    LOG_FORMAT=json \
+    PATH=/app/.venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN groupadd --system --gid 10001 docstore \
+    && useradd --system --uid 10001 --gid docstore --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin docstore
+WORKDIR /app
+EXPOSE 8080
+
+FROM runtime AS indexer
+# Debian bookworm's tesseract-ocr 5.3 and poppler-utils 22.12; versions float with
+# bookworm's security updates, so they are not pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr poppler-utils \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build --chown=root:root /app/.venv /app/.venv
+USER 10001:10001
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
+CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --proxy-headers --forwarded-allow-ips '*' --timeout-graceful-shutdown 20"]
+
+FROM runtime AS service
+COPY --from=build --chown=root:root /app/.venv /app/.venv
+USER 10001:10001
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
+CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --proxy-headers --forwarded-allow-ips '*' --timeout-graceful-shutdown 20"]

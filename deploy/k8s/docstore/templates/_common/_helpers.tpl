@@ -1,0 +1,72 @@
+{{/*
+Names, labels and images shared by every DocStore template.
+*/}}
+
+{{- define "docstore.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Kubernetes name of one service: <fullname>-<service>. Args: root, name. */}}
+{{- define "docstore.serviceName" -}}
+{{- printf "%s-%s" (include "docstore.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "docstore.chartLabel" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels of one service. Args: root, name. */}}
+{{- define "docstore.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* All labels of one service's objects. Args: root, name. */}}
+{{- define "docstore.labels" -}}
+{{ include "docstore.selectorLabels" . }}
+app.kubernetes.io/part-of: docstore
+app.kubernetes.io/component: {{ .name }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ include "docstore.chartLabel" .root }}
+docstore.example/region: {{ .root.Values.global.region }}
+{{- end -}}
+
+{{/* The image of one service: services.<name>.image overrides image.*. Args: root, name. */}}
+{{- define "docstore.image" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- $img := mergeOverwrite (deepCopy .root.Values.image) (default dict $svc.image) -}}
+{{- $repo := default (printf "%s-%s" $img.repository .name) $img.fullRepository -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .root.Chart.AppVersion $img.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "docstore.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "docstore.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Base URL of a service inside the cluster. Args: root, name. */}}
+{{- define "docstore.serviceUrl" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- printf "http://%s:%v" (include "docstore.serviceName" .) $svc.port -}}
+{{- end -}}
+
+{{/* A secretKeyRef env entry. Args: env (variable name), ref (dict name/key), what (for the error). */}}
+{{- define "docstore.secretEnv" -}}
+- name: {{ .env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ required (printf "%s: the name of an existing Secret is required" .what) .ref.name | quote }}
+      key: {{ required (printf "%s: the key in Secret %s is required" .what .ref.name) .ref.key | quote }}
+{{- end -}}

@@ -1,0 +1,87 @@
+"""Static checks of the deployment files: the tools come from scripts/bootstrap (<repo>/.tools)."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "k8s" / "docstore"
+REGIONS = ("us-west-2", "ap-southeast-2")
+TOOLS = REPO / ".tools"
+KUBERNETES_VERSION = "1.33.0"
+
+
+def tool(name: str) -> Path:
+    """A binary installed by scripts/bootstrap into .tools/bin or .tools/venv."""
+    candidates = [TOOLS / "bin" / name, TOOLS / "venv" / "bin" / name]
+    if name == "docker-compose":  # the real binary, not the wrapper script that always exits 0
+        candidates = sorted((TOOLS / "venv" / "lib").glob("python3*/site-packages/compose/docker-compose"))
+    for path in candidates:
+        if path.is_file():
+            return path
+    pytest.fail(f"{name} is not installed in {TOOLS}: run scripts/bootstrap")
+
+
+def run(argv: list[str | Path], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in argv], input=stdin, capture_output=True, text=True, timeout=60, cwd=REPO)
+
+
+def helm_template(*args: str) -> subprocess.CompletedProcess[str]:
+    return run([tool("helm"), "template", "docstore", CHART, "--namespace", "docstore", *args])
+
+
+@cache
+def rendered(region: str) -> str:
+    """`helm template` of the chart with the region's values file."""
+    result = helm_template("-f", str(CHART / f"values-{region}.yaml"))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def manifests(region: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(rendered(region)) if doc]
+
+
+def service_names() -> list[str]:
+    """Every service in the repository: a directory under services/."""
+    return sorted(p.name for p in (REPO / "services").iterdir() if p.is_dir() and (p / "pyproject.toml").exists())
+
+
+# Settings every service needs to reach its servers and peers, when its class has the field.
+# s3_endpoint_url / s3_public_endpoint_url are not listed: empty means AWS S3 itself.
+CONNECTION_FIELDS = {
+    "environment", "region", "port",
+    "kafka_bootstrap_servers", "kafka_topic_prefix",
+    "mongodb_url",
+    "otel_exporter_otlp_endpoint",
+    "s3_bucket", "aws_default_region",
+    "typesense_url", "typesense_api_key",
+    "metadata_url", "upload_url", "quota_url", "indexer_url", "notify_url", "gateway_url",
+    "mail_from",
+}  # fmt: skip
+# Settings that carry credentials: only ever from a Secret.
+SECRET_FIELDS = {"mongodb_url"}
+
+
+def settings_class(service: str):
+    return importlib.import_module(f"docstore_{service}.settings").Settings
+
+
+def required_env(service: str) -> set[str]:
+    """Env names the service's Settings needs: fields without defaults plus connection settings."""
+    fields = settings_class(service).model_fields
+    names = {name for name, field in fields.items() if field.is_required()}
+    names |= CONNECTION_FIELDS & set(fields)
+    names |= set(settings_class(service).secret_fields)  # placeholders are refused outside development
+    return {name.upper() for name in names}
+
+
+def secret_env(service: str) -> set[str]:
+    cls = settings_class(service)
+    return {name.upper() for name in (SECRET_FIELDS | set(cls.secret_fields)) & set(cls.model_fields)}
