@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docstore_events import accounts, files, indexing, quota, uploads  # noqa: F401  (registers types)
+from docstore_events import accounts, files, indexing, notifications, quota, uploads  # noqa: F401  (registers types)
 from docstore_events.base import EVENT_TYPES
 
 DEAD_LETTER_SUFFIX = ".dlq"

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
+from docstore_kit.s3 import make_s3_client
+from docstore_quota.adapters.dead_letters import DeadLetters
+from docstore_quota.adapters.metrics import run_refresher
+from docstore_quota.adapters.reconciliation import Reconciler
 from docstore_quota.adapters.usage_repository import UsageRepository
+from docstore_quota.api.admin import router as admin_router
 from docstore_quota.api.routes import router
 from docstore_quota.consumers.handlers import register
 from docstore_quota.domain.ledger import Ledger
 from docstore_quota.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
     """Build the quota app; clients connect when the lifespan starts."""
 
     @asynccontextmanager
@@ -24,10 +32,32 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         runtime = ServiceRuntime(settings)
         usage = UsageRepository(runtime.db)
-        register(runtime.events, Ledger(usage, runtime.events.outbox, settings.caps()))
+        ledger = Ledger(
+            usage, runtime.events.outbox, settings.caps(), settings.counting_rule(), tuple(settings.warning_percents)
+        )
+        register(runtime.events, ledger)
+        reconciler = Reconciler(
+            runtime.db, usage, s3 or make_s3_client(settings),
+            bucket=settings.bucket_name(settings.region), region=settings.region,
+        )
         app.state.settings, app.state.runtime, app.state.usage = settings, runtime, usage
+        app.state.ledger, app.state.reconciler = ledger, reconciler
+        app.state.dead_letters = DeadLetters(
+            settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, timeout=settings.dlq_read_timeout_seconds
+        )
+        await usage.ensure_indexes()
         async with runtime:
-            yield
+            tasks = [asyncio.create_task(run_refresher(usage, settings.metrics_interval_seconds), name="quota-metrics")]
+            if settings.reconcile_interval_seconds > 0:
+                tasks.append(asyncio.create_task(reconciler.run_every(settings.reconcile_interval_seconds),
+                                                 name="quota-reconciliation"))
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = service_app(
         title="DocStore quota",
@@ -35,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         checks=lambda app: app.state.runtime.checks(),
     )
     app.include_router(router)
+    app.include_router(admin_router)
     return app
 
 

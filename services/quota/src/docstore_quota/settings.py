@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
+from docstore_quota.domain.usage import CountingRule
 
 GB = 1_000_000_000
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, S3Settings):
     service = "quota"
 
     port: int = 8083
     free_cap_bytes: int = 5 * GB
     premium_cap_bytes: int = 20 * GB
+    count_trash: bool = True
+    """Whether documents in the trash count toward the quota (their bytes are still in S3)."""
+    count_old_versions: bool = True
+    """Whether versions other than the current one count toward the quota."""
+    warning_percents: list[int] = [80, 95]
+    """Usage levels (percent of the cap) announced with `quota.warning-reached`, once per upward crossing."""
+    reconcile_interval_seconds: float = 3600.0
+    """How often the ledger is compared with S3 (0: only on demand, `POST /admin/reconciliation`)."""
+    metrics_interval_seconds: float = 15.0
+    """How often the per-plan gauges are refreshed from the ledger."""
+    dlq_read_timeout_seconds: float = 5.0
+    """How long the dashboard waits for Kafka when reading dead letters."""
 
     def caps(self) -> dict[str, int]:
         return {"free": self.free_cap_bytes, "premium": self.premium_cap_bytes}
+
+    def counting_rule(self) -> CountingRule:
+        return CountingRule(count_trash=self.count_trash, count_old_versions=self.count_old_versions)

@@ -1,61 +1,155 @@
-"""Usage records in MongoDB: one document per account, changed only inside transactions."""
+"""Usage records in MongoDB: one document per account (`usage`) and one per document
+(`document_ledger`), changed only inside transactions."""
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
-from pymongo import ReturnDocument
+from datetime import datetime
+from typing import Any
 
-from docstore_quota.domain.usage import DEFAULT_PLAN, Usage
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo import DESCENDING, ReturnDocument
+
+from docstore_quota.domain.usage import DEFAULT_PLAN, DocumentState, Usage
 
 COLLECTION = "usage"
+DOCUMENTS = "document_ledger"
+
+NEW_ACCOUNT = {"used_bytes": 0, "stored_bytes": 0, "documents": 0, "over_quota": False, "warned": []}
 
 
-def _usage(doc: dict) -> Usage:
+def to_usage(doc: dict) -> Usage:
     return Usage(
         account_id=doc["_id"],
         plan=doc.get("plan") or DEFAULT_PLAN,
         used_bytes=doc.get("used_bytes", 0),
         over_quota=doc.get("over_quota", False),
+        warned=frozenset(doc.get("warned") or ()),
+        stored_bytes=doc.get("stored_bytes", 0),
+        documents=doc.get("documents", 0),
+    )
+
+
+def _document(doc: dict | None) -> DocumentState:
+    if doc is None:
+        return DocumentState()
+    return DocumentState(
+        bytes=doc.get("bytes", 0),
+        current_version=doc.get("current_version", 0),
+        current_bytes=doc.get("current_bytes", 0),
+        trashed=doc.get("trashed", False),
+        trash_changed_at=doc.get("trash_changed_at"),
     )
 
 
 class UsageRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection = db[COLLECTION]
+        self.documents = db[DOCUMENTS]
 
-    async def open(self, account_id: str, plan: str, session: AsyncIOMotorClientSession) -> None:
-        """Create the record, or set the plan on one an early upload already created."""
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("used_bytes", DESCENDING)])
+        await self.collection.create_index([("over_quota", 1), ("used_bytes", DESCENDING)])
+        await self.documents.create_index([("account_id", 1)])
+
+    # --- accounts --------------------------------------------------------------------
+
+    async def account(self, account_id: str, session: AsyncIOMotorClientSession) -> dict[str, Any]:
+        """The account's record, created empty (Free, nothing used) when events came first."""
+        return await self.collection.find_one_and_update(
+            {"_id": account_id},
+            {"$setOnInsert": {**NEW_ACCOUNT}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+
+    async def set_plan(
+        self, account_id: str, plan: str, at: datetime, session: AsyncIOMotorClientSession
+    ) -> Usage:
+        doc = await self.collection.find_one_and_update(
+            {"_id": account_id}, {"$set": {"plan": plan, "plan_at": at}}, return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return to_usage(doc)
+
+    async def add_counters(
+        self, account_id: str, *, used: int, stored: int, documents: int, session: AsyncIOMotorClientSession
+    ) -> Usage:
+        doc = await self.collection.find_one_and_update(
+            {"_id": account_id},
+            {"$inc": {"used_bytes": used, "stored_bytes": stored, "documents": documents},
+             "$setOnInsert": {"over_quota": False, "warned": []}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return to_usage(doc)
+
+    async def set_flags(
+        self, account_id: str, *, over_quota: bool, warned: frozenset[int], session: AsyncIOMotorClientSession
+    ) -> None:
         await self.collection.update_one(
-            {"_id": account_id},
-            {"$setOnInsert": {"used_bytes": 0, "over_quota": False}, "$set": {"plan": plan}},
+            {"_id": account_id}, {"$set": {"over_quota": over_quota, "warned": sorted(warned)}}, session=session
+        )
+
+    # --- documents -------------------------------------------------------------------
+
+    async def document(self, document_id: str, session: AsyncIOMotorClientSession) -> DocumentState:
+        return _document(await self.documents.find_one({"_id": document_id}, session=session))
+
+    async def save_document(
+        self, account_id: str, document_id: str, state: DocumentState, session: AsyncIOMotorClientSession
+    ) -> None:
+        await self.documents.update_one(
+            {"_id": document_id},
+            {"$set": {"account_id": account_id, "bytes": state.bytes, "current_version": state.current_version,
+                      "current_bytes": state.current_bytes, "trashed": state.trashed,
+                      "trash_changed_at": state.trash_changed_at}},
             upsert=True,
             session=session,
         )
 
-    async def set_plan(self, account_id: str, plan: str, session: AsyncIOMotorClientSession) -> Usage:
-        doc = await self.collection.find_one_and_update(
-            {"_id": account_id},
-            {"$set": {"plan": plan}, "$setOnInsert": {"used_bytes": 0, "over_quota": False}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        return _usage(doc)
-
-    async def add_bytes(self, account_id: str, delta: int, session: AsyncIOMotorClientSession) -> Usage:
-        """Add `delta` (negative to free space) and return the updated usage."""
-        doc = await self.collection.find_one_and_update(
-            {"_id": account_id},
-            {"$inc": {"used_bytes": delta}, "$setOnInsert": {"over_quota": False}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        return _usage(doc)
-
-    async def set_over_quota(self, account_id: str, flag: bool, session: AsyncIOMotorClientSession) -> None:
-        await self.collection.update_one({"_id": account_id}, {"$set": {"over_quota": flag}}, session=session)
+    # --- reads -----------------------------------------------------------------------
 
     async def get(self, account_id: str) -> Usage:
         doc = await self.collection.find_one({"_id": account_id})
-        return _usage(doc) if doc else Usage(account_id, DEFAULT_PLAN, 0, False)
+        return to_usage(doc) if doc else Usage(account_id, DEFAULT_PLAN, 0, False)
+
+    async def top(self, limit: int) -> list[Usage]:
+        found = self.collection.find({}).sort([("used_bytes", DESCENDING), ("_id", 1)]).limit(limit)
+        return [to_usage(doc) async for doc in found]
+
+    async def over_quota(self, limit: int, after: str | None = None) -> list[Usage]:
+        query: dict[str, Any] = {"over_quota": True}
+        if after:
+            query["_id"] = {"$gt": after}
+        found = self.collection.find(query).sort("_id", 1).limit(limit)
+        return [to_usage(doc) async for doc in found]
+
+    async def all_stored(self) -> dict[str, int]:
+        """Every account's stored bytes (what S3 should hold), for reconciliation."""
+        return {doc["_id"]: doc.get("stored_bytes", 0) async for doc in self.collection.find({}, {"stored_bytes": 1})}
+
+    async def totals(self) -> list[dict[str, Any]]:
+        """Per plan: accounts, documents, stored and used bytes, accounts over quota."""
+        pipeline = [
+            {"$group": {
+                "_id": {"$ifNull": ["$plan", DEFAULT_PLAN]},
+                "accounts": {"$sum": 1},
+                "documents": {"$sum": "$documents"},
+                "stored_bytes": {"$sum": "$stored_bytes"},
+                "used_bytes": {"$sum": "$used_bytes"},
+                "over_quota": {"$sum": {"$cond": ["$over_quota", 1, 0]}},
+            }},
+        ]
+        return [row async for row in self.collection.aggregate(pipeline)]
+
+    async def documents_by_size(self, bounds: list[tuple[str, int, int | None]]) -> dict[str, int]:
+        """How many live documents fall in each (name, above, up to) size class."""
+        counts = {}
+        for name, low, high in bounds:
+            condition: dict[str, int] = {"$gt": low}
+            if high is not None:
+                condition["$lte"] = high
+            counts[name] = await self.documents.count_documents({"bytes": condition})
+        return counts

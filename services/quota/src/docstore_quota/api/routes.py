@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+
+from fastapi import APIRouter
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_quota.adapters.usage_repository import UsageRepository
+from docstore_quota.api.deps import SettingsDep, UsageDep
+from docstore_quota.domain.usage import Usage
 from docstore_quota.settings import Settings
 
 
@@ -16,36 +17,36 @@ class UsageOut(BaseModel):
     account_id: str
     plan: str
     used_bytes: int
+    """Bytes that count toward the cap (see the counting rule in the README)."""
+    stored_bytes: int
+    """Every byte the account has in S3, trash and old versions included."""
     cap_bytes: int
     room_bytes: int
+    percent_used: float
     over_quota: bool
+    documents: int
 
-
-def _usage_repository(request: Request) -> UsageRepository:
-    return request.app.state.usage
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-UsageDep = Annotated[UsageRepository, Depends(_usage_repository)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 router = APIRouter(tags=["quota"])
 
 
-async def _usage_out(account_id: str, usage: UsageRepository, settings: Settings) -> UsageOut:
-    record = await usage.get(account_id)
+def usage_out(record: Usage, settings: Settings) -> UsageOut:
     caps = settings.caps()
     return UsageOut(
-        account_id=account_id,
+        account_id=record.account_id,
         plan=record.plan,
         used_bytes=record.used_bytes,
+        stored_bytes=record.stored_bytes,
         cap_bytes=record.cap(caps),
         room_bytes=record.room(caps),
+        percent_used=record.percent(caps),
         over_quota=record.over_quota,
+        documents=record.documents,
     )
+
+
+async def _usage_out(account_id: str, usage: UsageRepository, settings: Settings) -> UsageOut:
+    return usage_out(await usage.get(account_id), settings)
 
 
 @router.get("/usage", summary="Storage used by the caller's account, its cap and the room left")

@@ -1,0 +1,198 @@
+"""Reading and replaying dead letters (`<topic>.dlq`) for the operator dashboard.
+
+Reads with an aiokafka consumer outside any group (partitions assigned by hand, a seek, a
+bounded read), so looking never moves a consumer group's offsets. A replay publishes the
+dead letter's original value, key and headers (minus the `x-dlq-*` ones) to the topic it
+failed on; the consumers are idempotent, so replaying twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from docstore_events.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_FAILED_AT, DLQ_ORIGINAL_TOPIC
+from docstore_events.envelope import KafkaRecord, headers_to_dict
+from docstore_events.topics import DEAD_LETTER_SUFFIX
+
+DLQ_HEADER_PREFIX = "x-dlq-"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    original_topic: str
+    consumer: str
+    error: str
+    failed_at: str
+    timestamp: datetime
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": f"{self.topic}:{self.partition}:{self.offset}",
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "original_topic": self.original_topic,
+            "consumer": self.consumer,
+            "error": self.error,
+            "failed_at": self.failed_at,
+            "time": self.timestamp.isoformat(),
+            "event_type": self.headers.get("ce_type"),
+            "event_id": self.headers.get("ce_id"),
+        }
+
+    def replay_record(self) -> KafkaRecord:
+        headers = {k: v for k, v in self.headers.items() if not k.lower().startswith(DLQ_HEADER_PREFIX)}
+        return KafkaRecord(topic=self.original_topic, key=self.key or b"", value=self.value or b"", headers=headers)
+
+
+def encode_cursor(position: tuple[str, int, int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int, int]:
+    try:
+        topic, partition, offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return str(topic), int(partition), int(offset)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise InvalidCursor("invalid cursor") from error
+
+
+def _dead_letter(message: Any) -> DeadLetter:
+    headers = headers_to_dict(message.headers)
+    return DeadLetter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        original_topic=headers.get(DLQ_ORIGINAL_TOPIC) or message.topic.removesuffix(DEAD_LETTER_SUFFIX),
+        consumer=headers.get(DLQ_CONSUMER, ""),
+        error=headers.get(DLQ_ERROR, ""),
+        failed_at=headers.get(DLQ_FAILED_AT, ""),
+        timestamp=datetime.fromtimestamp(message.timestamp / 1000, UTC),
+        key=message.key,
+        value=message.value,
+        headers=headers,
+    )
+
+
+class DeadLetters:
+    def __init__(self, bootstrap_servers: str, topic_prefix: str, *, timeout: float = 5.0) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic_prefix = topic_prefix
+        self.timeout = timeout
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"docstore-quota-dlq-{uuid.uuid4().hex[:6]}",
+            fetch_max_wait_ms=100,
+        )
+
+    async def topics(self) -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            names = await admin.list_topics()
+        finally:
+            await admin.close()
+        return sorted(
+            t for t in names
+            if t.endswith(DEAD_LETTER_SUFFIX) and t.startswith(f"{self.topic_prefix}docstore.")
+        )
+
+    async def page(self, *, limit: int, cursor: str | None = None, topic: str | None = None) -> tuple[list[DeadLetter], str | None]:
+        """Dead letters in (topic, partition, offset) order, `limit` at a time."""
+        after = decode_cursor(cursor) if cursor else None
+        topics = [t for t in await self.topics() if topic is None or t == topic]
+        consumer = self._consumer()
+        await consumer.start()
+        found: list[DeadLetter] = []
+        try:
+            partitions = []
+            for name in topics:
+                for number in sorted(consumer.partitions_for_topic(name) or await self._partitions(consumer, name)):
+                    partitions.append(TopicPartition(name, number))
+            if not partitions:
+                return [], None
+            begin = await consumer.beginning_offsets(partitions)
+            end = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                if after and (tp.topic, tp.partition) < after[:2]:
+                    continue
+                start = begin[tp]
+                if after and (tp.topic, tp.partition) == after[:2]:
+                    start = max(start, after[2] + 1)
+                if start >= end[tp]:
+                    continue
+                found += await self._read(consumer, tp, start, end[tp], limit + 1 - len(found))
+                if len(found) > limit:
+                    break
+        finally:
+            await consumer.stop()
+        more = len(found) > limit
+        found = found[:limit]
+        next_cursor = encode_cursor((found[-1].topic, found[-1].partition, found[-1].offset)) if more else None
+        return found, next_cursor
+
+    async def get(self, topic: str, partition: int, offset: int) -> DeadLetter:
+        if topic not in await self.topics():
+            raise NotFound(topic)
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, partition)
+            if partition not in (consumer.partitions_for_topic(topic) or await self._partitions(consumer, topic)):
+                raise NotFound(f"{topic}:{partition}")
+            begin, end = (await consumer.beginning_offsets([tp]))[tp], (await consumer.end_offsets([tp]))[tp]
+            if not begin <= offset < end:
+                raise NotFound(f"{topic}:{partition}:{offset}")
+            letters = await self._read(consumer, tp, offset, offset + 1, 1)
+        finally:
+            await consumer.stop()
+        if not letters or letters[0].offset != offset:
+            raise NotFound(f"{topic}:{partition}:{offset}")
+        return letters[0]
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public call for one topic
+        return consumer.partitions_for_topic(topic) or set()
+
+    async def _read(self, consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int, want: int) -> list[DeadLetter]:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        letters: list[DeadLetter] = []
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while len(letters) < want and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=200, max_records=want - len(letters))
+            for message in batch.get(tp, []):
+                if message.offset >= end:
+                    return letters
+                letters.append(_dead_letter(message))
+                if message.offset + 1 >= end:
+                    return letters
+        return letters
