@@ -1,0 +1,121 @@
+"""An in-process metadata service on the real servers, with its own database and topics."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from docstore_events import Event, UploadCompleted, encode
+from docstore_events.envelope import decode
+from docstore_metadata.main import create_app
+from docstore_metadata.settings import Settings
+
+SOURCE = "/docstore/us-west-2/test"
+BUCKET = "docstore-us-west-2"
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    http: httpx.AsyncClient
+    settings: Settings
+    producer: AIOKafkaProducer
+    s3: Any
+    account_id: str = field(default_factory=lambda: f"acc-{uuid.uuid4().hex[:12]}")
+
+    @property
+    def metadata(self) -> Any:
+        return self.app.state.metadata
+
+    @property
+    def db(self) -> Any:
+        return self.app.state.runtime.db
+
+    def headers(self, account_id: str | None = None) -> dict[str, str]:
+        return {"X-Account-Id": account_id or self.account_id}
+
+    async def get(self, url: str, account_id: str | None = None, **params: Any) -> httpx.Response:
+        return await self.http.get(url, params=params, headers=self.headers(account_id))
+
+    async def send(self, event: Event) -> None:
+        """Publish `event` into the app's topics, as its producer would."""
+        record = encode(event, source=SOURCE, topic_prefix=self.settings.kafka_topic_prefix)
+        await self.producer.send_and_wait(
+            record.topic, record.value, key=record.key,
+            headers=[(name, value.encode()) for name, value in record.headers.items()],
+        )
+
+    async def stored(self, body: bytes, *, document_id: str | None = None, filename: str = "notes.txt",
+                     content_type: str = "text/plain", base_version: int | None = None, tags: list[str] | None = None,
+                     path: str = "/", account_id: str | None = None, put: bool = True) -> UploadCompleted:
+        """An object in S3 and the `upload.completed` that announces it."""
+        account_id = account_id or self.account_id
+        upload_id = uuid.uuid4().hex
+        document_id = document_id or str(uuid.uuid4())
+        key = f"us-west-2/{account_id}/{document_id}/{upload_id}"
+        if put:
+            await asyncio.to_thread(self.s3.put_object, Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
+        return UploadCompleted(
+            account_id=account_id, upload_id=upload_id, document_id=document_id, bucket=BUCKET, key=key,
+            filename=filename, content_type=content_type, size=len(body), etag=hashlib.md5(body).hexdigest(),
+            sha256=hashlib.sha256(body).hexdigest(), tags=tags or [], path=path, base_version=base_version,
+        )
+
+    async def record(self, event: UploadCompleted) -> Any:
+        """Apply `event` as the consumer does (same transaction shape), without going through Kafka."""
+        return await self.metadata.events.transaction(lambda session: self.metadata.record_upload(event, session))
+
+    async def emitted(self, event_type: type[Event]) -> list[Any]:
+        """Events of `event_type` written to the outbox (they are published from there)."""
+        rows = await self.db["outbox"].find({"headers.ce_type": f"docstore.{event_type.type}"}).sort("seq", 1).to_list(None)
+        return [decode(row["headers"], row["value"]).data for row in rows]
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=BUCKET, Key=key)
+            return True
+        except self.s3.exceptions.ClientError:
+            return False
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.2) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+
+
+@pytest_asyncio.fixture
+async def metadata(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Harness]:
+    settings = Settings(
+        **isolated, s3_bucket=BUCKET, s3_endpoint_url=endpoints.s3_endpoint, free_version_cap=3,
+        garbage_interval_seconds=0.5,
+    )
+    app = create_app(settings)
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
+        aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                yield Harness(app=app, http=http, settings=settings, producer=producer, s3=s3)
+    finally:
+        await producer.stop()

@@ -1,0 +1,277 @@
+"""Metadata against real Kafka, MongoDB (SecantusDB) and S3 (SeaweedFS)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from docstore_events import FileDeleted, FileDetailsChanged, FileModified, FileRestored, FileTrashed
+
+from .conftest import Harness, eventually
+
+pytestmark = pytest.mark.integration
+
+NAMES = ["delta.txt", "Alpha.txt", "charlie.pdf", "bravo.txt", "echo.csv", "foxtrot.txt", "golf.txt"]
+
+
+async def _seed(metadata: Harness) -> list[str]:
+    ids = []
+    for i, name in enumerate(NAMES):
+        event = await metadata.stored(b"x" * (10 * (i % 3) + i), filename=name, put=False,
+                                      content_type="application/pdf" if name.endswith(".pdf") else "text/plain",
+                                      tags=["even"] if i % 2 == 0 else ["odd"], path="/work" if i < 4 else "/")
+        await metadata.record(event)
+        ids.append(event.document_id)
+    return ids
+
+
+async def _all_pages(metadata: Harness, **params: object) -> list[dict]:
+    items, cursor = [], None
+    for _ in range(20):
+        response = await metadata.get("/documents", limit=3, **params, **({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body["items"]) <= 3
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("too many pages")
+
+
+async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
+    await _seed(metadata)
+    newest_first = await _all_pages(metadata)
+    assert [d["name"] for d in newest_first] == NAMES[::-1]
+    expected = {
+        ("name", "asc"): sorted(NAMES, key=str.casefold),
+        ("name", "desc"): sorted(NAMES, key=str.casefold, reverse=True),
+        ("created", "asc"): NAMES,
+        ("modified", "asc"): NAMES,
+    }
+    for (sort, order), names in expected.items():
+        assert [d["name"] for d in await _all_pages(metadata, sort=sort, order=order)] == names, (sort, order)
+    by_size = await _all_pages(metadata, sort="size", order="asc")
+    assert [(d["size"], d["document_id"]) for d in by_size] == sorted((d["size"], d["document_id"]) for d in by_size)
+    assert [d["name"] for d in await _all_pages(metadata, path="/work", sort="name")] == [
+        "Alpha.txt", "bravo.txt", "charlie.pdf", "delta.txt"]
+
+    first = (await metadata.get("/documents", limit=2, sort="name")).json()
+    wrong = await metadata.get("/documents", sort="size", cursor=first["next_cursor"])
+    assert wrong.status_code == 400 and "another sort" in wrong.json()["detail"]
+    assert (await metadata.get("/documents", cursor="garbage")).status_code == 400
+
+    golf = newest_first[0]["document_id"]
+    assert (await metadata.http.delete(f"/documents/{golf}", headers=metadata.headers())).status_code == 204
+    assert "golf.txt" not in [d["name"] for d in await _all_pages(metadata)]
+    trash = (await metadata.get("/documents", trashed="true")).json()["items"]
+    assert [d["name"] for d in trash] == ["golf.txt"] and trash[0]["trashed"]
+
+    # Another account sees nothing of these.
+    assert (await metadata.get("/documents", account_id="someone-else")).json()["items"] == []
+    assert (await metadata.get(f"/documents/{golf}", account_id="someone-else")).status_code == 404
+
+
+async def test_search_is_served_from_indexes(metadata: Harness) -> None:
+    await _seed(metadata)
+    documents = metadata.metadata.documents
+    documents.trace = []
+
+    async def names(**params: object) -> list[str]:
+        response = await metadata.get("/documents/search", **params)
+        assert response.status_code == 200, response.text
+        return sorted(d["name"] for d in response.json()["items"])
+
+    assert await names(name="AL") == ["Alpha.txt"]
+    assert await names(name="ta.t", name_match="substring") == ["delta.txt"]
+    assert await names(name=".txt", name_match="substring", tags="even") == ["delta.txt", "golf.txt"]
+    assert await names(tags="odd,even") == []
+    assert await names(content_type="application/pdf") == ["charlie.pdf"]
+    now = datetime.now(UTC)
+    assert len(await names(modified_from=(now - timedelta(minutes=5)).isoformat())) == len(NAMES)
+    assert await names(created_to=(now - timedelta(minutes=5)).isoformat()) == []
+    assert (await metadata.get("/documents/search")).status_code == 422
+    assert (await metadata.get("/documents/search", name="ab", name_match="substring")).status_code == 422
+
+    # Paging through a search with a tiny limit visits every match once.
+    seen, cursor = [], None
+    while True:
+        body = (await metadata.get("/documents/search", name=".txt", name_match="substring", limit=2,
+                                   **({"cursor": cursor} if cursor else {}))).json()
+        seen += [d["name"] for d in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(n for n in NAMES if n.endswith(".txt"))
+
+    # Every query the searches and listings sent is an index scan, never a collection scan.
+    await metadata.get("/documents", sort="size")
+    await metadata.get("/documents", sort="name", path="/work")
+    assert documents.trace
+    plans = set()
+    for query, sort in documents.trace:
+        explained = await documents.documents.find(query).sort(sort).limit(10).explain()
+        plan = explained["queryPlanner"]["winningPlan"]
+        stages = []
+        while plan:
+            stages.append(plan["stage"])
+            plan = plan.get("inputStage")
+        assert "COLLSCAN" not in stages and "IXSCAN" in stages, (query, explained["queryPlanner"]["winningPlan"])
+        plans.add(tuple(stages))
+    documents.trace = None
+
+
+async def test_details_change_emits_and_validates(metadata: Harness) -> None:
+    event = await metadata.stored(b"hello", filename="draft.txt", put=False)
+    await metadata.record(event)
+    doc_id = event.document_id
+    response = await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers(),
+                                         json={"name": "Final.txt", "tags": ["b", "a", "a"], "path": "/done/"})
+    assert response.status_code == 200, response.text
+    assert response.json().items() >= {"name": "Final.txt", "tags": ["a", "b"], "path": "/done"}.items()
+    [changed] = await metadata.emitted(FileDetailsChanged)
+    assert changed.name == "Final.txt" and changed.path == "/done" and changed.tags == ["a", "b"]
+    for bad in ({"name": "a/b"}, {"path": "/../x"}, {"tags": [""]}):
+        assert (await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers(), json=bad)).status_code == 422
+    assert (await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers("other"), json={"name": "x"})).status_code == 404
+    assert [d["name"] for d in (await metadata.get("/documents/search", name="fin")).json()["items"]] == ["Final.txt"]
+    kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["changes"]]
+    assert kinds == ["created", "renamed", "moved", "tagged"]
+
+
+async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -> None:
+    v1 = await metadata.stored(b"one", filename="report.pdf", content_type="application/pdf", path="/r")
+    await metadata.send(v1)  # through Kafka, as upload emits it
+    doc_id = v1.document_id
+    await eventually(lambda: metadata.metadata.documents.get(doc_id))
+
+    v2 = await metadata.stored(b"two!", document_id=doc_id, base_version=1, filename="report.pdf")
+    stale = await metadata.stored(b"mine", document_id=doc_id, base_version=1, filename="report.pdf")
+    await metadata.send(v2)
+    await eventually(lambda: _current_is(metadata, doc_id, 2))
+    await metadata.send(stale)
+
+    async def conflict_entry() -> dict | None:
+        changes = (await metadata.get("/changes")).json()["changes"]
+        return next((c for c in changes if c["kind"] == "conflict"), None)
+
+    entry = await eventually(conflict_entry)
+    assert entry["conflict_of"] == doc_id and entry["path"] == "/r"
+    assert entry["name"].startswith("report (conflict copy ") and entry["name"].endswith(").pdf")
+    copy = (await metadata.get(f"/documents/{entry['document_id']}")).json()
+    assert copy["version"] == 1 and copy["size"] == 4 and copy["sha256"] == stale.sha256
+    assert (await metadata.get(f"/documents/{doc_id}")).json()["version"] == 2  # first write won
+
+    # Restore v1: a new version, same object, no new bytes.
+    restored = await metadata.http.post(f"/documents/{doc_id}/versions/1/restore", headers=metadata.headers())
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["version"] == 3 and restored.json()["sha256"] == v1.sha256
+    versions = (await metadata.get(f"/documents/{doc_id}/versions")).json()
+    assert [(v["version"], v["restored_from"]) for v in versions] == [(3, 1), (2, None), (1, None)]
+    assert (await metadata.http.post(f"/documents/{doc_id}/versions/9/restore", headers=metadata.headers())).status_code == 404
+
+    # Cap 3 (free, in this harness): v4 prunes v1, whose object v3 still uses, so no bytes leave.
+    v4 = await metadata.stored(b"four", document_id=doc_id, base_version=3, filename="report.pdf")
+    await metadata.record(v4)
+    v5 = await metadata.stored(b"fives", document_id=doc_id, base_version=4, filename="report.pdf")
+    await metadata.record(v5)  # prunes v2 -> its object leaves S3
+    versions = [v["version"] for v in (await metadata.get(f"/documents/{doc_id}/versions")).json()]
+    assert versions == [5, 4, 3]
+    deleted = await metadata.emitted(FileDeleted)
+    assert [(d.versions, d.size, d.whole_document) for d in deleted] == [([1], 0, False), ([2], 4, False)]
+    await eventually(lambda: _gone(metadata, v2.key))
+    assert metadata.exists(v1.key)  # still v3's bytes
+    download = (await metadata.get(f"/documents/{doc_id}/download", version=3)).json()
+    assert v1.key.split("/")[-1] in download["url"]
+    modified = await metadata.emitted(FileModified)
+    assert [m.version for m in modified] == [2, 3, 4, 5]
+
+
+async def _current_is(metadata: Harness, doc_id: str, version: int) -> bool:
+    doc = await metadata.metadata.documents.get(doc_id)
+    return bool(doc and doc["current_version"] == version)
+
+
+async def _gone(metadata: Harness, key: str) -> bool:
+    return not await asyncio.to_thread(metadata.exists, key)
+
+
+async def test_trash_restore_and_purge_once_across_replicas(metadata: Harness) -> None:
+    first = await metadata.stored(b"abc", filename="a.txt")
+    await metadata.record(first)
+    second = await metadata.stored(b"abcd", document_id=first.document_id, base_version=1, filename="a.txt")
+    await metadata.record(second)
+    doc_id = first.document_id
+    headers = metadata.headers()
+
+    assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 409
+    assert (await metadata.http.delete(f"/documents/{doc_id}", headers=headers)).status_code == 204
+    assert (await metadata.http.patch(f"/documents/{doc_id}", headers=headers, json={"name": "b.txt"})).status_code == 409
+    assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 200
+    assert (await metadata.http.delete(f"/documents/{doc_id}", headers=headers)).status_code == 204
+    assert [type(e).__name__ for e in await metadata.emitted(FileTrashed)] == ["FileTrashed", "FileTrashed"]
+    assert len(await metadata.emitted(FileRestored)) == 1
+
+    # 31 days later: too late to restore; two replicas race to purge it, exactly one does.
+    await metadata.db["documents"].update_one(
+        {"_id": doc_id}, {"$set": {"trashed_at": datetime.now(UTC) - timedelta(days=31)}})
+    assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 410
+    purged = await asyncio.gather(*(metadata.metadata.purge_expired(f"replica-{i}") for i in range(2)))
+    assert sorted(purged) == [0, 1]
+    [deleted] = await metadata.emitted(FileDeleted)
+    assert deleted.whole_document and deleted.versions == [1, 2] and deleted.size == 7
+    await eventually(lambda: _gone(metadata, first.key))
+    await eventually(lambda: _gone(metadata, second.key))
+    assert (await metadata.get(f"/documents/{doc_id}")).status_code == 404
+
+    # Purge now, from the trash.
+    third = await metadata.stored(b"zz", filename="c.txt")
+    await metadata.record(third)
+    await metadata.http.delete(f"/documents/{third.document_id}", headers=headers)
+    gone = await metadata.http.delete(f"/documents/{third.document_id}", params={"permanent": "true"}, headers=headers)
+    assert gone.status_code == 204
+    assert (await metadata.get(f"/documents/{third.document_id}")).status_code == 404
+    kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["changes"]]
+    assert kinds == ["created", "modified", "trashed", "restored", "trashed", "deleted", "created", "trashed", "deleted"]
+
+
+async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harness) -> None:
+    event = await metadata.stored(b"data", filename="sync.txt", path="/s", put=False)
+    await metadata.record(event)
+    body = (await metadata.get("/changes")).json()
+    [created] = body["changes"]
+    assert created.items() >= {"seq": 1, "kind": "created", "path": "/s", "name": "sync.txt", "version": 1,
+                               "sha256": event.sha256}.items()
+    cursor = body["cursor"]
+
+    started = asyncio.get_running_loop().time()
+    waiting = asyncio.create_task(metadata.get("/changes", cursor=cursor, wait=10))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    await metadata.http.patch(f"/documents/{event.document_id}", headers=metadata.headers(), json={"path": "/t"})
+    answer = (await waiting).json()
+    assert asyncio.get_running_loop().time() - started < 5
+    assert [(c["seq"], c["kind"], c["path"]) for c in answer["changes"]] == [(2, "moved", "/t")]
+    empty = (await metadata.get("/changes", cursor=answer["cursor"], wait=0.3)).json()
+    assert empty == {"changes": [], "cursor": 2}
+
+    other = await metadata.stored(b"other", filename="other.txt", put=False)
+    await metadata.record(other)
+    compared = await metadata.http.post("/sync/compare", headers=metadata.headers(), json={"files": [
+        {"path": "/t/sync.txt", "sha256": event.sha256},
+        {"path": "/other.txt", "sha256": "0" * 64},
+        {"path": "/new.txt", "sha256": "1" * 64},
+    ]})
+    assert compared.status_code == 200, compared.text
+    assert [f["status"] for f in compared.json()["files"]] == ["same", "server_newer", "unknown_on_server"]
+    assert compared.json()["only_on_server"] == []
+    too_many = await metadata.http.post("/sync/compare", headers=metadata.headers(),
+                                        json={"files": [{"path": "/x", "sha256": "s"}] * 5001})
+    assert too_many.status_code in (413, 422)
+
+    internal = await metadata.http.get(f"/internal/accounts/{metadata.account_id}/documents/{event.document_id}")
+    assert internal.json() == {"document_id": event.document_id, "current_version": 1, "name": "sync.txt",
+                               "content_type": "text/plain", "path": "/t", "trashed": False}
+    assert (await metadata.http.get(f"/internal/accounts/other/documents/{event.document_id}")).status_code == 404
