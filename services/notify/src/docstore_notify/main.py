@@ -12,9 +12,12 @@ from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from fastapi import FastAPI
 
+from docstore_notify.adapters.follows import FollowRepository
 from docstore_notify.adapters.notification_log import NotificationLog
+from docstore_notify.adapters.preferences import PreferenceRepository
 from docstore_notify.adapters.recipients import RecipientRepository
 from docstore_notify.adapters.ses import SesMailer, make_ses_client
+from docstore_notify.adapters.unsubscribe import UnsubscribeLinks
 from docstore_notify.api.routes import router
 from docstore_notify.consumers.handlers import register
 from docstore_notify.domain.notifier import Notifier
@@ -38,28 +41,41 @@ def create_app(settings: Settings) -> FastAPI:
             settings.mail_from,
         )
         notifications = NotificationLog(db)
+        preferences, follows = PreferenceRepository(db), FollowRepository(db)
+        unsubscribe = UnsubscribeLinks(db, secret=settings.unsubscribe_secret, base_url=settings.gateway_url)
         notifier = Notifier(
             RecipientRepository(db),
             notifications,
             mailer,
             resend_after=timedelta(seconds=settings.resend_after_seconds),
             max_attempts=settings.max_send_attempts,
+            preferences=preferences,
+            follows=follows,
+            unsubscribe=unsubscribe,
+            transaction=runtime.events.transaction,
+            coalesce_window=timedelta(seconds=settings.coalesce_window_seconds),
         )
         register(runtime.events, notifier)
         app.state.settings, app.state.runtime = settings, runtime
         app.state.mailer, app.state.notifications, app.state.notifier = mailer, notifications, notifier
+        app.state.preferences, app.state.unsubscribe = preferences, unsubscribe
 
         await notifications.ensure_indexes()
+        await follows.ensure_indexes()
         if settings.verify_sender_identity:
             await mailer.verify_sender(settings.sender_address())
         async with runtime:
-            sweeper = asyncio.create_task(notifier.run_sweeper(settings.sweep_interval_seconds), name="notify-sweeper")
+            tasks = [
+                asyncio.create_task(notifier.run_sweeper(settings.sweep_interval_seconds), name="notify-sweeper"),
+                asyncio.create_task(notifier.run_digests(settings.digest_interval_seconds), name="notify-digests"),
+            ]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = service_app(
         title="DocStore notify",

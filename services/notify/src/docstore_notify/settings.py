@@ -33,6 +33,17 @@ class Settings(ServiceSettings):
     ses_connect_timeout_seconds: float = 5.0
     ses_read_timeout_seconds: float = 10.0
 
+    coalesce_window_seconds: float = 60.0
+    """Changes to one followed file within this window after the first make one mail (0: a mail each)."""
+    digest_interval_seconds: float = 24 * 3600.0
+    """How often queued digest items are mailed, one digest per user (also `POST /internal/digests/run`)."""
+    gateway_url: str = "http://127.0.0.1:8080"
+    """Where people reach the gateway (its public URL): unsubscribe links point there."""
+    unsubscribe_secret: str = "dev-secret"
+    """Signs unsubscribe links (HMAC-SHA256)."""
+
+    secret_fields = ("unsubscribe_secret",)
+
     @model_validator(mode="after")
     def _notify_defaults(self) -> Settings:
         if self.verify_sender_identity is None:

@@ -22,8 +22,14 @@ def test_foreign_cursors_are_refused(bad: str) -> None:
 
 def test_sender_is_verified_in_development_only() -> None:
     assert Settings(environment="development").verify_sender_identity is True
-    assert Settings(environment="production").verify_sender_identity is False
-    assert Settings(environment="production", verify_sender_identity=True).verify_sender_identity is True
+    secret = {"unsubscribe_secret": "a-real-secret-from-the-vault"}
+    assert Settings(environment="production", **secret).verify_sender_identity is False
+    assert Settings(environment="production", verify_sender_identity=True, **secret).verify_sender_identity is True
+
+
+def test_the_unsubscribe_secret_must_be_real_outside_development() -> None:
+    with pytest.raises(ValueError, match="unsubscribe_secret"):
+        Settings(environment="production")
 
 
 def test_per_service_env_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,9 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 COLLECTION = "notifications"
 WAITING, PENDING, SENT, FAILED = "waiting", "pending", "sent", "failed"
+DIGEST_QUEUED, DIGESTED = "digest", "digested"
+"""A row for a kind the user wants in the digest waits as `digest` until the digest job
+puts it into one digest row (then `digested`, with `digest_id`)."""
 
 
 class InvalidCursor(ValueError):
@@ -59,6 +62,7 @@ class NotificationLog:
         await self.collection.create_index([("account_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.collection.create_index([("account_id", ASCENDING), ("status", ASCENDING)])
+        await self.collection.create_index([("coalesce_key", ASCENDING), ("status", ASCENDING)], sparse=True)
 
     async def insert_pending(
         self,
@@ -71,22 +75,55 @@ class NotificationLog:
         resend_after: timedelta,
         waiting: bool,
         session: AsyncIOMotorClientSession,
+        digest: bool = False,
+        hold: timedelta | None = None,
+        coalesce_key: str | None = None,
     ) -> None:
-        """Insert a `pending` row (or a `waiting` one, which no sender touches until released)."""
+        """Insert a `pending` row (or a `waiting` one, which no sender touches until released;
+        or a `digest` one, for the digest job). A `hold` delays the first send so that later
+        events with the same `coalesce_key` merge into this row (see `merge`)."""
         now = datetime.now(UTC)
-        await self.collection.insert_one(
-            {
-                "_id": notification_id,
-                "account_id": account_id,
-                "kind": kind,
-                "params": params,
-                "subject": subject,
-                "status": WAITING if waiting else PENDING,
-                "attempts": 0,
-                "created_at": now,
-                # If no sender claims it first, the sweeper sends it after this.
-                "next_attempt_at": None if waiting else now + resend_after,
-            },
+        row: dict[str, Any] = {
+            "_id": notification_id,
+            "account_id": account_id,
+            "kind": kind,
+            "params": params,
+            "subject": subject,
+            "status": DIGEST_QUEUED if digest else WAITING if waiting else PENDING,
+            "attempts": 0,
+            "created_at": now,
+            # If no sender claims it first, the sweeper sends it after this.
+            "next_attempt_at": None if waiting or digest else now + (hold or resend_after),
+        }
+        if coalesce_key:
+            row["coalesce_key"] = coalesce_key
+            row["hold_until"] = now + (hold or timedelta(0))
+        await self.collection.insert_one(row, session=session)
+
+    async def merge(
+        self, coalesce_key: str, set_params: dict[str, Any], session: AsyncIOMotorClientSession
+    ) -> bool:
+        """Fold one more event into a not-yet-sent row with the same key still in its hold
+        window: counts it (`params.changes`) and takes its facts. False when there is none."""
+        merged = await self.collection.find_one_and_update(
+            {"coalesce_key": coalesce_key, "status": {"$in": [PENDING, WAITING, DIGEST_QUEUED]}, "attempts": 0,
+             "hold_until": {"$gt": datetime.now(UTC)}},
+            {"$set": {f"params.{k}": v for k, v in set_params.items()}, "$inc": {"params.changes": 1}},
+            session=session,
+        )
+        return merged is not None
+
+    async def accounts_with_digest_items(self, limit: int = 1000) -> list[str]:
+        return list(await self.collection.distinct("account_id", {"status": DIGEST_QUEUED}))[:limit]
+
+    async def digest_items(self, account_id: str, session: AsyncIOMotorClientSession, limit: int = 200) -> list[dict]:
+        found = self.collection.find({"account_id": account_id, "status": DIGEST_QUEUED}, session=session)
+        return [row async for row in found.sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)]
+
+    async def mark_digested(self, ids: list[str], digest_id: str, session: AsyncIOMotorClientSession) -> None:
+        await self.collection.update_many(
+            {"_id": {"$in": ids}, "status": DIGEST_QUEUED},
+            {"$set": {"status": DIGESTED, "digest_id": digest_id}},
             session=session,
         )
 
@@ -107,7 +144,8 @@ class NotificationLog:
 
     async def claim_new_of_account(self, account_id: str, lease: timedelta) -> dict[str, Any] | None:
         """Claim one of `account_id`'s rows nobody tried to send yet, if any."""
-        return await self._claim({"account_id": account_id, "status": PENDING, "attempts": 0}, lease)
+        not_held = [{"hold_until": {"$exists": False}}, {"hold_until": {"$lte": datetime.now(UTC)}}]
+        return await self._claim({"account_id": account_id, "status": PENDING, "attempts": 0, "$or": not_held}, lease)
 
     async def claim_due(self, lease: timedelta) -> dict[str, Any] | None:
         """Claim the pending row whose next attempt is the most overdue, if any."""

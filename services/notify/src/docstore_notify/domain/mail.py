@@ -16,10 +16,15 @@ from typing import Any
 GB = 1_000_000_000
 """Decimal gigabytes, as `quota` counts caps (Free 5 GB = 5 * 10**9 bytes)."""
 
+QUOTA_WARNING = "quota.warning"
 QUOTA_EXCEEDED = "quota.exceeded"
 QUOTA_RESTORED = "quota.restored"
 UPLOAD_EXPIRED = "upload.expired"
-KINDS = (QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED)
+FILE_MODIFIED = "file.modified"
+KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED)
+"""The kinds of notification a user chooses instant, digest or off for."""
+DIGEST = "digest"
+"""The digest mail itself (not a preference: it carries the kinds set to `digest`)."""
 
 SIGNATURE = "The DocStore team"
 MAX_FILENAME_CHARS = 200
@@ -129,6 +134,65 @@ def _upload_expired(filename: str) -> Message:
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
 
 
+def _quota_warning(percent: int, used_bytes: int, cap_bytes: int) -> Message:
+    subject = f"Your DocStore storage is {percent}% full"
+    used, cap = format_gb(used_bytes, ROUND_UP), format_gb(cap_bytes)
+    lines = [
+        f"Your DocStore storage is {percent}% full: you are using {used} of your {cap}.",
+        "When it is full, new uploads are paused. You can make room by deleting files you no longer need "
+        "(and emptying the trash), or move to a plan with more room.",
+    ]
+    html_lines = [
+        f"Your DocStore storage is <strong>{percent}% full</strong>: you are using "
+        f"<strong>{html.escape(used)}</strong> of your <strong>{html.escape(cap)}</strong>.",
+        html.escape(lines[1]),
+    ]
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def _file_modified(name: str, version: int, changes: int) -> Message:
+    shown = safe_filename(name)
+    subject = f"“{shown}” was changed on DocStore"
+    times = "once" if changes == 1 else f"{changes} times"
+    lines = [
+        f"A file you follow, “{shown}”, was changed {times}; it is now at version {version}.",
+        "Open DocStore to see the latest version.",
+    ]
+    html_lines = [
+        f"A file you follow, <strong>{html.escape(shown)}</strong>, was changed {times}; "
+        f"it is now at version {version}.",
+        html.escape(lines[1]),
+    ]
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def _digest(items: list[dict[str, Any]]) -> Message:
+    count = len(items)
+    subject = f"Your DocStore digest: {count} update{'s' if count != 1 else ''}"
+    summaries = [render(item["kind"], item["params"]).subject for item in items]
+    lines = ["Here is what happened since your last digest:", *(f"- {s}" for s in summaries)]
+    bullet_list = "".join(f"<li>{html.escape(s)}</li>" for s in summaries)
+    html_lines = [html.escape(lines[0]), f'<ul style="margin:0">{bullet_list}</ul>']
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def with_unsubscribe(message: Message, url: str, what: str) -> Message:
+    """Add the unsubscribe link (works without logging in) to both parts."""
+    text = message.text + f"\nTo stop {what}, open: {url}\n"
+    link = (f'<p style="color:#666;font-size:12px">To stop {html.escape(what)}, '
+            f'<a href="{html.escape(url, quote=True)}">unsubscribe</a>.</p>')
+    return Message(message.subject, text, message.html.replace("</body>", link + "</body>"))
+
+
+def describe(kind: str) -> str:
+    """What unsubscribing from `kind` stops, for the mail's footer."""
+    return {
+        QUOTA_WARNING: "storage warnings", QUOTA_EXCEEDED: "“storage full” mails",
+        QUOTA_RESTORED: "“storage available” mails", UPLOAD_EXPIRED: "mails about unfinished uploads",
+        FILE_MODIFIED: "mails about changes to files you follow", DIGEST: "digest mails",
+    }.get(kind, "these mails")
+
+
 def render(kind: str, params: dict[str, Any]) -> Message:
     """The message for a notification of `kind` with the facts in `params`."""
     if kind == QUOTA_EXCEEDED:
@@ -137,4 +201,10 @@ def render(kind: str, params: dict[str, Any]) -> Message:
         return _quota_restored(int(params["used_bytes"]), int(params["cap_bytes"]))
     if kind == UPLOAD_EXPIRED:
         return _upload_expired(str(params["filename"]))
+    if kind == QUOTA_WARNING:
+        return _quota_warning(int(params["percent"]), int(params["used_bytes"]), int(params["cap_bytes"]))
+    if kind == FILE_MODIFIED:
+        return _file_modified(str(params["name"]), int(params["version"]), int(params.get("changes", 1)))
+    if kind == DIGEST:
+        return _digest(list(params["items"]))
     raise ValueError(f"unknown notification kind {kind!r}")

@@ -1,0 +1,39 @@
+"""Who follows which document, learned from `file.followed` / `file.unfollowed`.
+
+The two events travel on different topics, so they can arrive out of order: each
+(document, follower) keeps the latest state by event time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+
+COLLECTION = "follows"
+
+
+class FollowRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.collection = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("document_id", 1), ("following", 1)])
+
+    async def set(
+        self, document_id: str, follower_id: str, following: bool, at: datetime, session: AsyncIOMotorClientSession
+    ) -> None:
+        key = f"{document_id}:{follower_id}"
+        current = await self.collection.find_one({"_id": key}, session=session)
+        if current is not None and current["at"] > at:
+            return  # a newer follow/unfollow already arrived
+        await self.collection.update_one(
+            {"_id": key},
+            {"$set": {"document_id": document_id, "follower_id": follower_id, "following": following, "at": at}},
+            upsert=True,
+            session=session,
+        )
+
+    async def followers(self, document_id: str, session: AsyncIOMotorClientSession | None = None) -> list[str]:
+        found = self.collection.find({"document_id": document_id, "following": True}, {"follower_id": 1}, session=session)
+        return sorted([doc["follower_id"] async for doc in found])

@@ -1,0 +1,36 @@
+"""Per-user notification preferences: for each kind, `instant`, `digest` or `off` (default instant)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+
+from docstore_notify.domain.mail import KINDS
+
+COLLECTION = "preferences"
+INSTANT, DIGEST, OFF = "instant", "digest", "off"
+Mode = Literal["instant", "digest", "off"]
+DEFAULT_MODE: Mode = INSTANT
+
+
+class PreferenceRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.collection = db[COLLECTION]
+
+    async def of(self, account_id: str, session: AsyncIOMotorClientSession | None = None) -> dict[str, str]:
+        doc = await self.collection.find_one({"_id": account_id}, session=session)
+        chosen = (doc or {}).get("kinds", {})
+        return {kind: chosen.get(kind, DEFAULT_MODE) for kind in KINDS}
+
+    async def mode(self, account_id: str, kind: str, session: AsyncIOMotorClientSession | None = None) -> str:
+        return (await self.of(account_id, session)).get(kind, DEFAULT_MODE)
+
+    async def set(self, account_id: str, changes: dict[str, str]) -> dict[str, str]:
+        update = {f"kinds.{kind}": mode for kind, mode in changes.items() if kind in KINDS}
+        if update:
+            await self.collection.update_one(
+                {"_id": account_id}, {"$set": {**update, "updated_at": datetime.now(UTC)}}, upsert=True
+            )
+        return await self.of(account_id)

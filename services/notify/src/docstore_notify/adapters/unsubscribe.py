@@ -1,0 +1,45 @@
+"""Unsubscribe links that work without logging in.
+
+A token is the HMAC-SHA256 of (account id, kind) under `unsubscribe_secret`, in
+URL-safe base64: unguessable, and carrying no account data (the mail must not). The
+token is remembered (token -> account, kind) when a mail is sent, and checked again
+against the secret when used, so a changed secret invalidates old links.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+COLLECTION = "unsubscribe_tokens"
+
+
+def sign(secret: str, account_id: str, kind: str) -> str:
+    digest = hmac.new(secret.encode(), f"{account_id}\x00{kind}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+class UnsubscribeLinks:
+    def __init__(self, db: AsyncIOMotorDatabase, *, secret: str, base_url: str) -> None:
+        self.collection = db[COLLECTION]
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    async def link(self, account_id: str, kind: str) -> str:
+        token = sign(self.secret, account_id, kind)
+        await self.collection.update_one(
+            {"_id": token}, {"$set": {"account_id": account_id, "kind": kind}}, upsert=True
+        )
+        return f"{self.base_url}/v1/notifications/unsubscribe/{token}"
+
+    async def resolve(self, token: str) -> tuple[str, str] | None:
+        """(account id, kind) of a valid token, or None."""
+        if len(token) > 100:
+            return None
+        row = await self.collection.find_one({"_id": token})
+        if row is None or not hmac.compare_digest(sign(self.secret, row["account_id"], row["kind"]), token):
+            return None
+        return row["account_id"], row["kind"]
