@@ -169,11 +169,16 @@ def _file_modified(name: str, version: int, changes: int) -> Message:
 def _digest(items: list[dict[str, Any]]) -> Message:
     count = len(items)
     subject = f"Your DocStore digest: {count} update{'s' if count != 1 else ''}"
-    summaries = [render(item["kind"], item["params"]).subject for item in items]
+    summaries = [summary(item["kind"], item["params"]) for item in items]
     lines = ["Here is what happened since your last digest:", *(f"- {s}" for s in summaries)]
     bullet_list = "".join(f"<li>{html.escape(s)}</li>" for s in summaries)
     html_lines = [html.escape(lines[0]), f'<ul style="margin:0">{bullet_list}</ul>']
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+
+
+def summary(kind: str, params: dict[str, Any]) -> str:
+    """The first sentence-paragraph of a notification's text, for a digest line."""
+    return render(kind, params).text.split("\n\n")[1]
 
 
 def with_unsubscribe(message: Message, url: str, what: str) -> Message:
