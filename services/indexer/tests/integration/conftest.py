@@ -137,6 +137,8 @@ async def indexer(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Har
         typesense_collection=f"test_documents_{uuid.uuid4().hex[:10]}",
         s3_endpoint_url=endpoints.s3_endpoint,
         extract_timeout_seconds=10,
+        backfill_documents_per_second=5,
+        backfill_poll_seconds=0.5,
     )
     app = create_app(settings)
     s3 = boto3.client(

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from docstore_events import DocumentIndexed, DocumentIndexFailed, FileDeleted
+from docstore_events import (
+    DocumentIndexed,
+    DocumentIndexFailed,
+    FileDeleted,
+    FileDetailsChanged,
+    FileRestored,
+    FileTrashed,
+)
 
 from ..unit.pdfs import make_pdf
 from .conftest import Harness, eventually
@@ -25,7 +33,7 @@ async def test_premium_text_document_becomes_findable(indexer: Harness) -> None:
     hits = await eventually(lambda: indexer.found(account, "marmalade"))
     assert hits == [{
         "document_id": upload.document_id, "name": "minutes.txt", "version": 1, "content_type": "text/plain",
-        "tags": ["meetings"], "snippet": hits[0]["snippet"],
+        "tags": ["meetings"], "path": "/", "created_at": hits[0]["created_at"], "snippet": hits[0]["snippet"],
     }]
     assert "<mark>marmalade</mark>" in hits[0]["snippet"]
 
@@ -148,3 +156,119 @@ async def test_deleted_document_and_downgraded_account_leave_the_index(indexer: 
 
 async def _count(indexer: Harness, account: str, q: str, n: int) -> bool:
     return len(await indexer.found(account, q)) == n
+
+
+async def test_trash_restore_rename_and_retag_follow_the_document(indexer: Harness) -> None:
+    account = await indexer.sign_up("premium")
+    doc = await indexer.upload(account, b"notes about the capybara enclosure", filename="zoo.txt", tags=["work"])
+    # The rename is news older than nothing: it arrives before the upload and must not be lost.
+    now = datetime.now(UTC)
+    await indexer.send(FileDetailsChanged(account_id=account, document_id=doc.document_id, name="capy.txt",
+                                          path="/animals", tags=["zoo", "mammals"]), time=now + timedelta(seconds=5))
+    await indexer.send(doc, time=now)
+    [hit] = await eventually(lambda: indexer.found(account, "capybara"))
+    assert (hit["name"], hit["path"], hit["tags"]) == ("capy.txt", "/animals", ["zoo", "mammals"])
+
+    await indexer.send(FileTrashed(account_id=account, document_id=doc.document_id), time=now + timedelta(seconds=6))
+    await eventually(lambda: _count(indexer, account, "capybara", 0))
+    assert await indexer.found(account, "capy") == []  # not by name either
+
+    await indexer.send(FileRestored(account_id=account, document_id=doc.document_id), time=now + timedelta(seconds=7))
+    await eventually(lambda: _count(indexer, account, "capybara", 1))
+
+    await indexer.send(FileDetailsChanged(account_id=account, document_id=doc.document_id, name="rodent.txt",
+                                          path="/", tags=["pets"]), time=now + timedelta(seconds=8))
+
+    async def renamed() -> bool:
+        hits = await indexer.found(account, "capybara")
+        return bool(hits) and hits[0]["name"] == "rodent.txt" and hits[0]["tags"] == ["pets"]
+
+    await eventually(renamed)
+    [hit] = await indexer.found(account, "rodent")  # found by its new name
+    assert hit["document_id"] == doc.document_id
+
+
+async def test_search_filters_phrases_typos_and_pages(indexer: Harness) -> None:
+    account = await indexer.sign_up("premium")
+    now = datetime.now(UTC)
+    old = await indexer.upload(account, b"the harbour master signed the manifest", tags=["shipping", "2024"])
+    new = await indexer.upload(account, b"a manifest of the harbour crane parts", tags=["shipping"],
+                               content_type="text/markdown", filename="crane.md")
+    others = [await indexer.upload(account, f"manifest number {i} for the archive".encode()) for i in range(5)]
+    await indexer.send(old, time=now - timedelta(days=30))
+    await indexer.send(new, time=now)
+    for event in others:
+        await indexer.send(event, time=now - timedelta(days=1))
+    await eventually(lambda: _count_found(indexer, account, "manifest", 7))
+
+    async def ids(**params: object) -> list[str]:
+        response = await indexer.search(account, params.pop("q", "manifest"), **params)  # type: ignore[arg-type]
+        assert response.status_code == 200, response.text
+        return [hit["document_id"] for hit in response.json()["hits"]]
+
+    assert await ids(q='"harbour master"') == [old.document_id]  # a phrase
+    assert sorted(await ids(q="harbour")) == sorted([old.document_id, new.document_id])
+    assert await ids(q="hrabour mastr") == [old.document_id]  # typos
+    assert sorted(await ids(tag="shipping")) == sorted([old.document_id, new.document_id])
+    assert await ids(tag=["shipping", "2024"]) == [old.document_id]
+    assert await ids(content_type="text/markdown") == [new.document_id]
+    since = (now - timedelta(days=2)).isoformat()
+    assert len(await ids(created_from=since)) == 6
+    assert await ids(created_to=(now - timedelta(days=10)).date().isoformat()) == [old.document_id]
+    assert await ids(sort="newest", per_page=1) == [new.document_id]
+
+    pages = [await ids(per_page=3, page=page) for page in (1, 2, 3)]
+    assert [len(p) for p in pages] == [3, 3, 1] and len({d for p in pages for d in p}) == 7
+    response = await indexer.search(account, "manifest", per_page=3, page=3)
+    assert response.json()["found"] == 7 and response.json()["page"] == 3
+
+    bad = await indexer.search(account, "manifest", created_from="2026-02-01", created_to="2026-01-01")
+    assert bad.status_code == 422
+
+
+async def test_upgrade_backfills_with_progress_and_downgrade_removes(indexer: Harness) -> None:
+    account = await indexer.sign_up("free")
+    docs = [await indexer.upload(account, f"free era document {i} about the meerkat".encode()) for i in range(4)]
+    scan = await indexer.upload(account, make_pdf(["meerkat invoice"]), content_type="application/pdf",
+                                filename="invoice.pdf")
+    for event in (*docs, scan):
+        await indexer.send(event)
+    await indexer.send(FileTrashed(account_id=account, document_id=docs[0].document_id))
+    await indexer.send(FileDeleted(account_id=account, document_id=docs[1].document_id, versions=[1], size=1))
+
+    async def catalogued() -> bool:
+        return await indexer.app.state.indexer.catalog.count_live(account) == 4
+
+    await eventually(catalogued)
+    assert (await indexer.search(account, "meerkat")).status_code == 403
+    assert (await indexer.http.get("/search/status", headers={"X-Account-Id": account})).status_code == 403
+
+    await indexer.change_plan(account, "free", "premium")
+
+    async def status() -> dict:
+        response = await indexer.http.get("/search/status", headers={"X-Account-Id": account})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    seen = [await status()]
+    while seen[-1]["state"] != "complete":
+        await asyncio.sleep(0.1)
+        seen.append(await status())
+        assert len(seen) < 300, seen[-1]
+    assert seen[-1] | {"started_at": None, "finished_at": None} == {
+        "state": "complete", "indexed": 4, "failed": 0, "total": 4, "started_at": None, "finished_at": None}
+    assert any(s["state"] == "backfilling" for s in seen)  # progress was visible on the way
+    hits = await indexer.found(account, "meerkat")
+    assert sorted(h["document_id"] for h in hits) == sorted([docs[2].document_id, docs[3].document_id,
+                                                             scan.document_id])  # trashed and deleted stay out
+    await indexer.send(FileRestored(account_id=account, document_id=docs[0].document_id))
+    await eventually(lambda: _count(indexer, account, "meerkat", 4))
+
+    await indexer.change_plan(account, "premium", "free")
+    left = await indexer.app.state.search_index.search(account, "meerkat", page=1, per_page=10)
+    assert left.found == 0
+
+
+async def _count_found(indexer: Harness, account: str, q: str, n: int) -> bool:
+    response = await indexer.search(account, q)
+    return response.status_code == 200 and response.json()["found"] == n

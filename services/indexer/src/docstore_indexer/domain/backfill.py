@@ -49,8 +49,9 @@ class BackfillWorker:
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        """A job was just created here: look for it now rather than at the next poll."""
+        """A job is being created here: look for it soon (after its transaction commits), not at the next poll."""
         self._wake.set()
+        asyncio.get_running_loop().call_later(0.3, self._wake.set)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="indexer-backfill")
