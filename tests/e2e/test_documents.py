@@ -44,9 +44,9 @@ async def put(api: httpx.AsyncClient, user, name: str, data: bytes, *, content_t
 async def listed(api, user, expected: int, **params: object) -> list[dict]:
     async def check():
         items = (await api.get("/v1/documents", params={"limit": 200, **params}, headers=user.auth)).json()["items"]
-        return items if len(items) == expected else None
+        return [items] if len(items) == expected else None  # truthy even when empty
 
-    return await eventually(check)
+    return (await eventually(check))[0]
 
 
 async def document(api, user, document_id: str, version: int) -> dict:
