@@ -158,14 +158,14 @@ async def run(mongo_url: str, total: int, requests: int) -> None:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
                 docs = await fill(repo, 0, min(10_000, total), now, rng)
                 measured[len(docs)] = await measure(http, repo, docs, requests, 20, rng)
+                report(len(docs), measured[len(docs)])
                 if total > len(docs):
                     docs += await fill(repo, len(docs), total - len(docs), now, rng)
                     measured[len(docs)] = await measure(http, repo, docs, requests, 5, rng)
+                    report(len(docs), measured[len(docs)])
     finally:
         await mongo.drop_database(database)
         mongo.close()
-    for size, results in measured.items():
-        report(size, results)
     sizes = sorted(measured)
     if len(sizes) == 2:
         small, large = measured[sizes[0]], measured[sizes[1]]
