@@ -19,6 +19,7 @@ SYSTEM_ENV = {
     "QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES),
     "UPLOAD_WATCH_INTERVAL_SECONDS": "0.5",  # the upload watcher looks often, so tests need not wait
     "UPLOAD_MULTIPART_PART_BYTES": str(5 * 1024 * 1024),  # S3's smallest part: small files still get several
+    "METADATA_FREE_VERSION_CAP": "3",  # retention is reached after a few versions
 }
 
 

@@ -20,7 +20,6 @@ from .conftest import eventually, sign_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-NEEDS_VERSION_GRANT = pytest.mark.xfail(strict=False, reason="needs upload grant for new version")
 FREE_VERSION_CAP = 3
 
 
@@ -146,7 +145,6 @@ async def test_download_url_works_and_expires(api, endpoints) -> None:
         assert (await client.get(short)).status_code == 403
 
 
-@NEEDS_VERSION_GRANT
 async def test_versions_restore_conflict_copy_and_retention(api) -> None:
     user = await sign_up(api)
     v1 = await put(api, user, "plan.txt", b"version one\n", path="/p")
