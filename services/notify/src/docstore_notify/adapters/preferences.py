@@ -15,6 +15,11 @@ Mode = Literal["instant", "digest", "off"]
 DEFAULT_MODE: Mode = INSTANT
 
 
+def _field(kind: str) -> str:
+    """MongoDB field names must not contain dots ("quota.warning" -> "quota_warning")."""
+    return kind.replace(".", "_")
+
+
 class PreferenceRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection = db[COLLECTION]
@@ -22,13 +27,13 @@ class PreferenceRepository:
     async def of(self, account_id: str, session: AsyncIOMotorClientSession | None = None) -> dict[str, str]:
         doc = await self.collection.find_one({"_id": account_id}, session=session)
         chosen = (doc or {}).get("kinds", {})
-        return {kind: chosen.get(kind, DEFAULT_MODE) for kind in KINDS}
+        return {kind: chosen.get(_field(kind), DEFAULT_MODE) for kind in KINDS}
 
     async def mode(self, account_id: str, kind: str, session: AsyncIOMotorClientSession | None = None) -> str:
         return (await self.of(account_id, session)).get(kind, DEFAULT_MODE)
 
     async def set(self, account_id: str, changes: dict[str, str]) -> dict[str, str]:
-        update = {f"kinds.{kind}": mode for kind, mode in changes.items() if kind in KINDS}
+        update = {f"kinds.{_field(kind)}": mode for kind, mode in changes.items() if kind in KINDS}
         if update:
             await self.collection.update_one(
                 {"_id": account_id}, {"$set": {**update, "updated_at": datetime.now(UTC)}}, upsert=True
