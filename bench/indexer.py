@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses, bucket_for
-from docstore_events import AccountCreated, UploadCompleted, all_topics, encode
+from docstore_events import AccountCreated, FileVersionRecorded, all_topics, encode
 from docstore_indexer.adapters.search_index import SearchIndex, account_filter, collection_schema
 from docstore_indexer.domain.extraction import DOCX, PPTX, XLSX, ExtractionFailed, extract_text
 
@@ -191,9 +191,9 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
         document_id, upload_id = f"doc-{i:04d}", uuid.uuid4().hex
         key = f"{account_id}/{document_id}/{upload_id}"
         await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=key, Body=data, ContentType=content_type)
-        events.append(UploadCompleted(account_id=account_id, upload_id=upload_id, document_id=document_id,
-                                      bucket=bucket, key=key, filename=f"{document_id}.{kind}",
-                                      content_type=content_type, size=len(data), etag="e", sha256="s"))
+        events.append(FileVersionRecorded(account_id=account_id, upload_id=upload_id, document_id=document_id,
+                                          version=1, bucket=bucket, key=key, filename=f"{document_id}.{kind}",
+                                          content_type=content_type, size=len(data), sha256="s"))
     progress(f"{len(events)} objects in S3")
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()

@@ -151,12 +151,11 @@ async def test_unsubscribe_link_works_without_logging_in(api, endpoints) -> None
     assert (await api.get(f"/v1/notifications/unsubscribe/{token[:-2]}xx")).status_code == 404
 
 
-@pytest.mark.xfail(strict=False, reason="needs metadata's shares and follow routes + file.followed events (issue 4, lead)")
 async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpoints) -> None:
     owner, follower = await sign_up(api), await sign_up(api)
     doc = await upload(api, owner, "plan.txt", b"v1")
     shared = await api.post(f"/v1/documents/{doc['document_id']}/shares", headers=owner.auth,
-                            json={"username": follower.username, "permission": "write"})
+                            json={"username": follower.username, "permission": "edit"})
     assert shared.status_code in (200, 201), shared.text
     followed = await api.put(f"/v1/documents/{doc['document_id']}/follow", headers=follower.auth)
     assert followed.status_code in (200, 201, 204), followed.text
@@ -176,7 +175,6 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
     assert await mails_to(endpoints, owner) == []  # the owner made the changes
 
 
-@pytest.mark.xfail(strict=False, reason="needs the gateway's admin role and /v1/admin route to quota (issue 4, lead)")
 async def test_the_operator_dashboard_is_for_admins_only(api) -> None:
     user = await sign_up(api)
     assert (await api.get("/v1/admin/totals", headers=user.auth)).status_code == 403

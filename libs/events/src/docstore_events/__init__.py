@@ -13,6 +13,7 @@ from docstore_events.files import (
     FileModified,
     FileRestored,
     FileTrashed,
+    FileVersionRecorded,
     ShareCreated,
 )
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
@@ -34,6 +35,7 @@ __all__ = [
     "FileModified",
     "FileRestored",
     "FileTrashed",
+    "FileVersionRecorded",
     "KafkaRecord",
     "Plan",
     "QuotaExceeded",

@@ -5,6 +5,30 @@ from __future__ import annotations
 from docstore_events.base import Event
 
 
+class FileVersionRecorded(Event):
+    """Emitted by `metadata` for every version it records: a new document's first version,
+    a next version, a conflict copy (a new document holding the losing upload) or a restored
+    old version (same bytes). Carries where the bytes are, so `indexer` needs nothing else.
+    """
+
+    type = "file.version-recorded"
+
+    document_id: str
+    version: int
+    upload_id: str
+    bucket: str
+    key: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    title: str | None = None
+    tags: list[str] = []
+    path: str = "/"
+    conflict_of: str | None = None
+    """For a conflict copy: the document the upload was meant for."""
+
+
 class FileModified(Event):
     """Emitted by `metadata` when a document gets a second or later version.
 

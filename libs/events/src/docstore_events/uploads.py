@@ -42,6 +42,8 @@ class UploadCompleted(Event):
     tags: list[str] = []
     path: str = "/"
     base_version: int | None = None
+    actor_id: str | None = None
+    """Who uploaded, when not the owner (`account_id`): an account the document is shared with."""
 
 
 class UploadExpired(Event):

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from docstore_gateway.adapters.sessions import SessionStore
 from docstore_gateway.adapters.upstreams import Upstreams
@@ -68,6 +69,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="DocStore API")
 
+    if settings.web_dir:
+        # Last, so /v1, /docs, /openapi.json, /healthz, /readyz and /metrics are matched first.
+        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app
 
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
+
 from docstore_kit.settings import ServiceSettings
+
+
+def find_web_dir(start: Path = Path(__file__).resolve()) -> str:
+    """The repository's `web/` folder (the one holding `index.html`), found by walking up from
+    this file; empty when there is none (an installed package without the web app)."""
+    for folder in start.parents:
+        if (folder / "web" / "index.html").is_file():
+            return str(folder / "web")
+    return ""
 
 
 class Settings(ServiceSettings):
@@ -17,6 +30,8 @@ class Settings(ServiceSettings):
     session_ttl_seconds: int = 7 * 24 * 3600
     max_body_bytes: int = 1_000_000
     """JSON bodies only: file bytes never pass through DocStore processes."""
+    web_dir: str = Field(default_factory=find_web_dir)
+    """Static files of the web app, served at `/` after every API route; empty: no web app."""
 
     def upstreams(self) -> dict[str, str]:
         return {

@@ -15,7 +15,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from docstore_events import AccountCreated, AccountPlanChanged, Event, UploadCompleted, encode
+from docstore_events import AccountCreated, AccountPlanChanged, Event, FileVersionRecorded, encode
 from docstore_events.envelope import KafkaRecord, decode, headers_to_dict
 from docstore_indexer.main import create_app
 from docstore_indexer.settings import Settings
@@ -63,18 +63,17 @@ class Harness:
 
     async def upload(
         self, account_id: str, body: bytes, *, content_type: str = "text/plain", filename: str = "notes.txt",
-        document_id: str | None = None, tags: list[str] | None = None,
-    ) -> UploadCompleted:
-        """Put an object into S3 and announce it with `upload.completed`."""
+        document_id: str | None = None, tags: list[str] | None = None, version: int = 1,
+    ) -> FileVersionRecorded:
+        """Put an object into S3 and announce it as metadata does, with `file.version-recorded`."""
         upload_id = uuid.uuid4().hex
         document_id = document_id or f"doc-{uuid.uuid4().hex[:12]}"
         bucket = self.settings.bucket_name(self.settings.region)
         key = f"{account_id}/{document_id}/{upload_id}"
         await asyncio.to_thread(self.s3.put_object, Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-        event = UploadCompleted(
-            account_id=account_id, upload_id=upload_id, document_id=document_id, bucket=bucket, key=key,
-            filename=filename, content_type=content_type, size=len(body), etag="etag", sha256="sha",
-            tags=tags or [],
+        event = FileVersionRecorded(
+            account_id=account_id, upload_id=upload_id, document_id=document_id, version=version, bucket=bucket,
+            key=key, filename=filename, content_type=content_type, size=len(body), sha256="sha", tags=tags or [],
         )
         return event
 

@@ -122,17 +122,17 @@ async def test_newer_version_replaces_text_and_older_does_not_come_back(indexer:
     now = datetime.now(UTC)
     first = await indexer.upload(account, b"draft mentions the pelican", filename="plan.txt")
     second = await indexer.upload(account, b"final mentions the flamingo", filename="plan.txt",
-                                  document_id=first.document_id)
+                                  document_id=first.document_id, version=2)
     await indexer.send(second, time=now)
     [hit] = await eventually(lambda: indexer.found(account, "flamingo"))
-    assert hit["version"] == 1
-    await indexer.send(first, time=now - timedelta(minutes=1))  # an older upload, arriving late
+    assert hit["version"] == 2
+    await indexer.send(first, time=now - timedelta(minutes=1))  # an older version, arriving late
 
     third = await indexer.upload(account, b"final final mentions the heron", filename="plan.txt",
-                                 document_id=first.document_id)
+                                 document_id=first.document_id, version=3)
     await indexer.send(third, time=now + timedelta(minutes=1))
     [hit] = await eventually(lambda: indexer.found(account, "heron"))
-    assert hit["version"] == 2
+    assert hit["version"] == 3
     assert await indexer.found(account, "flamingo") == []
     assert await indexer.found(account, "pelican") == []
 

@@ -13,9 +13,12 @@ from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.housekeeping import Housekeeping
 from docstore_metadata.adapters.repositories import AccountRepository, DocumentRepository
+from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.api.routes import router
+from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.consumers.handlers import register
 from docstore_metadata.domain.service import Metadata
+from docstore_metadata.domain.sharing import Sharing
 from docstore_metadata.settings import Settings
 
 
@@ -27,8 +30,10 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         runtime = ServiceRuntime(settings)
         accounts, documents = AccountRepository(runtime.db), DocumentRepository(runtime.db)
+        sharing_repository = SharingRepository(runtime.db)
         await accounts.ensure_indexes()
         await documents.ensure_indexes()
+        await sharing_repository.ensure_indexes()
         metadata = Metadata(
             runtime.events, accounts, documents, settings.region,
             version_caps=settings.version_caps(), trash_retention=timedelta(days=settings.trash_retention_days),
@@ -41,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.settings, app.state.runtime, app.state.metadata = settings, runtime, metadata
         app.state.housekeeping = housekeeping
+        app.state.sharing = Sharing(runtime.events, sharing_repository, accounts, documents)
         app.state.s3_signer = make_s3_client(settings, public=True)
         async with runtime:
             housekeeping.start()
@@ -55,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         checks=lambda app: app.state.runtime.checks(),
     )
     app.include_router(router)
+    app.include_router(sharing_router)
     return app
 
 

@@ -31,5 +31,11 @@ class Settings(ServiceSettings, S3Settings):
     search_scan_budget: int = 2000
     """Index rows one search request may read before answering with what it found and a cursor."""
 
+    admin_usernames: str = ""
+    """Comma-separated usernames that get the admin role when they log in (the operator dashboard)."""
+
+    def admins(self) -> frozenset[str]:
+        return frozenset(name.strip().lower() for name in self.admin_usernames.split(",") if name.strip())
+
     def version_caps(self) -> dict[str, int]:
         return {"free": self.free_version_cap, "premium": self.premium_version_cap}

@@ -9,7 +9,7 @@ import pytest
 
 from docstore_events import FileDeleted, FileDetailsChanged, FileModified, FileRestored, FileTrashed
 
-from .conftest import Harness, eventually
+from docstore_devplatform.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -272,6 +272,7 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
     assert too_many.status_code in (413, 422)
 
     internal = await metadata.http.get(f"/internal/accounts/{metadata.account_id}/documents/{event.document_id}")
-    assert internal.json() == {"document_id": event.document_id, "current_version": 1, "name": "sync.txt",
-                               "content_type": "text/plain", "path": "/t", "trashed": False}
+    assert internal.json() == {"document_id": event.document_id, "owner_id": metadata.account_id, "access": "owner",
+                               "current_version": 1, "name": "sync.txt", "content_type": "text/plain", "path": "/t",
+                               "trashed": False}
     assert (await metadata.http.get(f"/internal/accounts/other/documents/{event.document_id}")).status_code == 404

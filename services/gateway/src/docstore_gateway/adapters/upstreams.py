@@ -22,15 +22,17 @@ ROUTES: dict[str, str] = {
     "notifications": "notify",
     "changes": "metadata",
     "sync": "metadata",
+    "shared": "metadata",
     "admin": "quota",
 }
 # First segments only accounts with the admin role may reach.
 ADMIN_ONLY = frozenset({"admin"})
-# Routes anyone may call without a token: sign-up, and the page S3 sends a browser to
-# after a form upload (its link carries a signature instead).
+# Routes anyone may call without a token: sign-up, the page S3 sends a browser to after a
+# form upload, and a mail's unsubscribe link (both links carry a signature instead).
 PUBLIC: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("POST", re.compile(r"accounts")),
     ("GET", re.compile(r"uploads/[^/]+/done/[^/]+")),
+    ("GET", re.compile(r"notifications/unsubscribe/[^/]+")),
 )
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")

@@ -1,6 +1,6 @@
 """Event subscribers: decode, then one domain call, applied exactly once.
 
-Each handler is bounded: the only slow one, `upload.completed`, extracts under the
+Each handler is bounded: the only slow one, `file.version-recorded`, extracts under the
 per-document time limit before its transaction. Nothing here waits for another event:
 facts that arrive early are stored in the catalog and resolved when the rest arrives.
 """
@@ -15,7 +15,7 @@ from docstore_events import (
     FileDetailsChanged,
     FileRestored,
     FileTrashed,
-    UploadCompleted,
+    FileVersionRecorded,
 )
 from docstore_events.runtime import EventRuntime
 from docstore_indexer.domain.indexing import Indexer
@@ -34,7 +34,7 @@ def register(events: EventRuntime, indexer: Indexer) -> None:
             envelope, lambda s: indexer.record_plan(event.account_id, event.new_plan, envelope.time, s, upgrade=upgrade)
         )
 
-    async def upload_completed(envelope: Envelope[UploadCompleted]) -> None:
+    async def version_recorded(envelope: Envelope[FileVersionRecorded]) -> None:
         effect = await indexer.prepare_upload(envelope.data, envelope.time)
         if effect is not None:
             await events.apply_once(envelope, effect)
@@ -64,7 +64,7 @@ def register(events: EventRuntime, indexer: Indexer) -> None:
 
     events.subscribe(AccountCreated, account_created)
     events.subscribe(AccountPlanChanged, plan_changed)
-    events.subscribe(UploadCompleted, upload_completed)
+    events.subscribe(FileVersionRecorded, version_recorded)
     events.subscribe(FileDeleted, file_deleted)
     events.subscribe(FileTrashed, file_trashed)
     events.subscribe(FileRestored, file_restored)

@@ -1,6 +1,6 @@
 """The indexer's catalog: what it knows of every document of every account. Pure functions.
 
-The catalog is kept for all accounts, Free included, from `upload.completed` and the
+The catalog is kept for all accounts, Free included, from `file.version-recorded` and the
 `file.*` events, so that an upgrade to Premium can backfill the account's documents
 without asking another service. Events about one document travel on different topics
 and can arrive in any order; each fact carries the CloudEvents time it happened, and
@@ -78,7 +78,7 @@ def entry_id(account_id: str, document_id: str) -> str:
 
 @dataclass(frozen=True)
 class NewUpload:
-    """An `upload.completed` as the catalog sees it."""
+    """A recorded version (`file.version-recorded`) as the catalog sees it."""
 
     account_id: str
     document_id: str

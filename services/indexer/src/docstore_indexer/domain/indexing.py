@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import structlog
 from motor.motor_asyncio import AsyncIOMotorClientSession
 
-from docstore_events import DocumentIndexed, DocumentIndexFailed, UploadCompleted
+from docstore_events import DocumentIndexed, DocumentIndexFailed, FileVersionRecorded
 from docstore_events.outbox import Outbox
 from docstore_indexer.adapters.object_store import ObjectMissing, ObjectStore
 from docstore_indexer.adapters.repositories import BackfillRepository, CatalogRepository, PlansRepository
@@ -55,12 +55,12 @@ class Extracted:
     failure: str = ""
 
 
-def new_upload(event: UploadCompleted, at: datetime) -> NewUpload:
+def new_upload(event: FileVersionRecorded, at: datetime) -> NewUpload:
     return NewUpload(
         account_id=event.account_id, document_id=event.document_id, upload_id=event.upload_id, at=at,
         bucket=event.bucket, key=event.key, content_type=event.content_type, size=event.size,
         name=event.title or event.filename, path=event.path or "/", tags=tuple(event.tags),
-        version=getattr(event, "version", None),
+        version=event.version,
     )
 
 
@@ -122,7 +122,7 @@ class Indexer:
 
     # Uploads --------------------------------------------------------------------------
 
-    async def prepare_upload(self, event: UploadCompleted, at: datetime) -> Effect | None:
+    async def prepare_upload(self, event: FileVersionRecorded, at: datetime) -> Effect | None:
         """Extract the upload's text (Premium only) and return the effect that records and indexes it.
 
         Every account's uploads go into the catalog (for a later backfill); None when the

@@ -1,11 +1,9 @@
 """Which upload of a document is the one in the index. Pure functions.
 
-`upload.completed` carries no version number yet, so the indexer numbers a document's
-versions itself: the first upload it indexes is version 1 and every later one is the
-previous version + 1. "Later" is decided by the event's CloudEvents `time` (set by
-`upload` when the upload completed), ties broken by upload id, so one order holds
-however the events arrive. An upload older than the indexed one, or the indexed one
-again, changes nothing. When the event gains an explicit version, that number wins.
+`file.version-recorded` (from `metadata`, which owns versions) carries the version
+number: a higher one replaces what the index holds; an older one arriving late, or the
+indexed one again, changes nothing. Without a number (events recorded before versions
+travelled), the event's CloudEvents `time` orders uploads, ties broken by upload id.
 """
 
 from __future__ import annotations

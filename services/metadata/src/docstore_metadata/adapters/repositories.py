@@ -8,7 +8,6 @@ _id beyond`) and the rows beyond it (`key beyond v`); both are one index range e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any

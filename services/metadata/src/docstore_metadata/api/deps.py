@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.domain.service import Metadata
+from docstore_metadata.domain.sharing import Sharing
 from docstore_metadata.settings import Settings
 
 
@@ -17,6 +18,10 @@ def _metadata(request: Request) -> Metadata:
 
 def _documents(request: Request) -> DocumentRepository:
     return request.app.state.metadata.documents
+
+
+def _sharing(request: Request) -> Sharing:
+    return request.app.state.sharing
 
 
 def _settings(request: Request) -> Settings:
@@ -31,3 +36,4 @@ MetadataDep = Annotated[Metadata, Depends(_metadata)]
 DocumentsDep = Annotated[DocumentRepository, Depends(_documents)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 S3SignerDep = Annotated[Any, Depends(_s3_signer)]
+SharingDep = Annotated[Sharing, Depends(_sharing)]

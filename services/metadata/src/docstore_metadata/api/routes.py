@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from docstore_kit.auth import CurrentAccountId
 from docstore_metadata.adapters.repositories import InvalidCursor
 from docstore_metadata.adapters.signing import sign_download
-from docstore_metadata.api.deps import DocumentsDep, MetadataDep, S3SignerDep, SettingsDep
+from docstore_metadata.api.deps import DocumentsDep, MetadataDep, S3SignerDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
     AccountOut,
     ChangeOut,
@@ -37,6 +37,7 @@ from docstore_metadata.domain.documents import (
     check_tags,
     compare,
 )
+from docstore_metadata.domain.sharing import NoAccess, OwnerOnly
 from docstore_metadata.domain.service import (
     DocumentNotFound,
     InTrash,
@@ -53,7 +54,7 @@ def _account_out(account: Any) -> AccountOut:
     if isinstance(account, dict):
         return AccountOut(
             account_id=account["_id"], username=account["username"], email=account["email"],
-            plan=account["plan"], home_region=account["home_region"],
+            plan=account["plan"], home_region=account["home_region"], role=account.get("role", "user"),
         )
     return AccountOut(
         account_id=account.id, username=account.username, email=account.email,
@@ -82,11 +83,12 @@ async def sign_up(body: SignupIn, metadata: MetadataDep) -> AccountOut:
 
 
 @router.post("/internal/credentials/verify", tags=["internal"], summary="Check a username and password (gateway only)")
-async def verify_credentials(body: CredentialsIn, metadata: MetadataDep) -> AccountOut:
+async def verify_credentials(body: CredentialsIn, metadata: MetadataDep, settings: SettingsDep) -> AccountOut:
     account = await metadata.authenticate(body.username, body.password)
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    return _account_out(account)
+    role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
+    return _account_out({**account, "role": role})
 
 
 @router.get("/account", tags=["accounts"], summary="The caller's account")
@@ -168,13 +170,23 @@ async def search_documents(
     return DocumentPage(items=[_document_out(row) for row in rows], next_cursor=next_cursor)
 
 
-async def _owned_or_404(documents: DocumentsDep, account_id: str, document_id: str) -> dict[str, Any]:
-    # Someone else's document answers exactly like a missing one: ids reveal nothing.
-    # (Once shares exist, a grantee who may see but not delete gets 403 on delete.)
-    doc = await documents.owned(account_id, document_id)
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "document not found")
-    return doc
+async def _visible_or_404(sharing: SharingDep, account_id: str, document_id: str) -> dict[str, Any]:
+    """The document when the caller owns it or it is shared with them. Anyone else's answers
+    exactly like a missing one: ids reveal nothing."""
+    try:
+        return (await sharing.visible(account_id, document_id)).document
+    except NoAccess as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "document not found") from error
+
+
+async def _owner_only(sharing: SharingDep, account_id: str, document_id: str, action: str) -> None:
+    """404 for documents the caller cannot see; 403 for ones shared with them."""
+    try:
+        await sharing.owned(account_id, document_id)
+    except NoAccess as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "document not found") from error
+    except OwnerOnly as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"only the document's owner can {action} it") from error
 
 
 def _domain_errors(error: Exception) -> HTTPException:
@@ -197,12 +209,15 @@ DOMAIN_ERRORS = (DocumentNotFound, VersionNotFound, InTrash, NotInTrash, TrashEx
 
 
 @router.get("/documents/{document_id}", tags=["documents"], summary="One document")
-async def get_document(document_id: str, account_id: CurrentAccountId, documents: DocumentsDep) -> DocumentOut:
-    return _document_out(await _owned_or_404(documents, account_id, document_id))
+async def get_document(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> DocumentOut:
+    return _document_out(await _visible_or_404(sharing, account_id, document_id))
 
 
 @router.patch("/documents/{document_id}", tags=["documents"], summary="Rename, re-tag or move to another folder")
-async def change_details(document_id: str, body: DetailsIn, account_id: CurrentAccountId, metadata: MetadataDep) -> DocumentOut:
+async def change_details(
+    document_id: str, body: DetailsIn, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep
+) -> DocumentOut:
+    await _owner_only(sharing, account_id, document_id, "rename, move or re-tag")
     try:
         return _document_out(await metadata.update_details(account_id, document_id, name=body.name, tags=body.tags,
                                                            path=body.path))
@@ -213,8 +228,9 @@ async def change_details(document_id: str, body: DetailsIn, account_id: CurrentA
 @router.delete("/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["documents"],
                summary="Move to the trash; with permanent=true, delete for good now")
 async def delete_document(
-    document_id: str, account_id: CurrentAccountId, metadata: MetadataDep, permanent: bool = False,
+    document_id: str, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep, permanent: bool = False,
 ) -> Response:
+    await _owner_only(sharing, account_id, document_id, "delete")
     try:
         if permanent:
             await metadata.purge_now(account_id, document_id)
@@ -234,8 +250,10 @@ async def restore_document(document_id: str, account_id: CurrentAccountId, metad
 
 
 @router.get("/documents/{document_id}/versions", tags=["documents"], summary="A document's versions, newest first")
-async def list_versions(document_id: str, account_id: CurrentAccountId, documents: DocumentsDep) -> list[VersionOut]:
-    await _owned_or_404(documents, account_id, document_id)
+async def list_versions(
+    document_id: str, account_id: CurrentAccountId, documents: DocumentsDep, sharing: SharingDep
+) -> list[VersionOut]:
+    await _visible_or_404(sharing, account_id, document_id)
     return [
         VersionOut(version=v["version"], size=v["size"], sha256=v["sha256"], etag=v["etag"],
                    content_type=v["content_type"], created_at=v["created_at"], restored_from=v.get("restored_from"))
@@ -245,7 +263,10 @@ async def list_versions(document_id: str, account_id: CurrentAccountId, document
 
 @router.post("/documents/{document_id}/versions/{version}/restore", tags=["documents"],
              summary="Make an old version current again (a new version, same bytes, no copy)")
-async def restore_version(document_id: str, version: int, account_id: CurrentAccountId, metadata: MetadataDep) -> DocumentOut:
+async def restore_version(
+    document_id: str, version: int, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep
+) -> DocumentOut:
+    await _owner_only(sharing, account_id, document_id, "restore a version of")
     try:
         return _document_out(await metadata.restore_version(account_id, document_id, version))
     except DOMAIN_ERRORS as error:
@@ -259,9 +280,10 @@ async def download(
     documents: DocumentsDep,
     signer: S3SignerDep,
     settings: SettingsDep,
+    sharing: SharingDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> DownloadOut:
-    doc = await _owned_or_404(documents, account_id, document_id)
+    doc = await _visible_or_404(sharing, account_id, document_id)
     stored = await documents.version(document_id, version or doc["current_version"])
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"version {version} not found")
@@ -306,12 +328,18 @@ async def sync_compare(body: CompareIn, account_id: CurrentAccountId, documents:
     return CompareOut.model_validate({"files": answers, "only_on_server": only_server})
 
 
-@router.get("/internal/accounts/{owner_id}/documents/{document_id}", tags=["internal"],
-            summary="A document's current version (upload asks before signing a grant for a new version)")
-async def internal_document(owner_id: str, document_id: str, documents: DocumentsDep) -> InternalDocumentOut:
-    doc = await documents.owned(owner_id, document_id)
-    if doc is None:
+@router.get("/internal/accounts/{account_id}/documents/{document_id}", tags=["internal"],
+            summary="A document the account may write, with its owner and current version (upload asks before "
+                    "signing a grant for a new version)")
+async def internal_document(account_id: str, document_id: str, sharing: SharingDep) -> InternalDocumentOut:
+    try:
+        found = await sharing.visible(account_id, document_id)
+    except NoAccess as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "document not found") from error
+    if found.access == "view":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "document not found")
-    return InternalDocumentOut(document_id=doc["_id"], current_version=doc["current_version"], name=doc["name"],
+    doc = found.document
+    return InternalDocumentOut(document_id=doc["_id"], owner_id=doc["account_id"], access=found.access,
+                               current_version=doc["current_version"], name=doc["name"],
                                content_type=doc["content_type"], path=doc.get("path", "/"),
                                trashed=bool(doc.get("trashed")))

@@ -18,6 +18,7 @@ class SignupIn(BaseModel):
 class AccountOut(BaseModel):
     account_id: str
     username: str
+    role: str = "user"
     email: str
     plan: str
     home_region: str
@@ -122,8 +123,39 @@ class CompareOut(BaseModel):
 
 class InternalDocumentOut(BaseModel):
     document_id: str
+    owner_id: str
+    access: str
     current_version: int
     name: str
     content_type: str
     path: str
     trashed: bool
+
+
+class ShareIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    permission: Literal["view", "edit"] = "view"
+
+
+class ShareOut(BaseModel):
+    document_id: str
+    grantee_id: str
+    username: str | None = None
+    permission: str
+
+
+class SharedDocumentOut(BaseModel):
+    document_id: str
+    owner_id: str
+    permission: str
+    name: str
+    version: int
+    size: int
+    content_type: str
+    modified_at: datetime
+
+
+class FollowOut(BaseModel):
+    document_id: str
+    owner_id: str
+    created_at: datetime

@@ -21,6 +21,7 @@ from docstore_events import (
     FileDeleted,
     FileDetailsChanged,
     FileModified,
+    FileVersionRecorded,
     FileRestored,
     FileTrashed,
     UploadCompleted,
@@ -190,12 +191,14 @@ class Metadata:
             await self._change(session, "created", created)
             return VersionRecorded(event.document_id, 1, True)
         version = next_version(document["current_version"])
-        await self.documents.insert_version(self._version_row(event, event.document_id, version, now), session)
+        version_row = self._version_row(event, event.document_id, version, now)
+        await self.documents.insert_version(version_row, session)
         current = {"current_version": version, "size": event.size, "sha256": event.sha256,
                    "content_type": event.content_type, "modified_at": now}
         await self.documents.update_document(event.document_id, current, session)
         document.update(current)
-        await self._modified(document, session)
+        await self._version_recorded(document, version_row, session)
+        await self._modified(document, session, actor_id=event.actor_id or event.account_id)
         return VersionRecorded(event.document_id, version, False)
 
     @staticmethod
@@ -220,7 +223,8 @@ class Metadata:
         self, event: UploadCompleted, session: Session, now: datetime, *, document_id: str, name: str, path: str,
         tags: list[str], title: str | None,
     ) -> dict[str, Any]:
-        await self.documents.insert_version(self._version_row(event, document_id, 1, now), session)
+        version_row = self._version_row(event, document_id, 1, now)
+        await self.documents.insert_version(version_row, session)
         document = {
             "_id": document_id,
             "account_id": event.account_id,
@@ -237,14 +241,31 @@ class Metadata:
             "modified_at": now,
         }
         await self.documents.insert_document(document, session)
+        await self._version_recorded(document, version_row, session,
+                                     conflict_of=event.document_id if document_id != event.document_id else None)
         return document
 
-    async def _modified(self, document: dict[str, Any], session: Session) -> None:
+    async def _version_recorded(
+        self, document: dict[str, Any], version_row: dict[str, Any], session: Session, *, conflict_of: str | None = None
+    ) -> None:
+        """Tell downstream (the indexer) which bytes are now a version of which document."""
+        await self.events.outbox.add(
+            FileVersionRecorded(
+                account_id=document["account_id"], document_id=document["_id"], version=version_row["version"],
+                upload_id=version_row["upload_id"], bucket=version_row["bucket"], key=version_row["key"],
+                filename=version_row["filename"], content_type=version_row["content_type"],
+                size=version_row["size"], sha256=version_row["sha256"], title=document.get("title"),
+                tags=document.get("tags", []), path=document.get("path", "/"), conflict_of=conflict_of,
+            ),
+            session=session,
+        )
+
+    async def _modified(self, document: dict[str, Any], session: Session, *, actor_id: str) -> None:
         """A new current version: `file.modified`, a change entry, then the plan's retention cap."""
         await self.events.outbox.add(
             FileModified(
                 account_id=document["account_id"], document_id=document["_id"], version=document["current_version"],
-                name=document["name"], size=document["size"], actor_id=document["account_id"],
+                name=document["name"], size=document["size"], actor_id=actor_id,
             ),
             session=session,
         )
@@ -280,16 +301,15 @@ class Metadata:
                 raise VersionNotFound(number)
             version = document["current_version"] + 1
             now = datetime.now(UTC)
-            await self.documents.insert_version(
-                {**old, "_id": f"{document_id}:{version}", "version": version,
-                 "upload_id": f"restore:{document_id}:{version}", "restored_from": number, "created_at": now},
-                session,
-            )
+            version_row = {**old, "_id": f"{document_id}:{version}", "version": version,
+                           "upload_id": f"restore:{document_id}:{version}", "restored_from": number, "created_at": now}
+            await self.documents.insert_version(version_row, session)
             current = {"current_version": version, "size": old["size"], "sha256": old["sha256"],
                        "content_type": old["content_type"], "modified_at": now}
             await self.documents.update_document(document_id, current, session)
             document.update(current)
-            await self._modified(document, session)
+            await self._version_recorded(document, version_row, session)
+            await self._modified(document, session, actor_id=account_id)
             return document
 
         return await self._transaction(write)

@@ -14,6 +14,7 @@ class MetadataUnavailable(Exception):
 @dataclass(frozen=True)
 class CurrentDocument:
     document_id: str
+    owner_id: str
     current_version: int
     name: str
     path: str
@@ -25,7 +26,7 @@ class MetadataClient:
         self.http = http
 
     async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
-        """The account's document, or None when it has none with this id."""
+        """The document if the account may write it (its own, or shared with it to edit), else None."""
         try:
             response = await self.http.get(f"/internal/accounts/{account_id}/documents/{document_id}")
         except httpx.HTTPError as error:
@@ -37,6 +38,7 @@ class MetadataClient:
         body = response.json()
         return CurrentDocument(
             document_id=body["document_id"],
+            owner_id=body["owner_id"],
             current_version=body["current_version"],
             name=body["name"],
             path=body.get("path", "/"),

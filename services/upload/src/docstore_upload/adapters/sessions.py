@@ -20,7 +20,7 @@ class UploadSessions:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("next_check_at", 1)])
-        await self.collection.create_index([("account_id", 1), ("_id", 1)])
+        await self.collection.create_index([("actor_id", 1), ("_id", 1)])
 
     async def add(self, grant: Grant, session: AsyncIOMotorClientSession, **extra: Any) -> None:
         row = asdict(grant)
@@ -30,8 +30,9 @@ class UploadSessions:
             {**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now}, session=session
         )
 
-    async def get(self, account_id: str, upload_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": upload_id, "account_id": account_id})
+    async def get(self, actor_id: str, upload_id: str) -> dict[str, Any] | None:
+        """The upload if `actor_id` asked for it (the owner, or an editor of a shared document)."""
+        return await self.collection.find_one({"_id": upload_id, "actor_id": actor_id})
 
     async def by_id(self, upload_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": upload_id})

@@ -136,8 +136,9 @@ class Uploads:
             raise InvalidUpload("size: must be a positive number of bytes")
         if request.expires_in is not None and not 1 <= request.expires_in <= self.limits.grant_seconds:
             raise InvalidUpload(f"expires_in: 1 to {self.limits.grant_seconds} seconds")
-        document_id = await self._document_for(account_id, request)
-        room = await self.quota.room(account_id)
+        # A new version of a document shared for editing is stored and counted as the owner's.
+        document_id, owner_id = await self._document_for(account_id, request)
+        room = await self.quota.room(owner_id)
         if room.over_quota:
             raise OverQuota("this account is over its storage cap: free some space before uploading")
         check_size(request.size, room.room_bytes)
@@ -148,9 +149,9 @@ class Uploads:
         upload_id = str(uuid.uuid4())
         grant = Grant(
             upload_id=upload_id,
-            account_id=account_id,
+            account_id=owner_id,
             document_id=document_id,
-            key=object_key(region=self.region, account_id=account_id, document_id=document_id, upload_id=upload_id),
+            key=object_key(region=self.region, account_id=owner_id, document_id=document_id, upload_id=upload_id),
             filename=filename,
             content_type=content_type,
             declared_size=request.size,
@@ -160,10 +161,10 @@ class Uploads:
             expires_at=expiry(now, self.limits.multipart_seconds if multipart else signed_for),
             base_version=request.base_version,
         )
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"actor_id": account_id}
         if multipart:
             chosen = part_size(request.size, self.limits.multipart_part)
-            extra = {
+            extra |= {
                 "s3_upload_id": await self.storage.start_multipart(grant),
                 "part_size": chosen,
                 "part_count": part_count(request.size, chosen),
@@ -173,7 +174,7 @@ class Uploads:
             await self.sessions.add(grant, session, **extra)
             await self.events.outbox.add(
                 UploadInitiated(
-                    account_id=account_id, upload_id=upload_id, document_id=document_id, key=grant.key,
+                    account_id=owner_id, upload_id=upload_id, document_id=document_id, key=grant.key,
                     declared_size=request.size, content_type=content_type, expires_at=grant.expires_at,
                 ),
                 session=session,
@@ -189,12 +190,13 @@ class Uploads:
         form = self.storage.post_form(grant, max_size=request.size, expires_in=signed_for, redirect_url=redirect)
         return IssuedGrant(grant=grant, max_size=request.size, form=form)
 
-    async def _document_for(self, account_id: str, request: GrantRequest) -> str:
-        """A fresh document id, or the existing document a new version is for (checked)."""
+    async def _document_for(self, account_id: str, request: GrantRequest) -> tuple[str, str]:
+        """(document id, owner id): a fresh document of the caller's, or the existing document a new
+        version is for, checked with metadata (the caller's own, or shared with them to edit)."""
         if request.document_id is None:
             if request.base_version is not None:
                 raise InvalidUpload("base_version: only with document_id")
-            return str(uuid.uuid4())
+            return str(uuid.uuid4()), account_id
         if request.base_version is None or request.base_version < 1:
             raise InvalidUpload("base_version: required with document_id: the version your change starts from")
         current = await self.metadata.document(account_id, request.document_id)
@@ -202,7 +204,7 @@ class Uploads:
             raise UploadNotFound(request.document_id)
         if current.current_version != request.base_version:
             raise StaleBase(current.current_version)
-        return current.document_id
+        return current.document_id, current.owner_id
 
     # --- multipart -------------------------------------------------------------------
 
@@ -301,6 +303,7 @@ class Uploads:
                 content_type=row["content_type"], size=stored.size, etag=stored.etag, sha256=stored.sha256,
                 title=row.get("title"), tags=row.get("tags", []), path=row.get("path", "/"),
                 base_version=row.get("base_version"),
+                actor_id=row["actor_id"] if row.get("actor_id") != row["account_id"] else None,
             ),
             session=session,
         )

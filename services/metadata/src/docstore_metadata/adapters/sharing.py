@@ -1,0 +1,59 @@
+"""Shares (who else may see or edit a document) and follows (who wants mail when it changes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+
+Session = AsyncIOMotorClientSession | None
+
+
+class SharingRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.shares = db["shares"]
+        self.follows = db["follows"]
+
+    async def ensure_indexes(self) -> None:
+        await self.shares.create_index([("grantee_id", 1), ("created_at", -1)])
+        await self.shares.create_index("document_id")
+        await self.follows.create_index([("follower_id", 1), ("created_at", -1)])
+
+    async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str, session: Session) -> bool:
+        """Grant or change a share; True when it is new."""
+        result = await self.shares.update_one(
+            {"_id": f"{document_id}:{grantee_id}"},
+            {"$set": {"permission": permission},
+             "$setOnInsert": {"document_id": document_id, "owner_id": owner_id, "grantee_id": grantee_id,
+                              "created_at": datetime.now(UTC)}},
+            upsert=True, session=session,
+        )
+        return result.upserted_id is not None
+
+    async def unshare(self, document_id: str, grantee_id: str, session: Session) -> bool:
+        return (await self.shares.delete_one({"_id": f"{document_id}:{grantee_id}"}, session=session)).deleted_count == 1
+
+    async def share_of(self, document_id: str, grantee_id: str, session: Session = None) -> dict[str, Any] | None:
+        return await self.shares.find_one({"_id": f"{document_id}:{grantee_id}"}, session=session)
+
+    async def shares_of(self, document_id: str) -> list[dict[str, Any]]:
+        return await self.shares.find({"document_id": document_id}).sort("created_at", 1).to_list(1000)
+
+    async def shared_with(self, grantee_id: str, limit: int) -> list[dict[str, Any]]:
+        return await self.shares.find({"grantee_id": grantee_id}).sort("created_at", -1).to_list(limit)
+
+    async def follow(self, document_id: str, owner_id: str, follower_id: str, session: Session) -> bool:
+        result = await self.follows.update_one(
+            {"_id": f"{follower_id}:{document_id}"},
+            {"$setOnInsert": {"document_id": document_id, "owner_id": owner_id, "follower_id": follower_id,
+                              "created_at": datetime.now(UTC)}},
+            upsert=True, session=session,
+        )
+        return result.upserted_id is not None
+
+    async def unfollow(self, document_id: str, follower_id: str, session: Session) -> bool:
+        return (await self.follows.delete_one({"_id": f"{follower_id}:{document_id}"}, session=session)).deleted_count == 1
+
+    async def follows_of(self, follower_id: str, limit: int) -> list[dict[str, Any]]:
+        return await self.follows.find({"follower_id": follower_id}).sort("created_at", -1).to_list(limit)

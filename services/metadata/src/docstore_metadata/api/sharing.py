@@ -1,0 +1,97 @@
+"""Routes for sharing documents with other accounts and following documents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from docstore_kit.auth import CurrentAccountId
+from docstore_metadata.api.deps import SharingDep
+from docstore_metadata.api.schemas import FollowOut, SharedDocumentOut, ShareIn, ShareOut
+from docstore_metadata.domain.sharing import NoAccess, OwnerOnly, UnknownUser
+
+router = APIRouter(tags=["sharing"])
+
+
+def _refused(error: Exception, action: str) -> HTTPException:
+    if isinstance(error, NoAccess):
+        return HTTPException(status.HTTP_404_NOT_FOUND, "document not found")
+    if isinstance(error, OwnerOnly):
+        return HTTPException(status.HTTP_403_FORBIDDEN, f"only the document's owner can {action}")
+    if isinstance(error, UnknownUser):
+        return HTTPException(status.HTTP_404_NOT_FOUND, f"no account named {error}")
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
+
+
+REFUSALS = (NoAccess, OwnerOnly, UnknownUser, ValueError)
+
+
+@router.post("/documents/{document_id}/shares", status_code=status.HTTP_201_CREATED,
+             summary="Share a document with another account (view, or edit: upload new versions)")
+async def share(document_id: str, body: ShareIn, account_id: CurrentAccountId, sharing: SharingDep) -> ShareOut:
+    try:
+        return ShareOut.model_validate(await sharing.share(account_id, document_id, body.username, body.permission))
+    except REFUSALS as error:
+        raise _refused(error, "share it") from error
+
+
+@router.get("/documents/{document_id}/shares", summary="Who a document is shared with (owner only)")
+async def shares(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> list[ShareOut]:
+    try:
+        await sharing.owned(account_id, document_id)
+    except REFUSALS as error:
+        raise _refused(error, "see its shares") from error
+    return [ShareOut(document_id=row["document_id"], grantee_id=row["grantee_id"], permission=row["permission"])
+            for row in await sharing.repository.shares_of(document_id)]
+
+
+@router.delete("/documents/{document_id}/shares/{grantee_id}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Stop sharing a document with an account")
+async def unshare(document_id: str, grantee_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+    try:
+        await sharing.unshare(account_id, document_id, grantee_id)
+    except REFUSALS as error:
+        raise _refused(error, "stop sharing it") from error
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/shared", summary="Documents other accounts share with the caller")
+async def shared_with_me(
+    account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[SharedDocumentOut]:
+    out = []
+    for row in await sharing.repository.shared_with(account_id, limit):
+        document = await sharing.documents.get(row["document_id"])
+        if document is None or document.get("trashed"):
+            continue
+        out.append(SharedDocumentOut(
+            document_id=document["_id"], owner_id=document["account_id"], permission=row["permission"],
+            name=document["name"], version=document["current_version"], size=document["size"],
+            content_type=document["content_type"], modified_at=document["modified_at"],
+        ))
+    return out
+
+
+@router.put("/documents/{document_id}/follow", status_code=status.HTTP_204_NO_CONTENT,
+            summary="Follow a document: mail when someone else changes it")
+async def follow(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+    try:
+        await sharing.follow(account_id, document_id)
+    except REFUSALS as error:
+        raise _refused(error, "follow it") from error
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/documents/{document_id}/follow", status_code=status.HTTP_204_NO_CONTENT, summary="Stop following")
+async def unfollow(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+    await sharing.unfollow(account_id, document_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/account/follows", summary="The documents the caller follows")
+async def my_follows(
+    account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[FollowOut]:
+    return [FollowOut(document_id=row["document_id"], owner_id=row["owner_id"], created_at=row["created_at"])
+            for row in await sharing.repository.follows_of(account_id, limit)]
