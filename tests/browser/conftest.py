@@ -1,0 +1,118 @@
+"""The whole system as processes, with the gateway serving web/, and a real headless Chromium.
+
+Same pattern as tests/e2e/conftest.py (every service a uvicorn process on the run's real
+servers), on a topic prefix, databases and search collection of its own, so it can run beside
+the e2e system in one pytest run without sharing consumer groups or data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from docstore_events.topics import all_topics
+
+from .webdriver import Browser, browser_available
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery staple"
+PREFIX = "browser."
+FREE_CAP_BYTES = 1_000_000  # small, so a Free account reaches the warning levels with one file
+PART_BYTES = 5 * 1024 * 1024  # S3's smallest part: a 12 MB file goes up in three parts
+ADMIN_USERNAME = f"admin-{uuid.uuid4().hex[:8]}"
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "gateway")
+
+
+@dataclass
+class WebSystem:
+    urls: dict[str, str]
+    processes: object  # docstore_devplatform.services.ServiceProcesses
+    logs: Path
+    bucket: str
+
+    @property
+    def gateway(self) -> str:
+        return self.urls["gateway"]
+
+
+def system_env() -> dict[str, str]:
+    env = {
+        "KAFKA_TOPIC_PREFIX": PREFIX,
+        "INDEXER_TYPESENSE_COLLECTION": "browser_documents",
+        "QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES),
+        "UPLOAD_MULTIPART_PART_BYTES": str(PART_BYTES),
+        "METADATA_ADMIN_USERNAMES": ADMIN_USERNAME,
+        "GATEWAY_WEB_DIR": str(REPO / "web"),
+    }
+    env |= {f"{name.upper()}_MONGODB_DATABASE": f"browser_{name}" for name in SERVICES}
+    return env
+
+
+async def create_topics(bootstrap: str, topics: list[str]) -> None:
+    """Create this system's topics (3 partitions each) before its consumers start."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics if t not in existing]
+        if missing:
+            await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
+    reason = browser_available()
+    if reason:
+        pytest.skip(reason)
+    from docstore_devplatform.services import ServiceProcesses, bucket_for
+
+    asyncio.run(create_topics(endpoints.kafka_bootstrap, all_topics(PREFIX)))
+    processes = ServiceProcesses(endpoints, test_data_dir / "web-system", ports="auto", extra_env=system_env())
+    try:
+        urls = processes.start()
+        yield WebSystem(urls=urls, processes=processes, logs=test_data_dir / "web-system" / "logs",
+                        bucket=bucket_for(processes.region))
+    finally:
+        processes.stop()
+
+
+@pytest.fixture
+def browser(web_system: WebSystem) -> Iterator[Browser]:
+    chromium = Browser(SCREENSHOTS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def s3(endpoints):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoints.s3_endpoint, aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key, region_name="us-west-2",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
+def api_sign_up(gateway: str, username: str, plan: str = "free") -> str:
+    """Sign up through the API (for accounts a test only needs to exist); returns a token."""
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        created = client.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
+                                                    "password": PASSWORD, "plan": plan})
+        assert created.status_code == 201, created.text
+        login = client.post("/v1/sessions", json={"username": username, "password": PASSWORD})
+        assert login.status_code == 201, login.text
+        return login.json()["token"]

@@ -1,0 +1,135 @@
+// The DocStore web app: a hash router over views, all talking to the public /v1 API.
+import { api, forgetSession, logOut, rememberAccount, setUnauthorisedHandler, token } from "./api.js";
+import { currentRoute, go, session, setRouter } from "./nav.js";
+import { clear, clearError, h, showError } from "./ui.js";
+import { renderPending } from "./uploads.js";
+import { loginView, signupView } from "./views/auth.js";
+import { filesView, trashView } from "./views/files.js";
+import { searchView } from "./views/search.js";
+import { settingsView, usageView } from "./views/account.js";
+import { adminView } from "./views/admin.js";
+
+const VIEWS = {
+  login: { render: loginView, title: "Log in", public: true },
+  signup: { render: signupView, title: "Sign up", public: true },
+  files: { render: filesView, title: "Files" },
+  trash: { render: trashView, title: "Trash" },
+  search: { render: searchView, title: "Search" },
+  usage: { render: usageView, title: "Usage" },
+  settings: { render: settingsView, title: "Settings" },
+  admin: { render: adminView, title: "Admin" },
+};
+
+async function loadAccount() {
+  session.account = await api("GET", "account");
+  rememberAccount(session.account);
+  // Admin routes answer 403 to everyone else; asking is how the page learns the role.
+  try {
+    await api("GET", "admin/totals");
+    session.isAdmin = true;
+  } catch {
+    session.isAdmin = false;
+  }
+  sessionStorage.setItem("docstore.isAdmin", session.isAdmin ? "1" : "0");
+}
+
+async function signedIn() {
+  await loadAccount();
+  showChrome();
+}
+
+function showChrome() {
+  const loggedIn = Boolean(token());
+  document.getElementById("nav").hidden = !loggedIn;
+  document.getElementById("who").hidden = !loggedIn;
+  document.getElementById("nav-admin").hidden = !(loggedIn && session.isAdmin);
+  const account = session.account;
+  document.getElementById("who-name").textContent = loggedIn && account
+    ? `${account.username} · ${account.plan === "premium" ? "Premium" : "Free"}`
+    : "";
+  if (!loggedIn) {
+    document.getElementById("uploads").hidden = true;
+  } else {
+    renderPending();
+  }
+}
+
+let renderId = 0;
+
+async function route() {
+  const { name, params } = currentRoute();
+  const view = VIEWS[name] || VIEWS.files;
+  if (!view.public && !token()) {
+    go("login", { next: location.hash.slice(1) });
+    return;
+  }
+  if (view.public && token()) {
+    go("files");
+    return;
+  }
+  const id = ++renderId;
+  clearError();
+  document.title = `${view.title} · DocStore`;
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.view === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const main = document.getElementById("main");
+  clear(main, h("p", { class: "loading" }, "Loading…"));
+  try {
+    await view.render(main, params, { isCurrent: () => id === renderId });
+  } catch (error) {
+    if (id !== renderId) return;
+    clear(main, h("h1", {}, view.title));
+    showError(error.message || String(error));
+  }
+  if (id === renderId && moveFocus) {
+    const heading = main.querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
+  }
+  moveFocus = true;
+}
+
+let moveFocus = false;
+
+async function start() {
+  setUnauthorisedHandler(() => {
+    forgetSession();
+    session.account = null;
+    session.isAdmin = false;
+    showChrome();
+    showError("Your session has ended. Please log in again.");
+    go("login");
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await logOut();
+    } catch {
+      forgetSession();
+    }
+    session.account = null;
+    session.isAdmin = false;
+    showChrome();
+    go("login");
+  });
+  session.signedIn = signedIn;
+  setRouter(route);
+  window.addEventListener("hashchange", route);
+  if (token()) {
+    showChrome();
+    try {
+      await signedIn();
+    } catch {
+      // A 401 already sent the person to the login page.
+    }
+  } else {
+    showChrome();
+  }
+  document.body.dataset.ready = "true";
+  await route();
+}
+
+start();

@@ -1,0 +1,172 @@
+// Small DOM helpers. Text from the API is only ever set as text, never parsed as HTML.
+
+/** Build an element: h("button", {class: "x", onclick: fn}, "text", child, ...). */
+export function h(tag, attrs = {}, ...children) {
+  const node = tag === "svg" || SVG_TAGS.has(tag)
+    ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+    : document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name === "style" && typeof value === "object") Object.assign(node.style, value);
+    else if (value === true) node.setAttribute(name, "");
+    else node.setAttribute(name, String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+const SVG_TAGS = new Set(["rect", "g", "text", "line", "title", "desc", "path", "circle"]);
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+const UNITS = ["B", "KB", "MB", "GB", "TB"];
+/** Decimal units, as storage is sold: 1 GB = 1,000,000,000 bytes. */
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes)) return "–";
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+}
+
+export function formatDate(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function timeElement(iso) {
+  return h("time", { datetime: iso || "" }, formatDate(iso));
+}
+
+/** Say something politely to screen readers and show it briefly. */
+export function announce(message) {
+  const area = document.getElementById("status");
+  const item = h("p", { class: "toast" }, message);
+  area.append(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+/** Show an error the person must notice (role="alert"); `clearError()` hides it. */
+export function showError(message) {
+  const box = document.getElementById("alert");
+  clear(box, h("p", {}, message), h("button", { type: "button", class: "link", onclick: clearError }, "Dismiss"));
+  box.hidden = false;
+}
+
+export function clearError() {
+  const box = document.getElementById("alert");
+  box.hidden = true;
+  box.replaceChildren();
+}
+
+/** Run an async action from a button: disable it meanwhile, show its error if it fails. */
+export async function busy(button, action) {
+  const wasDisabled = button?.disabled;
+  if (button) {
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+  }
+  try {
+    clearError();
+    return await action();
+  } catch (error) {
+    showError(error.message || String(error));
+    return undefined;
+  } finally {
+    if (button) {
+      button.disabled = wasDisabled;
+      button.removeAttribute("aria-busy");
+    }
+  }
+}
+
+/**
+ * A search snippet from the indexer: plain text in which only <mark> and </mark> are markup.
+ * Everything else (including anything that looks like HTML) stays text.
+ */
+export function snippetNode(snippet) {
+  const node = h("span", { class: "snippet" });
+  let marked = false;
+  for (const piece of String(snippet || "").split(/(<\/?mark>)/i)) {
+    if (/^<mark>$/i.test(piece)) marked = true;
+    else if (/^<\/mark>$/i.test(piece)) marked = false;
+    else if (piece) node.append(marked ? h("mark", {}, piece) : document.createTextNode(piece));
+  }
+  return node;
+}
+
+/** A modal dialog with a heading; returns {dialog, body, close}. Escape closes it. */
+export function openDialog(title, { onClose } = {}) {
+  const headingId = `dlg-${Math.random().toString(36).slice(2)}`;
+  const body = h("div", { class: "dialog-body" });
+  const dialog = h(
+    "dialog",
+    { "aria-labelledby": headingId, class: "dialog" },
+    h("div", { class: "dialog-head" },
+      h("h2", { id: headingId }, title),
+      h("button", { type: "button", class: "icon", "aria-label": "Close", onclick: () => dialog.close() }, "×")),
+    body,
+  );
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    onClose?.();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  return { dialog, body, close: () => dialog.close() };
+}
+
+/** Ask a yes/no question in a dialog; resolves true when confirmed. */
+export function confirmDialog(title, message, confirmLabel = "OK") {
+  return new Promise((resolve) => {
+    let answer = false;
+    const { body, close } = openDialog(title, { onClose: () => resolve(answer) });
+    body.append(
+      h("p", {}, message),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "primary", onclick: () => { answer = true; close(); } }, confirmLabel),
+        h("button", { type: "button", onclick: close }, "Cancel")),
+    );
+    body.querySelector("button.primary").focus();
+  });
+}
+
+/** A labelled form field. */
+export function field(label, input, hint) {
+  const id = input.id || `f-${Math.random().toString(36).slice(2)}`;
+  input.id = id;
+  const hintId = hint ? `${id}-hint` : null;
+  if (hintId) input.setAttribute("aria-describedby", hintId);
+  return h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: hintId }, hint) : null);
+}
+
+export function parseTags(text) {
+  return [...new Set(String(text || "").split(",").map((t) => t.trim()).filter(Boolean))];
+}
+
+/** Trigger a browser download of a URL (a short-lived signed S3 link). */
+export function downloadUrl(url) {
+  const link = h("a", { href: url, download: "", rel: "noopener", hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}

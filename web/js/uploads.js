@@ -1,0 +1,340 @@
+// Uploads straight from the browser to S3. DocStore hands out grants; the bytes go to S3 only.
+//  - small files: the signed POST form (fields, then the file as `file`) to form.url;
+//  - large files: multipart, parts PUT in parallel to presigned URLs, one progress bar per file,
+//    resumable after a reload (the upload id and the file's identity are kept in localStorage;
+//    the person picks the same file again, and only the parts S3 lacks are sent).
+import { api, ApiError, storedAccount } from "./api.js";
+import { announce, clear, formatBytes, h } from "./ui.js";
+
+const PENDING_KEY = "docstore.pendingUploads";
+const THRESHOLD_KEY = "docstore.multipartThreshold";
+const DEFAULT_THRESHOLD = 32 * 1024 * 1024;
+const PARALLEL_PARTS = 4;
+
+// Settings from the page's query string (e.g. /?multipart_threshold=1000000), kept for the tab.
+const params = new URLSearchParams(location.search);
+if (params.has("multipart_threshold")) sessionStorage.setItem(THRESHOLD_KEY, params.get("multipart_threshold"));
+/** For tests: stop a multipart upload after this many parts, as if the tab had closed. */
+const stopAfterParts = Number(params.get("test_stop_after_parts") || 0);
+
+export function multipartThreshold() {
+  const value = Number(sessionStorage.getItem(THRESHOLD_KEY));
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_THRESHOLD;
+}
+
+let onUploaded = () => {};
+/** Called after each upload completes (the file list refreshes). */
+export function setUploadedHandler(handler) {
+  onUploaded = handler;
+}
+
+// ---- unfinished multipart uploads, kept across reloads ----
+
+function readPending() {
+  try {
+    return JSON.parse(localStorage.getItem(PENDING_KEY) || "[]");
+  } catch {
+    return [];
+  }
+}
+
+function writePending(items) {
+  localStorage.setItem(PENDING_KEY, JSON.stringify(items));
+}
+
+function keepPending(entry) {
+  writePending([...readPending().filter((p) => p.upload_id !== entry.upload_id), entry]);
+}
+
+function dropPending(uploadId) {
+  writePending(readPending().filter((p) => p.upload_id !== uploadId));
+}
+
+/** Unfinished uploads of the logged-in account. */
+export function pendingUploads() {
+  const account = storedAccount();
+  return readPending().filter((p) => !account || p.account_id === account.account_id);
+}
+
+// ---- the uploads panel ----
+
+function panel() {
+  return document.getElementById("uploads");
+}
+
+function list() {
+  return document.getElementById("upload-list");
+}
+
+class UploadRow {
+  constructor(name, size) {
+    this.progress = h("progress", { max: String(size || 1), value: "0", "aria-label": `Upload progress of ${name}` });
+    this.state = h("span", { class: "upload-state" }, "Waiting…");
+    this.amount = h("span", { class: "upload-amount" }, `0 of ${formatBytes(size)}`);
+    this.cancelButton = h("button", { type: "button", class: "small", onclick: () => this.onCancel?.() }, "Cancel");
+    this.node = h("li", { class: "upload" },
+      h("div", { class: "upload-head" }, h("strong", { class: "upload-name" }, name), this.cancelButton),
+      this.progress,
+      h("div", { class: "upload-meta" }, this.state, " · ", this.amount));
+    this.size = size;
+    list().prepend(this.node);
+    panel().hidden = false;
+  }
+
+  set(loaded, text) {
+    this.progress.value = Math.min(loaded, this.size);
+    this.amount.textContent = `${formatBytes(loaded)} of ${formatBytes(this.size)}`;
+    if (text) this.state.textContent = text;
+  }
+
+  finish(text, kind) {
+    this.state.textContent = text;
+    this.node.classList.add(kind);
+    this.cancelButton.textContent = "Remove";
+    this.onCancel = () => this.node.remove();
+  }
+}
+
+// ---- talking to S3 ----
+
+/** XHR, for upload progress. Resolves with the XHR when S3 answers 2xx. */
+function send(method, url, body, onProgress, controller) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.upload.addEventListener("progress", (event) => onProgress?.(event.loaded));
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve(xhr);
+      else reject(new Error(`Storage refused the file: ${s3Message(xhr.responseText) || `HTTP ${xhr.status}`}`));
+    });
+    xhr.addEventListener("error", () => reject(new Error("The connection to storage failed.")));
+    xhr.addEventListener("abort", () => reject(new DOMException("Cancelled", "AbortError")));
+    controller?.signal.addEventListener("abort", () => xhr.abort());
+    xhr.send(body);
+  });
+}
+
+function s3Message(xml) {
+  const match = /<Message>([^<]*)<\/Message>/.exec(xml || "");
+  return match ? match[1] : "";
+}
+
+async function grant(file, options) {
+  const body = {
+    filename: file.name,
+    size: file.size,
+    content_type: file.type || "application/octet-stream",
+    path: options.path || "/",
+    tags: options.tags || [],
+  };
+  if (options.documentId) {
+    body.document_id = options.documentId;
+    if (options.baseVersion) body.base_version = options.baseVersion;
+  }
+  if (file.size >= multipartThreshold()) body.multipart = true;
+  try {
+    return await api("POST", "uploads", { json: body });
+  } catch (error) {
+    // A type the browser names but DocStore does not list: store it as plain bytes.
+    if (error instanceof ApiError && error.status === 422 && /content_type/.test(error.message) && body.content_type !== "application/octet-stream") {
+      return api("POST", "uploads", { json: { ...body, content_type: "application/octet-stream" } });
+    }
+    throw error;
+  }
+}
+
+async function complete(uploadId) {
+  // 409 while S3 has not got everything yet (rare: S3 answered before it was readable).
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await api("POST", `uploads/${encodeURIComponent(uploadId)}/complete`);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 409 || attempt >= 8) throw error;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** Math.min(attempt, 4)));
+    }
+  }
+}
+
+/** The document (at `minVersion` or later) shows in listings once metadata has the upload's event. */
+async function waitForDocument(documentId, minVersion = 1) {
+  const deadline = Date.now() + 20000;
+  for (let delay = 150; Date.now() < deadline; delay = Math.min(delay * 2, 1500)) {
+    try {
+      const doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
+      if (doc.version >= minVersion) return doc;
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  return null;
+}
+
+async function viaForm(file, form, row, controller) {
+  const data = new FormData();
+  for (const [name, value] of Object.entries(form.fields)) data.append(name, value);
+  data.append("file", file);
+  await send("POST", form.url, data, (loaded) => row.set(Math.min(loaded, file.size)), controller);
+}
+
+/** PUT `parts` ({part_number, url}) of `file` in parallel; `done` bytes are already stored. */
+async function putParts(file, partSize, parts, done, row, controller) {
+  const loading = new Map();
+  const show = () => {
+    let sum = done;
+    for (const value of loading.values()) sum += value;
+    row.set(sum, `Uploading in parts… ${Math.round((100 * sum) / file.size)}%`);
+  };
+  const queue = [...parts];
+  let started = 0;
+  const worker = async () => {
+    while (queue.length) {
+      if (stopAfterParts && started >= stopAfterParts) return;
+      started += 1;
+      const part = queue.shift();
+      const start = (part.part_number - 1) * partSize;
+      const blob = file.slice(start, Math.min(start + partSize, file.size));
+      loading.set(part.part_number, 0);
+      const xhr = await send("PUT", part.url, blob, (loaded) => {
+        loading.set(part.part_number, loaded);
+        show();
+      }, controller);
+      if (!xhr.getResponseHeader("ETag")) console.warn("storage did not expose the part's ETag");
+      loading.delete(part.part_number);
+      done += blob.size;
+      show();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, parts.length) }, worker));
+  return queue.length === 0 && loading.size === 0;
+}
+
+async function run(file, row, controller, work) {
+  row.onCancel = () => controller.abort();
+  try {
+    const finished = await work();
+    if (finished === false) {
+      row.finish("Paused: reload and choose the file again to resume", "paused");
+      renderPending();
+      return;
+    }
+    row.set(file.size, "Stored; adding it to your files…");
+    if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion);
+    row.finish("Uploaded", "done");
+    announce(`${file.name} uploaded.`);
+    onUploaded();
+  } catch (error) {
+    if (error.name === "AbortError") {
+      row.finish("Cancelled", "failed");
+      announce(`Upload of ${file.name} cancelled.`);
+    } else {
+      row.finish(`Failed: ${error.message}`, "failed");
+      announce(`Upload of ${file.name} failed: ${error.message}`);
+    }
+    renderPending();
+  }
+}
+
+/** Upload one file into folder `path` (or as a new version of `documentId`). */
+export function uploadFile(file, options = {}) {
+  const row = new UploadRow(file.name, file.size);
+  const controller = new AbortController();
+  return run(file, row, controller, async () => {
+    row.set(0, "Asking for an upload slot…");
+    const granted = await grant(file, options);
+    if (granted.form) {
+      row.set(0, "Uploading…");
+      await viaForm(file, granted.form, row, controller);
+    } else if (granted.multipart) {
+      const { part_size: partSize, parts } = granted.multipart;
+      keepPending({
+        upload_id: granted.upload_id, document_id: granted.document_id, account_id: storedAccount()?.account_id,
+        name: file.name, size: file.size, last_modified: file.lastModified, path: options.path || "/",
+        part_size: partSize, started_at: new Date().toISOString(),
+      });
+      const abortOnCancel = () => api("DELETE", `uploads/${encodeURIComponent(granted.upload_id)}`).catch(() => {});
+      controller.signal.addEventListener("abort", () => { dropPending(granted.upload_id); abortOnCancel(); });
+      if (!(await putParts(file, partSize, parts, 0, row, controller))) return false;
+    } else {
+      throw new Error("DocStore offered no way to upload this file.");
+    }
+    row.set(file.size, "Finishing…");
+    await complete(granted.upload_id);
+    dropPending(granted.upload_id);
+    return { documentId: granted.document_id, minVersion: options.baseVersion ? options.baseVersion + 1 : 1 };
+  });
+}
+
+export function uploadFiles(files, options) {
+  return Promise.all([...files].map((file) => uploadFile(file, options)));
+}
+
+/** Resume `entry` (from pendingUploads) with `file`, which must be the same file again. */
+export function resumeUpload(entry, file) {
+  if (file.name !== entry.name || file.size !== entry.size) {
+    announce(`That is not the same file: choose ${entry.name} (${formatBytes(entry.size)}).`);
+    return Promise.resolve();
+  }
+  const row = new UploadRow(file.name, file.size);
+  const controller = new AbortController();
+  return run(file, row, controller, async () => {
+    row.set(0, "Checking which parts arrived…");
+    const state = await api("GET", `uploads/${encodeURIComponent(entry.upload_id)}/parts`);
+    const done = state.stored.reduce((sum, part) => sum + part.size, 0);
+    row.set(done, `Resuming: ${state.stored.length} of ${state.part_count} parts already stored`);
+    if (!(await putParts(file, state.part_size, state.missing, done, row, controller))) return false;
+    row.set(file.size, "Finishing…");
+    await complete(entry.upload_id);
+    dropPending(entry.upload_id);
+    renderPending();
+    return { documentId: entry.document_id, minVersion: 1 };
+  });
+}
+
+/** Drop an unfinished upload for good (its parts are deleted from S3). */
+export async function discardUpload(entry) {
+  try {
+    await api("DELETE", `uploads/${encodeURIComponent(entry.upload_id)}`);
+  } catch (error) {
+    if (!(error instanceof ApiError) || ![404, 409].includes(error.status)) throw error;
+  }
+  dropPending(entry.upload_id);
+  renderPending();
+}
+
+/** List unfinished uploads in the panel, each with a file picker to resume it. */
+export function renderPending() {
+  const box = document.getElementById("upload-pending");
+  const pending = pendingUploads();
+  if (!pending.length) {
+    clear(box);
+    return;
+  }
+  panel().hidden = false;
+  clear(box,
+    h("h3", {}, "Unfinished uploads"),
+    h("p", { class: "hint" }, "Choose the same file again to send the parts that are missing."),
+    h("ul", { class: "pending" }, pending.map((entry) => {
+      const input = h("input", {
+        type: "file", class: "visually-hidden", id: `resume-${entry.upload_id}`,
+        onchange: () => { if (input.files[0]) resumeUpload(entry, input.files[0]); },
+      });
+      return h("li", { class: "pending-item", dataset: { uploadId: entry.upload_id } },
+        h("span", {}, h("strong", {}, entry.name), ` (${formatBytes(entry.size)}) in ${entry.path}`),
+        h("span", { class: "actions" },
+          input,
+          h("label", { for: input.id, class: "button small primary" }, "Choose file to resume"),
+          h("button", { type: "button", class: "small", onclick: (e) => discardOrWarn(entry, e.target) }, "Discard")));
+    })));
+}
+
+async function discardOrWarn(entry, button) {
+  button.disabled = true;
+  try {
+    await discardUpload(entry);
+    announce(`Unfinished upload of ${entry.name} discarded.`);
+  } catch (error) {
+    button.disabled = false;
+    announce(`Could not discard: ${error.message}`);
+  }
+}

@@ -1,0 +1,121 @@
+// Usage against the plan's cap; account, plan, notification preferences and recent notifications.
+import { api } from "../api.js";
+import { session } from "../nav.js";
+import { announce, busy, clear, formatBytes, h, timeElement } from "../ui.js";
+
+/** ok below 80 %, warning from 80 %, critical from 95 %, full when over the cap (quota's levels). */
+export function usageLevel(usage) {
+  if (usage.over_quota || usage.used_bytes >= usage.cap_bytes) return "full";
+  if (usage.percent_used >= 95) return "critical";
+  if (usage.percent_used >= 80) return "warning";
+  return "ok";
+}
+
+const LEVEL_TEXT = {
+  ok: "You have plenty of room.",
+  warning: "Your storage is more than 80 % full.",
+  critical: "Your storage is almost full: uploads will soon be refused.",
+  full: "Your storage is full: new uploads are refused until you free space or upgrade.",
+};
+
+export function usageBar(usage) {
+  const level = usageLevel(usage);
+  const percent = Math.min(100, Math.max(0, usage.percent_used));
+  const fill = h("div", { class: "bar-fill" });
+  fill.style.width = `${percent}%`;
+  return h("div", { class: `usage level-${level}`, dataset: { level } },
+    h("div", {
+      class: "bar", role: "meter", "aria-label": "Storage used",
+      "aria-valuemin": "0", "aria-valuemax": String(usage.cap_bytes), "aria-valuenow": String(Math.min(usage.used_bytes, usage.cap_bytes)),
+      "aria-valuetext": `${formatBytes(usage.used_bytes)} of ${formatBytes(usage.cap_bytes)} (${percent.toFixed(0)} %)`,
+    }, fill),
+    h("p", { class: "usage-numbers" },
+      h("strong", {}, formatBytes(usage.used_bytes)), ` of ${formatBytes(usage.cap_bytes)} used (${percent.toFixed(1)} %) · `,
+      `${formatBytes(usage.room_bytes)} left · ${usage.documents} documents`),
+    h("p", { class: "usage-message", role: level === "ok" ? null : "status" }, LEVEL_TEXT[level]));
+}
+
+export async function usageView(main) {
+  const usage = await api("GET", "usage");
+  clear(main,
+    h("div", { class: "view-head" }, h("h1", {}, "Usage")),
+    h("section", { class: "card", "aria-labelledby": "usage-title" },
+      h("h2", { id: "usage-title" }, `Storage on the ${usage.plan === "premium" ? "Premium" : "Free"} plan`),
+      usageBar(usage),
+      usage.stored_bytes !== usage.used_bytes
+        ? h("p", { class: "muted small" }, `${formatBytes(usage.stored_bytes)} are stored in all, counting old versions and the trash.`)
+        : null,
+      usage.plan !== "premium" ? planButton("premium", "Upgrade to Premium (20 GB)") : null));
+}
+
+function planButton(plan, label) {
+  const button = h("button", { type: "button", class: plan === "premium" ? "primary" : "" }, label);
+  button.addEventListener("click", () => busy(button, async () => {
+    await api("PUT", "account/plan", { json: { plan } });
+    await session.signedIn();
+    announce(`Your account is on ${plan === "premium" ? "Premium" : "Free"} now.`);
+    location.reload();
+  }));
+  return button;
+}
+
+const KINDS = [
+  ["quota_warning", "Storage getting full", "At 80 % and 95 % of your storage."],
+  ["quota_exceeded", "Storage full", "When uploads start being refused."],
+  ["quota_restored", "Storage available again", "When you are back under your cap."],
+  ["upload_expired", "Upload did not finish", "A file you started uploading never arrived."],
+  ["file_modified", "Changes to files you follow", "Someone else changed a file you follow."],
+];
+
+export async function settingsView(main) {
+  const [account, preferences, notifications] = await Promise.all([
+    api("GET", "account"),
+    api("GET", "notifications/preferences"),
+    api("GET", "notifications", { query: { limit: 10 } }).catch(() => ({ items: [] })),
+  ]);
+  const selects = {};
+  const save = h("button", { type: "submit", class: "primary" }, "Save preferences");
+  const prefsForm = h("form", { class: "prefs" },
+    h("table", { class: "prefs-table" },
+      h("caption", { class: "visually-hidden" }, "How to tell you about each kind of event"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Notification"), h("th", { scope: "col" }, "How"))),
+      h("tbody", {}, KINDS.map(([kind, label, hint]) => {
+        const select = h("select", { id: `pref-${kind}`, name: kind, "aria-describedby": `pref-${kind}-hint` },
+          [["instant", "Mail at once"], ["digest", "In the daily digest"], ["off", "Off"]]
+            .map(([value, text]) => h("option", { value, selected: (preferences[kind] || "instant") === value }, text)));
+        selects[kind] = select;
+        return h("tr", {},
+          h("th", { scope: "row" }, h("label", { for: select.id }, label), h("div", { class: "muted small", id: `pref-${kind}-hint` }, hint)),
+          h("td", {}, select));
+      }))),
+    h("div", { class: "actions" }, save));
+  prefsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(save, async () => {
+      const body = Object.fromEntries(Object.entries(selects).map(([kind, select]) => [kind, select.value]));
+      await api("PUT", "notifications/preferences", { json: body });
+      announce("Notification preferences saved.");
+    });
+  });
+
+  clear(main,
+    h("div", { class: "view-head" }, h("h1", {}, "Settings")),
+    h("section", { class: "card", "aria-labelledby": "account-title" },
+      h("h2", { id: "account-title" }, "Account"),
+      h("dl", { class: "facts" },
+        h("dt", {}, "Username"), h("dd", {}, account.username),
+        h("dt", {}, "E-mail"), h("dd", {}, account.email),
+        h("dt", {}, "Plan"), h("dd", {}, account.plan === "premium" ? "Premium" : "Free"),
+        h("dt", {}, "Home region"), h("dd", {}, account.home_region)),
+      account.plan === "premium" ? planButton("free", "Move to Free") : planButton("premium", "Upgrade to Premium")),
+    h("section", { class: "card", "aria-labelledby": "prefs-title" },
+      h("h2", { id: "prefs-title" }, "Notifications"),
+      h("p", { class: "muted" }, "Choose how DocStore mails you about each kind of event."),
+      prefsForm),
+    h("section", { class: "card", "aria-labelledby": "recent-title" },
+      h("h2", { id: "recent-title" }, "Recent notifications"),
+      notifications.items.length
+        ? h("ul", { class: "notifications" }, notifications.items.map((n) => h("li", {},
+          h("strong", {}, n.subject), h("div", { class: "muted small" }, timeElement(n.created_at), ` · ${n.status}`))))
+        : h("p", { class: "empty" }, "Nothing yet.")));
+}

@@ -1,0 +1,377 @@
+// The document list (folders, sort, pages), a document's details (rename, tags, move, versions),
+// uploads by drag and drop or file picker, and the trash.
+import { api } from "../api.js";
+import { go } from "../nav.js";
+import {
+  announce, busy, clear, confirmDialog, downloadUrl, field, formatBytes, h, openDialog, parseTags, showError, timeElement,
+} from "../ui.js";
+import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
+
+const PAGE_SIZE = 50;
+const FOLDERS_KEY = "docstore.folders";
+
+export function normalisePath(path) {
+  const segments = String(path || "/").split("/").filter((s) => s && s !== "." && s !== "..");
+  return `/${segments.join("/")}`;
+}
+
+function joinPath(folder, name) {
+  return normalisePath(`${folder}/${name}`);
+}
+
+// Folders made in the browser that hold no file yet (DocStore has folders only as document paths).
+function madeFolders() {
+  try {
+    return JSON.parse(localStorage.getItem(FOLDERS_KEY) || "[]");
+  } catch {
+    return [];
+  }
+}
+
+function rememberFolder(path) {
+  localStorage.setItem(FOLDERS_KEY, JSON.stringify([...new Set([...madeFolders(), path])]));
+}
+
+/** Subfolders of `path` seen among the most recent documents and the folders made here. */
+async function subfolders(path) {
+  const seen = new Set(madeFolders());
+  try {
+    const recent = await api("GET", "documents", { query: { sort: "modified", limit: 200 } });
+    for (const doc of recent.items) seen.add(doc.path);
+  } catch {
+    // Folders are a convenience; the listing still shows the documents.
+  }
+  const prefix = path === "/" ? "/" : `${path}/`;
+  const children = new Set();
+  for (const folder of seen) {
+    if (folder.startsWith(prefix) && folder.length > prefix.length) children.add(prefix + folder.slice(prefix.length).split("/")[0]);
+  }
+  return [...children].sort((a, b) => a.localeCompare(b));
+}
+
+function breadcrumb(path, view) {
+  const segments = path.split("/").filter(Boolean);
+  const crumbs = [h("li", {}, h("a", { href: `#/${view}?path=/`, "aria-current": segments.length ? null : "location" }, "All folders"))];
+  segments.forEach((segment, index) => {
+    const target = `/${segments.slice(0, index + 1).join("/")}`;
+    const last = index === segments.length - 1;
+    crumbs.push(h("li", {}, h("a", { href: `#/${view}?path=${encodeURIComponent(target)}`, "aria-current": last ? "location" : null }, segment)));
+  });
+  return h("nav", { class: "breadcrumb", "aria-label": "Folder" }, h("ol", {}, crumbs));
+}
+
+function tagList(tags) {
+  if (!tags?.length) return h("span", { class: "muted" }, "—");
+  return h("ul", { class: "tags", "aria-label": "Tags" }, tags.map((t) => h("li", { class: "tag" }, t)));
+}
+
+export async function download(doc, version) {
+  const link = await api("GET", `documents/${encodeURIComponent(doc.document_id)}/download`, { query: { version } });
+  downloadUrl(link.url);
+  announce(`Downloading ${doc.name}${version ? ` (version ${version})` : ""}.`);
+}
+
+async function trash(doc, after) {
+  await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`);
+  announce(`${doc.name} moved to the trash.`);
+  after?.();
+}
+
+// ---------------------------------------------------------------- the list
+
+export async function filesView(main, params, ctx) {
+  const path = normalisePath(params.get("path") || "/");
+  const flat = params.get("all") === "1";
+  const sort = ["modified", "created", "name", "size"].includes(params.get("sort")) ? params.get("sort") : "modified";
+  const order = ["asc", "desc"].includes(params.get("order")) ? params.get("order") : (sort === "name" ? "asc" : "desc");
+  const query = { sort, order, path: flat ? undefined : path, limit: PAGE_SIZE };
+  const cursors = [null]; // the cursor of each page seen so far: Previous goes back one
+  let page = 0;
+
+  const here = (extra = {}) => ({ path, all: flat ? "1" : undefined, sort, order, ...extra });
+  setUploadedHandler(() => { if (ctx.isCurrent()) load(); });
+
+  // Upload: drag and drop anywhere on the page, or the file picker.
+  const picker = h("input", { type: "file", multiple: true, id: "file-picker", class: "visually-hidden" });
+  picker.addEventListener("change", () => {
+    uploadFiles(picker.files, { path });
+    picker.value = "";
+  });
+  const dropzone = h("section", { class: "dropzone", "aria-labelledby": "drop-title" },
+    h("p", { id: "drop-title" }, h("strong", {}, "Drop files here"), ` to upload them to ${path === "/" ? "your top folder" : path}, or `),
+    picker,
+    h("label", { for: "file-picker", class: "button primary" }, "Choose files…"));
+  const onDrag = (event) => {
+    if (![...(event.dataTransfer?.types || [])].includes("Files")) return;
+    event.preventDefault();
+    dropzone.classList.add("over");
+  };
+  main.addEventListener("dragover", onDrag);
+  main.addEventListener("dragleave", (event) => { if (!main.contains(event.relatedTarget)) dropzone.classList.remove("over"); });
+  main.addEventListener("drop", (event) => {
+    if (!event.dataTransfer?.files?.length) return;
+    event.preventDefault();
+    dropzone.classList.remove("over");
+    uploadFiles(event.dataTransfer.files, { path });
+  });
+
+  const sortSelect = h("select", { id: "sort" },
+    [["modified", "Last modified"], ["created", "Created"], ["name", "Name"], ["size", "Size"]]
+      .map(([value, label]) => h("option", { value, selected: value === sort }, label)));
+  const orderSelect = h("select", { id: "order" },
+    [["asc", sort === "name" ? "A to Z" : sort === "size" ? "Smallest first" : "Oldest first"],
+      ["desc", sort === "name" ? "Z to A" : sort === "size" ? "Largest first" : "Newest first"]]
+      .map(([value, label]) => h("option", { value, selected: value === order }, label)));
+  sortSelect.addEventListener("change", () => go("files", here({ sort: sortSelect.value, order: undefined })));
+  orderSelect.addEventListener("change", () => go("files", here({ order: orderSelect.value })));
+  const scope = h("select", { id: "scope" },
+    h("option", { value: "folder", selected: !flat }, "This folder"),
+    h("option", { value: "all", selected: flat }, "All files, every folder"));
+  scope.addEventListener("change", () => go("files", here({ all: scope.value === "all" ? "1" : undefined })));
+
+  const newFolder = h("button", { type: "button", onclick: () => newFolderDialog(path) }, "New folder");
+  const folders = h("ul", { class: "folders", "aria-label": "Folders" });
+  const table = h("div", { class: "table-wrap" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+
+  clear(main,
+    h("div", { class: "view-head" }, h("h1", {}, flat ? "All files" : path === "/" ? "Files" : path.split("/").pop()), newFolder),
+    flat ? null : breadcrumb(path, "files"),
+    dropzone,
+    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect)),
+    flat ? null : folders,
+    table,
+    pager);
+
+  if (!flat) {
+    subfolders(path).then((found) => {
+      clear(folders, found.map((folder) => h("li", {},
+        h("a", { href: `#/files?path=${encodeURIComponent(folder)}`, class: "folder" },
+          h("span", { "aria-hidden": "true" }, "📁 "), folder.split("/").pop()))));
+    });
+  }
+
+  async function load() {
+    const result = await api("GET", "documents", { query: { ...query, cursor: cursors[page] } });
+    if (!ctx.isCurrent()) return;
+    cursors[page + 1] = result.next_cursor;
+    renderTable(result.items);
+    renderPager(result.next_cursor);
+  }
+
+  function renderTable(items) {
+    if (!items.length && page === 0) {
+      clear(table, h("p", { class: "empty" }, flat ? "No documents yet. Upload one above." : "This folder is empty. Upload files above."));
+      return;
+    }
+    clear(table, h("table", { class: "documents" },
+      h("caption", { class: "visually-hidden" }, `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`),
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "Name"),
+        flat ? h("th", { scope: "col" }, "Folder") : null,
+        h("th", { scope: "col" }, "Tags"),
+        h("th", { scope: "col", class: "num" }, "Size"),
+        h("th", { scope: "col" }, "Modified"),
+        h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
+        h("td", { class: "name", "data-label": "Name" },
+          h("button", { type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, load) }, doc.name),
+          doc.title && doc.title !== doc.name ? h("div", { class: "muted small" }, doc.title) : null),
+        flat ? h("td", { "data-label": "Folder" }, h("a", { href: `#/files?path=${encodeURIComponent(doc.path)}` }, doc.path)) : null,
+        h("td", { "data-label": "Tags" }, tagList(doc.tags)),
+        h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
+        h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),
+        h("td", { class: "row-actions" },
+          h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
+          h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => trash(doc, load)) }, "Delete")))))));
+  }
+
+  function renderPager(nextCursor) {
+    const previous = h("button", { type: "button", disabled: page === 0, onclick: () => { page -= 1; load(); } }, "← Previous");
+    const next = h("button", { type: "button", disabled: !nextCursor, onclick: () => { page += 1; load(); } }, "Next →");
+    clear(pager, previous, h("span", { class: "muted" }, `Page ${page + 1}`), next);
+    pager.hidden = page === 0 && !nextCursor;
+  }
+
+  await load();
+}
+
+function newFolderDialog(path) {
+  const { body, close } = openDialog("New folder");
+  const name = h("input", { required: true, maxlength: "255" });
+  const form = h("form", {}, field("Folder name", name, `It is made inside ${path}.`),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create"), h("button", { type: "button", onclick: close }, "Cancel")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const clean = name.value.trim();
+    if (!clean || /[/\\]/.test(clean) || clean === "." || clean === "..") {
+      showError("A folder name must not be empty or contain / or \\.");
+      return;
+    }
+    const folder = joinPath(path, clean);
+    rememberFolder(folder);
+    close();
+    go("files", { path: folder });
+  });
+  body.append(form);
+  name.focus();
+}
+
+// ---------------------------------------------------------------- one document
+
+/** Open a document's details by id (from search results). */
+export async function openDocument(documentId, refresh = () => {}) {
+  const doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
+  detailsDialog(doc, refresh);
+}
+
+function detailsDialog(doc, refresh) {
+  let changed = false;
+  const { body, close } = openDialog(doc.name, { onClose: () => { if (changed) refresh(); } });
+  const facts = h("dl", { class: "facts" });
+  const versions = h("div", { class: "versions" });
+  const showFacts = (d) => clear(facts,
+    h("dt", {}, "Folder"), h("dd", {}, d.path),
+    h("dt", {}, "Type"), h("dd", {}, d.content_type),
+    h("dt", {}, "Size"), h("dd", {}, formatBytes(d.size)),
+    h("dt", {}, "Version"), h("dd", {}, String(d.version)),
+    h("dt", {}, "Created"), h("dd", {}, timeElement(d.created_at)),
+    h("dt", {}, "Modified"), h("dd", {}, timeElement(d.modified_at)),
+    h("dt", {}, "Tags"), h("dd", {}, tagList(d.tags)));
+  showFacts(doc);
+
+  const update = async (button, patch, message) => busy(button, async () => {
+    doc = await api("PATCH", `documents/${encodeURIComponent(doc.document_id)}`, { json: patch });
+    changed = true;
+    showFacts(doc);
+    body.closest("dialog").querySelector("h2").textContent = doc.name;
+    announce(message);
+  });
+
+  const nameInput = h("input", { value: doc.name, required: true, maxlength: "255" });
+  const renameButton = h("button", { type: "submit" }, "Rename");
+  const renameForm = h("form", { class: "inline" }, field("Name", nameInput), renameButton);
+  renameForm.addEventListener("submit", (e) => { e.preventDefault(); update(renameButton, { name: nameInput.value.trim() }, `Renamed to ${nameInput.value.trim()}.`); });
+
+  const tagsInput = h("input", { value: doc.tags.join(", ") });
+  const tagsButton = h("button", { type: "submit" }, "Save tags");
+  const tagsForm = h("form", { class: "inline" }, field("Tags", tagsInput, "Separate tags with commas."), tagsButton);
+  tagsForm.addEventListener("submit", (e) => { e.preventDefault(); update(tagsButton, { tags: parseTags(tagsInput.value) }, "Tags saved."); });
+
+  const pathInput = h("input", { value: doc.path, required: true });
+  const moveButton = h("button", { type: "submit" }, "Move");
+  const moveForm = h("form", { class: "inline" }, field("Folder", pathInput, "For example /work/reports."), moveButton);
+  moveForm.addEventListener("submit", (e) => { e.preventDefault(); update(moveButton, { path: normalisePath(pathInput.value) }, `Moved to ${normalisePath(pathInput.value)}.`); });
+
+  const newVersion = h("input", { type: "file", id: `nv-${doc.document_id}`, class: "visually-hidden" });
+  newVersion.addEventListener("change", () => {
+    const file = newVersion.files[0];
+    if (!file) return;
+    changed = true;
+    uploadFile(file, { documentId: doc.document_id, baseVersion: doc.version, path: doc.path }).then(loadVersions);
+  });
+
+  async function loadVersions() {
+    try {
+      const [fresh, list] = await Promise.all([
+        api("GET", `documents/${encodeURIComponent(doc.document_id)}`),
+        api("GET", `documents/${encodeURIComponent(doc.document_id)}/versions`),
+      ]);
+      doc = fresh;
+      showFacts(doc);
+      renderVersions(list);
+    } catch (error) {
+      clear(versions, h("p", { class: "error-text" }, `Could not load the versions: ${error.message}`));
+    }
+  }
+
+  function renderVersions(list) {
+    clear(versions, h("table", { class: "version-table" },
+      h("caption", {}, "Version history"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Version"), h("th", { scope: "col" }, "Saved"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, list.map((v) => h("tr", { dataset: { version: String(v.version) } },
+        h("td", { "data-label": "Version" }, `v${v.version}`, v.version === doc.version ? h("span", { class: "badge" }, "current") : null,
+          v.restored_from ? h("div", { class: "muted small" }, `restored from v${v.restored_from}`) : null),
+        h("td", { "data-label": "Saved" }, timeElement(v.created_at)),
+        h("td", { class: "num", "data-label": "Size" }, formatBytes(v.size)),
+        h("td", { class: "row-actions" },
+          h("button", { type: "button", class: "small", "aria-label": `Download version ${v.version}`, onclick: (e) => busy(e.currentTarget, () => download(doc, v.version)) }, "Download"),
+          v.version === doc.version ? null : h("button", {
+            type: "button", class: "small", "aria-label": `Restore version ${v.version}`,
+            onclick: (e) => busy(e.currentTarget, async () => {
+              await api("POST", `documents/${encodeURIComponent(doc.document_id)}/versions/${v.version}/restore`);
+              changed = true;
+              announce(`Version ${v.version} is current again.`);
+              await loadVersions();
+            }),
+          }, "Restore")))))));
+  }
+
+  body.append(
+    facts,
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
+      newVersion,
+      h("label", { for: newVersion.id, class: "button" }, "Upload new version…"),
+      h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => { await trash(doc); changed = true; close(); }) }, "Delete")),
+    h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm),
+    versions);
+  versions.append(h("p", { class: "loading" }, "Loading versions…"));
+  loadVersions();
+}
+
+// ---------------------------------------------------------------- the trash
+
+export async function trashView(main, params, ctx) {
+  const cursors = [null];
+  let page = 0;
+  const list = h("div", { class: "table-wrap" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  clear(main,
+    h("div", { class: "view-head" }, h("h1", {}, "Trash")),
+    h("p", { class: "muted" }, "Deleted documents stay here for 30 days, then they are removed for good."),
+    list, pager);
+
+  async function load() {
+    const result = await api("GET", "documents", { query: { trashed: true, sort: "modified", limit: PAGE_SIZE, cursor: cursors[page] } });
+    if (!ctx.isCurrent()) return;
+    cursors[page + 1] = result.next_cursor;
+    if (!result.items.length && page === 0) {
+      clear(list, h("p", { class: "empty" }, "The trash is empty."));
+    } else {
+      clear(list, h("table", { class: "documents" },
+        h("caption", { class: "visually-hidden" }, "Documents in the trash"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Folder"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Deleted"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+        h("tbody", {}, result.items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
+          h("td", { class: "name", "data-label": "Name" }, doc.name),
+          h("td", { "data-label": "Folder" }, doc.path),
+          h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
+          h("td", { "data-label": "Deleted" }, timeElement(doc.trashed_at || doc.modified_at)),
+          h("td", { class: "row-actions" },
+            h("button", {
+              type: "button", class: "small primary", "aria-label": `Restore ${doc.name}`,
+              onclick: (e) => busy(e.currentTarget, async () => {
+                await api("POST", `documents/${encodeURIComponent(doc.document_id)}/restore`);
+                announce(`${doc.name} restored to ${doc.path}.`);
+                await load();
+              }),
+            }, "Restore"),
+            h("button", {
+              type: "button", class: "small danger", "aria-label": `Delete ${doc.name} forever`,
+              onclick: (e) => busy(e.currentTarget, async () => {
+                if (!(await confirmDialog("Delete forever?", `${doc.name} and all its versions will be gone for good.`, "Delete forever"))) return;
+                await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`, { query: { permanent: true } });
+                announce(`${doc.name} deleted for good.`);
+                await load();
+              }),
+            }, "Delete forever")))))));
+    }
+    clear(pager,
+      h("button", { type: "button", disabled: page === 0, onclick: () => { page -= 1; load(); } }, "← Previous"),
+      h("span", { class: "muted" }, `Page ${page + 1}`),
+      h("button", { type: "button", disabled: !result.next_cursor, onclick: () => { page += 1; load(); } }, "Next →"));
+    pager.hidden = page === 0 && !result.next_cursor;
+  }
+  await load();
+}
+

@@ -1,0 +1,123 @@
+// Search: by name, tags, dates and type for everyone; inside documents (full text) for Premium.
+import { api, ApiError } from "../api.js";
+import { go, session } from "../nav.js";
+import { announce, busy, clear, field, formatBytes, h, parseTags, snippetNode, timeElement } from "../ui.js";
+import { download, openDocument } from "./files.js";
+
+function isoStart(date) {
+  return date ? new Date(`${date}T00:00:00`).toISOString() : undefined;
+}
+
+function isoNextDay(date) {
+  if (!date) return undefined;
+  const next = new Date(`${date}T00:00:00`);
+  next.setDate(next.getDate() + 1);
+  return next.toISOString();
+}
+
+export async function searchView(main, params, ctx) {
+  const q = params.get("q") || "";
+  const tags = params.get("tags") || "";
+  const from = params.get("from") || "";
+  const to = params.get("to") || "";
+  const type = params.get("type") || "";
+
+  const qInput = h("input", { type: "search", name: "q", value: q, maxlength: "255", autocomplete: "off" });
+  const tagsInput = h("input", { name: "tags", value: tags });
+  const fromInput = h("input", { type: "date", name: "from", value: from });
+  const toInput = h("input", { type: "date", name: "to", value: to });
+  const typeSelect = h("select", { name: "type" },
+    [["", "Any type"], ["application/pdf", "PDF"], ["text/plain", "Text"], ["image/png", "PNG image"], ["image/jpeg", "JPEG image"],
+      ["application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word document"],
+      ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel spreadsheet"],
+      ["video/mp4", "MP4 video"]].map(([value, label]) => h("option", { value, selected: value === type }, label)));
+  const submit = h("button", { type: "submit", class: "primary" }, "Search");
+  const form = h("form", { class: "search-form", role: "search", "aria-label": "Documents" },
+    h("div", { class: "search-row" }, field("Search for", qInput, "Part of a name; Premium also searches the words inside your documents."), submit),
+    h("details", { open: Boolean(tags || from || to || type) },
+      h("summary", {}, "More filters"),
+      h("div", { class: "filters" },
+        field("Tags", tagsInput, "Comma-separated: documents with all of them."),
+        field("Created from", fromInput),
+        field("Created until", toInput),
+        field("Type", typeSelect))));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    go("search", { q: qInput.value.trim(), tags: tagsInput.value.trim(), from: fromInput.value, to: toInput.value, type: typeSelect.value });
+  });
+
+  const names = h("section", { class: "results", "aria-labelledby": "names-title" });
+  const text = h("section", { class: "results", "aria-labelledby": "text-title" });
+  clear(main, h("div", { class: "view-head" }, h("h1", {}, "Search")), form, names, text);
+  if (!q && !tags && !from && !to && !type) {
+    qInput.focus();
+    return;
+  }
+
+  const tagList = parseTags(tags);
+  const metadata = api("GET", "documents/search", {
+    query: {
+      name: q || undefined, name_match: q.length >= 3 ? "substring" : "prefix", tags: tagList.join(",") || undefined,
+      created_from: isoStart(from), created_to: isoNextDay(to), content_type: type || undefined, limit: 50,
+    },
+  });
+  const fulltext = q
+    ? api("GET", "search", { query: { q, tag: tagList, content_type: type || undefined, created_from: from || undefined, created_to: to || undefined } })
+    : null;
+
+  clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"), h("p", { class: "loading" }, "Searching…"));
+  try {
+    const found = await metadata;
+    if (!ctx.isCurrent()) return;
+    clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"),
+      found.items.length
+        ? h("ul", { class: "hits" }, found.items.map((doc) => h("li", { class: "hit", dataset: { documentId: doc.document_id } },
+          h("button", { type: "button", class: "link hit-name", onclick: () => openDocument(doc.document_id) }, doc.name),
+          h("div", { class: "muted small" }, `${doc.path} · ${formatBytes(doc.size)} · `, timeElement(doc.modified_at),
+            doc.tags.length ? ` · ${doc.tags.join(", ")}` : ""),
+          h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"))))
+        : h("p", { class: "empty" }, "No document names match."),
+      found.next_cursor ? h("p", { class: "muted" }, "Showing the first matches; narrow the search to see others.") : null);
+  } catch (error) {
+    clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"), h("p", { class: "error-text" }, error.message));
+  }
+
+  if (!fulltext) {
+    text.hidden = true;
+    return;
+  }
+  clear(text, h("h2", { id: "text-title" }, "Inside documents"), h("p", { class: "loading" }, "Searching…"));
+  try {
+    const found = await fulltext;
+    if (!ctx.isCurrent()) return;
+    clear(text, h("h2", { id: "text-title" }, "Inside documents"),
+      found.hits.length
+        ? h("ul", { class: "hits" }, found.hits.map((hit) => h("li", { class: "hit", dataset: { documentId: hit.document_id } },
+          h("button", { type: "button", class: "link hit-name", onclick: () => openDocument(hit.document_id) }, hit.name),
+          h("div", { class: "muted small" }, `${hit.path} · version ${hit.version} · `, timeElement(hit.created_at)),
+          h("button", { type: "button", class: "small", "aria-label": `Download ${hit.name}`, onclick: (e) => busy(e.currentTarget, () => download(hit)) }, "Download"),
+          hit.snippet ? h("p", { class: "snippet-line" }, snippetNode(hit.snippet)) : null)))
+        : h("p", { class: "empty" }, "No document contains these words."),
+      found.found > found.hits.length ? h("p", { class: "muted" }, `${found.found} documents match; showing the best ${found.hits.length}.`) : null);
+  } catch (error) {
+    if (!ctx.isCurrent()) return;
+    if (error instanceof ApiError && error.status === 403) clear(text, h("h2", { id: "text-title" }, "Inside documents"), upgradeHint(error.message));
+    else clear(text, h("h2", { id: "text-title" }, "Inside documents"), h("p", { class: "error-text" }, error.message));
+  }
+}
+
+/** Free accounts: say what Premium adds (the 403 names the plan) and offer the upgrade. */
+export function upgradeHint(message) {
+  const button = h("button", { type: "button", class: "primary" }, "Upgrade to Premium");
+  button.addEventListener("click", () => busy(button, async () => {
+    await api("PUT", "account/plan", { json: { plan: "premium" } });
+    await session.signedIn();
+    announce("Your account is on Premium now. Your documents are being indexed; search again in a moment.");
+    go("search", Object.fromEntries(new URLSearchParams(location.hash.split("?")[1] || "")));
+  }));
+  return h("div", { class: "upgrade", role: "note" },
+    h("p", {}, h("strong", {}, "Searching the words inside your documents is a Premium feature. ")),
+    h("p", { class: "muted" }, message),
+    h("p", {}, "Premium adds full-text search of PDFs, Office files, text and scanned images, and 20 GB of storage."),
+    button);
+}
