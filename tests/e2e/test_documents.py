@@ -204,7 +204,7 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
         body = (await api.get("/v1/changes", headers=user.auth)).json()
         return body if body["changes"] else None
 
-    body = await created()
+    body = await eventually(created)
     entry = body["changes"][0]
     assert (entry["kind"], entry["path"], entry["name"], entry["version"], entry["sha256"]) == (
         "created", "/s", "sync.txt", 1, done["sha256"])

@@ -161,7 +161,12 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
     assert followed.status_code in (200, 201, 204), followed.text
     owner_follows = await api.put(f"/v1/documents/{doc['document_id']}/follow", headers=owner.auth)
     assert owner_follows.status_code in (200, 201, 204)
-    for n in range(2, 12):  # ten quick versions by the owner
+    async def at_version(n: int) -> bool:
+        current = await api.get(f"/v1/documents/{doc['document_id']}", headers=owner.auth)
+        return current.status_code == 200 and current.json()["version"] == n
+
+    for n in range(2, 12):  # ten quick versions by the owner, each based on the one before
+        await eventually(lambda: at_version(n - 1))
         g = await api.post("/v1/uploads", headers=owner.auth, json={
             "filename": "plan.txt", "size": 2, "content_type": "text/plain",
             "document_id": doc["document_id"], "base_version": n - 1})
