@@ -76,7 +76,10 @@ def document_row(browser: Browser, name: str, timeout: float = 30.0):
 
 def pick_files(browser: Browser, css: str, *paths: Path) -> None:
     """Choose files in a file input, as a person does in the picker."""
-    browser.find(css, visible=False).type("\n".join(str(p) for p in paths))
+    def pick() -> bool:
+        browser.find(css, visible=False).type("\n".join(str(p) for p in paths))
+        return True
+    browser.wait(pick, f"choosing files in {css}", timeout=10)  # again if the input was just redrawn
 
 
 def wait_uploaded(browser: Browser, name: str, timeout: float = 60.0) -> None:
@@ -130,6 +133,8 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     browser.open(f"{base}/#/signup")
     browser.find("#signup-title")
     browser.screenshot("01-signup")
+    friend = f"friend-{uuid.uuid4().hex[:8]}"
+    api_sign_up(base, friend)
     username = sign_up(browser, base, plan="premium")
     account = account_id(browser)
     browser.find_text("#main", "This folder is empty")
@@ -173,6 +178,11 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     tags.fill("garden, minutes")
     browser.button("Save tags", within="dialog[open]").click()
     browser.find_text("dialog[open] .facts", "garden")
+    browser.find("dialog[open] input[name=share-username]").fill(friend)
+    browser.button("Share", within="dialog[open]").click()
+    browser.find_text("dialog[open] .share-list", friend)
+    browser.button("Follow changes", within="dialog[open]").click()
+    browser.find_text("dialog[open] button[aria-pressed=true]", "Following")
     browser.screenshot("04-document-details")
     browser.button("Close", within="dialog[open]").click()
     browser.find_text("table.documents tbody tr", "minutes")
@@ -233,6 +243,22 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     browser.screenshot("09-files-phone")
     assert browser.js("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
     assert not browser.console_errors()
+
+    # Log out; the friend logs in and finds the shared document.
+    browser.resize(*DESKTOP)
+    browser.button("Log out").click()
+    browser.find("#login-title")
+    assert browser.js("return sessionStorage.getItem('docstore.token')") is None
+    browser.find("input[name=username]").fill(friend)
+    browser.find("input[name=password]").fill("wrong password")
+    browser.button("Log in").click()
+    assert "wrong username or password" in browser.wait(browser.alert_text, "the login error").lower()
+    browser.find("input[name=password]").fill(PASSWORD)
+    browser.button("Log in").click()
+    browser.find_text("#who-name", friend)
+    go(browser, "#/shared")
+    browser.find_text("table.documents tbody tr", "meeting-notes.txt")
+    browser.screenshot("09b-shared-with-me")
 
 
 def test_large_upload_resumes_after_a_reload(web_system: WebSystem, browser: Browser, s3, endpoints, tmp_path: Path) -> None:

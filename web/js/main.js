@@ -4,7 +4,7 @@ import { currentRoute, go, session, setRouter } from "./nav.js";
 import { clear, clearError, h, showError } from "./ui.js";
 import { renderPending } from "./uploads.js";
 import { loginView, signupView } from "./views/auth.js";
-import { filesView, trashView } from "./views/files.js";
+import { filesView, sharedView, trashView } from "./views/files.js";
 import { searchView } from "./views/search.js";
 import { settingsView, usageView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
@@ -14,6 +14,7 @@ const VIEWS = {
   signup: { render: signupView, title: "Sign up", public: true },
   files: { render: filesView, title: "Files" },
   trash: { render: trashView, title: "Trash" },
+  shared: { render: sharedView, title: "Shared with me" },
   search: { render: searchView, title: "Search" },
   usage: { render: usageView, title: "Usage" },
   settings: { render: settingsView, title: "Settings" },

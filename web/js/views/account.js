@@ -98,6 +98,8 @@ export async function settingsView(main) {
     });
   });
 
+  const followsList = h("div", {}, h("p", { class: "loading" }, "Loading…"));
+  renderFollows(followsList);
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, "Settings")),
     h("section", { class: "card", "aria-labelledby": "account-title" },
@@ -112,10 +114,42 @@ export async function settingsView(main) {
       h("h2", { id: "prefs-title" }, "Notifications"),
       h("p", { class: "muted" }, "Choose how DocStore mails you about each kind of event."),
       prefsForm),
+    h("section", { class: "card", "aria-labelledby": "follows-title" },
+      h("h2", { id: "follows-title" }, "Files you follow"),
+      h("p", { class: "muted" }, "You get a mail (as chosen above for “Changes to files you follow”) when someone else changes one."),
+      followsList),
     h("section", { class: "card", "aria-labelledby": "recent-title" },
       h("h2", { id: "recent-title" }, "Recent notifications"),
       notifications.items.length
         ? h("ul", { class: "notifications" }, notifications.items.map((n) => h("li", {},
           h("strong", {}, n.subject), h("div", { class: "muted small" }, timeElement(n.created_at), ` · ${n.status}`))))
         : h("p", { class: "empty" }, "Nothing yet.")));
+}
+
+async function renderFollows(box) {
+  let follows;
+  try {
+    follows = await api("GET", "account/follows", { query: { limit: 200 } });
+  } catch (error) {
+    clear(box, h("p", { class: "error-text" }, error.message));
+    return;
+  }
+  if (!follows.length) {
+    clear(box, h("p", { class: "empty" }, "You follow no files. Open a document and choose “Follow changes”."));
+    return;
+  }
+  const docs = await Promise.all(follows.map((f) => api("GET", `documents/${encodeURIComponent(f.document_id)}`).catch(() => null)));
+  clear(box, h("ul", { class: "notifications" }, follows.map((follow, i) => {
+    const name = docs[i]?.name || "A document you can no longer open";
+    return h("li", { class: "follow-item" },
+      h("span", {}, h("strong", {}, name), h("div", { class: "muted small" }, "Following since ", timeElement(follow.created_at))),
+      h("button", {
+        type: "button", class: "small", "aria-label": `Stop following ${name}`,
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api("DELETE", `documents/${encodeURIComponent(follow.document_id)}/follow`);
+          announce(`You no longer follow ${name}.`);
+          await renderFollows(box);
+        }),
+      }, "Stop following"));
+  })));
 }

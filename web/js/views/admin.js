@@ -49,7 +49,7 @@ export async function adminView(main, params, ctx) {
         barChart("Accounts per plan", rows("accounts")),
         barChart("Documents per plan", rows("documents")),
         barChart("Storage used per plan", rows("used_bytes"), formatBytes)),
-      h("table", { class: "totals-table" },
+      h("div", { class: "table-wrap" }, h("table", { class: "totals-table" },
         h("caption", {}, "Totals per plan"),
         h("thead", {}, h("tr", {}, ["Plan", "Accounts", "Documents", "Used", "Stored", "Average document", "Over quota"]
           .map((t) => h("th", { scope: "col" }, t)))),
@@ -60,7 +60,7 @@ export async function adminView(main, params, ctx) {
             h("td", { class: "num" }, String(t.accounts)), h("td", { class: "num" }, String(t.documents)),
             h("td", { class: "num" }, formatBytes(t.used_bytes)), h("td", { class: "num" }, formatBytes(t.stored_bytes)),
             h("td", { class: "num" }, formatBytes(t.average_document_bytes)), h("td", { class: "num" }, String(t.over_quota)));
-        })))),
+        }))))),
     h("section", { class: "card", "aria-labelledby": "top-title" }, h("h2", { id: "top-title" }, "Accounts using the most storage"), top),
     h("section", { class: "card", "aria-labelledby": "dlq-title" },
       h("h2", { id: "dlq-title" }, "Dead letters"),

@@ -9,6 +9,28 @@ import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
 
 const PAGE_SIZE = 50;
 const FOLDERS_KEY = "docstore.folders";
+const SHARE_NAMES_KEY = "docstore.shareNames";
+
+// Usernames of the accounts this browser shared with, for share lists that only carry ids.
+function shareName(share) {
+  if (share.username) return share.username;
+  try {
+    return JSON.parse(localStorage.getItem(SHARE_NAMES_KEY) || "{}")[share.grantee_id] || `account ${share.grantee_id.slice(0, 8)}`;
+  } catch {
+    return `account ${share.grantee_id.slice(0, 8)}`;
+  }
+}
+
+function rememberShareName(granteeId, username) {
+  let names = {};
+  try {
+    names = JSON.parse(localStorage.getItem(SHARE_NAMES_KEY) || "{}");
+  } catch {
+    names = {};
+  }
+  names[granteeId] = username;
+  localStorage.setItem(SHARE_NAMES_KEY, JSON.stringify(names));
+}
 
 export function normalisePath(path) {
   const segments = String(path || "/").split("/").filter((s) => s && s !== "." && s !== "..");
@@ -307,14 +329,74 @@ function detailsDialog(doc, refresh) {
           }, "Restore")))))));
   }
 
+  const sharing = h("section", { class: "sharing", "aria-labelledby": `share-title-${doc.document_id}` });
+  const followButton = h("button", { type: "button", "aria-pressed": "false" }, "Follow changes");
+  let following = false;
+  const showFollow = () => {
+    followButton.textContent = following ? "Following ✓" : "Follow changes";
+    followButton.setAttribute("aria-pressed", String(following));
+  };
+  followButton.addEventListener("click", () => busy(followButton, async () => {
+    await api(following ? "DELETE" : "PUT", `documents/${encodeURIComponent(doc.document_id)}/follow`);
+    following = !following;
+    showFollow();
+    announce(following ? `You will get a mail when someone else changes ${doc.name}.` : `You no longer follow ${doc.name}.`);
+  }));
+  api("GET", "account/follows", { query: { limit: 200 } })
+    .then((follows) => { following = follows.some((f) => f.document_id === doc.document_id); showFollow(); })
+    .catch(() => { followButton.hidden = true; });
+
+  async function loadShares() {
+    const title = h("h3", { id: `share-title-${doc.document_id}` }, "Sharing");
+    let shares;
+    try {
+      shares = await api("GET", `documents/${encodeURIComponent(doc.document_id)}/shares`);
+    } catch (error) {
+      // Only the owner sees who a document is shared with.
+      clear(sharing, title, h("p", { class: "muted" }, error.status === 403 || error.status === 404 ? "Shared with you by its owner." : error.message));
+      return;
+    }
+    const who = h("input", { name: "share-username", required: true, maxlength: "64", autocapitalize: "none", spellcheck: "false" });
+    const permission = h("select", { name: "share-permission" },
+      h("option", { value: "view" }, "Can view"), h("option", { value: "edit" }, "Can edit (upload new versions)"));
+    const shareButton = h("button", { type: "submit" }, "Share");
+    const form = h("form", { class: "share-form" }, field("Share with (username)", who), field("Permission", permission), shareButton);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(shareButton, async () => {
+        const share = await api("POST", `documents/${encodeURIComponent(doc.document_id)}/shares`, { json: { username: who.value.trim(), permission: permission.value } });
+        rememberShareName(share.grantee_id, share.username || who.value.trim());
+        announce(`${doc.name} shared with ${who.value.trim()}.`);
+        await loadShares();
+      });
+    });
+    clear(sharing, title,
+      shares.length
+        ? h("ul", { class: "share-list" }, shares.map((share) => h("li", {},
+          h("span", {}, h("strong", {}, shareName(share)), ` · ${share.permission === "edit" ? "can edit" : "can view"}`),
+          h("button", {
+            type: "button", class: "small", "aria-label": `Stop sharing with ${shareName(share)}`,
+            onclick: (e) => busy(e.currentTarget, async () => {
+              await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}/shares/${encodeURIComponent(share.grantee_id)}`);
+              announce(`No longer shared with ${shareName(share)}.`);
+              await loadShares();
+            }),
+          }, "Stop sharing"))))
+        : h("p", { class: "muted" }, "Only you can see this document."),
+      form);
+  }
+  loadShares();
+
   body.append(
     facts,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
       newVersion,
       h("label", { for: newVersion.id, class: "button" }, "Upload new version…"),
+      followButton,
       h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => { await trash(doc); changed = true; close(); }) }, "Delete")),
     h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm),
+    sharing,
     versions);
   versions.append(h("p", { class: "loading" }, "Loading versions…"));
   loadVersions();
@@ -375,3 +457,26 @@ export async function trashView(main, params, ctx) {
   await load();
 }
 
+
+// ---------------------------------------------------------------- shared with me
+
+export async function sharedView(main, params, ctx) {
+  const items = await api("GET", "shared", { query: { limit: 200 } });
+  if (!ctx.isCurrent()) return;
+  const refresh = () => { if (ctx.isCurrent()) sharedView(main, params, ctx); };
+  clear(main,
+    h("div", { class: "view-head" }, h("h1", {}, "Shared with me")),
+    h("p", { class: "muted" }, "Documents other people share with you. Follow one to get a mail when it changes."),
+    items.length
+      ? h("div", { class: "table-wrap" }, h("table", { class: "documents" },
+        h("caption", { class: "visually-hidden" }, "Documents shared with you"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Access"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Modified"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+        h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
+          h("td", { class: "name", "data-label": "Name" }, h("button", { type: "button", class: "link doc-open", onclick: () => openDocument(doc.document_id, refresh) }, doc.name)),
+          h("td", { "data-label": "Access" }, doc.permission === "edit" ? "Can edit" : "Can view"),
+          h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
+          h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),
+          h("td", { class: "row-actions" },
+            h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download")))))))
+      : h("p", { class: "empty" }, "Nothing is shared with you yet."));
+}
