@@ -62,7 +62,8 @@ export function announce(message) {
   const area = document.getElementById("status");
   const item = h("p", { class: "toast" }, message);
   area.append(item);
-  setTimeout(() => item.remove(), 6000);
+  while (area.children.length > 2) area.firstElementChild.remove();
+  setTimeout(() => item.remove(), 4500);
 }
 
 /** Show an error the person must notice (role="alert"); `clearError()` hides it. */

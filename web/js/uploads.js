@@ -22,6 +22,12 @@ export function multipartThreshold() {
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_THRESHOLD;
 }
 
+// "Hide" clears finished uploads and closes the panel; running ones and unfinished ones stay listed.
+document.getElementById("uploads-hide")?.addEventListener("click", () => {
+  for (const row of document.querySelectorAll("#upload-list li.done, #upload-list li.failed")) row.remove();
+  panel().hidden = true;
+});
+
 let onUploaded = () => {};
 /** Called after each upload completes (the file list refreshes). */
 export function setUploadedHandler(handler) {

@@ -31,7 +31,7 @@ export function usageBar(usage) {
     }, fill),
     h("p", { class: "usage-numbers" },
       h("strong", {}, formatBytes(usage.used_bytes)), ` of ${formatBytes(usage.cap_bytes)} used (${percent.toFixed(1)} %) · `,
-      `${formatBytes(usage.room_bytes)} left · ${usage.documents} documents`),
+      `${formatBytes(usage.room_bytes)} left · ${usage.documents} ${usage.documents === 1 ? "document" : "documents"}`),
     h("p", { class: "usage-message", role: level === "ok" ? null : "status" }, LEVEL_TEXT[level]));
 }
 

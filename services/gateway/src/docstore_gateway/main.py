@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.routing import Mount
 
 from docstore_gateway.adapters.sessions import SessionStore
 from docstore_gateway.adapters.upstreams import Upstreams
@@ -70,9 +73,17 @@ def create_app(settings: Settings) -> FastAPI:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="DocStore API")
 
     if settings.web_dir:
-        # Last, so /v1, /docs, /openapi.json, /healthz, /readyz and /metrics are matched first.
+        # The web app goes last, so /v1, /docs, /openapi.json, /healthz, /readyz and /metrics are
+        # matched first. A mount answers only below its slash (/metrics/...): keep Starlette's
+        # redirect of the bare path (/metrics -> /metrics/), which a catch-all would swallow.
+        for mount in [route for route in app.routes if isinstance(route, Mount)]:
+            app.add_route(mount.path, partial(_to_slash, mount.path + "/"), include_in_schema=False)
         app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app
+
+
+async def _to_slash(path: str, request: Request) -> RedirectResponse:
+    return RedirectResponse(request.url.replace(path=path))
 
 
 def app() -> FastAPI:
