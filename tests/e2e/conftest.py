@@ -21,7 +21,7 @@ SYSTEM_ENV = {
     "UPLOAD_MULTIPART_PART_BYTES": str(5 * 1024 * 1024),  # S3's smallest part: small files still get several
     "METADATA_FREE_VERSION_CAP": "3",  # retention is reached after a few versions
     "METADATA_ADMIN_USERNAMES": "admin-e2e",  # the operator dashboard's account
-    "NOTIFY_COALESCE_WINDOW_SECONDS": "2",  # a burst of changes makes one mail, quickly
+    "NOTIFY_COALESCE_WINDOW_SECONDS": "25",  # ten quick versions in the follow test fall into one window
     "NOTIFY_SWEEP_INTERVAL_SECONDS": "0.5",
 }
 

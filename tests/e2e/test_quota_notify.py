@@ -154,6 +154,12 @@ async def test_unsubscribe_link_works_without_logging_in(api, endpoints) -> None
 async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpoints) -> None:
     owner, follower = await sign_up(api), await sign_up(api)
     doc = await upload(api, owner, "plan.txt", b"v1")
+
+    async def at_version(n: int) -> bool:
+        current = await api.get(f"/v1/documents/{doc['document_id']}", headers=owner.auth)
+        return current.status_code == 200 and current.json()["version"] == n
+
+    await eventually(lambda: at_version(1))
     shared = await api.post(f"/v1/documents/{doc['document_id']}/shares", headers=owner.auth,
                             json={"username": follower.username, "permission": "edit"})
     assert shared.status_code in (200, 201), shared.text
@@ -161,10 +167,6 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
     assert followed.status_code in (200, 201, 204), followed.text
     owner_follows = await api.put(f"/v1/documents/{doc['document_id']}/follow", headers=owner.auth)
     assert owner_follows.status_code in (200, 201, 204)
-    async def at_version(n: int) -> bool:
-        current = await api.get(f"/v1/documents/{doc['document_id']}", headers=owner.auth)
-        return current.status_code == 200 and current.json()["version"] == n
-
     for n in range(2, 12):  # ten quick versions by the owner, each based on the one before
         await eventually(lambda: at_version(n - 1))
         g = await api.post("/v1/uploads", headers=owner.auth, json={
