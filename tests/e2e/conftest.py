@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
+
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -91,13 +92,3 @@ async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, con
     return done.json() | {"form_url": form["url"]}
 
 
-async def eventually(check, timeout: float = 30.0, interval: float = 0.25):
-    """Poll an async check until it returns something truthy (events take a moment to flow)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not true within {timeout}s")
-        await asyncio.sleep(interval)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
+
 import asyncio
 import uuid
 
@@ -48,13 +50,3 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     return messages
 
 
-async def eventually(predicate, timeout: float = 20.0, interval: float = 0.1):
-    """Poll an async predicate until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)

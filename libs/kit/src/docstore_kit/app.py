@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -34,13 +36,25 @@ class ServiceRuntime:
         self.mongo = mongo_client(settings)
         self.db = self.mongo[settings.mongodb_database]
         self.events = EventRuntime.for_service(settings, self.db, **event_options)
+        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work()` (a loop such as a watcher or sweeper) while the runtime is entered:
+        started after the consumer, cancelled before it stops."""
+        self._background.append((name, work))
 
     async def __aenter__(self) -> "ServiceRuntime":
         await self.events.start()
+        self._tasks = [asyncio.create_task(work(), name=name) for name, work in self._background]  # type: ignore[arg-type]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.events.stop()
         finally:
             self.mongo.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -64,18 +62,10 @@ def create_app(settings: Settings) -> FastAPI:
         await follows.ensure_indexes()
         if settings.verify_sender_identity:
             await mailer.verify_sender(settings.sender_address())
+        runtime.background("notify-sweeper", lambda: notifier.run_sweeper(settings.sweep_interval_seconds))
+        runtime.background("notify-digests", lambda: notifier.run_digests(settings.digest_interval_seconds))
         async with runtime:
-            tasks = [
-                asyncio.create_task(notifier.run_sweeper(settings.sweep_interval_seconds), name="notify-sweeper"),
-                asyncio.create_task(notifier.run_digests(settings.digest_interval_seconds), name="notify-digests"),
-            ]
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            yield
 
     app = service_app(
         title="DocStore notify",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,18 +44,11 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
             settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, timeout=settings.dlq_read_timeout_seconds
         )
         await usage.ensure_indexes()
+        runtime.background("quota-metrics", lambda: run_refresher(usage, settings.metrics_interval_seconds))
+        if settings.reconcile_interval_seconds > 0:
+            runtime.background("quota-reconciliation", lambda: reconciler.run_every(settings.reconcile_interval_seconds))
         async with runtime:
-            tasks = [asyncio.create_task(run_refresher(usage, settings.metrics_interval_seconds), name="quota-metrics")]
-            if settings.reconcile_interval_seconds > 0:
-                tasks.append(asyncio.create_task(reconciler.run_every(settings.reconcile_interval_seconds),
-                                                 name="quota-reconciliation"))
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            yield
 
     app = service_app(
         title="DocStore quota",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,15 +45,10 @@ def create_app(settings: Settings) -> FastAPI:
             redirect_secret=settings.redirect_secret,
         )
         app.state.runtime, app.state.uploads = runtime, uploads
+        runtime.background("upload-watcher", lambda: uploads.watch(settings.watch_interval_seconds))
         try:
             async with runtime:
-                watcher = asyncio.create_task(uploads.watch(settings.watch_interval_seconds), name="upload-watcher")
-                try:
-                    yield
-                finally:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
+                yield
         finally:
             await quota_http.aclose()
             await metadata_http.aclose()
