@@ -4,7 +4,14 @@ Event classes live in one module per domain (`accounts`, `uploads`, `files`, `qu
 `indexing`); importing this package registers them all.
 """
 
-from docstore_events.accounts import AccountCreated, AccountPlanChanged, AccountReplicated, Plan
+from docstore_events.accounts import (
+    AccountCreated,
+    AccountDeleted,
+    AccountPlanChanged,
+    AccountReplicated,
+    AccountUsernameConflicted,
+    Plan,
+)
 from docstore_events.base import EVENT_TYPES, Event
 from docstore_events.envelope import Envelope, KafkaRecord, UndecodableEvent, decode, encode
 from docstore_events.files import (
@@ -24,8 +31,10 @@ from docstore_events.uploads import UploadCompleted, UploadExpired, UploadInitia
 __all__ = [
     "EVENT_TYPES",
     "AccountCreated",
+    "AccountDeleted",
     "AccountPlanChanged",
     "AccountReplicated",
+    "AccountUsernameConflicted",
     "DocumentIndexFailed",
     "DocumentIndexed",
     "Envelope",

@@ -48,3 +48,35 @@ class AccountReplicated(Event):
     username: str
     home_region: str
     replica_region: str
+    version: int = 1
+    """The home region's replica version this region now holds (1 at sign-up, +1 per change)."""
+    status: str = "active"
+    """`active`, `deleted` or `username_conflict`, as in the home region."""
+
+
+class AccountDeleted(Event):
+    """Emitted by `metadata` in the account's home region when its owner deletes it
+    (`DELETE /account`). The account is marked deleted (its username stays reserved);
+    replication marks the replicas in the other regions deleted too."""
+
+    type = "account.deleted"
+
+    username: str
+    home_region: str
+
+
+class AccountUsernameConflicted(Event):
+    """Emitted by `metadata` in an account's home region when it learns (from a replica)
+    that another region signed up the same username at about the same moment and that
+    the other sign-up won (the lower account id: ids start with their creation time).
+
+    The losing account can no longer log in under that name; logins answer 409 saying so.
+    `notify` may mail the owner.
+    """
+
+    type = "account.username-conflicted"
+
+    username: str
+    home_region: str
+    winner_account_id: str
+    winner_region: str

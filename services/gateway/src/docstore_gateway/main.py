@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -35,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
         mongo = mongo_client(settings)
-        sessions = SessionStore(mongo[settings.mongodb_database], settings.session_ttl_seconds)
+        sessions = SessionStore(mongo[settings.mongodb_database], settings.session_ttl_seconds, settings.region)
         await sessions.ensure_indexes()
         upstreams = Upstreams(
             {name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT) for name, url in settings.upstreams().items()}
@@ -57,6 +58,14 @@ def create_app(settings: Settings) -> FastAPI:
         "then send `Authorization: Bearer <token>`.",
     )
     app.include_router(router)
+    if origins := settings.cors_origins():
+        # The web app of one region follows a 307 to another region's gateway: that gateway must
+        # answer the preflight of a JSON POST carrying Authorization. Bearer tokens, no cookies.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match"],
+            expose_headers=["Location", "ETag", "Retry-After"], max_age=600,
+        )
     cache: dict[str, Any] = {}
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
 
@@ -31,8 +33,32 @@ class Settings(ServiceSettings, S3Settings):
     search_scan_budget: int = 2000
     """Index rows one search request may read before answering with what it found and a cursor."""
 
+    peer_metadata_urls: str = ""
+    """JSON map region -> URL of that region's metadata (internal), e.g.
+    `{"ap-southeast-2": "http://metadata.ap-southeast-2.internal:8081"}`. Accounts that sign up
+    here are replicated to every region in it (this region's own entry is ignored)."""
+    replication_secret: str = "dev-secret"
+    """Shared by every region: the replication relay sends it, `PUT /internal/replicas/...` checks it."""
+    replication_batch_size: int = 200
+    replication_concurrency: int = 16
+    """Replica writes in flight at once, per peer region."""
+    replication_retry_initial_seconds: float = 0.5
+    replication_retry_max_seconds: float = 30.0
+    """Backoff of a replica write that failed (peer down): doubles from initial up to max."""
+    replication_poll_seconds: float = 1.0
+    replication_timeout_seconds: float = 5.0
+
     admin_usernames: str = ""
     """Comma-separated usernames that get the admin role when they log in (the operator dashboard)."""
+
+    secret_fields = ("replication_secret",)
+
+    def peers(self) -> dict[str, str]:
+        """Other regions' metadata URLs (this region excluded)."""
+        urls = json.loads(self.peer_metadata_urls) if self.peer_metadata_urls.strip() else {}
+        if not isinstance(urls, dict):
+            raise ValueError("peer_metadata_urls: a JSON object region -> URL")
+        return {str(region): str(url).rstrip("/") for region, url in urls.items() if region != self.region and url}
 
     def admins(self) -> frozenset[str]:
         return frozenset(name.strip().lower() for name in self.admin_usernames.split(",") if name.strip())

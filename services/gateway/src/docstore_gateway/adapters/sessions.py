@@ -17,6 +17,12 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_region(token: str) -> str | None:
+    """The region that issued a token (`<region>.<random>`); None for a token without one."""
+    region, dot, rest = token.partition(".")
+    return region if dot and region and rest else None
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who a live session belongs to."""
@@ -33,15 +39,17 @@ class IssuedSession:
 
 
 class SessionStore:
-    def __init__(self, db: AsyncIOMotorDatabase, ttl_seconds: int) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, ttl_seconds: int, region: str = "") -> None:
         self.collection = db["sessions"]
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.region = region
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("account_id")
 
     async def create(self, account_id: str, role: str = "user") -> IssuedSession:
-        token = secrets.token_urlsafe(32)
+        # The issuing region prefixes the token, so another region's gateway can send it home.
+        token = f"{self.region}.{secrets.token_urlsafe(32)}" if self.region else secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         expires_at = now + self.ttl
         await self.collection.insert_one(
@@ -58,3 +66,7 @@ class SessionStore:
 
     async def revoke(self, token: str) -> None:
         await self.collection.delete_one({"_id": _token_id(token)})
+
+    async def revoke_account(self, account_id: str) -> None:
+        """End every session of an account (it was deleted)."""
+        await self.collection.delete_many({"account_id": account_id})

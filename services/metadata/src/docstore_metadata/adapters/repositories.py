@@ -61,12 +61,15 @@ class AccountRepository:
                 "home_region": account.home_region,
                 "password_hash": account.password_hash,
                 "created_at": account.created_at,
+                "status": "active",
+                "replica_version": 1,
             },
             session=session,
         )
 
-    async def by_username(self, username: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"username": username})
+    async def by_username(self, username: str, session: Session = None) -> dict[str, Any] | None:
+        """The account with its home in this region that has `username` (replicas live elsewhere)."""
+        return await self.collection.find_one({"username": username}, session=session)
 
     async def by_id(self, account_id: str, session: Session = None) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": account_id}, session=session)

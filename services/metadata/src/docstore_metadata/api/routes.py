@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_metadata.adapters.repositories import InvalidCursor
@@ -25,6 +27,8 @@ from docstore_metadata.api.schemas import (
     DownloadOut,
     InternalDocumentOut,
     PlanIn,
+    ReplicaIn,
+    ReplicaOut,
     SignupIn,
     VersionOut,
 )
@@ -40,9 +44,12 @@ from docstore_metadata.domain.documents import (
 from docstore_metadata.domain.sharing import NoAccess, OwnerOnly
 from docstore_metadata.domain.service import (
     DocumentNotFound,
+    HomeElsewhere,
     InTrash,
+    InvalidReplica,
     NotInTrash,
     TrashExpired,
+    UsernameLost,
     UsernameTaken,
     VersionNotFound,
 )
@@ -55,6 +62,7 @@ def _account_out(account: Any) -> AccountOut:
         return AccountOut(
             account_id=account["_id"], username=account["username"], email=account["email"],
             plan=account["plan"], home_region=account["home_region"], role=account.get("role", "user"),
+            status=account.get("status", "active"),
         )
     return AccountOut(
         account_id=account.id, username=account.username, email=account.email,
@@ -82,9 +90,26 @@ async def sign_up(body: SignupIn, metadata: MetadataDep) -> AccountOut:
     return _account_out(account)
 
 
-@router.post("/internal/credentials/verify", tags=["internal"], summary="Check a username and password (gateway only)")
-async def verify_credentials(body: CredentialsIn, metadata: MetadataDep, settings: SettingsDep) -> AccountOut:
-    account = await metadata.authenticate(body.username, body.password)
+@router.post("/internal/credentials/verify", tags=["internal"], response_model=AccountOut,
+             summary="Check a username and password (gateway only)")
+async def verify_credentials(body: CredentialsIn, metadata: MetadataDep, settings: SettingsDep) -> Any:
+    """200 with the account; 401 for wrong credentials; 421 `{detail, home_region}` when the
+    username's home is another region (log in there); 409 `{detail, code: "username_conflict",
+    winner_region}` when the account lost its username to a simultaneous sign-up elsewhere."""
+    try:
+        account = await metadata.authenticate(body.username, body.password)
+    except HomeElsewhere as error:
+        return JSONResponse(status_code=421, content={
+            "detail": f"this account's home is region {error.home_region}: log in there",
+            "home_region": error.home_region,
+        })
+    except UsernameLost as error:
+        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={
+            "detail": f"username {error.username} was taken at the same moment in region {error.winner_region}, "
+                      "whose sign-up came first; this account can no longer log in under that name",
+            "code": "username_conflict",
+            "winner_region": error.winner_region,
+        })
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
@@ -105,6 +130,32 @@ async def change_plan(body: PlanIn, account_id: CurrentAccountId, metadata: Meta
         return _account_out(await metadata.change_plan(account_id, body.plan))
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "account not found") from error
+
+
+@router.delete("/account", status_code=status.HTTP_204_NO_CONTENT, tags=["accounts"], summary="Delete the caller's account")
+async def delete_account(account_id: CurrentAccountId, metadata: MetadataDep) -> Response:
+    """Marks the account deleted (`account.deleted`; replicated to the other regions). Its
+    username stays reserved."""
+    try:
+        await metadata.delete_account(account_id)
+    except LookupError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "account not found") from error
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/internal/replicas/{account_id}", tags=["internal"], summary="Store another region's account (replication only)")
+async def put_replica(
+    account_id: str, body: ReplicaIn, metadata: MetadataDep, settings: SettingsDep,
+    x_replication_secret: Annotated[str | None, Header()] = None,
+) -> ReplicaOut:
+    """Idempotent: a version not above the one held changes nothing (and answers `applied: false`)."""
+    if not x_replication_secret or not hmac.compare_digest(x_replication_secret, settings.replication_secret):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
+    try:
+        applied = await metadata.receive_replica(account_id, body.model_dump())
+    except InvalidReplica as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+    return ReplicaOut(account_id=account_id, applied=applied)
 
 
 @router.get("/documents", tags=["documents"], summary="The caller's documents (or trash), sorted, keyset-paginated")

@@ -22,6 +22,23 @@ class AccountOut(BaseModel):
     email: str
     plan: str
     home_region: str
+    status: str = Field("active", description="`active`, `deleted`, or `username_conflict` (the name went to a "
+                        "simultaneous sign-up in another region)")
+
+
+class ReplicaIn(BaseModel):
+    """Another region's account, as replication sends it: no password, hash or e-mail."""
+
+    username: str = Field(min_length=1, max_length=64)
+    home_region: str = Field(min_length=1, max_length=64)
+    plan: Literal["free", "premium"] = "free"
+    status: Literal["active", "deleted", "username_conflict"] = "active"
+    version: int = Field(ge=1)
+
+
+class ReplicaOut(BaseModel):
+    account_id: str
+    applied: bool = Field(description="false: this version (or a newer one) was already held")
 
 
 class CredentialsIn(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +34,28 @@ class Account:
     created_at: datetime
 
 
+def new_account_id(now_ms: int | None = None) -> str:
+    """A UUID whose first 48 bits are the sign-up time in milliseconds (the UUIDv7 layout).
+
+    Ids sort by sign-up time, so "the lower id wins" (see `username_winner`) means the
+    earlier sign-up wins, and every region reaches the same verdict with no clock of its own.
+    """
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (ms & ((1 << 48) - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+def username_winner(first_id: str, second_id: str) -> str:
+    """Of two accounts in different regions holding one username, the one that keeps it.
+
+    The lower id (= the earlier sign-up, to the millisecond; random after that) wins.
+    Both regions compute this from the two ids alone, so they agree without talking.
+    """
+    return min(first_id, second_id)
+
+
 def normalise_username(username: str) -> str:
     return username.strip().lower()
 
@@ -48,7 +72,7 @@ def new_account(*, username: str, email: str, password: str, plan: str, region: 
     if len(password) > 1024:
         raise InvalidSignup("password: at most 1024 characters")
     return Account(
-        id=str(uuid.uuid4()),
+        id=new_account_id(),
         username=username,
         email=email.strip(),
         plan=plan,

@@ -7,17 +7,22 @@ entry; S3 objects to delete are recorded in the same transaction and deleted aft
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from docstore_events import (
     AccountCreated,
+    AccountDeleted,
     AccountPlanChanged,
+    AccountReplicated,
+    AccountUsernameConflicted,
     FileDeleted,
     FileDetailsChanged,
     FileModified,
@@ -27,8 +32,16 @@ from docstore_events import (
     UploadCompleted,
 )
 from docstore_events.runtime import EventRuntime
+from docstore_metadata.adapters.replication import ReplicaRepository, ReplicationQueue, replica_state
 from docstore_metadata.adapters.repositories import EPOCH, AccountRepository, DocumentRepository, search_keys
-from docstore_metadata.domain.accounts import Account, burn_verification, new_account, normalise_username, password_matches
+from docstore_metadata.domain.accounts import (
+    Account,
+    burn_verification,
+    new_account,
+    normalise_username,
+    password_matches,
+    username_winner,
+)
 from docstore_metadata.domain.documents import (
     VersionRecorded,
     check_name,
@@ -47,6 +60,27 @@ CONFLICT_NAMESPACE = uuid.UUID("6f1c6c1e-8f0a-4d3e-9a57-0c2b1f6d0e11")
 
 class UsernameTaken(Exception):
     """Sign-up with a username somebody already has."""
+
+
+class HomeElsewhere(Exception):
+    """The username belongs to an account whose home is another region (this one holds its replica)."""
+
+    def __init__(self, home_region: str) -> None:
+        super().__init__(home_region)
+        self.home_region = home_region
+
+
+class UsernameLost(Exception):
+    """The account signed up with a username another region gave away at the same moment, and lost it."""
+
+    def __init__(self, account: dict[str, Any]) -> None:
+        super().__init__(account["username"])
+        self.username = account["username"]
+        self.winner_region = (account.get("conflict_with") or {}).get("home_region", "")
+
+
+class InvalidReplica(ValueError):
+    """A replica write that cannot be right (e.g. for an account whose home is this region)."""
 
 
 class NotOwner(Exception):
@@ -82,8 +116,11 @@ class Metadata:
     def __init__(
         self, events: EventRuntime, accounts: AccountRepository, documents: DocumentRepository, region: str,
         *, version_caps: dict[str, int] | None = None, trash_retention: timedelta = timedelta(days=30),
+        replicas: ReplicaRepository | None = None, replication: ReplicationQueue | None = None,
     ):
         self.events = events
+        self.replicas = replicas or ReplicaRepository(accounts.collection.database)
+        self.replication = replication or ReplicationQueue(accounts.collection.database, {})
         self.accounts = accounts
         self.documents = documents
         self.region = region
@@ -92,15 +129,22 @@ class Metadata:
         self.garbage_added = asyncio.Event()
 
     async def _transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
-        return await self.events.transaction(work)
+        result = await self.events.transaction(work)
+        self.replication.wake()
+        return result
 
     # --- accounts --------------------------------------------------------------------
 
     async def sign_up(self, *, username: str, email: str, password: str, plan: str) -> Account:
-        """Store the account and emit `account.created` (without any secret) in one transaction."""
+        """Store the account and emit `account.created` (without any secret) in one transaction,
+        claim its username here and queue its replica for every other region.
+
+        A username held here by anyone, a local account or another region's replica, is taken.
+        """
         account = new_account(username=username, email=email, password=password, plan=plan, region=self.region)
 
         async def write(session: Session) -> None:
+            await self.replicas.claim_new(account.username, account.id, self.region, session)
             await self.accounts.add(account, session)
             await self.events.outbox.add(
                 AccountCreated(
@@ -112,6 +156,9 @@ class Metadata:
                 ),
                 session=session,
             )
+            state = {"username": account.username, "home_region": self.region, "plan": plan, "status": "active",
+                     "version": 1}
+            await self.replication.enqueue(account.id, state, session)
 
         try:
             await self._transaction(write)
@@ -120,12 +167,35 @@ class Metadata:
         return account
 
     async def authenticate(self, username: str, password: str) -> dict | None:
-        """The account whose credentials these are, or None."""
-        account = await self.accounts.by_username(normalise_username(username))
+        """The account whose credentials these are, or None.
+
+        `HomeElsewhere` when the name belongs to another region's account (a replica here:
+        it has no password, the home region checks it); `UsernameLost` when the password is
+        right but the account lost its name to a simultaneous sign-up in another region.
+        """
+        name = normalise_username(username)
+        account = await self.accounts.by_username(name)
         if account is None:
             burn_verification(password)
-            return None
-        return account if password_matches(account["password_hash"], password) else None
+        elif password_matches(account["password_hash"], password):
+            status = account.get("status", "active")
+            if status == "username_conflict":
+                raise UsernameLost(account)
+            return account if status == "active" else None
+        owner = await self.replicas.owner_of(name)
+        if owner is not None and owner["home_region"] != self.region:
+            replica = await self.replicas.replica(owner["account_id"])
+            if replica is not None and replica.get("status", "active") == "active":
+                raise HomeElsewhere(owner["home_region"])
+        return None
+
+    async def _replicate(self, account_id: str, session: Session) -> dict:
+        """Bump the account's replica version and queue its new state for every other region."""
+        account = await self.accounts.collection.find_one_and_update(
+            {"_id": account_id}, {"$inc": {"replica_version": 1}}, return_document=ReturnDocument.AFTER, session=session
+        )
+        await self.replication.enqueue(account_id, replica_state(account), session)
+        return account
 
     async def change_plan(self, account_id: str, plan: str) -> dict:
         async def write(session: Session) -> dict:
@@ -138,10 +208,86 @@ class Metadata:
                     AccountPlanChanged(account_id=account_id, old_plan=account["plan"], new_plan=plan),  # type: ignore[arg-type]
                     session=session,
                 )
-                account["plan"] = plan
+                account = await self._replicate(account_id, session)
             return account
 
         return await self._transaction(write)
+
+    async def delete_account(self, account_id: str) -> None:
+        """Mark the account deleted (its username stays reserved), emit `account.deleted` and
+        replicate the deletion. Deleting a deleted account changes nothing."""
+
+        async def write(session: Session) -> None:
+            account = await self.accounts.by_id(account_id, session)
+            if account is None:
+                raise LookupError(account_id)
+            if account.get("status", "active") == "deleted":
+                return
+            await self.accounts.collection.update_one(
+                {"_id": account_id}, {"$set": {"status": "deleted", "deleted_at": datetime.now(UTC)}}, session=session
+            )
+            await self.events.outbox.add(
+                AccountDeleted(account_id=account_id, username=account["username"], home_region=account["home_region"]),
+                session=session,
+            )
+            await self._replicate(account_id, session)
+
+        await self._transaction(write)
+
+    async def receive_replica(self, account_id: str, state: dict[str, Any]) -> bool:
+        """Store another region's account (minimal state), once per version; emit `account.replicated`.
+
+        A version not above the one held changes nothing (a resent write, or one that arrives
+        after a newer one). Username conflicts are settled by `username_winner`: if a local
+        account loses, it is marked `username_conflict`, told at login, and that replicates too.
+        Returns whether anything changed.
+        """
+        if state["home_region"] == self.region:
+            raise InvalidReplica(f"account {account_id} has its home here, in {self.region}")
+
+        async def write(session: Session) -> bool:
+            held = await self.replicas.replica(account_id, session)
+            if held is not None and int(held["version"]) >= int(state["version"]):
+                return False
+            await self.replicas.put_replica(account_id, state, session)
+            username = state["username"]
+            owner = await self.replicas.owner_of(username, session)
+            local = await self.accounts.by_username(username, session)
+            contenders = {account_id: state["home_region"]}
+            if owner is not None:
+                contenders[owner["account_id"]] = owner["home_region"]
+            if local is not None and local.get("status", "active") != "username_conflict":
+                contenders[local["_id"]] = self.region
+            winner = functools.reduce(username_winner, contenders)
+            if local is not None and local["_id"] != winner and local.get("status", "active") != "username_conflict":
+                await self._lose_username(local, winner, contenders[winner], session)
+            await self.replicas.claim(username, winner, contenders[winner], session)
+            await self.events.outbox.add(
+                AccountReplicated(
+                    account_id=account_id, username=username, home_region=state["home_region"],
+                    replica_region=self.region, version=int(state["version"]), status=state["status"],
+                ),
+                session=session,
+            )
+            return True
+
+        return await self._transaction(write)
+
+    async def _lose_username(self, local: dict[str, Any], winner_id: str, winner_region: str, session: Session) -> None:
+        await self.accounts.collection.update_one(
+            {"_id": local["_id"]},
+            {"$set": {"status": "username_conflict",
+                      "conflict_with": {"account_id": winner_id, "home_region": winner_region, "at": datetime.now(UTC)}}},
+            session=session,
+        )
+        await self.events.outbox.add(
+            AccountUsernameConflicted(
+                account_id=local["_id"], username=local["username"], home_region=self.region,
+                winner_account_id=winner_id, winner_region=winner_region,
+            ),
+            session=session,
+        )
+        await self._replicate(local["_id"], session)
 
     # --- change feed -----------------------------------------------------------------
 

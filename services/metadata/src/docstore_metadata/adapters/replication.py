@@ -1,0 +1,246 @@
+"""Cross-region account replication: the queue in the home region, the relay that drains it,
+and the replicas and username claims a region keeps.
+
+Home side: every account change that replicates (sign-up, plan change, deletion, a lost
+username) upserts one `replication_outbox` row per peer region, in the same transaction as
+the change. The row holds the account's whole minimal state and its `version`, so a newer
+change replaces a row not yet sent, and the order of delivery does not matter. The relay
+PUTs due rows to the peer's `/internal/replicas/{id}` and deletes a row only if its version
+is still the one it sent; a failed write is retried with exponential backoff.
+
+Receiving side: `replicas` holds other regions' accounts (id, username, home region, plan,
+status, version; never a password, hash or e-mail); a write with a version not above the
+stored one changes nothing, so a resent row is harmless. `usernames` holds, per username,
+the account that owns it in this region's view (a local account or a replica): sign-up and
+replica writes both write that document, so two of them racing on one name conflict in
+MongoDB and one is retried after the other committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from prometheus_client import Counter, Histogram
+
+from docstore_events.faults import crashpoint
+
+log = structlog.get_logger(__name__)
+
+Session = AsyncIOMotorClientSession | None
+REPLICA_FIELDS = ("username", "home_region", "plan", "status", "version")
+SECRET_HEADER = "X-Replication-Secret"
+
+sent_total = Counter("docstore_replication_sent_total", "Replica writes sent to peer regions", ["target", "outcome"])
+send_seconds = Histogram("docstore_replication_send_seconds", "Time of one replica write to a peer region", ["target"])
+
+
+def replica_state(account: Mapping[str, Any]) -> dict[str, Any]:
+    """The minimal state of a home account that other regions keep: nothing secret, no e-mail."""
+    return {
+        "username": account["username"],
+        "home_region": account["home_region"],
+        "plan": account.get("plan", "free"),
+        "status": account.get("status", "active"),
+        "version": int(account.get("replica_version", 1)),
+    }
+
+
+class ReplicationQueue:
+    """The home region's queue of replica writes, one row per (peer region, account)."""
+
+    def __init__(self, db: AsyncIOMotorDatabase, peers: Mapping[str, str]) -> None:
+        self.rows = db["replication_outbox"]
+        self.peers = dict(peers)
+        self.written = asyncio.Event()
+        self._sequence = itertools.count()
+
+    async def ensure_indexes(self) -> None:
+        await self.rows.create_index([("next_attempt_at", 1)])
+
+    async def enqueue(self, account_id: str, state: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+        """Queue `state` for every peer, inside the caller's transaction (replaces an older unsent state)."""
+        now = datetime.now(UTC)
+        for target in self.peers:
+            await self.rows.update_one(
+                {"_id": f"{target}:{account_id}"},
+                {
+                    "$set": {"target": target, "account_id": account_id, "replica": state, "version": state["version"],
+                             "next_attempt_at": now, "attempts": 0, "queued_at": now},
+                    "$setOnInsert": {"seq": (time.time_ns(), next(self._sequence))},
+                },
+                upsert=True,
+                session=session,
+            )
+
+    def wake(self) -> None:
+        self.written.set()
+
+    async def due(self, limit: int) -> list[dict[str, Any]]:
+        return await self.rows.find({"next_attempt_at": {"$lte": datetime.now(UTC)}}).limit(limit).to_list(limit)
+
+    async def done(self, row: Mapping[str, Any]) -> None:
+        """Forget a sent row, unless a newer state replaced it meanwhile (that one is sent next)."""
+        await self.rows.delete_one({"_id": row["_id"], "version": row["version"]})
+
+    async def failed(self, row: Mapping[str, Any], delay: float, error: str) -> None:
+        await self.rows.update_one(
+            {"_id": row["_id"], "version": row["version"]},
+            {"$set": {"next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay), "last_error": error[:500]},
+             "$inc": {"attempts": 1}},
+        )
+
+    async def pending(self) -> int:
+        return await self.rows.count_documents({})
+
+
+class PeerRejected(Exception):
+    """The peer answered, but not with success (misconfigured secret, bad row)."""
+
+
+class ReplicationRelay:
+    """Sends queued replica writes to the peer regions, with retries and backoff, until cancelled."""
+
+    def __init__(
+        self, queue: ReplicationQueue, *, secret: str, batch_size: int = 200, concurrency: int = 16,
+        retry_initial: float = 0.5, retry_max: float = 30.0, poll_interval: float = 1.0, timeout: float = 5.0,
+    ) -> None:
+        self.queue = queue
+        self.secret = secret
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.clients: dict[str, httpx.AsyncClient] = {}
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try after `attempts` failures: doubling, capped, with jitter."""
+        delay = min(self.retry_max, self.retry_initial * 2 ** min(attempts, 30))
+        return delay * random.uniform(0.8, 1.0)
+
+    def _client(self, target: str) -> httpx.AsyncClient:
+        if target not in self.clients:
+            self.clients[target] = httpx.AsyncClient(
+                base_url=self.queue.peers[target], timeout=self.timeout, headers={SECRET_HEADER: self.secret}
+            )
+        return self.clients[target]
+
+    async def _send(self, row: Mapping[str, Any]) -> None:
+        target = row["target"]
+        if target not in self.queue.peers:
+            raise PeerRejected(f"region {target} is no longer configured")
+        body = {"account_id": row["account_id"], **row["replica"]}
+        with send_seconds.labels(target).time():
+            response = await self._client(target).put(f"/internal/replicas/{row['account_id']}", json=body)
+        if response.status_code != 200:
+            raise PeerRejected(f"{response.status_code} {response.text[:200]}")
+
+    async def send_batch(self) -> int:
+        """Send one batch of due rows; returns how many were delivered."""
+        rows = await self.queue.due(self.batch_size)
+        if not rows:
+            return 0
+        gate = asyncio.Semaphore(self.concurrency)
+        down: set[str] = set()
+
+        async def one(row: dict[str, Any]) -> BaseException | None:
+            async with gate:
+                if row["target"] in down:  # the peer just failed: do not hammer it, back off
+                    return ConnectionError("peer down")
+                try:
+                    await self._send(row)
+                    return None
+                except (httpx.HTTPError, PeerRejected) as error:
+                    if isinstance(error, httpx.TransportError):
+                        down.add(row["target"])
+                    return error
+
+        results = await asyncio.gather(*(one(row) for row in rows))
+        # A crash here: every write of the batch reached the peer, none is marked done.
+        crashpoint("replication.after_send")
+        delivered = 0
+        for row, error in zip(rows, results, strict=True):
+            if error is None:
+                await self.queue.done(row)
+                sent_total.labels(row["target"], "ok").inc()
+                delivered += 1
+            else:
+                await self.queue.failed(row, self.backoff(row.get("attempts", 0)), repr(error))
+                sent_total.labels(row["target"], "failed").inc()
+        if len(rows) > delivered:
+            log.warning("replication_retrying", failed=len(rows) - delivered, targets=sorted({r["target"] for r in rows}))
+        return delivered
+
+    async def run(self) -> None:
+        if not self.queue.peers:
+            return
+        try:
+            while True:
+                self.queue.written.clear()
+                sent = 0
+                try:
+                    sent = await self.send_batch()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # MongoDB away: the rows stay, try again
+                    log.exception("replication_relay_failed")
+                if sent >= self.batch_size:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.queue.written.wait(), timeout=self.poll_interval)
+        finally:
+            for client in self.clients.values():
+                await client.aclose()
+
+
+class ReplicaRepository:
+    """Other regions' accounts (`replicas`) and who holds each username here (`usernames`)."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.replicas = db["replicas"]
+        self.usernames = db["usernames"]
+
+    async def ensure_indexes(self) -> None:
+        await self.replicas.create_index("username")
+
+    async def replica(self, account_id: str, session: Session = None) -> dict[str, Any] | None:
+        return await self.replicas.find_one({"_id": account_id}, session=session)
+
+    async def put_replica(self, account_id: str, state: Mapping[str, Any], session: AsyncIOMotorClientSession) -> None:
+        await self.replicas.update_one(
+            {"_id": account_id},
+            {"$set": {**{name: state[name] for name in REPLICA_FIELDS}, "replicated_at": datetime.now(UTC)}},
+            upsert=True,
+            session=session,
+        )
+
+    async def owner_of(self, username: str, session: Session = None) -> dict[str, Any] | None:
+        """`{account_id, home_region}` holding `username` in this region, or None."""
+        return await self.usernames.find_one({"_id": username}, session=session)
+
+    async def claim(self, username: str, account_id: str, home_region: str, session: AsyncIOMotorClientSession) -> None:
+        """Record the owner of `username` (upsert; the write every racer on this name makes)."""
+        await self.usernames.update_one(
+            {"_id": username},
+            {"$set": {"account_id": account_id, "home_region": home_region, "at": datetime.now(UTC)}, "$inc": {"writes": 1}},
+            upsert=True,
+            session=session,
+        )
+
+    async def claim_new(self, username: str, account_id: str, home_region: str, session: AsyncIOMotorClientSession) -> None:
+        """Claim a username nobody holds here; DuplicateKeyError if somebody does."""
+        await self.usernames.insert_one(
+            {"_id": username, "account_id": account_id, "home_region": home_region, "at": datetime.now(UTC), "writes": 1},
+            session=session,
+        )
