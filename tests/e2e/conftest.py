@@ -1,4 +1,6 @@
-"""The whole system as processes (every service, one region) on the run's real servers."""
+"""The whole system as processes on the run's real servers: region A (`system`, every test)
+and, for the tests that ask for it, region B (`region_b`: its own services, databases,
+bucket and topics under `ap-southeast-2.`, on the same servers)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,12 @@ SYSTEM_ENV = {
     "METADATA_ADMIN_USERNAMES": "admin-e2e",  # the operator dashboard's account
     "NOTIFY_COALESCE_WINDOW_SECONDS": "25",  # ten quick versions in the follow test fall into one window
     "NOTIFY_SWEEP_INTERVAL_SECONDS": "0.5",
+    # A peer region that is down is retried at least every second, so tests see it catch up quickly.
+    "METADATA_REPLICATION_RETRY_MAX_SECONDS": "1",
+    "METADATA_REPLICATION_POLL_SECONDS": "0.5",
 }
+REGION_A = "us-west-2"
+REGION_B = "ap-southeast-2"
 
 
 @dataclass
@@ -39,13 +46,50 @@ class System:
 
 
 @pytest.fixture(scope="session")
-def system(endpoints, test_data_dir: Path) -> Iterator[System]:
-    from docstore_devplatform.services import ServiceProcesses
+def region_urls() -> dict[str, dict[str, str]]:
+    """Service URLs of both regions, chosen before either starts: each is told the other's."""
+    from docstore_devplatform.ports import free_ports
+    from docstore_devplatform.services import SERVICES, service_urls
 
-    processes = ServiceProcesses(endpoints, test_data_dir / "system", ports="auto", extra_env=SYSTEM_ENV)
+    return {region: service_urls(dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
+            for region in (REGION_A, REGION_B)}
+
+
+def _ports(urls: dict[str, str]) -> dict[str, int]:
+    return {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
+
+
+@pytest.fixture(scope="session")
+def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
+    """Region A. Its accounts replicate to region B's URLs (retried while B is not running)."""
+    from docstore_devplatform.services import ServiceProcesses, region_wiring
+
+    env = SYSTEM_ENV | region_wiring(region_urls, REGION_A, primary=REGION_A)
+    processes = ServiceProcesses(endpoints, test_data_dir / "system", region=REGION_A,
+                                 ports=_ports(region_urls[REGION_A]), extra_env=env)
     try:
         urls = processes.start()
         yield System(urls=urls, processes=processes, logs=test_data_dir / "system" / "logs")
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="session")
+def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Iterator[System]:
+    """Region B on the same servers: its topics under `ap-southeast-2.`, bucket `docstore-ap-southeast-2`."""
+    from docstore_devplatform import probes
+    from docstore_devplatform.services import ServiceProcesses, bucket_for, region_wiring, topic_prefix_for
+    from docstore_events.topics import all_topics
+
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(topic_prefix_for(REGION_B, REGION_A)))
+    s3 = probes.s3_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
+    probes.ensure_bucket(s3, bucket_for(REGION_B), ["*"])
+    env = SYSTEM_ENV | region_wiring(region_urls, REGION_B, primary=REGION_A)
+    processes = ServiceProcesses(endpoints, test_data_dir / REGION_B, region=REGION_B,
+                                 ports=_ports(region_urls[REGION_B]), extra_env=env)
+    try:
+        urls = processes.start()
+        yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs")
     finally:
         processes.stop()
 

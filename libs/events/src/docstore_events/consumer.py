@@ -66,8 +66,10 @@ def subscribe(
     topic_prefix: str = "",
     retry: RetryPolicy = RetryPolicy(),
     fetch_max_wait_ms: int = 500,
+    group_id: str | None = None,
 ) -> None:
-    """Deliver each event to the handler for its class, at least once, in the group `consumer`.
+    """Deliver each event to the handler for its class, at least once, in the group `group_id`
+    (default: `consumer`).
 
     One Kafka consumer reads every topic of `handlers`, so a service is one group member
     (one rebalance when it joins, not one per event type).
@@ -132,7 +134,7 @@ def subscribe(
     consume.__name__ = f"consume_{consumer}"
     broker.subscriber(
         *by_topic,
-        group_id=consumer,
+        group_id=group_id or consumer,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=fetch_max_wait_ms,

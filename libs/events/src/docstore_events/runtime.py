@@ -99,6 +99,9 @@ class EventRuntime:
                 topic_prefix=self.topic_prefix,
                 retry=self.retry,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
+                # The service name; on a broker shared by regions (a topic prefix), the prefix
+                # too, so one region's restarts never rebalance the other region's consumers.
+                group_id=f"{self.topic_prefix}{self.service}",
             )
         await self.broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")

@@ -19,7 +19,7 @@ from pathlib import Path
 from docstore_devplatform.paths import repo_root
 from docstore_devplatform.procs import tail_file
 from docstore_devplatform.servers import DEFAULT_REGION
-from docstore_devplatform.services import DEFAULT_APP, SERVICES
+from docstore_devplatform.services import DEFAULT_APP, DEFAULT_REGION_B, SERVICES
 from docstore_devplatform.state import PID_FILE, STATE_FILE, StateFile
 
 DOWN_TIMEOUT = 60.0
@@ -55,10 +55,20 @@ def summary(state: dict) -> str:
     """Human summary of a ready platform's state."""
     services = state.get("services", {})
     ep = state.get("endpoints", {})
-    lines = [f"DocStore is up (region {state.get('region')})."]
+    regions = state.get("regions") or {state.get("region"): {"services": services}}
+    lines = [f"DocStore is up (region{'s' if len(regions) > 1 else ''} {', '.join(map(str, regions))})."]
     if "gateway" in services:
-        lines += [f"  Gateway:    {services['gateway']}", f"  API docs:   {services['gateway']}/docs"]
+        lines += [f"  Gateway:    {services['gateway']}  (region {state.get('region')})",
+                  f"  API docs:   {services['gateway']}/docs"]
+    for region, info in regions.items():
+        if region != state.get("region") and "gateway" in info.get("services", {}):
+            lines += [f"  Gateway:    {info['services']['gateway']}  (region {region}; topics under "
+                      f"{info.get('topic_prefix')!r}, bucket {info.get('bucket')}, logs {info.get('logs')})"]
     lines += [f"  {name + ':':<11} {url}" for name, url in services.items() if name != "gateway"]
+    for region, info in regions.items():
+        if region != state.get("region"):
+            others = [f"{name} {url.rsplit(':', 1)[-1]}" for name, url in info.get("services", {}).items() if name != "gateway"]
+            lines += [f"  {region}:  {', '.join(others)}"]
     lines += [
         f"  Kafka:      {ep.get('kafka_bootstrap')}",
         f"  MongoDB:    {ep.get('mongo_url')}",
@@ -94,7 +104,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     log = data_dir / "logs" / "platform.log"
     argv = [
         sys.executable, "-m", "docstore_devplatform", "supervise",
-        "--data-dir", str(data_dir), "--region", args.region, "--ports", args.ports,
+        "--data-dir", str(data_dir), "--region", args.region, "--region-b", args.region_b, "--ports", args.ports,
         "--services", ",".join(args.services), "--app", args.app,
     ]  # fmt: skip
     with log.open("ab") as out:
@@ -196,7 +206,8 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     )
 
     config = PlatformConfig(
-        data_dir=args.data_dir, region=args.region, ports=args.ports, services=args.services, app=args.app
+        data_dir=args.data_dir, region=args.region, region_b=args.region_b or None, ports=args.ports,
+        services=args.services, app=args.app,
     )
     return supervise(config)
 
@@ -218,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where data and logs live (default: <repo>/.data)")  # fmt: skip
     run = argparse.ArgumentParser(add_help=False)
     run.add_argument("--region", default=DEFAULT_REGION, help="region to start (default %(default)s)")
+    run.add_argument("--region-b", default=DEFAULT_REGION_B,
+                     help="second region, services on 8090-8095 (default %(default)s; '' for one region)")  # fmt: skip
     run.add_argument("--ports", choices=["fixed", "auto"], default="fixed",
                      help="fixed dev ports (gateway 8080, kafka 9092, ...) or free random ones")  # fmt: skip
     run.add_argument("--services", type=_services, default=list(SERVICES),

@@ -1,4 +1,7 @@
-"""The whole local platform for one region: servers, then services; and its state file.
+"""The whole local platform: servers, then two regions of services on them; and its state file.
+
+Both regions share the servers: region B has its own databases (the names include the
+region), its bucket ``docstore-<region>`` and its topics under ``KAFKA_TOPIC_PREFIX=<region>.``.
 
 The supervisor (``python -m docstore_devplatform supervise``) runs :func:`supervise`;
 ``up``/``down``/``status`` talk to it through two files in the data dir:
@@ -20,23 +23,31 @@ from pathlib import Path
 from docstore_devplatform.launch import SERVER_NAMES
 from docstore_devplatform.procs import install_cleanup
 from docstore_devplatform.servers import DEFAULT_REGION, Servers
+from docstore_devplatform.ports import free_ports
 from docstore_devplatform.services import (
     DEFAULT_APP,
+    DEFAULT_REGION_B,
+    FIXED_PORTS,
+    FIXED_PORTS_B,
     SERVICES,
     ServiceProcesses,
     bucket_for,
+    region_wiring,
+    service_urls,
+    topic_prefix_for,
 )
 from docstore_devplatform.state import PID_FILE, StateFile
 
 
-def load_topics() -> tuple[list[str], str | None]:
-    """Every Kafka topic from ``docstore_events.topics.all_topics()``, and a warning if unavailable."""
+def load_topics(prefixes: Sequence[str] = ("",)) -> tuple[list[str], str | None]:
+    """Every Kafka topic from ``docstore_events.topics.all_topics(prefix)`` for each prefix, and a
+    warning if unavailable."""
     try:
         from docstore_events.topics import all_topics  # type: ignore[import-not-found]
     except ImportError as exc:
         return [], f"docstore_events.topics not importable ({exc}); starting with no topics"
     try:
-        return list(all_topics()), None
+        return [topic for prefix in prefixes for topic in all_topics(prefix)], None
     except Exception as exc:  # noqa: BLE001 - someone else's module; report, don't crash
         return [], f"docstore_events.topics.all_topics() failed ({exc!r}); starting with no topics"
 
@@ -47,6 +58,8 @@ class PlatformConfig:
 
     data_dir: Path
     region: str = DEFAULT_REGION
+    region_b: str | None = DEFAULT_REGION_B
+    """The second region (services on FIXED_PORTS_B); None or empty: one region only."""
     ports: str = "fixed"  # or "auto"
     services: Sequence[str] = SERVICES
     app: str = DEFAULT_APP
@@ -78,44 +91,54 @@ def supervise(config: PlatformConfig) -> int:
     signal.signal(signal.SIGTERM, _raise_shutdown)
     signal.signal(signal.SIGINT, _raise_shutdown)
     servers: Servers | None = None
-    services: ServiceProcesses | None = None
+    regions: list[ServiceProcesses] = []
     try:
-        topics, warning = load_topics()
+        names = [config.region] + ([config.region_b] if config.region_b else [])
+        topics, warning = load_topics([topic_prefix_for(name, config.region) for name in names])
         if warning:
             state.progress(f"warning: {warning}")
-        bucket = bucket_for(config.region)
-        state.progress(f"starting servers: {', '.join(SERVER_NAMES)}; {len(topics)} topics, bucket {bucket}")
+        buckets = [bucket_for(name) for name in names]
+        state.progress(f"starting servers: {', '.join(SERVER_NAMES)}; {len(topics)} topics, buckets {', '.join(buckets)}")
         servers = Servers(
             data_dir,
             ports=config.ports,  # type: ignore[arg-type]
             topics=topics,
-            buckets=[bucket],
+            buckets=buckets,
             cors_origins=config.cors_origins,
         )
         endpoints = servers.start()
         state.progress("servers ready")
-        state.progress(f"starting services: {', '.join(config.services)}")
-        services = ServiceProcesses(
-            endpoints,
-            data_dir,
-            region=config.region,
-            ports=config.ports,  # type: ignore[arg-type]
-            names=config.services,
-            app=config.app,
-            extra_env=config.extra_env,
-        )
-        urls = services.start()
+        ports = _region_ports(config, names)
+        urls_by_region = {name: service_urls(ports[name]) for name in names}
+        for index, name in enumerate(names):
+            state.progress(f"starting services of {name}: {', '.join(config.services)}")
+            processes = ServiceProcesses(
+                endpoints,
+                data_dir if index == 0 else data_dir / name,  # region B logs to .data/<region>/logs/
+                region=name,
+                ports=ports[name],
+                names=config.services,
+                app=config.app,
+                extra_env=region_wiring(urls_by_region, name, primary=config.region) | config.extra_env,
+            )
+            regions.append(processes)
+            processes.start()
         state.progress("services ready")
+        primary = regions[0]
         state.update(
             state="ready",
             region=config.region,
             data_dir=str(data_dir),
             logs=str(data_dir / "logs"),
             endpoints=endpoints.to_dict(),
-            services=urls,
-            pids={"servers": servers.pids(), "services": services.pids()},
+            services=dict(primary.urls),
+            regions={p.region: {"services": dict(p.urls), "logs": str(p.data_dir / "logs"),
+                                "topic_prefix": topic_prefix_for(p.region, config.region),
+                                "bucket": bucket_for(p.region)} for p in regions},
+            pids={"servers": servers.pids(), "services": primary.pids(),
+                  **{f"{p.region}-services": p.pids() for p in regions[1:]}},
         )
-        _watch(servers, services, state)
+        _watch(servers, regions, state)
         return 0
     except _Shutdown:
         return 0
@@ -126,8 +149,8 @@ def supervise(config: PlatformConfig) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish stopping, in order
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if services is not None:
-            services.stop()
+        for processes in reversed(regions):
+            processes.stop()
         if servers is not None:
             servers.stop()
         if state.state["state"] != "failed":
@@ -135,10 +158,21 @@ def supervise(config: PlatformConfig) -> int:
         pid_file.unlink(missing_ok=True)
 
 
-def _watch(servers: Servers, services: ServiceProcesses, state: StateFile) -> None:
+def _region_ports(config: PlatformConfig, names: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Service ports of each region: FIXED_PORTS / FIXED_PORTS_B, or free ones, all known up front
+    (each region's services are told the others' URLs)."""
+    if config.ports == "fixed":
+        return {name: {s: fixed[s] for s in config.services} for name, fixed in zip(names, (FIXED_PORTS, FIXED_PORTS_B))}
+    return {name: dict(zip(config.services, free_ports(len(config.services)), strict=True)) for name in names}
+
+
+def _watch(servers: Servers, regions: Sequence[ServiceProcesses], state: StateFile) -> None:
     """Until a signal arrives: note children that exit, so ``status`` can show them."""
     procs = {name: servers.process(name) for name in SERVER_NAMES}
-    procs |= {name: services.process(name) for name in services.names}
+    for index, services in enumerate(regions):
+        suffix = "" if index == 0 else f"@{services.region}"
+        procs |= {f"{name}{suffix}": services.process(name) for name in services.names}
+    services = regions[0]
     exited: dict[str, int | None] = {}
     while True:
         time.sleep(1.0)  # a signal interrupts this with _Shutdown
@@ -147,4 +181,5 @@ def _watch(servers: Servers, services: ServiceProcesses, state: StateFile) -> No
             for name, status in sorted(new.items()):
                 print(f"{time.strftime('%H:%M:%S')} {name} exited with status {status}", flush=True)
             exited |= new
-            state.update(exited=exited, pids={"servers": servers.pids(), "services": services.pids()})
+            state.update(exited=exited, pids={"servers": servers.pids(), "services": services.pids(),
+                                              **{f"{p.region}-services": p.pids() for p in regions[1:]}})

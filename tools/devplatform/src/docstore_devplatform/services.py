@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -28,6 +29,22 @@ FIXED_PORTS: Mapping[str, int] = {
     "notify": 8085,
 }
 
+#: The second region's fixed ports (``scripts/up`` runs two regions on one machine).
+FIXED_PORTS_B: Mapping[str, int] = {
+    "gateway": 8090,
+    "metadata": 8091,
+    "upload": 8092,
+    "quota": 8093,
+    "indexer": 8094,
+    "notify": 8095,
+}
+
+#: The second region ``scripts/up`` starts beside the first.
+DEFAULT_REGION_B = "ap-southeast-2"
+
+#: Shared by the regions of the local platform (development only; production takes a Secret).
+DEV_REPLICATION_SECRET = "docstore-dev-replication-secret"
+
 #: uvicorn target of each service; ``{name}`` is the service name.
 DEFAULT_APP = "docstore_{name}.main:app"
 
@@ -35,6 +52,28 @@ DEFAULT_APP = "docstore_{name}.main:app"
 def bucket_for(region: str) -> str:
     """The S3 bucket holding a region's files."""
     return f"docstore-{region}"
+
+
+def topic_prefix_for(region: str, primary: str = DEFAULT_REGION) -> str:
+    """Topic prefix of a region on a shared broker: none for the first region, ``<region>.`` otherwise."""
+    return "" if region == primary else f"{region}."
+
+
+def region_wiring(urls_by_region: Mapping[str, Mapping[str, str]], region: str, *, primary: str = DEFAULT_REGION) -> dict[str, str]:
+    """Environment that ties the services of ``region`` to the other regions on one machine.
+
+    ``REGION_GATEWAYS`` (every region's gateway: redirects and CORS), ``PEER_METADATA_URLS``
+    (where replicas of this region's accounts go), ``REPLICATION_SECRET`` and the region's
+    ``KAFKA_TOPIC_PREFIX`` on the shared broker.
+    """
+    return {
+        "REGION_GATEWAYS": json.dumps({name: urls["gateway"] for name, urls in urls_by_region.items() if "gateway" in urls}),
+        "PEER_METADATA_URLS": json.dumps(
+            {name: urls["metadata"] for name, urls in urls_by_region.items() if name != region and "metadata" in urls}
+        ),
+        "REPLICATION_SECRET": DEV_REPLICATION_SECRET,
+        "KAFKA_TOPIC_PREFIX": topic_prefix_for(region, primary),
+    }
 
 
 def service_urls(ports: Mapping[str, int]) -> dict[str, str]:
@@ -124,6 +163,17 @@ class ServiceProcesses:
         except BaseException:
             self.stop()
             raise
+        return dict(self.urls)
+
+    def resume(self) -> dict[str, str]:
+        """Start again every service that is not running (after ``stop``) and wait until all are ready.
+
+        No free-port check: a port its own service just left may still have connections in
+        TIME_WAIT, which uvicorn (SO_REUSEADDR) binds through but a plain bind probe does not.
+        """
+        for proc in self._procs.values():
+            proc.start()  # no-op for a running one
+        self._wait_ready(self.names)
         return dict(self.urls)
 
     def stop(self) -> None:

@@ -1,0 +1,141 @@
+"""Replication lag: sign-up in region A -> the replica visible in region B, p50/p99 over 1,000 sign-ups.
+
+Starts the real servers (free ports, a temporary folder) and `metadata` of two regions as
+processes (us-west-2 and ap-southeast-2, one broker with B's topics under `ap-southeast-2.`,
+one MongoDB with each region's own database), wired to each other as `scripts/up` does. Then:
+  * baseline: the raw work one replica write needs, done by hand: an HTTP PUT of a replica
+    to B's `/internal/replicas/{id}` and a read of it from B's database, one after the other;
+  * replication: N sign-ups (`POST /accounts` on A's metadata, a few in flight); for each, the
+    clock runs from its 201 response to the moment a poller (every 10 ms) sees its replica
+    in B's `replicas` collection.
+Prints p50/p99 of both and the ratio replication/baseline.
+
+    uv run python bench/replication.py [--signups 1000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from docstore_devplatform.ports import free_ports
+from docstore_devplatform.servers import Servers
+from docstore_devplatform.services import DEV_REPLICATION_SECRET, ServiceProcesses, region_wiring, service_urls
+from docstore_events import all_topics
+
+A, B = "us-west-2", "ap-southeast-2"
+POLL = 0.01
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def baseline(b_metadata: str, b_db, count: int) -> list[float]:
+    times = []
+    async with httpx.AsyncClient(base_url=b_metadata, headers={"X-Replication-Secret": DEV_REPLICATION_SECRET}) as http:
+        for i in range(count):
+            account_id = f"bench-raw-{uuid.uuid4().hex}"
+            started = time.perf_counter()
+            response = await http.put(f"/internal/replicas/{account_id}", json={
+                "username": f"raw-{uuid.uuid4().hex[:12]}", "home_region": A, "plan": "free", "status": "active", "version": 1})
+            response.raise_for_status()
+            assert await b_db.replicas.find_one({"_id": account_id}) is not None
+            times.append(time.perf_counter() - started)
+    return times
+
+
+async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> list[float]:
+    responded: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done_signing = asyncio.Event()
+
+    async def poll() -> None:
+        while not (done_signing.is_set() and len(seen) == len(responded)):
+            waiting = [account_id for account_id in responded if account_id not in seen]
+            if waiting:
+                rows = await b_db.replicas.find({"_id": {"$in": waiting}}, {"_id": 1}).to_list(None)
+                now = time.perf_counter()
+                for row in rows:
+                    seen[row["_id"]] = now
+            await asyncio.sleep(POLL)
+
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=a_metadata, timeout=60.0) as http:
+
+        async def sign_up(i: int) -> None:
+            name = f"b{i}-{uuid.uuid4().hex[:10]}"
+            async with gate:
+                response = await http.post("/accounts", json={"username": name, "email": f"{name}@example.com",
+                                                             "password": "benchmark password"})
+                response.raise_for_status()
+                responded[response.json()["account_id"]] = time.perf_counter()
+
+        poller = asyncio.create_task(poll())
+        started = time.perf_counter()
+        await asyncio.gather(*(sign_up(i) for i in range(signups)))
+        signing = time.perf_counter() - started
+        done_signing.set()
+        await asyncio.wait_for(poller, timeout=300)
+        print(f"  {signups} sign-ups in {signing:.1f} s ({signups / signing:.0f}/s); all replicated "
+              f"{max(seen.values()) - started:.1f} s after the first", flush=True)
+    return [seen[account_id] - responded[account_id] for account_id in responded]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signups", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--baseline", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp:
+        data = Path(tmp)
+        topics = all_topics() + all_topics(f"{B}.")
+        with Servers(data / "servers", topics=topics, buckets=[f"docstore-{A}", f"docstore-{B}"]) as endpoints:
+            urls = {region: service_urls(dict(zip(["metadata", "gateway"], free_ports(2), strict=True))) for region in (A, B)}
+            regions = []
+            for region in (A, B):
+                processes = ServiceProcesses(
+                    endpoints, data / region, region=region, names=["metadata"],
+                    ports={"metadata": int(urls[region]["metadata"].rsplit(":", 1)[1])},
+                    extra_env=region_wiring(urls, region, primary=A) | {"LOG_LEVEL": "WARNING"},
+                )
+                processes.start()
+                regions.append(processes)
+            try:
+                asyncio.run(run(urls, endpoints.mongo_url, args))
+            finally:
+                for processes in regions:
+                    processes.stop()
+
+
+async def run(urls: dict, mongo_url: str, args: argparse.Namespace) -> None:
+    mongo = AsyncIOMotorClient(mongo_url, tz_aware=True)
+    b_db = mongo[f"docstore_metadata_{B.replace('-', '_')}"]
+    try:
+        print(f"baseline: {args.baseline} raw replica PUTs to B's metadata + read from B's database", flush=True)
+        raw = await baseline(urls[B]["metadata"], b_db, args.baseline)
+        print(f"replication: {args.signups} sign-ups in {A}, {args.concurrency} in flight", flush=True)
+        lags = await replication(urls[A]["metadata"], b_db, args.signups, args.concurrency)
+    finally:
+        mongo.close()
+    raw_p50, raw_p99 = percentile(raw, 50) * 1000, percentile(raw, 99) * 1000
+    p50, p99 = percentile(lags, 50) * 1000, percentile(lags, 99) * 1000
+    print()
+    print(f"{'':<34}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'baseline (raw PUT + read)':<34}{raw_p50:>10.1f}{raw_p99:>10.1f}")
+    print(f"{'replication lag (201 -> in B)':<34}{p50:>10.1f}{p99:>10.1f}   mean {statistics.mean(lags) * 1000:.1f}")
+    print(f"{'ratio replication / baseline':<34}{p50 / raw_p50:>10.1f}{p99 / raw_p99:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
