@@ -6,8 +6,8 @@ one MongoDB with each region's own database), wired to each other as `scripts/up
   * baseline: the raw work one replica write needs, done by hand: an HTTP PUT of a replica
     to B's `/internal/replicas/{id}` and a read of it from B's database, one after the other;
   * replication: N sign-ups (`POST /accounts` on A's metadata, a few in flight); for each, the
-    clock runs from its 201 response to the moment a poller (every 10 ms) sees its replica
-    in B's `replicas` collection.
+    clock runs from its 201 response to the moment a change stream on B's `replicas`
+    collection reports the replica.
 Prints p50/p99 of both and the ratio replication/baseline.
 
     uv run python bench/replication.py [--signups 1000] [--concurrency 8]
@@ -32,7 +32,6 @@ from docstore_devplatform.services import DEV_REPLICATION_SECRET, ServiceProcess
 from docstore_events import all_topics
 
 A, B = "us-west-2", "ap-southeast-2"
-POLL = 0.01
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -59,16 +58,14 @@ async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> 
     seen: dict[str, float] = {}
     done_signing = asyncio.Event()
 
-    async def poll() -> None:
-        while not (done_signing.is_set() and len(seen) == len(responded)):
-            waiting = [account_id for account_id in responded if account_id not in seen]
-            if waiting:
-                rows = await b_db.replicas.find({"_id": {"$in": waiting}}, {"_id": 1}).to_list(None)
-                now = time.perf_counter()
-                for row in rows:
-                    seen[row["_id"]] = now
-            await asyncio.sleep(POLL)
+    async def watch() -> None:
+        """B's `replicas` inserts as they commit (a change stream: no polling load on the database)."""
+        async with b_db.replicas.watch([{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]) as stream:
+            ready.set()
+            async for change in stream:
+                seen.setdefault(change["documentKey"]["_id"], time.perf_counter())
 
+    ready = asyncio.Event()
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=a_metadata, timeout=60.0) as http:
 
@@ -80,12 +77,16 @@ async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> 
                 response.raise_for_status()
                 responded[response.json()["account_id"]] = time.perf_counter()
 
-        poller = asyncio.create_task(poll())
+        poller = asyncio.create_task(watch())
+        await ready.wait()
         started = time.perf_counter()
         await asyncio.gather(*(sign_up(i) for i in range(signups)))
         signing = time.perf_counter() - started
         done_signing.set()
-        await asyncio.wait_for(poller, timeout=300)
+        deadline = time.perf_counter() + 600
+        while not all(account_id in seen for account_id in responded) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        poller.cancel()
         print(f"  {signups} sign-ups in {signing:.1f} s ({signups / signing:.0f}/s); all replicated "
               f"{max(seen.values()) - started:.1f} s after the first", flush=True)
     return [seen[account_id] - responded[account_id] for account_id in responded]

@@ -58,12 +58,12 @@ def summary(state: dict) -> str:
     regions = state.get("regions") or {state.get("region"): {"services": services}}
     lines = [f"DocStore is up (region{'s' if len(regions) > 1 else ''} {', '.join(map(str, regions))})."]
     if "gateway" in services:
-        lines += [f"  Gateway:    {services['gateway']}  (region {state.get('region')})",
-                  f"  API docs:   {services['gateway']}/docs"]
+        lines += [f"  Gateway:    {services['gateway']}", f"  API docs:   {services['gateway']}/docs"]
     for region, info in regions.items():
         if region != state.get("region") and "gateway" in info.get("services", {}):
-            lines += [f"  Gateway:    {info['services']['gateway']}  (region {region}; topics under "
-                      f"{info.get('topic_prefix')!r}, bucket {info.get('bucket')}, logs {info.get('logs')})"]
+            lines += [f"  Gateway B:  {info['services']['gateway']}",
+                      f"              (region {region}: topics under {info.get('topic_prefix')!r}, "
+                      f"bucket {info.get('bucket')}, logs {info.get('logs')})"]
     lines += [f"  {name + ':':<11} {url}" for name, url in services.items() if name != "gateway"]
     for region, info in regions.items():
         if region != state.get("region"):
