@@ -81,10 +81,13 @@ async def ours_large(api: httpx.AsyncClient, auth: dict, path: Path, parallel: i
 
     async with httpx.AsyncClient(timeout=300) as s3:
         await asyncio.gather(*(worker(s3) for _ in range(parallel)))
+    parts_done = time.perf_counter()
     completed = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=auth, timeout=600)
     completed.raise_for_status()
     assert completed.json()["size"] == size
-    return time.perf_counter() - started
+    finished = time.perf_counter()
+    print(f"  (ours: grant + parts {parts_done - started:.2f} s, complete {finished - parts_done:.2f} s)", file=sys.stderr)
+    return finished - started
 
 
 def raw_large(s3, path: Path, parallel: int) -> float:
