@@ -84,7 +84,7 @@ async def sign_up(body: SignupIn, metadata: MetadataDep) -> AccountOut:
     try:
         account = await metadata.sign_up(username=body.username, email=body.email, password=body.password, plan=body.plan)
     except InvalidSignup as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except UsernameTaken as error:
         raise HTTPException(status.HTTP_409_CONFLICT, f"username {error} is taken") from error
     return _account_out(account)
@@ -154,7 +154,7 @@ async def put_replica(
     try:
         applied = await metadata.receive_replica(account_id, body.model_dump())
     except InvalidReplica as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return ReplicaOut(account_id=account_id, applied=applied)
 
 
@@ -178,7 +178,7 @@ async def list_documents(
             path=folder, trashed=trashed,
         )
     except InvalidDetails as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except InvalidCursor as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error
     return DocumentPage(items=[_document_out(row) for row in rows], next_cursor=next_cursor)
@@ -215,7 +215,7 @@ async def search_documents(
             scan_budget=settings.search_scan_budget,
         )
     except InvalidDetails as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except InvalidCursor as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error
     return DocumentPage(items=[_document_out(row) for row in rows], next_cursor=next_cursor)
@@ -252,7 +252,7 @@ def _domain_errors(error: Exception) -> HTTPException:
     if isinstance(error, TrashExpired):
         return HTTPException(status.HTTP_410_GONE, "the document has been in the trash too long to restore")
     if isinstance(error, InvalidDetails):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error))
+        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
     raise error
 
 
@@ -374,7 +374,7 @@ async def sync_compare(body: CompareIn, account_id: CurrentAccountId, documents:
     has other bytes: its version and sha256 are given) or `unknown_on_server`; `only_on_server`
     lists live documents the client did not mention."""
     if len(body.files) > settings.compare_max_files:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {settings.compare_max_files} files per request")
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"at most {settings.compare_max_files} files per request")
     answers, only_server = compare([(f.path, f.sha256) for f in body.files], await documents.live_documents(account_id))
     return CompareOut.model_validate({"files": answers, "only_on_server": only_server})
 
