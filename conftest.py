@@ -9,6 +9,7 @@ consumer groups with each other or with the end-to-end system.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from docstore_devplatform import probes
 from docstore_events.topics import all_topics
 
 REGION = "us-west-2"
@@ -65,25 +66,12 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
         servers.stop()
 
 
-async def create_topics(bootstrap: str, topics: list[str]) -> None:
-    """Create `topics` (3 partitions each) if they do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(topic, num_partitions=3, replication_factor=1) for topic in topics if topic not in existing]
-        if missing:
-            await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
 @pytest_asyncio.fixture
 async def isolated(endpoints) -> dict[str, str]:
     """Settings values for one in-process service under test: own database, own topics."""
     suffix = uuid.uuid4().hex[:10]
     prefix = f"t{suffix}."
-    await create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
+    await asyncio.to_thread(probes.create_topics, endpoints.kafka_bootstrap, all_topics(prefix))
     return {
         "kafka_bootstrap_servers": endpoints.kafka_bootstrap,
         "kafka_topic_prefix": prefix,

@@ -7,7 +7,6 @@ the e2e system in one pytest run without sharing consumer groups or data.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from docstore_devplatform import probes
 
 from docstore_events.topics import all_topics
 
@@ -56,19 +55,6 @@ def system_env() -> dict[str, str]:
     return env
 
 
-async def create_topics(bootstrap: str, topics: list[str]) -> None:
-    """Create this system's topics (3 partitions each) before its consumers start."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics if t not in existing]
-        if missing:
-            await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
 @pytest.fixture(scope="session")
 def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
     reason = browser_available()
@@ -76,7 +62,7 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
         pytest.skip(reason)
     from docstore_devplatform.services import ServiceProcesses, bucket_for
 
-    asyncio.run(create_topics(endpoints.kafka_bootstrap, all_topics(PREFIX)))
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(PREFIX))
     processes = ServiceProcesses(endpoints, test_data_dir / "web-system", ports="auto", extra_env=system_env())
     try:
         urls = processes.start()
