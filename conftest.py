@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from aiokafka import AIOKafkaProducer
+
 from docstore_devplatform import probes
+from docstore_devplatform.testing import EventPublisher
 from docstore_events.topics import all_topics
 
 REGION = "us-west-2"
@@ -79,3 +82,14 @@ async def isolated(endpoints) -> dict[str, str]:
         "mongodb_database": f"test_{suffix}",
         "region": REGION,
     }
+
+
+@pytest_asyncio.fixture
+async def publisher(isolated: dict[str, str]) -> AsyncIterator[EventPublisher]:
+    """Feeds events into the isolated topics, as the services' producers would."""
+    producer = AIOKafkaProducer(bootstrap_servers=isolated["kafka_bootstrap_servers"], acks="all")
+    await producer.start()
+    try:
+        yield EventPublisher(producer, isolated["kafka_topic_prefix"])
+    finally:
+        await producer.stop()

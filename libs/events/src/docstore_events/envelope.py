@@ -36,6 +36,11 @@ class KafkaRecord:
     value: bytes
     headers: dict[str, str]
 
+    @property
+    def id(self) -> str:
+        """The CloudEvents id the record carries."""
+        return self.headers["ce_id"]
+
 
 @dataclass(frozen=True)
 class Envelope(Generic[E]):

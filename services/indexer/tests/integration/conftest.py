@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
-
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
@@ -14,15 +12,15 @@ from typing import Any
 import boto3
 import httpx
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
-from docstore_events import AccountCreated, AccountPlanChanged, Event, FileVersionRecorded, encode
+from docstore_devplatform.testing import EventPublisher, eventually  # noqa: F401  (tests import eventually from here)
+from docstore_events import AccountCreated, AccountPlanChanged, Event, FileVersionRecorded
 from docstore_events.envelope import KafkaRecord, decode, headers_to_dict
 from docstore_indexer.main import create_app
 from docstore_indexer.settings import Settings
 
-SOURCE = "/docstore/us-west-2/test"
 
 
 @dataclass
@@ -30,22 +28,16 @@ class Harness:
     app: FastAPI
     http: httpx.AsyncClient
     settings: Settings
-    producer: AIOKafkaProducer
+    events: EventPublisher
     s3: Any
 
     async def send(self, event: Event, *, event_id: str | None = None, time: datetime | None = None) -> KafkaRecord:
         """Publish `event` into the app's topics, as its producer would (no outbox)."""
-        record = encode(event, source=SOURCE, topic_prefix=self.settings.kafka_topic_prefix, event_id=event_id,
-                        time=time)
-        await self.resend(record)
-        return record
+        return await self.events.send(event, event_id=event_id, time=time)
 
     async def resend(self, record: KafkaRecord) -> None:
         """Deliver the very same record again (same CloudEvents id), as Kafka may."""
-        await self.producer.send_and_wait(
-            record.topic, record.value, key=record.key,
-            headers=[(name, value.encode()) for name, value in record.headers.items()],
-        )
+        await self.events.resend(record)
 
     async def sign_up(self, plan: str = "premium") -> str:
         account_id = f"acc-{uuid.uuid4().hex[:12]}"
@@ -117,7 +109,7 @@ class Harness:
 
 
 @pytest_asyncio.fixture
-async def indexer(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Harness]:
+async def indexer(endpoints: Any, isolated: dict[str, str], publisher: EventPublisher) -> AsyncIterator[Harness]:
     settings = Settings(
         **isolated,
         typesense_url=endpoints.typesense_url,
@@ -133,12 +125,7 @@ async def indexer(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Har
         "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
         aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-                yield Harness(app=app, http=http, settings=settings, producer=producer, s3=s3)
-            await app.state.search_index.http.delete(f"/collections/{settings.typesense_collection}")
-    finally:
-        await producer.stop()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Harness(app=app, http=http, settings=settings, events=publisher, s3=s3)
+        await app.state.search_index.http.delete(f"/collections/{settings.typesense_collection}")

@@ -12,15 +12,14 @@ from typing import Any
 import boto3
 import httpx
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from docstore_events import Event, UploadCompleted, encode
+from docstore_devplatform.testing import EventPublisher
+from docstore_events import Event, UploadCompleted
 from docstore_events.envelope import decode
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 
-SOURCE = "/docstore/us-west-2/test"
 BUCKET = "docstore-us-west-2"
 
 
@@ -29,7 +28,7 @@ class Harness:
     app: FastAPI
     http: httpx.AsyncClient
     settings: Settings
-    producer: AIOKafkaProducer
+    events: EventPublisher
     s3: Any
     account_id: str = field(default_factory=lambda: f"acc-{uuid.uuid4().hex[:12]}")
 
@@ -49,11 +48,7 @@ class Harness:
 
     async def send(self, event: Event) -> None:
         """Publish `event` into the app's topics, as its producer would."""
-        record = encode(event, source=SOURCE, topic_prefix=self.settings.kafka_topic_prefix)
-        await self.producer.send_and_wait(
-            record.topic, record.value, key=record.key,
-            headers=[(name, value.encode()) for name, value in record.headers.items()],
-        )
+        await self.events.send(event)
 
     async def stored(self, body: bytes, *, document_id: str | None = None, filename: str = "notes.txt",
                      content_type: str = "text/plain", base_version: int | None = None, tags: list[str] | None = None,
@@ -89,7 +84,7 @@ class Harness:
 
 
 @pytest_asyncio.fixture
-async def metadata(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Harness]:
+async def metadata(endpoints: Any, isolated: dict[str, str], publisher: EventPublisher) -> AsyncIterator[Harness]:
     settings = Settings(
         **isolated, s3_bucket=BUCKET, s3_endpoint_url=endpoints.s3_endpoint, free_version_cap=3,
         garbage_interval_seconds=0.5,
@@ -99,11 +94,6 @@ async def metadata(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Ha
         "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
         aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-                yield Harness(app=app, http=http, settings=settings, producer=producer, s3=s3)
-    finally:
-        await producer.stop()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            yield Harness(app=app, http=http, settings=settings, events=publisher, s3=s3)

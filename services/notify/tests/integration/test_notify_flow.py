@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
-from docstore_events import AccountCreated, Event, QuotaExceeded, UploadExpired, encode
+from docstore_devplatform.testing import EventPublisher
+from docstore_events import AccountCreated, QuotaExceeded, UploadExpired
 from docstore_notify.main import create_app
 from docstore_notify.settings import Settings
 from fastapi import FastAPI
@@ -42,19 +42,6 @@ async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
     return [m for m in data.get("ses", {}).get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
 
 
-class Publisher:
-    def __init__(self, producer: AIOKafkaProducer, prefix: str) -> None:
-        self.producer = producer
-        self.prefix = prefix
-
-    async def send(self, event: Event, *, event_id: str | None = None) -> str:
-        record = encode(event, source=SOURCE, topic_prefix=self.prefix, event_id=event_id)
-        await self.producer.send_and_wait(
-            record.topic, record.value, key=record.key, headers=[(k, v.encode()) for k, v in record.headers.items()]
-        )
-        return record.headers["ce_id"]
-
-
 @pytest_asyncio.fixture
 async def app(isolated: dict[str, str]) -> AsyncIterator[FastAPI]:
     settings = Settings(
@@ -68,16 +55,6 @@ async def app(isolated: dict[str, str]) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-
-
-@pytest_asyncio.fixture
-async def publisher(isolated: dict[str, str]) -> AsyncIterator[Publisher]:
-    producer = AIOKafkaProducer(bootstrap_servers=isolated["kafka_bootstrap_servers"], acks="all")
-    await producer.start()
-    try:
-        yield Publisher(producer, isolated["kafka_topic_prefix"])
-    finally:
-        await producer.stop()
 
 
 @pytest.fixture
@@ -103,7 +80,7 @@ def api(app: FastAPI) -> httpx.AsyncClient:
 
 
 async def test_a_redelivered_quota_event_sends_exactly_one_mail(
-    app: FastAPI, publisher: Publisher, ses_endpoint: str
+    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
 ) -> None:
     account_id, email = new_account()
     await publisher.send(signed_up(account_id, email))
@@ -112,7 +89,7 @@ async def test_a_redelivered_quota_event_sends_exactly_one_mail(
     await publisher.send(event, event_id=event_id)
     await publisher.send(event, event_id=event_id)  # Kafka redelivers: same event id
     # Same account key, same topic, so same partition: this one is handled after both copies.
-    sentinel_id = await publisher.send(over_quota(account_id, used=6 * GB))
+    sentinel_id = (await publisher.send(over_quota(account_id, used=6 * GB))).id
 
     async def both_sent() -> list[dict[str, Any]] | None:
         mails = await mails_to(ses_endpoint, email)
@@ -135,10 +112,10 @@ async def test_a_redelivered_quota_event_sends_exactly_one_mail(
 
 
 async def test_a_quota_event_before_its_account_is_mailed_once_the_account_arrives(
-    app: FastAPI, publisher: Publisher, ses_endpoint: str
+    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
 ) -> None:
     account_id, email = new_account()
-    event_id = await publisher.send(over_quota(account_id))
+    event_id = (await publisher.send(over_quota(account_id))).id
     log = app.state.notifications.collection
     await eventually(lambda: log.find_one({"_id": event_id, "status": "waiting"}), what="a waiting notification")
     await asyncio.sleep(1.0)
@@ -184,7 +161,7 @@ async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: Fas
     assert row["message_id"] == mails[0]["id"] and row["attempts"] == 1
 
 
-async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publisher: Publisher) -> None:
+async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publisher: EventPublisher) -> None:
     account_id, email = new_account()
     other_id, other_email = new_account()
     await publisher.send(signed_up(account_id, email))
@@ -234,7 +211,7 @@ async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publ
 
 
 async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
-    isolated: dict[str, str], publisher: Publisher, ses_endpoint: str
+    isolated: dict[str, str], publisher: EventPublisher, ses_endpoint: str
 ) -> None:
     """An unverified sender is a permanent refusal: the row says failed, nothing loops."""
     settings = Settings(
@@ -250,7 +227,7 @@ async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
     async with application.router.lifespan_context(application):
         account_id, email = new_account()
         await publisher.send(signed_up(account_id, email))
-        event_id = await publisher.send(over_quota(account_id))
+        event_id = (await publisher.send(over_quota(account_id))).id
         log = application.state.notifications.collection
         row = await eventually(lambda: log.find_one({"_id": event_id, "status": "failed"}), what="a failed row")
         assert row["attempts"] == 1 and row["last_error"]

@@ -12,18 +12,16 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from docstore_devplatform.testing import EventPublisher
 from docstore_events import (
     AccountCreated,
     AccountPlanChanged,
-    Event,
     FileDeleted,
     FileRestored,
     FileTrashed,
     UploadCompleted,
-    encode,
 )
 from docstore_events.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGINAL_TOPIC
 from docstore_kit.s3 import S3Settings, make_s3_client
@@ -34,29 +32,6 @@ pytestmark = pytest.mark.integration
 
 BUCKET = "docstore-us-west-2"
 ADMIN = {"X-Account-Id": "admin-1", "X-Account-Role": "admin"}
-
-
-class Publisher:
-    def __init__(self, producer: AIOKafkaProducer, prefix: str) -> None:
-        self.producer, self.prefix = producer, prefix
-
-    async def send(self, event: Event, *, event_id: str | None = None, topic: str | None = None,
-                   headers: dict[str, str] | None = None, time: datetime | None = None) -> str:
-        record = encode(event, source="/test", topic_prefix=self.prefix, event_id=event_id, time=time)
-        all_headers = {**record.headers, **(headers or {})}
-        await self.producer.send_and_wait(topic or record.topic, record.value, key=record.key,
-                                          headers=[(k, v.encode()) for k, v in all_headers.items()])
-        return record.headers["ce_id"]
-
-
-@pytest_asyncio.fixture
-async def publisher(isolated: dict[str, str]) -> AsyncIterator[Publisher]:
-    producer = AIOKafkaProducer(bootstrap_servers=isolated["kafka_bootstrap_servers"], acks="all")
-    await producer.start()
-    try:
-        yield Publisher(producer, isolated["kafka_topic_prefix"])
-    finally:
-        await producer.stop()
 
 
 async def running(settings: Settings) -> AsyncIterator[FastAPI]:
@@ -122,12 +97,12 @@ def deleted(account_id: str, document_id: str, size: int) -> FileDeleted:
     return FileDeleted(account_id=account_id, document_id=document_id, versions=[1], size=size)
 
 
-async def test_warnings_cap_and_restore_each_once_and_redelivery_counts_once(app: FastAPI, publisher: Publisher) -> None:
+async def test_warnings_cap_and_restore_each_once_and_redelivery_counts_once(app: FastAPI, publisher: EventPublisher) -> None:
     account = f"acc-{uuid.uuid4().hex[:8]}"
     await publisher.send(AccountCreated(account_id=account, username="u", email="u@example.com", plan="free",
                                         home_region="us-west-2"))
     first = uploaded(account, 700, "d1")
-    event_id = await publisher.send(first)
+    event_id = (await publisher.send(first)).id
     await publisher.send(first, event_id=event_id)  # redelivered
     await publisher.send(uploaded(account, 100, "d2"))  # 80%
     await used_is(app, account, 800)
@@ -150,7 +125,7 @@ async def test_warnings_cap_and_restore_each_once_and_redelivery_counts_once(app
 
 
 async def test_a_deletion_before_its_upload_nets_out_and_plan_changes_apply_both_ways(
-    app: FastAPI, publisher: Publisher
+    app: FastAPI, publisher: EventPublisher
 ) -> None:
     account = f"acc-{uuid.uuid4().hex[:8]}"
     await publisher.send(deleted(account, "early", 300))  # out of order: the purge first
@@ -181,7 +156,7 @@ async def _flag(app: FastAPI, account: str, over: bool):
     return body if body["over_quota"] is over else None
 
 
-async def test_trash_can_be_left_out_of_usage(isolated: dict[str, str], region: str, publisher: Publisher) -> None:
+async def test_trash_can_be_left_out_of_usage(isolated: dict[str, str], region: str, publisher: EventPublisher) -> None:
     settings = Settings(**{**isolated, "region": region}, s3_bucket=BUCKET, free_cap_bytes=1000, count_trash=False,
                         reconcile_interval_seconds=0)
     async for app in running(settings):
@@ -202,7 +177,7 @@ async def test_trash_can_be_left_out_of_usage(isolated: dict[str, str], region: 
 
 
 async def test_admin_dashboard_totals_top_over_quota_and_reconciliation(
-    app: FastAPI, publisher: Publisher, region: str, endpoints: Any
+    app: FastAPI, publisher: EventPublisher, region: str, endpoints: Any
 ) -> None:
     s3 = make_s3_client(S3Settings(s3_endpoint_url=endpoints.s3_endpoint))
     big, small = f"acc-{uuid.uuid4().hex[:8]}", f"acc-{uuid.uuid4().hex[:8]}"
@@ -244,14 +219,14 @@ async def test_admin_dashboard_totals_top_over_quota_and_reconciliation(
 
 
 async def test_dead_letters_are_listed_with_paging_and_replayed_idempotently(
-    app: FastAPI, publisher: Publisher, isolated: dict[str, str]
+    app: FastAPI, publisher: EventPublisher, isolated: dict[str, str]
 ) -> None:
     prefix = isolated["kafka_topic_prefix"]
     account = f"acc-{uuid.uuid4().hex[:8]}"
     topic = f"{prefix}docstore.upload.completed"
     dlq_headers = {DLQ_ERROR: "RuntimeError: boom", DLQ_ORIGINAL_TOPIC: topic, DLQ_CONSUMER: "quota",
                    "x-dlq-attempts": "5"}
-    ids = [await publisher.send(uploaded(account, 100 + n), topic=f"{topic}.dlq", headers=dlq_headers)
+    ids = [(await publisher.send(uploaded(account, 100 + n), topic=f"{topic}.dlq", headers=dlq_headers)).id
            for n in range(3)]
     async with client(app) as c:
         first = (await c.get("/admin/dlq", params={"limit": 2}, headers=ADMIN)).json()

@@ -21,3 +21,40 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+
+
+class EventPublisher:
+    """Publishes events into a service's topics the way its producers would, minus the outbox.
+
+    Tests use it to feed a service under test: `send` encodes and publishes, `resend` delivers
+    the very same record (same CloudEvents id) again, as Kafka may.
+    """
+
+    def __init__(self, producer: Any, topic_prefix: str, *, source: str = "/docstore/test") -> None:
+        self.producer = producer  # a started aiokafka AIOKafkaProducer
+        self.topic_prefix = topic_prefix
+        self.source = source
+
+    async def send(
+        self,
+        event: Any,
+        *,
+        event_id: str | None = None,
+        time: Any = None,
+        topic: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Publish `event`; returns its `KafkaRecord` (`record.id` is the CloudEvents id)."""
+        from docstore_events import encode
+
+        record = encode(event, source=self.source, topic_prefix=self.topic_prefix, event_id=event_id, time=time)
+        await self.resend(record, topic=topic, headers=headers)
+        return record
+
+    async def resend(self, record: Any, *, topic: str | None = None, headers: dict[str, str] | None = None) -> None:
+        """Deliver `record` (to `topic` and with extra `headers`, when given)."""
+        all_headers = {**record.headers, **(headers or {})}
+        await self.producer.send_and_wait(
+            topic or record.topic, record.value, key=record.key,
+            headers=[(name, value.encode()) for name, value in all_headers.items()],
+        )
