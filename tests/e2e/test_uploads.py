@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +21,11 @@ MIB = 1024 * 1024
 async def put_part(client: httpx.AsyncClient, url: str, data: bytes) -> None:
     response = await client.put(url, content=data)
     assert response.status_code == 200, response.text
+
+
+async def upload_state(api: httpx.AsyncClient, user, upload_id: str, wanted: str) -> dict | None:
+    state = (await api.get(f"/v1/uploads/{upload_id}", headers=user.auth)).json()
+    return state if state["status"] == wanted else None
 
 
 async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(api) -> None:
@@ -43,9 +51,13 @@ async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(
         await asyncio.gather(*(put_part(s3, p["url"], chunks[p["part_number"]]) for p in state["missing"]))
 
     done = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=user.auth)
-    assert done.status_code == 200, done.text
-    assert done.json()["size"] == len(data)
-    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    # S3 joined the parts; size and sha256 are read back from S3 after the answer.
+    assert done.status_code == 202 and done.json()["status"] == "verifying", done.text
+    state = await eventually(lambda: upload_state(api, user, body["upload_id"], "completed"))
+    assert state["size"] == len(data)
+    assert state["sha256"] == hashlib.sha256(data).hexdigest()
+    again = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=user.auth)
+    assert again.status_code == 200 and again.json()["sha256"] == state["sha256"]
 
     async def listed():
         items = (await api.get("/v1/documents", headers=user.auth)).json()["items"]
@@ -53,6 +65,56 @@ async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(
 
     [document] = await eventually(listed)
     assert document["size"] == len(data) and document["content_type"] == "video/mp4"
+
+
+async def test_upload_killed_while_reading_a_joined_file_back_completes_it_once_after_a_restart(
+    api, system, tmp_path: Path
+) -> None:
+    user = await sign_up(api, plan="premium")
+    data = os.urandom(6 * MIB)
+    grant = (await api.post("/v1/uploads", headers=user.auth, json={
+        "filename": "clip.mov", "size": len(data), "content_type": "video/quicktime", "multipart": True})).json()
+    plan = grant["multipart"]
+    async with httpx.AsyncClient(timeout=60) as s3:
+        await asyncio.gather(*(
+            put_part(s3, p["url"], data[(p["part_number"] - 1) * plan["part_size"]: p["part_number"] * plan["part_size"]])
+            for p in plan["parts"]
+        ))
+
+    upload_process = system.processes.process("upload")
+    marker = tmp_path / "crashed"
+    upload_process.env |= {"DOCSTORE_CRASH_AT": "upload.before_read_back", "DOCSTORE_CRASH_MARKER": str(marker)}
+    system.processes.restart("upload")
+    try:
+        with contextlib.suppress(httpx.TransportError):  # it may die before or after answering
+            await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
+        await eventually(lambda: asyncio.sleep(0, result=marker.exists() and not upload_process.alive()))
+        state = (await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth))
+        assert state.status_code >= 500  # the upload service is down; nothing recorded it
+    finally:
+        for name in ("DOCSTORE_CRASH_AT", "DOCSTORE_CRASH_MARKER"):
+            upload_process.env.pop(name, None)
+        system.processes.restart("upload")
+
+    assert (await upload_state(api, user, grant["upload_id"], "verifying")) is not None
+    again = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)  # the client retries
+    assert again.status_code in (200, 202), again.text
+    state = await eventually(lambda: upload_state(api, user, grant["upload_id"], "completed"))
+    assert state["sha256"] == hashlib.sha256(data).hexdigest()
+
+    async def counted_once():
+        usage = (await api.get("/v1/usage", headers=user.auth)).json()
+        return usage if usage["used_bytes"] == len(data) else None
+
+    await eventually(counted_once)
+    async def recorded():
+        found = await api.get(f"/v1/documents/{grant['document_id']}", headers=user.auth)
+        return found.json() if found.status_code == 200 else None
+
+    document = await eventually(recorded)
+    assert document["version"] == 1 and document["size"] == len(data)
+    await asyncio.sleep(1)  # a second upload.completed would show up as more usage by now
+    assert (await counted_once()) is not None
 
 
 async def test_aborted_multipart_upload_cannot_complete(api) -> None:

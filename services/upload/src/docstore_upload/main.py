@@ -48,7 +48,10 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.background("upload-watcher", lambda: uploads.watch(settings.watch_interval_seconds))
         try:
             async with runtime:
-                yield
+                try:
+                    yield
+                finally:
+                    await uploads.close()  # before the runtime's outbox and MongoDB go away
         finally:
             await quota_http.aclose()
             await metadata_http.aclose()

@@ -48,6 +48,19 @@ class UploadSessions:
         )
         return result.modified_count == 1
 
+    async def mark_joined(self, upload_id: str, verify_lease: timedelta) -> dict[str, Any] | None:
+        """Note that S3 joined a multipart upload's parts; its facts are being read back.
+
+        The watcher leaves the session alone for `verify_lease` (whoever joined it is reading
+        it), then takes over if it is still pending: that is how a crash mid-check is recovered.
+        """
+        now = datetime.now(UTC)
+        return await self.collection.find_one_and_update(
+            {"_id": upload_id, "status": PENDING},
+            {"$set": {"joined_at": now, "next_check_at": now + verify_lease}},
+            return_document=ReturnDocument.AFTER,
+        )
+
     async def claim_due(self, lease: timedelta) -> dict[str, Any] | None:
         """One pending session due for a check, leased so no other watcher checks it meanwhile."""
         now = datetime.now(UTC)

@@ -6,13 +6,14 @@ import html
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.quota_client import QuotaUnavailable
+from docstore_upload.adapters.sessions import PENDING
 from docstore_upload.domain.grants import InvalidUpload, NoRoom
 from docstore_upload.domain.service import (
     GrantRequest,
@@ -88,10 +89,16 @@ class PartsOut(BaseModel):
     missing: list[PartUrl] = Field(description="Fresh URLs for the parts S3 does not have yet")
 
 
+VERIFYING = "verifying"
+
+
 class UploadOut(BaseModel):
     upload_id: str
     document_id: str
-    status: str
+    status: str = Field(
+        description="pending, verifying (S3 joined the parts; size and sha256 are being read back), "
+        "completed, expired, aborted or rejected"
+    )
     size: int | None = None
     etag: str | None = None
     sha256: str | None = None
@@ -99,8 +106,9 @@ class UploadOut(BaseModel):
 
 def _upload_out(row: dict[str, Any]) -> UploadOut:
     stored = row.get("stored") or {}
+    joined = row["status"] == PENDING and row.get("joined_at") is not None
     return UploadOut(
-        upload_id=row["_id"], document_id=row["document_id"], status=row["status"],
+        upload_id=row["_id"], document_id=row["document_id"], status=VERIFYING if joined else row["status"],
         size=stored.get("size"), etag=stored.get("etag"), sha256=stored.get("sha256"),
     )
 
@@ -175,12 +183,22 @@ async def parts(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDe
     )
 
 
-@router.post("/uploads/{upload_id}/complete", summary="Say the file is in S3; its facts are read from S3")
-async def complete(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
+@router.post(
+    "/uploads/{upload_id}/complete",
+    summary="Say the file is in S3; its facts are read from S3",
+    description="A form upload answers 200 with its size, ETag and sha256. A multipart upload answers "
+    "202 `verifying` as soon as S3 has joined its parts; its facts are read back in the background: "
+    "poll GET /uploads/{upload_id} until `completed`.",
+    responses={202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut}},
+)
+async def complete(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep, response: Response) -> UploadOut:
     try:
-        return _upload_out(await uploads.complete(account_id, upload_id))
+        out = _upload_out(await uploads.complete(account_id, upload_id))
     except UPLOAD_ERRORS as error:
         raise _http_error(error) from error
+    if out.status == VERIFYING:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return out
 
 
 @router.delete("/uploads/{upload_id}", summary="Abort an upload (multipart parts are dropped)")

@@ -3,6 +3,10 @@
 Completion arrives by whichever path fires first — the client's call, the browser's
 redirect, or the watcher finding the object — and every path goes through `_complete`,
 whose conditional state change makes the event exactly-once.
+
+A multipart upload's completion has two steps: the client's call has S3 join the parts and
+returns (status "verifying"); reading the joined object back for its sha256 — seconds per
+GiB — runs in the background, and the watcher takes over if this process dies meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import structlog
 from motor.motor_asyncio import AsyncIOMotorClientSession
 
 from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
+from docstore_events.faults import crashpoint
 from docstore_events.runtime import EventRuntime
 from docstore_upload.adapters.metadata_client import MetadataClient
 from docstore_upload.adapters.quota_client import QuotaClient
@@ -38,6 +43,10 @@ from docstore_upload.domain.grants import (
 from docstore_upload.domain.multipart import part_count, part_size
 
 log = structlog.get_logger(__name__)
+
+READ_BACK_BYTES_PER_SECOND = 32 * 1024 * 1024
+"""A pessimistic rate for reading a joined object back: how long the watcher waits before
+it assumes the process that joined the parts died while reading them."""
 
 
 class UploadNotFound(Exception):
@@ -123,6 +132,13 @@ class Uploads:
         self.limits = limits
         self.redirect_base = redirect_base.rstrip("/")
         self._secret = redirect_secret.encode()
+        self._verifying: dict[str, asyncio.Task[None]] = {}
+
+    async def close(self) -> None:
+        """Stop reading joined objects back; the watcher finishes them after a restart."""
+        for task in list(self._verifying.values()):
+            task.cancel()
+        await asyncio.gather(*self._verifying.values(), return_exceptions=True)
 
     # --- grants ----------------------------------------------------------------------
 
@@ -241,11 +257,24 @@ class Uploads:
     # --- completion ------------------------------------------------------------------
 
     async def complete(self, account_id: str, upload_id: str) -> dict[str, Any]:
-        """The client says it is done. Repeated calls change nothing."""
+        """The client says it is done. Repeated calls change nothing.
+
+        A form upload is read back and recorded before this returns. A multipart upload
+        returns once S3 has joined its parts, still pending with `joined_at` set; its facts
+        are read back in the background and `upload.completed` follows.
+        """
         row = await self.sessions.get(account_id, upload_id)
         if row is None:
             raise UploadNotFound(upload_id)
-        return await self._complete(row)
+        if not row.get("s3_upload_id") or row["status"] != PENDING:
+            return await self._complete(row)
+        await self._join_parts(row)
+        lease = timedelta(seconds=30 + row["declared_size"] / READ_BACK_BYTES_PER_SECOND)
+        joined = await self.sessions.mark_joined(upload_id, lease)
+        if joined is None:  # another path finished it meanwhile
+            return await self.sessions.by_id(upload_id) or row
+        self._verify_in_background(joined)
+        return joined
 
     def redirect_url(self, upload_id: str) -> str:
         """Where S3 sends a browser after its form upload; the signature stands in for a login."""
@@ -267,8 +296,6 @@ class Uploads:
             return row
         if row["status"] != PENDING:
             raise UploadClosed(f"this upload is {row['status']}")
-        if row.get("s3_upload_id"):
-            await self._join_parts(row)
         stored = await self.storage.stored(row["key"])
         if stored is None:
             raise NotStoredYet(row["_id"])
@@ -282,7 +309,10 @@ class Uploads:
     async def _join_parts(self, row: dict[str, Any]) -> None:
         parts = await self.storage.stored_parts(row["key"], row["s3_upload_id"])
         if parts is None:
-            return  # already joined by an earlier call that died before recording it
+            # Joined by an earlier call (or gone: then there is nothing to read back).
+            if not await self.storage.exists(row["key"]):
+                raise NotStoredYet("S3 holds neither the parts nor the joined file")
+            return
         missing = sorted(set(range(1, row["part_count"] + 1)) - {p.number for p in parts})
         if missing:
             raise NotStoredYet(f"parts still missing: {missing[:20]}")
@@ -291,6 +321,23 @@ class Uploads:
             await self.events.transaction(lambda session: self.sessions.finish(row["_id"], REJECTED, session))
             raise TooLarge("the parts hold more bytes than were declared")
         await self.storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
+
+    def _verify_in_background(self, row: dict[str, Any]) -> None:
+        if row["_id"] in self._verifying:
+            return
+        task = asyncio.create_task(self._verify(row))
+        self._verifying[row["_id"]] = task
+        task.add_done_callback(lambda _: self._verifying.pop(row["_id"], None))
+
+    async def _verify(self, row: dict[str, Any]) -> None:
+        crashpoint("upload.before_read_back")
+        try:
+            await self._complete(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The watcher checks it again once the lease set by `mark_joined` runs out.
+            log.exception("upload_verify_failed", upload_id=row["_id"])
 
     async def _record_completion(self, row: dict[str, Any], stored: StoredObject, session: AsyncIOMotorClientSession) -> None:
         facts = {"size": stored.size, "etag": stored.etag, "sha256": stored.sha256}
@@ -329,9 +376,9 @@ class Uploads:
     async def check(self, row: dict[str, Any]) -> str:
         """One look at a pending upload: completed, expired, or still waiting."""
         multipart = bool(row.get("s3_upload_id"))
-        # A form upload is whole once its object exists (also the final check at expiry);
-        # parts wait for the client's word.
-        if not multipart and await self.storage.exists(row["key"]):
+        # The object exists once a form upload arrived or S3 joined a multipart upload's parts
+        # (also the final check at expiry); unjoined parts wait for the client's word.
+        if await self.storage.exists(row["key"]):
             await self._complete(row)
             return COMPLETED
         if datetime.now(UTC) < row["expires_at"]:
