@@ -161,9 +161,10 @@ async function complete(uploadId) {
   }
 }
 
-/** The document (at `minVersion` or later) shows in listings once metadata has the upload's event. */
-async function waitForDocument(documentId, minVersion = 1) {
-  const deadline = Date.now() + 20000;
+/** The document (at `minVersion` or later) shows in listings once metadata has the upload's event.
+ * A large multipart file is read back for its checksum first (seconds per GiB): wait longer for it. */
+async function waitForDocument(documentId, minVersion = 1, size = 0) {
+  const deadline = Date.now() + 20000 + size / (32 * 1024);
   for (let delay = 150; Date.now() < deadline; delay = Math.min(delay * 2, 1500)) {
     try {
       const doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
@@ -225,7 +226,7 @@ async function run(file, row, controller, work) {
       return;
     }
     row.set(file.size, "Stored; adding it to your files…");
-    if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion);
+    if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion, file.size);
     row.finish("Uploaded", "done");
     announce(`${file.name} uploaded.`);
     onUploaded();
