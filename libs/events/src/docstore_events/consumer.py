@@ -1,7 +1,7 @@
 """Subscribing to events: explicit ack policy, bounded retries, dead letters, tracing.
 
 `subscribe` registers one FastStream subscriber for a service's topics; each handler
-receives a decoded `Envelope`. The offset is committed only after the handler succeeded or the message
+receives a decoded `Envelope` (or, on a raw topic that another system writes, a `RawMessage`). The offset is committed only after the handler succeeded or the message
 went to `<topic>.dlq` (AckPolicy.NACK_ON_ERROR: anything else rewinds the partition,
 so the message is delivered again). Handlers must therefore be idempotent.
 """
@@ -9,6 +9,7 @@ so the message is delivered again). Handlers must therefore be idempotent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,19 @@ log = structlog.get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Envelope[E]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message on a topic that another system writes (no CloudEvents envelope): as it came."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+
+RawHandler = Callable[[RawMessage], Awaitable[Any]]
 
 consumed_total = Counter(
     "docstore_events_consumed_total", "Events handled, by outcome", ["consumer", "topic", "outcome"]
@@ -67,14 +81,24 @@ def subscribe(
     retry: RetryPolicy = RetryPolicy(),
     fetch_max_wait_ms: int = 500,
     group_id: str | None = None,
+    raw_handlers: Mapping[str, RawHandler] | None = None,
 ) -> None:
     """Deliver each event to the handler for its class, at least once, in the group `group_id`
     (default: `consumer`).
 
     One Kafka consumer reads every topic of `handlers`, so a service is one group member
     (one rebalance when it joins, not one per event type).
+
+    `raw_handlers` maps whole topic names (no prefix: another system names them) to handlers
+    of messages that are not CloudEvents; they get each `RawMessage` undecoded, with the same
+    ack policy, retries and dead letters.
     """
     by_topic = {event_class.topic(topic_prefix): handler for event_class, handler in handlers.items()}
+    raw_by_topic = dict(raw_handlers or {})
+    if set(by_topic) & set(raw_by_topic):
+        raise ValueError(f"topics both raw and CloudEvents: {sorted(set(by_topic) & set(raw_by_topic))}")
+    if not by_topic and not raw_by_topic:
+        raise ValueError("nothing to subscribe to")
 
     async def dead_letter(message: Any, headers: dict[str, str], error: BaseException, attempts: int) -> None:
         reason = "".join(traceback.format_exception_only(error)).strip()
@@ -96,14 +120,26 @@ def subscribe(
         raw = msg.raw_message
         topic = raw.topic
         headers = headers_to_dict(raw.headers)
-        try:
-            envelope = decode(headers, raw.value)
-            if envelope.data.topic(topic_prefix) != topic:
-                raise UndecodableEvent(f"{envelope.type} does not belong on topic {topic}")
-        except UndecodableEvent as error:
-            await dead_letter(raw, headers, error, attempts=0)
-            return
-        handler = by_topic[topic]
+        work: Callable[[], Awaitable[Any]]
+        if topic in raw_by_topic:
+            message = RawMessage(topic=topic, key=raw.key, value=raw.value, headers=headers)
+            work = functools.partial(raw_by_topic[topic], message)
+            identity: dict[str, Any] = {"partition": raw.partition, "offset": raw.offset}
+            attributes: dict[str, Any] = {
+                "messaging.kafka.destination.partition": raw.partition,
+                "messaging.kafka.message.offset": raw.offset,
+            }
+        else:
+            try:
+                envelope = decode(headers, raw.value)
+                if envelope.data.topic(topic_prefix) != topic:
+                    raise UndecodableEvent(f"{envelope.type} does not belong on topic {topic}")
+            except UndecodableEvent as error:
+                await dead_letter(raw, headers, error, attempts=0)
+                return
+            work = functools.partial(by_topic[topic], envelope)
+            identity = {"event_id": envelope.id}
+            attributes = {"cloudevents.event_id": envelope.id}
         with tracer.start_as_current_span(
             f"{topic} process",
             context=context_from_headers(headers),
@@ -112,13 +148,13 @@ def subscribe(
                 "messaging.system": "kafka",
                 "messaging.destination.name": topic,
                 "messaging.consumer.group.name": consumer,
-                "cloudevents.event_id": envelope.id,
+                **attributes,
             },
         ):
-            bound = log.bind(topic=topic, consumer=consumer, event_id=envelope.id)
+            bound = log.bind(topic=topic, consumer=consumer, **identity)
             for attempt in range(1, retry.max_attempts + 1):
                 try:
-                    await handler(envelope)
+                    await work()
                     break
                 except asyncio.CancelledError:
                     raise
@@ -134,6 +170,7 @@ def subscribe(
     consume.__name__ = f"consume_{consumer}"
     broker.subscriber(
         *by_topic,
+        *raw_by_topic,
         group_id=group_id or consumer,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -99,6 +99,25 @@ def weed_s3_config(access_key: str, secret_key: str) -> str:
     return json.dumps({"identities": [identity]}, indent=2)
 
 
+def weed_notification_toml(kafka_bootstrap: str, topic: str | None) -> str:
+    """The ``notification.toml`` ``weed`` reads from its working directory: every filer change
+    (so every S3 object written or deleted) published to ``topic`` on Kafka, or nothing when
+    ``topic`` is None (written anyway, so a ``$HOME/.seaweedfs/notification.toml`` is not used).
+
+    Messages are keyed by the filer path (``/buckets/<bucket>/<object key>``) and carry a
+    protobuf ``filer_pb.EventNotification``. ``weed`` exits at start when it cannot reach the
+    broker, so Kafka must be up first.
+    """
+    if topic is None:
+        return "[notification.kafka]\nenabled = false\n"
+    return (
+        "[notification.kafka]\n"
+        "enabled = true\n"
+        f"hosts = [{json.dumps(kafka_bootstrap)}]\n"
+        f"topic = {json.dumps(topic)}\n"
+    )
+
+
 def moto_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
     """moto server (used for SES and STS only)."""
     return [str(binaries.moto_server), "-H", HOST, "-p", str(ports.aws)]

@@ -32,6 +32,7 @@ from docstore_devplatform.launch import (
     tansu_argv,
     typesense_argv,
     weed_argv,
+    weed_notification_toml,
     weed_s3_config,
 )
 from docstore_devplatform.paths import Binaries, find_binaries
@@ -39,13 +40,15 @@ from docstore_devplatform.ports import HOST, is_port_free
 from docstore_devplatform.procs import ManagedProcess, stop_all
 from docstore_devplatform.waiting import StartupError, wait_until
 
-__all__ = ["SERVER_NAMES", "Endpoints", "ServerPorts", "Servers", "StartupError"]
+__all__ = ["S3_EVENTS_TOPIC", "SERVER_NAMES", "Endpoints", "ServerPorts", "Servers", "StartupError"]
 
 DEV_S3_ACCESS_KEY = "docstore"
 DEV_S3_SECRET_KEY = "docstore-dev-secret"  # local servers only, never a real credential
 DEV_TYPESENSE_API_KEY = "docstore-dev-typesense-key"
 DEFAULT_REGION = "us-west-2"
 PROBE_BUCKET = "devplatform-readiness"
+#: Where SeaweedFS publishes its bucket notifications (every filer change); shared by the regions.
+S3_EVENTS_TOPIC = "docstore.s3-events"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Endpoints:
     aws_endpoint: str
     typesense_url: str
     typesense_api_key: str
+    s3_events_topic: str = ""
+    """The Kafka topic S3 publishes its bucket notifications to; empty: none."""
 
     def service_env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
         """Environment variables the DocStore services read their server settings from."""
@@ -74,14 +79,14 @@ class Endpoints:
             "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
             "TYPESENSE_URL": self.typesense_url,
             "TYPESENSE_API_KEY": self.typesense_api_key,
-        }
+        } | ({"S3_EVENTS_TOPIC": self.s3_events_topic} if self.s3_events_topic else {})
 
     def to_dict(self) -> dict[str, str]:
         """Plain dict (for JSON state files)."""
         return asdict(self)
 
     @classmethod
-    def for_ports(cls, ports: ServerPorts) -> Endpoints:
+    def for_ports(cls, ports: ServerPorts, *, s3_events_topic: str | None = None) -> Endpoints:
         """The endpoints of servers listening on ``ports`` with the dev credentials."""
         return cls(
             kafka_bootstrap=f"{HOST}:{ports.kafka}",
@@ -95,6 +100,7 @@ class Endpoints:
             aws_endpoint=f"http://{HOST}:{ports.aws}",
             typesense_url=f"http://{HOST}:{ports.typesense}",
             typesense_api_key=DEV_TYPESENSE_API_KEY,
+            s3_events_topic=s3_events_topic or "",
         )
 
 
@@ -105,6 +111,9 @@ class Servers:
     so test servers run beside the dev platform; ``ports="fixed"`` uses the dev
     defaults (Kafka 9092, Mongo 27017, S3 8333, moto 5000, Typesense 8108); or pass a
     :class:`ServerPorts`.
+
+    SeaweedFS publishes every filer change to ``s3_events_topic`` (created with the other
+    topics, and its ``.dlq``); None turns its notifications off.
     """
 
     def __init__(
@@ -114,6 +123,7 @@ class Servers:
         ports: Literal["auto", "fixed"] | ServerPorts = "auto",
         topics: Iterable[str] = (),
         buckets: Iterable[str] = (),
+        s3_events_topic: str | None = S3_EVENTS_TOPIC,
         cors_origins: Iterable[str] = ("*",),
         partitions: int = 3,
         startup_timeout: float = 60.0,
@@ -126,13 +136,16 @@ class Servers:
         elif ports == "fixed":
             ports = ServerPorts()
         self.ports: ServerPorts = ports
+        self.s3_events_topic = s3_events_topic
         self.topics = list(topics)
+        if s3_events_topic:
+            self.topics += [t for t in (s3_events_topic, f"{s3_events_topic}.dlq") if t not in self.topics]
         self.buckets = list(buckets)
         self.cors_origins = list(cors_origins)
         self.partitions = partitions
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
-        self.endpoints = Endpoints.for_ports(self.ports)
+        self.endpoints = Endpoints.for_ports(self.ports, s3_events_topic=s3_events_topic)
         self._binaries = binaries
         self._procs: dict[str, ManagedProcess] = {}
 
@@ -142,10 +155,15 @@ class Servers:
         """Start all servers, wait until each really serves, create topics and buckets."""
         self._check_ports_free()
         try:
+            ready: set[str] = set()
             for name in SERVER_NAMES:
+                if name == "s3" and self.s3_events_topic and "kafka" not in ready:
+                    self._wait_ready("kafka")  # weed exits at start when it cannot reach the broker it notifies
+                    ready.add("kafka")
                 self._launch(name)
             for name in SERVER_NAMES:
-                self._wait_ready(name)
+                if name not in ready:
+                    self._wait_ready(name)
         except BaseException:
             self.stop()
             raise
@@ -205,6 +223,9 @@ class Servers:
             data.mkdir(parents=True, exist_ok=True)
             config = self.data_dir / "s3-identities.json"
             config.write_text(weed_s3_config(self.endpoints.s3_access_key, self.endpoints.s3_secret_key))
+            # weed reads ./notification.toml: its working directory is the data dir (below).
+            notification = weed_notification_toml(self.endpoints.kafka_bootstrap, self.s3_events_topic or None)
+            (self.data_dir / "notification.toml").write_text(notification)
             argv = weed_argv(binaries, self.ports, data, config)
         elif name == "aws":
             argv = moto_argv(binaries, self.ports)

@@ -108,6 +108,27 @@ def test_s3_bucket_cors_allows_only_the_configured_origin(endpoints: Endpoints):
     assert "access-control-allow-origin" not in refused.headers
 
 
+async def test_s3_publishes_each_object_written_to_its_events_topic(endpoints: Endpoints):
+    key = f"notified/{uuid.uuid4()}.txt"
+    _s3(endpoints).put_object(Bucket=BUCKET, Key=key, Body=b"hello")
+    consumer = AIOKafkaConsumer(
+        endpoints.s3_events_topic, bootstrap_servers=endpoints.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async def arrived():
+            batch = await consumer.getmany(timeout_ms=500)
+            return [m for messages in batch.values() for m in messages if m.key == f"/buckets/{BUCKET}/{key}".encode()]
+
+        deadline = asyncio.get_running_loop().time() + 15
+        while not (found := await arrived()) and asyncio.get_running_loop().time() < deadline:
+            pass
+    finally:
+        await consumer.stop()
+    [message] = found
+    assert message.value.startswith(b"\x12")  # filer_pb.EventNotification with only new_entry (field 2)
+
+
 def test_ses_mail_is_readable_from_moto(endpoints: Endpoints):
     env = endpoints.service_env()
     ses = boto3.client(

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from docstore_devplatform.launch import ServerPorts, weed_argv
+from docstore_devplatform.launch import ServerPorts, weed_argv, weed_notification_toml
 from docstore_devplatform.paths import Binaries
-from docstore_devplatform.servers import Endpoints
+from docstore_devplatform.servers import S3_EVENTS_TOPIC, Endpoints, Servers
 from docstore_devplatform.services import (
     FIXED_PORTS,
     SERVICES,
@@ -85,3 +85,19 @@ def test_weed_argv_sets_every_port_and_grpc_port():
         assert any(a.startswith(f"-{flag}.port.grpc=") for a in argv)
     assert f"-s3.port={ports.s3}" in argv and f"-s3.port.grpc={ports.s3 + 10000}" in argv
     assert "-ip=127.0.0.1" in argv and "-ip.bind=127.0.0.1" in argv
+
+
+def test_weed_notification_toml_publishes_to_kafka_or_nothing():
+    on = weed_notification_toml("127.0.0.1:9092", "docstore.s3-events")
+    assert on.splitlines() == [
+        "[notification.kafka]", "enabled = true", 'hosts = ["127.0.0.1:9092"]', 'topic = "docstore.s3-events"'
+    ]
+    assert "enabled = false" in weed_notification_toml("127.0.0.1:9092", None)
+
+
+def test_s3_events_topic_reaches_the_services_and_the_topic_list(tmp_path: Path):
+    servers = Servers(tmp_path, ports="fixed", topics=["a"])
+    assert servers.topics == ["a", S3_EVENTS_TOPIC, f"{S3_EVENTS_TOPIC}.dlq"]
+    assert servers.endpoints.service_env()["S3_EVENTS_TOPIC"] == S3_EVENTS_TOPIC
+    off = Servers(tmp_path, ports="fixed", s3_events_topic=None)
+    assert off.topics == [] and "S3_EVENTS_TOPIC" not in off.endpoints.service_env()
