@@ -16,6 +16,7 @@ from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.sessions import UploadSessions
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.api.routes import router
+from docstore_upload.consumers import s3_events
 from docstore_upload.domain.service import Limits, Uploads
 from docstore_upload.settings import Settings
 
@@ -45,6 +46,9 @@ def create_app(settings: Settings) -> FastAPI:
             redirect_secret=settings.redirect_secret,
         )
         app.state.runtime, app.state.uploads = runtime, uploads
+        if settings.s3_events_topic:
+            hints = s3_events.S3EventHints(sessions, uploads.check, bucket=storage.bucket)
+            s3_events.register(runtime.events, hints, settings.s3_events_topic)
         runtime.background("upload-watcher", lambda: uploads.watch(settings.watch_interval_seconds))
         try:
             async with runtime:

@@ -26,5 +26,10 @@ class Settings(ServiceSettings, S3Settings):
     """Where browsers reach the gateway (its public URL); S3 redirects them there after a form upload."""
     redirect_secret: str = "dev-secret"
     """Signs the completion links S3 redirects browsers to."""
+    s3_events_topic: str = ""
+    """Kafka topic on which the S3 store publishes its bucket notifications (SeaweedFS filer
+    events; the dev platform uses `docstore.s3-events`), taken as hints to check an upload at
+    once. The whole name, no topic prefix. Empty: off (the client's call, the browser redirect
+    and the watcher still complete every upload)."""
 
     secret_fields = ("redirect_secret",)

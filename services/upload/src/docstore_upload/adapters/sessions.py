@@ -21,6 +21,7 @@ class UploadSessions:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("next_check_at", 1)])
         await self.collection.create_index([("actor_id", 1), ("_id", 1)])
+        await self.collection.create_index([("key", 1)])  # bucket notifications name the object key
 
     async def add(self, grant: Grant, session: AsyncIOMotorClientSession, **extra: Any) -> None:
         row = asdict(grant)
@@ -36,6 +37,10 @@ class UploadSessions:
 
     async def by_id(self, upload_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": upload_id})
+
+    async def by_key(self, key: str) -> dict[str, Any] | None:
+        """The upload whose object is stored under `key` (each upload has a key of its own)."""
+        return await self.collection.find_one({"key": key})
 
     async def finish(
         self, upload_id: str, status: str, session: AsyncIOMotorClientSession, **fields: Any

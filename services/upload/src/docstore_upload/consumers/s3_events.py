@@ -1,0 +1,170 @@
+"""S3 bucket notifications: a hint that an upload's object may have arrived.
+
+The S3 store publishes every change of its files to a Kafka topic (`Settings.s3_events_topic`).
+Locally that is SeaweedFS's filer (`notification.toml`, written by the dev platform): the
+message key is the filer path `/buckets/<bucket>/<object key>`, the value a protobuf
+`filer_pb.EventNotification` (field 1 `old_entry`, 2 `new_entry`; an `Entry` has its name in
+field 1 and `is_directory` in field 2). No headers, and not a CloudEvent.
+
+A notification only says "look now": the subscriber finds the pending upload stored under
+that key and runs the watcher's own check (`Uploads.check`), which reads the object's facts
+from S3 and completes through the same exactly-once path as every other completion. Other
+buckets, directories, deletions, multipart staging under `.uploads/`, keys no pending
+upload owns and multipart uploads this service joined itself (already being read back) are
+ignored, so a lost, repeated or stray notification changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from docstore_events.consumer import RawMessage, subscribe
+from docstore_events.runtime import EventRuntime
+from docstore_upload.adapters.sessions import PENDING, UploadSessions
+from docstore_upload.domain.service import NotStoredYet, TooLarge, UploadClosed
+
+log = structlog.get_logger(__name__)
+
+#: Where SeaweedFS's filer keeps S3 buckets (its default `-filer.dirBuckets`).
+BUCKETS_DIR = "/buckets/"
+#: Where SeaweedFS stages the parts of unfinished multipart uploads, inside a bucket.
+MULTIPART_STAGING = ".uploads/"
+
+
+class MalformedNotification(ValueError):
+    """The value is not the protobuf message it should be."""
+
+
+@dataclass(frozen=True)
+class FilerChange:
+    """What one SeaweedFS filer notification says happened to one path."""
+
+    path: str
+    created_or_updated: bool  # a new entry exists (False: a deletion)
+    directory: bool
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise MalformedNotification("truncated varint")
+        byte = buf[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """The top-level (field number, value) pairs of a protobuf message (wire format only)."""
+    fields: list[tuple[int, int | bytes]] = []
+    i = 0
+    while i < len(buf):
+        tag, i = _varint(buf, i)
+        number, wire_type = tag >> 3, tag & 7
+        value: int | bytes
+        if wire_type == 0:
+            value, i = _varint(buf, i)
+        elif wire_type == 2:
+            length, i = _varint(buf, i)
+            if i + length > len(buf):
+                raise MalformedNotification("truncated field")
+            value, i = buf[i : i + length], i + length
+        elif wire_type in (1, 5):
+            width = 8 if wire_type == 1 else 4
+            value, i = buf[i : i + width], i + width
+        else:
+            raise MalformedNotification(f"unsupported wire type {wire_type}")
+        fields.append((number, value))
+    if i != len(buf):
+        raise MalformedNotification("truncated fixed-width field")
+    return fields
+
+
+def decode_filer_change(key: bytes | None, value: bytes | None) -> FilerChange:
+    """Read a SeaweedFS filer notification (Kafka key and value); `MalformedNotification` if we can't."""
+    if not key:
+        raise MalformedNotification("no key: the filer path is the key")
+    try:
+        path = key.decode()
+    except UnicodeDecodeError as error:
+        raise MalformedNotification(f"key is not UTF-8: {error}") from error
+    new_entry = next((v for n, v in _fields(value or b"") if n == 2 and isinstance(v, bytes)), None)
+    directory = new_entry is not None and any(n == 2 and v == 1 for n, v in _fields(new_entry))
+    return FilerChange(path=path, created_or_updated=new_entry is not None, directory=directory)
+
+
+def object_key_to_check(change: FilerChange, bucket: str) -> str | None:
+    """The object key in `bucket` that the change may have completed, or None when it cannot have."""
+    prefix = f"{BUCKETS_DIR}{bucket}/"
+    if not change.created_or_updated or change.directory or not change.path.startswith(prefix):
+        return None
+    object_key = change.path.removeprefix(prefix)
+    if not object_key or object_key.startswith(MULTIPART_STAGING):
+        return None
+    return object_key
+
+
+def _being_read_back(row: dict[str, Any]) -> bool:
+    """A multipart upload we joined ourselves: the process that joined it is reading it back
+    (the notification is S3 announcing that very join), and the watcher takes over when its
+    lease runs out. Checking it here too would read a large object back twice."""
+    return bool(row.get("joined_at")) and row["next_check_at"] > datetime.now(UTC)
+
+
+class S3EventHints:
+    """Turns bucket notifications into checks of the pending upload they concern."""
+
+    def __init__(
+        self, sessions: UploadSessions, check: Callable[[dict[str, Any]], Awaitable[str]], *, bucket: str
+    ) -> None:
+        self.sessions = sessions
+        self.check = check  # Uploads.check: re-reads S3, completes or expires exactly once
+        self.bucket = bucket
+
+    async def handle(self, message: RawMessage) -> str | None:
+        """Check the upload the notification points at; returns the check's outcome, None if ignored."""
+        try:
+            change = decode_filer_change(message.key, message.value)
+        except MalformedNotification as error:
+            log.warning("s3_event_undecodable", topic=message.topic, error=str(error))
+            return None
+        object_key = object_key_to_check(change, self.bucket)
+        if object_key is None:
+            return None
+        row = await self.sessions.by_key(object_key)
+        if row is None or row["status"] != PENDING or _being_read_back(row):
+            return None
+        try:
+            outcome = await self.check(row)
+        except (NotStoredYet, UploadClosed, TooLarge) as error:
+            # Parts still missing, closed meanwhile, or rejected (the check did that): nothing to retry.
+            log.info("s3_event_check_declined", upload_id=row["_id"], reason=repr(error))
+            return None
+        log.info("s3_event_checked", upload_id=row["_id"], outcome=outcome)
+        return outcome
+
+
+def register(events: EventRuntime, hints: S3EventHints, topic: str) -> None:
+    """Subscribe `hints` to the bucket-notification `topic` in the service's consumer group.
+
+    Called before the runtime starts; the topic name is whole (no region prefix): the store's
+    notifications are not DocStore events, and regions sharing a store share the topic.
+    """
+    subscribe(
+        events.broker,
+        {},
+        raw_handlers={topic: hints.handle},
+        consumer=events.service,
+        retry=events.retry,
+        fetch_max_wait_ms=events.fetch_max_wait_ms,
+        # As EventRuntime names the group: one group per service and region on a shared broker.
+        group_id=f"{events.topic_prefix}{events.service}",
+    )

@@ -1,0 +1,222 @@
+"""S3 bucket notifications complete uploads: SeaweedFS publishes its filer changes to Kafka
+(the dev platform's `notification.toml`), the upload service takes each as a hint.
+
+The watcher is set to look once an hour, so whatever completes an upload here that nobody
+reported is the notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
+from docstore_devplatform.testing import eventually
+from docstore_events import UploadCompleted, UploadExpired
+from docstore_events.envelope import decode
+from docstore_upload.adapters.quota_client import Room
+from docstore_upload.main import create_app
+from docstore_upload.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "docstore-us-west-2"
+ACCOUNT = "acct-s3-events"
+
+
+class RoomyQuota:
+    """Stands in for the quota service: every account has room."""
+
+    async def room(self, account_id: str) -> Room:
+        return Room(room_bytes=10**9, cap_bytes=10**9, over_quota=False, plan="free")
+
+
+@pytest.fixture
+def topic(endpoints) -> str:
+    if not endpoints.s3_events_topic:
+        pytest.skip("these servers publish no S3 notifications (DOCSTORE_TEST_ENDPOINTS=env without S3_EVENTS_TOPIC)")
+    return endpoints.s3_events_topic
+
+
+@pytest_asyncio.fixture
+async def app(isolated: dict[str, str], endpoints, topic: str) -> AsyncIterator[FastAPI]:
+    settings = Settings(
+        **isolated, s3_endpoint_url=endpoints.s3_endpoint, s3_bucket=BUCKET, s3_events_topic=topic,
+        watch_interval_seconds=3600,  # the watcher cannot be what completes anything here
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        application.state.uploads.quota = RoomyQuota()
+        yield application
+
+
+@pytest_asyncio.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://upload", headers={"X-Account-Id": ACCOUNT}
+    ) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def producer(endpoints) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all")
+    await kafka.start()
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
+
+
+async def grant(api: httpx.AsyncClient, data: bytes, **options: Any) -> dict[str, Any]:
+    response = await api.post(
+        "/uploads", json={"filename": "notes.txt", "size": len(data), "content_type": "text/plain", **options}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def status(api: httpx.AsyncClient, upload_id: str) -> str:
+    return (await api.get(f"/uploads/{upload_id}")).json()["status"]
+
+
+async def emitted(app: FastAPI, event_type: type, upload_id: str) -> list[Any]:
+    """Events of `event_type` about `upload_id` in the outbox (the relay publishes them from there)."""
+    rows = await app.state.runtime.db["outbox"].find({"headers.ce_type": f"docstore.{event_type.type}"}).to_list(None)
+    return [event for event in (decode(r["headers"], r["value"]).data for r in rows) if event.upload_id == upload_id]
+
+
+# SeaweedFS's value is a protobuf filer_pb.EventNotification: field 1 old entry, 2 new entry.
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def written(name: str) -> bytes:
+    return _field(2, _field(1, name.encode()))
+
+
+def deleted(name: str) -> bytes:
+    return _field(1, _field(1, name.encode()))
+
+
+async def notify(producer: AIOKafkaProducer, topic: str, path: str, value: bytes) -> None:
+    """Publish a notification as SeaweedFS would. Partition 0 for all: they are handled in order."""
+    await producer.send_and_wait(topic, value, key=path.encode(), partition=0)
+
+
+async def notifications_for(endpoints, topic: str, path: str) -> list[bytes]:
+    """Every value SeaweedFS published so far under the key `path`."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=endpoints.kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[bytes] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=2000):
+            found += [m.value for messages in batch.values() for m in messages if m.key == path.encode()]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_form_upload_nobody_reports_completes_once_from_the_notification(
+    app: FastAPI, api: httpx.AsyncClient, endpoints, topic: str, producer: AIOKafkaProducer
+) -> None:
+    data = b"hello from a browser that closed its tab"
+    upload = await grant(api, data)
+    form = upload["form"]
+    async with httpx.AsyncClient() as s3:
+        posted = await s3.post(form["url"], data=form["fields"], files={"file": ("notes.txt", data, "text/plain")})
+    assert posted.status_code in (200, 201, 204), posted.text
+    # No call to /complete, no redirect, the watcher asleep: only S3's notification is left.
+    await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"))
+    [completed] = await emitted(app, UploadCompleted, upload["upload_id"])
+    assert completed.size == len(data) and completed.sha256 == hashlib.sha256(data).hexdigest()
+    assert completed.key == upload["key"]
+
+    # What SeaweedFS sent, delivered again (Kafka may): nothing changes.
+    path = f"/buckets/{BUCKET}/{upload['key']}"
+    [real] = await notifications_for(endpoints, topic, path)
+    row_before = await app.state.uploads.sessions.by_id(upload["upload_id"])
+    await notify(producer, topic, path, real)
+    await notify(producer, topic, path, written(upload["key"].rsplit("/", 1)[1]))
+    await _handled_up_to_here(app, api, producer, topic)
+    assert len(await emitted(app, UploadCompleted, upload["upload_id"])) == 1
+    assert await app.state.uploads.sessions.by_id(upload["upload_id"]) == row_before
+
+
+async def test_a_multipart_upload_the_client_joined_itself_completes_from_the_notification(
+    app: FastAPI, api: httpx.AsyncClient, endpoints
+) -> None:
+    data = b"p" * 1000
+    upload = await grant(api, data, multipart=True)
+    [part] = upload["multipart"]["parts"]
+    async with httpx.AsyncClient() as s3:
+        put = await s3.put(part["url"], content=data)
+    assert put.status_code == 200, put.text
+    # A client with its own S3 credentials joins the parts itself and never tells us.
+    s3_upload_id = (await app.state.uploads.sessions.by_id(upload["upload_id"]))["s3_upload_id"]
+    client = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name="us-west-2",
+                          aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key)
+    await asyncio.to_thread(
+        client.complete_multipart_upload, Bucket=BUCKET, Key=upload["key"], UploadId=s3_upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": put.headers["ETag"]}]},
+    )
+    await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"))
+    [completed] = await emitted(app, UploadCompleted, upload["upload_id"])
+    assert completed.size == len(data) and completed.sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_notifications_for_unknown_keys_other_buckets_deletions_and_parts_change_nothing(
+    app: FastAPI, api: httpx.AsyncClient, topic: str, producer: AIOKafkaProducer
+) -> None:
+    # An upload whose grant ran out: a check would expire it (upload.expired), so any
+    # notification that leads to a check shows.
+    upload = await grant(api, b"never sent", expires_in=1)
+    key, name = upload["key"], upload["key"].rsplit("/", 1)[1]
+    await asyncio.sleep(1.5)
+
+    await notify(producer, topic, f"/buckets/{BUCKET}/us-west-2/{ACCOUNT}/nobody/{uuid.uuid4()}", written("x"))
+    await notify(producer, topic, f"/buckets/docstore-ap-southeast-2/{key}", written(name))  # another bucket
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", deleted(name))  # a deletion
+    await notify(producer, topic, f"/buckets/{BUCKET}/.uploads/{name}/0001_{uuid.uuid4()}.part", written("0001.part"))
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", b"\x0f not protobuf")
+    await _handled_up_to_here(app, api, producer, topic)
+    assert await status(api, upload["upload_id"]) == "pending"
+    assert await emitted(app, UploadExpired, upload["upload_id"]) == []
+
+    # The same upload, named right: checked, so expired (once, however often it is named).
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", written(name))
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", written(name))
+    await eventually(lambda: _is(status(api, upload["upload_id"]), "expired"))
+    await _handled_up_to_here(app, api, producer, topic)
+    assert len(await emitted(app, UploadExpired, upload["upload_id"])) == 1
+
+
+async def _is(value: Any, expected: Any) -> bool:
+    return (await value) == expected
+
+
+async def _handled_up_to_here(app: FastAPI, api: httpx.AsyncClient, producer: AIOKafkaProducer, topic: str) -> None:
+    """Wait until the subscriber has handled every notification sent to partition 0 so far:
+    send one that expires a fresh, already run-out upload, and wait for that."""
+    marker = await grant(api, b"marker", expires_in=1)
+    await asyncio.sleep(1.1)
+    await notify(producer, topic, f"/buckets/{BUCKET}/{marker['key']}", written(marker["key"].rsplit("/", 1)[1]))
+    await eventually(lambda: _is(status(api, marker["upload_id"]), "expired"))

@@ -1,0 +1,204 @@
+"""Bucket notifications from SeaweedFS's filer: what is decoded, what is ignored, what is checked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from docstore_events.consumer import RawMessage
+from docstore_upload.adapters.sessions import COMPLETED, PENDING
+from docstore_upload.consumers.s3_events import (
+    FilerChange,
+    MalformedNotification,
+    S3EventHints,
+    decode_filer_change,
+    object_key_to_check,
+)
+from docstore_upload.domain.service import NotStoredYet
+
+BUCKET = "docstore-us-west-2"
+KEY = "us-west-2/acct/doc/0b8e0a55-upload"
+PATH = f"/buckets/{BUCKET}/{KEY}"
+
+# Real values SeaweedFS 4.48 published (weed mini, notification.toml -> Tansu): a file created
+# by a POST form at /buckets/docstore-us-west-2/us-west-2/acct/doc/post-1, and the directory
+# /buckets/docstore-us-west-2/us-west-2/acct/doc created on the way.
+REAL_POSTED_FILE = bytes.fromhex(
+    "12e5010a06706f73742d311a3118072088d080ceb28e99f5182a184d6267636c6a6d6e7533366a5272384f564a546d78513d3d3a0908"
+    "0110061d32a988ef224908071097f98bd80618b0033097f98bd8063a0a746578742f706c61696e721031b81c9639a7bb7ea346bf0e54"
+    "94e6c58801a3d4ad909a80e0c0c901900197f98bd806b00197f98bd8062a360a12536561776565642d582d416d7a2d45546167122033"
+    "316238316339363339613762623765613334366266306535343934653663352a250a13536561776565642d582d416d7a2d4f776e6572"
+    "120e646f6373746f72652d61646d696e1801222e2f6275636b6574732f646f6373746f72652d75732d776573742d322f75732d776573"
+    "742d322f616363742f646f633205bdcfbbe003"
+)
+REAL_DIRECTORY = bytes.fromhex(
+    "123a0a03646f63100122311091f98bd80618f9838080083091f98bd8068801d2e5c2a7ab9c9a949a0190018092b8c398feffffff0198"
+    "01f2949bac03222a2f6275636b6574732f646f6373746f72652d75732d776573742d322f75732d776573742d322f616363743205bdcf"
+    "bbe003"
+)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def entry(name: str, *, directory: bool = False) -> bytes:
+    return _field(1, name.encode()) + (_varint(2 << 3) + b"\x01" if directory else b"")
+
+
+def notification(*, old: bytes | None = None, new: bytes | None = None) -> bytes:
+    return (_field(1, old) if old is not None else b"") + (_field(2, new) if new is not None else b"")
+
+
+# --- decoding ------------------------------------------------------------------------
+
+
+def test_real_messages_decode() -> None:
+    posted = decode_filer_change(f"/buckets/{BUCKET}/us-west-2/acct/doc/post-1".encode(), REAL_POSTED_FILE)
+    assert posted == FilerChange(path=f"/buckets/{BUCKET}/us-west-2/acct/doc/post-1", created_or_updated=True, directory=False)
+    folder = decode_filer_change(f"/buckets/{BUCKET}/us-west-2/acct/doc".encode(), REAL_DIRECTORY)
+    assert folder.created_or_updated and folder.directory
+
+
+def test_created_overwritten_and_deleted_files() -> None:
+    assert decode_filer_change(PATH.encode(), notification(new=entry("f"))).created_or_updated
+    assert decode_filer_change(PATH.encode(), notification(old=entry("f"), new=entry("f"))).created_or_updated
+    deleted = decode_filer_change(PATH.encode(), notification(old=entry("f")))
+    assert not deleted.created_or_updated and not deleted.directory
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (None, notification(new=entry("f"))),  # the path is the key
+        (b"\xff\xfe", notification(new=entry("f"))),  # not UTF-8
+        (PATH.encode(), b"\x12\x05ab"),  # a field longer than the message
+        (PATH.encode(), b"\x0f"),  # wire type 7 does not exist
+        (PATH.encode(), b"\x08\xff"),  # a varint cut short
+    ],
+)
+def test_malformed_notifications_are_refused(key: bytes | None, value: bytes) -> None:
+    with pytest.raises(MalformedNotification):
+        decode_filer_change(key, value)
+
+
+# --- filtering -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (FilerChange(PATH, True, False), KEY),
+        (FilerChange(PATH, False, False), None),  # deleted
+        (FilerChange(f"/buckets/{BUCKET}/us-west-2/acct/doc", True, True), None),  # a directory
+        (FilerChange(f"/buckets/docstore-ap-southeast-2/{KEY}", True, False), None),  # another region's bucket
+        (FilerChange(f"/buckets/{BUCKET}-old/{KEY}", True, False), None),  # a bucket whose name starts alike
+        (FilerChange(f"/buckets/{BUCKET}/.uploads/abc_123/0001_x.part", True, False), None),  # a multipart part
+        (FilerChange(f"/buckets/{BUCKET}", True, True), None),  # the bucket itself
+        (FilerChange(f"/buckets/.system/owners/{BUCKET}", True, False), None),  # SeaweedFS's own files
+        (FilerChange(f"/topics/{BUCKET}/{KEY}", True, False), None),  # outside the buckets
+    ],
+)
+def test_only_files_written_into_our_bucket_are_checked(change: FilerChange, expected: str | None) -> None:
+    assert object_key_to_check(change, BUCKET) == expected
+
+
+# --- the handler ---------------------------------------------------------------------
+
+
+class FakeSessions:
+    def __init__(self, *rows: dict[str, Any]) -> None:
+        self.rows = {row["key"]: row for row in rows}
+        self.looked_up: list[str] = []
+
+    async def by_key(self, key: str) -> dict[str, Any] | None:
+        self.looked_up.append(key)
+        return self.rows.get(key)
+
+
+class FakeCheck:
+    def __init__(self, outcome: str = COMPLETED, error: Exception | None = None) -> None:
+        self.outcome, self.error = outcome, error
+        self.checked: list[str] = []
+
+    async def __call__(self, row: dict[str, Any]) -> str:
+        self.checked.append(row["_id"])
+        if self.error:
+            raise self.error
+        return self.outcome
+
+
+def row(status: str = PENDING, **extra: Any) -> dict[str, Any]:
+    return {"_id": "u1", "key": KEY, "status": status, "next_check_at": datetime.now(UTC), **extra}
+
+
+def message(path: str = PATH, value: bytes | None = None) -> RawMessage:
+    return RawMessage(topic="docstore.s3-events", key=path.encode(), value=value or notification(new=entry("f")), headers={})
+
+
+async def test_a_file_written_for_a_pending_upload_is_checked() -> None:
+    check = FakeCheck()
+    hints = S3EventHints(FakeSessions(row()), check, bucket=BUCKET)  # type: ignore[arg-type]
+    assert await hints.handle(message()) == COMPLETED
+    assert check.checked == ["u1"]
+
+
+@pytest.mark.parametrize(
+    "sessions",
+    [
+        FakeSessions(),  # nobody's upload: a key we never granted
+        FakeSessions(row(status=COMPLETED)),  # a repeated notification, after completion
+        FakeSessions(row(status="expired")),
+        # a multipart upload we joined ourselves is being read back by whoever joined it
+        FakeSessions(row(s3_upload_id="s3u", joined_at=datetime.now(UTC),
+                         next_check_at=datetime.now(UTC) + timedelta(minutes=5))),
+    ],
+)
+async def test_nothing_is_checked_for_unknown_finished_or_busy_uploads(sessions: FakeSessions) -> None:
+    check = FakeCheck()
+    assert await S3EventHints(sessions, check, bucket=BUCKET).handle(message()) is None  # type: ignore[arg-type]
+    assert check.checked == []
+
+
+async def test_a_joined_upload_whose_reader_died_is_checked() -> None:
+    check = FakeCheck()
+    stale = row(s3_upload_id="s3u", joined_at=datetime.now(UTC) - timedelta(hours=1),
+                next_check_at=datetime.now(UTC) - timedelta(minutes=1))
+    assert await S3EventHints(FakeSessions(stale), check, bucket=BUCKET).handle(message()) == COMPLETED  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        message(value=notification(old=entry("f"))),  # deleted
+        message(path=f"/buckets/other-bucket/{KEY}"),
+        message(path=f"/buckets/{BUCKET}/.uploads/abc_123/0001_x.part"),
+        RawMessage(topic="docstore.s3-events", key=PATH.encode(), value=b"\x0f", headers={}),  # undecodable
+    ],
+)
+async def test_ignored_notifications_do_not_even_look_up_a_session(msg: RawMessage) -> None:
+    sessions, check = FakeSessions(row()), FakeCheck()
+    assert await S3EventHints(sessions, check, bucket=BUCKET).handle(msg) is None  # type: ignore[arg-type]
+    assert sessions.looked_up == [] and check.checked == []
+
+
+async def test_a_check_that_cannot_complete_yet_is_not_retried() -> None:
+    check = FakeCheck(error=NotStoredYet("parts still missing: [2]"))
+    assert await S3EventHints(FakeSessions(row()), check, bucket=BUCKET).handle(message()) is None  # type: ignore[arg-type]
+
+
+async def test_other_failures_propagate_for_the_consumer_to_retry() -> None:
+    check = FakeCheck(error=ConnectionError("S3 is down"))
+    with pytest.raises(ConnectionError):
+        await S3EventHints(FakeSessions(row()), check, bucket=BUCKET).handle(message())  # type: ignore[arg-type]
