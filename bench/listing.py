@@ -1,18 +1,31 @@
-"""A listing page and a metadata search at 10k and 100k documents, against raw MongoDB reads.
+"""Listing pages and metadata search at 10k and 100k documents in one account, in the same run.
 
-Starts the real servers (free ports, a temporary folder), fills one account of a fresh metadata
-database with documents of the shape metadata writes (same derived search keys, the indexes
-`DocumentRepository.ensure_indexes` creates), spread over a year, and times through metadata's
-HTTP API (in process, httpx ASGI transport), in the same run:
-  * first page    GET /documents?limit=50                 (newest first)
-  * deep page     the same, with a cursor half-way down the account
-  * prefix        GET /documents/search?name=<prefix>
-  * substring     GET /documents/search?name=<4 letters>&name_match=substring
-and, as baselines, a raw motor `find_one` by `_id`, and the textbook keyset query
-`find({account, trashed}).sort(modified, _id).limit(51)` on the same compound index.
-It measures at 10k documents, adds the rest, and measures again at 100k.
+Starts the real servers (free ports, a temporary folder), fills a fresh metadata database with
+documents of the shape metadata writes (same derived search keys, the indexes
+`DocumentRepository.ensure_indexes` creates, all present while inserting), spread over a year:
+one account measured, plus other accounts' documents (a fifth as many) as noise. It measures with
+10k documents in the account, adds the rest, and measures again with 100k, each query through
+metadata's HTTP API (in process, httpx ASGI transport, `limit=50`):
 
-    uv run python bench/listing.py [--documents 100000] [--requests 200] [--mongo-url URL]
+  listing   first page of every sort and order the API offers, a folder, and deep pages (a
+            cursor half-way down the account) for the time, name and size sorts
+  search    name prefix (narrow: ~5 matches; broad: a twentieth of the account), name substring,
+            created / modified ranges (closed: a 30-day window 60 days back; open: the last 30
+            days, everything older than 180 days), one tag, two tags, content type
+  baseline  a raw motor `find_one` by `_id`, and the textbook keyset query
+            `find({account, trashed}).sort(modified, _id).limit(51)` on the same compound index
+
+and prints p50/p99 for each at both sizes with the ratio 100k / 10k.
+
+Seeding goes in `insert_many` batches of 100. With 1,000 it wedged SecantusDB 0.7 for good at
+~40,000 documents: every 1,000 oplog entries the server prunes its oplog from inside the insert's
+still-open WiredTiger transaction, on a second session of the same thread. That session's cursor
+waits for cache eviction (WiredTiger counts every leaf page a transaction dirtied in full, and a
+1,000-document batch with ~35 index entries each dirtied ~6,000 random index pages, >20% of the
+1 GB cache); the dirty pages belong to the transaction that cannot commit until the prune returns.
+A batch of 100 dirties a tenth as much and also fills faster (~60 s for 100k here).
+
+    uv run python bench/listing.py [--documents 100000] [--requests 200] [--seconds 15] [--mongo-url URL]
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +48,7 @@ import httpx
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from docstore_metadata.adapters.repositories import EPOCH, DocumentRepository, search_keys
-from docstore_metadata.domain.cursors import Cursor, encode_cursor, listing_kind
+from docstore_metadata.domain.cursors import SORTS, Cursor, encode_cursor, listing_kind
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 
@@ -42,15 +56,21 @@ WORDS = ["report", "invoice", "notes", "photo", "contract", "budget", "minutes",
          "letter", "receipt", "plan", "summary", "thesis", "memo", "agenda", "policy", "offer", "ticket"]
 TYPES = [("pdf", "application/pdf"), ("txt", "text/plain"), ("jpg", "image/jpeg"), ("csv", "text/csv")]
 ACCOUNT = "bench-account"
+NOISE_ACCOUNTS = [f"noise-account-{n}" for n in range(4)]
+NOISE_SHARE = 0.2  # other accounts' documents, per document of the measured account
 SPAN = timedelta(days=365)
-BATCH = 1000
+SEED_BATCH = 100  # see the module docstring: 1,000 wedges SecantusDB at ~40k documents
+SMALL = 10_000
+PAGE = 50
+
+Call = Callable[[int], Awaitable[None]]
 
 
 def percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
 
 
-def make_documents(start: int, count: int, now: datetime, rng: random.Random) -> list[dict[str, Any]]:
+def make_documents(account: str, start: int, count: int, now: datetime, rng: random.Random) -> list[dict[str, Any]]:
     docs = []
     for i in range(start, start + count):
         ext, content_type = rng.choice(TYPES)
@@ -58,91 +78,155 @@ def make_documents(start: int, count: int, now: datetime, rng: random.Random) ->
         name = f"{rng.choice(WORDS)}-{i:06d}-{token}.{ext}"
         at = now - SPAN * rng.random()
         docs.append({
-            "_id": str(uuid.UUID(int=rng.getrandbits(128))), "account_id": ACCOUNT, "name": name, **search_keys(name),
-            "title": None, "tags": rng.sample(WORDS, 2), "path": f"/{rng.choice(WORDS)}", "created_at": at,
+            "_id": str(uuid.UUID(int=rng.getrandbits(128))), "account_id": account, "name": name, **search_keys(name),
+            "title": None, "tags": sorted(rng.sample(WORDS, 2)), "path": f"/{rng.choice(WORDS)}", "created_at": at,
             "modified_at": at, "current_version": 1, "size": rng.randint(1, 50_000_000), "sha256": "0" * 64,
             "content_type": content_type, "trashed": False, "trashed_at": None, "purge_claimed_at": EPOCH,
         })
     return docs
 
 
-async def fill(repo: DocumentRepository, start: int, count: int, now: datetime, rng: random.Random) -> list[dict]:
-    docs = make_documents(start, count, now, rng)
-    began = time.perf_counter()
-    for k in range(0, len(docs), BATCH):
-        await repo.documents.insert_many(docs[k : k + BATCH], ordered=False)
-        sys.stderr.write(f"\rinserting {start + k + BATCH:,}/{start + count:,}")
-    sys.stderr.write(f"  ({time.perf_counter() - began:.0f} s)\n")
-    return docs
+class Seeder:
+    """Adds documents to the measured account and, interleaved, to the noise accounts."""
 
+    def __init__(self, repo: DocumentRepository, now: datetime, rng: random.Random) -> None:
+        self.repo, self.now, self.rng = repo, now, rng
+        self.mine: list[dict[str, Any]] = []
+        self.noise = 0
 
-async def timed(label: str, count: int, call: Any) -> list[float]:
-    samples = []
-    for i in range(count):
+    async def fill_to(self, total: int) -> None:
+        count = total - len(self.mine)
+        docs = make_documents(ACCOUNT, len(self.mine), count, self.now, self.rng)
+        noise_count = int(count * NOISE_SHARE)
+        mixed = docs + [doc for k, account in enumerate(NOISE_ACCOUNTS)
+                        for doc in make_documents(account, self.noise + k * noise_count, noise_count // len(NOISE_ACCOUNTS),
+                                                  self.now, self.rng)]
+        self.rng.shuffle(mixed)
         began = time.perf_counter()
-        await call(i)
-        samples.append(time.perf_counter() - began)
-    sys.stderr.write(f"  {label}: {count} done\n")
-    return samples
+        for k in range(0, len(mixed), SEED_BATCH):
+            await self.repo.documents.insert_many(mixed[k : k + SEED_BATCH], ordered=False)
+            if (k // SEED_BATCH) % 50 == 0:
+                sys.stderr.write(f"\rinserting {k:,}/{len(mixed):,}")
+        sys.stderr.write(f"\rinserted {len(mixed):,} documents ({len(docs):,} in the account) "
+                         f"in {time.perf_counter() - began:.0f} s\n")
+        self.mine += docs
+        self.noise += noise_count
 
 
-async def measure(http: httpx.AsyncClient, repo: DocumentRepository, docs: list[dict], requests: int,
-                  naive_requests: int, rng: random.Random) -> dict[str, list[float]]:
+def truncate_ms(at: datetime) -> datetime:
+    """What a datetime is after a round trip through MongoDB (milliseconds)."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+async def deep_cursor(http: httpx.AsyncClient, docs: list[dict[str, Any]], sort: str, order: str) -> str:
+    """A cursor half-way down the account in the order of (sort, order), as paging there hands it
+    out: the `next_cursor` of the page that starts at the middle document (so it carries the key
+    window the walk learnt, as a client's next page does)."""
+    field = SORTS[sort]
+    ordered = sorted(docs, key=lambda d: (d[field], d["_id"]), reverse=order == "desc")
+    middle = ordered[len(ordered) // 2]
+    value = truncate_ms(middle[field]) if isinstance(middle[field], datetime) else middle[field]
+    start = encode_cursor(Cursor(listing_kind(sort, order, trashed=False, path=None), value, middle["_id"]))
+    response = await http.get("/documents", params={"sort": sort, "order": order, "limit": PAGE, "cursor": start},
+                              headers={"X-Account-Id": ACCOUNT})
+    return response.json()["next_cursor"]
+
+
+async def queries(http: httpx.AsyncClient, repo: DocumentRepository, docs: list[dict], now: datetime,
+                  requests: int, rng: random.Random) -> list[tuple[str, Call]]:
     headers = {"X-Account-Id": ACCOUNT}
-    by_time = sorted(docs, key=lambda d: (d["modified_at"], d["_id"]), reverse=True)
-    middle = by_time[len(by_time) // 2]
-    deep = encode_cursor(Cursor(listing_kind("modified", "desc", trashed=False, path=None),
-                                middle["modified_at"].replace(microsecond=middle["modified_at"].microsecond // 1000 * 1000),
-                                middle["_id"]))
-    prefixes = [d["name_lower"][: len(d["name_lower"].split("-")[0]) + 5] for d in rng.sample(docs, requests)]
-    substrings = [d["name_lower"].split("-")[2][1:5] for d in rng.sample(docs, requests)]
-    ids = [d["_id"] for d in rng.sample(docs, requests)]
+    picks = [rng.choice(docs) for _ in range(requests)]
+    narrow = [d["name_lower"][: len(d["name_lower"].split("-")[0]) + 5] for d in picks]  # "report-0012": ~5 names
+    substrings = [rng.choice(docs)["name_lower"].split("-")[2][1:5] for _ in range(requests)]
+    ids = [rng.choice(docs)["_id"] for _ in range(requests)]
+    day = timedelta(days=1)
 
-    async def get(url: str, **params: Any) -> dict:
-        response = await http.get(url, params=params, headers=headers)
+    async def get(url: str, expect: int | None = PAGE, **params: Any) -> None:
+        response = await http.get(url, params={"limit": PAGE, **params}, headers=headers)
         assert response.status_code == 200, response.text
-        return response.json()
+        items = response.json()["items"]
+        assert expect is None or len(items) == expect, (url, params, len(items))
 
-    async def first(_: int) -> None:
-        assert len((await get("/documents", limit=50))["items"]) == 50
+    def listing(expect: int | None = PAGE, **params: Any) -> Call:
+        return lambda _i: get("/documents", expect, **params)
 
-    async def deep_page(_: int) -> None:
-        assert len((await get("/documents", limit=50, cursor=deep))["items"]) == 50
-
-    async def prefix(i: int) -> None:
-        assert (await get("/documents/search", name=prefixes[i], limit=50))["items"]
-
-    async def substring(i: int) -> None:
-        await get("/documents/search", name=substrings[i], name_match="substring", limit=50)
+    def search(expect: int | None = PAGE, **params: Any) -> Call:
+        return lambda _i: get("/documents/search", expect, **params)
 
     async def raw_id(i: int) -> None:
         assert await repo.documents.find_one({"_id": ids[i]})
 
-    async def raw_keyset(_: int) -> None:
+    async def raw_keyset(_i: int) -> None:
         rows = await repo.documents.find({"account_id": ACCOUNT, "trashed": False}).sort(
-            [("modified_at", -1), ("_id", -1)]).limit(51).to_list(51)
-        assert len(rows) == 51
+            [("modified_at", -1), ("_id", -1)]).limit(PAGE + 1).to_list(PAGE + 1)
+        assert len(rows) == PAGE + 1
 
+    iso = lambda at: at.isoformat()  # noqa: E731
+    return [
+        ("raw find_one by _id", raw_id),
+        ("first page (modified desc)", listing()),
+        ("deep page, modified desc", listing(cursor=await deep_cursor(http, docs, "modified", "desc"))),
+        ("first page, modified asc", listing(sort="modified", order="asc")),
+        ("first page, created desc", listing(sort="created")),
+        ("first page, created asc", listing(sort="created", order="asc")),
+        ("first page, name asc", listing(sort="name")),
+        ("first page, name desc", listing(sort="name", order="desc")),
+        ("deep page, name asc", listing(sort="name", cursor=await deep_cursor(http, docs, "name", "asc"))),
+        ("first page, size desc", listing(sort="size")),
+        ("first page, size asc", listing(sort="size", order="asc")),
+        ("deep page, size desc", listing(sort="size", cursor=await deep_cursor(http, docs, "size", "desc"))),
+        ("folder /report, modified desc", listing(path="/report")),
+        ("folder /report, name asc", listing(path="/report", sort="name")),
+        ("prefix, narrow (~5 matches)", lambda i: get("/documents/search", None, name=narrow[i])),
+        ("prefix, broad (1/20 of account)", search(name="report")),
+        ("substring (4 letters)", lambda i: get("/documents/search", None, name=substrings[i], name_match="substring")),
+        ("modified, closed 30 days", search(modified_from=iso(now - 90 * day), modified_to=iso(now - 60 * day))),
+        ("created, closed 30 days", search(created_from=iso(now - 90 * day), created_to=iso(now - 60 * day))),
+        ("modified, open: last 30 days", search(modified_from=iso(now - 30 * day))),
+        ("created, open: before 180 days", search(created_to=iso(now - 180 * day))),
+        ("one tag", search(tags="report")),
+        ("two tags", search(None, tags="report,budget")),
+        ("content type", search(content_type="application/pdf")),
+        ("raw keyset find (textbook)", raw_keyset),
+    ]
+
+
+async def measure(calls: list[tuple[str, Call]], requests: int, seconds: float) -> dict[str, list[float]]:
     results = {}
-    for name, call, count in [("raw find_one by _id", raw_id, requests), ("first page", first, requests),
-                              ("deep page (cursor)", deep_page, requests), ("prefix search", prefix, requests),
-                              ("substring search", substring, requests),
-                              ("raw keyset find, first page", raw_keyset, naive_requests)]:
+    for name, call in calls:
         await call(0)  # warm-up
-        results[name] = await timed(name, count, call)
+        samples: list[float] = []
+        deadline = time.perf_counter() + seconds
+        for i in range(requests):
+            began = time.perf_counter()
+            await call(i)
+            samples.append(time.perf_counter() - began)
+            if time.perf_counter() > deadline and len(samples) >= 5:
+                break
+        results[name] = samples
+        sys.stderr.write(f"  {name}: {len(samples)} requests, p50 {percentile(samples, 50) * 1000:.1f} ms\n")
     return results
 
 
 def report(size: int, results: dict[str, list[float]]) -> None:
     base = percentile(results["raw find_one by _id"], 50)
-    print(f"\n{size:,} documents in one account")
+    print(f"\n{size:,} documents in the account")
     for name, samples in results.items():
         p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
-        print(f"  {name:30} p50 {p50:9.2f} ms   p99 {p99:9.2f} ms   p50 / raw _id {p50 / 1000 / base:7.1f} x"
+        print(f"  {name:32} p50 {p50:9.2f} ms   p99 {p99:9.2f} ms   p50 / raw _id {p50 / 1000 / base:7.1f} x"
               f"   (n={len(samples)})")
 
 
-async def run(mongo_url: str, total: int, requests: int) -> None:
+def compare(small_size: int, small: dict[str, list[float]], large_size: int, large: dict[str, list[float]]) -> None:
+    a, b = f"{small_size // 1000}k", f"{large_size // 1000}k"
+    print(f"\n| query | {a} p50 | {a} p99 | {b} p50 | {b} p99 | p50 {b}/{a} | p99 {b}/{a} |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in small:
+        s50, s99, l50, l99 = (percentile(x, q) * 1000 for x in (small[name], large[name]) for q in (50, 99))
+        print(f"| {name} | {s50:.1f} | {s99:.1f} | {l50:.1f} | {l99:.1f} | {l50 / s50:.2f} | {l99 / s99:.2f} |")
+
+
+async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None:
     rng = random.Random(7)
     now = datetime.now(UTC)
     database = f"bench_listing_{uuid.uuid4().hex[:8]}"
@@ -152,26 +236,22 @@ async def run(mongo_url: str, total: int, requests: int) -> None:
     repo = DocumentRepository(mongo[database])
     await repo.ensure_indexes()
     app = create_app(settings)
-    measured = {}
+    measured: dict[int, dict[str, list[float]]] = {}
+    seeder = Seeder(repo, now, rng)
     try:
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
-                docs = await fill(repo, 0, min(10_000, total), now, rng)
-                measured[len(docs)] = await measure(http, repo, docs, requests, 20, rng)
-                report(len(docs), measured[len(docs)])
-                if total > len(docs):
-                    docs += await fill(repo, len(docs), total - len(docs), now, rng)
-                    measured[len(docs)] = await measure(http, repo, docs, requests, 5, rng)
-                    report(len(docs), measured[len(docs)])
+                for size in sorted({min(SMALL, total), total}):
+                    await seeder.fill_to(size)
+                    calls = await queries(http, repo, seeder.mine, now, requests, random.Random(size))
+                    measured[size] = await measure(calls, requests, seconds)
+                    report(size, measured[size])
     finally:
         await mongo.drop_database(database)
         mongo.close()
     sizes = sorted(measured)
     if len(sizes) == 2:
-        small, large = measured[sizes[0]], measured[sizes[1]]
-        print(f"\ngrowth of p50 from {sizes[0]:,} to {sizes[1]:,} documents:")
-        for name in small:
-            print(f"  {name:30} {percentile(large[name], 50) / percentile(small[name], 50):6.2f} x")
+        compare(sizes[0], measured[sizes[0]], sizes[1], measured[sizes[1]])
 
 
 KAFKA: list[str] = []
@@ -180,13 +260,14 @@ KAFKA: list[str] = []
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=200, help="at most this many of each query per size")
+    parser.add_argument("--seconds", type=float, default=15, help="and at most this long (at least 5 requests)")
     parser.add_argument("--mongo-url", help="use this MongoDB and --kafka instead of starting servers")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     args = parser.parse_args()
     if args.mongo_url:
         KAFKA.append(args.kafka)
-        asyncio.run(run(args.mongo_url, args.documents, args.requests))
+        asyncio.run(run(args.mongo_url, args.documents, args.requests, args.seconds))
         return
     from docstore_devplatform.servers import Servers
     from docstore_events import all_topics
@@ -197,7 +278,7 @@ def main() -> None:
         endpoints = servers.start()
         try:
             KAFKA.append(endpoints.kafka_bootstrap)
-            asyncio.run(run(endpoints.mongo_url, args.documents, args.requests))
+            asyncio.run(run(endpoints.mongo_url, args.documents, args.requests, args.seconds))
         finally:
             servers.stop()
 

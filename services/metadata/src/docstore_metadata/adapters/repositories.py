@@ -1,24 +1,26 @@
 """MongoDB collections of metadata: accounts, documents, versions, the change feed and S3 garbage.
 
 Every read of a listing or a search is a keyset query on a compound index that starts with the
-account: equality fields, then one sort key, then `_id` as the tie-breaker. No skip, no count.
-A cursor page is two queries, never an `$or`: the rows that tie with the last key (`key == v,
-_id beyond`) and the rows beyond it (`key beyond v`); both are one index range each.
+account: equality fields, then one sort key, then `_id` as the tie-breaker. No skip, no count, never
+an `$or`: a cursor page reads the rows that tie with the last key (`key == v, _id beyond`), then
+bounded windows of the key beyond it (`_walk`), each one index range bounded on both sides, because
+SecantusDB reads a whole range before it applies the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import PyMongoError
 
 from docstore_metadata.domain.accounts import Account
 from docstore_metadata.domain.cursors import (
     SORTS,
-    TIME_SORTS,
     Cursor,
     InvalidCursor,
     decode_cursor,
@@ -42,6 +44,7 @@ Session = AsyncIOMotorClientSession | None
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FIRST_WINDOW = 60.0  # seconds: the first time window a listing page looks into
 MIN_WINDOW = 1.0
+MAX_SIZE_WINDOW = float(1 << 40)  # bytes: a size window this wide is left open
 
 
 class AccountRepository:
@@ -100,6 +103,129 @@ def search_keys(name: str) -> dict[str, Any]:
     return {"name_lower": name_key(name), "name_trigrams": trigrams(name)}
 
 
+class _TimeKeys:
+    """Windows of a date: `width` seconds, doubling; the domain is [EPOCH, now]."""
+
+    first = FIRST_WINDOW
+
+    @staticmethod
+    def floor() -> Any:
+        return EPOCH
+
+    @staticmethod
+    def ceiling() -> Any:
+        return datetime.now(UTC) + timedelta(seconds=1)
+
+    @staticmethod
+    def successor(value: datetime) -> datetime:
+        return value + timedelta(milliseconds=1)  # MongoDB keeps milliseconds
+
+    @staticmethod
+    def down(high: datetime, width: float) -> datetime | None:
+        low = high - timedelta(seconds=width)
+        return None if low <= EPOCH else low
+
+    @staticmethod
+    def up(low: datetime, width: float) -> datetime | None:
+        high = low + timedelta(seconds=width)
+        return None if high > datetime.now(UTC) + timedelta(seconds=1) else high
+
+    @staticmethod
+    def wider(width: float) -> float:
+        return width * 2
+
+    @staticmethod
+    def narrower(width: float) -> float:
+        return max(width / 2, MIN_WINDOW)
+
+    @staticmethod
+    def carry(width: float) -> float:
+        return max(width, MIN_WINDOW)
+
+
+class _SizeKeys:
+    """Windows of a size in bytes: `width` bytes, doubling; a window past 1 TiB is left open."""
+
+    first = 4096.0
+
+    @staticmethod
+    def floor() -> Any:
+        return 0
+
+    @staticmethod
+    def ceiling() -> Any:
+        return None  # unknown: a first page without a remembered edge reads one open range
+
+    @staticmethod
+    def successor(value: int) -> int:
+        return value + 1
+
+    @staticmethod
+    def down(high: int, width: float) -> int | None:
+        low = high - int(width)
+        return None if low <= 0 or width >= MAX_SIZE_WINDOW else low
+
+    @staticmethod
+    def up(low: int, width: float) -> int | None:
+        return None if width >= MAX_SIZE_WINDOW else low + int(width)
+
+    @staticmethod
+    def wider(width: float) -> float:
+        return width * 2
+
+    @staticmethod
+    def narrower(width: float) -> float:
+        return max(width // 2, 1.0)
+
+    @staticmethod
+    def carry(width: float) -> float:
+        return min(max(float(int(width)), 1.0), MAX_SIZE_WINDOW)
+
+
+class _NameKeys:
+    """Windows of a name key: the rest of the subtree of the names sharing its first `width`
+    characters (a trie node); widening goes up one level, narrowing down one. Ascending from `low`:
+    [low, next(low[:width])); descending to `high`: [high[:width], high)."""
+
+    first = 8.0
+
+    @staticmethod
+    def floor() -> Any:
+        return ""
+
+    @staticmethod
+    def ceiling() -> Any:
+        return None
+
+    @staticmethod
+    def successor(value: str) -> str:
+        return value + "\x00"  # name keys hold no control characters
+
+    @staticmethod
+    def down(high: str, width: float) -> str | None:
+        depth = min(int(width), len(high) - 1)
+        return high[:depth] if depth > 0 else None
+
+    @staticmethod
+    def up(low: str, width: float) -> str | None:
+        return prefix_upper_bound(low[: int(width)]) if int(width) > 0 else None
+
+    @staticmethod
+    def wider(width: float) -> float:
+        return max(float(int(width) - 1), 0.0)
+
+    @staticmethod
+    def narrower(width: float) -> float:
+        return float(min(int(width) + 1, 1024))
+
+    @staticmethod
+    def carry(width: float) -> float:
+        return max(float(int(width)), 1.0)
+
+
+_KEYS: dict[str, Any] = {"modified_at": _TimeKeys, "created_at": _TimeKeys, "size": _SizeKeys, "name_lower": _NameKeys}
+
+
 class DocumentRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.documents = db["documents"]
@@ -107,6 +233,7 @@ class DocumentRepository:
         self.changes = db["changes"]
         self.counters = db["change_counters"]
         self.garbage = db["s3_garbage"]
+        self.edges = db["listing_edges"]  # per account and listing: where its first page ended
         # When a list, every documents query (filter, sort) is appended: tests explain them.
         self.trace: list[tuple[dict[str, Any], list[tuple[str, int]]]] | None = None
 
@@ -224,97 +351,130 @@ class DocumentRepository:
             self.trace.append((query, sort))
         return await self.documents.find(query).sort(sort).limit(limit).to_list(limit)
 
-    async def _after(self, scan: _Scan, after: tuple[Any, str] | None, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` rows of `scan` strictly after the key `after`, in order: ties first, then beyond."""
-        d, field = scan.direction, scan.field
-        beyond = "$gt" if d == ASCENDING else "$lt"
-        sort = [(field, d), ("_id", d)] if field != "_id" else [("_id", d)]
-        rows: list[dict[str, Any]] = []
-        if after is not None and field != "_id":
-            rows = await self._find({**scan.equal, field: after[0], "_id": {beyond: after[1]}}, [("_id", d)], limit)
-        if len(rows) < limit:
-            bounds: dict[str, Any] = {}
-            if scan.low is not None:
-                bounds["$gte"] = scan.low
-            if scan.high is not None:
-                bounds["$lt"] = scan.high
-            if after is not None:
-                key = after[1] if field == "_id" else after[0]
-                bounds.pop("$gte" if d == ASCENDING else "$lt", None)
-                bounds[beyond] = key
-            query = {**scan.equal, field: bounds} if bounds else dict(scan.equal)
-            rows += await self._find(query, sort, limit - len(rows))
-        return rows
+    async def _walk(
+        self, scan: _Scan, after: tuple[Any, str] | None, need: int, width: float | None,
+        *, start: Any = None,
+    ) -> tuple[list[dict[str, Any]], float, bool]:
+        """Up to `need` rows of `scan` beyond `after` (a key and id, exclusive), in order.
 
-    async def _windowed(
-        self, scan: _Scan, after: tuple[Any, str] | None, need: int, window: float | None
-    ) -> tuple[list[dict[str, Any]], float]:
-        """Rows of a time-sorted scan found by walking time windows outward from the cursor.
-
-        Each query is a bounded index range, so a page costs about the same at 100 or 100k
-        documents on a server that reads a whole range before applying the limit (SecantusDB);
-        on MongoDB each window is an ordinary index-bounded query. The window doubles while it
-        finds too little, and the cursor carries the width that filled the page into the next one.
+        The rows tying with `after`'s key come first (`key == v, _id beyond`); then the walk reads
+        bounded windows of the key outward from there (or from `start`, exclusive, or from the
+        domain's end), widening while they hold too little. Every query is one bounded index range,
+        so a page costs about the same at 100 or 100k documents on a server that reads a whole range
+        before applying the limit (SecantusDB); on MongoDB each window is an ordinary index-bounded
+        query. Returns the rows, the width to carry in the cursor (narrower when the first window
+        alone filled the page) and whether the scan is exhausted.
         """
-        width = window or FIRST_WINDOW
-        ceiling = datetime.now(UTC) + timedelta(seconds=1)
-        floor = EPOCH
+        keys, field, d = _KEYS[scan.field], scan.field, scan.direction
+        ascending = d == ASCENDING
+        sort = [(field, d), ("_id", d)]
         rows: list[dict[str, Any]] = []
-        filled_first = False
-        first = True
-        if scan.direction == DESCENDING:
-            high = after[0] if after else ceiling
-            while len(rows) < need and high > floor:
-                low = max(high - timedelta(seconds=width), floor)
-                rows += await self._find({**scan.equal, scan.field: {"$gte": low, "$lt": high}},
-                                         [(scan.field, DESCENDING), ("_id", DESCENDING)], need - len(rows))
-                filled_first = first and len(rows) >= need
-                first = False
-                if len(rows) < need:
-                    high, width = low, width * 2
+        if after is not None:
+            rows = await self._find({**scan.equal, field: after[0], "_id": {"$gt" if ascending else "$lt": after[1]}},
+                                    [("_id", d)], need)
+            if len(rows) >= need:
+                return rows, width or keys.first, False
+        # The position the next window starts from, and whether it is part of that window.
+        if after is not None:
+            pos, inclusive = after[0], False
+        elif start is not None:
+            pos, inclusive = start, False
         else:
-            low, inclusive = (after[0], False) if after else (floor, True)
-            while len(rows) < need and low < ceiling:
-                high = min(low + timedelta(seconds=width), ceiling)
-                rows += await self._find({**scan.equal, scan.field: {"$gte" if inclusive else "$gt": low, "$lt": high}},
-                                         [(scan.field, ASCENDING), ("_id", ASCENDING)], need - len(rows))
-                filled_first = first and len(rows) >= need
-                first = False
-                if len(rows) < need:
-                    low, inclusive, width = high, True, width * 2
-        return rows, max(width / 2 if filled_first else width, MIN_WINDOW)
+            pos, inclusive = (keys.floor(), True) if ascending else (keys.ceiling(), False)
+        if ascending and scan.low is not None and (pos is None or pos < scan.low):
+            pos, inclusive = scan.low, True
+        if not ascending and scan.high is not None and (pos is None or pos >= scan.high):
+            pos, inclusive = scan.high, False
+        w = width or keys.first
+        first = True
+        filled_first = False
+        while True:
+            bounds: dict[str, Any] = {}
+            if ascending:
+                high = keys.up(pos, w) if pos is not None else None
+                if scan.high is not None and (high is None or high >= scan.high):
+                    high = scan.high
+                    last = True
+                else:
+                    last = high is None
+                if pos is not None:
+                    bounds["$gte" if inclusive else "$gt"] = pos
+                if high is not None:
+                    bounds["$lt"] = high
+            else:
+                low = keys.down(pos, w) if pos is not None else None
+                if scan.low is not None and (low is None or low <= scan.low):
+                    low = scan.low
+                    last = True
+                else:
+                    last = low is None
+                if low is not None:
+                    bounds["$gte"] = low
+                if pos is not None:
+                    bounds["$lt"] = keys.successor(pos) if inclusive else pos
+            rows += await self._find({**scan.equal, field: bounds} if bounds else dict(scan.equal), sort, need - len(rows))
+            filled_first = first and len(rows) >= need
+            first = False
+            if len(rows) >= need:
+                return rows, keys.narrower(w) if filled_first else w, False
+            if last:
+                return rows, w, True
+            pos, inclusive = (high, True) if ascending else (low, False)
+            w = keys.wider(w)
 
     async def page(
         self, account_id: str, *, sort: str = "modified", order: str = "desc", limit: int, cursor: str | None,
         path: str | None = None, trashed: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of the account's documents (or its trash), keyset-paginated on (sort key, id)."""
+        """One page of the account's documents (or its trash), keyset-paginated on (sort key, id).
+
+        A first page starts from the edge the last first page of the same listing ended at (one
+        bounded range up to it, `listing_edges`), so it does not walk from the end of the key's
+        domain to where the account's documents are; the edge is kept up to date as it moves.
+        """
         field = SORTS[sort]
         kind = listing_kind(sort, order, trashed=trashed, path=path)
         decoded = decode_cursor(cursor, kind) if cursor else None
-        after = (decoded.value, decoded.document_id) if decoded else None
         equal: dict[str, Any] = {"account_id": account_id, "trashed": trashed}
         if path is not None:
             equal["path"] = path
         scan = _Scan(kind, equal, field, ASCENDING if order == "asc" else DESCENDING)
         want = limit + 1
-        window = None
-        if sort in TIME_SORTS:
-            rows: list[dict[str, Any]] = []
-            if after is not None:
-                rows = await self._find({**equal, field: after[0], "_id": {"$gt" if order == "asc" else "$lt": after[1]}},
-                                        [("_id", scan.direction)], want)
-            if len(rows) < want:
-                more, window = await self._windowed(scan, after, want - len(rows), decoded.window if decoded else None)
-                rows += more
+        if decoded is not None:
+            rows, width, _ = await self._walk(scan, (decoded.value, decoded.document_id), want, decoded.window)
         else:
-            rows = await self._after(scan, after, want)
+            rows, width = await self._first_rows(account_id, scan, want)
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_cursor(Cursor(kind, last[field], last["_id"], window))
+            next_cursor = encode_cursor(Cursor(kind, last[field], last["_id"], _KEYS[field].carry(width)))
         return items, next_cursor
+
+    async def _first_rows(self, account_id: str, scan: _Scan, want: int) -> tuple[list[dict[str, Any]], float]:
+        """The first `want` rows of a listing: up to the remembered edge in one range, then onward."""
+        edge_id = f"{account_id}|{scan.kind}"
+        edge = await self.edges.find_one({"_id": edge_id})
+        if edge is None:
+            rows, width, _ = await self._walk(scan, None, want, None)
+        else:
+            # `$lt` the successor, not `$lte`: SecantusDB 0.7 drops the equal keys of `$lte` on a
+            # compound index's non-leading field.
+            keys = _KEYS[scan.field]
+            bound = {"$lt": keys.successor(edge["value"])} if scan.direction == ASCENDING else {"$gte": edge["value"]}
+            rows = await self._find({**scan.equal, scan.field: bound},
+                                    [(scan.field, scan.direction), ("_id", scan.direction)], want)
+            width = edge["width"]
+            if len(rows) < want:
+                more, width, _ = await self._walk(scan, None, want - len(rows), width, start=edge["value"])
+                rows += more
+        if len(rows) == want and (edge is None or edge["value"] != rows[-1][scan.field] or edge["width"] != width):
+            # A cache: any value is correct (the range up to it starts at the domain's end), so a
+            # lost race or a failed write only costs the next first page a longer range.
+            with contextlib.suppress(PyMongoError):
+                await self.edges.replace_one({"_id": edge_id}, {"value": rows[-1][scan.field], "width": width},
+                                             upsert=True)
+        return rows, width
 
     # --- metadata search ----------------------------------------------------------------
 
@@ -350,13 +510,14 @@ class DocumentRepository:
         scan = self._driving_scan(account_id, criteria)
         decoded = decode_cursor(cursor, scan.kind) if cursor else None
         after = (decoded.value, decoded.document_id) if decoded else None
+        width = decoded.window if decoded else None
         found: list[dict[str, Any]] = []
         scanned = 0
         batch = max(limit + 1, 100)
         exhausted = False
         while len(found) <= limit and scanned < scan_budget:
             want = min(batch, scan_budget - scanned)
-            rows = await self._after(scan, after, want)
+            rows, width, exhausted = await self._walk(scan, after, want, width)
             for row in rows:
                 scanned += 1
                 after = (row[scan.field], row["_id"])
@@ -364,16 +525,14 @@ class DocumentRepository:
                     found.append(row)
                     if len(found) > limit:
                         break
-            if len(found) > limit:
-                break
-            if len(rows) < want:
-                exhausted = True
+            if len(found) > limit or exhausted:
                 break
         items = found[:limit]
+        carry = _KEYS[scan.field].carry(width or _KEYS[scan.field].first)
         if len(found) > limit:
             last = items[-1]
-            return items, encode_cursor(Cursor(scan.kind, last[scan.field], last["_id"]))
+            return items, encode_cursor(Cursor(scan.kind, last[scan.field], last["_id"], carry))
         if exhausted or after is None:
             return items, None
-        return items, encode_cursor(Cursor(scan.kind, after[0], after[1]))
+        return items, encode_cursor(Cursor(scan.kind, after[0], after[1], carry))
 

@@ -22,7 +22,7 @@ class Cursor:
     kind: str  # e.g. "list:modified:desc", "search:name:<fingerprint>"
     value: Any  # the last row's sort key (datetime, int or str)
     document_id: str
-    window: float | None = None  # seconds: the time window that filled the last page (time sorts)
+    window: float | None = None  # the key window that filled the last page: seconds, bytes or name depth
 
 
 def _pack(value: Any) -> Any:
@@ -59,7 +59,7 @@ def decode_cursor(text: str, kind: str) -> Cursor:
         raise InvalidCursor("cursor: not a cursor from this listing") from error
     if cursor.kind != kind:
         raise InvalidCursor("cursor: it belongs to another sort, order or search; start again without a cursor")
-    if cursor.window is not None and not 0 < cursor.window < 1e10:
+    if cursor.window is not None and not 0 < cursor.window < 1e13:
         raise InvalidCursor("cursor: not a cursor from this listing")
     return cursor
 
