@@ -17,13 +17,16 @@ metadata's HTTP API (in process, httpx ASGI transport, `limit=50`):
 
 and prints p50/p99 for each at both sizes with the ratio 100k / 10k.
 
-Seeding goes in `insert_many` batches of 100. With 1,000 it wedged SecantusDB 0.7 for good at
-~40,000 documents: every 1,000 oplog entries the server prunes its oplog from inside the insert's
-still-open WiredTiger transaction, on a second session of the same thread. That session's cursor
-waits for cache eviction (WiredTiger counts every leaf page a transaction dirtied in full, and a
-1,000-document batch with ~35 index entries each dirtied ~6,000 random index pages, >20% of the
-1 GB cache); the dirty pages belong to the transaction that cannot commit until the prune returns.
-A batch of 100 dirties a tenth as much and also fills faster (~60 s for 100k here).
+Seeding goes in `insert_many` batches of 100. With batches of 1,000 SecantusDB 0.7 wedged for
+good at ~40-44k documents (twice before, and reproduced): every 1,000 oplog entries the server
+prunes its oplog from inside the insert's still-open WiredTiger transaction, opening a second
+session on the same thread (`_insert_chunk` -> `_emit_oplog` -> `_prune_oplog_locked` ->
+`_iter_oplog_oldest`). That session's `cursor.next()` waits in `__wt_cache_eviction_worker`, since
+the cache was over its dirty trigger (217 MB dirty of the 1 GB cache, trigger 20%): a batch writes
+~35 index entries per document at random places of the index table, and WiredTiger counts every
+page a transaction dirtied in full; those pages belong to the open transaction, which commits only
+after the prune returns. Nothing moves again (0% CPU). A batch of 100 dirties a tenth as much:
+120,000 documents went in in ~6 minutes, and the bench's 108,000 in ~4.5.
 
     uv run python bench/listing.py [--documents 100000] [--requests 200] [--seconds 15] [--mongo-url URL]
 """
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import string
@@ -243,6 +247,10 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
                 for size in sorted({min(SMALL, total), total}):
                     await seeder.fill_to(size)
+                    # The seeded documents stay in this process: keep the collector from walking
+                    # them again and again in the middle of timed requests.
+                    gc.collect()
+                    gc.freeze()
                     calls = await queries(http, repo, seeder.mine, now, requests, random.Random(size))
                     measured[size] = await measure(calls, requests, seconds)
                     report(size, measured[size])

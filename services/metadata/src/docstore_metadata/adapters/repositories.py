@@ -10,6 +10,7 @@ SecantusDB reads a whole range before it applies the limit.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +143,10 @@ class _TimeKeys:
     def carry(width: float) -> float:
         return max(width, MIN_WINDOW)
 
+    @staticmethod
+    def span(a: datetime, b: datetime) -> float:
+        return max(abs((a - b).total_seconds()), MIN_WINDOW)
+
 
 class _SizeKeys:
     """Windows of a size in bytes: `width` bytes, doubling; a window past 1 TiB is left open."""
@@ -180,6 +185,10 @@ class _SizeKeys:
     @staticmethod
     def carry(width: float) -> float:
         return min(max(float(int(width)), 1.0), MAX_SIZE_WINDOW)
+
+    @staticmethod
+    def span(a: int, b: int) -> float:
+        return min(max(float(abs(a - b)), 1.0), MAX_SIZE_WINDOW)
 
 
 class _NameKeys:
@@ -221,6 +230,12 @@ class _NameKeys:
     @staticmethod
     def carry(width: float) -> float:
         return max(float(int(width)), 1.0)
+
+    @staticmethod
+    def span(a: str, b: str) -> float:
+        # One level below the node both ends share: the page spans two of its children at most,
+        # and the rest of the last one's subtree is about a page.
+        return float(len(os.path.commonprefix([a, b])) + 1)
 
 
 _KEYS: dict[str, Any] = {"modified_at": _TimeKeys, "created_at": _TimeKeys, "size": _SizeKeys, "name_lower": _NameKeys}
@@ -468,6 +483,11 @@ class DocumentRepository:
             if len(rows) < want:
                 more, width, _ = await self._walk(scan, None, want - len(rows), width, start=edge["value"])
                 rows += more
+        if len(rows) == want:
+            # The window a page of this account takes now, measured on the page itself: the next
+            # page (and a search's first window, `_date_density`) starts at the current density,
+            # also after the account grew or shrank.
+            width = _KEYS[scan.field].span(rows[0][scan.field], rows[-1][scan.field])
         if len(rows) == want and (edge is None or edge["value"] != rows[-1][scan.field] or edge["width"] != width):
             # A cache: any value is correct (the range up to it starts at the domain's end), so a
             # lost race or a failed write only costs the next first page a longer range.
@@ -475,6 +495,16 @@ class DocumentRepository:
                 await self.edges.replace_one({"_id": edge_id}, {"value": rows[-1][scan.field], "width": width},
                                              upsert=True)
         return rows, width
+
+    async def _date_density(self, account_id: str, field: str) -> float | None:
+        """A first window for a search walking a date: the one that held a first page of the
+        account's newest documents (from that listing's edge), instead of ramping up from a minute.
+        Only where the walk starts; what it reads does not depend on it."""
+        sort = {"modified_at": "modified", "created_at": "created"}.get(field)
+        if sort is None:
+            return None
+        edge = await self.edges.find_one({"_id": f"{account_id}|{listing_kind(sort, 'desc', trashed=False, path=None)}"})
+        return float(edge["width"]) if edge else None
 
     # --- metadata search ----------------------------------------------------------------
 
@@ -510,7 +540,7 @@ class DocumentRepository:
         scan = self._driving_scan(account_id, criteria)
         decoded = decode_cursor(cursor, scan.kind) if cursor else None
         after = (decoded.value, decoded.document_id) if decoded else None
-        width = decoded.window if decoded else None
+        width = decoded.window if decoded else await self._date_density(account_id, scan.field)
         found: list[dict[str, Any]] = []
         scanned = 0
         batch = max(limit + 1, 100)
