@@ -155,19 +155,21 @@ async def test_a_file_written_for_a_pending_upload_is_checked() -> None:
 
 
 @pytest.mark.parametrize(
-    "sessions",
+    "make_sessions",
     [
-        FakeSessions(),  # nobody's upload: a key we never granted
-        FakeSessions(row(status=COMPLETED)),  # a repeated notification, after completion
-        FakeSessions(row(status="expired")),
+        lambda: FakeSessions(),  # nobody's upload: a key we never granted
+        lambda: FakeSessions(row(status=COMPLETED)),  # a repeated notification, after completion
+        lambda: FakeSessions(row(status="expired")),
         # a multipart upload we joined ourselves is being read back by whoever joined it
-        FakeSessions(row(s3_upload_id="s3u", joined_at=datetime.now(UTC),
-                         next_check_at=datetime.now(UTC) + timedelta(minutes=5))),
+        # (built when the test runs: its lease is measured from now)
+        lambda: FakeSessions(row(s3_upload_id="s3u", joined_at=datetime.now(UTC),
+                                 next_check_at=datetime.now(UTC) + timedelta(minutes=5))),
     ],
+    ids=["unknown", "completed", "expired", "being-read-back"],
 )
-async def test_nothing_is_checked_for_unknown_finished_or_busy_uploads(sessions: FakeSessions) -> None:
+async def test_nothing_is_checked_for_unknown_finished_or_busy_uploads(make_sessions: Any) -> None:
     check = FakeCheck()
-    assert await S3EventHints(sessions, check, bucket=BUCKET).handle(message()) is None  # type: ignore[arg-type]
+    assert await S3EventHints(make_sessions(), check, bucket=BUCKET).handle(message()) is None  # type: ignore[arg-type]
     assert check.checked == []
 
 
