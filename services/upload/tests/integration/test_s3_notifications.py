@@ -20,7 +20,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from docstore_devplatform.testing import eventually
+from docstore_devplatform.testing import eventually, filer_notification
 from docstore_events import UploadCompleted, UploadExpired
 from docstore_events.envelope import decode
 from docstore_upload.adapters.quota_client import Room
@@ -95,28 +95,6 @@ async def emitted(app: FastAPI, event_type: type, upload_id: str) -> list[Any]:
     return [event for event in (decode(r["headers"], r["value"]).data for r in rows) if event.upload_id == upload_id]
 
 
-# SeaweedFS's value is a protobuf filer_pb.EventNotification: field 1 old entry, 2 new entry.
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def written(name: str) -> bytes:
-    return _field(2, _field(1, name.encode()))
-
-
-def deleted(name: str) -> bytes:
-    return _field(1, _field(1, name.encode()))
-
-
 async def notify(producer: AIOKafkaProducer, topic: str, path: str, value: bytes) -> None:
     """Publish a notification as SeaweedFS would. Partition 0 for all: they are handled in order."""
     await producer.send_and_wait(topic, value, key=path.encode(), partition=0)
@@ -155,7 +133,7 @@ async def test_a_form_upload_nobody_reports_completes_once_from_the_notification
     [real] = await notifications_for(endpoints, topic, path)
     row_before = await app.state.uploads.sessions.by_id(upload["upload_id"])
     await notify(producer, topic, path, real)
-    await notify(producer, topic, path, written(upload["key"].rsplit("/", 1)[1]))
+    await notify(producer, topic, path, filer_notification(new=upload["key"].rsplit("/", 1)[1]))
     await _handled_up_to_here(app, api, producer, topic)
     assert len(await emitted(app, UploadCompleted, upload["upload_id"])) == 1
     assert await app.state.uploads.sessions.by_id(upload["upload_id"]) == row_before
@@ -192,18 +170,18 @@ async def test_notifications_for_unknown_keys_other_buckets_deletions_and_parts_
     key, name = upload["key"], upload["key"].rsplit("/", 1)[1]
     await asyncio.sleep(1.5)
 
-    await notify(producer, topic, f"/buckets/{BUCKET}/us-west-2/{ACCOUNT}/nobody/{uuid.uuid4()}", written("x"))
-    await notify(producer, topic, f"/buckets/docstore-ap-southeast-2/{key}", written(name))  # another bucket
-    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", deleted(name))  # a deletion
-    await notify(producer, topic, f"/buckets/{BUCKET}/.uploads/{name}/0001_{uuid.uuid4()}.part", written("0001.part"))
+    await notify(producer, topic, f"/buckets/{BUCKET}/us-west-2/{ACCOUNT}/nobody/{uuid.uuid4()}", filer_notification(new="x"))
+    await notify(producer, topic, f"/buckets/docstore-ap-southeast-2/{key}", filer_notification(new=name))  # another bucket
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", filer_notification(old=name))  # a deletion
+    await notify(producer, topic, f"/buckets/{BUCKET}/.uploads/{name}/0001_{uuid.uuid4()}.part", filer_notification(new="0001.part"))
     await notify(producer, topic, f"/buckets/{BUCKET}/{key}", b"\x0f not protobuf")
     await _handled_up_to_here(app, api, producer, topic)
     assert await status(api, upload["upload_id"]) == "pending"
     assert await emitted(app, UploadExpired, upload["upload_id"]) == []
 
     # The same upload, named right: checked, so expired (once, however often it is named).
-    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", written(name))
-    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", written(name))
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", filer_notification(new=name))
+    await notify(producer, topic, f"/buckets/{BUCKET}/{key}", filer_notification(new=name))
     await eventually(lambda: _is(status(api, upload["upload_id"]), "expired"))
     await _handled_up_to_here(app, api, producer, topic)
     assert len(await emitted(app, UploadExpired, upload["upload_id"])) == 1
@@ -218,5 +196,5 @@ async def _handled_up_to_here(app: FastAPI, api: httpx.AsyncClient, producer: AI
     send one that expires a fresh, already run-out upload, and wait for that."""
     marker = await grant(api, b"marker", expires_in=1)
     await asyncio.sleep(1.1)
-    await notify(producer, topic, f"/buckets/{BUCKET}/{marker['key']}", written(marker["key"].rsplit("/", 1)[1]))
+    await notify(producer, topic, f"/buckets/{BUCKET}/{marker['key']}", filer_notification(new=marker["key"].rsplit("/", 1)[1]))
     await eventually(lambda: _is(status(api, marker["upload_id"]), "expired"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from docstore_devplatform.testing import filer_notification
 from docstore_events.consumer import RawMessage
 from docstore_upload.adapters.sessions import COMPLETED, PENDING
 from docstore_upload.consumers.s3_events import (
@@ -40,27 +41,6 @@ REAL_DIRECTORY = bytes.fromhex(
 )
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def entry(name: str, *, directory: bool = False) -> bytes:
-    return _field(1, name.encode()) + (_varint(2 << 3) + b"\x01" if directory else b"")
-
-
-def notification(*, old: bytes | None = None, new: bytes | None = None) -> bytes:
-    return (_field(1, old) if old is not None else b"") + (_field(2, new) if new is not None else b"")
-
-
 # --- decoding ------------------------------------------------------------------------
 
 
@@ -72,17 +52,17 @@ def test_real_messages_decode() -> None:
 
 
 def test_created_overwritten_and_deleted_files() -> None:
-    assert decode_filer_change(PATH.encode(), notification(new=entry("f"))).created_or_updated
-    assert decode_filer_change(PATH.encode(), notification(old=entry("f"), new=entry("f"))).created_or_updated
-    deleted = decode_filer_change(PATH.encode(), notification(old=entry("f")))
+    assert decode_filer_change(PATH.encode(), filer_notification(new="f")).created_or_updated
+    assert decode_filer_change(PATH.encode(), filer_notification(old="f", new="f")).created_or_updated
+    deleted = decode_filer_change(PATH.encode(), filer_notification(old="f"))
     assert not deleted.created_or_updated and not deleted.directory
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        (None, notification(new=entry("f"))),  # the path is the key
-        (b"\xff\xfe", notification(new=entry("f"))),  # not UTF-8
+        (None, filer_notification(new="f")),  # the path is the key
+        (b"\xff\xfe", filer_notification(new="f")),  # not UTF-8
         (PATH.encode(), b"\x12\x05ab"),  # a field longer than the message
         (PATH.encode(), b"\x0f"),  # wire type 7 does not exist
         (PATH.encode(), b"\x08\xff"),  # a varint cut short
@@ -144,7 +124,7 @@ def row(status: str = PENDING, **extra: Any) -> dict[str, Any]:
 
 
 def message(path: str = PATH, value: bytes | None = None) -> RawMessage:
-    return RawMessage(topic="docstore.s3-events", key=path.encode(), value=value or notification(new=entry("f")), headers={})
+    return RawMessage(topic="docstore.s3-events", key=path.encode(), value=value or filer_notification(new="f"), headers={})
 
 
 async def test_a_file_written_for_a_pending_upload_is_checked() -> None:
@@ -183,7 +163,7 @@ async def test_a_joined_upload_whose_reader_died_is_checked() -> None:
 @pytest.mark.parametrize(
     "msg",
     [
-        message(value=notification(old=entry("f"))),  # deleted
+        message(value=filer_notification(old="f")),  # deleted
         message(path=f"/buckets/other-bucket/{KEY}"),
         message(path=f"/buckets/{BUCKET}/.uploads/abc_123/0001_x.part"),
         RawMessage(topic="docstore.s3-events", key=PATH.encode(), value=b"\x0f", headers={}),  # undecodable

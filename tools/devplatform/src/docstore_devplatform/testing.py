@@ -58,3 +58,23 @@ class EventPublisher:
             topic or record.topic, record.value, key=record.key,
             headers=[(name, value.encode()) for name, value in all_headers.items()],
         )
+
+
+def filer_notification(*, new: str | None = None, old: str | None = None) -> bytes:
+    """The Kafka value SeaweedFS's filer publishes for a change (protobuf `filer_pb.EventNotification`:
+    field 1 the old entry, 2 the new one; an entry's name is its field 1). `new` only: a file was
+    written; `old` only: deleted; both: overwritten."""
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def field(number: int, payload: bytes) -> bytes:
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    entries = [(1, old), (2, new)]
+    return b"".join(field(number, field(1, name.encode())) for number, name in entries if name is not None)
