@@ -29,6 +29,11 @@ async def upload_state(api: httpx.AsyncClient, user, upload_id: str, wanted: str
     return state if state["status"] == wanted else None
 
 
+async def document_of(api: httpx.AsyncClient, user, document_id: str) -> dict | None:
+    found = await api.get(f"/v1/documents/{document_id}", headers=user.auth)
+    return found.json() if found.status_code == 200 else None
+
+
 async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(api) -> None:
     user = await sign_up(api, plan="premium")
     data = bytes(range(256)) * (12 * MIB // 256 + 100)  # 12 MiB and a bit: three parts
@@ -108,11 +113,7 @@ async def test_upload_killed_while_reading_a_joined_file_back_completes_it_once_
         return usage if usage["used_bytes"] == len(data) else None
 
     await eventually(counted_once)
-    async def recorded():
-        found = await api.get(f"/v1/documents/{grant['document_id']}", headers=user.auth)
-        return found.json() if found.status_code == 200 else None
-
-    document = await eventually(recorded)
+    document = await eventually(lambda: document_of(api, user, grant["document_id"]))
     assert document["version"] == 1 and document["size"] == len(data)
     await asyncio.sleep(1)  # a second upload.completed would show up as more usage by now
     assert (await counted_once()) is not None
@@ -151,11 +152,7 @@ async def test_a_file_over_5_gib_uploads_in_parallel_parts(api, test_data_dir: P
     state = await eventually(lambda: upload_state(api, user, grant.json()["upload_id"], "completed"), timeout=300, interval=1)
     assert state["size"] == size and state["sha256"] == expected.hexdigest()
 
-    async def listed():
-        found = await api.get(f"/v1/documents/{grant.json()['document_id']}", headers=user.auth)
-        return found.json() if found.status_code == 200 else None
-
-    assert (await eventually(listed))["size"] == size
+    assert (await eventually(lambda: document_of(api, user, grant.json()["document_id"])))["size"] == size
     gone = await api.delete(f"/v1/documents/{grant.json()['document_id']}", params={"permanent": "true"}, headers=user.auth)
     assert gone.status_code in (200, 204), gone.text  # frees the store's disk for the tests after this one
 
@@ -222,11 +219,7 @@ async def test_the_watcher_completes_an_upload_nobody_reported(api) -> None:
         posted = await s3.post(grant["form"]["url"], data=grant["form"]["fields"], files={"file": ("s", b"quiet", "text/plain")})
     assert posted.status_code == 201  # ...and the client vanishes without calling complete
 
-    async def completed():
-        state = (await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)).json()
-        return state["status"] == "completed"
-
-    await eventually(completed)
+    await eventually(lambda: upload_state(api, user, grant["upload_id"], "completed"))
 
 
 async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, endpoints) -> None:
@@ -234,11 +227,7 @@ async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, en
     grant = (await api.post("/v1/uploads", headers=user.auth, json={
         "filename": "never.txt", "size": 5, "content_type": "text/plain", "expires_in": 1})).json()
 
-    async def expired():
-        state = (await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)).json()
-        return state["status"] == "expired"
-
-    await eventually(expired)
+    await eventually(lambda: upload_state(api, user, grant["upload_id"], "expired"))
     late = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
     assert late.status_code == 409
 
