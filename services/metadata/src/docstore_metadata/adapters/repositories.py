@@ -129,7 +129,7 @@ class _TimeKeys:
     @staticmethod
     def up(low: datetime, width: float) -> datetime | None:
         high = low + timedelta(seconds=width)
-        return None if high > datetime.now(UTC) + timedelta(seconds=1) else high
+        return None if high > _TimeKeys.ceiling() else high
 
     @staticmethod
     def wider(width: float) -> float:
