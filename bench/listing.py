@@ -131,14 +131,13 @@ async def deep_cursor(http: httpx.AsyncClient, docs: list[dict[str, Any]], sort:
     middle = ordered[len(ordered) // 2]
     value = truncate_ms(middle[field]) if isinstance(middle[field], datetime) else middle[field]
     start = encode_cursor(Cursor(listing_kind(sort, order, trashed=False, path=None), value, middle["_id"]))
-    response = await http.get("/documents", params={"sort": sort, "order": order, "limit": PAGE, "cursor": start},
-                              headers={"X-Account-Id": ACCOUNT})
+    response = await http.get("/documents", params={"sort": sort, "order": order, "limit": PAGE, "cursor": start})
     return response.json()["next_cursor"]
 
 
 async def queries(http: httpx.AsyncClient, repo: DocumentRepository, docs: list[dict], now: datetime,
                   requests: int, rng: random.Random) -> list[tuple[str, Call]]:
-    headers = {"X-Account-Id": ACCOUNT}
+    headers: dict[str, str] = {}  # the client signs every request as ACCOUNT
     picks = [rng.choice(docs) for _ in range(requests)]
     narrow = [d["name_lower"][: len(d["name_lower"].split("-")[0]) + 5] for d in picks]  # "report-0012": ~5 names
     substrings = [rng.choice(docs)["name_lower"].split("-")[2][1:5] for _ in range(requests)]
@@ -244,7 +243,10 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
     seeder = Seeder(repo, now, rng)
     try:
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
+            # Signed as the gateway signs each request it forwards for ACCOUNT.
+            gateway_identity = app.state.internal_auth.client_auth("metadata", subject=ACCOUNT, role="user")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
+                                         auth=gateway_identity) as http:
                 for size in sorted({min(SMALL, total), total}):
                     await seeder.fill_to(size)
                     # The seeded documents stay in this process: keep the collector from walking

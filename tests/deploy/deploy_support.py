@@ -64,9 +64,10 @@ CONNECTION_FIELDS = {
     "typesense_url", "typesense_api_key",
     "metadata_url", "upload_url", "quota_url", "indexer_url", "notify_url", "gateway_url",
     "mail_from",
+    "internal_auth_keys", "internal_auth_key_id",
 }  # fmt: skip
 # Settings that carry credentials: only ever from a Secret.
-SECRET_FIELDS = {"mongodb_url"}
+SECRET_FIELDS = {"mongodb_url", "internal_auth_keys"}
 
 
 def settings_class(service: str):

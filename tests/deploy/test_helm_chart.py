@@ -132,3 +132,21 @@ def test_values_cover_exactly_the_services_in_the_repository() -> None:
     for name, svc in values["services"].items():
         default_port = settings_class(name).model_fields["port"].default
         assert svc["port"] == default_port, f"{name}: chart port {svc['port']} != Settings.port {default_port}"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_only_the_gateway_is_reachable_from_outside_the_release(region: str) -> None:
+    """NetworkPolicies: the ingress controller reaches the gateway; every other service takes
+    connections from this release's own pods (and the metrics scraper) only."""
+    policies = objects(region, "NetworkPolicy")
+    for service in service_names():
+        policy = policies[f"docstore-{service}"]["spec"]
+        assert policy["policyTypes"] == ["Ingress"]
+        peers = [peer for rule in policy["ingress"] for peer in rule["from"]]
+        from_pods = [p for p in peers if "podSelector" in p]
+        if service == "gateway":
+            assert not from_pods, "the gateway takes traffic from the ingress controller, not from any pod"
+        else:
+            assert from_pods == [{"podSelector": {"matchLabels": {
+                "app.kubernetes.io/part-of": "docstore", "app.kubernetes.io/instance": "docstore"}}}]
+            assert all("ingress-nginx" not in str(p) for p in peers), f"{service} must not be reachable from the ingress"

@@ -13,6 +13,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from docstore_events.runtime import EventRuntime
+from docstore_kit.auth import InternalAuth
 from docstore_kit.errors import install_error_handlers
 from docstore_kit.health import ReadinessCheck, install_health
 
@@ -67,14 +68,19 @@ class ServiceRuntime:
 def service_app(
     *,
     title: str,
+    settings: Any,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
     **fastapi_options: Any,
 ) -> FastAPI:
     """A FastAPI app with the shared error handlers, `/healthz`, `/readyz`, `/metrics` and
     server spans that continue the caller's trace. `checks(app)` names the dependencies
-    `/readyz` probes; it runs per request, after the lifespan has built the clients."""
+    `/readyz` probes; it runs per request, after the lifespan has built the clients.
+
+    `app.state.internal_auth` (built from `settings`, no I/O) verifies the identity token on
+    every authenticated route and signs this service's calls to the others."""
     app = FastAPI(title=title, version=VERSION, lifespan=lifespan, **fastapi_options)
+    app.state.internal_auth = InternalAuth.from_settings(settings)
     install_error_handlers(app)
     install_health(app, lambda: checks(app))
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

@@ -1,35 +1,169 @@
-"""The caller's account, as the gateway vouches for it.
+"""Who is calling a service: a signed, short-lived identity token, never a bare header.
 
-The gateway authenticates the bearer token and forwards the account id in
-`X-Account-Id`; services sit behind it on the internal network and trust that header.
+The gateway authenticates the bearer token of a person and, for each request it forwards,
+mints a token for the one service it forwards to (`aud`), naming the account (`sub`) and
+its role. Services calling each other mint their own, with role `service`. Every service
+verifies the signature, the audience and the expiry; a request carrying only the old
+`X-Account-Id` header is simply unauthenticated.
+
+Tokens are JWTs signed with HMAC-SHA256 (PyJWT). `INTERNAL_AUTH_KEYS` holds every key a
+service accepts, by key id; `INTERNAL_AUTH_KEY_ID` names the one it signs with. Rotating
+without downtime: add the new key everywhere, then switch the signing id everywhere, then
+remove the old key once no token signed with it can still be alive (`TOKEN_SECONDS`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, status
+import httpx
+import jwt
+from fastapi import Depends, Header, HTTPException, Request, status
 
-ACCOUNT_HEADER = "X-Account-Id"
-ROLE_HEADER = "X-Account-Role"
+IDENTITY_HEADER = "X-DocStore-Identity"
+ROLES = frozenset({"user", "admin", "service"})
+TOKEN_SECONDS = 60
+"""Lifetime of an identity token: one request, plus clock skew between pods."""
+LEEWAY_SECONDS = 5
+MIN_KEY_BYTES = 32
+
+DEV_KEY_ID = "dev-1"
+DEV_KEYS = json.dumps({DEV_KEY_ID: "docstore-development-internal-key-never-use-in-production"})
+"""The development default, shared by every service started locally; refused elsewhere."""
+
+_ISSUER = "docstore"
 
 
-async def require_account_id(x_account_id: Annotated[str | None, Header()] = None) -> str:
-    """The authenticated account id, or 401 when the request did not come through the gateway."""
-    if not x_account_id:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required")
-    return x_account_id
+class InvalidIdentity(Exception):
+    """A missing, forged, expired or misdirected identity token."""
 
 
-async def require_admin(
-    account_id: Annotated[str, Depends(require_account_id)],
-    x_account_role: Annotated[str | None, Header()] = None,
-) -> str:
+@dataclass(frozen=True)
+class Identity:
+    """The verified caller: an account (`user`/`admin`) or another service (`service`)."""
+
+    subject: str
+    role: str
+
+
+def parse_keys(raw: str) -> dict[str, str]:
+    """`{"key id": "secret", ...}` from the setting; each secret at least 32 bytes."""
+    try:
+        keys = json.loads(raw)
+    except ValueError as error:
+        raise ValueError("INTERNAL_AUTH_KEYS: must be a JSON object of key id -> secret") from error
+    if not isinstance(keys, dict) or not keys or not all(isinstance(v, str) for v in keys.values()):
+        raise ValueError("INTERNAL_AUTH_KEYS: must be a non-empty JSON object of key id -> secret")
+    short = [kid for kid, secret in keys.items() if len(secret.encode()) < MIN_KEY_BYTES]
+    if short:
+        raise ValueError(f"INTERNAL_AUTH_KEYS: keys shorter than {MIN_KEY_BYTES} bytes: {', '.join(short)}")
+    return {str(kid): secret for kid, secret in keys.items()}
+
+
+class InternalAuth:
+    """Mints and verifies identity tokens for one service (`service`, its own audience)."""
+
+    def __init__(self, service: str, keys: Mapping[str, str], signing_key_id: str,
+                 ttl_seconds: int = TOKEN_SECONDS) -> None:
+        if signing_key_id not in keys:
+            raise ValueError(f"INTERNAL_AUTH_KEY_ID: {signing_key_id!r} is not one of INTERNAL_AUTH_KEYS")
+        self.service = service
+        self._keys = dict(keys)
+        self._signing_key_id = signing_key_id
+        self._ttl = ttl_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "InternalAuth":
+        return cls(settings.service, parse_keys(settings.internal_auth_keys), settings.internal_auth_key_id)
+
+    def mint(self, *, audience: str, subject: str, role: str = "user") -> str:
+        """A token for one call to `audience` on behalf of `subject`."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        now = int(time.time())
+        claims = {"iss": _ISSUER, "aud": audience, "sub": subject, "role": role, "iat": now, "exp": now + self._ttl,
+                  "by": self.service}
+        return jwt.encode(claims, self._keys[self._signing_key_id], algorithm="HS256",
+                          headers={"kid": self._signing_key_id})
+
+    def headers(self, *, audience: str, subject: str, role: str = "user") -> dict[str, str]:
+        """The header that carries a freshly minted token."""
+        return {IDENTITY_HEADER: self.mint(audience=audience, subject=subject, role=role)}
+
+    def client_auth(self, audience: str, *, subject: str | None = None, role: str = "service") -> httpx.Auth:
+        """For an httpx client calling `audience`: every request gets a fresh token, as this
+        service by default (or as `subject`/`role`, for tests and benches acting as the gateway)."""
+        return _SigningAuth(self, audience, subject or self.service, role)
+
+    def verify(self, token: str, *, audience: str | None = None) -> Identity:
+        """The identity in `token`, if it is signed by a known key, for `audience`, and alive."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise InvalidIdentity("unknown signing key")
+            claims = jwt.decode(
+                token, key, algorithms=["HS256"], audience=audience or self.service, issuer=_ISSUER,
+                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iat", "aud", "sub", "iss"]},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidIdentity(str(error)) from error
+        subject, role = claims.get("sub"), claims.get("role")
+        if not isinstance(subject, str) or not subject or role not in ROLES:
+            raise InvalidIdentity("malformed claims")
+        return Identity(subject=subject, role=role)
+
+
+class _SigningAuth(httpx.Auth):
+    def __init__(self, auth: InternalAuth, audience: str, subject: str, role: str) -> None:
+        self._auth, self._audience, self._subject, self._role = auth, audience, subject, role
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self._auth.headers(audience=self._audience, subject=self._subject, role=self._role))
+        yield request
+
+
+_UNAUTHENTICATED = "authentication required"
+
+
+async def require_identity(
+    request: Request, x_docstore_identity: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> Identity:
+    """The verified caller, or 401 when the request carries no valid identity token."""
+    auth: InternalAuth | None = getattr(request.app.state, "internal_auth", None)
+    if auth is None or not x_docstore_identity:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _UNAUTHENTICATED)
+    try:
+        return auth.verify(x_docstore_identity)
+    except InvalidIdentity:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _UNAUTHENTICATED) from None
+
+
+async def require_account_id(identity: Annotated[Identity, Depends(require_identity)]) -> str:
+    """The authenticated account id (a person, through the gateway)."""
+    if identity.role == "service":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this route acts for an account")
+    return identity.subject
+
+
+async def require_admin(identity: Annotated[Identity, Depends(require_identity)]) -> str:
     """The authenticated account id of an administrator, or 403."""
-    if x_account_role != "admin":
+    if identity.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is for administrators")
-    return account_id
+    return identity.subject
+
+
+async def require_service(identity: Annotated[Identity, Depends(require_identity)]) -> str:
+    """The name of the calling service, or 403: `/internal/...` routes serve services only."""
+    if identity.role != "service":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is for DocStore's own services")
+    return identity.subject
 
 
 CurrentAccountId = Annotated[str, Depends(require_account_id)]
 AdminAccountId = Annotated[str, Depends(require_admin)]
+ServiceCaller = Annotated[str, Depends(require_service)]

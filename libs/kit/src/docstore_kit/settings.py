@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import model_validator
+
+from docstore_kit.auth import DEV_KEY_ID, DEV_KEYS, parse_keys
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev-secret"})
@@ -36,6 +38,12 @@ class ServiceSettings(BaseSettings):
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = ""
 
+    internal_auth_keys: str = DEV_KEYS
+    """JSON object of key id -> secret (at least 32 bytes): every key whose identity tokens
+    this service accepts. Shared by all services of a deployment; two keys during a rotation."""
+    internal_auth_key_id: str = DEV_KEY_ID
+    """The key in `internal_auth_keys` this service signs its identity tokens with."""
+
     otel_exporter_otlp_endpoint: str = ""
     log_format: str = "auto"  # auto: console on a terminal, JSON otherwise
     log_level: str = "INFO"
@@ -56,8 +64,13 @@ class ServiceSettings(BaseSettings):
     def _defaults_and_secrets(self) -> "ServiceSettings":
         if not self.mongodb_database:
             self.mongodb_database = f"docstore_{self.service}_{self.region.replace('-', '_')}"
+        keys = parse_keys(self.internal_auth_keys)
+        if self.internal_auth_key_id not in keys:
+            raise ValueError(f"internal_auth_key_id: {self.internal_auth_key_id!r} is not in internal_auth_keys")
         if self.environment != "development":
             weak = [name for name in self.secret_fields if str(getattr(self, name)).lower() in PLACEHOLDER_SECRETS]
+            if set(keys.values()) & set(parse_keys(DEV_KEYS).values()):
+                weak.append("internal_auth_keys")
             if weak:
                 raise ValueError(f"placeholder secrets outside development: {', '.join(weak)}")
         return self

@@ -39,7 +39,8 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = SessionStore(mongo[settings.mongodb_database], settings.session_ttl_seconds, settings.region)
         await sessions.ensure_indexes()
         upstreams = Upstreams(
-            {name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT) for name, url in settings.upstreams().items()}
+            {name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT) for name, url in settings.upstreams().items()},
+            app.state.internal_auth,
         )
         app.state.settings, app.state.mongo, app.state.sessions, app.state.upstreams = settings, mongo, sessions, upstreams
         try:
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
             mongo.close()
 
     app = service_app(
+        settings=settings,
         title="DocStore API",
         lifespan=lifespan,
         checks=lambda app: {"mongodb": lambda: app.state.mongo.admin.command("ping")},

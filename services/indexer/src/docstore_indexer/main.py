@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             await search_index.close()
 
     app = service_app(
+        settings=settings,
         title="DocStore indexer",
         lifespan=lifespan,
         checks=lambda app: app.state.runtime.checks() | {"typesense": app.state.search_index.ready},

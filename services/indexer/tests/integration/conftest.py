@@ -72,7 +72,11 @@ class Harness:
         return event
 
     async def search(self, account_id: str, q: str, **params: Any) -> httpx.Response:
-        return await self.http.get("/search", params={"q": q, **params}, headers={"X-Account-Id": account_id})
+        return await self.http.get("/search", params={"q": q, **params}, headers=self.headers(account_id))
+
+    def headers(self, account_id: str) -> dict[str, str]:
+        """The signed identity the gateway would send for `account_id`."""
+        return self.app.state.internal_auth.headers(audience="indexer", subject=account_id)
 
     async def found(self, account_id: str, q: str) -> list[dict]:
         response = await self.search(account_id, q)

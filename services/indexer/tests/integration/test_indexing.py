@@ -85,7 +85,7 @@ async def test_bad_queries_are_refused_with_a_message(indexer: Harness) -> None:
     account = await indexer.sign_up("premium")
     for params in ({"q": ""}, {"q": "   "}, {"q": "x", "per_page": 0}, {"q": "x", "per_page": 101},
                    {"q": "x", "page": 0}, {}):
-        response = await indexer.http.get("/search", params=params, headers={"X-Account-Id": account})
+        response = await indexer.http.get("/search", params=params, headers=indexer.headers(account))
         assert response.status_code == 422, (params, response.text)
         assert response.json()["detail"]
 
@@ -241,12 +241,12 @@ async def test_upgrade_backfills_with_progress_and_downgrade_removes(indexer: Ha
 
     await eventually(catalogued)
     assert (await indexer.search(account, "meerkat")).status_code == 403
-    assert (await indexer.http.get("/search/status", headers={"X-Account-Id": account})).status_code == 403
+    assert (await indexer.http.get("/search/status", headers=indexer.headers(account))).status_code == 403
 
     await indexer.change_plan(account, "free", "premium")
 
     async def status() -> dict:
-        response = await indexer.http.get("/search/status", headers={"X-Account-Id": account})
+        response = await indexer.http.get("/search/status", headers=indexer.headers(account))
         assert response.status_code == 200, response.text
         return response.json()
 

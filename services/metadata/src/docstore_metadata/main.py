@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await housekeeping.stop()
 
     app = service_app(
+        settings=settings,
         title="DocStore metadata",
         lifespan=lifespan,
         checks=lambda app: app.state.runtime.checks(),

@@ -41,7 +41,12 @@ class Harness:
         return self.app.state.runtime.db
 
     def headers(self, account_id: str | None = None) -> dict[str, str]:
-        return {"X-Account-Id": account_id or self.account_id}
+        """The signed identity the gateway would send for `account_id` (default: the harness's)."""
+        return self.app.state.internal_auth.headers(audience="metadata", subject=account_id or self.account_id)
+
+    def service_headers(self, caller: str = "upload") -> dict[str, str]:
+        """The identity another service sends on its calls to `/internal/...`."""
+        return self.app.state.internal_auth.headers(audience="metadata", subject=caller, role="service")
 
     async def get(self, url: str, account_id: str | None = None, **params: Any) -> httpx.Response:
         return await self.http.get(url, params=params, headers=self.headers(account_id))

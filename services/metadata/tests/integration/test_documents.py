@@ -271,8 +271,12 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
                                         json={"files": [{"path": "/x", "sha256": "s"}] * 5001})
     assert too_many.status_code in (413, 422)
 
-    internal = await metadata.http.get(f"/internal/accounts/{metadata.account_id}/documents/{event.document_id}")
+    internal_path = f"/internal/accounts/{metadata.account_id}/documents/{event.document_id}"
+    assert (await metadata.http.get(internal_path)).status_code == 401
+    assert (await metadata.http.get(internal_path, headers=metadata.headers())).status_code == 403  # a person
+    internal = await metadata.http.get(internal_path, headers=metadata.service_headers())
     assert internal.json() == {"document_id": event.document_id, "owner_id": metadata.account_id, "access": "owner",
                                "current_version": 1, "name": "sync.txt", "content_type": "text/plain", "path": "/t",
                                "trashed": False}
-    assert (await metadata.http.get(f"/internal/accounts/other/documents/{event.document_id}")).status_code == 404
+    assert (await metadata.http.get(f"/internal/accounts/other/documents/{event.document_id}",
+                                    headers=metadata.service_headers())).status_code == 404

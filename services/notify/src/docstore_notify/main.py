@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = service_app(
+        settings=settings,
         title="DocStore notify",
         lifespan=lifespan,
         checks=lambda app: app.state.runtime.checks() | {"ses": app.state.mailer.ping},

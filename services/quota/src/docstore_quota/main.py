@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
             yield
 
     app = service_app(
+        settings=settings,
         title="DocStore quota",
         lifespan=lifespan,
         checks=lambda app: app.state.runtime.checks(),

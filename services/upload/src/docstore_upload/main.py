@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
             await metadata_http.aclose()
 
     app = service_app(
+        settings=settings,
         title="DocStore upload",
         lifespan=lifespan,
         checks=lambda app: app.state.runtime.checks() | {"s3": app.state.uploads.storage.ready},

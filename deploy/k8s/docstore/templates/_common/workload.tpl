@@ -18,6 +18,9 @@ Args: root, name, uses (list of: s3 ses typesense serviceUrls).
   value: {{ $svc.port | quote }}
 {{ include "docstore.env.kafka" $root }}
 {{ include "docstore.env.mongodb" . }}
+{{ include "docstore.secretEnv" (dict "env" "INTERNAL_AUTH_KEYS" "ref" $root.Values.internalAuth.existingSecret "what" "internalAuth.existingSecret") }}
+- name: INTERNAL_AUTH_KEY_ID
+  value: {{ required "internalAuth.signingKeyId is required" $root.Values.internalAuth.signingKeyId | quote }}
 {{ include "docstore.env.otel" . }}
 {{- range .uses }}
 {{ include (printf "docstore.env.%s" .) $root }}

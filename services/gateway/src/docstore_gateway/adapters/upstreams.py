@@ -9,7 +9,7 @@ import httpx
 from opentelemetry import propagate
 
 from docstore_gateway.adapters.sessions import Caller
-from docstore_kit.auth import ACCOUNT_HEADER, ROLE_HEADER
+from docstore_kit.auth import InternalAuth
 
 # First segment of the public path (after /v1) -> the service that owns it.
 ROUTES: dict[str, str] = {
@@ -57,18 +57,22 @@ def owner_of(path: str) -> str | None:
 
 
 class Upstreams:
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+    def __init__(self, clients: dict[str, httpx.AsyncClient], auth: InternalAuth) -> None:
         self.clients = clients
+        self.auth = auth
 
     async def forward(
         self, service: str, method: str, path: str, *, query: str, headers: dict[str, str], body: bytes,
-        caller: Caller | None,
+        caller: Caller | None, as_service: bool = False,
     ) -> httpx.Response:
-        """Send the request on with only safe headers, and the account the gateway vouches for."""
+        """Send the request on with only safe headers, and the account the gateway vouches for:
+        an identity token minted for this one service (`caller`), or the gateway's own
+        service identity (`as_service`, for the login check), or none (public routes)."""
         outgoing = {name: value for name, value in headers.items() if name.lower() in FORWARDED_HEADERS}
         if caller:
-            outgoing[ACCOUNT_HEADER] = caller.account_id
-            outgoing[ROLE_HEADER] = caller.role
+            outgoing |= self.auth.headers(audience=service, subject=caller.account_id, role=caller.role)
+        elif as_service:
+            outgoing |= self.auth.headers(audience=service, subject=self.auth.service, role="service")
         propagate.inject(outgoing)
         try:
             return await self.clients[service].request(

@@ -107,6 +107,7 @@ async def log_in(body: LoginIn, request: Request, sessions: SessionsDep, upstrea
         response = await upstreams.forward(
             "metadata", "POST", "internal/credentials/verify", query="",
             headers={"content-type": "application/json"}, body=body.model_dump_json().encode(), caller=None,
+            as_service=True,
         )
     except UpstreamUnavailable as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "accounts are unavailable; try again") from error

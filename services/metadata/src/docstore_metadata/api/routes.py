@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from docstore_kit.auth import CurrentAccountId
+from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_metadata.adapters.repositories import InvalidCursor
 from docstore_metadata.adapters.signing import sign_download
 from docstore_metadata.api.deps import DocumentsDep, MetadataDep, S3SignerDep, SettingsDep, SharingDep
@@ -92,7 +92,9 @@ async def sign_up(body: SignupIn, metadata: MetadataDep) -> AccountOut:
 
 @router.post("/internal/credentials/verify", tags=["internal"], response_model=AccountOut,
              summary="Check a username and password (gateway only)")
-async def verify_credentials(body: CredentialsIn, metadata: MetadataDep, settings: SettingsDep) -> Any:
+async def verify_credentials(
+    body: CredentialsIn, metadata: MetadataDep, settings: SettingsDep, _caller: ServiceCaller
+) -> Any:
     """200 with the account; 401 for wrong credentials; 421 `{detail, home_region}` when the
     username's home is another region (log in there); 409 `{detail, code: "username_conflict",
     winner_region}` when the account lost its username to a simultaneous sign-up elsewhere."""
@@ -149,7 +151,9 @@ async def put_replica(
     x_replication_secret: Annotated[str | None, Header()] = None,
 ) -> ReplicaOut:
     """Idempotent: a version not above the one held changes nothing (and answers `applied: false`)."""
-    if not x_replication_secret or not hmac.compare_digest(x_replication_secret, settings.replication_secret):
+    if not x_replication_secret or not hmac.compare_digest(
+        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
+    ):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
     try:
         applied = await metadata.receive_replica(account_id, body.model_dump())
@@ -382,7 +386,9 @@ async def sync_compare(body: CompareIn, account_id: CurrentAccountId, documents:
 @router.get("/internal/accounts/{account_id}/documents/{document_id}", tags=["internal"],
             summary="A document the account may write, with its owner and current version (upload asks before "
                     "signing a grant for a new version)")
-async def internal_document(account_id: str, document_id: str, sharing: SharingDep) -> InternalDocumentOut:
+async def internal_document(
+    account_id: str, document_id: str, sharing: SharingDep, _caller: ServiceCaller
+) -> InternalDocumentOut:
     try:
         found = await sharing.visible(account_id, document_id)
     except NoAccess as error:
