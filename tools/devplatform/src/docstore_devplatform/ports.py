@@ -39,8 +39,14 @@ _handed_out: set[int] = set()
 
 
 def is_port_free(port: int, host: str = HOST) -> bool:
-    """Return True when nothing listens on ``host:port`` and it can be bound now."""
+    """Return True when nothing listens on ``host:port`` and it can be bound now.
+
+    Binds with ``SO_REUSEADDR``, as the servers themselves do: connections of a process that
+    just stopped linger in TIME_WAIT for a minute, and must not make a free port look busy
+    (``scripts/down && scripts/up`` at once). A listening socket still refuses the bind.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -1,9 +1,12 @@
 import random
 import socket
 
+import pytest
+
 from docstore_devplatform.launch import ServerPorts
 from docstore_devplatform.ports import (
     DEFAULT_PORTS,
+    HOST,
     GRPC_OFFSET,
     free_ports,
     is_port_free,
@@ -42,3 +45,26 @@ def test_auto_server_ports_avoid_defaults_including_grpc():
     auto = ServerPorts.auto()
     assert not auto.all_ports() & DEFAULT_PORTS
     assert ServerPorts().all_ports() <= DEFAULT_PORTS
+
+
+def test_a_port_whose_connections_linger_in_time_wait_is_free():
+    """`scripts/down && scripts/up` at once: the stopped server closed its connections first,
+    so they sit in TIME_WAIT on its port; nothing listens, and a server could bind it."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn, Go (weed) and Rust servers do
+    listener.bind((HOST, 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection((HOST, port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end of the connection enters TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError):
+            plain.bind((HOST, port))  # a probe without SO_REUSEADDR calls it busy
+    finally:
+        plain.close()
+    assert is_port_free(port)
