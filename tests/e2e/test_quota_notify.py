@@ -4,10 +4,14 @@ dashboard, through the gateway (mails read back from moto's SES)."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import re
 
 import httpx
 import pytest
+from docstore_kit.auth import InternalAuth
+from docstore_notify.settings import Settings as NotifySettings
 
 from .conftest import FREE_CAP_BYTES, User, eventually, sign_up, upload
 
@@ -17,9 +21,16 @@ UNSUBSCRIBE = re.compile(r"/v1/notifications/unsubscribe/([A-Za-z0-9_-]+)")
 
 
 async def mails_to(endpoints, user: User) -> list[dict]:
+    """notify sends raw MIME (SendRawEmail): moto lists it under RawMessage; parse subject and body."""
     async with httpx.AsyncClient(timeout=10) as client:
         data = (await client.get(f"{endpoints.aws_endpoint}/moto-api/data.json")).json()
-    return [m for m in data.get("ses", {}).get("Message", []) if user.email in m["destinations"]["ToAddresses"]]
+    mails = []
+    for raw in data.get("ses", {}).get("RawMessage", []):
+        if user.email in raw["destinations"]:
+            message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
+            body = "\n".join(p.get_content() for p in message.walk() if p.get_content_maintype() == "text")
+            mails.append({"id": raw["id"], "subject": str(message["Subject"]), "body": body, "headers": message})
+    return mails
 
 
 async def subjects(endpoints, user: User) -> list[str]:
@@ -129,7 +140,10 @@ async def test_a_digest_collects_what_the_user_chose_to_get_later(api, endpoints
 
     async def digest_sent():
         async with httpx.AsyncClient() as notify:
-            await notify.post(f"{system.urls['notify']}/internal/digests/run")
+            as_service = InternalAuth.from_settings(NotifySettings()).headers(
+                audience="notify", subject="e2e-tests", role="service")
+            ran = await notify.post(f"{system.urls['notify']}/internal/digests/run", headers=as_service)
+            assert ran.status_code == 200, ran.text
         return await mails_to(endpoints, user)
     mails = await eventually(digest_sent)
     assert [m["subject"] for m in mails] == ["Your DocStore digest: 1 update"]
@@ -143,9 +157,18 @@ async def test_unsubscribe_link_works_without_logging_in(api, endpoints) -> None
     token = UNSUBSCRIBE.search(mail["body"]).group(1)
     assert user.account_id not in mail["body"]
 
+    assert mail["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert UNSUBSCRIBE.search(mail["headers"]["List-Unsubscribe"]).group(1) == token
+
     page = await api.get(f"/v1/notifications/unsubscribe/{token}")  # no Authorization header
     assert page.status_code == 200, page.text
-    assert "unsubscribed" in page.text
+    assert '<form method="post">' in page.text  # opening the link only asks (mail scanners open links)
+    prefs = (await api.get("/v1/notifications/preferences", headers=user.auth)).json()
+    assert prefs["quota_warning"] == "instant"
+
+    done = await api.post(f"/v1/notifications/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200, done.text
+    assert "unsubscribed" in done.text
     prefs = (await api.get("/v1/notifications/preferences", headers=user.auth)).json()
     assert prefs["quota_warning"] == "off" and prefs["quota_exceeded"] == "instant"
     assert (await api.get(f"/v1/notifications/unsubscribe/{token[:-2]}xx")).status_code == 404

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import contextlib
 import hashlib
 import os
@@ -233,7 +235,10 @@ async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, en
 
     async def mailed():
         data = httpx.get(f"{endpoints.aws_endpoint}/moto-api/data.json").json()
-        return [m for m in data["ses"]["Message"] if user.email in m["destinations"]["ToAddresses"]]
+        # notify sends raw MIME (SendRawEmail): moto lists it under RawMessage
+        return [{"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
+                for raw in data["ses"].get("RawMessage", []) if user.email in raw["destinations"]
+                for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]]
 
     [mail] = await eventually(mailed)
     assert "never.txt" in mail["body"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import hashlib
 from pathlib import Path
 
@@ -130,7 +132,10 @@ async def test_account_pushed_over_its_cap_gets_exactly_one_mail(api, endpoints)
 
     async def mails():
         data = httpx.get(f"{endpoints.aws_endpoint}/moto-api/data.json").json()
-        return [m for m in data["ses"]["Message"] if user.email in m["destinations"]["ToAddresses"]]
+        # notify sends raw MIME (SendRawEmail): moto lists it under RawMessage
+        return [{"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
+                for raw in data["ses"].get("RawMessage", []) if user.email in raw["destinations"]
+                for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]]
 
     await eventually(mails)
     await asyncio.sleep(2)  # a duplicate would arrive by now

@@ -100,17 +100,29 @@ export async function busy(button, action) {
   }
 }
 
+// The entities the indexer's escaping produces (Python's html.escape); nothing else occurs.
+const SNIPPET_ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+
+function unescapeSnippet(text) {
+  return text.replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, (entity) => SNIPPET_ENTITIES[entity]);
+}
+
 /**
- * A search snippet from the indexer: plain text in which only <mark> and </mark> are markup.
- * Everything else (including anything that looks like HTML) stays text.
+ * A search snippet from the indexer: an HTML fragment whose text is escaped and whose only
+ * markup is <mark>…</mark> (see services/indexer/README.md). Built as DOM nodes, never
+ * innerHTML: the marks become <mark> elements, the rest text nodes with the escaping undone
+ * (so a document's "<script>" or "&lt;" is shown exactly as written, and never runs).
  */
 export function snippetNode(snippet) {
   const node = h("span", { class: "snippet" });
   let marked = false;
-  for (const piece of String(snippet || "").split(/(<\/?mark>)/i)) {
-    if (/^<mark>$/i.test(piece)) marked = true;
-    else if (/^<\/mark>$/i.test(piece)) marked = false;
-    else if (piece) node.append(marked ? h("mark", {}, piece) : document.createTextNode(piece));
+  for (const piece of String(snippet || "").split(/(<\/?mark>)/)) {
+    if (piece === "<mark>") marked = true;
+    else if (piece === "</mark>") marked = false;
+    else if (piece) {
+      const text = unescapeSnippet(piece);
+      node.append(marked ? h("mark", {}, text) : document.createTextNode(text));
+    }
   }
   return node;
 }

@@ -50,7 +50,7 @@ export async function signupView(main, params) {
     h("h1", { id: "signup-title" }, "Create your DocStore account"),
     field("Username", username, "Letters, digits, dots, dashes and underscores."),
     field("E-mail", email, "Where we tell you when your storage fills up."),
-    field("Password", password, "At least 8 characters."),
+    field("Password", password, "At least 8 characters, and not a common or guessable password."),
     h("fieldset", { class: "plans" },
       h("legend", {}, "Plan"),
       h("div", { class: "plan" }, free, h("label", { for: "plan-free" }, h("strong", {}, "Free"), " — 5 GB, search by name, date and tags")),

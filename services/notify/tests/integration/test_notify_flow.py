@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -36,10 +39,22 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float
 
 
 async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
-    """Every mail moto's SES accepted for `address` (moto is shared: filter by recipient)."""
+    """Every mail moto's SES accepted for `address` (moto is shared: filter by recipient).
+
+    notify sends raw MIME (`SendRawEmail`), which moto lists as `RawMessage`; each is parsed
+    into {id, subject, body (text and HTML parts), headers (the parsed message)}.
+    """
     async with httpx.AsyncClient(timeout=10) as client:
         data = (await client.get(f"{ses_endpoint}/moto-api/data.json")).json()
-    return [m for m in data.get("ses", {}).get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
+    mails = []
+    for raw in data.get("ses", {}).get("RawMessage", []):
+        if address not in raw["destinations"]:
+            continue
+        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
+        parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
+        mails.append({"id": raw["id"], "subject": str(message["Subject"]), "body": "\n".join(parts),
+                      "headers": message})
+    return mails
 
 
 @pytest_asyncio.fixture
@@ -77,6 +92,11 @@ def over_quota(account_id: str, used: int = 5_300_000_000) -> QuotaExceeded:
 
 def api(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def as_account(app: FastAPI, account_id: str) -> dict[str, str]:
+    """The signed identity the gateway would forward for `account_id`."""
+    return app.state.internal_auth.headers(audience="notify", subject=account_id)
 
 
 async def test_a_redelivered_quota_event_sends_exactly_one_mail(
@@ -182,13 +202,13 @@ async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publ
 
     async with api(app) as client:
         assert (await client.get("/notifications")).status_code == 401
-        first = (await client.get("/notifications", params={"limit": 2}, headers={"X-Account-Id": account_id})).json()
+        first = (await client.get("/notifications", params={"limit": 2}, headers=as_account(app, account_id))).json()
         assert len(first["items"]) == 2 and first["next_cursor"]
         second = (
             await client.get(
                 "/notifications",
                 params={"limit": 2, "cursor": first["next_cursor"]},
-                headers={"X-Account-Id": account_id},
+                headers=as_account(app, account_id),
             )
         ).json()
         assert len(second["items"]) == 1 and second["next_cursor"] is None
@@ -199,10 +219,10 @@ async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publ
         assert created == sorted(created, reverse=True)
         assert all(email not in str(item) for item in items)
 
-        others = (await client.get("/notifications", headers={"X-Account-Id": other_id})).json()
+        others = (await client.get("/notifications", headers=as_account(app, other_id))).json()
         assert [item["kind"] for item in others["items"]] == ["quota.exceeded"]
 
-        bad = await client.get("/notifications", params={"cursor": "nope"}, headers={"X-Account-Id": account_id})
+        bad = await client.get("/notifications", params={"cursor": "nope"}, headers=as_account(app, account_id))
         assert bad.status_code == 422
 
         ready = await client.get("/readyz")
@@ -232,3 +252,85 @@ async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
         row = await eventually(lambda: log.find_one({"_id": event_id, "status": "failed"}), what="a failed row")
         assert row["attempts"] == 1 and row["last_error"]
         assert await mails_to(ses_endpoint, email) == []
+
+
+UNSUBSCRIBE_LINK = re.compile(r"https?://[^\s\"<>]+/v1/notifications/unsubscribe/([A-Za-z0-9_-]+)")
+
+
+async def test_mails_carry_one_click_unsubscribe_and_only_the_post_unsubscribes(
+    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
+) -> None:
+    account_id, email_address = new_account()
+    await publisher.send(signed_up(account_id, email_address))
+    await publisher.send(over_quota(account_id))
+    [mail] = await eventually(lambda: mails_to(ses_endpoint, email_address), what="the quota mail")
+
+    headers = mail["headers"]
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    header_link = re.fullmatch(r"<(.+)>", headers["List-Unsubscribe"]).group(1)
+    gateway_url = app.state.settings.gateway_url.rstrip("/")
+    token = UNSUBSCRIBE_LINK.fullmatch(header_link).group(1)
+    assert header_link == f"{gateway_url}/v1/notifications/unsubscribe/{token}"
+    assert header_link in mail["body"]  # the same link as in both parts
+    assert account_id not in str(headers)
+    path = f"/notifications/unsubscribe/{token}"
+
+    async with api(app) as client:
+        # A scanner or preview opening the link: a page with a button, nothing changes.
+        for _ in range(2):
+            page = await client.get(path)
+            assert page.status_code == 200
+            assert '<form method="post">' in page.text and "“storage full” mails" in page.text
+            assert page.headers["referrer-policy"] == "no-referrer"
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        prefs = await client.get("/notifications/preferences", headers=as_account(app, account_id))
+        assert prefs.json()["quota_exceeded"] == "instant"
+
+        # What a mail client sends for one-click unsubscribe (RFC 8058), without any login.
+        done = await client.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert done.status_code == 200 and "You are unsubscribed" in done.text
+        prefs = (await client.get("/notifications/preferences", headers=as_account(app, account_id))).json()
+        assert prefs["quota_exceeded"] == "off" and prefs["quota_restored"] == "instant"
+        again = await client.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert again.status_code == 200  # idempotent
+
+    # And it holds: the next "storage full" event records no mail.
+    event_id = (await publisher.send(over_quota(account_id, used=7 * GB))).id
+    processed = app.state.runtime.db["processed_events"]
+    await eventually(lambda: processed.find_one({"_id": f"notify:{event_id}"}), what="the event handled")
+    assert await app.state.notifications.collection.find_one({"_id": event_id}) is None
+    assert len(await mails_to(ses_endpoint, email_address)) == 1
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "X%1C",  # a control character
+        "%0B" * 43,
+        "%C3%A9" * 43,  # non-ASCII, the right length in characters
+        "A" * 42 + "%C3%A9",
+        "A" * 43,  # the right shape, never signed
+        "A" * 500,
+        "..%5C..%5Cadmin",  # backslashes
+        "%E2%80%AE" + "A" * 42,  # a bidi override
+    ],
+)
+async def test_a_broken_unsubscribe_link_is_a_404_page_never_a_500(app: FastAPI, token: str) -> None:
+    async with api(app) as client:
+        for method in ("GET", "POST"):
+            response = await client.request(method, f"/notifications/unsubscribe/{token}",
+                                            data={"List-Unsubscribe": "One-Click"} if method == "POST" else None)
+            assert response.status_code == 404, (method, response.text)
+            assert "This link does not work" in response.text
+
+
+async def test_running_digests_is_for_services_only(app: FastAPI) -> None:
+    auth = app.state.internal_auth
+    async with api(app) as client:
+        assert (await client.post("/internal/digests/run")).status_code == 401
+        assert (await client.post("/internal/digests/run", headers={"X-Account-Id": "acc-1"})).status_code == 401
+        as_user = auth.headers(audience="notify", subject="acc-1")
+        assert (await client.post("/internal/digests/run", headers=as_user)).status_code == 403
+        as_service = auth.headers(audience="notify", subject="tests", role="service")
+        ran = await client.post("/internal/digests/run", headers=as_service)
+        assert ran.status_code == 200 and ran.json() == {"digests": 0}

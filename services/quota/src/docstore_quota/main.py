@@ -14,6 +14,7 @@ from docstore_kit.s3 import make_s3_client
 from docstore_quota.adapters.dead_letters import DeadLetters
 from docstore_quota.adapters.metrics import run_refresher
 from docstore_quota.adapters.reconciliation import Reconciler
+from docstore_quota.adapters.reservations import Reservations
 from docstore_quota.adapters.usage_repository import UsageRepository
 from docstore_quota.api.admin import router as admin_router
 from docstore_quota.api.routes import router
@@ -33,18 +34,26 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
         ledger = Ledger(
             usage, runtime.events.outbox, settings.caps(), settings.counting_rule(), tuple(settings.warning_percents)
         )
-        register(runtime.events, ledger)
+        reservations = Reservations(
+            runtime.db, usage, runtime.events.transaction, settings.caps(), settings.reservation_grace()
+        )
+        register(runtime.events, ledger, reservations)
         reconciler = Reconciler(
             runtime.db, usage, s3 or make_s3_client(settings),
             bucket=settings.bucket_name(settings.region), region=settings.region,
         )
         app.state.settings, app.state.runtime, app.state.usage = settings, runtime, usage
-        app.state.ledger, app.state.reconciler = ledger, reconciler
+        app.state.ledger, app.state.reconciler, app.state.reservations = ledger, reconciler, reservations
         app.state.dead_letters = DeadLetters(
             settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, timeout=settings.dlq_read_timeout_seconds
         )
         await usage.ensure_indexes()
+        await reservations.ensure_indexes()
         runtime.background("quota-metrics", lambda: run_refresher(usage, settings.metrics_interval_seconds))
+        if settings.reservation_purge_interval_seconds > 0:
+            runtime.background(
+                "quota-reservation-purge", lambda: reservations.purge_every(settings.reservation_purge_interval_seconds)
+            )
         if settings.reconcile_interval_seconds > 0:
             runtime.background("quota-reconciliation", lambda: reconciler.run_every(settings.reconcile_interval_seconds))
         async with runtime:

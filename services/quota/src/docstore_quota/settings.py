@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
 from docstore_quota.domain.usage import CountingRule
@@ -28,8 +30,17 @@ class Settings(ServiceSettings, S3Settings):
     dlq_read_timeout_seconds: float = 5.0
     """How long the dashboard waits for Kafka when reading dead letters."""
 
+    reservation_grace_seconds: float = 600.0
+    """How long after its grant expired a reservation still holds room (an upload may finish
+    a little after its form expired; `upload.expired` releases it sooner)."""
+    reservation_purge_interval_seconds: float = 60.0
+    """How often reservations past their grace are deleted (0: never; they stop counting anyway)."""
+
     def caps(self) -> dict[str, int]:
         return {"free": self.free_cap_bytes, "premium": self.premium_cap_bytes}
+
+    def reservation_grace(self) -> timedelta:
+        return timedelta(seconds=self.reservation_grace_seconds)
 
     def counting_rule(self) -> CountingRule:
         return CountingRule(count_trash=self.count_trash, count_old_versions=self.count_old_versions)

@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from docstore_events import UploadCompleted, encode
+from docstore_kit.auth import InternalAuth
+from docstore_quota.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +55,9 @@ async def produce(bootstrap: str, records) -> None:
 
 
 async def usage_of(port: int, account_id: str) -> int | None:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    # As `upload` calls it: signed as a service with the development key every process shares.
+    auth = InternalAuth.from_settings(Settings()).client_auth("quota")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", auth=auth) as client:
         try:
             response = await client.get(f"/internal/accounts/{account_id}/room")
         except httpx.HTTPError:

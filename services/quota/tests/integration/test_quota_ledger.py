@@ -31,7 +31,6 @@ from docstore_quota.settings import Settings
 pytestmark = pytest.mark.integration
 
 BUCKET = "docstore-us-west-2"
-ADMIN = {"X-Account-Id": "admin-1", "X-Account-Role": "admin"}
 
 
 async def running(settings: Settings) -> AsyncIterator[FastAPI]:
@@ -53,8 +52,15 @@ async def app(isolated: dict[str, str], region: str) -> AsyncIterator[FastAPI]:
         yield application
 
 
-def client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://q")
+def client(app: FastAPI, *, subject: str = "upload", role: str = "service", signed: bool = True) -> httpx.AsyncClient:
+    """A client of the in-process app, signing every request as `subject` with `role` (by
+    default as the upload service), or sending no identity token at all."""
+    auth = app.state.internal_auth.client_auth("quota", subject=subject, role=role) if signed else None
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://q", auth=auth)
+
+
+def admin(app: FastAPI) -> httpx.AsyncClient:
+    return client(app, subject="admin-1", role="admin")
 
 
 async def usage(app: FastAPI, account_id: str) -> dict[str, Any]:
@@ -188,29 +194,33 @@ async def test_admin_dashboard_totals_top_over_quota_and_reconciliation(
     await used_is(app, big, 1200)
     await used_is(app, small, 10)
 
-    async with client(app) as c:
-        for headers in ({}, {"X-Account-Id": "someone"}, {"X-Account-Id": "someone", "X-Account-Role": "user"}):
-            assert (await c.get("/admin/totals", headers=headers)).status_code in (401, 403)
-        assert (await c.get("/admin/totals", headers={"X-Account-Id": "x", "X-Account-Role": "user"})).status_code == 403
-        totals = (await c.get("/admin/totals", headers=ADMIN)).json()
+    async with client(app, signed=False) as bare:
+        # The old bare headers are no identity at all, even when they claim admin.
+        for headers in ({}, {"X-Account-Id": "someone"}, {"X-Account-Id": "x", "X-Account-Role": "admin"}):
+            assert (await bare.get("/admin/totals", headers=headers)).status_code == 401
+    for role in ("user", "service"):
+        async with client(app, subject="someone", role=role) as other:
+            assert (await other.get("/admin/totals")).status_code == 403
+    async with admin(app) as c:
+        totals = (await c.get("/admin/totals")).json()
         assert totals["plans"]["free"]["documents"] >= 2 and totals["all"]["stored_bytes"] >= 1210
-        top = (await c.get("/admin/accounts/top", params={"limit": 1}, headers=ADMIN)).json()
+        top = (await c.get("/admin/accounts/top", params={"limit": 1})).json()
         assert [a["account_id"] for a in top] == [big]
-        over = (await c.get("/admin/accounts/over-quota", headers=ADMIN)).json()
+        over = (await c.get("/admin/accounts/over-quota")).json()
         assert [a["account_id"] for a in over["items"]] == [big]
 
-        report = (await c.post("/admin/reconciliation", headers=ADMIN)).json()
+        report = (await c.post("/admin/reconciliation")).json()
         assert report["drifting_accounts"] == 0 and report["s3_bytes"] == 1210 and report["fixed"] is False
         # An object the ledger never heard of, and bytes the ledger counts that S3 lost.
         s3.put_object(Bucket=BUCKET, Key=f"{region}/{small}/stray/up", Body=b"y" * 5)
         await publisher.send(uploaded(big, 50))
         await used_is(app, big, 1250)
-        report = (await c.post("/admin/reconciliation", headers=ADMIN)).json()
+        report = (await c.post("/admin/reconciliation")).json()
         assert report["drifts"] == [
             {"account_id": big, "ledger_bytes": 1250, "s3_bytes": 1200, "drift_bytes": 50},
             {"account_id": small, "ledger_bytes": 10, "s3_bytes": 15, "drift_bytes": -5},
         ]
-        assert (await c.get("/admin/reconciliation", headers=ADMIN)).json()["id"] == report["id"]
+        assert (await c.get("/admin/reconciliation")).json()["id"] == report["id"]
         assert (await usage(app, big))["used_bytes"] == 1250  # reported, never "fixed"
         metrics = (await c.get("/metrics/")).text
         assert "docstore_quota_drifting_accounts 2.0" in metrics
@@ -228,10 +238,10 @@ async def test_dead_letters_are_listed_with_paging_and_replayed_idempotently(
                    "x-dlq-attempts": "5"}
     ids = [(await publisher.send(uploaded(account, 100 + n), topic=f"{topic}.dlq", headers=dlq_headers)).id
            for n in range(3)]
-    async with client(app) as c:
-        first = (await c.get("/admin/dlq", params={"limit": 2}, headers=ADMIN)).json()
+    async with admin(app) as c:
+        first = (await c.get("/admin/dlq", params={"limit": 2})).json()
         assert len(first["items"]) == 2 and first["next_cursor"]
-        second = (await c.get("/admin/dlq", params={"limit": 2, "cursor": first["next_cursor"]}, headers=ADMIN)).json()
+        second = (await c.get("/admin/dlq", params={"limit": 2, "cursor": first["next_cursor"]})).json()
         items = first["items"] + second["items"]
         assert second["next_cursor"] is None
         assert sorted(item["event_id"] for item in items) == sorted(ids)
@@ -239,12 +249,13 @@ async def test_dead_letters_are_listed_with_paging_and_replayed_idempotently(
                    for i in items)
         letter = next(i for i in items if i["event_id"] == ids[0])
         path = f"/admin/dlq/{letter['topic']}/{letter['partition']}/{letter['offset']}/replay"
-        assert (await c.post(path, headers={"X-Account-Id": "x"})).status_code == 403
-        replayed = await c.post(path, headers=ADMIN)
+        async with client(app, subject="x", role="user") as user:
+            assert (await user.post(path)).status_code == 403
+        replayed = await c.post(path)
         assert replayed.status_code == 200 and replayed.json()["topic"] == topic
         await used_is(app, account, 100)
-        assert (await c.post(path, headers=ADMIN)).status_code == 200  # twice: harmless
+        assert (await c.post(path)).status_code == 200  # twice: harmless
         await asyncio.sleep(1.5)
         assert (await usage(app, account))["used_bytes"] == 100
-        missing = await c.post(f"/admin/dlq/{letter['topic']}/{letter['partition']}/99999/replay", headers=ADMIN)
+        missing = await c.post(f"/admin/dlq/{letter['topic']}/{letter['partition']}/99999/replay")
         assert missing.status_code == 404

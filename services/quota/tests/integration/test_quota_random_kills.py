@@ -21,7 +21,9 @@ from aiokafka import AIOKafkaProducer
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from docstore_events import FileDeleted, UploadCompleted, encode
+from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import S3Settings, make_s3_client
+from docstore_quota.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,7 +31,6 @@ BUCKET = "docstore-us-west-2"
 EVENTS = 5000
 STALL_SECONDS = 60  # no new processed event for this long means the consumer is stuck
 ACCOUNTS = 40
-ADMIN = {"X-Account-Id": "ops", "X-Account-Role": "admin"}
 
 
 def free_port() -> int:
@@ -139,7 +140,8 @@ async def test_random_kills_leave_a_ledger_equal_to_s3(isolated: dict[str, str],
         assert {a: b for a, b in ledger.items() if b} == truth, (handled, log.read_text()[-3000:])
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            report = (await client.post("/admin/reconciliation", headers=ADMIN)).json()
+            admin = InternalAuth.from_settings(Settings()).headers(audience="quota", subject="ops", role="admin")
+            report = (await client.post("/admin/reconciliation", headers=admin)).json()
         assert report["objects"] == len(objects) - len(gone)
         assert report["s3_bytes"] == sum(truth.values()) == report["ledger_bytes"]
         assert report["drifting_accounts"] == 0 and report["total_drift_bytes"] == 0, report["drifts"][:5]

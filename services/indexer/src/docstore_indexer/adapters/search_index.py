@@ -6,7 +6,10 @@ query this adapter sends is filtered by one account id; there is no unfiltered s
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -96,6 +99,7 @@ class Hit:
     content_type: str
     tags: list[str]
     snippet: str
+    """HTML: the document's text escaped, the matches in `<mark>`/`</mark>` (see `safe_snippet`)."""
     path: str = "/"
     created_at: int = 0
 
@@ -192,6 +196,7 @@ class SearchIndex:
 
         Typo tolerant; `"quoted words"` match as a phrase; documents in the trash never match.
         """
+        marks = HighlightMarks.fresh()
         response = await self.http.get(f"{self._docs}/search", params={
             "q": q,
             "query_by": "name,text,tags",
@@ -201,6 +206,9 @@ class SearchIndex:
             "page": page,
             "per_page": per_page,
             "highlight_fields": "text,name",
+            # Markers no document can contain (a fresh random value per query), turned into <mark> after escaping.
+            "highlight_start_tag": marks.start,
+            "highlight_end_tag": marks.end,
             "snippet_threshold": 30,
             "highlight_affix_num_tokens": 12,
             "exclude_fields": "text",
@@ -209,13 +217,55 @@ class SearchIndex:
         body = response.json()
         raw_hits = body.get("hits", [])
         # Defence in depth: the filter already did this, a bug there must not leak another account.
-        hits = [_hit(raw) for raw in raw_hits if raw.get("document", {}).get("account_id") == account_id]
+        hits = [_hit(raw, marks) for raw in raw_hits if raw.get("document", {}).get("account_id") == account_id]
         return SearchPage(found=int(body.get("found", 0)), page=int(body.get("page", page)), hits=hits)
 
 
-def _hit(raw: dict[str, Any]) -> Hit:
+@dataclass(frozen=True)
+class HighlightMarks:
+    """The strings Typesense is asked to put around each match, instead of its default `<mark>`.
+
+    With the default, a document whose text holds `<mark>` (or `<script>`) would come back
+    indistinguishable from real highlighting. These carry a random value made for one query,
+    so no stored text can contain them: everything between them is the document's text.
+    """
+
+    start: str
+    end: str
+
+    @classmethod
+    def fresh(cls) -> "HighlightMarks":
+        nonce = secrets.token_hex(16)
+        return cls(start=f"[[hl-{nonce}]]", end=f"[[/hl-{nonce}]]")
+
+
+def safe_snippet(raw: str, marks: HighlightMarks) -> str:
+    """Typesense's snippet as HTML: the document text escaped, only `<mark>`/`</mark>` added.
+
+    Marks are kept only when they pair up (start, then end), so the result is always
+    well-formed; a stray marker (it cannot come from the text) is dropped.
+    """
+    out: list[str] = []
+    inside = False
+    for piece in re.split(f"({re.escape(marks.start)}|{re.escape(marks.end)})", raw):
+        if piece == marks.start:
+            if not inside:
+                out.append("<mark>")
+                inside = True
+        elif piece == marks.end:
+            if inside:
+                out.append("</mark>")
+                inside = False
+        elif piece:
+            out.append(html.escape(piece, quote=True))
+    if inside:
+        out.append("</mark>")
+    return "".join(out)
+
+
+def _hit(raw: dict[str, Any], marks: HighlightMarks) -> Hit:
     document = raw.get("document", {})
-    snippets = {h.get("field"): h.get("snippet") or "" for h in raw.get("highlights", [])}
+    snippets = {h.get("field"): safe_snippet(h.get("snippet") or "", marks) for h in raw.get("highlights", [])}
     return Hit(
         document_id=document.get("document_id", ""),
         name=document.get("name", ""),

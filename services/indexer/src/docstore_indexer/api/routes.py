@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from docstore_indexer.adapters.search_index import Filters
 from docstore_indexer.api.deps import IndexerDep, SearchIndexDep
@@ -24,8 +24,13 @@ class SearchHit(BaseModel):
     path: str
     created_at: datetime
     """When this version was uploaded."""
-    snippet: str
-    """Where the words matched, the matches wrapped in `<mark>…</mark>`."""
+    snippet: str = Field(
+        description="Where the words matched, as an HTML fragment: the document's text is HTML-escaped "
+                    "(`<` is `&lt;`, `&` is `&amp;`, quotes are `&quot;`/`&#x27;`) and the only markup is "
+                    "`<mark>`…`</mark>` around each match. Safe to insert as HTML; a client that shows "
+                    "text instead must unescape those five entities. Empty when only the tags matched.",
+        examples=["…the &lt;b&gt;budget&lt;/b&gt; was <mark>approved</mark> on Monday…"],
+    )
 
 
 class SearchResults(BaseModel):

@@ -15,6 +15,7 @@ from docstore_metadata.adapters.repositories import InvalidCursor
 from docstore_metadata.adapters.signing import sign_download
 from docstore_metadata.api.deps import DocumentsDep, MetadataDep, S3SignerDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
+    AccountIdPath,
     AccountOut,
     ChangeOut,
     ChangesOut,
@@ -22,6 +23,7 @@ from docstore_metadata.api.schemas import (
     CompareOut,
     CredentialsIn,
     DetailsIn,
+    DocumentIdPath,
     DocumentOut,
     DocumentPage,
     DownloadOut,
@@ -31,6 +33,7 @@ from docstore_metadata.api.schemas import (
     ReplicaOut,
     SignupIn,
     VersionOut,
+    VersionPath,
 )
 from docstore_metadata.domain.accounts import InvalidSignup
 from docstore_metadata.domain.documents import (
@@ -147,7 +150,7 @@ async def delete_account(account_id: CurrentAccountId, metadata: MetadataDep) ->
 
 @router.put("/internal/replicas/{account_id}", tags=["internal"], summary="Store another region's account (replication only)")
 async def put_replica(
-    account_id: str, body: ReplicaIn, metadata: MetadataDep, settings: SettingsDep,
+    account_id: AccountIdPath, body: ReplicaIn, metadata: MetadataDep, settings: SettingsDep,
     x_replication_secret: Annotated[str | None, Header()] = None,
 ) -> ReplicaOut:
     """Idempotent: a version not above the one held changes nothing (and answers `applied: false`)."""
@@ -264,13 +267,14 @@ DOMAIN_ERRORS = (DocumentNotFound, VersionNotFound, InTrash, NotInTrash, TrashEx
 
 
 @router.get("/documents/{document_id}", tags=["documents"], summary="One document")
-async def get_document(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> DocumentOut:
+async def get_document(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> DocumentOut:
     return _document_out(await _visible_or_404(sharing, account_id, document_id))
 
 
 @router.patch("/documents/{document_id}", tags=["documents"], summary="Rename, re-tag or move to another folder")
 async def change_details(
-    document_id: str, body: DetailsIn, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep
+    document_id: DocumentIdPath, body: DetailsIn, account_id: CurrentAccountId, metadata: MetadataDep,
+    sharing: SharingDep,
 ) -> DocumentOut:
     await _owner_only(sharing, account_id, document_id, "rename, move or re-tag")
     try:
@@ -283,7 +287,8 @@ async def change_details(
 @router.delete("/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["documents"],
                summary="Move to the trash; with permanent=true, delete for good now")
 async def delete_document(
-    document_id: str, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep, permanent: bool = False,
+    document_id: DocumentIdPath, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep,
+    permanent: bool = False,
 ) -> Response:
     await _owner_only(sharing, account_id, document_id, "delete")
     try:
@@ -297,7 +302,9 @@ async def delete_document(
 
 
 @router.post("/documents/{document_id}/restore", tags=["documents"], summary="Take a document back out of the trash")
-async def restore_document(document_id: str, account_id: CurrentAccountId, metadata: MetadataDep) -> DocumentOut:
+async def restore_document(
+    document_id: DocumentIdPath, account_id: CurrentAccountId, metadata: MetadataDep
+) -> DocumentOut:
     try:
         return _document_out(await metadata.untrash(account_id, document_id))
     except DOMAIN_ERRORS as error:
@@ -306,7 +313,7 @@ async def restore_document(document_id: str, account_id: CurrentAccountId, metad
 
 @router.get("/documents/{document_id}/versions", tags=["documents"], summary="A document's versions, newest first")
 async def list_versions(
-    document_id: str, account_id: CurrentAccountId, documents: DocumentsDep, sharing: SharingDep
+    document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep, sharing: SharingDep
 ) -> list[VersionOut]:
     await _visible_or_404(sharing, account_id, document_id)
     return [
@@ -319,7 +326,8 @@ async def list_versions(
 @router.post("/documents/{document_id}/versions/{version}/restore", tags=["documents"],
              summary="Make an old version current again (a new version, same bytes, no copy)")
 async def restore_version(
-    document_id: str, version: int, account_id: CurrentAccountId, metadata: MetadataDep, sharing: SharingDep
+    document_id: DocumentIdPath, version: VersionPath, account_id: CurrentAccountId, metadata: MetadataDep,
+    sharing: SharingDep,
 ) -> DocumentOut:
     await _owner_only(sharing, account_id, document_id, "restore a version of")
     try:
@@ -330,7 +338,7 @@ async def restore_version(
 
 @router.get("/documents/{document_id}/download", tags=["documents"], summary="A short-lived signed URL for the bytes")
 async def download(
-    document_id: str,
+    document_id: DocumentIdPath,
     account_id: CurrentAccountId,
     documents: DocumentsDep,
     signer: S3SignerDep,
@@ -387,7 +395,7 @@ async def sync_compare(body: CompareIn, account_id: CurrentAccountId, documents:
             summary="A document the account may write, with its owner and current version (upload asks before "
                     "signing a grant for a new version)")
 async def internal_document(
-    account_id: str, document_id: str, sharing: SharingDep, _caller: ServiceCaller
+    account_id: AccountIdPath, document_id: DocumentIdPath, sharing: SharingDep, _caller: ServiceCaller
 ) -> InternalDocumentOut:
     try:
         found = await sharing.visible(account_id, document_id)

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, Field
+
+_UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
+MAX_ID = 200
+
+
+def safe_id(value: str) -> str:
+    """An id taken from a path: no control characters (C0, DEL, C1) and no slashes. DocStore's ids never
+    hold them; refusing them up front (422) keeps them out of queries, logs and upstream URLs."""
+    if _UNSAFE_IN_ID.search(value):
+        raise ValueError("must not contain control characters or slashes")
+    return value
+
+
+DocumentIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="A document id, as DocStore "
+                                     "returned it"), AfterValidator(safe_id)]
+AccountIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="An account id, as DocStore "
+                                    "returned it"), AfterValidator(safe_id)]
+VersionPath = Annotated[int, Path(ge=1, le=1_000_000_000, description="A version number (1 is the first)")]
 
 
 class SignupIn(BaseModel):
     username: str = Field(min_length=1, max_length=64, examples=["ada"])
     email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(
+        min_length=1, max_length=1024,
+        description="8 to 1024 characters (Unicode code points, spaces count: a passphrase of a few uncommon "
+                    "words is good). Common, guessable passwords and ones built from the username or e-mail are "
+                    "refused with 422 and a message saying why.",
+    )
     plan: Literal["free", "premium"] = "free"
 
 

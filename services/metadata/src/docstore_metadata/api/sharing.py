@@ -8,7 +8,14 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_metadata.api.deps import SharingDep
-from docstore_metadata.api.schemas import FollowOut, SharedDocumentOut, ShareIn, ShareOut
+from docstore_metadata.api.schemas import (
+    AccountIdPath,
+    DocumentIdPath,
+    FollowOut,
+    SharedDocumentOut,
+    ShareIn,
+    ShareOut,
+)
 from docstore_metadata.domain.sharing import NoAccess, OwnerOnly, UnknownUser
 
 router = APIRouter(tags=["sharing"])
@@ -29,7 +36,7 @@ REFUSALS = (NoAccess, OwnerOnly, UnknownUser, ValueError)
 
 @router.post("/documents/{document_id}/shares", status_code=status.HTTP_201_CREATED,
              summary="Share a document with another account (view, or edit: upload new versions)")
-async def share(document_id: str, body: ShareIn, account_id: CurrentAccountId, sharing: SharingDep) -> ShareOut:
+async def share(document_id: DocumentIdPath, body: ShareIn, account_id: CurrentAccountId, sharing: SharingDep) -> ShareOut:
     try:
         return ShareOut.model_validate(await sharing.share(account_id, document_id, body.username, body.permission))
     except REFUSALS as error:
@@ -37,7 +44,7 @@ async def share(document_id: str, body: ShareIn, account_id: CurrentAccountId, s
 
 
 @router.get("/documents/{document_id}/shares", summary="Who a document is shared with (owner only)")
-async def shares(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> list[ShareOut]:
+async def shares(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> list[ShareOut]:
     try:
         await sharing.owned(account_id, document_id)
     except REFUSALS as error:
@@ -48,7 +55,7 @@ async def shares(document_id: str, account_id: CurrentAccountId, sharing: Sharin
 
 @router.delete("/documents/{document_id}/shares/{grantee_id}", status_code=status.HTTP_204_NO_CONTENT,
                summary="Stop sharing a document with an account")
-async def unshare(document_id: str, grantee_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+async def unshare(document_id: DocumentIdPath, grantee_id: AccountIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
     try:
         await sharing.unshare(account_id, document_id, grantee_id)
     except REFUSALS as error:
@@ -75,7 +82,7 @@ async def shared_with_me(
 
 @router.put("/documents/{document_id}/follow", status_code=status.HTTP_204_NO_CONTENT,
             summary="Follow a document: mail when someone else changes it")
-async def follow(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+async def follow(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
     try:
         await sharing.follow(account_id, document_id)
     except REFUSALS as error:
@@ -84,7 +91,7 @@ async def follow(document_id: str, account_id: CurrentAccountId, sharing: Sharin
 
 
 @router.delete("/documents/{document_id}/follow", status_code=status.HTTP_204_NO_CONTENT, summary="Stop following")
-async def unfollow(document_id: str, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+async def unfollow(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
     await sharing.unfollow(account_id, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -11,10 +11,17 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's score runs 0-4; below 3 a password falls to an offline guessing attack of ~10^8 guesses."""
+SCORED_PREFIX = 72
+"""zxcvbn's cost grows fast with length (it refuses more than 72 characters by default): a longer
+password is judged by its first 72 code points, which must be hard to guess on their own."""
 
 _hasher = PasswordHasher()
 
@@ -67,10 +74,7 @@ def new_account(*, username: str, email: str, password: str, plan: str, region: 
         raise InvalidSignup("username: 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
     if not EMAIL.match(email.strip()) or len(email) > 254:
         raise InvalidSignup("email: not a valid address")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidSignup(f"password: at least {MIN_PASSWORD} characters")
-    if len(password) > 1024:
-        raise InvalidSignup("password: at most 1024 characters")
+    check_password(password, username=username, email=email.strip())
     return Account(
         id=new_account_id(),
         username=username,
@@ -80,6 +84,45 @@ def new_account(*, username: str, email: str, password: str, plan: str, region: 
         password_hash=_hasher.hash(password),
         created_at=datetime.now(UTC),
     )
+
+
+def check_password(password: str, *, username: str = "", email: str = "") -> None:
+    """Refuse a password that is too short, too long or easy to guess (NIST SP 800-63B 3.1.1.2).
+
+    Length counts Unicode code points of the password exactly as typed (no trimming, no
+    normalisation): spaces and any script are allowed. Guessability is zxcvbn's estimate
+    against common passwords, names, words, keyboard patterns, dates and repeats, plus the
+    account's own username and e-mail (a password built from them is refused). The message
+    says why and how to do better, from zxcvbn's feedback, and never contains the password.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise InvalidSignup(f"password: at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidSignup(f"password: at most {MAX_PASSWORD} characters")
+    result = zxcvbn(password[:SCORED_PREFIX], user_inputs=_personal_words(username, email))
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return
+    feedback = result.get("feedback") or {}
+    advice = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+    advice = [line.strip() for line in advice if line and line.strip()]
+    if not advice:
+        advice = ["A few uncommon words together make a password that is long and easy to remember."]
+    raise InvalidSignup("password: too easy to guess. " + " ".join(_sentence(line) for line in advice))
+
+
+def _personal_words(username: str, email: str) -> list[str]:
+    """The account's own words for zxcvbn: username, address, and the address's parts."""
+    words = {username.strip().lower(), email.strip().lower()}
+    local, _, domain = email.strip().lower().partition("@")
+    words.add(local)
+    # "ada.lovelace" is also typed "adalovelace" or "lovelace": the glued and the separate parts.
+    words.update(re.sub(r"[\W_]+", "", name) for name in (username.lower(), local))
+    words.update(part for part in re.split(r"[\W_]+", f"{username} {local} {domain}".lower()) if len(part) >= 3)
+    return sorted(word for word in words if word)
+
+
+def _sentence(line: str) -> str:
+    return line if line.endswith((".", "!", "?")) else line + "."
 
 
 def password_matches(password_hash: str, password: str) -> bool:

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from docstore_notify.domain.mail import Mail
+from docstore_notify.domain.mail import Mail, mime_message
 
 # SES answers these when this mail can never be sent as it is; retrying would not help.
 PERMANENT_ERRORS = frozenset({"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameterValue"})
@@ -43,20 +43,18 @@ class SesMailer:
         self.mail_from = mail_from
 
     async def send(self, mail: Mail) -> str:
-        """Send `mail`; returns SES's message id. Raises `MailRejected` for permanent refusals."""
-        charset = "UTF-8"
+        """Send `mail`; returns SES's message id. Raises `MailRejected` for permanent refusals.
+
+        `SendRawEmail`, not `SendEmail`: only a raw MIME message can carry the
+        `List-Unsubscribe` headers. Recipients come from the message's To header.
+        """
+        try:
+            raw = mime_message(mail, self.mail_from).as_bytes()
+        except (ValueError, UnicodeError) as error:  # an address or header the email package refuses
+            raise MailRejected(f"cannot build the message: {error}") from error
         try:
             response = await asyncio.to_thread(
-                self.client.send_email,
-                Source=self.mail_from,
-                Destination={"ToAddresses": [mail.to]},
-                Message={
-                    "Subject": {"Data": mail.message.subject, "Charset": charset},
-                    "Body": {
-                        "Text": {"Data": mail.message.text, "Charset": charset},
-                        "Html": {"Data": mail.message.html, "Charset": charset},
-                    },
-                },
+                self.client.send_raw_email, Source=self.mail_from, RawMessage={"Data": raw},
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in PERMANENT_ERRORS:

@@ -11,10 +11,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 COLLECTION = "unsubscribe_tokens"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+"""What `sign` makes: 32 bytes of HMAC-SHA256 in unpadded URL-safe base64."""
+
+
+def well_formed(token: str) -> bool:
+    """True when `token` could be one of ours (ASCII, URL-safe alphabet, exact length): anything
+    else is refused before it reaches MongoDB or a comparison."""
+    return TOKEN.fullmatch(token) is not None
 
 
 def sign(secret: str, account_id: str, kind: str) -> str:
@@ -37,9 +46,14 @@ class UnsubscribeLinks:
 
     async def resolve(self, token: str) -> tuple[str, str] | None:
         """(account id, kind) of a valid token, or None."""
-        if len(token) > 100:
+        if not well_formed(token):
             return None
         row = await self.collection.find_one({"_id": token})
-        if row is None or not hmac.compare_digest(sign(self.secret, row["account_id"], row["kind"]), token):
+        if row is None:
+            return None
+        # Bytes, not str: compare_digest raises TypeError for non-ASCII str (well_formed rules it
+        # out already; bytes keep that true whatever the stored row holds).
+        expected = sign(self.secret, row["account_id"], row["kind"]).encode("ascii")
+        if not hmac.compare_digest(expected, token.encode("ascii")):
             return None
         return row["account_id"], row["kind"]

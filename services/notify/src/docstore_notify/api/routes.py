@@ -1,14 +1,13 @@
-"""Notify's HTTP routes: the caller's own notification log."""
+"""Notify's HTTP routes: the caller's own notification log and preferences, unsubscribe links."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Annotated, Any
 
-from docstore_kit.auth import CurrentAccountId
-import html
-
 import structlog
+from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
@@ -117,19 +116,64 @@ async def set_preferences(account_id: CurrentAccountId, body: Preferences, prefe
 
 
 _PAGE = (
-    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
-    '<body style="font-family:Arial,Helvetica,sans-serif"><h1 style="font-size:20px">{title}</h1>'
-    "<p>{body}</p></body></html>"
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>'
+    '<body style="font-family:Arial,Helvetica,sans-serif;max-width:40em;margin:2em auto;padding:0 1em">'
+    '<h1 style="font-size:20px">{title}</h1><p>{body}</p>{extra}</body></html>'
+)
+_PAGE_HEADERS = {
+    # The token is in the URL: never send it on as a Referer. The page loads nothing, runs no script,
+    # posts only back to itself and cannot be framed (no clickjacking of the button).
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+_CONFIRM_FORM = (
+    '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+    '<button type="submit" style="font-size:16px;padding:.5em 1.2em">Unsubscribe</button></form>'
 )
 
 
-@router.get("/notifications/unsubscribe/{token}", response_class=HTMLResponse,
-            summary="Stop one kind of mail, from the link in a mail (no login; the token is signed)")
-async def unsubscribe(token: str, links: UnsubscribeDep, preferences: PreferencesDep) -> HTMLResponse:
-    found = await links.resolve(token)
+def _page(title: str, body: str, *, extra: str = "", status_code: int = 200) -> HTMLResponse:
+    """A small standalone page; `title` and `body` must already be escaped."""
+    return HTMLResponse(_PAGE.format(title=title, body=body, extra=extra), status_code=status_code,
+                        headers=_PAGE_HEADERS)
+
+
+def _broken_link() -> HTMLResponse:
+    return _page("This link does not work", "Please change your mail settings in DocStore.", status_code=404)
+
+
+UNSUBSCRIBE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not a link DocStore made (or made with a secret since changed)",
+          "content": {"text/html": {}}},
+}
+
+
+@router.get("/notifications/unsubscribe/{token}", response_class=HTMLResponse, responses=UNSUBSCRIBE_RESPONSES,
+            summary="The page an unsubscribe link opens: asks to confirm, changes nothing (no login)")
+async def unsubscribe_page(token: str, links: UnsubscribeDep) -> HTMLResponse:
+    """Mail scanners and link previews open every link in a mail; so opening this one only
+    shows what it would stop and an Unsubscribe button, which POSTs to the same address."""
+    found = await links.resolve(token)  # None for malformed tokens too (control, non-ASCII)
     if found is None:
-        page = _PAGE.format(title="This link does not work", body="Please change your mail settings in DocStore.")
-        return HTMLResponse(page, status_code=404)
+        return _broken_link()
+    what = html.escape(describe(found[1]))
+    return _page("Unsubscribe?", f"Stop getting {what} from DocStore? You can change this any time "
+                 "in DocStore's settings.", extra=_CONFIRM_FORM)
+
+
+@router.post("/notifications/unsubscribe/{token}", response_class=HTMLResponse, responses=UNSUBSCRIBE_RESPONSES,
+             summary="Unsubscribe: one-click (RFC 8058, body `List-Unsubscribe=One-Click`) or the page's button")
+async def unsubscribe(token: str, links: UnsubscribeDep, preferences: PreferencesDep) -> HTMLResponse:
+    """What mail clients POST when someone chooses "unsubscribe" (the mail's `List-Unsubscribe`
+    and `List-Unsubscribe-Post` headers), and what the confirmation page's button posts. No login:
+    the signed token is the authority. Idempotent: a second POST answers the same."""
+    found = await links.resolve(token)  # None for malformed tokens too (control, non-ASCII)
+    if found is None:
+        return _broken_link()
     account_id, kind = found
     if kind == DIGEST_KIND:
         current = await preferences.of(account_id)
@@ -138,11 +182,11 @@ async def unsubscribe(token: str, links: UnsubscribeDep, preferences: Preference
         await preferences.set(account_id, {kind: OFF})
     log.info("notifications_unsubscribed", kind=kind)
     what = html.escape(describe(kind))
-    page = _PAGE.format(title="You are unsubscribed",
-                        body=f"You will no longer get {what}. You can change this any time in DocStore's settings.")
-    return HTMLResponse(page)
+    return _page("You are unsubscribed",
+                 f"You will no longer get {what}. You can change this any time in DocStore's settings.")
 
 
-@router.post("/internal/digests/run", summary="Send the pending digests now (internal: not routed by the gateway)")
-async def run_digests(request: Request) -> dict[str, int]:
+@router.post("/internal/digests/run",
+             summary="Send the pending digests now (internal: DocStore's services only, not routed by the gateway)")
+async def run_digests(request: Request, _caller: ServiceCaller) -> dict[str, int]:
     return {"digests": await request.app.state.notifier.send_digests()}

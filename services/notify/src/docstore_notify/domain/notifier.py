@@ -268,7 +268,7 @@ class Notifier:
         try:
             link = await self.unsubscribe.link(row["account_id"], kind)
             message = with_unsubscribe(render(kind, row["params"]), link, describe(kind))
-            message_id = await self.mailer.send(Mail(to=address, message=message))
+            message_id = await self.mailer.send(Mail(to=address, message=message, unsubscribe_url=link))
         except asyncio.CancelledError:
             raise
         except MailRejected as error:

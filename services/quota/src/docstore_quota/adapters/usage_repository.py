@@ -85,6 +85,14 @@ class UsageRepository:
         )
         return to_usage(doc)
 
+    async def bump_reservation_seq(self, account_id: str, session: AsyncIOMotorClientSession) -> None:
+        """Write the account's record in a grant's transaction, so concurrent grants for the same
+        account conflict and run one after the other (see `adapters.reservations`)."""
+        await self.collection.update_one(
+            {"_id": account_id}, {"$inc": {"reservation_seq": 1}, "$setOnInsert": {**NEW_ACCOUNT}},
+            upsert=True, session=session,
+        )
+
     async def set_flags(
         self, account_id: str, *, over_quota: bool, warned: frozenset[int], session: AsyncIOMotorClientSession
     ) -> None:
@@ -111,8 +119,8 @@ class UsageRepository:
 
     # --- reads -----------------------------------------------------------------------
 
-    async def get(self, account_id: str) -> Usage:
-        doc = await self.collection.find_one({"_id": account_id})
+    async def get(self, account_id: str, session: AsyncIOMotorClientSession | None = None) -> Usage:
+        doc = await self.collection.find_one({"_id": account_id}, session=session)
         return to_usage(doc) if doc else Usage(account_id, DEFAULT_PLAN, 0, False)
 
     async def top(self, limit: int) -> list[Usage]:

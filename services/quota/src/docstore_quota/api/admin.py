@@ -12,8 +12,11 @@ from pydantic import BaseModel
 
 from docstore_quota.adapters import metrics
 from docstore_quota.adapters.dead_letters import InvalidCursor, NotFound
-from docstore_quota.api.deps import AdminId, DeadLettersDep, ReconcilerDep, SettingsDep, UsageDep
+from docstore_quota.adapters.reservations import Reservations
+from docstore_quota.api.deps import AdminId, DeadLettersDep, ReconcilerDep, ReservationsDep, SettingsDep, UsageDep
 from docstore_quota.api.routes import UsageOut, usage_out
+from docstore_quota.domain.usage import Usage
+from docstore_quota.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,12 @@ class Replayed(BaseModel):
     event_id: str | None
 
 
+async def _listed(rows: list[Usage], reservations: Reservations, settings: Settings) -> list[UsageOut]:
+    """Accounts as listed to admins, each with its live reservations (one query for the page)."""
+    reserved = await reservations.reserved_by_account(u.account_id for u in rows)
+    return [usage_out(u, settings, reserved.get(u.account_id, 0)) for u in rows]
+
+
 @router.get("/totals", summary="System totals per plan: accounts, documents, storage, average document size")
 async def totals(_: AdminId, usage: UsageDep) -> Totals:
     per_plan = await metrics.refresh(usage)
@@ -75,20 +84,22 @@ async def totals(_: AdminId, usage: UsageDep) -> Totals:
 
 @router.get("/accounts/top", summary="Accounts using the most storage")
 async def top_accounts(
-    _: AdminId, usage: UsageDep, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    _: AdminId, usage: UsageDep, settings: SettingsDep, reservations: ReservationsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[UsageOut]:
-    return [usage_out(u, settings) for u in await usage.top(limit)]
+    return await _listed(await usage.top(limit), reservations, settings)
 
 
 @router.get("/accounts/over-quota", summary="Accounts flagged over their cap, by id")
 async def over_quota(
-    _: AdminId, usage: UsageDep, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    _: AdminId, usage: UsageDep, settings: SettingsDep, reservations: ReservationsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AccountsPage:
     rows = await usage.over_quota(limit + 1, after=cursor)
     more = len(rows) > limit
     rows = rows[:limit]
-    return AccountsPage(items=[usage_out(u, settings) for u in rows], next_cursor=rows[-1].account_id if more else None)
+    items = await _listed(rows, reservations, settings)
+    return AccountsPage(items=items, next_cursor=rows[-1].account_id if more else None)
 
 
 def _report(report: dict[str, Any] | None) -> dict[str, Any]:

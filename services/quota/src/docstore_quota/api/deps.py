@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Request
 
-from docstore_kit.auth import require_account_id
+from docstore_kit.auth import AdminAccountId
 from docstore_quota.adapters.dead_letters import DeadLetters
 from docstore_quota.adapters.reconciliation import Reconciler
+from docstore_quota.adapters.reservations import Reservations
 from docstore_quota.adapters.usage_repository import UsageRepository
 from docstore_quota.settings import Settings
-
-ROLE_HEADER = "X-Account-Role"
-ADMIN = "admin"
 
 
 def _usage_repository(request: Request) -> UsageRepository:
@@ -32,20 +30,14 @@ def _dead_letters(request: Request) -> DeadLetters:
     return request.app.state.dead_letters
 
 
-async def require_admin(
-    x_account_id: Annotated[str | None, Header()] = None,
-    x_account_role: Annotated[str | None, Header()] = None,
-) -> str:
-    """The admin's account id. The gateway sets `X-Account-Role: admin` only for admins
-    (and strips it from clients); anything else is 403."""
-    account_id = await require_account_id(x_account_id)
-    if x_account_role != ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "administrators only")
-    return account_id
+def _reservations(request: Request) -> Reservations:
+    return request.app.state.reservations
 
 
 UsageDep = Annotated[UsageRepository, Depends(_usage_repository)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
 DeadLettersDep = Annotated[DeadLetters, Depends(_dead_letters)]
-AdminId = Annotated[str, Depends(require_admin)]
+ReservationsDep = Annotated[Reservations, Depends(_reservations)]
+AdminId = AdminAccountId
+"""The administrator's account id, from the signed identity token (401 without one, 403 unless admin)."""

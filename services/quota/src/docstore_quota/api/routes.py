@@ -1,16 +1,29 @@
-"""Quota's HTTP routes: the caller's usage, and the room left for `upload` to query."""
+"""Quota's HTTP routes: the caller's usage, and for `upload` the room left and the
+reservations that hold room for its grants."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+import structlog
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from docstore_kit.auth import CurrentAccountId
-from docstore_quota.adapters.usage_repository import UsageRepository
-from docstore_quota.api.deps import SettingsDep, UsageDep
+from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_quota.adapters.reservations import UploadIdTaken
+from docstore_quota.api.deps import ReservationsDep, SettingsDep
+from docstore_quota.domain.reservations import is_live, room_after
 from docstore_quota.domain.usage import Usage
 from docstore_quota.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+MAX_RESERVATION_BYTES = 10**18
+"""Far above any cap; keeps sizes inside MongoDB's 64-bit integers."""
+
+AccountIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+UploadIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class UsageOut(BaseModel):
@@ -22,15 +35,38 @@ class UsageOut(BaseModel):
     """Every byte the account has in S3, trash and old versions included."""
     cap_bytes: int
     room_bytes: int
+    """What may still be granted: the cap minus the used bytes and the live reservations."""
+    reserved_bytes: int = 0
+    """Bytes held for upload grants not completed yet (live reservations)."""
     percent_used: float
     over_quota: bool
     documents: int
 
 
+class ReservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: Annotated[int, Field(gt=0, le=MAX_RESERVATION_BYTES, strict=True)]
+    """The declared size of the upload, in bytes."""
+    expires_at: AwareDatetime
+    """When the upload's grant expires (ISO 8601 with a time zone)."""
+
+
+class ReservationOut(BaseModel):
+    granted: bool
+    room_bytes: int
+    """The account's room minus its other live reservations (this upload's not subtracted)."""
+    cap_bytes: int
+    over_quota: bool
+    plan: str
+    reserved_bytes: int
+    """The account's live reservations after this call."""
+
+
 router = APIRouter(tags=["quota"])
 
 
-def usage_out(record: Usage, settings: Settings) -> UsageOut:
+def usage_out(record: Usage, settings: Settings, reserved_bytes: int = 0) -> UsageOut:
     caps = settings.caps()
     return UsageOut(
         account_id=record.account_id,
@@ -38,22 +74,61 @@ def usage_out(record: Usage, settings: Settings) -> UsageOut:
         used_bytes=record.used_bytes,
         stored_bytes=record.stored_bytes,
         cap_bytes=record.cap(caps),
-        room_bytes=record.room(caps),
+        room_bytes=room_after(record.room(caps), reserved_bytes),
+        reserved_bytes=reserved_bytes,
         percent_used=record.percent(caps),
         over_quota=record.over_quota,
         documents=record.documents,
     )
 
 
-async def _usage_out(account_id: str, usage: UsageRepository, settings: Settings) -> UsageOut:
-    return usage_out(await usage.get(account_id), settings)
+async def _usage_out(account_id: str, reservations: ReservationsDep, settings: Settings) -> UsageOut:
+    usage, reserved = await reservations.room(account_id)
+    return usage_out(usage, settings, reserved)
 
 
 @router.get("/usage", summary="Storage used by the caller's account, its cap and the room left")
-async def my_usage(account_id: CurrentAccountId, usage: UsageDep, settings: SettingsDep) -> UsageOut:
-    return await _usage_out(account_id, usage, settings)
+async def my_usage(account_id: CurrentAccountId, reservations: ReservationsDep, settings: SettingsDep) -> UsageOut:
+    return await _usage_out(account_id, reservations, settings)
 
 
-@router.get("/internal/accounts/{account_id}/room", summary="Room left, for upload grants (internal)")
-async def room(account_id: str, usage: UsageDep, settings: SettingsDep) -> UsageOut:
-    return await _usage_out(account_id, usage, settings)
+@router.get("/internal/accounts/{account_id}/room", summary="Room left, after pending grants (internal)")
+async def room(
+    account_id: AccountIdPath, _: ServiceCaller, reservations: ReservationsDep, settings: SettingsDep
+) -> UsageOut:
+    return await _usage_out(account_id, reservations, settings)
+
+
+@router.put(
+    "/internal/accounts/{account_id}/reservations/{upload_id}",
+    summary="Hold room for an upload grant, or refuse it (internal; idempotent by upload id)",
+)
+async def reserve(
+    account_id: AccountIdPath, upload_id: UploadIdPath, body: ReservationIn, caller: ServiceCaller,
+    reservations: ReservationsDep, settings: SettingsDep,
+) -> ReservationOut:
+    if not is_live(body.expires_at, datetime.now(UTC), settings.reservation_grace()):
+        raise HTTPException(422, "expires_at: the grant has already expired")
+    try:
+        usage, decision = await reservations.reserve(account_id, upload_id, body.size, body.expires_at)
+    except UploadIdTaken:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this upload id is reserved for another account") from None
+    log.info("quota_reservation", caller=caller, account_id=account_id, upload_id=upload_id, size=body.size,
+             granted=decision.granted, room_bytes=decision.room_bytes)
+    caps = settings.caps()
+    return ReservationOut(
+        granted=decision.granted, room_bytes=decision.room_bytes, cap_bytes=usage.cap(caps),
+        over_quota=usage.over_quota, plan=usage.plan, reserved_bytes=decision.reserved_bytes,
+    )
+
+
+@router.delete(
+    "/internal/accounts/{account_id}/reservations/{upload_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Release the room held for an upload grant (internal; unknown ids too)",
+)
+async def release(
+    account_id: AccountIdPath, upload_id: UploadIdPath, _: ServiceCaller, reservations: ReservationsDep
+) -> Response:
+    await reservations.release(account_id, upload_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

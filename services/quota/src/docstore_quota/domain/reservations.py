@@ -1,0 +1,65 @@
+"""Reservations: room held for upload grants that are not completed yet. Pure rules, no I/O.
+
+`upload` reserves the declared size of a file before it signs the form; the bytes count
+against the account's room until the upload completes (they become usage in the same
+transaction), expires, or is released. A reservation stops counting on its own
+`grace` after its grant expired, so a lost `upload.expired` never holds room forever,
+while an upload finishing a little after its form expired is still covered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from docstore_quota.domain.usage import Usage
+
+
+def dead_before(now: datetime, grace: timedelta) -> datetime:
+    """Reservations whose grant expired at or before this instant no longer count."""
+    return now - grace
+
+
+def is_live(expires_at: datetime, now: datetime, grace: timedelta) -> bool:
+    """Whether a reservation whose grant expires at `expires_at` still holds room at `now`."""
+    return expires_at > dead_before(now, grace)
+
+
+def room_after(room_bytes: int, reserved_bytes: int) -> int:
+    """The room left once the live reservations are set aside (never below zero)."""
+    return max(0, room_bytes - reserved_bytes)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A live reservation already stored for the upload id being reserved again."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    granted: bool
+    room_bytes: int
+    """The account's room minus its other live reservations (this upload's excluded)."""
+    reserved_bytes: int
+    """The account's live reservations once the decision is applied (this one included if granted)."""
+    store: bool
+    """Whether the reservation must be written (a new or changed grant)."""
+
+
+def decide(usage: Usage, caps: dict[str, int], size: int, others_bytes: int, held: Held | None) -> Decision:
+    """Whether `size` more bytes may be reserved for an upload.
+
+    `others_bytes` is the sum of the account's other live reservations. A repeat of a grant
+    still held for the same size is granted again without being counted twice (the room was
+    set aside when it was first granted). Otherwise the size must fit in the room left by the
+    ledger and the other reservations, and an account flagged over quota gets nothing.
+    """
+    room = room_after(usage.room(caps), others_bytes)
+    if held is not None and held.size == size:
+        return Decision(granted=True, room_bytes=room, reserved_bytes=others_bytes + size, store=False)
+    if usage.over_quota or size <= 0 or size > room:
+        kept = others_bytes + (held.size if held else 0)  # a refused change leaves the old grant as it was
+        return Decision(granted=False, room_bytes=room, reserved_bytes=kept, store=False)
+    return Decision(granted=True, room_bytes=room, reserved_bytes=others_bytes + size, store=True)
