@@ -8,6 +8,7 @@ an endpoint is configured. Prometheus metrics are served at `/metrics`.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -28,6 +29,61 @@ def mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return event_dict
 
 
+_SIGNED_PATH = re.compile(
+    r"(/(?:v1/)?(?:uploads/[^/?#\s\"']+/done|notifications/unsubscribe)/)[^/?#\s\"']+(\?[^#\s\"']*)?"
+)
+REDACTED = "[redacted]"
+
+
+def redact_signed_paths(text: str) -> str:
+    """`text` with the secret of every signed link replaced: `/uploads/{id}/done/{signature}` and
+    `/notifications/unsubscribe/{token}` (with or without `/v1`), and their query strings (S3 adds
+    the object key to the upload landing page's), become `.../[redacted]?[redacted]`."""
+
+    def redact(match: re.Match[str]) -> str:
+        return match.group(1) + REDACTED + ("?" + REDACTED if match.group(2) else "")
+
+    return _SIGNED_PATH.sub(redact, text) if "/" in text else text
+
+
+class RedactSignedPaths(logging.Filter):
+    """A logging filter that redacts signed links in a record's message and arguments (uvicorn's
+    access log passes the path with its query string as an argument)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_signed_paths(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_signed_paths(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact_signed_paths(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
+
+
+def redact_paths(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: no signed link in any string value (a `path`, a `url`, the event)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact_signed_paths(value)
+    return event_dict
+
+
+PATH_LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn")
+"""Loggers that write request paths with handlers of their own (uvicorn's log config keeps
+them off the root handler), so the filter goes on each of them too."""
+
+
+def install_path_redaction() -> None:
+    """Put RedactSignedPaths on uvicorn's loggers and on every root handler (idempotent)."""
+    targets: list[logging.Filterer] = [logging.getLogger(name) for name in PATH_LOGGERS]
+    targets += logging.getLogger().handlers
+    for name in PATH_LOGGERS:
+        targets += logging.getLogger(name).handlers
+    for target in targets:
+        if not any(isinstance(f, RedactSignedPaths) for f in target.filters):
+            target.addFilter(RedactSignedPaths())
+
+
 def add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: the current span's trace and span id, for joining logs to traces."""
     context = trace.get_current_span().get_span_context()
@@ -46,6 +102,7 @@ def configure_logging(service: str, *, log_format: str = "auto", level: str = "I
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_ids,
         mask_secrets,
+        redact_paths,
     ]
     renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     structlog.configure(
@@ -63,6 +120,7 @@ def configure_logging(service: str, *, log_format: str = "auto", level: str = "I
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    install_path_redaction()
     for noisy in ("aiokafka", "pymongo", "botocore", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.contextvars.bind_contextvars(service=service)

@@ -10,14 +10,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.routing import Mount
 
 from docstore_gateway.adapters.sessions import SessionStore
+from docstore_gateway.adapters.throttle import Throttle
 from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.api.edge import docs_html, install_edge
 from docstore_gateway.api.openapi import merged_spec
 from docstore_gateway.api.routes import router
 from docstore_gateway.settings import Settings
@@ -59,6 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
         description="Upload, version, search and sync documents. Log in at `POST /v1/sessions`, "
         "then send `Authorization: Bearer <token>`.",
     )
+    # Throttle counters: `memory://` needs no I/O to set up; a shared store connects lazily.
+    app.state.throttle = Throttle.from_settings(settings)
+    install_edge(app, settings)
     app.include_router(router)
     if origins := settings.cors_origins():
         # The web app of one region follows a 307 to another region's gateway: that gateway must
@@ -81,7 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="DocStore API")
+        # The page whose inline script the /docs Content-Security-Policy allows by its hash.
+        return HTMLResponse(docs_html())
 
     if settings.web_dir:
         # The web app goes last, so /v1, /docs, /openapi.json, /healthz, /readyz and /metrics are

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import Field
+from urllib.parse import urlsplit
 
+from pydantic import Field, field_validator
+
+from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
 
 
@@ -19,7 +22,12 @@ def find_web_dir(start: Path = Path(__file__).resolve()) -> str:
     return ""
 
 
-class Settings(ServiceSettings):
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+class Settings(ServiceSettings, S3Settings):
     service = "gateway"
 
     port: int = 8080
@@ -40,6 +48,33 @@ class Settings(ServiceSettings):
     A request for an account whose home is another region is redirected there (307); every
     URL's origin is allowed by CORS, so the web app of one region can follow the redirect."""
 
+    rate_limit_storage: str = "memory://"
+    """Where throttle counters live: a `limits` storage URI (`memory://`: this process only;
+    `redis://host:6379` or `memcached://...` share them across gateway replicas)."""
+    login_limits_per_username: str = "5/minute;20/15 minutes;100/day"
+    """FAILED logins per username (stacked windows, `limits` notation); over them, every login of
+    that username, even with the right password, is answered 429 until a window frees."""
+    login_limits_per_address: str = "30/minute;300/hour;2000/day"
+    """Login attempts per client address, failed or not."""
+    signup_limits_per_address: str = "10/minute;50/hour;200/day"
+    """Sign-ups (POST /v1/accounts) per client address."""
+
+    csp_extra_origins: str = ""
+    """Space-separated origins added to the Content-Security-Policy's connect-src and form-action,
+    beside every region's gateway and this region's S3 endpoint (e.g. other regions' S3 origins)."""
+
+    @field_validator("login_limits_per_username", "login_limits_per_address", "signup_limits_per_address")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as error:
+                raise ValueError(f"not a limit in `limits` notation such as '5/minute;20/hour': {error}") from None
+        return value
+
     def gateways(self) -> dict[str, str]:
         urls = json.loads(self.region_gateways) if self.region_gateways.strip() else {}
         if not isinstance(urls, dict):
@@ -48,14 +83,19 @@ class Settings(ServiceSettings):
 
     def cors_origins(self) -> list[str]:
         """The origins (scheme://host[:port]) of every region's gateway."""
-        from urllib.parse import urlsplit
+        return sorted({origin for url in self.gateways().values() if (origin := _origin(url))})
 
-        origins = []
-        for url in self.gateways().values():
-            parts = urlsplit(url)
-            if parts.scheme and parts.netloc:
-                origins.append(f"{parts.scheme}://{parts.netloc}")
-        return sorted(set(origins))
+    def known_regions(self) -> frozenset[str]:
+        """Regions whose tokens this gateway recognises: this one and every one in REGION_GATEWAYS."""
+        return frozenset({self.region, *self.gateways()})
+
+    def s3_origin(self) -> str:
+        """Where browsers reach this region's S3 (the signed forms and part URLs point there)."""
+        endpoint = self.s3_public_endpoint_url or self.s3_endpoint_url
+        return _origin(endpoint) if endpoint else f"https://s3.{self.aws_default_region}.amazonaws.com"
+
+    def extra_origins(self) -> list[str]:
+        return [origin for url in self.csp_extra_origins.split() if (origin := _origin(url))]
 
     def upstreams(self) -> dict[str, str]:
         return {

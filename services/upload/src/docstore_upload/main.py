@@ -31,8 +31,11 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = UploadSessions(runtime.db)
         await sessions.ensure_indexes()
         storage = Storage(make_s3_client(settings), make_s3_client(settings, public=True), settings.bucket_name(settings.region))
-        quota_http = httpx.AsyncClient(base_url=settings.quota_url, timeout=5.0)
-        metadata_http = httpx.AsyncClient(base_url=settings.metadata_url, timeout=5.0)
+        internal_auth = app.state.internal_auth  # signs upload's calls to the other services
+        quota_http = httpx.AsyncClient(base_url=settings.quota_url, timeout=5.0, auth=internal_auth.client_auth("quota"))
+        metadata_http = httpx.AsyncClient(
+            base_url=settings.metadata_url, timeout=5.0, auth=internal_auth.client_auth("metadata")
+        )
         uploads = Uploads(
             runtime.events, sessions, storage, QuotaClient(quota_http), MetadataClient(metadata_http),
             region=settings.region,
@@ -47,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.runtime, app.state.uploads = runtime, uploads
         if settings.s3_events_topic:
-            hints = s3_events.S3EventHints(sessions, uploads.check, bucket=storage.bucket)
+            hints = s3_events.S3EventHints(sessions, uploads.check, bucket=storage.bucket, late_write=uploads.late_write)
             s3_events.register(runtime.events, hints, settings.s3_events_topic)
         runtime.background("upload-watcher", lambda: uploads.watch(settings.watch_interval_seconds))
         try:

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from docstore_devplatform.testing import eventually, filer_notification
 from docstore_events import UploadCompleted, UploadExpired
 from docstore_events.envelope import decode
-from docstore_upload.adapters.quota_client import Room
+from docstore_upload.adapters.quota_client import Reservation
 from docstore_upload.main import create_app
 from docstore_upload.settings import Settings
 
@@ -36,8 +36,11 @@ ACCOUNT = "acct-s3-events"
 class RoomyQuota:
     """Stands in for the quota service: every account has room."""
 
-    async def room(self, account_id: str) -> Room:
-        return Room(room_bytes=10**9, cap_bytes=10**9, over_quota=False, plan="free")
+    async def reserve(self, account_id: str, upload_id: str, size: int, expires_at: Any) -> Reservation:
+        return Reservation(granted=True, room_bytes=10**9, cap_bytes=10**9, over_quota=False, plan="free")
+
+    async def release(self, account_id: str, upload_id: str) -> None:
+        return None
 
 
 @pytest.fixture
@@ -61,9 +64,8 @@ async def app(isolated: dict[str, str], endpoints, topic: str) -> AsyncIterator[
 
 @pytest_asyncio.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://upload", headers={"X-Account-Id": ACCOUNT}
-    ) as client:
+    as_account = app.state.internal_auth.client_auth("upload", subject=ACCOUNT, role="user")  # as the gateway signs
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://upload", auth=as_account) as client:
         yield client
 
 
@@ -123,14 +125,14 @@ async def test_a_form_upload_nobody_reports_completes_once_from_the_notification
         posted = await s3.post(form["url"], data=form["fields"], files={"file": ("notes.txt", data, "text/plain")})
     assert posted.status_code in (200, 201, 204), posted.text
     # No call to /complete, no redirect, the watcher asleep: only S3's notification is left.
-    await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"))
+    await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"), timeout=120)
     [completed] = await emitted(app, UploadCompleted, upload["upload_id"])
     assert completed.size == len(data) and completed.sha256 == hashlib.sha256(data).hexdigest()
     assert completed.key == upload["key"]
 
-    # What SeaweedFS sent, delivered again (Kafka may): nothing changes.
-    path = f"/buckets/{BUCKET}/{upload['key']}"
-    [real] = await notifications_for(endpoints, topic, path)
+    # What SeaweedFS sent for the form's write (to the staging key), delivered again: nothing changes.
+    path = f"/buckets/{BUCKET}/staging/{upload['key']}"
+    real = (await notifications_for(endpoints, topic, path))[0]
     row_before = await app.state.uploads.sessions.by_id(upload["upload_id"])
     await notify(producer, topic, path, real)
     await notify(producer, topic, path, filer_notification(new=upload["key"].rsplit("/", 1)[1]))
@@ -156,9 +158,37 @@ async def test_a_multipart_upload_the_client_joined_itself_completes_from_the_no
         client.complete_multipart_upload, Bucket=BUCKET, Key=upload["key"], UploadId=s3_upload_id,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": put.headers["ETag"]}]},
     )
-    await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"))
+    await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"), timeout=120)
     [completed] = await emitted(app, UploadCompleted, upload["upload_id"])
     assert completed.size == len(data) and completed.sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_form_posted_again_after_completion_changes_nothing_served_and_is_deleted(
+    app: FastAPI, api: httpx.AsyncClient, endpoints
+) -> None:
+    """The form lives on until it expires, but it writes the staging key, never the version's:
+    a second POST lands where nobody reads, and its notification gets it deleted."""
+    upload = await grant(api, b"abcd")
+    form = upload["form"]
+    assert form["fields"]["key"] == f"staging/{upload['key']}"
+    async with httpx.AsyncClient() as s3:
+        assert (await s3.post(form["url"], data=form["fields"], files={"file": ("n", b"abcd")})).status_code == 201
+        done = await api.post(f"/uploads/{upload['upload_id']}/complete")
+        assert done.status_code == 200 and done.json()["sha256"] == hashlib.sha256(b"abcd").hexdigest()
+        again = await s3.post(form["url"], data=form["fields"], files={"file": ("n", b"EVIL")})
+    assert again.status_code == 201  # S3 takes it: the form is still valid
+    client = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name="us-west-2",
+                          aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key)
+    served = await asyncio.to_thread(client.get_object, Bucket=BUCKET, Key=upload["key"])
+    assert served["Body"].read() == b"abcd"
+    storage = app.state.uploads.storage
+    await eventually(lambda: _gone(storage, form["fields"]["key"]), timeout=120)
+    assert await status(api, upload["upload_id"]) == "completed"
+    assert len(await emitted(app, UploadCompleted, upload["upload_id"])) == 1
+
+
+async def _gone(storage: Any, key: str) -> bool:
+    return not await storage.exists(key)
 
 
 async def test_notifications_for_unknown_keys_other_buckets_deletions_and_parts_change_nothing(
@@ -182,7 +212,7 @@ async def test_notifications_for_unknown_keys_other_buckets_deletions_and_parts_
     # The same upload, named right: checked, so expired (once, however often it is named).
     await notify(producer, topic, f"/buckets/{BUCKET}/{key}", filer_notification(new=name))
     await notify(producer, topic, f"/buckets/{BUCKET}/{key}", filer_notification(new=name))
-    await eventually(lambda: _is(status(api, upload["upload_id"]), "expired"))
+    await eventually(lambda: _is(status(api, upload["upload_id"]), "expired"), timeout=120)
     await _handled_up_to_here(app, api, producer, topic)
     assert len(await emitted(app, UploadExpired, upload["upload_id"])) == 1
 
@@ -197,4 +227,4 @@ async def _handled_up_to_here(app: FastAPI, api: httpx.AsyncClient, producer: AI
     marker = await grant(api, b"marker", expires_in=1)
     await asyncio.sleep(1.1)
     await notify(producer, topic, f"/buckets/{BUCKET}/{marker['key']}", filer_notification(new=marker["key"].rsplit("/", 1)[1]))
-    await eventually(lambda: _is(status(api, marker["upload_id"]), "expired"))
+    await eventually(lambda: _is(status(api, marker["upload_id"]), "expired"), timeout=120)

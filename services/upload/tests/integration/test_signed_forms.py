@@ -118,3 +118,30 @@ async def test_aborted_multipart_leaves_nothing(storage: Storage) -> None:
     await storage.abort_multipart(g.key, s3_upload_id)
     assert await storage.stored_parts(g.key, s3_upload_id) is None
     assert not await storage.exists(g.key)
+
+
+async def test_part_urls_die_when_the_parts_are_joined(storage: Storage) -> None:
+    """Multipart needs no staging key: once S3 joins the parts, the upload id the part URLs name
+    is gone, so a URL handed out earlier cannot change the joined object."""
+    g = grant(size=5 * 1024 * 1024 + 3)
+    s3_upload_id = await storage.start_multipart(g)
+    urls = storage.part_urls(g.key, s3_upload_id, [1, 2], expires_in=60)
+    first, second = b"a" * (5 * 1024 * 1024), b"bcd"
+    async with httpx.AsyncClient() as client:
+        assert (await client.put(urls[1], content=first)).status_code == 200
+        assert (await client.put(urls[2], content=second)).status_code == 200
+        await storage.finish_multipart(g.key, s3_upload_id, await storage.stored_parts(g.key, s3_upload_id))
+        late = await client.put(urls[2], content=b"EVIL")
+    assert late.status_code >= 400, late.text
+    assert (await storage.stored(g.key)).sha256 == hashlib.sha256(first + second).hexdigest()
+
+
+async def test_a_copy_is_the_object_the_form_wrote(storage: Storage) -> None:
+    g = grant()
+    staged = f"staging/{g.key}"
+    async with httpx.AsyncClient() as client:
+        form = storage.post_form(Grant(**{**g.__dict__, "staging_key": staged}), max_size=11, expires_in=60)
+        assert form["fields"]["key"] == staged
+        assert (await client.post(form["url"], data=form["fields"], files={"file": ("f", b"hello world")})).status_code == 201
+    await storage.copy(staged, g.key)
+    assert (await storage.stored(g.key)).sha256 == hashlib.sha256(b"hello world").hexdigest()

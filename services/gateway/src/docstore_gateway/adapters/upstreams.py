@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 from opentelemetry import propagate
 
 from docstore_gateway.adapters.sessions import Caller
+from docstore_gateway.domain.routing import ROUTE_TABLE
 from docstore_kit.auth import InternalAuth
 
-# First segment of the public path (after /v1) -> the service that owns it.
-ROUTES: dict[str, str] = {
-    "accounts": "metadata",
-    "account": "metadata",
-    "documents": "metadata",
-    "uploads": "upload",
-    "usage": "quota",
-    "search": "indexer",
-    "notifications": "notify",
-    "changes": "metadata",
-    "sync": "metadata",
-    "shared": "metadata",
-    "admin": "quota",
-}
-# First segments only accounts with the admin role may reach.
-ADMIN_ONLY = frozenset({"admin"})
-# Routes anyone may call without a token: sign-up, the page S3 sends a browser to after a
-# form upload, and a mail's unsubscribe link (both links carry a signature instead).
-PUBLIC: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("POST", re.compile(r"accounts")),
-    ("GET", re.compile(r"uploads/[^/]+/done/[^/]+")),
-    ("GET", re.compile(r"notifications/unsubscribe/[^/]+")),
-)
+# Which public route belongs to which service is the route table's business
+# (docstore_gateway.domain.routing.ROUTE_TABLE); these views of it serve the merged OpenAPI.
+ROUTES: dict[str, str] = {route.parts[0]: route.service for route in ROUTE_TABLE}
+"""First segment of a public path (after /v1) -> the service that owns it."""
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 
@@ -43,17 +24,14 @@ class UpstreamUnavailable(Exception):
 
 
 def is_public(method: str, path: str) -> bool:
-    """Whether `method path` (path without `/v1/`) needs no bearer token."""
-    return any(method.upper() == m and pattern.fullmatch(path.strip("/")) for m, pattern in PUBLIC)
-
-
-def admin_only(path: str) -> bool:
-    return path.split("/", 1)[0] in ADMIN_ONLY
-
-
-def owner_of(path: str) -> str | None:
-    """The service owning a public path like `documents/123`, or None for an unknown path."""
-    return ROUTES.get(path.split("/", 1)[0])
+    """Whether `method path` (path without `/v1/`, parameters filled with anything) needs no bearer
+    token: a public entry of the route table with the same literal segments."""
+    segments = path.strip("/").split("/")
+    return any(
+        route.public and route.method == method.upper() and len(route.parts) == len(segments)
+        and all(part.startswith("{") or part == segment for part, segment in zip(route.parts, segments, strict=True))
+        for route in ROUTE_TABLE
+    )
 
 
 class Upstreams:

@@ -1,8 +1,9 @@
-"""Asks `quota` how much room an account has left (a read-only internal call)."""
+"""Asks `quota` for room: a reservation per grant, released when a grant is abandoned."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
@@ -12,7 +13,10 @@ class QuotaUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class Room:
+class Reservation:
+    """Quota's answer to a reservation: granted or not, and the room left beside the others."""
+
+    granted: bool
     room_bytes: int
     cap_bytes: int
     over_quota: bool
@@ -21,13 +25,28 @@ class Room:
 
 class QuotaClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
+        self.http = http  # signs every request as the upload service
 
-    async def room(self, account_id: str) -> Room:
+    async def reserve(self, account_id: str, upload_id: str, size: int, expires_at: datetime) -> Reservation:
+        """Hold `size` bytes of the account's room for this upload until it completes or expires.
+
+        Quota decides atomically per account, counting every other live reservation, so grants
+        issued side by side never add up past the cap. Repeating it for the same upload is harmless."""
         try:
-            response = await self.http.get(f"/internal/accounts/{account_id}/room")
+            response = await self.http.put(
+                f"/internal/accounts/{account_id}/reservations/{upload_id}",
+                json={"size": size, "expires_at": expires_at.isoformat()},
+            )
             response.raise_for_status()
         except httpx.HTTPError as error:
             raise QuotaUnavailable(str(error)) from error
         body = response.json()
-        return Room(body["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"])
+        return Reservation(body["granted"], body["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"])
+
+    async def release(self, account_id: str, upload_id: str) -> None:
+        """Give the room back (abort, rejection). Best effort: quota also drops expired ones."""
+        try:
+            response = await self.http.delete(f"/internal/accounts/{account_id}/reservations/{upload_id}")
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise QuotaUnavailable(str(error)) from error

@@ -12,6 +12,8 @@ from pymongo import ReturnDocument
 from docstore_upload.domain.grants import Grant
 
 PENDING, COMPLETED, EXPIRED, ABORTED, REJECTED = "pending", "completed", "expired", "aborted", "rejected"
+LATE_WRITE_MARGIN = timedelta(seconds=60)
+"""After a form expires, how long before its staging key is checked once more (S3 clocks may lag)."""
 
 
 class UploadSessions:
@@ -22,6 +24,8 @@ class UploadSessions:
         await self.collection.create_index([("status", 1), ("next_check_at", 1)])
         await self.collection.create_index([("actor_id", 1), ("_id", 1)])
         await self.collection.create_index([("key", 1)])  # bucket notifications name the object key
+        await self.collection.create_index([("staging_key", 1)])
+        await self.collection.create_index([("late_check_at", 1)])
 
     async def add(self, grant: Grant, session: AsyncIOMotorClientSession, **extra: Any) -> None:
         row = asdict(grant)
@@ -39,19 +43,35 @@ class UploadSessions:
         return await self.collection.find_one({"_id": upload_id})
 
     async def by_key(self, key: str) -> dict[str, Any] | None:
-        """The upload whose object is stored under `key` (each upload has a key of its own)."""
-        return await self.collection.find_one({"key": key})
+        """The upload whose object is stored under `key`, its final or its staging key (each
+        upload has keys of its own). Two plain lookups: `$or` scans on SecantusDB."""
+        return await self.collection.find_one({"key": key}) or await self.collection.find_one({"staging_key": key})
 
     async def finish(
         self, upload_id: str, status: str, session: AsyncIOMotorClientSession, **fields: Any
     ) -> bool:
-        """Move a pending session to `status`; False when it was not pending any more."""
+        """Move a pending session to `status`; False when it was not pending any more.
+
+        A form upload's staging key stays writable until its form expires: the watcher looks
+        there once more after that (`claim_late_check`) for a write that came too late."""
+        now = datetime.now(UTC)
+        row = await self.collection.find_one({"_id": upload_id}, {"staging_key": 1, "expires_at": 1}, session=session)
+        if row and row.get("staging_key"):
+            fields = {"late_check_at": max(row["expires_at"], now) + LATE_WRITE_MARGIN, **fields}
         result = await self.collection.update_one(
             {"_id": upload_id, "status": PENDING},
-            {"$set": {"status": status, "finished_at": datetime.now(UTC), **fields}},
+            {"$set": {"status": status, "finished_at": now, **fields}},
             session=session,
         )
         return result.modified_count == 1
+
+    async def claim_late_check(self) -> dict[str, Any] | None:
+        """One finished form upload whose form has expired: its staging key is looked at once more."""
+        return await self.collection.find_one_and_update(
+            {"late_check_at": {"$lte": datetime.now(UTC)}},
+            {"$unset": {"late_check_at": ""}},
+            sort=[("late_check_at", 1)],
+        )
 
     async def mark_joined(self, upload_id: str, verify_lease: timedelta) -> dict[str, Any] | None:
         """Note that S3 joined a multipart upload's parts; its facts are being read back.

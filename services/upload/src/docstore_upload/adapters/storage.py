@@ -69,7 +69,8 @@ class Storage:
         conditions: list[Any] = [{name: value} for name, value in fields.items()]
         conditions.append(["content-length-range", 1, max_size])
         return self.signer.generate_presigned_post(
-            Bucket=self.bucket, Key=grant.key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
+            Bucket=self.bucket, Key=grant.staging_key or grant.key, Fields=fields, Conditions=conditions,
+            ExpiresIn=expires_in,
         )
 
     # --- multipart -------------------------------------------------------------------
@@ -188,6 +189,13 @@ class Storage:
         # IfMatch: every range comes from the same object, or the read fails and is retried.
         response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=etag)
         return response["Body"].read()
+
+    async def copy(self, source: str, target: str) -> None:
+        """Server-side copy inside the bucket (the bytes never pass through this process)."""
+        await asyncio.to_thread(
+            self.client.copy_object, Bucket=self.bucket, Key=target,
+            CopySource={"Bucket": self.bucket, "Key": source}, MetadataDirective="COPY",
+        )
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)

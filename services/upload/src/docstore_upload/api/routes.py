@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from docstore_upload.adapters.sessions import PENDING
 from docstore_upload.domain.grants import InvalidUpload, NoRoom
 from docstore_upload.domain.service import (
     GrantRequest,
+    NoLongerAllowed,
     NotStoredYet,
     OverQuota,
     StaleBase,
@@ -32,6 +33,10 @@ def _uploads(request: Request) -> Uploads:
 
 
 UploadsDep = Annotated[Uploads, Depends(_uploads)]
+# Ids and signatures are ours, URL-safe ASCII: anything else (control characters, other scripts)
+# is refused before it reaches a lookup or a comparison.
+UploadIdPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The upload's id")]
+SignaturePath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 router = APIRouter(tags=["uploads"])
 
@@ -132,6 +137,8 @@ def _http_error(error: Exception) -> HTTPException:
             return HTTPException(status.HTTP_409_CONFLICT, str(error))
         case TooLarge():
             return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
+        case NoLongerAllowed():
+            return HTTPException(status.HTTP_403_FORBIDDEN, str(error))
         case QuotaUnavailable() | MetadataUnavailable():
             return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "cannot check this upload right now; try again")
     raise error
@@ -139,7 +146,7 @@ def _http_error(error: Exception) -> HTTPException:
 
 UPLOAD_ERRORS = (
     InvalidUpload, NoRoom, OverQuota, StaleBase, UploadNotFound, NotStoredYet, UploadClosed, TooLarge,
-    QuotaUnavailable, MetadataUnavailable,
+    NoLongerAllowed, QuotaUnavailable, MetadataUnavailable,
 )
 
 
@@ -170,7 +177,7 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
 
 
 @router.get("/uploads/{upload_id}/parts", summary="Resume a multipart upload: stored parts, fresh URLs for the rest")
-async def parts(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
+async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
     try:
         found = await uploads.parts(account_id, upload_id)
     except UPLOAD_ERRORS as error:
@@ -191,7 +198,7 @@ async def parts(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDe
     "poll GET /uploads/{upload_id} until `completed`.",
     responses={202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut}},
 )
-async def complete(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep, response: Response) -> UploadOut:
+async def complete(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response) -> UploadOut:
     try:
         out = _upload_out(await uploads.complete(account_id, upload_id))
     except UPLOAD_ERRORS as error:
@@ -202,7 +209,7 @@ async def complete(upload_id: str, account_id: CurrentAccountId, uploads: Upload
 
 
 @router.delete("/uploads/{upload_id}", summary="Abort an upload (multipart parts are dropped)")
-async def abort(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
+async def abort(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
     try:
         return _upload_out(await uploads.abort(account_id, upload_id))
     except UPLOAD_ERRORS as error:
@@ -210,7 +217,7 @@ async def abort(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDe
 
 
 @router.get("/uploads/{upload_id}", summary="An upload's state")
-async def get_upload(upload_id: str, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
+async def get_upload(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
     row = await uploads.sessions.get(account_id, upload_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "upload not found")
@@ -223,7 +230,7 @@ async def get_upload(upload_id: str, account_id: CurrentAccountId, uploads: Uplo
     summary="Where S3 sends a browser after a form upload (signed link, no login needed)",
 )
 async def browser_done(
-    upload_id: str, signature: str, uploads: UploadsDep, key: Annotated[str | None, Query()] = None
+    upload_id: UploadIdPath, signature: SignaturePath, uploads: UploadsDep, key: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
     try:
         row = await uploads.complete_from_redirect(upload_id, signature)

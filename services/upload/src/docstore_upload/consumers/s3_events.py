@@ -26,7 +26,7 @@ import structlog
 from docstore_events.consumer import RawMessage, subscribe
 from docstore_events.runtime import EventRuntime
 from docstore_upload.adapters.sessions import PENDING, UploadSessions
-from docstore_upload.domain.service import NotStoredYet, TooLarge, UploadClosed
+from docstore_upload.domain.service import NoLongerAllowed, NotStoredYet, TooLarge, UploadClosed
 
 log = structlog.get_logger(__name__)
 
@@ -123,10 +123,12 @@ class S3EventHints:
     """Turns bucket notifications into checks of the pending upload they concern."""
 
     def __init__(
-        self, sessions: UploadSessions, check: Callable[[dict[str, Any]], Awaitable[str]], *, bucket: str
+        self, sessions: UploadSessions, check: Callable[[dict[str, Any]], Awaitable[str]], *, bucket: str,
+        late_write: Callable[[dict[str, Any]], Awaitable[bool]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.check = check  # Uploads.check: re-reads S3, completes or expires exactly once
+        self.late_write = late_write  # Uploads.late_write: drops a form's write after its upload finished
         self.bucket = bucket
 
     async def handle(self, message: RawMessage) -> str | None:
@@ -140,11 +142,13 @@ class S3EventHints:
         if object_key is None:
             return None
         row = await self.sessions.by_key(object_key)
+        if row is not None and row["status"] != PENDING and object_key == row.get("staging_key") and self.late_write:
+            return "late-write" if await self.late_write(row) else None
         if row is None or row["status"] != PENDING or _being_read_back(row):
             return None
         try:
             outcome = await self.check(row)
-        except (NotStoredYet, UploadClosed, TooLarge) as error:
+        except (NotStoredYet, UploadClosed, TooLarge, NoLongerAllowed) as error:
             # Parts still missing, closed meanwhile, or rejected (the check did that): nothing to retry.
             log.info("s3_event_check_declined", upload_id=row["_id"], reason=repr(error))
             return None

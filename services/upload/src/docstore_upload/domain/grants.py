@@ -98,8 +98,20 @@ class NoRoom(Exception):
 
 
 def object_key(*, region: str, account_id: str, document_id: str, upload_id: str) -> str:
-    """Where the bytes go: the server picks every part, so keys never collide or escape."""
+    """Where a version's bytes live: the server picks every part, so keys never collide or escape.
+
+    No signed form or URL ever names this key for a form upload: the form writes the staging
+    key, and completion copies the object here. So nothing handed out can change a version."""
     return f"{region}/{account_id}/{document_id}/{upload_id}"
+
+
+STAGING_PREFIX = "staging/"
+
+
+def staging_key(final_key: str) -> str:
+    """Where a signed form writes: a key of the grant's own, outside every account's prefix (so
+    usage reconciliation never counts it), read only once, at completion."""
+    return STAGING_PREFIX + final_key
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,8 @@ class Grant:
     path: str
     expires_at: datetime
     base_version: int | None = None
+    staging_key: str | None = None
+    """Form uploads: the key the signed form writes (see `staging_key`); None for multipart."""
 
 
 def expiry(now: datetime, seconds: int) -> datetime:

@@ -35,15 +35,17 @@ from docstore_upload.domain.grants import (
     check_content_type,
     check_filename,
     check_path,
-    check_size,
+    NoRoom,
     check_tags,
     expiry,
     object_key,
+    staging_key,
 )
 from docstore_upload.domain.multipart import part_count, part_size
 
 log = structlog.get_logger(__name__)
 
+SIGNATURE_LENGTH = 32
 READ_BACK_BYTES_PER_SECOND = 32 * 1024 * 1024
 """A pessimistic rate for reading a joined object back: how long the watcher waits before
 it assumes the process that joined the parts died while reading them."""
@@ -75,6 +77,11 @@ class UploadClosed(Exception):
 
 class TooLarge(Exception):
     """More bytes arrived than were declared and granted."""
+
+
+class NoLongerAllowed(Exception):
+    """The grant outlived the right it was issued under: the document was deleted or trashed, or
+    the share that let the caller write it was revoked. The upload is rejected, nothing recorded."""
 
 
 @dataclass(frozen=True)
@@ -154,20 +161,17 @@ class Uploads:
             raise InvalidUpload(f"expires_in: 1 to {self.limits.grant_seconds} seconds")
         # A new version of a document shared for editing is stored and counted as the owner's.
         document_id, owner_id = await self._document_for(account_id, request)
-        room = await self.quota.room(owner_id)
-        if room.over_quota:
-            raise OverQuota("this account is over its storage cap: free some space before uploading")
-        check_size(request.size, room.room_bytes)
 
         multipart = request.size >= self.limits.multipart_threshold if request.multipart is None else request.multipart
         now = datetime.now(UTC)
         signed_for = request.expires_in or self.limits.grant_seconds
         upload_id = str(uuid.uuid4())
+        key = object_key(region=self.region, account_id=owner_id, document_id=document_id, upload_id=upload_id)
         grant = Grant(
             upload_id=upload_id,
             account_id=owner_id,
             document_id=document_id,
-            key=object_key(region=self.region, account_id=owner_id, document_id=document_id, upload_id=upload_id),
+            key=key,
             filename=filename,
             content_type=content_type,
             declared_size=request.size,
@@ -176,7 +180,17 @@ class Uploads:
             path=path,
             expires_at=expiry(now, self.limits.multipart_seconds if multipart else signed_for),
             base_version=request.base_version,
+            # Multipart part URLs die with the S3 upload when its parts are joined; a form lives
+            # on until it expires, so it writes a key of its own that no version is served from.
+            staging_key=None if multipart else staging_key(key),
         )
+        # The room is held for this grant until it completes or expires, so grants issued side by
+        # side never add up past the cap (quota decides atomically per account).
+        reservation = await self.quota.reserve(owner_id, upload_id, request.size, grant.expires_at)
+        if reservation.over_quota:
+            raise OverQuota("this account is over its storage cap: free some space before uploading")
+        if not reservation.granted:
+            raise NoRoom(request.size, reservation.room_bytes)
         extra: dict[str, Any] = {"actor_id": account_id}
         if multipart:
             chosen = part_size(request.size, self.limits.multipart_part)
@@ -244,6 +258,7 @@ class Uploads:
         if row.get("s3_upload_id"):
             await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
         await self.events.transaction(lambda session: self.sessions.finish(upload_id, ABORTED, session))
+        await self._discard(row)
         return await self.sessions.by_id(upload_id) or row
 
     async def _open_multipart(self, account_id: str, upload_id: str) -> dict[str, Any]:
@@ -268,6 +283,7 @@ class Uploads:
             raise UploadNotFound(upload_id)
         if not row.get("s3_upload_id") or row["status"] != PENDING:
             return await self._complete(row)
+        await self._still_allowed(row)
         await self._join_parts(row)
         lease = timedelta(seconds=30 + row["declared_size"] / READ_BACK_BYTES_PER_SECOND)
         joined = await self.sessions.mark_joined(upload_id, lease)
@@ -281,7 +297,9 @@ class Uploads:
         return f"{self.redirect_base}/v1/uploads/{upload_id}/done/{self._sign(upload_id)}"
 
     async def complete_from_redirect(self, upload_id: str, signature: str) -> dict[str, Any]:
-        if not hmac.compare_digest(self._sign(upload_id), signature):
+        if len(signature) != SIGNATURE_LENGTH or not signature.isascii() or not hmac.compare_digest(
+            self._sign(upload_id).encode(), signature.encode()
+        ):
             raise UploadNotFound(upload_id)
         row = await self.sessions.by_id(upload_id)
         if row is None:
@@ -289,22 +307,69 @@ class Uploads:
         return await self._complete(row)
 
     def _sign(self, upload_id: str) -> str:
-        return hmac.new(self._secret, upload_id.encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._secret, upload_id.encode(), hashlib.sha256).hexdigest()[:SIGNATURE_LENGTH]
 
     async def _complete(self, row: dict[str, Any]) -> dict[str, Any]:
         if row["status"] == COMPLETED:
             return row
         if row["status"] != PENDING:
             raise UploadClosed(f"this upload is {row['status']}")
+        await self._still_allowed(row)
+        if row.get("staging_key") and not await self.storage.exists(row["key"]):
+            # A form upload: copy what the form wrote to the version's own key, which nothing
+            # handed out can write. The facts below are read from that copy: what is recorded is
+            # exactly what will be served. (Copied already by an attempt that died: read it.)
+            if not await self.storage.exists(row["staging_key"]):
+                raise NotStoredYet(row["_id"])
+            crashpoint("upload.before_copy")
+            await self.storage.copy(row["staging_key"], row["key"])
         stored = await self.storage.stored(row["key"])
         if stored is None:
             raise NotStoredYet(row["_id"])
         if stored.size > row["declared_size"]:
-            await self.storage.delete(row["key"])
-            await self.events.transaction(lambda session: self.sessions.finish(row["_id"], REJECTED, session))
+            await self._reject(row, "more bytes arrived than were declared")
             raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
         await self.events.transaction(lambda session: self._record_completion(row, stored, session))
+        if row.get("staging_key"):
+            await self.storage.delete(row["staging_key"])  # a late write there is caught by `sweep_late_writes`
         return await self.sessions.by_id(row["_id"]) or row
+
+    async def _still_allowed(self, row: dict[str, Any]) -> None:
+        """Re-check, at completion, the right the grant was issued under: a new version needs the
+        document alive and, for an editor, the share still in place. Raises `NoLongerAllowed`
+        after rejecting the upload; `MetadataUnavailable` leaves it pending for a later try."""
+        is_new_version = row.get("base_version") is not None
+        by_editor = row.get("actor_id", row["account_id"]) != row["account_id"]
+        if not (is_new_version or by_editor):
+            return  # a new document of the caller's own: nothing to revoke
+        current = await self.metadata.document(row.get("actor_id", row["account_id"]), row["document_id"])
+        if current is not None and not current.trashed:
+            return
+        await self._reject(row, "the document was deleted or the share that allowed writing it was revoked")
+        raise NoLongerAllowed("this upload is no longer allowed: the document was deleted, or its share was revoked")
+
+    async def _reject(self, row: dict[str, Any], reason: str) -> None:
+        """End a pending upload as rejected and drop whatever it stored; nothing is recorded."""
+        if row.get("s3_upload_id"):
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+        rejected = await self.events.transaction(
+            lambda session: self.sessions.finish(row["_id"], REJECTED, session, reason=reason)
+        )
+        if not rejected:
+            return  # another path finished it first: its bytes are not ours to drop
+        await self.storage.delete(row["key"])
+        await self._discard(row)
+        log.warning("upload_rejected", upload_id=row["_id"], account_id=row["account_id"], reason=reason)
+
+    async def _discard(self, row: dict[str, Any]) -> None:
+        """Drop the staging object and give the reserved room back (both best effort: the late-write
+        sweep and quota's own expiry catch what is missed here)."""
+        try:
+            if row.get("staging_key"):
+                await self.storage.delete(row["staging_key"])
+            await self.quota.release(row["account_id"], row["_id"])
+        except Exception:
+            log.warning("upload_discard_incomplete", upload_id=row["_id"], exc_info=True)
 
     async def _join_parts(self, row: dict[str, Any]) -> None:
         parts = await self.storage.stored_parts(row["key"], row["s3_upload_id"])
@@ -317,8 +382,7 @@ class Uploads:
         if missing:
             raise NotStoredYet(f"parts still missing: {missing[:20]}")
         if sum(p.size for p in parts) > row["declared_size"]:
-            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
-            await self.events.transaction(lambda session: self.sessions.finish(row["_id"], REJECTED, session))
+            await self._reject(row, "the parts hold more bytes than were declared")
             raise TooLarge("the parts hold more bytes than were declared")
         await self.storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
 
@@ -362,6 +426,8 @@ class Uploads:
         lease = timedelta(seconds=interval)
         while True:
             try:
+                while await self.sweep_late_writes():
+                    pass
                 row = await self.sessions.claim_due(lease)
                 if row is None:
                     await asyncio.sleep(interval)
@@ -373,12 +439,32 @@ class Uploads:
                 log.exception("upload_watch_failed")
                 await asyncio.sleep(interval)
 
+    async def sweep_late_writes(self) -> bool:
+        """Look once at the staging key of one finished form upload whose form has expired; an
+        object there was written after the upload finished (a form re-posted): log it, delete it.
+        It was never served: versions are read from their own keys. False when none was due."""
+        row = await self.sessions.claim_late_check()
+        if row is None:
+            return False
+        await self.late_write(row)
+        return True
+
+    async def late_write(self, row: dict[str, Any]) -> bool:
+        """Delete what a form wrote after its upload finished; True when there was something."""
+        if row["status"] == PENDING or not row.get("staging_key") or not await self.storage.exists(row["staging_key"]):
+            return False
+        log.warning("upload_late_write", upload_id=row["_id"], account_id=row["account_id"], status=row["status"])
+        await self.storage.delete(row["staging_key"])
+        return True
+
     async def check(self, row: dict[str, Any]) -> str:
         """One look at a pending upload: completed, expired, or still waiting."""
         multipart = bool(row.get("s3_upload_id"))
         # The object exists once a form upload arrived or S3 joined a multipart upload's parts
         # (also the final check at expiry); unjoined parts wait for the client's word.
-        if await self.storage.exists(row["key"]):
+        if await self.storage.exists(row["key"]) or (
+            row.get("staging_key") and await self.storage.exists(row["staging_key"])
+        ):
             await self._complete(row)
             return COMPLETED
         if datetime.now(UTC) < row["expires_at"]:

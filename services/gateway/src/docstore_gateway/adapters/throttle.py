@@ -1,0 +1,115 @@
+"""Throttling of logins and sign-ups with the `limits` library (async API).
+
+Each limit is a stack of windows in `limits` notation (`"5/minute;20/15 minutes;100/day"`), so
+a guesser waits longer and longer. Counters live in `limits` storage: `memory://` (one process)
+by default; a shared store (`redis://...`) makes every gateway replica count together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+
+import structlog
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MovingWindowSupport, Storage
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits.storage import storage_from_string
+
+log = structlog.get_logger(__name__)
+
+
+def parse_limits(text: str) -> list[RateLimitItem]:
+    """`"5/minute;20/15 minutes"` -> its windows; empty text: no limit. ValueError when malformed."""
+    if not text.strip():
+        return []
+    return list(parse_many(text))
+
+
+def async_storage_uri(uri: str) -> str:
+    """A `limits` storage URI for the async API (`memory://` -> `async+memory://`)."""
+    return uri if uri.startswith("async+") else f"async+{uri}"
+
+
+def _key(value: str) -> str:
+    # Counters are keyed by a digest: no user input lands in the shared store as is.
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class Throttle:
+    """Per-username failed logins, per-address login attempts and per-address sign-ups.
+
+    Each check answers None (go on) or the seconds until the fullest window frees a slot."""
+
+    def __init__(
+        self, storage_uri: str, *, login_per_username: str, login_per_address: str, signup_per_address: str
+    ) -> None:
+        storage = storage_from_string(async_storage_uri(storage_uri))
+        if not isinstance(storage, Storage):
+            raise ValueError("GATEWAY_RATE_LIMIT_STORAGE: not a storage the async API supports")
+        # A moving window counts exactly the last N seconds; stores without it count fixed windows.
+        strategy = MovingWindowRateLimiter if isinstance(storage, MovingWindowSupport) else FixedWindowRateLimiter
+        self.limiter: RateLimiter = strategy(storage)
+        self.storage = storage
+        self.login_per_username = parse_limits(login_per_username)
+        self.login_per_address = parse_limits(login_per_address)
+        self.signup_per_address = parse_limits(signup_per_address)
+
+    @classmethod
+    def from_settings(cls, settings) -> "Throttle":  # type: ignore[no-untyped-def]
+        return cls(
+            settings.rate_limit_storage, login_per_username=settings.login_limits_per_username,
+            login_per_address=settings.login_limits_per_address, signup_per_address=settings.signup_limits_per_address,
+        )
+
+    async def login_attempt(self, username: str, address: str) -> int | None:
+        """Before checking a password: counts the attempt for the address, and refuses while
+        either the address or the username (by its failures) is over a limit."""
+        waits = [await self._hit(self.login_per_address, "login-address", address)]
+        waits.append(await self._test(self.login_per_username, "login-username", normalise_username(username)))
+        return max((wait for wait in waits if wait), default=None)
+
+    async def login_failed(self, username: str) -> None:
+        """A wrong password: counts toward the username's limits (successes never do)."""
+        await self._hit(self.login_per_username, "login-username", normalise_username(username))
+
+    async def sign_up(self, address: str) -> int | None:
+        """Counts a sign-up attempt for the address; refuses once over a limit."""
+        return await self._hit(self.signup_per_address, "signup-address", address)
+
+    async def _hit(self, items: Sequence[RateLimitItem], scope: str, who: str) -> int | None:
+        refused = []
+        try:
+            for item in items:
+                if not await self.limiter.hit(item, scope, _key(who)):
+                    refused.append(item)
+            return await self._wait(refused, scope, who)
+        except Exception as error:  # a store outage must not lock everybody out: fail open, loudly
+            log.error("throttle_unavailable", scope=scope, error=type(error).__name__)
+            return None
+
+    async def _test(self, items: Sequence[RateLimitItem], scope: str, who: str) -> int | None:
+        try:
+            refused = [item for item in items if not await self.limiter.test(item, scope, _key(who))]
+            return await self._wait(refused, scope, who)
+        except Exception as error:
+            log.error("throttle_unavailable", scope=scope, error=type(error).__name__)
+            return None
+
+    async def _wait(self, refused: Sequence[RateLimitItem], scope: str, who: str) -> int | None:
+        if not refused:
+            return None
+        now = time.time()
+        resets = [(await self.limiter.get_window_stats(item, scope, _key(who))).reset_time for item in refused]
+        return max(1, math.ceil(max(resets) - now))
+
+    async def reset(self) -> None:
+        """Forget every counter (tests)."""
+        await self.storage.reset()
+
+
+def normalise_username(username: str) -> str:
+    """As metadata stores it (trimmed, lower case), so spelling variants share one counter."""
+    return username.strip().lower()

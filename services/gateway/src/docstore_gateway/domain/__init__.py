@@ -1,0 +1,1 @@
+"""The gateway's pure rules: which paths exist, which tokens are well formed."""

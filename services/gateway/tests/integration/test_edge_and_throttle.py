@@ -1,0 +1,155 @@
+"""The gateway in-process on real MongoDB, in front of a real in-process metadata service (real
+Kafka and MongoDB): the route table, tokens, headers and the login/sign-up throttle end to end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from docstore_gateway.main import create_app as create_gateway
+from docstore_gateway.settings import Settings as GatewaySettings
+from docstore_metadata.main import create_app as create_metadata
+from docstore_metadata.settings import Settings as MetadataSettings
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "quiet lantern orbit 73 marmalade"
+REGIONS = json.dumps({"us-west-2": "http://gateway-a.test", "ap-southeast-2": "http://gateway-b.test"})
+LOOSE = {"login_limits_per_username": "", "login_limits_per_address": "", "signup_limits_per_address": ""}
+
+Gateway = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest_asyncio.fixture
+async def metadata_app(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Any]:
+    app = create_metadata(MetadataSettings(**isolated, s3_bucket="docstore-us-west-2",
+                                           s3_endpoint_url=endpoints.s3_endpoint))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
+    """A factory: a gateway with these settings (throttle limits...), whose metadata is the real
+    in-process one; the other services are absent (nothing here reaches them)."""
+
+    @asynccontextmanager
+    async def start(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_gateway(GatewaySettings(**(LOOSE | {
+            "mongodb_url": isolated["mongodb_url"], "mongodb_database": f"{isolated['mongodb_database']}_gw",
+            "region": "us-west-2", "region_gateways": REGIONS, "web_dir": "",
+        } | settings)))
+        async with app.router.lifespan_context(app):
+            upstreams = app.state.upstreams
+            await upstreams.clients["metadata"].aclose()
+            upstreams.clients["metadata"] = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=metadata_app), base_url="http://metadata.test")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway-a.test",
+                                         timeout=60) as client:
+                yield client
+
+    return start
+
+
+async def sign_up(client: httpx.AsyncClient) -> str:
+    username = f"u{uuid.uuid4().hex[:12]}"
+    answer = await client.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
+                                                      "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    return username
+
+
+async def log_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/v1/sessions", json={"username": username, "password": password})
+
+
+def assert_headers(answer: httpx.Response) -> None:
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["referrer-policy"] == "no-referrer"
+
+
+def retry_after(answer: httpx.Response) -> int:
+    assert answer.status_code == 429, answer.text
+    assert "try again in" in answer.json()["detail"]
+    value = answer.headers["retry-after"]
+    assert value.isdigit() and 1 <= int(value) <= 60
+    return int(value)
+
+
+async def test_failed_logins_throttle_the_username_even_for_the_right_password(gateway: Gateway) -> None:
+    async with gateway(login_limits_per_username="3/minute;10/hour") as client:
+        target, bystander = await sign_up(client), await sign_up(client)
+        for _ in range(5):  # successes never count toward the limit
+            assert (await log_in(client, target)).status_code == 201
+        for _ in range(3):
+            assert (await log_in(client, target, "wrong horse battery")).status_code == 401
+        throttled = await log_in(client, target, "wrong horse battery")
+        retry_after(throttled)
+        assert_headers(throttled)
+        assert target not in throttled.text
+        retry_after(await log_in(client, target))  # the right password too: no oracle while throttled
+        retry_after(await log_in(client, target.upper()))  # spelt another way, the same account
+        assert (await log_in(client, bystander)).status_code == 201
+
+
+async def test_login_attempts_are_limited_per_address(gateway: Gateway) -> None:
+    async with gateway(login_limits_per_address="4/minute") as client:
+        username = await sign_up(client)
+        for _ in range(4):
+            assert (await log_in(client, f"nobody-{uuid.uuid4().hex[:8]}")).status_code == 401
+        retry_after(await log_in(client, username))
+
+
+async def test_sign_ups_are_limited_per_address(gateway: Gateway) -> None:
+    async with gateway(signup_limits_per_address="2/minute") as client:
+        await sign_up(client)
+        await sign_up(client)
+        flood = await client.post("/v1/accounts", json={"username": "flood-3", "email": "f@example.com",
+                                                         "password": PASSWORD})
+        retry_after(flood)
+        assert_headers(flood)
+
+
+async def test_only_table_routes_are_forwarded_under_canonical_paths(gateway: Gateway) -> None:
+    async with gateway() as client:
+        username = await sign_up(client)
+        token = (await log_in(client, username)).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        listed = await client.get("/v1/documents", headers=auth)
+        assert listed.status_code == 200 and listed.json()["items"] == []
+        # Forwarded, and metadata answers for a document that does not exist (an encoded
+        # unreserved character reaches the same route).
+        assert (await client.get("/v1/documents/no%2Dsuch-doc", headers=auth)).status_code == 404
+        for method, path in [("GET", "/v1/internal/accounts/x/documents/y"), ("POST", "/v1/internal/credentials/verify"),
+                             ("GET", "/v1/nothing-here"), ("GET", "/v1/documents/a/b/c/d"), ("GET", "/v1/")]:
+            answer = await client.request(method, path, headers=auth, json={"username": username, "password": PASSWORD})
+            assert answer.status_code == 404, (path, answer.text)
+            assert "internal" not in answer.text and "nothing-here" not in answer.text
+            assert_headers(answer)
+        wrong = await client.post("/v1/usage", headers=auth)
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+        encoded = await client.get("/v1/documents/%2e%2e/internal/credentials/verify", headers=auth)
+        assert encoded.status_code == 400 and "internal" not in encoded.text
+        assert_headers(encoded)
+
+
+async def test_tokens_are_checked_for_shape_and_region(gateway: Gateway) -> None:
+    async with gateway() as client:
+        for token in ("evil<script>.x", "mars-1.abcdefgh", "forged", "us-west-2.not-a-session"):
+            answer = await client.get("/v1/documents", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401 and "<" not in answer.text and "mars" not in answer.text
+            assert_headers(answer)
+        # A well-formed token of another configured region goes home, to the canonical path.
+        home = await client.get("/v1/documents/abc%2Dd", params={"limit": "5"},
+                                headers={"Authorization": "Bearer ap-southeast-2.someone-elses"})
+        assert home.status_code == 307
+        assert home.headers["location"] == "http://gateway-b.test/v1/documents/abc-d?limit=5"
+        assert_headers(home)
