@@ -89,10 +89,13 @@ class Settings(ServiceSettings, S3Settings):
         """Regions whose tokens this gateway recognises: this one and every one in REGION_GATEWAYS."""
         return frozenset({self.region, *self.gateways()})
 
-    def s3_origin(self) -> str:
-        """Where browsers reach this region's S3 (the signed forms and part URLs point there)."""
+    def s3_origins(self) -> list[str]:
+        """Where browsers reach this region's S3 (the signed forms and part URLs point there; our
+        S3 clients are path-style, so on AWS that is the regional endpoint)."""
         endpoint = self.s3_public_endpoint_url or self.s3_endpoint_url
-        return _origin(endpoint) if endpoint else f"https://s3.{self.aws_default_region}.amazonaws.com"
+        if endpoint:
+            return [origin] if (origin := _origin(endpoint)) else []
+        return [f"https://s3.{self.aws_default_region}.amazonaws.com"]
 
     def extra_origins(self) -> list[str]:
         return [origin for url in self.csp_extra_origins.split() if (origin := _origin(url))]

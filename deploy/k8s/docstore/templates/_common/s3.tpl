@@ -29,3 +29,20 @@ s3.credentialsSecret.name is set, from that existing Secret.
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* Where browsers reach S3, without any credential: the gateway names it in its
+Content-Security-Policy (connect-src, form-action). */}}
+{{- define "docstore.env.s3origin" -}}
+- name: S3_BUCKET
+  value: {{ default (printf "docstore-%s" .Values.global.region) .Values.s3.bucket | quote }}
+- name: AWS_DEFAULT_REGION
+  value: {{ default .Values.global.region .Values.aws.region | quote }}
+{{- if .Values.s3.endpointUrl }}
+- name: S3_ENDPOINT_URL
+  value: {{ .Values.s3.endpointUrl | quote }}
+{{- end }}
+{{- if .Values.s3.publicEndpointUrl }}
+- name: S3_PUBLIC_ENDPOINT_URL
+  value: {{ .Values.s3.publicEndpointUrl | quote }}
+{{- end }}
+{{- end -}}

@@ -1,4 +1,4 @@
-"""Which service answers which public path, and forwarding a request there."""
+"""Forwarding a request to the service the route table names, with the identity the gateway vouches for."""
 
 from __future__ import annotations
 
@@ -8,30 +8,14 @@ import httpx
 from opentelemetry import propagate
 
 from docstore_gateway.adapters.sessions import Caller
-from docstore_gateway.domain.routing import ROUTE_TABLE
 from docstore_kit.auth import InternalAuth
 
-# Which public route belongs to which service is the route table's business
-# (docstore_gateway.domain.routing.ROUTE_TABLE); these views of it serve the merged OpenAPI.
-ROUTES: dict[str, str] = {route.parts[0]: route.service for route in ROUTE_TABLE}
-"""First segment of a public path (after /v1) -> the service that owns it."""
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 
 
 class UpstreamUnavailable(Exception):
     """The owning service did not answer."""
-
-
-def is_public(method: str, path: str) -> bool:
-    """Whether `method path` (path without `/v1/`, parameters filled with anything) needs no bearer
-    token: a public entry of the route table with the same literal segments."""
-    segments = path.strip("/").split("/")
-    return any(
-        route.public and route.method == method.upper() and len(route.parts) == len(segments)
-        and all(part.startswith("{") or part == segment for part, segment in zip(route.parts, segments, strict=True))
-        for route in ROUTE_TABLE
-    )
 
 
 class Upstreams:

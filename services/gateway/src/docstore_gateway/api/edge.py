@@ -39,7 +39,7 @@ def content_security_policy(settings: Settings) -> str:
     """The policy of every response but /docs: the web app's own files only; it may connect to
     every region's gateway (a login follows a 307 home) and to S3 (uploads go straight there)."""
     gateways = settings.cors_origins()
-    s3 = [settings.s3_origin(), *settings.extra_origins()]
+    s3 = [*settings.s3_origins(), *settings.extra_origins()]
     return _policy([
         ("default-src", ["'self'"]),
         ("frame-ancestors", ["'none'"]),

@@ -1,17 +1,22 @@
-"""One OpenAPI document for the public API, merged from the services behind the gateway."""
+"""One OpenAPI document for the public API, merged from the services behind the gateway.
+
+It lists exactly what the route table forwards: an operation a service has but the table does
+not name (its `/internal/...` routes, health, or a route someone forgot to publish) is left out."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from docstore_gateway.adapters.upstreams import ROUTES, Upstreams, is_public
+from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.domain.routing import ROUTE_TABLE, route_for
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+SERVICES = sorted({route.service for route in ROUTE_TABLE})
 
 
 def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
-    """The gateway's own spec plus every public path of each service, under `/v1`."""
+    """The gateway's own spec plus every operation of each service that the route table publishes,
+    under `/v1`."""
     spec = {**own, "paths": dict(own.get("paths", {}))}
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -20,25 +25,19 @@ def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) 
         if not service_spec:
             continue
         for path, operations in service_spec.get("paths", {}).items():
-            segment = path.strip("/").split("/", 1)[0]
-            if ROUTES.get(segment) != service:
-                continue  # internal or health routes stay private
-            public_ops = {}
+            published = {}
             for method, operation in operations.items():
-                if not is_public(method, re.sub(r"\{[^}]+\}", "x", path)):
-                    operation = {**operation, "security": [{"bearerAuth": []}]}
-                # The gateway supplies X-Account-Id and X-Account-Role; callers never send them.
-                operation["parameters"] = [
-                    p for p in operation.get("parameters", [])
-                    if p.get("name", "").lower() not in ("x-account-id", "x-account-role")
-                ]
-                public_ops[method] = operation
-            spec["paths"][f"/v1{path}"] = public_ops
+                route = route_for(method, path)
+                if route is None or route.service != service:
+                    continue
+                published[method] = operation if route.public else {**operation, "security": [{"bearerAuth": []}]}
+            if published:
+                spec["paths"][f"/v1{path}"] = published
         schemas.update(service_spec.get("components", {}).get("schemas", {}))
     return spec
 
 
 async def merged_spec(own: dict[str, Any], upstreams: Upstreams) -> tuple[dict[str, Any], bool]:
     """The merged spec, and whether every service answered (only then is it worth caching)."""
-    specs = {service: await upstreams.openapi(service) for service in sorted(set(ROUTES.values()))}
+    specs = {service: await upstreams.openapi(service) for service in SERVICES}
     return merge(own, specs), all(specs.values())
