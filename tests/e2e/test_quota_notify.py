@@ -60,6 +60,10 @@ async def grant(api, user: User, size: int, name: str = "f.bin") -> httpx.Respon
                           json={"filename": name, "size": size, "content_type": "application/octet-stream"})
 
 
+async def _plan_is(api, user: User, plan: str) -> bool:
+    return (await usage_of(api, user))["plan"] == plan
+
+
 async def post_to_s3(form: dict, data: bytes) -> None:
     async with httpx.AsyncClient() as s3:
         posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", data, "application/octet-stream")})
@@ -76,12 +80,19 @@ async def test_a_free_account_fills_up_warned_twice_refused_then_restored(api, e
     warning = await mail_with(endpoints, user, "Your DocStore storage is 95% full")
     assert "0.95" not in warning["subject"] and user.username not in warning["body"]
 
-    # Two grants that each fit the room left; together they go past the cap.
+    # Two grants that each fit the room left but not together: the first holds its room.
     room = (await usage_of(api, user))["room_bytes"]
-    grants = [(await grant(api, user, room * 8 // 10)).json() for _ in range(2)]
-    for g in grants:
-        await post_to_s3(g["form"], b"c" * (room * 8 // 10))
-        assert (await api.post(f"/v1/uploads/{g['upload_id']}/complete", headers=user.auth)).status_code == 200
+    held = await grant(api, user, room * 8 // 10)
+    assert held.status_code == 201, held.text
+    assert (await grant(api, user, room * 8 // 10)).status_code == 413
+    assert (await api.delete(f"/v1/uploads/{held.json()['upload_id']}", headers=user.auth)).status_code == 200
+
+    # Grants never pass the cap, so an account goes over it by moving to a smaller plan.
+    assert (await api.put("/v1/account/plan", json={"plan": "premium"}, headers=user.auth)).status_code == 200
+    await eventually(lambda: _plan_is(api, user, "premium"))
+    await upload(api, user, "c.bin", b"c" * (FREE_CAP_BYTES * 10 // 100), "application/octet-stream")
+    await used(api, user, FREE_CAP_BYTES * 105 // 100)
+    assert (await api.put("/v1/account/plan", json={"plan": "free"}, headers=user.auth)).status_code == 200
     await mail_with(endpoints, user, "Your DocStore storage is full")
     assert (await usage_of(api, user))["over_quota"]
     refused = await grant(api, user, 1)
