@@ -50,6 +50,10 @@ def system_env() -> dict[str, str]:
         "UPLOAD_MULTIPART_PART_BYTES": str(PART_BYTES),
         "METADATA_ADMIN_USERNAMES": ADMIN_USERNAME,
         "GATEWAY_WEB_DIR": str(REPO / "web"),
+        # The browser tests sign up many accounts from 127.0.0.1: no throttling here.
+        "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
+        "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
+        "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
     }
     env |= {f"{name.upper()}_MONGODB_DATABASE": f"browser_{name}" for name in SERVICES}
     return env

@@ -1,0 +1,148 @@
+"""The whole system as processes on the run's real servers, shared by tests/e2e and
+tests/security so one pytest run starts it once: region A (`system`) and, for the tests that
+ask for it, region B (`region_b`: its own services, databases, bucket and topics under
+`ap-southeast-2.`, on the same servers). Plain helpers (`sign_up`, `upload`, `User`, ...) are
+imported by test modules as `from tests.conftest import ...` (tests/e2e re-exports them from its
+own conftest). Fixtures are defined here only: a conftest that re-imported them would give its
+folder a second, separate system.
+"""
+
+from __future__ import annotations
+
+from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+# A tiny Free cap so a test can push an account over it with a few small files.
+FREE_CAP_BYTES = 1_000_000
+PASSWORD = "correct horse battery staple"
+SYSTEM_ENV = {
+    "QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES),
+    "UPLOAD_WATCH_INTERVAL_SECONDS": "0.5",  # the upload watcher looks often, so tests need not wait
+    "UPLOAD_MULTIPART_PART_BYTES": str(5 * 1024 * 1024),  # S3's smallest part: small files still get several
+    "METADATA_FREE_VERSION_CAP": "3",  # retention is reached after a few versions
+    "METADATA_ADMIN_USERNAMES": "admin-e2e",  # the operator dashboard's account
+    "NOTIFY_COALESCE_WINDOW_SECONDS": "25",  # ten quick versions in the follow test fall into one window
+    "NOTIFY_SWEEP_INTERVAL_SECONDS": "0.5",
+    # A peer region that is down is retried at least every second, so tests see it catch up quickly.
+    "METADATA_REPLICATION_RETRY_MAX_SECONDS": "1",
+    "METADATA_REPLICATION_POLL_SECONDS": "0.5",
+    # Every test signs up and logs in from 127.0.0.1: the shared gateways' throttles sit far above
+    # what a whole run does (tests/security/test_throttling.py runs a gateway of its own with low ones).
+    "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
+    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
+    "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
+}
+REGION_A = "us-west-2"
+REGION_B = "ap-southeast-2"
+
+
+@dataclass
+class System:
+    urls: dict[str, str]
+    processes: object  # docstore_devplatform.services.ServiceProcesses
+    logs: Path
+
+    @property
+    def gateway(self) -> str:
+        return self.urls["gateway"]
+
+
+@pytest.fixture(scope="session")
+def region_urls() -> dict[str, dict[str, str]]:
+    """Service URLs of both regions, chosen before either starts: each is told the other's."""
+    from docstore_devplatform.ports import free_ports
+    from docstore_devplatform.services import SERVICES, service_urls
+
+    return {region: service_urls(dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
+            for region in (REGION_A, REGION_B)}
+
+
+def _ports(urls: dict[str, str]) -> dict[str, int]:
+    return {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
+
+
+@pytest.fixture(scope="session")
+def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
+    """Region A. Its accounts replicate to region B's URLs (retried while B is not running)."""
+    from docstore_devplatform.services import ServiceProcesses, region_wiring
+
+    env = SYSTEM_ENV | region_wiring(region_urls, REGION_A, primary=REGION_A)
+    processes = ServiceProcesses(endpoints, test_data_dir / "system", region=REGION_A,
+                                 ports=_ports(region_urls[REGION_A]), extra_env=env)
+    try:
+        urls = processes.start()
+        yield System(urls=urls, processes=processes, logs=test_data_dir / "system" / "logs")
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="session")
+def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Iterator[System]:
+    """Region B on the same servers: its topics under `ap-southeast-2.`, bucket `docstore-ap-southeast-2`."""
+    from docstore_devplatform import probes
+    from docstore_devplatform.services import ServiceProcesses, bucket_for, region_wiring, topic_prefix_for
+    from docstore_events.topics import all_topics
+
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(topic_prefix_for(REGION_B, REGION_A)))
+    s3 = probes.s3_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
+    probes.ensure_bucket(s3, bucket_for(REGION_B), ["*"])
+    env = SYSTEM_ENV | region_wiring(region_urls, REGION_B, primary=REGION_A)
+    processes = ServiceProcesses(endpoints, test_data_dir / REGION_B, region=REGION_B,
+                                 ports=_ports(region_urls[REGION_B]), extra_env=env)
+    try:
+        urls = processes.start()
+        yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs")
+    finally:
+        processes.stop()
+
+
+@pytest_asyncio.fixture
+async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as client:
+        yield client
+
+
+@dataclass
+class User:
+    account_id: str
+    username: str
+    email: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def sign_up(api: httpx.AsyncClient, plan: str = "free") -> User:
+    username = f"user-{uuid.uuid4().hex[:10]}"
+    email = f"{username}@example.com"
+    created = await api.post("/v1/accounts", json={"username": username, "email": email, "password": PASSWORD, "plan": plan})
+    assert created.status_code == 201, created.text
+    login = await api.post("/v1/sessions", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 201, login.text
+    return User(created.json()["account_id"], username, email, login.json()["token"])
+
+
+async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, content_type: str = "text/plain") -> dict:
+    """Grant, POST straight to S3 with the signed form, complete. Returns the completion body."""
+    grant = await api.post("/v1/uploads", headers=user.auth,
+                           json={"filename": name, "size": len(data), "content_type": content_type})
+    assert grant.status_code == 201, grant.text
+    form = grant.json()["form"]
+    async with httpx.AsyncClient() as s3:
+        posted = await s3.post(form["url"], data=form["fields"], files={"file": (name, data, content_type)})
+    assert posted.status_code == 201, posted.text
+    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
+    assert done.status_code == 200, done.text
+    return done.json() | {"form_url": form["url"]}
+
+

@@ -1,0 +1,92 @@
+"""Fixtures of the security suite. The running system (`system`, `region_b`, `api`) is the one
+tests/conftest.py starts for e2e too; what is here are the accounts and objects attacks aim at."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest_asyncio
+
+from docstore_devplatform.testing import eventually
+from tests.conftest import FREE_CAP_BYTES, User, sign_up, upload
+
+
+@dataclass
+class Victim:
+    """An account with something worth stealing: a document with two versions (named with a
+    unique marker), a pending upload, a share, a follow and a notification."""
+
+    gateway: str
+    owner: User
+    grantee: User
+    document_id: str
+    name: str
+    sha256: str
+    pending_upload_id: str
+    completed_upload_id: str
+
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in an answer to anyone else."""
+        return [self.document_id, self.name, self.owner.email, self.sha256, self.pending_upload_id]
+
+
+async def make_victim(gateway: str) -> Victim:
+    """Builds a `Victim` through `gateway`'s public API and waits until all of it is visible."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=40.0) as api:
+        owner, grantee = await sign_up(api), await sign_up(api)
+        name = f"victim-{uuid.uuid4().hex[:12]}.txt"
+        # 81% of the Free cap: quota warns, so the owner has a notification too.
+        first = await upload(api, owner, name, b"v" * (FREE_CAP_BYTES * 81 // 100))
+        document_id = first["document_id"]
+
+        async def at_version(n: int):
+            found = await api.get(f"/v1/documents/{document_id}", headers=owner.auth)
+            return found.json() if found.status_code == 200 and found.json()["version"] == n else None
+
+        await eventually(lambda: at_version(1))
+        grant = await api.post("/v1/uploads", headers=owner.auth, json={
+            "filename": name, "size": 7, "content_type": "text/plain", "document_id": document_id, "base_version": 1})
+        assert grant.status_code == 201, grant.text
+        async with httpx.AsyncClient() as s3:
+            form = grant.json()["form"]
+            assert (await s3.post(form["url"], data=form["fields"], files={"file": (name, b"second!", "text/plain")})
+                    ).status_code == 201
+        second = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=owner.auth)
+        assert second.status_code == 200, second.text
+        current = await eventually(lambda: at_version(2))
+        pending = await api.post("/v1/uploads", headers=owner.auth,
+                                 json={"filename": "pending.txt", "size": 3, "content_type": "text/plain"})
+        assert pending.status_code == 201, pending.text
+        shared = await api.post(f"/v1/documents/{document_id}/shares", headers=owner.auth,
+                                json={"username": grantee.username, "permission": "view"})
+        assert shared.status_code == 201, shared.text
+        followed = await api.put(f"/v1/documents/{document_id}/follow", headers=owner.auth)
+        assert followed.status_code in (200, 201, 204), followed.text
+
+        async def notified():
+            listed = await api.get("/v1/notifications", headers=owner.auth)
+            return listed.status_code == 200 and listed.json()["items"]
+
+        await eventually(notified, timeout=60)
+        return Victim(gateway, owner, grantee, document_id, name, current["sha256"],
+                      pending.json()["upload_id"], second.json()["upload_id"])
+
+
+@pytest_asyncio.fixture(scope="session")
+async def victim_a(system) -> Victim:
+    """A victim in region A."""
+    return await make_victim(system.gateway)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def victim_b(region_b) -> Victim:
+    """A victim in region B."""
+    return await make_victim(region_b.gateway)
+
+
+async def new_user(gateway: str, plan: str = "free") -> User:
+    """A fresh account signed up (and logged in) at `gateway`."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=40.0) as api:
+        return await sign_up(api, plan)
