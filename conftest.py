@@ -93,3 +93,7 @@ async def publisher(isolated: dict[str, str]) -> AsyncIterator[EventPublisher]:
         yield EventPublisher(producer, isolated["kafka_topic_prefix"])
     finally:
         await producer.stop()
+
+
+# The whole system as processes (region A, region B) for tests/e2e and tests/security: one per run.
+from docstore_devplatform.e2e import api, region_b, region_urls, system  # noqa: E402, F401

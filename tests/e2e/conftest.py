@@ -1,7 +1,7 @@
-"""The e2e tests run on the shared system of tests/conftest.py (`system`, `region_b`, `api`).
+"""The e2e tests run on the shared system of docstore_devplatform.e2e (`system`, `region_b`, `api`).
 
 Only the plain helpers are re-exported here, so the test modules keep importing them from
-`.conftest`; the fixtures stay in tests/conftest.py alone (imported here, they would become a
+`.conftest`; the fixtures stay in docstore_devplatform.e2e alone (imported here, they would become a
 second session fixture of this folder and start a second system).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 
-from tests.conftest import (  # noqa: F401  (re-exported for the test modules)
+from docstore_devplatform.e2e import (  # noqa: F401  (re-exported for the test modules)
     FREE_CAP_BYTES,
     PASSWORD,
     REGION_A,

@@ -1,5 +1,5 @@
 """Fixtures of the security suite. The running system (`system`, `region_b`, `api`) is the one
-tests/conftest.py starts for e2e too; what is here are the accounts and objects attacks aim at."""
+docstore_devplatform.e2e starts for e2e too; what is here are the accounts and objects attacks aim at."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest_asyncio
 
 from docstore_devplatform.testing import eventually
-from tests.conftest import FREE_CAP_BYTES, User, sign_up, upload
+from docstore_devplatform.e2e import FREE_CAP_BYTES, User, sign_up, upload
 
 
 @dataclass

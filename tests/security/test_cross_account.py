@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import User
+from docstore_devplatform.e2e import User
 
 from .conftest import Victim, new_user
 from .support import REFUSALS, Operation, fill_path, operations, request_body, required_query

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from docstore_devplatform.testing import eventually
-from tests.conftest import PASSWORD, User
+from docstore_devplatform.e2e import PASSWORD, User
 
 from .conftest import Victim, new_user
 from .support import raw_request

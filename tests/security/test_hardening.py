@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from docstore_devplatform.testing import eventually
-from tests.conftest import FREE_CAP_BYTES, PASSWORD, sign_up, upload
+from docstore_devplatform.e2e import FREE_CAP_BYTES, PASSWORD, sign_up, upload
 
 from .conftest import Victim, new_user
 from .support import fill_path, identity, operations, raw_request, sent_mails

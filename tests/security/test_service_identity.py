@@ -9,7 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import PASSWORD
+from docstore_devplatform.e2e import PASSWORD
 
 from .conftest import Victim, make_victim
 from .support import (

@@ -1,7 +1,7 @@
 """Throttling at the gateway (issue 13, item 5): guessing one account's password and flooding
 sign-ups from one address are slowed down with 429 + Retry-After.
 
-The shared system runs with limits far above what the suites do (tests/conftest.py SYSTEM_ENV),
+The shared system runs with limits far above what the suites do (docstore_devplatform.e2e SYSTEM_ENV),
 so these tests start a gateway of their own with low limits, in front of region A's services and
 on a sessions database of its own, so its counters never touch the shared gateway's."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, REGION_A, SYSTEM_ENV, System
+from docstore_devplatform.e2e import PASSWORD, REGION_A, SYSTEM_ENV, System
 
 from .conftest import new_user
 

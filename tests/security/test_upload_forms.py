@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from docstore_devplatform.testing import eventually
-from tests.conftest import FREE_CAP_BYTES, User, sign_up, upload
+from docstore_devplatform.e2e import FREE_CAP_BYTES, User, sign_up, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -1,10 +1,13 @@
 """The whole system as processes on the run's real servers, shared by tests/e2e and
 tests/security so one pytest run starts it once: region A (`system`) and, for the tests that
 ask for it, region B (`region_b`: its own services, databases, bucket and topics under
-`ap-southeast-2.`, on the same servers). Plain helpers (`sign_up`, `upload`, `User`, ...) are
-imported by test modules as `from tests.conftest import ...` (tests/e2e re-exports them from its
-own conftest). Fixtures are defined here only: a conftest that re-imported them would give its
-folder a second, separate system.
+`ap-southeast-2.`, on the same servers), plus the plain helpers the tests use (`sign_up`,
+`upload`, `User`, ...).
+
+The fixtures are registered by the repository's root conftest.py, which imports them from here,
+and by no other conftest: a second import would give that folder a second, separate system.
+(This lives in a package rather than in tests/conftest.py because the services' own `tests`
+packages would clash with a top-level `tests` module.)
 """
 
 from __future__ import annotations
