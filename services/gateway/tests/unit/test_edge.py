@@ -21,6 +21,17 @@ REGIONS = json.dumps({"us-west-2": "https://us-west-2.docstore.example",
                       "ap-southeast-2": "https://ap-southeast-2.docstore.example:8443/"})
 
 
+@pytest.fixture(autouse=True)
+def _no_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings here are built from their arguments only: the test run exports real endpoints
+    (S3_ENDPOINT_URL, ...) for the servers it starts, which would otherwise leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("S3_", "GATEWAY_", "REGION", "AWS_")):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     web = tmp_path_factory.mktemp("web")
@@ -138,7 +149,7 @@ def test_the_policy_names_every_region_gateway_and_the_s3_origin() -> None:
     assert directives["img-src"] == "'self' data:" and directives["style-src"] == "'self'"
     # Without a public endpoint, the endpoint the services use; without either, AWS's regional one.
     assert "http://127.0.0.1:8333" in content_security_policy(Settings(s3_endpoint_url="http://127.0.0.1:8333/"))
-    assert "https://s3.eu-west-1.amazonaws.com" in content_security_policy(Settings(aws_default_region="eu-west-1"))
+    assert "https://s3.eu-west-1.amazonaws.com" in content_security_policy(Settings(aws_default_region="eu-west-1", s3_endpoint_url="", s3_public_endpoint_url=""))
     assert "https://s3-b.example" in content_security_policy(Settings(csp_extra_origins="https://s3-b.example/x"))
 
 
