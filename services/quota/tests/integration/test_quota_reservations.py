@@ -229,3 +229,21 @@ async def test_internal_routes_need_a_service_and_bad_input_is_a_clear_422(app: 
         taken = await c.put(f"/internal/accounts/{new_account()}/reservations/up-1", json=body)
         assert taken.status_code == 409 and "another account" in taken.json()["detail"]
         assert (await room(c, account))["reserved_bytes"] == 10
+
+
+async def test_two_replicas_granting_at_once_never_both_fit(app: FastAPI, publisher: EventPublisher) -> None:
+    """Each replica lets one grant per account through at a time; across replicas only the
+    transaction (and its conflicting write) keeps the sum under the room."""
+    from docstore_quota.adapters.reservations import Reservations
+
+    first = app.state.reservations
+    second = Reservations(first.collection.database, first.usage, first.transaction, first.caps, first.grace)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    for _ in range(4):
+        account = new_account()
+        await publisher.send(AccountCreated(account_id=account, username="u", email="u@example.com", plan="free",
+                                            home_region="us-west-2"))
+        await eventually(lambda: _all_known(app, [account]))
+        decided = await asyncio.gather(*(replica.reserve(account, f"{account}-{n}", 3000, later)
+                                         for n, replica in enumerate((first, second))))
+        assert sorted(decision.granted for _, decision in decided) == [False, True], decided

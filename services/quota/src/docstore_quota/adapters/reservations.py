@@ -14,7 +14,8 @@ reservations from two different moments.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -61,6 +62,17 @@ class Reservations:
         self.caps = caps
         self.grace = grace
         self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def _account_lock(self, account_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(account_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._locks.get(account_id) is lock:
+                del self._locks[account_id]  # keep the map to accounts granting right now
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("account_id", 1), ("expires_at", 1)])
@@ -103,6 +115,13 @@ class Reservations:
                 )
             return usage, decision
 
+        # One grant per account at a time in this process: concurrent grants of one account (a
+        # sync client sending files in parallel) would otherwise conflict inside the transaction
+        # and retry over and over. Across replicas the transaction still decides.
+        async with self._account_lock(account_id):
+            return await self._reserve_in_transaction(work)
+
+    async def _reserve_in_transaction(self, work: Callable[[Session], Any]) -> tuple[Usage, Decision]:
         for attempt in range(3):
             try:
                 return await self.transaction(work)

@@ -190,12 +190,19 @@ class Storage:
         response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=etag)
         return response["Body"].read()
 
-    async def copy(self, source: str, target: str) -> None:
-        """Server-side copy inside the bucket (the bytes never pass through this process)."""
-        await asyncio.to_thread(
-            self.client.copy_object, Bucket=self.bucket, Key=target,
-            CopySource={"Bucket": self.bucket, "Key": source}, MetadataDirective="COPY",
-        )
+    async def copy(self, source: str, target: str) -> bool:
+        """Server-side copy inside the bucket (the bytes never pass through this process);
+        False when there is nothing at `source`."""
+        try:
+            await asyncio.to_thread(
+                self.client.copy_object, Bucket=self.bucket, Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source}, MetadataDirective="COPY",
+            )
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)

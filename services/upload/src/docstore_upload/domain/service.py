@@ -140,12 +140,13 @@ class Uploads:
         self.redirect_base = redirect_base.rstrip("/")
         self._secret = redirect_secret.encode()
         self._verifying: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
         """Stop reading joined objects back; the watcher finishes them after a restart."""
         for task in list(self._verifying.values()):
             task.cancel()
-        await asyncio.gather(*self._verifying.values(), return_exceptions=True)
+        await asyncio.gather(*self._verifying.values(), *self._background, return_exceptions=True)
 
     # --- grants ----------------------------------------------------------------------
 
@@ -315,12 +316,10 @@ class Uploads:
         if row["status"] != PENDING:
             raise UploadClosed(f"this upload is {row['status']}")
         await self._still_allowed(row)
-        if row.get("staging_key") and not await self.storage.exists(row["key"]):
+        if row.get("staging_key"):
             # A form upload: copy what the form wrote to the version's own key, which nothing
             # handed out can write. The facts below are read from that copy: what is recorded is
-            # exactly what will be served. (Copied already by an attempt that died: read it.)
-            if not await self.storage.exists(row["staging_key"]):
-                raise NotStoredYet(row["_id"])
+            # exactly what will be served. (Nothing staged yet: not arrived, so `stored` is None.)
             crashpoint("upload.before_copy")
             await self.storage.copy(row["staging_key"], row["key"])
         stored = await self.storage.stored(row["key"])
@@ -331,8 +330,14 @@ class Uploads:
             raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
         await self.events.transaction(lambda session: self._record_completion(row, stored, session))
         if row.get("staging_key"):
-            await self.storage.delete(row["staging_key"])  # a late write there is caught by `sweep_late_writes`
+            # Off the caller's path: if it fails or the process dies, the late-write sweep deletes it.
+            self._in_background(self.storage.delete(row["staging_key"]))
         return await self.sessions.by_id(row["_id"]) or row
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _still_allowed(self, row: dict[str, Any]) -> None:
         """Re-check, at completion, the right the grant was issued under: a new version needs the
