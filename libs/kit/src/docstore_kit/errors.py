@@ -1,6 +1,25 @@
-"""One error shape for every service: `{"detail": "..."}` with a 4xx, never a stack trace."""
+"""One error shape for every service, never a stack trace.
+
+Domain code raises a `DomainError` subclass; the class carries the HTTP status and the problem
+type, so routes hold no try/except to translate it. `install_error_handlers` installs the one
+handler that answers it as `application/problem+json` (RFC 9457):
+
+    {"type": "urn:docstore:problem:no-room", "title": "Not enough room", "status": 413,
+     "detail": "not enough storage: ...", ...extra members}
+
+`detail` is what clients have always read (`{"detail": "..."}`); a few errors keep a structured
+`detail` they answered before, and may add members of their own through `extra()`.
+
+A service defines one subclass per meaning, under the generic one with the right status:
+
+    class NoRoom(TooLarge):
+        problem = "no-room"
+        title = "Not enough room"
+"""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -9,6 +28,91 @@ from fastapi.responses import JSONResponse
 
 log = structlog.get_logger(__name__)
 
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:docstore:problem:"
+"""Problem types are URNs: stable names clients can match on, not pages anyone has to host."""
+
+
+class DomainError(Exception):
+    """A refusal the domain means to give, answered with `status` and the problem `problem`.
+
+    Subclasses set the class attributes; override `detail()` for a message other than the
+    exception's own, and `extra()` for members beyond RFC 9457's four."""
+
+    status: ClassVar[int] = 500
+    problem: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+
+    def detail(self) -> Any:
+        """The `detail` member: the exception's message for a 4xx; for a 5xx only the title,
+        since a server-side message may name hosts, queries or other internals."""
+        return str(self) if self.status < 500 else self.title
+
+    def extra(self) -> dict[str, Any]:
+        """Members added to the answer beside type, title, status and detail (which they cannot replace)."""
+        return {}
+
+
+class Invalid(DomainError):
+    """The request breaks a rule; the message says which."""
+
+    status = 422
+    problem = "invalid"
+    title = "Invalid request"
+
+
+class Forbidden(DomainError):
+    """The caller may not do this."""
+
+    status = 403
+    problem = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    """No such thing, or not one the caller may see."""
+
+    status = 404
+    problem = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    """The request does not fit the current state of what it names."""
+
+    status = 409
+    problem = "conflict"
+    title = "Conflict"
+
+
+class TooLarge(DomainError):
+    """More than is allowed."""
+
+    status = 413
+    problem = "too-large"
+    title = "Too large"
+
+
+class Unavailable(DomainError):
+    """Something this service depends on did not answer; trying again later may work."""
+
+    status = 503
+    problem = "unavailable"
+    title = "Service unavailable"
+
+    def detail(self) -> Any:
+        return "cannot answer right now; try again"
+
+
+def problem_response(
+    status: int, problem: str, title: str, detail: Any, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    """An `application/problem+json` answer; `extra` members never replace the standard four."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE_PREFIX + problem, "title": title, "status": status, "detail": detail}
+    for name, value in (extra or {}).items():
+        body.setdefault(name, value)
+    return JSONResponse(status_code=status, content=body, media_type=PROBLEM_JSON)
+
 
 def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
@@ -16,7 +120,15 @@ def _describe(error: dict) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """422 with readable messages for bad input; 500 with no internals for bugs."""
+    """Domain errors answered as problems; 422 with readable messages for bad input; 500 with no
+    internals for bugs."""
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        if exc.status >= 500:
+            # The answer hides the message, so the log keeps it for operators.
+            log.warning("domain_error", path=request.url.path, problem=exc.problem, error=str(exc))
+        return problem_response(exc.status, exc.problem, exc.title, exc.detail(), exc.extra())
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -31,4 +143,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal error"})
+        return problem_response(500, "internal", "Internal error", "internal error")

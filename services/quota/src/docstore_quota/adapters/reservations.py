@@ -23,6 +23,7 @@ import structlog
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
+from docstore_kit import errors
 from docstore_quota.adapters.usage_repository import UsageRepository
 from docstore_quota.domain.reservations import Decision, Held, dead_before, decide
 from docstore_quota.domain.usage import Usage
@@ -36,8 +37,15 @@ Session = AsyncIOMotorClientSession
 Transaction = Callable[[Callable[[Session], Awaitable[T]]], Awaitable[T]]
 
 
-class UploadIdTaken(Exception):
+class UploadIdTaken(errors.Conflict):
     """The upload id is reserved for another account."""
+
+    problem = "upload-id-taken"
+    title = "Upload id taken"
+
+    def detail(self) -> str:
+        # The message is the upload id; the answer does not echo it.
+        return "this upload id is reserved for another account"
 
 
 class Reservations:

@@ -11,7 +11,6 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
-from docstore_quota.adapters.reservations import UploadIdTaken
 from docstore_quota.api.deps import ReservationsDep, SettingsDep
 from docstore_quota.domain.reservations import is_live, room_after
 from docstore_quota.domain.usage import Usage
@@ -109,10 +108,7 @@ async def reserve(
 ) -> ReservationOut:
     if not is_live(body.expires_at, datetime.now(UTC), settings.reservation_grace()):
         raise HTTPException(422, "expires_at: the grant has already expired")
-    try:
-        usage, decision = await reservations.reserve(account_id, upload_id, body.size, body.expires_at)
-    except UploadIdTaken:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this upload id is reserved for another account") from None
+    usage, decision = await reservations.reserve(account_id, upload_id, body.size, body.expires_at)
     log.info("quota_reservation", caller=caller, account_id=account_id, upload_id=upload_id, size=body.size,
              granted=decision.granted, room_bytes=decision.room_bytes)
     caps = settings.caps()

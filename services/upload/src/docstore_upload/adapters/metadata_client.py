@@ -6,9 +6,16 @@ from dataclasses import dataclass
 
 import httpx
 
+from docstore_kit import errors
 
-class MetadataUnavailable(Exception):
+
+class MetadataUnavailable(errors.Unavailable):
     """The metadata service did not answer."""
+
+    problem = "metadata-unavailable"
+
+    def detail(self) -> str:
+        return "cannot check this upload right now; try again"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,16 @@ from datetime import datetime
 
 import httpx
 
+from docstore_kit import errors
 
-class QuotaUnavailable(Exception):
+
+class QuotaUnavailable(errors.Unavailable):
     """The quota service did not answer; grants wait rather than guess."""
+
+    problem = "quota-unavailable"
+
+    def detail(self) -> str:
+        return "cannot check this upload right now; try again"
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
-from docstore_upload.adapters.metadata_client import MetadataUnavailable
-from docstore_upload.adapters.quota_client import QuotaUnavailable
+from docstore_kit.errors import DomainError
 from docstore_upload.adapters.sessions import PENDING
-from docstore_upload.domain.grants import InvalidUpload, NoRoom
-from docstore_upload.domain.service import (
-    GrantRequest,
-    NoLongerAllowed,
-    NotStoredYet,
-    OverQuota,
-    StaleBase,
-    TooLarge,
-    UploadClosed,
-    UploadNotFound,
-    Uploads,
-)
+from docstore_upload.domain.service import GrantRequest, Uploads
 
 
 def _uploads(request: Request) -> Uploads:
@@ -118,38 +106,6 @@ def _upload_out(row: dict[str, Any]) -> UploadOut:
     )
 
 
-def _http_error(error: Exception) -> HTTPException:
-    """The one place upload's domain errors become HTTP answers."""
-    match error:
-        case InvalidUpload():
-            return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
-        case NoRoom():
-            return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(error))
-        case OverQuota():
-            return HTTPException(status.HTTP_403_FORBIDDEN, str(error))
-        case StaleBase():
-            return HTTPException(status.HTTP_409_CONFLICT, {"message": str(error), "current_version": error.current_version})
-        case UploadNotFound():
-            return HTTPException(status.HTTP_404_NOT_FOUND, "upload or document not found")
-        case NotStoredYet():
-            return HTTPException(status.HTTP_409_CONFLICT, f"the file has not fully arrived in storage yet ({error})")
-        case UploadClosed():
-            return HTTPException(status.HTTP_409_CONFLICT, str(error))
-        case TooLarge():
-            return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
-        case NoLongerAllowed():
-            return HTTPException(status.HTTP_403_FORBIDDEN, str(error))
-        case QuotaUnavailable() | MetadataUnavailable():
-            return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "cannot check this upload right now; try again")
-    raise error
-
-
-UPLOAD_ERRORS = (
-    InvalidUpload, NoRoom, OverQuota, StaleBase, UploadNotFound, NotStoredYet, UploadClosed, TooLarge,
-    NoLongerAllowed, QuotaUnavailable, MetadataUnavailable,
-)
-
-
 @router.post("/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form or multipart part URLs")
 async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> GrantOut:
     request = GrantRequest(
@@ -157,10 +113,7 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
         tags=tuple(body.tags), path=body.path, document_id=body.document_id, base_version=body.base_version,
         browser=body.browser, multipart=body.multipart, expires_in=body.expires_in,
     )
-    try:
-        issued = await uploads.grant(account_id, request)
-    except UPLOAD_ERRORS as error:
-        raise _http_error(error) from error
+    issued = await uploads.grant(account_id, request)
     grant = issued.grant
     out = GrantOut(
         upload_id=grant.upload_id, document_id=grant.document_id, key=grant.key, expires_at=grant.expires_at,
@@ -178,10 +131,7 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
 
 @router.get("/uploads/{upload_id}/parts", summary="Resume a multipart upload: stored parts, fresh URLs for the rest")
 async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
-    try:
-        found = await uploads.parts(account_id, upload_id)
-    except UPLOAD_ERRORS as error:
-        raise _http_error(error) from error
+    found = await uploads.parts(account_id, upload_id)
     row = found["row"]
     return PartsOut(
         upload_id=upload_id, part_size=row["part_size"], part_count=row["part_count"],
@@ -199,10 +149,7 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
     responses={202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut}},
 )
 async def complete(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response) -> UploadOut:
-    try:
-        out = _upload_out(await uploads.complete(account_id, upload_id))
-    except UPLOAD_ERRORS as error:
-        raise _http_error(error) from error
+    out = _upload_out(await uploads.complete(account_id, upload_id))
     if out.status == VERIFYING:
         response.status_code = status.HTTP_202_ACCEPTED
     return out
@@ -210,10 +157,7 @@ async def complete(upload_id: UploadIdPath, account_id: CurrentAccountId, upload
 
 @router.delete("/uploads/{upload_id}", summary="Abort an upload (multipart parts are dropped)")
 async def abort(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
-    try:
-        return _upload_out(await uploads.abort(account_id, upload_id))
-    except UPLOAD_ERRORS as error:
-        raise _http_error(error) from error
+    return _upload_out(await uploads.abort(account_id, upload_id))
 
 
 @router.get("/uploads/{upload_id}", summary="An upload's state")
@@ -234,10 +178,11 @@ async def browser_done(
 ) -> HTMLResponse:
     try:
         row = await uploads.complete_from_redirect(upload_id, signature)
-    except UPLOAD_ERRORS as error:
-        problem = _http_error(error)
-        detail = problem.detail if isinstance(problem.detail, str) else problem.detail["message"]
-        return HTMLResponse(_page("Upload not finished", detail), status_code=problem.status_code)
+    except DomainError as error:
+        # A browser is shown a page, not the problem JSON the shared handler would answer.
+        detail = error.detail()
+        message = detail if isinstance(detail, str) else detail["message"]
+        return HTMLResponse(_page("Upload not finished", message), status_code=error.status)
     return HTMLResponse(_page("Upload complete", f"{row['filename']} is stored ({row['stored']['size']} bytes)."))
 
 

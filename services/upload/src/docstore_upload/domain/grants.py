@@ -6,6 +6,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from docstore_kit import errors
+
 # Content types DocStore accepts, by family; anything else is refused with a clear message.
 CONTENT_TYPES = frozenset({
     "application/pdf",
@@ -43,8 +45,11 @@ MAX_TAGS = 50
 MAX_TAG = 64
 
 
-class InvalidUpload(ValueError):
+class InvalidUpload(errors.Invalid, ValueError):
     """An upload request that breaks a rule; the message says which."""
+
+    problem = "invalid-upload"
+    title = "Invalid upload"
 
 
 def check_filename(filename: str) -> str:
@@ -88,8 +93,11 @@ def check_size(size: int, room_bytes: int) -> None:
         raise NoRoom(size, room_bytes)
 
 
-class NoRoom(Exception):
+class NoRoom(errors.TooLarge):
     """The declared size does not fit in what the account has left."""
+
+    problem = "no-room"
+    title = "Not enough room"
 
     def __init__(self, size: int, room: int) -> None:
         super().__init__(f"not enough storage: this file needs {size} bytes and {room} bytes are left")

@@ -25,6 +25,7 @@ from motor.motor_asyncio import AsyncIOMotorClientSession
 from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
 from docstore_events.faults import crashpoint
 from docstore_events.runtime import EventRuntime
+from docstore_kit import errors
 from docstore_upload.adapters.metadata_client import MetadataClient
 from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.sessions import ABORTED, COMPLETED, EXPIRED, PENDING, REJECTED, UploadSessions
@@ -51,37 +52,71 @@ READ_BACK_BYTES_PER_SECOND = 32 * 1024 * 1024
 it assumes the process that joined the parts died while reading them."""
 
 
-class UploadNotFound(Exception):
-    """No such upload for this account."""
+class UploadNotFound(errors.NotFound):
+    """No such upload (or document to add a version to) for this account."""
+
+    problem = "upload-not-found"
+
+    def detail(self) -> str:
+        # The message is the id looked for; the answer names neither kind nor id.
+        return "upload or document not found"
 
 
-class NotStoredYet(Exception):
+class NotStoredYet(errors.Conflict):
     """Completion was asked for before the object (or every part) reached S3."""
 
+    problem = "not-stored-yet"
+    title = "Not stored yet"
 
-class OverQuota(Exception):
+    def detail(self) -> str:
+        return f"the file has not fully arrived in storage yet ({self})"
+
+
+class OverQuota(errors.Forbidden):
     """The account is flagged over its cap: no new grants until space is freed."""
 
+    problem = "over-quota"
+    title = "Over quota"
 
-class StaleBase(Exception):
+
+class StaleBase(errors.Conflict):
     """A new version was based on a version that is no longer the current one."""
+
+    problem = "stale-base"
+    title = "Stale base version"
 
     def __init__(self, current_version: int) -> None:
         super().__init__(f"the document is at version {current_version}: download it and merge your change")
         self.current_version = current_version
 
+    def detail(self) -> dict[str, object]:
+        # Clients read `detail.current_version` (the shape this answer always had).
+        return {"message": str(self), "current_version": self.current_version}
 
-class UploadClosed(Exception):
+    def extra(self) -> dict[str, object]:
+        return {"current_version": self.current_version}
+
+
+class UploadClosed(errors.Conflict):
     """The upload expired, was aborted or was rejected; it cannot continue."""
 
+    problem = "upload-closed"
+    title = "Upload closed"
 
-class TooLarge(Exception):
-    """More bytes arrived than were declared and granted."""
+
+class TooLarge(errors.Invalid):
+    """More bytes arrived than were declared and granted (422: the client broke its declaration)."""
+
+    problem = "larger-than-declared"
+    title = "Larger than declared"
 
 
-class NoLongerAllowed(Exception):
+class NoLongerAllowed(errors.Forbidden):
     """The grant outlived the right it was issued under: the document was deleted or trashed, or
     the share that let the caller write it was revoked. The upload is rejected, nothing recorded."""
+
+    problem = "no-longer-allowed"
+    title = "No longer allowed"
 
 
 @dataclass(frozen=True)
