@@ -92,6 +92,9 @@ def subscribe(
     `raw_handlers` maps whole topic names (no prefix: another system names them) to handlers
     of messages that are not CloudEvents; they get each `RawMessage` undecoded, with the same
     ack policy, retries and dead letters.
+
+    Services do not call this directly: `EventRuntime.subscribe` and `subscribe_raw` collect
+    their handlers and `EventRuntime.start` makes this one call.
     """
     by_topic = {event_class.topic(topic_prefix): handler for event_class, handler in handlers.items()}
     raw_by_topic = dict(raw_handlers or {})

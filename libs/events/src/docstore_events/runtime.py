@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 
 from docstore_events.base import Event
-from docstore_events.consumer import Handler, RetryPolicy, subscribe
+from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import Envelope, KafkaRecord
 from docstore_events.idempotency import Effect, apply_once, in_transaction
 from docstore_events.outbox import Outbox, OutboxRelay
@@ -52,6 +52,8 @@ class EventRuntime:
         self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
         self._relay_task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Handler] = {}  # type: ignore[type-arg]
+        self._raw_handlers: dict[str, RawHandler] = {}
+        self._started = False
 
     @classmethod
     def for_service(cls, settings: Any, db: AsyncIOMotorDatabase, **options: Any) -> "EventRuntime":
@@ -72,6 +74,21 @@ class EventRuntime:
             raise ValueError(f"{event_class.__name__} already has a handler")
         self._handlers[event_class] = handler
 
+    def subscribe_raw(self, topic: str, handler: RawHandler) -> None:
+        """Deliver each message of `topic`, which another system writes (not CloudEvents), to
+        `handler` as a `consumer.RawMessage` (before `start`).
+
+        `topic` is the whole name, without this service's topic prefix: the other system names
+        it, and regions sharing that system share the topic. The messages go through the same
+        consumer group, ack policy, retries and `<topic>.dlq` as the `subscribe`d events.
+        """
+        if self._started:
+            # The one Kafka subscriber is built in `start`; a later handler would never be called.
+            raise RuntimeError(f"subscribe_raw({topic!r}) after start()")
+        if topic in self._raw_handlers:
+            raise ValueError(f"raw topic {topic} already has a handler")
+        self._raw_handlers[topic] = handler
+
     async def transaction(self, work: Callable[[AsyncIOMotorClientSession], Awaitable[T]]) -> T:
         """Run a state change and its `outbox.add` calls in one transaction, then wake the relay."""
         result = await in_transaction(self.db.client, work)
@@ -91,10 +108,12 @@ class EventRuntime:
 
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
-        if self._handlers:
+        self._started = True
+        if self._handlers or self._raw_handlers:
             subscribe(
                 self.broker,
                 self._handlers,
+                raw_handlers=self._raw_handlers,
                 consumer=self.service,
                 topic_prefix=self.topic_prefix,
                 retry=self.retry,

@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from docstore_events.dead_letters import DeadLetters
 from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
-from docstore_quota.adapters.dead_letters import DeadLetters
 from docstore_quota.adapters.metrics import run_refresher
 from docstore_quota.adapters.reconciliation import Reconciler
 from docstore_quota.adapters.reservations import Reservations
@@ -44,8 +44,10 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
         )
         app.state.settings, app.state.runtime, app.state.usage = settings, runtime, usage
         app.state.ledger, app.state.reconciler, app.state.reservations = ledger, reconciler, reservations
+        # The system-wide dead-letter browser of the admin dashboard; replays go out through this runtime.
         app.state.dead_letters = DeadLetters(
-            settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, timeout=settings.dlq_read_timeout_seconds
+            settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, publish=runtime.events.publish,
+            timeout=settings.dlq_read_timeout_seconds, client_id="docstore-quota-dlq",
         )
         await usage.ensure_indexes()
         await reservations.ensure_indexes()

@@ -51,7 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.runtime, app.state.uploads = runtime, uploads
         if settings.s3_events_topic:
             hints = s3_events.S3EventHints(sessions, uploads.check, bucket=storage.bucket, late_write=uploads.late_write)
-            s3_events.register(runtime.events, hints, settings.s3_events_topic)
+            # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
+            runtime.events.subscribe_raw(settings.s3_events_topic, hints.handle)
         runtime.background("upload-watcher", lambda: uploads.watch(settings.watch_interval_seconds))
         try:
             async with runtime:

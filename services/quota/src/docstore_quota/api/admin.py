@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from docstore_events.dead_letters import InvalidCursor, NotFound
 from docstore_quota.adapters import metrics
-from docstore_quota.adapters.dead_letters import InvalidCursor, NotFound
 from docstore_quota.adapters.reservations import Reservations
 from docstore_quota.api.deps import AdminId, DeadLettersDep, ReconcilerDep, ReservationsDep, SettingsDep, UsageDep
 from docstore_quota.api.routes import UsageOut, usage_out
@@ -134,15 +134,11 @@ async def dead_letters(
 
 @router.post("/dlq/{topic}/{partition}/{offset}/replay",
              summary="Publish a dead letter again to the topic it failed on (idempotent consumers)")
-async def replay(
-    topic: str, partition: int, offset: int, admin_id: AdminId, letters: DeadLettersDep, request: Request
-) -> Replayed:
+async def replay(topic: str, partition: int, offset: int, admin_id: AdminId, letters: DeadLettersDep) -> Replayed:
     try:
-        letter = await letters.get(topic, partition, offset)
+        record = await letters.replay(topic, partition, offset)
     except NotFound as error:
         raise HTTPException(404, f"no dead letter at {topic}:{partition}:{offset}") from error
-    record = letter.replay_record()
-    await request.app.state.runtime.events.publish(record)
     log.info("dead_letter_replayed", admin_id=admin_id, dead_letter=f"{topic}:{partition}:{offset}",
              topic=record.topic, event_id=record.headers.get("ce_id"))
     return Replayed(id=f"{topic}:{partition}:{offset}", topic=record.topic, event_id=record.headers.get("ce_id"))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from docstore_kit.auth import AdminAccountId
-from docstore_quota.adapters.dead_letters import DeadLetters
+from docstore_events.dead_letters import DeadLetters
 from docstore_quota.adapters.reconciliation import Reconciler
 from docstore_quota.adapters.reservations import Reservations
 from docstore_quota.adapters.usage_repository import UsageRepository

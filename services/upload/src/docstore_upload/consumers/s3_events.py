@@ -23,8 +23,7 @@ from typing import Any
 
 import structlog
 
-from docstore_events.consumer import RawMessage, subscribe
-from docstore_events.runtime import EventRuntime
+from docstore_events.consumer import RawMessage
 from docstore_upload.adapters.sessions import PENDING, UploadSessions
 from docstore_upload.domain.service import NoLongerAllowed, NotStoredYet, TooLarge, UploadClosed
 
@@ -154,21 +153,3 @@ class S3EventHints:
             return None
         log.info("s3_event_checked", upload_id=row["_id"], outcome=outcome)
         return outcome
-
-
-def register(events: EventRuntime, hints: S3EventHints, topic: str) -> None:
-    """Subscribe `hints` to the bucket-notification `topic` in the service's consumer group.
-
-    Called before the runtime starts; the topic name is whole (no region prefix): the store's
-    notifications are not DocStore events, and regions sharing a store share the topic.
-    """
-    subscribe(
-        events.broker,
-        {},
-        raw_handlers={topic: hints.handle},
-        consumer=events.service,
-        retry=events.retry,
-        fetch_max_wait_ms=events.fetch_max_wait_ms,
-        # As EventRuntime names the group: one group per service and region on a shared broker.
-        group_id=f"{events.topic_prefix}{events.service}",
-    )

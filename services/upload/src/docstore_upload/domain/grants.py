@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from docstore_events import names
 from docstore_kit import errors
 
 # Content types DocStore accepts, by family; anything else is refused with a clear message.
@@ -40,9 +42,6 @@ CONTENT_TYPES = frozenset({
     "video/webm",
     "audio/mpeg",
 })
-MAX_FILENAME = 255
-MAX_TAGS = 50
-MAX_TAG = 64
 
 
 class InvalidUpload(errors.Invalid, ValueError):
@@ -52,19 +51,19 @@ class InvalidUpload(errors.Invalid, ValueError):
     title = "Invalid upload"
 
 
+@contextmanager
+def _invalid_upload() -> Iterator[None]:
+    """Turns the shared rules' InvalidName into InvalidUpload (same message, a 422 answer)."""
+    try:
+        yield
+    except names.InvalidName as error:
+        raise InvalidUpload(str(error)) from error
+
+
 def check_filename(filename: str) -> str:
-    name = unicodedata.normalize("NFC", filename.strip())
-    if not name:
-        raise InvalidUpload("filename: must not be empty")
-    if len(name) > MAX_FILENAME:
-        raise InvalidUpload(f"filename: at most {MAX_FILENAME} characters")
-    if "/" in name or "\\" in name:
-        raise InvalidUpload("filename: must not contain '/' or '\\' (use `path` for folders)")
-    if name in (".", "..") or ".." in name.split("."):
-        raise InvalidUpload("filename: must not be '.' or '..'")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise InvalidUpload("filename: must not contain control characters")
-    return name
+    """The file name, trimmed and NFC: the rule metadata applies too (`docstore_events.names`)."""
+    with _invalid_upload():
+        return names.check_name(filename, field="filename")
 
 
 def check_content_type(content_type: str) -> str:
@@ -75,15 +74,9 @@ def check_content_type(content_type: str) -> str:
 
 
 def check_tags(tags: list[str]) -> list[str]:
-    if len(tags) > MAX_TAGS:
-        raise InvalidUpload(f"tags: at most {MAX_TAGS}")
-    cleaned = []
-    for tag in tags:
-        tag = tag.strip()
-        if not tag or len(tag) > MAX_TAG or any(unicodedata.category(ch) == "Cc" for ch in tag):
-            raise InvalidUpload(f"tags: each tag is 1 to {MAX_TAG} printable characters")
-        cleaned.append(tag)
-    return sorted(set(cleaned))
+    """Tags trimmed, deduplicated and sorted (see `docstore_events.names.check_tags`)."""
+    with _invalid_upload():
+        return names.check_tags(tags)
 
 
 def check_size(size: int, room_bytes: int) -> None:
@@ -144,17 +137,7 @@ def expiry(now: datetime, seconds: int) -> datetime:
     return now + timedelta(seconds=seconds)
 
 
-MAX_PATH = 1024
-
-
 def check_path(path: str) -> str:
     """A folder path: absolute, '/'-separated, no '.' or '..' segments, no control characters."""
-    value = path.strip() or "/"
-    if not value.startswith("/"):
-        raise InvalidUpload("path: must start with '/'")
-    if len(value) > MAX_PATH:
-        raise InvalidUpload(f"path: at most {MAX_PATH} characters")
-    segments = [s for s in value.split("/") if s]
-    if any(s in (".", "..") for s in segments) or any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise InvalidUpload("path: must not contain '.' or '..' segments or control characters")
-    return "/" + "/".join(segments)
+    with _invalid_upload():
+        return names.check_path(path)

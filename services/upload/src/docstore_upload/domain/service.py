@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from docstore_upload.domain.multipart import part_count, part_size
 log = structlog.get_logger(__name__)
 
 SIGNATURE_LENGTH = 32
+SIGNATURE = re.compile(f"[0-9a-f]{{{SIGNATURE_LENGTH}}}")
 READ_BACK_BYTES_PER_SECOND = 32 * 1024 * 1024
 """A pessimistic rate for reading a joined object back: how long the watcher waits before
 it assumes the process that joined the parts died while reading them."""
@@ -333,7 +335,8 @@ class Uploads:
         return f"{self.redirect_base}/v1/uploads/{upload_id}/done/{self._sign(upload_id)}"
 
     async def complete_from_redirect(self, upload_id: str, signature: str) -> dict[str, Any]:
-        if len(signature) != SIGNATURE_LENGTH or not signature.isascii() or not hmac.compare_digest(
+        # Only what `_sign` can produce is compared (as bytes: compare_digest refuses non-ASCII str).
+        if not SIGNATURE.fullmatch(signature) or not hmac.compare_digest(
             self._sign(upload_id).encode(), signature.encode()
         ):
             raise UploadNotFound(upload_id)

@@ -1,0 +1,349 @@
+"""What a grant can still do after it was handed out, against real S3 (SeaweedFS), Kafka and
+MongoDB, with the real quota service in-process and a small real HTTP app standing in for
+metadata's internal document route (the one answer upload relies on: may this account write
+this document).
+
+- A form stays valid until it expires, but it writes a staging key: re-posted after completion
+  it changes nothing served, and the watcher's last look deletes what it wrote.
+- A revoked share, or a deleted or trashed document, stops completion on every path: the upload
+  is rejected, nothing recorded, its bytes dropped and its room given back.
+- Grants reserve room with quota: grants side by side never add up past the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, HTTPException
+
+from docstore_devplatform.testing import eventually
+from docstore_events import UploadCompleted
+from docstore_events.envelope import decode
+from docstore_kit.auth import InternalAuth, ServiceCaller, parse_keys
+from docstore_quota.main import create_app as create_quota_app
+from docstore_quota.settings import Settings as QuotaSettings
+from docstore_upload.adapters import sessions as sessions_module
+from docstore_upload.adapters.metadata_client import MetadataClient
+from docstore_upload.adapters.quota_client import QuotaClient
+from docstore_upload.main import create_app
+from docstore_upload.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "docstore-us-west-2"
+CAP = 5000  # the free plan's cap, scaled down
+
+
+@dataclass
+class Documents:
+    """What the metadata stand-in knows: which account may write which document."""
+
+    writable: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    down: bool = False
+    callers: list[str] = field(default_factory=list)
+
+    def share(self, account_id: str, document_id: str, owner_id: str, *, trashed: bool = False) -> None:
+        self.writable[(account_id, document_id)] = {
+            "document_id": document_id, "owner_id": owner_id, "current_version": 1, "name": "notes.txt",
+            "path": "/", "trashed": trashed,
+        }
+
+
+def metadata_app(documents: Documents, auth: InternalAuth) -> FastAPI:
+    """Metadata's `GET /internal/accounts/{a}/documents/{d}` as upload sees it, service callers only."""
+    app = FastAPI()
+    app.state.internal_auth = auth
+
+    @app.get("/internal/accounts/{account_id}/documents/{document_id}")
+    async def document(account_id: str, document_id: str, caller: ServiceCaller) -> dict[str, Any]:
+        documents.callers.append(caller)
+        if documents.down:
+            raise HTTPException(503, "metadata is down")
+        found = documents.writable.get((account_id, document_id))
+        if found is None:
+            raise HTTPException(404, "document not found")
+        return found
+
+    return app
+
+
+@dataclass
+class System:
+    upload: FastAPI
+    quota: FastAPI
+    documents: Documents
+    s3: Any
+
+    def api(self, account_id: str) -> httpx.AsyncClient:
+        """A client of the upload app signed for `account_id`, as the gateway signs."""
+        auth = self.upload.state.internal_auth.client_auth("upload", subject=account_id, role="user")
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.upload), base_url="http://upload", auth=auth)
+
+    async def room(self, account_id: str) -> dict[str, Any]:
+        auth = self.quota.state.internal_auth.client_auth("quota", subject="upload", role="service")
+        transport = httpx.ASGITransport(app=self.quota)
+        async with httpx.AsyncClient(transport=transport, base_url="http://q", auth=auth) as c:
+            response = await c.get(f"/internal/accounts/{account_id}/room")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def read(self, key: str) -> bytes | None:
+        storage = self.upload.state.uploads.storage
+        if not await storage.exists(key):
+            return None
+        response = await asyncio.to_thread(storage.client.get_object, Bucket=BUCKET, Key=key)
+        return response["Body"].read()
+
+    async def completed_events(self, upload_id: str) -> list[UploadCompleted]:
+        rows = await self.upload.state.runtime.db["outbox"].find(
+            {"headers.ce_type": f"docstore.{UploadCompleted.type}"}
+        ).to_list(None)
+        return [e for e in (decode(r["headers"], r["value"]).data for r in rows) if e.upload_id == upload_id]
+
+    async def session(self, upload_id: str) -> dict[str, Any]:
+        return await self.upload.state.uploads.sessions.by_id(upload_id)
+
+
+@pytest.fixture
+def start(isolated: dict[str, str], endpoints) -> Callable[..., Any]:
+    """Starts upload (watcher every `watch_interval` seconds) beside quota and the metadata stand-in."""
+
+    @asynccontextmanager
+    async def running(watch_interval: float = 3600) -> AsyncIterator[System]:
+        settings = Settings(
+            **isolated, s3_endpoint_url=endpoints.s3_endpoint, s3_bucket=BUCKET, s3_events_topic="",
+            watch_interval_seconds=watch_interval,
+        )
+        quota_settings = QuotaSettings(
+            **{**isolated, "mongodb_database": isolated["mongodb_database"] + "_quota"},
+            s3_endpoint_url=endpoints.s3_endpoint, s3_bucket=BUCKET, free_cap_bytes=CAP, reconcile_interval_seconds=0,
+        )
+        documents = Documents()
+        quota = create_quota_app(quota_settings)
+        upload = create_app(settings)
+        metadata = metadata_app(
+            documents, InternalAuth("metadata", parse_keys(settings.internal_auth_keys), settings.internal_auth_key_id)
+        )
+        async with quota.router.lifespan_context(quota), upload.router.lifespan_context(upload):
+            auth = upload.state.internal_auth
+            quota_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=quota), base_url="http://quota",
+                                           auth=auth.client_auth("quota"))
+            metadata_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=metadata), base_url="http://metadata",
+                                              auth=auth.client_auth("metadata"))
+            upload.state.uploads.quota = QuotaClient(quota_http)
+            upload.state.uploads.metadata = MetadataClient(metadata_http)
+            try:
+                yield System(upload, quota, documents, upload.state.uploads.storage)
+            finally:
+                await quota_http.aclose()
+                await metadata_http.aclose()
+
+    return running
+
+
+def account() -> str:
+    return f"acc-{uuid.uuid4().hex[:8]}"
+
+
+async def grant(api: httpx.AsyncClient, size: int, **options: Any) -> dict[str, Any]:
+    response = await api.post("/uploads", json={"filename": "notes.txt", "size": size, "content_type": "text/plain",
+                                                **options})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def post_form(form: dict[str, Any], data: bytes) -> httpx.Response:
+    async with httpx.AsyncClient() as s3:
+        return await s3.post(form["url"], data=form["fields"], files={"file": ("notes.txt", data, "text/plain")})
+
+
+@contextmanager
+def logged(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records `name` logs meanwhile (the service's logging setup replaces the root's
+    handlers, pytest's among them, so this listens on the logger itself)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+async def _is(value: Any, expected: Any) -> bool:
+    return (await value) == expected
+
+
+async def _status(system: System, upload_id: str) -> str:
+    return (await system.session(upload_id))["status"]
+
+
+# --- a form re-posted after completion --------------------------------------------------------
+
+
+async def test_a_form_reposted_after_completion_changes_nothing_and_the_watcher_deletes_it(
+    start: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Notifications are off: the watcher's last look at the staging key, once the form has
+    # expired, is what finds the late write (no margin, to keep the test short).
+    monkeypatch.setattr(sessions_module, "LATE_WRITE_MARGIN", timedelta(0))
+    owner = account()
+    with logged("docstore_upload.domain.service") as logs:
+        async with start(watch_interval=0.2) as system, system.api(owner) as api:
+            upload = await grant(api, 4, expires_in=10)
+            form, staged = upload["form"], f"staging/{upload['key']}"
+            assert form["fields"]["key"] == staged  # nothing handed out names the version's key
+            assert (await post_form(form, b"abcd")).status_code == 201
+            done = await api.post(f"/uploads/{upload['upload_id']}/complete")
+            assert done.status_code == 200 and done.json()["sha256"] == hashlib.sha256(b"abcd").hexdigest()
+            await eventually(lambda: _is(system.read(staged), None), timeout=60)  # dropped after completion
+
+            again = await post_form(form, b"EVIL")
+            assert again.status_code == 201  # S3 takes it: the form is valid until it expires
+            assert await system.read(upload["key"]) == b"abcd"
+            await eventually(lambda: _is(system.read(staged), None), timeout=120)  # found and deleted
+
+            assert await system.read(upload["key"]) == b"abcd"
+            row = await system.session(upload["upload_id"])
+            assert row["status"] == "completed" and row["stored"]["sha256"] == hashlib.sha256(b"abcd").hexdigest()
+            assert len(await system.completed_events(upload["upload_id"])) == 1
+    [warning] = [r.msg for r in logs if isinstance(r.msg, dict) and r.msg.get("event") == "upload_late_write"]
+    assert warning["upload_id"] == upload["upload_id"] and warning["account_id"] == owner
+    assert not any("X-Amz" in str(v) or "http" in str(v) for v in warning.values())  # never the form
+
+
+async def test_a_completion_that_died_after_the_copy_completes_once_from_that_copy(start: Callable[..., Any]) -> None:
+    owner = account()
+    async with start() as system, system.api(owner) as api:
+        upload = await grant(api, 5)
+        assert (await post_form(upload["form"], b"hello")).status_code == 201
+        # An earlier attempt copied the staging object to the version's key and died there.
+        assert await system.s3.copy(f"staging/{upload['key']}", upload["key"])
+        first, second = await asyncio.gather(*(api.post(f"/uploads/{upload['upload_id']}/complete") for _ in range(2)))
+        assert first.status_code == second.status_code == 200
+        assert first.json()["sha256"] == second.json()["sha256"] == hashlib.sha256(b"hello").hexdigest()
+        assert len(await system.completed_events(upload["upload_id"])) == 1
+        assert await system.read(upload["key"]) == b"hello"
+
+
+# --- revoked shares and deleted documents -----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["client", "browser", "watcher"])
+async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start: Callable[..., Any], path: str) -> None:
+    owner, editor, document = account(), account(), str(uuid.uuid4())
+    async with start(watch_interval=0.2 if path == "watcher" else 3600) as system, system.api(editor) as api:
+        system.documents.share(owner, document, owner)
+        system.documents.share(editor, document, owner)
+        upload = await grant(api, 14, document_id=document, base_version=1, browser=path == "browser",
+                             expires_in=60 if path == "watcher" else None)
+        assert upload["key"].startswith(f"us-west-2/{owner}/{document}/")  # stored and counted as the owner's
+        assert (await system.room(owner))["reserved_bytes"] == 14
+        del system.documents.writable[(editor, document)]  # the owner revokes the share
+
+        posted = await post_form(upload["form"], b"editor's bytes")
+        assert posted.status_code < 400, posted.text
+        if path == "client":
+            answer = await api.post(f"/uploads/{upload['upload_id']}/complete")
+            assert answer.status_code == 403
+            assert answer.json()["detail"] == (
+                "this upload is no longer allowed: the document was deleted, or its share was revoked"
+            )
+        elif path == "browser":
+            link = system.upload.state.uploads.redirect_url(upload["upload_id"]).split("/v1", 1)[1]
+            answer = await api.get(link)
+            assert answer.status_code == 403 and "no longer allowed" in answer.text
+        await eventually(lambda: _is(_status(system, upload["upload_id"]), "rejected"), timeout=120)
+
+        assert (await api.get(f"/uploads/{upload['upload_id']}")).json()["status"] == "rejected"
+        assert await system.completed_events(upload["upload_id"]) == []
+        assert await system.read(upload["key"]) is None
+        assert await system.read(f"staging/{upload['key']}") is None
+        assert (await system.room(owner))["reserved_bytes"] == 0  # the room is given back
+        again = await api.post(f"/uploads/{upload['upload_id']}/complete")
+        assert again.status_code == 409 and again.json()["detail"] == "this upload is rejected"
+        assert set(system.documents.callers) == {"upload"}  # asked as the upload service, signed
+
+
+@pytest.mark.parametrize("gone", ["deleted", "trashed"])
+async def test_a_new_version_of_a_document_deleted_meanwhile_is_rejected(start: Callable[..., Any], gone: str) -> None:
+    owner, document = account(), str(uuid.uuid4())
+    async with start() as system, system.api(owner) as api:
+        system.documents.share(owner, document, owner)
+        upload = await grant(api, 3, document_id=document, base_version=1)
+        assert (await post_form(upload["form"], b"new")).status_code == 201
+        if gone == "deleted":
+            del system.documents.writable[(owner, document)]
+        else:
+            system.documents.share(owner, document, owner, trashed=True)
+        answer = await api.post(f"/uploads/{upload['upload_id']}/complete")
+        assert answer.status_code == 403 and "no longer allowed" in answer.json()["detail"]
+        assert await _status(system, upload["upload_id"]) == "rejected"
+        assert await system.completed_events(upload["upload_id"]) == []
+        assert await system.read(upload["key"]) is None and await system.read(f"staging/{upload['key']}") is None
+
+
+async def test_completion_waits_while_metadata_cannot_say(start: Callable[..., Any]) -> None:
+    owner, editor, document = account(), account(), str(uuid.uuid4())
+    async with start() as system, system.api(editor) as api:
+        system.documents.share(editor, document, owner)
+        upload = await grant(api, 6, document_id=document, base_version=1)
+        assert (await post_form(upload["form"], b"edited")).status_code == 201
+        system.documents.down = True
+        answer = await api.post(f"/uploads/{upload['upload_id']}/complete")
+        assert answer.status_code == 503 and answer.json()["detail"] == "cannot check this upload right now; try again"
+        assert await _status(system, upload["upload_id"]) == "pending"
+        system.documents.down = False
+        done = await api.post(f"/uploads/{upload['upload_id']}/complete")
+        assert done.status_code == 200 and done.json()["sha256"] == hashlib.sha256(b"edited").hexdigest()
+        [completed] = await system.completed_events(upload["upload_id"])
+        assert completed.account_id == owner and completed.actor_id == editor
+
+
+# --- room reserved at grant time --------------------------------------------------------------
+
+
+async def test_grants_reserve_room_so_side_by_side_they_never_pass_the_cap(start: Callable[..., Any]) -> None:
+    owner = account()
+    async with start() as system, system.api(owner) as api:
+        # The reported bug, scaled down: 3 GB, 3 GB and 4.999 GB of 5 GB were all granted.
+        first = await grant(api, 3000)
+        refused = [await api.post("/uploads", json={"filename": "b.txt", "size": size, "content_type": "text/plain"})
+                   for size in (3000, 4999)]
+        assert [r.status_code for r in refused] == [413, 413]
+        assert refused[0].json()["detail"] == "not enough storage: this file needs 3000 bytes and 2000 bytes are left"
+        second = await grant(api, 2000)
+        third = await api.post("/uploads", json={"filename": "c.txt", "size": 1, "content_type": "text/plain"})
+        assert third.status_code == 413
+        assert await system.upload.state.runtime.db["upload_sessions"].count_documents({"account_id": owner}) == 2
+
+        # Aborting gives the room back at once.
+        aborted = await api.delete(f"/uploads/{first['upload_id']}")
+        assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
+        assert (await system.room(owner))["reserved_bytes"] == 2000
+        replacement = await grant(api, 3000)
+
+        # Completion turns the reservation into used bytes (quota counts upload.completed).
+        assert (await post_form(second["form"], b"x" * 2000)).status_code == 201
+        assert (await api.post(f"/uploads/{second['upload_id']}/complete")).status_code == 200
+        await eventually(lambda: _room_is(system, owner, used=2000, reserved=3000), timeout=120)
+        assert (await api.post("/uploads", json={"filename": "d.txt", "size": 1, "content_type": "text/plain"})
+                ).status_code == 413
+        assert replacement["max_size"] == 3000
+
+
+async def _room_is(system: System, account_id: str, *, used: int, reserved: int) -> bool:
+    room = await system.room(account_id)
+    return room["used_bytes"] == used and room["reserved_bytes"] == reserved
