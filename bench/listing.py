@@ -51,6 +51,7 @@ from typing import Any
 import httpx
 from motor.motor_asyncio import AsyncIOMotorClient
 
+from docstore_metadata.adapters.keyset import PlainKeyset
 from docstore_metadata.adapters.repositories import EPOCH, DocumentRepository, search_keys
 from docstore_metadata.domain.cursors import SORTS, Cursor, encode_cursor, listing_kind
 from docstore_metadata.main import create_app
@@ -236,7 +237,7 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
     settings = Settings(mongodb_url=mongo_url, mongodb_database=database, kafka_bootstrap_servers=KAFKA[0],
                         s3_bucket="docstore-us-west-2", log_level="WARNING", page_size_max=200)
     mongo = AsyncIOMotorClient(mongo_url, tz_aware=True)
-    repo = DocumentRepository(mongo[database])
+    repo = DocumentRepository(mongo[database], PlainKeyset(mongo[database]))  # seeds only: the app lists
     await repo.ensure_indexes()
     app = create_app(settings)
     measured: dict[int, dict[str, list[float]]] = {}

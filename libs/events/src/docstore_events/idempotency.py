@@ -1,28 +1,34 @@
 """Idempotent consumer: an effect and its processed-event record commit together.
 
 The record's id is `<consumer>:<event id>`, unique by construction, so a redelivered
-event finds its record and its effect is skipped.
+event finds its record and its effect is skipped. Use cases reach this through
+`unit_of_work.MongoUnitOfWork.run_once`; these functions serve code that still passes a
+session by hand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
+
+from docstore_events.unit_of_work import PROCESSED_COLLECTION
 
 T = TypeVar("T")
 
-PROCESSED_COLLECTION = "processed_events"
+Effect = Callable[[AsyncClientSession], Awaitable[None]]
 
-Effect = Callable[[AsyncIOMotorClientSession], Awaitable[None]]
+__all__ = ["PROCESSED_COLLECTION", "Effect", "apply_once", "in_transaction"]
 
 
 async def apply_once(
-    client: AsyncIOMotorClient,
-    db: AsyncIOMotorDatabase,
+    client: AsyncMongoClient[Any],
+    db: AsyncDatabase[Any],
     *,
     consumer: str,
     event_id: str,
@@ -36,7 +42,7 @@ async def apply_once(
     record_id = f"{consumer}:{event_id}"
     applied = False
 
-    async def process(session: AsyncIOMotorClientSession) -> None:
+    async def process(session: AsyncClientSession) -> None:
         nonlocal applied
         applied = False
         if await processed.find_one({"_id": record_id}, session=session) is not None:
@@ -48,7 +54,7 @@ async def apply_once(
         await effect(session)
         applied = True
 
-    async with await client.start_session() as session:
+    async with client.start_session() as session:
         try:
             await session.with_transaction(process)
         except DuplicateKeyError:
@@ -57,7 +63,7 @@ async def apply_once(
     return applied
 
 
-async def in_transaction(client: AsyncIOMotorClient, work: Callable[[AsyncIOMotorClientSession], Awaitable[T]]) -> T:
+async def in_transaction(client: AsyncMongoClient[Any], work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction, retried on transient errors (state change + outbox row)."""
-    async with await client.start_session() as session:
+    async with client.start_session() as session:
         return await session.with_transaction(work)

@@ -15,9 +15,11 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from prometheus_client import Counter
 
 from docstore_events.base import Event
@@ -38,7 +40,7 @@ Publish = Callable[[KafkaRecord], Awaitable[None]]
 class Outbox:
     """Writes events into the outbox collection, inside the caller's transaction."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, *, source: str, topic_prefix: str = "") -> None:
+    def __init__(self, db: AsyncDatabase[Any], *, source: str, topic_prefix: str = "") -> None:
         self.collection = db[OUTBOX_COLLECTION]
         self.source = source
         self.topic_prefix = topic_prefix
@@ -49,7 +51,7 @@ class Outbox:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("seq", 1)])
 
-    async def add(self, event: Event, *, session: AsyncIOMotorClientSession, subject: str | None = None) -> str:
+    async def add(self, event: Event, *, session: AsyncClientSession, subject: str | None = None) -> str:
         """Store `event` for publishing; it is published only if the transaction commits."""
         record = encode(
             event,

@@ -13,13 +13,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events.base import Event
 from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import Envelope, KafkaRecord
 from docstore_events.idempotency import Effect, apply_once, in_transaction
 from docstore_events.outbox import Outbox, OutboxRelay
+from docstore_events.unit_of_work import MongoUnitOfWork
+
+R = TypeVar("R")
 
 T = TypeVar("T")
 
@@ -33,7 +37,7 @@ class EventRuntime:
         service: str,
         region: str,
         bootstrap_servers: str,
-        db: AsyncIOMotorDatabase,
+        db: AsyncDatabase[Any],
         topic_prefix: str = "",
         retry: RetryPolicy = RetryPolicy(),
         relay_poll_interval: float = 0.5,
@@ -56,7 +60,7 @@ class EventRuntime:
         self._started = False
 
     @classmethod
-    def for_service(cls, settings: Any, db: AsyncIOMotorDatabase, **options: Any) -> "EventRuntime":
+    def for_service(cls, settings: Any, db: AsyncDatabase[Any], **options: Any) -> "EventRuntime":
         """The runtime of the service that `settings` (a docstore_kit ServiceSettings) describe."""
         return cls(
             service=settings.service,
@@ -89,7 +93,11 @@ class EventRuntime:
             raise ValueError(f"raw topic {topic} already has a handler")
         self._raw_handlers[topic] = handler
 
-    async def transaction(self, work: Callable[[AsyncIOMotorClientSession], Awaitable[T]]) -> T:
+    def unit_of_work(self, repositories: Callable[[AsyncClientSession | None], R]) -> MongoUnitOfWork[R]:
+        """A unit of work on this service's database and outbox that hands out `repositories(session)`."""
+        return MongoUnitOfWork(self.db.client, self.db, self.outbox, repositories)
+
+    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run a state change and its `outbox.add` calls in one transaction, then wake the relay."""
         result = await in_transaction(self.db.client, work)
         self.outbox.wake_relay()

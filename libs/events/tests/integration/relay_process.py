@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_events import QuotaExceeded
 from docstore_events.runtime import EventRuntime
 
 
 async def main(bootstrap: str, mongo_url: str, database: str, prefix: str, account_id: str, write: bool) -> None:
-    mongo = AsyncIOMotorClient(mongo_url, tz_aware=True)
+    mongo = AsyncMongoClient(mongo_url, tz_aware=True)
     events = EventRuntime(service="relay-test", region="test", bootstrap_servers=bootstrap, db=mongo[database], topic_prefix=prefix)
     await events.start()
     if write:

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -32,9 +32,9 @@ def exceeded(account_id: str = "acct") -> QuotaExceeded:
 
 @pytest.fixture
 async def runtime_parts(isolated):
-    mongo = AsyncIOMotorClient(isolated["mongodb_url"], tz_aware=True)
+    mongo = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
     yield mongo, mongo[isolated["mongodb_database"]], isolated
-    mongo.close()
+    await mongo.close()
 
 
 def make_runtime(db, isolated, service: str = "backbone") -> EventRuntime:
@@ -61,9 +61,11 @@ async def test_outbox_event_reaches_a_subscriber_with_its_trace(runtime_parts) -
         tracer = trace.get_tracer("test")
         with tracer.start_as_current_span("request") as span:
             trace_id = format(span.get_span_context().trace_id, "032x")
-            event_id = await events.transaction(
-                lambda s: db.things.insert_one({"x": 1}, session=s) and events.outbox.add(exceeded(), session=s)
-            )
+            async def write(session):
+                await db.things.insert_one({"x": 1}, session=session)
+                return await events.outbox.add(exceeded(), session=session)
+
+            event_id = await events.transaction(write)
         await eventually(lambda: asyncio.sleep(0, received))
     finally:
         await events.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_devplatform import probes
 from docstore_events import Envelope, QuotaExceeded, encode
@@ -23,9 +23,9 @@ FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
 
 @pytest.fixture
 async def db(isolated):
-    mongo = AsyncIOMotorClient(isolated["mongodb_url"], tz_aware=True)
+    mongo = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
     yield mongo[isolated["mongodb_database"]]
-    mongo.close()
+    await mongo.close()
 
 
 def exceeded(account_id: str) -> QuotaExceeded:

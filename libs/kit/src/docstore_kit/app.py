@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from docstore_events.runtime import EventRuntime
@@ -20,9 +20,10 @@ from docstore_kit.health import ReadinessCheck, install_health
 VERSION = "0.1.0"
 
 
-def mongo_client(settings: Any) -> AsyncIOMotorClient:
-    """The service's MongoDB client (timezone-aware datetimes). Create it inside the lifespan."""
-    return AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+def mongo_client(settings: Any) -> AsyncMongoClient[Any]:
+    """The service's MongoDB client (PyMongo's async API, timezone-aware datetimes). Create it
+    inside the lifespan: it connects on first use."""
+    return AsyncMongoClient(settings.mongodb_url, tz_aware=True)
 
 
 class ServiceRuntime:
@@ -58,7 +59,7 @@ class ServiceRuntime:
                     await task
             await self.events.stop()
         finally:
-            self.mongo.close()
+            await self.mongo.close()
 
     def checks(self) -> dict[str, ReadinessCheck]:
         """Readiness of MongoDB and Kafka, for `service_app(checks=...)`."""

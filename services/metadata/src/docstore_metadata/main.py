@@ -12,6 +12,7 @@ from docstore_kit.app import ServiceRuntime, service_app
 from docstore_kit.observability import configure_observability
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.housekeeping import Housekeeping
+from docstore_metadata.adapters.keyset import choose_listing
 from docstore_metadata.adapters.replication import ReplicaRepository, ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import AccountRepository, DocumentRepository
 from docstore_metadata.adapters.sharing import SharingRepository
@@ -30,7 +31,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
         runtime = ServiceRuntime(settings)
-        accounts, documents = AccountRepository(runtime.db), DocumentRepository(runtime.db)
+        listing = await choose_listing(settings.listing_strategy, runtime.db)
+        accounts, documents = AccountRepository(runtime.db), DocumentRepository(runtime.db, listing)
         sharing_repository = SharingRepository(runtime.db)
         await accounts.ensure_indexes()
         await documents.ensure_indexes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
@@ -32,6 +33,11 @@ class Settings(ServiceSettings, S3Settings):
     compare_max_files: int = 5000
     search_scan_budget: int = 2000
     """Index rows one search request may read before answering with what it found and a cursor."""
+    listing_strategy: Literal["auto", "windowed", "keyset"] = "auto"
+    """How listings and searches read an index range (`adapters/keyset.py`): `keyset`, one limited
+    query (MongoDB stops a range at its limit); `windowed`, bounded windows of the key and
+    remembered first-page edges (SecantusDB reads a whole range before applying the limit);
+    `auto`, windowed when `buildInfo` names SecantusDB (`secantusVersion`), keyset otherwise."""
 
     peer_metadata_urls: str = ""
     """JSON map region -> URL of that region's metadata (internal), e.g.

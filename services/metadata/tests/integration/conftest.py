@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import httpx
+import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
@@ -89,10 +90,15 @@ class Harness:
 
 
 @pytest_asyncio.fixture
-async def metadata(endpoints: Any, isolated: dict[str, str], publisher: EventPublisher) -> AsyncIterator[Harness]:
+async def metadata(
+    request: pytest.FixtureRequest, endpoints: Any, isolated: dict[str, str], publisher: EventPublisher,
+) -> AsyncIterator[Harness]:
+    """The service in process. Its listing strategy (`METADATA_LISTING_STRATEGY`) is "auto" unless
+    a test names one: `pytest.mark.parametrize("metadata", ["windowed", "keyset"], indirect=True)`
+    runs a listing test under both."""
     settings = Settings(
         **isolated, s3_bucket=BUCKET, s3_endpoint_url=endpoints.s3_endpoint, free_version_cap=3,
-        garbage_interval_seconds=0.5,
+        garbage_interval_seconds=0.5, listing_strategy=getattr(request, "param", "auto"),
     )
     app = create_app(settings)
     s3 = boto3.client(

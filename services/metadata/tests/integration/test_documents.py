@@ -13,6 +13,9 @@ from docstore_devplatform.testing import eventually
 
 pytestmark = pytest.mark.integration
 
+# Listing and search behave the same under either strategy (`adapters/keyset.py`).
+both_listings = pytest.mark.parametrize("metadata", ["windowed", "keyset"], indirect=True)
+
 NAMES = ["delta.txt", "Alpha.txt", "charlie.pdf", "bravo.txt", "echo.csv", "foxtrot.txt", "golf.txt"]
 
 
@@ -41,6 +44,7 @@ async def _all_pages(metadata: Harness, **params: object) -> list[dict]:
     raise AssertionError("too many pages")
 
 
+@both_listings
 async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
     await _seed(metadata)
     newest_first = await _all_pages(metadata)
@@ -74,6 +78,7 @@ async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
     assert (await metadata.get(f"/documents/{golf}", account_id="someone-else")).status_code == 404
 
 
+@both_listings
 async def test_search_is_served_from_indexes(metadata: Harness) -> None:
     await _seed(metadata)
     documents = metadata.metadata.documents

@@ -15,7 +15,7 @@ import boto3
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_devplatform import probes
 from docstore_devplatform.paths import find_binaries
@@ -66,15 +66,15 @@ async def test_kafka_topics_exist_with_three_partitions_and_round_trip(endpoints
 
 
 async def test_mongo_transaction_commits(endpoints: Endpoints):
-    client = AsyncIOMotorClient(endpoints.mongo_url)
+    client = AsyncMongoClient(endpoints.mongo_url)
     db = client["devplatform_test"]
     try:
-        async with await client.start_session() as session, session.start_transaction():
+        async with client.start_session() as session, await session.start_transaction():
             await db.a.insert_one({"_id": 1}, session=session)
             await db.b.insert_one({"_id": 1}, session=session)
         assert await db.a.count_documents({}) == 1 and await db.b.count_documents({}) == 1
     finally:
-        client.close()
+        await client.close()
 
 
 def test_s3_put_get_and_presigned_post_checks_policy(endpoints: Endpoints):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-MAX_NAME = 255
-MAX_PATH = 1024
-MAX_TAGS = 50
-MAX_TAG = 64
+from docstore_events import names
+from docstore_events.names import MAX_NAME
 
 # The kinds of entry the change feed carries.
 CHANGE_KINDS = ("created", "modified", "renamed", "moved", "tagged", "trashed", "restored", "deleted", "conflict")
@@ -36,52 +35,34 @@ def next_version(current_version: int | None) -> int:
     return 1 if current_version is None else current_version + 1
 
 
-# --- names, folders, tags: the same rules `upload` applies to a grant ----------------------
+# --- names, folders, tags: the rules `upload` applies to a grant (docstore_events.names) -----
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+@contextmanager
+def _invalid_details() -> Iterator[None]:
+    """Turns the shared rules' InvalidName into this service's InvalidDetails (same message)."""
+    try:
+        yield
+    except names.InvalidName as error:
+        raise InvalidDetails(str(error)) from error
 
 
 def check_name(name: str) -> str:
-    value = unicodedata.normalize("NFC", name.strip())
-    if not value:
-        raise InvalidDetails("name: must not be empty")
-    if len(value) > MAX_NAME:
-        raise InvalidDetails(f"name: at most {MAX_NAME} characters")
-    if "/" in value or "\\" in value:
-        raise InvalidDetails("name: must not contain '/' or '\\' (use `path` for folders)")
-    if value in (".", "..") or ".." in value.split("."):
-        raise InvalidDetails("name: must not be '.' or '..'")
-    if _has_control(value):
-        raise InvalidDetails("name: must not contain control characters")
-    return value
+    """A document name, trimmed and NFC (see `docstore_events.names.check_name`)."""
+    with _invalid_details():
+        return names.check_name(name, field="name")
 
 
 def check_path(path: str) -> str:
     """A folder: absolute, '/'-separated, no '.' or '..' segments, no control characters."""
-    value = path.strip() or "/"
-    if not value.startswith("/"):
-        raise InvalidDetails("path: must start with '/'")
-    if len(value) > MAX_PATH:
-        raise InvalidDetails(f"path: at most {MAX_PATH} characters")
-    segments = [s for s in value.split("/") if s]
-    if any(s in (".", "..") for s in segments) or _has_control(value):
-        raise InvalidDetails("path: must not contain '.' or '..' segments or control characters")
-    return "/" + "/".join(segments)
+    with _invalid_details():
+        return names.check_path(path)
 
 
 def check_tags(tags: Iterable[str]) -> list[str]:
-    tags = list(tags)
-    if len(tags) > MAX_TAGS:
-        raise InvalidDetails(f"tags: at most {MAX_TAGS}")
-    cleaned = []
-    for tag in tags:
-        tag = tag.strip()
-        if not tag or len(tag) > MAX_TAG or _has_control(tag):
-            raise InvalidDetails(f"tags: each tag is 1 to {MAX_TAG} printable characters")
-        cleaned.append(tag)
-    return sorted(set(cleaned))
+    """Tags trimmed, deduplicated and sorted (see `docstore_events.names.check_tags`)."""
+    with _invalid_details():
+        return names.check_tags(tags)
 
 
 def full_path(path: str, name: str) -> str:

@@ -1,0 +1,199 @@
+"""Unit of work: one use case, one MongoDB transaction, its events in the outbox.
+
+A use case never sees a driver session. It asks a `UnitOfWork` to run it:
+
+    async def rename(uow: UnitOfWork[Repos], account_id: str, document_id: str, name: str) -> Document:
+        async def work(tx: Transaction[Repos]) -> Document:
+            document = await tx.repos.documents.get(account_id, document_id)
+            document = document.renamed(name)                       # a pure domain rule
+            await tx.repos.documents.save(document)
+            tx.emit(FileDetailsChanged(...))                        # collected, not yet sent
+            return document
+        return await uow.run(work)
+
+`run` hands `work` a `Transaction`: the service's repositories bound to one transaction and
+an `emit` that collects events. When `work` returns, the collected events are written to the
+outbox inside the same transaction, the transaction commits, the relay is woken and the
+`after_commit` callbacks run. If `work` raises, nothing is written and no event leaves.
+
+Why `await uow.run(work)` and not cosmicpython's `async with uow: ...; await uow.commit()`:
+MongoDB aborts a transaction that meets a write conflict or a primary step-down with a
+`TransientTransactionError` label, and the driver's answer (`with_transaction`) is to run the
+whole body again. A `with` block cannot be re-run; a function can. So `work` may run more
+than once, and must have no effect outside the transaction: side effects (S3 deletes, waking
+a sweeper) go to `tx.after_commit`.
+
+`run_once` is the idempotent-consumer form: `work` runs with a processed-event record
+(`<consumer>:<event id>`) in the same transaction, and not at all if the record exists.
+
+`FakeUnitOfWork` runs use cases against in-memory repositories and records what was emitted
+and committed, so use-case tests need no servers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from docstore_events.base import Event
+from docstore_events.outbox import Outbox
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+T = TypeVar("T")
+
+PROCESSED_COLLECTION = "processed_events"
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+@dataclass
+class Transaction(Generic[R]):
+    """What one run of a use case sees: `repos` bound to the transaction, `emit` for events.
+
+    `session` is the driver's session, for adapters only (a repository built by the unit of
+    work already holds it); it is None in a `FakeUnitOfWork`."""
+
+    repos: R
+    session: Any = None
+    events: list[tuple[Event, str | None]] = field(default_factory=list)
+    callbacks: list[AfterCommit] = field(default_factory=list)
+
+    def emit(self, event: Event, *, subject: str | None = None) -> None:
+        """Publish `event` if, and only if, this transaction commits (CloudEvents `subject` optional)."""
+        self.events.append((event, subject))
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` once the transaction has committed (never if it aborts)."""
+        self.callbacks.append(callback)
+
+
+Work = Callable[[Transaction[R]], Awaitable[T]]
+
+
+class UnitOfWork(ABC, Generic[R]):
+    """Runs use cases in transactions that hand out the repositories `R` (see the module)."""
+
+    @abstractmethod
+    async def run(self, work: Work[R, T]) -> T:
+        """Run `work` in one transaction; its emitted events commit with it."""
+
+    @abstractmethod
+    async def run_once(self, *, consumer: str, event_id: str, work: Work[R, None]) -> bool:
+        """Run a consumer's `work` once per `event_id`; False, doing nothing, if already done."""
+
+
+async def _after_commit(transaction: Transaction[Any]) -> None:
+    for callback in transaction.callbacks:
+        outcome = callback()
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+class MongoUnitOfWork(UnitOfWork[R]):
+    """The unit of work on PyMongo's async client.
+
+    `repositories(session)` builds the service's repositories bound to `session`; `outbox` is
+    the service's outbox (the relay is woken after every commit that wrote to it)."""
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Any],
+        db: AsyncDatabase[Any],
+        outbox: Outbox,
+        repositories: Callable[[AsyncClientSession | None], R],
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.outbox = outbox
+        self.repositories = repositories
+
+    def repos(self) -> R:
+        """The repositories outside any transaction, for reads that need no consistency with a write."""
+        return self.repositories(None)
+
+    async def run(self, work: Work[R, T]) -> T:
+        result, transaction = await self._transaction(work, None)
+        assert transaction is not None  # without a processed-event record, `work` always runs
+        await self._committed(transaction)
+        return result
+
+    async def run_once(self, *, consumer: str, event_id: str, work: Work[R, None]) -> bool:
+        try:
+            applied, transaction = await self._transaction(work, f"{consumer}:{event_id}")
+        except DuplicateKeyError:
+            # A concurrent delivery of the same event won the race; its effect stands.
+            return False
+        if transaction is None:  # processed before: `work` did not run
+            return False
+        await self._committed(transaction)
+        return True
+
+    async def _transaction(self, work: Work[R, Any], processed_id: str | None) -> tuple[Any, Transaction[R] | None]:
+        attempt: list[Transaction[R]] = []
+
+        async def body(session: AsyncClientSession) -> Any:
+            if processed_id is not None:
+                processed = self.db[PROCESSED_COLLECTION]
+                if await processed.find_one({"_id": processed_id}, session=session) is not None:
+                    return None
+                consumer, _, event_id = processed_id.partition(":")
+                await processed.insert_one(
+                    {"_id": processed_id, "consumer": consumer, "event_id": event_id, "at": datetime.now(UTC)},
+                    session=session,
+                )
+            # A retried body starts from scratch: nothing the failed attempt emitted survives.
+            transaction = Transaction(self.repositories(session), session)
+            attempt[:] = [transaction]
+            result = await work(transaction)
+            for event, subject in transaction.events:
+                await self.outbox.add(event, session=session, subject=subject)
+            return result
+
+        async with self.client.start_session() as session:
+            result = await session.with_transaction(body)
+        return result, (attempt[0] if attempt else None)
+
+    async def _committed(self, transaction: Transaction[R]) -> None:
+        if transaction.events:
+            self.outbox.wake_relay()
+        await _after_commit(transaction)
+
+
+class FakeUnitOfWork(UnitOfWork[R]):
+    """A unit of work over in-memory repositories, for use-case tests without servers.
+
+    `emitted` holds the events of committed runs in order, `commits` counts them; a run whose
+    work raises commits nothing (the repositories themselves are not rolled back: a use case
+    that raises after writing is a test failure to read, not a state to rely on)."""
+
+    def __init__(self, repos: R) -> None:
+        self.repos = repos
+        self.emitted: list[Event] = []
+        self.commits = 0
+        self.processed: set[str] = set()
+
+    async def run(self, work: Work[R, T]) -> T:
+        transaction = Transaction(self.repos)
+        result = await work(transaction)
+        self.emitted += [event for event, _ in transaction.events]
+        self.commits += 1
+        await _after_commit(transaction)
+        return result
+
+    async def run_once(self, *, consumer: str, event_id: str, work: Work[R, None]) -> bool:
+        key = f"{consumer}:{event_id}"
+        if key in self.processed:
+            return False
+        await self.run(work)
+        self.processed.add(key)
+        return True

@@ -1,0 +1,115 @@
+"""`MongoUnitOfWork` on a real MongoDB-protocol server: repositories bound to one transaction,
+events in the outbox only when it commits, a retried body leaves one write, `run_once` applies
+an event once, and the relay is woken by the commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+from docstore_events import QuotaExceeded
+from docstore_events.outbox import Outbox
+from docstore_events.unit_of_work import MongoUnitOfWork, Transaction
+
+pytestmark = pytest.mark.integration
+
+
+def exceeded(account_id: str = "acct") -> QuotaExceeded:
+    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
+
+
+@dataclass
+class Counters:
+    """A repository: it never sees a client or a transaction, only the session it was bound to."""
+
+    db: AsyncDatabase[Any]
+    session: AsyncClientSession | None
+
+    async def bump(self, name: str) -> None:
+        await self.db.counters.update_one({"_id": name}, {"$inc": {"n": 1}}, upsert=True, session=self.session)
+
+
+@pytest.fixture
+async def db(isolated: dict[str, str]) -> AsyncIterator[AsyncDatabase[Any]]:
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
+    yield mongo[isolated["mongodb_database"]]
+    await mongo.close()
+
+
+def unit_of_work(db: AsyncDatabase[Any]) -> tuple[MongoUnitOfWork[Counters], Outbox]:
+    outbox = Outbox(db, source="/docstore/test/uow")
+    return MongoUnitOfWork(db.client, db, outbox, lambda session: Counters(db, session)), outbox
+
+
+async def count(db: AsyncDatabase[Any], name: str) -> int:
+    row = await db.counters.find_one({"_id": name})
+    return 0 if row is None else int(row["n"])
+
+
+async def test_a_commit_writes_the_change_and_its_event_and_wakes_the_relay(db: AsyncDatabase[Any]) -> None:
+    uow, outbox = unit_of_work(db)
+
+    async def work(tx: Transaction[Counters]) -> str:
+        await tx.repos.bump("a")
+        tx.emit(exceeded(), subject="doc-1")
+        return "ok"
+
+    assert await uow.run(work) == "ok"
+    assert await count(db, "a") == 1
+    rows = await db.outbox.find({}).to_list(None)
+    assert len(rows) == 1 and rows[0]["headers"]["ce_subject"] == "doc-1"
+    assert outbox.written.is_set()
+
+
+async def test_a_failure_rolls_back_the_change_and_its_event(db: AsyncDatabase[Any]) -> None:
+    uow, outbox = unit_of_work(db)
+    after: list[str] = []
+
+    async def work(tx: Transaction[Counters]) -> None:
+        await tx.repos.bump("a")
+        tx.emit(exceeded())
+        tx.after_commit(lambda: after.append("x"))
+        raise LookupError("gone")
+
+    with pytest.raises(LookupError):
+        await uow.run(work)
+    assert await count(db, "a") == 0
+    assert await db.outbox.count_documents({}) == 0
+    assert after == [] and not outbox.written.is_set()
+
+
+async def test_a_transient_error_reruns_the_body_and_keeps_one_attempt(db: AsyncDatabase[Any]) -> None:
+    uow, _ = unit_of_work(db)
+    attempts: list[int] = []
+
+    async def work(tx: Transaction[Counters]) -> None:
+        await tx.repos.bump("a")
+        tx.emit(exceeded(f"attempt-{len(attempts)}"))
+        attempts.append(1)
+        if len(attempts) == 1:  # what a write conflict looks like to the driver
+            raise OperationFailure("conflict", code=112, details={"errorLabels": ["TransientTransactionError"]})
+
+    await uow.run(work)
+    assert len(attempts) == 2
+    assert await count(db, "a") == 1
+    rows = await db.outbox.find({}).to_list(None)
+    assert [row["key"] for row in rows] == [b"attempt-1"]
+
+
+async def test_run_once_applies_an_event_once(db: AsyncDatabase[Any]) -> None:
+    uow, _ = unit_of_work(db)
+
+    async def work(tx: Transaction[Counters]) -> None:
+        await tx.repos.bump("a")
+
+    results = [await uow.run_once(consumer="quota", event_id="e1", work=work) for _ in range(3)]
+    assert results == [True, False, False]
+    assert await count(db, "a") == 1
+    assert await db.processed_events.count_documents({"_id": "quota:e1"}) == 1
