@@ -6,7 +6,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo import ReturnDocument
 
 from docstore_upload.domain.grants import Grant
@@ -17,7 +18,7 @@ LATE_WRITE_MARGIN = timedelta(seconds=60)
 
 
 class UploadSessions:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db["upload_sessions"]
 
     async def ensure_indexes(self) -> None:
@@ -27,7 +28,7 @@ class UploadSessions:
         await self.collection.create_index([("staging_key", 1)])
         await self.collection.create_index([("late_check_at", 1)])
 
-    async def add(self, grant: Grant, session: AsyncIOMotorClientSession, **extra: Any) -> None:
+    async def add(self, grant: Grant, session: AsyncClientSession, **extra: Any) -> None:
         row = asdict(grant)
         row["_id"] = row.pop("upload_id")
         now = datetime.now(UTC)
@@ -48,7 +49,7 @@ class UploadSessions:
         return await self.collection.find_one({"key": key}) or await self.collection.find_one({"staging_key": key})
 
     async def finish(
-        self, upload_id: str, status: str, session: AsyncIOMotorClientSession, **fields: Any
+        self, upload_id: str, status: str, session: AsyncClientSession, **fields: Any
     ) -> bool:
         """Move a pending session to `status`; False when it was not pending any more.
 

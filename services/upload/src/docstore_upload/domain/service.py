@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
 from docstore_events.faults import crashpoint
@@ -238,7 +238,7 @@ class Uploads:
                 "part_count": part_count(request.size, chosen),
             }
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
+        async def write(session: AsyncClientSession) -> None:
             await self.sessions.add(grant, session, **extra)
             await self.events.outbox.add(
                 UploadInitiated(
@@ -446,7 +446,7 @@ class Uploads:
             # The watcher checks it again once the lease set by `mark_joined` runs out.
             log.exception("upload_verify_failed", upload_id=row["_id"])
 
-    async def _record_completion(self, row: dict[str, Any], stored: StoredObject, session: AsyncIOMotorClientSession) -> None:
+    async def _record_completion(self, row: dict[str, Any], stored: StoredObject, session: AsyncClientSession) -> None:
         facts = {"size": stored.size, "etag": stored.etag, "sha256": stored.sha256}
         if not await self.sessions.finish(row["_id"], COMPLETED, session, stored=facts):
             return  # another path (redirect, watcher) completed it first
@@ -515,7 +515,7 @@ class Uploads:
         if multipart:
             await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
 
-        async def expire(session: AsyncIOMotorClientSession) -> None:
+        async def expire(session: AsyncClientSession) -> None:
             if await self.sessions.finish(row["_id"], EXPIRED, session):
                 await self.events.outbox.add(
                     UploadExpired(
