@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await upstreams.aclose()
-            mongo.close()
+            await mongo.close()
 
     app = service_app(
         settings=settings,

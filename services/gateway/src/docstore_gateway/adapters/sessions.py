@@ -10,7 +10,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
 
 
 def _token_id(token: str) -> str:
@@ -39,7 +41,7 @@ class IssuedSession:
 
 
 class SessionStore:
-    def __init__(self, db: AsyncIOMotorDatabase, ttl_seconds: int, region: str = "") -> None:
+    def __init__(self, db: AsyncDatabase[Any], ttl_seconds: int, region: str = "") -> None:
         self.collection = db["sessions"]
         self.ttl = timedelta(seconds=ttl_seconds)
         self.region = region
