@@ -12,7 +12,7 @@ metadata's HTTP API (in process, httpx ASGI transport, `limit=50`):
   search    name prefix (narrow: ~5 matches; broad: a twentieth of the account), name substring,
             created / modified ranges (closed: a 30-day window 60 days back; open: the last 30
             days, everything older than 180 days), one tag, two tags, content type
-  baseline  a raw motor `find_one` by `_id`, and the textbook keyset query
+  baseline  a raw PyMongo `find_one` by `_id`, and the textbook keyset query
             `find({account, trashed}).sort(modified, _id).limit(51)` on the same compound index
 
 and prints p50/p99 for each at both sizes with the ratio 100k / 10k.
@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_metadata.adapters.keyset import PlainKeyset
 from docstore_metadata.adapters.repositories import EPOCH, DocumentRepository, search_keys
@@ -236,7 +236,7 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
     database = f"bench_listing_{uuid.uuid4().hex[:8]}"
     settings = Settings(mongodb_url=mongo_url, mongodb_database=database, kafka_bootstrap_servers=KAFKA[0],
                         s3_bucket="docstore-us-west-2", log_level="WARNING", page_size_max=200)
-    mongo = AsyncIOMotorClient(mongo_url, tz_aware=True)
+    mongo = AsyncMongoClient(mongo_url, tz_aware=True)
     repo = DocumentRepository(mongo[database], PlainKeyset(mongo[database]))  # seeds only: the app lists
     await repo.ensure_indexes()
     app = create_app(settings)
@@ -259,7 +259,7 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
                     report(size, measured[size])
     finally:
         await mongo.drop_database(database)
-        mongo.close()
+        await mongo.close()
     sizes = sorted(measured)
     if len(sizes) == 2:
         compare(sizes[0], measured[sizes[0]], sizes[1], measured[sizes[1]])

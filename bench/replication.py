@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_devplatform.ports import free_ports
 from docstore_devplatform.servers import Servers
@@ -120,7 +120,7 @@ def main() -> None:
 
 
 async def run(urls: dict, mongo_url: str, args: argparse.Namespace) -> None:
-    mongo = AsyncIOMotorClient(mongo_url, tz_aware=True)
+    mongo = AsyncMongoClient(mongo_url, tz_aware=True)
     b_db = mongo[f"docstore_metadata_{B.replace('-', '_')}"]
     try:
         print(f"baseline: {args.baseline} raw replica PUTs to B's metadata + read from B's database", flush=True)
@@ -133,7 +133,7 @@ async def run(urls: dict, mongo_url: str, args: argparse.Namespace) -> None:
         server = [(row["replicated_at"] - created[row["_id"]]).total_seconds()
                   async for row in b_db.replicas.find({}, {"replicated_at": 1}) if row["_id"] in created]
     finally:
-        mongo.close()
+        await mongo.close()
     raw_p50, raw_p99 = percentile(raw, 50) * 1000, percentile(raw, 99) * 1000
     p50, p99 = percentile(lags, 50) * 1000, percentile(lags, 99) * 1000
     print()

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo import ASCENDING
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -106,7 +106,7 @@ class _Reader:
 
     name = ""
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.documents = db["documents"]
         self.trace: Trace | None = None
 
@@ -312,7 +312,7 @@ class WindowedKeyset(_Reader):
 
     name = "windowed"
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         super().__init__(db)
         self.edges = db["listing_edges"]  # per account and listing: where its first page ended
 
@@ -454,7 +454,7 @@ class WindowedKeyset(_Reader):
 # --- the choice, once, at composition --------------------------------------------------------
 
 
-async def reads_whole_ranges(db: AsyncIOMotorDatabase) -> bool:
+async def reads_whole_ranges(db: AsyncDatabase[Any]) -> bool:
     """Whether the server behind `db` is SecantusDB, which reads a whole index range before it
     applies a limit. Probes `buildInfo` once: SecantusDB adds `secantusVersion` to it, MongoDB has
     no such field. A server that refuses the command counts as SecantusDB, since the windowed
@@ -467,7 +467,7 @@ async def reads_whole_ranges(db: AsyncIOMotorDatabase) -> bool:
     return "secantusVersion" in info
 
 
-async def choose_listing(strategy: str, db: AsyncIOMotorDatabase) -> Listing:
+async def choose_listing(strategy: str, db: AsyncDatabase[Any]) -> Listing:
     """The listing strategy for `db`: "windowed", "keyset", or "auto" (windowed on SecantusDB,
     keyset on anything else, per `reads_whole_ranges`)."""
     if strategy not in STRATEGIES:

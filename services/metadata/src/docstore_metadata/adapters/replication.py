@@ -29,14 +29,15 @@ from typing import Any
 
 import httpx
 import structlog
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from prometheus_client import Counter, Histogram
 
 from docstore_events.faults import crashpoint
 
 log = structlog.get_logger(__name__)
 
-Session = AsyncIOMotorClientSession | None
+Session = AsyncClientSession | None
 REPLICA_FIELDS = ("username", "home_region", "plan", "status", "version")
 SECRET_HEADER = "X-Replication-Secret"
 
@@ -58,7 +59,7 @@ def replica_state(account: Mapping[str, Any]) -> dict[str, Any]:
 class ReplicationQueue:
     """The home region's queue of replica writes, one row per (peer region, account)."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, peers: Mapping[str, str]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], peers: Mapping[str, str]) -> None:
         self.rows = db["replication_outbox"]
         self.peers = dict(peers)
         self.written = asyncio.Event()
@@ -67,7 +68,7 @@ class ReplicationQueue:
     async def ensure_indexes(self) -> None:
         await self.rows.create_index([("next_attempt_at", 1)])
 
-    async def enqueue(self, account_id: str, state: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+    async def enqueue(self, account_id: str, state: dict[str, Any], session: AsyncClientSession) -> None:
         """Queue `state` for every peer, inside the caller's transaction (replaces an older unsent state)."""
         now = datetime.now(UTC)
         for target in self.peers:
@@ -208,7 +209,7 @@ class ReplicationRelay:
 class ReplicaRepository:
     """Other regions' accounts (`replicas`) and who holds each username here (`usernames`)."""
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.replicas = db["replicas"]
         self.usernames = db["usernames"]
 
@@ -218,7 +219,7 @@ class ReplicaRepository:
     async def replica(self, account_id: str, session: Session = None) -> dict[str, Any] | None:
         return await self.replicas.find_one({"_id": account_id}, session=session)
 
-    async def put_replica(self, account_id: str, state: Mapping[str, Any], session: AsyncIOMotorClientSession) -> None:
+    async def put_replica(self, account_id: str, state: Mapping[str, Any], session: AsyncClientSession) -> None:
         await self.replicas.update_one(
             {"_id": account_id},
             {"$set": {**{name: state[name] for name in REPLICA_FIELDS}, "replicated_at": datetime.now(UTC)}},
@@ -230,7 +231,7 @@ class ReplicaRepository:
         """`{account_id, home_region}` holding `username` in this region, or None."""
         return await self.usernames.find_one({"_id": username}, session=session)
 
-    async def claim(self, username: str, account_id: str, home_region: str, session: AsyncIOMotorClientSession) -> None:
+    async def claim(self, username: str, account_id: str, home_region: str, session: AsyncClientSession) -> None:
         """Record the owner of `username` (upsert; the write every racer on this name makes)."""
         await self.usernames.update_one(
             {"_id": username},
@@ -239,7 +240,7 @@ class ReplicaRepository:
             session=session,
         )
 
-    async def claim_new(self, username: str, account_id: str, home_region: str, session: AsyncIOMotorClientSession) -> None:
+    async def claim_new(self, username: str, account_id: str, home_region: str, session: AsyncClientSession) -> None:
         """Claim a username nobody holds here; DuplicateKeyError if somebody does."""
         await self.usernames.insert_one(
             {"_id": username, "account_id": account_id, "home_region": home_region, "at": datetime.now(UTC), "writes": 1},

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from docstore_metadata.adapters.keyset import EPOCH, Listing, Position, Scan, Trace
@@ -35,17 +36,17 @@ from docstore_metadata.domain.documents import (
 
 __all__ = ["EPOCH", "AccountRepository", "DocumentRepository", "InvalidCursor", "search_keys"]
 
-Session = AsyncIOMotorClientSession | None
+Session = AsyncClientSession | None
 
 
 class AccountRepository:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db["accounts"]
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("username", unique=True)
 
-    async def add(self, account: Account, session: AsyncIOMotorClientSession) -> None:
+    async def add(self, account: Account, session: AsyncClientSession) -> None:
         await self.collection.insert_one(
             {
                 "_id": account.id,
@@ -73,7 +74,7 @@ class AccountRepository:
         account = await self.collection.find_one({"_id": account_id}, {"plan": 1}, session=session)
         return (account or {}).get("plan") or "free"
 
-    async def set_plan(self, account_id: str, plan: str, session: AsyncIOMotorClientSession) -> None:
+    async def set_plan(self, account_id: str, plan: str, session: AsyncClientSession) -> None:
         await self.collection.update_one({"_id": account_id}, {"$set": {"plan": plan}}, session=session)
 
 
@@ -83,7 +84,7 @@ def search_keys(name: str) -> dict[str, Any]:
 
 
 class DocumentRepository:
-    def __init__(self, db: AsyncIOMotorDatabase, listing: Listing) -> None:
+    def __init__(self, db: AsyncDatabase[Any], listing: Listing) -> None:
         """`listing` reads the index ranges of `page` and `search` (`keyset.choose_listing`)."""
         self.documents = db["documents"]
         self.versions = db["versions"]
@@ -123,19 +124,19 @@ class DocumentRepository:
         """The document if `account_id` owns it; None otherwise (absent or someone else's)."""
         return await self.documents.find_one({"_id": document_id, "account_id": account_id}, session=session)
 
-    async def insert_document(self, document: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+    async def insert_document(self, document: dict[str, Any], session: AsyncClientSession) -> None:
         await self.documents.insert_one(
             {"trashed": False, "trashed_at": None, "purge_claimed_at": EPOCH, **document}, session=session
         )
 
-    async def update_document(self, document_id: str, changes: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+    async def update_document(self, document_id: str, changes: dict[str, Any], session: AsyncClientSession) -> None:
         await self.documents.update_one({"_id": document_id}, {"$set": changes}, session=session)
 
-    async def delete_document(self, document_id: str, session: AsyncIOMotorClientSession) -> bool:
+    async def delete_document(self, document_id: str, session: AsyncClientSession) -> bool:
         result = await self.documents.delete_one({"_id": document_id}, session=session)
         return result.deleted_count == 1
 
-    async def insert_version(self, version: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+    async def insert_version(self, version: dict[str, Any], session: AsyncClientSession) -> None:
         await self.versions.insert_one(version, session=session)
 
     async def versions_of(self, document_id: str, session: Session = None) -> list[dict[str, Any]]:
@@ -147,7 +148,7 @@ class DocumentRepository:
     async def version_by_upload(self, upload_id: str, session: Session = None) -> dict[str, Any] | None:
         return await self.versions.find_one({"upload_id": upload_id}, session=session)
 
-    async def delete_versions(self, document_id: str, numbers: list[int], session: AsyncIOMotorClientSession) -> None:
+    async def delete_versions(self, document_id: str, numbers: list[int], session: AsyncClientSession) -> None:
         await self.versions.delete_many({"document_id": document_id, "version": {"$in": numbers}}, session=session)
 
     async def live_documents(self, account_id: str) -> list[dict[str, Any]]:
@@ -157,7 +158,7 @@ class DocumentRepository:
 
     # --- S3 objects to delete after commit (an outbox for S3) --------------------------
 
-    async def add_garbage(self, objects: list[tuple[str, str]], session: AsyncIOMotorClientSession) -> None:
+    async def add_garbage(self, objects: list[tuple[str, str]], session: AsyncClientSession) -> None:
         now = datetime.now(UTC)
         for bucket, key in objects:
             await self.garbage.update_one(
@@ -188,14 +189,14 @@ class DocumentRepository:
 
     # --- change feed -------------------------------------------------------------------
 
-    async def next_seq(self, account_id: str, session: AsyncIOMotorClientSession) -> int:
+    async def next_seq(self, account_id: str, session: AsyncClientSession) -> int:
         counter = await self.counters.find_one_and_update(
             {"_id": account_id}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER,
             session=session,
         )
         return int(counter["seq"])
 
-    async def add_change(self, change: dict[str, Any], session: AsyncIOMotorClientSession) -> int:
+    async def add_change(self, change: dict[str, Any], session: AsyncClientSession) -> int:
         seq = await self.next_seq(change["account_id"], session)
         await self.changes.insert_one({"_id": f"{change['account_id']}:{seq}", "seq": seq, **change}, session=session)
         return seq

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -54,7 +54,7 @@ from docstore_metadata.domain.documents import (
 )
 
 T = TypeVar("T")
-Session = AsyncIOMotorClientSession
+Session = AsyncClientSession
 CONFLICT_NAMESPACE = uuid.UUID("6f1c6c1e-8f0a-4d3e-9a57-0c2b1f6d0e11")
 
 

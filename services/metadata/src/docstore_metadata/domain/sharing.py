@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from docstore_events import ShareCreated
 from docstore_events.notifications import FileFollowed, FileUnfollowed
@@ -77,7 +77,7 @@ class Sharing:
         if grantee["_id"] == owner_id:
             raise ValueError("you own this document already")
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
+        async def write(session: AsyncClientSession) -> None:
             if await self.repository.share(document_id, owner_id, grantee["_id"], permission, session):
                 await self.events.outbox.add(
                     ShareCreated(account_id=owner_id, document_id=document_id, grantee_id=grantee["_id"],
@@ -92,7 +92,7 @@ class Sharing:
     async def unshare(self, owner_id: str, document_id: str, grantee_id: str) -> None:
         await self.owned(owner_id, document_id)
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
+        async def write(session: AsyncClientSession) -> None:
             await self.repository.unshare(document_id, grantee_id, session)
             # Losing access ends the follow too.
             if await self.repository.unfollow(document_id, grantee_id, session):
@@ -106,7 +106,7 @@ class Sharing:
         found = await self.visible(account_id, document_id)
         owner_id = found.document["account_id"]
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
+        async def write(session: AsyncClientSession) -> None:
             if await self.repository.follow(document_id, owner_id, account_id, session):
                 await self.events.outbox.add(
                     FileFollowed(account_id=account_id, document_id=document_id, owner_id=owner_id), session=session
@@ -118,7 +118,7 @@ class Sharing:
         document = await self.documents.get(document_id)
         owner_id = document["account_id"] if document else ""
 
-        async def write(session: AsyncIOMotorClientSession) -> None:
+        async def write(session: AsyncClientSession) -> None:
             if await self.repository.unfollow(document_id, account_id, session):
                 await self.events.outbox.add(
                     FileUnfollowed(account_id=account_id, document_id=document_id, owner_id=owner_id), session=session
