@@ -7,21 +7,23 @@ The two events travel on different topics, so they can arrive out of order: each
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 COLLECTION = "follows"
 
 
 class FollowRepository:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[COLLECTION]
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("document_id", 1), ("following", 1)])
 
     async def set(
-        self, document_id: str, follower_id: str, following: bool, at: datetime, session: AsyncIOMotorClientSession
+        self, document_id: str, follower_id: str, following: bool, at: datetime, session: AsyncClientSession
     ) -> None:
         key = f"{document_id}:{follower_id}"
         current = await self.collection.find_one({"_id": key}, session=session)
@@ -34,6 +36,6 @@ class FollowRepository:
             session=session,
         )
 
-    async def followers(self, document_id: str, session: AsyncIOMotorClientSession | None = None) -> list[str]:
+    async def followers(self, document_id: str, session: AsyncClientSession | None = None) -> list[str]:
         found = self.collection.find({"document_id": document_id, "following": True}, {"follower_id": 1}, session=session)
         return sorted([doc["follower_id"] async for doc in found])

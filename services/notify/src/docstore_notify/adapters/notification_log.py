@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 COLLECTION = "notifications"
 WAITING, PENDING, SENT, FAILED = "waiting", "pending", "sent", "failed"
@@ -55,7 +56,7 @@ class Page:
 
 
 class NotificationLog:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[COLLECTION]
 
     async def ensure_indexes(self) -> None:
@@ -74,7 +75,7 @@ class NotificationLog:
         subject: str,
         resend_after: timedelta,
         waiting: bool,
-        session: AsyncIOMotorClientSession,
+        session: AsyncClientSession,
         digest: bool = False,
         hold: timedelta | None = None,
         coalesce_key: str | None = None,
@@ -101,7 +102,7 @@ class NotificationLog:
         await self.collection.insert_one(row, session=session)
 
     async def merge(
-        self, coalesce_key: str, set_params: dict[str, Any], session: AsyncIOMotorClientSession
+        self, coalesce_key: str, set_params: dict[str, Any], session: AsyncClientSession
     ) -> bool:
         """Fold one more event into a not-yet-sent row with the same key still in its hold
         window: counts it (`params.changes`) and takes its facts. False when there is none."""
@@ -116,11 +117,11 @@ class NotificationLog:
     async def accounts_with_digest_items(self, limit: int = 1000) -> list[str]:
         return list(await self.collection.distinct("account_id", {"status": DIGEST_QUEUED}))[:limit]
 
-    async def digest_items(self, account_id: str, session: AsyncIOMotorClientSession, limit: int = 200) -> list[dict]:
+    async def digest_items(self, account_id: str, session: AsyncClientSession, limit: int = 200) -> list[dict]:
         found = self.collection.find({"account_id": account_id, "status": DIGEST_QUEUED}, session=session)
         return [row async for row in found.sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)]
 
-    async def mark_digested(self, ids: list[str], digest_id: str, session: AsyncIOMotorClientSession) -> None:
+    async def mark_digested(self, ids: list[str], digest_id: str, session: AsyncClientSession) -> None:
         await self.collection.update_many(
             {"_id": {"$in": ids}, "status": DIGEST_QUEUED},
             {"$set": {"status": DIGESTED, "digest_id": digest_id}},
@@ -128,7 +129,7 @@ class NotificationLog:
         )
 
     async def release_waiting(
-        self, account_id: str, resend_after: timedelta, session: AsyncIOMotorClientSession
+        self, account_id: str, resend_after: timedelta, session: AsyncClientSession
     ) -> int:
         """Make `account_id`'s waiting rows pending (its address just arrived); returns how many."""
         result = await self.collection.update_many(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_notify.domain.mail import KINDS
 
@@ -21,15 +22,15 @@ def _field(kind: str) -> str:
 
 
 class PreferenceRepository:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[COLLECTION]
 
-    async def of(self, account_id: str, session: AsyncIOMotorClientSession | None = None) -> dict[str, str]:
+    async def of(self, account_id: str, session: AsyncClientSession | None = None) -> dict[str, str]:
         doc = await self.collection.find_one({"_id": account_id}, session=session)
         chosen = (doc or {}).get("kinds", {})
         return {kind: chosen.get(_field(kind), DEFAULT_MODE) for kind in KINDS}
 
-    async def mode(self, account_id: str, kind: str, session: AsyncIOMotorClientSession | None = None) -> str:
+    async def mode(self, account_id: str, kind: str, session: AsyncClientSession | None = None) -> str:
         return (await self.of(account_id, session)).get(kind, DEFAULT_MODE)
 
     async def set(self, account_id: str, changes: dict[str, str]) -> dict[str, str]:

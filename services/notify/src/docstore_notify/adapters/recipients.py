@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 COLLECTION = "recipients"
 
 
 class RecipientRepository:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[COLLECTION]
 
-    async def remember(self, account_id: str, email: str, session: AsyncIOMotorClientSession) -> None:
+    async def remember(self, account_id: str, email: str, session: AsyncClientSession) -> None:
         """Store (or overwrite) the address of `account_id`; repeating it changes nothing."""
         await self.collection.update_one(
             {"_id": account_id},
@@ -23,11 +25,11 @@ class RecipientRepository:
             session=session,
         )
 
-    async def address(self, account_id: str, session: AsyncIOMotorClientSession | None = None) -> str | None:
+    async def address(self, account_id: str, session: AsyncClientSession | None = None) -> str | None:
         doc = await self.collection.find_one({"_id": account_id}, {"email": 1}, session=session)
         return doc.get("email") if doc else None
 
-    async def touch(self, account_id: str, session: AsyncIOMotorClientSession) -> None:
+    async def touch(self, account_id: str, session: AsyncClientSession) -> None:
         """Write the account's document (creating it without an address) so that this
         transaction conflicts with a concurrent `remember`: one of the two is retried and
         sees the other's write. Without it, a notification recorded as waiting while the

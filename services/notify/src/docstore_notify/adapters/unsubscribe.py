@@ -12,8 +12,9 @@ import base64
 import hashlib
 import hmac
 import re
+from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 
 COLLECTION = "unsubscribe_tokens"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -32,7 +33,7 @@ def sign(secret: str, account_id: str, kind: str) -> str:
 
 
 class UnsubscribeLinks:
-    def __init__(self, db: AsyncIOMotorDatabase, *, secret: str, base_url: str) -> None:
+    def __init__(self, db: AsyncDatabase[Any], *, secret: str, base_url: str) -> None:
         self.collection = db[COLLECTION]
         self.secret = secret
         self.base_url = base_url.rstrip("/")

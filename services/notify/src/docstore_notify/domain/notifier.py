@@ -34,7 +34,7 @@ import structlog
 from docstore_events import FileModified, QuotaExceeded, QuotaRestored, UploadExpired
 from docstore_events.notifications import QuotaWarningReached
 from docstore_events.faults import crashpoint
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 from prometheus_client import Counter
 
 from docstore_notify.adapters.follows import FollowRepository
@@ -113,7 +113,7 @@ class Notifier:
         preferences: PreferenceRepository,
         follows: FollowRepository,
         unsubscribe: UnsubscribeLinks,
-        transaction: Callable[[Callable[[AsyncIOMotorClientSession], Awaitable[Any]]], Awaitable[Any]],
+        transaction: Callable[[Callable[[AsyncClientSession], Awaitable[Any]]], Awaitable[Any]],
         coalesce_window: timedelta = timedelta(seconds=60),
     ) -> None:
         self.recipients = recipients
@@ -127,12 +127,12 @@ class Notifier:
         self.transaction = transaction
         self.coalesce_window = coalesce_window
 
-    async def remember_recipient(self, account_id: str, email: str, session: AsyncIOMotorClientSession) -> None:
+    async def remember_recipient(self, account_id: str, email: str, session: AsyncClientSession) -> None:
         """Store the account's address and release its waiting notifications (caller's transaction)."""
         await self.recipients.remember(account_id, email, session)
         await self.notifications.release_waiting(account_id, self.resend_after, session)
 
-    async def record(self, notification_id: str, notice: Notice, session: AsyncIOMotorClientSession) -> bool:
+    async def record(self, notification_id: str, notice: Notice, session: AsyncClientSession) -> bool:
         """Remember, in the caller's transaction, that `notice` must be mailed; True when the
         caller should send it right after the commit.
 
@@ -174,7 +174,7 @@ class Notifier:
         return not (digest or waiting or hold)
 
     async def record_for_followers(
-        self, event_id: str, event: FileModified, session: AsyncIOMotorClientSession
+        self, event_id: str, event: FileModified, session: AsyncClientSession
     ) -> list[str]:
         """A change to a followed file: one notice per follower other than whoever made it."""
         to_send = []
@@ -194,7 +194,7 @@ class Notifier:
                 continue  # digest items wait for the address like any other mail
             digest_id = f"digest:{uuid.uuid4().hex}"
 
-            async def work(session: AsyncIOMotorClientSession, account_id: str = account_id,
+            async def work(session: AsyncClientSession, account_id: str = account_id,
                            digest_id: str = digest_id) -> bool:
                 items = await self.notifications.digest_items(account_id, session)
                 if not items:
