@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-
 from aiokafka import AIOKafkaProducer
 
 from docstore_devplatform import probes

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from docstore_devplatform import probes
 
+from docstore_devplatform import probes
 from docstore_events.topics import all_topics
 
 from .webdriver import Browser, browser_available
@@ -70,8 +70,12 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
     processes = ServiceProcesses(endpoints, test_data_dir / "web-system", ports="auto", extra_env=system_env())
     try:
         urls = processes.start()
-        yield WebSystem(urls=urls, processes=processes, logs=test_data_dir / "web-system" / "logs",
-                        bucket=bucket_for(processes.region))
+        yield WebSystem(
+            urls=urls,
+            processes=processes,
+            logs=test_data_dir / "web-system" / "logs",
+            bucket=bucket_for(processes.region),
+        )
     finally:
         processes.stop()
 
@@ -91,8 +95,11 @@ def s3(endpoints):
     from botocore.config import Config
 
     return boto3.client(
-        "s3", endpoint_url=endpoints.s3_endpoint, aws_access_key_id=endpoints.s3_access_key,
-        aws_secret_access_key=endpoints.s3_secret_key, region_name="us-west-2",
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
+        region_name="us-west-2",
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
 
@@ -100,8 +107,10 @@ def s3(endpoints):
 def api_sign_up(gateway: str, username: str, plan: str = "free") -> str:
     """Sign up through the API (for accounts a test only needs to exist); returns a token."""
     with httpx.Client(base_url=gateway, timeout=30) as client:
-        created = client.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
-                                                    "password": PASSWORD, "plan": plan})
+        created = client.post(
+            "/v1/accounts",
+            json={"username": username, "email": f"{username}@example.com", "password": PASSWORD, "plan": plan},
+        )
         assert created.status_code == 201, created.text
         login = client.post("/v1/sessions", json={"username": username, "password": PASSWORD})
         assert login.status_code == 201, login.text

@@ -30,6 +30,7 @@ NOTES = (
 
 # ---------------------------------------------------------------- helpers
 
+
 def write_file(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
@@ -76,9 +77,11 @@ def document_row(browser: Browser, name: str, timeout: float = 30.0):
 
 def pick_files(browser: Browser, css: str, *paths: Path) -> None:
     """Choose files in a file input, as a person does in the picker."""
+
     def pick() -> bool:
         browser.find(css, visible=False).type("\n".join(str(p) for p in paths))
         return True
+
     browser.wait(pick, f"choosing files in {css}", timeout=10)  # again if the input was just redrawn
 
 
@@ -91,6 +94,7 @@ def wait_uploaded(browser: Browser, name: str, timeout: float = 60.0) -> None:
             if name in text and "Uploaded" in text:
                 return True
         return False
+
     browser.wait(done, f"upload of {name} to finish", timeout)
 
 
@@ -109,7 +113,9 @@ def assert_bytes_bypassed_docstore(browser: Browser, system: WebSystem, s3_origi
             if request["has_body"]:
                 assert request["body_bytes"] > 0, f"a body the page could not show as JSON: {request}"
         else:
-            assert request["url"].startswith((s3_origin, "data:", "blob:", "chrome:", "about:")), f"unexpected request {request}"
+            assert request["url"].startswith((s3_origin, "data:", "blob:", "chrome:", "about:")), (
+                f"unexpected request {request}"
+            )
     for name, url in system.urls.items():
         if name != "gateway":
             assert not any(r["url"].startswith(url) for r in requests), f"the page called {name} directly"
@@ -123,6 +129,7 @@ def search(browser: Browser, text: str) -> None:
 
 
 # ---------------------------------------------------------------- tests
+
 
 def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     web_system: WebSystem, browser: Browser, s3, endpoints, tmp_path: Path
@@ -199,6 +206,7 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
         except AssertionError:
             return False
         return mark.text.lower() == SECRET_WORD
+
     browser.wait(found_inside, "the full-text hit", timeout=60, interval=1)
     snippet = browser.find("section.results .snippet")
     assert "budget was approved" in snippet.text
@@ -213,8 +221,10 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     # Delete to the trash, see it there, restore it.
     go(browser, "#/files")
     browser.button("Delete meeting-notes.txt").click()
-    browser.wait(lambda: not any("meeting-notes.txt" in r.text for r in browser.find_all("table.documents tbody tr")),
-                 "the row to leave the list")
+    browser.wait(
+        lambda: not any("meeting-notes.txt" in r.text for r in browser.find_all("table.documents tbody tr")),
+        "the row to leave the list",
+    )
     go(browser, "#/trash")
     browser.find_text("table.documents tbody tr", "meeting-notes.txt")
     browser.screenshot("06-trash")
@@ -241,7 +251,9 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     go(browser, "#/files")
     document_row(browser, "site-backup.zip")
     browser.screenshot("09-files-phone")
-    assert browser.js("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
+    assert browser.js("return document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "the page scrolls sideways"
+    )
     assert not browser.console_errors()
 
     # Log out; the friend logs in and finds the shared document.
@@ -261,7 +273,9 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
     browser.screenshot("09b-shared-with-me")
 
 
-def test_large_upload_resumes_after_a_reload(web_system: WebSystem, browser: Browser, s3, endpoints, tmp_path: Path) -> None:
+def test_large_upload_resumes_after_a_reload(
+    web_system: WebSystem, browser: Browser, s3, endpoints, tmp_path: Path
+) -> None:
     base = web_system.gateway
     s3_origin = "{0.scheme}://{0.netloc}".format(urlsplit(endpoints.s3_endpoint))
     sign_up(browser, base, plan="premium")
@@ -311,6 +325,7 @@ def test_free_user_sees_usage_warning_and_upgrade_hint(web_system: WebSystem, br
     def level() -> str | None:
         browser.reload()  # usage follows the upload through an event: look again until it shows
         return browser.find(".usage[data-level]").attribute("data-level")
+
     browser.wait(lambda: level() == "warning", "the warning state", timeout=30, interval=0.5)
     browser.find_text(".usage-message", "80 %")
     browser.screenshot("12-usage-warning-phone")
@@ -336,7 +351,9 @@ def test_admin_sees_the_totals(web_system: WebSystem, browser: Browser) -> None:
     browser.resize(*PHONE)
     browser.find_text("h1", "Admin dashboard")
     browser.screenshot("15-admin-phone")
-    assert browser.js("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
+    assert browser.js("return document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "the page scrolls sideways"
+    )
 
 
 def check_dashboard(browser: Browser) -> None:

@@ -25,9 +25,16 @@ ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 CHROMIUM = os.environ.get("DOCSTORE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("DOCSTORE_CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--disable-features=Translate,MediaRouter,OptimizationHints",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
 ]
 
 
@@ -44,7 +51,7 @@ def browser_available() -> str | None:
 
 
 class Element:
-    def __init__(self, browser: "Browser", element_id: str, description: str) -> None:
+    def __init__(self, browser: Browser, element_id: str, description: str) -> None:
         self.browser = browser
         self.id = element_id
         self.description = description
@@ -52,19 +59,19 @@ class Element:
     def _cmd(self, method: str, path: str, body: dict | None = None) -> Any:
         return self.browser.command(method, f"/element/{self.id}{path}", body)
 
-    def click(self) -> "Element":
+    def click(self) -> Element:
         self._cmd("POST", "/click", {})
         return self
 
-    def type(self, text: str) -> "Element":
+    def type(self, text: str) -> Element:
         self._cmd("POST", "/value", {"text": text})
         return self
 
-    def clear(self) -> "Element":
+    def clear(self) -> Element:
         self._cmd("POST", "/clear", {})
         return self
 
-    def fill(self, text: str) -> "Element":
+    def fill(self, text: str) -> Element:
         return self.clear().type(text)
 
     @property
@@ -77,11 +84,11 @@ class Element:
     def property(self, name: str) -> Any:
         return self._cmd("GET", f"/property/{name}")
 
-    def find(self, css: str) -> "Element":
+    def find(self, css: str) -> Element:
         found = self._cmd("POST", "/element", {"using": "css selector", "value": css})
         return Element(self.browser, found[ELEMENT_KEY], css)
 
-    def find_all(self, css: str) -> list["Element"]:
+    def find_all(self, css: str) -> list[Element]:
         found = self._cmd("POST", "/elements", {"using": "css selector", "value": css})
         return [Element(self.browser, f[ELEMENT_KEY], css) for f in found]
 
@@ -101,7 +108,8 @@ class Browser:
         self.driver_log = self.profile / "chromedriver.log"
         self.driver = subprocess.Popen(
             [CHROMEDRIVER, f"--port={port}", f"--log-path={self.driver_log}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60.0)
         deadline = time.monotonic() + 20
@@ -119,7 +127,11 @@ class Browser:
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
-                "args": [*CHROMIUM_FLAGS, f"--user-data-dir={self.profile / 'profile'}", f"--window-size={width},{height}"],
+                "args": [
+                    *CHROMIUM_FLAGS,
+                    f"--user-data-dir={self.profile / 'profile'}",
+                    f"--window-size={width},{height}",
+                ],
                 "prefs": {
                     "download.default_directory": str(self.downloads),
                     "download.prompt_for_download": False,
@@ -178,7 +190,11 @@ class Browser:
         self.command("POST", "/window/rect", {"width": width, "height": height})
 
     def js(self, script: str, *args: Any) -> Any:
-        return self.command("POST", "/execute/sync", {"script": script, "args": [a.as_arg() if isinstance(a, Element) else a for a in args]})
+        return self.command(
+            "POST",
+            "/execute/sync",
+            {"script": script, "args": [a.as_arg() if isinstance(a, Element) else a for a in args]},
+        )
 
     def js_async(self, script: str, *args: Any) -> Any:
         """Run `script`; it ends by calling `arguments[arguments.length - 1](result)`."""
@@ -201,25 +217,34 @@ class Browser:
             if time.monotonic() > deadline:
                 shot = self.screenshot(f"FAILED-{int(time.time())}")
                 alert = self.alert_text()
-                raise AssertionError(f"timed out waiting for {what} (screenshot {shot}; page alert: {alert!r}; last error: {last_error})")
+                raise AssertionError(
+                    f"timed out waiting for {what} (screenshot {shot}; page alert: {alert!r}; last error: {last_error})"
+                )
             time.sleep(interval)
 
     def find(self, css: str, timeout: float = 20.0, visible: bool = True) -> Element:
         """The first element matching `css` (visible unless told), waiting for it to appear."""
+
         def check() -> Element | None:
             for element in self.find_all(css):
-                if not visible or self.js("const e = arguments[0]; return !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);", element):
+                if not visible or self.js(
+                    "const e = arguments[0]; return !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);",
+                    element,
+                ):
                     return element
             return None
+
         return self.wait(check, f"element {css!r}", timeout)
 
     def find_text(self, css: str, text: str, timeout: float = 20.0) -> Element:
         """The first visible element matching `css` whose text contains `text`."""
+
         def check() -> Element | None:
             for element in self.find_all(css):
                 if text in element.text:
                     return element
             return None
+
         return self.wait(check, f"{css!r} containing {text!r}", timeout)
 
     def button(self, label: str, within: str = "body", timeout: float = 20.0) -> Element:
@@ -233,14 +258,18 @@ class Browser:
               }
             }
             return null;"""
+
         def check() -> Element | None:
             found = self.js(script, within, label)
             return Element(self, found[ELEMENT_KEY], label) if found else None
+
         return self.wait(check, f"button {label!r} in {within!r}", timeout)
 
     def alert_text(self) -> str:
         try:
-            return self.js("const a = document.getElementById('alert'); return a && !a.hidden ? a.textContent : '';") or ""
+            return (
+                self.js("const a = document.getElementById('alert'); return a && !a.hidden ? a.textContent : '';") or ""
+            )
         except WebDriverError:
             return ""
 
@@ -266,13 +295,21 @@ class Browser:
                     size += len(base64.b64decode(part["bytes"]))
             if not size and request.get("postData"):
                 size = len(request["postData"].encode())
-            self._network.append({
-                "method": request["method"], "url": request["url"], "body_bytes": size,
-                "has_body": bool(request.get("hasPostData")),
-            })
+            self._network.append(
+                {
+                    "method": request["method"],
+                    "url": request["url"],
+                    "body_bytes": size,
+                    "has_body": bool(request.get("hasPostData")),
+                }
+            )
         return list(self._network)
 
     def console_errors(self) -> list[str]:
         """Script errors the page logged (answers like 403 or 404 that the page handles are left out)."""
         entries = self.command("POST", "/se/log", {"type": "browser"})
-        return [e["message"] for e in entries if e.get("level") == "SEVERE" and "Failed to load resource" not in e["message"]]
+        return [
+            e["message"]
+            for e in entries
+            if e.get("level") == "SEVERE" and "Failed to load resource" not in e["message"]
+        ]

@@ -7,8 +7,6 @@ second session fixture of this folder and start a second system).
 
 from __future__ import annotations
 
-from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
-
 from docstore_devplatform.e2e import (  # noqa: F401  (re-exported for the test modules)
     FREE_CAP_BYTES,
     PASSWORD,
@@ -20,6 +18,17 @@ from docstore_devplatform.e2e import (  # noqa: F401  (re-exported for the test 
     sign_up,
     upload,
 )
+from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 
-__all__ = ["FREE_CAP_BYTES", "PASSWORD", "REGION_A", "REGION_B", "SYSTEM_ENV", "System", "User", "eventually",
-           "sign_up", "upload"]
+__all__ = [
+    "FREE_CAP_BYTES",
+    "PASSWORD",
+    "REGION_A",
+    "REGION_B",
+    "SYSTEM_ENV",
+    "System",
+    "User",
+    "eventually",
+    "sign_up",
+    "upload",
+]

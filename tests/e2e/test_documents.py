@@ -23,11 +23,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FREE_VERSION_CAP = 3
 
 
-async def put(api: httpx.AsyncClient, user, name: str, data: bytes, *, content_type: str = "text/plain",
-              complete: bool = True, **grant: object) -> dict:
+async def put(
+    api: httpx.AsyncClient,
+    user,
+    name: str,
+    data: bytes,
+    *,
+    content_type: str = "text/plain",
+    complete: bool = True,
+    **grant: object,
+) -> dict:
     """Grant (with tags, path, document_id, base_version as given), POST to S3, complete."""
-    granted = await api.post("/v1/uploads", headers=user.auth,
-                             json={"filename": name, "size": len(data), "content_type": content_type, **grant})
+    granted = await api.post(
+        "/v1/uploads",
+        headers=user.auth,
+        json={"filename": name, "size": len(data), "content_type": content_type, **grant},
+    )
     assert granted.status_code == 201, granted.text
     form = granted.json()["form"]
     async with httpx.AsyncClient() as s3:
@@ -58,10 +69,12 @@ async def document(api, user, document_id: str, version: int) -> dict:
 
 async def test_listing_search_details_and_trash(api) -> None:
     user = await sign_up(api)
-    files = [("beta.txt", b"b" * 30, "text/plain", ["work"], "/docs"),
-             ("Alpha.pdf", b"a" * 10, "application/pdf", ["work", "tax"], "/docs"),
-             ("gamma notes.txt", b"g" * 20, "text/plain", ["home"], "/"),
-             ("delta.csv", b"d" * 40, "text/csv", [], "/")]
+    files = [
+        ("beta.txt", b"b" * 30, "text/plain", ["work"], "/docs"),
+        ("Alpha.pdf", b"a" * 10, "application/pdf", ["work", "tax"], "/docs"),
+        ("gamma notes.txt", b"g" * 20, "text/plain", ["home"], "/"),
+        ("delta.csv", b"d" * 40, "text/csv", [], "/"),
+    ]
     ids = {}
     for name, data, content_type, tags, path in files:
         ids[name] = (await put(api, user, name, data, content_type=content_type, tags=tags, path=path))["document_id"]
@@ -102,10 +115,17 @@ async def test_listing_search_details_and_trash(api) -> None:
 
     # Rename, re-tag, move.
     beta = ids["beta.txt"]
-    changed = await api.patch(f"/v1/documents/{beta}", headers=user.auth,
-                              json={"name": "Beta final.txt", "tags": ["done"], "path": "/archive"})
+    changed = await api.patch(
+        f"/v1/documents/{beta}",
+        headers=user.auth,
+        json={"name": "Beta final.txt", "tags": ["done"], "path": "/archive"},
+    )
     assert changed.status_code == 200, changed.text
-    assert (changed.json()["name"], changed.json()["tags"], changed.json()["path"]) == ("Beta final.txt", ["done"], "/archive")
+    assert (changed.json()["name"], changed.json()["tags"], changed.json()["path"]) == (
+        "Beta final.txt",
+        ["done"],
+        "/archive",
+    )
     assert (await api.patch(f"/v1/documents/{beta}", headers=user.auth, json={"name": "../x"})).status_code == 422
     assert await search(name="beta f") == ["Beta final.txt"]
 
@@ -119,7 +139,9 @@ async def test_listing_search_details_and_trash(api) -> None:
     assert (await api.post(f"/v1/documents/{beta}/restore", headers=user.auth)).status_code == 200
     await listed(api, user, 4)
     assert (await api.delete(f"/v1/documents/{beta}", headers=user.auth)).status_code == 204
-    assert (await api.delete(f"/v1/documents/{beta}", params={"permanent": "true"}, headers=user.auth)).status_code == 204
+    assert (
+        await api.delete(f"/v1/documents/{beta}", params={"permanent": "true"}, headers=user.auth)
+    ).status_code == 204
     assert (await api.get(f"/v1/documents/{beta}", headers=user.auth)).status_code == 404
     await listed(api, user, 0, trashed="true")
 
@@ -138,8 +160,13 @@ async def test_download_url_works_and_expires(api, endpoints) -> None:
 
         # The same signing helper, for one second: refused once it has passed.
         bucket, key = unquote(urlsplit(link["url"]).path).lstrip("/").split("/", 1)
-        signer = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name="us-west-2",
-                              aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key)
+        signer = boto3.client(
+            "s3",
+            endpoint_url=endpoints.s3_endpoint,
+            region_name="us-west-2",
+            aws_access_key_id=endpoints.s3_access_key,
+            aws_secret_access_key=endpoints.s3_secret_key,
+        )
         short = sign_download(signer, bucket=bucket, key=key, filename="Q1 report.txt", expires_in=1)
         await asyncio.sleep(2.5)
         assert (await client.get(short)).status_code == 403
@@ -157,7 +184,9 @@ async def test_versions_restore_conflict_copy_and_retention(api) -> None:
     assert [v["version"] for v in history] == [2, 1]
     async with httpx.AsyncClient() as client:
         for number, body in ((1, b"version one\n"), (2, b"version two!\n")):
-            link = (await api.get(f"/v1/documents/{doc_id}/download", params={"version": number}, headers=user.auth)).json()
+            link = (
+                await api.get(f"/v1/documents/{doc_id}/download", params={"version": number}, headers=user.auth)
+            ).json()
             assert (await client.get(link["url"])).content == body
 
     restored = await api.post(f"/v1/documents/{doc_id}/versions/1/restore", headers=user.auth)
@@ -165,8 +194,17 @@ async def test_versions_restore_conflict_copy_and_retention(api) -> None:
     assert restored.json()["sha256"] == hashlib.sha256(b"version one\n").hexdigest()
 
     # A stale base at grant time: 409 with the current version.
-    stale = await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "plan.txt", "size": 5, "content_type": "text/plain", "document_id": doc_id, "base_version": 1})
+    stale = await api.post(
+        "/v1/uploads",
+        headers=user.auth,
+        json={
+            "filename": "plan.txt",
+            "size": 5,
+            "content_type": "text/plain",
+            "document_id": doc_id,
+            "base_version": 1,
+        },
+    )
     assert stale.status_code == 409, stale.text
 
     # Two grants from the same base both pass; the second to complete becomes a conflict copy.
@@ -192,8 +230,9 @@ async def test_versions_restore_conflict_copy_and_retention(api) -> None:
         return usage if usage["used_bytes"] == expected else None
 
     # Left: v1's object (v3 points at it), v4, v5 and the conflict copy; v2's bytes were freed.
-    await eventually(lambda: usage_is(len(b"version one\n") + len(b"first wins\n") + len(b"five\n")
-                                      + len(b"second is a copy\n")))
+    await eventually(
+        lambda: usage_is(len(b"version one\n") + len(b"first wins\n") + len(b"five\n") + len(b"second is a copy\n"))
+    )
 
 
 async def test_change_feed_long_poll_and_compare(api) -> None:
@@ -207,11 +246,18 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
     body = await eventually(created)
     entry = body["changes"][0]
     assert (entry["kind"], entry["path"], entry["name"], entry["version"], entry["sha256"]) == (
-        "created", "/s", "sync.txt", 1, done["sha256"])
+        "created",
+        "/s",
+        "sync.txt",
+        1,
+        done["sha256"],
+    )
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    waiting = asyncio.create_task(api.get("/v1/changes", params={"cursor": body["cursor"], "wait": 20}, headers=user.auth))
+    waiting = asyncio.create_task(
+        api.get("/v1/changes", params={"cursor": body["cursor"], "wait": 20}, headers=user.auth)
+    )
     await asyncio.sleep(1)
     assert not waiting.done()
     await api.patch(f"/v1/documents/{done['document_id']}", headers=user.auth, json={"name": "renamed.txt"})
@@ -220,10 +266,16 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
     assert [(c["kind"], c["name"]) for c in answer["changes"]] == [("renamed", "renamed.txt")]
     assert answer["cursor"] > body["cursor"]
 
-    compared = await api.post("/v1/sync/compare", headers=user.auth, json={"files": [
-        {"path": "/s/renamed.txt", "sha256": done["sha256"]},
-        {"path": "/elsewhere.txt", "sha256": "0" * 64},
-    ]})
+    compared = await api.post(
+        "/v1/sync/compare",
+        headers=user.auth,
+        json={
+            "files": [
+                {"path": "/s/renamed.txt", "sha256": done["sha256"]},
+                {"path": "/elsewhere.txt", "sha256": "0" * 64},
+            ]
+        },
+    )
     assert compared.status_code == 200, compared.text
     assert [f["status"] for f in compared.json()["files"]] == ["same", "unknown_on_server"]
     await put(api, user, "server-only.txt", b"x")

@@ -10,6 +10,7 @@ import re
 
 import httpx
 import pytest
+
 from docstore_kit.auth import InternalAuth
 from docstore_notify.settings import Settings as NotifySettings
 
@@ -41,6 +42,7 @@ async def mail_with(endpoints, user: User, subject: str) -> dict:
     async def probe():
         found = [m for m in await mails_to(endpoints, user) if m["subject"] == subject]
         return found[0] if found else None
+
     return await eventually(probe, timeout=40)
 
 
@@ -52,12 +54,16 @@ async def used(api, user: User, expected: int) -> dict:
     async def probe():
         body = await usage_of(api, user)
         return body if body["used_bytes"] == expected else None
+
     return await eventually(probe)
 
 
 async def grant(api, user: User, size: int, name: str = "f.bin") -> httpx.Response:
-    return await api.post("/v1/uploads", headers=user.auth,
-                          json={"filename": name, "size": size, "content_type": "application/octet-stream"})
+    return await api.post(
+        "/v1/uploads",
+        headers=user.auth,
+        json={"filename": name, "size": size, "content_type": "application/octet-stream"},
+    )
 
 
 async def _plan_is(api, user: User, plan: str) -> bool:
@@ -66,7 +72,9 @@ async def _plan_is(api, user: User, plan: str) -> bool:
 
 async def post_to_s3(form: dict, data: bytes) -> None:
     async with httpx.AsyncClient() as s3:
-        posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", data, "application/octet-stream")})
+        posted = await s3.post(
+            form["url"], data=form["fields"], files={"file": ("f", data, "application/octet-stream")}
+        )
     assert posted.status_code == 201, posted.text
 
 
@@ -106,10 +114,14 @@ async def test_a_free_account_fills_up_warned_twice_refused_then_restored(api, e
     assert not body["over_quota"] and body["room_bytes"] > 0
     assert (await grant(api, user, 1000)).status_code == 201
     await asyncio.sleep(2)  # duplicates would be here by now
-    assert sorted(await subjects(endpoints, user)) == sorted([
-        "Your DocStore storage is 80% full", "Your DocStore storage is 95% full",
-        "Your DocStore storage is full", "Your DocStore storage is available again",
-    ])
+    assert sorted(await subjects(endpoints, user)) == sorted(
+        [
+            "Your DocStore storage is 80% full",
+            "Your DocStore storage is 95% full",
+            "Your DocStore storage is full",
+            "Your DocStore storage is available again",
+        ]
+    )
 
 
 async def test_plan_upgrade_and_downgrade_take_effect_at_once(api, endpoints) -> None:
@@ -123,6 +135,7 @@ async def test_plan_upgrade_and_downgrade_take_effect_at_once(api, endpoints) ->
     async def premium():
         body = await usage_of(api, user)
         return body if body["plan"] == "premium" else None
+
     body = await eventually(premium)
     assert body["cap_bytes"] > FREE_CAP_BYTES
     await upload(api, user, "b.bin", b"b" * (FREE_CAP_BYTES * 6 // 10), "application/octet-stream")
@@ -133,6 +146,7 @@ async def test_plan_upgrade_and_downgrade_take_effect_at_once(api, endpoints) ->
     async def flagged():
         body = await usage_of(api, user)
         return body if body["plan"] == "free" and body["over_quota"] else None
+
     body = await eventually(flagged)
     assert body["room_bytes"] == 0
     await mail_with(endpoints, user, "Your DocStore storage is full")
@@ -152,10 +166,12 @@ async def test_a_digest_collects_what_the_user_chose_to_get_later(api, endpoints
     async def digest_sent():
         async with httpx.AsyncClient() as notify:
             as_service = InternalAuth.from_settings(NotifySettings()).headers(
-                audience="notify", subject="e2e-tests", role="service")
+                audience="notify", subject="e2e-tests", role="service"
+            )
             ran = await notify.post(f"{system.urls['notify']}/internal/digests/run", headers=as_service)
             assert ran.status_code == 200, ran.text
         return await mails_to(endpoints, user)
+
     mails = await eventually(digest_sent)
     assert [m["subject"] for m in mails] == ["Your DocStore digest: 1 update"]
     assert "80% full" in mails[0]["body"] and UNSUBSCRIBE.search(mails[0]["body"])
@@ -194,8 +210,11 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
         return current.status_code == 200 and current.json()["version"] == n
 
     await eventually(lambda: at_version(1))
-    shared = await api.post(f"/v1/documents/{doc['document_id']}/shares", headers=owner.auth,
-                            json={"username": follower.username, "permission": "edit"})
+    shared = await api.post(
+        f"/v1/documents/{doc['document_id']}/shares",
+        headers=owner.auth,
+        json={"username": follower.username, "permission": "edit"},
+    )
     assert shared.status_code in (200, 201), shared.text
     followed = await api.put(f"/v1/documents/{doc['document_id']}/follow", headers=follower.auth)
     assert followed.status_code in (200, 201, 204), followed.text
@@ -203,9 +222,17 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
     assert owner_follows.status_code in (200, 201, 204)
     for n in range(2, 12):  # ten quick versions by the owner, each based on the one before
         await eventually(lambda: at_version(n - 1))
-        g = await api.post("/v1/uploads", headers=owner.auth, json={
-            "filename": "plan.txt", "size": 2, "content_type": "text/plain",
-            "document_id": doc["document_id"], "base_version": n - 1})
+        g = await api.post(
+            "/v1/uploads",
+            headers=owner.auth,
+            json={
+                "filename": "plan.txt",
+                "size": 2,
+                "content_type": "text/plain",
+                "document_id": doc["document_id"],
+                "base_version": n - 1,
+            },
+        )
         assert g.status_code == 201, g.text
         await post_to_s3(g.json()["form"], f"v{n}".encode()[:2].ljust(2))
         assert (await api.post(f"/v1/uploads/{g.json()['upload_id']}/complete", headers=owner.auth)).status_code == 200
@@ -220,8 +247,10 @@ async def test_the_operator_dashboard_is_for_admins_only(api) -> None:
     user = await sign_up(api)
     assert (await api.get("/v1/admin/totals", headers=user.auth)).status_code == 403
     # Admins are made by METADATA_ADMIN_USERNAMES; the e2e system names "admin-e2e".
-    created = await api.post("/v1/accounts", json={"username": "admin-e2e", "email": "admin-e2e@example.com",
-                                                   "password": "correct horse battery staple"})
+    created = await api.post(
+        "/v1/accounts",
+        json={"username": "admin-e2e", "email": "admin-e2e@example.com", "password": "correct horse battery staple"},
+    )
     assert created.status_code in (201, 409)
     login = await api.post("/v1/sessions", json={"username": "admin-e2e", "password": "correct horse battery staple"})
     admin = {"Authorization": f"Bearer {login.json()['token']}"}

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from .conftest import PASSWORD, REGION_A, REGION_B, eventually
 
@@ -29,8 +31,9 @@ def new_name() -> str:
 
 async def sign_up(gateway: str, username: str, password: str = PASSWORD) -> httpx.Response:
     async with httpx.AsyncClient(base_url=gateway, timeout=40.0) as client:
-        return await client.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
-                                                       "password": password})
+        return await client.post(
+            "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": password}
+        )
 
 
 async def log_in(gateway: str, username: str, password: str = PASSWORD) -> httpx.Response:
@@ -39,13 +42,13 @@ async def log_in(gateway: str, username: str, password: str = PASSWORD) -> httpx
 
 
 @pytest.fixture
-def mongo(endpoints):
-    client = AsyncIOMotorClient(endpoints.mongo_url, tz_aware=True)
+async def mongo(endpoints) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(endpoints.mongo_url, tz_aware=True)
     yield client
-    client.close()
+    await client.close()
 
 
-def metadata_db(mongo: AsyncIOMotorClient, region: str):
+def metadata_db(mongo: AsyncMongoClient[dict[str, Any]], region: str):
     return mongo[f"docstore_metadata_{region.replace('-', '_')}"]
 
 
@@ -70,7 +73,11 @@ async def test_login_at_the_other_region_is_redirected_home_and_succeeds_there(s
 
     assert wrong.status_code == 307, wrong.text
     assert wrong.headers["location"] == f"{system.gateway}/v1/sessions"
-    assert wrong.json() == {"detail": wrong.json()["detail"], "home_region": REGION_A, "location": f"{system.gateway}/v1/sessions"}
+    assert wrong.json() == {
+        "detail": wrong.json()["detail"],
+        "home_region": REGION_A,
+        "location": f"{system.gateway}/v1/sessions",
+    }
     # A client repeats the same POST at the Location (what 307 means), and is logged in at home.
     async with httpx.AsyncClient(timeout=40.0) as client:
         home = await client.post(wrong.headers["location"], json={"username": username, "password": PASSWORD})
@@ -80,7 +87,9 @@ async def test_login_at_the_other_region_is_redirected_home_and_succeeds_there(s
 
     # The same token sent to region B (sessions are per region) is sent home too, path and query kept.
     async with httpx.AsyncClient(timeout=40.0) as client:
-        elsewhere = await client.get(f"{region_b.gateway}/v1/documents?limit=5", headers={"Authorization": f"Bearer {token}"})
+        elsewhere = await client.get(
+            f"{region_b.gateway}/v1/documents?limit=5", headers={"Authorization": f"Bearer {token}"}
+        )
         assert elsewhere.status_code == 307
         assert elsewhere.json()["location"] == elsewhere.headers["location"] == f"{system.gateway}/v1/documents?limit=5"
         followed = await client.get(elsewhere.headers["location"], headers={"Authorization": f"Bearer {token}"})
@@ -88,13 +97,20 @@ async def test_login_at_the_other_region_is_redirected_home_and_succeeds_there(s
         # Wrong password at the wrong region: still redirected (B cannot check it: the replica has none).
         assert (await log_in(region_b.gateway, username, "not the password")).status_code == 307
         # The home gateway answers the preflight of the other region's web app (JSON POST + Authorization).
-        preflight = await client.options(f"{system.gateway}/v1/sessions", headers={
-            "Origin": region_b.gateway, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type"})
+        preflight = await client.options(
+            f"{system.gateway}/v1/sessions",
+            headers={
+                "Origin": region_b.gateway,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert preflight.status_code == 200, preflight.text
         assert preflight.headers["access-control-allow-origin"] == region_b.gateway
-        stranger = await client.options(f"{system.gateway}/v1/sessions", headers={
-            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        stranger = await client.options(
+            f"{system.gateway}/v1/sessions",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
         assert "access-control-allow-origin" not in stranger.headers
 
 
@@ -237,6 +253,9 @@ async def test_one_username_signed_up_in_both_regions_at_once_has_one_winner_and
         assert sent_home.status_code == 307 and sent_home.json()["home_region"] == winner_region
         winner_id = min(a_id, b_id)
         for region in (REGION_A, REGION_B):
-            owner = await eventually(lambda region=region: metadata_db(mongo, region).usernames.find_one(
-                {"_id": username, "account_id": winner_id}))
+            owner = await eventually(
+                lambda region=region: metadata_db(mongo, region).usernames.find_one(
+                    {"_id": username, "account_id": winner_id}
+                )
+            )
             assert owner["home_region"] == winner_region

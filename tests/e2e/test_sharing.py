@@ -22,13 +22,18 @@ async def test_shared_document_rights_and_an_editors_new_version(api) -> None:
 
     await eventually(visible_to_owner)
     for user, permission in ((editor, "edit"), (viewer, "view")):
-        shared = await api.post(f"/v1/documents/{doc}/shares", headers=owner.auth,
-                                json={"username": user.username, "permission": permission})
+        shared = await api.post(
+            f"/v1/documents/{doc}/shares",
+            headers=owner.auth,
+            json={"username": user.username, "permission": permission},
+        )
         assert shared.status_code == 201, shared.text
-    assert (await api.post(f"/v1/documents/{doc}/shares", headers=viewer.auth,
-                           json={"username": stranger.username})).status_code == 403
-    assert (await api.post(f"/v1/documents/{doc}/shares", headers=owner.auth,
-                           json={"username": "nobody-by-this-name"})).status_code == 404
+    assert (
+        await api.post(f"/v1/documents/{doc}/shares", headers=viewer.auth, json={"username": stranger.username})
+    ).status_code == 403
+    assert (
+        await api.post(f"/v1/documents/{doc}/shares", headers=owner.auth, json={"username": "nobody-by-this-name"})
+    ).status_code == 404
 
     for user in (editor, viewer):
         assert (await api.get(f"/v1/documents/{doc}", headers=user.auth)).status_code == 200
@@ -39,15 +44,22 @@ async def test_shared_document_rights_and_an_editors_new_version(api) -> None:
     assert (await api.get(f"/v1/documents/{doc}", headers=stranger.auth)).status_code == 404
     assert (await api.delete(f"/v1/documents/{doc}", headers=stranger.auth)).status_code == 404
 
-    new_version = {"filename": "budget.txt", "size": 12, "content_type": "text/plain", "document_id": doc,
-                   "base_version": 1}
+    new_version = {
+        "filename": "budget.txt",
+        "size": 12,
+        "content_type": "text/plain",
+        "document_id": doc,
+        "base_version": 1,
+    }
     assert (await api.post("/v1/uploads", headers=viewer.auth, json=new_version)).status_code == 404
     grant = await api.post("/v1/uploads", headers=editor.auth, json=new_version)
     assert grant.status_code == 201, grant.text
     assert f"/{owner.account_id}/" in grant.json()["key"]  # stored and counted as the owner's
     form = grant.json()["form"]
     async with httpx.AsyncClient() as s3:
-        assert (await s3.post(form["url"], data=form["fields"], files={"file": ("b", b"second draft", "text/plain")})).status_code == 201
+        assert (
+            await s3.post(form["url"], data=form["fields"], files={"file": ("b", b"second draft", "text/plain")})
+        ).status_code == 201
     completed = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=editor.auth)
     assert completed.status_code == 200, completed.text
     assert (await api.get(f"/v1/uploads/{grant.json()['upload_id']}", headers=owner.auth)).status_code == 404

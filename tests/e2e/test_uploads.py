@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
-import contextlib
 import hashlib
 import os
 import shutil
@@ -39,13 +39,16 @@ async def document_of(api: httpx.AsyncClient, user, document_id: str) -> dict | 
 async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(api) -> None:
     user = await sign_up(api, plan="premium")
     data = bytes(range(256)) * (12 * MIB // 256 + 100)  # 12 MiB and a bit: three parts
-    grant = await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "video.mp4", "size": len(data), "content_type": "video/mp4", "multipart": True})
+    grant = await api.post(
+        "/v1/uploads",
+        headers=user.auth,
+        json={"filename": "video.mp4", "size": len(data), "content_type": "video/mp4", "multipart": True},
+    )
     assert grant.status_code == 201, grant.text
     body = grant.json()
     plan = body["multipart"]
     assert body["form"] is None and plan["part_count"] == 3 and plan["part_size"] == 5 * MIB
-    chunks = {n: data[(n - 1) * plan["part_size"]: n * plan["part_size"]] for n in range(1, plan["part_count"] + 1)}
+    chunks = {n: data[(n - 1) * plan["part_size"] : n * plan["part_size"]] for n in range(1, plan["part_count"] + 1)}
 
     async with httpx.AsyncClient(timeout=60) as s3:
         await put_part(s3, plan["parts"][0]["url"], chunks[1])  # then the client "crashes"
@@ -80,14 +83,25 @@ async def test_upload_killed_while_reading_a_joined_file_back_completes_it_once_
 ) -> None:
     user = await sign_up(api, plan="premium")
     data = os.urandom(6 * MIB)
-    grant = (await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "clip.mov", "size": len(data), "content_type": "video/quicktime", "multipart": True})).json()
+    grant = (
+        await api.post(
+            "/v1/uploads",
+            headers=user.auth,
+            json={"filename": "clip.mov", "size": len(data), "content_type": "video/quicktime", "multipart": True},
+        )
+    ).json()
     plan = grant["multipart"]
     async with httpx.AsyncClient(timeout=60) as s3:
-        await asyncio.gather(*(
-            put_part(s3, p["url"], data[(p["part_number"] - 1) * plan["part_size"]: p["part_number"] * plan["part_size"]])
-            for p in plan["parts"]
-        ))
+        await asyncio.gather(
+            *(
+                put_part(
+                    s3,
+                    p["url"],
+                    data[(p["part_number"] - 1) * plan["part_size"] : p["part_number"] * plan["part_size"]],
+                )
+                for p in plan["parts"]
+            )
+        )
 
     upload_process = system.processes.process("upload")
     marker = tmp_path / "crashed"
@@ -97,7 +111,7 @@ async def test_upload_killed_while_reading_a_joined_file_back_completes_it_once_
         with contextlib.suppress(httpx.TransportError):  # it may die before or after answering
             await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
         await eventually(lambda: asyncio.sleep(0, result=marker.exists() and not upload_process.alive()))
-        state = (await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth))
+        state = await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)
         assert state.status_code >= 500  # the upload service is down; nothing recorded it
     finally:
         for name in ("DOCSTORE_CRASH_AT", "DOCSTORE_CRASH_MARKER"):
@@ -126,8 +140,11 @@ async def test_a_file_over_5_gib_uploads_in_parallel_parts(api, test_data_dir: P
     if shutil.disk_usage(test_data_dir).free < 2 * size:
         pytest.skip(f"needs {2 * size // 1024**3} GiB free disk for the store")
     user = await sign_up(api, plan="premium")
-    grant = await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "raw-footage.mov", "size": size, "content_type": "video/quicktime"})
+    grant = await api.post(
+        "/v1/uploads",
+        headers=user.auth,
+        json={"filename": "raw-footage.mov", "size": size, "content_type": "video/quicktime"},
+    )
     assert grant.status_code == 201, grant.text
     plan = grant.json()["multipart"]
     assert plan["part_count"] == -(-size // plan["part_size"])
@@ -151,18 +168,27 @@ async def test_a_file_over_5_gib_uploads_in_parallel_parts(api, test_data_dir: P
         await asyncio.gather(*(worker(s3) for _ in range(8)))
     done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
     assert done.status_code == 202, done.text
-    state = await eventually(lambda: upload_state(api, user, grant.json()["upload_id"], "completed"), timeout=300, interval=1)
+    state = await eventually(
+        lambda: upload_state(api, user, grant.json()["upload_id"], "completed"), timeout=300, interval=1
+    )
     assert state["size"] == size and state["sha256"] == expected.hexdigest()
 
     assert (await eventually(lambda: document_of(api, user, grant.json()["document_id"])))["size"] == size
-    gone = await api.delete(f"/v1/documents/{grant.json()['document_id']}", params={"permanent": "true"}, headers=user.auth)
+    gone = await api.delete(
+        f"/v1/documents/{grant.json()['document_id']}", params={"permanent": "true"}, headers=user.auth
+    )
     assert gone.status_code in (200, 204), gone.text  # frees the store's disk for the tests after this one
 
 
 async def test_aborted_multipart_upload_cannot_complete(api) -> None:
     user = await sign_up(api)
-    grant = (await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "big.bin", "size": 10, "content_type": "application/octet-stream", "multipart": True})).json()
+    grant = (
+        await api.post(
+            "/v1/uploads",
+            headers=user.auth,
+            json={"filename": "big.bin", "size": 10, "content_type": "application/octet-stream", "multipart": True},
+        )
+    ).json()
     aborted = await api.delete(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)
     assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
     again = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
@@ -174,7 +200,7 @@ async def test_a_new_version_needs_the_current_base_version(api) -> None:
     first = await upload(api, user, "plan.txt", b"version one")
 
     async def at_version(n: int):
-        doc = (await api.get(f"/v1/documents/{first['document_id']}", headers=user.auth))
+        doc = await api.get(f"/v1/documents/{first['document_id']}", headers=user.auth)
         return doc.status_code == 200 and doc.json()["version"] == n
 
     await eventually(lambda: at_version(1))
@@ -192,19 +218,28 @@ async def test_a_new_version_needs_the_current_base_version(api) -> None:
     assert grant.json()["document_id"] == first["document_id"]
     form = grant.json()["form"]
     async with httpx.AsyncClient() as s3:
-        assert (await s3.post(form["url"], data=form["fields"], files={"file": ("p", b"version two", "text/plain")})).status_code == 201
+        assert (
+            await s3.post(form["url"], data=form["fields"], files={"file": ("p", b"version two", "text/plain")})
+        ).status_code == 201
     assert (await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)).status_code == 200
     await eventually(lambda: at_version(2))
 
 
 async def test_browser_upload_completes_on_the_redirect_page(api, system) -> None:
     user = await sign_up(api)
-    grant = (await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "photo.png", "size": 4, "content_type": "image/png", "browser": True})).json()
+    grant = (
+        await api.post(
+            "/v1/uploads",
+            headers=user.auth,
+            json={"filename": "photo.png", "size": 4, "content_type": "image/png", "browser": True},
+        )
+    ).json()
     fields = grant["form"]["fields"]
     assert fields["success_action_redirect"].startswith(f"{system.gateway}/v1/uploads/{grant['upload_id']}/done/")
     async with httpx.AsyncClient(follow_redirects=True) as browser:
-        page = await browser.post(grant["form"]["url"], data=fields, files={"file": ("photo.png", b"\x89PNG", "image/png")})
+        page = await browser.post(
+            grant["form"]["url"], data=fields, files={"file": ("photo.png", b"\x89PNG", "image/png")}
+        )
     assert page.status_code == 200 and "Upload complete" in page.text
     state = await api.get(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)
     assert state.json()["status"] == "completed" and state.json()["size"] == 4
@@ -215,10 +250,15 @@ async def test_browser_upload_completes_on_the_redirect_page(api, system) -> Non
 
 async def test_the_watcher_completes_an_upload_nobody_reported(api) -> None:
     user = await sign_up(api)
-    grant = (await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "silent.txt", "size": 5, "content_type": "text/plain"})).json()
+    grant = (
+        await api.post(
+            "/v1/uploads", headers=user.auth, json={"filename": "silent.txt", "size": 5, "content_type": "text/plain"}
+        )
+    ).json()
     async with httpx.AsyncClient() as s3:
-        posted = await s3.post(grant["form"]["url"], data=grant["form"]["fields"], files={"file": ("s", b"quiet", "text/plain")})
+        posted = await s3.post(
+            grant["form"]["url"], data=grant["form"]["fields"], files={"file": ("s", b"quiet", "text/plain")}
+        )
     assert posted.status_code == 201  # ...and the client vanishes without calling complete
 
     await eventually(lambda: upload_state(api, user, grant["upload_id"], "completed"))
@@ -226,19 +266,28 @@ async def test_the_watcher_completes_an_upload_nobody_reported(api) -> None:
 
 async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, endpoints) -> None:
     user = await sign_up(api)
-    grant = (await api.post("/v1/uploads", headers=user.auth, json={
-        "filename": "never.txt", "size": 5, "content_type": "text/plain", "expires_in": 1})).json()
+    grant = (
+        await api.post(
+            "/v1/uploads",
+            headers=user.auth,
+            json={"filename": "never.txt", "size": 5, "content_type": "text/plain", "expires_in": 1},
+        )
+    ).json()
 
     await eventually(lambda: upload_state(api, user, grant["upload_id"], "expired"))
     late = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
     assert late.status_code == 409
 
     async def mailed():
-        data = httpx.get(f"{endpoints.aws_endpoint}/moto-api/data.json").json()
+        async with httpx.AsyncClient() as client:
+            data = (await client.get(f"{endpoints.aws_endpoint}/moto-api/data.json")).json()
         # notify sends raw MIME (SendRawEmail): moto lists it under RawMessage
-        return [{"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
-                for raw in data["ses"].get("RawMessage", []) if user.email in raw["destinations"]
-                for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]]
+        return [
+            {"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
+            for raw in data["ses"].get("RawMessage", [])
+            if user.email in raw["destinations"]
+            for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]
+        ]
 
     [mail] = await eventually(mailed)
     assert "never.txt" in mail["body"]

@@ -7,10 +7,11 @@ import email
 import email.policy
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_events import AccountCreated, UploadCompleted
 
@@ -24,8 +25,9 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[dict[str, str], b
 
     from docstore_events.envelope import headers_to_dict
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     try:
         messages = []
@@ -89,11 +91,11 @@ async def test_free_account_cannot_full_text_search(api) -> None:
 
 async def test_passwords_are_hashed_and_never_in_events_or_logs(api, system, endpoints) -> None:
     user = await sign_up(api, plan="free")
-    mongo = AsyncIOMotorClient(endpoints.mongo_url)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(endpoints.mongo_url)
     try:
         account = await mongo["docstore_metadata_us_west_2"]["accounts"].find_one({"_id": user.account_id})
     finally:
-        mongo.close()
+        await mongo.close()
     assert account["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in str(account)
 
@@ -102,8 +104,12 @@ async def test_passwords_are_hashed_and_never_in_events_or_logs(api, system, end
     assert len(mine) == 1
     assert PASSWORD.encode() not in mine[0] and b"argon2" not in mine[0]
 
-    logs = "".join(path.read_text(errors="replace") for path in Path(system.logs).glob("*.log"))
+    logs = await asyncio.to_thread(_read_logs, Path(system.logs))
     assert logs and PASSWORD not in logs and user.token not in logs
+
+
+def _read_logs(folder: Path) -> str:
+    return "".join(path.read_text(errors="replace") for path in folder.glob("*.log"))
 
 
 async def test_account_pushed_over_its_cap_gets_exactly_one_mail(api, endpoints) -> None:
@@ -117,7 +123,9 @@ async def test_account_pushed_over_its_cap_gets_exactly_one_mail(api, endpoints)
     assert second.status_code == 413 and "not enough storage" in second.json()["detail"]
     async with httpx.AsyncClient() as s3:
         form = first.json()["form"]
-        posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", piece, "application/octet-stream")})
+        posted = await s3.post(
+            form["url"], data=form["fields"], files={"file": ("f", piece, "application/octet-stream")}
+        )
         assert posted.status_code == 201, posted.text
     done = await api.post(f"/v1/uploads/{first.json()['upload_id']}/complete", headers=user.auth)
     assert done.status_code == 200, done.text
@@ -138,18 +146,23 @@ async def test_account_pushed_over_its_cap_gets_exactly_one_mail(api, endpoints)
     await eventually(flagged)
 
     async def mails():
-        data = httpx.get(f"{endpoints.aws_endpoint}/moto-api/data.json").json()
+        async with httpx.AsyncClient() as client:
+            data = (await client.get(f"{endpoints.aws_endpoint}/moto-api/data.json")).json()
         # notify sends raw MIME (SendRawEmail): moto lists it under RawMessage
-        return [{"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
-                for raw in data["ses"].get("RawMessage", []) if user.email in raw["destinations"]
-                for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]]
+        return [
+            {"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
+            for raw in data["ses"].get("RawMessage", [])
+            if user.email in raw["destinations"]
+            for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]
+        ]
 
     await eventually(mails)
     await asyncio.sleep(2)  # a duplicate would arrive by now
     assert len(await mails()) == 1
 
-    refused = await api.post("/v1/uploads", headers=user.auth,
-                             json={"filename": "c.txt", "size": 1, "content_type": "text/plain"})
+    refused = await api.post(
+        "/v1/uploads", headers=user.auth, json={"filename": "c.txt", "size": 1, "content_type": "text/plain"}
+    )
     assert refused.status_code == 403 and "over its storage cap" in refused.json()["detail"]
 
 
@@ -163,8 +176,12 @@ async def test_requests_without_a_token_or_for_another_account_are_refused(api) 
     assert (await api.get("/v1/documents", headers={"X-Account-Id": owner.account_id})).status_code == 401
     smuggled = await api.get(f"/v1/documents/{document_id}", headers={**other.auth, "X-Account-Id": owner.account_id})
     assert smuggled.status_code == 404
-    for path in (f"/v1/documents/{document_id}", f"/v1/documents/{document_id}/versions",
-                 f"/v1/documents/{document_id}/download", f"/v1/uploads/{done['upload_id']}"):
+    for path in (
+        f"/v1/documents/{document_id}",
+        f"/v1/documents/{document_id}/versions",
+        f"/v1/documents/{document_id}/download",
+        f"/v1/uploads/{done['upload_id']}",
+    ):
         assert (await api.get(path, headers=other.auth)).status_code == 404, path
     assert (await api.post(f"/v1/uploads/{done['upload_id']}/complete", headers=other.auth)).status_code == 404
     assert (await api.get("/v1/internal/credentials/verify", headers=owner.auth)).status_code == 404
@@ -177,12 +194,30 @@ async def test_requests_without_a_token_or_for_another_account_are_refused(api) 
     [
         ("post", "/v1/accounts", {"username": "x"}, 422, "email"),
         ("post", "/v1/accounts", {"username": "ok-name", "email": "bad", "password": "long enough"}, 422, "email"),
-        ("post", "/v1/sessions", {"username": "nobody-here", "password": "whatever1"}, 401, "wrong username or password"),
+        (
+            "post",
+            "/v1/sessions",
+            {"username": "nobody-here", "password": "whatever1"},
+            401,
+            "wrong username or password",
+        ),
         ("post", "/v1/uploads", {"filename": "a/b", "size": 10, "content_type": "text/plain"}, 422, "filename"),
         ("post", "/v1/uploads", {"filename": "a", "size": 0, "content_type": "text/plain"}, 422, "size"),
         ("post", "/v1/uploads", {"filename": "a", "size": -5, "content_type": "text/plain"}, 422, "size"),
-        ("post", "/v1/uploads", {"filename": "a", "size": 5, "content_type": "application/x-nope"}, 422, "content_type"),
-        ("post", "/v1/uploads", {"filename": "a", "size": 10**13, "content_type": "text/plain"}, 413, "not enough storage"),
+        (
+            "post",
+            "/v1/uploads",
+            {"filename": "a", "size": 5, "content_type": "application/x-nope"},
+            422,
+            "content_type",
+        ),
+        (
+            "post",
+            "/v1/uploads",
+            {"filename": "a", "size": 10**13, "content_type": "text/plain"},
+            413,
+            "not enough storage",
+        ),
         ("post", "/v1/uploads", "not json", 422, ""),
         ("get", "/v1/documents?limit=0", None, 422, "limit"),
         ("get", "/v1/documents?cursor=garbage", None, 400, "cursor"),

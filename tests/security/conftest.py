@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest_asyncio
 
-from docstore_devplatform.testing import eventually
 from docstore_devplatform.e2e import FREE_CAP_BYTES, User, sign_up, upload
+from docstore_devplatform.testing import eventually
 
 
 @dataclass
@@ -46,21 +46,35 @@ async def make_victim(gateway: str) -> Victim:
             return found.json() if found.status_code == 200 and found.json()["version"] == n else None
 
         await eventually(lambda: at_version(1))
-        grant = await api.post("/v1/uploads", headers=owner.auth, json={
-            "filename": name, "size": 7, "content_type": "text/plain", "document_id": document_id, "base_version": 1})
+        grant = await api.post(
+            "/v1/uploads",
+            headers=owner.auth,
+            json={
+                "filename": name,
+                "size": 7,
+                "content_type": "text/plain",
+                "document_id": document_id,
+                "base_version": 1,
+            },
+        )
         assert grant.status_code == 201, grant.text
         async with httpx.AsyncClient() as s3:
             form = grant.json()["form"]
-            assert (await s3.post(form["url"], data=form["fields"], files={"file": (name, b"second!", "text/plain")})
-                    ).status_code == 201
+            assert (
+                await s3.post(form["url"], data=form["fields"], files={"file": (name, b"second!", "text/plain")})
+            ).status_code == 201
         second = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=owner.auth)
         assert second.status_code == 200, second.text
         current = await eventually(lambda: at_version(2))
-        pending = await api.post("/v1/uploads", headers=owner.auth,
-                                 json={"filename": "pending.txt", "size": 3, "content_type": "text/plain"})
+        pending = await api.post(
+            "/v1/uploads", headers=owner.auth, json={"filename": "pending.txt", "size": 3, "content_type": "text/plain"}
+        )
         assert pending.status_code == 201, pending.text
-        shared = await api.post(f"/v1/documents/{document_id}/shares", headers=owner.auth,
-                                json={"username": grantee.username, "permission": "view"})
+        shared = await api.post(
+            f"/v1/documents/{document_id}/shares",
+            headers=owner.auth,
+            json={"username": grantee.username, "permission": "view"},
+        )
         assert shared.status_code == 201, shared.text
         followed = await api.put(f"/v1/documents/{document_id}/follow", headers=owner.auth)
         assert followed.status_code in (200, 201, 204), followed.text
@@ -70,8 +84,16 @@ async def make_victim(gateway: str) -> Victim:
             return listed.status_code == 200 and listed.json()["items"]
 
         await eventually(notified, timeout=60)
-        return Victim(gateway, owner, grantee, document_id, name, current["sha256"],
-                      pending.json()["upload_id"], second.json()["upload_id"])
+        return Victim(
+            gateway,
+            owner,
+            grantee,
+            document_id,
+            name,
+            current["sha256"],
+            pending.json()["upload_id"],
+            second.json()["upload_id"],
+        )
 
 
 @pytest_asyncio.fixture(scope="session")

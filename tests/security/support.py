@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-
 # Status codes a caller without rights may get: never 2xx with someone else's data, never 5xx.
 REFUSALS = frozenset({307, 400, 401, 403, 404, 405, 409, 410, 413, 422, 429})
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
@@ -38,8 +37,14 @@ class RawResponse:
         return self.body.decode("utf-8", "replace")
 
 
-def raw_request_sync(base: str, method: str, raw_path: str, headers: Mapping[str, str] | None = None,
-                     body: bytes | None = None, timeout: float = 40.0) -> RawResponse:
+def raw_request_sync(
+    base: str,
+    method: str,
+    raw_path: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 40.0,
+) -> RawResponse:
     """Send `method raw_path` exactly as written: no normalisation of `..`, `//`, `%2e` or `\\`
     (httpx and browsers would clean the path before it leaves, which is not what an attacker does)."""
     parts = urlsplit(base)
@@ -57,8 +62,9 @@ def raw_request_sync(base: str, method: str, raw_path: str, headers: Mapping[str
         connection.close()
 
 
-async def raw_request(base: str, method: str, raw_path: str, headers: Mapping[str, str] | None = None,
-                      body: bytes | None = None) -> RawResponse:
+async def raw_request(
+    base: str, method: str, raw_path: str, headers: Mapping[str, str] | None = None, body: bytes | None = None
+) -> RawResponse:
     """`raw_request_sync` off the event loop."""
     return await asyncio.to_thread(raw_request_sync, base, method, raw_path, headers, body)
 
@@ -90,12 +96,20 @@ def bad_identity_tokens(audience: str, subject: str) -> dict[str, str]:
     """Tokens a service must refuse (401), by what is wrong with them."""
     kid, key = _dev_key()
     now = int(time.time())
-    claims = {"iss": "docstore", "aud": audience, "sub": subject, "role": "admin", "iat": now, "exp": now + 60,
-              "by": "gateway"}
+    claims = {
+        "iss": "docstore",
+        "aud": audience,
+        "sub": subject,
+        "role": "admin",
+        "iat": now,
+        "exp": now + 60,
+        "by": "gateway",
+    }
     return {
         "forged (another key, the real key id)": jwt.encode(claims, "k" * 48, algorithm="HS256", headers={"kid": kid}),
-        "expired": jwt.encode(claims | {"iat": now - 900, "exp": now - 600}, key, algorithm="HS256",
-                              headers={"kid": kid}),
+        "expired": jwt.encode(
+            claims | {"iat": now - 900, "exp": now - 600}, key, algorithm="HS256", headers={"kid": kid}
+        ),
         "wrong audience": jwt.encode(claims | {"aud": "someone-else"}, key, algorithm="HS256", headers={"kid": kid}),
         "unknown key id": jwt.encode(claims, key, algorithm="HS256", headers={"kid": "not-a-key"}),
         "alg none": jwt.encode(claims, None, algorithm="none", headers={"kid": kid}),
@@ -148,8 +162,9 @@ def _resolve(spec: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str,
     return schema
 
 
-def example(spec: Mapping[str, Any], schema: Mapping[str, Any], overrides: Mapping[str, Any],
-            name: str = "", depth: int = 0) -> Any:
+def example(
+    spec: Mapping[str, Any], schema: Mapping[str, Any], overrides: Mapping[str, Any], name: str = "", depth: int = 0
+) -> Any:
     """A small valid value for `schema`; a property named in `overrides` gets that value.
 
     Objects get their required properties plus any optional one `overrides` names, so a
@@ -177,8 +192,10 @@ def example(spec: Mapping[str, Any], schema: Mapping[str, Any], overrides: Mappi
         wanted = [p for p in properties if p in schema.get("required", []) or p in overrides]
         return {p: example(spec, properties[p], overrides, p, depth + 1) for p in wanted}
     if kind == "array":
-        return [example(spec, schema.get("items", {}), overrides, name, depth + 1)
-                for _ in range(max(1, schema.get("minItems", 1)))]
+        return [
+            example(spec, schema.get("items", {}), overrides, name, depth + 1)
+            for _ in range(max(1, schema.get("minItems", 1)))
+        ]
     if kind == "integer":
         return max(1, int(schema.get("minimum", 1)))
     if kind == "number":
@@ -204,7 +221,8 @@ def required_query(spec: Mapping[str, Any], operation: Operation, overrides: Map
     """The required query parameters, with `overrides` winning."""
     return {
         p["name"]: example(spec, p.get("schema", {}), overrides, p["name"])
-        for p in operation.spec.get("parameters", []) if p.get("in") == "query" and p.get("required")
+        for p in operation.spec.get("parameters", [])
+        if p.get("in") == "query" and p.get("required")
     }
 
 
@@ -227,8 +245,12 @@ class Mail:
 def _raw_mail(row: Mapping[str, Any]) -> Mail:
     message = email.message_from_string(row["raw_data"], policy=email.policy.default)
     parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
-    return Mail(list(row.get("destinations") or [message.get("To", "")]), str(message.get("Subject", "")),
-                {k.lower(): str(v) for k, v in message.items()}, "\n".join(parts))
+    return Mail(
+        list(row.get("destinations") or [message.get("To", "")]),
+        str(message.get("Subject", "")),
+        {k.lower(): str(v) for k, v in message.items()},
+        "\n".join(parts),
+    )
 
 
 async def sent_mails(aws_endpoint: str, address: str) -> list[Mail]:
@@ -237,5 +259,7 @@ async def sent_mails(aws_endpoint: str, address: str) -> list[Mail]:
         data = (await client.get(f"{aws_endpoint}/moto-api/data.json")).json()
     ses = data.get("ses", {})
     mails = [_raw_mail(row) for row in ses.get("RawMessage", [])]
-    mails += [Mail(row["destinations"]["ToAddresses"], row["subject"], {}, row["body"]) for row in ses.get("Message", [])]
+    mails += [
+        Mail(row["destinations"]["ToAddresses"], row["subject"], {}, row["body"]) for row in ses.get("Message", [])
+    ]
     return [m for m in mails if any(address in to for to in m.to)]

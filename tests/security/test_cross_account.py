@@ -39,22 +39,43 @@ ANYONE_MAY = {
     "POST /v1/notifications/unsubscribe/{token}": "one-click unsubscribe of a mail's signed link (404 here)",
     "GET /v1/uploads/{upload_id}/done/{signature}": "S3's redirect after a form upload; signed (refused here)",
     "DELETE /v1/documents/{document_id}/follow": "removes the caller's own follow, if any: idempotent, the same 204 "
-                                                 "for any id, so it neither changes nor reveals the victim's things",
+    "for any id, so it neither changes nor reveals the victim's things",
 }
 
 
 def path_values(victim: Victim) -> dict[str, Any]:
-    return {"document_id": victim.document_id, "version": 1, "grantee_id": victim.grantee.account_id,
-            "upload_id": victim.pending_upload_id, "account_id": victim.owner.account_id,
-            "token": "A" * 43, "signature": "A" * 43, "topic": "docstore.upload.completed.dlq",
-            "partition": 0, "offset": 0}
+    return {
+        "document_id": victim.document_id,
+        "version": 1,
+        "grantee_id": victim.grantee.account_id,
+        "upload_id": victim.pending_upload_id,
+        "account_id": victim.owner.account_id,
+        "token": "A" * 43,
+        "signature": "A" * 43,
+        "topic": "docstore.upload.completed.dlq",
+        "partition": 0,
+        "offset": 0,
+    }
 
 
 def body_values(victim: Victim) -> dict[str, Any]:
-    return {"document_id": victim.document_id, "username": victim.owner.username, "password": "not the password",
-            "email": "stranger@example.com", "filename": "attack.txt", "size": 1, "content_type": "text/plain",
-            "sha256": "0" * 64, "path": "/", "name": "renamed-by-a-stranger.txt", "tags": ["stranger"],
-            "permission": "edit", "plan": "premium", "q": "*", "base_version": 2}
+    return {
+        "document_id": victim.document_id,
+        "username": victim.owner.username,
+        "password": "not the password",
+        "email": "stranger@example.com",
+        "filename": "attack.txt",
+        "size": 1,
+        "content_type": "text/plain",
+        "sha256": "0" * 64,
+        "path": "/",
+        "name": "renamed-by-a-stranger.txt",
+        "tags": ["stranger"],
+        "permission": "edit",
+        "plan": "premium",
+        "q": "*",
+        "base_version": 2,
+    }
 
 
 async def call_every_operation(gateway: str, spec: dict, caller: User, victim: Victim) -> list[str]:
@@ -70,8 +91,11 @@ async def call_every_operation(gateway: str, spec: dict, caller: User, victim: V
                 continue
             body = request_body(spec, op, body_values(victim))
             answer = await client.request(
-                op.method, fill_path(op.path, path_values(victim)), headers=caller.auth,
-                params=required_query(spec, op, body_values(victim)), json=body,
+                op.method,
+                fill_path(op.path, path_values(victim)),
+                headers=caller.auth,
+                params=required_query(spec, op, body_values(victim)),
+                json=body,
             )
             problems += judge(op, answer, victim)
     return problems
@@ -100,12 +124,15 @@ async def assert_victim_untouched(victim: Victim) -> None:
     owner = victim.owner.auth
     async with httpx.AsyncClient(base_url=victim.gateway, timeout=40.0) as api:
         doc = (await api.get(f"/v1/documents/{victim.document_id}", headers=owner)).json()
-        assert (doc["name"], doc["version"], doc["trashed"], doc["sha256"]) == (victim.name, 2, False, victim.sha256), doc
+        assert (doc["name"], doc["version"], doc["trashed"], doc["sha256"]) == (victim.name, 2, False, victim.sha256), (
+            doc
+        )
         versions = (await api.get(f"/v1/documents/{victim.document_id}/versions", headers=owner)).json()
         assert [v["version"] for v in versions] == [2, 1], versions
         shares = (await api.get(f"/v1/documents/{victim.document_id}/shares", headers=owner)).json()
         assert [(s.get("account_id") or s.get("grantee_id"), s["permission"]) for s in shares] == [
-            (victim.grantee.account_id, "view")], shares
+            (victim.grantee.account_id, "view")
+        ], shares
         pending = (await api.get(f"/v1/uploads/{victim.pending_upload_id}", headers=owner)).json()
         assert pending["status"] == "pending", pending
         follows = (await api.get("/v1/account/follows", headers=owner)).json()
@@ -127,9 +154,11 @@ async def test_no_stranger_reaches_a_victims_things_through_any_route(
     foreigner = await new_user(there.gateway)
 
     problems = []
-    for label, gateway, caller in (("same region", here.gateway, neighbour),
-                                   ("other region, at the victim's gateway", here.gateway, foreigner),
-                                   ("other region, at its own gateway", there.gateway, foreigner)):
+    for label, gateway, caller in (
+        ("same region", here.gateway, neighbour),
+        ("other region, at the victim's gateway", here.gateway, foreigner),
+        ("other region, at its own gateway", there.gateway, foreigner),
+    ):
         problems += [f"[{label}] {p}" for p in await call_every_operation(gateway, spec, caller, victim)]
     assert not problems, "\n".join(problems)
     await assert_victim_untouched(victim)

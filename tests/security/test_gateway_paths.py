@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from docstore_devplatform.testing import eventually
 from docstore_devplatform.e2e import PASSWORD, User
+from docstore_devplatform.testing import eventually
 
 from .conftest import Victim, new_user
 from .support import raw_request
@@ -96,8 +96,10 @@ async def test_every_path_trick_is_refused_with_400_and_never_forwarded(system, 
         for auth in (headers, {"Content-Type": "application/json"}):  # with a session and without one
             answer = await raw_request(system.gateway, method, probe, auth, body)
             if answer.status != 400:
-                failures.append(f"{method} {path} ({'session' if 'Authorization' in auth else 'anonymous'}) "
-                                f"-> {answer.status} {answer.text[:160]}")
+                failures.append(
+                    f"{method} {path} ({'session' if 'Authorization' in auth else 'anonymous'}) "
+                    f"-> {answer.status} {answer.text[:160]}"
+                )
             assert_no_leak(answer, victim_a, f"{method} {path}")
             assert "x-injected" not in answer.headers
     assert not failures, "path tricks not refused with 400:\n" + "\n".join(failures)
@@ -124,9 +126,11 @@ async def test_every_path_trick_is_refused_with_400_and_never_forwarded(system, 
 async def test_double_encoding_is_never_decoded_into_an_internal_route(system, victim_a: Victim) -> None:
     attacker = await new_user(system.gateway)
     a, doc = victim_a.owner.account_id, victim_a.document_id
-    for path in (f"/v1/documents/%252e%252e/internal/accounts/{a}/documents/{doc}",
-                 f"/v1/documents/%25252e%25252e/internal/accounts/{a}/documents/{doc}",
-                 f"/v1/documents/..%252f..%252finternal%252faccounts%252f{a}%252fdocuments%252f{doc}"):
+    for path in (
+        f"/v1/documents/%252e%252e/internal/accounts/{a}/documents/{doc}",
+        f"/v1/documents/%25252e%25252e/internal/accounts/{a}/documents/{doc}",
+        f"/v1/documents/..%252f..%252finternal%252faccounts%252f{a}%252fdocuments%252f{doc}",
+    ):
         answer = await raw_request(system.gateway, "GET", path, attacker.auth)
         assert answer.status in (400, 404), f"{path} -> {answer.status} {answer.text[:200]}"
         assert_no_leak(answer, victim_a, path)
@@ -138,9 +142,15 @@ async def test_the_password_oracle_is_gone(system, victim_a: Victim) -> None:
     attacker = await new_user(system.gateway)
     for password, session in ((PASSWORD, {}), ("wrong password!", {}), (PASSWORD, attacker.auth)):
         body = json.dumps({"username": victim_a.owner.username, "password": password}).encode()
-        for path in ("/v1/accounts/%2e%2e/internal/credentials/verify", "/v1/internal/credentials/verify",
-                     "/internal/credentials/verify", "/v1/accounts/../internal/credentials/verify"):
-            answer = await raw_request(system.gateway, "POST", path, session | {"Content-Type": "application/json"}, body)
+        for path in (
+            "/v1/accounts/%2e%2e/internal/credentials/verify",
+            "/v1/internal/credentials/verify",
+            "/internal/credentials/verify",
+            "/v1/accounts/../internal/credentials/verify",
+        ):
+            answer = await raw_request(
+                system.gateway, "POST", path, session | {"Content-Type": "application/json"}, body
+            )
             assert answer.status in (400, 404, 405), f"{path} -> {answer.status} {answer.text[:200]}"
             assert victim_a.owner.account_id not in answer.text
 
@@ -148,9 +158,15 @@ async def test_the_password_oracle_is_gone(system, victim_a: Victim) -> None:
 async def test_unknown_and_internal_paths_are_404(system, victim_a: Victim) -> None:
     user: User = await new_user(system.gateway)
     a, doc = victim_a.owner.account_id, victim_a.document_id
-    for path in ("/v1/nothing-here", "/v1/nothing-here/deeper", f"/v1/internal/accounts/{a}/documents/{doc}",
-                 f"/v1/internal/accounts/{a}/room", "/v1/internal/digests/run",
-                 f"/internal/accounts/{a}/documents/{doc}", f"/internal/accounts/{a}/room"):
+    for path in (
+        "/v1/nothing-here",
+        "/v1/nothing-here/deeper",
+        f"/v1/internal/accounts/{a}/documents/{doc}",
+        f"/v1/internal/accounts/{a}/room",
+        "/v1/internal/digests/run",
+        f"/internal/accounts/{a}/documents/{doc}",
+        f"/internal/accounts/{a}/room",
+    ):
         for method in ("GET", "POST"):
             answer = await raw_request(system.gateway, method, path, user.auth, b"{}" if method == "POST" else None)
             assert answer.status in (404, 405), f"{method} {path} -> {answer.status} {answer.text[:200]}"

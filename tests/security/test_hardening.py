@@ -11,8 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from docstore_devplatform.testing import eventually
 from docstore_devplatform.e2e import FREE_CAP_BYTES, PASSWORD, sign_up, upload
+from docstore_devplatform.testing import eventually
 
 from .conftest import Victim, new_user
 from .support import fill_path, identity, operations, raw_request, sent_mails
@@ -31,9 +31,13 @@ async def test_control_characters_in_path_parameters_never_give_a_5xx(system, vi
     failures = []
     for op in gateway_ops:
         for bad in CONTROL_CHARACTERS:
-            answer = await raw_request(system.gateway, op.method, fill_path(op.path, dict.fromkeys(op.path_params, bad)),
-                                       user.auth | {"Content-Type": "application/json"},
-                                       b"{}" if op.method in ("POST", "PUT", "PATCH") else None)
+            answer = await raw_request(
+                system.gateway,
+                op.method,
+                fill_path(op.path, dict.fromkeys(op.path_params, bad)),
+                user.auth | {"Content-Type": "application/json"},
+                b"{}" if op.method in ("POST", "PUT", "PATCH") else None,
+            )
             if answer.status >= 500:
                 failures.append(f"gateway {op.method} {op.path} with {bad} -> {answer.status} {answer.text[:120]}")
     # The services behind it, reached with a valid identity: their own id checks, not the gateway's.
@@ -45,21 +49,30 @@ async def test_control_characters_in_path_parameters_never_give_a_5xx(system, vi
             for bad in CONTROL_CHARACTERS:
                 role = "service" if op.path.startswith("/internal/") else "user"
                 subject = "upload" if role == "service" else victim_a.owner.account_id
-                answer = await raw_request(system.urls[service], op.method,
-                                           fill_path(op.path, dict.fromkeys(op.path_params, bad)),
-                                           identity(service, subject, role) | {"Content-Type": "application/json"},
-                                           b"{}" if op.method in ("POST", "PUT", "PATCH") else None)
+                answer = await raw_request(
+                    system.urls[service],
+                    op.method,
+                    fill_path(op.path, dict.fromkeys(op.path_params, bad)),
+                    identity(service, subject, role) | {"Content-Type": "application/json"},
+                    b"{}" if op.method in ("POST", "PUT", "PATCH") else None,
+                )
                 if answer.status >= 500:
-                    failures.append(f"{service} {op.method} {op.path} with {bad} -> {answer.status} {answer.text[:120]}")
+                    failures.append(
+                        f"{service} {op.method} {op.path} with {bad} -> {answer.status} {answer.text[:120]}"
+                    )
     assert not failures, "server errors:\n" + "\n".join(failures)
 
 
 async def test_a_bearer_token_full_of_markup_is_401_and_never_echoed(system) -> None:
     async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as api:
-        for token in ("evil<script>.x", "evil<script>alert(1)</script>.x", "<img src=x onerror=alert(1)>.y",
-                      "us-west-2<script>.x", "..%2f..%2fetc.x"):
-            for method, path in (("GET", "/v1/documents"), ("DELETE", "/v1/sessions/current"),
-                                 ("POST", "/v1/uploads")):
+        for token in (
+            "evil<script>.x",
+            "evil<script>alert(1)</script>.x",
+            "<img src=x onerror=alert(1)>.y",
+            "us-west-2<script>.x",
+            "..%2f..%2fetc.x",
+        ):
+            for method, path in (("GET", "/v1/documents"), ("DELETE", "/v1/sessions/current"), ("POST", "/v1/uploads")):
                 answer = await api.request(method, path, headers={"Authorization": f"Bearer {token}"}, json={})
                 assert answer.status_code == 401, f"{method} {path} with {token!r}: {answer.status_code} {answer.text}"
                 assert "<" not in answer.text and token.rsplit(".", 1)[0] not in answer.text, answer.text
@@ -70,8 +83,9 @@ async def test_a_bearer_token_full_of_markup_is_401_and_never_echoed(system) -> 
 async def test_weak_passwords_are_refused_at_sign_up_with_a_reason(system, password: str) -> None:
     username = f"weak-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as api:
-        answer = await api.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
-                                                       "password": password})
+        answer = await api.post(
+            "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": password}
+        )
         assert answer.status_code == 422, f"{password!r}: {answer.status_code} {answer.text}"
         assert "password" in answer.text.lower(), f"no reason given: {answer.text}"
         if password.strip():
@@ -83,11 +97,18 @@ async def test_every_gateway_response_carries_the_browser_security_headers(syste
     user = await new_user(system.gateway)
     doc = victim_a.document_id
     requests = [
-        ("GET", "/", {}, None), ("GET", "/index.html", {}, None), ("GET", "/healthz", {}, None),
-        ("GET", "/readyz", {}, None), ("GET", "/openapi.json", {}, None), ("GET", "/docs", {}, None),
-        ("GET", "/metrics/", {}, None), ("GET", "/no-such-file.js", {}, None),
-        ("GET", "/v1/documents", {}, None), ("GET", "/v1/documents", user.auth, None),
-        ("GET", f"/v1/documents/{doc}", user.auth, None), ("GET", "/v1/nothing-here", user.auth, None),
+        ("GET", "/", {}, None),
+        ("GET", "/index.html", {}, None),
+        ("GET", "/healthz", {}, None),
+        ("GET", "/readyz", {}, None),
+        ("GET", "/openapi.json", {}, None),
+        ("GET", "/docs", {}, None),
+        ("GET", "/metrics/", {}, None),
+        ("GET", "/no-such-file.js", {}, None),
+        ("GET", "/v1/documents", {}, None),
+        ("GET", "/v1/documents", user.auth, None),
+        ("GET", f"/v1/documents/{doc}", user.auth, None),
+        ("GET", "/v1/nothing-here", user.auth, None),
         ("GET", f"/v1/documents/%2e%2e/internal/accounts/x/documents/{doc}", user.auth, None),
         ("POST", "/v1/accounts", {"Content-Type": "application/json"}, b"{}"),
         ("POST", "/v1/sessions", {"Content-Type": "application/json"}, b'{"username": "nobody-here", "password": "x"}'),
@@ -116,8 +137,10 @@ async def test_every_gateway_response_carries_the_browser_security_headers(syste
 
 async def test_signed_links_stay_out_of_the_gateway_access_log(system) -> None:
     secret_sig, secret_token, secret_key, control = (uuid.uuid4().hex for _ in range(4))
-    for path in (f"/v1/uploads/{uuid.uuid4()}/done/{secret_sig}?key={secret_key}",
-                 f"/v1/notifications/unsubscribe/{secret_token}"):
+    for path in (
+        f"/v1/uploads/{uuid.uuid4()}/done/{secret_sig}?key={secret_key}",
+        f"/v1/notifications/unsubscribe/{secret_token}",
+    ):
         answer = await raw_request(system.gateway, "GET", path)
         assert answer.status < 500, f"{path} -> {answer.status}"
     await raw_request(system.gateway, "GET", f"/v1/documents?control={control}")
@@ -137,8 +160,10 @@ async def test_signed_links_stay_out_of_the_gateway_access_log(system) -> None:
 
 async def test_full_text_snippets_are_html_escaped_with_only_mark_added(api) -> None:
     user = await sign_up(api, plan="premium")
-    text = (b"minutes: <script>alert(1)</script> marmalade budget <img src=x onerror=alert(2)> "
-            b"marmalade & \"quotes\" 'single' marmalade </textarea><b>bold</b>\n")
+    text = (
+        b"minutes: <script>alert(1)</script> marmalade budget <img src=x onerror=alert(2)> "
+        b"marmalade & \"quotes\" 'single' marmalade </textarea><b>bold</b>\n"
+    )
     await upload(api, user, "xss.txt", text)
 
     async def hits():
@@ -175,12 +200,16 @@ async def test_mails_offer_one_click_unsubscribe_and_it_works(api, endpoints, sy
 
     # RFC 8058: the mail client POSTs this body to the link as it is, with no cookie and no login.
     async with httpx.AsyncClient(timeout=40.0) as mail_client:
-        clicked = await mail_client.post(url, content=b"List-Unsubscribe=One-Click",
-                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        clicked = await mail_client.post(
+            url, content=b"List-Unsubscribe=One-Click", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
     assert clicked.status_code in (200, 202, 204), clicked.text
     prefs = (await api.get("/v1/notifications/preferences", headers=user.auth)).json()
     assert prefs["quota_warning"] == "off" and prefs["quota_exceeded"] == "instant", prefs
-    forged = await api.post(f"/v1/notifications/unsubscribe/{token[:-2]}xx", content=b"List-Unsubscribe=One-Click",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    forged = await api.post(
+        f"/v1/notifications/unsubscribe/{token[:-2]}xx",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert forged.status_code == 404, forged.text
     assert PASSWORD not in mail.text

@@ -8,7 +8,6 @@ are in EXCLUDED with the reason (tests/security/README.md repeats them)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ EXCLUDED = {
     ("delete", "/v1/account"): "deletes the fuzzing account itself, and every later request would be a 401",
     ("delete", "/v1/sessions/current"): "logs the fuzzing session out, and every later request would be a 401",
     ("get", "/v1/changes"): "a long poll: generated `wait` values hold each answer up to 30 s, past the time "
-                            "budget (the cross-account matrix and tests/e2e cover the route)",
+    "budget (the cross-account matrix and tests/e2e cover the route)",
 }
 MAX_EXAMPLES = 80
 SEED = 13
@@ -44,14 +43,37 @@ async def test_no_generated_request_gets_a_server_error(system, tmp_path: Path) 
         excluded_ids += ["--exclude-operation-id", operation["operationId"]]
 
     argv = [
-        str(Path(sys.executable).parent / "st"), "run", f"{system.gateway}/openapi.json", *excluded_ids,
-        "--checks", "not_a_server_error", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-        "--no-shrink", "--workers", "2", "--phases", "examples,coverage,fuzzing", "--request-timeout", "40",
-        "--header", f"Authorization: Bearer {user.token}", "--suppress-health-check", "all",
-        "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
+        str(Path(sys.executable).parent / "st"),
+        "run",
+        f"{system.gateway}/openapi.json",
+        *excluded_ids,
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--no-shrink",
+        "--workers",
+        "2",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--request-timeout",
+        "40",
+        "--header",
+        f"Authorization: Bearer {user.token}",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(tmp_path / "junit.xml"),
     ]
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=os.environ | {"NO_COLOR": "1"},
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=os.environ | {"NO_COLOR": "1"},
         cwd=tmp_path,  # Hypothesis keeps its example database in .hypothesis/ of the working folder
     )
     try:
@@ -67,8 +89,8 @@ async def test_no_generated_request_gets_a_server_error(system, tmp_path: Path) 
     (tmp_path / "schemathesis.txt").write_text(text)
     # Only not_a_server_error runs, so any FAILURES section is a 5xx. An ERRORS section alone is
     # schemathesis failing inside itself on one operation (exit 1 too): reported, not a finding.
-    assert "FAILURES" not in text, f"schemathesis found server errors:\n{text[text.find('FAILURES'):][:8000]}"
+    assert "FAILURES" not in text, f"schemathesis found server errors:\n{text[text.find('FAILURES') :][:8000]}"
     assert process.returncode in (0, 1), f"schemathesis did not run (exit {process.returncode}):\n{text[-3000:]}"
     assert "Fuzzing" in text and "Coverage" in text, text[-3000:]
     if process.returncode:
-        print(f"schemathesis had internal errors (not findings):\n{text[text.find('ERRORS'):][:3000]}")
+        print(f"schemathesis had internal errors (not findings):\n{text[text.find('ERRORS') :][:3000]}")

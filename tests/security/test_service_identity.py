@@ -32,19 +32,35 @@ SERVICES = ("metadata", "upload", "quota", "indexer", "notify")
 PUBLIC = {
     ("metadata", "POST /accounts"): "sign-up: anyone may create an account",
     ("notify", "GET /notifications/unsubscribe/{token}"): "a mail's unsubscribe link: the signed token is the right",
-    ("notify", "POST /notifications/unsubscribe/{token}"): "RFC 8058 one-click unsubscribe: the signed token is the right",
-    ("upload", "GET /uploads/{upload_id}/done/{signature}"): "where S3 sends a browser after a form upload: signed link",
-    ("metadata", "GET /healthz"): "liveness probe", ("metadata", "GET /readyz"): "readiness probe",
-    ("upload", "GET /healthz"): "liveness probe", ("upload", "GET /readyz"): "readiness probe",
-    ("quota", "GET /healthz"): "liveness probe", ("quota", "GET /readyz"): "readiness probe",
-    ("indexer", "GET /healthz"): "liveness probe", ("indexer", "GET /readyz"): "readiness probe",
-    ("notify", "GET /healthz"): "liveness probe", ("notify", "GET /readyz"): "readiness probe",
+    (
+        "notify",
+        "POST /notifications/unsubscribe/{token}",
+    ): "RFC 8058 one-click unsubscribe: the signed token is the right",
+    (
+        "upload",
+        "GET /uploads/{upload_id}/done/{signature}",
+    ): "where S3 sends a browser after a form upload: signed link",
+    ("metadata", "GET /healthz"): "liveness probe",
+    ("metadata", "GET /readyz"): "readiness probe",
+    ("upload", "GET /healthz"): "liveness probe",
+    ("upload", "GET /readyz"): "readiness probe",
+    ("quota", "GET /healthz"): "liveness probe",
+    ("quota", "GET /readyz"): "readiness probe",
+    ("indexer", "GET /healthz"): "liveness probe",
+    ("indexer", "GET /readyz"): "readiness probe",
+    ("notify", "GET /healthz"): "liveness probe",
+    ("notify", "GET /readyz"): "readiness probe",
 }
 
 # One route per service that a valid identity token opens: proves the refusals below are the
 # token's doing, not a broken route.
-CONTROL = {"metadata": "/account", "upload": "/uploads/{pending}", "quota": "/usage", "indexer": "/search/status",
-           "notify": "/notifications/preferences"}
+CONTROL = {
+    "metadata": "/account",
+    "upload": "/uploads/{pending}",
+    "quota": "/usage",
+    "indexer": "/search/status",
+    "notify": "/notifications/preferences",
+}
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -55,16 +71,36 @@ async def victim(system) -> Victim:
 
 
 def path_values(victim: Victim) -> dict[str, str]:
-    return {"account_id": victim.owner.account_id, "document_id": victim.document_id, "version": "1",
-            "grantee_id": victim.grantee.account_id, "upload_id": victim.pending_upload_id,
-            "token": "x" * 43, "signature": "x" * 43, "topic": "docstore.upload.completed.dlq",
-            "partition": "0", "offset": "0"}
+    return {
+        "account_id": victim.owner.account_id,
+        "document_id": victim.document_id,
+        "version": "1",
+        "grantee_id": victim.grantee.account_id,
+        "upload_id": victim.pending_upload_id,
+        "token": "x" * 43,
+        "signature": "x" * 43,
+        "topic": "docstore.upload.completed.dlq",
+        "partition": "0",
+        "offset": "0",
+    }
 
 
 def body_values(victim: Victim) -> dict[str, object]:
-    return {"document_id": victim.document_id, "username": victim.owner.username, "password": PASSWORD,
-            "filename": "f.txt", "size": 1, "content_type": "text/plain", "sha256": "0" * 64, "path": "/",
-            "home_region": "us-west-2", "plan": "premium", "status": "active", "version": 99, "q": "*"}
+    return {
+        "document_id": victim.document_id,
+        "username": victim.owner.username,
+        "password": PASSWORD,
+        "filename": "f.txt",
+        "size": 1,
+        "content_type": "text/plain",
+        "sha256": "0" * 64,
+        "path": "/",
+        "home_region": "us-west-2",
+        "plan": "premium",
+        "status": "active",
+        "version": 99,
+        "q": "*",
+    }
 
 
 async def service_routes(client: httpx.AsyncClient, service: str) -> tuple[dict, list[Operation]]:
@@ -74,12 +110,17 @@ async def service_routes(client: httpx.AsyncClient, service: str) -> tuple[dict,
     return spec, routes
 
 
-async def call(client: httpx.AsyncClient, spec: dict, op: Operation, victim: Victim,
-               headers: dict[str, str]) -> httpx.Response:
+async def call(
+    client: httpx.AsyncClient, spec: dict, op: Operation, victim: Victim, headers: dict[str, str]
+) -> httpx.Response:
     body = request_body(spec, op, body_values(victim))
-    return await client.request(op.method, fill_path(op.path, path_values(victim)), headers=headers,
-                                params=required_query(spec, op, body_values(victim)),
-                                json=body if body is not None else None)
+    return await client.request(
+        op.method,
+        fill_path(op.path, path_values(victim)),
+        headers=headers,
+        params=required_query(spec, op, body_values(victim)),
+        json=body if body is not None else None,
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -104,14 +145,17 @@ async def test_forged_expired_and_misdirected_tokens_are_401(system, victim: Vic
         good = await client.get(control, headers=identity(service, victim.owner.account_id))
         # Authenticated: 200, or the indexer's 403 for a Free account (a plan rule, not the token).
         assert good.status_code in (200, 403) and "authentication" not in good.text, (
-            f"a valid token was refused on {service} {control}: {good.status_code} {good.text}")
+            f"a valid token was refused on {service} {control}: {good.status_code} {good.text}"
+        )
 
         spec, routes = await service_routes(client, service)
         wrong_service = "quota" if service != "quota" else "metadata"
         tokens = bad_identity_tokens(service, victim.owner.account_id)
         # A real token, signed with the real key, but minted for another service: replaying what
         # the gateway sent to one service against another must not work.
-        tokens["minted for another service"] = identity(wrong_service, victim.owner.account_id, "admin")[IDENTITY_HEADER]
+        tokens["minted for another service"] = identity(wrong_service, victim.owner.account_id, "admin")[
+            IDENTITY_HEADER
+        ]
         for name, token in tokens.items():
             for op in routes:
                 answer = await call(client, spec, op, victim, {IDENTITY_HEADER: token})
@@ -134,4 +178,5 @@ async def test_internal_routes_serve_services_only(system, victim: Victim, servi
                 assert answer.status_code == 403, f"{role} token: {op.key} -> {answer.status_code} {answer.text[:200]}"
             answer = await call(client, spec, op, victim, identity(service, "upload", "service"))
             assert answer.status_code not in (401, 403) and answer.status_code < 500, (
-                f"service token: {op.key} -> {answer.status_code} {answer.text[:200]}")
+                f"service token: {op.key} -> {answer.status_code} {answer.text[:200]}"
+            )

@@ -38,11 +38,17 @@ def throttled_gateway(endpoints, test_data_dir: Path, system: System) -> Iterato
     from docstore_devplatform.services import ServiceProcesses
 
     database = f"throttle_{uuid.uuid4().hex[:8]}"
-    env = SYSTEM_ENV | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS} | THROTTLE_ENV | {
-        "GATEWAY_MONGODB_DATABASE": database,
-    }
-    processes = ServiceProcesses(endpoints, test_data_dir / "throttled-gateway", region=REGION_A, names=("gateway",),
-                                 extra_env=env)
+    env = (
+        SYSTEM_ENV
+        | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}
+        | THROTTLE_ENV
+        | {
+            "GATEWAY_MONGODB_DATABASE": database,
+        }
+    )
+    processes = ServiceProcesses(
+        endpoints, test_data_dir / "throttled-gateway", region=REGION_A, names=("gateway",), extra_env=env
+    )
     try:
         yield processes.start()["gateway"]
     finally:
@@ -60,8 +66,9 @@ async def test_wrong_passwords_for_one_username_are_throttled(system: System, th
     async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as gateway:
         statuses = []
         for attempt in range(LOGIN_FAILURES + 3):
-            answer = await gateway.post("/v1/sessions", json={"username": target.username,
-                                                               "password": f"guess number {attempt}"})
+            answer = await gateway.post(
+                "/v1/sessions", json={"username": target.username, "password": f"guess number {attempt}"}
+            )
             statuses.append(answer.status_code)
             if answer.status_code == 429:
                 retry_after(answer)
@@ -88,8 +95,9 @@ async def test_a_sign_up_flood_from_one_address_is_throttled(throttled_gateway: 
         statuses = []
         for _ in range(SIGN_UPS + 3):
             username = f"flood-{uuid.uuid4().hex[:10]}"
-            answer = await gateway.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
-                                                               "password": PASSWORD})
+            answer = await gateway.post(
+                "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+            )
             statuses.append(answer.status_code)
             if answer.status_code == 429:
                 retry_after(answer)
@@ -105,6 +113,7 @@ async def test_the_shared_system_is_not_throttled_by_ordinary_test_traffic(syste
     async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as gateway:
         for _ in range(15):  # the gateway's default is 10 a minute per address
             username = f"many-{uuid.uuid4().hex[:10]}"
-            answer = await gateway.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
-                                                               "password": PASSWORD})
+            answer = await gateway.post(
+                "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+            )
             assert answer.status_code == 201, answer.text

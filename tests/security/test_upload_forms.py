@@ -10,8 +10,8 @@ import hashlib
 import httpx
 import pytest
 
-from docstore_devplatform.testing import eventually
 from docstore_devplatform.e2e import FREE_CAP_BYTES, User, sign_up, upload
+from docstore_devplatform.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -19,8 +19,9 @@ REFUSED_COMPLETION = (400, 403, 404, 409, 410, 422)
 
 
 async def grant(api: httpx.AsyncClient, user: User, size: int, name: str = "f.txt", **extra: object) -> httpx.Response:
-    return await api.post("/v1/uploads", headers=user.auth,
-                          json={"filename": name, "size": size, "content_type": "text/plain", **extra})
+    return await api.post(
+        "/v1/uploads", headers=user.auth, json={"filename": name, "size": size, "content_type": "text/plain", **extra}
+    )
 
 
 async def post_form(form: dict, data: bytes) -> httpx.Response:
@@ -105,8 +106,11 @@ async def _shared_for_edit(api) -> tuple[User, User, str, bytes]:
     done = await upload(api, owner, "shared.txt", data)
     document_id = done["document_id"]
     await eventually(lambda: document(api, owner, document_id))
-    shared = await api.post(f"/v1/documents/{document_id}/shares", headers=owner.auth,
-                            json={"username": editor.username, "permission": "edit"})
+    shared = await api.post(
+        f"/v1/documents/{document_id}/shares",
+        headers=owner.auth,
+        json={"username": editor.username, "permission": "edit"},
+    )
     assert shared.status_code == 201, shared.text
     return owner, editor, document_id, data
 
@@ -121,7 +125,9 @@ async def test_revoking_an_edit_share_stops_the_forms_already_handed_out(api) ->
     await post_form(granted.json()["form"], b"editor's!")
     completed = await api.post(f"/v1/uploads/{granted.json()['upload_id']}/complete", headers=editor.auth)
 
-    assert completed.status_code in REFUSED_COMPLETION, f"completion after the revoke: {completed.status_code} {completed.text}"
+    assert completed.status_code in REFUSED_COMPLETION, (
+        f"completion after the revoke: {completed.status_code} {completed.text}"
+    )
     await barrier(api, owner)
     await assert_untouched(api, owner, document_id, data)
     await holds_for(lambda: _serves(api, owner, document_id, data))
@@ -141,7 +147,8 @@ async def test_trashing_a_document_stops_the_forms_already_handed_out(api) -> No
         completed = await api.post(f"/v1/uploads/{issued.json()['upload_id']}/complete", headers=user.auth)
         assert completed.status_code in REFUSED_COMPLETION, (
             f"completion into the trash by the {'owner' if user is owner else 'editor'}: "
-            f"{completed.status_code} {completed.text}")
+            f"{completed.status_code} {completed.text}"
+        )
 
     await barrier(api, owner)
     await assert_untouched(api, owner, document_id, data, trashed=True)

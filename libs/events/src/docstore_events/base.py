@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 TOPIC_ROOT = "docstore"
 
-EVENT_TYPES: dict[str, type["Event"]] = {}
+EVENT_TYPES: dict[str, type[Event]] = {}
 """Every event class by its `type` ("upload.completed"), filled as the classes are defined."""
 
 

@@ -1,7 +1,8 @@
 """Subscribing to events: explicit ack policy, bounded retries, dead letters, tracing.
 
 `subscribe` registers one FastStream subscriber for a service's topics; each handler
-receives a decoded `Envelope` (or, on a raw topic that another system writes, a `RawMessage`). The offset is committed only after the handler succeeded or the message
+receives a decoded `Envelope` (or, on a raw topic that another system writes, a `RawMessage`).
+The offset is committed only after the handler succeeded or the message
 went to `<topic>.dlq` (AckPolicy.NACK_ON_ERROR: anything else rewinds the partition,
 so the message is delivered again). Handlers must therefore be idempotent.
 """

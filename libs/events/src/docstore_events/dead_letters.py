@@ -172,11 +172,12 @@ class DeadLetters:
         finally:
             await admin.close()
         return sorted(
-            t for t in names
-            if t.endswith(DEAD_LETTER_SUFFIX) and t.startswith(f"{self.topic_prefix}docstore.")
+            t for t in names if t.endswith(DEAD_LETTER_SUFFIX) and t.startswith(f"{self.topic_prefix}docstore.")
         )
 
-    async def page(self, *, limit: int, cursor: str | None = None, topic: str | None = None) -> tuple[list[DeadLetter], str | None]:
+    async def page(
+        self, *, limit: int, cursor: str | None = None, topic: str | None = None
+    ) -> tuple[list[DeadLetter], str | None]:
         """Dead letters in (topic, partition, offset) order, `limit` at a time, and the cursor
         of the next page (None on the last). `topic` keeps one dead-letter topic only."""
         after = decode_cursor(cursor) if cursor else None
@@ -247,7 +248,9 @@ class DeadLetters:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - no public call for one topic
         return consumer.partitions_for_topic(topic) or set()
 
-    async def _read(self, consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int, want: int) -> list[DeadLetter]:
+    async def _read(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int, want: int
+    ) -> list[DeadLetter]:
         consumer.assign([tp])
         consumer.seek(tp, start)
         letters: list[DeadLetter] = []

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from prometheus_client import Counter
 
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord, encode

@@ -7,8 +7,8 @@ before `start()`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -60,7 +60,7 @@ class EventRuntime:
         self._started = False
 
     @classmethod
-    def for_service(cls, settings: Any, db: AsyncDatabase[Any], **options: Any) -> "EventRuntime":
+    def for_service(cls, settings: Any, db: AsyncDatabase[Any], **options: Any) -> EventRuntime:
         """The runtime of the service that `settings` (a docstore_kit ServiceSettings) describe."""
         return cls(
             service=settings.service,

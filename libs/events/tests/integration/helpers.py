@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
-
 import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 from docstore_events.envelope import KafkaRecord, headers_to_dict
 
 
@@ -25,10 +24,15 @@ async def produce_record(bootstrap: str, record: KafkaRecord) -> None:
     await produce(bootstrap, record.topic, record.value, record.headers, key=record.key)
 
 
-async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0) -> list[tuple[dict[str, str], bytes]]:
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0
+) -> list[tuple[dict[str, str], bytes]]:
     """Every message on `topic` from the start, waiting until at least `expect` arrived (or timeout)."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
@@ -48,5 +52,3 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     finally:
         await consumer.stop()
     return messages
-
-

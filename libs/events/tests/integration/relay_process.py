@@ -17,7 +17,9 @@ from docstore_events.runtime import EventRuntime
 
 async def main(bootstrap: str, mongo_url: str, database: str, prefix: str, account_id: str, write: bool) -> None:
     mongo = AsyncMongoClient(mongo_url, tz_aware=True)
-    events = EventRuntime(service="relay-test", region="test", bootstrap_servers=bootstrap, db=mongo[database], topic_prefix=prefix)
+    events = EventRuntime(
+        service="relay-test", region="test", bootstrap_servers=bootstrap, db=mongo[database], topic_prefix=prefix
+    )
     await events.start()
     if write:
         event = QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")

@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pymongo import AsyncMongoClient
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from pymongo import AsyncMongoClient
 
 from docstore_events import Envelope, QuotaExceeded, QuotaRestored, encode
 from docstore_events.consumer import DLQ_ATTEMPTS, DLQ_ERROR, RetryPolicy
@@ -39,8 +39,13 @@ async def runtime_parts(isolated):
 
 def make_runtime(db, isolated, service: str = "backbone") -> EventRuntime:
     return EventRuntime(
-        service=service, region="test", bootstrap_servers=isolated["kafka_bootstrap_servers"], db=db,
-        topic_prefix=isolated["kafka_topic_prefix"], retry=FAST_RETRY, relay_poll_interval=0.1,
+        service=service,
+        region="test",
+        bootstrap_servers=isolated["kafka_bootstrap_servers"],
+        db=db,
+        topic_prefix=isolated["kafka_topic_prefix"],
+        retry=FAST_RETRY,
+        relay_poll_interval=0.1,
     )
 
 
@@ -61,6 +66,7 @@ async def test_outbox_event_reaches_a_subscriber_with_its_trace(runtime_parts) -
         tracer = trace.get_tracer("test")
         with tracer.start_as_current_span("request") as span:
             trace_id = format(span.get_span_context().trace_id, "032x")
+
             async def write(session):
                 await db.things.insert_one({"x": 1}, session=session)
                 return await events.outbox.add(exceeded(), session=session)
@@ -81,6 +87,7 @@ async def test_rolled_back_transaction_publishes_nothing(runtime_parts) -> None:
     events = make_runtime(db, isolated)
     await events.start()
     try:
+
         async def fail_after_write(session) -> None:
             await events.outbox.add(exceeded(), session=session)
             raise RuntimeError("state change failed")
@@ -99,8 +106,9 @@ async def test_redelivered_event_has_its_effect_once(runtime_parts) -> None:
 
     async def handle(envelope: Envelope) -> None:
         handled.append(envelope.id)
-        await events.apply_once(envelope, lambda s: db.effects.update_one(
-            {"_id": "counter"}, {"$inc": {"n": 1}}, upsert=True, session=s))
+        await events.apply_once(
+            envelope, lambda s: db.effects.update_one({"_id": "counter"}, {"$inc": {"n": 1}}, upsert=True, session=s)
+        )
 
     events.subscribe(QuotaExceeded, handle)
     await events.start()
@@ -134,7 +142,12 @@ async def test_bad_messages_go_to_the_dead_letter_topic_and_the_consumer_goes_on
         await produce(bootstrap, topic, b"garbage", {"some": "header"})
         wrong_type = encode(exceeded(), source="t")
         await produce(bootstrap, topic, wrong_type.value, {**wrong_type.headers, "ce_type": "docstore.made.up"})
-        await produce_record(bootstrap, encode(QuotaRestored(account_id="a", used_bytes=0, cap_bytes=1, plan="free"), source="t", topic_prefix=prefix))
+        await produce_record(
+            bootstrap,
+            encode(
+                QuotaRestored(account_id="a", used_bytes=0, cap_bytes=1, plan="free"), source="t", topic_prefix=prefix
+            ),
+        )
         good = encode(exceeded("after-the-bad-ones"), source="t", topic_prefix=prefix)
         await produce_record(bootstrap, good)
         await eventually(lambda: asyncio.sleep(0, handled))
@@ -159,8 +172,15 @@ def run_relay(isolated, account_id: str, *, write: bool, crash_at: str | None, m
     env = {**os.environ, "DOCSTORE_CRASH_MARKER": str(marker)}
     if crash_at:
         env["DOCSTORE_CRASH_AT"] = crash_at
-    args = [sys.executable, str(Path(__file__).with_name("relay_process.py")), isolated["kafka_bootstrap_servers"],
-            isolated["mongodb_url"], isolated["mongodb_database"], isolated["kafka_topic_prefix"], account_id]
+    args = [
+        sys.executable,
+        str(Path(__file__).with_name("relay_process.py")),
+        isolated["kafka_bootstrap_servers"],
+        isolated["mongodb_url"],
+        isolated["mongodb_database"],
+        isolated["kafka_topic_prefix"],
+        account_id,
+    ]
     return subprocess.run(args + (["--write"] if write else []), env=env, capture_output=True, timeout=90).returncode
 
 
@@ -173,7 +193,9 @@ async def test_relay_killed_mid_publish_loses_nothing(isolated, tmp_path, crash_
     second = await asyncio.to_thread(run_relay, isolated, account_id, write=False, crash_at=crash_at, marker=marker)
     assert second == 0
 
-    messages = await read_topic(isolated["kafka_bootstrap_servers"], QuotaExceeded.topic(isolated["kafka_topic_prefix"]), expect=1)
+    messages = await read_topic(
+        isolated["kafka_bootstrap_servers"], QuotaExceeded.topic(isolated["kafka_topic_prefix"]), expect=1
+    )
     ids = [headers["ce_id"] for headers, _ in messages]
     assert len(set(ids)) == 1  # the event arrived
     # Killed before the publish: sent once. Killed after it: sent again with the same id,

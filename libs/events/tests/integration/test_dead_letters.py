@@ -39,8 +39,13 @@ async def test_a_raw_topic_shares_the_runtime_consumer_and_its_dead_letters_repl
     raw_topic = f"{prefix}docstore.store-notifications"
     await asyncio.to_thread(probes.create_topics, bootstrap, [raw_topic, dead_letter_topic(raw_topic)])
     events = EventRuntime(
-        service="backbone", region="test", bootstrap_servers=bootstrap, db=db, topic_prefix=prefix,
-        retry=FAST_RETRY, relay_poll_interval=0.1,
+        service="backbone",
+        region="test",
+        bootstrap_servers=bootstrap,
+        db=db,
+        topic_prefix=prefix,
+        retry=FAST_RETRY,
+        relay_poll_interval=0.1,
     )
     letters = DeadLetters(bootstrap, prefix, publish=events.publish)
     handled: list[Envelope] = []

@@ -17,12 +17,23 @@ from docstore_events.runtime import EventRuntime
 
 def letter(**changes: object) -> DeadLetter:
     fields: dict[str, object] = {
-        "topic": "r.docstore.upload.completed.dlq", "partition": 2, "offset": 7,
-        "original_topic": "r.docstore.upload.completed", "consumer": "quota", "error": "RuntimeError: boom",
-        "failed_at": "2026-01-01T00:00:00+00:00", "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
-        "key": b"acct", "value": b"{}",
-        "headers": {"ce_id": "e1", "ce_type": "docstore.upload.completed", DLQ_ERROR: "RuntimeError: boom",
-                    DLQ_ORIGINAL_TOPIC: "r.docstore.upload.completed", "X-DLQ-Attempts": "5"},
+        "topic": "r.docstore.upload.completed.dlq",
+        "partition": 2,
+        "offset": 7,
+        "original_topic": "r.docstore.upload.completed",
+        "consumer": "quota",
+        "error": "RuntimeError: boom",
+        "failed_at": "2026-01-01T00:00:00+00:00",
+        "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "key": b"acct",
+        "value": b"{}",
+        "headers": {
+            "ce_id": "e1",
+            "ce_type": "docstore.upload.completed",
+            DLQ_ERROR: "RuntimeError: boom",
+            DLQ_ORIGINAL_TOPIC: "r.docstore.upload.completed",
+            "X-DLQ-Attempts": "5",
+        },
     }
     return DeadLetter(**{**fields, **changes})  # type: ignore[arg-type]
 
@@ -46,7 +57,9 @@ def test_a_listing_shows_where_and_why_but_not_the_payload() -> None:
 def test_a_replay_sends_the_original_message_without_the_dead_letter_headers() -> None:
     record = letter().replay_record()
     assert record == KafkaRecord(
-        topic="r.docstore.upload.completed", key=b"acct", value=b"{}",
+        topic="r.docstore.upload.completed",
+        key=b"acct",
+        value=b"{}",
         headers={"ce_id": "e1", "ce_type": "docstore.upload.completed"},  # x-dlq-* dropped, any case
     )
     assert letter(key=None, value=None).replay_record().key == b""

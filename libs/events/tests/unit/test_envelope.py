@@ -5,23 +5,38 @@ from __future__ import annotations
 import json
 
 import pytest
-from cloudevents.v1.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.v1.http import CloudEvent
+from cloudevents.v1.kafka import KafkaMessage, from_binary, to_binary
 
 from docstore_events import EVENT_TYPES, AccountCreated, UndecodableEvent, UploadCompleted, decode, encode
 
 
 def completed(**overrides) -> UploadCompleted:
     fields = dict(
-        account_id="acct-1", upload_id="up-1", document_id="doc-1", bucket="b", key="k", filename="a.pdf",
-        content_type="application/pdf", size=10, etag="e", sha256="s",
+        account_id="acct-1",
+        upload_id="up-1",
+        document_id="doc-1",
+        bucket="b",
+        key="k",
+        filename="a.pdf",
+        content_type="application/pdf",
+        size=10,
+        etag="e",
+        sha256="s",
     )
     return UploadCompleted(**{**fields, **overrides})
 
 
 def test_sdk_reads_our_binary_record() -> None:
-    record = encode(completed(), source="/docstore/us-west-2/upload", subject="doc-1", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
-    message = KafkaMessage(headers={k: v.encode() for k, v in record.headers.items()}, key=record.key, value=record.value)
+    record = encode(
+        completed(),
+        source="/docstore/us-west-2/upload",
+        subject="doc-1",
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+    )
+    message = KafkaMessage(
+        headers={k: v.encode() for k, v in record.headers.items()}, key=record.key, value=record.value
+    )
 
     event = from_binary(message)
 
@@ -37,8 +52,19 @@ def test_sdk_reads_our_binary_record() -> None:
 
 
 def test_we_read_what_the_sdk_writes() -> None:
-    attributes = {"type": "docstore.account.created", "source": "/elsewhere", "id": "evt-9", "datacontenttype": "application/json"}
-    data = {"account_id": "a", "username": "ada", "email": "ada@example.com", "plan": "free", "home_region": "us-west-2"}
+    attributes = {
+        "type": "docstore.account.created",
+        "source": "/elsewhere",
+        "id": "evt-9",
+        "datacontenttype": "application/json",
+    }
+    data = {
+        "account_id": "a",
+        "username": "ada",
+        "email": "ada@example.com",
+        "plan": "free",
+        "home_region": "us-west-2",
+    }
     message = to_binary(CloudEvent(attributes, data))
 
     envelope = decode({k: v.decode() for k, v in message.headers.items()}, message.value)

@@ -9,8 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pymongo import AsyncMongoClient
 
 from docstore_events.runtime import EventRuntime
 from docstore_kit.auth import InternalAuth
@@ -46,7 +46,7 @@ class ServiceRuntime:
         started after the consumer, cancelled before it stops."""
         self._background.append((name, work))
 
-    async def __aenter__(self) -> "ServiceRuntime":
+    async def __aenter__(self) -> ServiceRuntime:
         await self.events.start()
         self._tasks = [asyncio.create_task(work(), name=name) for name, work in self._background]  # type: ignore[arg-type]
         return self

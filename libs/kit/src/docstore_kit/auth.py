@@ -67,8 +67,9 @@ def parse_keys(raw: str) -> dict[str, str]:
 class InternalAuth:
     """Mints and verifies identity tokens for one service (`service`, its own audience)."""
 
-    def __init__(self, service: str, keys: Mapping[str, str], signing_key_id: str,
-                 ttl_seconds: int = TOKEN_SECONDS) -> None:
+    def __init__(
+        self, service: str, keys: Mapping[str, str], signing_key_id: str, ttl_seconds: int = TOKEN_SECONDS
+    ) -> None:
         if signing_key_id not in keys:
             raise ValueError(f"INTERNAL_AUTH_KEY_ID: {signing_key_id!r} is not one of INTERNAL_AUTH_KEYS")
         self.service = service
@@ -77,7 +78,7 @@ class InternalAuth:
         self._ttl = ttl_seconds
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "InternalAuth":
+    def from_settings(cls, settings: Any) -> InternalAuth:
         return cls(settings.service, parse_keys(settings.internal_auth_keys), settings.internal_auth_key_id)
 
     def mint(self, *, audience: str, subject: str, role: str = "user") -> str:
@@ -85,10 +86,18 @@ class InternalAuth:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         now = int(time.time())
-        claims = {"iss": _ISSUER, "aud": audience, "sub": subject, "role": role, "iat": now, "exp": now + self._ttl,
-                  "by": self.service}
-        return jwt.encode(claims, self._keys[self._signing_key_id], algorithm="HS256",
-                          headers={"kid": self._signing_key_id})
+        claims = {
+            "iss": _ISSUER,
+            "aud": audience,
+            "sub": subject,
+            "role": role,
+            "iat": now,
+            "exp": now + self._ttl,
+            "by": self.service,
+        }
+        return jwt.encode(
+            claims, self._keys[self._signing_key_id], algorithm="HS256", headers={"kid": self._signing_key_id}
+        )
 
     def headers(self, *, audience: str, subject: str, role: str = "user") -> dict[str, str]:
         """The header that carries a freshly minted token."""
@@ -107,8 +116,13 @@ class InternalAuth:
             if key is None:
                 raise InvalidIdentity("unknown signing key")
             claims = jwt.decode(
-                token, key, algorithms=["HS256"], audience=audience or self.service, issuer=_ISSUER,
-                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iat", "aud", "sub", "iss"]},
+                token,
+                key,
+                algorithms=["HS256"],
+                audience=audience or self.service,
+                issuer=_ISSUER,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "aud", "sub", "iss"]},
             )
         except jwt.PyJWTError as error:
             raise InvalidIdentity(str(error)) from error

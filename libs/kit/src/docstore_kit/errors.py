@@ -135,9 +135,10 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         return JSONResponse(
             status_code=422,
-            content={"detail": "; ".join(_describe(e) for e in errors), "errors": [
-                {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors
-            ]},
+            content={
+                "detail": "; ".join(_describe(e) for e in errors),
+                "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors],
+            },
         )
 
     @app.exception_handler(Exception)

@@ -37,7 +37,9 @@ def install_health(app: FastAPI, checks: Callable[[], Mapping[str, ReadinessChec
         results = await asyncio.gather(*(_run_check(check, timeout) for check in named.values()))
         report = dict(zip(named, results, strict=True))
         ready = all(value == "ok" for value in report.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": report}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": report}, status_code=200 if ready else 503
+        )
 
     app.include_router(router)
     app.mount("/metrics", make_asgi_app())

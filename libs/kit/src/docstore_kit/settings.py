@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from docstore_kit.auth import DEV_KEY_ID, DEV_KEYS, parse_keys
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev-secret"})
 
@@ -61,7 +61,7 @@ class ServiceSettings(BaseSettings):
         return init_settings, per_service, env_settings, file_secret_settings
 
     @model_validator(mode="after")
-    def _defaults_and_secrets(self) -> "ServiceSettings":
+    def _defaults_and_secrets(self) -> ServiceSettings:
         if not self.mongodb_database:
             self.mongodb_database = f"docstore_{self.service}_{self.region.replace('-', '_')}"
         keys = parse_keys(self.internal_auth_keys)

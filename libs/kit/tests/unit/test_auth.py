@@ -37,13 +37,29 @@ def test_a_token_names_its_caller_for_one_audience() -> None:
         metadata.verify(gateway.mint(audience="quota", subject="acc-1"))
 
 
-@pytest.mark.parametrize("token", [
-    "", "x", "a.b.c", "evil<script>.x",
-    jwt.encode({"sub": "acc-1", "role": "admin", "aud": "metadata", "iss": "docstore",
-                "iat": int(time.time()), "exp": int(time.time()) + 60}, "guessed-key-0123456789-0123456789",
-               algorithm="HS256", headers={"kid": "a"}),
-    jwt.encode({"sub": "acc-1", "role": "admin", "aud": "metadata", "iss": "docstore"}, key="", algorithm="none"),
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "x",
+        "a.b.c",
+        "evil<script>.x",
+        jwt.encode(
+            {
+                "sub": "acc-1",
+                "role": "admin",
+                "aud": "metadata",
+                "iss": "docstore",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+            },
+            "guessed-key-0123456789-0123456789",
+            algorithm="HS256",
+            headers={"kid": "a"},
+        ),
+        jwt.encode({"sub": "acc-1", "role": "admin", "aud": "metadata", "iss": "docstore"}, key="", algorithm="none"),
+    ],
+)
 def test_forged_and_malformed_tokens_are_refused(token: str) -> None:
     with pytest.raises(InvalidIdentity):
         auth("metadata", {"a": OLD}, "a").verify(token)

@@ -57,13 +57,16 @@ async def answer(error: Exception) -> httpx.Response:
         return await client.get("/boom")
 
 
-@pytest.mark.parametrize(("error", "status", "problem", "title"), [
-    (errors.Invalid("name: must not be empty"), 422, "invalid", "Invalid request"),
-    (errors.Forbidden("not yours"), 403, "forbidden", "Forbidden"),
-    (errors.NotFound("no such thing"), 404, "not-found", "Not found"),
-    (errors.Conflict("already there"), 409, "conflict", "Conflict"),
-    (NoRoom("not enough storage: 10 bytes needed"), 413, "no-room", "Not enough room"),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "problem", "title"),
+    [
+        (errors.Invalid("name: must not be empty"), 422, "invalid", "Invalid request"),
+        (errors.Forbidden("not yours"), 403, "forbidden", "Forbidden"),
+        (errors.NotFound("no such thing"), 404, "not-found", "Not found"),
+        (errors.Conflict("already there"), 409, "conflict", "Conflict"),
+        (NoRoom("not enough storage: 10 bytes needed"), 413, "no-room", "Not enough room"),
+    ],
+)
 async def test_a_domain_error_is_a_problem_with_its_status_and_message(
     error: errors.DomainError, status: int, problem: str, title: str
 ) -> None:
@@ -71,7 +74,10 @@ async def test_a_domain_error_is_a_problem_with_its_status_and_message(
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json() == {
-        "type": f"urn:docstore:problem:{problem}", "title": title, "status": status, "detail": str(error),
+        "type": f"urn:docstore:problem:{problem}",
+        "title": title,
+        "status": status,
+        "detail": str(error),
     }
 
 
@@ -105,7 +111,10 @@ async def test_an_unexpected_exception_is_a_500_without_internals() -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json() == {
-        "type": "urn:docstore:problem:internal", "title": "Internal error", "status": 500, "detail": "internal error",
+        "type": "urn:docstore:problem:internal",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "internal error",
     }
     assert "hunter2" not in response.text and "Traceback" not in response.text
 

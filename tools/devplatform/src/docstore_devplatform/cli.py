@@ -61,13 +61,19 @@ def summary(state: dict) -> str:
         lines += [f"  Gateway:    {services['gateway']}", f"  API docs:   {services['gateway']}/docs"]
     for region, info in regions.items():
         if region != state.get("region") and "gateway" in info.get("services", {}):
-            lines += [f"  Gateway B:  {info['services']['gateway']}",
-                      f"              (region {region}: topics under {info.get('topic_prefix')!r}, "
-                      f"bucket {info.get('bucket')}, logs {info.get('logs')})"]
+            lines += [
+                f"  Gateway B:  {info['services']['gateway']}",
+                f"              (region {region}: topics under {info.get('topic_prefix')!r}, "
+                f"bucket {info.get('bucket')}, logs {info.get('logs')})",
+            ]
     lines += [f"  {name + ':':<11} {url}" for name, url in services.items() if name != "gateway"]
     for region, info in regions.items():
         if region != state.get("region"):
-            others = [f"{name} {url.rsplit(':', 1)[-1]}" for name, url in info.get("services", {}).items() if name != "gateway"]
+            others = [
+                f"{name} {url.rsplit(':', 1)[-1]}"
+                for name, url in info.get("services", {}).items()
+                if name != "gateway"
+            ]
             lines += [f"  {region}:  {', '.join(others)}"]
     lines += [
         f"  Kafka:      {ep.get('kafka_bootstrap')}",
@@ -206,8 +212,12 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     )
 
     config = PlatformConfig(
-        data_dir=args.data_dir, region=args.region, region_b=args.region_b or None, ports=args.ports,
-        services=args.services, app=args.app,
+        data_dir=args.data_dir,
+        region=args.region,
+        region_b=args.region_b or None,
+        ports=args.ports,
+        services=args.services,
+        app=args.app,
     )
     return supervise(config)
 

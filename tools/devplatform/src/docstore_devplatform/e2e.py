@@ -12,8 +12,6 @@ packages would clash with a top-level `tests` module.)
 
 from __future__ import annotations
 
-from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
-
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+
+from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 
 # A tiny Free cap so a test can push an account over it with a few small files.
 FREE_CAP_BYTES = 1_000_000
@@ -64,8 +64,10 @@ def region_urls() -> dict[str, dict[str, str]]:
     from docstore_devplatform.ports import free_ports
     from docstore_devplatform.services import SERVICES, service_urls
 
-    return {region: service_urls(dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
-            for region in (REGION_A, REGION_B)}
+    return {
+        region: service_urls(dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
+        for region in (REGION_A, REGION_B)
+    }
 
 
 def _ports(urls: dict[str, str]) -> dict[str, int]:
@@ -78,8 +80,9 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
     from docstore_devplatform.services import ServiceProcesses, region_wiring
 
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_A, primary=REGION_A)
-    processes = ServiceProcesses(endpoints, test_data_dir / "system", region=REGION_A,
-                                 ports=_ports(region_urls[REGION_A]), extra_env=env)
+    processes = ServiceProcesses(
+        endpoints, test_data_dir / "system", region=REGION_A, ports=_ports(region_urls[REGION_A]), extra_env=env
+    )
     try:
         urls = processes.start()
         yield System(urls=urls, processes=processes, logs=test_data_dir / "system" / "logs")
@@ -98,8 +101,9 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     s3 = probes.s3_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
     probes.ensure_bucket(s3, bucket_for(REGION_B), ["*"])
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_B, primary=REGION_A)
-    processes = ServiceProcesses(endpoints, test_data_dir / REGION_B, region=REGION_B,
-                                 ports=_ports(region_urls[REGION_B]), extra_env=env)
+    processes = ServiceProcesses(
+        endpoints, test_data_dir / REGION_B, region=REGION_B, ports=_ports(region_urls[REGION_B]), extra_env=env
+    )
     try:
         urls = processes.start()
         yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs")
@@ -128,7 +132,9 @@ class User:
 async def sign_up(api: httpx.AsyncClient, plan: str = "free") -> User:
     username = f"user-{uuid.uuid4().hex[:10]}"
     email = f"{username}@example.com"
-    created = await api.post("/v1/accounts", json={"username": username, "email": email, "password": PASSWORD, "plan": plan})
+    created = await api.post(
+        "/v1/accounts", json={"username": username, "email": email, "password": PASSWORD, "plan": plan}
+    )
     assert created.status_code == 201, created.text
     login = await api.post("/v1/sessions", json={"username": username, "password": PASSWORD})
     assert login.status_code == 201, login.text
@@ -137,8 +143,9 @@ async def sign_up(api: httpx.AsyncClient, plan: str = "free") -> User:
 
 async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, content_type: str = "text/plain") -> dict:
     """Grant, POST straight to S3 with the signed form, complete. Returns the completion body."""
-    grant = await api.post("/v1/uploads", headers=user.auth,
-                           json={"filename": name, "size": len(data), "content_type": content_type})
+    grant = await api.post(
+        "/v1/uploads", headers=user.auth, json={"filename": name, "size": len(data), "content_type": content_type}
+    )
     assert grant.status_code == 201, grant.text
     form = grant.json()["form"]
     async with httpx.AsyncClient() as s3:
@@ -147,5 +154,3 @@ async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, con
     done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
     assert done.status_code == 200, done.text
     return done.json() | {"form_url": form["url"]}
-
-

@@ -111,10 +111,7 @@ def weed_notification_toml(kafka_bootstrap: str, topic: str | None) -> str:
     if topic is None:
         return "[notification.kafka]\nenabled = false\n"
     return (
-        "[notification.kafka]\n"
-        "enabled = true\n"
-        f"hosts = [{json.dumps(kafka_bootstrap)}]\n"
-        f"topic = {json.dumps(topic)}\n"
+        f"[notification.kafka]\nenabled = true\nhosts = [{json.dumps(kafka_bootstrap)}]\ntopic = {json.dumps(topic)}\n"
     )
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docstore_devplatform.launch import SERVER_NAMES
+from docstore_devplatform.ports import free_ports
 from docstore_devplatform.procs import install_cleanup
 from docstore_devplatform.servers import DEFAULT_REGION, Servers
-from docstore_devplatform.ports import free_ports
 from docstore_devplatform.services import (
     DEFAULT_APP,
     DEFAULT_REGION_B,
@@ -98,7 +98,9 @@ def supervise(config: PlatformConfig) -> int:
         if warning:
             state.progress(f"warning: {warning}")
         buckets = [bucket_for(name) for name in names]
-        state.progress(f"starting servers: {', '.join(SERVER_NAMES)}; {len(topics)} topics, buckets {', '.join(buckets)}")
+        state.progress(
+            f"starting servers: {', '.join(SERVER_NAMES)}; {len(topics)} topics, buckets {', '.join(buckets)}"
+        )
         servers = Servers(
             data_dir,
             ports=config.ports,  # type: ignore[arg-type]
@@ -132,11 +134,20 @@ def supervise(config: PlatformConfig) -> int:
             logs=str(data_dir / "logs"),
             endpoints=endpoints.to_dict(),
             services=dict(primary.urls),
-            regions={p.region: {"services": dict(p.urls), "logs": str(p.data_dir / "logs"),
-                                "topic_prefix": topic_prefix_for(p.region, config.region),
-                                "bucket": bucket_for(p.region)} for p in regions},
-            pids={"servers": servers.pids(), "services": primary.pids(),
-                  **{f"{p.region}-services": p.pids() for p in regions[1:]}},
+            regions={
+                p.region: {
+                    "services": dict(p.urls),
+                    "logs": str(p.data_dir / "logs"),
+                    "topic_prefix": topic_prefix_for(p.region, config.region),
+                    "bucket": bucket_for(p.region),
+                }
+                for p in regions
+            },
+            pids={
+                "servers": servers.pids(),
+                "services": primary.pids(),
+                **{f"{p.region}-services": p.pids() for p in regions[1:]},
+            },
         )
         _watch(servers, regions, state)
         return 0
@@ -162,7 +173,10 @@ def _region_ports(config: PlatformConfig, names: Sequence[str]) -> dict[str, dic
     """Service ports of each region: FIXED_PORTS / FIXED_PORTS_B, or free ones, all known up front
     (each region's services are told the others' URLs)."""
     if config.ports == "fixed":
-        return {name: {s: fixed[s] for s in config.services} for name, fixed in zip(names, (FIXED_PORTS, FIXED_PORTS_B))}
+        return {
+            name: {s: fixed[s] for s in config.services}
+            for name, fixed in zip(names, (FIXED_PORTS, FIXED_PORTS_B), strict=False)
+        }
     return {name: dict(zip(config.services, free_ports(len(config.services)), strict=True)) for name in names}
 
 
@@ -181,5 +195,11 @@ def _watch(servers: Servers, regions: Sequence[ServiceProcesses], state: StateFi
             for name, status in sorted(new.items()):
                 print(f"{time.strftime('%H:%M:%S')} {name} exited with status {status}", flush=True)
             exited |= new
-            state.update(exited=exited, pids={"servers": servers.pids(), "services": services.pids(),
-                                              **{f"{p.region}-services": p.pids() for p in regions[1:]}})
+            state.update(
+                exited=exited,
+                pids={
+                    "servers": servers.pids(),
+                    "services": services.pids(),
+                    **{f"{p.region}-services": p.pids() for p in regions[1:]},
+                },
+            )

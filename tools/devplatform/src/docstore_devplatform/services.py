@@ -59,7 +59,9 @@ def topic_prefix_for(region: str, primary: str = DEFAULT_REGION) -> str:
     return "" if region == primary else f"{region}."
 
 
-def region_wiring(urls_by_region: Mapping[str, Mapping[str, str]], region: str, *, primary: str = DEFAULT_REGION) -> dict[str, str]:
+def region_wiring(
+    urls_by_region: Mapping[str, Mapping[str, str]], region: str, *, primary: str = DEFAULT_REGION
+) -> dict[str, str]:
     """Environment that ties the services of ``region`` to the other regions on one machine.
 
     ``REGION_GATEWAYS`` (every region's gateway: redirects and CORS), ``PEER_METADATA_URLS``
@@ -67,7 +69,9 @@ def region_wiring(urls_by_region: Mapping[str, Mapping[str, str]], region: str, 
     ``KAFKA_TOPIC_PREFIX`` on the shared broker.
     """
     return {
-        "REGION_GATEWAYS": json.dumps({name: urls["gateway"] for name, urls in urls_by_region.items() if "gateway" in urls}),
+        "REGION_GATEWAYS": json.dumps(
+            {name: urls["gateway"] for name, urls in urls_by_region.items() if "gateway" in urls}
+        ),
         "PEER_METADATA_URLS": json.dumps(
             {name: urls["metadata"] for name, urls in urls_by_region.items() if name != region and "metadata" in urls}
         ),

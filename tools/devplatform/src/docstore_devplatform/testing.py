@@ -55,7 +55,9 @@ class EventPublisher:
         """Deliver `record` (to `topic` and with extra `headers`, when given)."""
         all_headers = {**record.headers, **(headers or {})}
         await self.producer.send_and_wait(
-            topic or record.topic, record.value, key=record.key,
+            topic or record.topic,
+            record.value,
+            key=record.key,
             headers=[(name, value.encode()) for name, value in all_headers.items()],
         )
 

@@ -116,6 +116,7 @@ async def test_s3_publishes_each_object_written_to_its_events_topic(endpoints: E
     )
     await consumer.start()
     try:
+
         async def arrived():
             batch = await consumer.getmany(timeout_ms=500)
             return [m for messages in batch.values() for m in messages if m.key == f"/buckets/{BUCKET}/{key}".encode()]

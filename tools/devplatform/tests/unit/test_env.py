@@ -90,7 +90,10 @@ def test_weed_argv_sets_every_port_and_grpc_port():
 def test_weed_notification_toml_publishes_to_kafka_or_nothing():
     on = weed_notification_toml("127.0.0.1:9092", "docstore.s3-events")
     assert on.splitlines() == [
-        "[notification.kafka]", "enabled = true", 'hosts = ["127.0.0.1:9092"]', 'topic = "docstore.s3-events"'
+        "[notification.kafka]",
+        "enabled = true",
+        'hosts = ["127.0.0.1:9092"]',
+        'topic = "docstore.s3-events"',
     ]
     assert "enabled = false" in weed_notification_toml("127.0.0.1:9092", None)
 

@@ -6,8 +6,8 @@ import pytest
 from docstore_devplatform.launch import ServerPorts
 from docstore_devplatform.ports import (
     DEFAULT_PORTS,
-    HOST,
     GRPC_OFFSET,
+    HOST,
     free_ports,
     is_port_free,
 )
