@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
@@ -80,7 +80,7 @@ async def pipeline_latencies(bootstrap: str, mongo_url: str, count: int) -> list
     account_id = f"bench-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
-    mongo = AsyncIOMotorClient(mongo_url)
+    mongo = AsyncMongoClient(mongo_url)
     usage = mongo["docstore_quota_us_west_2"]["usage"]
     samples = []
     try:
@@ -105,7 +105,7 @@ async def pipeline_latencies(bootstrap: str, mongo_url: str, count: int) -> list
                     progress("pipeline", i - WARMUP + 1, count)
     finally:
         await producer.stop()
-        mongo.close()
+        await mongo.close()
     return samples
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
@@ -85,14 +85,14 @@ async def raw_throughput(bootstrap: str, batch: list[KafkaRecord]) -> float:
 async def quota_throughput(bootstrap: str, mongo_url: str, batch: list[KafkaRecord], run: str) -> float:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
-    mongo = AsyncIOMotorClient(mongo_url)
+    mongo = AsyncMongoClient(mongo_url)
     usage = mongo["docstore_quota_us_west_2"]["usage"]
     pipeline = [{"$match": {"_id": {"$regex": f"^bench-{run}-"}}}, {"$group": {"_id": None, "n": {"$sum": "$stored_bytes"}}}]
     try:
         started = time.perf_counter()
         sending = asyncio.create_task(send_all(producer, batch))
         while True:
-            rows = [row async for row in usage.aggregate(pipeline)]
+            rows = [row async for row in await usage.aggregate(pipeline)]
             done = rows[0]["n"] if rows else 0
             sys.stderr.write(f"\rquota applied {done}/{len(batch)}")
             if done >= len(batch):
@@ -103,7 +103,7 @@ async def quota_throughput(bootstrap: str, mongo_url: str, batch: list[KafkaReco
         await sending
     finally:
         await producer.stop()
-        mongo.close()
+        await mongo.close()
     return len(batch) / elapsed
 
 

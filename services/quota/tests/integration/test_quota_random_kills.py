@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 from docstore_events import FileDeleted, UploadCompleted, encode
 from docstore_kit.auth import InternalAuth
@@ -117,7 +117,7 @@ async def test_random_kills_leave_a_ledger_equal_to_s3(isolated: dict[str, str],
     kills = 0
     try:
         sending = asyncio.create_task(produce())
-        mongo = AsyncIOMotorClient(isolated["mongodb_url"])
+        mongo = AsyncMongoClient(isolated["mongodb_url"])
         processed = mongo[isolated["mongodb_database"]]["processed_events"]
         for _ in range(6):
             await asyncio.sleep(rng.uniform(2.0, 5.0))  # startup takes ~2 s, so some kills land mid-stream
@@ -146,7 +146,7 @@ async def test_random_kills_leave_a_ledger_equal_to_s3(isolated: dict[str, str],
         assert report["s3_bytes"] == sum(truth.values()) == report["ledger_bytes"]
         assert report["drifting_accounts"] == 0 and report["total_drift_bytes"] == 0, report["drifts"][:5]
         assert kills == 6
-        mongo.close()
+        await mongo.close()
     finally:
         await producer.stop()
         process.terminate()

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession as AsyncIOMotorClientSession
+from pymongo.asynchronous.database import AsyncDatabase as AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
 from docstore_kit import errors
@@ -166,7 +167,7 @@ class Reservations:
             {"$match": {"account_id": {"$in": list(account_ids)}, "expires_at": {"$gt": self._cutoff()}}},
             {"$group": {"_id": "$account_id", "bytes": {"$sum": "$size"}}},
         ]
-        return {row["_id"]: row["bytes"] async for row in self.collection.aggregate(pipeline)}
+        return {row["_id"]: row["bytes"] async for row in await self.collection.aggregate(pipeline)}
 
     # --- cleanup ---------------------------------------------------------------------
 

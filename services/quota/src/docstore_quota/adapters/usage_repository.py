@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession as AsyncIOMotorClientSession
+from pymongo.asynchronous.database import AsyncDatabase as AsyncIOMotorDatabase
 from pymongo import DESCENDING, ReturnDocument
 
 from docstore_quota.domain.usage import DEFAULT_PLAN, DocumentState, Usage
@@ -150,7 +151,7 @@ class UsageRepository:
                 "over_quota": {"$sum": {"$cond": ["$over_quota", 1, 0]}},
             }},
         ]
-        return [row async for row in self.collection.aggregate(pipeline)]
+        return [row async for row in await self.collection.aggregate(pipeline)]
 
     async def documents_by_size(self, bounds: list[tuple[str, int, int | None]]) -> dict[str, int]:
         """How many live documents fall in each (name, above, up to) size class."""

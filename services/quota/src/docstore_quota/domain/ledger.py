@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession as AsyncIOMotorClientSession
 
 from docstore_events import QuotaExceeded, QuotaRestored
 from docstore_events.notifications import QuotaWarningReached
