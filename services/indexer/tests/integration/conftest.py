@@ -55,6 +55,9 @@ class Harness:
     async def _plan_is(self, account_id: str, plan: str) -> bool:
         return await self.app.state.indexer.plan_of(account_id) == plan
 
+    async def catalog_has(self, account_id: str, document_id: str) -> bool:
+        return await self.app.state.indexer.catalog.get(account_id, document_id) is not None
+
     async def upload(
         self, account_id: str, body: bytes, *, content_type: str = "text/plain", filename: str = "notes.txt",
         document_id: str | None = None, tags: list[str] | None = None, version: int = 1,

@@ -165,6 +165,9 @@ async def test_trash_restore_rename_and_retag_follow_the_document(indexer: Harne
     now = datetime.now(UTC)
     await indexer.send(FileDetailsChanged(account_id=account, document_id=doc.document_id, name="capy.txt",
                                           path="/animals", tags=["zoo", "mammals"]), time=now + timedelta(seconds=5))
+    # The two events travel on different topics: wait until the rename is held (a catalog stub)
+    # so that it really is the first to arrive.
+    await eventually(lambda: indexer.catalog_has(account, doc.document_id))
     await indexer.send(doc, time=now)
     [hit] = await eventually(lambda: indexer.found(account, "capybara"))
     assert (hit["name"], hit["path"], hit["tags"]) == ("capy.txt", "/animals", ["zoo", "mammals"])

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClientSession, AsyncIOMotorDatabase
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo import ASCENDING, ReturnDocument
 
 from docstore_indexer.domain.catalog import CatalogEntry, entry_id
@@ -16,20 +17,20 @@ PLANS = "plans"
 CATALOG = "catalog"
 BACKFILLS = "backfills"
 
-Session = AsyncIOMotorClientSession | None
+Session = AsyncClientSession | None
 
 
 class PlansRepository:
     """`plans`: one record per account, `{_id: account_id, plan, as_of}`."""
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[PLANS]
 
     async def get(self, account_id: str, session: Session = None) -> PlanRecord | None:
         doc = await self.collection.find_one({"_id": account_id}, session=session)
         return PlanRecord(account_id, doc["plan"], doc["as_of"]) if doc else None
 
-    async def put(self, record: PlanRecord, session: AsyncIOMotorClientSession) -> None:
+    async def put(self, record: PlanRecord, session: AsyncClientSession) -> None:
         await self.collection.update_one(
             {"_id": record.account_id}, {"$set": {"plan": record.plan, "as_of": record.as_of}},
             upsert=True, session=session,
@@ -39,7 +40,7 @@ class PlansRepository:
 class CatalogRepository:
     """`catalog`: one entry per document of every account, `_id` `<account_id>:<document_id>`."""
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[CATALOG]
 
     async def ensure_indexes(self) -> None:
@@ -49,7 +50,7 @@ class CatalogRepository:
         doc = await self.collection.find_one({"_id": entry_id(account_id, document_id)}, session=session)
         return _entry(doc) if doc else None
 
-    async def put(self, entry: CatalogEntry, session: AsyncIOMotorClientSession) -> None:
+    async def put(self, entry: CatalogEntry, session: AsyncClientSession) -> None:
         doc = asdict(entry)
         doc["tags"] = list(entry.tags)
         await self.collection.replace_one({"_id": entry.id}, doc, upsert=True, session=session)
@@ -72,7 +73,7 @@ class CatalogRepository:
             {"account_id": account_id, "deleted_at": None, "indexed_upload_id": {"$ne": None}}
         )
 
-    async def forget_index(self, account_id: str, session: AsyncIOMotorClientSession) -> None:
+    async def forget_index(self, account_id: str, session: AsyncClientSession) -> None:
         """The account's entries no longer have anything in the search index."""
         await self.collection.update_many(
             {"account_id": account_id, "indexed_upload_id": {"$ne": None}},
@@ -106,7 +107,7 @@ class BackfillRepository:
     """`backfills`: one job per account, `{_id: account_id, job_id, state, total, indexed, failed, cursor,
     lease_owner, lease_until}`. A replica works on a job only while it holds the job's lease."""
 
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[BACKFILLS]
 
     async def ensure_indexes(self) -> None:
@@ -117,14 +118,14 @@ class BackfillRepository:
         return _job(doc) if doc else None
 
     async def start(self, account_id: str, job_id: str, total: int, at: datetime,
-                    session: AsyncIOMotorClientSession) -> None:
+                    session: AsyncClientSession) -> None:
         await self.collection.replace_one({"_id": account_id}, {
             "job_id": job_id, "state": RUNNING if total else COMPLETE, "total": total, "indexed": 0, "failed": 0,
             "cursor": "", "started_at": at, "finished_at": None if total else at,
             "lease_owner": None, "lease_until": datetime.fromtimestamp(0, UTC),
         }, upsert=True, session=session)
 
-    async def cancel(self, account_id: str, at: datetime, session: AsyncIOMotorClientSession) -> None:
+    async def cancel(self, account_id: str, at: datetime, session: AsyncClientSession) -> None:
         await self.collection.update_one(
             {"_id": account_id, "state": RUNNING},
             {"$set": {"state": CANCELLED, "finished_at": at, "lease_owner": None}}, session=session,
@@ -142,7 +143,7 @@ class BackfillRepository:
 
     async def advance(
         self, job: BackfillJob, owner: str, cursor: str, *, indexed: int, failed: int, lease_seconds: float,
-        session: AsyncIOMotorClientSession,
+        session: AsyncClientSession,
     ) -> bool:
         """Move the job past `cursor` if `owner` still holds it; False when the lease or the job is gone."""
         result = await self.collection.update_one(

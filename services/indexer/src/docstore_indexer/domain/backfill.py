@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from docstore_indexer.adapters.repositories import BackfillJob
 from docstore_indexer.domain.indexing import Indexer
@@ -27,7 +27,7 @@ from docstore_indexer.domain.indexing import Indexer
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-Transaction = Callable[[Callable[[AsyncIOMotorClientSession], Awaitable[T]]], Awaitable[T]]
+Transaction = Callable[[Callable[[AsyncClientSession], Awaitable[T]]], Awaitable[T]]
 
 
 class LeaseLost(Exception):
@@ -92,7 +92,7 @@ class BackfillWorker:
                 extracted, index = await self.indexer.prepare_backfill(entry)
                 failed = int(bool(extracted and extracted.failure))
 
-                async def step(session: AsyncIOMotorClientSession, entry_id: str = entry.id) -> None:
+                async def step(session: AsyncClientSession, entry_id: str = entry.id) -> None:
                     if not await self.indexer.backfills.advance(
                         job, self.owner, entry_id, indexed=1 - failed, failed=failed,
                         lease_seconds=self.lease_seconds, session=session,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorClientSession
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from docstore_events import DocumentIndexed, DocumentIndexFailed, FileVersionRecorded
 from docstore_events.outbox import Outbox
@@ -33,7 +33,7 @@ from docstore_indexer.domain.plans import PlanRecord, has_full_text, supersedes
 
 log = structlog.get_logger(__name__)
 
-Effect = Callable[[AsyncIOMotorClientSession], Awaitable[None]]
+Effect = Callable[[AsyncClientSession], Awaitable[None]]
 
 INDEXED, FAILED = "indexed", "failed"
 
@@ -95,7 +95,7 @@ class Indexer:
         return record.plan if record else None
 
     async def record_plan(
-        self, account_id: str, plan: str, as_of: datetime, session: AsyncIOMotorClientSession, *,
+        self, account_id: str, plan: str, as_of: datetime, session: AsyncClientSession, *,
         upgrade: bool = False,
     ) -> None:
         """Keep the account's plan (the later fact wins).
@@ -136,7 +136,7 @@ class Indexer:
             return None
         extracted = await self.extract(outcome.entry) if has_full_text(await self.plan_of(event.account_id)) else None
 
-        async def effect(session: AsyncIOMotorClientSession) -> None:
+        async def effect(session: AsyncClientSession) -> None:
             # Decide again inside the transaction: the entry may have moved since the check above.
             current = rules.on_upload(await self.catalog.get(event.account_id, event.document_id, session), upload)
             if not current.changed or current.entry is None:
@@ -148,7 +148,7 @@ class Indexer:
 
         return effect
 
-    async def _plan(self, account_id: str, session: AsyncIOMotorClientSession) -> str | None:
+    async def _plan(self, account_id: str, session: AsyncClientSession) -> str | None:
         record = await self.plans.get(account_id, session)
         return record.plan if record else None
 
@@ -171,7 +171,7 @@ class Indexer:
             return Extracted("", str(error))
         return Extracted(text[: self.limits.max_text_chars])
 
-    async def _index(self, entry: CatalogEntry, extracted: Extracted, session: AsyncIOMotorClientSession) -> CatalogEntry:
+    async def _index(self, entry: CatalogEntry, extracted: Extracted, session: AsyncClientSession) -> CatalogEntry:
         """Upsert the entry's text and details; returns the entry marked as indexed. Emits the outcome."""
         assert entry.uploaded_at is not None and entry.upload_id is not None
         await self.index.upsert(IndexEntry(
@@ -206,7 +206,7 @@ class Indexer:
 
     async def change_details(
         self, account_id: str, document_id: str, *, name: str, path: str, tags: list[str], at: datetime,
-        session: AsyncIOMotorClientSession,
+        session: AsyncClientSession,
     ) -> None:
         """Renamed, moved or re-tagged: the catalog and (if it is there) the index entry follow."""
         stored = await self.catalog.get(account_id, document_id, session)
@@ -214,14 +214,14 @@ class Indexer:
         await self._apply(outcome, {"name": name, "path": path, "tags": list(tags)}, session)
 
     async def set_trashed(
-        self, account_id: str, document_id: str, *, trashed: bool, at: datetime, session: AsyncIOMotorClientSession
+        self, account_id: str, document_id: str, *, trashed: bool, at: datetime, session: AsyncClientSession
     ) -> None:
         """Trashed documents stay in the index, hidden from every search; restoring shows them again."""
         stored = await self.catalog.get(account_id, document_id, session)
         outcome = rules.on_trash(stored, account_id, document_id, trashed=trashed, at=at)
         await self._apply(outcome, {"trashed": trashed}, session)
 
-    async def _apply(self, outcome: rules.Outcome, fields: dict[str, Any], session: AsyncIOMotorClientSession) -> None:
+    async def _apply(self, outcome: rules.Outcome, fields: dict[str, Any], session: AsyncClientSession) -> None:
         if not outcome.changed or outcome.entry is None:
             return
         entry = outcome.entry
@@ -230,7 +230,7 @@ class Indexer:
         await self.catalog.put(entry, session)
 
     async def forget_document(
-        self, account_id: str, document_id: str, session: AsyncIOMotorClientSession, *, at: datetime | None = None
+        self, account_id: str, document_id: str, session: AsyncClientSession, *, at: datetime | None = None
     ) -> None:
         """The document is gone: out of the index; the catalog keeps a tombstone."""
         await self.index.delete(account_id, document_id)
@@ -249,7 +249,7 @@ class Indexer:
         """
         extracted = None if entry.index_is_current else await self.extract(entry)
 
-        async def effect(session: AsyncIOMotorClientSession) -> bool:
+        async def effect(session: AsyncClientSession) -> bool:
             current = await self.catalog.get(entry.account_id, entry.document_id, session)
             if (extracted is None or current is None or not rules.searchable(current)
                     or current.upload_id != entry.upload_id or current.index_is_current
