@@ -91,7 +91,7 @@ def field_docs(cls: type) -> dict[str, str]:
 
 def type_name(annotation: Any) -> str:
     """A field's type as written in Python (`str | None`, `list[str]`, `Literal['free', 'premium']`)."""
-    if isinstance(annotation, type) and not isinstance(annotation, types.GenericAlias):
+    if isinstance(annotation, type):  # `list[str]` is a GenericAlias, not a type, since Python 3.11
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("datetime.datetime", "datetime")
 

@@ -70,7 +70,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        return min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        return min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
 
 
 def subscribe(
@@ -122,6 +122,7 @@ def subscribe(
 
     async def consume(msg: KafkaMessage) -> None:
         raw = msg.raw_message
+        assert not isinstance(raw, tuple), "subscribers are not batched: one ConsumerRecord per message"
         topic = raw.topic
         headers = headers_to_dict(raw.headers)
         work: Callable[[], Awaitable[Any]]

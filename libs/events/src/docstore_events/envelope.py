@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -91,10 +92,10 @@ def encode(
     )
 
 
-def headers_to_dict(raw_headers: object) -> dict[str, str]:
+def headers_to_dict(raw_headers: Iterable[tuple[str, bytes | str | None]] | None) -> dict[str, str]:
     """Kafka headers (a sequence of (name, bytes) pairs) as a dict of strings."""
     result: dict[str, str] = {}
-    for name, value in raw_headers or ():  # type: ignore[union-attr]
+    for name, value in raw_headers or ():
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="replace")
         result[name] = "" if value is None else str(value)

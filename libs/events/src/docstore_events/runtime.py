@@ -26,6 +26,7 @@ from docstore_events.unit_of_work import MongoUnitOfWork
 R = TypeVar("R")
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Event)
 
 
 class EventRuntime:
@@ -55,7 +56,7 @@ class EventRuntime:
         self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
         self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
         self._relay_task: asyncio.Task[None] | None = None
-        self._handlers: dict[type[Event], Handler] = {}  # type: ignore[type-arg]
+        self._handlers: dict[type[Event], Handler[Any]] = {}
         self._raw_handlers: dict[str, RawHandler] = {}
         self._started = False
 
@@ -72,7 +73,7 @@ class EventRuntime:
             **options,
         )
 
-    def subscribe(self, event_class: type[Event], handler: Handler) -> None:  # type: ignore[type-arg]
+    def subscribe(self, event_class: type[E], handler: Handler[E]) -> None:
         """Deliver `event_class` events to `handler` in this service's consumer group (before `start`)."""
         if event_class in self._handlers:
             raise ValueError(f"{event_class.__name__} already has a handler")
@@ -103,7 +104,7 @@ class EventRuntime:
         self.outbox.wake_relay()
         return result
 
-    async def apply_once(self, envelope: Envelope, effect: Effect) -> bool:  # type: ignore[type-arg]
+    async def apply_once(self, envelope: Envelope[Any], effect: Effect) -> bool:
         """Run a consumer's effect once per event id (see `idempotency.apply_once`)."""
         applied = await apply_once(self.db.client, self.db, consumer=self.service, event_id=envelope.id, effect=effect)
         if applied:

@@ -122,30 +122,34 @@ class MongoUnitOfWork(UnitOfWork[R]):
         return self.repositories(None)
 
     async def run(self, work: Work[R, T]) -> T:
-        result, transaction = await self._transaction(work, None)
-        assert transaction is not None  # without a processed-event record, `work` always runs
+        outcome = await self._transaction(work, None)
+        assert outcome is not None  # without a processed-event record, `work` always runs
+        result, transaction = outcome
         await self._committed(transaction)
         return result
 
     async def run_once(self, *, consumer: str, event_id: str, work: Work[R, None]) -> bool:
         try:
-            applied, transaction = await self._transaction(work, f"{consumer}:{event_id}")
+            outcome = await self._transaction(work, f"{consumer}:{event_id}")
         except DuplicateKeyError:
             # A concurrent delivery of the same event won the race; its effect stands.
             return False
-        if transaction is None:  # processed before: `work` did not run
+        if outcome is None:  # processed before: `work` did not run
             return False
-        await self._committed(transaction)
+        await self._committed(outcome[1])
         return True
 
-    async def _transaction(self, work: Work[R, Any], processed_id: str | None) -> tuple[Any, Transaction[R] | None]:
-        attempt: list[Transaction[R]] = []
+    async def _transaction(self, work: Work[R, T], processed_id: str | None) -> tuple[T, Transaction[R]] | None:
+        """`work`'s result and transaction from the attempt that committed; None if the event was processed."""
+        attempt: list[tuple[T, Transaction[R]]] = []
 
-        async def body(session: AsyncClientSession) -> Any:
+        async def body(session: AsyncClientSession) -> None:
+            # Only the attempt that commits counts: a retried body forgets what a failed one did.
+            attempt.clear()
             if processed_id is not None:
                 processed = self.db[PROCESSED_COLLECTION]
                 if await processed.find_one({"_id": processed_id}, session=session) is not None:
-                    return None
+                    return
                 consumer, _, event_id = processed_id.partition(":")
                 await processed.insert_one(
                     {"_id": processed_id, "consumer": consumer, "event_id": event_id, "at": datetime.now(UTC)},
@@ -153,15 +157,14 @@ class MongoUnitOfWork(UnitOfWork[R]):
                 )
             # A retried body starts from scratch: nothing the failed attempt emitted survives.
             transaction = Transaction(self.repositories(session), session)
-            attempt[:] = [transaction]
             result = await work(transaction)
             for event, subject in transaction.events:
                 await self.outbox.add(event, session=session, subject=subject)
-            return result
+            attempt.append((result, transaction))
 
         async with self.client.start_session() as session:
-            result = await session.with_transaction(body)
-        return result, (attempt[0] if attempt else None)
+            await session.with_transaction(body)
+        return attempt[0] if attempt else None
 
     async def _committed(self, transaction: Transaction[R]) -> None:
         if transaction.events:

@@ -5,6 +5,7 @@ tests/integration/test_dead_letters.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
@@ -16,7 +17,7 @@ from docstore_events.runtime import EventRuntime
 
 
 def letter(**changes: object) -> DeadLetter:
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "topic": "r.docstore.upload.completed.dlq",
         "partition": 2,
         "offset": 7,
@@ -35,7 +36,7 @@ def letter(**changes: object) -> DeadLetter:
             "X-DLQ-Attempts": "5",
         },
     }
-    return DeadLetter(**{**fields, **changes})  # type: ignore[arg-type]
+    return DeadLetter(**{**fields, **changes})
 
 
 def test_a_cursor_round_trips_and_a_forged_one_is_refused() -> None:

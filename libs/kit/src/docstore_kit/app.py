@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -38,17 +38,17 @@ class ServiceRuntime:
         self.mongo = mongo_client(settings)
         self.db = self.mongo[settings.mongodb_database]
         self.events = EventRuntime.for_service(settings, self.db, **event_options)
-        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    def background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+    def background(self, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `work()` (a loop such as a watcher or sweeper) while the runtime is entered:
         started after the consumer, cancelled before it stops."""
         self._background.append((name, work))
 
     async def __aenter__(self) -> ServiceRuntime:
         await self.events.start()
-        self._tasks = [asyncio.create_task(work(), name=name) for name, work in self._background]  # type: ignore[arg-type]
+        self._tasks = [asyncio.create_task(work(), name=name) for name, work in self._background]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -19,6 +19,7 @@ A service defines one subclass per meaning, under the generic one with the right
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import structlog
@@ -114,7 +115,7 @@ def problem_response(
     return JSONResponse(status_code=status, content=body, media_type=PROBLEM_JSON)
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
 

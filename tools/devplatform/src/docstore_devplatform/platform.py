@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from docstore_devplatform.launch import SERVER_NAMES
 from docstore_devplatform.ports import free_ports
@@ -43,7 +44,7 @@ def load_topics(prefixes: Sequence[str] = ("",)) -> tuple[list[str], str | None]
     """Every Kafka topic from ``docstore_events.topics.all_topics(prefix)`` for each prefix, and a
     warning if unavailable."""
     try:
-        from docstore_events.topics import all_topics  # type: ignore[import-not-found]
+        from docstore_events.topics import all_topics
     except ImportError as exc:
         return [], f"docstore_events.topics not importable ({exc}); starting with no topics"
     try:
@@ -60,7 +61,7 @@ class PlatformConfig:
     region: str = DEFAULT_REGION
     region_b: str | None = DEFAULT_REGION_B
     """The second region (services on FIXED_PORTS_B); None or empty: one region only."""
-    ports: str = "fixed"  # or "auto"
+    ports: Literal["fixed", "auto"] = "fixed"
     services: Sequence[str] = SERVICES
     app: str = DEFAULT_APP
     cors_origins: Sequence[str] = ("*",)
@@ -103,7 +104,7 @@ def supervise(config: PlatformConfig) -> int:
         )
         servers = Servers(
             data_dir,
-            ports=config.ports,  # type: ignore[arg-type]
+            ports=config.ports,
             topics=topics,
             buckets=buckets,
             cors_origins=config.cors_origins,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 import boto3
 import httpx
@@ -26,13 +26,13 @@ PROBE_KEY = "_devplatform/readiness-probe"
 _TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
 
 
-def run_async(make_coro: Callable[[], Awaitable[T]]) -> T:
+def run_async(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion on a fresh event loop in a worker thread.
 
     Works whether or not the caller already runs an event loop (pytest-asyncio fixtures do).
     """
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, make_coro()).result()  # type: ignore[arg-type]
+        return pool.submit(asyncio.run, make_coro()).result()
 
 
 # --- Kafka -----------------------------------------------------------------
