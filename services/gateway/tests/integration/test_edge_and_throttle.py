@@ -42,15 +42,12 @@ def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
 
     @asynccontextmanager
     async def start(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        metadata = httpx.AsyncClient(transport=httpx.ASGITransport(app=metadata_app), base_url="http://metadata.test")
         app = create_gateway(GatewaySettings(**(LOOSE | {
             "mongodb_url": isolated["mongodb_url"], "mongodb_database": f"{isolated['mongodb_database']}_gw",
             "region": "us-west-2", "region_gateways": REGIONS, "web_dir": "",
-        } | settings)))
+        } | settings)), upstream_clients={"metadata": metadata})
         async with app.router.lifespan_context(app):
-            upstreams = app.state.upstreams
-            await upstreams.clients["metadata"].aclose()
-            upstreams.clients["metadata"] = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=metadata_app), base_url="http://metadata.test")
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway-a.test",
                                          timeout=60) as client:
                 yield client

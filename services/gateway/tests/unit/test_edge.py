@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from docstore_gateway.api.edge import content_security_policy, docs_html, docs_security_policy
+from docstore_gateway.bootstrap import bootstrap
 from docstore_gateway.main import create_app
 from docstore_gateway.settings import Settings
 
@@ -124,8 +125,9 @@ async def test_malformed_paths_are_400_with_a_message_that_does_not_echo_them(ap
 
 async def test_a_malformed_bearer_token_is_401_and_never_echoed(app: FastAPI) -> None:
     # Refused before any session lookup, so no MongoDB is needed to prove it.
-    app.state.settings = Settings(region_gateways=REGIONS)
-    app.state.sessions = app.state.upstreams = None  # never reached: the token is refused first
+    services = bootstrap(Settings(region_gateways=REGIONS))
+    services.authenticator.sessions = NeverRead()  # never reached: the token is refused first
+    app.state.services = services
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
         for token in ("evil<script>.x", "us-west-2<script>.x", "mars-1.abcdefgh", "no-region-at-all", "us-west-2.",
                       "us-west-2.a.b", "us-west-2.a/b", "..%2f..%2fetc.x"):
@@ -134,6 +136,12 @@ async def test_a_malformed_bearer_token_is_401_and_never_echoed(app: FastAPI) ->
             assert "<" not in answer.text and (token.split(".")[0] or token) not in answer.text
             assert "location" not in answer.headers
             assert_security_headers(dict(answer.headers))
+    await services.aclose()
+
+
+class NeverRead:
+    async def get(self, token: str) -> None:
+        raise AssertionError("a malformed token was looked up")
 
 
 def test_the_policy_names_every_region_gateway_and_the_s3_origin() -> None:

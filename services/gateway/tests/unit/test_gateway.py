@@ -1,5 +1,5 @@
 from docstore_gateway.api.openapi import merge
-from docstore_gateway.api.routes import bearer_token
+from docstore_gateway.domain.tokens import bearer_token
 
 
 def test_bearer_token_parsing() -> None:

@@ -18,6 +18,8 @@ from limits.aio.storage import MovingWindowSupport, Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from limits.storage import storage_from_string
 
+from docstore_gateway.settings import Settings
+
 log = structlog.get_logger(__name__)
 
 
@@ -58,7 +60,7 @@ class Throttle:
         self.signup_per_address = parse_limits(signup_per_address)
 
     @classmethod
-    def from_settings(cls, settings) -> "Throttle":  # type: ignore[no-untyped-def]
+    def from_settings(cls, settings: Settings) -> Throttle:
         return cls(
             settings.rate_limit_storage, login_per_username=settings.login_limits_per_username,
             login_per_address=settings.login_limits_per_address, signup_per_address=settings.signup_limits_per_address,

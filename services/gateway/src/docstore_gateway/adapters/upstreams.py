@@ -1,21 +1,35 @@
-"""Forwarding a request to the service the route table names, with the identity the gateway vouches for."""
+"""The services behind the gateway, over HTTP: forwarding a request with the identity the
+gateway vouches for, the login's credential check, and each service's OpenAPI document."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from opentelemetry import propagate
 
-from docstore_gateway.adapters.sessions import Caller
+from docstore_gateway.domain.errors import UpstreamUnavailable
+from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
 
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
+ACCOUNTS = "metadata"
+"""The service that checks passwords."""
 
 
-class UpstreamUnavailable(Exception):
-    """The owning service did not answer."""
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    """A service's answer: its status, body, and only the headers the gateway returns."""
+
+    status: int
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 class Upstreams:
@@ -26,7 +40,7 @@ class Upstreams:
     async def forward(
         self, service: str, method: str, path: str, *, query: str, headers: dict[str, str], body: bytes,
         caller: Caller | None, as_service: bool = False,
-    ) -> httpx.Response:
+    ) -> UpstreamAnswer:
         """Send the request on with only safe headers, and the account the gateway vouches for:
         an identity token minted for this one service (`caller`), or the gateway's own
         service identity (`as_service`, for the login check), or none (public routes)."""
@@ -37,17 +51,28 @@ class Upstreams:
             outgoing |= self.auth.headers(audience=service, subject=self.auth.service, role="service")
         propagate.inject(outgoing)
         try:
-            return await self.clients[service].request(
+            response = await self.clients[service].request(
                 method, f"/{path}", params=httpx.QueryParams(query), headers=outgoing, content=body
             )
         except httpx.HTTPError as error:
             raise UpstreamUnavailable(service) from error
+        returned = {name: value for name, value in response.headers.items() if name.lower() in RETURNED_HEADERS}
+        return UpstreamAnswer(response.status_code, response.content, returned)
+
+    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
+        """The accounts service's answer to a username and password, asked as the gateway itself."""
+        body = json.dumps({"username": username, "password": password}, separators=(",", ":"), ensure_ascii=False)
+        return await self.forward(
+            ACCOUNTS, "POST", "internal/credentials/verify", query="", headers={"content-type": "application/json"},
+            body=body.encode(), caller=None, as_service=True,
+        )
 
     async def openapi(self, service: str) -> dict[str, Any] | None:
         try:
             response = await self.clients[service].get("/openapi.json")
             response.raise_for_status()
-            return response.json()
+            spec: dict[str, Any] = response.json()
+            return spec
         except (httpx.HTTPError, ValueError):
             return None
 

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+
 from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.api.deps import ServicesDep
+from docstore_gateway.api.edge import docs_html
 from docstore_gateway.domain.routing import ROUTE_TABLE, route_for
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
@@ -41,3 +46,22 @@ async def merged_spec(own: dict[str, Any], upstreams: Upstreams) -> tuple[dict[s
     """The merged spec, and whether every service answered (only then is it worth caching)."""
     specs = {service: await upstreams.openapi(service) for service in SERVICES}
     return merge(own, specs), all(specs.values())
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/openapi.json` (the merged document, cached once every service has answered) and `/docs`."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(services: ServicesDep) -> JSONResponse:
+        if "spec" not in cache:
+            spec, complete = await merged_spec(app.openapi(), services.upstreams)
+            if not complete:
+                return JSONResponse(spec)
+            cache["spec"] = spec
+        return JSONResponse(cache["spec"])
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        # The page whose inline script the /docs Content-Security-Policy allows by its hash.
+        return HTMLResponse(docs_html())

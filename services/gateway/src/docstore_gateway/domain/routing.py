@@ -15,17 +15,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
+from docstore_gateway.domain.errors import BadPath, MethodNotAllowed
 
-class BadPath(ValueError):
-    """A path the gateway refuses to route (400). The message never repeats the path."""
-
-
-class MethodNotAllowed(Exception):
-    """The path names a public route, but not for this method."""
-
-    def __init__(self, allowed: tuple[str, ...]) -> None:
-        super().__init__(", ".join(allowed))
-        self.allowed = allowed
+__all__ = ["ROUTE_TABLE", "SIGN_UP", "BadPath", "Match", "MethodNotAllowed", "PublicRoute", "checked_segments", "resolve", "route_for"]
 
 
 # --- checking a path -----------------------------------------------------------------------

@@ -1,12 +1,38 @@
-"""What a bearer token may look like before the gateway looks it up."""
+"""Bearer tokens: how they are made, read from a header, and what they may look like before
+the gateway looks one up.
+
+A token is `<region>.<urlsafe random>`: the issuing region prefixes it, so another region's
+gateway can send its holder home. A gateway without a region issues bare `<urlsafe random>`.
+"""
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Collection
 
 _RANDOM = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """The random part: URL-safe base64 (`secrets.token_urlsafe`), of a sane length."""
+
+
+def new_token(region: str) -> str:
+    """A fresh token issued by `region` (bare when the gateway has none)."""
+    random = secrets.token_urlsafe(32)
+    return f"{region}.{random}" if region else random
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def token_region(token: str) -> str | None:
+    """The region that issued a token (`<region>.<random>`); None for a token without one."""
+    region, dot, rest = token.partition(".")
+    return region if dot and region and rest else None
 
 
 def well_formed(token: str, known_regions: Collection[str]) -> bool:

@@ -1,0 +1,78 @@
+"""The gateway's composition root: `bootstrap(settings) -> Services` builds every client,
+adapter and use case (nothing connects until first use); `main.py`'s lifespan stores the
+result as `app.state.services`, the one object the routes read (`api/deps.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from docstore_gateway.adapters.sessions import MongoSessions
+from docstore_gateway.adapters.throttle import Throttle
+from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.domain.regions import Regions
+from docstore_gateway.service_layer.forwarding import Forwarding
+from docstore_gateway.service_layer.sessions import Authenticator, Logins
+from docstore_gateway.settings import Settings
+from docstore_kit.app import mongo_client
+from docstore_kit.auth import InternalAuth
+
+# Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
+UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mongo: AsyncMongoClient[Any]
+    sessions: MongoSessions
+    upstreams: Upstreams
+    throttle: Throttle
+    """Throttle counters: `memory://` needs no I/O to set up; a shared store connects lazily."""
+    authenticator: Authenticator
+    logins: Logins
+    forwarding: Forwarding
+
+    async def start(self) -> None:
+        await self.sessions.ensure_indexes()
+
+    async def aclose(self) -> None:
+        try:
+            await self.upstreams.aclose()
+        finally:
+            await self.mongo.close()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    mongo: AsyncMongoClient[Any] | None = None,
+    upstream_clients: dict[str, httpx.AsyncClient] | None = None,
+    throttle: Throttle | None = None,
+) -> Services:
+    """Every piece of the gateway, wired. Tests may hand in their own MongoDB client, HTTP
+    clients for some services (e.g. one on an in-process app's ASGI transport) or throttle."""
+    mongo = mongo or mongo_client(settings)
+    sessions = MongoSessions(mongo[settings.mongodb_database])
+    clients = {
+        name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT)
+        for name, url in settings.upstreams().items()
+        if name not in (upstream_clients or {})
+    } | (upstream_clients or {})
+    upstreams = Upstreams(clients, InternalAuth.from_settings(settings))
+    throttle = throttle or Throttle.from_settings(settings)
+    authenticator = Authenticator(sessions, Regions(settings.region, settings.gateways()))
+    return Services(
+        settings=settings,
+        mongo=mongo,
+        sessions=sessions,
+        upstreams=upstreams,
+        throttle=throttle,
+        authenticator=authenticator,
+        logins=Logins(sessions, upstreams, throttle, authenticator, ttl=timedelta(seconds=settings.session_ttl_seconds)),
+        forwarding=Forwarding(upstreams, authenticator, sessions, throttle, max_body_bytes=settings.max_body_bytes),
+    )

@@ -1,0 +1,212 @@
+"""The gateway's refusals, each a `DomainError` that carries its status.
+
+The gateway is the public edge: its answers are a contract that clients, the web app and the
+end-to-end tests read as they are, `{"detail": ...}` (plus a few members of their own) as
+`application/json`, some with a header that is part of the meaning (`WWW-Authenticate`,
+`Allow`, `Retry-After`, `Location`). So these errors are answered by the gateway's one handler
+(`api/errors.py`, more specific than kit's problem+json handler) from `body()` and `headers()`;
+routes hold no try/except for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docstore_kit.errors import DomainError, Forbidden, TooLarge, Unavailable
+
+
+class GatewayError(DomainError):
+    """A refusal answered as `body()` (`{"detail": ..., **extra()}`) with `headers()`."""
+
+    def detail(self) -> Any:
+        # Every gateway message is written for clients and names no internals, 5xx included.
+        return str(self)
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def body(self) -> Any:
+        return {"detail": self.detail(), **self.extra()}
+
+
+class BadPath(GatewayError, ValueError):
+    """A path the gateway refuses to route (400). The message never repeats the path."""
+
+    status = 400
+    problem = "bad-path"
+    title = "Malformed path"
+
+
+class NoSuchRoute(GatewayError):
+    """The route table names no such path (404)."""
+
+    status = 404
+    problem = "no-such-route"
+    title = "No such route"
+
+    def __init__(self) -> None:
+        super().__init__("no such route: see /docs for the API")
+
+
+class MethodNotAllowed(GatewayError):
+    """The path names a public route, but not for this method (405, `Allow`)."""
+
+    status = 405
+    problem = "method-not-allowed"
+    title = "Method not allowed"
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__(", ".join(allowed))
+        self.allowed = allowed
+
+    def detail(self) -> Any:
+        return "this route does not take this method"
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
+
+class Unauthenticated(GatewayError):
+    """No bearer token, a malformed one or one of no live session (401, `WWW-Authenticate`).
+    The message never repeats the token."""
+
+    status = 401
+    problem = "unauthenticated"
+    title = "Unauthenticated"
+
+    def __init__(self) -> None:
+        super().__init__("a valid bearer token is required: log in at POST /v1/sessions")
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class WrongPassword(GatewayError):
+    """The accounts service refused the username and password (401)."""
+
+    status = 401
+    problem = "wrong-credentials"
+    title = "Wrong username or password"
+
+    def __init__(self) -> None:
+        super().__init__("wrong username or password")
+
+
+class AdminOnly(GatewayError, Forbidden):
+    """An admin route called without the admin role (403)."""
+
+    problem = "admin-only"
+    title = "Administrators only"
+
+    def __init__(self) -> None:
+        super().__init__("this route is for administrators")
+
+
+class Throttled(GatewayError):
+    """Over a throttle limit (429, `Retry-After`: seconds until the fullest window frees a slot)."""
+
+    status = 429
+    problem = "throttled"
+    title = "Too many requests"
+
+    def __init__(self, wait: int, what: str) -> None:
+        super().__init__(f"too many {what}: try again in {wait} seconds")
+        self.wait = wait
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.wait)}
+
+
+class BodyTooLarge(GatewayError, TooLarge):
+    """A request body above the gateway's limit (413): file bytes go to S3, not through here."""
+
+    problem = "body-too-large"
+    title = "Request body too large"
+
+    def __init__(self) -> None:
+        super().__init__("request body too large: file bytes go straight to S3")
+
+
+class UsernameLost(GatewayError):
+    """The account lost its username to a simultaneous sign-up in another region (409): the
+    answer is the accounts service's own body, as it put it."""
+
+    status = 409
+    problem = "username-conflict"
+    title = "Username lost"
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__("username_conflict")
+        self.answer = answer
+
+    def body(self) -> Any:
+        return self.answer
+
+
+class AccountElsewhere(GatewayError):
+    """The account's home is another region: 307 (method and body kept) to the same canonical
+    path and query at that region's gateway, with a machine-readable body."""
+
+    status = 307
+    problem = "account-elsewhere"
+    title = "Account lives in another region"
+
+    def __init__(self, home_region: str, base: str, location: str) -> None:
+        super().__init__(f"this account's home is region {home_region}: repeat the request at {base}")
+        self.home_region = home_region
+        self.location = location
+
+    def extra(self) -> dict[str, Any]:
+        return {"home_region": self.home_region, "location": self.location}
+
+    def headers(self) -> dict[str, str]:
+        return {"Location": self.location}
+
+
+class HomeNotConfigured(GatewayError):
+    """The account's home region (as the accounts service names it, never the client) has no
+    gateway in REGION_GATEWAYS (502)."""
+
+    status = 502
+    problem = "home-not-configured"
+    title = "Home region not configured"
+
+    def __init__(self, home_region: str) -> None:
+        super().__init__(f"this account's home is region {home_region}, whose gateway is not configured here")
+        self.home_region = home_region
+
+    def extra(self) -> dict[str, Any]:
+        return {"home_region": self.home_region}
+
+
+class AccountsAnsweredUnexpectedly(GatewayError):
+    """The credential check answered something it never should (502)."""
+
+    status = 502
+    problem = "bad-gateway"
+    title = "Bad gateway"
+
+    def __init__(self) -> None:
+        super().__init__("accounts answered unexpectedly")
+
+
+class UpstreamUnavailable(GatewayError, Unavailable):
+    """The owning service did not answer (503); `service` names it."""
+
+    problem = "upstream-unavailable"
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service)
+        self.service = service
+
+    def detail(self) -> Any:
+        return f"{self.service} is unavailable; try again"
+
+
+class AccountsUnavailable(GatewayError, Unavailable):
+    """The credential check did not answer (503)."""
+
+    problem = "accounts-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("accounts are unavailable; try again")

@@ -1,0 +1,78 @@
+"""Forwarding a public request to the service the route table names.
+
+Only what `ROUTE_TABLE` names goes on, under a path rebuilt from checked segments, with the
+identity the gateway vouches for (never the client's own headers for it)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.errors import AdminOnly, BodyTooLarge, NoSuchRoute, Throttled
+from docstore_gateway.domain.routing import SIGN_UP, checked_segments, resolve
+from docstore_gateway.service_layer.ports import LoginThrottle, SessionRepository, Upstream
+from docstore_gateway.service_layer.sessions import Authenticator
+
+ACCOUNT_DELETION = ("DELETE", "/account")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A request as the client sent it: `raw_path` is the ASGI request target (encodings kept),
+    `path` the server's decoding of it; `headers` have lower-case names; `body()` reads the body
+    (only once the request is known to be allowed); `address` is the client's, for throttling."""
+
+    method: str
+    raw_path: bytes | None
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Callable[[], Awaitable[bytes]]
+    address: str
+
+
+class Forwarding:
+    def __init__(
+        self,
+        upstreams: Upstream,
+        authenticator: Authenticator,
+        sessions: SessionRepository,
+        throttle: LoginThrottle,
+        *,
+        max_body_bytes: int,
+    ) -> None:
+        self.upstreams = upstreams
+        self.authenticator = authenticator
+        self.sessions = sessions
+        self.throttle = throttle
+        self.max_body_bytes = max_body_bytes
+
+    async def forward(self, request: Incoming) -> UpstreamAnswer:
+        """The owning service's answer, or a refusal: a malformed path (400), no such route (404),
+        another method (405), no live session (401, or 307 home), not an admin (403), too many
+        sign-ups (429), a body too large (413), the service unavailable (503)."""
+        # The edge middleware already refused malformed paths; checking again keeps this safe alone.
+        segments = checked_segments(request.raw_path, request.path)
+        found = resolve(request.method, segments[1:])
+        if found is None:
+            raise NoSuchRoute()
+        route, canonical = found.route, found.path
+        caller = None
+        if not route.public:
+            target = f"/v1/{canonical}" + (f"?{request.query}" if request.query else "")
+            _, caller = await self.authenticator.caller(request.headers.get("authorization"), target)
+            if route.admin and caller.role != "admin":
+                raise AdminOnly()
+        if route is SIGN_UP and (wait := await self.throttle.sign_up(request.address)):
+            raise Throttled(wait, "sign-ups from this address")
+        body = await request.body()
+        if len(body) > self.max_body_bytes:
+            raise BodyTooLarge()
+        answer = await self.upstreams.forward(
+            route.service, request.method, canonical, query=request.query, headers=request.headers, body=body,
+            caller=caller,
+        )
+        if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.status == 204:
+            await self.sessions.remove_account(caller.account_id)  # a deleted account keeps no session
+        return answer

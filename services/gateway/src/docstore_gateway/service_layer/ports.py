@@ -1,0 +1,58 @@
+"""What the use cases need from the outside world, as protocols: the adapters (`adapters/`)
+provide them in production, small in-memory classes in the unit tests.
+
+The gateway's only writes are single-document ones (insert one session, delete one, delete an
+account's), each atomic on its own and with no event to publish: the sessions store needs no
+unit of work, and a transaction would only add round trips to every login."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.sessions import Caller, Session
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+
+    async def get(self, token: str) -> Session | None:
+        """The session of this token, live or not; None when there is none."""
+        ...
+
+    async def remove(self, token: str) -> None: ...
+
+    async def remove_account(self, account_id: str) -> None:
+        """Every session of this account."""
+        ...
+
+
+class Accounts(Protocol):
+    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
+        """The accounts service's answer to a username and password (UpstreamUnavailable when it
+        does not answer)."""
+        ...
+
+
+class Upstream(Protocol):
+    async def forward(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        caller: Caller | None,
+    ) -> UpstreamAnswer:
+        """The owning service's answer (UpstreamUnavailable when it does not answer)."""
+        ...
+
+
+class LoginThrottle(Protocol):
+    async def login_attempt(self, username: str, address: str) -> int | None: ...
+
+    async def login_failed(self, username: str) -> None: ...
+
+    async def sign_up(self, address: str) -> int | None: ...
