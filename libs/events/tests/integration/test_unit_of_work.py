@@ -103,6 +103,28 @@ async def test_a_transient_error_reruns_the_body_and_keeps_one_attempt(db: Async
     assert [row["key"] for row in rows] == [b"attempt-1"]
 
 
+async def test_only_the_attempt_that_commits_runs_its_after_commit_callbacks(db: AsyncDatabase[Any]) -> None:
+    uow, _ = unit_of_work(db)
+    attempts: list[int] = []
+    called: list[int] = []
+
+    async def work(tx: Transaction[Counters]) -> int:
+        attempts.append(1)
+        attempt = len(attempts)
+
+        async def after() -> None:
+            called.append(attempt)
+
+        tx.after_commit(after)
+        await tx.repos.bump("a")
+        if attempt == 1:
+            raise OperationFailure("conflict", code=112, details={"errorLabels": ["TransientTransactionError"]})
+        return attempt
+
+    assert await uow.run(work) == 2
+    assert called == [2]
+
+
 async def test_run_once_applies_an_event_once(db: AsyncDatabase[Any]) -> None:
     uow, _ = unit_of_work(db)
 
