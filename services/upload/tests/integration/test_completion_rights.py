@@ -54,8 +54,12 @@ class Documents:
 
     def share(self, account_id: str, document_id: str, owner_id: str, *, trashed: bool = False) -> None:
         self.writable[(account_id, document_id)] = {
-            "document_id": document_id, "owner_id": owner_id, "current_version": 1, "name": "notes.txt",
-            "path": "/", "trashed": trashed,
+            "document_id": document_id,
+            "owner_id": owner_id,
+            "current_version": 1,
+            "name": "notes.txt",
+            "path": "/",
+            "trashed": trashed,
         }
 
 
@@ -98,20 +102,22 @@ class System:
         return response.json()
 
     async def read(self, key: str) -> bytes | None:
-        storage = self.upload.state.uploads.storage
+        storage = self.upload.state.services.storage
         if not await storage.exists(key):
             return None
         response = await asyncio.to_thread(storage.client.get_object, Bucket=BUCKET, Key=key)
         return response["Body"].read()
 
     async def completed_events(self, upload_id: str) -> list[UploadCompleted]:
-        rows = await self.upload.state.runtime.db["outbox"].find(
-            {"headers.ce_type": f"docstore.{UploadCompleted.type}"}
-        ).to_list(None)
+        rows = (
+            await self.upload.state.services.runtime.db["outbox"]
+            .find({"headers.ce_type": f"docstore.{UploadCompleted.type}"})
+            .to_list(None)
+        )
         return [e for e in (decode(r["headers"], r["value"]).data for r in rows) if e.upload_id == upload_id]
 
     async def session(self, upload_id: str) -> dict[str, Any]:
-        return await self.upload.state.uploads.sessions.by_id(upload_id)
+        return await self.upload.state.services.repositories.sessions.by_id(upload_id)
 
 
 @pytest.fixture
@@ -121,32 +127,40 @@ def start(isolated: dict[str, str], endpoints) -> Callable[..., Any]:
     @asynccontextmanager
     async def running(watch_interval: float = 3600) -> AsyncIterator[System]:
         settings = Settings(
-            **isolated, s3_endpoint_url=endpoints.s3_endpoint, s3_bucket=BUCKET, s3_events_topic="",
+            **isolated,
+            s3_endpoint_url=endpoints.s3_endpoint,
+            s3_bucket=BUCKET,
+            s3_events_topic="",
             watch_interval_seconds=watch_interval,
         )
         quota_settings = QuotaSettings(
             **{**isolated, "mongodb_database": isolated["mongodb_database"] + "_quota"},
-            s3_endpoint_url=endpoints.s3_endpoint, s3_bucket=BUCKET, free_cap_bytes=CAP, reconcile_interval_seconds=0,
+            s3_endpoint_url=endpoints.s3_endpoint,
+            s3_bucket=BUCKET,
+            free_cap_bytes=CAP,
+            reconcile_interval_seconds=0,
         )
         documents = Documents()
         quota = create_quota_app(quota_settings)
-        upload = create_app(settings)
+        # Upload signs its calls as it does in production; they reach quota and the metadata
+        # stand-in in-process.
+        auth = InternalAuth.from_settings(settings)
         metadata = metadata_app(
             documents, InternalAuth("metadata", parse_keys(settings.internal_auth_keys), settings.internal_auth_key_id)
         )
-        async with quota.router.lifespan_context(quota), upload.router.lifespan_context(upload):
-            auth = upload.state.internal_auth
-            quota_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=quota), base_url="http://quota",
-                                           auth=auth.client_auth("quota"))
-            metadata_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=metadata), base_url="http://metadata",
-                                              auth=auth.client_auth("metadata"))
-            upload.state.uploads.quota = QuotaClient(quota_http)
-            upload.state.uploads.metadata = MetadataClient(metadata_http)
-            try:
-                yield System(upload, quota, documents, upload.state.uploads.storage)
-            finally:
-                await quota_http.aclose()
-                await metadata_http.aclose()
+        quota_http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=quota), base_url="http://quota", auth=auth.client_auth("quota")
+        )
+        metadata_http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=metadata), base_url="http://metadata", auth=auth.client_auth("metadata")
+        )
+        upload = create_app(settings, quota=QuotaClient(quota_http), metadata=MetadataClient(metadata_http))
+        try:
+            async with quota.router.lifespan_context(quota), upload.router.lifespan_context(upload):
+                yield System(upload, quota, documents, upload.state.services.storage)
+        finally:
+            await quota_http.aclose()
+            await metadata_http.aclose()
 
     return running
 
@@ -156,8 +170,9 @@ def account() -> str:
 
 
 async def grant(api: httpx.AsyncClient, size: int, **options: Any) -> dict[str, Any]:
-    response = await api.post("/uploads", json={"filename": "notes.txt", "size": size, "content_type": "text/plain",
-                                                **options})
+    response = await api.post(
+        "/uploads", json={"filename": "notes.txt", "size": size, "content_type": "text/plain", **options}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -200,7 +215,7 @@ async def test_a_form_reposted_after_completion_changes_nothing_and_the_watcher_
     # expired, is what finds the late write (no margin, to keep the test short).
     monkeypatch.setattr(sessions_module, "LATE_WRITE_MARGIN", timedelta(0))
     owner = account()
-    with logged("docstore_upload.domain.service") as logs:
+    with logged("docstore_upload.service_layer.uploads") as logs:
         async with start(watch_interval=0.2) as system, system.api(owner) as api:
             upload = await grant(api, 4, expires_in=10)
             form, staged = upload["form"], f"staging/{upload['key']}"
@@ -247,8 +262,14 @@ async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start:
     async with start(watch_interval=0.2 if path == "watcher" else 3600) as system, system.api(editor) as api:
         system.documents.share(owner, document, owner)
         system.documents.share(editor, document, owner)
-        upload = await grant(api, 14, document_id=document, base_version=1, browser=path == "browser",
-                             expires_in=60 if path == "watcher" else None)
+        upload = await grant(
+            api,
+            14,
+            document_id=document,
+            base_version=1,
+            browser=path == "browser",
+            expires_in=60 if path == "watcher" else None,
+        )
         assert upload["key"].startswith(f"us-west-2/{owner}/{document}/")  # stored and counted as the owner's
         assert (await system.room(owner))["reserved_bytes"] == 14
         del system.documents.writable[(editor, document)]  # the owner revokes the share
@@ -262,7 +283,7 @@ async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start:
                 "this upload is no longer allowed: the document was deleted, or its share was revoked"
             )
         elif path == "browser":
-            link = system.upload.state.uploads.redirect_url(upload["upload_id"]).split("/v1", 1)[1]
+            link = system.upload.state.services.uploads.redirect_url(upload["upload_id"]).split("/v1", 1)[1]
             answer = await api.get(link)
             assert answer.status_code == 403 and "no longer allowed" in answer.text
         await eventually(lambda: _is(_status(system, upload["upload_id"]), "rejected"), timeout=120)
@@ -320,14 +341,18 @@ async def test_grants_reserve_room_so_side_by_side_they_never_pass_the_cap(start
     async with start() as system, system.api(owner) as api:
         # The reported bug, scaled down: 3 GB, 3 GB and 4.999 GB of 5 GB were all granted.
         first = await grant(api, 3000)
-        refused = [await api.post("/uploads", json={"filename": "b.txt", "size": size, "content_type": "text/plain"})
-                   for size in (3000, 4999)]
+        refused = [
+            await api.post("/uploads", json={"filename": "b.txt", "size": size, "content_type": "text/plain"})
+            for size in (3000, 4999)
+        ]
         assert [r.status_code for r in refused] == [413, 413]
         assert refused[0].json()["detail"] == "not enough storage: this file needs 3000 bytes and 2000 bytes are left"
         second = await grant(api, 2000)
         third = await api.post("/uploads", json={"filename": "c.txt", "size": 1, "content_type": "text/plain"})
         assert third.status_code == 413
-        assert await system.upload.state.runtime.db["upload_sessions"].count_documents({"account_id": owner}) == 2
+        assert (
+            await system.upload.state.services.runtime.db["upload_sessions"].count_documents({"account_id": owner}) == 2
+        )
 
         # Aborting gives the room back at once.
         aborted = await api.delete(f"/uploads/{first['upload_id']}")
@@ -339,8 +364,9 @@ async def test_grants_reserve_room_so_side_by_side_they_never_pass_the_cap(start
         assert (await post_form(second["form"], b"x" * 2000)).status_code == 201
         assert (await api.post(f"/uploads/{second['upload_id']}/complete")).status_code == 200
         await eventually(lambda: _room_is(system, owner, used=2000, reserved=3000), timeout=120)
-        assert (await api.post("/uploads", json={"filename": "d.txt", "size": 1, "content_type": "text/plain"})
-                ).status_code == 413
+        assert (
+            await api.post("/uploads", json={"filename": "d.txt", "size": 1, "content_type": "text/plain"})
+        ).status_code == 413
         assert replacement["max_size"] == 3000
 
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from docstore_devplatform.testing import eventually, filer_notification
 from docstore_events import UploadCompleted, UploadExpired
 from docstore_events.envelope import decode
-from docstore_upload.adapters.quota_client import Reservation
+from docstore_upload.domain.grants import Reservation
 from docstore_upload.main import create_app
 from docstore_upload.settings import Settings
 
@@ -53,19 +53,23 @@ def topic(endpoints) -> str:
 @pytest_asyncio.fixture
 async def app(isolated: dict[str, str], endpoints, topic: str) -> AsyncIterator[FastAPI]:
     settings = Settings(
-        **isolated, s3_endpoint_url=endpoints.s3_endpoint, s3_bucket=BUCKET, s3_events_topic=topic,
+        **isolated,
+        s3_endpoint_url=endpoints.s3_endpoint,
+        s3_bucket=BUCKET,
+        s3_events_topic=topic,
         watch_interval_seconds=3600,  # the watcher cannot be what completes anything here
     )
-    application = create_app(settings)
+    application = create_app(settings, quota=RoomyQuota())
     async with application.router.lifespan_context(application):
-        application.state.uploads.quota = RoomyQuota()
         yield application
 
 
 @pytest_asyncio.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     as_account = app.state.internal_auth.client_auth("upload", subject=ACCOUNT, role="user")  # as the gateway signs
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://upload", auth=as_account) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://upload", auth=as_account
+    ) as client:
         yield client
 
 
@@ -93,7 +97,11 @@ async def status(api: httpx.AsyncClient, upload_id: str) -> str:
 
 async def emitted(app: FastAPI, event_type: type, upload_id: str) -> list[Any]:
     """Events of `event_type` about `upload_id` in the outbox (the relay publishes them from there)."""
-    rows = await app.state.runtime.db["outbox"].find({"headers.ce_type": f"docstore.{event_type.type}"}).to_list(None)
+    rows = (
+        await app.state.services.runtime.db["outbox"]
+        .find({"headers.ce_type": f"docstore.{event_type.type}"})
+        .to_list(None)
+    )
     return [event for event in (decode(r["headers"], r["value"]).data for r in rows) if event.upload_id == upload_id]
 
 
@@ -133,12 +141,12 @@ async def test_a_form_upload_nobody_reports_completes_once_from_the_notification
     # What SeaweedFS sent for the form's write (to the staging key), delivered again: nothing changes.
     path = f"/buckets/{BUCKET}/staging/{upload['key']}"
     real = (await notifications_for(endpoints, topic, path))[0]
-    row_before = await app.state.uploads.sessions.by_id(upload["upload_id"])
+    row_before = await app.state.services.repositories.sessions.by_id(upload["upload_id"])
     await notify(producer, topic, path, real)
     await notify(producer, topic, path, filer_notification(new=upload["key"].rsplit("/", 1)[1]))
     await _handled_up_to_here(app, api, producer, topic)
     assert len(await emitted(app, UploadCompleted, upload["upload_id"])) == 1
-    assert await app.state.uploads.sessions.by_id(upload["upload_id"]) == row_before
+    assert await app.state.services.repositories.sessions.by_id(upload["upload_id"]) == row_before
 
 
 async def test_a_multipart_upload_the_client_joined_itself_completes_from_the_notification(
@@ -151,11 +159,19 @@ async def test_a_multipart_upload_the_client_joined_itself_completes_from_the_no
         put = await s3.put(part["url"], content=data)
     assert put.status_code == 200, put.text
     # A client with its own S3 credentials joins the parts itself and never tells us.
-    s3_upload_id = (await app.state.uploads.sessions.by_id(upload["upload_id"]))["s3_upload_id"]
-    client = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name="us-west-2",
-                          aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key)
+    s3_upload_id = (await app.state.services.repositories.sessions.by_id(upload["upload_id"]))["s3_upload_id"]
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        region_name="us-west-2",
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
+    )
     await asyncio.to_thread(
-        client.complete_multipart_upload, Bucket=BUCKET, Key=upload["key"], UploadId=s3_upload_id,
+        client.complete_multipart_upload,
+        Bucket=BUCKET,
+        Key=upload["key"],
+        UploadId=s3_upload_id,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": put.headers["ETag"]}]},
     )
     await eventually(lambda: _is(status(api, upload["upload_id"]), "completed"), timeout=120)
@@ -177,11 +193,16 @@ async def test_a_form_posted_again_after_completion_changes_nothing_served_and_i
         assert done.status_code == 200 and done.json()["sha256"] == hashlib.sha256(b"abcd").hexdigest()
         again = await s3.post(form["url"], data=form["fields"], files={"file": ("n", b"EVIL")})
     assert again.status_code == 201  # S3 takes it: the form is still valid
-    client = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name="us-west-2",
-                          aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key)
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        region_name="us-west-2",
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
+    )
     served = await asyncio.to_thread(client.get_object, Bucket=BUCKET, Key=upload["key"])
     assert served["Body"].read() == b"abcd"
-    storage = app.state.uploads.storage
+    storage = app.state.services.storage
     await eventually(lambda: _gone(storage, form["fields"]["key"]), timeout=120)
     assert await status(api, upload["upload_id"]) == "completed"
     assert len(await emitted(app, UploadCompleted, upload["upload_id"])) == 1
@@ -200,10 +221,19 @@ async def test_notifications_for_unknown_keys_other_buckets_deletions_and_parts_
     key, name = upload["key"], upload["key"].rsplit("/", 1)[1]
     await asyncio.sleep(1.5)
 
-    await notify(producer, topic, f"/buckets/{BUCKET}/us-west-2/{ACCOUNT}/nobody/{uuid.uuid4()}", filer_notification(new="x"))
-    await notify(producer, topic, f"/buckets/docstore-ap-southeast-2/{key}", filer_notification(new=name))  # another bucket
+    await notify(
+        producer, topic, f"/buckets/{BUCKET}/us-west-2/{ACCOUNT}/nobody/{uuid.uuid4()}", filer_notification(new="x")
+    )
+    await notify(
+        producer, topic, f"/buckets/docstore-ap-southeast-2/{key}", filer_notification(new=name)
+    )  # another bucket
     await notify(producer, topic, f"/buckets/{BUCKET}/{key}", filer_notification(old=name))  # a deletion
-    await notify(producer, topic, f"/buckets/{BUCKET}/.uploads/{name}/0001_{uuid.uuid4()}.part", filer_notification(new="0001.part"))
+    await notify(
+        producer,
+        topic,
+        f"/buckets/{BUCKET}/.uploads/{name}/0001_{uuid.uuid4()}.part",
+        filer_notification(new="0001.part"),
+    )
     await notify(producer, topic, f"/buckets/{BUCKET}/{key}", b"\x0f not protobuf")
     await _handled_up_to_here(app, api, producer, topic)
     assert await status(api, upload["upload_id"]) == "pending"
@@ -226,5 +256,7 @@ async def _handled_up_to_here(app: FastAPI, api: httpx.AsyncClient, producer: AI
     send one that expires a fresh, already run-out upload, and wait for that."""
     marker = await grant(api, b"marker", expires_in=1)
     await asyncio.sleep(1.1)
-    await notify(producer, topic, f"/buckets/{BUCKET}/{marker['key']}", filer_notification(new=marker["key"].rsplit("/", 1)[1]))
+    await notify(
+        producer, topic, f"/buckets/{BUCKET}/{marker['key']}", filer_notification(new=marker["key"].rsplit("/", 1)[1])
+    )
     await eventually(lambda: _is(status(api, marker["upload_id"]), "expired"), timeout=120)

@@ -28,15 +28,25 @@ def storage(endpoints) -> Storage:
 def grant(size: int = 11) -> Grant:
     upload_id = str(uuid.uuid4())
     return Grant(
-        upload_id=upload_id, account_id="acct", document_id="doc", key=f"test/acct/doc/{upload_id}",
-        filename="notes.txt", content_type="text/plain", declared_size=size, title="Notes", tags=["a"], path="/",
+        upload_id=upload_id,
+        account_id="acct",
+        document_id="doc",
+        key=f"test/acct/doc/{upload_id}",
+        filename="notes.txt",
+        content_type="text/plain",
+        declared_size=size,
+        title="Notes",
+        tags=["a"],
+        path="/",
         expires_at=datetime.now(UTC),
     )
 
 
 async def post(form: dict, data: bytes, *, fields: dict | None = None, url: str | None = None) -> httpx.Response:
     async with httpx.AsyncClient() as client:
-        return await client.post(url or form["url"], data=fields or form["fields"], files={"file": ("f", data, "text/plain")})
+        return await client.post(
+            url or form["url"], data=fields or form["fields"], files={"file": ("f", data, "text/plain")}
+        )
 
 
 async def test_the_form_as_signed_is_accepted(storage: Storage) -> None:
@@ -142,6 +152,8 @@ async def test_a_copy_is_the_object_the_form_wrote(storage: Storage) -> None:
     async with httpx.AsyncClient() as client:
         form = storage.post_form(Grant(**{**g.__dict__, "staging_key": staged}), max_size=11, expires_in=60)
         assert form["fields"]["key"] == staged
-        assert (await client.post(form["url"], data=form["fields"], files={"file": ("f", b"hello world")})).status_code == 201
+        assert (
+            await client.post(form["url"], data=form["fields"], files={"file": ("f", b"hello world")})
+        ).status_code == 201
     await storage.copy(staged, g.key)
     assert (await storage.stored(g.key)).sha256 == hashlib.sha256(b"hello world").hexdigest()

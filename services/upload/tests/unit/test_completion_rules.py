@@ -15,107 +15,14 @@ from fastapi import FastAPI
 
 from docstore_kit.auth import require_account_id
 from docstore_kit.errors import install_error_handlers
-from docstore_upload.adapters.metadata_client import CurrentDocument, MetadataUnavailable
-from docstore_upload.adapters.quota_client import Reservation
-from docstore_upload.adapters.sessions import COMPLETED, PENDING, REJECTED
-from docstore_upload.api import routes
-from docstore_upload.domain.grants import NoRoom
-from docstore_upload.domain.service import GrantRequest, Limits, NoLongerAllowed, OverQuota, UploadNotFound, Uploads
+from docstore_upload.adapters.metadata_client import MetadataUnavailable
+from docstore_upload.api import deps, routes
+from docstore_upload.domain.errors import NoLongerAllowed, NoRoom, OverQuota, UploadNotFound
+from docstore_upload.domain.grants import GrantRequest, Reservation
+from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
 
-OWNER, EDITOR, DOC = "acc-owner", "acc-editor", "doc-1"
-
-
-class Quota:
-    def __init__(self, answer: Reservation) -> None:
-        self.answer = answer
-        self.reserved: list[tuple[str, str, int, datetime]] = []
-        self.released: list[tuple[str, str]] = []
-
-    async def reserve(self, account_id: str, upload_id: str, size: int, expires_at: datetime) -> Reservation:
-        self.reserved.append((account_id, upload_id, size, expires_at))
-        return self.answer
-
-    async def release(self, account_id: str, upload_id: str) -> None:
-        self.released.append((account_id, upload_id))
-
-
-class Metadata:
-    """Answers as metadata would: the document when `account_id` may write it, else None."""
-
-    def __init__(self, writers: dict[str, CurrentDocument | None] | None = None, *, down: bool = False) -> None:
-        self.writers = writers or {}
-        self.down = down
-        self.asked: list[tuple[str, str]] = []
-
-    async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
-        self.asked.append((account_id, document_id))
-        if self.down:
-            raise MetadataUnavailable("metadata timed out")
-        return self.writers.get(account_id)
-
-
-def current(*, trashed: bool = False) -> CurrentDocument:
-    return CurrentDocument(document_id=DOC, owner_id=OWNER, current_version=1, name="a.txt", path="/", trashed=trashed)
-
-
-class Events:
-    """Runs a transaction's work at once; a grant refused before recording never gets here."""
-
-    def __init__(self) -> None:
-        self.transactions = 0
-
-    async def transaction(self, work: Any) -> Any:
-        self.transactions += 1
-        return await work(None)
-
-
-class Sessions:
-    def __init__(self) -> None:
-        self.finished: list[tuple[str, str, dict[str, Any]]] = []
-
-    async def finish(self, upload_id: str, status: str, session: Any, **fields: Any) -> bool:
-        self.finished.append((upload_id, status, fields))
-        return True
-
-    async def by_id(self, upload_id: str) -> None:
-        raise AssertionError("looked up a session")
-
-
-class Storage:
-    bucket = "docstore-us-west-2"
-
-    def __init__(self, existing: set[str] | None = None) -> None:
-        self.existing = set(existing or ())
-        self.deleted: list[str] = []
-        self.aborted: list[str] = []
-
-    async def exists(self, key: str) -> bool:
-        return key in self.existing
-
-    async def delete(self, key: str) -> None:
-        self.deleted.append(key)
-        self.existing.discard(key)
-
-    async def abort_multipart(self, key: str, s3_upload_id: str) -> None:
-        self.aborted.append(s3_upload_id)
-
-
-def uploads(*, quota: Quota | None = None, metadata: Metadata | None = None, storage: Storage | None = None) -> Uploads:
-    return Uploads(
-        Events(), Sessions(), storage or Storage(),  # type: ignore[arg-type]
-        quota or Quota(Reservation(True, 10**9, 10**9, False, "free")),  # type: ignore[arg-type]
-        metadata or Metadata(),  # type: ignore[arg-type]
-        region="us-west-2",
-        limits=Limits(grant_seconds=900, multipart_threshold=10**8, multipart_part=16 * 2**20, multipart_seconds=86400),
-        redirect_base="https://docstore.example", redirect_secret="s3cr3t",
-    )
-
-
-def row(**fields: Any) -> dict[str, Any]:
-    key = f"us-west-2/{OWNER}/{DOC}/up-1"
-    return {"_id": "up-1", "account_id": OWNER, "actor_id": OWNER, "document_id": DOC, "key": key,
-            "staging_key": f"staging/{key}", "base_version": None, "status": PENDING, "declared_size": 4, **fields}
-
+from .fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeQuota, FakeStorage, current, world
+from .fakes import session_row as row
 
 # --- grants reserve their room ----------------------------------------------------------------
 
@@ -130,10 +37,10 @@ def row(**fields: Any) -> dict[str, Any]:
 async def test_a_refused_reservation_refuses_the_grant_before_anything_is_recorded(
     answer: Reservation, refused: type
 ) -> None:
-    quota = Quota(answer)
-    service = uploads(quota=quota, metadata=Metadata({EDITOR: current()}))
+    quota = FakeQuota(answer)
+    w = world(quota=quota, metadata=FakeMetadata({EDITOR: current()}))
     with pytest.raises(refused) as raised:
-        await service.grant(EDITOR, GrantRequest("a.txt", 3000, "text/plain", document_id=DOC, base_version=1))
+        await w.uploads.grant(EDITOR, GrantRequest("a.txt", 3000, "text/plain", document_id=DOC, base_version=1))
     if refused is NoRoom:
         assert str(raised.value) == "not enough storage: this file needs 3000 bytes and 1999 bytes are left"
     # Held on the owner's account (an editor's new version is stored and counted as the owner's),
@@ -141,7 +48,7 @@ async def test_a_refused_reservation_refuses_the_grant_before_anything_is_record
     [(account, upload_id, size, until)] = quota.reserved
     assert account == OWNER and size == 3000 and upload_id
     assert timedelta(seconds=890) < until - datetime.now(UTC) <= timedelta(seconds=900)
-    assert service.events.transactions == 0  # type: ignore[attr-defined]
+    assert w.uow.commits == 0 and w.sessions.rows == {} and w.uow.emitted == []
 
 
 # --- completion re-checks the right the grant was issued under ------------------------------------
@@ -158,11 +65,11 @@ async def test_a_refused_reservation_refuses_the_grant_before_anything_is_record
 async def test_completion_asks_metadata_only_when_a_right_could_have_been_withdrawn(
     session: dict, asks: str | None
 ) -> None:
-    metadata = Metadata({OWNER: current(), EDITOR: current()})
-    service = uploads(metadata=metadata)
-    await service._still_allowed(session)
+    metadata = FakeMetadata({OWNER: current(), EDITOR: current()})
+    w = world(session, metadata=metadata)
+    await w.uploads._still_allowed(session)
     assert metadata.asked == ([] if asks is None else [(asks, DOC)])
-    assert service.sessions.finished == []  # type: ignore[attr-defined]
+    assert w.sessions.finished == []
 
 
 @pytest.mark.parametrize(
@@ -175,12 +82,12 @@ async def test_completion_asks_metadata_only_when_a_right_could_have_been_withdr
     ],
 )
 async def test_a_withdrawn_right_rejects_the_upload_and_drops_what_it_stored(writers: dict, session: dict) -> None:
-    storage = Storage({session["key"], session.get("staging_key") or ""})
-    quota = Quota(Reservation(True, 0, 0, False, "free"))
-    service = uploads(metadata=Metadata(writers), storage=storage, quota=quota)
+    storage = FakeStorage({session["key"], session.get("staging_key") or ""})
+    quota = FakeQuota(Reservation(True, 0, 0, False, "free"))
+    w = world(session, metadata=FakeMetadata(writers), storage=storage, quota=quota)
     with pytest.raises(NoLongerAllowed, match="the document was deleted, or its share was revoked"):
-        await service._still_allowed(session)
-    [(upload_id, status, fields)] = service.sessions.finished  # type: ignore[attr-defined]
+        await w.uploads._still_allowed(session)
+    [(upload_id, status, fields)] = w.sessions.finished
     assert (upload_id, status) == ("up-1", REJECTED) and "revoked" in fields["reason"]
     assert session["key"] in storage.deleted  # a copy an earlier attempt made is not left behind
     if session.get("staging_key"):
@@ -191,10 +98,11 @@ async def test_a_withdrawn_right_rejects_the_upload_and_drops_what_it_stored(wri
 
 
 async def test_metadata_unavailable_leaves_the_upload_pending_for_a_later_try() -> None:
-    service = uploads(metadata=Metadata(down=True))
+    session = row(actor_id=EDITOR, base_version=1)
+    w = world(session, metadata=FakeMetadata(down=True))
     with pytest.raises(MetadataUnavailable):
-        await service._still_allowed(row(actor_id=EDITOR, base_version=1))
-    assert service.sessions.finished == []  # type: ignore[attr-defined]
+        await w.uploads._still_allowed(session)
+    assert w.sessions.finished == [] and w.sessions.rows["up-1"]["status"] == PENDING
 
 
 # --- writes after completion ------------------------------------------------------------------
@@ -202,11 +110,11 @@ async def test_metadata_unavailable_leaves_the_upload_pending_for_a_later_try() 
 
 async def test_a_write_after_completion_is_logged_without_the_form_and_deleted() -> None:
     finished = row(status=COMPLETED)
-    storage = Storage({finished["staging_key"], finished["key"]})
-    service = uploads(storage=storage)
+    storage = FakeStorage({finished["staging_key"], finished["key"]})
+    w = world(finished, storage=storage)
     with structlog.testing.capture_logs() as logs:
-        assert await service.late_write(finished)
-    assert storage.deleted == [finished["staging_key"]] and finished["key"] in storage.existing
+        assert await w.uploads.late_write(finished)
+    assert storage.deleted == [finished["staging_key"]] and finished["key"] in storage.objects
     [entry] = [e for e in logs if e["event"] == "upload_late_write"]
     assert entry["log_level"] == "warning" and entry["upload_id"] == "up-1" and entry["account_id"] == OWNER
     assert not any("http" in str(value) or "signature" in str(value).lower() for value in entry.values())
@@ -221,9 +129,9 @@ async def test_a_write_after_completion_is_logged_without_the_form_and_deleted()
     ],
 )
 async def test_nothing_else_counts_as_a_late_write(session: dict, stored: bool) -> None:
-    storage = Storage({session["key"], session.get("staging_key") or ""} if stored else {session["key"]})
-    service = uploads(storage=storage)
-    assert not await service.late_write(session)
+    storage = FakeStorage({session["key"], session.get("staging_key") or ""} if stored else {session["key"]})
+    w = world(session, storage=storage)
+    assert not await w.uploads.late_write(session)
     assert storage.deleted == []
 
 
@@ -235,16 +143,18 @@ async def test_nothing_else_counts_as_a_late_write(session: dict, stored: bool) 
     ["", "0" * 31, "0" * 32, "0" * 33, "é" * 32, "\x00" * 32, "g" * 32, "%" * 32],
 )
 async def test_wrong_malformed_or_non_ascii_signatures_are_not_found_before_any_lookup(signature: str) -> None:
-    service = uploads()  # Sessions.by_id fails the test if reached
+    w = world(row())
+    w.sessions.by_id = NeverCalled()._fail  # type: ignore[method-assign]  # no lookup before the signature is checked
     with pytest.raises(UploadNotFound):
-        await service.complete_from_redirect("up-1", signature)
+        await w.uploads.complete_from_redirect("up-1", signature)
 
 
 async def test_a_signature_for_another_upload_is_not_found() -> None:
-    service = uploads()
-    other = service.redirect_url("up-2").rsplit("/", 1)[1]
+    w = world(row())
+    other = w.uploads.redirect_url("up-2").rsplit("/", 1)[1]
     with pytest.raises(UploadNotFound):
-        await service.complete_from_redirect("up-1", other)
+        await w.uploads.complete_from_redirect("up-1", other)
+    assert w.sessions.rows["up-1"]["status"] == PENDING
 
 
 class NeverCalled:
@@ -271,7 +181,7 @@ async def test_control_characters_bad_encodings_and_overlong_ids_in_paths_are_a_
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(routes.router)
-    app.dependency_overrides[routes._uploads] = NeverCalled
+    app.dependency_overrides[deps.uploads] = NeverCalled
     app.dependency_overrides[require_account_id] = lambda: OWNER
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://upload") as client:
         if path.endswith("/complete"):

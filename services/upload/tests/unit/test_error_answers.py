@@ -14,10 +14,11 @@ from docstore_kit.auth import require_account_id
 from docstore_kit.errors import PROBLEM_JSON, install_error_handlers
 from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.quota_client import QuotaUnavailable
-from docstore_upload.api import routes
-from docstore_upload.domain.grants import InvalidUpload, NoRoom
-from docstore_upload.domain.service import (
+from docstore_upload.api import deps, routes
+from docstore_upload.domain.errors import (
+    InvalidUpload,
     NoLongerAllowed,
+    NoRoom,
     NotStoredYet,
     OverQuota,
     StaleBase,
@@ -32,10 +33,17 @@ CASES = [
     (InvalidUpload("filename: must not be empty"), 422, "filename: must not be empty"),
     (NoRoom(10, 4), 413, "not enough storage: this file needs 10 bytes and 4 bytes are left"),
     (OverQuota("this account is over its storage cap"), 403, "this account is over its storage cap"),
-    (StaleBase(2), 409, {"message": "the document is at version 2: download it and merge your change",
-                         "current_version": 2}),
+    (
+        StaleBase(2),
+        409,
+        {"message": "the document is at version 2: download it and merge your change", "current_version": 2},
+    ),
     (UploadNotFound("up-1"), 404, "upload or document not found"),
-    (NotStoredYet("parts still missing: [2]"), 409, "the file has not fully arrived in storage yet (parts still missing: [2])"),
+    (
+        NotStoredYet("parts still missing: [2]"),
+        409,
+        "the file has not fully arrived in storage yet (parts still missing: [2])",
+    ),
     (UploadClosed("this upload is aborted"), 409, "this upload is aborted"),
     (TooLarge("11 bytes arrived but 10 were declared"), 422, "11 bytes arrived but 10 were declared"),
     (NoLongerAllowed("this upload is no longer allowed"), 403, "this upload is no longer allowed"),
@@ -60,7 +68,7 @@ def client_for(error: Exception) -> httpx.AsyncClient:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(routes.router)
-    app.dependency_overrides[routes._uploads] = lambda: FailingUploads(error)
+    app.dependency_overrides[deps.uploads] = lambda: FailingUploads(error)
     app.dependency_overrides[require_account_id] = lambda: "acc-1"
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://upload")
 
@@ -68,8 +76,12 @@ def client_for(error: Exception) -> httpx.AsyncClient:
 GRANT = {"filename": "a.pdf", "size": 10, "content_type": "application/pdf"}
 
 
-@pytest.mark.parametrize(("error", "status", "detail"), CASES, ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None)
-async def test_every_route_answers_a_domain_error_with_its_status_and_detail(error: Exception, status: int, detail: Any) -> None:
+@pytest.mark.parametrize(
+    ("error", "status", "detail"), CASES, ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None
+)
+async def test_every_route_answers_a_domain_error_with_its_status_and_detail(
+    error: Exception, status: int, detail: Any
+) -> None:
     async with client_for(error) as client:
         answers = [
             await client.post("/uploads", json=GRANT),
@@ -91,8 +103,12 @@ async def test_a_stale_base_also_names_the_current_version_at_the_top() -> None:
     assert response.json()["current_version"] == 5 and response.json()["detail"]["current_version"] == 5
 
 
-@pytest.mark.parametrize(("error", "status", "detail"), CASES, ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None)
-async def test_the_browser_landing_page_shows_the_same_message_as_html(error: Exception, status: int, detail: Any) -> None:
+@pytest.mark.parametrize(
+    ("error", "status", "detail"), CASES, ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None
+)
+async def test_the_browser_landing_page_shows_the_same_message_as_html(
+    error: Exception, status: int, detail: Any
+) -> None:
     async with client_for(error) as client:
         response = await client.get("/uploads/up-1/done/sig")
     assert response.status_code == status

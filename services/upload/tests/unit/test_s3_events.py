@@ -8,16 +8,19 @@ from typing import Any
 import pytest
 
 from docstore_devplatform.testing import filer_notification
+from docstore_events import UploadCompleted
 from docstore_events.consumer import RawMessage
-from docstore_upload.adapters.sessions import COMPLETED, PENDING
 from docstore_upload.consumers.s3_events import (
     FilerChange,
     MalformedNotification,
-    S3EventHints,
+    S3Notifications,
     decode_filer_change,
     object_key_to_check,
 )
-from docstore_upload.domain.service import NotStoredYet
+from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
+from docstore_upload.service_layer.uploads import LATE_WRITE
+
+from .fakes import FakeMetadata, FakeStorage, session_row, world
 
 BUCKET = "docstore-us-west-2"
 KEY = "us-west-2/acct/doc/0b8e0a55-upload"
@@ -46,7 +49,9 @@ REAL_DIRECTORY = bytes.fromhex(
 
 def test_real_messages_decode() -> None:
     posted = decode_filer_change(f"/buckets/{BUCKET}/us-west-2/acct/doc/post-1".encode(), REAL_POSTED_FILE)
-    assert posted == FilerChange(path=f"/buckets/{BUCKET}/us-west-2/acct/doc/post-1", created_or_updated=True, directory=False)
+    assert posted == FilerChange(
+        path=f"/buckets/{BUCKET}/us-west-2/acct/doc/post-1", created_or_updated=True, directory=False
+    )
     folder = decode_filer_change(f"/buckets/{BUCKET}/us-west-2/acct/doc".encode(), REAL_DIRECTORY)
     assert folder.created_or_updated and folder.directory
 
@@ -94,70 +99,33 @@ def test_only_files_written_into_our_bucket_are_checked(change: FilerChange, exp
     assert object_key_to_check(change, BUCKET) == expected
 
 
-# --- the handler ---------------------------------------------------------------------
+# --- the subscriber: decode, filter, one use case ------------------------------------
 
 
-class FakeSessions:
-    def __init__(self, *rows: dict[str, Any]) -> None:
-        self.rows = {row["key"]: row for row in rows}
-        self.looked_up: list[str] = []
+class ObjectWritten:
+    """Stands in for `Uploads.object_written`."""
 
-    async def by_key(self, key: str) -> dict[str, Any] | None:
-        self.looked_up.append(key)
-        return self.rows.get(key)
-
-
-class FakeCheck:
-    def __init__(self, outcome: str = COMPLETED, error: Exception | None = None) -> None:
+    def __init__(self, outcome: str | None = COMPLETED, error: Exception | None = None) -> None:
         self.outcome, self.error = outcome, error
-        self.checked: list[str] = []
+        self.keys: list[str] = []
 
-    async def __call__(self, row: dict[str, Any]) -> str:
-        self.checked.append(row["_id"])
+    async def __call__(self, key: str) -> str | None:
+        self.keys.append(key)
         if self.error:
             raise self.error
         return self.outcome
 
 
-def row(status: str = PENDING, **extra: Any) -> dict[str, Any]:
-    return {"_id": "u1", "key": KEY, "status": status, "next_check_at": datetime.now(UTC), **extra}
-
-
 def message(path: str = PATH, value: bytes | None = None) -> RawMessage:
-    return RawMessage(topic="docstore.s3-events", key=path.encode(), value=value or filer_notification(new="f"), headers={})
+    return RawMessage(
+        topic="docstore.s3-events", key=path.encode(), value=value or filer_notification(new="f"), headers={}
+    )
 
 
-async def test_a_file_written_for_a_pending_upload_is_checked() -> None:
-    check = FakeCheck()
-    hints = S3EventHints(FakeSessions(row()), check, bucket=BUCKET)  # type: ignore[arg-type]
-    assert await hints.handle(message()) == COMPLETED
-    assert check.checked == ["u1"]
-
-
-@pytest.mark.parametrize(
-    "make_sessions",
-    [
-        lambda: FakeSessions(),  # nobody's upload: a key we never granted
-        lambda: FakeSessions(row(status=COMPLETED)),  # a repeated notification, after completion
-        lambda: FakeSessions(row(status="expired")),
-        # a multipart upload we joined ourselves is being read back by whoever joined it
-        # (built when the test runs: its lease is measured from now)
-        lambda: FakeSessions(row(s3_upload_id="s3u", joined_at=datetime.now(UTC),
-                                 next_check_at=datetime.now(UTC) + timedelta(minutes=5))),
-    ],
-    ids=["unknown", "completed", "expired", "being-read-back"],
-)
-async def test_nothing_is_checked_for_unknown_finished_or_busy_uploads(make_sessions: Any) -> None:
-    check = FakeCheck()
-    assert await S3EventHints(make_sessions(), check, bucket=BUCKET).handle(message()) is None  # type: ignore[arg-type]
-    assert check.checked == []
-
-
-async def test_a_joined_upload_whose_reader_died_is_checked() -> None:
-    check = FakeCheck()
-    stale = row(s3_upload_id="s3u", joined_at=datetime.now(UTC) - timedelta(hours=1),
-                next_check_at=datetime.now(UTC) - timedelta(minutes=1))
-    assert await S3EventHints(FakeSessions(stale), check, bucket=BUCKET).handle(message()) == COMPLETED  # type: ignore[arg-type]
+async def test_a_file_written_into_our_bucket_goes_to_the_use_case_by_its_object_key() -> None:
+    written = ObjectWritten()
+    assert await S3Notifications(written, bucket=BUCKET).handle(message()) == COMPLETED
+    assert written.keys == [KEY]
 
 
 @pytest.mark.parametrize(
@@ -169,18 +137,97 @@ async def test_a_joined_upload_whose_reader_died_is_checked() -> None:
         RawMessage(topic="docstore.s3-events", key=PATH.encode(), value=b"\x0f", headers={}),  # undecodable
     ],
 )
-async def test_ignored_notifications_do_not_even_look_up_a_session(msg: RawMessage) -> None:
-    sessions, check = FakeSessions(row()), FakeCheck()
-    assert await S3EventHints(sessions, check, bucket=BUCKET).handle(msg) is None  # type: ignore[arg-type]
-    assert sessions.looked_up == [] and check.checked == []
+async def test_ignored_notifications_do_not_reach_the_use_case(msg: RawMessage) -> None:
+    written = ObjectWritten()
+    assert await S3Notifications(written, bucket=BUCKET).handle(msg) is None
+    assert written.keys == []
 
 
-async def test_a_check_that_cannot_complete_yet_is_not_retried() -> None:
-    check = FakeCheck(error=NotStoredYet("parts still missing: [2]"))
-    assert await S3EventHints(FakeSessions(row()), check, bucket=BUCKET).handle(message()) is None  # type: ignore[arg-type]
+async def test_failures_propagate_for_the_consumer_to_retry() -> None:
+    written = ObjectWritten(error=ConnectionError("S3 is down"))
+    with pytest.raises(ConnectionError):
+        await S3Notifications(written, bucket=BUCKET).handle(message())
+
+
+# --- the use case: which upload a written object concerns --------------------------------
+
+
+def row(status: str = PENDING, **extra: Any) -> dict[str, Any]:
+    return session_row(**{"key": KEY, "staging_key": f"staging/{KEY}", "status": status, **extra})
+
+
+async def test_a_file_written_for_a_pending_upload_completes_it() -> None:
+    w = world(row(), storage=FakeStorage())
+    w.storage.put(f"staging/{KEY}", b"abcd")
+    assert await w.uploads.object_written(f"staging/{KEY}") == COMPLETED
+    [completed] = w.uow.emitted
+    assert isinstance(completed, UploadCompleted) and completed.key == KEY and completed.size == 4
+
+
+@pytest.mark.parametrize(
+    "make_row",
+    [
+        lambda: None,  # nobody's upload: a key we never granted
+        lambda: row(status=COMPLETED),  # a repeated notification, after completion
+        lambda: row(status="expired"),
+        # a multipart upload we joined ourselves is being read back by whoever joined it
+        # (built when the test runs: its lease is measured from now)
+        lambda: row(
+            s3_upload_id="s3u",
+            staging_key=None,
+            joined_at=datetime.now(UTC),
+            next_check_at=datetime.now(UTC) + timedelta(minutes=5),
+        ),
+    ],
+    ids=["unknown", "completed", "expired", "being-read-back"],
+)
+async def test_nothing_is_checked_for_unknown_finished_or_busy_uploads(make_row: Any) -> None:
+    found = make_row()
+    w = world(*([found] if found else []))
+    w.storage.put(KEY, b"abcd")
+    w.storage.exists = None  # type: ignore[assignment,method-assign]  # a check would call it
+    assert await w.uploads.object_written(KEY) is None
+    assert w.uow.commits == 0
+
+
+async def test_a_joined_upload_whose_reader_died_is_checked() -> None:
+    stale = row(
+        s3_upload_id="s3u",
+        staging_key=None,
+        joined_at=datetime.now(UTC) - timedelta(hours=1),
+        next_check_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    w = world(stale)
+    w.storage.put(KEY, b"abcd")
+    assert await w.uploads.object_written(KEY) == COMPLETED
+    assert w.sessions.rows[stale["_id"]]["stored"]["size"] == 4
+
+
+async def test_a_check_that_cannot_complete_is_not_retried() -> None:
+    # An editor's upload whose share was revoked: the check rejects it (NoLongerAllowed), and
+    # the notification has nothing left to retry.
+    w = world(row(actor_id="acc-editor", base_version=1), metadata=FakeMetadata({}))
+    w.storage.put(f"staging/{KEY}", b"abcd")
+    assert await w.uploads.object_written(f"staging/{KEY}") is None
+    assert w.sessions.rows["up-1"]["status"] == REJECTED and w.uow.emitted == []
 
 
 async def test_other_failures_propagate_for_the_consumer_to_retry() -> None:
-    check = FakeCheck(error=ConnectionError("S3 is down"))
+    w = world(row())
+    w.storage.exists = _raises(ConnectionError("S3 is down"))  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
-        await S3EventHints(FakeSessions(row()), check, bucket=BUCKET).handle(message())  # type: ignore[arg-type]
+        await w.uploads.object_written(KEY)
+
+
+async def test_a_form_written_again_after_completion_is_deleted() -> None:
+    w = world(row(status=COMPLETED))
+    w.storage.put(f"staging/{KEY}", b"EVIL")
+    assert await w.uploads.object_written(f"staging/{KEY}") == LATE_WRITE
+    assert w.storage.deleted == [f"staging/{KEY}"]
+
+
+def _raises(error: Exception) -> Any:
+    async def fail(*_: Any) -> Any:
+        raise error
+
+    return fail

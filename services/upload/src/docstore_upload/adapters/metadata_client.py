@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
 
 from docstore_kit import errors
+from docstore_upload.domain.grants import CurrentDocument
+
+__all__ = ["CurrentDocument", "MetadataClient", "MetadataUnavailable"]
 
 
 class MetadataUnavailable(errors.Unavailable):
@@ -16,16 +17,6 @@ class MetadataUnavailable(errors.Unavailable):
 
     def detail(self) -> str:
         return "cannot check this upload right now; try again"
-
-
-@dataclass(frozen=True)
-class CurrentDocument:
-    document_id: str
-    owner_id: str
-    current_version: int
-    name: str
-    path: str
-    trashed: bool
 
 
 class MetadataClient:

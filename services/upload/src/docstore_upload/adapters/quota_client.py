@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
 
 from docstore_kit import errors
+from docstore_upload.domain.grants import Reservation
+
+__all__ = ["QuotaClient", "QuotaUnavailable", "Reservation"]
 
 
 class QuotaUnavailable(errors.Unavailable):
@@ -17,17 +19,6 @@ class QuotaUnavailable(errors.Unavailable):
 
     def detail(self) -> str:
         return "cannot check this upload right now; try again"
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """Quota's answer to a reservation: granted or not, and the room left beside the others."""
-
-    granted: bool
-    room_bytes: int
-    cap_bytes: int
-    over_quota: bool
-    plan: str
 
 
 class QuotaClient:

@@ -1,4 +1,4 @@
-"""Upload sessions in MongoDB."""
+"""Upload sessions in MongoDB (`upload_sessions`), bound to one transaction's session or none."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo import ReturnDocument
 
 from docstore_upload.domain.grants import Grant
+from docstore_upload.domain.sessions import PENDING, Session
 
-PENDING, COMPLETED, EXPIRED, ABORTED, REJECTED = "pending", "completed", "expired", "aborted", "rejected"
 LATE_WRITE_MARGIN = timedelta(seconds=60)
 """After a form expires, how long before its staging key is checked once more (S3 clocks may lag)."""
 
 
 class UploadSessions:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    """The sessions, read and written inside `session`'s transaction (None: outside any)."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
         self.collection = db["upload_sessions"]
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("next_check_at", 1)])
@@ -28,53 +31,56 @@ class UploadSessions:
         await self.collection.create_index([("staging_key", 1)])
         await self.collection.create_index([("late_check_at", 1)])
 
-    async def add(self, grant: Grant, session: AsyncClientSession, **extra: Any) -> None:
+    async def add(self, grant: Grant, **extra: Any) -> None:
         row = asdict(grant)
         row["_id"] = row.pop("upload_id")
         now = datetime.now(UTC)
         await self.collection.insert_one(
-            {**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now}, session=session
+            {**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now}, session=self.session
         )
 
-    async def get(self, actor_id: str, upload_id: str) -> dict[str, Any] | None:
+    async def get(self, actor_id: str, upload_id: str) -> Session | None:
         """The upload if `actor_id` asked for it (the owner, or an editor of a shared document)."""
-        return await self.collection.find_one({"_id": upload_id, "actor_id": actor_id})
+        return await self.collection.find_one({"_id": upload_id, "actor_id": actor_id}, session=self.session)
 
-    async def by_id(self, upload_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": upload_id})
+    async def by_id(self, upload_id: str) -> Session | None:
+        return await self.collection.find_one({"_id": upload_id}, session=self.session)
 
-    async def by_key(self, key: str) -> dict[str, Any] | None:
+    async def by_key(self, key: str) -> Session | None:
         """The upload whose object is stored under `key`, its final or its staging key (each
         upload has keys of its own). Two plain lookups: `$or` scans on SecantusDB."""
-        return await self.collection.find_one({"key": key}) or await self.collection.find_one({"staging_key": key})
+        return await self.collection.find_one({"key": key}, session=self.session) or await self.collection.find_one(
+            {"staging_key": key}, session=self.session
+        )
 
-    async def finish(
-        self, upload_id: str, status: str, session: AsyncClientSession, **fields: Any
-    ) -> bool:
+    async def finish(self, upload_id: str, status: str, **fields: Any) -> bool:
         """Move a pending session to `status`; False when it was not pending any more.
 
         A form upload's staging key stays writable until its form expires: the watcher looks
         there once more after that (`claim_late_check`) for a write that came too late."""
         now = datetime.now(UTC)
-        row = await self.collection.find_one({"_id": upload_id}, {"staging_key": 1, "expires_at": 1}, session=session)
+        row = await self.collection.find_one(
+            {"_id": upload_id}, {"staging_key": 1, "expires_at": 1}, session=self.session
+        )
         if row and row.get("staging_key"):
             fields = {"late_check_at": max(row["expires_at"], now) + LATE_WRITE_MARGIN, **fields}
         result = await self.collection.update_one(
             {"_id": upload_id, "status": PENDING},
             {"$set": {"status": status, "finished_at": now, **fields}},
-            session=session,
+            session=self.session,
         )
         return result.modified_count == 1
 
-    async def claim_late_check(self) -> dict[str, Any] | None:
+    async def claim_late_check(self) -> Session | None:
         """One finished form upload whose form has expired: its staging key is looked at once more."""
         return await self.collection.find_one_and_update(
             {"late_check_at": {"$lte": datetime.now(UTC)}},
             {"$unset": {"late_check_at": ""}},
             sort=[("late_check_at", 1)],
+            session=self.session,
         )
 
-    async def mark_joined(self, upload_id: str, verify_lease: timedelta) -> dict[str, Any] | None:
+    async def mark_joined(self, upload_id: str, verify_lease: timedelta) -> Session | None:
         """Note that S3 joined a multipart upload's parts; its facts are being read back.
 
         The watcher leaves the session alone for `verify_lease` (whoever joined it is reading
@@ -85,9 +91,10 @@ class UploadSessions:
             {"_id": upload_id, "status": PENDING},
             {"$set": {"joined_at": now, "next_check_at": now + verify_lease}},
             return_document=ReturnDocument.AFTER,
+            session=self.session,
         )
 
-    async def claim_due(self, lease: timedelta) -> dict[str, Any] | None:
+    async def claim_due(self, lease: timedelta) -> Session | None:
         """One pending session due for a check, leased so no other watcher checks it meanwhile."""
         now = datetime.now(UTC)
         return await self.collection.find_one_and_update(
@@ -95,4 +102,5 @@ class UploadSessions:
             {"$set": {"next_check_at": now + lease}},
             sort=[("next_check_at", 1)],
             return_document=ReturnDocument.AFTER,
+            session=self.session,
         )

@@ -7,13 +7,13 @@ import asyncio
 import hashlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from docstore_upload.domain.grants import Grant
+from docstore_upload.domain.sessions import StoredObject, StoredPart
 
 CHUNK = 8 * 1024 * 1024
 READ_AHEAD = 4
@@ -23,20 +23,6 @@ MISSING = ("NoSuchKey", "404", "NotFound", "NoSuchUpload")
 
 def _missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in MISSING
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    size: int
-    etag: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class StoredPart:
-    number: int
-    size: int
-    etag: str
 
 
 class Storage:
@@ -69,7 +55,10 @@ class Storage:
         conditions: list[Any] = [{name: value} for name, value in fields.items()]
         conditions.append(["content-length-range", 1, max_size])
         return self.signer.generate_presigned_post(
-            Bucket=self.bucket, Key=grant.staging_key or grant.key, Fields=fields, Conditions=conditions,
+            Bucket=self.bucket,
+            Key=grant.staging_key or grant.key,
+            Fields=fields,
+            Conditions=conditions,
             ExpiresIn=expires_in,
         )
 
@@ -129,7 +118,9 @@ class Storage:
 
     async def abort_multipart(self, key: str, s3_upload_id: str) -> None:
         try:
-            await asyncio.to_thread(self.client.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=s3_upload_id)
+            await asyncio.to_thread(
+                self.client.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=s3_upload_id
+            )
         except ClientError as error:
             if not _missing(error):
                 raise
@@ -195,8 +186,11 @@ class Storage:
         False when there is nothing at `source`."""
         try:
             await asyncio.to_thread(
-                self.client.copy_object, Bucket=self.bucket, Key=target,
-                CopySource={"Bucket": self.bucket, "Key": source}, MetadataDirective="COPY",
+                self.client.copy_object,
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                MetadataDirective="COPY",
             )
         except ClientError as error:
             if _missing(error):

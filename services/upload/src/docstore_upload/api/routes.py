@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import DomainError
-from docstore_upload.adapters.sessions import PENDING
-from docstore_upload.domain.service import GrantRequest, Uploads
+from docstore_upload.api.deps import UploadsDep
+from docstore_upload.domain.grants import GrantRequest
+from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
 
-
-def _uploads(request: Request) -> Uploads:
-    return request.app.state.uploads
-
-
-UploadsDep = Annotated[Uploads, Depends(_uploads)]
 # Ids and signatures are ours, URL-safe ASCII: anything else (control characters, other scripts)
 # is refused before it reaches a lookup or a comparison.
 UploadIdPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The upload's id")]
@@ -39,8 +34,12 @@ class GrantIn(BaseModel):
     document_id: str | None = Field(default=None, description="Upload a new version of this document")
     base_version: int | None = Field(default=None, description="With document_id: the version your change starts from")
     browser: bool = Field(default=False, description="S3 redirects to a completion page instead of answering 201")
-    multipart: bool | None = Field(default=None, description="Force (true) or refuse (false) multipart; default by size")
-    expires_in: int | None = Field(default=None, description="Seconds the form or part URLs stay valid (at most the default)")
+    multipart: bool | None = Field(
+        default=None, description="Force (true) or refuse (false) multipart; default by size"
+    )
+    expires_in: int | None = Field(
+        default=None, description="Seconds the form or part URLs stay valid (at most the default)"
+    )
 
 
 class FormOut(BaseModel):
@@ -82,9 +81,6 @@ class PartsOut(BaseModel):
     missing: list[PartUrl] = Field(description="Fresh URLs for the parts S3 does not have yet")
 
 
-VERIFYING = "verifying"
-
-
 class UploadOut(BaseModel):
     upload_id: str
     document_id: str
@@ -97,33 +93,50 @@ class UploadOut(BaseModel):
     sha256: str | None = None
 
 
-def _upload_out(row: dict[str, Any]) -> UploadOut:
+def _upload_out(row: Session) -> UploadOut:
     stored = row.get("stored") or {}
-    joined = row["status"] == PENDING and row.get("joined_at") is not None
     return UploadOut(
-        upload_id=row["_id"], document_id=row["document_id"], status=VERIFYING if joined else row["status"],
-        size=stored.get("size"), etag=stored.get("etag"), sha256=stored.get("sha256"),
+        upload_id=row["_id"],
+        document_id=row["document_id"],
+        status=shown_status(row),
+        size=stored.get("size"),
+        etag=stored.get("etag"),
+        sha256=stored.get("sha256"),
     )
 
 
-@router.post("/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form or multipart part URLs")
+@router.post(
+    "/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form or multipart part URLs"
+)
 async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> GrantOut:
     request = GrantRequest(
-        filename=body.filename, size=body.size, content_type=body.content_type, title=body.title,
-        tags=tuple(body.tags), path=body.path, document_id=body.document_id, base_version=body.base_version,
-        browser=body.browser, multipart=body.multipart, expires_in=body.expires_in,
+        filename=body.filename,
+        size=body.size,
+        content_type=body.content_type,
+        title=body.title,
+        tags=tuple(body.tags),
+        path=body.path,
+        document_id=body.document_id,
+        base_version=body.base_version,
+        browser=body.browser,
+        multipart=body.multipart,
+        expires_in=body.expires_in,
     )
     issued = await uploads.grant(account_id, request)
     grant = issued.grant
     out = GrantOut(
-        upload_id=grant.upload_id, document_id=grant.document_id, key=grant.key, expires_at=grant.expires_at,
+        upload_id=grant.upload_id,
+        document_id=grant.document_id,
+        key=grant.key,
+        expires_at=grant.expires_at,
         max_size=issued.max_size,
     )
     if issued.form is not None:
         out.form = FormOut(url=issued.form["url"], fields=issued.form["fields"])
     if issued.part_urls is not None:
         out.multipart = MultipartOut(
-            part_size=issued.part_size, part_count=len(issued.part_urls),
+            part_size=issued.part_size,
+            part_count=len(issued.part_urls),
             parts=[PartUrl(part_number=n, url=url) for n, url in sorted(issued.part_urls.items())],
         )
     return out
@@ -132,11 +145,13 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
 @router.get("/uploads/{upload_id}/parts", summary="Resume a multipart upload: stored parts, fresh URLs for the rest")
 async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
     found = await uploads.parts(account_id, upload_id)
-    row = found["row"]
+    row = found.session
     return PartsOut(
-        upload_id=upload_id, part_size=row["part_size"], part_count=row["part_count"],
-        stored=[StoredPartOut(part_number=p.number, size=p.size) for p in found["stored"]],
-        missing=[PartUrl(part_number=n, url=url) for n, url in sorted(found["urls"].items())],
+        upload_id=upload_id,
+        part_size=row["part_size"],
+        part_count=row["part_count"],
+        stored=[StoredPartOut(part_number=p.number, size=p.size) for p in found.stored],
+        missing=[PartUrl(part_number=n, url=url) for n, url in sorted(found.urls.items())],
     )
 
 
@@ -148,7 +163,9 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
     "poll GET /uploads/{upload_id} until `completed`.",
     responses={202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut}},
 )
-async def complete(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response) -> UploadOut:
+async def complete(
+    upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response
+) -> UploadOut:
     out = _upload_out(await uploads.complete(account_id, upload_id))
     if out.status == VERIFYING:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -162,7 +179,7 @@ async def abort(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
 
 @router.get("/uploads/{upload_id}", summary="An upload's state")
 async def get_upload(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
-    row = await uploads.sessions.get(account_id, upload_id)
+    row = await uploads.find(account_id, upload_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "upload not found")
     return _upload_out(row)

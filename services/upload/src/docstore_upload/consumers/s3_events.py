@@ -6,26 +6,23 @@ message key is the filer path `/buckets/<bucket>/<object key>`, the value a prot
 `filer_pb.EventNotification` (field 1 `old_entry`, 2 `new_entry`; an `Entry` has its name in
 field 1 and `is_directory` in field 2). No headers, and not a CloudEvent.
 
-A notification only says "look now": the subscriber finds the pending upload stored under
-that key and runs the watcher's own check (`Uploads.check`), which reads the object's facts
-from S3 and completes through the same exactly-once path as every other completion. Other
-buckets, directories, deletions, multipart staging under `.uploads/`, keys no pending
+A notification only says "look now": this module decodes it and filters out other buckets,
+directories, deletions and multipart staging under `.uploads/`; the object key left goes to
+one use case, `Uploads.object_written`, which finds the pending upload stored under it and
+runs the watcher's own check (facts read from S3, the same exactly-once completion as every
+other path), or deletes a form's write that came after its upload finished. Keys no pending
 upload owns and multipart uploads this service joined itself (already being read back) are
-ignored, so a lost, repeated or stray notification changes nothing.
+ignored there, so a lost, repeated or stray notification changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
 import structlog
 
 from docstore_events.consumer import RawMessage
-from docstore_upload.adapters.sessions import PENDING, UploadSessions
-from docstore_upload.domain.service import NoLongerAllowed, NotStoredYet, TooLarge, UploadClosed
 
 log = structlog.get_logger(__name__)
 
@@ -111,27 +108,21 @@ def object_key_to_check(change: FilerChange, bucket: str) -> str | None:
     return object_key
 
 
-def _being_read_back(row: dict[str, Any]) -> bool:
-    """A multipart upload we joined ourselves: the process that joined it is reading it back
-    (the notification is S3 announcing that very join), and the watcher takes over when its
-    lease runs out. Checking it here too would read a large object back twice."""
-    return bool(row.get("joined_at")) and row["next_check_at"] > datetime.now(UTC)
+class ObjectWritten(Protocol):
+    """The use case a notification leads to (`Uploads.object_written`)."""
+
+    async def __call__(self, key: str) -> str | None: ...
 
 
-class S3EventHints:
-    """Turns bucket notifications into checks of the pending upload they concern."""
+class S3Notifications:
+    """The raw subscriber: decodes a notification and hands the object key to one use case."""
 
-    def __init__(
-        self, sessions: UploadSessions, check: Callable[[dict[str, Any]], Awaitable[str]], *, bucket: str,
-        late_write: Callable[[dict[str, Any]], Awaitable[bool]] | None = None,
-    ) -> None:
-        self.sessions = sessions
-        self.check = check  # Uploads.check: re-reads S3, completes or expires exactly once
-        self.late_write = late_write  # Uploads.late_write: drops a form's write after its upload finished
+    def __init__(self, object_written: ObjectWritten, *, bucket: str) -> None:
+        self.object_written = object_written
         self.bucket = bucket
 
     async def handle(self, message: RawMessage) -> str | None:
-        """Check the upload the notification points at; returns the check's outcome, None if ignored."""
+        """The use case's outcome for the object the notification names; None if ignored."""
         try:
             change = decode_filer_change(message.key, message.value)
         except MalformedNotification as error:
@@ -140,16 +131,4 @@ class S3EventHints:
         object_key = object_key_to_check(change, self.bucket)
         if object_key is None:
             return None
-        row = await self.sessions.by_key(object_key)
-        if row is not None and row["status"] != PENDING and object_key == row.get("staging_key") and self.late_write:
-            return "late-write" if await self.late_write(row) else None
-        if row is None or row["status"] != PENDING or _being_read_back(row):
-            return None
-        try:
-            outcome = await self.check(row)
-        except (NotStoredYet, UploadClosed, TooLarge, NoLongerAllowed) as error:
-            # Parts still missing, closed meanwhile, or rejected (the check did that): nothing to retry.
-            log.info("s3_event_check_declined", upload_id=row["_id"], reason=repr(error))
-            return None
-        log.info("s3_event_checked", upload_id=row["_id"], outcome=outcome)
-        return outcome
+        return await self.object_written(object_key)

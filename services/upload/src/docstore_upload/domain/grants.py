@@ -4,51 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from docstore_events import names
-from docstore_kit import errors
+from docstore_upload.domain.errors import InvalidUpload, NoRoom, OverQuota, StaleBase, UploadNotFound
+
+__all__ = [  # the errors raised here, importable from here as before
+    "InvalidUpload",
+    "NoRoom",
+]
 
 # Content types DocStore accepts, by family; anything else is refused with a clear message.
-CONTENT_TYPES = frozenset({
-    "application/pdf",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-    "application/rtf",
-    "application/zip",
-    "application/json",
-    "application/octet-stream",
-    "message/rfc822",
-    "text/plain",
-    "text/markdown",
-    "text/html",
-    "text/csv",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/tiff",
-    "image/webp",
-    "image/heic",
-    "video/mp4",
-    "video/quicktime",
-    "video/webm",
-    "audio/mpeg",
-})
-
-
-class InvalidUpload(errors.Invalid, ValueError):
-    """An upload request that breaks a rule; the message says which."""
-
-    problem = "invalid-upload"
-    title = "Invalid upload"
+CONTENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/rtf",
+        "application/zip",
+        "application/json",
+        "application/octet-stream",
+        "message/rfc822",
+        "text/plain",
+        "text/markdown",
+        "text/html",
+        "text/csv",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/tiff",
+        "image/webp",
+        "image/heic",
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "audio/mpeg",
+    }
+)
 
 
 @contextmanager
@@ -84,18 +84,6 @@ def check_size(size: int, room_bytes: int) -> None:
         raise InvalidUpload("size: must be a positive number of bytes")
     if size > room_bytes:
         raise NoRoom(size, room_bytes)
-
-
-class NoRoom(errors.TooLarge):
-    """The declared size does not fit in what the account has left."""
-
-    problem = "no-room"
-    title = "Not enough room"
-
-    def __init__(self, size: int, room: int) -> None:
-        super().__init__(f"not enough storage: this file needs {size} bytes and {room} bytes are left")
-        self.size = size
-        self.room = room
 
 
 def object_key(*, region: str, account_id: str, document_id: str, upload_id: str) -> str:
@@ -141,3 +129,131 @@ def check_path(path: str) -> str:
     """A folder path: absolute, '/'-separated, no '.' or '..' segments, no control characters."""
     with _invalid_upload():
         return names.check_path(path)
+
+
+# --- a grant request, checked --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    grant_seconds: int
+    multipart_threshold: int
+    multipart_part: int
+    multipart_seconds: int
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    filename: str
+    size: int
+    content_type: str
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    path: str = "/"
+    document_id: str | None = None
+    base_version: int | None = None
+    browser: bool = False
+    multipart: bool | None = None
+    expires_in: int | None = None
+
+    def multipart_for(self, limits: Limits) -> bool:
+        """Multipart when asked for, else from the threshold size up."""
+        return self.size >= limits.multipart_threshold if self.multipart is None else self.multipart
+
+    def signed_for(self, limits: Limits) -> int:
+        """Seconds the form or part URLs stay valid."""
+        return self.expires_in or limits.grant_seconds
+
+
+def check_request(request: GrantRequest, limits: Limits) -> GrantRequest:
+    """The request with its name, type, tags and path normalised; `InvalidUpload` for the first
+    rule it breaks (in this order: filename, content type, tags, path, size, expiry, version)."""
+    checked = replace(
+        request,
+        filename=check_filename(request.filename),
+        content_type=check_content_type(request.content_type),
+        tags=tuple(check_tags(list(request.tags))),
+        path=check_path(request.path),
+    )
+    if request.size <= 0:
+        raise InvalidUpload("size: must be a positive number of bytes")
+    if request.expires_in is not None and not 1 <= request.expires_in <= limits.grant_seconds:
+        raise InvalidUpload(f"expires_in: 1 to {limits.grant_seconds} seconds")
+    if request.document_id is None:
+        if request.base_version is not None:
+            raise InvalidUpload("base_version: only with document_id")
+    elif request.base_version is None or request.base_version < 1:
+        raise InvalidUpload("base_version: required with document_id: the version your change starts from")
+    return checked
+
+
+@dataclass(frozen=True)
+class CurrentDocument:
+    """An existing document as metadata answers it to a caller who may write it."""
+
+    document_id: str
+    owner_id: str
+    current_version: int
+    name: str
+    path: str
+    trashed: bool
+
+
+def check_base(current: CurrentDocument | None, request: GrantRequest) -> CurrentDocument:
+    """The document a new version is for: there, not in the trash, and still at the base version."""
+    if current is None or current.trashed:
+        raise UploadNotFound(request.document_id)
+    if current.current_version != request.base_version:
+        raise StaleBase(current.current_version)
+    return current
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Quota's answer to a reservation: granted or not, and the room left beside the others."""
+
+    granted: bool
+    room_bytes: int
+    cap_bytes: int
+    over_quota: bool
+    plan: str
+
+
+def check_reservation(reservation: Reservation, size: int) -> None:
+    """Refuse the grant unless quota held its room (`OverQuota` first: it is not about this file)."""
+    if reservation.over_quota:
+        raise OverQuota("this account is over its storage cap: free some space before uploading")
+    if not reservation.granted:
+        raise NoRoom(size, reservation.room_bytes)
+
+
+def new_grant(
+    request: GrantRequest,
+    *,
+    upload_id: str,
+    document_id: str,
+    owner_id: str,
+    region: str,
+    limits: Limits,
+    now: datetime,
+) -> Grant:
+    """The grant for a checked request: its key, and the staging key a form writes instead."""
+    multipart = request.multipart_for(limits)
+    key = object_key(region=region, account_id=owner_id, document_id=document_id, upload_id=upload_id)
+    return Grant(
+        upload_id=upload_id,
+        account_id=owner_id,
+        document_id=document_id,
+        key=key,
+        filename=request.filename,
+        content_type=request.content_type,
+        declared_size=request.size,
+        title=request.title,
+        tags=list(request.tags),
+        path=request.path,
+        expires_at=expiry(now, limits.multipart_seconds if multipart else request.signed_for(limits)),
+        base_version=request.base_version,
+        # Multipart part URLs die with the S3 upload when its parts are joined; a form lives
+        # on until it expires, so it writes a key of its own that no version is served from.
+        staging_key=None if multipart else staging_key(key),
+    )

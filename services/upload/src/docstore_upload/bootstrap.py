@@ -1,0 +1,101 @@
+"""Composition root: builds upload's clients, adapters and use cases (connects nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from docstore_events.unit_of_work import UnitOfWork
+from docstore_kit.app import ServiceRuntime
+from docstore_kit.auth import InternalAuth
+from docstore_kit.s3 import make_s3_client
+from docstore_upload.adapters.metadata_client import MetadataClient
+from docstore_upload.adapters.quota_client import QuotaClient
+from docstore_upload.adapters.repositories import Repositories, mongo_repositories
+from docstore_upload.adapters.sessions import UploadSessions
+from docstore_upload.adapters.storage import Storage
+from docstore_upload.consumers.s3_events import S3Notifications
+from docstore_upload.domain.grants import Limits
+from docstore_upload.service_layer.ports import Documents, Quota
+from docstore_upload.service_layer.uploads import Uploads
+from docstore_upload.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    runtime: ServiceRuntime
+    uow: UnitOfWork[Repositories]
+    repositories: Repositories
+    """Outside any transaction: for reads (and tests)."""
+    sessions: UploadSessions
+    storage: Storage
+    uploads: Uploads
+    s3_notifications: S3Notifications | None
+    """The raw subscriber of `settings.s3_events_topic`; None when notifications are off."""
+    _owned_http: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients `bootstrap` built (not the ones a test passed in)."""
+        for client in self._owned_http:
+            await client.aclose()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    quota: Quota | None = None,
+    metadata: Documents | None = None,
+    storage: Storage | None = None,
+    runtime: ServiceRuntime | None = None,
+) -> Services:
+    """Everything upload runs on; tests replace quota, metadata, storage or the runtime."""
+    runtime = runtime or ServiceRuntime(settings)
+    owned: list[httpx.AsyncClient] = []
+    internal_auth = InternalAuth.from_settings(settings)  # signs upload's calls to the other services
+
+    def http(base_url: str, audience: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=base_url, timeout=5.0, auth=internal_auth.client_auth(audience))
+        owned.append(client)
+        return client
+
+    if quota is None:
+        quota = QuotaClient(http(settings.quota_url, "quota"))
+    if metadata is None:
+        metadata = MetadataClient(http(settings.metadata_url, "metadata"))
+    if storage is None:
+        storage = Storage(
+            make_s3_client(settings), make_s3_client(settings, public=True), settings.bucket_name(settings.region)
+        )
+    repositories = mongo_repositories(runtime.db)
+    uow = runtime.events.unit_of_work(repositories)
+    reads = repositories(None)
+    uploads = Uploads(
+        uow,
+        reads,
+        storage,
+        quota,
+        metadata,
+        region=settings.region,
+        limits=Limits(
+            grant_seconds=settings.grant_seconds,
+            multipart_threshold=settings.multipart_threshold_bytes,
+            multipart_part=settings.multipart_part_bytes,
+            multipart_seconds=settings.multipart_seconds,
+        ),
+        redirect_base=settings.gateway_url,
+        redirect_secret=settings.redirect_secret,
+    )
+    notifications = S3Notifications(uploads.object_written, bucket=storage.bucket) if settings.s3_events_topic else None
+    return Services(
+        settings=settings,
+        runtime=runtime,
+        uow=uow,
+        repositories=reads,
+        sessions=UploadSessions(runtime.db),
+        storage=storage,
+        uploads=uploads,
+        s3_notifications=notifications,
+        _owned_http=owned,
+    )

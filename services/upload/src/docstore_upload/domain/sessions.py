@@ -1,0 +1,172 @@
+"""An upload session's life, as pure rules: its states, when it may complete, what completing
+or expiring it announces.
+
+A session is stored as a document (`Session`, a dict: the fields of its `Grant` plus `status`,
+`actor_id`, and for multipart `s3_upload_id`, `part_size`, `part_count`, `joined_at`; once
+completed, `stored` holds the facts read from S3). It leaves `pending` once, to one of the
+final states, whichever completion path gets there first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
+from docstore_upload.domain.errors import UploadClosed
+from docstore_upload.domain.grants import CurrentDocument, Grant
+
+PENDING, COMPLETED, EXPIRED, ABORTED, REJECTED = "pending", "completed", "expired", "aborted", "rejected"
+VERIFYING = "verifying"
+"""Not stored: how a pending multipart upload whose parts S3 joined is shown while it is read back."""
+
+Session = dict[str, Any]
+"""An upload session as stored (see the module)."""
+
+READ_BACK_BYTES_PER_SECOND = 32 * 1024 * 1024
+"""A pessimistic rate for reading a joined object back: how long the watcher waits before
+it assumes the process that joined the parts died while reading them."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object's facts, read from S3 (never taken from the client)."""
+
+    size: int
+    etag: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    number: int
+    size: int
+    etag: str
+
+
+def shown_status(session: Session) -> str:
+    """The status a client sees: `verifying` while a joined multipart upload is read back."""
+    if session["status"] == PENDING and session.get("joined_at") is not None:
+        return VERIFYING
+    return str(session["status"])
+
+
+def is_multipart(session: Session) -> bool:
+    return bool(session.get("s3_upload_id"))
+
+
+def owner_and_actor(session: Session) -> tuple[str, str]:
+    """(owner, actor): whose the document is, and who asked for the grant (an editor, or the owner)."""
+    owner = str(session["account_id"])
+    return owner, str(session.get("actor_id") or owner)
+
+
+def already_completed(session: Session) -> bool:
+    """True when the session is completed (repeating a completion changes nothing); `UploadClosed`
+    when it ended otherwise; False while it is pending."""
+    if session["status"] == COMPLETED:
+        return True
+    if session["status"] != PENDING:
+        raise UploadClosed(f"this upload is {session['status']}")
+    return False
+
+
+def open_multipart(session: Session) -> Session:
+    """A pending multipart session, for resuming; `UploadClosed` once it ended."""
+    if session["status"] != PENDING:
+        raise UploadClosed(f"this upload is {session['status']}")
+    return session
+
+
+def right_may_be_withdrawn(session: Session) -> bool:
+    """Whether completion must re-check the right the grant was issued under: a new version needs
+    the document alive, an editor's grant the share still in place. A new document of the
+    caller's own has nothing to revoke."""
+    owner, actor = owner_and_actor(session)
+    return session.get("base_version") is not None or actor != owner
+
+
+def still_writable(current: CurrentDocument | None) -> bool:
+    """What metadata answered the grant's actor: the document, alive (else the right is gone)."""
+    return current is not None and not current.trashed
+
+
+def missing_parts(session: Session, parts: Iterable[StoredPart]) -> list[int]:
+    """Part numbers S3 does not hold yet, in order."""
+    return sorted(set(range(1, session["part_count"] + 1)) - {p.number for p in parts})
+
+
+def parts_to_sign(session: Session, stored: Iterable[StoredPart]) -> list[int]:
+    """Part numbers a resuming client still has to send, in order."""
+    have = {part.number for part in stored}
+    return [n for n in range(1, session["part_count"] + 1) if n not in have]
+
+
+def verify_lease(declared_size: int) -> timedelta:
+    """How long the watcher leaves a joined multipart upload to whoever is reading it back."""
+    return timedelta(seconds=30 + declared_size / READ_BACK_BYTES_PER_SECOND)
+
+
+def being_read_back(session: Session, now: datetime) -> bool:
+    """A multipart upload this service joined itself: the process that joined it is reading it
+    back (an S3 notification is S3 announcing that very join), and the watcher takes over when
+    its lease runs out. Checking it elsewhere too would read a large object back twice."""
+    return bool(session.get("joined_at")) and bool(session["next_check_at"] > now)
+
+
+def may_hold_late_write(session: Session) -> bool:
+    """A finished form upload: its staging key (writable until the form expires) should be empty."""
+    return session["status"] != PENDING and bool(session.get("staging_key"))
+
+
+def expired(session: Session, now: datetime) -> bool:
+    return bool(now >= session["expires_at"])
+
+
+def stored_facts(stored: StoredObject) -> dict[str, Any]:
+    return {"size": stored.size, "etag": stored.etag, "sha256": stored.sha256}
+
+
+def initiated(grant: Grant) -> UploadInitiated:
+    return UploadInitiated(
+        account_id=grant.account_id,
+        upload_id=grant.upload_id,
+        document_id=grant.document_id,
+        key=grant.key,
+        declared_size=grant.declared_size,
+        content_type=grant.content_type,
+        expires_at=grant.expires_at,
+    )
+
+
+def completed(session: Session, stored: StoredObject, *, bucket: str) -> UploadCompleted:
+    """`upload.completed` for a session, with the facts read from its object."""
+    owner, actor = owner_and_actor(session)
+    return UploadCompleted(
+        account_id=owner,
+        upload_id=session["_id"],
+        document_id=session["document_id"],
+        bucket=bucket,
+        key=session["key"],
+        filename=session["filename"],
+        content_type=session["content_type"],
+        size=stored.size,
+        etag=stored.etag,
+        sha256=stored.sha256,
+        title=session.get("title"),
+        tags=session.get("tags", []),
+        path=session.get("path", "/"),
+        base_version=session.get("base_version"),
+        actor_id=session["actor_id"] if session.get("actor_id") != owner else None,
+    )
+
+
+def expired_event(session: Session) -> UploadExpired:
+    return UploadExpired(
+        account_id=session["account_id"],
+        upload_id=session["_id"],
+        document_id=session["document_id"],
+        filename=session["filename"],
+    )

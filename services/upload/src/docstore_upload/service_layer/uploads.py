@@ -1,0 +1,409 @@
+"""Upload's use cases: hand out grants, and turn a stored object into `upload.completed`, once.
+
+Completion arrives by whichever path fires first (the client's call, the browser's redirect,
+the watcher finding the object, or an S3 notification) and every path goes through
+`_complete`, whose conditional state change (`sessions.finish`) makes the event exactly-once.
+
+A multipart upload's completion has two steps: the client's call has S3 join the parts and
+returns (status "verifying"); reading the joined object back for its sha256 (seconds per
+GiB) runs in the background, and the watcher takes over if this process dies meanwhile.
+
+Every state change runs in the unit of work (`uow.run`), its event with it; reads that need
+no consistency with a write go through `reads` (the repositories outside any transaction).
+S3, quota and metadata are ports (`service_layer.ports`), called outside transactions, before
+or after them: a transaction may be run again, a call to S3 must not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from docstore_events.faults import crashpoint
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_upload.adapters.repositories import Repositories
+from docstore_upload.domain.errors import DECLINED, NoLongerAllowed, NotStoredYet, TooLarge, UploadNotFound
+from docstore_upload.domain.grants import (
+    Grant,
+    GrantRequest,
+    Limits,
+    check_base,
+    check_request,
+    check_reservation,
+    new_grant,
+)
+from docstore_upload.domain.multipart import part_count, part_size
+from docstore_upload.domain.sessions import (
+    ABORTED,
+    COMPLETED,
+    EXPIRED,
+    PENDING,
+    REJECTED,
+    Session,
+    StoredObject,
+    StoredPart,
+    already_completed,
+    being_read_back,
+    completed,
+    expired,
+    expired_event,
+    initiated,
+    is_multipart,
+    may_hold_late_write,
+    missing_parts,
+    open_multipart,
+    owner_and_actor,
+    parts_to_sign,
+    right_may_be_withdrawn,
+    still_writable,
+    stored_facts,
+    verify_lease,
+)
+from docstore_upload.domain.signatures import RedirectSigner
+from docstore_upload.service_layer.ports import Documents, ObjectStore, Quota
+
+log = structlog.get_logger(__name__)
+
+LATE_WRITE = "late-write"
+"""`object_written`'s outcome when the write was a form's, after its upload finished (deleted)."""
+
+
+@dataclass(frozen=True)
+class IssuedGrant:
+    grant: Grant
+    max_size: int
+    form: dict[str, Any] | None = None
+    part_size: int | None = None
+    part_urls: dict[int, str] | None = None
+
+
+@dataclass(frozen=True)
+class ResumableParts:
+    """What a resuming client needs: the session, the parts S3 has, fresh URLs for the rest."""
+
+    session: Session
+    stored: list[StoredPart]
+    urls: dict[int, str]
+
+
+class Uploads:
+    def __init__(
+        self,
+        uow: UnitOfWork[Repositories],
+        reads: Repositories,
+        storage: ObjectStore,
+        quota: Quota,
+        metadata: Documents,
+        *,
+        region: str,
+        limits: Limits,
+        redirect_base: str,
+        redirect_secret: str,
+    ) -> None:
+        self.uow = uow
+        self.reads = reads
+        self.storage = storage
+        self.quota = quota
+        self.metadata = metadata
+        self.region = region
+        self.limits = limits
+        self.redirect_base = redirect_base.rstrip("/")
+        self.signer = RedirectSigner(redirect_secret)
+        self._verifying: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def close(self) -> None:
+        """Stop reading joined objects back; the watcher finishes them after a restart."""
+        for task in list(self._verifying.values()):
+            task.cancel()
+        await asyncio.gather(*self._verifying.values(), *self._background, return_exceptions=True)
+
+    # --- reading -----------------------------------------------------------------------
+
+    async def find(self, account_id: str, upload_id: str) -> Session | None:
+        """The upload if `account_id` asked for it (the owner, or an editor of a shared document)."""
+        return await self.reads.sessions.get(account_id, upload_id)
+
+    # --- grants ----------------------------------------------------------------------
+
+    async def grant(self, account_id: str, request: GrantRequest) -> IssuedGrant:
+        """Check the request and the room left, record the session, and sign the upload."""
+        request = check_request(request, self.limits)
+        # A new version of a document shared for editing is stored and counted as the owner's.
+        document_id, owner_id = await self._document_for(account_id, request)
+        multipart = request.multipart_for(self.limits)
+        signed_for = request.signed_for(self.limits)
+        upload_id = str(uuid.uuid4())
+        grant = new_grant(
+            request,
+            upload_id=upload_id,
+            document_id=document_id,
+            owner_id=owner_id,
+            region=self.region,
+            limits=self.limits,
+            now=datetime.now(UTC),
+        )
+        # The room is held for this grant until it completes or expires, so grants issued side by
+        # side never add up past the cap (quota decides atomically per account).
+        check_reservation(await self.quota.reserve(owner_id, upload_id, request.size, grant.expires_at), request.size)
+        extra: dict[str, Any] = {"actor_id": account_id}
+        if multipart:
+            chosen = part_size(request.size, self.limits.multipart_part)
+            extra |= {
+                "s3_upload_id": await self.storage.start_multipart(grant),
+                "part_size": chosen,
+                "part_count": part_count(request.size, chosen),
+            }
+
+        async def record(tx: Transaction[Repositories]) -> None:
+            await tx.repos.sessions.add(grant, **extra)
+            tx.emit(initiated(grant))
+
+        await self.uow.run(record)
+        if multipart:
+            numbers = list(range(1, extra["part_count"] + 1))
+            urls = self.storage.part_urls(grant.key, extra["s3_upload_id"], numbers, expires_in=signed_for)
+            return IssuedGrant(grant=grant, max_size=request.size, part_size=extra["part_size"], part_urls=urls)
+        # The form allows no more than declared: a client cannot send more than quota agreed to.
+        redirect = self.redirect_url(upload_id) if request.browser else None
+        form = self.storage.post_form(grant, max_size=request.size, expires_in=signed_for, redirect_url=redirect)
+        return IssuedGrant(grant=grant, max_size=request.size, form=form)
+
+    async def _document_for(self, account_id: str, request: GrantRequest) -> tuple[str, str]:
+        """(document id, owner id): a fresh document of the caller's, or the existing document a new
+        version is for, checked with metadata (the caller's own, or shared with them to edit)."""
+        if request.document_id is None:
+            return str(uuid.uuid4()), account_id
+        current = check_base(await self.metadata.document(account_id, request.document_id), request)
+        return current.document_id, current.owner_id
+
+    # --- multipart -------------------------------------------------------------------
+
+    async def parts(self, account_id: str, upload_id: str, *, expires_in: int | None = None) -> ResumableParts:
+        """What a resuming client needs: parts S3 already has, and fresh URLs for the rest."""
+        row = await self.reads.sessions.get(account_id, upload_id)
+        if row is None or not is_multipart(row):
+            raise UploadNotFound(upload_id)
+        open_multipart(row)
+        stored = await self.storage.stored_parts(row["key"], row["s3_upload_id"]) or []
+        urls = self.storage.part_urls(
+            row["key"],
+            row["s3_upload_id"],
+            parts_to_sign(row, stored),
+            expires_in=expires_in or self.limits.grant_seconds,
+        )
+        return ResumableParts(session=row, stored=stored, urls=urls)
+
+    async def abort(self, account_id: str, upload_id: str) -> Session:
+        row = await self.reads.sessions.get(account_id, upload_id)
+        if row is None:
+            raise UploadNotFound(upload_id)
+        if row["status"] != PENDING:
+            return row
+        if is_multipart(row):
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+        await self.uow.run(lambda tx: tx.repos.sessions.finish(upload_id, ABORTED))
+        await self._discard(row)
+        return await self.reads.sessions.by_id(upload_id) or row
+
+    # --- completion ------------------------------------------------------------------
+
+    async def complete(self, account_id: str, upload_id: str) -> Session:
+        """The client says it is done. Repeated calls change nothing.
+
+        A form upload is read back and recorded before this returns. A multipart upload
+        returns once S3 has joined its parts, still pending with `joined_at` set; its facts
+        are read back in the background and `upload.completed` follows.
+        """
+        row = await self.reads.sessions.get(account_id, upload_id)
+        if row is None:
+            raise UploadNotFound(upload_id)
+        if not is_multipart(row) or row["status"] != PENDING:
+            return await self._complete(row)
+        await self._still_allowed(row)
+        await self._join_parts(row)
+        lease = verify_lease(row["declared_size"])
+        joined = await self.uow.run(lambda tx: tx.repos.sessions.mark_joined(upload_id, lease))
+        if joined is None:  # another path finished it meanwhile
+            return await self.reads.sessions.by_id(upload_id) or row
+        self._verify_in_background(joined)
+        return joined
+
+    def redirect_url(self, upload_id: str) -> str:
+        """Where S3 sends a browser after its form upload; the signature stands in for a login."""
+        return f"{self.redirect_base}/v1/uploads/{upload_id}/done/{self.signer.sign(upload_id)}"
+
+    async def complete_from_redirect(self, upload_id: str, signature: str) -> Session:
+        if not self.signer.verify(upload_id, signature):
+            raise UploadNotFound(upload_id)
+        row = await self.reads.sessions.by_id(upload_id)
+        if row is None:
+            raise UploadNotFound(upload_id)
+        return await self._complete(row)
+
+    async def _complete(self, row: Session) -> Session:
+        if already_completed(row):
+            return row
+        await self._still_allowed(row)
+        if row.get("staging_key"):
+            # A form upload: copy what the form wrote to the version's own key, which nothing
+            # handed out can write. The facts below are read from that copy: what is recorded is
+            # exactly what will be served. (Nothing staged yet: not arrived, so `stored` is None.)
+            crashpoint("upload.before_copy")
+            await self.storage.copy(row["staging_key"], row["key"])
+        stored = await self.storage.stored(row["key"])
+        if stored is None:
+            raise NotStoredYet(row["_id"])
+        if stored.size > row["declared_size"]:
+            await self._reject(row, "more bytes arrived than were declared")
+            raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
+        await self.uow.run(lambda tx: self._record_completion(tx, row, stored))
+        if row.get("staging_key"):
+            # Off the caller's path: if it fails or the process dies, the late-write sweep deletes it.
+            self._in_background(self.storage.delete(row["staging_key"]))
+        return await self.reads.sessions.by_id(row["_id"]) or row
+
+    async def _record_completion(self, tx: Transaction[Repositories], row: Session, stored: StoredObject) -> None:
+        if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored)):
+            return  # another path (redirect, watcher) completed it first
+        tx.emit(completed(row, stored, bucket=self.storage.bucket))
+
+    def _in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _still_allowed(self, row: Session) -> None:
+        """Re-check, at completion, the right the grant was issued under: a new version needs the
+        document alive and, for an editor, the share still in place. Raises `NoLongerAllowed`
+        after rejecting the upload; `MetadataUnavailable` leaves it pending for a later try."""
+        if not right_may_be_withdrawn(row):
+            return  # a new document of the caller's own: nothing to revoke
+        _, actor = owner_and_actor(row)
+        if still_writable(await self.metadata.document(actor, row["document_id"])):
+            return
+        await self._reject(row, "the document was deleted or the share that allowed writing it was revoked")
+        raise NoLongerAllowed("this upload is no longer allowed: the document was deleted, or its share was revoked")
+
+    async def _reject(self, row: Session, reason: str) -> None:
+        """End a pending upload as rejected and drop whatever it stored; nothing is recorded."""
+        if is_multipart(row):
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+        rejected = await self.uow.run(lambda tx: tx.repos.sessions.finish(row["_id"], REJECTED, reason=reason))
+        if not rejected:
+            return  # another path finished it first: its bytes are not ours to drop
+        await self.storage.delete(row["key"])
+        await self._discard(row)
+        log.warning("upload_rejected", upload_id=row["_id"], account_id=row["account_id"], reason=reason)
+
+    async def _discard(self, row: Session) -> None:
+        """Drop the staging object and give the reserved room back (both best effort: the late-write
+        sweep and quota's own expiry catch what is missed here)."""
+        try:
+            if row.get("staging_key"):
+                await self.storage.delete(row["staging_key"])
+            await self.quota.release(row["account_id"], row["_id"])
+        except Exception:
+            log.warning("upload_discard_incomplete", upload_id=row["_id"], exc_info=True)
+
+    async def _join_parts(self, row: Session) -> None:
+        parts = await self.storage.stored_parts(row["key"], row["s3_upload_id"])
+        if parts is None:
+            # Joined by an earlier call (or gone: then there is nothing to read back).
+            if not await self.storage.exists(row["key"]):
+                raise NotStoredYet("S3 holds neither the parts nor the joined file")
+            return
+        missing = missing_parts(row, parts)
+        if missing:
+            raise NotStoredYet(f"parts still missing: {missing[:20]}")
+        if sum(p.size for p in parts) > row["declared_size"]:
+            await self._reject(row, "the parts hold more bytes than were declared")
+            raise TooLarge("the parts hold more bytes than were declared")
+        await self.storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
+
+    def _verify_in_background(self, row: Session) -> None:
+        if row["_id"] in self._verifying:
+            return
+        task = asyncio.create_task(self._verify(row))
+        self._verifying[row["_id"]] = task
+        task.add_done_callback(lambda _: self._verifying.pop(row["_id"], None))
+
+    async def _verify(self, row: Session) -> None:
+        crashpoint("upload.before_read_back")
+        try:
+            await self._complete(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The watcher checks it again once the lease set by `mark_joined` runs out.
+            log.exception("upload_verify_failed", upload_id=row["_id"])
+
+    # --- what the watcher and S3 notifications ask -------------------------------------
+
+    async def claim_due(self, lease: timedelta) -> Session | None:
+        """One pending upload due for a check, leased to the caller for `lease`."""
+        return await self.uow.run(lambda tx: tx.repos.sessions.claim_due(lease))
+
+    async def check(self, row: Session) -> str:
+        """One look at a pending upload: completed, expired, or still waiting."""
+        # The object exists once a form upload arrived or S3 joined a multipart upload's parts
+        # (also the final check at expiry); unjoined parts wait for the client's word.
+        if await self.storage.exists(row["key"]) or (
+            row.get("staging_key") and await self.storage.exists(row["staging_key"])
+        ):
+            await self._complete(row)
+            return COMPLETED
+        if not expired(row, datetime.now(UTC)):
+            return PENDING
+        if is_multipart(row):
+            await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
+
+        async def expire(tx: Transaction[Repositories]) -> None:
+            if await tx.repos.sessions.finish(row["_id"], EXPIRED):
+                tx.emit(expired_event(row))
+
+        await self.uow.run(expire)
+        return EXPIRED
+
+    async def sweep_late_writes(self) -> bool:
+        """Look once at the staging key of one finished form upload whose form has expired; an
+        object there was written after the upload finished (a form re-posted): log it, delete it.
+        It was never served: versions are read from their own keys. False when none was due."""
+        row = await self.uow.run(lambda tx: tx.repos.sessions.claim_late_check())
+        if row is None:
+            return False
+        await self.late_write(row)
+        return True
+
+    async def late_write(self, row: Session) -> bool:
+        """Delete what a form wrote after its upload finished; True when there was something."""
+        if not may_hold_late_write(row) or not await self.storage.exists(row["staging_key"]):
+            return False
+        log.warning("upload_late_write", upload_id=row["_id"], account_id=row["account_id"], status=row["status"])
+        await self.storage.delete(row["staging_key"])
+        return True
+
+    async def object_written(self, key: str) -> str | None:
+        """S3 says an object was written under `key`: check the pending upload stored there (its
+        outcome), or delete a form's write that came after its upload finished (`LATE_WRITE`).
+        None when there was nothing to do: no upload of ours, finished, being read back by
+        whoever joined it, or a check that cannot complete yet (nothing to retry)."""
+        row = await self.reads.sessions.by_key(key)
+        if row is not None and key == row.get("staging_key") and may_hold_late_write(row):
+            return LATE_WRITE if await self.late_write(row) else None
+        if row is None or row["status"] != PENDING or being_read_back(row, datetime.now(UTC)):
+            return None
+        try:
+            outcome = await self.check(row)
+        except DECLINED as error:
+            # Parts still missing, closed meanwhile, or rejected (the check did that): nothing to retry.
+            log.info("s3_event_check_declined", upload_id=row["_id"], reason=repr(error))
+            return None
+        log.info("s3_event_checked", upload_id=row["_id"], outcome=outcome)
+        return outcome

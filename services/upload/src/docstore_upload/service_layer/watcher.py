@@ -1,0 +1,32 @@
+"""The upload watcher: the completion path of last resort, and the late-write sweep."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+
+from docstore_upload.service_layer.uploads import Uploads
+
+log = structlog.get_logger(__name__)
+
+
+async def watch(uploads: Uploads, interval: float) -> None:
+    """Until cancelled: complete uploads whose object arrived, expire the ones that never will,
+    and delete what forms wrote after their upload finished."""
+    lease = timedelta(seconds=interval)
+    while True:
+        try:
+            while await uploads.sweep_late_writes():
+                pass
+            row = await uploads.claim_due(lease)
+            if row is None:
+                await asyncio.sleep(interval)
+                continue
+            await uploads.check(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("upload_watch_failed")
+            await asyncio.sleep(interval)
