@@ -73,6 +73,8 @@ def bootstrap(
         upstreams=upstreams,
         throttle=throttle,
         authenticator=authenticator,
-        logins=Logins(sessions, upstreams, throttle, authenticator, ttl=timedelta(seconds=settings.session_ttl_seconds)),
+        logins=Logins(
+            sessions, upstreams, throttle, authenticator, ttl=timedelta(seconds=settings.session_ttl_seconds)
+        ),
         forwarding=Forwarding(upstreams, authenticator, sessions, throttle, max_body_bytes=settings.max_body_bytes),
     )

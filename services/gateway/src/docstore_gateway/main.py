@@ -55,9 +55,12 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         # The web app of one region follows a 307 to another region's gateway: that gateway must
         # answer the preflight of a JSON POST carrying Authorization. Bearer tokens, no cookies.
         app.add_middleware(
-            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match"],
-            expose_headers=["Location", "ETag", "Retry-After"], max_age=600,
+            expose_headers=["Location", "ETag", "Retry-After"],
+            max_age=600,
         )
     install_docs(app)
     if settings.web_dir:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -12,8 +11,10 @@ from pydantic import Field, field_validator
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
 
+_HERE = Path(__file__).resolve()
 
-def find_web_dir(start: Path = Path(__file__).resolve()) -> str:
+
+def find_web_dir(start: Path = _HERE) -> str:
     """The repository's `web/` folder (the one holding `index.html`), found by walking up from
     this file; empty when there is none (an installed package without the web app)."""
     for folder in start.parents:

@@ -29,8 +29,9 @@ Gateway = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 @pytest_asyncio.fixture
 async def metadata_app(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[Any]:
-    app = create_metadata(MetadataSettings(**isolated, s3_bucket="docstore-us-west-2",
-                                           s3_endpoint_url=endpoints.s3_endpoint))
+    app = create_metadata(
+        MetadataSettings(**isolated, s3_bucket="docstore-us-west-2", s3_endpoint_url=endpoints.s3_endpoint)
+    )
     async with app.router.lifespan_context(app):
         yield app
 
@@ -43,13 +44,26 @@ def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
     @asynccontextmanager
     async def start(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
         metadata = httpx.AsyncClient(transport=httpx.ASGITransport(app=metadata_app), base_url="http://metadata.test")
-        app = create_gateway(GatewaySettings(**(LOOSE | {
-            "mongodb_url": isolated["mongodb_url"], "mongodb_database": f"{isolated['mongodb_database']}_gw",
-            "region": "us-west-2", "region_gateways": REGIONS, "web_dir": "",
-        } | settings)), upstream_clients={"metadata": metadata})
+        app = create_gateway(
+            GatewaySettings(
+                **(
+                    LOOSE
+                    | {
+                        "mongodb_url": isolated["mongodb_url"],
+                        "mongodb_database": f"{isolated['mongodb_database']}_gw",
+                        "region": "us-west-2",
+                        "region_gateways": REGIONS,
+                        "web_dir": "",
+                    }
+                    | settings
+                )
+            ),
+            upstream_clients={"metadata": metadata},
+        )
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway-a.test",
-                                         timeout=60) as client:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway-a.test", timeout=60
+            ) as client:
                 yield client
 
     return start
@@ -57,8 +71,9 @@ def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
 
 async def sign_up(client: httpx.AsyncClient) -> str:
     username = f"u{uuid.uuid4().hex[:12]}"
-    answer = await client.post("/v1/accounts", json={"username": username, "email": f"{username}@example.com",
-                                                      "password": PASSWORD})
+    answer = await client.post(
+        "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    )
     assert answer.status_code == 201, answer.text
     return username
 
@@ -109,8 +124,9 @@ async def test_sign_ups_are_limited_per_address(gateway: Gateway) -> None:
     async with gateway(signup_limits_per_address="2/minute") as client:
         await sign_up(client)
         await sign_up(client)
-        flood = await client.post("/v1/accounts", json={"username": "flood-3", "email": "f@example.com",
-                                                         "password": PASSWORD})
+        flood = await client.post(
+            "/v1/accounts", json={"username": "flood-3", "email": "f@example.com", "password": PASSWORD}
+        )
         retry_after(flood)
         assert_headers(flood)
 
@@ -125,8 +141,13 @@ async def test_only_table_routes_are_forwarded_under_canonical_paths(gateway: Ga
         # Forwarded, and metadata answers for a document that does not exist (an encoded
         # unreserved character reaches the same route).
         assert (await client.get("/v1/documents/no%2Dsuch-doc", headers=auth)).status_code == 404
-        for method, path in [("GET", "/v1/internal/accounts/x/documents/y"), ("POST", "/v1/internal/credentials/verify"),
-                             ("GET", "/v1/nothing-here"), ("GET", "/v1/documents/a/b/c/d"), ("GET", "/v1/")]:
+        for method, path in [
+            ("GET", "/v1/internal/accounts/x/documents/y"),
+            ("POST", "/v1/internal/credentials/verify"),
+            ("GET", "/v1/nothing-here"),
+            ("GET", "/v1/documents/a/b/c/d"),
+            ("GET", "/v1/"),
+        ]:
             answer = await client.request(method, path, headers=auth, json={"username": username, "password": PASSWORD})
             assert answer.status_code == 404, (path, answer.text)
             assert "internal" not in answer.text and "nothing-here" not in answer.text
@@ -145,8 +166,11 @@ async def test_tokens_are_checked_for_shape_and_region(gateway: Gateway) -> None
             assert answer.status_code == 401 and "<" not in answer.text and "mars" not in answer.text
             assert_headers(answer)
         # A well-formed token of another configured region goes home, to the canonical path.
-        home = await client.get("/v1/documents/abc%2Dd", params={"limit": "5"},
-                                headers={"Authorization": "Bearer ap-southeast-2.someone-elses"})
+        home = await client.get(
+            "/v1/documents/abc%2Dd",
+            params={"limit": "5"},
+            headers={"Authorization": "Bearer ap-southeast-2.someone-elses"},
+        )
         assert home.status_code == 307
         assert home.headers["location"] == "http://gateway-b.test/v1/documents/abc-d?limit=5"
         assert_headers(home)

@@ -18,8 +18,12 @@ from docstore_gateway.bootstrap import bootstrap
 from docstore_gateway.main import create_app
 from docstore_gateway.settings import Settings
 
-REGIONS = json.dumps({"us-west-2": "https://us-west-2.docstore.example",
-                      "ap-southeast-2": "https://ap-southeast-2.docstore.example:8443/"})
+REGIONS = json.dumps(
+    {
+        "us-west-2": "https://us-west-2.docstore.example",
+        "ap-southeast-2": "https://ap-southeast-2.docstore.example:8443/",
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +41,14 @@ def _no_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     web = tmp_path_factory.mktemp("web")
     (web / "index.html").write_text("<!doctype html><title>t</title>")
-    app = create_app(Settings(web_dir=str(web), region_gateways=REGIONS, s3_endpoint_url="http://127.0.0.1:8333",
-                              s3_public_endpoint_url="https://s3.docstore.example/"))
+    app = create_app(
+        Settings(
+            web_dir=str(web),
+            region_gateways=REGIONS,
+            s3_endpoint_url="http://127.0.0.1:8333",
+            s3_public_endpoint_url="https://s3.docstore.example/",
+        )
+    )
 
     @app.get("/boom", include_in_schema=False)
     async def boom() -> None:
@@ -52,9 +62,18 @@ async def raw_request(app: FastAPI, method: str, raw_path: str) -> tuple[int, di
     """Call the ASGI app with exactly this request target (httpx would collapse `..`)."""
     path, _, query = raw_path.partition("?")
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": unquote(path), "raw_path": path.encode("latin-1"), "query_string": query.encode(), "root_path": "",
-        "headers": [(b"host", b"gateway.test")], "client": ("127.0.0.1", 5000), "server": ("gateway.test", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode("latin-1"),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"gateway.test")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("gateway.test", 80),
     }
     sent: list[dict] = []
     requested = False
@@ -88,12 +107,21 @@ def assert_security_headers(headers: dict[str, str], *, docs: bool = False) -> N
     assert ("cdn.jsdelivr.net" in csp) == docs
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/", 200), ("GET", "/index.html", 200), ("GET", "/no-such-file.js", 404), ("GET", "/healthz", 200),
-    ("GET", "/metrics", 307), ("GET", "/v1/documents/%2e%2e/internal/accounts/a/documents/d", 400),
-    ("GET", "/v1/documents/../internal/credentials/verify", 400), ("GET", "/a//b", 400),
-    ("POST", "/index.html", 405), ("GET", "/boom", 500),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/", 200),
+        ("GET", "/index.html", 200),
+        ("GET", "/no-such-file.js", 404),
+        ("GET", "/healthz", 200),
+        ("GET", "/metrics", 307),
+        ("GET", "/v1/documents/%2e%2e/internal/accounts/a/documents/d", 400),
+        ("GET", "/v1/documents/../internal/credentials/verify", 400),
+        ("GET", "/a//b", 400),
+        ("POST", "/index.html", 405),
+        ("GET", "/boom", 500),
+    ],
+)
 async def test_every_response_carries_the_security_headers(app: FastAPI, method: str, path: str, status: int) -> None:
     answered, headers, _ = await raw_request(app, method, path)
     assert answered == status
@@ -109,11 +137,19 @@ async def test_docs_get_their_own_policy_that_allows_only_swagger_ui(app: FastAP
     assert re.search(r"script-src [^;]*'sha256-[A-Za-z0-9+/=]+'", csp)
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/documents/%2e%2e/internal/accounts/a/documents/d", "/v1/documents/..%5cinternal", "/v1//documents",
-    "/v1/documents/x%2Fy", "/v1/notifications/unsubscribe/X%1C", "/v1/documents/%0B", "/index.html/..",
-    "/v1/documents/%3Cscript%3E%00",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/documents/%2e%2e/internal/accounts/a/documents/d",
+        "/v1/documents/..%5cinternal",
+        "/v1//documents",
+        "/v1/documents/x%2Fy",
+        "/v1/notifications/unsubscribe/X%1C",
+        "/v1/documents/%0B",
+        "/index.html/..",
+        "/v1/documents/%3Cscript%3E%00",
+    ],
+)
 async def test_malformed_paths_are_400_with_a_message_that_does_not_echo_them(app: FastAPI, path: str) -> None:
     status, headers, body = await raw_request(app, "GET", path)
     assert status == 400 and headers["content-type"] == "application/json"
@@ -129,8 +165,16 @@ async def test_a_malformed_bearer_token_is_401_and_never_echoed(app: FastAPI) ->
     services.authenticator.sessions = NeverRead()  # never reached: the token is refused first
     app.state.services = services
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
-        for token in ("evil<script>.x", "us-west-2<script>.x", "mars-1.abcdefgh", "no-region-at-all", "us-west-2.",
-                      "us-west-2.a.b", "us-west-2.a/b", "..%2f..%2fetc.x"):
+        for token in (
+            "evil<script>.x",
+            "us-west-2<script>.x",
+            "mars-1.abcdefgh",
+            "no-region-at-all",
+            "us-west-2.",
+            "us-west-2.a.b",
+            "us-west-2.a/b",
+            "..%2f..%2fetc.x",
+        ):
             answer = await client.get("/v1/documents", headers={"Authorization": f"Bearer {token}"})
             assert answer.status_code == 401, (token, answer.text)
             assert "<" not in answer.text and (token.split(".")[0] or token) not in answer.text
@@ -145,11 +189,18 @@ class NeverRead:
 
 
 def test_the_policy_names_every_region_gateway_and_the_s3_origin() -> None:
-    csp = content_security_policy(Settings(region_gateways=REGIONS, s3_endpoint_url="http://127.0.0.1:8333",
-                                           s3_public_endpoint_url="https://s3.docstore.example/base"))
+    csp = content_security_policy(
+        Settings(
+            region_gateways=REGIONS,
+            s3_endpoint_url="http://127.0.0.1:8333",
+            s3_public_endpoint_url="https://s3.docstore.example/base",
+        )
+    )
     directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
     assert directives["connect-src"].split() == [
-        "'self'", "https://ap-southeast-2.docstore.example:8443", "https://us-west-2.docstore.example",
+        "'self'",
+        "https://ap-southeast-2.docstore.example:8443",
+        "https://us-west-2.docstore.example",
         "https://s3.docstore.example",
     ]
     assert directives["form-action"].split() == ["'self'", "https://s3.docstore.example"]
@@ -157,7 +208,9 @@ def test_the_policy_names_every_region_gateway_and_the_s3_origin() -> None:
     assert directives["img-src"] == "'self' data:" and directives["style-src"] == "'self'"
     # Without a public endpoint, the endpoint the services use; without either, AWS's regional one.
     assert "http://127.0.0.1:8333" in content_security_policy(Settings(s3_endpoint_url="http://127.0.0.1:8333/"))
-    assert "https://s3.eu-west-1.amazonaws.com" in content_security_policy(Settings(aws_default_region="eu-west-1", s3_endpoint_url="", s3_public_endpoint_url=""))
+    assert "https://s3.eu-west-1.amazonaws.com" in content_security_policy(
+        Settings(aws_default_region="eu-west-1", s3_endpoint_url="", s3_public_endpoint_url="")
+    )
     assert "https://s3-b.example" in content_security_policy(Settings(csp_extra_origins="https://s3-b.example/x"))
 
 
@@ -171,7 +224,9 @@ def test_docs_policy_hash_matches_the_inline_script() -> None:
 
 
 def test_the_web_apps_meta_policy_allows_no_connection_anywhere() -> None:
-    index = next(p / "web" / "index.html" for p in Path(__file__).resolve().parents if (p / "web" / "index.html").is_file())
+    index = next(
+        p / "web" / "index.html" for p in Path(__file__).resolve().parents if (p / "web" / "index.html").is_file()
+    )
     meta = re.search(r'http-equiv="Content-Security-Policy"\s+content="([^"]+)"', index.read_text())
     assert meta is not None
     connect = re.search(r"connect-src([^;]*)", meta.group(1))

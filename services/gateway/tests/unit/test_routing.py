@@ -20,28 +20,59 @@ from docstore_gateway.domain.routing import (
 
 DOC = "0b7e3c1e-5b1a-4c55-9a0e-2f0f3f7d1a11"
 
-MESSAGES = {routing.DOT_SEGMENT, routing.BACKSLASH, routing.ENCODED_SLASH, routing.CONTROL, routing.DOUBLE_SLASH,
-            routing.ENCODING, routing.NOT_ABSOLUTE}
+MESSAGES = {
+    routing.DOT_SEGMENT,
+    routing.BACKSLASH,
+    routing.ENCODED_SLASH,
+    routing.CONTROL,
+    routing.DOUBLE_SLASH,
+    routing.ENCODING,
+    routing.NOT_ABSOLUTE,
+}
 
 HOSTILE = [
     # dot segments, plain and encoded, any case, anywhere
     "/v1/documents/../internal/accounts/a/documents/d",
     "/v1/documents/%2e%2e/internal/accounts/a/documents/d",
     "/v1/documents/%2E%2E/internal/accounts/a/documents/d",
-    "/v1/documents/%2e%2E/x", "/v1/documents/.%2e/x", "/v1/documents/%2e./x",
-    "/v1/%2e%2e/internal/credentials/verify", f"/v1/documents/{DOC}/..", f"/v1/documents/{DOC}/%2e%2e",
-    "/v1/./documents", "/v1/documents/%2e/x", "/v1/documents/%2E/x", "/./index.html", "/..",
+    "/v1/documents/%2e%2E/x",
+    "/v1/documents/.%2e/x",
+    "/v1/documents/%2e./x",
+    "/v1/%2e%2e/internal/credentials/verify",
+    f"/v1/documents/{DOC}/..",
+    f"/v1/documents/{DOC}/%2e%2e",
+    "/v1/./documents",
+    "/v1/documents/%2e/x",
+    "/v1/documents/%2E/x",
+    "/./index.html",
+    "/..",
     # backslashes and encoded slashes
-    "/v1/documents/..\\internal", "/v1/documents/..%5cinternal", "/v1/documents/..%5Cinternal",
-    f"/v1/documents/{DOC}%2fversions", f"/v1/documents/{DOC}%2Fversions", "/v1/documents/%2e%2e%2finternal",
+    "/v1/documents/..\\internal",
+    "/v1/documents/..%5cinternal",
+    "/v1/documents/..%5Cinternal",
+    f"/v1/documents/{DOC}%2fversions",
+    f"/v1/documents/{DOC}%2Fversions",
+    "/v1/documents/%2e%2e%2finternal",
     # double slashes
-    "//v1/documents", "/v1//documents", "/v1/documents//x", f"/v1/documents/{DOC}//versions",
+    "//v1/documents",
+    "/v1//documents",
+    "/v1/documents//x",
+    f"/v1/documents/{DOC}//versions",
     # control characters: C0 (NUL included), DEL, C1, percent-encoded
-    "/v1/documents/%00", "/v1/documents/x%00y", "/v1/documents/%0B", "/v1/documents/%0d%0aX-Injected:%20yes",
-    "/v1/notifications/unsubscribe/X%1C", "/v1/documents/%09", "/v1/documents/%7f", "/v1/documents/%c2%85",
+    "/v1/documents/%00",
+    "/v1/documents/x%00y",
+    "/v1/documents/%0B",
+    "/v1/documents/%0d%0aX-Injected:%20yes",
+    "/v1/notifications/unsubscribe/X%1C",
+    "/v1/documents/%09",
+    "/v1/documents/%7f",
+    "/v1/documents/%c2%85",
     "/v1/documents/%C2%9F",
     # malformed encodings
-    "/v1/documents/%zz", "/v1/documents/%", "/v1/documents/%ff", "/v1/documents/%c0%ae%c0%ae",
+    "/v1/documents/%zz",
+    "/v1/documents/%",
+    "/v1/documents/%ff",
+    "/v1/documents/%c0%ae%c0%ae",
 ]
 
 
@@ -80,8 +111,13 @@ GOOD = [
     ("DELETE", f"/v1/documents/{DOC}/shares/{DOC}", "metadata", f"documents/{DOC}/shares/{DOC}", False),
     ("GET", "/v1/uploads/u-1/done/0a1b2c", "upload", "uploads/u-1/done/0a1b2c", True),
     ("GET", "/v1/usage", "quota", "usage", False),
-    ("POST", "/v1/admin/dlq/docstore.upload.completed.dlq/0/42/replay", "quota",
-     "admin/dlq/docstore.upload.completed.dlq/0/42/replay", False),
+    (
+        "POST",
+        "/v1/admin/dlq/docstore.upload.completed.dlq/0/42/replay",
+        "quota",
+        "admin/dlq/docstore.upload.completed.dlq/0/42/replay",
+        False,
+    ),
     ("GET", "/v1/search", "indexer", "search", False),
     ("GET", "/v1/notifications/unsubscribe/abc_DEF-123", "notify", "notifications/unsubscribe/abc_DEF-123", True),
     ("POST", "/v1/notifications/unsubscribe/abc_DEF-123", "notify", "notifications/unsubscribe/abc_DEF-123", True),
@@ -105,12 +141,27 @@ def test_literal_segments_win_over_parameters() -> None:
     assert found is not None and found.route.template == "/documents/search"
 
 
-@pytest.mark.parametrize("segments", [
-    ["internal", "credentials", "verify"], ["internal", "accounts", "a", "room"], ["internal", "digests", "run"],
-    ["documents", DOC, "nothing"], ["nothing-here"], ["openapi.json"], ["healthz"], ["metrics"], [""],
-    ["documents", ""], ["documents", "a b"], ["documents", "x" * 201], ["documents", DOC, "versions", "one", "restore"],
-    ["uploads", "u", "done", "sig", "extra"], ["admin"], ["sessions-x"],
-])
+@pytest.mark.parametrize(
+    "segments",
+    [
+        ["internal", "credentials", "verify"],
+        ["internal", "accounts", "a", "room"],
+        ["internal", "digests", "run"],
+        ["documents", DOC, "nothing"],
+        ["nothing-here"],
+        ["openapi.json"],
+        ["healthz"],
+        ["metrics"],
+        [""],
+        ["documents", ""],
+        ["documents", "a b"],
+        ["documents", "x" * 201],
+        ["documents", DOC, "versions", "one", "restore"],
+        ["uploads", "u", "done", "sig", "extra"],
+        ["admin"],
+        ["sessions-x"],
+    ],
+)
 def test_paths_outside_the_table_match_nothing(segments: list[str]) -> None:
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         assert resolve(method, segments) is None
@@ -128,8 +179,10 @@ def test_a_listed_path_with_another_method_is_405_with_the_allowed_methods() -> 
 def test_public_and_admin_flags() -> None:
     public = {(r.method, r.template) for r in ROUTE_TABLE if r.public}
     assert public == {
-        ("POST", "/accounts"), ("GET", "/uploads/{upload_id}/done/{signature}"),
-        ("GET", "/notifications/unsubscribe/{token}"), ("POST", "/notifications/unsubscribe/{token}"),
+        ("POST", "/accounts"),
+        ("GET", "/uploads/{upload_id}/done/{signature}"),
+        ("GET", "/notifications/unsubscribe/{token}"),
+        ("POST", "/notifications/unsubscribe/{token}"),
     }
     admin = {r.template for r in ROUTE_TABLE if r.admin}
     assert admin and all(template.startswith("/admin/") for template in admin)

@@ -16,8 +16,19 @@ REGIONS = frozenset({"us-west-2", "ap-southeast-2"})
 def test_only_known_region_dot_urlsafe_random_is_well_formed() -> None:
     assert well_formed(f"us-west-2.{secrets.token_urlsafe(32)}", REGIONS)
     assert well_formed("ap-southeast-2.someone-elses", REGIONS)
-    for token in ("evil<script>.x", "us-west-2<script>.x", "mars-1.abc", "us-west-2.", ".abc", "us-west-2.a.b",
-                  "us-west-2.a/b", "us-west-2.a b", "forged", f"us-west-2.{'a' * 257}", "us-west-2.é"):
+    for token in (
+        "evil<script>.x",
+        "us-west-2<script>.x",
+        "mars-1.abc",
+        "us-west-2.",
+        ".abc",
+        "us-west-2.a.b",
+        "us-west-2.a/b",
+        "us-west-2.a b",
+        "forged",
+        f"us-west-2.{'a' * 257}",
+        "us-west-2.é",
+    ):
         assert not well_formed(token, REGIONS), token
     # A gateway without a region issues bare tokens and accepts only those.
     assert well_formed(secrets.token_urlsafe(32), frozenset({""}))
@@ -31,7 +42,10 @@ def test_settings_know_their_own_region_and_every_configured_one() -> None:
 
 def test_limit_settings_are_checked_at_start() -> None:
     assert [str(item) for item in parse_limits("5/minute;20/15 minutes;100/day")] == [
-        "5 per 1 minute", "20 per 15 minute", "100 per 1 day"]
+        "5 per 1 minute",
+        "20 per 15 minute",
+        "100 per 1 day",
+    ]
     assert parse_limits("") == []
     with pytest.raises(ValueError):
         Settings(login_limits_per_username="five a minute")

@@ -29,10 +29,15 @@ class MongoSessions:
         await self.collection.create_index("account_id")
 
     async def add(self, session: Session) -> None:
-        await self.collection.insert_one({
-            "_id": _token_id(session.token), "account_id": session.account_id, "role": session.role,
-            "created_at": session.created_at, "expires_at": session.expires_at,
-        })
+        await self.collection.insert_one(
+            {
+                "_id": _token_id(session.token),
+                "account_id": session.account_id,
+                "role": session.role,
+                "created_at": session.created_at,
+                "expires_at": session.expires_at,
+            }
+        )
 
     async def get(self, token: str) -> Session | None:
         row = await self.collection.find_one({"_id": _token_id(token)})

@@ -62,8 +62,10 @@ class Throttle:
     @classmethod
     def from_settings(cls, settings: Settings) -> Throttle:
         return cls(
-            settings.rate_limit_storage, login_per_username=settings.login_limits_per_username,
-            login_per_address=settings.login_limits_per_address, signup_per_address=settings.signup_limits_per_address,
+            settings.rate_limit_storage,
+            login_per_username=settings.login_limits_per_username,
+            login_per_address=settings.login_limits_per_address,
+            signup_per_address=settings.signup_limits_per_address,
         )
 
     async def login_attempt(self, username: str, address: str) -> int | None:

@@ -38,8 +38,16 @@ class Upstreams:
         self.auth = auth
 
     async def forward(
-        self, service: str, method: str, path: str, *, query: str, headers: dict[str, str], body: bytes,
-        caller: Caller | None, as_service: bool = False,
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        caller: Caller | None,
+        as_service: bool = False,
     ) -> UpstreamAnswer:
         """Send the request on with only safe headers, and the account the gateway vouches for:
         an identity token minted for this one service (`caller`), or the gateway's own
@@ -63,8 +71,14 @@ class Upstreams:
         """The accounts service's answer to a username and password, asked as the gateway itself."""
         body = json.dumps({"username": username, "password": password}, separators=(",", ":"), ensure_ascii=False)
         return await self.forward(
-            ACCOUNTS, "POST", "internal/credentials/verify", query="", headers={"content-type": "application/json"},
-            body=body.encode(), caller=None, as_service=True,
+            ACCOUNTS,
+            "POST",
+            "internal/credentials/verify",
+            query="",
+            headers={"content-type": "application/json"},
+            body=body.encode(),
+            caller=None,
+            as_service=True,
         )
 
     async def openapi(self, service: str) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ FASTAPI_FAVICON = "https://fastapi.tiangolo.com"
 
 def docs_html() -> str:
     """The Swagger UI page served at /docs (its scripts and styles come from a CDN)."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title=DOCS_TITLE).body.decode()
+    return bytes(get_swagger_ui_html(openapi_url="/openapi.json", title=DOCS_TITLE).body).decode()
 
 
 def _policy(directives: Iterable[tuple[str, Iterable[str]]]) -> str:
@@ -40,17 +40,19 @@ def content_security_policy(settings: Settings) -> str:
     every region's gateway (a login follows a 307 home) and to S3 (uploads go straight there)."""
     gateways = settings.cors_origins()
     s3 = [*settings.s3_origins(), *settings.extra_origins()]
-    return _policy([
-        ("default-src", ["'self'"]),
-        ("frame-ancestors", ["'none'"]),
-        ("connect-src", ["'self'", *gateways, *s3]),
-        ("img-src", ["'self'", "data:"]),
-        ("style-src", ["'self'"]),
-        ("script-src", ["'self'"]),
-        ("object-src", ["'none'"]),
-        ("base-uri", ["'none'"]),
-        ("form-action", ["'self'", *s3]),
-    ])
+    return _policy(
+        [
+            ("default-src", ["'self'"]),
+            ("frame-ancestors", ["'none'"]),
+            ("connect-src", ["'self'", *gateways, *s3]),
+            ("img-src", ["'self'", "data:"]),
+            ("style-src", ["'self'"]),
+            ("script-src", ["'self'"]),
+            ("object-src", ["'none'"]),
+            ("base-uri", ["'none'"]),
+            ("form-action", ["'self'", *s3]),
+        ]
+    )
 
 
 def docs_security_policy() -> str:
@@ -58,19 +60,21 @@ def docs_security_policy() -> str:
     by hash (not 'unsafe-inline'); 'Try it out' calls this gateway only."""
     inline = re.findall(r"<script>(.*?)</script>", docs_html(), flags=re.DOTALL)
     hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'" for code in inline]
-    return _policy([
-        ("default-src", ["'self'"]),
-        ("frame-ancestors", ["'none'"]),
-        ("connect-src", ["'self'"]),
-        ("img-src", ["'self'", "data:", FASTAPI_FAVICON, SWAGGER_CDN]),
-        # Swagger UI sets inline styles on its elements; styles cannot run code.
-        ("style-src", ["'self'", SWAGGER_CDN, "'unsafe-inline'"]),
-        ("script-src", ["'self'", SWAGGER_CDN, *hashes]),
-        ("font-src", ["'self'", "data:", SWAGGER_CDN]),
-        ("object-src", ["'none'"]),
-        ("base-uri", ["'none'"]),
-        ("form-action", ["'self'"]),
-    ])
+    return _policy(
+        [
+            ("default-src", ["'self'"]),
+            ("frame-ancestors", ["'none'"]),
+            ("connect-src", ["'self'"]),
+            ("img-src", ["'self'", "data:", FASTAPI_FAVICON, SWAGGER_CDN]),
+            # Swagger UI sets inline styles on its elements; styles cannot run code.
+            ("style-src", ["'self'", SWAGGER_CDN, "'unsafe-inline'"]),
+            ("script-src", ["'self'", SWAGGER_CDN, *hashes]),
+            ("font-src", ["'self'", "data:", SWAGGER_CDN]),
+            ("object-src", ["'none'"]),
+            ("base-uri", ["'none'"]),
+            ("form-action", ["'self'"]),
+        ]
+    )
 
 
 def security_headers(csp: str) -> list[tuple[bytes, bytes]]:
@@ -86,8 +90,9 @@ class EdgeMiddleware:
     """Refuses a malformed path with 400 before any routing, and adds the security headers to
     every response (replacing any the app set, so no route can weaken them)."""
 
-    def __init__(self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]],
-                 docs_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]], docs_headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         self.app = app
         self.headers = headers
         self.docs_headers = docs_headers or headers
@@ -115,9 +120,16 @@ class EdgeMiddleware:
 
 async def _answer_400(detail: str, send: Send) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": 400, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -36,10 +36,18 @@ def client_address(request: Request) -> str:
 
 
 @router.post(
-    "/sessions", status_code=status.HTTP_201_CREATED, tags=["sessions"], summary="Log in", response_model=SessionOut,
-    responses={307: {"description": "The account's home is another region: `Location` is the same path at its "
-                                    "gateway; body `{detail, home_region, location}`"},
-               409: {"description": "The account lost its username to a simultaneous sign-up in another region"}},
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    tags=["sessions"],
+    summary="Log in",
+    response_model=SessionOut,
+    responses={
+        307: {
+            "description": "The account's home is another region: `Location` is the same path at its "
+            "gateway; body `{detail, home_region, location}`"
+        },
+        409: {"description": "The account lost its username to a simultaneous sign-up in another region"},
+    },
 )
 async def log_in(body: LoginIn, request: Request, logins: LoginsDep) -> SessionOut:
     session = await logins.log_in(
@@ -56,12 +64,17 @@ async def log_out(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.api_route(
-    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-)
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def forward(path: str, request: Request, forwarding: ForwardingDep) -> Response:
-    answer = await forwarding.forward(Incoming(
-        method=request.method, raw_path=request.scope.get("raw_path"), path=request.scope["path"],
-        query=request.url.query, headers=dict(request.headers), body=request.body, address=client_address(request),
-    ))
+    answer = await forwarding.forward(
+        Incoming(
+            method=request.method,
+            raw_path=request.scope.get("raw_path"),
+            path=request.scope["path"],
+            query=request.url.query,
+            headers=dict(request.headers),
+            body=request.body,
+            address=client_address(request),
+        )
+    )
     return Response(content=answer.content, status_code=answer.status, headers=answer.headers)

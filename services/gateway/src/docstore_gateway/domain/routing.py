@@ -17,7 +17,17 @@ from urllib.parse import quote, unquote_to_bytes
 
 from docstore_gateway.domain.errors import BadPath, MethodNotAllowed
 
-__all__ = ["ROUTE_TABLE", "SIGN_UP", "BadPath", "Match", "MethodNotAllowed", "PublicRoute", "checked_segments", "resolve", "route_for"]
+__all__ = [
+    "ROUTE_TABLE",
+    "SIGN_UP",
+    "BadPath",
+    "Match",
+    "MethodNotAllowed",
+    "PublicRoute",
+    "checked_segments",
+    "resolve",
+    "route_for",
+]
 
 
 # --- checking a path -----------------------------------------------------------------------
@@ -95,8 +105,15 @@ PARAMETER_TYPES: dict[str, re.Pattern[str]] = {
     "topic": re.compile(r"[A-Za-z0-9._-]{1,249}"),
 }
 PARAMETERS: dict[str, str] = {
-    "document_id": "id", "grantee_id": "id", "upload_id": "id", "version": "int",
-    "signature": "token", "token": "token", "topic": "topic", "partition": "int", "offset": "int",
+    "document_id": "id",
+    "grantee_id": "id",
+    "upload_id": "id",
+    "version": "int",
+    "signature": "token",
+    "token": "token",
+    "topic": "topic",
+    "partition": "int",
+    "offset": "int",
 }
 """Every path parameter of a public route, by name, and its type."""
 
@@ -146,44 +163,62 @@ class PublicRoute:
 
 
 def _routes(service: str, *rows: tuple[str, str] | tuple[str, str, str]) -> list[PublicRoute]:
-    return [PublicRoute(row[0], row[1], service, public="public" in row[2:], admin="admin" in row[2:])
-            for row in rows]
+    return [PublicRoute(row[0], row[1], service, public="public" in row[2:], admin="admin" in row[2:]) for row in rows]
 
 
 ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
     _routes(
         "metadata",
         ("POST", "/accounts", "public"),  # sign-up
-        ("GET", "/account"), ("DELETE", "/account"), ("PUT", "/account/plan"), ("GET", "/account/follows"),
-        ("GET", "/documents"), ("GET", "/documents/search"),
-        ("GET", "/documents/{document_id}"), ("PATCH", "/documents/{document_id}"),
-        ("DELETE", "/documents/{document_id}"), ("POST", "/documents/{document_id}/restore"),
-        ("GET", "/documents/{document_id}/versions"), ("POST", "/documents/{document_id}/versions/{version}/restore"),
+        ("GET", "/account"),
+        ("DELETE", "/account"),
+        ("PUT", "/account/plan"),
+        ("GET", "/account/follows"),
+        ("GET", "/documents"),
+        ("GET", "/documents/search"),
+        ("GET", "/documents/{document_id}"),
+        ("PATCH", "/documents/{document_id}"),
+        ("DELETE", "/documents/{document_id}"),
+        ("POST", "/documents/{document_id}/restore"),
+        ("GET", "/documents/{document_id}/versions"),
+        ("POST", "/documents/{document_id}/versions/{version}/restore"),
         ("GET", "/documents/{document_id}/download"),
-        ("POST", "/documents/{document_id}/shares"), ("GET", "/documents/{document_id}/shares"),
-        ("DELETE", "/documents/{document_id}/shares/{grantee_id}"), ("GET", "/shared"),
-        ("PUT", "/documents/{document_id}/follow"), ("DELETE", "/documents/{document_id}/follow"),
-        ("GET", "/changes"), ("POST", "/sync/compare"),
+        ("POST", "/documents/{document_id}/shares"),
+        ("GET", "/documents/{document_id}/shares"),
+        ("DELETE", "/documents/{document_id}/shares/{grantee_id}"),
+        ("GET", "/shared"),
+        ("PUT", "/documents/{document_id}/follow"),
+        ("DELETE", "/documents/{document_id}/follow"),
+        ("GET", "/changes"),
+        ("POST", "/sync/compare"),
     )
     + _routes(
         "upload",
-        ("POST", "/uploads"), ("GET", "/uploads/{upload_id}"), ("DELETE", "/uploads/{upload_id}"),
-        ("GET", "/uploads/{upload_id}/parts"), ("POST", "/uploads/{upload_id}/complete"),
+        ("POST", "/uploads"),
+        ("GET", "/uploads/{upload_id}"),
+        ("DELETE", "/uploads/{upload_id}"),
+        ("GET", "/uploads/{upload_id}/parts"),
+        ("POST", "/uploads/{upload_id}/complete"),
         # Where S3 sends a browser after a form upload: the signature is the credential.
         ("GET", "/uploads/{upload_id}/done/{signature}", "public"),
     )
     + _routes(
         "quota",
         ("GET", "/usage"),
-        ("GET", "/admin/totals", "admin"), ("GET", "/admin/accounts/top", "admin"),
-        ("GET", "/admin/accounts/over-quota", "admin"), ("GET", "/admin/reconciliation", "admin"),
-        ("POST", "/admin/reconciliation", "admin"), ("GET", "/admin/dlq", "admin"),
+        ("GET", "/admin/totals", "admin"),
+        ("GET", "/admin/accounts/top", "admin"),
+        ("GET", "/admin/accounts/over-quota", "admin"),
+        ("GET", "/admin/reconciliation", "admin"),
+        ("POST", "/admin/reconciliation", "admin"),
+        ("GET", "/admin/dlq", "admin"),
         ("POST", "/admin/dlq/{topic}/{partition}/{offset}/replay", "admin"),
     )
     + _routes("indexer", ("GET", "/search"), ("GET", "/search/status"))
     + _routes(
         "notify",
-        ("GET", "/notifications"), ("GET", "/notifications/preferences"), ("PUT", "/notifications/preferences"),
+        ("GET", "/notifications"),
+        ("GET", "/notifications/preferences"),
+        ("PUT", "/notifications/preferences"),
         # A mail's unsubscribe link (the token is the credential), and its RFC 8058 one-click POST.
         ("GET", "/notifications/unsubscribe/{token}", "public"),
         ("POST", "/notifications/unsubscribe/{token}", "public"),

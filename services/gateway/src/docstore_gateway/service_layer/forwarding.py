@@ -70,7 +70,12 @@ class Forwarding:
         if len(body) > self.max_body_bytes:
             raise BodyTooLarge()
         answer = await self.upstreams.forward(
-            route.service, request.method, canonical, query=request.query, headers=request.headers, body=body,
+            route.service,
+            request.method,
+            canonical,
+            query=request.query,
+            headers=request.headers,
+            body=body,
             caller=caller,
         )
         if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.status == 204:

@@ -1,0 +1,375 @@
+"""The gateway's use cases (service_layer/) on in-memory ports: logins, authentication and
+forwarding, with every refusal and what it answers (status, body, headers)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.api.deps import ApiServices
+from docstore_gateway.api.errors import answer
+from docstore_gateway.bootstrap import bootstrap
+from docstore_gateway.domain.errors import (
+    AccountElsewhere,
+    AccountsAnsweredUnexpectedly,
+    AccountsUnavailable,
+    AdminOnly,
+    BadPath,
+    BodyTooLarge,
+    GatewayError,
+    HomeNotConfigured,
+    MethodNotAllowed,
+    NoSuchRoute,
+    Throttled,
+    Unauthenticated,
+    UpstreamUnavailable,
+    UsernameLost,
+    WrongPassword,
+)
+from docstore_gateway.domain.regions import Regions
+from docstore_gateway.domain.sessions import Caller, Session
+from docstore_gateway.service_layer.forwarding import Forwarding, Incoming
+from docstore_gateway.service_layer.sessions import Authenticator, Logins
+from docstore_gateway.settings import Settings
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+REGIONS = Regions("us-west-2", {"us-west-2": "https://a.example", "ap-southeast-2": "https://b.example"})
+
+
+class MemorySessions:
+    def __init__(self) -> None:
+        self.rows: dict[str, Session] = {}
+        self.reads = 0
+
+    async def add(self, session: Session) -> None:
+        self.rows[session.token] = session
+
+    async def get(self, token: str) -> Session | None:
+        self.reads += 1
+        return self.rows.get(token)
+
+    async def remove(self, token: str) -> None:
+        self.rows.pop(token, None)
+
+    async def remove_account(self, account_id: str) -> None:
+        self.rows = {token: s for token, s in self.rows.items() if s.account_id != account_id}
+
+
+@dataclass
+class ScriptedUpstreams:
+    """Answers every call with `reply` (or raises UpstreamUnavailable when it is None); records calls."""
+
+    reply: UpstreamAnswer | None = field(default_factory=lambda: UpstreamAnswer(200, b"{}"))
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
+        return await self.forward(
+            "metadata", "POST", "internal/credentials/verify", query="", headers={}, body=b"", caller=None
+        )
+
+    async def forward(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        caller: Caller | None,
+    ) -> UpstreamAnswer:
+        self.calls.append(
+            {"service": service, "method": method, "path": path, "query": query, "body": body, "caller": caller}
+        )
+        if self.reply is None:
+            raise UpstreamUnavailable(service)
+        return self.reply
+
+
+@dataclass
+class CountingThrottle:
+    login_wait: int | None = None
+    signup_wait: int | None = None
+    failures: list[str] = field(default_factory=list)
+
+    async def login_attempt(self, username: str, address: str) -> int | None:
+        return self.login_wait
+
+    async def login_failed(self, username: str) -> None:
+        self.failures.append(username)
+
+    async def sign_up(self, address: str) -> int | None:
+        return self.signup_wait
+
+
+def json_answer(status: int, body: Any) -> UpstreamAnswer:
+    return UpstreamAnswer(status, json.dumps(body).encode(), {"content-type": "application/json"})
+
+
+def answered(error: GatewayError) -> tuple[int, Any, dict[str, str]]:
+    response = answer(error)
+    extra = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+    assert response.headers["content-type"] == "application/json"
+    return response.status_code, json.loads(response.body), extra
+
+
+@dataclass
+class World:
+    sessions: MemorySessions = field(default_factory=MemorySessions)
+    upstreams: ScriptedUpstreams = field(default_factory=ScriptedUpstreams)
+    throttle: CountingThrottle = field(default_factory=CountingThrottle)
+
+    @property
+    def authenticator(self) -> Authenticator:
+        return Authenticator(self.sessions, REGIONS, clock=lambda: NOW)
+
+    @property
+    def logins(self) -> Logins:
+        return Logins(
+            self.sessions, self.upstreams, self.throttle, self.authenticator, ttl=timedelta(days=7), clock=lambda: NOW
+        )
+
+    @property
+    def forwarding(self) -> Forwarding:
+        return Forwarding(self.upstreams, self.authenticator, self.sessions, self.throttle, max_body_bytes=10)
+
+    async def session(self, account_id: str = "acc-1", role: str = "user", *, expires: datetime | None = None) -> str:
+        token = f"us-west-2.token-of-{account_id}"
+        await self.sessions.add(Session(token, account_id, role, NOW, expires or NOW + timedelta(days=1)))
+        return token
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+# --- logging in and out ----------------------------------------------------------------------
+
+
+async def test_a_login_issues_a_region_prefixed_session_for_the_ttl(world: World) -> None:
+    world.upstreams.reply = json_answer(200, {"account_id": "acc-1", "role": "admin"})
+    session = await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    assert session.token.startswith("us-west-2.") and session.account_id == "acc-1" and session.role == "admin"
+    assert session.expires_at == NOW + timedelta(days=7)
+    assert world.sessions.rows == {session.token: session}
+    assert world.upstreams.calls[0]["path"] == "internal/credentials/verify"
+
+
+async def test_a_wrong_password_counts_toward_the_username_and_issues_nothing(world: World) -> None:
+    world.upstreams.reply = json_answer(401, {"detail": "no"})
+    with pytest.raises(WrongPassword) as refused:
+        await world.logins.log_in("ada", "nope", address="10.0.0.1")
+    assert world.throttle.failures == ["ada"] and world.sessions.rows == {}
+    assert answered(refused.value) == (401, {"detail": "wrong username or password"}, {})
+
+
+async def test_a_throttled_login_asks_nobody_and_says_when_to_come_back(world: World) -> None:
+    world.throttle.login_wait = 42
+    with pytest.raises(Throttled) as refused:
+        await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    assert world.upstreams.calls == []
+    assert answered(refused.value) == (
+        429,
+        {"detail": "too many login attempts for this account or from this address: try again in 42 seconds"},
+        {"retry-after": "42"},
+    )
+
+
+async def test_a_login_at_a_replica_is_sent_home_with_its_query(world: World) -> None:
+    world.upstreams.reply = json_answer(421, {"home_region": "ap-southeast-2"})
+    with pytest.raises(AccountElsewhere) as home:
+        await world.logins.log_in("ada", "pw", address="10.0.0.1", query="x=1")
+    location = "https://b.example/v1/sessions?x=1"
+    assert answered(home.value) == (
+        307,
+        {
+            "detail": "this account's home is region ap-southeast-2: repeat the request at https://b.example",
+            "home_region": "ap-southeast-2",
+            "location": location,
+        },
+        {"location": location},
+    )
+    assert world.throttle.failures == []  # not a wrong password
+
+
+async def test_a_home_region_without_a_gateway_is_a_502_naming_it(world: World) -> None:
+    world.upstreams.reply = json_answer(421, {"home_region": "eu-west-1"})
+    with pytest.raises(HomeNotConfigured) as refused:
+        await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    assert answered(refused.value) == (
+        502,
+        {
+            "detail": "this account's home is region eu-west-1, whose gateway is not configured here",
+            "home_region": "eu-west-1",
+        },
+        {},
+    )
+
+
+async def test_a_lost_username_answers_the_accounts_services_own_body(world: World) -> None:
+    body = {"detail": {"code": "username_conflict", "message": "taken elsewhere"}}
+    world.upstreams.reply = json_answer(409, body)
+    with pytest.raises(UsernameLost) as refused:
+        await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    assert answered(refused.value) == (409, body, {})
+
+
+async def test_accounts_that_do_not_answer_or_answer_oddly(world: World) -> None:
+    world.upstreams.reply = None
+    with pytest.raises(AccountsUnavailable) as unavailable:
+        await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    assert answered(unavailable.value) == (503, {"detail": "accounts are unavailable; try again"}, {})
+    world.upstreams.reply = json_answer(500, {})
+    with pytest.raises(AccountsAnsweredUnexpectedly) as odd:
+        await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    assert answered(odd.value) == (502, {"detail": "accounts answered unexpectedly"}, {})
+    assert world.sessions.rows == {}
+
+
+async def test_log_out_ends_only_the_callers_session(world: World) -> None:
+    mine, theirs = await world.session("acc-1"), await world.session("acc-2")
+    await world.logins.log_out(f"Bearer {mine}")
+    assert set(world.sessions.rows) == {theirs}
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+async def test_malformed_or_unknown_region_tokens_are_refused_without_a_lookup(world: World) -> None:
+    for authorization in (None, "Basic abc", "Bearer evil<script>.x", "Bearer mars-1.abc", "Bearer forged"):
+        with pytest.raises(Unauthenticated) as refused:
+            await world.authenticator.caller(authorization, "/v1/documents")
+        assert answered(refused.value) == (
+            401,
+            {"detail": "a valid bearer token is required: log in at POST /v1/sessions"},
+            {"www-authenticate": "Bearer"},
+        )
+    assert world.sessions.reads == 0
+
+
+async def test_a_live_session_names_its_caller_and_an_expired_one_does_not(world: World) -> None:
+    live = await world.session("acc-1", "admin")
+    assert await world.authenticator.caller(f"Bearer {live}", "/v1/x") == (live, Caller("acc-1", "admin"))
+    expired = await world.session("acc-2", expires=NOW)
+    with pytest.raises(Unauthenticated):
+        await world.authenticator.caller(f"Bearer {expired}", "/v1/x")
+
+
+async def test_another_regions_token_is_sent_home_and_this_regions_unknown_one_is_401(world: World) -> None:
+    with pytest.raises(AccountElsewhere) as home:
+        await world.authenticator.caller("Bearer ap-southeast-2.someone", "/v1/documents/a?limit=5")
+    assert home.value.location == "https://b.example/v1/documents/a?limit=5"
+    with pytest.raises(Unauthenticated):
+        await world.authenticator.caller("Bearer us-west-2.nobody", "/v1/documents")
+
+
+# --- forwarding --------------------------------------------------------------------------------
+
+
+def incoming(
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: bytes = b"",
+    query: str = "",
+    reads: list[bytes] | None = None,
+) -> Incoming:
+    """A request; each read of its body is appended to `reads`."""
+
+    async def read() -> bytes:
+        if reads is not None:
+            reads.append(body)
+        return body
+
+    headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
+    return Incoming(method, path.encode(), path, query, headers, read, "10.0.0.1")
+
+
+async def test_a_table_route_goes_to_its_service_under_the_canonical_path_as_the_caller(world: World) -> None:
+    token = await world.session("acc-1")
+    world.upstreams.reply = UpstreamAnswer(200, b"[]", {"content-type": "application/json"})
+    got = await world.forwarding.forward(incoming("GET", "/v1/documents/a%2Db", token=token, query="limit=5"))
+    assert got.status == 200
+    (call,) = world.upstreams.calls
+    assert (call["service"], call["path"], call["query"]) == ("metadata", "documents/a-b", "limit=5")
+    assert call["caller"] == Caller("acc-1")
+
+
+async def test_refusals_come_before_the_body_is_read(world: World) -> None:
+    token = await world.session("acc-1")
+    reads: list[bytes] = []
+    cases: list[tuple[Incoming, type[GatewayError]]] = [
+        (incoming("GET", "/v1/internal/credentials/verify", token=token, reads=reads), NoSuchRoute),
+        (incoming("POST", "/v1/usage", token=token, reads=reads), MethodNotAllowed),
+        (incoming("GET", "/v1/documents/%2e%2e/x", token=token, reads=reads), BadPath),
+        (incoming("GET", "/v1/documents", reads=reads), Unauthenticated),
+        (incoming("GET", "/v1/admin/totals", token=token, reads=reads), AdminOnly),
+    ]
+    for request, refusal in cases:
+        with pytest.raises(refusal):
+            await world.forwarding.forward(request)
+    assert reads == [] and world.upstreams.calls == []
+    with pytest.raises(MethodNotAllowed) as wrong:
+        await world.forwarding.forward(incoming("POST", "/v1/usage", token=token))
+    assert answered(wrong.value) == (405, {"detail": "this route does not take this method"}, {"allow": "GET"})
+    with pytest.raises(AdminOnly) as admin:
+        await world.forwarding.forward(incoming("GET", "/v1/admin/totals", token=token))
+    assert answered(admin.value) == (403, {"detail": "this route is for administrators"}, {})
+    with pytest.raises(NoSuchRoute) as missing:
+        await world.forwarding.forward(incoming("GET", "/v1/nothing", token=token))
+    assert answered(missing.value) == (404, {"detail": "no such route: see /docs for the API"}, {})
+
+
+async def test_sign_ups_are_public_and_throttled(world: World) -> None:
+    world.upstreams.reply = UpstreamAnswer(201, b"{}")
+    assert (await world.forwarding.forward(incoming("POST", "/v1/accounts", body=b"{}"))).status == 201
+    assert world.upstreams.calls[0]["caller"] is None
+    world.throttle.signup_wait = 9
+    with pytest.raises(Throttled) as refused:
+        await world.forwarding.forward(incoming("POST", "/v1/accounts", body=b"{}"))
+    assert answered(refused.value) == (
+        429,
+        {"detail": "too many sign-ups from this address: try again in 9 seconds"},
+        {"retry-after": "9"},
+    )
+
+
+async def test_a_body_too_large_or_a_service_down(world: World) -> None:
+    token = await world.session("acc-1")
+    with pytest.raises(BodyTooLarge) as large:
+        await world.forwarding.forward(incoming("POST", "/v1/uploads", token=token, body=b"x" * 11))
+    assert answered(large.value) == (413, {"detail": "request body too large: file bytes go straight to S3"}, {})
+    world.upstreams.reply = None
+    with pytest.raises(UpstreamUnavailable) as down:
+        await world.forwarding.forward(incoming("GET", "/v1/usage", token=token))
+    assert answered(down.value) == (503, {"detail": "quota is unavailable; try again"}, {})
+
+
+async def test_deleting_the_account_ends_all_its_sessions_only_when_the_service_did_it(world: World) -> None:
+    token, other = await world.session("acc-1"), await world.session("acc-2")
+    await world.sessions.add(Session("us-west-2.second", "acc-1", "user", NOW, NOW + timedelta(days=1)))
+    world.upstreams.reply = UpstreamAnswer(409, b"{}")
+    await world.forwarding.forward(incoming("DELETE", "/v1/account", token=token))
+    assert len(world.sessions.rows) == 3
+    world.upstreams.reply = UpstreamAnswer(204)
+    await world.forwarding.forward(incoming("DELETE", "/v1/account", token=token))
+    assert set(world.sessions.rows) == {other}
+
+
+# --- composition -------------------------------------------------------------------------------
+
+
+async def test_services_provide_what_the_api_reads() -> None:
+    services = bootstrap(Settings(region="us-west-2"))
+    try:
+        assert isinstance(services, ApiServices)
+        assert services.authenticator.regions.region == "us-west-2"
+    finally:
+        await services.aclose()
