@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from docstore_kit.settings import ServiceSettings
 from pydantic import model_validator
+
+from docstore_kit.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

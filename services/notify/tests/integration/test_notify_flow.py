@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
+
 from docstore_devplatform.testing import EventPublisher
 from docstore_events import AccountCreated, QuotaExceeded, UploadExpired
 from docstore_notify.main import create_app
 from docstore_notify.settings import Settings
-from fastapi import FastAPI
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +53,9 @@ async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
             continue
         message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
         parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
-        mails.append({"id": raw["id"], "subject": str(message["Subject"]), "body": "\n".join(parts),
-                      "headers": message})
+        mails.append(
+            {"id": raw["id"], "subject": str(message["Subject"]), "body": "\n".join(parts), "headers": message}
+        )
     return mails
 
 
@@ -94,6 +96,11 @@ def api(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
+def db(app: FastAPI) -> Any:
+    """The service's database (the one `bootstrap` built the runtime on)."""
+    return app.state.services.runtime.db
+
+
 def as_account(app: FastAPI, account_id: str) -> dict[str, str]:
     """The signed identity the gateway would forward for `account_id`."""
     return app.state.internal_auth.headers(audience="notify", subject=account_id)
@@ -124,7 +131,7 @@ async def test_a_redelivered_quota_event_sends_exactly_one_mail(
     assert any("5.3 GB" in body for body in bodies) and any("6 GB" in body for body in bodies)
     assert all(account_id not in m["body"] for m in mails)
 
-    log = app.state.notifications.collection
+    log = db(app)["notifications"]
     rows = {row["_id"]: row async for row in log.find({"account_id": account_id})}
     assert set(rows) == {event_id, sentinel_id}
     assert all(row["status"] == "sent" and row["message_id"] for row in rows.values())
@@ -136,7 +143,7 @@ async def test_a_quota_event_before_its_account_is_mailed_once_the_account_arriv
 ) -> None:
     account_id, email = new_account()
     event_id = (await publisher.send(over_quota(account_id))).id
-    log = app.state.notifications.collection
+    log = db(app)["notifications"]
     await eventually(lambda: log.find_one({"_id": event_id, "status": "waiting"}), what="a waiting notification")
     await asyncio.sleep(1.0)
     assert await mails_to(ses_endpoint, email) == []
@@ -153,10 +160,10 @@ async def test_a_quota_event_before_its_account_is_mailed_once_the_account_arriv
 async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: FastAPI, ses_endpoint: str) -> None:
     """A crash between the commit and the send leaves a pending row: it is sent once, later."""
     account_id, email = new_account()
-    await app.state.notifier.recipients.collection.insert_one({"_id": account_id, "email": email})
+    await db(app)["recipients"].insert_one({"_id": account_id, "email": email})
     now = datetime.now(UTC)
     notification_id = str(uuid.uuid4())
-    await app.state.notifications.collection.insert_one(
+    await db(app)["notifications"].insert_one(
         {
             "_id": notification_id,
             "account_id": account_id,
@@ -172,7 +179,7 @@ async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: Fas
 
     mails = await eventually(lambda: mails_to(ses_endpoint, email), what="the swept mail")
     row = await eventually(
-        lambda: app.state.notifications.collection.find_one({"_id": notification_id, "status": "sent"}),
+        lambda: db(app)["notifications"].find_one({"_id": notification_id, "status": "sent"}),
         what="the row marked sent",
     )
     await asyncio.sleep(1.0)
@@ -193,9 +200,7 @@ async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publ
     await publisher.send(over_quota(other_id))
 
     async def sent(account: str, count: int) -> bool:
-        return (
-            await app.state.notifications.collection.count_documents({"account_id": account, "status": "sent"}) == count
-        )
+        return await db(app)["notifications"].count_documents({"account_id": account, "status": "sent"}) == count
 
     await eventually(lambda: sent(account_id, 3), what="three sent notifications")
     await eventually(lambda: sent(other_id, 1), what="the other account's notification")
@@ -248,7 +253,7 @@ async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
         account_id, email = new_account()
         await publisher.send(signed_up(account_id, email))
         event_id = (await publisher.send(over_quota(account_id))).id
-        log = application.state.notifications.collection
+        log = db(application)["notifications"]
         row = await eventually(lambda: log.find_one({"_id": event_id, "status": "failed"}), what="a failed row")
         assert row["attempts"] == 1 and row["last_error"]
         assert await mails_to(ses_endpoint, email) == []
@@ -268,7 +273,7 @@ async def test_mails_carry_one_click_unsubscribe_and_only_the_post_unsubscribes(
     headers = mail["headers"]
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     header_link = re.fullmatch(r"<(.+)>", headers["List-Unsubscribe"]).group(1)
-    gateway_url = app.state.settings.gateway_url.rstrip("/")
+    gateway_url = app.state.services.settings.gateway_url.rstrip("/")
     token = UNSUBSCRIBE_LINK.fullmatch(header_link).group(1)
     assert header_link == f"{gateway_url}/v1/notifications/unsubscribe/{token}"
     assert header_link in mail["body"]  # the same link as in both parts
@@ -296,9 +301,9 @@ async def test_mails_carry_one_click_unsubscribe_and_only_the_post_unsubscribes(
 
     # And it holds: the next "storage full" event records no mail.
     event_id = (await publisher.send(over_quota(account_id, used=7 * GB))).id
-    processed = app.state.runtime.db["processed_events"]
+    processed = db(app)["processed_events"]
     await eventually(lambda: processed.find_one({"_id": f"notify:{event_id}"}), what="the event handled")
-    assert await app.state.notifications.collection.find_one({"_id": event_id}) is None
+    assert await db(app)["notifications"].find_one({"_id": event_id}) is None
     assert len(await mails_to(ses_endpoint, email_address)) == 1
 
 
@@ -318,8 +323,11 @@ async def test_mails_carry_one_click_unsubscribe_and_only_the_post_unsubscribes(
 async def test_a_broken_unsubscribe_link_is_a_404_page_never_a_500(app: FastAPI, token: str) -> None:
     async with api(app) as client:
         for method in ("GET", "POST"):
-            response = await client.request(method, f"/notifications/unsubscribe/{token}",
-                                            data={"List-Unsubscribe": "One-Click"} if method == "POST" else None)
+            response = await client.request(
+                method,
+                f"/notifications/unsubscribe/{token}",
+                data={"List-Unsubscribe": "One-Click"} if method == "POST" else None,
+            )
             assert response.status_code == 404, (method, response.text)
             assert "This link does not work" in response.text
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from docstore_notify.adapters.notification_log import InvalidCursor, decode_cursor, encode_cursor
+
+from docstore_notify.adapters.notification_log import decode_cursor, encode_cursor
+from docstore_notify.domain.errors import InvalidCursor
 from docstore_notify.settings import Settings
 
 
@@ -22,8 +24,11 @@ def test_foreign_cursors_are_refused(bad: str) -> None:
 
 def test_sender_is_verified_in_development_only() -> None:
     assert Settings(environment="development").verify_sender_identity is True
-    secret = {"unsubscribe_secret": "a-real-secret-from-the-vault",
-              "internal_auth_keys": '{"k1": "a-real-internal-key-from-the-vault-32-bytes"}', "internal_auth_key_id": "k1"}
+    secret = {
+        "unsubscribe_secret": "a-real-secret-from-the-vault",
+        "internal_auth_keys": '{"k1": "a-real-internal-key-from-the-vault-32-bytes"}',
+        "internal_auth_key_id": "k1",
+    }
     assert Settings(environment="production", **secret).verify_sender_identity is False
     assert Settings(environment="production", verify_sender_identity=True, **secret).verify_sender_identity is True
 

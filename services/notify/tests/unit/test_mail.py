@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, ROUND_UP
 
 import pytest
+
 from docstore_events import QuotaExceeded, QuotaRestored, UploadExpired
 from docstore_notify.domain.mail import GB, KINDS, Mail, format_gb, render, safe_filename
-from docstore_notify.domain.notifier import Notice
+from docstore_notify.domain.notices import Notice
 
 ACCOUNT_ID = "acc-7f3c9e21"
 EMAIL = "ada@example.org"

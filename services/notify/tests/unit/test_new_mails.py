@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from docstore_events import FileModified
 from docstore_events.notifications import QuotaWarningReached
-from docstore_notify.adapters.unsubscribe import sign
 from docstore_notify.domain.mail import render, with_unsubscribe
-from docstore_notify.domain.notifier import Notice
+from docstore_notify.domain.notices import Notice
+from docstore_notify.domain.unsubscribe import sign
 
 ACCOUNT_ID, ACTOR_ID, FOLLOWER_ID = "acc-owner-1", "acc-actor-2", "acc-follower-3"
 
 
 def test_quota_warning_names_the_level_used_and_cap() -> None:
-    notice = Notice.quota_warning(QuotaWarningReached(account_id=ACCOUNT_ID, percent=80, used_bytes=4_000_000_000,
-                                                      cap_bytes=5_000_000_000, plan="free"))
+    notice = Notice.quota_warning(
+        QuotaWarningReached(
+            account_id=ACCOUNT_ID, percent=80, used_bytes=4_000_000_000, cap_bytes=5_000_000_000, plan="free"
+        )
+    )
     message = render(notice.kind, notice.params)
     assert message.subject == "Your DocStore storage is 80% full"
     for part in (message.text, message.html):
@@ -21,8 +24,9 @@ def test_quota_warning_names_the_level_used_and_cap() -> None:
 
 
 def test_a_followed_file_change_names_the_file_and_how_often_and_nobody() -> None:
-    event = FileModified(account_id=ACCOUNT_ID, document_id="doc-1", version=7, name="<b>plan</b>.odt", size=10,
-                         actor_id=ACTOR_ID)
+    event = FileModified(
+        account_id=ACCOUNT_ID, document_id="doc-1", version=7, name="<b>plan</b>.odt", size=10, actor_id=ACTOR_ID
+    )
     notice = Notice.file_modified(event, FOLLOWER_ID)
     assert notice.account_id == FOLLOWER_ID and notice.coalesce == "doc-1"
     message = render(notice.kind, {**notice.params, "changes": 10})
@@ -33,8 +37,10 @@ def test_a_followed_file_change_names_the_file_and_how_often_and_nobody() -> Non
 
 
 def test_a_digest_lists_each_item_in_both_parts() -> None:
-    items = [{"kind": "upload.expired", "params": {"filename": "a.txt"}},
-             {"kind": "file.modified", "params": {"name": "b.txt", "version": 2, "changes": 1}}]
+    items = [
+        {"kind": "upload.expired", "params": {"filename": "a.txt"}},
+        {"kind": "file.modified", "params": {"name": "b.txt", "version": 2, "changes": 1}},
+    ]
     message = render("digest", {"items": items})
     assert message.subject == "Your DocStore digest: 2 updates"
     for part in (message.text, message.html):
@@ -47,6 +53,9 @@ def test_unsubscribe_link_in_both_parts_and_tokens_are_signed_per_account_and_ki
     assert 'href="https://d.example/v1/u/T0K"' in message.html and message.html.rstrip().endswith("</html>")
     token = sign("s3cret", ACCOUNT_ID, "file.modified")
     assert token == sign("s3cret", ACCOUNT_ID, "file.modified")
-    assert token not in {sign("other", ACCOUNT_ID, "file.modified"), sign("s3cret", ACCOUNT_ID, "upload.expired"),
-                         sign("s3cret", FOLLOWER_ID, "file.modified")}
+    assert token not in {
+        sign("other", ACCOUNT_ID, "file.modified"),
+        sign("s3cret", ACCOUNT_ID, "upload.expired"),
+        sign("s3cret", FOLLOWER_ID, "file.modified"),
+    }
     assert ACCOUNT_ID not in token and len(token) == 43

@@ -6,8 +6,9 @@ import email
 from email.policy import default
 
 import pytest
-from docstore_notify.adapters.unsubscribe import sign, well_formed
+
 from docstore_notify.domain.mail import Mail, ascii_address, mime_message, render, with_unsubscribe
+from docstore_notify.domain.unsubscribe import sign, well_formed
 
 SENDER = "DocStore <no-reply@docstore.example>"
 LINK = "https://docstore.example/v1/notifications/unsubscribe/" + sign("s", "acc-1", "upload.expired")
@@ -16,7 +17,7 @@ LINK = "https://docstore.example/v1/notifications/unsubscribe/" + sign("s", "acc
 def parsed(mail: Mail) -> email.message.EmailMessage:
     raw = mime_message(mail, SENDER).as_bytes()
     raw.decode("ascii")  # 7-bit clean: every non-ASCII character is encoded
-    return email.message_from_bytes(raw, policy=default)  # type: ignore[return-value]
+    return email.message_from_bytes(raw, policy=default)  # type: ignore[return-value]  # policy=default makes an EmailMessage; typeshed says Message
 
 
 def expired_mail(filename: str = "Résumé “final”.pdf", **kwargs: str) -> Mail:
@@ -37,7 +38,7 @@ def test_text_and_html_parts_survive_the_trip_unchanged() -> None:
     mail = expired_mail()
     message = parsed(mail)
     assert message.get_content_type() == "multipart/alternative"
-    text, html_part = message.get_payload()  # type: ignore[misc]
+    text, html_part = message.get_payload()  # type: ignore[misc]  # a multipart payload is a list of parts; typeshed allows str too
     assert text.get_content_type() == "text/plain" and html_part.get_content_type() == "text/html"
     # SMTP line endings on the wire; the same text once read back.
     assert text.get_content().replace("\r\n", "\n") == mail.message.text
@@ -55,8 +56,10 @@ def test_a_file_name_cannot_add_headers() -> None:
     message = parsed(expired_mail(filename="x\r\nBcc: victim@example.com"))
     assert message["Bcc"] is None
     with pytest.raises(ValueError):
-        mime_message(Mail(to="ada@example.com\r\nBcc: victim@example.com",
-                          message=render("upload.expired", {"filename": "x"})), SENDER).as_bytes()
+        mime_message(
+            Mail(to="ada@example.com\r\nBcc: victim@example.com", message=render("upload.expired", {"filename": "x"})),
+            SENDER,
+        ).as_bytes()
 
 
 def test_addresses_are_made_ascii_or_refused() -> None:
@@ -70,6 +73,14 @@ def test_addresses_are_made_ascii_or_refused() -> None:
 def test_only_tokens_of_the_shape_sign_makes_are_well_formed() -> None:
     token = sign("secret", "acc-1", "quota.warning")
     assert well_formed(token)
-    for bad in ["", token[:-1], token + "A", token[:-1] + "\x1c", token[:-1] + "é", token[:-1] + "=",
-                "X\x1c", "../" + token[3:]]:
+    for bad in [
+        "",
+        token[:-1],
+        token + "A",
+        token[:-1] + "\x1c",
+        token[:-1] + "é",
+        token[:-1] + "=",
+        "X\x1c",
+        "../" + token[3:],
+    ]:
         assert not well_formed(bad), repr(bad)

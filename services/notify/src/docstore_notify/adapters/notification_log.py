@@ -20,15 +20,13 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_notify.domain.errors import InvalidCursor
+
 COLLECTION = "notifications"
 WAITING, PENDING, SENT, FAILED = "waiting", "pending", "sent", "failed"
 DIGEST_QUEUED, DIGESTED = "digest", "digested"
 """A row for a kind the user wants in the digest waits as `digest` until the digest job
 puts it into one digest row (then `digested`, with `digest_id`)."""
-
-
-class InvalidCursor(ValueError):
-    """A pagination cursor this service did not hand out."""
 
 
 def encode_cursor(created_at: datetime, notification_id: str) -> str:
@@ -56,8 +54,9 @@ class Page:
 
 
 class NotificationLog:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
         self.collection = db[COLLECTION]
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("account_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])
@@ -75,7 +74,6 @@ class NotificationLog:
         subject: str,
         resend_after: timedelta,
         waiting: bool,
-        session: AsyncClientSession,
         digest: bool = False,
         hold: timedelta | None = None,
         coalesce_key: str | None = None,
@@ -99,43 +97,45 @@ class NotificationLog:
         if coalesce_key:
             row["coalesce_key"] = coalesce_key
             row["hold_until"] = now + (hold or timedelta(0))
-        await self.collection.insert_one(row, session=session)
+        await self.collection.insert_one(row, session=self.session)
 
-    async def merge(
-        self, coalesce_key: str, set_params: dict[str, Any], session: AsyncClientSession
-    ) -> bool:
+    async def merge(self, coalesce_key: str, set_params: dict[str, Any]) -> bool:
         """Fold one more event into a not-yet-sent row with the same key still in its hold
         window: counts it (`params.changes`) and takes its facts. False when there is none."""
         merged = await self.collection.find_one_and_update(
-            {"coalesce_key": coalesce_key, "status": {"$in": [PENDING, WAITING, DIGEST_QUEUED]}, "attempts": 0,
-             "hold_until": {"$gt": datetime.now(UTC)}},
+            {
+                "coalesce_key": coalesce_key,
+                "status": {"$in": [PENDING, WAITING, DIGEST_QUEUED]},
+                "attempts": 0,
+                "hold_until": {"$gt": datetime.now(UTC)},
+            },
             {"$set": {f"params.{k}": v for k, v in set_params.items()}, "$inc": {"params.changes": 1}},
-            session=session,
+            session=self.session,
         )
         return merged is not None
 
     async def accounts_with_digest_items(self, limit: int = 1000) -> list[str]:
-        return list(await self.collection.distinct("account_id", {"status": DIGEST_QUEUED}))[:limit]
+        return list(await self.collection.distinct("account_id", {"status": DIGEST_QUEUED}, session=self.session))[
+            :limit
+        ]
 
-    async def digest_items(self, account_id: str, session: AsyncClientSession, limit: int = 200) -> list[dict]:
-        found = self.collection.find({"account_id": account_id, "status": DIGEST_QUEUED}, session=session)
+    async def digest_items(self, account_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        found = self.collection.find({"account_id": account_id, "status": DIGEST_QUEUED}, session=self.session)
         return [row async for row in found.sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)]
 
-    async def mark_digested(self, ids: list[str], digest_id: str, session: AsyncClientSession) -> None:
+    async def mark_digested(self, ids: list[str], digest_id: str) -> None:
         await self.collection.update_many(
             {"_id": {"$in": ids}, "status": DIGEST_QUEUED},
             {"$set": {"status": DIGESTED, "digest_id": digest_id}},
-            session=session,
+            session=self.session,
         )
 
-    async def release_waiting(
-        self, account_id: str, resend_after: timedelta, session: AsyncClientSession
-    ) -> int:
+    async def release_waiting(self, account_id: str, resend_after: timedelta) -> int:
         """Make `account_id`'s waiting rows pending (its address just arrived); returns how many."""
         result = await self.collection.update_many(
             {"account_id": account_id, "status": WAITING},
             {"$set": {"status": PENDING, "next_attempt_at": datetime.now(UTC) + resend_after}},
-            session=session,
+            session=self.session,
         )
         return result.modified_count
 
@@ -156,13 +156,16 @@ class NotificationLog:
             sort=[("next_attempt_at", ASCENDING)],
         )
 
-    async def _claim(self, query: dict[str, Any], lease: timedelta, sort: list | None = None) -> dict[str, Any] | None:
+    async def _claim(
+        self, query: dict[str, Any], lease: timedelta, sort: list[tuple[str, int]] | None = None
+    ) -> dict[str, Any] | None:
         now = datetime.now(UTC)
         return await self.collection.find_one_and_update(
             query,
             {"$set": {"next_attempt_at": now + lease, "last_attempt_at": now}, "$inc": {"attempts": 1}},
             sort=sort,
             return_document=ReturnDocument.AFTER,
+            session=self.session,
         )
 
     async def mark_sent(self, notification_id: str, message_id: str) -> None:
@@ -172,16 +175,19 @@ class NotificationLog:
                 "$set": {"status": SENT, "message_id": message_id, "sent_at": datetime.now(UTC)},
                 "$unset": {"last_error": ""},
             },
+            session=self.session,
         )
 
     async def mark_failed_attempt(self, notification_id: str, error: str, *, final: bool) -> None:
         update: dict[str, Any] = {"last_error": error[:500]}
         if final:
             update["status"] = FAILED
-        await self.collection.update_one({"_id": notification_id, "status": PENDING}, {"$set": update})
+        await self.collection.update_one(
+            {"_id": notification_id, "status": PENDING}, {"$set": update}, session=self.session
+        )
 
     async def get(self, notification_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": notification_id})
+        return await self.collection.find_one({"_id": notification_id}, session=self.session)
 
     async def page(self, account_id: str, *, limit: int, cursor: str | None = None) -> Page:
         """`account_id`'s rows, newest first, `limit` at a time; raises `InvalidCursor`."""
@@ -192,7 +198,11 @@ class NotificationLog:
                 {"created_at": {"$lt": created_at}},
                 {"created_at": created_at, "_id": {"$lt": notification_id}},
             ]
-        found = self.collection.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1)
+        found = (
+            self.collection.find(query, session=self.session)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit + 1)
+        )
         rows = [row async for row in found]
         more = len(rows) > limit
         rows = rows[:limit]

@@ -15,14 +15,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from docstore_notify.domain.errors import MailRejected
 from docstore_notify.domain.mail import Mail, mime_message
+
+__all__ = ["MailRejected", "SesMailer", "make_ses_client"]
 
 # SES answers these when this mail can never be sent as it is; retrying would not help.
 PERMANENT_ERRORS = frozenset({"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameterValue"})
-
-
-class MailRejected(Exception):
-    """SES refused this mail for good (unverified sender, bad address, ...)."""
 
 
 def make_ses_client(*, region: str, connect_timeout: float, read_timeout: float) -> Any:
@@ -54,13 +53,15 @@ class SesMailer:
             raise MailRejected(f"cannot build the message: {error}") from error
         try:
             response = await asyncio.to_thread(
-                self.client.send_raw_email, Source=self.mail_from, RawMessage={"Data": raw},
+                self.client.send_raw_email,
+                Source=self.mail_from,
+                RawMessage={"Data": raw},
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in PERMANENT_ERRORS:
                 raise MailRejected(str(error)) from error
             raise
-        return response["MessageId"]
+        return str(response["MessageId"])
 
     async def verify_sender(self, address: str) -> None:
         """Ask SES to verify `address` (moto marks it verified at once; AWS mails a link)."""

@@ -6,19 +6,14 @@ import html
 from datetime import datetime
 from typing import Annotated, Any
 
-import structlog
-from docstore_kit.auth import CurrentAccountId, ServiceCaller
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
-from docstore_notify.adapters.notification_log import InvalidCursor, NotificationLog
-from docstore_notify.adapters.preferences import DIGEST, OFF, Mode, PreferenceRepository
-from docstore_notify.adapters.unsubscribe import UnsubscribeLinks
-from docstore_notify.domain.mail import DIGEST as DIGEST_KIND
+from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_notify.api.deps import NotifierDep, SubscriptionsDep
 from docstore_notify.domain.mail import describe
-
-log = structlog.get_logger(__name__)
+from docstore_notify.domain.notices import Mode
 
 
 class NotificationOut(BaseModel):
@@ -38,23 +33,6 @@ class NotificationPage(BaseModel):
     """Pass as `cursor` for the next (older) page; null on the last page."""
 
 
-def _notifications(request: Request) -> NotificationLog:
-    return request.app.state.notifications
-
-
-def _preferences(request: Request) -> PreferenceRepository:
-    return request.app.state.preferences
-
-
-def _unsubscribe(request: Request) -> UnsubscribeLinks:
-    return request.app.state.unsubscribe
-
-
-NotificationsDep = Annotated[NotificationLog, Depends(_notifications)]
-PreferencesDep = Annotated[PreferenceRepository, Depends(_preferences)]
-UnsubscribeDep = Annotated[UnsubscribeLinks, Depends(_unsubscribe)]
-
-
 class Preferences(BaseModel):
     """For each kind of notification: `instant`, `digest` (in the periodic digest mail) or `off`."""
 
@@ -71,11 +49,12 @@ class Preferences(BaseModel):
         return field.replace("_", ".", 1)
 
     @classmethod
-    def of(cls, modes: dict[str, str]) -> "Preferences":
-        return cls(**{kind.replace(".", "_"): mode for kind, mode in modes.items()})
+    def of(cls, modes: dict[str, str]) -> Preferences:
+        return cls.model_validate({kind.replace(".", "_"): mode for kind, mode in modes.items()})
 
     def changes(self) -> dict[str, str]:
         return {self.field_kind(name): mode for name, mode in self.model_dump(exclude_none=True).items()}
+
 
 router = APIRouter(tags=["notifications"])
 
@@ -94,25 +73,24 @@ def _out(row: dict[str, Any]) -> NotificationOut:
 @router.get("/notifications", summary="The caller's notifications, newest first")
 async def my_notifications(
     account_id: CurrentAccountId,
-    notifications: NotificationsDep,
+    subscriptions: SubscriptionsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> NotificationPage:
-    try:
-        page = await notifications.page(account_id, limit=limit, cursor=cursor)
-    except InvalidCursor as error:
-        raise HTTPException(422, str(error)) from error
+    page = await subscriptions.history(account_id, limit=limit, cursor=cursor)  # InvalidCursor: 422
     return NotificationPage(items=[_out(row) for row in page.rows], next_cursor=page.next_cursor)
 
 
 @router.get("/notifications/preferences", summary="How the caller wants each kind of notification")
-async def my_preferences(account_id: CurrentAccountId, preferences: PreferencesDep) -> Preferences:
-    return Preferences.of(await preferences.of(account_id))
+async def my_preferences(account_id: CurrentAccountId, subscriptions: SubscriptionsDep) -> Preferences:
+    return Preferences.of(await subscriptions.of(account_id))
 
 
 @router.put("/notifications/preferences", summary="Choose instant, digest or off per kind (omitted kinds stay)")
-async def set_preferences(account_id: CurrentAccountId, body: Preferences, preferences: PreferencesDep) -> Preferences:
-    return Preferences.of(await preferences.set(account_id, body.changes()))
+async def set_preferences(
+    account_id: CurrentAccountId, body: Preferences, subscriptions: SubscriptionsDep
+) -> Preferences:
+    return Preferences.of(await subscriptions.choose(account_id, body.changes()))
 
 
 _PAGE = (
@@ -126,7 +104,7 @@ _PAGE_HEADERS = {
     # posts only back to itself and cannot be framed (no clickjacking of the button).
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
@@ -138,8 +116,9 @@ _CONFIRM_FORM = (
 
 def _page(title: str, body: str, *, extra: str = "", status_code: int = 200) -> HTMLResponse:
     """A small standalone page; `title` and `body` must already be escaped."""
-    return HTMLResponse(_PAGE.format(title=title, body=body, extra=extra), status_code=status_code,
-                        headers=_PAGE_HEADERS)
+    return HTMLResponse(
+        _PAGE.format(title=title, body=body, extra=extra), status_code=status_code, headers=_PAGE_HEADERS
+    )
 
 
 def _broken_link() -> HTMLResponse:
@@ -147,46 +126,55 @@ def _broken_link() -> HTMLResponse:
 
 
 UNSUBSCRIBE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "not a link DocStore made (or made with a secret since changed)",
-          "content": {"text/html": {}}},
+    404: {
+        "description": "not a link DocStore made (or made with a secret since changed)",
+        "content": {"text/html": {}},
+    },
 }
 
 
-@router.get("/notifications/unsubscribe/{token}", response_class=HTMLResponse, responses=UNSUBSCRIBE_RESPONSES,
-            summary="The page an unsubscribe link opens: asks to confirm, changes nothing (no login)")
-async def unsubscribe_page(token: str, links: UnsubscribeDep) -> HTMLResponse:
+@router.get(
+    "/notifications/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    responses=UNSUBSCRIBE_RESPONSES,
+    summary="The page an unsubscribe link opens: asks to confirm, changes nothing (no login)",
+)
+async def unsubscribe_page(token: str, subscriptions: SubscriptionsDep) -> HTMLResponse:
     """Mail scanners and link previews open every link in a mail; so opening this one only
     shows what it would stop and an Unsubscribe button, which POSTs to the same address."""
-    found = await links.resolve(token)  # None for malformed tokens too (control, non-ASCII)
+    found = await subscriptions.resolve(token)  # None for malformed tokens too (control, non-ASCII)
     if found is None:
         return _broken_link()
-    what = html.escape(describe(found[1]))
-    return _page("Unsubscribe?", f"Stop getting {what} from DocStore? You can change this any time "
-                 "in DocStore's settings.", extra=_CONFIRM_FORM)
+    what = html.escape(describe(found.kind))
+    return _page(
+        "Unsubscribe?",
+        f"Stop getting {what} from DocStore? You can change this any time in DocStore's settings.",
+        extra=_CONFIRM_FORM,
+    )
 
 
-@router.post("/notifications/unsubscribe/{token}", response_class=HTMLResponse, responses=UNSUBSCRIBE_RESPONSES,
-             summary="Unsubscribe: one-click (RFC 8058, body `List-Unsubscribe=One-Click`) or the page's button")
-async def unsubscribe(token: str, links: UnsubscribeDep, preferences: PreferencesDep) -> HTMLResponse:
+@router.post(
+    "/notifications/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    responses=UNSUBSCRIBE_RESPONSES,
+    summary="Unsubscribe: one-click (RFC 8058, body `List-Unsubscribe=One-Click`) or the page's button",
+)
+async def unsubscribe(token: str, subscriptions: SubscriptionsDep) -> HTMLResponse:
     """What mail clients POST when someone chooses "unsubscribe" (the mail's `List-Unsubscribe`
     and `List-Unsubscribe-Post` headers), and what the confirmation page's button posts. No login:
     the signed token is the authority. Idempotent: a second POST answers the same."""
-    found = await links.resolve(token)  # None for malformed tokens too (control, non-ASCII)
+    found = await subscriptions.unsubscribe(token)  # None for malformed tokens too (control, non-ASCII)
     if found is None:
         return _broken_link()
-    account_id, kind = found
-    if kind == DIGEST_KIND:
-        current = await preferences.of(account_id)
-        await preferences.set(account_id, {k: OFF for k, mode in current.items() if mode == DIGEST})
-    else:
-        await preferences.set(account_id, {kind: OFF})
-    log.info("notifications_unsubscribed", kind=kind)
-    what = html.escape(describe(kind))
-    return _page("You are unsubscribed",
-                 f"You will no longer get {what}. You can change this any time in DocStore's settings.")
+    what = html.escape(describe(found.kind))
+    return _page(
+        "You are unsubscribed", f"You will no longer get {what}. You can change this any time in DocStore's settings."
+    )
 
 
-@router.post("/internal/digests/run",
-             summary="Send the pending digests now (internal: DocStore's services only, not routed by the gateway)")
-async def run_digests(request: Request, _caller: ServiceCaller) -> dict[str, int]:
-    return {"digests": await request.app.state.notifier.send_digests()}
+@router.post(
+    "/internal/digests/run",
+    summary="Send the pending digests now (internal: DocStore's services only, not routed by the gateway)",
+)
+async def run_digests(_caller: ServiceCaller, notifier: NotifierDep) -> dict[str, int]:
+    return {"digests": await notifier.send_digests()}

@@ -1,68 +1,39 @@
-"""Event subscribers: decode, record exactly once, then (after the commit) send what was recorded."""
+"""Event subscribers: each event class and the one use case it calls (see `service_layer.notifier`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from docstore_events import AccountCreated, Envelope, FileModified, QuotaExceeded, QuotaRestored, UploadExpired
+from docstore_events.base import Event
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.runtime import EventRuntime
+from docstore_notify.domain.notices import Notice
+from docstore_notify.service_layer.notifier import Notifier
 
-from docstore_notify.domain.notifier import Notice, Notifier
+Handler = Callable[[Envelope[Any]], Awaitable[bool]]
+
+
+def handlers(notifier: Notifier) -> dict[type[Event], Handler]:
+    """Event class -> use case, each called with the event id (the idempotency key) and the event."""
+    n = notifier
+    return {
+        AccountCreated: lambda e: n.remember_recipient(e.id, e.data),
+        QuotaWarningReached: lambda e: n.notify(e.id, Notice.quota_warning(e.data)),
+        QuotaExceeded: lambda e: n.notify(e.id, Notice.quota_exceeded(e.data)),
+        QuotaRestored: lambda e: n.notify(e.id, Notice.quota_restored(e.data)),
+        UploadExpired: lambda e: n.notify(e.id, Notice.upload_expired(e.data)),
+        FileModified: lambda e: n.notify_followers(e.id, e.data),
+        FileFollowed: lambda e: n.set_following(
+            e.id, document_id=e.data.document_id, follower_id=e.data.account_id, following=True, at=e.time
+        ),
+        FileUnfollowed: lambda e: n.set_following(
+            e.id, document_id=e.data.document_id, follower_id=e.data.account_id, following=False, at=e.time
+        ),
+    }
 
 
 def register(events: EventRuntime, notifier: Notifier) -> None:
-    async def account_created(envelope: Envelope[AccountCreated]) -> None:
-        event = envelope.data
-        if await events.apply_once(envelope, lambda s: notifier.remember_recipient(event.account_id, event.email, s)):
-            await notifier.send_released(event.account_id)  # mails that arrived before the address
-
-    async def notify(envelope: Envelope, notice: Notice) -> None:
-        send_now: list[bool] = []
-
-        async def effect(session) -> None:
-            send_now[:] = [await notifier.record(envelope.id, notice, session)]
-
-        if await events.apply_once(envelope, effect) and send_now[0]:
-            await notifier.send_new(envelope.id)
-
-    async def quota_warning(envelope: Envelope[QuotaWarningReached]) -> None:
-        await notify(envelope, Notice.quota_warning(envelope.data))
-
-    async def quota_exceeded(envelope: Envelope[QuotaExceeded]) -> None:
-        await notify(envelope, Notice.quota_exceeded(envelope.data))
-
-    async def quota_restored(envelope: Envelope[QuotaRestored]) -> None:
-        await notify(envelope, Notice.quota_restored(envelope.data))
-
-    async def upload_expired(envelope: Envelope[UploadExpired]) -> None:
-        await notify(envelope, Notice.upload_expired(envelope.data))
-
-    async def file_modified(envelope: Envelope[FileModified]) -> None:
-        to_send: list[str] = []
-
-        async def effect(session) -> None:
-            to_send[:] = await notifier.record_for_followers(envelope.id, envelope.data, session)
-
-        if await events.apply_once(envelope, effect):
-            for notification_id in to_send:
-                await notifier.send_new(notification_id)
-
-    async def followed(envelope: Envelope[FileFollowed]) -> None:
-        event = envelope.data
-        await events.apply_once(
-            envelope, lambda s: notifier.follows.set(event.document_id, event.account_id, True, envelope.time, s)
-        )
-
-    async def unfollowed(envelope: Envelope[FileUnfollowed]) -> None:
-        event = envelope.data
-        await events.apply_once(
-            envelope, lambda s: notifier.follows.set(event.document_id, event.account_id, False, envelope.time, s)
-        )
-
-    events.subscribe(AccountCreated, account_created)
-    events.subscribe(QuotaWarningReached, quota_warning)
-    events.subscribe(QuotaExceeded, quota_exceeded)
-    events.subscribe(QuotaRestored, quota_restored)
-    events.subscribe(UploadExpired, upload_expired)
-    events.subscribe(FileModified, file_modified)
-    events.subscribe(FileFollowed, followed)
-    events.subscribe(FileUnfollowed, unfollowed)
+    for event_class, handler in handlers(notifier).items():
+        events.subscribe(event_class, handler)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 import unicodedata
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
 GB = 1_000_000_000
@@ -228,17 +228,22 @@ def summary(kind: str, params: dict[str, Any]) -> str:
 def with_unsubscribe(message: Message, url: str, what: str) -> Message:
     """Add the unsubscribe link (works without logging in) to both parts."""
     text = message.text + f"\nTo stop {what}, open: {url}\n"
-    link = (f'<p style="color:#666;font-size:12px">To stop {html.escape(what)}, '
-            f'<a href="{html.escape(url, quote=True)}">unsubscribe</a>.</p>')
+    link = (
+        f'<p style="color:#666;font-size:12px">To stop {html.escape(what)}, '
+        f'<a href="{html.escape(url, quote=True)}">unsubscribe</a>.</p>'
+    )
     return Message(message.subject, text, message.html.replace("</body>", link + "</body>"))
 
 
 def describe(kind: str) -> str:
     """What unsubscribing from `kind` stops, for the mail's footer."""
     return {
-        QUOTA_WARNING: "storage warnings", QUOTA_EXCEEDED: "“storage full” mails",
-        QUOTA_RESTORED: "“storage available” mails", UPLOAD_EXPIRED: "mails about unfinished uploads",
-        FILE_MODIFIED: "mails about changes to files you follow", DIGEST: "digest mails",
+        QUOTA_WARNING: "storage warnings",
+        QUOTA_EXCEEDED: "“storage full” mails",
+        QUOTA_RESTORED: "“storage available” mails",
+        UPLOAD_EXPIRED: "mails about unfinished uploads",
+        FILE_MODIFIED: "mails about changes to files you follow",
+        DIGEST: "digest mails",
     }.get(kind, "these mails")
 
 

@@ -1,0 +1,84 @@
+"""The composition root of the notify service: settings in, every collaborator built and wired.
+
+Nothing connects here: the MongoDB client connects on first use, SES is called by the
+lifespan (`Services.start`). Tests pass overrides (`bootstrap(settings, runtime=...)`) instead
+of patching attributes afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from docstore_events.unit_of_work import UnitOfWork
+from docstore_kit.app import ServiceRuntime
+from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
+from docstore_notify.adapters.ses import SesMailer, make_ses_client
+from docstore_notify.api.deps import ApiServices
+from docstore_notify.consumers.handlers import register
+from docstore_notify.domain.unsubscribe import UnsubscribeLinks
+from docstore_notify.service_layer.notifier import Notifier
+from docstore_notify.service_layer.subscriptions import Subscriptions
+from docstore_notify.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    runtime: ServiceRuntime
+    uow: UnitOfWork[Repositories]
+    mailer: SesMailer
+    notifier: Notifier
+    subscriptions: Subscriptions
+
+    async def start(self) -> None:
+        """Subscribe the consumers, create the indexes, verify the sender (in development) and
+        register the sweeper and the digest job; then `async with self.runtime` runs them."""
+        settings = self.settings
+        register(self.runtime.events, self.notifier)
+        await ensure_indexes(self.runtime.db)
+        if settings.verify_sender_identity:
+            await self.mailer.verify_sender(settings.sender_address())
+        notifier = self.notifier
+        self.runtime.background("notify-sweeper", lambda: notifier.run_sweeper(settings.sweep_interval_seconds))
+        self.runtime.background("notify-digests", lambda: notifier.run_digests(settings.digest_interval_seconds))
+
+
+def bootstrap(
+    settings: Settings, *, runtime: ServiceRuntime | None = None, mailer: SesMailer | None = None
+) -> Services:
+    runtime = runtime or ServiceRuntime(settings)
+    if mailer is None:
+        mailer = SesMailer(
+            make_ses_client(
+                region=settings.aws_default_region,
+                connect_timeout=settings.ses_connect_timeout_seconds,
+                read_timeout=settings.ses_read_timeout_seconds,
+            ),
+            settings.mail_from,
+        )
+    repositories = bound_to(runtime.db)
+    uow = runtime.events.unit_of_work(repositories)
+    reads = repositories(None)
+    links = UnsubscribeLinks(secret=settings.unsubscribe_secret, base_url=settings.gateway_url)
+    notifier = Notifier(
+        uow,
+        reads,
+        mailer,
+        links,
+        resend_after=timedelta(seconds=settings.resend_after_seconds),
+        max_attempts=settings.max_send_attempts,
+        coalesce_window=timedelta(seconds=settings.coalesce_window_seconds),
+        consumer=settings.service,
+    )
+    return Services(
+        settings=settings,
+        runtime=runtime,
+        uow=uow,
+        mailer=mailer,
+        notifier=notifier,
+        subscriptions=Subscriptions(uow, reads, links),
+    )
+
+
+def _services_serve_the_api(services: Services) -> ApiServices:
+    return services  # mypy checks that `Services` has what the routes read

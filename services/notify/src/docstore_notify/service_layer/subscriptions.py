@@ -1,0 +1,74 @@
+"""What each person gets: their choice per kind of notice, their notification history, and the
+unsubscribe links that change the choice without a login."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_notify.adapters.notification_log import Page
+from docstore_notify.adapters.repositories import Repositories
+from docstore_notify.domain.notices import unsubscribe_changes
+from docstore_notify.domain.unsubscribe import UnsubscribeLinks, well_formed
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What an unsubscribe link names: an account and a kind of mail."""
+
+    account_id: str
+    kind: str
+
+
+class Subscriptions:
+    """Per account and kind of notice: instant, digest or off (see `domain.notices`).
+
+    `reads` are the repositories outside any transaction."""
+
+    def __init__(self, uow: UnitOfWork[Repositories], reads: Repositories, links: UnsubscribeLinks) -> None:
+        self.uow = uow
+        self.reads = reads
+        self.links = links
+
+    async def of(self, account_id: str) -> dict[str, str]:
+        return await self.reads.preferences.of(account_id)
+
+    async def choose(self, account_id: str, changes: dict[str, str]) -> dict[str, str]:
+        """Change the kinds in `changes` (the others stay); returns every kind's mode."""
+
+        async def work(tx: Transaction[Repositories]) -> dict[str, str]:
+            return await tx.repos.preferences.set(account_id, changes)
+
+        return await self.uow.run(work)
+
+    async def history(self, account_id: str, *, limit: int, cursor: str | None) -> Page:
+        """`account_id`'s notifications, newest first; raises `InvalidCursor` (422)."""
+        return await self.reads.notifications.page(account_id, limit=limit, cursor=cursor)
+
+    async def resolve(self, token: str) -> Subscription | None:
+        """What an unsubscribe link stops; None for a token this service did not sign (with
+        its current secret) or that is malformed (control or non-ASCII characters, ...)."""
+        if not well_formed(token):
+            return None
+        found = await self.reads.unsubscribe_tokens.find(token)
+        if found is None or not self.links.genuine(token, *found):
+            return None
+        return Subscription(*found)
+
+    async def unsubscribe(self, token: str) -> Subscription | None:
+        """Turn off what the link names (idempotent); None, changing nothing, for a bad link."""
+        found = await self.resolve(token)
+        if found is None:
+            return None
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            current = await tx.repos.preferences.of(found.account_id)
+            await tx.repos.preferences.set(found.account_id, unsubscribe_changes(found.kind, current))
+
+        await self.uow.run(work)
+        log.info("notifications_unsubscribed", kind=found.kind)
+        return found
