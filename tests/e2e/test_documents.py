@@ -14,7 +14,7 @@ import boto3
 import httpx
 import pytest
 
-from docstore_metadata.adapters.signing import sign_download
+from docstore_metadata.adapters.storage import ObjectStore
 
 from .conftest import eventually, sign_up
 
@@ -167,9 +167,15 @@ async def test_download_url_works_and_expires(api, endpoints) -> None:
             aws_access_key_id=endpoints.s3_access_key,
             aws_secret_access_key=endpoints.s3_secret_key,
         )
-        short = sign_download(signer, bucket=bucket, key=key, filename="Q1 report.txt", expires_in=1)
-        await asyncio.sleep(2.5)
-        assert (await client.get(short)).status_code == 403
+        store = ObjectStore(client=None, signer=signer)
+        same = await store.download_url(bucket=bucket, key=key, filename="Q1 report.txt", expires_in=300)
+        assert (await client.get(same)).status_code == 200
+        short = await store.download_url(bucket=bucket, key=key, filename="Q1 report.txt", expires_in=1)
+
+        async def refused() -> bool:
+            return (await client.get(short)).status_code == 403
+
+        await eventually(refused, timeout=60)
 
 
 async def test_versions_restore_conflict_copy_and_retention(api) -> None:

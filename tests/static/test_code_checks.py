@@ -30,7 +30,7 @@ OUTPUT_LIMIT = 20_000
 
 CHECKS = {
     "ruff-lint": (["ruff", "check", "--no-fix", "--output-format=concise", "."], 600),
-    "ruff-format": (["ruff", "format", "--check", "."], 600),
+    "ruff-format": (["ruff", "format", "--check", "--output-format=concise", "."], 600),
     "mypy": (["mypy"], 1500),
     "import-contracts": (["lint-imports", "--no-cache"], 600),
 }
