@@ -23,7 +23,6 @@ from docstore_notify.adapters.notification_log import (
     encode_cursor,
 )
 from docstore_notify.adapters.repositories import Repositories
-from docstore_notify.domain.errors import MailRejected
 from docstore_notify.domain.mail import KINDS, Mail
 from docstore_notify.domain.notices import DEFAULT_MODE
 from docstore_notify.domain.unsubscribe import UnsubscribeLinks
@@ -259,6 +258,3 @@ class World:
             coalesce_window=coalesce_window,
         )
         return cls(repos, uow, mailer, notifier, Subscriptions(uow, repos, links))
-
-
-__all__ = ["MailRejected", "World"]
