@@ -52,8 +52,9 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from docstore_metadata.adapters.keyset import PlainKeyset
-from docstore_metadata.adapters.repositories import EPOCH, DocumentRepository, search_keys
+from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.domain.cursors import SORTS, Cursor, encode_cursor, listing_kind
+from docstore_metadata.domain.documents import EPOCH, search_keys
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 

@@ -14,14 +14,35 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient, monitoring
 
 from docstore_devplatform.testing import EventPublisher
 from docstore_events import Event, UploadCompleted
 from docstore_events.envelope import decode
+from docstore_metadata.adapters.keyset import choose_listing
+from docstore_metadata.bootstrap import Services
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 
 BUCKET = "docstore-us-west-2"
+
+
+class Queries(monitoring.CommandListener):
+    """The `find` commands a client sends on `documents` while `recording` (filter, sort)."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.recording and event.command_name == "find" and event.command.get("find") == "documents":
+            self.seen.append((dict(event.command.get("filter", {})), dict(event.command.get("sort", {}))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 @dataclass
@@ -31,15 +52,16 @@ class Harness:
     settings: Settings
     events: EventPublisher
     s3: Any
+    queries: Queries
     account_id: str = field(default_factory=lambda: f"acc-{uuid.uuid4().hex[:12]}")
 
     @property
-    def metadata(self) -> Any:
-        return self.app.state.metadata
+    def services(self) -> Services:
+        return self.app.state.services
 
     @property
     def db(self) -> Any:
-        return self.app.state.runtime.db
+        return self.services.runtime.db
 
     def headers(self, account_id: str | None = None) -> dict[str, str]:
         """The signed identity the gateway would send for `account_id` (default: the harness's)."""
@@ -73,8 +95,8 @@ class Harness:
         )
 
     async def record(self, event: UploadCompleted) -> Any:
-        """Apply `event` as the consumer does (same transaction shape), without going through Kafka."""
-        return await self.metadata.events.transaction(lambda session: self.metadata.record_upload(event, session))
+        """Apply `event` as the consumer does (same use case, one transaction), without going through Kafka."""
+        return await self.services.documents.record_upload(event)
 
     async def emitted(self, event_type: type[Event]) -> list[Any]:
         """Events of `event_type` written to the outbox (they are published from there)."""
@@ -100,11 +122,18 @@ async def metadata(
         **isolated, s3_bucket=BUCKET, s3_endpoint_url=endpoints.s3_endpoint, free_version_cap=3,
         garbage_interval_seconds=0.5, listing_strategy=getattr(request, "param", "auto"),
     )
-    app = create_app(settings)
+    # Listings read through a client of the test's own, whose commands a listener records.
+    queries = Queries()
+    observed = AsyncMongoClient(settings.mongodb_url, tz_aware=True, event_listeners=[queries])
+    listing = await choose_listing(settings.listing_strategy, observed[settings.mongodb_database])
+    app = create_app(settings, listing=listing)
     s3 = boto3.client(
         "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
         aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
     )
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Harness(app=app, http=http, settings=settings, events=publisher, s3=s3)
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                yield Harness(app=app, http=http, settings=settings, events=publisher, s3=s3, queries=queries)
+    finally:
+        await observed.close()

@@ -81,8 +81,7 @@ async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
 @both_listings
 async def test_search_is_served_from_indexes(metadata: Harness) -> None:
     await _seed(metadata)
-    documents = metadata.metadata.documents
-    documents.trace = []
+    metadata.queries.recording = True
 
     async def names(**params: object) -> list[str]:
         response = await metadata.get("/documents/search", **params)
@@ -114,10 +113,11 @@ async def test_search_is_served_from_indexes(metadata: Harness) -> None:
     # Every query the searches and listings sent is an index scan, never a collection scan.
     await metadata.get("/documents", sort="size")
     await metadata.get("/documents", sort="name", path="/work")
-    assert documents.trace
+    metadata.queries.recording = False
+    assert metadata.queries.seen
     plans = set()
-    for query, sort in documents.trace:
-        explained = await documents.documents.find(query).sort(sort).limit(10).explain()
+    for query, sort in metadata.queries.seen:
+        explained = await metadata.db["documents"].find(query).sort(list(sort.items())).limit(10).explain()
         plan = explained["queryPlanner"]["winningPlan"]
         stages = []
         while plan:
@@ -125,7 +125,6 @@ async def test_search_is_served_from_indexes(metadata: Harness) -> None:
             plan = plan.get("inputStage")
         assert "COLLSCAN" not in stages and "IXSCAN" in stages, (query, explained["queryPlanner"]["winningPlan"])
         plans.add(tuple(stages))
-    documents.trace = None
 
 
 async def test_details_change_emits_and_validates(metadata: Harness) -> None:
@@ -150,7 +149,7 @@ async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -
     v1 = await metadata.stored(b"one", filename="report.pdf", content_type="application/pdf", path="/r")
     await metadata.send(v1)  # through Kafka, as upload emits it
     doc_id = v1.document_id
-    await eventually(lambda: metadata.metadata.documents.get(doc_id))
+    await eventually(lambda: metadata.services.reads.documents.get(doc_id))
 
     v2 = await metadata.stored(b"two!", document_id=doc_id, base_version=1, filename="report.pdf")
     stale = await metadata.stored(b"mine", document_id=doc_id, base_version=1, filename="report.pdf")
@@ -195,7 +194,7 @@ async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -
 
 
 async def _current_is(metadata: Harness, doc_id: str, version: int) -> bool:
-    doc = await metadata.metadata.documents.get(doc_id)
+    doc = await metadata.services.reads.documents.get(doc_id)
     return bool(doc and doc["current_version"] == version)
 
 
@@ -223,7 +222,7 @@ async def test_trash_restore_and_purge_once_across_replicas(metadata: Harness) -
     await metadata.db["documents"].update_one(
         {"_id": doc_id}, {"$set": {"trashed_at": datetime.now(UTC) - timedelta(days=31)}})
     assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 410
-    purged = await asyncio.gather(*(metadata.metadata.purge_expired(f"replica-{i}") for i in range(2)))
+    purged = await asyncio.gather(*(metadata.services.documents.purge_expired(f"replica-{i}") for i in range(2)))
     assert sorted(purged) == [0, 1]
     [deleted] = await metadata.emitted(FileDeleted)
     assert deleted.whole_document and deleted.versions == [1, 2] and deleted.size == 7

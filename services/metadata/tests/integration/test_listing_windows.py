@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from docstore_metadata.adapters.keyset import PlainKeyset, WindowedKeyset
-from docstore_metadata.adapters.repositories import EPOCH, DocumentRepository, search_keys
+from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.domain.cursors import SORTS
-from docstore_metadata.domain.documents import SearchCriteria
+from docstore_metadata.domain.documents import EPOCH, SearchCriteria, search_keys
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def _expected(docs: list[dict[str, Any]], field: str, order: str, keep: Any = la
 @both_listings
 async def test_every_sort_pages_exactly_through_windows_and_stale_edges(metadata: Any) -> None:
     rng = random.Random(11)
-    collection = metadata.metadata.documents.documents
+    collection = metadata.db["documents"]
     docs = [_doc(metadata.account_id, rng, i) for i in range(160)]
     await collection.insert_many(docs + [_doc("someone-else", rng, i) for i in range(40)])
 
@@ -105,7 +105,7 @@ async def test_every_sort_pages_exactly_through_windows_and_stale_edges(metadata
 @both_listings
 async def test_searches_page_exactly_through_windows(metadata: Any) -> None:
     rng = random.Random(12)
-    collection = metadata.metadata.documents.documents
+    collection = metadata.db["documents"]
     docs = [_doc(metadata.account_id, rng, i) for i in range(160)]
     await collection.insert_many(docs + [_doc("someone-else", rng, i) for i in range(40)])
     live = [d for d in docs if not d["trashed"]]
@@ -135,11 +135,11 @@ async def test_auto_picks_by_server_and_cursors_carry_over_between_strategies(me
     db = metadata.db
     # "auto" (the harness's default) probes buildInfo: SecantusDB names itself there.
     info = await db.client.admin.command("buildInfo")
-    assert metadata.metadata.documents.listing.name == ("windowed" if "secantusVersion" in info else "keyset")
+    assert metadata.services.listing.name == ("windowed" if "secantusVersion" in info else "keyset")
 
     rng = random.Random(13)
     docs = [_doc(metadata.account_id, rng, i) for i in range(60)]
-    await metadata.metadata.documents.documents.insert_many(docs)
+    await metadata.db["documents"].insert_many(docs)
     live = [d for d in docs if not d["trashed"]]
     repos = [DocumentRepository(db, WindowedKeyset(db)), DocumentRepository(db, PlainKeyset(db))]
 

@@ -25,7 +25,7 @@ class Untouchable:
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings())
-    app.state.sharing = app.state.metadata = app.state.settings = app.state.s3_signer = Untouchable()
+    app.state.services = Untouchable()
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://metadata") as http:
         http.app = app  # type: ignore[attr-defined]

@@ -36,10 +36,10 @@ from pymongo import ASCENDING
 from pymongo.errors import OperationFailure, PyMongoError
 
 from docstore_metadata.domain.cursors import listing_kind
-from docstore_metadata.domain.documents import prefix_upper_bound
+from docstore_metadata.domain.documents import EPOCH, prefix_upper_bound
 
 __all__ = [
-    "EPOCH", "STRATEGIES", "Batch", "Listing", "PlainKeyset", "Position", "Scan", "Trace", "WindowedKeyset",
+    "EPOCH", "STRATEGIES", "Batch", "Listing", "PlainKeyset", "Position", "Scan", "WindowedKeyset",
     "choose_listing", "reads_whole_ranges",
 ]
 
@@ -47,13 +47,8 @@ log = structlog.get_logger(__name__)
 
 STRATEGIES = ("auto", "windowed", "keyset")
 
-# No document predates this: the time-window walk of a listing stops here.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
 Position = tuple[Any, str]
 """A row's place in a scan: its sort key and its `_id`."""
-
-Trace = list[tuple[dict[str, Any], list[tuple[str, int]]]]
 
 
 @dataclass(frozen=True)
@@ -87,8 +82,6 @@ class Listing(Protocol):
     """How rows of a `Scan` are read in keyset order. Implementations: `PlainKeyset`, `WindowedKeyset`."""
 
     name: str
-    trace: Trace | None
-    """When a list, every documents query (filter, sort) is appended to it: tests explain them."""
 
     async def read(self, scan: Scan, after: Position | None, need: int, window: float | None) -> Batch:
         """Up to `need` rows of `scan` beyond `after` (exclusive; None: from the scan's start), in
@@ -102,17 +95,14 @@ class Listing(Protocol):
 
 
 class _Reader:
-    """The documents collection, with every query recorded while `trace` is a list."""
+    """The documents collection, read outside any transaction (listings never write)."""
 
     name = ""
 
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.documents = db["documents"]
-        self.trace: Trace | None = None
 
     async def _find(self, query: dict[str, Any], sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]:
-        if self.trace is not None:
-            self.trace.append((query, sort))
         return await self.documents.find(query).sort(sort).limit(limit).to_list(limit)
 
     async def _ties(self, scan: Scan, after: Position, need: int) -> list[dict[str, Any]]:

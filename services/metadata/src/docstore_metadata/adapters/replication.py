@@ -32,8 +32,10 @@ import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from prometheus_client import Counter, Histogram
+from pymongo.errors import DuplicateKeyError
 
 from docstore_events.faults import crashpoint
+from docstore_metadata.domain.accounts import UsernameTaken
 
 log = structlog.get_logger(__name__)
 
@@ -45,43 +47,44 @@ sent_total = Counter("docstore_replication_sent_total", "Replica writes sent to 
 send_seconds = Histogram("docstore_replication_send_seconds", "Time of one replica write to a peer region", ["target"])
 
 
-def replica_state(account: Mapping[str, Any]) -> dict[str, Any]:
-    """The minimal state of a home account that other regions keep: nothing secret, no e-mail."""
-    return {
-        "username": account["username"],
-        "home_region": account["home_region"],
-        "plan": account.get("plan", "free"),
-        "status": account.get("status", "active"),
-        "version": int(account.get("replica_version", 1)),
-    }
+_sequence = itertools.count()
 
 
-class ReplicationQueue:
-    """The home region's queue of replica writes, one row per (peer region, account)."""
+class ReplicaWrites:
+    """The home side's writes into the queue, bound to one session (the account change's transaction)."""
 
-    def __init__(self, db: AsyncDatabase[Any], peers: Mapping[str, str]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], peers: Mapping[str, str], session: Session = None) -> None:
         self.rows = db["replication_outbox"]
         self.peers = dict(peers)
-        self.written = asyncio.Event()
-        self._sequence = itertools.count()
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.rows.create_index([("next_attempt_at", 1)])
 
-    async def enqueue(self, account_id: str, state: dict[str, Any], session: AsyncClientSession) -> None:
-        """Queue `state` for every peer, inside the caller's transaction (replaces an older unsent state)."""
+    async def enqueue(self, account_id: str, state: Mapping[str, Any]) -> None:
+        """Queue `state` for every peer, inside the transaction (replaces an older unsent state)."""
         now = datetime.now(UTC)
         for target in self.peers:
             await self.rows.update_one(
                 {"_id": f"{target}:{account_id}"},
                 {
-                    "$set": {"target": target, "account_id": account_id, "replica": state, "version": state["version"],
-                             "next_attempt_at": now, "attempts": 0, "queued_at": now},
-                    "$setOnInsert": {"seq": (time.time_ns(), next(self._sequence))},
+                    "$set": {"target": target, "account_id": account_id, "replica": dict(state),
+                             "version": state["version"], "next_attempt_at": now, "attempts": 0, "queued_at": now},
+                    "$setOnInsert": {"seq": (time.time_ns(), next(_sequence))},
                 },
                 upsert=True,
-                session=session,
+                session=self.session,
             )
+
+
+class ReplicationQueue:
+    """The relay's side of the home region's queue of replica writes, one row per (peer region,
+    account): what is due, what was delivered, what failed. `wake()` after a commit that queued."""
+
+    def __init__(self, db: AsyncDatabase[Any], peers: Mapping[str, str]) -> None:
+        self.rows = db["replication_outbox"]
+        self.peers = dict(peers)
+        self.written = asyncio.Event()
 
     def wake(self) -> None:
         self.written.set()
@@ -209,40 +212,45 @@ class ReplicationRelay:
 class ReplicaRepository:
     """Other regions' accounts (`replicas`) and who holds each username here (`usernames`)."""
 
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
         self.replicas = db["replicas"]
         self.usernames = db["usernames"]
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.replicas.create_index("username")
 
-    async def replica(self, account_id: str, session: Session = None) -> dict[str, Any] | None:
-        return await self.replicas.find_one({"_id": account_id}, session=session)
+    async def replica(self, account_id: str) -> dict[str, Any] | None:
+        return await self.replicas.find_one({"_id": account_id}, session=self.session)
 
-    async def put_replica(self, account_id: str, state: Mapping[str, Any], session: AsyncClientSession) -> None:
+    async def put_replica(self, account_id: str, state: Mapping[str, Any]) -> None:
         await self.replicas.update_one(
             {"_id": account_id},
             {"$set": {**{name: state[name] for name in REPLICA_FIELDS}, "replicated_at": datetime.now(UTC)}},
             upsert=True,
-            session=session,
+            session=self.session,
         )
 
-    async def owner_of(self, username: str, session: Session = None) -> dict[str, Any] | None:
+    async def owner_of(self, username: str) -> dict[str, Any] | None:
         """`{account_id, home_region}` holding `username` in this region, or None."""
-        return await self.usernames.find_one({"_id": username}, session=session)
+        return await self.usernames.find_one({"_id": username}, session=self.session)
 
-    async def claim(self, username: str, account_id: str, home_region: str, session: AsyncClientSession) -> None:
+    async def claim(self, username: str, account_id: str, home_region: str) -> None:
         """Record the owner of `username` (upsert; the write every racer on this name makes)."""
         await self.usernames.update_one(
             {"_id": username},
             {"$set": {"account_id": account_id, "home_region": home_region, "at": datetime.now(UTC)}, "$inc": {"writes": 1}},
             upsert=True,
-            session=session,
+            session=self.session,
         )
 
-    async def claim_new(self, username: str, account_id: str, home_region: str, session: AsyncClientSession) -> None:
-        """Claim a username nobody holds here; DuplicateKeyError if somebody does."""
-        await self.usernames.insert_one(
-            {"_id": username, "account_id": account_id, "home_region": home_region, "at": datetime.now(UTC), "writes": 1},
-            session=session,
-        )
+    async def claim_new(self, username: str, account_id: str, home_region: str) -> None:
+        """Claim a username nobody holds here; `UsernameTaken` if somebody does."""
+        try:
+            await self.usernames.insert_one(
+                {"_id": username, "account_id": account_id, "home_region": home_region, "at": datetime.now(UTC),
+                 "writes": 1},
+                session=self.session,
+            )
+        except DuplicateKeyError as error:
+            raise UsernameTaken(username) from error

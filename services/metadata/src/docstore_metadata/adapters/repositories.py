@@ -1,5 +1,8 @@
 """MongoDB collections of metadata: accounts, documents, versions, the change feed and S3 garbage.
 
+Every repository is bound to one session (`Repo(db, session)`; None: outside any transaction),
+so its methods take none: the unit of work (`Repositories`, below) builds them per transaction.
+
 Listings and searches are keyset-paginated on one compound index each (`page`, `search`): this
 module decides which index range a request reads and encodes its cursor; how the rows of that range
 are read (one limited query, or bounded windows for SecantusDB) is the `Listing` strategy of
@@ -8,23 +11,21 @@ are read (one limited query, or bounded windows for SecantusDB) is the `Listing`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
-from docstore_metadata.adapters.keyset import EPOCH, Listing, Position, Scan, Trace
-from docstore_metadata.domain.accounts import Account
-from docstore_metadata.domain.cursors import (
-    SORTS,
-    Cursor,
-    InvalidCursor,
-    decode_cursor,
-    encode_cursor,
-    listing_kind,
-)
+from docstore_metadata.adapters.keyset import Listing, Position, Scan
+from docstore_metadata.adapters.replication import ReplicaRepository, ReplicaWrites
+from docstore_metadata.adapters.sharing import SharingRepository
+from docstore_metadata.domain.accounts import Account, UsernameTaken
+from docstore_metadata.domain.cursors import SORTS, Cursor, decode_cursor, encode_cursor, listing_kind
 from docstore_metadata.domain.documents import (
     SearchCriteria,
     matches,
@@ -34,57 +35,67 @@ from docstore_metadata.domain.documents import (
     trigrams,
 )
 
-__all__ = ["EPOCH", "AccountRepository", "DocumentRepository", "InvalidCursor", "search_keys"]
-
 Session = AsyncClientSession | None
+Doc = dict[str, Any]
 
 
 class AccountRepository:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    """Accounts with their home in this region."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
         self.collection = db["accounts"]
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("username", unique=True)
 
-    async def add(self, account: Account, session: AsyncClientSession) -> None:
-        await self.collection.insert_one(
-            {
-                "_id": account.id,
-                "username": account.username,
-                "email": account.email,
-                "plan": account.plan,
-                "home_region": account.home_region,
-                "password_hash": account.password_hash,
-                "created_at": account.created_at,
-                "status": "active",
-                "replica_version": 1,
-            },
-            session=session,
-        )
+    async def add(self, account: Account) -> None:
+        try:
+            await self.collection.insert_one(
+                {
+                    "_id": account.id,
+                    "username": account.username,
+                    "email": account.email,
+                    "plan": account.plan,
+                    "home_region": account.home_region,
+                    "password_hash": account.password_hash,
+                    "created_at": account.created_at,
+                    "status": "active",
+                    "replica_version": 1,
+                },
+                session=self.session,
+            )
+        except DuplicateKeyError as error:
+            raise UsernameTaken(account.username) from error
 
-    async def by_username(self, username: str, session: Session = None) -> dict[str, Any] | None:
+    async def by_username(self, username: str) -> Doc | None:
         """The account with its home in this region that has `username` (replicas live elsewhere)."""
-        return await self.collection.find_one({"username": username}, session=session)
+        return await self.collection.find_one({"username": username}, session=self.session)
 
-    async def by_id(self, account_id: str, session: Session = None) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": account_id}, session=session)
+    async def by_id(self, account_id: str) -> Doc | None:
+        return await self.collection.find_one({"_id": account_id}, session=self.session)
 
-    async def plan_of(self, account_id: str, session: Session = None) -> str:
+    async def plan_of(self, account_id: str) -> str:
         """The account's plan; an account this region does not know (a replica, say) counts as free."""
-        account = await self.collection.find_one({"_id": account_id}, {"plan": 1}, session=session)
-        return (account or {}).get("plan") or "free"
+        account = await self.collection.find_one({"_id": account_id}, {"plan": 1}, session=self.session)
+        return str((account or {}).get("plan") or "free")
 
-    async def set_plan(self, account_id: str, plan: str, session: AsyncClientSession) -> None:
-        await self.collection.update_one({"_id": account_id}, {"$set": {"plan": plan}}, session=session)
+    async def update(self, account_id: str, changes: Mapping[str, Any]) -> None:
+        await self.collection.update_one({"_id": account_id}, {"$set": dict(changes)}, session=self.session)
 
-
-def search_keys(name: str) -> dict[str, Any]:
-    """The derived fields a document's name is listed and searched by."""
-    return {"name_lower": name_key(name), "name_trigrams": trigrams(name)}
+    async def next_replica_version(self, account_id: str) -> Doc:
+        """Bump the account's replica version; the account as it now is."""
+        account = await self.collection.find_one_and_update(
+            {"_id": account_id}, {"$inc": {"replica_version": 1}}, return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+        if account is None:
+            raise LookupError(account_id)
+        return account
 
 
 class DocumentRepository:
-    def __init__(self, db: AsyncDatabase[Any], listing: Listing) -> None:
+    def __init__(self, db: AsyncDatabase[Any], listing: Listing, session: Session = None) -> None:
         """`listing` reads the index ranges of `page` and `search` (`keyset.choose_listing`)."""
         self.documents = db["documents"]
         self.versions = db["versions"]
@@ -92,16 +103,7 @@ class DocumentRepository:
         self.counters = db["change_counters"]
         self.garbage = db["s3_garbage"]
         self.listing = listing
-
-    @property
-    def trace(self) -> Trace | None:
-        """When a list, every documents query of a listing or search (filter, sort) is appended to
-        it: tests explain them."""
-        return self.listing.trace
-
-    @trace.setter
-    def trace(self, value: Trace | None) -> None:
-        self.listing.trace = value
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         for field in SORTS.values():
@@ -117,65 +119,66 @@ class DocumentRepository:
 
     # --- single documents and versions -------------------------------------------------
 
-    async def get(self, document_id: str, session: Session = None) -> dict[str, Any] | None:
-        return await self.documents.find_one({"_id": document_id}, session=session)
+    async def get(self, document_id: str) -> Doc | None:
+        return await self.documents.find_one({"_id": document_id}, session=self.session)
 
-    async def owned(self, account_id: str, document_id: str, session: Session = None) -> dict[str, Any] | None:
+    async def owned(self, account_id: str, document_id: str) -> Doc | None:
         """The document if `account_id` owns it; None otherwise (absent or someone else's)."""
-        return await self.documents.find_one({"_id": document_id, "account_id": account_id}, session=session)
+        return await self.documents.find_one({"_id": document_id, "account_id": account_id}, session=self.session)
 
-    async def insert_document(self, document: dict[str, Any], session: AsyncClientSession) -> None:
-        await self.documents.insert_one(
-            {"trashed": False, "trashed_at": None, "purge_claimed_at": EPOCH, **document}, session=session
-        )
+    async def insert_document(self, document: Mapping[str, Any]) -> None:
+        await self.documents.insert_one(dict(document), session=self.session)
 
-    async def update_document(self, document_id: str, changes: dict[str, Any], session: AsyncClientSession) -> None:
-        await self.documents.update_one({"_id": document_id}, {"$set": changes}, session=session)
+    async def update_document(self, document_id: str, changes: Mapping[str, Any]) -> None:
+        await self.documents.update_one({"_id": document_id}, {"$set": dict(changes)}, session=self.session)
 
-    async def delete_document(self, document_id: str, session: AsyncClientSession) -> bool:
-        result = await self.documents.delete_one({"_id": document_id}, session=session)
+    async def delete_document(self, document_id: str) -> bool:
+        result = await self.documents.delete_one({"_id": document_id}, session=self.session)
         return result.deleted_count == 1
 
-    async def insert_version(self, version: dict[str, Any], session: AsyncClientSession) -> None:
-        await self.versions.insert_one(version, session=session)
+    async def insert_version(self, version: Mapping[str, Any]) -> None:
+        await self.versions.insert_one(dict(version), session=self.session)
 
-    async def versions_of(self, document_id: str, session: Session = None) -> list[dict[str, Any]]:
-        return await self.versions.find({"document_id": document_id}, session=session).sort("version", DESCENDING).to_list(None)
+    async def versions_of(self, document_id: str) -> list[Doc]:
+        return await self.versions.find({"document_id": document_id}, session=self.session).sort(
+            "version", DESCENDING
+        ).to_list(None)
 
-    async def version(self, document_id: str, version: int, session: Session = None) -> dict[str, Any] | None:
-        return await self.versions.find_one({"document_id": document_id, "version": version}, session=session)
+    async def version(self, document_id: str, version: int) -> Doc | None:
+        return await self.versions.find_one({"document_id": document_id, "version": version}, session=self.session)
 
-    async def version_by_upload(self, upload_id: str, session: Session = None) -> dict[str, Any] | None:
-        return await self.versions.find_one({"upload_id": upload_id}, session=session)
+    async def delete_versions(self, document_id: str, numbers: list[int]) -> None:
+        await self.versions.delete_many({"document_id": document_id, "version": {"$in": numbers}}, session=self.session)
 
-    async def delete_versions(self, document_id: str, numbers: list[int], session: AsyncClientSession) -> None:
-        await self.versions.delete_many({"document_id": document_id, "version": {"$in": numbers}}, session=session)
-
-    async def live_documents(self, account_id: str) -> list[dict[str, Any]]:
+    async def live_documents(self, account_id: str) -> list[Doc]:
         """Every live document of the account, for a sync compare (name, folder, checksum, version)."""
         projection = {"name": 1, "path": 1, "sha256": 1, "current_version": 1, "modified_at": 1}
-        return await self.documents.find({"account_id": account_id, "trashed": False}, projection).to_list(None)
+        return await self.documents.find({"account_id": account_id, "trashed": False}, projection,
+                                         session=self.session).to_list(None)
 
     # --- S3 objects to delete after commit (an outbox for S3) --------------------------
 
-    async def add_garbage(self, objects: list[tuple[str, str]], session: AsyncClientSession) -> None:
+    async def add_garbage(self, objects: list[tuple[str, str]]) -> None:
         now = datetime.now(UTC)
         for bucket, key in objects:
             await self.garbage.update_one(
                 {"_id": f"{bucket}/{key}"}, {"$set": {"bucket": bucket, "key": key, "at": now}}, upsert=True,
-                session=session,
+                session=self.session,
             )
 
-    async def pending_garbage(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self.garbage.find({}).limit(limit).to_list(limit)
+    async def pending_garbage(self, limit: int = 100) -> list[Doc]:
+        return await self.garbage.find({}, session=self.session).limit(limit).to_list(limit)
 
     async def forget_garbage(self, garbage_id: str) -> None:
-        await self.garbage.delete_one({"_id": garbage_id})
+        await self.garbage.delete_one({"_id": garbage_id}, session=self.session)
 
     # --- trash purge -------------------------------------------------------------------
 
-    async def claim_expired(self, cutoff: datetime, *, claimant: str, lease: timedelta) -> dict[str, Any] | None:
-        """Claim one document trashed before `cutoff` for purging; a claim older than `lease` is stale."""
+    async def claim_expired(self, cutoff: datetime, *, claimant: str, lease: timedelta) -> Doc | None:
+        """Claim one document trashed before `cutoff` for purging; a claim older than `lease` is stale.
+
+        Outside any transaction (a repository built with no session): the claim must stand on its
+        own, so two replicas never work on the same document."""
         now = datetime.now(UTC)
         return await self.documents.find_one_and_update(
             {
@@ -185,38 +188,40 @@ class DocumentRepository:
             },
             {"$set": {"purge_claimed_at": now, "purge_claimed_by": claimant}},
             return_document=ReturnDocument.AFTER,
+            session=self.session,
         )
 
     # --- change feed -------------------------------------------------------------------
 
-    async def next_seq(self, account_id: str, session: AsyncClientSession) -> int:
+    async def next_seq(self, account_id: str) -> int:
         counter = await self.counters.find_one_and_update(
             {"_id": account_id}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER,
-            session=session,
+            session=self.session,
         )
         return int(counter["seq"])
 
-    async def add_change(self, change: dict[str, Any], session: AsyncClientSession) -> int:
-        seq = await self.next_seq(change["account_id"], session)
-        await self.changes.insert_one({"_id": f"{change['account_id']}:{seq}", "seq": seq, **change}, session=session)
+    async def add_change(self, change: Mapping[str, Any]) -> int:
+        seq = await self.next_seq(change["account_id"])
+        await self.changes.insert_one({"_id": f"{change['account_id']}:{seq}", "seq": seq, **change}, session=self.session)
         return seq
 
-    async def changes_since(self, account_id: str, cursor: int, limit: int) -> list[dict[str, Any]]:
+    async def changes_since(self, account_id: str, cursor: int, limit: int) -> list[Doc]:
         return await (
-            self.changes.find({"account_id": account_id, "seq": {"$gt": cursor}}).sort("seq", ASCENDING).limit(limit)
+            self.changes.find({"account_id": account_id, "seq": {"$gt": cursor}}, session=self.session)
+            .sort("seq", ASCENDING)
+            .limit(limit)
         ).to_list(limit)
 
     async def latest_seq(self, account_id: str) -> int:
-        counter = await self.counters.find_one({"_id": account_id})
+        counter = await self.counters.find_one({"_id": account_id}, session=self.session)
         return int(counter["seq"]) if counter else 0
-
 
     # --- listing -----------------------------------------------------------------------
 
     async def page(
         self, account_id: str, *, sort: str = "modified", order: str = "desc", limit: int, cursor: str | None,
         path: str | None = None, trashed: bool = False,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Doc], str | None]:
         """One page of the account's documents (or its trash), keyset-paginated on (sort key, id)."""
         field = SORTS[sort]
         kind = listing_kind(sort, order, trashed=trashed, path=path)
@@ -226,7 +231,7 @@ class DocumentRepository:
             equal["path"] = path
         scan = Scan(kind, equal, field, ASCENDING if order == "asc" else DESCENDING, listing=True)
         after = (decoded.value, decoded.document_id) if decoded else None
-        rows, window, _ = await self.listing.read(scan, after, limit + 1, decoded.window if decoded else None)
+        rows, window, _ = await self.listing.read(scan, after, limit + 1, decoded.resume if decoded else None)
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
@@ -259,7 +264,7 @@ class DocumentRepository:
 
     async def search(
         self, account_id: str, criteria: SearchCriteria, *, limit: int, cursor: str | None, scan_budget: int = 2000,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Doc], str | None]:
         """Documents meeting every criterion, walking one index range in batches.
 
         A request reads at most `scan_budget` index rows: when the budget runs out first, the page
@@ -268,8 +273,8 @@ class DocumentRepository:
         scan = self._driving_scan(account_id, criteria)
         decoded = decode_cursor(cursor, scan.kind) if cursor else None
         after: Position | None = (decoded.value, decoded.document_id) if decoded else None
-        window = decoded.window if decoded else None
-        found: list[dict[str, Any]] = []
+        window = decoded.resume if decoded else None
+        found: list[Doc] = []
         scanned = 0
         batch = max(limit + 1, 100)
         exhausted = False
@@ -292,3 +297,42 @@ class DocumentRepository:
         if exhausted or after is None:
             return items, None
         return items, encode_cursor(Cursor(scan.kind, after[0], after[1], carry))
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """Metadata's repositories, all bound to one session (one transaction), as the unit of work
+    hands them to a use case (`tx.repos`)."""
+
+    accounts: AccountRepository
+    documents: DocumentRepository
+    sharing: SharingRepository
+    replicas: ReplicaRepository
+    replication: ReplicaWrites
+
+
+def repositories(
+    db: AsyncDatabase[Any], listing: Listing, peers: Mapping[str, str]
+) -> Callable[[Session], Repositories]:
+    """What `EventRuntime.unit_of_work` calls per transaction: the repositories bound to `session`."""
+
+    def bound(session: Session) -> Repositories:
+        return Repositories(
+            accounts=AccountRepository(db, session),
+            documents=DocumentRepository(db, listing, session),
+            sharing=SharingRepository(db, session),
+            replicas=ReplicaRepository(db, session),
+            replication=ReplicaWrites(db, peers, session),
+        )
+
+    return bound
+
+
+async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
+    """Every index metadata's queries rely on (idempotent; run at start)."""
+    repos = repositories(db, listing, {})(None)
+    await repos.accounts.ensure_indexes()
+    await repos.documents.ensure_indexes()
+    await repos.sharing.ensure_indexes()
+    await repos.replicas.ensure_indexes()
+    await repos.replication.ensure_indexes()

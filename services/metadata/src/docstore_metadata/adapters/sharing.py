@@ -12,49 +12,52 @@ Session = AsyncClientSession | None
 
 
 class SharingRepository:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    """Bound to one session (None: outside any transaction), like every repository here."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
         self.shares = db["shares"]
         self.follows = db["follows"]
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index([("grantee_id", 1), ("created_at", -1)])
         await self.shares.create_index("document_id")
         await self.follows.create_index([("follower_id", 1), ("created_at", -1)])
 
-    async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str, session: Session) -> bool:
+    async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str) -> bool:
         """Grant or change a share; True when it is new."""
         result = await self.shares.update_one(
             {"_id": f"{document_id}:{grantee_id}"},
             {"$set": {"permission": permission},
              "$setOnInsert": {"document_id": document_id, "owner_id": owner_id, "grantee_id": grantee_id,
                               "created_at": datetime.now(UTC)}},
-            upsert=True, session=session,
+            upsert=True, session=self.session,
         )
         return result.upserted_id is not None
 
-    async def unshare(self, document_id: str, grantee_id: str, session: Session) -> bool:
-        return (await self.shares.delete_one({"_id": f"{document_id}:{grantee_id}"}, session=session)).deleted_count == 1
+    async def unshare(self, document_id: str, grantee_id: str) -> bool:
+        return (await self.shares.delete_one({"_id": f"{document_id}:{grantee_id}"}, session=self.session)).deleted_count == 1
 
-    async def share_of(self, document_id: str, grantee_id: str, session: Session = None) -> dict[str, Any] | None:
-        return await self.shares.find_one({"_id": f"{document_id}:{grantee_id}"}, session=session)
+    async def share_of(self, document_id: str, grantee_id: str) -> dict[str, Any] | None:
+        return await self.shares.find_one({"_id": f"{document_id}:{grantee_id}"}, session=self.session)
 
     async def shares_of(self, document_id: str) -> list[dict[str, Any]]:
-        return await self.shares.find({"document_id": document_id}).sort("created_at", 1).to_list(1000)
+        return await self.shares.find({"document_id": document_id}, session=self.session).sort("created_at", 1).to_list(1000)
 
     async def shared_with(self, grantee_id: str, limit: int) -> list[dict[str, Any]]:
-        return await self.shares.find({"grantee_id": grantee_id}).sort("created_at", -1).to_list(limit)
+        return await self.shares.find({"grantee_id": grantee_id}, session=self.session).sort("created_at", -1).to_list(limit)
 
-    async def follow(self, document_id: str, owner_id: str, follower_id: str, session: Session) -> bool:
+    async def follow(self, document_id: str, owner_id: str, follower_id: str) -> bool:
         result = await self.follows.update_one(
             {"_id": f"{follower_id}:{document_id}"},
             {"$setOnInsert": {"document_id": document_id, "owner_id": owner_id, "follower_id": follower_id,
                               "created_at": datetime.now(UTC)}},
-            upsert=True, session=session,
+            upsert=True, session=self.session,
         )
         return result.upserted_id is not None
 
-    async def unfollow(self, document_id: str, follower_id: str, session: Session) -> bool:
-        return (await self.follows.delete_one({"_id": f"{follower_id}:{document_id}"}, session=session)).deleted_count == 1
+    async def unfollow(self, document_id: str, follower_id: str) -> bool:
+        return (await self.follows.delete_one({"_id": f"{follower_id}:{document_id}"}, session=self.session)).deleted_count == 1
 
     async def follows_of(self, follower_id: str, limit: int) -> list[dict[str, Any]]:
-        return await self.follows.find({"follower_id": follower_id}).sort("created_at", -1).to_list(limit)
+        return await self.follows.find({"follower_id": follower_id}, session=self.session).sort("created_at", -1).to_list(limit)

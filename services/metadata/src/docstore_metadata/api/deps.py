@@ -1,39 +1,47 @@
-"""Dependencies of metadata's routes, as `Annotated` aliases."""
+"""Dependencies of metadata's routes: the services `bootstrap` built, as `Annotated` aliases.
+
+`Services` is imported for type checking only: the composition root sits above the API
+(`main > bootstrap > api`), so the API names its type without importing it at run time."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
-from docstore_metadata.adapters.repositories import DocumentRepository
-from docstore_metadata.domain.service import Metadata
-from docstore_metadata.domain.sharing import Sharing
+from docstore_metadata.service_layer.accounts import Accounts
+from docstore_metadata.service_layer.documents import Documents
+from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
 
+if TYPE_CHECKING:
+    from docstore_metadata.bootstrap import Services
 
-def _metadata(request: Request) -> Metadata:
-    return request.app.state.metadata
+
+def services(request: Request) -> Services:
+    """The one object the lifespan stored (`bootstrap.Services`)."""
+    found: Services = request.app.state.services
+    return found
 
 
-def _documents(request: Request) -> DocumentRepository:
-    return request.app.state.metadata.documents
+def _accounts(request: Request) -> Accounts:
+    return services(request).accounts
+
+
+def _documents(request: Request) -> Documents:
+    return services(request).documents
 
 
 def _sharing(request: Request) -> Sharing:
-    return request.app.state.sharing
+    return services(request).sharing
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return services(request).settings
 
 
-def _s3_signer(request: Request) -> Any:
-    return request.app.state.s3_signer
-
-
-MetadataDep = Annotated[Metadata, Depends(_metadata)]
-DocumentsDep = Annotated[DocumentRepository, Depends(_documents)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-S3SignerDep = Annotated[Any, Depends(_s3_signer)]
+ServicesDep = Annotated["Services", Depends(services)]
+AccountsDep = Annotated[Accounts, Depends(_accounts)]
+DocumentsDep = Annotated[Documents, Depends(_documents)]
 SharingDep = Annotated[Sharing, Depends(_sharing)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

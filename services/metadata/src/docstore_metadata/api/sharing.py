@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_metadata.api.deps import SharingDep
@@ -16,50 +16,26 @@ from docstore_metadata.api.schemas import (
     ShareIn,
     ShareOut,
 )
-from docstore_metadata.domain.sharing import NoAccess, OwnerOnly, UnknownUser
 
 router = APIRouter(tags=["sharing"])
-
-
-def _refused(error: Exception, action: str) -> HTTPException:
-    if isinstance(error, NoAccess):
-        return HTTPException(status.HTTP_404_NOT_FOUND, "document not found")
-    if isinstance(error, OwnerOnly):
-        return HTTPException(status.HTTP_403_FORBIDDEN, f"only the document's owner can {action}")
-    if isinstance(error, UnknownUser):
-        return HTTPException(status.HTTP_404_NOT_FOUND, f"no account named {error}")
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
-
-
-REFUSALS = (NoAccess, OwnerOnly, UnknownUser, ValueError)
 
 
 @router.post("/documents/{document_id}/shares", status_code=status.HTTP_201_CREATED,
              summary="Share a document with another account (view, or edit: upload new versions)")
 async def share(document_id: DocumentIdPath, body: ShareIn, account_id: CurrentAccountId, sharing: SharingDep) -> ShareOut:
-    try:
-        return ShareOut.model_validate(await sharing.share(account_id, document_id, body.username, body.permission))
-    except REFUSALS as error:
-        raise _refused(error, "share it") from error
+    return ShareOut.model_validate(await sharing.share(account_id, document_id, body.username, body.permission))
 
 
 @router.get("/documents/{document_id}/shares", summary="Who a document is shared with (owner only)")
 async def shares(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> list[ShareOut]:
-    try:
-        await sharing.owned(account_id, document_id)
-    except REFUSALS as error:
-        raise _refused(error, "see its shares") from error
     return [ShareOut(document_id=row["document_id"], grantee_id=row["grantee_id"], permission=row["permission"])
-            for row in await sharing.repository.shares_of(document_id)]
+            for row in await sharing.shares_of(account_id, document_id)]
 
 
 @router.delete("/documents/{document_id}/shares/{grantee_id}", status_code=status.HTTP_204_NO_CONTENT,
                summary="Stop sharing a document with an account")
 async def unshare(document_id: DocumentIdPath, grantee_id: AccountIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
-    try:
-        await sharing.unshare(account_id, document_id, grantee_id)
-    except REFUSALS as error:
-        raise _refused(error, "stop sharing it") from error
+    await sharing.unshare(account_id, document_id, grantee_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -67,26 +43,20 @@ async def unshare(document_id: DocumentIdPath, grantee_id: AccountIdPath, accoun
 async def shared_with_me(
     account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[SharedDocumentOut]:
-    out = []
-    for row in await sharing.repository.shared_with(account_id, limit):
-        document = await sharing.documents.get(row["document_id"])
-        if document is None or document.get("trashed"):
-            continue
-        out.append(SharedDocumentOut(
+    return [
+        SharedDocumentOut(
             document_id=document["_id"], owner_id=document["account_id"], permission=row["permission"],
             name=document["name"], version=document["current_version"], size=document["size"],
             content_type=document["content_type"], modified_at=document["modified_at"],
-        ))
-    return out
+        )
+        for row, document in await sharing.shared_with(account_id, limit)
+    ]
 
 
 @router.put("/documents/{document_id}/follow", status_code=status.HTTP_204_NO_CONTENT,
             summary="Follow a document: mail when someone else changes it")
 async def follow(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
-    try:
-        await sharing.follow(account_id, document_id)
-    except REFUSALS as error:
-        raise _refused(error, "follow it") from error
+    await sharing.follow(account_id, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -101,4 +71,4 @@ async def my_follows(
     account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[FollowOut]:
     return [FollowOut(document_id=row["document_id"], owner_id=row["owner_id"], created_at=row["created_at"])
-            for row in await sharing.repository.follows_of(account_id, limit)]
+            for row in await sharing.follows_of(account_id, limit)]

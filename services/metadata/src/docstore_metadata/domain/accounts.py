@@ -1,4 +1,5 @@
-"""Accounts: sign-up rules and password hashing."""
+"""Accounts: sign-up rules, password hashing, username conflicts between regions, and the
+refusals of the account use cases (each a `DomainError` carrying its HTTP answer)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # zxcvbn ships no type information
+
+from docstore_kit.errors import Conflict, DomainError, Invalid, NotFound
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -26,8 +31,58 @@ password is judged by its first 72 code points, which must be hard to guess on t
 _hasher = PasswordHasher()
 
 
-class InvalidSignup(ValueError):
+class InvalidSignup(Invalid):
     """Sign-up input that breaks a rule; the message says which."""
+
+
+class UsernameTaken(Conflict):
+    """Sign-up with a username somebody already has (here, or another region's replica)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"username {username} is taken")
+
+
+class AccountNotFound(NotFound):
+    def __init__(self, account_id: str) -> None:
+        super().__init__("account not found")
+        self.account_id = account_id
+
+
+class HomeElsewhere(DomainError):
+    """The username belongs to an account whose home is another region (this one holds its replica):
+    421, with the region to log in at."""
+
+    status: ClassVar[int] = 421
+    problem: ClassVar[str] = "home-elsewhere"
+    title: ClassVar[str] = "Misdirected request"
+
+    def __init__(self, home_region: str) -> None:
+        super().__init__(f"this account's home is region {home_region}: log in there")
+        self.home_region = home_region
+
+    def extra(self) -> dict[str, Any]:
+        return {"home_region": self.home_region}
+
+
+class UsernameLost(Conflict):
+    """The account signed up with a username another region gave away at the same moment, and lost it."""
+
+    problem: ClassVar[str] = "username-conflict"
+
+    def __init__(self, account: Mapping[str, Any]) -> None:
+        self.username = str(account["username"])
+        self.winner_region = str((account.get("conflict_with") or {}).get("home_region", ""))
+        super().__init__(
+            f"username {self.username} was taken at the same moment in region {self.winner_region}, "
+            "whose sign-up came first; this account can no longer log in under that name"
+        )
+
+    def extra(self) -> dict[str, Any]:
+        return {"code": "username_conflict", "winner_region": self.winner_region}
+
+
+class InvalidReplica(Invalid):
+    """A replica write that cannot be right (e.g. for an account whose home is this region)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +116,21 @@ def username_winner(first_id: str, second_id: str) -> str:
     Both regions compute this from the two ids alone, so they agree without talking.
     """
     return min(first_id, second_id)
+
+
+def replica_state(account: Mapping[str, Any]) -> dict[str, Any]:
+    """The minimal state of a home account that other regions keep: nothing secret, no e-mail."""
+    return {
+        "username": account["username"],
+        "home_region": account["home_region"],
+        "plan": account.get("plan", "free"),
+        "status": account.get("status", "active"),
+        "version": int(account.get("replica_version", 1)),
+    }
+
+
+def status_of(account: Mapping[str, Any]) -> str:
+    return str(account.get("status", "active"))
 
 
 def normalise_username(username: str) -> str:

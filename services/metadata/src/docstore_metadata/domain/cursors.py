@@ -7,14 +7,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
+
+from docstore_kit.errors import DomainError
 
 SORTS = {"modified": "modified_at", "created": "created_at", "name": "name_lower", "size": "size"}
 TIME_SORTS = frozenset({"modified", "created"})
 
 
-class InvalidCursor(ValueError):
-    """A cursor this listing did not hand out (garbage, or from another sort or search)."""
+class InvalidCursor(DomainError):
+    """A cursor this listing did not hand out (garbage, or from another sort or search): 400."""
+
+    status: ClassVar[int] = 400
+    problem: ClassVar[str] = "invalid-cursor"
+    title: ClassVar[str] = "Invalid cursor"
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,9 @@ class Cursor:
     kind: str  # e.g. "list:modified:desc", "search:name:<fingerprint>"
     value: Any  # the last row's sort key (datetime, int or str)
     document_id: str
-    window: float | None = None  # the key window that filled the last page: seconds, bytes or name depth
+    resume: float | None = None
+    """Opaque here: the listing strategy's state to go on from (see `adapters/keyset.py`); a
+    strategy that needs none leaves it None."""
 
 
 def _pack(value: Any) -> Any:
@@ -43,8 +51,8 @@ def _unpack(value: Any) -> Any:
 
 def encode_cursor(cursor: Cursor) -> str:
     body: dict[str, Any] = {"k": cursor.kind, "v": _pack(cursor.value), "i": cursor.document_id}
-    if cursor.window is not None:
-        body["w"] = cursor.window
+    if cursor.resume is not None:
+        body["w"] = cursor.resume
     raw = json.dumps(body, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -54,12 +62,12 @@ def decode_cursor(text: str, kind: str) -> Cursor:
     try:
         raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         cursor = Cursor(kind=str(raw["k"]), value=_unpack(raw["v"]), document_id=str(raw["i"]),
-                        window=float(raw["w"]) if "w" in raw else None)
+                        resume=float(raw["w"]) if "w" in raw else None)
     except (ValueError, TypeError, KeyError) as error:
         raise InvalidCursor("cursor: not a cursor from this listing") from error
     if cursor.kind != kind:
         raise InvalidCursor("cursor: it belongs to another sort, order or search; start again without a cursor")
-    if cursor.window is not None and not 0 < cursor.window < 1e13:
+    if cursor.resume is not None and not 0 < cursor.resume < 1e13:
         raise InvalidCursor("cursor: not a cursor from this listing")
     return cursor
 

@@ -1,24 +1,84 @@
-"""Documents and versions: pure rules (names, folders, tags, search keys, conflicts, retention)."""
+"""Documents and versions: pure rules (names, folders, tags, search keys, conflicts, details,
+trash, retention) and the refusals of the document use cases (each a `DomainError`).
+
+Documents are the mappings MongoDB stores (`_id`, `account_id`, `name`, `current_version`, ...);
+the functions here compute what changes, the use cases (`service_layer/documents.py`) store it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
-from docstore_events import names
+from docstore_events import UploadCompleted, names
 from docstore_events.names import MAX_NAME
+from docstore_kit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""No document predates this: a document not claimed for purging has `purge_claimed_at` EPOCH."""
+
+CONFLICT_NAMESPACE = uuid.UUID("6f1c6c1e-8f0a-4d3e-9a57-0c2b1f6d0e11")
 
 # The kinds of entry the change feed carries.
 CHANGE_KINDS = ("created", "modified", "renamed", "moved", "tagged", "trashed", "restored", "deleted", "conflict")
 
 
-class InvalidDetails(ValueError):
+class InvalidDetails(Invalid):
     """A name, folder or tag list that breaks a rule; the message says which."""
+
+
+class DocumentNotFound(NotFound):
+    """No such document for this account (someone else's answers the same)."""
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__("document not found")
+        self.document_id = document_id
+
+
+class VersionNotFound(NotFound):
+    """No such version of the document (never existed, or pruned)."""
+
+    def __init__(self, version: int | None) -> None:
+        super().__init__(f"version {version} not found")
+        self.version = version
+
+
+class InTrash(Conflict):
+    """The document is in the trash: restore it first."""
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__("the document is in the trash: restore it first")
+        self.document_id = document_id
+
+
+class NotInTrash(Conflict):
+    """Restore from the trash of a document that is not there."""
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__("the document is not in the trash")
+        self.document_id = document_id
+
+
+class TrashExpired(DomainError):
+    """The restore window has passed; the document is being purged (410)."""
+
+    status: ClassVar[int] = 410
+    problem: ClassVar[str] = "trash-expired"
+    title: ClassVar[str] = "Gone"
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__("the document has been in the trash too long to restore")
+        self.document_id = document_id
+
+
+class NotOwner(Forbidden):
+    """An upload for a document that belongs to another account."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +144,11 @@ def trigrams(text: str) -> list[str]:
     return sorted({key[i : i + 3] for i in range(len(key) - 2)})
 
 
+def search_keys(name: str) -> dict[str, Any]:
+    """The derived fields a document's name is listed and searched by."""
+    return {"name_lower": name_key(name), "name_trigrams": trigrams(name)}
+
+
 # Letters in rough order of frequency in file names; a trigram made of rare ones selects fewer documents.
 _COMMON = "etaoinsrhldcupmfgwybvkxjqz"
 
@@ -124,8 +189,6 @@ class SearchCriteria:
 
     def fingerprint(self) -> str:
         """A short stable digest: a cursor from one search is refused by another."""
-        import hashlib
-
         raw = repr((self.name and name_key(self.name), self.name_match, self.created_from, self.created_to,
                     self.modified_from, self.modified_to, self.tags, self.content_type))
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
@@ -182,6 +245,135 @@ def conflict_copy_name(name: str, at: datetime) -> str:
     return f"{stem}{suffix}{ext}"
 
 
+def conflict_copy_id(upload_id: str) -> str:
+    """The conflict copy's id, derived from the upload so a redelivered event makes the same one."""
+    return str(uuid.uuid5(CONFLICT_NAMESPACE, f"conflict:{upload_id}"))
+
+
+def is_conflict(document: Mapping[str, Any] | None, base_version: int | None) -> bool:
+    """First write wins: an upload based on a version that is no longer current loses."""
+    return document is not None and base_version is not None and base_version != document["current_version"]
+
+
+# --- versions and documents as stored -----------------------------------------------------
+
+
+def version_row(event: UploadCompleted, document_id: str, version: int, now: datetime) -> dict[str, Any]:
+    """The stored version an upload becomes."""
+    return {
+        "_id": f"{document_id}:{version}",
+        "document_id": document_id,
+        "account_id": event.account_id,
+        "version": version,
+        "upload_id": event.upload_id,
+        "bucket": event.bucket,
+        "key": event.key,
+        "size": event.size,
+        "etag": event.etag,
+        "sha256": event.sha256,
+        "content_type": event.content_type,
+        "filename": event.filename,
+        "created_at": now,
+    }
+
+
+def restored_version_row(old: Mapping[str, Any], document_id: str, version: int, now: datetime) -> dict[str, Any]:
+    """Version `version` pointing at the same object as `old` (a restore copies no bytes)."""
+    return {**old, "_id": f"{document_id}:{version}", "version": version,
+            "upload_id": f"restore:{document_id}:{version}", "restored_from": old["version"], "created_at": now}
+
+
+def current_of(version: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The fields of a document that follow its current version."""
+    return {"current_version": version["version"], "size": version["size"], "sha256": version["sha256"],
+            "content_type": version["content_type"], "modified_at": now}
+
+
+def new_document(
+    event: UploadCompleted, now: datetime, *, document_id: str, name: str, path: str, tags: list[str],
+    title: str | None,
+) -> dict[str, Any]:
+    """A document at version 1 (its stored defaults for trash and purge come with it)."""
+    return {
+        "_id": document_id,
+        "account_id": event.account_id,
+        "name": name,
+        **search_keys(name),
+        "title": title,
+        "tags": tags,
+        "path": path,
+        "created_at": now,
+        "current_version": 1,
+        "size": event.size,
+        "sha256": event.sha256,
+        "content_type": event.content_type,
+        "modified_at": now,
+        "trashed": False,
+        "trashed_at": None,
+        "purge_claimed_at": EPOCH,
+    }
+
+
+def change_entry(kind: str, document: Mapping[str, Any], now: datetime, **extra: Any) -> dict[str, Any]:
+    """One entry of the account's change feed (its `seq` is given when it is stored)."""
+    return {
+        "account_id": document["account_id"],
+        "kind": kind,
+        "document_id": document["_id"],
+        "path": document.get("path", "/"),
+        "name": document["name"],
+        "version": document.get("current_version"),
+        "sha256": document.get("sha256"),
+        "at": now,
+        **extra,
+    }
+
+
+# --- details and trash ----------------------------------------------------------------------
+
+
+def live(document: Mapping[str, Any] | None, document_id: str) -> Mapping[str, Any]:
+    """The document, which must exist and not be in the trash."""
+    if document is None:
+        raise DocumentNotFound(document_id)
+    if document.get("trashed"):
+        raise InTrash(document_id)
+    return document
+
+
+def detail_changes(
+    document: Mapping[str, Any], *, name: str | None, tags: list[str] | None, path: str | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """The fields to set to rename, re-tag or move `document` (already checked values), and the
+    change-feed kinds, one per aspect that really changes."""
+    changes: dict[str, Any] = {}
+    kinds = []
+    if name is not None and name != document["name"]:
+        changes.update(name=name, **search_keys(name))
+        kinds.append("renamed")
+    if path is not None and path != document.get("path", "/"):
+        changes["path"] = path
+        kinds.append("moved")
+    if tags is not None and tags != sorted(document.get("tags", [])):
+        changes["tags"] = tags
+        kinds.append("tagged")
+    return changes, kinds
+
+
+def trashed(now: datetime) -> dict[str, Any]:
+    """The fields that put a document in the trash (and make it claimable for purging later)."""
+    return {"trashed": True, "trashed_at": now, "purge_claimed_at": EPOCH}
+
+
+def restored_from_trash(document: Mapping[str, Any], now: datetime, retention: timedelta) -> dict[str, Any]:
+    """The fields that take `document` out of the trash, if it may still come out."""
+    if not document.get("trashed"):
+        raise NotInTrash(document["_id"])
+    if document["trashed_at"] <= now - retention:
+        raise TrashExpired(document["_id"])
+    return {"trashed": False, "trashed_at": None}
+
+
 # --- retention ----------------------------------------------------------------------------
 
 
@@ -213,7 +405,7 @@ def freed_objects(removed: Iterable[Mapping[str, Any]], remaining: Iterable[Mapp
 # --- sync compare -------------------------------------------------------------------------
 
 
-def compare(client_files: Iterable[tuple[str, str]], server_docs: Iterable[Mapping[str, Any]]) -> tuple[list[dict], list[dict]]:
+def compare(client_files: Iterable[tuple[str, str]], server_docs: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Client (path, sha256) pairs against the server's live documents.
 
     Returns (one answer per client file, server documents the client did not list). When a folder
@@ -222,18 +414,19 @@ def compare(client_files: Iterable[tuple[str, str]], server_docs: Iterable[Mappi
     by_path: dict[str, Mapping[str, Any]] = {}
     for doc in sorted(server_docs, key=lambda d: d["modified_at"]):
         by_path[full_path(doc.get("path", "/"), doc["name"])] = doc
-    answers, listed = [], set()
+    answers: list[dict[str, Any]] = []
+    listed: set[str] = set()
     for path, sha256 in client_files:
         listed.add(path)
-        doc = by_path.get(path)
-        if doc is None:
+        found = by_path.get(path)
+        if found is None:
             answers.append({"path": path, "status": "unknown_on_server"})
-        elif doc["sha256"] == sha256:
-            answers.append({"path": path, "status": "same", "document_id": doc["_id"], "version": doc["current_version"],
-                            "sha256": doc["sha256"]})
+        elif found["sha256"] == sha256:
+            answers.append({"path": path, "status": "same", "document_id": found["_id"], "version": found["current_version"],
+                            "sha256": found["sha256"]})
         else:
-            answers.append({"path": path, "status": "server_newer", "document_id": doc["_id"],
-                            "version": doc["current_version"], "sha256": doc["sha256"]})
+            answers.append({"path": path, "status": "server_newer", "document_id": found["_id"],
+                            "version": found["current_version"], "sha256": found["sha256"]})
     only_server = [
         {"path": path, "document_id": doc["_id"], "version": doc["current_version"], "sha256": doc["sha256"]}
         for path, doc in sorted(by_path.items()) if path not in listed

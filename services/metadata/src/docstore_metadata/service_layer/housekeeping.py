@@ -8,23 +8,28 @@ import socket
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import structlog
 
-from docstore_metadata.adapters.repositories import DocumentRepository
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.adapters.storage import ObjectStore
+from docstore_metadata.service_layer.documents import Documents
 
 log = structlog.get_logger(__name__)
 
 
 class Housekeeping:
+    """`garbage_added` is set after a commit that recorded S3 objects to delete (`Documents`'s
+    `garbage_written`): the loop wakes then instead of at its next interval."""
+
     def __init__(
-        self, metadata: Any, documents: DocumentRepository, s3: Any, *, garbage_interval: float,
-        purge_interval: float, purge_lease: float,
+        self, documents: Documents, reads: Repositories, store: ObjectStore, garbage_added: asyncio.Event, *,
+        garbage_interval: float, purge_interval: float, purge_lease: float,
     ) -> None:
-        self.metadata = metadata
         self.documents = documents
-        self.s3 = s3
+        self.reads = reads
+        self.store = store
+        self.garbage_added = garbage_added
         self.garbage_interval = garbage_interval
         self.purge_interval = purge_interval
         self.purge_lease = timedelta(seconds=purge_lease)
@@ -34,20 +39,20 @@ class Housekeeping:
     async def collect_garbage(self) -> int:
         """Delete the S3 objects recorded by committed prunes and purges, then forget them."""
         deleted = 0
-        while rows := await self.documents.pending_garbage():
+        while rows := await self.reads.documents.pending_garbage():
             for row in rows:
-                await asyncio.to_thread(self.s3.delete_object, Bucket=row["bucket"], Key=row["key"])
-                await self.documents.forget_garbage(row["_id"])
+                await self.store.delete(row["bucket"], row["key"])
+                await self.reads.documents.forget_garbage(row["_id"])
                 deleted += 1
         return deleted
 
     async def purge_expired(self) -> int:
-        return await self.metadata.purge_expired(self.claimant, lease=self.purge_lease)
+        return await self.documents.purge_expired(self.claimant, lease=self.purge_lease)
 
     async def run(self) -> None:
         last_purge = 0.0
         while True:
-            self.metadata.garbage_added.clear()
+            self.garbage_added.clear()
             try:
                 if time.monotonic() - last_purge >= self.purge_interval:
                     last_purge = time.monotonic()
@@ -59,8 +64,8 @@ class Housekeeping:
             except Exception:  # S3 or MongoDB away: the rows stay, try again next round
                 log.exception("housekeeping_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.metadata.garbage_added.wait(), timeout=self.garbage_interval)
-            await asyncio.sleep(0.2)  # let the transaction that set the flag commit
+                await asyncio.wait_for(self.garbage_added.wait(), timeout=self.garbage_interval)
+            await asyncio.sleep(0.2)  # a short pause: a burst of commits is collected in one round
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="metadata-housekeeping")

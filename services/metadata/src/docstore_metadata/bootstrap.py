@@ -1,0 +1,93 @@
+"""The composition root of metadata: settings in, every object the app and its loops use out.
+
+`bootstrap(settings)` builds the clients (none connects before first use, except the one
+`buildInfo` probe that chooses the listing strategy, `adapters/keyset.py`), the unit of work and
+the use cases. `main.py`'s lifespan stores the result as `app.state.services`; routes read it
+through `api/deps.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from docstore_events.unit_of_work import MongoUnitOfWork
+from docstore_kit.app import ServiceRuntime
+from docstore_kit.s3 import make_s3_client
+from docstore_metadata.adapters.keyset import Listing, choose_listing
+from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
+from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
+from docstore_metadata.adapters.storage import ObjectStore
+from docstore_metadata.consumers.handlers import register
+from docstore_metadata.service_layer.accounts import Accounts
+from docstore_metadata.service_layer.documents import Documents, Limits
+from docstore_metadata.service_layer.housekeeping import Housekeeping
+from docstore_metadata.service_layer.sharing import Sharing
+from docstore_metadata.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    runtime: ServiceRuntime
+    listing: Listing
+    uow: MongoUnitOfWork[Repositories]
+    reads: Repositories
+    """The repositories outside any transaction (reads, and the relay's and housekeeping's rows)."""
+    accounts: Accounts
+    documents: Documents
+    sharing: Sharing
+    store: ObjectStore
+    housekeeping: Housekeeping
+    replication_queue: ReplicationQueue
+    replication_relay: ReplicationRelay
+
+    async def prepare(self) -> None:
+        """Create the indexes, register the consumer and the background loops (before the runtime starts)."""
+        await ensure_indexes(self.runtime.db, self.listing)
+        register(self.runtime.events, self.documents)
+        self.runtime.background("metadata-replication-relay", self.replication_relay.run)
+        self.runtime.background("metadata-housekeeping", self.housekeeping.run)
+
+
+async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Services:
+    """Metadata's services for `settings`. `listing` replaces the strategy `choose_listing` picks
+    (tests pass one built on a client of their own, to watch its queries)."""
+    runtime = ServiceRuntime(settings)
+    db = runtime.db
+    listing = listing or await choose_listing(settings.listing_strategy, db)
+    peers = settings.peers()
+    uow = runtime.events.unit_of_work(repositories(db, listing, peers))
+    reads = uow.repos()
+    queue = ReplicationQueue(db, peers)
+    garbage_added = asyncio.Event()
+    limits = Limits(
+        version_caps=settings.version_caps(), trash_retention=timedelta(days=settings.trash_retention_days),
+        page_size_max=settings.page_size_max, search_scan_budget=settings.search_scan_budget,
+        changes_wait_max_seconds=settings.changes_wait_max_seconds, changes_poll_seconds=settings.changes_poll_seconds,
+    )
+    store = ObjectStore(make_s3_client(settings), make_s3_client(settings, public=True))
+    documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
+    return Services(
+        settings=settings,
+        runtime=runtime,
+        listing=listing,
+        uow=uow,
+        reads=reads,
+        accounts=Accounts(uow, reads, settings.region, replication_written=queue.wake),
+        documents=documents,
+        sharing=Sharing(uow, reads),
+        store=store,
+        housekeeping=Housekeeping(
+            documents, reads, store, garbage_added, garbage_interval=settings.garbage_interval_seconds,
+            purge_interval=settings.purge_interval_seconds, purge_lease=settings.purge_lease_seconds,
+        ),
+        replication_queue=queue,
+        replication_relay=ReplicationRelay(
+            queue, secret=settings.replication_secret, batch_size=settings.replication_batch_size,
+            concurrency=settings.replication_concurrency, retry_initial=settings.replication_retry_initial_seconds,
+            retry_max=settings.replication_retry_max_seconds, poll_interval=settings.replication_poll_seconds,
+            timeout=settings.replication_timeout_seconds,
+        ),
+    )

@@ -1,0 +1,191 @@
+"""Account use cases: sign-up, log-in, plan changes, deletion, and replicas from other regions.
+
+Every change runs in one transaction (`uow.run`) with its events and, for a home account, its
+replica queued for every other region; the replication relay is woken after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from docstore_events import (
+    AccountCreated,
+    AccountDeleted,
+    AccountPlanChanged,
+    AccountReplicated,
+    AccountUsernameConflicted,
+)
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.domain.accounts import (
+    Account,
+    AccountNotFound,
+    HomeElsewhere,
+    InvalidReplica,
+    UsernameLost,
+    burn_verification,
+    new_account,
+    normalise_username,
+    password_matches,
+    replica_state,
+    status_of,
+    username_winner,
+)
+
+Tx = Transaction[Repositories]
+
+
+class Accounts:
+    def __init__(
+        self, uow: UnitOfWork[Repositories], reads: Repositories, region: str,
+        *, replication_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`reads`: repositories outside any transaction; `replication_written`: wakes the relay."""
+        self.uow = uow
+        self.reads = reads
+        self.region = region
+        self.replication_written = replication_written
+
+    async def account(self, account_id: str) -> dict[str, Any]:
+        account = await self.reads.accounts.by_id(account_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        return account
+
+    async def sign_up(self, *, username: str, email: str, password: str, plan: str) -> Account:
+        """Store the account and emit `account.created` (without any secret) in one transaction,
+        claim its username here and queue its replica for every other region.
+
+        A username held here by anyone, a local account or another region's replica, is taken.
+        """
+        # argon2 takes ~100 ms of CPU: off the event loop, so the relays and other requests keep going.
+        account = await asyncio.to_thread(
+            new_account, username=username, email=email, password=password, plan=plan, region=self.region
+        )
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.replicas.claim_new(account.username, account.id, self.region)
+            await tx.repos.accounts.add(account)
+            tx.emit(AccountCreated(
+                account_id=account.id, username=account.username, email=account.email,
+                plan=cast(Any, plan),  # checked by the route's schema (a Literal there too)
+                home_region=account.home_region,
+            ))
+            state = {"username": account.username, "home_region": self.region, "plan": plan, "status": "active",
+                     "version": 1}
+            await tx.repos.replication.enqueue(account.id, state)
+            tx.after_commit(self.replication_written)
+
+        await self.uow.run(work)
+        return account
+
+    async def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
+        """The account whose credentials these are, or None.
+
+        `HomeElsewhere` when the name belongs to another region's account (a replica here:
+        it has no password, the home region checks it); `UsernameLost` when the password is
+        right but the account lost its name to a simultaneous sign-up in another region.
+        """
+        name = normalise_username(username)
+        account = await self.reads.accounts.by_username(name)
+        if account is None:
+            await asyncio.to_thread(burn_verification, password)
+        elif await asyncio.to_thread(password_matches, account["password_hash"], password):
+            status = status_of(account)
+            if status == "username_conflict":
+                raise UsernameLost(account)
+            return account if status == "active" else None
+        owner = await self.reads.replicas.owner_of(name)
+        if owner is not None and owner["home_region"] != self.region:
+            replica = await self.reads.replicas.replica(owner["account_id"])
+            if replica is not None and status_of(replica) == "active":
+                raise HomeElsewhere(owner["home_region"])
+        return None
+
+    async def _replicate(self, tx: Tx, account_id: str) -> dict[str, Any]:
+        """Bump the account's replica version and queue its new state for every other region."""
+        account = await tx.repos.accounts.next_replica_version(account_id)
+        await tx.repos.replication.enqueue(account_id, replica_state(account))
+        tx.after_commit(self.replication_written)
+        return account
+
+    async def change_plan(self, account_id: str, plan: str) -> dict[str, Any]:
+        async def work(tx: Tx) -> dict[str, Any]:
+            account = await tx.repos.accounts.by_id(account_id)
+            if account is None:
+                raise AccountNotFound(account_id)
+            if account["plan"] != plan:
+                await tx.repos.accounts.update(account_id, {"plan": plan})
+                tx.emit(AccountPlanChanged(account_id=account_id, old_plan=account["plan"], new_plan=cast(Any, plan)))
+                account = await self._replicate(tx, account_id)
+            return account
+
+        return await self.uow.run(work)
+
+    async def delete_account(self, account_id: str) -> None:
+        """Mark the account deleted (its username stays reserved), emit `account.deleted` and
+        replicate the deletion. Deleting a deleted account changes nothing."""
+
+        async def work(tx: Tx) -> None:
+            account = await tx.repos.accounts.by_id(account_id)
+            if account is None:
+                raise AccountNotFound(account_id)
+            if status_of(account) == "deleted":
+                return
+            await tx.repos.accounts.update(account_id, {"status": "deleted", "deleted_at": datetime.now(UTC)})
+            tx.emit(AccountDeleted(account_id=account_id, username=account["username"],
+                                   home_region=account["home_region"]))
+            await self._replicate(tx, account_id)
+
+        await self.uow.run(work)
+
+    async def receive_replica(self, account_id: str, state: Mapping[str, Any]) -> bool:
+        """Store another region's account (minimal state), once per version; emit `account.replicated`.
+
+        A version not above the one held changes nothing (a resent write, or one that arrives
+        after a newer one). Username conflicts are settled by `username_winner`: if a local
+        account loses, it is marked `username_conflict`, told at login, and that replicates too.
+        Returns whether anything changed.
+        """
+        if state["home_region"] == self.region:
+            raise InvalidReplica(f"account {account_id} has its home here, in {self.region}")
+
+        async def work(tx: Tx) -> bool:
+            held = await tx.repos.replicas.replica(account_id)
+            if held is not None and int(held["version"]) >= int(state["version"]):
+                return False
+            await tx.repos.replicas.put_replica(account_id, state)
+            username = state["username"]
+            owner = await tx.repos.replicas.owner_of(username)
+            local = await tx.repos.accounts.by_username(username)
+            contenders = {account_id: state["home_region"]}
+            if owner is not None:
+                contenders[owner["account_id"]] = owner["home_region"]
+            if local is not None and status_of(local) != "username_conflict":
+                contenders[local["_id"]] = self.region
+            winner = functools.reduce(username_winner, contenders)
+            if local is not None and local["_id"] != winner and status_of(local) != "username_conflict":
+                await self._lose_username(tx, local, winner, contenders[winner])
+            await tx.repos.replicas.claim(username, winner, contenders[winner])
+            tx.emit(AccountReplicated(
+                account_id=account_id, username=username, home_region=state["home_region"],
+                replica_region=self.region, version=int(state["version"]), status=state["status"],
+            ))
+            return True
+
+        return await self.uow.run(work)
+
+    async def _lose_username(self, tx: Tx, local: Mapping[str, Any], winner_id: str, winner_region: str) -> None:
+        await tx.repos.accounts.update(local["_id"], {
+            "status": "username_conflict",
+            "conflict_with": {"account_id": winner_id, "home_region": winner_region, "at": datetime.now(UTC)},
+        })
+        tx.emit(AccountUsernameConflicted(
+            account_id=local["_id"], username=local["username"], home_region=self.region,
+            winner_account_id=winner_id, winner_region=winner_region,
+        ))
+        await self._replicate(tx, local["_id"])

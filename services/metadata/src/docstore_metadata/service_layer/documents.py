@@ -1,0 +1,372 @@
+"""Document use cases: versions from uploads, details, trash, purge, and the reads behind the API.
+
+Every state change runs in one transaction (`uow.run`; the upload consumer: `uow.run_once`) with
+its events and its change-feed entry. S3 objects a change frees are recorded in the same
+transaction (`s3_garbage`) and deleted after commit by housekeeping, which is woken then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from docstore_events import (
+    FileDeleted,
+    FileDetailsChanged,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+    FileVersionRecorded,
+    UploadCompleted,
+)
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.adapters.storage import ObjectStore
+from docstore_metadata.domain.documents import (
+    DocumentNotFound,
+    NotOwner,
+    SearchCriteria,
+    VersionNotFound,
+    VersionRecorded,
+    change_entry,
+    check_criteria,
+    check_name,
+    check_path,
+    check_tags,
+    compare,
+    conflict_copy_id,
+    conflict_copy_name,
+    current_of,
+    detail_changes,
+    freed_objects,
+    is_conflict,
+    live,
+    new_document,
+    next_version,
+    restored_from_trash,
+    restored_version_row,
+    trashed,
+    version_row,
+    versions_to_prune,
+)
+from docstore_metadata.service_layer.sharing import owned, visible
+
+Tx = Transaction[Repositories]
+Doc = dict[str, Any]
+CONSUMER = "metadata"
+
+
+@dataclass(frozen=True)
+class Limits:
+    version_caps: Mapping[str, int]
+    """Versions a document keeps, per plan (unknown plans: the free cap)."""
+    trash_retention: timedelta = timedelta(days=30)
+    page_size_max: int = 200
+    search_scan_budget: int = 2000
+    changes_wait_max_seconds: float = 30
+    changes_poll_seconds: float = 0.25
+
+
+class Documents:
+    def __init__(
+        self, uow: UnitOfWork[Repositories], reads: Repositories, limits: Limits,
+        *, garbage_written: Callable[[], None] = lambda: None, store: ObjectStore | None = None,
+    ) -> None:
+        """`reads`: repositories outside any transaction; `garbage_written`: wakes housekeeping;
+        `store` signs download URLs."""
+        self.uow = uow
+        self.store = store
+        self.reads = reads
+        self.limits = limits
+        self.garbage_written = garbage_written
+
+    # --- versions ----------------------------------------------------------------------
+
+    async def record_upload(self, event: UploadCompleted) -> VersionRecorded:
+        """A completed upload becomes a version (see `_record`), in one transaction."""
+        return await self.uow.run(lambda tx: self._record(tx, event))
+
+    async def record_upload_once(self, event_id: str, event: UploadCompleted) -> bool:
+        """The consumer's form: once per event id; False when this event was recorded before."""
+
+        async def work(tx: Tx) -> None:
+            await self._record(tx, event)
+
+        return await self.uow.run_once(consumer=CONSUMER, event_id=event_id, work=work)
+
+    async def _record(self, tx: Tx, event: UploadCompleted) -> VersionRecorded:
+        """* a document id not seen before: a new document at version 1;
+        * an existing document with no base version, or with the current one as base: its next
+          version, with `file.modified`;
+        * an existing document whose current version is not the base (another write came first):
+          first write wins, and this upload becomes a new document, a conflict copy, in the same folder.
+        """
+        documents = tx.repos.documents
+        document = await documents.get(event.document_id)
+        if document is not None and document["account_id"] != event.account_id:
+            raise NotOwner(event.document_id)
+        now = datetime.now(UTC)
+        if document is not None and is_conflict(document, event.base_version):
+            copy_id = conflict_copy_id(event.upload_id)
+            copy = await self._new_document(
+                tx, event, now, document_id=copy_id, name=conflict_copy_name(document["name"], now),
+                path=document.get("path", "/"), tags=document.get("tags", []), title=document.get("title"),
+            )
+            await self._change(tx, "conflict", copy, now, conflict_of=document["_id"],
+                               base_version=event.base_version, current_version_of_original=document["current_version"])
+            return VersionRecorded(copy_id, 1, True, conflict_of=document["_id"])
+        if document is None:
+            created = await self._new_document(tx, event, now, document_id=event.document_id, name=event.filename,
+                                               path=event.path, tags=event.tags, title=event.title)
+            await self._change(tx, "created", created, now)
+            return VersionRecorded(event.document_id, 1, True)
+        row = version_row(event, event.document_id, next_version(document["current_version"]), now)
+        await self._make_current(tx, document, row, now, actor_id=event.actor_id or event.account_id)
+        return VersionRecorded(event.document_id, row["version"], False)
+
+    async def _new_document(
+        self, tx: Tx, event: UploadCompleted, now: datetime, *, document_id: str, name: str, path: str,
+        tags: list[str], title: str | None,
+    ) -> Doc:
+        row = version_row(event, document_id, 1, now)
+        await tx.repos.documents.insert_version(row)
+        document = new_document(event, now, document_id=document_id, name=name, path=path, tags=tags, title=title)
+        await tx.repos.documents.insert_document(document)
+        self._version_recorded(tx, document, row, conflict_of=event.document_id if document_id != event.document_id else None)
+        return document
+
+    async def _make_current(self, tx: Tx, document: Doc, row: Doc, now: datetime, *, actor_id: str) -> None:
+        """Store version `row` and make it the document's current one: `file.modified`, a change
+        entry, then the plan's retention cap."""
+        await tx.repos.documents.insert_version(row)
+        current = current_of(row, now)
+        await tx.repos.documents.update_document(document["_id"], current)
+        document.update(current)
+        self._version_recorded(tx, document, row)
+        tx.emit(FileModified(
+            account_id=document["account_id"], document_id=document["_id"], version=document["current_version"],
+            name=document["name"], size=document["size"], actor_id=actor_id,
+        ))
+        await self._change(tx, "modified", document, now)
+        await self._enforce_retention(tx, document)
+
+    @staticmethod
+    def _version_recorded(tx: Tx, document: Mapping[str, Any], row: Mapping[str, Any], *,
+                          conflict_of: str | None = None) -> None:
+        """Tell downstream (the indexer) which bytes are now a version of which document."""
+        tx.emit(FileVersionRecorded(
+            account_id=document["account_id"], document_id=document["_id"], version=row["version"],
+            upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], filename=row["filename"],
+            content_type=row["content_type"], size=row["size"], sha256=row["sha256"], title=document.get("title"),
+            tags=document.get("tags", []), path=document.get("path", "/"), conflict_of=conflict_of,
+        ))
+
+    @staticmethod
+    async def _change(tx: Tx, kind: str, document: Mapping[str, Any], now: datetime, **extra: Any) -> None:
+        await tx.repos.documents.add_change(change_entry(kind, document, now, **extra))
+
+    async def _enforce_retention(self, tx: Tx, document: Mapping[str, Any]) -> list[int]:
+        plan = await tx.repos.accounts.plan_of(document["account_id"])
+        cap = self.limits.version_caps.get(plan, self.limits.version_caps["free"])
+        versions = await tx.repos.documents.versions_of(document["_id"])
+        prune = versions_to_prune([v["version"] for v in versions], cap)
+        if not prune:
+            return []
+        removed = [v for v in versions if v["version"] in prune]
+        freed = freed_objects(removed, [v for v in versions if v["version"] not in prune])
+        await tx.repos.documents.delete_versions(document["_id"], prune)
+        await tx.repos.documents.add_garbage(freed.keys)
+        tx.emit(FileDeleted(account_id=document["account_id"], document_id=document["_id"], versions=prune,
+                            size=freed.size, whole_document=False))
+        tx.after_commit(self.garbage_written)
+        return prune
+
+    async def restore_version(self, account_id: str, document_id: str, number: int) -> Doc:
+        """Make version `number` current again as a new version pointing at the same S3 object."""
+
+        async def work(tx: Tx) -> Doc:
+            await owned(tx.repos, account_id, document_id, "restore a version of it")
+            document = dict(live(await tx.repos.documents.owned(account_id, document_id), document_id))
+            old = await tx.repos.documents.version(document_id, number)
+            if old is None:
+                raise VersionNotFound(number)
+            now = datetime.now(UTC)
+            row = restored_version_row(old, document_id, document["current_version"] + 1, now)
+            await self._make_current(tx, document, row, now, actor_id=account_id)
+            return document
+
+        return await self.uow.run(work)
+
+    # --- details -------------------------------------------------------------------------
+
+    async def update_details(
+        self, account_id: str, document_id: str, *, name: str | None = None, tags: list[str] | None = None,
+        path: str | None = None,
+    ) -> Doc:
+        """Rename, re-tag or move a document: `file.details-changed` and one change entry per aspect."""
+
+        async def work(tx: Tx) -> Doc:
+            await owned(tx.repos, account_id, document_id, "rename, move or re-tag it")
+            new_name = check_name(name) if name is not None else None
+            new_tags = check_tags(tags) if tags is not None else None
+            new_path = check_path(path) if path is not None else None
+            document = dict(live(await tx.repos.documents.owned(account_id, document_id), document_id))
+            changes, kinds = detail_changes(document, name=new_name, tags=new_tags, path=new_path)
+            if not changes:
+                return document
+            await tx.repos.documents.update_document(document_id, changes)
+            document.update(changes)
+            tx.emit(FileDetailsChanged(account_id=account_id, document_id=document_id, name=document["name"],
+                                       path=document.get("path", "/"), tags=document.get("tags", [])))
+            now = datetime.now(UTC)
+            for kind in kinds:
+                await self._change(tx, kind, document, now)
+            return document
+
+        return await self.uow.run(work)
+
+    # --- trash ---------------------------------------------------------------------------
+
+    async def delete(self, account_id: str, document_id: str, *, permanent: bool = False) -> None:
+        """To the trash; with `permanent`, delete for good now (from the trash, or straight away)."""
+        if permanent:
+            await self.purge_now(account_id, document_id)
+        else:
+            await self.trash(account_id, document_id)
+
+    async def trash(self, account_id: str, document_id: str) -> Doc:
+        async def work(tx: Tx) -> Doc:
+            await owned(tx.repos, account_id, document_id, "delete it")
+            document = await tx.repos.documents.owned(account_id, document_id)
+            if document is None:
+                raise DocumentNotFound(document_id)
+            if document.get("trashed"):
+                return document
+            now = datetime.now(UTC)
+            changes = trashed(now)
+            await tx.repos.documents.update_document(document_id, changes)
+            document.update(changes)
+            tx.emit(FileTrashed(account_id=account_id, document_id=document_id))
+            await self._change(tx, "trashed", document, now)
+            return document
+
+        return await self.uow.run(work)
+
+    async def untrash(self, account_id: str, document_id: str) -> Doc:
+        async def work(tx: Tx) -> Doc:
+            document = await tx.repos.documents.owned(account_id, document_id)
+            if document is None:
+                raise DocumentNotFound(document_id)
+            now = datetime.now(UTC)
+            changes = restored_from_trash(document, now, self.limits.trash_retention)
+            await tx.repos.documents.update_document(document_id, changes)
+            document.update(changes)
+            tx.emit(FileRestored(account_id=account_id, document_id=document_id))
+            await self._change(tx, "restored", document, now)
+            return document
+
+        return await self.uow.run(work)
+
+    async def _purge(self, tx: Tx, document: Mapping[str, Any]) -> bool:
+        """Delete the document, its versions and (after commit) its S3 objects; `file.deleted` once."""
+        documents = tx.repos.documents
+        if not await documents.delete_document(document["_id"]):
+            return False  # another replica purged it first
+        versions = await documents.versions_of(document["_id"])
+        freed = freed_objects(versions, [])
+        await documents.delete_versions(document["_id"], [v["version"] for v in versions])
+        await documents.add_garbage(freed.keys)
+        tx.emit(FileDeleted(account_id=document["account_id"], document_id=document["_id"],
+                            versions=sorted(v["version"] for v in versions), size=freed.size, whole_document=True))
+        await self._change(tx, "deleted", document, datetime.now(UTC))
+        tx.after_commit(self.garbage_written)
+        return True
+
+    async def purge_now(self, account_id: str, document_id: str) -> None:
+        """Delete for good, now (from the trash, or straight away)."""
+
+        async def work(tx: Tx) -> None:
+            await owned(tx.repos, account_id, document_id, "delete it")
+            document = await tx.repos.documents.owned(account_id, document_id)
+            if document is None or not await self._purge(tx, document):
+                raise DocumentNotFound(document_id)
+
+        await self.uow.run(work)
+
+    async def purge_expired(self, claimant: str, *, lease: timedelta = timedelta(minutes=5), limit: int = 1000) -> int:
+        """Purge documents trashed longer ago than the retention. Each is claimed first (outside any
+        transaction), so two replicas never work on the same one; the purge itself is a transaction
+        that does nothing when the document was restored, taken over or purged meanwhile."""
+        purged = 0
+        cutoff = datetime.now(UTC) - self.limits.trash_retention
+        for _ in range(limit):
+            claimed = await self.reads.documents.claim_expired(cutoff, claimant=claimant, lease=lease)
+            if claimed is None:
+                break
+
+            async def work(tx: Tx, document_id: str = claimed["_id"]) -> bool:
+                current = await tx.repos.documents.get(document_id)
+                if current is None or not current.get("trashed") or current.get("purge_claimed_by") != claimant:
+                    return False  # restored, or taken over meanwhile
+                return await self._purge(tx, current)
+
+            purged += bool(await self.uow.run(work))
+        return purged
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def get(self, account_id: str, document_id: str) -> Doc:
+        """A document the caller owns or that is shared with them (anyone else's: 404, like a missing one)."""
+        return dict((await visible(self.reads, account_id, document_id)).document)
+
+    async def page(
+        self, account_id: str, *, sort: str, order: str, limit: int, cursor: str | None, path: str | None,
+        trashed: bool,
+    ) -> tuple[list[Doc], str | None]:
+        folder = check_path(path) if path is not None else None
+        return await self.reads.documents.page(
+            account_id, sort=sort, order=order, limit=min(limit, self.limits.page_size_max), cursor=cursor,
+            path=folder, trashed=trashed,
+        )
+
+    async def search(
+        self, account_id: str, criteria: SearchCriteria, *, limit: int, cursor: str | None,
+    ) -> tuple[list[Doc], str | None]:
+        return await self.reads.documents.search(
+            account_id, check_criteria(criteria), limit=min(limit, self.limits.page_size_max), cursor=cursor,
+            scan_budget=self.limits.search_scan_budget,
+        )
+
+    async def versions(self, account_id: str, document_id: str) -> list[Doc]:
+        await visible(self.reads, account_id, document_id)
+        return await self.reads.documents.versions_of(document_id)
+
+    async def download_url(self, account_id: str, document_id: str, version: int | None, *, expires_in: int) -> str:
+        """A signed URL for the bytes of version `version` (None: the current one), named as the document."""
+        document = await self.get(account_id, document_id)
+        stored = await self.reads.documents.version(document_id, version or document["current_version"])
+        if stored is None:
+            raise VersionNotFound(version)
+        assert self.store is not None, "bootstrap gives Documents an ObjectStore"
+        return await self.store.download_url(bucket=stored["bucket"], key=stored["key"], filename=document["name"],
+                                             expires_in=expires_in)
+
+    async def changes(self, account_id: str, cursor: int, limit: int, wait: float) -> list[Doc]:
+        """Entries with seq > cursor, oldest first; with `wait`, none is waited for up to that long.
+        The wait polls the changes collection, so a change written by any replica ends it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(wait, self.limits.changes_wait_max_seconds)
+        while True:
+            rows = await self.reads.documents.changes_since(account_id, cursor, limit)
+            if rows or loop.time() >= deadline:
+                return rows
+            await asyncio.sleep(min(self.limits.changes_poll_seconds, max(deadline - loop.time(), 0)))
+
+    async def compare(
+        self, account_id: str, files: list[tuple[str, str]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Client (path, sha256) pairs against the account's live documents (`domain.documents.compare`)."""
+        return compare(files, await self.reads.documents.live_documents(account_id))

@@ -1,0 +1,118 @@
+"""Sharing use cases: share and unshare (owner only), follow and unfollow, and who sees what.
+
+Who may see a document is a pure rule (`domain/sharing.py`); this module reads the document and
+the caller's share and applies it. Every change runs in one transaction with its event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docstore_events import ShareCreated
+from docstore_events.notifications import FileFollowed, FileUnfollowed
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.domain.accounts import normalise_username
+from docstore_metadata.domain.sharing import (
+    SharedWithOwner,
+    UnknownUser,
+    Visible,
+    access_to,
+    owner_only,
+    writable,
+)
+
+Tx = Transaction[Repositories]
+
+
+async def visible(repos: Repositories, account_id: str, document_id: str) -> Visible:
+    """The document and the caller's access to it; `NoAccess` (404) when they have none."""
+    document = await repos.documents.get(document_id)
+    share = None
+    if document is not None and document["account_id"] != account_id:
+        share = await repos.sharing.share_of(document_id, account_id)
+    return access_to(document, share, account_id, document_id)
+
+
+async def owned(repos: Repositories, account_id: str, document_id: str, action: str) -> dict[str, Any]:
+    """The caller's own document; `OwnerOnly` (403, "only the document's owner can {action}") for
+    someone it is shared with, `NoAccess` (404) for anyone else."""
+    return dict(owner_only(await visible(repos, account_id, document_id), action))
+
+
+class Sharing:
+    def __init__(self, uow: UnitOfWork[Repositories], reads: Repositories) -> None:
+        """`reads`: repositories outside any transaction."""
+        self.uow = uow
+        self.reads = reads
+
+    async def visible(self, account_id: str, document_id: str) -> Visible:
+        return await visible(self.reads, account_id, document_id)
+
+    async def writable(self, account_id: str, document_id: str) -> Visible:
+        """For upload: the document if the caller owns it or may edit it; 404 otherwise."""
+        return writable(await self.visible(account_id, document_id))
+
+    async def share(self, owner_id: str, document_id: str, username: str, permission: str) -> dict[str, Any]:
+        document = await owned(self.reads, owner_id, document_id, "share it")
+        grantee = await self.reads.accounts.by_username(normalise_username(username))
+        if grantee is None:
+            raise UnknownUser(username)
+        if grantee["_id"] == owner_id:
+            raise SharedWithOwner()
+
+        async def work(tx: Tx) -> None:
+            if await tx.repos.sharing.share(document_id, owner_id, grantee["_id"], permission):
+                tx.emit(ShareCreated(account_id=owner_id, document_id=document_id, grantee_id=grantee["_id"],
+                                     permission=permission))
+
+        await self.uow.run(work)
+        return {"grantee_id": grantee["_id"], "username": grantee["username"], "permission": permission,
+                "document_id": document["_id"]}
+
+    async def shares_of(self, owner_id: str, document_id: str) -> list[dict[str, Any]]:
+        await owned(self.reads, owner_id, document_id, "see its shares")
+        return await self.reads.sharing.shares_of(document_id)
+
+    async def unshare(self, owner_id: str, document_id: str, grantee_id: str) -> None:
+        await owned(self.reads, owner_id, document_id, "stop sharing it")
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.sharing.unshare(document_id, grantee_id)
+            # Losing access ends the follow too.
+            if await tx.repos.sharing.unfollow(document_id, grantee_id):
+                tx.emit(FileUnfollowed(account_id=grantee_id, document_id=document_id, owner_id=owner_id))
+
+        await self.uow.run(work)
+
+    async def shared_with(self, account_id: str, limit: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(share, document) of the live documents shared with the caller, newest share first."""
+        out = []
+        for row in await self.reads.sharing.shared_with(account_id, limit):
+            document = await self.reads.documents.get(row["document_id"])
+            if document is not None and not document.get("trashed"):
+                out.append((row, document))
+        return out
+
+    async def follow(self, account_id: str, document_id: str) -> None:
+        found = await self.visible(account_id, document_id)
+        owner_id = found.document["account_id"]
+
+        async def work(tx: Tx) -> None:
+            if await tx.repos.sharing.follow(document_id, owner_id, account_id):
+                tx.emit(FileFollowed(account_id=account_id, document_id=document_id, owner_id=owner_id))
+
+        await self.uow.run(work)
+
+    async def unfollow(self, account_id: str, document_id: str) -> None:
+        document = await self.reads.documents.get(document_id)
+        owner_id = document["account_id"] if document else ""
+
+        async def work(tx: Tx) -> None:
+            if await tx.repos.sharing.unfollow(document_id, account_id):
+                tx.emit(FileUnfollowed(account_id=account_id, document_id=document_id, owner_id=owner_id))
+
+        await self.uow.run(work)
+
+    async def follows_of(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+        return await self.reads.sharing.follows_of(account_id, limit)

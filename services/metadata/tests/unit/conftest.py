@@ -1,0 +1,208 @@
+"""In-memory repositories for use-case tests on `FakeUnitOfWork` (no servers).
+
+Each keeps what MongoDB would, in dicts, and answers the same methods as its adapter in
+`docstore_metadata.adapters` (only those the use cases call)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.domain.accounts import Account, UsernameTaken
+from docstore_metadata.service_layer.accounts import Accounts
+from docstore_metadata.service_layer.documents import Documents, Limits
+from docstore_metadata.service_layer.sharing import Sharing
+
+Doc = dict[str, Any]
+
+
+class InMemoryAccounts:
+    def __init__(self) -> None:
+        self.rows: dict[str, Doc] = {}
+
+    async def add(self, account: Account) -> None:
+        if any(row["username"] == account.username for row in self.rows.values()):
+            raise UsernameTaken(account.username)
+        self.rows[account.id] = {
+            "_id": account.id, "username": account.username, "email": account.email, "plan": account.plan,
+            "home_region": account.home_region, "password_hash": account.password_hash,
+            "created_at": account.created_at, "status": "active", "replica_version": 1,
+        }
+
+    async def by_username(self, username: str) -> Doc | None:
+        return next((copy.deepcopy(r) for r in self.rows.values() if r["username"] == username), None)
+
+    async def by_id(self, account_id: str) -> Doc | None:
+        return copy.deepcopy(self.rows.get(account_id))
+
+    async def plan_of(self, account_id: str) -> str:
+        return str(self.rows.get(account_id, {}).get("plan") or "free")
+
+    async def update(self, account_id: str, changes: Mapping[str, Any]) -> None:
+        self.rows[account_id].update(changes)
+
+    async def next_replica_version(self, account_id: str) -> Doc:
+        self.rows[account_id]["replica_version"] += 1
+        return copy.deepcopy(self.rows[account_id])
+
+
+class InMemoryDocuments:
+    def __init__(self) -> None:
+        self.rows: dict[str, Doc] = {}
+        self.versions: dict[str, Doc] = {}
+        self.changes: list[Doc] = []
+        self.garbage: dict[str, Doc] = {}
+
+    async def get(self, document_id: str) -> Doc | None:
+        return copy.deepcopy(self.rows.get(document_id))
+
+    async def owned(self, account_id: str, document_id: str) -> Doc | None:
+        found = self.rows.get(document_id)
+        return copy.deepcopy(found) if found and found["account_id"] == account_id else None
+
+    async def insert_document(self, document: Mapping[str, Any]) -> None:
+        assert document["_id"] not in self.rows
+        self.rows[document["_id"]] = dict(document)
+
+    async def update_document(self, document_id: str, changes: Mapping[str, Any]) -> None:
+        self.rows[document_id].update(changes)
+
+    async def delete_document(self, document_id: str) -> bool:
+        return self.rows.pop(document_id, None) is not None
+
+    async def insert_version(self, version: Mapping[str, Any]) -> None:
+        assert version["_id"] not in self.versions
+        self.versions[version["_id"]] = dict(version)
+
+    async def versions_of(self, document_id: str) -> list[Doc]:
+        rows = [dict(v) for v in self.versions.values() if v["document_id"] == document_id]
+        return sorted(rows, key=lambda v: -v["version"])
+
+    async def version(self, document_id: str, version: int) -> Doc | None:
+        return copy.deepcopy(self.versions.get(f"{document_id}:{version}"))
+
+    async def delete_versions(self, document_id: str, numbers: list[int]) -> None:
+        for number in numbers:
+            self.versions.pop(f"{document_id}:{number}", None)
+
+    async def live_documents(self, account_id: str) -> list[Doc]:
+        return [dict(d) for d in self.rows.values() if d["account_id"] == account_id and not d.get("trashed")]
+
+    async def add_garbage(self, objects: list[tuple[str, str]]) -> None:
+        for bucket, key in objects:
+            self.garbage[f"{bucket}/{key}"] = {"_id": f"{bucket}/{key}", "bucket": bucket, "key": key}
+
+    async def claim_expired(self, cutoff: datetime, *, claimant: str, lease: timedelta) -> Doc | None:
+        now = datetime.now(UTC)
+        for row in self.rows.values():
+            if row.get("trashed") and row["trashed_at"] < cutoff and row["purge_claimed_at"] < now - lease:
+                row.update(purge_claimed_at=now, purge_claimed_by=claimant)
+                return dict(row)
+        return None
+
+    async def add_change(self, change: Mapping[str, Any]) -> int:
+        seq = 1 + sum(1 for c in self.changes if c["account_id"] == change["account_id"])
+        self.changes.append({"seq": seq, **change})
+        return seq
+
+    async def changes_since(self, account_id: str, cursor: int, limit: int) -> list[Doc]:
+        return [c for c in self.changes if c["account_id"] == account_id and c["seq"] > cursor][:limit]
+
+
+class InMemorySharing:
+    def __init__(self) -> None:
+        self.shares: dict[str, Doc] = {}
+        self.follows: dict[str, Doc] = {}
+
+    async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str) -> bool:
+        key = f"{document_id}:{grantee_id}"
+        new = key not in self.shares
+        self.shares.setdefault(key, {"document_id": document_id, "owner_id": owner_id, "grantee_id": grantee_id})
+        self.shares[key]["permission"] = permission
+        return new
+
+    async def unshare(self, document_id: str, grantee_id: str) -> bool:
+        return self.shares.pop(f"{document_id}:{grantee_id}", None) is not None
+
+    async def share_of(self, document_id: str, grantee_id: str) -> Doc | None:
+        return self.shares.get(f"{document_id}:{grantee_id}")
+
+    async def follow(self, document_id: str, owner_id: str, follower_id: str) -> bool:
+        key = f"{follower_id}:{document_id}"
+        new = key not in self.follows
+        self.follows.setdefault(key, {"document_id": document_id, "owner_id": owner_id, "follower_id": follower_id})
+        return new
+
+    async def unfollow(self, document_id: str, follower_id: str) -> bool:
+        return self.follows.pop(f"{follower_id}:{document_id}", None) is not None
+
+
+class InMemoryReplicas:
+    def __init__(self) -> None:
+        self.replicas: dict[str, Doc] = {}
+        self.usernames: dict[str, Doc] = {}
+
+    async def replica(self, account_id: str) -> Doc | None:
+        return self.replicas.get(account_id)
+
+    async def put_replica(self, account_id: str, state: Mapping[str, Any]) -> None:
+        self.replicas[account_id] = {"_id": account_id, **state}
+
+    async def owner_of(self, username: str) -> Doc | None:
+        return self.usernames.get(username)
+
+    async def claim(self, username: str, account_id: str, home_region: str) -> None:
+        self.usernames[username] = {"_id": username, "account_id": account_id, "home_region": home_region}
+
+    async def claim_new(self, username: str, account_id: str, home_region: str) -> None:
+        if username in self.usernames:
+            raise UsernameTaken(username)
+        await self.claim(username, account_id, home_region)
+
+
+class InMemoryReplicationQueue:
+    def __init__(self, peers: list[str]) -> None:
+        self.peers = peers
+        self.rows: dict[str, Doc] = {}
+
+    async def enqueue(self, account_id: str, state: Mapping[str, Any]) -> None:
+        for target in self.peers:
+            self.rows[f"{target}:{account_id}"] = dict(state)
+
+
+@dataclass
+class World:
+    """The use cases of one region ("here") on in-memory repositories, and what they signalled."""
+
+    uow: FakeUnitOfWork[Repositories]
+    repos: Any
+    accounts: Accounts
+    documents: Documents
+    sharing: Sharing
+    woken: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def world() -> World:
+    fakes: dict[str, Any] = {
+        "accounts": InMemoryAccounts(), "documents": InMemoryDocuments(), "sharing": InMemorySharing(),
+        "replicas": InMemoryReplicas(), "replication": InMemoryReplicationQueue(["there"]),
+    }
+    repos: Any = Repositories(**fakes)
+    uow: FakeUnitOfWork[Repositories] = FakeUnitOfWork(repos)
+    woken: list[str] = []
+    limits = Limits(version_caps={"free": 3, "premium": 100}, trash_retention=timedelta(days=30))
+    return World(
+        uow=uow, repos=repos,
+        accounts=Accounts(uow, repos, "here", replication_written=lambda: woken.append("replication")),
+        documents=Documents(uow, repos, limits, garbage_written=lambda: woken.append("garbage")),
+        sharing=Sharing(uow, repos),
+        woken=woken,
+    )

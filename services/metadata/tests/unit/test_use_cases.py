@@ -1,0 +1,208 @@
+"""Use cases on `FakeUnitOfWork` and in-memory repositories (`conftest.py`): what each one stores,
+emits and refuses, without servers."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from docstore_events import (
+    AccountCreated,
+    AccountPlanChanged,
+    FileDeleted,
+    FileDetailsChanged,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+    FileVersionRecorded,
+    ShareCreated,
+    UploadCompleted,
+)
+from docstore_kit.errors import DomainError
+from docstore_metadata.domain.accounts import AccountNotFound, HomeElsewhere, InvalidReplica, UsernameTaken
+from docstore_metadata.domain.documents import DocumentNotFound, InTrash, InvalidDetails, NotInTrash, TrashExpired
+from docstore_metadata.domain.sharing import NoAccess, OwnerOnly
+
+PASSWORD = "quartz lantern orbit 97 meadow"
+OWNER = "acc-owner"
+
+
+def upload(document_id: str | None = None, *, body: bytes = b"hello", base_version: int | None = None,
+           filename: str = "notes.txt", account_id: str = OWNER) -> UploadCompleted:
+    document_id = document_id or str(uuid.uuid4())
+    upload_id = uuid.uuid4().hex
+    return UploadCompleted(
+        account_id=account_id, upload_id=upload_id, document_id=document_id, bucket="b",
+        key=f"here/{account_id}/{document_id}/{upload_id}", filename=filename, content_type="text/plain",
+        size=len(body), etag=hashlib.md5(body).hexdigest(), sha256=hashlib.sha256(body).hexdigest(), tags=[],
+        path="/", base_version=base_version,
+    )
+
+
+def kinds(world: Any) -> list[str]:
+    return [c["kind"] for c in world.repos.documents.changes]
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+async def test_sign_up_emits_account_created_without_secrets_and_queues_the_replica(world: Any) -> None:
+    account = await world.accounts.sign_up(username=" Ada ", email="ada@example.com", password=PASSWORD, plan="free")
+    [created] = world.uow.emitted
+    assert isinstance(created, AccountCreated)
+    assert created.account_id == account.id and created.username == "ada" and created.home_region == "here"
+    dumped = created.model_dump_json()
+    assert PASSWORD not in dumped and account.password_hash not in dumped and "password" not in dumped
+    assert world.repos.replicas.usernames["ada"]["account_id"] == account.id
+    assert world.repos.replication.rows[f"there:{account.id}"]["version"] == 1
+    assert world.woken == ["replication"]
+
+
+async def test_a_taken_username_is_refused_with_409_and_emits_nothing(world: Any) -> None:
+    await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
+    with pytest.raises(UsernameTaken, match="username ada is taken") as refused:
+        await world.accounts.sign_up(username="ADA", email="other@example.com", password=PASSWORD, plan="free")
+    assert refused.value.status == 409
+    assert len(world.uow.emitted) == 1 and world.uow.commits == 1
+
+
+async def test_plan_change_bumps_the_replica_version_and_unknown_accounts_are_404(world: Any) -> None:
+    account = await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
+    changed = await world.accounts.change_plan(account.id, "premium")
+    assert changed["plan"] == "premium" and changed["replica_version"] == 2
+    assert [type(e) for e in world.uow.emitted] == [AccountCreated, AccountPlanChanged]
+    assert world.repos.replication.rows[f"there:{account.id}"]["plan"] == "premium"
+    await world.accounts.change_plan(account.id, "premium")  # no change, no event
+    assert len(world.uow.emitted) == 2
+    with pytest.raises(AccountNotFound) as missing:
+        await world.accounts.change_plan("nobody", "premium")
+    assert missing.value.status == 404 and str(missing.value) == "account not found"
+
+
+async def test_log_in_elsewhere_and_replicas_of_this_region_are_refused(world: Any) -> None:
+    applied = await world.accounts.receive_replica("acc-far", {
+        "username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1})
+    assert applied
+    assert not await world.accounts.receive_replica("acc-far", {
+        "username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1})
+    with pytest.raises(HomeElsewhere) as elsewhere:
+        await world.accounts.authenticate("bob", PASSWORD)
+    assert elsewhere.value.status == 421 and elsewhere.value.extra() == {"home_region": "there"}
+    assert await world.accounts.authenticate("nobody", PASSWORD) is None
+    with pytest.raises(InvalidReplica):
+        await world.accounts.receive_replica("acc-x", {
+            "username": "x", "home_region": "here", "plan": "free", "status": "active", "version": 1})
+
+
+# --- documents -------------------------------------------------------------------------------
+
+
+async def test_uploads_become_versions_and_a_stale_base_becomes_a_conflict_copy(world: Any) -> None:
+    first = upload()
+    recorded = await world.documents.record_upload(first)
+    assert recorded.is_new_document and recorded.version == 1
+    second = await world.documents.record_upload(upload(first.document_id, body=b"two", base_version=1))
+    assert second.version == 2 and not second.is_new_document
+    stale = await world.documents.record_upload(upload(first.document_id, body=b"late", base_version=1))
+    assert stale.is_new_document and stale.conflict_of == first.document_id
+    assert world.repos.documents.rows[stale.document_id]["name"].startswith("notes (conflict copy ")
+    assert [type(e) for e in world.uow.emitted] == [FileVersionRecorded, FileVersionRecorded, FileModified,
+                                                    FileVersionRecorded]
+    assert kinds(world) == ["created", "modified", "conflict"]
+
+
+async def test_an_event_is_recorded_once(world: Any) -> None:
+    event = upload()
+    assert await world.documents.record_upload_once("event-1", event)
+    assert not await world.documents.record_upload_once("event-1", event)
+    assert len(world.uow.emitted) == 1
+
+
+async def test_retention_prunes_the_oldest_versions_and_wakes_housekeeping_after_commit(world: Any) -> None:
+    first = upload(body=b"1")
+    await world.documents.record_upload(first)
+    for n in range(2, 5):
+        await world.documents.record_upload(upload(first.document_id, body=str(n).encode()))
+    deleted = [e for e in world.uow.emitted if isinstance(e, FileDeleted)]
+    assert [(d.versions, d.size, d.whole_document) for d in deleted] == [([1], 1, False)]
+    assert list(world.repos.documents.garbage) == [f"b/{first.key}"]
+    assert world.woken == ["garbage"]
+
+
+async def test_rename_emits_file_details_changed_and_one_change_per_aspect(world: Any) -> None:
+    event = upload(filename="draft.txt")
+    await world.documents.record_upload(event)
+    document = await world.documents.update_details(OWNER, event.document_id, name="Final.txt", tags=["b", "a", "a"])
+    assert document["name"] == "Final.txt" and document["name_lower"] == "final.txt" and document["tags"] == ["a", "b"]
+    changed = world.uow.emitted[-1]
+    assert isinstance(changed, FileDetailsChanged) and changed.name == "Final.txt" and changed.tags == ["a", "b"]
+    assert kinds(world) == ["created", "renamed", "tagged"]
+    commits = world.uow.commits
+    await world.documents.update_details(OWNER, event.document_id, name="Final.txt")  # nothing changes
+    assert world.uow.commits == commits + 1 and world.uow.emitted[-1] is changed
+    with pytest.raises(InvalidDetails):
+        await world.documents.update_details(OWNER, event.document_id, name="a/b")
+
+
+async def test_only_the_owner_renames_and_strangers_see_nothing(world: Any) -> None:
+    event = upload()
+    await world.documents.record_upload(event)
+    await world.repos.sharing.share(event.document_id, OWNER, "acc-editor", "edit")
+    with pytest.raises(OwnerOnly, match="only the document's owner can rename, move or re-tag it") as refused:
+        await world.documents.update_details("acc-editor", event.document_id, name="x.txt")
+    assert refused.value.status == 403
+    with pytest.raises(NoAccess) as hidden:
+        await world.documents.update_details("acc-stranger", event.document_id, name="x.txt")
+    assert hidden.value.status == 404 and str(hidden.value) == "document not found"
+    assert (await world.documents.get("acc-editor", event.document_id))["_id"] == event.document_id
+
+
+async def test_trash_and_restore_follow_the_rules(world: Any) -> None:
+    event = upload()
+    await world.documents.record_upload(event)
+    doc_id = event.document_id
+    with pytest.raises(NotInTrash):
+        await world.documents.untrash(OWNER, doc_id)
+    await world.documents.trash(OWNER, doc_id)
+    await world.documents.trash(OWNER, doc_id)  # already there: no second event
+    with pytest.raises(InTrash) as in_trash:
+        await world.documents.update_details(OWNER, doc_id, name="b.txt")
+    assert in_trash.value.status == 409
+    restored = await world.documents.untrash(OWNER, doc_id)
+    assert not restored["trashed"]
+    assert [type(e) for e in world.uow.emitted[1:]] == [FileTrashed, FileRestored]
+
+    await world.documents.trash(OWNER, doc_id)
+    world.repos.documents.rows[doc_id]["trashed_at"] = datetime.now(UTC) - timedelta(days=31)
+    with pytest.raises(TrashExpired) as expired:
+        await world.documents.untrash(OWNER, doc_id)
+    assert expired.value.status == 410
+    assert await world.documents.purge_expired("replica-1") == 1
+    assert await world.documents.purge_expired("replica-2") == 0
+    gone = world.uow.emitted[-1]
+    assert isinstance(gone, FileDeleted) and gone.whole_document and gone.versions == [1]
+    with pytest.raises(DocumentNotFound):
+        await world.documents.purge_now(OWNER, doc_id)
+    assert kinds(world) == ["created", "trashed", "restored", "trashed", "deleted"]
+
+
+# --- sharing ---------------------------------------------------------------------------------
+
+
+async def test_sharing_is_the_owners_and_emits_once(world: Any) -> None:
+    grantee = await world.accounts.sign_up(username="bob", email="bob@example.com", password=PASSWORD, plan="free")
+    event = upload()
+    await world.documents.record_upload(event)
+    shared = await world.sharing.share(OWNER, event.document_id, "BOB", "view")
+    assert shared == {"grantee_id": grantee.id, "username": "bob", "permission": "view",
+                      "document_id": event.document_id}
+    await world.sharing.share(OWNER, event.document_id, "bob", "edit")  # a change, not a new share
+    assert len([e for e in world.uow.emitted if isinstance(e, ShareCreated)]) == 1
+    with pytest.raises(OwnerOnly, match="can share it"):
+        await world.sharing.share(grantee.id, event.document_id, "bob", "view")
+    for refusal in (NoAccess, OwnerOnly, AccountNotFound):
+        assert issubclass(refusal, DomainError)
