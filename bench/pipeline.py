@@ -56,8 +56,13 @@ async def raw_round_trips(bootstrap: str, count: int) -> list[float]:
     await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     await producer.start()
     await consumer.start()
     samples = []
@@ -86,8 +91,16 @@ async def pipeline_latencies(bootstrap: str, mongo_url: str, count: int) -> list
     try:
         for i in range(count + WARMUP):
             event = UploadCompleted(
-                account_id=account_id, upload_id=f"u{i}", document_id=f"d{i}", bucket="b", key=f"k{i}",
-                filename="f.txt", content_type="text/plain", size=1, etag="e", sha256="s",
+                account_id=account_id,
+                upload_id=f"u{i}",
+                document_id=f"d{i}",
+                bucket="b",
+                key=f"k{i}",
+                filename="f.txt",
+                content_type="text/plain",
+                size=1,
+                etag="e",
+                sha256="s",
             )
             record = encode(event, source="/bench")
             started = time.perf_counter()
@@ -131,7 +144,9 @@ def main() -> None:
         finally:
             quota.stop()
             servers.stop()
-    print(f"\n{args.events} events, one at a time, after {WARMUP} warm-up events each; fetch wait {FETCH_MAX_WAIT_MS} ms")
+    print(
+        f"\n{args.events} events, one at a time, after {WARMUP} warm-up events each; fetch wait {FETCH_MAX_WAIT_MS} ms"
+    )
     raw_p50, raw_p99 = report("raw aiokafka produce -> consume", raw)
     pipe_p50, pipe_p99 = report("upload.completed -> quota usage updated", pipeline)
     print(f"{'ratio pipeline / raw':42} p50 {pipe_p50 / raw_p50:8.1f} x    p99 {pipe_p99 / raw_p99:8.1f} x")

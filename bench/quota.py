@@ -39,8 +39,16 @@ def records(count: int, accounts: int, run: str) -> list[KafkaRecord]:
     result = []
     for i in range(count):
         event = UploadCompleted(
-            account_id=f"bench-{run}-{i % accounts}", upload_id=f"u{i}", document_id=f"d-{run}-{i}", bucket="b",
-            key=f"k{i}", filename="f.txt", content_type="text/plain", size=1, etag="e", sha256="s",
+            account_id=f"bench-{run}-{i % accounts}",
+            upload_id=f"u{i}",
+            document_id=f"d-{run}-{i}",
+            bucket="b",
+            key=f"k{i}",
+            filename="f.txt",
+            content_type="text/plain",
+            size=1,
+            etag="e",
+            sha256="s",
         )
         result.append(encode(event, source="/bench"))
     return result
@@ -48,7 +56,9 @@ def records(count: int, accounts: int, run: str) -> list[KafkaRecord]:
 
 async def send_all(producer: AIOKafkaProducer, batch: list[KafkaRecord], topic: str | None = None) -> None:
     futures = [
-        await producer.send(topic or r.topic, r.value, key=r.key, headers=[(k, v.encode()) for k, v in r.headers.items()])
+        await producer.send(
+            topic or r.topic, r.value, key=r.key, headers=[(k, v.encode()) for k, v in r.headers.items()]
+        )
         for r in batch
     ]
     await asyncio.gather(*futures)
@@ -61,8 +71,13 @@ async def raw_throughput(bootstrap: str, batch: list[KafkaRecord]) -> float:
     await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     await producer.start()
     await consumer.start()
     try:
@@ -87,7 +102,10 @@ async def quota_throughput(bootstrap: str, mongo_url: str, batch: list[KafkaReco
     await producer.start()
     mongo = AsyncMongoClient(mongo_url)
     usage = mongo["docstore_quota_us_west_2"]["usage"]
-    pipeline = [{"$match": {"_id": {"$regex": f"^bench-{run}-"}}}, {"$group": {"_id": None, "n": {"$sum": "$stored_bytes"}}}]
+    pipeline = [
+        {"$match": {"_id": {"$regex": f"^bench-{run}-"}}},
+        {"$group": {"_id": None, "n": {"$sum": "$stored_bytes"}}},
+    ]
     try:
         started = time.perf_counter()
         sending = asyncio.create_task(send_all(producer, batch))
@@ -116,8 +134,9 @@ def main() -> None:
         servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics())
         print("starting servers and the quota service ...", file=sys.stderr)
         endpoints = servers.start()
-        quota = ServiceProcesses(endpoints, Path(folder) / "services", names=["quota"],
-                                 extra_env={"QUOTA_RECONCILE_INTERVAL_SECONDS": "0"})
+        quota = ServiceProcesses(
+            endpoints, Path(folder) / "services", names=["quota"], extra_env={"QUOTA_RECONCILE_INTERVAL_SECONDS": "0"}
+        )
         try:
             quota.start()
             warm = uuid.uuid4().hex[:6]
@@ -129,8 +148,10 @@ def main() -> None:
         finally:
             quota.stop()
             servers.stop()
-    print(f"\n{args.events} upload.completed events over {args.accounts} accounts, 3 partitions; "
-          f"fetch wait {FETCH_MAX_WAIT_MS} ms")
+    print(
+        f"\n{args.events} upload.completed events over {args.accounts} accounts, 3 partitions; "
+        f"fetch wait {FETCH_MAX_WAIT_MS} ms"
+    )
     print(f"{'raw aiokafka consume':40} {raw:10.0f} events/s")
     print(f"{'through quota (applied exactly once)':40} {through_quota:10.0f} events/s")
     print(f"{'ratio raw / quota':40} {raw / through_quota:10.1f} x")

@@ -72,9 +72,22 @@ async def test_killed_after_effect_before_commit_counts_each_upload_once(isolate
     sizes = [100, 200, 300, 400]
     # Only uploads, so the first event handled (and the crash after it) is one that adds bytes.
     records = [
-        encode(UploadCompleted(account_id=account_id, upload_id=f"up-{n}", document_id=f"doc-{n}", bucket="b",
-                               key=f"k{n}", filename="f.txt", content_type="text/plain", size=size, etag="e",
-                               sha256="s"), source="test", topic_prefix=prefix)
+        encode(
+            UploadCompleted(
+                account_id=account_id,
+                upload_id=f"up-{n}",
+                document_id=f"doc-{n}",
+                bucket="b",
+                key=f"k{n}",
+                filename="f.txt",
+                content_type="text/plain",
+                size=size,
+                etag="e",
+                sha256="s",
+            ),
+            source="test",
+            topic_prefix=prefix,
+        )
         for n, size in enumerate(sizes)
     ]
     await produce(isolated["kafka_bootstrap_servers"], records)
@@ -82,14 +95,18 @@ async def test_killed_after_effect_before_commit_counts_each_upload_once(isolate
     marker = tmp_path / "crashed"
     port = free_port()
     log = tmp_path / "quota.log"
-    first = start_quota(isolated, port, log, DOCSTORE_CRASH_AT="consumer.after_effect", DOCSTORE_CRASH_MARKER=str(marker))
+    first = start_quota(
+        isolated, port, log, DOCSTORE_CRASH_AT="consumer.after_effect", DOCSTORE_CRASH_MARKER=str(marker)
+    )
     try:
         exit_code = await asyncio.to_thread(first.wait, 90)
     finally:
         first.kill()
     assert exit_code == 137 and marker.exists(), log.read_text()[-2000:]
 
-    second = start_quota(isolated, port, log, DOCSTORE_CRASH_AT="consumer.after_effect", DOCSTORE_CRASH_MARKER=str(marker))
+    second = start_quota(
+        isolated, port, log, DOCSTORE_CRASH_AT="consumer.after_effect", DOCSTORE_CRASH_MARKER=str(marker)
+    )
     try:
         deadline = asyncio.get_running_loop().time() + 90
         used = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -46,8 +46,14 @@ async def region() -> str:
 
 @pytest_asyncio.fixture
 async def app(isolated: dict[str, str], region: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(**{**isolated, "region": region}, s3_bucket=BUCKET, free_cap_bytes=1000,
-                        premium_cap_bytes=10_000, reconcile_interval_seconds=0, metrics_interval_seconds=0.5)
+    settings = Settings(
+        **{**isolated, "region": region},
+        s3_bucket=BUCKET,
+        free_cap_bytes=1000,
+        premium_cap_bytes=10_000,
+        reconcile_interval_seconds=0,
+        metrics_interval_seconds=0.5,
+    )
     async for application in running(settings):
         yield application
 
@@ -83,30 +89,45 @@ async def used_is(app: FastAPI, account_id: str, expected: int, field: str = "us
     async def probe():
         body = await usage(app, account_id)
         return body if body[field] == expected else None
+
     return await eventually(probe)
 
 
 async def emitted(app: FastAPI, account_id: str) -> list[tuple[str, dict]]:
     import json
-    rows = app.state.runtime.db["outbox"].find({"key": account_id.encode()}).sort("seq", 1)
+
+    rows = app.state.services.runtime.db["outbox"].find({"key": account_id.encode()}).sort("seq", 1)
     return [(row["headers"]["ce_type"].removeprefix("docstore."), json.loads(row["value"])) async for row in rows]
 
 
 def uploaded(account_id: str, size: int, document_id: str | None = None, **extra: Any) -> UploadCompleted:
     document_id = document_id or f"doc-{uuid.uuid4().hex[:8]}"
-    return UploadCompleted(account_id=account_id, upload_id=f"up-{uuid.uuid4().hex[:8]}", document_id=document_id,
-                           bucket=BUCKET, key=f"k/{document_id}", filename="f.txt", content_type="text/plain",
-                           size=size, etag="e", sha256="s", **extra)
+    return UploadCompleted(
+        account_id=account_id,
+        upload_id=f"up-{uuid.uuid4().hex[:8]}",
+        document_id=document_id,
+        bucket=BUCKET,
+        key=f"k/{document_id}",
+        filename="f.txt",
+        content_type="text/plain",
+        size=size,
+        etag="e",
+        sha256="s",
+        **extra,
+    )
 
 
 def deleted(account_id: str, document_id: str, size: int) -> FileDeleted:
     return FileDeleted(account_id=account_id, document_id=document_id, versions=[1], size=size)
 
 
-async def test_warnings_cap_and_restore_each_once_and_redelivery_counts_once(app: FastAPI, publisher: EventPublisher) -> None:
+async def test_warnings_cap_and_restore_each_once_and_redelivery_counts_once(
+    app: FastAPI, publisher: EventPublisher
+) -> None:
     account = f"acc-{uuid.uuid4().hex[:8]}"
-    await publisher.send(AccountCreated(account_id=account, username="u", email="u@example.com", plan="free",
-                                        home_region="us-west-2"))
+    await publisher.send(
+        AccountCreated(account_id=account, username="u", email="u@example.com", plan="free", home_region="us-west-2")
+    )
     first = uploaded(account, 700, "d1")
     event_id = (await publisher.send(first)).id
     await publisher.send(first, event_id=event_id)  # redelivered
@@ -126,8 +147,13 @@ async def test_warnings_cap_and_restore_each_once_and_redelivery_counts_once(app
     await used_is(app, account, 960)
 
     events = [(kind, data.get("percent")) for kind, data in await emitted(app, account)]
-    assert events == [("quota.warning-reached", 80), ("quota.warning-reached", 95), ("quota.exceeded", None),
-                      ("quota.restored", None), ("quota.warning-reached", 95)]
+    assert events == [
+        ("quota.warning-reached", 80),
+        ("quota.warning-reached", 95),
+        ("quota.exceeded", None),
+        ("quota.restored", None),
+        ("quota.warning-reached", 95),
+    ]
 
 
 async def test_a_deletion_before_its_upload_nets_out_and_plan_changes_apply_both_ways(
@@ -146,8 +172,10 @@ async def test_a_deletion_before_its_upload_nets_out_and_plan_changes_apply_both
     body = await eventually(lambda: _flag(app, account, False))
     assert body["plan"] == "premium" and body["cap_bytes"] == 10_000 and body["room_bytes"] == 8500
     # An account.created older than the plan change arrives late: it must not undo it.
-    await publisher.send(AccountCreated(account_id=account, username="u", email="u@example.com", plan="free",
-                                        home_region="us-west-2"), time=datetime.now(UTC) - timedelta(minutes=5))
+    await publisher.send(
+        AccountCreated(account_id=account, username="u", email="u@example.com", plan="free", home_region="us-west-2"),
+        time=datetime.now(UTC) - timedelta(minutes=5),
+    )
     await asyncio.sleep(1)
     assert (await usage(app, account))["plan"] == "premium"
     await publisher.send(AccountPlanChanged(account_id=account, old_plan="premium", new_plan="free"))
@@ -163,8 +191,13 @@ async def _flag(app: FastAPI, account: str, over: bool):
 
 
 async def test_trash_can_be_left_out_of_usage(isolated: dict[str, str], region: str, publisher: EventPublisher) -> None:
-    settings = Settings(**{**isolated, "region": region}, s3_bucket=BUCKET, free_cap_bytes=1000, count_trash=False,
-                        reconcile_interval_seconds=0)
+    settings = Settings(
+        **{**isolated, "region": region},
+        s3_bucket=BUCKET,
+        free_cap_bytes=1000,
+        count_trash=False,
+        reconcile_interval_seconds=0,
+    )
     async for app in running(settings):
         account = f"acc-{uuid.uuid4().hex[:8]}"
         await publisher.send(uploaded(account, 600, "keep"))
@@ -234,10 +267,16 @@ async def test_dead_letters_are_listed_with_paging_and_replayed_idempotently(
     prefix = isolated["kafka_topic_prefix"]
     account = f"acc-{uuid.uuid4().hex[:8]}"
     topic = f"{prefix}docstore.upload.completed"
-    dlq_headers = {DLQ_ERROR: "RuntimeError: boom", DLQ_ORIGINAL_TOPIC: topic, DLQ_CONSUMER: "quota",
-                   "x-dlq-attempts": "5"}
-    ids = [(await publisher.send(uploaded(account, 100 + n), topic=f"{topic}.dlq", headers=dlq_headers)).id
-           for n in range(3)]
+    dlq_headers = {
+        DLQ_ERROR: "RuntimeError: boom",
+        DLQ_ORIGINAL_TOPIC: topic,
+        DLQ_CONSUMER: "quota",
+        "x-dlq-attempts": "5",
+    }
+    ids = [
+        (await publisher.send(uploaded(account, 100 + n), topic=f"{topic}.dlq", headers=dlq_headers)).id
+        for n in range(3)
+    ]
     async with admin(app) as c:
         first = (await c.get("/admin/dlq", params={"limit": 2})).json()
         assert len(first["items"]) == 2 and first["next_cursor"]
@@ -245,8 +284,10 @@ async def test_dead_letters_are_listed_with_paging_and_replayed_idempotently(
         items = first["items"] + second["items"]
         assert second["next_cursor"] is None
         assert sorted(item["event_id"] for item in items) == sorted(ids)
-        assert all(i["original_topic"] == topic and i["error"] == "RuntimeError: boom" and i["consumer"] == "quota"
-                   for i in items)
+        assert all(
+            i["original_topic"] == topic and i["error"] == "RuntimeError: boom" and i["consumer"] == "quota"
+            for i in items
+        )
         letter = next(i for i in items if i["event_id"] == ids[0])
         path = f"/admin/dlq/{letter['topic']}/{letter['partition']}/{letter['offset']}/replay"
         async with client(app, subject="x", role="user") as user:

@@ -74,9 +74,20 @@ def plan_events(region: str, rng: random.Random) -> tuple[list[Any], dict[str, i
             document_id, upload_id = f"doc-{uuid.uuid4().hex[:12]}", f"up-{uuid.uuid4().hex[:12]}"
             size = rng.randint(1, 3000)
             key = f"{region}/{account}/{document_id}/{upload_id}"
-            events.append(UploadCompleted(account_id=account, upload_id=upload_id, document_id=document_id,
-                                          bucket=BUCKET, key=key, filename="f.bin", content_type="application/octet-stream",
-                                          size=size, etag="e", sha256="s"))
+            events.append(
+                UploadCompleted(
+                    account_id=account,
+                    upload_id=upload_id,
+                    document_id=document_id,
+                    bucket=BUCKET,
+                    key=key,
+                    filename="f.bin",
+                    content_type="application/octet-stream",
+                    size=size,
+                    etag="e",
+                    sha256="s",
+                )
+            )
             alive[document_id] = (account, key, size)
             objects.append((key, size))
     truth: dict[str, int] = {}
@@ -89,10 +100,12 @@ def write_s3(s3: Any, objects: list[tuple[str, int]], gone: list[str]) -> None:
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(lambda item: s3.put_object(Bucket=BUCKET, Key=item[0], Body=b"z" * item[1]), objects))
     for start in range(0, len(gone), 1000):
-        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in gone[start:start + 1000]]})
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in gone[start : start + 1000]]})
 
 
-async def test_random_kills_leave_a_ledger_equal_to_s3(isolated: dict[str, str], endpoints: Any, tmp_path: Path) -> None:
+async def test_random_kills_leave_a_ledger_equal_to_s3(
+    isolated: dict[str, str], endpoints: Any, tmp_path: Path
+) -> None:
     rng = random.Random(20251122)
     region = f"crash-{uuid.uuid4().hex[:6]}"
     events, truth, gone, objects = plan_events(region, rng)
@@ -107,10 +120,16 @@ async def test_random_kills_leave_a_ledger_equal_to_s3(isolated: dict[str, str],
     async def produce() -> None:
         for start in range(0, len(events), 100):
             batch = []
-            for event in events[start:start + 100]:
+            for event in events[start : start + 100]:
                 record = encode(event, source="/test/crash", topic_prefix=isolated["kafka_topic_prefix"])
-                batch.append(await producer.send(record.topic, record.value, key=record.key,
-                                                 headers=[(k, v.encode()) for k, v in record.headers.items()]))
+                batch.append(
+                    await producer.send(
+                        record.topic,
+                        record.value,
+                        key=record.key,
+                        headers=[(k, v.encode()) for k, v in record.headers.items()],
+                    )
+                )
             await asyncio.gather(*batch)
             await asyncio.sleep(rng.uniform(0, 0.05))
 

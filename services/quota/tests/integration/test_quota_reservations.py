@@ -32,8 +32,14 @@ async def running(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 def settings_for(isolated: dict[str, str], **overrides: Any) -> Settings:
-    return Settings(**isolated, s3_bucket=BUCKET, free_cap_bytes=CAP, premium_cap_bytes=20_000,
-                    reconcile_interval_seconds=0, **overrides)
+    return Settings(
+        **isolated,
+        s3_bucket=BUCKET,
+        free_cap_bytes=CAP,
+        premium_cap_bytes=20_000,
+        reconcile_interval_seconds=0,
+        **overrides,
+    )
 
 
 @pytest_asyncio.fixture
@@ -57,8 +63,9 @@ def in_minutes(minutes: float) -> str:
 
 
 async def reserve(c: httpx.AsyncClient, account: str, upload_id: str, size: int, minutes: float = 15) -> dict[str, Any]:
-    response = await c.put(f"/internal/accounts/{account}/reservations/{upload_id}",
-                           json={"size": size, "expires_at": in_minutes(minutes)})
+    response = await c.put(
+        f"/internal/accounts/{account}/reservations/{upload_id}", json={"size": size, "expires_at": in_minutes(minutes)}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -70,9 +77,18 @@ async def room(c: httpx.AsyncClient, account: str) -> dict[str, Any]:
 
 
 def completed(account: str, upload_id: str, size: int) -> UploadCompleted:
-    return UploadCompleted(account_id=account, upload_id=upload_id, document_id=f"doc-{upload_id}", bucket=BUCKET,
-                           key=f"k/{upload_id}", filename="f.txt", content_type="text/plain", size=size, etag="e",
-                           sha256="s")
+    return UploadCompleted(
+        account_id=account,
+        upload_id=upload_id,
+        document_id=f"doc-{upload_id}",
+        bucket=BUCKET,
+        key=f"k/{upload_id}",
+        filename="f.txt",
+        content_type="text/plain",
+        size=size,
+        etag="e",
+        sha256="s",
+    )
 
 
 async def test_grants_never_pass_the_room_and_a_repeat_counts_once(app: FastAPI) -> None:
@@ -80,8 +96,14 @@ async def test_grants_never_pass_the_room_and_a_repeat_counts_once(app: FastAPI)
     async with client(app) as c:
         # The reported bug, scaled: 3 GB, 3 GB and 4.999 GB out of 5 GB were all granted.
         first = await reserve(c, account, "up-a", 3000)
-        assert first == {"granted": True, "room_bytes": 5000, "cap_bytes": 5000, "over_quota": False, "plan": "free",
-                         "reserved_bytes": 3000}
+        assert first == {
+            "granted": True,
+            "room_bytes": 5000,
+            "cap_bytes": 5000,
+            "over_quota": False,
+            "plan": "free",
+            "reserved_bytes": 3000,
+        }
         second = await reserve(c, account, "up-b", 3000)
         assert not second["granted"] and second["room_bytes"] == 2000 and second["reserved_bytes"] == 3000
         third = await reserve(c, account, "up-c", 4999)
@@ -96,17 +118,21 @@ async def test_grants_never_pass_the_room_and_a_repeat_counts_once(app: FastAPI)
         assert rest["granted"] and rest["reserved_bytes"] == 5000
         assert not (await reserve(c, account, "up-e", 1))["granted"]
         assert (await room(c, account))["room_bytes"] == 0
-        assert await app.state.runtime.db["reservations"].count_documents({"account_id": account}) == 2
+        assert await app.state.services.runtime.db["reservations"].count_documents({"account_id": account}) == 2
 
 
-async def test_concurrent_grants_that_only_fit_alone_are_never_both_granted(app: FastAPI,
-                                                                            publisher: EventPublisher) -> None:
+async def test_concurrent_grants_that_only_fit_alone_are_never_both_granted(
+    app: FastAPI, publisher: EventPublisher
+) -> None:
     # Accounts the ledger already knows (a usage record exists) and brand-new ones (the
     # grants race to create it) conflict on different paths; both must serialize.
     known = [new_account() for _ in range(4)]
     for account in known:
-        await publisher.send(AccountCreated(account_id=account, username="u", email="u@example.com", plan="free",
-                                            home_region="us-west-2"))
+        await publisher.send(
+            AccountCreated(
+                account_id=account, username="u", email="u@example.com", plan="free", home_region="us-west-2"
+            )
+        )
     async with client(app) as c:
         await eventually(lambda: _all_known(app, known))
         for account in known + [new_account() for _ in range(4)]:
@@ -124,7 +150,7 @@ async def test_concurrent_grants_that_only_fit_alone_are_never_both_granted(app:
 
 
 async def _all_known(app: FastAPI, accounts: list[str]) -> bool:
-    return await app.state.runtime.db["usage"].count_documents({"_id": {"$in": accounts}}) == len(accounts)
+    return await app.state.services.runtime.db["usage"].count_documents({"_id": {"$in": accounts}}) == len(accounts)
 
 
 async def test_upload_completed_moves_the_bytes_from_reserved_to_used_in_one_step(
@@ -155,7 +181,7 @@ async def test_upload_completed_moves_the_bytes_from_reserved_to_used_in_one_ste
         consistent = {(500 * k, 600 * (count - k)) for k in range(count + 1)}
         assert set(seen) <= consistent, sorted(seen - consistent)
         assert (await room(c, account))["room_bytes"] == 1000
-        assert await app.state.runtime.db["reservations"].count_documents({"account_id": account}) == 0
+        assert await app.state.services.runtime.db["reservations"].count_documents({"account_id": account}) == 0
 
         await publisher.send(events[0], event_id=sent[0].id)  # redelivered: counted once, nothing to release
         assert (await reserve(c, account, f"{account}-next", 1000))["granted"]  # the freed room is grantable
@@ -189,7 +215,7 @@ async def test_expired_reservations_stop_counting_and_are_purged(isolated: dict[
     settings = settings_for(isolated, reservation_grace_seconds=1, reservation_purge_interval_seconds=0.5)
     async for app in running(settings):
         account = new_account()
-        reservations = app.state.runtime.db["reservations"]
+        reservations = app.state.services.runtime.db["reservations"]
         async with client(app) as c:
             assert (await reserve(c, account, "short", 3000, minutes=0.02))["granted"]  # grant ends in ~1 s
             assert (await room(c, account))["reserved_bytes"] == 3000
@@ -218,10 +244,15 @@ async def test_internal_routes_need_a_service_and_bad_input_is_a_clear_422(app: 
 
     async with client(app) as c:
         naive = datetime.now(UTC).replace(tzinfo=None).isoformat()
-        for bad in ({"size": 0, "expires_at": in_minutes(15)}, {"size": -5, "expires_at": in_minutes(15)},
-                    {"size": "10<script>", "expires_at": in_minutes(15)}, {"size": 10, "expires_at": naive},
-                    {"size": 10}, {"size": 10**30, "expires_at": in_minutes(15)},
-                    {"size": 10, "expires_at": in_minutes(-60)}):
+        for bad in (
+            {"size": 0, "expires_at": in_minutes(15)},
+            {"size": -5, "expires_at": in_minutes(15)},
+            {"size": "10<script>", "expires_at": in_minutes(15)},
+            {"size": 10, "expires_at": naive},
+            {"size": 10},
+            {"size": 10**30, "expires_at": in_minutes(15)},
+            {"size": 10, "expires_at": in_minutes(-60)},
+        ):
             response = await c.put(path, json=bad)
             assert response.status_code == 422, (bad, response.text)
             assert "<script>" not in response.text and response.json()["detail"]
@@ -234,16 +265,20 @@ async def test_internal_routes_need_a_service_and_bad_input_is_a_clear_422(app: 
 async def test_two_replicas_granting_at_once_never_both_fit(app: FastAPI, publisher: EventPublisher) -> None:
     """Each replica lets one grant per account through at a time; across replicas only the
     transaction (and its conflicting write) keeps the sum under the room."""
-    from docstore_quota.adapters.reservations import Reservations
+    from docstore_quota.service_layer.reservations import Reservations
 
-    first = app.state.reservations
-    second = Reservations(first.collection.database, first.usage, first.transaction, first.caps, first.grace)
+    first = app.state.services.reservations
+    second = Reservations(first.uow, first.caps, first.grace)
     later = datetime.now(UTC) + timedelta(minutes=5)
     for _ in range(4):
         account = new_account()
-        await publisher.send(AccountCreated(account_id=account, username="u", email="u@example.com", plan="free",
-                                            home_region="us-west-2"))
+        await publisher.send(
+            AccountCreated(
+                account_id=account, username="u", email="u@example.com", plan="free", home_region="us-west-2"
+            )
+        )
         await eventually(lambda: _all_known(app, [account]))
-        decided = await asyncio.gather(*(replica.reserve(account, f"{account}-{n}", 3000, later)
-                                         for n, replica in enumerate((first, second))))
-        assert sorted(decision.granted for _, decision in decided) == [False, True], decided
+        decided = await asyncio.gather(
+            *(replica.reserve(account, f"{account}-{n}", 3000, later) for n, replica in enumerate((first, second)))
+        )
+        assert sorted(grant.decision.granted for grant in decided) == [False, True], decided

@@ -5,7 +5,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from docstore_quota.adapters.metrics import totals_by_plan
-from docstore_quota.adapters.reconciliation import compare
+from docstore_quota.domain.reconciliation import compare
 from docstore_quota.domain.usage import CountingRule, DocumentState, delta, warning_levels
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -56,8 +56,17 @@ def test_a_deletion_before_its_upload_nets_out() -> None:
 
 
 def test_any_order_of_the_same_events_gives_the_same_account_counters() -> None:
-    ops = [("add", 100), ("version", (1, 100)), ("add", 30), ("version", (2, 30)), ("remove", 100),
-           ("trash", (True, T0)), ("trash", (False, T0 + timedelta(1))), ("version", (3, 7)), ("add", 7)]
+    ops = [
+        ("add", 100),
+        ("version", (1, 100)),
+        ("add", 30),
+        ("version", (2, 30)),
+        ("remove", 100),
+        ("trash", (True, T0)),
+        ("trash", (False, T0 + timedelta(1))),
+        ("version", (3, 7)),
+        ("add", 7),
+    ]
     for rule in (CountingRule(), CountingRule(False, False), CountingRule(count_trash=False)):
         results = set()
         orders = list(itertools.permutations(ops))
@@ -73,11 +82,18 @@ def test_any_order_of_the_same_events_gives_the_same_account_counters() -> None:
 
 
 def test_totals_per_plan_have_an_average_document_size() -> None:
-    totals = totals_by_plan([{"_id": "free", "accounts": 2, "documents": 4, "stored_bytes": 1000, "used_bytes": 1000,
-                              "over_quota": 1}])
+    totals = totals_by_plan(
+        [{"_id": "free", "accounts": 2, "documents": 4, "stored_bytes": 1000, "used_bytes": 1000, "over_quota": 1}]
+    )
     assert totals["free"]["average_document_bytes"] == 250
-    assert totals["premium"] == {"accounts": 0, "documents": 0, "stored_bytes": 0, "used_bytes": 0, "over_quota": 0,
-                                 "average_document_bytes": 0}
+    assert totals["premium"] == {
+        "accounts": 0,
+        "documents": 0,
+        "stored_bytes": 0,
+        "used_bytes": 0,
+        "over_quota": 0,
+        "average_document_bytes": 0,
+    }
 
 
 def test_reconciliation_reports_every_difference_biggest_first() -> None:

@@ -8,6 +8,7 @@ the same system-wide numbers; the upload-size histogram counts what this process
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from prometheus_client import Gauge, Histogram
@@ -39,7 +40,9 @@ upload_size = Histogram(
     ["plan"],
     buckets=[10 * KB, 100 * KB, MB, 10 * MB, 100 * MB, GB, 5 * GB, 20 * GB],
 )
-drifting_accounts = Gauge("docstore_quota_drifting_accounts", "Accounts whose ledger differs from S3 at the last reconciliation")
+drifting_accounts = Gauge(
+    "docstore_quota_drifting_accounts", "Accounts whose ledger differs from S3 at the last reconciliation"
+)
 drift_bytes = Gauge("docstore_quota_drift_bytes", "Sum of |ledger - S3| over accounts at the last reconciliation")
 
 
@@ -47,13 +50,15 @@ def observe_upload(plan: str, size: int) -> None:
     upload_size.labels(plan).observe(size)
 
 
-def totals_by_plan(rows: list[dict]) -> dict[str, dict[str, float]]:
+def totals_by_plan(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """The aggregated ledger rows as per-plan totals, with the average document size."""
     result: dict[str, dict[str, float]] = {}
     for plan in ("free", "premium"):
         result[plan] = {"accounts": 0, "documents": 0, "stored_bytes": 0, "used_bytes": 0, "over_quota": 0}
     for row in rows:
-        result[row["_id"]] = {k: row.get(k, 0) for k in ("accounts", "documents", "stored_bytes", "used_bytes", "over_quota")}
+        result[row["_id"]] = {
+            k: row.get(k, 0) for k in ("accounts", "documents", "stored_bytes", "used_bytes", "over_quota")
+        }
     for values in result.values():
         values["average_document_bytes"] = (
             round(values["stored_bytes"] / values["documents"]) if values["documents"] > 0 else 0

@@ -1,15 +1,16 @@
 """Usage records in MongoDB: one document per account (`usage`) and one per document
-(`document_ledger`), changed only inside transactions."""
+(`document_ledger`). Bound to one session (None: outside a transaction, for reads)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession as AsyncIOMotorClientSession
-from pymongo.asynchronous.database import AsyncDatabase as AsyncIOMotorDatabase
 from pymongo import DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_quota.adapters.mongo import races_lost
 from docstore_quota.domain.usage import DEFAULT_PLAN, DocumentState, Usage
 
 COLLECTION = "usage"
@@ -18,7 +19,7 @@ DOCUMENTS = "document_ledger"
 NEW_ACCOUNT = {"used_bytes": 0, "stored_bytes": 0, "documents": 0, "over_quota": False, "warned": []}
 
 
-def to_usage(doc: dict) -> Usage:
+def to_usage(doc: dict[str, Any]) -> Usage:
     return Usage(
         account_id=doc["_id"],
         plan=doc.get("plan") or DEFAULT_PLAN,
@@ -30,7 +31,7 @@ def to_usage(doc: dict) -> Usage:
     )
 
 
-def _document(doc: dict | None) -> DocumentState:
+def _document(doc: dict[str, Any] | None) -> DocumentState:
     if doc is None:
         return DocumentState()
     return DocumentState(
@@ -42,116 +43,129 @@ def _document(doc: dict | None) -> DocumentState:
     )
 
 
+async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
+    await db[COLLECTION].create_index([("used_bytes", DESCENDING)])
+    await db[COLLECTION].create_index([("over_quota", 1), ("used_bytes", DESCENDING)])
+    await db[DOCUMENTS].create_index([("account_id", 1)])
+
+
 class UsageRepository:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
         self.collection = db[COLLECTION]
         self.documents = db[DOCUMENTS]
-
-    async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("used_bytes", DESCENDING)])
-        await self.collection.create_index([("over_quota", 1), ("used_bytes", DESCENDING)])
-        await self.documents.create_index([("account_id", 1)])
+        self.session = session
 
     # --- accounts --------------------------------------------------------------------
 
-    async def account(self, account_id: str, session: AsyncIOMotorClientSession) -> dict[str, Any]:
-        """The account's record, created empty (Free, nothing used) when events came first."""
-        return await self.collection.find_one_and_update(
+    async def plan_at(self, account_id: str) -> datetime | None:
+        """When the account's plan was last set (None: never), creating the record empty
+        (Free, nothing used) when events came first."""
+        doc = await self.collection.find_one_and_update(
             {"_id": account_id},
             {"$setOnInsert": {**NEW_ACCOUNT}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
-            session=session,
+            session=self.session,
         )
+        return doc.get("plan_at") if doc else None
 
-    async def set_plan(
-        self, account_id: str, plan: str, at: datetime, session: AsyncIOMotorClientSession
-    ) -> Usage:
-        doc = await self.collection.find_one_and_update(
-            {"_id": account_id}, {"$set": {"plan": plan, "plan_at": at}}, return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        return to_usage(doc)
-
-    async def add_counters(
-        self, account_id: str, *, used: int, stored: int, documents: int, session: AsyncIOMotorClientSession
-    ) -> Usage:
+    async def set_plan(self, account_id: str, plan: str, at: datetime) -> Usage:
         doc = await self.collection.find_one_and_update(
             {"_id": account_id},
-            {"$inc": {"used_bytes": used, "stored_bytes": stored, "documents": documents},
-             "$setOnInsert": {"over_quota": False, "warned": []}},
+            {"$set": {"plan": plan, "plan_at": at}},
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+        return to_usage(doc or {"_id": account_id})
+
+    async def add_counters(self, account_id: str, *, used: int, stored: int, documents: int) -> Usage:
+        doc = await self.collection.find_one_and_update(
+            {"_id": account_id},
+            {
+                "$inc": {"used_bytes": used, "stored_bytes": stored, "documents": documents},
+                "$setOnInsert": {"over_quota": False, "warned": []},
+            },
             upsert=True,
             return_document=ReturnDocument.AFTER,
-            session=session,
+            session=self.session,
         )
-        return to_usage(doc)
+        return to_usage(doc or {"_id": account_id})
 
-    async def bump_reservation_seq(self, account_id: str, session: AsyncIOMotorClientSession) -> None:
+    async def bump_reservation_seq(self, account_id: str) -> None:
         """Write the account's record in a grant's transaction, so concurrent grants for the same
-        account conflict and run one after the other (see `adapters.reservations`)."""
-        await self.collection.update_one(
-            {"_id": account_id}, {"$inc": {"reservation_seq": 1}, "$setOnInsert": {**NEW_ACCOUNT}},
-            upsert=True, session=session,
-        )
+        account conflict and run one after the other (see `service_layer.reservations`)."""
+        with races_lost():
+            await self.collection.update_one(
+                {"_id": account_id},
+                {"$inc": {"reservation_seq": 1}, "$setOnInsert": {**NEW_ACCOUNT}},
+                upsert=True,
+                session=self.session,
+            )
 
-    async def set_flags(
-        self, account_id: str, *, over_quota: bool, warned: frozenset[int], session: AsyncIOMotorClientSession
-    ) -> None:
+    async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None:
         await self.collection.update_one(
-            {"_id": account_id}, {"$set": {"over_quota": over_quota, "warned": sorted(warned)}}, session=session
+            {"_id": account_id}, {"$set": {"over_quota": over_quota, "warned": sorted(warned)}}, session=self.session
         )
 
     # --- documents -------------------------------------------------------------------
 
-    async def document(self, document_id: str, session: AsyncIOMotorClientSession) -> DocumentState:
-        return _document(await self.documents.find_one({"_id": document_id}, session=session))
+    async def document(self, document_id: str) -> DocumentState:
+        return _document(await self.documents.find_one({"_id": document_id}, session=self.session))
 
-    async def save_document(
-        self, account_id: str, document_id: str, state: DocumentState, session: AsyncIOMotorClientSession
-    ) -> None:
+    async def save_document(self, account_id: str, document_id: str, state: DocumentState) -> None:
         await self.documents.update_one(
             {"_id": document_id},
-            {"$set": {"account_id": account_id, "bytes": state.bytes, "current_version": state.current_version,
-                      "current_bytes": state.current_bytes, "trashed": state.trashed,
-                      "trash_changed_at": state.trash_changed_at}},
+            {
+                "$set": {
+                    "account_id": account_id,
+                    "bytes": state.bytes,
+                    "current_version": state.current_version,
+                    "current_bytes": state.current_bytes,
+                    "trashed": state.trashed,
+                    "trash_changed_at": state.trash_changed_at,
+                }
+            },
             upsert=True,
-            session=session,
+            session=self.session,
         )
 
     # --- reads -----------------------------------------------------------------------
 
-    async def get(self, account_id: str, session: AsyncIOMotorClientSession | None = None) -> Usage:
-        doc = await self.collection.find_one({"_id": account_id}, session=session)
+    async def get(self, account_id: str) -> Usage:
+        doc = await self.collection.find_one({"_id": account_id}, session=self.session)
         return to_usage(doc) if doc else Usage(account_id, DEFAULT_PLAN, 0, False)
 
     async def top(self, limit: int) -> list[Usage]:
-        found = self.collection.find({}).sort([("used_bytes", DESCENDING), ("_id", 1)]).limit(limit)
-        return [to_usage(doc) async for doc in found]
+        found = self.collection.find({}, session=self.session).sort([("used_bytes", DESCENDING), ("_id", 1)])
+        return [to_usage(doc) async for doc in found.limit(limit)]
 
     async def over_quota(self, limit: int, after: str | None = None) -> list[Usage]:
         query: dict[str, Any] = {"over_quota": True}
         if after:
             query["_id"] = {"$gt": after}
-        found = self.collection.find(query).sort("_id", 1).limit(limit)
+        found = self.collection.find(query, session=self.session).sort("_id", 1).limit(limit)
         return [to_usage(doc) async for doc in found]
 
     async def all_stored(self) -> dict[str, int]:
         """Every account's stored bytes (what S3 should hold), for reconciliation."""
-        return {doc["_id"]: doc.get("stored_bytes", 0) async for doc in self.collection.find({}, {"stored_bytes": 1})}
+        found = self.collection.find({}, {"stored_bytes": 1}, session=self.session)
+        return {doc["_id"]: doc.get("stored_bytes", 0) async for doc in found}
 
     async def totals(self) -> list[dict[str, Any]]:
         """Per plan: accounts, documents, stored and used bytes, accounts over quota."""
         pipeline = [
-            {"$group": {
-                "_id": {"$ifNull": ["$plan", DEFAULT_PLAN]},
-                "accounts": {"$sum": 1},
-                "documents": {"$sum": "$documents"},
-                "stored_bytes": {"$sum": "$stored_bytes"},
-                "used_bytes": {"$sum": "$used_bytes"},
-                "over_quota": {"$sum": {"$cond": ["$over_quota", 1, 0]}},
-            }},
+            {
+                "$group": {
+                    "_id": {"$ifNull": ["$plan", DEFAULT_PLAN]},
+                    "accounts": {"$sum": 1},
+                    "documents": {"$sum": "$documents"},
+                    "stored_bytes": {"$sum": "$stored_bytes"},
+                    "used_bytes": {"$sum": "$used_bytes"},
+                    "over_quota": {"$sum": {"$cond": ["$over_quota", 1, 0]}},
+                }
+            },
         ]
-        return [row async for row in await self.collection.aggregate(pipeline)]
+        return [row async for row in await self.collection.aggregate(pipeline, session=self.session)]
 
     async def documents_by_size(self, bounds: list[tuple[str, int, int | None]]) -> dict[str, int]:
         """How many live documents fall in each (name, above, up to) size class."""
@@ -160,5 +174,5 @@ class UsageRepository:
             condition: dict[str, int] = {"$gt": low}
             if high is not None:
                 condition["$lte"] = high
-            counts[name] = await self.documents.count_documents({"bytes": condition})
+            counts[name] = await self.documents.count_documents({"bytes": condition}, session=self.session)
         return counts

@@ -1,43 +1,71 @@
-"""FastAPI dependencies of quota's routes."""
+"""FastAPI dependencies of quota's routes: the services `bootstrap` built, read through one
+dependency.
+
+`bootstrap` sits above the API (it may import it, never the reverse), so the routes see its
+`Services` through `ApiServices`, the part of it they use.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Request
 
-from docstore_kit.auth import AdminAccountId
-from docstore_events.dead_letters import DeadLetters
-from docstore_quota.adapters.reconciliation import Reconciler
-from docstore_quota.adapters.reservations import Reservations
-from docstore_quota.adapters.usage_repository import UsageRepository
+from docstore_quota.service_layer.accounts import Accounts
+from docstore_quota.service_layer.dead_letters import DeadLetterBrowser
+from docstore_quota.service_layer.reconciliation import Reconciler
+from docstore_quota.service_layer.reservations import Reservations
 from docstore_quota.settings import Settings
 
 
-def _usage_repository(request: Request) -> UsageRepository:
-    return request.app.state.usage
+class ApiServices(Protocol):
+    """What the routes use of `bootstrap.Services`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def reservations(self) -> Reservations: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def reconciler(self) -> Reconciler: ...
+
+    @property
+    def dead_letters(self) -> DeadLetterBrowser: ...
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+def services(request: Request) -> ApiServices:
+    return cast(ApiServices, request.app.state.services)
 
 
-def _reconciler(request: Request) -> Reconciler:
-    return request.app.state.reconciler
+ServicesDep = Annotated[ApiServices, Depends(services)]
 
 
-def _dead_letters(request: Request) -> DeadLetters:
-    return request.app.state.dead_letters
+def _settings(services: ServicesDep) -> Settings:
+    return services.settings
 
 
-def _reservations(request: Request) -> Reservations:
-    return request.app.state.reservations
+def _reservations(services: ServicesDep) -> Reservations:
+    return services.reservations
 
 
-UsageDep = Annotated[UsageRepository, Depends(_usage_repository)]
+def _accounts(services: ServicesDep) -> Accounts:
+    return services.accounts
+
+
+def _reconciler(services: ServicesDep) -> Reconciler:
+    return services.reconciler
+
+
+def _dead_letters(services: ServicesDep) -> DeadLetterBrowser:
+    return services.dead_letters
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
-ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
-DeadLettersDep = Annotated[DeadLetters, Depends(_dead_letters)]
 ReservationsDep = Annotated[Reservations, Depends(_reservations)]
-AdminId = AdminAccountId
-"""The administrator's account id, from the signed identity token (401 without one, 403 unless admin)."""
+AccountsDep = Annotated[Accounts, Depends(_accounts)]
+ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
+DeadLettersDep = Annotated[DeadLetterBrowser, Depends(_dead_letters)]

@@ -3,17 +3,16 @@ reservations that hold room for its grants."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
-from docstore_quota.api.deps import ReservationsDep, SettingsDep
-from docstore_quota.domain.reservations import is_live, room_after
-from docstore_quota.domain.usage import Usage
+from docstore_quota.api.deps import AccountsDep, ReservationsDep, SettingsDep
+from docstore_quota.domain.reservations import room_after
+from docstore_quota.service_layer.accounts import AccountUsage
 from docstore_quota.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -65,37 +64,30 @@ class ReservationOut(BaseModel):
 router = APIRouter(tags=["quota"])
 
 
-def usage_out(record: Usage, settings: Settings, reserved_bytes: int = 0) -> UsageOut:
-    caps = settings.caps()
+def usage_out(account: AccountUsage, settings: Settings) -> UsageOut:
+    caps, record = settings.caps(), account.usage
     return UsageOut(
         account_id=record.account_id,
         plan=record.plan,
         used_bytes=record.used_bytes,
         stored_bytes=record.stored_bytes,
         cap_bytes=record.cap(caps),
-        room_bytes=room_after(record.room(caps), reserved_bytes),
-        reserved_bytes=reserved_bytes,
+        room_bytes=room_after(record.room(caps), account.reserved_bytes),
+        reserved_bytes=account.reserved_bytes,
         percent_used=record.percent(caps),
         over_quota=record.over_quota,
         documents=record.documents,
     )
 
 
-async def _usage_out(account_id: str, reservations: ReservationsDep, settings: Settings) -> UsageOut:
-    usage, reserved = await reservations.room(account_id)
-    return usage_out(usage, settings, reserved)
-
-
 @router.get("/usage", summary="Storage used by the caller's account, its cap and the room left")
-async def my_usage(account_id: CurrentAccountId, reservations: ReservationsDep, settings: SettingsDep) -> UsageOut:
-    return await _usage_out(account_id, reservations, settings)
+async def my_usage(account_id: CurrentAccountId, accounts: AccountsDep, settings: SettingsDep) -> UsageOut:
+    return usage_out(await accounts.usage(account_id), settings)
 
 
 @router.get("/internal/accounts/{account_id}/room", summary="Room left, after pending grants (internal)")
-async def room(
-    account_id: AccountIdPath, _: ServiceCaller, reservations: ReservationsDep, settings: SettingsDep
-) -> UsageOut:
-    return await _usage_out(account_id, reservations, settings)
+async def room(account_id: AccountIdPath, _: ServiceCaller, accounts: AccountsDep, settings: SettingsDep) -> UsageOut:
+    return usage_out(await accounts.usage(account_id), settings)
 
 
 @router.put(
@@ -103,18 +95,31 @@ async def room(
     summary="Hold room for an upload grant, or refuse it (internal; idempotent by upload id)",
 )
 async def reserve(
-    account_id: AccountIdPath, upload_id: UploadIdPath, body: ReservationIn, caller: ServiceCaller,
-    reservations: ReservationsDep, settings: SettingsDep,
+    account_id: AccountIdPath,
+    upload_id: UploadIdPath,
+    body: ReservationIn,
+    caller: ServiceCaller,
+    reservations: ReservationsDep,
+    settings: SettingsDep,
 ) -> ReservationOut:
-    if not is_live(body.expires_at, datetime.now(UTC), settings.reservation_grace()):
-        raise HTTPException(422, "expires_at: the grant has already expired")
-    usage, decision = await reservations.reserve(account_id, upload_id, body.size, body.expires_at)
-    log.info("quota_reservation", caller=caller, account_id=account_id, upload_id=upload_id, size=body.size,
-             granted=decision.granted, room_bytes=decision.room_bytes)
-    caps = settings.caps()
+    grant = await reservations.reserve(account_id, upload_id, body.size, body.expires_at)
+    usage, decision = grant.usage, grant.decision
+    log.info(
+        "quota_reservation",
+        caller=caller,
+        account_id=account_id,
+        upload_id=upload_id,
+        size=body.size,
+        granted=decision.granted,
+        room_bytes=decision.room_bytes,
+    )
     return ReservationOut(
-        granted=decision.granted, room_bytes=decision.room_bytes, cap_bytes=usage.cap(caps),
-        over_quota=usage.over_quota, plan=usage.plan, reserved_bytes=decision.reserved_bytes,
+        granted=decision.granted,
+        room_bytes=decision.room_bytes,
+        cap_bytes=usage.cap(settings.caps()),
+        over_quota=usage.over_quota,
+        plan=usage.plan,
+        reserved_bytes=decision.reserved_bytes,
     )
 
 

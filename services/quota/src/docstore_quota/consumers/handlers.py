@@ -1,4 +1,4 @@
-"""Event subscribers: decode, then apply to the ledger exactly once."""
+"""Event subscribers: each decodes its event and calls one use case, applied exactly once."""
 
 from __future__ import annotations
 
@@ -14,58 +14,42 @@ from docstore_events import (
     UploadExpired,
 )
 from docstore_events.runtime import EventRuntime
-from docstore_quota.adapters.metrics import observe_upload
-from docstore_quota.adapters.reservations import Reservations
-from docstore_quota.domain.ledger import Ledger
+from docstore_quota.service_layer.ledger import Ledger
+from docstore_quota.service_layer.reservations import Reservations
 
 
 def register(events: EventRuntime, ledger: Ledger, reservations: Reservations) -> None:
     async def account_created(envelope: Envelope[AccountCreated]) -> None:
-        event = envelope.data
-        await events.apply_once(envelope, lambda s: ledger.set_plan(event.account_id, event.plan, envelope.time, s))
+        e = envelope.data
+        await ledger.set_plan(envelope.id, e.account_id, e.plan, envelope.time)
 
     async def plan_changed(envelope: Envelope[AccountPlanChanged]) -> None:
-        event = envelope.data
-        await events.apply_once(envelope, lambda s: ledger.set_plan(event.account_id, event.new_plan, envelope.time, s))
+        e = envelope.data
+        await ledger.set_plan(envelope.id, e.account_id, e.new_plan, envelope.time)
 
     async def upload_completed(envelope: Envelope[UploadCompleted]) -> None:
-        event = envelope.data
-        plan: list[str] = []
-
-        async def effect(session) -> None:
-            usage = await ledger.uploaded(event.account_id, event.document_id, event.size, event.base_version, session)
-            # Same transaction: the bytes stop being reserved exactly when they start being used.
-            await reservations.release(event.account_id, event.upload_id, session)
-            plan.append(usage.plan)
-
-        if await events.apply_once(envelope, effect):
-            observe_upload(plan[-1], event.size)
+        e = envelope.data
+        await ledger.uploaded(envelope.id, e.account_id, e.upload_id, e.document_id, e.size, e.base_version)
 
     async def upload_expired(envelope: Envelope[UploadExpired]) -> None:
-        event = envelope.data
-        await events.apply_once(envelope, lambda s: reservations.release(event.account_id, event.upload_id, s))
+        e = envelope.data
+        await reservations.expired(envelope.id, e.account_id, e.upload_id)
 
     async def file_modified(envelope: Envelope[FileModified]) -> None:
-        event = envelope.data
-        await events.apply_once(
-            envelope, lambda s: ledger.modified(event.account_id, event.document_id, event.version, event.size, s)
-        )
+        e = envelope.data
+        await ledger.modified(envelope.id, e.account_id, e.document_id, e.version, e.size)
 
     async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
-        event = envelope.data
-        await events.apply_once(envelope, lambda s: ledger.deleted(event.account_id, event.document_id, event.size, s))
+        e = envelope.data
+        await ledger.deleted(envelope.id, e.account_id, e.document_id, e.size)
 
     async def file_trashed(envelope: Envelope[FileTrashed]) -> None:
-        event = envelope.data
-        await events.apply_once(
-            envelope, lambda s: ledger.trashed(event.account_id, event.document_id, True, envelope.time, s)
-        )
+        e = envelope.data
+        await ledger.trashed(envelope.id, e.account_id, e.document_id, True, envelope.time)
 
     async def file_restored(envelope: Envelope[FileRestored]) -> None:
-        event = envelope.data
-        await events.apply_once(
-            envelope, lambda s: ledger.trashed(event.account_id, event.document_id, False, envelope.time, s)
-        )
+        e = envelope.data
+        await ledger.trashed(envelope.id, e.account_id, e.document_id, False, envelope.time)
 
     events.subscribe(AccountCreated, account_created)
     events.subscribe(AccountPlanChanged, plan_changed)

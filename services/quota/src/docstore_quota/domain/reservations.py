@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from docstore_kit import errors
 from docstore_quota.domain.usage import Usage
 
 
@@ -63,3 +64,43 @@ def decide(usage: Usage, caps: dict[str, int], size: int, others_bytes: int, hel
         kept = others_bytes + (held.size if held else 0)  # a refused change leaves the old grant as it was
         return Decision(granted=False, room_bytes=room, reserved_bytes=kept, store=False)
     return Decision(granted=True, room_bytes=room, reserved_bytes=others_bytes + size, store=True)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Room held for one upload grant (its id is the upload id, unique across accounts)."""
+
+    upload_id: str
+    account_id: str
+    size: int
+    expires_at: datetime
+
+
+class UploadIdTaken(errors.Conflict):
+    """The upload id is reserved for another account."""
+
+    problem = "upload-id-taken"
+    title = "Upload id taken"
+
+    def detail(self) -> str:
+        # The message is the upload id; the answer does not echo it.
+        return "this upload id is reserved for another account"
+
+
+class GrantExpired(errors.Invalid):
+    """A reservation asked for a grant that no longer holds room (expired beyond the grace)."""
+
+    def detail(self) -> str:
+        return "expires_at: the grant has already expired"
+
+
+def held_by(existing: Reservation | None, account_id: str, cutoff: datetime) -> Held | None:
+    """What `account_id` already holds under the upload id `existing` is stored with.
+
+    Raises `UploadIdTaken` when another account holds it; a reservation dead before `cutoff`
+    holds nothing (a repeat is decided afresh)."""
+    if existing is None:
+        return None
+    if existing.account_id != account_id:
+        raise UploadIdTaken(existing.upload_id)
+    return Held(existing.size) if existing.expires_at > cutoff else None

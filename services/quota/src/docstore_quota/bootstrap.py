@@ -1,0 +1,80 @@
+"""The composition root: every object the quota service runs with, built from its settings.
+
+Nothing connects here: the MongoDB client connects on first use, the runtime starts in
+`main`'s lifespan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from docstore_events.dead_letters import DeadLetters
+from docstore_events.unit_of_work import UnitOfWork
+from docstore_kit.app import ServiceRuntime
+from docstore_kit.s3 import make_s3_client
+from docstore_quota.adapters import metrics
+from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
+from docstore_quota.adapters.repositories import repositories
+from docstore_quota.service_layer.accounts import Accounts
+from docstore_quota.service_layer.dead_letters import DeadLetterBrowser
+from docstore_quota.service_layer.ledger import Ledger
+from docstore_quota.service_layer.ports import Repos
+from docstore_quota.service_layer.reconciliation import Reconciler
+from docstore_quota.service_layer.reservations import Reservations
+from docstore_quota.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    runtime: ServiceRuntime
+    uow: UnitOfWork[Repos]
+    ledger: Ledger
+    reservations: Reservations
+    accounts: Accounts
+    reconciler: Reconciler
+    dead_letters: DeadLetterBrowser
+
+
+def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
+    """Build the service; `s3` replaces the S3 client built from `settings` (tests)."""
+    runtime = ServiceRuntime(settings)
+    bound = repositories(runtime.db)
+    uow: UnitOfWork[Repos] = runtime.events.unit_of_work(bound)
+    reads = bound(None)
+    caps, consumer = settings.caps(), settings.service
+    ledger = Ledger(uow, caps, settings.counting_rule(), tuple(settings.warning_percents), consumer=consumer)
+    reservations = Reservations(uow, caps, settings.reservation_grace(), consumer=consumer)
+    accounts = Accounts(uow, reads, reservations, totals_by_plan=lambda: metrics.refresh(reads.usage))
+    inventory = S3Inventory(
+        s3 or make_s3_client(settings), bucket=settings.bucket_name(settings.region), region=settings.region
+    )
+    reconciler = Reconciler(reads.usage, inventory, ReportRepository(runtime.db))
+    # The system-wide dead-letter browser of the admin dashboard; replays go out through this runtime.
+    dead_letters = DeadLetters(
+        settings.kafka_bootstrap_servers,
+        settings.kafka_topic_prefix,
+        publish=runtime.events.publish,
+        timeout=settings.dlq_read_timeout_seconds,
+        client_id="docstore-quota-dlq",
+    )
+
+    runtime.background("quota-metrics", lambda: metrics.run_refresher(reads.usage, settings.metrics_interval_seconds))
+    if settings.reservation_purge_interval_seconds > 0:
+        interval = settings.reservation_purge_interval_seconds
+        runtime.background("quota-reservation-purge", lambda: reservations.purge_every(interval))
+    if settings.reconcile_interval_seconds > 0:
+        every = settings.reconcile_interval_seconds
+        runtime.background("quota-reconciliation", lambda: reconciler.run_every(every))
+
+    return Services(
+        settings=settings,
+        runtime=runtime,
+        uow=uow,
+        ledger=ledger,
+        reservations=reservations,
+        accounts=accounts,
+        reconciler=reconciler,
+        dead_letters=DeadLetterBrowser(dead_letters),
+    )

@@ -1,0 +1,46 @@
+"""The admin's dead-letter browser: `docstore_events.dead_letters.DeadLetters`, with its
+refusals as domain errors (answered 422 and 404 by the shared handler)."""
+
+from __future__ import annotations
+
+import structlog
+
+from docstore_events.dead_letters import DeadLetter, DeadLetters, InvalidCursor, NotFound
+from docstore_events.envelope import KafkaRecord
+from docstore_kit import errors
+
+log = structlog.get_logger(__name__)
+
+
+class BadCursor(errors.Invalid):
+    """The page cursor is not one this browser gave."""
+
+
+class NoDeadLetter(errors.NotFound):
+    """Nothing dead-lettered at that position."""
+
+
+class DeadLetterBrowser:
+    def __init__(self, letters: DeadLetters) -> None:
+        self.letters = letters
+
+    async def page(self, *, limit: int, cursor: str | None, topic: str | None) -> tuple[list[DeadLetter], str | None]:
+        try:
+            return await self.letters.page(limit=limit, cursor=cursor, topic=topic)
+        except InvalidCursor as error:
+            raise BadCursor(str(error)) from error
+
+    async def replay(self, topic: str, partition: int, offset: int, *, admin_id: str) -> KafkaRecord:
+        """Publish the dead letter again to its original topic (consumers are idempotent)."""
+        try:
+            record = await self.letters.replay(topic, partition, offset)
+        except NotFound as error:
+            raise NoDeadLetter(f"no dead letter at {topic}:{partition}:{offset}") from error
+        log.info(
+            "dead_letter_replayed",
+            admin_id=admin_id,
+            dead_letter=f"{topic}:{partition}:{offset}",
+            topic=record.topic,
+            event_id=record.headers.get("ce_id"),
+        )
+        return record

@@ -1,0 +1,61 @@
+"""What the use cases need from storage, as protocols: the Mongo repositories
+(`adapters`) and the in-memory ones of the unit tests both fit them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from docstore_quota.domain.reservations import Reservation
+from docstore_quota.domain.usage import DocumentState, Usage
+
+
+class UsageStore(Protocol):
+    async def plan_at(self, account_id: str) -> datetime | None:
+        """When the plan was last set; creates the account's record empty if it has none."""
+
+    async def set_plan(self, account_id: str, plan: str, at: datetime) -> Usage: ...
+
+    async def add_counters(self, account_id: str, *, used: int, stored: int, documents: int) -> Usage: ...
+
+    async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None: ...
+
+    async def bump_reservation_seq(self, account_id: str) -> None:
+        """Write the account's record, so concurrent grants for it conflict."""
+
+    async def document(self, document_id: str) -> DocumentState: ...
+
+    async def save_document(self, account_id: str, document_id: str, state: DocumentState) -> None: ...
+
+    async def get(self, account_id: str) -> Usage: ...
+
+    async def top(self, limit: int) -> list[Usage]: ...
+
+    async def over_quota(self, limit: int, after: str | None = None) -> list[Usage]: ...
+
+    async def all_stored(self) -> dict[str, int]: ...
+
+
+class ReservationStore(Protocol):
+    async def get(self, upload_id: str) -> Reservation | None: ...
+
+    async def live(self, account_id: str, cutoff: datetime) -> list[Reservation]: ...
+
+    async def put(self, reservation: Reservation, *, reserved_at: datetime) -> None: ...
+
+    async def delete(self, account_id: str, upload_id: str) -> bool: ...
+
+    async def reserved_by_account(self, account_ids: Iterable[str], cutoff: datetime) -> dict[str, int]: ...
+
+    async def purge(self, cutoff: datetime) -> int: ...
+
+
+class Repos(Protocol):
+    """The repositories of one transaction (`adapters.repositories.Repositories`)."""
+
+    @property
+    def usage(self) -> UsageStore: ...
+
+    @property
+    def reservations(self) -> ReservationStore: ...

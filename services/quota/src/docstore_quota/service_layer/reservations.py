@@ -1,0 +1,165 @@
+"""Room held for upload grants: grant, release, expire and purge.
+
+Granting is a check then an insert, so two grants for the same account must not both see
+the same room: every grant that stores a reservation also bumps `reservation_seq` on the
+account's `usage` record inside its transaction. Two concurrent grants for one account
+therefore write the same document, the server aborts one with a transient WriteConflict, and
+the unit of work runs it again on a snapshot that includes the winner's reservation. Writing
+the `usage` record also orders grants against the ledger's own changes (every event applied
+to an account writes it), so a grant never reads usage and reservations from two moments.
+
+In one process, grants of one account also wait for each other (a sync client sending files
+in parallel would otherwise conflict inside the transaction and retry over and over); across
+replicas the transaction alone decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_quota.adapters.mongo import RaceLost
+from docstore_quota.domain.reservations import (
+    Decision,
+    GrantExpired,
+    Reservation,
+    dead_before,
+    decide,
+    held_by,
+    is_live,
+)
+from docstore_quota.domain.usage import Usage
+from docstore_quota.service_layer.ports import Repos
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+ATTEMPTS = 3
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Grant:
+    usage: Usage
+    """The account's usage the decision was made on."""
+    decision: Decision
+
+
+class Reservations:
+    """Grants for `upload` (`consumer` names the processed-event records of `upload.expired`)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork[Repos],
+        caps: dict[str, int],
+        grace: timedelta,
+        clock: Clock = utc_now,
+        *,
+        consumer: str = "quota",
+    ) -> None:
+        self.uow = uow
+        self.caps = caps
+        self.grace = grace
+        self.clock = clock
+        self.consumer = consumer
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def cutoff(self) -> datetime:
+        """Reservations whose grant expired at or before this instant no longer count."""
+        return dead_before(self.clock(), self.grace)
+
+    async def reserve(self, account_id: str, upload_id: str, size: int, expires_at: datetime) -> Grant:
+        """Grant or refuse `size` bytes for `upload_id`, atomically for the account.
+
+        Raises `GrantExpired` for a grant already past its grace and `UploadIdTaken` when
+        another account holds a reservation with this upload id.
+        """
+        if not is_live(expires_at, self.clock(), self.grace):
+            raise GrantExpired(upload_id)
+
+        async def work(tx: Transaction[Repos]) -> Grant:
+            cutoff = self.cutoff()
+            held = held_by(await tx.repos.reservations.get(upload_id), account_id, cutoff)
+            usage = await tx.repos.usage.get(account_id)
+            live = await tx.repos.reservations.live(account_id, cutoff)
+            others = sum(r.size for r in live if r.upload_id != upload_id)
+            decision = decide(usage, self.caps, size, others, held)
+            if decision.store:
+                # The write that makes concurrent grants for this account conflict (see the module doc).
+                await tx.repos.usage.bump_reservation_seq(account_id)
+                reservation = Reservation(upload_id, account_id, size, expires_at)
+                await tx.repos.reservations.put(reservation, reserved_at=self.clock())
+            return Grant(usage, decision)
+
+        async with self._account_lock(account_id):
+            for attempt in range(ATTEMPTS):
+                try:
+                    return await self.uow.run(work)
+                except RaceLost:
+                    # Two first grants for the same new upload id raced; the loser runs again and
+                    # now finds the winner's reservation (a repeat).
+                    if attempt == ATTEMPTS - 1:
+                        raise
+        raise AssertionError("unreachable")
+
+    @contextlib.asynccontextmanager
+    async def _account_lock(self, account_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(account_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._locks.get(account_id) is lock:
+                del self._locks[account_id]  # keep the map to accounts granting right now
+
+    async def release(self, account_id: str, upload_id: str) -> bool:
+        """Forget the reservation of `upload_id` (cancelled by `upload`); unknown ids too."""
+
+        async def work(tx: Transaction[Repos]) -> bool:
+            return await tx.repos.reservations.delete(account_id, upload_id)
+
+        return await self.uow.run(work)
+
+    async def expired(self, event_id: str, account_id: str, upload_id: str) -> bool:
+        """`upload.expired`: the grant will never complete; its room is free again."""
+
+        async def work(tx: Transaction[Repos]) -> None:
+            await tx.repos.reservations.delete(account_id, upload_id)
+
+        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
+
+    async def purge_expired(self) -> int:
+        """Delete reservations that no longer count (grant expired more than `grace` ago).
+
+        Every read ignores them already; this only keeps the collection small. Safe on every
+        replica at once.
+        """
+        cutoff = self.cutoff()
+
+        async def work(tx: Transaction[Repos]) -> int:
+            return await tx.repos.reservations.purge(cutoff)
+
+        count = await self.uow.run(work)
+        if count:
+            log.info("quota_reservations_purged", count=count)
+        return count
+
+    async def purge_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.purge_expired()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("quota_reservation_purge_failed")

@@ -1,0 +1,116 @@
+"""In-memory repositories for use-case tests on `FakeUnitOfWork` (the shape of
+`service_layer.ports`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_quota.domain.reservations import Reservation
+from docstore_quota.domain.usage import DEFAULT_PLAN, DocumentState, Usage
+
+
+@dataclass
+class Account:
+    usage: Usage
+    plan_at: datetime | None = None
+    reservation_seq: int = 0
+
+
+class InMemoryUsage:
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.documents: dict[str, tuple[str, DocumentState]] = {}
+
+    def _account(self, account_id: str) -> Account:
+        return self.accounts.setdefault(account_id, Account(Usage(account_id, DEFAULT_PLAN, 0, False)))
+
+    async def plan_at(self, account_id: str) -> datetime | None:
+        return self._account(account_id).plan_at
+
+    async def set_plan(self, account_id: str, plan: str, at: datetime) -> Usage:
+        account = self._account(account_id)
+        account.usage, account.plan_at = replace(account.usage, plan=plan), at
+        return account.usage
+
+    async def add_counters(self, account_id: str, *, used: int, stored: int, documents: int) -> Usage:
+        account = self._account(account_id)
+        u = account.usage
+        account.usage = replace(
+            u, used_bytes=u.used_bytes + used, stored_bytes=u.stored_bytes + stored, documents=u.documents + documents
+        )
+        return account.usage
+
+    async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None:
+        account = self._account(account_id)
+        account.usage = replace(account.usage, over_quota=over_quota, warned=warned)
+
+    async def bump_reservation_seq(self, account_id: str) -> None:
+        self._account(account_id).reservation_seq += 1
+
+    async def document(self, document_id: str) -> DocumentState:
+        return self.documents.get(document_id, ("", DocumentState()))[1]
+
+    async def save_document(self, account_id: str, document_id: str, state: DocumentState) -> None:
+        self.documents[document_id] = (account_id, state)
+
+    async def get(self, account_id: str) -> Usage:
+        found = self.accounts.get(account_id)
+        return found.usage if found else Usage(account_id, DEFAULT_PLAN, 0, False)
+
+    async def top(self, limit: int) -> list[Usage]:
+        rows = sorted((a.usage for a in self.accounts.values()), key=lambda u: (-u.used_bytes, u.account_id))
+        return rows[:limit]
+
+    async def over_quota(self, limit: int, after: str | None = None) -> list[Usage]:
+        rows = sorted((a.usage for a in self.accounts.values() if a.usage.over_quota), key=lambda u: u.account_id)
+        return [u for u in rows if after is None or u.account_id > after][:limit]
+
+    async def all_stored(self) -> dict[str, int]:
+        return {a: account.usage.stored_bytes for a, account in self.accounts.items()}
+
+
+class InMemoryReservations:
+    def __init__(self) -> None:
+        self.rows: dict[str, Reservation] = {}
+
+    async def get(self, upload_id: str) -> Reservation | None:
+        return self.rows.get(upload_id)
+
+    async def live(self, account_id: str, cutoff: datetime) -> list[Reservation]:
+        return [r for r in self.rows.values() if r.account_id == account_id and r.expires_at > cutoff]
+
+    async def put(self, reservation: Reservation, *, reserved_at: datetime) -> None:
+        self.rows[reservation.upload_id] = reservation
+
+    async def delete(self, account_id: str, upload_id: str) -> bool:
+        found = self.rows.get(upload_id)
+        if found is None or found.account_id != account_id:
+            return False
+        del self.rows[upload_id]
+        return True
+
+    async def reserved_by_account(self, account_ids: Iterable[str], cutoff: datetime) -> dict[str, int]:
+        wanted, result = set(account_ids), {}
+        for r in self.rows.values():
+            if r.account_id in wanted and r.expires_at > cutoff:
+                result[r.account_id] = result.get(r.account_id, 0) + r.size
+        return result
+
+    async def purge(self, cutoff: datetime) -> int:
+        dead = [k for k, r in self.rows.items() if r.expires_at <= cutoff]
+        for k in dead:
+            del self.rows[k]
+        return len(dead)
+
+
+@dataclass
+class InMemoryRepos:
+    usage: InMemoryUsage = field(default_factory=InMemoryUsage)
+    reservations: InMemoryReservations = field(default_factory=InMemoryReservations)
+
+
+def fake_uow() -> FakeUnitOfWork[InMemoryRepos]:
+    return FakeUnitOfWork(InMemoryRepos())

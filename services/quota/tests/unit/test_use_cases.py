@@ -1,0 +1,123 @@
+"""Use cases on `FakeUnitOfWork` and in-memory repositories: no servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from docstore_events.notifications import QuotaWarningReached
+from docstore_events.quota import QuotaExceeded, QuotaRestored
+from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_quota.domain.reservations import GrantExpired, Reservation, UploadIdTaken
+from docstore_quota.service_layer.accounts import Accounts
+from docstore_quota.service_layer.ledger import Ledger
+from docstore_quota.service_layer.reservations import Reservations
+
+from .fakes import InMemoryRepos, fake_uow
+
+CAPS = {"free": 1000, "premium": 10_000}
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
+GRACE = timedelta(minutes=10)
+LATER = NOW + timedelta(minutes=15)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def world() -> tuple[FakeUnitOfWork[InMemoryRepos], Ledger, Reservations, Accounts]:
+    uow = fake_uow()
+    ledger = Ledger(uow, CAPS)
+    reservations = Reservations(uow, CAPS, GRACE, clock)
+
+    async def no_totals() -> dict[str, dict[str, float]]:
+        return {}
+
+    accounts = Accounts(uow, uow.repos, reservations, no_totals)
+    return uow, ledger, reservations, accounts
+
+
+def repos(uow: FakeUnitOfWork[InMemoryRepos]) -> InMemoryRepos:
+    return uow.repos
+
+
+async def test_an_upload_counts_once_however_often_it_is_delivered() -> None:
+    uow, ledger, _, accounts = world()
+    assert await ledger.uploaded("e1", "a", "up1", "d1", 300, None)
+    assert not await ledger.uploaded("e1", "a", "up1", "d1", 300, None)
+    assert uow.commits == 1
+    usage = (await accounts.usage("a")).usage
+    assert (usage.used_bytes, usage.stored_bytes, usage.documents) == (300, 300, 1)
+
+
+async def test_a_warning_is_emitted_once_at_the_threshold() -> None:
+    uow, ledger, _, _ = world()
+    await ledger.uploaded("e1", "a", "up1", "d1", 799, None)
+    assert uow.emitted == []
+    await ledger.uploaded("e2", "a", "up2", "d2", 1, None)
+    assert [type(e) for e in uow.emitted] == [QuotaWarningReached]
+    assert uow.emitted[0].percent == 80  # type: ignore[attr-defined]  # Event has no percent; the warning has
+    await ledger.uploaded("e3", "a", "up3", "d3", 10, None)
+    assert len(uow.emitted) == 1
+
+
+async def test_going_past_the_cap_flags_once_and_freeing_space_restores() -> None:
+    uow, ledger, _, _ = world()
+    await ledger.uploaded("e1", "a", "up1", "d1", 1200, None)
+    await ledger.uploaded("e2", "a", "up2", "d2", 10, None)
+    assert [type(e) for e in uow.emitted] == [QuotaExceeded]
+    assert (await repos(uow).usage.get("a")).over_quota
+    await ledger.deleted("e3", "a", "d1", 1200)
+    assert [type(e) for e in uow.emitted] == [QuotaExceeded, QuotaRestored]
+    assert not (await repos(uow).usage.get("a")).over_quota
+
+
+async def test_an_older_plan_event_arriving_late_changes_nothing() -> None:
+    uow, ledger, _, _ = world()
+    await ledger.set_plan("e1", "a", "premium", NOW)
+    await ledger.set_plan("e2", "a", "free", NOW - timedelta(seconds=1))
+    assert (await repos(uow).usage.get("a")).plan == "premium"
+
+
+async def test_a_completed_upload_moves_its_bytes_from_reserved_to_used_in_one_step() -> None:
+    uow, ledger, reservations, accounts = world()
+    assert (await reservations.reserve("a", "up1", 400, LATER)).decision.granted
+    assert (await accounts.usage("a")).reserved_bytes == 400
+    await ledger.uploaded("e1", "a", "up1", "d1", 400, None)
+    after = await accounts.usage("a")
+    assert (after.usage.used_bytes, after.reserved_bytes) == (400, 0)
+
+
+async def test_a_reservation_is_refused_when_there_is_no_room_and_stores_nothing() -> None:
+    uow, _, reservations, _ = world()
+    assert (await reservations.reserve("a", "up1", 600, LATER)).decision.granted
+    refused = (await reservations.reserve("a", "up2", 600, LATER)).decision
+    assert not refused.granted and refused.room_bytes == 400 and refused.reserved_bytes == 600
+    assert set(repos(uow).reservations.rows) == {"up1"}
+    assert repos(uow).usage.accounts["a"].reservation_seq == 1  # only a stored grant writes the account
+
+
+async def test_a_repeated_grant_is_not_counted_twice() -> None:
+    _, _, reservations, _ = world()
+    first = (await reservations.reserve("a", "up1", 600, LATER)).decision
+    again = (await reservations.reserve("a", "up1", 600, LATER)).decision
+    assert first.granted and again.granted and again.reserved_bytes == 600
+
+
+async def test_an_upload_id_of_another_account_or_an_expired_grant_is_refused() -> None:
+    _, _, reservations, _ = world()
+    await reservations.reserve("a", "up1", 10, LATER)
+    with pytest.raises(UploadIdTaken):
+        await reservations.reserve("b", "up1", 10, LATER)
+    with pytest.raises(GrantExpired):
+        await reservations.reserve("a", "up2", 10, NOW - GRACE - timedelta(seconds=1))
+
+
+async def test_upload_expired_releases_once_and_the_purge_drops_dead_reservations() -> None:
+    uow, _, reservations, _ = world()
+    await reservations.reserve("a", "up1", 10, LATER)
+    assert await reservations.expired("e1", "a", "up1")
+    assert not await reservations.expired("e1", "a", "up1")
+    repos(uow).reservations.rows["old"] = Reservation("old", "a", 5, NOW - GRACE)
+    assert await reservations.purge_expired() == 1 and repos(uow).reservations.rows == {}
