@@ -56,8 +56,8 @@ async def test_a_warning_is_emitted_once_at_the_threshold() -> None:
     await ledger.uploaded("e1", "a", "up1", "d1", 799, None)
     assert uow.emitted == []
     await ledger.uploaded("e2", "a", "up2", "d2", 1, None)
-    assert [type(e) for e in uow.emitted] == [QuotaWarningReached]
-    assert uow.emitted[0].percent == 80  # type: ignore[attr-defined]  # Event has no percent; the warning has
+    [warning] = uow.emitted
+    assert isinstance(warning, QuotaWarningReached) and warning.percent == 80
     await ledger.uploaded("e3", "a", "up3", "d3", 10, None)
     assert len(uow.emitted) == 1
 
