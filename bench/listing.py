@@ -58,8 +58,28 @@ from docstore_metadata.domain.documents import EPOCH, search_keys
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 
-WORDS = ["report", "invoice", "notes", "photo", "contract", "budget", "minutes", "scan", "draft", "slides",
-         "letter", "receipt", "plan", "summary", "thesis", "memo", "agenda", "policy", "offer", "ticket"]
+WORDS = [
+    "report",
+    "invoice",
+    "notes",
+    "photo",
+    "contract",
+    "budget",
+    "minutes",
+    "scan",
+    "draft",
+    "slides",
+    "letter",
+    "receipt",
+    "plan",
+    "summary",
+    "thesis",
+    "memo",
+    "agenda",
+    "policy",
+    "offer",
+    "ticket",
+]
 TYPES = [("pdf", "application/pdf"), ("txt", "text/plain"), ("jpg", "image/jpeg"), ("csv", "text/csv")]
 ACCOUNT = "bench-account"
 NOISE_ACCOUNTS = [f"noise-account-{n}" for n in range(4)]
@@ -83,12 +103,26 @@ def make_documents(account: str, start: int, count: int, now: datetime, rng: ran
         token = "".join(rng.choices(string.ascii_lowercase, k=6))
         name = f"{rng.choice(WORDS)}-{i:06d}-{token}.{ext}"
         at = now - SPAN * rng.random()
-        docs.append({
-            "_id": str(uuid.UUID(int=rng.getrandbits(128))), "account_id": account, "name": name, **search_keys(name),
-            "title": None, "tags": sorted(rng.sample(WORDS, 2)), "path": f"/{rng.choice(WORDS)}", "created_at": at,
-            "modified_at": at, "current_version": 1, "size": rng.randint(1, 50_000_000), "sha256": "0" * 64,
-            "content_type": content_type, "trashed": False, "trashed_at": None, "purge_claimed_at": EPOCH,
-        })
+        docs.append(
+            {
+                "_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "account_id": account,
+                "name": name,
+                **search_keys(name),
+                "title": None,
+                "tags": sorted(rng.sample(WORDS, 2)),
+                "path": f"/{rng.choice(WORDS)}",
+                "created_at": at,
+                "modified_at": at,
+                "current_version": 1,
+                "size": rng.randint(1, 50_000_000),
+                "sha256": "0" * 64,
+                "content_type": content_type,
+                "trashed": False,
+                "trashed_at": None,
+                "purge_claimed_at": EPOCH,
+            }
+        )
     return docs
 
 
@@ -104,17 +138,23 @@ class Seeder:
         count = total - len(self.mine)
         docs = make_documents(ACCOUNT, len(self.mine), count, self.now, self.rng)
         noise_count = int(count * NOISE_SHARE)
-        mixed = docs + [doc for k, account in enumerate(NOISE_ACCOUNTS)
-                        for doc in make_documents(account, self.noise + k * noise_count, noise_count // len(NOISE_ACCOUNTS),
-                                                  self.now, self.rng)]
+        mixed = docs + [
+            doc
+            for k, account in enumerate(NOISE_ACCOUNTS)
+            for doc in make_documents(
+                account, self.noise + k * noise_count, noise_count // len(NOISE_ACCOUNTS), self.now, self.rng
+            )
+        ]
         self.rng.shuffle(mixed)
         began = time.perf_counter()
         for k in range(0, len(mixed), SEED_BATCH):
             await self.repo.documents.insert_many(mixed[k : k + SEED_BATCH], ordered=False)
             if (k // SEED_BATCH) % 50 == 0:
                 sys.stderr.write(f"\rinserting {k:,}/{len(mixed):,}")
-        sys.stderr.write(f"\rinserted {len(mixed):,} documents ({len(docs):,} in the account) "
-                         f"in {time.perf_counter() - began:.0f} s\n")
+        sys.stderr.write(
+            f"\rinserted {len(mixed):,} documents ({len(docs):,} in the account) "
+            f"in {time.perf_counter() - began:.0f} s\n"
+        )
         self.mine += docs
         self.noise += noise_count
 
@@ -137,8 +177,14 @@ async def deep_cursor(http: httpx.AsyncClient, docs: list[dict[str, Any]], sort:
     return response.json()["next_cursor"]
 
 
-async def queries(http: httpx.AsyncClient, repo: DocumentRepository, docs: list[dict], now: datetime,
-                  requests: int, rng: random.Random) -> list[tuple[str, Call]]:
+async def queries(
+    http: httpx.AsyncClient,
+    repo: DocumentRepository,
+    docs: list[dict],
+    now: datetime,
+    requests: int,
+    rng: random.Random,
+) -> list[tuple[str, Call]]:
     headers: dict[str, str] = {}  # the client signs every request as ACCOUNT
     picks = [rng.choice(docs) for _ in range(requests)]
     narrow = [d["name_lower"][: len(d["name_lower"].split("-")[0]) + 5] for d in picks]  # "report-0012": ~5 names
@@ -162,8 +208,12 @@ async def queries(http: httpx.AsyncClient, repo: DocumentRepository, docs: list[
         assert await repo.documents.find_one({"_id": ids[i]})
 
     async def raw_keyset(_i: int) -> None:
-        rows = await repo.documents.find({"account_id": ACCOUNT, "trashed": False}).sort(
-            [("modified_at", -1), ("_id", -1)]).limit(PAGE + 1).to_list(PAGE + 1)
+        rows = (
+            await repo.documents.find({"account_id": ACCOUNT, "trashed": False})
+            .sort([("modified_at", -1), ("_id", -1)])
+            .limit(PAGE + 1)
+            .to_list(PAGE + 1)
+        )
         assert len(rows) == PAGE + 1
 
     iso = lambda at: at.isoformat()  # noqa: E731
@@ -218,8 +268,10 @@ def report(size: int, results: dict[str, list[float]]) -> None:
     print(f"\n{size:,} documents in the account")
     for name, samples in results.items():
         p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
-        print(f"  {name:32} p50 {p50:9.2f} ms   p99 {p99:9.2f} ms   p50 / raw _id {p50 / 1000 / base:7.1f} x"
-              f"   (n={len(samples)})")
+        print(
+            f"  {name:32} p50 {p50:9.2f} ms   p99 {p99:9.2f} ms   p50 / raw _id {p50 / 1000 / base:7.1f} x"
+            f"   (n={len(samples)})"
+        )
 
 
 def compare(small_size: int, small: dict[str, list[float]], large_size: int, large: dict[str, list[float]]) -> None:
@@ -235,8 +287,14 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
     rng = random.Random(7)
     now = datetime.now(UTC)
     database = f"bench_listing_{uuid.uuid4().hex[:8]}"
-    settings = Settings(mongodb_url=mongo_url, mongodb_database=database, kafka_bootstrap_servers=KAFKA[0],
-                        s3_bucket="docstore-us-west-2", log_level="WARNING", page_size_max=200)
+    settings = Settings(
+        mongodb_url=mongo_url,
+        mongodb_database=database,
+        kafka_bootstrap_servers=KAFKA[0],
+        s3_bucket="docstore-us-west-2",
+        log_level="WARNING",
+        page_size_max=200,
+    )
     mongo = AsyncMongoClient(mongo_url, tz_aware=True)
     repo = DocumentRepository(mongo[database], PlainKeyset(mongo[database]))  # seeds only: the app lists
     await repo.ensure_indexes()
@@ -247,8 +305,9 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
         async with app.router.lifespan_context(app):
             # Signed as the gateway signs each request it forwards for ACCOUNT.
             gateway_identity = app.state.internal_auth.client_auth("metadata", subject=ACCOUNT, role="user")
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
-                                         auth=gateway_identity) as http:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench", auth=gateway_identity
+            ) as http:
                 for size in sorted({min(SMALL, total), total}):
                     await seeder.fill_to(size)
                     # The seeded documents stay in this process: keep the collector from walking

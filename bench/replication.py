@@ -42,11 +42,19 @@ def percentile(values: list[float], p: float) -> float:
 async def baseline(b_metadata: str, b_db, count: int) -> list[float]:
     times = []
     async with httpx.AsyncClient(base_url=b_metadata, headers={"X-Replication-Secret": DEV_REPLICATION_SECRET}) as http:
-        for i in range(count):
+        for _ in range(count):
             account_id = f"bench-raw-{uuid.uuid4().hex}"
             started = time.perf_counter()
-            response = await http.put(f"/internal/replicas/{account_id}", json={
-                "username": f"raw-{uuid.uuid4().hex[:12]}", "home_region": A, "plan": "free", "status": "active", "version": 1})
+            response = await http.put(
+                f"/internal/replicas/{account_id}",
+                json={
+                    "username": f"raw-{uuid.uuid4().hex[:12]}",
+                    "home_region": A,
+                    "plan": "free",
+                    "status": "active",
+                    "version": 1,
+                },
+            )
             response.raise_for_status()
             assert await b_db.replicas.find_one({"_id": account_id}) is not None
             times.append(time.perf_counter() - started)
@@ -60,7 +68,9 @@ async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> 
 
     async def watch() -> None:
         """B's `replicas` inserts as they commit (a change stream: no polling load on the database)."""
-        async with b_db.replicas.watch([{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]) as stream:
+        async with b_db.replicas.watch(
+            [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
+        ) as stream:
             ready.set()
             async for change in stream:
                 seen.setdefault(change["documentKey"]["_id"], time.perf_counter())
@@ -72,8 +82,10 @@ async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> 
         async def sign_up(i: int) -> None:
             name = f"b{i}-{uuid.uuid4().hex[:10]}"
             async with gate:
-                response = await http.post("/accounts", json={"username": name, "email": f"{name}@example.com",
-                                                             "password": "benchmark password"})
+                response = await http.post(
+                    "/accounts",
+                    json={"username": name, "email": f"{name}@example.com", "password": "benchmark password"},
+                )
                 response.raise_for_status()
                 responded[response.json()["account_id"]] = time.perf_counter()
 
@@ -87,8 +99,11 @@ async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> 
         while not all(account_id in seen for account_id in responded) and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
         poller.cancel()
-        print(f"  {signups} sign-ups in {signing:.1f} s ({signups / signing:.0f}/s); all replicated "
-              f"{max(seen.values()) - started:.1f} s after the first", flush=True)
+        print(
+            f"  {signups} sign-ups in {signing:.1f} s ({signups / signing:.0f}/s); all replicated "
+            f"{max(seen.values()) - started:.1f} s after the first",
+            flush=True,
+        )
     return [seen[account_id] - responded[account_id] for account_id in responded]
 
 
@@ -102,11 +117,17 @@ def main() -> None:
         data = Path(tmp)
         topics = all_topics() + all_topics(f"{B}.")
         with Servers(data / "servers", topics=topics, buckets=[f"docstore-{A}", f"docstore-{B}"]) as endpoints:
-            urls = {region: service_urls(dict(zip(["metadata", "gateway"], free_ports(2), strict=True))) for region in (A, B)}
+            urls = {
+                region: service_urls(dict(zip(["metadata", "gateway"], free_ports(2), strict=True)))
+                for region in (A, B)
+            }
             regions = []
             for region in (A, B):
                 processes = ServiceProcesses(
-                    endpoints, data / region, region=region, names=["metadata"],
+                    endpoints,
+                    data / region,
+                    region=region,
+                    names=["metadata"],
                     ports={"metadata": int(urls[region]["metadata"].rsplit(":", 1)[1])},
                     extra_env=region_wiring(urls, region, primary=A) | {"LOG_LEVEL": "WARNING"},
                 )
@@ -130,8 +151,11 @@ async def run(urls: dict, mongo_url: str, args: argparse.Namespace) -> None:
         # The same lag by the servers' own clocks (one machine): account created in A -> replica written in B.
         a_db = mongo[f"docstore_metadata_{A.replace('-', '_')}"]
         created = {row["_id"]: row["created_at"] async for row in a_db.accounts.find({}, {"created_at": 1})}
-        server = [(row["replicated_at"] - created[row["_id"]]).total_seconds()
-                  async for row in b_db.replicas.find({}, {"replicated_at": 1}) if row["_id"] in created]
+        server = [
+            (row["replicated_at"] - created[row["_id"]]).total_seconds()
+            async for row in b_db.replicas.find({}, {"replicated_at": 1})
+            if row["_id"] in created
+        ]
     finally:
         await mongo.close()
     raw_p50, raw_p99 = percentile(raw, 50) * 1000, percentile(raw, 99) * 1000
@@ -140,7 +164,9 @@ async def run(urls: dict, mongo_url: str, args: argparse.Namespace) -> None:
     print(f"{'':<34}{'p50 ms':>10}{'p99 ms':>10}")
     print(f"{'baseline (raw PUT + read)':<34}{raw_p50:>10.1f}{raw_p99:>10.1f}")
     print(f"{'replication lag (201 -> in B)':<34}{p50:>10.1f}{p99:>10.1f}   mean {statistics.mean(lags) * 1000:.1f}")
-    print(f"{'  by server clocks (created->held)':<34}{percentile(server, 50) * 1000:>10.1f}{percentile(server, 99) * 1000:>10.1f}")
+    print(
+        f"{'  by server clocks (created->held)':<34}{percentile(server, 50) * 1000:>10.1f}{percentile(server, 99) * 1000:>10.1f}"
+    )
     print(f"{'ratio replication / baseline':<34}{p50 / raw_p50:>10.1f}{p99 / raw_p99:>10.1f}")
 
 

@@ -63,9 +63,12 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     queue = ReplicationQueue(db, peers)
     garbage_added = asyncio.Event()
     limits = Limits(
-        version_caps=settings.version_caps(), trash_retention=timedelta(days=settings.trash_retention_days),
-        page_size_max=settings.page_size_max, search_scan_budget=settings.search_scan_budget,
-        changes_wait_max_seconds=settings.changes_wait_max_seconds, changes_poll_seconds=settings.changes_poll_seconds,
+        version_caps=settings.version_caps(),
+        trash_retention=timedelta(days=settings.trash_retention_days),
+        page_size_max=settings.page_size_max,
+        search_scan_budget=settings.search_scan_budget,
+        changes_wait_max_seconds=settings.changes_wait_max_seconds,
+        changes_poll_seconds=settings.changes_poll_seconds,
     )
     store = ObjectStore(make_s3_client(settings), make_s3_client(settings, public=True))
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
@@ -80,14 +83,23 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
         sharing=Sharing(uow, reads),
         store=store,
         housekeeping=Housekeeping(
-            documents, reads, store, garbage_added, garbage_interval=settings.garbage_interval_seconds,
-            purge_interval=settings.purge_interval_seconds, purge_lease=settings.purge_lease_seconds,
+            documents,
+            reads,
+            store,
+            garbage_added,
+            garbage_interval=settings.garbage_interval_seconds,
+            purge_interval=settings.purge_interval_seconds,
+            purge_lease=settings.purge_lease_seconds,
         ),
         replication_queue=queue,
         replication_relay=ReplicationRelay(
-            queue, secret=settings.replication_secret, batch_size=settings.replication_batch_size,
-            concurrency=settings.replication_concurrency, retry_initial=settings.replication_retry_initial_seconds,
-            retry_max=settings.replication_retry_max_seconds, poll_interval=settings.replication_poll_seconds,
+            queue,
+            secret=settings.replication_secret,
+            batch_size=settings.replication_batch_size,
+            concurrency=settings.replication_concurrency,
+            retry_initial=settings.replication_retry_initial_seconds,
+            retry_max=settings.replication_retry_max_seconds,
+            poll_interval=settings.replication_poll_seconds,
             timeout=settings.replication_timeout_seconds,
         ),
     )

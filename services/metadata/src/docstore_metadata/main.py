@@ -9,20 +9,21 @@ from fastapi import FastAPI
 
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_observability
+from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
 from docstore_metadata.settings import Settings
 
 
-def create_app(settings: Settings, **overrides: object) -> FastAPI:
-    """Build the metadata app; clients connect when the lifespan starts. `overrides` go to
-    `bootstrap` (tests)."""
+def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI:
+    """Build the metadata app; clients connect when the lifespan starts. `listing` replaces the
+    strategy `bootstrap` would choose (tests: one on a client they watch)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        services = await bootstrap(settings, **overrides)  # type: ignore[arg-type]  # test overrides, typed in bootstrap
+        services = await bootstrap(settings, listing=listing)
         await services.prepare()
         app.state.services = services
         async with services.runtime:

@@ -78,9 +78,19 @@ class Harness:
         """Publish `event` into the app's topics, as its producer would."""
         await self.events.send(event)
 
-    async def stored(self, body: bytes, *, document_id: str | None = None, filename: str = "notes.txt",
-                     content_type: str = "text/plain", base_version: int | None = None, tags: list[str] | None = None,
-                     path: str = "/", account_id: str | None = None, put: bool = True) -> UploadCompleted:
+    async def stored(
+        self,
+        body: bytes,
+        *,
+        document_id: str | None = None,
+        filename: str = "notes.txt",
+        content_type: str = "text/plain",
+        base_version: int | None = None,
+        tags: list[str] | None = None,
+        path: str = "/",
+        account_id: str | None = None,
+        put: bool = True,
+    ) -> UploadCompleted:
         """An object in S3 and the `upload.completed` that announces it."""
         account_id = account_id or self.account_id
         upload_id = uuid.uuid4().hex
@@ -89,9 +99,19 @@ class Harness:
         if put:
             await asyncio.to_thread(self.s3.put_object, Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
         return UploadCompleted(
-            account_id=account_id, upload_id=upload_id, document_id=document_id, bucket=BUCKET, key=key,
-            filename=filename, content_type=content_type, size=len(body), etag=hashlib.md5(body).hexdigest(),
-            sha256=hashlib.sha256(body).hexdigest(), tags=tags or [], path=path, base_version=base_version,
+            account_id=account_id,
+            upload_id=upload_id,
+            document_id=document_id,
+            bucket=BUCKET,
+            key=key,
+            filename=filename,
+            content_type=content_type,
+            size=len(body),
+            etag=hashlib.md5(body).hexdigest(),
+            sha256=hashlib.sha256(body).hexdigest(),
+            tags=tags or [],
+            path=path,
+            base_version=base_version,
         )
 
     async def record(self, event: UploadCompleted) -> Any:
@@ -100,7 +120,12 @@ class Harness:
 
     async def emitted(self, event_type: type[Event]) -> list[Any]:
         """Events of `event_type` written to the outbox (they are published from there)."""
-        rows = await self.db["outbox"].find({"headers.ce_type": f"docstore.{event_type.type}"}).sort("seq", 1).to_list(None)
+        rows = (
+            await self.db["outbox"]
+            .find({"headers.ce_type": f"docstore.{event_type.type}"})
+            .sort("seq", 1)
+            .to_list(None)
+        )
         return [decode(row["headers"], row["value"]).data for row in rows]
 
     def exists(self, key: str) -> bool:
@@ -113,14 +138,21 @@ class Harness:
 
 @pytest_asyncio.fixture
 async def metadata(
-    request: pytest.FixtureRequest, endpoints: Any, isolated: dict[str, str], publisher: EventPublisher,
+    request: pytest.FixtureRequest,
+    endpoints: Any,
+    isolated: dict[str, str],
+    publisher: EventPublisher,
 ) -> AsyncIterator[Harness]:
     """The service in process. Its listing strategy (`METADATA_LISTING_STRATEGY`) is "auto" unless
     a test names one: `pytest.mark.parametrize("metadata", ["windowed", "keyset"], indirect=True)`
     runs a listing test under both."""
     settings = Settings(
-        **isolated, s3_bucket=BUCKET, s3_endpoint_url=endpoints.s3_endpoint, free_version_cap=3,
-        garbage_interval_seconds=0.5, listing_strategy=getattr(request, "param", "auto"),
+        **isolated,
+        s3_bucket=BUCKET,
+        s3_endpoint_url=endpoints.s3_endpoint,
+        free_version_cap=3,
+        garbage_interval_seconds=0.5,
+        listing_strategy=getattr(request, "param", "auto"),
     )
     # Listings read through a client of the test's own, whose commands a listener records.
     queries = Queries()
@@ -128,8 +160,11 @@ async def metadata(
     listing = await choose_listing(settings.listing_strategy, observed[settings.mongodb_database])
     app = create_app(settings, listing=listing)
     s3 = boto3.client(
-        "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
-        aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        region_name=settings.aws_default_region,
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
     )
     try:
         async with app.router.lifespan_context(app):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from docstore_devplatform.testing import eventually
 from docstore_events import FileDeleted, FileDetailsChanged, FileModified, FileRestored, FileTrashed
 
-from docstore_devplatform.testing import eventually
+Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +24,14 @@ NAMES = ["delta.txt", "Alpha.txt", "charlie.pdf", "bravo.txt", "echo.csv", "foxt
 async def _seed(metadata: Harness) -> list[str]:
     ids = []
     for i, name in enumerate(NAMES):
-        event = await metadata.stored(b"x" * (10 * (i % 3) + i), filename=name, put=False,
-                                      content_type="application/pdf" if name.endswith(".pdf") else "text/plain",
-                                      tags=["even"] if i % 2 == 0 else ["odd"], path="/work" if i < 4 else "/")
+        event = await metadata.stored(
+            b"x" * (10 * (i % 3) + i),
+            filename=name,
+            put=False,
+            content_type="application/pdf" if name.endswith(".pdf") else "text/plain",
+            tags=["even"] if i % 2 == 0 else ["odd"],
+            path="/work" if i < 4 else "/",
+        )
         await metadata.record(event)
         ids.append(event.document_id)
     return ids
@@ -60,7 +67,11 @@ async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
     by_size = await _all_pages(metadata, sort="size", order="asc")
     assert [(d["size"], d["document_id"]) for d in by_size] == sorted((d["size"], d["document_id"]) for d in by_size)
     assert [d["name"] for d in await _all_pages(metadata, path="/work", sort="name")] == [
-        "Alpha.txt", "bravo.txt", "charlie.pdf", "delta.txt"]
+        "Alpha.txt",
+        "bravo.txt",
+        "charlie.pdf",
+        "delta.txt",
+    ]
 
     first = (await metadata.get("/documents", limit=2, sort="name")).json()
     wrong = await metadata.get("/documents", sort="size", cursor=first["next_cursor"])
@@ -102,8 +113,15 @@ async def test_search_is_served_from_indexes(metadata: Harness) -> None:
     # Paging through a search with a tiny limit visits every match once.
     seen, cursor = [], None
     while True:
-        body = (await metadata.get("/documents/search", name=".txt", name_match="substring", limit=2,
-                                   **({"cursor": cursor} if cursor else {}))).json()
+        body = (
+            await metadata.get(
+                "/documents/search",
+                name=".txt",
+                name_match="substring",
+                limit=2,
+                **({"cursor": cursor} if cursor else {}),
+            )
+        ).json()
         seen += [d["name"] for d in body["items"]]
         cursor = body["next_cursor"]
         if not cursor:
@@ -131,15 +149,22 @@ async def test_details_change_emits_and_validates(metadata: Harness) -> None:
     event = await metadata.stored(b"hello", filename="draft.txt", put=False)
     await metadata.record(event)
     doc_id = event.document_id
-    response = await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers(),
-                                         json={"name": "Final.txt", "tags": ["b", "a", "a"], "path": "/done/"})
+    response = await metadata.http.patch(
+        f"/documents/{doc_id}",
+        headers=metadata.headers(),
+        json={"name": "Final.txt", "tags": ["b", "a", "a"], "path": "/done/"},
+    )
     assert response.status_code == 200, response.text
     assert response.json().items() >= {"name": "Final.txt", "tags": ["a", "b"], "path": "/done"}.items()
     [changed] = await metadata.emitted(FileDetailsChanged)
     assert changed.name == "Final.txt" and changed.path == "/done" and changed.tags == ["a", "b"]
     for bad in ({"name": "a/b"}, {"path": "/../x"}, {"tags": [""]}):
-        assert (await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers(), json=bad)).status_code == 422
-    assert (await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers("other"), json={"name": "x"})).status_code == 404
+        assert (
+            await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers(), json=bad)
+        ).status_code == 422
+    assert (
+        await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers("other"), json={"name": "x"})
+    ).status_code == 404
     assert [d["name"] for d in (await metadata.get("/documents/search", name="fin")).json()["items"]] == ["Final.txt"]
     kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["changes"]]
     assert kinds == ["created", "renamed", "moved", "tagged"]
@@ -174,7 +199,9 @@ async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -
     assert restored.json()["version"] == 3 and restored.json()["sha256"] == v1.sha256
     versions = (await metadata.get(f"/documents/{doc_id}/versions")).json()
     assert [(v["version"], v["restored_from"]) for v in versions] == [(3, 1), (2, None), (1, None)]
-    assert (await metadata.http.post(f"/documents/{doc_id}/versions/9/restore", headers=metadata.headers())).status_code == 404
+    assert (
+        await metadata.http.post(f"/documents/{doc_id}/versions/9/restore", headers=metadata.headers())
+    ).status_code == 404
 
     # Cap 3 (free, in this harness): v4 prunes v1, whose object v3 still uses, so no bytes leave.
     v4 = await metadata.stored(b"four", document_id=doc_id, base_version=3, filename="report.pdf")
@@ -212,7 +239,9 @@ async def test_trash_restore_and_purge_once_across_replicas(metadata: Harness) -
 
     assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 409
     assert (await metadata.http.delete(f"/documents/{doc_id}", headers=headers)).status_code == 204
-    assert (await metadata.http.patch(f"/documents/{doc_id}", headers=headers, json={"name": "b.txt"})).status_code == 409
+    assert (
+        await metadata.http.patch(f"/documents/{doc_id}", headers=headers, json={"name": "b.txt"})
+    ).status_code == 409
     assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 200
     assert (await metadata.http.delete(f"/documents/{doc_id}", headers=headers)).status_code == 204
     assert [type(e).__name__ for e in await metadata.emitted(FileTrashed)] == ["FileTrashed", "FileTrashed"]
@@ -220,7 +249,8 @@ async def test_trash_restore_and_purge_once_across_replicas(metadata: Harness) -
 
     # 31 days later: too late to restore; two replicas race to purge it, exactly one does.
     await metadata.db["documents"].update_one(
-        {"_id": doc_id}, {"$set": {"trashed_at": datetime.now(UTC) - timedelta(days=31)}})
+        {"_id": doc_id}, {"$set": {"trashed_at": datetime.now(UTC) - timedelta(days=31)}}
+    )
     assert (await metadata.http.post(f"/documents/{doc_id}/restore", headers=headers)).status_code == 410
     purged = await asyncio.gather(*(metadata.services.documents.purge_expired(f"replica-{i}") for i in range(2)))
     assert sorted(purged) == [0, 1]
@@ -238,7 +268,17 @@ async def test_trash_restore_and_purge_once_across_replicas(metadata: Harness) -
     assert gone.status_code == 204
     assert (await metadata.get(f"/documents/{third.document_id}")).status_code == 404
     kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["changes"]]
-    assert kinds == ["created", "modified", "trashed", "restored", "trashed", "deleted", "created", "trashed", "deleted"]
+    assert kinds == [
+        "created",
+        "modified",
+        "trashed",
+        "restored",
+        "trashed",
+        "deleted",
+        "created",
+        "trashed",
+        "deleted",
+    ]
 
 
 async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harness) -> None:
@@ -246,8 +286,10 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
     await metadata.record(event)
     body = (await metadata.get("/changes")).json()
     [created] = body["changes"]
-    assert created.items() >= {"seq": 1, "kind": "created", "path": "/s", "name": "sync.txt", "version": 1,
-                               "sha256": event.sha256}.items()
+    assert (
+        created.items()
+        >= {"seq": 1, "kind": "created", "path": "/s", "name": "sync.txt", "version": 1, "sha256": event.sha256}.items()
+    )
     cursor = body["cursor"]
 
     started = asyncio.get_running_loop().time()
@@ -263,24 +305,41 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
 
     other = await metadata.stored(b"other", filename="other.txt", put=False)
     await metadata.record(other)
-    compared = await metadata.http.post("/sync/compare", headers=metadata.headers(), json={"files": [
-        {"path": "/t/sync.txt", "sha256": event.sha256},
-        {"path": "/other.txt", "sha256": "0" * 64},
-        {"path": "/new.txt", "sha256": "1" * 64},
-    ]})
+    compared = await metadata.http.post(
+        "/sync/compare",
+        headers=metadata.headers(),
+        json={
+            "files": [
+                {"path": "/t/sync.txt", "sha256": event.sha256},
+                {"path": "/other.txt", "sha256": "0" * 64},
+                {"path": "/new.txt", "sha256": "1" * 64},
+            ]
+        },
+    )
     assert compared.status_code == 200, compared.text
     assert [f["status"] for f in compared.json()["files"]] == ["same", "server_newer", "unknown_on_server"]
     assert compared.json()["only_on_server"] == []
-    too_many = await metadata.http.post("/sync/compare", headers=metadata.headers(),
-                                        json={"files": [{"path": "/x", "sha256": "s"}] * 5001})
+    too_many = await metadata.http.post(
+        "/sync/compare", headers=metadata.headers(), json={"files": [{"path": "/x", "sha256": "s"}] * 5001}
+    )
     assert too_many.status_code in (413, 422)
 
     internal_path = f"/internal/accounts/{metadata.account_id}/documents/{event.document_id}"
     assert (await metadata.http.get(internal_path)).status_code == 401
     assert (await metadata.http.get(internal_path, headers=metadata.headers())).status_code == 403  # a person
     internal = await metadata.http.get(internal_path, headers=metadata.service_headers())
-    assert internal.json() == {"document_id": event.document_id, "owner_id": metadata.account_id, "access": "owner",
-                               "current_version": 1, "name": "sync.txt", "content_type": "text/plain", "path": "/t",
-                               "trashed": False}
-    assert (await metadata.http.get(f"/internal/accounts/other/documents/{event.document_id}",
-                                    headers=metadata.service_headers())).status_code == 404
+    assert internal.json() == {
+        "document_id": event.document_id,
+        "owner_id": metadata.account_id,
+        "access": "owner",
+        "current_version": 1,
+        "name": "sync.txt",
+        "content_type": "text/plain",
+        "path": "/t",
+        "trashed": False,
+    }
+    assert (
+        await metadata.http.get(
+            f"/internal/accounts/other/documents/{event.document_id}", headers=metadata.service_headers()
+        )
+    ).status_code == 404

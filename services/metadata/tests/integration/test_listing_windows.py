@@ -23,25 +23,52 @@ pytestmark = pytest.mark.integration
 both_listings = pytest.mark.parametrize("metadata", ["windowed", "keyset"], indirect=True)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-STEMS = ["a", "A", "ab", "report", "report-1", "report-10", "report-100", "Report-2", "zeta", "émile", "日本",
-         "report-1000-final", "~tilde", "0001", "x" * 200]
+STEMS = [
+    "a",
+    "A",
+    "ab",
+    "report",
+    "report-1",
+    "report-10",
+    "report-100",
+    "Report-2",
+    "zeta",
+    "émile",
+    "日本",
+    "report-1000-final",
+    "~tilde",
+    "0001",
+    "x" * 200,
+]
 
 
 def _doc(account: str, rng: random.Random, i: int) -> dict[str, Any]:
     name = f"{rng.choice(STEMS)}{rng.choice(['', '-' + str(i), str(i % 3)])}.{rng.choice(['pdf', 'txt'])}"
-    when = rng.choice([
-        NOW - timedelta(seconds=rng.randint(0, 120)),  # a burst right now
-        NOW - timedelta(days=rng.randint(1, 40)),
-        datetime(2001, 5, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 3)),  # long ago, with ties
-        NOW - timedelta(days=700),  # one instant shared by many
-    ])
+    when = rng.choice(
+        [
+            NOW - timedelta(seconds=rng.randint(0, 120)),  # a burst right now
+            NOW - timedelta(days=rng.randint(1, 40)),
+            datetime(2001, 5, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 3)),  # long ago, with ties
+            NOW - timedelta(days=700),  # one instant shared by many
+        ]
+    )
     return {
-        "_id": str(uuid.UUID(int=rng.getrandbits(128))), "account_id": account, "name": name, **search_keys(name),
-        "title": None, "tags": sorted(rng.sample(["red", "green", "blue"], rng.randint(0, 2))),
-        "path": rng.choice(["/", "/work"]), "created_at": when, "modified_at": when, "current_version": 1,
-        "size": rng.choice([0, 1, 7, 4096, rng.randint(0, 10**7), 5 * 2**40, 2**41 + 3]), "sha256": "0" * 64,
-        "content_type": rng.choice(["application/pdf", "text/plain"]), "trashed": rng.random() < 0.1,
-        "trashed_at": None, "purge_claimed_at": EPOCH,
+        "_id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "account_id": account,
+        "name": name,
+        **search_keys(name),
+        "title": None,
+        "tags": sorted(rng.sample(["red", "green", "blue"], rng.randint(0, 2))),
+        "path": rng.choice(["/", "/work"]),
+        "created_at": when,
+        "modified_at": when,
+        "current_version": 1,
+        "size": rng.choice([0, 1, 7, 4096, rng.randint(0, 10**7), 5 * 2**40, 2**41 + 3]),
+        "sha256": "0" * 64,
+        "content_type": rng.choice(["application/pdf", "text/plain"]),
+        "trashed": rng.random() < 0.1,
+        "trashed_at": None,
+        "purge_claimed_at": EPOCH,
     }
 
 
@@ -79,13 +106,25 @@ async def test_every_sort_pages_exactly_through_windows_and_stale_edges(metadata
                     if path:
                         params["path"] = path
                     got = await _pages(metadata, "/documents", limit, **params)
-                    want = _expected(docs, field, order, lambda d, t=trashed, p=path: d["trashed"] == t
-                                     and (p is None or d["path"] == p))
+                    want = _expected(
+                        docs,
+                        field,
+                        order,
+                        lambda d, t=trashed, p=path: d["trashed"] == t and (p is None or d["path"] == p),
+                    )
                     if got != want:
                         byid = {d["_id"]: d for d in docs}
-                        diff = next(i for i, (a, b) in enumerate(zip(got + [None] * 999, want + [None] * 999)) if a != b)
-                        show = lambda ids: [(byid[x][field], x[:6]) if x in byid else x for x in ids[max(diff - 2, 0):diff + 3]]  # noqa: E731
-                        raise AssertionError((sort, order, trashed, path, limit, len(got), len(want), diff, show(got), show(want)))
+                        padded = zip(got + [None] * 999, want + [None] * 999, strict=False)
+                        diff = next(i for i, (a, b) in enumerate(padded) if a != b)
+
+                        def show(ids: list[str], diff: int = diff, field: str = field) -> list[Any]:
+                            return [
+                                (byid[x][field], x[:6]) if x in byid else x for x in ids[max(diff - 2, 0) : diff + 3]
+                            ]
+
+                        raise AssertionError(
+                            (sort, order, trashed, path, limit, len(got), len(want), diff, show(got), show(want))
+                        )
 
     await check(7)  # first pages remember their edge
     await check(7)  # ...and start from it
@@ -95,8 +134,13 @@ async def test_every_sort_pages_exactly_through_windows_and_stale_edges(metadata
     docs = [d for d in docs if d["_id"] not in first_ones]
     extra = [_doc(metadata.account_id, rng, 1000 + i) for i in range(30)]
     for d in extra[:10]:
-        d.update(name="!first.txt", **search_keys("!first.txt"), size=0, created_at=EPOCH + timedelta(days=1),
-                 modified_at=NOW)
+        d.update(
+            name="!first.txt",
+            **search_keys("!first.txt"),
+            size=0,
+            created_at=EPOCH + timedelta(days=1),
+            modified_at=NOW,
+        )
     await collection.insert_many(extra)
     docs += extra
     await check(5)
@@ -114,12 +158,24 @@ async def test_searches_page_exactly_through_windows(metadata: Any) -> None:
         ({"tags": "red"}, "modified_at", "desc", lambda d: "red" in d["tags"]),
         ({"tags": "red,blue"}, "modified_at", "desc", lambda d: {"red", "blue"} <= set(d["tags"])),
         ({"content_type": "text/plain"}, "modified_at", "desc", lambda d: d["content_type"] == "text/plain"),
-        ({"modified_from": (NOW - 30 * day).isoformat()}, "modified_at", "desc",
-         lambda d: d["modified_at"] >= NOW - 30 * day),
-        ({"modified_to": (NOW - 30 * day).isoformat()}, "modified_at", "desc",
-         lambda d: d["modified_at"] < NOW - 30 * day),
-        ({"created_from": (NOW - 800 * day).isoformat(), "created_to": (NOW - 10 * day).isoformat()}, "created_at",
-         "desc", lambda d: NOW - 800 * day <= d["created_at"] < NOW - 10 * day),
+        (
+            {"modified_from": (NOW - 30 * day).isoformat()},
+            "modified_at",
+            "desc",
+            lambda d: d["modified_at"] >= NOW - 30 * day,
+        ),
+        (
+            {"modified_to": (NOW - 30 * day).isoformat()},
+            "modified_at",
+            "desc",
+            lambda d: d["modified_at"] < NOW - 30 * day,
+        ),
+        (
+            {"created_from": (NOW - 800 * day).isoformat(), "created_to": (NOW - 10 * day).isoformat()},
+            "created_at",
+            "desc",
+            lambda d: NOW - 800 * day <= d["created_at"] < NOW - 10 * day,
+        ),
         ({"name": "report"}, "name_lower", "asc", lambda d: d["name_lower"].startswith("report")),
         ({"name": "REPORT-1"}, "name_lower", "asc", lambda d: d["name_lower"].startswith("report-1")),
         ({"name": "port-1", "name_match": "substring"}, "name_lower", "asc", lambda d: "port-1" in d["name_lower"]),
@@ -157,13 +213,18 @@ async def test_auto_picks_by_server_and_cursors_carry_over_between_strategies(me
     for first in (0, 1):
         for sort, field in SORTS.items():
             for order in ("asc", "desc"):
-                got = await alternating(first, lambda repo, cursor, s=sort, o=order: repo.page(
-                    metadata.account_id, sort=s, order=o, limit=7, cursor=cursor))
+                got = await alternating(
+                    first,
+                    lambda repo, cursor, s=sort, o=order: repo.page(
+                        metadata.account_id, sort=s, order=o, limit=7, cursor=cursor
+                    ),
+                )
                 assert got == _expected(live, field, order), (first, sort, order)
         for criteria, field, order, keep in (
             (SearchCriteria(name="report"), "name_lower", "asc", lambda d: d["name_lower"].startswith("report")),
             (SearchCriteria(tags=("red",)), "modified_at", "desc", lambda d: "red" in d["tags"]),
         ):
-            got = await alternating(first, lambda repo, cursor, c=criteria: repo.search(
-                metadata.account_id, c, limit=4, cursor=cursor))
+            got = await alternating(
+                first, lambda repo, cursor, c=criteria: repo.search(metadata.account_id, c, limit=4, cursor=cursor)
+            )
             assert got == _expected(live, field, order, keep), (first, criteria)

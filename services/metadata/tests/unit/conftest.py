@@ -31,9 +31,15 @@ class InMemoryAccounts:
         if any(row["username"] == account.username for row in self.rows.values()):
             raise UsernameTaken(account.username)
         self.rows[account.id] = {
-            "_id": account.id, "username": account.username, "email": account.email, "plan": account.plan,
-            "home_region": account.home_region, "password_hash": account.password_hash,
-            "created_at": account.created_at, "status": "active", "replica_version": 1,
+            "_id": account.id,
+            "username": account.username,
+            "email": account.email,
+            "plan": account.plan,
+            "home_region": account.home_region,
+            "password_hash": account.password_hash,
+            "created_at": account.created_at,
+            "status": "active",
+            "replica_version": 1,
         }
 
     async def by_username(self, username: str) -> Doc | None:
@@ -192,15 +198,19 @@ class World:
 @pytest.fixture
 def world() -> World:
     fakes: dict[str, Any] = {
-        "accounts": InMemoryAccounts(), "documents": InMemoryDocuments(), "sharing": InMemorySharing(),
-        "replicas": InMemoryReplicas(), "replication": InMemoryReplicationQueue(["there"]),
+        "accounts": InMemoryAccounts(),
+        "documents": InMemoryDocuments(),
+        "sharing": InMemorySharing(),
+        "replicas": InMemoryReplicas(),
+        "replication": InMemoryReplicationQueue(["there"]),
     }
     repos: Any = Repositories(**fakes)
     uow: FakeUnitOfWork[Repositories] = FakeUnitOfWork(repos)
     woken: list[str] = []
     limits = Limits(version_caps={"free": 3, "premium": 100}, trash_retention=timedelta(days=30))
     return World(
-        uow=uow, repos=repos,
+        uow=uow,
+        repos=repos,
         accounts=Accounts(uow, repos, "here", replication_written=lambda: woken.append("replication")),
         documents=Documents(uow, repos, limits, garbage_written=lambda: woken.append("garbage")),
         sharing=Sharing(uow, repos),

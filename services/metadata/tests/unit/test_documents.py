@@ -94,8 +94,15 @@ def test_search_needs_a_criterion_and_three_characters_for_substrings() -> None:
 
 
 def test_residual_match() -> None:
-    doc = {"name": "Budget 2026.xlsx", "name_lower": "budget 2026.xlsx", "created_at": AT, "modified_at": AT,
-           "tags": ["finance", "q4"], "content_type": "text/csv", "trashed": False}
+    doc = {
+        "name": "Budget 2026.xlsx",
+        "name_lower": "budget 2026.xlsx",
+        "created_at": AT,
+        "modified_at": AT,
+        "tags": ["finance", "q4"],
+        "content_type": "text/csv",
+        "trashed": False,
+    }
     assert matches(doc, SearchCriteria(name="BUD"))
     assert matches(doc, SearchCriteria(name="get 20", name_match="substring", tags=("q4",)))
     assert not matches(doc, SearchCriteria(name="get 20", name_match="prefix"))
@@ -113,5 +120,11 @@ def test_compare() -> None:
     ]
     answers, only = compare([("/a.txt", "s1"), ("/x/b.txt", "old"), ("/new.txt", "s9")], docs)
     assert [a["status"] for a in answers] == ["same", "server_newer", "unknown_on_server"]
-    assert answers[1] == {"path": "/x/b.txt", "status": "server_newer", "document_id": "d2", "version": 3, "sha256": "s2"}
+    assert answers[1] == {
+        "path": "/x/b.txt",
+        "status": "server_newer",
+        "document_id": "d2",
+        "version": 3,
+        "sha256": "s2",
+    }
     assert only == [{"path": "/x/c.txt", "document_id": "d3", "version": 1, "sha256": "s3"}]

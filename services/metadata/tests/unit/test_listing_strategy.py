@@ -50,14 +50,14 @@ class _Db:
 )
 async def test_the_choice_follows_the_setting_then_the_server(setting: str, server: Any, chosen: type) -> None:
     db = _Db(server)
-    listing = await choose_listing(setting, db)  # type: ignore[arg-type]
+    listing = await choose_listing(setting, db)  # type: ignore[arg-type]  # a stand-in for the database
     assert type(listing) is chosen
     assert db.admin.asked == (["buildInfo"] if setting == "auto" else [])
 
 
 async def test_an_unknown_strategy_is_refused() -> None:
     with pytest.raises(ValueError, match="listing strategy"):
-        await choose_listing("fastest", _Db(MONGOD))  # type: ignore[arg-type]
+        await choose_listing("fastest", _Db(MONGOD))  # type: ignore[arg-type]  # a stand-in for the database
 
 
 def test_setting_defaults_to_auto_and_accepts_only_known_names(monkeypatch: pytest.MonkeyPatch) -> None:

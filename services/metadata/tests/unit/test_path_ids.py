@@ -28,12 +28,12 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     app.state.services = Untouchable()
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://metadata") as http:
-        http.app = app  # type: ignore[attr-defined]
+        http.app = app  # type: ignore[attr-defined]  # the fixture keeps the app on its client
         yield http
 
 
 def as_user(http: httpx.AsyncClient) -> dict[str, str]:
-    return http.app.state.internal_auth.headers(audience="metadata", subject="acc-1")  # type: ignore[attr-defined]
+    return http.app.state.internal_auth.headers(audience="metadata", subject="acc-1")  # type: ignore[attr-defined]  # the fixture keeps the app on its client
 
 
 @pytest.mark.parametrize(
@@ -58,8 +58,9 @@ async def test_control_characters_in_a_path_are_a_422(client: httpx.AsyncClient,
 
 
 async def test_internal_route_refuses_a_control_character_in_the_account_id(client: httpx.AsyncClient) -> None:
-    headers = client.app.state.internal_auth.headers(  # type: ignore[attr-defined]
-        audience="metadata", subject="upload", role="service")
+    headers = client.app.state.internal_auth.headers(  # type: ignore[attr-defined]  # the fixture keeps the app on its client
+        audience="metadata", subject="upload", role="service"
+    )
     response = await client.get("/internal/accounts/a%1Fb/documents/d1", headers=headers)
     assert response.status_code == 422
     assert response.json()["detail"] == "path.account_id: Value error, must not contain control characters or slashes"

@@ -31,15 +31,30 @@ PASSWORD = "quartz lantern orbit 97 meadow"
 OWNER = "acc-owner"
 
 
-def upload(document_id: str | None = None, *, body: bytes = b"hello", base_version: int | None = None,
-           filename: str = "notes.txt", account_id: str = OWNER) -> UploadCompleted:
+def upload(
+    document_id: str | None = None,
+    *,
+    body: bytes = b"hello",
+    base_version: int | None = None,
+    filename: str = "notes.txt",
+    account_id: str = OWNER,
+) -> UploadCompleted:
     document_id = document_id or str(uuid.uuid4())
     upload_id = uuid.uuid4().hex
     return UploadCompleted(
-        account_id=account_id, upload_id=upload_id, document_id=document_id, bucket="b",
-        key=f"here/{account_id}/{document_id}/{upload_id}", filename=filename, content_type="text/plain",
-        size=len(body), etag=hashlib.md5(body).hexdigest(), sha256=hashlib.sha256(body).hexdigest(), tags=[],
-        path="/", base_version=base_version,
+        account_id=account_id,
+        upload_id=upload_id,
+        document_id=document_id,
+        bucket="b",
+        key=f"here/{account_id}/{document_id}/{upload_id}",
+        filename=filename,
+        content_type="text/plain",
+        size=len(body),
+        etag=hashlib.md5(body).hexdigest(),
+        sha256=hashlib.sha256(body).hexdigest(),
+        tags=[],
+        path="/",
+        base_version=base_version,
     )
 
 
@@ -84,18 +99,21 @@ async def test_plan_change_bumps_the_replica_version_and_unknown_accounts_are_40
 
 
 async def test_log_in_elsewhere_and_replicas_of_this_region_are_refused(world: Any) -> None:
-    applied = await world.accounts.receive_replica("acc-far", {
-        "username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1})
+    applied = await world.accounts.receive_replica(
+        "acc-far", {"username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1}
+    )
     assert applied
-    assert not await world.accounts.receive_replica("acc-far", {
-        "username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1})
+    assert not await world.accounts.receive_replica(
+        "acc-far", {"username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1}
+    )
     with pytest.raises(HomeElsewhere) as elsewhere:
         await world.accounts.authenticate("bob", PASSWORD)
     assert elsewhere.value.status == 421 and elsewhere.value.extra() == {"home_region": "there"}
     assert await world.accounts.authenticate("nobody", PASSWORD) is None
     with pytest.raises(InvalidReplica):
-        await world.accounts.receive_replica("acc-x", {
-            "username": "x", "home_region": "here", "plan": "free", "status": "active", "version": 1})
+        await world.accounts.receive_replica(
+            "acc-x", {"username": "x", "home_region": "here", "plan": "free", "status": "active", "version": 1}
+        )
 
 
 # --- documents -------------------------------------------------------------------------------
@@ -110,8 +128,12 @@ async def test_uploads_become_versions_and_a_stale_base_becomes_a_conflict_copy(
     stale = await world.documents.record_upload(upload(first.document_id, body=b"late", base_version=1))
     assert stale.is_new_document and stale.conflict_of == first.document_id
     assert world.repos.documents.rows[stale.document_id]["name"].startswith("notes (conflict copy ")
-    assert [type(e) for e in world.uow.emitted] == [FileVersionRecorded, FileVersionRecorded, FileModified,
-                                                    FileVersionRecorded]
+    assert [type(e) for e in world.uow.emitted] == [
+        FileVersionRecorded,
+        FileVersionRecorded,
+        FileModified,
+        FileVersionRecorded,
+    ]
     assert kinds(world) == ["created", "modified", "conflict"]
 
 
@@ -198,8 +220,12 @@ async def test_sharing_is_the_owners_and_emits_once(world: Any) -> None:
     event = upload()
     await world.documents.record_upload(event)
     shared = await world.sharing.share(OWNER, event.document_id, "BOB", "view")
-    assert shared == {"grantee_id": grantee.id, "username": "bob", "permission": "view",
-                      "document_id": event.document_id}
+    assert shared == {
+        "grantee_id": grantee.id,
+        "username": "bob",
+        "permission": "view",
+        "document_id": event.document_id,
+    }
     await world.sharing.share(OWNER, event.document_id, "bob", "edit")  # a change, not a new share
     assert len([e for e in world.uow.emitted if isinstance(e, ShareCreated)]) == 1
     with pytest.raises(OwnerOnly, match="can share it"):

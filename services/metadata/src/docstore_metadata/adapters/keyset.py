@@ -31,16 +31,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import structlog
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from docstore_metadata.domain.cursors import listing_kind
 from docstore_metadata.domain.documents import EPOCH, prefix_upper_bound
 
 __all__ = [
-    "EPOCH", "STRATEGIES", "Batch", "Listing", "PlainKeyset", "Position", "Scan", "WindowedKeyset",
-    "choose_listing", "reads_whole_ranges",
+    "EPOCH",
+    "STRATEGIES",
+    "Batch",
+    "Listing",
+    "PlainKeyset",
+    "Position",
+    "Scan",
+    "WindowedKeyset",
+    "choose_listing",
+    "reads_whole_ranges",
 ]
 
 log = structlog.get_logger(__name__)
@@ -322,11 +330,17 @@ class WindowedKeyset(_Reader):
         search whose walk opened its window all the way (0, names) starts narrow again."""
         keys = _KEYS[scan.field]
         if scan.listing:
-            return keys.carry(keys.first if window is None else window)
-        return keys.carry(window or keys.first)
+            return float(keys.carry(keys.first if window is None else window))
+        return float(keys.carry(window or keys.first))
 
     async def _walk(
-        self, scan: Scan, after: Position | None, need: int, width: float | None, *, start: Any = None,
+        self,
+        scan: Scan,
+        after: Position | None,
+        need: int,
+        width: float | None,
+        *,
+        start: Any = None,
     ) -> tuple[list[dict[str, Any]], float, bool]:
         """Up to `need` rows of `scan` beyond `after` (a key and id, exclusive), in order.
 
@@ -384,7 +398,9 @@ class WindowedKeyset(_Reader):
                     bounds["$gte"] = low
                 if pos is not None:
                     bounds["$lt"] = keys.successor(pos) if inclusive else pos
-            rows += await self._find({**scan.equal, field: bounds} if bounds else dict(scan.equal), sort, need - len(rows))
+            rows += await self._find(
+                {**scan.equal, field: bounds} if bounds else dict(scan.equal), sort, need - len(rows)
+            )
             filled_first = first and len(rows) >= need
             first = False
             if len(rows) >= need:
@@ -410,8 +426,9 @@ class WindowedKeyset(_Reader):
             # compound index's non-leading field.
             keys = _KEYS[scan.field]
             bound = {"$lt": keys.successor(edge["value"])} if scan.direction == ASCENDING else {"$gte": edge["value"]}
-            rows = await self._find({**scan.equal, scan.field: bound},
-                                    [(scan.field, scan.direction), ("_id", scan.direction)], want)
+            rows = await self._find(
+                {**scan.equal, scan.field: bound}, [(scan.field, scan.direction), ("_id", scan.direction)], want
+            )
             width = edge["width"]
             if len(rows) < want:
                 more, width, _ = await self._walk(scan, None, want - len(rows), width, start=edge["value"])
@@ -425,8 +442,9 @@ class WindowedKeyset(_Reader):
             # A cache: any value is correct (the range up to it starts at the domain's end), so a
             # lost race or a failed write only costs the next first page a longer range.
             with contextlib.suppress(PyMongoError):
-                await self.edges.replace_one({"_id": edge_id}, {"value": rows[-1][scan.field], "width": width},
-                                             upsert=True)
+                await self.edges.replace_one(
+                    {"_id": edge_id}, {"value": rows[-1][scan.field], "width": width}, upsert=True
+                )
         return rows, width
 
     async def _date_density(self, scan: Scan) -> float | None:

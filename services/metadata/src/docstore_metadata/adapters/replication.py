@@ -29,9 +29,9 @@ from typing import Any
 
 import httpx
 import structlog
+from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from prometheus_client import Counter, Histogram
 from pymongo.errors import DuplicateKeyError
 
 from docstore_events.faults import crashpoint
@@ -68,8 +68,15 @@ class ReplicaWrites:
             await self.rows.update_one(
                 {"_id": f"{target}:{account_id}"},
                 {
-                    "$set": {"target": target, "account_id": account_id, "replica": dict(state),
-                             "version": state["version"], "next_attempt_at": now, "attempts": 0, "queued_at": now},
+                    "$set": {
+                        "target": target,
+                        "account_id": account_id,
+                        "replica": dict(state),
+                        "version": state["version"],
+                        "next_attempt_at": now,
+                        "attempts": 0,
+                        "queued_at": now,
+                    },
                     "$setOnInsert": {"seq": (time.time_ns(), next(_sequence))},
                 },
                 upsert=True,
@@ -99,8 +106,10 @@ class ReplicationQueue:
     async def failed(self, row: Mapping[str, Any], delay: float, error: str) -> None:
         await self.rows.update_one(
             {"_id": row["_id"], "version": row["version"]},
-            {"$set": {"next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay), "last_error": error[:500]},
-             "$inc": {"attempts": 1}},
+            {
+                "$set": {"next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay), "last_error": error[:500]},
+                "$inc": {"attempts": 1},
+            },
         )
 
     async def pending(self) -> int:
@@ -115,8 +124,16 @@ class ReplicationRelay:
     """Sends queued replica writes to the peer regions, with retries and backoff, until cancelled."""
 
     def __init__(
-        self, queue: ReplicationQueue, *, secret: str, batch_size: int = 200, concurrency: int = 16,
-        retry_initial: float = 0.5, retry_max: float = 30.0, poll_interval: float = 1.0, timeout: float = 5.0,
+        self,
+        queue: ReplicationQueue,
+        *,
+        secret: str,
+        batch_size: int = 200,
+        concurrency: int = 16,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+        poll_interval: float = 1.0,
+        timeout: float = 5.0,
     ) -> None:
         self.queue = queue
         self.secret = secret
@@ -130,7 +147,7 @@ class ReplicationRelay:
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try after `attempts` failures: doubling, capped, with jitter."""
-        delay = min(self.retry_max, self.retry_initial * 2 ** min(attempts, 30))
+        delay = min(self.retry_max, self.retry_initial * 2.0 ** min(attempts, 30))
         return delay * random.uniform(0.8, 1.0)
 
     def _client(self, target: str) -> httpx.AsyncClient:
@@ -184,7 +201,9 @@ class ReplicationRelay:
                 await self.queue.failed(row, self.backoff(row.get("attempts", 0)), repr(error))
                 sent_total.labels(row["target"], "failed").inc()
         if len(rows) > delivered:
-            log.warning("replication_retrying", failed=len(rows) - delivered, targets=sorted({r["target"] for r in rows}))
+            log.warning(
+                "replication_retrying", failed=len(rows) - delivered, targets=sorted({r["target"] for r in rows})
+            )
         return delivered
 
     async def run(self) -> None:
@@ -239,7 +258,10 @@ class ReplicaRepository:
         """Record the owner of `username` (upsert; the write every racer on this name makes)."""
         await self.usernames.update_one(
             {"_id": username},
-            {"$set": {"account_id": account_id, "home_region": home_region, "at": datetime.now(UTC)}, "$inc": {"writes": 1}},
+            {
+                "$set": {"account_id": account_id, "home_region": home_region, "at": datetime.now(UTC)},
+                "$inc": {"writes": 1},
+            },
             upsert=True,
             session=self.session,
         )
@@ -248,8 +270,13 @@ class ReplicaRepository:
         """Claim a username nobody holds here; `UsernameTaken` if somebody does."""
         try:
             await self.usernames.insert_one(
-                {"_id": username, "account_id": account_id, "home_region": home_region, "at": datetime.now(UTC),
-                 "writes": 1},
+                {
+                    "_id": username,
+                    "account_id": account_id,
+                    "home_region": home_region,
+                    "at": datetime.now(UTC),
+                    "writes": 1,
+                },
                 session=self.session,
             )
         except DuplicateKeyError as error:

@@ -86,12 +86,14 @@ class AccountRepository:
     async def next_replica_version(self, account_id: str) -> Doc:
         """Bump the account's replica version; the account as it now is."""
         account = await self.collection.find_one_and_update(
-            {"_id": account_id}, {"$inc": {"replica_version": 1}}, return_document=ReturnDocument.AFTER,
+            {"_id": account_id},
+            {"$inc": {"replica_version": 1}},
+            return_document=ReturnDocument.AFTER,
             session=self.session,
         )
         if account is None:
             raise LookupError(account_id)
-        return account
+        return dict(account)
 
 
 class DocumentRepository:
@@ -140,9 +142,11 @@ class DocumentRepository:
         await self.versions.insert_one(dict(version), session=self.session)
 
     async def versions_of(self, document_id: str) -> list[Doc]:
-        return await self.versions.find({"document_id": document_id}, session=self.session).sort(
-            "version", DESCENDING
-        ).to_list(None)
+        return (
+            await self.versions.find({"document_id": document_id}, session=self.session)
+            .sort("version", DESCENDING)
+            .to_list(None)
+        )
 
     async def version(self, document_id: str, version: int) -> Doc | None:
         return await self.versions.find_one({"document_id": document_id, "version": version}, session=self.session)
@@ -153,8 +157,9 @@ class DocumentRepository:
     async def live_documents(self, account_id: str) -> list[Doc]:
         """Every live document of the account, for a sync compare (name, folder, checksum, version)."""
         projection = {"name": 1, "path": 1, "sha256": 1, "current_version": 1, "modified_at": 1}
-        return await self.documents.find({"account_id": account_id, "trashed": False}, projection,
-                                         session=self.session).to_list(None)
+        return await self.documents.find(
+            {"account_id": account_id, "trashed": False}, projection, session=self.session
+        ).to_list(None)
 
     # --- S3 objects to delete after commit (an outbox for S3) --------------------------
 
@@ -162,7 +167,9 @@ class DocumentRepository:
         now = datetime.now(UTC)
         for bucket, key in objects:
             await self.garbage.update_one(
-                {"_id": f"{bucket}/{key}"}, {"$set": {"bucket": bucket, "key": key, "at": now}}, upsert=True,
+                {"_id": f"{bucket}/{key}"},
+                {"$set": {"bucket": bucket, "key": key, "at": now}},
+                upsert=True,
                 session=self.session,
             )
 
@@ -195,14 +202,20 @@ class DocumentRepository:
 
     async def next_seq(self, account_id: str) -> int:
         counter = await self.counters.find_one_and_update(
-            {"_id": account_id}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER,
+            {"_id": account_id},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
             session=self.session,
         )
+        assert counter is not None  # an upsert that returns the document after
         return int(counter["seq"])
 
     async def add_change(self, change: Mapping[str, Any]) -> int:
         seq = await self.next_seq(change["account_id"])
-        await self.changes.insert_one({"_id": f"{change['account_id']}:{seq}", "seq": seq, **change}, session=self.session)
+        await self.changes.insert_one(
+            {"_id": f"{change['account_id']}:{seq}", "seq": seq, **change}, session=self.session
+        )
         return seq
 
     async def changes_since(self, account_id: str, cursor: int, limit: int) -> list[Doc]:
@@ -219,8 +232,15 @@ class DocumentRepository:
     # --- listing -----------------------------------------------------------------------
 
     async def page(
-        self, account_id: str, *, sort: str = "modified", order: str = "desc", limit: int, cursor: str | None,
-        path: str | None = None, trashed: bool = False,
+        self,
+        account_id: str,
+        *,
+        sort: str = "modified",
+        order: str = "desc",
+        limit: int,
+        cursor: str | None,
+        path: str | None = None,
+        trashed: bool = False,
     ) -> tuple[list[Doc], str | None]:
         """One page of the account's documents (or its trash), keyset-paginated on (sort key, id)."""
         field = SORTS[sort]
@@ -236,7 +256,9 @@ class DocumentRepository:
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_cursor(Cursor(kind, last[field], last["_id"], self.listing.cursor_window(scan, window)))
+            next_cursor = encode_cursor(
+                Cursor(kind, last[field], last["_id"], self.listing.cursor_window(scan, window))
+            )
         return items, next_cursor
 
     # --- metadata search ----------------------------------------------------------------
@@ -247,23 +269,49 @@ class DocumentRepository:
         kind = f"search:{criteria.fingerprint()}"
         if criteria.name and criteria.name_match == "prefix":
             prefix = name_key(criteria.name)
-            return Scan(kind, {"account_id": account_id, "trashed": False}, "name_lower", ASCENDING,
-                        low=prefix, high=prefix_upper_bound(prefix))
+            return Scan(
+                kind,
+                {"account_id": account_id, "trashed": False},
+                "name_lower",
+                ASCENDING,
+                low=prefix,
+                high=prefix_upper_bound(prefix),
+            )
         if criteria.name:
             gram = rarest_trigram(trigrams(criteria.name))
             return Scan(kind, {"account_id": account_id, "name_trigrams": gram}, "name_lower", ASCENDING)
         if criteria.tags:
             return Scan(kind, {"account_id": account_id, "tags": criteria.tags[0]}, "modified_at", DESCENDING)
         if criteria.content_type:
-            return Scan(kind, {"account_id": account_id, "content_type": criteria.content_type}, "modified_at", DESCENDING)
+            return Scan(
+                kind, {"account_id": account_id, "content_type": criteria.content_type}, "modified_at", DESCENDING
+            )
         if criteria.modified_from or criteria.modified_to:
-            return Scan(kind, {"account_id": account_id, "trashed": False}, "modified_at", DESCENDING,
-                        low=criteria.modified_from, high=criteria.modified_to)
-        return Scan(kind, {"account_id": account_id, "trashed": False}, "created_at", DESCENDING,
-                    low=criteria.created_from, high=criteria.created_to)
+            return Scan(
+                kind,
+                {"account_id": account_id, "trashed": False},
+                "modified_at",
+                DESCENDING,
+                low=criteria.modified_from,
+                high=criteria.modified_to,
+            )
+        return Scan(
+            kind,
+            {"account_id": account_id, "trashed": False},
+            "created_at",
+            DESCENDING,
+            low=criteria.created_from,
+            high=criteria.created_to,
+        )
 
     async def search(
-        self, account_id: str, criteria: SearchCriteria, *, limit: int, cursor: str | None, scan_budget: int = 2000,
+        self,
+        account_id: str,
+        criteria: SearchCriteria,
+        *,
+        limit: int,
+        cursor: str | None,
+        scan_budget: int = 2000,
     ) -> tuple[list[Doc], str | None]:
         """Documents meeting every criterion, walking one index range in batches.
 

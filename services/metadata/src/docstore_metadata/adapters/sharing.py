@@ -28,36 +28,66 @@ class SharingRepository:
         """Grant or change a share; True when it is new."""
         result = await self.shares.update_one(
             {"_id": f"{document_id}:{grantee_id}"},
-            {"$set": {"permission": permission},
-             "$setOnInsert": {"document_id": document_id, "owner_id": owner_id, "grantee_id": grantee_id,
-                              "created_at": datetime.now(UTC)}},
-            upsert=True, session=self.session,
+            {
+                "$set": {"permission": permission},
+                "$setOnInsert": {
+                    "document_id": document_id,
+                    "owner_id": owner_id,
+                    "grantee_id": grantee_id,
+                    "created_at": datetime.now(UTC),
+                },
+            },
+            upsert=True,
+            session=self.session,
         )
         return result.upserted_id is not None
 
     async def unshare(self, document_id: str, grantee_id: str) -> bool:
-        return (await self.shares.delete_one({"_id": f"{document_id}:{grantee_id}"}, session=self.session)).deleted_count == 1
+        return (
+            await self.shares.delete_one({"_id": f"{document_id}:{grantee_id}"}, session=self.session)
+        ).deleted_count == 1
 
     async def share_of(self, document_id: str, grantee_id: str) -> dict[str, Any] | None:
         return await self.shares.find_one({"_id": f"{document_id}:{grantee_id}"}, session=self.session)
 
     async def shares_of(self, document_id: str) -> list[dict[str, Any]]:
-        return await self.shares.find({"document_id": document_id}, session=self.session).sort("created_at", 1).to_list(1000)
+        return (
+            await self.shares.find({"document_id": document_id}, session=self.session)
+            .sort("created_at", 1)
+            .to_list(1000)
+        )
 
     async def shared_with(self, grantee_id: str, limit: int) -> list[dict[str, Any]]:
-        return await self.shares.find({"grantee_id": grantee_id}, session=self.session).sort("created_at", -1).to_list(limit)
+        return (
+            await self.shares.find({"grantee_id": grantee_id}, session=self.session)
+            .sort("created_at", -1)
+            .to_list(limit)
+        )
 
     async def follow(self, document_id: str, owner_id: str, follower_id: str) -> bool:
         result = await self.follows.update_one(
             {"_id": f"{follower_id}:{document_id}"},
-            {"$setOnInsert": {"document_id": document_id, "owner_id": owner_id, "follower_id": follower_id,
-                              "created_at": datetime.now(UTC)}},
-            upsert=True, session=self.session,
+            {
+                "$setOnInsert": {
+                    "document_id": document_id,
+                    "owner_id": owner_id,
+                    "follower_id": follower_id,
+                    "created_at": datetime.now(UTC),
+                }
+            },
+            upsert=True,
+            session=self.session,
         )
         return result.upserted_id is not None
 
     async def unfollow(self, document_id: str, follower_id: str) -> bool:
-        return (await self.follows.delete_one({"_id": f"{follower_id}:{document_id}"}, session=self.session)).deleted_count == 1
+        return (
+            await self.follows.delete_one({"_id": f"{follower_id}:{document_id}"}, session=self.session)
+        ).deleted_count == 1
 
     async def follows_of(self, follower_id: str, limit: int) -> list[dict[str, Any]]:
-        return await self.follows.find({"follower_id": follower_id}, session=self.session).sort("created_at", -1).to_list(limit)
+        return (
+            await self.follows.find({"follower_id": follower_id}, session=self.session)
+            .sort("created_at", -1)
+            .to_list(limit)
+        )

@@ -1,11 +1,12 @@
-"""Dependencies of metadata's routes: the services `bootstrap` built, as `Annotated` aliases.
+"""What the routes read from the composition root, through one dependency.
 
-`Services` is imported for type checking only: the composition root sits above the API
-(`main > bootstrap > api`), so the API names its type without importing it at run time."""
+`bootstrap.Services` sits above the API in the layers (`main > bootstrap > api`), so the API
+states what it needs as a protocol and `Services` provides it (checked by a unit test);
+`app.state.services` is the only object the lifespan stores."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import Depends, Request
 
@@ -14,33 +15,48 @@ from docstore_metadata.service_layer.documents import Documents
 from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
 
-if TYPE_CHECKING:
-    from docstore_metadata.bootstrap import Services
+
+@runtime_checkable
+class ApiServices(Protocol):
+    """The part of `bootstrap.Services` the routes use."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def documents(self) -> Documents: ...
+
+    @property
+    def sharing(self) -> Sharing: ...
 
 
-def services(request: Request) -> Services:
-    """The one object the lifespan stored (`bootstrap.Services`)."""
-    found: Services = request.app.state.services
+def services(request: Request) -> ApiServices:
+    found: ApiServices = request.app.state.services
     return found
 
 
-def _accounts(request: Request) -> Accounts:
-    return services(request).accounts
+ServicesDep = Annotated[ApiServices, Depends(services)]
 
 
-def _documents(request: Request) -> Documents:
-    return services(request).documents
+def _accounts(services: ServicesDep) -> Accounts:
+    return services.accounts
 
 
-def _sharing(request: Request) -> Sharing:
-    return services(request).sharing
+def _documents(services: ServicesDep) -> Documents:
+    return services.documents
 
 
-def _settings(request: Request) -> Settings:
-    return services(request).settings
+def _sharing(services: ServicesDep) -> Sharing:
+    return services.sharing
 
 
-ServicesDep = Annotated["Services", Depends(services)]
+def _settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 DocumentsDep = Annotated[Documents, Depends(_documents)]
 SharingDep = Annotated[Sharing, Depends(_sharing)]

@@ -42,22 +42,38 @@ router = APIRouter()
 def _account_out(account: Any) -> AccountOut:
     if isinstance(account, dict):
         return AccountOut(
-            account_id=account["_id"], username=account["username"], email=account["email"],
-            plan=account["plan"], home_region=account["home_region"], role=account.get("role", "user"),
+            account_id=account["_id"],
+            username=account["username"],
+            email=account["email"],
+            plan=account["plan"],
+            home_region=account["home_region"],
+            role=account.get("role", "user"),
             status=account.get("status", "active"),
         )
     return AccountOut(
-        account_id=account.id, username=account.username, email=account.email,
-        plan=account.plan, home_region=account.home_region,
+        account_id=account.id,
+        username=account.username,
+        email=account.email,
+        plan=account.plan,
+        home_region=account.home_region,
     )
 
 
 def _document_out(doc: dict[str, Any]) -> DocumentOut:
     return DocumentOut(
-        document_id=doc["_id"], name=doc["name"], title=doc.get("title"), tags=doc.get("tags", []),
-        path=doc.get("path", "/"), content_type=doc["content_type"], size=doc["size"], sha256=doc["sha256"],
-        version=doc["current_version"], created_at=doc["created_at"], modified_at=doc["modified_at"],
-        trashed=bool(doc.get("trashed")), trashed_at=doc.get("trashed_at"),
+        document_id=doc["_id"],
+        name=doc["name"],
+        title=doc.get("title"),
+        tags=doc.get("tags", []),
+        path=doc.get("path", "/"),
+        content_type=doc["content_type"],
+        size=doc["size"],
+        sha256=doc["sha256"],
+        version=doc["current_version"],
+        created_at=doc["created_at"],
+        modified_at=doc["modified_at"],
+        trashed=bool(doc.get("trashed")),
+        trashed_at=doc.get("trashed_at"),
     )
 
 
@@ -67,8 +83,12 @@ async def sign_up(body: SignupIn, accounts: AccountsDep) -> AccountOut:
     return _account_out(account)
 
 
-@router.post("/internal/credentials/verify", tags=["internal"], response_model=AccountOut,
-             summary="Check a username and password (gateway only)")
+@router.post(
+    "/internal/credentials/verify",
+    tags=["internal"],
+    response_model=AccountOut,
+    summary="Check a username and password (gateway only)",
+)
 async def verify_credentials(
     body: CredentialsIn, accounts: AccountsDep, settings: SettingsDep, _caller: ServiceCaller
 ) -> Any:
@@ -92,7 +112,9 @@ async def change_plan(body: PlanIn, account_id: CurrentAccountId, accounts: Acco
     return _account_out(await accounts.change_plan(account_id, body.plan))
 
 
-@router.delete("/account", status_code=status.HTTP_204_NO_CONTENT, tags=["accounts"], summary="Delete the caller's account")
+@router.delete(
+    "/account", status_code=status.HTTP_204_NO_CONTENT, tags=["accounts"], summary="Delete the caller's account"
+)
 async def delete_account(account_id: CurrentAccountId, accounts: AccountsDep) -> Response:
     """Marks the account deleted (`account.deleted`; replicated to the other regions). Its
     username stays reserved."""
@@ -100,9 +122,14 @@ async def delete_account(account_id: CurrentAccountId, accounts: AccountsDep) ->
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/internal/replicas/{account_id}", tags=["internal"], summary="Store another region's account (replication only)")
+@router.put(
+    "/internal/replicas/{account_id}", tags=["internal"], summary="Store another region's account (replication only)"
+)
 async def put_replica(
-    account_id: AccountIdPath, body: ReplicaIn, accounts: AccountsDep, settings: SettingsDep,
+    account_id: AccountIdPath,
+    body: ReplicaIn,
+    accounts: AccountsDep,
+    settings: SettingsDep,
     x_replication_secret: Annotated[str | None, Header()] = None,
 ) -> ReplicaOut:
     """Idempotent: a version not above the one held changes nothing (and answers `applied: false`)."""
@@ -151,8 +178,12 @@ async def search_documents(
     criteria on what it reads. A page may hold fewer than `limit` items while `next_cursor` is set:
     one request reads a bounded number of index rows."""
     criteria = SearchCriteria(
-        name=name, name_match=name_match, created_from=created_from, created_to=created_to,
-        modified_from=modified_from, modified_to=modified_to,
+        name=name,
+        name_match=name_match,
+        created_from=created_from,
+        created_to=created_to,
+        modified_from=modified_from,
+        modified_to=modified_to,
         tags=tuple(check_tags([t for t in tags.split(",") if t.strip()])) if tags else (),
         content_type=content_type.strip().lower() if content_type else None,
     )
@@ -161,7 +192,9 @@ async def search_documents(
 
 
 @router.get("/documents/{document_id}", tags=["documents"], summary="One document")
-async def get_document(document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep) -> DocumentOut:
+async def get_document(
+    document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep
+) -> DocumentOut:
     return _document_out(await documents.get(account_id, document_id))
 
 
@@ -169,12 +202,17 @@ async def get_document(document_id: DocumentIdPath, account_id: CurrentAccountId
 async def change_details(
     document_id: DocumentIdPath, body: DetailsIn, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
-    return _document_out(await documents.update_details(account_id, document_id, name=body.name, tags=body.tags,
-                                                        path=body.path))
+    return _document_out(
+        await documents.update_details(account_id, document_id, name=body.name, tags=body.tags, path=body.path)
+    )
 
 
-@router.delete("/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["documents"],
-               summary="Move to the trash; with permanent=true, delete for good now")
+@router.delete(
+    "/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["documents"],
+    summary="Move to the trash; with permanent=true, delete for good now",
+)
 async def delete_document(
     document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep, permanent: bool = False
 ) -> Response:
@@ -194,14 +232,24 @@ async def list_versions(
     document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> list[VersionOut]:
     return [
-        VersionOut(version=v["version"], size=v["size"], sha256=v["sha256"], etag=v["etag"],
-                   content_type=v["content_type"], created_at=v["created_at"], restored_from=v.get("restored_from"))
+        VersionOut(
+            version=v["version"],
+            size=v["size"],
+            sha256=v["sha256"],
+            etag=v["etag"],
+            content_type=v["content_type"],
+            created_at=v["created_at"],
+            restored_from=v.get("restored_from"),
+        )
         for v in await documents.versions(account_id, document_id)
     ]
 
 
-@router.post("/documents/{document_id}/versions/{version}/restore", tags=["documents"],
-             summary="Make an old version current again (a new version, same bytes, no copy)")
+@router.post(
+    "/documents/{document_id}/versions/{version}/restore",
+    tags=["documents"],
+    summary="Make an old version current again (a new version, same bytes, no copy)",
+)
 async def restore_version(
     document_id: DocumentIdPath, version: VersionPath, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
@@ -237,25 +285,38 @@ async def changes(
 
 
 @router.post("/sync/compare", tags=["sync"], summary="Which of the client's files differ from the server's")
-async def sync_compare(body: CompareIn, account_id: CurrentAccountId, documents: DocumentsDep, settings: SettingsDep) -> CompareOut:
+async def sync_compare(
+    body: CompareIn, account_id: CurrentAccountId, documents: DocumentsDep, settings: SettingsDep
+) -> CompareOut:
     """`path` is folder + name (`/reports/q1.pdf`). Each file is `same`, `server_newer` (the server
     has other bytes: its version and sha256 are given) or `unknown_on_server`; `only_on_server`
     lists live documents the client did not mention."""
     if len(body.files) > settings.compare_max_files:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"at most {settings.compare_max_files} files per request")
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"at most {settings.compare_max_files} files per request"
+        )
     answers, only_server = await documents.compare(account_id, [(f.path, f.sha256) for f in body.files])
     return CompareOut.model_validate({"files": answers, "only_on_server": only_server})
 
 
-@router.get("/internal/accounts/{account_id}/documents/{document_id}", tags=["internal"],
-            summary="A document the account may write, with its owner and current version (upload asks before "
-                    "signing a grant for a new version)")
+@router.get(
+    "/internal/accounts/{account_id}/documents/{document_id}",
+    tags=["internal"],
+    summary="A document the account may write, with its owner and current version (upload asks before "
+    "signing a grant for a new version)",
+)
 async def internal_document(
     account_id: AccountIdPath, document_id: DocumentIdPath, sharing: SharingDep, _caller: ServiceCaller
 ) -> InternalDocumentOut:
     found = await sharing.writable(account_id, document_id)
     doc = found.document
-    return InternalDocumentOut(document_id=doc["_id"], owner_id=doc["account_id"], access=found.access,
-                               current_version=doc["current_version"], name=doc["name"],
-                               content_type=doc["content_type"], path=doc.get("path", "/"),
-                               trashed=bool(doc.get("trashed")))
+    return InternalDocumentOut(
+        document_id=doc["_id"],
+        owner_id=doc["account_id"],
+        access=found.access,
+        current_version=doc["current_version"],
+        name=doc["name"],
+        content_type=doc["content_type"],
+        path=doc.get("path", "/"),
+        trashed=bool(doc.get("trashed")),
+    )

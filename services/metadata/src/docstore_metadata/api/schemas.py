@@ -21,10 +21,16 @@ def safe_id(value: str) -> str:
     return value
 
 
-DocumentIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="A document id, as DocStore "
-                                     "returned it"), AfterValidator(safe_id)]
-AccountIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="An account id, as DocStore "
-                                    "returned it"), AfterValidator(safe_id)]
+DocumentIdPath = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID, description="A document id, as DocStore returned it"),
+    AfterValidator(safe_id),
+]
+AccountIdPath = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID, description="An account id, as DocStore returned it"),
+    AfterValidator(safe_id),
+]
 VersionPath = Annotated[int, Path(ge=1, le=1_000_000_000, description="A version number (1 is the first)")]
 
 
@@ -32,10 +38,11 @@ class SignupIn(BaseModel):
     username: str = Field(min_length=1, max_length=64, examples=["ada"])
     email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
     password: str = Field(
-        min_length=1, max_length=1024,
+        min_length=1,
+        max_length=1024,
         description="8 to 1024 characters (Unicode code points, spaces count: a passphrase of a few uncommon "
-                    "words is good). Common, guessable passwords and ones built from the username or e-mail are "
-                    "refused with 422 and a message saying why.",
+        "words is good). Common, guessable passwords and ones built from the username or e-mail are "
+        "refused with 422 and a message saying why.",
     )
     plan: Literal["free", "premium"] = "free"
 
@@ -47,8 +54,11 @@ class AccountOut(BaseModel):
     email: str
     plan: str
     home_region: str
-    status: str = Field("active", description="`active`, `deleted`, or `username_conflict` (the name went to a "
-                        "simultaneous sign-up in another region)")
+    status: str = Field(
+        "active",
+        description="`active`, `deleted`, or `username_conflict` (the name went to a "
+        "simultaneous sign-up in another region)",
+    )
 
 
 class ReplicaIn(BaseModel):

@@ -20,21 +20,33 @@ from docstore_metadata.api.schemas import (
 router = APIRouter(tags=["sharing"])
 
 
-@router.post("/documents/{document_id}/shares", status_code=status.HTTP_201_CREATED,
-             summary="Share a document with another account (view, or edit: upload new versions)")
-async def share(document_id: DocumentIdPath, body: ShareIn, account_id: CurrentAccountId, sharing: SharingDep) -> ShareOut:
+@router.post(
+    "/documents/{document_id}/shares",
+    status_code=status.HTTP_201_CREATED,
+    summary="Share a document with another account (view, or edit: upload new versions)",
+)
+async def share(
+    document_id: DocumentIdPath, body: ShareIn, account_id: CurrentAccountId, sharing: SharingDep
+) -> ShareOut:
     return ShareOut.model_validate(await sharing.share(account_id, document_id, body.username, body.permission))
 
 
 @router.get("/documents/{document_id}/shares", summary="Who a document is shared with (owner only)")
 async def shares(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> list[ShareOut]:
-    return [ShareOut(document_id=row["document_id"], grantee_id=row["grantee_id"], permission=row["permission"])
-            for row in await sharing.shares_of(account_id, document_id)]
+    return [
+        ShareOut(document_id=row["document_id"], grantee_id=row["grantee_id"], permission=row["permission"])
+        for row in await sharing.shares_of(account_id, document_id)
+    ]
 
 
-@router.delete("/documents/{document_id}/shares/{grantee_id}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Stop sharing a document with an account")
-async def unshare(document_id: DocumentIdPath, grantee_id: AccountIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
+@router.delete(
+    "/documents/{document_id}/shares/{grantee_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop sharing a document with an account",
+)
+async def unshare(
+    document_id: DocumentIdPath, grantee_id: AccountIdPath, account_id: CurrentAccountId, sharing: SharingDep
+) -> Response:
     await sharing.unshare(account_id, document_id, grantee_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -45,16 +57,24 @@ async def shared_with_me(
 ) -> list[SharedDocumentOut]:
     return [
         SharedDocumentOut(
-            document_id=document["_id"], owner_id=document["account_id"], permission=row["permission"],
-            name=document["name"], version=document["current_version"], size=document["size"],
-            content_type=document["content_type"], modified_at=document["modified_at"],
+            document_id=document["_id"],
+            owner_id=document["account_id"],
+            permission=row["permission"],
+            name=document["name"],
+            version=document["current_version"],
+            size=document["size"],
+            content_type=document["content_type"],
+            modified_at=document["modified_at"],
         )
         for row, document in await sharing.shared_with(account_id, limit)
     ]
 
 
-@router.put("/documents/{document_id}/follow", status_code=status.HTTP_204_NO_CONTENT,
-            summary="Follow a document: mail when someone else changes it")
+@router.put(
+    "/documents/{document_id}/follow",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Follow a document: mail when someone else changes it",
+)
 async def follow(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> Response:
     await sharing.follow(account_id, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -70,5 +90,7 @@ async def unfollow(document_id: DocumentIdPath, account_id: CurrentAccountId, sh
 async def my_follows(
     account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[FollowOut]:
-    return [FollowOut(document_id=row["document_id"], owner_id=row["owner_id"], created_at=row["created_at"])
-            for row in await sharing.follows_of(account_id, limit)]
+    return [
+        FollowOut(document_id=row["document_id"], owner_id=row["owner_id"], created_at=row["created_at"])
+        for row in await sharing.follows_of(account_id, limit)
+    ]

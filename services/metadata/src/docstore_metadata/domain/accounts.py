@@ -141,7 +141,9 @@ def new_account(*, username: str, email: str, password: str, plan: str, region: 
     """Check sign-up input and build the account, with the password argon2-hashed."""
     username = normalise_username(username)
     if not USERNAME.match(username):
-        raise InvalidSignup("username: 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise InvalidSignup(
+            "username: 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     if not EMAIL.match(email.strip()) or len(email) > 254:
         raise InvalidSignup("email: not a valid address")
     check_password(password, username=username, email=email.strip())

@@ -61,8 +61,12 @@ def decode_cursor(text: str, kind: str) -> Cursor:
     """The cursor in `text`, which must belong to the listing `kind`."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        cursor = Cursor(kind=str(raw["k"]), value=_unpack(raw["v"]), document_id=str(raw["i"]),
-                        resume=float(raw["w"]) if "w" in raw else None)
+        cursor = Cursor(
+            kind=str(raw["k"]),
+            value=_unpack(raw["v"]),
+            document_id=str(raw["i"]),
+            resume=float(raw["w"]) if "w" in raw else None,
+        )
     except (ValueError, TypeError, KeyError) as error:
         raise InvalidCursor("cursor: not a cursor from this listing") from error
     if cursor.kind != kind:

@@ -189,8 +189,18 @@ class SearchCriteria:
 
     def fingerprint(self) -> str:
         """A short stable digest: a cursor from one search is refused by another."""
-        raw = repr((self.name and name_key(self.name), self.name_match, self.created_from, self.created_to,
-                    self.modified_from, self.modified_to, self.tags, self.content_type))
+        raw = repr(
+            (
+                self.name and name_key(self.name),
+                self.name_match,
+                self.created_from,
+                self.created_to,
+                self.modified_from,
+                self.modified_to,
+                self.tags,
+                self.content_type,
+            )
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -201,8 +211,17 @@ def check_criteria(criteria: SearchCriteria) -> SearchCriteria:
         raise InvalidDetails("name: must not be empty")
     if criteria.name_match == "substring" and criteria.name is not None and len(name_key(criteria.name)) < 3:
         raise InvalidDetails("name: a substring search needs at least 3 characters (use name_match=prefix)")
-    if not any((criteria.name, criteria.created_from, criteria.created_to, criteria.modified_from,
-                criteria.modified_to, criteria.tags, criteria.content_type)):
+    if not any(
+        (
+            criteria.name,
+            criteria.created_from,
+            criteria.created_to,
+            criteria.modified_from,
+            criteria.modified_to,
+            criteria.tags,
+            criteria.content_type,
+        )
+    ):
         raise InvalidDetails("give at least one of name, created_from/to, modified_from/to, tags, content_type")
     return criteria
 
@@ -279,18 +298,35 @@ def version_row(event: UploadCompleted, document_id: str, version: int, now: dat
 
 def restored_version_row(old: Mapping[str, Any], document_id: str, version: int, now: datetime) -> dict[str, Any]:
     """Version `version` pointing at the same object as `old` (a restore copies no bytes)."""
-    return {**old, "_id": f"{document_id}:{version}", "version": version,
-            "upload_id": f"restore:{document_id}:{version}", "restored_from": old["version"], "created_at": now}
+    return {
+        **old,
+        "_id": f"{document_id}:{version}",
+        "version": version,
+        "upload_id": f"restore:{document_id}:{version}",
+        "restored_from": old["version"],
+        "created_at": now,
+    }
 
 
 def current_of(version: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The fields of a document that follow its current version."""
-    return {"current_version": version["version"], "size": version["size"], "sha256": version["sha256"],
-            "content_type": version["content_type"], "modified_at": now}
+    return {
+        "current_version": version["version"],
+        "size": version["size"],
+        "sha256": version["sha256"],
+        "content_type": version["content_type"],
+        "modified_at": now,
+    }
 
 
 def new_document(
-    event: UploadCompleted, now: datetime, *, document_id: str, name: str, path: str, tags: list[str],
+    event: UploadCompleted,
+    now: datetime,
+    *,
+    document_id: str,
+    name: str,
+    path: str,
+    tags: list[str],
     title: str | None,
 ) -> dict[str, Any]:
     """A document at version 1 (its stored defaults for trash and purge come with it)."""
@@ -342,7 +378,11 @@ def live(document: Mapping[str, Any] | None, document_id: str) -> Mapping[str, A
 
 
 def detail_changes(
-    document: Mapping[str, Any], *, name: str | None, tags: list[str] | None, path: str | None,
+    document: Mapping[str, Any],
+    *,
+    name: str | None,
+    tags: list[str] | None,
+    path: str | None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The fields to set to rename, re-tag or move `document` (already checked values), and the
     change-feed kinds, one per aspect that really changes."""
@@ -405,7 +445,9 @@ def freed_objects(removed: Iterable[Mapping[str, Any]], remaining: Iterable[Mapp
 # --- sync compare -------------------------------------------------------------------------
 
 
-def compare(client_files: Iterable[tuple[str, str]], server_docs: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def compare(
+    client_files: Iterable[tuple[str, str]], server_docs: Iterable[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Client (path, sha256) pairs against the server's live documents.
 
     Returns (one answer per client file, server documents the client did not list). When a folder
@@ -422,13 +464,28 @@ def compare(client_files: Iterable[tuple[str, str]], server_docs: Iterable[Mappi
         if found is None:
             answers.append({"path": path, "status": "unknown_on_server"})
         elif found["sha256"] == sha256:
-            answers.append({"path": path, "status": "same", "document_id": found["_id"], "version": found["current_version"],
-                            "sha256": found["sha256"]})
+            answers.append(
+                {
+                    "path": path,
+                    "status": "same",
+                    "document_id": found["_id"],
+                    "version": found["current_version"],
+                    "sha256": found["sha256"],
+                }
+            )
         else:
-            answers.append({"path": path, "status": "server_newer", "document_id": found["_id"],
-                            "version": found["current_version"], "sha256": found["sha256"]})
+            answers.append(
+                {
+                    "path": path,
+                    "status": "server_newer",
+                    "document_id": found["_id"],
+                    "version": found["current_version"],
+                    "sha256": found["sha256"],
+                }
+            )
     only_server = [
         {"path": path, "document_id": doc["_id"], "version": doc["current_version"], "sha256": doc["sha256"]}
-        for path, doc in sorted(by_path.items()) if path not in listed
+        for path, doc in sorted(by_path.items())
+        if path not in listed
     ]
     return answers, only_server

@@ -41,8 +41,12 @@ Tx = Transaction[Repositories]
 
 class Accounts:
     def __init__(
-        self, uow: UnitOfWork[Repositories], reads: Repositories, region: str,
-        *, replication_written: Callable[[], None] = lambda: None,
+        self,
+        uow: UnitOfWork[Repositories],
+        reads: Repositories,
+        region: str,
+        *,
+        replication_written: Callable[[], None] = lambda: None,
     ) -> None:
         """`reads`: repositories outside any transaction; `replication_written`: wakes the relay."""
         self.uow = uow
@@ -70,13 +74,22 @@ class Accounts:
         async def work(tx: Tx) -> None:
             await tx.repos.replicas.claim_new(account.username, account.id, self.region)
             await tx.repos.accounts.add(account)
-            tx.emit(AccountCreated(
-                account_id=account.id, username=account.username, email=account.email,
-                plan=cast(Any, plan),  # checked by the route's schema (a Literal there too)
-                home_region=account.home_region,
-            ))
-            state = {"username": account.username, "home_region": self.region, "plan": plan, "status": "active",
-                     "version": 1}
+            tx.emit(
+                AccountCreated(
+                    account_id=account.id,
+                    username=account.username,
+                    email=account.email,
+                    plan=cast(Any, plan),  # checked by the route's schema (a Literal there too)
+                    home_region=account.home_region,
+                )
+            )
+            state = {
+                "username": account.username,
+                "home_region": self.region,
+                "plan": plan,
+                "status": "active",
+                "version": 1,
+            }
             await tx.repos.replication.enqueue(account.id, state)
             tx.after_commit(self.replication_written)
 
@@ -137,8 +150,9 @@ class Accounts:
             if status_of(account) == "deleted":
                 return
             await tx.repos.accounts.update(account_id, {"status": "deleted", "deleted_at": datetime.now(UTC)})
-            tx.emit(AccountDeleted(account_id=account_id, username=account["username"],
-                                   home_region=account["home_region"]))
+            tx.emit(
+                AccountDeleted(account_id=account_id, username=account["username"], home_region=account["home_region"])
+            )
             await self._replicate(tx, account_id)
 
         await self.uow.run(work)
@@ -171,21 +185,35 @@ class Accounts:
             if local is not None and local["_id"] != winner and status_of(local) != "username_conflict":
                 await self._lose_username(tx, local, winner, contenders[winner])
             await tx.repos.replicas.claim(username, winner, contenders[winner])
-            tx.emit(AccountReplicated(
-                account_id=account_id, username=username, home_region=state["home_region"],
-                replica_region=self.region, version=int(state["version"]), status=state["status"],
-            ))
+            tx.emit(
+                AccountReplicated(
+                    account_id=account_id,
+                    username=username,
+                    home_region=state["home_region"],
+                    replica_region=self.region,
+                    version=int(state["version"]),
+                    status=state["status"],
+                )
+            )
             return True
 
         return await self.uow.run(work)
 
     async def _lose_username(self, tx: Tx, local: Mapping[str, Any], winner_id: str, winner_region: str) -> None:
-        await tx.repos.accounts.update(local["_id"], {
-            "status": "username_conflict",
-            "conflict_with": {"account_id": winner_id, "home_region": winner_region, "at": datetime.now(UTC)},
-        })
-        tx.emit(AccountUsernameConflicted(
-            account_id=local["_id"], username=local["username"], home_region=self.region,
-            winner_account_id=winner_id, winner_region=winner_region,
-        ))
+        await tx.repos.accounts.update(
+            local["_id"],
+            {
+                "status": "username_conflict",
+                "conflict_with": {"account_id": winner_id, "home_region": winner_region, "at": datetime.now(UTC)},
+            },
+        )
+        tx.emit(
+            AccountUsernameConflicted(
+                account_id=local["_id"],
+                username=local["username"],
+                home_region=self.region,
+                winner_account_id=winner_id,
+                winner_region=winner_region,
+            )
+        )
         await self._replicate(tx, local["_id"])

@@ -72,8 +72,13 @@ class Limits:
 
 class Documents:
     def __init__(
-        self, uow: UnitOfWork[Repositories], reads: Repositories, limits: Limits,
-        *, garbage_written: Callable[[], None] = lambda: None, store: ObjectStore | None = None,
+        self,
+        uow: UnitOfWork[Repositories],
+        reads: Repositories,
+        limits: Limits,
+        *,
+        garbage_written: Callable[[], None] = lambda: None,
+        store: ObjectStore | None = None,
     ) -> None:
         """`reads`: repositories outside any transaction; `garbage_written`: wakes housekeeping;
         `store` signs download URLs."""
@@ -112,15 +117,36 @@ class Documents:
         if document is not None and is_conflict(document, event.base_version):
             copy_id = conflict_copy_id(event.upload_id)
             copy = await self._new_document(
-                tx, event, now, document_id=copy_id, name=conflict_copy_name(document["name"], now),
-                path=document.get("path", "/"), tags=document.get("tags", []), title=document.get("title"),
+                tx,
+                event,
+                now,
+                document_id=copy_id,
+                name=conflict_copy_name(document["name"], now),
+                path=document.get("path", "/"),
+                tags=document.get("tags", []),
+                title=document.get("title"),
             )
-            await self._change(tx, "conflict", copy, now, conflict_of=document["_id"],
-                               base_version=event.base_version, current_version_of_original=document["current_version"])
+            await self._change(
+                tx,
+                "conflict",
+                copy,
+                now,
+                conflict_of=document["_id"],
+                base_version=event.base_version,
+                current_version_of_original=document["current_version"],
+            )
             return VersionRecorded(copy_id, 1, True, conflict_of=document["_id"])
         if document is None:
-            created = await self._new_document(tx, event, now, document_id=event.document_id, name=event.filename,
-                                               path=event.path, tags=event.tags, title=event.title)
+            created = await self._new_document(
+                tx,
+                event,
+                now,
+                document_id=event.document_id,
+                name=event.filename,
+                path=event.path,
+                tags=event.tags,
+                title=event.title,
+            )
             await self._change(tx, "created", created, now)
             return VersionRecorded(event.document_id, 1, True)
         row = version_row(event, event.document_id, next_version(document["current_version"]), now)
@@ -128,14 +154,24 @@ class Documents:
         return VersionRecorded(event.document_id, row["version"], False)
 
     async def _new_document(
-        self, tx: Tx, event: UploadCompleted, now: datetime, *, document_id: str, name: str, path: str,
-        tags: list[str], title: str | None,
+        self,
+        tx: Tx,
+        event: UploadCompleted,
+        now: datetime,
+        *,
+        document_id: str,
+        name: str,
+        path: str,
+        tags: list[str],
+        title: str | None,
     ) -> Doc:
         row = version_row(event, document_id, 1, now)
         await tx.repos.documents.insert_version(row)
         document = new_document(event, now, document_id=document_id, name=name, path=path, tags=tags, title=title)
         await tx.repos.documents.insert_document(document)
-        self._version_recorded(tx, document, row, conflict_of=event.document_id if document_id != event.document_id else None)
+        self._version_recorded(
+            tx, document, row, conflict_of=event.document_id if document_id != event.document_id else None
+        )
         return document
 
     async def _make_current(self, tx: Tx, document: Doc, row: Doc, now: datetime, *, actor_id: str) -> None:
@@ -146,23 +182,42 @@ class Documents:
         await tx.repos.documents.update_document(document["_id"], current)
         document.update(current)
         self._version_recorded(tx, document, row)
-        tx.emit(FileModified(
-            account_id=document["account_id"], document_id=document["_id"], version=document["current_version"],
-            name=document["name"], size=document["size"], actor_id=actor_id,
-        ))
+        tx.emit(
+            FileModified(
+                account_id=document["account_id"],
+                document_id=document["_id"],
+                version=document["current_version"],
+                name=document["name"],
+                size=document["size"],
+                actor_id=actor_id,
+            )
+        )
         await self._change(tx, "modified", document, now)
         await self._enforce_retention(tx, document)
 
     @staticmethod
-    def _version_recorded(tx: Tx, document: Mapping[str, Any], row: Mapping[str, Any], *,
-                          conflict_of: str | None = None) -> None:
+    def _version_recorded(
+        tx: Tx, document: Mapping[str, Any], row: Mapping[str, Any], *, conflict_of: str | None = None
+    ) -> None:
         """Tell downstream (the indexer) which bytes are now a version of which document."""
-        tx.emit(FileVersionRecorded(
-            account_id=document["account_id"], document_id=document["_id"], version=row["version"],
-            upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], filename=row["filename"],
-            content_type=row["content_type"], size=row["size"], sha256=row["sha256"], title=document.get("title"),
-            tags=document.get("tags", []), path=document.get("path", "/"), conflict_of=conflict_of,
-        ))
+        tx.emit(
+            FileVersionRecorded(
+                account_id=document["account_id"],
+                document_id=document["_id"],
+                version=row["version"],
+                upload_id=row["upload_id"],
+                bucket=row["bucket"],
+                key=row["key"],
+                filename=row["filename"],
+                content_type=row["content_type"],
+                size=row["size"],
+                sha256=row["sha256"],
+                title=document.get("title"),
+                tags=document.get("tags", []),
+                path=document.get("path", "/"),
+                conflict_of=conflict_of,
+            )
+        )
 
     @staticmethod
     async def _change(tx: Tx, kind: str, document: Mapping[str, Any], now: datetime, **extra: Any) -> None:
@@ -179,8 +234,15 @@ class Documents:
         freed = freed_objects(removed, [v for v in versions if v["version"] not in prune])
         await tx.repos.documents.delete_versions(document["_id"], prune)
         await tx.repos.documents.add_garbage(freed.keys)
-        tx.emit(FileDeleted(account_id=document["account_id"], document_id=document["_id"], versions=prune,
-                            size=freed.size, whole_document=False))
+        tx.emit(
+            FileDeleted(
+                account_id=document["account_id"],
+                document_id=document["_id"],
+                versions=prune,
+                size=freed.size,
+                whole_document=False,
+            )
+        )
         tx.after_commit(self.garbage_written)
         return prune
 
@@ -203,7 +265,12 @@ class Documents:
     # --- details -------------------------------------------------------------------------
 
     async def update_details(
-        self, account_id: str, document_id: str, *, name: str | None = None, tags: list[str] | None = None,
+        self,
+        account_id: str,
+        document_id: str,
+        *,
+        name: str | None = None,
+        tags: list[str] | None = None,
         path: str | None = None,
     ) -> Doc:
         """Rename, re-tag or move a document: `file.details-changed` and one change entry per aspect."""
@@ -219,8 +286,15 @@ class Documents:
                 return document
             await tx.repos.documents.update_document(document_id, changes)
             document.update(changes)
-            tx.emit(FileDetailsChanged(account_id=account_id, document_id=document_id, name=document["name"],
-                                       path=document.get("path", "/"), tags=document.get("tags", [])))
+            tx.emit(
+                FileDetailsChanged(
+                    account_id=account_id,
+                    document_id=document_id,
+                    name=document["name"],
+                    path=document.get("path", "/"),
+                    tags=document.get("tags", []),
+                )
+            )
             now = datetime.now(UTC)
             for kind in kinds:
                 await self._change(tx, kind, document, now)
@@ -279,8 +353,15 @@ class Documents:
         freed = freed_objects(versions, [])
         await documents.delete_versions(document["_id"], [v["version"] for v in versions])
         await documents.add_garbage(freed.keys)
-        tx.emit(FileDeleted(account_id=document["account_id"], document_id=document["_id"],
-                            versions=sorted(v["version"] for v in versions), size=freed.size, whole_document=True))
+        tx.emit(
+            FileDeleted(
+                account_id=document["account_id"],
+                document_id=document["_id"],
+                versions=sorted(v["version"] for v in versions),
+                size=freed.size,
+                whole_document=True,
+            )
+        )
         await self._change(tx, "deleted", document, datetime.now(UTC))
         tx.after_commit(self.garbage_written)
         return True
@@ -323,20 +404,40 @@ class Documents:
         return dict((await visible(self.reads, account_id, document_id)).document)
 
     async def page(
-        self, account_id: str, *, sort: str, order: str, limit: int, cursor: str | None, path: str | None,
+        self,
+        account_id: str,
+        *,
+        sort: str,
+        order: str,
+        limit: int,
+        cursor: str | None,
+        path: str | None,
         trashed: bool,
     ) -> tuple[list[Doc], str | None]:
         folder = check_path(path) if path is not None else None
         return await self.reads.documents.page(
-            account_id, sort=sort, order=order, limit=min(limit, self.limits.page_size_max), cursor=cursor,
-            path=folder, trashed=trashed,
+            account_id,
+            sort=sort,
+            order=order,
+            limit=min(limit, self.limits.page_size_max),
+            cursor=cursor,
+            path=folder,
+            trashed=trashed,
         )
 
     async def search(
-        self, account_id: str, criteria: SearchCriteria, *, limit: int, cursor: str | None,
+        self,
+        account_id: str,
+        criteria: SearchCriteria,
+        *,
+        limit: int,
+        cursor: str | None,
     ) -> tuple[list[Doc], str | None]:
         return await self.reads.documents.search(
-            account_id, check_criteria(criteria), limit=min(limit, self.limits.page_size_max), cursor=cursor,
+            account_id,
+            check_criteria(criteria),
+            limit=min(limit, self.limits.page_size_max),
+            cursor=cursor,
             scan_budget=self.limits.search_scan_budget,
         )
 
@@ -351,8 +452,9 @@ class Documents:
         if stored is None:
             raise VersionNotFound(version)
         assert self.store is not None, "bootstrap gives Documents an ObjectStore"
-        return await self.store.download_url(bucket=stored["bucket"], key=stored["key"], filename=document["name"],
-                                             expires_in=expires_in)
+        return await self.store.download_url(
+            bucket=stored["bucket"], key=stored["key"], filename=document["name"], expires_in=expires_in
+        )
 
     async def changes(self, account_id: str, cursor: int, limit: int, wait: float) -> list[Doc]:
         """Entries with seq > cursor, oldest first; with `wait`, none is waited for up to that long.

@@ -23,8 +23,15 @@ class Housekeeping:
     `garbage_written`): the loop wakes then instead of at its next interval."""
 
     def __init__(
-        self, documents: Documents, reads: Repositories, store: ObjectStore, garbage_added: asyncio.Event, *,
-        garbage_interval: float, purge_interval: float, purge_lease: float,
+        self,
+        documents: Documents,
+        reads: Repositories,
+        store: ObjectStore,
+        garbage_added: asyncio.Event,
+        *,
+        garbage_interval: float,
+        purge_interval: float,
+        purge_lease: float,
     ) -> None:
         self.documents = documents
         self.reads = reads
@@ -34,7 +41,6 @@ class Housekeeping:
         self.purge_interval = purge_interval
         self.purge_lease = timedelta(seconds=purge_lease)
         self.claimant = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        self._task: asyncio.Task[None] | None = None
 
     async def collect_garbage(self) -> int:
         """Delete the S3 objects recorded by committed prunes and purges, then forget them."""
@@ -50,6 +56,7 @@ class Housekeeping:
         return await self.documents.purge_expired(self.claimant, lease=self.purge_lease)
 
     async def run(self) -> None:
+        """Until cancelled (a background task of the runtime, `Services.prepare`)."""
         last_purge = 0.0
         while True:
             self.garbage_added.clear()
@@ -66,12 +73,3 @@ class Housekeeping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.garbage_added.wait(), timeout=self.garbage_interval)
             await asyncio.sleep(0.2)  # a short pause: a burst of commits is collected in one round
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="metadata-housekeeping")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -63,12 +63,19 @@ class Sharing:
 
         async def work(tx: Tx) -> None:
             if await tx.repos.sharing.share(document_id, owner_id, grantee["_id"], permission):
-                tx.emit(ShareCreated(account_id=owner_id, document_id=document_id, grantee_id=grantee["_id"],
-                                     permission=permission))
+                tx.emit(
+                    ShareCreated(
+                        account_id=owner_id, document_id=document_id, grantee_id=grantee["_id"], permission=permission
+                    )
+                )
 
         await self.uow.run(work)
-        return {"grantee_id": grantee["_id"], "username": grantee["username"], "permission": permission,
-                "document_id": document["_id"]}
+        return {
+            "grantee_id": grantee["_id"],
+            "username": grantee["username"],
+            "permission": permission,
+            "document_id": document["_id"],
+        }
 
     async def shares_of(self, owner_id: str, document_id: str) -> list[dict[str, Any]]:
         await owned(self.reads, owner_id, document_id, "see its shares")
