@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import random
 import statistics
 import sys
@@ -32,22 +31,26 @@ import boto3
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from docstore_devplatform import documents as builders
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses, bucket_for
 from docstore_events import AccountCreated, FileVersionRecorded, all_topics, encode
+from docstore_indexer.adapters.extraction import extract_text
 from docstore_indexer.adapters.search_index import SearchIndex, account_filter, collection_schema
-from docstore_indexer.domain.extraction import DOCX, PPTX, XLSX, ExtractionFailed, extract_text
+from docstore_indexer.domain.extraction import DOCX, PPTX, XLSX, ExtractionFailed
 
 REGION = "us-west-2"
 COLLECTION = "documents_us_west_2"
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 rng = random.Random(42)
-WORDS = [w for w in (
-    "harbour manifest crane ledger invoice walrus meerkat budget quarterly minutes contract charter pelican "
-    "lighthouse keeper tangerine accordion platypus review summary committee approved revenue costs freight "
-    "schedule delivery warehouse customer supplier audit report planning project milestone travel expenses "
-    "receipt payment balance account transfer policy insurance claim vehicle property lease tenant garden"
-).split()]
+WORDS = [
+    w
+    for w in (
+        "harbour manifest crane ledger invoice walrus meerkat budget quarterly minutes contract charter pelican "
+        "lighthouse keeper tangerine accordion platypus review summary committee approved revenue costs freight "
+        "schedule delivery warehouse customer supplier audit report planning project milestone travel expenses "
+        "receipt payment balance account transfer policy insurance claim vehicle property lease tenant garden"
+    ).split()
+]
 
 
 def progress(message: str) -> None:
@@ -62,82 +65,25 @@ def sentence(n: int = 40) -> str:
 # Documents --------------------------------------------------------------------------------
 
 
-def text_pdf(lines: list[str]) -> bytes:
-    content = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(content) + content.encode() + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
-
-
-def picture(lines: list[str], fmt: str) -> bytes:
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(FONT, 48)
-    image = Image.new("RGB", (1400, 100 + 80 * len(lines)), "white")
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        draw.text((60, 50 + 80 * i), line, fill="black", font=font)
-    out = io.BytesIO()
-    image.save(out, fmt, **({"resolution": 150} if fmt == "PDF" else {}))
-    return out.getvalue()
-
-
 def office(kind: str) -> bytes:
-    out = io.BytesIO()
     if kind == "docx":
-        import docx
-
-        document = docx.Document()
-        for _ in range(8):
-            document.add_paragraph(sentence())
-        document.save(out)
-    elif kind == "xlsx":
-        import openpyxl
-
-        workbook = openpyxl.Workbook()
-        for i in range(40):
-            workbook.active.append([rng.choice(WORDS), rng.choice(WORDS), i, i * 1.5])
-        workbook.save(out)
-    elif kind == "pptx":
-        import pptx
-
-        presentation = pptx.Presentation()
-        for _ in range(4):
-            slide = presentation.slides.add_slide(presentation.slide_layouts[1])
-            slide.shapes.title.text = sentence(4)
-            slide.placeholders[1].text = sentence()
-        presentation.save(out)
-    elif kind == "odt":
-        import zipfile
-
-        body = "".join(f"<text:p>{sentence()}</text:p>" for _ in range(8))
-        with zipfile.ZipFile(out, "w") as archive:
-            archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
-            archive.writestr("content.xml", '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:'
-                             'xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">'
-                             f"<office:body><office:text>{body}</office:text></office:body>"
-                             "</office:document-content>")
-    return out.getvalue()
+        return builders.docx_bytes([sentence() for _ in range(8)])
+    if kind == "xlsx":
+        return builders.xlsx_bytes([[rng.choice(WORDS), rng.choice(WORDS), i, i * 1.5] for i in range(40)])
+    if kind == "pptx":
+        slides = [(sentence(4), sentence()) for _ in range(4)]
+        return builders.pptx_bytes(*slides[0], more=slides[1:])
+    if kind == "odt":
+        return builders.odt_bytes([sentence() for _ in range(8)])
+    raise ValueError(kind)
 
 
 def eml() -> bytes:
-    from email.message import EmailMessage
+    return builders.eml_bytes(sentence(5), sentence(120), attachment=False)
 
-    message = EmailMessage()
-    message["Subject"], message["From"], message["To"] = sentence(5), "a@example.com", "b@example.com"
-    message.set_content(sentence(120))
-    return message.as_bytes()
+
+def picture(lines: list[str], fmt: str) -> bytes:
+    return builders.text_image(lines, fmt=fmt, size=48)
 
 
 MIX = [  # (kind, content type, count of 500, maker)
@@ -146,7 +92,7 @@ MIX = [  # (kind, content type, count of 500, maker)
     ("html", "text/html", 60, lambda: f"<html><title>{sentence(4)}</title><p>{sentence(200)}</p></html>".encode()),
     ("csv", "text/csv", 30, lambda: "\n".join(",".join(sentence(4).split()) for _ in range(50)).encode()),
     ("eml", "message/rfc822", 30, eml),
-    ("pdf", "application/pdf", 90, lambda: text_pdf([sentence(12) for _ in range(30)])),
+    ("pdf", "application/pdf", 90, lambda: builders.make_pdf([[sentence(12) for _ in range(30)]], size=12)),
     ("docx", DOCX, 50, lambda: office("docx")),
     ("xlsx", XLSX, 35, lambda: office("xlsx")),
     ("pptx", PPTX, 35, lambda: office("pptx")),
@@ -184,35 +130,58 @@ def raw_extraction(documents: list[tuple[str, str, bytes]]) -> float:
 async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) -> float:
     account_id = f"bench-{uuid.uuid4().hex[:8]}"
     bucket = bucket_for(REGION)
-    s3 = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name=REGION,
-                      aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        region_name=REGION,
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
+    )
     events = []
     for i, (kind, content_type, data) in enumerate(documents):
         document_id, upload_id = f"doc-{i:04d}", uuid.uuid4().hex
         key = f"{account_id}/{document_id}/{upload_id}"
         await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=key, Body=data, ContentType=content_type)
-        events.append(FileVersionRecorded(account_id=account_id, upload_id=upload_id, document_id=document_id,
-                                          version=1, bucket=bucket, key=key, filename=f"{document_id}.{kind}",
-                                          content_type=content_type, size=len(data), sha256="s"))
+        events.append(
+            FileVersionRecorded(
+                account_id=account_id,
+                upload_id=upload_id,
+                document_id=document_id,
+                version=1,
+                bucket=bucket,
+                key=key,
+                filename=f"{document_id}.{kind}",
+                content_type=content_type,
+                size=len(data),
+                sha256="s",
+            )
+        )
     progress(f"{len(events)} objects in S3")
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()
-    typesense = httpx.AsyncClient(base_url=endpoints.typesense_url,
-                                  headers={"X-TYPESENSE-API-KEY": endpoints.typesense_api_key})
+    typesense = httpx.AsyncClient(
+        base_url=endpoints.typesense_url, headers={"X-TYPESENSE-API-KEY": endpoints.typesense_api_key}
+    )
 
     async def send(event) -> None:
         record = encode(event, source="/bench")
-        await producer.send_and_wait(record.topic, record.value, key=record.key,
-                                     headers=[(k, v.encode()) for k, v in record.headers.items()])
+        await producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=[(k, v.encode()) for k, v in record.headers.items()]
+        )
 
     async def searchable() -> int:
-        response = await typesense.get(f"/collections/{COLLECTION}/documents/search", params={
-            "q": "*", "filter_by": account_filter(account_id), "per_page": 0})
+        response = await typesense.get(
+            f"/collections/{COLLECTION}/documents/search",
+            params={"q": "*", "filter_by": account_filter(account_id), "per_page": 0},
+        )
         return int(response.json().get("found", 0)) if response.status_code == 200 else 0
 
     try:
-        await send(AccountCreated(account_id=account_id, username=account_id, email="b@example.com", plan="premium",
-                                  home_region=REGION))
+        await send(
+            AccountCreated(
+                account_id=account_id, username=account_id, email="b@example.com", plan="premium", home_region=REGION
+            )
+        )
         # Warm-up document (worker start, consumer assignment) outside the measurement.
         warm = events.pop()
         await send(warm)
@@ -245,12 +214,21 @@ async def search_latency(endpoints, documents: int, queries: int) -> tuple[list[
         base = int(time.time()) - 86400 * 365
         for i in range(documents):
             account = accounts[i % len(accounts)]
-            batch.append({
-                "id": f"{account}:d{i}", "account_id": account, "document_id": f"d{i}", "version": 1,
-                "name": f"{rng.choice(WORDS)}-{i}.txt", "path": "/", "tags": rng.sample(WORDS, 2),
-                "content_type": "text/plain", "created_at": base + i * 300, "trashed": i % 50 == 0,
-                "text": " ".join(rng.choice(vocabulary) for _ in range(80)),
-            })
+            batch.append(
+                {
+                    "id": f"{account}:d{i}",
+                    "account_id": account,
+                    "document_id": f"d{i}",
+                    "version": 1,
+                    "name": f"{rng.choice(WORDS)}-{i}.txt",
+                    "path": "/",
+                    "tags": rng.sample(WORDS, 2),
+                    "content_type": "text/plain",
+                    "created_at": base + i * 300,
+                    "trashed": i % 50 == 0,
+                    "text": " ".join(rng.choice(vocabulary) for _ in range(80)),
+                }
+            )
             if len(batch) == 5000 or i == documents - 1:
                 failed = await index.import_documents(batch, action="create")
                 assert failed == 0, f"{failed} documents failed to import"
@@ -312,14 +290,19 @@ def main() -> None:
     indexer_rate = indexed / indexer_seconds
     print(f"\n{len(documents)} mixed documents: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     print(f"{'raw extractors (in process, sequential)':46} {raw_rate:8.1f} docs/s   ({raw_seconds:.1f} s)")
-    print(f"{'through the indexer (S3 -> extract -> index)':46} {indexer_rate:8.1f} docs/s   "
-          f"({indexer_seconds:.1f} s for {indexed})")
+    print(
+        f"{'through the indexer (S3 -> extract -> index)':46} {indexer_rate:8.1f} docs/s   "
+        f"({indexer_seconds:.1f} s for {indexed})"
+    )
     print(f"{'ratio indexer / raw':46} {indexer_rate / raw_rate:8.2f} x")
     p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
-    print(f"\nsearch at {args.search_documents} documents ({args.search_documents // 200} per account, 200 accounts; "
-          f"bulk import {import_seconds:.1f} s)")
-    print(f"{'search latency (account filter, highlights)':46} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
-          f"(n={len(samples)})")
+    print(
+        f"\nsearch at {args.search_documents} documents ({args.search_documents // 200} per account, 200 accounts; "
+        f"bulk import {import_seconds:.1f} s)"
+    )
+    print(
+        f"{'search latency (account filter, highlights)':46} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (n={len(samples)})"
+    )
 
 
 if __name__ == "__main__":

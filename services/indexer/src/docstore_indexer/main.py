@@ -1,4 +1,5 @@
-"""Composition root of the indexer service."""
+"""The indexer's app: the lifespan builds `Services` (see `bootstrap.py`), registers the
+consumers and starts the runtime and the workers."""
 
 from __future__ import annotations
 
@@ -7,30 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from docstore_indexer.adapters.extractor import ExtractorPool
-from docstore_indexer.adapters.object_store import ObjectStore
-from docstore_indexer.adapters.repositories import BackfillRepository, CatalogRepository, PlansRepository
-from docstore_indexer.adapters.search_index import SearchIndex
 from docstore_indexer.api.routes import router
+from docstore_indexer.bootstrap import Services, bootstrap
 from docstore_indexer.consumers.handlers import register
-from docstore_indexer.domain.backfill import BackfillWorker
-from docstore_indexer.domain.extraction import Options
-from docstore_indexer.domain.indexing import Indexer, Limits
 from docstore_indexer.settings import Settings
-from docstore_kit.app import ServiceRuntime, service_app
+from docstore_kit.app import service_app
+from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_observability
-from docstore_kit.s3 import make_s3_client
-
-
-def extraction_options(settings: Settings) -> Options:
-    return Options(
-        ocr_languages=settings.ocr_languages,
-        ocr_max_pages=settings.ocr_max_pages,
-        ocr_dpi=settings.ocr_dpi,
-        max_unpacked_bytes=settings.max_unpacked_bytes,
-        max_image_pixels=settings.max_image_pixels,
-        max_text_chars=settings.max_text_chars,
-    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -39,60 +23,25 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
-        runtime = ServiceRuntime(settings)
-        db, events = runtime.db, runtime.events
-        search_index = SearchIndex.connect(
-            settings.typesense_url, settings.typesense_api_key, settings.typesense_collection
-        )
-        extractor = ExtractorPool(
-            workers=settings.extract_workers, options=extraction_options(settings),
-            memory_mb=settings.extract_memory_mb,
-        )
-        catalog, backfills = CatalogRepository(db), BackfillRepository(db)
-        indexer = Indexer(
-            plans=PlansRepository(db),
-            catalog=catalog,
-            backfills=backfills,
-            index=search_index,
-            objects=ObjectStore(make_s3_client(settings)),
-            extractor=extractor,
-            outbox=events.outbox,
-            limits=Limits(
-                max_extract_bytes=settings.max_extract_bytes,
-                extract_timeout_seconds=settings.extract_timeout_seconds,
-                max_text_chars=settings.max_text_chars,
-            ),
-        )
-        backfill = BackfillWorker(
-            indexer, events.transaction, documents_per_second=settings.backfill_documents_per_second,
-            poll_seconds=settings.backfill_poll_seconds,
-            lease_seconds=max(60.0, 3 * settings.extract_timeout_seconds),
-        )
-        indexer.on_backfill_started = backfill.wake
-        register(events, indexer)
-        app.state.settings, app.state.runtime = settings, runtime
-        app.state.search_index, app.state.indexer, app.state.backfill = search_index, indexer, backfill
+        services = bootstrap(settings)
+        register(services.runtime.events, services.plans, services.indexing)
+        app.state.services = services
         try:
-            await search_index.ensure_collection()
-            await catalog.ensure_indexes()
-            await backfills.ensure_indexes()
-            extractor.start()
-            async with runtime:
-                backfill.start()
+            await services.prepare()
+            async with services.runtime:
+                services.backfill.start()
                 try:
                     yield
                 finally:
-                    await backfill.stop()
+                    await services.backfill.stop()
         finally:
-            await extractor.close()
-            await search_index.close()
+            await services.close()
 
-    app = service_app(
-        settings=settings,
-        title="DocStore indexer",
-        lifespan=lifespan,
-        checks=lambda app: app.state.runtime.checks() | {"typesense": app.state.search_index.ready},
-    )
+    def checks(app: FastAPI) -> dict[str, ReadinessCheck]:
+        services: Services = app.state.services
+        return services.runtime.checks() | {"typesense": services.search_index.ready}
+
+    app = service_app(settings=settings, title="DocStore indexer", lifespan=lifespan, checks=checks)
     app.include_router(router)
     return app
 

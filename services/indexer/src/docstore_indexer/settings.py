@@ -48,7 +48,7 @@ class Settings(ServiceSettings, S3Settings):
     backfill_poll_seconds: float = 2.0
 
     @model_validator(mode="after")
-    def _default_collection(self) -> "Settings":
+    def _default_collection(self) -> Settings:
         if not self.typesense_collection:
             self.typesense_collection = f"documents_{self.region.replace('-', '_')}"
         return self

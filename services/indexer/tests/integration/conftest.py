@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from docstore_devplatform.testing import EventPublisher, eventually  # noqa: F401  (tests import eventually from here)
 from docstore_events import AccountCreated, AccountPlanChanged, Event, FileVersionRecorded
 from docstore_events.envelope import KafkaRecord, decode, headers_to_dict
+from docstore_indexer.bootstrap import Services
 from docstore_indexer.main import create_app
 from docstore_indexer.settings import Settings
-
 
 
 @dataclass
@@ -41,10 +41,15 @@ class Harness:
 
     async def sign_up(self, plan: str = "premium") -> str:
         account_id = f"acc-{uuid.uuid4().hex[:12]}"
-        await self.send(AccountCreated(
-            account_id=account_id, username=account_id, email=f"{account_id}@example.com", plan=plan,
-            home_region=self.settings.region,
-        ))
+        await self.send(
+            AccountCreated(
+                account_id=account_id,
+                username=account_id,
+                email=f"{account_id}@example.com",
+                plan=plan,
+                home_region=self.settings.region,
+            )
+        )
         await eventually(lambda: self._plan_is(account_id, plan))
         return account_id
 
@@ -52,15 +57,27 @@ class Harness:
         await self.send(AccountPlanChanged(account_id=account_id, old_plan=old, new_plan=new))
         await eventually(lambda: self._plan_is(account_id, new))
 
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
     async def _plan_is(self, account_id: str, plan: str) -> bool:
-        return await self.app.state.indexer.plan_of(account_id) == plan
+        return await self.services.plans.plan_of(account_id) == plan
 
     async def catalog_has(self, account_id: str, document_id: str) -> bool:
-        return await self.app.state.indexer.catalog.get(account_id, document_id) is not None
+        return await self.services.reads.catalog.get(account_id, document_id) is not None
 
     async def upload(
-        self, account_id: str, body: bytes, *, content_type: str = "text/plain", filename: str = "notes.txt",
-        document_id: str | None = None, tags: list[str] | None = None, version: int = 1,
+        self,
+        account_id: str,
+        body: bytes,
+        *,
+        content_type: str = "text/plain",
+        filename: str = "notes.txt",
+        document_id: str | None = None,
+        tags: list[str] | None = None,
+        version: int = 1,
     ) -> FileVersionRecorded:
         """Put an object into S3 and announce it as metadata does, with `file.version-recorded`."""
         upload_id = uuid.uuid4().hex
@@ -69,8 +86,17 @@ class Harness:
         key = f"{account_id}/{document_id}/{upload_id}"
         await asyncio.to_thread(self.s3.put_object, Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         event = FileVersionRecorded(
-            account_id=account_id, upload_id=upload_id, document_id=document_id, version=version, bucket=bucket,
-            key=key, filename=filename, content_type=content_type, size=len(body), sha256="sha", tags=tags or [],
+            account_id=account_id,
+            upload_id=upload_id,
+            document_id=document_id,
+            version=version,
+            bucket=bucket,
+            key=key,
+            filename=filename,
+            content_type=content_type,
+            size=len(body),
+            sha256="sha",
+            tags=tags or [],
         )
         return event
 
@@ -93,7 +119,9 @@ class Harness:
         """
         consumer = AIOKafkaConsumer(
             event_type.topic(self.settings.kafka_topic_prefix),
-            bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None, auto_offset_reset="earliest",
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         found: list[Any] = []
@@ -129,10 +157,13 @@ async def indexer(endpoints: Any, isolated: dict[str, str], publisher: EventPubl
     )
     app = create_app(settings)
     s3 = boto3.client(
-        "s3", endpoint_url=endpoints.s3_endpoint, region_name=settings.aws_default_region,
-        aws_access_key_id=endpoints.s3_access_key, aws_secret_access_key=endpoints.s3_secret_key,
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        region_name=settings.aws_default_region,
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
     )
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             yield Harness(app=app, http=http, settings=settings, events=publisher, s3=s3)
-        await app.state.search_index.http.delete(f"/collections/{settings.typesense_collection}")
+        await app.state.services.search_index.http.delete(f"/collections/{settings.typesense_collection}")

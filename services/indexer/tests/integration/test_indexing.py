@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from docstore_devplatform.documents import make_pdf
 from docstore_events import (
     DocumentIndexed,
     DocumentIndexFailed,
@@ -16,7 +17,6 @@ from docstore_events import (
     FileTrashed,
 )
 
-from ..unit.pdfs import make_pdf
 from .conftest import Harness, eventually
 
 pytestmark = pytest.mark.integration
@@ -25,22 +25,34 @@ pytestmark = pytest.mark.integration
 async def test_premium_text_document_becomes_findable(indexer: Harness) -> None:
     account = await indexer.sign_up("premium")
     upload = await indexer.upload(
-        account, b"Minutes of the meeting: the marmalade budget was approved.", filename="minutes.txt",
+        account,
+        b"Minutes of the meeting: the marmalade budget was approved.",
+        filename="minutes.txt",
         tags=["meetings"],
     )
     await indexer.send(upload)
 
     hits = await eventually(lambda: indexer.found(account, "marmalade"))
-    assert hits == [{
-        "document_id": upload.document_id, "name": "minutes.txt", "version": 1, "content_type": "text/plain",
-        "tags": ["meetings"], "path": "/", "created_at": hits[0]["created_at"], "snippet": hits[0]["snippet"],
-    }]
+    assert hits == [
+        {
+            "document_id": upload.document_id,
+            "name": "minutes.txt",
+            "version": 1,
+            "content_type": "text/plain",
+            "tags": ["meetings"],
+            "path": "/",
+            "created_at": hits[0]["created_at"],
+            "snippet": hits[0]["snippet"],
+        }
+    ]
     assert "<mark>marmalade</mark>" in hits[0]["snippet"]
 
     [indexed] = await indexer.emitted(DocumentIndexed, expect=1)
     assert indexed.data == DocumentIndexed(
-        account_id=account, document_id=upload.document_id, version=1, characters=len(
-            "Minutes of the meeting: the marmalade budget was approved.")
+        account_id=account,
+        document_id=upload.document_id,
+        version=1,
+        characters=len("Minutes of the meeting: the marmalade budget was approved."),
     )
 
     ready = await indexer.http.get("/readyz")
@@ -50,12 +62,18 @@ async def test_premium_text_document_becomes_findable(indexer: Harness) -> None:
 
 async def test_pdf_and_html_are_findable_and_a_corrupt_pdf_is_reported(indexer: Harness) -> None:
     account = await indexer.sign_up("premium")
-    pdf = await indexer.upload(account, make_pdf(["Contract with Zanzibar Shipping"]),
-                               content_type="application/pdf", filename="contract.pdf")
-    html = await indexer.upload(account, b"<html><script>quokka()</script><p>Visit the <b>lighthouse</b></p></html>",
-                                content_type="text/html", filename="page.html")
-    broken = await indexer.upload(account, b"%PDF-1.4 not a pdf at all", content_type="application/pdf",
-                                  filename="broken.pdf")
+    pdf = await indexer.upload(
+        account, make_pdf(["Contract with Zanzibar Shipping"]), content_type="application/pdf", filename="contract.pdf"
+    )
+    html = await indexer.upload(
+        account,
+        b"<html><script>quokka()</script><p>Visit the <b>lighthouse</b></p></html>",
+        content_type="text/html",
+        filename="page.html",
+    )
+    broken = await indexer.upload(
+        account, b"%PDF-1.4 not a pdf at all", content_type="application/pdf", filename="broken.pdf"
+    )
     for event in (pdf, html, broken):
         await indexer.send(event)
 
@@ -76,15 +94,23 @@ async def test_free_account_gets_403(indexer: Harness) -> None:
     account = await indexer.sign_up("free")
     response = await indexer.search(account, "anything")
     assert response.status_code == 403
-    assert response.json() == {"detail": "full-text search needs the Premium plan (this account is on Free)"}
+    problem = response.json()  # problem+json (docstore_kit.errors): the detail clients read is unchanged
+    assert problem["detail"] == "full-text search needs the Premium plan (this account is on Free)"
+    assert (problem["status"], problem["type"]) == (403, "urn:docstore:problem:premium-required")
 
     assert (await indexer.http.get("/search", params={"q": "x"})).status_code == 401
 
 
 async def test_bad_queries_are_refused_with_a_message(indexer: Harness) -> None:
     account = await indexer.sign_up("premium")
-    for params in ({"q": ""}, {"q": "   "}, {"q": "x", "per_page": 0}, {"q": "x", "per_page": 101},
-                   {"q": "x", "page": 0}, {}):
+    for params in (
+        {"q": ""},
+        {"q": "   "},
+        {"q": "x", "per_page": 0},
+        {"q": "x", "per_page": 101},
+        {"q": "x", "page": 0},
+        {},
+    ):
         response = await indexer.http.get("/search", params=params, headers=indexer.headers(account))
         assert response.status_code == 422, (params, response.text)
         assert response.json()["detail"]
@@ -121,15 +147,17 @@ async def test_newer_version_replaces_text_and_older_does_not_come_back(indexer:
     account = await indexer.sign_up("premium")
     now = datetime.now(UTC)
     first = await indexer.upload(account, b"draft mentions the pelican", filename="plan.txt")
-    second = await indexer.upload(account, b"final mentions the flamingo", filename="plan.txt",
-                                  document_id=first.document_id, version=2)
+    second = await indexer.upload(
+        account, b"final mentions the flamingo", filename="plan.txt", document_id=first.document_id, version=2
+    )
     await indexer.send(second, time=now)
     [hit] = await eventually(lambda: indexer.found(account, "flamingo"))
     assert hit["version"] == 2
     await indexer.send(first, time=now - timedelta(minutes=1))  # an older version, arriving late
 
-    third = await indexer.upload(account, b"final final mentions the heron", filename="plan.txt",
-                                 document_id=first.document_id, version=3)
+    third = await indexer.upload(
+        account, b"final final mentions the heron", filename="plan.txt", document_id=first.document_id, version=3
+    )
     await indexer.send(third, time=now + timedelta(minutes=1))
     [hit] = await eventually(lambda: indexer.found(account, "heron"))
     assert hit["version"] == 3
@@ -150,7 +178,7 @@ async def test_deleted_document_and_downgraded_account_leave_the_index(indexer: 
 
     await indexer.change_plan(account, "premium", "free")
     assert (await indexer.search(account, "otter")).status_code == 403
-    left = await indexer.app.state.search_index.search(account, "otter", page=1, per_page=10)
+    left = await indexer.services.search_index.search(account, "otter", page=1, per_page=10)
     assert left.found == 0
 
 
@@ -163,8 +191,12 @@ async def test_trash_restore_rename_and_retag_follow_the_document(indexer: Harne
     doc = await indexer.upload(account, b"notes about the capybara enclosure", filename="zoo.txt", tags=["work"])
     # The rename is news older than nothing: it arrives before the upload and must not be lost.
     now = datetime.now(UTC)
-    await indexer.send(FileDetailsChanged(account_id=account, document_id=doc.document_id, name="capy.txt",
-                                          path="/animals", tags=["zoo", "mammals"]), time=now + timedelta(seconds=5))
+    await indexer.send(
+        FileDetailsChanged(
+            account_id=account, document_id=doc.document_id, name="capy.txt", path="/animals", tags=["zoo", "mammals"]
+        ),
+        time=now + timedelta(seconds=5),
+    )
     # The two events travel on different topics: wait until the rename is held (a catalog stub)
     # so that it really is the first to arrive.
     await eventually(lambda: indexer.catalog_has(account, doc.document_id))
@@ -179,8 +211,10 @@ async def test_trash_restore_rename_and_retag_follow_the_document(indexer: Harne
     await indexer.send(FileRestored(account_id=account, document_id=doc.document_id), time=now + timedelta(seconds=7))
     await eventually(lambda: _count(indexer, account, "capybara", 1))
 
-    await indexer.send(FileDetailsChanged(account_id=account, document_id=doc.document_id, name="rodent.txt",
-                                          path="/", tags=["pets"]), time=now + timedelta(seconds=8))
+    await indexer.send(
+        FileDetailsChanged(account_id=account, document_id=doc.document_id, name="rodent.txt", path="/", tags=["pets"]),
+        time=now + timedelta(seconds=8),
+    )
 
     async def renamed() -> bool:
         hits = await indexer.found(account, "capybara")
@@ -195,8 +229,13 @@ async def test_search_filters_phrases_typos_and_pages(indexer: Harness) -> None:
     account = await indexer.sign_up("premium")
     now = datetime.now(UTC)
     old = await indexer.upload(account, b"the harbour master signed the manifest", tags=["shipping", "2024"])
-    new = await indexer.upload(account, b"a manifest of the harbour crane parts", tags=["shipping"],
-                               content_type="text/markdown", filename="crane.md")
+    new = await indexer.upload(
+        account,
+        b"a manifest of the harbour crane parts",
+        tags=["shipping"],
+        content_type="text/markdown",
+        filename="crane.md",
+    )
     others = [await indexer.upload(account, f"manifest number {i} for the archive".encode()) for i in range(5)]
     await indexer.send(old, time=now - timedelta(days=30))
     await indexer.send(new, time=now)
@@ -204,8 +243,8 @@ async def test_search_filters_phrases_typos_and_pages(indexer: Harness) -> None:
         await indexer.send(event, time=now - timedelta(days=1))
     await eventually(lambda: _count_found(indexer, account, "manifest", 7))
 
-    async def ids(**params: object) -> list[str]:
-        response = await indexer.search(account, params.pop("q", "manifest"), **params)  # type: ignore[arg-type]
+    async def ids(q: str = "manifest", **params: object) -> list[str]:
+        response = await indexer.search(account, q, **params)
         assert response.status_code == 200, response.text
         return [hit["document_id"] for hit in response.json()["hits"]]
 
@@ -232,15 +271,16 @@ async def test_search_filters_phrases_typos_and_pages(indexer: Harness) -> None:
 async def test_upgrade_backfills_with_progress_and_downgrade_removes(indexer: Harness) -> None:
     account = await indexer.sign_up("free")
     docs = [await indexer.upload(account, f"free era document {i} about the meerkat".encode()) for i in range(4)]
-    scan = await indexer.upload(account, make_pdf(["meerkat invoice"]), content_type="application/pdf",
-                                filename="invoice.pdf")
+    scan = await indexer.upload(
+        account, make_pdf(["meerkat invoice"]), content_type="application/pdf", filename="invoice.pdf"
+    )
     for event in (*docs, scan):
         await indexer.send(event)
     await indexer.send(FileTrashed(account_id=account, document_id=docs[0].document_id))
     await indexer.send(FileDeleted(account_id=account, document_id=docs[1].document_id, versions=[1], size=1))
 
     async def catalogued() -> bool:
-        return await indexer.app.state.indexer.catalog.count_live(account) == 4
+        return await indexer.services.reads.catalog.count_live(account) == 4
 
     await eventually(catalogued)
     assert (await indexer.search(account, "meerkat")).status_code == 403
@@ -259,16 +299,23 @@ async def test_upgrade_backfills_with_progress_and_downgrade_removes(indexer: Ha
         seen.append(await status())
         assert len(seen) < 300, seen[-1]
     assert seen[-1] | {"started_at": None, "finished_at": None} == {
-        "state": "complete", "indexed": 4, "failed": 0, "total": 4, "started_at": None, "finished_at": None}
+        "state": "complete",
+        "indexed": 4,
+        "failed": 0,
+        "total": 4,
+        "started_at": None,
+        "finished_at": None,
+    }
     assert any(s["state"] == "backfilling" for s in seen)  # progress was visible on the way
     hits = await indexer.found(account, "meerkat")
-    assert sorted(h["document_id"] for h in hits) == sorted([docs[2].document_id, docs[3].document_id,
-                                                             scan.document_id])  # trashed and deleted stay out
+    assert sorted(h["document_id"] for h in hits) == sorted(
+        [docs[2].document_id, docs[3].document_id, scan.document_id]
+    )  # trashed and deleted stay out
     await indexer.send(FileRestored(account_id=account, document_id=docs[0].document_id))
     await eventually(lambda: _count(indexer, account, "meerkat", 4))
 
     await indexer.change_plan(account, "premium", "free")
-    left = await indexer.app.state.search_index.search(account, "meerkat", page=1, per_page=10)
+    left = await indexer.services.search_index.search(account, "meerkat", page=1, per_page=10)
     assert left.found == 0
 
 

@@ -16,8 +16,12 @@ def upload(upload_id: str, at: datetime, *, name: str = "a.txt", tags: tuple[str
 def test_first_upload_makes_version_one_and_takes_its_details() -> None:
     outcome = on_upload(None, upload("u1", T0, name="plan.txt", tags=("x",)))
     assert outcome.changed and outcome.entry is not None
-    assert (outcome.entry.version, outcome.entry.name, outcome.entry.tags, outcome.entry.key) == (1, "plan.txt",
-                                                                                                 ("x",), "k-u1")
+    assert (outcome.entry.version, outcome.entry.name, outcome.entry.tags, outcome.entry.key) == (
+        1,
+        "plan.txt",
+        ("x",),
+        "k-u1",
+    )
     assert searchable(outcome.entry) and not outcome.entry.is_indexed
 
 

@@ -4,20 +4,10 @@ import io
 
 import pytest
 
-from docstore_indexer.domain.extraction import (
-    DOCX,
-    PPTX,
-    XLSX,
-    ExtractionFailed,
-    Options,
-    extract_text,
-    is_extractable,
-    media_type,
-    strip_html,
-)
-
-from . import documents
-from .pdfs import make_pdf
+from docstore_devplatform import documents
+from docstore_devplatform.documents import make_pdf
+from docstore_indexer.adapters.extraction import extract_text, strip_html
+from docstore_indexer.domain.extraction import DOCX, PPTX, XLSX, ExtractionFailed, Options, is_extractable, media_type
 
 ODT = "application/vnd.oasis.opendocument.text"
 
@@ -102,8 +92,9 @@ def test_opendocument_paragraphs() -> None:
 
 
 def test_email_subject_headers_and_text_part() -> None:
-    text = extract_text(documents.eml_bytes("Pumpkin delivery", "Arrives on Monday.", "<p>HTML copy</p>"),
-                        "message/rfc822")
+    text = extract_text(
+        documents.eml_bytes("Pumpkin delivery", "Arrives on Monday.", "<p>HTML copy</p>"), "message/rfc822"
+    )
     assert text.splitlines()[:3] == ["Subject: Pumpkin delivery", "From: ann@example.com", "To: bob@example.com"]
     assert "Arrives on Monday." in text and "HTML copy" not in text and "data.bin" in text
 
@@ -120,8 +111,9 @@ def test_png_is_read_by_ocr() -> None:
     assert "cranberry" in text.lower() and "harvest" in text.lower()
 
 
-@pytest.mark.parametrize(("fmt", "content_type"), [("JPEG", "image/jpeg"), ("TIFF", "image/tiff"),
-                                                    ("WEBP", "image/webp")])
+@pytest.mark.parametrize(
+    ("fmt", "content_type"), [("JPEG", "image/jpeg"), ("TIFF", "image/tiff"), ("WEBP", "image/webp")]
+)
 def test_other_image_formats_are_read_by_ocr(fmt: str, content_type: str) -> None:
     assert "gooseberry" in extract_text(documents.text_image(["gooseberry"], fmt=fmt), content_type).lower()
 
@@ -173,9 +165,26 @@ def test_video_and_unknown_types_give_no_text() -> None:
     assert not is_extractable("application/zip")
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "text/markdown", "text/csv", "text/html", "application/pdf",
-                                          DOCX, XLSX, PPTX, ODT, "message/rfc822", "image/png", "image/jpeg",
-                                          "image/tiff", "image/webp", "text/x-python"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+        "text/html",
+        "application/pdf",
+        DOCX,
+        XLSX,
+        PPTX,
+        ODT,
+        "message/rfc822",
+        "image/png",
+        "image/jpeg",
+        "image/tiff",
+        "image/webp",
+        "text/x-python",
+    ],
+)
 def test_supported_types(content_type: str) -> None:
     assert is_extractable(f"{content_type}; charset=utf-8")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -9,10 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from docstore_devplatform import documents
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.domain.extraction import ExtractionFailed, Options
-
-from . import documents
 
 
 @pytest_asyncio.fixture
@@ -36,7 +36,8 @@ async def test_a_hung_extractor_is_killed_with_its_children(pool: ExtractorPool)
     with pytest.raises(ExtractionFailed, match="timed out after 0.5 s"):
         await pool.extract(b"x", "application/x-docstore-hang", 0.5)
     assert time.monotonic() - started < 3
-    orphans = subprocess.run(["pgrep", "-f", "^sleep 600$"], capture_output=True, text=True).stdout.split()
+    found = await asyncio.to_thread(subprocess.run, ["pgrep", "-f", "^sleep 600$"], capture_output=True, text=True)
+    orphans = found.stdout.split()
     assert orphans == []
     assert await pool.extract(b"still serving", "text/plain", 10) == "still serving"
 

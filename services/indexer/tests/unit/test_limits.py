@@ -2,54 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
-from docstore_indexer.adapters.object_store import ObjectMissing
+from docstore_devplatform.documents import make_pdf
 from docstore_indexer.domain.catalog import CatalogEntry
-from docstore_indexer.domain.extraction import ExtractionFailed, extract_text
-from docstore_indexer.domain.indexing import Indexer, Limits
+from docstore_indexer.domain.extraction import Limits
+from docstore_indexer.service_layer.indexing import Indexing
 
-from .pdfs import make_pdf
-
-
-class FakeObjects:
-    def __init__(self, data: bytes | None) -> None:
-        self.data = data
-        self.reads = 0
-
-    async def read(self, bucket: str, key: str, *, limit: int) -> bytes:
-        self.reads += 1
-        if self.data is None:
-            raise ObjectMissing(f"s3://{bucket}/{key} not found")
-        return self.data[:limit]
+from .fakes import Objects, world
 
 
-class InlineExtractor:
-    """The extractor in this process (the real one runs in a worker process)."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-
-    async def extract(self, data: bytes, content_type: str, timeout: float) -> str:
-        if self.delay > timeout:
-            await asyncio.sleep(timeout)
-            raise ExtractionFailed(f"extraction timed out after {timeout:g} s")
-        return extract_text(data, content_type)
+def indexer(data: bytes | None, *, max_bytes: int = 1000, timeout: float = 5.0, delay: float = 0.0) -> Indexing:
+    objects = Objects({} if data is None else {("b", "k"): data})
+    limits = Limits(max_extract_bytes=max_bytes, extract_timeout_seconds=timeout, max_text_chars=20)
+    return world(objects=objects, limits=limits, delay=delay).indexing
 
 
-def indexer(data: bytes | None, *, max_bytes: int = 1000, timeout: float = 5.0, delay: float = 0.0) -> Indexer:
-    return Indexer(
-        plans=None, catalog=None, backfills=None, index=None, outbox=None,  # type: ignore[arg-type]
-        objects=FakeObjects(data),  # type: ignore[arg-type]
-        extractor=InlineExtractor(delay),
-        limits=Limits(max_extract_bytes=max_bytes, extract_timeout_seconds=timeout, max_text_chars=20),
-    )
+def reads(subject: Indexing) -> int:
+    objects = subject.objects
+    assert isinstance(objects, Objects)
+    return objects.reads
 
 
 def entry(content_type: str, size: int) -> CatalogEntry:
-    return CatalogEntry("acc", "d1", upload_id="u1", version=1, uploaded_at=datetime.now(UTC), bucket="b", key="k",
-                        content_type=content_type, size=size, name="f")
+    return CatalogEntry(
+        "acc",
+        "d1",
+        upload_id="u1",
+        version=1,
+        uploaded_at=datetime.now(UTC),
+        bucket="b",
+        key="k",
+        content_type=content_type,
+        size=size,
+        name="f",
+    )
 
 
 async def test_text_is_extracted_and_cut_to_the_limit() -> None:
@@ -66,13 +53,13 @@ async def test_pdf_is_extracted() -> None:
 async def test_unsupported_type_is_not_even_read() -> None:
     subject = indexer(b"\x00\x01")
     extracted = await subject.extract(entry("video/mp4", 2))
-    assert extracted.text == "" and extracted.failure == "" and subject.objects.reads == 0  # type: ignore[attr-defined]
+    assert extracted.text == "" and extracted.failure == "" and reads(subject) == 0
 
 
 async def test_too_large_by_declared_size() -> None:
     subject = indexer(b"x" * 10, max_bytes=5)
     extracted = await subject.extract(entry("text/plain", 10))
-    assert extracted.failure.startswith("too large") and subject.objects.reads == 0  # type: ignore[attr-defined]
+    assert extracted.failure.startswith("too large") and reads(subject) == 0
 
 
 async def test_too_large_by_real_size() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from docstore_indexer.adapters.search_index import HighlightMarks, _hit, safe_snippet
+from docstore_indexer.adapters.search_index import _hit
+from docstore_indexer.domain.snippets import HighlightMarks, safe_snippet
 
 MARKS = HighlightMarks.fresh()
 
@@ -43,14 +44,27 @@ def test_marks_always_pair_up() -> None:
 
 
 def test_hits_carry_the_escaped_snippet_of_the_text_or_else_the_name() -> None:
-    document = {"document_id": "d1", "name": "<b>n</b>.txt", "version": 1, "content_type": "text/plain",
-                "tags": [], "created_at": 1}
-    from_text = _hit({"document": document, "highlights": [
-        {"field": "name", "snippet": typesense("<b>«n»</b>.txt")},
-        {"field": "text", "snippet": typesense("<script>alert(1)</script> «secret»")},
-    ]}, MARKS)
+    document = {
+        "document_id": "d1",
+        "name": "<b>n</b>.txt",
+        "version": 1,
+        "content_type": "text/plain",
+        "tags": [],
+        "created_at": 1,
+    }
+    from_text = _hit(
+        {
+            "document": document,
+            "highlights": [
+                {"field": "name", "snippet": typesense("<b>«n»</b>.txt")},
+                {"field": "text", "snippet": typesense("<script>alert(1)</script> «secret»")},
+            ],
+        },
+        MARKS,
+    )
     assert from_text.snippet == "&lt;script&gt;alert(1)&lt;/script&gt; <mark>secret</mark>"
-    from_name = _hit({"document": document, "highlights": [{"field": "name", "snippet": typesense("<b>«n»</b>.txt")}]},
-                     MARKS)
+    from_name = _hit(
+        {"document": document, "highlights": [{"field": "name", "snippet": typesense("<b>«n»</b>.txt")}]}, MARKS
+    )
     assert from_name.snippet == "&lt;b&gt;<mark>n</mark>&lt;/b&gt;.txt"
     assert from_name.name == "<b>n</b>.txt"  # the name field itself is data, not HTML: unchanged

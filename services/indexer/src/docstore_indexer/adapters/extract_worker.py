@@ -65,14 +65,15 @@ def _fault(content_type: str) -> None:
 def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the answer stream
-    from docstore_indexer.domain import extraction
-
     # Import the parsers once, before any document: the first request should not pay for it.
     import docx  # noqa: F401
     import openpyxl  # noqa: F401
     import pptx  # noqa: F401
     import pypdf  # noqa: F401
     from PIL import Image  # noqa: F401
+
+    from docstore_indexer.adapters.extraction import extract_text
+    from docstore_indexer.domain.extraction import ExtractionFailed, Options
 
     _limit_memory()
     faults = os.environ.get("DOCSTORE_EXTRACT_FAULTS") == "1"
@@ -83,13 +84,13 @@ def main() -> None:
         if header is None or data is None:
             return
         request = json.loads(header)
-        options = extraction.Options(**{**request["options"], "deadline": time.monotonic() + request["timeout"]})
+        options = Options(**{**request["options"], "deadline": time.monotonic() + request["timeout"]})
         try:
             if faults:
                 _fault(request["content_type"])
-            text = extraction.extract_text(data, request["content_type"], options)
+            text = extract_text(data, request["content_type"], options)
             answer = {"text": text[: options.max_text_chars]}
-        except extraction.ExtractionFailed as error:
+        except ExtractionFailed as error:
             answer = {"failure": str(error)}
         except MemoryError:
             answer = {"failure": "extraction ran out of memory"}

@@ -38,12 +38,17 @@ class _Worker:
         self.stdout = process.stdout
 
     @classmethod
-    async def start(cls, memory_mb: int) -> "_Worker":
+    async def start(cls, memory_mb: int) -> _Worker:
         env = {**os.environ, "DOCSTORE_EXTRACT_MEMORY_MB": str(memory_mb), "OMP_THREAD_LIMIT": "1"}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", WORKER_MODULE,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
-            env=env, start_new_session=True,  # its own process group: killed together with its children
+            sys.executable,
+            "-m",
+            WORKER_MODULE,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=None,
+            env=env,
+            start_new_session=True,  # its own process group: killed together with its children
         )
         worker = cls(process)
         try:
@@ -70,7 +75,8 @@ class _Worker:
         self.stdin.write(LENGTH.pack(len(header)) + header + LENGTH.pack(len(data)))
         self.stdin.write(data)
         await self.stdin.drain()
-        return json.loads(await self._read())
+        answer: dict[str, Any] = json.loads(await self._read())
+        return answer
 
     async def kill(self) -> None:
         if self.process.returncode is None:

@@ -28,4 +28,5 @@ class ObjectStore:
                 raise ObjectMissing(f"s3://{bucket}/{key} not found") from error
             raise
         with response["Body"] as body:
-            return body.read(limit)
+            data: bytes = body.read(limit)
+            return data

@@ -6,15 +6,14 @@ query this adapter sends is filtered by one account id; there is no unfiltered s
 
 from __future__ import annotations
 
-import html
 import json
-import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from docstore_indexer.domain.snippets import HighlightMarks, safe_snippet
 
 
 def collection_schema(name: str) -> dict[str, Any]:
@@ -122,7 +121,7 @@ class SearchIndex:
         self._docs = f"/collections/{quote(collection, safe='')}/documents"
 
     @classmethod
-    def connect(cls, url: str, api_key: str, collection: str, *, timeout: float = 10.0) -> "SearchIndex":
+    def connect(cls, url: str, api_key: str, collection: str, *, timeout: float = 10.0) -> SearchIndex:
         http = httpx.AsyncClient(base_url=url, headers={"X-TYPESENSE-API-KEY": api_key}, timeout=timeout)
         return cls(http, collection)
 
@@ -143,11 +142,13 @@ class SearchIndex:
 
     async def _add_missing_fields(self, present: set[str]) -> None:
         """A collection made by an older indexer gets the fields added since (all optional)."""
-        missing = [dict(field, optional=True) for field in collection_schema(self.collection)["fields"]
-                   if field["name"] not in present]
+        missing = [
+            dict(field, optional=True)
+            for field in collection_schema(self.collection)["fields"]
+            if field["name"] not in present
+        ]
         if missing:
-            patched = await self.http.patch(f"/collections/{quote(self.collection, safe='')}",
-                                            json={"fields": missing})
+            patched = await self.http.patch(f"/collections/{quote(self.collection, safe='')}", json={"fields": missing})
             if patched.status_code >= 300 and "already" not in patched.text:
                 _raise(patched)
 
@@ -161,8 +162,7 @@ class SearchIndex:
 
     async def update(self, account_id: str, document_id: str, fields: dict[str, Any]) -> bool:
         """Change some fields of one document; False when it is not in the index."""
-        response = await self.http.patch(f"{self._docs}/{quote(f'{account_id}:{document_id}', safe='')}",
-                                         json=fields)
+        response = await self.http.patch(f"{self._docs}/{quote(f'{account_id}:{document_id}', safe='')}", json=fields)
         if response.status_code == 404:
             return False
         _check(response)
@@ -171,8 +171,13 @@ class SearchIndex:
     async def import_documents(self, documents: list[dict[str, Any]], *, action: str = "upsert") -> int:
         """Bulk-write documents (JSON lines through the import endpoint); returns how many failed."""
         body = "\n".join(json.dumps(document) for document in documents)
-        response = await self.http.post(f"{self._docs}/import", params={"action": action}, content=body,
-                                        headers={"Content-Type": "text/plain"}, timeout=300)
+        response = await self.http.post(
+            f"{self._docs}/import",
+            params={"action": action},
+            content=body,
+            headers={"Content-Type": "text/plain"},
+            timeout=300,
+        )
         _check(response)
         return sum(1 for line in response.text.splitlines() if line and not json.loads(line).get("success"))
 
@@ -189,7 +194,13 @@ class SearchIndex:
         return int(response.json().get("num_deleted", 0))
 
     async def search(
-        self, account_id: str, q: str, *, page: int, per_page: int, filters: Filters = Filters(),
+        self,
+        account_id: str,
+        q: str,
+        *,
+        page: int,
+        per_page: int,
+        filters: Filters = Filters(),
         sort: str = "relevance",
     ) -> SearchPage:
         """Search the text, names and tags of `account_id`'s documents, and only theirs.
@@ -197,70 +208,31 @@ class SearchIndex:
         Typo tolerant; `"quoted words"` match as a phrase; documents in the trash never match.
         """
         marks = HighlightMarks.fresh()
-        response = await self.http.get(f"{self._docs}/search", params={
-            "q": q,
-            "query_by": "name,text,tags",
-            "query_by_weights": "3,1,2",
-            "filter_by": filters.clauses(account_id),
-            "sort_by": "created_at:desc" if sort == "newest" else "_text_match:desc,created_at:desc",
-            "page": page,
-            "per_page": per_page,
-            "highlight_fields": "text,name",
-            # Markers no document can contain (a fresh random value per query), turned into <mark> after escaping.
-            "highlight_start_tag": marks.start,
-            "highlight_end_tag": marks.end,
-            "snippet_threshold": 30,
-            "highlight_affix_num_tokens": 12,
-            "exclude_fields": "text",
-        })
+        response = await self.http.get(
+            f"{self._docs}/search",
+            params={
+                "q": q,
+                "query_by": "name,text,tags",
+                "query_by_weights": "3,1,2",
+                "filter_by": filters.clauses(account_id),
+                "sort_by": "created_at:desc" if sort == "newest" else "_text_match:desc,created_at:desc",
+                "page": page,
+                "per_page": per_page,
+                "highlight_fields": "text,name",
+                # Markers no document can contain (a fresh random value per query), turned into <mark> after escaping.
+                "highlight_start_tag": marks.start,
+                "highlight_end_tag": marks.end,
+                "snippet_threshold": 30,
+                "highlight_affix_num_tokens": 12,
+                "exclude_fields": "text",
+            },
+        )
         _check(response)
         body = response.json()
         raw_hits = body.get("hits", [])
         # Defence in depth: the filter already did this, a bug there must not leak another account.
         hits = [_hit(raw, marks) for raw in raw_hits if raw.get("document", {}).get("account_id") == account_id]
         return SearchPage(found=int(body.get("found", 0)), page=int(body.get("page", page)), hits=hits)
-
-
-@dataclass(frozen=True)
-class HighlightMarks:
-    """The strings Typesense is asked to put around each match, instead of its default `<mark>`.
-
-    With the default, a document whose text holds `<mark>` (or `<script>`) would come back
-    indistinguishable from real highlighting. These carry a random value made for one query,
-    so no stored text can contain them: everything between them is the document's text.
-    """
-
-    start: str
-    end: str
-
-    @classmethod
-    def fresh(cls) -> "HighlightMarks":
-        nonce = secrets.token_hex(16)
-        return cls(start=f"[[hl-{nonce}]]", end=f"[[/hl-{nonce}]]")
-
-
-def safe_snippet(raw: str, marks: HighlightMarks) -> str:
-    """Typesense's snippet as HTML: the document text escaped, only `<mark>`/`</mark>` added.
-
-    Marks are kept only when they pair up (start, then end), so the result is always
-    well-formed; a stray marker (it cannot come from the text) is dropped.
-    """
-    out: list[str] = []
-    inside = False
-    for piece in re.split(f"({re.escape(marks.start)}|{re.escape(marks.end)})", raw):
-        if piece == marks.start:
-            if not inside:
-                out.append("<mark>")
-                inside = True
-        elif piece == marks.end:
-            if inside:
-                out.append("</mark>")
-                inside = False
-        elif piece:
-            out.append(html.escape(piece, quote=True))
-    if inside:
-        out.append("</mark>")
-    return "".join(out)
 
 
 def _hit(raw: dict[str, Any], marks: HighlightMarks) -> Hit:
@@ -284,5 +256,6 @@ def _check(response: httpx.Response) -> None:
 
 
 def _raise(response: httpx.Response) -> None:
-    raise SearchIndexError(f"typesense {response.request.method} {response.request.url.path}: "
-                           f"{response.status_code} {response.text[:300]}")
+    raise SearchIndexError(
+        f"typesense {response.request.method} {response.request.url.path}: {response.status_code} {response.text[:300]}"
+    )

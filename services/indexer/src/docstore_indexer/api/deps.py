@@ -1,4 +1,4 @@
-"""Dependencies of the indexer's routes, as `Annotated` aliases."""
+"""What routes receive: the one `Services` object the lifespan built, and `Annotated` aliases."""
 
 from __future__ import annotations
 
@@ -6,17 +6,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from docstore_indexer.adapters.search_index import SearchIndex
-from docstore_indexer.domain.indexing import Indexer
+from docstore_indexer.bootstrap import Services
+from docstore_indexer.service_layer.search import Search
 
 
-def _indexer(request: Request) -> Indexer:
-    return request.app.state.indexer
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
 
 
-def _search_index(request: Request) -> SearchIndex:
-    return request.app.state.search_index
+def _search(services: Annotated[Services, Depends(services)]) -> Search:
+    return services.search
 
 
-IndexerDep = Annotated[Indexer, Depends(_indexer)]
-SearchIndexDep = Annotated[SearchIndex, Depends(_search_index)]
+ServicesDep = Annotated[Services, Depends(services)]
+SearchDep = Annotated[Search, Depends(_search)]

@@ -4,14 +4,13 @@ and the progress of the backfill that follows an upgrade."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from docstore_indexer.adapters.search_index import Filters
-from docstore_indexer.api.deps import IndexerDep, SearchIndexDep
-from docstore_indexer.domain.plans import describe, has_full_text
+from docstore_indexer.api.deps import SearchDep
 from docstore_kit.auth import CurrentAccountId
 
 
@@ -26,9 +25,9 @@ class SearchHit(BaseModel):
     """When this version was uploaded."""
     snippet: str = Field(
         description="Where the words matched, as an HTML fragment: the document's text is HTML-escaped "
-                    "(`<` is `&lt;`, `&` is `&amp;`, quotes are `&quot;`/`&#x27;`) and the only markup is "
-                    "`<mark>`…`</mark>` around each match. Safe to insert as HTML; a client that shows "
-                    "text instead must unescape those five entities. Empty when only the tags matched.",
+        "(`<` is `&lt;`, `&` is `&amp;`, quotes are `&quot;`/`&#x27;`) and the only markup is "
+        "`<mark>`…`</mark>` around each match. Safe to insert as HTML; a client that shows "
+        "text instead must unescape those five entities. Empty when only the tags matched.",
         examples=["…the &lt;b&gt;budget&lt;/b&gt; was <mark>approved</mark> on Monday…"],
     )
 
@@ -53,15 +52,7 @@ class IndexStatus(BaseModel):
 
 router = APIRouter(tags=["search"])
 
-FORBIDDEN = {403: {"description": "the account is not on the Premium plan"}}
-
-
-async def _premium_only(indexer: IndexerDep, account_id: str) -> None:
-    plan = await indexer.plan_of(account_id)
-    if not has_full_text(plan):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"full-text search needs the Premium plan (this account is on {describe(plan)})"
-        )
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "the account is not on the Premium plan"}}
 
 
 def _unix(value: datetime | date | None, *, end: bool) -> int | None:
@@ -77,12 +68,17 @@ def _unix(value: datetime | date | None, *, end: bool) -> int | None:
 @router.get("/search", summary="Full-text search in the caller's documents (Premium)", responses=FORBIDDEN)
 async def search(
     account_id: CurrentAccountId,
-    indexer: IndexerDep,
-    index: SearchIndexDep,
-    q: Annotated[str, Query(min_length=1, max_length=500,
-                            description='words to find in text, names and tags; "quoted words" as a phrase')],
-    tag: Annotated[list[str], Query(max_length=20, description="only documents with every one of these tags")] = [],
-    content_type: Annotated[list[str], Query(max_length=20, description="only documents of any of these types")] = [],
+    use_case: SearchDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=500,
+            description='words to find in text, names and tags; "quoted words" as a phrase',
+        ),
+    ],
+    tag: Annotated[list[str], Query(max_length=20, description="only documents with every one of these tags")] = [],  # noqa: B006  (FastAPI copies a default per request)
+    content_type: Annotated[list[str], Query(max_length=20, description="only documents of any of these types")] = [],  # noqa: B006  (FastAPI copies a default per request)
     created_from: Annotated[datetime | date | None, Query(description="uploaded at or after (ISO 8601)")] = None,
     created_to: Annotated[datetime | date | None, Query(description="uploaded at or before (ISO 8601)")] = None,
     sort: Annotated[Literal["relevance", "newest"], Query()] = "relevance",
@@ -91,24 +87,24 @@ async def search(
 ) -> SearchResults:
     if not q.strip():
         raise HTTPException(422, "q: must not be blank")
-    await _premium_only(indexer, account_id)
     filters = Filters(
         tags=tuple(t for t in tag if t.strip()),
         content_types=tuple(t.strip().lower() for t in content_type if t.strip()),
         created_from=_unix(created_from, end=False),
         created_to=_unix(created_to, end=True),
     )
-    if filters.created_from is not None and filters.created_to is not None and filters.created_from > filters.created_to:
-        raise HTTPException(422, "created_from: must not be after created_to")
-    result = await index.search(account_id, q.strip(), page=page, per_page=per_page, filters=filters, sort=sort)
+    result = await use_case.search(account_id, q.strip(), page=page, per_page=per_page, filters=filters, sort=sort)
     return SearchResults(
-        found=result.found, page=result.page, per_page=per_page,
-        hits=[SearchHit(**{**hit.__dict__, "created_at": datetime.fromtimestamp(hit.created_at, UTC)})
-              for hit in result.hits],
+        found=result.found,
+        page=result.page,
+        per_page=per_page,
+        hits=[
+            SearchHit(**{**hit.__dict__, "created_at": datetime.fromtimestamp(hit.created_at, UTC)})
+            for hit in result.hits
+        ],
     )
 
 
 @router.get("/search/status", summary="How much of the caller's account is indexed (Premium)", responses=FORBIDDEN)
-async def search_status(account_id: CurrentAccountId, indexer: IndexerDep) -> IndexStatus:
-    await _premium_only(indexer, account_id)
-    return IndexStatus(**await indexer.status(account_id))
+async def search_status(account_id: CurrentAccountId, use_case: SearchDep) -> IndexStatus:
+    return IndexStatus(**await use_case.status(account_id))

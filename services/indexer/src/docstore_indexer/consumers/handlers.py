@@ -1,4 +1,4 @@
-"""Event subscribers: decode, then one domain call, applied exactly once.
+"""Event subscribers: decode, then one use case, applied once per event id.
 
 Each handler is bounded: the only slow one, `file.version-recorded`, extracts under the
 per-document time limit before its transaction. Nothing here waits for another event:
@@ -18,49 +18,54 @@ from docstore_events import (
     FileVersionRecorded,
 )
 from docstore_events.runtime import EventRuntime
-from docstore_indexer.domain.indexing import Indexer
 from docstore_indexer.domain.plans import PREMIUM
+from docstore_indexer.service_layer.indexing import Indexing
+from docstore_indexer.service_layer.plans import Plans
 
 
-def register(events: EventRuntime, indexer: Indexer) -> None:
+def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
     async def account_created(envelope: Envelope[AccountCreated]) -> None:
         event = envelope.data
-        await events.apply_once(envelope, lambda s: indexer.record_plan(event.account_id, event.plan, envelope.time, s))
+        await plans.record_plan(event.account_id, event.plan, as_of=envelope.time, event_id=envelope.id)
 
     async def plan_changed(envelope: Envelope[AccountPlanChanged]) -> None:
         event = envelope.data
         upgrade = event.new_plan == PREMIUM and event.old_plan != PREMIUM
-        await events.apply_once(
-            envelope, lambda s: indexer.record_plan(event.account_id, event.new_plan, envelope.time, s, upgrade=upgrade)
+        await plans.record_plan(
+            event.account_id, event.new_plan, as_of=envelope.time, event_id=envelope.id, upgrade=upgrade
         )
 
     async def version_recorded(envelope: Envelope[FileVersionRecorded]) -> None:
-        effect = await indexer.prepare_upload(envelope.data, envelope.time)
-        if effect is not None:
-            await events.apply_once(envelope, effect)
+        await indexing.record_upload(envelope.data, at=envelope.time, event_id=envelope.id)
 
     async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
         event = envelope.data
         if event.whole_document:
-            await events.apply_once(
-                envelope, lambda s: indexer.forget_document(event.account_id, event.document_id, s, at=envelope.time)
-            )
+            await indexing.forget_document(event.account_id, event.document_id, at=envelope.time, event_id=envelope.id)
 
     async def file_trashed(envelope: Envelope[FileTrashed]) -> None:
         event = envelope.data
-        await events.apply_once(envelope, lambda s: indexer.set_trashed(
-            event.account_id, event.document_id, trashed=True, at=envelope.time, session=s))
+        await indexing.set_trashed(
+            event.account_id, event.document_id, trashed=True, at=envelope.time, event_id=envelope.id
+        )
 
     async def file_restored(envelope: Envelope[FileRestored]) -> None:
         event = envelope.data
-        await events.apply_once(envelope, lambda s: indexer.set_trashed(
-            event.account_id, event.document_id, trashed=False, at=envelope.time, session=s))
+        await indexing.set_trashed(
+            event.account_id, event.document_id, trashed=False, at=envelope.time, event_id=envelope.id
+        )
 
     async def details_changed(envelope: Envelope[FileDetailsChanged]) -> None:
         event = envelope.data
-        await events.apply_once(envelope, lambda s: indexer.change_details(
-            event.account_id, event.document_id, name=event.name, path=event.path, tags=list(event.tags),
-            at=envelope.time, session=s))
+        await indexing.change_details(
+            event.account_id,
+            event.document_id,
+            name=event.name,
+            path=event.path,
+            tags=list(event.tags),
+            at=envelope.time,
+            event_id=envelope.id,
+        )
 
     events.subscribe(AccountCreated, account_created)
     events.subscribe(AccountPlanChanged, plan_changed)

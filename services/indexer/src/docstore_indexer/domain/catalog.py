@@ -108,8 +108,14 @@ def on_upload(stored: CatalogEntry | None, upload: NewUpload) -> Outcome:
     if stored is not None and stored.has_upload:
         assert stored.uploaded_at is not None and stored.upload_id is not None
         decision = decide(
-            IndexedState(stored.account_id, stored.document_id, stored.upload_id, stored.version,
-                          stored.uploaded_at, stored.index_status),
+            IndexedState(
+                stored.account_id,
+                stored.document_id,
+                stored.upload_id,
+                stored.version,
+                stored.uploaded_at,
+                stored.index_status,
+            ),
             Upload(upload.upload_id, upload.at, upload.version),
         )
     else:
@@ -118,8 +124,14 @@ def on_upload(stored: CatalogEntry | None, upload: NewUpload) -> Outcome:
         return Outcome(False, stored, decision.reason)
     base = stored or CatalogEntry(upload.account_id, upload.document_id)
     entry = replace(
-        base, upload_id=upload.upload_id, version=decision.version, uploaded_at=upload.at, bucket=upload.bucket,
-        key=upload.key, content_type=upload.content_type, size=upload.size,
+        base,
+        upload_id=upload.upload_id,
+        version=decision.version,
+        uploaded_at=upload.at,
+        bucket=upload.bucket,
+        key=upload.key,
+        content_type=upload.content_type,
+        size=upload.size,
     )
     if base.details_as_of is None or upload.at > base.details_as_of:
         entry = replace(entry, name=upload.name, path=upload.path, tags=upload.tags, details_as_of=upload.at)
@@ -127,7 +139,13 @@ def on_upload(stored: CatalogEntry | None, upload: NewUpload) -> Outcome:
 
 
 def on_details(
-    stored: CatalogEntry | None, account_id: str, document_id: str, *, name: str, path: str, tags: tuple[str, ...],
+    stored: CatalogEntry | None,
+    account_id: str,
+    document_id: str,
+    *,
+    name: str,
+    path: str,
+    tags: tuple[str, ...],
     at: datetime,
 ) -> Outcome:
     """Rename, move or re-tag; older news than what the entry holds changes nothing."""
@@ -139,8 +157,7 @@ def on_details(
     return Outcome(True, replace(base, name=name, path=path, tags=tags, details_as_of=at))
 
 
-def on_trash(stored: CatalogEntry | None, account_id: str, document_id: str, *, trashed: bool,
-             at: datetime) -> Outcome:
+def on_trash(stored: CatalogEntry | None, account_id: str, document_id: str, *, trashed: bool, at: datetime) -> Outcome:
     """Moved to the trash (`trashed`) or restored from it; the later fact wins."""
     base = stored or CatalogEntry(account_id, document_id)
     if base.deleted:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from docstore_kit.errors import Forbidden
+
 PREMIUM = "premium"
 FREE = "free"
 
@@ -32,3 +34,13 @@ def supersedes(stored: PlanRecord | None, as_of: datetime) -> bool:
 
 def describe(plan: str | None) -> str:
     return (plan or FREE).capitalize()
+
+
+class FullTextNeedsPremium(Forbidden):
+    """Full-text search and its status are for Premium accounts (403)."""
+
+    problem = "premium-required"
+    title = "Premium plan required"
+
+    def __init__(self, plan: str | None) -> None:
+        super().__init__(f"full-text search needs the Premium plan (this account is on {describe(plan)})")

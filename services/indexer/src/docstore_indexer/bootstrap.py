@@ -1,0 +1,132 @@
+"""The indexer's composition root: every object the service runs on, built once and typed.
+
+`bootstrap(settings)` builds the clients (nothing connects until the runtime starts), the
+unit of work, the adapters and the use cases, and returns them as one `Services`. The
+lifespan in `main.py` stores it as `app.state.services`; routes read it through
+`api/deps.py`, consumers get it in `consumers/handlers.register`. Tests pass their own
+adapters (`extractor=`, `objects=`, `search_index=`) instead of the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from docstore_events.unit_of_work import UnitOfWork
+from docstore_indexer.adapters.extractor import ExtractorPool
+from docstore_indexer.adapters.object_store import ObjectStore
+from docstore_indexer.adapters.repositories import Session, ensure_indexes, repositories
+from docstore_indexer.adapters.search_index import SearchIndex
+from docstore_indexer.domain.extraction import Limits, Options
+from docstore_indexer.service_layer.backfill import BackfillWorker
+from docstore_indexer.service_layer.indexing import Indexing
+from docstore_indexer.service_layer.plans import Plans
+from docstore_indexer.service_layer.ports import Extractor, Objects, Repos
+from docstore_indexer.service_layer.search import Search
+from docstore_indexer.settings import Settings
+from docstore_kit.app import ServiceRuntime
+from docstore_kit.s3 import make_s3_client
+
+
+@dataclass
+class Services:
+    settings: Settings
+    runtime: ServiceRuntime
+    uow: UnitOfWork[Repos]
+    reads: Repos
+    """The repositories outside any transaction, for reads that need no consistency with a write."""
+    search_index: SearchIndex
+    extractor: Extractor
+    pool: ExtractorPool | None
+    """The extraction worker processes (None when a test passed its own `extractor`)."""
+    objects: Objects
+    plans: Plans
+    indexing: Indexing
+    search: Search
+    backfill: BackfillWorker
+
+    async def prepare(self) -> None:
+        """Create what the service needs on its servers (collection, indexes) and start the workers."""
+        await self.search_index.ensure_collection()
+        await ensure_indexes(self.runtime.db)
+        if self.pool is not None:
+            self.pool.start()
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+        await self.search_index.close()
+
+
+def extraction_options(settings: Settings) -> Options:
+    return Options(
+        ocr_languages=settings.ocr_languages,
+        ocr_max_pages=settings.ocr_max_pages,
+        ocr_dpi=settings.ocr_dpi,
+        max_unpacked_bytes=settings.max_unpacked_bytes,
+        max_image_pixels=settings.max_image_pixels,
+        max_text_chars=settings.max_text_chars,
+    )
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    runtime: ServiceRuntime | None = None,
+    search_index: SearchIndex | None = None,
+    extractor: Extractor | None = None,
+    objects: Objects | None = None,
+) -> Services:
+    runtime = runtime or ServiceRuntime(settings)
+    search_index = search_index or SearchIndex.connect(
+        settings.typesense_url, settings.typesense_api_key, settings.typesense_collection
+    )
+    pool = None
+    if extractor is None:
+        pool = ExtractorPool(
+            workers=settings.extract_workers, options=extraction_options(settings), memory_mb=settings.extract_memory_mb
+        )
+        extractor = pool
+    objects = objects or ObjectStore(make_s3_client(settings))
+    bound: Callable[[Session], Repos] = repositories(runtime.db)
+    uow = runtime.events.unit_of_work(bound)
+    reads = uow.repos()
+    limits = Limits(
+        max_extract_bytes=settings.max_extract_bytes,
+        extract_timeout_seconds=settings.extract_timeout_seconds,
+        max_text_chars=settings.max_text_chars,
+    )
+    indexing = Indexing(
+        uow=uow,
+        reads=reads,
+        index=search_index,
+        objects=objects,
+        extractor=extractor,
+        limits=limits,
+        consumer=settings.service,
+    )
+    backfill = BackfillWorker(
+        indexing,
+        uow,
+        reads,
+        documents_per_second=settings.backfill_documents_per_second,
+        poll_seconds=settings.backfill_poll_seconds,
+        lease_seconds=max(60.0, 3 * settings.extract_timeout_seconds),
+    )
+    plans = Plans(
+        uow=uow, reads=reads, index=search_index, consumer=settings.service, on_backfill_started=backfill.wake
+    )
+    return Services(
+        settings=settings,
+        runtime=runtime,
+        uow=uow,
+        reads=reads,
+        search_index=search_index,
+        extractor=extractor,
+        pool=pool,
+        objects=objects,
+        plans=plans,
+        indexing=indexing,
+        search=Search(reads=reads, index=search_index),
+        backfill=backfill,
+    )

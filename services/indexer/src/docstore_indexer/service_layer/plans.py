@@ -1,0 +1,66 @@
+"""Use cases of accounts' plans: who has full text, and what a plan change does to the index."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_indexer.domain.plans import PlanRecord, has_full_text, supersedes
+from docstore_indexer.service_layer.ports import Index, Repos
+
+log = structlog.get_logger(__name__)
+
+
+class Plans:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork[Repos],
+        reads: Repos,
+        index: Index,
+        consumer: str,
+        on_backfill_started: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.uow = uow
+        self.reads = reads
+        self.index = index
+        self.consumer = consumer
+        self.on_backfill_started = on_backfill_started
+        """Called once a transaction that started a backfill job has committed (wakes the worker)."""
+
+    async def plan_of(self, account_id: str) -> str | None:
+        record = await self.reads.plans.get(account_id)
+        return record.plan if record else None
+
+    async def record_plan(
+        self, account_id: str, plan: str, *, as_of: datetime, event_id: str, upgrade: bool = False
+    ) -> bool:
+        """Keep the account's plan (the later fact wins).
+
+        Leaving Premium drops the account's full text (and stops its backfill); an upgrade to
+        Premium (`upgrade`: an `account.plan-changed` to Premium) starts a backfill of every
+        document the catalog holds for the account.
+        """
+
+        async def work(tx: Transaction[Repos]) -> None:
+            stored = await tx.repos.plans.get(account_id)
+            if not supersedes(stored, as_of):
+                return
+            await tx.repos.plans.put(PlanRecord(account_id, plan, as_of))
+            was_premium = stored is not None and has_full_text(stored.plan)
+            if was_premium and not has_full_text(plan):
+                removed = await self.index.delete_account(account_id)  # idempotent: safe if the work runs again
+                await tx.repos.catalog.forget_index(account_id)
+                await tx.repos.backfills.cancel(account_id, as_of)
+                log.info("account_full_text_dropped", account_id=account_id, documents=removed)
+            elif upgrade and has_full_text(plan) and not was_premium:
+                total = await tx.repos.catalog.count_live(account_id)
+                await tx.repos.backfills.start(account_id, uuid.uuid4().hex, total, as_of)
+                log.info("backfill_started", account_id=account_id, documents=total)
+                tx.after_commit(self.on_backfill_started)
+
+        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
