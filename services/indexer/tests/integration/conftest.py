@@ -15,7 +15,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
-from docstore_devplatform.testing import EventPublisher, eventually  # noqa: F401  (tests import eventually from here)
+from docstore_devplatform.testing import EventPublisher, eventually
 from docstore_events import AccountCreated, AccountPlanChanged, Event, FileVersionRecorded
 from docstore_events.envelope import KafkaRecord, decode, headers_to_dict
 from docstore_indexer.bootstrap import Services

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from docstore_devplatform.documents import make_pdf
+from docstore_devplatform.testing import eventually
 from docstore_events import (
     DocumentIndexed,
     DocumentIndexFailed,
@@ -17,7 +19,7 @@ from docstore_events import (
     FileTrashed,
 )
 
-from .conftest import Harness, eventually
+Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
 pytestmark = pytest.mark.integration
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from indexer_fakes import Objects, world
+
 from docstore_devplatform.documents import make_pdf
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.extraction import Limits
 from docstore_indexer.service_layer.indexing import Indexing
-
-from .fakes import Objects, world
 
 
 def indexer(data: bytes | None, *, max_bytes: int = 1000, timeout: float = 5.0, delay: float = 0.0) -> Indexing:

@@ -6,13 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from indexer_fakes import Objects, World, world
 
 from docstore_events import DocumentIndexed, DocumentIndexFailed, FileVersionRecorded
 from docstore_indexer.adapters.search_index import Filters
 from docstore_indexer.domain.plans import FullTextNeedsPremium
 from docstore_indexer.domain.search import PeriodReversed
-
-from .fakes import Objects, World, world
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -6,13 +6,12 @@ from types import SimpleNamespace
 
 import httpx
 from fastapi import FastAPI
+from notify_fakes import World
 
 from docstore_kit.auth import InternalAuth
 from docstore_kit.errors import install_error_handlers
 from docstore_notify.api.routes import router
 from docstore_notify.settings import Settings
-
-from .fakes import World
 
 
 def app_over(world: World) -> FastAPI:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from notify_fakes import World
 
 from docstore_events import AccountCreated, FileModified, QuotaExceeded, UploadExpired
 from docstore_notify.domain.errors import InvalidCursor, MailRejected
 from docstore_notify.domain.notices import Notice
-
-from .fakes import World
 
 GB = 1_000_000_000
 ACCOUNT, EMAIL = "acc-1", "ada@example.com"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from quota_fakes import InMemoryRepos, fake_uow
 
 from docstore_events.notifications import QuotaWarningReached
 from docstore_events.quota import QuotaExceeded, QuotaRestored
@@ -13,8 +14,6 @@ from docstore_quota.domain.reservations import GrantExpired, Reservation, Upload
 from docstore_quota.service_layer.accounts import Accounts
 from docstore_quota.service_layer.ledger import Ledger
 from docstore_quota.service_layer.reservations import Reservations
-
-from .fakes import InMemoryRepos, fake_uow
 
 CAPS = {"free": 1000, "premium": 10_000}
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)

@@ -12,6 +12,8 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeQuota, FakeStorage, current, world
+from upload_fakes import session_row as row
 
 from docstore_kit.auth import require_account_id
 from docstore_kit.errors import install_error_handlers
@@ -20,9 +22,6 @@ from docstore_upload.api import deps, routes
 from docstore_upload.domain.errors import NoLongerAllowed, NoRoom, OverQuota, UploadNotFound
 from docstore_upload.domain.grants import GrantRequest, Reservation
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
-
-from .fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeQuota, FakeStorage, current, world
-from .fakes import session_row as row
 
 # --- grants reserve their room ----------------------------------------------------------------
 

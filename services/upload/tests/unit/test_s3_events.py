@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from upload_fakes import FakeMetadata, FakeStorage, session_row, world
 
 from docstore_devplatform.testing import filer_notification
 from docstore_events import UploadCompleted
@@ -19,8 +20,6 @@ from docstore_upload.consumers.s3_events import (
 )
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
 from docstore_upload.service_layer.uploads import LATE_WRITE
-
-from .fakes import FakeMetadata, FakeStorage, session_row, world
 
 BUCKET = "docstore-us-west-2"
 KEY = "us-west-2/acct/doc/0b8e0a55-upload"

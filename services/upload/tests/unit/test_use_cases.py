@@ -7,13 +7,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, current, session_row, world
 
 from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
 from docstore_upload.domain.errors import InvalidUpload, NotStoredYet, StaleBase, TooLarge, UploadClosed
 from docstore_upload.domain.grants import GrantRequest
 from docstore_upload.domain.sessions import ABORTED, COMPLETED, EXPIRED, PENDING, REJECTED, VERIFYING, shown_status
-
-from .fakes import DOC, EDITOR, OWNER, FakeMetadata, current, session_row, world
 
 
 async def test_a_form_grant_records_the_session_and_announces_it() -> None:
