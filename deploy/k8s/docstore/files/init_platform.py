@@ -69,7 +69,7 @@ def create_topics() -> None:
 
 
 def create_collections() -> None:
-    from docstore_events.idempotency import PROCESSED_COLLECTION
+    from docstore_events.unit_of_work import PROCESSED_COLLECTION
     from docstore_events.outbox import OUTBOX_COLLECTION
     from pymongo import MongoClient
 

@@ -12,7 +12,7 @@ publishes one back to the topic it failed on once the cause is fixed.
 Reading uses an aiokafka consumer outside any group (partitions assigned by hand, a seek, a
 bounded read), so looking never moves a consumer group's offsets. A replay sends the dead
 letter's value, key and headers minus the `x-dlq-*` ones; the consumers are idempotent
-(`EventRuntime.apply_once`), so replaying twice is harmless.
+(`UnitOfWork.run_once`), so replaying twice is harmless.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
@@ -18,8 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events.base import Event
 from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
-from docstore_events.envelope import Envelope, KafkaRecord
-from docstore_events.idempotency import Effect, apply_once, in_transaction
+from docstore_events.envelope import KafkaRecord
 from docstore_events.outbox import Outbox, OutboxRelay
 from docstore_events.unit_of_work import MongoUnitOfWork
 
@@ -97,19 +96,6 @@ class EventRuntime:
     def unit_of_work(self, repositories: Callable[[AsyncClientSession | None], R]) -> MongoUnitOfWork[R]:
         """A unit of work on this service's database and outbox that hands out `repositories(session)`."""
         return MongoUnitOfWork(self.db.client, self.db, self.outbox, repositories)
-
-    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run a state change and its `outbox.add` calls in one transaction, then wake the relay."""
-        result = await in_transaction(self.db.client, work)
-        self.outbox.wake_relay()
-        return result
-
-    async def apply_once(self, envelope: Envelope[Any], effect: Effect) -> bool:
-        """Run a consumer's effect once per event id (see `idempotency.apply_once`)."""
-        applied = await apply_once(self.db.client, self.db, consumer=self.service, event_id=envelope.id, effect=effect)
-        if applied:
-            self.outbox.wake_relay()
-        return applied
 
     async def publish(self, record: KafkaRecord) -> None:
         """Send one record and wait for the broker's acknowledgement (acks=all)."""

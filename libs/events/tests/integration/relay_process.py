@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from docstore_events import QuotaExceeded
 from docstore_events.runtime import EventRuntime
+from docstore_events.unit_of_work import Transaction
 
 
 async def main(bootstrap: str, mongo_url: str, database: str, prefix: str, account_id: str, write: bool) -> None:
@@ -23,7 +24,11 @@ async def main(bootstrap: str, mongo_url: str, database: str, prefix: str, accou
     await events.start()
     if write:
         event = QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
-        await events.transaction(lambda session: events.outbox.add(event, session=session))
+
+        async def write(tx: Transaction[None]) -> None:
+            tx.emit(event)
+
+        await events.unit_of_work(lambda session: None).run(write)
     # Let the runtime's relay publish everything pending, then stop.
     while await events.outbox.collection.count_documents({"status": "pending"}):
         await asyncio.sleep(0.05)
