@@ -2,8 +2,8 @@
 
 `bootstrap(settings)` builds the clients (none connects before first use, except the one
 `buildInfo` probe that chooses the listing strategy, `adapters/keyset.py`), the unit of work and
-the use cases. `main.py`'s lifespan stores the result as `app.state.services`; routes read it
-through `api/deps.py`.
+the use cases. `main.py`'s lifespan registers the consumers on them and stores the result as
+`app.state.services`; routes read it through `api/deps.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
-from docstore_metadata.consumers.handlers import register
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.housekeeping import Housekeeping
@@ -44,9 +43,8 @@ class Services:
     replication_relay: ReplicationRelay
 
     async def prepare(self) -> None:
-        """Create the indexes, register the consumer and the background loops (before the runtime starts)."""
+        """Create the indexes and register the background loops (before the runtime starts)."""
         await ensure_indexes(self.runtime.db, self.listing)
-        register(self.runtime.events, self.documents)
         self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
 

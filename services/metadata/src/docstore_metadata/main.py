@@ -13,6 +13,7 @@ from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
+from docstore_metadata.consumers.handlers import register
 from docstore_metadata.settings import Settings
 
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         configure_observability(settings)
         services = await bootstrap(settings, listing=listing)
         await services.prepare()
+        register(services.runtime.events, services.documents)
         app.state.services = services
         async with services.runtime:
             yield

@@ -13,8 +13,6 @@ from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
 from docstore_notify.adapters.ses import SesMailer, make_ses_client
-from docstore_notify.api.deps import ApiServices
-from docstore_notify.consumers.handlers import register
 from docstore_notify.domain.unsubscribe import UnsubscribeLinks
 from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.subscriptions import Subscriptions
@@ -31,10 +29,9 @@ class Services:
     subscriptions: Subscriptions
 
     async def start(self) -> None:
-        """Subscribe the consumers, create the indexes, verify the sender (in development) and
-        register the sweeper and the digest job; then `async with self.runtime` runs them."""
+        """Create the indexes, verify the sender (in development) and register the sweeper and
+        the digest job; then `async with self.runtime` runs them."""
         settings = self.settings
-        register(self.runtime.events, self.notifier)
         await ensure_indexes(self.runtime.db)
         if settings.verify_sender_identity:
             await self.mailer.verify_sender(settings.sender_address())
@@ -78,7 +75,3 @@ def bootstrap(
         notifier=notifier,
         subscriptions=Subscriptions(uow, reads, links),
     )
-
-
-def _services_serve_the_api(services: Services) -> ApiServices:
-    return services  # mypy checks that `Services` has what the routes read

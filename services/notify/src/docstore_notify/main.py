@@ -12,6 +12,7 @@ from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_observability
 from docstore_notify.api.routes import router
 from docstore_notify.bootstrap import Services, bootstrap
+from docstore_notify.consumers.handlers import register
 from docstore_notify.settings import Settings
 
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         services = bootstrap(settings)
         app.state.services = services
+        register(services.runtime.events, services.notifier)
         await services.start()
         async with services.runtime:
             yield

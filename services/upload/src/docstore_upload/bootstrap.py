@@ -15,7 +15,6 @@ from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.repositories import Repositories, mongo_repositories
 from docstore_upload.adapters.sessions import UploadSessions
 from docstore_upload.adapters.storage import Storage
-from docstore_upload.consumers.s3_events import S3Notifications
 from docstore_upload.domain.grants import Limits
 from docstore_upload.service_layer.ports import Documents, Quota
 from docstore_upload.service_layer.uploads import Uploads
@@ -32,8 +31,6 @@ class Services:
     sessions: UploadSessions
     storage: Storage
     uploads: Uploads
-    s3_notifications: S3Notifications | None
-    """The raw subscriber of `settings.s3_events_topic`; None when notifications are off."""
     _owned_http: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -87,7 +84,6 @@ def bootstrap(
         redirect_base=settings.gateway_url,
         redirect_secret=settings.redirect_secret,
     )
-    notifications = S3Notifications(uploads.object_written, bucket=storage.bucket) if settings.s3_events_topic else None
     return Services(
         settings=settings,
         runtime=runtime,
@@ -96,6 +92,5 @@ def bootstrap(
         sessions=UploadSessions(runtime.db),
         storage=storage,
         uploads=uploads,
-        s3_notifications=notifications,
         _owned_http=owned,
     )

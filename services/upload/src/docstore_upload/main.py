@@ -14,6 +14,7 @@ from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_observability
 from docstore_upload.api.routes import router
 from docstore_upload.bootstrap import Services, bootstrap
+from docstore_upload.consumers.s3_events import S3Notifications
 from docstore_upload.service_layer.watcher import watch
 from docstore_upload.settings import Settings
 
@@ -30,9 +31,10 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         runtime = services.runtime
         try:
             await services.sessions.ensure_indexes()
-            if services.s3_notifications is not None:
+            if settings.s3_events_topic:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
-                runtime.events.subscribe_raw(settings.s3_events_topic, services.s3_notifications.handle)
+                notifications = S3Notifications(services.uploads.object_written, bucket=services.storage.bucket)
+                runtime.events.subscribe_raw(settings.s3_events_topic, notifications.handle)
             runtime.background("upload-watcher", lambda: watch(services.uploads, settings.watch_interval_seconds))
             async with runtime:
                 try:

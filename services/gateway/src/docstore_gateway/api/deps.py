@@ -1,40 +1,23 @@
-"""What the routes read from the composition root, through one dependency.
-
-`bootstrap.Services` sits above the API in the layers (`main > bootstrap > api`), so the API
-states what it needs as a protocol and `Services` provides it (checked by a unit test);
-`app.state.services` is the only object the lifespan stores."""
+"""What gateway's routes read from the composition root, through one dependency: the `Services`
+that `main.py`'s lifespan stored as `app.state.services`, and `Annotated` aliases of its parts."""
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated
 
 from fastapi import Depends, Request
 
-from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.bootstrap import Services
 from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.sessions import Logins
 
 
-@runtime_checkable
-class ApiServices(Protocol):
-    """The part of `bootstrap.Services` the routes use."""
-
-    @property
-    def logins(self) -> Logins: ...
-
-    @property
-    def forwarding(self) -> Forwarding: ...
-
-    @property
-    def upstreams(self) -> Upstreams: ...
-
-
-def services(request: Request) -> ApiServices:
-    found: ApiServices = request.app.state.services
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
     return found
 
 
-ServicesDep = Annotated[ApiServices, Depends(services)]
+ServicesDep = Annotated[Services, Depends(services)]
 
 
 def _logins(services: ServicesDep) -> Logins:

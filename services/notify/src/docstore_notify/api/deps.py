@@ -1,33 +1,23 @@
-"""What notify's routes depend on: the service's `Services` (built by `bootstrap`), read through one
-dependency, and `Annotated` aliases for the parts a route uses.
-
-The API sits below `bootstrap` in the layers, so it names `Services` by the shape it needs
-(`ApiServices`; `bootstrap.Services` is checked against it), not by importing it."""
+"""What notify's routes read from the composition root, through one dependency: the `Services`
+that `main.py`'s lifespan stored as `app.state.services`, and `Annotated` aliases of its parts."""
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol, cast
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from docstore_notify.bootstrap import Services
 from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.subscriptions import Subscriptions
 
 
-class ApiServices(Protocol):
-    @property
-    def notifier(self) -> Notifier: ...
-
-    @property
-    def subscriptions(self) -> Subscriptions: ...
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
 
 
-def services(request: Request) -> ApiServices:
-    """`app.state.services`, stored by the lifespan."""
-    return cast(ApiServices, request.app.state.services)
-
-
-ServicesDep = Annotated[ApiServices, Depends(services)]
+ServicesDep = Annotated[Services, Depends(services)]
 
 
 def _notifier(services: ServicesDep) -> Notifier:

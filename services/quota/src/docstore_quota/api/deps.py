@@ -1,16 +1,13 @@
-"""FastAPI dependencies of quota's routes: the services `bootstrap` built, read through one
-dependency.
-
-`bootstrap` sits above the API (it may import it, never the reverse), so the routes see its
-`Services` through `ApiServices`, the part of it they use.
-"""
+"""What quota's routes read from the composition root, through one dependency: the `Services`
+that `main.py`'s lifespan stored as `app.state.services`, and `Annotated` aliases of its parts."""
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol, cast
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from docstore_quota.bootstrap import Services
 from docstore_quota.service_layer.accounts import Accounts
 from docstore_quota.service_layer.dead_letters import DeadLetterBrowser
 from docstore_quota.service_layer.reconciliation import Reconciler
@@ -18,30 +15,12 @@ from docstore_quota.service_layer.reservations import Reservations
 from docstore_quota.settings import Settings
 
 
-class ApiServices(Protocol):
-    """What the routes use of `bootstrap.Services`."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def reservations(self) -> Reservations: ...
-
-    @property
-    def accounts(self) -> Accounts: ...
-
-    @property
-    def reconciler(self) -> Reconciler: ...
-
-    @property
-    def dead_letters(self) -> DeadLetterBrowser: ...
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
 
 
-def services(request: Request) -> ApiServices:
-    return cast(ApiServices, request.app.state.services)
-
-
-ServicesDep = Annotated[ApiServices, Depends(services)]
+ServicesDep = Annotated[Services, Depends(services)]
 
 
 def _settings(services: ServicesDep) -> Settings:

@@ -1,32 +1,24 @@
-"""Dependencies of upload's routes, as `Annotated` aliases over the one `app.state.services`.
-
-The routes sit below the composition root (`bootstrap`), so they read `Services` through the
-small protocol below rather than importing it."""
+"""What upload's routes read from the composition root, through one dependency: the `Services`
+that `main.py`'s lifespan stored as `app.state.services`, and `Annotated` aliases of its parts."""
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from docstore_upload.bootstrap import Services
 from docstore_upload.service_layer.uploads import Uploads
 
 
-class ApiServices(Protocol):
-    """What the routes use of `bootstrap.Services`."""
-
-    @property
-    def uploads(self) -> Uploads: ...
-
-
-def services(request: Request) -> ApiServices:
-    found: ApiServices = request.app.state.services
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
     return found
 
 
-def uploads(services: Annotated[ApiServices, Depends(services)]) -> Uploads:
+def uploads(services: Annotated[Services, Depends(services)]) -> Uploads:
     return services.uploads
 
 
-ServicesDep = Annotated[ApiServices, Depends(services)]
+ServicesDep = Annotated[Services, Depends(services)]
 UploadsDep = Annotated[Uploads, Depends(uploads)]
