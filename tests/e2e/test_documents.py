@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 import boto3
 import httpx
 import pytest
+from botocore.config import Config
 
 from docstore_metadata.adapters.storage import ObjectStore
 
@@ -158,7 +159,8 @@ async def test_download_url_works_and_expires(api, endpoints) -> None:
         assert fetched.status_code == 200 and fetched.content == data
         assert "Q1%20report.txt" in fetched.headers["content-disposition"]
 
-        # The same signing helper, for one second: refused once it has passed.
+        # The same signing helper (SigV4, path style, as the services build it), for one second:
+        # accepted first, refused once it has passed.
         bucket, key = unquote(urlsplit(link["url"]).path).lstrip("/").split("/", 1)
         signer = boto3.client(
             "s3",
@@ -166,6 +168,7 @@ async def test_download_url_works_and_expires(api, endpoints) -> None:
             region_name="us-west-2",
             aws_access_key_id=endpoints.s3_access_key,
             aws_secret_access_key=endpoints.s3_secret_key,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
         store = ObjectStore(client=None, signer=signer)
         same = await store.download_url(bucket=bucket, key=key, filename="Q1 report.txt", expires_in=300)

@@ -25,7 +25,7 @@ EXCLUDED = {
     ("get", "/v1/changes"): "a long poll: generated `wait` values hold each answer up to 30 s, past the time "
     "budget (the cross-account matrix and tests/e2e cover the route)",
 }
-MAX_EXAMPLES = 80
+MAX_EXAMPLES = 50
 SEED = 13
 RUN_SECONDS = 240
 

@@ -22,6 +22,7 @@ from docstore_upload.api import deps, routes
 from docstore_upload.domain.errors import NoLongerAllowed, NoRoom, OverQuota, UploadNotFound
 from docstore_upload.domain.grants import GrantRequest, Reservation
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
+from docstore_upload.service_layer import uploads as uploads_module
 
 # --- grants reserve their room ----------------------------------------------------------------
 
@@ -107,11 +108,15 @@ async def test_metadata_unavailable_leaves_the_upload_pending_for_a_later_try() 
 # --- writes after completion ------------------------------------------------------------------
 
 
-async def test_a_write_after_completion_is_logged_without_the_form_and_deleted() -> None:
+async def test_a_write_after_completion_is_logged_without_the_form_and_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
     finished = row(status=COMPLETED)
     storage = FakeStorage({finished["staging_key"], finished["key"]})
     w = world(finished, storage=storage)
     with structlog.testing.capture_logs() as logs:
+        # A logger first used before a later `structlog.configure` (every in-process app start
+        # calls one) stays cached on the old processor list, which `capture_logs` does not
+        # touch: log through a fresh one.
+        monkeypatch.setattr(uploads_module, "log", structlog.get_logger(uploads_module.__name__))
         assert await w.uploads.late_write(finished)
     assert storage.deleted == [finished["staging_key"]] and finished["key"] in storage.objects
     [entry] = [e for e in logs if e["event"] == "upload_late_write"]
