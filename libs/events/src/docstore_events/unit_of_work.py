@@ -103,7 +103,8 @@ class MongoUnitOfWork(UnitOfWork[R]):
     """The unit of work on PyMongo's async client.
 
     `repositories(session)` builds the service's repositories bound to `session`; `outbox` is
-    the service's outbox (the relay is woken after every commit that wrote to it)."""
+    the service's outbox (the relay is woken after every commit that wrote to it). Reads that
+    need no transaction use `repositories(None)`, built once by the composition root."""
 
     def __init__(
         self,
@@ -116,10 +117,6 @@ class MongoUnitOfWork(UnitOfWork[R]):
         self.db = db
         self.outbox = outbox
         self.repositories = repositories
-
-    def repos(self) -> R:
-        """The repositories outside any transaction, for reads that need no consistency with a write."""
-        return self.repositories(None)
 
     async def run(self, work: Work[R, T]) -> T:
         outcome = await self._transaction(work, None)

@@ -90,7 +90,7 @@ def bootstrap(
     objects = objects or ObjectStore(make_s3_client(settings))
     bound: Callable[[Session], Repos] = repositories(runtime.db)
     uow = runtime.events.unit_of_work(bound)
-    reads = uow.repos()
+    reads = bound(None)
     limits = Limits(
         max_extract_bytes=settings.max_extract_bytes,
         extract_timeout_seconds=settings.extract_timeout_seconds,
