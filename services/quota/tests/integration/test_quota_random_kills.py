@@ -1,4 +1,4 @@
-"""SIGKILL quota at random moments while 5,000 upload and delete events flow; afterwards the
+"""SIGKILL quota at random moments while 3,000 upload and delete events flow; afterwards the
 ledger equals what S3 holds, with zero drift."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from docstore_quota.settings import Settings
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BUCKET = "docstore-us-west-2"
-EVENTS = 5000
+EVENTS = 3000
 STALL_SECONDS = 60  # no new processed event for this long means the consumer is stuck
 ACCOUNTS = 40
 
@@ -56,7 +56,7 @@ def start_quota(isolated: dict[str, str], region: str, port: int, log: Path) -> 
 
 
 def plan_events(region: str, rng: random.Random) -> tuple[list[Any], dict[str, int], list[str], list[tuple[str, int]]]:
-    """5,000 events: uploads of new documents and purges of earlier ones. Returns the
+    """3,000 events: uploads of new documents and purges of earlier ones. Returns the
     events, the final bytes per account, the keys to delete and the objects to create."""
     accounts = [f"acc-{uuid.uuid4().hex[:10]}" for _ in range(ACCOUNTS)]
     events: list[Any] = []
