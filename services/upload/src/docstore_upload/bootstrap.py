@@ -13,7 +13,6 @@ from docstore_kit.s3 import make_s3_client
 from docstore_upload.adapters.metadata_client import MetadataClient
 from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.repositories import Repositories, mongo_repositories
-from docstore_upload.adapters.sessions import UploadSessions
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.domain.grants import Limits
 from docstore_upload.service_layer.ports import Documents, Quota
@@ -28,7 +27,6 @@ class Services:
     uow: UnitOfWork[Repositories]
     repositories: Repositories
     """Outside any transaction: for reads (and tests)."""
-    sessions: UploadSessions
     storage: Storage
     uploads: Uploads
     _owned_http: list[httpx.AsyncClient] = field(default_factory=list)
@@ -89,7 +87,6 @@ def bootstrap(
         runtime=runtime,
         uow=uow,
         repositories=reads,
-        sessions=UploadSessions(runtime.db),
         storage=storage,
         uploads=uploads,
         _owned_http=owned,

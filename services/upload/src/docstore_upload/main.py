@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from docstore_kit.app import service_app
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_observability
+from docstore_upload.adapters.repositories import ensure_indexes
 from docstore_upload.api.routes import router
 from docstore_upload.bootstrap import Services, bootstrap
 from docstore_upload.consumers.s3_events import S3Notifications
@@ -30,7 +31,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         app.state.services = services
         runtime = services.runtime
         try:
-            await services.sessions.ensure_indexes()
+            await ensure_indexes(runtime.db)
             if settings.s3_events_topic:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
                 notifications = S3Notifications(services.uploads.object_written, bucket=services.storage.bucket)

@@ -40,3 +40,8 @@ def mongo_repositories(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession |
         return Repositories(sessions=UploadSessions(db, session))
 
     return bound
+
+
+async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
+    """The indexes upload's collections need (called once at start)."""
+    await UploadSessions(db).ensure_indexes()
