@@ -85,6 +85,13 @@ class InMemoryReservations:
     async def put(self, reservation: Reservation, *, reserved_at: datetime) -> None:
         self.rows[reservation.upload_id] = reservation
 
+    async def get_many(self, upload_ids: Iterable[str]) -> dict[str, Reservation]:
+        return {u: self.rows[u] for u in upload_ids if u in self.rows}
+
+    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
+        for reservation in reservations:
+            self.rows[reservation.upload_id] = reservation
+
     async def delete(self, account_id: str, upload_id: str) -> bool:
         found = self.rows.get(upload_id)
         if found is None or found.account_id != account_id:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from docstore_quota.domain.reservations import Held, decide, is_live, room_after
+from docstore_quota.domain.reservations import Held, Wanted, decide, decide_batch, is_live, room_after
 from docstore_quota.domain.usage import Usage
 
 GB = 1_000_000_000
@@ -74,3 +74,17 @@ def test_a_reservation_counts_until_its_grace_after_expiry() -> None:
 def test_room_after_never_goes_below_zero() -> None:
     assert room_after(5, 3) == 2
     assert room_after(5, 9) == 0
+
+
+def test_a_batch_is_decided_in_order_and_never_passes_the_room_in_total() -> None:
+    wanted = [Wanted("u1", 3 * GB, None), Wanted("u2", 3 * GB, None), Wanted("u3", 2 * GB, None)]
+    decisions = decide_batch(usage(), CAPS, wanted, 0)
+    assert [d.granted for d in decisions] == [True, False, True]
+    assert decisions[-1].reserved_bytes == 5 * GB
+
+
+def test_a_batch_repeat_of_held_grants_counts_them_once_and_a_refused_change_keeps_its_room() -> None:
+    wanted = [Wanted("u1", 2 * GB, Held(2 * GB)), Wanted("u2", 9 * GB, Held(1 * GB)), Wanted("u3", 2 * GB, None)]
+    decisions = decide_batch(usage(), CAPS, wanted, 0)
+    assert [d.granted for d in decisions] == [True, False, True]
+    assert decisions[-1].reserved_bytes == 5 * GB

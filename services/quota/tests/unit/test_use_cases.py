@@ -10,10 +10,10 @@ from quota_fakes import InMemoryRepos, fake_uow
 from docstore_events.notifications import QuotaWarningReached
 from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.unit_of_work import FakeUnitOfWork
-from docstore_quota.domain.reservations import GrantExpired, Reservation, UploadIdTaken
+from docstore_quota.domain.reservations import DuplicateUploadIds, GrantExpired, Reservation, UploadIdTaken
 from docstore_quota.service_layer.accounts import Accounts
 from docstore_quota.service_layer.ledger import Ledger
-from docstore_quota.service_layer.reservations import Reservations
+from docstore_quota.service_layer.reservations import Reservations, Wanted
 
 CAPS = {"free": 1000, "premium": 10_000}
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -120,3 +120,43 @@ async def test_upload_expired_releases_once_and_the_purge_drops_dead_reservation
     assert not await reservations.expired("e1", "a", "up1")
     repos(uow).reservations.rows["old"] = Reservation("old", "a", 5, NOW - GRACE)
     assert await reservations.purge_expired() == 1 and repos(uow).reservations.rows == {}
+
+
+async def test_a_batch_reservation_never_holds_more_than_the_room_in_total_and_commits_once() -> None:
+    uow, _, reservations, accounts = world()
+    await reservations.reserve("a", "up0", 100, LATER)
+    commits = uow.commits
+    batch = await reservations.reserve_many(
+        "a", [Wanted("up1", 500, LATER), Wanted("up2", 500, LATER), Wanted("up3", 400, LATER)]
+    )
+    assert [batch.decisions[u].granted for u in ("up1", "up2", "up3")] == [True, False, True]
+    assert uow.commits == commits + 1
+    assert set(repos(uow).reservations.rows) == {"up0", "up1", "up3"}
+    assert (await accounts.usage("a")).reserved_bytes == 1000
+
+
+async def test_a_batch_refuses_only_the_item_whose_upload_id_another_account_holds() -> None:
+    _, _, reservations, _ = world()
+    await reservations.reserve("b", "theirs", 10, LATER)
+    batch = await reservations.reserve_many("a", [Wanted("theirs", 10, LATER), Wanted("mine", 10, LATER)])
+    assert batch.taken == {"theirs"} and "theirs" not in batch.decisions
+    assert batch.decisions["mine"].granted
+    assert repos(uow_of(reservations)).reservations.rows["theirs"].account_id == "b"
+
+
+async def test_a_repeated_batch_is_not_counted_twice_and_bad_batches_are_refused_whole() -> None:
+    _, _, reservations, _ = world()
+    items = [Wanted("up1", 400, LATER), Wanted("up2", 400, LATER)]
+    await reservations.reserve_many("a", items)
+    again = await reservations.reserve_many("a", items)
+    assert all(d.granted for d in again.decisions.values())
+    assert again.decisions["up2"].reserved_bytes == 800
+    with pytest.raises(DuplicateUploadIds):
+        await reservations.reserve_many("a", [Wanted("up3", 1, LATER), Wanted("up3", 1, LATER)])
+    with pytest.raises(GrantExpired):
+        await reservations.reserve_many("a", [Wanted("up4", 1, NOW - GRACE - timedelta(seconds=1))])
+
+
+def uow_of(reservations: Reservations) -> FakeUnitOfWork[InMemoryRepos]:
+    uow: FakeUnitOfWork[InMemoryRepos] = reservations.uow  # type: ignore[assignment]
+    return uow

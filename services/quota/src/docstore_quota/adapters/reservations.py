@@ -10,13 +10,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
-from docstore_quota.adapters.mongo import races_lost
+from docstore_quota.adapters.mongo import RaceLost, races_lost
 from docstore_quota.domain.reservations import Reservation
 
 COLLECTION = "reservations"
+DUPLICATE_KEY = 11000
 
 
 def _reservation(doc: dict[str, Any]) -> Reservation:
@@ -37,6 +40,11 @@ class ReservationRepository:
         doc = await self.collection.find_one({"_id": upload_id}, session=self.session)
         return _reservation(doc) if doc else None
 
+    async def get_many(self, upload_ids: Iterable[str]) -> dict[str, Reservation]:
+        """The stored reservations among `upload_ids`, by upload id (one query)."""
+        found = self.collection.find({"_id": {"$in": list(upload_ids)}}, session=self.session)
+        return {doc["_id"]: _reservation(doc) async for doc in found}
+
     async def live(self, account_id: str, cutoff: datetime) -> list[Reservation]:
         """The account's reservations whose grant expired after `cutoff`."""
         found = self.collection.find({"account_id": account_id, "expires_at": {"$gt": cutoff}}, session=self.session)
@@ -55,6 +63,26 @@ class ReservationRepository:
                 upsert=True,
                 session=self.session,
             )
+
+    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
+        """`put` for many reservations in one round trip (upserts, inside the caller's transaction)."""
+        if not reservations:
+            return
+        requests = [
+            ReplaceOne(
+                {"_id": r.upload_id},
+                {"account_id": r.account_id, "size": r.size, "expires_at": r.expires_at, "reserved_at": reserved_at},
+                upsert=True,
+            )
+            for r in reservations
+        ]
+        try:
+            await self.collection.bulk_write(requests, ordered=True, session=self.session)
+        except BulkWriteError as error:
+            # Two first grants for one new upload id raced (duplicate key): the caller runs again.
+            if any(e.get("code") == DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise RaceLost(str(error)) from error
+            raise
 
     async def delete(self, account_id: str, upload_id: str) -> bool:
         result = await self.collection.delete_one({"_id": upload_id, "account_id": account_id}, session=self.session)

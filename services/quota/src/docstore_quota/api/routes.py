@@ -11,8 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_quota.api.deps import AccountsDep, ReservationsDep, SettingsDep
-from docstore_quota.domain.reservations import room_after
+from docstore_quota.domain.reservations import MAX_BATCH, room_after
 from docstore_quota.service_layer.accounts import AccountUsage
+from docstore_quota.service_layer.reservations import Wanted
 from docstore_quota.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -133,3 +134,79 @@ async def release(
 ) -> Response:
     await reservations.release(account_id, upload_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class BatchReservationItem(ReservationIn):
+    upload_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BatchReservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reservations: Annotated[list[BatchReservationItem], Field(min_length=1, max_length=MAX_BATCH)]
+    """Decided in this order, each granted item counting against the room of the next."""
+
+
+class BatchReservationResult(BaseModel):
+    upload_id: str
+    granted: bool
+    room_bytes: int
+    """The room when this item was decided (the earlier items of the batch already subtracted)."""
+    reserved_bytes: int
+    taken: bool = False
+    """True when another account holds this upload id (refused)."""
+
+
+class BatchReservationOut(BaseModel):
+    cap_bytes: int
+    over_quota: bool
+    plan: str
+    results: list[BatchReservationResult]
+
+
+@router.post(
+    "/internal/accounts/{account_id}/reservations",
+    summary="Hold room for many upload grants of one account in one transaction (internal)",
+    description=f"At most {MAX_BATCH} items. Decided in order, atomically for the account: the batch never "
+    "holds more than the room in total. Each item is idempotent by upload id, as the single route.",
+)
+async def reserve_batch(
+    account_id: AccountIdPath,
+    body: BatchReservationIn,
+    caller: ServiceCaller,
+    reservations: ReservationsDep,
+    settings: SettingsDep,
+) -> BatchReservationOut:
+    grant = await reservations.reserve_many(
+        account_id, [Wanted(item.upload_id, item.size, item.expires_at) for item in body.reservations]
+    )
+    usage = grant.usage
+    results = []
+    for item in body.reservations:
+        decision = grant.decisions.get(item.upload_id)
+        if decision is None:
+            results.append(
+                BatchReservationResult(
+                    upload_id=item.upload_id, granted=False, room_bytes=0, reserved_bytes=0, taken=True
+                )
+            )
+            continue
+        results.append(
+            BatchReservationResult(
+                upload_id=item.upload_id,
+                granted=decision.granted,
+                room_bytes=decision.room_bytes,
+                reserved_bytes=decision.reserved_bytes,
+            )
+        )
+    log.info(
+        "quota_reservations",
+        caller=caller,
+        account_id=account_id,
+        items=len(results),
+        granted=sum(r.granted for r in results),
+        size=sum(item.size for item in body.reservations),
+    )
+    return BatchReservationOut(
+        cap_bytes=usage.cap(settings.caps()), over_quota=usage.over_quota, plan=usage.plan, results=results
+    )

@@ -94,6 +94,10 @@ class GrantExpired(errors.Invalid):
         return "expires_at: the grant has already expired"
 
 
+class DuplicateUploadIds(errors.Invalid):
+    """A batch names the same upload id twice."""
+
+
 def held_by(existing: Reservation | None, account_id: str, cutoff: datetime) -> Held | None:
     """What `account_id` already holds under the upload id `existing` is stored with.
 
@@ -104,3 +108,33 @@ def held_by(existing: Reservation | None, account_id: str, cutoff: datetime) -> 
     if existing.account_id != account_id:
         raise UploadIdTaken(existing.upload_id)
     return Held(existing.size) if existing.expires_at > cutoff else None
+
+
+MAX_BATCH = 100
+"""Most reservations one batch call may ask for (upload caps its batch grants at the same)."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One item of a batch: `size` bytes for `upload_id`, and what the account already holds there."""
+
+    upload_id: str
+    size: int
+    held: Held | None
+
+
+def decide_batch(usage: Usage, caps: dict[str, int], wanted: list[Wanted], others_bytes: int) -> list[Decision]:
+    """`decide` for many uploads of one account at once, in order, as if granted one after
+    another: each granted item counts against the room of the items after it, so the batch
+    never grants more than the room in total. `others_bytes` are the account's live
+    reservations outside the batch."""
+    decisions = []
+    reserved = others_bytes
+    for item in wanted:
+        decision = decide(usage, caps, item.size, reserved, item.held)
+        if decision.granted:
+            reserved += item.size
+        elif item.held is not None:
+            reserved += item.held.size  # a refused change leaves the old grant holding its room
+        decisions.append(decision)
+    return decisions

@@ -25,12 +25,16 @@ import structlog
 
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_quota.adapters.mongo import RaceLost
+from docstore_quota.domain import reservations as domain_reservations
 from docstore_quota.domain.reservations import (
     Decision,
+    DuplicateUploadIds,
     GrantExpired,
     Reservation,
+    UploadIdTaken,
     dead_before,
     decide,
+    decide_batch,
     held_by,
     is_live,
 )
@@ -53,6 +57,25 @@ class Grant:
     usage: Usage
     """The account's usage the decision was made on."""
     decision: Decision
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One item of a batch reservation."""
+
+    upload_id: str
+    size: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchGrant:
+    usage: Usage
+    """The account's usage the decisions were made on."""
+    decisions: dict[str, Decision]
+    """By upload id; items in `taken` have none."""
+    taken: frozenset[str]
+    """Upload ids another account holds: refused, the rest of the batch decided without them."""
 
 
 class Reservations:
@@ -108,6 +131,57 @@ class Reservations:
                 except RaceLost:
                     # Two first grants for the same new upload id raced; the loser runs again and
                     # now finds the winner's reservation (a repeat).
+                    if attempt == ATTEMPTS - 1:
+                        raise
+        raise AssertionError("unreachable")
+
+    async def reserve_many(self, account_id: str, wanted: list[Wanted]) -> BatchGrant:
+        """`reserve` for many uploads of one account in one transaction: decided in order, each
+        granted item counting against the room of the next (`decide_batch`), so a batch never
+        holds more than the room in total. `Wanted.held` is filled in here, not by the caller.
+
+        Raises `GrantExpired` when an item's grant is already past its grace. An item whose
+        upload id another account holds is refused alone (`taken`), not the whole batch."""
+        now = self.clock()
+        for item in wanted:
+            if not is_live(item.expires_at, now, self.grace):
+                raise GrantExpired(item.upload_id)
+        if len({item.upload_id for item in wanted}) != len(wanted):
+            raise DuplicateUploadIds("the same upload id appears twice in one batch")
+
+        async def work(tx: Transaction[Repos]) -> BatchGrant:
+            cutoff = self.cutoff()
+            existing = await tx.repos.reservations.get_many(item.upload_id for item in wanted)
+            taken: set[str] = set()
+            asked: list[domain_reservations.Wanted] = []
+            for item in wanted:
+                try:
+                    held = held_by(existing.get(item.upload_id), account_id, cutoff)
+                except UploadIdTaken:
+                    taken.add(item.upload_id)
+                    continue
+                asked.append(domain_reservations.Wanted(item.upload_id, item.size, held))
+            usage = await tx.repos.usage.get(account_id)
+            ids = {item.upload_id for item in wanted}
+            others = sum(r.size for r in await tx.repos.reservations.live(account_id, cutoff) if r.upload_id not in ids)
+            decided = decide_batch(usage, self.caps, asked, others)
+            decisions = {a.upload_id: d for a, d in zip(asked, decided, strict=True)}
+            stored = [
+                Reservation(item.upload_id, account_id, item.size, item.expires_at)
+                for item in wanted
+                if item.upload_id in decisions and decisions[item.upload_id].store
+            ]
+            if stored:
+                # One write to the usage record for the whole batch: concurrent grants conflict on it.
+                await tx.repos.usage.bump_reservation_seq(account_id)
+                await tx.repos.reservations.put_many(stored, reserved_at=self.clock())
+            return BatchGrant(usage, decisions, frozenset(taken))
+
+        async with self._account_lock(account_id):
+            for attempt in range(ATTEMPTS):
+                try:
+                    return await self.uow.run(work)
+                except RaceLost:
                     if attempt == ATTEMPTS - 1:
                         raise
         raise AssertionError("unreachable")
