@@ -373,3 +373,70 @@ async def test_grants_reserve_room_so_side_by_side_they_never_pass_the_cap(start
 async def _room_is(system: System, account_id: str, *, used: int, reserved: int) -> bool:
     room = await system.room(account_id)
     return room["used_bytes"] == used and room["reserved_bytes"] == reserved
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+async def test_a_batch_grant_never_passes_the_cap_and_a_batch_completion_records_each_once(
+    start: Callable[..., Any],
+) -> None:
+    owner, other = account(), account()
+    async with start() as system, system.api(owner) as api, system.api(other) as theirs:
+        # CAP is 5000: 2000 + 2000 fit, the third 2000 does not, the 900 after it does.
+        items = [
+            {"filename": f"f{n}.txt", "size": size, "content_type": "text/plain"}
+            for n, size in enumerate([2000, 2000, 2000, 900])
+        ]
+        answer = await api.post("/uploads/batch", json={"uploads": items})
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["index"] for r in results] == [0, 1, 2, 3]
+        assert results[2]["grant"] is None and results[2]["problem"]["status"] == 413
+        granted = [r["grant"] for r in results if r["grant"]]
+        assert len(granted) == 3 and (await system.room(owner))["room_bytes"] == 100
+        datas = [bytes([65 + n]) * g["max_size"] for n, g in enumerate(granted)]
+        posted = await asyncio.gather(*(post_form(g["form"], d) for g, d in zip(granted, datas, strict=True)))
+        assert all(p.status_code == 201 for p in posted)
+
+        # Another account's batch with these ids finds none of them and changes nothing.
+        ids = [g["upload_id"] for g in granted]
+        refused = (await theirs.post("/uploads/batch/complete", json={"upload_ids": ids})).json()["results"]
+        assert all(r["problem"]["status"] == 404 and r["upload"] is None for r in refused)
+        assert all([await _status(system, u) == "pending" for u in ids])
+
+        # A batch and single completions side by side: each upload is recorded once, from S3's bytes.
+        batch, *singles = await asyncio.gather(
+            api.post("/uploads/batch/complete", json={"upload_ids": ids}),
+            *(api.post(f"/uploads/{u}/complete") for u in ids[:2]),
+        )
+        assert batch.status_code == 200 and all(s.status_code == 200 for s in singles)
+        done = {r["upload_id"]: r["upload"] for r in batch.json()["results"]}
+        for upload_id, data in zip(ids, datas, strict=True):
+            assert done[upload_id]["status"] == "completed"
+            assert done[upload_id]["sha256"] == hashlib.sha256(data).hexdigest()
+            assert len(await system.completed_events(upload_id)) == 1
+        for g, data in zip(granted, datas, strict=True):
+            assert await system.read(g["key"]) == data
+            await eventually(lambda g=g: _is(system.read(f"staging/{g['key']}"), None), timeout=60)
+
+
+async def test_batches_refuse_too_many_items_and_answer_each_item_alone(start: Callable[..., Any]) -> None:
+    owner = account()
+    async with start() as system, system.api(owner) as api:
+        too_many = [{"filename": "a.txt", "size": 1, "content_type": "text/plain"}] * 101
+        answer = await api.post("/uploads/batch", json={"uploads": too_many})
+        assert answer.status_code == 422 and "at most 100" in answer.text
+        assert (await api.post("/uploads/batch/complete", json={"upload_ids": []})).status_code == 422
+        mixed = [
+            {"filename": "ok.txt", "size": 3, "content_type": "text/plain"},
+            {"filename": "bad\x00.txt", "size": 3, "content_type": "text/plain"},
+        ]
+        ok, bad = (await api.post("/uploads/batch", json={"uploads": mixed})).json()["results"]
+        assert ok["grant"] and bad["problem"]["status"] == 422 and bad["problem"]["detail"]
+        # Not arrived yet: 409 for that item; the upload stays pending.
+        [waiting] = (await api.post("/uploads/batch/complete", json={"upload_ids": [ok["grant"]["upload_id"]]})).json()[
+            "results"
+        ]
+        assert waiting["problem"]["status"] == 409
+        assert await _status(system, ok["grant"]["upload_id"]) == "pending"

@@ -14,7 +14,7 @@ from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.adapters.sessions import LATE_WRITE_MARGIN
 from docstore_upload.domain.grants import CurrentDocument, Grant, Limits, Reservation
-from docstore_upload.domain.sessions import PENDING, Session, StoredObject, StoredPart
+from docstore_upload.domain.sessions import COMPLETED, PENDING, Session, StoredObject, StoredPart
 from docstore_upload.service_layer.uploads import Uploads
 
 OWNER, EDITOR, DOC = "acc-owner", "acc-editor", "doc-1"
@@ -34,6 +34,17 @@ class InMemorySessions:
         row["_id"] = row.pop("upload_id")
         now = datetime.now(UTC)
         self.rows[row["_id"]] = {**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now}
+
+    async def add_many(self, grants: list[tuple[Grant, dict[str, Any]]]) -> None:
+        for grant, extra in grants:
+            await self.add(grant, **extra)
+
+    async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
+        found = {u: await self.get(actor_id, u) for u in upload_ids}
+        return {u: row for u, row in found.items() if row is not None}
+
+    async def complete_many(self, facts: dict[str, tuple[Session, dict[str, Any]]]) -> list[str]:
+        return [u for u, (_, stored) in facts.items() if await self.finish(u, COMPLETED, stored=stored)]
 
     async def get(self, actor_id: str, upload_id: str) -> Session | None:
         row = self.rows.get(upload_id)
@@ -156,16 +167,36 @@ class FakeStorage:
         self.deleted.append(key)
         self.objects.pop(key, None)
 
+    async def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            await self.delete(key)
+
 
 class FakeQuota:
-    def __init__(self, answer: Reservation | None = None) -> None:
+    def __init__(self, answer: Reservation | None = None, *, room: int | None = None) -> None:
         self.answer = answer or Reservation(True, 10**9, 10**9, False, "free")
+        self.room = room
+        self.batches: list[tuple[str, list[str]]] = []
         self.reserved: list[tuple[str, str, int, datetime]] = []
         self.released: list[tuple[str, str]] = []
 
     async def reserve(self, account_id: str, upload_id: str, size: int, expires_at: datetime) -> Reservation:
         self.reserved.append((account_id, upload_id, size, expires_at))
         return self.answer
+
+    async def reserve_many(self, account_id: str, items: list[tuple[str, int, datetime]]) -> dict[str, Reservation]:
+        """Decided in order against `room` when set (as quota does), else `answer` for each."""
+        self.batches.append((account_id, [upload_id for upload_id, _, _ in items]))
+        answers = {}
+        for upload_id, size, expires_at in items:
+            self.reserved.append((account_id, upload_id, size, expires_at))
+            if self.room is None:
+                answers[upload_id] = self.answer
+                continue
+            fits = size <= self.room
+            answers[upload_id] = Reservation(fits, self.room, self.room, False, "free")
+            self.room -= size if fits else 0
+        return answers
 
     async def release(self, account_id: str, upload_id: str) -> None:
         self.released.append((account_id, upload_id))

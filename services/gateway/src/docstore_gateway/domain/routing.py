@@ -195,6 +195,8 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
     + _routes(
         "upload",
         ("POST", "/uploads"),
+        ("POST", "/uploads/batch"),  # many forms in one request (upload's README)
+        ("POST", "/uploads/batch/complete"),  # many completions in one request
         ("GET", "/uploads/{upload_id}"),
         ("DELETE", "/uploads/{upload_id}"),
         ("GET", "/uploads/{upload_id}/parts"),

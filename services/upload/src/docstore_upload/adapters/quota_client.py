@@ -41,6 +41,30 @@ class QuotaClient:
         body = response.json()
         return Reservation(body["granted"], body["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"])
 
+    async def reserve_many(self, account_id: str, items: list[tuple[str, int, datetime]]) -> dict[str, Reservation]:
+        """`reserve` for many uploads of one account: one request, one transaction in quota,
+        decided in order so the batch never holds more than the room in total."""
+        try:
+            response = await self.http.post(
+                f"/internal/accounts/{account_id}/reservations",
+                json={
+                    "reservations": [
+                        {"upload_id": upload_id, "size": size, "expires_at": expires_at.isoformat()}
+                        for upload_id, size, expires_at in items
+                    ]
+                },
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise QuotaUnavailable(str(error)) from error
+        body = response.json()
+        return {
+            item["upload_id"]: Reservation(
+                item["granted"], item["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"]
+            )
+            for item in body["results"]
+        }
+
     async def release(self, account_id: str, upload_id: str) -> None:
         """Give the room back (abort, rejection). Best effort: quota also drops expired ones."""
         try:

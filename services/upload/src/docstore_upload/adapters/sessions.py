@@ -6,12 +6,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_upload.domain.grants import Grant
-from docstore_upload.domain.sessions import PENDING, Session
+from docstore_upload.domain.sessions import COMPLETED, PENDING, Session
 
 LATE_WRITE_MARGIN = timedelta(seconds=60)
 """After a form expires, how long before its staging key is checked once more (S3 clocks may lag)."""
@@ -38,6 +38,50 @@ class UploadSessions:
         await self.collection.insert_one(
             {**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now}, session=self.session
         )
+
+    async def add_many(self, grants: list[tuple[Grant, dict[str, Any]]]) -> None:
+        """`add` for many grants in one round trip (each with its extra fields)."""
+        now = datetime.now(UTC)
+        rows = []
+        for grant, extra in grants:
+            row = asdict(grant)
+            row["_id"] = row.pop("upload_id")
+            rows.append({**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now})
+        if rows:
+            await self.collection.insert_many(rows, session=self.session)
+
+    async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
+        """The uploads among `upload_ids` that `actor_id` asked for (as `get`), by id: one query,
+        and ids of other accounts are simply not found."""
+        found = self.collection.find({"_id": {"$in": upload_ids}, "actor_id": actor_id}, session=self.session)
+        return {row["_id"]: row async for row in found}
+
+    async def complete_many(self, facts: dict[str, tuple[Session, dict[str, Any]]]) -> list[str]:
+        """Move the still pending ones of these sessions to completed, each with its stored facts
+        (`{upload id: (session, facts)}`); the ids that changed. Inside a transaction the read and
+        the writes see one snapshot: a concurrent completion of the same upload makes the
+        transaction conflict and run again, so an id is returned by exactly one completion."""
+        if not facts:
+            return []
+        now = datetime.now(UTC)
+        pending = [
+            row["_id"]
+            async for row in self.collection.find(
+                {"_id": {"$in": list(facts)}, "status": PENDING}, {"_id": 1}, session=self.session
+            )
+        ]
+        updates = []
+        for upload_id in pending:
+            row, stored = facts[upload_id]
+            fields: dict[str, Any] = {"status": COMPLETED, "finished_at": now, "stored": stored}
+            if row.get("staging_key"):
+                fields["late_check_at"] = max(row["expires_at"], now) + LATE_WRITE_MARGIN
+            updates.append(UpdateOne({"_id": upload_id, "status": PENDING}, {"$set": fields}))
+        if updates:
+            result = await self.collection.bulk_write(updates, ordered=False, session=self.session)
+            if result.modified_count != len(updates):
+                raise RuntimeError("upload sessions changed under a batch completion; it runs again")
+        return pending
 
     async def get(self, actor_id: str, upload_id: str) -> Session | None:
         """The upload if `actor_id` asked for it (the owner, or an editor of a shared document)."""

@@ -201,6 +201,16 @@ class Storage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
 
+    async def delete_many(self, keys: list[str]) -> None:
+        """Delete many keys with one S3 request per thousand (DeleteObjects); missing keys are fine."""
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            await asyncio.to_thread(
+                self.client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+            )
+
     async def ready(self) -> bool:
         await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
         return True

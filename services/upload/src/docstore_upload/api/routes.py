@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
-from docstore_kit.errors import DomainError
+from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError
 from docstore_upload.api.deps import UploadsDep
-from docstore_upload.domain.grants import GrantRequest
+from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
+from docstore_upload.service_layer.uploads import IssuedGrant
 
 # Ids and signatures are ours, URL-safe ASCII: anything else (control characters, other scripts)
 # is refused before it reaches a lookup or a comparison.
@@ -109,7 +110,11 @@ def _upload_out(row: Session) -> UploadOut:
     "/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form or multipart part URLs"
 )
 async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> GrantOut:
-    request = GrantRequest(
+    return _grant_out(await uploads.grant(account_id, _grant_request(body)))
+
+
+def _grant_request(body: GrantIn) -> GrantRequest:
+    return GrantRequest(
         filename=body.filename,
         size=body.size,
         content_type=body.content_type,
@@ -122,7 +127,9 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
         multipart=body.multipart,
         expires_in=body.expires_in,
     )
-    issued = await uploads.grant(account_id, request)
+
+
+def _grant_out(issued: IssuedGrant) -> GrantOut:
     grant = issued.grant
     out = GrantOut(
         upload_id=grant.upload_id,
@@ -133,13 +140,100 @@ async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: Upl
     )
     if issued.form is not None:
         out.form = FormOut(url=issued.form["url"], fields=issued.form["fields"])
-    if issued.part_urls is not None:
+    if issued.part_urls is not None and issued.part_size is not None:
         out.multipart = MultipartOut(
             part_size=issued.part_size,
             part_count=len(issued.part_urls),
             parts=[PartUrl(part_number=n, url=url) for n, url in sorted(issued.part_urls.items())],
         )
     return out
+
+
+class BatchGrantIn(BaseModel):
+    uploads: list[GrantIn] = Field(
+        description=f"At most {MAX_BATCH} form uploads (files below the multipart threshold); "
+        "more, or none, is a 422 that says so"
+    )
+
+
+class ItemProblem(BaseModel):
+    status: int = Field(description="The HTTP status this item alone would have been answered with")
+    type: str = Field(description="The problem type, as in a single route's problem+json answer")
+    detail: Any = Field(description="What is wrong with this item")
+
+
+class BatchGrantItem(BaseModel):
+    index: int = Field(description="The item's position in the request")
+    grant: GrantOut | None = None
+    problem: ItemProblem | None = Field(default=None, description="Why this item was refused (no grant)")
+
+
+class BatchGrantOut(BaseModel):
+    results: list[BatchGrantItem] = Field(description="One per requested upload, in order")
+
+
+class BatchCompleteIn(BaseModel):
+    upload_ids: list[Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]] = Field(
+        description=f"At most {MAX_BATCH} upload ids of the caller's (repeats are answered once)"
+    )
+
+
+class BatchCompleteItem(BaseModel):
+    upload_id: str
+    upload: UploadOut | None = Field(default=None, description="The upload's state after the call")
+    problem: ItemProblem | None = Field(default=None, description="Why this item was not completed")
+
+
+class BatchCompleteOut(BaseModel):
+    results: list[BatchCompleteItem]
+
+
+def _problem(error: DomainError) -> ItemProblem:
+    return ItemProblem(status=error.status, type=PROBLEM_TYPE_PREFIX + error.problem, detail=error.detail())
+
+
+@router.post(
+    "/uploads/batch",
+    summary="Ask for many signed S3 POST forms at once",
+    description=f"One request for up to {MAX_BATCH} form uploads: the room is reserved for them together "
+    "(never more than the account has left in total) and each is answered on its own, in order: its grant, "
+    "or its `problem` (bad name or type 422, no room 413, over quota 403, a file that needs a multipart "
+    "upload 422: ask for it alone with POST /uploads). The request as a whole is refused only when it is "
+    "malformed, holds no item or too many (422), or quota cannot be asked (503).",
+)
+async def create_grants(body: BatchGrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> BatchGrantOut:
+    check_batch(len(body.uploads))
+    issued = await uploads.grant_many(account_id, [_grant_request(item) for item in body.uploads])
+    return BatchGrantOut(
+        results=[
+            BatchGrantItem(index=n, problem=_problem(result))
+            if isinstance(result, DomainError)
+            else BatchGrantItem(index=n, grant=_grant_out(result))
+            for n, result in enumerate(issued)
+        ]
+    )
+
+
+@router.post(
+    "/uploads/batch/complete",
+    summary="Say many files are in S3; their facts are read from S3",
+    description=f"Up to {MAX_BATCH} upload ids; each is answered on its own, as POST "
+    "/uploads/{upload_id}/complete would (the upload's state, or its `problem`: 404 for an id that is not "
+    "the caller's, 409 not arrived yet, 403 no longer allowed...). Form uploads are copied, read back and "
+    "recorded together (one `upload.completed` each, once); multipart uploads answer `verifying` while "
+    "their facts are read back. 422 for no ids, too many, or a malformed id.",
+)
+async def complete_batch(body: BatchCompleteIn, account_id: CurrentAccountId, uploads: UploadsDep) -> BatchCompleteOut:
+    check_batch(len(body.upload_ids))
+    results = await uploads.complete_many(account_id, body.upload_ids)
+    return BatchCompleteOut(
+        results=[
+            BatchCompleteItem(upload_id=upload_id, problem=_problem(result))
+            if isinstance(result, DomainError)
+            else BatchCompleteItem(upload_id=upload_id, upload=_upload_out(result))
+            for upload_id, result in results.items()
+        ]
+    )
 
 
 @router.get("/uploads/{upload_id}/parts", summary="Resume a multipart upload: stored parts, fresh URLs for the rest")

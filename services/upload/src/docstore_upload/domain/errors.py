@@ -95,3 +95,28 @@ class NoLongerAllowed(errors.Forbidden):
 DECLINED = (NotStoredYet, UploadClosed, TooLarge, NoLongerAllowed)
 """What a completion attempt answers when there is nothing to retry: parts still missing, the
 upload closed meanwhile, or rejected (the attempt did that)."""
+
+
+class BatchTooLarge(errors.Invalid):
+    """A batch asks for more items than one request may carry."""
+
+    problem = "batch-too-large"
+    title = "Batch too large"
+
+
+class NotForBatch(errors.Invalid):
+    """An item a batch does not take (a multipart upload): the single-file route does."""
+
+    problem = "not-for-batch"
+    title = "Not for a batch"
+
+
+class CompletionFailed(errors.Unavailable):
+    """One item of a batch completion failed for a reason that is not the client's (storage or
+    database trouble); the upload stays pending and may be completed again."""
+
+    problem = "completion-failed"
+    title = "Completion failed"
+
+    def detail(self) -> str:
+        return "this upload could not be completed right now; it stays pending: try again"

@@ -8,7 +8,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from docstore_events import names
-from docstore_upload.domain.errors import InvalidUpload, NoRoom, OverQuota, StaleBase, UploadNotFound
+from docstore_upload.domain.errors import (
+    BatchTooLarge,
+    InvalidUpload,
+    NoRoom,
+    NotForBatch,
+    OverQuota,
+    StaleBase,
+    UploadNotFound,
+)
 
 __all__ = [  # the errors raised here, importable from here as before
     "InvalidUpload",
@@ -257,3 +265,26 @@ def new_grant(
         # on until it expires, so it writes a key of its own that no version is served from.
         staging_key=None if multipart else staging_key(key),
     )
+
+
+MAX_BATCH = 100
+"""Most items one batch grant or batch completion carries (quota takes as many per call)."""
+
+
+def check_batch(count: int) -> None:
+    """Refuse an empty batch or one above `MAX_BATCH` (the message says what to do)."""
+    if count < 1:
+        raise BatchTooLarge("a batch needs at least one item")
+    if count > MAX_BATCH:
+        raise BatchTooLarge(f"a batch carries at most {MAX_BATCH} items ({count} sent): split it")
+
+
+def check_batch_item(request: GrantRequest, limits: Limits) -> GrantRequest:
+    """A checked request that a batch grant takes: a form upload (multipart goes one by one)."""
+    request = check_request(request, limits)
+    if request.multipart_for(limits):
+        raise NotForBatch(
+            f"this file needs a multipart upload ({limits.multipart_threshold} bytes or more, or multipart asked "
+            "for): ask for it alone with POST /uploads"
+        )
+    return request

@@ -21,19 +21,29 @@ import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from docstore_events.faults import crashpoint
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_kit.errors import DomainError
 from docstore_upload.adapters.repositories import Repositories
-from docstore_upload.domain.errors import DECLINED, NoLongerAllowed, NotStoredYet, TooLarge, UploadNotFound
+from docstore_upload.domain.errors import (
+    DECLINED,
+    CompletionFailed,
+    NoLongerAllowed,
+    NotStoredYet,
+    TooLarge,
+    UploadNotFound,
+)
 from docstore_upload.domain.grants import (
     Grant,
     GrantRequest,
     Limits,
     check_base,
+    check_batch,
+    check_batch_item,
     check_request,
     check_reservation,
     new_grant,
@@ -69,6 +79,11 @@ from docstore_upload.domain.signatures import RedirectSigner
 from docstore_upload.service_layer.ports import Documents, ObjectStore, Quota
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+BATCH_S3_CONCURRENCY = 16
+"""A batch completion's items copied and read back from S3 at once."""
 
 LATE_WRITE = "late-write"
 """`object_written`'s outcome when the write was a form's, after its upload finished (deleted)."""
@@ -175,6 +190,71 @@ class Uploads:
         form = self.storage.post_form(grant, max_size=request.size, expires_in=signed_for, redirect_url=redirect)
         return IssuedGrant(grant=grant, max_size=request.size, form=form)
 
+    async def grant_many(self, account_id: str, requests: list[GrantRequest]) -> list[IssuedGrant | DomainError]:
+        """Many form grants in one go, one result per request, in order: a grant, or the refusal
+        of that item alone (bad name, no room, a multipart-sized file...). The room is reserved
+        with one quota call per owner, decided in order for the batch's total; the sessions and
+        their `upload.initiated` are recorded in one transaction. Quota unreachable fails the
+        whole batch (503), as it fails a single grant."""
+        check_batch(len(requests))
+        results: list[IssuedGrant | DomainError | None] = [None] * len(requests)
+        now = datetime.now(UTC)
+
+        async def plan(index: int, request: GrantRequest) -> tuple[int, GrantRequest, Grant] | None:
+            try:
+                request = check_batch_item(request, self.limits)
+                document_id, owner_id = await self._document_for(account_id, request)
+            except DomainError as error:
+                results[index] = error
+                return None
+            grant = new_grant(
+                request,
+                upload_id=str(uuid.uuid4()),
+                document_id=document_id,
+                owner_id=owner_id,
+                region=self.region,
+                limits=self.limits,
+                now=now,
+            )
+            return index, request, grant
+
+        planned = [p for p in await asyncio.gather(*(plan(i, r) for i, r in enumerate(requests))) if p is not None]
+        by_owner: dict[str, list[tuple[int, GrantRequest, Grant]]] = {}
+        for item in planned:
+            by_owner.setdefault(item[2].account_id, []).append(item)
+        answers = await asyncio.gather(
+            *(
+                self.quota.reserve_many(
+                    owner, [(grant.upload_id, request.size, grant.expires_at) for _, request, grant in items]
+                )
+                for owner, items in by_owner.items()
+            )
+        )
+        granted: list[tuple[int, GrantRequest, Grant]] = []
+        for items, reservations in zip(by_owner.values(), answers, strict=True):
+            for index, request, grant in items:
+                try:
+                    check_reservation(reservations[grant.upload_id], request.size)
+                except DomainError as error:
+                    results[index] = error
+                    continue
+                granted.append((index, request, grant))
+
+        async def record(tx: Transaction[Repositories]) -> None:
+            await tx.repos.sessions.add_many([(grant, {"actor_id": account_id}) for _, _, grant in granted])
+            for _, _, grant in granted:
+                tx.emit(initiated(grant))
+
+        if granted:
+            await self.uow.run(record)
+        for index, request, grant in granted:
+            redirect = self.redirect_url(grant.upload_id) if request.browser else None
+            form = self.storage.post_form(
+                grant, max_size=request.size, expires_in=request.signed_for(self.limits), redirect_url=redirect
+            )
+            results[index] = IssuedGrant(grant=grant, max_size=request.size, form=form)
+        return [result for result in results if result is not None]
+
     async def _document_for(self, account_id: str, request: GrantRequest) -> tuple[str, str]:
         """(document id, owner id): a fresh document of the caller's, or the existing document a new
         version is for, checked with metadata (the caller's own, or shared with them to edit)."""
@@ -234,6 +314,88 @@ class Uploads:
             return await self.reads.sessions.by_id(upload_id) or row
         self._verify_in_background(joined)
         return joined
+
+    async def complete_many(self, account_id: str, upload_ids: list[str]) -> dict[str, Session | DomainError]:
+        """`complete` for many uploads of `account_id`, one result per distinct id: the session
+        (completed, or `verifying` for a multipart upload), or that item's refusal. Ids the
+        account did not ask for are not found, whoever's they are. Form uploads are copied and
+        read back from S3 side by side, then recorded with their `upload.completed` in one
+        transaction; staging objects are deleted afterwards with one S3 request."""
+        check_batch(len(upload_ids))
+        wanted = list(dict.fromkeys(upload_ids))
+        rows = await self.reads.sessions.get_many(account_id, wanted)
+        results: dict[str, Session | DomainError] = {}
+        forms: list[Session] = []
+        for upload_id in wanted:
+            row = rows.get(upload_id)
+            if row is None:
+                results[upload_id] = UploadNotFound(upload_id)
+            elif row["status"] == PENDING and not is_multipart(row):
+                forms.append(row)
+        single = [u for u in wanted if u in rows and rows[u] not in forms]
+
+        async def alone(upload_id: str) -> None:
+            # Multipart, completed or closed: the single path answers it (usually at once).
+            results[upload_id] = await self._item(self.complete(account_id, upload_id))
+
+        limit = asyncio.Semaphore(BATCH_S3_CONCURRENCY)
+
+        async def fetch(row: Session) -> tuple[Session, StoredObject] | None:
+            async with limit:
+                outcome = await self._item(self._read_form_upload(row))
+            if isinstance(outcome, DomainError):
+                results[row["_id"]] = outcome
+                return None
+            return row, outcome
+
+        fetched = await asyncio.gather(*(fetch(row) for row in forms), *(alone(u) for u in single))
+        ready = [item for item in fetched[: len(forms)] if item is not None]
+        if ready:
+            facts = {row["_id"]: (row, stored_facts(stored)) for row, stored in ready}
+            stored_by_id = {row["_id"]: stored for row, stored in ready}
+
+            async def record(tx: Transaction[Repositories]) -> None:
+                for upload_id in await tx.repos.sessions.complete_many(facts):
+                    tx.emit(completed(facts[upload_id][0], stored_by_id[upload_id], bucket=self.storage.bucket))
+
+            await self.uow.run(record)
+            # Off the caller's path: what is missed here, the late-write sweep deletes.
+            self._in_background(self._delete_staging([row["staging_key"] for row, _ in ready]))
+            recorded = await self.reads.sessions.get_many(account_id, [row["_id"] for row, _ in ready])
+            for row, _ in ready:
+                results[row["_id"]] = recorded.get(row["_id"], row)
+        return {upload_id: results[upload_id] for upload_id in wanted}
+
+    async def _read_form_upload(self, row: Session) -> StoredObject:
+        """The first half of `_complete` for a pending form upload: right re-checked, staging
+        object copied to the version's key, facts read back from the copy (nothing recorded)."""
+        await self._still_allowed(row)
+        crashpoint("upload.before_copy")
+        await self.storage.copy(row["staging_key"], row["key"])
+        stored = await self.storage.stored(row["key"])
+        if stored is None:
+            raise NotStoredYet(row["_id"])
+        if stored.size > row["declared_size"]:
+            await self._reject(row, "more bytes arrived than were declared")
+            raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
+        return stored
+
+    async def _item(self, work: Coroutine[Any, Any, T]) -> T | DomainError:
+        """One batch item's outcome: its result, or its refusal; trouble that is not the client's
+        becomes `CompletionFailed` for that item alone (logged), not a failed batch."""
+        try:
+            return await work
+        except DomainError as error:
+            return error
+        except Exception:
+            log.exception("upload_batch_item_failed")
+            return CompletionFailed()
+
+    async def _delete_staging(self, keys: list[str]) -> None:
+        try:
+            await self.storage.delete_many(keys)
+        except Exception:
+            log.warning("upload_staging_delete_failed", count=len(keys), exc_info=True)
 
     def redirect_url(self, upload_id: str) -> str:
         """Where S3 sends a browser after its form upload; the signature stands in for a login."""
