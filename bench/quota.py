@@ -1,46 +1,57 @@
-"""Throughput: events per second through `quota`, against a raw aiokafka consume of the same events.
+"""Throughput: events per second through `quota`, against a raw aiokafka consume of the
+same events and against the storage floor (the same MongoDB writes, done by a plain script).
 
 Starts the real servers (free ports, a temporary folder) and the quota service as its
-own process, then, in the same run and the same way for both:
+own process, then, in the same run:
   * raw:   produce N CloudEvent `upload.completed` records (acks=all, batched) to a topic
            of their own; an already-assigned aiokafka consumer reads them all;
+  * floor: the writes quota makes for those N events, straight from this process in bulk,
+           in chunks of quota's batch size, no transaction, no reads: insert the processed-
+           event records, upsert the per-document ledger rows, $inc each account's counters,
+           delete the reservations;
   * quota: produce the same N events to `docstore.upload.completed`; quota applies each
-           exactly once (processed-event record + per-document ledger + account counters,
-           one MongoDB transaction) until its ledger shows all N.
-The clock runs from the first send to the last event consumed / applied. Prints events/s
-and the ratio raw/quota.
+           exactly once (batches of events, one MongoDB transaction each: processed-event
+           records + per-document ledger + account counters + reservations) until its ledger
+           shows all N.
+The clock runs from the first send (first write, for the floor) to the last event consumed /
+applied. Prints events/s and the ratios quota/raw and quota/floor; `--json` adds one JSON
+object as the last line.
 
-    uv run python bench/quota.py [--events 3000] [--accounts 50]
+    uv run python bench/quota.py [--events 3000] [--accounts 50] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, DeleteMany, UpdateOne
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
 from docstore_events import KafkaRecord, UploadCompleted, all_topics, encode
+from docstore_events.runtime import EventRuntime
 from docstore_kit.settings import ServiceSettings
 
 FETCH_MAX_WAIT_MS = ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default
+# What quota takes from the broker at once (`EventRuntime(batch_max_records=...)`).
+BATCH = EventRuntime.__init__.__kwdefaults__["batch_max_records"]
 
 
-def records(count: int, accounts: int, run: str) -> list[KafkaRecord]:
-    result = []
-    for i in range(count):
-        event = UploadCompleted(
+def events(count: int, accounts: int, run: str) -> list[UploadCompleted]:
+    return [
+        UploadCompleted(
             account_id=f"bench-{run}-{i % accounts}",
-            upload_id=f"u{i}",
+            upload_id=f"u-{run}-{i}",
             document_id=f"d-{run}-{i}",
             bucket="b",
             key=f"k{i}",
@@ -50,8 +61,12 @@ def records(count: int, accounts: int, run: str) -> list[KafkaRecord]:
             etag="e",
             sha256="s",
         )
-        result.append(encode(event, source="/bench"))
-    return result
+        for i in range(count)
+    ]
+
+
+def records(batch: list[UploadCompleted]) -> list[KafkaRecord]:
+    return [encode(event, source="/bench") for event in batch]
 
 
 async def send_all(producer: AIOKafkaProducer, batch: list[KafkaRecord], topic: str | None = None) -> None:
@@ -97,7 +112,60 @@ async def raw_throughput(bootstrap: str, batch: list[KafkaRecord]) -> float:
     return len(batch) / elapsed
 
 
-async def quota_throughput(bootstrap: str, mongo_url: str, batch: list[KafkaRecord], run: str) -> float:
+async def storage_floor(mongo_url: str, batch: list[UploadCompleted]) -> float:
+    """Events/s of quota's writes for `batch`, done in bulk by this process (see the module)."""
+    mongo = AsyncMongoClient(mongo_url)
+    db = mongo["docstore_bench_floor"]
+    try:
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        await db.reservations.insert_many(
+            [{"_id": e.upload_id, "account_id": e.account_id, "size": e.size, "expires_at": expires} for e in batch]
+        )
+        started = time.perf_counter()
+        for first in range(0, len(batch), BATCH):
+            chunk = batch[first : first + BATCH]
+            await db.processed_events.insert_many(
+                [{"_id": f"quota:{e.upload_id}", "consumer": "quota", "event_id": e.upload_id} for e in chunk],
+                ordered=False,
+            )
+            await db.document_ledger.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": e.document_id},
+                        {
+                            "$set": {
+                                "account_id": e.account_id,
+                                "bytes": e.size,
+                                "current_version": 1,
+                                "current_bytes": e.size,
+                            }
+                        },
+                        upsert=True,
+                    )
+                    for e in chunk
+                ],
+                ordered=False,
+            )
+            moved: dict[str, int] = {}
+            for e in chunk:
+                moved[e.account_id] = moved.get(e.account_id, 0) + e.size
+            await db.usage.bulk_write(
+                [
+                    UpdateOne({"_id": a}, {"$inc": {"used_bytes": n, "stored_bytes": n, "documents": n}}, upsert=True)
+                    for a, n in moved.items()
+                ],
+                ordered=False,
+            )
+            await db.reservations.bulk_write([DeleteMany({"_id": {"$in": [e.upload_id for e in chunk]}})])
+        elapsed = time.perf_counter() - started
+    finally:
+        await mongo.drop_database("docstore_bench_floor")
+        await mongo.close()
+    return len(batch) / elapsed
+
+
+async def quota_throughput(bootstrap: str, mongo_url: str, uploads: list[UploadCompleted], run: str) -> float:
+    batch = records(uploads)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     mongo = AsyncMongoClient(mongo_url)
@@ -106,6 +174,12 @@ async def quota_throughput(bootstrap: str, mongo_url: str, batch: list[KafkaReco
         {"$match": {"_id": {"$regex": f"^bench-{run}-"}}},
         {"$group": {"_id": None, "n": {"$sum": "$stored_bytes"}}},
     ]
+    # Every upload holds a reservation until its completion is counted, as in real use.
+    reservations = mongo["docstore_quota_us_west_2"]["reservations"]
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    await reservations.insert_many(
+        [{"_id": e.upload_id, "account_id": e.account_id, "size": e.size, "expires_at": expires} for e in uploads]
+    )
     try:
         started = time.perf_counter()
         sending = asyncio.create_task(send_all(producer, batch))
@@ -129,6 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
         servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics())
@@ -140,10 +215,11 @@ def main() -> None:
         try:
             quota.start()
             warm = uuid.uuid4().hex[:6]
-            asyncio.run(quota_throughput(endpoints.kafka_bootstrap, endpoints.mongo_url, records(100, 5, warm), warm))
+            asyncio.run(quota_throughput(endpoints.kafka_bootstrap, endpoints.mongo_url, events(100, 5, warm), warm))
             run = uuid.uuid4().hex[:6]
-            batch = records(args.events, args.accounts, run)
-            raw = asyncio.run(raw_throughput(endpoints.kafka_bootstrap, batch))
+            batch = events(args.events, args.accounts, run)
+            raw = asyncio.run(raw_throughput(endpoints.kafka_bootstrap, records(batch)))
+            floor = asyncio.run(storage_floor(endpoints.mongo_url, batch))
             through_quota = asyncio.run(quota_throughput(endpoints.kafka_bootstrap, endpoints.mongo_url, batch, run))
         finally:
             quota.stop()
@@ -153,8 +229,23 @@ def main() -> None:
         f"fetch wait {FETCH_MAX_WAIT_MS} ms"
     )
     print(f"{'raw aiokafka consume':40} {raw:10.0f} events/s")
+    print(f"{'storage floor (bulk writes, no reads)':40} {floor:10.0f} events/s   batches of {BATCH}")
     print(f"{'through quota (applied exactly once)':40} {through_quota:10.0f} events/s")
-    print(f"{'ratio raw / quota':40} {raw / through_quota:10.1f} x")
+    print(f"{'ratio quota / raw':40} {through_quota / raw:10.3f}")
+    print(f"{'ratio quota / floor':40} {through_quota / floor:10.2f}   (goal >= 0.8, and >= 1,000 events/s)")
+    if args.json:
+        figures = {
+            "bench": "quota",
+            "events": args.events,
+            "accounts": args.accounts,
+            "batch": BATCH,
+            "events_per_s": round(through_quota, 1),
+            "raw_consume_per_s": round(raw, 1),
+            "storage_floor_per_s": round(floor, 1),
+            "ratio_raw": round(through_quota / raw, 4),
+            "ratio_floor": round(through_quota / floor, 3),
+        }
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -73,6 +73,25 @@ class RetryPolicy:
         return min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
 
 
+def dead_letter_record(
+    record: Any, headers: dict[str, str], error: BaseException, attempts: int, *, consumer: str
+) -> tuple[bytes, str, bytes | None, dict[str, str]]:
+    """What `<topic>.dlq` gets for `record` (a Kafka ConsumerRecord) that `consumer` gave up on:
+    (value, topic, key, headers), the original headers plus why, where and when. Logs and counts it."""
+    reason = "".join(traceback.format_exception_only(error)).strip()
+    log.error("event_dead_lettered", topic=record.topic, consumer=consumer, error=reason, attempts=attempts)
+    consumed_total.labels(consumer, record.topic, "dead_lettered").inc()
+    dlq_headers = {
+        **headers,
+        DLQ_ERROR: reason[:2000],
+        DLQ_ORIGINAL_TOPIC: record.topic,
+        DLQ_CONSUMER: consumer,
+        DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
+        DLQ_ATTEMPTS: str(attempts),
+    }
+    return record.value or b"", dead_letter_topic(record.topic), record.key, dlq_headers
+
+
 def subscribe(
     broker: KafkaBroker,
     handlers: Mapping[type[Event], Handler[Any]],
@@ -105,20 +124,8 @@ def subscribe(
         raise ValueError("nothing to subscribe to")
 
     async def dead_letter(message: Any, headers: dict[str, str], error: BaseException, attempts: int) -> None:
-        reason = "".join(traceback.format_exception_only(error)).strip()
-        log.error("event_dead_lettered", topic=message.topic, consumer=consumer, error=reason, attempts=attempts)
-        dlq_headers = {
-            **headers,
-            DLQ_ERROR: reason[:2000],
-            DLQ_ORIGINAL_TOPIC: message.topic,
-            DLQ_CONSUMER: consumer,
-            DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
-            DLQ_ATTEMPTS: str(attempts),
-        }
-        await broker.publish(
-            message.value or b"", topic=dead_letter_topic(message.topic), key=message.key, headers=dlq_headers
-        )
-        consumed_total.labels(consumer, message.topic, "dead_lettered").inc()
+        value, topic, key, dlq_headers = dead_letter_record(message, headers, error, attempts, consumer=consumer)
+        await broker.publish(value, topic=topic, key=key, headers=dlq_headers)
 
     async def consume(msg: KafkaMessage) -> None:
         raw = msg.raw_message

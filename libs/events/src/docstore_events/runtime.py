@@ -17,6 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events.base import Event
+from docstore_events.batches import BatchConsumer, BatchHandler
 from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import KafkaRecord
 from docstore_events.outbox import Outbox, OutboxRelay
@@ -42,8 +43,10 @@ class EventRuntime:
         retry: RetryPolicy = RetryPolicy(),
         relay_poll_interval: float = 0.5,
         fetch_max_wait_ms: int = 500,
+        batch_max_records: int = 250,
     ) -> None:
         self.service = service
+        self.bootstrap_servers = bootstrap_servers
         self.db = db
         self.topic_prefix = topic_prefix
         self.retry = retry
@@ -57,6 +60,9 @@ class EventRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Handler[Any]] = {}
         self._raw_handlers: dict[str, RawHandler] = {}
+        self._batch_handlers: dict[type[Event], BatchHandler] = {}
+        self.batch_max_records = batch_max_records
+        self._batch_consumer: BatchConsumer | None = None
         self._started = False
 
     @classmethod
@@ -74,9 +80,25 @@ class EventRuntime:
 
     def subscribe(self, event_class: type[E], handler: Handler[E]) -> None:
         """Deliver `event_class` events to `handler` in this service's consumer group (before `start`)."""
-        if event_class in self._handlers:
+        if event_class in self._handlers or event_class in self._batch_handlers:
             raise ValueError(f"{event_class.__name__} already has a handler")
         self._handlers[event_class] = handler
+
+    def subscribe_batch(self, handler: BatchHandler, *event_classes: type[Event]) -> None:
+        """Deliver the events of `event_classes` to `handler` in batches (before `start`; see
+        `docstore_events.batches`): lists of up to `batch_max_records` events, each list applied
+        in one transaction with `uow.run_once_each`.
+
+        A service consumes either in batches or one event at a time, not both: each way is a
+        Kafka consumer of its own, and two members of one group with different topics is a
+        rebalance protocol corner we do not need.
+        """
+        if self._started:
+            raise RuntimeError("subscribe_batch after start()")
+        for event_class in event_classes:
+            if event_class in self._batch_handlers or event_class in self._handlers:
+                raise ValueError(f"{event_class.__name__} already has a handler")
+            self._batch_handlers[event_class] = handler
 
     def subscribe_raw(self, topic: str, handler: RawHandler) -> None:
         """Deliver each message of `topic`, which another system writes (not CloudEvents), to
@@ -104,6 +126,8 @@ class EventRuntime:
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
         self._started = True
+        if self._batch_handlers and (self._handlers or self._raw_handlers):
+            raise ValueError(f"{self.service} subscribes both in batches and one event at a time")
         if self._handlers or self._raw_handlers:
             subscribe(
                 self.broker,
@@ -118,9 +142,27 @@ class EventRuntime:
                 group_id=f"{self.topic_prefix}{self.service}",
             )
         await self.broker.start()
+        if self._batch_handlers:
+            self._batch_consumer = BatchConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                handlers=self._batch_handlers,
+                consumer=self.service,
+                group_id=f"{self.topic_prefix}{self.service}",
+                publish=self._publish_raw,
+                topic_prefix=self.topic_prefix,
+                retry=self.retry,
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
+                max_records=self.batch_max_records,
+            )
+            await self._batch_consumer.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")
 
+    async def _publish_raw(self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+        await self.broker.publish(value, topic=topic, key=key, headers=headers)
+
     async def stop(self) -> None:
+        if self._batch_consumer:
+            await self._batch_consumer.stop()
         if self._relay_task:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

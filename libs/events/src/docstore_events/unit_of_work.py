@@ -25,6 +25,8 @@ a sweeper) go to `tx.after_commit`.
 
 `run_once` is the idempotent-consumer form: `work` runs with a processed-event record
 (`<consumer>:<event id>`) in the same transaction, and not at all if the record exists.
+`run_once_each` is its batch form (see `docstore_events.batches`): one transaction for many
+events, `work` told which of them were not processed before.
 
 `FakeUnitOfWork` runs use cases against in-memory repositories and records what was emitted
 and committed, so use-case tests need no servers.
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -42,7 +44,7 @@ from typing import Any, Generic, TypeVar
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from docstore_events.base import Event
 from docstore_events.outbox import Outbox
@@ -78,6 +80,9 @@ class Transaction(Generic[R]):
 
 
 Work = Callable[[Transaction[R]], Awaitable[T]]
+BatchWork = Callable[[Transaction[R], frozenset[str]], Awaitable[None]]
+"""A consumer's work on a batch: it gets the ids of the events not processed before, and
+applies exactly those."""
 
 
 class UnitOfWork(ABC, Generic[R]):
@@ -90,6 +95,12 @@ class UnitOfWork(ABC, Generic[R]):
     @abstractmethod
     async def run_once(self, *, consumer: str, event_id: str, work: Work[R, None]) -> bool:
         """Run a consumer's `work` once per `event_id`; False, doing nothing, if already done."""
+
+    @abstractmethod
+    async def run_once_each(self, *, consumer: str, event_ids: Sequence[str], work: BatchWork[R]) -> frozenset[str]:
+        """Run a consumer's `work` for a batch of events in one transaction, with the
+        processed-event records of the ones not processed before (the ids `work` gets, and
+        the ones returned). Nothing runs if every event was processed before."""
 
 
 async def _after_commit(transaction: Transaction[Any]) -> None:
@@ -135,6 +146,39 @@ class MongoUnitOfWork(UnitOfWork[R]):
             return False
         await self._committed(outcome[1])
         return True
+
+    async def run_once_each(self, *, consumer: str, event_ids: Sequence[str], work: BatchWork[R]) -> frozenset[str]:
+        keys = {f"{consumer}:{event_id}": event_id for event_id in event_ids}
+        fresh: list[frozenset[str]] = []
+
+        async def batch_work(transaction: Transaction[R]) -> None:
+            # Only the attempt that commits counts (see `_transaction`).
+            fresh.clear()
+            processed = self.db[PROCESSED_COLLECTION]
+            found = processed.find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=transaction.session)
+            done = {row["_id"] async for row in found}
+            new = {key: event_id for key, event_id in keys.items() if key not in done}
+            if not new:
+                return
+            now = datetime.now(UTC)
+            await processed.insert_many(
+                [{"_id": key, "consumer": consumer, "event_id": event_id, "at": now} for key, event_id in new.items()],
+                session=transaction.session,
+            )
+            fresh.append(frozenset(new.values()))
+            await work(transaction, fresh[0])
+
+        for _ in range(3):
+            try:
+                outcome = await self._transaction(batch_work, None)
+            except (DuplicateKeyError, BulkWriteError):
+                # A concurrent delivery (a rebalance) recorded some of these first: run again,
+                # and this time they count as processed.
+                continue
+            assert outcome is not None
+            await self._committed(outcome[1])
+            return fresh[0] if fresh else frozenset()
+        raise RuntimeError(f"{consumer}: a batch kept meeting concurrent deliveries of its events")
 
     async def _transaction(self, work: Work[R, T], processed_id: str | None) -> tuple[T, Transaction[R]] | None:
         """`work`'s result and transaction from the attempt that committed; None if the event was processed."""
@@ -197,3 +241,15 @@ class FakeUnitOfWork(UnitOfWork[R]):
         await self.run(work)
         self.processed.add(key)
         return True
+
+    async def run_once_each(self, *, consumer: str, event_ids: Sequence[str], work: BatchWork[R]) -> frozenset[str]:
+        new = frozenset(event_id for event_id in event_ids if f"{consumer}:{event_id}" not in self.processed)
+        if not new:
+            return new
+
+        async def batch_work(transaction: Transaction[R]) -> None:
+            await work(transaction, new)
+
+        await self.run(batch_work)
+        self.processed.update(f"{consumer}:{event_id}" for event_id in new)
+        return new

@@ -26,7 +26,7 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
         configure_observability(settings)
         services = bootstrap(settings, s3=s3)
         app.state.services = services
-        register(services.runtime.events, services.ledger, services.reservations)
+        register(services.runtime.events, services.ledger)
         await ensure_indexes(services.runtime.db)
         async with services.runtime:
             yield

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_quota.domain.reservations import Reservation
-from docstore_quota.domain.usage import DEFAULT_PLAN, DocumentState, Usage
+from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usage
 
 
 @dataclass
@@ -35,13 +35,17 @@ class InMemoryUsage:
         account.usage, account.plan_at = replace(account.usage, plan=plan), at
         return account.usage
 
-    async def add_counters(self, account_id: str, *, used: int, stored: int, documents: int) -> Usage:
-        account = self._account(account_id)
-        u = account.usage
-        account.usage = replace(
-            u, used_bytes=u.used_bytes + used, stored_bytes=u.stored_bytes + stored, documents=u.documents + documents
-        )
-        return account.usage
+    async def add_to_counters(self, moves: Mapping[str, Delta]) -> dict[str, Usage]:
+        for account_id, move in moves.items():
+            account = self._account(account_id)
+            u = account.usage
+            account.usage = replace(
+                u,
+                used_bytes=u.used_bytes + move.used,
+                stored_bytes=u.stored_bytes + move.stored,
+                documents=u.documents + move.documents,
+            )
+        return {account_id: self.accounts[account_id].usage for account_id in moves}
 
     async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None:
         account = self._account(account_id)
@@ -50,11 +54,11 @@ class InMemoryUsage:
     async def bump_reservation_seq(self, account_id: str) -> None:
         self._account(account_id).reservation_seq += 1
 
-    async def document(self, document_id: str) -> DocumentState:
-        return self.documents.get(document_id, ("", DocumentState()))[1]
+    async def document_states(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
+        return {d: self.documents[d][1] for d in document_ids if d in self.documents}
 
-    async def save_document(self, account_id: str, document_id: str, state: DocumentState) -> None:
-        self.documents[document_id] = (account_id, state)
+    async def save_document_states(self, states: Mapping[str, tuple[str, DocumentState]]) -> None:
+        self.documents.update(states)
 
     async def get(self, account_id: str) -> Usage:
         found = self.accounts.get(account_id)
@@ -98,6 +102,9 @@ class InMemoryReservations:
             return False
         del self.rows[upload_id]
         return True
+
+    async def delete_each(self, uploads: Iterable[tuple[str, str]]) -> int:
+        return sum([await self.delete(account_id, upload_id) for account_id, upload_id in uploads])
 
     async def reserved_by_account(self, account_ids: Iterable[str], cutoff: datetime) -> dict[str, int]:
         wanted, result = set(account_ids), {}

@@ -12,7 +12,7 @@ from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_quota.domain.reservations import DuplicateUploadIds, GrantExpired, Reservation, UploadIdTaken
 from docstore_quota.service_layer.accounts import Accounts
-from docstore_quota.service_layer.ledger import Ledger
+from docstore_quota.service_layer.ledger import DocumentChanged, Ledger, PlanSet, ReservationReleased
 from docstore_quota.service_layer.reservations import Reservations, Wanted
 
 CAPS = {"free": 1000, "premium": 10_000}
@@ -160,3 +160,36 @@ async def test_a_repeated_batch_is_not_counted_twice_and_bad_batches_are_refused
 def uow_of(reservations: Reservations) -> FakeUnitOfWork[InMemoryRepos]:
     uow: FakeUnitOfWork[InMemoryRepos] = reservations.uow  # type: ignore[assignment]
     return uow
+
+
+async def test_a_batch_leaves_the_ledger_that_its_events_one_by_one_leave() -> None:
+    entries = [
+        DocumentChanged.uploaded("e1", "a", "up1", "d1", 300, None),
+        DocumentChanged.uploaded("e2", "a", "up2", "d2", 500, None),
+        DocumentChanged.uploaded("e3", "b", "up3", "d3", 70, None),
+        DocumentChanged.deleted("e4", "a", "d1", 300),
+        DocumentChanged.trashed("e5", "b", "d3", True, NOW),
+        PlanSet("e6", "b", "premium", NOW),
+        DocumentChanged.uploaded("e1", "a", "up1", "d1", 300, None),  # the same event twice in one batch
+        ReservationReleased("e7", "a", "up9"),
+    ]
+    one_by_one_uow, one_by_one, _, _ = world()
+    for entry in entries:
+        await one_by_one.apply([entry])
+    batched_uow, batched, _, _ = world()
+
+    assert await batched.apply(entries) == {f"e{i}" for i in range(1, 8)}
+    assert await batched.apply(entries) == frozenset()  # a redelivered batch changes nothing
+    assert batched_uow.commits == 1
+    assert repos(batched_uow).usage.accounts == repos(one_by_one_uow).usage.accounts
+    assert repos(batched_uow).usage.documents == repos(one_by_one_uow).usage.documents
+    assert (await repos(batched_uow).usage.get("a")).used_bytes == 500
+
+
+async def test_a_batch_past_two_warning_levels_announces_the_highest_once() -> None:
+    sizes = [300, 300, 260, 100]  # one by one: 86 % (80 announced), then 96 % (95 announced)
+    uow, ledger, _, _ = world()
+    await ledger.apply(
+        [DocumentChanged.uploaded(f"e{i}", "a", f"up{i}", f"d{i}", n, None) for i, n in enumerate(sizes)]
+    )
+    assert [(type(e).__name__, e.percent) for e in uow.emitted] == [("QuotaWarningReached", 95)]

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_quota.adapters.mongo import races_lost
-from docstore_quota.domain.usage import DEFAULT_PLAN, DocumentState, Usage
+from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usage
 
 COLLECTION = "usage"
 DOCUMENTS = "document_ledger"
@@ -31,9 +32,7 @@ def to_usage(doc: dict[str, Any]) -> Usage:
     )
 
 
-def _document(doc: dict[str, Any] | None) -> DocumentState:
-    if doc is None:
-        return DocumentState()
+def _document(doc: dict[str, Any]) -> DocumentState:
     return DocumentState(
         bytes=doc.get("bytes", 0),
         current_version=doc.get("current_version", 0),
@@ -78,18 +77,27 @@ class UsageRepository:
         )
         return to_usage(doc or {"_id": account_id})
 
-    async def add_counters(self, account_id: str, *, used: int, stored: int, documents: int) -> Usage:
-        doc = await self.collection.find_one_and_update(
-            {"_id": account_id},
-            {
-                "$inc": {"used_bytes": used, "stored_bytes": stored, "documents": documents},
-                "$setOnInsert": {"over_quota": False, "warned": []},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+    async def add_to_counters(self, moves: Mapping[str, Delta]) -> dict[str, Usage]:
+        """Move each account's counters (creating its record if need be); returns the accounts after."""
+        if not moves:
+            return {}
+        await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": account_id},
+                    {
+                        "$inc": {"used_bytes": move.used, "stored_bytes": move.stored, "documents": move.documents},
+                        "$setOnInsert": {"over_quota": False, "warned": []},
+                    },
+                    upsert=True,
+                )
+                for account_id, move in moves.items()
+            ],
+            ordered=False,
             session=self.session,
         )
-        return to_usage(doc or {"_id": account_id})
+        found = self.collection.find({"_id": {"$in": list(moves)}}, session=self.session)
+        return {doc["_id"]: to_usage(doc) async for doc in found}
 
     async def bump_reservation_seq(self, account_id: str) -> None:
         """Write the account's record in a grant's transaction, so concurrent grants for the same
@@ -109,23 +117,34 @@ class UsageRepository:
 
     # --- documents -------------------------------------------------------------------
 
-    async def document(self, document_id: str) -> DocumentState:
-        return _document(await self.documents.find_one({"_id": document_id}, session=self.session))
+    async def document_states(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
+        """The stored state of each of `document_ids` that has one."""
+        found = self.documents.find({"_id": {"$in": list(document_ids)}}, session=self.session)
+        return {doc["_id"]: _document(doc) async for doc in found}
 
-    async def save_document(self, account_id: str, document_id: str, state: DocumentState) -> None:
-        await self.documents.update_one(
-            {"_id": document_id},
-            {
-                "$set": {
-                    "account_id": account_id,
-                    "bytes": state.bytes,
-                    "current_version": state.current_version,
-                    "current_bytes": state.current_bytes,
-                    "trashed": state.trashed,
-                    "trash_changed_at": state.trash_changed_at,
-                }
-            },
-            upsert=True,
+    async def save_document_states(self, states: Mapping[str, tuple[str, DocumentState]]) -> None:
+        """Store each document's (account id, state)."""
+        if not states:
+            return
+        await self.documents.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": document_id},
+                    {
+                        "$set": {
+                            "account_id": account_id,
+                            "bytes": state.bytes,
+                            "current_version": state.current_version,
+                            "current_bytes": state.current_bytes,
+                            "trashed": state.trashed,
+                            "trash_changed_at": state.trash_changed_at,
+                        }
+                    },
+                    upsert=True,
+                )
+                for document_id, (account_id, state) in states.items()
+            ],
+            ordered=False,
             session=self.session,
         )
 

@@ -1,6 +1,12 @@
-"""Event subscribers: each decodes its event and calls one use case, applied exactly once."""
+"""The event subscriber: every event quota consumes, in batches, each applied exactly once.
+
+Each envelope becomes a ledger entry; a batch is applied by `Ledger.apply` in one
+transaction (see `docstore_events.batches`).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from docstore_events import (
     AccountCreated,
@@ -14,48 +20,45 @@ from docstore_events import (
     UploadExpired,
 )
 from docstore_events.runtime import EventRuntime
-from docstore_quota.service_layer.ledger import Ledger
-from docstore_quota.service_layer.reservations import Reservations
+from docstore_quota.service_layer.ledger import DocumentChanged, Entry, Ledger, PlanSet, ReservationReleased
+
+CONSUMED = (
+    AccountCreated,
+    AccountPlanChanged,
+    UploadCompleted,
+    UploadExpired,
+    FileModified,
+    FileDeleted,
+    FileTrashed,
+    FileRestored,
+)
 
 
-def register(events: EventRuntime, ledger: Ledger, reservations: Reservations) -> None:
-    async def account_created(envelope: Envelope[AccountCreated]) -> None:
-        e = envelope.data
-        await ledger.set_plan(envelope.id, e.account_id, e.plan, envelope.time)
+def entry(envelope: Envelope[Any]) -> Entry:
+    """What one consumed event means to the ledger."""
+    event_id, e = envelope.id, envelope.data
+    match e:
+        case AccountCreated():
+            return PlanSet(event_id, e.account_id, e.plan, envelope.time)
+        case AccountPlanChanged():
+            return PlanSet(event_id, e.account_id, e.new_plan, envelope.time)
+        case UploadCompleted():
+            return DocumentChanged.uploaded(event_id, e.account_id, e.upload_id, e.document_id, e.size, e.base_version)
+        case UploadExpired():
+            return ReservationReleased(event_id, e.account_id, e.upload_id)
+        case FileModified():
+            return DocumentChanged.modified(event_id, e.account_id, e.document_id, e.version, e.size)
+        case FileDeleted():
+            return DocumentChanged.deleted(event_id, e.account_id, e.document_id, e.size)
+        case FileTrashed():
+            return DocumentChanged.trashed(event_id, e.account_id, e.document_id, True, envelope.time)
+        case FileRestored():
+            return DocumentChanged.trashed(event_id, e.account_id, e.document_id, False, envelope.time)
+    raise TypeError(f"quota does not consume {envelope.type}")
 
-    async def plan_changed(envelope: Envelope[AccountPlanChanged]) -> None:
-        e = envelope.data
-        await ledger.set_plan(envelope.id, e.account_id, e.new_plan, envelope.time)
 
-    async def upload_completed(envelope: Envelope[UploadCompleted]) -> None:
-        e = envelope.data
-        await ledger.uploaded(envelope.id, e.account_id, e.upload_id, e.document_id, e.size, e.base_version)
+def register(events: EventRuntime, ledger: Ledger) -> None:
+    async def apply(envelopes: list[Envelope[Any]]) -> None:
+        await ledger.apply([entry(envelope) for envelope in envelopes])
 
-    async def upload_expired(envelope: Envelope[UploadExpired]) -> None:
-        e = envelope.data
-        await reservations.expired(envelope.id, e.account_id, e.upload_id)
-
-    async def file_modified(envelope: Envelope[FileModified]) -> None:
-        e = envelope.data
-        await ledger.modified(envelope.id, e.account_id, e.document_id, e.version, e.size)
-
-    async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
-        e = envelope.data
-        await ledger.deleted(envelope.id, e.account_id, e.document_id, e.size)
-
-    async def file_trashed(envelope: Envelope[FileTrashed]) -> None:
-        e = envelope.data
-        await ledger.trashed(envelope.id, e.account_id, e.document_id, True, envelope.time)
-
-    async def file_restored(envelope: Envelope[FileRestored]) -> None:
-        e = envelope.data
-        await ledger.trashed(envelope.id, e.account_id, e.document_id, False, envelope.time)
-
-    events.subscribe(AccountCreated, account_created)
-    events.subscribe(AccountPlanChanged, plan_changed)
-    events.subscribe(UploadCompleted, upload_completed)
-    events.subscribe(UploadExpired, upload_expired)
-    events.subscribe(FileModified, file_modified)
-    events.subscribe(FileDeleted, file_deleted)
-    events.subscribe(FileTrashed, file_trashed)
-    events.subscribe(FileRestored, file_restored)
+    events.subscribe_batch(apply, *CONSUMED)

@@ -9,6 +9,7 @@ its current version's size.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -144,3 +145,30 @@ def delta(before: DocumentState, after: DocumentState, rule: CountingRule) -> De
 def newer(at: datetime, than: datetime | None) -> bool:
     """Last-writer-wins by event time for registers set by events on different topics."""
     return than is None or at >= than
+
+
+DocumentChange = Callable[[DocumentState], DocumentState]
+
+
+def apply_changes(
+    states: Mapping[str, DocumentState],
+    changes: Iterable[tuple[str, str, DocumentChange]],
+    rule: CountingRule,
+) -> tuple[dict[str, tuple[str, DocumentState]], dict[str, Delta]]:
+    """Apply `changes` (account id, document id, change), in order, to the documents' `states`
+    (a document not in `states` starts empty). Returns each changed document's account and new
+    state, and how each account's counters move in total."""
+    current = dict(states)
+    changed: dict[str, tuple[str, DocumentState]] = {}
+    moves: dict[str, Delta] = {}
+    for account_id, document_id, change in changes:
+        before = current.get(document_id, DocumentState())
+        after = change(before)
+        current[document_id] = after
+        changed[document_id] = (account_id, after)
+        moved = delta(before, after, rule)
+        total = moves.get(account_id, Delta(0, 0, 0))
+        moves[account_id] = Delta(
+            total.used + moved.used, total.stored + moved.stored, total.documents + moved.documents
+        )
+    return changed, moves

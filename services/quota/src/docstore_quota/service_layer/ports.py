@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from docstore_quota.domain.reservations import Reservation
-from docstore_quota.domain.usage import DocumentState, Usage
+from docstore_quota.domain.usage import Delta, DocumentState, Usage
 
 
 class UsageStore(Protocol):
@@ -17,16 +17,19 @@ class UsageStore(Protocol):
 
     async def set_plan(self, account_id: str, plan: str, at: datetime) -> Usage: ...
 
-    async def add_counters(self, account_id: str, *, used: int, stored: int, documents: int) -> Usage: ...
+    async def add_to_counters(self, moves: Mapping[str, Delta]) -> dict[str, Usage]:
+        """Move each account's counters (creating its record); the accounts after."""
 
     async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None: ...
 
     async def bump_reservation_seq(self, account_id: str) -> None:
         """Write the account's record, so concurrent grants for it conflict."""
 
-    async def document(self, document_id: str) -> DocumentState: ...
+    async def document_states(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
+        """The stored state of each document that has one."""
 
-    async def save_document(self, account_id: str, document_id: str, state: DocumentState) -> None: ...
+    async def save_document_states(self, states: Mapping[str, tuple[str, DocumentState]]) -> None:
+        """Store each document's (account id, state)."""
 
     async def get(self, account_id: str) -> Usage: ...
 
@@ -49,6 +52,9 @@ class ReservationStore(Protocol):
     async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None: ...
 
     async def delete(self, account_id: str, upload_id: str) -> bool: ...
+
+    async def delete_each(self, uploads: Iterable[tuple[str, str]]) -> int:
+        """Delete the reservations of (account id, upload id) pairs; how many there were."""
 
     async def reserved_by_account(self, account_ids: Iterable[str], cutoff: datetime) -> dict[str, int]: ...
 

@@ -1,0 +1,129 @@
+"""Batch subscriptions against a real Kafka-protocol broker and MongoDB-protocol server:
+one transaction per batch, exactly once, and a poison event split out to the dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from docstore_events import Envelope, QuotaExceeded, QuotaRestored, encode
+from docstore_events.consumer import DLQ_ATTEMPTS, DLQ_ERROR, RetryPolicy
+from docstore_events.runtime import EventRuntime
+from docstore_events.topics import dead_letter_topic
+from docstore_events.unit_of_work import Transaction
+
+from .helpers import eventually, read_topic
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
+Bound = tuple[Any, Any]
+
+
+@pytest.fixture
+async def db(isolated):
+    mongo = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
+    yield mongo[isolated["mongodb_database"]]
+    await mongo.close()
+
+
+def exceeded(account_id: str) -> QuotaExceeded:
+    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
+
+
+async def produce_all(bootstrap: str, records: list[Any]) -> None:
+    """Send every record before any is awaited, so the consumer finds them together."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(r.topic, r.value, key=r.key, headers=[(k, v.encode()) for k, v in r.headers.items()])
+            for r in records
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def counting_runtime(
+    db: Any, isolated: dict[str, str], batches: list[int], *, poison: str | None = None
+) -> EventRuntime:
+    """A runtime whose batch handler adds 1 per event to a counter per account, exactly once."""
+    events = EventRuntime(
+        service="batcher",
+        region="test",
+        bootstrap_servers=isolated["kafka_bootstrap_servers"],
+        db=db,
+        topic_prefix=isolated["kafka_topic_prefix"],
+        retry=FAST_RETRY,
+        relay_poll_interval=0.1,
+    )
+    uow = events.unit_of_work(lambda session: (db.counters, session))
+
+    async def apply(envelopes: list[Envelope[Any]]) -> None:
+        batches.append(len(envelopes))
+
+        async def work(tx: Transaction[Bound], fresh: frozenset[str]) -> None:
+            counters, session = tx.repos
+            for envelope in envelopes:
+                if envelope.id not in fresh:
+                    continue
+                if envelope.data.account_id == poison:
+                    raise ValueError("this account cannot be counted")
+                await counters.update_one(
+                    {"_id": envelope.data.account_id}, {"$inc": {"n": 1}}, upsert=True, session=session
+                )
+
+        await uow.run_once_each(consumer="batcher", event_ids=[e.id for e in envelopes], work=work)
+
+    events.subscribe_batch(apply, QuotaExceeded, QuotaRestored)
+    return events
+
+
+async def counts(db: Any) -> dict[str, int]:
+    return {row["_id"]: row["n"] async for row in db.counters.find({})}
+
+
+async def test_a_burst_is_applied_in_batches_each_event_once(db, isolated) -> None:
+    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
+    records = [encode(exceeded(f"acct-{i % 10}"), source="test", topic_prefix=prefix) for i in range(300)]
+    batches: list[int] = []
+    events = counting_runtime(db, isolated, batches)
+    await events.start()
+    try:
+        await produce_all(bootstrap, records)
+        await produce_all(bootstrap, records[:50])  # redelivered, as a relay that died before marking would
+        await eventually(lambda: asyncio.sleep(0, sum(batches) >= 350), timeout=60)
+    finally:
+        await events.stop()
+    assert await counts(db) == {f"acct-{i}": 30 for i in range(10)}
+    assert max(batches) > 1  # the burst did not go one event per transaction
+    assert await db.processed_events.count_documents({"consumer": "batcher"}) == 300
+
+
+async def test_a_poison_event_is_split_out_to_the_dead_letters_and_the_rest_applied(db, isolated) -> None:
+    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
+    records = [encode(exceeded(f"acct-{i % 5}"), source="test", topic_prefix=prefix) for i in range(100)]
+    poison = encode(exceeded("poison"), source="test", topic_prefix=prefix)
+    records.insert(37, poison)
+    batches: list[int] = []
+    events = counting_runtime(db, isolated, batches, poison="poison")
+    await events.start()
+    try:
+        await produce_all(bootstrap, records)
+        await eventually(lambda: counts_reached(db, {f"acct-{i}": 20 for i in range(5)}), timeout=60)
+        dead = await read_topic(bootstrap, dead_letter_topic(QuotaExceeded.topic(prefix)), expect=1)
+    finally:
+        await events.stop()
+    assert await counts(db) == {f"acct-{i}": 20 for i in range(5)}  # nothing of the poison, nothing twice
+    assert [headers["ce_id"] for headers, _ in dead] == [poison.headers["ce_id"]]
+    assert "this account cannot be counted" in dead[0][0][DLQ_ERROR]
+    assert dead[0][0][DLQ_ATTEMPTS] == str(FAST_RETRY.max_attempts)
+
+
+async def counts_reached(db: Any, expected: dict[str, int]) -> bool:
+    return await counts(db) == expected
