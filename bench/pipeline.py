@@ -8,13 +8,17 @@ own process, then measures, in the same run:
 Events are sent one at a time so each latency is one event's. Prints p50/p99 and the
 ratio pipeline/raw.
 
-    uv run python bench/pipeline.py [--events 2000]
+    uv run python bench/pipeline.py [--events 2000] [--json]
+
+With `--json` the last line of stdout is one JSON object with both runs' p50/p99 (ms) and
+the ratios: {"bench": "pipeline", "raw_p50_ms": ..., "pipeline_p99_ms": ..., "ratio_p50": ...}.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -131,6 +135,7 @@ def report(name: str, samples: list[float]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
         servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics())
@@ -150,6 +155,19 @@ def main() -> None:
     raw_p50, raw_p99 = report("raw aiokafka produce -> consume", raw)
     pipe_p50, pipe_p99 = report("upload.completed -> quota usage updated", pipeline)
     print(f"{'ratio pipeline / raw':42} p50 {pipe_p50 / raw_p50:8.1f} x    p99 {pipe_p99 / raw_p99:8.1f} x")
+    if args.json:
+        figures = {
+            "bench": "pipeline",
+            "events": args.events,
+            "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+            "raw_p50_ms": raw_p50,
+            "raw_p99_ms": raw_p99,
+            "pipeline_p50_ms": pipe_p50,
+            "pipeline_p99_ms": pipe_p99,
+            "ratio_p50": pipe_p50 / raw_p50,
+            "ratio_p99": pipe_p99 / raw_p99,
+        }
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
 
 
 if __name__ == "__main__":

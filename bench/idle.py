@@ -1,0 +1,209 @@
+"""CPU the whole two-region platform uses while nothing happens.
+
+Starts the platform exactly as `scripts/up` does (`python -m docstore_devplatform up`:
+the supervisor, the five servers and both regions' services), but on free ports and in a
+temporary data dir so it runs beside a developer's platform. Once it is ready it lets it
+settle (start-up work: index creation, consumer group joins, ...: until two successive
+5 s windows agree, within a cap), then measures the CPU time every process of the
+platform tree uses over `--seconds` (default 60), in cores (CPU seconds per second),
+in total and per process. The machine's total busy cores over the same window are printed
+too: the machine may be shared, and a platform figure far below the machine's tells
+that the rest is someone else's load.
+
+    uv run python bench/idle.py [--seconds 60] [--json]
+
+With `--json` the last line of stdout is one JSON object:
+{"bench": "idle", "seconds": 60, "cores_total": ..., "per_process": {...}, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from docstore_devplatform.state import StateFile
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SETTLE_WINDOW = 5.0
+
+
+@dataclass(frozen=True)
+class ProcTimes:
+    """CPU seconds of one process: its own (all threads) and its reaped children's."""
+
+    own: float
+    reaped_children: float
+
+
+def read_times(pid: int) -> ProcTimes | None:
+    """utime+stime and cutime+cstime of `pid` from /proc, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    children = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+    return ProcTimes(own, children)
+
+
+def children_of() -> dict[int, list[int]]:
+    """Parent pid -> child pids of every process on the machine."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int(Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(root: int, tree: dict[int, list[int]]) -> list[int]:
+    """`root` and every process below it."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(tree.get(pid, []))
+    return found
+
+
+def named_processes(state: dict) -> dict[str, int]:
+    """Label -> pid of the supervisor, each server and each region's services."""
+    pids = state.get("pids", {})
+    named = {"supervisor": int(state["supervisor_pid"])}
+    named |= {name: pid for name, pid in pids.get("servers", {}).items()}
+    for group, members in pids.items():
+        if group == "servers":
+            continue
+        suffix = "" if group == "services" else "@" + group.removesuffix("-services")
+        named |= {f"{name}{suffix}": pid for name, pid in members.items()}
+    return named
+
+
+def snapshot(named: dict[str, int]) -> dict[str, dict[int, float]]:
+    """Per label: CPU seconds of each process in its subtree (the supervisor: itself only).
+
+    A subtree's processes are counted under the label of the nearest named ancestor, so a
+    service's worker processes count as that service. Reaped children's time counts too
+    (cutime), so a worker that exits inside the window is not lost.
+    """
+    tree = children_of()
+    owned = set(named.values())
+    result: dict[str, dict[int, float]] = {}
+    for label, root in named.items():
+        times: dict[int, float] = {}
+        for pid in descendants(root, tree):
+            if pid != root and pid in owned:
+                continue  # counted under its own label
+            if label == "supervisor" and pid != root:
+                continue
+            t = read_times(pid)
+            if t is not None:
+                times[pid] = t.own + (t.reaped_children if label != "supervisor" else 0.0)
+        result[label] = times
+    return result
+
+
+def cores_between(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], elapsed: float) -> dict:
+    """Cores used per label between two snapshots (processes new in `after` count from 0)."""
+    per = {}
+    for label, times in after.items():
+        used = sum(t - before.get(label, {}).get(pid, 0.0) for pid, t in times.items())
+        per[label] = max(0.0, used) / elapsed
+    return per
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def measure(named: dict[str, int], seconds: float) -> tuple[dict[str, float], float]:
+    """Cores per label over `seconds`, and the machine's busy cores over the same window."""
+    busy0, _ = machine_busy()
+    before, started = snapshot(named), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = snapshot(named), time.monotonic() - started
+    busy1, _ = machine_busy()
+    return cores_between(before, after, elapsed), (busy1 - busy0) / CLOCK_TICKS / elapsed
+
+
+def settle(named: dict[str, int], cap: float) -> float:
+    """Wait until two successive 5 s windows agree (within 0.02 core or 20 %), at most `cap` s."""
+    started = time.monotonic()
+    previous = None
+    while time.monotonic() - started < cap:
+        per, _ = measure(named, SETTLE_WINDOW)
+        total = sum(per.values())
+        print(f"  settling: {total:.3f} cores over {SETTLE_WINDOW:.0f} s", file=sys.stderr, flush=True)
+        if previous is not None and abs(total - previous) <= max(0.02, 0.2 * previous):
+            break
+        previous = total
+    return time.monotonic() - started
+
+
+def platform(data_dir: Path, *, command: str, timeout: float | None = None) -> None:
+    """Run `python -m docstore_devplatform <command>` (the code path of scripts/up and scripts/down)."""
+    argv = [sys.executable, "-m", "docstore_devplatform", command, "--data-dir", str(data_dir)]
+    if command == "up":
+        argv += ["--ports", "auto", "--timeout", str(timeout or 300)]
+    subprocess.run(argv, check=True, stdout=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="measuring window (default %(default)s)")
+    parser.add_argument("--settle-cap", type=float, default=120.0, help="longest settling time (default %(default)s)")
+    parser.add_argument("--keep", type=Path, help="data dir to use and keep (default: a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-idle-") as folder:
+        data_dir = (args.keep or Path(folder) / "data").resolve()
+        print("starting the platform (both regions) ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        try:
+            platform(data_dir, command="up")
+            ready_after = time.monotonic() - started
+            state = StateFile.read(data_dir) or {}
+            named = named_processes(state)
+            settled_after = settle(named, args.settle_cap)
+            print(f"measuring {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
+            per, machine = measure(named, args.seconds)
+        finally:
+            platform(data_dir, command="down")
+    total = sum(per.values())
+    print(f"\nidle platform, both regions: {total:.3f} cores over {args.seconds:.0f} s")
+    print(f"(ready after {ready_after:.0f} s, settled {settled_after:.0f} s later; machine busy {machine:.2f} cores)")
+    for label, cores in sorted(per.items(), key=lambda item: -item[1]):
+        print(f"  {label:28} {cores:7.4f} cores  ({cores * 100:5.1f} % of one)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "bench": "idle",
+                    "seconds": args.seconds,
+                    "cores_total": round(total, 4),
+                    "per_process": {label: round(cores, 4) for label, cores in sorted(per.items())},
+                    "machine_busy_cores": round(machine, 3),
+                    "ready_s": round(ready_after, 1),
+                    "settle_s": round(settled_after, 1),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
