@@ -1,6 +1,8 @@
-"""Event subscribers of metadata: decode, then one use case, exactly once."""
+"""Event subscribers of metadata: completed uploads, in batches, each recorded exactly once."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from docstore_events import Envelope, UploadCompleted
 from docstore_events.runtime import EventRuntime
@@ -8,7 +10,8 @@ from docstore_metadata.service_layer.documents import Documents
 
 
 def register(events: EventRuntime, documents: Documents) -> None:
-    async def upload_completed(envelope: Envelope[UploadCompleted]) -> None:
-        await documents.record_upload_once(envelope.id, envelope.data)
+    async def uploads_completed(envelopes: list[Envelope[Any]]) -> None:
+        # In partition order: uploads of one document (one key) are recorded in the order sent.
+        await documents.record_uploads_once([(envelope.id, envelope.data) for envelope in envelopes])
 
-    events.subscribe(UploadCompleted, upload_completed)
+    events.subscribe_batch(uploads_completed, UploadCompleted)

@@ -1,14 +1,14 @@
 """Document use cases: versions from uploads, details, trash, purge, and the reads behind the API.
 
-Every state change runs in one transaction (`uow.run`; the upload consumer: `uow.run_once`) with
-its events and its change-feed entry. S3 objects a change frees are recorded in the same
+Every state change runs in one transaction (`uow.run`; the upload consumer: `uow.run_once_each`,
+a batch of uploads at a time) with its events and its change-feed entry. S3 objects a change frees are recorded in the same
 transaction (`s3_garbage`) and deleted after commit by housekeeping, which is woken then.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,12 +95,21 @@ class Documents:
         return await self.uow.run(lambda tx: self._record(tx, event))
 
     async def record_upload_once(self, event_id: str, event: UploadCompleted) -> bool:
-        """The consumer's form: once per event id; False when this event was recorded before."""
+        """Once per event id; False when this event was recorded before."""
+        return bool(await self.record_uploads_once([(event_id, event)]))
 
-        async def work(tx: Tx) -> None:
-            await self._record(tx, event)
+    async def record_uploads_once(self, uploads: Sequence[tuple[str, UploadCompleted]]) -> frozenset[str]:
+        """The consumer's batch form: (event id, event) pairs recorded in order, in one
+        transaction, each once; returns the event ids recorded now."""
 
-        return await self.uow.run_once(consumer=CONSUMER, event_id=event_id, work=work)
+        async def work(tx: Tx, fresh: frozenset[str]) -> None:
+            for event_id, event in dict(uploads).items():  # an event twice in one batch counts once
+                if event_id in fresh:
+                    await self._record(tx, event)
+
+        return await self.uow.run_once_each(
+            consumer=CONSUMER, event_ids=[event_id for event_id, _ in uploads], work=work
+        )
 
     async def _record(self, tx: Tx, event: UploadCompleted) -> VersionRecorded:
         """* a document id not seen before: a new document at version 1;
