@@ -20,6 +20,7 @@ from docstore_indexer.adapters.search_index import SearchIndex
 from docstore_indexer.domain.extraction import Limits, Options
 from docstore_indexer.service_layer.backfill import BackfillWorker
 from docstore_indexer.service_layer.indexing import Indexing
+from docstore_indexer.service_layer.indexing_worker import IndexingWorker
 from docstore_indexer.service_layer.plans import Plans
 from docstore_indexer.service_layer.ports import Extractor, Objects, Repos
 from docstore_indexer.service_layer.search import Search
@@ -44,6 +45,7 @@ class Services:
     indexing: Indexing
     search: Search
     backfill: BackfillWorker
+    indexing_worker: IndexingWorker
 
     async def prepare(self) -> None:
         """Create what the service needs on its servers (collection, indexes) and start the workers."""
@@ -105,6 +107,15 @@ def bootstrap(
         limits=limits,
         consumer=settings.service,
     )
+    indexing_worker = IndexingWorker(
+        indexing,
+        reads,
+        # Every worker process busy, and one more document read from S3 meanwhile.
+        concurrency=settings.extract_workers + 1,
+        batch_size=settings.index_batch_size,
+        poll_seconds=settings.index_poll_seconds,
+    )
+    indexing.on_due = indexing_worker.enqueue_entry
     backfill = BackfillWorker(
         indexing,
         uow,
@@ -116,6 +127,7 @@ def bootstrap(
     plans = Plans(
         uow=uow, reads=reads, index=search_index, consumer=settings.service, on_backfill_started=backfill.wake
     )
+    plans.on_due = indexing_worker.enqueue_entry
     return Services(
         settings=settings,
         runtime=runtime,
@@ -129,4 +141,5 @@ def bootstrap(
         indexing=indexing,
         search=Search(reads=reads, index=search_index),
         backfill=backfill,
+        indexing_worker=indexing_worker,
     )

@@ -30,9 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
             await services.prepare()
             async with services.runtime:
                 services.backfill.start()
+                services.indexing_worker.start()
                 try:
                     yield
                 finally:
+                    await services.indexing_worker.stop()
                     await services.backfill.stop()
         finally:
             await services.close()

@@ -43,6 +43,11 @@ class Settings(ServiceSettings, S3Settings):
     extract_memory_mb: int = 2048
     """Address-space limit of each extraction worker process."""
 
+    index_batch_size: int = 64
+    """At most this many due uploads indexed together: one Typesense import and one MongoDB transaction."""
+    index_poll_seconds: float = 5.0
+    """How often the indexing worker looks for due uploads it was not told about (after a crash, other replicas)."""
+
     backfill_documents_per_second: float = 10.0
     """Throttle of the backfill that follows an upgrade to Premium (per replica)."""
     backfill_poll_seconds: float = 2.0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from docstore_events import FileVersionRecorded
 from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_indexer.adapters.extraction import extract_text
 from docstore_indexer.adapters.object_store import ObjectMissing
@@ -18,6 +19,7 @@ from docstore_indexer.domain.plans import PlanRecord
 from docstore_indexer.service_layer import ports
 from docstore_indexer.service_layer.backfill import BackfillWorker
 from docstore_indexer.service_layer.indexing import Indexing
+from docstore_indexer.service_layer.indexing_worker import IndexingWorker
 from docstore_indexer.service_layer.plans import Plans
 from docstore_indexer.service_layer.search import Search
 
@@ -40,8 +42,21 @@ class Catalog:
     async def get(self, account_id: str, document_id: str) -> CatalogEntry | None:
         return self.entries.get(entry_id(account_id, document_id))
 
+    async def get_many(self, ids: list[str]) -> dict[str, CatalogEntry]:
+        return {key: self.entries[key] for key in ids if key in self.entries}
+
     async def put(self, entry: CatalogEntry) -> None:
         self.entries[entry.id] = entry
+
+    async def put_many(self, entries: list[CatalogEntry]) -> None:
+        for entry in entries:
+            self.entries[entry.id] = entry
+
+    async def due(self, limit: int) -> list[CatalogEntry]:
+        return [e for e in self.entries.values() if e.index_due][:limit]
+
+    async def not_indexed(self, account_id: str, limit: int) -> list[CatalogEntry]:
+        return [e for e in self._live(account_id) if not e.is_indexed and not e.index_due][:limit]
 
     def _live(self, account_id: str) -> list[CatalogEntry]:
         return sorted(
@@ -137,6 +152,11 @@ class Index:
         self.upserts += 1
         self.documents[entry.id] = entry.as_document()
 
+    async def upsert_many(self, entries: list[IndexEntry]) -> dict[str, str]:
+        for entry in entries:
+            await self.upsert(entry)
+        return {}
+
     async def update(self, account_id: str, document_id: str, fields: dict[str, Any]) -> bool:
         document = self.documents.get(f"{account_id}:{document_id}")
         if document is None:
@@ -215,6 +235,13 @@ class World:
     search: Search
     backfill: BackfillWorker
     woken: list[str]
+    worker: IndexingWorker
+
+    async def record_upload(self, event: FileVersionRecorded, *, at: datetime, event_id: str) -> bool:
+        """The handler's use case, then the indexing worker until nothing is due."""
+        applied = await self.indexing.record_upload(event, at=at, event_id=event_id)
+        await self.worker.drain()
+        return applied
 
 
 def world(*, objects: Objects | None = None, limits: Limits = LIMITS, delay: float = 0.0) -> World:
@@ -225,10 +252,23 @@ def world(*, objects: Objects | None = None, limits: Limits = LIMITS, delay: flo
         uow=uow, reads=repos, index=index, objects=objects, extractor=extractor, limits=limits, consumer="indexer"
     )
     backfill = BackfillWorker(indexing, uow, repos, documents_per_second=0)
+    worker = IndexingWorker(indexing, repos)
+    indexing.on_due = worker.enqueue_entry
     woken: list[str] = []
     plans = Plans(
         uow=uow, reads=repos, index=index, consumer="indexer", on_backfill_started=lambda: woken.append("backfill")
     )
+    plans.on_due = worker.enqueue_entry
     return World(
-        repos, uow, index, objects, extractor, indexing, plans, Search(reads=repos, index=index), backfill, woken
+        repos,
+        uow,
+        index,
+        objects,
+        extractor,
+        indexing,
+        plans,
+        Search(reads=repos, index=index),
+        backfill,
+        woken,
+        worker,
     )

@@ -59,9 +59,9 @@ async def test_a_recorded_version_is_indexed_once() -> None:
     await sign_up(w, "acc", "premium")
     event = upload(w, "acc", b"the marmalade budget")
 
-    assert await w.indexing.record_upload(event, at=T0, event_id="e1")
-    assert not await w.indexing.record_upload(event, at=T0, event_id="e1")  # the same delivery again
-    assert not await w.indexing.record_upload(event, at=T0, event_id="e2")  # the same upload, another id
+    assert await w.record_upload(event, at=T0, event_id="e1")
+    assert not await w.record_upload(event, at=T0, event_id="e1")  # the same delivery again
+    assert not await w.record_upload(event, at=T0, event_id="e2")  # the same upload, another id
 
     assert w.index.texts("acc") == {"doc-1": "the marmalade budget"}
     assert w.index.upserts == 1 and w.extractor.calls == 1
@@ -73,17 +73,15 @@ async def test_a_recorded_version_is_indexed_once() -> None:
 async def test_an_older_version_arriving_late_changes_nothing() -> None:
     w = world()
     await sign_up(w, "acc", "premium")
-    await w.indexing.record_upload(upload(w, "acc", b"second draft", version=2), at=T0, event_id="e2")
-    assert not await w.indexing.record_upload(upload(w, "acc", b"first draft", version=1), at=T0, event_id="e1")
+    await w.record_upload(upload(w, "acc", b"second draft", version=2), at=T0, event_id="e2")
+    assert not await w.record_upload(upload(w, "acc", b"first draft", version=1), at=T0, event_id="e1")
     assert w.index.texts("acc") == {"doc-1": "second draft"}
 
 
 async def test_an_unreadable_document_is_indexed_by_name_and_reported() -> None:
     w = world()
     await sign_up(w, "acc", "premium")
-    await w.indexing.record_upload(
-        upload(w, "acc", b"%PDF-1.4 broken", content_type="application/pdf"), at=T0, event_id="e1"
-    )
+    await w.record_upload(upload(w, "acc", b"%PDF-1.4 broken", content_type="application/pdf"), at=T0, event_id="e1")
     [failed] = w.uow.emitted
     assert isinstance(failed, DocumentIndexFailed) and "PDF" in failed.reason
     assert w.index.texts("acc") == {"doc-1": ""}
@@ -92,7 +90,7 @@ async def test_an_unreadable_document_is_indexed_by_name_and_reported() -> None:
 async def test_a_free_account_is_catalogued_but_not_indexed() -> None:
     w = world()
     await sign_up(w, "acc", "free")
-    assert await w.indexing.record_upload(upload(w, "acc", b"quiet notes"), at=T0, event_id="e1")
+    assert await w.record_upload(upload(w, "acc", b"quiet notes"), at=T0, event_id="e1")
     assert w.index.documents == {} and w.uow.emitted == [] and w.extractor.calls == 0
     assert await w.repos.catalog.count_live("acc") == 1
 
@@ -100,7 +98,7 @@ async def test_a_free_account_is_catalogued_but_not_indexed() -> None:
 async def test_a_plan_change_flips_full_text_availability() -> None:
     w = world()
     await sign_up(w, "acc", "free")
-    await w.indexing.record_upload(upload(w, "acc", b"platypus fund"), at=T0, event_id="e1")
+    await w.record_upload(upload(w, "acc", b"platypus fund"), at=T0, event_id="e1")
     with pytest.raises(FullTextNeedsPremium, match=r"needs the Premium plan \(this account is on Free\)"):
         await w.search.search("acc", "platypus", page=1, per_page=10, filters=Filters(), sort="relevance")
     with pytest.raises(FullTextNeedsPremium):
@@ -138,7 +136,7 @@ async def test_an_older_plan_fact_does_not_win() -> None:
 async def test_a_downgrade_cancels_a_running_backfill() -> None:
     w = world()
     await sign_up(w, "acc", "free")
-    await w.indexing.record_upload(upload(w, "acc", b"one"), at=T0, event_id="e1")
+    await w.record_upload(upload(w, "acc", b"one"), at=T0, event_id="e1")
     await change_plan(w, "acc", "free", "premium", at=T0 + timedelta(minutes=1))
     job = await w.backfill.claim()
     await change_plan(w, "acc", "premium", "free", at=T0 + timedelta(minutes=2))
@@ -152,7 +150,7 @@ async def test_a_downgrade_cancels_a_running_backfill() -> None:
 async def test_trash_rename_and_delete_follow_the_document() -> None:
     w = world()
     await sign_up(w, "acc", "premium")
-    await w.indexing.record_upload(upload(w, "acc", b"capybara notes"), at=T0, event_id="e1")
+    await w.record_upload(upload(w, "acc", b"capybara notes"), at=T0, event_id="e1")
 
     await w.indexing.set_trashed("acc", "doc-1", trashed=True, at=T0 + timedelta(seconds=1), event_id="e2")
     assert w.index.documents["acc:doc-1"]["trashed"] is True
@@ -164,7 +162,7 @@ async def test_trash_rename_and_delete_follow_the_document() -> None:
     await w.indexing.forget_document("acc", "doc-1", at=T0 + timedelta(seconds=3), event_id="e4")
     assert w.index.documents == {}
     # A version recorded before the delete, delivered after it, does not bring the document back.
-    assert not await w.indexing.record_upload(upload(w, "acc", b"again", version=2), at=T0, event_id="e5")
+    assert not await w.record_upload(upload(w, "acc", b"again", version=2), at=T0, event_id="e5")
     assert w.index.documents == {}
 
 
@@ -175,7 +173,7 @@ async def test_a_rename_that_arrives_before_the_upload_is_kept() -> None:
     await w.indexing.change_details(
         "acc", "doc-1", name="renamed.txt", path="/", tags=[], at=T0 + timedelta(seconds=5), event_id="e1"
     )
-    await w.indexing.record_upload(event, at=T0, event_id="e2")
+    await w.record_upload(event, at=T0, event_id="e2")
     assert w.index.documents["acc:doc-1"]["name"] == "renamed.txt"
 
 
@@ -195,6 +193,6 @@ async def test_a_missing_object_is_reported_not_raised() -> None:
     await sign_up(w, "acc", "premium")
     event = upload(w, "acc", b"soon gone")
     w.objects.objects.clear()
-    await w.indexing.record_upload(event, at=T0, event_id="e1")
+    await w.record_upload(event, at=T0, event_id="e1")
     [failed] = w.uow.emitted
     assert isinstance(failed, DocumentIndexFailed) and failed.reason.startswith("object missing")

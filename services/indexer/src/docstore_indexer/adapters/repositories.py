@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -56,15 +56,36 @@ class CatalogRepository:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("account_id", ASCENDING), ("_id", ASCENDING)])
+        await self.collection.create_index([("index_due", ASCENDING)])
 
     async def get(self, account_id: str, document_id: str) -> CatalogEntry | None:
         doc = await self.collection.find_one({"_id": entry_id(account_id, document_id)}, session=self.session)
         return _entry(doc) if doc else None
 
+    async def get_many(self, ids: list[str]) -> dict[str, CatalogEntry]:
+        """The entries of these `<account_id>:<document_id>` ids that exist, by id (one query)."""
+        found: dict[str, CatalogEntry] = {}
+        async for doc in self.collection.find({"_id": {"$in": ids}}, session=self.session):
+            entry = _entry(doc)
+            found[entry.id] = entry
+        return found
+
     async def put(self, entry: CatalogEntry) -> None:
-        doc = asdict(entry)
-        doc["tags"] = list(entry.tags)
-        await self.collection.replace_one({"_id": entry.id}, doc, upsert=True, session=self.session)
+        await self.collection.replace_one({"_id": entry.id}, _doc(entry), upsert=True, session=self.session)
+
+    async def put_many(self, entries: list[CatalogEntry]) -> None:
+        """Write several entries in one round trip (one bulk write)."""
+        if entries:
+            await self.collection.bulk_write(
+                [ReplaceOne({"_id": entry.id}, _doc(entry), upsert=True) for entry in entries],
+                ordered=False,
+                session=self.session,
+            )
+
+    async def due(self, limit: int) -> list[CatalogEntry]:
+        """Entries whose upload waits to be indexed (`index_due`), at most `limit`."""
+        cursor = self.collection.find({"index_due": True}, session=self.session).limit(limit)
+        return [_entry(doc) async for doc in cursor]
 
     async def next_after(self, account_id: str, after: str) -> CatalogEntry | None:
         """The account's next live document with an upload, in `_id` order after `after`."""
@@ -74,6 +95,20 @@ class CatalogRepository:
             session=self.session,
         )
         return _entry(doc) if doc else None
+
+    async def not_indexed(self, account_id: str, limit: int) -> list[CatalogEntry]:
+        """Up to `limit` of the account's live entries with an upload that is neither indexed nor due."""
+        cursor = self.collection.find(
+            {
+                "account_id": account_id,
+                "deleted_at": None,
+                "upload_id": {"$ne": None},
+                "indexed_upload_id": None,
+                "index_due": {"$ne": True},
+            },
+            session=self.session,
+        ).limit(limit)
+        return [_entry(doc) async for doc in cursor]
 
     async def count_live(self, account_id: str) -> int:
         return await self.collection.count_documents(
@@ -92,6 +127,12 @@ class CatalogRepository:
             {"$set": {"indexed_upload_id": None, "index_status": ""}},
             session=self.session,
         )
+
+
+def _doc(entry: CatalogEntry) -> dict[str, Any]:
+    doc = asdict(entry)
+    doc["tags"] = list(entry.tags)
+    return doc
 
 
 def _entry(doc: dict[str, Any]) -> CatalogEntry:

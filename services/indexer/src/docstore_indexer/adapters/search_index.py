@@ -160,6 +160,26 @@ class SearchIndex:
         response = await self.http.post(self._docs, params={"action": "upsert"}, json=entry.as_document())
         _check(response)
 
+    async def upsert_many(self, entries: list[IndexEntry]) -> dict[str, str]:
+        """Upsert several entries in one import request; returns the error of each one Typesense refused, by id."""
+        if not entries:
+            return {}
+        body = "\n".join(json.dumps(entry.as_document()) for entry in entries)
+        response = await self.http.post(
+            f"{self._docs}/import",
+            params={"action": "upsert"},
+            content=body.encode(),
+            headers={"Content-Type": "text/plain"},
+            timeout=max(self.http.timeout.read or 10.0, 60.0),
+        )
+        _check(response)
+        refused: dict[str, str] = {}
+        for entry, line in zip(entries, response.text.splitlines(), strict=False):
+            result = json.loads(line)
+            if not result.get("success"):
+                refused[entry.id] = str(result.get("error", "refused"))[:300]
+        return refused
+
     async def update(self, account_id: str, document_id: str, fields: dict[str, Any]) -> bool:
         """Change some fields of one document; False when it is not in the index."""
         response = await self.http.patch(f"{self._docs}/{quote(f'{account_id}:{document_id}', safe='')}", json=fields)

@@ -50,6 +50,8 @@ class CatalogEntry:
     # What the search index holds for this document (None: nothing).
     indexed_upload_id: str | None = None
     index_status: str = ""
+    # The upload waits for the indexing worker (Premium): set with the upload, cleared when indexed.
+    index_due: bool = False
 
     @property
     def id(self) -> str:

@@ -1,9 +1,12 @@
-"""Use cases of documents: record an upload (and index it on Premium), follow renames, trash
-and deletes, and index one document for a backfill.
+"""Use cases of documents: record an upload (and, on Premium, mark it due), index due uploads
+in batches, follow renames, trash and deletes, and index one document for a backfill.
 
-Slow work (reading S3, extracting text) happens before the unit of work; the search-index
-write, the catalog entry and the outgoing event happen inside it, applied once per event
-(`run_once`), or for a backfill in one transaction with the job's progress. Index writes
+Recording an upload is quick (one transaction, `run_once`): the catalog entry is marked
+`index_due`. The `IndexingWorker` then indexes due entries in batches: `prepare` reads S3 and
+extracts outside any transaction (several documents at once, in the worker processes),
+`commit` sends one Typesense import and one transaction for the whole batch (catalog entries
+and outgoing events). A backfill step indexes one document in one transaction with the
+job's progress. Index writes
 are idempotent (upsert by id, partial update by id, delete by id or filter), so a unit of
 work that runs again after a crash, or whose transaction retries, leaves the same index
 behind; and they happen before the commit, so a committed catalog entry never claims an
@@ -14,7 +17,9 @@ serialise on its entry.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +38,20 @@ from docstore_indexer.service_layer.ports import Extractor, Index, Objects, Repo
 log = structlog.get_logger(__name__)
 
 INDEXED, FAILED = "indexed", "failed"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of due entries read and extracted, ready for `Indexing.commit`."""
+
+    ids: list[str]
+    done: dict[str, tuple[CatalogEntry, Extracted]] = field(default_factory=dict)
+    """Entry id → the entry as read and its text (only entries due, live and on Premium)."""
+
+
+def _visible(entry: CatalogEntry) -> dict[str, Any]:
+    """The catalog fields the search index holds besides the text (they may change meanwhile)."""
+    return {"name": entry.name, "path": entry.path, "tags": list(entry.tags), "trashed": entry.trashed}
 
 
 def new_upload(event: FileVersionRecorded, at: datetime) -> NewUpload:
@@ -76,35 +95,121 @@ class Indexing:
         self.extractor = extractor
         self.limits = limits
         self.consumer = consumer
+        self.on_due: Callable[[CatalogEntry], None] = lambda entry: None
+        """Called with an entry once the transaction that made it due has committed (the worker's `enqueue_entry`)."""
 
     # Uploads --------------------------------------------------------------------------
 
     async def record_upload(self, event: FileVersionRecorded, *, at: datetime, event_id: str) -> bool:
-        """Catalog the upload (every plan, for a later backfill) and, on Premium, index its text.
+        """Catalog the upload (every plan, for a later backfill); on Premium mark it due for indexing.
 
-        The text is extracted first, outside the transaction (Premium only); nothing happens
-        when the upload is not the document's newest. False when nothing was applied."""
+        Nothing slow happens here: the text is extracted and indexed by `prepare`/`commit`
+        (the `IndexingWorker`), in batches, outside the consumer. The due mark is committed
+        with the processed-event record, so a crash after it loses nothing: the worker finds
+        due entries again when it starts. False when nothing was applied (a redelivery, or
+        an upload that is not the document's newest)."""
         upload = new_upload(event, at)
-        outcome = rules.on_upload(await self.reads.catalog.get(event.account_id, event.document_id), upload)
-        if not outcome.changed or outcome.entry is None:
-            log.info(
-                "upload_not_indexed", document_id=event.document_id, upload_id=event.upload_id, reason=outcome.reason
-            )
-            return False
-        plan = await self.reads.plans.get(event.account_id)
-        extracted = await self.extract(outcome.entry) if plan and has_full_text(plan.plan) else None
+        changed: list[CatalogEntry] = []
 
         async def work(tx: Transaction[Repos]) -> None:
-            # Decide again inside the transaction: the entry may have moved since the check above.
-            current = rules.on_upload(await tx.repos.catalog.get(event.account_id, event.document_id), upload)
-            if not current.changed or current.entry is None:
+            changed.clear()
+            outcome = rules.on_upload(await tx.repos.catalog.get(event.account_id, event.document_id), upload)
+            if not outcome.changed or outcome.entry is None:
+                log.info(
+                    "upload_not_indexed",
+                    document_id=event.document_id,
+                    upload_id=event.upload_id,
+                    reason=outcome.reason,
+                )
                 return
-            entry = current.entry
-            if extracted is not None and has_full_text(await plan_in(tx, event.account_id)):
-                entry = await self.index_entry(tx, entry, extracted)
+            entry = replace(outcome.entry, index_due=has_full_text(await plan_in(tx, event.account_id)))
             await tx.repos.catalog.put(entry)
+            if entry.index_due:
+                tx.after_commit(lambda: self.on_due(entry))
+            changed.append(entry)
 
-        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
+        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work) and bool(changed)
+
+    async def to_extract(self, ids: list[str]) -> list[CatalogEntry]:
+        """The entries among `ids` that are due, live and on Premium, as read now (one query,
+        outside any transaction: `commit` decides again)."""
+        entries = await self.reads.catalog.get_many(ids)
+        full_text: dict[str, bool] = {}
+        todo: list[CatalogEntry] = []
+        for entry in entries.values():
+            if not entry.index_due or not rules.searchable(entry):
+                continue
+            if entry.account_id not in full_text:
+                record = await self.reads.plans.get(entry.account_id)
+                full_text[entry.account_id] = has_full_text(record.plan if record else None)
+            if full_text[entry.account_id]:
+                todo.append(entry)
+        return todo
+
+    async def prepare(self, ids: list[str]) -> Prepared:
+        """`to_extract`, then every one of them extracted (at once: the extractor pool bounds
+        how many run together)."""
+        todo = await self.to_extract(ids)
+        extracted = await asyncio.gather(*(self.extract(entry) for entry in todo))
+        done = {entry.id: (entry, text) for entry, text in zip(todo, extracted, strict=True)}
+        return Prepared(ids=list(ids), done=done)
+
+    async def commit(self, prepared: Prepared) -> list[str]:
+        """Index a prepared batch: one Typesense import, then one transaction that marks the
+        entries indexed and emits their outcomes. Returns the ids still due (a newer upload
+        arrived meanwhile), for another round.
+
+        The import happens before the transaction (idempotent upserts): a committed entry
+        never claims an index write that was not done, and a crash in between leaves the
+        entries due, to be imported again. The transaction re-reads every entry and the
+        plan: a document deleted or an account that left Premium meanwhile is removed from
+        the index again; details changed meanwhile are patched."""
+        entries = {key: self.search_entry(entry, text) for key, (entry, text) in prepared.done.items()}
+        refused = await self.index.upsert_many(list(entries.values()))
+        still_due: list[str] = []
+
+        async def work(tx: Transaction[Repos]) -> None:
+            still_due.clear()
+            currents = await tx.repos.catalog.get_many(prepared.ids)
+            full_text: dict[str, bool] = {}
+            puts: list[CatalogEntry] = []
+            for key in prepared.ids:
+                current = currents.get(key)
+                if current is None:
+                    continue
+                if current.account_id not in full_text:
+                    full_text[current.account_id] = has_full_text(await plan_in(tx, current.account_id))
+                done = prepared.done.get(key)
+                if not rules.searchable(current) or not full_text[current.account_id]:
+                    # Deleted, or the account left Premium, since it was read: what was just imported goes again.
+                    if done is not None:
+                        await self.index.delete(current.account_id, current.document_id)
+                    if current.index_due:
+                        puts.append(replace(current, index_due=False))
+                    continue
+                if not current.index_due:
+                    # Indexed meanwhile by another replica or a backfill; if that was another upload than
+                    # the one just imported over it, index the entry again.
+                    if done is not None and current.is_indexed and current.indexed_upload_id != done[0].upload_id:
+                        puts.append(replace(current, index_due=True))
+                        still_due.append(key)
+                    continue
+                if done is None or done[0].upload_id != current.upload_id:
+                    still_due.append(key)  # a newer upload: extract that one
+                    continue
+                entry, text = done
+                if key in refused:
+                    refusal = Extracted("", f"search index refused it: {refused[key]}")
+                    puts.append(self.recorded(tx, current, refusal, in_index=False))
+                    continue
+                fields = _visible(current)
+                if fields != _visible(entry):
+                    await self.index.update(current.account_id, current.document_id, fields)
+                puts.append(self.recorded(tx, current, text))
+            await tx.repos.catalog.put_many(puts)
+
+        await self.uow.run(work)
+        return still_due
 
     async def extract(self, entry: CatalogEntry) -> Extracted:
         """The object's text, bounded in size and time; a failure says why instead of raising."""
@@ -124,23 +229,28 @@ class Indexing:
             return Extracted("", str(error))
         return cut(text, self.limits)
 
-    async def index_entry(self, tx: Transaction[Repos], entry: CatalogEntry, extracted: Extracted) -> CatalogEntry:
-        """Upsert the entry's text and details; returns the entry marked as indexed. Emits the outcome."""
+    @staticmethod
+    def search_entry(entry: CatalogEntry, extracted: Extracted) -> IndexEntry:
+        """The Typesense document of `entry` with its extracted text."""
         assert entry.uploaded_at is not None and entry.upload_id is not None
-        await self.index.upsert(
-            IndexEntry(
-                account_id=entry.account_id,
-                document_id=entry.document_id,
-                version=entry.version,
-                name=entry.name,
-                tags=list(entry.tags),
-                content_type=entry.content_type,
-                created_at=int(entry.uploaded_at.timestamp()),
-                text=extracted.text,
-                path=entry.path,
-                trashed=entry.trashed,
-            )
+        return IndexEntry(
+            account_id=entry.account_id,
+            document_id=entry.document_id,
+            version=entry.version,
+            name=entry.name,
+            tags=list(entry.tags),
+            content_type=entry.content_type,
+            created_at=int(entry.uploaded_at.timestamp()),
+            text=extracted.text,
+            path=entry.path,
+            trashed=entry.trashed,
         )
+
+    def recorded(
+        self, tx: Transaction[Repos], entry: CatalogEntry, extracted: Extracted, *, in_index: bool = True
+    ) -> CatalogEntry:
+        """Emit the outcome of indexing `entry`; returns the entry marked as indexed (or, when
+        the search index refused it, as failed and not in the index)."""
         outgoing: DocumentIndexed | DocumentIndexFailed
         if extracted.failed:
             log.warning("document_index_failed", document_id=entry.document_id, reason=extracted.failure)
@@ -158,7 +268,17 @@ class Indexing:
                 characters=len(extracted.text),
             )
         tx.emit(outgoing, subject=entry.document_id)
-        return replace(entry, indexed_upload_id=entry.upload_id, index_status=FAILED if extracted.failed else INDEXED)
+        return replace(
+            entry,
+            indexed_upload_id=entry.upload_id if in_index else None,
+            index_status=FAILED if extracted.failed else INDEXED,
+            index_due=False,
+        )
+
+    async def index_entry(self, tx: Transaction[Repos], entry: CatalogEntry, extracted: Extracted) -> CatalogEntry:
+        """Upsert the entry's text and details; returns the entry marked as indexed. Emits the outcome."""
+        await self.index.upsert(self.search_entry(entry, extracted))
+        return self.recorded(tx, entry, extracted)
 
     # Details, trash, deletion ---------------------------------------------------------
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
 
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.plans import PlanRecord, has_full_text, supersedes
 from docstore_indexer.service_layer.ports import Index, Repos
 
 log = structlog.get_logger(__name__)
+
+EARLY_UPLOADS = 10_000
+"""At most this many uploads that arrived before an account's first plan fact are marked due with it."""
 
 
 class Plans:
@@ -31,6 +36,8 @@ class Plans:
         self.consumer = consumer
         self.on_backfill_started = on_backfill_started
         """Called once a transaction that started a backfill job has committed (wakes the worker)."""
+        self.on_due: Callable[[CatalogEntry], None] = lambda entry: None
+        """Called with an entry once the transaction that made it due has committed (the indexing worker)."""
 
     async def plan_of(self, account_id: str) -> str | None:
         record = await self.reads.plans.get(account_id)
@@ -43,7 +50,8 @@ class Plans:
 
         Leaving Premium drops the account's full text (and stops its backfill); an upgrade to
         Premium (`upgrade`: an `account.plan-changed` to Premium) starts a backfill of every
-        document the catalog holds for the account.
+        document the catalog holds for the account. A first plan fact that is Premium (a new
+        account) marks the uploads that arrived before it due for indexing.
         """
 
         async def work(tx: Transaction[Repos]) -> None:
@@ -62,5 +70,14 @@ class Plans:
                 await tx.repos.backfills.start(account_id, uuid.uuid4().hex, total, as_of)
                 log.info("backfill_started", account_id=account_id, documents=total)
                 tx.after_commit(self.on_backfill_started)
+            elif stored is None and has_full_text(plan):
+                # The account's first plan fact, Premium: uploads recorded before it arrived (another
+                # topic, no order between them) were taken for Free's. Index them now. A new account
+                # has only the few that won that race, so they are marked due here, not backfilled.
+                early = await tx.repos.catalog.not_indexed(account_id, limit=EARLY_UPLOADS)
+                due = [replace(entry, index_due=True) for entry in early]
+                await tx.repos.catalog.put_many(due)
+                for entry in due:
+                    tx.after_commit(lambda entry=entry: self.on_due(entry))
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
