@@ -128,6 +128,8 @@ def bootstrap(
         uow=uow, reads=reads, index=search_index, consumer=settings.service, on_backfill_started=backfill.wake
     )
     plans.on_due = indexing_worker.enqueue_entry
+    search = Search(reads=reads, index=search_index, plan_seconds=settings.search_plan_seconds)
+    plans.on_plan_recorded = search.forget
     return Services(
         settings=settings,
         runtime=runtime,
@@ -139,7 +141,7 @@ def bootstrap(
         objects=objects,
         plans=plans,
         indexing=indexing,
-        search=Search(reads=reads, index=search_index),
+        search=search,
         backfill=backfill,
         indexing_worker=indexing_worker,
     )

@@ -48,6 +48,10 @@ class Settings(ServiceSettings, S3Settings):
     index_poll_seconds: float = 5.0
     """How often the indexing worker looks for due uploads it was not told about (after a crash, other replicas)."""
 
+    search_plan_seconds: float = 2.0
+    """A search reads the account's plan at most this often (cached in-process; a plan change
+    recorded by this replica drops it at once, one recorded by another is seen within this)."""
+
     backfill_documents_per_second: float = 10.0
     """Throttle of the backfill that follows an upgrade to Premium (per replica)."""
     backfill_poll_seconds: float = 2.0

@@ -259,6 +259,8 @@ def world(*, objects: Objects | None = None, limits: Limits = LIMITS, delay: flo
         uow=uow, reads=repos, index=index, consumer="indexer", on_backfill_started=lambda: woken.append("backfill")
     )
     plans.on_due = worker.enqueue_entry
+    search = Search(reads=repos, index=index)
+    plans.on_plan_recorded = search.forget
     return World(
         repos,
         uow,
@@ -267,7 +269,7 @@ def world(*, objects: Objects | None = None, limits: Limits = LIMITS, delay: flo
         extractor,
         indexing,
         plans,
-        Search(reads=repos, index=index),
+        search,
         backfill,
         woken,
         worker,

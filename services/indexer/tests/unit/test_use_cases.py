@@ -196,3 +196,23 @@ async def test_a_missing_object_is_reported_not_raised() -> None:
     await w.record_upload(event, at=T0, event_id="e1")
     [failed] = w.uow.emitted
     assert isinstance(failed, DocumentIndexFailed) and failed.reason.startswith("object missing")
+
+
+async def test_a_search_reads_the_plan_once_per_interval_and_again_after_a_change() -> None:
+    w = world()
+    await sign_up(w, "acc", "premium")
+    reads = 0
+    get = w.repos.plans.get
+
+    async def counting(account_id: str):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return await get(account_id)
+
+    w.repos.plans.get = counting  # type: ignore[method-assign]
+    for _ in range(3):
+        await w.search.search("acc", "x", page=1, per_page=10, filters=Filters(), sort="relevance")
+    assert reads == 1
+    await change_plan(w, "acc", "premium", "free", at=T0 + timedelta(minutes=1))
+    with pytest.raises(FullTextNeedsPremium):  # recorded here: the cached plan is dropped at once
+        await w.search.search("acc", "x", page=1, per_page=10, filters=Filters(), sort="relevance")

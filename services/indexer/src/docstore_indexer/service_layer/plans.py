@@ -36,6 +36,8 @@ class Plans:
         self.consumer = consumer
         self.on_backfill_started = on_backfill_started
         """Called once a transaction that started a backfill job has committed (wakes the worker)."""
+        self.on_plan_recorded: Callable[[str], None] = lambda account_id: None
+        """Called with the account id once a transaction that stored a new plan has committed (drops cached plans)."""
         self.on_due: Callable[[CatalogEntry], None] = lambda entry: None
         """Called with an entry once the transaction that made it due has committed (the indexing worker)."""
 
@@ -59,6 +61,7 @@ class Plans:
             if not supersedes(stored, as_of):
                 return
             await tx.repos.plans.put(PlanRecord(account_id, plan, as_of))
+            tx.after_commit(lambda: self.on_plan_recorded(account_id))
             was_premium = stored is not None and has_full_text(stored.plan)
             if was_premium and not has_full_text(plan):
                 removed = await self.index.delete_account(account_id)  # idempotent: safe if the work runs again

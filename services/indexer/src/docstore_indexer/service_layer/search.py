@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from docstore_indexer.adapters.search_index import Filters, SearchPage
@@ -12,13 +13,41 @@ from docstore_indexer.service_layer.ports import Index, Repos
 
 
 class Search:
-    def __init__(self, *, reads: Repos, index: Index) -> None:
+    """Search and status for Premium accounts.
+
+    The plan check of a search reads the account's plan once per `plan_seconds` at most (a
+    small in-process cache): a search is one Typesense query, and a MongoDB read on every
+    request cost more than the query itself. A plan change this replica records drops the
+    account's cached plan at once (`forget`); one recorded by another replica is seen within
+    `plan_seconds`. That is all a stale plan can do: a search refused, or answered from the
+    account's own documents (which a downgrade removes from the index before it commits),
+    for that long; the account filter of every query does not depend on it."""
+
+    def __init__(self, *, reads: Repos, index: Index, plan_seconds: float = 2.0, max_plans: int = 100_000) -> None:
         self.reads = reads
         self.index = index
+        self.plan_seconds = plan_seconds
+        self.max_plans = max_plans
+        self._plans: dict[str, tuple[float, str | None]] = {}
 
-    async def _premium_only(self, account_id: str) -> None:
+    def forget(self, account_id: str) -> None:
+        """The account's plan changed: read it again on its next search."""
+        self._plans.pop(account_id, None)
+
+    async def _plan(self, account_id: str) -> str | None:
+        now = time.monotonic()
+        cached = self._plans.get(account_id)
+        if cached is not None and now - cached[0] < self.plan_seconds:
+            return cached[1]
         record = await self.reads.plans.get(account_id)
         plan = record.plan if record else None
+        if len(self._plans) >= self.max_plans:
+            self._plans.clear()  # bounded: many accounts just cost a read each again
+        self._plans[account_id] = (now, plan)
+        return plan
+
+    async def _premium_only(self, account_id: str) -> None:
+        plan = await self._plan(account_id)
         if not has_full_text(plan):
             raise FullTextNeedsPremium(plan)
 
