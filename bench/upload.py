@@ -5,18 +5,25 @@ Starts the real servers and every DocStore service on free ports, then measures:
      and our completion call (it answers once S3 has joined the parts), against
      `boto3.upload_file` of the same file to the same SeaweedFS; then, separately, how long
      until upload has read size, ETag and sha256 back and recorded the completion;
-  2. many small files (default 1,000 x 10 KiB): grant + signed POST + complete through
-     the gateway, against raw presigned PUTs of the same bytes.
-Prints times, throughputs and the ratios (raw time / our time: 1.0 means as fast as raw).
+  2. many small files (default 1,000 x 10 KiB) through the batch routes (`POST /v1/uploads/batch`,
+     signed POSTs, `POST /v1/uploads/batch/complete`; `--batch` files per request, a few batches
+     in flight so the S3 POSTs never wait on a grant or a completion, at most `--parallel` S3
+     requests from the client at a time), against raw presigned PUTs of the same bytes at the
+     same concurrency; and `--single-small` files (default 200, 0 skips) through the single-file
+     routes (grant + POST + complete per file), as measured before the batch routes existed.
+Prints times, throughputs and the ratios (raw time / our time: 1.0 means as fast as raw);
+with `--json`, the last line of stdout is one JSON object with every figure.
 Listing and metadata search at 100k documents are measured by bench/listing.py.
 
-    uv run python bench/upload.py [--large-mib 1024] [--small 1000] [--parallel 8]
+    uv run python bench/upload.py [--large-mib 1024] [--small 1000] [--parallel 8] [--batch 50] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -37,6 +44,50 @@ from docstore_events import all_topics
 
 MIB = 1024 * 1024
 BUCKET = "docstore-us-west-2"
+
+
+def _descendant_cpu() -> dict[str, float]:
+    """CPU seconds used so far by this process and each of its descendants, by a short name
+    (Linux /proc; empty elsewhere). Diagnostic only: where a phase's CPU went on a shared box."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    raw = Path(f"/proc/{entry}/stat").read_text()
+                    fields = raw[raw.rindex(")") + 2 :].split()
+                    cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                    stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmd)
+    except OSError:
+        return {}
+    ours, added = {os.getpid()}, True
+    while added:
+        added = False
+        for pid, (ppid, _, _) in stats.items():
+            if ppid in ours and pid not in ours:
+                ours.add(pid)
+                added = True
+    used: dict[str, float] = {}
+    for pid in ours:
+        if pid not in stats:
+            continue
+        _, seconds, cmd = stats[pid]
+        words = [w.decode(errors="replace") for w in cmd if w]
+        name = next((w.split(".")[0] for w in words if w.startswith("docstore_")), None)
+        if pid == os.getpid():
+            name = "bench client"
+        name = name or (Path(words[0]).name if words else "?")
+        used[name] = used.get(name, 0.0) + seconds
+    return used
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], files: int) -> str:
+    """CPU milliseconds per file by process between two `_descendant_cpu` snapshots."""
+    spent = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
+    top = sorted(((s, n) for n, s in spent.items() if s > 0.005), reverse=True)
+    total = sum(s for s, _ in top)
+    return f"{total / files * 1000:.1f} ms CPU/file: " + ", ".join(f"{n} {s / files * 1000:.1f}" for s, n in top)
 
 
 def progress(label: str, done: int, total: int) -> None:
@@ -139,6 +190,60 @@ async def ours_small(api: httpx.AsyncClient, auth: dict, count: int, payload: by
     return time.perf_counter() - started
 
 
+async def ours_small_batched(
+    api: httpx.AsyncClient, auth: dict, count: int, payload: bytes, parallel: int, batch: int
+) -> float:
+    """Seconds for `count` files through the batch routes; every file ends completed (checked)."""
+    done = 0
+    s3_slots = asyncio.Semaphore(parallel)  # the client's S3 requests in flight, as for raw
+    chunks = [list(range(start, min(start + batch, count))) for start in range(0, count, batch)]
+    queue: asyncio.Queue[list[int]] = asyncio.Queue()
+    for chunk in chunks:
+        queue.put_nowait(chunk)
+
+    async def post(form: dict, s3: httpx.AsyncClient) -> None:
+        async with s3_slots:
+            posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", payload, "text/plain")})
+            posted.raise_for_status()
+
+    phases = {"grant": 0.0, "posts": 0.0, "complete": 0.0}
+
+    async def worker(s3: httpx.AsyncClient) -> None:
+        nonlocal done
+        while not queue.empty():
+            chunk = queue.get_nowait()
+            items = [{"filename": f"small-{n}.txt", "size": len(payload), "content_type": "text/plain"} for n in chunk]
+            t0 = time.perf_counter()
+            granted = await api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
+            granted.raise_for_status()
+            grants = [r["grant"] for r in granted.json()["results"]]
+            assert all(grants), granted.json()
+            t1 = time.perf_counter()
+            await asyncio.gather(*(post(g["form"], s3) for g in grants))
+            t2 = time.perf_counter()
+            completed = await api.post(
+                "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in grants]}
+            )
+            completed.raise_for_status()
+            results = completed.json()["results"]
+            assert all(r["upload"] and r["upload"]["status"] == "completed" for r in results), results
+            t3 = time.perf_counter()
+            phases["grant"] += t1 - t0
+            phases["posts"] += t2 - t1
+            phases["complete"] += t3 - t2
+            done += len(chunk)
+            progress("ours batch", done, count)
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=parallel * 2)) as s3:
+        # Enough batches in flight that one is POSTing while another is granted or completed.
+        await asyncio.gather(*(worker(s3) for _ in range(min(4, len(chunks)))))
+    elapsed = time.perf_counter() - started
+    per_batch = ", ".join(f"{name} {seconds / len(chunks) * 1000:.0f} ms" for name, seconds in phases.items())
+    print(f"  (batches: {len(chunks)} of {batch}, average per batch: {per_batch})", file=sys.stderr)
+    return elapsed
+
+
 async def raw_small(s3_client, count: int, payload: bytes, parallel: int) -> float:
     done = 0
     semaphore = asyncio.Semaphore(parallel)
@@ -166,6 +271,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--small-kib", type=int, default=10)
     parser.add_argument("--parallel", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=50, help="files per batch request (at most 100)")
+    parser.add_argument("--single-small", type=int, default=200, help="files through the single routes (0: skip)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
         root = Path(folder)
@@ -189,16 +297,28 @@ def main() -> None:
                 config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=32),
             )
 
-            async def run() -> tuple[float, tuple[float, float], float, float]:
-                async with httpx.AsyncClient(base_url=urls["gateway"], timeout=60) as api:
+            async def run() -> tuple[float, tuple[float, float], float, float, float | None]:
+                async with httpx.AsyncClient(base_url=urls["gateway"], timeout=120) as api:
                     auth = await account(api)
                     raw_big = await asyncio.to_thread(raw_large, s3, big, args.parallel)
                     our_big = await ours_large(api, auth, big, args.parallel)
+                    cpu = _descendant_cpu()
                     raw_many = await raw_small(s3, args.small, payload, args.parallel)
-                    our_many = await ours_small(api, auth, args.small, payload, args.parallel)
-                    return raw_big, our_big, raw_many, our_many
+                    cpu_raw = _descendant_cpu()
+                    our_many = await ours_small_batched(api, auth, args.small, payload, args.parallel, args.batch)
+                    cpu_ours = _descendant_cpu()
+                    print(f"  raw small:  {cpu_report(cpu, cpu_raw, args.small)}", file=sys.stderr)
+                    print(f"  ours small: {cpu_report(cpu_raw, cpu_ours, args.small)}", file=sys.stderr)
+                    print(
+                        f"  (raw {args.small / raw_many:.1f} files/s, batches {args.small / our_many:.1f} files/s)",
+                        file=sys.stderr,
+                    )
+                    our_single = None
+                    if args.single_small:
+                        our_single = await ours_small(api, auth, args.single_small, payload, args.parallel)
+                    return raw_big, our_big, raw_many, our_many, our_single
 
-            raw_big, (our_big, our_big_recorded), raw_many, our_many = asyncio.run(run())
+            raw_big, (our_big, our_big_recorded), raw_many, our_many, our_single = asyncio.run(run())
         finally:
             system.stop()
             servers.stop()
@@ -210,8 +330,41 @@ def main() -> None:
     print(f"  ... until sha256 read back, recorded {our_big_recorded:8.2f} s  ratio {raw_big / our_big_recorded:.2f}")
     print(f"\nsmall files: {args.small} x {args.small_kib} KiB, {args.parallel} at a time")
     print(f"  raw presigned PUTs                   {raw_many:8.2f} s  {args.small / raw_many:8.1f} files/s")
-    print(f"  DocStore grant + POST + complete     {our_many:8.2f} s  {args.small / our_many:8.1f} files/s")
-    print(f"  ratio raw/ours                       {raw_many / our_many:8.2f}")
+    print(
+        f"  DocStore batches of {args.batch:<3} (grant, POSTs, complete) {our_many:8.2f} s  "
+        f"{args.small / our_many:8.1f} files/s"
+    )
+    print(f"  ratio raw/ours                       {raw_many / our_many:8.2f}   (target >= 0.5)")
+    raw_rate, our_rate = args.small / raw_many, args.small / our_many
+    single_rate = args.single_small / our_single if our_single else None
+    if single_rate:
+        print(
+            f"  single routes ({args.single_small} files, grant + POST + complete each): {single_rate:.1f} files/s, "
+            f"ratio {single_rate / raw_rate:.2f}"
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "bench": "upload",
+                    "large_mib": size_mib,
+                    "raw_large_s": round(raw_big, 3),
+                    "ours_large_s": round(our_big, 3),
+                    "ours_large_recorded_s": round(our_big_recorded, 3),
+                    "ratio_large": round(raw_big / our_big, 3),
+                    "ratio_large_recorded": round(raw_big / our_big_recorded, 3),
+                    "small_files": args.small,
+                    "small_kib": args.small_kib,
+                    "parallel": args.parallel,
+                    "batch": args.batch,
+                    "raw_small_files_per_s": round(raw_rate, 1),
+                    "ours_small_files_per_s": round(our_rate, 1),
+                    "ratio_small": round(our_rate / raw_rate, 3),
+                    "ours_small_single_files_per_s": round(single_rate, 1) if single_rate else None,
+                    "ratio_small_single": round(single_rate / raw_rate, 3) if single_rate else None,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -291,3 +291,38 @@ async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, en
 
     [mail] = await eventually(mailed)
     assert "never.txt" in mail["body"]
+
+
+async def test_small_files_in_batches_are_granted_completed_and_listed_once_each(api) -> None:
+    user = await sign_up(api, plan="premium")
+    files = {f"batch-{n}.txt": f"file number {n}".encode() for n in range(5)}
+    items = [{"filename": name, "size": len(data), "content_type": "text/plain"} for name, data in files.items()]
+    items.append({"filename": "large.bin", "size": 10**9, "content_type": "application/octet-stream"})
+    granted = await api.post("/v1/uploads/batch", headers=user.auth, json={"uploads": items})
+    assert granted.status_code == 200, granted.text
+    *grants, large = granted.json()["results"]
+    assert large["grant"] is None and large["problem"]["status"] == 422  # multipart-sized: asked for alone
+    async with httpx.AsyncClient(timeout=60) as s3:
+        for result, data in zip(grants, files.values(), strict=True):
+            form = result["grant"]["form"]
+            posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", data, "text/plain")})
+            assert posted.status_code == 201, posted.text
+    ids = [r["grant"]["upload_id"] for r in grants]
+    done = await api.post("/v1/uploads/batch/complete", headers=user.auth, json={"upload_ids": ids})
+    assert done.status_code == 200, done.text
+    for result, data in zip(done.json()["results"], files.values(), strict=True):
+        assert result["upload"]["status"] == "completed" and result["upload"]["size"] == len(data)
+        assert result["upload"]["sha256"] == hashlib.sha256(data).hexdigest()
+    # The single route answers the same facts afterwards, and nothing is recorded twice.
+    again = await api.post(f"/v1/uploads/{ids[0]}/complete", headers=user.auth)
+    assert again.status_code == 200 and again.json()["sha256"] == hashlib.sha256(files["batch-0.txt"]).hexdigest()
+
+    async def all_listed():
+        items = (await api.get("/v1/documents", headers=user.auth)).json()["items"]
+        return items if len(items) >= len(files) else None
+
+    listed = await eventually(all_listed)
+    assert sorted(d["name"] for d in listed) == sorted(files)
+    assert {d["name"]: d["size"] for d in listed} == {name: len(data) for name, data in files.items()}
+    too_many = await api.post("/v1/uploads/batch/complete", headers=user.auth, json={"upload_ids": ["x"] * 101})
+    assert too_many.status_code == 422 and "at most 100" in too_many.text

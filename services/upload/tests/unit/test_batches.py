@@ -52,6 +52,9 @@ async def test_a_batch_grant_reserves_once_records_once_and_refuses_bad_items_al
     )
     assert set(w.sessions.rows) == {g.grant.upload_id for g in granted}
     assert all(g.form and g.form["fields"]["key"] == g.grant.staging_key for g in granted)
+    # Its client completes it: the watcher and S3 notifications wait a while before they do.
+    row = w.sessions.rows[granted[0].grant.upload_id]
+    assert row["batch"] and row["next_check_at"] > row["created_at"]
 
 
 async def test_a_batch_grant_for_a_new_version_checks_the_document_and_counts_as_the_owners() -> None:

@@ -215,7 +215,25 @@ async def test_other_failures_propagate_for_the_consumer_to_retry() -> None:
     w = world(row())
     w.storage.exists = _raises(ConnectionError("S3 is down"))  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
-        await w.uploads.object_written(KEY)
+        await w.uploads.object_written(f"staging/{KEY}")
+
+
+async def test_a_form_uploads_version_key_is_written_only_by_a_completions_own_copy_nothing_to_check() -> None:
+    w = world(row())
+    w.storage.put(KEY, b"abcd")
+    w.storage.exists = None  # type: ignore[assignment,method-assign]  # a check would call it
+    assert await w.uploads.object_written(KEY) is None
+    assert w.uow.commits == 0
+
+
+async def test_a_batch_granted_upload_is_left_to_its_client_until_the_grace_has_passed() -> None:
+    waiting = row(batch=True, next_check_at=datetime.now(UTC) + timedelta(seconds=60))
+    w = world(waiting)
+    w.storage.put(f"staging/{KEY}", b"abcd")
+    assert await w.uploads.object_written(f"staging/{KEY}") is None
+    assert w.uow.commits == 0
+    w.sessions.rows[waiting["_id"]]["next_check_at"] = datetime.now(UTC) - timedelta(seconds=1)
+    assert await w.uploads.object_written(f"staging/{KEY}") == COMPLETED
 
 
 async def test_a_form_written_again_after_completion_is_deleted() -> None:

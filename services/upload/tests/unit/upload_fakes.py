@@ -37,7 +37,8 @@ class InMemorySessions:
 
     async def add_many(self, grants: list[tuple[Grant, dict[str, Any]]]) -> None:
         for grant, extra in grants:
-            await self.add(grant, **extra)
+            await self.add(grant)
+            self.rows[grant.upload_id].update(extra)
 
     async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
         found = {u: await self.get(actor_id, u) for u in upload_ids}

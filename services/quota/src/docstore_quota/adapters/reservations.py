@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -65,19 +64,34 @@ class ReservationRepository:
             )
 
     async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
-        """`put` for many reservations in one round trip (upserts, inside the caller's transaction)."""
+        """`put` for many reservations: new ones in one `insert_many`, the few changed ones
+        replaced one by one (SecantusDB runs a bulk of upserts one by one: a batch grant's
+        reservations are nearly all new)."""
         if not reservations:
             return
-        requests = [
-            ReplaceOne(
-                {"_id": r.upload_id},
-                {"account_id": r.account_id, "size": r.size, "expires_at": r.expires_at, "reserved_at": reserved_at},
-                upsert=True,
-            )
-            for r in reservations
-        ]
+        ids = [r.upload_id for r in reservations]
+        found = self.collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=self.session)
+        stored = {doc["_id"] async for doc in found}
+        fresh = [r for r in reservations if r.upload_id not in stored]
+        for reservation in reservations:
+            if reservation.upload_id in stored:
+                await self.put(reservation, reserved_at=reserved_at)
+        if not fresh:
+            return
         try:
-            await self.collection.bulk_write(requests, ordered=True, session=self.session)
+            await self.collection.insert_many(
+                [
+                    {
+                        "_id": r.upload_id,
+                        "account_id": r.account_id,
+                        "size": r.size,
+                        "expires_at": r.expires_at,
+                        "reserved_at": reserved_at,
+                    }
+                    for r in fresh
+                ],
+                session=self.session,
+            )
         except BulkWriteError as error:
             # Two first grants for one new upload id raced (duplicate key): the caller runs again.
             if any(e.get("code") == DUPLICATE_KEY for e in error.details.get("writeErrors", [])):

@@ -10,7 +10,7 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_upload.domain.grants import Grant
+from docstore_upload.domain.grants import STAGING_PREFIX, Grant
 from docstore_upload.domain.sessions import COMPLETED, PENDING, Session
 
 LATE_WRITE_MARGIN = timedelta(seconds=60)
@@ -46,7 +46,7 @@ class UploadSessions:
         for grant, extra in grants:
             row = asdict(grant)
             row["_id"] = row.pop("upload_id")
-            rows.append({**row, **extra, "status": PENDING, "created_at": now, "next_check_at": now})
+            rows.append({**row, "status": PENDING, "created_at": now, "next_check_at": now, **extra})
         if rows:
             await self.collection.insert_many(rows, session=self.session)
 
@@ -92,10 +92,10 @@ class UploadSessions:
 
     async def by_key(self, key: str) -> Session | None:
         """The upload whose object is stored under `key`, its final or its staging key (each
-        upload has keys of its own). Two plain lookups: `$or` scans on SecantusDB."""
-        return await self.collection.find_one({"key": key}, session=self.session) or await self.collection.find_one(
-            {"staging_key": key}, session=self.session
-        )
+        upload has keys of its own). One plain lookup: `$or` scans on SecantusDB."""
+        # Staging keys, and only they, start with STAGING_PREFIX: one lookup each.
+        field = "staging_key" if key.startswith(STAGING_PREFIX) else "key"
+        return await self.collection.find_one({field: key}, session=self.session)
 
     async def finish(self, upload_id: str, status: str, **fields: Any) -> bool:
         """Move a pending session to `status`; False when it was not pending any more.

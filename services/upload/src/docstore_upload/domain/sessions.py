@@ -116,6 +116,25 @@ def being_read_back(session: Session, now: datetime) -> bool:
     return bool(session.get("joined_at")) and bool(session["next_check_at"] > now)
 
 
+BATCH_CLIENT_GRACE = timedelta(seconds=60)
+"""How long after a batch grant its client is trusted to call `POST /uploads/batch/complete`
+before the watcher and S3 notifications complete the upload themselves (they would otherwise
+copy and read every small file back a second time, side by side with the client's batch)."""
+
+
+def awaits_client(session: Session, now: datetime) -> bool:
+    """A batch-granted form upload whose client is still expected to complete it (in a batch):
+    an S3 notification of its form's write is left to the client, and the watcher looks only
+    once `BATCH_CLIENT_GRACE` has passed (its `next_check_at`)."""
+    return bool(session.get("batch")) and bool(session["next_check_at"] > now)
+
+
+def own_copy(session: Session, key: str) -> bool:
+    """A write to a form upload's version key: only a completion's own copy writes there (forms
+    write the staging key), and that completion records it, so a notice of it has nothing to add."""
+    return bool(session.get("staging_key")) and key == session["key"]
+
+
 def may_hold_late_write(session: Session) -> bool:
     """A finished form upload: its staging key (writable until the form expires) should be empty."""
     return session["status"] != PENDING and bool(session.get("staging_key"))

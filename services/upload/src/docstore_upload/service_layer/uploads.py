@@ -51,6 +51,7 @@ from docstore_upload.domain.grants import (
 from docstore_upload.domain.multipart import part_count, part_size
 from docstore_upload.domain.sessions import (
     ABORTED,
+    BATCH_CLIENT_GRACE,
     COMPLETED,
     EXPIRED,
     PENDING,
@@ -59,6 +60,7 @@ from docstore_upload.domain.sessions import (
     StoredObject,
     StoredPart,
     already_completed,
+    awaits_client,
     being_read_back,
     completed,
     expired,
@@ -68,6 +70,7 @@ from docstore_upload.domain.sessions import (
     may_hold_late_write,
     missing_parts,
     open_multipart,
+    own_copy,
     owner_and_actor,
     parts_to_sign,
     right_may_be_withdrawn,
@@ -241,7 +244,10 @@ class Uploads:
                 granted.append((index, request, grant))
 
         async def record(tx: Transaction[Repositories]) -> None:
-            await tx.repos.sessions.add_many([(grant, {"actor_id": account_id}) for _, _, grant in granted])
+            # The client completes these in a batch: S3 notifications and the watcher leave them to
+            # it for a while (`awaits_client`) instead of reading every file back a second time.
+            extra = {"actor_id": account_id, "batch": True, "next_check_at": now + BATCH_CLIENT_GRACE}
+            await tx.repos.sessions.add_many([(grant, extra) for _, _, grant in granted])
             for _, _, grant in granted:
                 tx.emit(initiated(grant))
 
@@ -354,16 +360,25 @@ class Uploads:
             facts = {row["_id"]: (row, stored_facts(stored)) for row, stored in ready}
             stored_by_id = {row["_id"]: stored for row, stored in ready}
 
-            async def record(tx: Transaction[Repositories]) -> None:
-                for upload_id in await tx.repos.sessions.complete_many(facts):
+            async def record(tx: Transaction[Repositories]) -> list[str]:
+                changed = await tx.repos.sessions.complete_many(facts)
+                for upload_id in changed:
                     tx.emit(completed(facts[upload_id][0], stored_by_id[upload_id], bucket=self.storage.bucket))
+                return changed
 
-            await self.uow.run(record)
+            changed = set(await self.uow.run(record))
             # Off the caller's path: what is missed here, the late-write sweep deletes.
             self._in_background(self._delete_staging([row["staging_key"] for row, _ in ready]))
-            recorded = await self.reads.sessions.get_many(account_id, [row["_id"] for row, _ in ready])
-            for row, _ in ready:
-                results[row["_id"]] = recorded.get(row["_id"], row)
+            # Recorded by this call: answered from what it wrote; by another path meanwhile: read.
+            others = [row["_id"] for row, _ in ready if row["_id"] not in changed]
+            recorded = await self.reads.sessions.get_many(account_id, others) if others else {}
+            for row, facts_of in facts.values():
+                upload_id = row["_id"]
+                results[upload_id] = (
+                    {**row, "status": COMPLETED, "stored": facts_of}
+                    if upload_id in changed
+                    else recorded.get(upload_id, row)
+                )
         return {upload_id: results[upload_id] for upload_id in wanted}
 
     async def _read_form_upload(self, row: Session) -> StoredObject:
@@ -559,7 +574,12 @@ class Uploads:
         row = await self.reads.sessions.by_key(key)
         if row is not None and key == row.get("staging_key") and may_hold_late_write(row):
             return LATE_WRITE if await self.late_write(row) else None
-        if row is None or row["status"] != PENDING or being_read_back(row, datetime.now(UTC)):
+        now = datetime.now(UTC)
+        if row is None or row["status"] != PENDING or being_read_back(row, now):
+            return None
+        if (own_copy(row, key) and not expired(row, now)) or awaits_client(row, now):
+            # A completion's own copy (that completion records it) or a batch's file (its client
+            # completes it); once the grant ran out, any notice is a reason to look (and expire).
             return None
         try:
             outcome = await self.check(row)
