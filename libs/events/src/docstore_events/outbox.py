@@ -84,10 +84,20 @@ class Outbox:
 class OutboxRelay:
     """Publishes pending outbox rows in write order, then marks them published."""
 
-    def __init__(self, outbox: Outbox, publish: Publish, *, poll_interval: float = 0.5, batch_size: int = 200) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        publish: Publish,
+        *,
+        poll_interval: float = 0.5,
+        max_poll_interval: float = 10.0,
+        batch_size: int = 200,
+    ) -> None:
         self.outbox = outbox
         self.publish = publish
         self.poll_interval = poll_interval
+        """The first poll after activity; each empty poll doubles the wait, up to `max_poll_interval`."""
+        self.max_poll_interval = max(poll_interval, max_poll_interval)
         self.batch_size = batch_size
         # One batch at a time per process, so a row is never sent twice concurrently.
         self._lock = asyncio.Lock()
@@ -113,7 +123,15 @@ class OutboxRelay:
         return count
 
     async def run(self) -> None:
-        """Publish until cancelled, woken by local writes or by the poll interval."""
+        """Publish until cancelled, woken by local writes or by the poll interval.
+
+        Local writes wake the relay at once (`Outbox.wake_relay`), so the poll only finds rows
+        that another process wrote and did not publish (it died after its commit). While polls
+        find nothing the interval doubles, from `poll_interval` up to `max_poll_interval`: an
+        idle service then queries its database every few seconds instead of twice a second.
+        A wake-up or a published row brings the interval back to `poll_interval`.
+        """
+        interval = self.poll_interval
         while True:
             self.outbox.written.clear()
             try:
@@ -126,7 +144,9 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_interval)
             if published >= self.batch_size:
                 continue
+            interval = self.poll_interval if published else interval
             try:
-                await asyncio.wait_for(self.outbox.written.wait(), timeout=self.poll_interval)
+                await asyncio.wait_for(self.outbox.written.wait(), timeout=interval)
+                interval = self.poll_interval
             except TimeoutError:
-                pass
+                interval = min(interval * 2, self.max_poll_interval)

@@ -33,8 +33,13 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
     kafka_fetch_max_wait_ms: int = 50
-    """How long a fetch may wait for data. Apache Kafka answers as soon as data arrives;
-    Tansu waits the full time, so a short wait keeps local event latency low."""
+    """How long a fetch may wait for data while events flow. Apache Kafka answers as soon as
+    data arrives; Tansu (local) re-reads only after W/2, 3W/4, ... of the wait, so a record that
+    arrives mid-wait is delivered up to W/2 late: a short wait keeps local event latency low."""
+    kafka_idle_fetch_max_wait_ms: int = 2000
+    """The fetch wait once no record came for `kafka_idle_after_seconds`: an idle consumer then
+    costs the broker and itself almost nothing (docstore_events.fetch_wait)."""
+    kafka_idle_after_seconds: float = 5.0
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = ""
 
