@@ -84,3 +84,18 @@ async def test_uploads_that_arrive_before_a_premium_sign_up_are_indexed() -> Non
     await sign_up(w, "acc", "premium")
     await w.worker.drain()
     assert w.index.texts("acc") == {"doc-1": "early bird"}
+
+
+async def test_a_batch_of_uploads_is_recorded_in_one_transaction_in_order_and_once() -> None:
+    w = world()
+    await sign_up(w, "acc", "premium")
+    first = upload(w, "acc", b"first draft", document_id="d", version=1)
+    second = upload(w, "acc", b"second draft", document_id="d", version=2)
+    other = upload(w, "acc", b"another", document_id="o")
+    commits = w.uow.commits
+    batch = [("e1", first, T0), ("e2", second, T0 + timedelta(seconds=1)), ("e3", other, T0)]
+    assert await w.indexing.record_uploads(batch) == 2
+    assert w.uow.commits - commits == 1
+    assert await w.indexing.record_uploads(batch) == 0  # delivered again: nothing
+    await w.worker.drain()
+    assert w.index.texts("acc") == {"d": "second draft", "o": "another"}

@@ -1,11 +1,16 @@
 """Event subscribers: decode, then one use case, applied once per event id.
 
-Each handler is bounded: the only slow one, `file.version-recorded`, extracts under the
-per-document time limit before its transaction. Nothing here waits for another event:
-facts that arrive early are stored in the catalog and resolved when the rest arrives.
+Every event comes through one batch subscription (`subscribe_batch`), in each partition's
+order. The uploads of a batch (`file.version-recorded`, most of the traffic) are recorded in
+one transaction (`Indexing.record_uploads`, `run_once_each`); the other events, rare, each
+in its own (`run_once`), as before. Every handler is quick: extraction happens in the
+indexing worker. Nothing here waits for another event: facts that arrive early are stored in
+the catalog and resolved when the rest arrives.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from docstore_events import (
     AccountCreated,
@@ -34,9 +39,6 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
         await plans.record_plan(
             event.account_id, event.new_plan, as_of=envelope.time, event_id=envelope.id, upgrade=upgrade
         )
-
-    async def version_recorded(envelope: Envelope[FileVersionRecorded]) -> None:
-        await indexing.record_upload(envelope.data, at=envelope.time, event_id=envelope.id)
 
     async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
         event = envelope.data
@@ -67,10 +69,26 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
             event_id=envelope.id,
         )
 
-    events.subscribe(AccountCreated, account_created)
-    events.subscribe(AccountPlanChanged, plan_changed)
-    events.subscribe(FileVersionRecorded, version_recorded)
-    events.subscribe(FileDeleted, file_deleted)
-    events.subscribe(FileTrashed, file_trashed)
-    events.subscribe(FileRestored, file_restored)
-    events.subscribe(FileDetailsChanged, details_changed)
+    one_by_one: dict[type[Any], Any] = {
+        AccountCreated: account_created,
+        AccountPlanChanged: plan_changed,
+        FileDeleted: file_deleted,
+        FileTrashed: file_trashed,
+        FileRestored: file_restored,
+        FileDetailsChanged: details_changed,
+    }
+
+    async def batch(envelopes: list[Envelope[Any]]) -> None:
+        uploads: list[tuple[str, FileVersionRecorded, Any]] = []
+        for envelope in envelopes:
+            if isinstance(envelope.data, FileVersionRecorded):
+                uploads.append((envelope.id, envelope.data, envelope.time))
+                continue
+            if uploads:  # keep the batch's order: the uploads before this event first
+                await indexing.record_uploads(uploads)
+                uploads = []
+            await one_by_one[type(envelope.data)](envelope)
+        if uploads:
+            await indexing.record_uploads(uploads)
+
+    events.subscribe_batch(batch, FileVersionRecorded, *one_by_one)

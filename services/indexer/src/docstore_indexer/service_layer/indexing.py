@@ -18,6 +18,7 @@ serialise on its entry.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,7 +31,7 @@ from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.search_index import IndexEntry
 from docstore_indexer.domain import catalog as rules
-from docstore_indexer.domain.catalog import CatalogEntry, NewUpload
+from docstore_indexer.domain.catalog import CatalogEntry, NewUpload, entry_id
 from docstore_indexer.domain.extraction import Extracted, ExtractionFailed, Limits, after_reading, before_reading, cut
 from docstore_indexer.domain.plans import has_full_text
 from docstore_indexer.service_layer.ports import Extractor, Index, Objects, Repos
@@ -129,6 +130,42 @@ class Indexing:
             changed.append(entry)
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work) and bool(changed)
+
+    async def record_uploads(self, uploads: list[tuple[str, FileVersionRecorded, datetime]]) -> int:
+        """`record_upload` for a batch of (event id, event, time), in one transaction with their
+        processed-event records (`run_once_each`): one read of the entries and plans, one bulk
+        write. Applied in the order given (a partition's order: one document's uploads in the
+        order they were sent). Returns how many changed an entry."""
+        ids = list(dict.fromkeys(entry_id(event.account_id, event.document_id) for _, event, _ in uploads))
+        changed: dict[str, CatalogEntry] = {}
+
+        async def work(tx: Transaction[Repos], fresh: frozenset[str]) -> None:
+            changed.clear()
+            entries: dict[str, CatalogEntry | None] = dict(await tx.repos.catalog.get_many(ids))
+            full_text: dict[str, bool] = {}
+            for event_id, event, at in uploads:
+                if event_id not in fresh:
+                    continue  # processed before
+                key = entry_id(event.account_id, event.document_id)
+                outcome = rules.on_upload(entries.get(key), new_upload(event, at))
+                if not outcome.changed or outcome.entry is None:
+                    log.info(
+                        "upload_not_indexed",
+                        document_id=event.document_id,
+                        upload_id=event.upload_id,
+                        reason=outcome.reason,
+                    )
+                    continue
+                if event.account_id not in full_text:
+                    full_text[event.account_id] = has_full_text(await plan_in(tx, event.account_id))
+                entries[key] = changed[key] = replace(outcome.entry, index_due=full_text[event.account_id])
+            await tx.repos.catalog.put_many(list(changed.values()))
+            for entry in changed.values():
+                if entry.index_due:
+                    tx.after_commit(functools.partial(self.on_due, entry))
+
+        await self.uow.run_once_each(consumer=self.consumer, event_ids=[i for i, _, _ in uploads], work=work)
+        return len(changed)
 
     async def to_extract(self, ids: list[str]) -> list[CatalogEntry]:
         """The entries among `ids` that are due, live and on Premium, as read now (one query,

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from typing import cast
 
 import structlog
 
@@ -146,7 +147,7 @@ class IndexingWorker:
                         task.result()  # an error stops this drain
                     else:
                         entry = extracting.pop(task)  # type: ignore[arg-type]
-                        ready.done[entry.id] = (entry, task.result())  # type: ignore[arg-type]
+                        ready.done[entry.id] = (entry, cast(Extracted, task.result()))
         finally:
             for task in [*extracting, *([committing] if committing else [])]:
                 task.cancel()

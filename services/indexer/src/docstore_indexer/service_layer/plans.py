@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -81,6 +82,6 @@ class Plans:
                 due = [replace(entry, index_due=True) for entry in early]
                 await tx.repos.catalog.put_many(due)
                 for entry in due:
-                    tx.after_commit(lambda entry=entry: self.on_due(entry))
+                    tx.after_commit(functools.partial(self.on_due, entry))
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
