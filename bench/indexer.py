@@ -3,22 +3,29 @@
 Starts the real servers (free ports, a temporary folder) and the indexer service as its
 own process, then measures, in the same run:
   * raw:      the extractors alone (`extract_text`, in this process, one document after
-              another) over 500 mixed documents: text, Markdown, HTML, CSV, e-mail, PDF,
+              another; run before and after the indexer, averaged) over 500 mixed documents: text, Markdown, HTML, CSV, e-mail, PDF,
               DOCX, XLSX, PPTX, ODT, and a few PNG photos and scanned PDFs (OCR);
-  * indexer:  the same 500 objects in S3, announced by `upload.completed` for a Premium
+  * indexer:  the same 500 objects in S3, announced by `file.version-recorded` for a Premium
               account -> read from S3, extracted in the worker processes, indexed in
-              Typesense, recorded exactly once in MongoDB -> all 500 searchable;
-  * search:   100k synthetic documents bulk-imported (import endpoint) into a throwaway
-              collection with the indexer's schema, then queries through the indexer's
-              own search adapter (account filter, trash filter, highlights): p50/p99.
+              Typesense, recorded exactly once in MongoDB -> all 500 searchable (the
+              worker processes are warmed up first with one extra document, not counted);
+  * search:   the whole platform (gateway, accounts, indexer, ...) started; a Premium account
+              signed up and logged in through the gateway; 100k synthetic documents (200
+              accounts, that one among them) bulk-imported into the indexer's real collection;
+              then each query four ways, interleaved: a raw Typesense query (the parameters the
+              indexer sends), the indexer's search adapter in this process, the indexer's
+              route called directly as the gateway calls it (GET /search with an identity
+              token), and the user's path (HTTP GET /v1/search to the gateway -> indexer ->
+              Typesense): p50/p99 of each.
 
-    uv run python bench/indexer.py [--documents 500] [--search-documents 100000] [--queries 500]
+    uv run python bench/indexer.py [--documents 500] [--search-documents 100000] [--queries 500] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import sys
@@ -32,12 +39,14 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from docstore_devplatform import documents as builders
+from docstore_devplatform.ports import free_ports
 from docstore_devplatform.servers import Servers
-from docstore_devplatform.services import ServiceProcesses, bucket_for
+from docstore_devplatform.services import SERVICES, ServiceProcesses, bucket_for, region_wiring, service_urls
 from docstore_events import AccountCreated, FileVersionRecorded, all_topics, encode
 from docstore_indexer.adapters.extraction import extract_text
-from docstore_indexer.adapters.search_index import SearchIndex, account_filter, collection_schema
+from docstore_indexer.adapters.search_index import Filters, SearchIndex, account_filter
 from docstore_indexer.domain.extraction import DOCX, PPTX, XLSX, ExtractionFailed
+from docstore_kit.auth import DEV_KEY_ID, DEV_KEYS, InternalAuth, parse_keys
 
 REGION = "us-west-2"
 COLLECTION = "documents_us_west_2"
@@ -127,7 +136,7 @@ def raw_extraction(documents: list[tuple[str, str, bytes]]) -> float:
     return time.perf_counter() - started
 
 
-async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) -> float:
+async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) -> tuple[float, int]:
     account_id = f"bench-{uuid.uuid4().hex[:8]}"
     bucket = bucket_for(REGION)
     s3 = boto3.client(
@@ -138,8 +147,9 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
         aws_secret_access_key=endpoints.s3_secret_key,
     )
     events = []
-    for i, (kind, content_type, data) in enumerate(documents):
-        document_id, upload_id = f"doc-{i:04d}", uuid.uuid4().hex
+    warm_up = [("txt", "text/plain", b"warm-up document")]
+    for i, (kind, content_type, data) in enumerate(warm_up + documents):
+        document_id, upload_id = ("doc-warm" if i == 0 else f"doc-{i - 1:04d}"), uuid.uuid4().hex
         key = f"{account_id}/{document_id}/{upload_id}"
         await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         events.append(
@@ -156,7 +166,7 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
                 sha256="s",
             )
         )
-    progress(f"{len(events)} objects in S3")
+    progress(f"{len(events)} objects in S3 ({len(documents)} + 1 warm-up)")
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()
     typesense = httpx.AsyncClient(
@@ -182,8 +192,9 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
                 account_id=account_id, username=account_id, email="b@example.com", plan="premium", home_region=REGION
             )
         )
-        # Warm-up document (worker start, consumer assignment) outside the measurement.
-        warm = events.pop()
+        # Warm-up document (worker start, consumer assignment) outside the measurement; it is
+        # searchable too, so every one of `documents` is timed and counted.
+        warm = events.pop(0)
         await send(warm)
         while await searchable() < 1:
             await asyncio.sleep(0.1)
@@ -191,7 +202,7 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
         await asyncio.gather(*(send(event) for event in events))
         done = 0
         while done < len(events) + 1:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
             now = await searchable()
             if now // 50 != done // 50:
                 progress(f"indexer: {now - 1}/{len(events)} searchable")
@@ -202,12 +213,74 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
         await typesense.aclose()
 
 
-async def search_latency(endpoints, documents: int, queries: int) -> tuple[list[float], float]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    index = SearchIndex.connect(endpoints.typesense_url, endpoints.typesense_api_key, name, timeout=300)
-    await index.http.post("/collections", json=collection_schema(name))
-    accounts = [f"acct-{i:03d}" for i in range(200)]
+# Search -----------------------------------------------------------------------------------
+
+PASSWORD = "benchmark password, long enough"
+PLATFORM_ENV = {
+    # One client address signs up and logs in: keep the gateway's throttles out of the way.
+    "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
+    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
+    "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+async def premium_user(gateway: str) -> tuple[str, str]:
+    """Sign up a Premium account and log in through the gateway, as a user does: (account id, token)."""
+    username = f"bench-{uuid.uuid4().hex[:10]}"
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+        created = await http.post(
+            "/v1/accounts",
+            json={"username": username, "email": f"{username}@example.com", "password": PASSWORD, "plan": "premium"},
+        )
+        assert created.status_code == 201, created.text
+        login = await http.post("/v1/sessions", json={"username": username, "password": PASSWORD})
+        assert login.status_code == 201, login.text
+        account_id, token = created.json()["account_id"], login.json()["token"]
+        # The indexer learns the plan from `account.created`: wait until search answers 200.
+        deadline = time.monotonic() + 120
+        while True:
+            answer = await http.get("/v1/search", params={"q": "x"}, headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code == 200:
+                return account_id, token
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"search never answered 200: {answer.status_code} {answer.text[:200]}")
+            await asyncio.sleep(0.2)
+
+
+def queries(count: int) -> list[str]:
     vocabulary = WORDS + [f"{a}{b}" for a in ("zor", "mip", "tak", "lun", "bex") for b in WORDS]
+    chosen = []
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            chosen.append(rng.choice(vocabulary))
+        elif kind == 1:
+            chosen.append(f"{rng.choice(WORDS)} {rng.choice(WORDS)}")
+        elif kind == 2:
+            chosen.append(f'"{rng.choice(WORDS)} {rng.choice(WORDS)}"')
+        else:
+            word = rng.choice(WORDS)
+            chosen.append(word[:-2] + word[-1] + word[-2] if len(word) > 4 else word)  # a typo
+    return chosen
+
+
+async def search_latency(
+    endpoints, urls: dict[str, str], documents: int, count: int
+) -> tuple[dict[str, list[float]], float]:
+    """Import `documents` into the indexer's collection (the logged-in account owns 1/200 of them),
+    then time each query raw, through the adapter and through the gateway, interleaved."""
+    gateway = urls["gateway"]
+    account_id, token = await premium_user(gateway)
+    index = SearchIndex.connect(endpoints.typesense_url, endpoints.typesense_api_key, COLLECTION, timeout=300)
+    accounts = [account_id] + [f"acct-{i:03d}" for i in range(199)]
+    vocabulary = WORDS + [f"{a}{b}" for a in ("zor", "mip", "tak", "lun", "bex") for b in WORDS]
+    http = httpx.AsyncClient(base_url=gateway, timeout=60, headers={"Authorization": f"Bearer {token}"})
+    # The indexer's own route, called as the gateway calls it (a fresh identity token per request).
+    internal = InternalAuth("gateway", parse_keys(DEV_KEYS), DEV_KEY_ID)
+    direct = httpx.AsyncClient(
+        base_url=urls["indexer"], timeout=60, auth=internal.client_auth("indexer", subject=account_id, role="user")
+    )
     try:
         started = time.perf_counter()
         batch: list[dict] = []
@@ -235,26 +308,54 @@ async def search_latency(endpoints, documents: int, queries: int) -> tuple[list[
                 batch = []
                 progress(f"search: imported {i + 1}/{documents}")
         imported = time.perf_counter() - started
-        samples = []
-        for i in range(queries + 20):
-            account = rng.choice(accounts)
-            kind = i % 4
-            if kind == 0:
-                q = rng.choice(vocabulary)
-            elif kind == 1:
-                q = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
-            elif kind == 2:
-                q = f'"{rng.choice(WORDS)} {rng.choice(WORDS)}"'
-            else:
-                word = rng.choice(WORDS)
-                q = word[:-2] + word[-1] + word[-2] if len(word) > 4 else word  # a typo
-            t = time.perf_counter()
-            await index.search(account, q, page=1, per_page=20)
-            if i >= 20:
-                samples.append(time.perf_counter() - t)
+
+        async def raw(q: str) -> None:
+            # What the adapter sends, straight to Typesense (no highlight post-processing).
+            response = await index.http.get(
+                f"/collections/{COLLECTION}/documents/search",
+                params={
+                    "q": q,
+                    "query_by": "name,text,tags",
+                    "query_by_weights": "3,1,2",
+                    "filter_by": Filters().clauses(account_id),
+                    "sort_by": "_text_match:desc,created_at:desc",
+                    "page": 1,
+                    "per_page": 20,
+                    "highlight_fields": "text,name",
+                    "highlight_start_tag": "<mark>",
+                    "highlight_end_tag": "</mark>",
+                    "snippet_threshold": 30,
+                    "highlight_affix_num_tokens": 12,
+                    "exclude_fields": "text",
+                },
+            )
+            assert response.status_code == 200, response.text
+
+        async def adapter(q: str) -> None:
+            await index.search(account_id, q, page=1, per_page=20)
+
+        async def gateway_path(q: str) -> None:
+            response = await http.get("/v1/search", params={"q": q, "per_page": 20})
+            assert response.status_code == 200, response.text
+
+        async def indexer_path(q: str) -> None:
+            response = await direct.get("/search", params={"q": q, "per_page": 20})
+            assert response.status_code == 200, response.text
+
+        paths = {"raw": raw, "adapter": adapter, "indexer": indexer_path, "gateway": gateway_path}
+        samples: dict[str, list[float]] = {name: [] for name in paths}
+        order = list(paths)
+        for i, q in enumerate(queries(count + 20)):
+            rng.shuffle(order)  # interleaved, in a random order: the machine's noise falls on all three
+            for name in order:
+                t = time.perf_counter()
+                await paths[name](q)
+                if i >= 20:
+                    samples[name].append(time.perf_counter() - t)
         return samples, imported
     finally:
-        await index.http.delete(f"/collections/{name}")
+        await http.aclose()
+        await direct.aclose()
         await index.close()
 
 
@@ -267,6 +368,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=500)
     parser.add_argument("--search-documents", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures as the last line")
     args = parser.parse_args()
     progress(f"building {args.documents} mixed documents ...")
     documents = make_documents(args.documents)
@@ -277,14 +379,31 @@ def main() -> None:
         servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics(), buckets=[bucket_for(REGION)])
         progress("starting servers and the indexer service ...")
         endpoints = servers.start()
-        indexer = ServiceProcesses(endpoints, Path(folder) / "services", names=["indexer"], region=REGION)
         try:
-            indexer.start()
-            raw_seconds = raw_extraction(documents)
-            indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
-            samples, import_seconds = asyncio.run(search_latency(endpoints, args.search_documents, args.queries))
+            indexer = ServiceProcesses(endpoints, Path(folder) / "indexer", names=["indexer"], region=REGION)
+            try:
+                indexer.start()
+                # The raw extractors before and after the indexer, averaged: on a shared machine the
+                # load changes during a run, and this way both figures see the same stretch of it.
+                raw_before = raw_extraction(documents)
+                indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
+                raw_seconds = (raw_before + raw_extraction(documents)) / 2
+            finally:
+                indexer.stop()
+            progress("starting the platform (gateway, metadata, upload, quota, indexer, notify) ...")
+            ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+            wiring = region_wiring({REGION: service_urls(ports)}, REGION, primary=REGION)
+            platform = ServiceProcesses(
+                endpoints, Path(folder) / "platform", region=REGION, ports=ports, extra_env=wiring | PLATFORM_ENV
+            )
+            try:
+                urls = platform.start()
+                samples, import_seconds = asyncio.run(
+                    search_latency(endpoints, urls, args.search_documents, args.queries)
+                )
+            finally:
+                platform.stop()
         finally:
-            indexer.stop()
             servers.stop()
     raw_rate = len(documents) / raw_seconds
     indexer_rate = indexed / indexer_seconds
@@ -292,17 +411,49 @@ def main() -> None:
     print(f"{'raw extractors (in process, sequential)':46} {raw_rate:8.1f} docs/s   ({raw_seconds:.1f} s)")
     print(
         f"{'through the indexer (S3 -> extract -> index)':46} {indexer_rate:8.1f} docs/s   "
-        f"({indexer_seconds:.1f} s for {indexed})"
+        f"({indexer_seconds:.1f} s; {indexed} of {len(documents)} searchable, + 1 warm-up)"
     )
     print(f"{'ratio indexer / raw':46} {indexer_rate / raw_rate:8.2f} x")
-    p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
     print(
         f"\nsearch at {args.search_documents} documents ({args.search_documents // 200} per account, 200 accounts; "
-        f"bulk import {import_seconds:.1f} s)"
+        f"bulk import {import_seconds:.1f} s), {args.queries} queries, each one four ways, interleaved"
     )
+    figures: dict[str, float] = {}
+    labels = {
+        "raw": "raw Typesense query (same parameters)",
+        "adapter": "indexer's search adapter (in process)",
+        "indexer": "HTTP: indexer -> Typesense (as the gateway)",
+        "gateway": "HTTP: gateway -> indexer -> Typesense",
+    }
+    for name, label in labels.items():
+        p50, p99 = percentile(samples[name], 50) * 1000, percentile(samples[name], 99) * 1000
+        figures[f"search_{name}_p50_ms"], figures[f"search_{name}_p99_ms"] = round(p50, 2), round(p99, 2)
+        print(f"{label:46} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (n={len(samples[name])})")
+    for name in ("adapter", "indexer", "gateway"):
+        for q in ("p50", "p99"):
+            figures[f"ratio_{name}_raw_{q}"] = round(
+                figures[f"search_{name}_{q}_ms"] / figures[f"search_raw_{q}_ms"], 2
+            )
     print(
-        f"{'search latency (account filter, highlights)':46} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (n={len(samples)})"
+        f"{'ratio gateway / raw':46} p50 {figures['ratio_gateway_raw_p50']:6.2f} x    "
+        f"p99 {figures['ratio_gateway_raw_p99']:6.2f} x   (goal p99 <= 3 x and < 25 ms)"
     )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "bench": "indexer",
+                    "documents": len(documents),
+                    "searchable": indexed,
+                    "raw_extract_docs_per_s": round(raw_rate, 1),
+                    "indexer_docs_per_s": round(indexer_rate, 1),
+                    "ratio_indexer_raw": round(indexer_rate / raw_rate, 2),
+                    "search_documents": args.search_documents,
+                    "queries": args.queries,
+                    **figures,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
