@@ -28,7 +28,7 @@ page a transaction dirtied in full; those pages belong to the open transaction, 
 after the prune returns. Nothing moves again (0% CPU). A batch of 100 dirties a tenth as much:
 120,000 documents went in in ~6 minutes, and the bench's 108,000 in ~4.5.
 
-    uv run python bench/listing.py [--documents 100000] [--requests 200] [--seconds 15] [--mongo-url URL]
+    uv run python bench/listing.py [--documents 100000] [--requests 200] [--seconds 15] [--mongo-url URL] [--json]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import random
 import statistics
 import string
@@ -283,7 +284,7 @@ def compare(small_size: int, small: dict[str, list[float]], large_size: int, lar
         print(f"| {name} | {s50:.1f} | {s99:.1f} | {l50:.1f} | {l99:.1f} | {l50 / s50:.2f} | {l99 / s99:.2f} |")
 
 
-async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None:
+async def run(mongo_url: str, total: int, requests: int, seconds: float) -> dict[int, dict[str, list[float]]]:
     rng = random.Random(7)
     now = datetime.now(UTC)
     database = f"bench_listing_{uuid.uuid4().hex[:8]}"
@@ -323,6 +324,23 @@ async def run(mongo_url: str, total: int, requests: int, seconds: float) -> None
     sizes = sorted(measured)
     if len(sizes) == 2:
         compare(sizes[0], measured[sizes[0]], sizes[1], measured[sizes[1]])
+    return measured
+
+
+def as_json(measured: dict[int, dict[str, list[float]]]) -> str:
+    """One JSON object: per size, per query, p50/p99 in ms and p50 against the raw _id read."""
+    sizes = {}
+    for size, results in measured.items():
+        base = percentile(results["raw find_one by _id"], 50)
+        sizes[str(size)] = {
+            name: {
+                "p50_ms": round(percentile(samples, 50) * 1000, 2),
+                "p99_ms": round(percentile(samples, 99) * 1000, 2),
+                "ratio_p50_raw_id": round(percentile(samples, 50) / base, 2),
+            }
+            for name, samples in results.items()
+        }
+    return json.dumps({"bench": "listing", "sizes": sizes})
 
 
 KAFKA: list[str] = []
@@ -335,10 +353,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15, help="and at most this long (at least 5 requests)")
     parser.add_argument("--mongo-url", help="use this MongoDB and --kafka instead of starting servers")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
+    parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
     args = parser.parse_args()
     if args.mongo_url:
         KAFKA.append(args.kafka)
-        asyncio.run(run(args.mongo_url, args.documents, args.requests, args.seconds))
+        measured = asyncio.run(run(args.mongo_url, args.documents, args.requests, args.seconds))
+        if args.json:
+            print(as_json(measured))
         return
     from docstore_devplatform.servers import Servers
     from docstore_events import all_topics
@@ -349,9 +370,11 @@ def main() -> None:
         endpoints = servers.start()
         try:
             KAFKA.append(endpoints.kafka_bootstrap)
-            asyncio.run(run(endpoints.mongo_url, args.documents, args.requests, args.seconds))
+            measured = asyncio.run(run(endpoints.mongo_url, args.documents, args.requests, args.seconds))
         finally:
             servers.stop()
+    if args.json:
+        print(as_json(measured))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,14 @@ one MongoDB with each region's own database), wired to each other as `scripts/up
     collection reports the replica.
 Prints p50/p99 of both and the ratio replication/baseline.
 
-    uv run python bench/replication.py [--signups 1000] [--concurrency 8]
+    uv run python bench/replication.py [--signups 1000] [--concurrency 8] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -68,7 +69,7 @@ async def replication(a_metadata: str, b_db, signups: int, concurrency: int) -> 
 
     async def watch() -> None:
         """B's `replicas` inserts as they commit (a change stream: no polling load on the database)."""
-        async with b_db.replicas.watch(
+        async with await b_db.replicas.watch(
             [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
         ) as stream:
             ready.set()
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--signups", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--baseline", type=int, default=300)
+    parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp:
         data = Path(tmp)
@@ -168,6 +170,18 @@ async def run(urls: dict, mongo_url: str, args: argparse.Namespace) -> None:
         f"{'  by server clocks (created->held)':<34}{percentile(server, 50) * 1000:>10.1f}{percentile(server, 99) * 1000:>10.1f}"
     )
     print(f"{'ratio replication / baseline':<34}{p50 / raw_p50:>10.1f}{p99 / raw_p99:>10.1f}")
+    if args.json:
+        figures = {
+            "bench": "replication",
+            "signups": args.signups,
+            "raw_p50_ms": round(raw_p50, 2),
+            "raw_p99_ms": round(raw_p99, 2),
+            "lag_p50_ms": round(p50, 2),
+            "lag_p99_ms": round(p99, 2),
+            "ratio_p50": round(p50 / raw_p50, 2),
+            "ratio_p99": round(p99 / raw_p99, 2),
+        }
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Document use cases: versions from uploads, details, trash, purge, and the reads behind the API.
 
 Every state change runs in one transaction (`uow.run`; the upload consumer: `uow.run_once_each`,
-a batch of uploads at a time) with its events and its change-feed entry. S3 objects a change frees are recorded in the same
-transaction (`s3_garbage`) and deleted after commit by housekeeping, which is woken then.
+a batch of uploads at a time) with its events and its change-feed entry. S3 objects a change
+frees are recorded in the same transaction (`s3_garbage`) and deleted after commit by
+housekeeping, which is woken then.
 """
 
 from __future__ import annotations
