@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,17 @@ class Outbox:
 
     async def add(self, event: Event, *, session: AsyncClientSession, subject: str | None = None) -> str:
         """Store `event` for publishing; it is published only if the transaction commits."""
+        return (await self.add_all([(event, subject)], session=session))[0]
+
+    async def add_all(self, events: Sequence[tuple[Event, str | None]], *, session: AsyncClientSession) -> list[str]:
+        """Store (event, CloudEvents subject) pairs for publishing, in this order, in one write;
+        they are published only if the transaction commits. Returns their event ids."""
+        rows = [self._row(event, subject) for event, subject in events]
+        if rows:
+            await self.collection.insert_many(rows, session=session)
+        return [row["_id"] for row in rows]
+
+    def _row(self, event: Event, subject: str | None) -> dict[str, Any]:
         record = encode(
             event,
             source=self.source,
@@ -60,21 +71,16 @@ class Outbox:
             subject=subject,
             traceparent=current_traceparent(),
         )
-        event_id = record.headers["ce_id"]
-        await self.collection.insert_one(
-            {
-                "_id": event_id,
-                "seq": (time.time_ns(), next(self._sequence)),
-                "status": PENDING,
-                "topic": record.topic,
-                "key": record.key,
-                "value": record.value,
-                "headers": record.headers,
-                "created_at": datetime.now(UTC),
-            },
-            session=session,
-        )
-        return event_id
+        return {
+            "_id": record.headers["ce_id"],
+            "seq": (time.time_ns(), next(self._sequence)),
+            "status": PENDING,
+            "topic": record.topic,
+            "key": record.key,
+            "value": record.value,
+            "headers": record.headers,
+            "created_at": datetime.now(UTC),
+        }
 
     def wake_relay(self) -> None:
         """Tell an in-process relay there is something to publish (call after commit)."""
@@ -109,18 +115,22 @@ class OutboxRelay:
 
     async def _publish_batch(self) -> int:
         rows = self.outbox.collection.find({"status": PENDING}).sort("seq", 1).limit(self.batch_size)
-        count = 0
-        async for row in rows:
-            record = KafkaRecord(topic=row["topic"], key=row["key"], value=row["value"], headers=row["headers"])
-            crashpoint("outbox.before_publish")
-            await self.publish(record)
-            crashpoint("outbox.after_publish")
-            await self.outbox.collection.update_one(
-                {"_id": row["_id"]}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
-            )
-            published_total.labels(record.topic).inc()
-            count += 1
-        return count
+        published: list[str] = []
+        try:
+            async for row in rows:
+                record = KafkaRecord(topic=row["topic"], key=row["key"], value=row["value"], headers=row["headers"])
+                crashpoint("outbox.before_publish")
+                await self.publish(record)
+                crashpoint("outbox.after_publish")
+                published.append(row["_id"])
+                published_total.labels(record.topic).inc()
+        finally:
+            # One write marks what went out, also when the broker failed halfway through.
+            if published:
+                await self.outbox.collection.update_many(
+                    {"_id": {"$in": published}}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+                )
+        return len(published)
 
     async def run(self) -> None:
         """Publish until cancelled, woken by local writes or by the poll interval.

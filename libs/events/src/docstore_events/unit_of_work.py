@@ -199,8 +199,7 @@ class MongoUnitOfWork(UnitOfWork[R]):
             # A retried body starts from scratch: nothing the failed attempt emitted survives.
             transaction = Transaction(self.repositories(session), session)
             result = await work(transaction)
-            for event, subject in transaction.events:
-                await self.outbox.add(event, session=session, subject=subject)
+            await self.outbox.add_all(transaction.events, session=session)
             attempt.append((result, transaction))
 
         async with self.client.start_session() as session:
