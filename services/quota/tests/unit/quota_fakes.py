@@ -92,6 +92,10 @@ class InMemoryReservations:
     async def get_many(self, upload_ids: Iterable[str]) -> dict[str, Reservation]:
         return {u: self.rows[u] for u in upload_ids if u in self.rows}
 
+    async def live_bytes(self, account_id: str, cutoff: datetime, excluding: Iterable[str] = ()) -> int:
+        skip = set(excluding)
+        return sum(r.size for r in await self.live(account_id, cutoff) if r.upload_id not in skip)
+
     async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
         for reservation in reservations:
             self.rows[reservation.upload_id] = reservation

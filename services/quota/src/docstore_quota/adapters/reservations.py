@@ -117,6 +117,16 @@ class ReservationRepository:
         result = await self.collection.delete_many({"_id": {"$in": mine}}, session=self.session)
         return result.deleted_count
 
+    async def live_bytes(self, account_id: str, cutoff: datetime, excluding: Iterable[str] = ()) -> int:
+        """Bytes of the account's reservations whose grant expired after `cutoff`, but those of
+        `excluding`: summed by the server (an account with many grants in flight has many)."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"account_id": account_id, "expires_at": {"$gt": cutoff}, "_id": {"$nin": list(excluding)}}},
+            {"$group": {"_id": None, "bytes": {"$sum": "$size"}}},
+        ]
+        cursor = await self.collection.aggregate(pipeline, session=self.session)
+        return sum([row["bytes"] async for row in cursor])
+
     async def reserved_by_account(self, account_ids: Iterable[str], cutoff: datetime) -> dict[str, int]:
         """Bytes of the live reservations (expiring after `cutoff`) of each of `account_ids`."""
         pipeline: list[dict[str, Any]] = [

@@ -162,8 +162,8 @@ class Reservations:
                     continue
                 asked.append(domain_reservations.Wanted(item.upload_id, item.size, held))
             usage = await tx.repos.usage.get(account_id)
-            ids = {item.upload_id for item in wanted}
-            others = sum(r.size for r in await tx.repos.reservations.live(account_id, cutoff) if r.upload_id not in ids)
+            ids = [item.upload_id for item in wanted]
+            others = await tx.repos.reservations.live_bytes(account_id, cutoff, excluding=ids)
             decided = decide_batch(usage, self.caps, asked, others)
             decisions = {a.upload_id: d for a, d in zip(asked, decided, strict=True)}
             stored = [

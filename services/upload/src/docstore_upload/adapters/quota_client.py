@@ -12,6 +12,9 @@ from docstore_upload.domain.grants import Reservation
 __all__ = ["QuotaClient", "QuotaUnavailable", "Reservation"]
 
 
+BATCH_TIMEOUT_SECONDS = 30.0
+
+
 class QuotaUnavailable(errors.Unavailable):
     """The quota service did not answer; grants wait rather than guess."""
 
@@ -53,6 +56,9 @@ class QuotaClient:
                         for upload_id, size, expires_at in items
                     ]
                 },
+                # A batch waits behind the account's other grants in quota (they are decided one
+                # transaction at a time per account): more time than a single grant's 5 s.
+                timeout=BATCH_TIMEOUT_SECONDS,
             )
             response.raise_for_status()
         except httpx.HTTPError as error:
