@@ -15,7 +15,7 @@ Prints times, throughputs and the ratios (raw time / our time: 1.0 means as fast
 with `--json`, the last line of stdout is one JSON object with every figure.
 Listing and metadata search at 100k documents are measured by bench/listing.py.
 
-    uv run python bench/upload.py [--large-mib 1024] [--small 1000] [--parallel 8] [--batch 50] [--json]
+    uv run python bench/upload.py [--large-mib 1024] [--small 1000] [--parallel 8] [--batch 100] [--json]
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--small-kib", type=int, default=10)
     parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--batch", type=int, default=50, help="files per batch request (at most 100)")
+    parser.add_argument("--batch", type=int, default=100, help="files per batch request (at most 100)")
     parser.add_argument("--single-small", type=int, default=200, help="files through the single routes (0: skip)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
