@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -36,8 +37,11 @@ from docstore_events import UploadCompleted, all_topics, encode
 from docstore_kit.settings import ServiceSettings
 
 WARMUP = 50
-# The raw consumer waits on fetches exactly as the services' consumers do.
-FETCH_MAX_WAIT_MS = ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default
+# The raw consumer waits on fetches exactly as the services' consumers do (the quota process
+# reads the same KAFKA_FETCH_MAX_WAIT_MS from this environment).
+FETCH_MAX_WAIT_MS = int(
+    os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default)
+)
 
 
 def percentile(samples: list[float], q: float) -> float:

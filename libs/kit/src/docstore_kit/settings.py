@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
     """The fetch wait once no record came for `kafka_idle_after_seconds`: an idle consumer then
     costs the broker and itself almost nothing (docstore_events.fetch_wait)."""
     kafka_idle_after_seconds: float = 5.0
+    """How long a consumer receives nothing before it fetches with `kafka_idle_fetch_max_wait_ms`."""
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = ""
 
