@@ -20,6 +20,7 @@ from docstore_events.base import Event
 from docstore_events.batches import BatchConsumer, BatchHandler
 from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import KafkaRecord
+from docstore_events.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_events.outbox import Outbox, OutboxRelay
 from docstore_events.unit_of_work import MongoUnitOfWork
 
@@ -44,6 +45,7 @@ class EventRuntime:
         relay_poll_interval: float = 0.5,
         fetch_max_wait_ms: int = 500,
         batch_max_records: int = 250,
+        fetch_wait: FetchWaitPolicy | None = None,
     ) -> None:
         self.service = service
         self.bootstrap_servers = bootstrap_servers
@@ -51,6 +53,8 @@ class EventRuntime:
         self.topic_prefix = topic_prefix
         self.retry = retry
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        # Short waits while events flow, long ones while idle (see docstore_events.fetch_wait).
+        self.fetch_wait = fetch_wait or FetchWaitPolicy(busy_ms=fetch_max_wait_ms, idle_ms=fetch_max_wait_ms)
         # Per-message "Received/Processed" lines go to DEBUG; failures are logged by `consumer`.
         self.broker = KafkaBroker(
             bootstrap_servers, acks="all", client_id=f"docstore-{service}", log_level=logging.DEBUG
@@ -75,6 +79,11 @@ class EventRuntime:
             db=db,
             topic_prefix=settings.kafka_topic_prefix,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_wait=FetchWaitPolicy(
+                busy_ms=settings.kafka_fetch_max_wait_ms,
+                idle_ms=settings.kafka_idle_fetch_max_wait_ms,
+                idle_after_s=settings.kafka_idle_after_seconds,
+            ),
             **options,
         )
 
@@ -142,6 +151,9 @@ class EventRuntime:
                 group_id=f"{self.topic_prefix}{self.service}",
             )
         await self.broker.start()
+        for subscriber in self.broker.subscribers:
+            if subscriber.consumer is not None:  # type: ignore[attr-defined]
+                AdaptiveFetchWait(self.fetch_wait).attach(subscriber.consumer)  # type: ignore[attr-defined]
         if self._batch_handlers:
             self._batch_consumer = BatchConsumer(
                 bootstrap_servers=self.bootstrap_servers,
@@ -155,6 +167,7 @@ class EventRuntime:
                 max_records=self.batch_max_records,
             )
             await self._batch_consumer.start()
+            AdaptiveFetchWait(self.fetch_wait).attach(self._batch_consumer.kafka)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")
 
     async def _publish_raw(self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:

@@ -32,7 +32,7 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
-    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_ms: int = 20
     """How long a fetch may wait for data while events flow. Apache Kafka answers as soon as
     data arrives; Tansu (local) re-reads only after W/2, 3W/4, ... of the wait, so a record that
     arrives mid-wait is delivered up to W/2 late: a short wait keeps local event latency low."""
