@@ -45,7 +45,7 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
     reads = bound(None)
     caps, consumer = settings.caps(), settings.service
     ledger = Ledger(uow, caps, settings.counting_rule(), tuple(settings.warning_percents), consumer=consumer)
-    reservations = Reservations(uow, caps, settings.reservation_grace(), consumer=consumer)
+    reservations = Reservations(uow, caps, settings.reservation_grace())
     accounts = Accounts(uow, reads, reservations, totals_by_plan=lambda: metrics.refresh(reads.usage))
     inventory = S3Inventory(
         s3 or make_s3_client(settings), bucket=settings.bucket_name(settings.region), region=settings.region

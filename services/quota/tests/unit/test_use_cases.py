@@ -114,10 +114,11 @@ async def test_an_upload_id_of_another_account_or_an_expired_grant_is_refused() 
 
 
 async def test_upload_expired_releases_once_and_the_purge_drops_dead_reservations() -> None:
-    uow, _, reservations, _ = world()
+    uow, ledger, reservations, _ = world()
     await reservations.reserve("a", "up1", 10, LATER)
-    assert await reservations.expired("e1", "a", "up1")
-    assert not await reservations.expired("e1", "a", "up1")
+    assert await ledger.apply([ReservationReleased("e1", "a", "up1")]) == {"e1"}
+    assert await ledger.apply([ReservationReleased("e1", "a", "up1")]) == frozenset()
+    assert "up1" not in repos(uow).reservations.rows
     repos(uow).reservations.rows["old"] = Reservation("old", "a", 5, NOW - GRACE)
     assert await reservations.purge_expired() == 1 and repos(uow).reservations.rows == {}
 

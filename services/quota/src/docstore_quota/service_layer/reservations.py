@@ -20,10 +20,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_events.unit_of_work import Transaction, UnitOfWork, Work
 from docstore_quota.adapters.mongo import RaceLost
 from docstore_quota.domain import reservations as domain_reservations
 from docstore_quota.domain.reservations import (
@@ -46,6 +47,7 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 
 ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -87,14 +89,11 @@ class Reservations:
         caps: dict[str, int],
         grace: timedelta,
         clock: Clock = utc_now,
-        *,
-        consumer: str = "quota",
     ) -> None:
         self.uow = uow
         self.caps = caps
         self.grace = grace
         self.clock = clock
-        self.consumer = consumer
         self._locks: dict[str, asyncio.Lock] = {}
 
     def cutoff(self) -> datetime:
@@ -124,16 +123,7 @@ class Reservations:
                 await tx.repos.reservations.put(reservation, reserved_at=self.clock())
             return Grant(usage, decision)
 
-        async with self._account_lock(account_id):
-            for attempt in range(ATTEMPTS):
-                try:
-                    return await self.uow.run(work)
-                except RaceLost:
-                    # Two first grants for the same new upload id raced; the loser runs again and
-                    # now finds the winner's reservation (a repeat).
-                    if attempt == ATTEMPTS - 1:
-                        raise
-        raise AssertionError("unreachable")
+        return await self._granting(account_id, work)
 
     async def reserve_many(self, account_id: str, wanted: list[Wanted]) -> BatchGrant:
         """`reserve` for many uploads of one account in one transaction: decided in order, each
@@ -177,11 +167,17 @@ class Reservations:
                 await tx.repos.reservations.put_many(stored, reserved_at=self.clock())
             return BatchGrant(usage, decisions, frozenset(taken))
 
+        return await self._granting(account_id, work)
+
+    async def _granting(self, account_id: str, work: Work[Repos, T]) -> T:
+        """Run a grant's `work` for the account, one at a time in this process (see the module doc)."""
         async with self._account_lock(account_id):
             for attempt in range(ATTEMPTS):
                 try:
                     return await self.uow.run(work)
                 except RaceLost:
+                    # Two first grants for the same new upload id raced; the loser runs again and
+                    # now finds the winner's reservation (a repeat).
                     if attempt == ATTEMPTS - 1:
                         raise
         raise AssertionError("unreachable")
@@ -203,14 +199,6 @@ class Reservations:
             return await tx.repos.reservations.delete(account_id, upload_id)
 
         return await self.uow.run(work)
-
-    async def expired(self, event_id: str, account_id: str, upload_id: str) -> bool:
-        """`upload.expired`: the grant will never complete; its room is free again."""
-
-        async def work(tx: Transaction[Repos]) -> None:
-            await tx.repos.reservations.delete(account_id, upload_id)
-
-        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
 
     async def purge_expired(self) -> int:
         """Delete reservations that no longer count (grant expired more than `grace` ago).

@@ -348,7 +348,7 @@ class Uploads:
 
         async def fetch(row: Session) -> tuple[Session, StoredObject] | None:
             async with limit:
-                outcome = await self._item(self._read_form_upload(row))
+                outcome = await self._item(self._read_back(row))
             if isinstance(outcome, DomainError):
                 results[row["_id"]] = outcome
                 return None
@@ -381,12 +381,15 @@ class Uploads:
                 )
         return {upload_id: results[upload_id] for upload_id in wanted}
 
-    async def _read_form_upload(self, row: Session) -> StoredObject:
-        """The first half of `_complete` for a pending form upload: right re-checked, staging
-        object copied to the version's key, facts read back from the copy (nothing recorded)."""
+    async def _read_back(self, row: Session) -> StoredObject:
+        """The first half of a completion (nothing recorded yet): the right re-checked; for a
+        form upload, the staging object copied to the version's own key, which nothing handed
+        out can write; then the facts read back from that key, so what is recorded is exactly
+        what will be served. (Nothing staged yet: not arrived, so `stored` is None.)"""
         await self._still_allowed(row)
-        crashpoint("upload.before_copy")
-        await self.storage.copy(row["staging_key"], row["key"])
+        if row.get("staging_key"):
+            crashpoint("upload.before_copy")
+            await self.storage.copy(row["staging_key"], row["key"])
         stored = await self.storage.stored(row["key"])
         if stored is None:
             raise NotStoredYet(row["_id"])
@@ -427,19 +430,7 @@ class Uploads:
     async def _complete(self, row: Session) -> Session:
         if already_completed(row):
             return row
-        await self._still_allowed(row)
-        if row.get("staging_key"):
-            # A form upload: copy what the form wrote to the version's own key, which nothing
-            # handed out can write. The facts below are read from that copy: what is recorded is
-            # exactly what will be served. (Nothing staged yet: not arrived, so `stored` is None.)
-            crashpoint("upload.before_copy")
-            await self.storage.copy(row["staging_key"], row["key"])
-        stored = await self.storage.stored(row["key"])
-        if stored is None:
-            raise NotStoredYet(row["_id"])
-        if stored.size > row["declared_size"]:
-            await self._reject(row, "more bytes arrived than were declared")
-            raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
+        stored = await self._read_back(row)
         await self.uow.run(lambda tx: self._record_completion(tx, row, stored))
         if row.get("staging_key"):
             # Off the caller's path: if it fails or the process dies, the late-write sweep deletes it.
