@@ -109,27 +109,7 @@ class Indexing:
         with the processed-event record, so a crash after it loses nothing: the worker finds
         due entries again when it starts. False when nothing was applied (a redelivery, or
         an upload that is not the document's newest)."""
-        upload = new_upload(event, at)
-        changed: list[CatalogEntry] = []
-
-        async def work(tx: Transaction[Repos]) -> None:
-            changed.clear()
-            outcome = rules.on_upload(await tx.repos.catalog.get(event.account_id, event.document_id), upload)
-            if not outcome.changed or outcome.entry is None:
-                log.info(
-                    "upload_not_indexed",
-                    document_id=event.document_id,
-                    upload_id=event.upload_id,
-                    reason=outcome.reason,
-                )
-                return
-            entry = replace(outcome.entry, index_due=has_full_text(await plan_in(tx, event.account_id)))
-            await tx.repos.catalog.put(entry)
-            if entry.index_due:
-                tx.after_commit(lambda: self.on_due(entry))
-            changed.append(entry)
-
-        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work) and bool(changed)
+        return await self.record_uploads([(event_id, event, at)]) > 0
 
     async def record_uploads(self, uploads: list[tuple[str, FileVersionRecorded, datetime]]) -> int:
         """`record_upload` for a batch of (event id, event, time), in one transaction with their
