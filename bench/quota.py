@@ -6,9 +6,9 @@ own process, then, in the same run:
   * raw:   produce N CloudEvent `upload.completed` records (acks=all, batched) to a topic
            of their own; an already-assigned aiokafka consumer reads them all;
   * floor: the writes quota makes for those N events, straight from this process in bulk,
-           in chunks of quota's batch size, no transaction, no reads: insert the processed-
-           event records, upsert the per-document ledger rows, $inc each account's counters,
-           delete the reservations;
+           in chunks of quota's batch size, no transaction, no reads, on collections with
+           quota's indexes: insert the processed-event records, upsert the per-document
+           ledger rows, $inc each account's counters, delete the reservations;
   * quota: produce the same N events to `docstore.upload.completed`; quota applies each
            exactly once (batches of events, one MongoDB transaction each: processed-event
            records + per-document ledger + account counters + reservations) until its ledger
@@ -41,6 +41,7 @@ from docstore_devplatform.services import ServiceProcesses
 from docstore_events import KafkaRecord, UploadCompleted, all_topics, encode
 from docstore_events.runtime import EventRuntime
 from docstore_kit.settings import ServiceSettings
+from docstore_quota.adapters.repositories import ensure_indexes
 
 FETCH_MAX_WAIT_MS = ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default
 # What quota takes from the broker at once (`EventRuntime(batch_max_records=...)`).
@@ -116,6 +117,8 @@ async def storage_floor(mongo_url: str, batch: list[UploadCompleted]) -> float:
     """Events/s of quota's writes for `batch`, done in bulk by this process (see the module)."""
     mongo = AsyncMongoClient(mongo_url)
     db = mongo["docstore_bench_floor"]
+    # The same indexes as quota's collections: each write maintains them there too.
+    await ensure_indexes(db)
     try:
         expires = datetime.now(UTC) + timedelta(hours=1)
         await db.reservations.insert_many(
