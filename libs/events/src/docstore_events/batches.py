@@ -123,10 +123,14 @@ class BatchConsumer:
     async def process(self, polled: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
         """Apply one poll's records (grouped by handler, in partition order), then commit them."""
         groups: dict[BatchHandler, list[_Delivery]] = {}
+        seen: set[str] = set()
         for records in polled.values():
             for record in records:
                 delivery = await self._decode(record)
-                if delivery is not None:
+                # An event twice in one poll (a relay that died between publish and mark sends
+                # it again) reaches the handler once: `run_once_each` only dedupes across batches.
+                if delivery is not None and delivery.envelope.id not in seen:
+                    seen.add(delivery.envelope.id)
                     groups.setdefault(self.by_topic[record.topic], []).append(delivery)
         for handler, deliveries in groups.items():
             await self._apply(handler, deliveries)
