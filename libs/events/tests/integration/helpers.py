@@ -9,6 +9,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 from docstore_events.envelope import KafkaRecord, headers_to_dict
+from docstore_events.quota import QuotaExceeded
+
+
+def exceeded(account_id: str = "acct") -> QuotaExceeded:
+    """A small event to send around."""
+    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
 
 
 async def produce(bootstrap: str, topic: str, value: bytes, headers: dict[str, str], key: bytes = b"k") -> None:

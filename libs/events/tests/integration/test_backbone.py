@@ -21,15 +21,11 @@ from docstore_events.runtime import EventRuntime
 from docstore_events.topics import dead_letter_topic
 from docstore_events.unit_of_work import MongoUnitOfWork, Transaction
 
-from .helpers import eventually, produce, produce_record, read_topic
+from .helpers import eventually, exceeded, produce, produce_record, read_topic
 
 pytestmark = pytest.mark.integration
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=0.1)
-
-
-def exceeded(account_id: str = "acct") -> QuotaExceeded:
-    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
 
 from docstore_events import Envelope, QuotaExceeded, QuotaRestored, encode
 from docstore_events.consumer import DLQ_ATTEMPTS, DLQ_ERROR, RetryPolicy
@@ -16,23 +15,12 @@ from docstore_events.runtime import EventRuntime
 from docstore_events.topics import dead_letter_topic
 from docstore_events.unit_of_work import Transaction
 
-from .helpers import eventually, read_topic
+from .helpers import eventually, exceeded, read_topic
 
 pytestmark = pytest.mark.integration
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
 Bound = tuple[Any, Any]
-
-
-@pytest.fixture
-async def db(isolated):
-    mongo = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
-    yield mongo[isolated["mongodb_database"]]
-    await mongo.close()
-
-
-def exceeded(account_id: str) -> QuotaExceeded:
-    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
 
 
 async def produce_all(bootstrap: str, records: list[Any]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from docstore_devplatform import probes
 from docstore_events import Envelope, QuotaExceeded, encode
@@ -14,22 +13,11 @@ from docstore_events.dead_letters import DeadLetters, InvalidCursor, NotFound
 from docstore_events.runtime import EventRuntime
 from docstore_events.topics import dead_letter_topic
 
-from .helpers import eventually, produce, produce_record
+from .helpers import eventually, exceeded, produce, produce_record
 
 pytestmark = pytest.mark.integration
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
-
-
-@pytest.fixture
-async def db(isolated):
-    mongo = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
-    yield mongo[isolated["mongodb_database"]]
-    await mongo.close()
-
-
-def exceeded(account_id: str) -> QuotaExceeded:
-    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
 
 
 async def test_a_raw_topic_shares_the_runtime_consumer_and_its_dead_letters_replay(db, isolated) -> None:

@@ -4,25 +4,20 @@ an event once, and the relay is woken by the commit."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from docstore_events import QuotaExceeded
 from docstore_events.outbox import Outbox
 from docstore_events.unit_of_work import MongoUnitOfWork, Transaction
 
+from .helpers import exceeded
+
 pytestmark = pytest.mark.integration
-
-
-def exceeded(account_id: str = "acct") -> QuotaExceeded:
-    return QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free")
 
 
 @dataclass
@@ -34,13 +29,6 @@ class Counters:
 
     async def bump(self, name: str) -> None:
         await self.db.counters.update_one({"_id": name}, {"$inc": {"n": 1}}, upsert=True, session=self.session)
-
-
-@pytest.fixture
-async def db(isolated: dict[str, str]) -> AsyncIterator[AsyncDatabase[Any]]:
-    mongo: AsyncMongoClient[Any] = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
-    yield mongo[isolated["mongodb_database"]]
-    await mongo.close()
 
 
 def unit_of_work(db: AsyncDatabase[Any]) -> tuple[MongoUnitOfWork[Counters], Outbox]:
