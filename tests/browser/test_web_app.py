@@ -85,17 +85,23 @@ def pick_files(browser: Browser, css: str, *paths: Path) -> None:
     browser.wait(pick, f"choosing files in {css}", timeout=10)  # again if the input was just redrawn
 
 
-def wait_uploaded(browser: Browser, name: str, timeout: float = 60.0) -> None:
+def wait_uploaded(browser: Browser, name: str, timeout: float = 60.0, state: str = "Uploaded") -> None:
+    """Wait until the upload row of `name` shows `state`; a failed row, or a timeout, says what the rows showed."""
+    seen: list[str] = []
+
     def done() -> bool:
-        for row in browser.find_all("#upload-list li.upload"):
-            text = row.text
+        seen[:] = [row.text for row in browser.find_all("#upload-list li.upload")]
+        for text in seen:
             if name in text and "Failed" in text:
                 raise AssertionError(f"upload of {name} failed: {text}")
-            if name in text and "Uploaded" in text:
+            if name in text and state in text:
                 return True
         return False
 
-    browser.wait(done, f"upload of {name} to finish", timeout)
+    try:
+        browser.wait(done, f"upload of {name} to show {state!r}", timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; upload rows: {seen}; console errors: {browser.console_errors()}") from None
 
 
 def objects_of(s3, bucket: str, account: str) -> list[dict]:
@@ -287,7 +293,7 @@ def test_large_upload_resumes_after_a_reload(
     browser.open(f"{base}/?multipart_threshold=1000000&test_stop_after_parts=1#/files")
     browser.find("#file-picker", visible=False)
     pick_files(browser, "#file-picker", big)
-    browser.find_text("#upload-list li.upload", "Paused")
+    wait_uploaded(browser, "holiday-video.mp4", state="Paused", timeout=60)
     pending = json.loads(browser.js("return localStorage.getItem('docstore.pendingUploads')"))
     assert [p["name"] for p in pending] == ["holiday-video.mp4"]
     first_puts = [r for r in assert_bytes_bypassed_docstore(browser, web_system, s3_origin) if r["method"] == "PUT"]
