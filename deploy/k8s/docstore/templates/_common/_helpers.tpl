@@ -36,18 +36,25 @@ helm.sh/chart: {{ include "docstore.chartLabel" .root }}
 docstore.example/region: {{ .root.Values.global.region }}
 {{- end -}}
 
-{{/* The image of one service: services.<name>.image overrides image.*. Args: root, name. */}}
+{{/*
+The image of one service. Each service has its own image, so each has its own digest:
+services.<name>.image.repository (default <image.repository>-<name>), .tag (default
+image.tag, then the chart's appVersion) and .digest (sha256:..., pins the image:
+<repository>:<tag>@<digest>). There is no shared digest. Args: root, name.
+*/}}
 {{- define "docstore.image" -}}
 {{- $svc := index .root.Values.services .name -}}
-{{- $img := mergeOverwrite (deepCopy .root.Values.image) (default dict $svc.image) -}}
-{{- $repo := default (printf "%s-%s" $img.repository .name) $img.fullRepository -}}
+{{- $img := default dict $svc.image -}}
+{{- $repo := default (printf "%s-%s" .root.Values.image.repository .name) $img.repository -}}
+{{- $tag := default (default .root.Chart.AppVersion .root.Values.image.tag) $img.tag -}}
 {{- if $img.digest -}}
-{{- printf "%s@%s" $repo $img.digest -}}
+{{- printf "%s:%s@%s" $repo $tag $img.digest -}}
 {{- else -}}
-{{- printf "%s:%s" $repo (default .root.Chart.AppVersion $img.tag) -}}
+{{- printf "%s:%s" $repo $tag -}}
 {{- end -}}
 {{- end -}}
 
+{{/* The ServiceAccount of the services (a regular resource of the release). */}}
 {{- define "docstore.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "docstore.fullname" .) .Values.serviceAccount.name -}}
@@ -69,4 +76,19 @@ docstore.example/region: {{ .root.Values.global.region }}
     secretKeyRef:
       name: {{ required (printf "%s: the name of an existing Secret is required" .what) .ref.name | quote }}
       key: {{ required (printf "%s: the key in Secret %s is required" .what .ref.name) .ref.key | quote }}
+{{- end -}}
+
+{{/*
+The ServiceAccount of the init hook Job. A pre-install hook runs before Helm creates the
+release's regular resources, so the hook cannot use the chart's ServiceAccount: it gets
+its own, created as a hook of lower weight (templates/init/serviceaccount.yaml). With
+serviceAccount.create=false the existing named ServiceAccount is used, which exists
+before the install.
+*/}}
+{{- define "docstore.initServiceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- printf "%s-init" (include "docstore.fullname" .) -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
 {{- end -}}
