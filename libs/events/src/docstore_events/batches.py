@@ -37,6 +37,7 @@ from docstore_events.base import Event
 from docstore_events.consumer import RetryPolicy, consumed_total, dead_letter_record
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
+from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.tracing import context_from_headers, tracer
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ class BatchConsumer:
         retry: RetryPolicy = RetryPolicy(),
         fetch_max_wait_ms: int = 500,
         max_records: int = 250,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         if not handlers:
             raise ValueError("nothing to subscribe to")
@@ -87,6 +89,7 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_max_wait_ms,
+            **security.client_kwargs(),
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -32,6 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from docstore_events.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_FAILED_AT, DLQ_ORIGINAL_TOPIC
 from docstore_events.envelope import KafkaRecord, headers_to_dict
+from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.topics import DEAD_LETTER_SUFFIX
 
 #: Headers with this prefix were added when the message was dead-lettered; a replay drops them.
@@ -147,8 +148,10 @@ class DeadLetters:
         publish: Publish | None = None,
         timeout: float = 5.0,
         client_id: str = "docstore-dlq",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security
         self.topic_prefix = topic_prefix
         self.publish = publish
         self.timeout = timeout
@@ -161,11 +164,12 @@ class DeadLetters:
             enable_auto_commit=False,
             client_id=f"{self.client_id}-{uuid.uuid4().hex[:6]}",
             fetch_max_wait_ms=100,
+            **self.security.client_kwargs(),
         )
 
     async def topics(self) -> list[str]:
         """The dead-letter topics of this prefix that exist on the broker, sorted."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, **self.security.client_kwargs())
         await admin.start()
         try:
             names = await admin.list_topics()

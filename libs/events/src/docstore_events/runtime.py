@@ -21,6 +21,7 @@ from docstore_events.batches import BatchConsumer, BatchHandler
 from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import KafkaRecord
 from docstore_events.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
+from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.outbox import Outbox, OutboxRelay
 from docstore_events.unit_of_work import MongoUnitOfWork
 
@@ -46,9 +47,13 @@ class EventRuntime:
         fetch_max_wait_ms: int = 500,
         batch_max_records: int = 250,
         fetch_wait: FetchWaitPolicy | None = None,
+        kafka_security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.service = service
         self.bootstrap_servers = bootstrap_servers
+        # Every Kafka client of this service (broker, batch consumer, dead-letter reader)
+        # connects with these settings.
+        self.kafka_security = kafka_security
         self.db = db
         self.topic_prefix = topic_prefix
         self.retry = retry
@@ -57,7 +62,11 @@ class EventRuntime:
         self.fetch_wait = fetch_wait or FetchWaitPolicy(busy_ms=fetch_max_wait_ms, idle_ms=fetch_max_wait_ms)
         # Per-message "Received/Processed" lines go to DEBUG; failures are logged by `consumer`.
         self.broker = KafkaBroker(
-            bootstrap_servers, acks="all", client_id=f"docstore-{service}", log_level=logging.DEBUG
+            bootstrap_servers,
+            acks="all",
+            client_id=f"docstore-{service}",
+            log_level=logging.DEBUG,
+            security=kafka_security.faststream_security(),
         )
         self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
         self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
@@ -84,6 +93,7 @@ class EventRuntime:
                 idle_ms=settings.kafka_idle_fetch_max_wait_ms,
                 idle_after_s=settings.kafka_idle_after_seconds,
             ),
+            kafka_security=KafkaSecurity.from_settings(settings),
             **options,
         )
 
@@ -157,6 +167,7 @@ class EventRuntime:
         if self._batch_handlers:
             self._batch_consumer = BatchConsumer(
                 bootstrap_servers=self.bootstrap_servers,
+                security=self.kafka_security,
                 handlers=self._batch_handlers,
                 consumer=self.service,
                 group_id=f"{self.topic_prefix}{self.service}",

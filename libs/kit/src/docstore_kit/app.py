@@ -16,6 +16,7 @@ from docstore_events.runtime import EventRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.errors import install_error_handlers
 from docstore_kit.health import ReadinessCheck, install_health
+from docstore_kit.settings import mongodb_client_options
 
 VERSION = "0.1.0"
 
@@ -23,7 +24,7 @@ VERSION = "0.1.0"
 def mongo_client(settings: Any) -> AsyncMongoClient[Any]:
     """The service's MongoDB client (PyMongo's async API, timezone-aware datetimes). Create it
     inside the lifespan: it connects on first use."""
-    return AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    return AsyncMongoClient(settings.mongodb_url, tz_aware=True, **mongodb_client_options(settings))
 
 
 class ServiceRuntime:

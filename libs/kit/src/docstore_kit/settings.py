@@ -6,9 +6,9 @@ Each field reads a per-service environment variable first, then the shared one:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from docstore_kit.auth import DEV_KEY_ID, DEV_KEYS, parse_keys
@@ -41,8 +41,21 @@ class ServiceSettings(BaseSettings):
     costs the broker and itself almost nothing (docstore_events.fetch_wait)."""
     kafka_idle_after_seconds: float = 5.0
     """How long a consumer receives nothing before it fetches with `kafka_idle_fetch_max_wait_ms`."""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client of the service connects (docstore_events.kafka_security);
+    PLAINTEXT, the local default, adds no client argument."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    """From a Secret; SecretStr keeps it out of reprs, and log masking covers the key."""
+    kafka_ssl_cafile: str = ""
+    """PEM file of the CAs that sign the brokers' certificates (SSL, SASL_SSL); empty: the
+    system's CAs."""
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = ""
+    mongodb_tls_ca_file: str = ""
+    """PEM file of the CAs that sign the MongoDB servers' certificates (a mounted CA); when
+    set, the client connects with TLS (PyMongo's `tlsCAFile`)."""
 
     internal_auth_keys: str = DEV_KEYS
     """JSON object of key id -> secret (at least 32 bytes): every key whose identity tokens
@@ -51,6 +64,9 @@ class ServiceSettings(BaseSettings):
     """The key in `internal_auth_keys` this service signs its identity tokens with."""
 
     otel_exporter_otlp_endpoint: str = ""
+    metrics_port: int = 0
+    """0: the app answers `GET /metrics` itself. A port: metrics on a listener of their own on
+    that port (the chart: 9464, named `metrics`) and not on the app, so no ingress routes them."""
     log_format: str = "auto"  # auto: console on a terminal, JSON otherwise
     log_level: str = "INFO"
 
@@ -68,6 +84,11 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            protocol = self.kafka_security_protocol
+            raise ValueError(f"kafka_security_protocol {protocol} needs kafka_sasl_username and kafka_sasl_password")
         if not self.mongodb_database:
             self.mongodb_database = f"docstore_{self.service}_{self.region.replace('-', '_')}"
         keys = parse_keys(self.internal_auth_keys)
@@ -80,3 +101,10 @@ class ServiceSettings(BaseSettings):
             if weak:
                 raise ValueError(f"placeholder secrets outside development: {', '.join(weak)}")
         return self
+
+
+def mongodb_client_options(settings: Any) -> dict[str, Any]:
+    """Keyword arguments for the service's MongoDB client beyond the URL: the CA bundle when
+    `mongodb_tls_ca_file` is set (implies TLS); none otherwise, so local clients are unchanged."""
+    ca_file = getattr(settings, "mongodb_tls_ca_file", "")
+    return {"tlsCAFile": ca_file} if ca_file else {}

@@ -58,6 +58,7 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
         publish=runtime.events.publish,
         timeout=settings.dlq_read_timeout_seconds,
         client_id="docstore-quota-dlq",
+        security=runtime.events.kafka_security,
     )
 
     runtime.background("quota-metrics", lambda: metrics.run_refresher(reads.usage, settings.metrics_interval_seconds))
