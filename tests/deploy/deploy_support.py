@@ -86,3 +86,16 @@ def required_env(service: str) -> set[str]:
 def secret_env(service: str) -> set[str]:
     cls = settings_class(service)
     return {name.upper() for name in (SECRET_FIELDS | set(cls.secret_fields)) & set(cls.model_fields)}
+
+
+def compose_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real docker-compose binary on the repository's compose file (no engine needed)."""
+    return run([tool("docker-compose"), "--project-directory", REPO, "-f", REPO / "docker-compose.yml", *args])
+
+
+@cache
+def compose_config_json() -> str:
+    """`docker compose --profile region-b config` as JSON: both regions, anchors and ${} resolved."""
+    result = compose_run("--profile", "region-b", "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -1,0 +1,388 @@
+"""The rendered chart (both regions) and the compose file are wired: Services select real pods
+on real ports, hooks find what they use, commands run files that exist, every container is
+hardened, env names agree between compose and chart, health paths are routes of the app, and
+compose names real hosts. Then each kind of breakage, made on purpose in a copy, must be
+reported: a check that cannot fail is a defect.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import re
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
+import wiring  # noqa: E402
+from deploy_support import REGIONS, compose_config_json, manifests, service_names, settings_class  # noqa: E402
+
+# Settings one side may set and the other not, and why. Keep this short: each entry is a place
+# where compose and production differ on purpose.
+ALLOWED_ENV_DIFFERENCES = {
+    "HOST": "the image sets HOST=0.0.0.0 (Dockerfile ENV); the chart repeats it",
+    "LOG_LEVEL": "INFO by default; the chart makes it a value",
+    "S3_ENDPOINT_URL": "compose runs a local S3 server; in the chart unset means AWS S3 itself",
+    "S3_PUBLIC_ENDPOINT_URL": "as S3_ENDPOINT_URL: the browser's view of the local S3 server",
+    "METRICS_PORT": "0 locally (/metrics on the app's port); the chart gives metrics their own port",
+    "KAFKA_SECURITY_PROTOCOL": "the local broker is PLAINTEXT; SASL/TLS are production settings",
+    "KAFKA_SASL_MECHANISM": "as KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_USERNAME": "as KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_PASSWORD": "as KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SSL_CAFILE": "as KAFKA_SECURITY_PROTOCOL",
+    "MONGODB_TLS_CA_FILE": "the local MongoDB has no TLS",
+}
+# Env read by libraries rather than Settings: boto3 (credentials, endpoints, IRSA) and the
+# OpenTelemetry SDK.
+LIBRARY_ENV = re.compile(r"^(AWS_[A-Z0-9_]+|OTEL_[A-Z0-9_]+)$")
+
+
+# --- what the checks read --------------------------------------------------------------------
+
+
+def chart(region: str) -> list[dict[str, Any]]:
+    """A fresh copy of the rendered chart (tests mutate it)."""
+    return copy.deepcopy(manifests(region))
+
+
+def compose() -> dict[str, Any]:
+    return json.loads(compose_config_json())
+
+
+def compose_service(name: str) -> str | None:
+    """The repository service a compose service runs (`upload-b` runs upload), if any."""
+    base = name.removesuffix("-b")
+    return base if base in service_names() else None
+
+
+def chart_service(pod: wiring.PodTemplate) -> str | None:
+    """The repository service a rendered pod runs, if any."""
+    name = pod.labels.get("app.kubernetes.io/name") or pod.spec["containers"][0]["name"]
+    return name if name in service_names() and not pod.is_hook else None
+
+
+@cache
+def reads(service: str) -> frozenset[str]:
+    """Env names the service's Settings reads (field names, upper case)."""
+    return frozenset(name.upper() for name in settings_class(service).model_fields)
+
+
+def read_by(services: list[str], referenced: set[str]) -> Callable[[str], bool]:
+    def read(name: str) -> bool:
+        for service in services:
+            if name in reads(service) or name.removeprefix(f"{service.upper()}_") in reads(service):
+                return True
+        return bool(LIBRARY_ENV.match(name)) or name in referenced
+
+    return read
+
+
+@cache
+def app(service: str) -> Any:
+    """The service's FastAPI app from its composition root; nothing connects until the lifespan."""
+    main = importlib.import_module(f"docstore_{service}.main")
+    return main.create_app(settings_class(service)())
+
+
+def route_exists(service: str) -> Callable[[str], bool]:
+    return lambda path: wiring.app_route_exists(app(service), path)
+
+
+# --- the checks, all of them ----------------------------------------------------------------
+
+
+def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> list[str]:
+    problems = [
+        *wiring.service_problems(objects),
+        *wiring.hook_problems(objects),
+        *wiring.command_problems(objects),
+        *wiring.security_problems(objects),
+        *wiring.chart_url_problems(objects),
+    ]
+    compose_env = {
+        svc: set(spec.get("environment") or {})
+        for name, spec in config["services"].items()
+        if (svc := compose_service(name)) and name == svc
+    }
+    for pod in wiring.pod_templates(objects):
+        service = chart_service(pod)
+        if service is None:
+            continue
+        env = wiring.container_env(pod)
+        referenced = {m for item in env.values() for m in re.findall(r"\$\((\w+)\)", str(item.get("value", "")))}
+        # The chart, like compose, hands the service URLs to every service: any service may read a name.
+        problems += wiring.unread_env_problems(pod.name, env, read_by(service_names(), referenced))
+        if service in compose_env:
+            problems += wiring.env_parity_problems(
+                service, compose_env[service], env, set(reads(service)), ALLOWED_ENV_DIFFERENCES
+            )
+        for container in pod.spec["containers"]:
+            ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                http = (container.get(probe) or {}).get("httpGet")
+                if not http:
+                    continue
+                where = f"{pod.name}/{container['name']}.{probe}"
+                port = http.get("port")
+                if port not in ports and port not in ports.values():
+                    problems.append(f"{where}: port {port!r} is no containerPort")
+                problems += wiring.path_problems(where, [http.get("path", "/")], route_exists(service))
+    return problems
+
+
+def compose_problems(config: dict[str, Any]) -> list[str]:
+    services = config["services"]
+
+    def app_port(host: str) -> int | None:
+        if compose_service(host) is None:
+            return None
+        return int(services[host]["environment"]["PORT"])
+
+    problems = [
+        *wiring.compose_host_problems(config, app_port),
+        *wiring.compose_command_problems(config, lambda svc: str(svc.get("image", "")).startswith("docstore-")),
+        *wiring.compose_security_problems(
+            config, lambda name: str(services[name].get("image", "")).startswith("docstore-")
+        ),
+    ]
+    everyone = service_names()
+    for name, spec in services.items():
+        service = compose_service(name)
+        if service is None:
+            continue
+        env = spec.get("environment") or {}
+        referenced = {m for v in env.values() for m in re.findall(r"\$\((\w+)\)", str(v))}
+        # One env block serves every compose service (YAML anchors): any service may read a name.
+        problems += wiring.unread_env_problems(f"compose {name}", env, read_by(everyone, referenced))
+        paths = wiring.compose_healthcheck_paths(spec)
+        if not paths:
+            problems.append(f"compose {name}: the healthcheck requests no HTTP path of the app")
+        problems += wiring.path_problems(f"compose {name} healthcheck", paths, route_exists(service))
+    return problems
+
+
+# --- the real files are wired ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_rendered_chart_is_wired(region: str) -> None:
+    problems = chart_problems(chart(region), compose())
+    assert not problems, "\n".join(problems)
+
+
+def test_compose_is_wired() -> None:
+    problems = compose_problems(compose())
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checks_see_what_they_check() -> None:
+    """Guards against vacuous passes: the renders hold the objects the checks walk."""
+    objects = chart("us-west-2")
+    pods = wiring.pod_templates(objects)
+    assert {chart_service(p) for p in pods} >= set(service_names())
+    assert any(p.is_hook and p.owner["kind"] == "Job" for p in pods), "no init hook Job rendered"
+    assert sum(d["kind"] == "Service" for d in objects) >= len(service_names())
+    config = compose()
+    for service in service_names():
+        assert wiring.compose_healthcheck_paths(config["services"][service])
+    assert wiring.app_route_exists(app("quota"), "/readyz") and not wiring.app_route_exists(app("quota"), "/nope")
+    # The gateway's web app answers every path; a catch-all mount is not a route.
+    assert not wiring.app_route_exists(app("gateway"), "/nope")
+
+
+# --- each breakage, made on purpose, is reported ------------------------------------------------
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    return next(d for d in objects if d["kind"] == kind and (name is None or d["metadata"]["name"] == name))
+
+
+def init_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in objects if d["kind"] == "Job" and "pre-install" in wiring.hook_events(d))
+
+
+def first_container(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["spec"]["template"]["spec"]["containers"][0]
+
+
+def init_script(job: dict[str, Any]) -> tuple[list[str], int]:
+    """The init container's argv and the index of the script path in it."""
+    argv = first_container(job)["command"]
+    index = next(i for i, token in enumerate(argv) if token.startswith("/") and token.endswith(".py"))
+    return argv, index
+
+
+def selector_matches_no_pod(objects: list, config: dict) -> None:
+    find(objects, "Service", "docstore-quota")["spec"]["selector"]["app.kubernetes.io/name"] = "quotaa"
+
+
+def target_port_name_missing(objects: list, config: dict) -> None:
+    find(objects, "Service", "docstore-upload")["spec"]["ports"][0]["targetPort"] = "htp"
+
+
+def target_port_number_missing(objects: list, config: dict) -> None:
+    find(objects, "Service", "docstore-upload")["spec"]["ports"][0]["targetPort"] = 9999
+
+
+def service_selects_the_init_pod(objects: list, config: dict) -> None:
+    labels = init_job(objects)["spec"]["template"]["metadata"]["labels"]
+    find(objects, "Service", "docstore-quota")["spec"]["selector"] = dict(labels)
+
+
+def wrong_init_script_path(objects: list, config: dict) -> None:
+    argv, index = init_script(init_job(objects))
+    argv[index] = argv[index].replace("init_platform.py", "init-platform.py")
+
+
+def init_script_not_in_chart_files(objects: list, config: dict) -> None:
+    """`.Files.Get` of a wrong path renders an empty string into the ConfigMap."""
+    volumes = init_job(objects)["spec"]["template"]["spec"]["volumes"]
+    for volume in volumes:
+        if "configMap" in volume:
+            cm = find(objects, "ConfigMap", volume["configMap"]["name"])
+            cm["data"] = dict.fromkeys(cm["data"], "")
+
+
+def drop_all_removed(objects: list, config: dict) -> None:
+    del first_container(find(objects, "Deployment", "docstore-upload"))["securityContext"]["capabilities"]
+
+
+def drop_all_removed_from_init(objects: list, config: dict) -> None:
+    first_container(init_job(objects))["securityContext"]["capabilities"]["drop"] = []
+
+
+def runs_as_root(objects: list, config: dict) -> None:
+    deployment = find(objects, "Deployment", "docstore-notify")
+    deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] = False
+    first_container(deployment)["securityContext"].pop("runAsNonRoot", None)
+
+
+def writable_root_filesystem(objects: list, config: dict) -> None:
+    first_container(find(objects, "Deployment", "docstore-indexer"))["securityContext"]["readOnlyRootFilesystem"] = (
+        False
+    )
+
+
+def hook_service_account_not_a_hook(objects: list, config: dict) -> None:
+    """Issue 16's deadlock: the init hook runs under a ServiceAccount Helm creates after hooks."""
+    name = init_job(objects)["spec"]["template"]["spec"]["serviceAccountName"]
+    find(objects, "ServiceAccount", name)["metadata"].pop("annotations", None)
+
+
+def hook_config_map_weighted_after_the_job(objects: list, config: dict) -> None:
+    job = init_job(objects)
+    volume = next(v for v in job["spec"]["template"]["spec"]["volumes"] if "configMap" in v)
+    annotations = find(objects, "ConfigMap", volume["configMap"]["name"])["metadata"]["annotations"]
+    annotations["helm.sh/hook-weight"] = str(wiring.hook_weight(job) + 5)
+
+
+def probe_path_nope(objects: list, config: dict) -> None:
+    first_container(find(objects, "Deployment", "docstore-metadata"))["readinessProbe"]["httpGet"]["path"] = "/nope"
+
+
+def probe_port_missing(objects: list, config: dict) -> None:
+    first_container(find(objects, "Deployment", "docstore-metadata"))["livenessProbe"]["httpGet"]["port"] = "htp"
+
+
+def chart_env_missing(objects: list, config: dict) -> None:
+    container = first_container(find(objects, "Deployment", "docstore-quota"))
+    container["env"] = [e for e in container["env"] if e["name"] != "KAFKA_TOPIC_PREFIX"]
+
+
+def chart_env_typo(objects: list, config: dict) -> None:
+    container = first_container(find(objects, "Deployment", "docstore-quota"))
+    next(e for e in container["env"] if e["name"] == "KAFKA_TOPIC_PREFIX")["name"] = "KAFKA_TOPICS_PREFIX"
+
+
+def chart_service_url_wrong_port(objects: list, config: dict) -> None:
+    container = first_container(find(objects, "Deployment", "docstore-upload"))
+    item = next(e for e in container["env"] if e["name"] == "QUOTA_URL")
+    item["value"] = re.sub(r":\d+", ":9999", item["value"])
+
+
+def compose_wrong_mongodb_host(objects: list, config: dict) -> None:
+    env = config["services"]["metadata"]["environment"]
+    env["MONGODB_URL"] = env["MONGODB_URL"].replace("mongodb:27017", "mongo:27017")
+
+
+def compose_wrong_kafka_host(objects: list, config: dict) -> None:
+    config["services"]["quota-b"]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] = "broker:9092"
+
+
+def compose_service_url_wrong_port(objects: list, config: dict) -> None:
+    config["services"]["gateway"]["environment"]["METADATA_URL"] = "http://metadata:8089"
+
+
+def compose_healthcheck_nope(objects: list, config: dict) -> None:
+    healthcheck = config["services"]["quota"]["healthcheck"]
+    healthcheck["test"] = [part.replace("/readyz", "/nope") for part in healthcheck["test"]]
+
+
+def compose_env_typo(objects: list, config: dict) -> None:
+    env = config["services"]["upload"]["environment"]
+    env["KAFKA_FETCH_MAX_WAIT_MSS"] = env.pop("KAFKA_FETCH_MAX_WAIT_MS")
+
+
+def compose_env_missing(objects: list, config: dict) -> None:
+    del config["services"]["quota"]["environment"]["KAFKA_TOPIC_PREFIX"]
+
+
+def compose_wrong_init_script(objects: list, config: dict) -> None:
+    init = config["services"]["init"]
+    init["command"] = [t.replace("init_platform.py", "init-platform.py") for t in init["command"]]
+
+
+def compose_drop_all_removed(objects: list, config: dict) -> None:
+    del config["services"]["notify"]["cap_drop"]
+
+
+def compose_writable_root(objects: list, config: dict) -> None:
+    config["services"]["init"]["read_only"] = False
+
+
+# (mutation, what the report must say); each runs on both regions' renders.
+BREAKAGES = [
+    (selector_matches_no_pod, "docstore-quota: selector"),
+    (target_port_name_missing, "targetPort 'htp'"),
+    (target_port_number_missing, "targetPort 9999"),
+    (service_selects_the_init_pod, "selects the hook/test pod"),
+    (wrong_init_script_path, "init-platform.py is no file of the volume"),
+    (init_script_not_in_chart_files, "is mounted but empty"),
+    (drop_all_removed, "docstore-upload/upload: capabilities.drop does not contain ALL"),
+    (drop_all_removed_from_init, "capabilities.drop does not contain ALL"),
+    (runs_as_root, "docstore-notify/notify: does not run as non-root"),
+    (writable_root_filesystem, "readOnlyRootFilesystem is not true"),
+    (hook_service_account_not_a_hook, "which is not a pre-install hook"),
+    (hook_config_map_weighted_after_the_job, "which Helm does not create before it"),
+    (probe_path_nope, "/nope is no route"),
+    (probe_port_missing, "port 'htp' is no containerPort"),
+    (chart_env_missing, "quota: KAFKA_TOPIC_PREFIX is set in docker-compose.yml but not by the chart"),
+    (chart_env_typo, "nothing reads env KAFKA_TOPICS_PREFIX"),
+    (chart_service_url_wrong_port, "QUOTA_URL names"),
+    (compose_wrong_mongodb_host, "names host 'mongo'"),
+    (compose_wrong_kafka_host, "names host 'broker'"),
+    (compose_service_url_wrong_port, "metadata listens on 8081"),
+    (compose_healthcheck_nope, "compose quota healthcheck: /nope is no route"),
+    (compose_env_typo, "nothing reads env KAFKA_FETCH_MAX_WAIT_MSS"),
+    (compose_env_missing, "quota: KAFKA_TOPIC_PREFIX is set by the chart but not in docker-compose.yml"),
+    (compose_wrong_init_script, "compose init: runs /init/init-platform.py"),
+    (compose_drop_all_removed, "compose notify: cap_drop does not contain ALL"),
+    (compose_writable_root, "compose init: read_only is not true"),
+]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize("breakage,report", BREAKAGES, ids=[b.__name__ for b, _ in BREAKAGES])
+def test_each_breakage_is_reported(breakage: Callable, report: str, region: str) -> None:
+    objects, config = chart(region), compose()
+    breakage(objects, config)
+    problems = chart_problems(objects, config) + compose_problems(config)
+    assert any(report in problem for problem in problems), (
+        f"{breakage.__name__} went unreported; problems:\n" + "\n".join(problems)
+    )
