@@ -102,7 +102,7 @@ def test_no_inline_secrets() -> None:
 
 def test_gateway_has_an_ingress_per_region() -> None:
     for region in REGIONS:
-        (ingress,) = objects(region, "Ingress").values()
+        ingress = objects(region, "Ingress")["docstore-gateway"]  # docstore-metadata-replication is internal
         assert region in ingress["spec"]["rules"][0]["host"]
         assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "docstore-gateway"
 
@@ -141,7 +141,7 @@ def test_only_the_gateway_is_reachable_from_outside_the_release(region: str) -> 
     policies = objects(region, "NetworkPolicy")
     for service in service_names():
         policy = policies[f"docstore-{service}"]["spec"]
-        assert policy["policyTypes"] == ["Ingress"]
+        assert policy["policyTypes"] == ["Ingress", "Egress"]  # docstore-default-deny denies the rest
         peers = [peer for rule in policy["ingress"] for peer in rule["from"]]
         from_pods = [p for p in peers if "podSelector" in p]
         if service == "gateway":

@@ -7,12 +7,22 @@ exists is left alone. Retries each server until it answers (at most INIT_TIMEOUT
 
 Environment (the same names the services read):
   KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX   topics = docstore_events.topics.all_topics(prefix)
+  KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,
+  KAFKA_SSL_CAFILE                              as the services (docstore_events.kafka_security)
   KAFKA_PARTITIONS (3), KAFKA_REPLICATION_FACTOR (1)
-  MONGODB_URL, REGION, INIT_SERVICES ("metadata upload quota indexer notify gateway")
+  KAFKA_TOPIC_RETENTION_MS, KAFKA_DLQ_RETENTION_MS (defaults to the former),
+  KAFKA_MIN_INSYNC_REPLICAS                     configs of the topics created; unset: the
+                                                broker's defaults. Existing topics are not
+                                                altered: a difference is reported (see
+                                                deploy/README.md, "Topic settings").
+  MONGODB_URL, MONGODB_TLS_CA_FILE, REGION,
+  INIT_SERVICES ("metadata upload quota indexer notify gateway")
                                                 collections `outbox` and the processed-events
                                                 record in docstore_<service>_<region>
                                                 (or <SERVICE>_MONGODB_DATABASE)
-  S3_BUCKET (docstore-<region>), S3_ENDPOINT_URL, AWS_*   bucket, unless INIT_CREATE_BUCKET=false
+  S3_BUCKET (docstore-<region>), S3_ENDPOINT_URL, AWS_*   bucket, unless INIT_CREATE_BUCKET=false;
+                                                outside us-east-1 created with its
+                                                LocationConstraint (AWS refuses it otherwise)
   S3_CORS_ORIGINS ("*")                         CORS for browser POST/PUT/GET straight to S3
 """
 
@@ -22,7 +32,8 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 TIMEOUT = float(os.environ.get("INIT_TIMEOUT_SECONDS", "180"))
 
@@ -43,25 +54,95 @@ def retry(what: str, step: Callable[[], object]) -> object:
             time.sleep(2)
 
 
+def topic_configs(environ: Mapping[str, str], *, dead_letter: bool) -> dict[str, str]:
+    """The configs a new topic is created with: `retention.ms` (dead-letter topics may keep
+    their messages longer) and `min.insync.replicas`. Unset variables add nothing, so a local
+    broker keeps its defaults."""
+    configs: dict[str, str] = {}
+    retention = environ.get("KAFKA_TOPIC_RETENTION_MS", "")
+    if dead_letter:
+        retention = environ.get("KAFKA_DLQ_RETENTION_MS", "") or retention
+    if retention:
+        configs["retention.ms"] = str(int(retention))
+    min_insync = environ.get("KAFKA_MIN_INSYNC_REPLICAS", "")
+    if min_insync:
+        configs["min.insync.replicas"] = str(int(min_insync))
+    return configs
+
+
+def topic_plan(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Every topic to create: name, num_partitions, replication_factor and topic_configs
+    (NewTopic's arguments). Refuses a min.insync.replicas above the replication factor: with
+    acks=all no write could ever succeed."""
+    from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
+
+    partitions = int(environ.get("KAFKA_PARTITIONS", "3"))
+    replication = int(environ.get("KAFKA_REPLICATION_FACTOR", "1"))
+    min_insync = int(environ.get("KAFKA_MIN_INSYNC_REPLICAS", "") or 1)
+    if min_insync > replication:
+        raise SystemExit(
+            f"init: KAFKA_MIN_INSYNC_REPLICAS ({min_insync}) exceeds KAFKA_REPLICATION_FACTOR ({replication}):"
+            " producers use acks=all, so no write could succeed"
+        )
+    return [
+        {
+            "name": topic,
+            "num_partitions": partitions,
+            "replication_factor": replication,
+            "topic_configs": topic_configs(environ, dead_letter=topic.endswith(DEAD_LETTER_SUFFIX)),
+        }
+        for topic in all_topics(environ.get("KAFKA_TOPIC_PREFIX", ""))
+    ]
+
+
+def config_drift(wanted: Mapping[str, str], actual: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
+    """Configs of an existing topic that differ from those a new one would get: key -> (actual, wanted)."""
+    return {key: (actual.get(key), value) for key, value in wanted.items() if actual.get(key) != value}
+
+
+async def report_drift(admin: Any, configured: list[dict[str, Any]]) -> None:
+    """Say which existing topics have other configs than the ones a new topic would get."""
+    from aiokafka.admin import ConfigResource, ConfigResourceType
+
+    resources = [ConfigResource(ConfigResourceType.TOPIC, spec["name"]) for spec in configured]
+    actual: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.resources:
+            name, entries = resource[3], resource[4]
+            actual[name] = {entry[0]: entry[1] for entry in entries}
+    for spec in configured:
+        drift = config_drift(spec["topic_configs"], actual.get(spec["name"], {}))
+        if drift:
+            say(f"kafka: topic {spec['name']} differs from the chart (actual, wanted): {drift}")
+
+
 def create_topics() -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from docstore_events.topics import all_topics
+
+    from docstore_events.kafka_security import KafkaSecurity
 
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
-    partitions = int(os.environ.get("KAFKA_PARTITIONS", "3"))
-    replication = int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
-    topics = all_topics(prefix)
+    security = KafkaSecurity.from_env(os.environ)
+    plan = topic_plan(os.environ)
 
     async def run() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **security.client_kwargs())
         await admin.start()
         try:
             existing = set(await admin.list_topics())
-            missing = [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in topics if t not in existing]
+            missing = [NewTopic(**spec) for spec in plan if spec["name"] not in existing]
             if missing:
                 await admin.create_topics(missing)
-            say(f"kafka: {len(topics)} topics present ({len(missing)} created, prefix {prefix!r})")
+            say(f"kafka: {len(plan)} topics present ({len(missing)} created, prefix {prefix!r}, {security.protocol})")
+            # Existing topics keep their settings (altering them is an operator's decision,
+            # deploy/README.md "Topic settings"); differences are reported, not applied.
+            configured = [spec for spec in plan if spec["name"] in existing and spec["topic_configs"]]
+            if configured:
+                try:
+                    await report_drift(admin, configured)
+                except Exception as error:  # a report only: never fail the install for it
+                    say(f"kafka: could not compare topic configs: {type(error).__name__}: {error}")
         finally:
             await admin.close()
 
@@ -69,13 +150,16 @@ def create_topics() -> None:
 
 
 def create_collections() -> None:
-    from docstore_events.unit_of_work import PROCESSED_COLLECTION
-    from docstore_events.outbox import OUTBOX_COLLECTION
     from pymongo import MongoClient
+
+    from docstore_events.outbox import OUTBOX_COLLECTION
+    from docstore_events.unit_of_work import PROCESSED_COLLECTION
 
     region = os.environ.get("REGION", "us-west-2")
     services = os.environ.get("INIT_SERVICES", "metadata upload quota indexer notify gateway").split()
-    client = MongoClient(os.environ["MONGODB_URL"], serverSelectionTimeoutMS=5_000)
+    ca_file = os.environ.get("MONGODB_TLS_CA_FILE", "")
+    tls = {"tlsCAFile": ca_file} if ca_file else {}  # as docstore_kit.settings.mongodb_client_options
+    client = MongoClient(os.environ["MONGODB_URL"], serverSelectionTimeoutMS=5_000, **tls)
 
     def run() -> None:
         for service in services:
@@ -91,6 +175,14 @@ def create_collections() -> None:
     retry("mongodb collections", run)
 
 
+def bucket_location(region: str) -> dict[str, Any]:
+    """create_bucket's extra arguments: AWS creates a bucket in us-east-1 unless told where,
+    and refuses a client of another region without a LocationConstraint."""
+    if not region or region == "us-east-1":
+        return {}
+    return {"CreateBucketConfiguration": {"LocationConstraint": region}}
+
+
 def create_bucket() -> None:
     if os.environ.get("INIT_CREATE_BUCKET", "true").lower() in {"0", "false", "no"}:
         say("s3: bucket creation skipped (INIT_CREATE_BUCKET=false)")
@@ -101,17 +193,18 @@ def create_bucket() -> None:
     region = os.environ.get("REGION", "us-west-2")
     bucket = os.environ.get("S3_BUCKET") or f"docstore-{region}"
     origins = os.environ.get("S3_CORS_ORIGINS", "*").split()
+    bucket_region = os.environ.get("AWS_DEFAULT_REGION", region)
     s3 = boto3.client(
         "s3",
         endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
-        region_name=os.environ.get("AWS_DEFAULT_REGION", region),
+        region_name=bucket_region,
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
 
     def run() -> None:
         names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in names:
-            s3.create_bucket(Bucket=bucket)
+            s3.create_bucket(Bucket=bucket, **bucket_location(bucket_region))
         s3.put_bucket_cors(
             Bucket=bucket,
             CORSConfiguration={

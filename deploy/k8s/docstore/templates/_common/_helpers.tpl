@@ -92,3 +92,57 @@ before the install.
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Pod annotations that change when a Secret or ConfigMap the pod reads changes, so that
+`helm upgrade` rolls the pods (a pod reads env from a Secret only when it starts). The
+Secrets are the ones the service's env names (secretKeyRef / configMapKeyRef, whatever
+snippet added them); their data is read from the cluster with `lookup` at install/upgrade
+time and only its SHA-256 lands in the annotation. `helm template` and --dry-run cannot
+read the cluster: there the checksum is of the names alone. Args: root, name, uses.
+*/}}
+{{- define "docstore.checksumAnnotations" -}}
+{{- $root := .root -}}
+{{- $refs := dict "Secret" dict "ConfigMap" dict -}}
+{{- range (include "docstore.env" . | fromYamlArray) }}
+{{- with .valueFrom }}
+{{- with .secretKeyRef }}{{ $_ := set $refs.Secret .name true }}{{ end }}
+{{- with .configMapKeyRef }}{{ $_ := set $refs.ConfigMap .name true }}{{ end }}
+{{- end }}
+{{- end }}
+{{- range $kind := list "Secret" "ConfigMap" }}
+{{- $data := list }}
+{{- range $name := keys (get $refs $kind) | sortAlpha }}
+{{- $obj := lookup "v1" $kind $root.Release.Namespace $name }}
+{{- $data = append $data (dict "name" $name "data" (get $obj "data") "binaryData" (get $obj "binaryData")) }}
+{{- end }}
+{{- if $data }}
+checksum/{{ lower $kind }}s: {{ $data | toJson | sha256sum | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Origins allowed to call the bucket from a browser (S3 CORS, set by the init hook):
+s3.corsOrigins, else the gateway's public URL (the web app's origin). "*" would let any
+site's scripts use a signed URL a user leaked to it: refused outside development.
+*/}}
+{{- define "docstore.corsOrigins" -}}
+{{- $origins := .Values.s3.corsOrigins | default (list (include "docstore.publicUrl" .)) -}}
+{{- if and (has "*" $origins) (ne .Values.global.environment "development") -}}
+{{- fail (printf "s3.corsOrigins: \"*\" is refused in environment %q; name the web app's origins" .Values.global.environment) -}}
+{{- end -}}
+{{- join " " $origins -}}
+{{- end -}}
+
+{{/* A Kubernetes memory quantity (e.g. 4608Mi, 4.5Gi, 5G, bytes) in whole MiB. */}}
+{{- define "docstore.memoryMi" -}}
+{{- $q := toString . -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
+{{- $unit := trimPrefix $number $q -}}
+{{- $perUnit := dict "" 0.00000095367431640625 "k" 0.0009765625 "Ki" 0.0009765625 "M" 0.95367431640625 "Mi" 1.0 "G" 953.67431640625 "Gi" 1024.0 "T" 976562.5 "Ti" 1048576.0 -}}
+{{- if or (not $number) (not (hasKey $perUnit $unit)) -}}
+{{- fail (printf "%q is not a memory quantity this chart understands" $q) -}}
+{{- end -}}
+{{- mulf (float64 $number) (get $perUnit $unit) | floor | int -}}
+{{- end -}}

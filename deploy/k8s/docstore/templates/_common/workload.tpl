@@ -16,6 +16,8 @@ Args: root, name, uses (list of: s3 ses typesense serviceUrls).
   value: "0.0.0.0"
 - name: PORT
   value: {{ $svc.port | quote }}
+- name: METRICS_PORT
+  value: {{ $root.Values.metrics.port | quote }}
 {{ include "docstore.env.kafka" $root }}
 {{ include "docstore.env.mongodb" . }}
 {{ include "docstore.secretEnv" (dict "env" "INTERNAL_AUTH_KEYS" "ref" $root.Values.internalAuth.existingSecret "what" "internalAuth.existingSecret") }}
@@ -69,8 +71,9 @@ spec:
         {{- include "docstore.labels" . | nindent 8 }}
       annotations:
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ $svc.port | quote }}
+        prometheus.io/port: {{ $root.Values.metrics.port | quote }}
         prometheus.io/path: /metrics
+        {{- include "docstore.checksumAnnotations" . | nindent 8 }}
         {{- with $root.Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -106,6 +109,9 @@ spec:
           ports:
             - name: http
               containerPort: {{ $svc.port }}
+              protocol: TCP
+            - name: metrics
+              containerPort: {{ $root.Values.metrics.port }}
               protocol: TCP
           env:
             {{- include "docstore.env" . | nindent 12 }}
@@ -161,20 +167,46 @@ spec:
       port: {{ $svc.port }}
       targetPort: http
       protocol: TCP
+    # Prometheus only (ServiceMonitor / NetworkPolicy metricsFrom); no Ingress routes it.
+    - name: metrics
+      port: {{ .root.Values.metrics.port }}
+      targetPort: metrics
+      protocol: TCP
 {{- end }}
 {{- end -}}
 
 {{/*
-HPA on CPU. For a service that consumes Kafka (services.<name>.consumer), replicas
-beyond the partition count of its topics sit idle: one partition is read by one member
-of the consumer group. Keep autoscaling.maxReplicas <= kafka.partitions.
+Checks of services.<name>.autoscaling that a JSON schema cannot express (it cannot compare
+two values): minReplicas <= maxReplicas and, for a service that consumes Kafka
+(services.<name>.consumer), maxReplicas <= kafka.partitions: replicas beyond the partition
+count of its topics sit idle, as one partition is read by one member of the group.
+Args: root, name.
+*/}}
+{{- define "docstore.validateAutoscaling" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- if gt (int $svc.autoscaling.minReplicas) (int $svc.autoscaling.maxReplicas) }}
+{{- fail (printf "services.%s.autoscaling.minReplicas (%v) exceeds maxReplicas (%v)" .name $svc.autoscaling.minReplicas $svc.autoscaling.maxReplicas) }}
+{{- end }}
+{{- if and $svc.consumer (gt (int $svc.autoscaling.maxReplicas) (int .root.Values.kafka.partitions)) }}
+{{- fail (printf "services.%s.autoscaling.maxReplicas (%v) exceeds kafka.partitions (%v): consumer replicas beyond the partition count sit idle" .name $svc.autoscaling.maxReplicas .root.Values.kafka.partitions) }}
+{{- end }}
+{{- end -}}
+
+{{/* Whether KEDA scales this service on consumer lag (instead of the CPU HPA). Args: root, name. */}}
+{{- define "docstore.kedaScaled" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- if and .root.Values.keda.enabled $svc.consumer $svc.enabled $svc.autoscaling.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/*
+HPA on CPU, for every service KEDA does not scale (keda.enabled scales the consumers on
+lag: templates/keda-scaledobjects.yaml; two autoscalers on one Deployment would fight).
 */}}
 {{- define "docstore.hpa" -}}
 {{- $svc := index .root.Values.services .name -}}
 {{- if and $svc.enabled $svc.autoscaling.enabled }}
-{{- if and $svc.consumer (gt (int $svc.autoscaling.maxReplicas) (int .root.Values.kafka.partitions)) }}
-{{- fail (printf "services.%s.autoscaling.maxReplicas (%v) exceeds kafka.partitions (%v): consumer replicas beyond the partition count sit idle" .name $svc.autoscaling.maxReplicas .root.Values.kafka.partitions) }}
-{{- end }}
+{{- include "docstore.validateAutoscaling" . }}
+{{- if not (include "docstore.kedaScaled" .) }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
@@ -199,6 +231,7 @@ spec:
     scaleDown:
       # Every scale event of a consumer rebalances its group; scale down slowly.
       stabilizationWindowSeconds: 300
+{{- end }}
 {{- end }}
 {{- end -}}
 
