@@ -32,13 +32,14 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from docstore_events.base import Event
 from docstore_events.consumer import RetryPolicy, consumed_total, dead_letter_record
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
-from docstore_events.tracing import context_from_headers, tracer
+from docstore_events.tracing import context_from_headers, event_contexts, tracer
 
 log = structlog.get_logger(__name__)
 
@@ -191,7 +192,8 @@ class BatchConsumer:
 
     async def _call(self, handler: BatchHandler, batch: list[_Delivery]) -> None:
         # One span for the batch: a lone event's span continues its trace; a batch's span
-        # links to the trace of every event in it.
+        # links to the trace of every event in it, and holds one span per event that continues
+        # that event's trace (`tracing.handling` makes it current where the handler emits).
         contexts = [context_from_headers(delivery.headers) for delivery in batch]
         links = [
             trace.Link(span_context)
@@ -210,5 +212,26 @@ class BatchConsumer:
                 "messaging.consumer.group.name": self.consumer_name,
                 "messaging.batch.message_count": len(batch),
             },
-        ):
-            await handler([delivery.envelope for delivery in batch])
+        ) as batch_span:
+            if len(batch) == 1:
+                await handler([delivery.envelope for delivery in batch])
+                return
+            with contextlib.ExitStack() as spans:
+                per_event: dict[str, Context] = {}
+                for delivery, context in zip(batch, contexts, strict=True):
+                    span = tracer.start_span(
+                        f"{delivery.record.topic} process",
+                        context=context,
+                        kind=trace.SpanKind.CONSUMER,
+                        links=[trace.Link(batch_span.get_span_context())],
+                        attributes={
+                            "messaging.system": "kafka",
+                            "messaging.destination.name": delivery.record.topic,
+                            "messaging.consumer.group.name": self.consumer_name,
+                            "cloudevents.event_id": delivery.envelope.id,
+                        },
+                    )
+                    spans.callback(span.end)
+                    per_event[delivery.envelope.id] = trace.set_span_in_context(span, context)
+                with event_contexts(per_event):
+                    await handler([delivery.envelope for delivery in batch])

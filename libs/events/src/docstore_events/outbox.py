@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord, encode
 from docstore_events.faults import crashpoint
-from docstore_events.tracing import current_traceparent
+from docstore_events.tracing import continue_trace, current_traceparent, ensure_traceparent
 
 log = structlog.get_logger(__name__)
 
@@ -55,21 +56,29 @@ class Outbox:
         """Store `event` for publishing; it is published only if the transaction commits."""
         return (await self.add_all([(event, subject)], session=session))[0]
 
-    async def add_all(self, events: Sequence[tuple[Event, str | None]], *, session: AsyncClientSession) -> list[str]:
-        """Store (event, CloudEvents subject) pairs for publishing, in this order, in one write;
-        they are published only if the transaction commits. Returns their event ids."""
-        rows = [self._row(event, subject) for event, subject in events]
+    async def add_all(
+        self,
+        events: Sequence[tuple[Event, str | None] | tuple[Event, str | None, str | None]],
+        *,
+        session: AsyncClientSession,
+    ) -> list[str]:
+        """Store (event, CloudEvents subject[, traceparent]) for publishing, in this order, in one
+        write; they are published only if the transaction commits. Returns their event ids.
+
+        An event's `traceparent` is the one given (captured when it was emitted), else the
+        current span's, else that of a new trace: every event leaves with one."""
+        rows = [self._row(*item) for item in events]
         if rows:
             await self.collection.insert_many(rows, session=session)
         return [row["_id"] for row in rows]
 
-    def _row(self, event: Event, subject: str | None) -> dict[str, Any]:
+    def _row(self, event: Event, subject: str | None, traceparent: str | None = None) -> dict[str, Any]:
         record = encode(
             event,
             source=self.source,
             topic_prefix=self.topic_prefix,
             subject=subject,
-            traceparent=current_traceparent(),
+            traceparent=traceparent or ensure_traceparent(event.cloudevent_type()),
         )
         return {
             "_id": record.headers["ce_id"],
@@ -118,9 +127,19 @@ class OutboxRelay:
         published: list[str] = []
         try:
             async for row in rows:
-                record = KafkaRecord(topic=row["topic"], key=row["key"], value=row["value"], headers=row["headers"])
-                crashpoint("outbox.before_publish")
-                await self.publish(record)
+                headers = row["headers"]
+                # The send is a span in the event's trace; the header then names it, so the
+                # consumer's span hangs below the publish (and the time spent in the outbox shows).
+                with continue_trace(
+                    headers.get("traceparent"),
+                    f"{row['topic']} publish",
+                    kind=SpanKind.PRODUCER,
+                    attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
+                ):
+                    headers = {**headers, "traceparent": current_traceparent() or headers.get("traceparent", "")}
+                    record = KafkaRecord(topic=row["topic"], key=row["key"], value=row["value"], headers=headers)
+                    crashpoint("outbox.before_publish")
+                    await self.publish(record)
                 crashpoint("outbox.after_publish")
                 published.append(row["_id"])
                 published_total.labels(record.topic).inc()

@@ -48,6 +48,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from docstore_events.base import Event
 from docstore_events.outbox import Outbox
+from docstore_events.tracing import current_traceparent
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -67,12 +68,16 @@ class Transaction(Generic[R]):
 
     repos: R
     session: Any = None
-    events: list[tuple[Event, str | None]] = field(default_factory=list)
+    events: list[tuple[Event, str | None, str | None]] = field(default_factory=list)
+    """(event, subject, traceparent) in the order emitted."""
     callbacks: list[AfterCommit] = field(default_factory=list)
 
-    def emit(self, event: Event, *, subject: str | None = None) -> None:
-        """Publish `event` if, and only if, this transaction commits (CloudEvents `subject` optional)."""
-        self.events.append((event, subject))
+    def emit(self, event: Event, *, subject: str | None = None, traceparent: str | None = None) -> None:
+        """Publish `event` if, and only if, this transaction commits (CloudEvents `subject` optional).
+
+        The event carries `traceparent`, by default the current span's as of this call: a batch
+        handler that emits inside `tracing.handling(event_id)` puts it in that event's trace."""
+        self.events.append((event, subject, traceparent or current_traceparent()))
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` once the transaction has committed (never if it aborts)."""
@@ -228,7 +233,7 @@ class FakeUnitOfWork(UnitOfWork[R]):
     async def run(self, work: Work[R, T]) -> T:
         transaction = Transaction(self.repos)
         result = await work(transaction)
-        self.emitted += [event for event, _ in transaction.events]
+        self.emitted += [event for event, _, _ in transaction.events]
         self.commits += 1
         await _after_commit(transaction)
         return result

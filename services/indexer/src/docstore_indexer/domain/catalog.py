@@ -52,6 +52,8 @@ class CatalogEntry:
     index_status: str = ""
     # The upload waits for the indexing worker (Premium): set with the upload, cleared when indexed.
     index_due: bool = False
+    # The W3C traceparent of the upload's handling, so indexing it later continues that trace.
+    traceparent: str = ""
 
     @property
     def id(self) -> str:

@@ -18,6 +18,7 @@ import uuid
 
 import structlog
 
+from docstore_events.tracing import loop_span
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.domain.backfill import BackfillJob
 from docstore_indexer.domain.catalog import CatalogEntry
@@ -79,7 +80,9 @@ class BackfillWorker:
             try:
                 job = await self.claim()
                 if job is not None:
-                    await self.run_job(job)
+                    # One trace per job: its document.indexed events are children of this span.
+                    with loop_span("indexer backfill", **{"account.id": job.account_id, "job.id": job.job_id}):
+                        await self.run_job(job)
                     continue
             except asyncio.CancelledError:
                 raise

@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 
 from docstore_events import DocumentIndexed, DocumentIndexFailed, FileVersionRecorded
+from docstore_events.tracing import continue_trace, current_traceparent, link_to, traceparent_for
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.search_index import IndexEntry
@@ -138,7 +139,11 @@ class Indexing:
                     continue
                 if event.account_id not in full_text:
                     full_text[event.account_id] = has_full_text(await plan_in(tx, event.account_id))
-                entries[key] = changed[key] = replace(outcome.entry, index_due=full_text[event.account_id])
+                entries[key] = changed[key] = replace(
+                    outcome.entry,
+                    index_due=full_text[event.account_id],
+                    traceparent=traceparent_for(event_id) or "",
+                )
             await tx.repos.catalog.put_many(list(changed.values()))
             for entry in changed.values():
                 if entry.index_due:
@@ -284,7 +289,18 @@ class Indexing:
                 version=entry.version,
                 characters=len(extracted.text),
             )
-        tx.emit(outgoing, subject=entry.document_id)
+        if entry.index_due and entry.traceparent:
+            # Indexed by the worker: the outcome continues the upload's trace (linked to the
+            # worker's batch span, which is current here).
+            with continue_trace(
+                entry.traceparent,
+                "indexer index document",
+                attributes={"document.id": entry.document_id},
+                links=link_to(current_traceparent()),
+            ):
+                tx.emit(outgoing, subject=entry.document_id)
+        else:  # a backfill: the backfill step's span is current
+            tx.emit(outgoing, subject=entry.document_id)
         return replace(
             entry,
             indexed_upload_id=entry.upload_id if in_index else None,

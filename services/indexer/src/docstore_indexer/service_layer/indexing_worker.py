@@ -28,6 +28,7 @@ from typing import cast
 
 import structlog
 
+from docstore_events.tracing import continue_trace, link_to, loop_span
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.extraction import Extracted
 from docstore_indexer.service_layer.indexing import Indexing, Prepared
@@ -124,7 +125,7 @@ class IndexingWorker:
                         todo += await self.indexing.to_extract(unread)
                     ready.ids.extend(ids)  # the others (no longer due, or off Premium) are settled by the commit
                     for entry in todo:
-                        extracting[asyncio.create_task(self.indexing.extract(entry))] = entry
+                        extracting[asyncio.create_task(self._extract(entry))] = entry
                 extracted_ids = {entry.id for entry in extracting.values()}
                 settled = [key for key in ready.ids if key in ready.done or key not in extracted_ids]
                 if committing is None and settled:
@@ -158,10 +159,19 @@ class IndexingWorker:
             for key in ready.ids:
                 self._entries.pop(key, None)
 
+    async def _extract(self, entry: CatalogEntry) -> Extracted:
+        # In the upload's trace: how long its text took shows there.
+        with continue_trace(
+            entry.traceparent or None, "indexer extract", attributes={"document.id": entry.document_id}
+        ):
+            return await self.indexing.extract(entry)
+
     async def _commit(self, batch: Prepared) -> None:
+        links = [link for entry, _ in batch.done.values() for link in link_to(entry.traceparent or None)]
         try:
             started = time.perf_counter()
-            still_due = await self.indexing.commit(batch)
+            with loop_span("indexer commit batch", links=links, entries=len(batch.ids)):
+                still_due = await self.indexing.commit(batch)
             log.info("indexed_batch", entries=len(batch.ids), seconds=round(time.perf_counter() - started, 3))
         finally:
             self._known.difference_update(batch.ids)

@@ -23,6 +23,7 @@ from docstore_events import (
     FileVersionRecorded,
     UploadCompleted,
 )
+from docstore_events.tracing import handling
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
@@ -106,7 +107,8 @@ class Documents:
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
             for event_id, event in dict(uploads).items():  # an event twice in one batch counts once
                 if event_id in fresh:
-                    await self._record(tx, event)
+                    with handling(event_id):  # file.version-recorded joins this upload's trace
+                        await self._record(tx, event)
 
         return await self.uow.run_once_each(
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in uploads], work=work

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import structlog
 
+from docstore_events.tracing import loop_span
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.service_layer.documents import Documents
@@ -63,8 +64,10 @@ class Housekeeping:
             try:
                 if time.monotonic() - last_purge >= self.purge_interval:
                     last_purge = time.monotonic()
-                    if purged := await self.purge_expired():
-                        log.info("trash_purged", documents=purged)
+                    # A purge round deletes documents (file.deleted events): one trace per round.
+                    with loop_span("metadata purge trash"):
+                        if purged := await self.purge_expired():
+                            log.info("trash_purged", documents=purged)
                 await self.collect_garbage()
             except asyncio.CancelledError:
                 raise

@@ -40,6 +40,7 @@ from prometheus_client import Counter
 
 from docstore_events import AccountCreated, FileModified
 from docstore_events.faults import crashpoint
+from docstore_events.tracing import loop_span
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_notify.adapters.notification_log import NotificationLog
 from docstore_notify.adapters.repositories import Repositories
@@ -225,7 +226,8 @@ class Notifier:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.send_digests()
+                with loop_span("notify digests"):
+                    await self.send_digests()
             except asyncio.CancelledError:
                 raise
             except Exception:

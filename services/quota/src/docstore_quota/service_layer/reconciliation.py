@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from docstore_events.tracing import loop_span
 from docstore_kit import errors
 from docstore_quota.adapters import metrics
 from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
@@ -78,7 +79,8 @@ class Reconciler:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.run()
+                with loop_span("quota reconciliation"):
+                    await self.run()
             except asyncio.CancelledError:
                 raise
             except Exception:

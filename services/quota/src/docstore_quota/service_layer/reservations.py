@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import structlog
 
+from docstore_events.tracing import loop_span
 from docstore_events.unit_of_work import Transaction, UnitOfWork, Work
 from docstore_quota.adapters.mongo import RaceLost
 from docstore_quota.domain import reservations as domain_reservations
@@ -220,7 +221,8 @@ class Reservations:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.purge_expired()
+                with loop_span("quota purge reservations"):
+                    await self.purge_expired()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import structlog
 
 from docstore_events.faults import crashpoint
+from docstore_events.tracing import current_traceparent
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.errors import DomainError
 from docstore_upload.adapters.repositories import Repositories
@@ -170,7 +171,8 @@ class Uploads:
         # The room is held for this grant until it completes or expires, so grants issued side by
         # side never add up past the cap (quota decides atomically per account).
         check_reservation(await self.quota.reserve(owner_id, upload_id, request.size, grant.expires_at), request.size)
-        extra: dict[str, Any] = {"actor_id": account_id}
+        # The watcher that completes or expires it later continues this request's trace.
+        extra: dict[str, Any] = {"actor_id": account_id, "traceparent": current_traceparent()}
         if multipart:
             chosen = part_size(request.size, self.limits.multipart_part)
             extra |= {
@@ -246,7 +248,12 @@ class Uploads:
         async def record(tx: Transaction[Repositories]) -> None:
             # The client completes these in a batch: S3 notifications and the watcher leave them to
             # it for a while (`awaits_client`) instead of reading every file back a second time.
-            extra = {"actor_id": account_id, "batch": True, "next_check_at": now + BATCH_CLIENT_GRACE}
+            extra = {
+                "actor_id": account_id,
+                "batch": True,
+                "next_check_at": now + BATCH_CLIENT_GRACE,
+                "traceparent": current_traceparent(),
+            }
             await tx.repos.sessions.add_many([(grant, extra) for _, _, grant in granted])
             for _, _, grant in granted:
                 tx.emit(initiated(grant))

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import structlog
 
+from docstore_events.tracing import continue_trace
 from docstore_upload.service_layer.uploads import Uploads
 
 log = structlog.get_logger(__name__)
@@ -24,7 +25,10 @@ async def watch(uploads: Uploads, interval: float) -> None:
             if row is None:
                 await asyncio.sleep(interval)
                 continue
-            await uploads.check(row)
+            # The check continues the trace of the request that granted the upload, so its
+            # upload.completed or upload.expired event shows up in that trace.
+            with continue_trace(row.get("traceparent"), "upload-watcher check", attributes={"upload.id": row["_id"]}):
+                await uploads.check(row)
         except asyncio.CancelledError:
             raise
         except Exception:
