@@ -1,4 +1,4 @@
-"""``docstore-platform up|down|status``: the local platform, detached from the shell.
+"""``docstore-platform up|down|status|trace``: the local platform, detached from the shell.
 
 ``up`` starts a supervisor in its own session (pid in ``<data-dir>/platform.pid``),
 prints its progress and returns once every server and service is ready. ``down``
@@ -82,6 +82,11 @@ def summary(state: dict) -> str:
         f"  SES/STS:    {ep.get('aws_endpoint')}  (sent mail: {ep.get('aws_endpoint')}/moto-api/data.json)",
         f"  Typesense:  {ep.get('typesense_url')}  (key {ep.get('typesense_api_key')})",
         f"  Logs:       {state.get('logs')}/<name>.log",
+        *(
+            [f"  Traces:     {state['traces']}  (OTLP {state.get('otlp_endpoint')}; trees: scripts/trace [trace_id])"]
+            if state.get("traces")
+            else []
+        ),
         "  Status:     uv run python -m docstore_devplatform status",
         "  Stop with:  scripts/down",
     ]
@@ -204,6 +209,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Print one trace as a tree, or (no id) the latest traces; exit 1 when the id has no spans."""
+    from docstore_devplatform.traces import TRACES_FILE, latest_traces, read_spans, render_trace, spans_of_trace
+
+    path: Path = args.file or args.data_dir / "logs" / TRACES_FILE
+    spans = read_spans(path)
+    if args.trace_id:
+        found = spans_of_trace(spans, args.trace_id)
+        print(render_trace(found) if found else f"no spans of trace {args.trace_id} in {path}")
+        return 0 if found else 1
+    latest = latest_traces(spans, args.count)
+    if not latest:
+        print(f"no spans in {path} yet (is the platform up? spans leave a service within a second or so)")
+    for summary in latest:
+        started = time.strftime("%H:%M:%S", time.localtime(summary["start_ns"] / 1e9))
+        print(
+            f"{summary['trace_id']}  {started}  {summary['spans']:>3} spans  "
+            f"{','.join(summary['services'])}  {summary['root']}"
+        )
+    return 0
+
+
 def cmd_supervise(args: argparse.Namespace) -> int:
     """Run the platform in the foreground until SIGTERM/SIGINT."""
     from docstore_devplatform.platform import (  # heavy imports: only here
@@ -253,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     commands.add_parser("down", parents=[common], help="stop everything").set_defaults(func=cmd_down)
     commands.add_parser("status", parents=[common], help="show what runs").set_defaults(func=cmd_status)
+    trace = commands.add_parser("trace", parents=[common], help="print a trace as a tree (no id: the latest traces)")
+    trace.add_argument("trace_id", nargs="?", help="32 hex digits (from a log line's trace_id)")
+    trace.add_argument("--count", type=int, default=15, help="how many latest traces to list (default %(default)s)")
+    trace.add_argument("--file", type=Path, help="a traces.jsonl file (default: <data-dir>/logs/traces.jsonl)")
+    trace.set_defaults(func=cmd_trace)
     commands.add_parser("supervise", parents=[common, run], help="run in the foreground (used by up)").set_defaults(
         func=cmd_supervise
     )

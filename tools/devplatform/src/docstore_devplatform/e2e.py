@@ -52,6 +52,9 @@ class System:
     urls: dict[str, str]
     processes: object  # docstore_devplatform.services.ServiceProcesses
     logs: Path
+    traces: Path | None = None
+    """The JSON-lines file of every span both regions exported (docstore_devplatform.traces)."""
+    otlp_endpoint: str = ""
 
     @property
     def gateway(self) -> str:
@@ -76,18 +79,30 @@ def _ports(urls: dict[str, str]) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
-    """Region A. Its accounts replicate to region B's URLs (retried while B is not running)."""
+    """Region A. Its accounts replicate to region B's URLs (retried while B is not running).
+    Both regions export their spans to one local OTLP receiver (`System.traces`)."""
     from docstore_devplatform.services import ServiceProcesses, region_wiring
+    from docstore_devplatform.traces import TRACES_FILE, TraceReceiver, otlp_env
 
+    receiver = TraceReceiver(test_data_dir / "system" / "logs" / TRACES_FILE).start()
+    # Spans leave every 200 ms, so a test waiting for a trace is not held up by the 5 s default.
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_A, primary=REGION_A)
+    env |= otlp_env(receiver.endpoint, schedule_delay_ms=200)
     processes = ServiceProcesses(
         endpoints, test_data_dir / "system", region=REGION_A, ports=_ports(region_urls[REGION_A]), extra_env=env
     )
     try:
         urls = processes.start()
-        yield System(urls=urls, processes=processes, logs=test_data_dir / "system" / "logs")
+        yield System(
+            urls=urls,
+            processes=processes,
+            logs=test_data_dir / "system" / "logs",
+            traces=receiver.path,
+            otlp_endpoint=receiver.endpoint,
+        )
     finally:
         processes.stop()
+        receiver.stop()
 
 
 @pytest.fixture(scope="session")
@@ -95,12 +110,15 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     """Region B on the same servers: its topics under `ap-southeast-2.`, bucket `docstore-ap-southeast-2`."""
     from docstore_devplatform import probes
     from docstore_devplatform.services import ServiceProcesses, bucket_for, region_wiring, topic_prefix_for
+    from docstore_devplatform.traces import otlp_env
     from docstore_events.topics import all_topics
 
     probes.create_topics(endpoints.kafka_bootstrap, all_topics(topic_prefix_for(REGION_B, REGION_A)))
     s3 = probes.s3_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
     probes.ensure_bucket(s3, bucket_for(REGION_B), ["*"])
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_B, primary=REGION_A)
+    if system.otlp_endpoint:
+        env |= otlp_env(system.otlp_endpoint, schedule_delay_ms=200)
     processes = ServiceProcesses(
         endpoints, test_data_dir / REGION_B, region=REGION_B, ports=_ports(region_urls[REGION_B]), extra_env=env
     )

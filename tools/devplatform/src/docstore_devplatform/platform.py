@@ -38,6 +38,7 @@ from docstore_devplatform.services import (
     topic_prefix_for,
 )
 from docstore_devplatform.state import PID_FILE, StateFile
+from docstore_devplatform.traces import TRACES_FILE, TraceReceiver, otlp_env, otlp_port
 
 
 def load_topics(prefixes: Sequence[str] = ("",)) -> tuple[list[str], str | None]:
@@ -93,6 +94,7 @@ def supervise(config: PlatformConfig) -> int:
     signal.signal(signal.SIGINT, _raise_shutdown)
     servers: Servers | None = None
     regions: list[ServiceProcesses] = []
+    receivers: list[TraceReceiver] = []
     try:
         names = [config.region] + ([config.region_b] if config.region_b else [])
         topics, warning = load_topics([topic_prefix_for(name, config.region) for name in names])
@@ -111,6 +113,11 @@ def supervise(config: PlatformConfig) -> int:
         )
         endpoints = servers.start()
         state.progress("servers ready")
+        # Every service exports its spans here (see docstore_devplatform.traces).
+        receiver = TraceReceiver(data_dir / "logs" / TRACES_FILE, port=otlp_port(config.ports)).start()
+        receivers.append(receiver)
+        tracing_env = otlp_env(receiver.endpoint)
+        state.progress(f"OTLP receiver {receiver.endpoint}, spans in {receiver.path}")
         ports = _region_ports(config, names)
         urls_by_region = {name: service_urls(ports[name]) for name in names}
         for index, name in enumerate(names):
@@ -122,7 +129,7 @@ def supervise(config: PlatformConfig) -> int:
                 ports=ports[name],
                 names=config.services,
                 app=config.app,
-                extra_env=region_wiring(urls_by_region, name, primary=config.region) | config.extra_env,
+                extra_env=region_wiring(urls_by_region, name, primary=config.region) | tracing_env | config.extra_env,
             )
             regions.append(processes)
             processes.start()
@@ -133,6 +140,8 @@ def supervise(config: PlatformConfig) -> int:
             region=config.region,
             data_dir=str(data_dir),
             logs=str(data_dir / "logs"),
+            traces=str(receiver.path),
+            otlp_endpoint=receiver.endpoint,
             endpoints=endpoints.to_dict(),
             services=dict(primary.urls),
             regions={
@@ -165,6 +174,8 @@ def supervise(config: PlatformConfig) -> int:
             processes.stop()
         if servers is not None:
             servers.stop()
+        for receiver in receivers:
+            receiver.stop()
         if state.state["state"] != "failed":
             state.update(state="stopped")
         pid_file.unlink(missing_ok=True)

@@ -1,0 +1,111 @@
+"""One upload is one trace: gateway → upload → Kafka → metadata → quota, indexer and notify.
+
+The e2e system exports every service's spans to a local OTLP receiver (`System.traces`, see
+docstore_devplatform.traces). The client sends one W3C `traceparent` with the grant and the
+completion, as the web app does for one user action, so the whole upload is found by that
+trace id.
+
+Why a second version: notify takes part in an upload only through `file.modified`, which
+metadata emits for a new version of an existing document (a first upload makes
+`file.version-recorded` alone, which notify does not consume). So the traced upload is
+version 2 of a document: upload.completed → metadata (file.version-recorded, file.modified)
+→ quota (upload.completed, file.modified), indexer (file.version-recorded, then
+document.indexed on Premium) and notify (file.modified).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+
+from docstore_devplatform.traces import read_spans, render_trace, spans_of_trace
+
+from .conftest import System, eventually, sign_up, upload
+
+# Every service that takes part in one upload of a new version.
+EXPECTED = {"gateway", "upload", "metadata", "quota", "indexer", "notify"}
+
+
+async def test_one_upload_is_one_trace_across_kafka(api, system: System) -> None:
+    assert system.traces is not None
+    user = await sign_up(api, plan="premium")
+    first = await upload(api, user, "plan.txt", b"version one\n")
+
+    async def at_version_1() -> bool:
+        response = await api.get(f"/v1/documents/{first['document_id']}", headers=user.auth)
+        return response.status_code == 200 and response.json()["version"] == 1
+
+    await eventually(at_version_1, timeout=60)
+
+    trace_id = secrets.token_hex(16)
+    client = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    data = b"version two!\n"
+    grant = await api.post(
+        "/v1/uploads",
+        headers=user.auth | client,
+        json={
+            "filename": "plan.txt",
+            "size": len(data),
+            "content_type": "text/plain",
+            "document_id": first["document_id"],
+            "base_version": 1,
+        },
+    )
+    assert grant.status_code == 201, grant.text
+    form = grant.json()["form"]
+    async with httpx.AsyncClient() as s3:
+        posted = await s3.post(form["url"], data=form["fields"], files={"file": ("plan.txt", data, "text/plain")})
+    assert posted.status_code == 201, posted.text
+    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth | client)
+    assert done.status_code == 200, done.text
+
+    def consumed_by(spans: list[dict[str, Any]], service: str, topic_end: str) -> bool:
+        return any(s["service"] == service and s["kind"] == "consumer" and topic_end in s["name"] for s in spans)
+
+    def orphans(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Spans whose parent is not in the trace, but the client's requests to the gateway."""
+        ids = {span["span_id"] for span in spans}
+        client_span = client["traceparent"][36:52]
+        return [s for s in spans if s["parent_span_id"] not in ids and s["parent_span_id"] != client_span]
+
+    async def whole_trace() -> list[dict[str, Any]] | None:
+        assert system.traces is not None
+        spans = spans_of_trace(read_spans(system.traces), trace_id)
+        complete = (
+            {span["service"] for span in spans} >= EXPECTED
+            and not orphans(spans)  # every parent has arrived (spans leave in batches)
+            and consumed_by(spans, "notify", "file.modified")
+            and consumed_by(spans, "quota", "upload.completed")
+            and consumed_by(spans, "indexer", "file.version-recorded")
+            and any(s["service"] == "indexer" and "document.indexed" in s["name"] for s in spans)
+        )
+        return spans if complete else None
+
+    try:
+        spans = await eventually(whole_trace, timeout=90)
+    except AssertionError:
+        spans = None
+    if not spans:
+        found = spans_of_trace(read_spans(system.traces), trace_id)
+        raise AssertionError(f"trace {trace_id} incomplete:\n{render_trace(found)}")
+    by_id = {span["span_id"]: span for span in spans}
+
+    # Across Kafka, each consumer's span is the child of the producer span that sent the event,
+    # in the service that sent it: the trace is linked by parents, not only by its id.
+    hops: set[tuple[str, str, str]] = set()
+    for span in spans:
+        parent = by_id.get(span["parent_span_id"])
+        if span["kind"] == "consumer" and parent is not None:
+            assert parent["kind"] == "producer", render_trace(spans)
+            assert parent["name"].replace(" publish", "") == span["name"].replace(" process", ""), render_trace(spans)
+            hops.add((parent["service"], span["service"], span["name"].rsplit(".", 1)[0].split()[0]))
+    senders_to = {(sender, receiver) for sender, receiver, _ in hops}
+    assert {("upload", "metadata"), ("upload", "quota"), ("metadata", "quota")} <= senders_to, hops
+    assert {("metadata", "indexer"), ("metadata", "notify")} <= senders_to, hops
+    # The client's two requests are the roots of it all: the gateway's server spans hang below
+    # the client's span, and every other span below one of them.
+    roots = [s for s in spans if s["parent_span_id"] not in by_id]
+    assert len(roots) == 2 and {s["service"] for s in roots} == {"gateway"}, render_trace(spans)
+    assert orphans(spans) == [], render_trace(spans)
