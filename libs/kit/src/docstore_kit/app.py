@@ -1,20 +1,24 @@
-"""The FastAPI app every service starts from: error shape, health, metrics and tracing."""
+"""The FastAPI app every service starts from: error shape, health, metrics, tracing and API docs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo import AsyncMongoClient
 
 from docstore_events.runtime import EventRuntime
-from docstore_kit.auth import InternalAuth
-from docstore_kit.errors import install_error_handlers
+from docstore_kit.api_docs import install_api_docs
+from docstore_kit.auth import InternalAuth, require_account_id, require_admin, require_identity, require_service
+from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install_error_handlers
 from docstore_kit.health import ReadinessCheck, install_health
 from docstore_kit.settings import mongodb_client_options
 
@@ -80,10 +84,90 @@ def service_app(
     `/readyz` probes; it runs per request, after the lifespan has built the clients.
 
     `app.state.internal_auth` (built from `settings`, no I/O) verifies the identity token on
-    every authenticated route and signs this service's calls to the others."""
-    app = FastAPI(title=title, version=VERSION, lifespan=lifespan, **fastapi_options)
+    every authenticated route and signs this service's calls to the others.
+
+    `/docs` and `/redoc` are served from bundled assets (`api_docs`); they read `/openapi.json`
+    (the gateway serves its merged document there). The OpenAPI document names each operation
+    after its route function and declares the problems every operation can answer."""
+    options = {"generate_unique_id_function": operation_id, **fastapi_options, "docs_url": None, "redoc_url": None}
+    app = FastAPI(title=title, version=VERSION, lifespan=lifespan, **options)
     app.state.internal_auth = InternalAuth.from_settings(settings)
     install_error_handlers(app)
+    install_api_docs(app, title=title)
+    app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     install_health(app, lambda: checks(app))
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id: its route function's name (`sign_up`, not `sign_up_accounts_post`)."""
+    return route.name
+
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_JSON_TYPES = {"application/json", PROBLEM_JSON}
+_FORBIDDING = {require_account_id, require_admin, require_service}
+
+
+def _calls(dependant: Dependant) -> set[Any]:
+    found = set()
+    for dependency in dependant.dependencies:
+        found.add(dependency.call)
+        found |= _calls(dependency)
+    return found
+
+
+def problem_statuses(route: RouteContext, declared: Mapping[str, Any]) -> set[int]:
+    """The error statuses every route of its kind can answer: 422 where FastAPI validates input,
+    404 where a path parameter names something, 401 where an identity is required, 403 where
+    the identity must be of one kind."""
+    statuses = {422} if "422" in declared else set()
+    dependant: Dependant = route.dependant
+    if dependant.path_params:
+        statuses.add(404)
+    calls = _calls(dependant)
+    if require_identity in calls:
+        statuses.add(401)
+    if calls & _FORBIDDING:
+        statuses.add(403)
+    return statuses
+
+
+def declare_problems(spec: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
+    """`spec` with every error response (4xx, 5xx) as `application/problem+json` of `Problem`, the
+    statuses of `problem_statuses` declared on each operation, and FastAPI's HTTPValidationError
+    (a 422 shape no route answers) gone."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    # Routes of included routers are contexts that carry the prefix and the router's dependencies.
+    for route in iter_route_contexts(routes):
+        if not (isinstance(route.original_route, APIRoute) and route.include_in_schema):
+            continue
+        for method in route.methods or ():
+            operation = spec.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in problem_statuses(route, responses):
+                responses.setdefault(str(status), {"description": PROBLEM_RESPONSES[status]})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    # A route that answers an error in another type (an HTML page) keeps it.
+                    content = response.get("content", {})
+                    other = {kind: body for kind, body in content.items() if kind not in _JSON_TYPES}
+                    response["content"] = other or {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    for unused in ("HTTPValidationError", "ValidationError"):  # the first refers to the second
+        rest = {name: schema for name, schema in schemas.items() if name != unused}
+        if f'"#/components/schemas/{unused}"' not in json.dumps({**spec, "components": {"schemas": rest}}):
+            schemas.pop(unused, None)
+    return spec
+
+
+def documented_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document for `app`, through `declare_problems`, built once."""
+    if app.openapi_schema is None:
+        app.openapi_schema = declare_problems(FastAPI.openapi(app), app.routes)
+    return app.openapi_schema

@@ -20,18 +20,73 @@ A service defines one subclass per meaning, under the generic one with the right
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:docstore:problem:"
 """Problem types are URNs: stable names clients can match on, not pages anyone has to host."""
+
+
+class ValidationIssue(BaseModel):
+    """One thing wrong with a request, as the 422 problem's `errors` lists it."""
+
+    loc: list[str | int] = Field(description="where: `body`, `query`, `path` or `header`, then the field's path")
+    msg: str = Field(description="what is wrong, for a person")
+    type: str = Field(description="pydantic's error type, for a program (`missing`, `string_too_long`, ...)")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error answer of every service, as `application/problem+json`.
+
+    `type` is a URN clients match on (`urn:docstore:problem:<name>`); `detail` is a message
+    for a person, or for a few errors an object they answered before. Some problems add members
+    of their own (a 422 lists `errors`), so more members may follow."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="`urn:docstore:problem:<name>`: what went wrong, for a program", pattern=r"^urn:")
+    title: str = Field(description="a short summary of the problem type")
+    status: int = Field(description="the HTTP status of the answer", ge=400, le=599)
+    detail: str | dict[str, Any] = Field(description="what went wrong this time")
+    errors: list[ValidationIssue] | None = Field(default=None, description="a 422's list of invalid inputs")
+
+
+PROBLEM_RESPONSES: dict[int, str] = {
+    400: "Malformed request",
+    401: "No valid credentials",
+    403: "Not allowed for this caller",
+    404: "No such resource, or not one the caller may see",
+    409: "Conflicts with the resource's current state",
+    413: "Too large",
+    422: "Invalid request: `errors` lists what is wrong",
+    429: "Too many requests: wait `Retry-After` seconds",
+    503: "A dependency did not answer; try again",
+}
+"""The description of each error status an operation may declare."""
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status answered as a `Problem` (`application/problem+json`).
+    The app factory already declares 401/403/404/422 where they apply; routes add the others
+    they can give, e.g. `responses=problem_responses(409, 413)`."""
+    return {
+        status: {
+            "description": PROBLEM_RESPONSES.get(status) or HTTPStatus(status).phrase,
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
 
 
 class DomainError(Exception):
@@ -115,13 +170,24 @@ def problem_response(
     return JSONResponse(status_code=status, content=body, media_type=PROBLEM_JSON)
 
 
+_HTTP_PROBLEMS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+}
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Domain errors answered as problems; 422 with readable messages for bad input; 500 with no
+    """Every error answered as a problem: domain errors; a 422 with readable messages (and
+    `errors`) for bad input; Starlette's and the auth dependencies' HTTP errors; a 500 with no
     internals for bugs."""
 
     @app.exception_handler(DomainError)
@@ -134,13 +200,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": "; ".join(_describe(e) for e in errors),
-                "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors],
-            },
+        return problem_response(
+            422,
+            Invalid.problem,
+            Invalid.title,
+            "; ".join(_describe(e) for e in errors),
+            {"errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]},
         )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own refusals (no such path, wrong method) and the auth dependencies' 401/403.
+        name = _HTTP_PROBLEMS.get(exc.status_code, f"http-{exc.status_code}")
+        response = problem_response(exc.status_code, name, HTTPStatus(exc.status_code).phrase, exc.detail)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -35,6 +35,7 @@ from docstore_gateway.domain.sessions import Caller, Session
 from docstore_gateway.service_layer.forwarding import Forwarding, Incoming
 from docstore_gateway.service_layer.sessions import Authenticator, Logins
 from docstore_gateway.settings import Settings
+from docstore_kit.errors import PROBLEM_JSON, PROBLEM_TYPE_PREFIX
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 REGIONS = Regions("us-west-2", {"us-west-2": "https://a.example", "ap-southeast-2": "https://b.example"})
@@ -113,8 +114,17 @@ def json_answer(status: int, body: Any) -> UpstreamAnswer:
 def answered(error: GatewayError) -> tuple[int, Any, dict[str, str]]:
     response = answer(error)
     extra = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-    assert response.headers["content-type"] == "application/json"
-    return response.status_code, json.loads(response.body), extra
+    body = json.loads(response.body)
+    if response.status_code < 400:  # a redirect
+        assert response.headers["content-type"] == "application/json"
+        return response.status_code, body, extra
+    # Every refusal is an RFC 9457 problem; the rest of the body is what each test states.
+    assert response.headers["content-type"] == PROBLEM_JSON
+    if isinstance(error, UsernameLost):  # the accounts service's own problem, as it put it
+        return response.status_code, body, extra
+    problem = {name: body.pop(name) for name in ("type", "title", "status")}
+    assert problem == {"type": PROBLEM_TYPE_PREFIX + error.problem, "title": error.title, "status": error.status}
+    return response.status_code, body, extra
 
 
 @dataclass

@@ -14,21 +14,19 @@ import re
 from collections.abc import Iterable
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docstore_gateway.domain.routing import BadPath, checked_segments
 from docstore_gateway.settings import Settings
+from docstore_kit.api_docs import DOC_PAGES, swagger_ui_html
 
-DOCS_PATH = "/docs"
 DOCS_TITLE = "DocStore API"
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-FASTAPI_FAVICON = "https://fastapi.tiangolo.com"
 
 
 def docs_html() -> str:
-    """The Swagger UI page served at /docs (its scripts and styles come from a CDN)."""
-    return bytes(get_swagger_ui_html(openapi_url="/openapi.json", title=DOCS_TITLE).body).decode()
+    """The Swagger UI page served at /docs (`service_app` serves it, and its assets, from this
+    process: no CDN)."""
+    return swagger_ui_html(DOCS_TITLE)
 
 
 def _policy(directives: Iterable[tuple[str, Iterable[str]]]) -> str:
@@ -36,7 +34,7 @@ def _policy(directives: Iterable[tuple[str, Iterable[str]]]) -> str:
 
 
 def content_security_policy(settings: Settings) -> str:
-    """The policy of every response but /docs: the web app's own files only; it may connect to
+    """The policy of every response but /docs and /redoc: the web app's own files only; it may connect to
     every region's gateway (a login follows a 307 home) and to S3 (uploads go straight there)."""
     gateways = settings.cors_origins()
     s3 = [*settings.s3_origins(), *settings.extra_origins()]
@@ -56,8 +54,8 @@ def content_security_policy(settings: Settings) -> str:
 
 
 def docs_security_policy() -> str:
-    """/docs only: Swagger UI's script and styles from its CDN, and its one inline script allowed
-    by hash (not 'unsafe-inline'); 'Try it out' calls this gateway only."""
+    """/docs and /redoc only: their scripts and styles from this gateway, Swagger UI's one inline
+    script allowed by hash (not 'unsafe-inline'); 'Try it out' calls this gateway only."""
     inline = re.findall(r"<script>(.*?)</script>", docs_html(), flags=re.DOTALL)
     hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'" for code in inline]
     return _policy(
@@ -65,11 +63,13 @@ def docs_security_policy() -> str:
             ("default-src", ["'self'"]),
             ("frame-ancestors", ["'none'"]),
             ("connect-src", ["'self'"]),
-            ("img-src", ["'self'", "data:", FASTAPI_FAVICON, SWAGGER_CDN]),
-            # Swagger UI sets inline styles on its elements; styles cannot run code.
-            ("style-src", ["'self'", SWAGGER_CDN, "'unsafe-inline'"]),
-            ("script-src", ["'self'", SWAGGER_CDN, *hashes]),
-            ("font-src", ["'self'", "data:", SWAGGER_CDN]),
+            ("img-src", ["'self'", "data:"]),
+            # Swagger UI and ReDoc set inline styles on their elements; styles cannot run code.
+            ("style-src", ["'self'", "'unsafe-inline'"]),
+            ("script-src", ["'self'", *hashes]),
+            # ReDoc runs its search index in a worker it builds from a blob.
+            ("worker-src", ["'self'", "blob:"]),
+            ("font-src", ["'self'", "data:"]),
             ("object-src", ["'none'"]),
             ("base-uri", ["'none'"]),
             ("form-action", ["'self'"]),
@@ -101,7 +101,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.docs_headers if scope.get("path") == DOCS_PATH else self.headers
+        extra = self.docs_headers if scope.get("path") in DOC_PAGES else self.headers
         names = {name for name, _ in extra}
 
         async def send_with_headers(message: Message) -> None:
@@ -113,19 +113,19 @@ class EdgeMiddleware:
         try:
             checked_segments(scope.get("raw_path"), scope.get("path", ""))
         except BadPath as bad:
-            await _answer_400(str(bad), send_with_headers)
+            await _answer_400(bad, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 
 
-async def _answer_400(detail: str, send: Send) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _answer_400(bad: BadPath, send: Send) -> None:
+    body = json.dumps(bad.body()).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 400,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", bad.media_type().encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

@@ -8,15 +8,31 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.deps import ServicesDep
-from docstore_gateway.api.edge import docs_html
 from docstore_gateway.domain.routing import ROUTE_TABLE, route_for
+from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 SERVICES = sorted({route.service for route in ROUTE_TABLE})
+
+
+PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def gateway_answers(operation: dict[str, Any], *, public: bool) -> dict[str, Any]:
+    """`operation` as the gateway publishes it: a bearer token required unless the route is
+    public (else the gateway's own 401), and a body above the gateway's limit refused with 413."""
+    responses = dict(operation.get("responses", {}))
+    extra: dict[str, Any] = {}
+    if not public:
+        extra["security"] = [{"bearerAuth": []}]
+        responses.setdefault("401", {"description": PROBLEM_RESPONSES[401], "content": PROBLEM})
+    if "requestBody" in operation:
+        responses.setdefault("413", {"description": "Request body above the gateway's limit", "content": PROBLEM})
+    return {**operation, **extra, "responses": responses}
 
 
 def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
@@ -35,7 +51,7 @@ def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) 
                 route = route_for(method, path)
                 if route is None or route.service != service:
                     continue
-                published[method] = operation if route.public else {**operation, "security": [{"bearerAuth": []}]}
+                published[method] = gateway_answers(operation, public=route.public)
             if published:
                 spec["paths"][f"/v1{path}"] = published
         schemas.update(service_spec.get("components", {}).get("schemas", {}))
@@ -49,7 +65,8 @@ async def merged_spec(own: dict[str, Any], upstreams: Upstreams) -> tuple[dict[s
 
 
 def install_docs(app: FastAPI) -> None:
-    """`/openapi.json` (the merged document, cached once every service has answered) and `/docs`."""
+    """`/openapi.json`: the merged document, cached once every service has answered. (`/docs` and
+    `/redoc`, which read it, come with every `service_app`.)"""
     cache: dict[str, dict[str, Any]] = {}
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -60,8 +77,3 @@ def install_docs(app: FastAPI) -> None:
                 return JSONResponse(spec)
             cache["spec"] = spec
         return JSONResponse(cache["spec"])
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        # The page whose inline script the /docs Content-Security-Policy allows by its hash.
-        return HTMLResponse(docs_html())

@@ -1,22 +1,22 @@
 """The gateway's refusals, each a `DomainError` that carries its status.
 
 The gateway is the public edge: its answers are a contract that clients, the web app and the
-end-to-end tests read as they are, `{"detail": ...}` (plus a few members of their own) as
-`application/json`, some with a header that is part of the meaning (`WWW-Authenticate`,
-`Allow`, `Retry-After`, `Location`). So these errors are answered by the gateway's one handler
-(`api/errors.py`, more specific than kit's problem+json handler) from `body()` and `headers()`;
-routes hold no try/except for them.
+end-to-end tests read as they are. An error is an RFC 9457 problem (`application/problem+json`,
+`detail` as clients have always read it, plus a few members of their own), some with a header
+that is part of the meaning (`WWW-Authenticate`, `Allow`, `Retry-After`, `Location`). So these
+errors are answered by the gateway's one handler (`api/errors.py`, more specific than kit's
+handler) from `body()` and `headers()`; routes hold no try/except for them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from docstore_kit.errors import DomainError, Forbidden, TooLarge, Unavailable
+from docstore_kit.errors import PROBLEM_JSON, PROBLEM_TYPE_PREFIX, DomainError, Forbidden, TooLarge, Unavailable
 
 
 class GatewayError(DomainError):
-    """A refusal answered as `body()` (`{"detail": ..., **extra()}`) with `headers()`."""
+    """A refusal answered as `body()` (a problem, `detail` and `extra()` included) with `headers()`."""
 
     def detail(self) -> Any:
         # Every gateway message is written for clients and names no internals, 5xx included.
@@ -26,7 +26,20 @@ class GatewayError(DomainError):
         return {}
 
     def body(self) -> Any:
-        return {"detail": self.detail(), **self.extra()}
+        """An error (4xx, 5xx) as an RFC 9457 problem, like every service's; a redirect as
+        `{"detail": ..., **extra()}`."""
+        if self.status < 400:
+            return {"detail": self.detail(), **self.extra()}
+        return {
+            "type": PROBLEM_TYPE_PREFIX + self.problem,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail(),
+            **self.extra(),
+        }
+
+    def media_type(self) -> str:
+        return PROBLEM_JSON if self.status >= 400 else "application/json"
 
 
 class BadPath(GatewayError, ValueError):
