@@ -1,8 +1,11 @@
 """Fixtures every test folder shares: the real servers, started once per test run.
 
-Servers run as local processes on free loopback ports with data in a fresh folder
-(`docstore_devplatform.servers`). With `DOCSTORE_TEST_ENDPOINTS=env`, the tests use the
-endpoints already in the environment instead (a running compose stack, say).
+`DOCSTORE_TEST_ENDPOINTS` chooses where the servers come from:
+- unset: local processes on free loopback ports with data in a fresh folder
+  (`docstore_devplatform.servers`);
+- `containers`: containers started with testcontainers (`docstore_devplatform.containers`); where
+  no Docker engine is reachable, every test that needs a server skips, saying so;
+- `env`: the endpoints already in the environment (a running compose stack: deploy/README.md).
 Integration tests get a topic prefix and database of their own, so they never share
 consumer groups with each other or with the end-to-end system.
 """
@@ -48,15 +51,34 @@ def test_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("docstore")
 
 
+ENDPOINT_MODES = ("processes", "containers", "env")
+
+
+def _endpoint_mode() -> str:
+    mode = os.environ.get("DOCSTORE_TEST_ENDPOINTS") or "processes"
+    if mode not in ENDPOINT_MODES:
+        raise pytest.UsageError(f"DOCSTORE_TEST_ENDPOINTS={mode!r}: expected one of {', '.join(ENDPOINT_MODES)}")
+    return mode
+
+
 @pytest.fixture(scope="session")
 def endpoints(test_data_dir: Path) -> Iterator[object]:
     """The real Kafka, MongoDB, S3, SES/STS and Typesense servers for this run."""
-    if os.environ.get("DOCSTORE_TEST_ENDPOINTS") == "env":
+    mode = _endpoint_mode()
+    if mode == "env":
         yield _endpoints_from_env()
         return
-    from docstore_devplatform.servers import Servers
+    if mode == "containers":
+        from docstore_devplatform.containers import ContainerServers, docker_engine_problem
 
-    servers = Servers(test_data_dir / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
+        problem = docker_engine_problem()
+        if problem:
+            pytest.skip(problem)
+        servers = ContainerServers(topics=all_topics(), buckets=[BUCKET])
+    else:
+        from docstore_devplatform.servers import Servers
+
+        servers = Servers(test_data_dir / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
     try:
         endpoints = servers.start()
         saved = dict(os.environ)
