@@ -34,8 +34,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry import trace
 from opentelemetry.context import Context
 
+from docstore_events import metrics
 from docstore_events.base import Event
-from docstore_events.consumer import RetryPolicy, consumed_total, dead_letter_record
+from docstore_events.consumer import RetryPolicy, dead_letter_record
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
@@ -154,8 +155,10 @@ class BatchConsumer:
 
     async def _apply(self, handler: BatchHandler, batch: list[_Delivery]) -> None:
         """Apply `batch` in one go; on failure, each half on its own, down to single events."""
+        event_type = metrics.batch_event_type([delivery.envelope.data.type for delivery in batch])
         try:
-            await self._call(handler, batch)
+            with metrics.timing_handler(self.consumer_name, event_type):
+                await self._call(handler, batch)
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -168,7 +171,7 @@ class BatchConsumer:
             await self._apply(handler, batch[middle:])
             return
         for delivery in batch:
-            consumed_total.labels(self.consumer_name, delivery.record.topic, "handled").inc()
+            metrics.handled(self.consumer_name, delivery.record.topic)
 
     async def _retry_single(self, handler: BatchHandler, delivery: _Delivery, error: Exception) -> None:
         """The retry policy for one event that failed once already; then the dead letters."""
@@ -183,7 +186,7 @@ class BatchConsumer:
             except Exception as again:
                 error = again
                 continue
-            consumed_total.labels(self.consumer_name, delivery.record.topic, "handled").inc()
+            metrics.handled(self.consumer_name, delivery.record.topic)
             return
         record = delivery.record
         await self.publish(

@@ -22,8 +22,8 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
-from prometheus_client import Counter
 
+from docstore_events import metrics
 from docstore_events.base import Event
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
@@ -47,10 +47,6 @@ class RawMessage:
 
 
 RawHandler = Callable[[RawMessage], Awaitable[Any]]
-
-consumed_total = Counter(
-    "docstore_events_consumed_total", "Events handled, by outcome", ["consumer", "topic", "outcome"]
-)
 
 # Headers a dead letter carries besides the original ones.
 DLQ_ERROR = "x-dlq-error"
@@ -80,7 +76,7 @@ def dead_letter_record(
     (value, topic, key, headers), the original headers plus why, where and when. Logs and counts it."""
     reason = "".join(traceback.format_exception_only(error)).strip()
     log.error("event_dead_lettered", topic=record.topic, consumer=consumer, error=reason, attempts=attempts)
-    consumed_total.labels(consumer, record.topic, "dead_lettered").inc()
+    metrics.dead_lettered(consumer, record.topic)
     dlq_headers = {
         **headers,
         DLQ_ERROR: reason[:2000],
@@ -130,7 +126,7 @@ def subscribe(
     async def consume(msg: KafkaMessage) -> None:
         raw = msg.raw_message
         assert not isinstance(raw, tuple), "subscribers are not batched: one ConsumerRecord per message"
-        topic = raw.topic
+        topic = event_type = raw.topic  # a raw topic's messages have no event type of ours
         headers = headers_to_dict(raw.headers)
         work: Callable[[], Awaitable[Any]]
         if topic in raw_by_topic:
@@ -150,6 +146,7 @@ def subscribe(
                 await dead_letter(raw, headers, error, attempts=0)
                 return
             work = functools.partial(by_topic[topic], envelope)
+            event_type = envelope.data.type
             identity = {"event_id": envelope.id}
             attributes = {"cloudevents.event_id": envelope.id}
         with tracer.start_as_current_span(
@@ -166,7 +163,8 @@ def subscribe(
             bound = log.bind(topic=topic, consumer=consumer, **identity)
             for attempt in range(1, retry.max_attempts + 1):
                 try:
-                    await work()
+                    with metrics.timing_handler(consumer, event_type):
+                        await work()
                     break
                 except asyncio.CancelledError:
                     raise
@@ -176,7 +174,7 @@ def subscribe(
                         return
                     bound.warning("event_handler_failed", attempt=attempt, error=repr(error))
                     await asyncio.sleep(retry.backoff(attempt))
-        consumed_total.labels(consumer, topic, "handled").inc()
+        metrics.handled(consumer, topic)
         crashpoint("consumer.after_effect")
 
     consume.__name__ = f"consume_{consumer}"

@@ -19,10 +19,10 @@ from typing import Any
 
 import structlog
 from opentelemetry.trace import SpanKind
-from prometheus_client import Counter
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_events import metrics
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord, encode
 from docstore_events.faults import crashpoint
@@ -32,8 +32,6 @@ log = structlog.get_logger(__name__)
 
 OUTBOX_COLLECTION = "outbox"
 PENDING, PUBLISHED = "pending", "published"
-
-published_total = Counter("docstore_outbox_published_total", "Events published by the outbox relay", ["topic"])
 
 Publish = Callable[[KafkaRecord], Awaitable[None]]
 
@@ -120,7 +118,16 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         async with self._lock:
-            return await self._publish_batch()
+            try:
+                count = await self._publish_batch()
+            except Exception:
+                await metrics.measure_outbox_backlog(self.outbox.collection, {"status": PENDING})
+                raise
+            if count < self.batch_size:
+                metrics.outbox_backlog(0, None)  # the batch took every pending row there was
+            else:
+                await metrics.measure_outbox_backlog(self.outbox.collection, {"status": PENDING})
+            return count
 
     async def _publish_batch(self) -> int:
         rows = self.outbox.collection.find({"status": PENDING}).sort("seq", 1).limit(self.batch_size)
@@ -142,7 +149,7 @@ class OutboxRelay:
                     await self.publish(record)
                 crashpoint("outbox.after_publish")
                 published.append(row["_id"])
-                published_total.labels(record.topic).inc()
+                metrics.published(record.topic)
         finally:
             # One write marks what went out, also when the broker failed halfway through.
             if published:

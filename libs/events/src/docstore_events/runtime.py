@@ -22,10 +22,15 @@ from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import KafkaRecord
 from docstore_events.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
+from docstore_events.metrics import RuntimeMetrics
 from docstore_events.outbox import Outbox, OutboxRelay
 from docstore_events.unit_of_work import MongoUnitOfWork
 
 R = TypeVar("R")
+
+BROKER_LOG = logging.getLogger("docstore_events.kafka")
+"""FastStream's broker logs through this standard logger, so through the process's log setup
+(one JSON object a line), not through FastStream's own colourized handler on stdout."""
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Event)
@@ -66,6 +71,7 @@ class EventRuntime:
             acks="all",
             client_id=f"docstore-{service}",
             log_level=logging.DEBUG,
+            logger=BROKER_LOG,
             security=kafka_security.faststream_security(),
         )
         self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
@@ -77,6 +83,7 @@ class EventRuntime:
         self.batch_max_records = batch_max_records
         self._batch_consumer: BatchConsumer | None = None
         self._started = False
+        self._metrics: RuntimeMetrics | None = None
 
     @classmethod
     def for_service(cls, settings: Any, db: AsyncDatabase[Any], **options: Any) -> EventRuntime:
@@ -179,12 +186,18 @@ class EventRuntime:
             )
             await self._batch_consumer.start()
             AdaptiveFetchWait(self.fetch_wait).attach(self._batch_consumer.kafka)
+        consumers = [s.consumer for s in self.broker.subscribers if s.consumer is not None]  # type: ignore[attr-defined]
+        consumers += [self._batch_consumer.kafka] if self._batch_consumer else []
+        self._metrics = RuntimeMetrics(f"{self.topic_prefix}{self.service}", consumers)  # lag per topic and partition
+        self._metrics.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")
 
     async def _publish_raw(self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
         await self.broker.publish(value, topic=topic, key=key, headers=headers)
 
     async def stop(self) -> None:
+        if self._metrics:
+            await self._metrics.stop()
         if self._batch_consumer:
             await self._batch_consumer.stop()
         if self._relay_task:

@@ -19,7 +19,7 @@ from docstore_events.runtime import EventRuntime
 from docstore_kit.api_docs import install_api_docs
 from docstore_kit.auth import InternalAuth, require_account_id, require_admin, require_identity, require_service
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install_error_handlers
-from docstore_kit.health import ReadinessCheck, install_health
+from docstore_kit.health import ReadinessCheck, install_health, install_metrics
 from docstore_kit.settings import mongodb_client_options
 
 VERSION = "0.1.0"
@@ -96,6 +96,7 @@ def service_app(
     install_api_docs(app, title=title)
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     install_health(app, lambda: checks(app))
+    install_metrics(app, settings)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 

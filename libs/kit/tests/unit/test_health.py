@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from types import SimpleNamespace
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
-from docstore_kit.health import ReadinessCheck, install_health
+from docstore_kit.health import ReadinessCheck, install_health, install_metrics
 
 
 def app_with(checks: Mapping[str, ReadinessCheck], *, timeout: float = 3.0) -> FastAPI:
@@ -80,8 +82,24 @@ async def test_checks_are_read_per_request() -> None:
     assert (await get(app, "/readyz")).status_code == 503
 
 
-async def test_metrics_are_served_in_the_prometheus_format() -> None:
-    response = await get(app_with({}), "/metrics")
+async def test_metrics_answer_200_directly_with_a_histogram_per_route_template() -> None:
+    app = app_with({})
+    install_metrics(app, SimpleNamespace(metrics_port=0, host="127.0.0.1"))
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    labels = {"handler": "/things/{thing_id}", "method": "GET", "status": "200"}
+    before = REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) or 0
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/things/a")).status_code == 200
+        assert (await client.get("/things/b")).status_code == 200
+        response = await client.get("/metrics")  # no redirect to follow
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    assert "python_info" in response.text or "process_" in response.text or "# HELP" in response.text
+    buckets = [line for line in response.text.splitlines() if line.startswith("http_request_duration_seconds_bucket")]
+    assert any('handler="/things/{thing_id}"' in line and 'status="200"' in line for line in buckets)
+    assert REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) == before + 2
+    assert "/things/a" not in response.text  # one series per template, not per path

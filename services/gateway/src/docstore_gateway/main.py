@@ -65,8 +65,9 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     install_docs(app)
     if settings.web_dir:
         # The web app goes last, so /v1, /docs, /openapi.json, /healthz, /readyz and /metrics are
-        # matched first. A mount answers only below its slash (/metrics/...): keep Starlette's
-        # redirect of the bare path (/metrics -> /metrics/), which a catch-all would swallow.
+        # matched first (/metrics is a route that answers itself, not a mount). A mount answers
+        # only below its slash: keep Starlette's redirect of its bare path, which a catch-all
+        # would swallow.
         for mount in [route for route in app.routes if isinstance(route, Mount)]:
             app.add_route(mount.path, partial(_to_slash, mount.path + "/"), include_in_schema=False)
         app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
