@@ -142,10 +142,14 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- with include "docstore.kafka.volumeMounts" $root }}{{ . | trim | nindent 12 }}{{ end }}
+            {{- with include "docstore.mongodb.volumeMounts" $root }}{{ . | trim | nindent 12 }}{{ end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $svc.tmpSizeLimit | default "256Mi" }}
+        {{- with include "docstore.kafka.volumes" $root }}{{ . | trim | nindent 8 }}{{ end }}
+        {{- with include "docstore.mongodb.volumes" $root }}{{ . | trim | nindent 8 }}{{ end }}
 {{- end }}
 {{- end -}}
 
