@@ -11,9 +11,11 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from docstore_events import asyncapi
 from docstore_gateway.api.edge import content_security_policy, docs_html, docs_security_policy
 from docstore_gateway.bootstrap import bootstrap
 from docstore_gateway.main import create_app
@@ -252,3 +254,13 @@ def test_the_web_apps_meta_policy_allows_no_connection_anywhere() -> None:
     connect = re.search(r"connect-src([^;]*)", meta.group(1))
     assert connect is not None and not re.search(r"(^|\s)\*(\s|$)", connect.group(1))
     assert "'unsafe-inline'" not in meta.group(1)
+
+
+async def test_the_asyncapi_document_is_served_as_json_and_yaml(app: FastAPI) -> None:
+    status, headers, body = await raw_request(app, "GET", "/asyncapi")
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert json.loads(body) == asyncapi.document()
+    assert json.loads(body)["asyncapi"].startswith("3.")
+    status, headers, body = await raw_request(app, "GET", "/asyncapi.yaml")
+    assert status == 200 and headers["content-type"].startswith("application/yaml")
+    assert yaml.safe_load(body) == asyncapi.document()

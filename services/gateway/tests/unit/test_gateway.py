@@ -26,3 +26,21 @@ def test_merged_spec_keeps_what_the_route_table_publishes_only() -> None:
     assert spec["paths"]["/v1/documents"]["get"]["security"] == [{"bearerAuth": []}]
     assert "security" not in spec["paths"]["/v1/accounts"]["post"]
     assert "DocumentOut" in spec["components"]["schemas"]
+
+
+def test_merged_operations_declare_the_gateways_own_refusals() -> None:
+    metadata_spec = {
+        "paths": {
+            "/documents/{document_id}": {
+                "patch": {"operationId": "change_details", "requestBody": {}, "responses": {}}
+            },
+            "/accounts": {"post": {"operationId": "sign_up", "requestBody": {}, "responses": {}}},
+        }
+    }
+    spec = merge({"paths": {}}, {"metadata": metadata_spec})
+    private = spec["paths"]["/v1/documents/{document_id}"]["patch"]["responses"]
+    public = spec["paths"]["/v1/accounts"]["post"]["responses"]
+    assert set(private) == {"401", "413"} and set(public) == {"413"}
+    assert private["401"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }

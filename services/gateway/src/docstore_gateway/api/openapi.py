@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from docstore_events import asyncapi
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.deps import ServicesDep
 from docstore_gateway.domain.routing import ROUTE_TABLE, route_for
@@ -65,9 +67,22 @@ async def merged_spec(own: dict[str, Any], upstreams: Upstreams) -> tuple[dict[s
 
 
 def install_docs(app: FastAPI) -> None:
-    """`/openapi.json`: the merged document, cached once every service has answered. (`/docs` and
-    `/redoc`, which read it, come with every `service_app`.)"""
+    """`/openapi.json`: the merged document, cached once every service has answered (`/docs` and
+    `/redoc`, which read it, come with every `service_app`); `/asyncapi` (and `/asyncapi.yaml`):
+    the events' AsyncAPI document, generated from libs/events."""
     cache: dict[str, dict[str, Any]] = {}
+
+    events = asyncapi.document()
+    events_yaml = yaml.safe_dump(events, sort_keys=False, allow_unicode=True)
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi_json() -> JSONResponse:
+        # The events are libs/events' classes: the document is the same for the process's life.
+        return JSONResponse(events)
+
+    @app.get("/asyncapi.yaml", include_in_schema=False)
+    async def asyncapi_yaml() -> Response:
+        return Response(events_yaml, media_type="application/yaml")
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(services: ServicesDep) -> JSONResponse:
