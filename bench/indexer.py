@@ -335,11 +335,11 @@ async def search_latency(
             await index.search(account_id, q, page=1, per_page=20)
 
         async def gateway_path(q: str) -> None:
-            response = await http.get("/v1/search", params={"q": q, "per_page": 20})
+            response = await http.get("/v1/search", params={"q": q, "limit": 20})
             assert response.status_code == 200, response.text
 
         async def indexer_path(q: str) -> None:
-            response = await direct.get("/search", params={"q": q, "per_page": 20})
+            response = await direct.get("/search", params={"q": q, "limit": 20})
             assert response.status_code == 200, response.text
 
         paths = {"raw": raw, "adapter": adapter, "indexer": indexer_path, "gateway": gateway_path}

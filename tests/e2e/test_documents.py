@@ -95,7 +95,7 @@ async def test_listing_search_details_and_trash(api) -> None:
     newest = (await api.get("/v1/documents", params={"limit": 1}, headers=user.auth)).json()
     assert newest["items"][0]["name"] == "delta.csv"
     wrong = await api.get("/v1/documents", params={"sort": "size", "cursor": newest["next_cursor"]}, headers=user.auth)
-    assert wrong.status_code == 400
+    assert wrong.status_code == 422 and wrong.json()["type"] == "urn:docstore:problem:invalid-cursor"
     folder = (await api.get("/v1/documents", params={"path": "/docs", "sort": "name"}, headers=user.auth)).json()
     assert [d["name"] for d in folder["items"]] == ["Alpha.pdf", "beta.txt"]
 
@@ -190,7 +190,7 @@ async def test_versions_restore_conflict_copy_and_retention(api) -> None:
     await document(api, user, doc_id, 2)
 
     history = (await api.get(f"/v1/documents/{doc_id}/versions", headers=user.auth)).json()
-    assert [v["version"] for v in history] == [2, 1]
+    assert [v["version"] for v in history["items"]] == [2, 1] and history["next_cursor"] is None
     async with httpx.AsyncClient() as client:
         for number, body in ((1, b"version one\n"), (2, b"version two!\n")):
             link = (
@@ -225,13 +225,15 @@ async def test_versions_restore_conflict_copy_and_retention(api) -> None:
     copies = await listed(api, user, 2)
     copy = next(d for d in copies if d["document_id"] != doc_id)
     assert copy["name"].startswith("plan (conflict copy ") and copy["name"].endswith(").txt") and copy["path"] == "/p"
-    feed = (await api.get("/v1/changes", headers=user.auth)).json()["changes"]
+    feed = (await api.get("/v1/changes", headers=user.auth)).json()["items"]
     assert any(c["kind"] == "conflict" and c["document_id"] == copy["document_id"] for c in feed)
 
     # Retention: past the Free cap the oldest versions go, and their bytes leave the quota.
     await put(api, user, "plan.txt", b"five\n", document_id=doc_id, base_version=4)
     await document(api, user, doc_id, 5)
-    versions = [v["version"] for v in (await api.get(f"/v1/documents/{doc_id}/versions", headers=user.auth)).json()]
+    versions = [
+        v["version"] for v in (await api.get(f"/v1/documents/{doc_id}/versions", headers=user.auth)).json()["items"]
+    ]
     assert versions == [5, 4, 3][:FREE_VERSION_CAP]
 
     async def usage_is(expected: int):
@@ -250,10 +252,10 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
 
     async def created():
         body = (await api.get("/v1/changes", headers=user.auth)).json()
-        return body if body["changes"] else None
+        return body if body["items"] else None
 
     body = await eventually(created)
-    entry = body["changes"][0]
+    entry = body["items"][0]
     assert (entry["kind"], entry["path"], entry["name"], entry["version"], entry["sha256"]) == (
         "created",
         "/s",
@@ -265,15 +267,19 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     waiting = asyncio.create_task(
-        api.get("/v1/changes", params={"cursor": body["cursor"], "wait": 20}, headers=user.auth)
+        api.get("/v1/changes", params={"cursor": body["next_cursor"], "wait": 20}, headers=user.auth)
     )
     await asyncio.sleep(1)
     assert not waiting.done()
     await api.patch(f"/v1/documents/{done['document_id']}", headers=user.auth, json={"name": "renamed.txt"})
     answer = (await waiting).json()
     assert loop.time() - started < 10
-    assert [(c["kind"], c["name"]) for c in answer["changes"]] == [("renamed", "renamed.txt")]
-    assert answer["cursor"] > body["cursor"]
+    assert [(c["kind"], c["name"]) for c in answer["items"]] == [("renamed", "renamed.txt")]
+    assert answer["next_cursor"] != body["next_cursor"]
+    # Through the gateway, `next` (a query-only link) resolves against /v1/changes and reads on from there.
+    assert answer["next"].startswith("?")
+    after = (await api.get("/v1/changes" + answer["next"], headers=user.auth)).json()
+    assert after["items"] == [] and after["next_cursor"] == answer["next_cursor"]
 
     compared = await api.post(
         "/v1/sync/compare",

@@ -65,7 +65,7 @@ async def test_each_format_is_found_by_its_own_word_and_never_by_another_account
         async def found(word=word):
             response = await search(api, alice, word)
             assert response.status_code == 200, response.text
-            return response.json()["hits"]
+            return response.json()["items"]
 
         hits = await eventually(found, timeout=30)
         assert [hit["document_id"] for hit in hits] == [document_id], (word, hits)
@@ -73,21 +73,21 @@ async def test_each_format_is_found_by_its_own_word_and_never_by_another_account
 
     async def bob_found():
         response = await search(api, bob, "walrus")
-        return response.json()["hits"] if response.status_code == 200 else None
+        return response.json()["items"] if response.status_code == 200 else None
 
     assert [hit["document_id"] for hit in await eventually(bob_found)] == [bobs]
     for word in FILES:
-        bob_hits = (await search(api, bob, word)).json()["hits"]
-        alice_hits = (await search(api, alice, word)).json()["hits"]
+        bob_hits = (await search(api, bob, word)).json()["items"]
+        alice_hits = (await search(api, alice, word)).json()["items"]
         assert [hit["document_id"] for hit in bob_hits] == [bobs]
         assert bobs not in [hit["document_id"] for hit in alice_hits]
 
     # Filters, typos and phrases, through the gateway.
-    [hit] = (await search(api, alice, "walrus comitee")).json()["hits"]
+    [hit] = (await search(api, alice, "walrus comitee")).json()["items"]
     assert hit["document_id"] == ids["walrus"]
     assert (await search(api, alice, '"walrus committee"')).json()["found"] == 1
     assert (await search(api, alice, '"committee walrus"')).json()["found"] == 0
-    pdfs = (await search(api, alice, "*", content_type=PDF)).json()["hits"]
+    pdfs = (await search(api, alice, "*", content_type=PDF)).json()["items"]
     assert sorted(hit["document_id"] for hit in pdfs) == sorted([ids["zeppelin"], ids["lighthouse"]])
 
 
@@ -123,10 +123,10 @@ async def test_free_account_gets_403_then_upgrade_backfills_and_downgrade_remove
 
     async def both_found():
         response = await search(api, user, "platypus")
-        return response.json()["hits"] if response.json()["found"] == 2 else None
+        return response.json()["items"] if response.json()["found"] == 2 else None
 
     await eventually(both_found)
-    hits = (await search(api, user, '"platypus fund"')).json()["hits"]
+    hits = (await search(api, user, '"platypus fund"')).json()["items"]
     assert [hit["document_id"] for hit in hits] == [done["document_id"]]
 
     assert (await api.put("/v1/account/plan", json={"plan": "free"}, headers=user.auth)).status_code == 200

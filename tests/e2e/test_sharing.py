@@ -38,7 +38,7 @@ async def test_shared_document_rights_and_an_editors_new_version(api) -> None:
     for user in (editor, viewer):
         assert (await api.get(f"/v1/documents/{doc}", headers=user.auth)).status_code == 200
         assert (await api.get(f"/v1/documents/{doc}/download", headers=user.auth)).status_code == 200
-        assert [d["document_id"] for d in (await api.get("/v1/shared", headers=user.auth)).json()] == [doc]
+        assert [d["document_id"] for d in (await api.get("/v1/shared", headers=user.auth)).json()["items"]] == [doc]
         refused = await api.delete(f"/v1/documents/{doc}", headers=user.auth)
         assert refused.status_code == 403 and "owner" in refused.json()["detail"]
     assert (await api.get(f"/v1/documents/{doc}", headers=stranger.auth)).status_code == 404
@@ -78,9 +78,9 @@ async def test_shared_document_rights_and_an_editors_new_version(api) -> None:
 
     assert (await api.put(f"/v1/documents/{doc}/follow", headers=viewer.auth)).status_code == 204
     follows = (await api.get("/v1/account/follows", headers=viewer.auth)).json()
-    assert [f["document_id"] for f in follows] == [doc]
+    assert [f["document_id"] for f in follows["items"]] == [doc]
     assert (await api.put(f"/v1/documents/{doc}/follow", headers=stranger.auth)).status_code == 404
 
     assert (await api.delete(f"/v1/documents/{doc}/shares/{viewer.account_id}", headers=owner.auth)).status_code == 204
     assert (await api.get(f"/v1/documents/{doc}", headers=viewer.auth)).status_code == 404
-    assert (await api.get("/v1/account/follows", headers=viewer.auth)).json() == []
+    assert (await api.get("/v1/account/follows", headers=viewer.auth)).json()["items"] == []

@@ -71,7 +71,7 @@ async def test_premium_upload_is_versioned_counted_and_searchable(api, system, e
         return response.json() if response.status_code == 200 and response.json()["found"] else None
 
     result = await eventually(found, timeout=60)
-    assert [hit["document_id"] for hit in result["hits"]] == [done["document_id"]]
+    assert [hit["document_id"] for hit in result["items"]] == [done["document_id"]]
 
     # Completing again changes nothing, and exactly one upload.completed was emitted.
     again = await api.post(f"/v1/uploads/{done['upload_id']}/complete", headers=user.auth)
@@ -220,7 +220,7 @@ async def test_requests_without_a_token_or_for_another_account_are_refused(api) 
         ),
         ("post", "/v1/uploads", "not json", 422, ""),
         ("get", "/v1/documents?limit=0", None, 422, "limit"),
-        ("get", "/v1/documents?cursor=garbage", None, 400, "cursor"),
+        ("get", "/v1/documents?cursor=garbage", None, 422, "cursor"),
         ("get", "/v1/nothing-here", None, 404, "no such route"),
     ],
 )

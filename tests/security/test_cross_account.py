@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from docstore_devplatform.e2e import User
+from docstore_kit.pagination import offset_cursor
 
 from .conftest import Victim, new_user
 from .support import REFUSALS, Operation, fill_path, operations, request_body, required_query
@@ -128,9 +129,9 @@ async def assert_victim_untouched(victim: Victim) -> None:
             doc
         )
         versions = (await api.get(f"/v1/documents/{victim.document_id}/versions", headers=owner)).json()
-        assert [v["version"] for v in versions] == [2, 1], versions
+        assert [v["version"] for v in versions["items"]] == [2, 1], versions
         shares = (await api.get(f"/v1/documents/{victim.document_id}/shares", headers=owner)).json()
-        assert [(s.get("account_id") or s.get("grantee_id"), s["permission"]) for s in shares] == [
+        assert [(s.get("account_id") or s.get("grantee_id"), s["permission"]) for s in shares["items"]] == [
             (victim.grantee.account_id, "view")
         ], shares
         pending = (await api.get(f"/v1/uploads/{victim.pending_upload_id}", headers=owner)).json()
@@ -162,3 +163,43 @@ async def test_no_stranger_reaches_a_victims_things_through_any_route(
         problems += [f"[{label}] {p}" for p in await call_every_operation(gateway, spec, caller, victim)]
     assert not problems, "\n".join(problems)
     await assert_victim_untouched(victim)
+
+
+def _cursor_lists(spec: dict) -> list[Operation]:
+    """Every GET operation that takes a `cursor`: every list, the day it ships."""
+    return [
+        op
+        for op in operations(spec)
+        if op.method == "GET" and any(p.get("name") == "cursor" for p in op.spec.get("parameters", []))
+    ]
+
+
+async def test_a_cursor_from_the_victims_lists_shows_a_stranger_nothing(system, victim_a: Victim) -> None:
+    """A cursor is only a position: a stranger replaying the victim's cursors (and a forged offset
+    cursor) on every list gets a refusal or a page of their own things, never the victim's."""
+    victim = victim_a
+    async with httpx.AsyncClient(base_url=victim.gateway, timeout=40.0) as api:
+        spec = (await api.get("/openapi.json")).json()
+        lists = _cursor_lists(spec)
+        assert {"GET /v1/documents", "GET /v1/documents/{document_id}/versions", "GET /v1/changes"} <= {
+            op.key for op in lists
+        }, [op.key for op in lists]
+        cursors: dict[str, list[str]] = {}
+        for op in lists:
+            params = {**required_query(spec, op, body_values(victim)), "limit": 1}
+            mine = await api.get(fill_path(op.path, path_values(victim)), headers=victim.owner.auth, params=params)
+            found = [offset_cursor(0)]
+            if mine.status_code == 200 and mine.json().get("next_cursor"):
+                found.append(mine.json()["next_cursor"])
+            cursors[op.key] = found
+        # The owner's versions list has two entries, so the cursor after the first is the victim's own.
+        assert len(cursors["GET /v1/documents/{document_id}/versions"]) == 2
+
+        stranger = await new_user(victim.gateway)
+        problems = []
+        for op in lists:
+            for cursor in cursors[op.key]:
+                params = {**required_query(spec, op, body_values(victim)), "cursor": cursor, "limit": 1}
+                answer = await api.get(fill_path(op.path, path_values(victim)), headers=stranger.auth, params=params)
+                problems += [f"cursor {cursor}: {p}" for p in judge(op, answer, victim)]
+    assert not problems, "\n".join(problems)

@@ -169,7 +169,7 @@ async def test_full_text_snippets_are_html_escaped_with_only_mark_added(api) -> 
     async def hits():
         found = await api.get("/v1/search", params={"q": "marmalade"}, headers=user.auth)
         assert found.status_code == 200, found.text
-        return found.json()["hits"]
+        return found.json()["items"]
 
     [hit] = await eventually(hits, timeout=60)
     snippet = hit["snippet"]

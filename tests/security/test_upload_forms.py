@@ -67,7 +67,7 @@ async def assert_untouched(api, owner: User, document_id: str, data: bytes, *, t
     assert doc["trashed"] is trashed
     assert doc["sha256"] == hashlib.sha256(data).hexdigest(), "the sha256 shown is not the one of the stored bytes"
     versions = await api.get(f"/v1/documents/{document_id}/versions", headers=owner.auth)
-    assert [v["version"] for v in versions.json()] == [1], versions.text
+    assert [v["version"] for v in versions.json()["items"]] == [1], versions.text
     if not trashed:
         content = await downloaded(api, owner, document_id)
         assert content == data, f"the stored bytes were replaced: {content[:40]!r}"

@@ -113,6 +113,22 @@ export async function api(method, path, { query, json, auth = true, base = apiBa
   throw new ApiError(response.status, describeError(response.status, body), body);
 }
 
+/**
+ * Every item of a list route (each answers `{items, next_cursor, next}`), following `next_cursor`
+ * for at most `maxPages` pages of `limit` items: the few short lists the app shows whole.
+ */
+export async function apiAll(path, { query = {}, limit = 200, maxPages = 10 } = {}) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page += 1) {
+    const body = await api("GET", path, { query: { ...query, limit, cursor } });
+    items.push(...body.items);
+    cursor = body.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
 /** Where a region redirect points: the Location header, or a target named in the body. */
 export function redirectTarget(response, body) {
   const fromBody =

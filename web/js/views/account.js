@@ -1,5 +1,5 @@
 // Usage against the plan's cap; account, plan, notification preferences and recent notifications.
-import { api } from "../api.js";
+import { api, apiAll } from "../api.js";
 import { session } from "../nav.js";
 import { announce, busy, clear, formatBytes, h, timeElement } from "../ui.js";
 
@@ -129,7 +129,7 @@ export async function settingsView(main) {
 async function renderFollows(box) {
   let follows;
   try {
-    follows = await api("GET", "account/follows", { query: { limit: 200 } });
+    follows = await apiAll("account/follows");
   } catch (error) {
     clear(box, h("p", { class: "error-text" }, error.message));
     return;

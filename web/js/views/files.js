@@ -1,6 +1,6 @@
 // The document list (folders, sort, pages), a document's details (rename, tags, move, versions),
 // uploads by drag and drop or file picker, and the trash.
-import { api } from "../api.js";
+import { api, apiAll } from "../api.js";
 import { go } from "../nav.js";
 import {
   announce, busy, clear, confirmDialog, downloadUrl, field, formatBytes, h, openDialog, parseTags, showError, timeElement,
@@ -297,7 +297,7 @@ function detailsDialog(doc, refresh) {
     try {
       const [fresh, list] = await Promise.all([
         api("GET", `documents/${encodeURIComponent(doc.document_id)}`),
-        api("GET", `documents/${encodeURIComponent(doc.document_id)}/versions`),
+        apiAll(`documents/${encodeURIComponent(doc.document_id)}/versions`),
       ]);
       doc = fresh;
       showFacts(doc);
@@ -342,7 +342,7 @@ function detailsDialog(doc, refresh) {
     showFollow();
     announce(following ? `You will get a mail when someone else changes ${doc.name}.` : `You no longer follow ${doc.name}.`);
   }));
-  api("GET", "account/follows", { query: { limit: 200 } })
+  apiAll("account/follows")
     .then((follows) => { following = follows.some((f) => f.document_id === doc.document_id); showFollow(); })
     .catch(() => { followButton.hidden = true; });
 
@@ -350,7 +350,7 @@ function detailsDialog(doc, refresh) {
     const title = h("h3", { id: `share-title-${doc.document_id}` }, "Sharing");
     let shares;
     try {
-      shares = await api("GET", `documents/${encodeURIComponent(doc.document_id)}/shares`);
+      shares = await apiAll(`documents/${encodeURIComponent(doc.document_id)}/shares`);
     } catch (error) {
       // Only the owner sees who a document is shared with.
       clear(sharing, title, h("p", { class: "muted" }, error.status === 403 || error.status === 404 ? "Shared with you by its owner." : error.message));
@@ -461,7 +461,7 @@ export async function trashView(main, params, ctx) {
 // ---------------------------------------------------------------- shared with me
 
 export async function sharedView(main, params, ctx) {
-  const items = await api("GET", "shared", { query: { limit: 200 } });
+  const items = await apiAll("shared");
   if (!ctx.isCurrent()) return;
   const refresh = () => { if (ctx.isCurrent()) sharedView(main, params, ctx); };
   clear(main,

@@ -91,14 +91,14 @@ export async function searchView(main, params, ctx) {
     const found = await fulltext;
     if (!ctx.isCurrent()) return;
     clear(text, h("h2", { id: "text-title" }, "Inside documents"),
-      found.hits.length
-        ? h("ul", { class: "hits" }, found.hits.map((hit) => h("li", { class: "hit", dataset: { documentId: hit.document_id } },
+      found.items.length
+        ? h("ul", { class: "hits" }, found.items.map((hit) => h("li", { class: "hit", dataset: { documentId: hit.document_id } },
           h("button", { type: "button", class: "link hit-name", onclick: () => openDocument(hit.document_id) }, hit.name),
           h("div", { class: "muted small" }, `${hit.path} · version ${hit.version} · `, timeElement(hit.created_at)),
           h("button", { type: "button", class: "small", "aria-label": `Download ${hit.name}`, onclick: (e) => busy(e.currentTarget, () => download(hit)) }, "Download"),
           hit.snippet ? h("p", { class: "snippet-line" }, snippetNode(hit.snippet)) : null)))
         : h("p", { class: "empty" }, "No document contains these words."),
-      found.found > found.hits.length ? h("p", { class: "muted" }, `${found.found} documents match; showing the best ${found.hits.length}.`) : null);
+      found.found > found.items.length ? h("p", { class: "muted" }, `${found.found} documents match; showing the best ${found.items.length}.`) : null);
   } catch (error) {
     if (!ctx.isCurrent()) return;
     if (error instanceof ApiError && error.status === 403) clear(text, h("h2", { id: "text-title" }, "Inside documents"), upgradeHint(error.message));

@@ -110,7 +110,7 @@ class Harness:
     async def found(self, account_id: str, q: str) -> list[dict]:
         response = await self.search(account_id, q)
         assert response.status_code == 200, response.text
-        return response.json()["hits"]
+        return response.json()["items"]
 
     async def emitted(self, event_type: type[Event], *, expect: int, timeout: float = 8.0) -> list[Any]:
         """Events of `event_type` the app published, read from the start of its topic.

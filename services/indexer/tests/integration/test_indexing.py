@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -18,6 +19,7 @@ from docstore_events import (
     FileRestored,
     FileTrashed,
 )
+from docstore_kit.pagination import offset_cursor
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -108,9 +110,10 @@ async def test_bad_queries_are_refused_with_a_message(indexer: Harness) -> None:
     for params in (
         {"q": ""},
         {"q": "   "},
-        {"q": "x", "per_page": 0},
-        {"q": "x", "per_page": 101},
-        {"q": "x", "page": 0},
+        {"q": "x", "limit": 0},
+        {"q": "x", "limit": 101},
+        {"q": "x", "cursor": "not a cursor"},
+        {"q": "x", "cursor": offset_cursor(2), "limit": 3},  # a cursor counts in the limit that made it
         {},
     ):
         response = await indexer.http.get("/search", params=params, headers=indexer.headers(account))
@@ -248,7 +251,7 @@ async def test_search_filters_phrases_typos_and_pages(indexer: Harness) -> None:
     async def ids(q: str = "manifest", **params: object) -> list[str]:
         response = await indexer.search(account, q, **params)
         assert response.status_code == 200, response.text
-        return [hit["document_id"] for hit in response.json()["hits"]]
+        return [hit["document_id"] for hit in response.json()["items"]]
 
     assert await ids(q='"harbour master"') == [old.document_id]  # a phrase
     assert sorted(await ids(q="harbour")) == sorted([old.document_id, new.document_id])
@@ -259,12 +262,17 @@ async def test_search_filters_phrases_typos_and_pages(indexer: Harness) -> None:
     since = (now - timedelta(days=2)).isoformat()
     assert len(await ids(created_from=since)) == 6
     assert await ids(created_to=(now - timedelta(days=10)).date().isoformat()) == [old.document_id]
-    assert await ids(sort="newest", per_page=1) == [new.document_id]
+    assert await ids(sort="newest", limit=1) == [new.document_id]
 
-    pages = [await ids(per_page=3, page=page) for page in (1, 2, 3)]
+    # Walk the pages by their `next` links (relative: only a query), as a client would.
+    pages, url = [], f"/search?{urlencode({'q': 'manifest', 'limit': 3})}"
+    while url:
+        body = (await indexer.http.get(url, headers=indexer.headers(account))).json()
+        assert body["found"] == 7
+        pages.append([hit["document_id"] for hit in body["items"]])
+        assert (body["next"] is None) == (body["next_cursor"] is None)
+        url = f"/search{body['next']}" if body["next"] else ""
     assert [len(p) for p in pages] == [3, 3, 1] and len({d for p in pages for d in p}) == 7
-    response = await indexer.search(account, "manifest", per_page=3, page=3)
-    assert response.json()["found"] == 7 and response.json()["page"] == 3
 
     bad = await indexer.search(account, "manifest", created_from="2026-02-01", created_to="2026-01-01")
     assert bad.status_code == 422

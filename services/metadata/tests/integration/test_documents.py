@@ -75,8 +75,9 @@ async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
 
     first = (await metadata.get("/documents", limit=2, sort="name")).json()
     wrong = await metadata.get("/documents", sort="size", cursor=first["next_cursor"])
-    assert wrong.status_code == 400 and "another sort" in wrong.json()["detail"]
-    assert (await metadata.get("/documents", cursor="garbage")).status_code == 400
+    assert wrong.status_code == 422 and "another sort" in wrong.json()["detail"]
+    garbage = await metadata.get("/documents", cursor="garbage")
+    assert garbage.status_code == 422 and garbage.json()["type"] == "urn:docstore:problem:invalid-cursor"
 
     golf = newest_first[0]["document_id"]
     assert (await metadata.http.delete(f"/documents/{golf}", headers=metadata.headers())).status_code == 204
@@ -166,7 +167,7 @@ async def test_details_change_emits_and_validates(metadata: Harness) -> None:
         await metadata.http.patch(f"/documents/{doc_id}", headers=metadata.headers("other"), json={"name": "x"})
     ).status_code == 404
     assert [d["name"] for d in (await metadata.get("/documents/search", name="fin")).json()["items"]] == ["Final.txt"]
-    kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["changes"]]
+    kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["items"]]
     assert kinds == ["created", "renamed", "moved", "tagged"]
 
 
@@ -183,7 +184,7 @@ async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -
     await metadata.send(stale)
 
     async def conflict_entry() -> dict | None:
-        changes = (await metadata.get("/changes")).json()["changes"]
+        changes = (await metadata.get("/changes")).json()["items"]
         return next((c for c in changes if c["kind"] == "conflict"), None)
 
     entry = await eventually(conflict_entry)
@@ -198,7 +199,12 @@ async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -
     assert restored.status_code == 200, restored.text
     assert restored.json()["version"] == 3 and restored.json()["sha256"] == v1.sha256
     versions = (await metadata.get(f"/documents/{doc_id}/versions")).json()
-    assert [(v["version"], v["restored_from"]) for v in versions] == [(3, 1), (2, None), (1, None)]
+    assert versions["next_cursor"] is None and versions["next"] is None
+    assert [(v["version"], v["restored_from"]) for v in versions["items"]] == [(3, 1), (2, None), (1, None)]
+    first = (await metadata.get(f"/documents/{doc_id}/versions", limit=2)).json()
+    assert [v["version"] for v in first["items"]] == [3, 2] and first["next"].startswith("?")
+    rest = (await metadata.http.get(f"/documents/{doc_id}/versions{first['next']}", headers=metadata.headers())).json()
+    assert [v["version"] for v in rest["items"]] == [1] and rest["next_cursor"] is None
     assert (
         await metadata.http.post(f"/documents/{doc_id}/versions/9/restore", headers=metadata.headers())
     ).status_code == 404
@@ -208,7 +214,7 @@ async def test_versions_conflict_copy_restore_and_retention(metadata: Harness) -
     await metadata.record(v4)
     v5 = await metadata.stored(b"fives", document_id=doc_id, base_version=4, filename="report.pdf")
     await metadata.record(v5)  # prunes v2 -> its object leaves S3
-    versions = [v["version"] for v in (await metadata.get(f"/documents/{doc_id}/versions")).json()]
+    versions = [v["version"] for v in (await metadata.get(f"/documents/{doc_id}/versions")).json()["items"]]
     assert versions == [5, 4, 3]
     deleted = await metadata.emitted(FileDeleted)
     assert [(d.versions, d.size, d.whole_document) for d in deleted] == [([1], 0, False), ([2], 4, False)]
@@ -267,7 +273,7 @@ async def test_trash_restore_and_purge_once_across_replicas(metadata: Harness) -
     gone = await metadata.http.delete(f"/documents/{third.document_id}", params={"permanent": "true"}, headers=headers)
     assert gone.status_code == 204
     assert (await metadata.get(f"/documents/{third.document_id}")).status_code == 404
-    kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["changes"]]
+    kinds = [c["kind"] for c in (await metadata.get("/changes")).json()["items"]]
     assert kinds == [
         "created",
         "modified",
@@ -285,12 +291,12 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
     event = await metadata.stored(b"data", filename="sync.txt", path="/s", put=False)
     await metadata.record(event)
     body = (await metadata.get("/changes")).json()
-    [created] = body["changes"]
+    [created] = body["items"]
     assert (
         created.items()
         >= {"seq": 1, "kind": "created", "path": "/s", "name": "sync.txt", "version": 1, "sha256": event.sha256}.items()
     )
-    cursor = body["cursor"]
+    cursor = body["next_cursor"]
 
     started = asyncio.get_running_loop().time()
     waiting = asyncio.create_task(metadata.get("/changes", cursor=cursor, wait=10))
@@ -299,9 +305,11 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
     await metadata.http.patch(f"/documents/{event.document_id}", headers=metadata.headers(), json={"path": "/t"})
     answer = (await waiting).json()
     assert asyncio.get_running_loop().time() - started < 5
-    assert [(c["seq"], c["kind"], c["path"]) for c in answer["changes"]] == [(2, "moved", "/t")]
-    empty = (await metadata.get("/changes", cursor=answer["cursor"], wait=0.3)).json()
-    assert empty == {"changes": [], "cursor": 2}
+    assert [(c["seq"], c["kind"], c["path"]) for c in answer["items"]] == [(2, "moved", "/t")]
+    empty = (await metadata.get("/changes", cursor=answer["next_cursor"], wait=0.3)).json()
+    # A feed has no last page: the cursor stays where it was, to poll from again.
+    assert empty["items"] == [] and empty["next_cursor"] == answer["next_cursor"]
+    assert (await metadata.get("/changes", cursor="bm9wZQ")).status_code == 422
 
     other = await metadata.stored(b"other", filename="other.txt", put=False)
     await metadata.record(other)

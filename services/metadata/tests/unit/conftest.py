@@ -87,9 +87,10 @@ class InMemoryDocuments:
         assert version["_id"] not in self.versions
         self.versions[version["_id"]] = dict(version)
 
-    async def versions_of(self, document_id: str) -> list[Doc]:
+    async def versions_of(self, document_id: str, *, skip: int = 0, limit: int | None = None) -> list[Doc]:
         rows = [dict(v) for v in self.versions.values() if v["document_id"] == document_id]
-        return sorted(rows, key=lambda v: -v["version"])
+        ordered = sorted(rows, key=lambda v: -v["version"])[skip:]
+        return ordered if limit is None else ordered[:limit]
 
     async def version(self, document_id: str, version: int) -> Doc | None:
         return copy.deepcopy(self.versions.get(f"{document_id}:{version}"))

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from docstore_indexer.adapters.search_index import Filters
 from docstore_indexer.api.deps import SearchDep
 from docstore_kit.auth import CurrentAccountId
+from docstore_kit.pagination import CursorQuery, InvalidCursor, Page, cursor_offset, offset_cursor
 
 
 class SearchHit(BaseModel):
@@ -32,11 +33,10 @@ class SearchHit(BaseModel):
     )
 
 
-class SearchResults(BaseModel):
-    found: int
-    page: int
-    per_page: int
-    hits: list[SearchHit]
+class SearchResults(Page[SearchHit]):
+    """A page of hits, best first (or newest first), in the shared page shape."""
+
+    found: int = Field(description="How many documents match in all")
 
 
 class IndexStatus(BaseModel):
@@ -55,6 +55,22 @@ router = APIRouter(tags=["search"])
 FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "the account is not on the Premium plan"}}
 
 
+MAX_PAGE = 10_000
+"""Typesense counts hits in pages; the deepest one a cursor may name."""
+
+
+def _page_of(cursor: str | None, limit: int) -> int:
+    """The Typesense page a search cursor points at. The cursor holds the number of hits already
+    handed out, so it only fits the `limit` it was made with (which `next` keeps)."""
+    offset = cursor_offset(cursor, limit=MAX_PAGE * 100)
+    if offset % limit:
+        raise InvalidCursor("cursor: made for another limit; keep the limit of the first page (the next link does)")
+    page = offset // limit + 1
+    if page > MAX_PAGE:
+        raise InvalidCursor("cursor: past the last page a search can reach")
+    return page
+
+
 def _unix(value: datetime | date | None, *, end: bool) -> int | None:
     if value is None:
         return None
@@ -67,6 +83,7 @@ def _unix(value: datetime | date | None, *, end: bool) -> int | None:
 
 @router.get("/search", summary="Full-text search in the caller's documents (Premium)", responses=FORBIDDEN)
 async def search(
+    request: Request,
     account_id: CurrentAccountId,
     use_case: SearchDep,
     q: Annotated[
@@ -82,9 +99,10 @@ async def search(
     created_from: Annotated[datetime | date | None, Query(description="uploaded at or after (ISO 8601)")] = None,
     created_to: Annotated[datetime | date | None, Query(description="uploaded at or before (ISO 8601)")] = None,
     sort: Annotated[Literal["relevance", "newest"], Query()] = "relevance",
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: CursorQuery = None,
 ) -> SearchResults:
+    page = _page_of(cursor, limit)
     if not q.strip():
         raise HTTPException(422, "q: must not be blank")
     filters = Filters(
@@ -93,16 +111,13 @@ async def search(
         created_from=_unix(created_from, end=False),
         created_to=_unix(created_to, end=True),
     )
-    result = await use_case.search(account_id, q.strip(), page=page, per_page=per_page, filters=filters, sort=sort)
-    return SearchResults(
-        found=result.found,
-        page=result.page,
-        per_page=per_page,
-        hits=[
-            SearchHit(**{**hit.__dict__, "created_at": datetime.fromtimestamp(hit.created_at, UTC)})
-            for hit in result.hits
-        ],
-    )
+    result = await use_case.search(account_id, q.strip(), page=page, per_page=limit, filters=filters, sort=sort)
+    hits = [
+        SearchHit(**{**hit.__dict__, "created_at": datetime.fromtimestamp(hit.created_at, UTC)}) for hit in result.hits
+    ]
+    handed_out = page * limit
+    more = handed_out < result.found and page < MAX_PAGE
+    return SearchResults.of(request, hits, offset_cursor(handed_out) if more else None, limit, found=result.found)
 
 
 @router.get("/search/status", summary="How much of the caller's account is indexed (Premium)", responses=FORBIDDEN)

@@ -141,12 +141,14 @@ class DocumentRepository:
     async def insert_version(self, version: Mapping[str, Any]) -> None:
         await self.versions.insert_one(dict(version), session=self.session)
 
-    async def versions_of(self, document_id: str) -> list[Doc]:
-        return (
-            await self.versions.find({"document_id": document_id}, session=self.session)
-            .sort("version", DESCENDING)
-            .to_list(None)
-        )
+    async def versions_of(self, document_id: str, *, skip: int = 0, limit: int | None = None) -> list[Doc]:
+        """The document's versions, newest first; `skip` and `limit` read one page of them."""
+        found = self.versions.find({"document_id": document_id}, session=self.session).sort("version", DESCENDING)
+        if skip:
+            found = found.skip(skip)
+        if limit is not None:
+            found = found.limit(limit)
+        return await found.to_list(None)
 
     async def version(self, document_id: str, version: int) -> Doc | None:
         return await self.versions.find_one({"document_id": document_id, "version": version}, session=self.session)

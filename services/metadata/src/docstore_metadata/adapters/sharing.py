@@ -50,18 +50,24 @@ class SharingRepository:
     async def share_of(self, document_id: str, grantee_id: str) -> dict[str, Any] | None:
         return await self.shares.find_one({"_id": f"{document_id}:{grantee_id}"}, session=self.session)
 
-    async def shares_of(self, document_id: str) -> list[dict[str, Any]]:
+    async def shares_of(self, document_id: str, skip: int, limit: int) -> list[dict[str, Any]]:
+        """One page of the document's shares, oldest first (`_id` breaks ties, so pages never overlap)."""
         return (
             await self.shares.find({"document_id": document_id}, session=self.session)
-            .sort("created_at", 1)
-            .to_list(1000)
+            .sort([("created_at", 1), ("_id", 1)])
+            .skip(skip)
+            .limit(limit)
+            .to_list(None)
         )
 
-    async def shared_with(self, grantee_id: str, limit: int) -> list[dict[str, Any]]:
+    async def shared_with(self, grantee_id: str, skip: int, limit: int) -> list[dict[str, Any]]:
+        """One page of the shares naming `grantee_id`, newest first."""
         return (
             await self.shares.find({"grantee_id": grantee_id}, session=self.session)
-            .sort("created_at", -1)
-            .to_list(limit)
+            .sort([("created_at", -1), ("_id", -1)])
+            .skip(skip)
+            .limit(limit)
+            .to_list(None)
         )
 
     async def follow(self, document_id: str, owner_id: str, follower_id: str) -> bool:
@@ -85,9 +91,12 @@ class SharingRepository:
             await self.follows.delete_one({"_id": f"{follower_id}:{document_id}"}, session=self.session)
         ).deleted_count == 1
 
-    async def follows_of(self, follower_id: str, limit: int) -> list[dict[str, Any]]:
+    async def follows_of(self, follower_id: str, skip: int, limit: int) -> list[dict[str, Any]]:
+        """One page of the follows of `follower_id`, newest first."""
         return (
             await self.follows.find({"follower_id": follower_id}, session=self.session)
-            .sort("created_at", -1)
-            .to_list(limit)
+            .sort([("created_at", -1), ("_id", -1)])
+            .skip(skip)
+            .limit(limit)
+            .to_list(None)
         )

@@ -9,9 +9,10 @@ import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
     AccountIdPath,
@@ -32,6 +33,7 @@ from docstore_metadata.api.schemas import (
     ReplicaOut,
     SignupIn,
     VersionOut,
+    VersionPage,
     VersionPath,
 )
 from docstore_metadata.domain.documents import SearchCriteria, check_tags
@@ -143,6 +145,7 @@ async def put_replica(
 
 @router.get("/documents", tags=["documents"], summary="The caller's documents (or trash), sorted, keyset-paginated")
 async def list_documents(
+    request: Request,
     account_id: CurrentAccountId,
     documents: DocumentsDep,
     sort: Literal["modified", "created", "name", "size"] = "modified",
@@ -150,17 +153,18 @@ async def list_documents(
     path: Annotated[str | None, Query(max_length=1024, description="Only the direct children of this folder")] = None,
     trashed: bool = Query(False, description="true: the trash view"),
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorQuery = None,
 ) -> DocumentPage:
     order = order or ("asc" if sort == "name" else "desc")
     rows, next_cursor = await documents.page(
         account_id, sort=sort, order=order, limit=limit, cursor=cursor, path=path, trashed=trashed
     )
-    return DocumentPage(items=[_document_out(row) for row in rows], next_cursor=next_cursor)
+    return DocumentPage.of(request, [_document_out(row) for row in rows], next_cursor, limit)
 
 
 @router.get("/documents/search", tags=["documents"], summary="Search by name, dates, tags and type (every plan)")
 async def search_documents(
+    request: Request,
     account_id: CurrentAccountId,
     documents: DocumentsDep,
     name: Annotated[str | None, Query(max_length=255)] = None,
@@ -172,7 +176,7 @@ async def search_documents(
     tags: Annotated[str | None, Query(max_length=2048, description="Comma-separated; a document must have all")] = None,
     content_type: Annotated[str | None, Query(max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorQuery = None,
 ) -> DocumentPage:
     """Walks one index (name prefix, a name trigram, a tag, the type or a date) and checks the other
     criteria on what it reads. A page may hold fewer than `limit` items while `next_cursor` is set:
@@ -188,7 +192,7 @@ async def search_documents(
         content_type=content_type.strip().lower() if content_type else None,
     )
     rows, next_cursor = await documents.search(account_id, criteria, limit=limit, cursor=cursor)
-    return DocumentPage(items=[_document_out(row) for row in rows], next_cursor=next_cursor)
+    return DocumentPage.of(request, [_document_out(row) for row in rows], next_cursor, limit)
 
 
 @router.get("/documents/{document_id}", tags=["documents"], summary="One document")
@@ -229,9 +233,15 @@ async def restore_document(
 
 @router.get("/documents/{document_id}/versions", tags=["documents"], summary="A document's versions, newest first")
 async def list_versions(
-    document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep
-) -> list[VersionOut]:
-    return [
+    request: Request,
+    document_id: DocumentIdPath,
+    account_id: CurrentAccountId,
+    documents: DocumentsDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: CursorQuery = None,
+) -> VersionPage:
+    rows, next_cursor = await documents.versions(account_id, document_id, cursor=cursor, limit=limit)
+    items = [
         VersionOut(
             version=v["version"],
             size=v["size"],
@@ -241,8 +251,9 @@ async def list_versions(
             created_at=v["created_at"],
             restored_from=v.get("restored_from"),
         )
-        for v in await documents.versions(account_id, document_id)
+        for v in rows
     ]
+    return VersionPage.of(request, items, next_cursor, limit)
 
 
 @router.post(
@@ -270,18 +281,20 @@ async def download(
 
 @router.get("/changes", tags=["sync"], summary="The caller's change feed since a cursor, with long-poll")
 async def changes(
+    request: Request,
     account_id: CurrentAccountId,
     documents: DocumentsDep,
-    cursor: Annotated[int, Query(ge=0, description="The last seq already seen; 0 for the whole feed")] = 0,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     wait: Annotated[float, Query(ge=0, le=30, description="Seconds to wait for a change when there is none")] = 0,
 ) -> ChangesOut:
-    """Entries with seq > cursor, oldest first. With `wait`, an empty answer is held until a change
-    arrives or the wait ends; the wait polls the changes collection, so a change written by any
-    replica wakes it."""
-    rows = await documents.changes(account_id, cursor, limit, wait)
+    """Entries after the cursor's position (the whole feed without one), oldest first. A feed has no
+    last page: `next_cursor` is always where to go on from. With `wait`, an empty answer is held
+    until a change arrives or the wait ends; the wait polls the changes collection, so a change
+    written by any replica wakes it."""
+    rows, position = await documents.changes(account_id, cursor, limit, wait)
     entries = [ChangeOut.model_validate({k: v for k, v in row.items() if k in ChangeOut.model_fields}) for row in rows]
-    return ChangesOut(changes=entries, cursor=entries[-1].seq if entries else cursor)
+    return ChangesOut.of(request, entries, position, limit)
 
 
 @router.post("/sync/compare", tags=["sync"], summary="Which of the client's files differ from the server's")

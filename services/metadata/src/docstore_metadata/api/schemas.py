@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, Field
 
+from docstore_kit.pagination import Page
+
 _UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 MAX_ID = 200
 
@@ -101,9 +103,8 @@ class DocumentOut(BaseModel):
     trashed_at: datetime | None = None
 
 
-class DocumentPage(BaseModel):
-    items: list[DocumentOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+class DocumentPage(Page[DocumentOut]):
+    """A page of documents (the shared page shape of `docstore_kit.pagination`)."""
 
 
 class VersionOut(BaseModel):
@@ -114,6 +115,10 @@ class VersionOut(BaseModel):
     etag: str
     content_type: str
     created_at: datetime
+
+
+class VersionPage(Page[VersionOut]):
+    """A page of a document's versions, newest first."""
 
 
 class DownloadOut(BaseModel):
@@ -139,9 +144,9 @@ class ChangeOut(BaseModel):
     conflict_of: str | None = Field(None, description="For `conflict`: the document whose newer version won")
 
 
-class ChangesOut(BaseModel):
-    changes: list[ChangeOut]
-    cursor: int = Field(description="Pass as `cursor` next time: the last seq seen")
+class ChangesOut(Page[ChangeOut]):
+    """A page of the change feed, oldest first. A feed has no last page: `next_cursor` is always the
+    position after the last entry handed out, to poll from next time (with `wait` to long-poll)."""
 
 
 class ClientFile(BaseModel):
@@ -211,3 +216,15 @@ class FollowOut(BaseModel):
     document_id: str
     owner_id: str
     created_at: datetime
+
+
+class SharePage(Page[ShareOut]):
+    """A page of a document's shares, oldest first."""
+
+
+class SharedPage(Page[SharedDocumentOut]):
+    """A page of the documents shared with the caller, newest share first."""
+
+
+class FollowPage(Page[FollowOut]):
+    """A page of the documents the caller follows, newest first."""

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from docstore_kit.auth import CurrentAccountId
+from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.deps import SharingDep
 from docstore_metadata.api.schemas import (
     AccountIdPath,
     DocumentIdPath,
     FollowOut,
+    FollowPage,
     SharedDocumentOut,
+    SharedPage,
     ShareIn,
     ShareOut,
+    SharePage,
 )
+
+Limit = Annotated[int, Query(ge=1, le=200)]
 
 router = APIRouter(tags=["sharing"])
 
@@ -32,11 +38,20 @@ async def share(
 
 
 @router.get("/documents/{document_id}/shares", summary="Who a document is shared with (owner only)")
-async def shares(document_id: DocumentIdPath, account_id: CurrentAccountId, sharing: SharingDep) -> list[ShareOut]:
-    return [
+async def shares(
+    request: Request,
+    document_id: DocumentIdPath,
+    account_id: CurrentAccountId,
+    sharing: SharingDep,
+    limit: Limit = 50,
+    cursor: CursorQuery = None,
+) -> SharePage:
+    rows, next_cursor = await sharing.shares_of(account_id, document_id, cursor=cursor, limit=limit)
+    items = [
         ShareOut(document_id=row["document_id"], grantee_id=row["grantee_id"], permission=row["permission"])
-        for row in await sharing.shares_of(account_id, document_id)
+        for row in rows
     ]
+    return SharePage.of(request, items, next_cursor, limit)
 
 
 @router.delete(
@@ -53,9 +68,12 @@ async def unshare(
 
 @router.get("/shared", summary="Documents other accounts share with the caller")
 async def shared_with_me(
-    account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[SharedDocumentOut]:
-    return [
+    request: Request, account_id: CurrentAccountId, sharing: SharingDep, limit: Limit = 50, cursor: CursorQuery = None
+) -> SharedPage:
+    """A page may hold fewer than `limit` documents while `next_cursor` is set: shares of documents
+    in their owner's trash are read and left out."""
+    found, next_cursor = await sharing.shared_with(account_id, cursor=cursor, limit=limit)
+    items = [
         SharedDocumentOut(
             document_id=document["_id"],
             owner_id=document["account_id"],
@@ -66,8 +84,9 @@ async def shared_with_me(
             content_type=document["content_type"],
             modified_at=document["modified_at"],
         )
-        for row, document in await sharing.shared_with(account_id, limit)
+        for row, document in found
     ]
+    return SharedPage.of(request, items, next_cursor, limit)
 
 
 @router.put(
@@ -88,9 +107,11 @@ async def unfollow(document_id: DocumentIdPath, account_id: CurrentAccountId, sh
 
 @router.get("/account/follows", summary="The documents the caller follows")
 async def my_follows(
-    account_id: CurrentAccountId, sharing: SharingDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[FollowOut]:
-    return [
+    request: Request, account_id: CurrentAccountId, sharing: SharingDep, limit: Limit = 50, cursor: CursorQuery = None
+) -> FollowPage:
+    rows, next_cursor = await sharing.follows_of(account_id, cursor=cursor, limit=limit)
+    items = [
         FollowOut(document_id=row["document_id"], owner_id=row["owner_id"], created_at=row["created_at"])
-        for row in await sharing.follows_of(account_id, limit)
+        for row in rows
     ]
+    return FollowPage.of(request, items, next_cursor, limit)

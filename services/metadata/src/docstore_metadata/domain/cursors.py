@@ -1,4 +1,6 @@
-"""Opaque keyset cursors: which listing (sort, order, search) they belong to and the last key seen."""
+"""Opaque keyset cursors: which listing (sort, order, search) they belong to and the last key seen.
+
+They travel in the page shape of `docstore_kit.pagination`; only this module reads them."""
 
 from __future__ import annotations
 
@@ -7,20 +9,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from docstore_kit.errors import DomainError
+# A cursor this listing did not hand out (garbage, or from another sort or search): 422, as on every list.
+from docstore_kit.pagination import InvalidCursor
 
 SORTS = {"modified": "modified_at", "created": "created_at", "name": "name_lower", "size": "size"}
 TIME_SORTS = frozenset({"modified", "created"})
-
-
-class InvalidCursor(DomainError):
-    """A cursor this listing did not hand out (garbage, or from another sort or search): 400."""
-
-    status: ClassVar[int] = 400
-    problem: ClassVar[str] = "invalid-cursor"
-    title: ClassVar[str] = "Invalid cursor"
 
 
 @dataclass(frozen=True)

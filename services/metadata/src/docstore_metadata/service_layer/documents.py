@@ -25,6 +25,7 @@ from docstore_events import (
 )
 from docstore_events.tracing import handling
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain.documents import (
@@ -453,9 +454,15 @@ class Documents:
             scan_budget=self.limits.search_scan_budget,
         )
 
-    async def versions(self, account_id: str, document_id: str) -> list[Doc]:
+    async def versions(
+        self, account_id: str, document_id: str, *, cursor: str | None, limit: int
+    ) -> tuple[list[Doc], str | None]:
+        """One page of the versions of a document the caller may see, newest first, and the next
+        page's cursor."""
+        skip = cursor_offset(cursor)
         await visible(self.reads, account_id, document_id)
-        return await self.reads.documents.versions_of(document_id)
+        rows = await self.reads.documents.versions_of(document_id, skip=skip, limit=limit + 1)
+        return rows[:limit], offset_cursor(skip + limit) if len(rows) > limit else None
 
     async def download_url(self, account_id: str, document_id: str, version: int | None, *, expires_in: int) -> str:
         """A signed URL for the bytes of version `version` (None: the current one), named as the document."""
@@ -468,15 +475,17 @@ class Documents:
             bucket=stored["bucket"], key=stored["key"], filename=document["name"], expires_in=expires_in
         )
 
-    async def changes(self, account_id: str, cursor: int, limit: int, wait: float) -> list[Doc]:
-        """Entries with seq > cursor, oldest first; with `wait`, none is waited for up to that long.
-        The wait polls the changes collection, so a change written by any replica ends it."""
+    async def changes(self, account_id: str, cursor: str | None, limit: int, wait: float) -> tuple[list[Doc], str]:
+        """Entries after the feed position `cursor` (None: the start), oldest first, and the position
+        after them; with `wait`, none is waited for up to that long. The wait polls the changes
+        collection, so a change written by any replica ends it."""
+        after = changes_position(cursor)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait, self.limits.changes_wait_max_seconds)
         while True:
-            rows = await self.reads.documents.changes_since(account_id, cursor, limit)
+            rows = await self.reads.documents.changes_since(account_id, after, limit)
             if rows or loop.time() >= deadline:
-                return rows
+                return rows, encode_cursor({"seq": rows[-1]["seq"] if rows else after})
             await asyncio.sleep(min(self.limits.changes_poll_seconds, max(deadline - loop.time(), 0)))
 
     async def compare(
@@ -484,3 +493,13 @@ class Documents:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Client (path, sha256) pairs against the account's live documents (`domain.documents.compare`)."""
         return compare(files, await self.reads.documents.live_documents(account_id))
+
+
+def changes_position(cursor: str | None) -> int:
+    """The last seq a change-feed cursor has seen (0 without one); InvalidCursor for anything else."""
+    if cursor is None:
+        return 0
+    seq = decode_cursor(cursor).get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise InvalidCursor("cursor: not a cursor of the change feed; start again without one")
+    return seq

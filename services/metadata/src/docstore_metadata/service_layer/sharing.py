@@ -11,6 +11,7 @@ from typing import Any
 from docstore_events import ShareCreated
 from docstore_events.notifications import FileFollowed, FileUnfollowed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_kit.pagination import cursor_offset, offset_cursor
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain.accounts import normalise_username
 from docstore_metadata.domain.sharing import (
@@ -77,9 +78,14 @@ class Sharing:
             "document_id": document["_id"],
         }
 
-    async def shares_of(self, owner_id: str, document_id: str) -> list[dict[str, Any]]:
+    async def shares_of(
+        self, owner_id: str, document_id: str, *, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the shares of the caller's own document, and the next page's cursor."""
+        skip = cursor_offset(cursor)
         await owned(self.reads, owner_id, document_id, "see its shares")
-        return await self.reads.sharing.shares_of(document_id)
+        rows = await self.reads.sharing.shares_of(document_id, skip, limit + 1)
+        return rows[:limit], offset_cursor(skip + limit) if len(rows) > limit else None
 
     async def unshare(self, owner_id: str, document_id: str, grantee_id: str) -> None:
         await owned(self.reads, owner_id, document_id, "stop sharing it")
@@ -92,14 +98,20 @@ class Sharing:
 
         await self.uow.run(work)
 
-    async def shared_with(self, account_id: str, limit: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """(share, document) of the live documents shared with the caller, newest share first."""
+    async def shared_with(
+        self, account_id: str, *, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], str | None]:
+        """(share, document) of the live documents shared with the caller, newest share first, one
+        page of `limit` shares read, and the next page's cursor. Shares of trashed documents are
+        read and left out, so a page may hold fewer than `limit` while a next page exists."""
+        skip = cursor_offset(cursor)
+        rows = await self.reads.sharing.shared_with(account_id, skip, limit + 1)
         out = []
-        for row in await self.reads.sharing.shared_with(account_id, limit):
+        for row in rows[:limit]:
             document = await self.reads.documents.get(row["document_id"])
             if document is not None and not document.get("trashed"):
                 out.append((row, document))
-        return out
+        return out, offset_cursor(skip + limit) if len(rows) > limit else None
 
     async def follow(self, account_id: str, document_id: str) -> None:
         found = await self.visible(account_id, document_id)
@@ -121,5 +133,10 @@ class Sharing:
 
         await self.uow.run(work)
 
-    async def follows_of(self, account_id: str, limit: int) -> list[dict[str, Any]]:
-        return await self.reads.sharing.follows_of(account_id, limit)
+    async def follows_of(
+        self, account_id: str, *, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the caller's follows, newest first, and the next page's cursor."""
+        skip = cursor_offset(cursor)
+        rows = await self.reads.sharing.follows_of(account_id, skip, limit + 1)
+        return rows[:limit], offset_cursor(skip + limit) if len(rows) > limit else None
