@@ -67,6 +67,7 @@ PROBLEM_RESPONSES: dict[int, str] = {
     403: "Not allowed for this caller",
     404: "No such resource, or not one the caller may see",
     409: "Conflicts with the resource's current state",
+    410: "Gone for good",
     413: "Too large",
     422: "Invalid request: `errors` lists what is wrong",
     429: "Too many requests: wait `Retry-After` seconds",

@@ -40,7 +40,8 @@ def test_merged_operations_declare_the_gateways_own_refusals() -> None:
     spec = merge({"paths": {}}, {"metadata": metadata_spec})
     private = spec["paths"]["/v1/documents/{document_id}"]["patch"]["responses"]
     public = spec["paths"]["/v1/accounts"]["post"]["responses"]
-    assert set(private) == {"401", "413"} and set(public) == {"413"}
+    # The sign-up route is throttled; every forwarded operation is 503 when its service is down.
+    assert set(private) == {"401", "413", "503"} and set(public) == {"413", "429", "503"}
     assert private["401"]["content"] == {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
     }

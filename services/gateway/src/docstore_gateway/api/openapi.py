@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from docstore_events import asyncapi
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.deps import ServicesDep
-from docstore_gateway.domain.routing import ROUTE_TABLE, route_for
+from docstore_gateway.domain.routing import ROUTE_TABLE, SIGN_UP, PublicRoute, route_for
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
@@ -24,9 +24,11 @@ SERVICES = sorted({route.service for route in ROUTE_TABLE})
 PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
-def gateway_answers(operation: dict[str, Any], *, public: bool) -> dict[str, Any]:
-    """`operation` as the gateway publishes it: a bearer token required unless the route is
-    public (else the gateway's own 401), and a body above the gateway's limit refused with 413."""
+def gateway_answers(operation: dict[str, Any], route: PublicRoute) -> dict[str, Any]:
+    """`operation` as the gateway publishes it, with the refusals the gateway adds: a bearer token
+    required unless the route is public (else 401), a body above the gateway's limit refused
+    with 413, sign-ups throttled (429), and 503 when the owning service does not answer."""
+    public = route.public
     responses = dict(operation.get("responses", {}))
     extra: dict[str, Any] = {}
     if not public:
@@ -34,6 +36,9 @@ def gateway_answers(operation: dict[str, Any], *, public: bool) -> dict[str, Any
         responses.setdefault("401", {"description": PROBLEM_RESPONSES[401], "content": PROBLEM})
     if "requestBody" in operation:
         responses.setdefault("413", {"description": "Request body above the gateway's limit", "content": PROBLEM})
+    if route is SIGN_UP:
+        responses.setdefault("429", {"description": PROBLEM_RESPONSES[429], "content": PROBLEM})
+    responses.setdefault("503", {"description": PROBLEM_RESPONSES[503], "content": PROBLEM})
     return {**operation, **extra, "responses": responses}
 
 
@@ -53,7 +58,7 @@ def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) 
                 route = route_for(method, path)
                 if route is None or route.service != service:
                     continue
-                published[method] = gateway_answers(operation, public=route.public)
+                published[method] = gateway_answers(operation, route)
             if published:
                 spec["paths"][f"/v1{path}"] = published
         schemas.update(service_spec.get("components", {}).get("schemas", {}))

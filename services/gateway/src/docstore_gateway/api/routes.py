@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from docstore_gateway.api.deps import ForwardingDep, LoginsDep
 from docstore_gateway.service_layer.forwarding import Incoming
+from docstore_kit.errors import problem_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -47,6 +48,7 @@ def client_address(request: Request) -> str:
             "gateway; body `{detail, home_region, location}`"
         },
         409: {"description": "The account lost its username to a simultaneous sign-up in another region"},
+        **problem_responses(401, 429, 503),
     },
 )
 async def log_in(body: LoginIn, request: Request, logins: LoginsDep) -> SessionOut:

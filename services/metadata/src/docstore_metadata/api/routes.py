@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
@@ -79,7 +80,13 @@ def _document_out(doc: dict[str, Any]) -> DocumentOut:
     )
 
 
-@router.post("/accounts", status_code=status.HTTP_201_CREATED, tags=["accounts"], summary="Sign up")
+@router.post(
+    "/accounts",
+    status_code=status.HTTP_201_CREATED,
+    tags=["accounts"],
+    summary="Sign up",
+    responses=problem_responses(409),
+)
 async def sign_up(body: SignupIn, accounts: AccountsDep) -> AccountOut:
     account = await accounts.sign_up(username=body.username, email=body.email, password=body.password, plan=body.plan)
     return _account_out(account)
@@ -202,7 +209,12 @@ async def get_document(
     return _document_out(await documents.get(account_id, document_id))
 
 
-@router.patch("/documents/{document_id}", tags=["documents"], summary="Rename, re-tag or move to another folder")
+@router.patch(
+    "/documents/{document_id}",
+    tags=["documents"],
+    summary="Rename, re-tag or move to another folder",
+    responses=problem_responses(409),
+)
 async def change_details(
     document_id: DocumentIdPath, body: DetailsIn, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
@@ -224,7 +236,12 @@ async def delete_document(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/documents/{document_id}/restore", tags=["documents"], summary="Take a document back out of the trash")
+@router.post(
+    "/documents/{document_id}/restore",
+    tags=["documents"],
+    summary="Take a document back out of the trash",
+    responses=problem_responses(409, 410),
+)
 async def restore_document(
     document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
@@ -260,6 +277,7 @@ async def list_versions(
     "/documents/{document_id}/versions/{version}/restore",
     tags=["documents"],
     summary="Make an old version current again (a new version, same bytes, no copy)",
+    responses=problem_responses(409),
 )
 async def restore_version(
     document_id: DocumentIdPath, version: VersionPath, account_id: CurrentAccountId, documents: DocumentsDep

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
-from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError
+from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError, problem_responses
 from docstore_upload.api.deps import UploadsDep
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
@@ -107,7 +107,10 @@ def _upload_out(row: Session) -> UploadOut:
 
 
 @router.post(
-    "/uploads", status_code=status.HTTP_201_CREATED, summary="Ask for a signed S3 POST form or multipart part URLs"
+    "/uploads",
+    status_code=status.HTTP_201_CREATED,
+    summary="Ask for a signed S3 POST form or multipart part URLs",
+    responses=problem_responses(409, 413),
 )
 async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> GrantOut:
     return _grant_out(await uploads.grant(account_id, _grant_request(body)))
@@ -236,7 +239,11 @@ async def complete_batch(body: BatchCompleteIn, account_id: CurrentAccountId, up
     )
 
 
-@router.get("/uploads/{upload_id}/parts", summary="Resume a multipart upload: stored parts, fresh URLs for the rest")
+@router.get(
+    "/uploads/{upload_id}/parts",
+    summary="Resume a multipart upload: stored parts, fresh URLs for the rest",
+    responses=problem_responses(409),
+)
 async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
     found = await uploads.parts(account_id, upload_id)
     row = found.session
@@ -255,7 +262,10 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
     description="A form upload answers 200 with its size, ETag and sha256. A multipart upload answers "
     "202 `verifying` as soon as S3 has joined its parts; its facts are read back in the background: "
     "poll GET /uploads/{upload_id} until `completed`.",
-    responses={202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut}},
+    responses={
+        202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut},
+        **problem_responses(409, 413),
+    },
 )
 async def complete(
     upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response
