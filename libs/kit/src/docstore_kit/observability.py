@@ -1,8 +1,13 @@
-"""Logging, tracing and metrics for a service, set up by one call.
+"""Logging and tracing for a service, set up by one call.
 
-structlog writes JSON (console on a terminal) with the trace id of the current span;
-secrets and passwords are masked by key. OpenTelemetry exports over OTLP/HTTP when
-an endpoint is configured. Prometheus metrics are served at `/metrics`.
+Every line a service writes is one JSON object (`LOG_FORMAT=console`, or `auto` on a terminal:
+readable lines) with `service`, `region`, `level`, `event`, `timestamp`, `logger`, and `trace_id`
+and `span_id` while a span is current. structlog renders its own events and, through the root
+handler, every standard-library logger's: uvicorn's (access lines become `http_request` with
+method, path, status and client), FastStream's, asyncio's, warnings. A traceback is a field
+(`exception`, a list of frames), never extra lines. Secrets are masked by key and signed links
+redacted. OpenTelemetry exports over OTLP/HTTP when an endpoint is configured. Metrics:
+`docstore_kit.health.install_metrics`.
 """
 
 from __future__ import annotations
@@ -93,37 +98,92 @@ def add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]
     return event_dict
 
 
-def configure_logging(service: str, *, log_format: str = "auto", level: str = "INFO") -> None:
-    """Route structlog and the standard library's logging through one JSON/console renderer."""
+def static_fields(**fields: str) -> Any:
+    """structlog processor: `fields` on every line (a line's own value wins). Not context
+    variables: those bound in the lifespan's task never reach the tasks serving requests."""
+
+    def add(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        for key, value in fields.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
+    return add
+
+
+def uvicorn_access_fields(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor for standard-library records: uvicorn's access line becomes the event
+    `http_request` with `method`, `path`, `status`, `client` and `http_version` as fields; other
+    records lose the positional arguments their message already holds."""
+    args = event_dict.pop("positional_args", None)
+    record = event_dict.get("_record")
+    if record is not None and record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+        client, method, path, http_version, status = args
+        event_dict.update(
+            event="http_request", client=client, method=method, path=path, http_version=http_version, status=status
+        )
+    return event_dict
+
+
+ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream")
+"""Loggers that come with handlers of their own (uvicorn's log config; FastStream's colourized
+stream handler): theirs are removed and their records go to the root handler, as JSON."""
+
+
+def configure_logging(service: str, *, region: str = "", log_format: str = "auto", level: str = "INFO") -> None:
+    """Route structlog and the standard library's logging through one JSON/console renderer.
+
+    Idempotent; call it as early as possible in a process (the uvicorn factory does, so even
+    uvicorn's "Started server process" line is JSON)."""
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_ids,
+        static_fields(service=service, region=region),
         mask_secrets,
         redact_paths,
     ]
-    renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    final: list[Any]
+    if as_json:
+        # A traceback is a field (`exception`: type, value and frames), so a line stays a line.
+        final = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    else:
+        final = [structlog.dev.ConsoleRenderer()]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+    pre_chain: list[Any] = [uvicorn_access_fields, *shared]
     handler = logging.StreamHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=pre_chain,
+            pass_foreign_args=True,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in ROUTED_LOGGERS:
+        routed = logging.getLogger(name)
+        routed.handlers.clear()
+        routed.propagate = True
+    logging.captureWarnings(True)
     install_path_redaction()
     for noisy in ("aiokafka", "pymongo", "botocore", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    structlog.contextvars.bind_contextvars(service=service)
+
+
+def configure_logging_from(settings: Any) -> None:
+    """`configure_logging` for the service that `settings` describe. Each service's uvicorn
+    factory calls it first: uvicorn writes its first line after the factory returns."""
+    configure_logging(
+        settings.service, region=settings.region, log_format=settings.log_format, level=settings.log_level
+    )
 
 
 def configure_tracing(service: str, *, region: str, otlp_endpoint: str = "") -> TracerProvider:
@@ -140,5 +200,5 @@ def configure_tracing(service: str, *, region: str, otlp_endpoint: str = "") -> 
 
 def configure_observability(settings: Any) -> None:
     """Logging and tracing for the service that `settings` describe."""
-    configure_logging(settings.service, log_format=settings.log_format, level=settings.log_level)
+    configure_logging_from(settings)
     configure_tracing(settings.service, region=settings.region, otlp_endpoint=settings.otel_exporter_otlp_endpoint)

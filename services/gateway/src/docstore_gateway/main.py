@@ -21,7 +21,7 @@ from docstore_gateway.api.routes import router
 from docstore_gateway.bootstrap import bootstrap
 from docstore_gateway.settings import Settings
 from docstore_kit.app import service_app
-from docstore_kit.observability import configure_observability
+from docstore_kit.observability import configure_logging_from, configure_observability
 
 
 def create_app(settings: Settings, **overrides: Any) -> FastAPI:
@@ -80,4 +80,6 @@ async def _to_slash(path: str, request: Request) -> RedirectResponse:
 
 def app() -> FastAPI:
     """Entry point for `uvicorn docstore_gateway.main:app --factory`."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
+    return create_app(settings)

@@ -14,7 +14,7 @@ from docstore_indexer.consumers.handlers import register
 from docstore_indexer.settings import Settings
 from docstore_kit.app import service_app
 from docstore_kit.health import ReadinessCheck
-from docstore_kit.observability import configure_observability
+from docstore_kit.observability import configure_logging_from, configure_observability
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -50,4 +50,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app() -> FastAPI:
     """Entry point for `uvicorn docstore_indexer.main:app --factory`."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
+    return create_app(settings)

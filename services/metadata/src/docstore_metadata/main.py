@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
-from docstore_kit.observability import configure_observability
+from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
@@ -44,4 +44,6 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
 
 def app() -> FastAPI:
     """Entry point for `uvicorn docstore_metadata.main:app --factory`."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
+    return create_app(settings)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from docstore_kit.app import service_app
 from docstore_kit.health import ReadinessCheck
-from docstore_kit.observability import configure_observability
+from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_notify.api.routes import router
 from docstore_notify.bootstrap import Services, bootstrap
 from docstore_notify.consumers.handlers import register
@@ -40,4 +40,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app() -> FastAPI:
     """Entry point for `uvicorn docstore_notify.main:app --factory`."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
+    return create_app(settings)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
-from docstore_kit.observability import configure_observability
+from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_quota.adapters.repositories import ensure_indexes
 from docstore_quota.api.admin import router as admin_router
 from docstore_quota.api.routes import router
@@ -44,4 +44,6 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
 
 def app() -> FastAPI:
     """Entry point for `uvicorn docstore_quota.main:app --factory`."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
+    return create_app(settings)

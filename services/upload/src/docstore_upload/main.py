@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from docstore_kit.app import service_app
 from docstore_kit.health import ReadinessCheck
-from docstore_kit.observability import configure_observability
+from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_upload.adapters.repositories import ensure_indexes
 from docstore_upload.api.routes import router
 from docstore_upload.bootstrap import Services, bootstrap
@@ -56,4 +56,6 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
 
 def app() -> FastAPI:
     """Entry point for `uvicorn docstore_upload.main:app --factory`."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
+    return create_app(settings)

@@ -14,6 +14,7 @@ a worker that parsed hostile bytes is not trusted with code execution in its par
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import signal
@@ -21,7 +22,6 @@ import struct
 import subprocess
 import sys
 import time
-import traceback
 from typing import BinaryIO
 
 LENGTH = struct.Struct(">Q")
@@ -65,6 +65,12 @@ def _fault(content_type: str) -> None:
 def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the answer stream
+    from docstore_kit.observability import configure_logging
+
+    # Its stderr is the indexer's: the same one-JSON-object lines (parsers log warnings too).
+    environ = os.environ.get
+    configure_logging("indexer", region=environ("REGION", ""), log_format=environ("LOG_FORMAT", "auto"))
+    log = logging.getLogger("docstore_indexer.extract_worker")
     # Import the parsers once, before any document: the first request should not pay for it.
     import docx  # noqa: F401
     import openpyxl  # noqa: F401
@@ -97,7 +103,7 @@ def main() -> None:
         except RecursionError:
             answer = {"failure": "document nested too deeply"}
         except Exception as error:  # a parser bug on odd input: report it, keep serving
-            traceback.print_exc(file=sys.stderr)
+            log.exception("extractor_error")
             answer = {"failure": f"extractor error: {type(error).__name__}: {error}"[:300]}
         write_message(stdout, json.dumps(answer).encode())
 
