@@ -18,10 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
 import wiring  # noqa: E402
-from deploy_support import REGIONS, compose_config_json, manifests, service_names, settings_class  # noqa: E402
+from deploy_support import (  # noqa: E402
+    CHART,
+    REGIONS,
+    compose_config_json,
+    helm_template,
+    manifests,
+    service_names,
+    settings_class,
+)
 
 # Settings one side may set and the other not, and why. Keep this short: each entry is a place
 # where compose and production differ on purpose.
@@ -46,9 +55,29 @@ LIBRARY_ENV = re.compile(r"^(AWS_[A-Z0-9_]+|OTEL_[A-Z0-9_]+)$")
 # --- what the checks read --------------------------------------------------------------------
 
 
-def chart(region: str) -> list[dict[str, Any]]:
+# Renders checked: each region's values, and us-west-2 with every optional feature on (objects a
+# region file leaves off are wired too).
+OPTIONAL_FEATURES = (
+    "metrics.serviceMonitor.enabled=true",
+    "keda.enabled=true",
+    "metrics.grafanaDashboard.enabled=true",
+)
+RENDERS = [*REGIONS, "us-west-2+optional"]
+
+
+@cache
+def _optional_render() -> str:
+    sets = [arg for feature in OPTIONAL_FEATURES for arg in ("--set", feature)]
+    result = helm_template("-f", str(CHART / "values-us-west-2.yaml"), *sets)
+    assert result.returncode == 0, f"helm template with {OPTIONAL_FEATURES}: {result.stderr}"
+    return result.stdout
+
+
+def chart(render: str) -> list[dict[str, Any]]:
     """A fresh copy of the rendered chart (tests mutate it)."""
-    return copy.deepcopy(manifests(region))
+    if render.endswith("+optional"):
+        return [doc for doc in yaml.safe_load_all(_optional_render()) if doc]
+    return copy.deepcopy(manifests(render))
 
 
 def compose() -> dict[str, Any]:
@@ -104,6 +133,9 @@ def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> lis
         *wiring.command_problems(objects),
         *wiring.security_problems(objects),
         *wiring.chart_url_problems(objects),
+        *wiring.reference_problems(objects),
+        *wiring.network_policy_problems(objects),
+        *wiring.ingress_reachability_problems(objects),
     ]
     compose_env = {
         svc: set(spec.get("environment") or {})
@@ -170,9 +202,9 @@ def compose_problems(config: dict[str, Any]) -> list[str]:
 # --- the real files are wired ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("region", REGIONS)
-def test_rendered_chart_is_wired(region: str) -> None:
-    problems = chart_problems(chart(region), compose())
+@pytest.mark.parametrize("render", RENDERS)
+def test_rendered_chart_is_wired(render: str) -> None:
+    problems = chart_problems(chart(render), compose())
     assert not problems, "\n".join(problems)
 
 
@@ -346,6 +378,71 @@ def compose_writable_root(objects: list, config: dict) -> None:
     config["services"]["init"]["read_only"] = False
 
 
+def ingress_backend_port_missing(objects: list, config: dict) -> None:
+    ingress = find(objects, "Ingress", "docstore-gateway")
+    ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = {"name": "htp"}
+
+
+def hpa_targets_nothing(objects: list, config: dict) -> None:
+    find(objects, "HorizontalPodAutoscaler", "docstore-gateway")["spec"]["scaleTargetRef"]["name"] = "docstore-gatewya"
+
+
+def pdb_selects_nothing(objects: list, config: dict) -> None:
+    find(objects, "PodDisruptionBudget", "docstore-notify")["spec"]["selector"]["matchLabels"][
+        "app.kubernetes.io/name"
+    ] = "notifi"
+
+
+def deployment_selector_not_its_template(objects: list, config: dict) -> None:
+    find(objects, "Deployment", "docstore-quota")["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = (
+        "quotaa"
+    )
+
+
+def policy_names_a_port_no_pod_has(objects: list, config: dict) -> None:
+    for rule in find(objects, "NetworkPolicy", "docstore-quota")["spec"]["ingress"]:
+        for port in rule.get("ports") or []:
+            if port.get("port") == "http":
+                port["port"] = "htp"
+
+
+def policy_admits_no_caller(objects: list, config: dict) -> None:
+    """quota's policy keeps only rules from other namespaces: upload's calls are dropped."""
+    policy = find(objects, "NetworkPolicy", "docstore-quota")["spec"]
+    policy["ingress"] = [
+        r
+        for r in policy["ingress"]
+        if not any("podSelector" in p and "namespaceSelector" not in p for p in r.get("from", []))
+    ]
+
+
+def init_egress_to_kafka_closed(objects: list, config: dict) -> None:
+    """The init hook's pod loses its egress rule to the Kafka port."""
+    for policy in (d for d in objects if d["kind"] == "NetworkPolicy"):
+        if wiring._policy_selects(policy, init_job(objects)["spec"]["template"]["metadata"]["labels"]):
+            for rule in policy["spec"].get("egress") or []:
+                rule["ports"] = [p for p in rule.get("ports") or [{"port": 1}] if p.get("port") != 9092]
+
+
+def caller_egress_closed(objects: list, config: dict) -> None:
+    """upload may no longer send to the release's own pods."""
+    policy = find(objects, "NetworkPolicy", "docstore-upload")["spec"]
+    policy["egress"] = [
+        r
+        for r in policy["egress"]
+        if not any("podSelector" in p and "namespaceSelector" not in p for p in r.get("to", []))
+    ]
+
+
+def gateway_closed_to_the_ingress_controller(objects: list, config: dict) -> None:
+    for policy in (d for d in objects if d["kind"] == "NetworkPolicy"):
+        policy["spec"]["ingress"] = [
+            r
+            for r in policy["spec"].get("ingress") or []
+            if not any(wiring._peer_is_outside(p) for p in r.get("from", []))
+        ]
+
+
 # (mutation, what the report must say); each runs on both regions' renders.
 BREAKAGES = [
     (selector_matches_no_pod, "docstore-quota: selector"),
@@ -374,7 +471,53 @@ BREAKAGES = [
     (compose_wrong_init_script, "compose init: runs /init/init-platform.py"),
     (compose_drop_all_removed, "compose notify: cap_drop does not contain ALL"),
     (compose_writable_root, "compose init: read_only is not true"),
+    (ingress_backend_port_missing, "Service docstore-gateway has no port 'htp'"),
+    (hpa_targets_nothing, "scales Deployment/docstore-gatewya, which is not rendered"),
+    (pdb_selects_nothing, "PodDisruptionBudget/docstore-notify: selector"),
+    (deployment_selector_not_its_template, "does not match its own pod template"),
+    (policy_names_a_port_no_pod_has, "ingress port 'htp' is no container port"),
+    (policy_admits_no_caller, "Deployment/docstore-quota: ingress from Deployment/docstore-upload"),
+    (init_egress_to_kafka_closed, "Job/docstore-init: egress to"),
+    (caller_egress_closed, "Deployment/docstore-upload: egress to Service/docstore-quota"),
+    (
+        gateway_closed_to_the_ingress_controller,
+        "Ingress/docstore-gateway: Deployment/docstore-gateway admits nothing from outside",
+    ),
 ]
+
+
+def service_monitor_port_missing(objects: list, config: dict) -> None:
+    for endpoint in find(objects, "ServiceMonitor")["spec"]["endpoints"]:
+        endpoint["port"] = "metrix"
+
+
+def scaled_object_beside_an_hpa(objects: list, config: dict) -> None:
+    scaled = find(objects, "ScaledObject")
+    hpa = copy.deepcopy(find(objects, "HorizontalPodAutoscaler", "docstore-gateway"))
+    hpa["metadata"]["name"] = hpa["spec"]["scaleTargetRef"]["name"] = scaled["spec"]["scaleTargetRef"]["name"]
+    objects.append(hpa)
+
+
+def scrape_port_closed(objects: list, config: dict) -> None:
+    """The scraper's namespace loses access: only same-namespace rules remain."""
+    gateway_closed_to_the_ingress_controller(objects, config)
+
+
+OPTIONAL_BREAKAGES = [
+    (service_monitor_port_missing, "has no port named 'metrix'"),
+    (scaled_object_beside_an_hpa, "its Deployment also has an HPA"),
+    (scrape_port_closed, "ServiceMonitor/"),
+]
+
+
+@pytest.mark.parametrize("breakage,report", OPTIONAL_BREAKAGES, ids=[b.__name__ for b, _ in OPTIONAL_BREAKAGES])
+def test_each_breakage_of_optional_objects_is_reported(breakage: Callable, report: str) -> None:
+    objects, config = chart("us-west-2+optional"), compose()
+    breakage(objects, config)
+    problems = chart_problems(objects, config)
+    assert any(report in problem for problem in problems), (
+        f"{breakage.__name__} went unreported; problems:\n" + "\n".join(problems)
+    )
 
 
 @pytest.mark.parametrize("region", REGIONS)

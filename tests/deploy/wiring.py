@@ -518,3 +518,250 @@ def compose_security_problems(config: dict[str, Any], ours: Callable[[str], bool
         if str(svc.get("user", "")).split(":")[0] in ("0", "root"):
             problems.append(f"compose {name}: runs as root")
     return problems
+
+
+# --- References between objects ----------------------------------------------------------------
+
+
+def _service_port(svc: Manifest, port: int | str) -> dict[str, Any] | None:
+    return next((p for p in svc["spec"].get("ports", []) if port in (p.get("name"), p["port"])), None)
+
+
+def reference_problems(manifests: list[Manifest]) -> list[str]:
+    """Objects that name others name rendered ones: a workload's selector its own template; an
+    Ingress backend a Service and one of its ports; an HPA or ScaledObject a Deployment (and
+    never both the same one); a PodDisruptionBudget some pod; a ServiceMonitor a Service and
+    its port names."""
+    problems = []
+    by_kind: dict[str, dict[str, Manifest]] = {}
+    for doc in manifests:
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    services = by_kind.get("Service", {})
+    pods = [p for p in pod_templates(manifests) if not p.is_hook]
+    for doc in manifests:
+        kind, spec = doc["kind"], doc.get("spec") or {}
+        if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+            selector = (spec.get("selector") or {}).get("matchLabels") or {}
+            labels = (spec["template"].get("metadata") or {}).get("labels") or {}
+            if not _selects(selector, labels):
+                problems.append(f"{ref(doc)}: selector {selector} does not match its own pod template")
+        elif kind == "Ingress":
+            for rule in spec.get("rules", []):
+                for path in (rule.get("http") or {}).get("paths", []):
+                    backend = path["backend"]["service"]
+                    svc = services.get(backend["name"])
+                    port = backend["port"].get("name", backend["port"].get("number"))
+                    if svc is None:
+                        problems.append(f"{ref(doc)}: backend Service {backend['name']} is not rendered")
+                    elif _service_port(svc, port) is None:
+                        problems.append(f"{ref(doc)}: Service {backend['name']} has no port {port!r}")
+        elif kind in ("HorizontalPodAutoscaler", "ScaledObject"):
+            target = spec["scaleTargetRef"]
+            target_kind = target.get("kind", "Deployment")
+            if target["name"] not in by_kind.get(target_kind, {}):
+                problems.append(f"{ref(doc)}: scales {target_kind}/{target['name']}, which is not rendered")
+        elif kind == "PodDisruptionBudget":
+            selector = (spec.get("selector") or {}).get("matchLabels") or {}
+            if not any(_selects(selector, p.labels) for p in pods):
+                problems.append(f"{ref(doc)}: selector {selector} matches no pod")
+        elif kind == "ServiceMonitor":
+            selector = (spec.get("selector") or {}).get("matchLabels") or {}
+            matched = [s for s in services.values() if _selects(selector, s["metadata"].get("labels") or {})]
+            if not matched:
+                problems.append(f"{ref(doc)}: selector {selector} matches no Service")
+            for endpoint in spec.get("endpoints", []):
+                for svc in matched:
+                    if "port" in endpoint and _service_port(svc, endpoint["port"]) is None:
+                        problems.append(f"{ref(doc)}: {ref(svc)} has no port named {endpoint['port']!r}")
+    hpa_targets = {d["spec"]["scaleTargetRef"]["name"] for d in by_kind.get("HorizontalPodAutoscaler", {}).values()}
+    for scaled in by_kind.get("ScaledObject", {}).values():
+        if scaled["spec"]["scaleTargetRef"]["name"] in hpa_targets:
+            problems.append(f"{ref(scaled)}: its Deployment also has an HPA (KEDA makes its own; they would fight)")
+    return problems
+
+
+# --- NetworkPolicies ------------------------------------------------------------------------------
+
+
+def _policy_selects(policy: Manifest, labels: dict[str, str]) -> bool:
+    selector = policy["spec"].get("podSelector") or {}
+    if selector.get("matchExpressions"):
+        return False  # not evaluated here; no policy of the chart uses them
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def _port_in(rule_ports: list[dict[str, Any]] | None, number: int, name: str | None) -> bool:
+    if not rule_ports:
+        return True  # a rule without ports allows every port
+    for p in rule_ports:
+        if "port" not in p or p["port"] in (number, name):
+            return True
+        if isinstance(p["port"], int) and p.get("endPort") and p["port"] <= number <= p["endPort"]:
+            return True
+    return False
+
+
+def _peer_is_pod(peer: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a policy peer admits a pod of this namespace with these labels."""
+    if "ipBlock" in peer or peer.get("namespaceSelector"):
+        return False  # another namespace (or, for a namespaceSelector {}, every one: then yes)
+    selector = peer.get("podSelector")
+    if selector is None:
+        return "namespaceSelector" in peer  # namespaceSelector: {} alone admits every pod
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def _peer_is_outside(peer: dict[str, Any]) -> bool:
+    return "ipBlock" in peer or "namespaceSelector" in peer
+
+
+def _allows(
+    policies: list[Manifest], direction: str, number: int, name: str | None, peer_ok: Callable[[dict[str, Any]], bool]
+) -> bool:
+    """Whether some rule of these policies lets traffic through on this port from/to a peer
+    `peer_ok` accepts. Policies that do not restrict `direction` are not consulted."""
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    for policy in policies:
+        for rule in policy["spec"].get(key) or []:
+            peers = rule.get(peers_key)
+            if _port_in(rule.get("ports"), number, name) and (not peers or any(peer_ok(p) for p in peers)):
+                return True
+    return False
+
+
+def _restricting(policies: list[Manifest], pod: PodTemplate, direction: str) -> list[Manifest]:
+    return [
+        p for p in policies if _policy_selects(p, pod.labels) and direction in p["spec"].get("policyTypes", ["Ingress"])
+    ]
+
+
+def _urls_of(pod: PodTemplate) -> Iterator[tuple[str, str, int | None]]:
+    """(what, host, port) of servers a pod's env values and command lines name."""
+    for container in pod.containers():
+        for item in container.get("env", []):
+            if "value" in item:
+                for host, port in hosts_in(item["name"], item["value"]):
+                    yield item["name"], host, port
+        for token in command_tokens(container):
+            for host, port in hosts_in("command", token):
+                yield "command", host, port
+
+
+def network_policy_problems(manifests: list[Manifest]) -> list[str]:
+    """Under the rendered NetworkPolicies, the traffic the chart wires can flow.
+
+    - every Service's target port is open for ingress on the pods it selects, from somewhere;
+    - a pod that names a rendered Service (env value or command URL) may send to the target
+      port (its egress policies) and the selected pods accept it from that pod (their ingress);
+    - a pod that names an outside server with a port, and any hostname at all, may send to
+      that port and to DNS (53) when its egress is restricted;
+    - a named port in an ingress rule is a container port of some pod the policy selects.
+    Peers are matched by labels in the release's namespace; destinations outside it by port."""
+    policies = [d for d in manifests if d["kind"] == "NetworkPolicy"]
+    if not policies:
+        return []
+    problems = []
+    pods = pod_templates(manifests)
+    services = {d["metadata"]["name"]: d for d in manifests if d["kind"] == "Service"}
+
+    def targets(svc: Manifest, port: dict[str, Any]) -> list[tuple[PodTemplate, int, str | None]]:
+        """(pod, container port number, its name) a Service port reaches."""
+        found = []
+        for pod in (p for p in pods if not p.is_hook and _selects(svc["spec"].get("selector") or {}, p.labels)):
+            target = port.get("targetPort", port["port"])
+            for cp in (cp for c in pod.spec.get("containers", []) for cp in c.get("ports", [])):
+                if target in (cp["containerPort"], cp.get("name")):
+                    found.append((pod, cp["containerPort"], cp.get("name")))
+        return found
+
+    for policy in policies:
+        selected = [p for p in pods if _policy_selects(policy, p.labels)]
+        declared = {cp.get("name") for p in selected for c in p.containers() for cp in c.get("ports", [])}
+        for rule in policy["spec"].get("ingress") or []:
+            for p in rule.get("ports") or []:
+                if isinstance(p.get("port"), str) and selected and p["port"] not in declared:
+                    problems.append(
+                        f"{ref(policy)}: ingress port {p['port']!r} is no container port of the pods it selects"
+                    )
+
+    for svc in services.values():
+        for port in svc["spec"].get("ports", []):
+            for pod, number, name in targets(svc, port):
+                restricting = _restricting(policies, pod, "Ingress")
+                if restricting and not _allows(restricting, "Ingress", number, name, lambda peer: True):
+                    problems.append(
+                        f"{ref(svc)}: no NetworkPolicy admits traffic to port {name or number} of {pod.name}"
+                    )
+
+    for client in pods:
+        egress = _restricting(policies, client, "Egress")
+        named_hosts = False
+        for what, host, port in _urls_of(client):
+            named_hosts = True
+            svc = services.get(host.split(".")[0])
+            if svc is None:
+                if egress and port is not None and not _allows(egress, "Egress", port, None, lambda peer: True):
+                    problems.append(f"{client.name}: egress to {host}:{port} ({what}) is not allowed")
+                continue
+            service_port = _service_port(svc, port) if port is not None else None
+            if service_port is None:
+                continue  # a wrong port is chart_url_problems' to report
+            for server, number, name in targets(svc, service_port):
+                if server.owner is client.owner:
+                    continue
+                if egress and not _allows(
+                    egress, "Egress", number, name, lambda peer: _peer_is_pod(peer, server.labels)
+                ):
+                    problems.append(f"{client.name}: egress to {ref(svc)} port {number} ({what}) is not allowed")
+                ingress = _restricting(policies, server, "Ingress")
+                if ingress and not _allows(
+                    ingress, "Ingress", number, name, lambda peer: _peer_is_pod(peer, client.labels)
+                ):
+                    problems.append(
+                        f"{server.name}: ingress from {client.name} on port {name or number} ({what}) is not allowed"
+                    )
+        if egress and named_hosts and not _allows(egress, "Egress", 53, None, lambda peer: True):
+            problems.append(f"{client.name}: DNS (port 53) is not allowed")
+    return problems
+
+
+def ingress_reachability_problems(manifests: list[Manifest]) -> list[str]:
+    """An Ingress's backend pods accept traffic from outside the namespace (the controller) on
+    the port the Ingress uses, and a ServiceMonitor's port is open to the scraper likewise."""
+    policies = [d for d in manifests if d["kind"] == "NetworkPolicy"]
+    if not policies:
+        return []
+    services = {d["metadata"]["name"]: d for d in manifests if d["kind"] == "Service"}
+    pods = [p for p in pod_templates(manifests) if not p.is_hook]
+    wanted: list[tuple[Manifest, Manifest, int | str]] = []
+    for doc in manifests:
+        if doc["kind"] == "Ingress":
+            for rule in doc["spec"].get("rules", []):
+                for path in (rule.get("http") or {}).get("paths", []):
+                    backend = path["backend"]["service"]
+                    if backend["name"] in services:
+                        port = backend["port"].get("name", backend["port"].get("number"))
+                        wanted.append((doc, services[backend["name"]], port))
+        elif doc["kind"] == "ServiceMonitor":
+            selector = (doc["spec"].get("selector") or {}).get("matchLabels") or {}
+            for svc in services.values():
+                if _selects(selector, svc["metadata"].get("labels") or {}):
+                    wanted += [(doc, svc, e["port"]) for e in doc["spec"].get("endpoints", []) if "port" in e]
+    problems = []
+    for doc, svc, port_ref in wanted:
+        port = _service_port(svc, port_ref)
+        if port is None:
+            continue  # reference_problems reports it
+        target = port.get("targetPort", port["port"])
+        for pod in (p for p in pods if _selects(svc["spec"].get("selector") or {}, p.labels)):
+            for cp in (cp for c in pod.spec.get("containers", []) for cp in c.get("ports", [])):
+                if target not in (cp["containerPort"], cp.get("name")):
+                    continue
+                restricting = _restricting(policies, pod, "Ingress")
+                if restricting and not _allows(
+                    restricting, "Ingress", cp["containerPort"], cp.get("name"), _peer_is_outside
+                ):
+                    problems.append(
+                        f"{ref(doc)}: {pod.name} admits nothing from outside the namespace on port {cp.get('name') or cp['containerPort']}"
+                    )
+    return problems
