@@ -124,6 +124,22 @@ def uvicorn_access_fields(_: Any, __: str, event_dict: dict[str, Any]) -> dict[s
     return event_dict
 
 
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class QuietProbes(logging.Filter):
+    """Drops uvicorn's access line of a probe or scrape that succeeded (`/healthz`, `/readyz`,
+    `/metrics` below 400): kubelets and Prometheus call them every few seconds, and those lines
+    would bury the requests. A failing probe is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            path, status = args[2], args[4]
+            return not (path in QUIET_PATHS and isinstance(status, int) and status < 400)
+        return True
+
+
 ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream")
 """Loggers that come with handlers of their own (uvicorn's log config; FastStream's colourized
 stream handler): theirs are removed and their records go to the root handler, as JSON."""
@@ -174,6 +190,9 @@ def configure_logging(service: str, *, region: str = "", log_format: str = "auto
         routed.propagate = True
     logging.captureWarnings(True)
     install_path_redaction()
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QuietProbes) for f in access.filters):
+        access.addFilter(QuietProbes())
     for noisy in ("aiokafka", "pymongo", "botocore", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

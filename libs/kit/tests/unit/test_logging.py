@@ -86,6 +86,15 @@ def test_uvicorn_access_and_error_lines_are_json_and_redacted(output: io.StringI
     assert access.propagate and not access.handlers
 
 
+def test_successful_probes_and_scrapes_write_no_access_line(output: io.StringIO) -> None:
+    configure(output)
+    configure(output)  # idempotent: one filter
+    access = logging.getLogger("uvicorn.access")
+    for path, status in (("/healthz", 200), ("/metrics", 200), ("/readyz", 503), ("/v1/documents", 200)):
+        access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.1:1", "GET", path, "1.1", status)
+    assert [(line["path"], line["status"]) for line in lines(output)] == [("/readyz", 503), ("/v1/documents", 200)]
+
+
 def test_a_traceback_is_a_field_not_extra_lines(output: io.StringIO) -> None:
     configure(output)
     try:
