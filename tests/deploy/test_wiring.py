@@ -130,12 +130,13 @@ def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> lis
     problems = [
         *wiring.service_problems(objects),
         *wiring.hook_problems(objects),
-        *wiring.command_problems(objects),
+        *wiring.command_problems(objects, hooks_only=False),
         *wiring.security_problems(objects),
         *wiring.chart_url_problems(objects),
         *wiring.reference_problems(objects),
         *wiring.network_policy_problems(objects),
         *wiring.ingress_reachability_problems(objects),
+        *wiring.listener_problems(objects),
     ]
     compose_env = {
         svc: set(spec.get("environment") or {})
@@ -443,6 +444,33 @@ def gateway_closed_to_the_ingress_controller(objects: list, config: dict) -> Non
         ]
 
 
+def metrics_port_env_not_declared(objects: list, config: dict) -> None:
+    container = first_container(find(objects, "Deployment", "docstore-indexer"))
+    next(e for e in container["env"] if e["name"] == "METRICS_PORT")["value"] = "9465"
+
+
+def scrape_annotation_on_the_app_port(objects: list, config: dict) -> None:
+    deployment = find(objects, "Deployment", "docstore-metadata")
+    port = next(e for e in first_container(deployment)["env"] if e["name"] == "PORT")["value"]
+    deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] = port
+
+
+def ingress_routes_to_metrics(objects: list, config: dict) -> None:
+    ingress = find(objects, "Ingress", "docstore-gateway")
+    ingress["spec"]["rules"][0]["http"]["paths"].append(
+        {
+            "path": "/metrics",
+            "pathType": "Prefix",
+            "backend": {"service": {"name": "docstore-gateway", "port": {"name": "metrics"}}},
+        }
+    )
+
+
+def app_port_env_differs(objects: list, config: dict) -> None:
+    container = first_container(find(objects, "Deployment", "docstore-notify"))
+    next(e for e in container["env"] if e["name"] == "PORT")["value"] = "8099"
+
+
 # (mutation, what the report must say); each runs on both regions' renders.
 BREAKAGES = [
     (selector_matches_no_pod, "docstore-quota: selector"),
@@ -479,6 +507,10 @@ BREAKAGES = [
     (policy_admits_no_caller, "Deployment/docstore-quota: ingress from Deployment/docstore-upload"),
     (init_egress_to_kafka_closed, "Job/docstore-init: egress to"),
     (caller_egress_closed, "Deployment/docstore-upload: egress to Service/docstore-quota"),
+    (metrics_port_env_not_declared, "METRICS_PORT=9465 is no containerPort"),
+    (scrape_annotation_on_the_app_port, "is not the metrics listener"),
+    (ingress_routes_to_metrics, "routes /metrics to the metrics port of Deployment/docstore-gateway"),
+    (app_port_env_differs, "PORT=8099 but the containerPort named http"),
     (
         gateway_closed_to_the_ingress_controller,
         "Ingress/docstore-gateway: Deployment/docstore-gateway admits nothing from outside",
@@ -503,10 +535,16 @@ def scrape_port_closed(objects: list, config: dict) -> None:
     gateway_closed_to_the_ingress_controller(objects, config)
 
 
+def service_monitor_path_wrong(objects: list, config: dict) -> None:
+    for endpoint in find(objects, "ServiceMonitor")["spec"]["endpoints"]:
+        endpoint["path"] = "/metrics/"
+
+
 OPTIONAL_BREAKAGES = [
     (service_monitor_port_missing, "has no port named 'metrix'"),
     (scaled_object_beside_an_hpa, "its Deployment also has an HPA"),
     (scrape_port_closed, "ServiceMonitor/"),
+    (service_monitor_path_wrong, "scrapes /metrics/"),
 ]
 
 

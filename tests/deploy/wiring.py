@@ -765,3 +765,63 @@ def ingress_reachability_problems(manifests: list[Manifest]) -> list[str]:
                         f"{ref(doc)}: {pod.name} admits nothing from outside the namespace on port {cp.get('name') or cp['containerPort']}"
                     )
     return problems
+
+
+# --- What the processes listen on ------------------------------------------------------------------
+
+
+def listener_problems(manifests: list[Manifest]) -> list[str]:
+    """Declared ports are the ports the process listens on: `PORT` is the containerPort named
+    `http`; `METRICS_PORT` > 0 is a containerPort (named `metrics` when one is) and 0 leaves no
+    `metrics` port declared; `prometheus.io/port` is a declared port; a ServiceMonitor scrapes
+    `/metrics` (all the metrics listener serves); no Ingress routes to the metrics port."""
+    problems = []
+    metrics_ports: dict[str, set[int]] = {}  # pod name -> its metrics port numbers
+    pods = [p for p in pod_templates(manifests) if not p.is_hook]
+    for pod in pods:
+        annotations = (pod.owner["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+        declared_numbers = set()
+        for container in pod.spec.get("containers", []):
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+            declared_numbers |= set(ports.values())
+            where = f"{pod.name}/{container['name']}"
+            if env.get("PORT") is not None and ports.get("http") != int(env["PORT"]):
+                problems.append(f"{where}: PORT={env['PORT']} but the containerPort named http is {ports.get('http')}")
+            metrics = int(env.get("METRICS_PORT") or 0)
+            if metrics and metrics not in ports.values():
+                problems.append(f"{where}: METRICS_PORT={metrics} is no containerPort")
+            if "metrics" in ports and ports["metrics"] != metrics:
+                problems.append(
+                    f"{where}: containerPort metrics={ports['metrics']}, but METRICS_PORT is {metrics or 'unset'}"
+                )
+            if metrics:
+                metrics_ports.setdefault(pod.name, set()).add(metrics)
+        scrape_port = annotations.get("prometheus.io/port")
+        if scrape_port is not None and int(scrape_port) not in declared_numbers:
+            problems.append(f"{pod.name}: prometheus.io/port {scrape_port} is no containerPort")
+        if scrape_port is not None and pod.name in metrics_ports and int(scrape_port) not in metrics_ports[pod.name]:
+            problems.append(f"{pod.name}: prometheus.io/port {scrape_port} is not the metrics listener")
+    services = {d["metadata"]["name"]: d for d in manifests if d["kind"] == "Service"}
+    for doc in manifests:
+        if doc["kind"] == "ServiceMonitor":
+            for endpoint in doc["spec"].get("endpoints", []):
+                if endpoint.get("path", "/metrics") != "/metrics":
+                    problems.append(f"{ref(doc)}: scrapes {endpoint['path']}; the metrics listener serves /metrics")
+        if doc["kind"] != "Ingress":
+            continue
+        for rule in doc["spec"].get("rules", []):
+            for path in (rule.get("http") or {}).get("paths", []):
+                backend = path["backend"]["service"]
+                svc = services.get(backend["name"])
+                port = _service_port(svc, backend["port"].get("name", backend["port"].get("number"))) if svc else None
+                if port is None:
+                    continue
+                target = port.get("targetPort", port["port"])
+                for pod in (p for p in pods if _selects(svc["spec"].get("selector") or {}, p.labels)):
+                    for cp in (cp for c in pod.spec.get("containers", []) for cp in c.get("ports", [])):
+                        if target in (cp["containerPort"], cp.get("name")) and cp["containerPort"] in metrics_ports.get(
+                            pod.name, ()
+                        ):
+                            problems.append(f"{ref(doc)}: routes {path.get('path')} to the metrics port of {pod.name}")
+    return problems
