@@ -97,7 +97,7 @@ before the install.
 Pod annotations that change when a Secret or ConfigMap the pod reads changes, so that
 `helm upgrade` rolls the pods (a pod reads env from a Secret only when it starts). The
 Secrets are the ones the service's env names (secretKeyRef / configMapKeyRef, whatever
-snippet added them); their data is read from the cluster with `lookup` at install/upgrade
+snippet added them) and the CA bundles it mounts (Kafka, MongoDB); their data is read from the cluster with `lookup` at install/upgrade
 time and only its SHA-256 lands in the annotation. `helm template` and --dry-run cannot
 read the cluster: there the checksum is of the names alone. Args: root, name, uses.
 */}}
@@ -109,6 +109,11 @@ read the cluster: there the checksum is of the names alone. Args: root, name, us
 {{- with .secretKeyRef }}{{ $_ := set $refs.Secret .name true }}{{ end }}
 {{- with .configMapKeyRef }}{{ $_ := set $refs.ConfigMap .name true }}{{ end }}
 {{- end }}
+{{- end }}
+{{- /* Mounted CA bundles: read when a process starts, like env. */ -}}
+{{- range (concat (include "docstore.kafka.volumes" $root | fromYamlArray) (include "docstore.mongodb.volumes" $root | fromYamlArray)) }}
+{{- with .secret }}{{ $_ := set $refs.Secret .secretName true }}{{ end }}
+{{- with .configMap }}{{ $_ := set $refs.ConfigMap .name true }}{{ end }}
 {{- end }}
 {{- range $kind := list "Secret" "ConfigMap" }}
 {{- $data := list }}
