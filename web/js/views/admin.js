@@ -67,7 +67,7 @@ export async function adminView(main, params, ctx) {
       h("p", { class: "muted" }, "Events a consumer kept failing on. Replaying one publishes it again to its topic; consumers are idempotent."),
       letters));
 
-  api("GET", "admin/accounts/top", { query: { limit: 10 } }).then((accounts) => {
+  api("GET", "admin/accounts/top", { query: { limit: 10 } }).then(({ items: accounts }) => {
     clear(top, accounts.length
       ? h("table", {},
         h("thead", {}, h("tr", {}, ["Account", "Plan", "Used", "Of cap"].map((t) => h("th", { scope: "col" }, t)))),

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -209,14 +210,16 @@ async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publ
         assert (await client.get("/notifications")).status_code == 401
         first = (await client.get("/notifications", params={"limit": 2}, headers=as_account(app, account_id))).json()
         assert len(first["items"]) == 2 and first["next_cursor"]
-        second = (
-            await client.get(
-                "/notifications",
-                params={"limit": 2, "cursor": first["next_cursor"]},
-                headers=as_account(app, account_id),
-            )
-        ).json()
-        assert len(second["items"]) == 1 and second["next_cursor"] is None
+        assert first["next"] == "?" + urlencode({"cursor": first["next_cursor"], "limit": 2})
+        second = (await client.get("/notifications" + first["next"], headers=as_account(app, account_id))).json()
+        assert len(second["items"]) == 1 and second["next_cursor"] is None and second["next"] is None
+        # Another account's cursor is only a position: it shows that account nothing of this one's.
+        replayed = await client.get(
+            "/notifications", params={"cursor": first["next_cursor"]}, headers=as_account(app, other_id)
+        )
+        assert replayed.status_code == 200 and all(
+            item["kind"] == "quota.exceeded" for item in replayed.json()["items"]
+        )
         items = first["items"] + second["items"]
         assert len({item["id"] for item in items}) == 3
         assert all(item["kind"] == "upload.expired" and item["status"] == "sent" for item in items)

@@ -30,7 +30,7 @@ async def test_a_foreign_cursor_is_a_422_problem_with_the_same_detail() -> None:
         answer = await client.get("/notifications", params={"cursor": "nope"}, headers=headers)
         assert answer.status_code == 422 and answer.json()["detail"] == "invalid cursor"
         page = await client.get("/notifications", headers=headers)
-        assert page.status_code == 200 and page.json() == {"items": [], "next_cursor": None}
+        assert page.status_code == 200 and page.json() == {"items": [], "next_cursor": None, "next": None}
 
 
 async def test_preferences_change_only_the_kinds_given() -> None:

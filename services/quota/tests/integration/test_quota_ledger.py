@@ -238,9 +238,12 @@ async def test_admin_dashboard_totals_top_over_quota_and_reconciliation(
         totals = (await c.get("/admin/totals")).json()
         assert totals["plans"]["free"]["documents"] >= 2 and totals["all"]["stored_bytes"] >= 1210
         top = (await c.get("/admin/accounts/top", params={"limit": 1})).json()
-        assert [a["account_id"] for a in top] == [big]
+        assert [a["account_id"] for a in top["items"]] == [big] and top["next"]
+        second = (await c.get("/admin/accounts/top" + top["next"])).json()
+        assert len(second["items"]) == 1 and second["items"][0]["account_id"] != big
         over = (await c.get("/admin/accounts/over-quota")).json()
-        assert [a["account_id"] for a in over["items"]] == [big]
+        assert [a["account_id"] for a in over["items"]] == [big] and over["next_cursor"] is None
+        assert (await c.get("/admin/accounts/over-quota", params={"cursor": "garbage"})).status_code == 422
 
         report = (await c.post("/admin/reconciliation")).json()
         assert report["drifting_accounts"] == 0 and report["s3_bytes"] == 1210 and report["fixed"] is False

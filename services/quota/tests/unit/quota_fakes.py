@@ -64,9 +64,9 @@ class InMemoryUsage:
         found = self.accounts.get(account_id)
         return found.usage if found else Usage(account_id, DEFAULT_PLAN, 0, False)
 
-    async def top(self, limit: int) -> list[Usage]:
+    async def top(self, limit: int, *, skip: int = 0) -> list[Usage]:
         rows = sorted((a.usage for a in self.accounts.values()), key=lambda u: (-u.used_bytes, u.account_id))
-        return rows[:limit]
+        return rows[skip : skip + limit]
 
     async def over_quota(self, limit: int, after: str | None = None) -> list[Usage]:
         rows = sorted((a.usage for a in self.accounts.values() if a.usage.over_quota), key=lambda u: u.account_id)

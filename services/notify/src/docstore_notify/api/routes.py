@@ -6,11 +6,12 @@ import html
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_kit.pagination import CursorQuery, Page
 from docstore_notify.api.deps import NotifierDep, SubscriptionsDep
 from docstore_notify.domain.mail import describe
 from docstore_notify.domain.notices import Mode
@@ -27,10 +28,8 @@ class NotificationOut(BaseModel):
     sent_at: datetime | None = None
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationOut]
-    next_cursor: str | None
-    """Pass as `cursor` for the next (older) page; null on the last page."""
+class NotificationPage(Page[NotificationOut]):
+    """A page of the caller's notifications, newest first; the next page holds older ones."""
 
 
 class Preferences(BaseModel):
@@ -72,13 +71,14 @@ def _out(row: dict[str, Any]) -> NotificationOut:
 
 @router.get("/notifications", summary="The caller's notifications, newest first")
 async def my_notifications(
+    request: Request,
     account_id: CurrentAccountId,
     subscriptions: SubscriptionsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: CursorQuery = None,
 ) -> NotificationPage:
     page = await subscriptions.history(account_id, limit=limit, cursor=cursor)  # InvalidCursor: 422
-    return NotificationPage(items=[_out(row) for row in page.rows], next_cursor=page.next_cursor)
+    return NotificationPage.of(request, [_out(row) for row in page.rows], page.next_cursor, limit)
 
 
 @router.get("/notifications/preferences", summary="How the caller wants each kind of notification")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from docstore_kit.errors import Invalid
+from docstore_kit.pagination import InvalidCursor as SharedInvalidCursor
 
 
-class InvalidCursor(Invalid):
-    """A pagination cursor this service did not hand out (422, detail "invalid cursor")."""
-
-    problem = "invalid-cursor"
-    title = "Invalid cursor"
+class InvalidCursor(SharedInvalidCursor):
+    """A pagination cursor this service did not hand out (422 `invalid-cursor`, as on every list;
+    detail "invalid cursor")."""
 
 
 class MailRejected(Exception):

@@ -154,9 +154,10 @@ class UsageRepository:
         doc = await self.collection.find_one({"_id": account_id}, session=self.session)
         return to_usage(doc) if doc else Usage(account_id, DEFAULT_PLAN, 0, False)
 
-    async def top(self, limit: int) -> list[Usage]:
+    async def top(self, limit: int, *, skip: int = 0) -> list[Usage]:
+        """Accounts by used bytes, most first; `skip` and `limit` read one page of them."""
         found = self.collection.find({}, session=self.session).sort([("used_bytes", DESCENDING), ("_id", 1)])
-        return [to_usage(doc) async for doc in found.limit(limit)]
+        return [to_usage(doc) async for doc in found.skip(skip).limit(limit)]
 
     async def over_quota(self, limit: int, after: str | None = None) -> list[Usage]:
         query: dict[str, Any] = {"over_quota": True}

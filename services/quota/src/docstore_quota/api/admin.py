@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from docstore_kit.auth import AdminAccountId
+from docstore_kit.pagination import CursorQuery, Page
 from docstore_quota.api.deps import AccountsDep, DeadLettersDep, ReconcilerDep, SettingsDep
 from docstore_quota.api.routes import UsageOut, usage_out
 from docstore_quota.service_layer.accounts import AccountUsage
@@ -35,9 +36,8 @@ class Totals(BaseModel):
     all: PlanTotals
 
 
-class AccountsPage(BaseModel):
-    items: list[UsageOut]
-    next_cursor: str | None = None
+class AccountsPage(Page[UsageOut]):
+    """A page of accounts with their usage."""
 
 
 class DeadLetterOut(BaseModel):
@@ -54,9 +54,8 @@ class DeadLetterOut(BaseModel):
     event_id: str | None
 
 
-class DeadLetterPage(BaseModel):
-    items: list[DeadLetterOut]
-    next_cursor: str | None
+class DeadLetterPage(Page[DeadLetterOut]):
+    """A page of dead letters, in (topic, partition, offset) order."""
 
 
 class Replayed(BaseModel):
@@ -77,24 +76,28 @@ async def totals(_: AdminAccountId, accounts: AccountsDep) -> Totals:
 
 @router.get("/accounts/top", summary="Accounts using the most storage")
 async def top_accounts(
+    request: Request,
     _: AdminAccountId,
     accounts: AccountsDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> list[UsageOut]:
-    return _listed(await accounts.top(limit), settings)
+    cursor: CursorQuery = None,
+) -> AccountsPage:
+    rows, next_cursor = await accounts.top(limit, cursor)
+    return AccountsPage.of(request, _listed(rows, settings), next_cursor, limit)
 
 
 @router.get("/accounts/over-quota", summary="Accounts flagged over their cap, by id")
 async def over_quota(
+    request: Request,
     _: AdminAccountId,
     accounts: AccountsDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: CursorQuery = None,
 ) -> AccountsPage:
     rows, next_cursor = await accounts.over_quota(limit, cursor)
-    return AccountsPage(items=_listed(rows, settings), next_cursor=next_cursor)
+    return AccountsPage.of(request, _listed(rows, settings), next_cursor, limit)
 
 
 @router.get("/reconciliation", summary="The latest comparison of the ledger with S3")
@@ -110,14 +113,15 @@ async def reconcile_now(admin_id: AdminAccountId, reconciler: ReconcilerDep) -> 
 
 @router.get("/dlq", summary="Dead letters across every `*.dlq` topic, oldest first per partition")
 async def dead_letters(
+    request: Request,
     _: AdminAccountId,
     letters: DeadLettersDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: CursorQuery = None,
     topic: Annotated[str | None, Query(max_length=300)] = None,
 ) -> DeadLetterPage:
     found, next_cursor = await letters.page(limit=limit, cursor=cursor, topic=topic)
-    return DeadLetterPage(items=[DeadLetterOut(**letter.summary()) for letter in found], next_cursor=next_cursor)
+    return DeadLetterPage.of(request, [DeadLetterOut(**letter.summary()) for letter in found], next_cursor, limit)
 
 
 @router.post(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
 from docstore_quota.domain.usage import Usage
 from docstore_quota.service_layer.ports import Repos
 from docstore_quota.service_layer.reservations import Reservations
@@ -55,16 +56,23 @@ class Accounts:
 
         return await self.uow.run(work)
 
-    async def top(self, limit: int) -> list[AccountUsage]:
-        """Accounts using the most storage."""
-        return await self._with_reservations(await self.reads.usage.top(limit))
+    async def top(self, limit: int, cursor: str | None = None) -> tuple[list[AccountUsage], str | None]:
+        """One page of the accounts using the most storage, and the next page's cursor (a position
+        in the ranking, which moves as accounts grow: a browsing aid, not a snapshot)."""
+        skip = cursor_offset(cursor)
+        rows = await self.reads.usage.top(limit + 1, skip=skip)
+        more = len(rows) > limit
+        return await self._with_reservations(rows[:limit]), (offset_cursor(skip + limit) if more else None)
 
     async def over_quota(self, limit: int, cursor: str | None) -> tuple[list[AccountUsage], str | None]:
-        """Flagged accounts after `cursor` (an account id), and the next page's cursor."""
-        rows = await self.reads.usage.over_quota(limit + 1, after=cursor)
+        """Flagged accounts after `cursor` (it holds the last account id shown), and the next page's cursor."""
+        after = decode_cursor(cursor).get("after") if cursor else None
+        if cursor and not isinstance(after, str):
+            raise InvalidCursor("cursor: not a cursor from this listing; start again without one")
+        rows = await self.reads.usage.over_quota(limit + 1, after=after)
         more = len(rows) > limit
         rows = rows[:limit]
-        return await self._with_reservations(rows), (rows[-1].account_id if more else None)
+        return await self._with_reservations(rows), (encode_cursor({"after": rows[-1].account_id}) if more else None)
 
     async def totals(self) -> Totals:
         """Per plan and overall: accounts, documents, storage, average document size, over quota."""

@@ -8,12 +8,13 @@ import structlog
 from docstore_events.dead_letters import DeadLetter, DeadLetters, InvalidCursor, NotFound
 from docstore_events.envelope import KafkaRecord
 from docstore_kit import errors
+from docstore_kit.pagination import InvalidCursor as InvalidPageCursor
 
 log = structlog.get_logger(__name__)
 
 
-class BadCursor(errors.Invalid):
-    """The page cursor is not one this browser gave."""
+class BadCursor(InvalidPageCursor):
+    """The page cursor is not one this browser gave (422 `invalid-cursor`, as on every list)."""
 
 
 class NoDeadLetter(errors.NotFound):
