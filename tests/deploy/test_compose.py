@@ -10,21 +10,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REPO, required_env, run, service_names, tool  # noqa: E402
+from deploy_support import REPO, compose_config_json, compose_run, required_env, run, service_names, tool  # noqa: E402
 
-COMPOSE_FILE = REPO / "docker-compose.yml"
 SERVERS = ("kafka", "mongodb", "s3", "typesense", "moto")
-
-
-def compose(*args: str):
-    return run([tool("docker-compose"), "--project-directory", REPO, "-f", COMPOSE_FILE, *args])
+compose = compose_run
 
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    result = compose("--profile", "region-b", "config", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(compose_config_json())
 
 
 @pytest.mark.parametrize("profile", [[], ["--profile", "region-b"]], ids=["region-a", "region-b"])
