@@ -154,3 +154,17 @@ async def test_doc_pages_reference_only_assets_the_app_serves(app: FastAPI, page
         asset = await call(app, "GET", url)
         assert asset.status_code == 200, url
     assert "cdn" not in answer.text.lower()
+
+
+async def test_starlettes_own_refusals_are_problems_that_keep_their_headers(app: FastAPI) -> None:
+    missing = await call(app, "GET", "/no-such-path")
+    assert (missing.status_code, missing.headers["content-type"]) == (404, PROBLEM_JSON)
+    assert missing.json() == {
+        "type": "urn:docstore:problem:not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Not Found",
+    }
+    wrong_method = await call(app, "DELETE", "/notes")
+    assert (wrong_method.status_code, wrong_method.json()["type"]) == (405, "urn:docstore:problem:method-not-allowed")
+    assert "POST" in wrong_method.headers["allow"]  # Starlette's Allow header survives the handler
