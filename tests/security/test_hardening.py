@@ -103,7 +103,7 @@ async def test_every_gateway_response_carries_the_browser_security_headers(syste
         ("GET", "/readyz", {}, None),
         ("GET", "/openapi.json", {}, None),
         ("GET", "/docs", {}, None),
-        ("GET", "/metrics/", {}, None),
+        ("GET", "/metrics", {}, None),
         ("GET", "/no-such-file.js", {}, None),
         ("GET", "/v1/documents", {}, None),
         ("GET", "/v1/documents", user.auth, None),

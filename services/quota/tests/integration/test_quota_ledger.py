@@ -258,7 +258,7 @@ async def test_admin_dashboard_totals_top_over_quota_and_reconciliation(
         ]
         assert (await c.get("/admin/reconciliation")).json()["id"] == report["id"]
         assert (await usage(app, big))["used_bytes"] == 1250  # reported, never "fixed"
-        metrics = (await c.get("/metrics/")).text
+        metrics = (await c.get("/metrics")).text
         assert "docstore_quota_drifting_accounts 2.0" in metrics
         assert 'docstore_quota_stored_bytes{plan="free"}' in metrics
         assert 'docstore_quota_upload_size_bytes_bucket{le="10000.0",plan="free"}' in metrics
