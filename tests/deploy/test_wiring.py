@@ -143,6 +143,9 @@ def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> lis
         for name, spec in config["services"].items()
         if (svc := compose_service(name)) and name == svc
     }
+    in_chart = {chart_service(pod) for pod in wiring.pod_templates(objects)}
+    for service in sorted(set(compose_env) - in_chart):
+        problems.append(f"{service}: runs in docker-compose.yml but has no Deployment in the chart")
     for pod in wiring.pod_templates(objects):
         service = chart_service(pod)
         if service is None:
@@ -151,10 +154,12 @@ def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> lis
         referenced = {m for item in env.values() for m in re.findall(r"\$\((\w+)\)", str(item.get("value", "")))}
         # The chart, like compose, hands the service URLs to every service: any service may read a name.
         problems += wiring.unread_env_problems(pod.name, env, read_by(service_names(), referenced))
-        if service in compose_env:
-            problems += wiring.env_parity_problems(
-                service, compose_env[service], env, set(reads(service)), ALLOWED_ENV_DIFFERENCES
-            )
+        if service not in compose_env:
+            problems.append(f"{service}: runs in the chart ({pod.name}) but not in docker-compose.yml")
+            continue
+        problems += wiring.env_parity_problems(
+            service, compose_env[service], env, set(reads(service)), ALLOWED_ENV_DIFFERENCES
+        )
         for container in pod.spec["containers"]:
             ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -371,6 +376,14 @@ def compose_wrong_init_script(objects: list, config: dict) -> None:
     init["command"] = [t.replace("init_platform.py", "init-platform.py") for t in init["command"]]
 
 
+def service_missing_from_compose(objects: list, config: dict) -> None:
+    del config["services"]["notify"]
+
+
+def service_missing_from_the_chart(objects: list, config: dict) -> None:
+    objects.remove(find(objects, "Deployment", "docstore-notify"))
+
+
 def compose_drop_all_removed(objects: list, config: dict) -> None:
     del config["services"]["notify"]["cap_drop"]
 
@@ -497,6 +510,11 @@ BREAKAGES = [
     (compose_env_typo, "nothing reads env KAFKA_FETCH_MAX_WAIT_MSS"),
     (compose_env_missing, "quota: KAFKA_TOPIC_PREFIX is set by the chart but not in docker-compose.yml"),
     (compose_wrong_init_script, "compose init: runs /init/init-platform.py"),
+    (
+        service_missing_from_compose,
+        "notify: runs in the chart (Deployment/docstore-notify) but not in docker-compose.yml",
+    ),
+    (service_missing_from_the_chart, "notify: runs in docker-compose.yml but has no Deployment in the chart"),
     (compose_drop_all_removed, "compose notify: cap_drop does not contain ALL"),
     (compose_writable_root, "compose init: read_only is not true"),
     (ingress_backend_port_missing, "Service docstore-gateway has no port 'htp'"),
