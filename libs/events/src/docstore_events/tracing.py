@@ -42,6 +42,12 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+async def propagate_to_request(request: Any) -> None:
+    """An httpx `request` event hook: the call carries the current `traceparent`, so the service
+    it reaches continues this trace (`event_hooks={"request": [propagate_to_request]}`)."""
+    propagate.inject(request.headers)
+
+
 def context_from_headers(headers: Mapping[str, str]) -> Context:
     """The trace context a consumed message carries, so its handling joins that trace."""
     return propagate.extract({k: v for k, v in headers.items() if k in ("traceparent", "tracestate")})

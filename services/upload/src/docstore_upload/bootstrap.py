@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
@@ -51,7 +52,12 @@ def bootstrap(
     internal_auth = InternalAuth.from_settings(settings)  # signs upload's calls to the other services
 
     def http(base_url: str, audience: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=base_url, timeout=5.0, auth=internal_auth.client_auth(audience))
+        client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=5.0,
+            auth=internal_auth.client_auth(audience),
+            event_hooks={"request": [propagate_to_request]},  # quota and metadata join the request's trace
+        )
         owned.append(client)
         return client
 

@@ -35,6 +35,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from docstore_events.faults import crashpoint
+from docstore_events.tracing import propagate_to_request
 from docstore_metadata.domain.accounts import UsernameTaken
 
 log = structlog.get_logger(__name__)
@@ -153,7 +154,10 @@ class ReplicationRelay:
     def _client(self, target: str) -> httpx.AsyncClient:
         if target not in self.clients:
             self.clients[target] = httpx.AsyncClient(
-                base_url=self.queue.peers[target], timeout=self.timeout, headers={SECRET_HEADER: self.secret}
+                base_url=self.queue.peers[target],
+                timeout=self.timeout,
+                headers={SECRET_HEADER: self.secret},
+                event_hooks={"request": [propagate_to_request]},  # the peer joins the current trace
             )
         return self.clients[target]
 

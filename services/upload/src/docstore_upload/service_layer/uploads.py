@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import structlog
 
 from docstore_events.faults import crashpoint
-from docstore_events.tracing import current_traceparent
+from docstore_events.tracing import continue_trace, current_traceparent, link_to
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.errors import DomainError
 from docstore_upload.adapters.repositories import Repositories
@@ -580,7 +580,15 @@ class Uploads:
             # completes it); once the grant ran out, any notice is a reason to look (and expire).
             return None
         try:
-            outcome = await self.check(row)
+            # The upload's own trace (the grant request's), linked from the notification's:
+            # whichever path completes it, upload.completed joins the trace the client started.
+            with continue_trace(
+                row.get("traceparent"),
+                "upload s3-event check",
+                attributes={"upload.id": row["_id"]},
+                links=link_to(current_traceparent()),
+            ):
+                outcome = await self.check(row)
         except DECLINED as error:
             # Parts still missing, closed meanwhile, or rejected (the check did that): nothing to retry.
             log.info("s3_event_check_declined", upload_id=row["_id"], reason=repr(error))
