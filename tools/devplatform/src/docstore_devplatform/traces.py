@@ -169,14 +169,16 @@ def spans_of_trace(spans: Iterable[dict[str, Any]], trace_id: str) -> list[dict[
     return [span for span in spans if span["trace_id"] == trace_id.lower()]
 
 
-def latest_traces(spans: Iterable[dict[str, Any]], count: int = 10) -> list[dict[str, Any]]:
-    """The `count` most recently started traces, newest first: trace id, start, span count,
-    services and the root span's name."""
+def latest_traces(spans: Iterable[dict[str, Any]], count: int = 10, *, min_spans: int = 1) -> list[dict[str, Any]]:
+    """The `count` most recently started traces of at least `min_spans` spans, newest first:
+    trace id, start, span count, services and the root span's name."""
     by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for span in spans:
         by_trace[span["trace_id"]].append(span)
     summaries = []
     for trace_id, members in by_trace.items():
+        if len(members) < min_spans:
+            continue
         ids = {span["span_id"] for span in members}
         roots = [span for span in members if span["parent_span_id"] not in ids] or members
         root = min(roots, key=lambda span: span["start_ns"])
