@@ -25,6 +25,7 @@ import wiring  # noqa: E402
 from deploy_support import (  # noqa: E402
     CHART,
     REGIONS,
+    REPO,
     compose_config_json,
     helm_template,
     manifests,
@@ -217,6 +218,28 @@ def test_rendered_chart_is_wired(render: str) -> None:
 def test_compose_is_wired() -> None:
     problems = compose_problems(compose())
     assert not problems, "\n".join(problems)
+
+
+def dockerfile_healthcheck_problems(dockerfile: str) -> list[str]:
+    """The image's HEALTHCHECK requests paths every service's app routes."""
+    joined = re.sub(r"\\\n", " ", dockerfile)
+    checks = [line for line in joined.splitlines() if line.strip().upper().startswith("HEALTHCHECK")]
+    problems = [] if checks else ["the Dockerfile has no HEALTHCHECK"]
+    for line in checks:
+        paths = re.findall(r"https?://[^/\s'\"]+(/[^\s'\"?#]*)", line)
+        if not paths and "NONE" not in line.upper():
+            problems.append(f"Dockerfile HEALTHCHECK requests no HTTP path: {line.strip()}")
+        for service in service_names():
+            problems += wiring.path_problems(f"Dockerfile HEALTHCHECK ({service})", paths, route_exists(service))
+    return problems
+
+
+def test_the_image_healthcheck_paths_are_routes() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    problems = dockerfile_healthcheck_problems(dockerfile)
+    assert not problems, "\n".join(problems)
+    broken = dockerfile_healthcheck_problems(dockerfile.replace("/healthz", "/nope"))
+    assert any("/nope is no route" in p for p in broken), broken
 
 
 def test_the_checks_see_what_they_check() -> None:
