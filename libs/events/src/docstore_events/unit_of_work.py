@@ -227,6 +227,8 @@ class FakeUnitOfWork(UnitOfWork[R]):
     def __init__(self, repos: R) -> None:
         self.repos = repos
         self.emitted: list[Event] = []
+        self.traceparents: list[str | None] = []
+        """The `traceparent` each of `emitted` was stamped with (None: no span was current)."""
         self.commits = 0
         self.processed: set[str] = set()
 
@@ -234,6 +236,7 @@ class FakeUnitOfWork(UnitOfWork[R]):
         transaction = Transaction(self.repos)
         result = await work(transaction)
         self.emitted += [event for event, _, _ in transaction.events]
+        self.traceparents += [traceparent for _, _, traceparent in transaction.events]
         self.commits += 1
         await _after_commit(transaction)
         return result
