@@ -502,6 +502,13 @@ def ingress_routes_to_metrics(objects: list, config: dict) -> None:
     )
 
 
+def metrics_back_on_the_app_port(objects: list, config: dict) -> None:
+    """Issue 16: with METRICS_PORT unset the app serves /metrics, and the public Ingress's `/` publishes it."""
+    container = first_container(find(objects, "Deployment", "docstore-gateway"))
+    container["env"] = [e for e in container["env"] if e["name"] != "METRICS_PORT"]
+    container["ports"] = [p for p in container["ports"] if p.get("name") != "metrics"]
+
+
 def app_port_env_differs(objects: list, config: dict) -> None:
     container = first_container(find(objects, "Deployment", "docstore-notify"))
     next(e for e in container["env"] if e["name"] == "PORT")["value"] = "8099"
@@ -551,6 +558,7 @@ BREAKAGES = [
     (metrics_port_env_not_declared, "METRICS_PORT=9465 is no containerPort"),
     (scrape_annotation_on_the_app_port, "is not the metrics listener"),
     (ingress_routes_to_metrics, "routes /metrics to the metrics port of Deployment/docstore-gateway"),
+    (metrics_back_on_the_app_port, "Ingress/docstore-gateway: / publishes /metrics of Deployment/docstore-gateway"),
     (app_port_env_differs, "PORT=8099 but the containerPort named http"),
     (
         gateway_closed_to_the_ingress_controller,

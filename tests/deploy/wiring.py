@@ -818,10 +818,17 @@ def listener_problems(manifests: list[Manifest]) -> list[str]:
                 if port is None:
                     continue
                 target = port.get("targetPort", port["port"])
+                prefix = path.get("path") or "/"
+                covers_metrics = "/metrics".startswith(prefix.rstrip("/") + "/") or prefix.rstrip("/") == "/metrics"
                 for pod in (p for p in pods if _selects(svc["spec"].get("selector") or {}, p.labels)):
                     for cp in (cp for c in pod.spec.get("containers", []) for cp in c.get("ports", [])):
-                        if target in (cp["containerPort"], cp.get("name")) and cp["containerPort"] in metrics_ports.get(
-                            pod.name, ()
-                        ):
-                            problems.append(f"{ref(doc)}: routes {path.get('path')} to the metrics port of {pod.name}")
+                        if target not in (cp["containerPort"], cp.get("name")):
+                            continue
+                        if cp["containerPort"] in metrics_ports.get(pod.name, ()):
+                            problems.append(f"{ref(doc)}: routes {prefix} to the metrics port of {pod.name}")
+                        elif covers_metrics and pod.name not in metrics_ports:
+                            # METRICS_PORT 0: the app serves /metrics itself, so this path publishes it.
+                            problems.append(
+                                f"{ref(doc)}: {prefix} publishes /metrics of {pod.name} (METRICS_PORT unset)"
+                            )
     return problems
