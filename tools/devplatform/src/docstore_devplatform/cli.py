@@ -217,7 +217,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     spans = read_spans(path)
     if args.trace_id:
         found = spans_of_trace(spans, args.trace_id)
-        print(render_trace(found) if found else f"no spans of trace {args.trace_id} in {path}")
+        print(render_trace(found, everything=args.all) if found else f"no spans of trace {args.trace_id} in {path}")
         return 0 if found else 1
     # One-span traces are mostly S3 notifications and idle rounds with nothing to do.
     latest = latest_traces(spans, args.count, min_spans=1 if args.all else 2)
@@ -284,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     trace = commands.add_parser("trace", parents=[common], help="print a trace as a tree (no id: the latest traces)")
     trace.add_argument("trace_id", nargs="?", help="32 hex digits (from a log line's trace_id)")
     trace.add_argument("--count", type=int, default=15, help="how many latest traces to list (default %(default)s)")
-    trace.add_argument("--all", action="store_true", help="list one-span traces too")
+    trace.add_argument(
+        "--all", action="store_true", help="list one-span traces too; in a tree, the ASGI send/receive spans"
+    )
     trace.add_argument("--file", type=Path, help="a traces.jsonl file (default: <data-dir>/logs/traces.jsonl)")
     trace.set_defaults(func=cmd_trace)
     commands.add_parser("supervise", parents=[common, run], help="run in the foreground (used by up)").set_defaults(

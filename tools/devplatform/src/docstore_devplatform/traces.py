@@ -209,11 +209,17 @@ def _walk(span: dict[str, Any], children: dict[str, list[dict[str, Any]]], depth
         yield from _walk(child, children, depth + 1, start_ns)
 
 
-def render_trace(spans: Iterable[dict[str, Any]]) -> str:
+def _asgi_internal(span: dict[str, Any]) -> bool:
+    """The ASGI instrumentation's per-message spans (``... http send``/``http receive``): noise in a tree."""
+    return span["name"].endswith((" http send", " http receive"))
+
+
+def render_trace(spans: Iterable[dict[str, Any]], *, everything: bool = False) -> str:
     """One trace as a tree, children under their parent by start time: service, span name,
     duration and start offset. A span whose parent never arrived (not exported yet, or in a
-    process without an exporter) is shown as a root, marked ``(parent missing)``."""
-    members = list(spans)
+    process without an exporter) is shown as a root, marked ``(parent missing)``. The ASGI
+    ``http send``/``http receive`` spans are left out unless `everything`."""
+    members = [span for span in spans if everything or not _asgi_internal(span)]
     if not members:
         return "(no spans)"
     ids = {span["span_id"] for span in members}
