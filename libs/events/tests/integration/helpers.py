@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 
 from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 from docstore_events.envelope import KafkaRecord, headers_to_dict
@@ -58,3 +59,18 @@ async def read_topic(
     finally:
         await consumer.stop()
     return messages
+
+
+async def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """How many records of `topic` the consumer group `group` has committed, over all partitions
+    (the sum of its committed offsets: every record before them was handled). Read by a consumer
+    that never joins the group, so the group's own members are not disturbed."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()  # fetches the cluster's metadata, which a reader that never subscribes lacks
+        partitions = reader.partitions_for_topic(topic) or set()
+        offsets = [await reader.committed(TopicPartition(topic, p)) for p in partitions]
+    finally:
+        await reader.stop()
+    return sum(offset or 0 for offset in offsets)
