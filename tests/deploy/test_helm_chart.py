@@ -24,6 +24,7 @@ from deploy_support import (  # noqa: E402
     tool,
 )
 
+
 def objects(region: str, kind: str) -> dict[str, dict]:
     return {doc["metadata"]["name"]: doc for doc in manifests(region) if doc["kind"] == kind}
 
