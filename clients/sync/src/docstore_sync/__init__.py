@@ -1,0 +1,1 @@
+"""docstore: keeps a local folder and a DocStore account in step."""
