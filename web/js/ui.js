@@ -1,4 +1,5 @@
 // Small DOM helpers. Text from the API is only ever set as text, never parsed as HTML.
+import { storedAccount } from "./api.js";
 
 /** Build an element: h("button", {class: "x", onclick: fn}, "text", child, ...). */
 export function h(tag, attrs = {}, ...children) {
@@ -57,19 +58,70 @@ export function timeElement(iso) {
   return h("time", { datetime: iso || "" }, formatDate(iso));
 }
 
-/** Say something politely to screen readers and show it briefly. */
-export function announce(message) {
+/**
+ * Say something politely to screen readers and show it briefly. With `action` ({label, run}) the
+ * toast carries a button (e.g. Undo) and stays longer; pressing it runs `run` and closes the toast.
+ */
+export function announce(message, { action, timeout } = {}) {
   const area = document.getElementById("status");
-  const item = h("p", { class: "toast" }, message);
+  const item = h("p", { class: "toast" }, h("span", {}, message));
+  if (action) {
+    item.append(h("button", {
+      type: "button", class: "small undo",
+      onclick: (event) => {
+        event.currentTarget.disabled = true;
+        item.remove();
+        action.run();
+      },
+    }, action.label));
+  }
   area.append(item);
   while (area.children.length > 2) area.firstElementChild.remove();
-  setTimeout(() => item.remove(), 4500);
+  setTimeout(() => item.remove(), timeout ?? (action ? 10000 : 4500));
+  return item;
 }
 
-/** Show an error the person must notice (role="alert"); `clearError()` hides it. */
+const PLAN_LIMITED = /(^|:)(no-room|over-quota|storage-full|plan-limit)$/;
+
+/**
+ * An API error in words a person reads: byte counts as KB/MB/GB, the problem's own fields
+ * (`size`, `room`, `plan`, beside `detail`) preferred where the API gives them, and rule names
+ * from the API (`path`, fields) said plainly. Returns {text, upgrade}: `upgrade` when the
+ * account's plan is what stands in the way (the caller offers the upgrade).
+ */
+export function explainError(error) {
+  const body = error && typeof error.body === "object" && error.body ? error.body : {};
+  const type = String(body.type || "");
+  const planLimited = PLAN_LIMITED.test(type) || (error?.status === 413 && /storage|room/i.test(error.message || ""));
+  const plan = body.plan || body.account_plan || storedAccount()?.plan;
+  const size = body.size ?? body.needed_bytes ?? body.size_bytes;
+  const room = body.room ?? body.room_bytes ?? body.left_bytes;
+  let text = String(error?.message || error || "Something went wrong.");
+  if (planLimited && Number.isFinite(size) && Number.isFinite(room)) {
+    text = `Not enough storage: this file is ${formatBytes(size)} and ${formatBytes(Math.max(room, 0))} is left.`;
+  } else if (/over-quota/.test(type)) {
+    text = "Your storage is full: delete files (and empty the trash) or upgrade to upload more.";
+  }
+  text = text
+    .replace(/\b(\d{4,}) bytes\b/g, (_, n) => formatBytes(Number(n)))
+    .replace(/\s*\(use `?path`? for folders\)/, ". To put a file in a folder, use Move")
+    .replace(/^(name|filename): /i, "The name ")
+    .replace(/^(path): /i, "The folder ")
+    .replace(/`/g, "");
+  return { text: text.charAt(0).toUpperCase() + text.slice(1), upgrade: planLimited && plan !== "premium" };
+}
+
+/** The words of `explainError`, with an "Upgrade to Premium" link when the plan is the limit. */
+export function errorNodes(error) {
+  const { text, upgrade } = explainError(error);
+  return [text, upgrade ? [" ", h("a", { href: "#/usage", class: "upgrade-link" }, "Upgrade to Premium for 20 GB")] : null];
+}
+
+/** Show an error the person must notice (role="alert"); `clearError()` hides it. `message` may be an error. */
 export function showError(message) {
   const box = document.getElementById("alert");
-  clear(box, h("p", {}, message), h("button", { type: "button", class: "link", onclick: clearError }, "Dismiss"));
+  const words = typeof message === "string" ? [message] : errorNodes(message);
+  clear(box, h("p", {}, words), h("button", { type: "button", class: "link", onclick: clearError }, "Dismiss"));
   box.hidden = false;
 }
 
@@ -90,7 +142,7 @@ export async function busy(button, action) {
     clearError();
     return await action();
   } catch (error) {
-    showError(error.message || String(error));
+    showError(error instanceof Error ? error : String(error));
     return undefined;
   } finally {
     if (button) {

@@ -4,7 +4,7 @@
 //    resumable after a reload (the upload id and the file's identity are kept in localStorage;
 //    the person picks the same file again, and only the parts S3 lacks are sent).
 import { api, ApiError, storedAccount } from "./api.js";
-import { announce, clear, formatBytes, h } from "./ui.js";
+import { announce, clear, errorNodes, explainError, formatBytes, h } from "./ui.js";
 
 const PENDING_KEY = "docstore.pendingUploads";
 const THRESHOLD_KEY = "docstore.multipartThreshold";
@@ -22,11 +22,54 @@ export function multipartThreshold() {
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_THRESHOLD;
 }
 
+/** How long a finished upload stays listed once nothing else is running (then the panel goes). */
+const AUTO_HIDE_MS = 8000;
+
 // "Hide" clears finished uploads and closes the panel; running ones and unfinished ones stay listed.
 document.getElementById("uploads-hide")?.addEventListener("click", () => {
   for (const row of document.querySelectorAll("#upload-list li.done, #upload-list li.failed")) row.remove();
   panel().hidden = true;
 });
+
+// "Collapse" folds the panel to its one-line summary; "Expand" opens it again.
+document.getElementById("uploads-toggle")?.addEventListener("click", (event) => {
+  setCollapsed(!panel().classList.contains("collapsed"));
+  event.currentTarget.focus();
+});
+
+function setCollapsed(collapsed) {
+  panel().classList.toggle("collapsed", collapsed);
+  const toggle = document.getElementById("uploads-toggle");
+  if (toggle) {
+    toggle.textContent = collapsed ? "Expand" : "Collapse";
+    toggle.setAttribute("aria-expanded", String(!collapsed));
+  }
+}
+
+/** The panel's one-line summary ("1 uploading · 2 done"); with nothing running, finished rows leave soon. */
+let hideTimer = null;
+function summarise() {
+  const rows = [...list().children];
+  const running = rows.filter((row) => !row.matches(".done, .failed, .paused")).length;
+  const done = rows.filter((row) => row.matches(".done")).length;
+  const failed = rows.filter((row) => row.matches(".failed, .paused")).length;
+  const parts = [];
+  if (running) parts.push(`${running} uploading`);
+  if (done) parts.push(`${done} done`);
+  if (failed) parts.push(`${failed} need attention`);
+  const summary = document.getElementById("uploads-summary");
+  if (summary) summary.textContent = parts.join(" · ");
+  clearTimeout(hideTimer);
+  if (!running && done) hideTimer = setTimeout(autoHide, AUTO_HIDE_MS);
+}
+
+// Finished uploads go; failed, paused and unfinished ones stay until the person acts on them.
+function autoHide() {
+  if (list().querySelector("li.upload:not(.done):not(.failed):not(.paused)")) return;
+  for (const row of list().querySelectorAll("li.done")) row.remove();
+  if (!list().children.length && !document.querySelector("#upload-pending li")) panel().hidden = true;
+  summarise();
+}
 
 let onUploaded = () => {};
 /** Called after each upload completes (the file list refreshes). */
@@ -83,8 +126,10 @@ class UploadRow {
       this.progress,
       h("div", { class: "upload-meta" }, this.state, " · ", this.amount));
     this.size = size;
+    this.name = name;
     list().prepend(this.node);
     panel().hidden = false;
+    summarise();
   }
 
   set(loaded, text) {
@@ -97,7 +142,12 @@ class UploadRow {
     this.state.textContent = text;
     this.node.classList.add(kind);
     this.cancelButton.textContent = "Remove";
-    this.onCancel = () => this.node.remove();
+    this.cancelButton.setAttribute("aria-label", `Remove ${this.name} from the list`);
+    this.onCancel = () => {
+      this.node.remove();
+      summarise();
+    };
+    summarise();
   }
 }
 
@@ -162,16 +212,20 @@ async function complete(uploadId) {
 }
 
 /** The document (at `minVersion` or later) shows in listings once metadata has the upload's event.
- * A large multipart file is read back for its checksum first (seconds per GiB): wait longer for it. */
+ * A large multipart file is read back for its checksum first (seconds per GiB): wait longer for it.
+ * A new document is looked for in the newest of the list (asking for it by id would answer 404,
+ * an error in the console, until it arrives); a new version asks for the document, which exists. */
 async function waitForDocument(documentId, minVersion = 1, size = 0) {
   const deadline = Date.now() + 20000 + size / (32 * 1024);
   for (let delay = 150; Date.now() < deadline; delay = Math.min(delay * 2, 1500)) {
-    try {
-      const doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
-      if (doc.version >= minVersion) return doc;
-    } catch (error) {
-      if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    let doc;
+    if (minVersion > 1) {
+      doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
+    } else {
+      const newest = await api("GET", "documents", { query: { sort: "modified", order: "desc", limit: 50 } });
+      doc = newest.items.find((item) => item.document_id === documentId);
     }
+    if (doc && doc.version >= minVersion) return doc;
     await new Promise((r) => setTimeout(r, delay));
   }
   return null;
@@ -235,8 +289,9 @@ async function run(file, row, controller, work) {
       row.finish("Cancelled", "failed");
       announce(`Upload of ${file.name} cancelled.`);
     } else {
-      row.finish(`Failed: ${error.message}`, "failed");
-      announce(`Upload of ${file.name} failed: ${error.message}`);
+      row.finish("Failed: ", "failed");
+      row.state.append(...errorNodes(error).flat().filter(Boolean));
+      announce(`Upload of ${file.name} failed: ${explainError(error).text}`);
     }
     renderPending();
   }

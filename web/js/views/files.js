@@ -93,9 +93,19 @@ export async function download(doc, version) {
   announce(`Downloading ${doc.name}${version ? ` (version ${version})` : ""}.`);
 }
 
+/** Move `doc` to the trash without asking; the toast offers Undo (it restores from the trash). */
 async function trash(doc, after) {
   await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`);
-  announce(`${doc.name} moved to the trash.`);
+  announce(`${doc.name} moved to the trash.`, {
+    action: {
+      label: "Undo",
+      run: () => busy(null, async () => {
+        await api("POST", `documents/${encodeURIComponent(doc.document_id)}/restore`);
+        announce(`${doc.name} is back in ${doc.path}.`);
+        after?.();
+      }),
+    },
+  });
   after?.();
 }
 
@@ -216,6 +226,42 @@ export async function filesView(main, params, ctx) {
   }
 
   await load();
+  followChanges(ctx, () => load());
+}
+
+const CHANGES_WAIT_SECONDS = 20;
+
+/**
+ * Follow the account's change feed (`GET /v1/changes`, long-poll) while the view is current and
+ * call `onChange` (once per batch) when documents change elsewhere: another tab, device or the
+ * API. Starts from the feed's current end; stops when the person leaves the page (the poll in
+ * flight ends within its wait). Errors back off and try again; a 401 has already logged out.
+ */
+async function followChanges(ctx, onChange) {
+  let cursor = null;
+  let backoff = 1000;
+  try {
+    // Catch up to now without waiting: only what changes from here on redraws the list.
+    for (;;) {
+      const page = await api("GET", "changes", { query: { cursor, limit: 1000 } });
+      cursor = page.next_cursor;
+      if (page.items.length < 1000 || !ctx.isCurrent()) break;
+    }
+  } catch {
+    return; // no feed (e.g. an older server): the list still works, it just does not follow
+  }
+  while (ctx.isCurrent()) {
+    try {
+      const page = await api("GET", "changes", { query: { cursor, wait: CHANGES_WAIT_SECONDS, limit: 200 } });
+      cursor = page.next_cursor;
+      backoff = 1000;
+      if (page.items.length && ctx.isCurrent()) onChange(page.items);
+    } catch (error) {
+      if (error.status === 401) return;
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 30000);
+    }
+  }
 }
 
 function newFolderDialog(path) {

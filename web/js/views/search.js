@@ -101,7 +101,10 @@ export async function searchView(main, params, ctx) {
       found.found > found.items.length ? h("p", { class: "muted" }, `${found.found} documents match; showing the best ${found.items.length}.`) : null);
   } catch (error) {
     if (!ctx.isCurrent()) return;
-    if (error instanceof ApiError && error.status === 403) clear(text, h("h2", { id: "text-title" }, "Inside documents"), upgradeHint(error.message));
+    // The upsell is for Free accounts only; a Premium account refused (its plan change is still
+    // being applied) is told to try again.
+    if (error instanceof ApiError && error.status === 403 && session.account?.plan !== "premium") clear(text, h("h2", { id: "text-title" }, "Inside documents"), upgradeHint(error.message));
+    else if (error instanceof ApiError && error.status === 403) clear(text, h("h2", { id: "text-title" }, "Inside documents"), h("p", { class: "muted" }, "Searching inside documents is being switched on for your account; search again in a moment."));
     else clear(text, h("h2", { id: "text-title" }, "Inside documents"), h("p", { class: "error-text" }, error.message));
   }
 }
