@@ -1,0 +1,133 @@
+"""The client's state in `LOCAL_DIR/.docstore/state.db` (SQLite): the last synced state of each
+file with its hash cache (size, mtime), the remote snapshot kept up to date from the change feed,
+the feed cursor, and multipart uploads under way (so a killed run resumes them)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from docstore_sync.domain.ignore import STATE_DIR
+from docstore_sync.domain.plan import BaseFile, RemoteFile
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    document_id TEXT, version INTEGER
+);
+CREATE TABLE IF NOT EXISTS hashes (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS remote (
+    document_id TEXT PRIMARY KEY, path TEXT NOT NULL, version INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    path TEXT PRIMARY KEY, upload_id TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+    document_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class State:
+    """One folder's state. Thread-safe enough for one sync: every write is its own transaction."""
+
+    def __init__(self, root: Path) -> None:
+        folder = root / STATE_DIR
+        folder.mkdir(exist_ok=True)
+        self.path = folder / "state.db"
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+        self.lock = threading.RLock()
+
+    def _x(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement under the lock (transfers run in threads), its rows fetched."""
+        with self.lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta ---------------------------------------------------------------------------
+    def get(self, key: str) -> str | None:
+        rows = self._x("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def put(self, key: str, value: str) -> None:
+        self._x("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def initialised(self) -> bool:
+        return self.get("cursor") is not None
+
+    def mark_synced(self, summary: dict[str, object]) -> None:
+        self.put("last_sync", json.dumps({"at": time.time(), "summary": summary}))
+
+    # --- base and hash cache -----------------------------------------------------------------
+    def base(self) -> dict[str, BaseFile]:
+        rows = self._x("SELECT path, sha256, document_id, version FROM files")
+        return {p: BaseFile(s, d, v) for p, s, d, v in rows}
+
+    def record(
+        self, path: str, sha256: str, size: int, mtime_ns: int, document_id: str | None, version: int | None
+    ) -> None:
+        self._x(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (path, sha256, size, mtime_ns, document_id, version),
+        )
+        self.cache_hash(path, size, mtime_ns, sha256)
+
+    def forget(self, path: str) -> None:
+        self._x("DELETE FROM files WHERE path = ?", (path,))
+        self._x("DELETE FROM hashes WHERE path = ?", (path,))
+
+    def hash_cache(self) -> dict[str, tuple[int, int, str]]:
+        rows = self._x("SELECT path, size, mtime_ns, sha256 FROM hashes")
+        return {p: (size, mtime, sha) for p, size, mtime, sha in rows}
+
+    def cache_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+        self._x("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (path, size, mtime_ns, sha256))
+
+    # --- remote snapshot --------------------------------------------------------------------
+    def remote(self) -> dict[str, RemoteFile]:
+        rows = self._x("SELECT document_id, path, version, sha256 FROM remote")
+        return {p: RemoteFile(d, v, s) for d, p, v, s in rows}
+
+    def set_remote(self, path: str, remote: RemoteFile) -> None:
+        self._x("DELETE FROM remote WHERE path = ? AND document_id != ?", (path, remote.document_id))
+        self._x(
+            "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?)",
+            (remote.document_id, path, remote.version, remote.sha256),
+        )
+
+    def drop_remote(self, document_id: str) -> None:
+        self._x("DELETE FROM remote WHERE document_id = ?", (document_id,))
+
+    def replace_remote(self, remote: dict[str, RemoteFile]) -> None:
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM remote")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?)",
+                [(r.document_id, p, r.version, r.sha256) for p, r in remote.items()],
+            )
+            self.db.execute("COMMIT")
+
+    # --- multipart uploads under way ---------------------------------------------------------
+    def pending_upload(self, path: str) -> tuple[str, str, int, str] | None:
+        rows = self._x("SELECT upload_id, sha256, size, document_id FROM uploads WHERE path = ?", (path,))
+        return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
+
+    def start_upload(self, path: str, upload_id: str, sha256: str, size: int, document_id: str) -> None:
+        self._x("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)", (path, upload_id, sha256, size, document_id))
+
+    def end_upload(self, path: str) -> None:
+        self._x("DELETE FROM uploads WHERE path = ?", (path,))
+
+    def uploads_under_way(self) -> int:
+        return int(self._x("SELECT count(*) FROM uploads")[0][0])

@@ -1,0 +1,386 @@
+"""One two-way sync of a folder: read both sides, plan (`domain.plan`), carry the plan out.
+
+The remote side comes from the documents listing on a first sync and from the change feed after
+that (the snapshot in the state is moved on by each entry). Each file's outcome is independent:
+an error is one line for that file and the rest goes on. Nothing local is deleted unless the
+server said the document is gone (a change feed entry or a listing), never because a call failed.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from docstore_sync.adapters.gateway import ApiError, ChangedWhileReading, Gateway, NetworkError
+from docstore_sync.adapters.scan import load_rules, scan, sha256_of
+from docstore_sync.adapters.state import State
+from docstore_sync.domain.ignore import STATE_DIR
+from docstore_sync.domain.plan import Action, Kind, Plan, RemoteFile, plan_sync
+
+# Files from this size up go multipart (parallel parts, resumable); the server's own default
+# threshold is higher, so the client asks for multipart explicitly.
+MULTIPART_FROM = 8 * 1024 * 1024
+# Content types the upload service accepts; others are sent as application/octet-stream.
+ACCEPTED_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/rtf",
+        "application/zip",
+        "application/json",
+        "text/plain",
+        "text/markdown",
+        "text/html",
+        "text/csv",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "video/mp4",
+        "audio/mpeg",
+    }
+)
+
+
+def content_type(name: str) -> str:
+    guess = mimetypes.guess_type(name)[0]
+    return guess if guess in ACCEPTED_TYPES else "application/octet-stream"
+
+
+@dataclass
+class Outcome:
+    path: str
+    kind: str
+    ok: bool
+    bytes: int = 0
+    error: str | None = None
+    conflict_copy: str | None = None
+    resumed_parts: int = 0
+
+
+@dataclass
+class Report:
+    dry_run: bool = False
+    planned: dict[str, int] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    hashed: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        done = [o for o in self.outcomes if o.ok]
+
+        def count(*kinds: Kind) -> int:
+            return sum(1 for o in done if o.kind in {k.value for k in kinds})
+
+        return {
+            "dry_run": self.dry_run,
+            "planned": self.planned,
+            "uploaded": count(Kind.UPLOAD_NEW, Kind.UPLOAD_VERSION),
+            "downloaded": count(Kind.DOWNLOAD),
+            "deleted_local": count(Kind.DELETE_LOCAL),
+            "trashed_remote": count(Kind.TRASH_REMOTE),
+            "conflicts": count(Kind.CONFLICT),
+            "bytes_up": sum(o.bytes for o in done if o.kind in {"upload-new", "upload-version", "conflict"}),
+            "bytes_down": sum(o.bytes for o in done if o.kind == "download"),
+            "resumed_parts": sum(o.resumed_parts for o in self.outcomes),
+            # Dedupe and delta belong to the server-side part of issue 19; nothing is saved yet.
+            "dedupe_bytes_saved": 0,
+            "delta_bytes_saved": 0,
+            "errors": [f"{o.path}: {o.error}" for o in self.outcomes if not o.ok],
+            "conflict_copies": [o.conflict_copy for o in done if o.conflict_copy],
+            "warnings": self.warnings,
+            "hashed": self.hashed,
+            "seconds": round(self.seconds, 3),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 1 some file failed, 2 conflicts were kept as copies (and nothing failed)."""
+        if any(not o.ok for o in self.outcomes):
+            return 1
+        return 2 if any(o.kind == Kind.CONFLICT.value for o in self.outcomes) else 0
+
+
+Hooks = Callable[[str, str, int], Callable[[int], None] | None]
+"""(path, kind, size) -> a progress callback for that file's bytes (or None)."""
+
+
+def _folder_of(remote_folder: str, rel: str) -> tuple[str, str]:
+    """The server's (path, name) of a relative path under the remote folder."""
+    full = PurePosixPath(remote_folder) / rel
+    return str(full.parent), full.name
+
+
+def _relative(remote_folder: str, path: str, name: str) -> str | None:
+    """A document's path relative to the remote folder, or None when it is outside it."""
+    folder = remote_folder.rstrip("/")
+    full = (path.rstrip("/") + "/" + name) if path != "/" else "/" + name
+    if folder and not full.startswith(folder + "/"):
+        return None
+    return full[len(folder) + 1 :]
+
+
+class Syncer:
+    def __init__(
+        self,
+        root: Path,
+        gateway: Gateway,
+        *,
+        remote_folder: str = "/",
+        hooks: Hooks | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.root = root.resolve()
+        self.gateway = gateway
+        self.remote_folder = "/" + remote_folder.strip("/") if remote_folder.strip("/") else "/"
+        self.hooks = hooks
+        self.now = now
+        self.state = State(self.root)
+        self.tmp = self.root / STATE_DIR / "tmp"
+        self.tmp.mkdir(exist_ok=True)
+
+    def close(self) -> None:
+        self.state.close()
+
+    # --- the remote side -----------------------------------------------------------------
+    def refresh_remote(self) -> dict[str, RemoteFile]:
+        """The remote snapshot moved on to now: the whole listing on a first sync (the feed's end
+        taken first, so nothing between the two is missed), the change feed after that."""
+        cursor = self.state.get("cursor")
+        if cursor is None:
+            _, cursor = self.gateway.feed_end(None)
+            remote: dict[str, RemoteFile] = {}
+            for doc in self.gateway.documents():
+                rel = _relative(self.remote_folder, doc["path"], doc["name"])
+                if rel is not None:
+                    remote[rel] = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+            self.state.replace_remote(remote)
+        else:
+            entries, cursor = self.gateway.feed_end(cursor)
+            for entry in entries:
+                self.apply_change(entry)
+        self.pending_cursor = cursor or ""
+        return self.state.remote()
+
+    def apply_change(self, entry: dict[str, Any]) -> None:
+        if entry["kind"] in ("trashed", "deleted"):
+            self.state.drop_remote(entry["document_id"])
+            return
+        rel = _relative(self.remote_folder, entry["path"], entry["name"])
+        if rel is None or not entry.get("sha256") or not entry.get("version"):
+            self.state.drop_remote(entry["document_id"])  # moved out of the synced folder
+            return
+        self.state.set_remote(rel, RemoteFile(entry["document_id"], int(entry["version"]), entry["sha256"]))
+
+    # --- one sync ------------------------------------------------------------------------
+    def plan(self) -> tuple[Plan, Report]:
+        report = Report()
+        rules = load_rules(self.root)
+        local = scan(self.root, rules, self.state.hash_cache(), self.state.cache_hash)
+        report.warnings += local.warnings
+        report.hashed = local.hashed
+        self.local = local
+        remote = {p: r for p, r in self.refresh_remote().items() if not rules.ignored(p)}
+        base = {p: b for p, b in self.state.base().items() if not rules.ignored(p)}
+        plan = plan_sync(local.shas(), remote, base, self.now())
+        report.planned = plan.counts()
+        return plan, report
+
+    def run(self, *, dry_run: bool = False, concurrency: int = 4) -> Report:
+        started = time.monotonic()
+        plan, report = self.plan()
+        report.dry_run = dry_run
+        if dry_run:
+            report.outcomes = [Outcome(a.path, a.kind.value, True) for a in plan.actions if a.transfers]
+            report.seconds = time.monotonic() - started
+            return report
+        for path in plan.forget:
+            self.state.forget(path)
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = [pool.submit(self.carry_out, a) for a in plan.actions]
+            for future in as_completed(futures):
+                outcome = future.result()
+                if outcome is not None:
+                    report.outcomes.append(outcome)
+        report.outcomes.sort(key=lambda o: o.path)
+        # The cursor moves on only after the plan ran: entries after it are replayed next time,
+        # which is harmless (each one sets the snapshot to what the server says).
+        self.state.put("cursor", self.pending_cursor)
+        report.seconds = time.monotonic() - started
+        self.state.mark_synced(report.summary())
+        return report
+
+    def carry_out(self, action: Action) -> Outcome | None:
+        try:
+            match action.kind:
+                case Kind.RECORD:
+                    self._record_local(action.path, action.remote)
+                    return None
+                case Kind.UPLOAD_NEW | Kind.UPLOAD_VERSION:
+                    return self._upload(action)
+                case Kind.DOWNLOAD:
+                    return self._download(action)
+                case Kind.DELETE_LOCAL:
+                    return self._delete_local(action)
+                case Kind.TRASH_REMOTE:
+                    assert action.remote is not None
+                    self.gateway.trash(action.remote.document_id)
+                    self.state.drop_remote(action.remote.document_id)
+                    self.state.forget(action.path)
+                    return Outcome(action.path, action.kind.value, True)
+                case Kind.CONFLICT:
+                    return self._conflict(action)
+        except (ApiError, NetworkError, ChangedWhileReading, OSError) as error:
+            return Outcome(action.path, action.kind.value, False, error=_one_line(error))
+        raise AssertionError(action.kind)
+
+    # --- the steps -----------------------------------------------------------------------
+    def _record_local(self, path: str, remote: RemoteFile | None) -> None:
+        file = self.local.files.get(path)
+        if file is None:
+            return
+        self.state.record(
+            path,
+            file.sha256,
+            file.size,
+            file.mtime_ns,
+            remote.document_id if remote else None,
+            remote.version if remote else None,
+        )
+
+    def _still_as_scanned(self, path: str) -> bool:
+        """The local file is what the scan saw (or still absent): safe to replace or delete."""
+        full = self.root / path
+        file = self.local.files.get(path)
+        try:
+            st = full.lstat()
+        except FileNotFoundError:
+            return file is None
+        return file is not None and st.st_size == file.size and st.st_mtime_ns == file.mtime_ns
+
+    def _upload(self, action: Action, *, as_path: str | None = None, source: Path | None = None) -> Outcome:
+        """Upload `action.path` (or `source` under the name `as_path`): a new document, or a new
+        version on top of the remote one the plan saw (409 when it moved on: a conflict)."""
+        rel = as_path or action.path
+        full = source or self.root / action.path
+        size = full.stat().st_size
+        sha = action.local_sha256 or sha256_of(full)
+        folder, name = _folder_of(self.remote_folder, rel)
+        hook = self.hooks(rel, "upload", size) if self.hooks else None
+        versioned = action.kind is Kind.UPLOAD_VERSION and as_path is None and action.remote is not None
+        resumed = 0
+        pending = self.state.pending_upload(rel)
+        upload_id = None
+        if pending and pending[1] == sha and pending[2] == size:
+            upload_id, document_id = pending[0], pending[3]
+            try:
+                parts = self.gateway.parts(upload_id)
+            except ApiError:
+                upload_id = None  # expired, aborted or finished: start again
+                self.state.end_upload(rel)
+            else:
+                resumed = len(parts["stored"])
+                if hook:
+                    hook(sum(p["size"] for p in parts["stored"]))
+                urls = {p["part_number"]: p["url"] for p in parts["missing"]}
+                self.gateway.send_parts(full, parts["part_size"], size, urls, hook)
+        if upload_id is None:
+            body: dict[str, Any] = {"filename": name, "size": size, "content_type": content_type(name), "path": folder}
+            if versioned:
+                assert action.remote is not None
+                body |= {"document_id": action.remote.document_id, "base_version": action.remote.version}
+            if size >= MULTIPART_FROM:
+                body["multipart"] = True
+            try:
+                grant = self.gateway.grant(body)
+            except ApiError as error:
+                if error.status == 409 and versioned:  # the remote moved on since the plan: first write wins
+                    return self._conflict(action)
+                raise
+            upload_id, document_id = grant["upload_id"], grant["document_id"]
+            if grant.get("multipart"):
+                mp = grant["multipart"]
+                self.state.start_upload(rel, upload_id, sha, size, document_id)
+                urls = {p["part_number"]: p["url"] for p in mp["parts"]}
+                self.gateway.send_parts(full, mp["part_size"], size, urls, hook)
+            else:
+                self.gateway.send_form(grant["form"], full, size, name, hook)
+        done = self.gateway.complete(upload_id)
+        if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
+            raise ChangedWhileReading("changed while it was being sent; it will be sent again next time")
+        self.state.end_upload(rel)
+        recorded = self.gateway.recorded(document_id, sha)
+        st = full.stat()
+        self.state.record(rel, sha, size, st.st_mtime_ns, document_id, recorded.version if recorded else None)
+        if recorded:
+            self.state.set_remote(rel, recorded)
+        return Outcome(rel, action.kind.value, True, bytes=size, resumed_parts=resumed)
+
+    def _download(self, action: Action, *, replace_changed: bool = False) -> Outcome:
+        remote = action.remote
+        assert remote is not None
+        full = self.root / action.path
+        if not replace_changed and not self._still_as_scanned(action.path):
+            return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; next time")
+        hook = self.hooks(action.path, "download", 0) if self.hooks else None
+        part = self.tmp / f"{remote.document_id}.docstore-part"
+        sha = self.gateway.download(remote.document_id, remote.version, part, hook)
+        if sha != remote.sha256:
+            part.unlink(missing_ok=True)
+            raise ChangedWhileReading("the downloaded bytes do not match the server's sha256; next time")
+        full.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, full)
+        st = full.stat()
+        self.state.record(action.path, sha, st.st_size, st.st_mtime_ns, remote.document_id, remote.version)
+        return Outcome(action.path, action.kind.value, True, bytes=st.st_size)
+
+    def _delete_local(self, action: Action) -> Outcome:
+        if not self._still_as_scanned(action.path):
+            return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; kept")
+        (self.root / action.path).unlink(missing_ok=True)
+        self.state.forget(action.path)
+        return Outcome(action.path, action.kind.value, True)
+
+    def _conflict(self, action: Action) -> Outcome:
+        """First write wins: the remote keeps the path. The local bytes move to the conflict
+        copy's name (uploaded as a new document), then the remote bytes are downloaded."""
+        copy = action.conflict_path
+        if copy is None:
+            from docstore_sync.domain.plan import conflict_copy_path
+
+            copy = conflict_copy_path(action.path, self.now(), set(self.local.files))
+        full = self.root / action.path
+        if not self._still_as_scanned(action.path):
+            return Outcome(action.path, Kind.CONFLICT.value, False, error="changed locally during the sync; next time")
+        target = self.root / copy
+        os.replace(full, target)
+        self.local.files.pop(action.path, None)
+        uploaded = self._upload(
+            Action(Kind.UPLOAD_NEW, copy, action.local_sha256, None, None), as_path=copy, source=target
+        )
+        remote = action.remote
+        if remote is None or remote.version == (action.base.version if action.base else None):
+            doc = self.gateway.document(action.remote.document_id) if action.remote else None
+            if doc:
+                remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+        if remote is not None:
+            self._download(Action(Kind.DOWNLOAD, action.path, None, remote, None), replace_changed=True)
+        return Outcome(action.path, Kind.CONFLICT.value, True, bytes=uploaded.bytes, conflict_copy=copy)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else error.__class__.__name__
