@@ -1,7 +1,9 @@
-"""A small W3C WebDriver client over httpx, driving Debian's chromium through chromium-driver.
+"""The browser tests' view of a headless Chromium, on Selenium.
 
-Selenium would do the same; this keeps the test dependencies to what the workspace already
-locks (httpx). Only the commands the browser tests use are here.
+Selenium drives Debian's `chromium` through Debian's `chromium-driver`; both paths are given to it
+explicitly, so Selenium Manager never looks for (or downloads) a browser or a driver. `Browser` and
+`Element` are the small vocabulary the tests speak (find, find_text, button, wait, network, ...);
+`Browser.driver` is the Selenium WebDriver for anything else.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 
-from docstore_devplatform.ports import free_ports
-
-ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 CHROMIUM = os.environ.get("DOCSTORE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("DOCSTORE_CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM_FLAGS = [
@@ -37,9 +40,8 @@ CHROMIUM_FLAGS = [
     "--disable-features=Translate,MediaRouter,OptimizationHints",
 ]
 
-
-class WebDriverError(AssertionError):
-    pass
+# Selenium's own errors (stale or missing element, a script error, ...): `wait` retries through them.
+WebDriverError = WebDriverException
 
 
 def browser_available() -> str | None:
@@ -51,24 +53,25 @@ def browser_available() -> str | None:
 
 
 class Element:
-    def __init__(self, browser: Browser, element_id: str, description: str) -> None:
+    """One element of the page (a Selenium WebElement, with the tests' names for its operations)."""
+
+    def __init__(self, browser: Browser, element: WebElement, description: str) -> None:
         self.browser = browser
-        self.id = element_id
+        self.web_element = element
+        self.id = element.id
         self.description = description
 
-    def _cmd(self, method: str, path: str, body: dict | None = None) -> Any:
-        return self.browser.command(method, f"/element/{self.id}{path}", body)
-
     def click(self) -> Element:
-        self._cmd("POST", "/click", {})
+        self.web_element.click()
         return self
 
     def type(self, text: str) -> Element:
-        self._cmd("POST", "/value", {"text": text})
+        """Keys typed into the element; for a file input, the newline-separated paths of the files chosen."""
+        self.web_element.send_keys(text)
         return self
 
     def clear(self) -> Element:
-        self._cmd("POST", "/clear", {})
+        self.web_element.clear()
         return self
 
     def fill(self, text: str) -> Element:
@@ -76,24 +79,22 @@ class Element:
 
     @property
     def text(self) -> str:
-        return self._cmd("GET", "/text")
+        return self.web_element.text
 
     def attribute(self, name: str) -> str | None:
-        return self._cmd("GET", f"/attribute/{name}")
+        return self.web_element.get_attribute(name)
 
     def property(self, name: str) -> Any:
-        return self._cmd("GET", f"/property/{name}")
+        return self.web_element.get_property(name)
 
     def find(self, css: str) -> Element:
-        found = self._cmd("POST", "/element", {"using": "css selector", "value": css})
-        return Element(self.browser, found[ELEMENT_KEY], css)
+        return Element(self.browser, self.web_element.find_element(By.CSS_SELECTOR, css), css)
 
     def find_all(self, css: str) -> list[Element]:
-        found = self._cmd("POST", "/elements", {"using": "css selector", "value": css})
-        return [Element(self.browser, f[ELEMENT_KEY], css) for f in found]
+        return [Element(self.browser, e, css) for e in self.web_element.find_elements(By.CSS_SELECTOR, css)]
 
-    def as_arg(self) -> dict[str, str]:
-        return {ELEMENT_KEY: self.id}
+    def __repr__(self) -> str:
+        return f"<Element {self.description!r}>"
 
 
 class Browser:
@@ -104,107 +105,80 @@ class Browser:
         self.profile = Path(tempfile.mkdtemp(prefix="docstore-chromium-"))
         self.downloads = self.profile / "downloads"
         self.downloads.mkdir()
-        (port,) = free_ports(1)
         self.driver_log = self.profile / "chromedriver.log"
-        self.driver = subprocess.Popen(
-            [CHROMEDRIVER, f"--port={port}", f"--log-path={self.driver_log}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60.0)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if self.http.get("/status").json()["value"]["ready"]:
-                    break
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
-            if time.monotonic() > deadline or self.driver.poll() is not None:
-                self.close()
-                raise WebDriverError("chromedriver did not start")
-            time.sleep(0.1)
-        capabilities = {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    *CHROMIUM_FLAGS,
-                    f"--user-data-dir={self.profile / 'profile'}",
-                    f"--window-size={width},{height}",
-                ],
-                "prefs": {
-                    "download.default_directory": str(self.downloads),
-                    "download.prompt_for_download": False,
-                    "safebrowsing.enabled": False,
-                },
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={self.profile / 'profile'}", f"--window-size={width},{height}"):
+            options.add_argument(flag)
+        options.add_experimental_option(
+            "prefs",
+            {
+                "download.default_directory": str(self.downloads),
+                "download.prompt_for_download": False,
+                "safebrowsing.enabled": False,
             },
-            "goog:loggingPrefs": {"performance": "ALL", "browser": "ALL"},
-        }
-        answer = self.http.post("/session", json={"capabilities": {"alwaysMatch": capabilities}})
-        value = answer.json().get("value", {})
-        if answer.status_code != 200 or "sessionId" not in value:
-            self.close()
-            raise WebDriverError(f"could not start chromium: {answer.text[:2000]}")
-        self.session = value["sessionId"]
-        self.command("POST", "/timeouts", {"implicit": 0, "pageLoad": 30000, "script": 60000})
+        )
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        service = Service(executable_path=CHROMEDRIVER, log_output=str(self.driver_log))
+        try:
+            self.driver = webdriver.Chrome(options=options, service=service)
+        except WebDriverException:
+            shutil.rmtree(self.profile, ignore_errors=True)
+            raise
+        self.driver.implicitly_wait(0)
+        self.driver.set_page_load_timeout(30)
+        self.driver.set_script_timeout(60)
         self._network: list[dict] = []
-
-    # ---- protocol
-
-    def command(self, method: str, path: str, body: dict | None = None) -> Any:
-        response = self.http.request(method, f"/session/{self.session}{path}", json=body)
-        value = response.json().get("value") if response.content else None
-        if response.status_code != 200:
-            message = value.get("message", "") if isinstance(value, dict) else str(value)
-            raise WebDriverError(f"{method} {path}: {message[:1500]}")
-        return value
 
     def close(self) -> None:
         try:
-            if getattr(self, "session", None):
-                self.http.delete(f"/session/{self.session}")
-        except httpx.HTTPError:
-            pass
+            self.driver.quit()
         finally:
-            self.http.close()
-            self.driver.terminate()
-            try:
-                self.driver.wait(10)
-            except subprocess.TimeoutExpired:
-                self.driver.kill()
             shutil.rmtree(self.profile, ignore_errors=True)
 
     # ---- pages and elements
 
     def open(self, url: str) -> None:
-        self.command("POST", "/url", {"url": url})
+        self.driver.get(url)
 
     def reload(self) -> None:
-        self.command("POST", "/refresh", {})
+        self.driver.refresh()
 
     @property
     def url(self) -> str:
-        return self.command("GET", "/url")
+        return self.driver.current_url
 
     def resize(self, width: int, height: int) -> None:
-        self.command("POST", "/window/rect", {"width": width, "height": height})
+        """Make the page's viewport `width` x `height` CSS pixels (the window is that plus the browser's frame)."""
+        self.driver.set_window_size(width, height)
+        inner_width, inner_height = self.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        if (inner_width, inner_height) != (width, height):
+            self.driver.set_window_size(width + width - inner_width, height + height - inner_height)
+
+    def _wrap(self, value: Any) -> Any:
+        if isinstance(value, WebElement):
+            return Element(self, value, "script result")
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._wrap(v) for k, v in value.items()}
+        return value
 
     def js(self, script: str, *args: Any) -> Any:
-        return self.command(
-            "POST",
-            "/execute/sync",
-            {"script": script, "args": [a.as_arg() if isinstance(a, Element) else a for a in args]},
-        )
+        """Run `script` in the page (Elements passed as arguments arrive as DOM elements, and come back as Elements)."""
+        unwrapped = [a.web_element if isinstance(a, Element) else a for a in args]
+        return self._wrap(self.driver.execute_script(script, *unwrapped))
 
     def js_async(self, script: str, *args: Any) -> Any:
         """Run `script`; it ends by calling `arguments[arguments.length - 1](result)`."""
-        return self.command("POST", "/execute/async", {"script": script, "args": list(args)})
+        unwrapped = [a.web_element if isinstance(a, Element) else a for a in args]
+        return self._wrap(self.driver.execute_async_script(script, *unwrapped))
 
     def find_all(self, css: str) -> list[Element]:
-        found = self.command("POST", "/elements", {"using": "css selector", "value": css})
-        return [Element(self, f[ELEMENT_KEY], css) for f in found]
+        return [Element(self, e, css) for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
 
     def wait(self, check: Callable[[], Any], what: str, timeout: float = 20.0, interval: float = 0.1) -> Any:
+        """`check()`'s first truthy answer, asked again (through WebDriver errors) until `timeout` seconds."""
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while True:
@@ -212,7 +186,7 @@ class Browser:
                 result = check()
                 if result:
                     return result
-            except WebDriverError as error:
+            except WebDriverException as error:
                 last_error = error
             if time.monotonic() > deadline:
                 shot = self.screenshot(f"FAILED-{int(time.time())}")
@@ -261,7 +235,10 @@ class Browser:
 
         def check() -> Element | None:
             found = self.js(script, within, label)
-            return Element(self, found[ELEMENT_KEY], label) if found else None
+            if found is None:
+                return None
+            found.description = label
+            return found
 
         return self.wait(check, f"button {label!r} in {within!r}", timeout)
 
@@ -270,21 +247,30 @@ class Browser:
             return (
                 self.js("const a = document.getElementById('alert'); return a && !a.hidden ? a.textContent : '';") or ""
             )
-        except WebDriverError:
+        except WebDriverException:
             return ""
 
     def screenshot(self, name: str) -> Path:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         path = self.artifacts / f"{name}.png"
-        path.write_bytes(base64.b64decode(self.command("GET", "/screenshot")))
+        path.write_bytes(self.driver.get_screenshot_as_png())
         return path
+
+    # ---- keyboard
+
+    def keys(self, *keys: str) -> None:
+        """Press keys as a person does, into whatever has the focus (`selenium.webdriver.Keys` for Tab, Enter...)."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def focused(self) -> Element | None:
+        """The element that has the keyboard focus (None when it is the page itself)."""
+        return self.js("const e = document.activeElement; return e && e !== document.body ? e : null;")
 
     # ---- logs
 
     def network(self) -> list[dict]:
-        """Every request the page has sent so far: {method, url, body_bytes} (DevTools performance log)."""
-        entries = self.command("POST", "/se/log", {"type": "performance"})
-        for entry in entries:
+        """Every request the page has sent so far: {method, url, body_bytes, has_body} (DevTools performance log)."""
+        for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             if message.get("method") != "Network.requestWillBeSent":
                 continue
@@ -307,9 +293,8 @@ class Browser:
 
     def console_errors(self) -> list[str]:
         """Script errors the page logged (answers like 403 or 404 that the page handles are left out)."""
-        entries = self.command("POST", "/se/log", {"type": "browser"})
         return [
             e["message"]
-            for e in entries
+            for e in self.driver.get_log("browser")
             if e.get("level") == "SEVERE" and "Failed to load resource" not in e["message"]
         ]
