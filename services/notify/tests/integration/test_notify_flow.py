@@ -18,7 +18,8 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from docstore_devplatform.testing import EventPublisher
-from docstore_events import AccountCreated, QuotaExceeded, UploadExpired
+from docstore_events import AccountCreated, FileModified, QuotaExceeded, UploadExpired
+from docstore_events.notifications import FileFollowed
 from docstore_notify.main import create_app
 from docstore_notify.settings import Settings
 
@@ -345,3 +346,44 @@ async def test_running_digests_is_for_services_only(app: FastAPI) -> None:
         as_service = auth.headers(audience="notify", subject="tests", role="service")
         ran = await client.post("/internal/digests/run", headers=as_service)
         assert ran.status_code == 200 and ran.json() == {"digests": 0}
+
+
+async def test_a_followed_file_change_mail_says_who_links_to_the_document_and_has_a_text_part(
+    isolated: dict[str, str], publisher: EventPublisher, ses_endpoint: str
+) -> None:
+    settings = Settings(**isolated, coalesce_window_seconds=0, gateway_url="https://docs.example.org/")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        follower, follower_email = new_account()
+        editor, editor_email = new_account()
+        document_id = f"doc-{uuid.uuid4().hex[:8]}"
+        await publisher.send(signed_up(follower, follower_email))
+        await publisher.send(
+            AccountCreated(
+                account_id=editor, username="grace", email=editor_email, plan="free", home_region="us-west-2"
+            )
+        )
+        await publisher.send(FileFollowed(account_id=follower, document_id=document_id, owner_id=editor))
+        processed = db(application)["processed_events"]
+        editor_known = await eventually(
+            lambda: db(application)["recipients"].find_one({"_id": editor, "username": "grace"}), what="the editor"
+        )
+        assert editor_known["email"] == editor_email
+        await eventually(lambda: db(application)["follows"].find_one({"document_id": document_id}), what="the follow")
+        sent = await publisher.send(
+            FileModified(
+                account_id=editor, document_id=document_id, version=2, name="plan.odt", size=10, actor_id=editor
+            )
+        )
+        await eventually(lambda: processed.find_one({"_id": f"notify:{sent.id}"}), what="the change handled")
+        [mail] = await eventually(lambda: mails_to(ses_endpoint, follower_email), what="the change mail")
+
+    message = mail["headers"]
+    assert mail["subject"] == "grace changed “plan.odt” on DocStore"
+    text = message.get_body(("plain",))
+    html_part = message.get_body(("html",))
+    assert text is not None and html_part is not None  # both parts, as the stand-in received them
+    link = f"https://docs.example.org/#/files?open={document_id}"
+    assert "grace changed it" in text.get_content() and link in text.get_content()
+    assert f'href="{link}"' in html_part.get_content() and "<strong>grace</strong>" in html_part.get_content()
+    assert editor not in mail["body"] and follower not in mail["body"]

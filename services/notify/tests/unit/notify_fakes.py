@@ -36,8 +36,11 @@ class InMemoryRecipients:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
 
-    async def remember(self, account_id: str, email: str) -> None:
-        self.rows.setdefault(account_id, {})["email"] = email
+    async def remember(self, account_id: str, email: str, username: str = "") -> None:
+        self.rows.setdefault(account_id, {}).update(email=email, username=username)
+
+    async def username(self, account_id: str) -> str | None:
+        return self.rows.get(account_id, {}).get("username") or None
 
     async def address(self, account_id: str) -> str | None:
         return self.rows.get(account_id, {}).get("email")

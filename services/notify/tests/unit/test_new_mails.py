@@ -23,6 +23,24 @@ def test_quota_warning_names_the_level_used_and_cap() -> None:
         assert "4 GB" in part and "5 GB" in part and ACCOUNT_ID not in part and "free" not in part.lower()
 
 
+def test_a_followed_file_change_says_who_and_links_to_the_document_in_the_app() -> None:
+    event = FileModified(
+        account_id=ACCOUNT_ID, document_id="doc-1", version=2, name="plan.odt", size=10, actor_id=ACTOR_ID
+    )
+    notice = Notice.file_modified(event, FOLLOWER_ID, by="<grace>")
+    message = render(notice.kind, notice.params, app_url="https://docs.example/")
+    link = "https://docs.example/#/files?open=doc-1"
+    assert message.subject == "<grace> changed “plan.odt” on DocStore"
+    assert "<grace> changed it; it is now at version 2." in message.text
+    assert f"Open it in DocStore: {link}" in message.text
+    assert "<strong>&lt;grace&gt;</strong> changed it" in message.html
+    assert f'<a href="{link}">Open “plan.odt” in DocStore</a>' in message.html
+    many = render(notice.kind, {**notice.params, "changes": 3}, app_url="https://docs.example")
+    assert "it was changed 3 times, last by <grace>" in many.text and link in many.text
+    for part in (message.subject, message.text, message.html):
+        assert ACTOR_ID not in part and FOLLOWER_ID not in part and ACCOUNT_ID not in part
+
+
 def test_a_followed_file_change_names_the_file_and_how_often_and_nobody() -> None:
     event = FileModified(
         account_id=ACCOUNT_ID, document_id="doc-1", version=7, name="<b>plan</b>.odt", size=10, actor_id=ACTOR_ID
@@ -34,6 +52,7 @@ def test_a_followed_file_change_names_the_file_and_how_often_and_nobody() -> Non
     assert "&lt;b&gt;plan&lt;/b&gt;.odt" in message.html and "<b>plan" not in message.html
     for part in (message.subject, message.text, message.html):
         assert not any(secret in part for secret in (ACCOUNT_ID, ACTOR_ID, FOLLOWER_ID, "doc-1"))
+    assert "Open DocStore to see the latest version." in message.text  # no app URL given: no link
 
 
 def test_a_digest_lists_each_item_in_both_parts() -> None:

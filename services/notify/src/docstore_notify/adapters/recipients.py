@@ -1,5 +1,5 @@
-"""Where each account's mail goes: one document per account, the address and nothing else
-(plus timestamps)."""
+"""Where each account's mail goes: one document per account, the address and the username (so
+that a mail can say who changed a followed file), plus timestamps."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ class RecipientRepository:
         self.collection = db[COLLECTION]
         self.session = session
 
-    async def remember(self, account_id: str, email: str) -> None:
-        """Store (or overwrite) the address of `account_id`; repeating it changes nothing."""
+    async def remember(self, account_id: str, email: str, username: str = "") -> None:
+        """Store (or overwrite) the address and username of `account_id`; repeating it changes nothing."""
         await self.collection.update_one(
             {"_id": account_id},
-            {"$set": {"email": email, "updated_at": datetime.now(UTC)}},
+            {"$set": {"email": email, "username": username, "updated_at": datetime.now(UTC)}},
             upsert=True,
             session=self.session,
         )
@@ -29,6 +29,11 @@ class RecipientRepository:
     async def address(self, account_id: str) -> str | None:
         doc = await self.collection.find_one({"_id": account_id}, {"email": 1}, session=self.session)
         return doc.get("email") if doc else None
+
+    async def username(self, account_id: str) -> str | None:
+        """The account's username, None when its sign-up has not arrived (or predates usernames here)."""
+        doc = await self.collection.find_one({"_id": account_id}, {"username": 1}, session=self.session)
+        return (doc.get("username") or None) if doc else None
 
     async def touch(self, account_id: str) -> None:
         """Write the account's document (creating it without an address) so that this

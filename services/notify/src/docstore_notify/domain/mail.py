@@ -1,8 +1,10 @@
 """What each notification says: subject, plain text and HTML. Pure functions.
 
-A mail names only what the reader needs: storage used and the cap (in GB) or the name
-of the file whose upload expired. No account id, username, plan or other address ever
-goes into a body; the recipient appears only in the envelope's To.
+A mail names only what the reader needs: storage used and the cap (in GB), the name
+of the file whose upload expired, or the followed file that changed, who changed it (the
+username of someone the reader shares that file with) and a link that opens it in the web
+app. No account id, plan or other address ever goes into a body; the recipient appears only
+in the envelope's To. Every mail has a plain-text part beside its HTML (`mime_message`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
+from urllib.parse import quote
 
 GB = 1_000_000_000
 """Decimal gigabytes, as `quota` counts caps (Free 5 GB = 5 * 10**9 bytes)."""
@@ -115,6 +118,12 @@ def safe_filename(name: str) -> str:
     return cleaned or "your file"
 
 
+def document_url(app_url: str, document_id: str) -> str:
+    """Where the web app (served by the gateway at `app_url`) opens a document's details:
+    the files view with `open=<document id>`."""
+    return f"{app_url.rstrip('/')}/#/files?open={quote(document_id, safe='')}"
+
+
 def _html(title: str, paragraphs: list[str]) -> str:
     """A minimal, inline-styled HTML body; every argument must already be escaped."""
     body = "".join(f'<p style="margin:0 0 1em">{p}</p>' for p in paragraphs)
@@ -194,19 +203,26 @@ def _quota_warning(percent: int, used_bytes: int, cap_bytes: int) -> Message:
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
 
 
-def _file_modified(name: str, version: int, changes: int) -> Message:
+def _file_modified(name: str, version: int, changes: int, *, by: str = "", url: str = "") -> Message:
     shown = safe_filename(name)
-    subject = f"“{shown}” was changed on DocStore"
-    times = "once" if changes == 1 else f"{changes} times"
-    lines = [
-        f"A file you follow, “{shown}”, was changed {times}; it is now at version {version}.",
-        "Open DocStore to see the latest version.",
-    ]
+    who = safe_filename(by) if by else ""
+    subject = f"{who} changed “{shown}” on DocStore" if who else f"“{shown}” was changed on DocStore"
+    if changes == 1:
+        how = f"{who} changed it" if who else "it was changed"
+    else:
+        how = f"it was changed {changes} times" + (f", last by {who}" if who else "")
+    lines = [f"A file you follow, “{shown}”: {how}; it is now at version {version}."]
+    html_who = f"<strong>{html.escape(who)}</strong>" if who else ""
+    html_how = how.replace(who, html_who, 1) if who else how
     html_lines = [
-        f"A file you follow, <strong>{html.escape(shown)}</strong>, was changed {times}; "
-        f"it is now at version {version}.",
-        html.escape(lines[1]),
+        f"A file you follow, <strong>{html.escape(shown)}</strong>: {html_how}; it is now at version {version}."
     ]
+    if url:
+        lines.append(f"Open it in DocStore: {url}")
+        html_lines.append(f'<a href="{html.escape(url, quote=True)}">Open “{html.escape(shown)}” in DocStore</a>')
+    else:
+        lines.append("Open DocStore to see the latest version.")
+        html_lines.append(html.escape(lines[-1]))
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
 
 
@@ -247,8 +263,9 @@ def describe(kind: str) -> str:
     }.get(kind, "these mails")
 
 
-def render(kind: str, params: dict[str, Any]) -> Message:
-    """The message for a notification of `kind` with the facts in `params`."""
+def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
+    """The message for a notification of `kind` with the facts in `params`; `app_url` (the
+    gateway's public URL, which serves the web app) makes the links into the app."""
     if kind == QUOTA_EXCEEDED:
         return _quota_exceeded(int(params["used_bytes"]), int(params["cap_bytes"]))
     if kind == QUOTA_RESTORED:
@@ -258,7 +275,14 @@ def render(kind: str, params: dict[str, Any]) -> Message:
     if kind == QUOTA_WARNING:
         return _quota_warning(int(params["percent"]), int(params["used_bytes"]), int(params["cap_bytes"]))
     if kind == FILE_MODIFIED:
-        return _file_modified(str(params["name"]), int(params["version"]), int(params.get("changes", 1)))
+        document_id = str(params.get("document_id") or "")
+        return _file_modified(
+            str(params["name"]),
+            int(params["version"]),
+            int(params.get("changes", 1)),
+            by=str(params.get("by") or ""),
+            url=document_url(app_url, document_id) if app_url and document_id else "",
+        )
     if kind == DIGEST:
         return _digest(list(params["items"]))
     raise ValueError(f"unknown notification kind {kind!r}")

@@ -58,12 +58,19 @@ class Notice:
         )
 
     @classmethod
-    def file_modified(cls, event: FileModified, follower_id: str) -> Notice:
-        """For one follower of the document (never its `actor_id`)."""
+    def file_modified(cls, event: FileModified, follower_id: str, *, by: str | None = None) -> Notice:
+        """For one follower of the document (never its `actor_id`); `by` is the actor's username
+        (None when notify does not know it: the mail then says "someone")."""
         return cls(
             follower_id,
             FILE_MODIFIED,
-            {"name": event.name, "version": event.version, "changes": 1},
+            {
+                "name": event.name,
+                "version": event.version,
+                "changes": 1,
+                "document_id": event.document_id,
+                "by": by or "",
+            },
             coalesce=event.document_id,
         )
 

@@ -107,7 +107,7 @@ class Notifier:
         """Store the account's address, release its waiting notifications and send them."""
 
         async def work(tx: Transaction[Repositories]) -> None:
-            await tx.repos.recipients.remember(event.account_id, event.email)
+            await tx.repos.recipients.remember(event.account_id, event.email, event.username)
             await tx.repos.notifications.release_waiting(event.account_id, self.resend_after)
             tx.after_commit(lambda: self.send_released(event.account_id))  # mails that came before the address
 
@@ -126,11 +126,11 @@ class Notifier:
         """A change to a followed file: one notice per follower other than whoever made it."""
 
         async def work(tx: Transaction[Repositories]) -> None:
-            for follower_id in await tx.repos.follows.followers(event.document_id):
-                if follower_id == event.actor_id:
-                    continue
+            followers = [f for f in await tx.repos.follows.followers(event.document_id) if f != event.actor_id]
+            by = await tx.repos.recipients.username(event.actor_id) if followers else None
+            for follower_id in followers:
                 notification_id = f"{event_id}:{follower_id}"
-                if await self._record(tx.repos, notification_id, Notice.file_modified(event, follower_id)):
+                if await self._record(tx.repos, notification_id, Notice.file_modified(event, follower_id, by=by)):
                     tx.after_commit(self._sender(notification_id))
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
@@ -307,7 +307,7 @@ class Notifier:
         bound = log.bind(notification_id=notification_id, kind=kind, attempt=attempt)
         link = claimed.unsubscribe_url
         try:
-            message = with_unsubscribe(render(kind, row["params"]), link, describe(kind))
+            message = with_unsubscribe(render(kind, row["params"], app_url=self.links.base_url), link, describe(kind))
             message_id = await self.mailer.send(Mail(to=claimed.address, message=message, unsubscribe_url=link))
         except asyncio.CancelledError:
             raise
