@@ -314,7 +314,7 @@ def log_in(gateway: str, username: str, password: str) -> Session:
     with httpx.Client(timeout=TIMEOUT) as http:
         for _ in range(3):
             body = {"username": username, "password": password}
-            response = with_retries(lambda: http.post(url, json=body), "log in")
+            response = with_retries(lambda url=url, body=body: http.post(url, json=body), "log in")
             if response.status_code == 307:
                 url = str(httpx.URL(url).join(response.headers["location"]))
                 continue

@@ -1,0 +1,233 @@
+"""The real `docstore` client against the real system (region A of docstore_devplatform.e2e, whose
+`system` and `api` fixtures the repository's root conftest registers for every folder).
+
+Two folders of one account converge; a killed upload resumes from the parts S3 holds; ignore rules
+keep files home. The CLI runs in-process (`cli.main`) except where it must be killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from docstore_devplatform.e2e import PASSWORD, User, sign_up
+from docstore_devplatform.testing import eventually
+from docstore_sync import cli
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def tree(root: Path) -> dict[str, str]:
+    """path -> sha256 of every file under root but the client's own folder."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".docstore" not in p.relative_to(root).parts
+    }
+
+
+async def remote_tree(api: httpx.AsyncClient, user: User) -> dict[str, str]:
+    out: dict[str, str] = {}
+    cursor = None
+    while True:
+        params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
+        page = (await api.get("/v1/documents", params=params, headers=user.auth)).json()
+        for doc in page["items"]:
+            full = (doc["path"].rstrip("/") + "/" + doc["name"]).lstrip("/")
+            out[full] = doc["sha256"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return out
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "config"
+    monkeypatch.setenv("DOCSTORE_CONFIG_DIR", str(folder))
+    return folder
+
+
+async def login(system, user: User, config: Path) -> None:
+    """`docstore login` in a subprocess, the password on standard input; the session file keeps
+    the token and never the password."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "docstore_sync",
+            "login",
+            "--gateway",
+            system.gateway,
+            "--username",
+            user.username,
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    saved = (config / "session.json").read_text()
+    assert PASSWORD not in saved and json.loads(saved)["account_id"] == user.account_id
+
+
+async def sync(folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = await asyncio.to_thread(cli.main, ["sync", str(folder), "--json", *extra])
+    printed = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(printed[-1]) if printed else {}
+
+
+def write(root: Path, rel: str, data: bytes) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+async def test_two_folders_of_one_account_converge(system, api, tmp_path, config, capsys):
+    rng = random.Random(19)
+    user = await sign_up(api)
+    await login(system, user, config)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+
+    def blob() -> bytes:
+        return rng.randbytes(rng.randint(10, 3000))
+
+    names = [f"f{i}.txt" for i in range(8)] + ["docs/one.md", "docs/deep/two.csv"]
+    for name in names:
+        write(a, name, blob())
+
+    code, first = await sync(a, capsys)
+    assert code == 0, first
+    assert first["uploaded"] == len(names)
+    code, second = await sync(b, capsys)
+    assert code == 0, second
+    assert second["downloaded"] == len(names)
+    assert tree(a) == tree(b)
+
+    # Changes on both sides: edits, deletes, renames (a delete plus an add), new files, and one
+    # file edited on both sides (a conflict: A syncs first, so A's write wins).
+    ops_a = {"edit": "f0.txt", "delete": "f1.txt", "rename": ("f2.txt", "renamed/f2.txt"), "new": "new-a.txt"}
+    ops_b = {"edit": "docs/one.md", "delete": "f3.txt", "rename": ("f4.txt", "f4-moved.txt"), "new": "docs/new-b.txt"}
+    for root, ops in ((a, ops_a), (b, ops_b)):
+        write(root, ops["edit"], blob())
+        (root / ops["delete"]).unlink()
+        old, new = ops["rename"]
+        write(root, new, (root / old).read_bytes())
+        (root / old).unlink()
+        write(root, ops["new"], blob())
+    winner, loser = blob(), blob()
+    write(a, "f5.txt", winner)
+    write(b, "f5.txt", loser)
+
+    code, from_a = await sync(a, capsys)
+    assert code == 0, from_a
+    code, from_b = await sync(b, capsys)
+    assert code == 2, from_b  # the conflict is reported
+    assert from_b["conflicts"] == 1
+    (copy,) = from_b["conflict_copies"]
+    assert copy.startswith("f5 (conflict copy ") and copy.endswith(").txt")
+    code, again_a = await sync(a, capsys)
+    assert code == 0, again_a
+
+    assert tree(a) == tree(b)
+    final = tree(a)
+    assert (a / "f5.txt").read_bytes() == winner and (a / copy).read_bytes() == loser
+    for gone in ("f1.txt", "f2.txt", "f3.txt", "f4.txt"):
+        assert gone not in final
+    for there in ("renamed/f2.txt", "f4-moved.txt", "new-a.txt", "docs/new-b.txt"):
+        assert there in final
+    assert await remote_tree(api, user) == final
+    trash = (await api.get("/v1/documents", params={"trashed": "true"}, headers=user.auth)).json()["items"]
+    assert {"f1.txt", "f3.txt"} <= {d["name"] for d in trash}  # remote deletes went to the trash
+
+    # Nothing changed: nothing moves, nothing is hashed again.
+    code, idle = await sync(a, capsys)
+    assert code == 0 and idle["planned"] == {} and idle["hashed"] == 0, idle
+
+
+async def test_a_killed_multipart_upload_resumes_from_the_stored_parts(system, api, tmp_path, config, capsys):
+    user = await sign_up(api, plan="premium")
+    await login(system, user, config)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    data = random.Random(7).randbytes(20 * 1024 * 1024)  # four 5 MiB parts
+    write(folder, "big.bin", data)
+
+    command = [sys.executable, "-m", "docstore_sync", "sync", str(folder), "--json", "--concurrency", "1"]
+    child = await asyncio.create_subprocess_exec(
+        *command,
+        "--max-rate",
+        "1M",
+        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        async def a_part_is_stored() -> str | None:
+            db = folder / ".docstore" / "state.db"
+            if not db.exists():
+                return None
+            with sqlite3.connect(db) as con:
+                row = con.execute("SELECT upload_id FROM uploads").fetchone()
+            if not row:
+                return None
+            parts = (await api.get(f"/v1/uploads/{row[0]}/parts", headers=user.auth)).json()
+            return row[0] if parts.get("stored") else None
+
+        upload_id = await eventually(a_part_is_stored, timeout=120)
+        assert child.returncode is None, "the upload finished before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    stored = len((await api.get(f"/v1/uploads/{upload_id}/parts", headers=user.auth)).json()["stored"])
+    assert 1 <= stored < 4
+
+    code, resumed = await sync(folder, capsys)
+    assert code == 0, resumed
+    assert resumed["uploaded"] == 1 and resumed["resumed_parts"] == stored
+    assert await remote_tree(api, user) == {"big.bin": hashlib.sha256(data).hexdigest()}
+    state = (await api.get(f"/v1/uploads/{upload_id}", headers=user.auth)).json()
+    assert state["status"] == "completed"  # the same upload, not a new one
+
+
+async def test_ignored_files_stay_home(system, api, tmp_path, config, capsys):
+    user = await sign_up(api)
+    await login(system, user, config)
+    folder = tmp_path / "ignoring"
+    write(folder, ".docstoreignore", b"*.log\nbuild/\n!keep.log\n")
+    write(folder, "notes.txt", b"notes")
+    write(folder, "debug.log", b"noise")
+    write(folder, "keep.log", b"kept")
+    write(folder, "build/out.bin", b"artefact")
+    (folder / "link.txt").symlink_to(folder / "notes.txt")
+
+    code, summary = await sync(folder, capsys)
+    assert code == 0, summary
+    assert any("link.txt" in w and "symbolic link" in w for w in summary["warnings"])
+    assert set(await remote_tree(api, user)) == {".docstoreignore", "notes.txt", "keep.log"}
+
+    # A dry run on a second folder says what would come down and changes nothing.
+    other = tmp_path / "other"
+    other.mkdir()
+    code, dry = await sync(other, capsys, "--dry-run")
+    assert code == 0 and dry["planned"] == {"download": 3} and tree(other) == {}
