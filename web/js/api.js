@@ -1,9 +1,17 @@
 // The public DocStore API (/v1), and nothing else: no file bytes ever go through it.
-// The session token lives in sessionStorage (one tab, gone when the tab closes).
+//
+// Sessions: a login answers a short-lived access token (minutes), kept in this tab's
+// sessionStorage, and sets a refresh token as an HttpOnly cookie on /v1/sessions that no script
+// can read. A tab without an access token (a new tab, a browser restart) or whose token was
+// refused gets a new one from POST /v1/sessions/refresh, which spends the cookie for a new one.
+// localStorage holds only what is not a secret: the home region's origin and a hint that a
+// session exists (so a logged-out visitor's page does not ask, and log a 401, for nothing).
 
 const TOKEN_KEY = "docstore.token";
 const BASE_KEY = "docstore.apiBase";
 const ACCOUNT_KEY = "docstore.account";
+const HINT_KEY = "docstore.session";
+const CHANNEL = "docstore.session";
 
 /** An API answer that was not a success, with a message a person can read. */
 export class ApiError extends Error {
@@ -17,7 +25,7 @@ export class ApiError extends Error {
 
 /** The origin API calls go to: this page's own, or the home region's after a login redirect. */
 export function apiBase() {
-  return sessionStorage.getItem(BASE_KEY) || "";
+  return localStorage.getItem(BASE_KEY) || "";
 }
 
 export function token() {
@@ -36,8 +44,75 @@ export function rememberAccount(account) {
   sessionStorage.setItem(ACCOUNT_KEY, JSON.stringify(account));
 }
 
+/** Forget this browser's session here and in every tab's storage (the cookie is the server's to clear). */
 export function forgetSession() {
-  for (const key of [TOKEN_KEY, BASE_KEY, ACCOUNT_KEY]) sessionStorage.removeItem(key);
+  for (const key of [TOKEN_KEY, ACCOUNT_KEY]) sessionStorage.removeItem(key);
+  for (const key of [BASE_KEY, HINT_KEY]) localStorage.removeItem(key);
+}
+
+/** True when this browser may hold a refresh cookie (a login happened and no logout since). */
+export function mayRefresh() {
+  return localStorage.getItem(HINT_KEY) === "1";
+}
+
+// Tabs tell each other about a logout, so every tab of this browser goes to the login page at once.
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
+let onLoggedOut = () => {};
+/** Called when this browser's session ends by a logout, in this tab or another. */
+export function setLoggedOutHandler(handler) {
+  onLoggedOut = handler;
+}
+if (channel) {
+  channel.onmessage = (event) => {
+    if (event.data && event.data.type === "logged-out") {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(ACCOUNT_KEY);
+      onLoggedOut();
+    }
+  };
+}
+
+function keepSession(body, base) {
+  sessionStorage.setItem(TOKEN_KEY, body.token);
+  localStorage.setItem(HINT_KEY, "1");
+  if (base) localStorage.setItem(BASE_KEY, base);
+  else localStorage.removeItem(BASE_KEY);
+}
+
+let refreshing = null;
+/**
+ * A new access token for this tab from the refresh cookie; resolves true, or false when the
+ * session has ended (then nothing of it is kept). Each refresh token works once, so tabs take
+ * turns (a Web Lock): two tabs spending the same cookie at once would look like a theft.
+ */
+export function refreshSession() {
+  if (!refreshing) {
+    const run = async () => {
+      const base = apiBase();
+      let response;
+      try {
+        response = await fetch(new URL(`${base}/v1/sessions/refresh`, location.href), {
+          method: "POST",
+          headers: { Accept: "application/json" },
+          credentials: "include",
+        });
+      } catch {
+        throw new ApiError(0, "Cannot reach DocStore. Check your connection and try again.", null);
+      }
+      const body = await readBody(response);
+      if (!response.ok) {
+        if (response.status === 401) forgetSession();
+        return false;
+      }
+      keepSession(body, base);
+      return true;
+    };
+    const locked = navigator.locks ? navigator.locks.request("docstore.refresh", run) : run();
+    refreshing = locked.finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
 }
 
 /** A readable message out of FastAPI's error shapes: a string, a list of problems, or an object. */
@@ -91,7 +166,28 @@ export function setUnauthorisedHandler(handler) {
  * Call `/v1/<path>`. `query` drops empty values; `json` becomes the body.
  * Resolves with the parsed body (null for 204); rejects with ApiError.
  */
-export async function api(method, path, { query, json, auth = true, base = apiBase() } = {}) {
+export async function api(method, path, options = {}) {
+  try {
+    return await send(method, path, options);
+  } catch (error) {
+    // An access token lives minutes: a 401 is first answered by refreshing it, then asking again.
+    if (!(error instanceof ApiError && error.status === 401 && error.withToken)) throw error;
+    // Another request of this tab may have refreshed meanwhile: then its token is the one to use.
+    const renewed = token() && token() !== error.sentToken;
+    if (!renewed && !(await refreshSession())) {
+      onUnauthorised();
+      throw error;
+    }
+    try {
+      return await send(method, path, options);
+    } catch (again) {
+      if (again instanceof ApiError && again.status === 401 && again.withToken) onUnauthorised();
+      throw again;
+    }
+  }
+}
+
+async function send(method, path, { query, json, auth = true, base = apiBase() } = {}) {
   const url = new URL(`${base}/v1/${path.replace(/^\//, "")}`, location.href);
   for (const [name, value] of Object.entries(query || {})) {
     if (value === undefined || value === null || value === "") continue;
@@ -109,8 +205,10 @@ export async function api(method, path, { query, json, auth = true, base = apiBa
   }
   const body = await readBody(response);
   if (response.ok) return body;
-  if (response.status === 401 && auth && bearer) onUnauthorised();
-  throw new ApiError(response.status, describeError(response.status, body), body);
+  const error = new ApiError(response.status, describeError(response.status, body), body);
+  error.withToken = Boolean(auth && bearer);
+  error.sentToken = bearer;
+  throw error;
 }
 
 /**
@@ -158,6 +256,7 @@ export async function logIn(username, password) {
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: payload,
         redirect: "follow",
+        credentials: "include", // the home region's gateway sets the refresh cookie
       });
     } catch {
       throw new ApiError(0, "Cannot reach DocStore (or your home region). Check your connection and try again.", null);
@@ -171,18 +270,37 @@ export async function logIn(username, password) {
     if (!response.ok) throw new ApiError(response.status, describeError(response.status, body), body);
     if (response.redirected) base = new URL(response.url).origin;
     if (base === location.origin) base = "";
-    sessionStorage.setItem(TOKEN_KEY, body.token);
-    if (base) sessionStorage.setItem(BASE_KEY, base);
-    else sessionStorage.removeItem(BASE_KEY);
+    keepSession(body, base);
     return body;
   }
   throw new ApiError(508, "Logging in was redirected too many times; try again later.", null);
 }
 
-export async function logOut() {
+async function endSession(method, path) {
+  const headers = { Accept: "application/json" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
   try {
-    if (token()) await api("DELETE", "sessions/current");
+    // With an expired access token, the refresh cookie alone names the session to end.
+    await fetch(new URL(`${apiBase()}/v1/${path}`, location.href), { method, headers, credentials: "include" });
   } finally {
-    forgetSession();
+    loggedOut();
   }
+}
+
+function loggedOut() {
+  forgetSession();
+  if (channel) channel.postMessage({ type: "logged-out" });
+  onLoggedOut();
+}
+
+/** Log out: this browser's session ends (every tab of it), on the server and here. */
+export async function logOut() {
+  await endSession("DELETE", "sessions/current");
+}
+
+/** Log out of all devices: every session of the account ends, other browsers' tabs included. */
+export async function logOutEverywhere() {
+  // Through api(): an expired access token is refreshed first. Nothing is forgotten unless it worked.
+  await api("DELETE", "sessions");
+  loggedOut();
 }

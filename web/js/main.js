@@ -1,5 +1,15 @@
 // The DocStore web app: a hash router over views, all talking to the public /v1 API.
-import { api, forgetSession, logOut, rememberAccount, setUnauthorisedHandler, token } from "./api.js";
+import {
+  api,
+  forgetSession,
+  logOut,
+  mayRefresh,
+  refreshSession,
+  rememberAccount,
+  setLoggedOutHandler,
+  setUnauthorisedHandler,
+  token,
+} from "./api.js";
 import { currentRoute, go, session, setRouter } from "./nav.js";
 import { clear, clearError, h, showError } from "./ui.js";
 import { renderPending } from "./uploads.js";
@@ -100,20 +110,32 @@ async function start() {
     showError("Your session has ended. Please log in again.");
     go("login");
   });
+  // A logout here, or in another tab of this browser (api.js hears it), or of all devices.
+  setLoggedOutHandler(() => {
+    session.account = null;
+    session.isAdmin = false;
+    showChrome();
+    go("login");
+  });
   document.getElementById("logout").addEventListener("click", async () => {
     try {
       await logOut();
     } catch {
       forgetSession();
     }
-    session.account = null;
-    session.isAdmin = false;
-    showChrome();
-    go("login");
   });
   session.signedIn = signedIn;
   setRouter(route);
   window.addEventListener("hashchange", route);
+  // A new tab or a browser restart: no access token in this tab, but the refresh cookie may
+  // still hold the session. Ask once, silently, before deciding what to show.
+  if (!token() && mayRefresh()) {
+    try {
+      await refreshSession();
+    } catch {
+      // Offline: the login page says so when the person tries.
+    }
+  }
   if (token()) {
     showChrome();
     try {

@@ -1,5 +1,5 @@
 // Usage against the plan's cap; account, plan, notification preferences and recent notifications.
-import { api, apiAll } from "../api.js";
+import { api, apiAll, logOutEverywhere } from "../api.js";
 import { session } from "../nav.js";
 import { announce, busy, clear, formatBytes, h, timeElement } from "../ui.js";
 
@@ -110,6 +110,7 @@ export async function settingsView(main) {
         h("dt", {}, "Plan"), h("dd", {}, account.plan === "premium" ? "Premium" : "Free"),
         h("dt", {}, "Home region"), h("dd", {}, account.home_region)),
       account.plan === "premium" ? planButton("free", "Move to Free") : planButton("premium", "Upgrade to Premium")),
+    sessionsCard(),
     h("section", { class: "card", "aria-labelledby": "prefs-title" },
       h("h2", { id: "prefs-title" }, "Notifications"),
       h("p", { class: "muted" }, "Choose how DocStore mails you about each kind of event."),
@@ -124,6 +125,16 @@ export async function settingsView(main) {
         ? h("ul", { class: "notifications" }, notifications.items.map((n) => h("li", {},
           h("strong", {}, n.subject), h("div", { class: "muted small" }, timeElement(n.created_at), ` · ${n.status}`))))
         : h("p", { class: "empty" }, "Nothing yet.")));
+}
+
+/** Log out of all devices: every browser and app signed in to this account must log in again. */
+function sessionsCard() {
+  const button = h("button", { type: "button", id: "logout-everywhere" }, "Log out of all devices");
+  button.addEventListener("click", () => busy(button, () => logOutEverywhere()));
+  return h("section", { class: "card", "aria-labelledby": "sessions-title" },
+    h("h2", { id: "sessions-title" }, "Sessions"),
+    h("p", { class: "muted" }, "You stay logged in on this browser until you log out. Lost a phone or used a shared computer? End every session at once."),
+    button);
 }
 
 async function renderFollows(box) {

@@ -74,7 +74,12 @@ def bootstrap(
         throttle=throttle,
         authenticator=authenticator,
         logins=Logins(
-            sessions, upstreams, throttle, authenticator, ttl=timedelta(seconds=settings.session_ttl_seconds)
+            sessions,
+            upstreams,
+            throttle,
+            authenticator,
+            ttl=timedelta(seconds=settings.session_ttl_seconds),
+            access_ttl=timedelta(seconds=settings.access_ttl_seconds),
         ),
         forwarding=Forwarding(upstreams, authenticator, sessions, throttle, max_body_bytes=settings.max_body_bytes),
     )

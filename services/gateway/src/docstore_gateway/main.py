@@ -53,10 +53,12 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     app.include_router(router)
     if origins := settings.cors_origins():
         # The web app of one region follows a 307 to another region's gateway: that gateway must
-        # answer the preflight of a JSON POST carrying Authorization. Bearer tokens, no cookies.
+        # answer the preflight of a JSON POST carrying Authorization, and may set (and later read)
+        # the refresh cookie of its /v1/sessions path: credentials are allowed, for these origins only.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
+            allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match"],
             expose_headers=["Location", "ETag", "Retry-After"],

@@ -38,6 +38,12 @@ class Settings(ServiceSettings, S3Settings):
     indexer_url: str = "http://127.0.0.1:8084"
     notify_url: str = "http://127.0.0.1:8085"
     session_ttl_seconds: int = 7 * 24 * 3600
+    """How long a session lasts unused: a refresh token's lifetime (each refresh starts it again)."""
+    access_ttl_seconds: int = 15 * 60
+    """How long an access (bearer) token lives; clients refresh it at POST /v1/sessions/refresh."""
+    session_cookie_secure: bool = True
+    """Mark the refresh cookie `Secure`. Browsers accept Secure cookies from https and from
+    http://localhost / 127.0.0.1 (a secure context); turn off only for plain-http runs elsewhere."""
     max_body_bytes: int = 1_000_000
     """JSON bodies only: file bytes never pass through DocStore processes."""
     web_dir: str = Field(default_factory=find_web_dir)

@@ -174,3 +174,69 @@ async def test_tokens_are_checked_for_shape_and_region(gateway: Gateway) -> None
         assert home.status_code == 307
         assert home.headers["location"] == "http://gateway-b.test/v1/documents/abc-d?limit=5"
         assert_headers(home)
+
+
+# --- sessions: refresh cookie, rotation, reuse detection, logging out everywhere ---------------
+
+COOKIE = "__Secure-docstore-refresh"
+
+
+def refresh_cookie(answer: httpx.Response) -> tuple[str, list[str]]:
+    """The refresh token an answer sets, and the cookie's attributes (lower-case)."""
+    [header] = [value for value in answer.headers.get_list("set-cookie") if value.startswith(f"{COOKIE}=")]
+    pair, *attributes = (part.strip() for part in header.split(";"))
+    return pair.split("=", 1)[1], [attribute.lower() for attribute in attributes]
+
+
+async def refresh(client: httpx.AsyncClient, token: str | None) -> httpx.Response:
+    # Sent by hand: httpx (rightly) keeps a Secure cookie off this plain-http test transport.
+    return await client.post("/v1/sessions/refresh", headers={"Cookie": f"{COOKIE}={token}"} if token else {})
+
+
+async def test_the_refresh_cookie_rotates_and_a_reused_one_revokes_the_session(gateway: Gateway) -> None:
+    async with gateway(access_ttl_seconds=300) as client:
+        username = await sign_up(client)
+        login = await log_in(client, username)
+        assert login.status_code == 201 and login.headers["cache-control"] == "no-store"
+        first, attributes = refresh_cookie(login)
+        assert {"httponly", "secure", "samesite=strict", "path=/v1/sessions"} <= set(attributes)
+        assert f"max-age={7 * 24 * 3600}" in attributes
+        assert first not in login.text  # never in the body: page scripts cannot read it
+
+        rotated = await refresh(client, first)
+        assert rotated.status_code == 200, rotated.text
+        second, _ = refresh_cookie(rotated)
+        access = rotated.json()["token"]
+        assert second != first and access != login.json()["token"]
+        assert (await client.get("/v1/account", headers={"Authorization": f"Bearer {access}"})).status_code == 200
+
+        stolen = await refresh(client, first)  # the old copy, presented again
+        assert stolen.status_code == 401 and stolen.json()["detail"].startswith("your session has ended")
+        assert first not in stolen.text
+        # Its family is revoked: the current access token at once, and the current refresh token.
+        assert (await client.get("/v1/account", headers={"Authorization": f"Bearer {access}"})).status_code == 401
+        assert (await refresh(client, second)).status_code == 401
+        assert (await refresh(client, None)).status_code == 401
+
+
+async def test_log_out_everywhere_refuses_every_token_of_the_account_at_once(gateway: Gateway) -> None:
+    async with gateway() as client:
+        username = await sign_up(client)
+        logins = [await log_in(client, username) for _ in range(2)]
+        tokens = [answer.json()["token"] for answer in logins]
+        cookies = [refresh_cookie(answer)[0] for answer in logins]
+        ended = await client.delete("/v1/sessions", headers={"Authorization": f"Bearer {tokens[0]}"})
+        assert ended.status_code == 204
+        cleared = ended.headers["set-cookie"].lower()  # the browser forgets the cookie too
+        assert cleared.startswith(COOKIE.lower() + "=") and "max-age=0" in cleared and "path=/v1/sessions" in cleared
+        for token, cookie in zip(tokens, cookies, strict=True):
+            assert (await client.get("/v1/account", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+            assert (await refresh(client, cookie)).status_code == 401
+        # Logging out of this session alone, by the refresh cookie when the access token is gone.
+        again = await log_in(client, username)
+        cookie = refresh_cookie(again)[0]
+        out = await client.delete("/v1/sessions/current", headers={"Cookie": f"{COOKIE}={cookie}"})
+        assert out.status_code == 204
+        assert (await refresh(client, cookie)).status_code == 401
+        headers = {"Authorization": f"Bearer {again.json()['token']}"}
+        assert (await client.get("/v1/account", headers=headers)).status_code == 401

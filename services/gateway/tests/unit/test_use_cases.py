@@ -4,7 +4,7 @@ forwarding, with every refusal and what it answers (status, body, headers)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from docstore_gateway.domain.errors import (
     HomeNotConfigured,
     MethodNotAllowed,
     NoSuchRoute,
+    SessionEnded,
     Throttled,
     Unauthenticated,
     UpstreamUnavailable,
@@ -31,7 +32,7 @@ from docstore_gateway.domain.errors import (
     WrongPassword,
 )
 from docstore_gateway.domain.regions import Regions
-from docstore_gateway.domain.sessions import Caller, Session
+from docstore_gateway.domain.sessions import Caller, RefreshOutcome, RefreshToken, Session
 from docstore_gateway.service_layer.forwarding import Forwarding, Incoming
 from docstore_gateway.service_layer.sessions import Authenticator, Logins
 from docstore_gateway.settings import Settings
@@ -44,6 +45,7 @@ REGIONS = Regions("us-west-2", {"us-west-2": "https://a.example", "ap-southeast-
 class MemorySessions:
     def __init__(self) -> None:
         self.rows: dict[str, Session] = {}
+        self.refresh_rows: dict[str, RefreshToken] = {}
         self.reads = 0
 
     async def add(self, session: Session) -> None:
@@ -58,6 +60,27 @@ class MemorySessions:
 
     async def remove_account(self, account_id: str) -> None:
         self.rows = {token: s for token, s in self.rows.items() if s.account_id != account_id}
+        self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.account_id != account_id}
+
+    async def remove_family(self, family_id: str) -> None:
+        if family_id:
+            self.rows = {token: s for token, s in self.rows.items() if s.family_id != family_id}
+            self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.family_id != family_id}
+
+    async def add_refresh(self, token: RefreshToken) -> None:
+        self.refresh_rows[token.token] = token
+
+    async def find_refresh(self, token: str) -> RefreshToken | None:
+        return self.refresh_rows.get(token)
+
+    async def use_refresh(self, token: str, now: datetime) -> tuple[str, RefreshToken | None]:
+        found = self.refresh_rows.get(token)
+        if found is None:
+            return RefreshOutcome.UNKNOWN, None
+        if found.used_at is not None:
+            return RefreshOutcome.REUSED, found
+        self.refresh_rows[token] = spent = replace(found, used_at=now)
+        return RefreshOutcome.SPENT, spent
 
 
 @dataclass
@@ -132,15 +155,22 @@ class World:
     sessions: MemorySessions = field(default_factory=MemorySessions)
     upstreams: ScriptedUpstreams = field(default_factory=ScriptedUpstreams)
     throttle: CountingThrottle = field(default_factory=CountingThrottle)
+    now: datetime = NOW
 
     @property
     def authenticator(self) -> Authenticator:
-        return Authenticator(self.sessions, REGIONS, clock=lambda: NOW)
+        return Authenticator(self.sessions, REGIONS, clock=lambda: self.now)
 
     @property
     def logins(self) -> Logins:
         return Logins(
-            self.sessions, self.upstreams, self.throttle, self.authenticator, ttl=timedelta(days=7), clock=lambda: NOW
+            self.sessions,
+            self.upstreams,
+            self.throttle,
+            self.authenticator,
+            ttl=timedelta(days=7),
+            access_ttl=timedelta(minutes=15),
+            clock=lambda: self.now,
         )
 
     @property
@@ -161,12 +191,17 @@ def world() -> World:
 # --- logging in and out ----------------------------------------------------------------------
 
 
-async def test_a_login_issues_a_region_prefixed_session_for_the_ttl(world: World) -> None:
+async def test_a_login_issues_a_short_access_token_and_a_refresh_token_of_one_family(world: World) -> None:
     world.upstreams.reply = json_answer(200, {"account_id": "acc-1", "role": "admin"})
-    session = await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    issued = await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    session, refresh = issued.access, issued.refresh
     assert session.token.startswith("us-west-2.") and session.account_id == "acc-1" and session.role == "admin"
-    assert session.expires_at == NOW + timedelta(days=7)
+    assert session.expires_at == NOW + timedelta(minutes=15)
+    assert refresh.token.startswith("us-west-2.") and refresh.token != session.token
+    assert refresh.expires_at == NOW + timedelta(days=7) and refresh.used_at is None
+    assert session.family_id and refresh.family_id == session.family_id
     assert world.sessions.rows == {session.token: session}
+    assert world.sessions.refresh_rows == {refresh.token: refresh}
     assert world.upstreams.calls[0]["path"] == "internal/credentials/verify"
 
 
@@ -245,6 +280,99 @@ async def test_log_out_ends_only_the_callers_session(world: World) -> None:
     mine, theirs = await world.session("acc-1"), await world.session("acc-2")
     await world.logins.log_out(f"Bearer {mine}")
     assert set(world.sessions.rows) == {theirs}
+
+
+# --- refreshing, reuse detection, logging out everywhere ---------------------------------------
+
+
+async def log_in(world: World, account_id: str = "acc-1") -> tuple[str, str]:
+    """A fresh login's access token and refresh token."""
+    world.upstreams.reply = json_answer(200, {"account_id": account_id, "role": "user"})
+    issued = await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    return issued.access.token, issued.refresh.token
+
+
+async def test_a_refresh_spends_its_token_for_a_new_pair_of_the_same_family(world: World) -> None:
+    access, refresh = await log_in(world)
+    world.now = NOW + timedelta(minutes=20)  # the access token has expired
+    with pytest.raises(Unauthenticated):
+        await world.authenticator.caller(f"Bearer {access}", "/v1/documents")
+    issued = await world.logins.refresh(refresh)
+    assert issued.access.token not in (access, refresh) and issued.refresh.token != refresh
+    assert issued.access.expires_at == world.now + timedelta(minutes=15)
+    assert issued.refresh.expires_at == world.now + timedelta(days=7)  # a used session stays alive
+    assert issued.refresh.family_id == world.sessions.refresh_rows[refresh].family_id
+    assert world.sessions.refresh_rows[refresh].used_at == world.now
+    _, caller = await world.authenticator.caller(f"Bearer {issued.access.token}", "/v1/documents")
+    assert caller == Caller("acc-1", "user")
+    again = await world.logins.refresh(issued.refresh.token)  # the new one works once too
+    assert again.access.family_id == issued.access.family_id
+
+
+async def test_reusing_a_spent_refresh_token_revokes_its_family_and_nothing_else(world: World) -> None:
+    _, stolen = await log_in(world)
+    other_access, other_refresh = await log_in(world)  # another device of the same account
+    legit = await world.logins.refresh(stolen)
+    with pytest.raises(SessionEnded) as refused:
+        await world.logins.refresh(stolen)  # the thief (or the victim) presents the old copy
+    assert answered(refused.value) == (
+        401,
+        {"detail": "your session has ended: log in again at POST /v1/sessions"},
+        {},
+    )
+    # The whole family is gone: its current access token is refused at once, its new refresh token too.
+    with pytest.raises(Unauthenticated):
+        await world.authenticator.caller(f"Bearer {legit.access.token}", "/v1/documents")
+    with pytest.raises(SessionEnded):
+        await world.logins.refresh(legit.refresh.token)
+    # The other device's session is untouched.
+    await world.authenticator.caller(f"Bearer {other_access}", "/v1/documents")
+    assert (await world.logins.refresh(other_refresh)).access.account_id == "acc-1"
+
+
+async def test_a_refresh_without_a_usable_token_is_401_and_another_regions_goes_home(world: World) -> None:
+    _, refresh = await log_in(world)
+    for token in (None, "", "forged", "mars-1.abc", "us-west-2.never-issued", "us-west-2.bad<token>"):
+        with pytest.raises(SessionEnded):
+            await world.logins.refresh(token)
+    world.now = NOW + timedelta(days=8)  # past the session's lifetime
+    with pytest.raises(SessionEnded):
+        await world.logins.refresh(refresh)
+    assert world.sessions.refresh_rows == {}  # an expired family is cleared
+    with pytest.raises(AccountElsewhere) as home:
+        await world.logins.refresh("ap-southeast-2.abc", query="x=1")
+    assert home.value.location == "https://b.example/v1/sessions/refresh?x=1"
+
+
+async def test_log_out_ends_this_family_by_bearer_or_by_refresh_cookie(world: World) -> None:
+    access, refresh = await log_in(world)
+    other_access, other_refresh = await log_in(world)
+    await world.logins.log_out(f"Bearer {access}")
+    with pytest.raises(SessionEnded):
+        await world.logins.refresh(refresh)
+    # Without a bearer token (it expired), the refresh cookie names the session to end.
+    await world.logins.log_out(None, refresh_token=other_refresh)
+    with pytest.raises(Unauthenticated):
+        await world.authenticator.caller(f"Bearer {other_access}", "/v1/documents")
+    assert world.sessions.rows == {} and world.sessions.refresh_rows == {}
+    with pytest.raises(Unauthenticated):
+        await world.logins.log_out(None)
+
+
+async def test_log_out_everywhere_ends_every_session_of_the_account_at_once(world: World) -> None:
+    first, first_refresh = await log_in(world)
+    second, second_refresh = await log_in(world)
+    theirs, theirs_refresh = await log_in(world, "acc-2")
+    await world.logins.log_out_everywhere(f"Bearer {first}")
+    for access, refresh in ((first, first_refresh), (second, second_refresh)):
+        with pytest.raises(Unauthenticated):
+            await world.authenticator.caller(f"Bearer {access}", "/v1/documents")
+        with pytest.raises(SessionEnded):
+            await world.logins.refresh(refresh)
+    await world.authenticator.caller(f"Bearer {theirs}", "/v1/documents")
+    assert (await world.logins.refresh(theirs_refresh)).access.account_id == "acc-2"
+    with pytest.raises(Unauthenticated):
+        await world.logins.log_out_everywhere(f"Bearer {first}")
 
 
 # --- authentication ----------------------------------------------------------------------------

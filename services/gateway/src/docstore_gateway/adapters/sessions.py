@@ -1,32 +1,59 @@
-"""Login sessions in MongoDB (`sessions` collection): the gateway process keeps no session state.
+"""Login sessions in MongoDB: access tokens in `sessions`, refresh tokens in `refresh_tokens`;
+the gateway process keeps no session state.
 
-Only a SHA-256 of each bearer token is stored (as `_id`), so a database leak reveals no usable
-token. Every write is a single-document one (or a delete of one account's sessions), atomic on
-its own: no transaction, no unit of work.
+Only a SHA-256 of each token is stored (as `_id`), so a database leak reveals no usable token.
+Every write is a single-document one, or a delete of one family's or one account's tokens,
+atomic on its own: no transaction, no unit of work. Spending a refresh token is one conditional
+update (`used_at: null` -> now), so of two concurrent refreshes with the same token only one wins.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_gateway.domain.sessions import Session
+from docstore_gateway.domain.sessions import RefreshOutcome, RefreshToken, Session
 
 COLLECTION = "sessions"
+REFRESH_COLLECTION = "refresh_tokens"
 
 
 def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    # MongoDB hands datetimes back naive (UTC); the domain compares aware ones.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _refresh(token: str, row: dict[str, Any]) -> RefreshToken:
+    expires_at = _aware(row["expires_at"])
+    assert expires_at is not None
+    return RefreshToken(
+        token=token,
+        family_id=row["family_id"],
+        account_id=row["account_id"],
+        role=row.get("role", "user"),
+        expires_at=expires_at,
+        used_at=_aware(row.get("used_at")),
+    )
+
+
 class MongoSessions:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[COLLECTION]
+        self.refresh_tokens = db[REFRESH_COLLECTION]
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("account_id")
+        await self.collection.create_index("family_id")
+        await self.refresh_tokens.create_index("account_id")
+        await self.refresh_tokens.create_index("family_id")
 
     async def add(self, session: Session) -> None:
         await self.collection.insert_one(
@@ -34,6 +61,7 @@ class MongoSessions:
                 "_id": _token_id(session.token),
                 "account_id": session.account_id,
                 "role": session.role,
+                "family_id": session.family_id,
                 "created_at": session.created_at,
                 "expires_at": session.expires_at,
             }
@@ -43,10 +71,48 @@ class MongoSessions:
         row = await self.collection.find_one({"_id": _token_id(token)})
         if row is None:
             return None
-        return Session(token, row["account_id"], row.get("role", "user"), row["created_at"], row["expires_at"])
+        created_at, expires_at = _aware(row["created_at"]), _aware(row["expires_at"])
+        assert created_at is not None and expires_at is not None
+        return Session(
+            token, row["account_id"], row.get("role", "user"), created_at, expires_at, row.get("family_id", "")
+        )
 
     async def remove(self, token: str) -> None:
         await self.collection.delete_one({"_id": _token_id(token)})
 
     async def remove_account(self, account_id: str) -> None:
         await self.collection.delete_many({"account_id": account_id})
+        await self.refresh_tokens.delete_many({"account_id": account_id})
+
+    async def remove_family(self, family_id: str) -> None:
+        if not family_id:
+            return  # a session from before families: it has no relatives to revoke
+        await self.refresh_tokens.delete_many({"family_id": family_id})
+        await self.collection.delete_many({"family_id": family_id})
+
+    async def add_refresh(self, token: RefreshToken) -> None:
+        await self.refresh_tokens.insert_one(
+            {
+                "_id": _token_id(token.token),
+                "family_id": token.family_id,
+                "account_id": token.account_id,
+                "role": token.role,
+                "expires_at": token.expires_at,
+                "used_at": token.used_at,
+            }
+        )
+
+    async def find_refresh(self, token: str) -> RefreshToken | None:
+        row = await self.refresh_tokens.find_one({"_id": _token_id(token)})
+        return None if row is None else _refresh(token, row)
+
+    async def use_refresh(self, token: str, now: datetime) -> tuple[str, RefreshToken | None]:
+        spent = await self.refresh_tokens.find_one_and_update(
+            {"_id": _token_id(token), "used_at": None},
+            {"$set": {"used_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if spent is not None:
+            return RefreshOutcome.SPENT, _refresh(token, spent)
+        found = await self.find_refresh(token)
+        return (RefreshOutcome.REUSED, found) if found is not None else (RefreshOutcome.UNKNOWN, None)

@@ -1,4 +1,8 @@
-"""The public API: log in and out here; everything else is authenticated and forwarded.
+"""The public API: log in, refresh and log out here; everything else is authenticated and forwarded.
+
+A login or a refresh answers the access token in the body (bearer clients read it there) and
+sets the refresh token as an `HttpOnly; Secure; SameSite=Strict` cookie on `/v1/sessions` only:
+page scripts cannot read it, other sites' pages cannot send it, and no other route receives it.
 
 The routes only translate HTTP to the use cases (`service_layer/`) and back; refusals are
 `GatewayError`s, answered by the one handler (`api/errors.py`)."""
@@ -11,8 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, Field
 
-from docstore_gateway.api.deps import ForwardingDep, LoginsDep
+from docstore_gateway.api.deps import ForwardingDep, LoginsDep, ServicesDep
+from docstore_gateway.domain.sessions import Issued
 from docstore_gateway.service_layer.forwarding import Incoming
+from docstore_gateway.settings import Settings
 from docstore_kit.errors import problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -28,6 +34,45 @@ class SessionOut(BaseModel):
     token_type: str = "bearer"
     account_id: str
     expires_at: datetime
+
+
+COOKIE_PATH = "/v1/sessions"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+"""Answers carrying tokens are never cached (RFC 6749 5.1)."""
+
+
+def refresh_cookie_name(settings: Settings) -> str:
+    """`__Secure-` makes browsers refuse the cookie unless it is Secure and set over a secure origin."""
+    return "__Secure-docstore-refresh" if settings.session_cookie_secure else "docstore-refresh"
+
+
+def _set_refresh_cookie(response: Response, settings: Settings, issued: Issued) -> None:
+    response.set_cookie(
+        refresh_cookie_name(settings),
+        issued.refresh.token,
+        max_age=settings.session_ttl_seconds,
+        path=COOKIE_PATH,
+        secure=settings.session_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def _clear_refresh_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        refresh_cookie_name(settings),
+        path=COOKIE_PATH,
+        secure=settings.session_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def _session_out(issued: Issued, response: Response, settings: Settings) -> SessionOut:
+    _set_refresh_cookie(response, settings, issued)
+    response.headers.update(NO_STORE)
+    access = issued.access
+    return SessionOut(token=access.token, account_id=access.account_id, expires_at=access.expires_at)
 
 
 def client_address(request: Request) -> str:
@@ -51,19 +96,67 @@ def client_address(request: Request) -> str:
         **problem_responses(401, 429, 503),
     },
 )
-async def log_in(body: LoginIn, request: Request, logins: LoginsDep) -> SessionOut:
-    session = await logins.log_in(
-        body.username, body.password, address=client_address(request), query=request.url.query
-    )
-    return SessionOut(token=session.token, account_id=session.account_id, expires_at=session.expires_at)
+async def log_in(
+    body: LoginIn, request: Request, response: Response, logins: LoginsDep, services: ServicesDep
+) -> SessionOut:
+    """The access token (`token`, minutes) in the body; the refresh token in an HttpOnly cookie."""
+    issued = await logins.log_in(body.username, body.password, address=client_address(request), query=request.url.query)
+    return _session_out(issued, response, services.settings)
 
 
-@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"], summary="Log out")
+@router.post(
+    "/sessions/refresh",
+    tags=["sessions"],
+    summary="Refresh: a new access token for the refresh cookie",
+    response_model=SessionOut,
+    responses={
+        307: {"description": "The refresh token was issued by another region: repeat there"},
+        **problem_responses(401, 503),
+    },
+)
+async def refresh(request: Request, response: Response, logins: LoginsDep, services: ServicesDep) -> SessionOut:
+    """Spends the refresh cookie (each refresh token works once) for a new access token and a new
+    refresh cookie. A refresh token presented a second time revokes its whole session: 401."""
+    settings = services.settings
+    issued = await logins.refresh(request.cookies.get(refresh_cookie_name(settings)), query=request.url.query)
+    return _session_out(issued, response, settings)
+
+
+@router.delete(
+    "/sessions/current",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["sessions"],
+    summary="Log out",
+    responses=problem_responses(401),
+)
 async def log_out(
-    request: Request, logins: LoginsDep, authorization: Annotated[str | None, Header()] = None
+    request: Request, logins: LoginsDep, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Response:
-    await logins.log_out(authorization, query=request.url.query)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    """Ends this session (the bearer token's, or without one the refresh cookie's) and clears the cookie."""
+    settings = services.settings
+    await logins.log_out(
+        authorization, refresh_token=request.cookies.get(refresh_cookie_name(settings)), query=request.url.query
+    )
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    _clear_refresh_cookie(response, settings)
+    return response
+
+
+@router.delete(
+    "/sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["sessions"],
+    summary="Log out of all devices",
+    responses=problem_responses(401),
+)
+async def log_out_everywhere(
+    request: Request, logins: LoginsDep, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Ends every session of the account: refresh tokens revoked, access tokens refused at once."""
+    await logins.log_out_everywhere(authorization, query=request.url.query)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    _clear_refresh_cookie(response, services.settings)
+    return response
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

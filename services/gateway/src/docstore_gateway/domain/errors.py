@@ -94,6 +94,18 @@ class Unauthenticated(GatewayError):
         return {"WWW-Authenticate": "Bearer"}
 
 
+class SessionEnded(GatewayError):
+    """A refresh without a usable refresh token: none, unknown, expired, or one already spent (then
+    its whole family has just been revoked). 401; the message never repeats the token."""
+
+    status = 401
+    problem = "session-ended"
+    title = "Session ended"
+
+    def __init__(self) -> None:
+        super().__init__("your session has ended: log in again at POST /v1/sessions")
+
+
 class WrongPassword(GatewayError):
     """The accounts service refused the username and password (401)."""
 

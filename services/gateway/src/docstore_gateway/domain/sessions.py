@@ -1,4 +1,10 @@
-"""Login sessions: who a live session belongs to, and what a login hands out."""
+"""Login sessions: who a live session belongs to, and what a login hands out.
+
+A login starts a session *family*: a short-lived access token (the bearer token, minutes) and a
+refresh token (kept by browsers in an HttpOnly cookie). Each refresh spends its refresh token
+once and hands out a new pair of the same family; a spent refresh token presented again means
+that one of its copies was stolen, so the whole family is revoked (refresh-token reuse detection).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ class Session:
     role: str
     created_at: datetime
     expires_at: datetime
+    family_id: str = ""
+    """The login this access token descends from (empty for sessions stored before families)."""
 
     @property
     def caller(self) -> Caller:
@@ -31,3 +39,38 @@ class Session:
 
     def live_at(self, now: datetime) -> bool:
         return now < self.expires_at
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    """A refresh token as stored (the store keeps only a digest of `token`): its family, account
+    and role, when it stops being usable, and when it was spent (None: not yet)."""
+
+    token: str
+    family_id: str
+    account_id: str
+    role: str
+    expires_at: datetime
+    used_at: datetime | None = None
+
+    def live_at(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a login or a refresh hands out: an access token and the refresh token that follows it."""
+
+    access: Session
+    refresh: RefreshToken
+
+
+class RefreshOutcome:
+    """How spending a refresh token went (`SessionRepository.use_refresh`)."""
+
+    SPENT = "spent"
+    """This call spent it: the caller may issue the next pair."""
+    REUSED = "reused"
+    """It had been spent before: a copy is in other hands."""
+    UNKNOWN = "unknown"
+    """No such token (never issued, or its family is gone)."""

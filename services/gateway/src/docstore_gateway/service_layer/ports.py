@@ -7,10 +7,11 @@ unit of work, and a transaction would only add round trips to every login."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
-from docstore_gateway.domain.sessions import Caller, Session
+from docstore_gateway.domain.sessions import Caller, RefreshToken, Session
 
 
 class SessionRepository(Protocol):
@@ -23,7 +24,23 @@ class SessionRepository(Protocol):
     async def remove(self, token: str) -> None: ...
 
     async def remove_account(self, account_id: str) -> None:
-        """Every session of this account."""
+        """Every session of this account: its access tokens and its refresh tokens."""
+        ...
+
+    async def remove_family(self, family_id: str) -> None:
+        """Every access and refresh token descending from one login."""
+        ...
+
+    async def add_refresh(self, token: RefreshToken) -> None: ...
+
+    async def find_refresh(self, token: str) -> RefreshToken | None:
+        """The refresh token as stored, spent or not; None when there is none."""
+        ...
+
+    async def use_refresh(self, token: str, now: datetime) -> tuple[str, RefreshToken | None]:
+        """Spend a refresh token at `now`, atomically (of two concurrent calls, one spends it):
+        (`RefreshOutcome.SPENT`, it) when this call spent it, (`REUSED`, it) when it had been spent
+        before, (`UNKNOWN`, None) when there is none."""
         ...
 
 

@@ -1,7 +1,11 @@
-"""Logging in and out, and who a bearer token belongs to.
+"""Logging in and out, refreshing, and who a bearer token belongs to.
 
 Sessions live in MongoDB (the gateway keeps no session state, so any replica answers any
-request); passwords are checked by the accounts service (metadata), never here.
+request); passwords are checked by the accounts service (metadata), never here. A login issues
+a short-lived access token (the bearer token) and a refresh token, both of one new *family*;
+a refresh spends its refresh token once for a new pair, and a spent one presented again revokes
+the family. Every access token is looked up on each request, so revoking a family or an account
+refuses its access tokens at once, not only when they expire.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from docstore_gateway.domain.errors import (
     AccountsAnsweredUnexpectedly,
     AccountsUnavailable,
+    SessionEnded,
     Throttled,
     Unauthenticated,
     UpstreamUnavailable,
@@ -19,7 +24,7 @@ from docstore_gateway.domain.errors import (
     WrongPassword,
 )
 from docstore_gateway.domain.regions import Regions
-from docstore_gateway.domain.sessions import Caller, Session
+from docstore_gateway.domain.sessions import Caller, Issued, RefreshOutcome, RefreshToken, Session
 from docstore_gateway.domain.tokens import bearer_token, new_token, token_region, well_formed
 from docstore_gateway.service_layer.ports import Accounts, LoginThrottle, SessionRepository
 
@@ -27,6 +32,8 @@ Clock = Callable[[], datetime]
 
 LOGIN_PATH = "/v1/sessions"
 LOGOUT_PATH = "/v1/sessions/current"
+REFRESH_PATH = "/v1/sessions/refresh"
+LOGOUT_EVERYWHERE_PATH = "/v1/sessions"
 
 
 def _now() -> datetime:
@@ -47,6 +54,11 @@ class Authenticator:
 
         A token that is not `<known region>.<urlsafe random>` is refused unread: no lookup, no
         redirect to a region the client made up, and nothing of it repeated back."""
+        session = await self.session(authorization, target)
+        return session.token, session.caller
+
+    async def session(self, authorization: str | None, target: str) -> Session:
+        """The live session of the request's bearer token (refusals as `caller`)."""
         token = bearer_token(authorization)
         if token is None or not well_formed(token, self.regions.known()):
             raise Unauthenticated()
@@ -56,7 +68,7 @@ class Authenticator:
             if issuer and self.regions.elsewhere(issuer):
                 raise self.regions.send_home(issuer, target)
             raise Unauthenticated()
-        return token, session.caller
+        return session
 
 
 class Logins:
@@ -70,6 +82,7 @@ class Logins:
         authenticator: Authenticator,
         *,
         ttl: timedelta,
+        access_ttl: timedelta | None = None,
         clock: Clock = _now,
     ) -> None:
         self.sessions = sessions
@@ -77,9 +90,12 @@ class Logins:
         self.throttle = throttle
         self.authenticator = authenticator
         self.ttl = ttl
+        """How long a session lasts unused: each refresh token lives this long from its issue."""
+        self.access_ttl = min(access_ttl or ttl, ttl)
+        """How long an access token lives (minutes): what a stolen bearer token is worth."""
         self.clock = clock
 
-    async def log_in(self, username: str, password: str, *, address: str, query: str = "") -> Session:
+    async def log_in(self, username: str, password: str, *, address: str, query: str = "") -> Issued:
         """A new session for the account, or a refusal: throttled (429), wrong password (401,
         counted toward the username's limit), home elsewhere (307 to the same login there),
         username lost to another region's sign-up (409), accounts unavailable (503)."""
@@ -99,21 +115,78 @@ class Logins:
         if answer.status != 200:
             raise AccountsAnsweredUnexpectedly()
         account = answer.json()
+        return await self._issue(account["account_id"], account.get("role", "user"), new_token(""))
+
+    async def _issue(self, account_id: str, role: str, family_id: str) -> Issued:
+        """A new access token and refresh token of `family_id`, stored."""
         now = self.clock()
-        session = Session(
-            token=new_token(self.authenticator.regions.region),
-            account_id=account["account_id"],
-            role=account.get("role", "user"),
+        region = self.authenticator.regions.region
+        access = Session(
+            token=new_token(region),
+            account_id=account_id,
+            role=role,
             created_at=now,
+            expires_at=now + self.access_ttl,
+            family_id=family_id,
+        )
+        refresh = RefreshToken(
+            token=new_token(region),
+            family_id=family_id,
+            account_id=account_id,
+            role=role,
             expires_at=now + self.ttl,
         )
-        await self.sessions.add(session)
-        return session
+        await self.sessions.add_refresh(refresh)
+        await self.sessions.add(access)
+        return Issued(access, refresh)
 
-    async def log_out(self, authorization: str | None, *, query: str = "") -> None:
-        """End the caller's session (401 without one; 307 home for another region's token)."""
-        token, _ = await self.authenticator.caller(authorization, _target(LOGOUT_PATH, query))
-        await self.sessions.remove(token)
+    def _readable_refresh(self, refresh_token: str | None, target: str) -> str:
+        """The refresh token if it may be looked up here; SessionEnded for none or a malformed one,
+        the 307 home for one another region issued (its family lives there)."""
+        regions = self.authenticator.regions
+        if not refresh_token or not well_formed(refresh_token, regions.known()):
+            raise SessionEnded()
+        issuer = token_region(refresh_token)
+        if issuer and regions.elsewhere(issuer):
+            raise regions.send_home(issuer, target)
+        return refresh_token
+
+    async def refresh(self, refresh_token: str | None, *, query: str = "") -> Issued:
+        """Spend a refresh token for a new access token and refresh token of its family.
+
+        A token already spent means two holders: the family is revoked (every access and refresh
+        token of that login), and the answer is 401 as for an unknown or expired one."""
+        token = self._readable_refresh(refresh_token, _target(REFRESH_PATH, query))
+        outcome, found = await self.sessions.use_refresh(token, self.clock())
+        if found is None:
+            raise SessionEnded()
+        if outcome == RefreshOutcome.REUSED:
+            await self.sessions.remove_family(found.family_id)
+            raise SessionEnded()
+        if not found.live_at(self.clock()):
+            await self.sessions.remove_family(found.family_id)
+            raise SessionEnded()
+        return await self._issue(found.account_id, found.role, found.family_id)
+
+    async def log_out(self, authorization: str | None, *, refresh_token: str | None = None, query: str = "") -> None:
+        """End this session: the bearer token's family, or (no bearer token, e.g. it expired) the
+        refresh token's. 401 with neither; 307 home for another region's token."""
+        target = _target(LOGOUT_PATH, query)
+        if authorization is None and refresh_token:
+            token = self._readable_refresh(refresh_token, target)
+            found = await self.sessions.find_refresh(token)
+            if found is None:
+                raise SessionEnded()
+            await self.sessions.remove_family(found.family_id)
+            return
+        session = await self.authenticator.session(authorization, target)
+        await self.sessions.remove(session.token)
+        await self.sessions.remove_family(session.family_id)
+
+    async def log_out_everywhere(self, authorization: str | None, *, query: str = "") -> None:
+        """End every session of the caller's account, on every device (401 without a live session)."""
+        session = await self.authenticator.session(authorization, _target(LOGOUT_EVERYWHERE_PATH, query))
+        await self.sessions.remove_account(session.account_id)
 
 
 def _target(path: str, query: str) -> str:
