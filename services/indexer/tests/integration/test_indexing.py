@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -89,6 +90,13 @@ async def test_pdf_and_html_are_findable_and_a_corrupt_pdf_is_reported(indexer: 
 
     [failed] = await indexer.emitted(DocumentIndexFailed, expect=1)
     assert failed.data.document_id == broken.document_id and "PDF" in failed.data.reason
+    # The type filter takes a file extension as well as a MIME type, and refuses what is neither.
+    for short in ("pdf", "application/pdf"):
+        response = await indexer.search(account, "zanzibar", content_type=short)
+        assert [h["document_id"] for h in response.json()["items"]] == [pdf.document_id], (short, response.text)
+    refused = await indexer.search(account, "zanzibar", content_type="portable")
+    assert refused.status_code == 422
+    assert "is not a MIME type (such as application/pdf)" in refused.json()["detail"]
     # Still findable by name, with no text.
     [hit] = await eventually(lambda: indexer.found(account, "broken"))
     assert hit["document_id"] == broken.document_id
@@ -312,6 +320,7 @@ async def test_upgrade_backfills_with_progress_and_downgrade_removes(indexer: Ha
         "state": "complete",
         "indexed": 4,
         "failed": 0,
+        "pending": 0,
         "total": 4,
         "started_at": None,
         "finished_at": None,
@@ -327,6 +336,61 @@ async def test_upgrade_backfills_with_progress_and_downgrade_removes(indexer: Ha
     await indexer.change_plan(account, "premium", "free")
     left = await indexer.services.search_index.search(account, "meerkat", page=1, per_page=10)
     assert left.found == 0
+
+
+def _encrypted_pdf(text: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(make_pdf([text]))).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="hunter2", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_status_counts_the_catalog_now_with_failures_and_their_reasons(indexer: Harness) -> None:
+    """The status is the catalog's, whether or not a backfill ran, and follows later uploads."""
+    account = await indexer.sign_up("free")
+    good = await indexer.upload(account, b"an ordinary note about the ocelot", filename="note.txt")
+    locked = await indexer.upload(
+        account, _encrypted_pdf("ocelot secrets"), content_type="application/pdf", filename="locked.pdf"
+    )
+    whole = make_pdf(["ocelot report, page one", "page two"])
+    truncated = await indexer.upload(
+        account, whole[: len(whole) // 3], content_type="application/pdf", filename="truncated.pdf"
+    )
+    for event in (good, locked, truncated):
+        await indexer.send(event)
+    await eventually(lambda: _live(indexer, account, 3))
+    await indexer.change_plan(account, "free", "premium")
+
+    async def status() -> dict:
+        response = await indexer.http.get("/search/status", headers=indexer.headers(account))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def settled(expected: dict[str, int]) -> bool:
+        now = await status()
+        return {k: now[k] for k in expected} == expected
+
+    await eventually(lambda: settled({"indexed": 1, "failed": 2, "pending": 0, "total": 3}))
+    entries = {
+        d.document_id: await indexer.services.reads.catalog.get(account, d.document_id) for d in (locked, truncated)
+    }
+    assert entries[locked.document_id].index_reason == "encrypted PDF (needs a password)"
+    assert entries[truncated.document_id].index_reason.startswith("unreadable PDF")
+
+    # After the backfill, a new upload counts at once (pending, then indexed), not the job's numbers.
+    later = await indexer.upload(account, b"a later note on the ocelot", filename="later.txt")
+    await indexer.send(later)
+    await eventually(lambda: settled({"indexed": 2, "failed": 2, "pending": 0, "total": 4}))
+    assert (await status())["state"] == "complete"
+
+
+async def _live(indexer: Harness, account: str, n: int) -> bool:
+    return await indexer.services.reads.catalog.count_live(account) == n
 
 
 async def _count_found(indexer: Harness, account: str, q: str, n: int) -> bool:

@@ -13,7 +13,7 @@ from docstore_indexer.adapters.extraction import extract_text
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.search_index import Filters, IndexEntry, SearchPage
 from docstore_indexer.domain.backfill import CANCELLED, COMPLETE, RUNNING, BackfillJob, first_state
-from docstore_indexer.domain.catalog import CatalogEntry, entry_id
+from docstore_indexer.domain.catalog import CatalogEntry, entry_id, full_text_state
 from docstore_indexer.domain.extraction import ExtractionFailed, Limits
 from docstore_indexer.domain.plans import PlanRecord
 from docstore_indexer.service_layer import ports
@@ -70,13 +70,16 @@ class Catalog:
     async def count_live(self, account_id: str) -> int:
         return len(self._live(account_id))
 
-    async def count_indexed(self, account_id: str) -> int:
-        return sum(1 for e in self.entries.values() if e.account_id == account_id and not e.deleted and e.is_indexed)
+    async def count_states(self, account_id: str) -> dict[str, int]:
+        counts = {"indexed": 0, "failed": 0, "pending": 0}
+        for entry in self._live(account_id):
+            counts[full_text_state(entry)] += 1
+        return counts
 
     async def forget_index(self, account_id: str) -> None:
         for key, e in list(self.entries.items()):
             if e.account_id == account_id and e.is_indexed:
-                self.entries[key] = replace(e, indexed_upload_id=None, index_status="")
+                self.entries[key] = replace(e, indexed_upload_id=None, index_status="", index_reason="")
 
 
 class Backfills:

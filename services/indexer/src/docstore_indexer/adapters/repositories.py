@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_indexer.domain.backfill import CANCELLED, COMPLETE, RUNNING, BackfillJob, first_state
-from docstore_indexer.domain.catalog import CatalogEntry, entry_id
+from docstore_indexer.domain.catalog import FAILED, INDEXED, PENDING, CatalogEntry, entry_id, full_text_state
 from docstore_indexer.domain.plans import PlanRecord
 
 PLANS = "plans"
@@ -45,6 +45,10 @@ class PlansRepository:
             upsert=True,
             session=self.session,
         )
+
+
+STATE_FIELDS = ["account_id", "document_id", "upload_id", "indexed_upload_id", "index_status", "index_due"]
+"""The catalog fields `full_text_state` reads."""
 
 
 class CatalogRepository:
@@ -115,16 +119,25 @@ class CatalogRepository:
             {"account_id": account_id, "deleted_at": None, "upload_id": {"$ne": None}}, session=self.session
         )
 
-    async def count_indexed(self, account_id: str) -> int:
-        return await self.collection.count_documents(
-            {"account_id": account_id, "deleted_at": None, "indexed_upload_id": {"$ne": None}}, session=self.session
+    async def count_states(self, account_id: str) -> dict[str, int]:
+        """How many of the account's live documents are indexed, failed and pending, counted now
+        by `domain.catalog.full_text_state` (one rule, not a second copy in a MongoDB
+        expression): one query reading the few fields that rule needs."""
+        counts = {INDEXED: 0, FAILED: 0, PENDING: 0}
+        cursor = self.collection.find(
+            {"account_id": account_id, "deleted_at": None, "upload_id": {"$ne": None}},
+            projection=STATE_FIELDS,
+            session=self.session,
         )
+        async for doc in cursor:
+            counts[full_text_state(_entry(doc))] += 1
+        return counts
 
     async def forget_index(self, account_id: str) -> None:
         """The account's entries no longer have anything in the search index."""
         await self.collection.update_many(
             {"account_id": account_id, "indexed_upload_id": {"$ne": None}},
-            {"$set": {"indexed_upload_id": None, "index_status": ""}},
+            {"$set": {"indexed_upload_id": None, "index_status": "", "index_reason": ""}},
             session=self.session,
         )
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from docstore_indexer.adapters.search_index import Filters
 from docstore_indexer.api.deps import SearchDep
+from docstore_indexer.domain.search import content_types
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.pagination import CursorQuery, InvalidCursor, Page, cursor_offset, offset_cursor
 
@@ -43,9 +44,14 @@ class IndexStatus(BaseModel):
     state: Literal["idle", "backfilling", "complete"]
     """`backfilling` while the documents stored before an upgrade to Premium are being indexed."""
     indexed: int
+    """Live documents whose current version's text is searchable."""
     failed: int
-    """Documents whose text could not be extracted (they are still found by name and tags)."""
+    """Documents whose text could not be extracted (they are still found by name and tags);
+    each document's answer in `/documents` says why (`full_text`)."""
+    pending: int = 0
+    """Documents waiting to be indexed (just uploaded, or not yet reached by the backfill)."""
     total: int
+    """All live documents: indexed + failed + pending, counted now."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -95,7 +101,14 @@ async def search(
         ),
     ],
     tag: Annotated[list[str], Query(max_length=20, description="only documents with every one of these tags")] = [],  # noqa: B006  (FastAPI copies a default per request)
-    content_type: Annotated[list[str], Query(max_length=20, description="only documents of any of these types")] = [],  # noqa: B006  (FastAPI copies a default per request)
+    content_type: Annotated[
+        list[str],
+        Query(
+            max_length=20,
+            description="only documents of any of these types: MIME types (`application/pdf`) "
+            "or file extensions (`pdf`, `docx`, `png`); anything else is a 422",
+        ),
+    ] = [],  # noqa: B006  (FastAPI copies a default per request)
     created_from: Annotated[datetime | date | None, Query(description="uploaded at or after (ISO 8601)")] = None,
     created_to: Annotated[datetime | date | None, Query(description="uploaded at or before (ISO 8601)")] = None,
     sort: Annotated[Literal["relevance", "newest"], Query()] = "relevance",
@@ -107,7 +120,7 @@ async def search(
         raise HTTPException(422, "q: must not be blank")
     filters = Filters(
         tags=tuple(t for t in tag if t.strip()),
-        content_types=tuple(t.strip().lower() for t in content_type if t.strip()),
+        content_types=content_types(content_type),
         created_from=_unix(created_from, end=False),
         created_to=_unix(created_to, end=True),
     )

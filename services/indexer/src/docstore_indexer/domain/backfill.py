@@ -32,25 +32,25 @@ def first_state(total: int) -> str:
     return RUNNING if total else COMPLETE
 
 
-def progress(job: BackfillJob | None, *, live: int, indexed: int) -> dict[str, Any]:
-    """What `GET /search/status` answers: {state, indexed, failed, total, started_at, finished_at}.
+def progress(job: BackfillJob | None, counts: dict[str, int]) -> dict[str, Any]:
+    """What `GET /search/status` answers: {state, indexed, failed, pending, total, started_at, finished_at}.
 
-    Without a job (or after a cancelled one) the account is idle: `live` documents, `indexed`
-    of them in the index."""
+    The numbers are the catalog's as they are now (`counts`: indexed, failed, pending; see
+    `catalog.full_text_state`), so a document uploaded or failing after a backfill shows at
+    once; the job only tells whether the documents stored before the upgrade are still being
+    worked through (`backfilling`) and when that began and ended. Without a job (or after a
+    cancelled one) the account is `idle`."""
+    numbers = {
+        "indexed": counts.get("indexed", 0),
+        "failed": counts.get("failed", 0),
+        "pending": counts.get("pending", 0),
+    }
+    numbers["total"] = sum(numbers.values())
     if job is None or job.state == CANCELLED:
-        return {
-            "state": "idle",
-            "indexed": indexed,
-            "failed": 0,
-            "total": live,
-            "started_at": None,
-            "finished_at": None,
-        }
+        return {"state": "idle", **numbers, "started_at": None, "finished_at": None}
     return {
         "state": "backfilling" if job.state == RUNNING else job.state,
-        "indexed": job.indexed,
-        "failed": job.failed,
-        "total": job.total,
+        **numbers,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }

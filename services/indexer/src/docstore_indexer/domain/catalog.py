@@ -50,6 +50,8 @@ class CatalogEntry:
     # What the search index holds for this document (None: nothing).
     indexed_upload_id: str | None = None
     index_status: str = ""
+    # Why the text of the indexed upload could not be extracted (with `index_status` "failed").
+    index_reason: str = ""
     # The upload waits for the indexing worker (Premium): set with the upload, cleared when indexed.
     index_due: bool = False
     # The W3C traceparent of the upload's handling, so indexing it later continues that trace.
@@ -74,6 +76,21 @@ class CatalogEntry:
     @property
     def index_is_current(self) -> bool:
         return self.indexed_upload_id is not None and self.indexed_upload_id == self.upload_id
+
+
+INDEXED, FAILED, PENDING = "indexed", "failed", "pending"
+
+
+def full_text_state(entry: CatalogEntry) -> str:
+    """Where a live document's full text stands: `indexed` (its current upload's text is
+    searchable), `failed` (the text of its current upload could not be extracted; it is still
+    found by name and tags) or `pending` (not yet indexed: waiting for the worker or a
+    backfill). `CatalogRepository.count_states` counts with the same rule in MongoDB."""
+    if entry.index_status == FAILED and not entry.index_due:
+        return FAILED
+    if entry.index_status == INDEXED and entry.index_is_current and not entry.index_due:
+        return INDEXED
+    return PENDING
 
 
 def entry_id(account_id: str, document_id: str) -> str:

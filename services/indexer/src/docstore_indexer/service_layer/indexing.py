@@ -32,14 +32,12 @@ from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.search_index import IndexEntry
 from docstore_indexer.domain import catalog as rules
-from docstore_indexer.domain.catalog import CatalogEntry, NewUpload, entry_id
+from docstore_indexer.domain.catalog import FAILED, INDEXED, CatalogEntry, NewUpload, entry_id
 from docstore_indexer.domain.extraction import Extracted, ExtractionFailed, Limits, after_reading, before_reading, cut
 from docstore_indexer.domain.plans import has_full_text
 from docstore_indexer.service_layer.ports import Extractor, Index, Objects, Repos
 
 log = structlog.get_logger(__name__)
-
-INDEXED, FAILED = "indexed", "failed"
 
 
 @dataclass(frozen=True)
@@ -305,6 +303,7 @@ class Indexing:
             entry,
             indexed_upload_id=entry.upload_id if in_index else None,
             index_status=FAILED if extracted.failed else INDEXED,
+            index_reason=extracted.failure if extracted.failed else "",
             index_due=False,
         )
 
@@ -352,7 +351,9 @@ class Indexing:
             return
         entry = outcome.entry
         if entry.is_indexed and not await self.index.update(entry.account_id, entry.document_id, fields):
-            entry = replace(entry, indexed_upload_id=None, index_status="")  # gone from the index meanwhile
+            entry = replace(
+                entry, indexed_upload_id=None, index_status="", index_reason=""
+            )  # gone from the index meanwhile
         await tx.repos.catalog.put(entry)
 
     async def forget_document(self, account_id: str, document_id: str, *, at: datetime, event_id: str) -> bool:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from docstore_indexer.adapters.search_index import Filters, SearchPage
-from docstore_indexer.domain.backfill import CANCELLED, progress
+from docstore_indexer.domain.backfill import progress
 from docstore_indexer.domain.plans import FullTextNeedsPremium, has_full_text
 from docstore_indexer.domain.search import check_period
 from docstore_indexer.service_layer.ports import Index, Repos
@@ -61,13 +61,8 @@ class Search:
         return await self.index.search(account_id, q, page=page, per_page=per_page, filters=filters, sort=sort)
 
     async def status(self, account_id: str) -> dict[str, Any]:
-        """Backfill progress (see `domain.backfill.progress`); raises `FullTextNeedsPremium` off Premium."""
+        """The account's full-text counts, read from the catalog now, and its backfill state (see
+        `domain.backfill.progress`); raises `FullTextNeedsPremium` off Premium."""
         await self._premium_only(account_id)
         job = await self.reads.backfills.get(account_id)
-        if job is not None and job.state != CANCELLED:
-            return progress(job, live=0, indexed=0)
-        return progress(
-            job,
-            live=await self.reads.catalog.count_live(account_id),
-            indexed=await self.reads.catalog.count_indexed(account_id),
-        )
+        return progress(job, await self.reads.catalog.count_states(account_id))
