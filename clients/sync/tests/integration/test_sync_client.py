@@ -184,8 +184,11 @@ async def test_a_killed_multipart_upload_resumes_from_the_stored_parts(system, a
             db = folder / ".docstore" / "state.db"
             if not db.exists():
                 return None
-            with sqlite3.connect(db) as con:
-                row = con.execute("SELECT upload_id FROM uploads").fetchone()
+            try:
+                with sqlite3.connect(db) as con:
+                    row = con.execute("SELECT upload_id FROM uploads").fetchone()
+            except sqlite3.OperationalError:  # the client is still creating its tables
+                return None
             if not row:
                 return None
             parts = (await api.get(f"/v1/uploads/{row[0]}/parts", headers=user.auth)).json()
