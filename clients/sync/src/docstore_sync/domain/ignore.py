@@ -15,7 +15,7 @@ ALWAYS = [f"/{STATE_DIR}/", "*.docstore-part"]
 
 @dataclass(frozen=True)
 class IgnoreRules:
-    spec: pathspec.PathSpec
+    spec: pathspec.GitIgnoreSpec
 
     @classmethod
     def from_text(cls, text: str = "") -> IgnoreRules:
