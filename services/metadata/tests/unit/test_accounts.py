@@ -23,5 +23,8 @@ def test_password_is_argon2_hashed_and_verifies() -> None:
     ],
 )
 def test_signup_rules_name_the_field(username: str, email: str, password: str, field: str) -> None:
-    with pytest.raises(InvalidSignup, match=field):
+    with pytest.raises(InvalidSignup) as refused:
         new_account(username=username, email=email, password=password, plan="free", region="r")
+    # The field for programs beside the message; the message in words, not a field name.
+    assert refused.value.field == field and refused.value.extra() == {"field": field}
+    assert not str(refused.value).startswith(f"{field}:")

@@ -71,8 +71,16 @@ def test_freed_objects_count_each_unreferenced_object_once() -> None:
 
 @pytest.mark.parametrize("name", ["", "a/b", "..", "a\x00b", "x" * 256, "a\\b"])
 def test_bad_names_are_refused(name: str) -> None:
-    with pytest.raises(InvalidDetails, match="name"):
+    with pytest.raises(InvalidDetails, match="^A name can") as refused:
         check_name(name)
+    assert refused.value.field == "name"
+
+
+def test_a_name_with_a_slash_points_at_move_not_at_a_field() -> None:
+    with pytest.raises(InvalidDetails) as refused:
+        check_name("Invoices/march.pdf")
+    assert str(refused.value) == "A name can't contain '/' or '\\'. To move the file into a folder, choose Move."
+    assert "`" not in str(refused.value)
 
 
 def test_paths_and_tags_are_normalised() -> None:
@@ -80,10 +88,12 @@ def test_paths_and_tags_are_normalised() -> None:
     assert check_path("") == "/"
     assert check_tags([" b", "a", "b"]) == ["a", "b"]
     for bad in ("a/b", "/a/../b", "/a\x07"):
-        with pytest.raises(InvalidDetails, match="path"):
+        with pytest.raises(InvalidDetails) as refused:
             check_path(bad)
-    with pytest.raises(InvalidDetails, match="tags"):
+        assert refused.value.field == "path"
+    with pytest.raises(InvalidDetails, match="^Each tag is") as refused:
         check_tags([""])
+    assert refused.value.field == "tags"
 
 
 def test_search_needs_a_criterion_and_three_characters_for_substrings() -> None:

@@ -23,7 +23,7 @@ def test_common_or_guessable_passwords_are_refused_with_a_reason(password: str, 
     with pytest.raises(InvalidSignup) as refused:
         check_password(password, **ADA)
     message = str(refused.value)
-    assert message.startswith("password: too easy to guess.")
+    assert message.startswith("This password is too easy to guess.")
     assert why.lower() in message.lower()
 
 

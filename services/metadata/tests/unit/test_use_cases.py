@@ -79,7 +79,7 @@ async def test_sign_up_emits_account_created_without_secrets_and_queues_the_repl
 
 async def test_a_taken_username_is_refused_with_409_and_emits_nothing(world: Any) -> None:
     await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
-    with pytest.raises(UsernameTaken, match="username ada is taken") as refused:
+    with pytest.raises(UsernameTaken, match="^The username ada is taken") as refused:
         await world.accounts.sign_up(username="ADA", email="other@example.com", password=PASSWORD, plan="free")
     assert refused.value.status == 409
     assert len(world.uow.emitted) == 1 and world.uow.commits == 1
@@ -95,7 +95,7 @@ async def test_plan_change_bumps_the_replica_version_and_unknown_accounts_are_40
     assert len(world.uow.emitted) == 2
     with pytest.raises(AccountNotFound) as missing:
         await world.accounts.change_plan("nobody", "premium")
-    assert missing.value.status == 404 and str(missing.value) == "account not found"
+    assert missing.value.status == 404 and str(missing.value) == "This account could not be found."
 
 
 async def test_log_in_elsewhere_and_replicas_of_this_region_are_refused(world: Any) -> None:
@@ -174,12 +174,14 @@ async def test_only_the_owner_renames_and_strangers_see_nothing(world: Any) -> N
     event = upload()
     await world.documents.record_upload(event)
     await world.repos.sharing.share(event.document_id, OWNER, "acc-editor", "edit")
-    with pytest.raises(OwnerOnly, match="only the document's owner can rename, move or re-tag it") as refused:
+    with pytest.raises(
+        OwnerOnly, match="^Only the owner of this document can rename, move or re-tag it\\.$"
+    ) as refused:
         await world.documents.update_details("acc-editor", event.document_id, name="x.txt")
     assert refused.value.status == 403
     with pytest.raises(NoAccess) as hidden:
         await world.documents.update_details("acc-stranger", event.document_id, name="x.txt")
-    assert hidden.value.status == 404 and str(hidden.value) == "document not found"
+    assert hidden.value.status == 404 and str(hidden.value).startswith("This document could not be found.")
     assert (await world.documents.get("acc-editor", event.document_id))["_id"] == event.document_id
 
 

@@ -103,6 +103,9 @@ async def test_grants_never_pass_the_room_and_a_repeat_counts_once(app: FastAPI)
             "over_quota": False,
             "plan": "free",
             "reserved_bytes": 3000,
+            # The plan a refusal may suggest (upload words it "Upgrade to Premium for ..."), and its cap.
+            "upgrade_plan": "premium",
+            "upgrade_cap_bytes": 20_000,
         }
         second = await reserve(c, account, "up-b", 3000)
         assert not second["granted"] and second["room_bytes"] == 2000 and second["reserved_bytes"] == 3000

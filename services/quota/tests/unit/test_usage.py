@@ -30,3 +30,9 @@ def test_room_is_zero_while_flagged_and_never_negative() -> None:
     assert usage(40).room(CAPS) == 60
     assert usage(40, flagged=True).room(CAPS) == 0
     assert usage(140).room(CAPS) == 0
+
+
+def test_the_upgrade_offered_is_the_next_plan_up_and_none_on_the_largest() -> None:
+    assert usage(100).upgrade(CAPS) == ("premium", 1000)
+    assert usage(1000, plan="premium").upgrade(CAPS) is None
+    assert usage(0).upgrade(CAPS | {"business": 5000}) == ("premium", 1000)  # the smallest step up

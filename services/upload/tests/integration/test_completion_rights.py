@@ -280,12 +280,12 @@ async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start:
             answer = await api.post(f"/uploads/{upload['upload_id']}/complete")
             assert answer.status_code == 403
             assert answer.json()["detail"] == (
-                "this upload is no longer allowed: the document was deleted, or its share was revoked"
+                "This upload can't be saved: the document was deleted, or it is no longer shared with you for editing."
             )
         elif path == "browser":
             link = system.upload.state.services.uploads.redirect_url(upload["upload_id"]).split("/v1", 1)[1]
             answer = await api.get(link)
-            assert answer.status_code == 403 and "no longer allowed" in answer.text
+            assert answer.status_code == 403 and "no longer shared with you" in answer.text
         await eventually(lambda: _is(_status(system, upload["upload_id"]), "rejected"), timeout=120)
 
         assert (await api.get(f"/uploads/{upload['upload_id']}")).json()["status"] == "rejected"
@@ -294,7 +294,10 @@ async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start:
         assert await system.read(f"staging/{upload['key']}") is None
         assert (await system.room(owner))["reserved_bytes"] == 0  # the room is given back
         again = await api.post(f"/uploads/{upload['upload_id']}/complete")
-        assert again.status_code == 409 and again.json()["detail"] == "this upload is rejected"
+        assert again.status_code == 409 and again.json()["detail"] == (
+            "This upload was refused and nothing was stored. Upload the file again."
+        )
+        assert again.json()["upload_status"] == "rejected"
         assert set(system.documents.callers) == {"upload"}  # asked as the upload service, signed
 
 
@@ -310,7 +313,7 @@ async def test_a_new_version_of_a_document_deleted_meanwhile_is_rejected(start: 
         else:
             system.documents.share(owner, document, owner, trashed=True)
         answer = await api.post(f"/uploads/{upload['upload_id']}/complete")
-        assert answer.status_code == 403 and "no longer allowed" in answer.json()["detail"]
+        assert answer.status_code == 403 and "no longer shared with you" in answer.json()["detail"]
         assert await _status(system, upload["upload_id"]) == "rejected"
         assert await system.completed_events(upload["upload_id"]) == []
         assert await system.read(upload["key"]) is None and await system.read(f"staging/{upload['key']}") is None
@@ -324,7 +327,10 @@ async def test_completion_waits_while_metadata_cannot_say(start: Callable[..., A
         assert (await post_form(upload["form"], b"edited")).status_code == 201
         system.documents.down = True
         answer = await api.post(f"/uploads/{upload['upload_id']}/complete")
-        assert answer.status_code == 503 and answer.json()["detail"] == "cannot check this upload right now; try again"
+        assert (
+            answer.status_code == 503
+            and answer.json()["detail"] == "This upload can't be checked right now. Try again in a moment."
+        )
         assert await _status(system, upload["upload_id"]) == "pending"
         system.documents.down = False
         done = await api.post(f"/uploads/{upload['upload_id']}/complete")
@@ -346,7 +352,22 @@ async def test_grants_reserve_room_so_side_by_side_they_never_pass_the_cap(start
             for size in (3000, 4999)
         ]
         assert [r.status_code for r in refused] == [413, 413]
-        assert refused[0].json()["detail"] == "not enough storage: this file needs 3000 bytes and 2000 bytes are left"
+        # Words for people, from quota's real answer: the sizes as the web app shows them, and the
+        # upgrade that would make room (Premium's cap is left at its 20 GB here)...
+        body = refused[0].json()
+        assert body["type"] == "urn:docstore:problem:no-room"
+        assert (
+            body["detail"] == "This file is 3 KB but only 2 KB is left on your Free plan. Upgrade to Premium for 20 GB."
+        )
+        # ...and the numbers beside them, for programs (the web app's upgrade link).
+        assert {k: body[k] for k in ("needed_bytes", "available_bytes", "plan", "cap_bytes")} == {
+            "needed_bytes": 3000,
+            "available_bytes": 2000,
+            "plan": "free",
+            "cap_bytes": CAP,
+        }
+        assert body["upgrade_plan"] == "premium" and body["upgrade_cap_bytes"] == 20_000_000_000
+        assert body["upgrade_url"] == "/v1/account/plan"
         second = await grant(api, 2000)
         third = await api.post("/uploads", json={"filename": "c.txt", "size": 1, "content_type": "text/plain"})
         assert third.status_code == 413
@@ -393,6 +414,10 @@ async def test_a_batch_grant_never_passes_the_cap_and_a_batch_completion_records
         results = answer.json()["results"]
         assert [r["index"] for r in results] == [0, 1, 2, 3]
         assert results[2]["grant"] is None and results[2]["problem"]["status"] == 413
+        # The item's refusal carries the same machine fields as a single grant's problem answer.
+        assert results[2]["problem"]["needed_bytes"] == 2000 and results[2]["problem"]["available_bytes"] == 1000
+        assert results[2]["problem"]["upgrade_plan"] == "premium"
+        assert results[2]["problem"]["detail"].startswith("This file is 2 KB but only 1 KB is left on your Free plan.")
         granted = [r["grant"] for r in results if r["grant"]]
         assert len(granted) == 3 and (await system.room(owner))["room_bytes"] == 100
         datas = [bytes([65 + n]) * g["max_size"] for n, g in enumerate(granted)]

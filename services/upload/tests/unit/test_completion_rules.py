@@ -42,7 +42,11 @@ async def test_a_refused_reservation_refuses_the_grant_before_anything_is_record
     with pytest.raises(refused) as raised:
         await w.uploads.grant(EDITOR, GrantRequest("a.txt", 3000, "text/plain", document_id=DOC, base_version=1))
     if refused is NoRoom:
-        assert str(raised.value) == "not enough storage: this file needs 3000 bytes and 1999 bytes are left"
+        # No next plan in quota's answer: no upgrade hint, the way to make room instead.
+        assert str(raised.value) == (
+            "This file is 3 KB but only 2.0 KB is left on your Free plan. "
+            "Delete files you no longer need and empty the trash to make room."
+        )
     # Held on the owner's account (an editor's new version is stored and counted as the owner's),
     # for this upload's size and until its grant expires.
     [(account, upload_id, size, until)] = quota.reserved
@@ -85,7 +89,7 @@ async def test_a_withdrawn_right_rejects_the_upload_and_drops_what_it_stored(wri
     storage = FakeStorage({session["key"], session.get("staging_key") or ""})
     quota = FakeQuota(Reservation(True, 0, 0, False, "free"))
     w = world(session, metadata=FakeMetadata(writers), storage=storage, quota=quota)
-    with pytest.raises(NoLongerAllowed, match="the document was deleted, or its share was revoked"):
+    with pytest.raises(NoLongerAllowed, match="the document was deleted, or it is no longer shared with you"):
         await w.uploads._still_allowed(session)
     [(upload_id, status, fields)] = w.sessions.finished
     assert (upload_id, status) == ("up-1", REJECTED) and "revoked" in fields["reason"]

@@ -21,32 +21,52 @@ from docstore_upload.domain.errors import (
     NoRoom,
     NotStoredYet,
     OverQuota,
+    Room,
     StaleBase,
     TooLarge,
     UploadClosed,
     UploadNotFound,
+    over_quota_message,
 )
 
-UNAVAILABLE = "cannot check this upload right now; try again"
+UNAVAILABLE = "This upload can't be checked right now. Try again in a moment."
+
+FREE = Room("free", 5_000_000_000, "premium", 20_000_000_000)
 
 CASES = [
-    (InvalidUpload("filename: must not be empty"), 422, "filename: must not be empty"),
-    (NoRoom(10, 4), 413, "not enough storage: this file needs 10 bytes and 4 bytes are left"),
-    (OverQuota("this account is over its storage cap"), 403, "this account is over its storage cap"),
+    (InvalidUpload("A name can't be empty.", field="filename"), 422, "A name can't be empty."),
+    (
+        NoRoom(6_442_450_944, 4_999_997_022, FREE),
+        413,
+        "This file is 6.4 GB but only 5.0 GB is left on your Free plan. Upgrade to Premium for 20 GB.",
+    ),
+    (OverQuota(FREE), 403, over_quota_message(FREE)),
     (
         StaleBase(2),
         409,
-        {"message": "the document is at version 2: download it and merge your change", "current_version": 2},
+        {
+            "message": "Someone saved a newer version of this document (version 2) while you worked on it. "
+            "Download it, add your change to it and upload again.",
+            "current_version": 2,
+        },
     ),
-    (UploadNotFound("up-1"), 404, "upload or document not found"),
+    (UploadNotFound("up-1"), 404, "This upload or document could not be found. It may have been deleted."),
     (
-        NotStoredYet("parts still missing: [2]"),
+        NotStoredYet("parts still missing: [2]", missing_parts=[2]),
         409,
-        "the file has not fully arrived in storage yet (parts still missing: [2])",
+        "Some parts of the file have not arrived yet. Send them, then finish the upload again.",
     ),
-    (UploadClosed("this upload is aborted"), 409, "this upload is aborted"),
-    (TooLarge("11 bytes arrived but 10 were declared"), 422, "11 bytes arrived but 10 were declared"),
-    (NoLongerAllowed("this upload is no longer allowed"), 403, "this upload is no longer allowed"),
+    (UploadClosed("aborted"), 409, "This upload was cancelled. Upload the file again to store it."),
+    (
+        TooLarge(10_000, 11_000),
+        422,
+        "The file that arrived (11 KB) is larger than the 10 KB announced when the upload started. Upload it again.",
+    ),
+    (
+        NoLongerAllowed(),
+        403,
+        "This upload can't be saved: the document was deleted, or it is no longer shared with you for editing.",
+    ),
     (QuotaUnavailable("connect to quota:8084 refused"), 503, UNAVAILABLE),
     (MetadataUnavailable("metadata timed out"), 503, UNAVAILABLE),
 ]
@@ -116,3 +136,15 @@ async def test_the_browser_landing_page_shows_the_same_message_as_html(
     message = detail if isinstance(detail, str) else detail["message"]
     assert "Upload not finished" in response.text
     assert message.replace("'", "&#x27;") in response.text
+
+
+async def test_over_quota_answers_the_human_detail_and_the_machine_fields_beside_it() -> None:
+    error = NoRoom(6_442_450_944, 4_999_997_022, FREE)
+    async with client_for(error) as client:
+        response = await client.post("/uploads", json=GRANT)
+    body = response.json()
+    assert response.status_code == 413 and body["type"] == "urn:docstore:problem:no-room"
+    assert body["needed_bytes"] == 6_442_450_944 and body["available_bytes"] == 4_999_997_022
+    assert body["plan"] == "free" and body["cap_bytes"] == 5_000_000_000
+    assert body["upgrade_plan"] == "premium" and body["upgrade_cap_bytes"] == 20_000_000_000
+    assert body["upgrade_url"] == "/v1/account/plan"

@@ -14,8 +14,11 @@ from docstore_upload.domain.grants import (
 
 @pytest.mark.parametrize("name", ["a/b.pdf", "..", ".", "a\\b", "bad\x00name", "tab\tname", "", "   ", "x" * 256])
 def test_bad_filenames_are_refused(name: str) -> None:
-    with pytest.raises(InvalidUpload, match="filename"):
+    with pytest.raises(InvalidUpload) as caught:
         check_filename(name)
+    # Words for people in the message; the field at fault beside it, for programs.
+    assert caught.value.field == "filename" and "filename" not in str(caught.value)
+    assert caught.value.extra() == {"field": "filename"}
 
 
 @pytest.mark.parametrize("name", ["report.pdf", "Résumé 2026.docx", "notes.v2.md", "a..b.txt", "日本語.txt"])
@@ -25,17 +28,20 @@ def test_ordinary_filenames_pass(name: str) -> None:
 
 def test_sizes_must_be_positive_and_fit_the_room() -> None:
     for size in (0, -1):
-        with pytest.raises(InvalidUpload, match="size"):
+        with pytest.raises(InvalidUpload, match="^This file is empty") as caught:
             check_size(size, 100)
-    with pytest.raises(NoRoom, match="needs 101 bytes and 100 bytes are left"):
+        assert caught.value.field == "size"
+    with pytest.raises(NoRoom, match=r"^This file is 101 bytes but only 100 bytes is left\.") as refused:
         check_size(101, 100)
+    assert refused.value.extra() == {"needed_bytes": 101, "available_bytes": 100}
     check_size(100, 100)
 
 
 def test_content_types_are_an_allow_list() -> None:
     assert check_content_type("Application/PDF") == "application/pdf"
-    with pytest.raises(InvalidUpload, match="not a supported type"):
+    with pytest.raises(InvalidUpload, match="^Files of type 'application/x-made-up' can't be stored") as caught:
         check_content_type("application/x-made-up")
+    assert caught.value.field == "content_type"
 
 
 def test_tags_are_trimmed_deduplicated_and_bounded() -> None:
@@ -50,8 +56,9 @@ def test_paths_are_absolute_and_cannot_climb() -> None:
     assert check_path("/a//b/") == "/a/b"
     assert check_path("") == "/"
     for bad in ("a/b", "/a/../b", "/./x", "/a\x07"):
-        with pytest.raises(InvalidUpload, match="path"):
+        with pytest.raises(InvalidUpload) as caught:
             check_path(bad)
+        assert caught.value.field == "path"
 
 
 def test_the_server_builds_the_key_from_ids() -> None:

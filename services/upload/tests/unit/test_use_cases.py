@@ -86,11 +86,11 @@ async def test_more_bytes_than_declared_reject_the_upload() -> None:
     row = session_row()
     w = world(row)
     w.storage.put(row["staging_key"], b"abcdef")
-    with pytest.raises(TooLarge, match="6 bytes arrived but 4 were declared"):
+    with pytest.raises(TooLarge, match=r"^The file that arrived \(6 bytes\) is larger than the 4 bytes announced"):
         await w.uploads.complete(OWNER, "up-1")
     assert w.sessions.rows["up-1"]["status"] == REJECTED and w.uow.emitted == []
     assert row["key"] not in w.storage.objects and w.quota.released == [(OWNER, "up-1")]
-    with pytest.raises(UploadClosed, match="this upload is rejected"):
+    with pytest.raises(UploadClosed, match="^This upload was refused"):
         await w.uploads.complete(OWNER, "up-1")
 
 

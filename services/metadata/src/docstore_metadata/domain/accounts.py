@@ -32,19 +32,28 @@ _hasher = PasswordHasher()
 
 
 class InvalidSignup(Invalid):
-    """Sign-up input that breaks a rule; the message says which."""
+    """Sign-up input that breaks a rule; the message says which, for people, and `field` names
+    the request member at fault, for programs (the sign-up form marks that input)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def extra(self) -> dict[str, Any]:
+        # The request member at fault, for programs; the message says it in words.
+        return {"field": self.field} if self.field else {}
 
 
 class UsernameTaken(Conflict):
     """Sign-up with a username somebody already has (here, or another region's replica)."""
 
     def __init__(self, username: str) -> None:
-        super().__init__(f"username {username} is taken")
+        super().__init__(f"The username {username} is taken. Please choose another one.")
 
 
 class AccountNotFound(NotFound):
     def __init__(self, account_id: str) -> None:
-        super().__init__("account not found")
+        super().__init__("This account could not be found.")
         self.account_id = account_id
 
 
@@ -57,7 +66,7 @@ class HomeElsewhere(DomainError):
     title: ClassVar[str] = "Misdirected request"
 
     def __init__(self, home_region: str) -> None:
-        super().__init__(f"this account's home is region {home_region}: log in there")
+        super().__init__(f"This account is kept in the {home_region} region. Log in there.")
         self.home_region = home_region
 
     def extra(self) -> dict[str, Any]:
@@ -73,8 +82,8 @@ class UsernameLost(Conflict):
         self.username = str(account["username"])
         self.winner_region = str((account.get("conflict_with") or {}).get("home_region", ""))
         super().__init__(
-            f"username {self.username} was taken at the same moment in region {self.winner_region}, "
-            "whose sign-up came first; this account can no longer log in under that name"
+            f"Someone in the {self.winner_region} region signed up as {self.username} at the same moment, "
+            "and their sign-up came first. This account can no longer log in with that username."
         )
 
     def extra(self) -> dict[str, Any]:
@@ -142,10 +151,11 @@ def new_account(*, username: str, email: str, password: str, plan: str, region: 
     username = normalise_username(username)
     if not USERNAME.match(username):
         raise InvalidSignup(
-            "username: 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+            "A username is 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or a digit.",
+            field="username",
         )
     if not EMAIL.match(email.strip()) or len(email) > 254:
-        raise InvalidSignup("email: not a valid address")
+        raise InvalidSignup("This doesn't look like an e-mail address.", field="email")
     check_password(password, username=username, email=email.strip())
     return Account(
         id=new_account_id(),
@@ -168,9 +178,9 @@ def check_password(password: str, *, username: str = "", email: str = "") -> Non
     says why and how to do better, from zxcvbn's feedback, and never contains the password.
     """
     if len(password) < MIN_PASSWORD:
-        raise InvalidSignup(f"password: at least {MIN_PASSWORD} characters")
+        raise InvalidSignup(f"A password needs at least {MIN_PASSWORD} characters.", field="password")
     if len(password) > MAX_PASSWORD:
-        raise InvalidSignup(f"password: at most {MAX_PASSWORD} characters")
+        raise InvalidSignup(f"A password can be at most {MAX_PASSWORD} characters long.", field="password")
     result = zxcvbn(password[:SCORED_PREFIX], user_inputs=_personal_words(username, email))
     if result["score"] >= MIN_PASSWORD_SCORE:
         return
@@ -179,7 +189,9 @@ def check_password(password: str, *, username: str = "", email: str = "") -> Non
     advice = [line.strip() for line in advice if line and line.strip()]
     if not advice:
         advice = ["A few uncommon words together make a password that is long and easy to remember."]
-    raise InvalidSignup("password: too easy to guess. " + " ".join(_sentence(line) for line in advice))
+    raise InvalidSignup(
+        "This password is too easy to guess. " + " ".join(_sentence(line) for line in advice), field="password"
+    )
 
 
 def _personal_words(username: str, email: str) -> list[str]:

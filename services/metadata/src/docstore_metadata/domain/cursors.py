@@ -16,6 +16,7 @@ from docstore_kit.pagination import InvalidCursor
 
 SORTS = {"modified": "modified_at", "created": "created_at", "name": "name_lower", "size": "size"}
 TIME_SORTS = frozenset({"modified", "created"})
+NOT_THIS_LIST = "That page link does not belong to this list. Start again from the first page."
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,13 @@ def decode_cursor(text: str, kind: str) -> Cursor:
             resume=float(raw["w"]) if "w" in raw else None,
         )
     except (ValueError, TypeError, KeyError) as error:
-        raise InvalidCursor("cursor: not a cursor from this listing") from error
+        raise InvalidCursor(NOT_THIS_LIST) from error
     if cursor.kind != kind:
-        raise InvalidCursor("cursor: it belongs to another sort, order or search; start again without a cursor")
+        raise InvalidCursor(
+            "That page link was made for another sort order or search. Start again from the first page."
+        )
     if cursor.resume is not None and not 0 < cursor.resume < 1e13:
-        raise InvalidCursor("cursor: not a cursor from this listing")
+        raise InvalidCursor(NOT_THIS_LIST)
     return cursor
 
 

@@ -30,14 +30,23 @@ CHANGE_KINDS = ("created", "modified", "renamed", "moved", "tagged", "trashed", 
 
 
 class InvalidDetails(Invalid):
-    """A name, folder or tag list that breaks a rule; the message says which."""
+    """A name, folder or tag list that breaks a rule; the message says which, for people, and
+    `field` names the request member at fault, for programs."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def extra(self) -> dict[str, Any]:
+        # The request member at fault, for programs; the message says it in words.
+        return {"field": self.field} if self.field else {}
 
 
 class DocumentNotFound(NotFound):
     """No such document for this account (someone else's answers the same)."""
 
     def __init__(self, document_id: str) -> None:
-        super().__init__("document not found")
+        super().__init__("This document could not be found. It may have been deleted, or it is not shared with you.")
         self.document_id = document_id
 
 
@@ -45,7 +54,9 @@ class VersionNotFound(NotFound):
     """No such version of the document (never existed, or pruned)."""
 
     def __init__(self, version: int | None) -> None:
-        super().__init__(f"version {version} not found")
+        super().__init__(
+            f"Version {version} of this document could not be found." if version else "This version could not be found."
+        )
         self.version = version
 
 
@@ -53,7 +64,7 @@ class InTrash(Conflict):
     """The document is in the trash: restore it first."""
 
     def __init__(self, document_id: str) -> None:
-        super().__init__("the document is in the trash: restore it first")
+        super().__init__("This document is in the trash. Restore it first.")
         self.document_id = document_id
 
 
@@ -61,7 +72,7 @@ class NotInTrash(Conflict):
     """Restore from the trash of a document that is not there."""
 
     def __init__(self, document_id: str) -> None:
-        super().__init__("the document is not in the trash")
+        super().__init__("This document is not in the trash.")
         self.document_id = document_id
 
 
@@ -73,12 +84,16 @@ class TrashExpired(DomainError):
     title: ClassVar[str] = "Gone"
 
     def __init__(self, document_id: str) -> None:
-        super().__init__("the document has been in the trash too long to restore")
+        super().__init__("This document has been in the trash too long to be restored.")
         self.document_id = document_id
 
 
 class NotOwner(Forbidden):
     """An upload for a document that belongs to another account."""
+
+    def detail(self) -> str:
+        # The message is the document id; the answer does not echo it.
+        return "This document belongs to another account."
 
 
 @dataclass(frozen=True)
@@ -100,11 +115,11 @@ def next_version(current_version: int | None) -> int:
 
 @contextmanager
 def _invalid_details() -> Iterator[None]:
-    """Turns the shared rules' InvalidName into this service's InvalidDetails (same message)."""
+    """Turns the shared rules' InvalidName into this service's InvalidDetails (same message and field)."""
     try:
         yield
     except names.InvalidName as error:
-        raise InvalidDetails(str(error)) from error
+        raise InvalidDetails(str(error), field=error.field) from error
 
 
 def check_name(name: str) -> str:
@@ -206,11 +221,13 @@ class SearchCriteria:
 
 def check_criteria(criteria: SearchCriteria) -> SearchCriteria:
     if criteria.name_match not in ("prefix", "substring"):
-        raise InvalidDetails("name_match: prefix or substring")
+        raise InvalidDetails("Names are matched either from the start or anywhere inside them.", field="name_match")
     if criteria.name is not None and not criteria.name.strip():
-        raise InvalidDetails("name: must not be empty")
+        raise InvalidDetails("Type a name to search for.", field="name")
     if criteria.name_match == "substring" and criteria.name is not None and len(name_key(criteria.name)) < 3:
-        raise InvalidDetails("name: a substring search needs at least 3 characters (use name_match=prefix)")
+        raise InvalidDetails(
+            "Type at least 3 characters to search inside names, or search names by how they start.", field="name"
+        )
     if not any(
         (
             criteria.name,
@@ -222,7 +239,7 @@ def check_criteria(criteria: SearchCriteria) -> SearchCriteria:
             criteria.content_type,
         )
     ):
-        raise InvalidDetails("give at least one of name, created_from/to, modified_from/to, tags, content_type")
+        raise InvalidDetails("Choose at least one thing to search by: a name, a date, a tag or a file type.")
     return criteria
 
 

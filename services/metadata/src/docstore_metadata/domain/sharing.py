@@ -26,7 +26,7 @@ class OwnerOnly(Forbidden):
     """The caller can see the document but only its owner may do this (403)."""
 
     def __init__(self, action: str) -> None:
-        super().__init__(f"only the document's owner can {action}")
+        super().__init__(f"Only the owner of this document can {action}.")
         self.action = action
 
 
@@ -34,7 +34,7 @@ class UnknownUser(NotFound):
     """Sharing with a username nobody has."""
 
     def __init__(self, username: str) -> None:
-        super().__init__(f"no account named {username}")
+        super().__init__(f"Nobody is called {username} on DocStore. Check the spelling of the username.")
         self.username = username
 
 
@@ -42,7 +42,7 @@ class SharedWithOwner(Invalid):
     """Sharing a document with its own owner."""
 
     def __init__(self) -> None:
-        super().__init__("you own this document already")
+        super().__init__("You own this document already.")
 
 
 @dataclass(frozen=True)

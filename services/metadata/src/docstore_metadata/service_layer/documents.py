@@ -501,5 +501,5 @@ def changes_position(cursor: str | None) -> int:
         return 0
     seq = decode_cursor(cursor).get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise InvalidCursor("cursor: not a cursor of the change feed; start again without one")
+        raise InvalidCursor("That position does not belong to the list of changes. Start again from the beginning.")
     return seq

@@ -36,7 +36,7 @@ async def visible(repos: Repositories, account_id: str, document_id: str) -> Vis
 
 
 async def owned(repos: Repositories, account_id: str, document_id: str, action: str) -> dict[str, Any]:
-    """The caller's own document; `OwnerOnly` (403, "only the document's owner can {action}") for
+    """The caller's own document; `OwnerOnly` (403, "Only the owner of this document can {action}.") for
     someone it is shared with, `NoAccess` (404) for anyone else."""
     return dict(owner_only(await visible(repos, account_id, document_id), action))
 

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_quota.api.deps import AccountsDep, ReservationsDep, SettingsDep
 from docstore_quota.domain.reservations import MAX_BATCH, room_after
+from docstore_quota.domain.usage import Usage
 from docstore_quota.service_layer.accounts import AccountUsage
 from docstore_quota.service_layer.reservations import Wanted
 from docstore_quota.settings import Settings
@@ -51,7 +52,19 @@ class ReservationIn(BaseModel):
     """When the upload's grant expires (ISO 8601 with a time zone)."""
 
 
-class ReservationOut(BaseModel):
+class Upgrade(BaseModel):
+    upgrade_plan: str | None = None
+    """The plan a refused upload could move to for more room (None on the largest plan)."""
+    upgrade_cap_bytes: int | None = None
+    """That plan's cap."""
+
+
+def _upgrade(usage: Usage, settings: Settings) -> tuple[str | None, int | None]:
+    """The next plan up for `usage`'s account and its cap (None, None on the largest plan)."""
+    return usage.upgrade(settings.caps()) or (None, None)
+
+
+class ReservationOut(Upgrade):
     granted: bool
     room_bytes: int
     """The account's room minus its other live reservations (this upload's not subtracted)."""
@@ -114,6 +127,7 @@ async def reserve(
         granted=decision.granted,
         room_bytes=decision.room_bytes,
     )
+    upgrade_plan, upgrade_cap_bytes = _upgrade(usage, settings)
     return ReservationOut(
         granted=decision.granted,
         room_bytes=decision.room_bytes,
@@ -121,6 +135,8 @@ async def reserve(
         over_quota=usage.over_quota,
         plan=usage.plan,
         reserved_bytes=decision.reserved_bytes,
+        upgrade_plan=upgrade_plan,
+        upgrade_cap_bytes=upgrade_cap_bytes,
     )
 
 
@@ -157,7 +173,7 @@ class BatchReservationResult(BaseModel):
     """True when another account holds this upload id (refused)."""
 
 
-class BatchReservationOut(BaseModel):
+class BatchReservationOut(Upgrade):
     cap_bytes: int
     over_quota: bool
     plan: str
@@ -207,6 +223,12 @@ async def reserve_batch(
         granted=sum(r.granted for r in results),
         size=sum(item.size for item in body.reservations),
     )
+    upgrade_plan, upgrade_cap_bytes = _upgrade(usage, settings)
     return BatchReservationOut(
-        cap_bytes=usage.cap(settings.caps()), over_quota=usage.over_quota, plan=usage.plan, results=results
+        cap_bytes=usage.cap(settings.caps()),
+        over_quota=usage.over_quota,
+        plan=usage.plan,
+        results=results,
+        upgrade_plan=upgrade_plan,
+        upgrade_cap_bytes=upgrade_cap_bytes,
     )

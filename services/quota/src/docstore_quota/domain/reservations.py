@@ -84,18 +84,21 @@ class UploadIdTaken(errors.Conflict):
 
     def detail(self) -> str:
         # The message is the upload id; the answer does not echo it.
-        return "this upload id is reserved for another account"
+        return "This upload belongs to another account."
 
 
 class GrantExpired(errors.Invalid):
     """A reservation asked for a grant that no longer holds room (expired beyond the grace)."""
 
     def detail(self) -> str:
-        return "expires_at: the grant has already expired"
+        return "This upload's grant has already expired, so no room is held for it. Ask for a new grant."
 
 
 class DuplicateUploadIds(errors.Invalid):
     """A batch names the same upload id twice."""
+
+    def detail(self) -> str:
+        return "The same upload appears twice in one batch. Send each upload once."
 
 
 def held_by(existing: Reservation | None, account_id: str, cutoff: datetime) -> Held | None:

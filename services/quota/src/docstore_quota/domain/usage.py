@@ -39,6 +39,13 @@ class Usage:
     def cap(self, caps: dict[str, int]) -> int:
         return caps.get(self.plan, caps[DEFAULT_PLAN])
 
+    def upgrade(self, caps: dict[str, int]) -> tuple[str, int] | None:
+        """The plan to suggest when this account runs out of room: the one with the smallest cap
+        above this plan's, and that cap; None on the largest plan (no upgrade would help)."""
+        mine = self.cap(caps)
+        larger = sorted((cap, plan) for plan, cap in caps.items() if cap > mine)
+        return (larger[0][1], larger[0][0]) if larger else None
+
     def room(self, caps: dict[str, int]) -> int:
         """Bytes that may still be granted; zero while flagged over quota."""
         if self.over_quota:

@@ -68,7 +68,7 @@ class Accounts:
         """Flagged accounts after `cursor` (it holds the last account id shown), and the next page's cursor."""
         after = decode_cursor(cursor).get("after") if cursor else None
         if cursor and not isinstance(after, str):
-            raise InvalidCursor("cursor: not a cursor from this listing; start again without one")
+            raise InvalidCursor("That page link does not belong to this list. Start again from the first page.")
         rows = await self.reads.usage.over_quota(limit + 1, after=after)
         more = len(rows) > limit
         rows = rows[:limit]

@@ -29,14 +29,16 @@ class DeadLetterBrowser:
         try:
             return await self.letters.page(limit=limit, cursor=cursor, topic=topic)
         except InvalidCursor as error:
-            raise BadCursor(str(error)) from error
+            raise BadCursor("That page link does not belong to this list. Start again from the first page.") from error
 
     async def replay(self, topic: str, partition: int, offset: int, *, admin_id: str) -> KafkaRecord:
         """Publish the dead letter again to its original topic (consumers are idempotent)."""
         try:
             record = await self.letters.replay(topic, partition, offset)
         except NotFound as error:
-            raise NoDeadLetter(f"no dead letter at {topic}:{partition}:{offset}") from error
+            raise NoDeadLetter(
+                f"Nothing was set aside on {topic}, partition {partition}, at offset {offset}."
+            ) from error
         log.info(
             "dead_letter_replayed",
             admin_id=admin_id,

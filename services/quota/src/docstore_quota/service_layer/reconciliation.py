@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 class NoReport(errors.NotFound):
     def detail(self) -> str:
-        return "no reconciliation has run yet"
+        return "No reconciliation has run yet: usage has not been compared with storage so far."
 
 
 class Reconciler:

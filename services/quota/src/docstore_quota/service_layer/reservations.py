@@ -138,7 +138,7 @@ class Reservations:
             if not is_live(item.expires_at, now, self.grace):
                 raise GrantExpired(item.upload_id)
         if len({item.upload_id for item in wanted}) != len(wanted):
-            raise DuplicateUploadIds("the same upload id appears twice in one batch")
+            raise DuplicateUploadIds("an upload id appears twice in one batch")
 
         async def work(tx: Transaction[Repos]) -> BatchGrant:
             cutoff = self.cutoff()

@@ -16,7 +16,7 @@ class MetadataUnavailable(errors.Unavailable):
     problem = "metadata-unavailable"
 
     def detail(self) -> str:
-        return "cannot check this upload right now; try again"
+        return "This upload can't be checked right now. Try again in a moment."
 
 
 class MetadataClient:

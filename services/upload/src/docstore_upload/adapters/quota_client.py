@@ -21,7 +21,13 @@ class QuotaUnavailable(errors.Unavailable):
     problem = "quota-unavailable"
 
     def detail(self) -> str:
-        return "cannot check this upload right now; try again"
+        return "This upload can't be checked right now. Try again in a moment."
+
+
+def _upgrade(body: dict[str, object]) -> tuple[str | None, int | None]:
+    """The next plan up and its cap, as quota answers them (absent from an older quota: no hint)."""
+    plan, cap = body.get("upgrade_plan"), body.get("upgrade_cap_bytes")
+    return (plan, cap) if isinstance(plan, str) and isinstance(cap, int) else (None, None)
 
 
 class QuotaClient:
@@ -42,7 +48,9 @@ class QuotaClient:
         except httpx.HTTPError as error:
             raise QuotaUnavailable(str(error)) from error
         body = response.json()
-        return Reservation(body["granted"], body["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"])
+        return Reservation(
+            body["granted"], body["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"], *_upgrade(body)
+        )
 
     async def reserve_many(self, account_id: str, items: list[tuple[str, int, datetime]]) -> dict[str, Reservation]:
         """`reserve` for many uploads of one account: one request, one transaction in quota,
@@ -66,7 +74,12 @@ class QuotaClient:
         body = response.json()
         return {
             item["upload_id"]: Reservation(
-                item["granted"], item["room_bytes"], body["cap_bytes"], body["over_quota"], body["plan"]
+                item["granted"],
+                item["room_bytes"],
+                body["cap_bytes"],
+                body["over_quota"],
+                body["plan"],
+                *_upgrade(body),
             )
             for item in body["results"]
         }

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError, problem_responses
+from docstore_kit.sizes import size_text
 from docstore_upload.api.deps import UploadsDep
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
@@ -160,6 +161,11 @@ class BatchGrantIn(BaseModel):
 
 
 class ItemProblem(BaseModel):
+    """One item's refusal, as a single route's problem answers it: its members beyond these
+    (`needed_bytes`, `upgrade_plan`, `field`...) follow, as there."""
+
+    model_config = ConfigDict(extra="allow")
+
     status: int = Field(description="The HTTP status this item alone would have been answered with")
     type: str = Field(description="The problem type, as in a single route's problem+json answer")
     detail: Any = Field(description="What is wrong with this item")
@@ -192,7 +198,8 @@ class BatchCompleteOut(BaseModel):
 
 
 def _problem(error: DomainError) -> ItemProblem:
-    return ItemProblem(status=error.status, type=PROBLEM_TYPE_PREFIX + error.problem, detail=error.detail())
+    extra = {name: value for name, value in error.extra().items() if name not in ItemProblem.model_fields}
+    return ItemProblem(status=error.status, type=PROBLEM_TYPE_PREFIX + error.problem, detail=error.detail(), **extra)
 
 
 @router.post(
@@ -285,7 +292,7 @@ async def abort(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
 async def get_upload(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
     row = await uploads.find(account_id, upload_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "upload not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "This upload could not be found.")
     return _upload_out(row)
 
 
@@ -304,7 +311,7 @@ async def browser_done(
         detail = error.detail()
         message = detail if isinstance(detail, str) else detail["message"]
         return HTMLResponse(_page("Upload not finished", message), status_code=error.status)
-    return HTMLResponse(_page("Upload complete", f"{row['filename']} is stored ({row['stored']['size']} bytes)."))
+    return HTMLResponse(_page("Upload complete", f"{row['filename']} is stored ({size_text(row['stored']['size'])})."))
 
 
 def _page(title: str, message: str) -> str:

@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from docstore_events import names
+from docstore_kit.sizes import size_text
 from docstore_upload.domain.errors import (
     BatchTooLarge,
     InvalidUpload,
     NoRoom,
     NotForBatch,
     OverQuota,
+    Room,
     StaleBase,
     UploadNotFound,
 )
@@ -61,11 +63,11 @@ CONTENT_TYPES = frozenset(
 
 @contextmanager
 def _invalid_upload() -> Iterator[None]:
-    """Turns the shared rules' InvalidName into InvalidUpload (same message, a 422 answer)."""
+    """Turns the shared rules' InvalidName into InvalidUpload (same message and field, a 422 answer)."""
     try:
         yield
     except names.InvalidName as error:
-        raise InvalidUpload(str(error)) from error
+        raise InvalidUpload(str(error), field=error.field) from error
 
 
 def check_filename(filename: str) -> str:
@@ -77,7 +79,7 @@ def check_filename(filename: str) -> str:
 def check_content_type(content_type: str) -> str:
     value = content_type.strip().lower()
     if value not in CONTENT_TYPES:
-        raise InvalidUpload(f"content_type: {content_type!r} is not a supported type")
+        raise InvalidUpload(f"Files of type '{content_type}' can't be stored in DocStore.", field="content_type")
     return value
 
 
@@ -87,9 +89,12 @@ def check_tags(tags: list[str]) -> list[str]:
         return names.check_tags(tags)
 
 
+EMPTY_FILE = "This file is empty. Only files with something in them can be uploaded."
+
+
 def check_size(size: int, room_bytes: int) -> None:
     if size <= 0:
-        raise InvalidUpload("size: must be a positive number of bytes")
+        raise InvalidUpload(EMPTY_FILE, field="size")
     if size > room_bytes:
         raise NoRoom(size, room_bytes)
 
@@ -184,14 +189,19 @@ def check_request(request: GrantRequest, limits: Limits) -> GrantRequest:
         path=check_path(request.path),
     )
     if request.size <= 0:
-        raise InvalidUpload("size: must be a positive number of bytes")
+        raise InvalidUpload(EMPTY_FILE, field="size")
     if request.expires_in is not None and not 1 <= request.expires_in <= limits.grant_seconds:
-        raise InvalidUpload(f"expires_in: 1 to {limits.grant_seconds} seconds")
+        raise InvalidUpload(
+            f"An upload link can stay valid for 1 to {limits.grant_seconds} seconds.", field="expires_in"
+        )
     if request.document_id is None:
         if request.base_version is not None:
-            raise InvalidUpload("base_version: only with document_id")
+            raise InvalidUpload(
+                "A base version is only given when uploading a new version of an existing document.",
+                field="base_version",
+            )
     elif request.base_version is None or request.base_version < 1:
-        raise InvalidUpload("base_version: required with document_id: the version your change starts from")
+        raise InvalidUpload("To upload a new version, say which version your change starts from.", field="base_version")
     return checked
 
 
@@ -225,14 +235,21 @@ class Reservation:
     cap_bytes: int
     over_quota: bool
     plan: str
+    upgrade_plan: str | None = None
+    """The next plan up, whose cap is larger (None on the largest plan, or from an older quota)."""
+    upgrade_cap_bytes: int | None = None
+
+    def room(self) -> Room:
+        """The account's plan and upgrade, as a refusal tells them."""
+        return Room(self.plan, self.cap_bytes, self.upgrade_plan, self.upgrade_cap_bytes)
 
 
 def check_reservation(reservation: Reservation, size: int) -> None:
     """Refuse the grant unless quota held its room (`OverQuota` first: it is not about this file)."""
     if reservation.over_quota:
-        raise OverQuota("this account is over its storage cap: free some space before uploading")
+        raise OverQuota(reservation.room())
     if not reservation.granted:
-        raise NoRoom(size, reservation.room_bytes)
+        raise NoRoom(size, reservation.room_bytes, reservation.room())
 
 
 def new_grant(
@@ -274,9 +291,11 @@ MAX_BATCH = 100
 def check_batch(count: int) -> None:
     """Refuse an empty batch or one above `MAX_BATCH` (the message says what to do)."""
     if count < 1:
-        raise BatchTooLarge("a batch needs at least one item")
+        raise BatchTooLarge("Choose at least one file to upload.")
     if count > MAX_BATCH:
-        raise BatchTooLarge(f"a batch carries at most {MAX_BATCH} items ({count} sent): split it")
+        raise BatchTooLarge(
+            f"You can upload at most {MAX_BATCH} files at once ({count} chosen). Upload them in smaller groups."
+        )
 
 
 def check_batch_item(request: GrantRequest, limits: Limits) -> GrantRequest:
@@ -284,7 +303,7 @@ def check_batch_item(request: GrantRequest, limits: Limits) -> GrantRequest:
     request = check_request(request, limits)
     if request.multipart_for(limits):
         raise NotForBatch(
-            f"this file needs a multipart upload ({limits.multipart_threshold} bytes or more, or multipart asked "
-            "for): ask for it alone with POST /uploads"
+            f"Files of {size_text(limits.multipart_threshold)} or more are sent in parts, one at a time: "
+            "upload this file on its own."
         )
     return request

@@ -69,14 +69,14 @@ def already_completed(session: Session) -> bool:
     if session["status"] == COMPLETED:
         return True
     if session["status"] != PENDING:
-        raise UploadClosed(f"this upload is {session['status']}")
+        raise UploadClosed(session["status"])
     return False
 
 
 def open_multipart(session: Session) -> Session:
     """A pending multipart session, for resuming; `UploadClosed` once it ended."""
     if session["status"] != PENDING:
-        raise UploadClosed(f"this upload is {session['status']}")
+        raise UploadClosed(session["status"])
     return session
 
 

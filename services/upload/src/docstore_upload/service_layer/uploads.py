@@ -402,7 +402,7 @@ class Uploads:
             raise NotStoredYet(row["_id"])
         if stored.size > row["declared_size"]:
             await self._reject(row, "more bytes arrived than were declared")
-            raise TooLarge(f"{stored.size} bytes arrived but {row['declared_size']} were declared")
+            raise TooLarge(row["declared_size"], stored.size)
         return stored
 
     async def _item(self, work: Coroutine[Any, Any, T]) -> T | DomainError:
@@ -464,7 +464,7 @@ class Uploads:
         if still_writable(await self.metadata.document(actor, row["document_id"])):
             return
         await self._reject(row, "the document was deleted or the share that allowed writing it was revoked")
-        raise NoLongerAllowed("this upload is no longer allowed: the document was deleted, or its share was revoked")
+        raise NoLongerAllowed()
 
     async def _reject(self, row: Session, reason: str) -> None:
         """End a pending upload as rejected and drop whatever it stored; nothing is recorded."""
@@ -496,10 +496,10 @@ class Uploads:
             return
         missing = missing_parts(row, parts)
         if missing:
-            raise NotStoredYet(f"parts still missing: {missing[:20]}")
+            raise NotStoredYet(f"parts still missing: {missing[:20]}", missing_parts=missing[:20])
         if sum(p.size for p in parts) > row["declared_size"]:
             await self._reject(row, "the parts hold more bytes than were declared")
-            raise TooLarge("the parts hold more bytes than were declared")
+            raise TooLarge(row["declared_size"])
         await self.storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
 
     def _verify_in_background(self, row: Session) -> None:
