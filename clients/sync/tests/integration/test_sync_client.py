@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docstore_devplatform.e2e import PASSWORD, User, sign_up
+from docstore_devplatform.e2e import PASSWORD, User, sign_up, upload
 from docstore_devplatform.testing import eventually
 from docstore_sync import cli
 
@@ -229,8 +229,49 @@ async def test_ignored_files_stay_home(system, api, tmp_path, config, capsys):
     assert any("link.txt" in w and "symbolic link" in w for w in summary["warnings"])
     assert set(await remote_tree(api, user)) == {".docstoreignore", "notes.txt", "keep.log"}
 
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli.main, ["status", str(folder), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["username"] == user.username and status["pending"] == {}
+    assert status["last_sync"]["summary"]["uploaded"] == 3
+
     # A dry run on a second folder says what would come down and changes nothing.
     other = tmp_path / "other"
     other.mkdir()
     code, dry = await sync(other, capsys, "--dry-run")
     assert code == 0 and dry["planned"] == {"download": 3} and tree(other) == {}
+
+
+async def test_watch_follows_both_sides_and_stops_cleanly_on_ctrl_c(system, api, tmp_path, config):
+    user = await sign_up(api)
+    await login(system, user, config)
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    log = (tmp_path / "watch.log").open("wb")
+    child = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "docstore_sync", "watch", str(folder), "--json", "--debounce", "200"],
+        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        write(folder, "local.txt", b"written here")
+
+        async def uploaded() -> bool:
+            return "local.txt" in await remote_tree(api, user)
+
+        await eventually(uploaded, timeout=120)
+        await upload(api, user, "remote.txt", b"written there")
+
+        async def downloaded() -> bool:
+            path = folder / "remote.txt"
+            return path.exists() and path.read_bytes() == b"written there"
+
+        await eventually(downloaded, timeout=120)
+        child.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(child.wait(), timeout=60) == 0
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        log.close()
