@@ -275,3 +275,23 @@ async def test_watch_follows_both_sides_and_stops_cleanly_on_ctrl_c(system, api,
             child.kill()
             await child.wait()
         log.close()
+
+
+async def test_login_at_another_region_follows_the_307_home(system, region_b, api, tmp_path, config, capsys):
+    user = await sign_up(api)  # home: region A
+
+    async def logged_in_via_b():
+        from docstore_sync.adapters.gateway import ApiError, log_in
+
+        try:  # 401 until region B holds the account's replica, then 307 to region A
+            return await asyncio.to_thread(log_in, region_b.gateway, user.username, PASSWORD)
+        except ApiError:
+            return None
+
+    session = await eventually(logged_in_via_b, timeout=120)
+    assert session.gateway == system.gateway and session.account_id == user.account_id
+    await login(region_b, user, config)  # the CLI does the same and remembers the home gateway
+    assert json.loads((config / "session.json").read_text())["gateway"] == system.gateway
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli.main, ["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["username"] == user.username

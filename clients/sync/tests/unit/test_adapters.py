@@ -108,3 +108,22 @@ def test_state_keeps_base_remote_cursor_and_uploads_under_way(tmp_path: Path):
     assert again.remote() == {"a.txt": RemoteFile("d2", 1, "t" * 64)}
     assert again.pending_upload("big.bin") == ("u1", "x" * 64, 10, "d9")
     assert again.get("cursor") == "c1" and again.initialised
+
+
+@pytest.mark.parametrize(
+    ("remote_folder", "path", "name", "rel"),
+    [
+        ("/", "/", "a.txt", "a.txt"),
+        ("/", "/docs/deep", "b.md", "docs/deep/b.md"),
+        ("/Work", "/Work", "a.txt", "a.txt"),
+        ("/Work", "/Work/sub", "a.txt", "sub/a.txt"),
+        ("/Work", "/Workshop", "a.txt", None),  # a sibling folder whose name starts alike
+        ("/Work", "/", "a.txt", None),
+    ],
+)
+def test_remote_paths_map_to_the_folder_and_back(remote_folder, path, name, rel):
+    from docstore_sync.engine import _folder_of, _relative
+
+    assert _relative(remote_folder, path, name) == rel
+    if rel is not None:
+        assert _folder_of(remote_folder, rel) == (path, name)
