@@ -106,6 +106,7 @@ PARAMETER_TYPES: dict[str, re.Pattern[str]] = {
 }
 PARAMETERS: dict[str, str] = {
     "document_id": "id",
+    "account_id": "id",
     "grantee_id": "id",
     "upload_id": "id",
     "version": "int",
@@ -191,6 +192,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("DELETE", "/documents/{document_id}/follow"),
         ("GET", "/changes"),
         ("POST", "/sync/compare"),
+        ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
     )
     + _routes(
         "upload",
