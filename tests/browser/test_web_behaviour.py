@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import FREE_CAP_BYTES, PASSWORD, WebSystem
+from .conftest import ADMIN_USERNAME, FREE_CAP_BYTES, PASSWORD, WebSystem
 from .webdriver import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -58,7 +58,7 @@ def sign_up(browser: Browser, base: str, plan: str = "free") -> str:
     browser.find("input[name=password]").fill(PASSWORD)
     if plan == "premium":
         browser.find("#plan-premium").click()
-    browser.button("Create account").click()
+    press(browser, "Create account")
     browser.find_text("#who-name", username)
     browser.find("h1")
     return username
@@ -93,6 +93,33 @@ def wait_uploaded(browser: Browser, name: str, timeout: float = 60.0) -> None:
 
 def row_names(browser: Browser) -> list[str]:
     return [r.find("button.doc-open").text for r in browser.find_all("table.documents tbody tr")]
+
+
+def press(browser: Browser, label: str, within: str = "body") -> None:
+    """Click the button `label`, finding it again if the live list redrew it meanwhile (a stale element)."""
+
+    def click() -> bool:
+        browser.button(label, within=within).click()
+        return True
+
+    browser.wait(click, f"a click on {label!r}")
+
+
+def open_details(browser: Browser, name: str) -> None:
+    def click() -> bool:
+        browser.find_text("table.documents tbody tr", name).find("button.doc-open").click()
+        return True
+
+    browser.wait(click, f"opening {name}")
+    browser.find("dialog[open]")
+
+
+def fill(browser: Browser, css: str, text: str) -> None:
+    def typed() -> bool:
+        browser.find(css).fill(text)
+        return True
+
+    browser.wait(typed, f"typing into {css!r}")
 
 
 def rect(browser: Browser, css: str) -> dict:
@@ -134,17 +161,17 @@ def test_dropped_uploads_leave_every_row_clickable_and_delete_offers_undo(
     # Nothing lies over any row's buttons: the uploads panel is in the page's flow.
     assert browser.js(COVERED, "table.documents .row-actions button") == []
     for name in names:
-        browser.button(f"Download {name}").click()  # Selenium refuses a click that another element would get
+        press(browser, f"Download {name}")  # Selenium refuses a click that another element would get
         browser.find_text("#status .toast", f"Downloading {name}")  # the click reached the button
     browser.wait(lambda: list(browser.downloads.glob("*.txt")), "a download", timeout=30)
 
     # Delete asks nothing; the toast's Undo brings the document back from the trash.
     with api_client(base, username) as client:
-        browser.button("Delete bravo.txt").click()
+        press(browser, "Delete bravo.txt")
         browser.wait(lambda: "bravo.txt" not in row_names(browser), "bravo.txt to leave the list")
         trashed = client.get("/v1/documents", params={"trashed": "true"}).json()["items"]
         assert [d["name"] for d in trashed] == ["bravo.txt"]
-        browser.button("Undo", within="#status").click()
+        press(browser, "Undo", within="#status")
         browser.wait(lambda: "bravo.txt" in row_names(browser), "bravo.txt back in the list")
         assert client.get("/v1/documents", params={"trashed": "true"}).json()["items"] == []
 
@@ -153,7 +180,7 @@ def test_dropped_uploads_leave_every_row_clickable_and_delete_offers_undo(
 
     for name in names:
         assert browser.js(COVERED, "table.documents .row-actions button") == []
-        browser.button(f"Delete {name}").click()
+        press(browser, f"Delete {name}")
         browser.wait(lambda n=name: n not in row_names(browser), f"{name} to leave the list")
     browser.find_text("#main", "This folder is empty")
 
@@ -169,7 +196,7 @@ def test_new_version_live_update_and_human_errors(web_system: WebSystem, browser
     wait_uploaded(browser, "report.txt")
 
     # A new version, through the details dialog's file input.
-    browser.find_text("table.documents tbody tr", "report.txt").find("button.doc-open").click()
+    open_details(browser, "report.txt")
     browser.find_text("dialog[open] .version-table tbody tr", "v1")
     document_id = browser.find("table.documents tbody tr").attribute("data-document-id")
     browser.js(
@@ -181,7 +208,7 @@ def test_new_version_live_update_and_human_errors(web_system: WebSystem, browser
         f"nv-{document_id}",
     )
     browser.find_text("dialog[open] .version-table tbody tr", "v2", timeout=60)
-    browser.button("Close", within="dialog[open]").click()
+    press(browser, "Close", within="dialog[open]")
 
     # A change made elsewhere shows in the open list, without reloading the page.
     browser.js("window.__notReloaded = true")
@@ -192,13 +219,13 @@ def test_new_version_live_update_and_human_errors(web_system: WebSystem, browser
     assert browser.js("return window.__notReloaded === true"), "the page was reloaded"
 
     # A bad rename is explained in plain words.
-    browser.find_text("table.documents tbody tr", "report-final.txt").find("button.doc-open").click()
+    open_details(browser, "report-final.txt")
     name_input = browser.find("dialog[open] .edit input")
     name_input.fill("a/b.txt")
-    browser.button("Rename", within="dialog[open]").click()
+    press(browser, "Rename", within="dialog[open]")
     message = browser.wait(browser.alert_text, "the rename error")
     assert "`" not in message and "path" not in message, message
-    browser.button("Close", within="dialog[open]").click()
+    press(browser, "Close", within="dialog[open]")
 
     # Over the Free cap: the size in MB, and an upgrade link.
     drop(browser, ("huge.txt", FREE_CAP_BYTES + 200_000, "h"))
@@ -221,8 +248,46 @@ def test_phone_keeps_the_list_and_the_top_bar_visible(web_system: WebSystem, bro
     height = browser.js("return window.innerHeight")
     assert first_row["top"] < height, f"the first row starts at {first_row['top']}px, below the first screen"
     # A toast (as after a delete) stays clear of the name, Log out and the navigation.
-    browser.button("Delete two.txt").click()
+    press(browser, "Delete two.txt")
     toast = browser.find("#status .toast")
     assert toast
     for css in ("#who", "#nav"):
         assert not overlaps(rect(browser, "#status .toast"), rect(browser, css)), css
+
+
+def test_admin_dashboard_names_top_accounts_and_links_to_them(web_system: WebSystem, browser: Browser) -> None:
+    base = web_system.gateway
+    browser.resize(*WIDE)
+    # Another test of the run may have made the admin account already.
+    created = httpx.post(
+        f"{base}/v1/accounts",
+        json={"username": ADMIN_USERNAME, "email": f"{ADMIN_USERNAME}@example.com", "password": PASSWORD},
+        timeout=30,
+    )
+    assert created.status_code in (201, 409), created.text
+    user = sign_up(browser, base)  # an account with a file, so that it shows among the top ones
+    drop(browser, ("ledger.txt", 3000, "l"))
+    wait_uploaded(browser, "ledger.txt")
+    press(browser, "Log out")
+    browser.find("#login-title")
+    fill(browser, "input[name=username]", ADMIN_USERNAME)
+    fill(browser, "input[name=password]", PASSWORD)
+    press(browser, "Log in")
+    browser.find_text("#who-name", ADMIN_USERNAME)
+    browser.find("#nav-admin a").click()  # the role comes from the account answer
+
+    def user_link():
+        # quota counts the upload through an event: look again until the account shows
+        links = [a for a in browser.find_all("table.top-accounts a.account-link") if a.text == user]
+        if not links:
+            browser.reload()
+        return links[0] if links else None
+
+    link = browser.wait(user_link, f"{user} among the top accounts", timeout=60, interval=1)
+    row = browser.find_text("table.top-accounts tbody tr", user)
+    assert "us-west-2" in row.text, row.text
+    browser.screenshot("23-admin-top-accounts")
+    link.click()
+    card = browser.find_text("section[aria-labelledby=account-title]", f"Account {user}")
+    assert f"{user}@example.com" in card.text and "us-west-2" in card.text, card.text
+    assert browser.js(FAILED_REQUESTS) == []

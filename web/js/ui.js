@@ -81,26 +81,25 @@ export function announce(message, { action, timeout } = {}) {
   return item;
 }
 
-const PLAN_LIMITED = /(^|:)(no-room|over-quota|storage-full|plan-limit)$/;
+const PLAN_LIMITED = /(^|:)(no-room|over-quota)$/;
+const PLAN_NAMES = { free: "Free", premium: "Premium" };
 
 /**
- * An API error in words a person reads: byte counts as KB/MB/GB, the problem's own fields
- * (`size`, `room`, `plan`, beside `detail`) preferred where the API gives them, and rule names
- * from the API (`path`, fields) said plainly. Returns {text, upgrade}: `upgrade` when the
- * account's plan is what stands in the way (the caller offers the upgrade).
+ * An API error in words a person reads. The problem's own members beside `detail` decide:
+ * `upgrade_plan` (set where a bigger plan would make room, null where it would not) asks for an
+ * upgrade link; `needed_bytes`/`available_bytes` rewrite a detail that still counts raw bytes.
+ * Rule names from the API (`path`, field prefixes) are said plainly. Returns {text, upgrade}:
+ * `upgrade` names the plan to offer when the plan is what stands in the way, else null.
  */
 export function explainError(error) {
   const body = error && typeof error.body === "object" && error.body ? error.body : {};
-  const type = String(body.type || "");
-  const planLimited = PLAN_LIMITED.test(type) || (error?.status === 413 && /storage|room/i.test(error.message || ""));
-  const plan = body.plan || body.account_plan || storedAccount()?.plan;
-  const size = body.size ?? body.needed_bytes ?? body.size_bytes;
-  const room = body.room ?? body.room_bytes ?? body.left_bytes;
+  const planLimited = PLAN_LIMITED.test(String(body.type || "")) || (error?.status === 413 && /storage|room/i.test(error.message || ""));
+  const plan = body.plan || storedAccount()?.plan;
+  const size = body.needed_bytes ?? body.size;
+  const room = body.available_bytes ?? body.room;
   let text = String(error?.message || error || "Something went wrong.");
-  if (planLimited && Number.isFinite(size) && Number.isFinite(room)) {
-    text = `Not enough storage: this file is ${formatBytes(size)} and ${formatBytes(Math.max(room, 0))} is left.`;
-  } else if (/over-quota/.test(type)) {
-    text = "Your storage is full: delete files (and empty the trash) or upgrade to upload more.";
+  if (planLimited && Number.isFinite(size) && Number.isFinite(room) && /\d{4,} bytes/.test(text)) {
+    text = `This file is ${formatBytes(size)} but only ${formatBytes(Math.max(room, 0))} is left.`;
   }
   text = text
     .replace(/\b(\d{4,}) bytes\b/g, (_, n) => formatBytes(Number(n)))
@@ -108,13 +107,16 @@ export function explainError(error) {
     .replace(/^(name|filename): /i, "The name ")
     .replace(/^(path): /i, "The folder ")
     .replace(/`/g, "");
-  return { text: text.charAt(0).toUpperCase() + text.slice(1), upgrade: planLimited && plan !== "premium" };
+  let upgrade = null;
+  if ("upgrade_plan" in body) upgrade = body.upgrade_plan ? PLAN_NAMES[body.upgrade_plan] || body.upgrade_plan : null;
+  else if (planLimited && plan !== "premium") upgrade = "Premium";
+  return { text: text.charAt(0).toUpperCase() + text.slice(1), upgrade };
 }
 
 /** The words of `explainError`, with an "Upgrade to Premium" link when the plan is the limit. */
 export function errorNodes(error) {
   const { text, upgrade } = explainError(error);
-  return [text, upgrade ? [" ", h("a", { href: "#/usage", class: "upgrade-link" }, "Upgrade to Premium for 20 GB")] : null];
+  return [text, upgrade ? [" ", h("a", { href: "#/usage", class: "upgrade-link" }, `Upgrade to ${upgrade}`)] : null];
 }
 
 /** Show an error the person must notice (role="alert"); `clearError()` hides it. `message` may be an error. */

@@ -34,9 +34,12 @@ export async function adminView(main, params, ctx) {
   const rows = (key) => plans.map((plan) => ({ label: PLAN_LABEL[plan] || plan, value: totals.plans[plan][key] }));
   const letters = h("div", { class: "table-wrap" });
   const top = h("div", { class: "table-wrap" });
+  const chosen = params.get("account");
+  const accountCard = chosen ? h("section", { class: "card", "aria-labelledby": "account-title" }, h("p", { class: "loading" }, "Loading the account…")) : null;
 
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, "Admin dashboard")),
+    accountCard,
     h("section", { class: "card", "aria-labelledby": "totals-title" },
       h("h2", { id: "totals-title" }, "System totals"),
       h("ul", { class: "stats" },
@@ -49,7 +52,7 @@ export async function adminView(main, params, ctx) {
         barChart("Accounts per plan", rows("accounts")),
         barChart("Documents per plan", rows("documents")),
         barChart("Storage used per plan", rows("used_bytes"), formatBytes)),
-      h("div", { class: "table-wrap" }, h("table", { class: "totals-table" },
+      h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Totals per plan" }, h("table", { class: "totals-table" },
         h("caption", {}, "Totals per plan"),
         h("thead", {}, h("tr", {}, ["Plan", "Accounts", "Documents", "Used", "Stored", "Average document", "Over quota"]
           .map((t) => h("th", { scope: "col" }, t)))),
@@ -67,15 +70,20 @@ export async function adminView(main, params, ctx) {
       h("p", { class: "muted" }, "Events a consumer kept failing on. Replaying one publishes it again to its topic; consumers are idempotent."),
       letters));
 
-  api("GET", "admin/accounts/top", { query: { limit: 10 } }).then(({ items: accounts }) => {
+  api("GET", "admin/accounts/top", { query: { limit: 10 } }).then(async ({ items: accounts }) => {
+    const named = await Promise.all(accounts.map((a) => accountNamed(a.account_id)));
+    if (!ctx.isCurrent()) return;
     clear(top, accounts.length
-      ? h("table", {},
-        h("thead", {}, h("tr", {}, ["Account", "Plan", "Used", "Of cap"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, accounts.map((a) => h("tr", {},
-          h("td", { class: "mono" }, a.account_id), h("td", {}, PLAN_LABEL[a.plan] || a.plan),
+      ? h("table", { class: "top-accounts" },
+        h("thead", {}, h("tr", {}, ["Account", "Region", "Plan", "Used", "Of cap"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, accounts.map((a, i) => h("tr", { dataset: { accountId: a.account_id } },
+          h("td", {}, h("a", { href: `#/admin?account=${encodeURIComponent(a.account_id)}`, class: "account-link" }, named[i]?.username || `account ${a.account_id.slice(0, 8)}`)),
+          h("td", {}, named[i]?.home_region || "—"), h("td", {}, PLAN_LABEL[a.plan] || a.plan),
           h("td", { class: "num" }, formatBytes(a.used_bytes)), h("td", { class: "num" }, `${a.percent_used.toFixed(1)} %`)))))
       : h("p", { class: "empty" }, "No accounts yet."));
   }).catch((error) => clear(top, h("p", { class: "error-text" }, error.message)));
+
+  if (chosen) showAccount(accountCard, chosen);
 
   let cursor = null;
   async function loadLetters(append = false) {
@@ -108,4 +116,28 @@ export async function adminView(main, params, ctx) {
     if (cursor) letters.append(h("button", { type: "button", class: "more", onclick: (e) => busy(e.currentTarget, () => loadLetters(true)) }, "Show more"));
   }
   loadLetters().catch((error) => clear(letters, h("p", { class: "error-text" }, error.message)));
+}
+
+/** One account's name, region and plan (metadata's admin route), or null when it cannot be read. */
+function accountNamed(accountId) {
+  return api("GET", `admin/accounts/${encodeURIComponent(accountId)}`).catch(() => null);
+}
+
+/** The account an operator clicked through to: who it is, where it lives, what it uses. */
+async function showAccount(card, accountId) {
+  const title = h("h2", { id: "account-title" }, "Account");
+  const account = await accountNamed(accountId);
+  if (!account) {
+    clear(card, title, h("p", { class: "error-text" }, "This account could not be found."));
+    return;
+  }
+  clear(card, h("h2", { id: "account-title" }, `Account ${account.username}`),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Username"), h("dd", {}, account.username),
+      h("dt", {}, "Email"), h("dd", {}, account.email),
+      h("dt", {}, "Home region"), h("dd", {}, account.home_region),
+      h("dt", {}, "Plan"), h("dd", {}, PLAN_LABEL[account.plan] || account.plan),
+      h("dt", {}, "Status"), h("dd", {}, account.status || "active"),
+      h("dt", {}, "Id"), h("dd", { class: "mono" }, account.account_id)),
+    h("p", {}, h("a", { href: "#/admin" }, "Back to all accounts")));
 }

@@ -183,10 +183,16 @@ export async function filesView(main, params, ctx) {
     });
   }
 
+  // What the table shows now: a reload that finds the same (often the feed echoing this page's own
+  // change) leaves the rows alone, so a button under the pointer or the focus stays where it is.
+  let shown = null;
   async function load() {
     const result = await api("GET", "documents", { query: { ...query, cursor: cursors[page] } });
     if (!ctx.isCurrent()) return;
     cursors[page + 1] = result.next_cursor;
+    const fingerprint = JSON.stringify([page, result.items, result.next_cursor]);
+    if (fingerprint === shown) return;
+    shown = fingerprint;
     renderTable(result.items);
     renderPager(result.next_cursor);
   }
@@ -485,7 +491,7 @@ export async function trashView(main, params, ctx) {
               }),
             }, "Restore"),
             h("button", {
-              type: "button", class: "small danger", "aria-label": `Delete ${doc.name} forever`,
+              type: "button", class: "small danger", "aria-label": `Delete forever ${doc.name}`,
               onclick: (e) => busy(e.currentTarget, async () => {
                 if (!(await confirmDialog("Delete forever?", `${doc.name} and all its versions will be gone for good.`, "Delete forever"))) return;
                 await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`, { query: { permanent: true } });
