@@ -187,14 +187,25 @@ def _progress_hooks(progress: Progress | None) -> Callable[[str, str, int], Call
     if progress is None:
         return None
     overall = progress.add_task("[bold]overall", total=None)
+    lock = threading.Lock()
+    planned = [0]
 
     def hook(path: str, kind: str, size: int) -> Callable[[int], None]:
         arrow = "↑" if kind == "upload" else "↓"
         task = progress.add_task(f"{arrow} {path[-40:]}", total=size or None)
+        sent = [0]
+        if size:  # the overall total grows as files start (download sizes are known only then)
+            with lock:
+                planned[0] += size
+                progress.update(overall, total=planned[0])
 
         def advance(n: int) -> None:
             progress.advance(task, n)
             progress.advance(overall, n)
+            with lock:
+                sent[0] += n
+                if size and sent[0] >= size:
+                    progress.update(task, visible=False)  # finished files leave room for the next ones
 
         return advance
 
