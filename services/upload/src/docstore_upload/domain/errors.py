@@ -38,7 +38,8 @@ class InvalidUpload(errors.Invalid, ValueError):
 @dataclass(frozen=True)
 class Room:
     """Where an account stands when a grant is refused for room: its plan and cap, and the next
-    plan up (None when there is none, or when that plan would not hold the file either)."""
+    plan up with its cap (None on the largest plan). Whether that plan is worth suggesting for
+    a given file is `upgrade_fits`."""
 
     plan: str
     cap_bytes: int
