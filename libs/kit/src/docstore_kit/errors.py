@@ -5,7 +5,7 @@ type, so routes hold no try/except to translate it. `install_error_handlers` ins
 handler that answers it as `application/problem+json` (RFC 9457):
 
     {"type": "urn:docstore:problem:no-room", "title": "Not enough room", "status": 413,
-     "detail": "not enough storage: ...", ...extra members}
+     "detail": "This file is 6.4 GB but only 5.0 GB is left on your Free plan. ...", ...extra members}
 
 `detail` is what clients have always read (`{"detail": "..."}`); a few errors keep a structured
 `detail` they answered before, and may add members of their own through `extra()`.
