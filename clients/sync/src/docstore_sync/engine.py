@@ -180,9 +180,11 @@ class Syncer:
             self.state.drop_remote(entry["document_id"])
             return
         rel = _relative(self.remote_folder, entry["path"], entry["name"])
-        if rel is None or not entry.get("sha256") or not entry.get("version"):
+        if rel is None:
             self.state.drop_remote(entry["document_id"])  # moved out of the synced folder
             return
+        if not entry.get("sha256") or not entry.get("version"):
+            return  # nothing to sync from (never read as a delete)
         self.state.set_remote(rel, RemoteFile(entry["document_id"], int(entry["version"]), entry["sha256"]))
 
     # --- one sync ------------------------------------------------------------------------
@@ -352,7 +354,17 @@ class Syncer:
             return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; kept")
         (self.root / action.path).unlink(missing_ok=True)
         self.state.forget(action.path)
+        self._drop_empty_folders((self.root / action.path).parent)
         return Outcome(action.path, action.kind.value, True)
+
+    def _drop_empty_folders(self, folder: Path) -> None:
+        """Folders a remote delete or rename emptied go too, up to (not including) the root."""
+        while folder != self.root and self.root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone): stop here
+                return
+            folder = folder.parent
 
     def _conflict(self, action: Action) -> Outcome:
         """First write wins: the remote keeps the path. The local bytes move to the conflict

@@ -131,6 +131,8 @@ async def test_two_folders_of_one_account_converge(system, api, tmp_path, config
         write(root, new, (root / old).read_bytes())
         (root / old).unlink()
         write(root, ops["new"], blob())
+    (b / "docs" / "deep" / "two.csv").rename(b / "two.csv")  # a move out of a folder that is left empty
+    (b / "docs" / "deep").rmdir()
     winner, loser = blob(), blob()
     write(a, "f5.txt", winner)
     write(b, "f5.txt", loser)
@@ -148,9 +150,10 @@ async def test_two_folders_of_one_account_converge(system, api, tmp_path, config
     assert tree(a) == tree(b)
     final = tree(a)
     assert (a / "f5.txt").read_bytes() == winner and (a / copy).read_bytes() == loser
+    assert not (a / "docs" / "deep").exists()  # the folder B emptied is gone here too
     for gone in ("f1.txt", "f2.txt", "f3.txt", "f4.txt"):
         assert gone not in final
-    for there in ("renamed/f2.txt", "f4-moved.txt", "new-a.txt", "docs/new-b.txt"):
+    for there in ("renamed/f2.txt", "f4-moved.txt", "new-a.txt", "docs/new-b.txt", "two.csv"):
         assert there in final
     assert await remote_tree(api, user) == final
     trash = (await api.get("/v1/documents", params={"trashed": "true"}, headers=user.auth)).json()["items"]
