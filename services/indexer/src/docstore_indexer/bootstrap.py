@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
+from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
+from docstore_indexer.adapters.accounts import AccountPlans
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.repositories import Session, ensure_indexes, repositories
@@ -26,6 +30,7 @@ from docstore_indexer.service_layer.ports import Extractor, Objects, Repos
 from docstore_indexer.service_layer.search import Search
 from docstore_indexer.settings import Settings
 from docstore_kit.app import ServiceRuntime
+from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import make_s3_client
 
 
@@ -46,6 +51,7 @@ class Services:
     search: Search
     backfill: BackfillWorker
     indexing_worker: IndexingWorker
+    accounts: AccountPlans
 
     async def prepare(self) -> None:
         """Create what the service needs on its servers (collection, indexes) and start the workers."""
@@ -58,6 +64,7 @@ class Services:
         if self.pool is not None:
             await self.pool.close()
         await self.search_index.close()
+        await self.accounts.aclose()
 
 
 def extraction_options(settings: Settings) -> Options:
@@ -128,7 +135,15 @@ def bootstrap(
         uow=uow, reads=reads, index=search_index, consumer=settings.service, on_backfill_started=backfill.wake
     )
     plans.on_due = indexing_worker.enqueue_entry
-    search = Search(reads=reads, index=search_index, plan_seconds=settings.search_plan_seconds)
+    accounts = AccountPlans(
+        httpx.AsyncClient(
+            base_url=settings.metadata_url,
+            timeout=2.0,
+            auth=InternalAuth.from_settings(settings).client_auth("metadata"),
+            event_hooks={"request": [propagate_to_request]},  # the call joins the request's trace
+        )
+    )
+    search = Search(reads=reads, index=search_index, accounts=accounts, plan_seconds=settings.search_plan_seconds)
     plans.on_plan_recorded = search.forget
     return Services(
         settings=settings,
@@ -144,4 +159,5 @@ def bootstrap(
         search=search,
         backfill=backfill,
         indexing_worker=indexing_worker,
+        accounts=accounts,
     )

@@ -216,3 +216,69 @@ async def test_a_search_reads_the_plan_once_per_interval_and_again_after_a_chang
     await change_plan(w, "acc", "premium", "free", at=T0 + timedelta(minutes=1))
     with pytest.raises(FullTextNeedsPremium):  # recorded here: the cached plan is dropped at once
         await w.search.search("acc", "x", page=1, per_page=10, filters=Filters(), sort="relevance")
+
+
+class AccountService:
+    """The account service's answer about plans (what `AccountPlans` reads from metadata)."""
+
+    def __init__(self) -> None:
+        self.plans: dict[str, str] = {}
+        self.asked = 0
+
+    async def plan(self, account_id: str) -> str | None:
+        self.asked += 1
+        return self.plans.get(account_id)
+
+
+async def test_an_upgrade_is_known_before_its_event_arrives_and_status_counts_the_catalog() -> None:
+    from docstore_indexer.service_layer.search import Search
+
+    w = world()
+    await sign_up(w, "acc", "free")
+    await w.record_upload(upload(w, "acc", b"quokka notes"), at=T0, event_id="e1")
+    accounts = AccountService()
+    search = Search(reads=w.repos, index=w.index, accounts=accounts)
+    w.plans.on_plan_recorded = search.forget  # as bootstrap wires it
+    with pytest.raises(FullTextNeedsPremium):
+        await search.status("acc")  # Free here and at the account service
+
+    accounts.plans["acc"] = "premium"  # PUT /account/plan answered; account.plan-changed not here yet
+    status = await search.status("acc")
+    assert (status["state"], status["pending"], status["indexed"], status["failed"], status["total"]) == (
+        "enabling",
+        1,
+        0,
+        0,
+        1,
+    )
+    page = await search.search("acc", "quokka", page=1, per_page=10, filters=Filters(), sort="relevance")
+    assert page.found == 0  # answered from what is indexed so far, not refused
+
+    await change_plan(w, "acc", "free", "premium", at=T0 + timedelta(minutes=1))
+    asked = accounts.asked
+    assert (await search.status("acc"))["state"] == "backfilling"
+    assert accounts.asked == asked  # Premium in its own record: the account service is not asked
+
+
+async def test_status_counts_failures_as_failed_with_their_reason_and_follows_new_uploads() -> None:
+    w = world()
+    await sign_up(w, "acc", "premium")
+    await w.record_upload(upload(w, "acc", b"plain words"), at=T0, event_id="e1")
+    await w.record_upload(
+        upload(w, "acc", b"%PDF-1.4 broken", document_id="doc-2", content_type="application/pdf"),
+        at=T0,
+        event_id="e2",
+    )
+    status = await w.search.status("acc")
+    assert {k: status[k] for k in ("state", "indexed", "failed", "pending", "total")} == {
+        "state": "idle",
+        "indexed": 1,
+        "failed": 1,
+        "pending": 0,
+        "total": 2,
+    }
+    entry = await w.repos.catalog.get("acc", "doc-2")
+    assert entry is not None and entry.index_reason.startswith("unreadable PDF")
+    await w.indexing.record_upload(upload(w, "acc", b"more", document_id="doc-3"), at=T0, event_id="e3")
+    status = await w.search.status("acc")
+    assert (status["pending"], status["total"]) == (1, 3)  # due, not yet indexed

@@ -41,8 +41,9 @@ class SearchResults(Page[SearchHit]):
 
 
 class IndexStatus(BaseModel):
-    state: Literal["idle", "backfilling", "complete"]
-    """`backfilling` while the documents stored before an upgrade to Premium are being indexed."""
+    state: Literal["idle", "enabling", "backfilling", "complete"]
+    """`enabling` for a moment right after an upgrade to Premium (before its backfill starts);
+    `backfilling` while the documents stored before the upgrade are being indexed."""
     indexed: int
     """Live documents whose current version's text is searchable."""
     failed: int

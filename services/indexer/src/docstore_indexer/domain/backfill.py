@@ -32,20 +32,23 @@ def first_state(total: int) -> str:
     return RUNNING if total else COMPLETE
 
 
-def progress(job: BackfillJob | None, counts: dict[str, int]) -> dict[str, Any]:
+def progress(job: BackfillJob | None, counts: dict[str, int], *, enabling: bool = False) -> dict[str, Any]:
     """What `GET /search/status` answers: {state, indexed, failed, pending, total, started_at, finished_at}.
 
     The numbers are the catalog's as they are now (`counts`: indexed, failed, pending; see
     `catalog.full_text_state`), so a document uploaded or failing after a backfill shows at
     once; the job only tells whether the documents stored before the upgrade are still being
     worked through (`backfilling`) and when that began and ended. Without a job (or after a
-    cancelled one) the account is `idle`."""
+    cancelled one) the account is `idle`; `enabling` (the upgrade is known, its backfill not
+    yet started here) comes first, so a fresh Premium account never reads a job of its past."""
     numbers = {
         "indexed": counts.get("indexed", 0),
         "failed": counts.get("failed", 0),
         "pending": counts.get("pending", 0),
     }
     numbers["total"] = sum(numbers.values())
+    if enabling:
+        return {"state": "enabling", **numbers, "started_at": None, "finished_at": None}
     if job is None or job.state == CANCELLED:
         return {"state": "idle", **numbers, "started_at": None, "finished_at": None}
     return {

@@ -71,6 +71,12 @@ class Index(Protocol):
     ) -> SearchPage: ...
 
 
+class Accounts(Protocol):
+    """The account service's view of plans (`adapters.accounts.AccountPlans`)."""
+
+    async def plan(self, account_id: str) -> str | None: ...
+
+
 class Objects(Protocol):
     """Uploaded objects (`adapters.object_store.ObjectStore`); raises `ObjectMissing`."""
 

@@ -9,7 +9,7 @@ from docstore_indexer.adapters.search_index import Filters, SearchPage
 from docstore_indexer.domain.backfill import progress
 from docstore_indexer.domain.plans import FullTextNeedsPremium, has_full_text
 from docstore_indexer.domain.search import check_period
-from docstore_indexer.service_layer.ports import Index, Repos
+from docstore_indexer.service_layer.ports import Accounts, Index, Repos
 
 
 class Search:
@@ -21,11 +21,26 @@ class Search:
     account's cached plan at once (`forget`); one recorded by another replica is seen within
     `plan_seconds`. That is all a stale plan can do: a search refused, or answered from the
     account's own documents (which a downgrade removes from the index before it commits),
-    for that long; the account filter of every query does not depend on it."""
+    for that long; the account filter of every query does not depend on it.
 
-    def __init__(self, *, reads: Repos, index: Index, plan_seconds: float = 2.0, max_plans: int = 100_000) -> None:
+    The record lags `PUT /account/plan` by the event's trip (about half a second). So before
+    refusing, the account service is asked (`accounts`): if it already says Premium, the
+    upgrade is known and the account is `enabling` (status answers 200, search answers from
+    what is indexed so far, as during a backfill) instead of a 403 the person just paid to
+    lift. Only refusals cost that call; Premium accounts' requests never make it."""
+
+    def __init__(
+        self,
+        *,
+        reads: Repos,
+        index: Index,
+        accounts: Accounts | None = None,
+        plan_seconds: float = 2.0,
+        max_plans: int = 100_000,
+    ) -> None:
         self.reads = reads
         self.index = index
+        self.accounts = accounts
         self.plan_seconds = plan_seconds
         self.max_plans = max_plans
         self._plans: dict[str, tuple[float, str | None]] = {}
@@ -46,10 +61,15 @@ class Search:
         self._plans[account_id] = (now, plan)
         return plan
 
-    async def _premium_only(self, account_id: str) -> None:
+    async def _premium_only(self, account_id: str) -> bool:
+        """Raises `FullTextNeedsPremium` off Premium; True while a just-made upgrade is on its way
+        here (the account service says Premium, this service's record does not yet)."""
         plan = await self._plan(account_id)
-        if not has_full_text(plan):
-            raise FullTextNeedsPremium(plan)
+        if has_full_text(plan):
+            return False
+        if self.accounts is not None and has_full_text(await self.accounts.plan(account_id)):
+            return True
+        raise FullTextNeedsPremium(plan)
 
     async def search(
         self, account_id: str, q: str, *, page: int, per_page: int, filters: Filters, sort: str
@@ -63,6 +83,6 @@ class Search:
     async def status(self, account_id: str) -> dict[str, Any]:
         """The account's full-text counts, read from the catalog now, and its backfill state (see
         `domain.backfill.progress`); raises `FullTextNeedsPremium` off Premium."""
-        await self._premium_only(account_id)
+        enabling = await self._premium_only(account_id)
         job = await self.reads.backfills.get(account_id)
-        return progress(job, await self.reads.catalog.count_states(account_id))
+        return progress(job, await self.reads.catalog.count_states(account_id), enabling=enabling)

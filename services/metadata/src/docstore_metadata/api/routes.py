@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
-from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
+from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
@@ -28,7 +28,9 @@ from docstore_metadata.api.schemas import (
     DocumentOut,
     DocumentPage,
     DownloadOut,
+    FullTextOut,
     InternalDocumentOut,
+    InternalPlanOut,
     PlanIn,
     ReplicaIn,
     ReplicaOut,
@@ -38,6 +40,8 @@ from docstore_metadata.api.schemas import (
     VersionPath,
 )
 from docstore_metadata.domain.documents import SearchCriteria, check_tags
+from docstore_metadata.domain.full_text import full_text_of
+from docstore_metadata.service_layer.documents import Documents
 
 router = APIRouter()
 
@@ -62,8 +66,20 @@ def _account_out(account: Any) -> AccountOut:
     )
 
 
-def _document_out(doc: dict[str, Any]) -> DocumentOut:
+async def _documents_out(documents: Documents, rows: list[dict[str, Any]]) -> list[DocumentOut]:
+    """The answers for `rows`, with each document's full-text state (one plan read per owner)."""
+    plans = await documents.plans_of({row["account_id"] for row in rows})
+    return [_document_out(row, plans.get(row["account_id"])) for row in rows]
+
+
+async def _document_answer(documents: Documents, doc: dict[str, Any]) -> DocumentOut:
+    [answer] = await _documents_out(documents, [doc])
+    return answer
+
+
+def _document_out(doc: dict[str, Any], owner_plan: str | None = None) -> DocumentOut:
     return DocumentOut(
+        full_text=FullTextOut(**full_text_of(doc, owner_plan)),
         document_id=doc["_id"],
         name=doc["name"],
         title=doc.get("title"),
@@ -112,20 +128,7 @@ async def verify_credentials(
 
 
 @router.get("/account", tags=["accounts"], summary="The caller's account")
-async def my_account(account_id: CurrentAccountId, accounts: AccountsDep, settings: SettingsDep) -> AccountOut:
-    """With the same `role` the login answer carries, so a client learns it without probing an admin route."""
-    account = await accounts.account(account_id)
-    role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
-    return _account_out({**account, "role": role})
-
-
-@router.get(
-    "/admin/accounts/{account_id}",
-    tags=["admin"],
-    summary="One account by id: username, home region, plan (admins only; the dashboard names accounts with it)",
-    responses=problem_responses(404),
-)
-async def admin_account(account_id: AccountIdPath, _admin: AdminAccountId, accounts: AccountsDep) -> AccountOut:
+async def my_account(account_id: CurrentAccountId, accounts: AccountsDep) -> AccountOut:
     return _account_out(await accounts.account(account_id))
 
 
@@ -179,7 +182,7 @@ async def list_documents(
     rows, next_cursor = await documents.page(
         account_id, sort=sort, order=order, limit=limit, cursor=cursor, path=path, trashed=trashed
     )
-    return DocumentPage.of(request, [_document_out(row) for row in rows], next_cursor, limit)
+    return DocumentPage.of(request, await _documents_out(documents, rows), next_cursor, limit)
 
 
 @router.get("/documents/search", tags=["documents"], summary="Search by name, dates, tags and type (every plan)")
@@ -212,14 +215,14 @@ async def search_documents(
         content_type=content_type.strip().lower() if content_type else None,
     )
     rows, next_cursor = await documents.search(account_id, criteria, limit=limit, cursor=cursor)
-    return DocumentPage.of(request, [_document_out(row) for row in rows], next_cursor, limit)
+    return DocumentPage.of(request, await _documents_out(documents, rows), next_cursor, limit)
 
 
 @router.get("/documents/{document_id}", tags=["documents"], summary="One document")
 async def get_document(
     document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
-    return _document_out(await documents.get(account_id, document_id))
+    return await _document_answer(documents, await documents.get(account_id, document_id))
 
 
 @router.patch(
@@ -231,8 +234,9 @@ async def get_document(
 async def change_details(
     document_id: DocumentIdPath, body: DetailsIn, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
-    return _document_out(
-        await documents.update_details(account_id, document_id, name=body.name, tags=body.tags, path=body.path)
+    return await _document_answer(
+        documents,
+        await documents.update_details(account_id, document_id, name=body.name, tags=body.tags, path=body.path),
     )
 
 
@@ -258,7 +262,7 @@ async def delete_document(
 async def restore_document(
     document_id: DocumentIdPath, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
-    return _document_out(await documents.untrash(account_id, document_id))
+    return await _document_answer(documents, await documents.untrash(account_id, document_id))
 
 
 @router.get("/documents/{document_id}/versions", tags=["documents"], summary="A document's versions, newest first")
@@ -295,7 +299,7 @@ async def list_versions(
 async def restore_version(
     document_id: DocumentIdPath, version: VersionPath, account_id: CurrentAccountId, documents: DocumentsDep
 ) -> DocumentOut:
-    return _document_out(await documents.restore_version(account_id, document_id, version))
+    return await _document_answer(documents, await documents.restore_version(account_id, document_id, version))
 
 
 @router.get("/documents/{document_id}/download", tags=["documents"], summary="A short-lived signed URL for the bytes")
@@ -364,3 +368,13 @@ async def internal_document(
         path=doc.get("path", "/"),
         trashed=bool(doc.get("trashed")),
     )
+
+
+@router.get(
+    "/internal/accounts/{account_id}/plan",
+    tags=["internal"],
+    summary="The account's plan (the indexer asks when its own record, kept from events, says Free: "
+    "an upgrade is honoured before its event arrives)",
+)
+async def internal_plan(account_id: AccountIdPath, documents: DocumentsDep, _caller: ServiceCaller) -> InternalPlanOut:
+    return InternalPlanOut(plan=(await documents.plans_of({account_id}))[account_id])

@@ -87,6 +87,20 @@ class PlanIn(BaseModel):
     plan: Literal["free", "premium"]
 
 
+class FullTextOut(BaseModel):
+    """Where the document's full text stands (`domain.full_text`)."""
+
+    state: Literal["pending", "indexed", "failed", "not_indexed"] = Field(
+        description="`indexed`: its words are found by full-text search; `pending`: not yet (just uploaded, "
+        "or waiting for the indexing after an upgrade); `failed`: its text could not be read (`reason`, "
+        "`advice`); `not_indexed`: the owner is on Free, where documents are found by name, tags and dates"
+    )
+    reason: str | None = Field(None, examples=["encrypted PDF (needs a password)"])
+    advice: str | None = Field(
+        None, description="What the person can do about it", examples=["Remove the password and upload it again."]
+    )
+
+
 class DocumentOut(BaseModel):
     document_id: str
     name: str
@@ -101,6 +115,7 @@ class DocumentOut(BaseModel):
     modified_at: datetime
     trashed: bool = False
     trashed_at: datetime | None = None
+    full_text: FullTextOut | None = None
 
 
 class DocumentPage(Page[DocumentOut]):
@@ -176,6 +191,10 @@ class ServerOnly(BaseModel):
 class CompareOut(BaseModel):
     files: list[CompareResult]
     only_on_server: list[ServerOnly]
+
+
+class InternalPlanOut(BaseModel):
+    plan: str
 
 
 class InternalDocumentOut(BaseModel):

@@ -1,10 +1,11 @@
-"""Event subscribers of metadata: completed uploads, in batches, each recorded exactly once."""
+"""Event subscribers of metadata, in batches, each event recorded exactly once: completed
+uploads, and the indexer's outcomes (a document's full-text state)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from docstore_events import Envelope, UploadCompleted
+from docstore_events import DocumentIndexed, DocumentIndexFailed, Envelope, UploadCompleted
 from docstore_events.runtime import EventRuntime
 from docstore_metadata.service_layer.documents import Documents
 
@@ -15,3 +16,8 @@ def register(events: EventRuntime, documents: Documents) -> None:
         await documents.record_uploads_once([(envelope.id, envelope.data) for envelope in envelopes])
 
     events.subscribe_batch(uploads_completed, UploadCompleted)
+
+    async def index_outcomes(envelopes: list[Envelope[Any]]) -> None:
+        await documents.record_index_outcomes_once([(envelope.id, envelope.data) for envelope in envelopes])
+
+    events.subscribe_batch(index_outcomes, DocumentIndexed, DocumentIndexFailed)

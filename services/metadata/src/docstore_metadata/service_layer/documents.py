@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docstore_events import (
+    DocumentIndexed,
+    DocumentIndexFailed,
     FileDeleted,
     FileDetailsChanged,
     FileModified,
@@ -28,6 +30,7 @@ from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
+from docstore_metadata.domain import full_text
 from docstore_metadata.domain.documents import (
     DocumentNotFound,
     NotOwner,
@@ -114,6 +117,35 @@ class Documents:
         return await self.uow.run_once_each(
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in uploads], work=work
         )
+
+    async def record_index_outcomes_once(
+        self, outcomes: Sequence[tuple[str, DocumentIndexed | DocumentIndexFailed]]
+    ) -> frozenset[str]:
+        """The consumer's batch form for the indexer's outcomes: each (event id, event) once, in
+        one transaction; the document keeps its latest version's outcome (`domain.full_text`).
+        An outcome for a document gone meanwhile, or not the account's, changes nothing."""
+
+        async def work(tx: Tx, fresh: frozenset[str]) -> None:
+            for event_id, event in dict(outcomes).items():
+                if event_id not in fresh:
+                    continue
+                document = await tx.repos.documents.get(event.document_id)
+                if document is None or document["account_id"] != event.account_id:
+                    continue
+                if not full_text.supersedes(document.get("full_text"), event.version):
+                    continue
+                failed = event.reason if isinstance(event, DocumentIndexFailed) else None
+                await tx.repos.documents.update_document(
+                    event.document_id, {"full_text": full_text.outcome(event.version, failed_reason=failed)}
+                )
+
+        return await self.uow.run_once_each(
+            consumer=CONSUMER, event_ids=[event_id for event_id, _ in outcomes], work=work
+        )
+
+    async def plans_of(self, owners: set[str]) -> dict[str, str]:
+        """The plan of each of these accounts (the owners of documents an answer shows)."""
+        return {owner: await self.reads.accounts.plan_of(owner) for owner in owners}
 
     async def _record(self, tx: Tx, event: UploadCompleted) -> VersionRecorded:
         """* a document id not seen before: a new document at version 1;

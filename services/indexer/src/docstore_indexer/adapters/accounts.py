@@ -1,0 +1,36 @@
+"""Asks `metadata` (the account service) for an account's plan (read-only, within the region).
+
+The indexer keeps every account's plan from `account.created` / `account.plan-changed`; those
+events arrive a moment after `PUT /account/plan` answered. Only when that record says an
+account has no full text does the search API ask here, so a fresh upgrade is honoured at once.
+"""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class AccountPlans:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def plan(self, account_id: str) -> str | None:
+        """The plan metadata holds for the account; None when it cannot say (unknown account,
+        metadata unreachable): the caller then goes by its own record."""
+        try:
+            response = await self.http.get(f"/internal/accounts/{account_id}/plan")
+        except httpx.HTTPError as error:
+            log.warning("account_plan_unavailable", error=repr(error))
+            return None
+        if response.status_code != 200:
+            if response.status_code != 404:
+                log.warning("account_plan_unavailable", status=response.status_code)
+            return None
+        plan = response.json().get("plan")
+        return str(plan) if plan else None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

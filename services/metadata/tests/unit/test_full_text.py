@@ -1,0 +1,69 @@
+"""A document's full-text state: the indexer's outcomes kept on the document, and what its answer says."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from docstore_events import DocumentIndexed, DocumentIndexFailed, UploadCompleted
+from docstore_metadata.domain.full_text import advice, full_text_of
+
+PASSWORD = "quartz lantern orbit 97 meadow"
+
+
+def upload(account_id: str, document_id: str, base_version: int | None = None) -> UploadCompleted:
+    upload_id = uuid.uuid4().hex
+    return UploadCompleted(
+        account_id=account_id,
+        upload_id=upload_id,
+        document_id=document_id,
+        bucket="b",
+        key=f"here/{account_id}/{document_id}/{upload_id}",
+        filename="report.pdf",
+        content_type="application/pdf",
+        size=5,
+        etag=hashlib.md5(upload_id.encode()).hexdigest(),
+        sha256=hashlib.sha256(upload_id.encode()).hexdigest(),
+        tags=[],
+        path="/",
+        base_version=base_version,
+    )
+
+
+def test_advice_says_what_to_do_for_each_kind_of_failure() -> None:
+    assert advice("encrypted PDF (needs a password)").startswith("Remove the password")
+    assert "damaged or incomplete" in advice("unreadable PDF: PdfReadError: EOF marker not found")
+    assert "too long" in advice("extraction timed out after 30 s")
+    assert "another format" in advice("something new")
+
+
+def test_the_answer_by_plan_and_outcome() -> None:
+    doc: dict[str, Any] = {"current_version": 2}
+    assert full_text_of(doc, "free")["state"] == "not_indexed"
+    assert full_text_of(doc, "premium") == {"state": "pending", "reason": None, "advice": None}
+    doc["full_text"] = {"version": 1, "state": "indexed", "reason": None}
+    assert full_text_of(doc, "premium")["state"] == "pending"  # the outcome is for an older version
+    doc["full_text"] = {"version": 2, "state": "failed", "reason": "encrypted PDF (needs a password)"}
+    answer = full_text_of(doc, "premium")
+    assert answer["state"] == "failed" and answer["reason"] == "encrypted PDF (needs a password)"
+    assert "Remove the password" in answer["advice"] and "found by its name" in answer["advice"]
+
+
+async def test_outcomes_are_kept_once_and_a_late_older_one_changes_nothing(world: Any) -> None:
+    account = await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="premium")
+    document_id = str(uuid.uuid4())
+    await world.documents.record_upload(upload(account.id, document_id))
+    await world.documents.record_upload(upload(account.id, document_id, base_version=1))
+    failed = DocumentIndexFailed(
+        account_id=account.id, document_id=document_id, version=2, reason="encrypted PDF (needs a password)"
+    )
+    assert await world.documents.record_index_outcomes_once([("e-2", failed)]) == {"e-2"}
+    assert await world.documents.record_index_outcomes_once([("e-2", failed)]) == frozenset()
+    late = DocumentIndexed(account_id=account.id, document_id=document_id, version=1, characters=10)
+    stranger = DocumentIndexed(account_id="acc-other", document_id=document_id, version=3, characters=10)
+    gone = DocumentIndexed(account_id=account.id, document_id="no-such-doc", version=1, characters=10)
+    await world.documents.record_index_outcomes_once([("e-1", late), ("e-3", stranger), ("e-4", gone)])
+    stored = world.repos.documents.rows[document_id]["full_text"]
+    assert stored == {"version": 2, "state": "failed", "reason": "encrypted PDF (needs a password)"}
+    assert await world.documents.plans_of({account.id, "acc-unknown"}) == {account.id: "premium", "acc-unknown": "free"}
