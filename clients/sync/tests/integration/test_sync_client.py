@@ -298,3 +298,22 @@ async def test_login_at_another_region_follows_the_307_home(system, region_b, ap
     capsys.readouterr()
     assert await asyncio.to_thread(cli.main, ["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["username"] == user.username
+
+
+async def test_refused_files_are_one_line_each_and_the_rest_syncs(system, api, tmp_path, config, capsys):
+    user = await sign_up(api)  # Free: the e2e system's cap is 1 MB
+    await login(system, user, config)
+    folder = tmp_path / "refused"
+    write(folder, "fine.txt", b"fine")
+    write(folder, "too-big.bin", random.Random(3).randbytes(1_200_000))
+    write(folder, "bell\x07.txt", b"a name with a control character")
+
+    code, summary = await sync(folder, capsys)
+
+    assert code == 1, summary  # a partial failure
+    errors = summary["errors"]
+    assert len(errors) == 2 and all("\n" not in e for e in errors)
+    assert any(e.startswith("too-big.bin: 413") for e in errors), errors
+    assert any(e.startswith("bell\x07.txt: 422") for e in errors), errors
+    assert set(await remote_tree(api, user)) == {"fine.txt"}
+    assert set(tree(folder)) == {"fine.txt", "too-big.bin", "bell\x07.txt"}  # nothing local was touched
