@@ -214,7 +214,8 @@ export async function filesView(main, params, ctx) {
       h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
         h("td", { class: "name", "data-label": "Name" },
           h("button", { type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, load) }, doc.name),
-          doc.title && doc.title !== doc.name ? h("div", { class: "muted small" }, doc.title) : null),
+          doc.title && doc.title !== doc.name ? h("div", { class: "muted small" }, doc.title) : null,
+          fullTextBadge(doc.full_text)),
         flat ? h("td", { "data-label": "Folder" }, h("a", { href: `#/files?path=${encodeURIComponent(doc.path)}` }, doc.path)) : null,
         h("td", { "data-label": "Tags" }, tagList(doc.tags)),
         h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
@@ -233,6 +234,8 @@ export async function filesView(main, params, ctx) {
 
   await load();
   followChanges(ctx, () => load());
+  // A link from a mail ("#/files?open=<document id>") opens that document's details.
+  if (params.get("open")) openDocument(params.get("open"), load).catch(showError);
 }
 
 const CHANGES_WAIT_SECONDS = 20;
@@ -299,6 +302,23 @@ export async function openDocument(documentId, refresh = () => {}) {
   detailsDialog(doc, refresh);
 }
 
+/** A small badge for a document whose text is not searchable (yet): failed or pending. */
+function fullTextBadge(fullText) {
+  if (!fullText || fullText.state === "indexed" || fullText.state === "not_indexed") return null;
+  const failed = fullText.state === "failed";
+  return h("span", { class: `badge fulltext-${fullText.state}`, title: failed ? `${fullText.reason}. ${fullText.advice}` : "Its words will be searchable in a moment." },
+    failed ? "Text not searchable" : "Indexing…");
+}
+
+/** The full-text line of a document's details: what happened and what the person can do. */
+function fullTextLine(fullText) {
+  if (!fullText) return "—";
+  if (fullText.state === "failed") return h("span", { class: "fulltext-failed-line" }, `Its text could not be read (${fullText.reason}). ${fullText.advice}`);
+  if (fullText.state === "pending") return "Being indexed: its words will be searchable in a moment.";
+  if (fullText.state === "not_indexed") return `Not indexed: ${fullText.reason} ${fullText.advice}`;
+  return "Indexed: found by the words inside.";
+}
+
 function detailsDialog(doc, refresh) {
   let changed = false;
   const { body, close } = openDialog(doc.name, { onClose: () => { if (changed) refresh(); } });
@@ -311,7 +331,8 @@ function detailsDialog(doc, refresh) {
     h("dt", {}, "Version"), h("dd", {}, String(d.version)),
     h("dt", {}, "Created"), h("dd", {}, timeElement(d.created_at)),
     h("dt", {}, "Modified"), h("dd", {}, timeElement(d.modified_at)),
-    h("dt", {}, "Tags"), h("dd", {}, tagList(d.tags)));
+    h("dt", {}, "Tags"), h("dd", {}, tagList(d.tags)),
+    h("dt", {}, "Full text"), h("dd", { class: "fulltext" }, fullTextLine(d.full_text)));
   showFacts(doc);
 
   const update = async (button, patch, message) => busy(button, async () => {
