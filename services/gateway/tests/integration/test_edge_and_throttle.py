@@ -240,3 +240,22 @@ async def test_log_out_everywhere_refuses_every_token_of_the_account_at_once(gat
         assert (await refresh(client, cookie)).status_code == 401
         headers = {"Authorization": f"Bearer {again.json()['token']}"}
         assert (await client.get("/v1/account", headers=headers)).status_code == 401
+
+
+async def test_a_program_keeps_its_refresh_token_in_bodies_and_rotation_still_holds(gateway: Gateway) -> None:
+    async with gateway() as client:
+        username = await sign_up(client)
+        login = await client.post(
+            "/v1/sessions", json={"username": username, "password": PASSWORD, "refresh_token_in_body": True}
+        )
+        assert login.status_code == 201 and "set-cookie" not in login.headers  # nothing for a browser to keep
+        first = login.json()["refresh_token"]
+        assert first.startswith("us-west-2.") and login.json()["refresh_expires_at"]
+        rotated = await client.post("/v1/sessions/refresh", json={"refresh_token": first})
+        assert rotated.status_code == 200, rotated.text
+        second = rotated.json()["refresh_token"]
+        assert second != first and "set-cookie" not in rotated.headers
+        assert (await client.post("/v1/sessions/refresh", json={"refresh_token": first})).status_code == 401
+        assert (await client.post("/v1/sessions/refresh", json={"refresh_token": second})).status_code == 401
+        # A browser's login answers no refresh token in its body.
+        assert "refresh_token" not in (await log_in(client, username)).json()

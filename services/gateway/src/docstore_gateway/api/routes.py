@@ -27,6 +27,14 @@ router = APIRouter(prefix="/v1")
 class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+    refresh_token_in_body: bool = False
+    """For programs that keep their own session (the sync client): the refresh token comes in the
+    body, and no cookie is set. Browsers leave it false, so no script ever sees a refresh token."""
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+    """A program's refresh token (browsers send the cookie and no body)."""
 
 
 class SessionOut(BaseModel):
@@ -34,6 +42,9 @@ class SessionOut(BaseModel):
     token_type: str = "bearer"
     account_id: str
     expires_at: datetime
+    refresh_token: str | None = None
+    """Only for a login with `refresh_token_in_body`, and for a refresh of a body's token."""
+    refresh_expires_at: datetime | None = None
 
 
 COOKIE_PATH = "/v1/sessions"
@@ -68,11 +79,16 @@ def _clear_refresh_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-def _session_out(issued: Issued, response: Response, settings: Settings) -> SessionOut:
-    _set_refresh_cookie(response, settings, issued)
+def _session_out(issued: Issued, response: Response, settings: Settings, *, in_body: bool = False) -> SessionOut:
     response.headers.update(NO_STORE)
     access = issued.access
-    return SessionOut(token=access.token, account_id=access.account_id, expires_at=access.expires_at)
+    out = SessionOut(token=access.token, account_id=access.account_id, expires_at=access.expires_at)
+    if in_body:
+        return out.model_copy(
+            update={"refresh_token": issued.refresh.token, "refresh_expires_at": issued.refresh.expires_at}
+        )
+    _set_refresh_cookie(response, settings, issued)
+    return out
 
 
 def client_address(request: Request) -> str:
@@ -87,6 +103,7 @@ def client_address(request: Request) -> str:
     tags=["sessions"],
     summary="Log in",
     response_model=SessionOut,
+    response_model_exclude_none=True,
     responses={
         307: {
             "description": "The account's home is another region: `Location` is the same path at its "
@@ -101,7 +118,7 @@ async def log_in(
 ) -> SessionOut:
     """The access token (`token`, minutes) in the body; the refresh token in an HttpOnly cookie."""
     issued = await logins.log_in(body.username, body.password, address=client_address(request), query=request.url.query)
-    return _session_out(issued, response, services.settings)
+    return _session_out(issued, response, services.settings, in_body=body.refresh_token_in_body)
 
 
 @router.post(
@@ -109,17 +126,22 @@ async def log_in(
     tags=["sessions"],
     summary="Refresh: a new access token for the refresh cookie",
     response_model=SessionOut,
+    response_model_exclude_none=True,
     responses={
         307: {"description": "The refresh token was issued by another region: repeat there"},
         **problem_responses(401, 503),
     },
 )
-async def refresh(request: Request, response: Response, logins: LoginsDep, services: ServicesDep) -> SessionOut:
+async def refresh(
+    request: Request, response: Response, logins: LoginsDep, services: ServicesDep, body: RefreshIn | None = None
+) -> SessionOut:
     """Spends the refresh cookie (each refresh token works once) for a new access token and a new
-    refresh cookie. A refresh token presented a second time revokes its whole session: 401."""
+    refresh cookie; a program sends `{"refresh_token"}` instead and gets the next one in the body.
+    A refresh token presented a second time revokes its whole session: 401."""
     settings = services.settings
-    issued = await logins.refresh(request.cookies.get(refresh_cookie_name(settings)), query=request.url.query)
-    return _session_out(issued, response, settings)
+    token = body.refresh_token if body else request.cookies.get(refresh_cookie_name(settings))
+    issued = await logins.refresh(token, query=request.url.query)
+    return _session_out(issued, response, settings, in_body=body is not None)
 
 
 @router.delete(
