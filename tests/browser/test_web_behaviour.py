@@ -210,6 +210,23 @@ def test_new_version_live_update_and_human_errors(web_system: WebSystem, browser
     browser.wait(lambda: row_names(browser) == ["report-final.txt"], "the rename to show in the list", timeout=60)
     assert browser.js("return window.__notReloaded === true"), "the page was reloaded"
 
+    # Leaving the page ends its long-poll at once (it would hold one of the browser's few connections).
+    browser.js(
+        """window.__polls = [];
+        const original = window.fetch;
+        window.fetch = (url, init) => {
+          if (String(url).includes("/v1/changes") && String(url).includes("wait=")) window.__polls.push(init.signal);
+          return original(url, init);
+        };
+        location.hash = "#/files?sort=name";"""
+    )
+    browser.wait(lambda: browser.js("return window.__polls.length") >= 1, "the files page to poll the change feed")
+    assert browser.js("return window.__polls.some((signal) => !signal.aborted)")
+    browser.js("location.hash = '#/trash'")
+    browser.find_text("h1", "Trash")
+    assert browser.js("return window.__polls.every((signal) => signal.aborted)"), "a poll outlived its page"
+    browser.js("location.hash = '#/files'")
+
     # A bad rename is explained in plain words.
     open_details(browser, "report-final.txt")
     name_input = browser.find("dialog[open] .edit input")

@@ -163,7 +163,8 @@ export function setUnauthorisedHandler(handler) {
 }
 
 /**
- * Call `/v1/<path>`. `query` drops empty values; `json` becomes the body.
+ * Call `/v1/<path>`. `query` drops empty values; `json` becomes the body; `signal` (an
+ * AbortSignal) ends a long-poll when the page that asked is left.
  * Resolves with the parsed body (null for 204); rejects with ApiError.
  */
 export async function api(method, path, options = {}) {
@@ -187,7 +188,7 @@ export async function api(method, path, options = {}) {
   }
 }
 
-async function send(method, path, { query, json, auth = true, base = apiBase() } = {}) {
+async function send(method, path, { query, json, auth = true, base = apiBase(), signal } = {}) {
   const url = new URL(`${base}/v1/${path.replace(/^\//, "")}`, location.href);
   for (const [name, value] of Object.entries(query || {})) {
     if (value === undefined || value === null || value === "") continue;
@@ -199,7 +200,7 @@ async function send(method, path, { query, json, auth = true, base = apiBase() }
   if (auth && bearer) headers.Authorization = `Bearer ${bearer}`;
   let response;
   try {
-    response = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    response = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json), signal });
   } catch (error) {
     throw new ApiError(0, "Cannot reach DocStore. Check your connection and try again.", null);
   }

@@ -249,28 +249,40 @@ const CHANGES_WAIT_SECONDS = 20;
 async function followChanges(ctx, onChange) {
   let cursor = null;
   let backoff = 1000;
+  // Leaving the page ends the poll in flight at once: a browser has few connections per host,
+  // and polls left waiting would hold them.
+  const controller = new AbortController();
+  const leave = () => {
+    if (ctx.isCurrent()) return;
+    controller.abort();
+    window.removeEventListener("hashchange", leave);
+  };
+  window.addEventListener("hashchange", leave);
+  const signal = controller.signal;
   try {
     // Catch up to now without waiting: only what changes from here on redraws the list.
     for (;;) {
-      const page = await api("GET", "changes", { query: { cursor, limit: 1000 } });
+      const page = await api("GET", "changes", { query: { cursor, limit: 1000 }, signal });
       cursor = page.next_cursor;
       if (page.items.length < 1000 || !ctx.isCurrent()) break;
     }
   } catch {
+    window.removeEventListener("hashchange", leave);
     return; // no feed (e.g. an older server): the list still works, it just does not follow
   }
   while (ctx.isCurrent()) {
     try {
-      const page = await api("GET", "changes", { query: { cursor, wait: CHANGES_WAIT_SECONDS, limit: 200 } });
+      const page = await api("GET", "changes", { query: { cursor, wait: CHANGES_WAIT_SECONDS, limit: 200 }, signal });
       cursor = page.next_cursor;
       backoff = 1000;
       if (page.items.length && ctx.isCurrent()) onChange(page.items);
     } catch (error) {
-      if (error.status === 401) return;
+      if (error.status === 401 || !ctx.isCurrent()) break;
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 30000);
     }
   }
+  window.removeEventListener("hashchange", leave);
 }
 
 function newFolderDialog(path) {
