@@ -191,7 +191,10 @@ class Syncer:
     def plan(self) -> tuple[Plan, Report]:
         report = Report()
         rules = load_rules(self.root)
-        local = scan(self.root, rules, self.state.hash_cache(), self.state.cache_hash)
+        fresh: list[tuple[str, int, int, str]] = []
+        local = scan(self.root, rules, self.state.hash_cache(), lambda *row: fresh.append(row))
+        if fresh:
+            self.state.cache_hashes(fresh)
         report.warnings += local.warnings
         report.hashed = local.hashed
         self.local = local

@@ -42,6 +42,9 @@ class State:
         self.path = folder / "state.db"
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL: a commit costs no fsync; a power cut may lose the last commits, never
+        # the database's consistency (a lost record only makes the next run hash or compare again).
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self.lock = threading.RLock()
 
@@ -89,6 +92,13 @@ class State:
     def hash_cache(self) -> dict[str, tuple[int, int, str]]:
         rows = self._x("SELECT path, size, mtime_ns, sha256 FROM hashes")
         return {p: (size, mtime, sha) for p, size, mtime, sha in rows}
+
+    def cache_hashes(self, rows: list[tuple[str, int, int, str]]) -> None:
+        """Many (path, size, mtime_ns, sha256) in one transaction (a first scan hashes everything)."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", rows)
+            self.db.execute("COMMIT")
 
     def cache_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
         self._x("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (path, size, mtime_ns, sha256))
