@@ -150,7 +150,11 @@ def test_dropped_uploads_leave_every_row_clickable_and_delete_offers_undo(
     browser.wait(lambda: sorted(row_names(browser)) == sorted(names), "three rows")
     browser.screenshot("20-three-uploads-wide")
 
-    # Nothing lies over any row's buttons: the uploads panel is in the page's flow.
+    # Nothing lies over any row's buttons: the uploads panel is in the page's flow (not fixed or
+    # sticky, so it cannot cover a row whatever the scroll) and apart from the table.
+    assert browser.js("return getComputedStyle(document.getElementById('uploads')).position") in ("static", "relative")
+    if not browser.js("return document.getElementById('uploads').hidden"):  # it may have auto-hidden already
+        assert not overlaps(rect(browser, "#uploads"), rect(browser, "table.documents"))
     assert browser.js(COVERED, "table.documents .row-actions button") == []
     for name in names:
         press(browser, f"Download {name}")  # Selenium refuses a click that another element would get
