@@ -357,6 +357,12 @@ async def test_log_out_ends_this_family_by_bearer_or_by_refresh_cookie(world: Wo
     assert world.sessions.rows == {} and world.sessions.refresh_rows == {}
     with pytest.raises(Unauthenticated):
         await world.logins.log_out(None)
+    # An expired access token beside a live cookie: the cookie's session still ends.
+    access, refresh = await log_in(world)
+    world.now = NOW + timedelta(minutes=20)
+    await world.logins.log_out(f"Bearer {access}", refresh_token=refresh)
+    with pytest.raises(SessionEnded):
+        await world.logins.refresh(refresh)
 
 
 async def test_log_out_everywhere_ends_every_session_of_the_account_at_once(world: World) -> None:

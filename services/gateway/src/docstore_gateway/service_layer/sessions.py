@@ -169,17 +169,20 @@ class Logins:
         return await self._issue(found.account_id, found.role, found.family_id)
 
     async def log_out(self, authorization: str | None, *, refresh_token: str | None = None, query: str = "") -> None:
-        """End this session: the bearer token's family, or (no bearer token, e.g. it expired) the
-        refresh token's. 401 with neither; 307 home for another region's token."""
+        """End this session: the bearer token's family, or (no live bearer token, e.g. it expired)
+        the refresh token's. 401 with neither; 307 home for another region's token."""
         target = _target(LOGOUT_PATH, query)
-        if authorization is None and refresh_token:
+        try:
+            session = await self.authenticator.session(authorization, target)
+        except Unauthenticated:
+            if not refresh_token:
+                raise
             token = self._readable_refresh(refresh_token, target)
             found = await self.sessions.find_refresh(token)
             if found is None:
-                raise SessionEnded()
+                raise SessionEnded() from None
             await self.sessions.remove_family(found.family_id)
             return
-        session = await self.authenticator.session(authorization, target)
         await self.sessions.remove(session.token)
         await self.sessions.remove_family(session.family_id)
 
