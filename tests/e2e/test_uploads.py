@@ -58,7 +58,8 @@ async def test_multipart_upload_in_parallel_parts_resumes_after_an_interruption(
         assert [p["part_number"] for p in state["stored"]] == [1]
         assert [p["part_number"] for p in state["missing"]] == [2, 3]
         early = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=user.auth)
-        assert early.status_code == 409 and "missing" in early.json()["detail"]
+        assert early.status_code == 409 and early.json()["detail"].startswith("Some parts of the file have not arrived")
+        assert early.json()["missing_parts"] == [2, 3]
         await asyncio.gather(*(put_part(s3, p["url"], chunks[p["part_number"]]) for p in state["missing"]))
 
     done = await api.post(f"/v1/uploads/{body['upload_id']}/complete", headers=user.auth)
@@ -192,7 +193,10 @@ async def test_aborted_multipart_upload_cannot_complete(api) -> None:
     aborted = await api.delete(f"/v1/uploads/{grant['upload_id']}", headers=user.auth)
     assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
     again = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
-    assert again.status_code == 409 and "aborted" in again.json()["detail"]
+    assert again.status_code == 409 and again.json()["detail"] == (
+        "This upload was cancelled. Upload the file again to store it."
+    )
+    assert again.json()["upload_status"] == "aborted"
 
 
 async def test_a_new_version_needs_the_current_base_version(api) -> None:
@@ -206,7 +210,8 @@ async def test_a_new_version_needs_the_current_base_version(api) -> None:
     await eventually(lambda: at_version(1))
     new = {"filename": "plan.txt", "size": 11, "content_type": "text/plain", "document_id": first["document_id"]}
     missing_base = await api.post("/v1/uploads", headers=user.auth, json=new)
-    assert missing_base.status_code == 422 and "base_version" in missing_base.json()["detail"]
+    assert missing_base.status_code == 422 and missing_base.json()["field"] == "base_version"
+    assert missing_base.json()["detail"] == "To upload a new version, say which version your change starts from."
     stale = await api.post("/v1/uploads", headers=user.auth, json={**new, "base_version": 7})
     assert stale.status_code == 409 and stale.json()["detail"]["current_version"] == 1
     other = await sign_up(api)

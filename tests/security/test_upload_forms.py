@@ -165,7 +165,11 @@ async def test_a_pending_grant_reserves_its_room(api) -> None:
 
     second = await grant(api, user, size, "second.bin")
     assert second.status_code == 413, f"two pending grants of 60% each: {second.status_code} {second.text}"
-    assert any(word in second.json()["detail"].lower() for word in ("room", "quota", "storage", "space"))
+    refusal = second.json()
+    assert refusal["detail"] == (
+        "This file is 600 KB but only 400 KB is left on your Free plan. Upgrade to Premium for 20 GB."
+    )
+    assert refusal["needed_bytes"] == size and refusal["available_bytes"] == FREE_CAP_BYTES - size
 
     aborted = await api.delete(f"/v1/uploads/{first.json()['upload_id']}", headers=user.auth)
     assert aborted.status_code == 200, aborted.text
