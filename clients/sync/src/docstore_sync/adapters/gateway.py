@@ -231,6 +231,15 @@ class Gateway:
     def grant(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.call("POST", "/v1/uploads", ok=(201,), json=body).json())
 
+    def grant_batch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Up to 100 form grants in one request: per item, its `grant` or its `problem`."""
+        return list(self.call("POST", "/v1/uploads/batch", json={"uploads": bodies}).json()["results"])
+
+    def complete_batch(self, upload_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Up to 100 completions in one request: upload id -> its `upload` state or its `problem`."""
+        answer = self.call("POST", "/v1/uploads/batch/complete", json={"upload_ids": upload_ids}).json()
+        return {item["upload_id"]: item for item in answer["results"]}
+
     def send_form(self, form: dict[str, Any], path: Path, size: int, name: str, progress: Progress | None) -> None:
         data = path.read_bytes()
         if len(data) != size:
