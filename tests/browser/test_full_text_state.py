@@ -1,0 +1,52 @@
+"""The full-text state in the web app: a badge in the files list for a document whose text could
+not be read, and the details (opened as the "file changed" mail's link opens them) saying why and
+what to do."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from docstore_devplatform import documents
+
+from .conftest import WebSystem
+from .test_web_app import document_row, pick_files, sign_up, wait_uploaded, write_file
+from .webdriver import Browser
+
+
+def encrypted_pdf(text: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(documents.make_pdf([text]))).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="hunter2", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_password_protected_pdf_shows_a_badge_and_what_to_do(
+    web_system: WebSystem, browser: Browser, tmp_path: Path
+) -> None:
+    base = web_system.gateway
+    sign_up(browser, base, plan="premium")
+    pick_files(browser, "#file-picker", write_file(tmp_path, "locked.pdf", encrypted_pdf("secret plans")))
+    wait_uploaded(browser, "locked.pdf")
+    row = document_row(browser, "locked.pdf")
+    document_id = row.attribute("data-document-id")
+    assert document_id
+
+    def badge_shown() -> bool:
+        # The outcome is not a change of the document (no change-feed entry): a reload shows it.
+        browser.reload()
+        found = browser.find_text("table.documents tbody tr", "locked.pdf")
+        return "Text not searchable" in found.text
+
+    browser.wait(badge_shown, "the failed badge on locked.pdf", timeout=90, interval=1.0)
+    browser.screenshot("full-text-failed-badge")
+
+    browser.open(f"{base}/#/files?open={document_id}")
+    line = browser.find_text("dialog dd.fulltext", "encrypted PDF (needs a password)", timeout=30)
+    assert "Remove the password" in line.text
+    browser.screenshot("full-text-failed-details")
