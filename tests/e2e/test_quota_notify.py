@@ -240,6 +240,13 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
     await asyncio.sleep(3)
     mails = await mails_to(endpoints, follower)
     assert len(mails) == 1 and "plan.txt" in mails[0]["subject"]
+    # Who changed it (a username, not an id), and a link into the web app, in both parts.
+    assert mails[0]["subject"] == f"{owner.username} changed “plan.txt” on DocStore"
+    text, html = (mails[0]["headers"].get_body((kind,)) for kind in ("plain", "html"))
+    assert text is not None and html is not None
+    link = f"/#/files?open={doc['document_id']}"
+    assert link in text.get_content() and link in html.get_content()
+    assert owner.account_id not in mails[0]["body"]
     assert await mails_to(endpoints, owner) == []  # the owner made the changes
 
 
