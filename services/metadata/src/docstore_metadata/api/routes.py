@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
-from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
@@ -128,7 +128,20 @@ async def verify_credentials(
 
 
 @router.get("/account", tags=["accounts"], summary="The caller's account")
-async def my_account(account_id: CurrentAccountId, accounts: AccountsDep) -> AccountOut:
+async def my_account(account_id: CurrentAccountId, accounts: AccountsDep, settings: SettingsDep) -> AccountOut:
+    """With the same `role` the login answer carries, so a client learns it without probing an admin route."""
+    account = await accounts.account(account_id)
+    role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
+    return _account_out({**account, "role": role})
+
+
+@router.get(
+    "/admin/accounts/{account_id}",
+    tags=["admin"],
+    summary="One account by id: username, home region, plan (admins only; the dashboard names accounts with it)",
+    responses=problem_responses(404),
+)
+async def admin_account(account_id: AccountIdPath, _admin: AdminAccountId, accounts: AccountsDep) -> AccountOut:
     return _account_out(await accounts.account(account_id))
 
 
