@@ -27,7 +27,9 @@ PREFIX = "browser."
 FREE_CAP_BYTES = 1_000_000  # small, so a Free account reaches the warning levels with one file
 PART_BYTES = 5 * 1024 * 1024  # S3's smallest part: a 12 MB file goes up in three parts
 ADMIN_USERNAME = f"admin-{uuid.uuid4().hex[:8]}"
-QUALITY_ADMIN_USERNAME = f"qadmin-{uuid.uuid4().hex[:8]}"  # test_quality's own admin (test_web_app signs up the other)
+# Each test file that needs an administrator signs up its own, so none depends on another running first.
+QUALITY_ADMIN_USERNAME = f"qadmin-{uuid.uuid4().hex[:8]}"
+BEHAVIOUR_ADMIN_USERNAME = f"badmin-{uuid.uuid4().hex[:8]}"
 NODE_MODULES = REPO / ".tools" / "node" / "node_modules"  # axe-core and lighthouse, installed by scripts/bootstrap
 SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "gateway")
 
@@ -50,7 +52,7 @@ def system_env() -> dict[str, str]:
         "INDEXER_TYPESENSE_COLLECTION": "browser_documents",
         "QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES),
         "UPLOAD_MULTIPART_PART_BYTES": str(PART_BYTES),
-        "METADATA_ADMIN_USERNAMES": f"{ADMIN_USERNAME},{QUALITY_ADMIN_USERNAME}",
+        "METADATA_ADMIN_USERNAMES": f"{ADMIN_USERNAME},{QUALITY_ADMIN_USERNAME},{BEHAVIOUR_ADMIN_USERNAME}",
         "GATEWAY_WEB_DIR": str(REPO / "web"),
         # The browser tests sign up many accounts from 127.0.0.1: no throttling here.
         "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
