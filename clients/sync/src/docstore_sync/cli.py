@@ -57,11 +57,16 @@ def load_session() -> Session | None:
         data = json.loads(session_file().read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return Session(gateway=data["gateway"], token=data["token"], account_id=data["account_id"])
+    return Session(
+        gateway=data["gateway"],
+        token=data["token"],
+        account_id=data["account_id"],
+        refresh_token=data.get("refresh_token"),
+    )
 
 
 def save_session(session: Session, username: str) -> None:
-    """The token only (never the password), readable by its owner alone."""
+    """The tokens only (never the password), readable by its owner alone."""
     folder = config_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = session_file()
@@ -72,6 +77,7 @@ def save_session(session: Session, username: str) -> None:
                 "gateway": session.gateway,
                 "token": session.token,
                 "account_id": session.account_id,
+                "refresh_token": session.refresh_token,
                 "username": username,
             },
             f,
@@ -133,7 +139,20 @@ def _gateway(args: argparse.Namespace) -> Gateway | None:
     if session is None:
         err.print("Not logged in: run `docstore login` first")
         return None
-    return Gateway(session, max_rate=getattr(args, "max_rate", None), concurrency=getattr(args, "concurrency", 4))
+    username = _saved_username()
+    return Gateway(
+        session,
+        max_rate=getattr(args, "max_rate", None),
+        concurrency=getattr(args, "concurrency", 4),
+        on_refresh=lambda refreshed: save_session(refreshed, username),  # the spent refresh token is dead now
+    )
+
+
+def _saved_username() -> str:
+    try:
+        return str(json.loads(session_file().read_text()).get("username", ""))
+    except (FileNotFoundError, ValueError):
+        return ""
 
 
 def cmd_status(args: argparse.Namespace) -> int:

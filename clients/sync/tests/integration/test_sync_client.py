@@ -317,3 +317,36 @@ async def test_refused_files_are_one_line_each_and_the_rest_syncs(system, api, t
     assert any(e.startswith("bell\x07.txt: 422") for e in errors), errors
     assert set(await remote_tree(api, user)) == {"fine.txt"}
     assert set(tree(folder)) == {"fine.txt", "too-big.bin", "bell\x07.txt"}  # nothing local was touched
+
+
+async def test_an_expired_access_token_is_refreshed_and_the_new_tokens_saved(system, api, tmp_path, config, capsys):
+    """Access tokens last minutes: the client spends its refresh token for a new pair when the
+    gateway refuses the old one, saves both, and carries on; the spent refresh token is dead."""
+    user = await sign_up(api)
+    await login(system, user, config)
+    session_file = config / "session.json"
+    saved = json.loads(session_file.read_text())
+    assert saved["refresh_token"], "the login kept no refresh token"
+    old_refresh = saved["refresh_token"]
+    # An access token the gateway no longer honours (logged out on the server, not here).
+    gone = await api.delete("/v1/sessions/current", headers={"Authorization": f"Bearer {saved['token']}"})
+    assert gone.status_code == 204, gone.text
+    session_file.write_text(json.dumps(saved | {"token": "expired-" + saved["token"]}))
+
+    folder = tmp_path / "docs"
+    write(folder, "note.txt", b"still synced after the token expired")
+    code, report = await sync(folder, capsys)
+    # Logging out ended the whole login, refresh token included: the client must ask to sign in.
+    assert code != 0
+    assert json.loads(session_file.read_text())["token"].startswith("expired-")
+
+    await login(system, user, config)
+    saved = json.loads(session_file.read_text())
+    session_file.write_text(json.dumps(saved | {"token": "expired-" + saved["token"]}))
+    code, report = await sync(folder, capsys)
+    assert code == 0, report
+    assert report["uploaded"] == 1
+    renewed = json.loads(session_file.read_text())
+    assert not renewed["token"].startswith("expired-") and renewed["refresh_token"] not in (None, old_refresh)
+    reused = await api.post("/v1/sessions/refresh", json={"refresh_token": saved["refresh_token"]})
+    assert reused.status_code == 401, "a spent refresh token still worked"

@@ -118,13 +118,24 @@ class Session:
     gateway: str
     token: str
     account_id: str
+    refresh_token: str | None = None
+    """Spent (once) for the next access token when this one has expired: access tokens last minutes."""
 
 
 class Gateway:
     """One logged-in session's calls."""
 
-    def __init__(self, session: Session, *, max_rate: float | None = None, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        max_rate: float | None = None,
+        concurrency: int = 4,
+        on_refresh: Callable[[Session], None] | None = None,
+    ) -> None:
         self.session = session
+        self.on_refresh = on_refresh
+        self._refreshing = threading.Lock()
         self.http = httpx.Client(
             base_url=session.gateway,
             headers={"Authorization": f"Bearer {session.token}"},
@@ -139,7 +150,10 @@ class Gateway:
         self.s3.close()
 
     def call(self, method: str, url: str, ok: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
+        token = self.session.token
         response = with_retries(lambda: self.http.request(method, url, **kwargs), f"{method} {url}")
+        if response.status_code == 401 and 401 not in ok and self._refresh(token):
+            response = with_retries(lambda: self.http.request(method, url, **kwargs), f"{method} {url}")
         if response.status_code not in ok:
             body = None
             try:
@@ -148,6 +162,27 @@ class Gateway:
                 pass
             raise ApiError(response.status_code, _detail(response), body)
         return response
+
+    def _refresh(self, expired: str) -> bool:
+        """A new access token for the refresh token (once per expiry, whichever thread asks
+        first); False when there is none or the server refused it (sign in again)."""
+        with self._refreshing:
+            if self.session.token != expired:
+                return True  # another call refreshed meanwhile
+            if not self.session.refresh_token:
+                return False
+            answer = with_retries(
+                lambda: self.http.post("/v1/sessions/refresh", json={"refresh_token": self.session.refresh_token}),
+                "refresh the session",
+            )
+            if answer.status_code != 200:
+                return False
+            body = answer.json()
+            self.session.token, self.session.refresh_token = body["token"], body.get("refresh_token")
+            self.http.headers["Authorization"] = f"Bearer {self.session.token}"
+            if self.on_refresh is not None:
+                self.on_refresh(self.session)
+            return True
 
     # --- account -------------------------------------------------------------------------
     def account(self) -> dict[str, Any]:
@@ -322,7 +357,7 @@ def log_in(gateway: str, username: str, password: str) -> Session:
     url = gateway.rstrip("/") + "/v1/sessions"
     with httpx.Client(timeout=TIMEOUT) as http:
         for _ in range(3):
-            body = {"username": username, "password": password}
+            body = {"username": username, "password": password, "refresh_token_in_body": True}
             response = with_retries(lambda url=url, body=body: http.post(url, json=body), "log in")
             if response.status_code == 307:
                 url = str(httpx.URL(url).join(response.headers["location"]))
@@ -332,5 +367,10 @@ def log_in(gateway: str, username: str, password: str) -> Session:
             answer = response.json()
             where = httpx.URL(url)
             base = f"{where.scheme}://{where.netloc.decode()}"
-            return Session(gateway=base, token=answer["token"], account_id=answer["account_id"])
+            return Session(
+                gateway=base,
+                token=answer["token"],
+                account_id=answer["account_id"],
+                refresh_token=answer.get("refresh_token"),
+            )
     raise ApiError(508, "too many redirects between regions")
