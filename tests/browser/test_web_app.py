@@ -60,7 +60,21 @@ def sign_up(browser: Browser, base: str, plan: str = "free", username: str | Non
     browser.button("Create account").click()
     browser.find_text("#who-name", username)
     browser.find("h1")
+    if plan == "premium":
+        # Quota learns the plan from account.created; until then it judges uploads on Free's cap.
+        browser.wait(
+            lambda: quota_plan(browser) == "premium", "quota to know the Premium plan", timeout=60, interval=0.5
+        )
     return username
+
+
+def quota_plan(browser: Browser) -> str | None:
+    """The plan quota applies to the signed-in account (GET /v1/usage, with the page's token)."""
+    return browser.js_async(
+        """const done = arguments[arguments.length - 1];
+        fetch('/v1/usage', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('docstore.token')}})
+          .then((r) => r.json()).then((b) => done(b.plan || null), () => done(null));"""
+    )
 
 
 def account_id(browser: Browser) -> str:
