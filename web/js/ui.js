@@ -1,5 +1,4 @@
 // Small DOM helpers. Text from the API is only ever set as text, never parsed as HTML.
-import { storedAccount } from "./api.js";
 
 /** Build an element: h("button", {class: "x", onclick: fn}, "text", child, ...). */
 export function h(tag, attrs = {}, ...children) {
@@ -81,35 +80,17 @@ export function announce(message, { action, timeout } = {}) {
   return item;
 }
 
-const PLAN_LIMITED = /(^|:)(no-room|over-quota)$/;
 const PLAN_NAMES = { free: "Free", premium: "Premium" };
 
 /**
- * An API error in words a person reads. The problem's own members beside `detail` decide:
- * `upgrade_plan` (set where a bigger plan would make room, null where it would not) asks for an
- * upgrade link; `needed_bytes`/`available_bytes` rewrite a detail that still counts raw bytes.
- * Rule names from the API (`path`, field prefixes) are said plainly. Returns {text, upgrade}:
- * `upgrade` names the plan to offer when the plan is what stands in the way, else null.
+ * An API error as a person reads it: the problem's `detail`, which the services write for people
+ * (sizes in KB/MB/GB, no field names), and {upgrade}: the plan to offer when the problem's
+ * `upgrade_plan` says a bigger plan would make room (null where it would not, or no such member).
  */
 export function explainError(error) {
   const body = error && typeof error.body === "object" && error.body ? error.body : {};
-  const planLimited = PLAN_LIMITED.test(String(body.type || "")) || (error?.status === 413 && /storage|room/i.test(error.message || ""));
-  const plan = body.plan || storedAccount()?.plan;
-  const size = body.needed_bytes ?? body.size;
-  const room = body.available_bytes ?? body.room;
-  let text = String(error?.message || error || "Something went wrong.");
-  if (planLimited && Number.isFinite(size) && Number.isFinite(room) && /\d{4,} bytes/.test(text)) {
-    text = `This file is ${formatBytes(size)} but only ${formatBytes(Math.max(room, 0))} is left.`;
-  }
-  text = text
-    .replace(/\b(\d{4,}) bytes\b/g, (_, n) => formatBytes(Number(n)))
-    .replace(/\s*\(use `?path`? for folders\)/, ". To put a file in a folder, use Move")
-    .replace(/^(name|filename): /i, "The name ")
-    .replace(/^(path): /i, "The folder ")
-    .replace(/`/g, "");
-  let upgrade = null;
-  if ("upgrade_plan" in body) upgrade = body.upgrade_plan ? PLAN_NAMES[body.upgrade_plan] || body.upgrade_plan : null;
-  else if (planLimited && plan !== "premium") upgrade = "Premium";
+  const text = String(error?.message || error || "Something went wrong.");
+  const upgrade = body.upgrade_plan ? PLAN_NAMES[body.upgrade_plan] || body.upgrade_plan : null;
   return { text: text.charAt(0).toUpperCase() + text.slice(1), upgrade };
 }
 
