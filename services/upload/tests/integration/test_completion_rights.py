@@ -102,10 +102,12 @@ class System:
         return response.json()
 
     async def read(self, key: str) -> bytes | None:
-        storage = self.upload.state.services.storage
-        if not await storage.exists(key):
+        # One GET, not exists-then-get: the watcher may delete the key between the two.
+        client = self.upload.state.services.storage.client
+        try:
+            response = await asyncio.to_thread(client.get_object, Bucket=BUCKET, Key=key)
+        except client.exceptions.NoSuchKey:
             return None
-        response = await asyncio.to_thread(storage.client.get_object, Bucket=BUCKET, Key=key)
         return response["Body"].read()
 
     async def completed_events(self, upload_id: str) -> list[UploadCompleted]:
