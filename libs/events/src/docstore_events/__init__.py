@@ -1,7 +1,7 @@
 """DocStore event contracts and the plumbing to publish and consume them.
 
 Event classes live in one module per domain (`accounts`, `uploads`, `files`, `quota`,
-`indexing`); importing this package registers them all.
+`indexing`, `shares`); importing this package registers them all.
 """
 
 from docstore_events.accounts import (
@@ -25,6 +25,14 @@ from docstore_events.files import (
 )
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
 from docstore_events.quota import QuotaExceeded, QuotaRestored
+from docstore_events.shares import (
+    ShareLinkCreated,
+    ShareLinkExpired,
+    ShareLinkExpiryNeared,
+    ShareLinkExtended,
+    ShareLinkRevoked,
+    ShareLinkUsed,
+)
 from docstore_events.topics import all_topics, dead_letter_topic
 from docstore_events.uploads import UploadCompleted, UploadExpired, UploadInitiated
 
@@ -50,6 +58,12 @@ __all__ = [
     "QuotaExceeded",
     "QuotaRestored",
     "ShareCreated",
+    "ShareLinkCreated",
+    "ShareLinkExpired",
+    "ShareLinkExpiryNeared",
+    "ShareLinkExtended",
+    "ShareLinkRevoked",
+    "ShareLinkUsed",
     "UndecodableEvent",
     "UploadCompleted",
     "UploadExpired",
