@@ -28,6 +28,14 @@ export function apiBase() {
   return localStorage.getItem(BASE_KEY) || "";
 }
 
+/**
+ * The address of a public share link: `{gateway origin}/s/{token}` at the gateway this page talks
+ * to (the home region's after a login redirect), which serves the link's public page.
+ */
+export function publicLinkUrl(linkToken) {
+  return new URL(`/s/${encodeURIComponent(linkToken)}`, apiBase() || location.origin).href;
+}
+
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
