@@ -18,6 +18,8 @@ import { filesView, sharedView, trashView } from "./views/files.js";
 import { searchView } from "./views/search.js";
 import { settingsView, usageView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
+import { linksView } from "./views/links.js";
+import { activityView } from "./views/activity.js";
 
 const VIEWS = {
   login: { render: loginView, title: "Log in", public: true },
@@ -28,6 +30,8 @@ const VIEWS = {
   search: { render: searchView, title: "Search" },
   usage: { render: usageView, title: "Usage" },
   settings: { render: settingsView, title: "Settings" },
+  links: { render: linksView, title: "Public links" },
+  activity: { render: activityView, title: "Activity" },
   admin: { render: adminView, title: "Admin" },
 };
 

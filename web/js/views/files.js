@@ -6,6 +6,7 @@ import {
   announce, busy, clear, confirmDialog, downloadUrl, field, formatBytes, h, openDialog, parseTags, showError, timeElement,
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
+import { linksPanel } from "./links.js";
 
 const PAGE_SIZE = 50;
 const FOLDERS_KEY = "docstore.folders";
@@ -482,6 +483,7 @@ function detailsDialog(doc, refresh) {
       h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => { await trash(doc); changed = true; close(); }) }, "Delete")),
     h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm),
     sharing,
+    linksPanel(doc),
     versions);
   versions.append(h("p", { class: "loading" }, "Loading versions…"));
   loadVersions();
