@@ -42,6 +42,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         settings=settings,
         title="DocStore API",
         lifespan=lifespan,
+        origin_from_peer=True,  # the gateway faces clients: the peer it sees, never a header they send
         checks=lambda app: {"mongodb": lambda: app.state.services.mongo.admin.command("ping")},
         docs_url=None,
         openapi_url=None,
@@ -85,3 +86,23 @@ def app() -> FastAPI:
     settings = Settings()
     configure_logging_from(settings)  # before uvicorn's first line, so every line is JSON
     return create_app(settings)
+
+
+def serve() -> None:
+    """`python -m docstore_gateway`: uvicorn on the settings' host and port, serving HTTPS when
+    `tls_cert_file` and `tls_key_file` are set (the chart's in-cluster TLS, `scripts/up --tls`).
+    Client addresses come from X-Forwarded-For only from FORWARDED_ALLOW_IPS (uvicorn's default:
+    127.0.0.1), as with the image's `uvicorn` command line."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "docstore_gateway.main:app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.tls_cert_file or None,
+        ssl_keyfile=settings.tls_key_file or None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
@@ -44,6 +44,15 @@ class Settings(ServiceSettings, S3Settings):
     session_cookie_secure: bool = True
     """Mark the refresh cookie `Secure`. Browsers accept Secure cookies from https and from
     http://localhost / 127.0.0.1 (a secure context); turn off only for plain-http runs elsewhere."""
+    tls_cert_file: str = ""
+    """PEM certificate chain the gateway serves HTTPS with (`python -m docstore_gateway`); with
+    `tls_key_file`. Empty: plain HTTP (TLS ends at the ingress, or a local run)."""
+    tls_key_file: str = ""
+    """PEM private key of `tls_cert_file`."""
+    hsts_max_age_seconds: int = 365 * 24 * 3600
+    """`Strict-Transport-Security: max-age` on every response to an HTTPS request; 0: no header."""
+    hsts_include_subdomains: bool = False
+    """Add `includeSubDomains` (only when every subdomain of the host serves HTTPS)."""
     max_body_bytes: int = 1_000_000
     """JSON bodies only: file bytes never pass through DocStore processes."""
     web_dir: str = Field(default_factory=find_web_dir)
@@ -69,6 +78,20 @@ class Settings(ServiceSettings, S3Settings):
     csp_extra_origins: str = ""
     """Space-separated origins added to the Content-Security-Policy's connect-src and form-action,
     beside every region's gateway and this region's S3 endpoint (e.g. other regions' S3 origins)."""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both to serve HTTPS, or neither")
+        for name in ("tls_cert_file", "tls_key_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name}: no file at {path}")
+        return self
+
+    def tls(self) -> bool:
+        """Whether the gateway serves HTTPS itself."""
+        return bool(self.tls_cert_file)
 
     @field_validator("login_limits_per_username", "login_limits_per_address", "signup_limits_per_address")
     @classmethod

@@ -77,6 +77,17 @@ def docs_security_policy() -> str:
     )
 
 
+def hsts_header(settings: Settings) -> tuple[bytes, bytes] | None:
+    """`Strict-Transport-Security`, sent only on responses to HTTPS requests (served with TLS, or
+    forwarded by a proxy that says `X-Forwarded-Proto: https`): over plain http a browser ignores it."""
+    if settings.hsts_max_age_seconds <= 0:
+        return None
+    value = f"max-age={settings.hsts_max_age_seconds}" + (
+        "; includeSubDomains" if settings.hsts_include_subdomains else ""
+    )
+    return (b"strict-transport-security", value.encode())
+
+
 def security_headers(csp: str) -> list[tuple[bytes, bytes]]:
     return [
         (b"x-content-type-options", b"nosniff"),
@@ -91,17 +102,25 @@ class EdgeMiddleware:
     every response (replacing any the app set, so no route can weaken them)."""
 
     def __init__(
-        self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]], docs_headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        headers: list[tuple[bytes, bytes]],
+        docs_headers: list[tuple[bytes, bytes]] | None = None,
+        hsts: tuple[bytes, bytes] | None = None,
     ) -> None:
         self.app = app
         self.headers = headers
         self.docs_headers = docs_headers or headers
+        self.hsts = [hsts] if hsts else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         extra = self.docs_headers if scope.get("path") in DOC_PAGES else self.headers
+        if scope.get("scheme") == "https":
+            extra = extra + self.hsts
         names = {name for name, _ in extra}
 
         async def send_with_headers(message: Message) -> None:
@@ -143,7 +162,7 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     docs_headers = security_headers(docs_security_policy())
 
     def build_middleware_stack() -> ASGIApp:
-        return EdgeMiddleware(build(), headers=headers, docs_headers=docs_headers)
+        return EdgeMiddleware(build(), headers=headers, docs_headers=docs_headers, hsts=hsts_header(settings))
 
     # Replacing a method on this one instance is the point: FastAPI offers no hook outside
     # ServerErrorMiddleware, and `service_app` builds the app, so no subclass can override it.
