@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from docstore_upload.domain.grants import Grant
+from docstore_kit.s3 import SSE_S3, ServerSideEncryption
+from docstore_upload.domain.grants import Grant, form_policy
 from docstore_upload.domain.sessions import StoredObject, StoredPart
 
 CHUNK = 8 * 1024 * 1024
@@ -26,34 +27,25 @@ def _missing(error: ClientError) -> bool:
 
 
 class Storage:
-    def __init__(self, client: Any, signer: Any, bucket: str) -> None:
+    def __init__(self, client: Any, signer: Any, bucket: str, *, encryption: ServerSideEncryption = SSE_S3) -> None:
         self.client = client  # talks to S3
         self.signer = signer  # signs for the endpoint clients use
         self.bucket = bucket
+        self.encryption = encryption
+        """Asked of S3 by every write: the signed form (field and condition), the multipart
+        upload (its parts inherit it) and every copy (a copy is a new object: S3 does not
+        carry the source's encryption over unless asked)."""
 
     # --- signed POST form -------------------------------------------------------------
 
     def post_form(
         self, grant: Grant, *, max_size: int, expires_in: int, redirect_url: str | None = None
     ) -> dict[str, Any]:
-        """A signed S3 POST form for exactly this key, content type, metadata and size range.
-
-        API clients get `201` back from S3; browsers (`redirect_url`) are sent on to a page
-        that records the completion.
-        """
-        fields = {
-            "Content-Type": grant.content_type,
-            "x-amz-meta-upload-id": grant.upload_id,
-            "x-amz-meta-filename": quote(grant.filename),
-            "x-amz-meta-title": quote(grant.title or ""),
-            "x-amz-meta-tags": quote(",".join(grant.tags)),
-        }
-        if redirect_url:
-            fields["success_action_redirect"] = redirect_url
-        else:
-            fields["success_action_status"] = "201"
-        conditions: list[Any] = [{name: value} for name, value in fields.items()]
-        conditions.append(["content-length-range", 1, max_size])
+        """A signed S3 POST form for exactly this key, content type, metadata, encryption at
+        rest and size range (see `form_policy`)."""
+        fields, conditions = form_policy(
+            grant, max_size=max_size, encryption_fields=self.encryption.form_fields(), redirect_url=redirect_url
+        )
         return self.signer.generate_presigned_post(
             Bucket=self.bucket,
             Key=grant.staging_key or grant.key,
@@ -71,6 +63,7 @@ class Storage:
             Key=grant.key,
             ContentType=grant.content_type,
             Metadata={"upload-id": grant.upload_id, "filename": quote(grant.filename)},
+            **self.encryption.params(),
         )
         return response["UploadId"]
 
@@ -191,6 +184,7 @@ class Storage:
                 Key=target,
                 CopySource={"Bucket": self.bucket, "Key": source},
                 MetadataDirective="COPY",
+                **self.encryption.params(),
             )
         except ClientError as error:
             if _missing(error):

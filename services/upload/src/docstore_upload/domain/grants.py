@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
 
 from docstore_events import names
 from docstore_kit.sizes import size_text
@@ -132,6 +134,34 @@ class Grant:
     base_version: int | None = None
     staging_key: str | None = None
     """Form uploads: the key the signed form writes (see `staging_key`); None for multipart."""
+
+
+def form_policy(
+    grant: Grant, *, max_size: int, encryption_fields: dict[str, str], redirect_url: str | None = None
+) -> tuple[dict[str, str], list[Any]]:
+    """The fields of a signed POST form for this grant, and its policy conditions.
+
+    Every field is also an exact-match condition: S3 refuses a form posted with any of them
+    removed or changed. That includes the server-side encryption fields
+    (`docstore_kit.s3.ServerSideEncryption.form_fields`), so an upload that does not ask S3
+    to encrypt the object at rest is refused by S3 itself. API clients get `201` back from
+    S3; browsers (`redirect_url`) are sent on to a page that records the completion.
+    """
+    fields = {
+        "Content-Type": grant.content_type,
+        "x-amz-meta-upload-id": grant.upload_id,
+        "x-amz-meta-filename": quote(grant.filename),
+        "x-amz-meta-title": quote(grant.title or ""),
+        "x-amz-meta-tags": quote(",".join(grant.tags)),
+        **encryption_fields,
+    }
+    if redirect_url:
+        fields["success_action_redirect"] = redirect_url
+    else:
+        fields["success_action_status"] = "201"
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
+    conditions.append(["content-length-range", 1, max_size])
+    return fields, conditions
 
 
 def expiry(now: datetime, seconds: int) -> datetime:
