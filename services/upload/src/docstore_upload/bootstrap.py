@@ -67,7 +67,10 @@ def bootstrap(
         metadata = MetadataClient(http(settings.metadata_url, "metadata"))
     if storage is None:
         storage = Storage(
-            make_s3_client(settings), make_s3_client(settings, public=True), settings.bucket_name(settings.region)
+            make_s3_client(settings),
+            make_s3_client(settings, public=True),
+            settings.bucket_name(settings.region),
+            encryption=settings.server_side_encryption(),
         )
     repositories = mongo_repositories(runtime.db)
     uow = runtime.events.unit_of_work(repositories)
