@@ -153,6 +153,7 @@ class ContainerServers:
                     "-s3",
                     "-s3.port=8333",
                     "-s3.config=/etc/seaweedfs/s3.json",
+                    "-s3.iam.readOnly=false",  # upload's temporary credentials (launch.weed_argv)
                 ]
             )
             .with_copy_into_container(

@@ -77,6 +77,9 @@ def weed_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, s3_config:
         f"-dir={data_dir}",
         f"-ip={HOST}", f"-ip.bind={HOST}",
         f"-s3.config={s3_config}",
+        # upload creates (and deletes) short-lived prefix-scoped identities through the embedded
+        # IAM API on the S3 port (services/upload README, "Temporary upload credentials").
+        "-s3.iam.readOnly=false",
         "-master.telemetry=false",
         "-admin.ui=false",
         "-webdav=false", f"-webdav.port={ports.weed_webdav}",
