@@ -16,7 +16,6 @@ import httpx
 
 from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
-from docstore_indexer.adapters.accounts import AccountPlans
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.repositories import Session, ensure_indexes, repositories
@@ -29,6 +28,7 @@ from docstore_indexer.service_layer.plans import Plans
 from docstore_indexer.service_layer.ports import Extractor, Objects, Repos
 from docstore_indexer.service_layer.search import Search
 from docstore_indexer.settings import Settings
+from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import make_s3_client

@@ -9,9 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from docstore_events.dead_letters import DeadLetters
+from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
+from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
+from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import make_s3_client
 from docstore_quota.adapters import metrics
 from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
@@ -32,6 +37,8 @@ class Services:
     uow: UnitOfWork[Repos]
     ledger: Ledger
     reservations: Reservations
+    plans: AccountPlans
+    """Metadata's answer about an account's plan, asked before a grant is refused."""
     accounts: Accounts
     reconciler: Reconciler
     dead_letters: DeadLetterBrowser
@@ -45,7 +52,15 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
     reads = bound(None)
     caps, consumer = settings.caps(), settings.service
     ledger = Ledger(uow, caps, settings.counting_rule(), tuple(settings.warning_percents), consumer=consumer)
-    reservations = Reservations(uow, caps, settings.reservation_grace())
+    plans = AccountPlans(
+        httpx.AsyncClient(
+            base_url=settings.metadata_url,
+            timeout=2.0,
+            auth=InternalAuth.from_settings(settings).client_auth("metadata"),
+            event_hooks={"request": [propagate_to_request]},  # the call joins the grant's trace
+        )
+    )
+    reservations = Reservations(uow, caps, settings.reservation_grace(), plans=plans)
     accounts = Accounts(uow, reads, reservations, totals_by_plan=lambda: metrics.refresh(reads.usage))
     inventory = S3Inventory(
         s3 or make_s3_client(settings), bucket=settings.bucket_name(settings.region), region=settings.region
@@ -75,6 +90,7 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
         uow=uow,
         ledger=ledger,
         reservations=reservations,
+        plans=plans,
         accounts=accounts,
         reconciler=reconciler,
         dead_letters=DeadLetterBrowser(dead_letters),

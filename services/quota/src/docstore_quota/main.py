@@ -28,8 +28,11 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
         app.state.services = services
         register(services.runtime.events, services.ledger)
         await ensure_indexes(services.runtime.db)
-        async with services.runtime:
-            yield
+        try:
+            async with services.runtime:
+                yield
+        finally:
+            await services.plans.aclose()
 
     app = service_app(
         settings=settings,

@@ -194,3 +194,39 @@ async def test_a_batch_past_two_warning_levels_announces_the_highest_once() -> N
         [DocumentChanged.uploaded(f"e{i}", "a", f"up{i}", f"d{i}", n, None) for i, n in enumerate(sizes)]
     )
     assert [(type(e).__name__, e.percent) for e in uow.emitted] == [("QuotaWarningReached", 95)]
+
+
+class MetadataPlans:
+    """What `metadata` answers about plans, and how often it was asked."""
+
+    def __init__(self, plans: dict[str, str]) -> None:
+        self.plans = plans
+        self.asked: list[str] = []
+
+    async def plan(self, account_id: str) -> str | None:
+        self.asked.append(account_id)
+        return self.plans.get(account_id)
+
+
+async def test_a_refused_grant_is_decided_again_on_the_plan_metadata_already_holds() -> None:
+    # A Premium sign-up uploads before quota heard account.created: its record still says Free.
+    uow = fake_uow()
+    metadata = MetadataPlans({"a": "premium"})
+    reservations = Reservations(uow, CAPS, GRACE, clock, plans=metadata)
+    grant = await reservations.reserve("a", "up1", 5000, LATER)
+    assert grant.decision.granted and grant.usage.plan == "premium"
+    assert metadata.asked == ["a"]
+    batch = await reservations.reserve_many("a", [Wanted("up2", 3000, LATER), Wanted("up3", 3000, LATER)])
+    assert [d.granted for d in batch.decisions.values()] == [True, False]  # 5000 + 3000 of 10,000
+    assert (await repos(uow).usage.get("a")).plan == "free"  # only the plan event records the plan
+
+
+async def test_metadata_is_asked_only_before_a_refusal_and_a_smaller_or_unknown_plan_changes_nothing() -> None:
+    uow = fake_uow()
+    metadata = MetadataPlans({"a": "free"})
+    reservations = Reservations(uow, CAPS, GRACE, clock, plans=metadata)
+    assert (await reservations.reserve("a", "up1", 900, LATER)).decision.granted
+    assert metadata.asked == []
+    assert not (await reservations.reserve("a", "up2", 200, LATER)).decision.granted
+    assert not (await reservations.reserve("b", "up3", 2000, LATER)).decision.granted  # metadata can't say
+    assert metadata.asked == ["a", "b"]

@@ -72,7 +72,7 @@ class Index(Protocol):
 
 
 class Accounts(Protocol):
-    """The account service's view of plans (`adapters.accounts.AccountPlans`)."""
+    """The account service's view of plans (`docstore_kit.account_plans.AccountPlans`)."""
 
     async def plan(self, account_id: str) -> str | None: ...
 

@@ -40,6 +40,13 @@ class UsageStore(Protocol):
     async def all_stored(self) -> dict[str, int]: ...
 
 
+class PlanSource(Protocol):
+    """The account service's view of plans (`docstore_kit.account_plans.AccountPlans`)."""
+
+    async def plan(self, account_id: str) -> str | None:
+        """The account's plan; None when it cannot say."""
+
+
 class ReservationStore(Protocol):
     async def get(self, upload_id: str) -> Reservation | None: ...
 

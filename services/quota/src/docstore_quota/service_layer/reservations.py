@@ -11,6 +11,10 @@ to an account writes it), so a grant never reads usage and reservations from two
 In one process, grants of one account also wait for each other (a sync client sending files
 in parallel would otherwise conflict inside the transaction and retry over and over); across
 replicas the transaction alone decides.
+
+The account's plan comes from `account.created` / `account.plan-changed`, which arrive a moment
+after a sign-up or upgrade answered. So before refusing, a grant asks `metadata` (`plans`) and,
+when it holds a plan with a larger cap, decides again on that plan; the event sets it for good.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -41,7 +45,7 @@ from docstore_quota.domain.reservations import (
     is_live,
 )
 from docstore_quota.domain.usage import Usage
-from docstore_quota.service_layer.ports import Repos
+from docstore_quota.service_layer.ports import PlanSource, Repos
 
 log = structlog.get_logger(__name__)
 
@@ -90,11 +94,13 @@ class Reservations:
         caps: dict[str, int],
         grace: timedelta,
         clock: Clock = utc_now,
+        plans: PlanSource | None = None,
     ) -> None:
         self.uow = uow
         self.caps = caps
         self.grace = grace
         self.clock = clock
+        self.plans = plans
         self._locks: dict[str, asyncio.Lock] = {}
 
     def cutoff(self) -> datetime:
@@ -110,10 +116,10 @@ class Reservations:
         if not is_live(expires_at, self.clock(), self.grace):
             raise GrantExpired(upload_id)
 
-        async def work(tx: Transaction[Repos]) -> Grant:
+        async def work(tx: Transaction[Repos], plan: str | None = None) -> Grant:
             cutoff = self.cutoff()
             held = held_by(await tx.repos.reservations.get(upload_id), account_id, cutoff)
-            usage = await tx.repos.usage.get(account_id)
+            usage = self._on_plan(await tx.repos.usage.get(account_id), plan)
             live = await tx.repos.reservations.live(account_id, cutoff)
             others = sum(r.size for r in live if r.upload_id != upload_id)
             decision = decide(usage, self.caps, size, others, held)
@@ -124,7 +130,11 @@ class Reservations:
                 await tx.repos.reservations.put(reservation, reserved_at=self.clock())
             return Grant(usage, decision)
 
-        return await self._granting(account_id, work)
+        grant = await self._granting(account_id, work)
+        if grant.decision.granted:
+            return grant
+        plan = await self._larger_plan(grant.usage)
+        return grant if plan is None else await self._granting(account_id, lambda tx: work(tx, plan))
 
     async def reserve_many(self, account_id: str, wanted: list[Wanted]) -> BatchGrant:
         """`reserve` for many uploads of one account in one transaction: decided in order, each
@@ -140,7 +150,7 @@ class Reservations:
         if len({item.upload_id for item in wanted}) != len(wanted):
             raise DuplicateUploadIds("an upload id appears twice in one batch")
 
-        async def work(tx: Transaction[Repos]) -> BatchGrant:
+        async def work(tx: Transaction[Repos], plan: str | None = None) -> BatchGrant:
             cutoff = self.cutoff()
             existing = await tx.repos.reservations.get_many(item.upload_id for item in wanted)
             taken: set[str] = set()
@@ -152,7 +162,7 @@ class Reservations:
                     taken.add(item.upload_id)
                     continue
                 asked.append(domain_reservations.Wanted(item.upload_id, item.size, held))
-            usage = await tx.repos.usage.get(account_id)
+            usage = self._on_plan(await tx.repos.usage.get(account_id), plan)
             ids = [item.upload_id for item in wanted]
             others = await tx.repos.reservations.live_bytes(account_id, cutoff, excluding=ids)
             decided = decide_batch(usage, self.caps, asked, others)
@@ -168,7 +178,26 @@ class Reservations:
                 await tx.repos.reservations.put_many(stored, reserved_at=self.clock())
             return BatchGrant(usage, decisions, frozenset(taken))
 
-        return await self._granting(account_id, work)
+        batch = await self._granting(account_id, work)
+        if all(decision.granted for decision in batch.decisions.values()):
+            return batch
+        plan = await self._larger_plan(batch.usage)
+        return batch if plan is None else await self._granting(account_id, lambda tx: work(tx, plan))
+
+    @staticmethod
+    def _on_plan(usage: Usage, plan: str | None) -> Usage:
+        return usage if plan is None else replace(usage, plan=plan)
+
+    async def _larger_plan(self, usage: Usage) -> str | None:
+        """The plan `metadata` holds for the account when its cap is larger than the one the
+        grant was refused on (the plan event has not arrived yet); else None."""
+        if self.plans is None:
+            return None
+        plan = await self.plans.plan(usage.account_id)
+        if plan is None or plan not in self.caps or self.caps[plan] <= usage.cap(self.caps):
+            return None
+        log.info("quota_plan_from_metadata", account_id=usage.account_id, plan=plan, recorded=usage.plan)
+        return plan
 
     async def _granting(self, account_id: str, work: Work[Repos, T]) -> T:
         """Run a grant's `work` for the account, one at a time in this process (see the module doc)."""

@@ -1,8 +1,9 @@
 """Asks `metadata` (the account service) for an account's plan (read-only, within the region).
 
-The indexer keeps every account's plan from `account.created` / `account.plan-changed`; those
-events arrive a moment after `PUT /account/plan` answered. Only when that record says an
-account has no full text does the search API ask here, so a fresh upgrade is honoured at once.
+`indexer` and `quota` keep every account's plan from `account.created` /
+`account.plan-changed`; those events arrive a moment after a sign-up or `PUT /account/plan`
+answered. Only when their own record would refuse something (full-text search, room for an
+upload) do they ask here, so a fresh sign-up or upgrade is honoured at once.
 """
 
 from __future__ import annotations
