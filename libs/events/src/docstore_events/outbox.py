@@ -26,6 +26,7 @@ from docstore_events import metrics
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord, encode
 from docstore_events.faults import crashpoint
+from docstore_events.origin import origin_headers
 from docstore_events.tracing import continue_trace, current_traceparent, ensure_traceparent
 
 log = structlog.get_logger(__name__)
@@ -85,7 +86,8 @@ class Outbox:
             "topic": record.topic,
             "key": record.key,
             "value": record.value,
-            "headers": record.headers,
+            # The request's client address and user agent, when a request caused this (origin.py).
+            "headers": {**record.headers, **origin_headers()},
             "created_at": datetime.now(UTC),
         }
 

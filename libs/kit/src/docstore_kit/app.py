@@ -20,6 +20,7 @@ from docstore_kit.api_docs import install_api_docs
 from docstore_kit.auth import InternalAuth, require_account_id, require_admin, require_identity, require_service
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install_error_handlers
 from docstore_kit.health import ReadinessCheck, install_health, install_metrics
+from docstore_kit.request_origin import RequestOriginMiddleware
 from docstore_kit.settings import mongodb_client_options
 
 VERSION = "0.1.0"
@@ -77,6 +78,7 @@ def service_app(
     settings: Any,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    origin_from_peer: bool = False,
     **fastapi_options: Any,
 ) -> FastAPI:
     """A FastAPI app with the shared error handlers, `/healthz`, `/readyz`, `/metrics` and
@@ -88,7 +90,11 @@ def service_app(
 
     `/docs` and `/redoc` are served from bundled assets (`api_docs`); they read `/openapi.json`
     (the gateway serves its merged document there). The OpenAPI document names each operation
-    after its route function and declares the problems every operation can answer."""
+    after its route function and declares the problems every operation can answer.
+
+    Each request's origin (client address, user agent) is made current for the events it causes
+    (`request_origin.py`): from the gateway's forwarded headers, or with `origin_from_peer` (the
+    gateway itself) from the connection's peer."""
     options = {"generate_unique_id_function": operation_id, **fastapi_options, "docs_url": None, "redoc_url": None}
     app = FastAPI(title=title, version=VERSION, lifespan=lifespan, **options)
     app.state.internal_auth = InternalAuth.from_settings(settings)
@@ -97,6 +103,7 @@ def service_app(
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     install_health(app, lambda: checks(app))
     install_metrics(app, settings)
+    app.add_middleware(RequestOriginMiddleware, from_peer=origin_from_peer)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 

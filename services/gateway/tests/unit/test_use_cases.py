@@ -105,9 +105,18 @@ class ScriptedUpstreams:
         headers: dict[str, str],
         body: bytes,
         caller: Caller | None,
+        client_address: str | None = None,
     ) -> UpstreamAnswer:
         self.calls.append(
-            {"service": service, "method": method, "path": path, "query": query, "body": body, "caller": caller}
+            {
+                "service": service,
+                "method": method,
+                "path": path,
+                "query": query,
+                "body": body,
+                "caller": caller,
+                "client_address": client_address,
+            }
         )
         if self.reply is None:
             raise UpstreamUnavailable(service)

@@ -16,7 +16,10 @@ from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
 
-FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
+FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match", "user-agent")
+CLIENT_ADDRESS = "x-docstore-client-address"
+"""The client's address as the gateway saw it (audit trail, `docstore_events.origin`); never a
+client's own: it is not in FORWARDED_HEADERS, so one a client sent is dropped."""
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 ACCOUNTS = "metadata"
 """The service that checks passwords."""
@@ -58,11 +61,14 @@ class Upstreams:
         body: bytes,
         caller: Caller | None,
         as_service: bool = False,
+        client_address: str | None = None,
     ) -> UpstreamAnswer:
         """Send the request on with only safe headers, and the account the gateway vouches for:
         an identity token minted for this one service (`caller`), or the gateway's own
         service identity (`as_service`, for the login check), or none (public routes)."""
         outgoing = {name: value for name, value in headers.items() if name.lower() in FORWARDED_HEADERS}
+        if client_address:
+            outgoing[CLIENT_ADDRESS] = client_address
         if caller:
             outgoing |= self.auth.headers(audience=service, subject=caller.account_id, role=caller.role)
         elif as_service:

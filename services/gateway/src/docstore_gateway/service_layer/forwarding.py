@@ -77,6 +77,7 @@ class Forwarding:
             headers=request.headers,
             body=body,
             caller=caller,
+            client_address=request.address,  # the peer we saw; a client's own header is dropped
         )
         if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.status == 204:
             await self.sessions.remove_account(caller.account_id)  # a deleted account keeps no session

@@ -62,6 +62,7 @@ class Upstream(Protocol):
         headers: dict[str, str],
         body: bytes,
         caller: Caller | None,
+        client_address: str | None = None,
     ) -> UpstreamAnswer:
         """The owning service's answer (UpstreamUnavailable when it does not answer)."""
         ...
