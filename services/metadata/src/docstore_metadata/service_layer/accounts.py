@@ -19,6 +19,7 @@ from docstore_events import (
     AccountReplicated,
     AccountUsernameConflicted,
 )
+from docstore_events.activity import AccountLoggedIn, AccountLoginFailed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain.accounts import (
@@ -106,18 +107,36 @@ class Accounts:
         name = normalise_username(username)
         account = await self.reads.accounts.by_username(name)
         if account is None:
+            # Nobody holds the name here: no account to record a failure on (the audit trail is per account).
             await asyncio.to_thread(burn_verification, password)
         elif await asyncio.to_thread(password_matches, account["password_hash"], password):
             status = status_of(account)
             if status == "username_conflict":
                 raise UsernameLost(account)
-            return account if status == "active" else None
+            if status == "active":
+                await self._record_login(AccountLoggedIn(account_id=account["_id"], username=account["username"]))
+                return account
+            await self._record_login(
+                AccountLoginFailed(account_id=account["_id"], username=account["username"], reason="account-inactive")
+            )
+            return None
+        else:
+            await self._record_login(AccountLoginFailed(account_id=account["_id"], username=account["username"]))
         owner = await self.reads.replicas.owner_of(name)
         if owner is not None and owner["home_region"] != self.region:
             replica = await self.reads.replicas.replica(owner["account_id"])
             if replica is not None and status_of(replica) == "active":
                 raise HomeElsewhere(owner["home_region"])
         return None
+
+    async def _record_login(self, event: AccountLoggedIn | AccountLoginFailed) -> None:
+        """Emit a login's outcome (for the audit trail) in a unit of work of its own: a login
+        changes no state here, so the event is the whole of it."""
+
+        async def work(tx: Tx) -> None:
+            tx.emit(event)
+
+        await self.uow.run(work)
 
     async def _replicate(self, tx: Tx, account_id: str) -> dict[str, Any]:
         """Bump the account's replica version and queue its new state for every other region."""

@@ -25,6 +25,7 @@ from docstore_events import (
     FileVersionRecorded,
     UploadCompleted,
 )
+from docstore_events.activity import FileDownloadUrlIssued
 from docstore_events.tracing import handling
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
@@ -58,6 +59,7 @@ from docstore_metadata.domain.documents import (
     version_row,
     versions_to_prune,
 )
+from docstore_metadata.service_layer.links import revoke_links_of
 from docstore_metadata.service_layer.sharing import owned, visible
 
 Tx = Transaction[Repositories]
@@ -369,6 +371,7 @@ class Documents:
             await tx.repos.documents.update_document(document_id, changes)
             document.update(changes)
             tx.emit(FileTrashed(account_id=account_id, document_id=document_id))
+            await revoke_links_of(tx, document, "document-trashed")  # its public links die with it
             await self._change(tx, "trashed", document, now)
             return document
 
@@ -407,6 +410,7 @@ class Documents:
                 whole_document=True,
             )
         )
+        await revoke_links_of(tx, document, "document-deleted")  # none left if it went through the trash
         await self._change(tx, "deleted", document, datetime.now(UTC))
         tx.after_commit(self.garbage_written)
         return True
@@ -503,9 +507,22 @@ class Documents:
         if stored is None:
             raise VersionNotFound(version)
         assert self.store is not None, "bootstrap gives Documents an ObjectStore"
-        return await self.store.download_url(
+        url = await self.store.download_url(
             bucket=stored["bucket"], key=stored["key"], filename=document["name"], expires_in=expires_in
         )
+        issued = FileDownloadUrlIssued(
+            account_id=account_id,
+            document_id=document_id,
+            owner_id=document["account_id"],
+            version=int(stored.get("version") or version or document["current_version"]),
+            name=document["name"],
+        )
+
+        async def record(tx: Tx) -> None:
+            tx.emit(issued)  # for the audit trail; the URL is handed out only once this committed
+
+        await self.uow.run(record)
+        return url
 
     async def changes(self, account_id: str, cursor: str | None, limit: int, wait: float) -> tuple[list[Doc], str]:
         """Entries after the feed position `cursor` (None: the start), oldest first, and the position

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from docstore_events import ShareCreated
+from docstore_events.activity import ShareRevoked
 from docstore_events.notifications import FileFollowed, FileUnfollowed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import cursor_offset, offset_cursor
@@ -91,7 +92,14 @@ class Sharing:
         await owned(self.reads, owner_id, document_id, "stop sharing it")
 
         async def work(tx: Tx) -> None:
-            await tx.repos.sharing.unshare(document_id, grantee_id)
+            share = await tx.repos.sharing.share_of(document_id, grantee_id)
+            if await tx.repos.sharing.unshare(document_id, grantee_id):
+                permission = str((share or {}).get("permission", ""))
+                tx.emit(
+                    ShareRevoked(
+                        account_id=owner_id, document_id=document_id, grantee_id=grantee_id, permission=permission
+                    )
+                )
             # Losing access ends the follow too.
             if await tx.repos.sharing.unfollow(document_id, grantee_id):
                 tx.emit(FileUnfollowed(account_id=grantee_id, document_id=document_id, owner_id=owner_id))
