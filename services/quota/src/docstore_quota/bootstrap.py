@@ -22,6 +22,7 @@ from docstore_quota.adapters import metrics
 from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
 from docstore_quota.adapters.repositories import repositories
 from docstore_quota.service_layer.accounts import Accounts
+from docstore_quota.service_layer.admin_actions import AdminActions
 from docstore_quota.service_layer.dead_letters import DeadLetterBrowser
 from docstore_quota.service_layer.ledger import Ledger
 from docstore_quota.service_layer.ports import Repos
@@ -42,6 +43,8 @@ class Services:
     accounts: Accounts
     reconciler: Reconciler
     dead_letters: DeadLetterBrowser
+    admin: AdminActions
+    """Replays and reconciliations an administrator asks for, recorded for the audit trail."""
 
 
 def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
@@ -76,6 +79,7 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
         security=runtime.events.kafka_security,
     )
 
+    browser = DeadLetterBrowser(dead_letters)
     runtime.background("quota-metrics", lambda: metrics.run_refresher(reads.usage, settings.metrics_interval_seconds))
     if settings.reservation_purge_interval_seconds > 0:
         interval = settings.reservation_purge_interval_seconds
@@ -93,5 +97,6 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
         plans=plans,
         accounts=accounts,
         reconciler=reconciler,
-        dead_letters=DeadLetterBrowser(dead_letters),
+        dead_letters=browser,
+        admin=AdminActions(uow, browser, reconciler),
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from docstore_kit.auth import AdminAccountId
 from docstore_kit.pagination import CursorQuery, Page
-from docstore_quota.api.deps import AccountsDep, DeadLettersDep, ReconcilerDep, SettingsDep
+from docstore_quota.api.deps import AccountsDep, AdminActionsDep, DeadLettersDep, ReconcilerDep, SettingsDep
 from docstore_quota.api.routes import UsageOut, usage_out
 from docstore_quota.service_layer.accounts import AccountUsage
 from docstore_quota.settings import Settings
@@ -106,9 +106,9 @@ async def latest_reconciliation(_: AdminAccountId, reconciler: ReconcilerDep) ->
 
 
 @router.post("/reconciliation", summary="Compare the ledger with S3 now (reports drift, never fixes it)")
-async def reconcile_now(admin_id: AdminAccountId, reconciler: ReconcilerDep) -> dict[str, Any]:
+async def reconcile_now(admin_id: AdminAccountId, admin: AdminActionsDep) -> dict[str, Any]:
     log.info("quota_reconciliation_requested", admin_id=admin_id)
-    return await reconciler.run()
+    return await admin.reconcile(admin_id=admin_id)
 
 
 @router.get("/dlq", summary="Dead letters across every `*.dlq` topic, oldest first per partition")
@@ -128,8 +128,6 @@ async def dead_letters(
     "/dlq/{topic}/{partition}/{offset}/replay",
     summary="Publish a dead letter again to the topic it failed on (idempotent consumers)",
 )
-async def replay(
-    topic: str, partition: int, offset: int, admin_id: AdminAccountId, letters: DeadLettersDep
-) -> Replayed:
-    record = await letters.replay(topic, partition, offset, admin_id=admin_id)
+async def replay(topic: str, partition: int, offset: int, admin_id: AdminAccountId, admin: AdminActionsDep) -> Replayed:
+    record = await admin.replay(topic, partition, offset, admin_id=admin_id)
     return Replayed(id=f"{topic}:{partition}:{offset}", topic=record.topic, event_id=record.headers.get("ce_id"))

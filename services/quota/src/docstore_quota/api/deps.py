@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from docstore_quota.bootstrap import Services
 from docstore_quota.service_layer.accounts import Accounts
+from docstore_quota.service_layer.admin_actions import AdminActions
 from docstore_quota.service_layer.dead_letters import DeadLetterBrowser
 from docstore_quota.service_layer.reconciliation import Reconciler
 from docstore_quota.service_layer.reservations import Reservations
@@ -43,8 +44,13 @@ def _dead_letters(services: ServicesDep) -> DeadLetterBrowser:
     return services.dead_letters
 
 
+def _admin(services: ServicesDep) -> AdminActions:
+    return services.admin
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ReservationsDep = Annotated[Reservations, Depends(_reservations)]
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
 DeadLettersDep = Annotated[DeadLetterBrowser, Depends(_dead_letters)]
+AdminActionsDep = Annotated[AdminActions, Depends(_admin)]
