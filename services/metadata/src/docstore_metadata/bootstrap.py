@@ -22,6 +22,7 @@ from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.housekeeping import Housekeeping
+from docstore_metadata.service_layer.links import Links, LinkSweeper
 from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
 
@@ -37,6 +38,8 @@ class Services:
     accounts: Accounts
     documents: Documents
     sharing: Sharing
+    links: Links
+    link_sweeper: LinkSweeper
     store: ObjectStore
     housekeeping: Housekeeping
     replication_queue: ReplicationQueue
@@ -47,6 +50,7 @@ class Services:
         await ensure_indexes(self.runtime.db, self.listing)
         self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
+        self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
 
 
 async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Services:
@@ -71,6 +75,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     )
     store = ObjectStore(make_s3_client(settings), make_s3_client(settings, public=True))
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
+    links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
     return Services(
         settings=settings,
         runtime=runtime,
@@ -80,6 +85,8 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
         accounts=Accounts(uow, reads, settings.region, replication_written=queue.wake),
         documents=documents,
         sharing=Sharing(uow, reads),
+        links=links,
+        link_sweeper=LinkSweeper(links, interval=settings.link_sweep_interval_seconds),
         store=store,
         housekeeping=Housekeeping(
             documents,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
+from docstore_metadata.api.links import router as links_router
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     )
     app.include_router(router)
     app.include_router(sharing_router)
+    app.include_router(links_router)
     return app
 
 

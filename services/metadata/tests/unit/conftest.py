@@ -151,6 +151,23 @@ class InMemorySharing:
         return self.follows.pop(f"{follower_id}:{document_id}", None) is not None
 
 
+class InMemoryLinks:
+    """Share links, as much as the document use cases touch (trash and purge kill them)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Doc] = {}
+
+    async def live_of_document(self, document_id: str) -> list[Doc]:
+        return [copy.deepcopy(r) for r in self.rows.values() if r["document_id"] == document_id and not r["revoked_at"]]
+
+    async def revoke(self, link_id: str, *, reason: str, now: datetime) -> bool:
+        row = self.rows[link_id]
+        if row["revoked_at"] is not None:
+            return False
+        row.update(revoked_at=now, revoked_reason=reason)
+        return True
+
+
 class InMemoryReplicas:
     def __init__(self) -> None:
         self.replicas: dict[str, Doc] = {}
@@ -202,6 +219,7 @@ def world() -> World:
         "accounts": InMemoryAccounts(),
         "documents": InMemoryDocuments(),
         "sharing": InMemorySharing(),
+        "links": InMemoryLinks(),
         "replicas": InMemoryReplicas(),
         "replication": InMemoryReplicationQueue(["there"]),
     }

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
+from docstore_metadata.adapters.links import LinkRepository
 from docstore_metadata.adapters.replication import ReplicaRepository, ReplicaWrites
 from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.domain.accounts import Account, UsernameTaken
@@ -357,6 +358,7 @@ class Repositories:
     accounts: AccountRepository
     documents: DocumentRepository
     sharing: SharingRepository
+    links: LinkRepository
     replicas: ReplicaRepository
     replication: ReplicaWrites
 
@@ -371,6 +373,7 @@ def repositories(
             accounts=AccountRepository(db, session),
             documents=DocumentRepository(db, listing, session),
             sharing=SharingRepository(db, session),
+            links=LinkRepository(db, session),
             replicas=ReplicaRepository(db, session),
             replication=ReplicaWrites(db, peers, session),
         )
@@ -384,5 +387,6 @@ async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
     await repos.accounts.ensure_indexes()
     await repos.documents.ensure_indexes()
     await repos.sharing.ensure_indexes()
+    await repos.links.ensure_indexes()
     await repos.replicas.ensure_indexes()
     await repos.replication.ensure_indexes()

@@ -163,7 +163,7 @@ def new_account(*, username: str, email: str, password: str, plan: str, region: 
         email=email.strip(),
         plan=plan,
         home_region=region,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         created_at=datetime.now(UTC),
     )
 
@@ -207,6 +207,12 @@ def _personal_words(username: str, email: str) -> list[str]:
 
 def _sentence(line: str) -> str:
     return line if line.endswith((".", "!", "?")) else line + "."
+
+
+def hash_password(password: str) -> str:
+    """argon2id of `password` (the library's defaults), as account passwords and link passwords
+    are stored; check one with `password_matches`."""
+    return _hasher.hash(password)
 
 
 def password_matches(password_hash: str, password: str) -> bool:
