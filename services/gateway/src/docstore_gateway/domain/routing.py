@@ -108,6 +108,7 @@ PARAMETERS: dict[str, str] = {
     "document_id": "id",
     "account_id": "id",
     "grantee_id": "id",
+    "link_id": "id",
     "upload_id": "id",
     "version": "int",
     "signature": "token",
@@ -190,6 +191,12 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/shared"),
         ("PUT", "/documents/{document_id}/follow"),
         ("DELETE", "/documents/{document_id}/follow"),
+        ("POST", "/documents/{document_id}/links"),  # public share links (the page itself is /s/{token})
+        ("GET", "/documents/{document_id}/links"),
+        ("PUT", "/documents/{document_id}/link-policy"),
+        ("GET", "/links"),
+        ("PATCH", "/links/{link_id}"),
+        ("DELETE", "/links/{link_id}"),
         ("GET", "/changes"),
         ("POST", "/sync/compare"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
