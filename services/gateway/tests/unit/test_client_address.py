@@ -43,3 +43,12 @@ async def test_the_peer_address_replaces_one_the_client_sent_and_the_user_agent_
 async def test_a_client_sent_address_is_dropped_when_the_gateway_has_none() -> None:
     got = await forwarded_headers(None, {"x-docstore-client-address": "6.6.6.6"})
     assert "x-docstore-client-address" not in got
+
+
+async def test_the_login_check_carries_the_origin_the_gateway_saw() -> None:
+    from docstore_events.origin import RequestOrigin, request_origin
+
+    with request_origin(RequestOrigin("198.51.100.4", "Mozilla/5.0")):
+        got = await forwarded_headers(None, {"content-type": "application/json"})
+    assert got["x-docstore-client-address"] == "198.51.100.4"
+    assert got["user-agent"] == "Mozilla/5.0"

@@ -12,6 +12,7 @@ import httpx
 from opentelemetry import propagate
 from prometheus_client import Histogram
 
+from docstore_events.origin import current_origin
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
@@ -67,8 +68,14 @@ class Upstreams:
         an identity token minted for this one service (`caller`), or the gateway's own
         service identity (`as_service`, for the login check), or none (public routes)."""
         outgoing = {name: value for name, value in headers.items() if name.lower() in FORWARDED_HEADERS}
-        if client_address:
-            outgoing[CLIENT_ADDRESS] = client_address
+        # The client's origin (the peer the gateway saw, its user agent) goes with every call,
+        # the login's credential check included, so the events it causes name it (audit trail).
+        origin = current_origin.get()
+        address = client_address or (origin.client_address if origin else None)
+        if address:
+            outgoing[CLIENT_ADDRESS] = address
+        if origin and origin.user_agent and not any(name.lower() == "user-agent" for name in outgoing):
+            outgoing["user-agent"] = origin.user_agent
         if caller:
             outgoing |= self.auth.headers(audience=service, subject=caller.account_id, role=caller.role)
         elif as_service:
