@@ -19,8 +19,9 @@ from typing import Any
 
 import structlog
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 SENSITIVE_KEYS = ("password", "secret", "token", "authorization", "cookie", "hash", "credential")
@@ -35,15 +36,18 @@ def mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 _SIGNED_PATH = re.compile(
-    r"(/(?:v1/)?(?:uploads/[^/?#\s\"']+/done|notifications/unsubscribe)/)[^/?#\s\"']+(\?[^#\s\"']*)?"
+    r"(/(?:v1/)?(?:uploads/[^/?#\s\"']+/done|notifications/unsubscribe|s)/)[^/?#\s\"']+(\?[^#\s\"']*)?"
 )
+"""The secret segment of `/uploads/{id}/done/{signature}`, `/notifications/unsubscribe/{token}` and a
+public share link's page `/s/{token}` (any `/s/<segment>`: over-redacting a path costs nothing)."""
 REDACTED = "[redacted]"
 
 
 def redact_signed_paths(text: str) -> str:
-    """`text` with the secret of every signed link replaced: `/uploads/{id}/done/{signature}` and
-    `/notifications/unsubscribe/{token}` (with or without `/v1`), and their query strings (S3 adds
-    the object key to the upload landing page's), become `.../[redacted]?[redacted]`."""
+    """`text` with the secret of every signed link replaced: `/uploads/{id}/done/{signature}`,
+    `/notifications/unsubscribe/{token}` (with or without `/v1`) and `/s/{token}` (share links), and
+    their query strings (S3 adds the object key to the upload landing page's), become
+    `.../[redacted]?[redacted]`."""
 
     def redact(match: re.Match[str]) -> str:
         return match.group(1) + REDACTED + ("?" + REDACTED if match.group(2) else "")
@@ -205,9 +209,24 @@ def configure_logging_from(settings: Any) -> None:
     )
 
 
+class RedactSpanPaths(SpanProcessor):
+    """Redacts signed links in a span's string attributes as it starts: the ASGI instrumentation
+    records the request's path and URL (`http.target`, `url.path`, `http.url`, ...) when it starts
+    the server span, so a share link's token would otherwise leave in every trace."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for key, value in dict(span.attributes or {}).items():
+            if isinstance(value, str) and (redacted := redact_signed_paths(value)) != value:
+                span.set_attribute(key, redacted)
+        if (name := getattr(span, "name", "")) and (redacted_name := redact_signed_paths(name)) != name:
+            span.update_name(redacted_name)
+
+
 def configure_tracing(service: str, *, region: str, otlp_endpoint: str = "") -> TracerProvider:
-    """Install a tracer provider for `service`; spans leave over OTLP/HTTP when an endpoint is set."""
+    """Install a tracer provider for `service`; spans leave over OTLP/HTTP when an endpoint is set.
+    Signed links in span attributes are redacted first (`RedactSpanPaths`)."""
     provider = TracerProvider(resource=Resource.create({"service.name": service, "cloud.region": region}))
+    provider.add_span_processor(RedactSpanPaths())
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
