@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
 
@@ -31,5 +35,18 @@ class Settings(ServiceSettings, S3Settings):
     events; the dev platform uses `docstore.s3-events`), taken as hints to check an upload at
     once. The whole name, no topic prefix. Empty: off (the client's call, the browser redirect
     and the watcher still complete every upload)."""
+
+    credentials: Literal["seaweedfs", "sts", "off"] = "off"
+    """Temporary upload credentials (`POST /uploads/credentials`): `seaweedfs` makes a prefix-scoped
+    identity with SeaweedFS's IAM API on the S3 endpoint (the local store), `sts` calls AWS STS
+    `AssumeRole` with a session policy (`credentials_role_arn`), `off` answers 404."""
+    credentials_minutes: int = Field(default=15, ge=1, le=60)
+    """How long issued credentials last (on AWS at least 15: STS's shortest session)."""
+    credentials_role_arn: str = ""
+    """With `sts`: the role assumed (its trust policy names upload's own role; services/upload/README.md)."""
+    credentials_external_id: str = ""
+    """With `sts`: the `ExternalId` the role's trust policy asks for, if any."""
+    credentials_max_live: int = Field(default=5, ge=1)
+    """Unexpired credentials one account may hold at once (each is an identity in the store)."""
 
     secret_fields = ("redirect_secret",)
