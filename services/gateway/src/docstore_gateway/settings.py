@@ -73,6 +73,9 @@ class Settings(ServiceSettings, S3Settings):
     login_limits_per_address: str = "30/minute;300/hour;2000/day"
     """Login attempts per client address, failed or not."""
     signup_limits_per_address: str = "10/minute;50/hour;200/day"
+    link_password_limits: str = "5/minute;20/hour;50/day"
+    """WRONG passwords on one public share link from one address (`/s/{token}`); over them, that
+    address gets 429 on that link until a window frees a slot."""
     """Sign-ups (POST /v1/accounts) per client address."""
 
     csp_extra_origins: str = ""
@@ -93,7 +96,9 @@ class Settings(ServiceSettings, S3Settings):
         """Whether the gateway serves HTTPS itself."""
         return bool(self.tls_cert_file)
 
-    @field_validator("login_limits_per_username", "login_limits_per_address", "signup_limits_per_address")
+    @field_validator(
+        "login_limits_per_username", "login_limits_per_address", "signup_limits_per_address", "link_password_limits"
+    )
     @classmethod
     def _limits(cls, value: str) -> str:
         from limits import parse_many

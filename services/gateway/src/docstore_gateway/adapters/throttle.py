@@ -46,7 +46,13 @@ class Throttle:
     Each check answers None (go on) or the seconds until the fullest window frees a slot."""
 
     def __init__(
-        self, storage_uri: str, *, login_per_username: str, login_per_address: str, signup_per_address: str
+        self,
+        storage_uri: str,
+        *,
+        login_per_username: str,
+        login_per_address: str,
+        signup_per_address: str,
+        link_password: str = "",
     ) -> None:
         storage = storage_from_string(async_storage_uri(storage_uri))
         if not isinstance(storage, Storage):
@@ -58,6 +64,7 @@ class Throttle:
         self.login_per_username = parse_limits(login_per_username)
         self.login_per_address = parse_limits(login_per_address)
         self.signup_per_address = parse_limits(signup_per_address)
+        self.link_password = parse_limits(link_password)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Throttle:
@@ -66,6 +73,7 @@ class Throttle:
             login_per_username=settings.login_limits_per_username,
             login_per_address=settings.login_limits_per_address,
             signup_per_address=settings.signup_limits_per_address,
+            link_password=settings.link_password_limits,
         )
 
     async def login_attempt(self, username: str, address: str) -> int | None:
@@ -82,6 +90,15 @@ class Throttle:
     async def sign_up(self, address: str) -> int | None:
         """Counts a sign-up attempt for the address; refuses once over a limit."""
         return await self._hit(self.signup_per_address, "signup-address", address)
+
+    async def link_password_allowed(self, link: str, address: str) -> int | None:
+        """Before checking a share link's password: refuses while this address is over the
+        link's wrong-password limits (`link` is the token; only a digest of it is stored)."""
+        return await self._test(self.link_password, "link-password", f"{link}|{address}")
+
+    async def link_password_failed(self, link: str, address: str) -> None:
+        """A wrong password on a share link: counts toward that link and address's limits."""
+        await self._hit(self.link_password, "link-password", f"{link}|{address}")
 
     async def _hit(self, items: Sequence[RateLimitItem], scope: str, who: str) -> int | None:
         refused = []
