@@ -28,36 +28,19 @@ from docstore_sync.domain.plan import Action, Kind, Plan, RemoteFile, plan_sync
 # threshold is higher, so the client asks for multipart explicitly.
 MULTIPART_FROM = 8 * 1024 * 1024
 BATCH = 100  # the upload service's batch routes take at most this many files
-# Content types the upload service accepts; others are sent as application/octet-stream.
-ACCEPTED_TYPES = frozenset(
-    {
-        "application/pdf",
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "application/rtf",
-        "application/zip",
-        "application/json",
-        "text/plain",
-        "text/markdown",
-        "text/html",
-        "text/csv",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "video/mp4",
-        "audio/mpeg",
-    }
-)
+# What a file is sent as when the server refuses its own type: the server is the one list of
+# types it stores (a refusal names `content_type` as its field), so the client keeps none.
+FALLBACK_TYPE = "application/octet-stream"
 
 
 def content_type(name: str) -> str:
-    guess = mimetypes.guess_type(name)[0]
-    return guess if guess in ACCEPTED_TYPES else "application/octet-stream"
+    """The type the file's name suggests (the server may refuse it: see `refuses_type`)."""
+    return mimetypes.guess_type(name)[0] or FALLBACK_TYPE
+
+
+def refuses_type(problem: dict[str, Any] | None) -> bool:
+    """Whether a refusal is about the declared content type (the file is then sent as bytes)."""
+    return bool(problem) and problem.get("field") == "content_type"  # type: ignore[union-attr]
 
 
 @dataclass
@@ -257,6 +240,15 @@ class Syncer:
             return Outcome(action.path, action.kind.value, False, error=_one_line(error))
         raise AssertionError(action.kind)
 
+    def _grant_as_sent(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A grant for `body`; when the server refuses the file's type, a grant for it as plain bytes."""
+        try:
+            return self.gateway.grant(body)
+        except ApiError as error:
+            if body["content_type"] == FALLBACK_TYPE or not refuses_type(error.body):
+                raise
+            return self.gateway.grant(body | {"content_type": FALLBACK_TYPE})
+
     # --- small files, a hundred at a time ------------------------------------------------------
     def _batchable(self, action: Action) -> bool:
         """A small upload with nothing under way: granted and completed with the batch routes."""
@@ -285,7 +277,9 @@ class Syncer:
         single: list[Action] = []
         for action, result in zip(actions, results, strict=True):
             problem = result.get("problem")
-            if result.get("grant"):
+            if refuses_type(problem):
+                single.append(action)  # the single path asks again as plain bytes
+            elif result.get("grant"):
                 granted.append((action, result["grant"]))
             elif problem and (problem["status"] == 409 or problem["type"].endswith("not-for-batch")):
                 single.append(action)  # a conflict, or a file the server wants alone: the single path
@@ -404,7 +398,7 @@ class Syncer:
             if size >= MULTIPART_FROM:
                 body["multipart"] = True
             try:
-                grant = self.gateway.grant(body)
+                grant = self._grant_as_sent(body)
             except ApiError as error:
                 if error.status == 409 and versioned:  # the remote moved on since the plan: first write wins
                     return self._conflict(action)

@@ -350,3 +350,25 @@ async def test_an_expired_access_token_is_refreshed_and_the_new_tokens_saved(sys
     assert not renewed["token"].startswith("expired-") and renewed["refresh_token"] not in (None, old_refresh)
     reused = await api.post("/v1/sessions/refresh", json={"refresh_token": saved["refresh_token"]})
     assert reused.status_code == 401, "a spent refresh token still worked"
+
+
+async def test_a_type_the_server_refuses_is_sent_as_plain_bytes_and_a_known_one_keeps_its_type(
+    system, api, tmp_path, config, capsys
+):
+    user = await sign_up(api, plan="premium")  # the multipart file is over the e2e system's Free cap
+    await login(system, user, config)
+    folder = tmp_path / "types"
+    write(folder, "bundle.tar", b"not really a tarball")  # application/x-tar: upload refuses the type
+    write(folder, "minutes.odt", b"an OpenDocument text")  # a type upload stores as such
+    write(folder, "big/bundle.tar", random.Random(5).randbytes(9 * 1024 * 1024))  # multipart: the single path
+
+    code, summary = await sync(folder, capsys)
+
+    assert code == 0, summary
+    documents = (await api.get("/v1/documents", params={"limit": 200}, headers=user.auth)).json()["items"]
+    types = {(d["path"].rstrip("/") + "/" + d["name"]).lstrip("/"): d["content_type"] for d in documents}
+    assert types == {
+        "bundle.tar": "application/octet-stream",
+        "big/bundle.tar": "application/octet-stream",
+        "minutes.odt": "application/vnd.oasis.opendocument.text",
+    }
