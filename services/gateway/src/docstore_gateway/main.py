@@ -18,6 +18,7 @@ from docstore_gateway.api.edge import install_edge
 from docstore_gateway.api.errors import install_error_handler
 from docstore_gateway.api.openapi import install_docs
 from docstore_gateway.api.routes import router
+from docstore_gateway.api.share_page import router as share_page_router
 from docstore_gateway.bootstrap import bootstrap
 from docstore_gateway.settings import Settings
 from docstore_kit.app import service_app
@@ -52,6 +53,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     install_error_handler(app)
     install_edge(app, settings)
     app.include_router(router)
+    app.include_router(share_page_router)  # /s/{token}: public share links' pages
     if origins := settings.cors_origins():
         # The web app of one region follows a 307 to another region's gateway: that gateway must
         # answer the preflight of a JSON POST carrying Authorization, and may set (and later read)

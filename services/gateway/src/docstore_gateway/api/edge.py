@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from docstore_gateway.api.share_page import PAGE_PREFIX, STYLE_HASH
 from docstore_gateway.domain.routing import BadPath, checked_segments
 from docstore_gateway.settings import Settings
 from docstore_kit.api_docs import DOC_PAGES, swagger_ui_html
@@ -88,6 +89,12 @@ def hsts_header(settings: Settings) -> tuple[bytes, bytes] | None:
     return (b"strict-transport-security", value.encode())
 
 
+def share_page_policy(settings: Settings) -> str:
+    """Share-link pages (`/s/...`, `api/share_page.py`): the default policy, plus their one inline
+    style allowed by hash; the form posts to the page itself and is redirected to S3."""
+    return content_security_policy(settings).replace("style-src 'self'", f"style-src 'self' {STYLE_HASH}", 1)
+
+
 def security_headers(csp: str) -> list[tuple[bytes, bytes]]:
     return [
         (b"x-content-type-options", b"nosniff"),
@@ -108,10 +115,12 @@ class EdgeMiddleware:
         headers: list[tuple[bytes, bytes]],
         docs_headers: list[tuple[bytes, bytes]] | None = None,
         hsts: tuple[bytes, bytes] | None = None,
+        share_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self.app = app
         self.headers = headers
         self.docs_headers = docs_headers or headers
+        self.share_headers = share_headers or headers
         self.hsts = [hsts] if hsts else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,6 +128,8 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         extra = self.docs_headers if scope.get("path") in DOC_PAGES else self.headers
+        if str(scope.get("path", "")).startswith(PAGE_PREFIX):
+            extra = self.share_headers
         if scope.get("scheme") == "https":
             extra = extra + self.hsts
         names = {name for name, _ in extra}
@@ -160,9 +171,12 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     build = app.build_middleware_stack
     headers = security_headers(content_security_policy(settings))
     docs_headers = security_headers(docs_security_policy())
+    share_headers = security_headers(share_page_policy(settings))
 
     def build_middleware_stack() -> ASGIApp:
-        return EdgeMiddleware(build(), headers=headers, docs_headers=docs_headers, hsts=hsts_header(settings))
+        return EdgeMiddleware(
+            build(), headers=headers, docs_headers=docs_headers, hsts=hsts_header(settings), share_headers=share_headers
+        )
 
     # Replacing a method on this one instance is the point: FastAPI offers no hook outside
     # ServerErrorMiddleware, and `service_app` builds the app, so no subclass can override it.

@@ -1,0 +1,179 @@
+"""The public page of a share link, `GET /s/{token}` and `POST /s/{token}`: no account, no script.
+
+GET asks metadata what the link gives (`/internal/links/resolve`, counts nothing) and shows the
+file's name, size and note with a download button (and a password field when the link is
+protected). POST sends the form to `/internal/links/redeem`, which makes every check, counts the
+download and answers a signed S3 URL that lives at most 60 s; the page answers 303 to it, so the
+bytes come straight from S3. Refusals are plain pages with their status: 404 unknown, 410
+expired / revoked / used up / document gone, 401 wrong password, 429 too many wrong passwords
+(per link and client address, the gateway's throttle), 503 metadata away.
+
+The token is a credential: it travels to metadata in request bodies only, never in a path or a
+query; the gateway's log lines and span attributes have `/s/<token>` redacted
+(`docstore_kit.observability`); the page sends no Referer (`Referrer-Policy: no-referrer`, set for
+every answer by the edge) and is never cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from html import escape
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from docstore_gateway.api.deps import ServicesDep
+from docstore_gateway.api.routes import client_address
+from docstore_gateway.domain.errors import UpstreamUnavailable
+from docstore_kit.sizes import size_text
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_PREFIX = "/s/"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{20,512}")
+"""What a link token can look like (`secrets.token_urlsafe(32)`: 43 characters); anything else
+is answered 404 without asking metadata."""
+MAX_FORM_BYTES = 4096
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;color:#1b1b1b}"
+    "main{border:1px solid #ccd;border-radius:.5rem;padding:1.5rem}"
+    "h1{font-size:1.3rem;word-break:break-word}"
+    ".meta{color:#555}.note{white-space:pre-wrap;background:#f4f4f8;padding:.75rem;border-radius:.25rem}"
+    ".error{color:#a00;font-weight:600}"
+    "label{display:block;margin:.75rem 0 .25rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}"
+    "button{margin-top:1rem;font-size:1rem;padding:.5rem 1.25rem;background:#1f5fbf;color:#fff;border:0;"
+    "border-radius:.25rem;cursor:pointer}"
+)
+STYLE_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode() + "'"
+"""The CSP source that allows exactly this inline style (`api/edge.py` uses it for `/s/` pages)."""
+
+
+def _page(title: str, body: str, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>{escape(title)} · DocStore</title><style>{STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+    return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def refusal(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A plain page saying why the link gives nothing."""
+    return _page(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>", status, headers)
+
+
+NOT_FOUND = (404, "Link not found", "This link does not exist. Check that it was copied whole.")
+UNAVAILABLE = (503, "Try again in a moment", "DocStore could not look this link up just now. Please try again.")
+
+
+def _detail(answer: Any, fallback: str) -> str:
+    try:
+        detail = answer.json().get("detail")
+    except (ValueError, AttributeError):
+        return fallback
+    return detail if isinstance(detail, str) and detail else fallback
+
+
+def download_page(link: dict[str, Any], *, error: str | None = None, status: int = 200) -> HTMLResponse:
+    """The link's page: name, size, note, download button, a password field when protected."""
+    parts = [f"<h1>{escape(str(link['name']))}</h1>"]
+    parts.append(f'<p class="meta">{escape(size_text(int(link["size"])))} · shared with you through DocStore</p>')
+    if link.get("note"):
+        parts.append(f'<p class="note">{escape(str(link["note"]))}</p>')
+    if error:
+        parts.append(f'<p class="error" role="alert">{escape(error)}</p>')
+    # No action: the form posts to this page's own URL, so the token appears nowhere in the markup.
+    form = ['<form method="post">']
+    if link.get("protected"):
+        form.append(
+            '<label for="password">This link is protected. Password</label>'
+            '<input id="password" name="password" type="password" autocomplete="off" required autofocus>'
+        )
+    form.append('<button type="submit">Download</button></form>')
+    parts.append("".join(form))
+    return _page(str(link["name"]), "".join(parts), status)
+
+
+async def _ask(services: Any, path: str, payload: dict[str, Any]) -> Any:
+    """POST `payload` to metadata's internal `path` as the gateway (service identity)."""
+    return await services.upstreams.forward(
+        "metadata",
+        "POST",
+        path,
+        query="",
+        headers={"content-type": "application/json"},
+        body=json.dumps(payload).encode(),
+        caller=None,
+        as_service=True,
+    )
+
+
+def _gone_or_missing(answer: Any) -> HTMLResponse | None:
+    if answer.status == 404:
+        return refusal(*NOT_FOUND)
+    if answer.status == 410:
+        return refusal(410, "This link no longer works", _detail(answer, "This link no longer works."))
+    if answer.status >= 500:
+        return refusal(*UNAVAILABLE)
+    return None
+
+
+@router.get("/s/{token}", response_class=HTMLResponse)
+async def share_page(token: str, services: ServicesDep) -> Response:
+    if not TOKEN.fullmatch(token):
+        return refusal(*NOT_FOUND)
+    try:
+        answer = await _ask(services, "internal/links/resolve", {"token": token})
+    except UpstreamUnavailable:
+        return refusal(*UNAVAILABLE)
+    if answer.status == 200:
+        return download_page(answer.json())
+    return _gone_or_missing(answer) or refusal(*NOT_FOUND)
+
+
+@router.post("/s/{token}", response_class=HTMLResponse)
+async def share_download(token: str, request: Request, services: ServicesDep) -> Response:
+    if not TOKEN.fullmatch(token):
+        return refusal(*NOT_FOUND)
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        return refusal(413, "Too much", "That form was too large.")
+    form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=8)
+    password = (form.get("password") or [""])[0] or None
+    address = client_address(request)
+    throttle = services.throttle
+    if password is not None and (wait := await throttle.link_password_allowed(token, address)):
+        return refusal(
+            429,
+            "Too many tries",
+            f"Too many wrong passwords for this link. Try again in {wait} seconds.",
+            {"Retry-After": str(wait)},
+        )
+    try:
+        answer = await _ask(services, "internal/links/redeem", {"token": token, "password": password})
+    except UpstreamUnavailable:
+        return refusal(*UNAVAILABLE)
+    if answer.status == 200:
+        return RedirectResponse(answer.json()["url"], status_code=303, headers=NO_STORE)
+    if answer.status == 401:
+        if password is not None:
+            await throttle.link_password_failed(token, address)
+        try:
+            resolved = await _ask(services, "internal/links/resolve", {"token": token})
+        except UpstreamUnavailable:
+            return refusal(*UNAVAILABLE)
+        if resolved.status != 200:
+            return _gone_or_missing(resolved) or refusal(*NOT_FOUND)
+        return download_page(resolved.json(), error=_detail(answer, "That password is not right."), status=401)
+    return _gone_or_missing(answer) or refusal(
+        400, "Could not download", _detail(answer, "This download could not be started.")
+    )
