@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+import boto3
 import httpx
 
 from docstore_events.tracing import propagate_to_request
@@ -11,11 +13,18 @@ from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import make_s3_client
+from docstore_upload.adapters.credentials import (
+    CredentialRecords,
+    SeaweedFSIdentities,
+    StagingListing,
+    StsSessions,
+)
 from docstore_upload.adapters.metadata_client import MetadataClient
 from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.repositories import Repositories, mongo_repositories
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.domain.grants import Limits
+from docstore_upload.service_layer.credentials import IdentityStore, UploadCredentials
 from docstore_upload.service_layer.ports import Documents, Quota
 from docstore_upload.service_layer.uploads import Uploads
 from docstore_upload.settings import Settings
@@ -30,6 +39,7 @@ class Services:
     """Outside any transaction: for reads (and tests)."""
     storage: Storage
     uploads: Uploads
+    credentials: UploadCredentials
     _owned_http: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -45,6 +55,7 @@ def bootstrap(
     metadata: Documents | None = None,
     storage: Storage | None = None,
     runtime: ServiceRuntime | None = None,
+    identities: IdentityStore | None = None,
 ) -> Services:
     """Everything upload runs on; tests replace quota, metadata, storage or the runtime."""
     runtime = runtime or ServiceRuntime(settings)
@@ -91,6 +102,19 @@ def bootstrap(
         redirect_base=settings.gateway_url,
         redirect_secret=settings.redirect_secret,
     )
+    credentials = UploadCredentials(
+        identities or identity_store(settings),
+        CredentialRecords(runtime.db),
+        StagingListing(storage.client, storage.bucket),
+        reads.sessions,
+        bucket=storage.bucket,
+        region=settings.region,
+        endpoint=settings.s3_public_endpoint_url
+        or settings.s3_endpoint_url
+        or f"https://s3.{settings.region}.amazonaws.com",
+        lifetime=timedelta(minutes=settings.credentials_minutes),
+        max_live=settings.credentials_max_live,
+    )
     return Services(
         settings=settings,
         runtime=runtime,
@@ -98,5 +122,21 @@ def bootstrap(
         repositories=reads,
         storage=storage,
         uploads=uploads,
+        credentials=credentials,
         _owned_http=owned,
     )
+
+
+def identity_store(settings: Settings) -> IdentityStore | None:
+    """The identity store `UPLOAD_CREDENTIALS` names (None: off). SeaweedFS's IAM API answers on
+    its S3 endpoint; STS on AWS's (or `AWS_ENDPOINT_URL_STS`, moto locally). Both are signed with
+    the service's own AWS credentials."""
+    if settings.credentials == "seaweedfs":
+        iam = boto3.client(
+            "iam", endpoint_url=settings.s3_endpoint_url or None, region_name=settings.aws_default_region
+        )
+        return SeaweedFSIdentities(iam)
+    if settings.credentials == "sts":
+        sts = boto3.client("sts", region_name=settings.aws_default_region)
+        return StsSessions(sts, settings.credentials_role_arn, external_id=settings.credentials_external_id)
+    return None

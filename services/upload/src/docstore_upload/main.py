@@ -12,10 +12,13 @@ from fastapi import FastAPI
 from docstore_kit.app import service_app
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
+from docstore_upload.adapters.credentials import CredentialRecords
 from docstore_upload.adapters.repositories import ensure_indexes
+from docstore_upload.api.credentials import router as credentials_router
 from docstore_upload.api.routes import router
 from docstore_upload.bootstrap import Services, bootstrap
 from docstore_upload.consumers.s3_events import S3Notifications
+from docstore_upload.service_layer.credentials import sweep_forever
 from docstore_upload.service_layer.watcher import watch
 from docstore_upload.settings import Settings
 
@@ -32,11 +35,17 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         runtime = services.runtime
         try:
             await ensure_indexes(runtime.db)
+            await CredentialRecords(runtime.db).ensure_indexes()
             if settings.s3_events_topic:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
                 notifications = S3Notifications(services.uploads.object_written, bucket=services.storage.bucket)
                 runtime.events.subscribe_raw(settings.s3_events_topic, notifications.handle)
             runtime.background("upload-watcher", lambda: watch(services.uploads, settings.watch_interval_seconds))
+            # Ends temporary credentials when they expire (deletes SeaweedFS identities; cleans the prefix).
+            runtime.background(
+                "upload-credentials-sweeper",
+                lambda: sweep_forever(services.credentials, settings.watch_interval_seconds),
+            )
             async with runtime:
                 try:
                     yield
@@ -50,6 +59,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         return services.runtime.checks() | {"s3": services.storage.ready}
 
     app = service_app(settings=settings, title="DocStore upload", lifespan=lifespan, checks=checks)
+    app.include_router(credentials_router)  # before `router`: /uploads/credentials is no upload id
     app.include_router(router)
     return app
 
