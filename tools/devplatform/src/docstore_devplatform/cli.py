@@ -87,10 +87,22 @@ def summary(state: dict) -> str:
             if state.get("traces")
             else []
         ),
+        *trust_hints_of(state),
         "  Status:     uv run python -m docstore_devplatform status",
         "  Stop with:  scripts/down",
     ]
     return "\n".join(lines)
+
+
+def trust_hints_of(state: dict) -> list[str]:
+    """The CA lines of a TLS platform's summary (none for a plain one)."""
+    from docstore_devplatform.tls import LocalTLS, trust_hints
+
+    files = state.get("tls")
+    if not files:
+        return []
+    tls = LocalTLS(Path(files["ca_file"]), Path(files["cert_file"]), Path(files["key_file"]))
+    return trust_hints(tls, state.get("services", {}).get("gateway", "https://127.0.0.1:8080"))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -117,6 +129,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         sys.executable, "-m", "docstore_devplatform", "supervise",
         "--data-dir", str(data_dir), "--region", args.region, "--region-b", args.region_b, "--ports", args.ports,
         "--services", ",".join(args.services), "--app", args.app,
+        *(["--tls"] if args.tls else []),
     ]  # fmt: skip
     with log.open("ab") as out:
         popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -246,6 +259,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
         ports=args.ports,
         services=args.services,
         app=args.app,
+        tls=args.tls,
     )
     return supervise(config)
 
@@ -274,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--services", type=_services, default=list(SERVICES),
                      help="comma-separated services to start (default: all)")  # fmt: skip
     run.add_argument("--app", default=DEFAULT_APP, help="uvicorn factory per service (default %(default)s)")
+    run.add_argument("--tls", action="store_true",
+                     help="HTTPS gateways; TLS S3, MongoDB, Typesense, moto; local CA in <data-dir>/tls")  # fmt: skip
 
     up = commands.add_parser("up", parents=[common, run], help="start everything in the background")
     up.add_argument("--wipe", action="store_true", help="delete the data dir first")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from docstore_devplatform.paths import Binaries
 from docstore_devplatform.ports import GRPC_OFFSET, HOST, free_ports
+from docstore_devplatform.tls import LocalTLS
 
 #: Names of the servers, in start order.
 SERVER_NAMES = ("kafka", "mongo", "s3", "aws", "typesense")
@@ -55,19 +56,24 @@ def tansu_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
     return [str(binaries.tansu), "broker", "--listener-url", url, "--advertised-listener-url", url]
 
 
-def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path) -> list[str]:
-    """SecantusDB on WiredTiger files under ``data_dir``."""
+def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, tls: LocalTLS | None = None) -> list[str]:
+    """SecantusDB on WiredTiger files under ``data_dir``; TLS-wrapped with ``tls``'s certificate."""
+    tls_args = ["--tls-cert-file", str(tls.cert_file), "--tls-key-file", str(tls.key_file)] if tls else []
     return [
         str(binaries.secantusd),
         "--host", HOST,
         "--port", str(ports.mongo),
         "--storage-path", str(data_dir),
         "--log-level", "WARNING",
+        *tls_args,
     ]  # fmt: skip
 
 
-def weed_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, s3_config: Path) -> list[str]:
-    """``weed mini`` with every port set explicitly; WebDAV, Iceberg, Lance and admin UI off."""
+def weed_argv(
+    binaries: Binaries, ports: ServerPorts, data_dir: Path, s3_config: Path, tls: LocalTLS | None = None
+) -> list[str]:
+    """``weed mini`` with every port set explicitly; WebDAV, Iceberg, Lance and admin UI off.
+    With ``tls``, the S3 port serves HTTPS only (SeaweedFS: a key and no ``-s3.port.https``)."""
 
     def http_and_grpc(flag: str, port: int) -> list[str]:
         return [f"-{flag}.port={port}", f"-{flag}.port.grpc={port + GRPC_OFFSET}"]
@@ -89,6 +95,7 @@ def weed_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, s3_config:
         *http_and_grpc("volume", ports.weed_volume),
         *http_and_grpc("filer", ports.weed_filer),
         *http_and_grpc("admin", ports.weed_admin),
+        *([f"-s3.cert.file={tls.cert_file}", f"-s3.key.file={tls.key_file}"] if tls else []),
     ]  # fmt: skip
 
 
@@ -118,17 +125,22 @@ def weed_notification_toml(kafka_bootstrap: str, topic: str | None) -> str:
     )
 
 
-def moto_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
-    """moto server (used for SES and STS only)."""
-    return [str(binaries.moto_server), "-H", HOST, "-p", str(ports.aws)]
+def moto_argv(binaries: Binaries, ports: ServerPorts, tls: LocalTLS | None = None) -> list[str]:
+    """moto server (used for SES and STS only); HTTPS with ``tls``'s certificate."""
+    tls_args = ["--ssl-cert", str(tls.cert_file), "--ssl-key", str(tls.key_file)] if tls else []
+    return [str(binaries.moto_server), "-H", HOST, "-p", str(ports.aws), *tls_args]
 
 
-def typesense_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, api_key: str) -> list[str]:
-    """Typesense with API and peering bound to loopback."""
+def typesense_argv(
+    binaries: Binaries, ports: ServerPorts, data_dir: Path, api_key: str, tls: LocalTLS | None = None
+) -> list[str]:
+    """Typesense with API and peering bound to loopback; the API on HTTPS with ``tls``."""
+    tls_args = [f"--ssl-certificate={tls.cert_file}", f"--ssl-certificate-key={tls.key_file}"] if tls else []
     return [
         str(binaries.typesense),
         f"--data-dir={data_dir}",
         f"--api-key={api_key}",
         f"--api-address={HOST}", f"--api-port={ports.typesense}",
         f"--peering-address={HOST}", f"--peering-port={ports.typesense_peering}",
+        *tls_args,
     ]  # fmt: skip

@@ -38,6 +38,7 @@ from docstore_devplatform.services import (
     topic_prefix_for,
 )
 from docstore_devplatform.state import PID_FILE, StateFile
+from docstore_devplatform.tls import TLS_DIR, local_tls
 from docstore_devplatform.traces import TRACES_FILE, TraceReceiver, otlp_env, otlp_port
 
 
@@ -67,6 +68,8 @@ class PlatformConfig:
     app: str = DEFAULT_APP
     cors_origins: Sequence[str] = ("*",)
     extra_env: dict[str, str] = field(default_factory=dict)
+    tls: bool = False
+    """HTTPS gateways and TLS servers with a local CA in ``<data_dir>/tls`` (docstore_devplatform.tls)."""
 
 
 class _Shutdown(Exception):
@@ -101,6 +104,12 @@ def supervise(config: PlatformConfig) -> int:
         if warning:
             state.progress(f"warning: {warning}")
         buckets = [bucket_for(name) for name in names]
+        tls = None
+        if config.tls:
+            tls = local_tls(data_dir / TLS_DIR)
+            # The supervisor's own probes (readiness of S3, Typesense, the gateways) trust the CA too.
+            os.environ.update(tls.client_env())
+            state.progress(f"TLS: local CA {tls.ca_file}")
         state.progress(
             f"starting servers: {', '.join(SERVER_NAMES)}; {len(topics)} topics, buckets {', '.join(buckets)}"
         )
@@ -110,6 +119,7 @@ def supervise(config: PlatformConfig) -> int:
             topics=topics,
             buckets=buckets,
             cors_origins=config.cors_origins,
+            tls=tls,
         )
         endpoints = servers.start()
         state.progress("servers ready")
@@ -119,7 +129,7 @@ def supervise(config: PlatformConfig) -> int:
         tracing_env = otlp_env(receiver.endpoint)
         state.progress(f"OTLP receiver {receiver.endpoint}, spans in {receiver.path}")
         ports = _region_ports(config, names)
-        urls_by_region = {name: service_urls(ports[name]) for name in names}
+        urls_by_region = {name: service_urls(ports[name], tls=tls is not None) for name in names}
         for index, name in enumerate(names):
             state.progress(f"starting services of {name}: {', '.join(config.services)}")
             processes = ServiceProcesses(
@@ -130,6 +140,7 @@ def supervise(config: PlatformConfig) -> int:
                 names=config.services,
                 app=config.app,
                 extra_env=region_wiring(urls_by_region, name, primary=config.region) | tracing_env | config.extra_env,
+                tls=tls,
             )
             regions.append(processes)
             processes.start()
@@ -143,6 +154,7 @@ def supervise(config: PlatformConfig) -> int:
             traces=str(receiver.path),
             otlp_endpoint=receiver.endpoint,
             endpoints=endpoints.to_dict(),
+            tls=tls.to_dict() if tls else None,
             services=dict(primary.urls),
             regions={
                 p.region: {

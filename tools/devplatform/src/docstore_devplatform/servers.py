@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from docstore_devplatform.launch import (
     SERVER_NAMES,
@@ -38,6 +39,7 @@ from docstore_devplatform.launch import (
 from docstore_devplatform.paths import Binaries, find_binaries
 from docstore_devplatform.ports import HOST, is_port_free
 from docstore_devplatform.procs import ManagedProcess, stop_all
+from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError, wait_until
 
 __all__ = ["S3_EVENTS_TOPIC", "SERVER_NAMES", "Endpoints", "ServerPorts", "Servers", "StartupError"]
@@ -49,6 +51,7 @@ DEFAULT_REGION = "us-west-2"
 PROBE_BUCKET = "devplatform-readiness"
 #: Where SeaweedFS publishes its bucket notifications (every filer change); shared by the regions.
 S3_EVENTS_TOPIC = "docstore.s3-events"
+_MONGO_CA_PARAM = "&tlsCAFile="
 
 
 @dataclass(frozen=True)
@@ -65,42 +68,69 @@ class Endpoints:
     typesense_api_key: str
     s3_events_topic: str = ""
     """The Kafka topic S3 publishes its bucket notifications to; empty: none."""
+    ca_file: str = ""
+    """The local CA that signs the servers' certificates (``up --tls``); empty: plain servers."""
 
     def service_env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
         """Environment variables the DocStore services read their server settings from."""
+        return (
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+                "MONGODB_URL": self.mongo_url,
+                "S3_ENDPOINT_URL": self.s3_endpoint,
+                "AWS_ACCESS_KEY_ID": self.s3_access_key,
+                "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ENDPOINT_URL_SES": self.aws_endpoint,
+                "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
+                "TYPESENSE_URL": self.typesense_url,
+                "TYPESENSE_API_KEY": self.typesense_api_key,
+            }
+            | ({"S3_EVENTS_TOPIC": self.s3_events_topic} if self.s3_events_topic else {})
+            | self._tls_env()
+        )
+
+    def _tls_env(self) -> dict[str, str]:
+        """With TLS, each client is told the CA through its own setting: the services' MongoDB URL
+        loses its ``tlsCAFile`` (MONGODB_TLS_CA_FILE must carry it), botocore reads AWS_CA_BUNDLE,
+        httpx (Typesense, peer gateways) SSL_CERT_FILE."""
+        if not self.ca_file:
+            return {}
         return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "MONGODB_URL": self.mongo_url,
-            "S3_ENDPOINT_URL": self.s3_endpoint,
-            "AWS_ACCESS_KEY_ID": self.s3_access_key,
-            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_ENDPOINT_URL_SES": self.aws_endpoint,
-            "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
-            "TYPESENSE_URL": self.typesense_url,
-            "TYPESENSE_API_KEY": self.typesense_api_key,
-        } | ({"S3_EVENTS_TOPIC": self.s3_events_topic} if self.s3_events_topic else {})
+            "MONGODB_URL": self.mongo_url.split(_MONGO_CA_PARAM)[0],
+            "MONGODB_TLS_CA_FILE": self.ca_file,
+            "AWS_CA_BUNDLE": self.ca_file,
+            "SSL_CERT_FILE": self.ca_file,
+        }
 
     def to_dict(self) -> dict[str, str]:
         """Plain dict (for JSON state files)."""
         return asdict(self)
 
     @classmethod
-    def for_ports(cls, ports: ServerPorts, *, s3_events_topic: str | None = None) -> Endpoints:
-        """The endpoints of servers listening on ``ports`` with the dev credentials."""
+    def for_ports(
+        cls, ports: ServerPorts, *, s3_events_topic: str | None = None, tls: LocalTLS | None = None
+    ) -> Endpoints:
+        """The endpoints of servers listening on ``ports`` with the dev credentials; https (and a
+        MongoDB URL with ``tls=true`` and the CA) when the servers use ``tls``'s certificate."""
+        scheme = "https" if tls else "http"
+        # SecantusDB advertises a single-node replica set; a direct connection avoids
+        # depending on the advertised host name and still allows transactions and
+        # change streams.
+        mongo_url = f"mongodb://{HOST}:{ports.mongo}/?directConnection=true"
+        if tls:
+            mongo_url += f"&tls=true{_MONGO_CA_PARAM}{quote(str(tls.ca_file), safe='/')}"
         return cls(
             kafka_bootstrap=f"{HOST}:{ports.kafka}",
-            # SecantusDB advertises a single-node replica set; a direct connection avoids
-            # depending on the advertised host name and still allows transactions and
-            # change streams.
-            mongo_url=f"mongodb://{HOST}:{ports.mongo}/?directConnection=true",
-            s3_endpoint=f"http://{HOST}:{ports.s3}",
+            mongo_url=mongo_url,
+            s3_endpoint=f"{scheme}://{HOST}:{ports.s3}",
             s3_access_key=DEV_S3_ACCESS_KEY,
             s3_secret_key=DEV_S3_SECRET_KEY,
-            aws_endpoint=f"http://{HOST}:{ports.aws}",
-            typesense_url=f"http://{HOST}:{ports.typesense}",
+            aws_endpoint=f"{scheme}://{HOST}:{ports.aws}",
+            typesense_url=f"{scheme}://{HOST}:{ports.typesense}",
             typesense_api_key=DEV_TYPESENSE_API_KEY,
             s3_events_topic=s3_events_topic or "",
+            ca_file=str(tls.ca_file) if tls else "",
         )
 
 
@@ -114,6 +144,9 @@ class Servers:
 
     SeaweedFS publishes every filer change to ``s3_events_topic`` (created with the other
     topics, and its ``.dlq``); None turns its notifications off.
+
+    With ``tls`` (docstore_devplatform.tls), S3, MongoDB, Typesense and moto serve TLS with its
+    certificate; the caller's process must trust its CA (``tls.client_env()``) for the probes.
     """
 
     def __init__(
@@ -129,8 +162,10 @@ class Servers:
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
         binaries: Binaries | None = None,
+        tls: LocalTLS | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.tls = tls
         if ports == "auto":
             ports = ServerPorts.auto()
         elif ports == "fixed":
@@ -145,7 +180,7 @@ class Servers:
         self.partitions = partitions
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
-        self.endpoints = Endpoints.for_ports(self.ports, s3_events_topic=s3_events_topic)
+        self.endpoints = Endpoints.for_ports(self.ports, s3_events_topic=s3_events_topic, tls=tls)
         self._binaries = binaries
         self._procs: dict[str, ManagedProcess] = {}
 
@@ -218,7 +253,7 @@ class Servers:
             argv = tansu_argv(binaries, self.ports)
         elif name == "mongo":
             data.mkdir(parents=True, exist_ok=True)
-            argv = secantus_argv(binaries, self.ports, data)
+            argv = secantus_argv(binaries, self.ports, data, self.tls)
         elif name == "s3":
             data.mkdir(parents=True, exist_ok=True)
             config = self.data_dir / "s3-identities.json"
@@ -226,12 +261,12 @@ class Servers:
             # weed reads ./notification.toml: its working directory is the data dir (below).
             notification = weed_notification_toml(self.endpoints.kafka_bootstrap, self.s3_events_topic or None)
             (self.data_dir / "notification.toml").write_text(notification)
-            argv = weed_argv(binaries, self.ports, data, config)
+            argv = weed_argv(binaries, self.ports, data, config, self.tls)
         elif name == "aws":
-            argv = moto_argv(binaries, self.ports)
+            argv = moto_argv(binaries, self.ports, self.tls)
         elif name == "typesense":
             data.mkdir(parents=True, exist_ok=True)
-            argv = typesense_argv(binaries, self.ports, data, self.endpoints.typesense_api_key)
+            argv = typesense_argv(binaries, self.ports, data, self.endpoints.typesense_api_key, self.tls)
         else:
             raise ValueError(f"unknown server {name!r}; known: {SERVER_NAMES}")
         proc = self._procs.get(name)

@@ -15,6 +15,7 @@ import httpx
 from docstore_devplatform.ports import HOST, free_ports, is_port_free
 from docstore_devplatform.procs import ManagedProcess, stop_all
 from docstore_devplatform.servers import DEFAULT_REGION, Endpoints
+from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError
 
 SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "gateway")
@@ -80,9 +81,10 @@ def region_wiring(
     }
 
 
-def service_urls(ports: Mapping[str, int]) -> dict[str, str]:
-    """Base URL of each service, ``http://127.0.0.1:PORT``."""
-    return {name: f"http://{HOST}:{port}" for name, port in ports.items()}
+def service_urls(ports: Mapping[str, int], *, tls: bool = False) -> dict[str, str]:
+    """Base URL of each service, ``http://127.0.0.1:PORT``; the gateway's ``https://`` with ``tls``
+    (the services' calls to each other stay plain on loopback: docstore_devplatform.tls)."""
+    return {name: f"{'https' if tls and name == 'gateway' else 'http'}://{HOST}:{port}" for name, port in ports.items()}
 
 
 def build_service_env(
@@ -102,6 +104,7 @@ def build_service_env(
     env = dict(os.environ if base is None else base)
     env |= endpoints.service_env(region)
     env |= {"REGION": region, "S3_BUCKET": bucket_for(region), "ENVIRONMENT": "development"}
+    env |= {"UPLOAD_CREDENTIALS": "seaweedfs"}  # temporary upload credentials from SeaweedFS's IAM API
     env |= {f"{name.upper()}_URL": url for name, url in urls.items()}
     env |= dict(extra or {})
     return env
@@ -113,6 +116,10 @@ class ServiceProcesses:
     ``ports="auto"`` picks free ports (never a default one); ``"fixed"`` uses
     :data:`FIXED_PORTS`; or pass a name -> port mapping. Every port is known before
     any service starts, so each one gets every ``<NAME>_URL``.
+
+    With ``tls``, the gateway runs as ``python -m docstore_gateway`` with ``tls``'s certificate in
+    its settings (``GATEWAY_TLS_CERT_FILE``...), so it serves HTTPS the way a pod does; every
+    service trusts the CA (``tls.client_env()``).
     """
 
     def __init__(
@@ -127,8 +134,10 @@ class ServiceProcesses:
         app: str = DEFAULT_APP,
         ready_timeout: float = 60.0,
         stop_timeout: float = 10.0,
+        tls: LocalTLS | None = None,
     ) -> None:
         self.endpoints = endpoints
+        self.tls = tls
         self.data_dir = Path(data_dir).resolve()
         self.region = region
         self.names = tuple(names)
@@ -140,11 +149,13 @@ class ServiceProcesses:
         elif ports == "fixed":
             ports = FIXED_PORTS
         self.ports = {name: ports[name] for name in self.names}
-        self.urls = service_urls(self.ports)
+        self.urls = service_urls(self.ports, tls=tls is not None)
         self.app = app
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
-        self.env = build_service_env(endpoints, self.urls, region=region, extra=extra_env)
+        self.env = build_service_env(
+            endpoints, self.urls, region=region, extra=(tls.client_env() if tls else {}) | dict(extra_env or {})
+        )
         self._procs = {name: self._make_process(name) for name in self.names}
 
     def _make_process(self, name: str) -> ManagedProcess:
@@ -153,6 +164,11 @@ class ServiceProcesses:
             "--host", HOST, "--port", str(self.ports[name]),
         ]  # fmt: skip
         log = self.data_dir / "logs" / f"{name}.log"
+        if self.tls and name == "gateway":
+            # The gateway's own entry point reads host, port and certificate from its settings.
+            argv = [sys.executable, "-m", "docstore_gateway"]
+            port = {"GATEWAY_HOST": HOST, "GATEWAY_PORT": str(self.ports[name])}
+            return ManagedProcess(name, argv, log, env=self.env | port | self.tls.gateway_env(), cwd=self.data_dir)
         return ManagedProcess(name, argv, log, env=self.env, cwd=self.data_dir)
 
     def start(self) -> dict[str, str]:
