@@ -206,6 +206,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/uploads"),
         ("POST", "/uploads/batch"),  # many forms in one request (upload's README)
         ("POST", "/uploads/batch/complete"),  # many completions in one request
+        ("POST", "/uploads/credentials"),  # temporary S3 credentials for the caller's staging prefix
         ("GET", "/uploads/{upload_id}"),
         ("DELETE", "/uploads/{upload_id}"),
         ("GET", "/uploads/{upload_id}/parts"),
