@@ -15,7 +15,20 @@ s3.credentialsSecret.name is set, from that existing Secret.
 - name: S3_PUBLIC_ENDPOINT_URL
   value: {{ .Values.s3.publicEndpointUrl | quote }}
 {{- end }}
+{{ include "docstore.env.s3encryption" . }}
 {{ include "docstore.env.aws" . }}
+{{- end -}}
+
+{{/* Encryption at rest every write asks S3 for (S3Settings.server_side_encryption): every
+pod with S3 settings gets it, so each validates the same values at start. */}}
+{{- define "docstore.env.s3encryption" -}}
+{{- if and .Values.s3.sseKmsKeyId (ne .Values.s3.serverSideEncryption "aws:kms") }}
+{{- fail "s3.sseKmsKeyId is only used with s3.serverSideEncryption: aws:kms" }}
+{{- end -}}
+- name: S3_SERVER_SIDE_ENCRYPTION
+  value: {{ .Values.s3.serverSideEncryption | default "AES256" | quote }}
+- name: S3_SSE_KMS_KEY_ID
+  value: {{ .Values.s3.sseKmsKeyId | default "" | quote }}
 {{- end -}}
 
 {{/* AWS region and, optionally, static credentials from an existing Secret. */}}
@@ -45,4 +58,5 @@ Content-Security-Policy (connect-src, form-action). */}}
 - name: S3_PUBLIC_ENDPOINT_URL
   value: {{ .Values.s3.publicEndpointUrl | quote }}
 {{- end }}
+{{ include "docstore.env.s3encryption" . }}
 {{- end -}}
