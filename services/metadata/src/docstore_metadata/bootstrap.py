@@ -15,11 +15,13 @@ from datetime import timedelta
 from docstore_events.unit_of_work import MongoUnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.s3 import make_s3_client
+from docstore_metadata.adapters.audit_log import AuditLog, audit_repositories
 from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.service_layer.accounts import Accounts
+from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.housekeeping import Housekeeping
 from docstore_metadata.service_layer.links import Links, LinkSweeper
@@ -44,10 +46,14 @@ class Services:
     housekeeping: Housekeeping
     replication_queue: ReplicationQueue
     replication_relay: ReplicationRelay
+    audit: AuditTrail
+    """The audit module (its own unit of work and collections; README "Audit trail")."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
         await ensure_indexes(self.runtime.db, self.listing)
+        await self.audit.reads.ensure_indexes()
+        self.runtime.background("metadata-audit-retention", self.audit.run_purge)
         self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
         self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
@@ -77,6 +83,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
     links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
     return Services(
+        audit=audit_trail(settings, runtime),
         settings=settings,
         runtime=runtime,
         listing=listing,
@@ -108,4 +115,16 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             poll_interval=settings.replication_poll_seconds,
             timeout=settings.replication_timeout_seconds,
         ),
+    )
+
+
+def audit_trail(settings: Settings, runtime: ServiceRuntime) -> AuditTrail:
+    """The audit module on metadata's database, with a unit of work that sees only its collections."""
+    return AuditTrail(
+        runtime.events.unit_of_work(audit_repositories(runtime.db)),
+        AuditLog(runtime.db),
+        region=settings.region,
+        retention=timedelta(days=settings.audit_retention_days),
+        purge_interval=settings.audit_purge_interval_seconds,
+        page_size_max=settings.page_size_max,
     )

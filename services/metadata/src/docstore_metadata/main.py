@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
+from docstore_metadata.api.audit import router as audit_router
 from docstore_metadata.api.links import router as links_router
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
+from docstore_metadata.consumers.audit import register_audit
 from docstore_metadata.consumers.handlers import register
 from docstore_metadata.settings import Settings
 
@@ -28,6 +30,9 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         services = await bootstrap(settings, listing=listing)
         await services.prepare()
         register(services.runtime.events, services.documents)
+        services.runtime.background(
+            "metadata-audit-consumer", register_audit(services.runtime.events, services.audit).run
+        )
         app.state.services = services
         async with services.runtime:
             yield
@@ -41,6 +46,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(router)
     app.include_router(sharing_router)
     app.include_router(links_router)
+    app.include_router(audit_router)
     return app
 
 

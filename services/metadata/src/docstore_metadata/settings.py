@@ -58,6 +58,11 @@ class Settings(ServiceSettings, S3Settings):
     replication_poll_seconds: float = 1.0
     replication_timeout_seconds: float = 5.0
 
+    audit_retention_days: float = 365
+    """How long audit records are kept; older ones are purged, the chain stays verifiable from its anchor."""
+    audit_purge_interval_seconds: float = 3600
+    """How often a replica purges audit records past the retention."""
+
     admin_usernames: str = ""
     """Comma-separated usernames that get the admin role when they log in (the operator dashboard)."""
 

@@ -200,6 +200,11 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/changes"),
         ("POST", "/sync/compare"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
+        ("GET", "/account/activity"),  # the audit trail (metadata's audit module)
+        ("GET", "/account/activity/verify"),
+        ("GET", "/admin/audit", "admin"),
+        ("GET", "/admin/audit/export", "admin"),
+        ("POST", "/admin/audit/verify", "admin"),
     )
     + _routes(
         "upload",

@@ -1,0 +1,95 @@
+"""The audit consumer: every event type DocStore has, in batches, into the audit trail.
+
+It is a Kafka group of its own (`<prefix>metadata-audit`), not a member of metadata's group: it
+reads topics metadata's own handlers read too (upload.completed, ...), each topic has one handler
+per group, and the audit must be able to move to a service of its own with its offsets. The batch
+consumer (`docstore_events.batches`) commits offsets only after the batch's records and
+processed-event rows committed (manual acknowledgement: at least once, recorded exactly once by
+`uow.run_once_each`); a batch that fails is split down to the one event that fails, which gets
+the retry policy and then `<topic>.dlq` with `x-dlq-consumer: metadata-audit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+from typing import Any
+
+from docstore_events import EVENT_TYPES, Envelope
+from docstore_events.batches import BatchConsumer
+from docstore_events.fetch_wait import AdaptiveFetchWait
+from docstore_events.origin import origin_of
+from docstore_events.runtime import EventRuntime
+from docstore_metadata.service_layer.audit import CONSUMER, AuditTrail, Delivered
+
+# Event modules the audit-sources part adds (logins, logouts, unsharing, download URLs,
+# preferences, admin actions): imported so their types are registered and subscribed to; a
+# module that does not exist yet is skipped, and its types are recorded once it does.
+OPTIONAL_EVENT_MODULES = ("docstore_events.activity",)
+
+
+def _register_optional_events() -> None:
+    for module in OPTIONAL_EVENT_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def delivered(envelope: Envelope[Any]) -> Delivered:
+    origin = origin_of(envelope.extra_headers)
+    return Delivered(
+        event_id=envelope.id,
+        event_type=envelope.data.type,
+        data=envelope.data.model_dump(mode="json"),
+        time=envelope.time,
+        source=envelope.source,
+        client_address=origin.client_address,
+        user_agent=origin.user_agent,
+    )
+
+
+class AuditConsumer:
+    """Runs the audit's batch consumer as one of metadata's background loops."""
+
+    def __init__(self, events: EventRuntime, trail: AuditTrail) -> None:
+        self.events = events
+        self.trail = trail
+
+    async def handle(self, envelopes: list[Envelope[Any]]) -> None:
+        # In partition order: one account's events share a key, so a partition, so this order.
+        await self.trail.record_once([delivered(envelope) for envelope in envelopes])
+
+    def consumer(self) -> BatchConsumer:
+        _register_optional_events()
+        events = self.events
+
+        async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+            await events.broker.publish(value, topic=topic, key=key, headers=headers)
+
+        return BatchConsumer(
+            bootstrap_servers=events.bootstrap_servers,
+            security=events.kafka_security,
+            handlers=dict.fromkeys(EVENT_TYPES.values(), self.handle),
+            consumer=CONSUMER,
+            group_id=f"{events.topic_prefix}{CONSUMER}",
+            publish=publish,
+            topic_prefix=events.topic_prefix,
+            retry=events.retry,
+            fetch_max_wait_ms=events.fetch_max_wait_ms,
+            max_records=events.batch_max_records,
+        )
+
+    async def run(self) -> None:
+        """Consume until cancelled (started after the runtime's broker, which sends dead letters)."""
+        consumer = self.consumer()
+        await consumer.start()
+        AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await consumer.stop()
+
+
+def register_audit(events: EventRuntime, trail: AuditTrail) -> AuditConsumer:
+    """The audit consumer of `trail`; run its `run` as a background loop of the runtime."""
+    return AuditConsumer(events, trail)
