@@ -116,4 +116,11 @@ def test_safe_filename_drops_control_characters_and_bounds_length() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError):
         render("share.created", {})
-    assert set(KINDS) == {"quota.warning", "quota.exceeded", "quota.restored", "upload.expired", "file.modified"}
+    assert set(KINDS) == {
+        "quota.warning",
+        "quota.exceeded",
+        "quota.restored",
+        "upload.expired",
+        "file.modified",
+        "share.links",
+    }

@@ -42,6 +42,8 @@ class Preferences(BaseModel):
     quota_restored: Mode | None = None
     upload_expired: Mode | None = None
     file_modified: Mode | None = None
+    share_links: Mode | None = None
+    """Reminders a day before a public link expires, and when one reaches its download limit."""
 
     @staticmethod
     def field_kind(field: str) -> str:

@@ -9,6 +9,8 @@ from docstore_events import AccountCreated, Envelope, FileModified, QuotaExceede
 from docstore_events.base import Event
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.runtime import EventRuntime
+from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
+from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice
 from docstore_notify.domain.notices import Notice
 from docstore_notify.service_layer.notifier import Notifier
 
@@ -31,7 +33,15 @@ def handlers(notifier: Notifier) -> dict[type[Event], Handler]:
         FileUnfollowed: lambda e: n.set_following(
             e.id, document_id=e.data.document_id, follower_id=e.data.account_id, following=False, at=e.time
         ),
+        ShareLinkExpiryNeared: lambda e: n.notify(e.id, expiry_notice(e.data)),
+        ShareLinkUsed: lambda e: _link_used(n, e),
     }
+
+
+async def _link_used(notifier: Notifier, envelope: Envelope[ShareLinkUsed]) -> bool:
+    """Only the use that exhausts a link mails the owner; every other use is nothing to notify."""
+    notice = exhausted_notice(envelope.data)
+    return await notifier.notify(envelope.id, notice) if notice is not None else False
 
 
 def register(events: EventRuntime, notifier: Notifier) -> None:

@@ -27,7 +27,9 @@ QUOTA_EXCEEDED = "quota.exceeded"
 QUOTA_RESTORED = "quota.restored"
 UPLOAD_EXPIRED = "upload.expired"
 FILE_MODIFIED = "file.modified"
-KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED)
+SHARE_LINKS = "share.links"
+"""Mails about the owner's public links: expiring tomorrow, download limit reached (`link_mails.py`)."""
+KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS)
 """The kinds of notification a user chooses instant, digest or off for."""
 DIGEST = "digest"
 """The digest mail itself (not a preference: it carries the kinds set to `digest`)."""
@@ -259,6 +261,7 @@ def describe(kind: str) -> str:
         QUOTA_RESTORED: "“storage available” mails",
         UPLOAD_EXPIRED: "mails about unfinished uploads",
         FILE_MODIFIED: "mails about changes to files you follow",
+        SHARE_LINKS: "mails about your public links",
         DIGEST: "digest mails",
     }.get(kind, "these mails")
 
@@ -283,6 +286,11 @@ def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
             by=str(params.get("by") or ""),
             url=document_url(app_url, document_id) if app_url and document_id else "",
         )
+    if kind == SHARE_LINKS:
+        # link_mails builds on this module's helpers, so it is imported here, not at the top.
+        from docstore_notify.domain.link_mails import render_link_mail  # noqa: PLC0415
+
+        return render_link_mail(params, app_url=app_url)
     if kind == DIGEST:
         return _digest(list(params["items"]))
     raise ValueError(f"unknown notification kind {kind!r}")

@@ -4,9 +4,11 @@ unsubscribe links that change the choice without a login."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
+from docstore_events.activity import NotificationPreferencesChanged
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_notify.adapters.notification_log import Page
 from docstore_notify.adapters.repositories import Repositories
@@ -41,7 +43,10 @@ class Subscriptions:
         """Change the kinds in `changes` (the others stay); returns every kind's mode."""
 
         async def work(tx: Transaction[Repositories]) -> dict[str, str]:
-            return await tx.repos.preferences.set(account_id, changes)
+            before = await tx.repos.preferences.of(account_id)
+            after = await tx.repos.preferences.set(account_id, changes)
+            _record_changes(tx, account_id, before, after, via="settings")
+            return after
 
         return await self.uow.run(work)
 
@@ -67,8 +72,30 @@ class Subscriptions:
 
         async def work(tx: Transaction[Repositories]) -> None:
             current = await tx.repos.preferences.of(found.account_id)
-            await tx.repos.preferences.set(found.account_id, unsubscribe_changes(found.kind, current))
+            after = await tx.repos.preferences.set(found.account_id, unsubscribe_changes(found.kind, current))
+            _record_changes(tx, found.account_id, current, after, via="unsubscribe-link")
 
         await self.uow.run(work)
         log.info("notifications_unsubscribed", kind=found.kind)
         return found
+
+
+def _record_changes(
+    tx: Transaction[Repositories],
+    account_id: str,
+    before: dict[str, str],
+    after: dict[str, str],
+    *,
+    via: Literal["settings", "unsubscribe-link"],
+) -> None:
+    """Emit `notification.preferences-changed` (for the audit trail) with each preference whose
+    mode changed, named as the API names it (`quota_warning`); nothing when none changed."""
+    changed = {kind.replace(".", "_"): mode for kind, mode in after.items() if before.get(kind) != mode}
+    if changed:
+        tx.emit(
+            NotificationPreferencesChanged(
+                account_id=account_id,
+                changes=changed,
+                via=via,
+            )
+        )

@@ -1,0 +1,104 @@
+"""Mails about the owner's public share links: the reminder a day before a link expires, and
+"your link reached its download limit". Pure: what each event asks to tell, and what the mail says.
+
+Both are one kind of notification, `share.links` (the preference `share_links`: instant, digest
+or off, like every other kind); `params["mail"]` says which. They name the document and the
+link's expiry or limit, and point to the web app's Links page (`<app>/#/links`), where the owner
+extends, revokes or replaces a link. Never the link itself: its token is not in any event.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
+from docstore_notify.domain.mail import SHARE_LINKS, Message, _html, _text, document_url, safe_filename
+from docstore_notify.domain.notices import Notice
+
+EXPIRING = "expiring"
+EXHAUSTED = "exhausted"
+
+
+def expiry_notice(event: ShareLinkExpiryNeared) -> Notice:
+    """The owner's reminder that a link expires within a day."""
+    return Notice(
+        event.account_id,
+        SHARE_LINKS,
+        {
+            "mail": EXPIRING,
+            "link_id": event.link_id,
+            "document_id": event.document_id,
+            "name": event.document_name,
+            "expires_at": event.expires_at.astimezone(UTC).isoformat(),
+        },
+    )
+
+
+def exhausted_notice(event: ShareLinkUsed) -> Notice | None:
+    """The owner's mail when a use brought a link to its download limit; None for any other use."""
+    if not event.exhausted:
+        return None
+    return Notice(
+        event.account_id,
+        SHARE_LINKS,
+        {
+            "mail": EXHAUSTED,
+            "link_id": event.link_id,
+            "document_id": event.document_id,
+            "name": event.document_name,
+            "downloads": event.downloads,
+            "download_limit": event.download_limit or event.downloads,
+        },
+    )
+
+
+def links_url(app_url: str) -> str:
+    """The web app's Links page (served by the gateway at `app_url`): the owner's links, each
+    with Extend and Revoke."""
+    return f"{app_url.rstrip('/')}/#/links"
+
+
+def format_expiry(value: str) -> str:
+    """An ISO timestamp as people read it, in UTC: "Tuesday 24 November 2026, 18:05 UTC"."""
+    at = datetime.fromisoformat(value).astimezone(UTC)
+    return f"{at:%A} {at.day} {at:%B %Y, %H:%M} UTC"
+
+
+def render_link_mail(params: dict[str, Any], *, app_url: str = "") -> Message:
+    """The message of a `share.links` notification (`params["mail"]`: expiring or exhausted)."""
+    name = safe_filename(str(params.get("name") or ""))
+    document_id = str(params.get("document_id") or "")
+    if params.get("mail") == EXHAUSTED:
+        subject = f"Your DocStore link to “{name}” reached its download limit"
+        limit = int(params.get("download_limit") or params.get("downloads") or 0)
+        times = f"{limit} time{'s' if limit != 1 else ''}"
+        first = f"Your public link to “{name}” has been downloaded {times}, its limit, so it no longer works."
+        html_first = (
+            f"Your public link to <strong>{html.escape(name)}</strong> has been downloaded {times}, "
+            "its limit, so it no longer works."
+        )
+        action = "To share the file again, create a new link"
+    else:
+        subject = f"Your DocStore link to “{name}” expires soon"
+        when = format_expiry(str(params["expires_at"]))
+        first = f"Your public link to “{name}” expires on {when}. After that, nobody can download the file with it."
+        html_first = (
+            f"Your public link to <strong>{html.escape(name)}</strong> expires on "
+            f"<strong>{html.escape(when)}</strong>. After that, nobody can download the file with it."
+        )
+        action = "To keep it working, extend it"
+    lines, html_lines = [first], [html_first]
+    if app_url:
+        where = links_url(app_url)
+        lines.append(f"{action} on your Links page: {where}")
+        html_lines.append(f'{html.escape(action)} on your <a href="{html.escape(where, quote=True)}">Links page</a>.')
+        if document_id:
+            file_page = document_url(app_url, document_id)
+            lines.append(f"Open the file in DocStore: {file_page}")
+            html_lines.append(f'<a href="{html.escape(file_page, quote=True)}">Open “{html.escape(name)}”</a>')
+    else:
+        lines.append(f"{action} on the Links page in DocStore.")
+        html_lines.append(html.escape(lines[-1]))
+    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
