@@ -24,6 +24,10 @@ Environment (the same names the services read):
                                                 outside us-east-1 created with its
                                                 LocationConstraint (AWS refuses it otherwise)
   S3_CORS_ORIGINS ("*")                         CORS for browser POST/PUT/GET straight to S3
+  S3_SERVER_SIDE_ENCRYPTION (AES256), S3_SSE_KMS_KEY_ID
+                                                the bucket's default encryption (none: left
+                                                as it is), a belt to the services' braces:
+                                                every write of theirs asks for it anyway
 """
 
 from __future__ import annotations
@@ -183,6 +187,18 @@ def bucket_location(region: str) -> dict[str, Any]:
     return {"CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
+def bucket_encryption(algorithm: str, kms_key_id: str = "") -> dict[str, Any] | None:
+    """put_bucket_encryption's configuration for S3_SERVER_SIDE_ENCRYPTION, or None for `none`
+    (an S3-compatible store without server-side encryption)."""
+    if algorithm == "none":
+        return None
+    default: dict[str, str] = {"SSEAlgorithm": algorithm}
+    if kms_key_id:
+        default["KMSMasterKeyID"] = kms_key_id
+    # A bucket key cuts KMS requests (and their cost) for SSE-KMS; SSE-S3 has no use for it.
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": algorithm == "aws:kms"}]}
+
+
 def create_bucket() -> None:
     if os.environ.get("INIT_CREATE_BUCKET", "true").lower() in {"0", "false", "no"}:
         say("s3: bucket creation skipped (INIT_CREATE_BUCKET=false)")
@@ -193,6 +209,9 @@ def create_bucket() -> None:
     region = os.environ.get("REGION", "us-west-2")
     bucket = os.environ.get("S3_BUCKET") or f"docstore-{region}"
     origins = os.environ.get("S3_CORS_ORIGINS", "*").split()
+    encryption = bucket_encryption(
+        os.environ.get("S3_SERVER_SIDE_ENCRYPTION") or "AES256", os.environ.get("S3_SSE_KMS_KEY_ID", "").strip()
+    )
     bucket_region = os.environ.get("AWS_DEFAULT_REGION", region)
     s3 = boto3.client(
         "s3",
@@ -219,7 +238,10 @@ def create_bucket() -> None:
                 ]
             },
         )
-        say(f"s3: bucket {bucket} ready with CORS {origins}")
+        if encryption is not None:
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=encryption)
+        default = encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"] if encryption else "none"
+        say(f"s3: bucket {bucket} ready with CORS {origins}, default encryption {default}")
 
     retry("s3 bucket", run)
 
