@@ -20,6 +20,7 @@ from docstore_kit.api_docs import install_api_docs
 from docstore_kit.auth import InternalAuth, require_account_id, require_admin, require_identity, require_service
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install_error_handlers
 from docstore_kit.health import ReadinessCheck, install_health, install_metrics
+from docstore_kit.observability import redact_span_attributes
 from docstore_kit.request_origin import RequestOriginMiddleware
 from docstore_kit.settings import mongodb_client_options
 
@@ -104,7 +105,11 @@ def service_app(
     install_health(app, lambda: checks(app))
     install_metrics(app, settings)
     app.add_middleware(RequestOriginMiddleware, from_peer=origin_from_peer)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # The hook runs after the instrumentation recorded the request's path and URL on the server
+    # span: signed links (share-link pages, upload landing pages) leave it redacted.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", server_request_hook=redact_span_attributes
+    )
     return app
 
 

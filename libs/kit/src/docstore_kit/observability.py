@@ -209,17 +209,26 @@ def configure_logging_from(settings: Any) -> None:
     )
 
 
+def redact_span_attributes(span: Any, _scope: Any = None) -> None:
+    """Replace signed links in a live span's string attributes and name (also FastAPI's
+    `server_request_hook`: the ASGI instrumentation sets the request's path and URL again after the
+    span started, so `RedactSpanPaths` alone would not see the last values)."""
+    if not span.is_recording():
+        return
+    for key, value in dict(getattr(span, "attributes", None) or {}).items():
+        if isinstance(value, str) and (redacted := redact_signed_paths(value)) != value:
+            span.set_attribute(key, redacted)
+    if (name := getattr(span, "name", "")) and (redacted_name := redact_signed_paths(name)) != name:
+        span.update_name(redacted_name)
+
+
 class RedactSpanPaths(SpanProcessor):
     """Redacts signed links in a span's string attributes as it starts: the ASGI instrumentation
     records the request's path and URL (`http.target`, `url.path`, `http.url`, ...) when it starts
     the server span, so a share link's token would otherwise leave in every trace."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        for key, value in dict(span.attributes or {}).items():
-            if isinstance(value, str) and (redacted := redact_signed_paths(value)) != value:
-                span.set_attribute(key, redacted)
-        if (name := getattr(span, "name", "")) and (redacted_name := redact_signed_paths(name)) != name:
-            span.update_name(redacted_name)
+        redact_span_attributes(span)
 
 
 def configure_tracing(service: str, *, region: str, otlp_endpoint: str = "") -> TracerProvider:
