@@ -9,13 +9,17 @@ the use cases. `main.py`'s lifespan registers the consumers on them and stores t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from docstore_events.unit_of_work import MongoUnitOfWork
+from pymongo.asynchronous.database import AsyncDatabase
+
+from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.s3 import make_s3_client
-from docstore_metadata.adapters.audit_log import AuditLog, audit_repositories
+from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
@@ -120,9 +124,19 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
 
 def audit_trail(settings: Settings, runtime: ServiceRuntime) -> AuditTrail:
     """The audit module on metadata's database, with a unit of work that sees only its collections."""
+    return audit_trail_on(settings, runtime.events.unit_of_work, runtime.db)
+
+
+def audit_trail_on(
+    settings: Settings,
+    unit_of_work: Callable[[Callable[[Any], AuditRepositories]], UnitOfWork[AuditRepositories]],
+    db: AsyncDatabase[Any],
+) -> AuditTrail:
+    """The audit module on `db` (also the operators' command, `docstore_metadata.audit`, which has
+    no event runtime)."""
     return AuditTrail(
-        runtime.events.unit_of_work(audit_repositories(runtime.db)),
-        AuditLog(runtime.db),
+        unit_of_work(audit_repositories(db)),
+        AuditLog(db),
         region=settings.region,
         retention=timedelta(days=settings.audit_retention_days),
         purge_interval=settings.audit_purge_interval_seconds,

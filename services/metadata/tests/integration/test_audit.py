@@ -294,3 +294,44 @@ async def _ready(port: int) -> bool:
             return (await client.get("/healthz")).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(metadata: Harness) -> None:
+    from docstore_metadata.service_layer.audit import Delivered
+
+    ada = f"acc-{uuid.uuid4().hex[:8]}"
+    await metadata.services.audit.record_once(
+        [
+            Delivered(
+                event_id=f"ev-{ada}-{n}",
+                event_type="file.trashed",
+                data=FileTrashed(account_id=ada, document_id=f"d{n}").model_dump(mode="json"),
+                time=datetime.now(UTC),
+                source="/docstore/us-west-2/metadata",
+            )
+            for n in range(3)
+        ]
+    )
+    settings = metadata.settings
+    env = {
+        **os.environ,
+        "METADATA_MONGODB_URL": settings.mongodb_url,
+        "METADATA_MONGODB_DATABASE": settings.mongodb_database,
+    }
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "docstore_metadata.audit", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    good = await asyncio.to_thread(command, "verify", "--account", ada)
+    assert good.returncode == 0, good.stderr
+    assert '"ok": true' in good.stdout and '"checked": 3' in good.stdout
+    await metadata.db["audit_log"].update_one({"account_id": ada, "seq": 2}, {"$set": {"outcome": "failure"}})
+    bad = await asyncio.to_thread(command, "verify", "--all")
+    assert bad.returncode == 1, bad.stderr
+    assert f'"account_id": "{ada}"' in bad.stdout and '"broken_at": 2' in bad.stdout
