@@ -145,7 +145,8 @@ def check_s3_object_io(s3: BaseClient, bucket: str) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "NoSuchKey":
             raise
-    s3.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"ready")
+    # Encrypted at rest like every object DocStore writes (and proof the store does SSE-S3).
+    s3.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"ready", ServerSideEncryption="AES256")
     body = s3.get_object(Bucket=bucket, Key=PROBE_KEY)["Body"].read()
     if body != b"ready":
         raise RuntimeError(f"S3 probe read back {body!r}")
