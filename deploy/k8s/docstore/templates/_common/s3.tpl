@@ -16,6 +16,7 @@ s3.credentialsSecret.name is set, from that existing Secret.
   value: {{ .Values.s3.publicEndpointUrl | quote }}
 {{- end }}
 {{ include "docstore.env.s3encryption" . }}
+{{- include "docstore.env.s3ca" . }}
 {{ include "docstore.env.aws" . }}
 {{- end -}}
 

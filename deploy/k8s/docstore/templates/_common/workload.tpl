@@ -24,6 +24,7 @@ Args: root, name, uses (list of: s3 ses typesense serviceUrls).
 - name: INTERNAL_AUTH_KEY_ID
   value: {{ required "internalAuth.signingKeyId is required" $root.Values.internalAuth.signingKeyId | quote }}
 {{ include "docstore.env.otel" . }}
+{{- include "docstore.env.tls" . }}
 {{- range .uses }}
 {{ include (printf "docstore.env.%s" .) $root }}
 {{- end }}
@@ -106,6 +107,7 @@ spec:
         - name: {{ .name }}
           image: {{ include "docstore.image" . | quote }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          {{- with include "docstore.tls.args" . }}{{ . | trim | nindent 10 }}{{ end }}
           ports:
             - name: http
               containerPort: {{ $svc.port }}
@@ -119,12 +121,14 @@ spec:
             httpGet:
               path: /healthz
               port: http
+              scheme: {{ include "docstore.tls.probeScheme" . }}
             periodSeconds: 2
             failureThreshold: 60
           livenessProbe:
             httpGet:
               path: /healthz
               port: http
+              scheme: {{ include "docstore.tls.probeScheme" . }}
             periodSeconds: 10
             timeoutSeconds: 3
             failureThreshold: 3
@@ -132,6 +136,7 @@ spec:
             httpGet:
               path: /readyz
               port: http
+              scheme: {{ include "docstore.tls.probeScheme" . }}
             periodSeconds: 5
             timeoutSeconds: 4
             failureThreshold: 3
@@ -144,12 +149,14 @@ spec:
               mountPath: /tmp
             {{- with include "docstore.kafka.volumeMounts" $root }}{{ . | trim | nindent 12 }}{{ end }}
             {{- with include "docstore.mongodb.volumeMounts" $root }}{{ . | trim | nindent 12 }}{{ end }}
+            {{- with include "docstore.tls.volumeMounts" . }}{{ . | trim | nindent 12 }}{{ end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $svc.tmpSizeLimit | default "256Mi" }}
         {{- with include "docstore.kafka.volumes" $root }}{{ . | trim | nindent 8 }}{{ end }}
         {{- with include "docstore.mongodb.volumes" $root }}{{ . | trim | nindent 8 }}{{ end }}
+        {{- with include "docstore.tls.volumes" . }}{{ . | trim | nindent 8 }}{{ end }}
 {{- end }}
 {{- end -}}
 
