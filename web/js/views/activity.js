@@ -3,7 +3,7 @@
 // server: GET /v1/account/activity/verify).
 import { api } from "../api.js";
 import { go } from "../nav.js";
-import { busy, clear, field, h, timeElement } from "../ui.js";
+import { busy, clear, field, h } from "../ui.js";
 
 const PAGE_SIZE = 50;
 
@@ -20,7 +20,6 @@ export const ACTION_WORDS = {
   "file.download-url-issued": "Downloaded a file",
   "file.details-changed": "Renamed, moved or tagged a file",
   "file.modified": "Saved a new version",
-  "file.version-recorded": "Saved a new version",
   "file.trashed": "Moved a file to the trash",
   "file.restored": "Restored a file",
   "file.deleted": "Deleted a file for good",
@@ -37,6 +36,13 @@ export const ACTION_WORDS = {
   "admin.dead-letter-replayed": "Replayed a dead letter (admin)",
   "admin.reconciliation-run": "Ran a reconciliation (admin)",
 };
+
+/** A record's time in the reader's own format, to the second (records often come seconds apart). */
+function recordTime(iso) {
+  const date = new Date(iso);
+  const text = Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  return h("time", { datetime: iso || "" }, text);
+}
 
 export function actionWords(action) {
   return ACTION_WORDS[action] || action;
@@ -60,16 +66,24 @@ function whoCell(item) {
   return null;
 }
 
+/** The document's name as the record's details carry it (events name it differently), if they do. */
+function recordedName(item) {
+  const details = item.details || {};
+  return details.name || details.document_name || details.filename || null;
+}
+
 /** The document a record is about: its name when known (from the record, or looked up once), else its id. */
 function documentCell(item, names) {
   if (!item.document_id) return h("span", { class: "muted" }, "—");
-  const known = item.details?.name || item.details?.document_name || names.get(item.document_id);
+  const known = recordedName(item) || names.get(item.document_id);
   if (known) return h("a", { href: `#/files?open=${encodeURIComponent(item.document_id)}` }, known);
   return h("span", { class: "mono", title: item.document_id }, item.document_id.slice(0, 8));
 }
 
 export async function activityView(main, params, ctx) {
   const action = params.get("action") || "";
+  // `#/activity?limit=N` sets the page size (for tests of "Load more"); the API allows 1..200.
+  const limit = Math.min(200, Math.max(1, Number(params.get("limit")) || PAGE_SIZE));
   const names = new Map(); // document id -> name (null: gone)
   let cursor = null;
 
@@ -77,7 +91,7 @@ export async function activityView(main, params, ctx) {
     h("option", { value: "" }, "All actions"),
     Object.entries(ACTION_WORDS).map(([value, words]) => h("option", { value, selected: value === action }, words)));
   if (action && !ACTION_WORDS[action]) filter.append(h("option", { value: action, selected: true }, action));
-  filter.addEventListener("change", () => go("activity", { action: filter.value }));
+  filter.addEventListener("change", () => go("activity", { action: filter.value, limit: params.get("limit") }));
 
   const verdict = h("p", { id: "verify-result", class: "verify-result", role: "status", "aria-live": "polite" });
   const verify = h("button", {
@@ -123,16 +137,16 @@ export async function activityView(main, params, ctx) {
   }
 
   async function load() {
-    const page = await api("GET", "account/activity", { query: { limit: PAGE_SIZE, cursor, action } });
+    const page = await api("GET", "account/activity", { query: { limit, cursor, action } });
     if (!ctx.isCurrent()) return;
-    await lookUpNames(page.items.filter((i) => !(i.details?.name || i.details?.document_name)));
+    await lookUpNames(page.items.filter((i) => !recordedName(i)));
     if (!ctx.isCurrent()) return;
     cursor = page.next_cursor;
     rows.append(...page.items.map((item) => h("tr", { dataset: { seq: String(item.seq), action: item.action, outcome: item.outcome } },
-      h("td", { "data-label": "When" }, timeElement(item.at)),
+      h("td", { "data-label": "When" }, recordTime(item.at)),
       h("td", { "data-label": "Action" }, actionWords(item.action), whoCell(item) ? [" ", whoCell(item)] : null),
       h("td", { "data-label": "Document" }, documentCell(item, names)),
-      h("td", { "data-label": "From", class: "mono" }, item.client_address || "—"),
+      h("td", { "data-label": "From", class: "address" }, item.client_address || "—"),
       h("td", { "data-label": "Device", title: item.user_agent || null }, shortAgent(item.user_agent)),
       h("td", { "data-label": "Outcome" },
         h("span", { class: `outcome outcome-${item.outcome}` }, item.outcome === "failure" ? "Failed" : "Done")))));

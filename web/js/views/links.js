@@ -5,7 +5,7 @@
 // that the lists show the link's state, expiry and downloads, never its address.
 import { api, apiAll, publicLinkUrl } from "../api.js";
 import {
-  announce, busy, clear, confirmDialog, field, h, openDialog, timeElement,
+  announce, busy, clear, confirmDialog, errorNodes, field, h, openDialog, timeElement,
 } from "../ui.js";
 
 const PAGE_SIZE = 25;
@@ -50,6 +50,26 @@ export async function copyText(text, input) {
   return false;
 }
 
+/**
+ * Run a dialog's action with its refusal said inside the dialog (the page's alert sits behind a
+ * modal): the API's own `detail`, in a role="alert" paragraph above the buttons.
+ */
+function inDialog(button, problem, action) {
+  return busy(button, async () => {
+    problem.hidden = true;
+    try {
+      await action();
+    } catch (error) {
+      clear(problem, errorNodes(error));
+      problem.hidden = false;
+    }
+  });
+}
+
+function problemBox() {
+  return h("p", { class: "form-error error-text", role: "alert", hidden: true });
+}
+
 /** The box that shows a new link's address once, with Copy. */
 function createdLinkBox(url) {
   const input = h("input", { type: "text", readonly: true, value: url, class: "link-url mono", name: "public-link-url", spellcheck: "false" });
@@ -86,6 +106,7 @@ export function createLinkDialog(doc, onCreated) {
     })
     .catch(() => {}); // the latest version is still offered
   const create = h("button", { type: "submit", class: "primary" }, "Create link");
+  const problem = problemBox();
   const form = h("form", { class: "link-form", "aria-label": "Public link options" },
     h("p", { class: "muted" }, "Anyone who has the link can download this file, without an account."),
     field("Expires after (days)", days, `From 1 to ${MAX_DAYS} days.`),
@@ -93,10 +114,11 @@ export function createLinkDialog(doc, onCreated) {
     field("Download limit (optional)", limit, "The link stops working after this many downloads."),
     field("Note (optional)", note, "Shown on the link's page; up to 500 characters."),
     field("Version", version),
+    problem,
     h("div", { class: "actions" }, create, h("button", { type: "button", onclick: close }, "Cancel")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    busy(create, async () => {
+    inDialog(create, problem, async () => {
       const json = { expires_in_days: Number(days.value) || DEFAULT_DAYS };
       if (password.value) json.password = password.value;
       if (limit.value) json.download_limit = Number(limit.value);
@@ -118,13 +140,15 @@ function extendDialog(link, onChange) {
   const { body, close } = openDialog("Extend the link");
   const days = h("input", { type: "number", name: "extend-days", min: "1", max: String(MAX_DAYS), value: String(DEFAULT_DAYS), required: true, inputmode: "numeric" });
   const save = h("button", { type: "submit", class: "primary" }, "Extend");
+  const problem = problemBox();
   const form = h("form", {},
     h("p", {}, `The link to ${link.document_name || "this document"} will work until this many days from now.`),
     field("Days from now", days, `At most ${MAX_DAYS}.`),
+    problem,
     h("div", { class: "actions" }, save, h("button", { type: "button", onclick: close }, "Cancel")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    busy(save, async () => {
+    inDialog(save, problem, async () => {
       const updated = await api("PATCH", `links/${encodeURIComponent(link.id)}`, { json: { expires_in_days: Number(days.value) } });
       close();
       announce(`The link now expires ${new Date(updated.expires_at).toLocaleString()}.`);
@@ -207,6 +231,8 @@ export function linksPanel(doc) {
 
 /** The "Links" page: every link the person made or owns, newest first, a page at a time. */
 export async function linksView(main, params, ctx) {
+  // `#/links?limit=N` sets the page size (for tests of the pages); the API allows 1..200.
+  const limit = Math.min(200, Math.max(1, Number(params.get("limit")) || PAGE_SIZE));
   const cursors = [null];
   let page = 0;
   const list = h("div", { class: "table-wrap" });
@@ -217,7 +243,7 @@ export async function linksView(main, params, ctx) {
     list, pager);
 
   async function load() {
-    const result = await api("GET", "links", { query: { limit: PAGE_SIZE, cursor: cursors[page] } });
+    const result = await api("GET", "links", { query: { limit, cursor: cursors[page] } });
     if (!ctx.isCurrent()) return;
     cursors[page + 1] = result.next_cursor;
     if (!result.items.length && page === 0) {
