@@ -82,9 +82,13 @@ class AuditTrail:
         )
 
     async def record_once(self, deliveries: list[Delivered]) -> int:
-        """Append each delivered action to its account's chain, in the order given, once per event
-        id however often it is delivered; one transaction for the lot. Returns records written."""
+        """Append each delivered action to its account's chain, in the order they happened, once per
+        event id however often it is delivered; one transaction for the lot. Returns records written."""
         facts = [fact for delivered in deliveries if (fact := self.fact(delivered)) is not None]
+        # One account's events come from several topics (partitions), which a batch holds in no
+        # order among themselves: within a batch they take their places by the time they happened
+        # (stable, so one partition's order stands among equal times).
+        facts.sort(key=lambda fact: fact.at)
         if not facts:
             return 0
         written: list[int] = []
