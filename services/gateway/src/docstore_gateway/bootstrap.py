@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from docstore_gateway.adapters.sessions import MongoSessions
+from docstore_events.runtime import EventRuntime
+from docstore_gateway.adapters.sessions import MongoSessions, repositories
 from docstore_gateway.adapters.throttle import Throttle
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.domain.regions import Regions
@@ -30,6 +31,8 @@ class Services:
     settings: Settings
     mongo: AsyncMongoClient[Any]
     sessions: MongoSessions
+    events: EventRuntime
+    """The outbox and its relay (no consumer): `session.ended` goes out through them."""
     upstreams: Upstreams
     throttle: Throttle
     """Throttle counters: `memory://` needs no I/O to set up; a shared store connects lazily."""
@@ -39,9 +42,11 @@ class Services:
 
     async def start(self) -> None:
         await self.sessions.ensure_indexes()
+        await self.events.start()  # the producer and the outbox relay; the gateway subscribes to nothing
 
     async def aclose(self) -> None:
         try:
+            await self.events.stop()
             await self.upstreams.aclose()
         finally:
             await self.mongo.close()
@@ -57,7 +62,9 @@ def bootstrap(
     """Every piece of the gateway, wired. Tests may hand in their own MongoDB client, HTTP
     clients for some services (e.g. one on an in-process app's ASGI transport) or throttle."""
     mongo = mongo or mongo_client(settings)
-    sessions = MongoSessions(mongo[settings.mongodb_database])
+    db = mongo[settings.mongodb_database]
+    sessions = MongoSessions(db)
+    events = EventRuntime.for_service(settings, db)
     clients = {
         name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT)
         for name, url in settings.upstreams().items()
@@ -70,6 +77,7 @@ def bootstrap(
         settings=settings,
         mongo=mongo,
         sessions=sessions,
+        events=events,
         upstreams=upstreams,
         throttle=throttle,
         authenticator=authenticator,
@@ -80,6 +88,7 @@ def bootstrap(
             authenticator,
             ttl=timedelta(seconds=settings.session_ttl_seconds),
             access_ttl=timedelta(seconds=settings.access_ttl_seconds),
+            uow=events.unit_of_work(repositories(db)),
         ),
         forwarding=Forwarding(upstreams, authenticator, sessions, throttle, max_body_bytes=settings.max_body_bytes),
     )

@@ -51,6 +51,8 @@ def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
                     | {
                         "mongodb_url": isolated["mongodb_url"],
                         "mongodb_database": f"{isolated['mongodb_database']}_gw",
+                        "kafka_bootstrap_servers": isolated["kafka_bootstrap_servers"],
+                        "kafka_topic_prefix": isolated["kafka_topic_prefix"],
                         "region": "us-west-2",
                         "region_gateways": REGIONS,
                         "web_dir": "",

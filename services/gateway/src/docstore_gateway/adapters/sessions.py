@@ -2,18 +2,23 @@
 the gateway process keeps no session state.
 
 Only a SHA-256 of each token is stored (as `_id`), so a database leak reveals no usable token.
-Every write is a single-document one, or a delete of one family's or one account's tokens,
-atomic on its own: no transaction, no unit of work. Spending a refresh token is one conditional
-update (`used_at: null` -> now), so of two concurrent refreshes with the same token only one wins.
+Logging in and refreshing are single-document writes, atomic on their own. Ending sessions
+(logout, logout everywhere, a reused refresh token) runs in a unit of work with the
+`session.ended` event it emits: the repository is then bound to that transaction (`session`).
+Spending a refresh token is one conditional update (`used_at: null` -> now), so of two
+concurrent refreshes with the same token only one wins.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_gateway.domain.sessions import RefreshOutcome, RefreshToken, Session
@@ -45,9 +50,11 @@ def _refresh(token: str, row: dict[str, Any]) -> RefreshToken:
 
 
 class MongoSessions:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
+        """`session`: the MongoDB transaction the removals run in (None: each write on its own)."""
         self.collection = db[COLLECTION]
         self.refresh_tokens = db[REFRESH_COLLECTION]
+        self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("account_id")
@@ -78,17 +85,17 @@ class MongoSessions:
         )
 
     async def remove(self, token: str) -> None:
-        await self.collection.delete_one({"_id": _token_id(token)})
+        await self.collection.delete_one({"_id": _token_id(token)}, session=self.session)
 
     async def remove_account(self, account_id: str) -> None:
-        await self.collection.delete_many({"account_id": account_id})
-        await self.refresh_tokens.delete_many({"account_id": account_id})
+        await self.collection.delete_many({"account_id": account_id}, session=self.session)
+        await self.refresh_tokens.delete_many({"account_id": account_id}, session=self.session)
 
     async def remove_family(self, family_id: str) -> None:
         if not family_id:
             return  # a session from before families: it has no relatives to revoke
-        await self.refresh_tokens.delete_many({"family_id": family_id})
-        await self.collection.delete_many({"family_id": family_id})
+        await self.refresh_tokens.delete_many({"family_id": family_id}, session=self.session)
+        await self.collection.delete_many({"family_id": family_id}, session=self.session)
 
     async def add_refresh(self, token: RefreshToken) -> None:
         await self.refresh_tokens.insert_one(
@@ -116,3 +123,15 @@ class MongoSessions:
             return RefreshOutcome.SPENT, _refresh(token, spent)
         found = await self.find_refresh(token)
         return (RefreshOutcome.REUSED, found) if found is not None else (RefreshOutcome.UNKNOWN, None)
+
+
+@dataclass(frozen=True)
+class SessionRepositories:
+    """What the gateway's unit of work hands its use cases: the session store, bound to one transaction."""
+
+    sessions: MongoSessions
+
+
+def repositories(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession | None], SessionRepositories]:
+    """The factory `EventRuntime.unit_of_work` takes: repositories bound to a session (None: none)."""
+    return lambda session: SessionRepositories(MongoSessions(db, session))

@@ -1,9 +1,10 @@
 """What the use cases need from the outside world, as protocols: the adapters (`adapters/`)
 provide them in production, small in-memory classes in the unit tests.
 
-The gateway's only writes are single-document ones (insert one session, delete one, delete an
-account's), each atomic on its own and with no event to publish: the sessions store needs no
-unit of work, and a transaction would only add round trips to every login."""
+Logging in and refreshing are single-document writes, atomic on their own, with no event: no
+transaction, which would only add round trips to every login. Ending sessions (logout, logout
+everywhere, a reused refresh token) emits `session.ended` for the audit trail, so it runs in a
+unit of work whose repositories (`Repositories`) hold the session store bound to that transaction."""
 
 from __future__ import annotations
 
@@ -42,6 +43,13 @@ class SessionRepository(Protocol):
         (`RefreshOutcome.SPENT`, it) when this call spent it, (`REUSED`, it) when it had been spent
         before, (`UNKNOWN`, None) when there is none."""
         ...
+
+
+class Repositories(Protocol):
+    """What a unit of work's transaction hands the session use cases."""
+
+    @property
+    def sessions(self) -> SessionRepository: ...
 
 
 class Accounts(Protocol):

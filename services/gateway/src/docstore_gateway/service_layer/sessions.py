@@ -10,9 +10,12 @@ refuses its access tokens at once, not only when they expire.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from docstore_events.activity import SessionEnded as SessionEndedEvent
+from docstore_events.activity import SessionEndReason
+from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_gateway.domain.errors import (
     AccountsAnsweredUnexpectedly,
     AccountsUnavailable,
@@ -26,7 +29,7 @@ from docstore_gateway.domain.errors import (
 from docstore_gateway.domain.regions import Regions
 from docstore_gateway.domain.sessions import Caller, Issued, RefreshOutcome, RefreshToken, Session
 from docstore_gateway.domain.tokens import bearer_token, new_token, token_region, well_formed
-from docstore_gateway.service_layer.ports import Accounts, LoginThrottle, SessionRepository
+from docstore_gateway.service_layer.ports import Accounts, LoginThrottle, Repositories, SessionRepository
 
 Clock = Callable[[], datetime]
 
@@ -84,8 +87,12 @@ class Logins:
         ttl: timedelta,
         access_ttl: timedelta | None = None,
         clock: Clock = _now,
+        uow: UnitOfWork[Repositories] | None = None,
     ) -> None:
+        """`uow`: ends sessions together with their `session.ended` event (the outbox); without
+        one (unit tests of other rules) sessions end on `sessions` and nothing is emitted."""
         self.sessions = sessions
+        self.uow = uow
         self.accounts = accounts
         self.throttle = throttle
         self.authenticator = authenticator
@@ -161,7 +168,8 @@ class Logins:
         if found is None:
             raise SessionEnded()
         if outcome == RefreshOutcome.REUSED:
-            await self.sessions.remove_family(found.family_id)
+            family = found.family_id
+            await self._end(found.account_id, "refresh-reuse", lambda sessions: sessions.remove_family(family))
             raise SessionEnded()
         if not found.live_at(self.clock()):
             await self.sessions.remove_family(found.family_id)
@@ -181,15 +189,36 @@ class Logins:
             found = await self.sessions.find_refresh(token)
             if found is None:
                 raise SessionEnded() from None
-            await self.sessions.remove_family(found.family_id)
+            family = found.family_id
+            await self._end(found.account_id, "logout", lambda sessions: sessions.remove_family(family))
             return
-        await self.sessions.remove(session.token)
-        await self.sessions.remove_family(session.family_id)
+
+        async def remove(sessions: SessionRepository) -> None:
+            await sessions.remove(session.token)
+            await sessions.remove_family(session.family_id)
+
+        await self._end(session.account_id, "logout", remove)
 
     async def log_out_everywhere(self, authorization: str | None, *, query: str = "") -> None:
         """End every session of the caller's account, on every device (401 without a live session)."""
         session = await self.authenticator.session(authorization, _target(LOGOUT_EVERYWHERE_PATH, query))
-        await self.sessions.remove_account(session.account_id)
+        await self._end(
+            session.account_id, "logout-everywhere", lambda sessions: sessions.remove_account(session.account_id)
+        )
+
+    async def _end(
+        self, account_id: str, reason: SessionEndReason, remove: Callable[[SessionRepository], Awaitable[None]]
+    ) -> None:
+        """Remove sessions and, in the same transaction, emit `session.ended` (for the audit trail)."""
+        if self.uow is None:
+            await remove(self.sessions)
+            return
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            await remove(tx.repos.sessions)
+            tx.emit(SessionEndedEvent(account_id=account_id, reason=reason))
+
+        await self.uow.run(work)
 
 
 def _target(path: str, query: str) -> str:
