@@ -54,3 +54,31 @@ class UploadExpired(Event):
     upload_id: str
     document_id: str
     filename: str
+
+
+class UploadCredentialsIssued(Event):
+    """Emitted by `upload` when it hands an account temporary S3 credentials
+    (`POST /uploads/credentials`). Never the secret: the access key id names them in S3's logs."""
+
+    type = "upload.credentials-issued"
+
+    credential_id: str
+    access_key_id: str
+    bucket: str
+    prefix: str
+    """The only keys the credentials may write (the account's staging prefix)."""
+    expires_at: datetime
+    store: str
+    """Who made them: `seaweedfs` (an identity) or `sts` (an assumed-role session)."""
+
+
+class UploadCredentialsExpired(Event):
+    """Emitted by `upload`'s sweeper once temporary credentials expired and were ended (the
+    identity deleted), with how many objects written under the prefix outside any pending
+    upload it deleted then."""
+
+    type = "upload.credentials-expired"
+
+    credential_id: str
+    access_key_id: str | None = None
+    strays_deleted: int = 0

@@ -103,6 +103,7 @@ def bootstrap(
         redirect_secret=settings.redirect_secret,
     )
     credentials = UploadCredentials(
+        uow,  # its transaction's session binds the credential rows to their events
         identities or identity_store(settings),
         CredentialRecords(runtime.db),
         StagingListing(storage.client, storage.bucket),

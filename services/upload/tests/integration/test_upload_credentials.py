@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 from pymongo import AsyncMongoClient
 
 from docstore_devplatform.testing import eventually
+from docstore_events.outbox import Outbox
+from docstore_events.unit_of_work import MongoUnitOfWork
 from docstore_kit.s3 import S3Settings, make_s3_client
 from docstore_upload.adapters.credentials import CredentialRecords, SeaweedFSIdentities, StagingListing
 from docstore_upload.adapters.sessions import UploadSessions
@@ -40,9 +42,12 @@ async def world(endpoints, isolated) -> AsyncIterator[dict[str, Any]]:
     sessions = UploadSessions(db)
     records = CredentialRecords(db)
     await records.ensure_indexes()
+    outbox = Outbox(db, source="/docstore/upload")
+    uow = MongoUnitOfWork(mongo, db, outbox, lambda _session: None)
 
     def service(lifetime: timedelta) -> UploadCredentials:
         return UploadCredentials(
+            uow,
             SeaweedFSIdentities(iam),
             records,
             StagingListing(admin, BUCKET),
@@ -60,7 +65,7 @@ async def world(endpoints, isolated) -> AsyncIterator[dict[str, Any]]:
         return made[-1]
 
     try:
-        yield {"build": build, "admin": admin, "sessions": sessions, "records": records, "iam": iam}
+        yield {"build": build, "admin": admin, "sessions": sessions, "records": records, "iam": iam, "outbox": outbox}
     finally:
         # Leave no identity behind on the shared server.
         async for row in records.collection.find({"revoked_at": None}):
@@ -207,6 +212,11 @@ async def test_expired_credentials_are_refused_and_strays_under_the_prefix_delet
     assert await asyncio.to_thread(error_code, world["admin"].head_object, Bucket=BUCKET, Key=stray) is not None
     kept = world["admin"].get_object(Bucket=BUCKET, Key=grant.staging_key)
     assert kept["Body"].read() == b"hello"  # a pending upload's bytes stay for its completion
+    # Both facts went out through the outbox, in the same transactions as the rows; no secret.
+    rows = [r async for r in world["outbox"].collection.find({})]
+    types = [r["headers"].get("ce_type") if isinstance(r.get("headers"), dict) else None for r in rows]
+    assert issued.keys.secret_access_key not in repr(rows)
+    assert len(rows) == 2, types
     # Ending it twice is harmless (the sweeper may be taken over after a crash).
     await SeaweedFSIdentities(world["iam"]).revoke(f"docstore-upload-{issued.credential_id}")
 

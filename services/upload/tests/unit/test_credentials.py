@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_events.uploads import UploadCredentialsExpired, UploadCredentialsIssued
 from docstore_upload.domain.credentials import (
     SEAWEEDFS_ACTIONS,
     CredentialsOff,
@@ -108,10 +110,10 @@ class FakeRecords:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
 
-    async def add(self, row: dict[str, Any]) -> None:
+    async def add(self, row: dict[str, Any], *, session: Any = None) -> None:
         self.rows[row["_id"]] = dict(row)
 
-    async def set(self, credential_id: str, **fields: Any) -> None:
+    async def set(self, credential_id: str, *, session: Any = None, **fields: Any) -> None:
         self.rows[credential_id].update(fields)
 
     async def live(self, account_id: str, now: datetime) -> int:
@@ -159,7 +161,9 @@ class FakeSessions:
 def world(*, store: bool = True, staging: FakeStaging | None = None, sessions: dict | None = None, max_live: int = 5):
     records = FakeRecords()
     fake = FakeStore(records) if store else None
+    uow = FakeUnitOfWork(None)
     credentials = UploadCredentials(
+        uow,
         fake,
         records,
         staging or FakeStaging([]),
@@ -170,6 +174,7 @@ def world(*, store: bool = True, staging: FakeStaging | None = None, sessions: d
         lifetime=timedelta(minutes=15),
         max_live=max_live,
     )
+    credentials.emitted = uow.emitted  # type: ignore[attr-defined]  (the tests read the events here)
     return credentials, records, fake
 
 
@@ -186,6 +191,14 @@ async def test_issued_credentials_name_the_prefix_and_record_no_secret() -> None
     assert timedelta(minutes=14) < issued.expires_at - datetime.now(UTC) <= timedelta(minutes=15)
     [row] = records.rows.values()
     assert row["access_key_id"] == issued.keys.access_key_id and "s3cr3t" not in repr(row)
+    [event] = credentials.emitted
+    assert isinstance(event, UploadCredentialsIssued)
+    assert (event.account_id, event.access_key_id, event.prefix) == (
+        "acct-1",
+        issued.keys.access_key_id,
+        issued.scope.prefix,
+    )
+    assert event.store == "fake" and "s3cr3t" not in event.model_dump_json()
 
 
 async def test_an_account_holds_at_most_max_live_credentials() -> None:
@@ -216,6 +229,9 @@ async def test_the_sweeper_ends_expired_credentials_and_deletes_strays_but_not_p
     assert staging.objects == {pending, "staging/us-west-2/acct-2/x"}
     assert staging.aborted == [stray]
     assert records.rows[issued.credential_id]["revoked_at"] is not None
+    ended = credentials.emitted[-1]
+    assert isinstance(ended, UploadCredentialsExpired) and ended.strays_deleted == 2  # stray, finished
+    assert ended.credential_id == issued.credential_id and ended.account_id == "acct-1"
     assert not await credentials.sweep_once(timedelta(seconds=30))  # once
 
 

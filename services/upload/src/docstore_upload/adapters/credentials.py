@@ -155,11 +155,12 @@ class CredentialRecords:
         await self.collection.create_index([("account_id", 1), ("expires_at", 1)])
         await self.collection.create_index([("revoked_at", 1), ("expires_at", 1)])
 
-    async def add(self, row: dict[str, Any]) -> None:
-        await self.collection.insert_one(row)
+    async def add(self, row: dict[str, Any], *, session: Any = None) -> None:
+        """Insert `row`, inside the caller's transaction when `session` is given."""
+        await self.collection.insert_one(row, session=session)
 
-    async def set(self, credential_id: str, **fields: Any) -> None:
-        await self.collection.update_one({"_id": credential_id}, {"$set": fields})
+    async def set(self, credential_id: str, *, session: Any = None, **fields: Any) -> None:
+        await self.collection.update_one({"_id": credential_id}, {"$set": fields}, session=session)
 
     async def live(self, account_id: str, now: datetime) -> int:
         """How many of the account's credentials are not yet expired nor revoked."""

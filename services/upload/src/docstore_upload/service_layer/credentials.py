@@ -5,7 +5,8 @@ still leaves the sweeper something to delete), then asks the identity store, the
 access key id. The sweeper (`sweep_forever`) takes each expired credential once (leased, so
 replicas share the work), deletes its identity (idempotent), deletes what was written under
 the prefix that no pending upload owns, aborts unfinished multipart uploads there, and marks it
-revoked. The secret is answered once and never stored, logged or put in an event.
+revoked. Both steps emit their event through the outbox (`upload.credentials-issued`,
+`upload.credentials-expired`). The secret is answered once and never stored, logged or put in an event.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_events.uploads import UploadCredentialsExpired, UploadCredentialsIssued
 from docstore_upload.domain.credentials import (
     CredentialsOff,
     IssuedKeys,
@@ -45,8 +48,10 @@ class IdentityStore(Protocol):
 
 
 class Records(Protocol):
-    async def add(self, row: dict[str, Any]) -> None: ...
-    async def set(self, credential_id: str, **fields: Any) -> None: ...
+    """The credentials' rows; `session` is the unit of work's transaction (None outside one)."""
+
+    async def add(self, row: dict[str, Any], *, session: Any = None) -> None: ...
+    async def set(self, credential_id: str, *, session: Any = None, **fields: Any) -> None: ...
     async def live(self, account_id: str, now: datetime) -> int: ...
     async def claim_due(self, now: datetime, lease: timedelta) -> dict[str, Any] | None: ...
 
@@ -76,6 +81,7 @@ class IssuedCredentials:
 class UploadCredentials:
     def __init__(
         self,
+        uow: UnitOfWork[Any],
         store: IdentityStore | None,
         records: Records,
         staging: Staging,
@@ -87,6 +93,7 @@ class UploadCredentials:
         lifetime: timedelta,
         max_live: int = 5,
     ) -> None:
+        self.uow = uow
         self.store = store
         self.records = records
         self.staging = staging
@@ -113,26 +120,47 @@ class UploadCredentials:
             bucket=self.bucket, prefix=upload_prefix(region=self.region, account_id=account_id), region=self.region
         )
         identity = identity_name(credential_id)
-        await self.records.add(
-            {
-                "_id": credential_id,
-                "account_id": account_id,
-                "identity": identity,
-                "adapter": self.store.name,
-                "bucket": scope.bucket,
-                "prefix": scope.prefix,
-                "issued_at": now,
-                # Until the store answers, the latest it can end: the sweeper deletes the identity then.
-                "expires_at": now + self.lifetime,
-                "revoked_at": None,
-            }
-        )
+        row = {
+            "_id": credential_id,
+            "account_id": account_id,
+            "identity": identity,
+            "adapter": self.store.name,
+            "bucket": scope.bucket,
+            "prefix": scope.prefix,
+            "issued_at": now,
+            # Until the store answers, the latest it can end: the sweeper deletes the identity then.
+            "expires_at": now + self.lifetime,
+            "revoked_at": None,
+        }
+
+        async def record(tx: Transaction[Any]) -> None:
+            await self.records.add(row, session=tx.session)
+
+        await self.uow.run(record)
         keys = await self.store.issue(
             identity=identity, account_id=account_id, credential_id=credential_id, scope=scope, lifetime=self.lifetime
         )
         # STS ends a session itself, no sooner than its 15-minute minimum: that is when it ends.
         expires_at = keys.expires_at or now + self.lifetime
-        await self.records.set(credential_id, access_key_id=keys.access_key_id, expires_at=expires_at)
+        store = self.store.name
+
+        async def issued(tx: Transaction[Any]) -> None:
+            await self.records.set(
+                credential_id, session=tx.session, access_key_id=keys.access_key_id, expires_at=expires_at
+            )
+            tx.emit(
+                UploadCredentialsIssued(
+                    account_id=account_id,
+                    credential_id=credential_id,
+                    access_key_id=keys.access_key_id,
+                    bucket=scope.bucket,
+                    prefix=scope.prefix,
+                    expires_at=expires_at,
+                    store=store,
+                )
+            )
+
+        await self.uow.run(issued)
         log.info(
             "upload_credentials_issued",
             account_id=account_id,
@@ -156,7 +184,19 @@ class UploadCredentials:
         # While the account holds other live credentials, a write under the prefix may be theirs
         # in progress: the last of them to expire cleans up.
         strays = 0 if await self.records.live(row["account_id"], now) else await self.clean_prefix(row["prefix"])
-        await self.records.set(row["_id"], revoked_at=now, strays_deleted=strays)
+
+        async def ended(tx: Transaction[Any]) -> None:
+            await self.records.set(row["_id"], session=tx.session, revoked_at=now, strays_deleted=strays)
+            tx.emit(
+                UploadCredentialsExpired(
+                    account_id=row["account_id"],
+                    credential_id=row["_id"],
+                    access_key_id=row.get("access_key_id"),
+                    strays_deleted=strays,
+                )
+            )
+
+        await self.uow.run(ended)
         log.info(
             "upload_credentials_expired",
             account_id=row["account_id"],
