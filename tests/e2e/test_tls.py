@@ -32,9 +32,10 @@ from docstore_devplatform.testing import eventually
 
 from .conftest import PASSWORD
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The first test also waits for the platform to start: more room than the suite's 300 s default.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
-READY_TIMEOUT = 300.0  # a busy 2-core machine; the wait ends as soon as the state file says ready
+READY_TIMEOUT = 420.0  # a busy 2-core machine; the wait ends as soon as the state file says ready
 
 
 @dataclass
