@@ -65,6 +65,7 @@ const KINDS = [
   ["quota_restored", "Storage available again", "When you are back under your cap."],
   ["upload_expired", "Upload did not finish", "A file you started uploading never arrived."],
   ["file_modified", "Changes to files you follow", "Someone else changed a file you follow."],
+  ["share_links", "Your public links", "A day before a link expires, and when one reaches its download limit."],
 ];
 
 export async function settingsView(main) {
