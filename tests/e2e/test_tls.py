@@ -116,6 +116,10 @@ def test_the_platform_serves_tls_with_the_local_ca(tls_platform: TlsPlatform) ->
     ep = tls_platform.endpoints
     assert ep["s3_endpoint"].startswith("https://") and ep["typesense_url"].startswith("https://")
     assert ep["aws_endpoint"].startswith("https://") and "tls=true" in ep["mongo_url"]
+    # notify reached SES (moto) over TLS with AWS_CA_BUNDLE: it verified its sender at start.
+    sent = httpx.get(f"{ep['aws_endpoint']}/moto-api/data.json", verify=ssl.create_default_context(cafile=str(ca)))
+    identities = [i["email_identity"] for i in sent.json()["ses"]["EmailIdentity"]]
+    assert identities, "notify's SES client never reached moto over TLS"
 
 
 async def test_key_flows_over_https(api: httpx.AsyncClient, tls_platform: TlsPlatform) -> None:
