@@ -5,7 +5,7 @@
 // that the lists show the link's state, expiry and downloads, never its address.
 import { api, apiAll, publicLinkUrl } from "../api.js";
 import {
-  announce, busy, clear, confirmDialog, errorNodes, field, h, openDialog, timeElement,
+  announce, busy, clear, confirmDialog, errorNodes, field, formatDate, h, openDialog, timeElement,
 } from "../ui.js";
 
 const PAGE_SIZE = 25;
@@ -151,7 +151,7 @@ function extendDialog(link, onChange) {
     inDialog(save, problem, async () => {
       const updated = await api("PATCH", `links/${encodeURIComponent(link.id)}`, { json: { expires_in_days: Number(days.value) } });
       close();
-      announce(`The link now expires ${new Date(updated.expires_at).toLocaleString()}.`);
+      announce(`The link now expires ${formatDate(updated.expires_at)}.`);
       onChange();
     });
   });
