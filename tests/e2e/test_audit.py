@@ -149,3 +149,30 @@ async def test_a_wrong_password_is_a_failed_login_in_the_accounts_trail(api: htt
     [record] = await eventually(failed_login, timeout=90, interval=0.5)
     assert record["outcome"] == "failure"
     assert PASSWORD not in json.dumps(record)
+
+
+async def test_an_anonymous_link_download_is_the_links_doing_in_the_owners_trail(api: httpx.AsyncClient) -> None:
+    owner = await sign_up(api)
+    done = await upload(api, owner, "shared-by-link.txt", b"for anyone with the link")
+    document_id = done["document_id"]
+
+    async def document_recorded() -> bool:
+        return (await api.get(f"/v1/documents/{document_id}", headers=owner.auth)).status_code == 200
+
+    await eventually(document_recorded, timeout=90, interval=0.3)
+    created = await api.post(f"/v1/documents/{document_id}/links", headers=owner.auth, json={"expires_in_days": 1})
+    assert created.status_code == 201, created.text
+    link = created.json()
+    agent = f"AnonymousBrowser/{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=40.0, headers={"User-Agent": agent}) as anonymous:
+        assert (await anonymous.post(f"/s/{link['token']}", data={})).status_code == 303
+
+    async def link_used() -> list[dict[str, Any]]:
+        return [item for item in await activity(api, owner) if item["action"] == "share.link-used"]
+
+    [record] = await eventually(link_used, timeout=90, interval=0.5)
+    assert record["actor"] == {"link_id": link["id"]} and record["document_id"] == document_id
+    assert record["client_address"] in ("127.0.0.1", "::1") and record["user_agent"] == agent
+    assert link["token"] not in json.dumps(record)
+    created_record = [item for item in await activity(api, owner) if item["action"] == "share.link-created"]
+    assert created_record and created_record[0]["actor"] == {"account_id": owner.account_id}
