@@ -111,7 +111,10 @@ def test_a_protected_limited_link_downloads_once_in_a_logged_out_browser_and_rev
     browser.wait(lambda: len(link_rows(browser, "dialog[open]")) == 1, "the new link in the panel")
     [limited] = link_rows(browser, "dialog[open]")
     assert limited["state"] == "active" and limited["downloads"] == "0 / 1" and "Protected" in limited["text"]
-    assert url.rsplit("/", 1)[1] not in browser.driver.page_source
+    secret = url.rsplit("/", 1)[1]
+    assert secret not in browser.driver.page_source
+    kept = browser.js("return JSON.stringify([{...localStorage}, {...sessionStorage}])")
+    assert secret not in kept  # the page keeps no copy of the token
 
     # A second link, no password and no limit: the one to revoke later.
     other_url = create_link(browser)
