@@ -19,6 +19,7 @@ from typing import Any
 from docstore_events import EVENT_TYPES, Envelope
 from docstore_events.batches import BatchConsumer
 from docstore_events.fetch_wait import AdaptiveFetchWait
+from docstore_events.metrics import RuntimeMetrics
 from docstore_events.origin import origin_of
 from docstore_events.runtime import EventRuntime
 from docstore_metadata.service_layer.audit import CONSUMER, AuditTrail, Delivered
@@ -84,9 +85,13 @@ class AuditConsumer:
         consumer = self.consumer()
         await consumer.start()
         AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
+        # Its lag per topic and partition, as `docstore_consumer_lag{group="<prefix>metadata-audit"}`.
+        lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
+        lag.start()
         try:
             await asyncio.Event().wait()
         finally:
+            await lag.stop()
             await consumer.stop()
 
 
