@@ -85,7 +85,7 @@ class AuditConsumer:
         consumer = self.consumer()
         await consumer.start()
         AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
-        # Its lag per topic and partition, as `docstore_consumer_lag{group="<prefix>metadata-audit"}`.
+        # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>metadata-audit"}`.
         lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
         lag.start()
         try:
