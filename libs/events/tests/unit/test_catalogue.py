@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,12 @@ def test_a_test_defined_event_is_not_catalogued() -> None:
         assert "test.catalogue-something-happened" not in [cls.type for cls in catalogue.find_events()]
     finally:
         del EVENT_TYPES["test.catalogue-something-happened"]
+
+
+def test_all_topics_alone_names_every_event_topic() -> None:
+    # In a fresh interpreter that imports nothing else: a platform creating topics up front must
+    # not miss the topics of an event module nobody imported yet.
+    script = "from docstore_events.topics import all_topics; print('\\n'.join(all_topics()))"
+    printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    expected = {f"docstore.{cls.type}" for cls in catalogue.find_events()}
+    assert expected <= set(printed.split())
