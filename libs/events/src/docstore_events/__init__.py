@@ -1,7 +1,7 @@
 """DocStore event contracts and the plumbing to publish and consume them.
 
 Event classes live in one module per domain (`accounts`, `uploads`, `files`, `quota`,
-`indexing`, `shares`); importing this package registers them all.
+`indexing`, `previews`, `shares`); importing this package registers them all.
 """
 
 from docstore_events.accounts import (
@@ -24,6 +24,7 @@ from docstore_events.files import (
     ShareCreated,
 )
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
+from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady, PreviewImage
 from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.shares import (
     ShareLinkCreated,
@@ -45,6 +46,8 @@ __all__ = [
     "AccountUsernameConflicted",
     "DocumentIndexFailed",
     "DocumentIndexed",
+    "DocumentPreviewFailed",
+    "DocumentPreviewReady",
     "Envelope",
     "Event",
     "FileDeleted",
@@ -55,6 +58,7 @@ __all__ = [
     "FileVersionRecorded",
     "KafkaRecord",
     "Plan",
+    "PreviewImage",
     "QuotaExceeded",
     "QuotaRestored",
     "ShareCreated",
