@@ -75,6 +75,8 @@ NOT_ACTIONS = frozenset(
         "file.version-recorded",  # the same upload as upload.completed, seen by the indexer
         "document.indexed",
         "document.index-failed",
+        "document.preview-ready",  # the indexer rendered a thumbnail: no one's action
+        "document.preview-failed",
         "quota.warning-reached",
         "quota.exceeded",
         "quota.restored",
