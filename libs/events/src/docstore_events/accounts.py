@@ -23,6 +23,9 @@ class AccountCreated(Event):
     email: str
     plan: Plan
     home_region: str
+    email_verified: bool = True
+    """False for a sign-up whose address is not verified yet (`account.email-verified` follows);
+    absent (so True) in events from before verification existed: those accounts count as verified."""
 
 
 class AccountPlanChanged(Event):
