@@ -246,11 +246,14 @@ def _print_report(report: Report, as_json: bool) -> None:
             out.print(f"  {outcome.kind:15} {outcome.path}")
         return
     table = Table(title="Sync summary", show_header=False)
-    table.add_row("uploaded", f"{summary['uploaded']} files, {human(summary['bytes_up'])}")
+    table.add_row(
+        "uploaded",
+        f"{summary['uploaded']} files, {human(summary['bytes_up'])} ({human(summary['uploaded_bytes'])} sent)",
+    )
     table.add_row("downloaded", f"{summary['downloaded']} files, {human(summary['bytes_down'])}")
     table.add_row("deleted here / trashed there", f"{summary['deleted_local']} / {summary['trashed_remote']}")
     table.add_row(
-        "dedupe / delta saved", f"{human(summary['dedupe_bytes_saved'])} / {human(summary['delta_bytes_saved'])}"
+        "dedupe / delta saved", f"{human(summary['deduplicated_bytes'])} / {human(summary['delta_bytes_saved'])}"
     )
     table.add_row("conflicts", str(summary["conflicts"]) + "".join(f"\n  {c}" for c in summary["conflict_copies"]))
     table.add_row("errors", str(len(summary["errors"])))

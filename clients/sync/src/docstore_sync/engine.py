@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from docstore_sync.adapters.chunking import chunk_map
 from docstore_sync.adapters.gateway import ApiError, ChangedWhileReading, Gateway, NetworkError
 from docstore_sync.adapters.scan import load_rules, scan, sha256_of
 from docstore_sync.adapters.state import State
@@ -28,6 +29,9 @@ from docstore_sync.domain.plan import Action, Kind, Plan, RemoteFile, plan_sync
 # threshold is higher, so the client asks for multipart explicitly.
 MULTIPART_FROM = 8 * 1024 * 1024
 BATCH = 100  # the upload service's batch routes take at most this many files
+# Files from this size up are sent with their content-defined chunk map: a new version of one
+# whose previous version was sent so too is a delta upload (the server copies unchanged ranges).
+DELTA_FROM = 16 * 1024 * 1024
 # What a file is sent as when the server refuses its own type: the server is the one list of
 # types it stores (a refusal names `content_type` as its field), so the client keeps none.
 FALLBACK_TYPE = "application/octet-stream"
@@ -52,6 +56,15 @@ class Outcome:
     error: str | None = None
     conflict_copy: str | None = None
     resumed_parts: int = 0
+    deduplicated: int = 0
+    """Bytes not sent because the account already stored them (the server copied them)."""
+    delta_saved: int = 0
+    """Bytes not sent because the server copied them from the previous version."""
+
+    @property
+    def sent(self) -> int:
+        """Bytes this upload actually sent."""
+        return max(0, self.bytes - self.deduplicated - self.delta_saved)
 
 
 @dataclass
@@ -77,12 +90,12 @@ class Report:
             "deleted_local": count(Kind.DELETE_LOCAL),
             "trashed_remote": count(Kind.TRASH_REMOTE),
             "conflicts": count(Kind.CONFLICT),
-            "bytes_up": sum(o.bytes for o in done if o.kind in {"upload-new", "upload-version", "conflict"}),
+            "bytes_up": sum(o.bytes for o in done if o.kind in UPLOADS),
+            "uploaded_bytes": sum(o.sent for o in done if o.kind in UPLOADS),
             "bytes_down": sum(o.bytes for o in done if o.kind == "download"),
             "resumed_parts": sum(o.resumed_parts for o in self.outcomes),
-            # Dedupe and delta belong to the server-side part of issue 19; nothing is saved yet.
-            "dedupe_bytes_saved": 0,
-            "delta_bytes_saved": 0,
+            "deduplicated_bytes": sum(o.deduplicated for o in done),
+            "delta_bytes_saved": sum(o.delta_saved for o in done),
             "errors": [f"{o.path}: {o.error}" for o in self.outcomes if not o.ok],
             "conflict_copies": [o.conflict_copy for o in done if o.conflict_copy],
             "warnings": self.warnings,
@@ -97,6 +110,9 @@ class Report:
             return 1
         return 2 if any(o.kind == Kind.CONFLICT.value for o in self.outcomes) else 0
 
+
+UPLOADS = frozenset({"upload-new", "upload-version", "conflict"})
+"""Outcome kinds that upload bytes (`bytes_up`: their files' sizes; `uploaded_bytes`: what was sent)."""
 
 Hooks = Callable[[str, str, int], Callable[[int], None] | None]
 """(path, kind, size) -> a progress callback for that file's bytes (or None)."""
@@ -260,6 +276,8 @@ class Syncer:
     def _grant_body(self, action: Action, size: int) -> dict[str, Any]:
         folder, name = _folder_of(self.remote_folder, action.path)
         body: dict[str, Any] = {"filename": name, "size": size, "content_type": content_type(name), "path": folder}
+        if action.local_sha256:  # bytes the account already stores are not sent again (dedupe)
+            body["sha256"] = action.local_sha256
         if action.kind is Kind.UPLOAD_VERSION and action.remote is not None:
             body |= {"document_id": action.remote.document_id, "base_version": action.remote.version}
         return body
@@ -279,6 +297,8 @@ class Syncer:
             problem = result.get("problem")
             if refuses_type(problem):
                 single.append(action)  # the single path asks again as plain bytes
+            elif result.get("grant", {}).get("deduplicated"):
+                outcomes.append(self._deduplicated(action, action.path, result["grant"]))
             elif result.get("grant"):
                 granted.append((action, result["grant"]))
             elif problem and (problem["status"] == 409 or problem["type"].endswith("not-for-batch")):
@@ -340,6 +360,19 @@ class Syncer:
                 outcomes.append(outcome)
         return outcomes
 
+    def _deduplicated(self, action: Action, rel: str, grant: dict[str, Any], source: Path | None = None) -> Outcome:
+        """The server made the version from bytes the account already stores: nothing was sent."""
+        full = source or self.root / action.path
+        st = full.stat()
+        sha = action.local_sha256 or sha256_of(full)
+        recorded = self.gateway.recorded(grant["document_id"], sha)
+        self.state.record(
+            rel, sha, st.st_size, st.st_mtime_ns, grant["document_id"], recorded.version if recorded else None
+        )
+        if recorded:
+            self.state.set_remote(rel, recorded)
+        return Outcome(rel, action.kind.value, True, bytes=st.st_size, deduplicated=st.st_size)
+
     # --- the steps -----------------------------------------------------------------------
     def _record_local(self, path: str, remote: RemoteFile | None) -> None:
         file = self.local.files.get(path)
@@ -364,7 +397,9 @@ class Syncer:
             return file is None
         return file is not None and st.st_size == file.size and st.st_mtime_ns == file.mtime_ns
 
-    def _upload(self, action: Action, *, as_path: str | None = None, source: Path | None = None) -> Outcome:
+    def _upload(
+        self, action: Action, *, as_path: str | None = None, source: Path | None = None, delta: bool = True
+    ) -> Outcome:
         """Upload `action.path` (or `source` under the name `as_path`): a new document, or a new
         version on top of the remote one the plan saw (409 when it moved on: a conflict)."""
         rel = as_path or action.path
@@ -375,6 +410,7 @@ class Syncer:
         hook = self.hooks(rel, "upload", size) if self.hooks else None
         versioned = action.kind is Kind.UPLOAD_VERSION and as_path is None and action.remote is not None
         resumed = 0
+        saved = 0
         pending = self.state.pending_upload(rel)
         upload_id = None
         if pending and pending[1] == sha and pending[2] == size:
@@ -389,14 +425,24 @@ class Syncer:
                 if hook:
                     hook(sum(p["size"] for p in parts["stored"]))
                 urls = {p["part_number"]: p["url"] for p in parts["missing"]}
-                self.gateway.send_parts(full, parts["part_size"], size, urls, hook)
+                self.gateway.send_parts(full, parts["part_size"], size, urls, hook, _layout(parts["missing"]))
         if upload_id is None:
-            body: dict[str, Any] = {"filename": name, "size": size, "content_type": content_type(name), "path": folder}
+            body: dict[str, Any] = {
+                "filename": name,
+                "size": size,
+                "content_type": content_type(name),
+                "path": folder,
+                "sha256": sha,
+            }
             if versioned:
                 assert action.remote is not None
                 body |= {"document_id": action.remote.document_id, "base_version": action.remote.version}
             if size >= MULTIPART_FROM:
                 body["multipart"] = True
+            if size >= DELTA_FROM and delta:
+                # Sent for every large file: the server keeps the map (once checked against the bytes)
+                # for the next version, and plans this one as a delta when the previous has a map.
+                body["chunks"] = chunk_map(full)
             try:
                 grant = self._grant_as_sent(body)
             except ApiError as error:
@@ -404,14 +450,30 @@ class Syncer:
                     return self._conflict(action)
                 raise
             upload_id, document_id = grant["upload_id"], grant["document_id"]
+            if grant.get("deduplicated"):
+                if hook:
+                    hook(size)
+                return self._deduplicated(action, rel, grant, source)
             if grant.get("multipart"):
                 mp = grant["multipart"]
                 self.state.start_upload(rel, upload_id, sha, size, document_id)
                 urls = {p["part_number"]: p["url"] for p in mp["parts"]}
-                self.gateway.send_parts(full, mp["part_size"], size, urls, hook)
+                saved = int(mp.get("copied_bytes") or 0)
+                if hook and saved:
+                    hook(saved)  # copied by the server: shown as done
+                self.gateway.send_parts(full, mp["part_size"], size, urls, hook, _layout(mp["parts"]))
             else:
                 self.gateway.send_form(grant["form"], full, size, name, hook)
         done = self.gateway.complete(upload_id)
+        if saved:
+            # Part of the object was assembled by the server: wait for its verdict on the sha256
+            # (a rejected delta is sent again whole, once).
+            done = self._verified(upload_id, done)
+            if done.get("status") == "rejected":
+                self.state.end_upload(rel)
+                if delta:
+                    return self._upload(action, as_path=as_path, source=source, delta=False)
+                raise ChangedWhileReading("the server did not accept the assembled file; next time")
         if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
             raise ChangedWhileReading("changed while it was being sent; it will be sent again next time")
         self.state.end_upload(rel)
@@ -420,7 +482,17 @@ class Syncer:
         self.state.record(rel, sha, size, st.st_mtime_ns, document_id, recorded.version if recorded else None)
         if recorded:
             self.state.set_remote(rel, recorded)
-        return Outcome(rel, action.kind.value, True, bytes=size, resumed_parts=resumed)
+        return Outcome(rel, action.kind.value, True, bytes=size, resumed_parts=resumed, delta_saved=saved)
+
+    def _verified(self, upload_id: str, done: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:
+        """The upload's state once the server has read it back (completed or rejected)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.2
+        while done.get("status") in ("pending", "verifying") and time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+            done = self.gateway.upload_state(upload_id) or {"status": "rejected"}
+        return done
 
     def _download(self, action: Action, *, replace_changed: bool = False) -> Outcome:
         remote = action.remote
@@ -482,6 +554,15 @@ class Syncer:
         if remote is not None:
             self._download(Action(Kind.DOWNLOAD, action.path, None, remote, None), replace_changed=True)
         return Outcome(action.path, Kind.CONFLICT.value, True, bytes=uploaded.bytes, conflict_copy=copy)
+
+
+def _layout(parts: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
+    """Each listed part's (offset, size) when the server gave them (a delta upload's parts differ)."""
+    return {
+        p["part_number"]: (int(p["offset"]), int(p["size"]))
+        for p in parts
+        if p.get("offset") is not None and p.get("size")
+    }
 
 
 def _problem_line(problem: dict[str, Any] | None) -> str:

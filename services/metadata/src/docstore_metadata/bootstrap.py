@@ -9,6 +9,7 @@ the use cases. `main.py`'s lifespan registers the consumers on them and stores t
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,7 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_metadata.adapters.keyset import Listing, choose_listing
+from docstore_metadata.adapters.previews import signed_preview_url
 from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
@@ -29,6 +31,7 @@ from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.housekeeping import Housekeeping
 from docstore_metadata.service_layer.links import Links, LinkSweeper
+from docstore_metadata.service_layer.previews import Previews
 from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
 
@@ -52,6 +55,8 @@ class Services:
     replication_relay: ReplicationRelay
     audit: AuditTrail
     """The audit module (its own unit of work and collections; README "Audit trail")."""
+    previews: Previews
+    """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
@@ -88,6 +93,12 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
     return Services(
         audit=audit_trail(settings, runtime),
+        previews=Previews(
+            uow,
+            reads,
+            sign=functools.partial(signed_preview_url, store),
+            url_seconds=settings.download_url_seconds,
+        ),
         settings=settings,
         runtime=runtime,
         listing=listing,

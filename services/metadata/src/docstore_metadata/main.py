@@ -12,11 +12,13 @@ from docstore_kit.observability import configure_logging_from, configure_observa
 from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.audit import router as audit_router
 from docstore_metadata.api.links import router as links_router
+from docstore_metadata.api.previews import router as previews_router
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
 from docstore_metadata.consumers.audit import register_audit
 from docstore_metadata.consumers.handlers import register
+from docstore_metadata.consumers.previews import register_previews
 from docstore_metadata.settings import Settings
 
 
@@ -30,6 +32,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         services = await bootstrap(settings, listing=listing)
         await services.prepare()
         register(services.runtime.events, services.documents)
+        register_previews(services.runtime.events, services.previews)
         services.runtime.background(
             "metadata-audit-consumer", register_audit(services.runtime.events, services.audit).run
         )
@@ -47,6 +50,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(sharing_router)
     app.include_router(links_router)
     app.include_router(audit_router)
+    app.include_router(previews_router)
     return app
 
 

@@ -151,7 +151,7 @@ class FakeStorage:
     async def exists(self, key: str) -> bool:
         return key in self.objects
 
-    async def stored(self, key: str) -> StoredObject | None:
+    async def stored(self, key: str, chunk_lengths: list[int] | None = None) -> StoredObject | None:
         data = self.objects.get(key)
         if data is None:
             return None
@@ -216,6 +216,10 @@ class FakeMetadata:
         if self.down:
             raise MetadataUnavailable("metadata timed out")
         return self.writers.get(account_id)
+
+    async def stored_bytes(self, account_id: str, sha256: str) -> None:
+        """No account stores anything here (dedupe is proven against the real services)."""
+        return None
 
 
 def current(*, trashed: bool = False, version: int = 1) -> CurrentDocument:

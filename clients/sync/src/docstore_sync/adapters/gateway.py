@@ -294,13 +294,24 @@ class Gateway:
         return dict(self.call("GET", f"/v1/uploads/{upload_id}/parts").json())
 
     def send_parts(
-        self, path: Path, part_size: int, size: int, urls: dict[int, str], progress: Progress | None
+        self,
+        path: Path,
+        part_size: int,
+        size: int,
+        urls: dict[int, str],
+        progress: Progress | None,
+        layout: dict[int, tuple[int, int]] | None = None,
     ) -> None:
-        """PUT the given parts (number -> URL) side by side, `concurrency` at a time."""
+        """PUT the given parts (number -> URL) side by side, `concurrency` at a time. A part's
+        bytes are `layout[number]` (offset, length) when the server gave them (a delta upload's
+        parts differ in size), else the `part_size` slice its number says."""
 
         def put(number: int, url: str) -> None:
-            offset = (number - 1) * part_size
-            length = min(part_size, size - offset)
+            if layout and number in layout:
+                offset, length = layout[number]
+            else:
+                offset = (number - 1) * part_size
+                length = min(part_size, size - offset)
             sent = [0]
 
             def counted(n: int) -> None:

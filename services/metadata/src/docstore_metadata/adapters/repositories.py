@@ -118,6 +118,8 @@ class DocumentRepository:
         await self.documents.create_index([("trashed", 1), ("trashed_at", 1)])
         await self.versions.create_index([("document_id", ASCENDING), ("version", DESCENDING)], unique=True)
         await self.versions.create_index("upload_id", unique=True)
+        # Dedupe: an account's own versions by the sha256 of their bytes (never across accounts).
+        await self.versions.create_index([("account_id", 1), ("sha256", 1)])
         await self.changes.create_index([("account_id", 1), ("seq", 1)], unique=True)
 
     # --- single documents and versions -------------------------------------------------
@@ -153,6 +155,13 @@ class DocumentRepository:
 
     async def version(self, document_id: str, version: int) -> Doc | None:
         return await self.versions.find_one({"document_id": document_id, "version": version}, session=self.session)
+
+    async def version_with_bytes(self, account_id: str, sha256: str) -> Doc | None:
+        """A version of one of `account_id`'s own documents whose bytes have this sha256 (the newest
+        first), or None. The account is part of the query: another account's bytes are never found."""
+        found = self.versions.find({"account_id": account_id, "sha256": sha256}, session=self.session)
+        rows = await found.sort("created_at", DESCENDING).limit(1).to_list(None)
+        return rows[0] if rows else None
 
     async def delete_versions(self, document_id: str, numbers: list[int]) -> None:
         await self.versions.delete_many({"document_id": document_id, "version": {"$in": numbers}}, session=self.session)

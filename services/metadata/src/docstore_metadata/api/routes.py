@@ -9,7 +9,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 
 from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
@@ -29,9 +29,11 @@ from docstore_metadata.api.schemas import (
     DocumentPage,
     DownloadOut,
     FullTextOut,
+    InternalBytesOut,
     InternalDocumentOut,
     InternalPlanOut,
     PlanIn,
+    PreviewStateOut,
     ReplicaIn,
     ReplicaOut,
     SignupIn,
@@ -41,6 +43,7 @@ from docstore_metadata.api.schemas import (
 )
 from docstore_metadata.domain.documents import SearchCriteria, check_tags
 from docstore_metadata.domain.full_text import full_text_of
+from docstore_metadata.domain.previews import preview_of
 from docstore_metadata.service_layer.documents import Documents
 
 router = APIRouter()
@@ -80,6 +83,7 @@ async def _document_answer(documents: Documents, doc: dict[str, Any]) -> Documen
 def _document_out(doc: dict[str, Any], owner_plan: str | None = None) -> DocumentOut:
     return DocumentOut(
         full_text=FullTextOut(**full_text_of(doc, owner_plan)),
+        preview=PreviewStateOut(**preview_of(doc)),
         document_id=doc["_id"],
         name=doc["name"],
         title=doc.get("title"),
@@ -367,11 +371,20 @@ async def sync_compare(
     "signing a grant for a new version)",
 )
 async def internal_document(
-    account_id: AccountIdPath, document_id: DocumentIdPath, sharing: SharingDep, _caller: ServiceCaller
+    account_id: AccountIdPath,
+    document_id: DocumentIdPath,
+    sharing: SharingDep,
+    documents: DocumentsDep,
+    _caller: ServiceCaller,
 ) -> InternalDocumentOut:
     found = await sharing.writable(account_id, document_id)
     doc = found.document
+    current = await documents.version_object(doc["_id"], doc["current_version"]) or {}
     return InternalDocumentOut(
+        current_bucket=current.get("bucket"),
+        current_key=current.get("key"),
+        current_size=current.get("size"),
+        current_sha256=current.get("sha256"),
         document_id=doc["_id"],
         owner_id=doc["account_id"],
         access=found.access,
@@ -380,6 +393,33 @@ async def internal_document(
         content_type=doc["content_type"],
         path=doc.get("path", "/"),
         trashed=bool(doc.get("trashed")),
+    )
+
+
+@router.get(
+    "/internal/accounts/{account_id}/bytes/{sha256}",
+    tags=["internal"],
+    summary="Dedupe: a version of the account's own documents whose bytes have this sha256 (upload asks "
+    "before granting an upload that declares one); 404 when the account stores no such bytes",
+    responses=problem_responses(404),
+)
+async def internal_bytes(
+    account_id: AccountIdPath,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="Lowercase hex sha256")],
+    documents: DocumentsDep,
+    _caller: ServiceCaller,
+) -> InternalBytesOut:
+    # Per account only (see `Documents.stored_bytes`): the path's account is the only one searched.
+    found = await documents.stored_bytes(account_id, sha256)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "This account stores no such bytes.")
+    return InternalBytesOut(
+        document_id=found["document_id"],
+        version=found["version"],
+        bucket=found["bucket"],
+        key=found["key"],
+        size=found["size"],
+        sha256=found["sha256"],
     )
 
 

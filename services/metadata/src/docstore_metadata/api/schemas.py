@@ -101,6 +101,15 @@ class FullTextOut(BaseModel):
     )
 
 
+class PreviewStateOut(BaseModel):
+    """The current version's preview: `pending` (being made), `ready` (ask
+    `GET /documents/{id}/versions/{n}/preview?size=small|large` for a signed URL) or `failed`
+    (`reason`; "unsupported type" for a type without a renderer: show a typed icon)."""
+
+    state: Literal["pending", "ready", "failed"]
+    reason: str | None = Field(None, examples=["unsupported type"])
+
+
 class DocumentOut(BaseModel):
     document_id: str
     name: str
@@ -116,6 +125,7 @@ class DocumentOut(BaseModel):
     trashed: bool = False
     trashed_at: datetime | None = None
     full_text: FullTextOut | None = None
+    preview: PreviewStateOut | None = None
 
 
 class DocumentPage(Page[DocumentOut]):
@@ -206,6 +216,22 @@ class InternalDocumentOut(BaseModel):
     content_type: str
     path: str
     trashed: bool
+    current_bucket: str | None = None
+    current_key: str | None = None
+    """The current version's object (upload plans a delta upload against it)."""
+    current_size: int | None = None
+    current_sha256: str | None = None
+
+
+class InternalBytesOut(BaseModel):
+    """A version of the account's own documents holding the asked bytes (upload's dedupe)."""
+
+    document_id: str
+    version: int
+    bucket: str
+    key: str
+    size: int
+    sha256: str
 
 
 class ShareIn(BaseModel):

@@ -98,6 +98,17 @@ class Documents:
 
     # --- versions ----------------------------------------------------------------------
 
+    async def stored_bytes(self, account_id: str, sha256: str) -> Mapping[str, Any] | None:
+        """Dedupe (upload asks): a version of the account's own documents with these bytes, or None.
+        Only the account's own versions are searched: a hash must never tell one account whether
+        another stores some bytes (that would let anyone probe for a file they can name), nor let
+        it claim bytes it cannot show it has."""
+        return await self.reads.documents.version_with_bytes(account_id, sha256)
+
+    async def version_object(self, document_id: str, version: int) -> Mapping[str, Any] | None:
+        """The stored version row (bucket, key, size, sha256) of a document's version, or None."""
+        return await self.reads.documents.version(document_id, version)
+
     async def record_upload(self, event: UploadCompleted) -> VersionRecorded:
         """A completed upload becomes a version (see `_record`), in one transaction."""
         return await self.uow.run(lambda tx: self._record(tx, event))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from docstore_kit import errors
-from docstore_upload.domain.grants import CurrentDocument
+from docstore_upload.domain.grants import CurrentDocument, StoredBytes
 
 __all__ = ["CurrentDocument", "MetadataClient", "MetadataUnavailable"]
 
@@ -41,4 +41,22 @@ class MetadataClient:
             name=body["name"],
             path=body.get("path", "/"),
             trashed=body.get("trashed", False),
+            current_bucket=body.get("current_bucket"),
+            current_key=body.get("current_key"),
+            current_size=body.get("current_size"),
+            current_sha256=body.get("current_sha256"),
         )
+
+    async def stored_bytes(self, account_id: str, sha256: str) -> StoredBytes | None:
+        """Dedupe: a version of the account's own documents with these bytes, else None (metadata
+        searches that account only)."""
+        try:
+            response = await self.http.get(f"/internal/accounts/{account_id}/bytes/{sha256}")
+        except httpx.HTTPError as error:
+            raise MetadataUnavailable(str(error)) from error
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise MetadataUnavailable(f"metadata answered {response.status_code}")
+        body = response.json()
+        return StoredBytes(bucket=body["bucket"], key=body["key"], size=body["size"], sha256=body["sha256"])

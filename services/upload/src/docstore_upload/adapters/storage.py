@@ -13,7 +13,9 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from docstore_kit.s3 import SSE_S3, ServerSideEncryption
+from docstore_upload.domain.delta import ChunkHasher
 from docstore_upload.domain.grants import Grant, form_policy
+from docstore_upload.domain.multipart import MAX_PART
 from docstore_upload.domain.sessions import StoredObject, StoredPart
 
 CHUNK = 8 * 1024 * 1024
@@ -129,22 +131,23 @@ class Storage:
             raise
         return True
 
-    async def stored(self, key: str) -> StoredObject | None:
-        """Size, ETag and sha256 of the object at `key`, or None when it is not there yet."""
-        return await asyncio.to_thread(self._stored, key)
+    async def stored(self, key: str, chunk_lengths: list[int] | None = None) -> StoredObject | None:
+        """Size, ETag and sha256 of the object at `key`, or None when it is not there yet. With
+        `chunk_lengths`, also the sha256 of each of those consecutive chunks (same single read)."""
+        return await asyncio.to_thread(self._stored, key, chunk_lengths)
 
-    def _stored(self, key: str) -> StoredObject | None:
+    def _stored(self, key: str, chunk_lengths: list[int] | None = None) -> StoredObject | None:
         attempts = 3
         while True:
             try:
-                return self._read_back(key)
+                return self._read_back(key, chunk_lengths)
             except ClientError as error:
                 # The object was replaced while it was read (a form posted twice): read the new one.
                 attempts -= 1
                 if not attempts or error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
                     raise
 
-    def _read_back(self, key: str) -> StoredObject | None:
+    def _read_back(self, key: str, chunk_lengths: list[int] | None = None) -> StoredObject | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{CHUNK - 1}")
         except ClientError as error:
@@ -156,7 +159,10 @@ class Storage:
             raise
         size = int(response["ContentRange"].rsplit("/", 1)[1])
         etag = response["ETag"]
-        digest = hashlib.sha256(response["Body"].read())
+        chunks = ChunkHasher(chunk_lengths or [])
+        first = response["Body"].read()
+        digest = hashlib.sha256(first)
+        chunks.update(first)
         # One GET streams at a fraction of what the store and sha256 manage: fetch the rest
         # in ranges, a few ahead, and hash them in order (hashlib releases the GIL).
         with ThreadPoolExecutor(READ_AHEAD) as pool:
@@ -164,10 +170,16 @@ class Storage:
             for start in range(CHUNK, size, CHUNK):
                 reading.append(pool.submit(self._range, key, etag, start, min(start + CHUNK, size) - 1))
                 if len(reading) > READ_AHEAD:
-                    digest.update(reading.popleft().result())
+                    data = reading.popleft().result()
+                    digest.update(data)
+                    chunks.update(data)
             while reading:
-                digest.update(reading.popleft().result())
-        return StoredObject(size=size, etag=etag.strip('"'), sha256=digest.hexdigest())
+                data = reading.popleft().result()
+                digest.update(data)
+                chunks.update(data)
+        return StoredObject(
+            size=size, etag=etag.strip('"'), sha256=digest.hexdigest(), chunk_sha256s=tuple(chunks.digests)
+        )
 
     def _range(self, key: str, etag: str, first: int, last: int) -> bytes:
         # IfMatch: every range comes from the same object, or the read fails and is retried.
@@ -185,6 +197,59 @@ class Storage:
                 CopySource={"Bucket": self.bucket, "Key": source},
                 MetadataDirective="COPY",
                 **self.encryption.params(),
+            )
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
+    async def copy_whole(self, source: str, target: str, size: int) -> bool:
+        """Dedupe: a server-side copy of another object of the same account, with this service's
+        encryption; above S3's 5 GiB `CopyObject` limit, a multipart copy (`UploadPartCopy`).
+        False when `source` is gone."""
+        if size <= MAX_PART:
+            return await self.copy(source, target)
+        from boto3.s3.transfer import TransferConfig  # only the rare >5 GiB copy needs it
+
+        config = TransferConfig(multipart_threshold=MAX_PART, multipart_chunksize=1024 * 1024 * 1024)
+        try:
+            await asyncio.to_thread(
+                self.client.copy,
+                {"Bucket": self.bucket, "Key": source},
+                self.bucket,
+                target,
+                ExtraArgs=self.encryption.params(),
+                Config=config,
+            )
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
+    async def head(self, key: str) -> tuple[int, str] | None:
+        """(size, ETag) of the object at `key`, or None."""
+        try:
+            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        return int(head["ContentLength"]), str(head["ETag"]).strip('"')
+
+    async def copy_part(self, key: str, s3_upload_id: str, number: int, source: str, first: int, last: int) -> bool:
+        """Delta: part `number` of a multipart upload copied server-side from bytes [first, last]
+        of `source` (`UploadPartCopy` with `CopySourceRange`); False when `source` is gone."""
+        try:
+            await asyncio.to_thread(
+                self.client.upload_part_copy,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=s3_upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                CopySourceRange=f"bytes={first}-{last}",
             )
         except ClientError as error:
             if _missing(error):

@@ -14,9 +14,10 @@ from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError, problem_responses
 from docstore_kit.sizes import size_text
 from docstore_upload.api.deps import UploadsDep
+from docstore_upload.domain.delta import MAX_CHUNKS, Chunk
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
-from docstore_upload.service_layer.uploads import IssuedGrant
+from docstore_upload.service_layer.uploads import IssuedGrant, session_layout
 
 # Ids and signatures are ours, URL-safe ASCII: anything else (control characters, other scripts)
 # is refused before it reaches a lookup or a comparison.
@@ -24,6 +25,12 @@ UploadIdPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", d
 SignaturePath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 router = APIRouter(tags=["uploads"])
+
+
+class ChunkIn(BaseModel):
+    offset: int = Field(ge=0)
+    length: int = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
 class GrantIn(BaseModel):
@@ -42,6 +49,21 @@ class GrantIn(BaseModel):
     expires_in: int | None = Field(
         default=None, description="Seconds the form or part URLs stay valid (at most the default)"
     )
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="The file's sha256. When the account already stores these bytes, nothing is sent: the "
+        "answer is `deduplicated` and the upload already completed. Only the caller's own bytes are ever "
+        "found; the recorded sha256 is always read by the server, never taken from here",
+    )
+    chunks: list[ChunkIn] | None = Field(
+        default=None,
+        max_length=MAX_CHUNKS,
+        description="The file's content-defined chunks (FastCDC), in order from offset 0, with `sha256`. "
+        "For a new version of a large file whose current version was sent with chunks too, the answer "
+        "is a delta upload: parts the previous version holds are copied by the server, only the "
+        "`multipart.parts` listed are to be sent. The chunks are checked against the stored bytes",
+    )
 
 
 class FormOut(BaseModel):
@@ -52,12 +74,20 @@ class FormOut(BaseModel):
 class PartUrl(BaseModel):
     part_number: int
     url: str
+    offset: int | None = Field(default=None, description="Where the part's bytes start in the file")
+    size: int | None = Field(default=None, description="How many bytes the part holds")
 
 
 class MultipartOut(BaseModel):
-    part_size: int = Field(description="Every part but the last has exactly this many bytes")
+    part_size: int = Field(
+        description="Every part but the last has exactly this many bytes (a delta upload: see each part's "
+        "`offset` and `size`)"
+    )
     part_count: int
     parts: list[PartUrl] = Field(description="PUT each part's bytes to its URL, in parallel if you like")
+    copied_bytes: int = Field(
+        default=0, description="A delta upload: bytes the server copied from the previous version (not listed)"
+    )
 
 
 class GrantOut(BaseModel):
@@ -68,6 +98,11 @@ class GrantOut(BaseModel):
     max_size: int
     form: FormOut | None = Field(default=None, description="POST these fields, then the file as `file`, to `url`")
     multipart: MultipartOut | None = None
+    deduplicated: bool = Field(
+        default=False,
+        description="The account already stores these bytes: the new version was made server-side and the "
+        "upload is completed; nothing is to be sent",
+    )
 
 
 class StoredPartOut(BaseModel):
@@ -130,7 +165,14 @@ def _grant_request(body: GrantIn) -> GrantRequest:
         browser=body.browser,
         multipart=body.multipart,
         expires_in=body.expires_in,
+        sha256=body.sha256,
+        chunks=tuple(Chunk(c.offset, c.length, c.sha256) for c in body.chunks or ()),
     )
+
+
+def _part_url(number: int, url: str, layout: dict[int, tuple[int, int]]) -> PartUrl:
+    offset, size = layout.get(number, (None, None))
+    return PartUrl(part_number=number, url=url, offset=offset, size=size)
 
 
 def _grant_out(issued: IssuedGrant) -> GrantOut:
@@ -141,14 +183,17 @@ def _grant_out(issued: IssuedGrant) -> GrantOut:
         key=grant.key,
         expires_at=grant.expires_at,
         max_size=issued.max_size,
+        deduplicated=issued.deduplicated,
     )
     if issued.form is not None:
         out.form = FormOut(url=issued.form["url"], fields=issued.form["fields"])
     if issued.part_urls is not None and issued.part_size is not None:
+        layout = issued.layout or {}
         out.multipart = MultipartOut(
             part_size=issued.part_size,
-            part_count=len(issued.part_urls),
-            parts=[PartUrl(part_number=n, url=url) for n, url in sorted(issued.part_urls.items())],
+            part_count=issued.part_count or len(issued.part_urls),
+            parts=[_part_url(n, url, layout) for n, url in sorted(issued.part_urls.items())],
+            copied_bytes=issued.copied_bytes,
         )
     return out
 
@@ -259,7 +304,7 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
         part_size=row["part_size"],
         part_count=row["part_count"],
         stored=[StoredPartOut(part_number=p.number, size=p.size) for p in found.stored],
-        missing=[PartUrl(part_number=n, url=url) for n, url in sorted(found.urls.items())],
+        missing=[_part_url(n, url, session_layout(row)) for n, url in sorted(found.urls.items())],
     )
 
 

@@ -198,6 +198,11 @@ class GrantRequest:
     browser: bool = False
     multipart: bool | None = None
     expires_in: int | None = None
+    sha256: str | None = None
+    """The client's word for the file's sha256: used only to find bytes the account already
+    stores (dedupe) and, for a delta upload, as the sha256 the assembled object must have."""
+    chunks: tuple[Any, ...] = ()
+    """The file's content-defined chunks (`domain.delta.Chunk`), for delta uploads."""
 
     def multipart_for(self, limits: Limits) -> bool:
         """Multipart when asked for, else from the threshold size up."""
@@ -220,6 +225,11 @@ def check_request(request: GrantRequest, limits: Limits) -> GrantRequest:
     )
     if request.size <= 0:
         raise InvalidUpload(EMPTY_FILE, field="size")
+    if request.sha256 is not None:
+        sha = request.sha256.lower()
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise InvalidUpload("A sha256 is 64 hex digits.", field="sha256")
+        checked = replace(checked, sha256=sha)
     if request.expires_in is not None and not 1 <= request.expires_in <= limits.grant_seconds:
         raise InvalidUpload(
             f"An upload link can stay valid for 1 to {limits.grant_seconds} seconds.", field="expires_in"
@@ -245,6 +255,21 @@ class CurrentDocument:
     name: str
     path: str
     trashed: bool
+    current_bucket: str | None = None
+    current_key: str | None = None
+    """The current version's object: what a delta upload copies unchanged ranges from."""
+    current_size: int | None = None
+    current_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredBytes:
+    """A version of the account's own documents holding some bytes (metadata's dedupe answer)."""
+
+    bucket: str
+    key: str
+    size: int
+    sha256: str
 
 
 def check_base(current: CurrentDocument | None, request: GrantRequest) -> CurrentDocument:

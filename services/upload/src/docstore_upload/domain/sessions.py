@@ -37,6 +37,8 @@ class StoredObject:
     size: int
     etag: str
     sha256: str
+    chunk_sha256s: tuple[str, ...] = ()
+    """With a chunk map asked for: each chunk's sha256, computed from the bytes read back."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -30,18 +30,22 @@ from docstore_events.tracing import continue_trace, current_traceparent, link_to
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.errors import DomainError
 from docstore_upload.adapters.repositories import Repositories
+from docstore_upload.domain.delta import DELTA_FROM, Chunk, Part, check_chunks, copied_bytes, plan_parts
 from docstore_upload.domain.errors import (
     DECLINED,
     CompletionFailed,
+    InvalidUpload,
     NoLongerAllowed,
     NotStoredYet,
     TooLarge,
     UploadNotFound,
 )
 from docstore_upload.domain.grants import (
+    CurrentDocument,
     Grant,
     GrantRequest,
     Limits,
+    StoredBytes,
     check_base,
     check_batch,
     check_batch_item,
@@ -100,6 +104,34 @@ class IssuedGrant:
     form: dict[str, Any] | None = None
     part_size: int | None = None
     part_urls: dict[int, str] | None = None
+    deduplicated: bool = False
+    """The account already stored these bytes: the version's object was copied server-side and
+    the upload is completed; nothing is to be sent."""
+    layout: dict[int, tuple[int, int]] | None = None
+    """Multipart: each part's (offset, length) in the file (a delta upload's parts differ in size)."""
+    part_count: int | None = None
+    copied_bytes: int = 0
+    """A delta upload: bytes of the file copied server-side from the previous version."""
+
+
+SHA_MISMATCH = "the assembled file's sha256 is not the one declared"
+"""Why a delta upload is rejected when the object S3 joined is not the file the client described."""
+
+
+async def _none() -> None:
+    return None
+
+
+def uniform_layout(size: int, part: int, count: int) -> dict[int, tuple[int, int]]:
+    """(offset, length) of each part of an upload cut into equal parts (the last shorter)."""
+    return {n: ((n - 1) * part, min(part, size - (n - 1) * part)) for n in range(1, count + 1)}
+
+
+def session_layout(row: Session) -> dict[int, tuple[int, int]]:
+    """A multipart session's parts as (offset, length): stored for a delta upload, else uniform."""
+    if row.get("layout"):
+        return {int(n): (int(o), int(length)) for n, o, length in row["layout"]}
+    return uniform_layout(row["declared_size"], row["part_size"], row["part_count"])
 
 
 @dataclass(frozen=True)
@@ -154,8 +186,21 @@ class Uploads:
     async def grant(self, account_id: str, request: GrantRequest) -> IssuedGrant:
         """Check the request and the room left, record the session, and sign the upload."""
         request = check_request(request, self.limits)
+        if request.chunks:
+            request = replace(request, chunks=check_chunks(request.chunks, request.size))
         # A new version of a document shared for editing is stored and counted as the owner's.
-        document_id, owner_id = await self._document_for(account_id, request)
+        current = await self._current_for(account_id, request)
+        document_id, owner_id = (current.document_id, current.owner_id) if current else (str(uuid.uuid4()), account_id)
+        if request.sha256 and owner_id == account_id:
+            # Only for the caller's own documents: an editor of a shared document must not learn,
+            # by the answer, whether the owner stores some bytes (see metadata's `stored_bytes`).
+            deduplicated = await self._deduplicate(account_id, request, document_id)
+            if deduplicated is not None:
+                return deduplicated
+        if current is not None and request.chunks and request.sha256 and request.size >= DELTA_FROM:
+            delta = await self._delta(account_id, request, current)
+            if delta is not None:
+                return delta
         multipart = request.multipart_for(self.limits)
         signed_for = request.signed_for(self.limits)
         upload_id = str(uuid.uuid4())
@@ -180,6 +225,11 @@ class Uploads:
                 "part_size": chosen,
                 "part_count": part_count(request.size, chosen),
             }
+        if request.chunks and request.sha256:
+            # Kept with the session; marked verified at completion if the bytes match it, and
+            # then what the next version's delta upload is planned against.
+            extra["chunks"] = [[c.offset, c.length, c.sha256] for c in request.chunks]
+            extra["declared_sha256"] = request.sha256
 
         async def record(tx: Transaction[Repositories]) -> None:
             await tx.repos.sessions.add(grant, **extra)
@@ -189,7 +239,14 @@ class Uploads:
         if multipart:
             numbers = list(range(1, extra["part_count"] + 1))
             urls = self.storage.part_urls(grant.key, extra["s3_upload_id"], numbers, expires_in=signed_for)
-            return IssuedGrant(grant=grant, max_size=request.size, part_size=extra["part_size"], part_urls=urls)
+            return IssuedGrant(
+                grant=grant,
+                max_size=request.size,
+                part_size=extra["part_size"],
+                part_urls=urls,
+                layout=uniform_layout(request.size, extra["part_size"], extra["part_count"]),
+                part_count=extra["part_count"],
+            )
         # The form allows no more than declared: a client cannot send more than quota agreed to.
         redirect = self.redirect_url(upload_id) if request.browser else None
         form = self.storage.post_form(grant, max_size=request.size, expires_in=signed_for, redirect_url=redirect)
@@ -224,6 +281,20 @@ class Uploads:
             return index, request, grant
 
         planned = [p for p in await asyncio.gather(*(plan(i, r) for i, r in enumerate(requests))) if p is not None]
+        # Dedupe (the caller's own documents only, as in `grant`): bytes the account already stores.
+        found = await asyncio.gather(
+            *(
+                self.metadata.stored_bytes(account_id, request.sha256)
+                if request.sha256 and grant.account_id == account_id
+                else _none()
+                for _, request, grant in planned
+            )
+        )
+        sources: dict[str, StoredBytes] = {
+            grant.upload_id: source
+            for (_, request, grant), source in zip(planned, found, strict=True)
+            if source is not None and source.bucket == self.storage.bucket and source.size == request.size
+        }
         by_owner: dict[str, list[tuple[int, GrantRequest, Grant]]] = {}
         for item in planned:
             by_owner.setdefault(item[2].account_id, []).append(item)
@@ -254,19 +325,203 @@ class Uploads:
                 "next_check_at": now + BATCH_CLIENT_GRACE,
                 "traceparent": current_traceparent(),
             }
-            await tx.repos.sessions.add_many([(grant, extra) for _, _, grant in granted])
+            await tx.repos.sessions.add_many(
+                [
+                    (
+                        grant,
+                        extra
+                        | ({"deduplicated_from": sources[grant.upload_id].key} if grant.upload_id in sources else {}),
+                    )
+                    for _, _, grant in granted
+                ]
+            )
             for _, _, grant in granted:
                 tx.emit(initiated(grant))
 
         if granted:
             await self.uow.run(record)
+        deduplicated = await self._copy_many(
+            [grant.upload_id for _, _, grant in granted if grant.upload_id in sources], sources
+        )
         for index, request, grant in granted:
+            if grant.upload_id in deduplicated:
+                results[index] = IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
+                continue
+            # (A dedupe whose source went away meanwhile gets its form: a normal upload.)
             redirect = self.redirect_url(grant.upload_id) if request.browser else None
             form = self.storage.post_form(
                 grant, max_size=request.size, expires_in=request.signed_for(self.limits), redirect_url=redirect
             )
             results[index] = IssuedGrant(grant=grant, max_size=request.size, form=form)
         return [result for result in results if result is not None]
+
+    async def _current_for(self, account_id: str, request: GrantRequest) -> CurrentDocument | None:
+        """The existing document a new version is for (checked as `_document_for` does), or None."""
+        if request.document_id is None:
+            return None
+        return check_base(await self.metadata.document(account_id, request.document_id), request)
+
+    # --- dedupe and delta ------------------------------------------------------------
+
+    async def _deduplicate(self, account_id: str, request: GrantRequest, document_id: str) -> IssuedGrant | None:
+        """Dedupe: when the account already stores bytes with the declared sha256 and size, the new
+        version's object is copied from them server-side (no byte passes through here or the
+        client) and the upload completes at once, with the same events as any upload (quota
+        counts the copy as it counts every version's object). None when there are no such bytes
+        (or they went away meanwhile): the caller grants a normal upload, whose completion reads
+        the real sha256 back from S3. The client's hash only ever selects among the account's
+        own versions; the sha256 recorded is the one metadata read from those bytes."""
+        assert request.sha256 is not None
+        source = await self.metadata.stored_bytes(account_id, request.sha256)
+        if source is None or source.size != request.size or source.bucket != self.storage.bucket:
+            return None
+        # Recorded as a form upload (its staging key never written): a process dying after the
+        # copy leaves the watcher a pending upload whose object is there, which it completes.
+        form_request = replace(request, multipart=False, browser=False, chunks=())
+        grant = new_grant(
+            form_request,
+            upload_id=str(uuid.uuid4()),
+            document_id=document_id,
+            owner_id=account_id,
+            region=self.region,
+            limits=self.limits,
+            now=datetime.now(UTC),
+        )
+        check_reservation(
+            await self.quota.reserve(account_id, grant.upload_id, request.size, grant.expires_at), request.size
+        )
+        extra = {
+            "actor_id": account_id,
+            "traceparent": current_traceparent(),
+            "deduplicated_from": source.key,
+            # The watcher leaves it to this call for a while (it would read the copy back again).
+            "next_check_at": datetime.now(UTC) + BATCH_CLIENT_GRACE,
+        }
+
+        async def record(tx: Transaction[Repositories]) -> None:
+            await tx.repos.sessions.add_many([(grant, extra)])
+            tx.emit(initiated(grant))
+
+        await self.uow.run(record)
+        row = await self.reads.sessions.by_id(grant.upload_id)
+        assert row is not None
+        if not await self._copy_deduplicated(row, source.key, source.sha256):
+            await self.uow.run(lambda tx: tx.repos.sessions.finish(grant.upload_id, ABORTED))
+            await self._discard(row)
+            return None
+        return IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
+
+    async def _copy_many(self, upload_ids: list[str], sources: dict[str, StoredBytes]) -> set[str]:
+        """Dedupe a batch's items side by side; the upload ids completed by a copy."""
+        if not upload_ids:
+            return set()
+        rows = [await self.reads.sessions.by_id(upload_id) for upload_id in upload_ids]
+        limit = asyncio.Semaphore(BATCH_S3_CONCURRENCY)
+
+        async def one(row: Session) -> str | None:
+            source = sources[row["_id"]]
+            async with limit:
+                done = await self._item(self._copy_deduplicated(row, source.key, source.sha256))
+            return row["_id"] if done is True else None
+
+        return {u for u in await asyncio.gather(*(one(r) for r in rows if r is not None)) if u is not None}
+
+    async def _copy_deduplicated(self, row: Session, source_key: str, sha256: str) -> bool:
+        """Copy `source_key` to the session's key and record the completion; False when the source
+        is gone (purged meanwhile) or is not the declared size."""
+        if not await self.storage.copy_whole(source_key, row["key"], row["declared_size"]):
+            return False
+        head = await self.storage.head(row["key"])
+        if head is None or head[0] != row["declared_size"]:
+            await self.storage.delete(row["key"])
+            return False
+        # Version objects are never rewritten (every version has a key of its own), so the copy
+        # holds the bytes whose sha256 metadata recorded from S3 when they were uploaded.
+        stored = StoredObject(size=head[0], etag=head[1], sha256=sha256)
+        await self.uow.run(lambda tx: self._record_completion(tx, row, stored))
+        return True
+
+    async def _delta(self, account_id: str, request: GrantRequest, current: CurrentDocument) -> IssuedGrant | None:
+        """A multipart upload whose unchanged ranges are copied server-side from the current
+        version's object (`UploadPartCopy`), planned from that object's verified chunk map and the
+        new file's; the client uploads only the other parts. None when the current version has no
+        verified map (or nothing is worth copying): the caller grants a whole upload."""
+        if not current.current_key or current.current_bucket != self.storage.bucket:
+            return None
+        previous_row = await self.reads.sessions.by_key(current.current_key)
+        if previous_row is None or not previous_row.get("chunks_verified"):
+            return None
+        previous = [Chunk(int(o), int(n), str(h)) for o, n, h in previous_row["chunks"]]
+        chosen = part_size(request.size, self.limits.multipart_part)
+        parts = plan_parts(previous, request.chunks, part_size=chosen)
+        if parts is None:
+            return None
+        multipart_request = replace(request, multipart=True)
+        grant = new_grant(
+            multipart_request,
+            upload_id=str(uuid.uuid4()),
+            document_id=current.document_id,
+            owner_id=current.owner_id,
+            region=self.region,
+            limits=self.limits,
+            now=datetime.now(UTC),
+        )
+        check_reservation(
+            await self.quota.reserve(current.owner_id, grant.upload_id, request.size, grant.expires_at), request.size
+        )
+        extra: dict[str, Any] = {
+            "actor_id": account_id,
+            "traceparent": current_traceparent(),
+            "s3_upload_id": await self.storage.start_multipart(grant),
+            "part_size": chosen,
+            "part_count": len(parts),
+            "layout": [[p.number, p.offset, p.length] for p in parts],
+            "chunks": [[c.offset, c.length, c.sha256] for c in request.chunks],
+            "declared_sha256": request.sha256,
+            "delta_of": current.current_key,
+            "copied_bytes": copied_bytes(parts),
+        }
+
+        async def record(tx: Transaction[Repositories]) -> None:
+            await tx.repos.sessions.add(grant, **extra)
+            tx.emit(initiated(grant))
+
+        await self.uow.run(record)
+        copies = [p for p in parts if p.copied]
+        if not await self._copy_parts(grant.key, extra["s3_upload_id"], current.current_key, copies):
+            # The previous object went away meanwhile: the client sends those parts too.
+            copies = []
+        upload = [p.number for p in parts if p not in copies]
+        urls = self.storage.part_urls(
+            grant.key, extra["s3_upload_id"], upload, expires_in=request.signed_for(self.limits)
+        )
+        return IssuedGrant(
+            grant=grant,
+            max_size=request.size,
+            part_size=chosen,
+            part_urls=urls,
+            layout={p.number: (p.offset, p.length) for p in parts},
+            part_count=len(parts),
+            copied_bytes=copied_bytes(copies),
+        )
+
+    async def _copy_parts(self, key: str, s3_upload_id: str, source: str, parts: list[Part]) -> bool:
+        """The copied parts of a delta upload, side by side (S3 copies; nothing passes through here)."""
+        limit = asyncio.Semaphore(BATCH_S3_CONCURRENCY)
+
+        async def one(part: Part) -> bool:
+            assert part.source_offset is not None
+            async with limit:
+                return await self.storage.copy_part(
+                    key,
+                    s3_upload_id,
+                    part.number,
+                    source,
+                    part.source_offset,
+                    part.source_offset + part.length - 1,
+                )
+
+        return all(await asyncio.gather(*(one(p) for p in parts)))
 
     async def _document_for(self, account_id: str, request: GrantRequest) -> tuple[str, str]:
         """(document id, owner id): a fresh document of the caller's, or the existing document a new
@@ -397,12 +652,18 @@ class Uploads:
         if row.get("staging_key"):
             crashpoint("upload.before_copy")
             await self.storage.copy(row["staging_key"], row["key"])
-        stored = await self.storage.stored(row["key"])
+        chunk_lengths = [int(length) for _, length, _ in row["chunks"]] if row.get("chunks") else None
+        stored = await self.storage.stored(row["key"], chunk_lengths)
         if stored is None:
             raise NotStoredYet(row["_id"])
         if stored.size > row["declared_size"]:
             await self._reject(row, "more bytes arrived than were declared")
             raise TooLarge(row["declared_size"], stored.size)
+        if row.get("delta_of") and stored.sha256 != row.get("declared_sha256"):
+            # Part of this object was assembled by us from the client's map: it must be exactly
+            # the file the client described, or nothing is recorded.
+            await self._reject(row, SHA_MISMATCH)
+            raise InvalidUpload(f"Not stored: {SHA_MISMATCH}. Upload the file again.", field="sha256")
         return stored
 
     async def _item(self, work: Coroutine[Any, Any, T]) -> T | DomainError:
@@ -445,7 +706,11 @@ class Uploads:
         return await self.reads.sessions.by_id(row["_id"]) or row
 
     async def _record_completion(self, tx: Transaction[Repositories], row: Session, stored: StoredObject) -> None:
-        if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored)):
+        fields: dict[str, Any] = {}
+        if row.get("chunks") and stored.sha256 == row.get("declared_sha256"):
+            # The map is kept for the next version's delta only when the bytes read back match it.
+            fields["chunks_verified"] = list(stored.chunk_sha256s) == [h for _, _, h in row["chunks"]]
+        if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored), **fields):
             return  # another path (redirect, watcher) completed it first
         tx.emit(completed(row, stored, bucket=self.storage.bucket))
 
