@@ -26,6 +26,8 @@ class Victim:
     sha256: str
     pending_upload_id: str
     completed_upload_id: str
+    link_id: str = ""
+    """A public share link of the owner's on the document (its token is not kept)."""
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in an answer to anyone else."""
@@ -84,6 +86,8 @@ async def make_victim(gateway: str) -> Victim:
             return listed.status_code == 200 and listed.json()["items"]
 
         await eventually(notified, timeout=60)
+        link = await api.post(f"/v1/documents/{document_id}/links", headers=owner.auth, json={"note": name})
+        assert link.status_code == 201, link.text
         return Victim(
             gateway,
             owner,
@@ -93,6 +97,7 @@ async def make_victim(gateway: str) -> Victim:
             current["sha256"],
             pending.json()["upload_id"],
             second.json()["upload_id"],
+            link.json()["id"],
         )
 
 

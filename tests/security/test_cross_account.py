@@ -49,6 +49,7 @@ def path_values(victim: Victim) -> dict[str, Any]:
         "document_id": victim.document_id,
         "version": 1,
         "grantee_id": victim.grantee.account_id,
+        "link_id": victim.link_id,
         "upload_id": victim.pending_upload_id,
         "account_id": victim.owner.account_id,
         "token": "A" * 43,
@@ -138,6 +139,8 @@ async def assert_victim_untouched(victim: Victim) -> None:
         assert pending["status"] == "pending", pending
         follows = (await api.get("/v1/account/follows", headers=owner)).json()
         assert victim.document_id in str(follows), follows
+        links = (await api.get(f"/v1/documents/{victim.document_id}/links", headers=owner)).json()
+        assert [(link["id"], link["state"]) for link in links["items"]] == [(victim.link_id, "active")], links
         account = (await api.get("/v1/account", headers=owner)).json()
         assert account.get("plan", "free") == "free" and account.get("status", "active") == "active", account
 
