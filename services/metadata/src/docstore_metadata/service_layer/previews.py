@@ -1,0 +1,99 @@
+"""Preview use cases: the indexer's outcomes kept per version, and signed URLs for the images.
+
+`record_outcomes_once` applies a batch of `document.preview-ready` / `document.preview-failed`
+events, each once (`uow.run_once_each`), in one transaction: the version row gets its
+`preview`, and the document its latest version's summary (`domain.previews`). `url` checks the
+caller may read the document exactly as a download does (owner, or an account it is shared
+with), then signs a short-lived GET of the image: bytes never pass through metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_metadata.adapters.previews import set_version_preview
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.domain import previews
+from docstore_metadata.service_layer.sharing import visible
+
+Tx = Transaction[Repositories]
+CONSUMER = "metadata-previews"
+Signer = Callable[..., Awaitable[str]]
+"""`(bucket=, key=, content_type=, expires_in=) -> url` (`adapters.preview_urls`, bound to the store)."""
+
+
+class Previews:
+    def __init__(
+        self, uow: UnitOfWork[Repositories], reads: Repositories, *, sign: Signer, url_seconds: int = 300
+    ) -> None:
+        """`reads`: repositories outside any transaction; `sign` makes a signed GET URL;
+        `url_seconds`: how long one lives (the download URLs' lifetime)."""
+        self.uow = uow
+        self.reads = reads
+        self.sign = sign
+        self.url_seconds = url_seconds
+
+    async def record_outcomes_once(
+        self, outcomes: Sequence[tuple[str, DocumentPreviewReady | DocumentPreviewFailed]]
+    ) -> frozenset[str]:
+        """Each (event id, event) once, in one transaction. An outcome for a document gone
+        meanwhile, another account's, a pruned version, or naming keys outside the version's
+        preview prefix changes nothing. A late outcome for an old version updates that version only."""
+
+        async def work(tx: Tx, fresh: frozenset[str]) -> None:
+            for event_id, event in dict(outcomes).items():
+                if event_id in fresh:
+                    await self._apply(tx, event)
+
+        return await self.uow.run_once_each(
+            consumer=CONSUMER, event_ids=[event_id for event_id, _ in outcomes], work=work
+        )
+
+    @staticmethod
+    async def _apply(tx: Tx, event: DocumentPreviewReady | DocumentPreviewFailed) -> None:
+        document = await tx.repos.documents.get(event.document_id)
+        if document is None or document["account_id"] != event.account_id:
+            return
+        row = await tx.repos.documents.version(event.document_id, event.version)
+        if row is None:
+            return
+        if isinstance(event, DocumentPreviewReady):
+            small, large = previews.image_of(event.small), previews.image_of(event.large)
+            if not all(
+                previews.belongs_to(image["key"], event.account_id, event.document_id, event.version)
+                for image in (small, large)
+            ):
+                return
+            stored = previews.ready(small, large)
+        else:
+            stored = previews.failed(event.reason)
+        await set_version_preview(tx.repos.documents, event.document_id, event.version, stored)
+        if previews.supersedes(document.get("preview"), event.version):
+            await tx.repos.documents.update_document(
+                event.document_id, {"preview": previews.summary(event.version, stored)}
+            )
+
+    async def url(self, account_id: str, document_id: str, version: int, size: str) -> dict[str, Any]:
+        """`{url, expires_at, width, height, content_type}` for a version's preview image of `size`,
+        after the download's permission check (404 for anyone else, as for a missing document);
+        404 when the version has none, 409 while it is pending."""
+        found = await visible(self.reads, account_id, document_id)
+        row = await self.reads.documents.version(document_id, version)
+        image = previews.image_to_serve(row, size)
+        if row is None or not previews.belongs_to(image["key"], found.document["account_id"], document_id, version):
+            raise previews.PreviewNotFound("This version has no preview.")
+        expires_at = datetime.now(UTC) + timedelta(seconds=self.url_seconds)
+        url = await self.sign(
+            bucket=row["bucket"], key=image["key"], content_type=image["content_type"], expires_in=self.url_seconds
+        )
+        return {
+            "url": url,
+            "expires_at": expires_at,
+            "width": image["width"],
+            "height": image["height"],
+            "content_type": image["content_type"],
+        }
