@@ -13,7 +13,7 @@ from typing import Literal
 from docstore_events.base import Event
 
 LoginFailure = Literal["wrong-password", "account-inactive"]
-SessionEndReason = Literal["logout", "logout-everywhere", "refresh-reuse"]
+SessionEndReason = Literal["logout", "logout-everywhere", "refresh-reuse", "session-revoked", "other-sessions-revoked"]
 
 
 class AccountLoggedIn(Event):
@@ -41,7 +41,8 @@ class SessionEnded(Event):
     """Emitted by `gateway` when sessions end before they expire: a logout (`reason` "logout":
     that login's access and refresh tokens), a logout everywhere ("logout-everywhere": every
     session of the account), or a refresh token presented again after it was spent
-    ("refresh-reuse": two holders, so that login is revoked)."""
+    ("refresh-reuse": two holders, so that login is revoked), or the owner ending one session
+    from the list of devices ("session-revoked") or every other one ("other-sessions-revoked")."""
 
     type = "session.ended"
 

@@ -45,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "account.password-changed": "password changed",
     "account.mfa-changed": "two-step sign-in turned on or off",
     "account.sessions-revoked": "signed out everywhere",
+    "account.new-sign-in": "signed in from a new device",
     "upload.initiated": "upload granted",
     "upload.completed": "upload completed",
     "file.download-url-issued": "download URL issued",
