@@ -267,3 +267,39 @@ async def test_the_signed_url_expires(metadata: Harness) -> None:
             assert got.status_code == 200 and got.content == b"short-lived"
             assert time.monotonic() < deadline, "the signed URL kept working"
             await asyncio.sleep(0.5)
+
+
+async def test_link_lists_page_without_gaps_or_repeats(metadata: Harness) -> None:
+    first = await _document(metadata)
+    second = await _document(metadata)
+    made = [(await _link(metadata, doc))["id"] for doc in (first, second, first, second, first)]
+    other_owner = f"acc-{uuid.uuid4().hex[:12]}"
+    theirs = await metadata.stored(b"theirs", account_id=other_owner)
+    await metadata.record(theirs)
+    assert (await _create(metadata, theirs.document_id)).status_code == 404  # not shared: no such document
+
+    async def pages(url: str) -> list[str]:
+        """Every id of the list, page by page; the pages' order newest first."""
+        seen: list[str] = []
+        stamps: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = (await metadata.get(url, **params)).json()
+            seen += [item["id"] for item in page["items"]]
+            stamps += [item["created_at"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                assert [datetime.fromisoformat(t) for t in stamps] == sorted(
+                    (datetime.fromisoformat(t) for t in stamps), reverse=True
+                )
+                return seen
+            assert page["next"].startswith("?")
+
+    # Links made in the same millisecond may come in either order: compare as sets, with no repeat.
+    listed = await pages("/links")
+    assert len(listed) == len(made) and set(listed) == set(made)
+    of_first = await pages(f"/documents/{first}/links")
+    assert len(of_first) == 3 and set(of_first) == {made[0], made[2], made[4]}
+    stranger = await metadata.get("/links", account_id=other_owner)
+    assert stranger.json()["items"] == []
