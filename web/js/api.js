@@ -87,6 +87,17 @@ function keepSession(body, base) {
   else localStorage.removeItem(BASE_KEY);
 }
 
+let endedBecause = null;
+/**
+ * Why the last refresh was refused (the gateway's `detail`, e.g. "signed out: sign in again" for a
+ * session revoked from another device or by a password change), once; null when none was.
+ */
+export function takeSessionEndReason() {
+  const reason = endedBecause;
+  endedBecause = null;
+  return reason;
+}
+
 let refreshing = null;
 /**
  * A new access token for this tab from the refresh cookie; resolves true, or false when the
@@ -109,7 +120,10 @@ export function refreshSession() {
       }
       const body = await readBody(response);
       if (!response.ok) {
-        if (response.status === 401) forgetSession();
+        if (response.status === 401) {
+          forgetSession();
+          endedBecause = body && typeof body === "object" && typeof body.detail === "string" ? body.detail : "";
+        }
         return false;
       }
       keepSession(body, base);
@@ -165,7 +179,7 @@ async function readBody(response) {
 }
 
 let onUnauthorised = () => {};
-/** Called when a request with a token is answered 401 (the session expired or was revoked). */
+/** Called (with the ApiError) when a request with a token is answered 401 and no refresh helps (the session expired or was revoked). */
 export function setUnauthorisedHandler(handler) {
   onUnauthorised = handler;
 }
@@ -184,13 +198,13 @@ export async function api(method, path, options = {}) {
     // Another request of this tab may have refreshed meanwhile: then its token is the one to use.
     const renewed = token() && token() !== error.sentToken;
     if (!renewed && !(await refreshSession())) {
-      onUnauthorised();
+      onUnauthorised(error);
       throw error;
     }
     try {
       return await send(method, path, options);
     } catch (again) {
-      if (again instanceof ApiError && again.status === 401 && again.withToken) onUnauthorised();
+      if (again instanceof ApiError && again.status === 401 && again.withToken) onUnauthorised(again);
       throw again;
     }
   }
@@ -276,13 +290,41 @@ export async function logIn(username, password) {
       base = target.origin;
       continue;
     }
-    if (!response.ok) throw new ApiError(response.status, describeError(response.status, body), body);
     if (response.redirected) base = new URL(response.url).origin;
     if (base === location.origin) base = "";
+    // Two-step sign-in: the password was right, but no session yet. The ticket (minutes, single
+    // use) goes back with a code to the same region's gateway; nothing of it is stored.
+    if (response.status === 401 && body && typeof body === "object" && body.mfa_required && body.mfa_ticket) {
+      return { mfa_required: true, mfa_ticket: body.mfa_ticket, base, detail: body.detail };
+    }
+    if (!response.ok) throw new ApiError(response.status, describeError(response.status, body), body);
     keepSession(body, base);
     return body;
   }
   throw new ApiError(508, "Logging in was redirected too many times; try again later.", null);
+}
+
+/**
+ * The second login step: `step` is `logIn`'s answer when it said `mfa_required`, `code` a
+ * 6-digit code from the authenticator app or a recovery code. Resolves with the session (kept
+ * like a login's); rejects with ApiError (401 for a wrong, reused or expired code or ticket).
+ */
+export async function logInSecondStep(step, code) {
+  let response;
+  try {
+    response = await fetch(new URL(`${step.base}/v1/sessions/mfa`, location.href), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ mfa_ticket: step.mfa_ticket, code }),
+      credentials: "include", // the gateway sets the refresh cookie
+    });
+  } catch {
+    throw new ApiError(0, "Cannot reach DocStore. Check your connection and try again.", null);
+  }
+  const body = await readBody(response);
+  if (!response.ok) throw new ApiError(response.status, describeError(response.status, body), body);
+  keepSession(body, step.base);
+  return body;
 }
 
 async function endSession(method, path) {
@@ -296,7 +338,8 @@ async function endSession(method, path) {
   }
 }
 
-function loggedOut() {
+/** This browser's session has ended on the server (a password change ends every session): forget it in every tab. */
+export function loggedOut() {
   forgetSession();
   if (channel) channel.postMessage({ type: "logged-out" });
   onLoggedOut();

@@ -8,12 +8,14 @@ import {
   rememberAccount,
   setLoggedOutHandler,
   setUnauthorisedHandler,
+  takeSessionEndReason,
   token,
 } from "./api.js";
 import { currentRoute, go, session, setRouter } from "./nav.js";
 import { clear, clearError, h, showError } from "./ui.js";
 import { renderPending } from "./uploads.js";
-import { loginView, signupView } from "./views/auth.js";
+import { forgotView, loginView, resetView, signupView } from "./views/auth.js";
+import { renderVerifyBanner, securityView, verifyEmailView } from "./views/security.js";
 import { filesView, sharedView, trashView } from "./views/files.js";
 import { searchView } from "./views/search.js";
 import { settingsView, usageView } from "./views/account.js";
@@ -24,6 +26,13 @@ import { activityView } from "./views/activity.js";
 const VIEWS = {
   login: { render: loginView, title: "Log in", public: true },
   signup: { render: signupView, title: "Sign up", public: true },
+  forgot: { render: forgotView, title: "Forgot password", public: true },
+  // Pages a mailed link opens: logged in or not (`open`). Their token is read, then dropped from the address.
+  "reset-password": { render: resetView, title: "Choose a new password", open: true },
+  reset: { render: resetView, title: "Choose a new password", open: true },
+  "verify-email": { render: verifyEmailView, title: "Verify your e-mail address", open: true },
+  verify: { render: verifyEmailView, title: "Verify your e-mail address", open: true },
+  security: { render: securityView, title: "Security", nav: "settings" },
   files: { render: filesView, title: "Files" },
   trash: { render: trashView, title: "Trash" },
   shared: { render: sharedView, title: "Shared with me" },
@@ -62,6 +71,7 @@ function showChrome() {
   } else {
     renderPending();
   }
+  renderVerifyBanner(loggedIn ? account : null);
 }
 
 let renderId = 0;
@@ -69,7 +79,7 @@ let renderId = 0;
 async function route() {
   const { name, params } = currentRoute();
   const view = VIEWS[name] || VIEWS.files;
-  if (!view.public && !token()) {
+  if (!view.public && !view.open && !token()) {
     go("login", { next: location.hash.slice(1) });
     return;
   }
@@ -81,7 +91,7 @@ async function route() {
   clearError();
   document.title = `${view.title} · DocStore`;
   for (const link of document.querySelectorAll("#nav a")) {
-    if (link.dataset.view === name) link.setAttribute("aria-current", "page");
+    if (link.dataset.view === (view.nav || name)) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   const main = document.getElementById("main");
@@ -105,13 +115,26 @@ async function route() {
 
 let moveFocus = false;
 
+/**
+ * What the login page says after the server refused this browser's session. A revoked session
+ * (signed out from another device, "sign out everywhere", a password change or reset, two-step
+ * sign-in turned on) is answered "signed out: sign in again": said plainly.
+ */
+export function signedOutNotice(detail) {
+  if (typeof detail === "string" && /sign(ed)? ?(in|out)|revoked/i.test(detail)) {
+    return "You were signed out on this device: the session was ended from your account (signed out elsewhere, a password change, or two-step sign-in turned on). Please log in again.";
+  }
+  return "Your session has ended. Please log in again.";
+}
+
 async function start() {
-  setUnauthorisedHandler(() => {
+  setUnauthorisedHandler((error) => {
     forgetSession();
     session.account = null;
     session.isAdmin = false;
+    // The login page says it (an alert shown here would be cleared by the route change).
+    session.notice = signedOutNotice(takeSessionEndReason() || error?.body?.detail);
     showChrome();
-    showError("Your session has ended. Please log in again.");
     go("login");
   });
   // A logout here, or in another tab of this browser (api.js hears it), or of all devices.
@@ -135,7 +158,10 @@ async function start() {
   // still hold the session. Ask once, silently, before deciding what to show.
   if (!token() && mayRefresh()) {
     try {
-      await refreshSession();
+      if (!(await refreshSession())) {
+        const reason = takeSessionEndReason();
+        if (reason) session.notice = signedOutNotice(reason);
+      }
     } catch {
       // Offline: the login page says so when the person tries.
     }

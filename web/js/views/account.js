@@ -135,7 +135,8 @@ function sessionsCard() {
   return h("section", { class: "card", "aria-labelledby": "sessions-title" },
     h("h2", { id: "sessions-title" }, "Sessions"),
     h("p", { class: "muted" }, "You stay logged in on this browser until you log out. Lost a phone or used a shared computer? End every session at once."),
-    button);
+    h("div", { class: "actions" }, button,
+      h("a", { href: "#/security", class: "button", id: "security-link" }, "Password, two-step sign-in and devices")));
 }
 
 async function renderFollows(box) {

@@ -1,7 +1,27 @@
-// Log in and sign up.
-import { api, ApiError, logIn } from "../api.js";
+// Log in (with the second step when two-step sign-in is on), sign up, and a forgotten password.
+import { api, ApiError, forgetSession, logIn, logInSecondStep, token } from "../api.js";
 import { go, session } from "../nav.js";
 import { busy, clear, field, h } from "../ui.js";
+
+/** The hint under every new-password field (the API's refusal adds zxcvbn's advice). */
+export const PASSWORD_HINT = "At least 8 characters, and not a common or guessable password.";
+
+/** A notice from before this page (e.g. why the session ended), said once at the top of a form. */
+function noticeNode() {
+  const notice = session.notice;
+  session.notice = null;
+  return notice ? h("p", { class: "notice", role: "alert", id: "login-notice" }, notice) : null;
+}
+
+/**
+ * Read a mailed link's token from the URL fragment, then drop it from the address bar and the
+ * history entry (`replaceState`), so it is not left in the history, bookmarks or a shared screen.
+ */
+export function takeTokenFromUrl(params, route) {
+  const linkToken = params.get("token") || "";
+  if (linkToken) history.replaceState(history.state, "", `${location.pathname}${location.search}#/${route}`);
+  return linkToken;
+}
 
 function nextRoute(params) {
   const next = params.get("next") || "";
@@ -19,24 +39,175 @@ export async function loginView(main, params) {
   const submit = h("button", { type: "submit", class: "primary" }, "Log in");
   const form = h("form", { class: "card auth", "aria-labelledby": "login-title", novalidate: false },
     h("h1", { id: "login-title" }, "Log in to DocStore"),
+    noticeNode(),
     field("Username", username),
     field("Password", password),
-    h("div", { class: "actions" }, submit),
+    h("div", { class: "actions" }, submit, h("a", { href: "#/forgot", id: "forgot-link" }, "Forgot password?")),
     h("p", {}, "New here? ", h("a", { href: "#/signup" }, "Create an account")));
+  const wrap = h("div", { class: "auth-wrap" }, form);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(submit, async () => {
+      let answer;
       try {
-        await logIn(username.value.trim(), password.value);
+        answer = await logIn(username.value.trim(), password.value);
       } catch (error) {
         password.select();
+        throw error;
+      }
+      if (answer && answer.mfa_required) {
+        password.value = "";
+        secondStep(wrap, answer, params);
+        return;
+      }
+      await finishLogin(params);
+    });
+  });
+  clear(main, wrap);
+  username.focus();
+}
+
+/**
+ * The second login step: a 6-digit code from the authenticator app, or (after "Use a recovery
+ * code") one of the ten recovery codes. The focus moves to the step's heading, then the field.
+ */
+function secondStep(wrap, step, params) {
+  let recovery = false;
+  const code = h("input", {
+    name: "code", autocomplete: "one-time-code", inputmode: "numeric", required: true, maxlength: "32",
+    autocapitalize: "none", spellcheck: "false", pattern: "[0-9 ]{6,7}",
+  });
+  const hint = h("p", { class: "hint", id: "mfa-code-hint" });
+  code.id = "mfa-code";
+  code.setAttribute("aria-describedby", "mfa-code-hint");
+  const label = h("label", { for: "mfa-code" });
+  const submit = h("button", { type: "submit", class: "primary" }, "Verify");
+  const toggle = h("button", { type: "button", class: "link", id: "mfa-toggle" });
+  const show = () => {
+    label.textContent = recovery ? "Recovery code" : "Code from your authenticator app";
+    hint.textContent = recovery
+      ? "One of the ten codes you saved when you set up two-step sign-in. Each works once."
+      : "The 6-digit code your app shows for DocStore now.";
+    toggle.textContent = recovery ? "Use a code from the app instead" : "Use a recovery code";
+    code.setAttribute("inputmode", recovery ? "text" : "numeric");
+    code.setAttribute("autocomplete", recovery ? "off" : "one-time-code");
+    if (recovery) code.removeAttribute("pattern");
+    else code.setAttribute("pattern", "[0-9 ]{6,7}");
+  };
+  show();
+  toggle.addEventListener("click", () => {
+    recovery = !recovery;
+    code.value = "";
+    show();
+    code.focus();
+  });
+  const title = h("h1", { id: "mfa-title", tabindex: "-1" }, "Two-step sign-in");
+  const form = h("form", { class: "card auth", "aria-labelledby": "mfa-title", id: "mfa-form" },
+    title,
+    h("p", {}, "Your password was right. Now enter a code to finish logging in."),
+    h("div", { class: "field" }, label, code, hint),
+    h("div", { class: "actions" }, submit, toggle),
+    h("p", {}, h("a", { href: "#/login", onclick: (event) => { event.preventDefault(); location.reload(); } }, "Start again")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!form.checkValidity()) {
+      form.reportValidity();
+      return;
+    }
+    busy(submit, async () => {
+      const typed = code.value.trim();
+      try {
+        await logInSecondStep(step, recovery ? typed : typed.replace(/\s+/g, ""));
+      } catch (error) {
+        code.select();
+        if (error instanceof ApiError && error.status === 401 && !/expired|ticket/i.test(error.message)) {
+          throw new Error(recovery
+            ? "That recovery code is not right, or it was used already."
+            : "That code is not right, or it was used already. Wait for the next code in your app and try it.");
+        }
         throw error;
       }
       await finishLogin(params);
     });
   });
+  clear(wrap, form);
+  title.focus();
+  code.focus();
+}
+
+/** "Forgot password?": ask for a reset link. The answer is the same whether or not the account exists. */
+export async function forgotView(main) {
+  const name = h("input", { name: "username_or_email", autocomplete: "username", required: true, maxlength: "254", autocapitalize: "none", spellcheck: "false" });
+  const submit = h("button", { type: "submit", class: "primary" }, "Send reset link");
+  const result = h("div", { role: "status", id: "forgot-result" });
+  const form = h("form", { class: "card auth", "aria-labelledby": "forgot-title" },
+    h("h1", { id: "forgot-title" }, "Forgot your password?"),
+    h("p", {}, "Enter your username or e-mail address. If an account has it, we mail a link to choose a new password."),
+    field("Username or e-mail", name),
+    h("div", { class: "actions" }, submit),
+    result,
+    h("p", {}, h("a", { href: "#/login" }, "Back to log in")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!form.checkValidity()) {
+      form.reportValidity();
+      return;
+    }
+    busy(submit, async () => {
+      await api("POST", "account/password-reset", { auth: false, json: { username_or_email: name.value.trim() } });
+      // One message whatever the answer held: the page never tells whether the account exists.
+      clear(result, h("p", { class: "notice" },
+        "If an account has this username or address, we sent a link to its e-mail address. It works once, for 30 minutes. Check your spam folder too."));
+    });
+  });
   clear(main, h("div", { class: "auth-wrap" }, form));
-  username.focus();
+  name.focus();
+}
+
+/** The page a reset mail links to (`#/reset-password?token=…`): choose a new password. */
+export async function resetView(main, params) {
+  const linkToken = takeTokenFromUrl(params, "reset-password");
+  if (!linkToken) {
+    clear(main, h("div", { class: "auth-wrap" }, h("section", { class: "card auth", "aria-labelledby": "reset-title" },
+      h("h1", { id: "reset-title" }, "Choose a new password"),
+      h("p", {}, "This page needs the link from the reset mail. ", h("a", { href: "#/forgot" }, "Ask for a new link")))));
+    return;
+  }
+  const password = h("input", { name: "new_password", type: "password", autocomplete: "new-password", required: true, minlength: "8" });
+  const again = h("input", { name: "new_password_again", type: "password", autocomplete: "new-password", required: true, minlength: "8" });
+  const submit = h("button", { type: "submit", class: "primary" }, "Set new password");
+  const form = h("form", { class: "card auth", "aria-labelledby": "reset-title" },
+    h("h1", { id: "reset-title" }, "Choose a new password"),
+    field("New password", password, PASSWORD_HINT),
+    field("New password again", again),
+    h("div", { class: "actions" }, submit));
+  const wrap = h("div", { class: "auth-wrap" }, form);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    again.setCustomValidity(again.value === password.value ? "" : "The two passwords differ.");
+    if (!form.checkValidity()) {
+      form.reportValidity();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        await api("POST", "account/password-reset/confirm", { auth: false, json: { token: linkToken, new_password: password.value } });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 422) password.focus();
+        throw error;
+      }
+      // Every session ended, this browser's too: what this tab holds is refused from now on.
+      if (token()) forgetSession();
+      const title = h("h1", { id: "reset-title", tabindex: "-1" }, "Your password is changed");
+      clear(wrap, h("section", { class: "card auth", "aria-labelledby": "reset-title" },
+        title,
+        h("p", { role: "status" }, "Every device that was logged in to your account has been signed out. Log in with the new password."),
+        h("div", { class: "actions" }, h("a", { href: "#/login", class: "button primary", id: "reset-login" }, "Log in"))));
+      title.focus();
+    });
+  });
+  clear(main, wrap);
+  password.focus();
 }
 
 export async function signupView(main, params) {
@@ -50,7 +221,7 @@ export async function signupView(main, params) {
     h("h1", { id: "signup-title" }, "Create your DocStore account"),
     field("Username", username, "Letters, digits, dots, dashes and underscores."),
     field("E-mail", email, "Where we tell you when your storage fills up."),
-    field("Password", password, "At least 8 characters, and not a common or guessable password."),
+    field("Password", password, PASSWORD_HINT),
     h("fieldset", { class: "plans" },
       h("legend", {}, "Plan"),
       h("div", { class: "plan" }, free, h("label", { for: "plan-free" }, h("strong", {}, "Free"), " — 5 GB, search by name, date and tags")),
