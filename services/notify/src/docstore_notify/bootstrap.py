@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
+
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
+from docstore_kit.auth import InternalAuth
+from docstore_notify.adapters.metadata_accounts import MetadataAccounts
 from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
 from docstore_notify.adapters.ses import SesMailer, make_ses_client
 from docstore_notify.domain.unsubscribe import UnsubscribeLinks
@@ -57,6 +61,13 @@ def bootstrap(
     uow = runtime.events.unit_of_work(repositories)
     reads = repositories(None)
     links = UnsubscribeLinks(secret=settings.unsubscribe_secret, base_url=settings.gateway_url)
+    metadata = MetadataAccounts(
+        httpx.AsyncClient(
+            base_url=settings.metadata_url,
+            timeout=5.0,
+            auth=InternalAuth.from_settings(settings).client_auth("metadata"),
+        )
+    )
     notifier = Notifier(
         uow,
         reads,
@@ -66,6 +77,7 @@ def bootstrap(
         max_attempts=settings.max_send_attempts,
         coalesce_window=timedelta(seconds=settings.coalesce_window_seconds),
         consumer=settings.service,
+        addresses=metadata.address,
     )
     return Services(
         settings=settings,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from docstore_kit.app import service_app
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
+from docstore_notify.api.internal_mail import router as internal_mail_router
 from docstore_notify.api.routes import router
 from docstore_notify.bootstrap import Services, bootstrap
 from docstore_notify.consumers.handlers import register
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = service_app(settings=settings, title="DocStore notify", lifespan=lifespan, checks=checks)
     app.include_router(router)
+    app.include_router(internal_mail_router)
     return app
 
 

@@ -48,6 +48,20 @@ class InMemoryRecipients:
     async def touch(self, account_id: str) -> None:
         self.rows.setdefault(account_id, {})["touched"] = True
 
+    async def mark_unverified(self, account_id: str) -> None:
+        row = self.rows.setdefault(account_id, {})
+        if "verified_at" not in row:
+            row["email_verified"] = False
+
+    async def mark_verified(self, account_id: str, email: str | None = None) -> None:
+        row = self.rows.setdefault(account_id, {})
+        row.update(email_verified=True, verified_at=True)
+        if email:
+            row["email"] = email
+
+    async def may_mail(self, account_id: str) -> bool:
+        return self.rows.get(account_id, {}).get("email_verified", True) is not False
+
 
 class InMemoryNotifications:
     def __init__(self) -> None:

@@ -26,6 +26,28 @@ class RecipientRepository:
             session=self.session,
         )
 
+    async def mark_unverified(self, account_id: str) -> None:
+        """The account signed up with an address not verified yet: no mail but verification and
+        reset ones until `mark_verified`. A verification that arrived first (topics are not
+        ordered) wins: `verified_at` is never undone."""
+        await self.collection.update_one(
+            {"_id": account_id, "verified_at": {"$exists": False}},
+            {"$set": {"email_verified": False}},
+            session=self.session,
+        )
+
+    async def mark_verified(self, account_id: str, email: str | None = None) -> None:
+        """The address is verified (with `email`: the account moved to this new, verified address)."""
+        changes: dict[str, Any] = {"email_verified": True, "verified_at": datetime.now(UTC)}
+        if email:
+            changes["email"] = email
+        await self.collection.update_one({"_id": account_id}, {"$set": changes}, upsert=True, session=self.session)
+
+    async def may_mail(self, account_id: str) -> bool:
+        """False while the account's address is unverified; accounts from before verification count as verified."""
+        doc = await self.collection.find_one({"_id": account_id}, {"email_verified": 1}, session=self.session)
+        return doc is None or doc.get("email_verified", True) is not False
+
     async def address(self, account_id: str) -> str | None:
         doc = await self.collection.find_one({"_id": account_id}, {"email": 1}, session=self.session)
         return doc.get("email") if doc else None

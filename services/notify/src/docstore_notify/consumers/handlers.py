@@ -7,6 +7,7 @@ from typing import Any
 
 from docstore_events import AccountCreated, Envelope, FileModified, QuotaExceeded, QuotaRestored, UploadExpired
 from docstore_events.base import Event
+from docstore_events.credentials import AccountEmailVerified
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.runtime import EventRuntime
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
@@ -22,6 +23,7 @@ def handlers(notifier: Notifier) -> dict[type[Event], Handler]:
     n = notifier
     return {
         AccountCreated: lambda e: n.remember_recipient(e.id, e.data),
+        AccountEmailVerified: lambda e: n.verify_recipient(e.id, e.data),
         QuotaWarningReached: lambda e: n.notify(e.id, Notice.quota_warning(e.data)),
         QuotaExceeded: lambda e: n.notify(e.id, Notice.quota_exceeded(e.data)),
         QuotaRestored: lambda e: n.notify(e.id, Notice.quota_restored(e.data)),

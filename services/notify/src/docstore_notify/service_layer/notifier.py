@@ -39,6 +39,7 @@ import structlog
 from prometheus_client import Counter
 
 from docstore_events import AccountCreated, FileModified
+from docstore_events.credentials import AccountEmailVerified
 from docstore_events.faults import crashpoint
 from docstore_events.tracing import loop_span
 from docstore_events.unit_of_work import Transaction, UnitOfWork
@@ -74,6 +75,10 @@ class Claimed:
     unsubscribe_url: str | None = None
 
 
+async def _no_addresses(_account_id: str) -> str | None:
+    return None
+
+
 class Notifier:
     """The use cases that record and send notifications.
 
@@ -91,7 +96,9 @@ class Notifier:
         max_attempts: int,
         coalesce_window: timedelta = timedelta(seconds=60),
         consumer: str = "notify",
+        addresses: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
+        """`addresses`: an account's current address from metadata (after an e-mail change)."""
         self.uow = uow
         self.reads = reads
         self.mailer = mailer
@@ -100,6 +107,7 @@ class Notifier:
         self.max_attempts = max_attempts
         self.coalesce_window = coalesce_window
         self.consumer = consumer
+        self.addresses = addresses or _no_addresses
 
     # --- events (each in `uow.run_once`; what to send goes out after the commit) ---
 
@@ -108,8 +116,22 @@ class Notifier:
 
         async def work(tx: Transaction[Repositories]) -> None:
             await tx.repos.recipients.remember(event.account_id, event.email, event.username)
+            if not event.email_verified:
+                await tx.repos.recipients.mark_unverified(event.account_id)
             await tx.repos.notifications.release_waiting(event.account_id, self.resend_after)
             tx.after_commit(lambda: self.send_released(event.account_id))  # mails that came before the address
+
+        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
+
+    async def verify_recipient(self, event_id: str, event: AccountEmailVerified) -> bool:
+        """`account.email-verified`: mail may go to the account again; with `changed`, to the new
+        address, which only metadata gives (`addresses`, over HTTP: never in an event)."""
+        address = await self.addresses(event.account_id) if event.changed else None
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            await tx.repos.recipients.mark_verified(event.account_id, address)
+            await tx.repos.notifications.release_waiting(event.account_id, self.resend_after)
+            tx.after_commit(lambda: self.send_released(event.account_id))
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
 
@@ -157,6 +179,10 @@ class Notifier:
         is held for the window, or folded into the row already held for the same
         recipient and subject. Without an address yet the row waits for `account.created`.
         """
+        if not await repos.recipients.may_mail(notice.account_id):
+            # Until the address is verified it gets the verification and reset mails only (issue 20).
+            log.info("notification_unverified_address", notification_id=notification_id, kind=notice.kind)
+            return False
         mode = await repos.preferences.mode(notice.account_id, notice.kind)
         if mode == OFF:
             log.info("notification_off", notification_id=notification_id, kind=notice.kind)
