@@ -36,7 +36,8 @@ def _policy(directives: Iterable[tuple[str, Iterable[str]]]) -> str:
 
 def content_security_policy(settings: Settings) -> str:
     """The policy of every response but /docs and /redoc: the web app's own files only; it may connect to
-    every region's gateway (a login follows a 307 home) and to S3 (uploads go straight there)."""
+    every region's gateway (a login follows a 307 home) and to S3 (uploads go straight there), and
+    show images from S3 (previews, through signed URLs)."""
     gateways = settings.cors_origins()
     s3 = [*settings.s3_origins(), *settings.extra_origins()]
     return _policy(
@@ -44,7 +45,8 @@ def content_security_policy(settings: Settings) -> str:
             ("default-src", ["'self'"]),
             ("frame-ancestors", ["'none'"]),
             ("connect-src", ["'self'", *gateways, *s3]),
-            ("img-src", ["'self'", "data:"]),
+            # Preview images load straight from S3 (signed GET URLs; metadata signs them).
+            ("img-src", ["'self'", "data:", *s3]),
             ("style-src", ["'self'"]),
             ("script-src", ["'self'"]),
             ("object-src", ["'none'"]),
