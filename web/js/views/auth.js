@@ -57,7 +57,7 @@ export async function loginView(main, params) {
       }
       if (answer && answer.mfa_required) {
         password.value = "";
-        secondStep(wrap, answer, params);
+        secondStep(main, wrap, answer, params);
         return;
       }
       await finishLogin(params);
@@ -71,7 +71,7 @@ export async function loginView(main, params) {
  * The second login step: a 6-digit code from the authenticator app, or (after "Use a recovery
  * code") one of the ten recovery codes. The focus moves to the step's heading, then the field.
  */
-function secondStep(wrap, step, params) {
+function secondStep(main, wrap, step, params) {
   let recovery = false;
   const code = h("input", {
     name: "code", autocomplete: "one-time-code", inputmode: "numeric", required: true, maxlength: "32",
@@ -107,7 +107,7 @@ function secondStep(wrap, step, params) {
     h("p", {}, "Your password was right. Now enter a code to finish logging in."),
     h("div", { class: "field" }, label, code, hint),
     h("div", { class: "actions" }, submit, toggle),
-    h("p", {}, h("a", { href: "#/login", onclick: (event) => { event.preventDefault(); location.reload(); } }, "Start again")));
+    h("p", {}, h("a", { href: "#/login", onclick: (event) => { event.preventDefault(); loginView(main, params); } }, "Start again")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!form.checkValidity()) {
@@ -120,7 +120,14 @@ function secondStep(wrap, step, params) {
         await logInSecondStep(step, recovery ? typed : typed.replace(/\s+/g, ""));
       } catch (error) {
         code.select();
-        if (error instanceof ApiError && error.status === 401 && !/expired|ticket/i.test(error.message)) {
+        if (error instanceof ApiError && error.status === 401) {
+          // A wrong code keeps the step open (the answer says `mfa_required` again); an expired or
+          // spent ticket means starting again with the password.
+          if (!(error.body && error.body.mfa_required)) {
+            session.notice = error.message;
+            await loginView(main, params);
+            return;
+          }
           throw new Error(recovery
             ? "That recovery code is not right, or it was used already."
             : "That code is not right, or it was used already. Wait for the next code in your app and try it.");
