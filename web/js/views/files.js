@@ -1,12 +1,13 @@
 // The document list (folders, sort, pages), a document's details (rename, tags, move, versions),
 // uploads by drag and drop or file picker, and the trash.
 import { api, apiAll } from "../api.js";
-import { go } from "../nav.js";
+import { go, session } from "../nav.js";
 import {
   announce, busy, clear, confirmDialog, downloadUrl, field, formatBytes, h, openDialog, parseTags, showError, timeElement,
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
 import { linksPanel } from "./links.js";
+import { gridOf, previewPane, rememberViewMode, viewMode, viewToggle } from "./previews.js";
 
 const PAGE_SIZE = 50;
 const FOLDERS_KEY = "docstore.folders";
@@ -120,6 +121,9 @@ export async function filesView(main, params, ctx) {
   const query = { sort, order, path: flat ? undefined : path, limit: PAGE_SIZE };
   const cursors = [null]; // the cursor of each page seen so far: Previous goes back one
   let page = 0;
+  // List or grid (thumbnails), as this person chose last in this browser.
+  const accountId = session.account?.account_id;
+  let mode = viewMode(accountId);
 
   const here = (extra = {}) => ({ path, all: flat ? "1" : undefined, sort, order, ...extra });
   setUploadedHandler(() => { if (ctx.isCurrent()) load(); });
@@ -165,13 +169,22 @@ export async function filesView(main, params, ctx) {
   const newFolder = h("button", { type: "button", onclick: () => newFolderDialog(path) }, "New folder");
   const folders = h("ul", { class: "folders", "aria-label": "Folders" });
   const table = h("div", { class: "table-wrap" });
+  const toggleSlot = h("div", { class: "toggle-slot" });
+  const showToggle = () => clear(toggleSlot, viewToggle(mode, (chosen) => {
+    mode = chosen;
+    rememberViewMode(accountId, mode);
+    shown = null;
+    showToggle();
+    load();
+  }));
+  showToggle();
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
 
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, flat ? "All files" : path === "/" ? "Files" : path.split("/").pop()), newFolder),
     flat ? null : breadcrumb(path, "files"),
     dropzone,
-    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect)),
+    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect), toggleSlot),
     flat ? null : folders,
     table,
     pager);
@@ -187,15 +200,38 @@ export async function filesView(main, params, ctx) {
   // What the table shows now: a reload that finds the same (often the feed echoing this page's own
   // change) leaves the rows alone, so a button under the pointer or the focus stays where it is.
   let shown = null;
+  let recheck = null;
   async function load() {
     const result = await api("GET", "documents", { query: { ...query, cursor: cursors[page] } });
     if (!ctx.isCurrent()) return;
     cursors[page + 1] = result.next_cursor;
-    const fingerprint = JSON.stringify([page, result.items, result.next_cursor]);
+    // Previews being made do not show in the change feed: while the grid shows one, look again.
+    clearTimeout(recheck);
+    if (mode === "grid" && result.items.some((doc) => doc.preview?.state === "pending")) {
+      recheck = setTimeout(() => { if (ctx.isCurrent()) load().catch(() => {}); }, 3000);
+    }
+    const fingerprint = JSON.stringify([mode, page, result.items, result.next_cursor]);
     if (fingerprint === shown) return;
     shown = fingerprint;
-    renderTable(result.items);
+    if (mode === "grid") renderGrid(result.items);
+    else renderTable(result.items);
     renderPager(result.next_cursor);
+  }
+
+  function renderGrid(items) {
+    if (!items.length && page === 0) {
+      clear(table, h("p", { class: "empty" }, flat ? "No documents yet. Upload one above." : "This folder is empty. Upload files above."));
+      return;
+    }
+    clear(table, gridOf(items, {
+      caption: `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`,
+      open: (doc) => detailsDialog(doc, load),
+      meta: (doc) => `${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`,
+      actions: (doc) => [
+        h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
+        h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => trash(doc, load)) }, "Delete"),
+      ],
+    }));
   }
 
   function renderTable(items) {
@@ -347,6 +383,7 @@ function detailsDialog(doc, refresh) {
     h("dt", {}, "Tags"), h("dd", {}, tagList(d.tags)),
     h("dt", {}, "Full text"), h("dd", { class: "fulltext" }, fullTextLine(d.full_text)));
   showFacts(doc);
+  let pane = previewPane(doc, { isOpen: () => body.isConnected });
 
   const update = async (button, patch, message) => busy(button, async () => {
     doc = await api("PATCH", `documents/${encodeURIComponent(doc.document_id)}`, { json: patch });
@@ -385,8 +422,14 @@ function detailsDialog(doc, refresh) {
         api("GET", `documents/${encodeURIComponent(doc.document_id)}`),
         apiAll(`documents/${encodeURIComponent(doc.document_id)}/versions`),
       ]);
+      const isNewVersion = fresh.version !== doc.version;
       doc = fresh;
       showFacts(doc);
+      if (isNewVersion) {
+        const next = previewPane(doc, { isOpen: () => body.isConnected });
+        pane.replaceWith(next);
+        pane = next;
+      }
       renderVersions(list);
     } catch (error) {
       clear(versions, h("p", { class: "error-text" }, `Could not load the versions: ${error.message}`));
@@ -474,6 +517,7 @@ function detailsDialog(doc, refresh) {
   loadShares();
 
   body.append(
+    pane,
     facts,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
