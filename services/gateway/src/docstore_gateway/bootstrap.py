@@ -12,15 +12,19 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from docstore_events.runtime import EventRuntime
+from docstore_events.unit_of_work import UnitOfWork
+from docstore_gateway.adapters.devices import MongoDevices
 from docstore_gateway.adapters.sessions import MongoSessions, repositories
 from docstore_gateway.adapters.throttle import Throttle
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.domain.regions import Regions
+from docstore_gateway.service_layer.devices import AccountSessions, Revocations
 from docstore_gateway.service_layer.forwarding import Forwarding
-from docstore_gateway.service_layer.sessions import Authenticator, Logins
+from docstore_gateway.service_layer.ports import Repositories
+from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
-from docstore_kit.auth import InternalAuth
+from docstore_kit.auth import InternalAuth, parse_keys
 
 # Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
@@ -31,18 +35,24 @@ class Services:
     settings: Settings
     mongo: AsyncMongoClient[Any]
     sessions: MongoSessions
+    devices: MongoDevices
     events: EventRuntime
-    """The outbox and its relay (no consumer): `session.ended` goes out through them."""
+    """The outbox and its relay (`session.ended`, `account.new-sign-in` go out through them), and
+    the one subscription, `account.sessions-revoked` (`consumers/revocations.py`, registered by
+    `main.py` before `start`)."""
     upstreams: Upstreams
     throttle: Throttle
     """Throttle counters: `memory://` needs no I/O to set up; a shared store connects lazily."""
     authenticator: Authenticator
     logins: Logins
     forwarding: Forwarding
+    account_sessions: AccountSessions
+    revocations: Revocations
 
     async def start(self) -> None:
         await self.sessions.ensure_indexes()
-        await self.events.start()  # the producer and the outbox relay; the gateway subscribes to nothing
+        await self.devices.ensure_indexes()
+        await self.events.start()  # the producer, the outbox relay and the revocation subscriber
 
     async def aclose(self) -> None:
         try:
@@ -64,7 +74,9 @@ def bootstrap(
     mongo = mongo or mongo_client(settings)
     db = mongo[settings.mongodb_database]
     sessions = MongoSessions(db)
+    devices = MongoDevices(db)
     events = EventRuntime.for_service(settings, db)
+    uow: UnitOfWork[Repositories] = events.unit_of_work(repositories(db))
     clients = {
         name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT)
         for name, url in settings.upstreams().items()
@@ -72,23 +84,32 @@ def bootstrap(
     } | (upstream_clients or {})
     upstreams = Upstreams(clients, InternalAuth.from_settings(settings))
     throttle = throttle or Throttle.from_settings(settings)
-    authenticator = Authenticator(sessions, Regions(settings.region, settings.gateways()))
+    sign_outs = SignOuts(devices)
+    authenticator = Authenticator(sessions, Regions(settings.region, settings.gateways()), sign_outs=sign_outs)
+    logins = Logins(
+        sessions,
+        upstreams,
+        throttle,
+        authenticator,
+        ttl=timedelta(seconds=settings.session_ttl_seconds),
+        access_ttl=timedelta(seconds=settings.access_ttl_seconds),
+        uow=uow,
+        devices=devices,
+        # Second-step tickets are signed with the internal signing keys (rotation as for identity tokens).
+        ticket_keys=parse_keys(settings.internal_auth_keys),
+        ticket_key_id=settings.internal_auth_key_id,
+    )
     return Services(
         settings=settings,
         mongo=mongo,
         sessions=sessions,
+        devices=devices,
         events=events,
         upstreams=upstreams,
         throttle=throttle,
         authenticator=authenticator,
-        logins=Logins(
-            sessions,
-            upstreams,
-            throttle,
-            authenticator,
-            ttl=timedelta(seconds=settings.session_ttl_seconds),
-            access_ttl=timedelta(seconds=settings.access_ttl_seconds),
-            uow=events.unit_of_work(repositories(db)),
-        ),
+        logins=logins,
         forwarding=Forwarding(upstreams, authenticator, sessions, throttle, max_body_bytes=settings.max_body_bytes),
+        account_sessions=AccountSessions(authenticator, logins, devices),
+        revocations=Revocations(uow, sign_outs, consumer=settings.service),
     )

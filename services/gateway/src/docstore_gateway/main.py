@@ -14,12 +14,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.routing import Mount
 
+from docstore_gateway.api.account_sessions import router as account_sessions_router
 from docstore_gateway.api.edge import install_edge
 from docstore_gateway.api.errors import install_error_handler
 from docstore_gateway.api.openapi import install_docs
 from docstore_gateway.api.routes import router
 from docstore_gateway.api.share_page import router as share_page_router
 from docstore_gateway.bootstrap import bootstrap
+from docstore_gateway.consumers.revocations import register
 from docstore_gateway.settings import Settings
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_logging_from, configure_observability
@@ -32,6 +34,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
         services = bootstrap(settings, **overrides)
+        register(services.events, services.revocations)  # account.sessions-revoked
         try:
             await services.start()
             app.state.services = services
@@ -52,6 +55,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     )
     install_error_handler(app)
     install_edge(app, settings)
+    app.include_router(account_sessions_router)  # before `router`, whose last route forwards any /v1 path
     app.include_router(router)
     app.include_router(share_page_router)  # /s/{token}: public share links' pages
     if origins := settings.cors_origins():

@@ -21,6 +21,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_gateway.adapters.devices import FAMILIES, MongoDevices
 from docstore_gateway.domain.sessions import RefreshOutcome, RefreshToken, Session
 
 COLLECTION = "sessions"
@@ -46,6 +47,7 @@ def _refresh(token: str, row: dict[str, Any]) -> RefreshToken:
         role=row.get("role", "user"),
         expires_at=expires_at,
         used_at=_aware(row.get("used_at")),
+        signed_in_at=_aware(row.get("signed_in_at")),
     )
 
 
@@ -54,6 +56,7 @@ class MongoSessions:
         """`session`: the MongoDB transaction the removals run in (None: each write on its own)."""
         self.collection = db[COLLECTION]
         self.refresh_tokens = db[REFRESH_COLLECTION]
+        self.families = db[FAMILIES]
         self.session = session
 
     async def ensure_indexes(self) -> None:
@@ -69,6 +72,7 @@ class MongoSessions:
                 "account_id": session.account_id,
                 "role": session.role,
                 "family_id": session.family_id,
+                "signed_in_at": session.signed_in_at,
                 "created_at": session.created_at,
                 "expires_at": session.expires_at,
             }
@@ -81,7 +85,13 @@ class MongoSessions:
         created_at, expires_at = _aware(row["created_at"]), _aware(row["expires_at"])
         assert created_at is not None and expires_at is not None
         return Session(
-            token, row["account_id"], row.get("role", "user"), created_at, expires_at, row.get("family_id", "")
+            token,
+            row["account_id"],
+            row.get("role", "user"),
+            created_at,
+            expires_at,
+            row.get("family_id", ""),
+            _aware(row.get("signed_in_at")),
         )
 
     async def remove(self, token: str) -> None:
@@ -90,12 +100,23 @@ class MongoSessions:
     async def remove_account(self, account_id: str) -> None:
         await self.collection.delete_many({"account_id": account_id}, session=self.session)
         await self.refresh_tokens.delete_many({"account_id": account_id}, session=self.session)
+        await self.families.delete_many({"account_id": account_id}, session=self.session)
+
+    async def remove_logins_before(self, account_id: str, moment: datetime) -> None:
+        """The refresh tokens and device rows of the account's logins before `moment` (refresh
+        tokens without a login time are older than this rule: removed too). Their access tokens
+        stay until they expire (minutes), refused by the Authenticator by their login time, so a
+        client hears "signed out" rather than an unexplained 401."""
+        older = {"account_id": account_id, "$or": [{"signed_in_at": {"$lt": moment}}, {"signed_in_at": None}]}
+        await self.refresh_tokens.delete_many(older, session=self.session)
+        await self.families.delete_many({"account_id": account_id, "created_at": {"$lt": moment}}, session=self.session)
 
     async def remove_family(self, family_id: str) -> None:
         if not family_id:
             return  # a session from before families: it has no relatives to revoke
         await self.refresh_tokens.delete_many({"family_id": family_id}, session=self.session)
         await self.collection.delete_many({"family_id": family_id}, session=self.session)
+        await self.families.delete_one({"_id": family_id}, session=self.session)
 
     async def add_refresh(self, token: RefreshToken) -> None:
         await self.refresh_tokens.insert_one(
@@ -106,6 +127,7 @@ class MongoSessions:
                 "role": token.role,
                 "expires_at": token.expires_at,
                 "used_at": token.used_at,
+                "signed_in_at": token.signed_in_at,
             }
         )
 
@@ -130,8 +152,9 @@ class SessionRepositories:
     """What the gateway's unit of work hands its use cases: the session store, bound to one transaction."""
 
     sessions: MongoSessions
+    devices: MongoDevices
 
 
 def repositories(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession | None], SessionRepositories]:
     """The factory `EventRuntime.unit_of_work` takes: repositories bound to a session (None: none)."""
-    return lambda session: SessionRepositories(MongoSessions(db, session))
+    return lambda session: SessionRepositories(MongoSessions(db, session), MongoDevices(db, session))

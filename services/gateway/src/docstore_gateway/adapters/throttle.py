@@ -91,6 +91,19 @@ class Throttle:
         """Counts a sign-up attempt for the address; refuses once over a limit."""
         return await self._hit(self.signup_per_address, "signup-address", address)
 
+    async def mfa_attempt(self, account_id: str, address: str) -> int | None:
+        """Before checking a second-factor code: counts the attempt for the address (the same
+        counter as password attempts: one budget for both steps), and refuses while the address,
+        or the account by its wrong codes (the username limits), is over a limit."""
+        waits = [await self._hit(self.login_per_address, "login-address", address)]
+        waits.append(await self._test(self.login_per_username, "mfa-account", account_id))
+        return max((wait for wait in waits if wait), default=None)
+
+    async def mfa_failed(self, account_id: str) -> None:
+        """A wrong second-factor code: counts toward the account's limits (as a wrong password
+        counts toward the username's)."""
+        await self._hit(self.login_per_username, "mfa-account", account_id)
+
     async def link_password_allowed(self, link: str, address: str) -> int | None:
         """Before checking a share link's password: refuses while this address is over the
         link's wrong-password limits (`link` is the token; only a digest of it is stored)."""

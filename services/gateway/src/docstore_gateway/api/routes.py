@@ -19,7 +19,7 @@ from docstore_gateway.api.deps import ForwardingDep, LoginsDep, ServicesDep
 from docstore_gateway.domain.sessions import Issued
 from docstore_gateway.service_layer.forwarding import Incoming
 from docstore_gateway.settings import Settings
-from docstore_kit.errors import problem_responses
+from docstore_kit.errors import PROBLEM_JSON, Problem, problem_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -30,6 +30,15 @@ class LoginIn(BaseModel):
     refresh_token_in_body: bool = False
     """For programs that keep their own session (the sync client): the refresh token comes in the
     body, and no cookie is set. Browsers leave it false, so no script ever sees a refresh token."""
+
+
+class MfaIn(BaseModel):
+    mfa_ticket: str = Field(min_length=1, max_length=2048)
+    """The ticket from the login's 401 `mfa_required` answer (5 minutes, works once)."""
+    code: str = Field(min_length=1, max_length=64)
+    """The 6-digit code from the authenticator app, or one of the recovery codes."""
+    refresh_token_in_body: bool = False
+    """As for the login: a program that keeps its own session gets the refresh token in the body."""
 
 
 class RefreshIn(BaseModel):
@@ -110,14 +119,53 @@ def client_address(request: Request) -> str:
             "gateway; body `{detail, home_region, location}`"
         },
         409: {"description": "The account lost its username to a simultaneous sign-up in another region"},
-        **problem_responses(401, 429, 503),
+        401: {
+            "description": "Wrong username or password; or, for an account with two-step sign-in, "
+            "`{detail, mfa_required: true, mfa_ticket}`: send the ticket and a code to `POST /v1/sessions/mfa`",
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+        },
+        **problem_responses(429, 503),
     },
 )
 async def log_in(
     body: LoginIn, request: Request, response: Response, logins: LoginsDep, services: ServicesDep
 ) -> SessionOut:
     """The access token (`token`, minutes) in the body; the refresh token in an HttpOnly cookie."""
-    issued = await logins.log_in(body.username, body.password, address=client_address(request), query=request.url.query)
+    issued = await logins.log_in(
+        body.username,
+        body.password,
+        address=client_address(request),
+        query=request.url.query,
+        user_agent=request.headers.get("user-agent"),
+    )
+    return _session_out(issued, response, services.settings, in_body=body.refresh_token_in_body)
+
+
+@router.post(
+    "/sessions/mfa",
+    status_code=status.HTTP_201_CREATED,
+    tags=["sessions"],
+    summary="Log in, second step: the ticket and a code from the authenticator app (or a recovery code)",
+    response_model=SessionOut,
+    response_model_exclude_none=True,
+    responses={
+        307: {"description": "The ticket was issued by another region's gateway: repeat there"},
+        **problem_responses(401, 429, 503),
+    },
+)
+async def log_in_second_step(
+    body: MfaIn, request: Request, response: Response, logins: LoginsDep, services: ServicesDep
+) -> SessionOut:
+    """The same answer as a login. 401 `wrong-code` (try again while the ticket lasts, throttled
+    like passwords), 401 `mfa-ticket-refused` (expired or used: sign in again with the password)."""
+    issued = await logins.complete_mfa(
+        body.mfa_ticket,
+        body.code,
+        address=client_address(request),
+        query=request.url.query,
+        user_agent=request.headers.get("user-agent"),
+    )
     return _session_out(issued, response, services.settings, in_body=body.refresh_token_in_body)
 
 
@@ -140,7 +188,7 @@ async def refresh(
     A refresh token presented a second time revokes its whole session: 401."""
     settings = services.settings
     token = body.refresh_token if body else request.cookies.get(refresh_cookie_name(settings))
-    issued = await logins.refresh(token, query=request.url.query)
+    issued = await logins.refresh(token, query=request.url.query, address=client_address(request))
     return _session_out(issued, response, settings, in_body=body is not None)
 
 

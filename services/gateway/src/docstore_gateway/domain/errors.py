@@ -235,3 +235,72 @@ class AccountsUnavailable(GatewayError, Unavailable):
 
     def __init__(self) -> None:
         super().__init__("accounts are unavailable; try again")
+
+
+class MfaRequired(GatewayError):
+    """The password was right, and the account has two-factor sign-in on: no session yet (401).
+    The body carries `mfa_required: true` and the `mfa_ticket` for `POST /v1/sessions/mfa`."""
+
+    status = 401
+    problem = "mfa-required"
+    title = "Second step required"
+
+    def __init__(self, ticket: str) -> None:
+        super().__init__("Enter the code from your authenticator app")
+        self.ticket = ticket
+
+    def extra(self) -> dict[str, Any]:
+        return {"mfa_required": True, "mfa_ticket": self.ticket}
+
+
+class MfaTicketRefused(GatewayError):
+    """An `mfa_ticket` that is not one, expired, or already spent (401): start again with the
+    password. The message never repeats the ticket."""
+
+    status = 401
+    problem = "mfa-ticket-refused"
+    title = "Sign-in step expired"
+
+    def __init__(self) -> None:
+        super().__init__("this sign-in step has expired or was already used: sign in again with your password")
+
+
+class WrongCode(GatewayError):
+    """The second factor's code was refused by the accounts service (401; counted toward the
+    account's and the address's limits). The ticket stays usable until it expires."""
+
+    status = 401
+    problem = "wrong-code"
+    title = "Wrong code"
+
+    def __init__(self) -> None:
+        super().__init__("wrong code: enter the current code from your authenticator app, or a recovery code")
+
+    def extra(self) -> dict[str, Any]:
+        return {"mfa_required": True}
+
+
+class SignedOut(GatewayError):
+    """An access or refresh token of a session that ended when every session of the account was
+    revoked (a password change or reset, 2FA turned on): 401, sign in again."""
+
+    status = 401
+    problem = "signed-out"
+    title = "Signed out"
+
+    def __init__(self) -> None:
+        super().__init__("You were signed out: sign in again")
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class NoSuchSession(GatewayError):
+    """No session of the caller's account has this id (404): another account's ids look the same."""
+
+    status = 404
+    problem = "no-such-session"
+    title = "No such session"
+
+    def __init__(self) -> None:
+        super().__init__("no such session: it has ended, or is not yours")

@@ -32,6 +32,12 @@ class Session:
     expires_at: datetime
     family_id: str = ""
     """The login this access token descends from (empty for sessions stored before families)."""
+    signed_in_at: datetime | None = None
+    """When that login happened (None for sessions stored before this was kept: `created_at`
+    stands in). A revocation of every session refuses tokens of logins before its time."""
+
+    def login_time(self) -> datetime:
+        return self.signed_in_at or self.created_at
 
     @property
     def caller(self) -> Caller:
@@ -52,6 +58,8 @@ class RefreshToken:
     role: str
     expires_at: datetime
     used_at: datetime | None = None
+    signed_in_at: datetime | None = None
+    """When the login this token descends from happened (None: stored before this was kept)."""
 
     def live_at(self, now: datetime) -> bool:
         return now < self.expires_at

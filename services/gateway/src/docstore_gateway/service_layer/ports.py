@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.sessions import Caller, RefreshToken, Session
 
 
@@ -44,6 +45,39 @@ class SessionRepository(Protocol):
         before, (`UNKNOWN`, None) when there is none."""
         ...
 
+    async def remove_logins_before(self, account_id: str, moment: datetime) -> None:
+        """The refresh tokens and device rows of the account's logins before `moment`."""
+        ...
+
+
+class DeviceRepository(Protocol):
+    """Sessions as devices, the devices seen signing in, revocations, spent second-step tickets
+    (`adapters/devices.py`)."""
+
+    async def add_family(self, device: Device) -> None: ...
+
+    async def touch_family(self, family_id: str, *, seen_at: datetime, expires_at: datetime, address: str) -> None: ...
+
+    async def list_families(self, account_id: str, *, now: datetime, offset: int, limit: int) -> list[Device]: ...
+
+    async def family(self, account_id: str, family_id: str) -> Device | None: ...
+
+    async def family_ids(self, account_id: str) -> list[str]: ...
+
+    async def remember(self, account_id: str, key: str, now: datetime) -> tuple[bool, int]:
+        """(seen before, how many devices the account had before), recording this one."""
+        ...
+
+    async def sign_out_before(self, account_id: str, moment: datetime) -> None: ...
+
+    async def valid_after(self, account_id: str) -> datetime | None: ...
+
+    async def ticket_spent(self, ticket_id: str) -> bool: ...
+
+    async def spend_ticket(self, ticket_id: str, expires_at: datetime) -> bool:
+        """True the first time, False for a ticket spent before."""
+        ...
+
 
 class Repositories(Protocol):
     """What a unit of work's transaction hands the session use cases."""
@@ -51,11 +85,19 @@ class Repositories(Protocol):
     @property
     def sessions(self) -> SessionRepository: ...
 
+    @property
+    def devices(self) -> DeviceRepository: ...
+
 
 class Accounts(Protocol):
     async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
         """The accounts service's answer to a username and password (UpstreamUnavailable when it
         does not answer)."""
+        ...
+
+    async def verify_second_factor(self, account_id: str, code: str) -> UpstreamAnswer:
+        """The accounts service's answer to a second-factor code (TOTP or recovery) for the
+        account (UpstreamUnavailable when it does not answer)."""
         ...
 
 
@@ -82,3 +124,10 @@ class LoginThrottle(Protocol):
     async def login_failed(self, username: str) -> None: ...
 
     async def sign_up(self, address: str) -> int | None: ...
+
+    async def mfa_attempt(self, account_id: str, address: str) -> int | None:
+        """Before checking a second-factor code: counts the attempt for the address (with the
+        password step's), refuses while the address or the account (by its wrong codes) is over."""
+        ...
+
+    async def mfa_failed(self, account_id: str) -> None: ...

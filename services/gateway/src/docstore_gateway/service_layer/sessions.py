@@ -10,26 +10,40 @@ refuses its access tokens at once, not only when they expire.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from docstore_events.activity import SessionEnded as SessionEndedEvent
 from docstore_events.activity import SessionEndReason
+from docstore_events.devices import AccountSignedInFromNewDevice
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_gateway.domain.devices import Device, client_of, device_key, is_new_sign_in
 from docstore_gateway.domain.errors import (
     AccountsAnsweredUnexpectedly,
     AccountsUnavailable,
+    MfaRequired,
+    MfaTicketRefused,
     SessionEnded,
+    SignedOut,
     Throttled,
     Unauthenticated,
     UpstreamUnavailable,
     UsernameLost,
+    WrongCode,
     WrongPassword,
 )
+from docstore_gateway.domain.mfa import InvalidTicket, issue_ticket, read_ticket
 from docstore_gateway.domain.regions import Regions
 from docstore_gateway.domain.sessions import Caller, Issued, RefreshOutcome, RefreshToken, Session
 from docstore_gateway.domain.tokens import bearer_token, new_token, token_region, well_formed
-from docstore_gateway.service_layer.ports import Accounts, LoginThrottle, Repositories, SessionRepository
+from docstore_gateway.service_layer.ports import (
+    Accounts,
+    DeviceRepository,
+    LoginThrottle,
+    Repositories,
+    SessionRepository,
+)
 
 Clock = Callable[[], datetime]
 
@@ -37,19 +51,53 @@ LOGIN_PATH = "/v1/sessions"
 LOGOUT_PATH = "/v1/sessions/current"
 REFRESH_PATH = "/v1/sessions/refresh"
 LOGOUT_EVERYWHERE_PATH = "/v1/sessions"
+MFA_PATH = "/v1/sessions/mfa"
+SIGN_OUT_CACHE_SECONDS = 2.0
+"""How long a process trusts what it read of an account's revocation time: a revoked session is
+refused by every replica within this (at once by the one that handled the revocation)."""
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class SignOuts:
+    """When each account's sessions were last revoked as a whole (`account.sessions-revoked`),
+    read through a short per-process cache so the check costs no query on most requests."""
+
+    def __init__(self, devices: DeviceRepository, *, ttl_seconds: float = SIGN_OUT_CACHE_SECONDS) -> None:
+        self.devices = devices
+        self.ttl_seconds = ttl_seconds
+        self._cache: dict[str, tuple[float, datetime | None]] = {}
+
+    async def valid_after(self, account_id: str) -> datetime | None:
+        now = time.monotonic()
+        cached = self._cache.get(account_id)
+        if cached is not None and now - cached[0] < self.ttl_seconds:
+            return cached[1]
+        moment = await self.devices.valid_after(account_id)
+        if len(self._cache) > 50_000:  # bounded: a burst of accounts cannot grow it without end
+            self._cache.clear()
+        self._cache[account_id] = (now, moment)
+        return moment
+
+    def forget(self, account_id: str) -> None:
+        """This process just stored a revocation: read it again on the next request."""
+        self._cache.pop(account_id, None)
+
+
 class Authenticator:
     """Who a request's `Authorization` header belongs to."""
 
-    def __init__(self, sessions: SessionRepository, regions: Regions, clock: Clock = _now) -> None:
+    def __init__(
+        self, sessions: SessionRepository, regions: Regions, clock: Clock = _now, sign_outs: SignOuts | None = None
+    ) -> None:
+        """`sign_outs`: refuse access tokens of logins before the account's last revocation
+        (None: unit tests of other rules)."""
         self.sessions = sessions
         self.regions = regions
         self.clock = clock
+        self.sign_outs = sign_outs
 
     async def caller(self, authorization: str | None, target: str) -> tuple[str, Caller]:
         """The token and the caller of a live session; Unauthenticated otherwise, or (a token
@@ -71,6 +119,10 @@ class Authenticator:
             if issuer and self.regions.elsewhere(issuer):
                 raise self.regions.send_home(issuer, target)
             raise Unauthenticated()
+        if self.sign_outs is not None:
+            revoked = await self.sign_outs.valid_after(session.account_id)
+            if revoked is not None and session.login_time() < revoked:
+                raise SignedOut()
         return session
 
 
@@ -88,10 +140,19 @@ class Logins:
         access_ttl: timedelta | None = None,
         clock: Clock = _now,
         uow: UnitOfWork[Repositories] | None = None,
+        devices: DeviceRepository | None = None,
+        ticket_keys: Mapping[str, str] | None = None,
+        ticket_key_id: str = "",
     ) -> None:
-        """`uow`: ends sessions together with their `session.ended` event (the outbox); without
-        one (unit tests of other rules) sessions end on `sessions` and nothing is emitted."""
+        """`uow`: ends sessions together with their `session.ended` event (the outbox), and
+        records a sign-in with its `account.new-sign-in`; without one (unit tests of other rules)
+        sessions end on `sessions` and nothing is emitted. `devices`: sessions as devices, the
+        devices seen, revocations, spent tickets (None: none of it is kept). `ticket_keys` and
+        `ticket_key_id`: what second-step tickets are signed with (the internal signing keys)."""
         self.sessions = sessions
+        self.devices = devices
+        self.ticket_keys = dict(ticket_keys or {})
+        self.ticket_key_id = ticket_key_id
         self.uow = uow
         self.accounts = accounts
         self.throttle = throttle
@@ -102,10 +163,13 @@ class Logins:
         """How long an access token lives (minutes): what a stolen bearer token is worth."""
         self.clock = clock
 
-    async def log_in(self, username: str, password: str, *, address: str, query: str = "") -> Issued:
+    async def log_in(
+        self, username: str, password: str, *, address: str, query: str = "", user_agent: str | None = None
+    ) -> Issued:
         """A new session for the account, or a refusal: throttled (429), wrong password (401,
         counted toward the username's limit), home elsewhere (307 to the same login there),
-        username lost to another region's sign-up (409), accounts unavailable (503)."""
+        username lost to another region's sign-up (409), accounts unavailable (503), and for an
+        account with two-factor sign-in, 401 `mfa_required` with a ticket for the second step."""
         if wait := await self.throttle.login_attempt(username, address):
             raise Throttled(wait, "login attempts for this account or from this address")
         try:
@@ -122,9 +186,109 @@ class Logins:
         if answer.status != 200:
             raise AccountsAnsweredUnexpectedly()
         account = answer.json()
-        return await self._issue(account["account_id"], account.get("role", "user"), new_token(""))
+        account_id, role = account["account_id"], account.get("role", "user")
+        if account.get("mfa_required"):
+            if not self.ticket_keys:
+                raise AccountsAnsweredUnexpectedly()  # no key to sign a ticket with: never a session
+            ticket, _ = issue_ticket(
+                account_id,
+                role,
+                self.authenticator.regions.region,
+                now=self.clock(),
+                keys=self.ticket_keys,
+                key_id=self.ticket_key_id,
+            )
+            raise MfaRequired(ticket)
+        return await self._start(account_id, role, address=address, user_agent=user_agent)
 
-    async def _issue(self, account_id: str, role: str, family_id: str) -> Issued:
+    async def complete_mfa(
+        self, ticket: str, code: str, *, address: str, query: str = "", user_agent: str | None = None
+    ) -> Issued:
+        """The second step: a session for the ticket's account once the accounts service accepts
+        `code` (TOTP or recovery). Refusals: a ticket that is not one, expired or spent (401,
+        sign in again), throttled (429, the password step's limits: the address's attempts
+        together, the account's wrong codes apart), a wrong code (401, counted; the ticket stays
+        usable until it expires), another region's ticket (307 there), accounts unavailable (503)."""
+        regions = self.authenticator.regions
+        try:
+            found = read_ticket(ticket, now=self.clock(), keys=self.ticket_keys)
+        except InvalidTicket:
+            raise MfaTicketRefused() from None
+        if found.region != regions.region:
+            if found.region and regions.elsewhere(found.region):
+                raise regions.send_home(found.region, _target(MFA_PATH, query))
+            raise MfaTicketRefused()
+        if wait := await self.throttle.mfa_attempt(found.account_id, address):
+            raise Throttled(wait, "sign-in attempts for this account or from this address")
+        # A spent ticket is refused before any code is checked: a recovery code sent with it
+        # must not be used up for nothing.
+        if self.devices is not None and await self.devices.ticket_spent(found.ticket_id):
+            raise MfaTicketRefused()
+        try:
+            answer = await self.accounts.verify_second_factor(found.account_id, code)
+        except UpstreamUnavailable as error:
+            raise AccountsUnavailable() from error
+        if answer.status == 401:
+            await self.throttle.mfa_failed(found.account_id)
+            raise WrongCode()
+        if answer.status in (404, 409, 410):  # the account is gone, or 2FA went off meanwhile
+            raise MfaTicketRefused()
+        if answer.status != 200:
+            raise AccountsAnsweredUnexpectedly()
+        # Spent only now: a mistyped code may be tried again (throttled), a used ticket never.
+        if self.devices is not None and not await self.devices.spend_ticket(found.ticket_id, found.expires_at):
+            raise MfaTicketRefused()
+        return await self._start(found.account_id, found.role, address=address, user_agent=user_agent)
+
+    async def _start(self, account_id: str, role: str, *, address: str, user_agent: str | None) -> Issued:
+        """A new session (family) for a login that passed every step, recorded as a device."""
+        now = self.clock()
+        issued = await self._issue(account_id, role, new_token(""), signed_in_at=now)
+        await self._record_sign_in(issued, now=now, address=address, user_agent=user_agent)
+        return issued
+
+    async def _record_sign_in(self, issued: Issued, *, now: datetime, address: str, user_agent: str | None) -> None:
+        """The session's row in the list of devices and, when its client and address are new for
+        the account, `account.new-sign-in` (same transaction, through the outbox)."""
+        if self.devices is None:
+            return
+        account_id = issued.access.account_id
+        client = client_of(user_agent)
+        region = self.authenticator.regions.region
+        device = Device(
+            session_id=issued.refresh.family_id,
+            account_id=account_id,
+            client=client.label,
+            address=address,
+            region=region,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=issued.refresh.expires_at,
+        )
+        key = device_key(account_id, client, address)
+        if self.uow is None:
+            await self.devices.add_family(device)
+            await self.devices.remember(account_id, key, now)
+            return
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            await tx.repos.devices.add_family(device)
+            seen, known = await tx.repos.devices.remember(account_id, key, now)
+            if is_new_sign_in(seen_before=seen, known_devices=known):
+                tx.emit(
+                    AccountSignedInFromNewDevice(
+                        account_id=account_id,
+                        client=client.label,
+                        address=address,
+                        region=region,
+                        signed_in_at=now,
+                        session_id=device.session_id,
+                    )
+                )
+
+        await self.uow.run(work)
+
+    async def _issue(self, account_id: str, role: str, family_id: str, *, signed_in_at: datetime | None) -> Issued:
         """A new access token and refresh token of `family_id`, stored."""
         now = self.clock()
         region = self.authenticator.regions.region
@@ -135,6 +299,7 @@ class Logins:
             created_at=now,
             expires_at=now + self.access_ttl,
             family_id=family_id,
+            signed_in_at=signed_in_at,
         )
         refresh = RefreshToken(
             token=new_token(region),
@@ -142,6 +307,7 @@ class Logins:
             account_id=account_id,
             role=role,
             expires_at=now + self.ttl,
+            signed_in_at=signed_in_at,
         )
         await self.sessions.add_refresh(refresh)
         await self.sessions.add(access)
@@ -158,7 +324,7 @@ class Logins:
             raise regions.send_home(issuer, target)
         return refresh_token
 
-    async def refresh(self, refresh_token: str | None, *, query: str = "") -> Issued:
+    async def refresh(self, refresh_token: str | None, *, query: str = "", address: str = "") -> Issued:
         """Spend a refresh token for a new access token and refresh token of its family.
 
         A token already spent means two holders: the family is revoked (every access and refresh
@@ -174,7 +340,17 @@ class Logins:
         if not found.live_at(self.clock()):
             await self.sessions.remove_family(found.family_id)
             raise SessionEnded()
-        return await self._issue(found.account_id, found.role, found.family_id)
+        if self.devices is not None:
+            revoked = await self.devices.valid_after(found.account_id)  # never cached: it mints tokens
+            if revoked is not None and (found.signed_in_at is None or found.signed_in_at < revoked):
+                await self.sessions.remove_family(found.family_id)
+                raise SignedOut()
+        issued = await self._issue(found.account_id, found.role, found.family_id, signed_in_at=found.signed_in_at)
+        if self.devices is not None:
+            await self.devices.touch_family(
+                found.family_id, seen_at=self.clock(), expires_at=issued.refresh.expires_at, address=address
+            )
+        return issued
 
     async def log_out(self, authorization: str | None, *, refresh_token: str | None = None, query: str = "") -> None:
         """End this session: the bearer token's family, or (no live bearer token, e.g. it expired)
@@ -205,6 +381,15 @@ class Logins:
         await self._end(
             session.account_id, "logout-everywhere", lambda sessions: sessions.remove_account(session.account_id)
         )
+
+    async def end_families(self, account_id: str, reason: SessionEndReason, family_ids: list[str]) -> None:
+        """End these sessions (families) of the account, with one `session.ended`."""
+
+        async def remove(sessions: SessionRepository) -> None:
+            for family_id in family_ids:
+                await sessions.remove_family(family_id)
+
+        await self._end(account_id, reason, remove)
 
     async def _end(
         self, account_id: str, reason: SessionEndReason, remove: Callable[[SessionRepository], Awaitable[None]]

@@ -1,0 +1,20 @@
+"""The gateway's one subscription: `account.sessions-revoked` (from metadata) ends every login
+of the account before the event's time. Delivered by the gateway's `EventRuntime` (consumer
+group `gateway`, FastStream subscriber with AckPolicy.NACK_ON_ERROR, retries and a dead-letter
+topic, as every service's); the use case runs once per event id."""
+
+from __future__ import annotations
+
+from docstore_events.credentials import AccountSessionsRevoked
+from docstore_events.envelope import Envelope
+from docstore_events.runtime import EventRuntime
+from docstore_gateway.service_layer.devices import Revocations
+
+
+def register(events: EventRuntime, revocations: Revocations) -> None:
+    """Subscribe the revocation use case (before the runtime starts)."""
+
+    async def handle(envelope: Envelope[AccountSessionsRevoked]) -> bool:
+        return await revocations.sessions_revoked(envelope.id, envelope.data)
+
+    events.subscribe(AccountSessionsRevoked, handle)
