@@ -15,17 +15,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
+from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import make_s3_client
+from docstore_metadata.adapters.account_mail import NotifyMailer
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
+from docstore_metadata.adapters.credentials import credential_repositories, ensure_credential_indexes
 from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.previews import signed_preview_url
 from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
+from docstore_metadata.domain.credentials import SecretBox, parse_keys
+from docstore_metadata.service_layer.account_security import AccountSecurity
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.documents import Documents, Limits
@@ -57,11 +63,14 @@ class Services:
     """The audit module (its own unit of work and collections; README "Audit trail")."""
     previews: Previews
     """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
+    account_security: AccountSecurity
+    """Verification, reset, password and e-mail changes, 2FA (its own unit of work; README "Account security")."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
         await ensure_indexes(self.runtime.db, self.listing)
         await self.audit.reads.ensure_indexes()
+        await ensure_credential_indexes(self.runtime.db)
         self.runtime.background("metadata-audit-retention", self.audit.run_purge)
         self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
@@ -91,6 +100,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     store = ObjectStore(make_s3_client(settings), make_s3_client(settings, public=True))
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
     links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
+    account_security = account_security_on(settings, runtime)
     return Services(
         audit=audit_trail(settings, runtime),
         previews=Previews(
@@ -104,7 +114,10 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
         listing=listing,
         uow=uow,
         reads=reads,
-        accounts=Accounts(uow, reads, settings.region, replication_written=queue.wake),
+        accounts=Accounts(
+            uow, reads, settings.region, replication_written=queue.wake, on_sign_up=account_security.on_sign_up
+        ),
+        account_security=account_security,
         documents=documents,
         sharing=Sharing(uow, reads),
         links=links,
@@ -130,6 +143,24 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             poll_interval=settings.replication_poll_seconds,
             timeout=settings.replication_timeout_seconds,
         ),
+    )
+
+
+def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountSecurity:
+    """Account security on metadata's database, with its own unit of work (same `accounts` collection)."""
+    bound = credential_repositories(runtime.db)
+    auth = InternalAuth.from_settings(settings)
+    return AccountSecurity(
+        runtime.events.unit_of_work(bound),
+        bound,
+        NotifyMailer(httpx.AsyncClient(base_url=settings.notify_url, timeout=10.0, auth=auth.client_auth("notify"))),
+        SecretBox(parse_keys(settings.secrets_keys)),
+        gateway_url=settings.gateway_url,
+        verification_mails_per_hour=settings.verification_mails_per_hour,
+        reset_mails_per_hour=settings.reset_mails_per_hour,
+        peers=settings.peers(),
+        replication_secret=settings.replication_secret,
+        peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
     )
 
 

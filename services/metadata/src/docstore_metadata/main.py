@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
+from docstore_metadata.api.account_security import router as account_security_router
 from docstore_metadata.api.audit import router as audit_router
 from docstore_metadata.api.links import router as links_router
 from docstore_metadata.api.previews import router as previews_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(links_router)
     app.include_router(audit_router)
     app.include_router(previews_router)
+    app.include_router(account_security_router)
     return app
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+from pydantic import model_validator
+
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
+
+DEV_SECRETS_KEY = "01gpDb8TKLFajkokYWr13DBbXqcLJywwrLkSz1PXYIw="
+"""The development Fernet key (public, in the repository): refused outside development."""
 
 
 class Settings(ServiceSettings, S3Settings):
@@ -63,10 +68,28 @@ class Settings(ServiceSettings, S3Settings):
     audit_purge_interval_seconds: float = 3600
     """How often a replica purges audit records past the retention."""
 
+    notify_url: str = "http://127.0.0.1:8085"
+    """Notify (internal): metadata sends the token-carrying account mails through its `POST /internal/mail/{kind}`."""
+    gateway_url: str = "http://127.0.0.1:8080"
+    """Where people reach the gateway and the web app: the links in account mails point there."""
+    secrets_keys: str = DEV_SECRETS_KEY
+    """`METADATA_SECRETS_KEYS`: comma-separated Fernet keys that encrypt TOTP secrets at rest; the
+    first encrypts, all decrypt (a rotation: new key first, old second, then drop the old)."""
+    verification_mails_per_hour: int = 3
+    """Resends of the verification mail one account may ask for in an hour."""
+    reset_mails_per_hour: int = 3
+    """Password-reset mails one account gets in an hour, however often a reset is asked for it."""
+
     admin_usernames: str = ""
     """Comma-separated usernames that get the admin role when they log in (the operator dashboard)."""
 
-    secret_fields = ("replication_secret",)
+    secret_fields = ("replication_secret", "secrets_keys")
+
+    @model_validator(mode="after")
+    def _no_dev_key_outside_development(self) -> Settings:
+        if self.environment != "development" and DEV_SECRETS_KEY in self.secrets_keys:
+            raise ValueError("secrets_keys: the development key is refused outside development")
+        return self
 
     def peers(self) -> dict[str, str]:
         """Other regions' metadata URLs (this region excluded)."""

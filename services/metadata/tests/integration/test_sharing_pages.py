@@ -20,6 +20,8 @@ async def _sign_up(metadata: Harness) -> dict[str, str]:
         json={"username": name, "email": f"{name}@example.com", "password": f"quiet harbour {uuid.uuid4().hex}"},
     )
     assert answer.status_code == 201, answer.text
+    # Sharing needs a verified address (issue 20); the link itself is tested in test_account_security.py.
+    await metadata.db["accounts"].update_one({"_id": answer.json()["account_id"]}, {"$set": {"email_verified": True}})
     return {"account_id": answer.json()["account_id"], "username": name}
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
+from docstore_metadata.api.account_security import CredentialsOut, SecurityDep
 from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
     AccountIdPath,
@@ -115,20 +116,22 @@ async def sign_up(body: SignupIn, accounts: AccountsDep) -> AccountOut:
 @router.post(
     "/internal/credentials/verify",
     tags=["internal"],
-    response_model=AccountOut,
+    response_model=CredentialsOut,
     summary="Check a username and password (gateway only)",
 )
 async def verify_credentials(
-    body: CredentialsIn, accounts: AccountsDep, settings: SettingsDep, _caller: ServiceCaller
+    body: CredentialsIn, accounts: AccountsDep, settings: SettingsDep, security: SecurityDep, _caller: ServiceCaller
 ) -> Any:
-    """200 with the account; 401 for wrong credentials; 421 `{detail, home_region}` when the
-    username's home is another region (log in there); 409 `{detail, code: "username_conflict",
-    winner_region}` when the account lost its username to a simultaneous sign-up elsewhere."""
+    """200 with the account, `mfa_required` and `email_verified`; 401 for wrong credentials; 421
+    `{detail, home_region}` when the username's home is another region (log in there); 409
+    `{detail, code: "username_conflict", winner_region}` when the account lost its username to a
+    simultaneous sign-up elsewhere."""
     account = await accounts.authenticate(body.username, body.password)
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
-    return _account_out({**account, "role": role})
+    answer = _account_out({**account, "role": role}).model_dump()
+    return CredentialsOut(**answer, **await security.flags(account))
 
 
 @router.get("/account", tags=["accounts"], summary="The caller's account")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -48,12 +48,16 @@ class Accounts:
         region: str,
         *,
         replication_written: Callable[[], None] = lambda: None,
+        on_sign_up: Callable[[Tx, str, str, str], Awaitable[None]] | None = None,
     ) -> None:
-        """`reads`: repositories outside any transaction; `replication_written`: wakes the relay."""
+        """`reads`: repositories outside any transaction; `replication_written`: wakes the relay;
+        `on_sign_up(tx, account_id, username, email)`: more work in the sign-up's transaction (the
+        e-mail verification token, `account_security.py`); with it the address starts unverified."""
         self.uow = uow
         self.reads = reads
         self.region = region
         self.replication_written = replication_written
+        self.on_sign_up = on_sign_up
 
     async def account(self, account_id: str) -> dict[str, Any]:
         account = await self.reads.accounts.by_id(account_id)
@@ -82,8 +86,11 @@ class Accounts:
                     email=account.email,
                     plan=cast(Any, plan),  # checked by the route's schema (a Literal there too)
                     home_region=account.home_region,
+                    email_verified=self.on_sign_up is None,
                 )
             )
+            if self.on_sign_up is not None:
+                await self.on_sign_up(tx, account.id, account.username, account.email)
             state = {
                 "username": account.username,
                 "home_region": self.region,

@@ -30,6 +30,7 @@ from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain import links as rules
 from docstore_metadata.domain.accounts import burn_verification, hash_password, password_matches
+from docstore_metadata.domain.credentials import require_verified_email
 from docstore_metadata.domain.documents import VersionNotFound
 from docstore_metadata.domain.links import LinkGone, LinkOptions, LinkPasswordRefused
 from docstore_metadata.service_layer.sharing import owned, visible
@@ -103,6 +104,7 @@ class Links:
         found = await visible(self.reads, account_id, document_id)
         policy = await self.reads.links.policy(document_id)
         rules.may_create(found.access, editors_may_create_links=bool(policy.get("editors_may_create_links")))
+        require_verified_email(await self.reads.accounts.by_id(account_id), "create public links")
         checked = rules.check_options(options)
         now = datetime.now(UTC)
         rules.expiry_from(now, checked.expires_in_days)  # refuse a bad expiry before hashing anything

@@ -15,6 +15,7 @@ from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import cursor_offset, offset_cursor
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain.accounts import normalise_username
+from docstore_metadata.domain.credentials import require_verified_email
 from docstore_metadata.domain.sharing import (
     SharedWithOwner,
     UnknownUser,
@@ -57,6 +58,7 @@ class Sharing:
 
     async def share(self, owner_id: str, document_id: str, username: str, permission: str) -> dict[str, Any]:
         document = await owned(self.reads, owner_id, document_id, "share it")
+        require_verified_email(await self.reads.accounts.by_id(owner_id), "share documents")
         grantee = await self.reads.accounts.by_username(normalise_username(username))
         if grantee is None:
             raise UnknownUser(username)

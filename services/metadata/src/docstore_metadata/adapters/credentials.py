@@ -1,0 +1,164 @@
+"""MongoDB side of account security: the account's credential fields, single-use mail tokens and
+per-account send counters, bound to one session like `repositories.py`.
+
+- `accounts` (the same collection as `repositories.AccountRepository`) gains `email_verified`
+  (False until verified; absent on accounts from before verification: they count as verified),
+  `pending_email`, `password_changed_at` and `mfa` {`enabled`, `secret` (Fernet ciphertext),
+  `pending_secret`, `last_step`, `recovery` (SHA-256 digests)}.
+- `account_tokens`: `_id` = SHA-256 of the token (never the token), `account_id`, `purpose`,
+  `expires_at`, `used_at`, `email` (the requested address, for `change-email`). A TTL index
+  removes them a day after they expire.
+- `account_counters`: fixed one-hour windows of mails sent per account and kind (TTL-removed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from docstore_metadata.domain.credentials import IssuedToken
+
+Session = AsyncClientSession | None
+Doc = dict[str, Any]
+
+
+class CredentialAccounts:
+    """The credential fields of home accounts."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
+        self.collection = db["accounts"]
+        self.session = session
+
+    async def by_id(self, account_id: str) -> Doc | None:
+        return await self.collection.find_one({"_id": account_id}, session=self.session)
+
+    async def by_username_or_email(self, name: str) -> Doc | None:
+        """The home account whose username is `name` (lower-cased), else the first whose address is it."""
+        found = await self.collection.find_one({"username": name.strip().lower()}, session=self.session)
+        if found is None and "@" in name:
+            found = await self.collection.find_one({"email": name.strip()}, session=self.session)
+        return found
+
+    async def set(self, account_id: str, changes: Mapping[str, Any]) -> None:
+        await self.collection.update_one({"_id": account_id}, {"$set": dict(changes)}, session=self.session)
+
+    async def unset(self, account_id: str, *fields: str) -> None:
+        await self.collection.update_one(
+            {"_id": account_id}, {"$unset": dict.fromkeys(fields, "")}, session=self.session
+        )
+
+    async def advance_totp_step(self, account_id: str, step: int) -> bool:
+        """Record `step` as the last TOTP step used, only if it is later than the one held: of two
+        requests with the same code, exactly one moves it (the other is a replay)."""
+        moved = await self.collection.find_one_and_update(
+            {
+                "_id": account_id,
+                "$or": [{"mfa.last_step": {"$lt": step}}, {"mfa.last_step": None}],
+            },
+            {"$set": {"mfa.last_step": step}},
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+        return moved is not None
+
+    async def spend_recovery_code(self, account_id: str, digest: str) -> bool:
+        """Remove one recovery code; True only for the request that removed it (each works once)."""
+        result = await self.collection.update_one(
+            {"_id": account_id, "mfa.recovery": digest}, {"$pull": {"mfa.recovery": digest}}, session=self.session
+        )
+        return result.modified_count == 1
+
+
+class TokenRepository:
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
+        self.collection = db["account_tokens"]
+        self.session = session
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("expires_at", expireAfterSeconds=24 * 3600)
+        await self.collection.create_index([("account_id", 1), ("purpose", 1)])
+
+    async def add(self, account_id: str, issued: IssuedToken, *, email: str | None = None) -> None:
+        doc: Doc = {
+            "_id": issued.digest,
+            "account_id": account_id,
+            "purpose": issued.purpose,
+            "created_at": datetime.now(UTC),
+            "expires_at": issued.expires_at,
+            "used_at": None,
+        }
+        if email is not None:
+            doc["email"] = email
+        await self.collection.insert_one(doc, session=self.session)
+
+    async def get(self, digest: str) -> Doc | None:
+        return await self.collection.find_one({"_id": digest}, session=self.session)
+
+    async def spend(self, digest: str, now: datetime) -> bool:
+        """Mark the token used; True only for the one request that did (single use under races)."""
+        result = await self.collection.update_one(
+            {"_id": digest, "used_at": None}, {"$set": {"used_at": now}}, session=self.session
+        )
+        return result.modified_count == 1
+
+    async def retire(self, account_id: str, purpose: str, now: datetime) -> None:
+        """Every unused token of the account for `purpose` stops working (a newer one was sent, or
+        the password changed)."""
+        await self.collection.update_many(
+            {"account_id": account_id, "purpose": purpose, "used_at": None},
+            {"$set": {"used_at": now, "retired": True}},
+            session=self.session,
+        )
+
+
+class CounterRepository:
+    """Fixed one-hour windows per (account, kind): enough to stop a mail flood, one write each."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
+        self.collection = db["account_counters"]
+        self.session = session
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("expires_at", expireAfterSeconds=0)
+
+    async def take(self, account_id: str, kind: str, now: datetime, limit: int) -> bool:
+        """Count one more `kind` for the account in this hour; False when the hour's `limit` is spent."""
+        window = now.replace(minute=0, second=0, microsecond=0)
+        doc = await self.collection.find_one_and_update(
+            {"_id": f"{account_id}:{kind}:{window.isoformat()}"},
+            {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window + timedelta(hours=2)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+        return doc is not None and int(doc["count"]) <= limit
+
+
+@dataclass(frozen=True)
+class CredentialRepositories:
+    """What the account-security unit of work hands a use case."""
+
+    accounts: CredentialAccounts
+    tokens: TokenRepository
+    counters: CounterRepository
+
+
+def credential_repositories(db: AsyncDatabase[Any]) -> Callable[[Session], CredentialRepositories]:
+    def bound(session: Session) -> CredentialRepositories:
+        return CredentialRepositories(
+            CredentialAccounts(db, session), TokenRepository(db, session), CounterRepository(db, session)
+        )
+
+    return bound
+
+
+async def ensure_credential_indexes(db: AsyncDatabase[Any]) -> None:
+    await db["accounts"].create_index("email")  # password reset by address
+    await TokenRepository(db).ensure_indexes()
+    await CounterRepository(db).ensure_indexes()

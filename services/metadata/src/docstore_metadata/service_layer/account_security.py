@@ -1,0 +1,478 @@
+"""Account security use cases (issue 20): e-mail verification, password reset and change, e-mail
+change, and TOTP two-factor sign-in with recovery codes.
+
+Every change runs in one unit of work with its events (`account.email-verified`,
+`account.password-changed`, `account.mfa-changed`, `account.sessions-revoked`, none carrying a
+secret). Token-carrying mails go out after the commit through notify's internal route
+(`AccountMailer`); a token exists in clear only in that call and in the answer to nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from docstore_events.credentials import (
+    AccountEmailVerified,
+    AccountMfaChanged,
+    AccountPasswordChanged,
+    AccountSessionsRevoked,
+)
+from docstore_events.origin import current_origin
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_metadata.adapters.account_mail import AccountMailer
+from docstore_metadata.adapters.credentials import CredentialRepositories
+from docstore_metadata.domain.accounts import (
+    EMAIL,
+    AccountNotFound,
+    InvalidSignup,
+    burn_verification,
+    check_password,
+    hash_password,
+    password_matches,
+)
+from docstore_metadata.domain.credentials import (
+    LinkInvalid,
+    MfaState,
+    SecretBox,
+    TooManyRequests,
+    WrongCode,
+    WrongPassword,
+    check_token_row,
+    issue_token,
+    matching_recovery,
+    new_recovery_codes,
+    new_totp_secret,
+    otpauth_uri,
+    qr_svg,
+    recovery_digest,
+    token_digest,
+    totp_step,
+)
+
+log = structlog.get_logger(__name__)
+Tx = Transaction[CredentialRepositories]
+Doc = dict[str, Any]
+
+LINK_PATHS = {
+    "verify-email": "/#/verify-email?token=",
+    "reset-password": "/#/reset-password?token=",
+    "change-email": "/#/verify-email?token=",
+}
+"""Where each mailed link opens the web app. The token is in the fragment, which browsers never
+send to a server: it stays out of access logs and Referer headers."""
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+def email_verified(account: Mapping[str, Any]) -> bool:
+    """Accounts from before verification existed have no flag: they count as verified."""
+    return account.get("email_verified", True) is not False
+
+
+def mfa_enabled(account: Mapping[str, Any]) -> bool:
+    return bool((account.get("mfa") or {}).get("enabled"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _client_address() -> str:
+    origin = current_origin.get()
+    return (origin.client_address or "") if origin else ""
+
+
+class AccountSecurity:
+    def __init__(
+        self,
+        uow: UnitOfWork[CredentialRepositories],
+        bound: Callable[[Any], CredentialRepositories],
+        mailer: AccountMailer,
+        box: SecretBox,
+        *,
+        gateway_url: str,
+        verification_mails_per_hour: int = 3,
+        reset_mails_per_hour: int = 3,
+        peers: Mapping[str, str] | None = None,
+        replication_secret: str = "",
+        peer_http: httpx.AsyncClient | None = None,
+    ) -> None:
+        """`bound(session)`: these repositories on another unit of work's session (the sign-up's);
+        `peers`: other regions' metadata, asked to handle a reset for an account not held here."""
+        self.uow = uow
+        self.bound = bound
+        self.reads = bound(None)
+        self.mailer = mailer
+        self.box = box
+        self.gateway_url = gateway_url.rstrip("/")
+        self.verification_mails_per_hour = verification_mails_per_hour
+        self.reset_mails_per_hour = reset_mails_per_hour
+        self.peers = dict(peers or {})
+        self.replication_secret = replication_secret
+        self.peer_http = peer_http
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _link(self, purpose: str, token: str) -> str:
+        return f"{self.gateway_url}{LINK_PATHS[purpose]}{token}"
+
+    def _later(self, work: Awaitable[Any]) -> None:
+        """Run `work` after the answer (kept referenced until done), so its time never shows in it."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _account(self, account_id: str) -> Doc:
+        account = await self.reads.accounts.by_id(account_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        return account
+
+    # --- e-mail verification --------------------------------------------------------------
+
+    async def on_sign_up(self, tx: Transaction[Any], account_id: str, username: str, email: str) -> None:
+        """In the sign-up's own transaction: the address starts unverified and a verification
+        token is stored (its digest); the mail goes out after the commit."""
+        repos = self.bound(tx.session)
+        await repos.accounts.set(account_id, {"email_verified": False})
+        issued = issue_token("verify-email", _now())
+        await repos.tokens.add(account_id, issued)
+        link = self._link("verify-email", issued.token)
+        tx.after_commit(
+            lambda: self._later(
+                self.mailer.send("verify-email", account_id=account_id, to=email, link=link, username=username)
+            )
+        )
+
+    async def resend_verification(self, account_id: str) -> bool:
+        """A new verification mail (older links stop working); False when already verified.
+        At most `verification_mails_per_hour` an hour (429 beyond)."""
+        account = await self._account(account_id)
+        if email_verified(account) and not account.get("pending_email"):
+            return False
+        pending = account.get("pending_email")
+        purpose = "change-email" if pending else "verify-email"
+        issued = issue_token(purpose, _now())
+
+        async def work(tx: Tx) -> None:
+            if not await tx.repos.counters.take(account_id, "verify-mail", _now(), self.verification_mails_per_hour):
+                raise TooManyRequests("We sent several verification mails in the last hour. Please wait a while.")
+            await tx.repos.tokens.retire(account_id, purpose, _now())
+            await tx.repos.tokens.add(account_id, issued, email=pending)
+
+        await self.uow.run(work)
+        await self.mailer.send(
+            purpose,
+            account_id=account_id,
+            to=pending or account["email"],
+            link=self._link(purpose, issued.token),
+            username=account["username"],
+        )
+        return True
+
+    async def verify_email(self, token: str) -> Doc:
+        """Follow a verification (or e-mail change) link: once, before it expires."""
+        digest = token_digest(token)
+        now = _now()
+
+        async def work(tx: Tx) -> Doc:
+            row = await tx.repos.tokens.get(digest)
+            purpose = (row or {}).get("purpose")
+            if purpose not in ("verify-email", "change-email"):
+                raise LinkInvalid()
+            check_token_row(row, str(purpose), now)
+            assert row is not None
+            if not await tx.repos.tokens.spend(digest, now):
+                raise LinkInvalid()
+            account_id = row["account_id"]
+            account = await tx.repos.accounts.by_id(account_id)
+            if account is None:
+                raise LinkInvalid()
+            changed = purpose == "change-email"
+            changes: Doc = {"email_verified": True, "email_verified_at": now}
+            if changed:
+                if account.get("pending_email") != row.get("email"):
+                    raise LinkInvalid()  # a later change request replaced this one
+                changes["email"] = row["email"]
+                await tx.repos.accounts.unset(account_id, "pending_email")
+            await tx.repos.accounts.set(account_id, changes)
+            await tx.repos.tokens.retire(account_id, str(purpose), now)
+            tx.emit(AccountEmailVerified(account_id=account_id, changed=changed))
+            return {**account, **changes}
+
+        return await self.uow.run(work)
+
+    # --- password reset ---------------------------------------------------------------------
+
+    async def request_reset(self, username_or_email: str, *, forward: bool = True) -> None:
+        """Mail a 30-minute reset link to the account named (by username or address), if there is one.
+
+        The caller learns nothing: the same work (an argon2 verification, one counter write)
+        runs either way, and mail and forwarding happen after the answer. A name not held here
+        is handed to the other regions (`forward`), whose metadata does the same for its own
+        accounts: the request reaches the account's home region wherever it was made."""
+        name = username_or_email.strip()[:254]
+        await asyncio.to_thread(burn_verification, name)
+        account = await self.reads.accounts.by_username_or_email(name)
+        now = _now()
+        if account is None or account.get("status", "active") != "active":
+            key = "unknown:" + hashlib.sha256(name.lower().encode()).hexdigest()[:32]
+
+            async def nothing(tx: Tx) -> None:
+                await tx.repos.counters.take(key, "reset-mail", now, self.reset_mails_per_hour)
+
+            await self.uow.run(nothing)
+            if forward and account is None:
+                self._later(self._forward_reset(name))
+            return
+        issued = issue_token("reset-password", now)
+
+        async def work(tx: Tx) -> bool:
+            if not await tx.repos.counters.take(account["_id"], "reset-mail", now, self.reset_mails_per_hour):
+                return False
+            await tx.repos.tokens.add(account["_id"], issued)
+            return True
+
+        if await self.uow.run(work):
+            self._later(
+                self.mailer.send(
+                    "reset-password",
+                    account_id=account["_id"],
+                    to=account["email"],
+                    link=self._link("reset-password", issued.token),
+                    username=account["username"],
+                )
+            )
+
+    async def _forward_reset(self, name: str) -> None:
+        if self.peer_http is None:
+            return
+        for region, url in self.peers.items():
+            try:
+                await self.peer_http.post(
+                    f"{url}/internal/password-reset",
+                    json={"username_or_email": name},
+                    headers={"X-Replication-Secret": self.replication_secret},
+                )
+            except httpx.HTTPError as error:
+                log.warning("password_reset_forward_failed", region=region, error=type(error).__name__)
+
+    async def confirm_reset(self, token: str, new_password: str) -> None:
+        """Set a new password with a reset link: once, within 30 minutes; every session ends."""
+        digest = token_digest(token)
+        now = _now()
+        row = check_token_row(await self.reads.tokens.get(digest), "reset-password", now)
+        account = await self._account(row["account_id"])
+        # Strength first: a refused password does not use the link up.
+        check_password(new_password, username=account["username"], email=account["email"])
+        password_hash = await asyncio.to_thread(hash_password, new_password)
+
+        async def work(tx: Tx) -> None:
+            if not await tx.repos.tokens.spend(digest, now):
+                raise LinkInvalid()
+            # Following the mailed link proves the address is the owner's.
+            await tx.repos.accounts.set(
+                account["_id"],
+                {"password_hash": password_hash, "password_changed_at": now, "email_verified": True},
+            )
+            await tx.repos.tokens.retire(account["_id"], "reset-password", now)
+            tx.emit(AccountPasswordChanged(account_id=account["_id"], via="reset"))
+            tx.emit(AccountSessionsRevoked(account_id=account["_id"], revoked_before=now, reason="password-reset"))
+            if not email_verified(account):
+                tx.emit(AccountEmailVerified(account_id=account["_id"], changed=False))
+
+        await self.uow.run(work)
+        await self._notice_password_changed({**account, "email_verified": True}, now)
+
+    async def _notice_password_changed(self, account: Mapping[str, Any], at: datetime) -> None:
+        if email_verified(account):
+            await self.mailer.send(
+                "password-changed",
+                account_id=account["_id"],
+                to=account["email"],
+                username=account["username"],
+                at=at,
+                client_address=_client_address(),
+            )
+
+    # --- change password, change e-mail ------------------------------------------------------
+
+    async def _check_password(self, account: Mapping[str, Any], password: str) -> None:
+        if not await asyncio.to_thread(password_matches, account["password_hash"], password):
+            raise WrongPassword()
+
+    async def change_password(self, account_id: str, current_password: str, new_password: str) -> None:
+        account = await self._account(account_id)
+        await self._check_password(account, current_password)
+        check_password(new_password, username=account["username"], email=account["email"])
+        password_hash = await asyncio.to_thread(hash_password, new_password)
+        now = _now()
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.accounts.set(account_id, {"password_hash": password_hash, "password_changed_at": now})
+            await tx.repos.tokens.retire(account_id, "reset-password", now)
+            tx.emit(AccountPasswordChanged(account_id=account_id, via="change"))
+            tx.emit(AccountSessionsRevoked(account_id=account_id, revoked_before=now, reason="password-changed"))
+
+        await self.uow.run(work)
+        await self._notice_password_changed(account, now)
+
+    async def change_email(self, account_id: str, password: str, new_email: str) -> None:
+        """Ask to move the account to `new_email`: a confirmation link goes there, a notice to the
+        old address; the change applies when the link is followed (`verify_email`)."""
+        account = await self._account(account_id)
+        await self._check_password(account, password)
+        new_email = new_email.strip()
+        if not EMAIL.match(new_email) or len(new_email) > 254:
+            raise InvalidSignup("This doesn't look like an e-mail address.", field="new_email")
+        now = _now()
+        issued = issue_token("change-email", now)
+
+        async def work(tx: Tx) -> None:
+            if not await tx.repos.counters.take(account_id, "verify-mail", now, self.verification_mails_per_hour):
+                raise TooManyRequests("We sent several confirmation mails in the last hour. Please wait a while.")
+            await tx.repos.tokens.retire(account_id, "change-email", now)
+            await tx.repos.tokens.add(account_id, issued, email=new_email)
+            await tx.repos.accounts.set(account_id, {"pending_email": new_email})
+
+        await self.uow.run(work)
+        await self.mailer.send(
+            "change-email",
+            account_id=account_id,
+            to=new_email,
+            link=self._link("change-email", issued.token),
+            username=account["username"],
+        )
+        if email_verified(account):
+            await self.mailer.send(
+                "email-change-notice",
+                account_id=account_id,
+                to=account["email"],
+                username=account["username"],
+                at=now,
+                client_address=_client_address(),
+                new_email=new_email,
+            )
+
+    # --- two-factor sign-in -----------------------------------------------------------------
+
+    async def enrol_mfa(self, account_id: str) -> Enrolment:
+        """A new TOTP secret, kept (encrypted) as pending until one code confirms it."""
+        account = await self._account(account_id)
+        if mfa_enabled(account):
+            raise MfaState("Two-step sign-in is already on. Turn it off first to set up another app.")
+        secret = new_totp_secret()
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.accounts.set(account_id, {"mfa.pending_secret": self.box.encrypt(secret)})
+
+        await self.uow.run(work)
+        uri = otpauth_uri(secret, account["username"])
+        return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg(uri))
+
+    async def confirm_mfa(self, account_id: str, code: str) -> list[str]:
+        """Turn two-step sign-in on with one valid code; the ten recovery codes, shown this once.
+        Every other session ends."""
+        account = await self._account(account_id)
+        mfa = account.get("mfa") or {}
+        if mfa.get("enabled") or not mfa.get("pending_secret"):
+            raise MfaState("Start the set-up first (enrol), then enter a code from the app.")
+        secret = self.box.decrypt(mfa["pending_secret"])
+        now = _now()
+        step = totp_step(secret, code, now, None)
+        if step is None:
+            raise WrongCode("This code is not right. Check the time on your phone and try the next code.")
+        codes = new_recovery_codes()
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.accounts.set(
+                account_id,
+                {
+                    "mfa": {
+                        "enabled": True,
+                        "method": "totp",
+                        "secret": mfa["pending_secret"],
+                        "last_step": step,
+                        "recovery": [recovery_digest(c) for c in codes],
+                        "enabled_at": now,
+                    }
+                },
+            )
+            tx.emit(AccountMfaChanged(account_id=account_id, enabled=True))
+            tx.emit(AccountSessionsRevoked(account_id=account_id, revoked_before=now, reason="mfa-enabled"))
+
+        await self.uow.run(work)
+        return codes
+
+    async def disable_mfa(self, account_id: str, password: str, code: str) -> None:
+        account = await self._account(account_id)
+        if not mfa_enabled(account):
+            raise MfaState("Two-step sign-in is not on.")
+        await self._check_password(account, password)
+        await self.verify_second_factor(account_id, code)
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.accounts.unset(account_id, "mfa")
+            tx.emit(AccountMfaChanged(account_id=account_id, enabled=False))
+
+        await self.uow.run(work)
+
+    async def verify_second_factor(self, account_id: str, code: str) -> str:
+        """The second login step: "totp" or "recovery" for a good code, else `WrongCode` (401).
+
+        A TOTP code is accepted once: its time step must be later than the last one accepted,
+        moved atomically (two requests with one code: one wins). A recovery code works once."""
+        account = await self._account(account_id)
+        mfa = account.get("mfa") or {}
+        if not mfa.get("enabled"):
+            raise WrongCode("Two-step sign-in is not on for this account.")
+        step = totp_step(self.box.decrypt(mfa["secret"]), code, _now(), mfa.get("last_step"))
+        if step is not None:
+
+            async def advance(tx: Tx) -> bool:
+                return await tx.repos.accounts.advance_totp_step(account_id, step)
+
+            if await self.uow.run(advance):
+                return "totp"
+            raise WrongCode()
+        digest = matching_recovery(code, mfa.get("recovery") or [])
+        if digest is not None:
+
+            async def spend(tx: Tx) -> bool:
+                return await tx.repos.accounts.spend_recovery_code(account_id, digest)
+
+            if await self.uow.run(spend):
+                return "recovery"
+        raise WrongCode()
+
+    # --- reads for other services ---------------------------------------------------------------
+
+    async def flags(self, account: Mapping[str, Any]) -> dict[str, bool]:
+        """What the login answer adds: whether a second step is needed, whether the address is verified."""
+        return {"mfa_required": mfa_enabled(account), "email_verified": email_verified(account)}
+
+    async def email_of(self, account_id: str) -> Doc:
+        account = await self._account(account_id)
+        return {"email": account["email"], "email_verified": email_verified(account)}
+
+    async def status(self, account_id: str) -> Doc:
+        account = await self._account(account_id)
+        return {
+            "email": account["email"],
+            "email_verified": email_verified(account),
+            "pending_email": account.get("pending_email"),
+            "mfa_enabled": mfa_enabled(account),
+            "recovery_codes_left": len((account.get("mfa") or {}).get("recovery") or []),
+        }

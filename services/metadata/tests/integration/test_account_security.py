@@ -1,0 +1,266 @@
+"""Account security on the real servers (issue 20): verification gates sharing and links; reset
+links work once, within their life, for their own account; the reset answer is the same for an
+unknown name; password and e-mail changes; TOTP with replay refused and recovery codes once each;
+the events carry no secret, and the credentials check tells the gateway about MFA."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyotp
+import pytest
+
+from docstore_events.credentials import (
+    AccountEmailVerified,
+    AccountMfaChanged,
+    AccountPasswordChanged,
+    AccountSessionsRevoked,
+)
+
+Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "violet kettle harbour 1907"
+NEW_PASSWORD = "copper lantern meadow 2231"
+
+
+class RecordingMailer:
+    """Stands in for notify's internal route: keeps what metadata asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, kind: str, *, account_id: str, to: str, **fields: Any) -> bool:
+        self.sent.append({"kind": kind, "account_id": account_id, "to": to, **fields})
+        return True
+
+    def token(self, kind: str, to: str) -> str:
+        links = [m["link"] for m in self.sent if m["kind"] == kind and m["to"] == to]
+        assert links, f"no {kind} mail to {to}: {self.sent}"
+        found = re.search(r"token=([A-Za-z0-9_-]+)$", links[-1])
+        assert found
+        return found.group(1)
+
+
+@pytest.fixture
+def mailer(metadata: Harness) -> RecordingMailer:
+    recording = RecordingMailer()
+    metadata.services.account_security.mailer = recording
+    return recording
+
+
+async def _settled(mailer: RecordingMailer, metadata: Harness) -> None:
+    """Mails go out in tasks after the answer: wait for them."""
+    import asyncio
+
+    for _ in range(200):
+        if not metadata.services.account_security._tasks:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def sign_up(metadata: Harness) -> dict[str, str]:
+    name = f"sec{uuid.uuid4().hex[:10]}"
+    email = f"{name}@example.com"
+    answer = await metadata.http.post("/accounts", json={"username": name, "email": email, "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    return {"id": answer.json()["account_id"], "username": name, "email": email}
+
+
+async def verify(metadata: Harness, user: dict[str, str], password: str = PASSWORD) -> Any:
+    return await metadata.http.post(
+        "/internal/credentials/verify",
+        json={"username": user["username"], "password": password},
+        headers=metadata.service_headers("gateway"),
+    )
+
+
+async def test_verification_gates_sharing_and_links(metadata: Harness, mailer: RecordingMailer) -> None:
+    owner, friend = await sign_up(metadata), await sign_up(metadata)
+    await _settled(mailer, metadata)
+    login = await verify(metadata, owner)
+    assert login.status_code == 200
+    assert login.json()["email_verified"] is False and login.json()["mfa_required"] is False
+    created = [
+        e for e in await metadata.emitted(__import__("docstore_events").AccountCreated) if e.account_id == owner["id"]
+    ]
+    assert created and created[0].email_verified is False
+
+    stored = await metadata.stored(b"hello", account_id=owner["id"])
+    await metadata.record(stored)
+    share = await metadata.http.post(
+        f"/documents/{stored.document_id}/shares",
+        json={"username": friend["username"], "permission": "view"},
+        headers=metadata.headers(owner["id"]),
+    )
+    assert share.status_code == 403 and "verify your e-mail" in share.json()["detail"]
+    link = await metadata.http.post(
+        f"/documents/{stored.document_id}/links", json={}, headers=metadata.headers(owner["id"])
+    )
+    assert link.status_code == 403 and "verify your e-mail" in link.json()["detail"]
+
+    token = mailer.token("verify-email", owner["email"])
+    assert (await metadata.http.post("/account/email/verify", json={"token": token})).status_code == 200
+    again = await metadata.http.post("/account/email/verify", json={"token": token})
+    assert again.status_code == 400  # single use
+    assert (await verify(metadata, owner)).json()["email_verified"] is True
+    share = await metadata.http.post(
+        f"/documents/{stored.document_id}/shares",
+        json={"username": friend["username"], "permission": "view"},
+        headers=metadata.headers(owner["id"]),
+    )
+    assert share.status_code in (200, 201), share.text
+    events = [e for e in await metadata.emitted(AccountEmailVerified) if e.account_id == owner["id"]]
+    assert len(events) == 1 and events[0].changed is False
+
+
+async def test_resend_is_throttled(metadata: Harness, mailer: RecordingMailer) -> None:
+    user = await sign_up(metadata)
+    answers = [
+        (await metadata.http.post("/account/email/verification", headers=metadata.headers(user["id"]))).status_code
+        for _ in range(4)
+    ]
+    assert answers == [202, 202, 202, 429]
+    # Only the newest link works.
+    await _settled(mailer, metadata)
+    links = [m["link"] for m in mailer.sent if m["kind"] == "verify-email" and m["to"] == user["email"]]
+    first = links[0].rsplit("=", 1)[1]
+    assert (await metadata.http.post("/account/email/verify", json={"token": first})).status_code == 400
+    assert (
+        await metadata.http.post("/account/email/verify", json={"token": links[-1].rsplit("=", 1)[1]})
+    ).status_code == 200
+
+
+async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer: RecordingMailer) -> None:
+    user, other = await sign_up(metadata), await sign_up(metadata)
+    known = await metadata.http.post("/account/password-reset", json={"username_or_email": user["email"]})
+    unknown = await metadata.http.post("/account/password-reset", json={"username_or_email": "nobody-x@example.com"})
+    assert known.status_code == unknown.status_code == 202
+    assert known.content == unknown.content
+    await _settled(mailer, metadata)
+    token = mailer.token("reset-password", user["email"])
+    assert not [m for m in mailer.sent if m["to"] == "nobody-x@example.com"]
+
+    weak = await metadata.http.post(
+        "/account/password-reset/confirm", json={"token": token, "new_password": "password"}
+    )
+    assert weak.status_code == 422  # refused as at sign-up; the link still works
+    done = await metadata.http.post(
+        "/account/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
+    )
+    assert done.status_code == 204, done.text
+    twice = await metadata.http.post(
+        "/account/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD + "x"}
+    )
+    assert twice.status_code == 400
+    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 200
+    assert (await verify(metadata, user, PASSWORD)).status_code == 401
+    assert (await verify(metadata, other)).status_code == 200  # the other account is untouched
+    revoked = [e for e in await metadata.emitted(AccountSessionsRevoked) if e.account_id == user["id"]]
+    assert len(revoked) == 1 and revoked[0].reason == "password-reset"
+    changed = [e for e in await metadata.emitted(AccountPasswordChanged) if e.account_id == user["id"]]
+    assert [e.via for e in changed] == ["reset"]
+    notice = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
+    assert len(notice) == 1 and "link" not in notice[0]
+
+    # An expired link is refused.
+    await metadata.http.post("/account/password-reset", json={"username_or_email": other["username"]})
+    await _settled(mailer, metadata)
+    stale = mailer.token("reset-password", other["email"])
+    from docstore_metadata.domain.credentials import token_digest
+
+    await metadata.db["account_tokens"].update_one(
+        {"_id": token_digest(stale)}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    late = await metadata.http.post(
+        "/account/password-reset/confirm", json={"token": stale, "new_password": NEW_PASSWORD}
+    )
+    assert late.status_code == 400
+    assert (await verify(metadata, other)).status_code == 200
+
+
+async def test_change_password_and_email(metadata: Harness, mailer: RecordingMailer) -> None:
+    user = await sign_up(metadata)
+    await _settled(mailer, metadata)
+    await metadata.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
+    headers = metadata.headers(user["id"])
+    wrong = await metadata.http.put(
+        "/account/password", json={"current_password": "not it at all", "new_password": NEW_PASSWORD}, headers=headers
+    )
+    assert wrong.status_code == 403
+    ok = await metadata.http.put(
+        "/account/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=headers
+    )
+    assert ok.status_code == 204
+    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 200
+
+    new_email = f"new-{user['email']}"
+    asked = await metadata.http.put(
+        "/account/email", json={"password": NEW_PASSWORD, "new_email": new_email}, headers=headers
+    )
+    assert asked.status_code == 202
+    notice = [m for m in mailer.sent if m["kind"] == "email-change-notice"]
+    assert notice and notice[0]["to"] == user["email"] and "link" not in notice[0]
+    account = await metadata.http.get("/account", headers=headers)
+    assert account.json()["email"] == user["email"]  # not before it is confirmed
+    token = mailer.token("change-email", new_email)
+    assert (await metadata.http.post("/account/email/verify", json={"token": token})).status_code == 200
+    assert (await metadata.http.get("/account", headers=headers)).json()["email"] == new_email
+    internal = await metadata.http.get(
+        f"/internal/accounts/{user['id']}/email", headers=metadata.service_headers("notify")
+    )
+    assert internal.json() == {"email": new_email, "email_verified": True}
+    events = [e for e in await metadata.emitted(AccountEmailVerified) if e.account_id == user["id"]]
+    assert [e.changed for e in events] == [False, True]
+
+
+async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, mailer: RecordingMailer) -> None:
+    user = await sign_up(metadata)
+    headers = metadata.headers(user["id"])
+    enrol = await metadata.http.post("/account/mfa/enrol", headers=headers)
+    assert enrol.status_code == 200
+    body = enrol.json()
+    assert body["otpauth_uri"].startswith("otpauth://totp/") and body["qr_svg"].startswith("<svg")
+    stored = await metadata.db["accounts"].find_one({"_id": user["id"]})
+    assert body["secret"] not in str(stored)  # encrypted at rest
+    totp = pyotp.TOTP(body["secret"])
+    confirmed = await metadata.http.post("/account/mfa/confirm", json={"code": totp.now()}, headers=headers)
+    assert confirmed.status_code == 200, confirmed.text
+    codes = confirmed.json()["recovery_codes"]
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert (await verify(metadata, user)).json()["mfa_required"] is True
+
+    url = f"/internal/accounts/{user['id']}/mfa/verify"
+    gateway = metadata.service_headers("gateway")
+    # The confirming code's step is spent: the same code again is a replay.
+    replay = await metadata.http.post(url, json={"code": totp.now()}, headers=gateway)
+    assert replay.status_code == 401
+    next_code = totp.at(datetime.now(UTC) + timedelta(seconds=30))
+    first = await metadata.http.post(url, json={"code": next_code}, headers=gateway)
+    assert first.status_code == 200 and first.json() == {"ok": True, "method": "totp"}
+    assert (await metadata.http.post(url, json={"code": next_code}, headers=gateway)).status_code == 401
+
+    used = await metadata.http.post(url, json={"code": codes[0].upper()}, headers=gateway)
+    assert used.status_code == 200 and used.json()["method"] == "recovery"
+    assert (await metadata.http.post(url, json={"code": codes[0]}, headers=gateway)).status_code == 401
+    assert (await metadata.http.post(url, json={"code": codes[1]}, headers=gateway)).status_code == 200
+
+    off = await metadata.http.request(
+        "DELETE", "/account/mfa", json={"password": PASSWORD, "code": codes[2]}, headers=headers
+    )
+    assert off.status_code == 204
+    assert (await verify(metadata, user)).json()["mfa_required"] is False
+    changes = [e.enabled for e in await metadata.emitted(AccountMfaChanged) if e.account_id == user["id"]]
+    assert changes == [True, False]
+    revoked = [e for e in await metadata.emitted(AccountSessionsRevoked) if e.account_id == user["id"]]
+    assert [e.reason for e in revoked] == ["mfa-enabled"]
+
+    # No secret in any outbox row of this account.
+    rows = await metadata.db["outbox"].find({}).to_list(None)
+    text = " ".join(str(row.get("value")) for row in rows)
+    for secret in [body["secret"], *codes, PASSWORD]:
+        assert secret not in text
