@@ -180,6 +180,9 @@ def test_public_and_admin_flags() -> None:
     public = {(r.method, r.template) for r in ROUTE_TABLE if r.public}
     assert public == {
         ("POST", "/accounts"),
+        ("POST", "/account/email/verify"),
+        ("POST", "/account/password-reset"),
+        ("POST", "/account/password-reset/confirm"),
         ("GET", "/uploads/{upload_id}/done/{signature}"),
         ("GET", "/notifications/unsubscribe/{token}"),
         ("POST", "/notifications/unsubscribe/{token}"),
