@@ -123,4 +123,5 @@ def test_unknown_kind_is_refused() -> None:
         "upload.expired",
         "file.modified",
         "share.links",
+        "security",
     }

@@ -44,6 +44,8 @@ class Preferences(BaseModel):
     file_modified: Mode | None = None
     share_links: Mode | None = None
     """Reminders a day before a public link expires, and when one reaches its download limit."""
+    security: Mode | None = None
+    """A mail when the account signs in from a device or address it had not used before."""
 
     @staticmethod
     def field_kind(field: str) -> str:

@@ -8,11 +8,13 @@ from typing import Any
 from docstore_events import AccountCreated, Envelope, FileModified, QuotaExceeded, QuotaRestored, UploadExpired
 from docstore_events.base import Event
 from docstore_events.credentials import AccountEmailVerified
+from docstore_events.devices import AccountSignedInFromNewDevice
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.runtime import EventRuntime
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
 from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice
 from docstore_notify.domain.notices import Notice
+from docstore_notify.domain.sign_in_mails import new_sign_in_notice
 from docstore_notify.service_layer.notifier import Notifier
 
 Handler = Callable[[Envelope[Any]], Awaitable[bool]]
@@ -36,6 +38,7 @@ def handlers(notifier: Notifier) -> dict[type[Event], Handler]:
             e.id, document_id=e.data.document_id, follower_id=e.data.account_id, following=False, at=e.time
         ),
         ShareLinkExpiryNeared: lambda e: n.notify(e.id, expiry_notice(e.data)),
+        AccountSignedInFromNewDevice: lambda e: n.notify(e.id, new_sign_in_notice(e.data)),
         ShareLinkUsed: lambda e: _link_used(n, e),
     }
 

@@ -29,7 +29,9 @@ UPLOAD_EXPIRED = "upload.expired"
 FILE_MODIFIED = "file.modified"
 SHARE_LINKS = "share.links"
 """Mails about the owner's public links: expiring tomorrow, download limit reached (`link_mails.py`)."""
-KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS)
+SECURITY = "security"
+"""Mails about the account's safety: a sign-in from a new device (`sign_in_mails.py`)."""
+KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS, SECURITY)
 """The kinds of notification a user chooses instant, digest or off for."""
 DIGEST = "digest"
 """The digest mail itself (not a preference: it carries the kinds set to `digest`)."""
@@ -262,6 +264,7 @@ def describe(kind: str) -> str:
         UPLOAD_EXPIRED: "mails about unfinished uploads",
         FILE_MODIFIED: "mails about changes to files you follow",
         SHARE_LINKS: "mails about your public links",
+        SECURITY: "new sign-in alerts",
         DIGEST: "digest mails",
     }.get(kind, "these mails")
 
@@ -291,6 +294,10 @@ def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
         from docstore_notify.domain.link_mails import render_link_mail  # noqa: PLC0415
 
         return render_link_mail(params, app_url=app_url)
+    if kind == SECURITY:
+        from docstore_notify.domain.sign_in_mails import render_security_mail  # noqa: PLC0415
+
+        return render_security_mail(params, app_url=app_url)
     if kind == DIGEST:
         return _digest(list(params["items"]))
     raise ValueError(f"unknown notification kind {kind!r}")
