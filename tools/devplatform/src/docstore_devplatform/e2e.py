@@ -12,6 +12,10 @@ packages would clash with a top-level `tests` module.)
 
 from __future__ import annotations
 
+import email
+import email.policy
+import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -157,9 +161,40 @@ async def sign_up(api: httpx.AsyncClient, plan: str = "free") -> User:
         "/v1/accounts", json={"username": username, "email": email, "password": PASSWORD, "plan": plan}
     )
     assert created.status_code == 201, created.text
+    await verify_email(api, email)
     login = await api.post("/v1/sessions", json={"username": username, "password": PASSWORD})
     assert login.status_code == 201, login.text
     return User(created.json()["account_id"], username, email, login.json()["token"])
+
+
+async def mail_links(address: str, subject: str) -> list[str]:
+    """The links in every mail with `subject` that the SES stand-in (moto) accepted for `address`,
+    oldest first (moto keeps each raw message under `ses.RawMessage` in `/moto-api/data.json`)."""
+    endpoint = os.environ["AWS_ENDPOINT_URL_SES"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        data = (await client.get(f"{endpoint}/moto-api/data.json")).json()
+    links = []
+    for raw in data.get("ses", {}).get("RawMessage", []):
+        if address not in raw["destinations"]:
+            continue
+        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
+        if str(message["Subject"]) != subject:
+            continue
+        text = next(p.get_content() for p in message.walk() if p.get_content_type() == "text/plain")
+        links.extend(re.findall(r"https?://\S+token=[A-Za-z0-9_-]+", text))
+    return links
+
+
+def token_of(link: str) -> str:
+    """The token a mailed link carries (in its fragment's query)."""
+    return link.rsplit("token=", 1)[1]
+
+
+async def verify_email(api: httpx.AsyncClient, address: str) -> None:
+    """Follow the verification mail sent at sign-up (issue 20): an unverified account may not share."""
+    links = await eventually(lambda: mail_links(address, "Verify your DocStore e-mail address"), timeout=120)
+    verified = await api.post("/v1/account/email/verify", json={"token": token_of(links[-1])})
+    assert verified.status_code == 200, verified.text
 
 
 async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, content_type: str = "text/plain") -> dict:
