@@ -297,7 +297,7 @@ class Syncer:
             problem = result.get("problem")
             if refuses_type(problem):
                 single.append(action)  # the single path asks again as plain bytes
-            elif result.get("grant", {}).get("deduplicated"):
+            elif (result.get("grant") or {}).get("deduplicated"):
                 outcomes.append(self._deduplicated(action, action.path, result["grant"]))
             elif result.get("grant"):
                 granted.append((action, result["grant"]))
