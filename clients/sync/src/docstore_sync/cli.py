@@ -108,7 +108,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     username = args.username or input("Username: ")
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     try:
-        session = log_in(args.gateway, username, password)
+        session = log_in(args.gateway, username, password, code_prompt=lambda: input("Code: "))
     except (ApiError, NetworkError) as error:
         err.print(f"[red]login failed:[/] {error}")
         return NOT_LOGGED_IN

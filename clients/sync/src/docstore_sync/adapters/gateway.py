@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -362,17 +363,29 @@ class Gateway:
             delay = min(delay * 1.5, 2.0)
 
 
-def log_in(gateway: str, username: str, password: str) -> Session:
+MFA_ATTEMPTS = 3
+"""Codes asked for one password step before starting over (the gateway throttles beyond)."""
+
+
+def log_in(gateway: str, username: str, password: str, *, code_prompt: Callable[[], str] | None = None) -> Session:
     """POST /v1/sessions; a 307 to the account's home region is followed (method and body kept)
-    and that region's gateway is the one remembered."""
+    and that region's gateway is the one remembered. For an account with two-step sign-in the
+    gateway answers 401 `mfa_required` with a ticket: `code_prompt` asks for the code (TOTP or a
+    recovery code), sent with the ticket to POST /v1/sessions/mfa; without one, ApiError says so."""
     url = gateway.rstrip("/") + "/v1/sessions"
     with httpx.Client(timeout=TIMEOUT) as http:
         for _ in range(3):
             body = {"username": username, "password": password, "refresh_token_in_body": True}
-            response = with_retries(lambda url=url, body=body: http.post(url, json=body), "log in")
+            response = with_retries(partial(http.post, url, json=body), "log in")
             if response.status_code == 307:
                 url = str(httpx.URL(url).join(response.headers["location"]))
                 continue
+            ticket = _mfa_ticket(response)
+            if ticket is not None:
+                if code_prompt is None:
+                    raise ApiError(401, "this account uses two-step sign-in: run `docstore login` and enter the code")
+                url = str(httpx.URL(url).join("/v1/sessions/mfa"))
+                response = _second_step(http, url, ticket, code_prompt)
             if response.status_code != 201:
                 raise ApiError(response.status_code, _detail(response))
             answer = response.json()
@@ -385,3 +398,34 @@ def log_in(gateway: str, username: str, password: str) -> Session:
                 refresh_token=answer.get("refresh_token"),
             )
     raise ApiError(508, "too many redirects between regions")
+
+
+def _mfa_ticket(response: httpx.Response) -> str | None:
+    if response.status_code != 401:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    ticket = body.get("mfa_ticket") if isinstance(body, dict) and body.get("mfa_required") else None
+    return ticket if isinstance(ticket, str) else None
+
+
+def _problem_type(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("type", "")) if isinstance(body, dict) else ""
+
+
+def _second_step(http: httpx.Client, url: str, ticket: str, code_prompt: Callable[[], str]) -> httpx.Response:
+    """Ask for the code and send it with the ticket; a wrong code is asked again a few times."""
+    response = None
+    for _ in range(MFA_ATTEMPTS):
+        body = {"mfa_ticket": ticket, "code": code_prompt().strip(), "refresh_token_in_body": True}
+        response = with_retries(partial(http.post, url, json=body), "log in (second step)")
+        if not (response.status_code == 401 and _problem_type(response).endswith("wrong-code")):
+            return response
+    assert response is not None
+    return response
