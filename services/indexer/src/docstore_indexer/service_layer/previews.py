@@ -1,0 +1,483 @@
+"""Use cases of previews: record a version (due), render due versions outside the consumer,
+delete a deleted version's previews, and backfill the documents that predate previews.
+
+Recording is quick and runs once per event (`run_once_each` under the consumer name
+`indexer-previews`, beside the indexing use case's own records): a version gets one entry,
+`due`. The `PreviewWorker` then reads the object, renders it in the render worker processes,
+uploads both sizes (idempotent: the same keys), and commits in one transaction that re-reads
+the entry: only an entry still `due` becomes `ready`/`failed` with its one event in the outbox.
+So a redelivered event, a second event for the same version, or two replicas rendering one
+version end with one stored pair of images and one event. A version deleted while it was being
+rendered has its fresh objects deleted again by that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileDeleted, FileVersionRecorded
+from docstore_events.previews import PreviewImage
+from docstore_events.tracing import continue_trace, current_traceparent
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_indexer.adapters.object_store import ObjectMissing
+from docstore_indexer.adapters.preview_store import CatalogDocument
+from docstore_indexer.domain.previews import (
+    DELETED,
+    DUE,
+    FAILED,
+    READY,
+    UNSUPPORTED,
+    PreviewEntry,
+    PreviewFailed,
+    PreviewMetrics,
+    Rendered,
+    StoredImage,
+    document_prefix,
+    entry_id,
+    on_version,
+    preview_key,
+    renderer_for,
+    version_prefix,
+)
+
+log = structlog.get_logger(__name__)
+
+TOMBSTONE_VERSION = 0
+"""A whole document's deletion is kept as the entry of version 0: later versions of it are never rendered."""
+
+
+class PreviewStore(Protocol):
+    async def get(self, entry_id: str) -> PreviewEntry | None: ...
+    async def get_many(self, ids: list[str]) -> dict[str, PreviewEntry]: ...
+    async def for_document(self, account_id: str, document_id: str) -> list[PreviewEntry]: ...
+    async def put(self, entry: PreviewEntry) -> None: ...
+    async def put_many(self, entries: list[PreviewEntry]) -> None: ...
+    async def due(self, limit: int) -> list[PreviewEntry]: ...
+    async def stored_bytes(self) -> int: ...
+
+
+class JobStore(Protocol):
+    async def get(self) -> dict[str, Any] | None: ...
+    async def create(self, total: int, at: datetime) -> None: ...
+    async def claim(self, owner: str, lease_seconds: float) -> dict[str, Any] | None: ...
+    async def advance(self, owner: str, cursor: str, *, done: int, created: int, finished: bool) -> bool: ...
+    async def count_live_documents(self) -> int: ...
+    async def documents_after(self, cursor: str, limit: int) -> list[CatalogDocument]: ...
+
+
+class PreviewRepos(Protocol):
+    """The repositories of a preview unit of work (`adapters.preview_store.PreviewRepositories`)."""
+
+    @property
+    def previews(self) -> PreviewStore: ...
+    @property
+    def jobs(self) -> JobStore: ...
+
+
+class PreviewObjectStore(Protocol):
+    """S3 (`adapters.preview_store.PreviewObjects`): reads raise `ObjectMissing`; writes are encrypted."""
+
+    async def read(self, bucket: str, key: str, *, limit: int) -> bytes: ...
+    async def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+    async def delete_prefix(self, bucket: str, prefix: str) -> int: ...
+
+
+class Renderer(Protocol):
+    """Previews of bytes within a time cap (`adapters.renderer.RenderPool`); raises `PreviewFailed`."""
+
+    async def render(self, data: bytes, content_type: str, timeout: float) -> list[Rendered]: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    images: dict[str, StoredImage] = field(default_factory=dict)
+    reason: str | None = None
+
+
+def _image(stored: StoredImage) -> PreviewImage:
+    return PreviewImage(
+        key=stored.key, width=stored.width, height=stored.height, content_type=stored.content_type, size=stored.size
+    )
+
+
+class Previews:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork[PreviewRepos],
+        reads: PreviewRepos,
+        objects: PreviewObjectStore,
+        renderer: Renderer,
+        region: str,
+        bucket: str,
+        max_bytes: int,
+        timeout: float,
+        consumer: str = "indexer-previews",
+        metrics: PreviewMetrics | None = None,
+    ) -> None:
+        self.uow = uow
+        self.reads = reads
+        self.objects = objects
+        self.renderer = renderer
+        self.region = region
+        self.bucket = bucket
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.consumer = consumer
+        self.metrics = metrics or PreviewMetrics()
+        self.on_due: Callable[[PreviewEntry], None] = lambda entry: None
+        """Called with each entry once the transaction that made it due has committed (the worker's `enqueue`)."""
+
+    # Events -------------------------------------------------------------------------------
+
+    async def record_versions(self, uploads: list[tuple[str, FileVersionRecorded, datetime]]) -> int:
+        """A due preview entry for each version not seen before, with the events' processed
+        records in one transaction. Every plan gets previews. Returns how many became due."""
+        created: list[PreviewEntry] = []
+
+        async def work(tx: Transaction[PreviewRepos], fresh: frozenset[str]) -> None:
+            created.clear()
+            ids = [entry_id(e.account_id, e.document_id, e.version) for _, e, _ in uploads]
+            ids += [entry_id(e.account_id, e.document_id, TOMBSTONE_VERSION) for _, e, _ in uploads]
+            known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
+            for event_id, event, at in uploads:
+                if event_id not in fresh:
+                    continue
+                if entry_id(event.account_id, event.document_id, TOMBSTONE_VERSION) in known:
+                    continue  # the document was purged before this (late) event arrived
+                new = PreviewEntry(
+                    account_id=event.account_id,
+                    document_id=event.document_id,
+                    version=event.version,
+                    state=DUE,
+                    bucket=event.bucket or self.bucket,
+                    key=event.key,
+                    content_type=event.content_type,
+                    size=event.size,
+                    at=at,
+                    traceparent=current_traceparent(),
+                )
+                entry = on_version(known.get(new.id), new)
+                if entry is not None:
+                    known[entry.id] = entry
+                    created.append(entry)
+            await tx.repos.previews.put_many(created)
+            tx.after_commit(self._announce(list(created)))
+
+        await self.uow.run_once_each(consumer=self.consumer, event_ids=[u[0] for u in uploads], work=work)
+        return len(created)
+
+    async def forget(self, event: FileDeleted, *, at: datetime, event_id: str) -> bool:
+        """The deleted versions' (or the whole document's) preview objects leave S3; their
+        entries become tombstones so a late or redelivered version event renders nothing."""
+
+        async def work(tx: Transaction[PreviewRepos]) -> None:
+            entries = {
+                entry.version: entry
+                for entry in await tx.repos.previews.for_document(event.account_id, event.document_id)
+            }
+            versions = set(event.versions)
+            if event.whole_document:
+                versions |= set(entries) | {TOMBSTONE_VERSION}
+            tombstones = [
+                replace(entries[v], state=DELETED, images={}, reason=None, at=at)
+                if v in entries
+                else PreviewEntry(event.account_id, event.document_id, v, DELETED, bucket=self.bucket, at=at)
+                for v in sorted(versions)
+            ]
+            buckets = {entry.bucket for entry in entries.values() if entry.bucket} | {self.bucket}
+            # S3 deletes before the commit, idempotent: a retried transaction deletes nothing new.
+            for bucket in buckets:
+                if event.whole_document:
+                    await self.objects.delete_prefix(
+                        bucket, document_prefix(self.region, event.account_id, event.document_id)
+                    )
+                else:
+                    for version in event.versions:
+                        await self.objects.delete_prefix(
+                            bucket, version_prefix(self.region, event.account_id, event.document_id, version)
+                        )
+            await tx.repos.previews.put_many(tombstones)
+
+        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
+
+    def _announce(self, entries: list[PreviewEntry]) -> Callable[[], None]:
+        """The after-commit callback that hands `entries` to the worker."""
+
+        def announce() -> None:
+            for entry in entries:
+                self.on_due(entry)
+
+        return announce
+
+    # Rendering ----------------------------------------------------------------------------
+
+    async def render(self, entry: PreviewEntry) -> Outcome:
+        """Read, render and store both sizes of one version (outside any transaction). A failure
+        that belongs to the file (type, size, corrupt, bomb, timeout, crash) is an `Outcome`
+        with a reason; S3 being away raises (the entry stays due and is tried again)."""
+        started = time.perf_counter()
+        try:
+            if renderer_for(entry.content_type) is None:
+                raise PreviewFailed(UNSUPPORTED)  # the object is not even read
+            if entry.size > self.max_bytes:
+                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+            data = await self.objects.read(entry.bucket, entry.key, limit=self.max_bytes + 1)
+            if len(data) > self.max_bytes:
+                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+            rendered = await self.renderer.render(data, entry.content_type, self.timeout)
+            images: dict[str, StoredImage] = {}
+            for image in rendered:
+                key = preview_key(
+                    self.region, entry.account_id, entry.document_id, entry.version, image.size, image.extension
+                )
+                await self.objects.put(entry.bucket, key, image.data, image.content_type)
+                images[image.size] = StoredImage(key, image.width, image.height, image.content_type, len(image.data))
+            outcome = Outcome(images=images)
+        except PreviewFailed as error:
+            outcome = Outcome(reason=str(error))
+        except ObjectMissing:
+            outcome = Outcome(reason="file missing from storage")
+        self.metrics.rendered("ready" if outcome.images else "failed", time.perf_counter() - started)
+        return outcome
+
+    async def commit(self, entry: PreviewEntry, outcome: Outcome) -> bool:
+        """Record the outcome and emit its one event, if the entry is still due; True if it was."""
+
+        async def work(tx: Transaction[PreviewRepos]) -> bool:
+            current = await tx.repos.previews.get(entry.id)
+            if current is None or current.state != DUE:
+                if current is not None and current.state == DELETED and outcome.images:
+                    # Deleted while it was being rendered: what this render stored goes too.
+                    await self.objects.delete_prefix(
+                        entry.bucket, version_prefix(self.region, entry.account_id, entry.document_id, entry.version)
+                    )
+                return False
+            subject = entry.document_id
+            if outcome.images:
+                await tx.repos.previews.put(replace(current, state=READY, images=outcome.images, reason=None))
+                tx.emit(
+                    DocumentPreviewReady(
+                        account_id=entry.account_id,
+                        document_id=entry.document_id,
+                        version=entry.version,
+                        small=_image(outcome.images["small"]),
+                        large=_image(outcome.images["large"]),
+                    ),
+                    subject=subject,
+                    traceparent=entry.traceparent or None,
+                )
+            else:
+                reason = outcome.reason or "no preview"
+                await tx.repos.previews.put(replace(current, state=FAILED, images={}, reason=reason))
+                tx.emit(
+                    DocumentPreviewFailed(
+                        account_id=entry.account_id, document_id=entry.document_id, version=entry.version, reason=reason
+                    ),
+                    subject=subject,
+                    traceparent=entry.traceparent or None,
+                )
+            return True
+
+        return await self.uow.run(work)
+
+    async def process(self, entry: PreviewEntry) -> bool:
+        """`render` then `commit`, in the version's trace."""
+        with continue_trace(
+            entry.traceparent or None, "indexer preview", attributes={"document.id": entry.document_id}
+        ):
+            return await self.commit(entry, await self.render(entry))
+
+    # Backfill -----------------------------------------------------------------------------
+
+    async def backfill_step(self, owner: str, cursor: str, page: int) -> tuple[str, int, int, bool] | None:
+        """Mark due the next `page` catalog documents after `cursor` that have no preview entry
+        for their newest version, and move the job's cursor, in one transaction (only while
+        `owner` holds the lease). Returns (cursor, seen, created, finished), None if the lease was lost."""
+        created: list[PreviewEntry] = []
+
+        async def work(tx: Transaction[PreviewRepos]) -> tuple[str, int, int, bool] | None:
+            created.clear()
+            documents = await tx.repos.jobs.documents_after(cursor, page)
+            live = [doc for doc in documents if doc.live and doc.version > 0]
+            ids = [entry_id(d.account_id, d.document_id, d.version) for d in live]
+            ids += [entry_id(d.account_id, d.document_id, TOMBSTONE_VERSION) for d in live]
+            known = await tx.repos.previews.get_many(ids)
+            now = datetime.now(UTC)
+            for doc in live:
+                if entry_id(doc.account_id, doc.document_id, TOMBSTONE_VERSION) in known:
+                    continue
+                new = PreviewEntry(
+                    account_id=doc.account_id,
+                    document_id=doc.document_id,
+                    version=doc.version,
+                    state=DUE,
+                    bucket=doc.bucket or self.bucket,
+                    key=doc.key,
+                    content_type=doc.content_type,
+                    size=doc.size,
+                    at=now,
+                )
+                entry = on_version(known.get(new.id), new)
+                if entry is not None:
+                    created.append(entry)
+            await tx.repos.previews.put_many(created)
+            finished = len(documents) < page
+            moved_to = documents[-1].id if documents else cursor
+            seen = len(live)
+            if not await tx.repos.jobs.advance(owner, moved_to, done=seen, created=len(created), finished=finished):
+                created.clear()
+                raise _LeaseLost
+            tx.after_commit(self._announce(list(created)))
+            return moved_to, seen, len(created), finished
+
+        try:
+            return await self.uow.run(work)
+        except _LeaseLost:
+            return None
+
+
+class _LeaseLost(Exception):
+    """Another replica took the backfill job over: this step's transaction is rolled back."""
+
+
+class PreviewWorker:
+    """Renders due versions outside the consumer, `concurrency` at a time.
+
+    Told each entry that became due once its transaction committed (`enqueue`); looks for due
+    entries at start-up and every `poll_seconds` (after a crash, or another replica's), and
+    then samples the stored preview bytes for the metrics."""
+
+    def __init__(self, previews: Previews, reads: PreviewRepos, *, concurrency: int, poll_seconds: float) -> None:
+        self.previews = previews
+        self.reads = reads
+        self.concurrency = max(1, concurrency)
+        self.poll_seconds = poll_seconds
+        self._queue: asyncio.Queue[PreviewEntry] = asyncio.Queue()
+        self._known: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def enqueue(self, entry: PreviewEntry) -> None:
+        if entry.id not in self._known:
+            self._known.add(entry.id)
+            self._queue.put_nowait(entry)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"indexer-preview-{n}") for n in range(self.concurrency)]
+        self._tasks.append(asyncio.create_task(self._poll(), name="indexer-preview-poll"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                for entry in await self.reads.previews.due(limit=100):
+                    self.enqueue(entry)
+                self.previews.metrics.stored_bytes(await self.reads.previews.stored_bytes())
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # MongoDB away for a moment: the entries stay due
+                log.warning("preview_scan_error", error=repr(error))
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _work(self) -> None:
+        while True:
+            entry = await self._queue.get()
+            try:
+                await self.previews.process(entry)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # S3 or MongoDB away: the entry stays due, the poll brings it back
+                log.warning("preview_error", document_id=entry.document_id, version=entry.version, error=repr(error))
+            finally:
+                self._known.discard(entry.id)
+
+
+class PreviewBackfill:
+    """Gives the documents catalogued before previews existed their preview: once per
+    deployment's database, bounded (`documents_per_second` per replica, pages of `page`),
+    resumable (a cursor in MongoDB, moved in the same transaction as the due marks; a lease so
+    one replica walks at a time, and another takes over from the cursor when it dies)."""
+
+    def __init__(
+        self,
+        previews: Previews,
+        reads: PreviewRepos,
+        *,
+        documents_per_second: float,
+        poll_seconds: float = 5.0,
+        page: int = 50,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self.previews = previews
+        self.reads = reads
+        self.documents_per_second = max(0.1, documents_per_second)
+        self.poll_seconds = poll_seconds
+        self.page = max(1, page)
+        self.lease_seconds = lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="indexer-preview-backfill")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    return  # complete: nothing more to do in this deployment
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("preview_backfill_error", error=repr(error))
+            await asyncio.sleep(self.poll_seconds)
+
+    async def run_once(self) -> bool:
+        """Walk the catalog while this replica holds the job; True once the job is complete."""
+        jobs = self.reads.jobs
+        if await jobs.get() is None:
+            await jobs.create(await jobs.count_live_documents(), datetime.now(UTC))
+        job = await jobs.claim(self.owner, self.lease_seconds)
+        if job is None:
+            current = await jobs.get()
+            return bool(current and current["state"] == "complete")
+        cursor, done, total = str(job["cursor"]), int(job["done"]), int(job["total"])
+        log.info("preview_backfill_started", cursor=cursor, done=done, total=total)
+        while True:
+            started = time.monotonic()
+            step = await self.previews.backfill_step(self.owner, cursor, self.page)
+            if step is None:
+                return False  # the lease went to another replica
+            cursor, seen, created, finished = step
+            done += seen
+            self.previews.metrics.backfill(done, max(total, done))
+            log.info("preview_backfill_progress", done=done, total=max(total, done), created=created)
+            if finished:
+                log.info("preview_backfill_complete", done=done)
+                return True
+            if await jobs.claim(self.owner, self.lease_seconds) is None:
+                return False
+            # The rate limit: `page` documents per `page / documents_per_second` seconds.
+            await asyncio.sleep(max(0.0, self.page / self.documents_per_second - (time.monotonic() - started)))
