@@ -5,19 +5,36 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from docstore_devplatform.testing import eventually
 
-from .conftest import System, sign_up, upload
+from .conftest import REGION_A, System, User, sign_up, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-async def test_a_logged_out_client_downloads_through_the_link_page(api: httpx.AsyncClient, system: System) -> None:
-    owner = await sign_up(api)
+async def verified(api: httpx.AsyncClient, endpoints: Any) -> User:
+    """A new account whose e-mail address counts as verified (sharing and links need one). The
+    address is marked verified in metadata's database: these tests are about links, not mail."""
+    user = await sign_up(api)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(endpoints.mongo_url)
+    try:
+        accounts = client[f"docstore_metadata_{REGION_A.replace('-', '_')}"]["accounts"]
+        await accounts.update_one({"_id": user.account_id}, {"$set": {"email_verified": True}})
+    finally:
+        await client.close()
+    return user
+
+
+async def test_a_logged_out_client_downloads_through_the_link_page(
+    api: httpx.AsyncClient, system: System, endpoints: Any
+) -> None:
+    owner = await verified(api, endpoints)
     body = b"quarterly numbers, shared by link"
     name = "Q3 <numbers> & notes.txt"  # escaped on the page
     done = await upload(api, owner, name, body)
@@ -76,8 +93,8 @@ async def test_a_logged_out_client_downloads_through_the_link_page(api: httpx.As
     assert (shown["downloads"], shown["state"]) == (2, "exhausted")
 
 
-async def test_a_protected_link_asks_for_its_password(api: httpx.AsyncClient, system: System) -> None:
-    owner = await sign_up(api)
+async def test_a_protected_link_asks_for_its_password(api: httpx.AsyncClient, system: System, endpoints: Any) -> None:
+    owner = await verified(api, endpoints)
     done = await upload(api, owner, "secret-plan.txt", b"the plan")
     document_id = done["document_id"]
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from docstore_devplatform.e2e import REGION_A, System, sign_up, upload
+from docstore_devplatform.e2e import REGION_A, System, User, sign_up, upload
 from docstore_devplatform.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -21,8 +21,23 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LINK_PASSWORD = "tidal-orchard-fox-17"
 
 
-async def _owned_document(api: httpx.AsyncClient, name: str = "linked.txt", body: bytes = b"linked bytes") -> Any:
-    owner = await sign_up(api)
+async def verified(api: httpx.AsyncClient, endpoints: Any) -> User:
+    """A new account whose e-mail address counts as verified (sharing and links need one). The
+    address is marked verified in metadata's database: these tests are about links, not mail."""
+    user = await sign_up(api)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(endpoints.mongo_url)
+    try:
+        accounts = client[f"docstore_metadata_{REGION_A.replace('-', '_')}"]["accounts"]
+        await accounts.update_one({"_id": user.account_id}, {"$set": {"email_verified": True}})
+    finally:
+        await client.close()
+    return user
+
+
+async def _owned_document(
+    api: httpx.AsyncClient, endpoints: Any, name: str = "linked.txt", body: bytes = b"linked bytes"
+) -> Any:
+    owner = await verified(api, endpoints)
     done = await upload(api, owner, name, body)
     document_id = done["document_id"]
 
@@ -37,9 +52,10 @@ async def _create(api: httpx.AsyncClient, user: Any, document_id: str, **body: A
     return await api.post(f"/v1/documents/{document_id}/links", headers=user.auth, json=body)
 
 
-async def test_another_account_cannot_touch_my_links(api: httpx.AsyncClient) -> None:
-    owner, document_id = await _owned_document(api)
-    stranger, editor, viewer = await sign_up(api), await sign_up(api), await sign_up(api)
+async def test_another_account_cannot_touch_my_links(api: httpx.AsyncClient, endpoints: Any) -> None:
+    owner, document_id = await _owned_document(api, endpoints)
+    # All three verified, so only the rules about links can refuse them.
+    stranger, editor, viewer = [await verified(api, endpoints) for _ in range(3)]
     created = await _create(api, owner, document_id)
     assert created.status_code == 201, created.text
     link = created.json()
@@ -106,8 +122,8 @@ async def test_guessed_tokens_are_404(api: httpx.AsyncClient) -> None:
         assert answer.status_code in (404, 405) and "name" not in answer.text
 
 
-async def test_wrong_passwords_are_throttled_per_link_and_address(api: httpx.AsyncClient) -> None:
-    owner, document_id = await _owned_document(api)
+async def test_wrong_passwords_are_throttled_per_link_and_address(api: httpx.AsyncClient, endpoints: Any) -> None:
+    owner, document_id = await _owned_document(api, endpoints)
     created = await _create(api, owner, document_id, password=LINK_PASSWORD)
     assert created.status_code == 201, created.text
     url = created.json()["url"]
@@ -131,8 +147,8 @@ async def test_wrong_passwords_are_throttled_per_link_and_address(api: httpx.Asy
         assert right.status_code == 303
 
 
-async def test_a_revoked_link_gives_no_new_signed_url(api: httpx.AsyncClient) -> None:
-    owner, document_id = await _owned_document(api, body=b"revocable")
+async def test_a_revoked_link_gives_no_new_signed_url(api: httpx.AsyncClient, endpoints: Any) -> None:
+    owner, document_id = await _owned_document(api, endpoints, body=b"revocable")
     created = await _create(api, owner, document_id)
     link = created.json()
     async with httpx.AsyncClient(base_url=str(api.base_url), timeout=40.0) as anonymous:
@@ -152,7 +168,7 @@ async def test_a_revoked_link_gives_no_new_signed_url(api: httpx.AsyncClient) ->
 
 
 async def test_the_token_is_in_no_log_line_span_or_event(api: httpx.AsyncClient, system: System, endpoints) -> None:
-    owner, document_id = await _owned_document(api, name="logged-link.txt")
+    owner, document_id = await _owned_document(api, endpoints, name="logged-link.txt")
     created = await _create(api, owner, document_id, password=LINK_PASSWORD, note="check the logs")
     assert created.status_code == 201, created.text
     token = created.json()["token"]
