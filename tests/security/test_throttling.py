@@ -35,15 +35,22 @@ UPSTREAMS = ("metadata", "upload", "quota", "indexer", "notify")
 
 @pytest.fixture(scope="module")
 def throttled_gateway(endpoints, test_data_dir: Path, system: System) -> Iterator[str]:
+    from docstore_devplatform import probes
     from docstore_devplatform.services import ServiceProcesses
+    from docstore_events.topics import all_topics
 
     database = f"throttle_{uuid.uuid4().hex[:8]}"
+    # Topics of its own: the gateway consumes account.sessions-revoked in the group "<prefix>gateway",
+    # and a second member of the shared gateway's group would take some of its events away.
+    prefix = f"{database}."
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
     env = (
         SYSTEM_ENV
         | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}
         | THROTTLE_ENV
         | {
             "GATEWAY_MONGODB_DATABASE": database,
+            "GATEWAY_KAFKA_TOPIC_PREFIX": prefix,
         }
     )
     processes = ServiceProcesses(
