@@ -204,11 +204,20 @@ function groupSecret(secret) {
   return String(secret).replace(/\s+/g, "").replace(/(.{4})(?=.)/g, "$1 ");
 }
 
+/**
+ * The API's QR code as an image's data: URL: never parsed into the page, so no script in it can
+ * run. The API sends the inline form (no `xmlns`), which an image needs: it is added.
+ */
+export function qrImageUrl(svg) {
+  const text = String(svg || "").trim();
+  const standalone = /^<svg\b[^>]*\sxmlns=/.test(text) ? text : text.replace(/^<svg\b/, '<svg xmlns="http://www.w3.org/2000/svg"');
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(standalone)}`;
+}
+
 function enrolStep(body, enrolment) {
-  // The QR code is the API's SVG shown as an image (a data: URL): never parsed into the page, no script in it can run.
   const qr = h("img", {
     class: "qr", id: "mfa-qr", width: "200", height: "200",
-    src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}`,
+    src: qrImageUrl(enrolment.qr_svg),
     alt: "QR code to scan with your authenticator app",
   });
   const secret = h("code", { id: "mfa-secret", class: "secret" }, groupSecret(enrolment.secret));
