@@ -35,7 +35,7 @@ class LoginIn(BaseModel):
 class MfaIn(BaseModel):
     mfa_ticket: str = Field(min_length=1, max_length=2048)
     """The ticket from the login's 401 `mfa_required` answer (5 minutes, works once)."""
-    code: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=6, max_length=32)
     """The 6-digit code from the authenticator app, or one of the recovery codes."""
     refresh_token_in_body: bool = False
     """As for the login: a program that keeps its own session gets the refresh token in the body."""

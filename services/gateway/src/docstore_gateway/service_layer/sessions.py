@@ -228,7 +228,7 @@ class Logins:
             answer = await self.accounts.verify_second_factor(found.account_id, code)
         except UpstreamUnavailable as error:
             raise AccountsUnavailable() from error
-        if answer.status == 401:
+        if answer.status in (401, 422):  # 422: not even the shape of a code; a wrong one all the same
             await self.throttle.mfa_failed(found.account_id)
             raise WrongCode()
         if answer.status in (404, 409, 410):  # the account is gone, or 2FA went off meanwhile
