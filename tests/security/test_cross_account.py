@@ -31,6 +31,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NOT_CALLED = {
     "DELETE /v1/account": "deletes the caller's own account; no id to substitute",
     "DELETE /v1/sessions/current": "logs the caller out; no id to substitute",
+    "DELETE /v1/account/sessions": "ends the caller's own sessions (every one, or all but this one); no id "
+    "to substitute (another account's session ids: DELETE /v1/account/sessions/{session_id}, a 404)",
 }
 # Routes with a path parameter that may answer 2xx to anyone, with the reason. (A route without
 # a path parameter may answer 2xx when the answer holds none of the victim's data: it lists or
@@ -54,6 +56,7 @@ def path_values(victim: Victim) -> dict[str, Any]:
         "account_id": victim.owner.account_id,
         "token": "A" * 43,
         "signature": "A" * 43,
+        "session_id": "A" * 43,  # a session id of no account's: a stranger's call must be a 404 like any other
         "topic": "docstore.upload.completed.dlq",
         "partition": 0,
         "offset": 0,

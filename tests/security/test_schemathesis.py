@@ -23,6 +23,8 @@ EXCLUDED = {
     ("delete", "/v1/account"): "deletes the fuzzing account itself, and every later request would be a 401",
     ("delete", "/v1/sessions/current"): "logs the fuzzing session out, and every later request would be a 401",
     ("delete", "/v1/sessions"): "logs the fuzzing account out of all devices: every later request would be a 401",
+    ("delete", "/v1/account/sessions"): "ends the fuzzing account's sessions (all, or all but this one): every "
+    "later request would be a 401",
     ("get", "/v1/changes"): "a long poll: generated `wait` values hold each answer up to 30 s, past the time "
     "budget (the cross-account matrix and tests/e2e cover the route)",
 }
