@@ -82,6 +82,7 @@ def path_values(victim: Victim) -> dict[str, str]:
         "topic": "docstore.upload.completed.dlq",
         "partition": "0",
         "offset": "0",
+        "sha256": "0" * 64,  # metadata's dedupe lookup (internal)
     }
 
 
