@@ -13,7 +13,7 @@ from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.adapters.sessions import LATE_WRITE_MARGIN
-from docstore_upload.domain.grants import CurrentDocument, Grant, Limits, Reservation
+from docstore_upload.domain.grants import CurrentDocument, Grant, Limits, Reservation, StoredBytes
 from docstore_upload.domain.sessions import COMPLETED, PENDING, Session, StoredObject, StoredPart
 from docstore_upload.service_layer.uploads import Uploads
 
@@ -155,7 +155,30 @@ class FakeStorage:
         data = self.objects.get(key)
         if data is None:
             return None
-        return StoredObject(size=len(data), etag=hashlib.md5(data).hexdigest(), sha256=hashlib.sha256(data).hexdigest())
+        chunks, offset = [], 0
+        for length in chunk_lengths or []:
+            chunks.append(hashlib.sha256(data[offset : offset + length]).hexdigest())
+            offset += length
+        return StoredObject(
+            size=len(data),
+            etag=hashlib.md5(data).hexdigest(),
+            sha256=hashlib.sha256(data).hexdigest(),
+            chunk_sha256s=tuple(chunks),
+        )
+
+    async def copy_whole(self, source: str, target: str, size: int) -> bool:
+        return await self.copy(source, target)
+
+    async def head(self, key: str) -> tuple[int, str] | None:
+        data = self.objects.get(key)
+        return None if data is None else (len(data), hashlib.md5(data).hexdigest())
+
+    async def copy_part(self, key: str, s3_upload_id: str, number: int, source: str, first: int, last: int) -> bool:
+        if source not in self.objects or s3_upload_id not in self.multipart:
+            return False
+        self.copied.append((f"{source}[{first}-{last}]", f"{key}#{number}"))
+        self.multipart[s3_upload_id][number] = self.objects[source][first : last + 1]
+        return True
 
     async def copy(self, source: str, target: str) -> bool:
         if source not in self.objects:
@@ -206,10 +229,19 @@ class FakeQuota:
 class FakeMetadata:
     """Answers as metadata would: the document when `account_id` may write it, else None."""
 
-    def __init__(self, writers: dict[str, CurrentDocument | None] | None = None, *, down: bool = False) -> None:
+    def __init__(
+        self,
+        writers: dict[str, CurrentDocument | None] | None = None,
+        *,
+        down: bool = False,
+        stored: dict[tuple[str, str], StoredBytes] | None = None,
+    ) -> None:
         self.writers = writers or {}
         self.down = down
         self.asked: list[tuple[str, str]] = []
+        self.stored = stored or {}
+        """(account, sha256) -> a version of that account's own documents with those bytes."""
+        self.bytes_asked: list[tuple[str, str]] = []
 
     async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
         self.asked.append((account_id, document_id))
@@ -217,9 +249,10 @@ class FakeMetadata:
             raise MetadataUnavailable("metadata timed out")
         return self.writers.get(account_id)
 
-    async def stored_bytes(self, account_id: str, sha256: str) -> None:
-        """No account stores anything here (dedupe is proven against the real services)."""
-        return None
+    async def stored_bytes(self, account_id: str, sha256: str) -> StoredBytes | None:
+        """As metadata answers: only the asking account's own bytes are ever found."""
+        self.bytes_asked.append((account_id, sha256))
+        return self.stored.get((account_id, sha256))
 
 
 def current(*, trashed: bool = False, version: int = 1) -> CurrentDocument:

@@ -1,0 +1,178 @@
+"""Dedupe and delta grants on fakes: what is copied, recorded and emitted; whose bytes may be
+found (the caller's own only); the fallbacks to an ordinary upload; a delta's verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from dataclasses import replace
+
+from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeStorage, current, world
+
+from docstore_events import UploadCompleted, UploadInitiated
+from docstore_upload.domain.delta import Chunk
+from docstore_upload.domain.grants import GrantRequest, StoredBytes
+from docstore_upload.domain.sessions import ABORTED, COMPLETED, REJECTED
+
+BUCKET = "docstore-us-west-2"
+MIB = 1024 * 1024
+DATA = b"the same bytes again"
+SHA = hashlib.sha256(DATA).hexdigest()
+SOURCE = f"us-west-2/{OWNER}/doc-0/up-0"
+
+
+def owner_stores_data() -> tuple[FakeStorage, FakeMetadata]:
+    storage = FakeStorage()
+    storage.put(SOURCE, DATA)
+    metadata = FakeMetadata(
+        {EDITOR: current(), OWNER: current()}, stored={(OWNER, SHA): StoredBytes(BUCKET, SOURCE, len(DATA), SHA)}
+    )
+    return storage, metadata
+
+
+async def test_bytes_the_account_stores_are_copied_server_side_and_completed_at_once() -> None:
+    storage, metadata = owner_stores_data()
+    w = world(storage=storage, metadata=metadata)
+    issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(DATA), "application/octet-stream", sha256=SHA))
+    assert issued.deduplicated and issued.form is None and issued.part_urls is None
+    key = issued.grant.key
+    assert storage.copied == [(SOURCE, key)] and storage.objects[key] == DATA
+    row = w.sessions.rows[issued.grant.upload_id]
+    assert row["status"] == COMPLETED and row["stored"]["sha256"] == SHA and row["deduplicated_from"] == SOURCE
+    initiated, completed = w.uow.emitted
+    assert isinstance(initiated, UploadInitiated) and isinstance(completed, UploadCompleted)
+    assert completed.key == key and completed.sha256 == SHA and completed.size == len(DATA)
+    # The room is reserved as for any upload (quota counts the copy when it sees upload.completed).
+    assert [(a, u, n) for a, u, n, _ in w.quota.reserved] == [(OWNER, issued.grant.upload_id, len(DATA))]
+
+
+async def test_another_accounts_hash_finds_nothing_and_an_editor_is_never_deduplicated() -> None:
+    """Security: metadata is asked about the caller's own bytes only, and not at all for an
+    editor's new version of a shared document (the answer would tell them about the owner's)."""
+    storage, metadata = owner_stores_data()
+    w = world(storage=storage, metadata=metadata)
+    other = await w.uploads.grant(EDITOR, GrantRequest("probe.bin", len(DATA), "text/plain", sha256=SHA))
+    assert not other.deduplicated and other.form is not None
+    assert metadata.bytes_asked == [(EDITOR, SHA)]
+    shared = await w.uploads.grant(
+        EDITOR, GrantRequest("a.txt", len(DATA), "text/plain", sha256=SHA, document_id=DOC, base_version=1)
+    )
+    assert not shared.deduplicated and shared.grant.account_id == OWNER
+    assert metadata.bytes_asked == [(EDITOR, SHA)] and storage.copied == []
+
+
+async def test_bytes_gone_before_the_copy_give_an_ordinary_upload() -> None:
+    storage, metadata = owner_stores_data()
+    del storage.objects[SOURCE]  # purged after metadata answered
+    w = world(storage=storage, metadata=metadata)
+    issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(DATA), "text/plain", sha256=SHA))
+    assert not issued.deduplicated and issued.form is not None
+    statuses = sorted(row["status"] for row in w.sessions.rows.values())
+    assert statuses == [ABORTED, "pending"] and w.quota.released
+
+
+async def test_a_batch_deduplicates_the_items_it_can_and_grants_forms_for_the_rest() -> None:
+    storage, metadata = owner_stores_data()
+    w = world(storage=storage, metadata=metadata)
+    results = await w.uploads.grant_many(
+        OWNER,
+        [
+            GrantRequest("copy.bin", len(DATA), "text/plain", sha256=SHA),
+            GrantRequest("new.bin", 5, "text/plain", sha256="ab" * 32),
+        ],
+    )
+    first, second = results
+    assert not isinstance(first, Exception) and first.deduplicated and first.form is None
+    assert not isinstance(second, Exception) and not second.deduplicated and second.form is not None
+    assert w.sessions.rows[first.grant.upload_id]["status"] == COMPLETED
+
+
+def chunks_of(data: bytes, size: int) -> tuple[Chunk, ...]:
+    return tuple(
+        Chunk(o, len(data[o : o + size]), hashlib.sha256(data[o : o + size]).hexdigest())
+        for o in range(0, len(data), size)
+    )
+
+
+async def delta_world(new: bytes, *, declared: str | None = None):  # type: ignore[no-untyped-def]
+    """A document whose current version (20 MiB) was uploaded with a verified chunk map."""
+    rng = random.Random(5)
+    old = rng.randbytes(20 * MIB)
+    storage = FakeStorage()
+    previous_key = f"us-west-2/{OWNER}/{DOC}/up-old"
+    storage.put(previous_key, old)
+    doc = replace(current(), current_bucket=BUCKET, current_key=previous_key, current_size=len(old))
+    w = world(storage=storage, metadata=FakeMetadata({OWNER: doc}))
+    w.sessions.rows["up-old"] = {
+        "_id": "up-old",
+        "key": previous_key,
+        "status": COMPLETED,
+        "chunks": [[c.offset, c.length, c.sha256] for c in chunks_of(old, MIB)],
+        "chunks_verified": True,
+    }
+    request = GrantRequest(
+        "a.txt",
+        len(new),
+        "text/plain",
+        document_id=DOC,
+        base_version=1,
+        sha256=declared or hashlib.sha256(new).hexdigest(),
+        chunks=chunks_of(new, MIB),
+    )
+    return w, old, await w.uploads.grant(OWNER, request)
+
+
+async def send_and_complete(w, issued, new: bytes) -> dict:  # type: ignore[no-untyped-def]
+    s3_upload_id = w.sessions.rows[issued.grant.upload_id]["s3_upload_id"]
+    for number in issued.part_urls:
+        offset, length = issued.layout[number]
+        w.storage.multipart[s3_upload_id][number] = new[offset : offset + length]
+    await w.uploads.complete(OWNER, issued.grant.upload_id)
+    for _ in range(200):  # the read-back runs in the background
+        if w.sessions.rows[issued.grant.upload_id]["status"] != "pending":
+            break
+        await asyncio.sleep(0.01)
+    return w.sessions.rows[issued.grant.upload_id]
+
+
+async def test_a_delta_copies_the_unchanged_ranges_and_asks_only_for_the_changed_part() -> None:
+    rng = random.Random(6)
+    old = random.Random(5).randbytes(20 * MIB)
+    new = old[: 10 * MIB] + rng.randbytes(MIB) + old[11 * MIB :]
+    w, _, issued = await delta_world(new)
+    assert issued.copied_bytes == 15 * MIB  # 1 MiB changed, sent as one 5 MiB part
+    assert issued.part_urls is not None and len(issued.part_urls) == 1
+    assert issued.layout is not None and sum(length for _, length in issued.layout.values()) == len(new)
+    row = await send_and_complete(w, issued, new)
+    assert row["status"] == COMPLETED and row["chunks_verified"] is True
+    assert w.storage.objects[issued.grant.key] == new
+
+
+async def test_a_delta_whose_assembled_bytes_are_not_the_declared_ones_is_rejected() -> None:
+    old = random.Random(5).randbytes(20 * MIB)
+    new = old[: 10 * MIB] + random.Random(6).randbytes(MIB) + old[11 * MIB :]
+    w, _, issued = await delta_world(new, declared="0" * 64)
+    row = await send_and_complete(w, issued, new)
+    assert row["status"] == REJECTED
+    assert not any(isinstance(e, UploadCompleted) for e in w.uow.emitted)
+
+
+async def test_without_a_verified_map_a_new_version_is_a_whole_upload() -> None:
+    old = random.Random(5).randbytes(20 * MIB)
+    w, _, _ = await delta_world(old[:-1] + b"x")
+    w.sessions.rows["up-old"]["chunks_verified"] = False
+    issued = await w.uploads.grant(
+        OWNER,
+        GrantRequest(
+            "a.txt",
+            20 * MIB,
+            "text/plain",
+            document_id=DOC,
+            base_version=1,
+            multipart=True,
+            sha256="1" * 64,
+            chunks=chunks_of(old, MIB),
+        ),
+    )
+    assert issued.copied_bytes == 0 and issued.part_urls is not None and len(issued.part_urls) == 2
