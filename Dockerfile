@@ -9,7 +9,7 @@
 # /app/.venv, non-editable, no dev group; for the gateway also the web app in /app/web) ->
 # `runtime` (Python and tini only, non-root) -> `service` (every service; the default,
 # last stage) or `indexer` (adds tesseract-ocr and poppler-utils for OCR and PDF
-# rasterising). No compiler or uv in the final images.
+# rasterising, ffmpeg and LibreOffice for previews). No compiler or uv in the final images.
 #
 # Layer caching: the first `uv sync` sees only pyproject.toml and uv.lock (uv's documented
 # pattern for workspaces, `--no-install-workspace` with `--frozen`), so the third-party
@@ -75,10 +75,12 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 
 FROM runtime AS indexer
 # Debian bookworm's tesseract-ocr 5.3 and poppler-utils 22.12; versions float with
-# bookworm's security updates, so they are not pinned.
+# bookworm's security updates, so they are not pinned. ffmpeg (a video's preview frame) and
+# LibreOffice without its GUI (an Office document's first page; ~295 MB installed) for previews.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tesseract-ocr poppler-utils \
+    && apt-get install -y --no-install-recommends tesseract-ocr poppler-utils ffmpeg \
+        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build --chown=root:root /app/.venv /app/.venv
 COPY --from=build --chown=root:root /app/extra/ /app/
