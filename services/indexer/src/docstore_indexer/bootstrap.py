@@ -18,14 +18,19 @@ from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.adapters.object_store import ObjectStore
+from docstore_indexer.adapters.preview_metrics import prometheus_metrics
+from docstore_indexer.adapters.preview_store import PreviewObjects, ensure_preview_indexes, preview_repositories
+from docstore_indexer.adapters.renderer import RenderPool
 from docstore_indexer.adapters.repositories import Session, ensure_indexes, repositories
 from docstore_indexer.adapters.search_index import SearchIndex
 from docstore_indexer.domain.extraction import Limits, Options
+from docstore_indexer.domain.previews import RenderOptions
 from docstore_indexer.service_layer.backfill import BackfillWorker
 from docstore_indexer.service_layer.indexing import Indexing
 from docstore_indexer.service_layer.indexing_worker import IndexingWorker
 from docstore_indexer.service_layer.plans import Plans
 from docstore_indexer.service_layer.ports import Extractor, Objects, Repos
+from docstore_indexer.service_layer.previews import PreviewBackfill, PreviewRepos, Previews, PreviewWorker
 from docstore_indexer.service_layer.search import Search
 from docstore_indexer.settings import Settings
 from docstore_kit.account_plans import AccountPlans
@@ -52,17 +57,24 @@ class Services:
     backfill: BackfillWorker
     indexing_worker: IndexingWorker
     accounts: AccountPlans
+    previews: Previews
+    preview_worker: PreviewWorker
+    preview_backfill: PreviewBackfill
+    render_pool: RenderPool
 
     async def prepare(self) -> None:
         """Create what the service needs on its servers (collection, indexes) and start the workers."""
         await self.search_index.ensure_collection()
         await ensure_indexes(self.runtime.db)
+        await ensure_preview_indexes(self.runtime.db)
         if self.pool is not None:
             self.pool.start()
+        self.render_pool.start()
 
     async def close(self) -> None:
         if self.pool is not None:
             await self.pool.close()
+        await self.render_pool.close()
         await self.search_index.close()
         await self.accounts.aclose()
 
@@ -145,6 +157,42 @@ def bootstrap(
     )
     search = Search(reads=reads, index=search_index, accounts=accounts, plan_seconds=settings.search_plan_seconds)
     plans.on_plan_recorded = search.forget
+    # Previews (issue 21): rendered beside the extraction workers, in processes of their own.
+    render_pool = RenderPool(
+        workers=settings.preview_workers,
+        options=RenderOptions(
+            max_pixels=settings.max_image_pixels,
+            image_format=settings.preview_format,
+            quality=settings.preview_quality,
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+        ),
+        memory_mb=settings.extract_memory_mb,
+    )
+    preview_bound: Callable[[Session], PreviewRepos] = preview_repositories(runtime.db)
+    preview_uow = runtime.events.unit_of_work(preview_bound)
+    preview_reads = preview_bound(None)
+    previews = Previews(
+        uow=preview_uow,
+        reads=preview_reads,
+        objects=PreviewObjects(make_s3_client(settings), encryption=settings.server_side_encryption().params()),
+        renderer=render_pool,
+        region=settings.region,
+        bucket=settings.bucket_name(settings.region),
+        max_bytes=settings.max_preview_bytes,
+        timeout=settings.preview_timeout_seconds,
+        consumer=f"{settings.service}-previews",
+        metrics=prometheus_metrics(settings.region),
+    )
+    preview_worker = PreviewWorker(
+        previews, preview_reads, concurrency=settings.preview_workers + 1, poll_seconds=settings.preview_poll_seconds
+    )
+    previews.on_due = preview_worker.enqueue
+    preview_backfill = PreviewBackfill(
+        previews,
+        preview_reads,
+        documents_per_second=settings.preview_backfill_documents_per_second,
+        poll_seconds=max(settings.preview_poll_seconds, 1.0),
+    )
     return Services(
         settings=settings,
         runtime=runtime,
@@ -160,4 +208,8 @@ def bootstrap(
         backfill=backfill,
         indexing_worker=indexing_worker,
         accounts=accounts,
+        previews=previews,
+        preview_worker=preview_worker,
+        preview_backfill=preview_backfill,
+        render_pool=render_pool,
     )

@@ -24,16 +24,20 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
         services = bootstrap(settings)
-        register(services.runtime.events, services.plans, services.indexing)
+        register(services.runtime.events, services.plans, services.indexing, services.previews)
         app.state.services = services
         try:
             await services.prepare()
             async with services.runtime:
                 services.backfill.start()
                 services.indexing_worker.start()
+                services.preview_worker.start()
+                services.preview_backfill.start()
                 try:
                     yield
                 finally:
+                    await services.preview_backfill.stop()
+                    await services.preview_worker.stop()
                     await services.indexing_worker.stop()
                     await services.backfill.stop()
         finally:

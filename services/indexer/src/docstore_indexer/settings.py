@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -59,6 +59,20 @@ class Settings(ServiceSettings, S3Settings):
     backfill_documents_per_second: float = 10.0
     """Throttle of the backfill that follows an upgrade to Premium (per replica)."""
     backfill_poll_seconds: float = 2.0
+
+    preview_workers: int = 1
+    """Preview render worker processes per replica (beside the extraction workers; same memory cap)."""
+    preview_timeout_seconds: float = 30.0
+    """A render that takes longer has its worker (and its ffmpeg/LibreOffice) killed: that preview fails."""
+    max_preview_bytes: int = 200 * MB
+    """Versions larger than this get no preview (`document.preview-failed`)."""
+    preview_format: Literal["webp", "jpeg"] = "webp"
+    """Encoding of both preview sizes (WebP measured smaller at the same quality: see the README)."""
+    preview_quality: int = 80
+    preview_poll_seconds: float = 5.0
+    """How often the preview worker looks for due versions it was not told about, and samples stored bytes."""
+    preview_backfill_documents_per_second: float = 20.0
+    """Throttle of the one-time backfill that gives documents from before previews theirs (per replica)."""
 
     @model_validator(mode="after")
     def _default_collection(self) -> Settings:

@@ -219,6 +219,8 @@ def _run(command: list[str], options: RenderOptions, *, what: str = "video") -> 
 
 
 def _video(data: bytes, options: RenderOptions) -> Image.Image:
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        raise PreviewFailed(UNSUPPORTED)  # the icon, as for types without a renderer
     with tempfile.TemporaryDirectory(prefix="docstore-preview-") as scratch:
         source = Path(scratch) / "video"
         source.write_bytes(data)

@@ -26,9 +26,13 @@ from docstore_events.runtime import EventRuntime
 from docstore_indexer.domain.plans import PREMIUM
 from docstore_indexer.service_layer.indexing import Indexing
 from docstore_indexer.service_layer.plans import Plans
+from docstore_indexer.service_layer.previews import Previews
 
 
-def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
+def register(events: EventRuntime, plans: Plans, indexing: Indexing, previews: Previews | None = None) -> None:
+    """Subscribe the indexer's handlers; with `previews`, versions also get previews (every
+    plan) and deletions remove them, each applied once under its own consumer name."""
+
     async def account_created(envelope: Envelope[AccountCreated]) -> None:
         event = envelope.data
         await plans.record_plan(event.account_id, event.plan, as_of=envelope.time, event_id=envelope.id)
@@ -42,6 +46,8 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
 
     async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
         event = envelope.data
+        if previews is not None:
+            await previews.forget(event, at=envelope.time, event_id=envelope.id)
         if event.whole_document:
             await indexing.forget_document(event.account_id, event.document_id, at=envelope.time, event_id=envelope.id)
 
@@ -78,6 +84,11 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
         FileDetailsChanged: details_changed,
     }
 
+    async def record_uploads(uploads: list[tuple[str, FileVersionRecorded, Any]]) -> None:
+        await indexing.record_uploads(uploads)
+        if previews is not None:
+            await previews.record_versions(uploads)
+
     async def batch(envelopes: list[Envelope[Any]]) -> None:
         uploads: list[tuple[str, FileVersionRecorded, Any]] = []
         for envelope in envelopes:
@@ -85,10 +96,10 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing) -> None:
                 uploads.append((envelope.id, envelope.data, envelope.time))
                 continue
             if uploads:  # keep the batch's order: the uploads before this event first
-                await indexing.record_uploads(uploads)
+                await record_uploads(uploads)
                 uploads = []
             await one_by_one[type(envelope.data)](envelope)
         if uploads:
-            await indexing.record_uploads(uploads)
+            await record_uploads(uploads)
 
     events.subscribe_batch(batch, FileVersionRecorded, *one_by_one)

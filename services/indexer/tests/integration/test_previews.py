@@ -1,0 +1,179 @@
+"""Previews through the running indexer against real Kafka, MongoDB and S3: a recorded version
+becomes two stored images and one `document.preview-ready` (once, however often the event
+comes); failures are one `document.preview-failed` with a reason; `file.deleted` removes the
+objects; the backfill gives catalogued documents from before previews theirs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from docstore_devplatform.testing import eventually
+from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileDeleted
+from docstore_indexer.adapters.preview_store import PREVIEW_JOBS
+from docstore_indexer.domain.catalog import CatalogEntry
+from docstore_indexer.domain.previews import entry_id
+
+Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
+
+pytestmark = pytest.mark.integration
+
+
+def png(size: tuple[int, int] = (1200, 900)) -> bytes:
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).ellipse((100, 100, 700, 700), fill=(0, 90, 200))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+async def keys_under(indexer: Harness, prefix: str) -> list[str]:
+    bucket = indexer.settings.bucket_name(indexer.settings.region)
+    listed = await asyncio.to_thread(indexer.s3.list_objects_v2, Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def prefix_of(indexer: Harness, account_id: str, document_id: str) -> str:
+    return f"previews/{indexer.settings.region}/{account_id}/{document_id}/"
+
+
+async def state_of(indexer: Harness, account_id: str, document_id: str, version: int) -> str | None:
+    entry = await indexer.services.previews.reads.previews.get(entry_id(account_id, document_id, version))
+    return entry.state if entry else None
+
+
+async def settled(indexer: Harness, account_id: str, document_id: str, version: int) -> str | None:
+    state = await state_of(indexer, account_id, document_id, version)
+    return state if state in ("ready", "failed") else None
+
+
+async def test_version_gets_previews_once_and_deletion_removes_them(indexer: Harness) -> None:
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"  # no plan known: Free, and previews all the same
+    first = await indexer.upload(account_id, png(), content_type="image/png", filename="photo.png")
+    record = await indexer.send(first)
+    await indexer.resend(record)  # the very same record again, as Kafka may
+    await indexer.send(first)  # and the same version under another event id
+    document_id = first.document_id
+    assert await eventually(lambda: settled(indexer, account_id, document_id, 1), timeout=90) == "ready"
+
+    prefix = prefix_of(indexer, account_id, document_id)
+    assert await keys_under(indexer, prefix) == [f"{prefix}v1/large.webp", f"{prefix}v1/small.webp"]
+    bucket = indexer.settings.bucket_name(indexer.settings.region)
+    head = await asyncio.to_thread(indexer.s3.head_object, Bucket=bucket, Key=f"{prefix}v1/small.webp")
+    assert head["ContentType"] == "image/webp"
+
+    ready = [e for e in await indexer.emitted(DocumentPreviewReady, expect=1) if e.data.document_id == document_id]
+    assert len(ready) == 1, ready
+    event = ready[0].data
+    assert (event.version, event.small.key, event.large.key) == (1, f"{prefix}v1/small.webp", f"{prefix}v1/large.webp")
+    assert (event.large.width, event.large.height, event.small.width, event.small.height) == (1024, 768, 256, 192)
+    assert event.small.size == head["ContentLength"] and event.small.content_type == "image/webp"
+    assert ready[0].subject == document_id
+    body = await asyncio.to_thread(indexer.s3.get_object, Bucket=bucket, Key=event.large.key)
+    assert Image.open(io.BytesIO(body["Body"].read())).size == (1024, 768)
+
+    # A second version gets previews of its own beside the first.
+    second = await indexer.upload(
+        account_id, png((600, 800)), content_type="image/png", document_id=document_id, version=2
+    )
+    await indexer.send(second)
+    assert await eventually(lambda: settled(indexer, account_id, document_id, 2), timeout=90) == "ready"
+    assert len(await keys_under(indexer, prefix)) == 4
+
+    # Version 1 pruned: its previews go, version 2's stay.
+    await indexer.send(
+        FileDeleted(account_id=account_id, document_id=document_id, versions=[1], size=1, whole_document=False)
+    )
+
+    async def only_v2() -> bool:
+        return all("/v2/" in key for key in await keys_under(indexer, prefix))
+
+    await eventually(only_v2)
+    assert len(await keys_under(indexer, prefix)) == 2
+
+    # The document purged: every preview goes, and a late event for it renders nothing.
+    await indexer.send(
+        FileDeleted(account_id=account_id, document_id=document_id, versions=[2], size=1, whole_document=True)
+    )
+
+    async def none_left() -> bool:
+        return not await keys_under(indexer, prefix)
+
+    await eventually(none_left)
+    await indexer.send(first.model_copy(update={"version": 3}))
+    await asyncio.sleep(3)  # nothing to wait for: the late version must stay unrendered
+    assert await state_of(indexer, account_id, document_id, 3) is None
+    assert await keys_under(indexer, prefix) == []
+
+
+async def test_failures_are_one_event_with_a_reason(indexer: Harness) -> None:
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    unsupported = await indexer.upload(account_id, b"PK\x03\x04zip", content_type="application/zip", filename="a.zip")
+    corrupt = await indexer.upload(account_id, png()[:400], content_type="image/png", filename="broken.png")
+    bomb_png = io.BytesIO()
+    Image.new("1", (50_000, 50_000)).save(bomb_png, "PNG")
+    bomb = await indexer.upload(account_id, bomb_png.getvalue(), content_type="image/png", filename="bomb.png")
+    for event in (unsupported, corrupt, bomb):
+        await indexer.send(event)
+    for event in (unsupported, corrupt, bomb):
+        await eventually(lambda e=event: settled(indexer, account_id, e.document_id, 1), timeout=90)
+
+    failed = {
+        e.data.document_id: e.data.reason
+        for e in await indexer.emitted(DocumentPreviewFailed, expect=3)
+        if e.data.account_id == account_id
+    }
+    assert failed[unsupported.document_id] == "unsupported type"
+    assert "truncated" in failed[corrupt.document_id]
+    assert "image too large" in failed[bomb.document_id]
+    for event in (unsupported, corrupt, bomb):
+        assert await keys_under(indexer, prefix_of(indexer, account_id, event.document_id)) == []
+
+
+async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None:
+    """Documents catalogued before previews existed (no preview entry) are marked due by the
+    backfill, page by page with its cursor in MongoDB, and rendered."""
+    services = indexer.services
+    await services.preview_backfill.stop()  # the app's own run at start: this test drives the steps itself
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    bucket = indexer.settings.bucket_name(indexer.settings.region)
+    documents = []
+    for n in range(3):
+        document_id = f"doc-old-{n}-{uuid.uuid4().hex[:6]}"
+        key = f"{account_id}/{document_id}/up"
+        await asyncio.to_thread(indexer.s3.put_object, Bucket=bucket, Key=key, Body=png(), ContentType="image/png")
+        await services.reads.catalog.put(
+            CatalogEntry(
+                account_id=account_id,
+                document_id=document_id,
+                upload_id=f"up-{n}",
+                version=2,
+                uploaded_at=datetime.now(UTC),
+                bucket=bucket,
+                key=key,
+                content_type="image/png",
+                size=1000,
+                name=f"old-{n}.png",
+            )
+        )
+        documents.append(document_id)
+    # A fresh job, as on the first start after the upgrade (the one made at this test's start is complete).
+    await services.runtime.db[PREVIEW_JOBS].delete_many({})
+    backfill = services.preview_backfill
+    backfill.page = 2  # two steps at least: the cursor moves between them
+    assert await backfill.run_once() is True
+    job = await services.runtime.db[PREVIEW_JOBS].find_one({"_id": "backfill"})
+    assert job is not None and job["state"] == "complete" and job["done"] >= 3 and job["created"] >= 3
+    for document_id in documents:
+        assert await eventually(lambda d=document_id: settled(indexer, account_id, d, 2), timeout=90) == "ready"
+    # Run again: nothing new (the job is complete; a rerun from scratch would find every version known).
+    await services.runtime.db[PREVIEW_JOBS].delete_many({})
+    assert await backfill.run_once() is True
+    job = await services.runtime.db[PREVIEW_JOBS].find_one({"_id": "backfill"})
+    assert job is not None and job["created"] == 0
