@@ -176,3 +176,19 @@ async def test_without_a_verified_map_a_new_version_is_a_whole_upload() -> None:
         ),
     )
     assert issued.copied_bytes == 0 and issued.part_urls is not None and len(issued.part_urls) == 2
+
+
+async def test_a_deduplicated_copy_keeps_the_sources_verified_chunk_map() -> None:
+    storage, metadata = owner_stores_data()
+    w = world(storage=storage, metadata=metadata)
+    chunks = [[0, 8, hashlib.sha256(DATA[:8]).hexdigest()], [8, len(DATA) - 8, hashlib.sha256(DATA[8:]).hexdigest()]]
+    w.sessions.rows["up-0"] = {
+        "_id": "up-0",
+        "key": SOURCE,
+        "status": COMPLETED,
+        "chunks": chunks,
+        "chunks_verified": True,
+    }
+    issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(DATA), "text/plain", sha256=SHA))
+    row = w.sessions.rows[issued.grant.upload_id]
+    assert issued.deduplicated and row["chunks"] == chunks and row["chunks_verified"] is True

@@ -16,6 +16,7 @@ from docstore_kit.sizes import size_text
 from docstore_upload.api.deps import UploadsDep
 from docstore_upload.domain.delta import MAX_CHUNKS, Chunk
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
+from docstore_upload.domain.multipart import MAX_OBJECT
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
 from docstore_upload.service_layer.uploads import IssuedGrant, session_layout
 
@@ -28,8 +29,8 @@ router = APIRouter(tags=["uploads"])
 
 
 class ChunkIn(BaseModel):
-    offset: int = Field(ge=0)
-    length: int = Field(gt=0)
+    offset: int = Field(ge=0, le=MAX_OBJECT)
+    length: int = Field(gt=0, le=MAX_OBJECT)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 

@@ -390,7 +390,7 @@ class Uploads:
         check_reservation(
             await self.quota.reserve(account_id, grant.upload_id, request.size, grant.expires_at), request.size
         )
-        extra = {
+        extra: dict[str, Any] = {
             "actor_id": account_id,
             "traceparent": current_traceparent(),
             "deduplicated_from": source.key,
@@ -402,6 +402,11 @@ class Uploads:
             await tx.repos.sessions.add_many([(grant, extra)])
             tx.emit(initiated(grant))
 
+        # The same bytes have the same chunk map: the copy keeps the source's verified one, so the
+        # next version of this document can still be sent as a delta.
+        source_row = await self.reads.sessions.by_key(source.key)
+        if source_row is not None and source_row.get("chunks_verified"):
+            extra |= {"chunks": source_row["chunks"], "declared_sha256": source.sha256}
         await self.uow.run(record)
         row = await self.reads.sessions.by_id(grant.upload_id)
         assert row is not None
@@ -437,7 +442,8 @@ class Uploads:
             return False
         # Version objects are never rewritten (every version has a key of its own), so the copy
         # holds the bytes whose sha256 metadata recorded from S3 when they were uploaded.
-        stored = StoredObject(size=head[0], etag=head[1], sha256=sha256)
+        chunks = tuple(str(h) for _, _, h in row.get("chunks") or ())
+        stored = StoredObject(size=head[0], etag=head[1], sha256=sha256, chunk_sha256s=chunks)
         await self.uow.run(lambda tx: self._record_completion(tx, row, stored))
         return True
 
