@@ -465,13 +465,13 @@ class Syncer:
             else:
                 self.gateway.send_form(grant["form"], full, size, name, hook)
         done = self.gateway.complete(upload_id)
-        if saved:
-            # Part of the object was assembled by the server: wait for its verdict on the sha256
-            # (a rejected delta is sent again whole, once).
+        if done.get("status") == "verifying":
+            # S3 joined the parts; the server reads the object back for its sha256 (and, for a
+            # delta, checks it is the declared one). Its verdict comes before metadata records it.
             done = self._verified(upload_id, done)
             if done.get("status") == "rejected":
                 self.state.end_upload(rel)
-                if delta:
+                if delta:  # a delta (or a file that changed meanwhile) is sent again whole, once
                     return self._upload(action, as_path=as_path, source=source, delta=False)
                 raise ChangedWhileReading("the server did not accept the assembled file; next time")
         if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
