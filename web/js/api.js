@@ -89,8 +89,9 @@ function keepSession(body, base) {
 
 let endedBecause = null;
 /**
- * Why the last refresh was refused (the gateway's `detail`, e.g. "signed out: sign in again" for a
- * session revoked from another device or by a password change), once; null when none was.
+ * Why the last refresh was refused: the gateway's problem (`type` ending `signed-out`, detail
+ * "You were signed out: sign in again", when every session of the account was ended; `session-ended`
+ * for an expired, spent or revoked refresh token), once; null when none was.
  */
 export function takeSessionEndReason() {
   const reason = endedBecause;
@@ -122,7 +123,7 @@ export function refreshSession() {
       if (!response.ok) {
         if (response.status === 401) {
           forgetSession();
-          endedBecause = body && typeof body === "object" && typeof body.detail === "string" ? body.detail : "";
+          endedBecause = body && typeof body === "object" ? body : {};
         }
         return false;
       }

@@ -116,12 +116,15 @@ async function route() {
 let moveFocus = false;
 
 /**
- * What the login page says after the server refused this browser's session. A revoked session
- * (signed out from another device, "sign out everywhere", a password change or reset, two-step
- * sign-in turned on) is answered "signed out: sign in again": said plainly.
+ * What the login page says after the server refused this browser's session (`problem`: the
+ * gateway's 401 body). Every session of the account ended (a password change or reset, two-step
+ * sign-in turned on, "log out of all devices") is answered `signed-out`, "You were signed out:
+ * sign in again": said plainly, with the likely reasons.
  */
-export function signedOutNotice(detail) {
-  if (typeof detail === "string" && /sign(ed)? ?(in|out)|revoked/i.test(detail)) {
+export function signedOutNotice(problem) {
+  const type = problem && typeof problem === "object" ? String(problem.type || "") : "";
+  const detail = problem && typeof problem === "object" ? problem.detail : problem;
+  if (type.endsWith("signed-out") || (typeof detail === "string" && /signed out|sign in again|revoked/i.test(detail))) {
     return "You were signed out on this device: the session was ended from your account (signed out elsewhere, a password change, or two-step sign-in turned on). Please log in again.";
   }
   return "Your session has ended. Please log in again.";
@@ -133,7 +136,7 @@ async function start() {
     session.account = null;
     session.isAdmin = false;
     // The login page says it (an alert shown here would be cleared by the route change).
-    session.notice = signedOutNotice(takeSessionEndReason() || error?.body?.detail);
+    session.notice = signedOutNotice(takeSessionEndReason() || error?.body);
     showChrome();
     go("login");
   });
@@ -159,8 +162,9 @@ async function start() {
   if (!token() && mayRefresh()) {
     try {
       if (!(await refreshSession())) {
+        // Only when the server said the account's sessions were ended: an expired cookie says nothing.
         const reason = takeSessionEndReason();
-        if (reason) session.notice = signedOutNotice(reason);
+        if (reason && String(reason.type || "").endsWith("signed-out")) session.notice = signedOutNotice(reason);
       }
     } catch {
       // Offline: the login page says so when the person tries.
