@@ -46,6 +46,7 @@ def series_names(registry: CollectorRegistry) -> set[str]:
 def defined_metrics() -> set[str]:
     """Every series name the code registers: request histograms, event metrics, the gateway's."""
     import docstore_gateway.adapters.upstreams  # noqa: F401
+    import docstore_indexer.adapters.preview_metrics  # noqa: F401
     import docstore_kit.health  # noqa: F401
     from docstore_events.metrics import EVENTS_REGISTRY
 
