@@ -118,8 +118,9 @@ class Notifier:
             await tx.repos.recipients.remember(event.account_id, event.email, event.username)
             if not event.email_verified:
                 await tx.repos.recipients.mark_unverified(event.account_id)
-            await tx.repos.notifications.release_waiting(event.account_id, self.resend_after)
-            tx.after_commit(lambda: self.send_released(event.account_id))  # mails that came before the address
+            if await tx.repos.recipients.may_mail(event.account_id):  # unverified: verification releases them
+                await tx.repos.notifications.release_waiting(event.account_id, self.resend_after)
+                tx.after_commit(lambda: self.send_released(event.account_id))  # mails that came before the address
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
 
@@ -179,27 +180,28 @@ class Notifier:
         is held for the window, or folded into the row already held for the same
         recipient and subject. Without an address yet the row waits for `account.created`.
         """
-        if not await repos.recipients.may_mail(notice.account_id):
-            # Until the address is verified it gets the verification and reset mails only (issue 20).
-            log.info("notification_unverified_address", notification_id=notification_id, kind=notice.kind)
-            return False
+        # Until the address is verified nothing but the verification and reset mails (issue 20) goes
+        # to it: the row waits, like one for an unknown address, and `account.email-verified`
+        # releases it (so a notice read just before the verification is not lost).
+        unverified = not await repos.recipients.may_mail(notice.account_id)
         mode = await repos.preferences.mode(notice.account_id, notice.kind)
         if mode == OFF:
             log.info("notification_off", notification_id=notification_id, kind=notice.kind)
             return False
         hold, key = None, None
-        if notice.coalesce and self.coalesce_window > timedelta(0):
+        if notice.coalesce and self.coalesce_window > timedelta(0) and not unverified:
             key = notice.coalesce_key()
             assert key is not None
             if await repos.notifications.merge(key, notice.facts()):
                 log.info("notification_coalesced", notification_id=notification_id, kind=notice.kind)
                 return False
             hold = self.coalesce_window
-        digest = mode == DIGEST_MODE
-        waiting = not digest and await repos.recipients.address(notice.account_id) is None
+        digest = mode == DIGEST_MODE and not unverified
+        waiting = not digest and (unverified or await repos.recipients.address(notice.account_id) is None)
         if waiting:
-            await repos.recipients.touch(notice.account_id)  # conflicts with a concurrent remember
-            log.info("notification_waiting_for_recipient", notification_id=notification_id, kind=notice.kind)
+            await repos.recipients.touch(notice.account_id)  # conflicts with a concurrent remember or verify
+            reason = "verification" if unverified else "recipient"
+            log.info(f"notification_waiting_for_{reason}", notification_id=notification_id, kind=notice.kind)
         await repos.notifications.insert_pending(
             notification_id=notification_id,
             account_id=notice.account_id,
