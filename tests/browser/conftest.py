@@ -7,6 +7,7 @@ the e2e system in one pytest run without sharing consumer groups or data.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,23 @@ def api_sign_up(gateway: str, username: str, plan: str = "free") -> str:
             json={"username": username, "email": f"{username}@example.com", "password": PASSWORD, "plan": plan},
         )
         assert created.status_code == 201, created.text
+        verify_by_mail(gateway, f"{username}@example.com")
         login = client.post("/v1/sessions", json={"username": username, "password": PASSWORD})
         assert login.status_code == 201, login.text
         return login.json()["token"]
+
+
+def verify_by_mail(gateway: str, address: str, timeout: float = 120.0) -> None:
+    """Follow the verification mail of a sign-up (read from the SES stand-in, moto): an unverified
+    account may not share or make public links (issue 20)."""
+    import asyncio
+
+    from docstore_devplatform.e2e import mail_links, token_of
+
+    deadline = time.monotonic() + timeout
+    while not (links := asyncio.run(mail_links(address, "Verify your DocStore e-mail address"))):
+        assert time.monotonic() < deadline, f"no verification mail to {address}"
+        time.sleep(0.5)
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        verified = client.post("/v1/account/email/verify", json={"token": token_of(links[-1])})
+        assert verified.status_code == 200, verified.text

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import ADMIN_USERNAME, FREE_CAP_BYTES, PART_BYTES, PASSWORD, WebSystem, api_sign_up
+from .conftest import ADMIN_USERNAME, FREE_CAP_BYTES, PART_BYTES, PASSWORD, WebSystem, api_sign_up, verify_by_mail
 from .webdriver import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -60,6 +60,7 @@ def sign_up(browser: Browser, base: str, plan: str = "free", username: str | Non
     browser.button("Create account").click()
     browser.find_text("#who-name", username)
     browser.find("h1")
+    verify_by_mail(base, f"{username}@example.com")  # sharing needs a verified address (issue 20)
     if plan == "premium":
         # Quota learns the plan from account.created; until then it judges uploads on Free's cap.
         browser.wait(
