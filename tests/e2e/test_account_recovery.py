@@ -102,3 +102,22 @@ async def test_the_address_changes_once_the_new_one_is_confirmed(api: httpx.Asyn
     confirmed = await api.post("/v1/account/email/verify", json={"token": token_of(link)})
     assert confirmed.status_code == 200, confirmed.text
     assert (await api.get("/v1/account", headers=user.auth)).json()["email"] == new_address
+
+
+async def test_a_reset_asked_in_the_other_region_reaches_the_home_region(api: httpx.AsyncClient, region_b) -> None:
+    """Region B holds only a replica (no address, no password): it answers as always and hands the
+    request to the home region's metadata, which mails the link; the reset then works at home."""
+    user = await sign_up(api)
+    async with httpx.AsyncClient(base_url=region_b.gateway, timeout=40.0) as other_region:
+        asked = await other_region.post("/v1/account/password-reset", json={"username_or_email": user.username})
+        assert asked.status_code == 202
+        unknown = await other_region.post(
+            "/v1/account/password-reset", json={"username_or_email": f"nobody-{uuid.uuid4().hex[:8]}"}
+        )
+        assert unknown.content == asked.content
+    [link] = await mails(user.email, "Reset your DocStore password")
+    done = await api.post(
+        "/v1/account/password-reset/confirm", json={"token": token_of(link), "new_password": NEW_PASSWORD}
+    )
+    assert done.status_code == 204, done.text
+    assert (await login(api, user.username, NEW_PASSWORD)).status_code == 201
