@@ -66,3 +66,15 @@ def test_the_token_is_redacted_in_lines_and_spans() -> None:
     [finished] = exporter.get_finished_spans()
     assert TOKEN_VALUE not in repr(dict(finished.attributes or {})) and TOKEN_VALUE not in finished.name
     assert finished.attributes is not None and finished.attributes["http.target"] == "/s/[redacted]"
+
+
+def test_an_open_link_shows_its_small_preview_a_protected_one_does_not() -> None:
+    url = 'https://s3.example/b/previews/r/a/d/v1/small.webp?X-Amz-Signature=abc&x="><script>'
+    open_link = {"name": 'cat "1".png', "size": 10, "note": None, "protected": False, "preview_url": url}
+    page = download_page(open_link).body.decode()
+    assert (
+        '<img class="preview" src="https://s3.example/b/previews/r/a/d/v1/small.webp?X-Amz-Signature=abc&amp;' in page
+    )
+    assert "<script>" not in page and 'alt="cat &quot;1&quot;.png"' in page
+    assert "<img" not in download_page({**open_link, "protected": True}).body.decode()
+    assert "<img" not in download_page({**open_link, "preview_url": None}).body.decode()

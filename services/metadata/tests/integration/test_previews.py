@@ -179,3 +179,31 @@ async def test_forged_outcomes_change_nothing(metadata: Harness) -> None:
     )
     await metadata.services.previews.record_outcomes_once([(uuid.uuid4().hex, outside)])
     assert await _state(metadata, document_id) == {"state": "pending", "reason": None}
+
+
+async def test_a_public_link_s_resolve_carries_the_small_preview_unless_protected(metadata: Harness) -> None:
+    document_id = await _document(metadata)
+
+    async def resolve(token: str) -> dict[str, Any]:
+        answer = await metadata.http.post(
+            "/internal/links/resolve", json={"token": token}, headers=metadata.service_headers("gateway")
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    async def link(**body: Any) -> str:
+        created = await metadata.http.post(f"/documents/{document_id}/links", json=body, headers=metadata.headers())
+        assert created.status_code == 201, created.text
+        return str(created.json()["token"])
+
+    open_token, protected_token = await link(), await link(password="blue-harbour-owl-7")
+    assert (await resolve(open_token))["preview_url"] is None  # pending: nothing to show yet
+    ready = await _ready(metadata, document_id, 1)
+    await metadata.services.previews.record_outcomes_once([(uuid.uuid4().hex, ready)])
+    url = (await resolve(open_token))["preview_url"]
+    assert url and int(parse_qs(urlparse(url).query)["X-Amz-Expires"][0]) <= 120
+    async with httpx.AsyncClient() as plain:
+        got = await plain.get(url)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
+    # A password-protected link shows nothing of the file before the password.
+    assert (await resolve(protected_token))["preview_url"] is None

@@ -47,6 +47,7 @@ STYLE = (
     "h1{font-size:1.3rem;word-break:break-word}"
     ".meta{color:#555}.note{white-space:pre-wrap;background:#f4f4f8;padding:.75rem;border-radius:.25rem}"
     ".error{color:#a00;font-weight:600}"
+    ".preview{display:block;max-width:100%;height:auto;margin:.5rem 0;border-radius:.25rem;background:#f4f4f8}"
     "label{display:block;margin:.75rem 0 .25rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}"
     "button{margin-top:1rem;font-size:1rem;padding:.5rem 1.25rem;background:#1f5fbf;color:#fff;border:0;"
     "border-radius:.25rem;cursor:pointer}"
@@ -87,6 +88,12 @@ def download_page(link: dict[str, Any], *, error: str | None = None, status: int
     """The link's page: name, size, note, download button, a password field when protected."""
     parts = [f"<h1>{escape(str(link['name']))}</h1>"]
     parts.append(f'<p class="meta">{escape(size_text(int(link["size"])))} · shared with you through DocStore</p>')
+    if link.get("preview_url") and not link.get("protected"):
+        # The small preview, straight from S3 (metadata signed it for a couple of minutes; the CSP's
+        # img-src names the S3 origins). Alt text: the file's name.
+        parts.append(
+            f'<img class="preview" src="{escape(str(link["preview_url"]))}" alt="{escape(str(link["name"]))}">'
+        )
     if link.get("note"):
         parts.append(f'<p class="note">{escape(str(link["note"]))}</p>')
     if error:

@@ -102,6 +102,11 @@ class ResolvedOut(BaseModel):
     expires_at: datetime
     download_limit: int | None
     downloads: int
+    preview_url: str | None = Field(
+        None,
+        description="A signed GET (about 2 minutes) of the small preview, for the page to show; only for a link "
+        "without a password, and only once the version has a preview",
+    )
 
 
 class RedeemedOut(BaseModel):
@@ -179,9 +184,15 @@ async def set_link_policy(
     summary="What a link's public page shows (gateway only; counts nothing)",
     responses=problem_responses(410),
 )
-async def resolve_link(body: TokenIn, links: LinksDep, _caller: ServiceCaller) -> ResolvedOut:
+async def resolve_link(body: TokenIn, links: LinksDep, services: ServicesDep, _caller: ServiceCaller) -> ResolvedOut:
     found = await links.resolve(body.token)
     link = found.link
+    # A protected link shows nothing of the file before its password: no thumbnail either.
+    thumbnail = (
+        None
+        if rules.needs_password(link)
+        else await services.previews.link_thumbnail(str(link["document_id"]), found.version)
+    )
     return ResolvedOut(
         link_id=link["_id"],
         name=found.name,
@@ -193,6 +204,7 @@ async def resolve_link(body: TokenIn, links: LinksDep, _caller: ServiceCaller) -
         expires_at=link["expires_at"],
         download_limit=link.get("download_limit"),
         downloads=int(link.get("downloads", 0)),
+        preview_url=thumbnail,
     )
 
 

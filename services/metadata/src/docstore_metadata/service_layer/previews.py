@@ -97,3 +97,22 @@ class Previews:
             "height": image["height"],
             "content_type": image["content_type"],
         }
+
+    async def link_thumbnail(self, document_id: str, version: int, *, expires_in: int = 120) -> str | None:
+        """A signed GET of the small preview of a version a public link gives, for the link's page;
+        None when it has none (yet). The caller (the link's resolve, after every check of the link
+        and only for a link without a password) is the permission check."""
+        document = await self.reads.documents.get(document_id)
+        row = await self.reads.documents.version(document_id, version)
+        preview = (row or {}).get("preview") or {}
+        image = preview.get("small") if preview.get("state") == previews.READY else None
+        if document is None or row is None or not image:
+            return None
+        if not previews.belongs_to(image["key"], document["account_id"], document_id, version):
+            return None
+        return await self.sign(
+            bucket=row["bucket"],
+            key=image["key"],
+            content_type=image["content_type"],
+            expires_in=min(expires_in, self.url_seconds),
+        )
