@@ -264,3 +264,39 @@ async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, ma
     text = " ".join(str(row.get("value")) for row in rows)
     for secret in [body["secret"], *codes, PASSWORD]:
         assert secret not in text
+
+
+async def test_a_key_rotation_re_encrypts_every_secret(metadata: Harness, mailer: RecordingMailer) -> None:
+    from cryptography.fernet import Fernet
+
+    from docstore_metadata.domain.credentials import SecretBox
+    from docstore_metadata.rotate_secrets import rotate_all
+
+    user = await sign_up(metadata)
+    headers = metadata.headers(user["id"])
+    secret = (await metadata.http.post("/account/mfa/enrol", headers=headers)).json()["secret"]
+    code = pyotp.TOTP(secret).now()
+    assert (await metadata.http.post("/account/mfa/confirm", json={"code": code}, headers=headers)).status_code == 200
+    old_box = metadata.services.account_security.box
+    new_key = Fernet.generate_key().decode()
+    old_key = metadata.settings.secrets_keys
+
+    rotating = SecretBox([new_key, old_key])
+    outcome = await rotate_all(metadata.db, rotating)
+    assert outcome["rotated"] >= 1 and outcome["unreadable"] == 0
+    stored = (await metadata.db["accounts"].find_one({"_id": user["id"]}))["mfa"]["secret"]
+    assert SecretBox([new_key]).decrypt(stored) == secret  # the old key can go now
+    with pytest.raises(ValueError):
+        old_box.decrypt(stored)
+    # The service with the new key only still checks codes.
+    metadata.services.account_security.box = SecretBox([new_key])
+    try:
+        later = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))
+        answer = await metadata.http.post(
+            f"/internal/accounts/{user['id']}/mfa/verify", json={"code": later}, headers=metadata.service_headers()
+        )
+        assert answer.status_code == 200
+    finally:
+        metadata.services.account_security.box = old_box
+        # Leave every other test's secrets readable with the configured key.
+        await rotate_all(metadata.db, SecretBox([old_key, new_key]))
