@@ -201,14 +201,19 @@ export async function filesView(main, params, ctx) {
   // change) leaves the rows alone, so a button under the pointer or the focus stays where it is.
   let shown = null;
   let recheck = null;
+  let recheckDelay = 3000;
   async function load() {
     const result = await api("GET", "documents", { query: { ...query, cursor: cursors[page] } });
     if (!ctx.isCurrent()) return;
     cursors[page + 1] = result.next_cursor;
     // Previews being made do not show in the change feed: while the grid shows one, look again.
     clearTimeout(recheck);
+    // From 3 s, slower while it lasts (up to 30 s): a stopped indexer is not asked every 3 s forever.
     if (mode === "grid" && result.items.some((doc) => doc.preview?.state === "pending")) {
-      recheck = setTimeout(() => { if (ctx.isCurrent()) load().catch(() => {}); }, 3000);
+      recheck = setTimeout(() => { if (ctx.isCurrent()) load().catch(() => {}); }, recheckDelay);
+      recheckDelay = Math.min(recheckDelay * 1.5, 30000);
+    } else {
+      recheckDelay = 3000;
     }
     const fingerprint = JSON.stringify([mode, page, result.items, result.next_cursor]);
     if (fingerprint === shown) return;
