@@ -116,15 +116,18 @@ async function route() {
 let moveFocus = false;
 
 /**
- * What the login page says after the server refused this browser's session (`problem`: the
- * gateway's 401 body). Every session of the account ended (a password change or reset, two-step
+ * What the login page says after the server refused this browser's session (`problems`: the
+ * gateway's 401 bodies, the access token's and the refresh's). Every session of the account ended (a password change or reset, two-step
  * sign-in turned on, "log out of all devices") is answered `signed-out`, "You were signed out:
  * sign in again": said plainly, with the likely reasons.
  */
-export function signedOutNotice(problem) {
-  const type = problem && typeof problem === "object" ? String(problem.type || "") : "";
-  const detail = problem && typeof problem === "object" ? problem.detail : problem;
-  if (type.endsWith("signed-out") || (typeof detail === "string" && /signed out|sign in again|revoked/i.test(detail))) {
+export function signedOutNotice(...problems) {
+  const signedOut = problems.some((problem) => {
+    const type = problem && typeof problem === "object" ? String(problem.type || "") : "";
+    const detail = problem && typeof problem === "object" ? problem.detail : problem;
+    return type.endsWith("signed-out") || (typeof detail === "string" && /signed out|sign in again|revoked/i.test(detail));
+  });
+  if (signedOut) {
     return "You were signed out on this device: the session was ended from your account (signed out elsewhere, a password change, or two-step sign-in turned on). Please log in again.";
   }
   return "Your session has ended. Please log in again.";
@@ -136,7 +139,8 @@ async function start() {
     session.account = null;
     session.isAdmin = false;
     // The login page says it (an alert shown here would be cleared by the route change).
-    session.notice = signedOutNotice(takeSessionEndReason() || error?.body);
+    // The refused access token's answer may say "signed out" while the refresh says only "ended".
+    session.notice = signedOutNotice(error?.body, takeSessionEndReason());
     showChrome();
     go("login");
   });

@@ -296,7 +296,7 @@ function recoveryCodesStep(body, codes) {
       h("p", { role: "status" },
         "Keep these ten codes somewhere safe, apart from your phone. If you lose the phone, each code logs you in once. They are shown only now. Other devices were signed out."),
       h("ol", { class: "recovery-codes", id: "recovery-codes" }, codes.map((c) => h("li", {}, h("code", {}, c)))),
-      h("div", { class: "actions" }, copyButton("Copy codes", () => codes.join("\n"), "mfa-copy-codes"), download, done)));
+      h("div", { class: "actions" }, copyButton("Copy codes", () => codes.join("\n"), "mfa-copy-codes", ""), download, done)));
   heading.focus();
 }
 
@@ -335,8 +335,8 @@ function mfaOn(body, state) {
     form);
 }
 
-function copyButton(label, text, id) {
-  const button = h("button", { type: "button", class: "small", id }, label);
+function copyButton(label, text, id, size = "small") {
+  const button = h("button", { type: "button", class: size, id }, label);
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(text());
