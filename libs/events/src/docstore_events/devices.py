@@ -11,7 +11,7 @@ from datetime import datetime
 from docstore_events.base import Event
 
 
-class AccountSignedInFromNewDevice(Event):
+class NewDeviceSignInDetected(Event):
     """Emitted by `gateway` when a login (a password, or a password and a second-factor code)
     started a session from a client and address pair not seen before for the account (its very
     first sign-in excepted: there is nothing to compare with). `notify` mails the owner "New

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from pymongo import AsyncMongoClient
 
 from docstore_events.credentials import AccountSessionsRevoked
-from docstore_events.devices import AccountSignedInFromNewDevice
+from docstore_events.devices import NewDeviceSignInDetected
 from docstore_events.envelope import decode
 from docstore_gateway.main import create_app as create_gateway
 from docstore_gateway.settings import Settings as GatewaySettings
@@ -241,8 +241,8 @@ async def test_sessions_revoked_refuses_earlier_logins_and_keeps_later_ones(gate
 # --- devices ----------------------------------------------------------------------------------
 
 
-async def new_sign_ins(db: Any, account_id: str) -> list[tuple[AccountSignedInFromNewDevice, bytes]]:
-    rows = await db["outbox"].find({"headers.ce_type": AccountSignedInFromNewDevice.cloudevent_type()}).to_list(None)
+async def new_sign_ins(db: Any, account_id: str) -> list[tuple[NewDeviceSignInDetected, bytes]]:
+    rows = await db["outbox"].find({"headers.ce_type": NewDeviceSignInDetected.cloudevent_type()}).to_list(None)
     found = [(decode(row["headers"], row["value"]).data, bytes(row["value"])) for row in rows]
     return [(event, value) for event, value in found if event.account_id == account_id]
 

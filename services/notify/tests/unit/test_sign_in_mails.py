@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from notify_fakes import World
 
 from docstore_events import AccountCreated, Envelope
-from docstore_events.devices import AccountSignedInFromNewDevice
+from docstore_events.devices import NewDeviceSignInDetected
 from docstore_notify.consumers.handlers import handlers
 from docstore_notify.domain.mail import KINDS, SECURITY, render
 from docstore_notify.domain.sign_in_mails import new_sign_in_notice
@@ -18,8 +18,8 @@ ACCOUNT, EMAIL = "acc-1", "ada@example.com"
 AT = datetime(2026, 11, 23, 18, 5, tzinfo=UTC)
 
 
-def signed_in(client: str = "Firefox 133 on Ubuntu") -> AccountSignedInFromNewDevice:
-    return AccountSignedInFromNewDevice(
+def signed_in(client: str = "Firefox 133 on Ubuntu") -> NewDeviceSignInDetected:
+    return NewDeviceSignInDetected(
         account_id=ACCOUNT, client=client, address="203.0.113.7", region="us-west-2", signed_in_at=AT, session_id="s1"
     )
 
@@ -49,7 +49,7 @@ def test_a_client_name_is_escaped_in_the_html() -> None:
 async def test_one_mail_per_event_under_the_security_preference() -> None:
     world = World.build()
     await world.notifier.remember_recipient("e-0", signed_up())
-    handle = handlers(world.notifier)[AccountSignedInFromNewDevice]
+    handle = handlers(world.notifier)[NewDeviceSignInDetected]
     envelope = Envelope(id="e-1", source="/docstore/us-west-2/gateway", time=AT, data=signed_in())
     assert await handle(envelope)
     assert not await handle(envelope)  # redelivered: nothing twice

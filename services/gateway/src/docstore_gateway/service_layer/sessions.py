@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from docstore_events.activity import SessionEnded as SessionEndedEvent
 from docstore_events.activity import SessionEndReason
-from docstore_events.devices import AccountSignedInFromNewDevice
+from docstore_events.devices import NewDeviceSignInDetected
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_gateway.domain.devices import Device, client_of, device_key, is_new_sign_in
 from docstore_gateway.domain.errors import (
@@ -276,7 +276,7 @@ class Logins:
             seen, known = await tx.repos.devices.remember(account_id, key, now)
             if is_new_sign_in(seen_before=seen, known_devices=known):
                 tx.emit(
-                    AccountSignedInFromNewDevice(
+                    NewDeviceSignInDetected(
                         account_id=account_id,
                         client=client.label,
                         address=address,

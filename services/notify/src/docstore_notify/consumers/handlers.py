@@ -8,7 +8,7 @@ from typing import Any
 from docstore_events import AccountCreated, Envelope, FileModified, QuotaExceeded, QuotaRestored, UploadExpired
 from docstore_events.base import Event
 from docstore_events.credentials import AccountEmailVerified
-from docstore_events.devices import AccountSignedInFromNewDevice
+from docstore_events.devices import NewDeviceSignInDetected
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.runtime import EventRuntime
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
@@ -38,7 +38,7 @@ def handlers(notifier: Notifier) -> dict[type[Event], Handler]:
             e.id, document_id=e.data.document_id, follower_id=e.data.account_id, following=False, at=e.time
         ),
         ShareLinkExpiryNeared: lambda e: n.notify(e.id, expiry_notice(e.data)),
-        AccountSignedInFromNewDevice: lambda e: n.notify(e.id, new_sign_in_notice(e.data)),
+        NewDeviceSignInDetected: lambda e: n.notify(e.id, new_sign_in_notice(e.data)),
         ShareLinkUsed: lambda e: _link_used(n, e),
     }
 

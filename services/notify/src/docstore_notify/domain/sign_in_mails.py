@@ -13,14 +13,14 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-from docstore_events.devices import AccountSignedInFromNewDevice
+from docstore_events.devices import NewDeviceSignInDetected
 from docstore_notify.domain.mail import SECURITY, Message, _html, _text, safe_filename
 from docstore_notify.domain.notices import Notice
 
 NEW_SIGN_IN = "new-sign-in"
 
 
-def new_sign_in_notice(event: AccountSignedInFromNewDevice) -> Notice:
+def new_sign_in_notice(event: NewDeviceSignInDetected) -> Notice:
     """The owner's notice of a sign-in from a new client and address."""
     return Notice(
         event.account_id,
