@@ -345,9 +345,32 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
         "content_type": "text/plain",
         "path": "/t",
         "trashed": False,
+        # The current version's object, for upload's delta grants.
+        "current_bucket": event.bucket,
+        "current_key": event.key,
+        "current_size": event.size,
+        "current_sha256": event.sha256,
     }
     assert (
         await metadata.http.get(
             f"/internal/accounts/other/documents/{event.document_id}", headers=metadata.service_headers()
         )
     ).status_code == 404
+
+    # Dedupe: the account's own bytes by sha256, found for it and for no other account.
+    own = f"/internal/accounts/{metadata.account_id}/bytes/{event.sha256}"
+    assert (await metadata.http.get(own, headers=metadata.headers())).status_code == 403  # a person
+    found = await metadata.http.get(own, headers=metadata.service_headers())
+    assert found.status_code == 200, found.text
+    assert found.json() == {
+        "document_id": event.document_id,
+        "version": 1,
+        "bucket": event.bucket,
+        "key": event.key,
+        "size": event.size,
+        "sha256": event.sha256,
+    }
+    other = f"/internal/accounts/acc-someone-else/bytes/{event.sha256}"
+    assert (await metadata.http.get(other, headers=metadata.service_headers())).status_code == 404
+    bad = f"/internal/accounts/{metadata.account_id}/bytes/NOT-A-HASH"
+    assert (await metadata.http.get(bad, headers=metadata.service_headers())).status_code == 422
