@@ -222,6 +222,9 @@ async def test_zip_bomb_office_file_is_refused(pool: RenderPool) -> None:
         ("application/pdf", b"%PDF-1.4\n" + b"nonsense" * 40, "PDF"),
         ("video/mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500, "video"),
         ("image/jpeg", b"", "empty file"),
+        # A playlist posing as a video: ffmpeg must not follow it to a URL or a local file.
+        ("video/mp4", b"#EXTM3U\n#EXTINF:10.0,\nhttp://127.0.0.1:9/x.ts\n#EXTINF:10.0,\n/etc/passwd\n", "video"),
+        ("video/x-matroska", b"ffconcat version 1.0\nfile /etc/passwd\n", "video"),
     ],
 )
 async def test_corrupt_and_truncated_files_fail_with_a_reason(

@@ -218,6 +218,12 @@ def _run(command: list[str], options: RenderOptions, *, what: str = "video") -> 
     return done.stdout
 
 
+VIDEO_CONTAINERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpeg,mpegts,flv,asf,ogg"
+"""The only demuxers ffmpeg may use on an upload: no playlists (HLS), concat lists or image
+sequences, whose entries name other files or URLs (local file disclosure, SSRF)."""
+_SANDBOX = ["-format_whitelist", VIDEO_CONTAINERS, "-protocol_whitelist", "file"]
+
+
 def _video(data: bytes, options: RenderOptions) -> Image.Image:
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         raise PreviewFailed(UNSUPPORTED)  # the icon, as for types without a renderer
@@ -230,6 +236,7 @@ def _video(data: bytes, options: RenderOptions) -> Image.Image:
                     "ffprobe",
                     "-v",
                     "error",
+                    *_SANDBOX,
                     "-select_streams",
                     "v:0",
                     "-show_entries",
@@ -260,6 +267,7 @@ def _video(data: bytes, options: RenderOptions) -> Image.Image:
                 "error",
                 "-threads",
                 "1",  # one thread: within the worker's address-space cap, and the pool is the parallelism
+                *_SANDBOX,
                 "-ss",
                 f"{at:.3f}",
                 "-i",
