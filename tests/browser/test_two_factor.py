@@ -30,6 +30,7 @@ from .webdriver import Browser
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STEP_SECONDS = 30
+NEW_PASSWORD = "lantern orchard quietly sixteen"
 
 
 def totp(secret: str, at: float | None = None, digits: int = 6) -> str:
@@ -58,11 +59,11 @@ def blocking(browser: Browser, page: str) -> list[str]:
     return [f"{page}: {v['id']} {v['help']} {v['nodes']}" for v in axe_violations(browser)]
 
 
-def log_in_first_step(browser: Browser, base: str, username: str) -> None:
+def log_in_first_step(browser: Browser, base: str, username: str, password: str = PASSWORD) -> None:
     browser.open(f"{base}/#/login")
     browser.find("#login-title")
     browser.find("input[name=username]").fill(username)
-    browser.find("input[name=password]").fill(PASSWORD)
+    browser.find("input[name=password]").fill(password)
     browser.button("Log in").click()
     browser.find("#mfa-title")
     # The focus moved to the new step's code field, so a keyboard or screen-reader user is there.
@@ -195,7 +196,7 @@ def test_two_step_sign_in_from_enrolment_to_login_and_devices(web_system: WebSys
         browser.find_text("#who-name", username)
         changed = client.put(
             "/v1/account/password",
-            json={"current_password": PASSWORD, "new_password": "lantern orchard quietly sixteen"},
+            json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
             headers=auth,
         )
         assert changed.status_code == 204, changed.text
@@ -212,5 +213,22 @@ def test_two_step_sign_in_from_enrolment_to_login_and_devices(web_system: WebSys
     notice = browser.find("#login-notice").text
     assert "signed out" in notice.lower() and "password" in notice.lower(), notice
     browser.screenshot("2fa-06-signed-out-by-password-change")
+
+    # Turning it off takes the password and a code (a recovery code here); then the password alone logs in.
+    log_in_first_step(browser, base, username, NEW_PASSWORD)
+    use_recovery_code(browser)
+    second_step(browser, codes[3])
+    browser.find_text("#who-name", username)
+    go(browser, "#/security")
+    browser.find_text("#mfa-state", "On.")
+    browser.find("#mfa-body input[name=password]").fill(NEW_PASSWORD)
+    browser.find("#mfa-body input[name=code]").fill(codes[4])
+    browser.button("Turn off two-step sign-in").click()
+    browser.find_text("#mfa-state", "Off.", timeout=30)
+    log_out(browser)
+    browser.find("input[name=username]").fill(username)
+    browser.find("input[name=password]").fill(NEW_PASSWORD)
+    browser.button("Log in").click()
+    browser.find_text("#who-name", username)
 
     assert not problems, "\n".join(problems)
