@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from .conftest import PASSWORD, WebSystem
-from .test_two_factor import blocking
-from .test_web_app import go, sign_up
+from .test_two_factor import blocking, sign_up
+from .test_web_app import go
 from .webdriver import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -68,7 +68,7 @@ def test_verify_the_address_and_reset_the_password_from_the_mails(
     # The verification mail's link, opened in this browser (logged in): verified, token gone.
     token = wait_for_token(browser, endpoints, address, "verify")
     browser.open(f"{base}/#/verify-email?token={token}")
-    browser.find_text("#verify-result", address, timeout=30)
+    browser.find_text("#email-verify-result", address, timeout=30)
     assert token not in browser.url, browser.url
     assert browser.url.endswith("#/verify-email")
     # Not in the history either: back, then forward to the entry the link made.

@@ -82,7 +82,7 @@ export async function verifyEmailView(main, params) {
     return;
   }
   clear(card, title,
-    h("p", { role: "status", id: "verify-result" }, `Thank you: ${answer?.email || "your address"} is verified.`),
+    h("p", { role: "status", id: "email-verify-result" }, `Thank you: ${answer?.email || "your address"} is verified.`),
     h("div", { class: "actions" }, token()
       ? h("a", { href: "#/files", class: "button primary" }, "Go to your files")
       : h("a", { href: "#/login", class: "button primary" }, "Log in")));
