@@ -35,12 +35,16 @@ def _clean(text: str) -> str:
     return _SAFE.sub("", text).strip()[:60]
 
 
-@lru_cache(maxsize=2048)
 def client_of(user_agent: str | None) -> Client:
     """The short form of a `User-Agent` header: browser family and major version, and the
     operating system ("Firefox 133 on Ubuntu"); for a program that is no browser, its first
     product token ("docstore-sync 0.1", "python-httpx 0.28.1"); "Unknown client" for none."""
-    text = (user_agent or "").strip()[:MAX_USER_AGENT_CHARS]
+    # Cut before the cache, so the cache holds no client's megabyte header.
+    return _client_of((user_agent or "").strip()[:MAX_USER_AGENT_CHARS])
+
+
+@lru_cache(maxsize=2048)  # parsing runs a thousand regular expressions: a login repeats few agents
+def _client_of(text: str) -> Client:
     if not text:
         return Client(UNKNOWN_CLIENT, UNKNOWN_CLIENT)
     parsed = parse(text)
