@@ -24,7 +24,12 @@ from docstore_events.files import (
     ShareCreated,
 )
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
-from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady, PreviewImage
+from docstore_events.previews import (
+    DocumentPreviewFailed,
+    DocumentPreviewReady,
+    DocumentPreviewRendered,
+    PreviewImage,
+)
 from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.shares import (
     ShareLinkCreated,
@@ -48,6 +53,7 @@ __all__ = [
     "DocumentIndexed",
     "DocumentPreviewFailed",
     "DocumentPreviewReady",
+    "DocumentPreviewRendered",
     "Envelope",
     "Event",
     "FileDeleted",

@@ -29,8 +29,10 @@ class PreviewImage(BaseModel):
     """Bytes of the stored image."""
 
 
-class DocumentPreviewReady(Event):
-    """Emitted by `indexer` when both sizes of a version's preview are stored in S3."""
+class DocumentPreviewRendered(Event):
+    """Emitted by `indexer` when both sizes of a version's preview are stored in S3: the
+    preview is ready (the class name is past tense, as every event's; `DocumentPreviewReady`
+    names the same class)."""
 
     type = "document.preview-ready"
 
@@ -40,6 +42,10 @@ class DocumentPreviewReady(Event):
     """About 256 px on its longer side: the thumbnail of list and grid views."""
     large: PreviewImage
     """About 1024 px on its longer side (the first page of a paged format): the preview pane."""
+
+
+DocumentPreviewReady = DocumentPreviewRendered
+"""The same class by the name of its type, `document.preview-ready`."""
 
 
 class DocumentPreviewFailed(Event):
