@@ -294,7 +294,7 @@ def main() -> None:
     )
     print(
         f"{'through the indexer (S3 -> render -> S3 -> event)':52} {indexer_rate:8.2f} previews/s   "
-        f"({indexer_seconds:.1f} s; {args.workers} render workers)"
+        f"({indexer_seconds:.1f} s; render workers: {args.workers})"
     )
     print(f"{'ratio indexer / raw':52} {ratio:8.2f} x   (goal >= 0.8)")
     for kind, seconds in first.items():
