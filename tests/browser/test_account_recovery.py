@@ -5,7 +5,8 @@ Sign-up shows the banner; the verification mail's link opens the page, which ver
 and takes the token out of the address bar and the history; the banner goes. "Forgot password?"
 answers the same for an unknown name as for a real one; the reset mail's link opens the page
 (token gone from the address bar), a guessable password is refused with the API's advice, a good
-one is set, and the new password logs in while the old one does not.
+one is set, and the new password logs in while the old one does not. Changing the address asks
+for the password and applies once the link mailed to the new address is followed.
 """
 
 from __future__ import annotations
@@ -124,5 +125,21 @@ def test_verify_the_address_and_reset_the_password_from_the_mails(
     browser.find("input[name=password]").fill(NEW_PASSWORD)
     browser.button("Log in").click()
     browser.find_text("#who-name", username)
+
+    # Change the address: the password is required, the page says a link went to the new address,
+    # and the change applies when that link is followed.
+    new_address = f"{username}-new@example.com"
+    go(browser, "#/security")
+    browser.find("#email-current")
+    browser.find("input[name=new_email]").fill(new_address)
+    browser.find("#main input[name=password][autocomplete=current-password]").fill(NEW_PASSWORD)
+    browser.button("Change e-mail").click()
+    browser.find_text("#email-result", "link", timeout=30)
+    assert address in browser.find("#email-current").text
+    token = wait_for_token(browser, endpoints, new_address, "verify")
+    browser.open(f"{base}/#/verify-email?token={token}")
+    browser.find_text("#email-verify-result", new_address, timeout=30)
+    go(browser, "#/security")
+    browser.find_text("#email-current", new_address, timeout=30)
 
     assert not problems, "\n".join(problems)
