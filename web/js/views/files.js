@@ -181,10 +181,11 @@ export async function filesView(main, params, ctx) {
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
 
   clear(main,
-    h("div", { class: "view-head" }, h("h1", {}, flat ? "All files" : path === "/" ? "Files" : path.split("/").pop()), newFolder),
+    h("div", { class: "view-head" }, h("h1", {}, flat ? "All files" : path === "/" ? "Files" : path.split("/").pop()),
+      h("div", { class: "head-actions" }, toggleSlot, newFolder)),
     flat ? null : breadcrumb(path, "files"),
     dropzone,
-    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect), toggleSlot),
+    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect)),
     flat ? null : folders,
     table,
     pager);
@@ -215,7 +216,9 @@ export async function filesView(main, params, ctx) {
     } else {
       recheckDelay = 3000;
     }
-    const fingerprint = JSON.stringify([mode, page, result.items, result.next_cursor]);
+    // The list does not show preview states: one arriving must not redraw its rows.
+    const drawn = mode === "grid" ? result.items : result.items.map(({ preview, ...shownInList }) => shownInList);
+    const fingerprint = JSON.stringify([mode, page, drawn, result.next_cursor]);
     if (fingerprint === shown) return;
     shown = fingerprint;
     if (mode === "grid") renderGrid(result.items);
