@@ -53,7 +53,9 @@ export async function renderVerifyBanner(account, { refresh = false } = {}) {
   clear(banner,
     h("p", {},
       h("strong", {}, "Please verify your e-mail address"), ` (${state.email}). `,
-      "Follow the link we mailed you. Until then you cannot share documents or create public links, and we send you no other mail. "),
+      // On a phone the banner keeps to its first sentence, so the file list stays in view.
+      h("span", { class: "banner-more" },
+        "Follow the link we mailed you. Until then you cannot share documents or create public links, and we send you no other mail. ")),
     h("div", { class: "actions" }, resend, said));
   banner.hidden = false;
 }
