@@ -31,6 +31,10 @@ SERVICES = ("metadata", "upload", "quota", "indexer", "notify")
 # Routes a service answers without any identity, each with the reason.
 PUBLIC = {
     ("metadata", "POST /accounts"): "sign-up: anyone may create an account",
+    ("metadata", "POST /account/email/verify"): "a mailed verification link: the single-use token is the right",
+    ("metadata", "POST /account/password-reset"): "a forgotten password: anyone may ask (the same answer for all)",
+    ("metadata", "POST /account/password-reset/confirm"): "a mailed reset link: the single-use token is the right",
+    ("metadata", "POST /internal/password-reset"): "peer regions' metadata only: X-Replication-Secret, as replicas",
     ("notify", "GET /notifications/unsubscribe/{token}"): "a mail's unsubscribe link: the signed token is the right",
     (
         "notify",
@@ -83,6 +87,8 @@ def path_values(victim: Victim) -> dict[str, str]:
         "partition": "0",
         "offset": "0",
         "sha256": "0" * 64,  # metadata's dedupe lookup (internal)
+        "link_id": victim.link_id or "no-such-link",  # public share links
+        "kind": "password-changed",  # notify's account mails (internal)
     }
 
 

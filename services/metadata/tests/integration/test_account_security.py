@@ -98,6 +98,8 @@ async def test_verification_gates_sharing_and_links(metadata: Harness, mailer: R
         headers=metadata.headers(owner["id"]),
     )
     assert share.status_code == 403 and "verify your e-mail" in share.json()["detail"]
+    shown = await metadata.http.get("/account", headers=metadata.headers(owner["id"]))
+    assert shown.json()["email_verified"] is False
     link = await metadata.http.post(
         f"/documents/{stored.document_id}/links", json={}, headers=metadata.headers(owner["id"])
     )
@@ -108,6 +110,8 @@ async def test_verification_gates_sharing_and_links(metadata: Harness, mailer: R
     again = await metadata.http.post("/account/email/verify", json={"token": token})
     assert again.status_code == 400  # single use
     assert (await verify(metadata, owner)).json()["email_verified"] is True
+    shown = await metadata.http.get("/account", headers=metadata.headers(owner["id"]))
+    assert shown.json()["email_verified"] is True
     share = await metadata.http.post(
         f"/documents/{stored.document_id}/shares",
         json={"username": friend["username"], "permission": "view"},

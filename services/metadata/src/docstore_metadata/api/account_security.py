@@ -236,7 +236,7 @@ async def disable_mfa(body: MfaOffIn, account_id: CurrentAccountId, security: Se
     "/internal/accounts/{account_id}/mfa/verify",
     tags=["internal"],
     summary="The second login step (gateway only): 200 for a good TOTP or recovery code, else 401",
-    responses=problem_responses(401),
+    responses=problem_responses(401, 404, 409),
 )
 async def verify_second_factor(
     account_id: AccountIdPath, body: CodeIn, security: SecurityDep, _caller: ServiceCaller

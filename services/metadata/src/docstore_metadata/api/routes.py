@@ -60,6 +60,7 @@ def _account_out(account: Any) -> AccountOut:
             home_region=account["home_region"],
             role=account.get("role", "user"),
             status=account.get("status", "active"),
+            email_verified=account.get("email_verified", True) is not False,
         )
     return AccountOut(
         account_id=account.id,
@@ -67,6 +68,7 @@ def _account_out(account: Any) -> AccountOut:
         email=account.email,
         plan=account.plan,
         home_region=account.home_region,
+        email_verified=False,  # a sign-up's answer: the verification mail is on its way
     )
 
 
@@ -131,7 +133,7 @@ async def verify_credentials(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
     answer = _account_out({**account, "role": role}).model_dump()
-    return CredentialsOut(**answer, **await security.flags(account))
+    return CredentialsOut.model_validate(answer | await security.flags(account))
 
 
 @router.get("/account", tags=["accounts"], summary="The caller's account")

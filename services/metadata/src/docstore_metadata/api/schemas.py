@@ -61,6 +61,9 @@ class AccountOut(BaseModel):
         description="`active`, `deleted`, or `username_conflict` (the name went to a "
         "simultaneous sign-up in another region)",
     )
+    email_verified: bool = Field(
+        True, description="false until the sign-up's (or a resent) verification link is followed"
+    )
 
 
 class ReplicaIn(BaseModel):

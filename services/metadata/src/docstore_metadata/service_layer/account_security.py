@@ -437,7 +437,7 @@ class AccountSecurity:
         account = await self._account(account_id)
         mfa = account.get("mfa") or {}
         if not mfa.get("enabled"):
-            raise WrongCode("Two-step sign-in is not on for this account.")
+            raise MfaState("Two-step sign-in is not on for this account.")  # 409: the gateway never asks then
         step = totp_step(self.box.decrypt(mfa["secret"]), code, _now(), mfa.get("last_step"))
         if step is not None:
 
