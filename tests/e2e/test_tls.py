@@ -12,6 +12,9 @@ One region only (the second region adds nothing TLS-specific and six more proces
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import re
 import ssl
 import sys
 import uuid
@@ -109,6 +112,28 @@ async def _sign_up(api: httpx.AsyncClient, plan: str = "free") -> tuple[str, dic
     return username, {"Authorization": f"Bearer {login.json()['token']}"}, login
 
 
+async def _verify_by_mail(api: httpx.AsyncClient, tls_platform: TlsPlatform, address: str) -> None:
+    """Follow the sign-up's verification mail, read from moto over TLS (metadata -> notify -> SES)."""
+    trusting = ssl.create_default_context(cafile=tls_platform.ca_file)
+
+    async def link() -> str | None:
+        async with httpx.AsyncClient(verify=trusting, timeout=10) as client:
+            data = (await client.get(f"{tls_platform.endpoints['aws_endpoint']}/moto-api/data.json")).json()
+        for raw in data.get("ses", {}).get("RawMessage", []):
+            if address not in raw["destinations"]:
+                continue
+            message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
+            text = next(p.get_content() for p in message.walk() if p.get_content_type() == "text/plain")
+            found = re.search(r"token=([A-Za-z0-9_-]+)", text)
+            if found:
+                return found.group(1)
+        return None
+
+    token = await eventually(link, timeout=120)
+    verified = await api.post("/v1/account/email/verify", json={"token": token})
+    assert verified.status_code == 200, verified.text
+
+
 def test_the_platform_serves_tls_with_the_local_ca(tls_platform: TlsPlatform) -> None:
     ca = Path(tls_platform.ca_file)
     assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
@@ -124,6 +149,7 @@ def test_the_platform_serves_tls_with_the_local_ca(tls_platform: TlsPlatform) ->
 
 async def test_key_flows_over_https(api: httpx.AsyncClient, tls_platform: TlsPlatform) -> None:
     owner, owner_auth, login = await _sign_up(api, plan="premium")
+    await _verify_by_mail(api, tls_platform, f"{owner}@example.com")  # sharing needs it (issue 20)
     # The refresh cookie: __Secure- prefixed, Secure and HttpOnly, and a client that trusts the CA
     # sends it back over https (a Secure cookie never goes out over plain http).
     cookie = login.headers["set-cookie"]
