@@ -91,21 +91,28 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
 
 
 @pytest_asyncio.fixture
-async def isolated(endpoints) -> dict[str, str]:
-    """Settings values for one in-process service under test: own database, own topics."""
+async def isolated(endpoints) -> AsyncIterator[dict[str, str]]:
+    """Settings values for one in-process service under test: own database, own topics.
+
+    The topics are deleted when the test ends: every metadata request lists all topics, so a
+    broker holding every test's topics (about 110 each) made the whole run slower as it went,
+    until S3 notifications and end-to-end mails missed their waits late in CI.
+    """
     suffix = uuid.uuid4().hex[:10]
     prefix = f"t{suffix}."
-    # Event topics only: each test gets its own set, and the broker slows as their number grows
-    # over a run; a dead-letter topic is created by the broker when its first message arrives.
-    topics = [topic for topic in all_topics(prefix) if not topic.endswith(DEAD_LETTER_SUFFIX)]
-    await asyncio.to_thread(probes.create_topics, endpoints.kafka_bootstrap, topics)
-    return {
+    topics = all_topics(prefix)
+    # Dead-letter topics are left to the broker, which creates one when its first message arrives.
+    await asyncio.to_thread(
+        probes.create_topics, endpoints.kafka_bootstrap, [t for t in topics if not t.endswith(DEAD_LETTER_SUFFIX)]
+    )
+    yield {
         "kafka_bootstrap_servers": endpoints.kafka_bootstrap,
         "kafka_topic_prefix": prefix,
         "mongodb_url": endpoints.mongo_url,
         "mongodb_database": f"test_{suffix}",
         "region": REGION,
     }
+    await asyncio.to_thread(probes.delete_topics, endpoints.kafka_bootstrap, topics)
 
 
 @pytest_asyncio.fixture

@@ -79,6 +79,25 @@ def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 3) ->
     run_async(lambda: _with_admin(bootstrap, create))
 
 
+def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
+    """Delete ``topics``, best effort: a name the broker never had is skipped, not an error.
+
+    Tests delete what they created so the broker's topic count stays flat over a run: every
+    metadata request (each create, each consumer's refresh, SeaweedFS's producer) lists them all.
+    """
+    wanted = sorted(set(topics))
+    if not wanted:
+        return
+
+    async def delete(admin: AIOKafkaAdminClient) -> None:
+        existing = set(await admin.list_topics())
+        present = [t for t in wanted if t in existing]
+        if present:
+            await admin.delete_topics(present)
+
+    run_async(lambda: _with_admin(bootstrap, delete))
+
+
 # --- MongoDB ---------------------------------------------------------------
 
 
