@@ -15,6 +15,7 @@ from docstore_devplatform.e2e import (  # noqa: F401  (re-exported for the test 
     SYSTEM_ENV,
     System,
     User,
+    mails_to,
     sign_up,
     upload,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "SYSTEM_ENV",
     "System",
     "User",
+    "mails_to",
     "eventually",
     "sign_up",
     "upload",

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from docstore_devplatform.e2e import PASSWORD, mail_links, sign_up, token_of, upload
+from docstore_devplatform.e2e import PASSWORD, mail_links, mails_to, sign_up, token_of, upload
 from docstore_devplatform.testing import eventually
 
 pytestmark = pytest.mark.e2e
@@ -77,18 +77,7 @@ async def test_a_forgotten_password_is_reset_by_mail(api: httpx.AsyncClient) -> 
 
 
 async def _subjects(address: str, subject: str) -> bool:
-    import email
-    import email.policy
-    import os
-
-    async with httpx.AsyncClient(timeout=10) as client:
-        data = (await client.get(f"{os.environ['AWS_ENDPOINT_URL_SES']}/moto-api/data.json")).json()
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        if address in raw["destinations"]:
-            message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-            if str(message["Subject"]) == subject:
-                return True
-    return False
+    return any(mail["subject"] == subject for mail in await mails_to(address, account_mails=True))
 
 
 async def test_the_address_changes_once_the_new_one_is_confirmed(api: httpx.AsyncClient) -> None:

@@ -5,14 +5,10 @@ mail for each new client (read from the SES stand-in), and none for a login from
 
 from __future__ import annotations
 
-import email
-import email.policy
-import os
-
 import httpx
 import pytest
 
-from docstore_devplatform.e2e import PASSWORD, REGION_A, sign_up
+from docstore_devplatform.e2e import PASSWORD, REGION_A, mails_to, sign_up
 from docstore_devplatform.testing import eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,15 +22,9 @@ SUBJECT = "New sign-in to DocStore"
 
 
 async def sign_in_mails(address: str) -> list[str]:
-    """The text of every "New sign-in" mail the SES stand-in (moto) accepted for `address`."""
-    async with httpx.AsyncClient(timeout=20) as client:
-        data = (await client.get(f"{os.environ['AWS_ENDPOINT_URL_SES']}/moto-api/data.json")).json()
-    texts = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-        if address in raw["destinations"] and str(message["Subject"]) == SUBJECT:
-            texts.append(next(p.get_content() for p in message.walk() if p.get_content_type() == "text/plain"))
-    return texts
+    """The text of every "New sign-in" mail sent to `address`."""
+    mails = await mails_to(address, account_mails=True)
+    return [m["headers"].get_body(("plain",)).get_content() for m in mails if m["subject"] == SUBJECT]
 
 
 async def log_in(api: httpx.AsyncClient, username: str, agent: str) -> dict:

@@ -4,13 +4,12 @@ dashboard, through the gateway (mails read back from moto's SES)."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import re
 
 import httpx
 import pytest
 
+from docstore_devplatform.e2e import mails_to as shared_mails_to
 from docstore_kit.auth import InternalAuth
 from docstore_notify.settings import Settings as NotifySettings
 
@@ -22,16 +21,8 @@ UNSUBSCRIBE = re.compile(r"/v1/notifications/unsubscribe/([A-Za-z0-9_-]+)")
 
 
 async def mails_to(endpoints, user: User) -> list[dict]:
-    """notify sends raw MIME (SendRawEmail): moto lists it under RawMessage; parse subject and body."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        data = (await client.get(f"{endpoints.aws_endpoint}/moto-api/data.json")).json()
-    mails = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        if user.email in raw["destinations"]:
-            message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-            body = "\n".join(p.get_content() for p in message.walk() if p.get_content_maintype() == "text")
-            mails.append({"id": raw["id"], "subject": str(message["Subject"]), "body": body, "headers": message})
-    return mails
+    """The mails `user` got, apart from signing up and in."""
+    return await shared_mails_to(user.email)
 
 
 async def subjects(endpoints, user: User) -> list[str]:

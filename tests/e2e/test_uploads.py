@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
-import email.policy
 import hashlib
 import os
 import shutil
@@ -14,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import eventually, sign_up, upload
+from .conftest import eventually, mails_to, sign_up, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -283,18 +281,7 @@ async def test_an_expired_grant_emits_upload_expired_and_mails_the_owner(api, en
     late = await api.post(f"/v1/uploads/{grant['upload_id']}/complete", headers=user.auth)
     assert late.status_code == 409
 
-    async def mailed():
-        async with httpx.AsyncClient() as client:
-            data = (await client.get(f"{endpoints.aws_endpoint}/moto-api/data.json")).json()
-        # notify sends raw MIME (SendRawEmail): moto lists it under RawMessage
-        return [
-            {"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
-            for raw in data["ses"].get("RawMessage", [])
-            if user.email in raw["destinations"]
-            for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]
-        ]
-
-    [mail] = await eventually(mailed)
+    [mail] = await eventually(lambda: mails_to(user.email))
     assert "never.txt" in mail["body"]
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from pymongo import AsyncMongoClient
 
 from docstore_events import AccountCreated, UploadCompleted
 
-from .conftest import FREE_CAP_BYTES, PASSWORD, eventually, sign_up, upload
+from .conftest import FREE_CAP_BYTES, PASSWORD, eventually, mails_to, sign_up, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -149,20 +147,9 @@ async def test_account_pushed_over_its_cap_gets_exactly_one_mail(api, endpoints)
 
     await eventually(flagged)
 
-    async def mails():
-        async with httpx.AsyncClient() as client:
-            data = (await client.get(f"{endpoints.aws_endpoint}/moto-api/data.json")).json()
-        # notify sends raw MIME (SendRawEmail): moto lists it under RawMessage
-        return [
-            {"body": "\n".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")}
-            for raw in data["ses"].get("RawMessage", [])
-            if user.email in raw["destinations"]
-            for msg in [email.message_from_string(raw["raw_data"], policy=email.policy.default)]
-        ]
-
-    await eventually(mails)
+    await eventually(lambda: mails_to(user.email))
     await asyncio.sleep(2)  # a duplicate would arrive by now
-    assert len(await mails()) == 1
+    assert len(await mails_to(user.email)) == 1
 
     refused = await api.post(
         "/v1/uploads", headers=user.auth, json={"filename": "c.txt", "size": 1, "content_type": "text/plain"}
