@@ -207,13 +207,11 @@ function groupSecret(secret) {
 }
 
 /**
- * The API's QR code as an image's data: URL: never parsed into the page, so no script in it can
- * run. The API sends the inline form (no `xmlns`), which an image needs: it is added.
+ * The API's QR code (a standalone SVG) as an image's data: URL: never parsed into the page, so no
+ * script in it can run.
  */
 export function qrImageUrl(svg) {
-  const text = String(svg || "").trim();
-  const standalone = /^<svg\b[^>]*\sxmlns=/.test(text) ? text : text.replace(/^<svg\b/, '<svg xmlns="http://www.w3.org/2000/svg"');
-  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(standalone)}`;
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(String(svg || "").trim())}`;
 }
 
 function enrolStep(body, enrolment) {

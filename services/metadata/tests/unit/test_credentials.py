@@ -88,7 +88,7 @@ def test_enrolment_gives_a_uri_and_an_svg_qr_code() -> None:
     uri = otpauth_uri(secret, "ada")
     assert uri.startswith("otpauth://totp/DocStore:ada?") and f"secret={secret}" in uri and "issuer=DocStore" in uri
     svg = qr_svg(uri)
-    assert svg.startswith("<svg") and "</svg>" in svg
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and svg.rstrip().endswith("</svg>")
 
 
 def test_recovery_codes_are_distinct_and_matched_by_digest_ignoring_case_and_dashes() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -155,8 +156,11 @@ def otpauth_uri(secret: str, username: str) -> str:
 
 
 def qr_svg(uri: str) -> str:
-    """The URI as an SVG QR code (inline, no XML declaration), for the enrolment page."""
-    return str(segno.make(uri, error="m").svg_inline(scale=4))
+    """The URI as a standalone SVG QR code (with its namespace, without an XML declaration), so a
+    page can show it as an image (a data: URL) without parsing it into the document."""
+    svg = io.BytesIO()
+    segno.make(uri, error="m").save(svg, kind="svg", xmldecl=False, scale=4)
+    return svg.getvalue().decode()
 
 
 def normalise_code(code: str) -> str:
