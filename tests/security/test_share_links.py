@@ -72,6 +72,7 @@ async def test_another_account_cannot_touch_my_links(api: httpx.AsyncClient, end
         f"/v1/documents/{document_id}/link-policy", headers=stranger.auth, json={"editors_may_create_links": True}
     )
     assert policy.status_code == 404
+    assert (await api.get(f"/v1/documents/{document_id}/link-policy", headers=stranger.auth)).status_code == 404
 
     # Accounts it is shared with: a viewer never creates links; an editor only once the owner allows.
     for user, permission in ((editor, "edit"), (viewer, "view")):
@@ -89,6 +90,8 @@ async def test_another_account_cannot_touch_my_links(api: httpx.AsyncClient, end
         f"/v1/documents/{document_id}/link-policy", headers=editor.auth, json={"editors_may_create_links": True}
     )
     assert policy.status_code == 403
+    read = await api.get(f"/v1/documents/{document_id}/link-policy", headers=editor.auth)
+    assert read.status_code == 200 and read.json()["editors_may_create_links"] is False
     allowed = await api.put(
         f"/v1/documents/{document_id}/link-policy", headers=owner.auth, json={"editors_may_create_links": True}
     )
@@ -96,6 +99,8 @@ async def test_another_account_cannot_touch_my_links(api: httpx.AsyncClient, end
     by_editor = await _create(api, editor, document_id)
     assert by_editor.status_code == 201, by_editor.text
     assert by_editor.json()["created_by"] == editor.account_id
+    read = await api.get(f"/v1/documents/{document_id}/link-policy", headers=viewer.auth)
+    assert read.status_code == 200 and read.json()["editors_may_create_links"] is True
     assert (await _create(api, viewer, document_id)).status_code == 403
     # The owner sees and manages the editor's link; the stranger still sees nothing.
     owners = {item["id"] for item in (await api.get("/v1/links", headers=owner.auth)).json()["items"]}

@@ -205,6 +205,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("DELETE", "/documents/{document_id}/follow"),
         ("POST", "/documents/{document_id}/links"),  # public share links (the page itself is /s/{token})
         ("GET", "/documents/{document_id}/links"),
+        ("GET", "/documents/{document_id}/link-policy"),
         ("PUT", "/documents/{document_id}/link-policy"),
         ("GET", "/links"),
         ("PATCH", "/links/{link_id}"),

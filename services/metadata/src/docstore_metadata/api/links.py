@@ -169,6 +169,11 @@ async def revoke_link(link_id: LinkIdPath, account_id: CurrentAccountId, links: 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.get("/documents/{document_id}/link-policy", summary="Whether editors may create links (anyone who sees it)")
+async def link_policy(document_id: DocumentIdPath, account_id: CurrentAccountId, links: LinksDep) -> PolicyOut:
+    return PolicyOut.model_validate(await links.policy(account_id, document_id))
+
+
 @router.put("/documents/{document_id}/link-policy", summary="Whether editors may create links (owner only)")
 async def set_link_policy(
     document_id: DocumentIdPath, body: PolicyIn, account_id: CurrentAccountId, links: LinksDep

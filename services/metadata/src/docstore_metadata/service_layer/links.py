@@ -202,6 +202,13 @@ class Links:
 
         await self.uow.run(work)
 
+    async def policy(self, account_id: str, document_id: str) -> Doc:
+        """Whether editors of the document may create links: for anyone it is shared with, so an
+        editor's app knows whether to offer a link, and for its owner's switch."""
+        await visible(self.reads, account_id, document_id)
+        policy = await self.reads.links.policy(document_id)
+        return {"document_id": document_id, "editors_may_create_links": bool(policy.get("editors_may_create_links"))}
+
     async def set_policy(self, account_id: str, document_id: str, *, editors_may_create_links: bool) -> Doc:
         """Whether editors of the document may create (and then list) its links. Owner only."""
         await owned(self.reads, account_id, document_id, "choose who may create links to it")
