@@ -20,7 +20,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from docstore_devplatform.testing import eventually, filer_notification
+from docstore_devplatform.testing import eventually, filer_notification, start_group_at_end
 from docstore_events import UploadCompleted, UploadExpired
 from docstore_events.envelope import decode
 from docstore_upload.domain.grants import Reservation
@@ -59,6 +59,8 @@ async def app(isolated: dict[str, str], endpoints, topic: str) -> AsyncIterator[
         s3_events_topic=topic,
         watch_interval_seconds=3600,  # the watcher cannot be what completes anything here
     )
+    # Its new group starts at the topic's end, not at every other test's notifications.
+    await start_group_at_end(endpoints.kafka_bootstrap, f"{settings.kafka_topic_prefix}upload", topic)
     application = create_app(settings, quota=RoomyQuota())
     async with application.router.lifespan_context(application):
         yield application

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.2) -> Any:
     """Poll an async check until it returns something truthy, and return that.
@@ -21,6 +23,27 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+
+
+async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit `group`'s offsets at the current end of `topic`, for a group about to be created.
+
+    A new group reads a topic from its earliest record (so a service loses nothing on its first
+    start). On a topic every test writes to, such as the S3 notifications, that is the whole run's
+    history: a service under test would work through thousands of other tests' records before its
+    own, and missed its waits late in CI. Committing the end first makes it start where its test does.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the cluster's metadata, so the topic's partitions are known
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            raise AssertionError(f"topic {topic} has no partitions (does it exist?)")
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
 
 
 class EventPublisher:
