@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -85,6 +85,10 @@ class BatchGrant:
     """Upload ids another account holds: refused, the rest of the batch decided without them."""
 
 
+G = TypeVar("G", Grant, BatchGrant)
+PlanWork = Callable[[Transaction[Repos], str | None], Awaitable[G]]  # plan None: the recorded one
+
+
 class Reservations:
     """Grants for `upload` (`consumer` names the processed-event records of `upload.expired`)."""
 
@@ -116,7 +120,7 @@ class Reservations:
         if not is_live(expires_at, self.clock(), self.grace):
             raise GrantExpired(upload_id)
 
-        async def work(tx: Transaction[Repos], plan: str | None = None) -> Grant:
+        async def work(tx: Transaction[Repos], plan: str | None) -> Grant:
             cutoff = self.cutoff()
             held = held_by(await tx.repos.reservations.get(upload_id), account_id, cutoff)
             usage = self._on_plan(await tx.repos.usage.get(account_id), plan)
@@ -130,11 +134,7 @@ class Reservations:
                 await tx.repos.reservations.put(reservation, reserved_at=self.clock())
             return Grant(usage, decision)
 
-        grant = await self._granting(account_id, work)
-        if grant.decision.granted:
-            return grant
-        plan = await self._larger_plan(grant.usage)
-        return grant if plan is None else await self._granting(account_id, lambda tx: work(tx, plan))
+        return await self._granting_on_plan(account_id, work, lambda grant: grant.decision.granted)
 
     async def reserve_many(self, account_id: str, wanted: list[Wanted]) -> BatchGrant:
         """`reserve` for many uploads of one account in one transaction: decided in order, each
@@ -150,7 +150,7 @@ class Reservations:
         if len({item.upload_id for item in wanted}) != len(wanted):
             raise DuplicateUploadIds("an upload id appears twice in one batch")
 
-        async def work(tx: Transaction[Repos], plan: str | None = None) -> BatchGrant:
+        async def work(tx: Transaction[Repos], plan: str | None) -> BatchGrant:
             cutoff = self.cutoff()
             existing = await tx.repos.reservations.get_many(item.upload_id for item in wanted)
             taken: set[str] = set()
@@ -178,26 +178,24 @@ class Reservations:
                 await tx.repos.reservations.put_many(stored, reserved_at=self.clock())
             return BatchGrant(usage, decisions, frozenset(taken))
 
-        batch = await self._granting(account_id, work)
-        if all(decision.granted for decision in batch.decisions.values()):
-            return batch
-        plan = await self._larger_plan(batch.usage)
-        return batch if plan is None else await self._granting(account_id, lambda tx: work(tx, plan))
+        return await self._granting_on_plan(account_id, work, lambda b: all(d.granted for d in b.decisions.values()))
 
     @staticmethod
     def _on_plan(usage: Usage, plan: str | None) -> Usage:
         return usage if plan is None else replace(usage, plan=plan)
 
-    async def _larger_plan(self, usage: Usage) -> str | None:
-        """The plan `metadata` holds for the account when its cap is larger than the one the
-        grant was refused on (the plan event has not arrived yet); else None."""
-        if self.plans is None:
-            return None
+    async def _granting_on_plan(self, account_id: str, work: PlanWork[G], granted: Callable[[G], bool]) -> G:
+        """Run a grant's `work` on the recorded plan; when refused, once more on the plan `metadata`
+        holds if its cap is larger (the plan event has not arrived yet; see the module doc)."""
+        first = await self._granting(account_id, lambda tx: work(tx, None))
+        if granted(first) or self.plans is None:
+            return first
+        usage = first.usage
         plan = await self.plans.plan(usage.account_id)
         if plan is None or plan not in self.caps or self.caps[plan] <= usage.cap(self.caps):
-            return None
+            return first
         log.info("quota_plan_from_metadata", account_id=usage.account_id, plan=plan, recorded=usage.plan)
-        return plan
+        return await self._granting(account_id, lambda tx: work(tx, plan))
 
     async def _granting(self, account_id: str, work: Work[Repos, T]) -> T:
         """Run a grant's `work` for the account, one at a time in this process (see the module doc)."""
