@@ -47,6 +47,11 @@ def test_a_password_protected_pdf_shows_a_badge_and_what_to_do(
     browser.screenshot("full-text-failed-badge")
 
     browser.open(f"{base}/#/files?open={document_id}")
-    line = browser.find_text("dialog dd.fulltext", "encrypted PDF (needs a password)", timeout=30)
-    assert "Remove the password" in line.text
+
+    def details_say_what_to_do() -> bool:
+        # Read in one go: the details may render again once loaded, leaving a found line stale.
+        line = browser.find_text("dialog dd.fulltext", "encrypted PDF (needs a password)", timeout=30)
+        return "Remove the password" in line.text
+
+    browser.wait(details_say_what_to_do, "the reason and what to do in the details", timeout=60)
     browser.screenshot("full-text-failed-details")
