@@ -363,7 +363,7 @@ async def test_status_counts_the_catalog_now_with_failures_and_their_reasons(ind
     )
     for event in (good, locked, truncated):
         await indexer.send(event)
-    await eventually(lambda: _live(indexer, account, 3))
+    await eventually(lambda: _live(indexer, account, 3), timeout=90)
     await indexer.change_plan(account, "free", "premium")
 
     async def status() -> dict:
@@ -375,7 +375,8 @@ async def test_status_counts_the_catalog_now_with_failures_and_their_reasons(ind
         now = await status()
         return {k: now[k] for k in expected} == expected
 
-    await eventually(lambda: settled({"indexed": 1, "failed": 2, "pending": 0, "total": 3}))
+    # Generous limits: the backfill and the extractor processes share two loaded cores in CI.
+    await eventually(lambda: settled({"indexed": 1, "failed": 2, "pending": 0, "total": 3}), timeout=90)
     entries = {
         d.document_id: await indexer.services.reads.catalog.get(account, d.document_id) for d in (locked, truncated)
     }
@@ -385,7 +386,7 @@ async def test_status_counts_the_catalog_now_with_failures_and_their_reasons(ind
     # After the backfill, a new upload counts at once (pending, then indexed), not the job's numbers.
     later = await indexer.upload(account, b"a later note on the ocelot", filename="later.txt")
     await indexer.send(later)
-    await eventually(lambda: settled({"indexed": 2, "failed": 2, "pending": 0, "total": 4}))
+    await eventually(lambda: settled({"indexed": 2, "failed": 2, "pending": 0, "total": 4}), timeout=90)
     assert (await status())["state"] == "complete"
 
 
