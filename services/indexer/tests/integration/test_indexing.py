@@ -387,7 +387,12 @@ async def test_status_counts_the_catalog_now_with_failures_and_their_reasons(ind
     later = await indexer.upload(account, b"a later note on the ocelot", filename="later.txt")
     await indexer.send(later)
     await eventually(lambda: settled({"indexed": 2, "failed": 2, "pending": 0, "total": 4}), timeout=90)
-    assert (await status())["state"] == "complete"
+    # The backfill job's state follows its counts a moment later.
+    await eventually(lambda: _state_is(status, "complete"), timeout=90)
+
+
+async def _state_is(status, state: str) -> bool:
+    return (await status())["state"] == state
 
 
 async def _live(indexer: Harness, account: str, n: int) -> bool:
