@@ -61,7 +61,8 @@ def shown_actions(browser: Browser, route: str, wanted: set[str]) -> list[dict]:
 def log_out_and_fail_a_login(browser: Browser, username: str) -> None:
     browser.button("Log out").click()
     browser.find("#login-title")
-    browser.find("input[name=username]").fill(username)
+    # Found and filled in one wait: the login form may render again just after logging out (CI: stale).
+    browser.wait(lambda: browser.find("input[name=username]").fill(username), "the username field filled")
     browser.find("input[name=password]").fill("not the password")
     browser.button("Log in").click()
     assert "wrong username or password" in browser.wait(browser.alert_text, "the login error").lower()
