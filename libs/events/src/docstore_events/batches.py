@@ -36,7 +36,7 @@ from opentelemetry.context import Context
 
 from docstore_events import metrics
 from docstore_events.base import Event
-from docstore_events.consumer import RetryPolicy, dead_letter_record
+from docstore_events.consumer import GroupMembership, RetryPolicy, dead_letter_record
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
@@ -74,6 +74,7 @@ class BatchConsumer:
         fetch_max_wait_ms: int = 500,
         max_records: int = 250,
         security: KafkaSecurity = PLAINTEXT,
+        membership: GroupMembership = GroupMembership(),
     ) -> None:
         if not handlers:
             raise ValueError("nothing to subscribe to")
@@ -91,6 +92,7 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_max_wait_ms,
+            **membership.consumer_kwargs(),
             **security.client_kwargs(),
         )
         self._task: asyncio.Task[None] | None = None
@@ -121,8 +123,12 @@ class BatchConsumer:
                 # Only the dead-letter publish or the commit can get here (the broker is
                 # gone): rewind, so nothing uncommitted is skipped, and try again shortly.
                 log.exception("event_batch_not_committed", consumer=self.consumer_name)
+                # A partition taken away meanwhile (a rebalance) resumes at its committed
+                # offset on whichever member gets it; seeking it here would raise.
+                assigned = self.kafka.assignment()
                 for partition, records in polled.items():
-                    self.kafka.seek(partition, records[0].offset)
+                    if partition in assigned:
+                        self.kafka.seek(partition, records[0].offset)
                 await asyncio.sleep(1.0)
 
     async def process(self, polled: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:

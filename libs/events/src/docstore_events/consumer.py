@@ -69,6 +69,20 @@ class RetryPolicy:
         return min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
 
 
+@dataclass(frozen=True)
+class GroupMembership:
+    """How a consumer keeps its place in its group: the coordinator gives a member's partitions
+    to the others after `session_timeout_ms` without a heartbeat (see the settings of the same
+    names in docstore_kit)."""
+
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+
+    def consumer_kwargs(self) -> dict[str, int]:
+        """The AIOKafkaConsumer arguments."""
+        return {"session_timeout_ms": self.session_timeout_ms, "heartbeat_interval_ms": self.heartbeat_interval_ms}
+
+
 def dead_letter_record(
     record: Any, headers: dict[str, str], error: BaseException, attempts: int, *, consumer: str
 ) -> tuple[bytes, str, bytes | None, dict[str, str]]:
@@ -98,6 +112,7 @@ def subscribe(
     fetch_max_wait_ms: int = 500,
     group_id: str | None = None,
     raw_handlers: Mapping[str, RawHandler] | None = None,
+    membership: GroupMembership = GroupMembership(),
 ) -> None:
     """Deliver each event to the handler for its class, at least once, in the group `group_id`
     (default: `consumer`).
@@ -185,4 +200,6 @@ def subscribe(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=fetch_max_wait_ms,
+        session_timeout_ms=membership.session_timeout_ms,
+        heartbeat_interval_ms=membership.heartbeat_interval_ms,
     )(consume)

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events.base import Event
 from docstore_events.batches import BatchConsumer, BatchHandler
-from docstore_events.consumer import Handler, RawHandler, RetryPolicy, subscribe
+from docstore_events.consumer import GroupMembership, Handler, RawHandler, RetryPolicy, subscribe
 from docstore_events.envelope import KafkaRecord
 from docstore_events.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
@@ -53,12 +53,14 @@ class EventRuntime:
         batch_max_records: int = 250,
         fetch_wait: FetchWaitPolicy | None = None,
         kafka_security: KafkaSecurity = PLAINTEXT,
+        membership: GroupMembership = GroupMembership(),
     ) -> None:
         self.service = service
         self.bootstrap_servers = bootstrap_servers
         # Every Kafka client of this service (broker, batch consumer, dead-letter reader)
         # connects with these settings.
         self.kafka_security = kafka_security
+        self.membership = membership
         self.db = db
         self.topic_prefix = topic_prefix
         self.retry = retry
@@ -101,6 +103,10 @@ class EventRuntime:
                 idle_after_s=settings.kafka_idle_after_seconds,
             ),
             kafka_security=KafkaSecurity.from_settings(settings),
+            membership=GroupMembership(
+                session_timeout_ms=settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            ),
             **options,
         )
 
@@ -163,6 +169,7 @@ class EventRuntime:
                 topic_prefix=self.topic_prefix,
                 retry=self.retry,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
+                membership=self.membership,
                 # The service name; on a broker shared by regions (a topic prefix), the prefix
                 # too, so one region's restarts never rebalance the other region's consumers.
                 group_id=f"{self.topic_prefix}{self.service}",
@@ -183,6 +190,7 @@ class EventRuntime:
                 retry=self.retry,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
                 max_records=self.batch_max_records,
+                membership=self.membership,
             )
             await self._batch_consumer.start()
             AdaptiveFetchWait(self.fetch_wait).attach(self._batch_consumer.kafka)

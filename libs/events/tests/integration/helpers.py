@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -38,7 +37,7 @@ async def read_topic(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"reader-{uuid.uuid4().hex}",
+        group_id=None,  # a plain reader: joining a group would wait for the coordinator
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -16,9 +15,7 @@ from .helpers import eventually
 async def test_an_idle_consumer_fetches_with_the_long_wait_and_a_record_brings_the_short_one_back(isolated) -> None:
     bootstrap = isolated["kafka_bootstrap_servers"]
     topic = all_topics(isolated["kafka_topic_prefix"])[0]
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"fw-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest"
-    )
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await consumer.start()
     await producer.start()

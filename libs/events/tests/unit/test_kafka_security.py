@@ -17,6 +17,7 @@ from faststream.kafka.security import parse_security
 from pydantic import SecretStr
 
 from docstore_events.batches import BatchConsumer
+from docstore_events.consumer import GroupMembership
 from docstore_events.dead_letters import DeadLetters
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.runtime import EventRuntime
@@ -199,6 +200,8 @@ async def test_a_runtime_built_from_settings_takes_their_security(ca_file: Path)
         kafka_fetch_max_wait_ms=20,
         kafka_idle_fetch_max_wait_ms=2000,
         kafka_idle_after_seconds=5.0,
+        kafka_session_timeout_ms=2000,
+        kafka_heartbeat_interval_ms=600,
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username="docstore-upload",
@@ -209,4 +212,5 @@ async def test_a_runtime_built_from_settings_takes_their_security(ca_file: Path)
     runtime = EventRuntime.for_service(settings, MagicMock())
 
     assert runtime.kafka_security == sasl_ssl(ca_file)
+    assert runtime.membership == GroupMembership(session_timeout_ms=2000, heartbeat_interval_ms=600)
     assert runtime.broker._connection_kwargs["security_protocol"] == "SASL_SSL"

@@ -41,6 +41,13 @@ class ServiceSettings(BaseSettings):
     costs the broker and itself almost nothing (docstore_events.fetch_wait)."""
     kafka_idle_after_seconds: float = 5.0
     """How long a consumer receives nothing before it fetches with `kafka_idle_fetch_max_wait_ms`."""
+    kafka_session_timeout_ms: int = 10_000
+    """How long the group coordinator waits for a member's heartbeat before it hands that
+    member's partitions to the others (Kafka's client default). Tansu (local) also holds every
+    JoinGroup for half of it, so each consumer start or rebalance waits that long; the local
+    platform sets 2 s (docstore_devplatform.servers)."""
+    kafka_heartbeat_interval_ms: int = 3_000
+    """How often a consumer tells the coordinator it is alive; below `kafka_session_timeout_ms`."""
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     """How every Kafka client of the service connects (docstore_events.kafka_security);
     PLAINTEXT, the local default, adds no client argument."""

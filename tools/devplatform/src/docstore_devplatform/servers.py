@@ -54,6 +54,10 @@ S3_EVENTS_TOPIC = "docstore.s3-events"
 _MONGO_CA_PARAM = "&tlsCAFile="
 
 
+LOCAL_SESSION_TIMEOUT_MS = 2_000
+LOCAL_HEARTBEAT_INTERVAL_MS = 600
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """How clients reach the running servers."""
@@ -85,6 +89,10 @@ class Endpoints:
                 "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
                 "TYPESENSE_URL": self.typesense_url,
                 "TYPESENSE_API_KEY": self.typesense_api_key,
+                # Tansu holds each JoinGroup for half the session timeout; Kafka's 10 s made
+                # every consumer start and rebalance wait 5 s on the local broker.
+                "KAFKA_SESSION_TIMEOUT_MS": str(LOCAL_SESSION_TIMEOUT_MS),
+                "KAFKA_HEARTBEAT_INTERVAL_MS": str(LOCAL_HEARTBEAT_INTERVAL_MS),
             }
             | ({"S3_EVENTS_TOPIC": self.s3_events_topic} if self.s3_events_topic else {})
             | self._tls_env()

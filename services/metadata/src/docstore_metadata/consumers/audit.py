@@ -78,6 +78,7 @@ class AuditConsumer:
             retry=events.retry,
             fetch_max_wait_ms=events.fetch_max_wait_ms,
             max_records=events.batch_max_records,
+            membership=events.membership,
         )
 
     async def run(self) -> None:
