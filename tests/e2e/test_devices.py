@@ -24,7 +24,7 @@ SUBJECT = "New sign-in to DocStore"
 async def sign_in_mails(address: str) -> list[str]:
     """The text of every "New sign-in" mail sent to `address`."""
     mails = await mails_to(address, account_mails=True)
-    return [m["headers"].get_body(("plain",)).get_content() for m in mails if m["subject"] == SUBJECT]
+    return [m["text"] for m in mails if m["subject"] == SUBJECT]
 
 
 async def log_in(api: httpx.AsyncClient, username: str, agent: str) -> dict:

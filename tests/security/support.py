@@ -4,8 +4,6 @@ bad, request values generated from an OpenAPI document, and mail read back from 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import http.client
 import re
 import time
@@ -15,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
 
 # Status codes a caller without rights may get: never 2xx with someone else's data, never 5xx.
@@ -232,34 +229,3 @@ def fill_path(path: str, values: Mapping[str, Any]) -> str:
 
 
 # --- mail (moto's SES) ---------------------------------------------------------------------
-
-
-@dataclass
-class Mail:
-    to: list[str]
-    subject: str
-    headers: dict[str, str]  # lower-case names; empty for a mail sent without raw headers
-    text: str
-
-
-def _raw_mail(row: Mapping[str, Any]) -> Mail:
-    message = email.message_from_string(row["raw_data"], policy=email.policy.default)
-    parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
-    return Mail(
-        list(row.get("destinations") or [message.get("To", "")]),
-        str(message.get("Subject", "")),
-        {k.lower(): str(v) for k, v in message.items()},
-        "\n".join(parts),
-    )
-
-
-async def sent_mails(aws_endpoint: str, address: str) -> list[Mail]:
-    """Every mail moto's SES accepted for `address`, raw (`SendRawEmail`) or simple (`SendEmail`)."""
-    async with httpx.AsyncClient(timeout=20) as client:
-        data = (await client.get(f"{aws_endpoint}/moto-api/data.json")).json()
-    ses = data.get("ses", {})
-    mails = [_raw_mail(row) for row in ses.get("RawMessage", [])]
-    mails += [
-        Mail(row["destinations"]["ToAddresses"], row["subject"], {}, row["body"]) for row in ses.get("Message", [])
-    ]
-    return [m for m in mails if any(address in to for to in m.to)]

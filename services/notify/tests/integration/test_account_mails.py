@@ -6,53 +6,24 @@ releases them and, after an e-mail change, moves mail to the new address read fr
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from docstore_devplatform.testing import EventPublisher
+from docstore_devplatform.e2e import mails_to
+from docstore_devplatform.testing import EventPublisher, eventually
 from docstore_events import AccountCreated, QuotaExceeded
 from docstore_events.credentials import AccountEmailVerified
 from docstore_notify.main import create_app
 from docstore_notify.settings import Settings
 
 pytestmark = pytest.mark.integration
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60.0, what: str = "") -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
-    import email
-    import email.policy
-
-    async with httpx.AsyncClient(timeout=10) as client:
-        data = (await client.get(f"{ses_endpoint}/moto-api/data.json")).json()
-    found = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        if address in raw["destinations"]:
-            message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-            parts = {
-                p.get_content_subtype(): p.get_content() for p in message.walk() if p.get_content_maintype() == "text"
-            }
-            found.append({"subject": str(message["Subject"]), "text": parts["plain"], "html": parts["html"]})
-    return found
 
 
 @pytest_asyncio.fixture
@@ -63,17 +34,12 @@ async def app(isolated: dict[str, str]) -> AsyncIterator[FastAPI]:
         yield application
 
 
-@pytest.fixture
-def ses_endpoint(endpoints: Any) -> str:
-    return endpoints.aws_endpoint
-
-
 def client(app: FastAPI, *, subject: str = "metadata", role: str = "service") -> httpx.AsyncClient:
     headers = app.state.internal_auth.headers(audience="notify", subject=subject, role=role)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers)
 
 
-async def test_the_internal_route_mails_the_link_and_keeps_nothing(app: FastAPI, ses_endpoint: str) -> None:
+async def test_the_internal_route_mails_the_link_and_keeps_nothing(app: FastAPI) -> None:
     address = f"verify-{uuid.uuid4().hex[:10]}@example.com"
     link = f"https://docstore.example/#/verify-email?token={uuid.uuid4().hex}{uuid.uuid4().hex}"
     body = {"account_id": "acc-1", "to": address, "link": link, "username": "ada"}
@@ -88,7 +54,7 @@ async def test_the_internal_route_mails_the_link_and_keeps_nothing(app: FastAPI,
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as anonymous:
         assert (await anonymous.post("/internal/mail/verify-email", json=body)).status_code == 401
 
-    [mail] = await eventually(lambda: mails_to(ses_endpoint, address), what="the verification mail")
+    [mail] = await eventually(lambda: mails_to(address, account_mails=True), what="the verification mail")
     assert mail["subject"] == "Verify your DocStore e-mail address"
     assert link in mail["text"] and link in mail["html"]
     db = app.state.services.runtime.db
@@ -107,18 +73,16 @@ async def test_the_internal_route_mails_the_link_and_keeps_nothing(app: FastAPI,
         },
     )
     assert notice.status_code == 202
-    changed = await eventually(
-        lambda: _with_subject(ses_endpoint, address, "Your DocStore password was changed"), what="the notice"
-    )
+    changed = await eventually(lambda: _with_subject(address, "Your DocStore password was changed"), what="the notice")
     assert "Monday 23 November 2026, 19:05 UTC" in changed["text"] and "203.0.113.7" in changed["text"]
 
 
-async def _with_subject(ses_endpoint: str, address: str, subject: str) -> dict[str, Any] | None:
-    return next((m for m in await mails_to(ses_endpoint, address) if m["subject"] == subject), None)
+async def _with_subject(address: str, subject: str) -> dict[str, Any] | None:
+    return next((m for m in await mails_to(address, account_mails=True) if m["subject"] == subject), None)
 
 
 async def test_an_unverified_address_gets_no_other_mail_until_verified(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, publisher: EventPublisher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suffix = uuid.uuid4().hex[:10]
     account_id, address, new_address = f"acc-{suffix}", f"old-{suffix}@example.com", f"new-{suffix}@example.com"
@@ -143,7 +107,7 @@ async def test_an_unverified_address_gets_no_other_mail_until_verified(
     ).id
     await eventually(lambda: db["processed_events"].find_one({"_id": f"notify:{full}"}), what="quota event handled")
     assert (await db["notifications"].find_one({"_id": full}))["status"] == "waiting"  # held, not sent
-    assert await mails_to(ses_endpoint, address) == []
+    assert await mails_to(address, account_mails=True) == []
 
     # The address was changed and verified: notify asks metadata for it (stubbed here).
     async def address_of(asked: str) -> str | None:
@@ -162,6 +126,6 @@ async def test_an_unverified_address_gets_no_other_mail_until_verified(
     ).id
     await eventually(lambda: db["notifications"].find_one({"_id": again, "status": "sent"}), what="mail sent")
     await eventually(lambda: db["notifications"].find_one({"_id": full, "status": "sent"}), what="held mail sent")
-    subjects = [m["subject"] for m in await mails_to(ses_endpoint, new_address)]
+    subjects = [m["subject"] for m in await mails_to(new_address, account_mails=True)]
     assert subjects == ["Your DocStore storage is full"] * 2  # the held one, released, and the new one
-    assert await mails_to(ses_endpoint, address) == []
+    assert await mails_to(address, account_mails=True) == []

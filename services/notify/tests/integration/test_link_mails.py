@@ -5,19 +5,18 @@ and `notification.preferences-changed` in the outbox when a person changes a pre
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from docstore_devplatform.testing import EventPublisher
+from docstore_devplatform.e2e import mails_to
+from docstore_devplatform.testing import EventPublisher, eventually
 from docstore_events import AccountCreated
 from docstore_events.activity import NotificationPreferencesChanged
 from docstore_events.envelope import decode
@@ -28,38 +27,6 @@ from docstore_notify.settings import Settings
 pytestmark = pytest.mark.integration
 
 GATEWAY = "https://docstore.example"
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60.0, what: str = "") -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
-    """Every mail moto's SES accepted for `address`: {id, subject, text, html} (as test_notify_flow reads them)."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        data = (await client.get(f"{ses_endpoint}/moto-api/data.json")).json()
-    mails = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        if address not in raw["destinations"]:
-            continue
-        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-        parts = {
-            part.get_content_subtype(): part.get_content()
-            for part in message.walk()
-            if part.get_content_maintype() == "text"
-        }
-        mails.append(
-            {"id": raw["id"], "subject": str(message["Subject"]), "text": parts["plain"], "html": parts["html"]}
-        )
-    return mails
 
 
 @pytest_asyncio.fixture
@@ -76,11 +43,6 @@ async def app(isolated: dict[str, str]) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-
-
-@pytest.fixture
-def ses_endpoint(endpoints: Any) -> str:
-    return endpoints.aws_endpoint
 
 
 def db(app: FastAPI) -> Any:
@@ -132,7 +94,7 @@ async def handled(app: FastAPI, event_id: str) -> Any:
 
 
 async def test_a_redelivered_expiry_reminder_mails_the_owner_once_with_a_way_to_extend(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
+    app: FastAPI, publisher: EventPublisher
 ) -> None:
     account_id, address = await owner(publisher)
     event = expiring(account_id)
@@ -140,14 +102,14 @@ async def test_a_redelivered_expiry_reminder_mails_the_owner_once_with_a_way_to_
     await publisher.send(event, event_id=event_id)
     await publisher.send(event, event_id=event_id)  # Kafka redelivers: same event id
 
-    [mail] = await eventually(lambda: mails_to(ses_endpoint, address), what="the reminder")
+    [mail] = await eventually(lambda: mails_to(address, account_mails=True), what="the reminder")
     row = await eventually(
         lambda: db(app)["notifications"].find_one({"_id": event_id, "status": "sent"}), what="the row marked sent"
     )
     # A later event on the same topic and key is handled after both copies: then count.
     sentinel = (await publisher.send(expiring(account_id, name="later.txt"))).id
     await eventually(lambda: db(app)["notifications"].find_one({"_id": sentinel, "status": "sent"}), what="sentinel")
-    mails = [m for m in await mails_to(ses_endpoint, address) if "Budget 2026.xlsx" in m["subject"]]
+    mails = [m for m in await mails_to(address, account_mails=True) if "Budget 2026.xlsx" in m["subject"]]
     assert [m["id"] for m in mails] == [mail["id"]] == [row["message_id"]]
 
     assert mail["subject"] == "Your DocStore link to “Budget 2026.xlsx” expires soon"
@@ -159,9 +121,7 @@ async def test_a_redelivered_expiry_reminder_mails_the_owner_once_with_a_way_to_
     assert account_id not in mail["text"] and event.link_id not in mail["text"]
 
 
-async def test_only_the_use_that_exhausts_a_link_mails_once(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
-) -> None:
+async def test_only_the_use_that_exhausts_a_link_mails_once(app: FastAPI, publisher: EventPublisher) -> None:
     account_id, address = await owner(publisher)
     for n in (1, 2):  # uses under the limit: nothing to tell
         await publisher.send(used(account_id, n, exhausted=False))
@@ -175,7 +135,7 @@ async def test_only_the_use_that_exhausts_a_link_mails_once(
     await eventually(
         lambda: db(app)["notifications"].find_one({"_id": last_id, "status": "sent"}), what="the row marked sent"
     )
-    mails = [m for m in await mails_to(ses_endpoint, address) if "slides.pdf" in m["subject"]]
+    mails = [m for m in await mails_to(address, account_mails=True) if "slides.pdf" in m["subject"]]
     assert len(mails) == 1, mails
     [mail] = mails
     assert mail["subject"] == "Your DocStore link to “slides.pdf” reached its download limit"
@@ -184,9 +144,7 @@ async def test_only_the_use_that_exhausts_a_link_mails_once(
     assert await db(app)["notifications"].count_documents({"account_id": account_id}) == 2  # last and sentinel
 
 
-async def test_share_links_off_sends_nothing_and_digest_folds_it_in(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
-) -> None:
+async def test_share_links_off_sends_nothing_and_digest_folds_it_in(app: FastAPI, publisher: EventPublisher) -> None:
     account_id, address = await owner(publisher)
     async with api(app, account_id) as client:
         chosen = await client.put("/notifications/preferences", json={"share_links": "off"})
@@ -194,16 +152,16 @@ async def test_share_links_off_sends_nothing_and_digest_folds_it_in(
     await handled(app, (await publisher.send(expiring(account_id))).id)
     await handled(app, (await publisher.send(used(account_id, 3, exhausted=True))).id)
     await asyncio.sleep(1.0)  # a mail sent after the commit would land now
-    assert await mails_to(ses_endpoint, address) == []
+    assert await mails_to(address, account_mails=True) == []
     assert await db(app)["notifications"].count_documents({"account_id": account_id}) == 0
 
     async with api(app, account_id) as client:
         assert (await client.put("/notifications/preferences", json={"share_links": "digest"})).status_code == 200
     await handled(app, (await publisher.send(expiring(account_id, name="plan.md"))).id)
-    assert await mails_to(ses_endpoint, address) == []
+    assert await mails_to(address, account_mails=True) == []
     made = await app.state.services.notifier.send_digests()
     assert made >= 1
-    [digest] = await eventually(lambda: mails_to(ses_endpoint, address), what="the digest")
+    [digest] = await eventually(lambda: mails_to(address, account_mails=True), what="the digest")
     assert digest["subject"] == "Your DocStore digest: 1 update"
     assert "Your public link to “plan.md” expires on" in digest["text"]
 

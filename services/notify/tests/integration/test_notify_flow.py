@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -17,7 +15,8 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from docstore_devplatform.testing import EventPublisher
+from docstore_devplatform.e2e import mails_to
+from docstore_devplatform.testing import EventPublisher, eventually
 from docstore_events import AccountCreated, FileModified, QuotaExceeded, UploadExpired
 from docstore_events.notifications import FileFollowed
 from docstore_notify.main import create_app
@@ -27,38 +26,6 @@ pytestmark = pytest.mark.integration
 
 GB = 1_000_000_000
 SOURCE = "/docstore/us-west-2/test"
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60.0, what: str = "") -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-async def mails_to(ses_endpoint: str, address: str) -> list[dict[str, Any]]:
-    """Every mail moto's SES accepted for `address` (moto is shared: filter by recipient).
-
-    notify sends raw MIME (`SendRawEmail`), which moto lists as `RawMessage`; each is parsed
-    into {id, subject, body (text and HTML parts), headers (the parsed message)}.
-    """
-    async with httpx.AsyncClient(timeout=10) as client:
-        data = (await client.get(f"{ses_endpoint}/moto-api/data.json")).json()
-    mails = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        if address not in raw["destinations"]:
-            continue
-        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-        parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
-        mails.append(
-            {"id": raw["id"], "subject": str(message["Subject"]), "body": "\n".join(parts), "headers": message}
-        )
-    return mails
 
 
 @pytest_asyncio.fixture
@@ -74,11 +41,6 @@ async def app(isolated: dict[str, str]) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-
-
-@pytest.fixture
-def ses_endpoint(endpoints: Any) -> str:
-    return endpoints.aws_endpoint
 
 
 def new_account() -> tuple[str, str]:
@@ -108,9 +70,7 @@ def as_account(app: FastAPI, account_id: str) -> dict[str, str]:
     return app.state.internal_auth.headers(audience="notify", subject=account_id)
 
 
-async def test_a_redelivered_quota_event_sends_exactly_one_mail(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
-) -> None:
+async def test_a_redelivered_quota_event_sends_exactly_one_mail(app: FastAPI, publisher: EventPublisher) -> None:
     account_id, email = new_account()
     await publisher.send(signed_up(account_id, email))
     event = over_quota(account_id)
@@ -121,12 +81,12 @@ async def test_a_redelivered_quota_event_sends_exactly_one_mail(
     sentinel_id = (await publisher.send(over_quota(account_id, used=6 * GB))).id
 
     async def both_sent() -> list[dict[str, Any]] | None:
-        mails = await mails_to(ses_endpoint, email)
+        mails = await mails_to(email, account_mails=True)
         return mails if len(mails) >= 2 else None
 
     mails = await eventually(both_sent, what="two mails")
     await asyncio.sleep(1.0)  # a duplicate would land now
-    mails = await mails_to(ses_endpoint, email)
+    mails = await mails_to(email, account_mails=True)
     assert len(mails) == 2, mails
     assert all(m["subject"] == "Your DocStore storage is full" for m in mails)
     bodies = sorted(m["body"] for m in mails)
@@ -141,25 +101,25 @@ async def test_a_redelivered_quota_event_sends_exactly_one_mail(
 
 
 async def test_a_quota_event_before_its_account_is_mailed_once_the_account_arrives(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
+    app: FastAPI, publisher: EventPublisher
 ) -> None:
     account_id, email = new_account()
     event_id = (await publisher.send(over_quota(account_id))).id
     log = db(app)["notifications"]
     await eventually(lambda: log.find_one({"_id": event_id, "status": "waiting"}), what="a waiting notification")
     await asyncio.sleep(1.0)
-    assert await mails_to(ses_endpoint, email) == []
+    assert await mails_to(email, account_mails=True) == []
     await publisher.send(signed_up(account_id, email))
 
-    mails = await eventually(lambda: mails_to(ses_endpoint, email), what="the quota mail")
+    mails = await eventually(lambda: mails_to(email, account_mails=True), what="the quota mail")
     await asyncio.sleep(1.0)
-    assert len(await mails_to(ses_endpoint, email)) == len(mails) == 1
+    assert len(await mails_to(email, account_mails=True)) == len(mails) == 1
     assert mails[0]["subject"] == "Your DocStore storage is full"
     row = await eventually(lambda: log.find_one({"_id": event_id, "status": "sent"}), what="the row marked sent")
     assert row["message_id"] == mails[0]["id"] and row["attempts"] == 1
 
 
-async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: FastAPI, ses_endpoint: str) -> None:
+async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: FastAPI) -> None:
     """A crash between the commit and the send leaves a pending row: it is sent once, later."""
     account_id, email = new_account()
     await db(app)["recipients"].insert_one({"_id": account_id, "email": email})
@@ -179,13 +139,13 @@ async def test_the_sweeper_sends_a_notification_left_pending_by_a_crash(app: Fas
         }
     )
 
-    mails = await eventually(lambda: mails_to(ses_endpoint, email), what="the swept mail")
+    mails = await eventually(lambda: mails_to(email, account_mails=True), what="the swept mail")
     row = await eventually(
         lambda: db(app)["notifications"].find_one({"_id": notification_id, "status": "sent"}),
         what="the row marked sent",
     )
     await asyncio.sleep(1.0)
-    assert len(await mails_to(ses_endpoint, email)) == len(mails) == 1
+    assert len(await mails_to(email, account_mails=True)) == len(mails) == 1
     assert "holiday.mov" in mails[0]["body"]
     assert row["message_id"] == mails[0]["id"] and row["attempts"] == 1
 
@@ -240,7 +200,7 @@ async def test_notifications_route_pages_the_callers_log_only(app: FastAPI, publ
 
 
 async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
-    isolated: dict[str, str], publisher: EventPublisher, ses_endpoint: str
+    isolated: dict[str, str], publisher: EventPublisher
 ) -> None:
     """An unverified sender is a permanent refusal: the row says failed, nothing loops."""
     settings = Settings(
@@ -260,19 +220,19 @@ async def test_a_mail_ses_refuses_is_marked_failed_not_retried(
         log = db(application)["notifications"]
         row = await eventually(lambda: log.find_one({"_id": event_id, "status": "failed"}), what="a failed row")
         assert row["attempts"] == 1 and row["last_error"]
-        assert await mails_to(ses_endpoint, email) == []
+        assert await mails_to(email, account_mails=True) == []
 
 
 UNSUBSCRIBE_LINK = re.compile(r"https?://[^\s\"<>]+/v1/notifications/unsubscribe/([A-Za-z0-9_-]+)")
 
 
 async def test_mails_carry_one_click_unsubscribe_and_only_the_post_unsubscribes(
-    app: FastAPI, publisher: EventPublisher, ses_endpoint: str
+    app: FastAPI, publisher: EventPublisher
 ) -> None:
     account_id, email_address = new_account()
     await publisher.send(signed_up(account_id, email_address))
     await publisher.send(over_quota(account_id))
-    [mail] = await eventually(lambda: mails_to(ses_endpoint, email_address), what="the quota mail")
+    [mail] = await eventually(lambda: mails_to(email_address, account_mails=True), what="the quota mail")
 
     headers = mail["headers"]
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -308,7 +268,7 @@ async def test_mails_carry_one_click_unsubscribe_and_only_the_post_unsubscribes(
     processed = db(app)["processed_events"]
     await eventually(lambda: processed.find_one({"_id": f"notify:{event_id}"}), what="the event handled")
     assert await db(app)["notifications"].find_one({"_id": event_id}) is None
-    assert len(await mails_to(ses_endpoint, email_address)) == 1
+    assert len(await mails_to(email_address, account_mails=True)) == 1
 
 
 @pytest.mark.parametrize(
@@ -349,7 +309,7 @@ async def test_running_digests_is_for_services_only(app: FastAPI) -> None:
 
 
 async def test_a_followed_file_change_mail_says_who_links_to_the_document_and_has_a_text_part(
-    isolated: dict[str, str], publisher: EventPublisher, ses_endpoint: str
+    isolated: dict[str, str], publisher: EventPublisher
 ) -> None:
     settings = Settings(**isolated, coalesce_window_seconds=0, gateway_url="https://docs.example.org/")
     application = create_app(settings)
@@ -376,7 +336,7 @@ async def test_a_followed_file_change_mail_says_who_links_to_the_document_and_ha
             )
         )
         await eventually(lambda: processed.find_one({"_id": f"notify:{sent.id}"}), what="the change handled")
-        [mail] = await eventually(lambda: mails_to(ses_endpoint, follower_email), what="the change mail")
+        [mail] = await eventually(lambda: mails_to(follower_email, account_mails=True), what="the change mail")
 
     message = mail["headers"]
     assert mail["subject"] == "grace changed “plan.odt” on DocStore"

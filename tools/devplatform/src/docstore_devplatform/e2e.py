@@ -174,23 +174,38 @@ ACCOUNT_MAIL_SUBJECTS = frozenset({"Verify your DocStore e-mail address", "New s
 
 async def mails_to(address: str, *, account_mails: bool = False) -> list[dict]:
     """Every mail the SES stand-in (moto) accepted for `address`, oldest first, as
-    ``{"id", "subject", "body", "headers"}`` (``headers``: the parsed message; ``body``: its text
-    parts joined). notify sends raw MIME, which moto keeps under `ses.RawMessage` in
-    `/moto-api/data.json`. Sign-up and sign-in mails only with ``account_mails``."""
+    ``{"id", "subject", "text", "html", "body", "headers"}``: the plain and HTML parts, ``body``
+    the text parts joined, ``headers`` the parsed message. notify sends raw MIME, which moto keeps
+    under `ses.RawMessage` in `/moto-api/data.json`; a mail sent with plain `SendEmail` has no
+    headers of its own (``headers`` None), so a test can tell. Sign-up and sign-in mails only with
+    ``account_mails``."""
     endpoint = os.environ["AWS_ENDPOINT_URL_SES"]
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=20) as client:
         data = (await client.get(f"{endpoint}/moto-api/data.json")).json()
+    ses = data.get("ses", {})
     mails = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
+    for raw in ses.get("RawMessage", []):
         if address not in raw["destinations"]:
             continue
         message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-        subject = str(message["Subject"])
-        if subject in ACCOUNT_MAIL_SUBJECTS and not account_mails:
-            continue
-        body = "\n".join(p.get_content() for p in message.walk() if p.get_content_maintype() == "text")
-        mails.append({"id": raw["id"], "subject": subject, "body": body, "headers": message})
-    return mails
+        parts = {p.get_content_subtype(): p.get_content() for p in message.walk() if p.get_content_maintype() == "text"}
+        mails.append(
+            {
+                "id": raw["id"],
+                "subject": str(message["Subject"]),
+                "text": parts.get("plain", ""),
+                "html": parts.get("html", ""),
+                "body": "\n".join(parts.values()),
+                "headers": message,
+            }
+        )
+    for row in ses.get("Message", []):
+        if any(address in to for to in row["destinations"]["ToAddresses"]):
+            mails.append(
+                {"id": row["id"], "subject": row["subject"], "text": row["body"], "html": "", "body": row["body"]}
+                | {"headers": None}
+            )
+    return [m for m in mails if account_mails or m["subject"] not in ACCOUNT_MAIL_SUBJECTS]
 
 
 async def mail_links(address: str, subject: str) -> list[str]:
@@ -198,8 +213,7 @@ async def mail_links(address: str, subject: str) -> list[str]:
     links = []
     for mail in await mails_to(address, account_mails=True):
         if mail["subject"] == subject:
-            text = mail["headers"].get_body(("plain",)).get_content()
-            links.extend(re.findall(r"https?://\S+token=[A-Za-z0-9_-]+", text))
+            links.extend(re.findall(r"https?://\S+token=[A-Za-z0-9_-]+", mail["text"]))
     return links
 
 

@@ -9,10 +9,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.2) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, interval: float = 0.2, what: str = ""
+) -> Any:
     """Poll an async check until it returns something truthy, and return that.
 
-    Events take a moment to flow; this waits for their effect instead of sleeping a guess.
+    Events take a moment to flow; this waits for their effect instead of sleeping a guess. The
+    limit is generous because only a failing test reaches it, and CI's two cores may be loaded.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -22,7 +25,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+    raise AssertionError(f"{what or 'condition'} not met within {timeout} s (last: {last!r})")
 
 
 async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
