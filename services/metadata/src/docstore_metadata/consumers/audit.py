@@ -84,15 +84,20 @@ class AuditConsumer:
     async def run(self) -> None:
         """Consume until cancelled (started after the runtime's broker, which sends dead letters)."""
         consumer = self.consumer()
-        await consumer.start()
-        AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
-        # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>metadata-audit"}`.
-        lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
-        lag.start()
+        lag: RuntimeMetrics | None = None
+        # Started inside the try: a service stopped while this consumer still joins its group
+        # must stop it too, or the half-started consumer keeps fetching (and, once its topics
+        # are gone, asks the broker for metadata in a tight loop).
         try:
+            await consumer.start()
+            AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
+            # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>metadata-audit"}`.
+            lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
+            lag.start()
             await asyncio.Event().wait()
         finally:
-            await lag.stop()
+            if lag is not None:
+                await lag.stop()
             await consumer.stop()
 
 
