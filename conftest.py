@@ -23,7 +23,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from docstore_devplatform import probes
-from docstore_devplatform.testing import EventPublisher
+from docstore_devplatform.testing import EventPublisher, running_kafka_consumer_loops
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
 
 REGION = "us-west-2"
@@ -96,8 +96,10 @@ async def isolated(endpoints) -> AsyncIterator[dict[str, str]]:
 
     The topics are deleted when the test ends: every metadata request lists all topics, so a
     broker holding every test's topics (about 110 each) made the whole run slower as it went,
-    until S3 notifications and end-to-end mails missed their waits late in CI.
+    until S3 notifications and end-to-end mails missed their waits late in CI. A test that leaves
+    a Kafka consumer running fails: on deleted topics it spins on metadata requests.
     """
+    consumers_before = running_kafka_consumer_loops()
     suffix = uuid.uuid4().hex[:10]
     prefix = f"t{suffix}."
     topics = all_topics(prefix)
@@ -112,7 +114,12 @@ async def isolated(endpoints) -> AsyncIterator[dict[str, str]]:
         "mongodb_database": f"test_{suffix}",
         "region": REGION,
     }
+    await asyncio.sleep(0)  # consumers stopped a moment ago finish their cancelled tasks
+    left_running = running_kafka_consumer_loops() - consumers_before
     await asyncio.to_thread(probes.delete_topics, endpoints.kafka_bootstrap, topics)
+    if left_running:
+        names = sorted(task.get_coro().__qualname__ for task in left_running)
+        pytest.fail(f"Kafka consumers still run after the test (stop them in its fixtures): {names}")
 
 
 @pytest_asyncio.fixture

@@ -9,21 +9,11 @@ from typing import Any
 
 import pytest
 
+from docstore_devplatform.testing import running_kafka_consumer_loops
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-KAFKA_LOOPS = ("_fetch_requests_routine", "_coordination_routine", "_heartbeat_routine")
-
-
-def kafka_loops() -> set[asyncio.Task[Any]]:
-    """The running tasks of aiokafka consumers (fetcher, group coordination, heartbeats)."""
-    return {
-        task
-        for task in asyncio.all_tasks()
-        if not task.done() and task.get_coro().__qualname__.split(".")[-1] in KAFKA_LOOPS
-    }
 
 
 @pytest.mark.parametrize("stay_seconds", [0.0, 0.3, 3.0])
@@ -31,10 +21,10 @@ async def test_a_stopped_app_leaves_no_consumer_running(
     endpoints: Any, isolated: dict[str, str], stay_seconds: float
 ) -> None:
     # 0 and 0.3 s stop it while the audit consumer is still joining its group; 3 s once it runs.
-    before = kafka_loops()
+    before = running_kafka_consumer_loops()
     app = create_app(Settings(**isolated, s3_bucket="docstore-us-west-2", s3_endpoint_url=endpoints.s3_endpoint))
     async with app.router.lifespan_context(app):
         await asyncio.sleep(stay_seconds)
     await asyncio.sleep(0)  # let cancelled tasks finish
-    left = kafka_loops() - before
+    left = running_kafka_consumer_loops() - before
     assert not left, f"consumers still running after the app stopped: {sorted(t.get_coro().__qualname__ for t in left)}"

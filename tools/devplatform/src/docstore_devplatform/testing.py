@@ -28,6 +28,23 @@ async def eventually(
     raise AssertionError(f"{what or 'condition'} not met within {timeout} s (last: {last!r})")
 
 
+#: The coroutines of a running aiokafka consumer: its fetcher, group coordination and heartbeats.
+KAFKA_CONSUMER_LOOPS = ("_fetch_requests_routine", "_coordination_routine", "_heartbeat_routine")
+
+
+def running_kafka_consumer_loops() -> set[asyncio.Task[Any]]:
+    """The running tasks of aiokafka consumers in this event loop.
+
+    A consumer left running after its test keeps fetching, and once its topics are deleted it
+    asks the broker for metadata in a tight loop: the `isolated` fixture fails a test that leaves one.
+    """
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and task.get_coro().__qualname__.rsplit(".", 1)[-1] in KAFKA_CONSUMER_LOOPS
+    }
+
+
 async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
     """Commit `group`'s offsets at the current end of `topic`, for a group about to be created.
 
