@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from docstore_devplatform.testing import eventually
 from docstore_events import FileDeleted, UploadCompleted, encode
 from docstore_kit.auth import InternalAuth
 from docstore_kit.s3 import S3Settings, make_s3_client
@@ -159,6 +160,15 @@ async def test_random_kills_leave_a_ledger_equal_to_s3(
         assert {a: b for a, b in ledger.items() if b} == truth, (handled, log.read_text()[-3000:])
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+
+            async def answering() -> bool:
+                # The last restart may still be starting: the events can all be handled before it listens.
+                try:
+                    return (await client.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(answering, timeout=120, what="the restarted quota service answering")
             admin = InternalAuth.from_settings(Settings()).headers(audience="quota", subject="ops", role="admin")
             report = (await client.post("/admin/reconciliation", headers=admin)).json()
         assert report["objects"] == len(objects) - len(gone)
