@@ -133,26 +133,5 @@ async def publisher(isolated: dict[str, str]) -> AsyncIterator[EventPublisher]:
         await producer.stop()
 
 
-ROOT = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist (scripts/test runs two workers with `--dist loadgroup`; each worker
-    starts its own servers). The tests of the whole system go to one worker, which starts it
-    once, and so do the browser tests (their own system); the other files under tests/ stay
-    whole, for their module-scoped fixtures. Service, library and client tests spread one by one."""
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if "system" in fixtures:
-            group = "system"
-        elif "web_system" in fixtures:
-            group = "web-system"
-        elif item.path.is_relative_to(ROOT / "tests"):
-            group = str(item.path.relative_to(ROOT))
-        else:
-            continue
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 # The whole system as processes (region A, region B) for tests/e2e and tests/security: one per run.
 from docstore_devplatform.e2e import api, region_b, region_urls, system  # noqa: E402, F401
