@@ -23,7 +23,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from docstore_devplatform import probes
-from docstore_devplatform.testing import EventPublisher, running_kafka_consumer_loops
+from docstore_devplatform.testing import EventPublisher, kafka_consumers_left_running, running_kafka_consumer_loops
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
 
 REGION = "us-west-2"
@@ -114,8 +114,7 @@ async def isolated(endpoints) -> AsyncIterator[dict[str, str]]:
         "mongodb_database": f"test_{suffix}",
         "region": REGION,
     }
-    await asyncio.sleep(0)  # consumers stopped a moment ago finish their cancelled tasks
-    left_running = running_kafka_consumer_loops() - consumers_before
+    left_running = await kafka_consumers_left_running(consumers_before)
     await asyncio.to_thread(probes.delete_topics, endpoints.kafka_bootstrap, topics)
     if left_running:
         names = sorted(task.get_coro().__qualname__ for task in left_running)

@@ -40,6 +40,7 @@ from docstore_events.consumer import GroupMembership, RetryPolicy, dead_letter_r
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
+from docstore_events.tasks import stop_tasks
 from docstore_events.tracing import context_from_headers, event_contexts, tracer
 
 log = structlog.get_logger(__name__)
@@ -102,10 +103,7 @@ class BatchConsumer:
         self._task = asyncio.create_task(self.run(), name=f"{self.consumer_name}-batch-consumer")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
         await self.kafka.stop()
 
     async def run(self) -> None:

@@ -7,7 +7,6 @@ before `start()`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from docstore_events.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.metrics import RuntimeMetrics
 from docstore_events.outbox import Outbox, OutboxRelay
+from docstore_events.tasks import stop_tasks
 from docstore_events.unit_of_work import MongoUnitOfWork
 
 R = TypeVar("R")
@@ -208,10 +208,7 @@ class EventRuntime:
             await self._metrics.stop()
         if self._batch_consumer:
             await self._batch_consumer.stop()
-        if self._relay_task:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+        await stop_tasks([self._relay_task])
         await self.broker.stop()
 
     async def ready(self) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -16,6 +15,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo import AsyncMongoClient
 
 from docstore_events.runtime import EventRuntime
+from docstore_events.tasks import stop_tasks
 from docstore_kit.api_docs import install_api_docs
 from docstore_kit.auth import InternalAuth, require_account_id, require_admin, require_identity, require_service
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install_error_handlers
@@ -60,10 +60,7 @@ class ServiceRuntime:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
-            for task in self._tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(self._tasks)
             await self.events.stop()
         finally:
             await self.mongo.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from docstore_devplatform.testing import running_kafka_consumer_loops
+from docstore_devplatform.testing import kafka_consumers_left_running, running_kafka_consumer_loops
 from docstore_metadata.main import create_app
 from docstore_metadata.settings import Settings
 
@@ -25,6 +25,5 @@ async def test_a_stopped_app_leaves_no_consumer_running(
     app = create_app(Settings(**isolated, s3_bucket="docstore-us-west-2", s3_endpoint_url=endpoints.s3_endpoint))
     async with app.router.lifespan_context(app):
         await asyncio.sleep(stay_seconds)
-    await asyncio.sleep(0)  # let cancelled tasks finish
-    left = running_kafka_consumer_loops() - before
+    left = await kafka_consumers_left_running(before)
     assert not left, f"consumers still running after the app stopped: {sorted(t.get_coro().__qualname__ for t in left)}"

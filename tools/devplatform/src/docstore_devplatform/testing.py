@@ -45,6 +45,16 @@ def running_kafka_consumer_loops() -> set[asyncio.Task[Any]]:
     }
 
 
+async def kafka_consumers_left_running(before: set[asyncio.Task[Any]], grace: float = 5.0) -> set[asyncio.Task[Any]]:
+    """The consumer tasks started since `before` that still run after up to `grace` seconds (a
+    consumer stopped a moment ago may take a few loop turns to finish its cancelled tasks)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while (left := running_kafka_consumer_loops() - before) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    return left
+
+
 async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
     """Commit `group`'s offsets at the current end of `topic`, for a group about to be created.
 

@@ -28,6 +28,9 @@ from docstore_metadata.service_layer.audit import CONSUMER, AuditTrail, Delivere
 # preferences, admin actions): imported so their types are registered and subscribed to; a
 # module that does not exist yet is skipped, and its types are recorded once it does.
 OPTIONAL_EVENT_MODULES = ("docstore_events.activity",)
+START_LIMIT_SECONDS = 5.0
+"""How long a stopping service lets the audit consumer finish joining its group before stopping it
+(within docstore_events.tasks.stop_tasks' grace)."""
 
 
 def _register_optional_events() -> None:
@@ -85,17 +88,22 @@ class AuditConsumer:
         """Consume until cancelled (started after the runtime's broker, which sends dead letters)."""
         consumer = self.consumer()
         lag: RuntimeMetrics | None = None
-        # Started inside the try: a service stopped while this consumer still joins its group
-        # must stop it too, or the half-started consumer keeps fetching (and, once its topics
-        # are gone, asks the broker for metadata in a tight loop).
+        # A service stopped while this consumer still joins its group must stop it too, or the
+        # half-started consumer keeps fetching (and, once its topics are gone, asks the broker
+        # for metadata in a tight loop). The start is shielded and finished first: aiokafka's
+        # stop after a cancelled start could hang (seen in CI under load).
+        starting = asyncio.ensure_future(consumer.start())
         try:
-            await consumer.start()
+            await asyncio.shield(starting)
             AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
             # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>metadata-audit"}`.
             lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
             lag.start()
             await asyncio.Event().wait()
         finally:
+            if not starting.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(starting, START_LIMIT_SECONDS)
             if lag is not None:
                 await lag.stop()
             await consumer.stop()
