@@ -8,7 +8,8 @@ own process, then, in the same run:
   * floor: the writes quota makes for those N events, straight from this process in bulk,
            in chunks of quota's batch size, no transaction, no reads, on collections with
            quota's indexes: insert the processed-event records, upsert the per-document
-           ledger rows, $inc each account's counters, delete the reservations;
+           ledger rows, $inc each account's counters, delete the reservations (one
+           statement per account, the form quota uses);
   * quota: produce the same N events to `docstore.upload.completed`; quota applies each
            exactly once (batches of events, one MongoDB transaction each: processed-event
            records + per-document ledger + account counters + reservations) until its ledger
@@ -159,7 +160,12 @@ async def storage_floor(mongo_url: str, batch: list[UploadCompleted]) -> float:
                 ],
                 ordered=False,
             )
-            await db.reservations.bulk_write([DeleteMany({"_id": {"$in": [e.upload_id for e in chunk]}})])
+            by_account: dict[str, list[str]] = {}
+            for e in chunk:
+                by_account.setdefault(e.account_id, []).append(e.upload_id)
+            await db.reservations.bulk_write(
+                [DeleteMany({"account_id": a, "_id": {"$in": ids}}) for a, ids in by_account.items()], ordered=False
+            )
         elapsed = time.perf_counter() - started
     finally:
         await mongo.drop_database("docstore_bench_floor")

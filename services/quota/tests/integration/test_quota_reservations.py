@@ -285,3 +285,17 @@ async def test_two_replicas_granting_at_once_never_both_fit(app: FastAPI, publis
             *(replica.reserve(account, f"{account}-{n}", 3000, later) for n, replica in enumerate((first, second)))
         )
         assert sorted(grant.decision.granted for grant in decided) == [False, True], decided
+
+
+
+async def test_a_completion_releases_only_its_own_accounts_reservation(app: FastAPI, publisher: EventPublisher) -> None:
+    """Completions are released in batches (one statement per account): an event that names
+    another account's upload id (a bug upstream) leaves that reservation alone."""
+    owner, other = new_account(), new_account()
+    async with client(app) as c:
+        await reserve(c, owner, f"{owner}-up", 1000)
+        await reserve(c, other, f"{other}-up", 1000)
+        await publisher.send(completed(other, f"{owner}-up", 10))  # names the owner's upload
+        await publisher.send(completed(other, f"{other}-up", 1000))
+        await eventually(lambda: _reserved_is(c, other, 0))
+        assert (await room(c, owner))["reserved_bytes"] == 1000
