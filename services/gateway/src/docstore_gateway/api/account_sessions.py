@@ -22,7 +22,7 @@ from docstore_kit.pagination import CursorQuery, Page, cursor_offset, offset_cur
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
 
-def _account_sessions(services: ServicesDep) -> AccountSessions:
+async def _account_sessions(services: ServicesDep) -> AccountSessions:
     return services.account_sessions
 
 

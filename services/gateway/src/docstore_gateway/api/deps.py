@@ -12,7 +12,9 @@ from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.sessions import Logins
 
 
-def services(request: Request) -> Services:
+# async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
+# per request); tests/static/test_request_path.py keeps it so.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -20,11 +22,11 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _logins(services: ServicesDep) -> Logins:
+async def _logins(services: ServicesDep) -> Logins:
     return services.logins
 
 
-def _forwarding(services: ServicesDep) -> Forwarding:
+async def _forwarding(services: ServicesDep) -> Forwarding:
     return services.forwarding
 
 

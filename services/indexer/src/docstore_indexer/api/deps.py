@@ -11,12 +11,14 @@ from docstore_indexer.bootstrap import Services
 from docstore_indexer.service_layer.search import Search
 
 
-def services(request: Request) -> Services:
+# async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
+# per request); tests/static/test_request_path.py keeps it so.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
 
-def _search(services: Annotated[Services, Depends(services)]) -> Search:
+async def _search(services: Annotated[Services, Depends(services)]) -> Search:
     return services.search
 
 

@@ -22,7 +22,7 @@ from docstore_metadata.service_layer.account_security import AccountSecurity
 router = APIRouter()
 
 
-def _security(services: ServicesDep) -> AccountSecurity:
+async def _security(services: ServicesDep) -> AccountSecurity:
     return services.account_security
 
 

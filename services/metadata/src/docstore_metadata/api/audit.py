@@ -28,7 +28,7 @@ ActionQuery = Annotated[
 NDJSON = "application/x-ndjson"
 
 
-def _trail(services: ServicesDep) -> AuditTrail:
+async def _trail(services: ServicesDep) -> AuditTrail:
     return services.audit
 
 

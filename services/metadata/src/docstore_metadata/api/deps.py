@@ -14,7 +14,9 @@ from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
 
 
-def services(request: Request) -> Services:
+# async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
+# per request); tests/static/test_request_path.py keeps it so.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -22,19 +24,19 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _accounts(services: ServicesDep) -> Accounts:
+async def _accounts(services: ServicesDep) -> Accounts:
     return services.accounts
 
 
-def _documents(services: ServicesDep) -> Documents:
+async def _documents(services: ServicesDep) -> Documents:
     return services.documents
 
 
-def _sharing(services: ServicesDep) -> Sharing:
+async def _sharing(services: ServicesDep) -> Sharing:
     return services.sharing
 
 
-def _settings(services: ServicesDep) -> Settings:
+async def _settings(services: ServicesDep) -> Settings:
     return services.settings
 
 

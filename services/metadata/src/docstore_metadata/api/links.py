@@ -30,7 +30,7 @@ TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,512}$"
 router = APIRouter(tags=["links"])
 
 
-def _links(services: ServicesDep) -> Links:
+async def _links(services: ServicesDep) -> Links:
     return services.links
 
 

@@ -19,7 +19,7 @@ from docstore_metadata.service_layer.previews import Previews
 router = APIRouter()
 
 
-def _previews(services: ServicesDep) -> Previews:
+async def _previews(services: ServicesDep) -> Previews:
     return services.previews
 
 

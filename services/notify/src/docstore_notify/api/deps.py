@@ -12,7 +12,9 @@ from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.subscriptions import Subscriptions
 
 
-def services(request: Request) -> Services:
+# async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
+# per request); tests/static/test_request_path.py keeps it so.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -20,11 +22,11 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _notifier(services: ServicesDep) -> Notifier:
+async def _notifier(services: ServicesDep) -> Notifier:
     return services.notifier
 
 
-def _subscriptions(services: ServicesDep) -> Subscriptions:
+async def _subscriptions(services: ServicesDep) -> Subscriptions:
     return services.subscriptions
 
 

@@ -16,7 +16,9 @@ from docstore_quota.service_layer.reservations import Reservations
 from docstore_quota.settings import Settings
 
 
-def services(request: Request) -> Services:
+# async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
+# per request); tests/static/test_request_path.py keeps it so.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -24,27 +26,27 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _settings(services: ServicesDep) -> Settings:
+async def _settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def _reservations(services: ServicesDep) -> Reservations:
+async def _reservations(services: ServicesDep) -> Reservations:
     return services.reservations
 
 
-def _accounts(services: ServicesDep) -> Accounts:
+async def _accounts(services: ServicesDep) -> Accounts:
     return services.accounts
 
 
-def _reconciler(services: ServicesDep) -> Reconciler:
+async def _reconciler(services: ServicesDep) -> Reconciler:
     return services.reconciler
 
 
-def _dead_letters(services: ServicesDep) -> DeadLetterBrowser:
+async def _dead_letters(services: ServicesDep) -> DeadLetterBrowser:
     return services.dead_letters
 
 
-def _admin(services: ServicesDep) -> AdminActions:
+async def _admin(services: ServicesDep) -> AdminActions:
     return services.admin
 
 

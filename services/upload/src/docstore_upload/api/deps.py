@@ -11,12 +11,14 @@ from docstore_upload.bootstrap import Services
 from docstore_upload.service_layer.uploads import Uploads
 
 
-def services(request: Request) -> Services:
+# async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
+# per request); tests/static/test_request_path.py keeps it so.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
 
-def uploads(services: Annotated[Services, Depends(services)]) -> Uploads:
+async def uploads(services: Annotated[Services, Depends(services)]) -> Uploads:
     return services.uploads
 
 
