@@ -70,6 +70,10 @@ class PlatformConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     tls: bool = False
     """HTTPS gateways and TLS servers with a local CA in ``<data_dir>/tls`` (docstore_devplatform.tls)."""
+    partitions: int = 1
+    """Partitions of each topic the platform creates. One locally: one replica of each service
+    reads every topic, and Tansu's idle work grows with the partitions every consumer asks for
+    (see docs/ARCHITECTURE.md, "Long polls and idle cost"). Topics that exist keep theirs."""
 
 
 class _Shutdown(Exception):
@@ -119,6 +123,7 @@ def supervise(config: PlatformConfig) -> int:
             topics=topics,
             buckets=buckets,
             cors_origins=config.cors_origins,
+            partitions=config.partitions,
             tls=tls,
         )
         endpoints = servers.start()
