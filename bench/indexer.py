@@ -62,6 +62,10 @@ WORDS = [
 ]
 
 
+STALL_SECONDS = 120
+"""How long the indexer may make no progress before the bench names what never became searchable."""
+
+
 def progress(message: str) -> None:
     sys.stderr.write(f"{message}\n")
     sys.stderr.flush()
@@ -186,6 +190,25 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
         )
         return int(response.json().get("found", 0)) if response.status_code == 200 else 0
 
+    async def searchable_ids() -> set[str]:
+        found: set[str] = set()
+        for page in range(1, 100):
+            response = await typesense.get(
+                f"/collections/{COLLECTION}/documents/search",
+                params={
+                    "q": "*",
+                    "filter_by": account_filter(account_id),
+                    "per_page": 250,
+                    "page": page,
+                    "include_fields": "document_id",
+                },
+            )
+            hits = response.json().get("hits", []) if response.status_code == 200 else []
+            found |= {hit["document"]["document_id"] for hit in hits}
+            if len(hits) < 250:
+                return found
+        return found
+
     try:
         await send(
             AccountCreated(
@@ -200,13 +223,20 @@ async def through_indexer(endpoints, documents: list[tuple[str, str, bytes]]) ->
             await asyncio.sleep(0.1)
         started = time.perf_counter()
         await asyncio.gather(*(send(event) for event in events))
-        done = 0
+        done, last_change = 0, time.monotonic()
         while done < len(events) + 1:
             await asyncio.sleep(0.1)
             now = await searchable()
             if now // 50 != done // 50:
                 progress(f"indexer: {now - 1}/{len(events)} searchable")
+            if now != done:
+                last_change = time.monotonic()
             done = now
+            if time.monotonic() - last_change > STALL_SECONDS:
+                # Name the documents that never became searchable instead of waiting forever.
+                missing = sorted({e.document_id for e in events} - await searchable_ids())
+                progress(f"indexer: no progress for {STALL_SECONDS} s; never searchable: {', '.join(missing)}")
+                return last_change - started, len(events) - len(missing)
         return time.perf_counter() - started, len(events)
     finally:
         await producer.stop()
