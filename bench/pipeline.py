@@ -3,6 +3,9 @@
 Starts the real servers (free ports, a temporary folder) and the quota service as its
 own process, then measures, in the same run:
   * raw:      aiokafka produce (acks=all) -> an already-assigned consumer receives it;
+  * floor:    the raw round trip, then the MongoDB transaction any exactly-once consumer of
+              it pays: quota's writes for one event (processed-event record, document ledger
+              row, account counters, reservation), done by this process;
   * pipeline: produce a CloudEvent `upload.completed` -> quota consumes it, applies it
               exactly once in a MongoDB transaction -> the usage record shows it.
 Events are sent one at a time so each latency is one event's. Prints p50/p99 and the
@@ -26,6 +29,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -57,7 +61,9 @@ def progress(label: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-async def raw_round_trips(bootstrap: str, count: int) -> list[float]:
+async def raw_round_trips(bootstrap: str, count: int, mongo_url: str | None = None) -> list[float]:
+    """Produce -> consume; with `mongo_url`, each consumed record is also written as quota
+    writes one event, in one transaction (the floor)."""
     topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -73,20 +79,45 @@ async def raw_round_trips(bootstrap: str, count: int) -> list[float]:
     )
     await producer.start()
     await consumer.start()
+    mongo = AsyncMongoClient(mongo_url) if mongo_url else None
+    label = "floor" if mongo else "raw"
     samples = []
     try:
         for i in range(count + WARMUP):
             started = time.perf_counter()
             await producer.send_and_wait(topic, b"x" * 600, key=b"acct")
             await consumer.getone()
+            if mongo is not None:
+                await quotas_writes(mongo, f"{topic}-{i}")
             if i >= WARMUP:
                 samples.append(time.perf_counter() - started)
                 if (i - WARMUP + 1) % max(1, count // 20) == 0:
-                    progress("raw", i - WARMUP + 1, count)
+                    progress(label, i - WARMUP + 1, count)
     finally:
         await consumer.stop()
         await producer.stop()
+        if mongo is not None:
+            await mongo.close()
     return samples
+
+
+async def quotas_writes(mongo: AsyncMongoClient, event_id: str) -> None:
+    """One event's writes as quota makes them, in one transaction, without quota's reads."""
+    db = mongo["docstore_bench_floor"]
+    async with mongo.start_session() as session:
+
+        async def body(s: Any) -> None:
+            await db.processed_events.insert_one({"_id": f"quota:{event_id}", "consumer": "quota"}, session=s)
+            await db.document_ledger.update_one(
+                {"_id": event_id},
+                {"$set": {"account_id": "acct", "bytes": 1, "current_version": 1}},
+                upsert=True,
+                session=s,
+            )
+            await db.usage.update_one({"_id": "acct"}, {"$inc": {"used_bytes": 1}}, upsert=True, session=s)
+            await db.reservations.delete_many({"account_id": "acct", "_id": {"$in": [event_id]}}, session=s)
+
+        await session.with_transaction(body)
 
 
 async def pipeline_latencies(bootstrap: str, mongo_url: str, count: int) -> list[float]:
@@ -149,6 +180,7 @@ def main() -> None:
         try:
             quota.start()
             raw = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, args.events))
+            floor = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, args.events, endpoints.mongo_url))
             pipeline = asyncio.run(pipeline_latencies(endpoints.kafka_bootstrap, endpoints.mongo_url, args.events))
         finally:
             quota.stop()
@@ -157,8 +189,10 @@ def main() -> None:
         f"\n{args.events} events, one at a time, after {WARMUP} warm-up events each; fetch wait {FETCH_MAX_WAIT_MS} ms"
     )
     raw_p50, raw_p99 = report("raw aiokafka produce -> consume", raw)
+    floor_p50, floor_p99 = report("raw + one transaction of quota's writes", floor)
     pipe_p50, pipe_p99 = report("upload.completed -> quota usage updated", pipeline)
     print(f"{'ratio pipeline / raw':42} p50 {pipe_p50 / raw_p50:8.1f} x    p99 {pipe_p99 / raw_p99:8.1f} x")
+    print(f"{'ratio pipeline / floor':42} p50 {pipe_p50 / floor_p50:8.1f} x    p99 {pipe_p99 / floor_p99:8.1f} x")
     if args.json:
         figures = {
             "bench": "pipeline",
@@ -166,10 +200,14 @@ def main() -> None:
             "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
             "raw_p50_ms": raw_p50,
             "raw_p99_ms": raw_p99,
+            "floor_p50_ms": floor_p50,
+            "floor_p99_ms": floor_p99,
             "pipeline_p50_ms": pipe_p50,
             "pipeline_p99_ms": pipe_p99,
             "ratio_p50": pipe_p50 / raw_p50,
             "ratio_p99": pipe_p99 / raw_p99,
+            "ratio_floor_p50": pipe_p50 / floor_p50,
+            "ratio_floor_p99": pipe_p99 / floor_p99,
         }
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
 
