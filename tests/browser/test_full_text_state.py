@@ -56,6 +56,18 @@ def test_a_password_protected_pdf_shows_a_badge_and_what_to_do(
     badge = browser.find("table.documents tbody tr .badge.fulltext-failed")
     assert "password" in badge.attribute("title"), badge.attribute("title")
     browser.screenshot("full-text-failed-badge")
+    # The Grid view's card carries the same badge.
+    browser.button("Grid").click()
+    browser.find_text("li.doc-card .badge.fulltext-failed", "Text not searchable")
+    browser.button("List").click()
+    browser.find("table.documents tbody tr .badge.fulltext-failed")
+
+    # The search page says (from /v1/search/status, counted now) that one document's text could
+    # not be read, and where to see which.
+    browser.js("location.hash = '#/search?q=plans'")
+    note = browser.find_text("section.results .index-note", "could not be read", timeout=60)
+    assert "The text of 1 document could not be read" in note.text, note.text
+    assert note.find("a").attribute("href").endswith("#/files?all=1")
 
     browser.open(f"{base}/#/files?open={document_id}")
 

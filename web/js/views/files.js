@@ -236,7 +236,7 @@ export async function filesView(main, params, ctx) {
     clear(table, gridOf(items, {
       caption: `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`,
       open: (doc) => detailsDialog(doc, load),
-      meta: (doc) => `${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`,
+      meta: (doc) => [`${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`, fullTextBadge(doc.full_text)],
       actions: (doc) => [
         h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
         h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => trash(doc, load)) }, "Delete"),
@@ -378,7 +378,7 @@ function fullTextLine(fullText) {
   if (fullText.state === "failed") {
     return h("span", { class: "fulltext-failed-line" },
       `${fullText.detail || "Its words could not be read."} ${fullText.advice || ""}`.trim(),
-      fullText.reason ? h("span", { class: "muted small fulltext-reason" }, ` (Technical detail: ${fullText.reason})`) : null);
+      fullText.reason ? h("span", { class: "muted small fulltext-reason" }, ` Technical detail: ${fullText.reason}.`) : null);
   }
   if (fullText.state === "pending") return fullText.detail || "Being indexed: its words will be searchable in a moment.";
   if (fullText.state === "not_indexed") {
