@@ -207,10 +207,12 @@ export async function filesView(main, params, ctx) {
     const result = await api("GET", "documents", { query: { ...query, cursor: cursors[page] } });
     if (!ctx.isCurrent()) return;
     cursors[page + 1] = result.next_cursor;
-    // Previews being made do not show in the change feed: while the grid shows one, look again.
+    // Previews being made and text being indexed do not show in the change feed: while the page
+    // shows one (a pending preview in the grid, an "Indexing…" badge in either), look again.
     clearTimeout(recheck);
     // From 3 s, slower while it lasts (up to 30 s): a stopped indexer is not asked every 3 s forever.
-    if (mode === "grid" && result.items.some((doc) => doc.preview?.state === "pending")) {
+    const waiting = (doc) => doc.full_text?.state === "pending" || (mode === "grid" && doc.preview?.state === "pending");
+    if (result.items.some(waiting)) {
       recheck = setTimeout(() => { if (ctx.isCurrent()) load().catch(() => {}); }, recheckDelay);
       recheckDelay = Math.min(recheckDelay * 1.5, 30000);
     } else {
@@ -234,7 +236,7 @@ export async function filesView(main, params, ctx) {
     clear(table, gridOf(items, {
       caption: `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`,
       open: (doc) => detailsDialog(doc, load),
-      meta: (doc) => `${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`,
+      meta: (doc) => [`${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`, fullTextBadge(doc.full_text)],
       actions: (doc) => [
         h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
         h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => trash(doc, load)) }, "Delete"),
@@ -359,21 +361,31 @@ export async function openDocument(documentId, refresh = () => {}) {
   detailsDialog(doc, refresh);
 }
 
-/** A small badge for a document whose text is not searchable (yet): failed or pending. */
+/** A small badge for a document whose text is not searchable (yet): failed or pending. While one
+ * shows "Indexing…", the list looks again by itself (the outcome is not in the change feed). */
 function fullTextBadge(fullText) {
   if (!fullText || fullText.state === "indexed" || fullText.state === "not_indexed") return null;
   const failed = fullText.state === "failed";
-  return h("span", { class: `badge fulltext-${fullText.state}`, title: failed ? `${fullText.reason}. ${fullText.advice}` : "Its words will be searchable in a moment." },
+  const words = fullText.detail || (failed ? "Its words could not be read." : "Its words will be searchable in a moment.");
+  return h("span", { class: `badge fulltext-${fullText.state}`, title: failed ? `${words} ${fullText.advice || ""}`.trim() : words },
     failed ? "Text not searchable" : "Indexing…");
 }
 
-/** The full-text line of a document's details: what happened and what the person can do. */
+/** The full-text line of a document's details: what happened in people's words, what the person
+ * can do, and the indexer's precise reason (for support) in small print. */
 function fullTextLine(fullText) {
   if (!fullText) return "—";
-  if (fullText.state === "failed") return h("span", { class: "fulltext-failed-line" }, `Its text could not be read (${fullText.reason}). ${fullText.advice}`);
-  if (fullText.state === "pending") return "Being indexed: its words will be searchable in a moment.";
-  if (fullText.state === "not_indexed") return `Not indexed: ${fullText.reason} ${fullText.advice}`;
-  return "Indexed: found by the words inside.";
+  if (fullText.state === "failed") {
+    return h("span", { class: "fulltext-failed-line" },
+      `${fullText.detail || "Its words could not be read."} ${fullText.advice || ""}`.trim(),
+      fullText.reason ? h("span", { class: "muted small fulltext-reason" }, ` Technical detail: ${fullText.reason}.`) : null);
+  }
+  if (fullText.state === "pending") return fullText.detail || "Being indexed: its words will be searchable in a moment.";
+  if (fullText.state === "not_indexed") {
+    return h("span", {}, `${fullText.detail || "Not searched inside."} ${fullText.advice || ""}`.trim(), " ",
+      h("a", { href: "#/usage", class: "upgrade-link", onclick: (e) => e.currentTarget.closest("dialog")?.close() }, "Upgrade to Premium"));
+  }
+  return fullText.detail || "Its words are searchable.";
 }
 
 function detailsDialog(doc, refresh) {

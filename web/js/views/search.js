@@ -64,6 +64,9 @@ export async function searchView(main, params, ctx) {
   const fulltext = q
     ? api("GET", "search", { query: { q, tag: tagList, content_type: type || undefined, created_from: from || undefined, created_to: to || undefined } })
     : null;
+  // How much of a Premium account is searchable now (counted from the catalog): said under the
+  // hits when some documents are still being indexed or could not be read.
+  const indexStatus = q && session.account?.plan === "premium" ? api("GET", "search/status").catch(() => null) : null;
 
   clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"), h("p", { class: "loading" }, "Searching…"));
   try {
@@ -98,7 +101,8 @@ export async function searchView(main, params, ctx) {
           h("button", { type: "button", class: "small", "aria-label": `Download ${hit.name}`, onclick: (e) => busy(e.currentTarget, () => download(hit)) }, "Download"),
           hit.snippet ? h("p", { class: "snippet-line" }, snippetNode(hit.snippet)) : null)))
         : h("p", { class: "empty" }, "No document contains these words."),
-      found.found > found.items.length ? h("p", { class: "muted" }, `${found.found} documents match; showing the best ${found.items.length}.`) : null);
+      found.found > found.items.length ? h("p", { class: "muted" }, `${found.found} documents match; showing the best ${found.items.length}.`) : null,
+      indexNote(await indexStatus));
   } catch (error) {
     if (!ctx.isCurrent()) return;
     // The upsell is for Free accounts only; a Premium account refused (its plan change is still
@@ -107,6 +111,25 @@ export async function searchView(main, params, ctx) {
     else if (error instanceof ApiError && error.status === 403) clear(text, h("h2", { id: "text-title" }, "Inside documents"), h("p", { class: "muted" }, "Searching inside documents is being switched on for your account; search again in a moment."));
     else clear(text, h("h2", { id: "text-title" }, "Inside documents"), h("p", { class: "error-text" }, error.message));
   }
+}
+
+/** What the full-text status means for these results, or null when every document is searchable. */
+export function indexNote(status) {
+  if (!status) return null;
+  const lines = [];
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  if (status.state === "enabling") {
+    lines.push("Your documents are being prepared for searching inside them: results may be incomplete for a while.");
+  } else if (status.pending > 0) {
+    lines.push(`${status.indexed} of ${plural(status.total, "document is", "documents are")} searchable so far; `
+      + `${status.pending} still being indexed, so results may be incomplete.`);
+  }
+  if (status.failed > 0) {
+    lines.push([`The text of ${plural(status.failed, "document", "documents")} could not be read: `
+      + `${status.failed === 1 ? "it is" : "they are"} found by name, tags and dates only. `,
+    h("a", { href: "#/files?all=1" }, "See which (marked “Text not searchable”)")]);
+  }
+  return lines.length ? h("div", { class: "index-note muted small", role: "note" }, lines.map((line) => h("p", {}, line))) : null;
 }
 
 /** Free accounts: say what Premium adds (the 403 names the plan) and offer the upgrade. */

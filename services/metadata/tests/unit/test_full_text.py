@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from docstore_events import DocumentIndexed, DocumentIndexFailed, UploadCompleted
-from docstore_metadata.domain.full_text import advice, full_text_of
+from docstore_metadata.domain.full_text import advice, detail, full_text_of
 
 PASSWORD = "quartz lantern orbit 97 meadow"
 
@@ -38,16 +38,37 @@ def test_advice_says_what_to_do_for_each_kind_of_failure() -> None:
     assert "another format" in advice("something new")
 
 
+def test_detail_says_each_kind_of_failure_in_human_words() -> None:
+    assert (
+        detail("encrypted PDF (needs a password)") == "It is protected with a password, so its words could not be read."
+    )
+    damaged = detail("unreadable PDF: PdfReadError: EOF marker not found")
+    assert "damaged or incomplete" in damaged and "PdfReadError" not in damaged
+    too_large = detail("too large to extract: 123456789 bytes, limit 100000000")
+    assert "too large" in too_large and "bytes" not in too_large and "123" not in too_large
+    assert "too long" in detail("extraction timed out after 30 s")
+    assert "old Office format" in detail("encrypted (password-protected) or legacy binary Office document")
+    assert detail("search index refused it: 400 Bad Request") == "Its words could not be read."
+
+
 def test_the_answer_by_plan_and_outcome() -> None:
     doc: dict[str, Any] = {"current_version": 2}
     assert full_text_of(doc, "free")["state"] == "not_indexed"
-    assert full_text_of(doc, "premium") == {"state": "pending", "reason": None, "advice": None}
+    assert full_text_of(doc, "premium") == {
+        "state": "pending",
+        "reason": None,
+        "advice": None,
+        "detail": "Being indexed: its words will be searchable in a moment.",
+    }
     doc["full_text"] = {"version": 1, "state": "indexed", "reason": None}
     assert full_text_of(doc, "premium")["state"] == "pending"  # the outcome is for an older version
     doc["full_text"] = {"version": 2, "state": "failed", "reason": "encrypted PDF (needs a password)"}
     answer = full_text_of(doc, "premium")
     assert answer["state"] == "failed" and answer["reason"] == "encrypted PDF (needs a password)"
     assert "Remove the password" in answer["advice"] and "found by its name" in answer["advice"]
+    assert answer["detail"] == "It is protected with a password, so its words could not be read."
+    doc["full_text"] = {"version": 2, "state": "indexed", "reason": None}
+    assert full_text_of(doc, "premium")["detail"] == "Its words are searchable."
 
 
 async def test_outcomes_are_kept_once_and_a_late_older_one_changes_nothing(world: Any) -> None:

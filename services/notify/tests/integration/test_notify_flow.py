@@ -91,6 +91,8 @@ async def test_a_redelivered_quota_event_sends_exactly_one_mail(app: FastAPI, pu
     assert all(m["subject"] == "Your DocStore storage is full" for m in mails)
     bodies = sorted(m["body"] for m in mails)
     assert any("5.3 GB" in body for body in bodies) and any("6 GB" in body for body in bodies)
+    # On Free the plan is the limit: the mail links to the plans (the web app's Usage page).
+    assert all("move to a plan with more room" in body and "/#/usage" in body for body in bodies), bodies
     assert all(account_id not in m["body"] for m in mails)
 
     log = db(app)["notifications"]

@@ -7,7 +7,8 @@ from decimal import ROUND_DOWN, ROUND_UP
 import pytest
 
 from docstore_events import QuotaExceeded, QuotaRestored, UploadExpired
-from docstore_notify.domain.mail import GB, KINDS, Mail, format_gb, render, safe_filename
+from docstore_events.notifications import QuotaWarningReached
+from docstore_notify.domain.mail import GB, KINDS, Mail, format_gb, format_size, render, safe_filename
 from docstore_notify.domain.notices import Notice
 
 ACCOUNT_ID = "acc-7f3c9e21"
@@ -40,6 +41,60 @@ def test_format_gb_rounding_never_contradicts_the_message() -> None:
 def test_format_gb_refuses_negative_sizes() -> None:
     with pytest.raises(ValueError):
         format_gb(-1)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (850_000, "850 KB"),
+        (12_500_000, "12.5 MB"),
+        (5 * GB, "5 GB"),
+        (5_250_000_000, "5.25 GB"),
+        (1234 * GB + GB // 2, "1,234.5 GB"),
+    ],
+)
+def test_format_size_picks_the_unit_people_read(size: int, expected: str) -> None:
+    assert format_size(size) == expected
+
+
+def test_format_size_rounding_never_contradicts_the_message_and_moves_up_a_unit() -> None:
+    assert format_size(1_000_001, ROUND_UP) == "1.01 MB"  # over a 1 MB cap: never "1 MB"
+    assert format_size(999_999, ROUND_DOWN) == "999.99 KB"  # back under: never the cap
+    assert format_size(999_999_999, ROUND_UP) == "1 GB"  # not "1,000 MB"
+    with pytest.raises(ValueError):
+        format_size(-1)
+
+
+def _warning(plan: str, used: int = 850_000, cap: int = 1_000_000) -> Notice:
+    return Notice.quota_warning(
+        QuotaWarningReached(account_id=ACCOUNT_ID, percent=85, used_bytes=used, cap_bytes=cap, plan=plan)
+    )
+
+
+def test_quota_mails_below_the_largest_plan_link_to_the_plans_without_naming_one() -> None:
+    app = "https://docs.example/"
+    for notice in (
+        _warning("free"),
+        Notice.quota_exceeded(QuotaExceeded(account_id=ACCOUNT_ID, used_bytes=1_200_000, cap_bytes=10**6, plan="free")),
+    ):
+        message = render(notice.kind, notice.params, app_url=app)
+        assert "move to a plan with more room: https://docs.example/#/usage" in message.text
+        assert '<a href="https://docs.example/#/usage">move to a plan with more room</a>' in message.html
+        for part in (message.text, message.html):
+            assert "MB" in part and "GB" not in part and "bytes" not in part  # a 1 MB cap is not "0 GB"
+            assert "free" not in part.lower() and "premium" not in part.lower()
+
+
+def test_quota_mails_on_the_largest_plan_suggest_no_bigger_plan() -> None:
+    notice = _warning("premium", used=17 * GB, cap=20 * GB)
+    message = render(notice.kind, notice.params, app_url="https://docs.example")
+    for part in (message.text, message.html):
+        assert "17 GB" in part and "20 GB" in part
+        assert "deleting files you no longer need" in part
+        assert "plan" not in part.lower() and "#/usage" not in part
 
 
 def _notices() -> list[Notice]:

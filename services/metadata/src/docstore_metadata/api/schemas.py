@@ -98,7 +98,16 @@ class FullTextOut(BaseModel):
         "or waiting for the indexing after an upgrade); `failed`: its text could not be read (`reason`, "
         "`advice`); `not_indexed`: the owner is on Free, where documents are found by name, tags and dates"
     )
-    reason: str | None = Field(None, examples=["encrypted PDF (needs a password)"])
+    reason: str | None = Field(
+        None,
+        description="Why the text could not be read, in the indexer's precise words",
+        examples=["encrypted PDF (needs a password)"],
+    )
+    detail: str | None = Field(
+        None,
+        description="The state said for people (a failure without error classes or byte counts)",
+        examples=["It is protected with a password, so its words could not be read."],
+    )
     advice: str | None = Field(
         None, description="What the person can do about it", examples=["Remove the password and upload it again."]
     )

@@ -1,6 +1,7 @@
 """What each notification says: subject, plain text and HTML. Pure functions.
 
-A mail names only what the reader needs: storage used and the cap (in GB), the name
+A mail names only what the reader needs: storage used and the cap (in KB, MB or GB), how to
+make room (below the largest plan, with a link to the plans; the plan is never named), the name
 of the file whose upload expired, or the followed file that changed, who changed it (the
 username of someone the reader shares that file with) and a link that opens it in the web
 app. No account id, plan or other address ever goes into a body; the recipient appears only
@@ -114,6 +115,57 @@ def format_gb(size_bytes: int, rounding: str = ROUND_HALF_UP) -> str:
     return f"{whole}.{fraction} GB" if fraction else f"{whole} GB"
 
 
+_UNITS = ((GB, "GB"), (1_000_000, "MB"), (1_000, "KB"))
+LARGEST_PLAN = "premium"
+"""The plan with the most room: a mail to an account on it suggests no bigger plan."""
+
+
+def format_size(size_bytes: int, rounding: str = ROUND_HALF_UP) -> str:
+    """`size_bytes` in the unit people read it in, decimal as quota counts and the web app shows:
+    "850 KB", "12.5 MB", "5.01 GB", "1,234.5 GB" (GB is the largest unit), "512 bytes".
+
+    At most two decimals, rounded by `rounding` (a `decimal` mode, as in `format_gb`), so usage
+    rounded up is never shown below the cap it passed; a figure that rounds up to 1,000 of a
+    unit is said in the next one ("1 GB", not "1,000 MB")."""
+    if size_bytes < 0:
+        raise ValueError("a size is never negative")
+    if size_bytes < 1_000:
+        return "1 byte" if size_bytes == 1 else f"{size_bytes} bytes"
+    for index, (unit_bytes, unit) in enumerate(_UNITS):
+        if size_bytes < unit_bytes:
+            continue
+        value = (Decimal(size_bytes) / unit_bytes).quantize(Decimal("0.01"), rounding=rounding)
+        if value >= 1000 and index > 0:
+            bigger_bytes, bigger = _UNITS[index - 1]
+            value = (Decimal(size_bytes) / bigger_bytes).quantize(Decimal("0.01"), rounding=rounding)
+            unit = bigger
+        whole, _, fraction = f"{value:,.2f}".partition(".")
+        fraction = fraction.rstrip("0")
+        return f"{whole}.{fraction} {unit}" if fraction else f"{whole} {unit}"
+    raise AssertionError("unreachable: sizes of 1,000 bytes and more have a unit")
+
+
+def plans_url(app_url: str) -> str:
+    """The web app's Usage page, where the plan is changed."""
+    return f"{app_url.rstrip('/')}/#/usage"
+
+
+def _room(plan: str | None, app_url: str) -> tuple[str, str]:
+    """How to make room, as the text and the (escaped) HTML of one paragraph: delete files, and
+    (below the largest plan) move to a bigger one through a link to the plans. The plan itself
+    is never named."""
+    delete = "You can make room by deleting files you no longer need (and emptying the trash)"
+    if plan == LARGEST_PLAN:
+        return f"{delete}.", html.escape(f"{delete}.")
+    if not app_url:
+        text = f"{delete}, or move to a plan with more room."
+        return text, html.escape(text)
+    url = plans_url(app_url)
+    text = f"{delete}, or move to a plan with more room: {url}"
+    link = f'<a href="{html.escape(url, quote=True)}">move to a plan with more room</a>'
+    return text, f"{html.escape(delete)}, or {link}."
+
+
 def safe_filename(name: str) -> str:
     """A user-supplied file name fit for a mail line: no control characters, bounded length."""
     cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in name).strip()
@@ -144,26 +196,29 @@ def _text(paragraphs: list[str]) -> str:
     return "Hello,\n\n" + "\n\n".join(paragraphs) + f"\n\n{SIGNATURE}\n"
 
 
-def _quota_exceeded(used_bytes: int, cap_bytes: int) -> Message:
+def _quota_exceeded(used_bytes: int, cap_bytes: int, plan: str | None = None, app_url: str = "") -> Message:
     subject = "Your DocStore storage is full"
-    used, cap = format_gb(used_bytes, ROUND_UP), format_gb(cap_bytes)
+    used, cap = format_size(used_bytes, ROUND_UP), format_size(cap_bytes)
+    room, room_html = _room(plan, app_url)
     lines = [
         f"Your DocStore storage is full: you are using {used} of your {cap}.",
-        "New uploads are paused until you free some space by deleting files you no longer need, "
-        "or move to a plan with more room.",
+        "New uploads are paused until there is room again.",
+        room,
         "Your files are safe: you can still open, download and share them.",
     ]
     html_lines = [
         f"Your DocStore storage is full: you are using <strong>{html.escape(used)}</strong> "
         f"of your <strong>{html.escape(cap)}</strong>.",
-        *(html.escape(line) for line in lines[1:]),
+        html.escape(lines[1]),
+        room_html,
+        html.escape(lines[3]),
     ]
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
 
 
 def _quota_restored(used_bytes: int, cap_bytes: int) -> Message:
     subject = "Your DocStore storage is available again"
-    used, cap = format_gb(used_bytes, ROUND_DOWN), format_gb(cap_bytes)
+    used, cap = format_size(used_bytes, ROUND_DOWN), format_size(cap_bytes)
     lines = [
         f"You are using {used} of your {cap}, so you can upload files to DocStore again.",
         "Thank you for making room.",
@@ -191,18 +246,22 @@ def _upload_expired(filename: str) -> Message:
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
 
 
-def _quota_warning(percent: int, used_bytes: int, cap_bytes: int) -> Message:
+def _quota_warning(
+    percent: int, used_bytes: int, cap_bytes: int, plan: str | None = None, app_url: str = ""
+) -> Message:
     subject = f"Your DocStore storage is {percent}% full"
-    used, cap = format_gb(used_bytes, ROUND_UP), format_gb(cap_bytes)
+    used, cap = format_size(used_bytes, ROUND_UP), format_size(cap_bytes)
+    room, room_html = _room(plan, app_url)
     lines = [
         f"Your DocStore storage is {percent}% full: you are using {used} of your {cap}.",
-        "When it is full, new uploads are paused. You can make room by deleting files you no longer need "
-        "(and emptying the trash), or move to a plan with more room.",
+        "When it is full, new uploads are paused.",
+        room,
     ]
     html_lines = [
         f"Your DocStore storage is <strong>{percent}% full</strong>: you are using "
         f"<strong>{html.escape(used)}</strong> of your <strong>{html.escape(cap)}</strong>.",
         html.escape(lines[1]),
+        room_html,
     ]
     return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
 
@@ -272,14 +331,17 @@ def describe(kind: str) -> str:
 def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
     """The message for a notification of `kind` with the facts in `params`; `app_url` (the
     gateway's public URL, which serves the web app) makes the links into the app."""
+    plan = str(params["plan"]) if params.get("plan") else None
     if kind == QUOTA_EXCEEDED:
-        return _quota_exceeded(int(params["used_bytes"]), int(params["cap_bytes"]))
+        return _quota_exceeded(int(params["used_bytes"]), int(params["cap_bytes"]), plan, app_url)
     if kind == QUOTA_RESTORED:
         return _quota_restored(int(params["used_bytes"]), int(params["cap_bytes"]))
     if kind == UPLOAD_EXPIRED:
         return _upload_expired(str(params["filename"]))
     if kind == QUOTA_WARNING:
-        return _quota_warning(int(params["percent"]), int(params["used_bytes"]), int(params["cap_bytes"]))
+        return _quota_warning(
+            int(params["percent"]), int(params["used_bytes"]), int(params["cap_bytes"]), plan, app_url
+        )
     if kind == FILE_MODIFIED:
         document_id = str(params.get("document_id") or "")
         return _file_modified(

@@ -39,7 +39,11 @@ class Notice:
 
     @classmethod
     def quota_exceeded(cls, event: QuotaExceeded) -> Notice:
-        return cls(event.account_id, QUOTA_EXCEEDED, {"used_bytes": event.used_bytes, "cap_bytes": event.cap_bytes})
+        return cls(
+            event.account_id,
+            QUOTA_EXCEEDED,
+            {"used_bytes": event.used_bytes, "cap_bytes": event.cap_bytes, "plan": event.plan},
+        )
 
     @classmethod
     def quota_restored(cls, event: QuotaRestored) -> Notice:
@@ -54,7 +58,12 @@ class Notice:
         return cls(
             event.account_id,
             QUOTA_WARNING,
-            {"percent": event.percent, "used_bytes": event.used_bytes, "cap_bytes": event.cap_bytes},
+            {
+                "percent": event.percent,
+                "used_bytes": event.used_bytes,
+                "cap_bytes": event.cap_bytes,
+                "plan": event.plan,
+            },
         )
 
     @classmethod
