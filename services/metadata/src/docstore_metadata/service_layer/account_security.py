@@ -90,6 +90,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _unknown_key(name: str) -> str:
+    """What a reset request for a name nobody holds here is counted (and its decoy token filed)
+    under: never the name itself."""
+    return "unknown:" + hashlib.sha256(name.lower().encode()).hexdigest()[:32]
+
+
 def _client_address() -> str:
     origin = current_origin.get()
     return (origin.client_address or "") if origin else ""
@@ -219,33 +225,33 @@ class AccountSecurity:
     async def request_reset(self, username_or_email: str, *, forward: bool = True) -> None:
         """Mail a 30-minute reset link to the account named (by username or address), if there is one.
 
-        The caller learns nothing: the same work (an argon2 verification, one counter write)
-        runs either way, and mail and forwarding happen after the answer. A name not held here
+        The caller learns nothing: the same work runs either way (an argon2 verification, the
+        lookup, then one transaction with one counter write and one token insert: for a name
+        nobody holds, a decoy token row under the name's digest that no one has the token of,
+        gone by TTL), and the mail and forwarding happen after the answer. A name not held here
         is handed to the other regions (`forward`), whose metadata does the same for its own
-        accounts: the request reaches the account's home region wherever it was made."""
+        accounts: the request reaches the account's home region wherever it was made.
+        `bench/password_reset.py` measures both answers' times."""
         name = username_or_email.strip()[:254]
         await asyncio.to_thread(burn_verification, name)
         account = await self.reads.accounts.by_username_or_email(name)
         now = _now()
-        if account is None or account.get("status", "active") != "active":
-            key = "unknown:" + hashlib.sha256(name.lower().encode()).hexdigest()[:32]
-
-            async def nothing(tx: Tx) -> None:
-                await tx.repos.counters.take(key, "reset-mail", now, self.reset_mails_per_hour)
-
-            await self.uow.run(nothing)
-            if forward and account is None:
-                self._later(self._forward_reset(name))
-            return
+        known = account is not None and account.get("status", "active") == "active"
+        key = str(account["_id"]) if known and account is not None else _unknown_key(name)
         issued = issue_token("reset-password", now)
 
         async def work(tx: Tx) -> bool:
-            if not await tx.repos.counters.take(account["_id"], "reset-mail", now, self.reset_mails_per_hour):
+            if not await tx.repos.counters.take(key, "reset-mail", now, self.reset_mails_per_hour):
                 return False
-            await tx.repos.tokens.add(account["_id"], issued)
+            await tx.repos.tokens.add(key, issued)
             return True
 
-        if await self.uow.run(work):
+        issued_now = await self.uow.run(work)
+        if not known or account is None:
+            if forward and account is None:
+                self._later(self._forward_reset(name))
+            return
+        if issued_now:
             self._later(
                 self.mailer.send(
                     "reset-password",
