@@ -168,8 +168,10 @@ async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer:
     assert len(revoked) == 1 and revoked[0].reason == "password-reset"
     changed = [e for e in await metadata.emitted(AccountPasswordChanged) if e.account_id == user["id"]]
     assert [e.via for e in changed] == ["reset"]
+    await _settled(mailer, metadata)  # the notice goes out after the commit, from its queued row
     notice = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
     assert len(notice) == 1 and "link" not in notice[0]
+    assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
     # An expired link is refused.
     await metadata.http.post("/account/password-reset", json={"username_or_email": other["username"]})
@@ -207,6 +209,7 @@ async def test_change_password_and_email(metadata: Harness, mailer: RecordingMai
         "/account/email", json={"password": NEW_PASSWORD, "new_email": new_email}, headers=headers
     )
     assert asked.status_code == 202
+    await _settled(mailer, metadata)
     notice = [m for m in mailer.sent if m["kind"] == "email-change-notice"]
     assert notice and notice[0]["to"] == user["email"] and "link" not in notice[0]
     account = await metadata.http.get("/account", headers=headers)
@@ -220,6 +223,45 @@ async def test_change_password_and_email(metadata: Harness, mailer: RecordingMai
     assert internal.json() == {"email": new_email, "email_verified": True}
     events = [e for e in await metadata.emitted(AccountEmailVerified) if e.account_id == user["id"]]
     assert [e.changed for e in events] == [False, True]
+
+
+class AwayMailer(RecordingMailer):
+    """notify is away: nothing is taken."""
+
+    async def send(self, kind: str, *, account_id: str, to: str, **fields: Any) -> bool:
+        return False
+
+
+async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(metadata: Harness, mailer: RecordingMailer) -> None:
+    """The "password changed" notice is written in the change's transaction, so neither notify
+    being away nor the process dying after the commit loses it: it is sent when notify is back."""
+    user = await sign_up(metadata)
+    await _settled(mailer, metadata)
+    await metadata.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
+    security = metadata.services.account_security
+    security.mailer = AwayMailer()
+    changed = await metadata.http.put(
+        "/account/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers={**metadata.headers(user["id"]), "X-DocStore-Client-Address": "198.51.100.23"},
+    )
+    assert changed.status_code == 204, changed.text
+    await _settled(mailer, metadata)
+    [row] = await metadata.db["account_notices"].find({"account_id": user["id"]}).to_list(None)
+    assert row["kind"] == "password-changed" and row["to"] == user["email"] and row["attempts"] == 1
+    assert row["next_attempt_at"] > row["created_at"]  # backed off
+    stored = repr(row)
+    for secret in (PASSWORD, NEW_PASSWORD, "token", "argon2"):
+        assert secret not in stored
+
+    # notify is back: the next round sends it, once, with the time and the address of the change.
+    security.mailer = mailer
+    later = datetime.now(UTC) + timedelta(minutes=20)
+    assert await security.send_notices(later) >= 1
+    assert await security.send_notices(later) == 0
+    [notice] = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
+    assert notice["client_address"] == row["fields"]["client_address"] and notice["at"] == row["fields"]["at"]
+    assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
 
 async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, mailer: RecordingMailer) -> None:

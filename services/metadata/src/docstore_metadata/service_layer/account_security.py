@@ -4,16 +4,21 @@ change, and TOTP two-factor sign-in with recovery codes.
 Every change runs in one unit of work with its events (`account.email-verified`,
 `account.password-changed`, `account.mfa-changed`, `account.sessions-revoked`, none carrying a
 secret). Token-carrying mails go out after the commit through notify's internal route
-(`AccountMailer`); a token exists in clear only in that call and in the answer to nobody else.
+(`AccountMailer`); a token exists in clear only in that call and in the answer to nobody else
+(if notify is away, the person asks again: resend, or a new reset). Notices without a token
+("your password was changed", "your address is being changed") are written in the change's own
+transaction (`account_notices`) and sent until notify takes them, so none is lost to a process
+that dies after the commit or to notify being away for a while.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -68,6 +73,15 @@ LINK_PATHS = {
 }
 """Where each mailed link opens the web app. The token is in the fragment, which browsers never
 send to a server: it stays out of access logs and Referer headers."""
+
+
+NOTICE_LEASE = timedelta(seconds=60)
+"""How long a sender holds a notice it is sending before another may try it."""
+NOTICE_RETRY_INITIAL = timedelta(seconds=5)
+NOTICE_RETRY_MAX = timedelta(minutes=15)
+NOTICE_MAX_AGE = timedelta(days=3)
+"""A notice notify has not taken in this long is dropped (logged as an error): it is news of an
+event days old by then."""
 
 
 @dataclass(frozen=True)
@@ -298,13 +312,14 @@ class AccountSecurity:
             tx.emit(AccountSessionsRevoked(account_id=account["_id"], revoked_before=now, reason="password-reset"))
             if not email_verified(account):
                 tx.emit(AccountEmailVerified(account_id=account["_id"], changed=False))
+            await self._notice_password_changed(tx, {**account, "email_verified": True}, now)
 
         await self.uow.run(work)
-        await self._notice_password_changed({**account, "email_verified": True}, now)
 
-    async def _notice_password_changed(self, account: Mapping[str, Any], at: datetime) -> None:
+    async def _notice_password_changed(self, tx: Tx, account: Mapping[str, Any], at: datetime) -> None:
         if email_verified(account):
-            await self.mailer.send(
+            await self._queue_notice(
+                tx,
                 "password-changed",
                 account_id=account["_id"],
                 to=account["email"],
@@ -312,6 +327,53 @@ class AccountSecurity:
                 at=at,
                 client_address=_client_address(),
             )
+
+    # --- notices: queued in the change's transaction, sent until notify takes them ---------------
+
+    async def _queue_notice(self, tx: Tx, kind: str, *, account_id: str, to: str, **fields: Any) -> None:
+        """A notice mail (no token in it) in the change's own transaction: if the process dies
+        after the commit, the relay (`run_notices`, any replica) still sends it. After the commit
+        it is sent at once; a failure is tried again with backoff."""
+        stored = {name: value.isoformat() if isinstance(value, datetime) else value for name, value in fields.items()}
+        await tx.repos.notices.add(uuid.uuid4().hex, kind, account_id, to, stored, _now())
+        tx.after_commit(lambda: self._later(self.send_notices()))
+
+    async def send_notices(self, now: datetime | None = None, *, limit: int = 100) -> int:
+        """Send the due notices (each claimed first, so two replicas never send one twice at once);
+        a notice notify did not take is tried again later, with backoff, for `NOTICE_MAX_AGE`.
+        Returns how many were sent."""
+        now = now or _now()
+        queue = self.reads.notices
+        sent = 0
+        for row in await queue.due(now, limit):
+            if not await queue.claim(row, now, NOTICE_LEASE):
+                continue
+            fields = dict(row.get("fields") or {})
+            if await self.mailer.send(row["kind"], account_id=row["account_id"], to=row["to"], **fields):
+                await queue.sent(row["_id"])
+                sent += 1
+                continue
+            attempts = int(row.get("attempts", 0)) + 1
+            created = row.get("created_at") or now
+            created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+            if now - created > NOTICE_MAX_AGE:
+                log.error("account_notice_dropped", kind=row["kind"], account_id=row["account_id"], attempts=attempts)
+                await queue.sent(row["_id"])
+                continue
+            delay = min(NOTICE_RETRY_MAX.total_seconds(), NOTICE_RETRY_INITIAL.total_seconds() * 2 ** (attempts - 1))
+            await queue.retry_at(row["_id"], now + timedelta(seconds=delay), "not taken by notify")
+        return sent
+
+    async def run_notices(self, interval: float = 5.0) -> None:
+        """Until cancelled (a background task of the runtime): send what is due."""
+        while True:
+            try:
+                await self.send_notices()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # MongoDB away: the notices wait in their rows
+                log.exception("account_notices_failed")
+            await asyncio.sleep(interval)
 
     # --- change password, change e-mail ------------------------------------------------------
 
@@ -331,9 +393,9 @@ class AccountSecurity:
             await tx.repos.tokens.retire(account_id, "reset-password", now)
             tx.emit(AccountPasswordChanged(account_id=account_id, via="change"))
             tx.emit(AccountSessionsRevoked(account_id=account_id, revoked_before=now, reason="password-changed"))
+            await self._notice_password_changed(tx, account, now)
 
         await self.uow.run(work)
-        await self._notice_password_changed(account, now)
 
     async def change_email(self, account_id: str, password: str, new_email: str) -> None:
         """Ask to move the account to `new_email`: a confirmation link goes there, a notice to the
@@ -352,6 +414,17 @@ class AccountSecurity:
             await tx.repos.tokens.retire(account_id, "change-email", now)
             await tx.repos.tokens.add(account_id, issued, email=new_email)
             await tx.repos.accounts.set(account_id, {"pending_email": new_email})
+            if email_verified(account):
+                await self._queue_notice(
+                    tx,
+                    "email-change-notice",
+                    account_id=account_id,
+                    to=account["email"],
+                    username=account["username"],
+                    at=now,
+                    client_address=_client_address(),
+                    new_email=new_email,
+                )
 
         await self.uow.run(work)
         await self.mailer.send(
@@ -361,16 +434,6 @@ class AccountSecurity:
             link=self._link("change-email", issued.token),
             username=account["username"],
         )
-        if email_verified(account):
-            await self.mailer.send(
-                "email-change-notice",
-                account_id=account_id,
-                to=account["email"],
-                username=account["username"],
-                at=now,
-                client_address=_client_address(),
-                new_email=new_email,
-            )
 
     # --- two-factor sign-in -----------------------------------------------------------------
 
