@@ -295,6 +295,11 @@ async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, ma
     assert (await metadata.http.post(url, json={"code": codes[0]}, headers=gateway)).status_code == 401
     assert (await metadata.http.post(url, json={"code": codes[1]}, headers=gateway)).status_code == 200
 
+    # Turning it off needs both the password and a code: either one wrong, it stays on.
+    for wrong in ({"password": "not the password 42", "code": codes[2]}, {"password": PASSWORD, "code": "000000"}):
+        refused = await metadata.http.request("DELETE", "/account/mfa", json=wrong, headers=headers)
+        assert refused.status_code in (401, 403), refused.text
+        assert (await verify(metadata, user)).json()["mfa_required"] is True
     off = await metadata.http.request(
         "DELETE", "/account/mfa", json={"password": PASSWORD, "code": codes[2]}, headers=headers
     )
