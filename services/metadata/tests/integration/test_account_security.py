@@ -264,6 +264,34 @@ async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(metadata: Har
     assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
 
+async def test_wrong_current_passwords_are_throttled_per_account(metadata: Harness, mailer: RecordingMailer) -> None:
+    """A session left open cannot be used to guess the password behind it: after ten wrong
+    answers in the hour, every route that asks for the password answers 429, the right one too."""
+    user, other = await sign_up(metadata), await sign_up(metadata)
+    headers = metadata.headers(user["id"])
+    for n in range(10):
+        wrong = await metadata.http.put(
+            "/account/password",
+            json={"current_password": f"guess number {n} x", "new_password": NEW_PASSWORD},
+            headers=headers,
+        )
+        assert wrong.status_code == 403, wrong.text
+    for method, path, body in (
+        ("PUT", "/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        ("PUT", "/account/email", {"password": PASSWORD, "new_email": f"x-{user['email']}"}),
+    ):
+        refused = await metadata.http.request(method, path, json=body, headers=headers)
+        assert refused.status_code == 429, (path, refused.text)
+    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 401  # nothing changed
+    # Another account is not affected.
+    fine = await metadata.http.put(
+        "/account/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=metadata.headers(other["id"]),
+    )
+    assert fine.status_code == 204, fine.text
+
+
 async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, mailer: RecordingMailer) -> None:
     user = await sign_up(metadata)
     headers = metadata.headers(user["id"])

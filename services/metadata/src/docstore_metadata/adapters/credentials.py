@@ -130,6 +130,12 @@ class CounterRepository:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("expires_at", expireAfterSeconds=0)
 
+    async def count(self, account_id: str, kind: str, now: datetime) -> int:
+        """How many `kind` the account used in this hour."""
+        window = now.replace(minute=0, second=0, microsecond=0)
+        doc = await self.collection.find_one({"_id": f"{account_id}:{kind}:{window.isoformat()}"}, session=self.session)
+        return int(doc["count"]) if doc else 0
+
     async def take(self, account_id: str, kind: str, now: datetime, limit: int) -> bool:
         """Count one more `kind` for the account in this hour; False when the hour's `limit` is spent."""
         window = now.replace(minute=0, second=0, microsecond=0)

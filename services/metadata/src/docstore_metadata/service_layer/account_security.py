@@ -126,6 +126,7 @@ class AccountSecurity:
         gateway_url: str,
         verification_mails_per_hour: int = 3,
         reset_mails_per_hour: int = 3,
+        wrong_passwords_per_hour: int = 10,
         peers: Mapping[str, str] | None = None,
         replication_secret: str = "",
         peer_http: httpx.AsyncClient | None = None,
@@ -140,6 +141,7 @@ class AccountSecurity:
         self.gateway_url = gateway_url.rstrip("/")
         self.verification_mails_per_hour = verification_mails_per_hour
         self.reset_mails_per_hour = reset_mails_per_hour
+        self.wrong_passwords_per_hour = wrong_passwords_per_hour
         self.peers = dict(peers or {})
         self.replication_secret = replication_secret
         self.peer_http = peer_http
@@ -378,8 +380,26 @@ class AccountSecurity:
     # --- change password, change e-mail ------------------------------------------------------
 
     async def _check_password(self, account: Mapping[str, Any], password: str) -> None:
+        """The account's current password, asked again before a change (password, address, 2FA
+        off). Wrong answers are counted per account: past `wrong_passwords_per_hour` in the hour,
+        every check answers 429 before any password is compared, so a session left open (or
+        stolen) cannot be used to guess the password behind it at argon2 speed."""
+        await self._not_throttled(account["_id"])
         if not await asyncio.to_thread(password_matches, account["password_hash"], password):
+            await self._count_wrong(account["_id"])
             raise WrongPassword()
+
+    async def _not_throttled(self, account_id: str) -> None:
+        if await self.reads.counters.count(account_id, "wrong-secret", _now()) >= self.wrong_passwords_per_hour:
+            raise TooManyRequests(
+                "Too many wrong passwords or codes in the last hour. Please wait a while, or reset your password."
+            )
+
+    async def _count_wrong(self, account_id: str) -> None:
+        async def work(tx: Tx) -> None:
+            await tx.repos.counters.take(account_id, "wrong-secret", _now(), self.wrong_passwords_per_hour)
+
+        await self.uow.run(work)
 
     async def change_password(self, account_id: str, current_password: str, new_password: str) -> None:
         account = await self._account(account_id)
@@ -490,7 +510,11 @@ class AccountSecurity:
         if not mfa_enabled(account):
             raise MfaState("Two-step sign-in is not on.")
         await self._check_password(account, password)
-        await self.verify_second_factor(account_id, code)
+        try:
+            await self.verify_second_factor(account_id, code)
+        except WrongCode:
+            await self._count_wrong(account_id)
+            raise
 
         async def work(tx: Tx) -> None:
             await tx.repos.accounts.unset(account_id, "mfa")
