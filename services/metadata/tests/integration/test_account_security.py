@@ -139,6 +139,31 @@ async def test_resend_is_throttled(metadata: Harness, mailer: RecordingMailer) -
     ).status_code == 200
 
 
+async def test_a_reset_for_an_unknown_name_does_the_writes_a_known_one_does(
+    metadata: Harness, mailer: RecordingMailer
+) -> None:
+    """The answer's time is not measured here (bench/password_reset.py): the work is. Each request,
+    known or not, writes one counter and one token row; an unknown name's row is a decoy no mail
+    carries, filed under the name's digest, never the name."""
+    user = await sign_up(metadata)
+    await _settled(mailer, metadata)
+    tokens, counters = metadata.db["account_tokens"], metadata.db["account_counters"]
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    written: dict[str, tuple[int, int]] = {}
+    for kind, name in (("known", user["email"]), ("unknown", nobody)):
+        before = (await tokens.count_documents({}), await counters.count_documents({}))
+        answer = await metadata.http.post("/account/password-reset", json={"username_or_email": name})
+        assert answer.status_code == 202
+        after = (await tokens.count_documents({}), await counters.count_documents({}))
+        written[kind] = (after[0] - before[0], after[1] - before[1])
+    assert written["known"] == written["unknown"] == (1, 1)
+    await _settled(mailer, metadata)
+    assert not [m for m in mailer.sent if m["to"] == nobody]
+    decoys = await tokens.find({"account_id": {"$regex": "^unknown:"}, "purpose": "reset-password"}).to_list(None)
+    assert decoys and not any(nobody in repr(row) for row in decoys)
+    assert not await counters.find_one({"_id": {"$regex": nobody.split("@")[0]}})
+
+
 async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer: RecordingMailer) -> None:
     user, other = await sign_up(metadata), await sign_up(metadata)
     known = await metadata.http.post("/account/password-reset", json={"username_or_email": user["email"]})
