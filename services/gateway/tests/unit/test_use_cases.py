@@ -145,6 +145,9 @@ class CountingThrottle:
     async def sign_up(self, address: str) -> int | None:
         return self.signup_wait
 
+    async def password_reset(self, address: str) -> int | None:
+        return self.signup_wait
+
 
 def json_answer(status: int, body: Any) -> UpstreamAnswer:
     return UpstreamAnswer(status, json.dumps(body).encode(), {"content-type": "application/json"})

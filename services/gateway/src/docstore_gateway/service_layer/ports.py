@@ -130,6 +130,8 @@ class LoginThrottle(Protocol):
 
     async def sign_up(self, address: str) -> int | None: ...
 
+    async def password_reset(self, address: str) -> int | None: ...
+
     async def mfa_attempt(self, account_id: str, address: str) -> int | None:
         """Before checking a second-factor code: counts the attempt for the address (with the
         password step's), refuses while the address or the account (by its wrong codes) is over."""
