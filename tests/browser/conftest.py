@@ -59,6 +59,7 @@ def system_env() -> dict[str, str]:
         "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
         "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
         "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
+        "GATEWAY_PASSWORD_RESET_LIMITS_PER_ADDRESS": "100000/minute",
     }
     env |= {f"{name.upper()}_MONGODB_DATABASE": f"browser_{name}" for name in SERVICES}
     return env

@@ -74,6 +74,14 @@ async def test_a_forgotten_password_is_reset_by_mail(api: httpx.AsyncClient) -> 
     assert (await login(api, user.username, NEW_PASSWORD)).status_code == 201
     notice = await eventually(lambda: _subjects(user.email, "Your DocStore password was changed"), timeout=120)
     assert notice
+    # It says when (UTC) and from which address, and carries no link with a token.
+    [text] = [
+        m["text"]
+        for m in await mails_to(user.email, account_mails=True)
+        if m["subject"] == "Your DocStore password was changed"
+    ]
+    assert "UTC" in text and "127.0.0.1" in text, text
+    assert "token=" not in text and NEW_PASSWORD not in text
 
 
 async def _subjects(address: str, subject: str) -> bool:

@@ -176,3 +176,135 @@ async def test_an_anonymous_link_download_is_the_links_doing_in_the_owners_trail
     assert link["token"] not in json.dumps(record)
     created_record = [item for item in await activity(api, owner) if item["action"] == "share.link-created"]
     assert created_record and created_record[0]["actor"] == {"account_id": owner.account_id}
+
+
+ISSUE_18_ACTIONS = {
+    "account.created": "sign-up",
+    "account.logged-in": "login",
+    "account.login-failed": "login (failure)",
+    "session.ended": "logout",
+    "account.plan-changed": "plan change",
+    "upload.initiated": "upload grant",
+    "upload.completed": "completion",
+    "file.download-url-issued": "download URL issued",
+    "file.details-changed": "rename, move, tag",
+    "file.trashed": "trash",
+    "file.restored": "restore",
+    "file.deleted": "permanent delete",
+    "share.created": "share",
+    "share.revoked": "unshare",
+    "share.link-created": "link created",
+    "share.link-used": "link used",
+    "share.link-revoked": "link revoked",
+    "notification.preferences-changed": "preference change",
+    "account.deleted": "account deletion",
+}
+"""Every action issue 18 lists, by the event it is recorded as, that lands in the owner's trail
+(a follow is the follower's, the admin actions the administrator's: below)."""
+
+
+async def all_records(api: httpx.AsyncClient, admin: dict[str, str], account_id: str) -> list[dict[str, Any]]:
+    """An account's whole trail through the admin query (the account may be deleted by then)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"account_id": account_id, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = await api.get("/v1/admin/audit", headers=admin, params=params)
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def test_every_action_the_issue_lists_is_recorded_with_who_what_and_outcome(api: httpx.AsyncClient) -> None:
+    """One person does each action issue 18 lists, through the gateway; each is then in the trail
+    (a grantee's download and follow in the owner's and the grantee's), the admin's
+    reconciliation in the admin's, and both chains verify."""
+    admin = await admin_headers(api)
+    owner, friend = await sign_up(api), await sign_up(api)
+    assert (
+        await api.post("/v1/sessions", json={"username": owner.username, "password": "nope " + PASSWORD})
+    ).status_code == 401
+    done = await upload(api, owner, "ledger.txt", b"every action")
+    document_id = done["document_id"]
+
+    async def recorded() -> bool:
+        return (await api.get(f"/v1/documents/{document_id}", headers=owner.auth)).status_code == 200
+
+    await eventually(recorded, timeout=90, interval=0.3)
+    doc = f"/v1/documents/{document_id}"
+    assert (await api.get(f"{doc}/download", headers=owner.auth)).status_code == 200
+    for change in ({"name": "ledger-2.txt"}, {"path": "/archive"}, {"tags": ["audit"]}):
+        assert (await api.patch(doc, headers=owner.auth, json=change)).status_code == 200, change
+    shared = await api.post(
+        f"{doc}/shares", headers=owner.auth, json={"username": friend.username, "permission": "view"}
+    )
+    assert shared.status_code in (200, 201), shared.text
+    assert (await api.get(f"{doc}/download", headers=friend.auth)).status_code == 200
+    assert (await api.put(f"{doc}/follow", headers=friend.auth)).status_code in (200, 204)
+    assert (await api.delete(f"{doc}/shares/{friend.account_id}", headers=owner.auth)).status_code in (200, 204)
+    link = await api.post(f"{doc}/links", headers=owner.auth, json={"expires_in_days": 1})
+    assert link.status_code == 201, link.text
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=40.0) as anonymous:
+        assert (await anonymous.post(f"/s/{link.json()['token']}", data={})).status_code == 303
+    assert (await api.delete(f"/v1/links/{link.json()['id']}", headers=owner.auth)).status_code == 204
+    assert (await api.put("/v1/account/plan", headers=owner.auth, json={"plan": "premium"})).status_code == 200
+    prefs = await api.put("/v1/notifications/preferences", headers=owner.auth, json={"quota_warning": "digest"})
+    assert prefs.status_code == 200, prefs.text
+    assert (await api.delete(doc, headers=owner.auth)).status_code in (200, 204)
+    assert (await api.post(f"{doc}/restore", headers=owner.auth)).status_code == 200
+    assert (await api.delete(doc, headers=owner.auth, params={"permanent": "true"})).status_code in (200, 204)
+    assert (await api.post("/v1/admin/reconciliation", headers=admin)).status_code == 200
+    assert (await api.delete("/v1/sessions/current", headers=owner.auth)).status_code == 204
+    again = await api.post("/v1/sessions", json={"username": owner.username, "password": PASSWORD})
+    assert again.status_code == 201, again.text
+    gone = await api.delete("/v1/account", headers={"Authorization": f"Bearer {again.json()['token']}"})
+    assert gone.status_code in (200, 204), gone.text
+
+    async def complete() -> list[dict[str, Any]] | None:
+        items = await all_records(api, admin, owner.account_id)
+        return items if set(ISSUE_18_ACTIONS) <= {item["action"] for item in items} else None
+
+    try:
+        items = await eventually(complete, timeout=180, interval=1.0)
+    except AssertionError:
+        seen = {item["action"] for item in await all_records(api, admin, owner.account_id)}
+        missing = {action: ISSUE_18_ACTIONS[action] for action in set(ISSUE_18_ACTIONS) - seen}
+        raise AssertionError(f"not in the owner's trail: {missing}") from None
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_action.setdefault(item["action"], []).append(item)
+    for action, records in by_action.items():
+        for record in records:
+            assert {"account_id", "seq", "at", "action", "outcome", "actor", "region", "hash", "prev_hash"} <= set(
+                record
+            )
+            assert record["account_id"] == owner.account_id and record["region"] == "us-west-2", record
+            assert record["outcome"] == ("failure" if action == "account.login-failed" else "success"), record
+    assert len(by_action["file.details-changed"]) == 3  # rename, move, tag: one record each
+    assert {r["document_id"] for a in ("file.trashed", "file.restored", "file.deleted") for r in by_action[a]} == {
+        document_id
+    }
+    # Who: the person, the link (anonymous use), and the grantee for its download and follow.
+    assert by_action["share.link-used"][0]["actor"] == {"link_id": link.json()["id"]}
+    downloaders = [r["actor"] for r in by_action["file.download-url-issued"]]
+    assert sorted(a["account_id"] for a in downloaders) == sorted([owner.account_id, friend.account_id])
+    for action in ("upload.initiated", "file.details-changed", "share.created", "account.deleted"):
+        assert by_action[action][0]["actor"] == {"account_id": owner.account_id}
+        assert by_action[action][0]["client_address"] in ("127.0.0.1", "::1")
+    # The grantee's trail holds its own download and its follow.
+    theirs = {item["action"]: item for item in await all_records(api, admin, friend.account_id)}
+    assert {"file.download-url-issued", "file.followed"} <= set(theirs)
+    assert theirs["file.followed"]["actor"] == {"account_id": friend.account_id}
+    assert theirs["file.followed"]["document_id"] == document_id
+    # The admin action is in the administrator's trail.
+    admin_id = (await api.get("/v1/account", headers=admin)).json()["account_id"]
+
+    async def reconciled() -> bool:
+        return any(r["action"] == "admin.reconciliation-run" for r in await all_records(api, admin, admin_id))
+
+    await eventually(reconciled, timeout=120, interval=1.0)
+    for account_id in (owner.account_id, friend.account_id, admin_id):
+        verdict = await api.post("/v1/admin/audit/verify", headers=admin, params={"account_id": account_id})
+        assert verdict.status_code == 200 and verdict.json()["ok"] is True, verdict.text

@@ -60,9 +60,10 @@ async def test_devices_are_listed_one_is_signed_out_and_new_ones_are_mailed(api:
     phone_id = devices["Chrome 131 on Mac OS X"]["session_id"]
     ended = await api.delete(f"/v1/account/sessions/{phone_id}", headers=bearer(laptop["token"]))
     assert ended.status_code == 204
-    assert (await api.get("/v1/documents", headers=bearer(phone["token"]))).status_code == 401
+    signed_out = await api.get("/v1/documents", headers=bearer(phone["token"]))
+    assert signed_out.status_code == 401 and signed_out.json()["type"].endswith(":signed-out"), signed_out.text
     refreshed = await api.post("/v1/sessions/refresh", json={"refresh_token": phone["refresh_token"]})
-    assert refreshed.status_code == 401
+    assert refreshed.status_code == 401 and refreshed.json()["type"].endswith(":signed-out"), refreshed.text
     left = (await api.get("/v1/account/sessions", headers=bearer(laptop["token"]))).json()["items"]
     assert len(left) == 2 and "Chrome 131 on Mac OS X" not in {d["client"] for d in left}
 
@@ -85,5 +86,6 @@ async def test_devices_are_listed_one_is_signed_out_and_new_ones_are_mailed(api:
     assert others.status_code == 204
     [only] = (await api.get("/v1/account/sessions", headers=bearer(again["token"]))).json()["items"]
     assert only["current"] is True
-    assert (await api.get("/v1/documents", headers=bearer(laptop["token"]))).status_code == 401
+    laptop_out = await api.get("/v1/documents", headers=bearer(laptop["token"]))
+    assert laptop_out.status_code == 401 and laptop_out.json()["type"].endswith(":signed-out"), laptop_out.text
     assert len(await sign_in_mails(user.email)) == 2

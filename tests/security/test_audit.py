@@ -3,14 +3,16 @@ actions reaches any record, and a client cannot choose the address its actions a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from docstore_devplatform.e2e import PASSWORD, User, sign_up, upload
+from docstore_devplatform.e2e import PASSWORD, System, User, sign_up, upload
 from docstore_devplatform.testing import eventually
 
 ADMIN_ROUTES = (
@@ -45,7 +47,7 @@ async def test_a_non_admin_is_refused_every_admin_audit_route(api: httpx.AsyncCl
         assert anonymous.status_code == 401, (method, path, anonymous.text)
 
 
-async def test_no_password_token_or_signature_reaches_any_record(api: httpx.AsyncClient) -> None:
+async def test_no_password_token_or_signature_reaches_any_record(api: httpx.AsyncClient, system: System) -> None:
     user = await sign_up(api)
     secrets: list[str] = [PASSWORD]
     # A program's login: access and refresh tokens both in the body.
@@ -111,6 +113,16 @@ async def test_no_password_token_or_signature_reaches_any_record(api: httpx.Asyn
         assert secret not in everything, "a secret reached the audit trail"
     assert "X-Amz-Signature" not in everything and "X-Amz-Credential" not in everything
     assert "password_hash" not in everything and "argon2" not in everything
+    # Nor any log line of any service (the gateway's access log included) or span.
+    logs = Path(system.logs)
+    for path in sorted(await asyncio.to_thread(lambda: list(logs.glob("*.log")))):
+        text = await asyncio.to_thread(path.read_text, errors="replace")
+        for secret in secrets:
+            assert secret not in text, f"{path.name} holds a secret of this session"
+        assert "X-Amz-Signature=" not in text, f"{path.name} holds a signed URL"
+    if system.traces is not None:
+        spans = await asyncio.to_thread(system.traces.read_text, errors="replace")
+        assert not [secret for secret in secrets if secret in spans], "a span holds a secret of this session"
 
 
 async def admin_headers(api: httpx.AsyncClient) -> dict[str, str]:

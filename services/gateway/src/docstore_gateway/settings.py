@@ -73,6 +73,10 @@ class Settings(ServiceSettings, S3Settings):
     login_limits_per_address: str = "30/minute;300/hour;2000/day"
     """Login attempts per client address, failed or not."""
     signup_limits_per_address: str = "10/minute;50/hour;200/day"
+    password_reset_limits_per_address: str = "10/minute;60/hour;300/day"
+    """Password-reset requests (POST /v1/account/password-reset, public) per client address: each
+    costs metadata an argon2 verification and a hand-over to the other regions; the mails
+    themselves are limited per account by metadata."""
     link_password_limits: str = "5/minute;20/hour;50/day"
     """WRONG passwords on one public share link from one address (`/s/{token}`); over them, that
     address gets 429 on that link until a window frees a slot."""
@@ -97,7 +101,11 @@ class Settings(ServiceSettings, S3Settings):
         return bool(self.tls_cert_file)
 
     @field_validator(
-        "login_limits_per_username", "login_limits_per_address", "signup_limits_per_address", "link_password_limits"
+        "login_limits_per_username",
+        "login_limits_per_address",
+        "signup_limits_per_address",
+        "link_password_limits",
+        "password_reset_limits_per_address",
     )
     @classmethod
     def _limits(cls, value: str) -> str:

@@ -133,6 +133,19 @@ async def test_sign_ups_are_limited_per_address(gateway: Gateway) -> None:
         assert_headers(flood)
 
 
+async def test_password_reset_requests_are_limited_per_address(gateway: Gateway) -> None:
+    """Public, and each costs metadata an argon2 verification: known or not, the third in the
+    minute from one address is refused before it reaches metadata."""
+    async with gateway(password_reset_limits_per_address="2/minute") as client:
+        username = await sign_up(client)
+        for name in (username, f"nobody-{uuid.uuid4().hex[:8]}"):
+            asked = await client.post("/v1/account/password-reset", json={"username_or_email": name})
+            assert asked.status_code == 202, asked.text
+        flood = await client.post("/v1/account/password-reset", json={"username_or_email": username})
+        retry_after(flood)
+        assert_headers(flood)
+
+
 async def test_only_table_routes_are_forwarded_under_canonical_paths(gateway: Gateway) -> None:
     async with gateway() as client:
         username = await sign_up(client)

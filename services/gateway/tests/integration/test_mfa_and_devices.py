@@ -275,9 +275,17 @@ async def test_sessions_are_listed_ended_one_by_one_or_all_but_this_one(gateway:
 
     ended = await client.delete(f"/v1/account/sessions/{phone_id}", headers=bearer(laptop["token"]))
     assert ended.status_code == 204
-    assert (await client.get("/v1/account/sessions", headers=bearer(phone["token"]))).status_code == 401
-    gone = await client.post("/v1/sessions/refresh", json={"refresh_token": phone["refresh_token"]})
-    assert gone.status_code == 401
+    # The phone's client is told it was signed out (sign in again), not a bare 401, on both tokens,
+    # also when it tries its refresh token twice.
+    refused = await client.get("/v1/account/sessions", headers=bearer(phone["token"]))
+    assert refused.status_code == 401 and refused.json()["type"].endswith(":signed-out"), refused.text
+    assert refused.json()["detail"] == "You were signed out: sign in again"
+    assert "invalid_token" in refused.headers["www-authenticate"]
+    for _ in range(2):
+        gone = await client.post("/v1/sessions/refresh", json={"refresh_token": phone["refresh_token"]})
+        assert gone.status_code == 401 and gone.json()["type"].endswith(":signed-out"), gone.text
+    # The laptop's own session is untouched.
+    assert (await client.get("/v1/account/sessions", headers=bearer(laptop["token"]))).status_code == 200
     again = await client.delete(f"/v1/account/sessions/{phone_id}", headers=bearer(laptop["token"]))
     assert again.status_code == 404
 

@@ -67,6 +67,13 @@ class MemorySessions:
             self.rows = {token: s for token, s in self.rows.items() if s.family_id != family_id}
             self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.family_id != family_id}
 
+    async def revoke_family(self, family_id: str, at: datetime) -> None:
+        if family_id:
+            self.rows = {t: replace(s, revoked=True) if s.family_id == family_id else s for t, s in self.rows.items()}
+            self.refresh_rows = {
+                t: replace(r, revoked=True) if r.family_id == family_id else r for t, r in self.refresh_rows.items()
+            }
+
     async def add_refresh(self, token: RefreshToken) -> None:
         self.refresh_rows[token.token] = token
 
@@ -136,6 +143,9 @@ class CountingThrottle:
         self.failures.append(username)
 
     async def sign_up(self, address: str) -> int | None:
+        return self.signup_wait
+
+    async def password_reset(self, address: str) -> int | None:
         return self.signup_wait
 
 

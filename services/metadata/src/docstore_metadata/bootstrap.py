@@ -75,6 +75,7 @@ class Services:
         self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
         self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
+        self.runtime.background("metadata-account-notices", self.account_security.run_notices)
 
 
 async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Services:

@@ -139,6 +139,31 @@ async def test_resend_is_throttled(metadata: Harness, mailer: RecordingMailer) -
     ).status_code == 200
 
 
+async def test_a_reset_for_an_unknown_name_does_the_writes_a_known_one_does(
+    metadata: Harness, mailer: RecordingMailer
+) -> None:
+    """The answer's time is not measured here (bench/password_reset.py): the work is. Each request,
+    known or not, writes one counter and one token row; an unknown name's row is a decoy no mail
+    carries, filed under the name's digest, never the name."""
+    user = await sign_up(metadata)
+    await _settled(mailer, metadata)
+    tokens, counters = metadata.db["account_tokens"], metadata.db["account_counters"]
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    written: dict[str, tuple[int, int]] = {}
+    for kind, name in (("known", user["email"]), ("unknown", nobody)):
+        before = (await tokens.count_documents({}), await counters.count_documents({}))
+        answer = await metadata.http.post("/account/password-reset", json={"username_or_email": name})
+        assert answer.status_code == 202
+        after = (await tokens.count_documents({}), await counters.count_documents({}))
+        written[kind] = (after[0] - before[0], after[1] - before[1])
+    assert written["known"] == written["unknown"] == (1, 1)
+    await _settled(mailer, metadata)
+    assert not [m for m in mailer.sent if m["to"] == nobody]
+    decoys = await tokens.find({"account_id": {"$regex": "^unknown:"}, "purpose": "reset-password"}).to_list(None)
+    assert decoys and not any(nobody in repr(row) for row in decoys)
+    assert not await counters.find_one({"_id": {"$regex": nobody.split("@")[0]}})
+
+
 async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer: RecordingMailer) -> None:
     user, other = await sign_up(metadata), await sign_up(metadata)
     known = await metadata.http.post("/account/password-reset", json={"username_or_email": user["email"]})
@@ -168,8 +193,10 @@ async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer:
     assert len(revoked) == 1 and revoked[0].reason == "password-reset"
     changed = [e for e in await metadata.emitted(AccountPasswordChanged) if e.account_id == user["id"]]
     assert [e.via for e in changed] == ["reset"]
+    await _settled(mailer, metadata)  # the notice goes out after the commit, from its queued row
     notice = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
     assert len(notice) == 1 and "link" not in notice[0]
+    assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
     # An expired link is refused.
     await metadata.http.post("/account/password-reset", json={"username_or_email": other["username"]})
@@ -207,6 +234,7 @@ async def test_change_password_and_email(metadata: Harness, mailer: RecordingMai
         "/account/email", json={"password": NEW_PASSWORD, "new_email": new_email}, headers=headers
     )
     assert asked.status_code == 202
+    await _settled(mailer, metadata)
     notice = [m for m in mailer.sent if m["kind"] == "email-change-notice"]
     assert notice and notice[0]["to"] == user["email"] and "link" not in notice[0]
     account = await metadata.http.get("/account", headers=headers)
@@ -220,6 +248,73 @@ async def test_change_password_and_email(metadata: Harness, mailer: RecordingMai
     assert internal.json() == {"email": new_email, "email_verified": True}
     events = [e for e in await metadata.emitted(AccountEmailVerified) if e.account_id == user["id"]]
     assert [e.changed for e in events] == [False, True]
+
+
+class AwayMailer(RecordingMailer):
+    """notify is away: nothing is taken."""
+
+    async def send(self, kind: str, *, account_id: str, to: str, **fields: Any) -> bool:
+        return False
+
+
+async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(metadata: Harness, mailer: RecordingMailer) -> None:
+    """The "password changed" notice is written in the change's transaction, so neither notify
+    being away nor the process dying after the commit loses it: it is sent when notify is back."""
+    user = await sign_up(metadata)
+    await _settled(mailer, metadata)
+    await metadata.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
+    security = metadata.services.account_security
+    security.mailer = AwayMailer()
+    changed = await metadata.http.put(
+        "/account/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers={**metadata.headers(user["id"]), "X-DocStore-Client-Address": "198.51.100.23"},
+    )
+    assert changed.status_code == 204, changed.text
+    await _settled(mailer, metadata)
+    [row] = await metadata.db["account_notices"].find({"account_id": user["id"]}).to_list(None)
+    assert row["kind"] == "password-changed" and row["to"] == user["email"] and row["attempts"] == 1
+    assert row["next_attempt_at"] > row["created_at"]  # backed off
+    stored = repr(row)
+    for secret in (PASSWORD, NEW_PASSWORD, "token", "argon2"):
+        assert secret not in stored
+
+    # notify is back: the next round sends it, once, with the time and the address of the change.
+    security.mailer = mailer
+    later = datetime.now(UTC) + timedelta(minutes=20)
+    assert await security.send_notices(later) >= 1
+    assert await security.send_notices(later) == 0
+    [notice] = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
+    assert notice["client_address"] == row["fields"]["client_address"] and notice["at"] == row["fields"]["at"]
+    assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
+
+
+async def test_wrong_current_passwords_are_throttled_per_account(metadata: Harness, mailer: RecordingMailer) -> None:
+    """A session left open cannot be used to guess the password behind it: after ten wrong
+    answers in the hour, every route that asks for the password answers 429, the right one too."""
+    user, other = await sign_up(metadata), await sign_up(metadata)
+    headers = metadata.headers(user["id"])
+    for n in range(10):
+        wrong = await metadata.http.put(
+            "/account/password",
+            json={"current_password": f"guess number {n} x", "new_password": NEW_PASSWORD},
+            headers=headers,
+        )
+        assert wrong.status_code == 403, wrong.text
+    for method, path, body in (
+        ("PUT", "/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        ("PUT", "/account/email", {"password": PASSWORD, "new_email": f"x-{user['email']}"}),
+    ):
+        refused = await metadata.http.request(method, path, json=body, headers=headers)
+        assert refused.status_code == 429, (path, refused.text)
+    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 401  # nothing changed
+    # Another account is not affected.
+    fine = await metadata.http.put(
+        "/account/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=metadata.headers(other["id"]),
+    )
+    assert fine.status_code == 204, fine.text
 
 
 async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, mailer: RecordingMailer) -> None:
@@ -253,6 +348,11 @@ async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, ma
     assert (await metadata.http.post(url, json={"code": codes[0]}, headers=gateway)).status_code == 401
     assert (await metadata.http.post(url, json={"code": codes[1]}, headers=gateway)).status_code == 200
 
+    # Turning it off needs both the password and a code: either one wrong, it stays on.
+    for wrong in ({"password": "not the password 42", "code": codes[2]}, {"password": PASSWORD, "code": "000000"}):
+        refused = await metadata.http.request("DELETE", "/account/mfa", json=wrong, headers=headers)
+        assert refused.status_code in (401, 403), refused.text
+        assert (await verify(metadata, user)).json()["mfa_required"] is True
     off = await metadata.http.request(
         "DELETE", "/account/mfa", json={"password": PASSWORD, "code": codes[2]}, headers=headers
     )

@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 
 from docstore_devplatform.testing import eventually
 from docstore_events import FileDetailsChanged, FileTrashed, ShareLinkUsed, encode
+from docstore_events.activity import FileDownloadUrlIssued
 from docstore_events.origin import CE_CLIENT_ADDRESS, CE_USER_AGENT
 from docstore_metadata.adapters.audit_log import AuditLog
 from docstore_metadata.domain.audit import START, ChainVerifier
@@ -100,6 +101,33 @@ async def test_a_link_download_is_the_links_doing_and_lands_in_the_owners_trail(
     [row] = await records_of(metadata, owner)
     assert row["actor"] == {"link_id": "link-1"} and row["document_id"] == "doc-1"
     assert row["client_address"] == "198.51.100.9" and row["user_agent"] is None
+
+
+async def test_a_grantees_download_is_in_the_owners_trail_too_once_however_often_delivered(
+    metadata: Harness,
+) -> None:
+    owner, grantee = f"acc-{uuid.uuid4().hex[:8]}", f"acc-{uuid.uuid4().hex[:8]}"
+    download = FileDownloadUrlIssued(account_id=grantee, owner_id=owner, document_id="doc-1", version=3, name="a.pdf")
+    sent = await metadata.events.send(download, headers={CE_CLIENT_ADDRESS: "198.51.100.7"})
+    await eventually(lambda: _count(metadata, owner, 1), timeout=60)
+    await eventually(lambda: _count(metadata, grantee, 1), timeout=60)
+    for _ in range(2):
+        await metadata.events.resend(sent)
+    await metadata.events.send(renamed(owner, 0))  # once this is in, the resends were seen before it
+    await eventually(lambda: _count(metadata, owner, 2), timeout=60)
+    assert await _count(metadata, grantee, 1)
+    [mine] = await records_of(metadata, grantee)
+    seen, _ = await records_of(metadata, owner)
+    assert (mine["event_id"], seen["event_id"]) == (sent.id, f"{sent.id}/{owner}")
+    for row in (mine, seen):
+        assert row["action"] == "file.download-url-issued" and row["document_id"] == "doc-1"
+        assert row["actor"] == {"account_id": grantee} and row["client_address"] == "198.51.100.7"
+        assert row["details"]["version"] == 3
+    # The owner reads it in their own activity; both chains verify.
+    listed = (await activity(metadata, owner, action="file.download-url-issued"))["items"]
+    assert [item["actor"] for item in listed] == [{"account_id": grantee}]
+    for account in (owner, grantee):
+        assert (await metadata.get("/account/activity/verify", account)).json()["ok"] is True
 
 
 async def test_two_writers_at_once_never_fork_a_chain(metadata: Harness) -> None:

@@ -16,6 +16,7 @@ from docstore_events import (
     ShareLinkUsed,
     UploadCompleted,
 )
+from docstore_events.activity import FileDownloadUrlIssued
 from docstore_metadata.domain.audit import (
     ACTIONS,
     GENESIS,
@@ -23,6 +24,7 @@ from docstore_metadata.domain.audit import (
     AuditFact,
     ChainPoint,
     audit_fact,
+    audit_facts,
     canonical_json,
     chain,
     details_of,
@@ -139,6 +141,52 @@ def test_a_link_download_is_done_by_the_link_and_an_expiry_by_nobody() -> None:
         account_id="owner", link_id="l-1", document_id="d", document_name="x", expires_at=AT, actor_id="editor"
     )
     assert fact_of(created).actor == {"account_id": "editor"} and fact_of(created).details["link_id"] == "l-1"
+
+
+def facts_of(event: object) -> list[AuditFact]:
+    return audit_facts(
+        event_type=event.type,  # type: ignore[attr-defined]
+        data=event.model_dump(mode="json"),  # type: ignore[attr-defined]
+        event_id="ev-1",
+        at=AT,
+        region="us-west-2",
+        client_address="198.51.100.2",
+    )
+
+
+def test_a_grantees_download_is_in_the_grantees_and_the_owners_trail() -> None:
+    download = FileDownloadUrlIssued(account_id="grantee", owner_id="owner", document_id="d", version=2, name="x")
+    mine, owners = facts_of(download)
+    assert (mine.account_id, mine.event_id, mine.from_event) == ("grantee", "ev-1", "ev-1")
+    assert (owners.account_id, owners.event_id, owners.from_event) == ("owner", "ev-1/owner", "ev-1")
+    for fact in (mine, owners):  # the same facts: who (the grantee), what, which document, from where
+        assert (fact.actor, fact.document_id, fact.action) == (
+            {"account_id": "grantee"},
+            "d",
+            "file.download-url-issued",
+        )
+        assert fact.client_address == "198.51.100.2" and fact.details["version"] == 2
+    # The owner's own download is one record, in the owner's trail.
+    [own] = facts_of(FileDownloadUrlIssued(account_id="owner", owner_id="owner", document_id="d", version=1, name="x"))
+    assert (own.account_id, own.event_id) == ("owner", "ev-1")
+
+
+def test_what_an_editor_does_on_an_owners_document_is_in_both_trails() -> None:
+    created = ShareLinkCreated(
+        account_id="owner", link_id="l-1", document_id="d", document_name="x", expires_at=AT, actor_id="editor"
+    )
+    assert [(f.account_id, f.actor) for f in facts_of(created)] == [
+        ("owner", {"account_id": "editor"}),
+        ("editor", {"account_id": "editor"}),
+    ]
+    by_owner = created.model_copy(update={"actor_id": "owner"})
+    assert [f.account_id for f in facts_of(by_owner)] == ["owner"]
+    # A link's anonymous use and an expiry have no account acting: the owner's trail only.
+    used = ShareLinkUsed(account_id="owner", link_id="l-1", document_id="d", document_name="x", version=1, downloads=1)
+    assert [f.account_id for f in facts_of(used)] == ["owner"]
+    # An editor's new version: the owner's trail and the editor's.
+    modified = FileModified(account_id="owner", document_id="d", version=2, name="x", size=1, actor_id="editor")
+    assert [f.account_id for f in facts_of(modified)] == ["owner", "editor"]
 
 
 def test_a_failed_login_is_a_failure_by_type_or_by_its_own_outcome() -> None:

@@ -46,6 +46,7 @@ SYSTEM_ENV = {
     "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
     "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
     "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
+    "GATEWAY_PASSWORD_RESET_LIMITS_PER_ADDRESS": "100000/minute",
     # Suites keep a session-scoped user's bearer token for a whole run, longer than the 15-minute
     # default access token; tests of refreshing spend refresh cookies and never wait for expiry.
     "GATEWAY_ACCESS_TTL_SECONDS": "86400",

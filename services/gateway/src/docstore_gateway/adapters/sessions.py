@@ -48,6 +48,7 @@ def _refresh(token: str, row: dict[str, Any]) -> RefreshToken:
         expires_at=expires_at,
         used_at=_aware(row.get("used_at")),
         signed_in_at=_aware(row.get("signed_in_at")),
+        revoked=row.get("revoked_at") is not None,
     )
 
 
@@ -92,6 +93,7 @@ class MongoSessions:
             expires_at,
             row.get("family_id", ""),
             _aware(row.get("signed_in_at")),
+            revoked=row.get("revoked_at") is not None,
         )
 
     async def remove(self, token: str) -> None:
@@ -116,6 +118,14 @@ class MongoSessions:
             return  # a session from before families: it has no relatives to revoke
         await self.refresh_tokens.delete_many({"family_id": family_id}, session=self.session)
         await self.collection.delete_many({"family_id": family_id}, session=self.session)
+        await self.families.delete_one({"_id": family_id}, session=self.session)
+
+    async def revoke_family(self, family_id: str, at: datetime) -> None:
+        if not family_id:
+            return
+        revoked = {"family_id": family_id, "revoked_at": None}
+        await self.refresh_tokens.update_many(revoked, {"$set": {"revoked_at": at}}, session=self.session)
+        await self.collection.update_many(revoked, {"$set": {"revoked_at": at}}, session=self.session)
         await self.families.delete_one({"_id": family_id}, session=self.session)
 
     async def add_refresh(self, token: RefreshToken) -> None:

@@ -53,6 +53,7 @@ class Throttle:
         login_per_address: str,
         signup_per_address: str,
         link_password: str = "",
+        password_reset_per_address: str = "",
     ) -> None:
         storage = storage_from_string(async_storage_uri(storage_uri))
         if not isinstance(storage, Storage):
@@ -65,6 +66,7 @@ class Throttle:
         self.login_per_address = parse_limits(login_per_address)
         self.signup_per_address = parse_limits(signup_per_address)
         self.link_password = parse_limits(link_password)
+        self.password_reset_per_address = parse_limits(password_reset_per_address)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Throttle:
@@ -74,6 +76,7 @@ class Throttle:
             login_per_address=settings.login_limits_per_address,
             signup_per_address=settings.signup_limits_per_address,
             link_password=settings.link_password_limits,
+            password_reset_per_address=settings.password_reset_limits_per_address,
         )
 
     async def login_attempt(self, username: str, address: str) -> int | None:
@@ -90,6 +93,10 @@ class Throttle:
     async def sign_up(self, address: str) -> int | None:
         """Counts a sign-up attempt for the address; refuses once over a limit."""
         return await self._hit(self.signup_per_address, "signup-address", address)
+
+    async def password_reset(self, address: str) -> int | None:
+        """Counts a password-reset request for the address; refuses once over a limit."""
+        return await self._hit(self.password_reset_per_address, "password-reset-address", address)
 
     async def mfa_attempt(self, account_id: str, address: str) -> int | None:
         """Before checking a second-factor code: counts the attempt for the address (the same

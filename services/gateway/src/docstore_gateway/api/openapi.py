@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from docstore_events import asyncapi
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.deps import ServicesDep
-from docstore_gateway.domain.routing import ROUTE_TABLE, SIGN_UP, PublicRoute, route_for
+from docstore_gateway.domain.routing import PASSWORD_RESET, ROUTE_TABLE, SIGN_UP, PublicRoute, route_for
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
@@ -27,7 +27,7 @@ PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 def gateway_answers(operation: dict[str, Any], route: PublicRoute) -> dict[str, Any]:
     """`operation` as the gateway publishes it, with the refusals the gateway adds: a bearer token
     required unless the route is public (else 401), a body above the gateway's limit refused
-    with 413, sign-ups throttled (429), and 503 when the owning service does not answer."""
+    with 413, sign-ups and password-reset requests throttled (429), and 503 when the owning service does not answer."""
     public = route.public
     responses = dict(operation.get("responses", {}))
     extra: dict[str, Any] = {}
@@ -36,7 +36,7 @@ def gateway_answers(operation: dict[str, Any], route: PublicRoute) -> dict[str, 
         responses.setdefault("401", {"description": PROBLEM_RESPONSES[401], "content": PROBLEM})
     if "requestBody" in operation:
         responses.setdefault("413", {"description": "Request body above the gateway's limit", "content": PROBLEM})
-    if route is SIGN_UP:
+    if route is SIGN_UP or route is PASSWORD_RESET:
         responses.setdefault("429", {"description": PROBLEM_RESPONSES[429], "content": PROBLEM})
     responses.setdefault("503", {"description": PROBLEM_RESPONSES[503], "content": PROBLEM})
     return {**operation, **extra, "responses": responses}

@@ -19,6 +19,7 @@ from docstore_gateway.domain.errors import BadPath, MethodNotAllowed
 
 __all__ = [
     "ROUTE_TABLE",
+    "PASSWORD_RESET",
     "SIGN_UP",
     "BadPath",
     "Match",
@@ -255,6 +256,9 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
     )
 )
 SIGN_UP = next(r for r in ROUTE_TABLE if (r.method, r.template) == ("POST", "/accounts"))
+PASSWORD_RESET = next(r for r in ROUTE_TABLE if (r.method, r.template) == ("POST", "/account/password-reset"))
+"""Public, and each request costs metadata an argon2 verification (the equal work that hides
+whether the account exists) and a hand-over to every other region: throttled per address."""
 
 
 @dataclass(frozen=True)

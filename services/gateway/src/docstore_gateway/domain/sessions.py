@@ -35,6 +35,9 @@ class Session:
     signed_in_at: datetime | None = None
     """When that login happened (None for sessions stored before this was kept: `created_at`
     stands in). A revocation of every session refuses tokens of logins before its time."""
+    revoked: bool = False
+    """The owner ended this session from their list of devices: its tokens are refused with
+    "signed out, sign in again" (not a bare 401), so the client knows to ask for a new login."""
 
     def login_time(self) -> datetime:
         return self.signed_in_at or self.created_at
@@ -60,6 +63,8 @@ class RefreshToken:
     used_at: datetime | None = None
     signed_in_at: datetime | None = None
     """When the login this token descends from happened (None: stored before this was kept)."""
+    revoked: bool = False
+    """Its session was ended from the owner's list of devices (`Session.revoked`)."""
 
     def live_at(self, now: datetime) -> bool:
         return now < self.expires_at

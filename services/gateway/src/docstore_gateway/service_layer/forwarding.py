@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
 from docstore_gateway.domain.errors import AdminOnly, BodyTooLarge, NoSuchRoute, Throttled
-from docstore_gateway.domain.routing import SIGN_UP, checked_segments, resolve
+from docstore_gateway.domain.routing import PASSWORD_RESET, SIGN_UP, checked_segments, resolve
 from docstore_gateway.service_layer.ports import LoginThrottle, SessionRepository, Upstream
 from docstore_gateway.service_layer.sessions import Authenticator
 
@@ -51,7 +51,8 @@ class Forwarding:
     async def forward(self, request: Incoming) -> UpstreamAnswer:
         """The owning service's answer, or a refusal: a malformed path (400), no such route (404),
         another method (405), no live session (401, or 307 home), not an admin (403), too many
-        sign-ups (429), a body too large (413), the service unavailable (503)."""
+        sign-ups or password-reset requests from the address (429), a body too large (413), the
+        service unavailable (503)."""
         # The edge middleware already refused malformed paths; checking again keeps this safe alone.
         segments = checked_segments(request.raw_path, request.path)
         found = resolve(request.method, segments[1:])
@@ -66,6 +67,8 @@ class Forwarding:
                 raise AdminOnly()
         if route is SIGN_UP and (wait := await self.throttle.sign_up(request.address)):
             raise Throttled(wait, "sign-ups from this address")
+        if route is PASSWORD_RESET and (wait := await self.throttle.password_reset(request.address)):
+            raise Throttled(wait, "password-reset requests from this address")
         body = await request.body()
         if len(body) > self.max_body_bytes:
             raise BodyTooLarge()

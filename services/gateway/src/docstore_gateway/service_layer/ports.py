@@ -33,6 +33,11 @@ class SessionRepository(Protocol):
         """Every access and refresh token descending from one login."""
         ...
 
+    async def revoke_family(self, family_id: str, at: datetime) -> None:
+        """End one login from the owner's device list: its device row goes, its access and refresh
+        tokens stay stored as revoked (until they expire) so their holder hears "signed out"."""
+        ...
+
     async def add_refresh(self, token: RefreshToken) -> None: ...
 
     async def find_refresh(self, token: str) -> RefreshToken | None:
@@ -124,6 +129,8 @@ class LoginThrottle(Protocol):
     async def login_failed(self, username: str) -> None: ...
 
     async def sign_up(self, address: str) -> int | None: ...
+
+    async def password_reset(self, address: str) -> int | None: ...
 
     async def mfa_attempt(self, account_id: str, address: str) -> int | None:
         """Before checking a second-factor code: counts the attempt for the address (with the

@@ -119,6 +119,8 @@ class Authenticator:
             if issuer and self.regions.elsewhere(issuer):
                 raise self.regions.send_home(issuer, target)
             raise Unauthenticated()
+        if session.revoked:
+            raise SignedOut()
         if self.sign_outs is not None:
             revoked = await self.sign_outs.valid_after(session.account_id)
             if revoked is not None and session.login_time() < revoked:
@@ -333,6 +335,8 @@ class Logins:
         outcome, found = await self.sessions.use_refresh(token, self.clock())
         if found is None:
             raise SessionEnded()
+        if found.revoked:
+            raise SignedOut()  # ended from the owner's device list: "signed out", not a theft
         if outcome == RefreshOutcome.REUSED:
             family = found.family_id
             await self._end(found.account_id, "refresh-reuse", lambda sessions: sessions.remove_family(family))
@@ -383,11 +387,15 @@ class Logins:
         )
 
     async def end_families(self, account_id: str, reason: SessionEndReason, family_ids: list[str]) -> None:
-        """End these sessions (families) of the account, with one `session.ended`."""
+        """End these sessions (families) of the account, with one `session.ended`. Their tokens are
+        kept as revoked until they expire: a client holding one is told it was signed out (401
+        `signed-out`), not handed the bare 401 of a token nobody knows."""
+
+        at = self.clock()
 
         async def remove(sessions: SessionRepository) -> None:
             for family_id in family_ids:
-                await sessions.remove_family(family_id)
+                await sessions.revoke_family(family_id, at)
 
         await self._end(account_id, reason, remove)
 

@@ -9,6 +9,9 @@ per-account send counters, bound to one session like `repositories.py`.
   `expires_at`, `used_at`, `email` (the requested address, for `change-email`). A TTL index
   removes them a day after they expire.
 - `account_counters`: fixed one-hour windows of mails sent per account and kind (TTL-removed).
+- `account_notices`: notice mails that carry no token ("your password was changed", "your
+  address is being changed"), written in the transaction of the change they tell of and sent by
+  a relay until notify takes them (`NoticeQueue`).
 """
 
 from __future__ import annotations
@@ -127,6 +130,12 @@ class CounterRepository:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("expires_at", expireAfterSeconds=0)
 
+    async def count(self, account_id: str, kind: str, now: datetime) -> int:
+        """How many `kind` the account used in this hour."""
+        window = now.replace(minute=0, second=0, microsecond=0)
+        doc = await self.collection.find_one({"_id": f"{account_id}:{kind}:{window.isoformat()}"}, session=self.session)
+        return int(doc["count"]) if doc else 0
+
     async def take(self, account_id: str, kind: str, now: datetime, limit: int) -> bool:
         """Count one more `kind` for the account in this hour; False when the hour's `limit` is spent."""
         window = now.replace(minute=0, second=0, microsecond=0)
@@ -140,6 +149,62 @@ class CounterRepository:
         return doc is not None and int(doc["count"]) <= limit
 
 
+class NoticeQueue:
+    """Notice mails waiting for notify: `{_id, kind, account_id, to, fields, created_at, attempts,
+    next_attempt_at, last_error}`. A row is inserted in the change's transaction (so a notice is
+    never lost to a process that dies after the commit), claimed by one sender at a time (a lease:
+    `next_attempt_at` moved ahead), deleted once notify took it, and otherwise tried again later.
+    Rows never hold a token or a link: only the notices without one go this way."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
+        self.collection = db["account_notices"]
+        self.session = session
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("next_attempt_at")
+
+    async def add(
+        self, notice_id: str, kind: str, account_id: str, to: str, fields: Mapping[str, Any], now: datetime
+    ) -> None:
+        await self.collection.insert_one(
+            {
+                "_id": notice_id,
+                "kind": kind,
+                "account_id": account_id,
+                "to": to,
+                "fields": dict(fields),
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            },
+            session=self.session,
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[Doc]:
+        found = self.collection.find({"next_attempt_at": {"$lte": now}}, session=self.session)
+        return await found.sort("next_attempt_at", 1).limit(limit).to_list(None)
+
+    async def claim(self, row: Doc, now: datetime, lease: timedelta) -> bool:
+        """True for the one sender that moved the row's next attempt past the lease (two replicas
+        never send one notice at once; a sender that died lets it come due again)."""
+        result = await self.collection.update_one(
+            {"_id": row["_id"], "next_attempt_at": row["next_attempt_at"]},
+            {"$set": {"next_attempt_at": now + lease}},
+            session=self.session,
+        )
+        return result.modified_count == 1
+
+    async def sent(self, notice_id: str) -> None:
+        await self.collection.delete_one({"_id": notice_id}, session=self.session)
+
+    async def retry_at(self, notice_id: str, at: datetime, error: str) -> None:
+        await self.collection.update_one(
+            {"_id": notice_id},
+            {"$set": {"next_attempt_at": at, "last_error": error}, "$inc": {"attempts": 1}},
+            session=self.session,
+        )
+
+
 @dataclass(frozen=True)
 class CredentialRepositories:
     """What the account-security unit of work hands a use case."""
@@ -147,12 +212,16 @@ class CredentialRepositories:
     accounts: CredentialAccounts
     tokens: TokenRepository
     counters: CounterRepository
+    notices: NoticeQueue
 
 
 def credential_repositories(db: AsyncDatabase[Any]) -> Callable[[Session], CredentialRepositories]:
     def bound(session: Session) -> CredentialRepositories:
         return CredentialRepositories(
-            CredentialAccounts(db, session), TokenRepository(db, session), CounterRepository(db, session)
+            CredentialAccounts(db, session),
+            TokenRepository(db, session),
+            CounterRepository(db, session),
+            NoticeQueue(db, session),
         )
 
     return bound
@@ -162,3 +231,4 @@ async def ensure_credential_indexes(db: AsyncDatabase[Any]) -> None:
     await db["accounts"].create_index("email")  # password reset by address
     await TokenRepository(db).ensure_indexes()
     await CounterRepository(db).ensure_indexes()
+    await NoticeQueue(db).ensure_indexes()

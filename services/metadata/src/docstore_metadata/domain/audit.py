@@ -98,6 +98,11 @@ SYSTEM_ACTORS = frozenset({"share.link-expired"})
 """Actions nobody took (time did): no actor."""
 
 
+OWNER_SEES = frozenset({"file.download-url-issued"})
+"""Actions another account takes on an owner's document that the owner's trail holds too (its
+`owner_id`): who downloaded my document is what an owner, and an auditor, looks for there."""
+
+
 def is_action(event_type: str) -> bool:
     """Whether events of `event_type` belong in the audit trail."""
     return event_type in ACTIONS or event_type not in NOT_ACTIONS
@@ -172,6 +177,14 @@ class AuditFact:
     user_agent: str | None
     region: str
     details: dict[str, Any] = field(default_factory=dict)
+    source_event_id: str = ""
+    """The event this record comes from ("" : `event_id` itself). One event may be recorded in
+    several trails (`audit_facts`): the first keeps the event's id, each other one's `event_id` is
+    `<event id>/<account>`, so every record still has an id of its own."""
+
+    @property
+    def from_event(self) -> str:
+        return self.source_event_id or self.event_id
 
 
 def region_of(source: str, default: str) -> str:
@@ -218,6 +231,41 @@ def audit_fact(
         region=region,
         details=details_of({k: v for k, v in data.items() if k != "outcome"}),
     )
+
+
+def audit_facts(
+    *,
+    event_type: str,
+    data: Mapping[str, Any],
+    event_id: str,
+    at: datetime,
+    region: str,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+) -> list[AuditFact]:
+    """The records one event becomes: one in the trail of the account it is about (`audit_fact`),
+    and one more in the trail of each other account that took part in it: the actor, when another
+    account acted on the owner's document (an editor's upload, link or version), and the owner, for
+    the actions in `OWNER_SEES` (a grantee's download). The same facts each time, so a redelivered
+    event is found recorded in each trail."""
+    first = audit_fact(
+        event_type=event_type,
+        data=data,
+        event_id=event_id,
+        at=at,
+        region=region,
+        client_address=client_address,
+        user_agent=user_agent,
+    )
+    if first is None:
+        return []
+    parties = [first.actor.get("account_id")]
+    if event_type in OWNER_SEES:
+        parties.append(data.get("owner_id"))
+    others = sorted({str(party) for party in parties if party} - {first.account_id})
+    return [first] + [
+        replace(first, account_id=party, event_id=f"{event_id}/{party}", source_event_id=event_id) for party in others
+    ]
 
 
 # --- the chain -------------------------------------------------------------------------------

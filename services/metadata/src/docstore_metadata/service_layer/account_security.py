@@ -4,16 +4,21 @@ change, and TOTP two-factor sign-in with recovery codes.
 Every change runs in one unit of work with its events (`account.email-verified`,
 `account.password-changed`, `account.mfa-changed`, `account.sessions-revoked`, none carrying a
 secret). Token-carrying mails go out after the commit through notify's internal route
-(`AccountMailer`); a token exists in clear only in that call and in the answer to nobody else.
+(`AccountMailer`); a token exists in clear only in that call and in the answer to nobody else
+(if notify is away, the person asks again: resend, or a new reset). Notices without a token
+("your password was changed", "your address is being changed") are written in the change's own
+transaction (`account_notices`) and sent until notify takes them, so none is lost to a process
+that dies after the commit or to notify being away for a while.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -70,6 +75,15 @@ LINK_PATHS = {
 send to a server: it stays out of access logs and Referer headers."""
 
 
+NOTICE_LEASE = timedelta(seconds=60)
+"""How long a sender holds a notice it is sending before another may try it."""
+NOTICE_RETRY_INITIAL = timedelta(seconds=5)
+NOTICE_RETRY_MAX = timedelta(minutes=15)
+NOTICE_MAX_AGE = timedelta(days=3)
+"""A notice notify has not taken in this long is dropped (logged as an error): it is news of an
+event days old by then."""
+
+
 @dataclass(frozen=True)
 class Enrolment:
     secret: str
@@ -90,6 +104,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _unknown_key(name: str) -> str:
+    """What a reset request for a name nobody holds here is counted (and its decoy token filed)
+    under: never the name itself."""
+    return "unknown:" + hashlib.sha256(name.lower().encode()).hexdigest()[:32]
+
+
 def _client_address() -> str:
     origin = current_origin.get()
     return (origin.client_address or "") if origin else ""
@@ -106,6 +126,7 @@ class AccountSecurity:
         gateway_url: str,
         verification_mails_per_hour: int = 3,
         reset_mails_per_hour: int = 3,
+        wrong_passwords_per_hour: int = 10,
         peers: Mapping[str, str] | None = None,
         replication_secret: str = "",
         peer_http: httpx.AsyncClient | None = None,
@@ -120,6 +141,7 @@ class AccountSecurity:
         self.gateway_url = gateway_url.rstrip("/")
         self.verification_mails_per_hour = verification_mails_per_hour
         self.reset_mails_per_hour = reset_mails_per_hour
+        self.wrong_passwords_per_hour = wrong_passwords_per_hour
         self.peers = dict(peers or {})
         self.replication_secret = replication_secret
         self.peer_http = peer_http
@@ -219,33 +241,33 @@ class AccountSecurity:
     async def request_reset(self, username_or_email: str, *, forward: bool = True) -> None:
         """Mail a 30-minute reset link to the account named (by username or address), if there is one.
 
-        The caller learns nothing: the same work (an argon2 verification, one counter write)
-        runs either way, and mail and forwarding happen after the answer. A name not held here
+        The caller learns nothing: the same work runs either way (an argon2 verification, the
+        lookup, then one transaction with one counter write and one token insert: for a name
+        nobody holds, a decoy token row under the name's digest that no one has the token of,
+        gone by TTL), and the mail and forwarding happen after the answer. A name not held here
         is handed to the other regions (`forward`), whose metadata does the same for its own
-        accounts: the request reaches the account's home region wherever it was made."""
+        accounts: the request reaches the account's home region wherever it was made.
+        `bench/password_reset.py` measures both answers' times."""
         name = username_or_email.strip()[:254]
         await asyncio.to_thread(burn_verification, name)
         account = await self.reads.accounts.by_username_or_email(name)
         now = _now()
-        if account is None or account.get("status", "active") != "active":
-            key = "unknown:" + hashlib.sha256(name.lower().encode()).hexdigest()[:32]
-
-            async def nothing(tx: Tx) -> None:
-                await tx.repos.counters.take(key, "reset-mail", now, self.reset_mails_per_hour)
-
-            await self.uow.run(nothing)
-            if forward and account is None:
-                self._later(self._forward_reset(name))
-            return
+        known = account is not None and account.get("status", "active") == "active"
+        key = str(account["_id"]) if known and account is not None else _unknown_key(name)
         issued = issue_token("reset-password", now)
 
         async def work(tx: Tx) -> bool:
-            if not await tx.repos.counters.take(account["_id"], "reset-mail", now, self.reset_mails_per_hour):
+            if not await tx.repos.counters.take(key, "reset-mail", now, self.reset_mails_per_hour):
                 return False
-            await tx.repos.tokens.add(account["_id"], issued)
+            await tx.repos.tokens.add(key, issued)
             return True
 
-        if await self.uow.run(work):
+        issued_now = await self.uow.run(work)
+        if not known or account is None:
+            if forward and account is None:
+                self._later(self._forward_reset(name))
+            return
+        if issued_now:
             self._later(
                 self.mailer.send(
                     "reset-password",
@@ -292,13 +314,14 @@ class AccountSecurity:
             tx.emit(AccountSessionsRevoked(account_id=account["_id"], revoked_before=now, reason="password-reset"))
             if not email_verified(account):
                 tx.emit(AccountEmailVerified(account_id=account["_id"], changed=False))
+            await self._notice_password_changed(tx, {**account, "email_verified": True}, now)
 
         await self.uow.run(work)
-        await self._notice_password_changed({**account, "email_verified": True}, now)
 
-    async def _notice_password_changed(self, account: Mapping[str, Any], at: datetime) -> None:
+    async def _notice_password_changed(self, tx: Tx, account: Mapping[str, Any], at: datetime) -> None:
         if email_verified(account):
-            await self.mailer.send(
+            await self._queue_notice(
+                tx,
                 "password-changed",
                 account_id=account["_id"],
                 to=account["email"],
@@ -307,11 +330,76 @@ class AccountSecurity:
                 client_address=_client_address(),
             )
 
+    # --- notices: queued in the change's transaction, sent until notify takes them ---------------
+
+    async def _queue_notice(self, tx: Tx, kind: str, *, account_id: str, to: str, **fields: Any) -> None:
+        """A notice mail (no token in it) in the change's own transaction: if the process dies
+        after the commit, the relay (`run_notices`, any replica) still sends it. After the commit
+        it is sent at once; a failure is tried again with backoff."""
+        stored = {name: value.isoformat() if isinstance(value, datetime) else value for name, value in fields.items()}
+        await tx.repos.notices.add(uuid.uuid4().hex, kind, account_id, to, stored, _now())
+        tx.after_commit(lambda: self._later(self.send_notices()))
+
+    async def send_notices(self, now: datetime | None = None, *, limit: int = 100) -> int:
+        """Send the due notices (each claimed first, so two replicas never send one twice at once);
+        a notice notify did not take is tried again later, with backoff, for `NOTICE_MAX_AGE`.
+        Returns how many were sent."""
+        now = now or _now()
+        queue = self.reads.notices
+        sent = 0
+        for row in await queue.due(now, limit):
+            if not await queue.claim(row, now, NOTICE_LEASE):
+                continue
+            fields = dict(row.get("fields") or {})
+            if await self.mailer.send(row["kind"], account_id=row["account_id"], to=row["to"], **fields):
+                await queue.sent(row["_id"])
+                sent += 1
+                continue
+            attempts = int(row.get("attempts", 0)) + 1
+            created = row.get("created_at") or now
+            created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+            if now - created > NOTICE_MAX_AGE:
+                log.error("account_notice_dropped", kind=row["kind"], account_id=row["account_id"], attempts=attempts)
+                await queue.sent(row["_id"])
+                continue
+            delay = min(NOTICE_RETRY_MAX.total_seconds(), NOTICE_RETRY_INITIAL.total_seconds() * 2 ** (attempts - 1))
+            await queue.retry_at(row["_id"], now + timedelta(seconds=delay), "not taken by notify")
+        return sent
+
+    async def run_notices(self, interval: float = 5.0) -> None:
+        """Until cancelled (a background task of the runtime): send what is due."""
+        while True:
+            try:
+                await self.send_notices()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # MongoDB away: the notices wait in their rows
+                log.exception("account_notices_failed")
+            await asyncio.sleep(interval)
+
     # --- change password, change e-mail ------------------------------------------------------
 
     async def _check_password(self, account: Mapping[str, Any], password: str) -> None:
+        """The account's current password, asked again before a change (password, address, 2FA
+        off). Wrong answers are counted per account: past `wrong_passwords_per_hour` in the hour,
+        every check answers 429 before any password is compared, so a session left open (or
+        stolen) cannot be used to guess the password behind it at argon2 speed."""
+        await self._not_throttled(account["_id"])
         if not await asyncio.to_thread(password_matches, account["password_hash"], password):
+            await self._count_wrong(account["_id"])
             raise WrongPassword()
+
+    async def _not_throttled(self, account_id: str) -> None:
+        if await self.reads.counters.count(account_id, "wrong-secret", _now()) >= self.wrong_passwords_per_hour:
+            raise TooManyRequests(
+                "Too many wrong passwords or codes in the last hour. Please wait a while, or reset your password."
+            )
+
+    async def _count_wrong(self, account_id: str) -> None:
+        async def work(tx: Tx) -> None:
+            await tx.repos.counters.take(account_id, "wrong-secret", _now(), self.wrong_passwords_per_hour)
+
+        await self.uow.run(work)
 
     async def change_password(self, account_id: str, current_password: str, new_password: str) -> None:
         account = await self._account(account_id)
@@ -325,9 +413,9 @@ class AccountSecurity:
             await tx.repos.tokens.retire(account_id, "reset-password", now)
             tx.emit(AccountPasswordChanged(account_id=account_id, via="change"))
             tx.emit(AccountSessionsRevoked(account_id=account_id, revoked_before=now, reason="password-changed"))
+            await self._notice_password_changed(tx, account, now)
 
         await self.uow.run(work)
-        await self._notice_password_changed(account, now)
 
     async def change_email(self, account_id: str, password: str, new_email: str) -> None:
         """Ask to move the account to `new_email`: a confirmation link goes there, a notice to the
@@ -346,6 +434,17 @@ class AccountSecurity:
             await tx.repos.tokens.retire(account_id, "change-email", now)
             await tx.repos.tokens.add(account_id, issued, email=new_email)
             await tx.repos.accounts.set(account_id, {"pending_email": new_email})
+            if email_verified(account):
+                await self._queue_notice(
+                    tx,
+                    "email-change-notice",
+                    account_id=account_id,
+                    to=account["email"],
+                    username=account["username"],
+                    at=now,
+                    client_address=_client_address(),
+                    new_email=new_email,
+                )
 
         await self.uow.run(work)
         await self.mailer.send(
@@ -355,16 +454,6 @@ class AccountSecurity:
             link=self._link("change-email", issued.token),
             username=account["username"],
         )
-        if email_verified(account):
-            await self.mailer.send(
-                "email-change-notice",
-                account_id=account_id,
-                to=account["email"],
-                username=account["username"],
-                at=now,
-                client_address=_client_address(),
-                new_email=new_email,
-            )
 
     # --- two-factor sign-in -----------------------------------------------------------------
 
@@ -421,7 +510,11 @@ class AccountSecurity:
         if not mfa_enabled(account):
             raise MfaState("Two-step sign-in is not on.")
         await self._check_password(account, password)
-        await self.verify_second_factor(account_id, code)
+        try:
+            await self.verify_second_factor(account_id, code)
+        except WrongCode:
+            await self._count_wrong(account_id)
+            raise
 
         async def work(tx: Tx) -> None:
             await tx.repos.accounts.unset(account_id, "mfa")

@@ -24,7 +24,7 @@ from docstore_metadata.domain.audit import (
     AuditRecord,
     ChainVerifier,
     Verification,
-    audit_fact,
+    audit_facts,
     chain,
     purge_point,
     region_of,
@@ -70,8 +70,8 @@ class AuditTrail:
 
     # --- recording -----------------------------------------------------------------------
 
-    def fact(self, delivered: Delivered) -> AuditFact | None:
-        return audit_fact(
+    def facts(self, delivered: Delivered) -> list[AuditFact]:
+        return audit_facts(
             event_type=delivered.event_type,
             data=delivered.data,
             event_id=delivered.event_id,
@@ -84,7 +84,7 @@ class AuditTrail:
     async def record_once(self, deliveries: list[Delivered]) -> int:
         """Append each delivered action to its account's chain, in the order they happened, once per
         event id however often it is delivered; one transaction for the lot. Returns records written."""
-        facts = [fact for delivered in deliveries if (fact := self.fact(delivered)) is not None]
+        facts = [fact for delivered in deliveries for fact in self.facts(delivered)]
         # One account's events come from several topics (partitions), which a batch holds in no
         # order among themselves: within a batch they take their places by the time they happened
         # (stable, so one partition's order stands among equal times).
@@ -96,7 +96,7 @@ class AuditTrail:
         async def work(tx: Transaction[AuditRepositories], fresh: frozenset[str]) -> None:
             written.clear()
             audit = tx.repos.audit
-            new = [fact for fact in facts if fact.event_id in fresh]
+            new = [fact for fact in facts if fact.from_event in fresh]
             # A record without its processed-event row (restored from a backup, say) still counts.
             already = await audit.recorded([fact.event_id for fact in new])
             by_account: dict[str, list[AuditFact]] = {}
@@ -108,7 +108,8 @@ class AuditTrail:
                 await audit.append(account_id, head, chain(head, account_facts))
                 written.append(len(account_facts))
 
-        await self.uow.run_once_each(consumer=CONSUMER, event_ids=[fact.event_id for fact in facts], work=work)
+        event_ids = list(dict.fromkeys(fact.from_event for fact in facts))
+        await self.uow.run_once_each(consumer=CONSUMER, event_ids=event_ids, work=work)
         return sum(written)
 
     # --- reading -------------------------------------------------------------------------
