@@ -287,7 +287,6 @@ async def test_two_replicas_granting_at_once_never_both_fit(app: FastAPI, publis
         assert sorted(grant.decision.granted for grant in decided) == [False, True], decided
 
 
-
 async def test_a_completion_releases_only_its_own_accounts_reservation(app: FastAPI, publisher: EventPublisher) -> None:
     """Completions are released in batches (one statement per account): an event that names
     another account's upload id (a bug upstream) leaves that reservation alone."""
