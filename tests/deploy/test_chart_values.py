@@ -259,3 +259,26 @@ def test_helm_test_is_reachable_under_the_network_policies() -> None:
     )
     (rule,) = to_gateway["spec"]["ingress"]
     assert rule["from"] == [{"podSelector": {"matchLabels": own["spec"]["podSelector"]["matchLabels"]}}]
+
+
+def test_keda_scales_each_consumer_on_its_lag_within_the_partitions() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    consumers = {name for name, svc in values["services"].items() if svc["consumer"]}
+    assert consumers and "gateway" not in consumers
+    objects = rendered_with("keda.enabled=true", "kafka.topicPrefix=eu.", "services.quota.autoscaling.maxReplicas=3")
+    scaled = {d["metadata"]["name"]: d["spec"] for d in objects if d["kind"] == "ScaledObject"}
+    hpas = {d["metadata"]["name"] for d in objects if d["kind"] == "HorizontalPodAutoscaler"}
+    assert set(scaled) == {f"docstore-{name}" for name in consumers}
+    assert hpas == {f"docstore-{name}" for name in set(service_names()) - consumers}  # never both
+    for name in consumers:
+        spec = scaled[f"docstore-{name}"]
+        assert spec["scaleTargetRef"]["name"] == f"docstore-{name}"
+        assert spec["minReplicaCount"] == values["services"][name]["autoscaling"]["minReplicas"]
+        wanted = 3 if name == "quota" else values["services"][name]["autoscaling"]["maxReplicas"]
+        assert spec["maxReplicaCount"] == wanted <= values["kafka"]["partitions"]
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == f"eu.{name}"
+    # Off by default; and above the partition count it is refused, as for the HPA.
+    assert not [d for d in rendered_with() if d["kind"] == "ScaledObject"]
+    result = helm_template("--set", "keda.enabled=true", "--set", "kafka.partitions=3")
+    assert result.returncode != 0 and "exceeds kafka.partitions (3)" in result.stderr
