@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +286,61 @@ def test_keda_scales_each_consumer_on_its_lag_within_the_partitions() -> None:
     assert not [d for d in rendered_with() if d["kind"] == "ScaledObject"]
     result = helm_template("--set", "keda.enabled=true", "--set", "kafka.partitions=3")
     assert result.returncode != 0 and "exceeds kafka.partitions (3)" in result.stderr
+
+
+class Readyz(BaseHTTPRequestHandler):
+    """A service stand-in: /readyz answers the status its server was given."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        status = self.server.status if self.path == "/readyz" else 404  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def stand_ins(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Starts servers whose /readyz answers a given status (over TLS with a cert of a private CA)."""
+    import ssl
+
+    import trustme
+
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(status: int, *, tls: bool = False) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Readyz)
+        server.status = status  # type: ignore[attr-defined]
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            trustme.CA().issue_cert("docstore-gateway").configure_cert(context)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_helm_test_fails_when_any_service_is_not_ready(stand_ins: Callable[..., str]) -> None:
+    """The rendered Pod's own script, run against servers: 0 only when every /readyz is 2xx; the
+    gateway serving TLS itself (gatewayTls) is asked over HTTPS."""
+    objects = rendered_with("gatewayTls.secretName=docstore-gateway-tls")
+    argv = readyz_pod(objects)["spec"]["containers"][0]["command"]
+    assert argv[3].startswith("https://docstore-gateway:")
+    script = argv[2]
+
+    def run_script(*urls: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", script, *urls], capture_output=True, text=True, timeout=60)
+
+    ready, gateway = stand_ins(200), stand_ins(200, tls=True)
+    assert run_script(gateway, ready, stand_ins(200)).returncode == 0
+    unready = stand_ins(503)
+    failed = run_script(gateway, ready, unready)
+    assert failed.returncode == 1 and f"{unready} FAILED" in failed.stdout
+    assert run_script(ready, "http://127.0.0.1:1").returncode == 1  # nothing listening
