@@ -1,10 +1,12 @@
 """The running system's API documents match what it answers: the gateway's merged OpenAPI names
-operations readably and declares every error as the `Problem` that real answers are; `/docs` and
+operations readably and declares every error as the `Problem` that real answers are; every list
+is one cursor page (`cursor` and `limit` in, `items`, `next_cursor` and a `next` link out); `/docs` and
 `/redoc` (the gateway's and each service's) load nothing from another origin; `/asyncapi` is the
 document generated from libs/events."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
@@ -83,6 +85,76 @@ async def test_real_errors_through_the_gateway_are_the_declared_problem(system) 
             assert str(status) in spec["paths"][path][method.lower()]["responses"], f"{method} {path} {status}"
             jsonschema_rs.validate(schema, answer.json())
             assert answer.json()["status"] == status
+
+
+OTHER_PAGINATION = {"page", "per_page", "page_size", "pagesize", "offset", "skip", "start", "after", "before"}
+"""Query parameters of other pagination styles (page/per_page, offsets, keyset pairs)."""
+
+
+def pagination_problems(spec: dict[str, Any]) -> list[str]:
+    """One pagination style on every list: an operation takes `cursor` exactly when it answers
+    a page (an object whose `items` is an array) and then takes `limit` and answers `next_cursor`
+    and `next` too; no other style's parameters; no 2xx answer that is a bare array."""
+    schemas = spec.get("components", {}).get("schemas", {})
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    problems = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+            if other := sorted(query & OTHER_PAGINATION):
+                problems.append(f"{where}: takes {other} (lists page with cursor and limit)")
+            pages = False
+            for status, response in operation.get("responses", {}).items():
+                body = response.get("content", {}).get("application/json", {}).get("schema")
+                if not status.startswith("2") or not body:
+                    continue
+                body = resolve(body)
+                if body.get("type") == "array":
+                    problems.append(f"{where} {status}: answers a bare array (lists answer a cursor page)")
+                items = body.get("properties", {}).get("items")
+                if items is not None and resolve(items).get("type") == "array":
+                    pages = True
+                    if missing := sorted({"next_cursor", "next"} - set(body.get("properties", {}))):
+                        problems.append(f"{where} {status}: a page without {missing}")
+            if pages and not {"cursor", "limit"} <= query:
+                problems.append(
+                    f"{where}: answers a page but takes {sorted(query & {'cursor', 'limit'})} of cursor, limit"
+                )
+            if "cursor" in query and not pages:
+                problems.append(f"{where}: takes a cursor but answers no page")
+    return problems
+
+
+async def test_every_list_is_one_cursor_page(system) -> None:
+    spec = await merged_spec(system.gateway)
+    assert pagination_problems(spec) == []
+    lists = [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if any(p["name"] == "cursor" for p in operation.get("parameters", []))
+    ]
+    assert {("get", "/v1/documents"), ("get", "/v1/notifications"), ("get", "/v1/account/sessions")} <= set(lists)
+    # The check reports each of the issue's other styles, made on purpose in a copy.
+    documents = spec["paths"]["/v1/documents"]["get"]
+    broken = copy.deepcopy(spec)
+    broken["paths"]["/v1/documents"]["get"]["parameters"].append({"name": "per_page", "in": "query"})
+    assert any("takes ['per_page']" in p for p in pagination_problems(broken))
+    broken = copy.deepcopy(spec)
+    broken["paths"]["/v1/documents"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = {
+        "type": "array",
+        "items": {},
+    }
+    assert any("bare array" in p for p in pagination_problems(broken))
+    broken = copy.deepcopy(spec)
+    broken["paths"]["/v1/documents"]["get"]["parameters"] = [p for p in documents["parameters"] if p["name"] != "limit"]
+    assert any("answers a page but takes" in p for p in pagination_problems(broken))
 
 
 def asset_urls(html: str) -> list[str]:
