@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import shutil
+import subprocess
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,6 +138,44 @@ async def test_failures_are_one_event_with_a_reason(indexer: Harness) -> None:
     assert "image too large" in failed[bomb.document_id]
     for event in (unsupported, corrupt, bomb):
         assert await keys_under(indexer, prefix_of(indexer, account_id, event.document_id)) == []
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/bootstrap installs it)")
+async def test_a_video_is_streamed_to_disk_not_read_whole(
+    indexer: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A video goes from S3 into a scratch file that the worker's ffmpeg reads: the render pool
+    is given a path, never the bytes (a 200 MB video sits neither in the service nor the worker)."""
+    clip = tmp_path / "clip.mp4"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=3:size=640x360:rate=10"]
+        + ["-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )
+    data = await asyncio.to_thread(clip.read_bytes)
+    pool = indexer.services.render_pool
+    calls: list[tuple[str, str]] = []
+    by_bytes, by_file = pool.render, pool.render_file
+
+    async def render(data: bytes, content_type: str, timeout: float) -> Any:
+        calls.append(("bytes", content_type))
+        return await by_bytes(data, content_type, timeout)
+
+    async def render_file(path: str, content_type: str, timeout: float) -> Any:
+        calls.append(("file", content_type))
+        assert await asyncio.to_thread(os.path.getsize, path) == len(data)  # the whole object, on disk
+        return await by_file(path, content_type, timeout)
+
+    monkeypatch.setattr(pool, "render", render)
+    monkeypatch.setattr(pool, "render_file", render_file)
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    video = await indexer.upload(account_id, data, content_type="video/mp4", filename="clip.mp4")
+    await indexer.send(video)
+    assert await eventually(lambda: settled(indexer, account_id, video.document_id, 1), timeout=90) == "ready"
+    assert calls == [("file", "video/mp4")]
+    prefix = prefix_of(indexer, account_id, video.document_id)
+    assert await keys_under(indexer, prefix) == [f"{prefix}v1/large.webp", f"{prefix}v1/small.webp"]
 
 
 async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ from docstore_indexer.domain.previews import (
     FAILED,
     READY,
     UNSUPPORTED,
+    VIDEO,
     PreviewEntry,
     PreviewFailed,
     PreviewMetrics,
@@ -88,6 +90,10 @@ class PreviewObjectStore(Protocol):
     """S3 (`adapters.preview_store.PreviewObjects`): reads raise `ObjectMissing`; writes are encrypted."""
 
     async def read(self, bucket: str, key: str, *, limit: int) -> bytes: ...
+    async def download(self, bucket: str, key: str, path: str, *, limit: int) -> int:
+        """Stream up to `limit` bytes of the object into the file `path`; how many were written."""
+        ...
+
     async def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
     async def delete_prefix(self, bucket: str, prefix: str) -> int: ...
 
@@ -96,6 +102,7 @@ class Renderer(Protocol):
     """Previews of bytes within a time cap (`adapters.renderer.RenderPool`); raises `PreviewFailed`."""
 
     async def render(self, data: bytes, content_type: str, timeout: float) -> list[Rendered]: ...
+    async def render_file(self, path: str, content_type: str, timeout: float) -> list[Rendered]: ...
 
 
 @dataclass(frozen=True)
@@ -232,10 +239,13 @@ class Previews:
                 raise PreviewFailed(UNSUPPORTED)  # the object is not even read
             if entry.size > self.max_bytes:
                 raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
-            data = await self.objects.read(entry.bucket, entry.key, limit=self.max_bytes + 1)
-            if len(data) > self.max_bytes:
-                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
-            rendered = await self.renderer.render(data, entry.content_type, self.timeout)
+            if renderer_for(entry.content_type) == VIDEO:
+                rendered = await self._render_streamed(entry)
+            else:
+                data = await self.objects.read(entry.bucket, entry.key, limit=self.max_bytes + 1)
+                if len(data) > self.max_bytes:
+                    raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+                rendered = await self.renderer.render(data, entry.content_type, self.timeout)
             images: dict[str, StoredImage] = {}
             for image in rendered:
                 key = preview_key(
@@ -250,6 +260,16 @@ class Previews:
             outcome = Outcome(reason="file missing from storage")
         self.metrics.rendered("ready" if outcome.images else "failed", time.perf_counter() - started)
         return outcome
+
+    async def _render_streamed(self, entry: PreviewEntry) -> list[Rendered]:
+        """A video: streamed from S3 into a scratch file that `ffmpeg` reads in the worker (it
+        seeks to one frame), so neither this process nor the worker holds the whole file."""
+        with tempfile.TemporaryDirectory(prefix="docstore-preview-") as scratch:
+            path = os.path.join(scratch, "video")
+            written = await self.objects.download(entry.bucket, entry.key, path, limit=self.max_bytes + 1)
+            if written > self.max_bytes:
+                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+            return await self.renderer.render_file(path, entry.content_type, self.timeout)
 
     async def commit(self, entry: PreviewEntry, outcome: Outcome) -> bool:
         """Record the outcome and emit its one event, if the entry is still due; True if it was."""
