@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileDel
 from docstore_indexer.adapters.preview_store import PREVIEW_JOBS
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.previews import entry_id
+from docstore_indexer.service_layer.previews import PreviewBackfill
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -219,3 +220,61 @@ async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None
     assert await backfill.run_once() is True
     job = await services.runtime.db[PREVIEW_JOBS].find_one({"_id": "backfill"})
     assert job is not None and job["created"] == 0
+
+
+async def test_backfill_resumes_from_its_cursor_when_its_walker_dies(indexer: Harness) -> None:
+    """A replica walks one page and dies (its lease runs out): another takes the job over from the
+    cursor in MongoDB, neither starting again nor skipping (every live document counted once:
+    `done` ends equal to `total`), and the documents get their previews."""
+    services = indexer.services
+    await services.preview_backfill.stop()
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    bucket = indexer.settings.bucket_name(indexer.settings.region)
+    documents = []
+    for n in range(5):
+        document_id = f"doc-old-{n}-{uuid.uuid4().hex[:6]}"
+        key = f"{account_id}/{document_id}/up"
+        await asyncio.to_thread(indexer.s3.put_object, Bucket=bucket, Key=key, Body=png(), ContentType="image/png")
+        await services.reads.catalog.put(
+            CatalogEntry(
+                account_id=account_id,
+                document_id=document_id,
+                upload_id=f"up-{n}",
+                version=1,
+                uploaded_at=datetime.now(UTC),
+                bucket=bucket,
+                key=key,
+                content_type="image/png",
+                size=1000,
+                name=f"old-{n}.png",
+            )
+        )
+        documents.append(document_id)
+    jobs_collection = services.runtime.db[PREVIEW_JOBS]
+    await jobs_collection.delete_many({})
+    previews, reads = services.previews, services.previews.reads
+
+    def walker() -> PreviewBackfill:
+        return PreviewBackfill(previews, reads, documents_per_second=1000, page=2, lease_seconds=60)
+
+    first, second = walker(), walker()
+    await reads.jobs.create(await reads.jobs.count_live_documents(), datetime.now(UTC))
+    job = await reads.jobs.claim(first.owner, first.lease_seconds)
+    assert job is not None
+    step = await previews.backfill_step(first.owner, str(job["cursor"]), first.page)  # one page, then it dies
+    assert step is not None
+    cursor, seen, _, finished = step
+    assert not finished and seen == 2
+    stored = await jobs_collection.find_one({"_id": "backfill"})
+    assert stored is not None and (stored["cursor"], stored["done"], stored["lease_owner"]) == (cursor, 2, first.owner)
+
+    assert await second.run_once() is False  # the first still holds the lease: the second waits
+    await jobs_collection.update_one(
+        {"_id": "backfill"}, {"$set": {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    assert await second.run_once() is True  # the lease ran out: the second goes on from the cursor
+    stored = await jobs_collection.find_one({"_id": "backfill"})
+    assert stored is not None and stored["state"] == "complete" and stored["lease_owner"] is None
+    assert stored["done"] == stored["total"] >= len(documents)
+    for document_id in documents:
+        assert await eventually(lambda d=document_id: settled(indexer, account_id, d, 1), timeout=90) == "ready"
