@@ -71,11 +71,13 @@ async def test_account_b_gets_nothing_of_a_s_previews_from_the_batch_route(api: 
         return list(answer.json()["items"])
 
     async def rendered() -> bool:
-        return (await batch(owner, "small"))[0]["state"] != "pending"
+        # `none` until metadata has recorded the version (the upload's events flow), then
+        # `pending` until the indexer's outcome: wait for `ready`, a text file gets one.
+        return (await batch(owner, "small"))[0]["state"] == "ready"
 
     await eventually(rendered, timeout=90)
     mine = await batch(owner, "small")
-    assert mine[0]["state"] in ("ready", "none") and mine[1]["state"] == "none"
+    assert mine[0]["state"] == "ready" and mine[0]["url"] and mine[1]["state"] == "none"
     for size in ("small", "large"):
         theirs = await batch(stranger, size)
         assert theirs[0] == {**theirs[1], "document_id": document_id}
