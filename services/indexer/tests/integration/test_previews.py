@@ -179,24 +179,20 @@ async def test_a_video_is_streamed_to_disk_not_read_whole(
     assert await keys_under(indexer, prefix) == [f"{prefix}v1/large.webp", f"{prefix}v1/small.webp"]
 
 
-async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None:
-    """Documents catalogued before previews existed (no preview entry) are marked due by the
-    backfill, page by page with its cursor in MongoDB, and rendered."""
-    services = indexer.services
-    await services.preview_backfill.stop()  # the app's own run at start: this test drives the steps itself
-    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+async def catalogued_before_previews(indexer: Harness, account_id: str, count: int, *, version: int) -> list[str]:
+    """`count` PNG documents in S3 and the catalog, with no preview entry (as before the upgrade)."""
     bucket = indexer.settings.bucket_name(indexer.settings.region)
     documents = []
-    for n in range(3):
+    for n in range(count):
         document_id = f"doc-old-{n}-{uuid.uuid4().hex[:6]}"
         key = f"{account_id}/{document_id}/up"
         await asyncio.to_thread(indexer.s3.put_object, Bucket=bucket, Key=key, Body=png(), ContentType="image/png")
-        await services.reads.catalog.put(
+        await indexer.services.reads.catalog.put(
             CatalogEntry(
                 account_id=account_id,
                 document_id=document_id,
                 upload_id=f"up-{n}",
-                version=2,
+                version=version,
                 uploaded_at=datetime.now(UTC),
                 bucket=bucket,
                 key=key,
@@ -206,6 +202,16 @@ async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None
             )
         )
         documents.append(document_id)
+    return documents
+
+
+async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None:
+    """Documents catalogued before previews existed (no preview entry) are marked due by the
+    backfill, page by page with its cursor in MongoDB, and rendered."""
+    services = indexer.services
+    await services.preview_backfill.stop()  # the app's own run at start: this test drives the steps itself
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    documents = await catalogued_before_previews(indexer, account_id, 3, version=2)
     # A fresh job, as on the first start after the upgrade (the one made at this test's start is complete).
     await services.runtime.db[PREVIEW_JOBS].delete_many({})
     backfill = services.preview_backfill
@@ -229,27 +235,7 @@ async def test_backfill_resumes_from_its_cursor_when_its_walker_dies(indexer: Ha
     services = indexer.services
     await services.preview_backfill.stop()
     account_id = f"acc-{uuid.uuid4().hex[:10]}"
-    bucket = indexer.settings.bucket_name(indexer.settings.region)
-    documents = []
-    for n in range(5):
-        document_id = f"doc-old-{n}-{uuid.uuid4().hex[:6]}"
-        key = f"{account_id}/{document_id}/up"
-        await asyncio.to_thread(indexer.s3.put_object, Bucket=bucket, Key=key, Body=png(), ContentType="image/png")
-        await services.reads.catalog.put(
-            CatalogEntry(
-                account_id=account_id,
-                document_id=document_id,
-                upload_id=f"up-{n}",
-                version=1,
-                uploaded_at=datetime.now(UTC),
-                bucket=bucket,
-                key=key,
-                content_type="image/png",
-                size=1000,
-                name=f"old-{n}.png",
-            )
-        )
-        documents.append(document_id)
+    documents = await catalogued_before_previews(indexer, account_id, 5, version=1)
     jobs_collection = services.runtime.db[PREVIEW_JOBS]
     await jobs_collection.delete_many({})
     previews, reads = services.previews, services.previews.reads

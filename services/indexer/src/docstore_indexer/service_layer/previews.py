@@ -153,36 +153,59 @@ class Previews:
         created: list[PreviewEntry] = []
 
         async def work(tx: Transaction[PreviewRepos], fresh: frozenset[str]) -> None:
-            created.clear()
-            ids = [entry_id(e.account_id, e.document_id, e.version) for _, e, _ in uploads]
-            ids += [entry_id(e.account_id, e.document_id, TOMBSTONE_VERSION) for _, e, _ in uploads]
-            known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
-            for event_id, event, at in uploads:
-                if event_id not in fresh:
-                    continue
-                if entry_id(event.account_id, event.document_id, TOMBSTONE_VERSION) in known:
-                    continue  # the document was purged before this (late) event arrived
-                new = PreviewEntry(
-                    account_id=event.account_id,
-                    document_id=event.document_id,
-                    version=event.version,
-                    state=DUE,
-                    bucket=event.bucket or self.bucket,
-                    key=event.key,
-                    content_type=event.content_type,
-                    size=event.size,
-                    at=at,
-                    traceparent=current_traceparent(),
-                )
-                entry = on_version(known.get(new.id), new)
-                if entry is not None:
-                    known[entry.id] = entry
-                    created.append(entry)
-            await tx.repos.previews.put_many(created)
+            created[:] = await self._mark_due(
+                tx,
+                [
+                    self._due(e.account_id, e.document_id, e.version, e.bucket, e.key, e.content_type, e.size, at)
+                    for event_id, e, at in uploads
+                    if event_id in fresh
+                ],
+            )
             tx.after_commit(self._announce(list(created)))
 
         await self.uow.run_once_each(consumer=self.consumer, event_ids=[u[0] for u in uploads], work=work)
         return len(created)
+
+    def _due(
+        self,
+        account_id: str,
+        document_id: str,
+        version: int,
+        bucket: str,
+        key: str,
+        content_type: str,
+        size: int,
+        at: datetime,
+    ) -> PreviewEntry:
+        return PreviewEntry(
+            account_id=account_id,
+            document_id=document_id,
+            version=version,
+            state=DUE,
+            bucket=bucket or self.bucket,
+            key=key,
+            content_type=content_type,
+            size=size,
+            at=at,
+            traceparent=current_traceparent(),
+        )
+
+    @staticmethod
+    async def _mark_due(tx: Transaction[PreviewRepos], versions: list[PreviewEntry]) -> list[PreviewEntry]:
+        """Write those of `versions` (due entries) whose version is not known yet and whose
+        document was not purged (a late event, or a catalog entry behind); returns them."""
+        ids = [v.id for v in versions] + [entry_id(v.account_id, v.document_id, TOMBSTONE_VERSION) for v in versions]
+        known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
+        created: list[PreviewEntry] = []
+        for new in versions:
+            if entry_id(new.account_id, new.document_id, TOMBSTONE_VERSION) in known:
+                continue  # the document was purged before this (late) version arrived
+            entry = on_version(known.get(new.id), new)
+            if entry is not None:
+                known[entry.id] = entry
+                created.append(entry)
+        await tx.repos.previews.put_many(created)
+        return created
 
     async def forget(self, event: FileDeleted, *, at: datetime, event_id: str) -> bool:
         """The deleted versions' (or the whole document's) preview objects leave S3; their
@@ -330,28 +353,14 @@ class Previews:
             created.clear()
             documents = await tx.repos.jobs.documents_after(cursor, page)
             live = [doc for doc in documents if doc.live and doc.version > 0]
-            ids = [entry_id(d.account_id, d.document_id, d.version) for d in live]
-            ids += [entry_id(d.account_id, d.document_id, TOMBSTONE_VERSION) for d in live]
-            known = await tx.repos.previews.get_many(ids)
             now = datetime.now(UTC)
-            for doc in live:
-                if entry_id(doc.account_id, doc.document_id, TOMBSTONE_VERSION) in known:
-                    continue
-                new = PreviewEntry(
-                    account_id=doc.account_id,
-                    document_id=doc.document_id,
-                    version=doc.version,
-                    state=DUE,
-                    bucket=doc.bucket or self.bucket,
-                    key=doc.key,
-                    content_type=doc.content_type,
-                    size=doc.size,
-                    at=now,
-                )
-                entry = on_version(known.get(new.id), new)
-                if entry is not None:
-                    created.append(entry)
-            await tx.repos.previews.put_many(created)
+            created[:] = await self._mark_due(
+                tx,
+                [
+                    self._due(d.account_id, d.document_id, d.version, d.bucket, d.key, d.content_type, d.size, now)
+                    for d in live
+                ],
+            )
             finished = len(documents) < page
             moved_to = documents[-1].id if documents else cursor
             seen = len(live)
