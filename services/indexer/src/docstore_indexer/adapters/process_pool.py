@@ -161,9 +161,12 @@ class KillablePool:
         self.size = max(1, workers)
         self.memory_mb = memory_mb
         self.env = dict(env or {})
-        self._idle: asyncio.Queue[Worker | None] = asyncio.Queue()
+        # Last in, first out: a call takes the worker that finished last, so a warm process is
+        # used before an empty slot makes a cold one start (a lone document never waits for one).
+        self._idle: asyncio.LifoQueue[Worker | None] = asyncio.LifoQueue()
         self._all: set[Worker] = set()
         self._started = False
+        self._warming: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Make `workers` slots (empty until first use)."""
@@ -172,7 +175,30 @@ class KillablePool:
                 self._idle.put_nowait(None)
             self._started = True
 
+    def warm_up(self) -> None:
+        """Start one worker process in the background, so the first call finds it ready (its
+        imports take a second or more on a loaded machine); the others start on first use."""
+        self.start()
+        if self._warming is None:
+            self._warming = asyncio.create_task(self._warm(), name=f"warm {self.module}")
+
+    async def _warm(self) -> None:
+        worker: Worker | None = await self._idle.get()  # (cancelled here: no slot was taken)
+        try:
+            if worker is None:
+                worker = await Worker.start(self.module, memory_mb=self.memory_mb, env=self.env, prefix=self.prefix)
+                self._all.add(worker)
+        except Exception as error:  # the first call starts one itself (and reports why it cannot)
+            structlog.get_logger(__name__).warning("worker_warm_up_failed", module=self.module, error=repr(error))
+        finally:
+            self._idle.put_nowait(worker)
+
     async def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
+            self._warming = None
         for worker in list(self._all):
             await worker.kill()
         self._all.clear()

@@ -63,7 +63,8 @@ class RenderPool:
         self.size = self.pool.size
 
     def start(self) -> None:
-        self.pool.start()
+        """The slots, and one worker started at once: the first thumbnail does not wait for it."""
+        self.pool.warm_up()
 
     async def close(self) -> None:
         await self.pool.close()
