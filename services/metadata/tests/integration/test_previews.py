@@ -163,6 +163,9 @@ async def test_the_download_permission_check_guards_previews(metadata: Harness) 
     await metadata.services.reads.sharing.share(document_id, metadata.account_id, viewer, "view")
     shared = await _preview(metadata, document_id, 1, "large", account_id=viewer)
     assert shared.status_code == 200, shared.text
+    # ... and its "shared with me" list carries the preview state, as the owner's listing does.
+    listed = (await metadata.get("/shared", viewer)).json()["items"]
+    assert [d["preview"] for d in listed if d["document_id"] == document_id] == [{"state": "ready", "reason": None}]
     # Without an identity: 401.
     assert (await metadata.http.get(f"/documents/{document_id}/versions/1/preview")).status_code == 401
 
