@@ -37,12 +37,12 @@ from pathlib import Path
 import boto3
 import httpx
 from aiokafka import AIOKafkaProducer
+from system import indexer_running, servers_running
 
 from docstore_devplatform import documents as builders
 from docstore_devplatform.ports import free_ports
-from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import SERVICES, ServiceProcesses, bucket_for, region_wiring, service_urls
-from docstore_events import AccountCreated, FileVersionRecorded, all_topics, encode
+from docstore_events import AccountCreated, FileVersionRecorded, encode
 from docstore_indexer.adapters.extraction import extract_text
 from docstore_indexer.adapters.search_index import Filters, SearchIndex, account_filter
 from docstore_indexer.domain.extraction import DOCX, PPTX, XLSX, ExtractionFailed
@@ -405,36 +405,27 @@ def main() -> None:
     kinds: dict[str, int] = {}
     for kind, _, _ in documents:
         kinds[kind] = kinds.get(kind, 0) + 1
-    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
-        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics(), buckets=[bucket_for(REGION)])
-        progress("starting servers and the indexer service ...")
-        endpoints = servers.start()
+    with (
+        tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder,
+        servers_running(Path(folder), REGION) as endpoints,
+    ):
+        with indexer_running(endpoints, Path(folder), REGION):
+            # The raw extractors before and after the indexer, averaged: on a shared machine the
+            # load changes during a run, and this way both figures see the same stretch of it.
+            raw_before = raw_extraction(documents)
+            indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
+            raw_seconds = (raw_before + raw_extraction(documents)) / 2
+        progress("starting the platform (gateway, metadata, upload, quota, indexer, notify) ...")
+        ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+        wiring = region_wiring({REGION: service_urls(ports)}, REGION, primary=REGION)
+        platform = ServiceProcesses(
+            endpoints, Path(folder) / "platform", region=REGION, ports=ports, extra_env=wiring | PLATFORM_ENV
+        )
         try:
-            indexer = ServiceProcesses(endpoints, Path(folder) / "indexer", names=["indexer"], region=REGION)
-            try:
-                indexer.start()
-                # The raw extractors before and after the indexer, averaged: on a shared machine the
-                # load changes during a run, and this way both figures see the same stretch of it.
-                raw_before = raw_extraction(documents)
-                indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
-                raw_seconds = (raw_before + raw_extraction(documents)) / 2
-            finally:
-                indexer.stop()
-            progress("starting the platform (gateway, metadata, upload, quota, indexer, notify) ...")
-            ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-            wiring = region_wiring({REGION: service_urls(ports)}, REGION, primary=REGION)
-            platform = ServiceProcesses(
-                endpoints, Path(folder) / "platform", region=REGION, ports=ports, extra_env=wiring | PLATFORM_ENV
-            )
-            try:
-                urls = platform.start()
-                samples, import_seconds = asyncio.run(
-                    search_latency(endpoints, urls, args.search_documents, args.queries)
-                )
-            finally:
-                platform.stop()
+            urls = platform.start()
+            samples, import_seconds = asyncio.run(search_latency(endpoints, urls, args.search_documents, args.queries))
         finally:
-            servers.stop()
+            platform.stop()
     raw_rate = len(documents) / raw_seconds
     indexer_rate = indexed / indexer_seconds
     print(f"\n{len(documents)} mixed documents: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))

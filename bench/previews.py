@@ -26,7 +26,6 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -36,11 +35,11 @@ from pathlib import Path
 import boto3
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from PIL import Image, ImageDraw, ImageFilter
+from system import indexer_running, progress, servers_running
 
 from docstore_devplatform import documents as builders
-from docstore_devplatform.servers import Servers
-from docstore_devplatform.services import ServiceProcesses, bucket_for
-from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileVersionRecorded, all_topics, encode
+from docstore_devplatform.services import bucket_for
+from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileVersionRecorded, encode
 from docstore_events.envelope import decode, headers_to_dict
 from docstore_indexer.adapters.rendering import render
 from docstore_indexer.domain.previews import PreviewFailed, RenderOptions
@@ -49,11 +48,6 @@ REGION = "us-west-2"
 rng = random.Random(21)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-
-
-def progress(message: str) -> None:
-    sys.stderr.write(f"{message}\n")
-    sys.stderr.flush()
 
 
 # Files ------------------------------------------------------------------------------------
@@ -260,30 +254,18 @@ def main() -> None:
     kinds: dict[str, int] = {}
     for kind, _, _ in files:
         kinds[kind] = kinds.get(kind, 0) + 1
-    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
-        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics(), buckets=[bucket_for(REGION)])
-        progress("starting servers and the indexer service ...")
-        endpoints = servers.start()
-        try:
-            indexer = ServiceProcesses(
-                endpoints,
-                Path(folder) / "indexer",
-                names=["indexer"],
-                region=REGION,
-                extra_env={"INDEXER_PREVIEW_WORKERS": str(args.workers), "LOG_LEVEL": "WARNING"},
-            )
-            try:
-                indexer.start()
-                # The raw renderer before and after the indexer, averaged: on a shared machine the load
-                # changes during a run, and this way both figures see the same stretch of it.
-                raw_before = raw_render(files)
-                indexer_seconds, first = asyncio.run(through_indexer(endpoints, files))
-                raw_after = raw_render(files)
-                raw_seconds = (raw_before + raw_after) / 2
-            finally:
-                indexer.stop()
-        finally:
-            servers.stop()
+    extra_env = {"INDEXER_PREVIEW_WORKERS": str(args.workers), "LOG_LEVEL": "WARNING"}
+    with (
+        tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder,
+        servers_running(Path(folder), REGION) as endpoints,
+        indexer_running(endpoints, Path(folder), REGION, extra_env=extra_env),
+    ):
+        # The raw renderer before and after the indexer, averaged: on a shared machine the load
+        # changes during a run, and this way both figures see the same stretch of it.
+        raw_before = raw_render(files)
+        indexer_seconds, first = asyncio.run(through_indexer(endpoints, files))
+        raw_after = raw_render(files)
+        raw_seconds = (raw_before + raw_after) / 2
     raw_rate = len(files) / raw_seconds
     indexer_rate = len(files) / indexer_seconds
     ratio = indexer_rate / raw_rate

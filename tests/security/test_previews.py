@@ -52,3 +52,34 @@ async def test_account_b_cannot_get_account_a_s_preview(api: httpx.AsyncClient) 
             )
     # Without a session: 401, never the image.
     assert (await api.get(_route(document_id, 1))).status_code == 401
+
+
+async def test_account_b_gets_nothing_of_a_s_previews_from_the_batch_route(api: httpx.AsyncClient) -> None:
+    """`POST /v1/documents/previews` (a page of the grid at once): for B, A's document is `none`,
+    the same item as for a document that does not exist, in either size; A gets its own."""
+    owner, stranger = await sign_up(api), await sign_up(api)
+    done = await upload(api, owner, f"private-{uuid.uuid4().hex[:8]}.txt", b"only the owner's\n" * 20)
+    document_id, missing = done["document_id"], str(uuid.uuid4())
+
+    async def batch(user, size: str) -> list[dict]:
+        body = {
+            "size": size,
+            "items": [{"document_id": document_id, "version": 1}, {"document_id": missing, "version": 1}],
+        }
+        answer = await api.post("/v1/documents/previews", headers=user.auth, json=body)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["items"])
+
+    async def rendered() -> bool:
+        # `none` until metadata has recorded the version (the upload's events flow), then
+        # `pending` until the indexer's outcome: wait for `ready`, a text file gets one.
+        return (await batch(owner, "small"))[0]["state"] == "ready"
+
+    await eventually(rendered, timeout=90)
+    mine = await batch(owner, "small")
+    assert mine[0]["state"] == "ready" and mine[0]["url"] and mine[1]["state"] == "none"
+    for size in ("small", "large"):
+        theirs = await batch(stranger, size)
+        assert theirs[0] == {**theirs[1], "document_id": document_id}
+        assert theirs[0]["state"] == "none" and theirs[0]["url"] is None
+    assert (await api.post("/v1/documents/previews", json={"items": []})).status_code == 401

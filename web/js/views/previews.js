@@ -1,12 +1,13 @@
 // Previews: thumbnails for the grid view, the large preview in a document's details (the pane),
 // a placeholder while a preview is being made, and a typed icon when there is none (failed, or a
 // type without a renderer). Images load straight from S3 through short-lived signed URLs that the
-// API hands out per version (`GET /v1/documents/{id}/versions/{n}/preview?size=small|large`).
+// API hands out for up to 50 versions at once (`POST /v1/documents/previews`; one version:
+// `GET /v1/documents/{id}/versions/{n}/preview?size=small|large`).
 import { api } from "../api.js";
 import { h } from "../ui.js";
 
 const VIEW_KEY = "docstore.filesView";
-const MAX_IN_FLIGHT = 6; // signed-URL requests at once: a page of thumbnails asks a few at a time
+const MAX_IN_FLIGHT = 6; // signed-URL requests at once (each for up to 50 versions)
 const URL_MARGIN_MS = 30_000; // a URL this close to expiring is asked for again
 
 // ---------------------------------------------------------------- list or grid, per user
@@ -89,25 +90,52 @@ function pump() {
 
 /**
  * The signed URL of a version's preview image: `{url, width, height, content_type}`, or null when
- * it has none (404) or is not ready (409). Cached until shortly before it expires; at most
- * MAX_IN_FLIGHT requests at once, so a page of thumbnails is asked for a few at a time.
+ * it has none or is not ready. Cached until shortly before it expires. The frames that ask in the
+ * same moment (a page of thumbnails coming into view) are asked for together, up to 50 in one
+ * `POST /v1/documents/previews`, at most MAX_IN_FLIGHT such calls at once.
  */
 export function previewUrl(doc, size = "small") {
   const key = `${doc.document_id}:${doc.version}:${size}`;
   const cached = urls.get(key);
   if (cached && cached.expires - Date.now() > URL_MARGIN_MS) return Promise.resolve(cached.answer);
   return new Promise((resolve) => {
-    queue.push(async () => {
-      try {
-        const answer = await api("GET", `documents/${encodeURIComponent(doc.document_id)}/versions/${doc.version}/preview`, { query: { size } });
-        urls.set(key, { answer, expires: Date.parse(answer.expires_at) || Date.now() + 60_000 });
-        resolve(answer);
-      } catch {
-        resolve(null);
-      }
-    });
-    pump();
+    const waiting = wanted.get(key);
+    if (waiting) waiting.resolvers.push(resolve);
+    else wanted.set(key, { key, size, document_id: doc.document_id, version: doc.version, resolvers: [resolve] });
+    if (!flushing) { flushing = true; setTimeout(askTogether, 0); }
   });
+}
+
+const MAX_BATCH = 50; // the batch route's limit (a page of the file list)
+const wanted = new Map(); // key -> {key, size, document_id, version, resolvers}
+let flushing = false;
+
+function askTogether() {
+  flushing = false;
+  const all = [...wanted.values()];
+  wanted.clear();
+  for (const size of ["small", "large"]) {
+    const ofSize = all.filter((job) => job.size === size);
+    for (let start = 0; start < ofSize.length; start += MAX_BATCH) {
+      const chunk = ofSize.slice(start, start + MAX_BATCH);
+      queue.push(async () => {
+        let items = [];
+        try {
+          const asked = chunk.map(({ document_id, version }) => ({ document_id, version }));
+          items = (await api("POST", "documents/previews", { json: { size, items: asked } })).items || [];
+        } catch {
+          items = [];
+        }
+        chunk.forEach((job, i) => {
+          const item = items[i];
+          const answer = item && item.state === "ready" ? item : null;
+          if (answer) urls.set(job.key, { answer, expires: Date.parse(answer.expires_at) || Date.now() + 60_000 });
+          for (const resolve of job.resolvers) resolve(answer);
+        });
+      });
+    }
+  }
+  pump();
 }
 
 // Thumbnails ask for their URL when they come near the screen, not before.

@@ -4,10 +4,16 @@ corrupt and truncated files fail that one preview with a reason."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import select
 import shutil
+import socket
 import struct
 import subprocess
+import threading
+import time
+import zipfile
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +23,7 @@ import pytest_asyncio
 from PIL import Image, ImageDraw, ImageStat
 
 from docstore_devplatform.documents import docx_bytes, make_pdf, pptx_bytes, zip_bomb_docx
-from docstore_indexer.adapters.renderer import RenderPool
+from docstore_indexer.adapters.renderer import RenderPool, no_network_prefix
 from docstore_indexer.domain.previews import UNSUPPORTED, PreviewFailed, Rendered, RenderOptions
 
 pytestmark = pytest.mark.integration
@@ -249,3 +255,142 @@ async def test_a_render_past_its_time_cap_is_killed_and_the_pool_goes_on(
         assert_previews(await renderer.render(picture("PNG"), "image/png", 30))
     finally:
         await renderer.close()
+
+
+# No network for renderers -------------------------------------------------------------------
+
+ODT = "application/vnd.oasis.opendocument.text"
+
+
+def odt_linking(url: str) -> bytes:
+    """An OpenDocument text whose one paragraph shows an image LibreOffice loads from `url`."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.2">'
+        "<office:body><office:text><text:p>The marmalade budget, with a linked picture: "
+        '<draw:frame draw:name="picture" svg:width="5cm" svg:height="5cm" text:anchor-type="as-char">'
+        f'<draw:image xlink:href="{url}" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/>'
+        "</draw:frame></text:p></office:text></office:body></office:document-content>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), ODT)
+        archive.writestr("content.xml", content)
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+            'manifest:version="1.2">'
+            f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{ODT}"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            "</manifest:manifest>",
+        )
+    return out.getvalue()
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that accepts, counts and closes every connection made to it."""
+
+    def __enter__(self) -> Listener:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.seen = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        return self
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return  # closed
+            self.seen += 1
+            connection.close()
+
+    def connections(self, *, at_least: int = 0, timeout: float = 60.0) -> int:
+        """Connections made so far: once none waits in the accept queue (and, with `at_least`,
+        once that many were counted, or `timeout` passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (self.seen < at_least or select.select([self.socket], [], [], 0)[0]):
+            time.sleep(0.05)
+        return self.seen
+
+    def __exit__(self, *exc: object) -> None:
+        self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
+        self.thread.join(5)
+
+
+@pytest.mark.skipif(no_network_prefix() == (), reason="no network namespace can be made here (unshare)")
+async def test_render_workers_have_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render worker cannot connect anywhere, not even to this host's loopback; the same probe
+    from a worker started without the namespace does connect (the listener and probe work)."""
+    monkeypatch.setenv("DOCSTORE_EXTRACT_FAULTS", "1")
+    sandboxed = RenderPool(workers=1, options=RenderOptions(), memory_mb=2048)
+    open_pool = RenderPool(workers=1, options=RenderOptions(), memory_mb=2048, isolate_network=False)
+    try:
+        with Listener() as listener:
+            target = f"127.0.0.1:{listener.port}".encode()
+            with pytest.raises(PreviewFailed, match="no connection"):
+                await sandboxed.render(target, "application/x-docstore-connect", 30)
+            assert listener.connections() == 0
+            with pytest.raises(PreviewFailed, match="^connected$"):
+                await open_pool.render(target, "application/x-docstore-connect", 30)
+            assert listener.connections(at_least=1) == 1
+    finally:
+        await sandboxed.close()
+        await open_pool.close()
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+@pytest.mark.skipif(no_network_prefix() == (), reason="no network namespace can be made here (unshare)")
+async def test_office_document_linking_an_external_image_fetches_nothing(pool: RenderPool, tmp_path: Path) -> None:
+    with Listener() as listener:
+        document = odt_linking(f"http://127.0.0.1:{listener.port}/pixel.png")
+        # LibreOffice on its own (no namespace) does fetch the linked image: the document is a real probe.
+        (tmp_path / "linked.odt").write_bytes(document)
+        await asyncio.to_thread(
+            subprocess.run,
+            ["soffice", "--headless", "--norestore", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}"]
+            + ["--convert-to", "pdf", "--outdir", str(tmp_path), str(tmp_path / "linked.odt")],
+            capture_output=True,
+            timeout=180,
+            check=True,
+        )
+        assert listener.connections(at_least=1) >= 1
+        fetched = listener.seen
+        # Through the render workers: the first page is rendered, and nothing was fetched.
+        assert_previews(await pool.render(document, ODT, 120), landscape=False)
+        assert listener.connections() == fetched
+
+
+async def test_a_worker_with_network_renders_no_office_documents() -> None:
+    """Where no network namespace can be made, LibreOffice (which follows links) is not run:
+    Office documents get the typed icon; everything else still renders."""
+    renderer = RenderPool(workers=1, options=RenderOptions(), memory_mb=2048, isolate_network=False)
+    try:
+        with pytest.raises(PreviewFailed, match=UNSUPPORTED):
+            await renderer.render(odt_linking("http://127.0.0.1:9/x.png"), ODT, 60)
+        assert_previews(await renderer.render(picture("PNG"), "image/png", 30))
+    finally:
+        await renderer.close()
+
+
+# Videos from a file ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/bootstrap installs it)")
+async def test_video_from_a_file_on_disk(pool: RenderPool, tmp_path: Path) -> None:
+    """`render_file`: the worker's ffmpeg reads the (streamed) file itself; nothing goes down the pipe."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(make_video(video))
+    small, large = assert_previews(await pool.render_file(str(video), "video/mp4", 30), landscape=True)
+    assert large.size == (640, 360)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(PreviewFailed, match="empty file"):
+        await pool.render_file(str(empty), "video/mp4", 30)

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import shutil
+import subprocess
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileDel
 from docstore_indexer.adapters.preview_store import PREVIEW_JOBS
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.previews import entry_id
+from docstore_indexer.service_layer.previews import PreviewBackfill
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -136,24 +141,58 @@ async def test_failures_are_one_event_with_a_reason(indexer: Harness) -> None:
         assert await keys_under(indexer, prefix_of(indexer, account_id, event.document_id)) == []
 
 
-async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None:
-    """Documents catalogued before previews existed (no preview entry) are marked due by the
-    backfill, page by page with its cursor in MongoDB, and rendered."""
-    services = indexer.services
-    await services.preview_backfill.stop()  # the app's own run at start: this test drives the steps itself
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/bootstrap installs it)")
+async def test_a_video_is_streamed_to_disk_not_read_whole(
+    indexer: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A video goes from S3 into a scratch file that the worker's ffmpeg reads: the render pool
+    is given a path, never the bytes (a 200 MB video sits neither in the service nor the worker)."""
+    clip = tmp_path / "clip.mp4"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=3:size=640x360:rate=10"]
+        + ["-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )
+    data = await asyncio.to_thread(clip.read_bytes)
+    pool = indexer.services.render_pool
+    calls: list[tuple[str, str]] = []
+    by_bytes, by_file = pool.render, pool.render_file
+
+    async def render(data: bytes, content_type: str, timeout: float) -> Any:
+        calls.append(("bytes", content_type))
+        return await by_bytes(data, content_type, timeout)
+
+    async def render_file(path: str, content_type: str, timeout: float) -> Any:
+        calls.append(("file", content_type))
+        assert await asyncio.to_thread(os.path.getsize, path) == len(data)  # the whole object, on disk
+        return await by_file(path, content_type, timeout)
+
+    monkeypatch.setattr(pool, "render", render)
+    monkeypatch.setattr(pool, "render_file", render_file)
     account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    video = await indexer.upload(account_id, data, content_type="video/mp4", filename="clip.mp4")
+    await indexer.send(video)
+    assert await eventually(lambda: settled(indexer, account_id, video.document_id, 1), timeout=90) == "ready"
+    assert calls == [("file", "video/mp4")]
+    prefix = prefix_of(indexer, account_id, video.document_id)
+    assert await keys_under(indexer, prefix) == [f"{prefix}v1/large.webp", f"{prefix}v1/small.webp"]
+
+
+async def catalogued_before_previews(indexer: Harness, account_id: str, count: int, *, version: int) -> list[str]:
+    """`count` PNG documents in S3 and the catalog, with no preview entry (as before the upgrade)."""
     bucket = indexer.settings.bucket_name(indexer.settings.region)
     documents = []
-    for n in range(3):
+    for n in range(count):
         document_id = f"doc-old-{n}-{uuid.uuid4().hex[:6]}"
         key = f"{account_id}/{document_id}/up"
         await asyncio.to_thread(indexer.s3.put_object, Bucket=bucket, Key=key, Body=png(), ContentType="image/png")
-        await services.reads.catalog.put(
+        await indexer.services.reads.catalog.put(
             CatalogEntry(
                 account_id=account_id,
                 document_id=document_id,
                 upload_id=f"up-{n}",
-                version=2,
+                version=version,
                 uploaded_at=datetime.now(UTC),
                 bucket=bucket,
                 key=key,
@@ -163,6 +202,16 @@ async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None
             )
         )
         documents.append(document_id)
+    return documents
+
+
+async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None:
+    """Documents catalogued before previews existed (no preview entry) are marked due by the
+    backfill, page by page with its cursor in MongoDB, and rendered."""
+    services = indexer.services
+    await services.preview_backfill.stop()  # the app's own run at start: this test drives the steps itself
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    documents = await catalogued_before_previews(indexer, account_id, 3, version=2)
     # A fresh job, as on the first start after the upgrade (the one made at this test's start is complete).
     await services.runtime.db[PREVIEW_JOBS].delete_many({})
     backfill = services.preview_backfill
@@ -177,3 +226,41 @@ async def test_backfill_gives_older_documents_previews(indexer: Harness) -> None
     assert await backfill.run_once() is True
     job = await services.runtime.db[PREVIEW_JOBS].find_one({"_id": "backfill"})
     assert job is not None and job["created"] == 0
+
+
+async def test_backfill_resumes_from_its_cursor_when_its_walker_dies(indexer: Harness) -> None:
+    """A replica walks one page and dies (its lease runs out): another takes the job over from the
+    cursor in MongoDB, neither starting again nor skipping (every live document counted once:
+    `done` ends equal to `total`), and the documents get their previews."""
+    services = indexer.services
+    await services.preview_backfill.stop()
+    account_id = f"acc-{uuid.uuid4().hex[:10]}"
+    documents = await catalogued_before_previews(indexer, account_id, 5, version=1)
+    jobs_collection = services.runtime.db[PREVIEW_JOBS]
+    await jobs_collection.delete_many({})
+    previews, reads = services.previews, services.previews.reads
+
+    def walker() -> PreviewBackfill:
+        return PreviewBackfill(previews, reads, documents_per_second=1000, page=2, lease_seconds=60)
+
+    first, second = walker(), walker()
+    await reads.jobs.create(await reads.jobs.count_live_documents(), datetime.now(UTC))
+    job = await reads.jobs.claim(first.owner, first.lease_seconds)
+    assert job is not None
+    step = await previews.backfill_step(first.owner, str(job["cursor"]), first.page)  # one page, then it dies
+    assert step is not None
+    cursor, seen, _, finished = step
+    assert not finished and seen == 2
+    stored = await jobs_collection.find_one({"_id": "backfill"})
+    assert stored is not None and (stored["cursor"], stored["done"], stored["lease_owner"]) == (cursor, 2, first.owner)
+
+    assert await second.run_once() is False  # the first still holds the lease: the second waits
+    await jobs_collection.update_one(
+        {"_id": "backfill"}, {"$set": {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    assert await second.run_once() is True  # the lease ran out: the second goes on from the cursor
+    stored = await jobs_collection.find_one({"_id": "backfill"})
+    assert stored is not None and stored["state"] == "complete" and stored["lease_owner"] is None
+    assert stored["done"] == stored["total"] >= len(documents)
+    for document_id in documents:
+        assert await eventually(lambda d=document_id: settled(indexer, account_id, d, 1), timeout=90) == "ready"

@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 
 from docstore_devplatform import documents
-from docstore_indexer.adapters.extractor import ExtractorPool
+from docstore_indexer.adapters.extractor import WORKER_MODULE, ExtractorPool
+from docstore_indexer.adapters.process_pool import KillablePool, Worker
 from docstore_indexer.domain.extraction import ExtractionFailed, Options
 
 
@@ -59,3 +60,32 @@ async def test_memory_is_bounded(pool: ExtractorPool) -> None:
 async def test_corrupt_document_is_a_failure_not_a_crash(pool: ExtractorPool) -> None:
     with pytest.raises(ExtractionFailed, match="PDF"):
         await pool.extract(b"%PDF-1.7 broken", "application/pdf", 10)
+
+
+async def test_a_warm_worker_is_used_before_an_empty_slot_starts_a_cold_one() -> None:
+    """Two slots, one call at a time: every call lands on the one process already started (last
+    in, first out), so a lone document never waits for a cold worker's imports."""
+    subject = ExtractorPool(workers=2, options=Options(), memory_mb=1024)
+    try:
+        for n in range(3):
+            assert await subject.extract(f"call {n}".encode(), "text/plain", 30) == f"call {n}"
+        assert len(subject.pool._all) == 1
+    finally:
+        await subject.close()
+
+
+async def test_warm_up_starts_one_worker_before_any_call() -> None:
+    pool = KillablePool(WORKER_MODULE, workers=2, memory_mb=1024)
+    try:
+        pool.warm_up()
+        assert pool._warming is not None
+        await pool._warming
+        assert len(pool._all) == 1 and all(worker.alive for worker in pool._all)
+        warm = next(iter(pool._all))
+
+        async def pid(worker: Worker) -> int:
+            return worker.process.pid
+
+        assert await pool.call(pid, 10) == warm.process.pid  # the first call gets the warm one
+    finally:
+        await pool.close()

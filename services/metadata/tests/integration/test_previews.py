@@ -163,6 +163,9 @@ async def test_the_download_permission_check_guards_previews(metadata: Harness) 
     await metadata.services.reads.sharing.share(document_id, metadata.account_id, viewer, "view")
     shared = await _preview(metadata, document_id, 1, "large", account_id=viewer)
     assert shared.status_code == 200, shared.text
+    # ... and its "shared with me" list carries the preview state, as the owner's listing does.
+    listed = (await metadata.get("/shared", viewer)).json()["items"]
+    assert [d["preview"] for d in listed if d["document_id"] == document_id] == [{"state": "ready", "reason": None}]
     # Without an identity: 401.
     assert (await metadata.http.get(f"/documents/{document_id}/versions/1/preview")).status_code == 401
 
@@ -207,3 +210,63 @@ async def test_a_public_link_s_resolve_carries_the_small_preview_unless_protecte
     assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
     # A password-protected link shows nothing of the file before the password.
     assert (await resolve(protected_token))["preview_url"] is None
+
+
+async def test_the_batch_route_answers_a_page_with_the_same_check_for_each(metadata: Harness) -> None:
+    """`POST /documents/previews`: one call for a page of the grid. Each item gets the single
+    route's permission check: a stranger's document reads `none` exactly like a missing one."""
+    ready_id, pending_id, failed_id = [await _document(metadata, f"photo {n}".encode()) for n in range(3)]
+    ready = await _ready(metadata, ready_id, 1)
+    failed = DocumentPreviewFailed(account_id=metadata.account_id, document_id=failed_id, version=1, reason="corrupt")
+    await metadata.services.previews.record_outcomes_once([(uuid.uuid4().hex, ready), (uuid.uuid4().hex, failed)])
+    stranger, viewer = f"acc-{uuid.uuid4().hex[:12]}", f"acc-{uuid.uuid4().hex[:12]}"
+    await metadata.services.reads.sharing.share(ready_id, metadata.account_id, viewer, "view")
+    missing = str(uuid.uuid4())
+    asked = [(ready_id, 1), (pending_id, 1), (failed_id, 1), (ready_id, 7), (missing, 1), (ready_id, 1)]
+
+    async def batch(account_id: str | None = None, size: str = "small", items: Any = None) -> httpx.Response:
+        body = {"size": size, "items": [{"document_id": d, "version": v} for d, v in asked] if items is None else items}
+        return await metadata.http.post("/documents/previews", json=body, headers=metadata.headers(account_id))
+
+    answer = await batch()
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert [(i["document_id"], i["version"], i["state"]) for i in items] == [
+        (ready_id, 1, "ready"),
+        (pending_id, 1, "pending"),
+        (failed_id, 1, "none"),
+        (ready_id, 7, "none"),
+        (missing, 1, "none"),
+        (ready_id, 1, "ready"),
+    ]
+    first = items[0]
+    assert (first["width"], first["height"], first["content_type"]) == (256, 192, "image/webp")
+    assert int(parse_qs(urlparse(first["url"]).query)["X-Amz-Expires"][0]) <= 300
+    async with httpx.AsyncClient() as plain:
+        got = await plain.get(first["url"])
+    stored = await asyncio.to_thread(metadata.s3.get_object, Bucket=BUCKET, Key=ready.small.key)
+    assert got.status_code == 200 and got.content == stored["Body"].read()
+    large = (await batch(size="large")).json()["items"][0]
+    assert (large["width"], urlparse(large["url"]).path.endswith("/v1/large.webp")) == (1024, True)
+    # The single route agrees item by item.
+    for (document_id, version), item in zip(asked, items, strict=True):
+        single = await _preview(metadata, document_id, version)
+        assert {200: "ready", 409: "pending", 404: "none"}[single.status_code] == item["state"]
+
+    # A stranger: every item `none`, the same as for the document that does not exist; no URL.
+    theirs = (await batch(stranger)).json()["items"]
+    assert {i["state"] for i in theirs} == {"none"} and all(i["url"] is None for i in theirs)
+    assert theirs[0] == {**theirs[4], "document_id": ready_id}
+    # An account it is shared with sees that document's preview (and nothing of the others).
+    shared = (await batch(viewer)).json()["items"]
+    assert [i["state"] for i in shared] == ["ready", "none", "none", "none", "none", "ready"]
+
+    # At most 50 items, at least one, sizes small/large only; an identity is needed.
+    assert (await batch(items=[{"document_id": ready_id, "version": 1}] * 51)).status_code == 422
+    assert (await batch(items=[])).status_code == 422
+    assert (await batch(size="huge")).status_code == 422
+    assert (await batch(items=[{"document_id": "a/b", "version": 1}])).status_code == 422
+    anonymous = await metadata.http.post(
+        "/documents/previews", json={"items": [{"document_id": ready_id, "version": 1}]}
+    )
+    assert anonymous.status_code == 401

@@ -198,6 +198,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/documents/{document_id}/versions/{version}/restore"),
         ("GET", "/documents/{document_id}/download"),
         ("GET", "/documents/{document_id}/versions/{version}/preview"),  # a signed URL for a preview image
+        ("POST", "/documents/previews"),  # signed URLs for a page of previews at once
         ("POST", "/documents/{document_id}/shares"),
         ("GET", "/documents/{document_id}/shares"),
         ("DELETE", "/documents/{document_id}/shares/{grantee_id}"),

@@ -1,85 +1,96 @@
 """The preview render worker process: `python -m docstore_indexer.adapters.render_worker`.
 
-The same framing as the extraction worker (`extract_worker.py`: 8-byte big-endian length,
-payload), one request at a time:
+Runs `process_pool.serve` (the framing, the memory cap, the failure rules) with the renderers:
 
-  request:  JSON header {content_type, options, timeout}, then a message with the raw bytes
+  request:  JSON header {content_type, options, timeout[, path]}, then a message with the raw
+            bytes (empty when `path` names a file to read instead: a video streamed to disk)
   answer:   JSON {"images": [{size, width, height, content_type, extension, length}, ...]}
             followed by one message per image with its encoded bytes, or JSON {"failure": ...}
 
-Answers are JSON and image bytes, never pickle: a worker that decoded hostile bytes is not
-trusted with code execution in its parent. The parent kills the whole process group past the
-time cap, so an `ffmpeg` or `soffice` started here dies with it; the address-space cap
-(`DOCSTORE_EXTRACT_MEMORY_MB`) is inherited by them too.
+The parent (`renderer.RenderPool`) starts it in a network namespace of its own and kills the
+whole process group past the time cap, so an `ffmpeg` or `soffice` started here has no network
+and dies with it; the address-space cap is inherited by them too.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import sys
 import time
+from typing import Any
 
-from docstore_indexer.adapters.extract_worker import _fault, _limit_memory, read_message, write_message
+from docstore_indexer.domain.previews import NETWORK_ISOLATED_ENV
 
 
-def main() -> None:
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing a library prints may corrupt the answer stream
-    from docstore_kit.observability import configure_logging
+def network_isolated() -> bool:
+    """Whether this process is in a network namespace with no interface but loopback (read from
+    the kernel, not taken from the parent's word)."""
+    try:
+        with open("/proc/self/net/dev") as table:
+            names = [line.split(":", 1)[0].strip() for line in table.readlines()[2:] if ":" in line]
+    except OSError:
+        return False
+    return names == ["lo"]
 
-    environ = os.environ.get
-    configure_logging("indexer", region=environ("REGION", ""), log_format=environ("LOG_FORMAT", "auto"))
-    log = logging.getLogger("docstore_indexer.render_worker")
+
+def _prepare() -> None:
     # Import the decoders once, before any document: the first request should not pay for it.
     import pypdfium2  # type: ignore[import-untyped]  # noqa: F401
     from PIL import Image  # noqa: F401
 
-    from docstore_indexer.adapters.rendering import render
+    import docstore_indexer.adapters.rendering  # noqa: F401
+
+    os.environ[NETWORK_ISOLATED_ENV] = "1" if network_isolated() else "0"
+
+
+def _fault(request: dict[str, Any], data: bytes) -> None:
+    """A test hook (with the pool's fault hooks on): try to connect to `host:port` in `data`."""
+    if request.get("content_type") == "application/x-docstore-connect":
+        import socket
+
+        host, port = data.decode().rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as error:
+            raise ConnectionError(f"no connection: {error}") from None
+        raise ConnectionError("connected")
+
+
+def _render(request: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    from docstore_indexer.adapters.process_pool import FAULTS_ENV
+    from docstore_indexer.adapters.rendering import render, render_file
     from docstore_indexer.domain.previews import PreviewFailed, RenderOptions
 
-    _limit_memory()
-    faults = os.environ.get("DOCSTORE_EXTRACT_FAULTS") == "1"
-    write_message(stdout, b'{"ready": true}')
-    while True:
-        header = read_message(stdin)
-        data = read_message(stdin) if header is not None else None
-        if header is None or data is None:
-            return
-        request = json.loads(header)
-        options = RenderOptions(**{**request["options"], "deadline": time.monotonic() + request["timeout"]})
-        images: list[bytes] = []
+    options = RenderOptions(**{**request["options"], "deadline": time.monotonic() + request["timeout"]})
+    if os.environ.get(FAULTS_ENV) == "1":
         try:
-            if faults:
-                _fault(request["content_type"])
-            rendered = render(data, request["content_type"], options)
-            answer: dict[str, object] = {
-                "images": [
-                    {
-                        "size": image.size,
-                        "width": image.width,
-                        "height": image.height,
-                        "content_type": image.content_type,
-                        "extension": image.extension,
-                        "length": len(image.data),
-                    }
-                    for image in rendered
-                ]
+            _fault(request, data)
+        except ConnectionError as error:
+            raise PreviewFailed(str(error)) from None
+    if request.get("path"):
+        rendered = render_file(str(request["path"]), request["content_type"], options)
+    else:
+        rendered = render(data, request["content_type"], options)
+    answer = {
+        "images": [
+            {
+                "size": image.size,
+                "width": image.width,
+                "height": image.height,
+                "content_type": image.content_type,
+                "extension": image.extension,
+                "length": len(image.data),
             }
-            images = [image.data for image in rendered]
-        except PreviewFailed as error:
-            answer = {"failure": str(error)}
-        except MemoryError:
-            answer = {"failure": "render ran out of memory"}
-        except RecursionError:
-            answer = {"failure": "document nested too deeply"}
-        except Exception as error:  # a decoder bug on odd input: report it, keep serving
-            log.exception("render_error")
-            answer = {"failure": f"renderer error: {type(error).__name__}"}
-        write_message(stdout, json.dumps(answer).encode())
-        for image in images:
-            write_message(stdout, image)
+            for image in rendered
+        ]
+    }
+    return answer, [image.data for image in rendered]
+
+
+def main() -> None:
+    from docstore_indexer.adapters.process_pool import serve
+    from docstore_indexer.domain.previews import PreviewFailed
+
+    serve("render_worker", _render, expected=PreviewFailed, what="render", prepare=_prepare)
 
 
 if __name__ == "__main__":

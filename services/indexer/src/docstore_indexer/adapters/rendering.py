@@ -12,7 +12,9 @@ cap. Hostile input fails that one preview with a reason (`PreviewFailed`):
 * text (plain, Markdown, CSV, JSON, ...): the first lines drawn on a page with Pillow;
 * Office Open XML and ODF: the zip container checked (bombs, encryption) as for extraction,
   then LibreOffice headless (`soffice --convert-to pdf`, first page only) and the PDF path.
-  Without `soffice` installed these are "unsupported type" (the icon).
+  Without `soffice` installed, or in a worker that has network (LibreOffice fetches images a
+  document links to; `renderer.RenderPool` starts workers without any), these are "unsupported
+  type" (the icon).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from docstore_indexer.domain.previews import (
     HEIF,
     IMAGE,
     LARGE,
+    NETWORK_ISOLATED_ENV,
     OFFICE,
     PDF,
     SIZES,
@@ -67,6 +70,18 @@ def render(data: bytes, content_type: str, options: RenderOptions) -> list[Rende
     first: Callable[[bytes, RenderOptions], Image.Image] = _RENDERERS[kind]
     picture = first(data, options)
     return encode_sizes(picture, options)
+
+
+def render_file(path: str, content_type: str, options: RenderOptions) -> list[Rendered]:
+    """The same for a file on disk: a video is read by `ffmpeg` from there (never into memory);
+    any other type is read and rendered as bytes."""
+    kind = renderer_for(content_type)
+    if kind != VIDEO:
+        return render(Path(path).read_bytes() if kind is not None else b"", content_type, options)
+    if os.path.getsize(path) == 0:
+        raise PreviewFailed("empty file")
+    Image.MAX_IMAGE_PIXELS = options.max_pixels
+    return encode_sizes(_video_file(Path(path), options), options)
 
 
 def encode_sizes(picture: Image.Image, options: RenderOptions) -> list[Rendered]:
@@ -225,67 +240,71 @@ _SANDBOX = ["-format_whitelist", VIDEO_CONTAINERS, "-protocol_whitelist", "file"
 
 
 def _video(data: bytes, options: RenderOptions) -> Image.Image:
-    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        raise PreviewFailed(UNSUPPORTED)  # the icon, as for types without a renderer
     with tempfile.TemporaryDirectory(prefix="docstore-preview-") as scratch:
         source = Path(scratch) / "video"
         source.write_bytes(data)
-        probe = json.loads(
-            _run(
-                [
-                    "ffprobe",
-                    "-v",
-                    "error",
-                    *_SANDBOX,
-                    "-select_streams",
-                    "v:0",
-                    "-show_entries",
-                    "stream=width,height:format=duration",
-                    "-of",
-                    "json",
-                    str(source),
-                ],
-                options,
-            )
-            or b"{}"
-        )
-        streams = probe.get("streams") or []
-        if not streams:
-            raise PreviewFailed("video has no picture stream")
-        width, height = int(streams[0].get("width") or 0), int(streams[0].get("height") or 0)
-        check_pixels(width, height, options.max_pixels)
-        try:
-            duration = float((probe.get("format") or {}).get("duration") or 0.0)
-        except ValueError:
-            duration = 0.0
-        at = max(0.0, duration * 0.10)
-        frame = _run(
+        return _video_file(source, options)
+
+
+def _video_file(source: Path, options: RenderOptions) -> Image.Image:
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        raise PreviewFailed(UNSUPPORTED)  # the icon, as for types without a renderer
+    probe = json.loads(
+        _run(
             [
-                "ffmpeg",
-                "-nostdin",
+                "ffprobe",
                 "-v",
                 "error",
-                "-threads",
-                "1",  # one thread: within the worker's address-space cap, and the pool is the parallelism
                 *_SANDBOX,
-                "-ss",
-                f"{at:.3f}",
-                "-i",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height:format=duration",
+                "-of",
+                "json",
                 str(source),
-                "-frames:v",
-                "1",
-                "-vf",
-                f"scale='min({SIZES[LARGE]},iw)':'min({SIZES[LARGE]},ih)':force_original_aspect_ratio=decrease",
-                "-f",
-                "image2pipe",
-                "-c:v",
-                "png",
-                "-",
             ],
             options,
         )
-        if not frame:
-            raise PreviewFailed("no frame could be read from the video")
+        or b"{}"
+    )
+    streams = probe.get("streams") or []
+    if not streams:
+        raise PreviewFailed("video has no picture stream")
+    width, height = int(streams[0].get("width") or 0), int(streams[0].get("height") or 0)
+    check_pixels(width, height, options.max_pixels)
+    try:
+        duration = float((probe.get("format") or {}).get("duration") or 0.0)
+    except ValueError:
+        duration = 0.0
+    at = max(0.0, duration * 0.10)
+    frame = _run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-threads",
+            "1",  # one thread: within the worker's address-space cap, and the pool is the parallelism
+            *_SANDBOX,
+            "-ss",
+            f"{at:.3f}",
+            "-i",
+            str(source),
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale='min({SIZES[LARGE]},iw)':'min({SIZES[LARGE]},ih)':force_original_aspect_ratio=decrease",
+            "-f",
+            "image2pipe",
+            "-c:v",
+            "png",
+            "-",
+        ],
+        options,
+    )
+    if not frame:
+        raise PreviewFailed("no frame could be read from the video")
     try:
         picture = Image.open(io.BytesIO(frame))
         picture.load()
@@ -331,7 +350,8 @@ def _text(data: bytes, options: RenderOptions) -> Image.Image:
 
 def _office(data: bytes, options: RenderOptions) -> Image.Image:
     soffice = shutil.which("soffice")
-    if soffice is None:
+    if soffice is None or os.environ.get(NETWORK_ISOLATED_ENV) == "0":
+        # Not installed, or this worker has network (LibreOffice fetches linked images): the icon.
         raise PreviewFailed(UNSUPPORTED)
     from docstore_indexer.adapters.extraction import check_container
     from docstore_indexer.domain.extraction import ExtractionFailed, Options

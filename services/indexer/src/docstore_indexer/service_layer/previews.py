@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ from docstore_indexer.domain.previews import (
     FAILED,
     READY,
     UNSUPPORTED,
+    VIDEO,
     PreviewEntry,
     PreviewFailed,
     PreviewMetrics,
@@ -88,6 +90,10 @@ class PreviewObjectStore(Protocol):
     """S3 (`adapters.preview_store.PreviewObjects`): reads raise `ObjectMissing`; writes are encrypted."""
 
     async def read(self, bucket: str, key: str, *, limit: int) -> bytes: ...
+    async def download(self, bucket: str, key: str, path: str, *, limit: int) -> int:
+        """Stream up to `limit` bytes of the object into the file `path`; how many were written."""
+        ...
+
     async def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
     async def delete_prefix(self, bucket: str, prefix: str) -> int: ...
 
@@ -96,6 +102,7 @@ class Renderer(Protocol):
     """Previews of bytes within a time cap (`adapters.renderer.RenderPool`); raises `PreviewFailed`."""
 
     async def render(self, data: bytes, content_type: str, timeout: float) -> list[Rendered]: ...
+    async def render_file(self, path: str, content_type: str, timeout: float) -> list[Rendered]: ...
 
 
 @dataclass(frozen=True)
@@ -146,36 +153,59 @@ class Previews:
         created: list[PreviewEntry] = []
 
         async def work(tx: Transaction[PreviewRepos], fresh: frozenset[str]) -> None:
-            created.clear()
-            ids = [entry_id(e.account_id, e.document_id, e.version) for _, e, _ in uploads]
-            ids += [entry_id(e.account_id, e.document_id, TOMBSTONE_VERSION) for _, e, _ in uploads]
-            known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
-            for event_id, event, at in uploads:
-                if event_id not in fresh:
-                    continue
-                if entry_id(event.account_id, event.document_id, TOMBSTONE_VERSION) in known:
-                    continue  # the document was purged before this (late) event arrived
-                new = PreviewEntry(
-                    account_id=event.account_id,
-                    document_id=event.document_id,
-                    version=event.version,
-                    state=DUE,
-                    bucket=event.bucket or self.bucket,
-                    key=event.key,
-                    content_type=event.content_type,
-                    size=event.size,
-                    at=at,
-                    traceparent=current_traceparent(),
-                )
-                entry = on_version(known.get(new.id), new)
-                if entry is not None:
-                    known[entry.id] = entry
-                    created.append(entry)
-            await tx.repos.previews.put_many(created)
+            created[:] = await self._mark_due(
+                tx,
+                [
+                    self._due(e.account_id, e.document_id, e.version, e.bucket, e.key, e.content_type, e.size, at)
+                    for event_id, e, at in uploads
+                    if event_id in fresh
+                ],
+            )
             tx.after_commit(self._announce(list(created)))
 
         await self.uow.run_once_each(consumer=self.consumer, event_ids=[u[0] for u in uploads], work=work)
         return len(created)
+
+    def _due(
+        self,
+        account_id: str,
+        document_id: str,
+        version: int,
+        bucket: str,
+        key: str,
+        content_type: str,
+        size: int,
+        at: datetime,
+    ) -> PreviewEntry:
+        return PreviewEntry(
+            account_id=account_id,
+            document_id=document_id,
+            version=version,
+            state=DUE,
+            bucket=bucket or self.bucket,
+            key=key,
+            content_type=content_type,
+            size=size,
+            at=at,
+            traceparent=current_traceparent(),
+        )
+
+    @staticmethod
+    async def _mark_due(tx: Transaction[PreviewRepos], versions: list[PreviewEntry]) -> list[PreviewEntry]:
+        """Write those of `versions` (due entries) whose version is not known yet and whose
+        document was not purged (a late event, or a catalog entry behind); returns them."""
+        ids = [v.id for v in versions] + [entry_id(v.account_id, v.document_id, TOMBSTONE_VERSION) for v in versions]
+        known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
+        created: list[PreviewEntry] = []
+        for new in versions:
+            if entry_id(new.account_id, new.document_id, TOMBSTONE_VERSION) in known:
+                continue  # the document was purged before this (late) version arrived
+            entry = on_version(known.get(new.id), new)
+            if entry is not None:
+                known[entry.id] = entry
+                created.append(entry)
+        await tx.repos.previews.put_many(created)
+        return created
 
     async def forget(self, event: FileDeleted, *, at: datetime, event_id: str) -> bool:
         """The deleted versions' (or the whole document's) preview objects leave S3; their
@@ -232,10 +262,13 @@ class Previews:
                 raise PreviewFailed(UNSUPPORTED)  # the object is not even read
             if entry.size > self.max_bytes:
                 raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
-            data = await self.objects.read(entry.bucket, entry.key, limit=self.max_bytes + 1)
-            if len(data) > self.max_bytes:
-                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
-            rendered = await self.renderer.render(data, entry.content_type, self.timeout)
+            if renderer_for(entry.content_type) == VIDEO:
+                rendered = await self._render_streamed(entry)
+            else:
+                data = await self.objects.read(entry.bucket, entry.key, limit=self.max_bytes + 1)
+                if len(data) > self.max_bytes:
+                    raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+                rendered = await self.renderer.render(data, entry.content_type, self.timeout)
             images: dict[str, StoredImage] = {}
             for image in rendered:
                 key = preview_key(
@@ -250,6 +283,16 @@ class Previews:
             outcome = Outcome(reason="file missing from storage")
         self.metrics.rendered("ready" if outcome.images else "failed", time.perf_counter() - started)
         return outcome
+
+    async def _render_streamed(self, entry: PreviewEntry) -> list[Rendered]:
+        """A video: streamed from S3 into a scratch file that `ffmpeg` reads in the worker (it
+        seeks to one frame), so neither this process nor the worker holds the whole file."""
+        with tempfile.TemporaryDirectory(prefix="docstore-preview-") as scratch:
+            path = os.path.join(scratch, "video")
+            written = await self.objects.download(entry.bucket, entry.key, path, limit=self.max_bytes + 1)
+            if written > self.max_bytes:
+                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+            return await self.renderer.render_file(path, entry.content_type, self.timeout)
 
     async def commit(self, entry: PreviewEntry, outcome: Outcome) -> bool:
         """Record the outcome and emit its one event, if the entry is still due; True if it was."""
@@ -310,28 +353,14 @@ class Previews:
             created.clear()
             documents = await tx.repos.jobs.documents_after(cursor, page)
             live = [doc for doc in documents if doc.live and doc.version > 0]
-            ids = [entry_id(d.account_id, d.document_id, d.version) for d in live]
-            ids += [entry_id(d.account_id, d.document_id, TOMBSTONE_VERSION) for d in live]
-            known = await tx.repos.previews.get_many(ids)
             now = datetime.now(UTC)
-            for doc in live:
-                if entry_id(doc.account_id, doc.document_id, TOMBSTONE_VERSION) in known:
-                    continue
-                new = PreviewEntry(
-                    account_id=doc.account_id,
-                    document_id=doc.document_id,
-                    version=doc.version,
-                    state=DUE,
-                    bucket=doc.bucket or self.bucket,
-                    key=doc.key,
-                    content_type=doc.content_type,
-                    size=doc.size,
-                    at=now,
-                )
-                entry = on_version(known.get(new.id), new)
-                if entry is not None:
-                    created.append(entry)
-            await tx.repos.previews.put_many(created)
+            created[:] = await self._mark_due(
+                tx,
+                [
+                    self._due(d.account_id, d.document_id, d.version, d.bucket, d.key, d.content_type, d.size, now)
+                    for d in live
+                ],
+            )
             finished = len(documents) < page
             moved_to = documents[-1].id if documents else cursor
             seen = len(live)

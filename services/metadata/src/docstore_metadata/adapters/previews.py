@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from docstore_metadata.adapters.repositories import DocumentRepository
+from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.adapters.storage import ObjectStore
 
 
@@ -20,6 +21,30 @@ async def set_version_preview(
         {"$set": {"preview": dict(preview)}},
         session=documents.session,
     )
+
+
+async def documents_by_id(documents: DocumentRepository, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The documents among `ids` that exist, by id (one query)."""
+    found = documents.documents.find({"_id": {"$in": ids}}, session=documents.session)
+    return {doc["_id"]: doc async for doc in found}
+
+
+async def version_rows(documents: DocumentRepository, wanted: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    """The version rows among `wanted` (document id, version) that exist (one query)."""
+    if not wanted:
+        return {}
+    query = {"$or": [{"document_id": document_id, "version": version} for document_id, version in wanted]}
+    found = documents.versions.find(query, session=documents.session)
+    return {(row["document_id"], row["version"]): row async for row in found}
+
+
+async def shares_to(sharing: SharingRepository, document_ids: list[str], grantee_id: str) -> dict[str, Any]:
+    """`grantee_id`'s shares of the documents among `document_ids`, by document id (one query)."""
+    if not document_ids:
+        return {}
+    ids = [f"{document_id}:{grantee_id}" for document_id in document_ids]
+    found = sharing.shares.find({"_id": {"$in": ids}}, session=sharing.session)
+    return {share["document_id"]: share async for share in found}
 
 
 async def signed_preview_url(store: ObjectStore, *, bucket: str, key: str, content_type: str, expires_in: int) -> str:

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import problem_responses
 from docstore_metadata.api.deps import ServicesDep
-from docstore_metadata.api.schemas import DocumentIdPath, VersionPath
+from docstore_metadata.api.schemas import MAX_ID, DocumentIdPath, VersionPath, safe_id
 from docstore_metadata.service_layer.previews import Previews
 
 router = APIRouter()
@@ -56,3 +56,48 @@ async def preview_url(
     (failed, a type without a renderer: show a typed icon) or is gone; 409 `{state: "pending"}`
     while it is being made."""
     return PreviewUrlOut(**await previews.url(account_id, document_id, version, size))
+
+
+MAX_BATCH = 50
+"""A page of the file list (its `limit` is at most 50 too)."""
+
+
+class PreviewWanted(BaseModel):
+    document_id: Annotated[str, Field(min_length=1, max_length=MAX_ID), AfterValidator(safe_id)]
+    version: int = Field(ge=1, le=1_000_000_000)
+
+
+class PreviewsIn(BaseModel):
+    size: Literal["small", "large"] = Field("small", description="small (about 256 px) or large (about 1024 px)")
+    items: list[PreviewWanted] = Field(min_length=1, max_length=MAX_BATCH, description="The versions, at most 50")
+
+
+class PreviewItemOut(BaseModel):
+    document_id: str
+    version: int
+    state: Literal["ready", "pending", "none"] = Field(
+        description="ready: load `url`; pending: being made, ask again later; none: no preview to show "
+        "(failed, a type without a renderer, no such version, or a document you cannot read): a typed icon"
+    )
+    url: str | None = Field(None, description="A signed S3 GET URL (inline, the image's type); load it directly")
+    expires_at: datetime | None = None
+    width: int | None = None
+    height: int | None = None
+    content_type: str | None = Field(None, examples=["image/webp"])
+
+
+class PreviewsOut(BaseModel):
+    items: list[PreviewItemOut] = Field(description="One per item asked for, in the same order")
+
+
+@router.post(
+    "/documents/previews",
+    tags=["documents"],
+    summary="Signed URLs for the previews of up to 50 versions at once (a page of the grid)",
+)
+async def preview_urls(body: PreviewsIn, account_id: CurrentAccountId, previews: PreviewsDep) -> PreviewsOut:
+    """What `GET /documents/{id}/versions/{n}/preview` answers, for many versions in one call and
+    with the same permission check for each. Never an error for one item: a version the caller
+    may not read is `none`, as one without a preview or that does not exist."""
+    wanted = [(item.document_id, item.version) for item in body.items]
+    return PreviewsOut(items=[PreviewItemOut(**item) for item in await previews.urls(account_id, wanted, body.size)])

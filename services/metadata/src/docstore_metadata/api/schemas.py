@@ -267,6 +267,8 @@ class SharedDocumentOut(BaseModel):
     size: int
     content_type: str
     modified_at: datetime
+    preview: PreviewStateOut | None = None
+    """The current version's preview state, as on the owner's listing (issue 21: a viewer sees previews)."""
 
 
 class FollowOut(BaseModel):

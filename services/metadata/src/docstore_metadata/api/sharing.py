@@ -14,12 +14,14 @@ from docstore_metadata.api.schemas import (
     DocumentIdPath,
     FollowOut,
     FollowPage,
+    PreviewStateOut,
     SharedDocumentOut,
     SharedPage,
     ShareIn,
     ShareOut,
     SharePage,
 )
+from docstore_metadata.domain.previews import preview_of
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 
@@ -83,6 +85,7 @@ async def shared_with_me(
             size=document["size"],
             content_type=document["content_type"],
             modified_at=document["modified_at"],
+            preview=PreviewStateOut(**preview_of(document)),
         )
         for row, document in found
     ]
