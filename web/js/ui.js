@@ -201,8 +201,13 @@ export function snippetNode(snippet) {
   return node;
 }
 
-/** A modal dialog with a heading; returns {dialog, body, close}. Escape closes it. */
-export function openDialog(title, { onClose } = {}) {
+/**
+ * A modal dialog with a heading; returns {dialog, body, close}. Escape closes it. On closing, the
+ * focus goes back to the control that opened it; when that control was redrawn meanwhile (the list
+ * follows changes), to `returnFocus()`'s element (e.g. the same document's name), else the page.
+ */
+export function openDialog(title, { onClose, returnFocus } = {}) {
+  const opener = document.activeElement;
   const headingId = `dlg-${Math.random().toString(36).slice(2)}`;
   const body = h("div", { class: "dialog-body" });
   const dialog = h(
@@ -215,6 +220,11 @@ export function openDialog(title, { onClose } = {}) {
   );
   dialog.addEventListener("close", () => {
     dialog.remove();
+    if (focusLost()) {
+      const target = opener && opener !== document.body && opener.isConnected ? opener : returnFocus?.();
+      if (target) target.focus();
+      else focusMain();
+    }
     onClose?.();
   });
   document.body.append(dialog);

@@ -424,7 +424,10 @@ function fullTextLine(fullText) {
 
 function detailsDialog(doc, refresh) {
   let changed = false;
-  const { body, close } = openDialog(doc.name, { onClose: () => { if (changed) refresh(); } });
+  const { body, close } = openDialog(doc.name, {
+    onClose: () => { if (changed) refresh(); },
+    returnFocus: () => document.querySelector(`#main [data-document-id="${CSS.escape(doc.document_id)}"] .doc-open`),
+  });
   const facts = h("dl", { class: "facts" });
   const versions = h("div", { class: "versions" });
   const showFacts = (d) => clear(facts,
