@@ -209,7 +209,9 @@ def test_undo_delete_skip_link_and_navigation_from_the_keyboard(
     press_to(browser, labelled(f"Delete {DRAFT}"), f"Delete {DRAFT}")
     browser.keys(Keys.ENTER)
     focus_is(browser, "e.textContent.trim() === 'Undo' && !!e.closest('#status')", "the focus on the toast's Undo")
-    assert not any(DRAFT in r.text for r in browser.find_all("table.documents tbody tr"))
+    browser.wait(
+        lambda: not any(DRAFT in r.text for r in browser.find_all("table.documents tbody tr")), "the row to go"
+    )
     browser.keys(Keys.ENTER)
     document_row(browser, DRAFT)
     focus_is(browser, is_open_button(DRAFT), f"the focus on the restored {DRAFT}")
