@@ -1,6 +1,7 @@
 """Every action works from the keyboard (issue 17), beyond the main ones of test_quality.py: adding and
 removing tags, sharing with another account and stopping it, following and unfollowing, Undo of a
-delete (the toast's button), the skip link and moving between the pages through the navigation.
+delete (the toast's button, from the row and from the dialog), dismissing the toast with Escape,
+restoring from the trash, the skip link and moving between the pages through the navigation.
 
 Only Tab, Shift+Tab, Enter, Space, Escape, an arrow key in a <select> and typing; no clicks. After each
 action the test checks where the focus is (never lost to the page, back on the opener when a dialog
@@ -233,6 +234,17 @@ def test_undo_delete_skip_link_and_navigation_from_the_keyboard(
     focus_is(browser, is_open_button(DRAFT), f"the focus on the restored {DRAFT}")
     settled(browser, "table.documents tbody tr", NOTES)
 
+    # Escape in the toast dismisses it (the document stays in the trash) and the focus goes to the page.
+    press_to(browser, labelled(f"Delete {NOTES}"), f"Delete {NOTES}", back=True)
+    browser.keys(Keys.ENTER)
+    focus_is(browser, "e.textContent.trim() === 'Undo' && !!e.closest('#status')", "the focus on the toast's Undo")
+    browser.keys(Keys.ESCAPE)
+    browser.wait(lambda: not browser.find_all("#status button"), "Escape to dismiss the toast")
+    focus_is(browser, "e.tagName === 'H1' && !!e.closest('#main')", "the focus on the page's heading", ring=False)
+    browser.wait(
+        lambda: not any(NOTES in r.text for r in browser.find_all("table.documents tbody tr")), "the row to go"
+    )
+
     # Between the pages through the navigation: Shift+Tab back to each link, Enter; the page's heading
     # takes the focus and the link is marked as the current page.
     for link, heading in (
@@ -256,6 +268,18 @@ def test_undo_delete_skip_link_and_navigation_from_the_keyboard(
         )
         current = browser.js("return document.querySelector('#nav a[aria-current=page]').textContent.trim()")
         assert current == link
+
+    # Restore from the trash: the row goes and the focus stays on the page, not lost.
+    press_to(browser, "!!e.closest('#nav') && e.textContent.trim() === 'Trash'", "Trash", back=True)
+    browser.keys(Keys.ENTER)
+    settled(browser, "table.documents tbody tr", NOTES)
+    press_to(browser, labelled(f"Restore {NOTES}"), f"Restore {NOTES}")
+    browser.keys(Keys.ENTER)
+    browser.find_text("#main .empty", "The trash is empty.")
+    focus_is(browser, "!!e.closest('#main')", "the focus kept in the page after Restore", ring=False)
+    press_to(browser, "!!e.closest('#nav') && e.textContent.trim() === 'Files'", "Files", back=True)
+    browser.keys(Keys.ENTER)
+    settled(browser, "table.documents tbody tr", NOTES)
 
     # The skip link (the first Tab stop) moves the focus into the page without leaving it.
     browser.js("location.hash = '#/trash'")

@@ -609,6 +609,14 @@ export async function trashView(main, params, ctx) {
     h("p", { class: "muted" }, "Deleted documents stay here for 30 days, then they are removed for good."),
     list, pager);
 
+  // The row whose button had the focus is gone: the next document's Restore takes it, else the heading.
+  const keepFocusInTrash = () => {
+    if (!focusLost()) return;
+    const next = list.querySelector("button");
+    if (next) next.focus();
+    else focusMain();
+  };
+
   async function load() {
     const result = await api("GET", "documents", { query: { trashed: true, sort: "modified", limit: PAGE_SIZE, cursor: cursors[page] } });
     if (!ctx.isCurrent()) return;
@@ -631,6 +639,7 @@ export async function trashView(main, params, ctx) {
                 await api("POST", `documents/${encodeURIComponent(doc.document_id)}/restore`);
                 announce(`${doc.name} restored to ${doc.path}.`);
                 await load();
+                keepFocusInTrash();
               }),
             }, "Restore"),
             h("button", {
@@ -640,6 +649,7 @@ export async function trashView(main, params, ctx) {
                 await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`, { query: { permanent: true } });
                 announce(`${doc.name} deleted for good.`);
                 await load();
+                keepFocusInTrash();
               }),
             }, "Delete forever")))))));
     }
