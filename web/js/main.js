@@ -12,7 +12,7 @@ import {
   token,
 } from "./api.js";
 import { currentRoute, go, session, setRouter } from "./nav.js";
-import { clear, clearError, h, showError } from "./ui.js";
+import { clear, clearError, focusMain, h, showError } from "./ui.js";
 import { renderPending } from "./uploads.js";
 import { forgotView, loginView, resetView, signupView } from "./views/auth.js";
 import { renderVerifyBanner, securityView, verifyEmailView } from "./views/security.js";
@@ -157,6 +157,12 @@ async function start() {
     } catch {
       forgetSession();
     }
+  });
+  // "Skip to content" moves the focus into the page; its #main must not reach the hash router,
+  // which would take it for a view and show the files instead of the page the person is on.
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    focusMain();
   });
   session.signedIn = signedIn;
   setRouter(route);

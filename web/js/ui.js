@@ -76,8 +76,44 @@ export function announce(message, { action, timeout } = {}) {
   }
   area.append(item);
   while (area.children.length > 2) area.firstElementChild.remove();
-  setTimeout(() => item.remove(), timeout ?? (action ? 10000 : 4500));
+  // A toast does not go away under the person's focus or pointer (they may be about to press Undo);
+  // it goes a moment after they leave it. Escape in it dismisses it and puts the focus on the page.
+  const wait = timeout ?? (action ? 10000 : 4500);
+  let timer;
+  const expire = () => {
+    if (item.contains(document.activeElement) || item.matches(":hover")) timer = setTimeout(expire, 1000);
+    else item.remove();
+  };
+  timer = setTimeout(expire, wait);
+  item.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    clearTimeout(timer);
+    item.remove();
+    focusMain();
+  });
   return item;
+}
+
+/** Put the focus on the toast's action button (e.g. Undo), e.g. when the control that had it is gone. */
+export function focusToastAction(item) {
+  const button = item?.isConnected ? item.querySelector("button") : null;
+  if (button) button.focus();
+  return Boolean(button);
+}
+
+/** Put the focus at the start of the current view (its heading), for when the control that had it is gone. */
+export function focusMain() {
+  const main = document.getElementById("main");
+  const heading = main.querySelector("h1");
+  const target = heading || main;
+  if (target === heading) heading.tabIndex = -1;
+  target.focus({ preventScroll: true });
+}
+
+/** True when nothing useful has the focus (it was on a control that went away, or on the page itself). */
+export function focusLost() {
+  const active = document.activeElement;
+  return !active || active === document.body || active.tagName === "DIALOG" || !active.isConnected;
 }
 
 const PLAN_NAMES = { free: "Free", premium: "Premium" };
@@ -117,6 +153,8 @@ export function clearError() {
 /** Run an async action from a button: disable it meanwhile, show its error if it fails. */
 export async function busy(button, action) {
   const wasDisabled = button?.disabled;
+  // A disabled button loses the focus: a keyboard user gets it back when the button is enabled again.
+  const hadFocus = Boolean(button) && document.activeElement === button;
   if (button) {
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
@@ -131,6 +169,7 @@ export async function busy(button, action) {
     if (button) {
       button.disabled = wasDisabled;
       button.removeAttribute("aria-busy");
+      if (hadFocus && button.isConnected && focusLost()) button.focus();
     }
   }
 }
@@ -162,8 +201,13 @@ export function snippetNode(snippet) {
   return node;
 }
 
-/** A modal dialog with a heading; returns {dialog, body, close}. Escape closes it. */
-export function openDialog(title, { onClose } = {}) {
+/**
+ * A modal dialog with a heading; returns {dialog, body, close}. Escape closes it. On closing, the
+ * focus goes back to the control that opened it; when that control was redrawn meanwhile (the list
+ * follows changes), to `returnFocus()`'s element (e.g. the same document's name), else the page.
+ */
+export function openDialog(title, { onClose, returnFocus } = {}) {
+  const opener = document.activeElement;
   const headingId = `dlg-${Math.random().toString(36).slice(2)}`;
   const body = h("div", { class: "dialog-body" });
   const dialog = h(
@@ -176,6 +220,11 @@ export function openDialog(title, { onClose } = {}) {
   );
   dialog.addEventListener("close", () => {
     dialog.remove();
+    if (focusLost()) {
+      const target = opener && opener !== document.body && opener.isConnected ? opener : returnFocus?.();
+      if (target) target.focus();
+      else focusMain();
+    }
     onClose?.();
   });
   document.body.append(dialog);

@@ -3,7 +3,8 @@
 import { api, apiAll } from "../api.js";
 import { go, session } from "../nav.js";
 import {
-  announce, busy, clear, confirmDialog, downloadUrl, field, formatBytes, h, openDialog, parseTags, showError, timeElement,
+  announce, busy, clear, confirmDialog, downloadUrl, field, focusLost, focusMain, focusToastAction, formatBytes, h, openDialog,
+  parseTags, showError, timeElement,
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
 import { linksPanel } from "./links.js";
@@ -95,20 +96,51 @@ export async function download(doc, version) {
   announce(`Downloading ${doc.name}${version ? ` (version ${version})` : ""}.`);
 }
 
-/** Move `doc` to the trash without asking; the toast offers Undo (it restores from the trash). */
+/**
+ * Move `doc` to the trash without asking; the toast offers Undo (it restores from the trash) and is
+ * returned. The caller whose control goes away with the row (or the dialog) puts the focus on Undo:
+ * Enter then brings the document back, and the focus goes to its name in the list.
+ */
 async function trash(doc, after) {
   await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`);
-  announce(`${doc.name} moved to the trash.`, {
+  const toast = announce(`${doc.name} moved to the trash.`, {
     action: {
       label: "Undo",
       run: () => busy(null, async () => {
         await api("POST", `documents/${encodeURIComponent(doc.document_id)}/restore`);
         announce(`${doc.name} is back in ${doc.path}.`);
-        after?.();
+        await after?.();
+        if (!focusLost()) return;
+        const row = document.querySelector(`#main [data-document-id="${CSS.escape(doc.document_id)}"]`);
+        const name = row?.querySelector(".doc-open") || row?.querySelector("button");
+        if (name) name.focus();
+        else focusMain();
       }),
     },
   });
   after?.();
+  return toast;
+}
+
+/**
+ * Redraw `container` with `render()` keeping the keyboard focus: when a control of a document's row
+ * (or card) had it, the same control of the redrawn row gets it (a reload after a rename, the live
+ * feed, a closed dialog's refresh); when that row is gone, the first document's name does.
+ */
+function keepingFocus(container, render) {
+  const active = document.activeElement;
+  let key = null;
+  if (active && active !== document.body && container.contains(active)) {
+    const row = active.closest("[data-document-id]");
+    const controls = row ? [...row.querySelectorAll("button, a[href], input, select")] : [];
+    key = { id: row?.dataset.documentId, index: controls.indexOf(active) };
+  }
+  render();
+  if (!key || !focusLost()) return;
+  const row = key.id ? container.querySelector(`[data-document-id="${CSS.escape(key.id)}"]`) : null;
+  const target = row ? row.querySelectorAll("button, a[href], input, select")[key.index] : container.querySelector(".doc-open");
+  if (target) target.focus();
+  else focusMain();
 }
 
 // ---------------------------------------------------------------- the list
@@ -223,9 +255,11 @@ export async function filesView(main, params, ctx) {
     const fingerprint = JSON.stringify([mode, page, drawn, result.next_cursor]);
     if (fingerprint === shown) return;
     shown = fingerprint;
-    if (mode === "grid") renderGrid(result.items);
-    else renderTable(result.items);
-    renderPager(result.next_cursor);
+    keepingFocus(main, () => {
+      if (mode === "grid") renderGrid(result.items);
+      else renderTable(result.items);
+      renderPager(result.next_cursor);
+    });
   }
 
   function renderGrid(items) {
@@ -239,7 +273,7 @@ export async function filesView(main, params, ctx) {
       meta: (doc) => [`${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`, fullTextBadge(doc.full_text)],
       actions: (doc) => [
         h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
-        h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => trash(doc, load)) }, "Delete"),
+        h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trash(doc, load))) }, "Delete"),
       ],
     }));
   }
@@ -269,7 +303,7 @@ export async function filesView(main, params, ctx) {
         h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),
         h("td", { class: "row-actions" },
           h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
-          h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => trash(doc, load)) }, "Delete")))))));
+          h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trash(doc, load))) }, "Delete")))))));
   }
 
   function renderPager(nextCursor) {
@@ -390,7 +424,10 @@ function fullTextLine(fullText) {
 
 function detailsDialog(doc, refresh) {
   let changed = false;
-  const { body, close } = openDialog(doc.name, { onClose: () => { if (changed) refresh(); } });
+  const { body, close } = openDialog(doc.name, {
+    onClose: () => { if (changed) refresh(); },
+    returnFocus: () => document.querySelector(`#main [data-document-id="${CSS.escape(doc.document_id)}"] .doc-open`),
+  });
   const facts = h("dl", { class: "facts" });
   const versions = h("div", { class: "versions" });
   const showFacts = (d) => clear(facts,
@@ -495,7 +532,8 @@ function detailsDialog(doc, refresh) {
     .then((follows) => { following = follows.some((f) => f.document_id === doc.document_id); showFollow(); })
     .catch(() => { followButton.hidden = true; });
 
-  async function loadShares() {
+  // After Share or Stop sharing the section is redrawn: the focus goes back to the "Share with" box.
+  async function loadShares({ focus = false } = {}) {
     const title = h("h3", { id: `share-title-${doc.document_id}` }, "Sharing");
     let shares;
     try {
@@ -516,7 +554,7 @@ function detailsDialog(doc, refresh) {
         const share = await api("POST", `documents/${encodeURIComponent(doc.document_id)}/shares`, { json: { username: who.value.trim(), permission: permission.value } });
         rememberShareName(share.grantee_id, share.username || who.value.trim());
         announce(`${doc.name} shared with ${who.value.trim()}.`);
-        await loadShares();
+        await loadShares({ focus: true });
       });
     });
     clear(sharing, title,
@@ -528,11 +566,12 @@ function detailsDialog(doc, refresh) {
             onclick: (e) => busy(e.currentTarget, async () => {
               await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}/shares/${encodeURIComponent(share.grantee_id)}`);
               announce(`No longer shared with ${shareName(share)}.`);
-              await loadShares();
+              await loadShares({ focus: true });
             }),
           }, "Stop sharing"))))
         : h("p", { class: "muted" }, "Only you can see this document."),
       form);
+    if (focus && focusLost()) who.focus();
   }
   loadShares();
 
@@ -544,7 +583,12 @@ function detailsDialog(doc, refresh) {
       newVersion,
       h("label", { for: newVersion.id, class: "button" }, "Upload new version…"),
       followButton,
-      h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => { await trash(doc); changed = true; close(); }) }, "Delete")),
+      h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => {
+        // The list is refreshed at once (and after an Undo); the dialog closes and Undo takes the focus.
+        const toast = await trash(doc, refresh);
+        close();
+        focusToastAction(toast);
+      }) }, "Delete")),
     h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm),
     sharing,
     linksPanel(doc),
@@ -564,6 +608,14 @@ export async function trashView(main, params, ctx) {
     h("div", { class: "view-head" }, h("h1", {}, "Trash")),
     h("p", { class: "muted" }, "Deleted documents stay here for 30 days, then they are removed for good."),
     list, pager);
+
+  // The row whose button had the focus is gone: the next document's Restore takes it, else the heading.
+  const keepFocusInTrash = () => {
+    if (!focusLost()) return;
+    const next = list.querySelector("button");
+    if (next) next.focus();
+    else focusMain();
+  };
 
   async function load() {
     const result = await api("GET", "documents", { query: { trashed: true, sort: "modified", limit: PAGE_SIZE, cursor: cursors[page] } });
@@ -587,6 +639,7 @@ export async function trashView(main, params, ctx) {
                 await api("POST", `documents/${encodeURIComponent(doc.document_id)}/restore`);
                 announce(`${doc.name} restored to ${doc.path}.`);
                 await load();
+                keepFocusInTrash();
               }),
             }, "Restore"),
             h("button", {
@@ -596,6 +649,7 @@ export async function trashView(main, params, ctx) {
                 await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`, { query: { permanent: true } });
                 announce(`${doc.name} deleted for good.`);
                 await load();
+                keepFocusInTrash();
               }),
             }, "Delete forever")))))));
     }
