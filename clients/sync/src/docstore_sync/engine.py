@@ -413,8 +413,8 @@ class Syncer:
         saved = 0
         pending = self.state.pending_upload(rel)
         upload_id = None
-        if pending and pending[1] == sha and pending[2] == size:
-            upload_id, document_id = pending[0], pending[3]
+        if pending and pending.sha256 == sha and pending.size == size:
+            upload_id, document_id = pending.upload_id, pending.document_id
             try:
                 parts = self.gateway.parts(upload_id)
             except ApiError:
@@ -422,6 +422,7 @@ class Syncer:
                 self.state.end_upload(rel)
             else:
                 resumed = len(parts["stored"])
+                saved = pending.copied_bytes  # a delta upload's parts the server copied (among the stored)
                 if hook:
                     hook(sum(p["size"] for p in parts["stored"]))
                 urls = {p["part_number"]: p["url"] for p in parts["missing"]}
@@ -456,9 +457,9 @@ class Syncer:
                 return self._deduplicated(action, rel, grant, source)
             if grant.get("multipart"):
                 mp = grant["multipart"]
-                self.state.start_upload(rel, upload_id, sha, size, document_id)
-                urls = {p["part_number"]: p["url"] for p in mp["parts"]}
                 saved = int(mp.get("copied_bytes") or 0)
+                self.state.start_upload(rel, upload_id, sha, size, document_id, saved)
+                urls = {p["part_number"]: p["url"] for p in mp["parts"]}
                 if hook and saved:
                     hook(saved)  # copied by the server: shown as done
                 self.gateway.send_parts(full, mp["part_size"], size, urls, hook, _layout(mp["parts"]))
