@@ -111,6 +111,23 @@ class Report:
         return 2 if any(o.kind == Kind.CONFLICT.value for o in self.outcomes) else 0
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    """A batch upload the server completed, waiting for metadata to record its version."""
+
+    path: str
+    document_id: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+RECORDED_WITHIN = 60.0
+"""Seconds a sync waits for metadata to record its batch uploads (then the next sync's feed does)."""
+FEED_WAIT = 5
+"""Seconds of one long-poll of the change feed while waiting for those records."""
+
+
 UPLOADS = frozenset({"upload-new", "upload-version", "conflict"})
 """Outcome kinds that upload bytes (`bytes_up`: their files' sizes; `uploaded_bytes`: what was sent)."""
 
@@ -151,6 +168,8 @@ class Syncer:
         self.state = State(self.root)
         self.tmp = self.root / STATE_DIR / "tmp"
         self.tmp.mkdir(exist_ok=True)
+        self._awaiting: list[Uploaded] = []
+        self.pending_cursor = ""
 
     def close(self) -> None:
         self.state.close()
@@ -216,8 +235,10 @@ class Syncer:
             self.state.forget(path)
         small = [a for a in plan.actions if self._batchable(a)]
         rest = [a for a in plan.actions if not self._batchable(a)]
+        self._awaiting = []
         for start in range(0, len(small), BATCH):
             report.outcomes += self._upload_batch(small[start : start + BATCH], concurrency)
+        self._confirm_recorded(self._awaiting)
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [pool.submit(self.carry_out, a) for a in rest]
             for future in as_completed(futures):
@@ -298,7 +319,11 @@ class Syncer:
             if refuses_type(problem):
                 single.append(action)  # the single path asks again as plain bytes
             elif (result.get("grant") or {}).get("deduplicated"):
-                outcomes.append(self._deduplicated(action, action.path, result["grant"]))
+                file = self.local.files[action.path]
+                self._awaiting.append(
+                    Uploaded(action.path, result["grant"]["document_id"], file.sha256, file.size, file.mtime_ns)
+                )
+                outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size, deduplicated=file.size))
             elif result.get("grant"):
                 granted.append((action, result["grant"]))
             elif problem and (problem["status"] == 409 or problem["type"].endswith("not-for-batch")):
@@ -341,24 +366,48 @@ class Syncer:
                         Outcome(action.path, action.kind.value, False, error=_problem_line(result.get("problem")))
                     )
                     continue
-                recorded = self.gateway.recorded(grant["document_id"], action.local_sha256 or "")
                 file = self.local.files[action.path]
-                self.state.record(
-                    action.path,
-                    file.sha256,
-                    file.size,
-                    file.mtime_ns,
-                    grant["document_id"],
-                    recorded.version if recorded else None,
+                self._awaiting.append(
+                    Uploaded(action.path, grant["document_id"], file.sha256, file.size, file.mtime_ns)
                 )
-                if recorded:
-                    self.state.set_remote(action.path, recorded)
                 outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size))
         for action in single:
             outcome = self.carry_out(action)
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    def _confirm_recorded(self, uploaded: list[Uploaded], timeout: float = RECORDED_WITHIN) -> None:
+        """Wait until metadata has recorded the batch uploads' versions (so another folder's next
+        sync sees them) and keep each one's version in the state. Read from the change feed,
+        from where this sync's plan read it: a page of a thousand entries per request, where
+        asking for each document was one request per file. One not seen in time is recorded
+        without its version (the feed brings it next time); the feed's cursor is not moved."""
+        if not uploaded:
+            return
+        wanted = {u.document_id: u for u in uploaded}
+        versions: dict[str, int] = {}
+        cursor: str | None = self.pending_cursor or None
+        deadline = time.monotonic() + timeout
+        try:
+            while len(versions) < len(wanted) and (left := deadline - time.monotonic()) > 0:
+                items, cursor = self.gateway.changes(cursor, wait=max(1, min(FEED_WAIT, int(left))))
+                for entry in items:
+                    one = wanted.get(entry.get("document_id", ""))
+                    if one is not None and entry.get("sha256") == one.sha256 and entry.get("version"):
+                        versions[one.document_id] = int(entry["version"])
+        except (ApiError, NetworkError):
+            pass  # uploaded all the same: the versions come with the next sync's feed
+        self.state.record_many(
+            [(u.path, u.sha256, u.size, u.mtime_ns, u.document_id, versions.get(u.document_id)) for u in uploaded]
+        )
+        self.state.set_remote_many(
+            [
+                (u.path, RemoteFile(u.document_id, versions[u.document_id], u.sha256))
+                for u in uploaded
+                if u.document_id in versions
+            ]
+        )
 
     def _deduplicated(self, action: Action, rel: str, grant: dict[str, Any], source: Path | None = None) -> Outcome:
         """The server made the version from bytes the account already stores: nothing was sent."""

@@ -164,6 +164,72 @@ async def test_two_folders_of_one_account_converge(system, api, tmp_path, config
     assert code == 0 and idle["planned"] == {} and idle["hashed"] == 0, idle
 
 
+def random_edits(root: Path, rng: random.Random, blob, count: int) -> None:
+    """`count` random edits, new files, deletes and renames (into other folders too) in `root`."""
+    folders = ["", "docs/", "docs/deep/", "other/"]
+    for _ in range(count):
+        existing = sorted(tree(root))
+        op = rng.choice(["edit", "new", "delete", "rename"]) if existing else "new"
+        if op == "new":  # a small pool of names: both sides sometimes create the same one
+            write(root, f"{rng.choice(folders)}n{rng.randint(0, 9)}.txt", blob())
+        elif op == "edit":
+            write(root, rng.choice(existing), blob())
+        elif op == "delete":
+            (root / rng.choice(existing)).unlink()
+        else:
+            old = rng.choice(existing)
+            new = f"{rng.choice(folders)}r{rng.randint(0, 99)}.txt"
+            if new not in existing:
+                write(root, new, (root / old).read_bytes())
+                (root / old).unlink()
+
+
+async def test_two_folders_converge_after_random_rounds_of_edits_on_both_sides(system, api, tmp_path, config, capsys):
+    """Dropbox-style: rounds of random edits, new files, deletes and renames on both sides (fixed
+    seed), with a file edited on both sides in every round; after A, B, A sync, both folders and
+    the account hold the same files, and every byte string written in the round and still in a
+    folder when the round's edits ended is somewhere in the result (nothing written is lost)."""
+    rng = random.Random(1919)
+    user = await sign_up(api)
+    await login(system, user, config)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+
+    def blob() -> bytes:
+        return rng.randbytes(rng.randint(10, 2000))
+
+    for n in range(10):
+        write(a, f"{['', 'docs/', 'other/'][n % 3]}f{n}.txt", blob())
+    assert (await sync(a, capsys))[0] == 0
+    assert (await sync(b, capsys))[0] == 0
+    assert tree(a) == tree(b)
+
+    conflicts = 0
+    for round_ in range(4):
+        before = set(tree(a).values())
+        random_edits(a, rng, blob, rng.randint(2, 5))
+        random_edits(b, rng, blob, rng.randint(2, 5))
+        shared = sorted(set(tree(a)) & set(tree(b)))
+        if shared:  # the same file edited on both sides: a conflict
+            both = rng.choice(shared)
+            write(a, both, blob())
+            write(b, both, blob())
+        kept = (set(tree(a).values()) | set(tree(b).values())) - before
+        for folder in (a, b, a):
+            code, report = await sync(folder, capsys)
+            assert code in (0, 2) and not report["errors"], (round_, folder.name, report)
+            conflicts += report["conflicts"]
+        final = tree(a)
+        assert tree(b) == final, round_
+        assert await remote_tree(api, user) == final, round_
+        assert kept <= set(final.values()), f"round {round_}: written bytes were lost"
+    assert conflicts >= 4  # one per round at least, each kept as a copy
+    assert any("(conflict copy " in path for path in tree(a))
+    for folder in (a, b):  # nothing left to do on either side
+        code, idle = await sync(folder, capsys)
+        assert code == 0 and not (idle["uploaded"] or idle["downloaded"] or idle["deleted_local"]), idle
+
+
 async def test_a_killed_multipart_upload_resumes_from_the_stored_parts(system, api, tmp_path, config, capsys):
     user = await sign_up(api, plan="premium")
     await login(system, user, config)
@@ -243,6 +309,25 @@ async def test_ignored_files_stay_home(system, api, tmp_path, config, capsys):
     other.mkdir()
     code, dry = await sync(other, capsys, "--dry-run")
     assert code == 0 and dry["planned"] == {"download": 3} and tree(other) == {}
+
+    # The server cannot be reached: the sync stops with one line and nothing local is touched.
+    session_file = config / "session.json"
+    saved = json.loads(session_file.read_text())
+    session_file.write_text(json.dumps(saved | {"gateway": "http://127.0.0.1:9"}))
+    before = tree(folder)
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli.main, ["sync", str(folder)]) == 1
+    assert "nothing local was deleted" in capsys.readouterr().err
+    assert tree(folder) == before
+    session_file.write_text(json.dumps(saved))
+
+    # Logging out ends the session on the server and forgets it here; then sync says "log in" (3).
+    assert await asyncio.to_thread(cli.main, ["logout"]) == 0
+    assert not session_file.exists()
+    refused = await api.get("/v1/account", headers={"Authorization": f"Bearer {saved['token']}"})
+    assert refused.status_code == 401, refused.text
+    assert await asyncio.to_thread(cli.main, ["sync", str(folder), "--json"]) == 3
+    assert tree(folder) == before
 
 
 async def test_watch_follows_both_sides_and_stops_cleanly_on_ctrl_c(system, api, tmp_path, config):

@@ -96,6 +96,16 @@ class State:
         )
         self.cache_hash(path, size, mtime_ns, sha256)
 
+    def record_many(self, rows: list[tuple[str, str, int, int, str | None, int | None]]) -> None:
+        """`record` for many (path, sha256, size, mtime_ns, document_id, version) in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", [(p, n, m, s) for p, s, n, m, _, _ in rows]
+            )
+            self.db.execute("COMMIT")
+
     def forget(self, path: str) -> None:
         self._x("DELETE FROM files WHERE path = ?", (path,))
         self._x("DELETE FROM hashes WHERE path = ?", (path,))
@@ -125,6 +135,18 @@ class State:
             "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?)",
             (remote.document_id, path, remote.version, remote.sha256),
         )
+
+    def set_remote_many(self, rows: list[tuple[str, RemoteFile]]) -> None:
+        """`set_remote` for many (path, remote) in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            for path, remote in rows:
+                self.db.execute("DELETE FROM remote WHERE path = ? AND document_id != ?", (path, remote.document_id))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?)",
+                    (remote.document_id, path, remote.version, remote.sha256),
+                )
+            self.db.execute("COMMIT")
 
     def drop_remote(self, document_id: str) -> None:
         self._x("DELETE FROM remote WHERE document_id = ?", (document_id,))
