@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeStorage, current, world
 
@@ -14,6 +15,7 @@ from docstore_events import UploadCompleted, UploadInitiated
 from docstore_upload.domain.delta import Chunk
 from docstore_upload.domain.grants import GrantRequest, StoredBytes
 from docstore_upload.domain.sessions import ABORTED, COMPLETED, REJECTED
+from docstore_upload.service_layer.uploads import CHUNK_MAP_CHECK_EVERY
 
 BUCKET = "docstore-us-west-2"
 MIB = 1024 * 1024
@@ -192,3 +194,23 @@ async def test_a_deduplicated_copy_keeps_the_sources_verified_chunk_map() -> Non
     issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(DATA), "text/plain", sha256=SHA))
     row = w.sessions.rows[issued.grant.upload_id]
     assert issued.deduplicated and row["chunks"] == chunks and row["chunks_verified"] is True
+
+
+async def test_a_purged_versions_chunk_map_goes_with_it_and_a_kept_one_stays() -> None:
+    old = random.Random(5).randbytes(20 * MIB)
+    new = old[: 10 * MIB] + random.Random(6).randbytes(MIB) + old[11 * MIB :]
+    w, _, issued = await delta_world(new)
+    row = await send_and_complete(w, issued, new)
+    now = datetime.now(UTC)
+    assert row["chunks_verified"] is True and now < row["chunks_check_at"] <= now + CHUNK_MAP_CHECK_EVERY
+    assert await w.uploads.sweep_chunk_maps() == 0  # nothing due yet
+    w.sessions.rows["up-old"]["chunks_check_at"] = now
+    del w.storage.objects[f"us-west-2/{OWNER}/{DOC}/up-old"]  # metadata purged the first version
+
+    later = now + 2 * CHUNK_MAP_CHECK_EVERY
+    assert await w.uploads.sweep_chunk_maps(now=later) == 1
+    purged, kept = w.sessions.rows["up-old"], w.sessions.rows[issued.grant.upload_id]
+    assert "chunks" not in purged and "chunks_verified" not in purged and "chunks_check_at" not in purged
+    assert kept["chunks_verified"] is True and kept["chunks"]  # its object is there: kept, looked at later
+    assert kept["chunks_check_at"] == later + CHUNK_MAP_CHECK_EVERY
+    assert await w.uploads.sweep_chunk_maps(now=later) == 0

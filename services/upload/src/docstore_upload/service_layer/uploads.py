@@ -114,6 +114,10 @@ class IssuedGrant:
     """A delta upload: bytes of the file copied server-side from the previous version."""
 
 
+CHUNK_MAP_CHECK_EVERY = timedelta(hours=1)
+"""How often the object of a kept chunk map is looked for: once its version is purged (the object
+deleted), the map goes too (`sweep_chunk_maps`)."""
+
 SHA_MISMATCH = "the assembled file's sha256 is not the one declared"
 """Why a delta upload is rejected when the object S3 joined is not the file the client described."""
 
@@ -529,6 +533,22 @@ class Uploads:
 
         return all(await asyncio.gather(*(one(p) for p in parts)))
 
+    async def sweep_chunk_maps(self, *, now: datetime | None = None, limit: int = 100) -> int:
+        """A purged version's chunk map goes with it: each kept map's object is looked for once
+        per `CHUNK_MAP_CHECK_EVERY` (up to `limit` maps a call), and a map whose object is gone
+        (metadata deleted it: the version was purged or pruned) is dropped. Returns how many."""
+        dropped = 0
+        for _ in range(limit):
+            row = await self.reads.sessions.claim_chunk_map_check(now or datetime.now(UTC), CHUNK_MAP_CHECK_EVERY)
+            if row is None:
+                break
+            if await self.storage.head(row["key"]) is None:
+                await self.reads.sessions.drop_chunk_map(row["_id"])
+                dropped += 1
+        if dropped:
+            log.info("chunk_maps_dropped", count=dropped)
+        return dropped
+
     async def _document_for(self, account_id: str, request: GrantRequest) -> tuple[str, str]:
         """(document id, owner id): a fresh document of the caller's, or the existing document a new
         version is for, checked with metadata (the caller's own, or shared with them to edit)."""
@@ -716,6 +736,8 @@ class Uploads:
         if row.get("chunks") and stored.sha256 == row.get("declared_sha256"):
             # The map is kept for the next version's delta only when the bytes read back match it.
             fields["chunks_verified"] = list(stored.chunk_sha256s) == [h for _, _, h in row["chunks"]]
+            if fields["chunks_verified"]:  # looked after by `sweep_chunk_maps` from then on
+                fields["chunks_check_at"] = datetime.now(UTC) + CHUNK_MAP_CHECK_EVERY
         if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored), **fields):
             return  # another path (redirect, watcher) completed it first
         tx.emit(completed(row, stored, bucket=self.storage.bucket))
