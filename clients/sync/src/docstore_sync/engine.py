@@ -122,11 +122,17 @@ class Uploaded:
     mtime_ns: int
 
 
+DEDUPE_WITHIN = 3600.0
+"""Seconds a sync follows a server-side dedupe copy (the server copies a large file after its answer)."""
 RECORDED_WITHIN = 60.0
-"""Seconds a sync waits for metadata to record its batch uploads (then the next sync's feed does)."""
+"""Seconds a sync waits for metadata to record more of its batch uploads (the wait goes on while it
+does; then the next sync's feed brings the rest)."""
 FEED_WAIT = 5
 """Seconds of one long-poll of the change feed while waiting for those records."""
 
+
+KEPT = "kept"
+"""Outcome kind of a planned local delete that did not happen: the server still has the document."""
 
 UPLOADS = frozenset({"upload-new", "upload-version", "conflict"})
 """Outcome kinds that upload bytes (`bytes_up`: their files' sizes; `uploaded_bytes`: what was sent)."""
@@ -392,10 +398,13 @@ class Syncer:
         try:
             while len(versions) < len(wanted) and (left := deadline - time.monotonic()) > 0:
                 items, cursor = self.gateway.changes(cursor, wait=max(1, min(FEED_WAIT, int(left))))
+                seen = len(versions)
                 for entry in items:
                     one = wanted.get(entry.get("document_id", ""))
                     if one is not None and entry.get("sha256") == one.sha256 and entry.get("version"):
                         versions[one.document_id] = int(entry["version"])
+                if len(versions) > seen:  # metadata is catching up (thousands of files take a while)
+                    deadline = time.monotonic() + timeout
         except (ApiError, NetworkError):
             pass  # uploaded all the same: the versions come with the next sync's feed
         self.state.record_many(
@@ -447,7 +456,13 @@ class Syncer:
         return file is not None and st.st_size == file.size and st.st_mtime_ns == file.mtime_ns
 
     def _upload(
-        self, action: Action, *, as_path: str | None = None, source: Path | None = None, delta: bool = True
+        self,
+        action: Action,
+        *,
+        as_path: str | None = None,
+        source: Path | None = None,
+        delta: bool = True,
+        dedupe: bool = True,
     ) -> Outcome:
         """Upload `action.path` (or `source` under the name `as_path`): a new document, or a new
         version on top of the remote one the plan saw (409 when it moved on: a conflict)."""
@@ -482,8 +497,9 @@ class Syncer:
                 "size": size,
                 "content_type": content_type(name),
                 "path": folder,
-                "sha256": sha,
             }
+            if dedupe:  # bytes the account already stores are copied by the server, not sent
+                body["sha256"] = sha
             if versioned:
                 assert action.remote is not None
                 body |= {"document_id": action.remote.document_id, "base_version": action.remote.version}
@@ -501,6 +517,11 @@ class Syncer:
                 raise
             upload_id, document_id = grant["upload_id"], grant["document_id"]
             if grant.get("deduplicated"):
+                # A large copy finishes after the answer: follow the upload until it is completed.
+                copied = self.gateway.upload_state(upload_id) or {"status": "aborted"}
+                if self._verified(upload_id, copied, DEDUPE_WITHIN).get("status") != "completed":
+                    # The bytes went away before the copy (or it failed): sent after all, once.
+                    return self._upload(action, as_path=as_path, source=source, delta=delta, dedupe=False)
                 if hook:
                     hook(size)
                 return self._deduplicated(action, rel, grant, source)
@@ -522,7 +543,7 @@ class Syncer:
             if done.get("status") == "rejected":
                 self.state.end_upload(rel)
                 if delta:  # a delta (or a file that changed meanwhile) is sent again whole, once
-                    return self._upload(action, as_path=as_path, source=source, delta=False)
+                    return self._upload(action, as_path=as_path, source=source, delta=False, dedupe=dedupe)
                 raise ChangedWhileReading("the server did not accept the assembled file; next time")
         if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
             raise ChangedWhileReading("changed while it was being sent; it will be sent again next time")
@@ -565,10 +586,32 @@ class Syncer:
     def _delete_local(self, action: Action) -> Outcome:
         if not self._still_as_scanned(action.path):
             return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; kept")
+        if self._still_on_the_server(action):
+            return Outcome(action.path, KEPT, True)
         (self.root / action.path).unlink(missing_ok=True)
         self.state.forget(action.path)
         self._drop_empty_folders((self.root / action.path).parent)
         return Outcome(action.path, action.kind.value, True)
+
+    def _still_on_the_server(self, action: Action) -> bool:
+        """Nothing local is deleted without the server's word: the snapshot lacking a document is
+        not enough (metadata may record an upload after the sync that made it looked), so the
+        document the path was last synced with is asked for. Live at this path: the snapshot is
+        corrected and the file stays (a changed version comes down next time). Gone, in the trash,
+        or moved or renamed away: the delete goes ahead."""
+        was = action.base
+        if was is None or was.document_id is None:
+            return False
+        doc = self.gateway.document(was.document_id)  # errors: the file stays (see carry_out)
+        if doc is None or doc.get("trashed") or not doc.get("sha256") or not doc.get("version"):
+            return False
+        if _relative(self.remote_folder, doc["path"], doc["name"]) != action.path:
+            return False
+        remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+        self.state.set_remote(action.path, remote)
+        if remote.sha256 == was.sha256:
+            self._record_local(action.path, remote)
+        return True
 
     def _drop_empty_folders(self, folder: Path) -> None:
         """Folders a remote delete or rename emptied go too, up to (not including) the root."""
