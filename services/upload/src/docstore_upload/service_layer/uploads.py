@@ -114,6 +114,12 @@ class IssuedGrant:
     """A delta upload: bytes of the file copied server-side from the previous version."""
 
 
+DEDUPE_IN_BACKGROUND_FROM = 8 * 1024 * 1024
+"""A dedupe copy of this size and up runs after the grant's answer (`deduplicated: true` with the
+upload still pending): a copy of many GiB inside the request would outlast the gateway's upstream
+timeout. The client follows `GET /uploads/{id}` to `completed` (`aborted`: the bytes went away
+meanwhile, it sends them). Smaller copies (the batch route's too) finish before the answer."""
+
 CHUNK_MAP_CHECK_EVERY = timedelta(hours=1)
 """How often the object of a kept chunk map is looked for: once its version is purged (the object
 deleted), the map goes too (`sweep_chunk_maps`)."""
@@ -414,11 +420,29 @@ class Uploads:
         await self.uow.run(record)
         row = await self.reads.sessions.by_id(grant.upload_id)
         assert row is not None
-        if not await self._copy_deduplicated(row, source.key, source.sha256):
-            await self.uow.run(lambda tx: tx.repos.sessions.finish(grant.upload_id, ABORTED))
-            await self._discard(row)
+        if request.size >= DEDUPE_IN_BACKGROUND_FROM:
+            # A copy of many GiB would outlast the caller's and the gateway's timeouts: it runs after
+            # the answer, and the client follows the upload to completed (or aborted: then it sends).
+            self._in_background(self._copy_or_abort(row, source, background=True))
+            return IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
+        if not await self._copy_or_abort(row, source):
             return None
         return IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
+
+    async def _copy_or_abort(self, row: Session, source: StoredBytes, *, background: bool = False) -> bool:
+        """The dedupe copy and its completion; when the source is gone (or, in the background, the
+        copy failed), the upload is aborted and its room given back."""
+        try:
+            copied = await self._copy_deduplicated(row, source.key, source.sha256)
+        except Exception:
+            if not background:
+                raise
+            log.warning("dedupe_copy_failed", upload_id=row["_id"], exc_info=True)
+            copied = False
+        if not copied:
+            await self.uow.run(lambda tx: tx.repos.sessions.finish(row["_id"], ABORTED))
+            await self._discard(row)
+        return copied
 
     async def _copy_many(self, upload_ids: list[str], sources: dict[str, StoredBytes]) -> set[str]:
         """Dedupe a batch's items side by side; the upload ids completed by a copy."""
