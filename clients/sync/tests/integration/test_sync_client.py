@@ -444,6 +444,38 @@ async def test_refused_files_are_one_line_each_and_the_rest_syncs(system, api, t
     assert set(tree(folder)) == {"fine.txt", "too-big.bin", "bell\x07.txt"}  # nothing local was touched
 
 
+async def test_a_file_changed_while_it_is_read_is_one_line_and_goes_next_time(
+    system, api, tmp_path, config, capsys, monkeypatch
+):
+    """A file written between the scan and its upload: its hash no longer matches, so it is not
+    sent (one line, exit 1), the rest syncs, and the next run sends what it holds by then."""
+    from docstore_sync import engine
+
+    user = await sign_up(api)
+    await login(system, user, config)
+    folder = tmp_path / "busy"
+    write(folder, "steady.txt", b"left alone")
+    write(folder, "busy.txt", b"first words")
+    planned = engine.Syncer.plan
+
+    def plan_then_write(self):  # type: ignore[no-untyped-def]
+        result = planned(self)
+        write(folder, "busy.txt", b"written while the sync ran")
+        return result
+
+    monkeypatch.setattr(engine.Syncer, "plan", plan_then_write)
+    code, report = await sync(folder, capsys)
+    assert code == 1, report
+    assert report["errors"] == ["busy.txt: changed while it was being read; next time"], report
+    assert set(await remote_tree(api, user)) == {"steady.txt"}
+    assert (folder / "busy.txt").read_bytes() == b"written while the sync ran"  # untouched
+
+    monkeypatch.setattr(engine.Syncer, "plan", planned)
+    code, report = await sync(folder, capsys)
+    assert code == 0 and report["uploaded"] == 1, report
+    assert (await remote_tree(api, user))["busy.txt"] == hashlib.sha256(b"written while the sync ran").hexdigest()
+
+
 async def test_an_expired_access_token_is_refreshed_and_the_new_tokens_saved(system, api, tmp_path, config, capsys):
     """Access tokens last minutes: the client spends its refresh token for a new pair when the
     gateway refuses the old one, saves both, and carries on; the spent refresh token is dead."""
