@@ -595,22 +595,29 @@ class Syncer:
 
     def _still_on_the_server(self, action: Action) -> bool:
         """Nothing local is deleted without the server's word: the snapshot lacking a document is
-        not enough (metadata may record an upload after the sync that made it looked), so the
-        document the path was last synced with is asked for. Live at this path: the snapshot is
-        corrected and the file stays (a changed version comes down next time). Gone, in the trash,
-        or moved or renamed away: the delete goes ahead."""
+        not enough, so the document the path was last synced with is asked for.
+
+        - Live at this path: the snapshot missed it (metadata records uploads from events, and a
+          loaded one can be thousands behind); the snapshot is corrected and the file stays.
+        - Not found, and this client never saw it recorded (no version in the state: uploaded,
+          then metadata had not caught up): not yet recorded, not deleted; the file stays.
+        - In the trash, moved or renamed away, or not found after it was recorded (purged): gone,
+          the delete goes ahead."""
         was = action.base
         if was is None or was.document_id is None:
             return False
         doc = self.gateway.document(was.document_id)  # errors: the file stays (see carry_out)
-        if doc is None or doc.get("trashed") or not doc.get("sha256") or not doc.get("version"):
+        if doc is None:
+            return was.version is None
+        if doc.get("trashed"):
             return False
         if _relative(self.remote_folder, doc["path"], doc["name"]) != action.path:
             return False
-        remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
-        self.state.set_remote(action.path, remote)
-        if remote.sha256 == was.sha256:
-            self._record_local(action.path, remote)
+        if doc.get("sha256") and doc.get("version"):
+            remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+            self.state.set_remote(action.path, remote)
+            if remote.sha256 == was.sha256:
+                self._record_local(action.path, remote)
         return True
 
     def _drop_empty_folders(self, folder: Path) -> None:

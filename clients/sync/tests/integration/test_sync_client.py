@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -342,13 +343,21 @@ async def test_a_document_missing_from_the_snapshot_is_asked_for_before_a_local_
     folder = tmp_path / "kept"
     write(folder, "stays.txt", b"the server has me")
     write(folder, "goes.txt", b"the server trashes me")
+    write(folder, "purged.txt", b"the server deletes me for good")
+    write(folder, "unrecorded.txt", b"metadata has not recorded me yet")
     code, first = await sync(folder, capsys)
-    assert code == 0 and first["uploaded"] == 2, first
+    assert code == 0 and first["uploaded"] == 4, first
     with sqlite3.connect(folder / ".docstore" / "state.db") as con:
-        (goes_id,) = con.execute("SELECT document_id FROM files WHERE path = 'goes.txt'").fetchone()
+        ids = dict(con.execute("SELECT path, document_id FROM files").fetchall())
+        # An upload this client never saw recorded: a document id metadata does not know (404).
+        con.execute(
+            "UPDATE files SET document_id = ?, version = NULL WHERE path = 'unrecorded.txt'", (str(uuid.uuid4()),)
+        )
     con.close()
-    trashed = await api.delete(f"/v1/documents/{goes_id}", headers=user.auth)
+    trashed = await api.delete(f"/v1/documents/{ids['goes.txt']}", headers=user.auth)
     assert trashed.status_code == 204, trashed.text
+    purged = await api.delete(f"/v1/documents/{ids['purged.txt']}", params={"permanent": "true"}, headers=user.auth)
+    assert purged.status_code == 204, purged.text
     end = None  # the feed's end, after the uploads and the trash
     while True:
         page = (
@@ -364,10 +373,12 @@ async def test_a_document_missing_from_the_snapshot_is_asked_for_before_a_local_
 
     code, again = await sync(folder, capsys)
     assert code == 0, again
-    assert set(tree(folder)) == {"stays.txt"}, again  # the trashed one went, the live one stayed
-    assert again["deleted_local"] == 1
-    code, idle = await sync(folder, capsys)  # the snapshot was corrected: nothing more to do
-    assert code == 0 and idle["planned"] == {} and set(tree(folder)) == {"stays.txt"}, idle
+    # The trashed and the purged ones went; the live one and the one not yet recorded stayed.
+    assert set(tree(folder)) == {"stays.txt", "unrecorded.txt"}, again
+    assert again["deleted_local"] == 2
+    code, idle = await sync(folder, capsys)  # the live one's snapshot was corrected
+    assert code == 0 and idle["planned"] == {"delete-local": 1}, idle  # asked again, kept again
+    assert set(tree(folder)) == {"stays.txt", "unrecorded.txt"}, idle
 
 
 async def test_watch_follows_both_sides_and_stops_cleanly_on_ctrl_c(system, api, tmp_path, config):
