@@ -203,13 +203,25 @@ def field(summary: dict[str, Any], name: str) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
 
+class _Cases(dict[str, Any]):
+    """The cases' figures; each one is also logged as one JSON line as soon as it is measured."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        super().__init__()
+        self.log = log
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.log(f"measured {key}: {json.dumps(value)}")
+
+
 def run_cases(
     client: SyncClient, s3: Any, work: Path, sizes: Sizes, log: Callable[[str], None] = say
 ) -> dict[str, Any]:
     """Every case against a logged-in `client`; `s3` is a boto3 client of the same S3 server
     (bucket `BUCKET`). Returns one dict per case."""
     p = sizes.parallel
-    cases: dict[str, Any] = {}
+    cases: dict[str, Any] = _Cases(log)
 
     # 1. First sync of many small files.
     small_dir = work / "small"
@@ -316,7 +328,7 @@ def run_cases(
         "goal_bytes": 0,
         "met": sent == 0 if sent is not None else NOT_AVAILABLE,
     }
-    return cases
+    return dict(cases)
 
 
 def _row(case: str, raw: float | None, ours: float, ratio: float | None, goal: str = "") -> str:
