@@ -111,6 +111,29 @@ class Report:
         return 2 if any(o.kind == Kind.CONFLICT.value for o in self.outcomes) else 0
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    """A batch upload the server completed, waiting for metadata to record its version."""
+
+    path: str
+    document_id: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+DEDUPE_WITHIN = 3600.0
+"""Seconds a sync follows a server-side dedupe copy (the server copies a large file after its answer)."""
+RECORDED_WITHIN = 60.0
+"""Seconds a sync waits for metadata to record more of its batch uploads (the wait goes on while it
+does; then the next sync's feed brings the rest)."""
+FEED_WAIT = 5
+"""Seconds of one long-poll of the change feed while waiting for those records."""
+
+
+KEPT = "kept"
+"""Outcome kind of a planned local delete that did not happen: the server still has the document."""
+
 UPLOADS = frozenset({"upload-new", "upload-version", "conflict"})
 """Outcome kinds that upload bytes (`bytes_up`: their files' sizes; `uploaded_bytes`: what was sent)."""
 
@@ -151,6 +174,8 @@ class Syncer:
         self.state = State(self.root)
         self.tmp = self.root / STATE_DIR / "tmp"
         self.tmp.mkdir(exist_ok=True)
+        self._awaiting: list[Uploaded] = []
+        self.pending_cursor = ""
 
     def close(self) -> None:
         self.state.close()
@@ -216,8 +241,10 @@ class Syncer:
             self.state.forget(path)
         small = [a for a in plan.actions if self._batchable(a)]
         rest = [a for a in plan.actions if not self._batchable(a)]
+        self._awaiting = []
         for start in range(0, len(small), BATCH):
             report.outcomes += self._upload_batch(small[start : start + BATCH], concurrency)
+        self._confirm_recorded(self._awaiting)
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [pool.submit(self.carry_out, a) for a in rest]
             for future in as_completed(futures):
@@ -298,7 +325,11 @@ class Syncer:
             if refuses_type(problem):
                 single.append(action)  # the single path asks again as plain bytes
             elif (result.get("grant") or {}).get("deduplicated"):
-                outcomes.append(self._deduplicated(action, action.path, result["grant"]))
+                file = self.local.files[action.path]
+                self._awaiting.append(
+                    Uploaded(action.path, result["grant"]["document_id"], file.sha256, file.size, file.mtime_ns)
+                )
+                outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size, deduplicated=file.size))
             elif result.get("grant"):
                 granted.append((action, result["grant"]))
             elif problem and (problem["status"] == 409 or problem["type"].endswith("not-for-batch")):
@@ -341,24 +372,51 @@ class Syncer:
                         Outcome(action.path, action.kind.value, False, error=_problem_line(result.get("problem")))
                     )
                     continue
-                recorded = self.gateway.recorded(grant["document_id"], action.local_sha256 or "")
                 file = self.local.files[action.path]
-                self.state.record(
-                    action.path,
-                    file.sha256,
-                    file.size,
-                    file.mtime_ns,
-                    grant["document_id"],
-                    recorded.version if recorded else None,
+                self._awaiting.append(
+                    Uploaded(action.path, grant["document_id"], file.sha256, file.size, file.mtime_ns)
                 )
-                if recorded:
-                    self.state.set_remote(action.path, recorded)
                 outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size))
         for action in single:
             outcome = self.carry_out(action)
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    def _confirm_recorded(self, uploaded: list[Uploaded], timeout: float = RECORDED_WITHIN) -> None:
+        """Wait until metadata has recorded the batch uploads' versions (so another folder's next
+        sync sees them) and keep each one's version in the state. Read from the change feed,
+        from where this sync's plan read it: a page of a thousand entries per request, where
+        asking for each document was one request per file. One not seen in time is recorded
+        without its version (the feed brings it next time); the feed's cursor is not moved."""
+        if not uploaded:
+            return
+        wanted = {u.document_id: u for u in uploaded}
+        versions: dict[str, int] = {}
+        cursor: str | None = self.pending_cursor or None
+        deadline = time.monotonic() + timeout
+        try:
+            while len(versions) < len(wanted) and (left := deadline - time.monotonic()) > 0:
+                items, cursor = self.gateway.changes(cursor, wait=max(1, min(FEED_WAIT, int(left))))
+                seen = len(versions)
+                for entry in items:
+                    one = wanted.get(entry.get("document_id", ""))
+                    if one is not None and entry.get("sha256") == one.sha256 and entry.get("version"):
+                        versions[one.document_id] = int(entry["version"])
+                if len(versions) > seen:  # metadata is catching up (thousands of files take a while)
+                    deadline = time.monotonic() + timeout
+        except (ApiError, NetworkError):
+            pass  # uploaded all the same: the versions come with the next sync's feed
+        self.state.record_many(
+            [(u.path, u.sha256, u.size, u.mtime_ns, u.document_id, versions.get(u.document_id)) for u in uploaded]
+        )
+        self.state.set_remote_many(
+            [
+                (u.path, RemoteFile(u.document_id, versions[u.document_id], u.sha256))
+                for u in uploaded
+                if u.document_id in versions
+            ]
+        )
 
     def _deduplicated(self, action: Action, rel: str, grant: dict[str, Any], source: Path | None = None) -> Outcome:
         """The server made the version from bytes the account already stores: nothing was sent."""
@@ -398,7 +456,13 @@ class Syncer:
         return file is not None and st.st_size == file.size and st.st_mtime_ns == file.mtime_ns
 
     def _upload(
-        self, action: Action, *, as_path: str | None = None, source: Path | None = None, delta: bool = True
+        self,
+        action: Action,
+        *,
+        as_path: str | None = None,
+        source: Path | None = None,
+        delta: bool = True,
+        dedupe: bool = True,
     ) -> Outcome:
         """Upload `action.path` (or `source` under the name `as_path`): a new document, or a new
         version on top of the remote one the plan saw (409 when it moved on: a conflict)."""
@@ -413,8 +477,8 @@ class Syncer:
         saved = 0
         pending = self.state.pending_upload(rel)
         upload_id = None
-        if pending and pending[1] == sha and pending[2] == size:
-            upload_id, document_id = pending[0], pending[3]
+        if pending and pending.sha256 == sha and pending.size == size:
+            upload_id, document_id = pending.upload_id, pending.document_id
             try:
                 parts = self.gateway.parts(upload_id)
             except ApiError:
@@ -422,6 +486,7 @@ class Syncer:
                 self.state.end_upload(rel)
             else:
                 resumed = len(parts["stored"])
+                saved = pending.copied_bytes  # a delta upload's parts the server copied (among the stored)
                 if hook:
                     hook(sum(p["size"] for p in parts["stored"]))
                 urls = {p["part_number"]: p["url"] for p in parts["missing"]}
@@ -432,8 +497,9 @@ class Syncer:
                 "size": size,
                 "content_type": content_type(name),
                 "path": folder,
-                "sha256": sha,
             }
+            if dedupe:  # bytes the account already stores are copied by the server, not sent
+                body["sha256"] = sha
             if versioned:
                 assert action.remote is not None
                 body |= {"document_id": action.remote.document_id, "base_version": action.remote.version}
@@ -451,14 +517,19 @@ class Syncer:
                 raise
             upload_id, document_id = grant["upload_id"], grant["document_id"]
             if grant.get("deduplicated"):
+                # A large copy finishes after the answer: follow the upload until it is completed.
+                copied = self.gateway.upload_state(upload_id) or {"status": "aborted"}
+                if self._verified(upload_id, copied, DEDUPE_WITHIN).get("status") != "completed":
+                    # The bytes went away before the copy (or it failed): sent after all, once.
+                    return self._upload(action, as_path=as_path, source=source, delta=delta, dedupe=False)
                 if hook:
                     hook(size)
                 return self._deduplicated(action, rel, grant, source)
             if grant.get("multipart"):
                 mp = grant["multipart"]
-                self.state.start_upload(rel, upload_id, sha, size, document_id)
-                urls = {p["part_number"]: p["url"] for p in mp["parts"]}
                 saved = int(mp.get("copied_bytes") or 0)
+                self.state.start_upload(rel, upload_id, sha, size, document_id, saved)
+                urls = {p["part_number"]: p["url"] for p in mp["parts"]}
                 if hook and saved:
                     hook(saved)  # copied by the server: shown as done
                 self.gateway.send_parts(full, mp["part_size"], size, urls, hook, _layout(mp["parts"]))
@@ -472,7 +543,7 @@ class Syncer:
             if done.get("status") == "rejected":
                 self.state.end_upload(rel)
                 if delta:  # a delta (or a file that changed meanwhile) is sent again whole, once
-                    return self._upload(action, as_path=as_path, source=source, delta=False)
+                    return self._upload(action, as_path=as_path, source=source, delta=False, dedupe=dedupe)
                 raise ChangedWhileReading("the server did not accept the assembled file; next time")
         if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
             raise ChangedWhileReading("changed while it was being sent; it will be sent again next time")
@@ -515,10 +586,39 @@ class Syncer:
     def _delete_local(self, action: Action) -> Outcome:
         if not self._still_as_scanned(action.path):
             return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; kept")
+        if self._still_on_the_server(action):
+            return Outcome(action.path, KEPT, True)
         (self.root / action.path).unlink(missing_ok=True)
         self.state.forget(action.path)
         self._drop_empty_folders((self.root / action.path).parent)
         return Outcome(action.path, action.kind.value, True)
+
+    def _still_on_the_server(self, action: Action) -> bool:
+        """Nothing local is deleted without the server's word: the snapshot lacking a document is
+        not enough, so the document the path was last synced with is asked for.
+
+        - Live at this path: the snapshot missed it (metadata records uploads from events, and a
+          loaded one can be thousands behind); the snapshot is corrected and the file stays.
+        - Not found, and this client never saw it recorded (no version in the state: uploaded,
+          then metadata had not caught up): not yet recorded, not deleted; the file stays.
+        - In the trash, moved or renamed away, or not found after it was recorded (purged): gone,
+          the delete goes ahead."""
+        was = action.base
+        if was is None or was.document_id is None:
+            return False
+        doc = self.gateway.document(was.document_id)  # errors: the file stays (see carry_out)
+        if doc is None:
+            return was.version is None
+        if doc.get("trashed"):
+            return False
+        if _relative(self.remote_folder, doc["path"], doc["name"]) != action.path:
+            return False
+        if doc.get("sha256") and doc.get("version"):
+            remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+            self.state.set_remote(action.path, remote)
+            if remote.sha256 == was.sha256:
+                self._record_local(action.path, remote)
+        return True
 
     def _drop_empty_folders(self, folder: Path) -> None:
         """Folders a remote delete or rename emptied go too, up to (not including) the root."""

@@ -9,8 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import random
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -128,6 +133,64 @@ async def test_a_large_file_with_one_mib_changed_sends_about_one_part(system, ap
     assert second["delta_bytes_saved"] == size - sent > 30 * MIB
 
     doc = await document_of(api, user.auth, "video.bin")
+    assert doc["version"] == 2 and doc["sha256"] == hashlib.sha256(data).hexdigest()
+    assert await downloaded(api, user.auth, doc["document_id"]) == bytes(data)
+
+
+async def test_a_killed_delta_upload_resumes_and_still_reports_what_the_server_copied(
+    system, api, tmp_path, config, capsys
+):
+    """A delta upload killed after its grant (the server has copied the unchanged parts, the
+    changed part is on its way) is resumed by the next run, which reports the copied bytes as
+    saved: the server's list of stored parts cannot tell copied parts from sent ones."""
+    rng = random.Random(1905)
+    user = await sign_up(api, plan="premium")
+    await login(system, user)
+    root = tmp_path / "a"
+    size = 20 * MIB
+    data = bytearray(rng.randbytes(size))
+    write(root, "film.bin", bytes(data))
+    code, first = await sync(root, capsys)
+    assert code == 0, (first["errors"], first["warnings"])
+
+    data[10 * MIB : 11 * MIB] = rng.randbytes(MIB)
+    write(root, "film.bin", bytes(data))
+    child = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "docstore_sync", "sync", str(root), "--json", "--concurrency", "1"],
+        *["--max-rate", "256K"],  # the changed part (5 MiB at least) takes 20 s or more
+        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        async def granted() -> str | None:
+            try:
+                with sqlite3.connect(root / ".docstore" / "state.db") as con:
+                    row = con.execute("SELECT upload_id FROM uploads").fetchone()
+            except sqlite3.OperationalError:
+                return None
+            return row[0] if row else None
+
+        upload_id = await eventually(granted, timeout=120)
+        assert child.returncode is None, "the upload finished before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    parts = (await api.get(f"/v1/uploads/{upload_id}/parts", headers=user.auth)).json()
+    assert parts["stored"] and parts["missing"], parts  # copied parts there, the changed one not
+
+    code, resumed = await sync(root, capsys)
+    assert code == 0, (resumed["errors"], resumed["warnings"])
+    assert resumed["uploaded"] == 1 and resumed["resumed_parts"] == len(parts["stored"])
+    assert resumed["delta_bytes_saved"] >= 10 * MIB, resumed
+    assert resumed["uploaded_bytes"] == size - resumed["delta_bytes_saved"]
+    state = (await api.get(f"/v1/uploads/{upload_id}", headers=user.auth)).json()
+    assert state["status"] == "completed"  # the same upload, not a new one
+    doc = await document_of(api, user.auth, "film.bin")
     assert doc["version"] == 2 and doc["sha256"] == hashlib.sha256(data).hexdigest()
     assert await downloaded(api, user.auth, doc["document_id"]) == bytes(data)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -101,12 +102,14 @@ def test_state_keeps_base_remote_cursor_and_uploads_under_way(tmp_path: Path):
     state.set_remote("a.txt", RemoteFile("d1", 3, "s" * 64))
     state.set_remote("a.txt", RemoteFile("d2", 1, "t" * 64))  # another document took the path
     state.start_upload("big.bin", "u1", "x" * 64, 10, "d9")
+    state.start_upload("delta.bin", "u2", "y" * 64, 20, "d8", copied_bytes=15)
     state.put("cursor", "c1")
     state.close()
     again = State(tmp_path)
     assert again.base()["a.txt"].version == 3
     assert again.remote() == {"a.txt": RemoteFile("d2", 1, "t" * 64)}
-    assert again.pending_upload("big.bin") == ("u1", "x" * 64, 10, "d9")
+    assert again.pending_upload("big.bin") == ("u1", "x" * 64, 10, "d9", 0)
+    assert again.pending_upload("delta.bin") == ("u2", "y" * 64, 20, "d8", 15)
     assert again.get("cursor") == "c1" and again.initialised
 
 
@@ -127,3 +130,19 @@ def test_remote_paths_map_to_the_folder_and_back(remote_folder, path, name, rel)
     assert _relative(remote_folder, path, name) == rel
     if rel is not None:
         assert _folder_of(remote_folder, rel) == (path, name)
+
+
+def test_a_state_from_before_delta_resumes_gains_the_copied_bytes_column(tmp_path: Path):
+    folder = tmp_path / ".docstore"
+    folder.mkdir()
+    with sqlite3.connect(folder / "state.db") as old:  # the uploads table as earlier clients made it
+        old.execute(
+            "CREATE TABLE uploads (path TEXT PRIMARY KEY, upload_id TEXT NOT NULL, sha256 TEXT NOT NULL,"
+            " size INTEGER NOT NULL, document_id TEXT NOT NULL)"
+        )
+        old.execute("INSERT INTO uploads VALUES ('big.bin', 'u1', ?, 10, 'd9')", ("x" * 64,))
+    old.close()
+    state = State(tmp_path)
+    assert state.pending_upload("big.bin") == ("u1", "x" * 64, 10, "d9", 0)
+    state.start_upload("other.bin", "u2", "y" * 64, 20, "d8", copied_bytes=7)
+    assert state.pending_upload("other.bin") == ("u2", "y" * 64, 20, "d8", 7)

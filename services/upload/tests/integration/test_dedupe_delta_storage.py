@@ -105,3 +105,46 @@ async def test_a_delta_object_is_assembled_from_copied_ranges_and_sent_parts(sto
     ]
     body, encryption = await read(s3, g.key)
     assert body == new and encryption == "AES256"  # the multipart upload was created with SSE
+
+
+async def test_chunk_map_checks_are_claimed_once_per_period_and_a_dropped_map_is_gone(isolated) -> None:
+    """The sessions adapter on the real MongoDB protocol server: a due map is claimed by one
+    caller and its next look moved on; one not due is left alone; a dropped map is gone."""
+    from datetime import timedelta
+
+    from pymongo import AsyncMongoClient
+
+    from docstore_upload.adapters.sessions import UploadSessions
+
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(isolated["mongodb_url"])
+    try:
+        sessions = UploadSessions(mongo[isolated["mongodb_database"]])
+        await sessions.ensure_indexes()
+        now = datetime.now(UTC).replace(microsecond=0)
+        hour = timedelta(hours=1)
+        chunks = [[0, 8, "a" * 64]]
+        await sessions.collection.insert_many(
+            [
+                {"_id": "due", "key": "k-due", "chunks": chunks, "chunks_verified": True, "chunks_check_at": now},
+                {
+                    "_id": "later",
+                    "key": "k-later",
+                    "chunks": chunks,
+                    "chunks_verified": True,
+                    "chunks_check_at": now + hour,
+                },
+                {"_id": "plain", "key": "k-plain"},
+            ]
+        )
+        claimed = await sessions.claim_chunk_map_check(now, hour)
+        assert claimed is not None and claimed["_id"] == "due"
+        assert await sessions.claim_chunk_map_check(now, hour) is None  # claimed once per period
+        row = await sessions.by_id("due")
+        assert row is not None and row["chunks_check_at"].replace(tzinfo=UTC) == now + hour
+        await sessions.drop_chunk_map("due")
+        row = await sessions.by_id("due")
+        assert row is not None and not {"chunks", "chunks_verified", "chunks_check_at"} & set(row)
+        kept = await sessions.by_id("later")
+        assert kept is not None and kept["chunks"] == chunks
+    finally:
+        await mongo.aclose()

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeStorage, current, world
 
@@ -14,6 +15,7 @@ from docstore_events import UploadCompleted, UploadInitiated
 from docstore_upload.domain.delta import Chunk
 from docstore_upload.domain.grants import GrantRequest, StoredBytes
 from docstore_upload.domain.sessions import ABORTED, COMPLETED, REJECTED
+from docstore_upload.service_layer.uploads import CHUNK_MAP_CHECK_EVERY, DEDUPE_IN_BACKGROUND_FROM
 
 BUCKET = "docstore-us-west-2"
 MIB = 1024 * 1024
@@ -192,3 +194,69 @@ async def test_a_deduplicated_copy_keeps_the_sources_verified_chunk_map() -> Non
     issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(DATA), "text/plain", sha256=SHA))
     row = w.sessions.rows[issued.grant.upload_id]
     assert issued.deduplicated and row["chunks"] == chunks and row["chunks_verified"] is True
+
+
+async def test_a_purged_versions_chunk_map_goes_with_it_and_a_kept_one_stays() -> None:
+    old = random.Random(5).randbytes(20 * MIB)
+    new = old[: 10 * MIB] + random.Random(6).randbytes(MIB) + old[11 * MIB :]
+    w, _, issued = await delta_world(new)
+    row = await send_and_complete(w, issued, new)
+    now = datetime.now(UTC)
+    assert row["chunks_verified"] is True and now < row["chunks_check_at"] <= now + CHUNK_MAP_CHECK_EVERY
+    assert await w.uploads.sweep_chunk_maps() == 0  # nothing due yet
+    w.sessions.rows["up-old"]["chunks_check_at"] = now
+    del w.storage.objects[f"us-west-2/{OWNER}/{DOC}/up-old"]  # metadata purged the first version
+
+    later = now + 2 * CHUNK_MAP_CHECK_EVERY
+    assert await w.uploads.sweep_chunk_maps(now=later) == 1
+    purged, kept = w.sessions.rows["up-old"], w.sessions.rows[issued.grant.upload_id]
+    assert "chunks" not in purged and "chunks_verified" not in purged and "chunks_check_at" not in purged
+    assert kept["chunks_verified"] is True and kept["chunks"]  # its object is there: kept, looked at later
+    assert kept["chunks_check_at"] == later + CHUNK_MAP_CHECK_EVERY
+    assert await w.uploads.sweep_chunk_maps(now=later) == 0
+
+
+def owner_stores_large(data: bytes) -> tuple[FakeStorage, FakeMetadata, str]:
+    storage = FakeStorage()
+    sha = hashlib.sha256(data).hexdigest()
+    storage.put(SOURCE, data)
+    metadata = FakeMetadata({OWNER: current()}, stored={(OWNER, sha): StoredBytes(BUCKET, SOURCE, len(data), sha)})
+    return storage, metadata, sha
+
+
+async def settled(w, upload_id: str) -> dict:  # type: ignore[no-untyped-def]
+    for _ in range(500):  # the copy runs after the answer
+        if w.sessions.rows[upload_id]["status"] != "pending":
+            break
+        await asyncio.sleep(0.01)
+    return w.sessions.rows[upload_id]
+
+
+async def test_a_large_dedupe_copy_runs_after_the_answer_and_completes_the_upload() -> None:
+    data = random.Random(7).randbytes(DEDUPE_IN_BACKGROUND_FROM)
+    storage, metadata, sha = owner_stores_large(data)
+    w = world(storage=storage, metadata=metadata)
+    issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(data), "application/octet-stream", sha256=sha))
+    assert issued.deduplicated and issued.form is None and issued.part_urls is None
+    row = await settled(w, issued.grant.upload_id)
+    assert row["status"] == COMPLETED and row["stored"]["sha256"] == sha
+    assert storage.objects[issued.grant.key] == data
+    assert any(isinstance(e, UploadCompleted) for e in w.uow.emitted)
+
+
+async def test_a_large_dedupe_whose_bytes_went_away_is_aborted_and_its_room_given_back() -> None:
+    data = random.Random(8).randbytes(DEDUPE_IN_BACKGROUND_FROM)
+    storage, metadata, sha = owner_stores_large(data)
+    w = world(storage=storage, metadata=metadata)
+    real_copy = storage.copy_whole
+
+    async def purged_first(source: str, target: str, size: int) -> bool:
+        del storage.objects[SOURCE]  # purged between the answer and the copy
+        return await real_copy(source, target, size)
+
+    storage.copy_whole = purged_first  # type: ignore[method-assign]
+    issued = await w.uploads.grant(OWNER, GrantRequest("copy.bin", len(data), "application/octet-stream", sha256=sha))
+    assert issued.deduplicated  # answered before the copy: the client follows the upload
+    row = await settled(w, issued.grant.upload_id)
+    assert row["status"] == ABORTED and (OWNER, issued.grant.upload_id) in w.quota.released
+    assert not any(isinstance(e, UploadCompleted) for e in w.uow.emitted)

@@ -83,6 +83,20 @@ class InMemorySessions:
         del due[0]["late_check_at"]
         return claimed
 
+    async def claim_chunk_map_check(self, now: datetime, every: timedelta) -> Session | None:
+        due = sorted(
+            (r for r in self.rows.values() if r.get("chunks_check_at") and r["chunks_check_at"] <= now),
+            key=lambda r: r["chunks_check_at"],
+        )
+        if not due:
+            return None
+        due[0]["chunks_check_at"] = now + every
+        return copy.deepcopy(due[0])
+
+    async def drop_chunk_map(self, upload_id: str) -> None:
+        for name in ("chunks", "chunks_verified", "chunks_check_at"):
+            self.rows[upload_id].pop(name, None)
+
     async def mark_joined(self, upload_id: str, verify_lease: timedelta) -> Session | None:
         row = self.rows.get(upload_id)
         if row is None or row["status"] != PENDING:

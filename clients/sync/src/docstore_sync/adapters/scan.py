@@ -53,27 +53,29 @@ def scan(
     cache: dict[str, tuple[int, int, str]],
     remember: Callable[[str, int, int, str], None] | None = None,
 ) -> Scan:
-    """Walk `root` (not following links), skip ignored paths, hash what the cache cannot vouch for."""
+    """Walk `root` (not following links), skip ignored paths, hash what the cache cannot vouch for.
+
+    `os.scandir` on strings: a folder's entries say their type without a system call, and a
+    regular file costs one `lstat` (a re-sync of 10,000 files is mostly this walk)."""
     out = Scan()
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        rel_folder = Path(folder).relative_to(root).as_posix()
-        prefix = "" if rel_folder == "." else rel_folder + "/"
-        kept = []
-        for d in dirs:
-            rel = prefix + d
-            full = Path(folder) / d
-            if full.is_symlink():
-                out.warnings.append(f"{rel}: a symbolic link, skipped")
-            elif not rules.ignored(rel + "/"):
-                kept.append(d)
-        dirs[:] = sorted(kept)
-        for name in sorted(names):
-            rel = prefix + name
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as found:
+                entries = sorted(found, key=lambda e: e.name)
+        except OSError as error:
+            out.warnings.append(f"{prefix or './'}: cannot be listed ({error.strerror}), skipped")
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if not rules.ignored(rel + "/"):
+                    walk(entry.path, rel + "/")
+                continue
             if rules.ignored(rel):
                 continue
-            full = Path(folder) / name
             try:
-                st = full.lstat()
+                st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if stat.S_ISLNK(st.st_mode):
@@ -90,7 +92,7 @@ def scan(
                 sha = cached[2]
             else:
                 try:
-                    sha = sha256_of(full)
+                    sha = sha256_of(Path(entry.path))
                 except OSError as error:
                     out.warnings.append(f"{rel}: cannot be read ({error.strerror}), skipped")
                     continue
@@ -98,4 +100,6 @@ def scan(
                 if remember:
                     remember(rel, st.st_size, st.st_mtime_ns, sha)
             out.files[rel] = LocalFile(sha, st.st_size, st.st_mtime_ns)
+
+    walk(str(root), "")
     return out

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from docstore_sync.domain.ignore import STATE_DIR
 from docstore_sync.domain.plan import BaseFile, RemoteFile
@@ -27,10 +27,18 @@ CREATE TABLE IF NOT EXISTS remote (
 );
 CREATE TABLE IF NOT EXISTS uploads (
     path TEXT PRIMARY KEY, upload_id TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
-    document_id TEXT NOT NULL
+    document_id TEXT NOT NULL, copied_bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class PendingUpload(NamedTuple):
+    upload_id: str
+    sha256: str
+    size: int
+    document_id: str
+    copied_bytes: int
 
 
 class State:
@@ -46,6 +54,9 @@ class State:
         # the database's consistency (a lost record only makes the next run hash or compare again).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(uploads)")}
+        if "copied_bytes" not in columns:  # a state written by an earlier client
+            self.db.execute("ALTER TABLE uploads ADD COLUMN copied_bytes INTEGER NOT NULL DEFAULT 0")
         self.lock = threading.RLock()
 
     def _x(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
@@ -85,6 +96,16 @@ class State:
         )
         self.cache_hash(path, size, mtime_ns, sha256)
 
+    def record_many(self, rows: list[tuple[str, str, int, int, str | None, int | None]]) -> None:
+        """`record` for many (path, sha256, size, mtime_ns, document_id, version) in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", [(p, n, m, s) for p, s, n, m, _, _ in rows]
+            )
+            self.db.execute("COMMIT")
+
     def forget(self, path: str) -> None:
         self._x("DELETE FROM files WHERE path = ?", (path,))
         self._x("DELETE FROM hashes WHERE path = ?", (path,))
@@ -115,6 +136,18 @@ class State:
             (remote.document_id, path, remote.version, remote.sha256),
         )
 
+    def set_remote_many(self, rows: list[tuple[str, RemoteFile]]) -> None:
+        """`set_remote` for many (path, remote) in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            for path, remote in rows:
+                self.db.execute("DELETE FROM remote WHERE path = ? AND document_id != ?", (path, remote.document_id))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?)",
+                    (remote.document_id, path, remote.version, remote.sha256),
+                )
+            self.db.execute("COMMIT")
+
     def drop_remote(self, document_id: str) -> None:
         self._x("DELETE FROM remote WHERE document_id = ?", (document_id,))
 
@@ -129,12 +162,19 @@ class State:
             self.db.execute("COMMIT")
 
     # --- multipart uploads under way ---------------------------------------------------------
-    def pending_upload(self, path: str) -> tuple[str, str, int, str] | None:
-        rows = self._x("SELECT upload_id, sha256, size, document_id FROM uploads WHERE path = ?", (path,))
-        return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
+    def pending_upload(self, path: str) -> PendingUpload | None:
+        rows = self._x("SELECT upload_id, sha256, size, document_id, copied_bytes FROM uploads WHERE path = ?", (path,))
+        return PendingUpload(*rows[0]) if rows else None
 
-    def start_upload(self, path: str, upload_id: str, sha256: str, size: int, document_id: str) -> None:
-        self._x("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)", (path, upload_id, sha256, size, document_id))
+    def start_upload(
+        self, path: str, upload_id: str, sha256: str, size: int, document_id: str, copied_bytes: int = 0
+    ) -> None:
+        """A multipart upload under way; `copied_bytes`: what the server copied for a delta upload
+        (a resumed run reports them as saved: the server's list of stored parts does not tell)."""
+        self._x(
+            "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+            (path, upload_id, sha256, size, document_id, copied_bytes),
+        )
 
     def end_upload(self, path: str) -> None:
         self._x("DELETE FROM uploads WHERE path = ?", (path,))

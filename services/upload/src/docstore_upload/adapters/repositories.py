@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -29,6 +29,8 @@ class SessionStore(Protocol):
     async def add_many(self, grants: list[tuple[Grant, dict[str, Any]]]) -> None: ...
     async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]: ...
     async def complete_many(self, facts: dict[str, tuple[Session, dict[str, Any]]]) -> list[str]: ...
+    async def claim_chunk_map_check(self, now: datetime, every: timedelta) -> Session | None: ...
+    async def drop_chunk_map(self, upload_id: str) -> None: ...
 
 
 @dataclass(frozen=True)

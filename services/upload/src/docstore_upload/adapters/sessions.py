@@ -30,6 +30,7 @@ class UploadSessions:
         await self.collection.create_index([("key", 1)])  # bucket notifications name the object key
         await self.collection.create_index([("staging_key", 1)])
         await self.collection.create_index([("late_check_at", 1)])
+        await self.collection.create_index([("chunks_check_at", 1)])
 
     async def add(self, grant: Grant, **extra: Any) -> None:
         row = asdict(grant)
@@ -121,6 +122,25 @@ class UploadSessions:
             {"late_check_at": {"$lte": datetime.now(UTC)}},
             {"$unset": {"late_check_at": ""}},
             sort=[("late_check_at", 1)],
+            session=self.session,
+        )
+
+    async def claim_chunk_map_check(self, now: datetime, every: timedelta) -> Session | None:
+        """One upload whose kept chunk map is due for a look at its object; its next look moves
+        `every` on (so each map is looked at once per period, by one watcher)."""
+        return await self.collection.find_one_and_update(
+            {"chunks_check_at": {"$lte": now}},
+            {"$set": {"chunks_check_at": now + every}},
+            sort=[("chunks_check_at", 1)],
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+
+    async def drop_chunk_map(self, upload_id: str) -> None:
+        """Forget an upload's chunk map (its object is gone: no delta is planned against it)."""
+        await self.collection.update_one(
+            {"_id": upload_id},
+            {"$unset": {"chunks": "", "chunks_verified": "", "chunks_check_at": ""}},
             session=self.session,
         )
 

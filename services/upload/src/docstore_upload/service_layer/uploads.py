@@ -114,6 +114,16 @@ class IssuedGrant:
     """A delta upload: bytes of the file copied server-side from the previous version."""
 
 
+DEDUPE_IN_BACKGROUND_FROM = 8 * 1024 * 1024
+"""A dedupe copy of this size and up runs after the grant's answer (`deduplicated: true` with the
+upload still pending): a copy of many GiB inside the request would outlast the gateway's upstream
+timeout. The client follows `GET /uploads/{id}` to `completed` (`aborted`: the bytes went away
+meanwhile, it sends them). Smaller copies (the batch route's too) finish before the answer."""
+
+CHUNK_MAP_CHECK_EVERY = timedelta(hours=1)
+"""How often the object of a kept chunk map is looked for: once its version is purged (the object
+deleted), the map goes too (`sweep_chunk_maps`)."""
+
 SHA_MISMATCH = "the assembled file's sha256 is not the one declared"
 """Why a delta upload is rejected when the object S3 joined is not the file the client described."""
 
@@ -410,11 +420,29 @@ class Uploads:
         await self.uow.run(record)
         row = await self.reads.sessions.by_id(grant.upload_id)
         assert row is not None
-        if not await self._copy_deduplicated(row, source.key, source.sha256):
-            await self.uow.run(lambda tx: tx.repos.sessions.finish(grant.upload_id, ABORTED))
-            await self._discard(row)
+        if request.size >= DEDUPE_IN_BACKGROUND_FROM:
+            # A copy of many GiB would outlast the caller's and the gateway's timeouts: it runs after
+            # the answer, and the client follows the upload to completed (or aborted: then it sends).
+            self._in_background(self._copy_or_abort(row, source, background=True))
+            return IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
+        if not await self._copy_or_abort(row, source):
             return None
         return IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
+
+    async def _copy_or_abort(self, row: Session, source: StoredBytes, *, background: bool = False) -> bool:
+        """The dedupe copy and its completion; when the source is gone (or, in the background, the
+        copy failed), the upload is aborted and its room given back."""
+        try:
+            copied = await self._copy_deduplicated(row, source.key, source.sha256)
+        except Exception:
+            if not background:
+                raise
+            log.warning("dedupe_copy_failed", upload_id=row["_id"], exc_info=True)
+            copied = False
+        if not copied:
+            await self.uow.run(lambda tx: tx.repos.sessions.finish(row["_id"], ABORTED))
+            await self._discard(row)
+        return copied
 
     async def _copy_many(self, upload_ids: list[str], sources: dict[str, StoredBytes]) -> set[str]:
         """Dedupe a batch's items side by side; the upload ids completed by a copy."""
@@ -528,6 +556,22 @@ class Uploads:
                 )
 
         return all(await asyncio.gather(*(one(p) for p in parts)))
+
+    async def sweep_chunk_maps(self, *, now: datetime | None = None, limit: int = 100) -> int:
+        """A purged version's chunk map goes with it: each kept map's object is looked for once
+        per `CHUNK_MAP_CHECK_EVERY` (up to `limit` maps a call), and a map whose object is gone
+        (metadata deleted it: the version was purged or pruned) is dropped. Returns how many."""
+        dropped = 0
+        for _ in range(limit):
+            row = await self.reads.sessions.claim_chunk_map_check(now or datetime.now(UTC), CHUNK_MAP_CHECK_EVERY)
+            if row is None:
+                break
+            if await self.storage.head(row["key"]) is None:
+                await self.reads.sessions.drop_chunk_map(row["_id"])
+                dropped += 1
+        if dropped:
+            log.info("chunk_maps_dropped", count=dropped)
+        return dropped
 
     async def _document_for(self, account_id: str, request: GrantRequest) -> tuple[str, str]:
         """(document id, owner id): a fresh document of the caller's, or the existing document a new
@@ -716,6 +760,8 @@ class Uploads:
         if row.get("chunks") and stored.sha256 == row.get("declared_sha256"):
             # The map is kept for the next version's delta only when the bytes read back match it.
             fields["chunks_verified"] = list(stored.chunk_sha256s) == [h for _, _, h in row["chunks"]]
+            if fields["chunks_verified"]:  # looked after by `sweep_chunk_maps` from then on
+                fields["chunks_check_at"] = datetime.now(UTC) + CHUNK_MAP_CHECK_EVERY
         if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored), **fields):
             return  # another path (redirect, watcher) completed it first
         tx.emit(completed(row, stored, bucket=self.storage.bucket))

@@ -15,7 +15,7 @@ log = structlog.get_logger(__name__)
 
 async def watch(uploads: Uploads, interval: float) -> None:
     """Until cancelled: complete uploads whose object arrived, expire the ones that never will,
-    and delete what forms wrote after their upload finished."""
+    delete what forms wrote after their upload finished, and drop the chunk maps of purged versions."""
     lease = timedelta(seconds=interval)
     while True:
         try:
@@ -23,6 +23,7 @@ async def watch(uploads: Uploads, interval: float) -> None:
                 pass
             row = await uploads.claim_due(lease)
             if row is None:
+                await uploads.sweep_chunk_maps()  # when idle: maps of purged versions go
                 await asyncio.sleep(interval)
                 continue
             # The check continues the trace of the request that granted the upload, so its
