@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -60,18 +60,33 @@ class Element:
         self.web_element = element
         self.id = element.id
         self.description = description
+        self.relocate: Callable[[], Element] | None = None
+        """How this element was found (`Browser.find`, `find_text`, `button`): a page that draws
+        its list or form again between finding and using the element (the live list, a badge
+        that updates, a form rendered twice) leaves a stale handle, which is found again."""
+
+    def _act(self, action: Callable[[WebElement], Any]) -> Any:
+        for attempt in range(5):
+            try:
+                return action(self.web_element)
+            except StaleElementReferenceException:
+                if self.relocate is None or attempt == 4:
+                    raise
+                fresh = self.relocate()
+                self.web_element, self.id = fresh.web_element, fresh.id
+        raise AssertionError("unreachable")
 
     def click(self) -> Element:
-        self.web_element.click()
+        self._act(lambda e: e.click())
         return self
 
     def type(self, text: str) -> Element:
         """Keys typed into the element; for a file input, the newline-separated paths of the files chosen."""
-        self.web_element.send_keys(text)
+        self._act(lambda e: e.send_keys(text))
         return self
 
     def clear(self) -> Element:
-        self.web_element.clear()
+        self._act(lambda e: e.clear())
         return self
 
     def fill(self, text: str) -> Element:
@@ -79,7 +94,8 @@ class Element:
 
     @property
     def text(self) -> str:
-        return self.web_element.text
+        text: str = self._act(lambda e: e.text)
+        return text
 
     def attribute(self, name: str) -> str | None:
         return self.web_element.get_attribute(name)
@@ -208,7 +224,9 @@ class Browser:
                     return element
             return None
 
-        return self.wait(check, f"element {css!r}", timeout)
+        return self._relocatable(
+            self.wait(check, f"element {css!r}", timeout), lambda: self.find(css, timeout, visible)
+        )
 
     def find_text(self, css: str, text: str, timeout: float = 20.0) -> Element:
         """The first visible element matching `css` whose text contains `text`."""
@@ -219,7 +237,9 @@ class Browser:
                     return element
             return None
 
-        return self.wait(check, f"{css!r} containing {text!r}", timeout)
+        return self._relocatable(
+            self.wait(check, f"{css!r} containing {text!r}", timeout), lambda: self.find_text(css, text, timeout)
+        )
 
     def button(self, label: str, within: str = "body", timeout: float = 20.0) -> Element:
         """A visible button (or button-like label) whose text or aria-label is `label`."""
@@ -240,7 +260,14 @@ class Browser:
             found.description = label
             return found
 
-        return self.wait(check, f"button {label!r} in {within!r}", timeout)
+        return self._relocatable(
+            self.wait(check, f"button {label!r} in {within!r}", timeout), lambda: self.button(label, within, timeout)
+        )
+
+    @staticmethod
+    def _relocatable(element: Element, relocate: Callable[[], Element]) -> Element:
+        element.relocate = relocate
+        return element
 
     def alert_text(self) -> str:
         try:
