@@ -92,7 +92,7 @@ OTHER_PAGINATION = {"page", "per_page", "page_size", "pagesize", "offset", "skip
 
 
 def pagination_problems(spec: dict[str, Any]) -> list[str]:
-    """One pagination style on every list: an operation takes `cursor` exactly when it answers
+    """One pagination style on every list: a GET takes `cursor` exactly when it answers
     a page (an object whose `items` is an array) and then takes `limit` and answers `next_cursor`
     and `next` too; no other style's parameters; no 2xx answer that is a bare array."""
     schemas = spec.get("components", {}).get("schemas", {})
@@ -118,7 +118,9 @@ def pagination_problems(spec: dict[str, Any]) -> list[str]:
                 if body.get("type") == "array":
                     problems.append(f"{where} {status}: answers a bare array (lists answer a cursor page)")
                 items = body.get("properties", {}).get("items")
-                if items is not None and resolve(items).get("type") == "array":
+                # A POST answering `items` is a batch read of what its body names (at most 50
+                # previews, `POST /documents/previews`), not a list to page through.
+                if method == "get" and items is not None and resolve(items).get("type") == "array":
                     pages = True
                     if missing := sorted({"next_cursor", "next"} - set(body.get("properties", {}))):
                         problems.append(f"{where} {status}: a page without {missing}")
