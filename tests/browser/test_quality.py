@@ -159,25 +159,24 @@ def owner_pages(browser: Browser) -> Iterator[str]:
     yield "activity"
 
 
-def public_pages(browser: Browser, base: str) -> Iterator[str]:
-    """Visit each page of a visitor who is not logged in, yielding its name once it has rendered."""
-    browser.open(f"{base}/#/login")
-    settled(browser, "#login-title")
-    yield "login"
-    browser.open(f"{base}/#/signup")
-    settled(browser, "#signup-title")
-    yield "signup"
-    browser.open(f"{base}/#/forgot")
-    settled(browser, "#forgot-title")
-    yield "forgot"
+PUBLIC_PAGES = (
+    ("login", "#/login", "#login-title"),
+    ("signup", "#/signup", "#signup-title"),
+    ("forgot", "#/forgot", "#forgot-title"),
     # The mailed links' pages: the reset form (its token is only sent on submit) and the
     # verification page without a token (with one it is answered at once).
-    browser.open(f"{base}/#/reset-password?token=from-the-mail")
-    settled(browser, "input[name=new_password]")
-    yield "reset-password"
-    browser.open(f"{base}/#/verify-email")
-    settled(browser, "#verify-title")
-    yield "verify-email"
+    ("reset-password", "#/reset-password?token=from-the-mail", "input[name=new_password]"),
+    ("verify-email", "#/verify-email", "#verify-title"),
+)
+"""(name, route, what shows once it has rendered) of each page a visitor who is not logged in sees."""
+
+
+def public_pages(browser: Browser, base: str) -> Iterator[str]:
+    """Visit each page of a visitor who is not logged in, yielding its name once it has rendered."""
+    for name, route, rendered in PUBLIC_PAGES:
+        browser.open(f"{base}/{route}")
+        settled(browser, rendered)
+        yield name
 
 
 def test_no_serious_accessibility_violation_on_any_page(web_system: WebSystem, browser: Browser, owner: str) -> None:
