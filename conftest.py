@@ -91,8 +91,12 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
 
 
 @pytest_asyncio.fixture
-async def isolated(endpoints) -> AsyncIterator[dict[str, str]]:
+async def isolated(endpoints, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
     """Settings values for one in-process service under test: own database, own topics.
+
+    Each topic has one partition, as on the local platform, unless the test is marked
+    `partitions(n)`: Tansu's work grows with every partition each consumer fetches, and only the
+    event backbone's own tests are about how records spread over partitions.
 
     The topics are deleted when the test ends: every metadata request lists all topics, so a
     broker holding every test's topics (about 110 each) made the whole run slower as it went,
@@ -104,8 +108,12 @@ async def isolated(endpoints) -> AsyncIterator[dict[str, str]]:
     prefix = f"t{suffix}."
     topics = all_topics(prefix)
     # Dead-letter topics are left to the broker, which creates one when its first message arrives.
+    marker = request.node.get_closest_marker("partitions")
     await asyncio.to_thread(
-        probes.create_topics, endpoints.kafka_bootstrap, [t for t in topics if not t.endswith(DEAD_LETTER_SUFFIX)]
+        probes.create_topics,
+        endpoints.kafka_bootstrap,
+        [t for t in topics if not t.endswith(DEAD_LETTER_SUFFIX)],
+        marker.args[0] if marker else 1,
     )
     yield {
         "kafka_bootstrap_servers": endpoints.kafka_bootstrap,

@@ -23,7 +23,8 @@ from docstore_events.unit_of_work import MongoUnitOfWork, Transaction
 
 from .helpers import eventually, exceeded, produce, produce_record, read_topic
 
-pytestmark = pytest.mark.integration
+# Three partitions per topic, as in production: these tests are about keys and batches across them.
+pytestmark = [pytest.mark.integration, pytest.mark.partitions(3)]
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=0.1)
 

@@ -17,7 +17,8 @@ from docstore_events.unit_of_work import Transaction
 
 from .helpers import committed_total, eventually, exceeded, read_topic
 
-pytestmark = pytest.mark.integration
+# Three partitions per topic, as in production: these tests are about keys and batches across them.
+pytestmark = [pytest.mark.integration, pytest.mark.partitions(3)]
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
 Bound = tuple[Any, Any]

@@ -15,7 +15,8 @@ from docstore_events.topics import dead_letter_topic
 
 from .helpers import eventually, exceeded, produce, produce_record
 
-pytestmark = pytest.mark.integration
+# Three partitions per topic, as in production: these tests are about keys and batches across them.
+pytestmark = [pytest.mark.integration, pytest.mark.partitions(3)]
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
 

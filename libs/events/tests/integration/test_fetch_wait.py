@@ -24,6 +24,9 @@ async def test_an_idle_consumer_fetches_with_the_long_wait_and_a_record_brings_t
     fetcher = consumer._fetcher  # noqa: SLF001 - what the next fetch request is built with
 
     async def idle() -> bool:
+        # Asks for records as a subscriber's loop does: aiokafka fetches a partition again only
+        # once what it buffered from there has been taken (with one partition, nothing else would).
+        assert not await consumer.getmany(timeout_ms=0)
         return fetcher._fetch_max_wait_ms == 600
 
     try:
