@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 
 from docstore_kit.s3 import SSE_S3, ServerSideEncryption
 from docstore_upload.domain.delta import ChunkHasher
-from docstore_upload.domain.grants import Grant, form_policy
+from docstore_upload.domain.grants import Grant, form_policy, sha256_from_checksum
 from docstore_upload.domain.multipart import MAX_PART
-from docstore_upload.domain.sessions import StoredObject, StoredPart
+from docstore_upload.domain.sessions import CheckedObject, StoredObject, StoredPart
 
 CHUNK = 8 * 1024 * 1024
 READ_AHEAD = 4
@@ -185,6 +185,23 @@ class Storage:
         # IfMatch: every range comes from the same object, or the read fails and is retried.
         response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=etag)
         return response["Body"].read()
+
+    async def checked(self, key: str) -> CheckedObject | None:
+        """Size, ETag and the sha256 S3 checked the bytes against when they were written (None
+        when it holds no SHA-256 checksum for them): one HEAD with `ChecksumMode`, no byte read.
+        None when nothing is at `key`."""
+        try:
+            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        checksum = head.get("ChecksumSHA256")
+        return CheckedObject(
+            size=int(head["ContentLength"]),
+            etag=str(head["ETag"]).strip('"'),
+            sha256=sha256_from_checksum(checksum) if checksum else None,
+        )
 
     async def copy(self, source: str, target: str) -> bool:
         """Server-side copy inside the bucket (the bytes never pass through this process);

@@ -55,7 +55,8 @@ class GrantIn(BaseModel):
         pattern=r"^[0-9a-fA-F]{64}$",
         description="The file's sha256. When the account already stores these bytes, nothing is sent: the "
         "answer is `deduplicated` and the upload already completed. Only the caller's own bytes are ever "
-        "found; the recorded sha256 is always read by the server, never taken from here",
+        "found; the recorded sha256 is always read by the server, never taken from here. In a batch item, "
+        "the form is pinned to these bytes: S3 refuses any other (400 `BadDigest`)",
     )
     chunks: list[ChunkIn] | None = Field(
         default=None,
