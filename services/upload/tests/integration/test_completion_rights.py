@@ -527,3 +527,30 @@ async def test_a_pinned_batch_upload_writes_its_version_key_and_no_form_can_chan
         assert await system.read(kept["key"]) == data
         assert len(await system.completed_events(kept["upload_id"])) == 1
         assert not await system.completed_events(gone["upload_id"])
+
+
+async def test_a_batch_item_asked_for_as_a_pinned_put_completes_from_s3s_checksum(start: Callable[..., Any]) -> None:
+    owner = account()
+    data = b"put these bytes"
+    async with start() as system, system.api(owner) as api:
+        item = {
+            "filename": "p.txt",
+            "size": len(data),
+            "content_type": "text/plain",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "put": True,
+        }
+        [result] = (await api.post("/uploads/batch", json={"uploads": [item]})).json()["results"]
+        granted = result["grant"]
+        assert granted["form"] is None and granted["put"]["url"]
+        async with httpx.AsyncClient() as s3:
+            url, headers = granted["put"]["url"], granted["put"]["headers"]
+            assert (await s3.put(url, content=b"PUT THESE BYTES", headers=headers)).status_code == 400
+            assert (await s3.put(url, content=data, headers=headers)).status_code == 200
+        [done] = (await api.post("/uploads/batch/complete", json={"upload_ids": [granted["upload_id"]]})).json()[
+            "results"
+        ]
+        assert done["upload"]["status"] == "completed" and done["upload"]["sha256"] == hashlib.sha256(data).hexdigest()
+        [event] = await system.completed_events(granted["upload_id"])
+        assert event.key == granted["key"] and event.size == len(data)
+        assert await system.read(granted["key"]) == data

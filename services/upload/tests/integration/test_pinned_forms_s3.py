@@ -156,3 +156,37 @@ async def test_the_file_sent_before_the_checksum_fields_is_refused(storage: Stor
         )
     assert response.status_code >= 400, response.text
     assert await read(storage, g.key) is None
+
+
+# --- the same bytes pinned by a presigned PUT (`put: true` batch items) -----------------------
+
+
+async def put(url: str, data: bytes, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.put(url, content=data, headers=headers)
+
+
+async def test_a_pinned_put_stores_those_bytes_only_and_its_signed_headers_cannot_be_left_out(
+    storage: Storage,
+) -> None:
+    g = pinned()
+    issued = storage.put_url(g, expires_in=60)
+    assert issued is not None and g.key in issued["url"]
+    headers = issued["headers"]
+    for name in ("x-amz-checksum-sha256", "Content-Type", "x-amz-server-side-encryption"):
+        assert name in headers
+    assert (await put(issued["url"], EVIL, headers)).status_code == 400  # other bytes: BadDigest
+    assert (await put(issued["url"], EVIL, {})).status_code == 403  # the signed headers left out
+    other = {**headers, "x-amz-checksum-sha256": b64(hashlib.sha256(EVIL).digest())}
+    assert (await put(issued["url"], EVIL, other)).status_code == 403  # another checksum
+    assert (await put(issued["url"], EVIL, {**headers, "x-amz-server-side-encryption": "aws:kms"})).status_code == 403
+    assert await read(storage, g.key) is None
+    assert (await put(issued["url"], DATA, headers)).status_code == 200
+    checked = await storage.checked(g.key)
+    assert checked is not None and checked.sha256 == SHA and checked.size == len(DATA)
+    head = await asyncio.to_thread(storage.client.head_object, Bucket=BUCKET, Key=g.key)
+    assert head["ServerSideEncryption"] == "AES256" and head["Metadata"]["upload-id"] == g.upload_id
+    # Valid until it expires, it still cannot change what is stored.
+    for data, sent in ((EVIL, headers), (EVIL, {}), (EVIL, other)):
+        assert (await put(issued["url"], data, sent)).status_code in (400, 403)
+    assert await read(storage, g.key) == DATA

@@ -150,7 +150,10 @@ async def test_a_deduplicated_batch_item_is_copied_as_before_and_not_pinned() ->
     # S3's copy of the source carries no checksum of its own: a pinned session would be refused
     # by its own completion (watcher, after a crash before the record) and its copy deleted.
     source = f"us-west-2/{OWNER}/doc-0/up-0"
-    w = world(metadata=FakeMetadata({OWNER: current()}, stored={(OWNER, SHA): StoredBytes(BUCKET, source, 4, SHA)}))
+    done = session_row(_id="up-0", key=source, status=COMPLETED, stored={"size": 4, "etag": "e", "sha256": SHA})
+    w = world(
+        done, metadata=FakeMetadata({OWNER: current()}, stored={(OWNER, SHA): StoredBytes(BUCKET, source, 4, SHA)})
+    )
     w.storage.put(source, DATA)
     (copied,) = await w.uploads.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain", sha256=SHA)])
     assert isinstance(copied, IssuedGrant) and copied.deduplicated
@@ -169,3 +172,20 @@ async def test_a_pending_pinned_upload_is_completed_by_the_watcher_from_its_own_
     assert await w.uploads.check(row2) == COMPLETED
     assert w.sessions.rows["up-2"]["stored"]["sha256"] == SHA and w.storage.copied == []
     assert w.sessions.rows["up-2"]["status"] != PENDING
+
+
+async def test_a_pinned_item_asked_for_as_a_put_gets_a_presigned_put_for_its_own_key_and_no_form() -> None:
+    w = world()
+    put, browser, unpinned_put = await w.uploads.grant_many(
+        OWNER,
+        [
+            GrantRequest("a.txt", 4, "text/plain", sha256=SHA, put=True),
+            GrantRequest("b.txt", 4, "text/plain", sha256=SHA, put=True, browser=True),  # a browser posts forms
+            GrantRequest("c.txt", 4, "text/plain", put=True),  # nothing to pin: a form to the staging key
+        ],
+    )
+    assert isinstance(put, IssuedGrant) and put.form is None and put.put is not None
+    assert put.put["url"].endswith(put.grant.key) and put.grant.pinned_sha256 == SHA
+    assert isinstance(browser, IssuedGrant) and browser.put is None and browser.form is not None
+    assert isinstance(unpinned_put, IssuedGrant) and unpinned_put.put is None and unpinned_put.form is not None
+    assert unpinned_put.form["fields"]["key"] == unpinned_put.grant.staging_key

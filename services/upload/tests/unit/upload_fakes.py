@@ -28,6 +28,7 @@ class InMemorySessions:
     def __init__(self, *rows: Session) -> None:
         self.rows: dict[str, Session] = {row["_id"]: dict(row) for row in rows}
         self.finished: list[tuple[str, str, dict[str, Any]]] = []
+        self.sha256_queries = 0
 
     async def add(self, grant: Grant, **extra: Any) -> None:
         row = asdict(grant)
@@ -70,6 +71,16 @@ class InMemorySessions:
         row.update(status=status, finished_at=now, **fields)
         self.finished.append((upload_id, status, fields))
         return True
+
+    async def completed_sha256s(self, account_id: str, sha256s: list[str]) -> set[str]:
+        self.sha256_queries += 1
+        return {
+            r["stored"]["sha256"]
+            for r in self.rows.values()
+            if r["account_id"] == account_id
+            and r["status"] == COMPLETED
+            and r.get("stored", {}).get("sha256") in sha256s
+        }
 
     async def claim_late_check(self) -> Session | None:
         now = datetime.now(UTC)
@@ -143,6 +154,11 @@ class FakeStorage:
             return None
         sha256 = hashlib.sha256(data).hexdigest() if self.keeps_checksums else None
         return CheckedObject(len(data), hashlib.md5(data).hexdigest(), sha256)
+
+    def put_url(self, grant: Grant, *, expires_in: int) -> dict[str, Any] | None:
+        if grant.pinned_sha256 is None:
+            return None
+        return {"url": f"https://s3.example/{self.bucket}/{grant.key}", "headers": {"x-amz-checksum-sha256": "..."}}
 
     def post_form(
         self, grant: Grant, *, max_size: int, expires_in: int, redirect_url: str | None = None

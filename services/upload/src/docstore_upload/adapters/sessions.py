@@ -31,6 +31,7 @@ class UploadSessions:
         await self.collection.create_index([("staging_key", 1)])
         await self.collection.create_index([("late_check_at", 1)])
         await self.collection.create_index([("chunks_check_at", 1)])
+        await self.collection.create_index([("account_id", 1), ("stored.sha256", 1)])  # `completed_sha256s`
 
     async def add(self, grant: Grant, **extra: Any) -> None:
         row = asdict(grant)
@@ -50,6 +51,16 @@ class UploadSessions:
             rows.append({**row, "status": PENDING, "created_at": now, "next_check_at": now, **extra})
         if rows:
             await self.collection.insert_many(rows, session=self.session)
+
+    async def completed_sha256s(self, account_id: str, sha256s: list[str]) -> set[str]:
+        """Which of `sha256s` an upload completed into `account_id`'s documents has stored: one
+        indexed query (dedupe asks metadata only about these)."""
+        found = self.collection.find(
+            {"account_id": account_id, "stored.sha256": {"$in": sha256s}, "status": COMPLETED},
+            {"stored.sha256": 1, "_id": 0},
+            session=self.session,
+        )
+        return {row["stored"]["sha256"] async for row in found}
 
     async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
         """The uploads among `upload_ids` that `actor_id` asked for (as `get`), by id: one query,

@@ -8,7 +8,7 @@ import hashlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -55,6 +55,36 @@ class Storage:
             Conditions=conditions,
             ExpiresIn=expires_in,
         )
+
+    def put_url(self, grant: Grant, *, expires_in: int) -> dict[str, Any] | None:
+        """A presigned PUT for a pinned grant (`Grant.pinned_sha256`): `url`, and the `headers`
+        to send with the bytes. Content type, metadata, encryption at rest and the checksum are
+        signed headers, so S3 refuses the PUT without them or with other values (403), and other
+        bytes than pinned (400 `BadDigest`). None when the checksum would not be a signed header
+        (then only a form pins the bytes)."""
+        if grant.pinned_sha256 is None:
+            return None
+        fields, _ = form_policy(grant, max_size=grant.declared_size, encryption_fields=self.encryption.form_fields())
+        metadata = {
+            name[len("x-amz-meta-") :]: value for name, value in fields.items() if name.startswith("x-amz-meta-")
+        }
+        url = self.signer.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": grant.key,
+                "ContentType": grant.content_type,
+                "Metadata": metadata,
+                "ChecksumSHA256": fields["x-amz-checksum-sha256"],
+                **self.encryption.params(),
+            },
+            ExpiresIn=expires_in,
+        )
+        signed = set(parse_qs(urlsplit(url).query).get("X-Amz-SignedHeaders", [""])[0].split(";"))
+        headers = {name: value for name, value in fields.items() if name.lower() in signed}
+        if "x-amz-checksum-sha256" not in headers or "Content-Type" not in headers:
+            return None
+        return {"url": url, "headers": headers}
 
     # --- multipart -------------------------------------------------------------------
 

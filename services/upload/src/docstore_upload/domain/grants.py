@@ -235,6 +235,8 @@ class GrantRequest:
     stores (dedupe) and, for a delta upload, as the sha256 the assembled object must have."""
     chunks: tuple[Any, ...] = ()
     """The file's content-defined chunks (`domain.delta.Chunk`), for delta uploads."""
+    put: bool = False
+    """A batch item with its sha256: a presigned PUT pinned to those bytes instead of a form."""
 
     def multipart_for(self, limits: Limits) -> bool:
         """Multipart when asked for, else from the threshold size up."""

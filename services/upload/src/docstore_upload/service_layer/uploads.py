@@ -105,6 +105,8 @@ class IssuedGrant:
     grant: Grant
     max_size: int
     form: dict[str, Any] | None = None
+    put: dict[str, Any] | None = None
+    """A pinned batch item asked for as a PUT: `url` and the `headers` to send with the bytes."""
     part_size: int | None = None
     part_urls: dict[int, str] | None = None
     deduplicated: bool = False
@@ -304,11 +306,21 @@ class Uploads:
 
         planned = [p for p in await asyncio.gather(*(plan(i, r) for i, r in enumerate(requests))) if p is not None]
         # Dedupe (the caller's own documents only, as in `grant`): bytes the account already stores.
+        # Metadata is asked only about the sha256s that an upload of this region completed into
+        # the account's documents (one query here): a version's bytes in this bucket were all
+        # recorded by it, so the others cannot be found there, and a batch of new files costs no
+        # lookup per file. (A hit is still only a hint: metadata says whether a version has them.)
+        wanted = list({r.sha256 for _, r, g in planned if r.sha256 and g.account_id == account_id})
+        known = await self.reads.sessions.completed_sha256s(account_id, wanted) if wanted else set()
+        lookups = asyncio.Semaphore(BATCH_S3_CONCURRENCY)
+
+        async def stored_bytes(sha256: str) -> StoredBytes | None:
+            async with lookups:
+                return await self.metadata.stored_bytes(account_id, sha256)
+
         found = await asyncio.gather(
             *(
-                self.metadata.stored_bytes(account_id, request.sha256)
-                if request.sha256 and grant.account_id == account_id
-                else _none()
+                stored_bytes(request.sha256) if request.sha256 in known and grant.account_id == account_id else _none()
                 for _, request, grant in planned
             )
         )
@@ -376,6 +388,11 @@ class Uploads:
                 results[index] = IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
                 continue
             # (A dedupe whose source went away meanwhile gets its form: a normal upload.)
+            if request.put and not request.browser and grant.pinned_sha256:
+                put = self.storage.put_url(grant, expires_in=request.signed_for(self.limits))
+                if put is not None:
+                    results[index] = IssuedGrant(grant=grant, max_size=request.size, put=put)
+                    continue
             redirect = self.redirect_url(grant.upload_id) if request.browser else None
             form = self.storage.post_form(
                 grant, max_size=request.size, expires_in=request.signed_for(self.limits), redirect_url=redirect
