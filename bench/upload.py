@@ -5,8 +5,10 @@ Starts the real servers and every DocStore service on free ports, then measures:
      and our completion call (it answers once S3 has joined the parts), against
      `boto3.upload_file` of the same file to the same SeaweedFS; then, separately, how long
      until upload has read size, ETag and sha256 back and recorded the completion;
-  2. many small files (default 1,000 x 10 KiB) through the batch routes (`POST /v1/uploads/batch`,
-     signed POSTs, `POST /v1/uploads/batch/complete`; `--batch` files per request, a few batches
+  2. many small files (default 1,000 x 10 KiB) through the batch routes (`POST /v1/uploads/batch`
+     with each file's sha256 and `put: true`, presigned PUTs pinned to those bytes,
+     `POST /v1/uploads/batch/complete`; `--forms`: also as pinned POST forms, `--staged`: also
+     without sha256, forms to a staging key copied at completion; `--batch` files per request, a few batches
      in flight so the S3 POSTs never wait on a grant or a completion, at most `--parallel` S3
      requests from the client at a time), against raw presigned PUTs of the same bytes at the
      same concurrency; and `--single-small` files (default 200, 0 skips) through the single-file
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -88,6 +91,12 @@ def cpu_report(before: dict[str, float], after: dict[str, float], files: int) ->
     top = sorted(((s, n) for n, s in spent.items() if s > 0.005), reverse=True)
     total = sum(s for s, _ in top)
     return f"{total / files * 1000:.1f} ms CPU/file: " + ", ".join(f"{n} {s / files * 1000:.1f}" for s, n in top)
+
+
+def file_bytes(payload: bytes, n: int, run: int = 0) -> bytes:
+    """The n-th small file of a run: distinct bytes per file and run (else the account's dedupe
+    would copy them instead of having them sent)."""
+    return run.to_bytes(4, "big") + n.to_bytes(8, "big") + payload[12:]
 
 
 def progress(label: str, done: int, total: int) -> None:
@@ -191,7 +200,16 @@ async def ours_small(api: httpx.AsyncClient, auth: dict, count: int, payload: by
 
 
 async def ours_small_batched(
-    api: httpx.AsyncClient, auth: dict, count: int, payload: bytes, parallel: int, batch: int
+    api: httpx.AsyncClient,
+    auth: dict,
+    count: int,
+    payload: bytes,
+    parallel: int,
+    batch: int,
+    *,
+    sha256: bool = True,
+    put: bool = True,
+    run: int = 0,
 ) -> float:
     """Seconds for `count` files through the batch routes; every file ends completed (checked)."""
     done = 0
@@ -201,10 +219,14 @@ async def ours_small_batched(
     for chunk in chunks:
         queue.put_nowait(chunk)
 
-    async def post(form: dict, s3: httpx.AsyncClient) -> None:
+    async def post(grant: dict, data: bytes, s3: httpx.AsyncClient) -> None:
         async with s3_slots:
-            posted = await s3.post(form["url"], data=form["fields"], files={"file": ("f", payload, "text/plain")})
-            posted.raise_for_status()
+            if grant.get("put"):  # a presigned PUT pinned to these bytes (its signed headers with it)
+                sent = await s3.put(grant["put"]["url"], content=data, headers=grant["put"]["headers"])
+            else:
+                form = grant["form"]
+                sent = await s3.post(form["url"], data=form["fields"], files={"file": ("f", data, "text/plain")})
+            sent.raise_for_status()
 
     phases = {"grant": 0.0, "posts": 0.0, "complete": 0.0}
 
@@ -212,14 +234,24 @@ async def ours_small_batched(
         nonlocal done
         while not queue.empty():
             chunk = queue.get_nowait()
-            items = [{"filename": f"small-{n}.txt", "size": len(payload), "content_type": "text/plain"} for n in chunk]
+            # With each file's sha256 (as the sync client sends it): the forms are pinned to those
+            # bytes and write the version's key directly (services/upload/README.md).
+            items = [
+                {"filename": f"small-{n}.txt", "size": len(payload), "content_type": "text/plain"}
+                | ({"sha256": hashlib.sha256(file_bytes(payload, n, run)).hexdigest(), "put": put} if sha256 else {})
+                for n in chunk
+            ]
             t0 = time.perf_counter()
             granted = await api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
+            if granted.is_error:
+                print(f"\n  batch grant answered {granted.status_code}: {granted.text[:500]}", file=sys.stderr)
             granted.raise_for_status()
             grants = [r["grant"] for r in granted.json()["results"]]
             assert all(grants), granted.json()
             t1 = time.perf_counter()
-            await asyncio.gather(*(post(g["form"], s3) for g in grants))
+            await asyncio.gather(
+                *(post(g, file_bytes(payload, n, run), s3) for g, n in zip(grants, chunk, strict=True))
+            )
             t2 = time.perf_counter()
             completed = await api.post(
                 "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in grants]}
@@ -254,7 +286,7 @@ async def raw_small(s3_client, count: int, payload: bytes, parallel: int) -> flo
             url = s3_client.generate_presigned_url(
                 "put_object", Params={"Bucket": BUCKET, "Key": f"bench/raw-small/{uuid.uuid4()}"}, ExpiresIn=300
             )
-            (await http.put(url, content=payload)).raise_for_status()
+            (await http.put(url, content=file_bytes(payload, n))).raise_for_status()
             done += 1
             if done % max(1, count // 20) == 0:
                 progress("raw small", done, count)
@@ -273,6 +305,12 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100, help="files per batch request (at most 100)")
     parser.add_argument("--single-small", type=int, default=200, help="files through the single routes (0: skip)")
+    parser.add_argument(
+        "--staged", action="store_true", help="also batches without sha256 (forms write a staging key, copied)"
+    )
+    parser.add_argument(
+        "--forms", action="store_true", help="also batches with sha256 as pinned POST forms (not presigned PUTs)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
@@ -313,11 +351,28 @@ def main() -> None:
                         f"  (raw {args.small / raw_many:.1f} files/s, batches {args.small / our_many:.1f} files/s)",
                         file=sys.stderr,
                     )
+                    if args.forms:
+                        before = _descendant_cpu()
+                        forms = await ours_small_batched(
+                            api, auth, args.small, payload, args.parallel, args.batch, put=False, run=1
+                        )
+                        print(f"  forms:      {cpu_report(before, _descendant_cpu(), args.small)}", file=sys.stderr)
+                        figures["pinned_forms_small_files_per_s"] = round(args.small / forms, 1)
+                        figures["ratio_small_pinned_forms"] = round(raw_many / forms, 3)
+                    if args.staged:
+                        before = _descendant_cpu()
+                        staged = await ours_small_batched(
+                            api, auth, args.small, payload, args.parallel, args.batch, sha256=False, run=2
+                        )
+                        print(f"  staged:     {cpu_report(before, _descendant_cpu(), args.small)}", file=sys.stderr)
+                        figures["staged_small_files_per_s"] = round(args.small / staged, 1)
+                        figures["ratio_small_staged"] = round(raw_many / staged, 3)
                     our_single = None
                     if args.single_small:
                         our_single = await ours_small(api, auth, args.single_small, payload, args.parallel)
                     return raw_big, our_big, raw_many, our_many, our_single
 
+            figures: dict[str, float] = {}
             raw_big, (our_big, our_big_recorded), raw_many, our_many, our_single = asyncio.run(run())
         finally:
             system.stop()
@@ -331,10 +386,21 @@ def main() -> None:
     print(f"\nsmall files: {args.small} x {args.small_kib} KiB, {args.parallel} at a time")
     print(f"  raw presigned PUTs                   {raw_many:8.2f} s  {args.small / raw_many:8.1f} files/s")
     print(
-        f"  DocStore batches of {args.batch:<3} (grant, POSTs, complete) {our_many:8.2f} s  "
+        f"  DocStore batches of {args.batch:<3} (grant, pinned PUTs, complete) {our_many:8.2f} s  "
         f"{args.small / our_many:8.1f} files/s"
     )
     print(f"  ratio raw/ours                       {raw_many / our_many:8.2f}   (target >= 0.5)")
+    if "pinned_forms_small_files_per_s" in figures:
+        print(
+            f"  batches as pinned POST forms: {figures['pinned_forms_small_files_per_s']:.1f} files/s, "
+            f"ratio {figures['ratio_small_pinned_forms']:.2f}"
+        )
+    if "staged_small_files_per_s" in figures:
+        print(
+            f"  batches without sha256 (staging key, copied): {figures['staged_small_files_per_s']:.1f} files/s, "
+            f"ratio {figures['ratio_small_staged']:.2f}"
+        )
+    print(f"  load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     raw_rate, our_rate = args.small / raw_many, args.small / our_many
     single_rate = args.single_small / our_single if our_single else None
     if single_rate:
@@ -362,6 +428,8 @@ def main() -> None:
                     "ratio_small": round(our_rate / raw_rate, 3),
                     "ours_small_single_files_per_s": round(single_rate, 1) if single_rate else None,
                     "ratio_small_single": round(single_rate / raw_rate, 3) if single_rate else None,
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                    **figures,
                 }
             )
         )

@@ -101,6 +101,7 @@ def bootstrap(
         ),
         redirect_base=settings.gateway_url,
         redirect_secret=settings.redirect_secret,
+        pin_checksums=settings.pin_checksums,
     )
     credentials = UploadCredentials(
         uow,  # its transaction's session binds the credential rows to their events

@@ -30,6 +30,11 @@ class Settings(ServiceSettings, S3Settings):
     """Where browsers reach the gateway (its public URL); S3 redirects them there after a form upload."""
     redirect_secret: str = "dev-secret"
     """Signs the completion links S3 redirects browsers to."""
+    pin_checksums: bool = True
+    """A batch item that declares its sha256 gets a form pinned to those bytes (S3 checks
+    `x-amz-checksum-sha256` and refuses others), which writes the version's key directly:
+    completion is one HEAD instead of a copy, a read-back and a delete. Off (`UPLOAD_PIN_CHECKSUMS=off`)
+    for a store that does not check checksums: every form then writes a staging key."""
     s3_events_topic: str = ""
     """Kafka topic on which the S3 store publishes its bucket notifications (SeaweedFS filer
     events; the dev platform uses `docstore.s3-events`), taken as hints to check an upload at

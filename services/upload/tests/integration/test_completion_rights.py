@@ -467,3 +467,90 @@ async def test_batches_refuse_too_many_items_and_answer_each_item_alone(start: C
         ]
         assert waiting["problem"]["status"] == 409
         assert await _status(system, ok["grant"]["upload_id"]) == "pending"
+
+
+# --- batch items pinned to their sha256 ------------------------------------------------------
+
+
+async def test_a_pinned_batch_upload_writes_its_version_key_and_no_form_can_change_it_after(
+    start: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item with its sha256 gets a form for the version's own key, pinned to those bytes: the
+    completion reads size and sha256 from S3 (one HEAD, no staging copy), records one
+    `upload.completed`, and the form, valid until it expires, cannot store other bytes. An
+    aborted pinned upload leaves nothing, even when its form posts again afterwards."""
+    monkeypatch.setattr(sessions_module, "LATE_WRITE_MARGIN", timedelta(0))
+    owner = account()
+    data, evil, dropped = b"pinned bytes", b"PINNED BYTES", b"dropped file"
+    async with start(watch_interval=0.2) as system, system.api(owner) as api:
+        items = [
+            {
+                "filename": f"p{n}.txt",
+                "size": len(d),
+                "content_type": "text/plain",
+                "sha256": hashlib.sha256(d).hexdigest(),
+                "expires_in": 10,
+            }
+            for n, d in enumerate([data, dropped])
+        ]
+        answer = await api.post("/uploads/batch", json={"uploads": items})
+        assert answer.status_code == 200, answer.text
+        kept, gone = (r["grant"] for r in answer.json()["results"])
+        for g in (kept, gone):
+            assert g["form"]["fields"]["key"] == g["key"]  # the version's key, no staging key
+        assert (await post_form(kept["form"], evil)).status_code == 400  # not the declared bytes
+        assert await system.read(kept["key"]) is None
+        assert (await post_form(kept["form"], data)).status_code == 201
+        [done] = (await api.post("/uploads/batch/complete", json={"upload_ids": [kept["upload_id"]]})).json()["results"]
+        assert done["upload"]["status"] == "completed"
+        assert done["upload"]["sha256"] == hashlib.sha256(data).hexdigest() and done["upload"]["size"] == len(data)
+        [event] = await system.completed_events(kept["upload_id"])
+        assert event.key == kept["key"] and event.sha256 == hashlib.sha256(data).hexdigest()
+        assert await system.read(f"staging/{kept['key']}") is None  # nothing was staged
+
+        # The form is still valid: other bytes are refused, the same bytes change nothing.
+        assert (await post_form(kept["form"], evil)).status_code == 400
+        assert (await post_form(kept["form"], data)).status_code == 201
+        assert await system.read(kept["key"]) == data
+
+        # Aborted after its form wrote: the object goes with it; posted again, it is found and
+        # deleted once the form has expired (the watcher's last look).
+        assert (await post_form(gone["form"], dropped)).status_code == 201
+        assert (await api.delete(f"/uploads/{gone['upload_id']}")).json()["status"] == "aborted"
+        assert await system.read(gone["key"]) is None
+        assert (await post_form(gone["form"], dropped)).status_code == 201
+        await eventually(lambda: _is(system.read(gone["key"]), None), timeout=120)
+
+        # The completed version's key is never taken for a late write (the metadata stand-in
+        # does not even know its document): after all those watcher rounds, still there.
+        assert "late_check_at" not in await system.session(kept["upload_id"])
+        assert await system.read(kept["key"]) == data
+        assert len(await system.completed_events(kept["upload_id"])) == 1
+        assert not await system.completed_events(gone["upload_id"])
+
+
+async def test_a_batch_item_asked_for_as_a_pinned_put_completes_from_s3s_checksum(start: Callable[..., Any]) -> None:
+    owner = account()
+    data = b"put these bytes"
+    async with start() as system, system.api(owner) as api:
+        item = {
+            "filename": "p.txt",
+            "size": len(data),
+            "content_type": "text/plain",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "put": True,
+        }
+        [result] = (await api.post("/uploads/batch", json={"uploads": [item]})).json()["results"]
+        granted = result["grant"]
+        assert granted["form"] is None and granted["put"]["url"]
+        async with httpx.AsyncClient() as s3:
+            url, headers = granted["put"]["url"], granted["put"]["headers"]
+            assert (await s3.put(url, content=b"PUT THESE BYTES", headers=headers)).status_code == 400
+            assert (await s3.put(url, content=data, headers=headers)).status_code == 200
+        [done] = (await api.post("/uploads/batch/complete", json={"upload_ids": [granted["upload_id"]]})).json()[
+            "results"
+        ]
+        assert done["upload"]["status"] == "completed" and done["upload"]["sha256"] == hashlib.sha256(data).hexdigest()
+        [event] = await system.completed_events(granted["upload_id"])
+        assert event.key == granted["key"] and event.size == len(data)
+        assert await system.read(granted["key"]) == data

@@ -9,7 +9,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeStorage, current, world
+from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeStorage, current, session_row, world
 
 from docstore_events import UploadCompleted, UploadInitiated
 from docstore_upload.domain.delta import Chunk
@@ -74,9 +74,14 @@ async def test_bytes_gone_before_the_copy_give_an_ordinary_upload() -> None:
     assert statuses == [ABORTED, "pending"] and w.quota.released
 
 
+def source_row() -> dict[str, object]:
+    """The completed upload that stored SOURCE (what upload knows of the account's bytes)."""
+    return session_row(_id="up-0", key=SOURCE, status=COMPLETED, stored={"size": len(DATA), "etag": "e", "sha256": SHA})
+
+
 async def test_a_batch_deduplicates_the_items_it_can_and_grants_forms_for_the_rest() -> None:
     storage, metadata = owner_stores_data()
-    w = world(storage=storage, metadata=metadata)
+    w = world(source_row(), storage=storage, metadata=metadata)
     results = await w.uploads.grant_many(
         OWNER,
         [
@@ -88,6 +93,20 @@ async def test_a_batch_deduplicates_the_items_it_can_and_grants_forms_for_the_re
     assert not isinstance(first, Exception) and first.deduplicated and first.form is None
     assert not isinstance(second, Exception) and not second.deduplicated and second.form is not None
     assert w.sessions.rows[first.grant.upload_id]["status"] == COMPLETED
+    # One query for the batch; metadata asked only about bytes an upload completed for the account.
+    assert w.sessions.sha256_queries == 1 and metadata.bytes_asked == [(OWNER, SHA)]
+
+
+async def test_a_batch_asks_metadata_nothing_about_bytes_no_upload_of_the_account_stored() -> None:
+    storage, metadata = owner_stores_data()  # metadata would find SHA, but no upload here stored it
+    w = world(
+        session_row(_id="theirs", account_id=EDITOR, status=COMPLETED, stored={"sha256": SHA}),
+        storage=storage,
+        metadata=metadata,
+    )
+    (item,) = await w.uploads.grant_many(OWNER, [GrantRequest("copy.bin", len(DATA), "text/plain", sha256=SHA)])
+    assert not isinstance(item, Exception) and not item.deduplicated and item.form is not None
+    assert metadata.bytes_asked == []
 
 
 def chunks_of(data: bytes, size: int) -> tuple[Chunk, ...]:

@@ -14,7 +14,7 @@ from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.adapters.sessions import LATE_WRITE_MARGIN
 from docstore_upload.domain.grants import CurrentDocument, Grant, Limits, Reservation, StoredBytes
-from docstore_upload.domain.sessions import COMPLETED, PENDING, Session, StoredObject, StoredPart
+from docstore_upload.domain.sessions import COMPLETED, PENDING, CheckedObject, Session, StoredObject, StoredPart
 from docstore_upload.service_layer.uploads import Uploads
 
 OWNER, EDITOR, DOC = "acc-owner", "acc-editor", "doc-1"
@@ -28,6 +28,7 @@ class InMemorySessions:
     def __init__(self, *rows: Session) -> None:
         self.rows: dict[str, Session] = {row["_id"]: dict(row) for row in rows}
         self.finished: list[tuple[str, str, dict[str, Any]]] = []
+        self.sha256_queries = 0
 
     async def add(self, grant: Grant, **extra: Any) -> None:
         row = asdict(grant)
@@ -65,11 +66,21 @@ class InMemorySessions:
         if row is None or row["status"] != PENDING:
             return False
         now = datetime.now(UTC)
-        if row.get("staging_key"):
+        if row.get("staging_key") or (row.get("pinned_sha256") and status != COMPLETED):
             fields = {"late_check_at": max(row["expires_at"], now) + LATE_WRITE_MARGIN, **fields}
         row.update(status=status, finished_at=now, **fields)
         self.finished.append((upload_id, status, fields))
         return True
+
+    async def completed_sha256s(self, account_id: str, sha256s: list[str]) -> set[str]:
+        self.sha256_queries += 1
+        return {
+            r["stored"]["sha256"]
+            for r in self.rows.values()
+            if r["account_id"] == account_id
+            and r["status"] == COMPLETED
+            and r.get("stored", {}).get("sha256") in sha256s
+        }
 
     async def claim_late_check(self) -> Session | None:
         now = datetime.now(UTC)
@@ -128,9 +139,26 @@ class FakeStorage:
         self.deleted: list[str] = []
         self.aborted: list[str] = []
         self.copied: list[tuple[str, str]] = []
+        self.keeps_checksums = True
+        """As S3 with a checksum sent on write: HEAD (`checked`) reports each object's sha256."""
+        self.heads = 0
+        self.reads = 0
 
     def put(self, key: str, data: bytes) -> None:
         self.objects[key] = data
+
+    async def checked(self, key: str) -> CheckedObject | None:
+        self.heads += 1
+        data = self.objects.get(key)
+        if data is None:
+            return None
+        sha256 = hashlib.sha256(data).hexdigest() if self.keeps_checksums else None
+        return CheckedObject(len(data), hashlib.md5(data).hexdigest(), sha256)
+
+    def put_url(self, grant: Grant, *, expires_in: int) -> dict[str, Any] | None:
+        if grant.pinned_sha256 is None:
+            return None
+        return {"url": f"https://s3.example/{self.bucket}/{grant.key}", "headers": {"x-amz-checksum-sha256": "..."}}
 
     def post_form(
         self, grant: Grant, *, max_size: int, expires_in: int, redirect_url: str | None = None
@@ -166,6 +194,7 @@ class FakeStorage:
         return key in self.objects
 
     async def stored(self, key: str, chunk_lengths: list[int] | None = None) -> StoredObject | None:
+        self.reads += 1
         data = self.objects.get(key)
         if data is None:
             return None

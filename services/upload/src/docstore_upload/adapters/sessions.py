@@ -31,6 +31,7 @@ class UploadSessions:
         await self.collection.create_index([("staging_key", 1)])
         await self.collection.create_index([("late_check_at", 1)])
         await self.collection.create_index([("chunks_check_at", 1)])
+        await self.collection.create_index([("account_id", 1), ("stored.sha256", 1)])  # `completed_sha256s`
 
     async def add(self, grant: Grant, **extra: Any) -> None:
         row = asdict(grant)
@@ -50,6 +51,16 @@ class UploadSessions:
             rows.append({**row, "status": PENDING, "created_at": now, "next_check_at": now, **extra})
         if rows:
             await self.collection.insert_many(rows, session=self.session)
+
+    async def completed_sha256s(self, account_id: str, sha256s: list[str]) -> set[str]:
+        """Which of `sha256s` an upload completed into `account_id`'s documents has stored: one
+        indexed query (dedupe asks metadata only about these)."""
+        found = self.collection.find(
+            {"account_id": account_id, "stored.sha256": {"$in": sha256s}, "status": COMPLETED},
+            {"stored.sha256": 1, "_id": 0},
+            session=self.session,
+        )
+        return {row["stored"]["sha256"] async for row in found}
 
     async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
         """The uploads among `upload_ids` that `actor_id` asked for (as `get`), by id: one query,
@@ -75,7 +86,7 @@ class UploadSessions:
         for upload_id in pending:
             row, stored = facts[upload_id]
             fields: dict[str, Any] = {"status": COMPLETED, "finished_at": now, "stored": stored}
-            if row.get("staging_key"):
+            if row.get("staging_key"):  # (a completed pinned upload's key holds its version)
                 fields["late_check_at"] = max(row["expires_at"], now) + LATE_WRITE_MARGIN
             updates.append(UpdateOne({"_id": upload_id, "status": PENDING}, {"$set": fields}))
         if updates:
@@ -101,13 +112,14 @@ class UploadSessions:
     async def finish(self, upload_id: str, status: str, **fields: Any) -> bool:
         """Move a pending session to `status`; False when it was not pending any more.
 
-        A form upload's staging key stays writable until its form expires: the watcher looks
-        there once more after that (`claim_late_check`) for a write that came too late."""
+        A form upload's staging key (a pinned form's own key, when the upload ends without a
+        version) stays writable until its form expires: the watcher looks there once more after
+        that (`claim_late_check`) for a write that came too late."""
         now = datetime.now(UTC)
         row = await self.collection.find_one(
-            {"_id": upload_id}, {"staging_key": 1, "expires_at": 1}, session=self.session
+            {"_id": upload_id}, {"staging_key": 1, "pinned_sha256": 1, "expires_at": 1}, session=self.session
         )
-        if row and row.get("staging_key"):
+        if row and (row.get("staging_key") or (row.get("pinned_sha256") and status != COMPLETED)):
             fields = {"late_check_at": max(row["expires_at"], now) + LATE_WRITE_MARGIN, **fields}
         result = await self.collection.update_one(
             {"_id": upload_id, "status": PENDING},
@@ -117,7 +129,7 @@ class UploadSessions:
         return result.modified_count == 1
 
     async def claim_late_check(self) -> Session | None:
-        """One finished form upload whose form has expired: its staging key is looked at once more."""
+        """One finished form upload whose form has expired: the key its form wrote is looked at once more."""
         return await self.collection.find_one_and_update(
             {"late_check_at": {"$lte": datetime.now(UTC)}},
             {"$unset": {"late_check_at": ""}},

@@ -8,15 +8,15 @@ import hashlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from botocore.exceptions import ClientError
 
 from docstore_kit.s3 import SSE_S3, ServerSideEncryption
 from docstore_upload.domain.delta import ChunkHasher
-from docstore_upload.domain.grants import Grant, form_policy
+from docstore_upload.domain.grants import Grant, form_policy, sha256_from_checksum
 from docstore_upload.domain.multipart import MAX_PART
-from docstore_upload.domain.sessions import StoredObject, StoredPart
+from docstore_upload.domain.sessions import CheckedObject, StoredObject, StoredPart
 
 CHUNK = 8 * 1024 * 1024
 READ_AHEAD = 4
@@ -55,6 +55,36 @@ class Storage:
             Conditions=conditions,
             ExpiresIn=expires_in,
         )
+
+    def put_url(self, grant: Grant, *, expires_in: int) -> dict[str, Any] | None:
+        """A presigned PUT for a pinned grant (`Grant.pinned_sha256`): `url`, and the `headers`
+        to send with the bytes. Content type, metadata, encryption at rest and the checksum are
+        signed headers, so S3 refuses the PUT without them or with other values (403), and other
+        bytes than pinned (400 `BadDigest`). None when the checksum would not be a signed header
+        (then only a form pins the bytes)."""
+        if grant.pinned_sha256 is None:
+            return None
+        fields, _ = form_policy(grant, max_size=grant.declared_size, encryption_fields=self.encryption.form_fields())
+        metadata = {
+            name[len("x-amz-meta-") :]: value for name, value in fields.items() if name.startswith("x-amz-meta-")
+        }
+        url = self.signer.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": grant.key,
+                "ContentType": grant.content_type,
+                "Metadata": metadata,
+                "ChecksumSHA256": fields["x-amz-checksum-sha256"],
+                **self.encryption.params(),
+            },
+            ExpiresIn=expires_in,
+        )
+        signed = set(parse_qs(urlsplit(url).query).get("X-Amz-SignedHeaders", [""])[0].split(";"))
+        headers = {name: value for name, value in fields.items() if name.lower() in signed}
+        if "x-amz-checksum-sha256" not in headers or "Content-Type" not in headers:
+            return None
+        return {"url": url, "headers": headers}
 
     # --- multipart -------------------------------------------------------------------
 
@@ -185,6 +215,23 @@ class Storage:
         # IfMatch: every range comes from the same object, or the read fails and is retried.
         response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=etag)
         return response["Body"].read()
+
+    async def checked(self, key: str) -> CheckedObject | None:
+        """Size, ETag and the sha256 S3 checked the bytes against when they were written (None
+        when it holds no SHA-256 checksum for them): one HEAD with `ChecksumMode`, no byte read.
+        None when nothing is at `key`."""
+        try:
+            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        checksum = head.get("ChecksumSHA256")
+        return CheckedObject(
+            size=int(head["ContentLength"]),
+            etag=str(head["ETag"]).strip('"'),
+            sha256=sha256_from_checksum(checksum) if checksum else None,
+        )
 
     async def copy(self, source: str, target: str) -> bool:
         """Server-side copy inside the bucket (the bytes never pass through this process);

@@ -50,12 +50,18 @@ class GrantIn(BaseModel):
     expires_in: int | None = Field(
         default=None, description="Seconds the form or part URLs stay valid (at most the default)"
     )
+    put: bool = Field(
+        default=False,
+        description="A batch item with `sha256`: answer a presigned PUT pinned to those bytes (`put`: its URL "
+        "and the headers to send) instead of a form; S3 refuses other bytes (400) or other headers (403)",
+    )
     sha256: str | None = Field(
         default=None,
         pattern=r"^[0-9a-fA-F]{64}$",
         description="The file's sha256. When the account already stores these bytes, nothing is sent: the "
         "answer is `deduplicated` and the upload already completed. Only the caller's own bytes are ever "
-        "found; the recorded sha256 is always read by the server, never taken from here",
+        "found; the recorded sha256 is always read by the server, never taken from here. In a batch item, "
+        "the form is pinned to these bytes: S3 refuses any other (400 `BadDigest`)",
     )
     chunks: list[ChunkIn] | None = Field(
         default=None,
@@ -91,6 +97,11 @@ class MultipartOut(BaseModel):
     )
 
 
+class PutOut(BaseModel):
+    url: str
+    headers: dict[str, str]
+
+
 class GrantOut(BaseModel):
     upload_id: str
     document_id: str
@@ -98,6 +109,7 @@ class GrantOut(BaseModel):
     expires_at: datetime
     max_size: int
     form: FormOut | None = Field(default=None, description="POST these fields, then the file as `file`, to `url`")
+    put: PutOut | None = Field(default=None, description="PUT the file's bytes to `url` with exactly these `headers`")
     multipart: MultipartOut | None = None
     deduplicated: bool = Field(
         default=False,
@@ -167,6 +179,7 @@ def _grant_request(body: GrantIn) -> GrantRequest:
         multipart=body.multipart,
         expires_in=body.expires_in,
         sha256=body.sha256,
+        put=body.put,
         chunks=tuple(Chunk(c.offset, c.length, c.sha256) for c in body.chunks or ()),
     )
 
@@ -188,6 +201,8 @@ def _grant_out(issued: IssuedGrant) -> GrantOut:
     )
     if issued.form is not None:
         out.form = FormOut(url=issued.form["url"], fields=issued.form["fields"])
+    if issued.put is not None:
+        out.put = PutOut(url=issued.put["url"], headers=issued.put["headers"])
     if issued.part_urls is not None and issued.part_size is not None:
         layout = issued.layout or {}
         out.multipart = MultipartOut(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -104,8 +105,9 @@ def check_size(size: int, room_bytes: int) -> None:
 def object_key(*, region: str, account_id: str, document_id: str, upload_id: str) -> str:
     """Where a version's bytes live: the server picks every part, so keys never collide or escape.
 
-    No signed form or URL ever names this key for a form upload: the form writes the staging
-    key, and completion copies the object here. So nothing handed out can change a version."""
+    A form upload's form names this key only when its bytes are pinned (`Grant.pinned_sha256`:
+    S3 accepts no other bytes); otherwise the form writes the staging key and completion copies
+    the object here. So nothing handed out can change a version's bytes."""
     return f"{region}/{account_id}/{document_id}/{upload_id}"
 
 
@@ -133,7 +135,35 @@ class Grant:
     expires_at: datetime
     base_version: int | None = None
     staging_key: str | None = None
-    """Form uploads: the key the signed form writes (see `staging_key`); None for multipart."""
+    """Form uploads: the key the signed form writes (see `staging_key`); None for multipart and
+    for a form whose bytes are pinned (`pinned_sha256`)."""
+    pinned_sha256: str | None = None
+    """A form upload whose bytes the signed policy pins to this sha256 (hex; `checksum_fields`):
+    S3 refuses any other bytes, so the form writes the version's own key directly (no staging
+    copy) and completion reads size and checksum back with one HEAD."""
+
+
+def unpinned(grant: Grant) -> Grant:
+    """The same grant with its form writing a staging key (no checksum pinned)."""
+    if grant.pinned_sha256 is None:
+        return grant
+    return replace(grant, pinned_sha256=None, staging_key=staging_key(grant.key))
+
+
+def checksum_fields(sha256_hex: str) -> dict[str, str]:
+    """The form fields that make S3 check the posted bytes against `sha256_hex` (400 `BadDigest`
+    otherwise); as exact-match policy conditions they cannot be removed or changed (403)."""
+    digest = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+    return {"x-amz-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": digest}
+
+
+def sha256_from_checksum(checksum: str) -> str | None:
+    """The hex sha256 of S3's base64 `ChecksumSHA256` (None when it is not one)."""
+    try:
+        raw = base64.b64decode(checksum, validate=True)
+    except ValueError:
+        return None
+    return raw.hex() if len(raw) == 32 else None
 
 
 def form_policy(
@@ -145,7 +175,8 @@ def form_policy(
     removed or changed. That includes the server-side encryption fields
     (`docstore_kit.s3.ServerSideEncryption.form_fields`), so an upload that does not ask S3
     to encrypt the object at rest is refused by S3 itself. API clients get `201` back from
-    S3; browsers (`redirect_url`) are sent on to a page that records the completion.
+    S3; browsers (`redirect_url`) are sent on to a page that records the completion. A grant
+    with `pinned_sha256` adds the checksum fields: S3 stores nothing but those exact bytes.
     """
     fields = {
         "Content-Type": grant.content_type,
@@ -154,6 +185,7 @@ def form_policy(
         "x-amz-meta-title": quote(grant.title or ""),
         "x-amz-meta-tags": quote(",".join(grant.tags)),
         **encryption_fields,
+        **(checksum_fields(grant.pinned_sha256) if grant.pinned_sha256 else {}),
     }
     if redirect_url:
         fields["success_action_redirect"] = redirect_url
@@ -203,6 +235,8 @@ class GrantRequest:
     stores (dedupe) and, for a delta upload, as the sha256 the assembled object must have."""
     chunks: tuple[Any, ...] = ()
     """The file's content-defined chunks (`domain.delta.Chunk`), for delta uploads."""
+    put: bool = False
+    """A batch item with its sha256: a presigned PUT pinned to those bytes instead of a form."""
 
     def multipart_for(self, limits: Limits) -> bool:
         """Multipart when asked for, else from the threshold size up."""
@@ -316,9 +350,13 @@ def new_grant(
     region: str,
     limits: Limits,
     now: datetime,
+    pin: bool = False,
 ) -> Grant:
-    """The grant for a checked request: its key, and the staging key a form writes instead."""
+    """The grant for a checked request: its key, and the staging key a form writes instead.
+    With `pin` and a declared sha256, a form upload is pinned to those bytes and writes its key
+    directly (see `Grant.pinned_sha256`)."""
     multipart = request.multipart_for(limits)
+    pinned = request.sha256 if pin and not multipart and request.sha256 else None
     key = object_key(region=region, account_id=owner_id, document_id=document_id, upload_id=upload_id)
     return Grant(
         upload_id=upload_id,
@@ -334,8 +372,10 @@ def new_grant(
         expires_at=expiry(now, limits.multipart_seconds if multipart else request.signed_for(limits)),
         base_version=request.base_version,
         # Multipart part URLs die with the S3 upload when its parts are joined; a form lives
-        # on until it expires, so it writes a key of its own that no version is served from.
-        staging_key=None if multipart else staging_key(key),
+        # on until it expires, so it writes a key of its own that no version is served from,
+        # unless S3 itself allows it no other bytes than those declared (pinned).
+        staging_key=None if multipart or pinned else staging_key(key),
+        pinned_sha256=pinned,
     )
 
 

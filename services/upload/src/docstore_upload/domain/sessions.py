@@ -42,6 +42,16 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
+class CheckedObject:
+    """What one HEAD says of an object (`ChecksumMode`): its size and ETag, and the sha256 S3
+    checked its bytes against on write (None when it holds none)."""
+
+    size: int
+    etag: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
 class StoredPart:
     number: int
     size: int
@@ -131,6 +141,12 @@ def awaits_client(session: Session, now: datetime) -> bool:
     return bool(session.get("batch")) and bool(session["next_check_at"] > now)
 
 
+def is_pinned(session: Session) -> bool:
+    """A form upload whose form writes the version's key itself, S3 accepting only the bytes
+    whose sha256 the grant pinned (no staging key, no copy)."""
+    return bool(session.get("pinned_sha256")) and not session.get("staging_key") and not is_multipart(session)
+
+
 def own_copy(session: Session, key: str) -> bool:
     """A write to a form upload's version key: only a completion's own copy writes there (forms
     write the staging key), and that completion records it, so a notice of it has nothing to add."""
@@ -138,8 +154,20 @@ def own_copy(session: Session, key: str) -> bool:
 
 
 def may_hold_late_write(session: Session) -> bool:
-    """A finished form upload: its staging key (writable until the form expires) should be empty."""
-    return session["status"] != PENDING and bool(session.get("staging_key"))
+    """A finished form upload whose form may still write until it expires, where nothing may
+    stay: its staging key, or a pinned form's own key when the upload ended without a version
+    (expired, aborted, rejected). A completed pinned upload's key holds its version, and its
+    form can only write those same bytes there again (S3 refuses others): nothing to look at."""
+    if session["status"] == PENDING:
+        return False
+    if session.get("staging_key"):
+        return True
+    return is_pinned(session) and session["status"] != COMPLETED
+
+
+def late_write_key(session: Session) -> str:
+    """The key `may_hold_late_write` looks at."""
+    return str(session.get("staging_key") or session["key"])
 
 
 def expired(session: Session, now: datetime) -> bool:

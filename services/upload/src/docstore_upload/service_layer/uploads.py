@@ -52,6 +52,7 @@ from docstore_upload.domain.grants import (
     check_request,
     check_reservation,
     new_grant,
+    unpinned,
 )
 from docstore_upload.domain.multipart import part_count, part_size
 from docstore_upload.domain.sessions import (
@@ -72,6 +73,8 @@ from docstore_upload.domain.sessions import (
     expired_event,
     initiated,
     is_multipart,
+    is_pinned,
+    late_write_key,
     may_hold_late_write,
     missing_parts,
     open_multipart,
@@ -102,6 +105,8 @@ class IssuedGrant:
     grant: Grant
     max_size: int
     form: dict[str, Any] | None = None
+    put: dict[str, Any] | None = None
+    """A pinned batch item asked for as a PUT: `url` and the `headers` to send with the bytes."""
     part_size: int | None = None
     part_urls: dict[int, str] | None = None
     deduplicated: bool = False
@@ -126,6 +131,10 @@ deleted), the map goes too (`sweep_chunk_maps`)."""
 
 SHA_MISMATCH = "the assembled file's sha256 is not the one declared"
 """Why a delta upload is rejected when the object S3 joined is not the file the client described."""
+
+PIN_IGNORED = "the stored file's sha256 is not the one its form allowed"
+"""Why a pinned form upload is rejected if S3 stored other bytes than the form's checksum allows
+(a store that ignores checksums; SeaweedFS and AWS S3 refuse them with 400 `BadDigest`)."""
 
 
 async def _none() -> None:
@@ -166,6 +175,7 @@ class Uploads:
         limits: Limits,
         redirect_base: str,
         redirect_secret: str,
+        pin_checksums: bool = True,
     ) -> None:
         self.uow = uow
         self.reads = reads
@@ -176,6 +186,7 @@ class Uploads:
         self.limits = limits
         self.redirect_base = redirect_base.rstrip("/")
         self.signer = RedirectSigner(redirect_secret)
+        self.pin_checksums = pin_checksums
         self._verifying: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -287,16 +298,29 @@ class Uploads:
                 region=self.region,
                 limits=self.limits,
                 now=now,
+                # An item with its sha256: its form carries it, S3 takes no other bytes, and the
+                # form writes the version's key (no staging copy; completion is one HEAD).
+                pin=self.pin_checksums,
             )
             return index, request, grant
 
         planned = [p for p in await asyncio.gather(*(plan(i, r) for i, r in enumerate(requests))) if p is not None]
         # Dedupe (the caller's own documents only, as in `grant`): bytes the account already stores.
+        # Metadata is asked only about the sha256s that an upload of this region completed into
+        # the account's documents (one query here): a version's bytes in this bucket were all
+        # recorded by it, so the others cannot be found there, and a batch of new files costs no
+        # lookup per file. (A hit is still only a hint: metadata says whether a version has them.)
+        wanted = list({r.sha256 for _, r, g in planned if r.sha256 and g.account_id == account_id})
+        known = await self.reads.sessions.completed_sha256s(account_id, wanted) if wanted else set()
+        lookups = asyncio.Semaphore(BATCH_S3_CONCURRENCY)
+
+        async def stored_bytes(sha256: str) -> StoredBytes | None:
+            async with lookups:
+                return await self.metadata.stored_bytes(account_id, sha256)
+
         found = await asyncio.gather(
             *(
-                self.metadata.stored_bytes(account_id, request.sha256)
-                if request.sha256 and grant.account_id == account_id
-                else _none()
+                stored_bytes(request.sha256) if request.sha256 in known and grant.account_id == account_id else _none()
                 for _, request, grant in planned
             )
         )
@@ -305,6 +329,12 @@ class Uploads:
             for (_, request, grant), source in zip(planned, found, strict=True)
             if source is not None and source.bucket == self.storage.bucket and source.size == request.size
         }
+        # A deduplicated item's object is S3's copy of the source, which carries no checksum of
+        # its own: it keeps a staging key (never written) and the copy's completion as before.
+        planned = [
+            (index, request, unpinned(grant) if grant.upload_id in sources else grant)
+            for index, request, grant in planned
+        ]
         by_owner: dict[str, list[tuple[int, GrantRequest, Grant]]] = {}
         for item in planned:
             by_owner.setdefault(item[2].account_id, []).append(item)
@@ -358,6 +388,11 @@ class Uploads:
                 results[index] = IssuedGrant(grant=grant, max_size=request.size, deduplicated=True)
                 continue
             # (A dedupe whose source went away meanwhile gets its form: a normal upload.)
+            if request.put and not request.browser and grant.pinned_sha256:
+                put = self.storage.put_url(grant, expires_in=request.signed_for(self.limits))
+                if put is not None:
+                    results[index] = IssuedGrant(grant=grant, max_size=request.size, put=put)
+                    continue
             redirect = self.redirect_url(grant.upload_id) if request.browser else None
             form = self.storage.post_form(
                 grant, max_size=request.size, expires_in=request.signed_for(self.limits), redirect_url=redirect
@@ -680,7 +715,9 @@ class Uploads:
 
             changed = set(await self.uow.run(record))
             # Off the caller's path: what is missed here, the late-write sweep deletes.
-            self._in_background(self._delete_staging([row["staging_key"] for row, _ in ready]))
+            staged = [row["staging_key"] for row, _ in ready if row.get("staging_key")]
+            if staged:
+                self._in_background(self._delete_staging(staged))
             # Recorded by this call: answered from what it wrote; by another path meanwhile: read.
             others = [row["_id"] for row, _ in ready if row["_id"] not in changed]
             recorded = await self.reads.sessions.get_many(account_id, others) if others else {}
@@ -703,7 +740,12 @@ class Uploads:
             crashpoint("upload.before_copy")
             await self.storage.copy(row["staging_key"], row["key"])
         chunk_lengths = [int(length) for _, length, _ in row["chunks"]] if row.get("chunks") else None
-        stored = await self.storage.stored(row["key"], chunk_lengths)
+        if is_pinned(row):
+            stored = await self._pinned_facts(row)
+            if stored is not None and chunk_lengths:  # the chunk map is checked against the bytes
+                stored = await self.storage.stored(row["key"], chunk_lengths)
+        else:
+            stored = await self.storage.stored(row["key"], chunk_lengths)
         if stored is None:
             raise NotStoredYet(row["_id"])
         if stored.size > row["declared_size"]:
@@ -715,6 +757,21 @@ class Uploads:
             await self._reject(row, SHA_MISMATCH)
             raise InvalidUpload(f"Not stored: {SHA_MISMATCH}. Upload the file again.", field="sha256")
         return stored
+
+    async def _pinned_facts(self, row: Session) -> StoredObject | None:
+        """A pinned form upload's facts from one HEAD: the size, and the sha256 S3 checked the
+        bytes against when it stored them (the store's word, not the client's). None when nothing
+        is there yet. A store that kept no checksum, or another one, did not hold the form to its
+        checksum, so it could not keep the bytes from changing either: the upload is rejected
+        (nothing recorded) rather than trusted; `UPLOAD_PIN_CHECKSUMS=off` is for such a store."""
+        checked = await self.storage.checked(row["key"])
+        if checked is None:
+            return None
+        if checked.sha256 != row["pinned_sha256"]:
+            await self._reject(row, PIN_IGNORED)
+            raise InvalidUpload(f"Not stored: {PIN_IGNORED}. Upload the file again.", field="sha256")
+        # (The sha256 is S3's, just compared: the same string as the one pinned.)
+        return StoredObject(size=checked.size, etag=checked.etag, sha256=row["pinned_sha256"])
 
     async def _item(self, work: Coroutine[Any, Any, T]) -> T | DomainError:
         """One batch item's outcome: its result, or its refusal; trouble that is not the client's
@@ -800,6 +857,8 @@ class Uploads:
         try:
             if row.get("staging_key"):
                 await self.storage.delete(row["staging_key"])
+            elif is_pinned(row):  # its form wrote the version's key: no version holds it
+                await self.storage.delete(row["key"])
             await self.quota.release(row["account_id"], row["_id"])
         except Exception:
             log.warning("upload_discard_incomplete", upload_id=row["_id"], exc_info=True)
@@ -874,20 +933,25 @@ class Uploads:
         return True
 
     async def late_write(self, row: Session) -> bool:
-        """Delete what a form wrote after its upload finished; True when there was something."""
-        if not may_hold_late_write(row) or not await self.storage.exists(row["staging_key"]):
+        """Delete what a form wrote after its upload finished; True when there was something:
+        on its staging key, or on a pinned form's own key when the upload ended without a
+        version (`may_hold_late_write`)."""
+        if not may_hold_late_write(row):
+            return False
+        key = late_write_key(row)
+        if not await self.storage.exists(key):
             return False
         log.warning("upload_late_write", upload_id=row["_id"], account_id=row["account_id"], status=row["status"])
-        await self.storage.delete(row["staging_key"])
+        await self.storage.delete(key)
         return True
 
     async def object_written(self, key: str) -> str | None:
         """S3 says an object was written under `key`: check the pending upload stored there (its
-        outcome), or delete a form's write that came after its upload finished (`LATE_WRITE`).
-        None when there was nothing to do: no upload of ours, finished, being read back by
-        whoever joined it, or a check that cannot complete yet (nothing to retry)."""
+        outcome), or delete a form's write that came after its upload finished without a
+        version (`LATE_WRITE`). None when there was nothing to do: no upload of ours, finished,
+        being read back by whoever joined it, or a check that cannot complete yet (nothing to retry)."""
         row = await self.reads.sessions.by_key(key)
-        if row is not None and key == row.get("staging_key") and may_hold_late_write(row):
+        if row is not None and may_hold_late_write(row) and key == late_write_key(row):
             return LATE_WRITE if await self.late_write(row) else None
         now = datetime.now(UTC)
         if row is None or row["status"] != PENDING or being_read_back(row, now):
