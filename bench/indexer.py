@@ -19,6 +19,11 @@ own process, then measures, in the same run:
               Typesense): p50/p99 of each.
 
     uv run python bench/indexer.py [--documents 500] [--search-documents 100000] [--queries 500] [--json]
+                                   [--no-search] [--indexer-env NAME=VALUE ...]
+
+`--no-search` stops after the indexer (a quick run); `--indexer-env` sets the indexer's settings
+for the throughput part, e.g. `INDEXER_PREVIEW_NICENESS=0` to compare with previews at the
+extractors' priority.
 """
 
 from __future__ import annotations
@@ -393,13 +398,33 @@ def percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
+def search(endpoints, folder: Path, documents: int, queries: int) -> tuple[dict[str, list[float]], float]:
+    """The whole platform started beside the servers, then `search_latency`."""
+    progress("starting the platform (gateway, metadata, upload, quota, indexer, notify) ...")
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    wiring = region_wiring({REGION: service_urls(ports)}, REGION, primary=REGION)
+    platform = ServiceProcesses(
+        endpoints, folder / "platform", region=REGION, ports=ports, extra_env=wiring | PLATFORM_ENV
+    )
+    try:
+        urls = platform.start()
+        return asyncio.run(search_latency(endpoints, urls, documents, queries))
+    finally:
+        platform.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=500)
     parser.add_argument("--search-documents", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print one JSON object with the figures as the last line")
+    parser.add_argument("--no-search", action="store_true", help="measure the indexer's throughput only")
+    parser.add_argument(
+        "--indexer-env", action="append", default=[], metavar="NAME=VALUE", help="a setting of the indexer service"
+    )
     args = parser.parse_args()
+    indexer_env = dict(item.split("=", 1) for item in args.indexer_env)
     progress(f"building {args.documents} mixed documents ...")
     documents = make_documents(args.documents)
     kinds: dict[str, int] = {}
@@ -409,23 +434,16 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder,
         servers_running(Path(folder), REGION) as endpoints,
     ):
-        with indexer_running(endpoints, Path(folder), REGION):
+        with indexer_running(endpoints, Path(folder), REGION, extra_env=indexer_env):
             # The raw extractors before and after the indexer, averaged: on a shared machine the
             # load changes during a run, and this way both figures see the same stretch of it.
             raw_before = raw_extraction(documents)
             indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
             raw_seconds = (raw_before + raw_extraction(documents)) / 2
-        progress("starting the platform (gateway, metadata, upload, quota, indexer, notify) ...")
-        ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-        wiring = region_wiring({REGION: service_urls(ports)}, REGION, primary=REGION)
-        platform = ServiceProcesses(
-            endpoints, Path(folder) / "platform", region=REGION, ports=ports, extra_env=wiring | PLATFORM_ENV
-        )
-        try:
-            urls = platform.start()
-            samples, import_seconds = asyncio.run(search_latency(endpoints, urls, args.search_documents, args.queries))
-        finally:
-            platform.stop()
+        samples: dict[str, list[float]] = {}
+        import_seconds = 0.0
+        if not args.no_search:
+            samples, import_seconds = search(endpoints, Path(folder), args.search_documents, args.queries)
     raw_rate = len(documents) / raw_seconds
     indexer_rate = indexed / indexer_seconds
     print(f"\n{len(documents)} mixed documents: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
@@ -435,30 +453,31 @@ def main() -> None:
         f"({indexer_seconds:.1f} s; {indexed} of {len(documents)} searchable, + 1 warm-up)"
     )
     print(f"{'ratio indexer / raw':46} {indexer_rate / raw_rate:8.2f} x")
-    print(
-        f"\nsearch at {args.search_documents} documents ({args.search_documents // 200} per account, 200 accounts; "
-        f"bulk import {import_seconds:.1f} s), {args.queries} queries, each one four ways, interleaved"
-    )
     figures: dict[str, float] = {}
-    labels = {
-        "raw": "raw Typesense query (same parameters)",
-        "adapter": "indexer's search adapter (in process)",
-        "indexer": "HTTP: indexer -> Typesense (as the gateway)",
-        "gateway": "HTTP: gateway -> indexer -> Typesense",
-    }
-    for name, label in labels.items():
-        p50, p99 = percentile(samples[name], 50) * 1000, percentile(samples[name], 99) * 1000
-        figures[f"search_{name}_p50_ms"], figures[f"search_{name}_p99_ms"] = round(p50, 2), round(p99, 2)
-        print(f"{label:46} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (n={len(samples[name])})")
-    for name in ("adapter", "indexer", "gateway"):
-        for q in ("p50", "p99"):
-            figures[f"ratio_{name}_raw_{q}"] = round(
-                figures[f"search_{name}_{q}_ms"] / figures[f"search_raw_{q}_ms"], 2
-            )
-    print(
-        f"{'ratio gateway / raw':46} p50 {figures['ratio_gateway_raw_p50']:6.2f} x    "
-        f"p99 {figures['ratio_gateway_raw_p99']:6.2f} x   (goal p99 <= 3 x and < 25 ms)"
-    )
+    if samples:
+        print(
+            f"\nsearch at {args.search_documents} documents ({args.search_documents // 200} per account, 200 accounts; "
+            f"bulk import {import_seconds:.1f} s), {args.queries} queries, each one four ways, interleaved"
+        )
+        labels = {
+            "raw": "raw Typesense query (same parameters)",
+            "adapter": "indexer's search adapter (in process)",
+            "indexer": "HTTP: indexer -> Typesense (as the gateway)",
+            "gateway": "HTTP: gateway -> indexer -> Typesense",
+        }
+        for name, label in labels.items():
+            p50, p99 = percentile(samples[name], 50) * 1000, percentile(samples[name], 99) * 1000
+            figures[f"search_{name}_p50_ms"], figures[f"search_{name}_p99_ms"] = round(p50, 2), round(p99, 2)
+            print(f"{label:46} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (n={len(samples[name])})")
+        for name in ("adapter", "indexer", "gateway"):
+            for q in ("p50", "p99"):
+                figures[f"ratio_{name}_raw_{q}"] = round(
+                    figures[f"search_{name}_{q}_ms"] / figures[f"search_raw_{q}_ms"], 2
+                )
+        print(
+            f"{'ratio gateway / raw':46} p50 {figures['ratio_gateway_raw_p50']:6.2f} x    "
+            f"p99 {figures['ratio_gateway_raw_p99']:6.2f} x   (goal p99 <= 3 x and < 25 ms)"
+        )
     if args.json:
         print(
             json.dumps(
@@ -469,8 +488,9 @@ def main() -> None:
                     "raw_extract_docs_per_s": round(raw_rate, 1),
                     "indexer_docs_per_s": round(indexer_rate, 1),
                     "ratio_indexer_raw": round(indexer_rate / raw_rate, 2),
-                    "search_documents": args.search_documents,
-                    "queries": args.queries,
+                    "indexer_env": indexer_env,
+                    "search_documents": 0 if args.no_search else args.search_documents,
+                    "queries": 0 if args.no_search else args.queries,
                     **figures,
                 }
             )

@@ -167,6 +167,7 @@ def bootstrap(
             max_unpacked_bytes=settings.max_unpacked_bytes,
         ),
         memory_mb=settings.extract_memory_mb,
+        niceness=settings.preview_niceness,
     )
     preview_bound: Callable[[Session], PreviewRepos] = preview_repositories(runtime.db)
     preview_uow = runtime.events.unit_of_work(preview_bound)

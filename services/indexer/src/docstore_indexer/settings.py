@@ -62,6 +62,10 @@ class Settings(ServiceSettings, S3Settings):
 
     preview_workers: int = 1
     """Preview render worker processes per replica (beside the extraction workers; same memory cap)."""
+    preview_niceness: int = 10
+    """CPU niceness of the render workers (and the ffmpeg/LibreOffice they start), 0-19: while the
+    cores are busy, extraction (search) and the services' requests run first and previews take
+    what is left; on idle cores they render at full speed. 0: the same priority as the rest."""
     preview_timeout_seconds: float = 30.0
     """A render that takes longer has its worker (and its ffmpeg/LibreOffice) killed: that preview fails."""
     max_preview_bytes: int = 200 * MB

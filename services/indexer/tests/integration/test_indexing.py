@@ -109,6 +109,10 @@ async def test_free_account_gets_403(indexer: Harness) -> None:
     problem = response.json()  # problem+json (docstore_kit.errors): the detail clients read is unchanged
     assert problem["detail"] == "full-text search needs the Premium plan (this account is on Free)"
     assert (problem["status"], problem["type"]) == (403, "urn:docstore:problem:premium-required")
+    # The plan members of every plan refusal (upload's no-room/over-quota): the web app's upgrade link.
+    assert (problem["plan"], problem["upgrade_plan"], problem["upgrade_url"]) == ("free", "premium", "/v1/account/plan")
+    status = await indexer.http.get("/search/status", headers=indexer.headers(account))
+    assert status.status_code == 403 and status.json()["upgrade_plan"] == "premium"
 
     assert (await indexer.http.get("/search", params={"q": "x"})).status_code == 401
 

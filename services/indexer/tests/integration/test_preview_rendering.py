@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import select
 import shutil
 import socket
@@ -255,6 +256,37 @@ async def test_a_render_past_its_time_cap_is_killed_and_the_pool_goes_on(
         assert_previews(await renderer.render(picture("PNG"), "image/png", 30))
     finally:
         await renderer.close()
+
+
+def niceness(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])  # field 19 of stat(5), counted after the command's ")"
+
+
+def autogroup_niceness(pid: int) -> int | None:
+    """The niceness of the process's session group where the kernel schedules by them (else None)."""
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if not enabled.exists() or enabled.read_text().strip() != "1":
+        return None
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split("nice")[1])
+
+
+async def test_render_workers_run_at_the_niceness_asked_for() -> None:
+    """Previews take the CPU extraction and requests leave: each render worker lowers its own
+    priority by `niceness` (what it starts inherits it); 0 leaves it as the service's."""
+    base = niceness(os.getpid())
+    low = RenderPool(workers=1, options=RenderOptions(), memory_mb=2048, niceness=7)
+    same = RenderPool(workers=1, options=RenderOptions(), memory_mb=2048, niceness=0)
+    try:
+        for renderer, expected in ((low, min(base + 7, 19)), (same, base)):
+            assert_previews(await renderer.render(picture("PNG"), "image/png", 30))
+            [worker] = renderer.pool._all
+            assert niceness(worker.process.pid) == expected
+            # Each worker is a session of its own: with autogroups, the group must be lowered too.
+            assert autogroup_niceness(worker.process.pid) in (None, expected - base)
+    finally:
+        await low.close()
+        await same.close()
 
 
 # No network for renderers -------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The rules of a search request: the content-type filter's short forms."""
+"""The rules of a search request: the content-type filter's short forms, and the Premium refusal."""
 
 from __future__ import annotations
 
 import pytest
 
+from docstore_indexer.domain.plans import FullTextNeedsPremium
 from docstore_indexer.domain.search import UnknownContentType, content_types
 
 
@@ -23,3 +24,11 @@ def test_anything_else_is_refused_not_silently_empty() -> None:
     with pytest.raises(UnknownContentType, match=r"'portable document' is not a MIME type .*such as pdf") as error:
         content_types(["pdf", "portable document"])
     assert error.value.status == 422
+
+
+def test_the_premium_refusal_names_the_plan_that_lifts_it() -> None:
+    """As upload's no-room and over-quota refusals do: the plan, the upgrade and where to make it."""
+    for plan, shown in ((None, "free"), ("free", "free"), ("business", "business")):
+        refusal = FullTextNeedsPremium(plan)
+        assert refusal.status == 403
+        assert refusal.extra() == {"plan": shown, "upgrade_plan": "premium", "upgrade_url": "/v1/account/plan"}

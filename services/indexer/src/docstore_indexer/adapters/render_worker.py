@@ -14,6 +14,7 @@ and dies with it; the address-space cap is inherited by them too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -86,10 +87,29 @@ def _render(request: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[
     return answer, [image.data for image in rendered]
 
 
+def lower_priority() -> None:
+    """The niceness the parent asked for (`NICENESS_ENV`), before the first render: what this
+    process starts (ffmpeg, soffice) inherits it.
+
+    Where the kernel groups processes by session for scheduling (`sched_autogroup`, on in most
+    distributions' kernels), a process's niceness only ranks it within its session, and each
+    worker is a session of its own (its process group is killed as one): so the session's
+    group gets the niceness too, or it would keep an equal share beside every other session."""
+    from docstore_indexer.domain.previews import NICENESS_ENV
+
+    wanted = int(os.environ.get(NICENESS_ENV, "0") or 0)
+    if wanted > 0:
+        os.nice(wanted)
+        with contextlib.suppress(OSError):  # no autogroups here (or not allowed): the niceness alone
+            with open("/proc/self/autogroup", "w") as group:
+                group.write(str(wanted))
+
+
 def main() -> None:
     from docstore_indexer.adapters.process_pool import serve
     from docstore_indexer.domain.previews import PreviewFailed
 
+    lower_priority()
     serve("render_worker", _render, expected=PreviewFailed, what="render", prepare=_prepare)
 
 

@@ -13,6 +13,11 @@ that links an external image (LibreOffice fetches those while converting) or a c
 fetches nothing. The worker checks its namespace itself; where no namespace can be made (a
 container whose seccomp profile forbids `unshare`), Office documents are not rendered (they
 get the typed icon), since LibreOffice is the renderer that follows links.
+
+Low CPU priority: each render worker lowers its own priority (`niceness`, inherited by the
+`ffmpeg`/`soffice` it starts), so on a busy machine rendering takes only the CPU that
+extraction and the services' requests leave (measured with `bench/indexer.py`: rendering
+every upload used about twice the CPU of extracting it, on the same two cores).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 import structlog
 
 from docstore_indexer.adapters.process_pool import KillablePool, Worker, WorkerCrashed, WorkerTimedOut
-from docstore_indexer.domain.previews import PreviewFailed, Rendered, RenderOptions
+from docstore_indexer.domain.previews import NICENESS_ENV, PreviewFailed, Rendered, RenderOptions
 
 log = structlog.get_logger(__name__)
 
@@ -53,13 +58,21 @@ class RenderPool:
     """Up to `workers` renders at once, each in a process (without network) killed after its time cap."""
 
     def __init__(
-        self, *, workers: int, options: RenderOptions, memory_mb: int = 2048, isolate_network: bool = True
+        self,
+        *,
+        workers: int,
+        options: RenderOptions,
+        memory_mb: int = 2048,
+        isolate_network: bool = True,
+        niceness: int = 0,
     ) -> None:
+        """`niceness`: the CPU niceness each worker sets itself (0-19; 0 leaves it as the service's)."""
         self.options = options
         prefix = no_network_prefix() if isolate_network else ()
         if isolate_network and not prefix:
             log.warning("render_network_sandbox_unavailable", effect="office documents get the typed icon")
-        self.pool = KillablePool(WORKER_MODULE, workers=workers, memory_mb=memory_mb, prefix=prefix)
+        env = {NICENESS_ENV: str(min(max(niceness, 0), 19))}
+        self.pool = KillablePool(WORKER_MODULE, workers=workers, memory_mb=memory_mb, prefix=prefix, env=env)
         self.size = self.pool.size
 
     def start(self) -> None:

@@ -9,6 +9,8 @@ from docstore_kit.errors import Forbidden
 
 PREMIUM = "premium"
 FREE = "free"
+UPGRADE_URL = "/v1/account/plan"
+"""Where a plan is changed (the gateway's route), as every plan refusal names it."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,17 @@ def describe(plan: str | None) -> str:
 
 
 class FullTextNeedsPremium(Forbidden):
-    """Full-text search and its status are for Premium accounts (403)."""
+    """Full-text search and its status are for Premium accounts (403). Beside its `detail` the
+    answer carries the plan members of the other plan refusals (upload's `no-room` and
+    `over-quota`): the account's `plan`, the `upgrade_plan` that lifts the refusal and the
+    `upgrade_url` where it is made, so clients show the same "Upgrade to …" link."""
 
     problem = "premium-required"
     title = "Premium plan required"
 
     def __init__(self, plan: str | None) -> None:
         super().__init__(f"full-text search needs the Premium plan (this account is on {describe(plan)})")
+        self.plan = plan or FREE
+
+    def extra(self) -> dict[str, object]:
+        return {"plan": self.plan, "upgrade_plan": PREMIUM, "upgrade_url": UPGRADE_URL}

@@ -29,6 +29,8 @@ DELETED = "deleted"
 NETWORK_ISOLATED_ENV = "DOCSTORE_RENDER_NETWORK_ISOLATED"
 """Set by the render worker from what it finds: `0` when it has network (no namespace could be
 made), and then Office documents are not rendered (LibreOffice fetches linked images)."""
+NICENESS_ENV = "DOCSTORE_RENDER_NICENESS"
+"""The CPU niceness a render worker sets itself (and passes on to what it starts); 0: none."""
 
 UNSUPPORTED = "unsupported type"
 """The reason for types without a renderer: clients show a typed icon instead."""
