@@ -29,8 +29,8 @@ def new_name() -> str:
     return f"r-{uuid.uuid4().hex[:12]}"
 
 
-async def sign_up(gateway: str, username: str, password: str = PASSWORD) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=gateway, timeout=40.0) as client:
+async def sign_up(gateway: str, username: str, password: str = PASSWORD, *, timeout: float = 40.0) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway, timeout=timeout) as client:
         return await client.post(
             "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": password}
         )
@@ -195,7 +195,9 @@ async def test_replicator_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     system.processes.restart("metadata")
     try:
         names = [new_name() for _ in range(30)]
-        created = await asyncio.gather(*(sign_up(system.gateway, name) for name in names))
+        # 30 sign-ups at once, each a password hash: on a loaded 2-core machine metadata answered
+        # them over 25 s in one run and 36 s in another (the last then missed a 40 s client limit).
+        created = await asyncio.gather(*(sign_up(system.gateway, name, timeout=180.0) for name in names))
         assert all(r.status_code == 201 for r in created), [r.text for r in created if r.status_code != 201]
         ids = {r.json()["account_id"] for r in created}
         queue = metadata_db(mongo, REGION_A).replication_outbox

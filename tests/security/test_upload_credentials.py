@@ -31,7 +31,10 @@ async def credentials_for(api: httpx.AsyncClient, user: User) -> dict[str, Any]:
 
 
 def s3_with(creds: dict[str, Any]) -> Any:
-    return boto3.client(
+    """A client as the credentials say to use them: each PutObject (and CreateMultipartUpload)
+    carries the answer's `required_headers` (the server-side encryption; S3 refuses a PUT under
+    the prefix without it), whatever they are."""
+    client = boto3.client(
         "s3",
         endpoint_url=creds["endpoint"],
         region_name=creds["region"],
@@ -40,6 +43,14 @@ def s3_with(creds: dict[str, Any]) -> Any:
         aws_session_token=creds["session_token"],
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
+
+    def add_required(request: Any, **_: Any) -> None:
+        for name, value in creds["required_headers"].items():
+            request.headers[name] = value
+
+    for operation in ("PutObject", "CreateMultipartUpload"):
+        client.meta.events.register(f"before-sign.s3.{operation}", add_required)
+    return client
 
 
 async def put(client: Any, bucket: str, key: str, body: bytes) -> str | None:
@@ -111,6 +122,11 @@ async def test_a_file_put_with_credentials_is_completed_against_its_grant(api: h
     [result] = done.json()["results"]
     assert result["upload"]["status"] == "completed", result
     assert result["upload"]["sha256"] == hashlib.sha256(b"hello").hexdigest()
+
+    # The same credentials without the required headers: S3 refuses the PUT (stored in the clear otherwise).
+    assert creds["required_headers"] == {"x-amz-server-side-encryption": "AES256"}
+    bare = s3_with({**creds, "required_headers": {}})
+    assert await put(bare, bucket, f"{creds['prefix']}plain-{uuid.uuid4()}", b"clear") == "AccessDenied"
 
     # More than the grant declared (room was reserved for 5 bytes): refused at completion.
     [big] = (

@@ -116,6 +116,7 @@ def bootstrap(
         or f"https://s3.{settings.region}.amazonaws.com",
         lifetime=timedelta(minutes=settings.credentials_minutes),
         max_live=settings.credentials_max_live,
+        required_headers=storage.encryption.form_fields(),  # S3 refuses an unencrypted PUT under the prefix
     )
     return Services(
         settings=settings,

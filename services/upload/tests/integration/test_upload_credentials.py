@@ -1,7 +1,9 @@
 """Temporary upload credentials, enforced by the real S3 server (SeaweedFS, its IAM API) and
 recorded in real MongoDB: they write only under the account's staging prefix, read and delete
 nothing, and stop working once the sweeper ends them; what was written under the prefix outside
-any pending grant is deleted then, what a pending upload owns stays."""
+any pending grant is deleted then, what a pending upload owns stays. Every write with them is
+encrypted at rest: S3 refuses a PUT without the encryption header the credentials name (the
+bucket's policy, set by the dev platform as the init job or Terraform sets it on AWS)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pymongo import AsyncMongoClient
 from docstore_devplatform.testing import eventually
 from docstore_events.outbox import Outbox
 from docstore_events.unit_of_work import MongoUnitOfWork
-from docstore_kit.s3 import S3Settings, make_s3_client
+from docstore_kit.s3 import S3Settings, ServerSideEncryption, make_s3_client
 from docstore_upload.adapters.credentials import CredentialRecords, SeaweedFSIdentities, StagingListing
 from docstore_upload.adapters.sessions import UploadSessions
 from docstore_upload.domain.grants import Grant, object_key, staging_key
@@ -31,6 +33,8 @@ pytestmark = pytest.mark.integration
 
 BUCKET = "docstore-us-west-2"
 REGION = "us-west-2"
+SSE_S3 = ServerSideEncryption("AES256")  # what the upload service runs with locally
+ENCRYPTED = SSE_S3.params()  # boto3's spelling of the header: {"ServerSideEncryption": "AES256"}
 
 
 @pytest_asyncio.fixture
@@ -56,6 +60,7 @@ async def world(endpoints, isolated) -> AsyncIterator[dict[str, Any]]:
             region=REGION,
             endpoint=endpoints.s3_endpoint,
             lifetime=lifetime,
+            required_headers=SSE_S3.form_fields(),
         )
 
     made: list[UploadCredentials] = []
@@ -94,8 +99,10 @@ def error_code(call: Any, **kwargs: Any) -> str | None:
     return None
 
 
-async def put(client: Any, key: str, body: bytes = b"hello") -> str | None:
-    return await asyncio.to_thread(error_code, client.put_object, Bucket=BUCKET, Key=key, Body=body)
+async def put(client: Any, key: str, body: bytes = b"hello", *, encrypted: bool = True) -> str | None:
+    """PUT as a client that follows the credentials' `required_headers` (or, unencrypted, one that does not)."""
+    extra = ENCRYPTED if encrypted else {}
+    return await asyncio.to_thread(error_code, client.put_object, Bucket=BUCKET, Key=key, Body=body, **extra)
 
 
 async def works(client: Any, key: str) -> bool:
@@ -136,7 +143,7 @@ async def test_credentials_write_only_under_the_accounts_staging_prefix(world) -
     their_final = f"{REGION}/{theirs}/doc/upl"
     my_final = f"{REGION}/{mine}/doc/upl"
     for key in (their_staged, their_final, my_final):
-        admin.put_object(Bucket=BUCKET, Key=key, Body=b"original")
+        admin.put_object(Bucket=BUCKET, Key=key, Body=b"original", **ENCRYPTED)
 
     refused = {
         "another account's prefix": their_staged,
@@ -168,7 +175,7 @@ async def test_a_multipart_upload_inside_the_prefix_works(world) -> None:
     client = client_with(issued)
     await eventually(lambda: works(client, f"{issued.scope.prefix}probe"), timeout=60)
     key = f"{issued.scope.prefix}doc/big"
-    started = client.create_multipart_upload(Bucket=BUCKET, Key=key)
+    started = client.create_multipart_upload(Bucket=BUCKET, Key=key, **ENCRYPTED)
     part = client.upload_part(Bucket=BUCKET, Key=key, UploadId=started["UploadId"], PartNumber=1, Body=b"x" * 100)
     assert [
         p["PartNumber"] for p in client.list_parts(Bucket=BUCKET, Key=key, UploadId=started["UploadId"])["Parts"]
@@ -179,11 +186,52 @@ async def test_a_multipart_upload_inside_the_prefix_works(world) -> None:
         UploadId=started["UploadId"],
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
     )
-    assert world["admin"].head_object(Bucket=BUCKET, Key=key)["ContentLength"] == 100
+    head = world["admin"].head_object(Bucket=BUCKET, Key=key)
+    assert head["ContentLength"] == 100 and head.get("ServerSideEncryption") == "AES256"
     other = f"staging/{REGION}/someone-else/doc/big"
     assert (
-        await asyncio.to_thread(error_code, client.create_multipart_upload, Bucket=BUCKET, Key=other) == "AccessDenied"
+        await asyncio.to_thread(error_code, client.create_multipart_upload, Bucket=BUCKET, Key=other, **ENCRYPTED)
+        == "AccessDenied"
     )
+    # A multipart upload started without encryption may be created, but S3 takes none of its parts.
+    plain = f"{issued.scope.prefix}doc/plain-big"
+    unencrypted = client.create_multipart_upload(Bucket=BUCKET, Key=plain)
+    refused = await asyncio.to_thread(
+        error_code,
+        client.upload_part,
+        Bucket=BUCKET,
+        Key=plain,
+        UploadId=unencrypted["UploadId"],
+        PartNumber=1,
+        Body=b"x" * 100,
+    )
+    assert refused == "AccessDenied"
+    client.abort_multipart_upload(Bucket=BUCKET, Key=plain, UploadId=unencrypted["UploadId"])
+
+
+async def test_what_the_credentials_write_is_encrypted_and_an_unencrypted_put_is_refused(world) -> None:
+    account = f"acct-{uuid.uuid4().hex[:12]}"
+    issued = await world["build"]().issue(account)
+    assert issued.required_headers == {"x-amz-server-side-encryption": "AES256"}
+    client, admin = client_with(issued), world["admin"]
+    key = f"{issued.scope.prefix}{uuid.uuid4()}/{uuid.uuid4()}"
+    await eventually(lambda: works(client, key), timeout=60)  # the identity is known: refusals below are S3's rule
+    head = await asyncio.to_thread(admin.head_object, Bucket=BUCKET, Key=key)
+    assert head.get("ServerSideEncryption") == "AES256"
+
+    # The same credentials, the same prefix, without the header: refused, and nothing stored.
+    plain = f"{issued.scope.prefix}{uuid.uuid4()}/{uuid.uuid4()}"
+    assert await put(client, plain, b"in the clear", encrypted=False) == "AccessDenied"
+    assert await asyncio.to_thread(error_code, admin.head_object, Bucket=BUCKET, Key=plain) is not None
+    assert await put(client, key, b"overwrite in the clear", encrypted=False) == "AccessDenied"
+    assert admin.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"hello"
+    # The rule is the bucket's, not the identity's: not even the admin key writes staging in the clear.
+    assert await put(admin, plain, b"in the clear", encrypted=False) == "AccessDenied"
+    # Control: outside staging (where only upload's own writes land, each asking for SSE), a plain
+    # PUT is stored, and in the clear: HEAD reports what was asked, not a bucket-wide default.
+    outside = f"test/plain/{uuid.uuid4()}"
+    assert await put(admin, outside, b"control", encrypted=False) is None
+    assert (await asyncio.to_thread(admin.head_object, Bucket=BUCKET, Key=outside)).get("ServerSideEncryption") is None
 
 
 async def test_expired_credentials_are_refused_and_strays_under_the_prefix_deleted(world) -> None:

@@ -4,6 +4,14 @@ ask for it, region B (`region_b`: its own services, databases, bucket and topics
 `ap-southeast-2.`, on the same servers), plus the plain helpers the tests use (`sign_up`,
 `upload`, `User`, ...).
 
+With ``DOCSTORE_E2E_TLS=1`` (`scripts/test` runs tests/e2e a second time so) both regions'
+gateways serve HTTPS with a certificate from a local `trustme` CA, as ``scripts/up --tls`` does
+(docstore_devplatform.tls), and this run's clients trust that CA only (``SSL_CERT_FILE``, which
+httpx and Python's ssl read): every test that talks to a gateway does so over TLS, and one that
+forgot would fail rather than fall back to plain text. The servers stay as the run's
+`endpoints` started them (their TLS mode is tests/e2e/test_tls.py's, which starts `up --tls`'s
+own supervisor).
+
 The fixtures are registered by the repository's root conftest.py, which imports them from here,
 and by no other conftest: a second import would give that folder a second, separate system.
 (This lives in a package rather than in tests/conftest.py because the services' own `tests`
@@ -16,6 +24,7 @@ import email
 import email.policy
 import os
 import re
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ import pytest
 import pytest_asyncio
 
 from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
+from docstore_devplatform.tls import LocalTLS, local_tls
 
 # A tiny Free cap so a test can push an account over it with a few small files.
 FREE_CAP_BYTES = 1_000_000
@@ -53,6 +63,18 @@ SYSTEM_ENV = {
 }
 REGION_A = "us-west-2"
 REGION_B = "ap-southeast-2"
+#: Set to 1 (or true/yes): the gateways serve HTTPS with a local trustme CA (see the module's doc).
+E2E_TLS_ENV = "DOCSTORE_E2E_TLS"
+
+
+def e2e_tls_requested(environ: dict[str, str] | None = None) -> bool:
+    """Whether this run's e2e system serves HTTPS (``DOCSTORE_E2E_TLS``)."""
+    value = (os.environ if environ is None else environ).get(E2E_TLS_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise pytest.UsageError(f"{E2E_TLS_ENV}={value!r}: expected 1 or 0")
 
 
 @dataclass
@@ -63,20 +85,31 @@ class System:
     traces: Path | None = None
     """The JSON-lines file of every span both regions exported (docstore_devplatform.traces)."""
     otlp_endpoint: str = ""
+    ca_file: str = ""
+    """In TLS mode (``DOCSTORE_E2E_TLS``) the local CA that signed the gateway's certificate; else empty."""
 
     @property
     def gateway(self) -> str:
         return self.urls["gateway"]
 
 
+def e2e_tls(test_data_dir: Path) -> LocalTLS | None:
+    """The run's local CA and gateway certificate (made once, in the run's folder) when
+    ``DOCSTORE_E2E_TLS`` asks for HTTPS, else None. (A function, not a fixture: the root conftest
+    registers this module's fixtures by name.)"""
+    return local_tls(test_data_dir / "tls") if e2e_tls_requested() else None
+
+
 @pytest.fixture(scope="session")
 def region_urls() -> dict[str, dict[str, str]]:
-    """Service URLs of both regions, chosen before either starts: each is told the other's."""
+    """Service URLs of both regions, chosen before either starts: each is told the other's
+    (the gateways' ``https://`` in TLS mode)."""
     from docstore_devplatform.ports import free_ports
     from docstore_devplatform.services import SERVICES, service_urls
 
+    tls = e2e_tls_requested()
     return {
-        region: service_urls(dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
+        region: service_urls(dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)), tls=tls)
         for region in (REGION_A, REGION_B)
     }
 
@@ -88,16 +121,27 @@ def _ports(urls: dict[str, str]) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
     """Region A. Its accounts replicate to region B's URLs (retried while B is not running).
-    Both regions export their spans to one local OTLP receiver (`System.traces`)."""
+    Both regions export their spans to one local OTLP receiver (`System.traces`). In TLS mode
+    (`e2e_tls`) this process trusts the local CA and nothing else (``SSL_CERT_FILE``) while the
+    system runs."""
     from docstore_devplatform.services import ServiceProcesses, region_wiring
     from docstore_devplatform.traces import TRACES_FILE, TraceReceiver, otlp_env
 
+    tls = e2e_tls(test_data_dir)
+    saved_trust = os.environ.get("SSL_CERT_FILE")
+    if tls:
+        os.environ["SSL_CERT_FILE"] = str(tls.ca_file)  # httpx, Python's ssl (and so every test's client)
     receiver = TraceReceiver(test_data_dir / "system" / "logs" / TRACES_FILE).start()
     # Spans leave every 200 ms, so a test waiting for a trace is not held up by the 5 s default.
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_A, primary=REGION_A)
     env |= otlp_env(receiver.endpoint, schedule_delay_ms=200)
     processes = ServiceProcesses(
-        endpoints, test_data_dir / "system", region=REGION_A, ports=_ports(region_urls[REGION_A]), extra_env=env
+        endpoints,
+        test_data_dir / "system",
+        region=REGION_A,
+        ports=_ports(region_urls[REGION_A]),
+        extra_env=env,
+        tls=tls,
     )
     try:
         urls = processes.start()
@@ -107,10 +151,16 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
             logs=test_data_dir / "system" / "logs",
             traces=receiver.path,
             otlp_endpoint=receiver.endpoint,
+            ca_file=str(tls.ca_file) if tls else "",
         )
     finally:
         processes.stop()
         receiver.stop()
+        if tls:
+            if saved_trust is None:
+                os.environ.pop("SSL_CERT_FILE", None)
+            else:
+                os.environ["SSL_CERT_FILE"] = saved_trust
 
 
 @pytest.fixture(scope="session")
@@ -128,18 +178,25 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     if system.otlp_endpoint:
         env |= otlp_env(system.otlp_endpoint, schedule_delay_ms=200)
     processes = ServiceProcesses(
-        endpoints, test_data_dir / REGION_B, region=REGION_B, ports=_ports(region_urls[REGION_B]), extra_env=env
+        endpoints,
+        test_data_dir / REGION_B,
+        region=REGION_B,
+        ports=_ports(region_urls[REGION_B]),
+        extra_env=env,
+        tls=e2e_tls(test_data_dir),
     )
     try:
         urls = processes.start()
-        yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs")
+        yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs", ca_file=system.ca_file)
     finally:
         processes.stop()
 
 
 @pytest_asyncio.fixture
 async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as client:
+    """A client of region A's gateway; in TLS mode it trusts the local CA, named explicitly."""
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=system.ca_file) if system.ca_file else True
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0, verify=verify) as client:
         yield client
 
 

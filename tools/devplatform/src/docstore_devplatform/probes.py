@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -143,14 +144,52 @@ def cors_rules(origins: Sequence[str]) -> dict:
     }
 
 
+#: Where clients write with signed forms and temporary upload credentials (upload's `STAGING_PREFIX`).
+STAGING_PREFIX = "staging/"
+
+
+def staging_encryption_policy(bucket: str) -> dict:
+    """The bucket policy that makes S3 refuse an unencrypted PUT under ``staging/``: the keys a
+    client writes itself with upload's temporary credentials (`POST /uploads/credentials`),
+    which, unlike signed forms, carry no policy of their own that could demand the header.
+
+    AWS's own form of this rule is the Deny with ``Null: {"s3:x-amz-server-side-encryption":
+    "true"}`` alone (services/upload README, "Encryption at rest"). SeaweedFS 4.48 needs the
+    extra ``s3:RequestMethod = PUT``: without it, it refused the IAM-API identities' PUTs even
+    when they carried the header, and refused every CompleteMultipartUpload (a POST without the
+    header). So here the rule covers PutObject and UploadPart (a part of a multipart upload
+    created without encryption is refused); CreateMultipartUpload and signed-form POSTs are
+    POSTs, which the form's own signed policy (upload's `form_policy`) already holds to the
+    header. Outside ``staging/`` only upload's own writes land, each asking for SSE itself.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyUnencryptedStagingPuts",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{STAGING_PREFIX}*",
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption": "true"},
+                    "StringEquals": {"s3:RequestMethod": "PUT"},
+                },
+            }
+        ],
+    }
+
+
 def ensure_bucket(s3: BaseClient, bucket: str, cors_origins: Sequence[str]) -> None:
-    """Create ``bucket`` if missing and (re)apply its CORS rules."""
+    """Create ``bucket`` if missing and (re)apply its CORS rules and its policy
+    (:func:`staging_encryption_policy`)."""
     try:
         s3.create_bucket(Bucket=bucket)
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
     s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_rules(cors_origins))
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(staging_encryption_policy(bucket)))
 
 
 def check_s3_object_io(s3: BaseClient, bucket: str) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+import pytest
+
+from docstore_devplatform.e2e import E2E_TLS_ENV, e2e_tls, e2e_tls_requested
 from docstore_devplatform.launch import ServerPorts, moto_argv, secantus_argv, typesense_argv, weed_argv
 from docstore_devplatform.paths import Binaries
 from docstore_devplatform.servers import Endpoints
@@ -64,3 +67,24 @@ def test_servers_get_the_certificate_and_clients_the_ca(tmp_path: Path) -> None:
 def test_only_the_gateway_is_https_among_the_services() -> None:
     urls = service_urls({"gateway": 8080, "metadata": 8081}, tls=True)
     assert urls == {"gateway": "https://127.0.0.1:8080", "metadata": "http://127.0.0.1:8081"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, False), ("", False), ("0", False), ("no", False), ("1", True), ("TRUE", True)]
+)
+def test_the_e2e_tls_pass_is_asked_for_by_its_variable(value: str | None, expected: bool) -> None:
+    environ = {} if value is None else {E2E_TLS_ENV: value}
+    assert e2e_tls_requested(environ) is expected
+
+
+def test_a_misspelt_e2e_tls_value_stops_the_run_rather_than_run_plain() -> None:
+    with pytest.raises(pytest.UsageError, match=E2E_TLS_ENV):
+        e2e_tls_requested({E2E_TLS_ENV: "ture"})
+
+
+def test_the_e2e_tls_pass_makes_the_run_its_own_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(E2E_TLS_ENV, raising=False)
+    assert e2e_tls(tmp_path) is None
+    monkeypatch.setenv(E2E_TLS_ENV, "1")
+    tls = e2e_tls(tmp_path)
+    assert tls is not None and tls.ca_file == tmp_path / "tls" / "ca.pem" and tls.exists()

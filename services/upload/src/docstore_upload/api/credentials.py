@@ -26,6 +26,11 @@ class CredentialsOut(BaseModel):
     )
     region: str
     endpoint: str = Field(description="The S3 endpoint to send requests to")
+    required_headers: dict[str, str] = Field(
+        description="Headers every PUT (and CreateMultipartUpload) with these credentials must carry: "
+        'the server-side encryption, e.g. `{"x-amz-server-side-encryption": "AES256"}`. S3 refuses '
+        "(403) a PUT under the prefix without it, so nothing written here is stored in the clear"
+    )
 
 
 @router.post(
@@ -33,7 +38,8 @@ class CredentialsOut(BaseModel):
     status_code=status.HTTP_201_CREATED,
     summary="Temporary S3 credentials that may write only the caller's upload keys",
     description="For clients that upload many files (the sync client): S3 credentials lasting minutes "
-    "that may only `PutObject` (and multipart-upload) under the caller's staging prefix. They read, "
+    "that may only `PutObject` (and multipart-upload) under the caller's staging prefix, each write "
+    "with the `required_headers` (server-side encryption: S3 refuses a PUT without it). They read, "
     "list and delete nothing. A file still needs a grant (`POST /uploads` or `/uploads/batch`: the room "
     "is reserved and the key chosen there) and a completion, which checks size and sha256 against the "
     "grant; objects under the prefix that no pending upload owns are deleted when the credentials "
@@ -54,4 +60,5 @@ async def issue_credentials(account_id: CurrentAccountId, services: ServicesDep,
         prefix=issued.scope.prefix,
         region=issued.scope.region,
         endpoint=issued.endpoint,
+        required_headers=issued.required_headers,
     )

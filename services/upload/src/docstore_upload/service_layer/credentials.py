@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -76,6 +77,11 @@ class IssuedCredentials:
     scope: Scope
     expires_at: datetime
     endpoint: str
+    required_headers: dict[str, str] = field(default_factory=dict)
+    """Headers every write with these credentials must carry: the server-side encryption
+    (`x-amz-server-side-encryption`...). The bucket refuses a PUT under the staging prefix
+    without it (tools/devplatform `staging_encryption_policy`; on AWS the bucket policy in
+    upload's README), so an object written with the credentials is never stored in the clear."""
 
 
 class UploadCredentials:
@@ -92,6 +98,7 @@ class UploadCredentials:
         endpoint: str,
         lifetime: timedelta,
         max_live: int = 5,
+        required_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.uow = uow
         self.store = store
@@ -103,6 +110,7 @@ class UploadCredentials:
         self.endpoint = endpoint
         self.lifetime = check_lifetime(lifetime)
         self.max_live = max_live
+        self.required_headers = dict(required_headers or {})
 
     async def issue(self, account_id: str) -> IssuedCredentials:
         """Credentials that may write only under the account's staging prefix, for `lifetime`.
@@ -170,7 +178,12 @@ class UploadCredentials:
             expires_at=expires_at.isoformat(),
         )
         return IssuedCredentials(
-            credential_id=credential_id, keys=keys, scope=scope, expires_at=expires_at, endpoint=self.endpoint
+            credential_id=credential_id,
+            keys=keys,
+            scope=scope,
+            expires_at=expires_at,
+            endpoint=self.endpoint,
+            required_headers=dict(self.required_headers),
         )
 
     async def sweep_once(self, lease: timedelta) -> bool:
