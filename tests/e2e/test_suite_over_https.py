@@ -1,8 +1,8 @@
-"""The e2e suite's TLS pass (`DOCSTORE_E2E_TLS=1`, scripts/test's second run of tests/e2e): the
+"""The e2e suite over TLS (`DOCSTORE_E2E_TLS=1`, as scripts/test runs tests/e2e): the
 shared system's gateways, both regions, serve HTTPS only, with a certificate from the run's local
 `trustme` CA, as `scripts/up --tls` does; this run's clients trust that CA (so every other test
 of the pass reaches the gateway over TLS), a client that does not is refused, and plain HTTP to
-the gateway's port gets no answer. Skipped in the plain pass, where none of this holds."""
+the gateway's port gets no answer. Skipped when the e2e tests run over plain http."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .conftest import PASSWORD, System, sign_up
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not e2e_tls_requested(), reason="the plain pass (DOCSTORE_E2E_TLS unset): gateways on HTTP"),
+    pytest.mark.skipif(not e2e_tls_requested(), reason="DOCSTORE_E2E_TLS unset: gateways on plain http"),
 ]
 
 

@@ -12,8 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docstore_devplatform.e2e import e2e_tls_requested
-
 from .conftest import eventually, mails_to, sign_up, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -136,10 +134,6 @@ async def test_upload_killed_while_reading_a_joined_file_back_completes_it_once_
     assert (await counted_once()) is not None
 
 
-@pytest.mark.skipif(
-    e2e_tls_requested(),
-    reason="the TLS pass: its 5 GiB go to S3, plain in both passes, not through the gateway; minutes of I/O once is enough",
-)
 async def test_a_file_over_5_gib_uploads_in_parallel_parts(api, test_data_dir: Path) -> None:
     size = 5 * 1024 * MIB + 7 * MIB  # past S3's 5 GiB limit for a single PUT
     if shutil.disk_usage(test_data_dir).free < 2 * size:
