@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from docstore_devplatform.testing import eventually
-from docstore_events import FileDeleted, FileDetailsChanged, FileModified, FileRestored, FileTrashed
+from docstore_events import (
+    DocumentIndexed,
+    DocumentIndexFailed,
+    FileDeleted,
+    FileDetailsChanged,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+)
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -399,3 +407,24 @@ async def test_a_batch_of_uploads_is_recorded_with_its_new_documents_written_tog
     assert doc["version"] == 2 and doc["sha256"] == again.sha256
     assert (await metadata.get(f"/documents/{new[29].document_id}")).json()["version"] == 1
     assert not await metadata.services.documents.record_uploads_once([("e0", new[0])])  # once each
+
+
+async def test_a_batch_of_index_outcomes_is_written_on_the_real_database(metadata: Harness) -> None:
+    """`record_index_outcomes_once` for several documents at once (one bulk write): each keeps its
+    latest version's outcome, a late older one in the same batch changes nothing."""
+    events = [await metadata.stored(f"doc {n}".encode(), filename=f"d{n}.txt", put=False) for n in range(3)]
+    for event in events:
+        await metadata.record(event)
+    first = events[0].document_id
+    account = metadata.account_id
+    outcomes = [
+        ("i0", DocumentIndexFailed(account_id=account, document_id=first, version=1, reason="encrypted PDF")),
+        ("i1", DocumentIndexed(account_id=account, document_id=events[1].document_id, version=1, characters=3)),
+        ("i2", DocumentIndexed(account_id=account, document_id=events[2].document_id, version=0, characters=3)),
+        ("i3", DocumentIndexed(account_id=account, document_id=events[2].document_id, version=1, characters=3)),
+    ]
+    assert len(await metadata.services.documents.record_index_outcomes_once(outcomes)) == 4
+    rows = {row["_id"]: row async for row in metadata.db["documents"].find({"account_id": account})}
+    assert rows[first]["full_text"] == {"version": 1, "state": "failed", "reason": "encrypted PDF"}
+    assert rows[events[1].document_id]["full_text"]["state"] == "indexed"
+    assert rows[events[2].document_id]["full_text"] == {"version": 1, "state": "indexed", "reason": None}

@@ -84,6 +84,11 @@ class InMemoryDocuments:
     async def update_document(self, document_id: str, changes: Mapping[str, Any]) -> None:
         self.rows[document_id].update(changes)
 
+    async def update_documents(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        self.calls["update_documents"] += 1
+        for document_id, fields in changes.items():
+            self.rows[document_id].update(fields)
+
     async def delete_document(self, document_id: str) -> bool:
         return self.rows.pop(document_id, None) is not None
 

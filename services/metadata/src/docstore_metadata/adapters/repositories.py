@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -136,6 +136,15 @@ class DocumentRepository:
 
     async def update_document(self, document_id: str, changes: Mapping[str, Any]) -> None:
         await self.documents.update_one({"_id": document_id}, {"$set": dict(changes)}, session=self.session)
+
+    async def update_documents(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """`update_document` for several documents (id -> fields to set), in one write."""
+        if changes:
+            await self.documents.bulk_write(
+                [UpdateOne({"_id": i}, {"$set": dict(fields)}) for i, fields in changes.items()],
+                ordered=False,
+                session=self.session,
+            )
 
     async def delete_document(self, document_id: str) -> bool:
         result = await self.documents.delete_one({"_id": document_id}, session=self.session)

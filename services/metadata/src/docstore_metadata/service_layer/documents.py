@@ -176,18 +176,20 @@ class Documents:
         An outcome for a document gone meanwhile, or not the account's, changes nothing."""
 
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
-            for event_id, event in dict(outcomes).items():
-                if event_id not in fresh:
-                    continue
-                document = await tx.repos.documents.get(event.document_id)
+            # One read and one write for the batch (the indexer reports on every new file).
+            todo = [event for event_id, event in dict(outcomes).items() if event_id in fresh]
+            documents = await tx.repos.documents.get_many([event.document_id for event in todo])
+            changed: dict[str, dict[str, Any]] = {}
+            for event in todo:
+                document = documents.get(event.document_id)
                 if document is None or document["account_id"] != event.account_id:
                     continue
                 if not full_text.supersedes(document.get("full_text"), event.version):
                     continue
                 failed = event.reason if isinstance(event, DocumentIndexFailed) else None
-                await tx.repos.documents.update_document(
-                    event.document_id, {"full_text": full_text.outcome(event.version, failed_reason=failed)}
-                )
+                document["full_text"] = full_text.outcome(event.version, failed_reason=failed)
+                changed[event.document_id] = {"full_text": document["full_text"]}
+            await tx.repos.documents.update_documents(changed)
 
         return await self.uow.run_once_each(
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in outcomes], work=work
