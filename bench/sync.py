@@ -24,12 +24,16 @@ JSON object with every figure. `--quick` shrinks every size for a smoke run (abo
 transfers); the figures it prints say nothing about the goals.
 
     uv run --frozen python bench/sync.py [--quick] [--small 1000] [--small-kib 10] [--large-mib 1024]
-        [--resync-files 10000] [--change-kib 1024] [--parallel 8] [--json]
+        [--resync-files 10000] [--change-kib 1024] [--parallel 8] [--json] [--work-dir DIR]
+
+`--work-dir DIR` keeps the servers' data, the services' logs (`DIR/system/logs/`), the client's
+config and the synced folders in DIR after the run (else a temporary folder, removed at the end).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -377,6 +381,11 @@ def main() -> None:
     parser.add_argument("--change-kib", type=int)
     parser.add_argument("--parallel", type=int, help="boto3 threads and the client's --concurrency (default 8)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="keep servers, services' logs (system/logs/) and folders here instead of a temporary folder",
+    )
     args = parser.parse_args()
     base = QUICK if args.quick else Sizes()
     given = {
@@ -393,8 +402,12 @@ def main() -> None:
     from docstore_devplatform.services import ServiceProcesses
     from docstore_events import all_topics
 
-    with tempfile.TemporaryDirectory(prefix="docstore-bench-sync-") as folder:
-        root = Path(folder)
+    with contextlib.ExitStack() as stack:
+        if args.work_dir is not None:
+            args.work_dir.mkdir(parents=True, exist_ok=True)
+            root = args.work_dir
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="docstore-bench-sync-")))
         say("starting servers and services ...")
         servers = Servers(root / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
         endpoints = servers.start()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from docstore_sync.adapters.chunking import chunk_map
+from docstore_sync.adapters.chunking import CHUNKED_FROM, chunk_map
 from docstore_sync.adapters.gateway import ApiError, ChangedWhileReading, Gateway, NetworkError
 from docstore_sync.adapters.scan import load_rules, scan, sha256_of
 from docstore_sync.adapters.state import State
@@ -31,7 +31,7 @@ MULTIPART_FROM = 8 * 1024 * 1024
 BATCH = 100  # the upload service's batch routes take at most this many files
 # Files from this size up are sent with their content-defined chunk map: a new version of one
 # whose previous version was sent so too is a delta upload (the server copies unchanged ranges).
-DELTA_FROM = 16 * 1024 * 1024
+DELTA_FROM = CHUNKED_FROM
 # What a file is sent as when the server refuses its own type: the server is the one list of
 # types it stores (a refusal names `content_type` as its field), so the client keeps none.
 FALLBACK_TYPE = "application/octet-stream"
@@ -195,22 +195,27 @@ class Syncer:
             self.state.replace_remote(remote)
         else:
             entries, cursor = self.gateway.feed_end(cursor)
-            for entry in entries:
-                self.apply_change(entry)
+            self.apply_changes(entries)
         self.pending_cursor = cursor or ""
         return self.state.remote()
 
-    def apply_change(self, entry: dict[str, Any]) -> None:
+    def apply_changes(self, entries: list[dict[str, Any]]) -> None:
+        """Feed entries into the snapshot, in order, in one transaction."""
+        steps = [step for entry in entries if (step := self._step(entry)) is not None]
+        if steps:
+            self.state.move_remote(steps)
+
+    def _step(self, entry: dict[str, Any]) -> tuple[str, str | None, RemoteFile | None] | None:
+        """What one feed entry does to the snapshot: (document_id, path, remote), remote None for
+        a drop; None for an entry without bytes (never read as a delete)."""
         if entry["kind"] in ("trashed", "deleted"):
-            self.state.drop_remote(entry["document_id"])
-            return
+            return entry["document_id"], None, None
         rel = _relative(self.remote_folder, entry["path"], entry["name"])
         if rel is None:
-            self.state.drop_remote(entry["document_id"])  # moved out of the synced folder
-            return
+            return entry["document_id"], None, None  # moved out of the synced folder
         if not entry.get("sha256") or not entry.get("version"):
-            return  # nothing to sync from (never read as a delete)
-        self.state.set_remote(rel, RemoteFile(entry["document_id"], int(entry["version"]), entry["sha256"]))
+            return None
+        return entry["document_id"], rel, RemoteFile(entry["document_id"], int(entry["version"]), entry["sha256"])
 
     # --- one sync ------------------------------------------------------------------------
     def plan(self) -> tuple[Plan, Report]:
@@ -388,7 +393,8 @@ class Syncer:
         sync sees them) and keep each one's version in the state. Read from the change feed,
         from where this sync's plan read it: a page of a thousand entries per request, where
         asking for each document was one request per file. One not seen in time is recorded
-        without its version (the feed brings it next time); the feed's cursor is not moved."""
+        without its version (the feed brings it next time). The entries read are applied to the
+        snapshot and the cursor moves past them (`pending_cursor`), so the next sync starts there."""
         if not uploaded:
             return
         wanted = {u.document_id: u for u in uploaded}
@@ -398,6 +404,10 @@ class Syncer:
         try:
             while len(versions) < len(wanted) and (left := deadline - time.monotonic()) > 0:
                 items, cursor = self.gateway.changes(cursor, wait=max(1, min(FEED_WAIT, int(left))))
+                # Every entry read moves the snapshot on, and the cursor past it: the next sync
+                # does not read these pages again (a re-sync after thousands of uploads read them all).
+                self.apply_changes(items)
+                self.pending_cursor = cursor or self.pending_cursor
                 seen = len(versions)
                 for entry in items:
                     one = wanted.get(entry.get("document_id", ""))
@@ -508,7 +518,11 @@ class Syncer:
             if size >= DELTA_FROM and delta:
                 # Sent for every large file: the server keeps the map (once checked against the bytes)
                 # for the next version, and plans this one as a delta when the previous has a map.
-                body["chunks"] = chunk_map(full)
+                scanned = self.local.files.get(action.path) if source is None else None
+                if scanned is not None and scanned.chunks is not None and scanned.sha256 == sha:
+                    body["chunks"] = scanned.chunks  # read with its sha256 by the scan
+                else:
+                    body["chunks"] = chunk_map(full)
             try:
                 grant = self._grant_as_sent(body)
             except ApiError as error:
@@ -561,7 +575,8 @@ class Syncer:
         delay = 0.2
         while done.get("status") in ("pending", "verifying") and time.monotonic() < deadline:
             time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            # At most half a second late: the verdict on a large file was up to 2 s late before.
+            delay = min(delay * 1.5, 0.5)
             done = self.gateway.upload_state(upload_id) or {"status": "rejected"}
         return done
 

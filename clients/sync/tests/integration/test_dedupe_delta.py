@@ -9,13 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import random
 import shutil
-import signal
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -30,13 +25,6 @@ from docstore_sync.cli import save_session
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "config"
-    monkeypatch.setenv("DOCSTORE_CONFIG_DIR", str(folder))
-    return folder
 
 
 async def login(system, user) -> None:
@@ -138,7 +126,7 @@ async def test_a_large_file_with_one_mib_changed_sends_about_one_part(system, ap
 
 
 async def test_a_killed_delta_upload_resumes_and_still_reports_what_the_server_copied(
-    system, api, tmp_path, config, capsys
+    system, api, tmp_path, config, capsys, kill_mid_upload
 ):
     """A delta upload killed after its grant (the server has copied the unchanged parts, the
     changed part is on its way) is resumed by the next run, which reports the copied bytes as
@@ -155,31 +143,8 @@ async def test_a_killed_delta_upload_resumes_and_still_reports_what_the_server_c
 
     data[10 * MIB : 11 * MIB] = rng.randbytes(MIB)
     write(root, "film.bin", bytes(data))
-    child = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "docstore_sync", "sync", str(root), "--json", "--concurrency", "1"],
-        *["--max-rate", "256K"],  # the changed part (5 MiB at least) takes 20 s or more
-        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        async def granted() -> str | None:
-            try:
-                with sqlite3.connect(root / ".docstore" / "state.db") as con:
-                    row = con.execute("SELECT upload_id FROM uploads").fetchone()
-            except sqlite3.OperationalError:
-                return None
-            return row[0] if row else None
-
-        upload_id = await eventually(granted, timeout=120)
-        assert child.returncode is None, "the upload finished before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
-        assert await child.wait() == -signal.SIGKILL
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+    # The changed part (5 MiB at least) takes 20 s or more at 256K: killed after the grant.
+    upload_id = await kill_mid_upload(root, user.auth, "256K", parts_stored=False)
     parts = (await api.get(f"/v1/uploads/{upload_id}/parts", headers=user.auth)).json()
     assert parts["stored"] and parts["missing"], parts  # copied parts there, the changed one not
 

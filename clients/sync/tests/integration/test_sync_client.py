@@ -52,13 +52,6 @@ async def remote_tree(api: httpx.AsyncClient, user: User) -> dict[str, str]:
             return out
 
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "config"
-    monkeypatch.setenv("DOCSTORE_CONFIG_DIR", str(folder))
-    return folder
-
-
 async def login(system, user: User, config: Path) -> None:
     """`docstore login` in a subprocess, the password on standard input; the session file keeps
     the token and never the password."""
@@ -231,7 +224,9 @@ async def test_two_folders_converge_after_random_rounds_of_edits_on_both_sides(s
         assert code == 0 and not (idle["uploaded"] or idle["downloaded"] or idle["deleted_local"]), idle
 
 
-async def test_a_killed_multipart_upload_resumes_from_the_stored_parts(system, api, tmp_path, config, capsys):
+async def test_a_killed_multipart_upload_resumes_from_the_stored_parts(
+    system, api, tmp_path, config, capsys, kill_mid_upload
+):
     user = await sign_up(api, plan="premium")
     await login(system, user, config)
     folder = tmp_path / "big"
@@ -239,39 +234,7 @@ async def test_a_killed_multipart_upload_resumes_from_the_stored_parts(system, a
     data = random.Random(7).randbytes(20 * 1024 * 1024)  # four 5 MiB parts
     write(folder, "big.bin", data)
 
-    command = [sys.executable, "-m", "docstore_sync", "sync", str(folder), "--json", "--concurrency", "1"]
-    child = await asyncio.create_subprocess_exec(
-        *command,
-        "--max-rate",
-        "1M",
-        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        async def a_part_is_stored() -> str | None:
-            db = folder / ".docstore" / "state.db"
-            if not db.exists():
-                return None
-            try:
-                with sqlite3.connect(db) as con:
-                    row = con.execute("SELECT upload_id FROM uploads").fetchone()
-            except sqlite3.OperationalError:  # the client is still creating its tables
-                return None
-            if not row:
-                return None
-            parts = (await api.get(f"/v1/uploads/{row[0]}/parts", headers=user.auth)).json()
-            return row[0] if parts.get("stored") else None
-
-        upload_id = await eventually(a_part_is_stored, timeout=120)
-        assert child.returncode is None, "the upload finished before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
-        assert await child.wait() == -signal.SIGKILL
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+    upload_id = await kill_mid_upload(folder, user.auth, "1M", parts_stored=True)
     stored = len((await api.get(f"/v1/uploads/{upload_id}/parts", headers=user.auth)).json()["stored"])
     assert 1 <= stored < 4
 

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from docstore_devplatform.testing import eventually
-from docstore_events import FileDeleted, FileDetailsChanged, FileModified, FileRestored, FileTrashed
+from docstore_events import (
+    DocumentIndexed,
+    DocumentIndexFailed,
+    FileDeleted,
+    FileDetailsChanged,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+)
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -374,3 +382,49 @@ async def test_change_feed_long_poll_compare_and_internal_query(metadata: Harnes
     assert (await metadata.http.get(other, headers=metadata.service_headers())).status_code == 404
     bad = f"/internal/accounts/{metadata.account_id}/bytes/NOT-A-HASH"
     assert (await metadata.http.get(bad, headers=metadata.service_headers())).status_code == 422
+
+
+async def test_a_batch_of_uploads_is_recorded_with_its_new_documents_written_together(metadata: Harness) -> None:
+    """The consumer's batch (`record_uploads_once`) on the real database: its new documents are
+    written together (`insert_new`, `add_changes`: the unit tests count the round trips), a
+    version of one of them in the same batch still follows it, and the change feed's seqs go on
+    from the account's counter, in the events' order."""
+    first = await metadata.stored(b"before", filename="before.txt", put=False)
+    await metadata.record(first)  # seq 1, through the single path
+    new = [await metadata.stored(f"n{n}".encode(), filename=f"n{n:02d}.txt", put=False) for n in range(30)]
+    again = await metadata.stored(b"n0 again", document_id=new[0].document_id, base_version=1, put=False)
+    batch = [*new[:20], again, *new[20:]]
+    recorded = await metadata.services.documents.record_uploads_once([(f"e{n}", e) for n, e in enumerate(batch)])
+    assert len(recorded) == len(batch)
+    items = (await metadata.get("/changes", limit=100)).json()["items"]
+    assert [(c["seq"], c["kind"], c["document_id"]) for c in items] == [
+        (1, "created", first.document_id),
+        *[(n + 2, "created", e.document_id) for n, e in enumerate(new[:20])],
+        (22, "modified", new[0].document_id),
+        *[(n + 23, "created", e.document_id) for n, e in enumerate(new[20:])],
+    ]
+    doc = (await metadata.get(f"/documents/{new[0].document_id}")).json()
+    assert doc["version"] == 2 and doc["sha256"] == again.sha256
+    assert (await metadata.get(f"/documents/{new[29].document_id}")).json()["version"] == 1
+    assert not await metadata.services.documents.record_uploads_once([("e0", new[0])])  # once each
+
+
+async def test_a_batch_of_index_outcomes_is_written_on_the_real_database(metadata: Harness) -> None:
+    """`record_index_outcomes_once` for several documents at once (one bulk write): each keeps its
+    latest version's outcome, a late older one in the same batch changes nothing."""
+    events = [await metadata.stored(f"doc {n}".encode(), filename=f"d{n}.txt", put=False) for n in range(3)]
+    for event in events:
+        await metadata.record(event)
+    first = events[0].document_id
+    account = metadata.account_id
+    outcomes = [
+        ("i0", DocumentIndexFailed(account_id=account, document_id=first, version=1, reason="encrypted PDF")),
+        ("i1", DocumentIndexed(account_id=account, document_id=events[1].document_id, version=1, characters=3)),
+        ("i2", DocumentIndexed(account_id=account, document_id=events[2].document_id, version=0, characters=3)),
+        ("i3", DocumentIndexed(account_id=account, document_id=events[2].document_id, version=1, characters=3)),
+    ]
+    assert len(await metadata.services.documents.record_index_outcomes_once(outcomes)) == 4
+    rows = {row["_id"]: row async for row in metadata.db["documents"].find({"account_id": account})}
+    assert rows[first]["full_text"] == {"version": 1, "state": "failed", "reason": "encrypted PDF"}
+    assert rows[events[1].document_id]["full_text"]["state"] == "indexed"
+    assert rows[events[2].document_id]["full_text"] == {"version": 1, "state": "indexed", "reason": None}

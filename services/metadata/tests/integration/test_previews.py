@@ -270,3 +270,32 @@ async def test_the_batch_route_answers_a_page_with_the_same_check_for_each(metad
         "/documents/previews", json={"items": [{"document_id": ready_id, "version": 1}]}
     )
     assert anonymous.status_code == 401
+
+
+async def test_a_batch_of_outcomes_is_applied_in_order_as_one_at_a_time_would(metadata: Harness) -> None:
+    """One call with many outcomes (the consumer's batch; the indexer renders a preview of every new
+    file): each version gets its own, the document keeps its latest version's (a later event of
+    the batch sees what an earlier one did), and a stranger's or a missing version's change nothing."""
+    first, second = await _document(metadata, b"first"), await _document(metadata, b"second")
+    await metadata.record(
+        await metadata.stored(
+            b"first v2", document_id=first, base_version=1, filename="photo.png", content_type="image/png"
+        )
+    )
+    failed_v2 = DocumentPreviewFailed(account_id=metadata.account_id, document_id=first, version=2, reason="boom")
+    stranger = await _ready(metadata, second, 1, account_id="acc-stranger")
+    missing = DocumentPreviewFailed(account_id=metadata.account_id, document_id=second, version=7, reason="x")
+    batch = [
+        failed_v2,
+        await _ready(metadata, first, 1),  # late, for the old version: the document keeps v2's
+        stranger,
+        missing,
+        await _ready(metadata, second, 1),
+    ]
+    done = await metadata.services.previews.record_outcomes_once([(uuid.uuid4().hex, e) for e in batch])
+    assert len(done) == len(batch)
+    assert await _state(metadata, first) == {"state": "failed", "reason": "boom"}
+    assert (await _preview(metadata, first, 1)).status_code == 200
+    assert (await _preview(metadata, first, 2)).status_code == 404
+    assert await _state(metadata, second) == {"state": "ready", "reason": None}
+    assert (await _preview(metadata, second, 1)).status_code == 200

@@ -6,7 +6,8 @@ Each keeps what MongoDB would, in dicts, and answers the same methods as its ada
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +66,8 @@ class InMemoryDocuments:
         self.versions: dict[str, Doc] = {}
         self.changes: list[Doc] = []
         self.garbage: dict[str, Doc] = {}
+        self.calls: Counter[str] = Counter()
+        """Calls of the methods that stand for round trips a batch should not repeat per event."""
 
     async def get(self, document_id: str) -> Doc | None:
         return copy.deepcopy(self.rows.get(document_id))
@@ -74,11 +77,17 @@ class InMemoryDocuments:
         return copy.deepcopy(found) if found and found["account_id"] == account_id else None
 
     async def insert_document(self, document: Mapping[str, Any]) -> None:
+        self.calls["insert_document"] += 1
         assert document["_id"] not in self.rows
         self.rows[document["_id"]] = dict(document)
 
     async def update_document(self, document_id: str, changes: Mapping[str, Any]) -> None:
         self.rows[document_id].update(changes)
+
+    async def update_documents(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        self.calls["update_documents"] += 1
+        for document_id, fields in changes.items():
+            self.rows[document_id].update(fields)
 
     async def delete_document(self, document_id: str) -> bool:
         return self.rows.pop(document_id, None) is not None
@@ -86,6 +95,19 @@ class InMemoryDocuments:
     async def insert_version(self, version: Mapping[str, Any]) -> None:
         assert version["_id"] not in self.versions
         self.versions[version["_id"]] = dict(version)
+
+    async def get_many(self, document_ids: Sequence[str]) -> dict[str, Doc]:
+        self.calls["get_many"] += 1
+        return {i: copy.deepcopy(self.rows[i]) for i in document_ids if i in self.rows}
+
+    async def insert_new(self, documents: Sequence[Mapping[str, Any]], versions: Sequence[Mapping[str, Any]]) -> None:
+        self.calls["insert_new"] += 1
+        for version in versions:
+            assert version["_id"] not in self.versions
+            self.versions[version["_id"]] = dict(version)
+        for document in documents:
+            assert document["_id"] not in self.rows
+            self.rows[document["_id"]] = dict(document)
 
     async def versions_of(self, document_id: str, *, skip: int = 0, limit: int | None = None) -> list[Doc]:
         rows = [dict(v) for v in self.versions.values() if v["document_id"] == document_id]
@@ -115,9 +137,19 @@ class InMemoryDocuments:
         return None
 
     async def add_change(self, change: Mapping[str, Any]) -> int:
+        self.calls["add_change"] += 1
         seq = 1 + sum(1 for c in self.changes if c["account_id"] == change["account_id"])
         self.changes.append({"seq": seq, **change})
         return seq
+
+    async def add_changes(self, changes: Sequence[Mapping[str, Any]]) -> list[int]:
+        self.calls["add_changes"] += 1
+        seqs = []
+        for change in changes:
+            seq = 1 + sum(1 for c in self.changes if c["account_id"] == change["account_id"])
+            self.changes.append({"seq": seq, **change})
+            seqs.append(seq)
+        return seqs
 
     async def changes_since(self, account_id: str, cursor: int, limit: int) -> list[Doc]:
         return [c for c in self.changes if c["account_id"] == account_id and c["seq"] > cursor][:limit]

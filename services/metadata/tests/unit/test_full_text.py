@@ -88,3 +88,28 @@ async def test_outcomes_are_kept_once_and_a_late_older_one_changes_nothing(world
     stored = world.repos.documents.rows[document_id]["full_text"]
     assert stored == {"version": 2, "state": "failed", "reason": "encrypted PDF (needs a password)"}
     assert await world.documents.plans_of({account.id, "acc-unknown"}) == {account.id: "premium", "acc-unknown": "free"}
+
+
+async def test_a_batch_of_outcomes_is_one_read_and_one_write_and_keeps_their_order(world: Any) -> None:
+    """The indexer reports on every new file: a batch reads its documents once and writes once, and
+    a later outcome of the batch is judged against what an earlier one set (a late older one
+    changes nothing)."""
+    account = await world.accounts.sign_up(username="bob", email="bob@example.com", password=PASSWORD, plan="premium")
+    document_id = str(uuid.uuid4())
+    await world.documents.record_upload(upload(account.id, document_id))
+    await world.documents.record_upload(upload(account.id, document_id, base_version=1))
+    others = [str(uuid.uuid4()) for _ in range(20)]
+    for other in others:
+        await world.documents.record_upload(upload(account.id, other))
+    calls = world.repos.documents.calls
+    calls.clear()
+    batch = [
+        DocumentIndexed(account_id=account.id, document_id=document_id, version=2, characters=5),
+        DocumentIndexed(account_id=account.id, document_id=document_id, version=1, characters=5),  # late
+        *[DocumentIndexed(account_id=account.id, document_id=o, version=1, characters=1) for o in others],
+    ]
+    assert len(await world.documents.record_index_outcomes_once([(f"b{n}", e) for n, e in enumerate(batch)])) == 22
+    assert calls["get_many"] == 1 and calls["update_documents"] == 1, calls
+    rows = world.repos.documents.rows
+    assert rows[document_id]["full_text"] == {"version": 2, "state": "indexed", "reason": None}
+    assert all(rows[o]["full_text"]["state"] == "indexed" for o in others)

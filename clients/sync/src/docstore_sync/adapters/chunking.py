@@ -14,6 +14,8 @@ from typing import Any
 from pyfastcdc import FastCDC
 
 MIB = 1024 * 1024
+CHUNKED_FROM = 16 * MIB
+"""Files from this size up are sent with their chunk map (a new version of one is a delta upload)."""
 MOST_CHUNKS = 4096
 """The average chunk grows with the file so a map stays a few hundred kilobytes of JSON (the
 gateway takes bodies up to 1 MB; the server takes at most 10,000 chunks)."""
@@ -30,9 +32,18 @@ def average_for(size: int) -> int:
 
 def chunk_map(path: Path) -> list[dict[str, Any]]:
     """The file's chunks, in order: `{offset, length, sha256}` each (the body the grant takes)."""
+    return sha256_and_chunks(path)[1]
+
+
+def sha256_and_chunks(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The file's sha256 and its chunk map from one read: the chunks come in order, so the whole
+    file's digest is fed the same bytes (a changed large file was read and hashed twice, once
+    by the scan and once for its map)."""
     average = average_for(path.stat().st_size)
     cdc = FastCDC(average, min_size=average // 4, max_size=average * 4)
-    return [
-        {"offset": c.offset, "length": c.length, "sha256": hashlib.sha256(c.data).hexdigest()}
-        for c in cdc.cut_file(path)
-    ]
+    whole = hashlib.sha256()
+    chunks = []
+    for c in cdc.cut_file(path):
+        whole.update(c.data)
+        chunks.append({"offset": c.offset, "length": c.length, "sha256": hashlib.sha256(c.data).hexdigest()})
+    return whole.hexdigest(), chunks

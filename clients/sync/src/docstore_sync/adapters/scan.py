@@ -9,7 +9,9 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from docstore_sync.adapters.chunking import CHUNKED_FROM, sha256_and_chunks
 from docstore_sync.domain.ignore import IGNORE_FILE, IgnoreRules
 
 CHUNK = 1024 * 1024
@@ -28,6 +30,8 @@ class LocalFile:
     sha256: str
     size: int
     mtime_ns: int
+    chunks: list[dict[str, Any]] | None = None
+    """The chunk map of a large file this scan read (`CHUNKED_FROM`), for its upload."""
 
 
 @dataclass
@@ -88,18 +92,22 @@ def scan(
                 out.warnings.append(f"{rel}: empty, skipped (DocStore keeps no empty files)")
                 continue
             cached = cache.get(rel)
+            chunks = None
             if cached and cached[0] == st.st_size and cached[1] == st.st_mtime_ns:
                 sha = cached[2]
             else:
                 try:
-                    sha = sha256_of(Path(entry.path))
+                    if st.st_size >= CHUNKED_FROM:  # it will be sent with its map: one read for both
+                        sha, chunks = sha256_and_chunks(Path(entry.path))
+                    else:
+                        sha = sha256_of(Path(entry.path))
                 except OSError as error:
                     out.warnings.append(f"{rel}: cannot be read ({error.strerror}), skipped")
                     continue
                 out.hashed += 1
                 if remember:
                     remember(rel, st.st_size, st.st_mtime_ns, sha)
-            out.files[rel] = LocalFile(sha, st.st_size, st.st_mtime_ns)
+            out.files[rel] = LocalFile(sha, st.st_size, st.st_mtime_ns, chunks)
 
     walk(str(root), "")
     return out

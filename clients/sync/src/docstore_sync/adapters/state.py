@@ -151,6 +151,23 @@ class State:
     def drop_remote(self, document_id: str) -> None:
         self._x("DELETE FROM remote WHERE document_id = ?", (document_id,))
 
+    def move_remote(self, steps: list[tuple[str, str | None, RemoteFile | None]]) -> None:
+        """Change-feed entries applied to the snapshot in order, in one transaction (a feed of
+        thousands of entries was a commit each): (document_id, path, remote) each sets `path`
+        to `remote`, or drops the document when `remote` is None."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            for document_id, path, remote in steps:
+                if remote is None or path is None:
+                    self.db.execute("DELETE FROM remote WHERE document_id = ?", (document_id,))
+                    continue
+                self.db.execute("DELETE FROM remote WHERE path = ? AND document_id != ?", (path, remote.document_id))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?)",
+                    (remote.document_id, path, remote.version, remote.sha256),
+                )
+            self.db.execute("COMMIT")
+
     def replace_remote(self, remote: dict[str, RemoteFile]) -> None:
         with self.lock:
             self.db.execute("BEGIN")

@@ -7,20 +7,35 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from pymongo import UpdateOne
+
 from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.adapters.storage import ObjectStore
 
 
-async def set_version_preview(
-    documents: DocumentRepository, document_id: str, version: int, preview: Mapping[str, Any]
+async def set_previews(
+    documents: DocumentRepository,
+    on_versions: Mapping[tuple[str, int], Mapping[str, Any]],
+    on_documents: Mapping[str, Mapping[str, Any]],
 ) -> None:
-    """Store `preview` on one version row (in the repository's session, so in its transaction)."""
-    await documents.versions.update_one(
-        {"document_id": document_id, "version": version},
-        {"$set": {"preview": dict(preview)}},
-        session=documents.session,
-    )
+    """Each (document id, version) row's `preview`, and each document's `preview` summary: one
+    write for the versions and one for the documents (in the repository's transaction)."""
+    if on_versions:
+        await documents.versions.bulk_write(
+            [
+                UpdateOne({"document_id": document_id, "version": version}, {"$set": {"preview": dict(preview)}})
+                for (document_id, version), preview in on_versions.items()
+            ],
+            ordered=False,
+            session=documents.session,
+        )
+    if on_documents:
+        await documents.documents.bulk_write(
+            [UpdateOne({"_id": i}, {"$set": {"preview": dict(summary)}}) for i, summary in on_documents.items()],
+            ordered=False,
+            session=documents.session,
+        )
 
 
 async def documents_by_id(documents: DocumentRepository, ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,6 +65,33 @@ from docstore_metadata.service_layer.sharing import owned, visible
 Tx = Transaction[Repositories]
 Doc = dict[str, Any]
 CONSUMER = "metadata"
+
+
+@dataclass
+class _Created:
+    """New documents of one batch of uploads, held back to be written together: a sync of
+    thousands of new files was five round trips per upload inside one transaction, and on a
+    loaded database metadata recorded a few uploads a second, far behind the upload service
+    (bench/sync.py's growing sync of 9,000 files). `ids` keeps every id held, written or not."""
+
+    ids: set[str] = field(default_factory=set)
+    documents: list[Doc] = field(default_factory=list)
+    versions: list[Doc] = field(default_factory=list)
+    changes: list[Doc] = field(default_factory=list)
+
+    def add(self, document: Doc, version: Doc, change: Doc) -> None:
+        self.ids.add(document["_id"])
+        self.documents.append(document)
+        self.versions.append(version)
+        self.changes.append(change)
+
+    async def write(self, tx: Tx) -> None:
+        """What is held, in three writes and a counter step per account; then nothing is held."""
+        if not self.documents:
+            return
+        await tx.repos.documents.insert_new(self.documents, self.versions)
+        await tx.repos.documents.add_changes(self.changes)
+        self.documents, self.versions, self.changes = [], [], []
 
 
 @dataclass(frozen=True)
@@ -122,10 +149,20 @@ class Documents:
         transaction, each once; returns the event ids recorded now."""
 
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
-            for event_id, event in dict(uploads).items():  # an event twice in one batch counts once
-                if event_id in fresh:
-                    with handling(event_id):  # file.version-recorded joins this upload's trace
+            # An event twice in one batch counts once.
+            todo = [(event_id, event) for event_id, event in dict(uploads).items() if event_id in fresh]
+            existing = await tx.repos.documents.get_many([event.document_id for _, event in todo])
+            created = _Created()
+            for event_id, event in todo:
+                with handling(event_id):  # file.version-recorded joins this upload's trace
+                    if event.document_id in existing or event.document_id in created.ids:
+                        # A document that exists (or was created earlier in this batch): the
+                        # general path, after what is held back is written (events stay in order).
+                        await created.write(tx)
                         await self._record(tx, event)
+                    else:
+                        self._hold_new(tx, event, created)
+            await created.write(tx)
 
         return await self.uow.run_once_each(
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in uploads], work=work
@@ -139,18 +176,20 @@ class Documents:
         An outcome for a document gone meanwhile, or not the account's, changes nothing."""
 
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
-            for event_id, event in dict(outcomes).items():
-                if event_id not in fresh:
-                    continue
-                document = await tx.repos.documents.get(event.document_id)
+            # One read and one write for the batch (the indexer reports on every new file).
+            todo = [event for event_id, event in dict(outcomes).items() if event_id in fresh]
+            documents = await tx.repos.documents.get_many([event.document_id for event in todo])
+            changed: dict[str, dict[str, Any]] = {}
+            for event in todo:
+                document = documents.get(event.document_id)
                 if document is None or document["account_id"] != event.account_id:
                     continue
                 if not full_text.supersedes(document.get("full_text"), event.version):
                     continue
                 failed = event.reason if isinstance(event, DocumentIndexFailed) else None
-                await tx.repos.documents.update_document(
-                    event.document_id, {"full_text": full_text.outcome(event.version, failed_reason=failed)}
-                )
+                document["full_text"] = full_text.outcome(event.version, failed_reason=failed)
+                changed[event.document_id] = {"full_text": document["full_text"]}
+            await tx.repos.documents.update_documents(changed)
 
         return await self.uow.run_once_each(
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in outcomes], work=work
@@ -210,6 +249,24 @@ class Documents:
         row = version_row(event, event.document_id, next_version(document["current_version"]), now)
         await self._make_current(tx, document, row, now, actor_id=event.actor_id or event.account_id)
         return VersionRecorded(event.document_id, row["version"], False)
+
+    def _hold_new(self, tx: Tx, event: UploadCompleted, created: _Created) -> None:
+        """`_record` for an upload of a document id not seen before, its writes held back in
+        `created` and written with the others of the batch (`_Created.write`): a new document at
+        version 1, its `file.version-recorded` and its "created" change."""
+        now = datetime.now(UTC)
+        row = version_row(event, event.document_id, 1, now)
+        document = new_document(
+            event,
+            now,
+            document_id=event.document_id,
+            name=event.filename,
+            path=event.path,
+            tags=event.tags,
+            title=event.title,
+        )
+        created.add(document, row, change_entry("created", document, now))
+        self._version_recorded(tx, document, row)
 
     async def _new_document(
         self,
