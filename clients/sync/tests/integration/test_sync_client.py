@@ -21,10 +21,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
-from docstore_devplatform.e2e import PASSWORD, User, sign_up, upload
+from docstore_devplatform.e2e import PASSWORD, REGION_A, User, sign_up, upload
 from docstore_devplatform.testing import eventually
 from docstore_sync import cli
+from docstore_sync.adapters.gateway import Gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -86,13 +88,23 @@ async def sync(folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) ->
     return code, json.loads(printed[-1]) if printed else {}
 
 
+async def upload_sessions(endpoints, account_id: str) -> list[dict]:
+    """The upload service's sessions (region A) of an account's uploads."""
+    client: AsyncMongoClient[dict] = AsyncMongoClient(endpoints.mongo_url)
+    try:
+        found = client[f"docstore_upload_{REGION_A.replace('-', '_')}"].upload_sessions.find({"account_id": account_id})
+        return [row async for row in found]
+    finally:
+        await client.close()
+
+
 def write(root: Path, rel: str, data: bytes) -> None:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
 
-async def test_two_folders_of_one_account_converge(system, api, tmp_path, config, capsys):
+async def test_two_folders_of_one_account_converge(system, api, endpoints, tmp_path, config, capsys, monkeypatch):
     rng = random.Random(19)
     user = await sign_up(api)
     await login(system, user, config)
@@ -106,9 +118,22 @@ async def test_two_folders_of_one_account_converge(system, api, tmp_path, config
     for name in names:
         write(a, name, blob())
 
+    sent: list[str] = []
+    for how in ("send_put", "send_form"):
+        real = getattr(Gateway, how)
+        monkeypatch.setattr(
+            Gateway, how, lambda self, *args, _real=real, _how=how: sent.append(_how) or _real(self, *args)
+        )
     code, first = await sync(a, capsys)
     assert code == 0, first
     assert first["uploaded"] == len(names)
+    # Small new files go as batch items with their sha256 and `put: true`: presigned PUTs pinned
+    # to those bytes, which write the version's own key (no staging key, no copy at completion).
+    assert sent == ["send_put"] * len(names)
+    sessions = await upload_sessions(endpoints, user.account_id)
+    assert len(sessions) == len(names) and all(
+        s["status"] == "completed" and s["pinned_sha256"] and s["staging_key"] is None for s in sessions
+    ), sessions
     code, second = await sync(b, capsys)
     assert code == 0, second
     assert second["downloaded"] == len(names)
