@@ -161,7 +161,7 @@ class Documents:
                         await created.write(tx)
                         await self._record(tx, event)
                     else:
-                        self._hold_new(tx, event, created)
+                        self._hold_new(tx, event, created, datetime.now(UTC))
             await created.write(tx)
 
         return await self.uow.run_once_each(
@@ -234,27 +234,18 @@ class Documents:
             )
             return VersionRecorded(copy_id, 1, True, conflict_of=document["_id"])
         if document is None:
-            created = await self._new_document(
-                tx,
-                event,
-                now,
-                document_id=event.document_id,
-                name=event.filename,
-                path=event.path,
-                tags=event.tags,
-                title=event.title,
-            )
-            await self._change(tx, "created", created, now)
+            created = _Created()
+            self._hold_new(tx, event, created, now)
+            await created.write(tx)
             return VersionRecorded(event.document_id, 1, True)
         row = version_row(event, event.document_id, next_version(document["current_version"]), now)
         await self._make_current(tx, document, row, now, actor_id=event.actor_id or event.account_id)
         return VersionRecorded(event.document_id, row["version"], False)
 
-    def _hold_new(self, tx: Tx, event: UploadCompleted, created: _Created) -> None:
+    def _hold_new(self, tx: Tx, event: UploadCompleted, created: _Created, now: datetime) -> None:
         """`_record` for an upload of a document id not seen before, its writes held back in
         `created` and written with the others of the batch (`_Created.write`): a new document at
         version 1, its `file.version-recorded` and its "created" change."""
-        now = datetime.now(UTC)
         row = version_row(event, event.document_id, 1, now)
         document = new_document(
             event,
