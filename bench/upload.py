@@ -351,22 +351,24 @@ def main() -> None:
                         f"  (raw {args.small / raw_many:.1f} files/s, batches {args.small / our_many:.1f} files/s)",
                         file=sys.stderr,
                     )
-                    if args.forms:
+                    # Other shapes of the same batches, for comparison: pinned POST forms, and
+                    # items without sha256 (forms to a staging key, copied at completion).
+                    shapes = [
+                        ("forms", "pinned_forms", args.forms, {"put": False, "run": 1}),
+                        ("staged", "staged", args.staged, {"sha256": False, "run": 2}),
+                    ]
+                    for label, name, wanted, shape in shapes:
+                        if not wanted:
+                            continue
                         before = _descendant_cpu()
-                        forms = await ours_small_batched(
-                            api, auth, args.small, payload, args.parallel, args.batch, put=False, run=1
+                        took = await ours_small_batched(
+                            api, auth, args.small, payload, args.parallel, args.batch, **shape
                         )
-                        print(f"  forms:      {cpu_report(before, _descendant_cpu(), args.small)}", file=sys.stderr)
-                        figures["pinned_forms_small_files_per_s"] = round(args.small / forms, 1)
-                        figures["ratio_small_pinned_forms"] = round(raw_many / forms, 3)
-                    if args.staged:
-                        before = _descendant_cpu()
-                        staged = await ours_small_batched(
-                            api, auth, args.small, payload, args.parallel, args.batch, sha256=False, run=2
+                        print(
+                            f"  {label + ':':<11} {cpu_report(before, _descendant_cpu(), args.small)}", file=sys.stderr
                         )
-                        print(f"  staged:     {cpu_report(before, _descendant_cpu(), args.small)}", file=sys.stderr)
-                        figures["staged_small_files_per_s"] = round(args.small / staged, 1)
-                        figures["ratio_small_staged"] = round(raw_many / staged, 3)
+                        figures[f"{name}_small_files_per_s"] = round(args.small / took, 1)
+                        figures[f"ratio_small_{name}"] = round(raw_many / took, 3)
                     our_single = None
                     if args.single_small:
                         our_single = await ours_small(api, auth, args.single_small, payload, args.parallel)
