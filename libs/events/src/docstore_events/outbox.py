@@ -36,6 +36,9 @@ PENDING, PUBLISHED = "pending", "published"
 
 Publish = Callable[[KafkaRecord], Awaitable[None]]
 
+MARK_SLICE = 50
+"""Most outbox rows one statement marks published."""
+
 
 class Outbox:
     """Writes events into the outbox collection, inside the caller's transaction."""
@@ -153,10 +156,14 @@ class OutboxRelay:
                 published.append(row["_id"])
                 metrics.published(record.topic)
         finally:
-            # One write marks what went out, also when the broker failed halfway through.
-            if published:
+            # A few writes mark what went out, also when the broker failed halfway through. The ids
+            # go in slices: the server matches each row it updates against the statement's whole
+            # `$in` list, so one list of n ids costs n * n comparisons.
+            at = datetime.now(UTC)
+            for start in range(0, len(published), MARK_SLICE):
                 await self.outbox.collection.update_many(
-                    {"_id": {"$in": published}}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+                    {"_id": {"$in": published[start : start + MARK_SLICE]}},
+                    {"$set": {"status": PUBLISHED, "published_at": at}},
                 )
         return len(published)
 

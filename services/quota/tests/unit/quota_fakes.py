@@ -16,7 +16,6 @@ from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usag
 class Account:
     usage: Usage
     plan_at: datetime | None = None
-    reservation_seq: int = 0
 
 
 class InMemoryUsage:
@@ -51,9 +50,6 @@ class InMemoryUsage:
         account = self._account(account_id)
         account.usage = replace(account.usage, over_quota=over_quota, warned=warned)
 
-    async def bump_reservation_seq(self, account_id: str) -> None:
-        self._account(account_id).reservation_seq += 1
-
     async def document_states(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
         return {d: self.documents[d][1] for d in document_ids if d in self.documents}
 
@@ -79,6 +75,10 @@ class InMemoryUsage:
 class InMemoryReservations:
     def __init__(self) -> None:
         self.rows: dict[str, Reservation] = {}
+        self.turns: dict[str, int] = {}
+
+    async def take_turn(self, account_id: str) -> None:
+        self.turns[account_id] = self.turns.get(account_id, 0) + 1
 
     async def get(self, upload_id: str) -> Reservation | None:
         return self.rows.get(upload_id)
@@ -92,9 +92,8 @@ class InMemoryReservations:
     async def get_many(self, upload_ids: Iterable[str]) -> dict[str, Reservation]:
         return {u: self.rows[u] for u in upload_ids if u in self.rows}
 
-    async def live_bytes(self, account_id: str, cutoff: datetime, excluding: Iterable[str] = ()) -> int:
-        skip = set(excluding)
-        return sum(r.size for r in await self.live(account_id, cutoff) if r.upload_id not in skip)
+    async def live_bytes(self, account_id: str, cutoff: datetime) -> int:
+        return sum(r.size for r in await self.live(account_id, cutoff))
 
     async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
         for reservation in reservations:

@@ -94,7 +94,7 @@ async def test_a_reservation_is_refused_when_there_is_no_room_and_stores_nothing
     refused = (await reservations.reserve("a", "up2", 600, LATER)).decision
     assert not refused.granted and refused.room_bytes == 400 and refused.reserved_bytes == 600
     assert set(repos(uow).reservations.rows) == {"up1"}
-    assert repos(uow).usage.accounts["a"].reservation_seq == 1  # only a stored grant writes the account
+    assert repos(uow).reservations.turns == {"a": 1}  # only a stored grant takes a turn
 
 
 async def test_a_repeated_grant_is_not_counted_twice() -> None:

@@ -19,6 +19,8 @@ from docstore_quota.adapters.mongo import RaceLost, races_lost
 from docstore_quota.domain.reservations import Reservation
 
 COLLECTION = "reservations"
+TURNS = "reservation_turns"
+"""One document per account that grants write, so that concurrent grants of an account conflict."""
 DUPLICATE_KEY = 11000
 
 
@@ -34,6 +36,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
 class ReservationRepository:
     def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
         self.collection = db[COLLECTION]
+        self.turns = db[TURNS]
         self.session = session
 
     async def get(self, upload_id: str) -> Reservation | None:
@@ -120,11 +123,18 @@ class ReservationRepository:
         )
         return result.deleted_count
 
-    async def live_bytes(self, account_id: str, cutoff: datetime, excluding: Iterable[str] = ()) -> int:
-        """Bytes of the account's reservations whose grant expired after `cutoff`, but those of
-        `excluding`: summed by the server (an account with many grants in flight has many)."""
+    async def take_turn(self, account_id: str) -> None:
+        """Write the account's grant-turn record in a grant's transaction, so concurrent grants
+        for the same account conflict and run one after the other (see `service_layer.reservations`)."""
+        with races_lost():  # two first grants of an account both insert its record
+            await self.turns.update_one({"_id": account_id}, {"$inc": {"seq": 1}}, upsert=True, session=self.session)
+
+    async def live_bytes(self, account_id: str, cutoff: datetime) -> int:
+        """Bytes of the account's reservations whose grant expired after `cutoff`, summed by the
+        server (an account with many grants in flight has many). The filter is exactly the
+        (account_id, expires_at) index, so only the account's live reservations are read."""
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"account_id": account_id, "expires_at": {"$gt": cutoff}, "_id": {"$nin": list(excluding)}}},
+            {"$match": {"account_id": account_id, "expires_at": {"$gt": cutoff}}},
             {"$group": {"_id": None, "bytes": {"$sum": "$size"}}},
         ]
         cursor = await self.collection.aggregate(pipeline, session=self.session)

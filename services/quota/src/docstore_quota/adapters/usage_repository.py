@@ -11,7 +11,6 @@ from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_quota.adapters.mongo import races_lost
 from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usage
 
 COLLECTION = "usage"
@@ -98,17 +97,6 @@ class UsageRepository:
         )
         found = self.collection.find({"_id": {"$in": list(moves)}}, session=self.session)
         return {doc["_id"]: to_usage(doc) async for doc in found}
-
-    async def bump_reservation_seq(self, account_id: str) -> None:
-        """Write the account's record in a grant's transaction, so concurrent grants for the same
-        account conflict and run one after the other (see `service_layer.reservations`)."""
-        with races_lost():
-            await self.collection.update_one(
-                {"_id": account_id},
-                {"$inc": {"reservation_seq": 1}, "$setOnInsert": {**NEW_ACCOUNT}},
-                upsert=True,
-                session=self.session,
-            )
 
     async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None:
         await self.collection.update_one(

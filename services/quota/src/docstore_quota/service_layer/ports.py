@@ -22,9 +22,6 @@ class UsageStore(Protocol):
 
     async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None: ...
 
-    async def bump_reservation_seq(self, account_id: str) -> None:
-        """Write the account's record, so concurrent grants for it conflict."""
-
     async def document_states(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
         """The stored state of each document that has one."""
 
@@ -58,7 +55,10 @@ class ReservationStore(Protocol):
 
     async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None: ...
 
-    async def live_bytes(self, account_id: str, cutoff: datetime, excluding: Iterable[str] = ()) -> int: ...
+    async def take_turn(self, account_id: str) -> None:
+        """Write the account's grant-turn record, so concurrent grants for it conflict."""
+
+    async def live_bytes(self, account_id: str, cutoff: datetime) -> int: ...
 
     async def delete(self, account_id: str, upload_id: str) -> bool: ...
 

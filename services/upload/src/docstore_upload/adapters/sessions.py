@@ -54,13 +54,17 @@ class UploadSessions:
 
     async def completed_sha256s(self, account_id: str, sha256s: list[str]) -> set[str]:
         """Which of `sha256s` an upload completed into `account_id`'s documents has stored: one
-        indexed query (dedupe asks metadata only about these)."""
+        indexed query (dedupe asks metadata only about these).
+
+        The filter is exactly the (account_id, stored.sha256) index and the status is checked
+        here: with a third field in the filter SecantusDB looks up the account alone and matches
+        the whole list against every upload the account ever made."""
         found = self.collection.find(
-            {"account_id": account_id, "stored.sha256": {"$in": sha256s}, "status": COMPLETED},
-            {"stored.sha256": 1, "_id": 0},
+            {"account_id": account_id, "stored.sha256": {"$in": sha256s}},
+            {"stored.sha256": 1, "status": 1, "_id": 0},
             session=self.session,
         )
-        return {row["stored"]["sha256"] async for row in found}
+        return {row["stored"]["sha256"] async for row in found if row["status"] == COMPLETED}
 
     async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
         """The uploads among `upload_ids` that `actor_id` asked for (as `get`), by id: one query,
