@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -95,7 +95,7 @@ class InMemoryReservations:
     async def live_bytes(self, account_id: str, cutoff: datetime) -> int:
         return sum(r.size for r in await self.live(account_id, cutoff))
 
-    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
+    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime, stored: Set[str]) -> None:
         for reservation in reservations:
             self.rows[reservation.upload_id] = reservation
 

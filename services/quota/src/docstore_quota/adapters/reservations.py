@@ -6,7 +6,7 @@ and writes atomically per account is `service_layer.reservations`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from datetime import datetime
 from typing import Any
 
@@ -67,15 +67,14 @@ class ReservationRepository:
                 session=self.session,
             )
 
-    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None:
-        """`put` for many reservations: new ones in one `insert_many`, the few changed ones
+    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime, stored: Set[str]) -> None:
+        """`put` for many reservations: new ones in one `insert_many`, the few already `stored`
         replaced one by one (SecantusDB runs a bulk of upserts one by one: a batch grant's
-        reservations are nearly all new)."""
+        reservations are nearly all new). `stored` comes from the caller's read in the same
+        transaction: a row inserted since by a concurrent grant makes the insert a duplicate
+        key, and the grant runs again."""
         if not reservations:
             return
-        ids = [r.upload_id for r in reservations]
-        found = self.collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=self.session)
-        stored = {doc["_id"] async for doc in found}
         fresh = [r for r in reservations if r.upload_id not in stored]
         for reservation in reservations:
             if reservation.upload_id in stored:

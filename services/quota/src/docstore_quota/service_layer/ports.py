@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from datetime import datetime
 from typing import Protocol
 
@@ -53,7 +53,9 @@ class ReservationStore(Protocol):
 
     async def get_many(self, upload_ids: Iterable[str]) -> dict[str, Reservation]: ...
 
-    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime) -> None: ...
+    async def put_many(self, reservations: list[Reservation], *, reserved_at: datetime, stored: Set[str]) -> None:
+        """Store `reservations`; `stored` names those of their upload ids that already have a row
+        (read in the same transaction), so the new ones go in one insert."""
 
     async def take_turn(self, account_id: str) -> None:
         """Write the account's grant-turn record, so concurrent grants for it conflict."""

@@ -183,7 +183,7 @@ class Reservations:
             if stored:
                 # One turn for the whole batch: concurrent grants conflict on it.
                 await tx.repos.reservations.take_turn(account_id)
-                await tx.repos.reservations.put_many(stored, reserved_at=self.clock())
+                await tx.repos.reservations.put_many(stored, reserved_at=self.clock(), stored=existing.keys())
             return BatchGrant(usage, decisions, frozenset(taken))
 
         return await self._granting_on_plan(account_id, work, lambda b: all(d.granted for d in b.decisions.values()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from docstore_upload.domain.grants import STAGING_PREFIX, Grant
 from docstore_upload.domain.sessions import COMPLETED, PENDING, Session
@@ -26,7 +28,10 @@ class UploadSessions:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("next_check_at", 1)])
-        await self.collection.create_index([("actor_id", 1), ("_id", 1)])
+        # Every write of a session rewrites each of its index entries; lookups by id and actor
+        # go by `_id`, so the (actor_id, _id) index of earlier versions only cost writes.
+        with contextlib.suppress(OperationFailure):  # absent: nothing to drop
+            await self.collection.drop_index("actor_id_1__id_1")
         await self.collection.create_index([("key", 1)])  # bucket notifications name the object key
         await self.collection.create_index([("staging_key", 1)])
         await self.collection.create_index([("late_check_at", 1)])
