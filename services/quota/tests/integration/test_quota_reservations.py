@@ -298,3 +298,27 @@ async def test_a_completion_releases_only_its_own_accounts_reservation(app: Fast
         await publisher.send(completed(other, f"{other}-up", 1000))
         await eventually(lambda: _reserved_is(c, other, 0))
         assert (await room(c, owner))["reserved_bytes"] == 1000
+
+
+async def test_a_grant_does_not_wait_for_the_ledgers_open_transaction_on_the_account(
+    app: FastAPI, publisher: EventPublisher
+) -> None:
+    """The ledger writes the account's `usage` record for every event it applies; grants take
+    their turn on a record of their own, so a batch of completions being applied to an account
+    does not make that account's grants conflict and run again (they used to, up to six times)."""
+    account = new_account()
+    await publisher.send(
+        AccountCreated(account_id=account, username="u", email="u@example.com", plan="free", home_region="us-west-2")
+    )
+    await eventually(lambda: _all_known(app, [account]))
+    db = app.state.services.runtime.db
+    async with db.client.start_session() as session:
+        await session.start_transaction()
+        # What a ledger batch does to the account inside its transaction, left open.
+        await db["usage"].update_one({"_id": account}, {"$inc": {"used_bytes": 0, "probe": 1}}, session=session)
+        async with client(app) as c:
+            granted = await reserve(c, account, f"{account}-during", 1000)
+        # Nothing the grant wrote conflicts with it: the ledger's transaction still commits.
+        await session.commit_transaction()
+    assert granted["granted"] is True
+    assert (await db["usage"].find_one({"_id": account}))["probe"] == 1
