@@ -129,9 +129,11 @@ def bootstrap(
     indexing_worker = IndexingWorker(
         indexing,
         reads,
-        # Every worker process busy, and one more document read from S3 meanwhile.
-        concurrency=settings.extract_workers + 1,
+        # Every worker process busy, and the next documents read from S3 meanwhile.
+        concurrency=settings.extract_workers + max(1, settings.index_read_ahead),
+        read_ahead_bytes=settings.index_read_ahead_mb * 1024 * 1024,
         batch_size=settings.index_batch_size,
+        batch_seconds=settings.index_batch_seconds,
         poll_seconds=settings.index_poll_seconds,
     )
     indexing.on_due = indexing_worker.enqueue_entry
@@ -185,7 +187,13 @@ def bootstrap(
         metrics=prometheus_metrics(settings.region),
     )
     preview_worker = PreviewWorker(
-        previews, preview_reads, concurrency=settings.preview_workers + 1, poll_seconds=settings.preview_poll_seconds
+        previews,
+        preview_reads,
+        concurrency=settings.preview_workers + 1,
+        poll_seconds=settings.preview_poll_seconds,
+        # Search first: previews wait while uploads are being extracted (bounded).
+        defer_to=indexing_worker,
+        defer_seconds=settings.preview_defer_seconds,
     )
     previews.on_due = preview_worker.enqueue
     preview_backfill = PreviewBackfill(

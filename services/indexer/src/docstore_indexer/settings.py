@@ -49,6 +49,14 @@ class Settings(ServiceSettings, S3Settings):
 
     index_batch_size: int = 64
     """At most this many due uploads indexed together: one Typesense import and one MongoDB transaction."""
+    index_read_ahead: int = 6
+    """Uploads read from S3 ahead of the extraction workers (at most `index_read_ahead_mb` of
+    them): a worker that finishes a small document finds the next one already read."""
+    index_read_ahead_mb: int = 64
+    index_batch_seconds: float = 0.5
+    """While more uploads are being extracted, a batch waits up to this long to grow before it is
+    imported and committed (at once when it is full, or when nothing else is being extracted):
+    fewer, larger imports and transactions under load; a lone upload never waits."""
     index_poll_seconds: float = 5.0
     """How often the indexing worker looks for due uploads it was not told about (after a crash, other replicas)."""
 
@@ -66,6 +74,10 @@ class Settings(ServiceSettings, S3Settings):
     """CPU niceness of the render workers (and the ffmpeg/LibreOffice they start), 0-19: while the
     cores are busy, extraction (search) and the services' requests run first and previews take
     what is left; on idle cores they render at full speed. 0: the same priority as the rest."""
+    preview_defer_seconds: float = 30.0
+    """While the indexing worker has uploads to extract or commit, a due preview waits (at most
+    this long after it became due) instead of competing with extraction for the cores: search
+    first, thumbnails right after. 0: render at once, beside extraction."""
     preview_timeout_seconds: float = 30.0
     """A render that takes longer has its worker (and its ffmpeg/LibreOffice) killed: that preview fails."""
     max_preview_bytes: int = 200 * MB

@@ -231,6 +231,12 @@ class Indexing:
         await self.uow.run(work)
         return still_due
 
+    def read_size(self, entry: CatalogEntry) -> int:
+        """How many bytes `extract` reads of the entry's object (0: it is not read)."""
+        if before_reading(entry.content_type, entry.size, self.limits) is not None:
+            return 0
+        return min(entry.size, self.limits.max_extract_bytes + 1)
+
     async def extract(self, entry: CatalogEntry) -> Extracted:
         """The object's text, bounded in size and time; a failure says why instead of raising."""
         known = before_reading(entry.content_type, entry.size, self.limits)

@@ -380,26 +380,51 @@ class _LeaseLost(Exception):
     """Another replica took the backfill job over: this step's transaction is rolled back."""
 
 
+class Busy(Protocol):
+    """Work that previews give way to (`IndexingWorker`: uploads waiting to be searchable)."""
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Return once idle, or after `timeout` seconds at most; True if idle."""
+        ...
+
+
 class PreviewWorker:
     """Renders due versions outside the consumer, `concurrency` at a time.
 
     Told each entry that became due once its transaction committed (`enqueue`); looks for due
     entries at start-up and every `poll_seconds` (after a crash, or another replica's), and
-    then samples the stored preview bytes for the metrics."""
+    then samples the stored preview bytes for the metrics.
 
-    def __init__(self, previews: Previews, reads: PreviewRepos, *, concurrency: int, poll_seconds: float) -> None:
+    With `defer_to` (the indexing worker), a version waits while that worker has uploads to
+    extract or commit, at most `defer_seconds` after it was enqueued: reading, rendering,
+    storing and recording a preview costs more CPU than extracting the text, and the text is
+    what makes the upload searchable. Waiting changes only when a due entry is rendered, never
+    whether: it stays due in MongoDB until its commit, as before."""
+
+    def __init__(
+        self,
+        previews: Previews,
+        reads: PreviewRepos,
+        *,
+        concurrency: int,
+        poll_seconds: float,
+        defer_to: Busy | None = None,
+        defer_seconds: float = 0.0,
+    ) -> None:
         self.previews = previews
         self.reads = reads
         self.concurrency = max(1, concurrency)
         self.poll_seconds = poll_seconds
-        self._queue: asyncio.Queue[PreviewEntry] = asyncio.Queue()
+        self.defer_to = defer_to
+        self.defer_seconds = defer_seconds
+        self._queue: asyncio.Queue[tuple[float, PreviewEntry]] = asyncio.Queue()
         self._known: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     def enqueue(self, entry: PreviewEntry) -> None:
         if entry.id not in self._known:
             self._known.add(entry.id)
-            self._queue.put_nowait(entry)
+            self._queue.put_nowait((time.monotonic(), entry))
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work(), name=f"indexer-preview-{n}") for n in range(self.concurrency)]
@@ -427,8 +452,10 @@ class PreviewWorker:
 
     async def _work(self) -> None:
         while True:
-            entry = await self._queue.get()
+            enqueued, entry = await self._queue.get()
             try:
+                if self.defer_to is not None:
+                    await self.defer_to.wait_idle(enqueued + self.defer_seconds - time.monotonic())
                 await self.previews.process(entry)
             except asyncio.CancelledError:
                 raise
