@@ -190,3 +190,16 @@ async def test_what_it_does_not_take_goes_to_httpx_own_transport() -> None:
         assert (await client.head("http://example.test/y")).status_code == 204
         assert (await client.post("http://example.test/z", content=body())).status_code == 204
     assert seen == ["GET https://example.test/x", "HEAD http://example.test/y", "POST http://example.test/z"]
+
+
+async def test_a_cookie_a_service_sets_never_goes_out_with_a_later_call() -> None:
+    async def sets_a_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await read_request(reader)) is not None:
+            _, headers, _ = request
+            writer.write(answer(200, headers.get(b"cookie", b"none"), b"set-cookie: session=for-user-a; Path=/"))
+            await writer.drain()
+
+    async with server(sets_a_cookie) as (url, _), lean_client(base_url=url) as client:
+        assert (await client.get("/as/user-a")).text == "none"
+        assert (await client.get("/as/user-b")).text == "none"  # httpx's own jar would send session=for-user-a
+        assert not client.cookies

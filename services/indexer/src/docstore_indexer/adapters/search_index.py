@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from docstore_indexer.domain.snippets import HighlightMarks, safe_snippet
-from docstore_kit.http_transport import LeanTransport
+from docstore_kit.http_transport import lean_client
 
 
 def collection_schema(name: str) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class SearchIndex:
         other writes keep httpx's transport."""
         headers = {"X-TYPESENSE-API-KEY": api_key}
         http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout)
-        search_http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, transport=LeanTransport())
+        search_http = lean_client(base_url=url, headers=headers, timeout=timeout)
         return cls(http, collection, search_http=search_http)
 
     async def close(self) -> None:
