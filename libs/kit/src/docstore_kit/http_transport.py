@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httptools
@@ -181,25 +182,43 @@ class LeanTransport(httpx.AsyncBaseTransport):
         taken = url.scheme == "http" and request.method in TAKEN_METHODS
         if not (taken and isinstance(request.stream, httpx.ByteStream)):
             return await self._fallback.handle_async_request(request)
-        message = _message(request)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        key = (url.host, url.port or 80)
-        async with self._slots:
-            connection, reused = self._idle_connection(key), True
-            if connection is None:
-                connection, reused = await self._connect(key, timeouts.get("connect")), False
-            try:
-                status, headers, body, keep = await connection.exchange(message, timeouts.get("read"))
-            except Disconnected as lost:
-                if not (reused and lost.nothing_received and request.method in IDEMPOTENT_METHODS):
-                    raise
-                connection = await self._connect(key, timeouts.get("connect"))
-                status, headers, body, keep = await connection.exchange(message, timeouts.get("read"))
-            if keep:
-                self._keep(key, connection)
+        status, headers, body = await self.exchange(
+            (url.host, url.port or 80),
+            request.method,
+            _message(request),
+            connect_timeout=timeouts.get("connect"),
+            read_timeout=timeouts.get("read"),
+        )
         return httpx.Response(
             status, headers=headers, stream=httpx.ByteStream(body), extensions={"http_version": b"HTTP/1.1"}
         )
+
+    async def exchange(
+        self,
+        key: tuple[str, int],
+        method: str,
+        message: bytes,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Send `message` (a whole request to `key`, host and port) on a kept-alive connection
+        and read its answer: status, headers, body."""
+        async with self._slots:
+            connection, reused = self._idle_connection(key), True
+            if connection is None:
+                connection, reused = await self._connect(key, connect_timeout), False
+            try:
+                status, headers, body, keep = await connection.exchange(message, read_timeout)
+            except Disconnected as lost:
+                if not (reused and lost.nothing_received and method in IDEMPOTENT_METHODS):
+                    raise
+                connection = await self._connect(key, connect_timeout)
+                status, headers, body, keep = await connection.exchange(message, read_timeout)
+            if keep:
+                self._keep(key, connection)
+        return status, headers, body
 
     def _idle_connection(self, key: tuple[str, int]) -> _Connection | None:
         idle = self._idle.get(key)
@@ -254,15 +273,91 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
-def lean_client(**options: Any) -> httpx.AsyncClient:
-    """`httpx.AsyncClient(**options)` on a `LeanTransport` (https and streamed bodies through
-    httpx's own transport), for calls between services: it keeps no cookie a service sets.
+@dataclass(frozen=True)
+class Answer:
+    """A service's whole answer: status, headers (names in lower case), body (decoded)."""
 
-    An httpx client stores every `Set-Cookie` it is answered in its jar and sends it on every
-    later request to that host; one client carries the calls of every user (the gateway's), so
-    a cookie set in answer to one user's request would go out with the next user's. Reading
-    them was also a fifth of the client's CPU per call. httpx has no switch for it: the jar is
-    replaced (`cookies=` would be copied into a plain one)."""
-    client = httpx.AsyncClient(transport=LeanTransport(), **options)
-    client._cookies = _NoCookies()  # noqa: SLF001  (see above)
-    return client
+    status: int
+    headers: list[tuple[str, str]]
+    content: bytes
+
+
+class ServiceClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` for calls between services (`lean_client`), with `call`: the same
+    request without httpx's request and response objects (URL merging, header and cookie
+    handling, auth and redirect flows: about as much CPU as the transport itself)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._lean = LeanTransport()
+        super().__init__(transport=self._lean, **options)
+        # An httpx client stores every `Set-Cookie` it is answered in its jar and sends it on
+        # every later request to that host; one client carries the calls of every user (the
+        # gateway's), so a cookie set in answer to one user's request would go out with the
+        # next user's. Reading them was also a fifth of the client's CPU per call. httpx has no
+        # switch for it: the jar is replaced (`cookies=` would be copied into a plain one).
+        self._cookies = _NoCookies()
+        base = self.base_url
+        self._plain = base.scheme == "http"
+        self._key = (base.host, base.port or 80)
+        self._host = base.netloc
+        self._prefix = base.raw_path.rstrip(b"/")
+
+    async def call(
+        self, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None, content: bytes = b""
+    ) -> Answer:
+        """`method` `path` (absolute, under the base URL, percent-encoded) with `query` (an
+        encoded query string), the client's own headers and `headers`: the whole answer.
+        Errors are httpx's. Through httpx's request (`request`) when the client has an auth or
+        event hooks, for https, and for other methods."""
+        direct = self._plain and self.auth is None and method in TAKEN_METHODS
+        if not direct or any(self.event_hooks.values()):
+            response = await self.request(
+                method, path, params=httpx.QueryParams(query), headers=headers, content=content
+            )
+            return Answer(response.status_code, list(response.headers.multi_items()), response.content)
+        try:
+            target = self._prefix + path.encode("ascii") + (b"?" + query.encode("ascii") if query else b"")
+        except UnicodeEncodeError:
+            raise httpx.LocalProtocolError("a path and query must be percent-encoded") from None
+        if any(bad in target for bad in _NOT_IN_TARGETS):
+            raise httpx.LocalProtocolError("a path and query must be percent-encoded")
+        given = {name.lower(): value for name, value in (headers or {}).items()}
+        parts = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", self._host, b"\r\n"]
+        for name, value in self.headers.raw:
+            if (low := name.lower()) not in _SET_PER_CALL and low.decode("latin-1") not in given:
+                parts += (name, b": ", value, b"\r\n")
+        for key, text in given.items():
+            name, value = key.encode("latin-1"), text.encode("latin-1")
+            if name in _SET_PER_CALL or not _safe(name, value):
+                raise httpx.LocalProtocolError("illegal header")
+            parts += (name, b": ", value, b"\r\n")
+        if content or method in ("POST", "PUT", "PATCH"):
+            parts += (b"content-length: ", str(len(content)).encode(), b"\r\n")
+        parts += (b"\r\n", content)
+        timeout = self.timeout
+        status, raw, body = await self._lean.exchange(
+            self._key, method, b"".join(parts), connect_timeout=timeout.connect, read_timeout=timeout.read
+        )
+        answer = Answer(
+            status, [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw], body
+        )
+        if any(name == "content-encoding" for name, _ in answer.headers):  # not asked for; decoded all the same
+            decoded = httpx.Response(status, headers=raw, stream=httpx.ByteStream(body))
+            return Answer(status, answer.headers, decoded.read())
+        return answer
+
+
+_SET_PER_CALL = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"accept-encoding"})
+"""Headers `ServiceClient.call` writes itself (or leaves out: no compression between services);
+a caller's own are refused."""
+_NOT_IN_TARGETS = (b" ", b"\r", b"\n", b"\0", b"#")
+
+
+def _safe(name: bytes, value: bytes) -> bool:
+    return not any(bad in value or bad in name for bad in _FORBIDDEN_IN_HEADERS) and b":" not in name
+
+
+def lean_client(**options: Any) -> ServiceClient:
+    """A `ServiceClient(**options)`: `httpx.AsyncClient` on a `LeanTransport` (https and streamed
+    bodies through httpx's own transport), keeping no cookie a service sets, with `call`."""
+    return ServiceClient(**options)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -203,3 +203,55 @@ async def test_a_cookie_a_service_sets_never_goes_out_with_a_later_call() -> Non
         assert (await client.get("/as/user-a")).text == "none"
         assert (await client.get("/as/user-b")).text == "none"  # httpx's own jar would send session=for-user-a
         assert not client.cookies
+
+
+async def test_call_sends_what_request_would_and_reads_the_whole_answer() -> None:
+    async with (
+        server(echo) as (url, connections),
+        lean_client(base_url=url + "/base/", headers={"x-api-key": "k"}, timeout=5) as client,
+    ):
+        query = str(httpx.QueryParams({"q": 'a "b" é&c', "n": 1}))
+        got = await client.call("GET", "/search", query=query, headers={"User-Agent": "gw", "x-id": "t"})
+        assert got.status == 200 and ("x-served", "yes") in got.headers
+        seen = json.loads(got.content)
+        assert seen["line"] == f"GET /base/search?{query} HTTP/1.1"
+        assert seen["headers"]["x-api-key"] == "k" and seen["headers"]["x-id"] == "t"
+        assert seen["headers"]["user-agent"] == "gw"  # the caller's, once: not also httpx's own
+        assert seen["headers"]["host"] == url.removeprefix("http://")
+        assert "accept-encoding" not in seen["headers"] and "content-length" not in seen["headers"]
+        posted = json.loads((await client.call("POST", "/notes", content=b'{"a":1}')).content)
+        assert posted["line"] == "POST /base/notes HTTP/1.1" and posted["body"] == '{"a":1}'
+        assert posted["headers"]["content-length"] == "7"
+        assert len(connections) == 1
+
+
+async def test_call_refuses_what_could_split_a_request() -> None:
+    async with server(echo) as (url, connections), lean_client(base_url=url) as client:
+        for path, query in (("/a b", ""), ("/a\r\nx: y", ""), ("/é", ""), ("/a", "q=1 HTTP/1.1\r\nx: y")):
+            with pytest.raises(httpx.LocalProtocolError):
+                await client.call("GET", path, query=query)
+        for headers in ({"x-a": "b\r\nx-admin: yes"}, {"x-a\r\nx-admin": "yes"}, {"host": "elsewhere"}):
+            with pytest.raises(httpx.LocalProtocolError):
+                await client.call("GET", "/", headers=headers)
+        assert not connections
+
+
+async def test_call_decodes_a_compressed_answer_and_goes_through_httpx_with_an_auth() -> None:
+    import gzip
+
+    async def compressed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await read_request(reader)) is not None:
+            body = gzip.compress(json.dumps({k.decode(): v.decode() for k, v in request[1].items()}).encode())
+            writer.write(answer(200, body, b"content-encoding: gzip"))
+            await writer.drain()
+
+    class Stamp(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+            request.headers["x-stamp"] = "yes"
+            yield request
+
+    async with server(compressed) as (url, _):
+        async with lean_client(base_url=url) as client:
+            assert json.loads((await client.call("GET", "/")).content)["host"] == url.removeprefix("http://")
+        async with lean_client(base_url=url, auth=Stamp()) as client:
+            assert json.loads((await client.call("GET", "/")).content)["x-stamp"] == "yes"
