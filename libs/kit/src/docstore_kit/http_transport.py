@@ -1,269 +1,43 @@
-"""A lean HTTP/1.1 transport for httpx, for the calls between services on a request's path.
+"""Calls between services on a request's path: `ServiceClient`, an `httpx.AsyncClient` with `call`.
 
-httpx's default transport (httpcore over h11 and anyio: locks, trace hooks, a pure-Python parser,
-events per message) cost about 1 ms of CPU per call on the 2-core machine, as much as the rest of
-a request the gateway forwards. `LeanTransport` keeps httpx's client (URL, headers, auth,
-timeouts, redirects, the `httpx.Response` every caller reads) and replaces only the wire:
-keep-alive connections as asyncio protocols, the request written in one `write`, the response
-parsed by httptools (llhttp, the parser uvicorn serves with).
+httpx's client and transport (URL merging, cookie, auth and redirect flows, Request/Response
+objects, httpcore over h11 and anyio) cost about 1 ms of CPU per call on the 2-core machine, as
+much as the rest of a request the gateway forwards. `call` sends the same request through
+aiohttp instead (a maintained client: kept-alive connections, its C parser, its own checks that
+no header or request line carries a control character), about a seventh of httpx's CPU per
+call, and gives the whole answer back as an `Answer`. Everything else on the client (`get`,
+`post`, `request`, streams, https) is plain httpx on its default transport.
 
-It takes plain `http://` requests whose body is already in memory (every request the gateway
-forwards, every search the indexer sends) with the usual methods; anything else (`https://`, a
-streamed body, HEAD, CONNECT ...) goes to httpx's own transport, as before. Failures are httpx's
-exceptions (`ConnectError`, `ConnectTimeout`, `ReadTimeout`, `RemoteProtocolError`), so callers
-that catch `httpx.HTTPError` need no change.
+Failures of `call` are httpx's exceptions (`ConnectError`, `ConnectTimeout`, `ReadTimeout`,
+`RemoteProtocolError`, `LocalProtocolError`), so callers that catch `httpx.HTTPError` need no
+change.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass
-from typing import Any, cast
+from types import TracebackType
+from typing import Any
 
-import httptools
+import aiohttp
 import httpx
+from yarl import URL
 
 TAKEN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "OPTIONS"})
-_FORBIDDEN_IN_HEADERS = (b"\r", b"\n", b"\0")
-
-
-class Disconnected(httpx.RemoteProtocolError):
-    """The server closed the connection before a whole response; `nothing_received`: not one byte
-    of it (a kept-alive connection the server closed just as it was reused)."""
-
-    def __init__(self, message: str, *, nothing_received: bool) -> None:
-        super().__init__(message)
-        self.nothing_received = nothing_received
-
-
-class _Connection(asyncio.Protocol):
-    """One kept-alive connection: one request at a time, its response parsed as it arrives."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self._parser: httptools.HttpResponseParser | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._status = 0
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._body: list[bytes] = []
-        self._received = False
-        self._headers_done = False
-        self._complete = False
-        self._keep_alive = False
-        self._reads = 0
-
-    # asyncio.Protocol ---------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no asyncio.Transport subclass
-
-    def data_received(self, data: bytes) -> None:
-        self._received = True
-        self._reads += 1
-        if self._parser is None:  # bytes no request asked for: this connection cannot be trusted again
-            self.close()
-            return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError as error:
-            self._fail(httpx.RemoteProtocolError(f"malformed response: {error}"))
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self._waiter is None or self._waiter.done():
-            return
-        if self._headers_done and self._until_close():
-            self._complete = True  # a body delimited by the end of the connection
-            self._waiter.set_result(None)
-        else:
-            message = "server disconnected without sending a complete response"
-            self._fail(Disconnected(message, nothing_received=not self._received))
-
-    # httptools callbacks ------------------------------------------------------------------
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        assert self._parser is not None
-        self._status = self._parser.get_status_code()
-        self._keep_alive = self._parser.should_keep_alive()  # llhttp forgets it once the message ends
-        self._headers_done = True
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:  # an interim answer (100 Continue): the real one follows
-            self._headers, self._body, self._headers_done = [], [], False
-            return
-        self._complete = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    # ------------------------------------------------------------------------------------
-
-    def _until_close(self) -> bool:
-        names = {name.lower() for name, _ in self._headers}
-        return b"content-length" not in names and b"transfer-encoding" not in names
-
-    def _fail(self, error: Exception) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(error)
-
-    def _check_read(self, reads: int, timeout: float) -> None:
-        """The read timeout, as httpx means it: this long without a byte from the server."""
-        if self._reads == reads:
-            self._fail(httpx.ReadTimeout(f"no data from the server for {timeout} s"))
-            self.close()
-        else:
-            self._timer = self.loop.call_later(timeout, self._check_read, self._reads, timeout)
-
-    async def exchange(
-        self, message: bytes, timeout: float | None
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
-        """Send one request (head and body in `message`) and read its whole response: status,
-        headers, body, and whether the connection may carry another request."""
-        assert self.transport is not None
-        self._parser = httptools.HttpResponseParser(self)
-        self._status, self._headers, self._body = 0, [], []
-        self._received = self._headers_done = self._complete = self._keep_alive = False
-        waiter = self._waiter = self.loop.create_future()
-        if timeout is not None:
-            self._timer = self.loop.call_later(timeout, self._check_read, self._reads, timeout)
-        try:
-            self.transport.write(message)
-            await waiter
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            keep = self._complete and self._keep_alive and not self.closed
-            self._parser = None
-            self._waiter = None
-            if not keep:  # failed, cancelled, or the server asked to close: never reused
-                self.close()
-        return self._status, self._headers, b"".join(self._body), keep
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-
-class LeanTransport(httpx.AsyncBaseTransport):
-    """Kept-alive HTTP/1.1 connections per host and port, at most `max_connections` at once
-    (further requests wait, as httpx's pool does) and `max_idle` kept between requests.
-
-    A request on a kept-alive connection that the server had just closed (not one byte of an
-    answer) is sent once more on a new connection when its method is idempotent."""
-
-    def __init__(
-        self,
-        *,
-        max_connections: int = 100,
-        max_idle: int = 20,
-        fallback: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.max_idle = max_idle
-        self._slots = asyncio.Semaphore(max_connections)
-        self._idle: dict[tuple[str, int], deque[_Connection]] = {}
-        self._fallback = fallback or httpx.AsyncHTTPTransport()
-        self._closed = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        taken = url.scheme == "http" and request.method in TAKEN_METHODS
-        if not (taken and isinstance(request.stream, httpx.ByteStream)):
-            return await self._fallback.handle_async_request(request)
-        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        status, headers, body = await self.exchange(
-            (url.host, url.port or 80),
-            request.method,
-            _message(request),
-            connect_timeout=timeouts.get("connect"),
-            read_timeout=timeouts.get("read"),
-        )
-        return httpx.Response(
-            status, headers=headers, stream=httpx.ByteStream(body), extensions={"http_version": b"HTTP/1.1"}
-        )
-
-    async def exchange(
-        self,
-        key: tuple[str, int],
-        method: str,
-        message: bytes,
-        *,
-        connect_timeout: float | None,
-        read_timeout: float | None,
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Send `message` (a whole request to `key`, host and port) on a kept-alive connection
-        and read its answer: status, headers, body."""
-        async with self._slots:
-            connection, reused = self._idle_connection(key), True
-            if connection is None:
-                connection, reused = await self._connect(key, connect_timeout), False
-            try:
-                status, headers, body, keep = await connection.exchange(message, read_timeout)
-            except Disconnected as lost:
-                if not (reused and lost.nothing_received and method in IDEMPOTENT_METHODS):
-                    raise
-                connection = await self._connect(key, connect_timeout)
-                status, headers, body, keep = await connection.exchange(message, read_timeout)
-            if keep:
-                self._keep(key, connection)
-        return status, headers, body
-
-    def _idle_connection(self, key: tuple[str, int]) -> _Connection | None:
-        idle = self._idle.get(key)
-        while idle:
-            connection = idle.pop()  # the most recently used: the least likely to have timed out
-            if not connection.closed:
-                return connection
-        return None
-
-    def _keep(self, key: tuple[str, int], connection: _Connection) -> None:
-        idle = self._idle.setdefault(key, deque())
-        if self._closed or len(idle) >= self.max_idle:
-            connection.close()
-        else:
-            idle.append(connection)
-
-    async def _connect(self, key: tuple[str, int], timeout: float | None) -> _Connection:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                _, connection = await loop.create_connection(lambda: _Connection(loop), key[0], key[1])
-        except TimeoutError as error:
-            raise httpx.ConnectTimeout(f"connecting to {key[0]}:{key[1]} took over {timeout} s") from error
-        except OSError as error:
-            raise httpx.ConnectError(f"cannot connect to {key[0]}:{key[1]}: {error}") from error
-        return connection
-
-    async def aclose(self) -> None:
-        self._closed = True
-        for idle in self._idle.values():
-            while idle:
-                idle.pop().close()
-        await self._fallback.aclose()
-
-
-def _message(request: httpx.Request) -> bytes:
-    """The request's head and body as one buffer. Header values with CR, LF or NUL are refused
-    (h11 refuses them too): no value can start a header or a request of its own."""
-    parts = [request.method.encode(), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
-    for name, value in request.headers.raw:
-        if any(bad in value or bad in name for bad in _FORBIDDEN_IN_HEADERS):
-            raise httpx.LocalProtocolError("illegal character in a header")
-        parts += (name, b": ", value, b"\r\n")
-    parts += (b"\r\n", request.content)
-    return b"".join(parts)
+"""The methods `call` sends through aiohttp; any other goes through httpx's `request`."""
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_SET_PER_CALL = frozenset({"host", "content-length", "transfer-encoding", "connection", "accept-encoding"})
+"""Headers aiohttp writes itself (or that are left out: no compression between services); a
+caller's own are refused, the client's defaults of these names are not sent."""
+_NOT_IN_TARGETS = (" ", "\r", "\n", "\0", "#")
+MAX_CONNECTIONS = 100
+"""Connections of `call` per client at once (httpx's default); further calls wait for one, at
+most the client's connect timeout (aiohttp counts the wait in it)."""
+KEEPALIVE_SECONDS = 4.0
+"""An idle connection is dropped after this long: under uvicorn's 5 s, so the server rarely
+closes one just as it is reused (aiohttp sends an idempotent request once more if it does).
+`limits=httpx.Limits(...)` sets both, as for httpx's own pool."""
 
 
 class _NoCookies(httpx.Cookies):
@@ -283,13 +57,12 @@ class Answer:
 
 
 class ServiceClient(httpx.AsyncClient):
-    """An `httpx.AsyncClient` for calls between services (`lean_client`), with `call`: the same
-    request without httpx's request and response objects (URL merging, header and cookie
-    handling, auth and redirect flows: about as much CPU as the transport itself)."""
+    """An `httpx.AsyncClient` for calls between services (`lean_client`) that keeps no cookie a
+    service sets, with `call`: the same request through one aiohttp session per client, without
+    httpx's request and response objects."""
 
     def __init__(self, **options: Any) -> None:
-        self._lean = LeanTransport()
-        super().__init__(transport=self._lean, **options)
+        super().__init__(**options)
         # An httpx client stores every `Set-Cookie` it is answered in its jar and sends it on
         # every later request to that host; one client carries the calls of every user (the
         # gateway's), so a cookie set in answer to one user's request would go out with the
@@ -297,10 +70,31 @@ class ServiceClient(httpx.AsyncClient):
         # switch for it: the jar is replaced (`cookies=` would be copied into a plain one).
         self._cookies = _NoCookies()
         base = self.base_url
-        self._plain = base.scheme == "http"
-        self._key = (base.host, base.port or 80)
-        self._host = base.netloc
-        self._prefix = base.raw_path.rstrip(b"/")
+        # A transport or mounts handed in (an ASGI app in a test) must see every request.
+        self._direct = base.scheme == "http" and "transport" not in options and not options.get("mounts")
+        self._origin = f"http://{base.netloc.decode('ascii')}{base.raw_path.decode('ascii').rstrip('/')}"
+        limits: httpx.Limits | None = options.get("limits")
+        self._max_connections = (limits.max_connections if limits else None) or MAX_CONNECTIONS
+        self._keepalive = (
+            limits.keepalive_expiry if limits and limits.keepalive_expiry is not None else KEEPALIVE_SECONDS
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def _aiohttp(self) -> aiohttp.ClientSession:
+        """The client's aiohttp session, made on first use inside the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session_loop is not loop or self._session.closed:
+            timeout = self.timeout
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive),
+                # The same promise as `_NoCookies`: no cookie a service sets is kept or sent.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read),
+                skip_auto_headers=("Accept-Encoding",),
+            )
+            self._session_loop = loop
+        return self._session
 
     async def call(
         self, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None, content: bytes = b""
@@ -308,56 +102,62 @@ class ServiceClient(httpx.AsyncClient):
         """`method` `path` (absolute, under the base URL, percent-encoded) with `query` (an
         encoded query string), the client's own headers and `headers`: the whole answer.
         Errors are httpx's. Through httpx's request (`request`) when the client has an auth or
-        event hooks, for https, and for other methods."""
-        direct = self._plain and self.auth is None and method in TAKEN_METHODS
+        event hooks, for https, for a transport handed in, and for other methods."""
+        direct = self._direct and self.auth is None and method in TAKEN_METHODS
         if not direct or any(self.event_hooks.values()):
             response = await self.request(
                 method, path, params=httpx.QueryParams(query), headers=headers, content=content
             )
             return Answer(response.status_code, list(response.headers.multi_items()), response.content)
-        try:
-            target = self._prefix + path.encode("ascii") + (b"?" + query.encode("ascii") if query else b"")
-        except UnicodeEncodeError:
-            raise httpx.LocalProtocolError("a path and query must be percent-encoded") from None
-        if any(bad in target for bad in _NOT_IN_TARGETS):
+        target = path + ("?" + query if query else "")
+        if not target.isascii() or any(bad in target for bad in _NOT_IN_TARGETS):
             raise httpx.LocalProtocolError("a path and query must be percent-encoded")
-        given = {name.lower(): value for name, value in (headers or {}).items()}
-        parts = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", self._host, b"\r\n"]
-        for name, value in self.headers.raw:
-            if (low := name.lower()) not in _SET_PER_CALL and low.decode("latin-1") not in given:
-                parts += (name, b": ", value, b"\r\n")
-        for key, text in given.items():
-            name, value = key.encode("latin-1"), text.encode("latin-1")
-            if name in _SET_PER_CALL or not _safe(name, value):
-                raise httpx.LocalProtocolError("illegal header")
-            parts += (name, b": ", value, b"\r\n")
-        if content or method in ("POST", "PUT", "PATCH"):
-            parts += (b"content-length: ", str(len(content)).encode(), b"\r\n")
-        parts += (b"\r\n", content)
-        timeout = self.timeout
-        status, raw, body = await self._lean.exchange(
-            self._key, method, b"".join(parts), connect_timeout=timeout.connect, read_timeout=timeout.read
-        )
-        answer = Answer(
-            status, [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw], body
-        )
-        if any(name == "content-encoding" for name, _ in answer.headers):  # not asked for; decoded all the same
-            decoded = httpx.Response(status, headers=raw, stream=httpx.ByteStream(body))
-            return Answer(status, answer.headers, decoded.read())
-        return answer
+        sent = {name: value for name, value in self.headers.multi_items() if name not in _SET_PER_CALL}
+        for name, value in (headers or {}).items():
+            if (low := name.lower()) in _SET_PER_CALL or ":" in low:
+                raise httpx.LocalProtocolError(f"a call may not set the header {name!r}")
+            sent[low] = value
+        body = content if content or method in _WITH_BODY else None
+        try:
+            async with self._aiohttp().request(
+                method, URL(self._origin + target, encoded=True), headers=sent, data=body, allow_redirects=False
+            ) as answered_by:
+                data = await answered_by.read()
+                answered = [(name.lower(), value) for name, value in answered_by.headers.items()]
+                return Answer(answered_by.status, answered, data)
+        except aiohttp.ConnectionTimeoutError as error:  # connecting, or waiting for a pooled connection
+            raise httpx.ConnectTimeout(f"{method} {self._origin}{path}: {error}") from error
+        except aiohttp.ServerTimeoutError as error:  # no byte from the server for the read timeout
+            raise httpx.ReadTimeout(f"{method} {self._origin}{path}: {error}") from error
+        except aiohttp.InvalidURL as error:
+            raise httpx.LocalProtocolError(f"{method} {self._origin}{path}: {error}") from error
+        except aiohttp.ClientConnectorError as error:
+            raise httpx.ConnectError(f"{method} {self._origin}{path}: {error}") from error
+        except aiohttp.ClientError as error:  # disconnected, a malformed answer, a broken body
+            raise httpx.RemoteProtocolError(f"{method} {self._origin}{path}: {error!r}") from error
+        except ValueError as error:  # aiohttp's refusal of a control character in a header
+            raise httpx.LocalProtocolError(f"{method} {self._origin}{path}: {error}") from error
 
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._session_loop is asyncio.get_running_loop():
+            await session.close()
 
-_SET_PER_CALL = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"accept-encoding"})
-"""Headers `ServiceClient.call` writes itself (or leaves out: no compression between services);
-a caller's own are refused."""
-_NOT_IN_TARGETS = (b" ", b"\r", b"\n", b"\0", b"#")
+    async def aclose(self) -> None:
+        await self._close_session()
+        await super().aclose()
 
-
-def _safe(name: bytes, value: bytes) -> bool:
-    return not any(bad in value or bad in name for bad in _FORBIDDEN_IN_HEADERS) and b":" not in name
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self._close_session()
+        await super().__aexit__(exc_type, exc_value, traceback)
 
 
 def lean_client(**options: Any) -> ServiceClient:
-    """A `ServiceClient(**options)`: `httpx.AsyncClient` on a `LeanTransport` (https and streamed
-    bodies through httpx's own transport), keeping no cookie a service sets, with `call`."""
+    """A `ServiceClient(**options)`: an `httpx.AsyncClient` keeping no cookie a service sets,
+    with `call` through aiohttp."""
     return ServiceClient(**options)
