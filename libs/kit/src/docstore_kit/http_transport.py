@@ -91,7 +91,9 @@ class ServiceClient(httpx.AsyncClient):
                 # The same promise as `_NoCookies`: no cookie a service sets is kept or sent.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read),
-                skip_auto_headers=("Accept-Encoding",),
+                # No compression between services; no content type a caller did not give (aiohttp
+                # would say application/octet-stream, and FastAPI reads such a body as no JSON).
+                skip_auto_headers=("Accept-Encoding", "Content-Type"),
             )
             self._session_loop = loop
         return self._session

@@ -118,10 +118,12 @@ async def test_call_sends_what_request_would_and_reads_the_whole_answer() -> Non
         assert plain["headers"]["user-agent"].startswith("python-httpx/")  # the client's default
         posted = json.loads((await client.call("POST", "/notes", content=b'{"a":1}')).content)
         assert posted["line"] == "POST /base/notes HTTP/1.1" and posted["body"] == '{"a":1}'
-        assert posted["headers"]["content-length"] == "7"
+        assert posted["headers"]["content-length"] == "7" and "content-type" not in posted["headers"]
+        typed = await client.call("PUT", "/notes/1", headers={"Content-Type": "application/json"}, content=b"{}")
+        assert json.loads(typed.content)["headers"]["content-type"] == "application/json"
         for _ in range(5):
             assert (await client.call("DELETE", "/notes/1")).status == 200
-        assert srv.connections == 1  # one kept-alive connection for all eight
+        assert srv.connections == 1  # one kept-alive connection for all nine
 
 
 async def test_the_rest_of_the_client_is_httpx() -> None:
