@@ -20,11 +20,15 @@ own process, then measures, in the same run:
               Typesense): p50/p99 of each.
 
     uv run python bench/indexer.py [--documents 500] [--search-documents 100000] [--queries 500] [--json]
-                                   [--no-search] [--indexer-env NAME=VALUE ...]
+                                   [--no-search | --no-index] [--indexer-env NAME=VALUE ...]
+                                   [--platform-env NAME=VALUE ...] [--py-spy DIR]
 
-`--no-search` stops after the indexer (a quick run); `--indexer-env` sets the indexer's settings
-for the throughput part, e.g. `INDEXER_PREVIEW_NICENESS=0` to compare with previews at the
-extractors' priority.
+`--no-search` stops after the indexer (a quick run); `--no-index` measures search only (no
+throughput part); `--indexer-env` sets the indexer's settings for the throughput part, e.g.
+`INDEXER_PREVIEW_NICENESS=0` to compare with previews at the extractors' priority;
+`--platform-env` sets a setting of every service of the search part; `--py-spy DIR` records
+the gateway and the indexer with py-spy during the timed queries (raw profiles in DIR; the
+sampling costs the services CPU, so take the latency figures from a run without it).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import asyncio
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -331,8 +336,36 @@ def queries(count: int) -> list[str]:
     return chosen
 
 
+def py_spy(pids: dict[str, int], folder: Path | None) -> list[subprocess.Popen[bytes]]:
+    """`py-spy record` of each process in `pids` into `folder` (none without a folder)."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            ["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200", "-o", str(folder / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
+def stop_py_spy(recorders: list[subprocess.Popen[bytes]]) -> None:
+    for recorder in recorders:
+        recorder.send_signal(2)  # SIGINT: py-spy writes its profile and exits
+    for recorder in recorders:
+        recorder.wait(timeout=60)
+
+
 async def search_latency(
-    endpoints, urls: dict[str, str], documents: int, count: int
+    endpoints,
+    urls: dict[str, str],
+    documents: int,
+    count: int,
+    *,
+    profiled: dict[str, int] | None = None,
+    profile_dir: Path | None = None,
 ) -> tuple[dict[str, list[float]], float]:
     """Import `documents` into the indexer's collection (the logged-in account owns 1/200 of them),
     then time each query raw, through the adapter and through the gateway, interleaved."""
@@ -411,13 +444,17 @@ async def search_latency(
         paths = {"raw": raw, "adapter": adapter, "indexer": indexer_path, "gateway": gateway_path}
         samples: dict[str, list[float]] = {name: [] for name in paths}
         order = list(paths)
+        recorders: list[subprocess.Popen[bytes]] = []
         for i, q in enumerate(queries(count + 20)):
+            if i == 20:
+                recorders = py_spy(profiled or {}, profile_dir)
             rng.shuffle(order)  # interleaved, in a random order: the machine's noise falls on all three
             for name in order:
                 t = time.perf_counter()
                 await paths[name](q)
                 if i >= 20:
                     samples[name].append(time.perf_counter() - t)
+        stop_py_spy(recorders)
         return samples, imported
     finally:
         await http.aclose()
@@ -429,17 +466,33 @@ def percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
-def search(endpoints, folder: Path, documents: int, queries: int) -> tuple[dict[str, list[float]], float]:
+def search(
+    endpoints,
+    folder: Path,
+    documents: int,
+    queries: int,
+    *,
+    platform_env: dict[str, str] | None = None,
+    profile_dir: Path | None = None,
+) -> tuple[dict[str, list[float]], float]:
     """The whole platform started beside the servers, then `search_latency`."""
     progress("starting the platform (gateway, metadata, upload, quota, indexer, notify) ...")
     ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     wiring = region_wiring({REGION: service_urls(ports)}, REGION, primary=REGION)
     platform = ServiceProcesses(
-        endpoints, folder / "platform", region=REGION, ports=ports, extra_env=wiring | PLATFORM_ENV
+        endpoints,
+        folder / "platform",
+        region=REGION,
+        ports=ports,
+        extra_env=wiring | PLATFORM_ENV | (platform_env or {}),
     )
     try:
         urls = platform.start()
-        return asyncio.run(search_latency(endpoints, urls, documents, queries))
+        pids = platform.pids()
+        profiled = {name: pids[name] for name in ("gateway", "indexer")}
+        return asyncio.run(
+            search_latency(endpoints, urls, documents, queries, profiled=profiled, profile_dir=profile_dir)
+        )
     finally:
         platform.stop()
 
@@ -450,47 +503,79 @@ def main() -> None:
     parser.add_argument("--search-documents", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print one JSON object with the figures as the last line")
-    parser.add_argument("--no-search", action="store_true", help="measure the indexer's throughput only")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument("--no-search", action="store_true", help="measure the indexer's throughput only")
+    parts.add_argument("--no-index", action="store_true", help="measure search only (no throughput part)")
     parser.add_argument(
         "--indexer-env", action="append", default=[], metavar="NAME=VALUE", help="a setting of the indexer service"
     )
+    parser.add_argument(
+        "--platform-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of every service of the search part",
+    )
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR", help="profile gateway and indexer")
     args = parser.parse_args()
     indexer_env = dict(item.split("=", 1) for item in args.indexer_env)
-    progress(f"building {args.documents} mixed documents ...")
-    documents = make_documents(args.documents)
+    platform_env = dict(item.split("=", 1) for item in args.platform_env)
+    if not args.no_index:
+        progress(f"building {args.documents} mixed documents ...")
+    documents = [] if args.no_index else make_documents(args.documents)
     kinds: dict[str, int] = {}
     for kind, _, _ in documents:
         kinds[kind] = kinds.get(kind, 0) + 1
+    raw_seconds = indexer_seconds = 0.0
+    indexed = 0
     with (
         tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder,
         servers_running(Path(folder), REGION) as endpoints,
     ):
-        with indexer_running(endpoints, Path(folder), REGION, extra_env=indexer_env):
-            # The raw extractors before and after the indexer, averaged: on a shared machine the
-            # load changes during a run, and this way both figures see the same stretch of it.
-            raw_before = raw_extraction(documents)
-            indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
-            progress(f"indexer: {indexed} of {len(documents)} searchable in {indexer_seconds:.1f} s")
-            previews_seconds = None if args.no_search else previews_settled(endpoints)
-            if previews_seconds is not None:
-                progress(f"previews of those documents all rendered {previews_seconds:.1f} s later")
-        # The second pass with the indexer stopped: previews it renders after the last document
-        # became searchable (they wait while uploads are extracted) would slow this pass and
-        # flatter the ratio; the first pass ran before any upload, beside the idle indexer.
-        raw_seconds = (raw_before + raw_extraction(documents)) / 2
+        previews_seconds = None
+        if documents:
+            with indexer_running(endpoints, Path(folder), REGION, extra_env=indexer_env):
+                # The raw extractors before and after the indexer, averaged: on a shared machine the
+                # load changes during a run, and this way both figures see the same stretch of it.
+                raw_before = raw_extraction(documents)
+                indexer_seconds, indexed = asyncio.run(through_indexer(endpoints, documents))
+                progress(f"indexer: {indexed} of {len(documents)} searchable in {indexer_seconds:.1f} s")
+                previews_seconds = None if args.no_search else previews_settled(endpoints)
+                if previews_seconds is not None:
+                    progress(f"previews of those documents all rendered {previews_seconds:.1f} s later")
+            # The second pass with the indexer stopped: previews it renders after the last document
+            # became searchable (they wait while uploads are extracted) would slow this pass and
+            # flatter the ratio; the first pass ran before any upload, beside the idle indexer.
+            raw_seconds = (raw_before + raw_extraction(documents)) / 2
         samples: dict[str, list[float]] = {}
         import_seconds = 0.0
         if not args.no_search:
-            samples, import_seconds = search(endpoints, Path(folder), args.search_documents, args.queries)
-    raw_rate = len(documents) / raw_seconds
-    indexer_rate = indexed / indexer_seconds
-    print(f"\n{len(documents)} mixed documents: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-    print(f"{'raw extractors (in process, sequential)':46} {raw_rate:8.1f} docs/s   ({raw_seconds:.1f} s)")
-    print(
-        f"{'through the indexer (S3 -> extract -> index)':46} {indexer_rate:8.1f} docs/s   "
-        f"({indexer_seconds:.1f} s; {indexed} of {len(documents)} searchable, after the warm-up)"
-    )
-    print(f"{'ratio indexer / raw':46} {indexer_rate / raw_rate:8.2f} x")
+            samples, import_seconds = search(
+                endpoints,
+                Path(folder),
+                args.search_documents,
+                args.queries,
+                platform_env=platform_env,
+                profile_dir=args.py_spy,
+            )
+    throughput: dict[str, object] = {}
+    if documents:
+        raw_rate = len(documents) / raw_seconds
+        indexer_rate = indexed / indexer_seconds
+        print(f"\n{len(documents)} mixed documents: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+        print(f"{'raw extractors (in process, sequential)':46} {raw_rate:8.1f} docs/s   ({raw_seconds:.1f} s)")
+        print(
+            f"{'through the indexer (S3 -> extract -> index)':46} {indexer_rate:8.1f} docs/s   "
+            f"({indexer_seconds:.1f} s; {indexed} of {len(documents)} searchable, after the warm-up)"
+        )
+        print(f"{'ratio indexer / raw':46} {indexer_rate / raw_rate:8.2f} x")
+        throughput = {
+            "raw_extract_docs_per_s": round(raw_rate, 1),
+            "indexer_docs_per_s": round(indexer_rate, 1),
+            "ratio_indexer_raw": round(indexer_rate / raw_rate, 2),
+            **({} if previews_seconds is None else {"previews_settled_s": round(previews_seconds, 1)}),
+            "indexer_env": indexer_env,
+        }
     figures: dict[str, float] = {}
     if samples:
         print(
@@ -523,11 +608,8 @@ def main() -> None:
                     "bench": "indexer",
                     "documents": len(documents),
                     "searchable": indexed,
-                    "raw_extract_docs_per_s": round(raw_rate, 1),
-                    "indexer_docs_per_s": round(indexer_rate, 1),
-                    "ratio_indexer_raw": round(indexer_rate / raw_rate, 2),
-                    **({} if previews_seconds is None else {"previews_settled_s": round(previews_seconds, 1)}),
-                    "indexer_env": indexer_env,
+                    **throughput,
+                    "platform_env": platform_env,
                     "search_documents": 0 if args.no_search else args.search_documents,
                     "queries": 0 if args.no_search else args.queries,
                     **figures,

@@ -192,6 +192,9 @@ def configure_logging(service: str, *, region: str = "", log_format: str = "auto
         routed = logging.getLogger(name)
         routed.handlers.clear()
         routed.propagate = True
+        # uvicorn's log config sets its loggers to INFO before the factory runs: without this,
+        # `LOG_LEVEL=WARNING` still wrote (and paid for) an access line per request.
+        routed.setLevel(logging.NOTSET)
     logging.captureWarnings(True)
     install_path_redaction()
     access = logging.getLogger("uvicorn.access")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, tzinfo
 
 import httpx
 import jwt
@@ -69,6 +70,38 @@ def test_an_expired_token_is_refused() -> None:
     short = InternalAuth("gateway", {"a": OLD}, "a", ttl_seconds=-60)
     with pytest.raises(InvalidIdentity):
         auth("metadata", {"a": OLD}, "a").verify(short.mint(audience="metadata", subject="acc-1"))
+
+
+def later(monkeypatch: pytest.MonkeyPatch, moment: float) -> None:
+    """Both clocks at `moment`: `time.time` (minting, the memory of verified tokens) and PyJWT's."""
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return cls.fromtimestamp(moment, tz)
+
+    monkeypatch.setattr(time, "time", lambda: moment)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Clock)
+
+
+def test_a_verified_token_is_remembered_only_while_it_lives_and_for_its_audience(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway, metadata = auth("gateway", {"a": OLD}, "a"), auth("metadata", {"a": OLD}, "a")
+    token = gateway.mint(audience="metadata", subject="acc-1")
+    assert gateway.mint(audience="metadata", subject="acc-1") == token  # the same second: the same token
+    assert metadata.verify(token).subject == "acc-1"
+    with pytest.raises(InvalidIdentity):  # remembered for metadata, still not a token for quota
+        metadata.verify(token, audience="quota")
+    now = time.time()
+    later(monkeypatch, now + 60 + 4)  # past `exp`, within the leeway
+    assert metadata.verify(token).subject == "acc-1"
+    later(monkeypatch, now + 60 + 6)  # past the leeway: refused, remembered or not
+    with pytest.raises(InvalidIdentity):
+        metadata.verify(token)
+    with pytest.raises(InvalidIdentity):
+        metadata.verify(token)
+    assert gateway.mint(audience="metadata", subject="acc-1") != token  # a later second: a new token
 
 
 def test_rotation_accepts_both_keys_while_it_lasts() -> None:

@@ -95,6 +95,22 @@ def test_successful_probes_and_scrapes_write_no_access_line(output: io.StringIO)
     assert [(line["path"], line["status"]) for line in lines(output)] == [("/readyz", 503), ("/v1/documents", 200)]
 
 
+def test_log_level_reaches_uvicorns_loggers(output: io.StringIO) -> None:
+    # uvicorn's log config sets its loggers to INFO before the app factory configures logging.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    configure_logging("quota", region="ap-southeast-2", log_format="json", level="WARNING")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(output)
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.1:1", "GET", "/v1/search", "1.1", 200)
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 4242)
+    logging.getLogger("uvicorn.error").warning("something to see")
+    assert [line["event"] for line in lines(output)] == ["something to see"]
+    assert not access.isEnabledFor(logging.INFO)
+
+
 def test_a_traceback_is_a_field_not_extra_lines(output: io.StringIO) -> None:
     configure(output)
     try:

@@ -25,6 +25,7 @@ from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignO
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
+from docstore_kit.http_transport import lean_client
 
 # Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
@@ -77,8 +78,12 @@ def bootstrap(
     devices = MongoDevices(db)
     events = EventRuntime.for_service(settings, db)
     uow: UnitOfWork[Repositories] = events.unit_of_work(repositories(db))
+    # Every forwarded request is one call to a service: kit's ServiceClient, whose `call` goes
+    # through aiohttp (kept-alive connections; a quarter of httpx's CPU per call), with no
+    # cookie jar (a service's Set-Cookie must never ride along with another user's call).
+    # `Services.aclose` closes them (their aiohttp sessions too).
     clients = {
-        name: httpx.AsyncClient(base_url=url, timeout=UPSTREAM_TIMEOUT)
+        name: lean_client(base_url=url, timeout=UPSTREAM_TIMEOUT)
         for name, url in settings.upstreams().items()
         if name not in (upstream_clients or {})
     } | (upstream_clients or {})

@@ -47,7 +47,13 @@ def create_app(settings: Settings) -> FastAPI:
         services: Services = app.state.services
         return services.runtime.checks() | {"typesense": services.search_index.ready}
 
-    app = service_app(settings=settings, title="DocStore indexer", lifespan=lifespan, checks=checks)
+    app = service_app(
+        settings=settings,
+        title="DocStore indexer",
+        lifespan=lifespan,
+        checks=checks,
+        freeze_gc=True,  # searches answer here: no collection walks what start-up built
+    )
     app.include_router(router)
     return app
 
