@@ -107,10 +107,7 @@ class ServiceClient(httpx.AsyncClient):
         event hooks, for https, for a transport handed in, and for other methods."""
         direct = self._direct and self.auth is None and method in TAKEN_METHODS
         if not direct or any(self.event_hooks.values()):
-            response = await self.request(
-                method, path, params=httpx.QueryParams(query), headers=headers, content=content
-            )
-            return Answer(response.status_code, list(response.headers.multi_items()), response.content)
+            return await _through_httpx(self, method, path, query=query, headers=headers, content=content)
         target = path + ("?" + query if query else "")
         if not target.isascii() or any(bad in target for bad in _NOT_IN_TARGETS):
             raise httpx.LocalProtocolError("a path and query must be percent-encoded")
@@ -157,6 +154,30 @@ class ServiceClient(httpx.AsyncClient):
     ) -> None:
         await self._close_session()
         await super().__aexit__(exc_type, exc_value, traceback)
+
+
+async def call(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    content: bytes = b"",
+) -> Answer:
+    """`ServiceClient.call` on any httpx client: a `ServiceClient`'s own `call`, and for another
+    (a client a test hands in, on an in-process app's ASGI transport) the same request through
+    httpx, the answer in the same shape."""
+    if isinstance(client, ServiceClient):
+        return await client.call(method, path, query=query, headers=headers, content=content)
+    return await _through_httpx(client, method, path, query=query, headers=headers, content=content)
+
+
+async def _through_httpx(
+    client: httpx.AsyncClient, method: str, path: str, *, query: str, headers: dict[str, str] | None, content: bytes
+) -> Answer:
+    response = await client.request(method, path, params=httpx.QueryParams(query), headers=headers, content=content)
+    return Answer(response.status_code, list(response.headers.multi_items()), response.content)
 
 
 def lean_client(**options: Any) -> ServiceClient:

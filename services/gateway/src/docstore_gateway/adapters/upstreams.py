@@ -17,7 +17,7 @@ from docstore_events.origin import current_origin
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
-from docstore_kit.http_transport import ServiceClient
+from docstore_kit.http_transport import call
 
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match", "user-agent")
 CLIENT_ADDRESS = "x-docstore-client-address"
@@ -83,28 +83,25 @@ class Upstreams:
         elif as_service:
             outgoing |= self.auth.headers(audience=service, subject=self.auth.service, role="service")
         propagate.inject(outgoing)
-        client = self.clients[service]
         started = time.perf_counter()
         try:
-            if isinstance(client, ServiceClient):  # the services' own clients (bootstrap)
-                answer = await client.call(
-                    method, f"/{path}", query=str(httpx.QueryParams(query)), headers=outgoing, content=body
-                )
-                status, content, headers = answer.status, answer.content, answer.headers
-            else:  # a client a test handed in (an in-process app's ASGI transport)
-                response = await client.request(
-                    method, f"/{path}", params=httpx.QueryParams(query), headers=outgoing, content=body
-                )
-                status, content, headers = response.status_code, response.content, response.headers.multi_items()
+            answer = await call(
+                self.clients[service],
+                method,
+                f"/{path}",
+                query=str(httpx.QueryParams(query)),
+                headers=outgoing,
+                content=body,
+            )
         except httpx.HTTPError as error:
             upstream_seconds.labels(service, method, "unavailable").observe(time.perf_counter() - started)
             raise UpstreamUnavailable(service) from error
-        upstream_seconds.labels(service, method, str(status)).observe(time.perf_counter() - started)
+        upstream_seconds.labels(service, method, str(answer.status)).observe(time.perf_counter() - started)
         returned: dict[str, str] = {}
-        for name, value in headers:
+        for name, value in answer.headers:
             if (name := name.lower()) in RETURNED_HEADERS:  # a repeated header: its values joined, as httpx does
                 returned[name] = f"{returned[name]}, {value}" if name in returned else value
-        return UpstreamAnswer(status, content, returned)
+        return UpstreamAnswer(answer.status, answer.content, returned)
 
     async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
         """The accounts service's answer to a username and password, asked as the gateway itself."""

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from docstore_indexer.domain.snippets import HighlightMarks, safe_snippet
-from docstore_kit.http_transport import ServiceClient, lean_client
+from docstore_kit.http_transport import call, lean_client
 
 
 def collection_schema(name: str) -> dict[str, Any]:
@@ -257,15 +257,11 @@ class SearchIndex:
             "highlight_affix_num_tokens": 12,
             "exclude_fields": "text",
         }
-        if isinstance(self.search_http, ServiceClient):  # `connect`'s: without httpx's request objects
-            answer = await self.search_http.call("GET", f"{self._docs}/search", query=urlencode(params))
-            if answer.status >= 300:
-                raise SearchIndexError(f"typesense GET {self._docs}/search: {answer.status} {answer.content[:300]!r}")
-            body = json.loads(answer.content)
-        else:
-            response = await self.search_http.get(f"{self._docs}/search", params=params)
-            _check(response)
-            body = response.json()
+        # `connect`'s client sends it without httpx's request objects (`docstore_kit.http_transport`).
+        answer = await call(self.search_http, "GET", f"{self._docs}/search", query=urlencode(params))
+        if answer.status >= 300:
+            raise SearchIndexError(f"typesense GET {self._docs}/search: {answer.status} {answer.content[:300]!r}")
+        body = json.loads(answer.content)
         raw_hits = body.get("hits", [])
         # Defence in depth: the filter already did this, a bug there must not leak another account.
         hits = [_hit(raw, marks) for raw in raw_hits if raw.get("document", {}).get("account_id") == account_id]
