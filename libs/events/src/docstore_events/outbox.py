@@ -26,6 +26,7 @@ from docstore_events import metrics
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord, encode
 from docstore_events.faults import crashpoint
+from docstore_events.in_slices import slices
 from docstore_events.origin import origin_headers
 from docstore_events.tracing import continue_trace, current_traceparent, ensure_traceparent
 
@@ -35,9 +36,6 @@ OUTBOX_COLLECTION = "outbox"
 PENDING, PUBLISHED = "pending", "published"
 
 Publish = Callable[[KafkaRecord], Awaitable[None]]
-
-MARK_SLICE = 50
-"""Most outbox rows one statement marks published."""
 
 
 class Outbox:
@@ -156,14 +154,12 @@ class OutboxRelay:
                 published.append(row["_id"])
                 metrics.published(record.topic)
         finally:
-            # A few writes mark what went out, also when the broker failed halfway through. The ids
-            # go in slices: the server matches each row it updates against the statement's whole
-            # `$in` list, so one list of n ids costs n * n comparisons.
+            # A few writes mark what went out, also when the broker failed halfway through (the
+            # ids in slices: see `in_slices`).
             at = datetime.now(UTC)
-            for start in range(0, len(published), MARK_SLICE):
+            for part in slices(published):
                 await self.outbox.collection.update_many(
-                    {"_id": {"$in": published[start : start + MARK_SLICE]}},
-                    {"$set": {"status": PUBLISHED, "published_at": at}},
+                    {"_id": {"$in": part}}, {"$set": {"status": PUBLISHED, "published_at": at}}
                 )
         return len(published)
 

@@ -47,6 +47,7 @@ from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from docstore_events.base import Event
+from docstore_events.in_slices import find_in
 from docstore_events.outbox import Outbox
 from docstore_events.tracing import current_traceparent
 
@@ -160,7 +161,7 @@ class MongoUnitOfWork(UnitOfWork[R]):
             # Only the attempt that commits counts (see `_transaction`).
             fresh.clear()
             processed = self.db[PROCESSED_COLLECTION]
-            found = processed.find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=transaction.session)
+            found = find_in(processed, "_id", keys, projection={"_id": 1}, session=transaction.session)
             done = {row["_id"] async for row in found}
             new = {key: event_id for key, event_id in keys.items() if key not in done}
             if not new:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 
+from docstore_events.in_slices import find_in
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.repositories import CATALOG, Database, Session
 from docstore_indexer.domain.previews import DUE, READY, PreviewEntry, StoredImage
@@ -83,7 +84,7 @@ class PreviewRepository:
 
     async def get_many(self, ids: list[str]) -> dict[str, PreviewEntry]:
         found: dict[str, PreviewEntry] = {}
-        async for doc in self.collection.find({"_id": {"$in": ids}}, session=self.session):
+        async for doc in find_in(self.collection, "_id", ids, session=self.session):
             found[doc["_id"]] = _entry(doc)
         return found
 

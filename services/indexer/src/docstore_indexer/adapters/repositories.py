@@ -15,6 +15,7 @@ from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_events.in_slices import find_in
 from docstore_indexer.domain.backfill import CANCELLED, COMPLETE, RUNNING, BackfillJob, first_state
 from docstore_indexer.domain.catalog import FAILED, INDEXED, PENDING, CatalogEntry, entry_id, full_text_state
 from docstore_indexer.domain.plans import PlanRecord
@@ -67,9 +68,9 @@ class CatalogRepository:
         return _entry(doc) if doc else None
 
     async def get_many(self, ids: list[str]) -> dict[str, CatalogEntry]:
-        """The entries of these `<account_id>:<document_id>` ids that exist, by id (one query)."""
+        """The entries of these `<account_id>:<document_id>` ids that exist, by id."""
         found: dict[str, CatalogEntry] = {}
-        async for doc in self.collection.find({"_id": {"$in": ids}}, session=self.session):
+        async for doc in find_in(self.collection, "_id", ids, session=self.session):
             entry = _entry(doc)
             found[entry.id] = entry
         return found

@@ -26,6 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from docstore_events.in_slices import find_in
 from docstore_metadata.domain.audit import START, AuditRecord, ChainPoint
 
 Session = AsyncClientSession | None
@@ -142,7 +143,7 @@ class AuditLog:
 
     async def recorded(self, event_ids: list[str]) -> set[str]:
         """Which of `event_ids` have a record already."""
-        found = self.log.find({"event_id": {"$in": event_ids}}, {"event_id": 1}, session=self.session)
+        found = find_in(self.log, "event_id", event_ids, projection={"event_id": 1}, session=self.session)
         return {doc["event_id"] async for doc in found}
 
     async def append(self, account_id: str, read: ChainPoint, records: list[AuditRecord]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 
+from docstore_events.in_slices import find_in, slices
 from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.adapters.storage import ObjectStore
@@ -39,26 +40,26 @@ async def set_previews(
 
 
 async def documents_by_id(documents: DocumentRepository, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The documents among `ids` that exist, by id (one query)."""
-    found = documents.documents.find({"_id": {"$in": ids}}, session=documents.session)
+    """The documents among `ids` that exist, by id."""
+    found = find_in(documents.documents, "_id", ids, session=documents.session)
     return {doc["_id"]: doc async for doc in found}
 
 
 async def version_rows(documents: DocumentRepository, wanted: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
-    """The version rows among `wanted` (document id, version) that exist (one query)."""
-    if not wanted:
-        return {}
-    query = {"$or": [{"document_id": document_id, "version": version} for document_id, version in wanted]}
-    found = documents.versions.find(query, session=documents.session)
-    return {(row["document_id"], row["version"]): row async for row in found}
+    """The version rows among `wanted` (document id, version) that exist (a query per slice of
+    `wanted`: an `$or` is matched whole against each row found, as a `$in` is; see `in_slices`)."""
+    rows: dict[tuple[str, int], Any] = {}
+    for part in slices(wanted):
+        query = {"$or": [{"document_id": document_id, "version": version} for document_id, version in part]}
+        async for row in documents.versions.find(query, session=documents.session):
+            rows[(row["document_id"], row["version"])] = row
+    return rows
 
 
 async def shares_to(sharing: SharingRepository, document_ids: list[str], grantee_id: str) -> dict[str, Any]:
-    """`grantee_id`'s shares of the documents among `document_ids`, by document id (one query)."""
-    if not document_ids:
-        return {}
+    """`grantee_id`'s shares of the documents among `document_ids`, by document id."""
     ids = [f"{document_id}:{grantee_id}" for document_id in document_ids]
-    found = sharing.shares.find({"_id": {"$in": ids}}, session=sharing.session)
+    found = find_in(sharing.shares, "_id", ids, session=sharing.session)
     return {share["document_id"]: share async for share in found}
 
 

@@ -21,6 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from docstore_events.in_slices import find_in
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
 from docstore_metadata.adapters.links import LinkRepository
 from docstore_metadata.adapters.replication import ReplicaRepository, ReplicaWrites
@@ -154,10 +155,8 @@ class DocumentRepository:
         await self.versions.insert_one(dict(version), session=self.session)
 
     async def get_many(self, document_ids: Sequence[str]) -> dict[str, Doc]:
-        """The documents of these ids that exist, by id (one query)."""
-        if not document_ids:
-            return {}
-        found = self.documents.find({"_id": {"$in": list(set(document_ids))}}, session=self.session)
+        """The documents of these ids that exist, by id."""
+        found = find_in(self.documents, "_id", set(document_ids), session=self.session)
         return {row["_id"]: row async for row in found}
 
     async def insert_new(self, documents: Sequence[Mapping[str, Any]], versions: Sequence[Mapping[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_events.in_slices import find_in
 from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usage
 
 COLLECTION = "usage"
@@ -95,7 +96,7 @@ class UsageRepository:
             ordered=False,
             session=self.session,
         )
-        found = self.collection.find({"_id": {"$in": list(moves)}}, session=self.session)
+        found = find_in(self.collection, "_id", moves, session=self.session)
         return {doc["_id"]: to_usage(doc) async for doc in found}
 
     async def set_flags(self, account_id: str, *, over_quota: bool, warned: frozenset[int]) -> None:
@@ -107,7 +108,7 @@ class UsageRepository:
 
     async def document_states(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
         """The stored state of each of `document_ids` that has one."""
-        found = self.documents.find({"_id": {"$in": list(document_ids)}}, session=self.session)
+        found = find_in(self.documents, "_id", document_ids, session=self.session)
         return {doc["_id"]: _document(doc) async for doc in found}
 
     async def save_document_states(self, states: Mapping[str, tuple[str, DocumentState]]) -> None:

@@ -12,6 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from docstore_events.in_slices import find_in
 from docstore_upload.domain.grants import STAGING_PREFIX, Grant
 from docstore_upload.domain.sessions import COMPLETED, PENDING, Session
 
@@ -64,17 +65,20 @@ class UploadSessions:
         The filter is exactly the (account_id, stored.sha256) index and the status is checked
         here: with a third field in the filter SecantusDB looks up the account alone and matches
         the whole list against every upload the account ever made."""
-        found = self.collection.find(
-            {"account_id": account_id, "stored.sha256": {"$in": sha256s}},
-            {"stored.sha256": 1, "status": 1, "_id": 0},
+        found = find_in(
+            self.collection,
+            "stored.sha256",
+            sha256s,
+            where={"account_id": account_id},
+            projection={"stored.sha256": 1, "status": 1, "_id": 0},
             session=self.session,
         )
         return {row["stored"]["sha256"] async for row in found if row["status"] == COMPLETED}
 
     async def get_many(self, actor_id: str, upload_ids: list[str]) -> dict[str, Session]:
-        """The uploads among `upload_ids` that `actor_id` asked for (as `get`), by id: one query,
-        and ids of other accounts are simply not found."""
-        found = self.collection.find({"_id": {"$in": upload_ids}, "actor_id": actor_id}, session=self.session)
+        """The uploads among `upload_ids` that `actor_id` asked for (as `get`), by id: ids of other
+        accounts are simply not found."""
+        found = find_in(self.collection, "_id", upload_ids, where={"actor_id": actor_id}, session=self.session)
         return {row["_id"]: row async for row in found}
 
     async def complete_many(self, facts: dict[str, tuple[Session, dict[str, Any]]]) -> list[str]:
@@ -87,8 +91,8 @@ class UploadSessions:
         now = datetime.now(UTC)
         pending = [
             row["_id"]
-            async for row in self.collection.find(
-                {"_id": {"$in": list(facts)}, "status": PENDING}, {"_id": 1}, session=self.session
+            async for row in find_in(
+                self.collection, "_id", facts, where={"status": PENDING}, projection={"_id": 1}, session=self.session
             )
         ]
         updates = []
