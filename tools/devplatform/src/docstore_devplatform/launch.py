@@ -10,6 +10,9 @@ from docstore_devplatform.paths import Binaries
 from docstore_devplatform.ports import GRPC_OFFSET, HOST, free_ports
 from docstore_devplatform.tls import LocalTLS
 
+SECANTUS_LAUNCHER = Path(__file__).with_name("secantusd.py")
+"""Starts SecantusDB with the fix described there; run by the servers venv's Python."""
+
 #: Names of the servers, in start order.
 SERVER_NAMES = ("kafka", "mongo", "s3", "aws", "typesense")
 
@@ -57,10 +60,14 @@ def tansu_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
 
 
 def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, tls: LocalTLS | None = None) -> list[str]:
-    """SecantusDB on WiredTiger files under ``data_dir``; TLS-wrapped with ``tls``'s certificate."""
+    """SecantusDB on WiredTiger files under ``data_dir``; TLS-wrapped with ``tls``'s certificate.
+    Started through ``secantusd.py`` (its transaction registry fixed) when the servers venv's
+    Python is known."""
     tls_args = ["--tls-cert-file", str(tls.cert_file), "--tls-key-file", str(tls.key_file)] if tls else []
+    # -P: the launcher's folder (this package, with its `platform.py`) stays off `sys.path`.
+    command = [str(binaries.servers_python), "-P", str(SECANTUS_LAUNCHER)] if binaries.servers_python else []
     return [
-        str(binaries.secantusd),
+        *(command or [str(binaries.secantusd)]),
         "--host", HOST,
         "--port", str(ports.mongo),
         "--storage-path", str(data_dir),

@@ -39,6 +39,9 @@ class Binaries:
     weed: Path
     moto_server: Path
     typesense: Path
+    servers_python: Path | None = None
+    """The servers venv's Python: it starts SecantusDB through `secantusd.py` (see there). None:
+    `secantusd` is started as it is."""
 
 
 def _site_packages(venv: Path) -> Path:
@@ -72,6 +75,7 @@ def find_binaries(venv: Path | None = None) -> Binaries:
         weed=venv / "bin" / "weed",
         moto_server=venv / "bin" / "moto_server",
         typesense=_typesense_binary(venv, site),
+        servers_python=venv / "bin" / "python",
     )
     for name, path in vars(binaries).items():
         if not path.exists():

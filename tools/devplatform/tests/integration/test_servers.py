@@ -15,9 +15,10 @@ import boto3
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from docstore_devplatform import probes
+from docstore_devplatform.launch import SECANTUS_LAUNCHER
 from docstore_devplatform.paths import find_binaries
 from docstore_devplatform.ports import DEFAULT_PORTS
 from docstore_devplatform.servers import SERVER_NAMES, Endpoints, Servers, StartupError
@@ -158,6 +159,14 @@ def test_typesense_is_healthy_and_checks_the_key(endpoints: Endpoints):
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_mongo_is_secantus_started_through_the_launcher(servers: Servers):
+    """`secantusd.py` (its transaction registry fixed) is what runs, and it answers as SecantusDB."""
+    command = Path(f"/proc/{servers.pids()['mongo']}/cmdline").read_bytes().split(b"\0")
+    assert str(SECANTUS_LAUNCHER).encode() in command
+    with MongoClient(servers.endpoints.mongo_url, serverSelectionTimeoutMS=30_000) as client:
+        assert "secantusVersion" in client.admin.command("buildInfo")
+
+
 def test_auto_ports_use_no_default_port(servers: Servers):
     listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
     pids = {f"pid={pid}," for pid in servers.pids().values()}
@@ -196,7 +205,7 @@ def test_a_server_that_cannot_start_fails_with_its_log_tail(tmp_path: Path):
     broken = tmp_path / "secantusd-broken"
     broken.write_text("#!/bin/sh\necho 'boom: cannot open storage' >&2\nexit 3\n")
     broken.chmod(0o755)
-    platform = Servers(tmp_path, binaries=dataclasses.replace(find_binaries(), secantusd=broken))
+    platform = Servers(tmp_path, binaries=dataclasses.replace(find_binaries(), secantusd=broken, servers_python=None))
     with pytest.raises(StartupError) as failure:
         platform.start()
     message = str(failure.value)
