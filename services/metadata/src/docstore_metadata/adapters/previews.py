@@ -46,8 +46,8 @@ async def documents_by_id(documents: DocumentRepository, ids: list[str]) -> dict
 
 
 async def version_rows(documents: DocumentRepository, wanted: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
-    """The version rows among `wanted` (document id, version) that exist (a query per slice of
-    `wanted`: an `$or` is matched whole against each row found, as a `$in` is; see `in_slices`)."""
+    """The version rows among `wanted` (document id, version) that exist: a query per slice of
+    `wanted`, as for a `$in` (see `in_slices`)."""
     rows: dict[tuple[str, int], Any] = {}
     for part in slices(wanted):
         query = {"$or": [{"document_id": document_id, "version": version} for document_id, version in part]}
