@@ -65,9 +65,10 @@ def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, tls: L
     Python is known."""
     tls_args = ["--tls-cert-file", str(tls.cert_file), "--tls-key-file", str(tls.key_file)] if tls else []
     # -P: the launcher's folder (this package, with its `platform.py`) stays off `sys.path`.
-    command = [str(binaries.servers_python), "-P", str(SECANTUS_LAUNCHER)] if binaries.servers_python else []
+    python = binaries.servers_python
+    command = [str(python), "-P", str(SECANTUS_LAUNCHER)] if python else [str(binaries.secantusd)]
     return [
-        *(command or [str(binaries.secantusd)]),
+        *command,
         "--host", HOST,
         "--port", str(ports.mongo),
         "--storage-path", str(data_dir),

@@ -21,36 +21,41 @@ with a line on stderr.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 PATCHED_VERSION = "0.7.0b3"
 
 
-def _prune_locked(self: Any) -> int:
-    """`TransactionRegistry._prune_locked`, without waiting on transactions that are busy."""
-    from secantus.transactions import TxnState
+def _prune_locked(txn_state: Any) -> Callable[[Any], int]:
+    """`TransactionRegistry._prune_locked`, without waiting on transactions that are busy.
+    `txn_state` is SecantusDB's `TxnState`, read here once rather than imported on every walk."""
+    in_progress, aborted = txn_state.IN_PROGRESS, txn_state.ABORTED
 
-    cutoff = self._time() - self._lifetime
-    reaped = 0
-    for txn in self._txns.values():
-        if txn.state is not TxnState.IN_PROGRESS or txn.last_use >= cutoff:
-            continue  # (read without the mutex: only to pass over the ones that cannot be due)
-        if not txn.mutex.acquire(blocking=False):
-            continue  # running a statement right now: not idle
-        try:
-            if txn.state is TxnState.IN_PROGRESS and txn.last_use < cutoff:
-                self._rollback_quietly(txn)
-                txn.state = TxnState.ABORTED
-                reaped += 1
-        finally:
-            txn.mutex.release()
-    return reaped
+    def prune_locked(self: Any) -> int:
+        cutoff = self._time() - self._lifetime
+        reaped = 0
+        for txn in self._txns.values():
+            if txn.state is not in_progress or txn.last_use >= cutoff:
+                continue  # (read without the mutex: only to pass over the ones that cannot be due)
+            if not txn.mutex.acquire(blocking=False):
+                continue  # running a statement right now: not idle
+            try:
+                if txn.state is in_progress and txn.last_use < cutoff:
+                    self._rollback_quietly(txn)
+                    txn.state = aborted
+                    reaped += 1
+            finally:
+                txn.mutex.release()
+        return reaped
+
+    return prune_locked
 
 
 def patch() -> bool:
     """Install the walk above when SecantusDB is the version it was written for."""
     import secantus
-    from secantus.transactions import TransactionRegistry
+    from secantus.transactions import TransactionRegistry, TxnState
 
     if secantus.__version__ != PATCHED_VERSION or not hasattr(TransactionRegistry, "_prune_locked"):
         print(
@@ -59,7 +64,7 @@ def patch() -> bool:
             file=sys.stderr,
         )
         return False
-    TransactionRegistry._prune_locked = _prune_locked  # type: ignore[method-assign]
+    TransactionRegistry._prune_locked = _prune_locked(TxnState)  # type: ignore[method-assign]
     return True
 
 
