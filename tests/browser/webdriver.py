@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -76,9 +80,24 @@ class Element:
                 self.web_element, self.id = fresh.web_element, fresh.id
         raise AssertionError("unreachable")
 
-    def click(self) -> Element:
-        self._act(lambda e: e.click())
-        return self
+    def click(self, timeout: float = 10.0) -> Element:
+        """Click the element once nothing else is over it.
+
+        Chromedriver refuses a click whose point lands on another element, after trying for
+        about a second. Under CI load the page can take longer than that to settle (a bar above
+        the element drawn late, a toast passing over it); a person would wait and click again,
+        so this does, for `timeout` seconds. Something that stays in the way still fails, with
+        chromedriver's word on what it is.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._act(lambda e: e.click())
+                return self
+            except ElementClickInterceptedException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def type(self, text: str) -> Element:
         """Keys typed into the element; for a file input, the newline-separated paths of the files chosen."""
