@@ -21,6 +21,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from docstore_devplatform import probes
 from docstore_devplatform.testing import EventPublisher, kafka_consumers_left_running, running_kafka_consumer_loops
@@ -127,6 +131,23 @@ async def isolated(endpoints, request: pytest.FixtureRequest) -> AsyncIterator[d
     if left_running:
         names = sorted(task.get_coro().__qualname__ for task in left_running)
         pytest.fail(f"Kafka consumers still run after the test (stop them in its fixtures): {names}")
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The spans the process's tracer provider ends during the test.
+
+    Only the first provider set in a process sticks, so one is installed only if none is, and
+    this test's exporter is added to it.
+    """
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
 
 
 @pytest_asyncio.fixture

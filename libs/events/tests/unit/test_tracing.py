@@ -5,10 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from docstore_events import Envelope, QuotaExceeded
@@ -17,18 +14,6 @@ from docstore_events.envelope import decode, encode
 from docstore_events.outbox import Outbox
 from docstore_events.tracing import current_traceparent, handling, loop_span, traceparent_for
 from docstore_events.unit_of_work import Transaction
-
-
-@pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
-    # Only the first provider set in a process sticks: add to it when another test set one.
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
 
 
 def exceeded(account_id: str = "acct") -> QuotaExceeded:
