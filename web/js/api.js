@@ -187,7 +187,8 @@ export function setUnauthorisedHandler(handler) {
 
 /**
  * Call `/v1/<path>`. `query` drops empty values; `json` becomes the body; `signal` (an
- * AbortSignal) ends a long-poll when the page that asked is left.
+ * AbortSignal) ends a long-poll when the page that asked is left; `priority` is fetch's ("low"
+ * for a request held open in the background).
  * Resolves with the parsed body (null for 204); rejects with ApiError.
  */
 export async function api(method, path, options = {}) {
@@ -211,7 +212,7 @@ export async function api(method, path, options = {}) {
   }
 }
 
-async function send(method, path, { query, json, auth = true, base = apiBase(), signal } = {}) {
+async function send(method, path, { query, json, auth = true, base = apiBase(), signal, priority } = {}) {
   const url = new URL(`${base}/v1/${path.replace(/^\//, "")}`, location.href);
   for (const [name, value] of Object.entries(query || {})) {
     if (value === undefined || value === null || value === "") continue;
@@ -223,7 +224,7 @@ async function send(method, path, { query, json, auth = true, base = apiBase(), 
   if (auth && bearer) headers.Authorization = `Bearer ${bearer}`;
   let response;
   try {
-    response = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json), signal });
+    response = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json), signal, priority });
   } catch (error) {
     throw new ApiError(0, "Cannot reach DocStore. Check your connection and try again.", null);
   }

@@ -353,7 +353,11 @@ async function followChanges(ctx, onChange) {
   }
   while (ctx.isCurrent()) {
     try {
-      const page = await api("GET", "changes", { query: { cursor, wait: CHANGES_WAIT_SECONDS, limit: 200 }, signal });
+      // Low priority: the held request is a background feed, not part of the page's load (a
+      // browser, and Lighthouse, would otherwise count the page as loading for as long as it waits).
+      const page = await api("GET", "changes", {
+        query: { cursor, wait: CHANGES_WAIT_SECONDS, limit: 200 }, signal, priority: "low",
+      });
       cursor = page.next_cursor;
       backoff = 1000;
       if (page.items.length && ctx.isCurrent()) onChange(page.items);
