@@ -86,7 +86,6 @@ class BatchConsumer:
         self.retry = retry
         self.max_records = max_records
         self.kafka = AIOKafkaConsumer(
-            *self.by_topic,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             client_id=f"docstore-{consumer}-batch",
@@ -99,7 +98,15 @@ class BatchConsumer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Connect, and join the group in the background: the first poll waits for the partitions.
+
+        Subscribing after `start` keeps aiokafka's `start` from waiting for the group's
+        assignment (on Tansu, a JoinGroup is held for half the session timeout): a service
+        answers its routes while its consumer joins, and nothing is read before the partitions
+        are assigned, at their committed offsets.
+        """
         await self.kafka.start()
+        self.kafka.subscribe(list(self.by_topic))
         self._task = asyncio.create_task(self.run(), name=f"{self.consumer_name}-batch-consumer")
 
     async def stop(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from docstore_events import Envelope, QuotaExceeded, QuotaRestored, encode
+from docstore_events.batches import BatchConsumer
 from docstore_events.consumer import DLQ_ATTEMPTS, DLQ_ERROR, RetryPolicy
 from docstore_events.runtime import EventRuntime
 from docstore_events.topics import dead_letter_topic
@@ -124,3 +125,38 @@ async def committed_reached(bootstrap: str, group: str, topic: str, total: int) 
 
 async def counts_reached(db: Any, expected: dict[str, int]) -> bool:
     return await counts(db) == expected
+
+
+async def test_start_does_not_wait_for_the_group_and_what_is_sent_meanwhile_is_applied(isolated) -> None:
+    """A service answers while its batch consumer joins the group (Tansu holds a JoinGroup for
+    half the session timeout); events sent before the partitions are assigned are still read."""
+    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
+    records = [encode(exceeded(f"acct-{i}"), source="test", topic_prefix=prefix) for i in range(20)]
+    seen: list[str] = []
+
+    async def handler(envelopes: list[Envelope[Any]]) -> None:
+        seen.extend(envelope.id for envelope in envelopes)
+
+    async def no_dead_letters(*record: Any) -> None:
+        raise AssertionError(f"nothing here is a dead letter: {record}")
+
+    consumer = BatchConsumer(
+        bootstrap_servers=bootstrap,
+        handlers={QuotaExceeded: handler},
+        consumer="joiner",
+        group_id=f"{prefix}joiner",
+        publish=no_dead_letters,
+        topic_prefix=prefix,
+    )
+    await consumer.start()
+    try:
+        assert consumer.kafka.assignment() == set()  # started, not yet a member with partitions
+        await produce_all(bootstrap, records)
+
+        async def all_seen() -> bool:
+            return len(seen) >= len(records)
+
+        await eventually(all_seen, timeout=60, what="every event handed to the handler")
+    finally:
+        await consumer.stop()
+    assert sorted(seen) == sorted(record.id for record in records)
