@@ -37,6 +37,13 @@ import pytest_asyncio
 from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
 from docstore_devplatform.tls import LocalTLS, local_tls
 
+#: The fetch wait of every consumer of a system the tests start, while events flow. The default
+#: (20 ms, `kafka_fetch_max_wait_ms`) keeps one event's latency low on Tansu, which re-reads every
+#: partition a waiting fetch asks for at W/2, 3W/4, ... of the wait; a test system's consumers
+#: stay in that mode, since some test keeps events flowing, and their reads made Tansu the busiest
+#: process of the suite's system phases (a third of their CPU). At 100 ms a consumer costs Tansu and
+#: itself about half as much, for at most 50 ms more per hop.
+TEST_SYSTEM_KAFKA_ENV = {"KAFKA_FETCH_MAX_WAIT_MS": "100"}
 # A tiny Free cap so a test can push an account over it with a few small files.
 FREE_CAP_BYTES = 1_000_000
 PASSWORD = "correct horse battery staple"
@@ -60,6 +67,7 @@ SYSTEM_ENV = {
     # Suites keep a session-scoped user's bearer token for a whole run, longer than the 15-minute
     # default access token; tests of refreshing spend refresh cookies and never wait for expiry.
     "GATEWAY_ACCESS_TTL_SECONDS": "86400",
+    **TEST_SYSTEM_KAFKA_ENV,
 }
 REGION_A = "us-west-2"
 REGION_B = "ap-southeast-2"
