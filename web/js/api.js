@@ -58,6 +58,11 @@ export function forgetSession() {
   for (const key of [BASE_KEY, HINT_KEY]) localStorage.removeItem(key);
 }
 
+/** True while this tab holds a session: an access token, or a refresh cookie it may spend for one. */
+function signedInHere() {
+  return Boolean(token()) || mayRefresh();
+}
+
 /** True when this browser may hold a refresh cookie (a login happened and no logout since). */
 export function mayRefresh() {
   return localStorage.getItem(HINT_KEY) === "1";
@@ -197,6 +202,10 @@ export async function api(method, path, options = {}) {
   } catch (error) {
     // An access token lives minutes: a 401 is first answered by refreshing it, then asking again.
     if (!(error instanceof ApiError && error.status === 401 && error.withToken)) throw error;
+    // The session it was sent with already ended here (a logout while it was on its way, or another
+    // request found it ended): the login page is showing, and drawing it again would wipe what the
+    // person is typing into it.
+    if (!signedInHere()) throw error;
     // Another request of this tab may have refreshed meanwhile: then its token is the one to use.
     const renewed = token() && token() !== error.sentToken;
     if (!renewed && !(await refreshSession())) {
@@ -206,7 +215,7 @@ export async function api(method, path, options = {}) {
     try {
       return await send(method, path, options);
     } catch (again) {
-      if (again instanceof ApiError && again.status === 401 && again.withToken) onUnauthorised(again);
+      if (again instanceof ApiError && again.status === 401 && again.withToken && signedInHere()) onUnauthorised(again);
       throw again;
     }
   }
