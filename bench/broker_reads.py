@@ -1,0 +1,127 @@
+"""CPU that consumers waiting for events cost Tansu and themselves, per fetch wait.
+
+Tansu 0.6 answers a fetch that finds nothing only after re-reading every partition it asked for
+at W/2, 3W/4, ... of the wait W (docs/ARCHITECTURE.md, "Long polls and idle cost"), so a consumer
+polling with a short wait keeps the broker reading. This bench starts Tansu alone (as the local
+platform does, `docstore_devplatform.launch.tansu_argv`), creates `--topics` topics of three
+partitions, and for each wait runs `--consumers` aiokafka consumers (their own groups, every
+topic) polling with nothing to read, then measures over `--seconds` the CPU of Tansu and of this
+process (the consumers). The baseline is the services' default busy wait, 20 ms
+(`kafka_fetch_max_wait_ms`), measured in the same run; the figures for the longer waits are
+ratios to it. The test systems use 100 ms (`docstore_devplatform.e2e.TEST_SYSTEM_KAFKA_ENV`).
+
+    uv run python bench/broker_reads.py [--consumers 6] [--topics 12] [--seconds 8] [--json]
+
+With `--json` the last line of stdout is one JSON object:
+{"bench": "broker_reads", "waits": {"20": {"tansu_cores": ..., "consumer_cores": ...}, ...}, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from docstore_devplatform.launch import ServerPorts, tansu_argv
+from docstore_devplatform.paths import find_binaries
+from docstore_devplatform.probes import check_kafka, create_topics
+from docstore_devplatform.waiting import wait_until
+
+BASELINE_MS = 20
+WAITS_MS = (BASELINE_MS, 50, 100, 200, 500)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid`, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def measure(bootstrap: str, tansu_pid: int, topics: list[str], wait_ms: int, consumers: int, seconds: float):
+    """Cores Tansu and this process use while `consumers` poll `topics` with `wait_ms`."""
+    started = []
+    for n in range(consumers):
+        consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=bootstrap, group_id=f"bench-{wait_ms}-{n}", fetch_max_wait_ms=wait_ms
+        )
+        await consumer.start()
+        started.append(consumer)
+
+    async def poll(consumer: AIOKafkaConsumer) -> None:
+        while True:
+            await consumer.getmany(timeout_ms=1000)
+
+    polls = [asyncio.create_task(poll(consumer)) for consumer in started]
+    try:
+        await asyncio.sleep(4)  # the groups' joins (Tansu holds each for half the session timeout) are over
+        broker0, own0, clock0 = cpu_seconds(tansu_pid), cpu_seconds(os.getpid()), time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - clock0
+        broker, own = cpu_seconds(tansu_pid) - broker0, cpu_seconds(os.getpid()) - own0
+    finally:
+        for task in polls:
+            task.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        for consumer in started:
+            await consumer.stop()
+    return {"tansu_cores": round(broker / elapsed, 3), "consumer_cores": round(own / elapsed, 3)}
+
+
+async def run(args: argparse.Namespace, bootstrap: str, tansu_pid: int, topics: list[str]) -> dict[int, dict]:
+    """`measure` at every wait of WAITS_MS, the baseline first."""
+    return {wait: await measure(bootstrap, tansu_pid, topics, wait, args.consumers, args.seconds) for wait in WAITS_MS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--consumers", type=int, default=6)
+    parser.add_argument("--topics", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args()
+    ports = ServerPorts.auto()
+    tansu = subprocess.Popen(tansu_argv(find_binaries(), ports), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bootstrap = f"127.0.0.1:{ports.kafka}"
+    topics = [f"bench-reads-{n}" for n in range(args.topics)]
+    try:
+        wait_until(lambda: check_kafka(bootstrap), what="Tansu", timeout=30)
+        create_topics(bootstrap, topics, partitions=3)
+        figures = asyncio.run(run(args, bootstrap, tansu.pid, topics))
+    finally:
+        tansu.terminate()
+        tansu.wait(10)
+    base = figures[BASELINE_MS]
+    base_total = base["tansu_cores"] + base["consumer_cores"]
+    print(f"{args.consumers} consumers, {args.topics} topics x 3 partitions, nothing to read, {args.seconds:g} s each")
+    print(f"{'fetch wait':>10}  {'Tansu':>7}  {'consumers':>9}  {'total':>7}  vs {BASELINE_MS} ms")
+    for wait, figure in figures.items():
+        total = figure["tansu_cores"] + figure["consumer_cores"]
+        figure["ratio_to_baseline"] = round(total / base_total, 2) if base_total else 0.0
+        print(
+            f"{wait:>7} ms  {figure['tansu_cores']:>7.3f}  {figure['consumer_cores']:>9.3f}  {total:>7.3f}"
+            f"  {figure['ratio_to_baseline']:>5.2f}x"
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "bench": "broker_reads",
+                    "consumers": args.consumers,
+                    "topics": args.topics,
+                    "seconds": args.seconds,
+                    "baseline_ms": BASELINE_MS,
+                    "waits": {str(wait): figure for wait, figure in figures.items()},
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
