@@ -41,8 +41,8 @@ from docstore_devplatform.tls import LocalTLS, local_tls
 #: (20 ms, `kafka_fetch_max_wait_ms`) keeps one event's latency low on Tansu, which re-reads every
 #: partition a waiting fetch asks for at W/2, 3W/4, ... of the wait; a test system's consumers
 #: stay in that mode, since some test keeps events flowing, and their reads made Tansu the busiest
-#: process of the suite's system phases (a third of their CPU). At 100 ms a consumer costs Tansu and
-#: itself about half as much, for at most 50 ms more per hop.
+#: process of the suite's system phases (a fifth to a third of their CPU). At 100 ms a consumer
+#: costs Tansu and itself a third as much (bench/broker_reads.py), for at most 50 ms more per hop.
 TEST_SYSTEM_KAFKA_ENV = {"KAFKA_FETCH_MAX_WAIT_MS": "100"}
 # A tiny Free cap so a test can push an account over it with a few small files.
 FREE_CAP_BYTES = 1_000_000
