@@ -24,9 +24,9 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from idle import read_times
 
 from docstore_devplatform.launch import ServerPorts, tansu_argv
 from docstore_devplatform.paths import find_binaries
@@ -35,13 +35,14 @@ from docstore_devplatform.waiting import wait_until
 
 BASELINE_MS = 20
 WAITS_MS = (BASELINE_MS, 50, 100, 200, 500)
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid`, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """The CPU seconds `pid` has used (idle.py's reading of /proc); `pid` must be running."""
+    times = read_times(pid)
+    if times is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return times.own
 
 
 async def measure(bootstrap: str, tansu_pid: int, topics: list[str], wait_ms: int, consumers: int, seconds: float):
