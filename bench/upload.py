@@ -40,6 +40,7 @@ import httpx
 import urllib3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from counts import settled, snapshot
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
@@ -91,6 +92,11 @@ def cpu_report(before: dict[str, float], after: dict[str, float], files: int) ->
     top = sorted(((s, n) for n, s in spent.items() if s > 0.005), reverse=True)
     total = sum(s for s, _ in top)
     return f"{total / files * 1000:.1f} ms CPU/file: " + ", ".join(f"{n} {s / files * 1000:.1f}" for s, n in top)
+
+
+def cpu_total(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds used by every process between two `_descendant_cpu` snapshots."""
+    return sum(max(0.0, after.get(name, 0.0) - before.get(name, 0.0)) for name in after)
 
 
 def file_bytes(payload: bytes, n: int, run: int = 0) -> bytes:
@@ -340,13 +346,28 @@ def main() -> None:
                     auth = await account(api)
                     raw_big = await asyncio.to_thread(raw_large, s3, big, args.parallel)
                     our_big = await ours_large(api, auth, big, args.parallel)
+                    topics = all_topics()
                     cpu = _descendant_cpu()
                     raw_many = await raw_small(s3, args.small, payload, args.parallel)
                     cpu_raw = _descendant_cpu()
+                    counts_before = await snapshot(endpoints, topics)
                     our_many = await ours_small_batched(api, auth, args.small, payload, args.parallel, args.batch)
                     cpu_ours = _descendant_cpu()
+                    # Every consumer has caught up once the last completion's effects are in: the
+                    # batches wait for "completed", so only the events' consumers may still be
+                    # writing. Counting then covers the whole cost of each file.
+                    counts_after = await settled(endpoints, topics)
+                    cpu_settled = _descendant_cpu()
+                    sent = counts_after - counts_before
                     print(f"  raw small:  {cpu_report(cpu, cpu_raw, args.small)}", file=sys.stderr)
                     print(f"  ours small: {cpu_report(cpu_raw, cpu_ours, args.small)}", file=sys.stderr)
+                    print(f"  ours small: {sent.line(args.small)}", file=sys.stderr)
+                    figures.update(sent.per(args.small))
+                    figures["cpu_ms_per_file_raw"] = round(cpu_total(cpu, cpu_raw) * 1000 / args.small, 2)
+                    figures["cpu_ms_per_file_ours"] = round(cpu_total(cpu_raw, cpu_ours) * 1000 / args.small, 2)
+                    figures["cpu_ms_per_file_ours_settled"] = round(
+                        cpu_total(cpu_raw, cpu_settled) * 1000 / args.small, 2
+                    )
                     print(
                         f"  (raw {args.small / raw_many:.1f} files/s, batches {args.small / our_many:.1f} files/s)",
                         file=sys.stderr,

@@ -1,0 +1,168 @@
+"""What DocStore sends to its servers, counted at the servers: database commands and broker records.
+
+These counts cost on any database and any broker, whatever its speed, so they are the figures
+DocStore controls (issue 35). Both are read from the servers themselves, before and after a phase:
+
+- database commands: the sum of `serverStatus.opcounters` (insert, query, update, delete,
+  getmore, command) over every database of the MongoDB-protocol server. It counts every
+  service's commands in the phase, background loops included (outbox relays, watchers), and
+  the two `serverStatus` commands that take the snapshots;
+- broker records: the sum of every partition's end offset over the given topics, so every record
+  any producer wrote in the phase (dead letters included, if their topics are given).
+
+    before = await snapshot(endpoints, topics)
+    ...  # the phase
+    after = await snapshot(endpoints, topics)
+    per_file = (after - before).per(files)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo import AsyncMongoClient
+
+OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """Database commands by kind and broker records by topic, as totals or as a difference of two snapshots."""
+
+    database: dict[str, float]
+    records_by_topic: dict[str, float]
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(
+            {kind: self.database.get(kind, 0) - other.database.get(kind, 0) for kind in OPCOUNTERS},
+            {
+                topic: count - other.records_by_topic.get(topic, 0)
+                for topic, count in self.records_by_topic.items()
+                if count != other.records_by_topic.get(topic, 0)
+            },
+        )
+
+    @property
+    def broker_records(self) -> float:
+        return sum(self.records_by_topic.values())
+
+    @property
+    def database_ops(self) -> float:
+        return sum(self.database.values())
+
+    def per(self, files: int) -> dict[str, Any]:
+        """Per file, for a bench's --json: database commands (total and by kind) and broker records (total and by topic)."""
+        return {
+            "db_ops_per_file": round(self.database_ops / files, 2),
+            "db_ops_per_file_by_kind": {kind: round(count / files, 2) for kind, count in self.database.items()},
+            "broker_records_per_file": round(self.broker_records / files, 2),
+            "broker_records_per_file_by_topic": {
+                topic: round(count / files, 2) for topic, count in sorted(self.records_by_topic.items())
+            },
+        }
+
+    def line(self, files: int) -> str:
+        kinds = ", ".join(f"{kind} {count / files:.2f}" for kind, count in self.database.items() if count)
+        topics = ", ".join(
+            f"{topic.removeprefix('docstore.')} {count / files:.2f}"
+            for topic, count in sorted(self.records_by_topic.items(), key=lambda item: -item[1])
+        )
+        return (
+            f"{self.database_ops / files:.2f} database commands per file ({kinds}); "
+            f"{self.broker_records / files:.2f} broker records per file ({topics})"
+        )
+
+
+async def database_counters(mongo_url: str) -> dict[str, float]:
+    """The server's operation counters since it started (`serverStatus.opcounters`)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10_000)
+    try:
+        status = await client.admin.command("serverStatus")
+    finally:
+        await client.close()
+    counters = status.get("opcounters") or {}
+    return {kind: float(counters.get(kind, 0)) for kind in OPCOUNTERS}
+
+
+async def broker_end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
+    """Per topic of `topics` that exists, the sum of its partitions' end offsets (records ever written)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the cluster's metadata, which partitions_for_topic reads
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+    written: dict[str, float] = {}
+    for partition, end in ends.items():
+        written[partition.topic] = written.get(partition.topic, 0.0) + end
+    return written
+
+
+async def snapshot(endpoints: Any, topics: Iterable[str]) -> Counts:
+    """Database counters and broker end offsets now (`endpoints`: devplatform's `Endpoints`)."""
+    return Counts(
+        await database_counters(endpoints.mongo_url),
+        await broker_end_offsets(endpoints.kafka_bootstrap, list(topics)),
+    )
+
+
+GROUPS = ("gateway", "metadata", "metadata-audit", "upload", "quota", "indexer", "notify")
+"""The services' consumer groups (a region's topic prefix goes before each)."""
+
+
+async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] = GROUPS) -> int:
+    """Records the consumer groups have not yet committed past, over the partitions each group has
+    committed on at least once (a group's own topics; it never commits on the others)."""
+    topics = list(topics)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await probe.start()
+    try:
+        await probe.topics()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(probe.partitions_for_topic(topic) or ())
+        ]
+        ends = await probe.end_offsets(partitions) if partitions else {}
+    finally:
+        await probe.stop()
+    behind = 0
+    for group in groups:
+        # OffsetFetch needs a group id but no membership: this consumer never joins or subscribes.
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await reader.start()
+        try:
+            for partition, end in ends.items():
+                committed = await reader.committed(partition)
+                if committed is not None and committed < end:
+                    behind += end - committed
+        finally:
+            await reader.stop()
+    return behind
+
+
+async def settled(endpoints: Any, topics: Iterable[str], *, timeout_s: float = 180) -> Counts:
+    """Waits until every consumer group has committed past every record of `topics` and the broker
+    took no new record for a second (a consumer that commits may have produced), or `timeout_s`;
+    returns a snapshot taken then."""
+    topics = list(topics)
+    deadline = time.monotonic() + timeout_s
+    last = await snapshot(endpoints, topics)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        now = await snapshot(endpoints, topics)
+        moved, last = (now - last).broker_records, now
+        if not moved and not await lagging(endpoints.kafka_bootstrap, topics):
+            break
+    return last
