@@ -36,6 +36,8 @@ class Counts:
 
     database: dict[str, float]
     records_by_topic: dict[str, float]
+    by_collection: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Commands that named a collection, by `database.collection` (SecantusDB's `top`)."""
 
     def __sub__(self, other: Counts) -> Counts:
         return Counts(
@@ -45,7 +47,22 @@ class Counts:
                 for topic, count in self.records_by_topic.items()
                 if count != other.records_by_topic.get(topic, 0)
             },
+            {
+                name: count - other.by_collection.get(name, 0)
+                for name, count in self.by_collection.items()
+                if count != other.by_collection.get(name, 0)
+            },
         )
+
+    def by_service(self) -> dict[str, float]:
+        """Commands that named a collection, by the service whose database it is
+        (`docstore_<service>_<region>`)."""
+        services: dict[str, float] = {}
+        for name, count in self.by_collection.items():
+            database = name.split(".", 1)[0]
+            service = database.split("_")[1] if database.startswith("docstore_") else database
+            services[service] = services.get(service, 0.0) + count
+        return services
 
     @property
     def broker_records(self) -> float:
@@ -61,6 +78,14 @@ class Counts:
             "db_ops_per_file": round(self.database_ops / files, 2),
             "db_ops_per_file_by_kind": {kind: round(count / files, 2) for kind, count in self.database.items()},
             "broker_records_per_file": round(self.broker_records / files, 2),
+            "db_ops_per_file_by_service": {
+                service: round(count / files, 2) for service, count in sorted(self.by_service().items())
+            },
+            "db_ops_per_file_by_collection": {
+                name: round(count / files, 2)
+                for name, count in sorted(self.by_collection.items(), key=lambda item: -item[1])
+                if count / files >= 0.05
+            },
             "broker_records_per_file_by_topic": {
                 topic: round(count / files, 2) for topic, count in sorted(self.records_by_topic.items())
             },
@@ -72,8 +97,12 @@ class Counts:
             f"{topic.removeprefix('docstore.')} {count / files:.2f}"
             for topic, count in sorted(self.records_by_topic.items(), key=lambda item: -item[1])
         )
+        services = ", ".join(
+            f"{service} {count / files:.2f}"
+            for service, count in sorted(self.by_service().items(), key=lambda item: -item[1])
+        )
         return (
-            f"{self.database_ops / files:.2f} database commands per file ({kinds}); "
+            f"{self.database_ops / files:.2f} database commands per file ({kinds}; by service: {services}); "
             f"{self.broker_records / files:.2f} broker records per file ({topics})"
         )
 
@@ -87,6 +116,20 @@ async def database_counters(mongo_url: str) -> dict[str, float]:
         await client.close()
     counters = status.get("opcounters") or {}
     return {kind: float(counters.get(kind, 0)) for kind in OPCOUNTERS}
+
+
+async def collection_counters(mongo_url: str) -> dict[str, float]:
+    """Commands per `database.collection` since the server started (`top`; empty where unsupported)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10_000)
+    try:
+        totals = (await client.admin.command("top")).get("totals", {})
+    except Exception:  # a server without `top`: the by-collection split is left out
+        return {}
+    finally:
+        await client.close()
+    return {
+        name: float(entry.get("total", {}).get("count", 0)) for name, entry in totals.items() if isinstance(entry, dict)
+    }
 
 
 async def broker_end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
@@ -114,6 +157,7 @@ async def snapshot(endpoints: Any, topics: Iterable[str]) -> Counts:
     return Counts(
         await database_counters(endpoints.mongo_url),
         await broker_end_offsets(endpoints.kafka_bootstrap, list(topics)),
+        await collection_counters(endpoints.mongo_url),
     )
 
 
@@ -122,8 +166,8 @@ GROUPS = ("gateway", "metadata", "metadata-audit", "upload", "quota", "indexer",
 
 
 async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] = GROUPS) -> int:
-    """Records the consumer groups have not yet committed past, over the partitions each group has
-    committed on at least once (a group's own topics; it never commits on the others)."""
+    """Records the consumer groups have not yet committed past. A group counts as reading a topic
+    once it has committed on any of its partitions; its other partitions of that topic count from 0."""
     topics = list(topics)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await probe.start()
@@ -143,26 +187,26 @@ async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] =
         reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
         await reader.start()
         try:
-            for partition, end in ends.items():
-                committed = await reader.committed(partition)
-                if committed is not None and committed < end:
-                    behind += end - committed
+            committed = {partition: await reader.committed(partition) for partition in ends}
         finally:
             await reader.stop()
+        read_topics = {partition.topic for partition, offset in committed.items() if offset is not None}
+        for partition, end in ends.items():
+            if partition.topic in read_topics:
+                behind += max(0, end - (committed[partition] or 0))
     return behind
 
 
-async def settled(endpoints: Any, topics: Iterable[str], *, timeout_s: float = 180) -> Counts:
+async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, timeout_s: float = 180) -> Counts:
     """Waits until every consumer group has committed past every record of `topics` and the broker
-    took no new record for a second (a consumer that commits may have produced), or `timeout_s`;
-    returns a snapshot taken then."""
+    took no new record for `quiet_s` seconds in a row (a consumer may still be working on a record it
+    has not committed, and produce later), or `timeout_s`; returns a snapshot taken then."""
     topics = list(topics)
     deadline = time.monotonic() + timeout_s
-    last = await snapshot(endpoints, topics)
-    while time.monotonic() < deadline:
+    last, quiet = await snapshot(endpoints, topics), 0
+    while time.monotonic() < deadline and quiet < quiet_s:
         await asyncio.sleep(1.0)
         now = await snapshot(endpoints, topics)
         moved, last = (now - last).broker_records, now
-        if not moved and not await lagging(endpoints.kafka_bootstrap, topics):
-            break
+        quiet = quiet + 1 if not moved and not await lagging(endpoints.kafka_bootstrap, topics) else 0
     return last
