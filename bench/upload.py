@@ -94,6 +94,30 @@ def cpu_report(before: dict[str, float], after: dict[str, float], files: int) ->
     return f"{total / files * 1000:.1f} ms CPU/file: " + ", ".join(f"{n} {s / files * 1000:.1f}" for s, n in top)
 
 
+async def reads(api: httpx.AsyncClient, auth: dict, endpoints, topics: list[str], count: int) -> dict:
+    """What the two commonest reads send, per request, counted at the servers once settled: a page of
+    50 documents (`GET /v1/documents`) and a download URL (`GET /v1/documents/{id}/download`, whose
+    audit record is an event). One request at a time, `count` of each; 0 skips."""
+    if not count:
+        return {}
+    figures: dict = {}
+    page = (await api.get("/v1/documents", headers=auth, params={"limit": 50})).json()["items"]
+    ids = [item["document_id"] for item in page]
+    for name, path in (
+        ("list_page", lambda n: "/v1/documents?limit=50"),
+        ("download_url", lambda n: f"/v1/documents/{ids[n % len(ids)]}/download"),
+    ):
+        before = await snapshot(endpoints, topics)
+        for n in range(count):
+            (await api.get(path(n), headers=auth)).raise_for_status()
+        sent = (await settled(endpoints, topics)) - before
+        print(f"  {name} x{count}: {sent.line(count).replace('per file', 'per request')}", file=sys.stderr)
+        figures.update(
+            {f"{name}_{key.replace('per_file', 'per_request')}": value for key, value in sent.per(count).items()}
+        )
+    return figures
+
+
 def cpu_total(before: dict[str, float], after: dict[str, float]) -> float:
     """CPU seconds used by every process between two `_descendant_cpu` snapshots."""
     return sum(max(0.0, after.get(name, 0.0) - before.get(name, 0.0)) for name in after)
@@ -317,6 +341,9 @@ def main() -> None:
     parser.add_argument(
         "--forms", action="store_true", help="also batches with sha256 as pinned POST forms (not presigned PUTs)"
     )
+    parser.add_argument(
+        "--reads", type=int, default=200, help="list pages and download URLs to count commands for (0: skip)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
@@ -363,6 +390,7 @@ def main() -> None:
                     print(f"  ours small: {cpu_report(cpu_raw, cpu_ours, args.small)}", file=sys.stderr)
                     print(f"  ours small: {sent.line(args.small)}", file=sys.stderr)
                     figures.update(sent.per(args.small))
+                    figures.update(await reads(api, auth, endpoints, topics, args.reads))
                     figures["cpu_ms_per_file_raw"] = round(cpu_total(cpu, cpu_raw) * 1000 / args.small, 2)
                     figures["cpu_ms_per_file_ours"] = round(cpu_total(cpu_raw, cpu_ours) * 1000 / args.small, 2)
                     figures["cpu_ms_per_file_ours_settled"] = round(
