@@ -12,6 +12,8 @@ import signal
 
 import pytest
 
+from docstore_devplatform.testing import eventually
+
 from .conftest import Platform, Uploaded, assert_nothing_lost, broker_answers, premium_user, try_upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -46,7 +48,12 @@ async def test_broker_killed_during_a_burst_of_uploads(platform: Platform, api) 
     restarts = platform.restarts("kafka")
     killed: list[int] = []
     completed = await burst(
-        api, user, "burst", BURST, after=BURST // 3, then=lambda: killed.append(platform.signal("kafka", signal.SIGKILL))
+        api,
+        user,
+        "burst",
+        BURST,
+        after=BURST // 3,
+        then=lambda: killed.append(platform.signal("kafka", signal.SIGKILL)),
     )
     assert killed and len(completed) >= BURST // 3
     await platform.wait_restarted("kafka", killed[0], restarts)
@@ -64,8 +71,6 @@ async def test_broker_killed_while_a_consumer_is_stopped_with_events_waiting(pla
         async def counted() -> bool:  # the relay published them: quota, another consumer, saw them all
             usage = (await api.get("/v1/usage", headers=user.auth)).json()
             return usage["used_bytes"] == sum(u.size for u in completed)
-
-        from docstore_devplatform.testing import eventually
 
         await eventually(counted, timeout=60, what="quota counting the uploads before the broker dies")
         restarts = platform.restarts("kafka")

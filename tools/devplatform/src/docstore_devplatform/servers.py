@@ -22,9 +22,9 @@ Logs go to ``<data_dir>/logs/<name>.log``.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -331,10 +331,10 @@ class Servers:
 
         ep = self.endpoints
         if name == "kafka-log":
-            log_store = probes.s3_client(f"http://{HOST}:{self.ports.kafka_log_s3}", ep.s3_access_key, ep.s3_secret_key)
+            store = probes.s3_client(f"http://{HOST}:{self.ports.kafka_log_s3}", ep.s3_access_key, ep.s3_secret_key)
             return [
-                (f"create bucket {KAFKA_LOG_BUCKET}", functools.partial(probes.create_bucket, log_store, KAFKA_LOG_BUCKET)),
-                ("object PUT then GET", functools.partial(probes.check_s3_object_io, log_store, KAFKA_LOG_BUCKET)),
+                (f"create bucket {KAFKA_LOG_BUCKET}", functools.partial(probes.create_bucket, store, KAFKA_LOG_BUCKET)),
+                ("object PUT then GET", functools.partial(probes.check_s3_object_io, store, KAFKA_LOG_BUCKET)),
             ]
         if name == "kafka":
             return [

@@ -260,6 +260,7 @@ async def _read_group(bootstrap: str, group: str, tp: TopicPartition, *, until: 
         await consumer.stop()
     return read
 
+
 def test_s3_keeps_objects_across_a_crash(servers: Servers):
     s3 = _s3(servers.endpoints)
     s3.put_object(Bucket=BUCKET, Key="durable.txt", Body=b"still here")
@@ -289,4 +290,3 @@ def test_a_server_that_cannot_start_fails_with_its_log_tail(tmp_path: Path):
     message = str(failure.value)
     assert "mongo" in message and "exited with status 3" in message and "boom: cannot open storage" in message
     assert platform.pids() == {}
-
