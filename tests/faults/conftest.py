@@ -194,12 +194,20 @@ async def assert_nothing_lost(api: httpx.AsyncClient, user: User, completed: lis
         missing = expected - set(await listed(api, user))
         raise AssertionError(f"{len(missing)} of {len(expected)} completed uploads never listed") from None
 
+    seen: list[dict] = []
+
     async def counted() -> dict | None:
         usage = (await api.get("/v1/usage", headers=user.auth)).json()
-        return usage if usage["used_bytes"] == sum(found.values()) else None
+        seen.append(usage)
+        return usage if (usage["used_bytes"], usage["documents"]) == (sum(found.values()), len(found)) else None
 
-    usage = await eventually(counted, timeout=60, what=f"quota counting {sum(found.values())} bytes exactly once")
-    assert usage["used_bytes"] >= sum(u.size for u in completed)
+    try:
+        await eventually(counted, timeout=60)
+    except AssertionError:
+        raise AssertionError(
+            f"quota never counted the {len(found)} listed documents ({sum(found.values())} bytes) exactly once: "
+            f"{seen[-1]}; {len(completed)} answered complete ({sum(u.size for u in completed)} bytes)"
+        ) from None
 
     async def all_found() -> bool:
         response = await api.get("/v1/search", params={"q": f"{tag}common", "limit": 100}, headers=user.auth)
