@@ -82,7 +82,13 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
     else:
         from docstore_devplatform.servers import Servers
 
-        servers = Servers(test_data_dir / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
+        # The broker's log stays in memory here (DOCSTORE_TEST_BROKER_STORAGE=s3 for the durable one):
+        # see tools/devplatform/README.md, "The broker's log", for the figures. tests/faults starts a
+        # platform of its own with the durable broker.
+        storage = os.environ.get("DOCSTORE_TEST_BROKER_STORAGE") or "memory"
+        servers = Servers(
+            test_data_dir / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET], broker_storage=storage
+        )
     try:
         endpoints = servers.start()
         saved = dict(os.environ)

@@ -10,7 +10,7 @@ in total and per process. The machine's total busy cores over the same window ar
 too: the machine may be shared, and a platform figure far below the machine's tells
 that the rest is someone else's load.
 
-    uv run python bench/idle.py [--seconds 60] [--json]
+    uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--json]
 
 With `--json` the last line of stdout is one JSON object:
 {"bench": "idle", "seconds": 60, "cores_total": ..., "per_process": {...}, ...}
@@ -155,27 +155,22 @@ def settle(named: dict[str, int], cap: float) -> float:
     return time.monotonic() - started
 
 
-def platform(data_dir: Path, *, command: str, timeout: float | None = None) -> None:
+def platform(data_dir: Path, *, command: str, timeout: float | None = None, broker_storage: str = "s3") -> None:
     """Run `python -m docstore_devplatform <command>` (the code path of scripts/up and scripts/down)."""
     argv = [sys.executable, "-m", "docstore_devplatform", command, "--data-dir", str(data_dir)]
     if command == "up":
-        argv += ["--ports", "auto", "--timeout", str(timeout or 300)]
+        argv += ["--ports", "auto", "--timeout", str(timeout or 300), "--broker-storage", broker_storage]
     subprocess.run(argv, check=True, stdout=sys.stderr)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=60.0, help="measuring window (default %(default)s)")
-    parser.add_argument("--settle-cap", type=float, default=120.0, help="longest settling time (default %(default)s)")
-    parser.add_argument("--keep", type=Path, help="data dir to use and keep (default: a temporary one)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, storage: str) -> dict:
+    """One platform, its broker's log in `storage`: start, settle, measure, stop."""
     with tempfile.TemporaryDirectory(prefix="docstore-bench-idle-") as folder:
         data_dir = (args.keep or Path(folder) / "data").resolve()
-        print("starting the platform (both regions) ...", file=sys.stderr, flush=True)
+        print(f"starting the platform (both regions, broker log {storage}) ...", file=sys.stderr, flush=True)
         started = time.monotonic()
         try:
-            platform(data_dir, command="up")
+            platform(data_dir, command="up", broker_storage=storage)
             ready_after = time.monotonic() - started
             state = StateFile.read(data_dir) or {}
             named = named_processes(state)
@@ -185,24 +180,40 @@ def main() -> None:
         finally:
             platform(data_dir, command="down")
     total = sum(per.values())
-    print(f"\nidle platform, both regions: {total:.3f} cores over {args.seconds:.0f} s")
+    print(f"\nidle platform, both regions, broker log {storage}: {total:.3f} cores over {args.seconds:.0f} s")
     print(f"(ready after {ready_after:.0f} s, settled {settled_after:.0f} s later; machine busy {machine:.2f} cores)")
     for label, cores in sorted(per.items(), key=lambda item: -item[1]):
         print(f"  {label:28} {cores:7.4f} cores  ({cores * 100:5.1f} % of one)")
+    return {
+        "bench": "idle",
+        "broker_storage": storage,
+        "seconds": args.seconds,
+        "cores_total": round(total, 4),
+        "per_process": {label: round(cores, 4) for label, cores in sorted(per.items())},
+        "machine_busy_cores": round(machine, 3),
+        "ready_s": round(ready_after, 1),
+        "settle_s": round(settled_after, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="measuring window (default %(default)s)")
+    parser.add_argument("--settle-cap", type=float, default=120.0, help="longest settling time (default %(default)s)")
+    parser.add_argument("--keep", type=Path, help="data dir to use and keep (default: a temporary one)")
+    parser.add_argument(
+        "--broker-storage",
+        choices=["s3", "memory", "both"],
+        default="s3",
+        help="the broker's log: s3 (the platform's default, with its own SeaweedFS), memory, or both in turn",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per run as the last lines")
+    args = parser.parse_args()
+    engines = ["s3", "memory"] if args.broker_storage == "both" else [args.broker_storage]
+    runs = [run(args, storage) for storage in engines]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "bench": "idle",
-                    "seconds": args.seconds,
-                    "cores_total": round(total, 4),
-                    "per_process": {label: round(cores, 4) for label, cores in sorted(per.items())},
-                    "machine_busy_cores": round(machine, 3),
-                    "ready_s": round(ready_after, 1),
-                    "settle_s": round(settled_after, 1),
-                }
-            )
-        )
+        for figures in runs:
+            print(json.dumps(figures))
 
 
 if __name__ == "__main__":

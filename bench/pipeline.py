@@ -11,10 +11,12 @@ own process, then measures, in the same run:
 Events are sent one at a time so each latency is one event's. Prints p50/p99 and the
 ratio pipeline/raw.
 
-    uv run python bench/pipeline.py [--events 2000] [--json]
+    uv run python bench/pipeline.py [--events 2000] [--broker-storage both|s3|memory] [--json]
 
-With `--json` the last line of stdout is one JSON object with both runs' p50/p99 (ms) and
-the ratios: {"bench": "pipeline", "raw_p50_ms": ..., "pipeline_p99_ms": ..., "ratio_p50": ...}.
+By default it runs twice, on fresh servers each time: with the broker's log on `s3://` (the
+platform's durable broker) and in memory, and compares them. With `--json` the last lines of
+stdout are one JSON object per run with its p50/p99 (ms) and the ratios:
+{"bench": "pipeline", "broker_storage": "s3", "raw_p50_ms": ..., "pipeline_p99_ms": ..., "ratio_p50": ...}.
 """
 
 from __future__ import annotations
@@ -167,49 +169,69 @@ def report(name: str, samples: list[float]) -> tuple[float, float]:
     return p50, p99
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    args = parser.parse_args()
+def measure(events: int, storage: str) -> dict[str, Any]:
+    """One run on fresh servers whose broker keeps its log in `storage` (s3 or memory)."""
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
-        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics())
-        print("starting servers and the quota service ...", file=sys.stderr)
+        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics(), broker_storage=storage)
+        print(f"starting servers (broker log: {storage}) and the quota service ...", file=sys.stderr)
         endpoints = servers.start()
         quota = ServiceProcesses(endpoints, Path(folder) / "services", names=["quota"])
         try:
             quota.start()
-            raw = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, args.events))
-            floor = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, args.events, endpoints.mongo_url))
-            pipeline = asyncio.run(pipeline_latencies(endpoints.kafka_bootstrap, endpoints.mongo_url, args.events))
+            raw = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, events))
+            floor = asyncio.run(raw_round_trips(endpoints.kafka_bootstrap, events, endpoints.mongo_url))
+            pipeline = asyncio.run(pipeline_latencies(endpoints.kafka_bootstrap, endpoints.mongo_url, events))
         finally:
             quota.stop()
             servers.stop()
     print(
-        f"\n{args.events} events, one at a time, after {WARMUP} warm-up events each; fetch wait {FETCH_MAX_WAIT_MS} ms"
+        f"\nbroker log {storage}: {events} events, one at a time, after {WARMUP} warm-up events each; "
+        f"fetch wait {FETCH_MAX_WAIT_MS} ms"
     )
     raw_p50, raw_p99 = report("raw aiokafka produce -> consume", raw)
     floor_p50, floor_p99 = report("raw + one transaction of quota's writes", floor)
     pipe_p50, pipe_p99 = report("upload.completed -> quota usage updated", pipeline)
     print(f"{'ratio pipeline / raw':42} p50 {pipe_p50 / raw_p50:8.1f} x    p99 {pipe_p99 / raw_p99:8.1f} x")
     print(f"{'ratio pipeline / floor':42} p50 {pipe_p50 / floor_p50:8.1f} x    p99 {pipe_p99 / floor_p99:8.1f} x")
+    return {
+        "bench": "pipeline",
+        "broker_storage": storage,
+        "events": events,
+        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+        "raw_p50_ms": raw_p50,
+        "raw_p99_ms": raw_p99,
+        "floor_p50_ms": floor_p50,
+        "floor_p99_ms": floor_p99,
+        "pipeline_p50_ms": pipe_p50,
+        "pipeline_p99_ms": pipe_p99,
+        "ratio_p50": pipe_p50 / raw_p50,
+        "ratio_p99": pipe_p99 / raw_p99,
+        "ratio_floor_p50": pipe_p50 / floor_p50,
+        "ratio_floor_p99": pipe_p99 / floor_p99,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument(
+        "--broker-storage",
+        choices=["both", "s3", "memory"],
+        default="both",
+        help="the broker's log: the durable s3:// one (the platform's), memory://, or both in one run (default)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per engine as the last lines")
+    args = parser.parse_args()
+    engines = ["s3", "memory"] if args.broker_storage == "both" else [args.broker_storage]
+    runs = [measure(args.events, storage) for storage in engines]
+    if len(runs) == 2:
+        durable, memory = runs
+        print("\ndurable (s3) against in-memory broker log:")
+        for key in ("raw_p50_ms", "raw_p99_ms", "pipeline_p50_ms", "pipeline_p99_ms"):
+            print(f"  {key:18} {durable[key]:8.2f} against {memory[key]:8.2f}   ({durable[key] / memory[key]:.2f} x)")
     if args.json:
-        figures = {
-            "bench": "pipeline",
-            "events": args.events,
-            "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
-            "raw_p50_ms": raw_p50,
-            "raw_p99_ms": raw_p99,
-            "floor_p50_ms": floor_p50,
-            "floor_p99_ms": floor_p99,
-            "pipeline_p50_ms": pipe_p50,
-            "pipeline_p99_ms": pipe_p99,
-            "ratio_p50": pipe_p50 / raw_p50,
-            "ratio_p99": pipe_p99 / raw_p99,
-            "ratio_floor_p50": pipe_p50 / floor_p50,
-            "ratio_floor_p99": pipe_p99 / floor_p99,
-        }
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
+        for figures in runs:
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
 
 
 if __name__ == "__main__":

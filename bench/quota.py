@@ -19,7 +19,10 @@ The clock runs from the first send (first write, for the floor) to the last even
 applied. Prints events/s and the ratios quota/raw and quota/floor; `--json` adds one JSON
 object as the last line.
 
-    uv run python bench/quota.py [--events 3000] [--accounts 50] [--json]
+    uv run python bench/quota.py [--events 3000] [--accounts 50] [--broker-storage both|s3|memory] [--json]
+
+By default it runs twice, on fresh servers each time: with the broker's log on `s3://` (the
+platform's durable broker) and in memory, and compares them.
 """
 
 from __future__ import annotations
@@ -230,15 +233,11 @@ async def quota_throughput(
     return len(batch) / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--accounts", type=int, default=50)
-    parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
-    args = parser.parse_args()
+def measure(count: int, accounts: int, storage: str) -> dict[str, Any]:
+    """One run on fresh servers whose broker keeps its log in `storage` (s3 or memory)."""
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
-        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics())
-        print("starting servers and the quota service ...", file=sys.stderr)
+        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics(), broker_storage=storage)
+        print(f"starting servers (broker log: {storage}) and the quota service ...", file=sys.stderr)
         endpoints = servers.start()
         quota = ServiceProcesses(
             endpoints, Path(folder) / "services", names=["quota"], extra_env={"QUOTA_RECONCILE_INTERVAL_SECONDS": "0"}
@@ -246,7 +245,7 @@ def main() -> None:
         try:
             quota.start()
             run = uuid.uuid4().hex[:6]
-            batch = events(args.events, args.accounts, run)
+            batch = events(count, accounts, run)
             raw = asyncio.run(raw_throughput(endpoints.kafka_bootstrap, records(batch)))
             floor = asyncio.run(storage_floor(endpoints.mongo_url, batch))
             through_quota = asyncio.run(quota_throughput(endpoints.kafka_bootstrap, endpoints.mongo_url, batch, run))
@@ -254,7 +253,7 @@ def main() -> None:
             quota.stop()
             servers.stop()
     print(
-        f"\n{args.events} upload.completed events over {args.accounts} accounts, 3 partitions; "
+        f"\nbroker log {storage}: {count} upload.completed events over {accounts} accounts, 3 partitions; "
         f"fetch wait {FETCH_MAX_WAIT_MS} ms"
     )
     print(f"{'raw aiokafka consume':40} {raw:10.0f} events/s")
@@ -262,19 +261,42 @@ def main() -> None:
     print(f"{'through quota (applied exactly once)':40} {through_quota:10.0f} events/s")
     print(f"{'ratio quota / raw':40} {through_quota / raw:10.3f}")
     print(f"{'ratio quota / floor':40} {through_quota / floor:10.2f}   (goal >= 0.8, and >= 1,000 events/s)")
+    return {
+        "bench": "quota",
+        "broker_storage": storage,
+        "events": count,
+        "accounts": accounts,
+        "batch": BATCH,
+        "events_per_s": round(through_quota, 1),
+        "raw_consume_per_s": round(raw, 1),
+        "storage_floor_per_s": round(floor, 1),
+        "ratio_raw": round(through_quota / raw, 4),
+        "ratio_floor": round(through_quota / floor, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument(
+        "--broker-storage",
+        choices=["both", "s3", "memory"],
+        default="both",
+        help="the broker's log: the durable s3:// one (the platform's), memory://, or both in one run (default)",
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures per engine")
+    args = parser.parse_args()
+    engines = ["s3", "memory"] if args.broker_storage == "both" else [args.broker_storage]
+    runs = [measure(args.events, args.accounts, storage) for storage in engines]
+    if len(runs) == 2:
+        durable, memory = runs
+        print("\ndurable (s3) against in-memory broker log, events/s:")
+        for key in ("raw_consume_per_s", "events_per_s"):
+            print(f"  {key:18} {durable[key]:10.0f} against {memory[key]:10.0f}   ({durable[key] / memory[key]:.2f} x)")
     if args.json:
-        figures = {
-            "bench": "quota",
-            "events": args.events,
-            "accounts": args.accounts,
-            "batch": BATCH,
-            "events_per_s": round(through_quota, 1),
-            "raw_consume_per_s": round(raw, 1),
-            "storage_floor_per_s": round(floor, 1),
-            "ratio_raw": round(through_quota / raw, 4),
-            "ratio_floor": round(through_quota / floor, 3),
-        }
-        print(json.dumps(figures))
+        for figures in runs:
+            print(json.dumps(figures))
 
 
 if __name__ == "__main__":

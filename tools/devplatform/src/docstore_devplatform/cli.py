@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from docstore_devplatform.launch import BROKER_STORAGES
 from docstore_devplatform.paths import repo_root
 from docstore_devplatform.procs import tail_file
 from docstore_devplatform.servers import DEFAULT_REGION
@@ -128,7 +129,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     argv = [
         sys.executable, "-m", "docstore_devplatform", "supervise",
         "--data-dir", str(data_dir), "--region", args.region, "--region-b", args.region_b, "--ports", args.ports,
-        "--services", ",".join(args.services), "--app", args.app,
+        "--services", ",".join(args.services), "--app", args.app, "--broker-storage", args.broker_storage,
         *(["--tls"] if args.tls else []),
     ]  # fmt: skip
     with log.open("ab") as out:
@@ -209,14 +210,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     for line in state.get("progress", []) if state.get("state") != "ready" else []:
         print(f"  {line}")
     healthy = state.get("state") == "ready"
+    restarts = state.get("restarts", {})
     for group, pids in state.get("pids", {}).items():
         for name, child in pids.items():
             ok = _alive(child)
             healthy &= ok
-            print(f"  {group[:-1]:<7} {name:<10} pid {child:<8} {'running' if ok else 'DEAD'}")
+            again = restarts.get(name if group in ("servers", "services") else f"{name}@{group[: -len('-services')]}")
+            seen = f"  restarted {again}x" if again else ""
+            print(f"  {group[:-1]:<7} {name:<10} pid {child:<8} {'running' if ok else 'DEAD'}{seen}")
     for name, status in state.get("exited", {}).items():
         healthy = False
-        print(f"  {name:<18} exited with status {status}")
+        print(f"  {name:<18} exited with status {status}; waiting to be restarted")
+    if restarts:
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(restarts.items()))
+        print(f"  restarts:  {counts}  (each in {state.get('logs')}/platform.log)")
     if state.get("state") == "ready":
         print(summary(state))
     return 0 if healthy else 1
@@ -260,6 +267,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
         services=args.services,
         app=args.app,
         tls=args.tls,
+        broker_storage=args.broker_storage,
     )
     return supervise(config)
 
@@ -288,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--services", type=_services, default=list(SERVICES),
                      help="comma-separated services to start (default: all)")  # fmt: skip
     run.add_argument("--app", default=DEFAULT_APP, help="uvicorn factory per service (default %(default)s)")
+    run.add_argument("--broker-storage", choices=BROKER_STORAGES, default="s3",
+                     help="the broker's log: s3 (kept in its own SeaweedFS, survives restarts; default) "
+                     "or memory (lost when the broker stops)")  # fmt: skip
     run.add_argument("--tls", action="store_true",
                      help="HTTPS gateways; TLS S3, MongoDB, Typesense, moto; local CA in <data-dir>/tls")  # fmt: skip
 

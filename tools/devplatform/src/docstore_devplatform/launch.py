@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Literal
 
 from docstore_devplatform.paths import Binaries
 from docstore_devplatform.ports import GRPC_OFFSET, HOST, free_ports
@@ -13,8 +14,16 @@ from docstore_devplatform.tls import LocalTLS
 SECANTUS_LAUNCHER = Path(__file__).with_name("secantusd.py")
 """Starts SecantusDB with the fix described there; run by the servers venv's Python."""
 
-#: Names of the servers, in start order.
-SERVER_NAMES = ("kafka", "mongo", "s3", "aws", "typesense")
+#: Names of the servers, in start order. ``kafka-log`` is the SeaweedFS that holds the broker's
+#: log (Tansu's ``s3://`` storage engine); it runs only with the durable broker (the default).
+SERVER_NAMES = ("kafka-log", "kafka", "mongo", "s3", "aws", "typesense")
+
+#: Tansu's storage engines: ``s3`` keeps topics, records and committed offsets in the bucket
+#: :data:`KAFKA_LOG_BUCKET` of the ``kafka-log`` SeaweedFS (they survive ``kill -9``);
+#: ``memory`` loses everything when the broker stops.
+BrokerStorage = Literal["s3", "memory"]
+BROKER_STORAGES: tuple[BrokerStorage, ...] = ("s3", "memory")
+KAFKA_LOG_BUCKET = "tansu"
 
 
 @dataclass(frozen=True)
@@ -36,11 +45,18 @@ class ServerPorts:
     weed_filer: int = 8888
     weed_webdav: int = 7333
     weed_admin: int = 23646
+    # The second SeaweedFS, which holds only the broker's log (``kafka-log``).
+    kafka_log_s3: int = 8334
+    kafka_log_master: int = 9334
+    kafka_log_volume: int = 9341
+    kafka_log_filer: int = 8889
+    kafka_log_webdav: int = 7334
+    kafka_log_admin: int = 23647
 
     @classmethod
     def auto(cls) -> ServerPorts:
         """Free loopback ports, none of them a default port."""
-        weed_names = ["s3", "weed_master", "weed_volume", "weed_filer", "weed_webdav", "weed_admin"]
+        weed_names = [*_WEED_FIELDS, *_KAFKA_LOG_FIELDS]
         other_names = [f.name for f in fields(cls) if f.name not in weed_names]
         chosen = dict(zip(weed_names, free_ports(len(weed_names), offset=GRPC_OFFSET), strict=True))
         chosen |= dict(zip(other_names, free_ports(len(other_names)), strict=True))
@@ -49,14 +65,40 @@ class ServerPorts:
     def all_ports(self) -> set[int]:
         """Every port in use, including SeaweedFS's gRPC ports."""
         ports = {getattr(self, f.name) for f in fields(self)}
-        weed = {self.s3, self.weed_master, self.weed_volume, self.weed_filer, self.weed_webdav, self.weed_admin}
+        weed = {getattr(self, name) for name in (*_WEED_FIELDS, *_KAFKA_LOG_FIELDS)}
         return ports | {p + GRPC_OFFSET for p in weed}
 
+    def kafka_log(self) -> ServerPorts:
+        """The ports of the broker log's SeaweedFS in the places :func:`weed_argv` reads."""
+        return replace(self, **dict(zip(_WEED_FIELDS, (getattr(self, f) for f in _KAFKA_LOG_FIELDS), strict=True)))
 
-def tansu_argv(binaries: Binaries, ports: ServerPorts) -> list[str]:
-    """Tansu broker, in-memory storage, advertising its loopback address."""
+
+_WEED_FIELDS = ("s3", "weed_master", "weed_volume", "weed_filer", "weed_webdav", "weed_admin")
+_KAFKA_LOG_FIELDS = tuple(f"kafka_log_{name.removeprefix('weed_')}" for name in _WEED_FIELDS)
+
+
+def tansu_argv(binaries: Binaries, ports: ServerPorts, storage: BrokerStorage = "s3") -> list[str]:
+    """Tansu broker advertising its loopback address; its log in the ``kafka-log`` SeaweedFS
+    (``s3``, with :func:`tansu_env`) or in memory."""
     url = f"tcp://{HOST}:{ports.kafka}"
-    return [str(binaries.tansu), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    engine = f"s3://{KAFKA_LOG_BUCKET}/" if storage == "s3" else "memory://tansu/"
+    return [
+        str(binaries.tansu), "broker",
+        "--listener-url", url, "--advertised-listener-url", url,
+        "--storage-engine", engine,
+    ]  # fmt: skip
+
+
+def tansu_env(ports: ServerPorts, access_key: str, secret_key: str, region: str) -> dict[str, str]:
+    """What Tansu's ``s3://`` engine (the Rust ``object_store`` crate) reads to reach the
+    ``kafka-log`` SeaweedFS over plain http on loopback."""
+    return {
+        "AWS_ENDPOINT": f"http://{HOST}:{ports.kafka_log_s3}",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "AWS_DEFAULT_REGION": region,
+    }
 
 
 def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, tls: LocalTLS | None = None) -> list[str]:

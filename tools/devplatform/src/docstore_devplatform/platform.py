@@ -13,17 +13,19 @@ The supervisor (``python -m docstore_devplatform supervise``) runs :func:`superv
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from docstore_devplatform.launch import SERVER_NAMES
+from docstore_devplatform.launch import BrokerStorage
 from docstore_devplatform.ports import free_ports
-from docstore_devplatform.procs import install_cleanup
+from docstore_devplatform.procs import ManagedProcess, install_cleanup
+from docstore_devplatform.restarts import RestartPolicy
 from docstore_devplatform.servers import DEFAULT_REGION, Servers
 from docstore_devplatform.services import (
     DEFAULT_APP,
@@ -74,6 +76,8 @@ class PlatformConfig:
     """Partitions of each topic the platform creates. One locally: one replica of each service
     reads every topic, and Tansu's idle work grows with the partitions every consumer asks for
     (see docs/ARCHITECTURE.md, "Long polls and idle cost"). Topics that exist keep theirs."""
+    broker_storage: BrokerStorage = "s3"
+    """Where the broker keeps its log: ``s3`` (durable, in the ``kafka-log`` SeaweedFS) or ``memory``."""
 
 
 class _Shutdown(Exception):
@@ -115,7 +119,7 @@ def supervise(config: PlatformConfig) -> int:
             os.environ.update(tls.client_env())
             state.progress(f"TLS: local CA {tls.ca_file}")
         state.progress(
-            f"starting servers: {', '.join(SERVER_NAMES)}; {len(topics)} topics, buckets {', '.join(buckets)}"
+            f"starting servers; broker log {config.broker_storage}; {len(topics)} topics, buckets {', '.join(buckets)}"
         )
         servers = Servers(
             data_dir,
@@ -125,6 +129,7 @@ def supervise(config: PlatformConfig) -> int:
             cors_origins=config.cors_origins,
             partitions=config.partitions,
             tls=tls,
+            broker_storage=config.broker_storage,
         )
         endpoints = servers.start()
         state.progress("servers ready")
@@ -155,6 +160,7 @@ def supervise(config: PlatformConfig) -> int:
             state="ready",
             region=config.region,
             data_dir=str(data_dir),
+            broker_storage=config.broker_storage,
             logs=str(data_dir / "logs"),
             traces=str(receiver.path),
             otlp_endpoint=receiver.endpoint,
@@ -210,25 +216,70 @@ def _region_ports(config: PlatformConfig, names: Sequence[str]) -> dict[str, dic
 
 
 def _watch(servers: Servers, regions: Sequence[ServiceProcesses], state: StateFile) -> None:
-    """Until a signal arrives: note children that exit, so ``status`` can show them."""
-    procs = {name: servers.process(name) for name in SERVER_NAMES}
+    """Until a signal arrives: restart every child that exits, with backoff (restarts.RestartPolicy),
+    and keep ``status``'s view (pids, restart counts, children waiting for a restart) current.
+
+    Runs in the supervisor's main thread, so a SIGTERM (``down``) unwinds out of it, even in the
+    middle of a restart, into ``supervise``'s ``finally``: no restart happens during a shutdown.
+    A server is restarted and waited for as at start-up (``Servers.start_one``: the broker's topics
+    created again if missing); a service is started and left to become ready by itself.
+    """
+    restart: dict[str, Callable[[], None]] = {}
+    procs: dict[str, ManagedProcess] = {}
+    for name in servers.names:
+        procs[name] = servers.process(name)
+        restart[name] = functools.partial(servers.start_one, name)
     for index, services in enumerate(regions):
         suffix = "" if index == 0 else f"@{services.region}"
-        procs |= {f"{name}{suffix}": services.process(name) for name in services.names}
-    services = regions[0]
+        for name in services.names:
+            procs[f"{name}{suffix}"] = services.process(name)
+            restart[f"{name}{suffix}"] = functools.partial(_start_service, services, name)
+    now = time.monotonic()
+    policies = {name: RestartPolicy(last_start=now) for name in procs}
     exited: dict[str, int | None] = {}
+
+    def publish() -> None:
+        state.update(
+            exited=exited,
+            restarts={name: p.restarts for name, p in policies.items() if p.restarts},
+            pids={
+                "servers": servers.pids(),
+                "services": regions[0].pids(),
+                **{f"{p.region}-services": p.pids() for p in regions[1:]},
+            },
+        )
+
     while True:
-        time.sleep(1.0)  # a signal interrupts this with _Shutdown
-        new = {name: proc.returncode() for name, proc in procs.items() if not proc.alive() and name not in exited}
-        if new:
-            for name, status in sorted(new.items()):
-                print(f"{time.strftime('%H:%M:%S')} {name} exited with status {status}", flush=True)
-            exited |= new
-            state.update(
-                exited=exited,
-                pids={
-                    "servers": servers.pids(),
-                    "services": services.pids(),
-                    **{f"{p.region}-services": p.pids() for p in regions[1:]},
-                },
-            )
+        time.sleep(0.5)  # a signal interrupts this with _Shutdown
+        changed = False
+        for name, proc in procs.items():
+            policy = policies[name]
+            now = time.monotonic()
+            if proc.alive():
+                continue
+            if name not in exited:
+                exited[name] = proc.returncode()
+                delay = policy.exited(now) - now
+                _log(f"{name} exited with status {exited[name]}; restart {policy.restarts + 1} in {delay:.0f} s")
+                changed = True
+            if not policy.due(now):
+                continue
+            policy.started(now)
+            try:
+                restart[name]()
+            except Exception as exc:  # noqa: BLE001 - a failed restart is retried with more backoff
+                _log(f"{name}: restart {policy.restarts} failed: {exc}")
+            if proc.alive():
+                exited.pop(name, None)
+                _log(f"{name} restarted (restart {policy.restarts}, pid {proc.pid})")
+            changed = True
+        if changed:
+            publish()
+
+
+def _start_service(services: ServiceProcesses, name: str) -> None:
+    services.process(name).start()
+
+
+def _log(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)

@@ -180,6 +180,15 @@ def staging_encryption_policy(bucket: str) -> dict:
     }
 
 
+def create_bucket(s3: BaseClient, bucket: str) -> None:
+    """Create ``bucket`` if missing (nothing else: the broker log's bucket)."""
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+
+
 def ensure_bucket(s3: BaseClient, bucket: str, cors_origins: Sequence[str]) -> None:
     """Create ``bucket`` if missing and (re)apply its CORS rules and its policy
     (:func:`staging_encryption_policy`)."""

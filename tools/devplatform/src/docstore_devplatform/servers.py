@@ -6,7 +6,10 @@
 ========== =========================== ======================================
 name       server                      state kept in ``data_dir``
 ========== =========================== ======================================
-kafka      Tansu (Kafka protocol)      none: topics are re-created on start
+kafka-log  SeaweedFS ``weed mini``     ``kafka-log/``: the broker's log (bucket ``tansu``)
+kafka      Tansu (Kafka protocol)      in ``kafka-log`` (``s3://tansu/``); with
+                                       ``broker_storage="memory"``: none, topics
+                                       are re-created on start
 mongo      SecantusDB (Mongo protocol) ``mongo/``
 s3         SeaweedFS ``weed mini``     ``s3/``
 aws        moto (SES and STS only)     none
@@ -19,6 +22,7 @@ Logs go to ``<data_dir>/logs/<name>.log``.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,11 +30,14 @@ from typing import Literal
 from urllib.parse import quote
 
 from docstore_devplatform.launch import (
+    KAFKA_LOG_BUCKET,
     SERVER_NAMES,
+    BrokerStorage,
     ServerPorts,
     moto_argv,
     secantus_argv,
     tansu_argv,
+    tansu_env,
     typesense_argv,
     weed_argv,
     weed_notification_toml,
@@ -142,8 +149,20 @@ class Endpoints:
         )
 
 
+#: Servers that must serve before another is launched: Tansu's ``s3://`` engine cannot answer
+#: even a metadata request without its SeaweedFS, and ``weed`` exits at start when it cannot
+#: reach the broker it notifies. (Hence two SeaweedFS: one holding the broker's log, one the
+#: documents and notifying the broker; a single one could not start, nor restart, first.)
+NEEDS: dict[str, str] = {"kafka": "kafka-log", "s3": "kafka"}
+
+
 class Servers:
-    """The five local servers as child processes; also a context manager yielding :class:`Endpoints`.
+    """The local servers as child processes; also a context manager yielding :class:`Endpoints`.
+
+    ``broker_storage="s3"`` (the default) keeps Tansu's log in a SeaweedFS of its own
+    (``kafka-log``), so topics, records and committed offsets survive a ``kill -9`` of the broker
+    and a restart of the platform; ``"memory"`` starts the broker empty every time, without
+    ``kafka-log``.
 
     ``ports="auto"`` (default) picks free loopback ports that are never a default port,
     so test servers run beside the dev platform; ``ports="fixed"`` uses the dev
@@ -171,8 +190,11 @@ class Servers:
         stop_timeout: float = 10.0,
         binaries: Binaries | None = None,
         tls: LocalTLS | None = None,
+        broker_storage: BrokerStorage = "s3",
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.broker_storage: BrokerStorage = broker_storage
+        self.names: tuple[str, ...] = tuple(n for n in SERVER_NAMES if n != "kafka-log" or broker_storage == "s3")
         self.tls = tls
         if ports == "auto":
             ports = ServerPorts.auto()
@@ -199,12 +221,15 @@ class Servers:
         self._check_ports_free()
         try:
             ready: set[str] = set()
-            for name in SERVER_NAMES:
-                if name == "s3" and self.s3_events_topic and "kafka" not in ready:
-                    self._wait_ready("kafka")  # weed exits at start when it cannot reach the broker it notifies
-                    ready.add("kafka")
+            for name in self.names:
+                needed = NEEDS.get(name)
+                if name == "s3" and not self.s3_events_topic:
+                    needed = None
+                if needed in self.names and needed not in ready:
+                    self._wait_ready(needed)
+                    ready.add(needed)
                 self._launch(name)
-            for name in SERVER_NAMES:
+            for name in self.names:
                 if name not in ready:
                     self._wait_ready(name)
         except BaseException:
@@ -257,8 +282,20 @@ class Servers:
     def _launch(self, name: str) -> None:
         binaries = self._binaries = self._binaries or find_binaries()
         data = self.data_dir / name
+        env: dict[str, str] | None = None
+        cwd = self.data_dir
         if name == "kafka":
-            argv = tansu_argv(binaries, self.ports)
+            argv = tansu_argv(binaries, self.ports, self.broker_storage)
+            if self.broker_storage == "s3":
+                keys = (self.endpoints.s3_access_key, self.endpoints.s3_secret_key)
+                env = os.environ | tansu_env(self.ports, *keys, DEFAULT_REGION)
+        elif name == "kafka-log":
+            data.mkdir(parents=True, exist_ok=True)
+            config = data / "s3-identities.json"
+            config.write_text(weed_s3_config(self.endpoints.s3_access_key, self.endpoints.s3_secret_key))
+            (data / "notification.toml").write_text(weed_notification_toml("", None))  # read from its cwd
+            argv = weed_argv(binaries, self.ports.kafka_log(), data, config)  # plain http, loopback only
+            cwd = data
         elif name == "mongo":
             data.mkdir(parents=True, exist_ok=True)
             argv = secantus_argv(binaries, self.ports, data, self.tls)
@@ -279,7 +316,7 @@ class Servers:
             raise ValueError(f"unknown server {name!r}; known: {SERVER_NAMES}")
         proc = self._procs.get(name)
         if proc is None or proc.argv != argv:
-            proc = self._procs[name] = ManagedProcess(name, argv, self.log_path(name), cwd=self.data_dir)
+            proc = self._procs[name] = ManagedProcess(name, argv, self.log_path(name), env=env, cwd=cwd)
         proc.start()
 
     def _wait_ready(self, name: str) -> None:
@@ -293,6 +330,12 @@ class Servers:
         )
 
         ep = self.endpoints
+        if name == "kafka-log":
+            store = probes.s3_client(f"http://{HOST}:{self.ports.kafka_log_s3}", ep.s3_access_key, ep.s3_secret_key)
+            return [
+                (f"create bucket {KAFKA_LOG_BUCKET}", functools.partial(probes.create_bucket, store, KAFKA_LOG_BUCKET)),
+                ("object PUT then GET", functools.partial(probes.check_s3_object_io, store, KAFKA_LOG_BUCKET)),
+            ]
         if name == "kafka":
             return [
                 (f"metadata from {ep.kafka_bootstrap}", functools.partial(probes.check_kafka, ep.kafka_bootstrap)),

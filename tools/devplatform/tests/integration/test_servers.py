@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient, MongoClient
 
 from docstore_devplatform import probes
@@ -180,6 +180,85 @@ def test_kafka_restart_recreates_topics(servers: Servers):
     servers.stop_one("kafka", kill=True)
     servers.start_one("kafka")
     assert TOPIC in probes.check_kafka(servers.endpoints.kafka_bootstrap)
+
+
+async def test_the_broker_log_survives_kill_9_and_consumers_resume_where_they_committed(servers: Servers):
+    """Tansu on ``s3://`` keeps topics, records and committed offsets across ``kill -9``.
+
+    What a consumer relies on after the restart: Tansu 0.6's ListOffsets(latest) is computed from
+    the batch object with the newest S3 timestamp (one-second granularity, the first of a tie,
+    a multi-record batch counted as one), so the *reported* end may be below the real one (181 or
+    68 for 200 records); Fetch reads up to the true high watermark (``watermark.json``) and never
+    answers OffsetOutOfRange. So a group resumes at its committed offset: behind it, it reads
+    exactly what it had not taken (no reset to earliest, no re-read); at the end, nothing until
+    the next record, which gets the next offset (no record overwritten)."""
+    topic = f"devplatform.durable.{uuid.uuid4().hex[:8]}"
+    bootstrap = servers.endpoints.kafka_bootstrap
+    probes.create_topics(bootstrap, [topic], partitions=1)
+    tp = TopicPartition(topic, 0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        sent = await asyncio.gather(*[await producer.send(topic, f"r{i}".encode()) for i in range(200)])
+    finally:
+        await producer.stop()
+    assert sorted(m.offset for m in sent) == list(range(200))
+    for group, offset in (("caught-up", 200), ("behind", 120)):
+        await _commit(bootstrap, group, tp, offset)
+
+    servers.stop_one("kafka", kill=True)
+    servers.start_one("kafka")
+
+    assert topic in probes.check_kafka(bootstrap)
+    behind = await _read_group(bootstrap, "behind", tp, until=199)
+    assert [(m.offset, m.value) for m in behind] == [(i, f"r{i}".encode()) for i in range(120, 200)]
+    consumer = _group_consumer(bootstrap, "caught-up")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        assert (await consumer.committed(tp), await consumer.position(tp)) == (200, 200)
+        assert await consumer.getmany(tp, timeout_ms=1000) == {}  # nothing to re-read
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            assert (await producer.send_and_wait(topic, b"next")).offset == 200
+        finally:
+            await producer.stop()
+        fetched = await consumer.getmany(tp, timeout_ms=15_000)
+        assert [(m.offset, m.value) for m in fetched.get(tp, [])] == [(200, b"next")]
+    finally:
+        await consumer.stop()
+    await asyncio.to_thread(probes.delete_topics, bootstrap, [topic])
+
+
+def _group_consumer(bootstrap: str, group: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+
+
+async def _commit(bootstrap: str, group: str, tp: TopicPartition, offset: int) -> None:
+    consumer = _group_consumer(bootstrap, group)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.commit({tp: offset})
+    finally:
+        await consumer.stop()
+
+
+async def _read_group(bootstrap: str, group: str, tp: TopicPartition, *, until: int) -> list:
+    consumer = _group_consumer(bootstrap, group)
+    await consumer.start()
+    read: list = []
+    try:
+        consumer.assign([tp])
+        async with asyncio.timeout(30):
+            while not read or read[-1].offset < until:
+                read += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+    finally:
+        await consumer.stop()
+    return read
 
 
 def test_s3_keeps_objects_across_a_crash(servers: Servers):

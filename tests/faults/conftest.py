@@ -1,0 +1,237 @@
+"""One platform for the fault tests: the very supervisor `scripts/up` runs (`python -m
+docstore_devplatform supervise`), on free ports, one region, with the durable broker (its default),
+as a child of this run. The tests kill its servers with SIGKILL and rely on the supervisor alone to
+bring them back: no test restarts anything itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from docstore_devplatform import probes
+from docstore_devplatform.e2e import PASSWORD, SYSTEM_ENV, User
+from docstore_devplatform.procs import ManagedProcess
+from docstore_devplatform.state import StateFile
+from docstore_devplatform.testing import eventually
+
+READY_TIMEOUT = 300.0  # a busy 2-core machine; the wait ends as soon as the state file says ready
+
+
+@dataclass
+class Platform:
+    data_dir: Path
+    supervisor: ManagedProcess
+
+    def state(self) -> dict[str, Any]:
+        return StateFile.read(self.data_dir) or {}
+
+    @property
+    def gateway(self) -> str:
+        return self.state()["services"]["gateway"]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.state()["endpoints"]["kafka_bootstrap"]
+
+    def pid(self, name: str) -> int:
+        pids = self.state()["pids"]
+        return (pids["servers"] | pids["services"])[name]
+
+    def restarts(self, name: str) -> int:
+        return self.state().get("restarts", {}).get(name, 0)
+
+    def signal(self, name: str, signum: int) -> int:
+        """Send `signum` to the process group of server or service `name` (each runs in its own
+        session, as the supervisor starts it); return the pid."""
+        pid = self.pid(name)
+        os.killpg(pid, signum)
+        return pid
+
+    async def wait_restarted(self, name: str, old_pid: int, restarts_before: int, timeout: float = 90.0) -> None:
+        """Until the supervisor says it restarted `name` and the new process runs."""
+
+        async def restarted() -> bool:
+            if not self.supervisor.alive():
+                pytest.fail(f"the supervisor died\n{self.supervisor.describe_failure()}")
+            state = self.state()
+            pids = state["pids"]["servers"] | state["pids"]["services"]
+            return (
+                state.get("restarts", {}).get(name, 0) > restarts_before
+                and pids.get(name) not in (None, old_pid)
+                and name not in state.get("exited", {})
+            )
+
+        await eventually(restarted, timeout=timeout, what=f"the supervisor restarting {name}")
+
+
+def _wait_ready(proc: ManagedProcess, data_dir: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        state = StateFile.read(data_dir) or {}
+        if state.get("state") == "ready":
+            return
+        if state.get("state") == "failed" or not proc.alive():
+            pytest.fail(f"platform failed: {state.get('error')}\n{proc.describe_failure()}")
+        time.sleep(0.5)
+    pytest.fail(f"platform not ready after {READY_TIMEOUT:.0f} s\n{proc.describe_failure()}")
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    data_dir = tmp_path_factory.mktemp("faults-platform")
+    argv = [
+        sys.executable, "-m", "docstore_devplatform", "supervise",
+        "--data-dir", str(data_dir), "--ports", "auto", "--region-b", "",
+    ]  # fmt: skip
+    proc = ManagedProcess("faults-platform", argv, data_dir / "supervisor.log", env=os.environ | SYSTEM_ENV)
+    proc.start()
+    try:
+        _wait_ready(proc, data_dir)
+        yield Platform(data_dir, proc)
+    finally:
+        proc.stop(timeout=60)
+
+
+@pytest_asyncio.fixture
+async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.gateway, timeout=40.0) as client:
+        yield client
+
+
+async def premium_user(api: httpx.AsyncClient) -> User:
+    """A Premium account that quota and the indexer already know (so its uploads are counted and
+    indexed). Full text needs Premium; an upload does not need a verified address."""
+    username = f"fault-{uuid.uuid4().hex[:10]}"
+    email = f"{username}@example.com"
+    body = {"username": username, "email": email, "password": PASSWORD, "plan": "premium"}
+    created = await api.post("/v1/accounts", json=body)
+    assert created.status_code == 201, created.text
+    login = await api.post("/v1/sessions", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 201, login.text
+    user = User(created.json()["account_id"], username, email, login.json()["token"])
+
+    async def known() -> bool:
+        usage = await api.get("/v1/usage", headers=user.auth)
+        status = await api.get("/v1/search/status", headers=user.auth)
+        return usage.status_code == 200 and usage.json()["plan"] == "premium" and status.status_code == 200
+
+    await eventually(known, timeout=90, what="quota and the indexer knowing the Premium account")
+    return user
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    document_id: str
+    word: str
+    size: int
+
+
+async def try_upload(api: httpx.AsyncClient, user: User, index: int, tag: str) -> Uploaded | None:
+    """Grant, POST to S3, complete; the upload if it answered "complete", else None (refused or
+    failed while a server was down: the client would retry, and it is not counted)."""
+    word = f"{tag}w{index}x"
+    data = f"{word} {tag}common {'.' * (index * 7)}\n".encode()
+    try:
+        grant = await api.post(
+            "/v1/uploads",
+            headers=user.auth,
+            json={"filename": f"{word}.txt", "size": len(data), "content_type": "text/plain"},
+        )
+        if grant.status_code != 201:
+            return None
+        form = grant.json()["form"]
+        async with httpx.AsyncClient(timeout=30) as s3:
+            posted = await s3.post(form["url"], data=form["fields"], files={"file": (f"{word}.txt", data)})
+        if posted.status_code != 201:
+            return None
+        done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
+    except httpx.HTTPError:
+        return None
+    if done.status_code != 200 or done.json().get("status") != "completed":
+        return None
+    return Uploaded(done.json()["document_id"], word, len(data))
+
+
+async def listed(api: httpx.AsyncClient, user: User) -> dict[str, int]:
+    """document_id -> size of every document in the account's listing."""
+    found: dict[str, int] = {}
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 200} | ({"cursor": cursor} if cursor else {})
+        page = await api.get("/v1/documents", params=params, headers=user.auth)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        found |= {item["document_id"]: item["size"] for item in body["items"]}
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return found
+
+
+async def assert_nothing_lost(api: httpx.AsyncClient, user: User, completed: list[Uploaded], tag: str) -> None:
+    """Every upload that answered "complete" is listed, found by full text and counted once by
+    quota; waits (with deadlines) for the events to arrive, with no manual step."""
+    expected = {u.document_id for u in completed}
+
+    async def all_listed() -> dict[str, int] | None:
+        found = await listed(api, user)
+        return found if expected <= set(found) else None
+
+    try:
+        found = await eventually(all_listed, timeout=120, what="every completed upload listed")
+    except AssertionError:
+        missing = expected - set(await listed(api, user))
+        raise AssertionError(f"{len(missing)} of {len(expected)} completed uploads never listed") from None
+
+    seen: list[dict] = []
+
+    async def counted() -> dict | None:
+        usage = (await api.get("/v1/usage", headers=user.auth)).json()
+        seen.append(usage)
+        return usage if (usage["used_bytes"], usage["documents"]) == (sum(found.values()), len(found)) else None
+
+    try:
+        await eventually(counted, timeout=60)
+    except AssertionError:
+        raise AssertionError(
+            f"quota never counted the {len(found)} listed documents ({sum(found.values())} bytes) exactly once: "
+            f"{seen[-1]}; {len(completed)} answered complete ({sum(u.size for u in completed)} bytes)"
+        ) from None
+
+    async def all_found() -> bool:
+        response = await api.get("/v1/search", params={"q": f"{tag}common", "limit": 100}, headers=user.auth)
+        assert response.status_code == 200, response.text
+        return response.json()["found"] == len(found)
+
+    await eventually(all_found, timeout=90, what="full text finding every document")
+    for upload in completed[:: max(1, len(completed) // 8)]:  # a few by their own word
+        hits = (await api.get("/v1/search", params={"q": upload.word}, headers=user.auth)).json()["items"]
+        assert [hit["document_id"] for hit in hits] == [upload.document_id], upload
+
+
+async def broker_answers(platform: Platform) -> None:
+    await eventually(
+        lambda: asyncio.to_thread(_metadata_ok, platform.kafka_bootstrap), timeout=60, what="the broker answering"
+    )
+
+
+def _metadata_ok(bootstrap: str) -> bool:
+    try:
+        probes.check_kafka(bootstrap)
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+    return True
+
+
+__all__ = ["Platform", "Uploaded", "assert_nothing_lost", "broker_answers", "listed", "premium_user", "try_upload"]
