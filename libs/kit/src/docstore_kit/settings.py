@@ -74,6 +74,10 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = 0
     """0: the app answers `GET /metrics` itself. A port: metrics on a listener of their own on
     that port (the chart: 9464, named `metrics`) and not on the app, so no ingress routes them."""
+    start_wait_seconds: float = 0
+    """How long a service starting while MongoDB, Kafka or S3 does not answer waits for them,
+    trying again with backoff and logging each try (`docstore_kit.app`), before it gives up
+    and exits; 0: it waits as long as it takes."""
     log_format: str = "auto"  # auto: console on a terminal, JSON otherwise
     log_level: str = "INFO"
 
