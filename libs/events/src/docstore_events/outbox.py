@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,23 +61,40 @@ class Outbox:
         events: Sequence[tuple[Event, str | None] | tuple[Event, str | None, str | None]],
         *,
         session: AsyncClientSession,
+        event_ids: Mapping[int, str] | None = None,
     ) -> list[str]:
         """Store (event, CloudEvents subject[, traceparent]) for publishing, in this order, in one
-        write; they are published only if the transaction commits. Returns their event ids.
+        write; they are published only if the transaction commits. Returns their event ids:
+        `event_ids[i]` for the i-th where given, else a random one.
 
         An event's `traceparent` is the one given (captured when it was emitted), else the
         current span's, else that of a new trace: every event leaves with one."""
-        rows = [self._row(*item) for item in events]
+        ids = event_ids or {}
+        rows = [self._row(*item, event_id=ids.get(index)) for index, item in enumerate(events)]
         if rows:
             await self.collection.insert_many(rows, session=session)
         return [row["_id"] for row in rows]
 
-    def _row(self, event: Event, subject: str | None, traceparent: str | None = None) -> dict[str, Any]:
+    async def republish(
+        self, event: Event, *, event_id: str, subject: str | None = None, session: AsyncClientSession | None = None
+    ) -> None:
+        """Publish `event` again under its original `event_id`: its outbox row (pruned or not,
+        published or not) becomes pending again with this content, so the relay sends it and the
+        consumers' processed-event records make it count once. For a consistency checker that
+        rebuilt an event the consumers never applied (`docstore_kit.consistency`)."""
+        row = self._row(event, subject, event_id=event_id)
+        row["republished_at"] = row["created_at"]
+        await self.collection.replace_one({"_id": event_id}, row, upsert=True, session=session)
+
+    def _row(
+        self, event: Event, subject: str | None, traceparent: str | None = None, *, event_id: str | None = None
+    ) -> dict[str, Any]:
         record = encode(
             event,
             source=self.source,
             topic_prefix=self.topic_prefix,
             subject=subject,
+            event_id=event_id,
             traceparent=traceparent or ensure_traceparent(event.cloudevent_type()),
         )
         return {

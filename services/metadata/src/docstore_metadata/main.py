@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
+from docstore_kit.consistency import processed_events_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.account_security import router as account_security_router
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         checks=lambda app: app.state.services.runtime.checks(),
     )
     app.include_router(router)
+    # Upload's consistency check asks which `upload.completed` events were applied (issue 32).
+    app.include_router(processed_events_router(consumer="metadata"))
     app.include_router(sharing_router)
     app.include_router(links_router)
     app.include_router(audit_router)

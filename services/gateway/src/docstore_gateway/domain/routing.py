@@ -233,6 +233,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/uploads/{upload_id}/complete"),
         # Where S3 sends a browser after a form upload: the signature is the credential.
         ("GET", "/uploads/{upload_id}/done/{signature}", "public"),
+        ("POST", "/admin/consistency/uploads", "admin"),  # run the completed-uploads check now (issue 32)
     )
     + _routes(
         "quota",
