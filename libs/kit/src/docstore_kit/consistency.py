@@ -100,9 +100,6 @@ class PageResult:
     findings: list[Finding] = field(default_factory=list)
     unverifiable: int = 0
     next_after: Any = None
-    caught_up: bool = False
-    """The facts after this page are too recent to judge: the run stops here, and the next one
-    starts at `next_after`."""
 
 
 class Check(Protocol):
@@ -299,8 +296,6 @@ class ConsistencyChecker:
             if after is None:  # through all the facts: the next run starts again from the first
                 report.passes_completed += 1
                 LAST_PASS.labels(check.name).set_to_current_time()
-                break
-            if page.caught_up:
                 break
         return report
 

@@ -14,7 +14,7 @@ from docstore_upload.domain.consistency import (
     completed_event_id,
     completed_from_state,
     original_event_id,
-    settled,
+    settled_before,
     watermark,
 )
 from docstore_upload.domain.sessions import PENDING, StoredObject, completed
@@ -86,8 +86,7 @@ def test_missing_everywhere_names_every_consumer() -> None:
 
 
 def test_a_recent_completion_is_not_judged_and_pages_follow_completion_order() -> None:
-    assert not settled(NOW - timedelta(seconds=30), NOW, 600)
-    assert settled(NOW - timedelta(seconds=600), NOW, 600)
+    assert settled_before(NOW, 600) == NOW - timedelta(seconds=600)
     assert watermark(session("up-7")) == [NOW, "up-7"]
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from docstore_events import UploadCompleted
@@ -107,6 +107,6 @@ def watermark(session: Session) -> list[Any]:
     return [session["finished_at"], session["_id"]]
 
 
-def settled(finished_at: datetime, now: datetime, settle_seconds: float) -> bool:
-    """Whether a completion is old enough to judge (its event had time to arrive)."""
-    return (now - finished_at).total_seconds() >= settle_seconds
+def settled_before(now: datetime, settle_seconds: float) -> datetime:
+    """Completions before this time are old enough to judge (their event had time to arrive)."""
+    return now - timedelta(seconds=settle_seconds)

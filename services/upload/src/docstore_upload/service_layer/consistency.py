@@ -18,7 +18,7 @@ from docstore_upload.domain.consistency import (
     compare,
     completed_from_state,
     original_event_id,
-    settled,
+    settled_before,
     watermark,
 )
 
@@ -42,18 +42,10 @@ class CompletedUploadsCheck:
         self.settle_seconds = settle_seconds
 
     async def check_page(self, after: Any, limit: int, *, repair: bool) -> PageResult:
-        now = datetime.now(UTC)
-        page = await self.sessions.page(after, limit, before=now)
-        judged = [s for s in page if settled(s["finished_at"], now, self.settle_seconds)]
-        # Stop at the first session too recent to judge: the next run starts there.
-        caught_up = len(judged) < len(page)
-        if caught_up:
-            page = judged
-            next_after = watermark(judged[-1]) if judged else after
-            ended = False
-        else:
-            next_after = watermark(page[-1]) if page else None
-            ended = len(page) < limit
+        # Only completions old enough to judge: a recent one's event may still be on its way.
+        page = await self.sessions.page(after, limit, before=settled_before(datetime.now(UTC), self.settle_seconds))
+        ended = len(page) < limit
+        next_after = watermark(page[-1]) if page else None
         outbox_ids = await self.sessions.outbox_ids(page)
         event_ids: Mapping[str, str | None] = {s["_id"]: original_event_id(s, outbox_ids) for s in page}
         known = [event_id for event_id in event_ids.values() if event_id]
@@ -83,5 +75,4 @@ class CompletedUploadsCheck:
             findings=findings,
             unverifiable=len(comparison.unknown),
             next_after=None if ended else next_after,
-            caught_up=caught_up,
         )
