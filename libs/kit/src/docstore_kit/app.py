@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -34,6 +35,8 @@ VERSION = "0.1.0"
 
 START_BACKOFF = (0.5, 10.0)
 """A start that met an outage is tried again after 0.5 s, doubling up to every 10 s."""
+_STARTING: ContextVar[list[ServiceRuntime] | None] = ContextVar("docstore_starting_runtimes", default=None)
+"""The runtimes built during one try of `waiting_for_servers`."""
 BACKGROUND_BACKOFF = (1.0, 30.0)
 """A background loop that raised is started again after 1 s, doubling up to every 30 s."""
 
@@ -72,6 +75,8 @@ class ServiceRuntime:
 
     def __init__(self, settings: Any, **event_options: Any) -> None:
         self.mongo = mongo_client(settings)
+        if (opened := _STARTING.get()) is not None:
+            opened.append(self)  # closed by `waiting_for_servers` if this start fails
         self.db = self.mongo[settings.mongodb_database]
         self.events = EventRuntime.for_service(settings, self.db, **event_options)
         self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
@@ -147,10 +152,16 @@ def waiting_for_servers(
         async with AsyncExitStack() as stack:
             while True:
                 attempt += 1
+                opened: list[ServiceRuntime] = []
+                token = _STARTING.set(opened)
                 try:
                     await stack.enter_async_context(lifespan(app))
                     break
                 except Exception as error:
+                    # The failed try's MongoDB clients would otherwise go on monitoring (and
+                    # reconnecting) for ever: one more per try during a long outage.
+                    for runtime in opened:
+                        await runtime.mongo.close()
                     waited = time.monotonic() - started
                     if not is_outage(error) or (wait_seconds and waited >= wait_seconds):
                         raise
@@ -163,6 +174,8 @@ def waiting_for_servers(
                         error=f"{type(error).__name__}: {error}"[:300],
                     )
                     await asyncio.sleep(retry_in)
+                finally:
+                    _STARTING.reset(token)
             if attempt > 1:
                 log.info("servers_answered", attempts=attempt, waited_seconds=round(time.monotonic() - started, 1))
             yield
