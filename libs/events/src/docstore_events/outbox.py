@@ -28,6 +28,7 @@ from docstore_events.envelope import KafkaRecord, encode
 from docstore_events.faults import crashpoint
 from docstore_events.in_slices import slices
 from docstore_events.origin import origin_headers
+from docstore_events.outages import is_outage
 from docstore_events.tracing import continue_trace, current_traceparent, ensure_traceparent
 
 log = structlog.get_logger(__name__)
@@ -190,16 +191,25 @@ class OutboxRelay:
         A wake-up or a published row brings the interval back to `poll_interval`.
         """
         interval = self.poll_interval
+        failures = 0
         while True:
             self.outbox.written.clear()
             try:
                 published = await self.publish_pending()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the broker or database is down: keep the rows, try again
-                log.exception("outbox_publish_failed")
+            except Exception as error:  # the broker or database is down: keep the rows, try again
+                failures += 1
+                # Backoff while it stays down (up to `max_poll_interval`), one line per try; a
+                # traceback only for what is not an outage (a bug).
+                wait = min(self.max_poll_interval, self.poll_interval * 2 ** min(failures - 1, 16))
+                if is_outage(error):
+                    log.warning("outbox_publish_waits_for_outage", error=repr(error)[:300], retry_in=wait)
+                else:
+                    log.exception("outbox_publish_failed", retry_in=wait)
                 published = 0
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(wait)
             if published >= self.batch_size:
                 continue
             interval = self.poll_interval if published else interval
