@@ -149,6 +149,32 @@ async def outbox_event_ids(
     return found
 
 
+class RepairBudget:
+    """How often one event may be published again (`MAX_REPAIRS`): a consumer that refuses it
+    every time (its dead letters show why) must not get it again on every pass for ever. Past
+    the budget a finding is reported (found, not repaired) and logged, never republished."""
+
+    MAX_REPAIRS = 3
+
+    def __init__(self, db: AsyncDatabase[Any], *, max_repairs: int = MAX_REPAIRS) -> None:
+        self.collection = db["consistency_repairs"]
+        self.max_repairs = max_repairs
+
+    async def allowed(self, event_ids: Iterable[str]) -> set[str]:
+        """Those of `event_ids` still within the budget."""
+        ids = set(event_ids)
+        spent = {
+            row["_id"]
+            async for row in find_in(self.collection, "_id", ids, where={"count": {"$gte": self.max_repairs}})
+        }
+        return ids - spent
+
+    async def spend(self, event_id: str) -> None:
+        await self.collection.update_one(
+            {"_id": event_id}, {"$inc": {"count": 1}, "$set": {"at": datetime.now(UTC)}}, upsert=True
+        )
+
+
 # --- consumers' answers -------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
-from docstore_kit.consistency import ConsistencyChecker, Finding, Lease, PageResult
+from docstore_kit.consistency import ConsistencyChecker, Finding, Lease, PageResult, RepairBudget
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +78,12 @@ async def test_one_replica_runs_the_checks_at_a_time(db: Any) -> None:
     await holder.release()
     assert await other.run_once() is not None
     assert await holder.acquire()  # the other let go when it was done
+
+
+async def test_an_event_is_published_again_at_most_max_repairs_times(db: Any) -> None:
+    budget = RepairBudget(db, max_repairs=2)
+    assert await budget.allowed(["e1", "e2"]) == {"e1", "e2"}
+    await budget.spend("e1")
+    assert await budget.allowed(["e1", "e2"]) == {"e1", "e2"}
+    await budget.spend("e1")  # a consumer refused it twice: found from now on, never sent again
+    assert await budget.allowed(["e1", "e2"]) == {"e2"}

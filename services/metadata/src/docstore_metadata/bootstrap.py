@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
-from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.account_mail import NotifyMailer
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
@@ -204,6 +204,7 @@ def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyCh
         RecordedVersions(runtime.db, topic_prefix=settings.kafka_topic_prefix),
         runtime.events.outbox,
         [ProcessedEvents("indexer", indexer)],
+        RepairBudget(runtime.db),
         settle_seconds=settings.consistency_settle_seconds,
     )
     return ConsistencyChecker(

@@ -12,7 +12,7 @@ from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
-from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
 from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.adapters.credentials import (
@@ -133,6 +133,7 @@ def bootstrap(
                     ProcessedEvents("metadata", http(settings.metadata_url, "metadata")),
                     ProcessedEvents("quota", http(settings.quota_url, "quota")),
                 ],
+                RepairBudget(runtime.db),
                 bucket=storage.bucket,
                 settle_seconds=settings.consistency_settle_seconds,
             )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.outbox import Outbox
-from docstore_kit.consistency import Finding, PageResult, ProcessedEvents
+from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget
 from docstore_metadata.adapters.consistency import RecordedVersions
 from docstore_metadata.domain.consistency import (
     compare,
@@ -31,12 +31,14 @@ class RecordedVersionsCheck:
         versions: RecordedVersions,
         outbox: Outbox,
         consumers: Sequence[ProcessedEvents],
+        budget: RepairBudget,
         *,
         settle_seconds: float,
     ) -> None:
         self.versions = versions
         self.outbox = outbox
         self.consumers = list(consumers)
+        self.budget = budget
         self.settle_seconds = settle_seconds
 
     async def check_page(self, after: Any, limit: int, *, repair: bool) -> PageResult:
@@ -53,11 +55,14 @@ class RecordedVersionsCheck:
         }
         comparison = compare(facts, {fact_of(row): event_ids.get(fact_of(row)) for row in facts}, applied)
         findings = []
+        allowed = await self.budget.allowed(m.event_id for m in comparison.missing) if repair else set()
         for missing in comparison.missing:
+            repaired = missing.event_id in allowed
             document = documents[missing.row["document_id"]]
-            if repair:
+            if repaired:
                 event = recorded_from_state(document, missing.row)
                 await self.outbox.republish(event, event_id=missing.event_id)
+                await self.budget.spend(missing.event_id)
             findings.append(
                 Finding(
                     fact=fact_of(missing.row),
@@ -65,10 +70,10 @@ class RecordedVersionsCheck:
                     event_type="file.version-recorded",
                     consumers=missing.consumers,
                     account_id=document["account_id"],
-                    repaired=repair,
+                    repaired=repaired,
                 )
             )
-        if findings and repair:
+        if allowed:
             self.outbox.wake_relay()
         return PageResult(
             scanned=len(facts),

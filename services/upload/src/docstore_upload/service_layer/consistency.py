@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.outbox import Outbox
-from docstore_kit.consistency import Finding, PageResult, ProcessedEvents
+from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget
 from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.domain.consistency import (
     compare,
@@ -31,6 +31,7 @@ class CompletedUploadsCheck:
         sessions: CompletedSessions,
         outbox: Outbox,
         consumers: Sequence[ProcessedEvents],
+        budget: RepairBudget,
         *,
         bucket: str,
         settle_seconds: float,
@@ -38,6 +39,7 @@ class CompletedUploadsCheck:
         self.sessions = sessions
         self.outbox = outbox
         self.consumers = list(consumers)
+        self.budget = budget
         self.bucket = bucket
         self.settle_seconds = settle_seconds
 
@@ -54,10 +56,13 @@ class CompletedUploadsCheck:
         }
         comparison = compare(page, event_ids, applied)
         findings = []
+        allowed = await self.budget.allowed(m.event_id for m in comparison.missing) if repair else set()
         for missing in comparison.missing:
-            if repair:
+            repaired = missing.event_id in allowed
+            if repaired:
                 event = completed_from_state(missing.session, bucket=self.bucket)
                 await self.outbox.republish(event, event_id=missing.event_id)
+                await self.budget.spend(missing.event_id)
             findings.append(
                 Finding(
                     fact=missing.session["_id"],
@@ -65,10 +70,10 @@ class CompletedUploadsCheck:
                     event_type="upload.completed",
                     consumers=missing.consumers,
                     account_id=missing.session["account_id"],
-                    repaired=repair,
+                    repaired=repaired,
                 )
             )
-        if findings and repair:
+        if allowed:
             self.outbox.wake_relay()
         return PageResult(
             scanned=len(page),
