@@ -389,12 +389,15 @@ class ConsistencyRunOut(BaseModel):
     checks: list[CheckReportOut]
 
 
-def consistency_admin_router(path: str, checker_of: Callable[[Request], ConsistencyChecker]) -> APIRouter:
+def consistency_admin_router(path: str, checker_of: Callable[[Request], ConsistencyChecker], *, name: str) -> APIRouter:
     """`POST <path>` (admins): run the service's consistency checks now, through up to `pages`
-    pages each, and answer what they found and repaired."""
+    pages each, and answer what they found and repaired. `name`: the operation's id (unique in
+    the gateway's merged API document)."""
     router = APIRouter(tags=["admin"])
 
-    @router.post(path, summary="Run the consistency checks now: what was missing, and what was published again")
+    @router.post(
+        path, name=name, summary="Run the consistency checks now: what was missing, and what was published again"
+    )
     async def run_consistency_checks(
         request: Request, _: AdminAccountId, pages: Annotated[int, Query(ge=1, le=1000)] = 10
     ) -> ConsistencyRunOut:

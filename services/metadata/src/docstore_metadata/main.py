@@ -58,7 +58,9 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(processed_events_router(consumer="metadata"))
     # Admins run the recorded-versions check now (also run every `consistency_period_seconds`).
     app.include_router(
-        consistency_admin_router("/admin/consistency/versions", lambda request: request.app.state.services.consistency)
+        consistency_admin_router(
+            "/admin/consistency/versions", lambda request: request.app.state.services.consistency, name="check_versions"
+        )
     )
     app.include_router(sharing_router)
     app.include_router(links_router)

@@ -69,7 +69,9 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     app.include_router(credentials_router)  # before `router`: /uploads/credentials is no upload id
     app.include_router(router)
     app.include_router(
-        consistency_admin_router("/admin/consistency/uploads", lambda r: r.app.state.services.consistency)
+        consistency_admin_router(
+            "/admin/consistency/uploads", lambda request: request.app.state.services.consistency, name="check_uploads"
+        )
     )
     return app
 
