@@ -153,3 +153,30 @@ async def test_a_service_waits_for_mongodb_answers_503_while_it_is_away_and_reco
         await forwarder.start()
         await lifespan.__aexit__(None, None, None)
         await forwarder.stop()
+
+
+async def test_a_service_started_before_its_broker_waits_for_it(isolated: dict[str, str]) -> None:
+    host, port = isolated["kafka_bootstrap_servers"].split(",")[0].rsplit(":", 1)
+    forwarder = Forwarder((host, int(port)))
+    await forwarder.start()
+    await forwarder.stop()  # the broker "down": its bootstrap address refuses
+    settings = OutageSettings(**{**isolated, "kafka_bootstrap_servers": f"127.0.0.1:{forwarder.port}"})
+    app = outage_app(settings)
+    lifespan = app.router.lifespan_context(app)
+    starting = asyncio.create_task(lifespan.__aenter__())
+    try:
+        # It would have raised KafkaConnectionError at once.
+        done, _ = await asyncio.wait({starting}, timeout=2.0)
+        assert not done, "the service gave up instead of waiting for the broker"
+        await forwarder.start()  # bootstrapped through it, the clients then reach the broker itself
+        await asyncio.wait_for(starting, timeout=60)
+    except BaseException:
+        starting.cancel()
+        raise
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/things")).json() == {"count": 0}
+    finally:
+        await lifespan.__aexit__(None, None, None)
+        await forwarder.stop()
