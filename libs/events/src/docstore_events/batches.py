@@ -40,6 +40,7 @@ from docstore_events.consumer import GroupMembership, RetryPolicy, dead_letter_r
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
+from docstore_events.outages import is_outage
 from docstore_events.tasks import stop_tasks
 from docstore_events.tracing import context_from_headers, event_contexts, tracer
 
@@ -165,31 +166,49 @@ class BatchConsumer:
         return _Delivery(record, headers, envelope)
 
     async def _apply(self, handler: BatchHandler, batch: list[_Delivery]) -> None:
-        """Apply `batch` in one go; on failure, each half on its own, down to single events."""
+        """Apply `batch` in one go; on failure, each half on its own, down to single events.
+        An outage (`outages.is_outage`) is no fault of the events: the whole batch is tried
+        again, with backoff, until the server is back (the consumer pauses there)."""
         event_type = metrics.batch_event_type([delivery.envelope.data.type for delivery in batch])
-        try:
-            with metrics.timing_handler(self.consumer_name, event_type):
-                await self._call(handler, batch)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            if len(batch) == 1:
-                await self._retry_single(handler, batch[0], error)
-                return
-            log.warning("event_batch_failed", consumer=self.consumer_name, size=len(batch), error=repr(error))
-            middle = len(batch) // 2
-            await self._apply(handler, batch[:middle])
-            await self._apply(handler, batch[middle:])
+        outages = 0
+        while True:
+            try:
+                with metrics.timing_handler(self.consumer_name, event_type):
+                    await self._call(handler, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not is_outage(error):
+                    await self._apply_in_parts(handler, batch, error)
+                    return
+                outages += 1
+                log.warning(
+                    "event_batch_waits_for_outage", consumer=self.consumer_name, size=len(batch), error=repr(error)
+                )
+                await asyncio.sleep(self.retry.backoff(outages))
+                continue
+            for delivery in batch:
+                metrics.handled(self.consumer_name, delivery.record.topic)
             return
-        for delivery in batch:
-            metrics.handled(self.consumer_name, delivery.record.topic)
+
+    async def _apply_in_parts(self, handler: BatchHandler, batch: list[_Delivery], error: Exception) -> None:
+        """A batch that failed for one of its events: each half on its own, down to single events."""
+        if len(batch) == 1:
+            await self._retry_single(handler, batch[0], error)
+            return
+        log.warning("event_batch_failed", consumer=self.consumer_name, size=len(batch), error=repr(error))
+        middle = len(batch) // 2
+        await self._apply(handler, batch[:middle])
+        await self._apply(handler, batch[middle:])
 
     async def _retry_single(self, handler: BatchHandler, delivery: _Delivery, error: Exception) -> None:
         """The retry policy for one event that failed once already; then the dead letters."""
         bound = log.bind(topic=delivery.record.topic, consumer=self.consumer_name, event_id=delivery.envelope.id)
-        for attempt in range(1, self.retry.max_attempts):
-            bound.warning("event_handler_failed", attempt=attempt, error=repr(error))
+        attempt = 1
+        while not self.retry.gives_up(attempt, error):  # an outage never gives up
+            bound.warning("event_handler_failed", attempt=attempt, outage=is_outage(error), error=repr(error))
             await asyncio.sleep(self.retry.backoff(attempt))
+            attempt += 1
             try:
                 await self._call(handler, [delivery])
             except asyncio.CancelledError:
@@ -200,9 +219,7 @@ class BatchConsumer:
             metrics.handled(self.consumer_name, delivery.record.topic)
             return
         record = delivery.record
-        await self.publish(
-            *dead_letter_record(record, delivery.headers, error, self.retry.max_attempts, consumer=self.consumer_name)
-        )
+        await self.publish(*dead_letter_record(record, delivery.headers, error, attempt, consumer=self.consumer_name))
 
     async def _call(self, handler: BatchHandler, batch: list[_Delivery]) -> None:
         # One span for the batch: a lone event's span continues its trace; a batch's span

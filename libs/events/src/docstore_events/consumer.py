@@ -27,6 +27,7 @@ from docstore_events import metrics
 from docstore_events.base import Event
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_events.faults import crashpoint
+from docstore_events.outages import is_outage
 from docstore_events.topics import dead_letter_topic
 from docstore_events.tracing import context_from_headers, tracer
 
@@ -58,7 +59,13 @@ DLQ_ATTEMPTS = "x-dlq-attempts"
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often a failing handler is retried in place before its message is dead-lettered."""
+    """How often a failing handler is retried in place before its message is dead-lettered.
+
+    An outage (`outages.is_outage`: MongoDB, S3, Kafka or a service not answering) is never
+    dead-lettered: the event is tried again, every `max_backoff` seconds at most, until the
+    server is back. The consumer pauses on that event (its partition's offset does not move)
+    and resumes by itself; a dead letter would lose the event's effect for a reason that has
+    nothing to do with the event."""
 
     max_attempts: int = 5
     initial_backoff: float = 0.2
@@ -66,7 +73,12 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        return min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
+        return min(self.max_backoff, self.initial_backoff * 2.0 ** min(attempt - 1, 32))
+
+    def gives_up(self, attempt: int, error: BaseException) -> bool:
+        """True when the event that failed `attempt` times (the last time with `error`) goes to
+        its dead-letter topic: after `max_attempts`, unless the failure is an outage."""
+        return attempt >= self.max_attempts and not is_outage(error)
 
 
 @dataclass(frozen=True)
@@ -176,7 +188,9 @@ def subscribe(
             },
         ):
             bound = log.bind(topic=topic, consumer=consumer, **identity)
-            for attempt in range(1, retry.max_attempts + 1):
+            attempt = 0
+            while True:
+                attempt += 1
                 try:
                     with metrics.timing_handler(consumer, event_type):
                         await work()
@@ -184,10 +198,10 @@ def subscribe(
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    if attempt == retry.max_attempts:
+                    if retry.gives_up(attempt, error):
                         await dead_letter(raw, headers, error, attempts=attempt)
                         return
-                    bound.warning("event_handler_failed", attempt=attempt, error=repr(error))
+                    bound.warning("event_handler_failed", attempt=attempt, outage=is_outage(error), error=repr(error))
                     await asyncio.sleep(retry.backoff(attempt))
         metrics.handled(consumer, topic)
         crashpoint("consumer.after_effect")

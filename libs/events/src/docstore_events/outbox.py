@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from docstore_events.envelope import KafkaRecord, encode
 from docstore_events.faults import crashpoint
 from docstore_events.in_slices import slices
 from docstore_events.origin import origin_headers
+from docstore_events.outages import is_outage
 from docstore_events.tracing import continue_trace, current_traceparent, ensure_traceparent
 
 log = structlog.get_logger(__name__)
@@ -61,23 +62,40 @@ class Outbox:
         events: Sequence[tuple[Event, str | None] | tuple[Event, str | None, str | None]],
         *,
         session: AsyncClientSession,
+        event_ids: Mapping[int, str] | None = None,
     ) -> list[str]:
         """Store (event, CloudEvents subject[, traceparent]) for publishing, in this order, in one
-        write; they are published only if the transaction commits. Returns their event ids.
+        write; they are published only if the transaction commits. Returns their event ids:
+        `event_ids[i]` for the i-th where given, else a random one.
 
         An event's `traceparent` is the one given (captured when it was emitted), else the
         current span's, else that of a new trace: every event leaves with one."""
-        rows = [self._row(*item) for item in events]
+        ids = event_ids or {}
+        rows = [self._row(*item, event_id=ids.get(index)) for index, item in enumerate(events)]
         if rows:
             await self.collection.insert_many(rows, session=session)
         return [row["_id"] for row in rows]
 
-    def _row(self, event: Event, subject: str | None, traceparent: str | None = None) -> dict[str, Any]:
+    async def republish(
+        self, event: Event, *, event_id: str, subject: str | None = None, session: AsyncClientSession | None = None
+    ) -> None:
+        """Publish `event` again under its original `event_id`: its outbox row (pruned or not,
+        published or not) becomes pending again with this content, so the relay sends it and the
+        consumers' processed-event records make it count once. For a consistency checker that
+        rebuilt an event the consumers never applied (`docstore_kit.consistency`)."""
+        row = self._row(event, subject, event_id=event_id)
+        row["republished_at"] = row["created_at"]
+        await self.collection.replace_one({"_id": event_id}, row, upsert=True, session=session)
+
+    def _row(
+        self, event: Event, subject: str | None, traceparent: str | None = None, *, event_id: str | None = None
+    ) -> dict[str, Any]:
         record = encode(
             event,
             source=self.source,
             topic_prefix=self.topic_prefix,
             subject=subject,
+            event_id=event_id,
             traceparent=traceparent or ensure_traceparent(event.cloudevent_type()),
         )
         return {
@@ -173,16 +191,25 @@ class OutboxRelay:
         A wake-up or a published row brings the interval back to `poll_interval`.
         """
         interval = self.poll_interval
+        failures = 0
         while True:
             self.outbox.written.clear()
             try:
                 published = await self.publish_pending()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the broker or database is down: keep the rows, try again
-                log.exception("outbox_publish_failed")
+            except Exception as error:  # the broker or database is down: keep the rows, try again
+                failures += 1
+                # Backoff while it stays down (up to `max_poll_interval`), one line per try; a
+                # traceback only for what is not an outage (a bug).
+                wait = min(self.max_poll_interval, self.poll_interval * 2 ** min(failures - 1, 16))
+                if is_outage(error):
+                    log.warning("outbox_publish_waits_for_outage", error=repr(error)[:300], retry_in=wait)
+                else:
+                    log.exception("outbox_publish_failed", retry_in=wait)
                 published = 0
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(wait)
             if published >= self.batch_size:
                 continue
             interval = self.poll_interval if published else interval

@@ -72,12 +72,26 @@ class Transaction(Generic[R]):
     events: list[tuple[Event, str | None, str | None]] = field(default_factory=list)
     """(event, subject, traceparent) in the order emitted."""
     callbacks: list[AfterCommit] = field(default_factory=list)
+    event_ids: dict[int, str] = field(default_factory=dict)
+    """Ids chosen by the emitter, by position in `events` (the others get a random one)."""
 
-    def emit(self, event: Event, *, subject: str | None = None, traceparent: str | None = None) -> None:
+    def emit(
+        self,
+        event: Event,
+        *,
+        subject: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
         """Publish `event` if, and only if, this transaction commits (CloudEvents `subject` optional).
 
         The event carries `traceparent`, by default the current span's as of this call: a batch
-        handler that emits inside `tracing.handling(event_id)` puts it in that event's trace."""
+        handler that emits inside `tracing.handling(event_id)` puts it in that event's trace.
+        `event_id`: the CloudEvents id, when the emitter derives it from the fact (so a
+        consistency checker can publish the same event again, under the same id, from the
+        state alone); by default a random one."""
+        if event_id is not None:
+            self.event_ids[len(self.events)] = event_id
         self.events.append((event, subject, traceparent or current_traceparent()))
 
     def after_commit(self, callback: AfterCommit) -> None:
@@ -205,7 +219,7 @@ class MongoUnitOfWork(UnitOfWork[R]):
             # A retried body starts from scratch: nothing the failed attempt emitted survives.
             transaction = Transaction(self.repositories(session), session)
             result = await work(transaction)
-            await self.outbox.add_all(transaction.events, session=session)
+            await self.outbox.add_all(transaction.events, session=session, event_ids=transaction.event_ids)
             attempt.append((result, transaction))
 
         async with self.client.start_session() as session:

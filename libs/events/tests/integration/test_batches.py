@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pymongo.errors
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -40,7 +41,7 @@ async def produce_all(bootstrap: str, records: list[Any]) -> None:
 
 
 def counting_runtime(
-    db: Any, isolated: dict[str, str], batches: list[int], *, poison: str | None = None
+    db: Any, isolated: dict[str, str], batches: list[int], *, poison: str | None = None, outages: int = 0
 ) -> EventRuntime:
     """A runtime whose batch handler adds 1 per event to a counter per account, exactly once."""
     events = EventRuntime(
@@ -54,8 +55,13 @@ def counting_runtime(
     )
     uow = events.unit_of_work(lambda session: (db.counters, session))
 
+    down = [outages]
+
     async def apply(envelopes: list[Envelope[Any]]) -> None:
         batches.append(len(envelopes))
+        if down[0] > 0:  # MongoDB away: the driver's error, as a handler would meet it
+            down[0] -= 1
+            raise pymongo.errors.ServerSelectionTimeoutError("localhost:27017: [Errno 111] Connection refused")
 
         async def work(tx: Transaction[Bound], fresh: frozenset[str]) -> None:
             counters, session = tx.repos
@@ -117,6 +123,24 @@ async def test_a_poison_event_is_split_out_to_the_dead_letters_and_the_rest_appl
     assert [headers["ce_id"] for headers, _ in dead] == [poison.headers["ce_id"]]
     assert "this account cannot be counted" in dead[0][0][DLQ_ERROR]
     assert dead[0][0][DLQ_ATTEMPTS] == str(FAST_RETRY.max_attempts)
+
+
+async def test_an_outage_pauses_the_consumer_and_nothing_goes_to_the_dead_letters(db, isolated) -> None:
+    # The database "down" for 6 tries, three times what the retry policy allows a failing event:
+    # an outage is no fault of the events, so they wait, then are applied, none dead-lettered.
+    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
+    records = [encode(exceeded(f"acct-{i % 3}"), source="test", topic_prefix=prefix) for i in range(30)]
+    batches: list[int] = []
+    events = counting_runtime(db, isolated, batches, outages=3 * FAST_RETRY.max_attempts)
+    await events.start()
+    try:
+        await produce_all(bootstrap, records)
+        await eventually(lambda: counts_reached(db, {f"acct-{i}": 10 for i in range(3)}), timeout=60)
+    finally:
+        await events.stop()
+    assert len(batches) > 3 * FAST_RETRY.max_attempts  # it waited, then applied
+    dead = await read_topic(bootstrap, dead_letter_topic(QuotaExceeded.topic(prefix)), expect=0, timeout=1.0)
+    assert dead == []
 
 
 async def committed_reached(bootstrap: str, group: str, topic: str, total: int) -> bool:

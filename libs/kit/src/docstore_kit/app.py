@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo import AsyncMongoClient
 
+from docstore_events.outages import is_outage
 from docstore_events.runtime import EventRuntime
 from docstore_events.tasks import stop_tasks
 from docstore_kit.api_docs import install_api_docs
@@ -25,7 +29,16 @@ from docstore_kit.observability import redact_span_attributes
 from docstore_kit.request_origin import RequestOriginMiddleware
 from docstore_kit.settings import mongodb_client_options
 
+log = structlog.get_logger(__name__)
+
 VERSION = "0.1.0"
+
+START_BACKOFF = (0.5, 10.0)
+"""A start that met an outage is tried again after 0.5 s, doubling up to every 10 s."""
+_STARTING: ContextVar[list[ServiceRuntime] | None] = ContextVar("docstore_starting_runtimes", default=None)
+"""The runtimes built during one try of `waiting_for_servers`."""
+BACKGROUND_BACKOFF = (1.0, 30.0)
+"""A background loop that raised is started again after 1 s, doubling up to every 30 s."""
 
 GC_GEN0_THRESHOLD = 50_000
 """Allocations between two young-generation collections once a service has started (CPython's
@@ -62,6 +75,8 @@ class ServiceRuntime:
 
     def __init__(self, settings: Any, **event_options: Any) -> None:
         self.mongo = mongo_client(settings)
+        if (opened := _STARTING.get()) is not None:
+            opened.append(self)  # closed by `waiting_for_servers` if this start fails
         self.db = self.mongo[settings.mongodb_database]
         self.events = EventRuntime.for_service(settings, self.db, **event_options)
         self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
@@ -73,8 +88,17 @@ class ServiceRuntime:
         self._background.append((name, work))
 
     async def __aenter__(self) -> ServiceRuntime:
-        await self.events.start()
-        self._tasks = [asyncio.create_task(work(), name=name) for name, work in self._background]
+        try:
+            await self.events.start()
+        except BaseException:
+            # A start that met an outage is tried again from a new runtime (`waiting_for_servers`):
+            # this one lets go of what it opened.
+            try:
+                await self.events.stop()
+            finally:
+                await self.mongo.close()
+            raise
+        self._tasks = [asyncio.create_task(supervised(name, work), name=name) for name, work in self._background]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -89,6 +113,76 @@ class ServiceRuntime:
         return {"mongodb": lambda: self.mongo.admin.command("ping"), "kafka": self.events.ready}
 
 
+async def supervised(name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run the loop `work()` until cancelled; if it raises (MongoDB away for longer than it
+    retries, a bug), log it and start it again with backoff, so a watcher or sweeper never
+    stops for good while the service answers as if all were well."""
+    failures = 0
+    while True:
+        started = time.monotonic()
+        try:
+            await work()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # A loop that ran a while before failing starts again quickly.
+            failures = 1 if time.monotonic() - started > BACKGROUND_BACKOFF[1] else failures + 1
+            wait = min(BACKGROUND_BACKOFF[1], BACKGROUND_BACKOFF[0] * 2 ** min(failures - 1, 16))
+            log.warning(
+                "background_task_restarts", task=name, outage=is_outage(error), error=repr(error)[:300], retry_in=wait
+            )
+            await asyncio.sleep(wait)
+
+
+def waiting_for_servers(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]], *, wait_seconds: float = 0
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """`lifespan`, started again with backoff while it fails for an outage
+    (`docstore_events.outages`: MongoDB, Kafka, S3 not answering yet), each try logged, so a
+    service started before its servers (or while one restarts) waits for them instead of
+    exiting. Any other error, or still failing after `wait_seconds` (0: no limit), ends the
+    start as before. A lifespan builds its clients when it starts and closes them when its
+    start fails, so each try begins afresh."""
+
+    @asynccontextmanager
+    async def lifespan_waiting_for_servers(app: FastAPI) -> AsyncIterator[None]:
+        started = time.monotonic()
+        attempt = 0
+        async with AsyncExitStack() as stack:
+            while True:
+                attempt += 1
+                opened: list[ServiceRuntime] = []
+                token = _STARTING.set(opened)
+                try:
+                    await stack.enter_async_context(lifespan(app))
+                    break
+                except Exception as error:
+                    # The failed try's MongoDB clients would otherwise go on monitoring (and
+                    # reconnecting) for ever: one more per try during a long outage.
+                    for runtime in opened:
+                        await runtime.mongo.close()
+                    waited = time.monotonic() - started
+                    if not is_outage(error) or (wait_seconds and waited >= wait_seconds):
+                        raise
+                    retry_in = min(START_BACKOFF[1], START_BACKOFF[0] * 2 ** min(attempt - 1, 16))
+                    log.warning(
+                        "waiting_for_servers",
+                        attempt=attempt,
+                        waited_seconds=round(waited, 1),
+                        retry_in=retry_in,
+                        error=f"{type(error).__name__}: {error}"[:300],
+                    )
+                    await asyncio.sleep(retry_in)
+                finally:
+                    _STARTING.reset(token)
+            if attempt > 1:
+                log.info("servers_answered", attempts=attempt, waited_seconds=round(time.monotonic() - started, 1))
+            yield
+
+    return lifespan_waiting_for_servers
+
+
 def service_app(
     *,
     title: str,
@@ -100,7 +194,8 @@ def service_app(
     **fastapi_options: Any,
 ) -> FastAPI:
     """A FastAPI app with the shared error handlers, `/healthz`, `/readyz`, `/metrics` and
-    server spans that continue the caller's trace. `checks(app)` names the dependencies
+    server spans that continue the caller's trace. The lifespan is started again while it fails
+    for an outage (`waiting_for_servers`). `checks(app)` names the dependencies
     `/readyz` probes; it runs per request, after the lifespan has built the clients.
 
     `app.state.internal_auth` (built from `settings`, no I/O) verifies the identity token on
@@ -121,6 +216,8 @@ def service_app(
     message (two or three more spans per request, each with its attributes, started and ended on
     the response's path) are left out."""
     options = {"generate_unique_id_function": operation_id, **fastapi_options, "docs_url": None, "redoc_url": None}
+    wait_seconds = float(getattr(settings, "start_wait_seconds", 0) or 0)
+    lifespan = waiting_for_servers(lifespan, wait_seconds=wait_seconds)
     app = FastAPI(title=title, version=VERSION, lifespan=lifespan, **options)
     app.state.internal_auth = InternalAuth.from_settings(settings)
     install_error_handlers(app)

@@ -30,6 +30,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from docstore_events.outages import OUTAGE_CLASSES, is_outage
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -150,15 +152,32 @@ class TooLarge(DomainError):
     title = "Too large"
 
 
+RETRY_AFTER_SECONDS = 5
+"""`Retry-After` of a 503: long enough for a restarted server to be back, short enough that a
+client retrying by hand does not give up."""
+
+
 class Unavailable(DomainError):
-    """Something this service depends on did not answer; trying again later may work."""
+    """Something this service depends on did not answer; trying again later may work.
+    Answered with `Retry-After`; consumers retry the event instead of dead-lettering it
+    (`docstore_events.outages`)."""
 
     status = 503
     problem = "unavailable"
     title = "Service unavailable"
+    outage: ClassVar[bool] = True
+    retry_after: ClassVar[int] = RETRY_AFTER_SECONDS
 
     def detail(self) -> Any:
         return "cannot answer right now; try again"
+
+
+def unavailable_response(exc: BaseException | None = None) -> JSONResponse:
+    """The 503 for a server this service depends on being away (MongoDB, Kafka, S3, Typesense,
+    another service): a problem with `Retry-After`, never the driver's message (it names hosts)."""
+    response = problem_response(503, Unavailable.problem, Unavailable.title, Unavailable.detail(Unavailable()))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def problem_response(
@@ -188,15 +207,28 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error answered as a problem: domain errors; a 422 with readable messages (and
-    `errors`) for bad input; Starlette's and the auth dependencies' HTTP errors; a 500 with no
-    internals for bugs."""
+    `errors`) for bad input; Starlette's and the auth dependencies' HTTP errors; a 503 with
+    `Retry-After` when a server it depends on is away (`docstore_events.outages`: MongoDB,
+    Kafka, S3, Typesense or another service not answering); a 500 with no internals for bugs."""
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         if exc.status >= 500:
             # The answer hides the message, so the log keeps it for operators.
             log.warning("domain_error", path=request.url.path, problem=exc.problem, error=str(exc))
-        return problem_response(exc.status, exc.problem, exc.title, exc.detail(), exc.extra())
+        response = problem_response(exc.status, exc.problem, exc.title, exc.detail(), exc.extra())
+        if exc.status == 503:
+            response.headers.setdefault("Retry-After", str(getattr(exc, "retry_after", RETRY_AFTER_SECONDS)))
+        return response
+
+    async def outage(request: Request, exc: Exception) -> JSONResponse:
+        # The server comes back by itself (or the platform restarts it): a client should retry.
+        log.warning("dependency_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+        return unavailable_response(exc)
+
+    for outage_class in OUTAGE_CLASSES:
+        # Registered by class, these are answered inside the app (no traceback logged as a 500).
+        app.add_exception_handler(outage_class, outage)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -219,5 +251,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_outage(exc):  # raised from a driver's error (`raise ... from`), or a retriable one
+            return await outage(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(500, "internal", "Internal error", "internal error")

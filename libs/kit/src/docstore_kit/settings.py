@@ -74,6 +74,19 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = 0
     """0: the app answers `GET /metrics` itself. A port: metrics on a listener of their own on
     that port (the chart: 9464, named `metrics`) and not on the app, so no ingress routes them."""
+    start_wait_seconds: float = 0
+    """How long a service starting while MongoDB, Kafka or S3 does not answer waits for them,
+    trying again with backoff and logging each try (`docstore_kit.app`), before it gives up
+    and exits; 0: it waits as long as it takes."""
+    consistency_period_seconds: float = 300.0
+    """How often a service that owns facts runs its consistency checks (`docstore_kit.consistency`:
+    upload's completed uploads, metadata's versions); 0: only on demand (the admin route)."""
+    consistency_settle_seconds: float = 600.0
+    """A fact younger than this is not judged: its event may still be on its way."""
+    consistency_page_size: int = 200
+    """Facts compared per page (one question to each consumer)."""
+    consistency_pages_per_run: int = 10
+    """Pages each check goes through per run, from where the last run stopped."""
     log_format: str = "auto"  # auto: console on a terminal, JSON otherwise
     log_level: str = "INFO"
 

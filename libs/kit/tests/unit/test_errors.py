@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions
 import httpx
+import pymongo.errors
 import pytest
+from aiokafka import errors as kafka_errors
 from fastapi import FastAPI
 
+from docstore_events.outages import is_outage
 from docstore_kit import errors
 from docstore_kit.errors import PROBLEM_JSON, install_error_handlers
 
@@ -127,3 +131,83 @@ async def test_a_domain_error_subclass_can_still_be_caught_as_what_it_was() -> N
         raise Refused("no")
     response = await answer(Refused("no"))
     assert (response.status_code, response.json()["detail"]) == (422, "no")
+
+
+def _client_error(status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+
+
+def _wrapped() -> Exception:
+    try:
+        raise pymongo.errors.AutoReconnect("db-0:27017: connection closed")
+    except pymongo.errors.AutoReconnect as cause:
+        error = RuntimeError("listing failed")
+        error.__cause__ = cause
+        return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pymongo.errors.ServerSelectionTimeoutError("localhost:27017: [Errno 111] Connection refused"),
+        pymongo.errors.AutoReconnect("localhost:27017: connection closed"),
+        pymongo.errors.NetworkTimeout("localhost:27017: timed out"),
+        pymongo.errors.ConnectionFailure("localhost:27017"),
+        botocore.exceptions.EndpointConnectionError(endpoint_url="http://localhost:8333/bucket"),
+        botocore.exceptions.ConnectTimeoutError(endpoint_url="http://localhost:8333/bucket"),
+        botocore.exceptions.ReadTimeoutError(endpoint_url="http://localhost:8333/bucket"),
+        _client_error(503),
+        kafka_errors.KafkaConnectionError("localhost:9092"),
+        kafka_errors.KafkaTimeoutError(),
+        httpx.ConnectError("connection refused to typesense:8108"),
+        httpx.ReadTimeout("typesense:8108"),
+        ConnectionRefusedError(111, "Connection refused"),
+        _wrapped(),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+async def test_a_dependency_that_does_not_answer_is_a_503_with_retry_after(error: Exception) -> None:
+    assert is_outage(error)
+    response = await answer(error)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["retry-after"] == str(errors.RETRY_AFTER_SECONDS)
+    assert response.json() == {
+        "type": "urn:docstore:problem:unavailable",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "cannot answer right now; try again",
+    }
+    assert "27017" not in response.text and "8333" not in response.text and "8108" not in response.text
+
+
+async def test_a_service_own_unavailable_error_has_retry_after_too() -> None:
+    response = await answer(Backend("quota did not answer"))
+    assert (response.status_code, response.headers["retry-after"]) == (503, str(errors.RETRY_AFTER_SECONDS))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pymongo.errors.DuplicateKeyError("E11000 duplicate key"),
+        pymongo.errors.OperationFailure("bad query", code=2),
+        _client_error(404),
+        ValueError("not an outage"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+async def test_an_error_of_the_request_is_not_taken_for_an_outage(error: Exception) -> None:
+    assert not is_outage(error)
+    assert (await answer(error)).status_code == 500
+
+
+def test_an_error_raised_while_handling_an_outage_is_not_one_unless_raised_from_it() -> None:
+    try:
+        try:
+            raise pymongo.errors.AutoReconnect("down")
+        except pymongo.errors.AutoReconnect:
+            raise errors.Conflict("already there")  # noqa: B904 - the refusal is deliberate
+    except errors.Conflict as refusal:
+        assert not is_outage(refusal)

@@ -287,7 +287,11 @@ async def test_accounts_that_do_not_answer_or_answer_oddly(world: World) -> None
     world.upstreams.reply = None
     with pytest.raises(AccountsUnavailable) as unavailable:
         await world.logins.log_in("ada", "pw", address="10.0.0.1")
-    assert answered(unavailable.value) == (503, {"detail": "accounts are unavailable; try again"}, {})
+    assert answered(unavailable.value) == (
+        503,
+        {"detail": "accounts are unavailable; try again"},
+        {"retry-after": "5"},
+    )
     world.upstreams.reply = json_answer(500, {})
     with pytest.raises(AccountsAnsweredUnexpectedly) as odd:
         await world.logins.log_in("ada", "pw", address="10.0.0.1")
@@ -511,7 +515,7 @@ async def test_a_body_too_large_or_a_service_down(world: World) -> None:
     world.upstreams.reply = None
     with pytest.raises(UpstreamUnavailable) as down:
         await world.forwarding.forward(incoming("GET", "/v1/usage", token=token))
-    assert answered(down.value) == (503, {"detail": "quota is unavailable; try again"}, {})
+    assert answered(down.value) == (503, {"detail": "quota is unavailable; try again"}, {"retry-after": "5"})
 
 
 async def test_deleting_the_account_ends_all_its_sessions_only_when_the_service_did_it(world: World) -> None:

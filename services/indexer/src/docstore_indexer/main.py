@@ -13,6 +13,7 @@ from docstore_indexer.bootstrap import Services, bootstrap
 from docstore_indexer.consumers.handlers import register
 from docstore_indexer.settings import Settings
 from docstore_kit.app import service_app
+from docstore_kit.consistency import processed_events_router
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
         freeze_gc=True,  # searches answer here: no collection walks what start-up built
     )
     app.include_router(router)
+    # Metadata's consistency check asks which `file.version-recorded` events were applied (issue 32).
+    app.include_router(processed_events_router(consumer=settings.service))
     return app
 
 

@@ -21,9 +21,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.account_mail import NotifyMailer
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
+from docstore_metadata.adapters.consistency import RecordedVersions
 from docstore_metadata.adapters.credentials import credential_repositories, ensure_credential_indexes
 from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.previews import signed_preview_url
@@ -34,6 +36,7 @@ from docstore_metadata.domain.credentials import SecretBox, parse_keys
 from docstore_metadata.service_layer.account_security import AccountSecurity
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.audit import AuditTrail
+from docstore_metadata.service_layer.consistency import RecordedVersionsCheck
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.housekeeping import Housekeeping
 from docstore_metadata.service_layer.links import Links, LinkSweeper
@@ -65,6 +68,11 @@ class Services:
     """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
     account_security: AccountSecurity
     """Verification, reset, password and e-mail changes, 2FA (its own unit of work; README "Account security")."""
+    consistency: ConsistencyChecker
+    """The recorded-versions check against the indexer (issue 32; README "Consistency check")."""
+
+    async def consistency_indexes(self) -> None:
+        await RecordedVersions(self.runtime.db, topic_prefix=self.settings.kafka_topic_prefix).ensure_indexes()
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
@@ -104,6 +112,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     account_security = account_security_on(settings, runtime)
     return Services(
         audit=audit_trail(settings, runtime),
+        consistency=consistency_on(settings, runtime),
         previews=Previews(
             uow,
             reads,
@@ -184,4 +193,24 @@ def audit_trail_on(
         retention=timedelta(days=settings.audit_retention_days),
         purge_interval=settings.audit_purge_interval_seconds,
         page_size_max=settings.page_size_max,
+    )
+
+
+def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyChecker:
+    """The recorded-versions check: asks the indexer which `file.version-recorded` it applied."""
+    auth = InternalAuth.from_settings(settings)
+    indexer = httpx.AsyncClient(base_url=settings.indexer_url, timeout=10.0, auth=auth.client_auth("indexer"))
+    check = RecordedVersionsCheck(
+        RecordedVersions(runtime.db, topic_prefix=settings.kafka_topic_prefix),
+        runtime.events.outbox,
+        [ProcessedEvents("indexer", indexer)],
+        RepairBudget(runtime.db),
+        settle_seconds=settings.consistency_settle_seconds,
+    )
+    return ConsistencyChecker(
+        runtime.db,
+        [check],
+        service=settings.service,
+        page_size=settings.consistency_page_size,
+        pages_per_run=settings.consistency_pages_per_run,
     )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
+from docstore_kit.consistency import consistency_admin_router, processed_events_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.account_security import router as account_security_router
@@ -38,6 +39,11 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
             "metadata-audit-consumer", register_audit(services.runtime.events, services.audit).run
         )
         app.state.services = services
+        await services.consistency_indexes()
+        if settings.consistency_period_seconds > 0:
+            # Versions the indexer never applied are published again (issue 32).
+            period = settings.consistency_period_seconds
+            services.runtime.background("metadata-consistency", lambda: services.consistency.run_forever(period))
         async with services.runtime:
             yield
 
@@ -48,6 +54,14 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         checks=lambda app: app.state.services.runtime.checks(),
     )
     app.include_router(router)
+    # Upload's consistency check asks which `upload.completed` events were applied (issue 32).
+    app.include_router(processed_events_router(consumer="metadata"))
+    # Admins run the recorded-versions check now (also run every `consistency_period_seconds`).
+    app.include_router(
+        consistency_admin_router(
+            "/admin/consistency/versions", lambda request: request.app.state.services.consistency, name="check_versions"
+        )
+    )
     app.include_router(sharing_router)
     app.include_router(links_router)
     app.include_router(audit_router)

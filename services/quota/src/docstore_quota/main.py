@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
+from docstore_kit.consistency import processed_events_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_quota.adapters.repositories import ensure_indexes
 from docstore_quota.api.admin import router as admin_router
@@ -41,6 +42,8 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
         checks=lambda app: app.state.services.runtime.checks(),
     )
     app.include_router(router)
+    # Upload's consistency check asks which `upload.completed` events were applied (issue 32).
+    app.include_router(processed_events_router(consumer="quota"))
     app.include_router(admin_router)
     return app
 

@@ -12,7 +12,9 @@ from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
+from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.adapters.credentials import (
     CredentialRecords,
     SeaweedFSIdentities,
@@ -24,6 +26,7 @@ from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.repositories import Repositories, mongo_repositories
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.domain.grants import Limits
+from docstore_upload.service_layer.consistency import CompletedUploadsCheck
 from docstore_upload.service_layer.credentials import IdentityStore, UploadCredentials
 from docstore_upload.service_layer.ports import Documents, Quota
 from docstore_upload.service_layer.uploads import Uploads
@@ -40,6 +43,8 @@ class Services:
     storage: Storage
     uploads: Uploads
     credentials: UploadCredentials
+    consistency: ConsistencyChecker
+    """The completed-uploads check (issue 32): run in the background and by the admin route."""
     _owned_http: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -118,6 +123,25 @@ def bootstrap(
         max_live=settings.credentials_max_live,
         required_headers=storage.encryption.form_fields(),  # S3 refuses an unencrypted PUT under the prefix
     )
+    consistency = ConsistencyChecker(
+        runtime.db,
+        [
+            CompletedUploadsCheck(
+                CompletedSessions(runtime.db, topic_prefix=settings.kafka_topic_prefix),
+                runtime.events.outbox,
+                [
+                    ProcessedEvents("metadata", http(settings.metadata_url, "metadata")),
+                    ProcessedEvents("quota", http(settings.quota_url, "quota")),
+                ],
+                RepairBudget(runtime.db),
+                bucket=storage.bucket,
+                settle_seconds=settings.consistency_settle_seconds,
+            )
+        ],
+        service=settings.service,
+        page_size=settings.consistency_page_size,
+        pages_per_run=settings.consistency_pages_per_run,
+    )
     return Services(
         settings=settings,
         runtime=runtime,
@@ -126,6 +150,7 @@ def bootstrap(
         storage=storage,
         uploads=uploads,
         credentials=credentials,
+        consistency=consistency,
         _owned_http=owned,
     )
 

@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
+from docstore_kit.consistency import consistency_admin_router
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
+from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.adapters.credentials import CredentialRecords
 from docstore_upload.adapters.repositories import ensure_indexes
 from docstore_upload.api.credentials import router as credentials_router
@@ -36,6 +38,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         try:
             await ensure_indexes(runtime.db)
             await CredentialRecords(runtime.db).ensure_indexes()
+            await CompletedSessions(runtime.db, topic_prefix=settings.kafka_topic_prefix).ensure_indexes()
             if settings.s3_events_topic:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
                 notifications = S3Notifications(services.uploads.object_written, bucket=services.storage.bucket)
@@ -46,6 +49,10 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
                 "upload-credentials-sweeper",
                 lambda: sweep_forever(services.credentials, settings.watch_interval_seconds),
             )
+            if settings.consistency_period_seconds > 0:
+                # Completed uploads metadata or quota never applied are published again (issue 32).
+                period = settings.consistency_period_seconds
+                runtime.background("upload-consistency", lambda: services.consistency.run_forever(period))
             async with runtime:
                 try:
                     yield
@@ -61,6 +68,11 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     app = service_app(settings=settings, title="DocStore upload", lifespan=lifespan, checks=checks)
     app.include_router(credentials_router)  # before `router`: /uploads/credentials is no upload id
     app.include_router(router)
+    app.include_router(
+        consistency_admin_router(
+            "/admin/consistency/uploads", lambda request: request.app.state.services.consistency, name="check_uploads"
+        )
+    )
     return app
 
 

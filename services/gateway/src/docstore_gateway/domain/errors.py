@@ -227,6 +227,9 @@ class UpstreamUnavailable(GatewayError, Unavailable):
     def detail(self) -> Any:
         return f"{self.service} is unavailable; try again"
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 class AccountsUnavailable(GatewayError, Unavailable):
     """The credential check did not answer (503)."""
@@ -235,6 +238,9 @@ class AccountsUnavailable(GatewayError, Unavailable):
 
     def __init__(self) -> None:
         super().__init__("accounts are unavailable; try again")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class MfaRequired(GatewayError):

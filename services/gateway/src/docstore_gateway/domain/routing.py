@@ -220,6 +220,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/admin/audit", "admin"),
         ("GET", "/admin/audit/export", "admin"),
         ("POST", "/admin/audit/verify", "admin"),
+        ("POST", "/admin/consistency/versions", "admin"),  # run the recorded-versions check now (issue 32)
     )
     + _routes(
         "upload",
@@ -233,6 +234,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/uploads/{upload_id}/complete"),
         # Where S3 sends a browser after a form upload: the signature is the credential.
         ("GET", "/uploads/{upload_id}/done/{signature}", "public"),
+        ("POST", "/admin/consistency/uploads", "admin"),  # run the completed-uploads check now (issue 32)
     )
     + _routes(
         "quota",

@@ -32,6 +32,7 @@ from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor,
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain import full_text
+from docstore_metadata.domain.consistency import version_recorded_event_id
 from docstore_metadata.domain.documents import (
     DocumentNotFound,
     NotOwner,
@@ -305,7 +306,8 @@ class Documents:
     def _version_recorded(
         tx: Tx, document: Mapping[str, Any], row: Mapping[str, Any], *, conflict_of: str | None = None
     ) -> None:
-        """Tell downstream (the indexer) which bytes are now a version of which document."""
+        """Tell downstream (the indexer) which bytes are now a version of which document, under
+        an id derived from the version (the consistency check can publish it again: issue 32)."""
         tx.emit(
             FileVersionRecorded(
                 account_id=document["account_id"],
@@ -322,7 +324,8 @@ class Documents:
                 tags=document.get("tags", []),
                 path=document.get("path", "/"),
                 conflict_of=conflict_of,
-            )
+            ),
+            event_id=version_recorded_event_id(document["_id"], row["version"]),
         )
 
     @staticmethod

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from docstore_events.in_slices import find_in
+from docstore_upload.domain.consistency import completed_event_id
 from docstore_upload.domain.grants import STAGING_PREFIX, Grant
 from docstore_upload.domain.sessions import COMPLETED, PENDING, Session
 
@@ -98,7 +99,12 @@ class UploadSessions:
         updates = []
         for upload_id in pending:
             row, stored = facts[upload_id]
-            fields: dict[str, Any] = {"status": COMPLETED, "finished_at": now, "stored": stored}
+            fields: dict[str, Any] = {
+                "status": COMPLETED,
+                "finished_at": now,
+                "stored": stored,
+                "completed_event_id": completed_event_id(upload_id),  # the id its event goes out under
+            }
             if row.get("staging_key"):  # (a completed pinned upload's key holds its version)
                 fields["late_check_at"] = max(row["expires_at"], now) + LATE_WRITE_MARGIN
             updates.append(UpdateOne({"_id": upload_id, "status": PENDING}, {"$set": fields}))

@@ -30,6 +30,7 @@ from docstore_events.tracing import continue_trace, current_traceparent, link_to
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.errors import DomainError
 from docstore_upload.adapters.repositories import Repositories
+from docstore_upload.domain.consistency import completed_event_id
 from docstore_upload.domain.delta import DELTA_FROM, Chunk, Part, check_chunks, copied_bytes, plan_parts
 from docstore_upload.domain.errors import (
     DECLINED,
@@ -710,7 +711,10 @@ class Uploads:
             async def record(tx: Transaction[Repositories]) -> list[str]:
                 changed = await tx.repos.sessions.complete_many(facts)
                 for upload_id in changed:
-                    tx.emit(completed(facts[upload_id][0], stored_by_id[upload_id], bucket=self.storage.bucket))
+                    tx.emit(
+                        completed(facts[upload_id][0], stored_by_id[upload_id], bucket=self.storage.bucket),
+                        event_id=completed_event_id(upload_id),  # kept on the session by complete_many
+                    )
                 return changed
 
             changed = set(await self.uow.run(record))
@@ -819,9 +823,12 @@ class Uploads:
             fields["chunks_verified"] = list(stored.chunk_sha256s) == [h for _, _, h in row["chunks"]]
             if fields["chunks_verified"]:  # looked after by `sweep_chunk_maps` from then on
                 fields["chunks_check_at"] = datetime.now(UTC) + CHUNK_MAP_CHECK_EVERY
+        # The event's id is derived from the upload and kept on it: the consistency check can
+        # publish it again under that id (`domain.consistency`).
+        fields["completed_event_id"] = completed_event_id(row["_id"])
         if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored), **fields):
             return  # another path (redirect, watcher) completed it first
-        tx.emit(completed(row, stored, bucket=self.storage.bucket))
+        tx.emit(completed(row, stored, bucket=self.storage.bucket), event_id=fields["completed_event_id"])
 
     def _in_background(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)

@@ -1,0 +1,99 @@
+"""What must agree about recorded versions, as pure rules (the consistency check of issue 32).
+
+Metadata owns the fact "this version was recorded" (a row of `versions`), and announces each
+with `file.version-recorded`; the indexer keeps its catalog (and full text) from them, and says
+it applied one with the processed-event record it wrote with the effect, under the event's id.
+
+The event's id is derived from the version (`version_recorded_event_id`), so the check can ask
+for it, and publish the event again under the same id, rebuilt from the version and its
+document: the indexer's record then makes it count once. A version recorded before ids were
+derived has a random id, which only its outbox row still knows; once that row is gone the
+version cannot be compared (`Comparison.unknown`). A version younger than the settle time is
+not judged: its event may still be on its way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from docstore_events import FileVersionRecorded
+
+_NAMESPACE = uuid.UUID("0b6c8a52-3f7e-4d2a-b1a4-9c8f7e6d5a41")
+CONSUMERS = ("indexer",)
+
+Row = Mapping[str, Any]
+
+
+def version_recorded_event_id(document_id: str, version: int) -> str:
+    """The id of `file.version-recorded` for version `version` of `document_id`: always the same."""
+    return str(uuid.uuid5(_NAMESPACE, f"file.version-recorded:{document_id}:{version}"))
+
+
+def fact_of(row: Row) -> str:
+    """A version's fact id: `<document id>:<version>` (its row's `_id`)."""
+    return f"{row['document_id']}:{row['version']}"
+
+
+def recorded_from_state(document: Row, row: Row) -> FileVersionRecorded:
+    """`file.version-recorded` rebuilt from a version and its document (the document's current
+    details, as a later `file.details-changed` would have told the indexer anyway). A conflict
+    copy's first version is rebuilt without `conflict_of`, which no row keeps."""
+    return FileVersionRecorded(
+        account_id=document["account_id"],
+        document_id=row["document_id"],
+        version=row["version"],
+        upload_id=row["upload_id"],
+        bucket=row["bucket"],
+        key=row["key"],
+        filename=row["filename"],
+        content_type=row["content_type"],
+        size=row["size"],
+        sha256=row["sha256"],
+        title=document.get("title"),
+        tags=document.get("tags", []),
+        path=document.get("path", "/"),
+    )
+
+
+@dataclass(frozen=True)
+class Missing:
+    row: Row
+    event_id: str
+    consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    missing: list[Missing]
+    unknown: list[str]
+    """Facts whose event id is unknown (recorded before ids were derived, outbox row gone)."""
+
+
+def compare(rows: Sequence[Row], event_ids: Mapping[str, str | None], applied: Mapping[str, set[str]]) -> Comparison:
+    """Which versions each consumer has not applied: `event_ids` maps each fact to its event id
+    (None: unknown), `applied` each consumer to the event ids it has applied."""
+    missing: list[Missing] = []
+    unknown: list[str] = []
+    for row in rows:
+        event_id = event_ids.get(fact_of(row))
+        if event_id is None:
+            unknown.append(fact_of(row))
+            continue
+        lacking = tuple(consumer for consumer, done in applied.items() if event_id not in done)
+        if lacking:
+            missing.append(Missing(row, event_id, lacking))
+    return Comparison(missing, unknown)
+
+
+def watermark(row: Row) -> list[Any]:
+    """Where the page after `row` starts: creation time, then id."""
+    return [row["created_at"], row["_id"]]
+
+
+def settled_before(now: datetime, settle_seconds: float) -> datetime:
+    """Versions created before this time are old enough to judge."""
+    return now - timedelta(seconds=settle_seconds)
