@@ -87,7 +87,7 @@ COPY --from=build --chown=root:root /app/extra/ /app/
 USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
-CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --proxy-headers --forwarded-allow-ips '*' --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --no-proxy-headers --timeout-graceful-shutdown 20"]
 
 FROM runtime AS service
 COPY --from=build --chown=root:root /app/.venv /app/.venv
@@ -95,4 +95,4 @@ COPY --from=build --chown=root:root /app/extra/ /app/
 USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
-CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --proxy-headers --forwarded-allow-ips '*' --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --no-proxy-headers --timeout-graceful-shutdown 20"]

@@ -101,8 +101,9 @@ def _session_out(issued: Issued, response: Response, settings: Settings, *, in_b
 
 
 def client_address(request: Request) -> str:
-    """Who is calling, for throttling: the peer address uvicorn reports (behind a proxy, the
-    address uvicorn takes from X-Forwarded-For when the proxy is in --forwarded-allow-ips)."""
+    """Who is calling, for throttling and the device list: the peer address, or, when the peer
+    is a trusted proxy (Settings.trusted_proxies), the right-most untrusted address of its
+    X-Forwarded-For (main.py installs uvicorn's ProxyHeadersMiddleware for exactly those)."""
     return request.client.host if request.client else "unknown"
 
 
