@@ -10,9 +10,9 @@ on a sessions database of its own, so its counters never touch the shared gatewa
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
