@@ -26,9 +26,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 LOGIN_FAILURES = 5
 SIGN_UPS = 5
-# Well above what the username test spends from 127.0.0.1 (9 logins); the spoofing tests come
-# from addresses of their own (127.0.0.x: all of 127/8 is this machine), each its own counter.
-LOGINS_PER_ADDRESS = 12
+# The spoofing tests send from 127.0.0.1, the address uvicorn's default trusted: on main, a new
+# X-Forwarded-For each time was a new client. Other peers are other loopback addresses
+# (all of 127/8 is this machine), each with counters of its own.
 LINK_TRIES_PER_ADDRESS = 3
 LINK_TRIES_PER_LINK = 6
 TRUSTED_PROXY = "127.0.0.3"
@@ -36,7 +36,7 @@ TRUSTED_PROXY = "127.0.0.3"
 # The address limit on logins stays high so that only the per-username one is tested.
 THROTTLE_ENV = {
     "GATEWAY_LOGIN_LIMITS_PER_USERNAME": f"{LOGIN_FAILURES}/hour",
-    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": f"{LOGINS_PER_ADDRESS}/hour",
+    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
     "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": f"{SIGN_UPS}/hour",
     "GATEWAY_LINK_PASSWORD_LIMITS": f"{LINK_TRIES_PER_ADDRESS}/hour",
     "GATEWAY_LINK_PASSWORD_LIMITS_PER_LINK": f"{LINK_TRIES_PER_LINK}/hour",
@@ -150,25 +150,10 @@ def spoofed(n: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"198.51.100.{n % 250 + 1}"}
 
 
-async def test_a_forged_forwarded_for_does_not_escape_the_login_limit_per_address(throttled_gateway: str) -> None:
-    async with from_address("127.0.0.2", throttled_gateway) as gateway:
-        statuses = []
-        for attempt in range(LOGINS_PER_ADDRESS + 3):
-            answer = await gateway.post(
-                "/v1/sessions",
-                headers=spoofed(attempt),
-                json={"username": f"nobody-{uuid.uuid4().hex[:10]}", "password": "a wrong one"},
-            )
-            statuses.append(answer.status_code)
-            if answer.status_code == 429:
-                retry_after(answer)
-                break
-        assert statuses[-1] == 429, f"a new X-Forwarded-For each time escaped the address limit: {statuses}"
-        assert len(statuses) <= LOGINS_PER_ADDRESS + 1, statuses
-
-
 async def test_a_forged_forwarded_for_does_not_escape_the_sign_up_limit(throttled_gateway: str) -> None:
-    async with from_address("127.0.0.4", throttled_gateway) as gateway:
+    """Order-proof: the flood test above may have spent 127.0.0.1's sign-ups already (then the
+    first answer is a 429); either way a forged header never buys more than SIGN_UPS."""
+    async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as gateway:
         statuses = []
         for attempt in range(SIGN_UPS + 3):
             username = f"spoof-{uuid.uuid4().hex[:10]}"
@@ -192,7 +177,7 @@ async def test_a_link_password_is_limited_per_address_whatever_the_header_and_pe
     assert created.status_code == 201, created.text
     path = httpx.URL(created.json()["url"]).path
     # One address, a new X-Forwarded-For each try: still one address's budget.
-    async with from_address("127.0.0.5", throttled_gateway) as guesser:
+    async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as guesser:
         statuses = []
         for attempt in range(LINK_TRIES_PER_ADDRESS + 3):
             answer = await guesser.post(path, headers=spoofed(attempt), data={"password": f"guess-{attempt}"})
@@ -218,11 +203,12 @@ async def test_a_link_password_is_limited_per_address_whatever_the_header_and_pe
 async def test_only_a_trusted_proxy_names_the_client_and_then_the_right_most_address(
     system: System, throttled_gateway: str
 ) -> None:
-    """The device list shows the address the gateway believed at login."""
+    """A login's address, as the device list shows it: a forged X-Forwarded-For from any peer
+    but the trusted proxy is ignored (127.0.0.1 included); from the proxy, the right-most entry."""
     user = await new_user(system.gateway)
     chain = "6.6.6.6, 198.51.100.77"  # the client wrote 6.6.6.6; the proxy appended 198.51.100.77
     addresses = {}
-    for peer in ("127.0.0.6", TRUSTED_PROXY):
+    for peer in ("127.0.0.1", "127.0.0.6", TRUSTED_PROXY):
         async with from_address(peer, throttled_gateway) as gateway:
             login = await gateway.post(
                 "/v1/sessions",
@@ -236,4 +222,4 @@ async def test_only_a_trusted_proxy_names_the_client_and_then_the_right_most_add
             assert devices.status_code == 200, devices.text
             [device] = [item for item in devices.json()["items"] if item.get("current")]
             addresses[peer] = device["address"]
-    assert addresses == {"127.0.0.6": "127.0.0.6", TRUSTED_PROXY: "198.51.100.77"}, addresses
+    assert addresses == {"127.0.0.1": "127.0.0.1", "127.0.0.6": "127.0.0.6", TRUSTED_PROXY: "198.51.100.77"}

@@ -96,6 +96,17 @@ class Settings(ServiceSettings, S3Settings):
     proxy, the peer is the client and any `X-Forwarded-For` is ignored. `*` is refused: a client
     would choose its own address."""
 
+    held_requests_per_account: int = Field(6, ge=1, le=10_000)
+    """Long polls (`GET /v1/changes?wait=`) one account may hold open at once at this gateway (a
+    few devices' sync clients and tabs); one more is answered 429 with Retry-After."""
+    held_requests_per_address: int = Field(30, ge=1, le=100_000)
+    """Long polls held at once from one client address (an office behind one NAT holds many)."""
+    held_requests_total: int = Field(400, ge=1, le=100_000)
+    """Long polls held at once in all; also the size of their own connection pool to each
+    service that has them, apart from the pool (100) every other request uses."""
+    held_requests_retry_seconds: int = Field(5, ge=1, le=3600)
+    """`Retry-After` of a long poll refused for a cap."""
+
     csp_extra_origins: str = ""
     """Space-separated origins added to the Content-Security-Policy's connect-src and form-action,
     beside every region's gateway and this region's S3 endpoint (e.g. other regions' S3 origins)."""
