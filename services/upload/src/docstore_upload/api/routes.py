@@ -150,6 +150,12 @@ class UploadOut(BaseModel):
     size: int | None = None
     etag: str | None = None
     sha256: str | None = None
+    recorded: bool | None = Field(
+        default=None,
+        description="Answers of POST /uploads/{upload_id}/complete only: true when the document (or its new "
+        "version) is already readable by the caller (GET /documents/{document_id}, its download); false "
+        "when it is not recorded yet: ask again after `Retry-After` seconds (about a second). Null elsewhere",
+    )
 
 
 def _upload_out(row: Session) -> UploadOut:
@@ -336,9 +342,11 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
 @router.post(
     "/uploads/{upload_id}/complete",
     summary="Say the file is in S3; its facts are read from S3",
-    description="A form upload answers 200 with its size, ETag and sha256. A multipart upload answers "
-    "202 `verifying` as soon as S3 has joined its parts; its facts are read back in the background: "
-    "poll GET /uploads/{upload_id} until `completed`.",
+    description="A form upload answers 200 with its size, ETag and sha256, once the document (or its new "
+    "version) is readable by the caller (`recorded: true`; up to 2 s). Past that wait the answer says "
+    "`recorded: false` with `Retry-After`: the version is being recorded, ask for the document again then. "
+    "A multipart upload answers 202 `verifying` as soon as S3 has joined its parts; its facts are read back "
+    "in the background: poll GET /uploads/{upload_id} until `completed`, then the document as above.",
     responses={
         202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut},
         **problem_responses(409, 413),
@@ -347,9 +355,15 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
 async def complete(
     upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response
 ) -> UploadOut:
-    out = _upload_out(await uploads.complete(account_id, upload_id))
+    row = await uploads.complete(account_id, upload_id)
+    out = _upload_out(row)
     if out.status == VERIFYING:
         response.status_code = status.HTTP_202_ACCEPTED
+    elif out.status == "completed":
+        # Read-your-writes: answered once the version is readable, or saying it is not yet.
+        out.recorded = await uploads.recorded(account_id, row)
+        if not out.recorded:
+            response.headers["Retry-After"] = "1"
     return out
 
 
