@@ -46,7 +46,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # /app/.venv/lib/python3.11/site-packages/docstore_gateway/ and finds /app/web/index.html.
 # Other images get an empty folder (nothing is copied).
 RUN mkdir -p /app/extra \
-    && if [ "${SERVICE}" = "gateway" ]; then cp -R web /app/extra/web && test -f /app/extra/web/index.html; fi
+    && if [ "${SERVICE}" = "gateway" ]; then cp -R web /app/extra/web && test -f /app/extra/web/index.html \
+        && mkdir -p /app/extra/docs && cp docs/standard-clients.md /app/extra/docs/; fi
 
 FROM python:3.11.14-slim-bookworm AS runtime
 # Debian bookworm's tini 0.19; its version floats with bookworm's updates (and differs in

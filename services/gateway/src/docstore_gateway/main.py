@@ -53,7 +53,8 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         docs_url=None,
         openapi_url=None,
         description="Upload, version, search and sync documents. Log in at `POST /v1/sessions`, "
-        "then send `Authorization: Bearer <token>`.",
+        "then send `Authorization: Bearer <token>`. Working `curl` and AWS CLI commands for every "
+        "upload and download path: [/docs/clients](/docs/clients).",
     )
     install_error_handler(app)
     install_edge(app, settings)

@@ -24,6 +24,15 @@ def find_web_dir(start: Path = _HERE) -> str:
     return ""
 
 
+def find_clients_page(start: Path = _HERE) -> str:
+    """The repository's `docs/standard-clients.md` (curl and AWS CLI commands), found like
+    `find_web_dir`; empty when there is none."""
+    for folder in start.parents:
+        if (folder / "docs" / "standard-clients.md").is_file():
+            return str(folder / "docs" / "standard-clients.md")
+    return ""
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url.strip())
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
@@ -58,6 +67,9 @@ class Settings(ServiceSettings, S3Settings):
     """JSON bodies only: file bytes never pass through DocStore processes."""
     web_dir: str = Field(default_factory=find_web_dir)
     """Static files of the web app, served at `/` after every API route; empty: no web app."""
+    clients_page: str = Field(default_factory=find_clients_page)
+    """The page of `curl` and AWS CLI commands (docs/standard-clients.md), served at
+    `/docs/clients` beside the API reference; empty: 404."""
 
     region_gateways: str = ""
     """JSON map region -> public URL of that region's gateway, this region included, e.g.
