@@ -22,6 +22,9 @@ from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
 from docstore_upload.service_layer.uploads import IssuedGrant, session_layout
 
 MAX_VERSION = 1_000_000_000
+MAX_DECLARED_SIZE = 10**18
+"""quota's bound on a reservation (far above any cap, inside MongoDB's 64-bit integers): a size
+under it gets the room's own answer (413 "This file is 10 TB but only ..."), one above a 422."""
 """As metadata's version numbers (`VersionPath`): far above any document's history, far below 2**63."""
 
 # Ids and signatures are ours, URL-safe ASCII: anything else (control characters, other scripts)
@@ -40,7 +43,9 @@ class ChunkIn(BaseModel):
 
 class GrantIn(BaseModel):
     filename: Text = Field(max_length=1024, examples=["report.pdf"])
-    size: int = Field(ge=0, le=MAX_OBJECT, description="Bytes the file has; S3 accepts no more", examples=[52431])
+    size: int = Field(
+        ge=0, le=MAX_DECLARED_SIZE, description="Bytes the file has; S3 accepts no more", examples=[52431]
+    )
     content_type: Text = Field(max_length=255, examples=["application/pdf"])
     title: Text | None = Field(default=None, max_length=512)
     tags: list[Text] = Field(default_factory=list)
