@@ -46,7 +46,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # /app/.venv/lib/python3.11/site-packages/docstore_gateway/ and finds /app/web/index.html.
 # Other images get an empty folder (nothing is copied).
 RUN mkdir -p /app/extra \
-    && if [ "${SERVICE}" = "gateway" ]; then cp -R web /app/extra/web && test -f /app/extra/web/index.html; fi
+    && if [ "${SERVICE}" = "gateway" ]; then cp -R web /app/extra/web && test -f /app/extra/web/index.html \
+        && mkdir -p /app/extra/docs && cp docs/standard-clients.md /app/extra/docs/; fi
 
 FROM python:3.11.14-slim-bookworm AS runtime
 # Debian bookworm's tini 0.19; its version floats with bookworm's updates (and differs in
@@ -87,7 +88,7 @@ COPY --from=build --chown=root:root /app/extra/ /app/
 USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
-CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --proxy-headers --forwarded-allow-ips '*' --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --no-proxy-headers --timeout-graceful-shutdown 20"]
 
 FROM runtime AS service
 COPY --from=build --chown=root:root /app/.venv /app/.venv
@@ -95,4 +96,4 @@ COPY --from=build --chown=root:root /app/extra/ /app/
 USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
-CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --proxy-headers --forwarded-allow-ips '*' --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "exec uvicorn \"docstore_${DOCSTORE_SERVICE}.main:app\" --factory --host \"${HOST}\" --port \"${PORT}\" --no-proxy-headers --timeout-graceful-shutdown 20"]

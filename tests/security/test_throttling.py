@@ -1,5 +1,7 @@
 """Throttling at the gateway (issue 13, item 5): guessing one account's password and flooding
-sign-ups from one address are slowed down with 429 + Retry-After.
+sign-ups from one address are slowed down with 429 + Retry-After. A client cannot escape a limit
+per address by writing another address in X-Forwarded-For (issue 33, finding 1): only a trusted
+proxy's header counts, and a share link's password has a limit per link too.
 
 The shared system runs with limits far above what the suites do (docstore_devplatform.e2e SYSTEM_ENV),
 so these tests start a gateway of their own with low limits, in front of region A's services and
@@ -10,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,17 +20,28 @@ import pytest
 from docstore_devplatform.e2e import PASSWORD, REGION_A, SYSTEM_ENV, System
 
 from .conftest import new_user
+from .test_share_links import LINK_PASSWORD, _create, _owned_document
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 LOGIN_FAILURES = 5
 SIGN_UPS = 5
+# The spoofing tests send from 127.0.0.1, the address uvicorn's default trusted: on main, a new
+# X-Forwarded-For each time was a new client. Other peers are other loopback addresses
+# (all of 127/8 is this machine), each with counters of its own.
+LINK_TRIES_PER_ADDRESS = 3
+LINK_TRIES_PER_LINK = 6
+TRUSTED_PROXY = "127.0.0.3"
 # The gateway's throttle settings (services/gateway/src/docstore_gateway/settings.py), low.
 # The address limit on logins stays high so that only the per-username one is tested.
 THROTTLE_ENV = {
     "GATEWAY_LOGIN_LIMITS_PER_USERNAME": f"{LOGIN_FAILURES}/hour",
     "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
     "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": f"{SIGN_UPS}/hour",
+    "GATEWAY_LINK_PASSWORD_LIMITS": f"{LINK_TRIES_PER_ADDRESS}/hour",
+    "GATEWAY_LINK_PASSWORD_LIMITS_PER_LINK": f"{LINK_TRIES_PER_LINK}/hour",
+    # A proxy of the tests' own: only its X-Forwarded-For is believed.
+    "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXY,
     "GATEWAY_RATE_LIMIT_STORAGE": "memory://",  # counters of this process only
 }
 UPSTREAMS = ("metadata", "upload", "quota", "indexer", "notify")
@@ -124,3 +138,88 @@ async def test_the_shared_system_is_not_throttled_by_ordinary_test_traffic(syste
                 "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
             )
             assert answer.status_code == 201, answer.text
+
+
+def from_address(address: str, base_url: str) -> httpx.AsyncClient:
+    """A client whose connections leave from `address` (a loopback address of its own)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=base_url, timeout=40.0, transport=transport)
+
+
+def spoofed(n: int) -> dict[str, str]:
+    return {"X-Forwarded-For": f"198.51.100.{n % 250 + 1}"}
+
+
+async def test_a_forged_forwarded_for_does_not_escape_the_sign_up_limit(throttled_gateway: str) -> None:
+    """Order-proof: the flood test above may have spent 127.0.0.1's sign-ups already (then the
+    first answer is a 429); either way a forged header never buys more than SIGN_UPS."""
+    async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as gateway:
+        statuses = []
+        for attempt in range(SIGN_UPS + 3):
+            username = f"spoof-{uuid.uuid4().hex[:10]}"
+            answer = await gateway.post(
+                "/v1/accounts",
+                headers=spoofed(attempt),
+                json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+            )
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                break
+        assert statuses[-1] == 429, f"a new X-Forwarded-For each time escaped the sign-up limit: {statuses}"
+        assert len(statuses) <= SIGN_UPS + 1, statuses
+
+
+async def test_a_link_password_is_limited_per_address_whatever_the_header_and_per_link_whatever_the_address(
+    api: httpx.AsyncClient, endpoints: Any, throttled_gateway: str
+) -> None:
+    owner, document_id = await _owned_document(api, endpoints, body=b"guarded")
+    created = await _create(api, owner, document_id, password=LINK_PASSWORD)
+    assert created.status_code == 201, created.text
+    path = httpx.URL(created.json()["url"]).path
+    # One address, a new X-Forwarded-For each try: still one address's budget.
+    async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as guesser:
+        statuses = []
+        for attempt in range(LINK_TRIES_PER_ADDRESS + 3):
+            answer = await guesser.post(path, headers=spoofed(attempt), data={"password": f"guess-{attempt}"})
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                retry_after(answer)
+                break
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {401}, statuses
+        assert len(statuses) == LINK_TRIES_PER_ADDRESS + 1, statuses
+    # Many real addresses, one wrong try each, every one under its own address's limit: the link
+    # closes once LINK_TRIES_PER_LINK wrong passwords were tried in all, even to a fresh address
+    # holding the right password.
+    for n in range(LINK_TRIES_PER_LINK - LINK_TRIES_PER_ADDRESS):
+        async with from_address(f"127.0.0.{10 + n}", throttled_gateway) as guesser:
+            answer = await guesser.post(path, data={"password": f"botnet-{n}"})
+            assert answer.status_code == 401, answer.text
+    async with from_address("127.0.0.30", throttled_gateway) as fresh:
+        closed = await fresh.post(path, data={"password": LINK_PASSWORD})
+        assert closed.status_code == 429, f"{LINK_TRIES_PER_LINK} wrong passwords from many addresses: {closed.text}"
+        retry_after(closed)
+
+
+async def test_only_a_trusted_proxy_names_the_client_and_then_the_right_most_address(
+    system: System, throttled_gateway: str
+) -> None:
+    """A login's address, as the device list shows it: a forged X-Forwarded-For from any peer
+    but the trusted proxy is ignored (127.0.0.1 included); from the proxy, the right-most entry."""
+    user = await new_user(system.gateway)
+    chain = "6.6.6.6, 198.51.100.77"  # the client wrote 6.6.6.6; the proxy appended 198.51.100.77
+    addresses = {}
+    for peer in ("127.0.0.1", "127.0.0.6", TRUSTED_PROXY):
+        async with from_address(peer, throttled_gateway) as gateway:
+            login = await gateway.post(
+                "/v1/sessions",
+                headers={"X-Forwarded-For": chain, "User-Agent": f"from {peer}"},
+                json={"username": user.username, "password": PASSWORD},
+            )
+            assert login.status_code == 201, login.text
+            devices = await gateway.get(
+                "/v1/account/sessions", headers={"Authorization": f"Bearer {login.json()['token']}"}
+            )
+            assert devices.status_code == 200, devices.text
+            [device] = [item for item in devices.json()["items"] if item.get("current")]
+            addresses[peer] = device["address"]
+    assert addresses == {"127.0.0.1": "127.0.0.1", "127.0.0.6": "127.0.0.6", TRUSTED_PROXY: "198.51.100.77"}

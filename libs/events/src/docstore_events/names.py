@@ -34,9 +34,32 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
+JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: format characters (Cf) that scripts need (Persian, Indic
+words; emoji sequences such as 👩‍💻) and that change no order. Every other Cf is refused."""
+
+
+def _invisible(text: str) -> str | None:
+    """The first invisible format character (Unicode category Cf) in `text`, joiners aside:
+    bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E/U+200F), zero-width spaces,
+    U+FEFF, soft hyphens, tag characters. They make a name display as something it is not
+    (`"\u202etxt.exe"` shows as `exe.txt`), or two names look alike."""
+    return next((ch for ch in text if ch not in JOINERS and unicodedata.category(ch) == "Cf"), None)
+
+
+def _no_invisible(text: str, field: str, what: str) -> None:
+    if (found := _invisible(text)) is not None:
+        raise InvalidName(
+            field,
+            f"{what} can't contain invisible formatting characters such as right-to-left overrides "
+            f"(found U+{ord(found):04X}): they make it display as something it is not.",
+        )
+
+
 def check_name(name: str, *, field: str = "name") -> str:
     """A file name: trimmed, NFC, 1 to MAX_NAME characters, no '/' or '\\', not '.' or '..',
-    no control characters. `field` is what the caller's API calls it (upload says `filename`)."""
+    no control characters, no invisible format characters (bidirectional controls and the like).
+    `field` is what the caller's API calls it (upload says `filename`)."""
     # NFC so the same name typed on macOS (NFD) and elsewhere is one name, not two.
     value = unicodedata.normalize("NFC", name.strip())
     if not value:
@@ -51,11 +74,14 @@ def check_name(name: str, *, field: str = "name") -> str:
         raise InvalidName(field, "A name can't be '.' or '..'.")
     if _has_control(value):
         raise InvalidName(field, "A name can't contain control characters such as line breaks or tabs.")
+    _no_invisible(value, field, "A name")
     return value
 
 
 def check_path(path: str, *, field: str = "path") -> str:
-    """A folder: absolute, '/'-separated, no '.' or '..' segments, no control characters.
+    """A folder: absolute, '/'-separated, no '.' or '..' segments, no control characters; each
+    segment is named by the file-name rules (no '\\', at most MAX_NAME characters, no invisible
+    format characters).
 
     Returns it trimmed with empty segments and the trailing '/' dropped; blank means the root."""
     value = path.strip() or "/"
@@ -66,6 +92,12 @@ def check_path(path: str, *, field: str = "path") -> str:
     segments = [s for s in value.split("/") if s]
     if any(s in (".", "..") for s in segments) or _has_control(value):
         raise InvalidName(field, "A folder can't be called '.' or '..', and a path can't contain control characters.")
+    # Each folder is named by the file-name rules too: '\' is a separator to a client on Windows.
+    if "\\" in value:
+        raise InvalidName(field, "A folder name can't contain '\\': separate folders with '/'.")
+    if any(len(s) > MAX_NAME for s in segments):
+        raise InvalidName(field, f"A folder name can be at most {MAX_NAME} characters long.")
+    _no_invisible(value, field, "A folder path")
     return "/" + "/".join(segments)
 
 
@@ -80,5 +112,6 @@ def check_tags(tags: Iterable[str], *, field: str = "tags") -> list[str]:
         tag = tag.strip()
         if not tag or len(tag) > MAX_TAG or _has_control(tag):
             raise InvalidName(field, f"Each tag is 1 to {MAX_TAG} characters, with no control characters.")
+        _no_invisible(tag, field, "A tag")
         cleaned.append(tag)
     return sorted(set(cleaned))

@@ -78,3 +78,36 @@ def test_tags_are_trimmed_deduplicated_sorted_and_bounded() -> None:
             InvalidName, match=f"^Each tag is 1 to {MAX_TAG} characters, with no control characters\\.$"
         ):
             check_tags([bad])
+
+
+# --- names that display as they are (issue 33, finding 4) --------------------------------------
+
+BIDI = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)]
+OTHER_INVISIBLE = ["\u200b", "\ufeff", "\u00ad", "\u2060", "\U000e0041"]  # ZWSP, BOM, soft hyphen, WJ, tag A
+
+
+@pytest.mark.parametrize("mark", BIDI + OTHER_INVISIBLE)
+def test_invisible_format_characters_are_refused_in_names_tags_and_folders(mark: str) -> None:
+    for check, value in (
+        (check_name, f"{mark}txt.exe"),
+        (check_path, f"/Invoices/{mark}2026"),
+        (lambda v: check_tags([v]), f"urgent{mark}"),
+    ):
+        with pytest.raises(InvalidName) as refused:
+            check(value)
+        assert f"U+{ord(mark):04X}" in str(refused.value) and "invisible" in str(refused.value)
+
+
+def test_scripts_that_need_joiners_and_right_to_left_names_are_welcome() -> None:
+    assert check_name("می\u200cخواهم.txt") == "می\u200cخواهم.txt"  # Persian with a zero-width non-joiner
+    assert check_name("\U0001f469\u200d\U0001f4bb notes.md") == "\U0001f469\u200d\U0001f4bb notes.md"
+    assert check_name("שלום.pdf") == "שלום.pdf" and check_path("/تقارير/2026") == "/تقارير/2026"
+    assert check_tags(["עברית"]) == ["עברית"]
+
+
+def test_every_folder_follows_the_file_name_rules() -> None:
+    with pytest.raises(InvalidName, match=r"'\\'"):
+        check_path("/Reports\\2026")
+    with pytest.raises(InvalidName, match="at most 255"):
+        check_path("/" + "a" * 256)
+    assert check_path("/" + "a" * 255 + "/b") == "/" + "a" * 255 + "/b"

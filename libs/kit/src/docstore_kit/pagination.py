@@ -89,9 +89,29 @@ def decode_cursor(text: str) -> dict[str, Any]:
         raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (ValueError, binascii.Error) as error:
         raise InvalidCursor("cursor: not a cursor from this listing; start again without one") from error
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) or not _storable(raw):
         raise InvalidCursor("cursor: not a cursor from this listing; start again without one")
     return raw
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _storable(value: Any) -> bool:
+    """Whether every value in a decoded cursor can go into a database query: a forged cursor may
+    hold an integer of 2**63 or more (BSON has none: a 500) or a lone surrogate (no UTF-8)."""
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value in _INT64
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 def offset_cursor(offset: int) -> str:

@@ -94,3 +94,19 @@ def test_cursors_round_trip_and_are_opaque_url_safe_text() -> None:
         cursor_offset(offset_cursor(10), limit=5)
     with pytest.raises(InvalidCursor):
         decode_cursor("%%%")
+
+
+def _forged(text: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"seq": 9223372036854775808}', '{"v": [1, -9223372036854775809]}', '{"k": "\\ud800"}', '{"\\udc00": 1}']
+)
+def test_a_forged_cursor_no_database_could_take_is_refused(raw: str) -> None:
+    """Issue 33: a /v1/changes cursor whose seq was 2**63 gave a 500 (BSON holds 64-bit integers)."""
+    with pytest.raises(InvalidCursor):
+        decode_cursor(_forged(raw))
+    assert decode_cursor(_forged('{"seq": 9223372036854775807}')) == {"seq": 2**63 - 1}

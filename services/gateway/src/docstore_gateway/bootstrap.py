@@ -17,7 +17,9 @@ from docstore_gateway.adapters.devices import MongoDevices
 from docstore_gateway.adapters.sessions import MongoSessions, repositories
 from docstore_gateway.adapters.throttle import Throttle
 from docstore_gateway.adapters.upstreams import Upstreams
+from docstore_gateway.domain.held import HeldRequests
 from docstore_gateway.domain.regions import Regions
+from docstore_gateway.domain.routing import ROUTE_TABLE
 from docstore_gateway.service_layer.devices import AccountSessions, Revocations
 from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.ports import Repositories
@@ -25,7 +27,7 @@ from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignO
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
-from docstore_kit.http_transport import lean_client
+from docstore_kit.http_transport import KEEPALIVE_SECONDS, lean_client
 
 # Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
@@ -87,7 +89,18 @@ def bootstrap(
         for name, url in settings.upstreams().items()
         if name not in (upstream_clients or {})
     } | (upstream_clients or {})
-    upstreams = Upstreams(clients, InternalAuth.from_settings(settings))
+    # Long polls hold a connection for their whole wait: a pool of their own, as large as the cap
+    # on held requests in all, so they never wait for one and never take the others' (issue 33).
+    held_clients = {
+        service: (upstream_clients or {}).get(service)
+        or lean_client(
+            base_url=settings.upstreams()[service],
+            timeout=UPSTREAM_TIMEOUT,
+            limits=httpx.Limits(max_connections=settings.held_requests_total, keepalive_expiry=KEEPALIVE_SECONDS),
+        )
+        for service in sorted({route.service for route in ROUTE_TABLE if route.held})
+    }
+    upstreams = Upstreams(clients, InternalAuth.from_settings(settings), held_clients)
     throttle = throttle or Throttle.from_settings(settings)
     sign_outs = SignOuts(devices)
     authenticator = Authenticator(sessions, Regions(settings.region, settings.gateways()), sign_outs=sign_outs)
@@ -114,7 +127,19 @@ def bootstrap(
         throttle=throttle,
         authenticator=authenticator,
         logins=logins,
-        forwarding=Forwarding(upstreams, authenticator, sessions, throttle, max_body_bytes=settings.max_body_bytes),
+        forwarding=Forwarding(
+            upstreams,
+            authenticator,
+            sessions,
+            throttle,
+            max_body_bytes=settings.max_body_bytes,
+            held=HeldRequests(
+                per_account=settings.held_requests_per_account,
+                per_address=settings.held_requests_per_address,
+                total=settings.held_requests_total,
+            ),
+            held_retry_seconds=settings.held_requests_retry_seconds,
+        ),
         account_sessions=AccountSessions(authenticator, logins, devices),
         revocations=Revocations(uow, sign_outs, consumer=settings.service),
     )

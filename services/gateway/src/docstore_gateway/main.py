@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.routing import Mount
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from docstore_gateway.api.account_sessions import router as account_sessions_router
 from docstore_gateway.api.edge import install_edge
@@ -52,7 +53,8 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         docs_url=None,
         openapi_url=None,
         description="Upload, version, search and sync documents. Log in at `POST /v1/sessions`, "
-        "then send `Authorization: Bearer <token>`.",
+        "then send `Authorization: Bearer <token>`. Working `curl` and AWS CLI commands for every "
+        "upload and download path: [/docs/clients](/docs/clients).",
     )
     install_error_handler(app)
     install_edge(app, settings)
@@ -81,6 +83,11 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         for mount in [route for route in app.routes if isinstance(route, Mount)]:
             app.add_route(mount.path, partial(_to_slash, mount.path + "/"), include_in_schema=False)
         app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+    if proxies := settings.proxy_networks():
+        # Outermost (added last): the client address every other layer (the origin middleware,
+        # the throttle, the device list) sees is already the one the trusted proxies vouch for.
+        # Servers run with --no-proxy-headers, so this is the only place X-Forwarded-For is read.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     return app
 
 
@@ -98,8 +105,8 @@ def app() -> FastAPI:
 def serve() -> None:
     """`python -m docstore_gateway`: uvicorn on the settings' host and port, serving HTTPS when
     `tls_cert_file` and `tls_key_file` are set (the chart's in-cluster TLS, `scripts/up --tls`).
-    Client addresses come from X-Forwarded-For only from FORWARDED_ALLOW_IPS (uvicorn's default:
-    127.0.0.1), as with the image's `uvicorn` command line."""
+    uvicorn's own proxy-header handling is off (it would trust 127.0.0.1, and a local client is
+    there): the app reads X-Forwarded-For only from GATEWAY_TRUSTED_PROXIES (create_app)."""
     import uvicorn
 
     settings = Settings()
@@ -110,6 +117,6 @@ def serve() -> None:
         port=settings.port,
         ssl_certfile=settings.tls_cert_file or None,
         ssl_keyfile=settings.tls_key_file or None,
-        proxy_headers=True,
+        proxy_headers=False,
         timeout_graceful_shutdown=20,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,15 @@ def find_web_dir(start: Path = _HERE) -> str:
     for folder in start.parents:
         if (folder / "web" / "index.html").is_file():
             return str(folder / "web")
+    return ""
+
+
+def find_clients_page(start: Path = _HERE) -> str:
+    """The repository's `docs/standard-clients.md` (curl and AWS CLI commands), found like
+    `find_web_dir`; empty when there is none."""
+    for folder in start.parents:
+        if (folder / "docs" / "standard-clients.md").is_file():
+            return str(folder / "docs" / "standard-clients.md")
     return ""
 
 
@@ -57,6 +67,9 @@ class Settings(ServiceSettings, S3Settings):
     """JSON bodies only: file bytes never pass through DocStore processes."""
     web_dir: str = Field(default_factory=find_web_dir)
     """Static files of the web app, served at `/` after every API route; empty: no web app."""
+    clients_page: str = Field(default_factory=find_clients_page)
+    """The page of `curl` and AWS CLI commands (docs/standard-clients.md), served at
+    `/docs/clients` beside the API reference; empty: 404."""
 
     region_gateways: str = ""
     """JSON map region -> public URL of that region's gateway, this region included, e.g.
@@ -73,6 +86,7 @@ class Settings(ServiceSettings, S3Settings):
     login_limits_per_address: str = "30/minute;300/hour;2000/day"
     """Login attempts per client address, failed or not."""
     signup_limits_per_address: str = "10/minute;50/hour;200/day"
+    """Sign-ups (POST /v1/accounts) per client address."""
     password_reset_limits_per_address: str = "10/minute;60/hour;300/day"
     """Password-reset requests (POST /v1/account/password-reset, public) per client address: each
     costs metadata an argon2 verification and a hand-over to the other regions; the mails
@@ -80,7 +94,30 @@ class Settings(ServiceSettings, S3Settings):
     link_password_limits: str = "5/minute;20/hour;50/day"
     """WRONG passwords on one public share link from one address (`/s/{token}`); over them, that
     address gets 429 on that link until a window frees a slot."""
-    """Sign-ups (POST /v1/accounts) per client address."""
+    link_password_limits_per_link: str = "20/minute;100/hour;300/day"
+    """WRONG passwords on one public share link from all addresses together: a guesser with many
+    addresses (a botnet, a cloud's address pool) still meets a limit per link. Over it, everyone
+    gets 429 on that link (the right password too) until a window frees a slot; other links and
+    the rest of the API are untouched."""
+
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (CIDR) of the proxies in front of the gateway (the
+    ingress controller, a load balancer). Only a peer in them may say who the client is with
+    `X-Forwarded-For` (and `X-Forwarded-Proto`); the client is then the right-most address of
+    that header that is not itself a trusted proxy (uvicorn's ProxyHeadersMiddleware). Empty: no
+    proxy, the peer is the client and any `X-Forwarded-For` is ignored. `*` is refused: a client
+    would choose its own address."""
+
+    held_requests_per_account: int = Field(6, ge=1, le=10_000)
+    """Long polls (`GET /v1/changes?wait=`) one account may hold open at once at this gateway (a
+    few devices' sync clients and tabs); one more is answered 429 with Retry-After."""
+    held_requests_per_address: int = Field(30, ge=1, le=100_000)
+    """Long polls held at once from one client address (an office behind one NAT holds many)."""
+    held_requests_total: int = Field(400, ge=1, le=100_000)
+    """Long polls held at once in all; also the size of their own connection pool to each
+    service that has them, apart from the pool (100) every other request uses."""
+    held_requests_retry_seconds: int = Field(5, ge=1, le=3600)
+    """`Retry-After` of a long poll refused for a cap."""
 
     csp_extra_origins: str = ""
     """Space-separated origins added to the Content-Security-Policy's connect-src and form-action,
@@ -100,11 +137,33 @@ class Settings(ServiceSettings, S3Settings):
         """Whether the gateway serves HTTPS itself."""
         return bool(self.tls_cert_file)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item == "*":
+                raise ValueError("'*' trusts every client to name its own address: list the proxies' networks")
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or network (CIDR): {item!r}") from None
+        return value
+
+    def proxy_networks(self) -> list[str]:
+        """`trusted_proxies` as uvicorn's ProxyHeadersMiddleware takes them (networks keep their `/`)."""
+        return [
+            str(ipaddress.ip_network(part.strip(), strict=False))
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
+
     @field_validator(
         "login_limits_per_username",
         "login_limits_per_address",
         "signup_limits_per_address",
         "link_password_limits",
+        "link_password_limits_per_link",
         "password_reset_limits_per_address",
     )
     @classmethod

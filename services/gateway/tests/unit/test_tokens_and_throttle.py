@@ -104,3 +104,13 @@ async def test_empty_limits_mean_no_throttle() -> None:
     for _ in range(50):
         await t.login_failed("ada")
         assert await t.login_attempt("ada", "a") is None and await t.sign_up("a") is None
+
+
+async def test_a_link_password_has_a_limit_per_link_whatever_the_address() -> None:
+    t = throttle(link_password="3/minute", link_password_per_link="5/minute")
+    for n in range(5):  # five guessers, one wrong password each: under every address's limit
+        assert await t.link_password_allowed("link-a", f"10.0.0.{n}") is None
+        await t.link_password_failed("link-a", f"10.0.0.{n}")
+    wait = await t.link_password_allowed("link-a", "10.0.0.99")  # a fresh address: the link is closed
+    assert wait is not None and 1 <= wait <= 60
+    assert await t.link_password_allowed("link-b", "10.0.0.99") is None  # other links are not

@@ -3,6 +3,7 @@ forwarding, with every refusal and what it answers (status, body, headers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -96,6 +97,8 @@ class ScriptedUpstreams:
 
     reply: UpstreamAnswer | None = field(default_factory=lambda: UpstreamAnswer(200, b"{}"))
     calls: list[dict[str, Any]] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    """When set, every call waits for it (a long poll held open)."""
 
     async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
         return await self.forward(
@@ -113,6 +116,7 @@ class ScriptedUpstreams:
         body: bytes,
         caller: Caller | None,
         client_address: str | None = None,
+        held: bool = False,
     ) -> UpstreamAnswer:
         self.calls.append(
             {
@@ -123,8 +127,11 @@ class ScriptedUpstreams:
                 "body": body,
                 "caller": caller,
                 "client_address": client_address,
+                "held": held,
             }
         )
+        if self.gate is not None:
+            await self.gate.wait()
         if self.reply is None:
             raise UpstreamUnavailable(service)
         return self.reply
@@ -538,3 +545,43 @@ async def test_bootstrap_builds_the_services_for_its_region() -> None:
         assert services.authenticator.regions.region == "us-west-2"
     finally:
         await services.aclose()
+
+
+# --- held requests (long polls; issue 33, finding 9) -------------------------------------------
+
+
+async def test_long_polls_are_capped_per_account_on_their_own_pool_and_others_go_on(world: World) -> None:
+    from docstore_gateway.domain.errors import TooManyHeld
+    from docstore_gateway.domain.held import HeldRequests
+
+    hog, other = await world.session("acc-hog"), await world.session("acc-other")
+    world.upstreams.gate = asyncio.Event()
+    forwarding = Forwarding(
+        world.upstreams,
+        world.authenticator,
+        world.sessions,
+        world.throttle,
+        max_body_bytes=10,
+        held=HeldRequests(per_account=2, per_address=100, total=100),
+        held_retry_seconds=7,
+    )
+    polls = [
+        asyncio.create_task(forwarding.forward(incoming("GET", "/v1/changes", token=hog, query="wait=30")))
+        for _ in range(2)
+    ]
+    while len(world.upstreams.calls) < 2:
+        await asyncio.sleep(0)
+    assert [call["held"] for call in world.upstreams.calls] == [True, True]
+    with pytest.raises(TooManyHeld) as refused:
+        await forwarding.forward(incoming("GET", "/v1/changes", token=hog, query="cursor=x&wait=5"))
+    assert refused.value.status == 429 and refused.value.headers() == {"Retry-After": "7"}
+    assert len(world.upstreams.calls) == 2  # the refused one never reached the service
+    # Asked without waiting, the feed is no held request; another account's poll is its own.
+    world.upstreams.gate.set()
+    assert (await forwarding.forward(incoming("GET", "/v1/changes", token=hog, query="wait=0"))).status == 200
+    assert world.upstreams.calls[-1]["held"] is False
+    assert (await forwarding.forward(incoming("GET", "/v1/changes", token=other, query="wait=1"))).status == 200
+    await asyncio.gather(*polls)
+    # Answered polls give their places back.
+    assert (await forwarding.forward(incoming("GET", "/v1/changes", token=hog, query="wait=1"))).status == 200
+    assert forwarding.held.held == 0 and not forwarding.held.accounts

@@ -107,6 +107,7 @@ def bootstrap(
         redirect_base=settings.gateway_url,
         redirect_secret=settings.redirect_secret,
         pin_checksums=settings.pin_checksums,
+        record_wait_seconds=settings.complete_record_wait_seconds,
     )
     credentials = UploadCredentials(
         uow,  # its transaction's session binds the credential rows to their events

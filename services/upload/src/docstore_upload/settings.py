@@ -16,6 +16,11 @@ class Settings(ServiceSettings, S3Settings):
     port: int = 8082
     quota_url: str = "http://127.0.0.1:8083"
     metadata_url: str = "http://127.0.0.1:8081"
+    complete_record_wait_seconds: float = Field(2.0, ge=0, le=10)
+    """`POST /uploads/{id}/complete` of a form upload waits up to this long for metadata to show
+    the new version (it records it from `upload.completed`, 0.1-0.3 s later), so the owner can
+    read it as soon as the answer comes (`recorded: true`); past it, `recorded: false` and
+    `Retry-After: 1`. 0: never wait."""
     grant_seconds: int = 15 * 60
     """How long a signed form or a batch of part URLs stays valid."""
     multipart_threshold_bytes: int = 100 * 1024 * 1024

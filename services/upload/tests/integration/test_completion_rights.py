@@ -134,6 +134,7 @@ def start(isolated: dict[str, str], endpoints) -> Callable[..., Any]:
             s3_bucket=BUCKET,
             s3_events_topic="",
             watch_interval_seconds=watch_interval,
+            complete_record_wait_seconds=0,  # the stand-in records nothing: no read-your-writes wait
         )
         quota_settings = QuotaSettings(
             **{**isolated, "mongodb_database": isolated["mongodb_database"] + "_quota"},

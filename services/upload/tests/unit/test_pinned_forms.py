@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from upload_fakes import BUCKET, DOC, OWNER, FakeMetadata, current, session_row, world
@@ -66,6 +67,16 @@ def test_the_policy_pins_the_checksum_and_encryption_as_exact_conditions() -> No
     assert fields["x-amz-checksum-sha256"] == b64 and fields["x-amz-checksum-algorithm"] == "SHA256"
     for name in ("x-amz-checksum-sha256", "x-amz-checksum-algorithm", "x-amz-server-side-encryption"):
         assert {name: fields[name]} in conditions
+    # No title, no tags: no such field (a presigned PUT would sign it as an empty header, which
+    # curl does not send: 403 SignatureDoesNotMatch; issue 33).
+    assert "x-amz-meta-title" not in fields and "x-amz-meta-tags" not in fields
+    assert all(value for value in fields.values())
+    titled, _ = form_policy(
+        replace(g, title="Q1", tags=["a", "b"]),
+        max_size=4,
+        encryption_fields={"x-amz-server-side-encryption": "AES256"},
+    )
+    assert titled["x-amz-meta-title"] == "Q1" and titled["x-amz-meta-tags"] == "a%2Cb"
 
 
 async def test_a_pinned_completion_is_one_head_no_copy_no_read_no_delete() -> None:

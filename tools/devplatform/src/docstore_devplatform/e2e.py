@@ -64,6 +64,9 @@ SYSTEM_ENV = {
     "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
     "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
     "GATEWAY_PASSWORD_RESET_LIMITS_PER_ADDRESS": "100000/minute",
+    # Long polls: every test's client is at 127.0.0.1, so only the cap per account applies
+    # (tests/security/test_held_requests.py proves it at the default, 6).
+    "GATEWAY_HELD_REQUESTS_PER_ADDRESS": "10000",
     # Suites keep a session-scoped user's bearer token for a whole run, longer than the 15-minute
     # default access token; tests of refreshing spend refresh cookies and never wait for expiry.
     "GATEWAY_ACCESS_TTL_SECONDS": "86400",

@@ -162,6 +162,9 @@ class ServiceProcesses:
         argv = [
             sys.executable, "-m", "uvicorn", self.app.format(name=name), "--factory",
             "--host", HOST, "--port", str(self.ports[name]),
+            # uvicorn would trust X-Forwarded-For from 127.0.0.1, where every local client is: a
+            # client would choose its own address. The gateway reads it from GATEWAY_TRUSTED_PROXIES.
+            "--no-proxy-headers",
         ]  # fmt: skip
         log = self.data_dir / "logs" / f"{name}.log"
         if self.tls and name == "gateway":

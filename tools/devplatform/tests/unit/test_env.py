@@ -70,7 +70,14 @@ def test_service_processes_assign_every_port_before_start(tmp_path: Path):
     assert procs.env["QUOTA_URL"] == procs.urls["quota"]
     fixed = ServiceProcesses(ENDPOINTS, tmp_path, ports="fixed")
     assert fixed.urls["gateway"] == "http://127.0.0.1:8080"
-    assert fixed.process("notify").argv[-5:] == ["--factory", "--host", "127.0.0.1", "--port", "8085"]
+    assert fixed.process("notify").argv[-6:] == [
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8085",
+        "--no-proxy-headers",  # X-Forwarded-For only from GATEWAY_TRUSTED_PROXIES (issue 33)
+    ]
     assert "docstore_notify.main:app" in fixed.process("notify").argv
 
 

@@ -39,9 +39,6 @@ TLS in transit beyond Kafka and MongoDB (kafka.tpl, mongodb.tpl):
   value: {{ printf "%s/tls.crt" (include "docstore.gatewayTls.dir" .root) | quote }}
 - name: TLS_KEY_FILE
   value: {{ printf "%s/tls.key" (include "docstore.gatewayTls.dir" .root) | quote }}
-# As the image's uvicorn command line (--forwarded-allow-ips '*'): only the ingress reaches the pod.
-- name: FORWARDED_ALLOW_IPS
-  value: "*"
 {{- end }}
 {{- end -}}
 

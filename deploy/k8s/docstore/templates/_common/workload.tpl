@@ -25,6 +25,11 @@ Args: root, name, uses (list of: s3 ses typesense serviceUrls).
   value: {{ required "internalAuth.signingKeyId is required" $root.Values.internalAuth.signingKeyId | quote }}
 {{ include "docstore.env.otel" . }}
 {{- include "docstore.env.tls" . }}
+{{- if eq .name "gateway" }}
+# The only peers whose X-Forwarded-For names the client (services/gateway settings.py).
+- name: GATEWAY_TRUSTED_PROXIES
+  value: {{ join "," ($root.Values.ingress.trustedProxies | default list) | quote }}
+{{- end }}
 {{- range .uses }}
 {{ include (printf "docstore.env.%s" .) $root }}
 {{- end }}

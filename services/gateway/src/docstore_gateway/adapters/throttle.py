@@ -53,6 +53,7 @@ class Throttle:
         login_per_address: str,
         signup_per_address: str,
         link_password: str = "",
+        link_password_per_link: str = "",
         password_reset_per_address: str = "",
     ) -> None:
         storage = storage_from_string(async_storage_uri(storage_uri))
@@ -66,6 +67,7 @@ class Throttle:
         self.login_per_address = parse_limits(login_per_address)
         self.signup_per_address = parse_limits(signup_per_address)
         self.link_password = parse_limits(link_password)
+        self.link_password_per_link = parse_limits(link_password_per_link)
         self.password_reset_per_address = parse_limits(password_reset_per_address)
 
     @classmethod
@@ -76,6 +78,7 @@ class Throttle:
             login_per_address=settings.login_limits_per_address,
             signup_per_address=settings.signup_limits_per_address,
             link_password=settings.link_password_limits,
+            link_password_per_link=settings.link_password_limits_per_link,
             password_reset_per_address=settings.password_reset_limits_per_address,
         )
 
@@ -113,12 +116,19 @@ class Throttle:
 
     async def link_password_allowed(self, link: str, address: str) -> int | None:
         """Before checking a share link's password: refuses while this address is over the
-        link's wrong-password limits (`link` is the token; only a digest of it is stored)."""
-        return await self._test(self.link_password, "link-password", f"{link}|{address}")
+        link's wrong-password limits, or the link is over its own limits whatever the address
+        (`link` is the token; only a digest of it is stored)."""
+        waits = [
+            await self._test(self.link_password, "link-password", f"{link}|{address}"),
+            await self._test(self.link_password_per_link, "link-password-link", link),
+        ]
+        return max((wait for wait in waits if wait), default=None)
 
     async def link_password_failed(self, link: str, address: str) -> None:
-        """A wrong password on a share link: counts toward that link and address's limits."""
+        """A wrong password on a share link: counts toward that link and address's limits, and
+        toward the link's own limits (a guesser with many addresses)."""
         await self._hit(self.link_password, "link-password", f"{link}|{address}")
+        await self._hit(self.link_password_per_link, "link-password-link", link)
 
     async def _hit(self, items: Sequence[RateLimitItem], scope: str, who: str) -> int | None:
         refused = []

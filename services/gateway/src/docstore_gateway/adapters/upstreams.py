@@ -49,9 +49,17 @@ class UpstreamAnswer:
 
 
 class Upstreams:
-    def __init__(self, clients: dict[str, httpx.AsyncClient], auth: InternalAuth) -> None:
+    def __init__(
+        self,
+        clients: dict[str, httpx.AsyncClient],
+        auth: InternalAuth,
+        held_clients: dict[str, httpx.AsyncClient] | None = None,
+    ) -> None:
         self.clients = clients
         self.auth = auth
+        self.held_clients = held_clients or {}
+        """Per service with long polls: a client (and connection pool) of their own, so held
+        requests never take the connections every other request needs."""
 
     async def forward(
         self,
@@ -65,6 +73,7 @@ class Upstreams:
         caller: Caller | None,
         as_service: bool = False,
         client_address: str | None = None,
+        held: bool = False,
     ) -> UpstreamAnswer:
         """Send the request on with only safe headers, and the account the gateway vouches for:
         an identity token minted for this one service (`caller`), or the gateway's own
@@ -86,7 +95,7 @@ class Upstreams:
         started = time.perf_counter()
         try:
             answer = await call(
-                self.clients[service],
+                (self.held_clients.get(service) if held else None) or self.clients[service],
                 method,
                 f"/{path}",
                 query=str(httpx.QueryParams(query)),
@@ -142,5 +151,5 @@ class Upstreams:
             return None
 
     async def aclose(self) -> None:
-        for client in self.clients.values():
+        for client in {id(c): c for c in [*self.clients.values(), *self.held_clients.values()]}.values():
             await client.aclose()

@@ -5,6 +5,8 @@ not name (its `/internal/...` routes, health, or a route someone forgot to publi
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -88,6 +90,15 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/asyncapi.yaml", include_in_schema=False)
     async def asyncapi_yaml() -> Response:
         return Response(events_yaml, media_type="application/yaml")
+
+    @app.get("/docs/clients", include_in_schema=False)
+    async def clients_page(services: ServicesDep) -> Response:
+        """docs/standard-clients.md: working `curl` and `aws` commands for each way in and out."""
+        path = services.settings.clients_page
+        if not path:
+            return Response("No such page here.", status_code=404, media_type="text/plain; charset=utf-8")
+        text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+        return Response(text, media_type="text/markdown; charset=utf-8")
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(services: ServicesDep) -> JSONResponse:

@@ -20,29 +20,30 @@ from docstore_gateway.domain.sessions import Issued
 from docstore_gateway.service_layer.forwarding import Incoming
 from docstore_gateway.settings import Settings
 from docstore_kit.errors import PROBLEM_JSON, Problem, problem_responses
+from docstore_kit.text import Text
 
 router = APIRouter(prefix="/v1")
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=1024)
     refresh_token_in_body: bool = False
     """For programs that keep their own session (the sync client): the refresh token comes in the
     body, and no cookie is set. Browsers leave it false, so no script ever sees a refresh token."""
 
 
 class MfaIn(BaseModel):
-    mfa_ticket: str = Field(min_length=1, max_length=2048)
+    mfa_ticket: Text = Field(min_length=1, max_length=2048)
     """The ticket from the login's 401 `mfa_required` answer (5 minutes, works once)."""
-    code: str = Field(min_length=6, max_length=32)
+    code: Text = Field(min_length=6, max_length=32)
     """The 6-digit code from the authenticator app, or one of the recovery codes."""
     refresh_token_in_body: bool = False
     """As for the login: a program that keeps its own session gets the refresh token in the body."""
 
 
 class RefreshIn(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: Text = Field(min_length=1, max_length=512)
     """A program's refresh token (browsers send the cookie and no body)."""
 
 
@@ -101,8 +102,9 @@ def _session_out(issued: Issued, response: Response, settings: Settings, *, in_b
 
 
 def client_address(request: Request) -> str:
-    """Who is calling, for throttling: the peer address uvicorn reports (behind a proxy, the
-    address uvicorn takes from X-Forwarded-For when the proxy is in --forwarded-allow-ips)."""
+    """Who is calling, for throttling and the device list: the peer address, or, when the peer
+    is a trusted proxy (Settings.trusted_proxies), the right-most untrusted address of its
+    X-Forwarded-For (main.py installs uvicorn's ProxyHeadersMiddleware for exactly those)."""
     return request.client.host if request.client else "unknown"
 
 

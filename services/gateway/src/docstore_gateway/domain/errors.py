@@ -142,6 +142,20 @@ class Throttled(GatewayError):
         return {"Retry-After": str(self.wait)}
 
 
+class TooManyHeld(Throttled):
+    """Over a cap on held requests (long polls) of the account or address (429, `Retry-After`)."""
+
+    problem = "too-many-held-requests"
+
+    def __init__(self, wait: int) -> None:
+        GatewayError.__init__(
+            self,
+            f"too many long polls (?wait=) open at once for this account or address: let one answer "
+            f"before opening another, or ask without wait; try again in {wait} seconds",
+        )
+        self.wait = wait
+
+
 class BodyTooLarge(GatewayError, TooLarge):
     """A request body above the gateway's limit (413): file bytes go to S3, not through here."""
 

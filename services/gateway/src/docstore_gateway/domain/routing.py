@@ -133,6 +133,9 @@ class PublicRoute:
     service: str
     public: bool = False
     admin: bool = False
+    held: bool = False
+    """A long poll (`?wait=`): capped per account and address, on a connection pool of its own
+    (`domain/held.py`)."""
 
     def __post_init__(self) -> None:
         for part in self.parts:
@@ -166,7 +169,12 @@ class PublicRoute:
 
 
 def _routes(service: str, *rows: tuple[str, str] | tuple[str, str, str]) -> list[PublicRoute]:
-    return [PublicRoute(row[0], row[1], service, public="public" in row[2:], admin="admin" in row[2:]) for row in rows]
+    return [
+        PublicRoute(
+            row[0], row[1], service, public="public" in row[2:], admin="admin" in row[2:], held="held" in row[2:]
+        )
+        for row in rows
+    ]
 
 
 ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
@@ -212,7 +220,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/links"),
         ("PATCH", "/links/{link_id}"),
         ("DELETE", "/links/{link_id}"),
-        ("GET", "/changes"),
+        ("GET", "/changes", "held"),  # a long poll with ?wait=
         ("POST", "/sync/compare"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
         ("GET", "/account/activity"),  # the audit trail (metadata's audit module)

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
-from docstore_gateway.domain.errors import AdminOnly, BodyTooLarge, NoSuchRoute, Throttled
+from docstore_gateway.domain.errors import AdminOnly, BodyTooLarge, NoSuchRoute, Throttled, TooManyHeld
+from docstore_gateway.domain.held import HeldRequests, is_held
 from docstore_gateway.domain.routing import PASSWORD_RESET, SIGN_UP, checked_segments, resolve
 from docstore_gateway.service_layer.ports import LoginThrottle, SessionRepository, Upstream
 from docstore_gateway.service_layer.sessions import Authenticator
@@ -41,18 +42,22 @@ class Forwarding:
         throttle: LoginThrottle,
         *,
         max_body_bytes: int,
+        held: HeldRequests | None = None,
+        held_retry_seconds: int = 5,
     ) -> None:
         self.upstreams = upstreams
         self.authenticator = authenticator
         self.sessions = sessions
         self.throttle = throttle
         self.max_body_bytes = max_body_bytes
+        self.held = held or HeldRequests(per_account=6, per_address=30, total=400)
+        self.held_retry_seconds = held_retry_seconds
 
     async def forward(self, request: Incoming) -> UpstreamAnswer:
         """The owning service's answer, or a refusal: a malformed path (400), no such route (404),
         another method (405), no live session (401, or 307 home), not an admin (403), too many
-        sign-ups or password-reset requests from the address (429), a body too large (413), the
-        service unavailable (503)."""
+        sign-ups or password-reset requests from the address, or too many long polls held by the
+        account or address (429), a body too large (413), the service unavailable (503)."""
         # The edge middleware already refused malformed paths; checking again keeps this safe alone.
         segments = checked_segments(request.raw_path, request.path)
         found = resolve(request.method, segments[1:])
@@ -72,16 +77,25 @@ class Forwarding:
         body = await request.body()
         if len(body) > self.max_body_bytes:
             raise BodyTooLarge()
-        answer = await self.upstreams.forward(
-            route.service,
-            request.method,
-            canonical,
-            query=request.query,
-            headers=request.headers,
-            body=body,
-            caller=caller,
-            client_address=request.address,  # the peer we saw; a client's own header is dropped
-        )
+        hold = None
+        if route.held and caller and is_held(request.query):
+            if (hold := self.held.hold(caller.account_id, request.address)) is None:
+                raise TooManyHeld(self.held_retry_seconds)
+        try:
+            answer = await self.upstreams.forward(
+                route.service,
+                request.method,
+                canonical,
+                query=request.query,
+                headers=request.headers,
+                body=body,
+                caller=caller,
+                client_address=request.address,  # the peer we saw; a client's own header is dropped
+                held=hold is not None,  # a long poll: over the pool of held requests
+            )
+        finally:
+            if hold:
+                hold.release()
         if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.status == 204:
             await self.sessions.remove_account(caller.account_id)  # a deleted account keeps no session
         return answer

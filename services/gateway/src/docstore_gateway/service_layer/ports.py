@@ -118,8 +118,10 @@ class Upstream(Protocol):
         body: bytes,
         caller: Caller | None,
         client_address: str | None = None,
+        held: bool = False,
     ) -> UpstreamAnswer:
-        """The owning service's answer (UpstreamUnavailable when it does not answer)."""
+        """The owning service's answer (UpstreamUnavailable when it does not answer); `held`:
+        a long poll, sent over the pool kept for them."""
         ...
 
 

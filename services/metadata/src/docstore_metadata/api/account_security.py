@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
+from docstore_kit.text import Text
 from docstore_metadata.api.deps import ServicesDep, SettingsDep
 from docstore_metadata.api.schemas import AccountIdPath, AccountOut
 from docstore_metadata.service_layer.account_security import AccountSecurity
@@ -28,9 +29,9 @@ async def _security(services: ServicesDep) -> AccountSecurity:
 
 SecurityDep = Annotated[AccountSecurity, Depends(_security)]
 
-Token = Annotated[str, Field(min_length=16, max_length=128, description="The token from the mailed link")]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
-Code = Annotated[str, Field(min_length=6, max_length=32, description="A 6-digit app code, or a recovery code")]
+Token = Annotated[Text, Field(min_length=16, max_length=128, description="The token from the mailed link")]
+Password = Annotated[Text, Field(min_length=1, max_length=1024)]
+Code = Annotated[Text, Field(min_length=6, max_length=32, description="A 6-digit app code, or a recovery code")]
 
 
 class _In(BaseModel):
@@ -42,7 +43,7 @@ class TokenIn(_In):
 
 
 class ResetIn(_In):
-    username_or_email: str = Field(min_length=1, max_length=254)
+    username_or_email: Text = Field(min_length=1, max_length=254)
 
 
 class ResetConfirmIn(_In):
@@ -57,7 +58,7 @@ class PasswordChangeIn(_In):
 
 class EmailChangeIn(_In):
     password: Password
-    new_email: str = Field(min_length=3, max_length=254)
+    new_email: Text = Field(min_length=3, max_length=254)
 
 
 class CodeIn(_In):

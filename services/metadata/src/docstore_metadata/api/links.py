@@ -15,8 +15,9 @@ from pydantic import AfterValidator, BaseModel, Field
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery, Page
+from docstore_kit.text import Text
 from docstore_metadata.api.deps import ServicesDep
-from docstore_metadata.api.schemas import DocumentIdPath, safe_id
+from docstore_metadata.api.schemas import MAX_VERSION, DocumentIdPath, safe_id
 from docstore_metadata.domain import links as rules
 from docstore_metadata.domain.links import LinkOptions
 from docstore_metadata.service_layer.links import Links
@@ -38,11 +39,15 @@ LinksDep = Annotated[Links, Depends(_links)]
 
 
 class LinkIn(BaseModel):
-    version: int | None = Field(default=None, ge=1, description="A version to pin; none: the latest at download")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="A version to pin; none: the latest at download"
+    )
     expires_in_days: int = Field(default=rules.DEFAULT_EXPIRY_DAYS, ge=1, le=rules.MAX_EXPIRY_DAYS)
-    password: str | None = Field(default=None, max_length=rules.MAX_PASSWORD, description="Asked on the link's page")
-    download_limit: int | None = Field(default=None, ge=1, description="Downloads allowed; none: no limit")
-    note: str | None = Field(default=None, max_length=rules.MAX_NOTE, description="Shown on the link's page")
+    password: Text | None = Field(default=None, max_length=rules.MAX_PASSWORD, description="Asked on the link's page")
+    download_limit: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="Downloads allowed; none: no limit"
+    )
+    note: Text | None = Field(default=None, max_length=rules.MAX_NOTE, description="Shown on the link's page")
 
 
 class LinkOut(BaseModel):
@@ -84,11 +89,11 @@ class PolicyOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    token: str = Field(pattern=TOKEN_PATTERN)
+    token: Text = Field(pattern=TOKEN_PATTERN)
 
 
 class RedeemIn(TokenIn):
-    password: str | None = Field(default=None, max_length=rules.MAX_PASSWORD)
+    password: Text | None = Field(default=None, max_length=rules.MAX_PASSWORD)
 
 
 class ResolvedOut(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import problem_responses
+from docstore_kit.text import Text
 from docstore_metadata.api.deps import ServicesDep
 from docstore_metadata.api.schemas import MAX_ID, DocumentIdPath, VersionPath, safe_id
 from docstore_metadata.service_layer.previews import Previews
@@ -63,7 +64,7 @@ MAX_BATCH = 50
 
 
 class PreviewWanted(BaseModel):
-    document_id: Annotated[str, Field(min_length=1, max_length=MAX_ID), AfterValidator(safe_id)]
+    document_id: Annotated[Text, Field(min_length=1, max_length=MAX_ID), AfterValidator(safe_id)]
     version: int = Field(ge=1, le=1_000_000_000)
 
 

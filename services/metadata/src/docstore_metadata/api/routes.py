@@ -17,6 +17,7 @@ from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.account_security import CredentialsOut, SecurityDep
 from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
+    MAX_VERSION,
     AccountIdPath,
     AccountOut,
     ChangeOut,
@@ -330,7 +331,7 @@ async def download(
     account_id: CurrentAccountId,
     documents: DocumentsDep,
     settings: SettingsDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> DownloadOut:
     url = await documents.download_url(account_id, document_id, version, expires_in=settings.download_url_seconds)
     return DownloadOut(url=url, expires_in=settings.download_url_seconds)

@@ -10,6 +10,7 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, Field
 
 from docstore_kit.pagination import Page
+from docstore_kit.text import Text
 
 _UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 MAX_ID = 200
@@ -33,13 +34,15 @@ AccountIdPath = Annotated[
     Path(min_length=1, max_length=MAX_ID, description="An account id, as DocStore returned it"),
     AfterValidator(safe_id),
 ]
-VersionPath = Annotated[int, Path(ge=1, le=1_000_000_000, description="A version number (1 is the first)")]
+MAX_VERSION = 1_000_000_000
+"""The highest version number a request may name: far above any history, far below 2**63."""
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number (1 is the first)")]
 
 
 class SignupIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64, examples=["ada"])
-    email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
-    password: str = Field(
+    username: Text = Field(min_length=1, max_length=64, examples=["ada"])
+    email: Text = Field(min_length=3, max_length=254, examples=["ada@example.com"])
+    password: Text = Field(
         min_length=1,
         max_length=1024,
         description="8 to 1024 characters (Unicode code points, spaces count: a passphrase of a few uncommon "
@@ -69,11 +72,11 @@ class AccountOut(BaseModel):
 class ReplicaIn(BaseModel):
     """Another region's account, as replication sends it: no password, hash or e-mail."""
 
-    username: str = Field(min_length=1, max_length=64)
-    home_region: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
+    home_region: Text = Field(min_length=1, max_length=64)
     plan: Literal["free", "premium"] = "free"
     status: Literal["active", "deleted", "username_conflict"] = "active"
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**63 - 1)
 
 
 class ReplicaOut(BaseModel):
@@ -82,8 +85,8 @@ class ReplicaOut(BaseModel):
 
 
 class CredentialsIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class PlanIn(BaseModel):
@@ -164,9 +167,9 @@ class DownloadOut(BaseModel):
 
 
 class DetailsIn(BaseModel):
-    name: str | None = Field(None, max_length=1024, examples=["report.pdf"])
-    tags: list[str] | None = Field(None, max_length=200)
-    path: str | None = Field(None, max_length=4096, examples=["/reports/2026"])
+    name: Text | None = Field(None, max_length=1024, examples=["report.pdf"])
+    tags: list[Text] | None = Field(None, max_length=200)
+    path: Text | None = Field(None, max_length=4096, examples=["/reports/2026"])
 
 
 class ChangeOut(BaseModel):
@@ -187,8 +190,8 @@ class ChangesOut(Page[ChangeOut]):
 
 
 class ClientFile(BaseModel):
-    path: str = Field(min_length=2, max_length=2048, examples=["/reports/q1.pdf"])
-    sha256: str = Field(min_length=1, max_length=128)
+    path: Text = Field(min_length=2, max_length=2048, examples=["/reports/q1.pdf"])
+    sha256: Text = Field(min_length=1, max_length=128)
 
 
 class CompareIn(BaseModel):
@@ -247,7 +250,7 @@ class InternalBytesOut(BaseModel):
 
 
 class ShareIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
     permission: Literal["view", "edit"] = "view"
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import ServiceCaller
 from docstore_kit.errors import Invalid, Unavailable, problem_responses
+from docstore_kit.text import Text
 from docstore_notify.api.deps import ServicesDep
 from docstore_notify.domain.account_mails import TOKEN_KINDS, AccountMailKind, render_account_mail
 from docstore_notify.domain.errors import MailRejected
@@ -31,13 +32,15 @@ router = APIRouter(tags=["internal"])
 class AccountMailIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account_id: str = Field(max_length=200)
-    to: str = Field(max_length=254, description="the address to mail (the new one for `change-email`)")
-    link: str = Field("", max_length=2048, description="the single-use link (token kinds only); never stored or logged")
-    username: str = Field("", max_length=64)
+    account_id: Text = Field(max_length=200)
+    to: Text = Field(max_length=254, description="the address to mail (the new one for `change-email`)")
+    link: Text = Field(
+        "", max_length=2048, description="the single-use link (token kinds only); never stored or logged"
+    )
+    username: Text = Field("", max_length=64)
     at: datetime | None = Field(None, description="when it happened (notices)")
-    client_address: str = Field("", max_length=64, description="the address the request came from (notices)")
-    new_email: str = Field("", max_length=254, description="the requested address (`email-change-notice`)")
+    client_address: Text = Field("", max_length=64, description="the address the request came from (notices)")
+    new_email: Text = Field("", max_length=254, description="the requested address (`email-change-notice`)")
 
 
 class AccountMailOut(BaseModel):

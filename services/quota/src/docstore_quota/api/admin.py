@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from docstore_kit.auth import AdminAccountId
@@ -128,6 +128,12 @@ async def dead_letters(
     "/dlq/{topic}/{partition}/{offset}/replay",
     summary="Publish a dead letter again to the topic it failed on (idempotent consumers)",
 )
-async def replay(topic: str, partition: int, offset: int, admin_id: AdminAccountId, admin: AdminActionsDep) -> Replayed:
+async def replay(
+    topic: str,
+    partition: Annotated[int, Path(ge=0, le=2**31 - 1)],
+    offset: Annotated[int, Path(ge=0, le=2**63 - 1)],
+    admin_id: AdminAccountId,
+    admin: AdminActionsDep,
+) -> Replayed:
     record = await admin.replay(topic, partition, offset, admin_id=admin_id)
     return Replayed(id=f"{topic}:{partition}:{offset}", topic=record.topic, event_id=record.headers.get("ce_id"))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
+from docstore_kit.text import Text
 from docstore_quota.api.deps import AccountsDep, ReservationsDep, SettingsDep
 from docstore_quota.domain.reservations import MAX_BATCH, room_after
 from docstore_quota.domain.usage import Usage
@@ -153,7 +154,7 @@ async def release(
 
 
 class BatchReservationItem(ReservationIn):
-    upload_id: Annotated[str, Field(min_length=1, max_length=200)]
+    upload_id: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class BatchReservationIn(BaseModel):

@@ -9,7 +9,7 @@ import httpx
 from docstore_kit import errors
 from docstore_upload.domain.grants import Reservation
 
-__all__ = ["QuotaClient", "QuotaUnavailable", "Reservation"]
+__all__ = ["QuotaClient", "QuotaRefused", "QuotaUnavailable", "Reservation"]
 
 
 BATCH_TIMEOUT_SECONDS = 30.0
@@ -22,6 +22,34 @@ class QuotaUnavailable(errors.Unavailable):
 
     def detail(self) -> str:
         return "This upload can't be checked right now. Try again in a moment."
+
+
+class QuotaRefused(errors.Invalid):
+    """Quota refused the request itself (a 4xx: a size no account could hold, a malformed
+    reservation): the client's request is at fault, and asking again would get the same answer.
+    Only a 5xx or no answer is an outage (QuotaUnavailable, 503)."""
+
+    problem = "quota-refused"
+    title = "Refused by the quota check"
+
+
+def _refused(response: httpx.Response) -> QuotaRefused:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    if isinstance(detail, list):  # FastAPI's own 422 list
+        detail = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
+    return QuotaRefused(f"This upload can't be accepted: {detail or 'the quota check refused it'}.")
+
+
+def _checked(response: httpx.Response) -> httpx.Response:
+    """The answer, or QuotaRefused for a 4xx that is the request's fault; a 5xx raises as an
+    outage (httpx.HTTPStatusError). 401/403 (this service's identity refused) and 404 (a route
+    quota lacks, an older quota) are configuration faults, outages to the client too."""
+    if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 404, 408, 429):
+        raise _refused(response)
+    return response.raise_for_status()
 
 
 def _upgrade(body: dict[str, object]) -> tuple[str | None, int | None]:
@@ -44,7 +72,7 @@ class QuotaClient:
                 f"/internal/accounts/{account_id}/reservations/{upload_id}",
                 json={"size": size, "expires_at": expires_at.isoformat()},
             )
-            response.raise_for_status()
+            _checked(response)
         except httpx.HTTPError as error:
             raise QuotaUnavailable(str(error)) from error
         body = response.json()
@@ -68,7 +96,7 @@ class QuotaClient:
                 # transaction at a time per account): more time than a single grant's 5 s.
                 timeout=BATCH_TIMEOUT_SECONDS,
             )
-            response.raise_for_status()
+            _checked(response)
         except httpx.HTTPError as error:
             raise QuotaUnavailable(str(error)) from error
         body = response.json()

@@ -13,12 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError, problem_responses
 from docstore_kit.sizes import size_text
+from docstore_kit.text import Text
 from docstore_upload.api.deps import UploadsDep
 from docstore_upload.domain.delta import MAX_CHUNKS, Chunk
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.multipart import MAX_OBJECT
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
 from docstore_upload.service_layer.uploads import IssuedGrant, session_layout
+
+MAX_VERSION = 1_000_000_000
+MAX_DECLARED_SIZE = 10**18
+"""quota's bound on a reservation (far above any cap, inside MongoDB's 64-bit integers): a size
+under it gets the room's own answer (413 "This file is 10 TB but only ..."), one above a 422."""
+"""As metadata's version numbers (`VersionPath`): far above any document's history, far below 2**63."""
 
 # Ids and signatures are ours, URL-safe ASCII: anything else (control characters, other scripts)
 # is refused before it reaches a lookup or a comparison.
@@ -31,31 +38,38 @@ router = APIRouter(tags=["uploads"])
 class ChunkIn(BaseModel):
     offset: int = Field(ge=0, le=MAX_OBJECT)
     length: int = Field(gt=0, le=MAX_OBJECT)
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    sha256: Text = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
 class GrantIn(BaseModel):
-    filename: str = Field(max_length=1024, examples=["report.pdf"])
-    size: int = Field(description="Bytes the file has; S3 accepts no more", examples=[52431])
-    content_type: str = Field(max_length=255, examples=["application/pdf"])
-    title: str | None = Field(default=None, max_length=512)
-    tags: list[str] = Field(default_factory=list)
-    path: str = Field(default="/", description="Folder the document lives in", max_length=2048)
-    document_id: str | None = Field(default=None, description="Upload a new version of this document")
-    base_version: int | None = Field(default=None, description="With document_id: the version your change starts from")
+    filename: Text = Field(max_length=1024, examples=["report.pdf"])
+    size: int = Field(
+        ge=0, le=MAX_DECLARED_SIZE, description="Bytes the file has; S3 accepts no more", examples=[52431]
+    )
+    content_type: Text = Field(max_length=255, examples=["application/pdf"])
+    title: Text | None = Field(default=None, max_length=512)
+    tags: list[Text] = Field(default_factory=list)
+    path: Text = Field(default="/", description="Folder the document lives in", max_length=2048)
+    document_id: Text | None = Field(default=None, description="Upload a new version of this document")
+    base_version: int | None = Field(
+        default=None, ge=0, le=MAX_VERSION, description="With document_id: the version your change starts from"
+    )
     browser: bool = Field(default=False, description="S3 redirects to a completion page instead of answering 201")
     multipart: bool | None = Field(
         default=None, description="Force (true) or refuse (false) multipart; default by size"
     )
     expires_in: int | None = Field(
-        default=None, description="Seconds the form or part URLs stay valid (at most the default)"
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Seconds the form or part URLs stay valid (at most the default)",
     )
     put: bool = Field(
         default=False,
         description="A batch item with `sha256`: answer a presigned PUT pinned to those bytes (`put`: its URL "
         "and the headers to send) instead of a form; S3 refuses other bytes (400) or other headers (403)",
     )
-    sha256: str | None = Field(
+    sha256: Text | None = Field(
         default=None,
         pattern=r"^[0-9a-fA-F]{64}$",
         description="The file's sha256. When the account already stores these bytes, nothing is sent: the "
@@ -141,6 +155,12 @@ class UploadOut(BaseModel):
     size: int | None = None
     etag: str | None = None
     sha256: str | None = None
+    recorded: bool | None = Field(
+        default=None,
+        description="Answers of POST /uploads/{upload_id}/complete only: true when the document (or its new "
+        "version) is already readable by the caller (GET /documents/{document_id}, its download); false "
+        "when it is not recorded yet: ask again after `Retry-After` seconds (about a second). Null elsewhere",
+    )
 
 
 def _upload_out(row: Session) -> UploadOut:
@@ -243,7 +263,7 @@ class BatchGrantOut(BaseModel):
 
 
 class BatchCompleteIn(BaseModel):
-    upload_ids: list[Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]] = Field(
+    upload_ids: list[Annotated[Text, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]] = Field(
         description=f"At most {MAX_BATCH} upload ids of the caller's (repeats are answered once)"
     )
 
@@ -327,9 +347,11 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
 @router.post(
     "/uploads/{upload_id}/complete",
     summary="Say the file is in S3; its facts are read from S3",
-    description="A form upload answers 200 with its size, ETag and sha256. A multipart upload answers "
-    "202 `verifying` as soon as S3 has joined its parts; its facts are read back in the background: "
-    "poll GET /uploads/{upload_id} until `completed`.",
+    description="A form upload answers 200 with its size, ETag and sha256, once the document (or its new "
+    "version) is readable by the caller (`recorded: true`; up to 2 s). Past that wait the answer says "
+    "`recorded: false` with `Retry-After`: the version is being recorded, ask for the document again then. "
+    "A multipart upload answers 202 `verifying` as soon as S3 has joined its parts; its facts are read back "
+    "in the background: poll GET /uploads/{upload_id} until `completed`, then the document as above.",
     responses={
         202: {"description": "S3 joined the parts; size and sha256 are being read back", "model": UploadOut},
         **problem_responses(409, 413),
@@ -338,9 +360,15 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
 async def complete(
     upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response
 ) -> UploadOut:
-    out = _upload_out(await uploads.complete(account_id, upload_id))
+    row = await uploads.complete(account_id, upload_id)
+    out = _upload_out(row)
     if out.status == VERIFYING:
         response.status_code = status.HTTP_202_ACCEPTED
+    elif out.status == "completed":
+        # Read-your-writes: answered once the version is readable, or saying it is not yet.
+        out.recorded = await uploads.recorded(account_id, row)
+        if not out.recorded:
+            response.headers["Retry-After"] = "1"
     return out
 
 

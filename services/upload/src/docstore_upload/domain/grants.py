@@ -177,13 +177,20 @@ def form_policy(
     to encrypt the object at rest is refused by S3 itself. API clients get `201` back from
     S3; browsers (`redirect_url`) are sent on to a page that records the completion. A grant
     with `pinned_sha256` adds the checksum fields: S3 stores nothing but those exact bytes.
+    Metadata without a value (no title, no tags) is left out, never sent empty.
     """
-    fields = {
-        "Content-Type": grant.content_type,
+    metadata = {
         "x-amz-meta-upload-id": grant.upload_id,
         "x-amz-meta-filename": quote(grant.filename),
         "x-amz-meta-title": quote(grant.title or ""),
         "x-amz-meta-tags": quote(",".join(grant.tags)),
+    }
+    fields = {
+        "Content-Type": grant.content_type,
+        # No empty value: a presigned PUT signs each of these as a header, and curl, like many
+        # HTTP clients, does not send a header whose value is empty (`-H "x-amz-meta-title:"`
+        # removes it): the signature would never match (issue 33). Nothing reads them back empty.
+        **{name: value for name, value in metadata.items() if value},
         **encryption_fields,
         **(checksum_fields(grant.pinned_sha256) if grant.pinned_sha256 else {}),
     }

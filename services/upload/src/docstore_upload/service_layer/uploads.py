@@ -177,7 +177,9 @@ class Uploads:
         redirect_base: str,
         redirect_secret: str,
         pin_checksums: bool = True,
+        record_wait_seconds: float = 0.0,
     ) -> None:
+        self.record_wait_seconds = record_wait_seconds
         self.uow = uow
         self.reads = reads
         self.storage = storage
@@ -190,6 +192,26 @@ class Uploads:
         self.pin_checksums = pin_checksums
         self._verifying: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+
+    async def recorded(self, account_id: str, row: Session) -> bool:
+        """Whether metadata already shows a completed upload's version to `account_id` (read-your-
+        writes: the version is recorded when metadata consumes `upload.completed`, 0.1-0.3 s
+        later). Asked every 50 ms for up to `record_wait_seconds`; False when it is not there by
+        then, or metadata does not answer (the caller says when to ask again)."""
+        if row["status"] != COMPLETED:
+            return False
+        base = row.get("base_version")
+        deadline = asyncio.get_running_loop().time() + self.record_wait_seconds
+        while True:
+            try:
+                found = await self.metadata.document(account_id, row["document_id"])
+            except DomainError:  # metadata unavailable: not known to be recorded
+                return False
+            if found is not None and (base is None or found.current_version > base):
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         """Stop reading joined objects back; the watcher finishes them after a restart."""
