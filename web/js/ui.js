@@ -138,8 +138,22 @@ export function errorNodes(error) {
 
 /** Show an error the person must notice (role="alert"); `clearError()` hides it. `message` may be an error. */
 export function showError(message) {
-  const box = document.getElementById("alert");
+  // The session ended: the login page says so in its own words (no API text over the page).
+  if (message && typeof message === "object" && message.status === 401 && message.withToken) return;
   const words = typeof message === "string" ? [message] : errorNodes(message);
+  // With a dialog open, the page behind it is inert and hidden: the error shows in the dialog.
+  const dialogs = document.querySelectorAll("dialog[open]");
+  const dialog = dialogs[dialogs.length - 1];
+  if (dialog) {
+    let box = dialog.querySelector(".dialog-alert");
+    if (!box) {
+      box = h("div", { class: "dialog-alert alert", role: "alert" });
+      dialog.querySelector(".dialog-head").after(box);
+    }
+    clear(box, h("p", {}, words), h("button", { type: "button", class: "link", onclick: () => box.remove() }, "Dismiss"));
+    return;
+  }
+  const box = document.getElementById("alert");
   clear(box, h("p", {}, words), h("button", { type: "button", class: "link", onclick: clearError }, "Dismiss"));
   box.hidden = false;
 }
@@ -148,6 +162,7 @@ export function clearError() {
   const box = document.getElementById("alert");
   box.hidden = true;
   box.replaceChildren();
+  for (const inDialog of document.querySelectorAll(".dialog-alert")) inDialog.remove();
 }
 
 /** Run an async action from a button: disable it meanwhile, show its error if it fails. */

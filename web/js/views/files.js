@@ -175,14 +175,17 @@ export async function filesView(main, params, ctx) {
     event.preventDefault();
     dropzone.classList.add("over");
   };
-  main.addEventListener("dragover", onDrag);
-  main.addEventListener("dragleave", (event) => { if (!main.contains(event.relatedTarget)) dropzone.classList.remove("over"); });
+  // #main is shared by every page: these listeners are this render's, and go when the person
+  // leaves it (ctx.signal), so one drop uploads once, and only here, to the folder shown.
+  const own = { signal: ctx.signal };
+  main.addEventListener("dragover", onDrag, own);
+  main.addEventListener("dragleave", (event) => { if (!main.contains(event.relatedTarget)) dropzone.classList.remove("over"); }, own);
   main.addEventListener("drop", (event) => {
-    if (!event.dataTransfer?.files?.length) return;
+    if (!event.dataTransfer?.files?.length || !ctx.isCurrent()) return;
     event.preventDefault();
     dropzone.classList.remove("over");
     uploadFiles(event.dataTransfer.files, { path });
-  });
+  }, own);
 
   const sortSelect = h("select", { id: "sort" },
     [["modified", "Last modified"], ["created", "Created"], ["name", "Name"], ["size", "Size"]]
