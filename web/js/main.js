@@ -165,7 +165,7 @@ async function start() {
     session.account = null;
     session.isAdmin = false;
     showChrome();
-    go("login");
+    if (currentRoute().name !== "login") go("login");
   });
   document.getElementById("logout").addEventListener("click", async () => {
     try {

@@ -397,9 +397,28 @@ function newFolderDialog(path) {
 // ---------------------------------------------------------------- one document
 
 /** Open a document's details by id (from search results). */
-export async function openDocument(documentId, refresh = () => {}) {
+export async function openDocument(documentId, refresh = () => {}, sharedAs = null) {
   const doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
-  detailsDialog(doc, refresh);
+  detailsDialog(doc, refresh, sharedAs);
+}
+
+/**
+ * What the caller is to `doc`: "owner", "editor" or "viewer". The document's answer says it
+ * (`role`, or `permission` for a shared one) where the API gives it; the Shared page's listing
+ * (`sharedAs`: its `permission` and `owner_id`) says it for the documents shared with the caller.
+ * Only the owner renames, moves, re-tags, deletes and shares; an editor also uploads new versions.
+ */
+export function roleOf(doc, sharedAs = null) {
+  const said = doc.role || doc.permission || sharedAs?.role || sharedAs?.permission;
+  if (said === "viewer" || said === "view") return "viewer";
+  if (said === "editor" || said === "edit") return "editor";
+  return "owner";
+}
+
+/** Who shared `doc`, in words, as far as the API names them. */
+function sharedByText(doc, sharedAs) {
+  const who = doc.owner_username || doc.shared_by?.username || sharedAs?.owner_username || sharedAs?.shared_by?.username;
+  return who ? `Shared with you by ${who}.` : "Shared with you by its owner.";
 }
 
 /** A small badge for a document whose text is not searchable (yet): failed or pending. While one
@@ -429,8 +448,9 @@ function fullTextLine(fullText) {
   return fullText.detail || "Its words are searchable.";
 }
 
-function detailsDialog(doc, refresh) {
+function detailsDialog(doc, refresh, sharedAs = null) {
   let changed = false;
+  let role = roleOf(doc, sharedAs);
   const { body, close } = openDialog(doc.name, {
     onClose: () => { if (changed) refresh(); },
     returnFocus: () => document.querySelector(`#main [data-document-id="${CSS.escape(doc.document_id)}"] .doc-open`),
@@ -546,8 +566,16 @@ function detailsDialog(doc, refresh) {
     try {
       shares = await apiAll(`documents/${encodeURIComponent(doc.document_id)}/shares`);
     } catch (error) {
-      // Only the owner sees who a document is shared with.
-      clear(sharing, title, h("p", { class: "muted" }, error.status === 403 || error.status === 404 ? "Shared with you by its owner." : error.message));
+      // Only the owner sees who a document is shared with: anyone else is not the owner.
+      if (error.status === 403 || error.status === 404) {
+        if (role === "owner") {
+          role = "viewer";
+          showOwnerActions();
+        }
+        clear(sharing, title, h("p", { class: "muted", id: `shared-by-${doc.document_id}` }, sharedByText(doc, sharedAs)));
+      } else {
+        clear(sharing, title, h("p", { class: "error-text" }, error.message));
+      }
       return;
     }
     const who = h("input", { name: "share-username", required: true, maxlength: "64", autocapitalize: "none", spellcheck: "false" });
@@ -580,7 +608,25 @@ function detailsDialog(doc, refresh) {
       form);
     if (focus && focusLost()) who.focus();
   }
-  loadShares();
+  if (role === "owner") loadShares();
+  else clear(sharing, h("h3", { id: `share-title-${doc.document_id}` }, "Sharing"),
+    h("p", { class: "muted", id: `shared-by-${doc.document_id}` }, sharedByText(doc, sharedAs)));
+
+  // Controls this person may not use are not shown (they would only fail when pressed).
+  const newVersionLabel = h("label", { for: newVersion.id, class: "button" }, "Upload new version…");
+  const deleteButton = h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => {
+    // The list is refreshed at once (and after an Undo); the dialog closes and Undo takes the focus.
+    const toast = await trash(doc, refresh);
+    close();
+    focusToastAction(toast);
+  }) }, "Delete");
+  const edit = h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm);
+  function showOwnerActions() {
+    edit.hidden = role !== "owner";
+    deleteButton.hidden = role !== "owner";
+    newVersionLabel.hidden = role === "viewer";
+  }
+  showOwnerActions();
 
   body.append(
     pane,
@@ -588,15 +634,10 @@ function detailsDialog(doc, refresh) {
     h("div", { class: "actions" },
       h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
       newVersion,
-      h("label", { for: newVersion.id, class: "button" }, "Upload new version…"),
+      newVersionLabel,
       followButton,
-      h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => {
-        // The list is refreshed at once (and after an Undo); the dialog closes and Undo takes the focus.
-        const toast = await trash(doc, refresh);
-        close();
-        focusToastAction(toast);
-      }) }, "Delete")),
-    h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm),
+      deleteButton),
+    edit,
     sharing,
     linksPanel(doc),
     versions);
@@ -684,7 +725,7 @@ export async function sharedView(main, params, ctx) {
         h("caption", { class: "visually-hidden" }, "Documents shared with you"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Access"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Modified"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
         h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
-          h("td", { class: "name", "data-label": "Name" }, h("button", { type: "button", class: "link doc-open", onclick: () => openDocument(doc.document_id, refresh) }, doc.name)),
+          h("td", { class: "name", "data-label": "Name" }, h("button", { type: "button", class: "link doc-open", onclick: () => openDocument(doc.document_id, refresh, doc) }, doc.name)),
           h("td", { "data-label": "Access" }, doc.permission === "edit" ? "Can edit" : "Can view"),
           h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
           h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),
