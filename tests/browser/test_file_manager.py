@@ -25,7 +25,7 @@ from .conftest import PASSWORD, WebSystem, api_sign_up
 from .test_account_recovery import wait_for_token
 from .test_two_factor import totp
 from .test_web_app import go, pick_files, wait_uploaded, write_file
-from .test_web_behaviour import DROP_FILES, api_client, open_details, press, sign_up
+from .test_web_behaviour import api_client, open_details, press, sign_up
 from .webdriver import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
