@@ -84,6 +84,13 @@ export function closeDialogs() {
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
 }
 
+/** Toasts said about the page being left go with it (an Undo stays its while); a session's end takes all. */
+function dropToasts({ all = false } = {}) {
+  for (const toast of document.querySelectorAll("#status .toast")) {
+    if (all || (!toast.querySelector("button") && toast.dataset.page !== location.hash)) toast.remove();
+  }
+}
+
 async function route() {
   const { name, params } = currentRoute();
   const view = VIEWS[name] || VIEWS.files;
@@ -100,6 +107,7 @@ async function route() {
   leaving = new AbortController();
   const signal = leaving.signal;
   closeDialogs();
+  dropToasts();
   clearError();
   document.title = `${view.title} · DocStore`;
   for (const link of document.querySelectorAll("#nav a")) {
@@ -155,6 +163,7 @@ async function start() {
     session.notice = signedOutNotice(error?.body, takeSessionEndReason());
     showChrome();
     closeDialogs();
+    dropToasts({ all: true });
     // After logging in again the person is back where they were (the page's address, not a dialog).
     const here = location.hash.slice(1);
     go("login", here.startsWith("/") && !/^\/(login|signup)\b/.test(here) ? { next: here } : {});
@@ -162,6 +171,7 @@ async function start() {
   // A logout here, or in another tab of this browser (api.js hears it), or of all devices.
   setLoggedOutHandler(() => {
     closeDialogs();
+    dropToasts({ all: true });
     session.account = null;
     session.isAdmin = false;
     showChrome();

@@ -19,6 +19,12 @@ export function h(tag, attrs = {}, ...children) {
 
 const SVG_TAGS = new Set(["rect", "g", "text", "line", "title", "desc", "path", "circle"]);
 
+/** A folder icon drawn inline (an emoji renders as an empty box where no emoji font is installed). */
+export function folderIcon() {
+  return h("svg", { class: "folder-icon", viewBox: "0 0 24 20", width: "20", height: "17", "aria-hidden": "true", focusable: "false" },
+    h("path", { d: "M1 3a2 2 0 0 1 2-2h6l2 3h10a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2z", fill: "#f3c24f", stroke: "#b8860b", "stroke-width": "1" }));
+}
+
 function append(node, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
@@ -63,7 +69,7 @@ export function timeElement(iso) {
  */
 export function announce(message, { action, timeout } = {}) {
   const area = document.getElementById("status");
-  const item = h("p", { class: "toast" }, h("span", {}, message));
+  const item = h("p", { class: "toast", dataset: { page: location.hash } }, h("span", {}, message));
   if (action) {
     item.append(h("button", {
       type: "button", class: "small undo",

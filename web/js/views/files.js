@@ -3,7 +3,7 @@
 import { api, apiAll } from "../api.js";
 import { go, session } from "../nav.js";
 import {
-  announce, busy, clear, confirmDialog, downloadUrl, field, focusLost, focusMain, focusToastAction, formatBytes, h, openDialog,
+  announce, busy, clear, confirmDialog, downloadUrl, field, focusLost, folderIcon, focusMain, focusToastAction, formatBytes, h, openDialog,
   parseTags, showError, timeElement,
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
@@ -229,7 +229,7 @@ export async function filesView(main, params, ctx) {
     subfolders(path).then((found) => {
       clear(folders, found.map((folder) => h("li", {},
         h("a", { href: `#/files?path=${encodeURIComponent(folder)}`, class: "folder" },
-          h("span", { "aria-hidden": "true" }, "📁 "), folder.split("/").pop()))));
+          folderIcon(), " ", folder.split("/").pop()))));
     });
   }
 

@@ -3,6 +3,7 @@ import { api, ApiError } from "../api.js";
 import { go, session } from "../nav.js";
 import { announce, busy, clear, field, formatBytes, h, parseTags, snippetNode, timeElement } from "../ui.js";
 import { download, openDocument } from "./files.js";
+import { confirmPlanChange } from "./account.js";
 
 function isoStart(date) {
   return date ? new Date(`${date}T00:00:00`).toISOString() : undefined;
@@ -136,6 +137,7 @@ export function indexNote(status) {
 export function upgradeHint(message) {
   const button = h("button", { type: "button", class: "primary" }, "Upgrade to Premium");
   button.addEventListener("click", () => busy(button, async () => {
+    if (!(await confirmPlanChange("premium"))) return;
     await api("PUT", "account/plan", { json: { plan: "premium" } });
     await session.signedIn();
     announce("Your account is on Premium now. Your documents are being indexed; search again in a moment.");
