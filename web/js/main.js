@@ -61,6 +61,7 @@ function showChrome() {
   const loggedIn = Boolean(token());
   document.getElementById("nav").hidden = !loggedIn;
   document.getElementById("who").hidden = !loggedIn;
+  document.getElementById("header-search").hidden = !loggedIn;
   document.getElementById("nav-admin").hidden = !(loggedIn && session.isAdmin);
   const account = session.account;
   document.getElementById("who-name").textContent = loggedIn && account
@@ -198,6 +199,15 @@ async function start() {
     if (!isFileDrag(event) || event.defaultPrevented) return;
     event.preventDefault();
     if (token()) announce("To upload files, drop them on the Files page.");
+  });
+  // The header's search box: names and tags for everyone, the words inside for Premium (the Search page).
+  document.getElementById("header-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const box = document.getElementById("header-q");
+    const q = box.value.trim();
+    if (!q) return;
+    box.value = "";
+    go("search", { q });
   });
   session.signedIn = signedIn;
   setRouter(route);

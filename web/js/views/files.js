@@ -167,7 +167,7 @@ export async function filesView(main, params, ctx) {
     picker.value = "";
   });
   const dropzone = h("section", { class: "dropzone", "aria-labelledby": "drop-title" },
-    h("p", { id: "drop-title" }, h("strong", {}, "Drop files here"), ` to upload them to ${path === "/" ? "your top folder" : path}, or `),
+    h("p", { id: "drop-title" }, h("strong", {}, "Drop files here"), h("span", { class: "drop-words" }, ` to upload them to ${path === "/" ? "your top folder" : path}, or `)),
     picker,
     h("label", { for: "file-picker", class: "button primary" }, "Choose files…"));
   const onDrag = (event) => {
@@ -220,7 +220,10 @@ export async function filesView(main, params, ctx) {
       h("div", { class: "head-actions" }, toggleSlot, newFolder)),
     flat ? null : breadcrumb(path, "files"),
     dropzone,
-    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect)),
+    // On a phone sorting is folded away (the list first); on a wider screen it is always open.
+    h("details", { class: "sort-box", open: !matchMedia("(max-width: 700px)").matches || flat || sort !== "modified" || params.has("order") },
+      h("summary", {}, "Sort and show"),
+      h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect))),
     flat ? null : folders,
     table,
     pager);
