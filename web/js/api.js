@@ -205,20 +205,29 @@ export async function api(method, path, options = {}) {
     // The session it was sent with already ended here (a logout while it was on its way, or another
     // request found it ended): the login page is showing, and drawing it again would wipe what the
     // person is typing into it.
-    if (!signedInHere()) throw error;
+    if (!signedInHere()) throw sessionEnded(error);
     // Another request of this tab may have refreshed meanwhile: then its token is the one to use.
     const renewed = token() && token() !== error.sentToken;
     if (!renewed && !(await refreshSession())) {
       onUnauthorised(error);
-      throw error;
+      throw sessionEnded(error);
     }
     try {
       return await send(method, path, options);
     } catch (again) {
-      if (again instanceof ApiError && again.status === 401 && again.withToken && signedInHere()) onUnauthorised(again);
+      if (again instanceof ApiError && again.status === 401 && again.withToken && signedInHere()) {
+        onUnauthorised(again);
+        throw sessionEnded(again);
+      }
       throw again;
     }
   }
+}
+
+/** A refused session's error in people's words (the gateway's detail names API routes). */
+function sessionEnded(error) {
+  error.message = "Your session has ended. Please log in again.";
+  return error;
 }
 
 async function send(method, path, { query, json, auth = true, base = apiBase(), signal, priority } = {}) {

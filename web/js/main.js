@@ -12,7 +12,7 @@ import {
   token,
 } from "./api.js";
 import { currentRoute, go, session, setRouter } from "./nav.js";
-import { clear, clearError, focusMain, h, showError } from "./ui.js";
+import { announce, clear, clearError, focusMain, h, showError } from "./ui.js";
 import { renderPending } from "./uploads.js";
 import { forgotView, loginView, resetView, signupView } from "./views/auth.js";
 import { renderVerifyBanner, securityView, verifyEmailView } from "./views/security.js";
@@ -61,6 +61,7 @@ function showChrome() {
   const loggedIn = Boolean(token());
   document.getElementById("nav").hidden = !loggedIn;
   document.getElementById("who").hidden = !loggedIn;
+  document.getElementById("header-search").hidden = !loggedIn;
   document.getElementById("nav-admin").hidden = !(loggedIn && session.isAdmin);
   const account = session.account;
   document.getElementById("who-name").textContent = loggedIn && account
@@ -75,6 +76,21 @@ function showChrome() {
 }
 
 let renderId = 0;
+// The current view's listeners on shared elements (#main, window) go when the person leaves it:
+// a view adds them with `{ signal: ctx.signal }`.
+let leaving = null;
+
+/** Close every open dialog: one belongs to the page (or session) it was opened on. */
+export function closeDialogs() {
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+}
+
+/** Toasts said about the page being left go with it (an Undo stays its while); a session's end takes all. */
+function dropToasts({ all = false } = {}) {
+  for (const toast of document.querySelectorAll("#status .toast")) {
+    if (all || (!toast.querySelector("button") && toast.dataset.page !== location.hash)) toast.remove();
+  }
+}
 
 async function route() {
   const { name, params } = currentRoute();
@@ -88,6 +104,11 @@ async function route() {
     return;
   }
   const id = ++renderId;
+  leaving?.abort();
+  leaving = new AbortController();
+  const signal = leaving.signal;
+  closeDialogs();
+  dropToasts();
   clearError();
   document.title = `${view.title} · DocStore`;
   for (const link of document.querySelectorAll("#nav a")) {
@@ -97,7 +118,7 @@ async function route() {
   const main = document.getElementById("main");
   clear(main, h("p", { class: "loading" }, "Loading…"));
   try {
-    await view.render(main, params, { isCurrent: () => id === renderId });
+    await view.render(main, params, { isCurrent: () => id === renderId, signal });
   } catch (error) {
     if (id !== renderId) return;
     clear(main, h("h1", {}, view.title));
@@ -142,14 +163,20 @@ async function start() {
     // The refused access token's answer may say "signed out" while the refresh says only "ended".
     session.notice = signedOutNotice(error?.body, takeSessionEndReason());
     showChrome();
-    go("login");
+    closeDialogs();
+    dropToasts({ all: true });
+    // After logging in again the person is back where they were (the page's address, not a dialog).
+    const here = location.hash.slice(1);
+    go("login", here.startsWith("/") && !/^\/(login|signup)\b/.test(here) ? { next: here } : {});
   });
   // A logout here, or in another tab of this browser (api.js hears it), or of all devices.
   setLoggedOutHandler(() => {
+    closeDialogs();
+    dropToasts({ all: true });
     session.account = null;
     session.isAdmin = false;
     showChrome();
-    go("login");
+    if (currentRoute().name !== "login") go("login");
   });
   document.getElementById("logout").addEventListener("click", async () => {
     try {
@@ -163,6 +190,24 @@ async function start() {
   document.querySelector(".skip-link").addEventListener("click", (event) => {
     event.preventDefault();
     focusMain();
+  });
+  // Files dropped anywhere but on the Files page (which handles its own drops) are not opened by
+  // the browser in place of the app, nor uploaded: the page says where to drop them.
+  const isFileDrag = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+  window.addEventListener("dragover", (event) => { if (isFileDrag(event)) event.preventDefault(); });
+  window.addEventListener("drop", (event) => {
+    if (!isFileDrag(event) || event.defaultPrevented) return;
+    event.preventDefault();
+    if (token()) announce("To upload files, drop them on the Files page.");
+  });
+  // The header's search box: names and tags for everyone, the words inside for Premium (the Search page).
+  document.getElementById("header-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const box = document.getElementById("header-q");
+    const q = box.value.trim();
+    if (!q) return;
+    box.value = "";
+    go("search", { q });
   });
   session.signedIn = signedIn;
   setRouter(route);

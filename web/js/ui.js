@@ -19,6 +19,12 @@ export function h(tag, attrs = {}, ...children) {
 
 const SVG_TAGS = new Set(["rect", "g", "text", "line", "title", "desc", "path", "circle"]);
 
+/** A folder icon drawn inline (an emoji renders as an empty box where no emoji font is installed). */
+export function folderIcon() {
+  return h("svg", { class: "folder-icon", viewBox: "0 0 24 20", width: "20", height: "17", "aria-hidden": "true", focusable: "false" },
+    h("path", { d: "M1 3a2 2 0 0 1 2-2h6l2 3h10a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2z", fill: "#f3c24f", stroke: "#b8860b", "stroke-width": "1" }));
+}
+
 function append(node, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
@@ -63,7 +69,7 @@ export function timeElement(iso) {
  */
 export function announce(message, { action, timeout } = {}) {
   const area = document.getElementById("status");
-  const item = h("p", { class: "toast" }, h("span", {}, message));
+  const item = h("p", { class: "toast", dataset: { page: location.hash } }, h("span", {}, message));
   if (action) {
     item.append(h("button", {
       type: "button", class: "small undo",
@@ -138,8 +144,22 @@ export function errorNodes(error) {
 
 /** Show an error the person must notice (role="alert"); `clearError()` hides it. `message` may be an error. */
 export function showError(message) {
-  const box = document.getElementById("alert");
+  // The session ended: the login page says so in its own words (no API text over the page).
+  if (message && typeof message === "object" && message.status === 401 && message.withToken) return;
   const words = typeof message === "string" ? [message] : errorNodes(message);
+  // With a dialog open, the page behind it is inert and hidden: the error shows in the dialog.
+  const dialogs = document.querySelectorAll("dialog[open]");
+  const dialog = dialogs[dialogs.length - 1];
+  if (dialog) {
+    let box = dialog.querySelector(".dialog-alert");
+    if (!box) {
+      box = h("div", { class: "dialog-alert alert", role: "alert" });
+      dialog.querySelector(".dialog-head").after(box);
+    }
+    clear(box, h("p", {}, words), h("button", { type: "button", class: "link", onclick: () => box.remove() }, "Dismiss"));
+    return;
+  }
+  const box = document.getElementById("alert");
   clear(box, h("p", {}, words), h("button", { type: "button", class: "link", onclick: clearError }, "Dismiss"));
   box.hidden = false;
 }
@@ -148,6 +168,7 @@ export function clearError() {
   const box = document.getElementById("alert");
   box.hidden = true;
   box.replaceChildren();
+  for (const inDialog of document.querySelectorAll(".dialog-alert")) inDialog.remove();
 }
 
 /** Run an async action from a button: disable it meanwhile, show its error if it fails. */

@@ -138,6 +138,28 @@ class UploadRow {
     if (text) this.state.textContent = text;
   }
 
+  /** A Retry button beside Remove on a failed row: `retry()` goes on with the same upload. */
+  offerRetry(retry) {
+    this.retryButton?.remove();
+    this.retryButton = h("button", {
+      type: "button", class: "small primary", "aria-label": `Retry ${this.name}`,
+      onclick: () => { this.retryButton.remove(); this.retryButton = null; retry(); },
+    }, "Retry");
+    this.cancelButton.before(this.retryButton);
+  }
+
+  /** The row again as a running upload (Retry). */
+  restart() {
+    this.retryButton?.remove();
+    this.retryButton = null;
+    this.node.classList.remove("failed", "done", "paused");
+    this.cancelButton.textContent = "Cancel";
+    this.cancelButton.removeAttribute("aria-label");
+    this.onCancel = null;
+    summarise();
+    return this;
+  }
+
   finish(text, kind) {
     this.state.textContent = text;
     this.node.classList.add(kind);
@@ -270,8 +292,33 @@ async function putParts(file, partSize, parts, done, row, controller) {
   return queue.length === 0 && loading.size === 0;
 }
 
-async function run(file, row, controller, work) {
+/** The upload's state on the server (`pending`, `verifying`, `completed`, `expired`, `aborted`,
+ * `rejected`), or null when the server cannot be asked either. */
+async function serverState(uploadId) {
+  try {
+    return (await api("GET", `uploads/${encodeURIComponent(uploadId)}`)).status;
+  } catch {
+    return null;
+  }
+}
+
+const STORED = new Set(["completed", "verifying"]);
+
+/**
+ * Run `work` (resolves {documentId, minVersion}, or false when paused) for `row`. `grantOf()` is
+ * the upload's grant once asked for. A failure counts only after asking the server: an upload it
+ * has (the connection dropped after the bytes or the completion arrived) is shown done, never
+ * failed; one it lacks is offered Retry, which goes on with the same upload (no second document).
+ */
+async function run(file, row, controller, work, { grantOf = () => null, retry } = {}) {
   row.onCancel = () => controller.abort();
+  const succeeded = async (finished) => {
+    row.set(file.size, "Stored; adding it to your files…");
+    if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion, file.size);
+    row.finish("Uploaded", "done");
+    announce(`${file.name} uploaded.`);
+    onUploaded();
+  };
   try {
     const finished = await work();
     if (finished === false) {
@@ -279,52 +326,109 @@ async function run(file, row, controller, work) {
       renderPending();
       return;
     }
-    row.set(file.size, "Stored; adding it to your files…");
-    if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion, file.size);
-    row.finish("Uploaded", "done");
-    announce(`${file.name} uploaded.`);
-    onUploaded();
+    await succeeded(finished);
   } catch (error) {
     if (error.name === "AbortError") {
       row.finish("Cancelled", "failed");
       announce(`Upload of ${file.name} cancelled.`);
-    } else {
-      row.finish("Failed: ", "failed");
-      row.state.append(...errorNodes(error).flat().filter(Boolean));
-      announce(`Upload of ${file.name} failed: ${explainError(error).text}`);
+      renderPending();
+      return;
     }
+    const granted = grantOf();
+    if (granted) {
+      row.state.textContent = "Checking with DocStore…";
+      if (STORED.has(await serverState(granted.upload_id))) {
+        dropPending(granted.upload_id);
+        renderPending();
+        try {
+          await succeeded(granted.finished);
+          return;
+        } catch {
+          // The file is stored; only the wait for the list failed: fall through to say so.
+        }
+      }
+    }
+    row.finish("Failed: ", "failed");
+    row.state.append(...errorNodes(error).flat().filter(Boolean));
+    if (retry) row.offerRetry(retry);
+    announce(`Upload of ${file.name} failed: ${explainError(error).text}`);
     renderPending();
   }
 }
 
 /** Upload one file into folder `path` (or as a new version of `documentId`). */
-export function uploadFile(file, options = {}) {
-  const row = new UploadRow(file.name, file.size);
-  const controller = new AbortController();
-  return run(file, row, controller, async () => {
-    row.set(0, "Asking for an upload slot…");
-    const granted = await grant(file, options);
+export function uploadFile(file, options = {}, row = new UploadRow(file.name, file.size)) {
+  let controller = new AbortController();
+  let granted = null;
+  const minVersion = options.baseVersion ? options.baseVersion + 1 : 1;
+  const finished = () => ({ documentId: granted.document_id, minVersion });
+  const send = async () => {
     if (granted.form) {
       row.set(0, "Uploading…");
       await viaForm(file, granted.form, row, controller);
     } else if (granted.multipart) {
-      const { part_size: partSize, parts } = granted.multipart;
-      keepPending({
-        upload_id: granted.upload_id, document_id: granted.document_id, account_id: storedAccount()?.account_id,
-        name: file.name, size: file.size, last_modified: file.lastModified, path: options.path || "/",
-        part_size: partSize, started_at: new Date().toISOString(),
-      });
-      const abortOnCancel = () => api("DELETE", `uploads/${encodeURIComponent(granted.upload_id)}`).catch(() => {});
-      controller.signal.addEventListener("abort", () => { dropPending(granted.upload_id); abortOnCancel(); });
-      if (!(await putParts(file, partSize, parts, 0, row, controller))) return false;
+      if (!(await putParts(file, granted.multipart.part_size, granted.multipart.parts, 0, row, controller))) return false;
     } else {
       throw new Error("DocStore offered no way to upload this file.");
     }
+    return true;
+  };
+  const first = async () => {
+    row.set(0, "Asking for an upload slot…");
+    granted = await grant(file, options);
+    granted.finished = finished();
+    if (granted.multipart) {
+      keepPending({
+        upload_id: granted.upload_id, document_id: granted.document_id, account_id: storedAccount()?.account_id,
+        name: file.name, size: file.size, last_modified: file.lastModified, path: options.path || "/",
+        part_size: granted.multipart.part_size, started_at: new Date().toISOString(),
+      });
+      const abortOnCancel = () => api("DELETE", `uploads/${encodeURIComponent(granted.upload_id)}`).catch(() => {});
+      controller.signal.addEventListener("abort", () => { dropPending(granted.upload_id); abortOnCancel(); });
+    }
+    if (!(await send())) return false;
     row.set(file.size, "Finishing…");
     await complete(granted.upload_id);
     dropPending(granted.upload_id);
-    return { documentId: granted.document_id, minVersion: options.baseVersion ? options.baseVersion + 1 : 1 };
-  });
+    return finished();
+  };
+  // Retry goes on with the same upload: stored already → done; the bytes arrived → complete it;
+  // else send what is missing and complete. Only an upload the server has closed starts again.
+  const retry = () => {
+    if (!granted) return uploadFile(file, options, row.restart());
+    controller = new AbortController();
+    const again = controller;
+    return run(file, row.restart(), again, async () => {
+      row.set(0, "Checking with DocStore…");
+      const state = await serverState(granted.upload_id);
+      if (STORED.has(state)) return finished();
+      if (state !== "pending") {
+        dropPending(granted.upload_id);
+        granted = null;
+        return first();
+      }
+      if (granted.multipart) {
+        const parts = await api("GET", `uploads/${encodeURIComponent(granted.upload_id)}/parts`);
+        const done = parts.stored.reduce((sum, part) => sum + part.size, 0);
+        if (!(await putParts(file, parts.part_size, parts.missing, done, row, again))) return false;
+      } else {
+        try {
+          await api("POST", `uploads/${encodeURIComponent(granted.upload_id)}/complete`);
+          return finished();
+        } catch (error) {
+          // 409: the bytes never reached storage: send them again with the same grant.
+          if (!(error instanceof ApiError) || error.status !== 409) throw error;
+        }
+        row.set(0, "Uploading…");
+        await viaForm(file, granted.form, row, again);
+      }
+      row.set(file.size, "Finishing…");
+      await complete(granted.upload_id);
+      dropPending(granted.upload_id);
+      return finished();
+    }, { grantOf: () => granted, retry });
+  };
+  return run(file, row, controller, first, { grantOf: () => granted, retry });
 }
 
 export function uploadFiles(files, options) {
@@ -339,6 +443,7 @@ export function resumeUpload(entry, file) {
   }
   const row = new UploadRow(file.name, file.size);
   const controller = new AbortController();
+  const granted = { upload_id: entry.upload_id, finished: { documentId: entry.document_id, minVersion: 1 } };
   return run(file, row, controller, async () => {
     row.set(0, "Checking which parts arrived…");
     const state = await api("GET", `uploads/${encodeURIComponent(entry.upload_id)}/parts`);
@@ -350,7 +455,7 @@ export function resumeUpload(entry, file) {
     dropPending(entry.upload_id);
     renderPending();
     return { documentId: entry.document_id, minVersion: 1 };
-  });
+  }, { grantOf: () => granted });
 }
 
 /** Drop an unfinished upload for good (its parts are deleted from S3). */

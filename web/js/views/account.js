@@ -1,7 +1,7 @@
 // Usage against the plan's cap; account, plan, notification preferences and recent notifications.
 import { api, apiAll, logOutEverywhere } from "../api.js";
 import { session } from "../nav.js";
-import { announce, busy, clear, formatBytes, h, timeElement } from "../ui.js";
+import { announce, busy, clear, confirmDialog, formatBytes, h, timeElement } from "../ui.js";
 
 /** ok below 80 %, warning from 80 %, critical from 95 %, full when over the cap (quota's levels). */
 export function usageLevel(usage) {
@@ -48,9 +48,21 @@ export async function usageView(main) {
       usage.plan !== "premium" ? planButton("premium", "Upgrade to Premium (20 GB)") : null));
 }
 
+/** What a plan change does, asked before it is made (one click never changes the plan). */
+export function confirmPlanChange(plan) {
+  return plan === "premium"
+    ? confirmDialog("Upgrade to Premium?",
+      "Premium gives you 20 GB instead of 5 GB, and search inside your documents. The change applies at once.",
+      "Upgrade to Premium")
+    : confirmDialog("Move to Free?",
+      "Free gives you 5 GB, and search by name, tags and dates only: the words inside your documents are no longer searched. If you store more than 5 GB, you cannot upload until you delete some.",
+      "Move to Free");
+}
+
 function planButton(plan, label) {
   const button = h("button", { type: "button", class: plan === "premium" ? "primary" : "" }, label);
   button.addEventListener("click", () => busy(button, async () => {
+    if (!(await confirmPlanChange(plan))) return;
     await api("PUT", "account/plan", { json: { plan } });
     await session.signedIn();
     announce(`Your account is on ${plan === "premium" ? "Premium" : "Free"} now.`);

@@ -15,6 +15,14 @@ export const ACTION_WORDS = {
   "session.ended": "Logged out",
   "account.plan-changed": "Changed plan",
   "account.deleted": "Deleted the account",
+  "account.username-conflicted": "Lost the username to a sign-up in another region",
+  "account.email-verified": "Verified the e-mail address",
+  "account.password-changed": "Changed the password",
+  "account.password-reset": "Reset the password",
+  "account.mfa-changed": "Turned two-step sign-in on or off",
+  "account.sessions-revoked": "Signed out on every device",
+  "account.new-sign-in": "Signed in from a new device",
+  "account.email-changed": "Changed the e-mail address",
   "upload.initiated": "Started an upload",
   "upload.completed": "Uploaded a file",
   "file.download-url-issued": "Downloaded a file",
@@ -44,8 +52,12 @@ function recordTime(iso) {
   return h("time", { datetime: iso || "" }, text);
 }
 
+/** An action in words: the table's, else its id made readable ("folder.renamed" → "Folder renamed"),
+ * never a raw event id. */
 export function actionWords(action) {
-  return ACTION_WORDS[action] || action;
+  if (ACTION_WORDS[action]) return ACTION_WORDS[action];
+  const words = String(action || "").replace(/[._-]+/g, " ").trim();
+  return words ? words.charAt(0).toUpperCase() + words.slice(1) : "Something happened";
 }
 
 /** "Chrome on Linux", "Firefox on Windows", "python-httpx 0.27", ...: a user agent in a few words. */
@@ -90,7 +102,7 @@ export async function activityView(main, params, ctx) {
   const filter = h("select", { id: "activity-action", name: "action" },
     h("option", { value: "" }, "All actions"),
     Object.entries(ACTION_WORDS).map(([value, words]) => h("option", { value, selected: value === action }, words)));
-  if (action && !ACTION_WORDS[action]) filter.append(h("option", { value: action, selected: true }, action));
+  if (action && !ACTION_WORDS[action]) filter.append(h("option", { value: action, selected: true }, actionWords(action)));
   filter.addEventListener("change", () => go("activity", { action: filter.value, limit: params.get("limit") }));
 
   const verdict = h("p", { id: "verify-result", class: "verify-result", role: "status", "aria-live": "polite" });

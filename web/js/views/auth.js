@@ -189,9 +189,14 @@ export async function resetView(main, params) {
     field("New password again", again),
     h("div", { class: "actions" }, submit));
   const wrap = h("div", { class: "auth-wrap" }, form);
+  // Checked as the person types, and cleared as soon as the two agree: a custom error set only on
+  // submit would stay, and the browser would then refuse every later submit (issue 37, D3).
+  const compare = () => again.setCustomValidity(again.value && again.value !== password.value ? "The two passwords differ." : "");
+  password.addEventListener("input", compare);
+  again.addEventListener("input", compare);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    again.setCustomValidity(again.value === password.value ? "" : "The two passwords differ.");
+    compare();
     if (!form.checkValidity()) {
       form.reportValidity();
       return;

@@ -3,7 +3,7 @@
 import { api, apiAll } from "../api.js";
 import { go, session } from "../nav.js";
 import {
-  announce, busy, clear, confirmDialog, downloadUrl, field, focusLost, focusMain, focusToastAction, formatBytes, h, openDialog,
+  announce, busy, clear, confirmDialog, downloadUrl, field, focusLost, folderIcon, focusMain, focusToastAction, formatBytes, h, openDialog,
   parseTags, showError, timeElement,
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
@@ -167,7 +167,7 @@ export async function filesView(main, params, ctx) {
     picker.value = "";
   });
   const dropzone = h("section", { class: "dropzone", "aria-labelledby": "drop-title" },
-    h("p", { id: "drop-title" }, h("strong", {}, "Drop files here"), ` to upload them to ${path === "/" ? "your top folder" : path}, or `),
+    h("p", { id: "drop-title" }, h("strong", {}, "Drop files here"), h("span", { class: "drop-words" }, ` to upload them to ${path === "/" ? "your top folder" : path}, or `)),
     picker,
     h("label", { for: "file-picker", class: "button primary" }, "Choose files…"));
   const onDrag = (event) => {
@@ -175,14 +175,17 @@ export async function filesView(main, params, ctx) {
     event.preventDefault();
     dropzone.classList.add("over");
   };
-  main.addEventListener("dragover", onDrag);
-  main.addEventListener("dragleave", (event) => { if (!main.contains(event.relatedTarget)) dropzone.classList.remove("over"); });
+  // #main is shared by every page: these listeners are this render's, and go when the person
+  // leaves it (ctx.signal), so one drop uploads once, and only here, to the folder shown.
+  const own = { signal: ctx.signal };
+  main.addEventListener("dragover", onDrag, own);
+  main.addEventListener("dragleave", (event) => { if (!main.contains(event.relatedTarget)) dropzone.classList.remove("over"); }, own);
   main.addEventListener("drop", (event) => {
-    if (!event.dataTransfer?.files?.length) return;
+    if (!event.dataTransfer?.files?.length || !ctx.isCurrent()) return;
     event.preventDefault();
     dropzone.classList.remove("over");
     uploadFiles(event.dataTransfer.files, { path });
-  });
+  }, own);
 
   const sortSelect = h("select", { id: "sort" },
     [["modified", "Last modified"], ["created", "Created"], ["name", "Name"], ["size", "Size"]]
@@ -217,7 +220,10 @@ export async function filesView(main, params, ctx) {
       h("div", { class: "head-actions" }, toggleSlot, newFolder)),
     flat ? null : breadcrumb(path, "files"),
     dropzone,
-    h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect)),
+    // On a phone sorting is folded away (the list first); on a wider screen it is always open.
+    h("details", { class: "sort-box", open: !matchMedia("(max-width: 700px)").matches || flat || sort !== "modified" || params.has("order") },
+      h("summary", {}, "Sort and show"),
+      h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect))),
     flat ? null : folders,
     table,
     pager);
@@ -226,7 +232,7 @@ export async function filesView(main, params, ctx) {
     subfolders(path).then((found) => {
       clear(folders, found.map((folder) => h("li", {},
         h("a", { href: `#/files?path=${encodeURIComponent(folder)}`, class: "folder" },
-          h("span", { "aria-hidden": "true" }, "📁 "), folder.split("/").pop()))));
+          folderIcon(), " ", folder.split("/").pop()))));
     });
   }
 
@@ -394,9 +400,28 @@ function newFolderDialog(path) {
 // ---------------------------------------------------------------- one document
 
 /** Open a document's details by id (from search results). */
-export async function openDocument(documentId, refresh = () => {}) {
+export async function openDocument(documentId, refresh = () => {}, sharedAs = null) {
   const doc = await api("GET", `documents/${encodeURIComponent(documentId)}`);
-  detailsDialog(doc, refresh);
+  detailsDialog(doc, refresh, sharedAs);
+}
+
+/**
+ * What the caller is to `doc`: "owner", "editor" or "viewer". The document's answer says it
+ * (`role`, or `permission` for a shared one) where the API gives it; the Shared page's listing
+ * (`sharedAs`: its `permission` and `owner_id`) says it for the documents shared with the caller.
+ * Only the owner renames, moves, re-tags, deletes and shares; an editor also uploads new versions.
+ */
+export function roleOf(doc, sharedAs = null) {
+  const said = doc.role || doc.permission || sharedAs?.role || sharedAs?.permission;
+  if (said === "viewer" || said === "view") return "viewer";
+  if (said === "editor" || said === "edit") return "editor";
+  return "owner";
+}
+
+/** Who shared `doc`, in words, as far as the API names them. */
+function sharedByText(doc, sharedAs) {
+  const who = doc.owner_username || doc.shared_by?.username || sharedAs?.owner_username || sharedAs?.shared_by?.username;
+  return who ? `Shared with you by ${who}.` : "Shared with you by its owner.";
 }
 
 /** A small badge for a document whose text is not searchable (yet): failed or pending. While one
@@ -426,8 +451,9 @@ function fullTextLine(fullText) {
   return fullText.detail || "Its words are searchable.";
 }
 
-function detailsDialog(doc, refresh) {
+function detailsDialog(doc, refresh, sharedAs = null) {
   let changed = false;
+  let role = roleOf(doc, sharedAs);
   const { body, close } = openDialog(doc.name, {
     onClose: () => { if (changed) refresh(); },
     returnFocus: () => document.querySelector(`#main [data-document-id="${CSS.escape(doc.document_id)}"] .doc-open`),
@@ -543,8 +569,16 @@ function detailsDialog(doc, refresh) {
     try {
       shares = await apiAll(`documents/${encodeURIComponent(doc.document_id)}/shares`);
     } catch (error) {
-      // Only the owner sees who a document is shared with.
-      clear(sharing, title, h("p", { class: "muted" }, error.status === 403 || error.status === 404 ? "Shared with you by its owner." : error.message));
+      // Only the owner sees who a document is shared with: anyone else is not the owner.
+      if (error.status === 403 || error.status === 404) {
+        if (role === "owner") {
+          role = "viewer";
+          showOwnerActions();
+        }
+        clear(sharing, title, h("p", { class: "muted", id: `shared-by-${doc.document_id}` }, sharedByText(doc, sharedAs)));
+      } else {
+        clear(sharing, title, h("p", { class: "error-text" }, error.message));
+      }
       return;
     }
     const who = h("input", { name: "share-username", required: true, maxlength: "64", autocapitalize: "none", spellcheck: "false" });
@@ -577,7 +611,25 @@ function detailsDialog(doc, refresh) {
       form);
     if (focus && focusLost()) who.focus();
   }
-  loadShares();
+  if (role === "owner") loadShares();
+  else clear(sharing, h("h3", { id: `share-title-${doc.document_id}` }, "Sharing"),
+    h("p", { class: "muted", id: `shared-by-${doc.document_id}` }, sharedByText(doc, sharedAs)));
+
+  // Controls this person may not use are not shown (they would only fail when pressed).
+  const newVersionLabel = h("label", { for: newVersion.id, class: "button" }, "Upload new version…");
+  const deleteButton = h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => {
+    // The list is refreshed at once (and after an Undo); the dialog closes and Undo takes the focus.
+    const toast = await trash(doc, refresh);
+    close();
+    focusToastAction(toast);
+  }) }, "Delete");
+  const edit = h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm);
+  function showOwnerActions() {
+    edit.hidden = role !== "owner";
+    deleteButton.hidden = role !== "owner";
+    newVersionLabel.hidden = role === "viewer";
+  }
+  showOwnerActions();
 
   body.append(
     pane,
@@ -585,15 +637,10 @@ function detailsDialog(doc, refresh) {
     h("div", { class: "actions" },
       h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
       newVersion,
-      h("label", { for: newVersion.id, class: "button" }, "Upload new version…"),
+      newVersionLabel,
       followButton,
-      h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => {
-        // The list is refreshed at once (and after an Undo); the dialog closes and Undo takes the focus.
-        const toast = await trash(doc, refresh);
-        close();
-        focusToastAction(toast);
-      }) }, "Delete")),
-    h("section", { class: "edit", "aria-label": "Edit details" }, renameForm, tagsForm, moveForm),
+      deleteButton),
+    edit,
     sharing,
     linksPanel(doc),
     versions);
@@ -681,7 +728,7 @@ export async function sharedView(main, params, ctx) {
         h("caption", { class: "visually-hidden" }, "Documents shared with you"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Access"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Modified"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
         h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
-          h("td", { class: "name", "data-label": "Name" }, h("button", { type: "button", class: "link doc-open", onclick: () => openDocument(doc.document_id, refresh) }, doc.name)),
+          h("td", { class: "name", "data-label": "Name" }, h("button", { type: "button", class: "link doc-open", onclick: () => openDocument(doc.document_id, refresh, doc) }, doc.name)),
           h("td", { "data-label": "Access" }, doc.permission === "edit" ? "Can edit" : "Can view"),
           h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
           h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),

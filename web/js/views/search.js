@@ -3,6 +3,7 @@ import { api, ApiError } from "../api.js";
 import { go, session } from "../nav.js";
 import { announce, busy, clear, field, formatBytes, h, parseTags, snippetNode, timeElement } from "../ui.js";
 import { download, openDocument } from "./files.js";
+import { confirmPlanChange } from "./account.js";
 
 function isoStart(date) {
   return date ? new Date(`${date}T00:00:00`).toISOString() : undefined;
@@ -61,6 +62,10 @@ export async function searchView(main, params, ctx) {
       created_from: isoStart(from), created_to: isoNextDay(to), content_type: type || undefined, limit: 50,
     },
   });
+  // A single word is also looked for as a tag (the header's box searches names and tags together).
+  const asTag = q && !tagList.length && !/[,\s]/.test(q)
+    ? api("GET", "documents/search", { query: { tags: q, created_from: isoStart(from), created_to: isoNextDay(to), content_type: type || undefined, limit: 50 } }).catch(() => null)
+    : null;
   const fulltext = q
     ? api("GET", "search", { query: { q, tag: tagList, content_type: type || undefined, created_from: from || undefined, created_to: to || undefined } })
     : null;
@@ -71,7 +76,10 @@ export async function searchView(main, params, ctx) {
   clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"), h("p", { class: "loading" }, "Searching…"));
   try {
     const found = await metadata;
+    const tagged = await asTag;
     if (!ctx.isCurrent()) return;
+    const seen = new Set(found.items.map((doc) => doc.document_id));
+    for (const doc of tagged?.items || []) if (!seen.has(doc.document_id)) found.items.push(doc);
     clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"),
       found.items.length
         ? h("ul", { class: "hits" }, found.items.map((doc) => h("li", { class: "hit", dataset: { documentId: doc.document_id } },
@@ -79,7 +87,7 @@ export async function searchView(main, params, ctx) {
           h("div", { class: "muted small" }, `${doc.path} · ${formatBytes(doc.size)} · `, timeElement(doc.modified_at),
             doc.tags.length ? ` · ${doc.tags.join(", ")}` : ""),
           h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"))))
-        : h("p", { class: "empty" }, "No document names match."),
+        : h("p", { class: "empty" }, "No document names or tags match."),
       found.next_cursor ? h("p", { class: "muted" }, "Showing the first matches; narrow the search to see others.") : null);
   } catch (error) {
     clear(names, h("h2", { id: "names-title" }, "Names, tags and dates"), h("p", { class: "error-text" }, error.message));
@@ -136,6 +144,7 @@ export function indexNote(status) {
 export function upgradeHint(message) {
   const button = h("button", { type: "button", class: "primary" }, "Upgrade to Premium");
   button.addEventListener("click", () => busy(button, async () => {
+    if (!(await confirmPlanChange("premium"))) return;
     await api("PUT", "account/plan", { json: { plan: "premium" } });
     await session.signedIn();
     announce("Your account is on Premium now. Your documents are being indexed; search again in a moment.");

@@ -282,19 +282,20 @@ function recoveryCodesStep(body, codes) {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   });
   const done = h("button", { type: "button", class: "primary", id: "mfa-done" }, "I have saved them");
-  done.addEventListener("click", () => busy(done, async () => {
-    // Turning two-step sign-in on signed the account's sessions out: the next call shows
-    // whether this one is still valid (if not, the login page says so).
-    const state = await securityState();
-    mfaOn(body, state);
-    body.querySelector("#mfa-state")?.focus();
-  }));
+  // Turning two-step sign-in on ends every session of the account, this device's too (metadata's
+  // `account.sessions-revoked`, reason `mfa-enabled`): once the codes are saved, the person logs in
+  // again, with a code, and comes back to this page.
+  done.addEventListener("click", () => {
+    session.notice = "Two-step sign-in is on, and every device was signed out, this one too. Log in with your password and a code from your app.";
+    location.hash = "#/login?next=%2Fsecurity";
+    loggedOut();
+  });
   const heading = h("h3", { id: "mfa-codes-title", tabindex: "-1" }, "Two-step sign-in is on: save your recovery codes");
   clear(body,
     h("section", { "aria-labelledby": "mfa-codes-title", id: "mfa-codes" },
       heading,
       h("p", { role: "status" },
-        "Keep these ten codes somewhere safe, apart from your phone. If you lose the phone, each code logs you in once. They are shown only now. Other devices were signed out."),
+        "Keep these ten codes somewhere safe, apart from your phone. If you lose the phone, each code logs you in once. They are shown only now. Every device was signed out, this one too: when you have saved them, log in again with your password and a code from your app."),
       h("ol", { class: "recovery-codes", id: "recovery-codes" }, codes.map((c) => h("li", {}, h("code", {}, c)))),
       h("div", { class: "actions" }, copyButton("Copy codes", () => codes.join("\n"), "mfa-copy-codes", ""), download, done)));
   heading.focus();
