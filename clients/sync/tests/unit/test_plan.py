@@ -82,14 +82,26 @@ def test_upload_version_is_based_on_the_remote_version_seen():
     assert action.kind is Kind.UPLOAD_VERSION and action.remote == remote(A, 7)
 
 
-def test_a_local_rename_is_a_trash_plus_an_upload():
+def test_a_local_rename_is_a_move_of_the_document():
     plan = plan_sync({"new.txt": A}, {"old.txt": remote(A)}, {"old.txt": base(A)}, NOW)
-    assert kinds(plan) == {"new.txt": Kind.UPLOAD_NEW, "old.txt": Kind.TRASH_REMOTE}
+    (action,) = plan.actions
+    assert (action.kind, action.source, action.path, action.remote) == (Kind.MOVE_REMOTE, "old.txt", "new.txt", remote(A))
 
 
-def test_a_remote_rename_is_a_local_delete_plus_a_download():
+def test_a_remote_rename_is_a_local_move():
     plan = plan_sync({"old.txt": A}, {"new.txt": remote(A)}, {"old.txt": base(A)}, NOW)
-    assert kinds(plan) == {"new.txt": Kind.DOWNLOAD, "old.txt": Kind.DELETE_LOCAL}
+    (action,) = plan.actions
+    assert (action.kind, action.local_path, action.path) == (Kind.MOVE_LOCAL, "old.txt", "new.txt")
+
+
+def test_a_remote_rename_of_a_file_edited_here_moves_it_and_uploads_the_edit():
+    plan = plan_sync({"old.txt": B}, {"new.txt": remote(A)}, {"old.txt": base(A)}, NOW)
+    assert [(a.kind, a.path) for a in plan.actions] == [(Kind.MOVE_LOCAL, "new.txt"), (Kind.UPLOAD_VERSION, "new.txt")]
+
+
+def test_two_new_copies_of_a_renamed_file_are_not_guessed_as_a_move():
+    plan = plan_sync({"n1.txt": A, "n2.txt": A}, {"old.txt": remote(A)}, {"old.txt": base(A)}, NOW)
+    assert kinds(plan) == {"n1.txt": Kind.UPLOAD_NEW, "n2.txt": Kind.UPLOAD_NEW, "old.txt": Kind.TRASH_REMOTE}
 
 
 def test_a_rename_on_both_sides_to_different_names_keeps_both_names():
