@@ -198,9 +198,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         root = Path(args.local_dir)
         empty = scan(root, load_rules(root), {}, None, hash_files=False).empty_folders
         info["empty_folders"] = (
-            f"{len(empty)} not synced (folders with no file do not sync yet): " + ", ".join(empty[:5])
-            if empty
-            else 0
+            f"{len(empty)} not synced (folders with no file do not sync yet): " + ", ".join(empty[:5]) if empty else 0
         )
         state = State(Path(args.local_dir))
         last = state.get("last_sync")
@@ -324,15 +322,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not root.is_dir():
         err.print(f"{root}: not a folder")
         return 1
-    gateway = _gateway(args)
-    if gateway is None:
-        return NOT_LOGGED_IN
     lock = folder_lock(root)
     try:
         lock.acquire()
     except Timeout:
-        gateway.close()
         return busy(root)
+    gateway = _gateway(args)
+    if gateway is None:
+        lock.release()
+        return NOT_LOGGED_IN
     try:
         report = sync_once(args, gateway, show_progress=not args.json and err.is_terminal)
     except (ApiError, NetworkError) as error:
@@ -350,15 +348,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import watchfiles
 
     root = Path(args.local_dir).resolve()
-    gateway = _gateway(args)
-    if gateway is None:
-        return NOT_LOGGED_IN
     lock = folder_lock(root)
     try:
         lock.acquire()  # held until watch ends
     except Timeout:
-        gateway.close()
         return busy(root)
+    gateway = _gateway(args)
+    if gateway is None:
+        lock.release()
+        return NOT_LOGGED_IN
     stop = threading.Event()
     wake = threading.Event()
 

@@ -415,7 +415,12 @@ class Syncer:
                 file = self.local.files[action.on_disk]
                 self._awaiting.append(
                     Uploaded(
-                        action.path, grant["document_id"], file.sha256, file.size, file.mtime_ns, action.local_path or ""
+                        action.path,
+                        grant["document_id"],
+                        file.sha256,
+                        file.size,
+                        file.mtime_ns,
+                        action.local_path or "",
                     )
                 )
                 outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size))

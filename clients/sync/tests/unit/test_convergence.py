@@ -329,7 +329,11 @@ class TwoDevices(RuleBasedStateMachine):
         self.wanted.add(content)
         self._changed()
 
-    @rule(device=st.integers(0, 1), folder=st.sampled_from(["d", "e", "d/e", NFD_E]), how=st.sampled_from(["file", "delete", "rename"]))
+    @rule(
+        device=st.integers(0, 1),
+        folder=st.sampled_from(["d", "e", "d/e", NFD_E]),
+        how=st.sampled_from(["file", "delete", "rename"]),
+    )
     def change_folder(self, device: int, folder: str, how: str) -> None:
         """A folder deleted, renamed (to `moved/...`), or replaced by a file of its name."""
         dev = self.devices[device]

@@ -114,7 +114,9 @@ class State:
         """The last synced state of `old` is now `new`'s (a move; nothing when `old` has none)."""
         with self.lock:
             self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM files WHERE path = ? AND EXISTS (SELECT 1 FROM files WHERE path = ?)", (new, old))
+            self.db.execute(
+                "DELETE FROM files WHERE path = ? AND EXISTS (SELECT 1 FROM files WHERE path = ?)", (new, old)
+            )
             self.db.execute("UPDATE files SET path = ? WHERE path = ?", (new, old))
             self.db.execute("UPDATE OR REPLACE hashes SET path = ? WHERE path = ?", (new, old))
             self.db.execute("COMMIT")
