@@ -266,7 +266,10 @@ class Syncer:
         self._awaiting = []
         for start in range(0, len(small), BATCH):
             report.outcomes += self._upload_batch(small[start : start + BATCH], concurrency)
-        report.outcomes += self._confirm_recorded(self._awaiting)
+        beaten = self._confirm_recorded(self._awaiting)
+        if beaten:  # stored as conflict copies: counted as conflicts, not as uploads
+            paths = {o.path for o in beaten}
+            report.outcomes = [o for o in report.outcomes if not (o.path in paths and o.kind in UPLOADS)] + beaten
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [pool.submit(self.carry_out, a) for a in rest]
             for future in as_completed(futures):
@@ -642,6 +645,14 @@ class Syncer:
         if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
             raise ChangedWhileReading("changed while it was being sent; it will be sent again next time")
         self.state.end_upload(rel)
+        if versioned:
+            # Read from the feed, as for the batches: a version another write beat is a
+            # `conflict` entry under another id, which asking for our own id waits for in vain.
+            st = full.stat()
+            mine = Uploaded(rel, document_id, sha, size, st.st_mtime_ns, action.local_path or "")
+            for lost in self._confirm_recorded([mine]):
+                return lost
+            return Outcome(rel, action.kind.value, True, bytes=size, resumed_parts=resumed, delta_saved=saved)
         recorded = self.gateway.recorded(document_id, sha)
         st = full.stat()
         self.state.record(rel, sha, size, st.st_mtime_ns, document_id, recorded.version if recorded else None)
