@@ -155,3 +155,14 @@ def test_scan_lists_empty_folders_which_do_not_sync_yet(tmp_path: Path):
     (tmp_path / "full" / "f.txt").write_bytes(b"f")
     found = scan(tmp_path, load_rules(tmp_path), {})
     assert sorted(found.empty_folders) == ["empty", "empty/deeper"]
+
+
+def test_a_file_spelled_in_nfd_is_found_in_the_hash_cache_under_its_nfc_key(tmp_path: Path):
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "résumé.txt")
+    (tmp_path / nfd).write_bytes(b"cv")
+    st = (tmp_path / nfd).stat()
+    cache = {unicodedata.normalize("NFC", nfd): (st.st_size, st.st_mtime_ns, "0" * 64)}
+    found = scan(tmp_path, load_rules(tmp_path), cache)
+    assert found.hashed == 0 and found.files[nfd].sha256 == "0" * 64

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,8 @@ def scan(
             if not stat.S_ISREG(st.st_mode):
                 out.warnings.append(f"{rel}: not a regular file, skipped")
                 continue
-            cached = cache.get(rel)
+            # The state keys a file by its NFC name (`domain.plan.key_of`); an NFD spelling finds it there.
+            cached = cache.get(rel) or cache.get(unicodedata.normalize("NFC", rel))
             chunks = None
             if not hash_files:
                 continue
