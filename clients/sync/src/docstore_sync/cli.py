@@ -285,6 +285,7 @@ def _print_report(report: Report, as_json: bool) -> None:
     )
     table.add_row("downloaded", f"{summary['downloaded']} files, {human(summary['bytes_down'])}")
     table.add_row("deleted here / trashed there", f"{summary['deleted_local']} / {summary['trashed_remote']}")
+    table.add_row("moved / renamed aside", f"{summary['moved']} / {summary['renamed_aside']}")
     table.add_row(
         "dedupe / delta saved", f"{human(summary['deduplicated_bytes'])} / {human(summary['delta_bytes_saved'])}"
     )

@@ -90,6 +90,8 @@ class Report:
             "downloaded": count(Kind.DOWNLOAD),
             "deleted_local": count(Kind.DELETE_LOCAL),
             "trashed_remote": count(Kind.TRASH_REMOTE),
+            "moved": count(Kind.MOVE_LOCAL, Kind.MOVE_REMOTE),
+            "renamed_aside": count(Kind.RENAME_LOCAL),
             "conflicts": count(Kind.CONFLICT),
             "bytes_up": sum(o.bytes for o in done if o.kind in UPLOADS),
             "uploaded_bytes": sum(o.sent for o in done if o.kind in UPLOADS),
