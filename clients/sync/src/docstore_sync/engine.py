@@ -259,10 +259,11 @@ class Syncer:
             self.state.forget(path)
         *before, last = plan.phases() or [[]]
         for phase in before:  # renames aside, deletes, moves: each phase done before the next starts
-            for action in phase:
-                outcome = self.carry_out(action)
-                if outcome is not None:
-                    report.outcomes.append(outcome)
+            side_by_side = all(a.kind in (Kind.DELETE_LOCAL, Kind.TRASH_REMOTE) for a in phase)
+            with ThreadPoolExecutor(max_workers=max(1, concurrency) if side_by_side else 1) as pool:
+                for outcome in pool.map(self.carry_out, phase):  # (deletes are independent of one another)
+                    if outcome is not None:
+                        report.outcomes.append(outcome)
         small = [a for a in last if self._batchable(a)]
         rest = [a for a in last if not self._batchable(a)]
         self._awaiting = []
