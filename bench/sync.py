@@ -15,6 +15,16 @@ up a premium account, logs the real client in (`docstore login --password-stdin`
      share of the file (goal <= 3 %) and the time against re-uploading it whole with boto3;
   5. a second copy of the large file in the folder: bytes sent (goal 0).
 
+With `--two-devices` it runs instead the cases of two devices of one account (issue 34), each
+its own `docstore` config and folder, `--device-files` small files (default 500 of 1 KiB) in a few
+folders, synced to both first:
+
+  6. a quiet re-sync: nothing changed on either device (both timed, after the server settled);
+  7. a round of mixed edits on one device (a tenth of the files each edited, appended to,
+     truncated to 0 bytes, deleted, renamed, moved to another folder, plus as many new files): the
+     sync that sends it and the other device's sync that takes it, each timed, and the two folders
+     then compared (same names, NFC, same bytes).
+
 Cases 4 and 5 read the client's `--json` summary fields `uploaded_bytes`, `deduplicated_bytes` and
 `delta_bytes_saved`; a field the client does not print makes that figure "not available" (the
 times are still measured). Ratios are raw time / our time: 1.0 means as fast as raw boto3.
@@ -25,6 +35,7 @@ transfers); the figures it prints say nothing about the goals.
 
     uv run --frozen python bench/sync.py [--quick] [--small 1000] [--small-kib 10] [--large-mib 1024]
         [--resync-files 10000] [--change-kib 1024] [--parallel 8] [--json] [--work-dir DIR]
+        [--two-devices [--device-files 500]]
 
 `--work-dir DIR` keeps the servers' data, the services' logs (`DIR/system/logs/`), the client's
 config and the synced folders in DIR after the run (else a temporary folder, removed at the end).
@@ -335,6 +346,98 @@ def run_cases(
     return dict(cases)
 
 
+def tree(root: Path) -> dict[str, str]:
+    """NFC path -> sha256 of every file under `root` but the client's own folder."""
+    import hashlib
+    import unicodedata
+
+    return {
+        unicodedata.normalize("NFC", p.relative_to(root).as_posix()): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".docstore" not in p.relative_to(root).parts
+    }
+
+
+def mixed_edits(folder: Path, rng: Any, share: float = 0.1) -> dict[str, int]:
+    """A round of a person's edits over `share` of the files for each kind; returns the counts."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".docstore" not in p.parts)
+    rng.shuffle(files)
+    n = max(1, int(len(files) * share))
+    done = {"edit": 0, "append": 0, "truncate": 0, "delete": 0, "rename": 0, "move": 0, "new": 0}
+    kinds = ["edit", "append", "truncate", "delete", "rename", "move"]
+    for i, path in enumerate(files[: n * len(kinds)]):
+        kind = kinds[i // n]
+        if kind == "edit":
+            path.write_bytes(rng.randbytes(1024))
+        elif kind == "append":
+            with path.open("ab") as f:
+                f.write(rng.randbytes(100))
+        elif kind == "truncate":
+            path.write_bytes(b"")
+        elif kind == "delete":
+            path.unlink()
+        elif kind == "rename":
+            path.rename(path.with_name("renamed-" + path.name))
+        else:
+            target = folder / "moved" / path.name
+            target.parent.mkdir(exist_ok=True)
+            path.rename(target)
+        done[kind] += 1
+    for i in range(n):
+        (folder / f"new-{i}.txt").write_bytes(rng.randbytes(1024))
+        done["new"] += 1
+    return done
+
+
+def run_two_devices(
+    one: SyncClient, two: SyncClient, work: Path, files: int, p: int, log: Callable[[str], None] = say
+) -> dict[str, Any]:
+    """Cases 6 and 7 (see the module's doc): two devices of one account."""
+    import random
+
+    rng = random.Random(34)
+    a, b = work / "device-a", work / "device-b"
+    for i in range(files):
+        path = a / ["", "docs/", "docs/deep/", "other/"][i % 4] / f"f{i:05d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.randbytes(1024))
+    b.mkdir(parents=True, exist_ok=True)
+    log(f"two devices: {files} files first synced to both ...")
+    first_a, _ = one.sync(a, "/bench-devices", p)
+    first_b, _ = two.sync(b, "/bench-devices", p)
+    settled = settle(one, a, "/bench-devices")
+    one.sync(a, "/bench-devices", p)
+    two.sync(b, "/bench-devices", p)
+    quiet_a, summary = one.sync(a, "/bench-devices", p)
+    quiet_b, _ = two.sync(b, "/bench-devices", p)
+    if summary.get("uploaded") or summary.get("downloaded"):
+        raise RuntimeError(f"a quiet re-sync did something: {summary}")
+    done = mixed_edits(a, rng)
+    log(f"two devices: a round of mixed edits {done} ...")
+    send, sent = one.sync(a, "/bench-devices", p)
+    settle(one, a, "/bench-devices")
+    take, taken = two.sync(b, "/bench-devices", p)
+    return {
+        "two_devices": {
+            "files": files,
+            "first_a_s": round(first_a, 3),
+            "first_b_s": round(first_b, 3),
+            "settle_s": round(settled, 3),
+            "quiet_a_s": round(quiet_a, 3),
+            "quiet_b_s": round(quiet_b, 3),
+            "quiet_client_s": summary.get("seconds"),
+            "edits": done,
+            "send_s": round(send, 3),
+            "send_client_s": sent.get("seconds"),
+            "send_planned": sent.get("planned"),
+            "take_s": round(take, 3),
+            "take_client_s": taken.get("seconds"),
+            "take_planned": taken.get("planned"),
+            "equal": tree(a) == tree(b),
+        }
+    }
+
+
 def _row(case: str, raw: float | None, ours: float, ratio: float | None, goal: str = "") -> str:
     raw_text = f"{raw:9.2f}s" if raw is not None else " " * 10
     ratio_text = f"{ratio:7.2f}" if ratio is not None else " " * 7
@@ -381,6 +484,8 @@ def main() -> None:
     parser.add_argument("--change-kib", type=int)
     parser.add_argument("--parallel", type=int, help="boto3 threads and the client's --concurrency (default 8)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
+    parser.add_argument("--two-devices", action="store_true", help="only cases 6 and 7: two devices of one account")
+    parser.add_argument("--device-files", type=int, default=500, help="files of the two-device cases (default 500)")
     parser.add_argument(
         "--work-dir",
         type=Path,
@@ -425,6 +530,12 @@ def main() -> None:
             username = sign_up(urls["gateway"])
             client = SyncClient(urls["gateway"], root / "config")
             client.login(username, PASSWORD)
+            if args.two_devices:
+                other = SyncClient(urls["gateway"], root / "config-b")
+                other.login(username, PASSWORD)
+                cases = run_two_devices(client, other, root / "work", args.device_files, sizes.parallel)
+                print(json.dumps({"bench": "sync", "two_devices": True, "cases": cases}))
+                return
             cases = run_cases(client, s3, root / "work", sizes)
         finally:
             system.stop()

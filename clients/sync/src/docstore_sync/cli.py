@@ -1,7 +1,8 @@
 """`docstore`: log in, sync a folder once, or keep it in step (`watch`).
 
 Exit codes: 0 everything synced, 1 some file failed (each said in one line), 2 conflicts were
-kept as conflict copies, 3 not logged in or the server cannot be reached at all.
+kept as conflict copies, 3 not logged in or the server cannot be reached at all, 4 another
+`sync` or `watch` of this folder is running (nothing was done: one sync per folder at a time).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -34,10 +36,27 @@ from docstore_sync.domain.ignore import STATE_DIR
 from docstore_sync.engine import Report, Syncer
 
 NOT_LOGGED_IN = 3
+BUSY = 4
+LOCK_FILE = "sync.lock"
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
+
+
+def folder_lock(root: Path) -> FileLock:
+    """The folder's lock (`LOCAL_DIR/.docstore/sync.lock`, an OS file lock through `filelock`):
+    held by `sync` and `watch` for as long as they run, so two runs never work on one folder's
+    state at once (two did: every new file became two documents). The OS drops it when the
+    process ends, killed or not."""
+    folder = root / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / LOCK_FILE, timeout=0)
+
+
+def busy(root: Path) -> int:
+    err.print(f"[red]{root}: another `docstore sync` or `watch` of this folder is running;[/] nothing was done")
+    return BUSY
 
 
 def config_dir() -> Path:
@@ -174,20 +193,34 @@ def cmd_status(args: argparse.Namespace) -> int:
         "usage": usage,
     }
     if args.local_dir and (Path(args.local_dir) / STATE_DIR / "state.db").exists():
+        from docstore_sync.adapters.scan import load_rules, scan
+
+        root = Path(args.local_dir)
+        empty = scan(root, load_rules(root), {}, None, hash_files=False).empty_folders
+        info["empty_folders"] = (
+            f"{len(empty)} not synced (folders with no file do not sync yet): " + ", ".join(empty[:5]) if empty else 0
+        )
         state = State(Path(args.local_dir))
         last = state.get("last_sync")
         info["last_sync"] = json.loads(last) if last else None
         info["uploads_under_way"] = state.uploads_under_way()
         state.close()
-        syncer = Syncer(Path(args.local_dir), Gateway(gateway.session), remote_folder=args.remote_folder)
+        lock = folder_lock(root)
         try:
-            plan, _ = syncer.plan()
-            info["pending"] = plan.counts()
-        except (ApiError, NetworkError) as error:
-            info["pending"] = f"unknown: {error}"
-        finally:
-            syncer.gateway.close()
-            syncer.close()
+            lock.acquire()
+        except Timeout:
+            info["pending"] = "unknown: a sync of this folder is running"
+        else:
+            syncer = Syncer(root, Gateway(gateway.session), remote_folder=args.remote_folder)
+            try:
+                plan, _ = syncer.plan()
+                info["pending"] = plan.counts()
+            except (ApiError, NetworkError) as error:
+                info["pending"] = f"unknown: {error}"
+            finally:
+                syncer.gateway.close()
+                syncer.close()
+                lock.release()
     if args.json:
         print(json.dumps(info, default=str))
         return 0
@@ -252,6 +285,7 @@ def _print_report(report: Report, as_json: bool) -> None:
     )
     table.add_row("downloaded", f"{summary['downloaded']} files, {human(summary['bytes_down'])}")
     table.add_row("deleted here / trashed there", f"{summary['deleted_local']} / {summary['trashed_remote']}")
+    table.add_row("moved / renamed aside", f"{summary['moved']} / {summary['renamed_aside']}")
     table.add_row(
         "dedupe / delta saved", f"{human(summary['deduplicated_bytes'])} / {human(summary['delta_bytes_saved'])}"
     )
@@ -289,8 +323,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not root.is_dir():
         err.print(f"{root}: not a folder")
         return 1
+    lock = folder_lock(root)
+    try:
+        lock.acquire()
+    except Timeout:
+        return busy(root)
     gateway = _gateway(args)
     if gateway is None:
+        lock.release()
         return NOT_LOGGED_IN
     try:
         report = sync_once(args, gateway, show_progress=not args.json and err.is_terminal)
@@ -299,6 +339,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return NOT_LOGGED_IN if isinstance(error, ApiError) and error.status == 401 else 1
     finally:
         gateway.close()
+        lock.release()
     _print_report(report, args.json)
     return report.exit_code
 
@@ -308,8 +349,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import watchfiles
 
     root = Path(args.local_dir).resolve()
+    lock = folder_lock(root)
+    try:
+        lock.acquire()  # held until watch ends
+    except Timeout:
+        return busy(root)
     gateway = _gateway(args)
     if gateway is None:
+        lock.release()
         return NOT_LOGGED_IN
     stop = threading.Event()
     wake = threading.Event()
@@ -361,6 +408,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     finally:
         stop.set()
         gateway.close()
+        lock.release()
     return 0 if code != 1 else 1
 
 

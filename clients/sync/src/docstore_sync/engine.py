@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -23,7 +24,7 @@ from docstore_sync.adapters.gateway import ApiError, ChangedWhileReading, Gatewa
 from docstore_sync.adapters.scan import load_rules, scan, sha256_of
 from docstore_sync.adapters.state import State
 from docstore_sync.domain.ignore import STATE_DIR
-from docstore_sync.domain.plan import Action, Kind, Plan, RemoteFile, plan_sync
+from docstore_sync.domain.plan import Action, Kind, Plan, RemoteFile, key_of, plan_sync
 
 # Files from this size up go multipart (parallel parts, resumable); the server's own default
 # threshold is higher, so the client asks for multipart explicitly.
@@ -89,6 +90,8 @@ class Report:
             "downloaded": count(Kind.DOWNLOAD),
             "deleted_local": count(Kind.DELETE_LOCAL),
             "trashed_remote": count(Kind.TRASH_REMOTE),
+            "moved": count(Kind.MOVE_LOCAL, Kind.MOVE_REMOTE),
+            "renamed_aside": count(Kind.RENAME_LOCAL),
             "conflicts": count(Kind.CONFLICT),
             "bytes_up": sum(o.bytes for o in done if o.kind in UPLOADS),
             "uploaded_bytes": sum(o.sent for o in done if o.kind in UPLOADS),
@@ -120,6 +123,8 @@ class Uploaded:
     sha256: str
     size: int
     mtime_ns: int
+    local_path: str = ""
+    """The file's spelling on disk when it is not `path` (the key)."""
 
 
 DEDUPE_WITHIN = 3600.0
@@ -165,12 +170,15 @@ class Syncer:
         remote_folder: str = "/",
         hooks: Hooks | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        device: str | None = None,
     ) -> None:
         self.root = root.resolve()
         self.gateway = gateway
         self.remote_folder = "/" + remote_folder.strip("/") if remote_folder.strip("/") else "/"
         self.hooks = hooks
         self.now = now
+        # Named in the conflict copies this device makes (`report (conflict copy from laptop ...).pdf`).
+        self.device = device if device is not None else (os.environ.get("DOCSTORE_DEVICE") or socket.gethostname())
         self.state = State(self.root)
         self.tmp = self.root / STATE_DIR / "tmp"
         self.tmp.mkdir(exist_ok=True)
@@ -230,8 +238,13 @@ class Syncer:
         self.local = local
         remote = {p: r for p, r in self.refresh_remote().items() if not rules.ignored(p)}
         base = {p: b for p, b in self.state.base().items() if not rules.ignored(p)}
-        plan = plan_sync(local.shas(), remote, base, self.now())
+        plan = plan_sync(local.shas(), remote, base, self.now(), self.device, set(local.empty_folders))
         report.planned = plan.counts()
+        report.warnings += plan.warnings
+        if local.empty_folders:
+            report.warnings.append(
+                f"{len(local.empty_folders)} empty folder(s) not synced: folders without files do not sync yet"
+            )
         return plan, report
 
     def run(self, *, dry_run: bool = False, concurrency: int = 4) -> Report:
@@ -244,12 +257,22 @@ class Syncer:
             return report
         for path in plan.forget:
             self.state.forget(path)
-        small = [a for a in plan.actions if self._batchable(a)]
-        rest = [a for a in plan.actions if not self._batchable(a)]
+        *before, last = plan.phases() or [[]]
+        for phase in before:  # renames aside, deletes, moves: each phase done before the next starts
+            side_by_side = all(a.kind in (Kind.DELETE_LOCAL, Kind.TRASH_REMOTE) for a in phase)
+            with ThreadPoolExecutor(max_workers=max(1, concurrency) if side_by_side else 1) as pool:
+                for outcome in pool.map(self.carry_out, phase):  # (deletes are independent of one another)
+                    if outcome is not None:
+                        report.outcomes.append(outcome)
+        small = [a for a in last if self._batchable(a)]
+        rest = [a for a in last if not self._batchable(a)]
         self._awaiting = []
         for start in range(0, len(small), BATCH):
             report.outcomes += self._upload_batch(small[start : start + BATCH], concurrency)
-        self._confirm_recorded(self._awaiting)
+        beaten = self._confirm_recorded(self._awaiting)
+        if beaten:  # stored as conflict copies: counted as conflicts, not as uploads
+            paths = {o.path for o in beaten}
+            report.outcomes = [o for o in report.outcomes if not (o.path in paths and o.kind in UPLOADS)] + beaten
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = [pool.submit(self.carry_out, a) for a in rest]
             for future in as_completed(futures):
@@ -268,7 +291,7 @@ class Syncer:
         try:
             match action.kind:
                 case Kind.RECORD:
-                    self._record_local(action.path, action.remote)
+                    self._record_local(action, action.remote)
                     return None
                 case Kind.UPLOAD_NEW | Kind.UPLOAD_VERSION:
                     return self._upload(action)
@@ -282,6 +305,10 @@ class Syncer:
                     self.state.drop_remote(action.remote.document_id)
                     self.state.forget(action.path)
                     return Outcome(action.path, action.kind.value, True)
+                case Kind.RENAME_LOCAL | Kind.MOVE_LOCAL:
+                    return self._rename_local(action)
+                case Kind.MOVE_REMOTE:
+                    return self._move_remote(action)
                 case Kind.CONFLICT:
                     return self._conflict(action)
         except (ApiError, NetworkError, ChangedWhileReading, OSError) as error:
@@ -302,7 +329,7 @@ class Syncer:
         """A small upload with nothing under way: granted and completed with the batch routes."""
         if action.kind not in (Kind.UPLOAD_NEW, Kind.UPLOAD_VERSION):
             return False
-        file = self.local.files.get(action.path)
+        file = self.local.files.get(action.on_disk)
         return file is not None and file.size < MULTIPART_FROM and self.state.pending_upload(action.path) is None
 
     def _grant_body(self, action: Action, size: int) -> dict[str, Any]:
@@ -317,7 +344,7 @@ class Syncer:
     def _upload_batch(self, actions: list[Action], concurrency: int) -> list[Outcome]:
         """One grant request and one completion request for up to a hundred small files (the
         forms are posted side by side in between); each file still succeeds or fails on its own."""
-        sizes = {a.path: self.local.files[a.path].size for a in actions}
+        sizes = {a.path: self.local.files[a.on_disk].size for a in actions}
         try:
             # With its sha256, an item is granted a presigned PUT pinned to those bytes (no form,
             # no staging copy: completion is one HEAD on the server).
@@ -334,9 +361,16 @@ class Syncer:
             if refuses_type(problem):
                 single.append(action)  # the single path asks again as plain bytes
             elif (result.get("grant") or {}).get("deduplicated"):
-                file = self.local.files[action.path]
+                file = self.local.files[action.on_disk]
                 self._awaiting.append(
-                    Uploaded(action.path, result["grant"]["document_id"], file.sha256, file.size, file.mtime_ns)
+                    Uploaded(
+                        action.path,
+                        result["grant"]["document_id"],
+                        file.sha256,
+                        file.size,
+                        file.mtime_ns,
+                        action.local_path or "",
+                    )
                 )
                 outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size, deduplicated=file.size))
             elif result.get("grant"):
@@ -347,7 +381,7 @@ class Syncer:
                 outcomes.append(Outcome(action.path, action.kind.value, False, error=_problem_line(problem)))
 
         def post(action: Action, grant: dict[str, Any]) -> Outcome | None:
-            full = self.root / action.path
+            full = self.root / action.on_disk
             name = _folder_of(self.remote_folder, action.path)[1]
             hook = self.hooks(action.path, "upload", sizes[action.path]) if self.hooks else None
             try:
@@ -384,9 +418,16 @@ class Syncer:
                         Outcome(action.path, action.kind.value, False, error=_problem_line(result.get("problem")))
                     )
                     continue
-                file = self.local.files[action.path]
+                file = self.local.files[action.on_disk]
                 self._awaiting.append(
-                    Uploaded(action.path, grant["document_id"], file.sha256, file.size, file.mtime_ns)
+                    Uploaded(
+                        action.path,
+                        grant["document_id"],
+                        file.sha256,
+                        file.size,
+                        file.mtime_ns,
+                        action.local_path or "",
+                    )
                 )
                 outcomes.append(Outcome(action.path, action.kind.value, True, bytes=file.size))
         for action in single:
@@ -395,49 +436,87 @@ class Syncer:
                 outcomes.append(outcome)
         return outcomes
 
-    def _confirm_recorded(self, uploaded: list[Uploaded], timeout: float = RECORDED_WITHIN) -> None:
+    def _confirm_recorded(self, uploaded: list[Uploaded], timeout: float = RECORDED_WITHIN) -> list[Outcome]:
         """Wait until metadata has recorded the batch uploads' versions (so another folder's next
         sync sees them) and keep each one's version in the state. Read from the change feed,
         from where this sync's plan read it: a page of a thousand entries per request, where
         asking for each document was one request per file. One not seen in time is recorded
         without its version (the feed brings it next time). The entries read are applied to the
-        snapshot and the cursor moves past them (`pending_cursor`), so the next sync starts there."""
+        snapshot and the cursor moves past them (`pending_cursor`), so the next sync starts there.
+
+        An upload another write beat to the same document is stored by the server as a conflict
+        copy, a new document: its feed entry (`conflict`, `conflict_of` our document, our sha256)
+        is the answer, not a wait for our own id. The local file takes the copy's name and the
+        winner's bytes are downloaded to the path, in this sync; the outcome is a conflict."""
         if not uploaded:
-            return
+            return []
         wanted = {u.document_id: u for u in uploaded}
         versions: dict[str, int] = {}
+        copies: dict[str, dict[str, Any]] = {}  # our document id -> the conflict entry
         cursor: str | None = self.pending_cursor or None
         deadline = time.monotonic() + timeout
         try:
-            while len(versions) < len(wanted) and (left := deadline - time.monotonic()) > 0:
+            while len(versions) + len(copies) < len(wanted) and (left := deadline - time.monotonic()) > 0:
                 items, cursor = self.gateway.changes(cursor, wait=max(1, min(FEED_WAIT, int(left))))
                 # Every entry read moves the snapshot on, and the cursor past it: the next sync
                 # does not read these pages again (a re-sync after thousands of uploads read them all).
                 self.apply_changes(items)
                 self.pending_cursor = cursor or self.pending_cursor
-                seen = len(versions)
+                seen = len(versions) + len(copies)
                 for entry in items:
+                    if entry.get("kind") == "conflict":
+                        beaten = wanted.get(entry.get("conflict_of") or "")
+                        if beaten is not None and entry.get("sha256") == beaten.sha256:
+                            copies[beaten.document_id] = entry
+                        continue
                     one = wanted.get(entry.get("document_id", ""))
                     if one is not None and entry.get("sha256") == one.sha256 and entry.get("version"):
                         versions[one.document_id] = int(entry["version"])
-                if len(versions) > seen:  # metadata is catching up (thousands of files take a while)
+                if len(versions) + len(copies) > seen:  # metadata is catching up (thousands take a while)
                     deadline = time.monotonic() + timeout
         except (ApiError, NetworkError):
             pass  # uploaded all the same: the versions come with the next sync's feed
+        mine = [u for u in uploaded if u.document_id not in copies]
         self.state.record_many(
-            [(u.path, u.sha256, u.size, u.mtime_ns, u.document_id, versions.get(u.document_id)) for u in uploaded]
+            [(u.path, u.sha256, u.size, u.mtime_ns, u.document_id, versions.get(u.document_id)) for u in mine]
         )
         self.state.set_remote_many(
             [
                 (u.path, RemoteFile(u.document_id, versions[u.document_id], u.sha256))
-                for u in uploaded
+                for u in mine
                 if u.document_id in versions
             ]
         )
+        return [self._beaten(wanted[d], entry) for d, entry in sorted(copies.items())]
+
+    def _beaten(self, upload: Uploaded, entry: dict[str, Any]) -> Outcome:
+        """Our upload became the server's conflict copy `entry`: the local file takes its name
+        (its bytes are that document's), then the winner is downloaded to the path."""
+        copy = _relative(self.remote_folder, entry["path"], entry["name"])
+        if copy is None:
+            return Outcome(upload.path, Kind.CONFLICT.value, False, error="the server's conflict copy is elsewhere")
+        try:
+            target = self.root / copy
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.root / (upload.local_path or upload.path), target)
+            st = target.stat()
+            self.state.record(copy, upload.sha256, st.st_size, st.st_mtime_ns, entry["document_id"], 1)
+            self.local.files.pop(upload.local_path or upload.path, None)
+            doc = self.gateway.document(upload.document_id)
+            if doc and doc.get("sha256") and not doc.get("trashed"):
+                winner = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+                self._download(
+                    Action(Kind.DOWNLOAD, upload.path, None, winner, None, local_path=upload.local_path or None),
+                    replace_changed=True,
+                )
+        except (ApiError, NetworkError, ChangedWhileReading, OSError) as error:
+            return Outcome(upload.path, Kind.CONFLICT.value, False, error=_one_line(error))
+        return Outcome(upload.path, Kind.CONFLICT.value, True, bytes=upload.size, conflict_copy=copy)
 
     def _deduplicated(self, action: Action, rel: str, grant: dict[str, Any], source: Path | None = None) -> Outcome:
         """The server made the version from bytes the account already stores: nothing was sent."""
-        full = source or self.root / action.path
+        full = source or self.root / action.on_disk
         st = full.stat()
         sha = action.local_sha256 or sha256_of(full)
         recorded = self.gateway.recorded(grant["document_id"], sha)
@@ -449,12 +528,12 @@ class Syncer:
         return Outcome(rel, action.kind.value, True, bytes=st.st_size, deduplicated=st.st_size)
 
     # --- the steps -----------------------------------------------------------------------
-    def _record_local(self, path: str, remote: RemoteFile | None) -> None:
-        file = self.local.files.get(path)
+    def _record_local(self, action: Action, remote: RemoteFile | None) -> None:
+        file = self.local.files.get(action.on_disk)
         if file is None:
             return
         self.state.record(
-            path,
+            action.path,
             file.sha256,
             file.size,
             file.mtime_ns,
@@ -484,7 +563,7 @@ class Syncer:
         """Upload `action.path` (or `source` under the name `as_path`): a new document, or a new
         version on top of the remote one the plan saw (409 when it moved on: a conflict)."""
         rel = as_path or action.path
-        full = source or self.root / action.path
+        full = source or self.root / action.on_disk
         size = full.stat().st_size
         sha = action.local_sha256 or sha256_of(full)
         folder, name = _folder_of(self.remote_folder, rel)
@@ -525,7 +604,7 @@ class Syncer:
             if size >= DELTA_FROM and delta:
                 # Sent for every large file: the server keeps the map (once checked against the bytes)
                 # for the next version, and plans this one as a delta when the previous has a map.
-                scanned = self.local.files.get(action.path) if source is None else None
+                scanned = self.local.files.get(action.on_disk) if source is None else None
                 if scanned is not None and scanned.chunks is not None and scanned.sha256 == sha:
                     body["chunks"] = scanned.chunks  # read with its sha256 by the scan
                 else:
@@ -569,6 +648,14 @@ class Syncer:
         if done.get("status") == "completed" and done.get("sha256") not in (None, sha):
             raise ChangedWhileReading("changed while it was being sent; it will be sent again next time")
         self.state.end_upload(rel)
+        if versioned:
+            # Read from the feed, as for the batches: a version another write beat is a
+            # `conflict` entry under another id, which asking for our own id waits for in vain.
+            st = full.stat()
+            mine = Uploaded(rel, document_id, sha, size, st.st_mtime_ns, action.local_path or "")
+            for lost in self._confirm_recorded([mine]):
+                return lost
+            return Outcome(rel, action.kind.value, True, bytes=size, resumed_parts=resumed, delta_saved=saved)
         recorded = self.gateway.recorded(document_id, sha)
         st = full.stat()
         self.state.record(rel, sha, size, st.st_mtime_ns, document_id, recorded.version if recorded else None)
@@ -590,8 +677,8 @@ class Syncer:
     def _download(self, action: Action, *, replace_changed: bool = False) -> Outcome:
         remote = action.remote
         assert remote is not None
-        full = self.root / action.path
-        if not replace_changed and not self._still_as_scanned(action.path):
+        full = self.root / action.on_disk
+        if not replace_changed and not self._still_as_scanned(action.on_disk):
             return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; next time")
         hook = self.hooks(action.path, "download", 0) if self.hooks else None
         part = self.tmp / f"{remote.document_id}.docstore-part"
@@ -606,13 +693,13 @@ class Syncer:
         return Outcome(action.path, action.kind.value, True, bytes=st.st_size)
 
     def _delete_local(self, action: Action) -> Outcome:
-        if not self._still_as_scanned(action.path):
+        if not self._still_as_scanned(action.on_disk):
             return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; kept")
         if self._still_on_the_server(action):
             return Outcome(action.path, KEPT, True)
-        (self.root / action.path).unlink(missing_ok=True)
+        (self.root / action.on_disk).unlink(missing_ok=True)
         self.state.forget(action.path)
-        self._drop_empty_folders((self.root / action.path).parent)
+        self._drop_empty_folders((self.root / action.on_disk).parent)
         return Outcome(action.path, action.kind.value, True)
 
     def _still_on_the_server(self, action: Action) -> bool:
@@ -633,14 +720,46 @@ class Syncer:
             return was.version is None
         if doc.get("trashed"):
             return False
-        if _relative(self.remote_folder, doc["path"], doc["name"]) != action.path:
+        if key_of(_relative(self.remote_folder, doc["path"], doc["name"]) or "") != action.path:
             return False
         if doc.get("sha256") and doc.get("version"):
             remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
             self.state.set_remote(action.path, remote)
             if remote.sha256 == was.sha256:
-                self._record_local(action.path, remote)
+                self._record_local(action, remote)
         return True
+
+    def _rename_local(self, action: Action) -> Outcome:
+        """A local file renamed on disk (a conflict name, or where the server moved its document);
+        the last synced state moves with it."""
+        assert action.local_path is not None
+        if not self._still_as_scanned(action.local_path):
+            return Outcome(action.path, action.kind.value, False, error="changed locally during the sync; next time")
+        target = self.root / action.path
+        if target.exists():
+            return Outcome(action.path, action.kind.value, False, error="the name is taken here; next time")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self.root / action.local_path, target)
+        file = self.local.files.pop(action.local_path, None)
+        if file is not None:
+            self.local.files[action.path] = file
+        if action.source is not None:
+            self.state.rename(action.source, action.path)
+        if action.kind is Kind.MOVE_LOCAL and action.remote is not None:
+            self.state.set_remote(action.path, action.remote)
+        self._drop_empty_folders((self.root / action.local_path).parent)
+        return Outcome(action.path, action.kind.value, True)
+
+    def _move_remote(self, action: Action) -> Outcome:
+        """The document moved (renamed) on the server to `path`: no bytes travel."""
+        assert action.remote is not None
+        folder, name = _folder_of(self.remote_folder, action.path)
+        doc = self.gateway.move(action.remote.document_id, folder, name)
+        remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"]) if doc else action.remote
+        self.state.set_remote(action.path, remote)
+        if action.source is not None:
+            self.state.rename(action.source, action.path)
+        return Outcome(action.path, action.kind.value, True)
 
     def _drop_empty_folders(self, folder: Path) -> None:
         """Folders a remote delete or rename emptied go too, up to (not including) the root."""
@@ -658,13 +777,13 @@ class Syncer:
         if copy is None:
             from docstore_sync.domain.plan import conflict_copy_path
 
-            copy = conflict_copy_path(action.path, self.now(), set(self.local.files))
-        full = self.root / action.path
-        if not self._still_as_scanned(action.path):
+            copy = conflict_copy_path(action.path, self.now(), set(self.local.files), self.device)
+        full = self.root / action.on_disk
+        if not self._still_as_scanned(action.on_disk):
             return Outcome(action.path, Kind.CONFLICT.value, False, error="changed locally during the sync; next time")
         target = self.root / copy
         os.replace(full, target)
-        self.local.files.pop(action.path, None)
+        self.local.files.pop(action.on_disk, None)
         uploaded = self._upload(
             Action(Kind.UPLOAD_NEW, copy, action.local_sha256, None, None), as_path=copy, source=target
         )
@@ -674,7 +793,10 @@ class Syncer:
             if doc:
                 remote = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
         if remote is not None:
-            self._download(Action(Kind.DOWNLOAD, action.path, None, remote, None), replace_changed=True)
+            self._download(
+                Action(Kind.DOWNLOAD, action.path, None, remote, None, local_path=action.local_path),
+                replace_changed=True,
+            )
         return Outcome(action.path, Kind.CONFLICT.value, True, bytes=uploaded.bytes, conflict_copy=copy)
 
 

@@ -12,10 +12,12 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -32,9 +34,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def tree(root: Path) -> dict[str, str]:
-    """path -> sha256 of every file under root but the client's own folder."""
+    """path (NFC: a name's one identity, whatever the device's spelling) -> sha256 of every file
+    under root but the client's own folder."""
     return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        unicodedata.normalize("NFC", p.relative_to(root).as_posix()): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".docstore" not in p.relative_to(root).parts
     }
@@ -184,13 +187,38 @@ async def test_two_folders_of_one_account_converge(system, api, endpoints, tmp_p
 
 
 def random_edits(root: Path, rng: random.Random, blob, count: int) -> None:
-    """`count` random edits, new files, deletes and renames (into other folders too) in `root`."""
+    """`count` random edits, new files, deletes, renames (into other folders too), truncations,
+    files replaced by folders and folders by files, and names in NFD (as macOS writes them) in `root`."""
     folders = ["", "docs/", "docs/deep/", "other/"]
     for _ in range(count):
-        existing = sorted(tree(root))
-        op = rng.choice(["edit", "new", "delete", "rename"]) if existing else "new"
+        try:
+            one_edit(root, rng, blob, folders)
+        except OSError:  # a folder is a file now, or the other way round: not this one
+            pass
+
+
+def one_edit(root: Path, rng: random.Random, blob, folders: list[str]) -> None:
+    if True:
+        existing = sorted(p for p in tree(root) if (root / p).exists())  # (the NFC spelling of an NFD name is absent)
+        ops = ["edit", "new", "delete", "rename", "truncate", "to-folder", "to-file", "nfd"]
+        op = rng.choice(ops) if existing else "new"
         if op == "new":  # a small pool of names: both sides sometimes create the same one
             write(root, f"{rng.choice(folders)}n{rng.randint(0, 9)}.txt", blob())
+        elif op == "nfd":  # the same pool of names as another device spells them
+            name = unicodedata.normalize("NFD", f"{rng.choice(folders)}r\u00e9sum\u00e9{rng.randint(0, 2)}.txt")
+            if not any(unicodedata.normalize("NFC", p) == unicodedata.normalize("NFC", name) for p in tree(root)):
+                write(root, name, blob())
+        elif op == "truncate":
+            write(root, rng.choice(existing), b"")
+        elif op == "to-folder":  # a file replaced by a folder of its name
+            old = rng.choice(existing)
+            (root / old).unlink()
+            write(root, f"{old}/inside.txt", blob())
+        elif op == "to-file":  # a folder replaced by a file of its name
+            folder = rng.choice(["docs", "other"])
+            if (root / folder).is_dir():
+                shutil.rmtree(root / folder)
+                write(root, folder, blob())
         elif op == "edit":
             write(root, rng.choice(existing), blob())
         elif op == "delete":
@@ -205,9 +233,10 @@ def random_edits(root: Path, rng: random.Random, blob, count: int) -> None:
 
 async def test_two_folders_converge_after_random_rounds_of_edits_on_both_sides(system, api, tmp_path, config, capsys):
     """Dropbox-style: rounds of random edits, new files, deletes and renames on both sides (fixed
-    seed), with a file edited on both sides in every round; after A, B, A sync, both folders and
-    the account hold the same files, and every byte string written in the round and still in a
-    folder when the round's edits ended is somewhere in the result (nothing written is lost)."""
+    seed), with a file edited on both sides in every round, truncations, file <-> folder changes
+    and NFD names (issue 34); after A, B, A sync, both folders and the account hold the same files
+    (by NFC name), and every byte string written in the round and still in a folder when the
+    round's edits ended is somewhere in the result (nothing written is lost)."""
     rng = random.Random(1919)
     user = await sign_up(api)
     await login(system, user, config)
@@ -228,7 +257,7 @@ async def test_two_folders_converge_after_random_rounds_of_edits_on_both_sides(s
         before = set(tree(a).values())
         random_edits(a, rng, blob, rng.randint(2, 5))
         random_edits(b, rng, blob, rng.randint(2, 5))
-        shared = sorted(set(tree(a)) & set(tree(b)))
+        shared = sorted(p for p in set(tree(a)) & set(tree(b)) if (a / p).is_file() and (b / p).is_file())
         if shared:  # the same file edited on both sides: a conflict
             both = rng.choice(shared)
             write(a, both, blob())
@@ -528,3 +557,67 @@ async def test_a_type_the_server_refuses_is_sent_as_plain_bytes_and_a_known_one_
         "big/bundle.tar": "application/octet-stream",
         "minutes.odt": "application/vnd.oasis.opendocument.text",
     }
+
+
+async def test_the_same_name_in_nfc_and_nfd_is_one_file_and_a_conflict_never_an_overwrite(
+    system, api, tmp_path, config, capsys
+):
+    """Issue 34, finding 1: the laptop writes résumé.txt (NFC), the desktop résumé.txt in NFD (as
+    macOS does). Both texts survive on both devices; the server holds one document by that name."""
+    user = await sign_up(api)
+    await login(system, user, config)
+    laptop, desktop = tmp_path / "laptop", tmp_path / "desktop"
+    nfc, nfd = unicodedata.normalize("NFC", "résumé.txt"), unicodedata.normalize("NFD", "résumé.txt")
+    write(laptop, nfc, b"laptop version")
+    write(desktop, nfd, b"desktop version")
+    write(laptop, "empty.txt", b"")  # finding 4: an empty file is a document
+    write(laptop, "cut.txt", b"to be truncated")
+    assert (await sync(laptop, capsys))[0] == 0
+    code, report = await sync(desktop, capsys)
+    assert code == 2 and report["conflicts"] == 1, report  # a conflict, not a silent overwrite
+    assert (
+        desktop / nfd
+    ).read_bytes() == b"laptop version"  # the first write keeps the name, in the desktop's spelling
+    (laptop / "cut.txt").write_bytes(b"")  # truncation is an edit
+    assert (await sync(laptop, capsys))[0] == 0
+    assert (await sync(desktop, capsys))[0] == 0
+    assert tree(laptop) == tree(desktop) == await remote_tree(api, user)
+    texts = {(laptop / p).read_bytes() for p in tree(laptop)}
+    assert {b"laptop version", b"desktop version", b""} <= texts
+    assert (desktop / "cut.txt").read_bytes() == b"" and (desktop / "empty.txt").read_bytes() == b""
+    names = [n for n in await remote_tree(api, user) if n.startswith("r")]
+    assert len(names) == 2 and nfc in names  # one document per name: résumé.txt and its conflict copy
+
+
+async def test_a_second_sync_of_a_folder_under_way_exits_4_and_nothing_is_doubled(
+    system, api, tmp_path, config, capsys
+):
+    """Issue 34, finding 6: a sync runs (slowed down) while a second starts: the second does
+    nothing and says so (exit 4); the files become one document each."""
+    user = await sign_up(api)
+    await login(system, user, config)
+    folder = tmp_path / "one"
+    for n in range(5):
+        write(folder, f"f{n}.txt", f"file {n}".encode())
+    write(folder, "slow.bin", random.Random(5).randbytes(400_000))
+    child = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "docstore_sync", "sync", str(folder), "--json", "--max-rate", "50K"],
+        env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        async def holding() -> bool:
+            return (folder / ".docstore" / "state.db").exists()
+
+        await eventually(holding, timeout=60)
+        code, report = await sync(folder, capsys)
+        assert code == cli.BUSY == 4 and report == {}
+        assert await asyncio.wait_for(child.wait(), timeout=120) == 0
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert (await sync(folder, capsys))[0] == 0
+    assert sorted(await remote_tree(api, user)) == sorted(tree(folder))  # one document each, not two

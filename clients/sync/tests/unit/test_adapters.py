@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_rates(text, rate):
     assert parse_rate(text) == rate
 
 
-def test_scan_skips_links_special_and_empty_files_and_reuses_the_hash_cache(tmp_path: Path):
+def test_scan_skips_links_and_special_files_keeps_empty_ones_and_reuses_the_hash_cache(tmp_path: Path):
     (tmp_path / "a.txt").write_bytes(b"a")
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "sub").mkdir()
@@ -82,14 +83,14 @@ def test_scan_skips_links_special_and_empty_files_and_reuses_the_hash_cache(tmp_
         cache[path] = (size, mtime, sha)
 
     first = scan(tmp_path, load_rules(tmp_path), cache, remember)
-    assert set(first.files) == {"a.txt", ".docstoreignore"}
-    assert first.hashed == 2
+    assert set(first.files) == {"a.txt", "empty.txt", ".docstoreignore"}  # finding 4: empty files are content
+    assert first.files["empty.txt"].sha256 == hashlib.sha256(b"").hexdigest()
+    assert first.hashed == 3
     warned = " | ".join(first.warnings)
     for name in (
         "link.txt: a symbolic link",
         "linked-dir: a symbolic link",
         "pipe: not a regular file",
-        "empty.txt: empty",
     ):
         assert name in warned
     again = scan(tmp_path, load_rules(tmp_path), cache, remember)
@@ -146,3 +147,22 @@ def test_a_state_from_before_delta_resumes_gains_the_copied_bytes_column(tmp_pat
     assert state.pending_upload("big.bin") == ("u1", "x" * 64, 10, "d9", 0)
     state.start_upload("other.bin", "u2", "y" * 64, 20, "d8", copied_bytes=7)
     assert state.pending_upload("other.bin") == ("u2", "y" * 64, 20, "d8", 7)
+
+
+def test_scan_lists_empty_folders_which_do_not_sync_yet(tmp_path: Path):
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f.txt").write_bytes(b"f")
+    found = scan(tmp_path, load_rules(tmp_path), {})
+    assert sorted(found.empty_folders) == ["empty", "empty/deeper"]
+
+
+def test_a_file_spelled_in_nfd_is_found_in_the_hash_cache_under_its_nfc_key(tmp_path: Path):
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "résumé.txt")
+    (tmp_path / nfd).write_bytes(b"cv")
+    st = (tmp_path / nfd).stat()
+    cache = {unicodedata.normalize("NFC", nfd): (st.st_size, st.st_mtime_ns, "0" * 64)}
+    found = scan(tmp_path, load_rules(tmp_path), cache)
+    assert found.hashed == 0 and found.files[nfd].sha256 == "0" * 64

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -82,14 +84,31 @@ def test_upload_version_is_based_on_the_remote_version_seen():
     assert action.kind is Kind.UPLOAD_VERSION and action.remote == remote(A, 7)
 
 
-def test_a_local_rename_is_a_trash_plus_an_upload():
+def test_a_local_rename_is_a_move_of_the_document():
     plan = plan_sync({"new.txt": A}, {"old.txt": remote(A)}, {"old.txt": base(A)}, NOW)
-    assert kinds(plan) == {"new.txt": Kind.UPLOAD_NEW, "old.txt": Kind.TRASH_REMOTE}
+    (action,) = plan.actions
+    assert (action.kind, action.source, action.path, action.remote) == (
+        Kind.MOVE_REMOTE,
+        "old.txt",
+        "new.txt",
+        remote(A),
+    )
 
 
-def test_a_remote_rename_is_a_local_delete_plus_a_download():
+def test_a_remote_rename_is_a_local_move():
     plan = plan_sync({"old.txt": A}, {"new.txt": remote(A)}, {"old.txt": base(A)}, NOW)
-    assert kinds(plan) == {"new.txt": Kind.DOWNLOAD, "old.txt": Kind.DELETE_LOCAL}
+    (action,) = plan.actions
+    assert (action.kind, action.local_path, action.path) == (Kind.MOVE_LOCAL, "old.txt", "new.txt")
+
+
+def test_a_remote_rename_of_a_file_edited_here_moves_it_and_uploads_the_edit():
+    plan = plan_sync({"old.txt": B}, {"new.txt": remote(A)}, {"old.txt": base(A)}, NOW)
+    assert [(a.kind, a.path) for a in plan.actions] == [(Kind.MOVE_LOCAL, "new.txt"), (Kind.UPLOAD_VERSION, "new.txt")]
+
+
+def test_two_new_copies_of_a_renamed_file_are_not_guessed_as_a_move():
+    plan = plan_sync({"n1.txt": A, "n2.txt": A}, {"old.txt": remote(A)}, {"old.txt": base(A)}, NOW)
+    assert kinds(plan) == {"n1.txt": Kind.UPLOAD_NEW, "n2.txt": Kind.UPLOAD_NEW, "old.txt": Kind.TRASH_REMOTE}
 
 
 def test_a_rename_on_both_sides_to_different_names_keeps_both_names():
@@ -162,3 +181,84 @@ def test_ignored_paths_are_left_out_of_the_plan():
     remote_files = rules.keep({"c.log": remote(C)})
     plan = plan_sync(local, remote_files, {}, NOW)  # type: ignore[arg-type]
     assert kinds(plan) == {"b.txt": Kind.UPLOAD_NEW}
+
+
+# --- issue 34: each finding is a rule ---------------------------------------------------------
+NFC = unicodedata.normalize("NFC", "résumé.txt")
+NFD = unicodedata.normalize("NFD", "résumé.txt")
+EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+def steps(plan) -> list[tuple[Kind, str]]:
+    return [(a.kind, a.path) for a in plan.actions]
+
+
+def test_finding_1_the_same_name_in_nfd_here_and_nfc_there_is_one_file_and_a_conflict():
+    """The desktop's NFD résumé.txt against the laptop's NFC one: a conflict (both texts kept),
+    not a second document and a download over the desktop's file."""
+    plan = plan_sync({NFD: B}, {NFC: remote(A)}, {}, NOW, "desktop")
+    (action,) = plan.actions
+    assert action.kind is Kind.CONFLICT and action.path == NFC and action.local_path == NFD
+    assert action.conflict_path == unicodedata.normalize(
+        "NFC", "résumé (conflict copy from desktop 2026-11-22 1432).txt"
+    )
+
+
+def test_finding_1_a_file_synced_under_its_nfd_spelling_is_at_rest():
+    plan = plan_sync({NFD: A}, {NFC: remote(A)}, {NFC: base(A)}, NOW)
+    assert plan.actions == [] and plan.forget == []
+
+
+def test_finding_2_two_spellings_of_one_name_on_one_device_are_a_conflict_never_merged():
+    plan = plan_sync({NFC: A, NFD: B}, {}, {}, NOW, "laptop")
+    copy = unicodedata.normalize("NFC", "résumé (conflict copy from laptop 2026-11-22 1432).txt")
+    assert steps(plan) == [(Kind.RENAME_LOCAL, copy), (Kind.UPLOAD_NEW, copy), (Kind.UPLOAD_NEW, NFC)]
+    assert plan.actions[0].local_path == NFD  # the NFC one keeps the name; the other moves aside
+
+
+def test_finding_3_a_file_that_became_a_folder_here_while_edited_there_settles_in_one_sync():
+    """Laptop: x.txt replaced by the folder x.txt/; the desktop's edit of x.txt reached the
+    server first. The edited document moves aside to a conflict name (on the server, then comes
+    down); nothing is downloaded into x.txt."""
+    plan = plan_sync({"x.txt/inside.txt": C}, {"x.txt": remote(B, 2)}, {"x.txt": base(A)}, NOW, "laptop")
+    copy = "x (conflict copy from laptop 2026-11-22 1432).txt"
+    assert steps(plan) == [(Kind.MOVE_REMOTE, copy), (Kind.DOWNLOAD, copy), (Kind.UPLOAD_NEW, "x.txt/inside.txt")]
+
+
+def test_finding_3_the_other_device_with_its_edit_moves_its_file_aside_and_takes_the_folder():
+    """Desktop: edited x.txt; the server now holds x.txt/inside.txt and x.txt is in the trash."""
+    plan = plan_sync({"x.txt": B}, {"x.txt/inside.txt": remote(C, doc="d2")}, {"x.txt": base(A)}, NOW, "desktop")
+    copy = "x (conflict copy from desktop 2026-11-22 1432).txt"
+    assert steps(plan) == [(Kind.RENAME_LOCAL, copy), (Kind.UPLOAD_NEW, copy), (Kind.DOWNLOAD, "x.txt/inside.txt")]
+
+
+def test_finding_3_a_folder_that_became_a_file_here_while_a_file_inside_was_edited_there():
+    plan = plan_sync({"d": C}, {"d/a.txt": remote(B, 2)}, {"d/a.txt": base(A)}, NOW, "laptop")
+    copy = "d (conflict copy from laptop 2026-11-22 1432)"
+    assert steps(plan) == [(Kind.RENAME_LOCAL, copy), (Kind.UPLOAD_NEW, copy), (Kind.DOWNLOAD, "d/a.txt")]
+
+
+def test_finding_3_a_file_leaves_before_a_folder_of_its_name_arrives():
+    plan = plan_sync({"x.txt": A}, {"x.txt/inside.txt": remote(C, doc="d2")}, {"x.txt": base(A)}, NOW)
+    assert [[(a.kind, a.path) for a in phase] for phase in plan.phases()] == [
+        [(Kind.DELETE_LOCAL, "x.txt")],
+        [(Kind.DOWNLOAD, "x.txt/inside.txt")],
+    ]
+
+
+def test_finding_3_parents_come_before_children_in_each_phase():
+    plan = plan_sync(
+        {}, {"a/b/c.txt": remote(A, doc="1"), "a.txt": remote(B, doc="2"), "a/b.txt": remote(C, doc="3")}, {}, NOW
+    )
+    assert [a.path for a in plan.actions] == ["a.txt", "a/b.txt", "a/b/c.txt"]
+
+
+def test_finding_4_truncating_a_file_to_zero_bytes_is_an_edit():
+    plan = plan_sync({"x.txt": EMPTY}, {"x.txt": remote(A)}, {"x.txt": base(A)}, NOW)
+    assert steps(plan) == [(Kind.UPLOAD_VERSION, "x.txt")]
+
+
+def test_finding_5_an_empty_local_folder_holds_its_name_against_a_file_from_the_server():
+    plan = plan_sync({}, {"empty": remote(A)}, {}, NOW, "laptop", folders={"empty"})
+    copy = "empty (conflict copy from laptop 2026-11-22 1432)"
+    assert steps(plan) == [(Kind.MOVE_REMOTE, copy), (Kind.DOWNLOAD, copy)]

@@ -428,3 +428,28 @@ async def test_a_batch_of_index_outcomes_is_written_on_the_real_database(metadat
     assert rows[first]["full_text"] == {"version": 1, "state": "failed", "reason": "encrypted PDF"}
     assert rows[events[1].document_id]["full_text"]["state"] == "indexed"
     assert rows[events[2].document_id]["full_text"] == {"version": 1, "state": "indexed", "reason": None}
+
+
+async def test_one_live_document_per_name_in_a_folder_on_the_real_database(metadata: Harness) -> None:
+    """Issue 34: a rename onto a live document's name is 409; upload's question answers the taken
+    places; a new document recorded under a taken name gets a conflict-copy name."""
+    first = await metadata.stored(b"one", filename="r\u00e9sum\u00e9.txt", put=False, path="/cv")
+    other = await metadata.stored(b"two", filename="other.txt", put=False, path="/cv")
+    for event in (first, other):
+        await metadata.record(event)
+    response = await metadata.http.patch(
+        f"/documents/{other.document_id}", headers=metadata.headers(), json={"name": "re\u0301sume\u0301.txt"}
+    )
+    assert response.status_code == 409 and "already a document called" in response.text, response.text
+    asked = await metadata.http.post(
+        f"/internal/accounts/{metadata.account_id}/names/taken",
+        headers=metadata.service_headers(),
+        json={"places": [{"path": "/cv", "name": "r\u00e9sum\u00e9.txt"}, {"path": "/cv", "name": "free.txt"}]},
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["taken"] == [{"path": "/cv", "name": "r\u00e9sum\u00e9.txt", "document_id": first.document_id}]
+    raced = await metadata.stored(b"three", filename="r\u00e9sum\u00e9.txt", put=False, path="/cv")
+    await metadata.record(raced)
+    names = sorted(d["name"] for d in (await metadata.get("/documents", path="/cv")).json()["items"])
+    assert len(names) == 3 and "r\u00e9sum\u00e9.txt" in names
+    assert any(n.startswith("r\u00e9sum\u00e9 (conflict copy ") and raced.document_id[:6] in n for n in names), names

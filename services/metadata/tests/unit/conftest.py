@@ -96,6 +96,17 @@ class InMemoryDocuments:
         assert version["_id"] not in self.versions
         self.versions[version["_id"]] = dict(version)
 
+    async def live_named(self, account_id: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        self.calls["live_named"] += 1
+        wanted = set(places)
+        return {
+            (row.get("path", "/"), row["name"]): row["_id"]
+            for row in self.rows.values()
+            if row["account_id"] == account_id
+            and not row.get("trashed")
+            and (row.get("path", "/"), row["name"]) in wanted
+        }
+
     async def get_many(self, document_ids: Sequence[str]) -> dict[str, Doc]:
         self.calls["get_many"] += 1
         return {i: copy.deepcopy(self.rows[i]) for i in document_ids if i in self.rows}

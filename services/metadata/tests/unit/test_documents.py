@@ -13,6 +13,7 @@ from docstore_metadata.domain.documents import (
     conflict_copy_name,
     freed_objects,
     matches,
+    numbered,
     prefix_upper_bound,
     rarest_trigram,
     trigrams,
@@ -44,12 +45,15 @@ def test_prefix_upper_bound(prefix: str, bound: str) -> None:
 
 
 def test_conflict_copy_name_keeps_the_extension() -> None:
-    assert conflict_copy_name("report.pdf", AT) == "report (conflict copy 2026-11-22 1432).pdf"
-    assert conflict_copy_name("README", AT) == "README (conflict copy 2026-11-22 1432)"
-    assert conflict_copy_name(".bashrc", AT) == ".bashrc (conflict copy 2026-11-22 1432)"
-    assert conflict_copy_name("a.tar.gz", AT) == "a.tar (conflict copy 2026-11-22 1432).gz"
+    assert conflict_copy_name("report.pdf", AT) == "report (conflict copy 2026-11-22 143259).pdf"
+    assert conflict_copy_name("README", AT) == "README (conflict copy 2026-11-22 143259)"
+    assert conflict_copy_name(".bashrc", AT) == ".bashrc (conflict copy 2026-11-22 143259)"
+    assert conflict_copy_name("a.tar.gz", AT) == "a.tar (conflict copy 2026-11-22 143259).gz"
+    # The copy's own id, shortened, keeps two copies made in one second apart (issue 34).
+    assert conflict_copy_name("report.pdf", AT, "1a2b3c") == "report (conflict copy 2026-11-22 143259 1a2b3c).pdf"
+    assert numbered("report.pdf", 2) == "report 2.pdf" and numbered("README", 3) == "README 3"
     long = conflict_copy_name("x" * 250 + ".pdf", AT)
-    assert len(long) == 255 and long.endswith("1432).pdf")
+    assert len(long) == 255 and long.endswith("143259).pdf")
 
 
 def test_retention_prunes_the_oldest_beyond_the_cap() -> None:

@@ -24,7 +24,14 @@ from docstore_events import (
 )
 from docstore_kit.errors import DomainError
 from docstore_metadata.domain.accounts import AccountNotFound, HomeElsewhere, InvalidReplica, UsernameTaken
-from docstore_metadata.domain.documents import DocumentNotFound, InTrash, InvalidDetails, NotInTrash, TrashExpired
+from docstore_metadata.domain.documents import (
+    DocumentNotFound,
+    InTrash,
+    InvalidDetails,
+    NameTaken,
+    NotInTrash,
+    TrashExpired,
+)
 from docstore_metadata.domain.sharing import NoAccess, OwnerOnly
 
 PASSWORD = "quartz lantern orbit 97 meadow"
@@ -286,3 +293,42 @@ async def test_sharing_is_the_owners_and_emits_once(world: Any) -> None:
         await world.sharing.share(grantee.id, event.document_id, "bob", "view")
     for refusal in (NoAccess, OwnerOnly, AccountNotFound):
         assert issubclass(refusal, DomainError)
+
+
+# --- one live document per name in a folder (issue 34) ------------------------------------------
+
+
+async def test_a_rename_or_move_onto_a_live_documents_name_is_refused_with_409(world: Any) -> None:
+    one, other = upload(filename="a.txt"), upload(filename="b.txt")
+    for event in (one, other):
+        await world.documents.record_upload(event)
+    with pytest.raises(NameTaken) as refused:
+        await world.documents.update_details(OWNER, other.document_id, name="a.txt")
+    assert refused.value.status == 409 and "already a document called \u201ca.txt\u201d" in str(refused.value)
+    await world.documents.update_details(OWNER, other.document_id, name="A.txt")  # case is kept: another name
+    await world.documents.trash(OWNER, one.document_id)
+    await world.documents.update_details(OWNER, other.document_id, name="a.txt")  # a trashed one holds no name
+
+
+async def test_a_new_document_completed_under_a_taken_name_becomes_a_conflict_copy_never_a_duplicate(
+    world: Any,
+) -> None:
+    """Two grants for one new name raced (upload refuses the second only when the first is
+    recorded): the second to be recorded gets a conflict-copy name, in a batch or alone."""
+    first, second, third = (upload(filename="r\u00e9sum\u00e9.txt", body=b) for b in (b"1", b"2", b"3"))
+    await world.documents.record_uploads_once([("e1", first), ("e2", second)])
+    await world.documents.record_upload(third)
+    names = [world.repos.documents.rows[e.document_id]["name"] for e in (first, second, third)]
+    assert names[0] == "r\u00e9sum\u00e9.txt"
+    assert names[1].startswith("r\u00e9sum\u00e9 (conflict copy ") and second.document_id[:6] in names[1]
+    assert names[2].startswith("r\u00e9sum\u00e9 (conflict copy ") and third.document_id[:6] in names[2]
+    assert len(set(names)) == 3
+
+
+async def test_a_document_restored_onto_a_taken_name_comes_back_numbered(world: Any) -> None:
+    old, new = upload(filename="a.txt", body=b"old"), upload(filename="a.txt", body=b"new")
+    await world.documents.record_upload(old)
+    await world.documents.trash(OWNER, old.document_id)
+    await world.documents.record_upload(new)
+    restored = await world.documents.untrash(OWNER, old.document_id)
+    assert restored["name"] == "a 2.txt" and world.repos.documents.rows[new.document_id]["name"] == "a.txt"

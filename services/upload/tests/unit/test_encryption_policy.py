@@ -34,7 +34,7 @@ def test_every_form_field_is_an_exact_condition_including_the_encryption() -> No
     assert fields["x-amz-server-side-encryption"] == "AES256"
     assert {"x-amz-server-side-encryption": "AES256"} in conditions
     assert [{name: value} for name, value in fields.items()] == conditions[:-1]
-    assert conditions[-1] == ["content-length-range", 1, 10]
+    assert conditions[-1] == ["content-length-range", 0, 10]  # an empty file is a file (issue 34)
 
 
 def test_kms_forms_bind_the_key_id_too() -> None:

@@ -26,11 +26,11 @@ def test_ordinary_filenames_pass(name: str) -> None:
     assert check_filename(name) == name
 
 
-def test_sizes_must_be_positive_and_fit_the_room() -> None:
-    for size in (0, -1):
-        with pytest.raises(InvalidUpload, match="^This file is empty") as caught:
-            check_size(size, 100)
-        assert caught.value.field == "size"
+def test_sizes_must_not_be_negative_and_fit_the_room() -> None:
+    with pytest.raises(InvalidUpload, match="^A file's size can't be negative") as caught:
+        check_size(-1, 100)
+    assert caught.value.field == "size"
+    check_size(0, 0)  # an empty file is a file (issue 34), and takes no room
     with pytest.raises(NoRoom, match=r"^This file is 101 bytes but only 100 bytes is left\.") as refused:
         check_size(101, 100)
     assert refused.value.extra() == {"needed_bytes": 101, "available_bytes": 100}

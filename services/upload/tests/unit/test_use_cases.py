@@ -10,7 +10,7 @@ import pytest
 from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, current, session_row, world
 
 from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
-from docstore_upload.domain.errors import InvalidUpload, NotStoredYet, StaleBase, TooLarge, UploadClosed
+from docstore_upload.domain.errors import InvalidUpload, NameTaken, NotStoredYet, StaleBase, TooLarge, UploadClosed
 from docstore_upload.domain.grants import GrantRequest
 from docstore_upload.domain.sessions import ABORTED, COMPLETED, EXPIRED, PENDING, REJECTED, VERIFYING, shown_status
 
@@ -44,7 +44,7 @@ async def test_an_editors_multipart_grant_is_the_owners_and_gets_part_urls() -> 
     ("request_", "refused"),
     [
         (GrantRequest("a/b.txt", 4, "text/plain"), InvalidUpload),
-        (GrantRequest("a.txt", 0, "text/plain"), InvalidUpload),
+        (GrantRequest("a.txt", -1, "text/plain"), InvalidUpload),
         (GrantRequest("a.txt", 4, "text/plain", expires_in=901), InvalidUpload),
         (GrantRequest("a.txt", 4, "text/plain", base_version=1), InvalidUpload),
         (GrantRequest("a.txt", 4, "text/plain", document_id=DOC), InvalidUpload),
@@ -144,3 +144,34 @@ async def test_the_late_write_sweep_looks_once_at_each_finished_form() -> None:
     assert await w.uploads.sweep_late_writes()
     assert row["staging_key"] not in w.storage.objects
     assert not await w.uploads.sweep_late_writes()  # claimed once
+
+
+async def test_a_new_documents_grant_for_a_taken_name_is_refused_with_409_and_reserves_nothing() -> None:
+    """One live document per name in a folder (issue 34): metadata is asked before the grant."""
+    w = world()
+    w.metadata.names.add((OWNER, "/", "r\u00e9sum\u00e9.txt"))
+    # The name as macOS spells it (NFD) is the same name once normalised.
+    with pytest.raises(NameTaken) as refused:
+        await w.uploads.grant(OWNER, GrantRequest("re\u0301sume\u0301.txt", 4, "text/plain"))
+    assert refused.value.status == 409 and refused.value.extra() == {"field": "filename"}
+    assert w.sessions.rows == {} and w.quota.reserved == []
+    await w.uploads.grant(OWNER, GrantRequest("R\u00e9sum\u00e9.txt", 4, "text/plain"))  # case kept: another name
+
+
+async def test_a_batch_refuses_taken_names_and_the_second_of_two_new_files_of_one_name() -> None:
+    w = world()
+    w.metadata.names.add((OWNER, "/", "taken.txt"))
+    results = await w.uploads.grant_many(
+        OWNER,
+        [GrantRequest(n, 4, "text/plain") for n in ("taken.txt", "new.txt", "new.txt", "other.txt")],
+    )
+    assert [type(r).__name__ for r in results] == ["NameTaken", "IssuedGrant", "NameTaken", "IssuedGrant"]
+
+
+async def test_an_empty_file_is_granted_and_holds_no_room() -> None:
+    """A 0-byte file is a document like any other (issue 34); quota holds only sizes above 0."""
+    w = world()
+    issued = await w.uploads.grant(OWNER, GrantRequest("empty.txt", 0, "text/plain"))
+    assert issued.form is not None and w.quota.reserved == []
+    [result] = await w.uploads.grant_many(OWNER, [GrantRequest(".gitkeep", 0, "text/plain")])
+    assert type(result).__name__ == "IssuedGrant" and w.quota.reserved == []

@@ -285,6 +285,13 @@ class FakeMetadata:
         self.stored = stored or {}
         """(account, sha256) -> a version of that account's own documents with those bytes."""
         self.bytes_asked: list[tuple[str, str]] = []
+        self.names: set[tuple[str, str, str]] = set()
+        """(account, folder, name) of live documents, for `taken`."""
+
+    async def taken(self, account_id: str, places: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        if self.down:
+            raise MetadataUnavailable("metadata timed out")
+        return {(path, name) for path, name in places if (account_id, path, name) in self.names}
 
     async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
         self.asked.append((account_id, document_id))

@@ -231,6 +231,11 @@ class Gateway:
             if len(items) < 1000:
                 return entries, cursor
 
+    def move(self, document_id: str, path: str, name: str) -> dict[str, Any]:
+        """Rename and/or move a document (no bytes travel); the document as it is now. A 409 when
+        another live document holds that name in that folder."""
+        return dict(self.call("PATCH", f"/v1/documents/{document_id}", json={"name": name, "path": path}).json())
+
     def trash(self, document_id: str) -> None:
         """Move to the trash (never a permanent delete); a document already gone is fine."""
         self.call("DELETE", f"/v1/documents/{document_id}", ok=(204, 404, 410))

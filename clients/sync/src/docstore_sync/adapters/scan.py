@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ class Scan:
     files: dict[str, LocalFile] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     hashed: int = 0
+    empty_folders: list[str] = field(default_factory=list)
+    """Folders with no file in them, at any depth: they do not sync yet (folders are not things on
+    the server until issue 27); `status` and the sync's warnings say so."""
 
     def shas(self) -> dict[str, str]:
         return {p: f.sha256 for p, f in self.files.items()}
@@ -56,6 +60,8 @@ def scan(
     rules: IgnoreRules,
     cache: dict[str, tuple[int, int, str]],
     remember: Callable[[str, int, int, str], None] | None = None,
+    *,
+    hash_files: bool = True,
 ) -> Scan:
     """Walk `root` (not following links), skip ignored paths, hash what the cache cannot vouch for.
 
@@ -63,19 +69,25 @@ def scan(
     regular file costs one `lstat` (a re-sync of 10,000 files is mostly this walk)."""
     out = Scan()
 
-    def walk(folder: str, prefix: str) -> None:
+    def walk(folder: str, prefix: str) -> bool:
+        """Whether the folder holds a file (at any depth)."""
+        holds = False
         try:
             with os.scandir(folder) as found:
                 entries = sorted(found, key=lambda e: e.name)
         except OSError as error:
             out.warnings.append(f"{prefix or './'}: cannot be listed ({error.strerror}), skipped")
-            return
+            return True
         for entry in entries:
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
                 if not rules.ignored(rel + "/"):
-                    walk(entry.path, rel + "/")
+                    if walk(entry.path, rel + "/"):
+                        holds = True
+                    else:
+                        out.empty_folders.append(rel)
                 continue
+            holds = True
             if rules.ignored(rel):
                 continue
             try:
@@ -88,11 +100,11 @@ def scan(
             if not stat.S_ISREG(st.st_mode):
                 out.warnings.append(f"{rel}: not a regular file, skipped")
                 continue
-            if st.st_size == 0:
-                out.warnings.append(f"{rel}: empty, skipped (DocStore keeps no empty files)")
-                continue
-            cached = cache.get(rel)
+            # The state keys a file by its NFC name (`domain.plan.key_of`); an NFD spelling finds it there.
+            cached = cache.get(rel) or cache.get(unicodedata.normalize("NFC", rel))
             chunks = None
+            if not hash_files:
+                continue
             if cached and cached[0] == st.st_size and cached[1] == st.st_mtime_ns:
                 sha = cached[2]
             else:
@@ -108,6 +120,7 @@ def scan(
                 if remember:
                     remember(rel, st.st_size, st.st_mtime_ns, sha)
             out.files[rel] = LocalFile(sha, st.st_size, st.st_mtime_ns, chunks)
+        return holds
 
     walk(str(root), "")
     return out

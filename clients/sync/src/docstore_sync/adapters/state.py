@@ -110,6 +110,17 @@ class State:
         self._x("DELETE FROM files WHERE path = ?", (path,))
         self._x("DELETE FROM hashes WHERE path = ?", (path,))
 
+    def rename(self, old: str, new: str) -> None:
+        """The last synced state of `old` is now `new`'s (a move; nothing when `old` has none)."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "DELETE FROM files WHERE path = ? AND EXISTS (SELECT 1 FROM files WHERE path = ?)", (new, old)
+            )
+            self.db.execute("UPDATE files SET path = ? WHERE path = ?", (new, old))
+            self.db.execute("UPDATE OR REPLACE hashes SET path = ? WHERE path = ?", (new, old))
+            self.db.execute("COMMIT")
+
     def hash_cache(self) -> dict[str, tuple[int, int, str]]:
         rows = self._x("SELECT path, size, mtime_ns, sha256 FROM hashes")
         return {p: (size, mtime, sha) for p, size, mtime, sha in rows}

@@ -154,6 +154,22 @@ class DocumentRepository:
     async def insert_version(self, version: Mapping[str, Any]) -> None:
         await self.versions.insert_one(dict(version), session=self.session)
 
+    async def live_named(self, account_id: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The account's live documents at these (folder, name) places: place -> document id.
+        Names are stored in NFC (`check_name`), so an equal name is an equal string."""
+        if not places:
+            return {}
+        found = self.documents.find(
+            {
+                "account_id": account_id,
+                "trashed": False,
+                "$or": [{"path": path, "name": name} for path, name in sorted(set(places))],
+            },
+            {"path": 1, "name": 1},
+            session=self.session,
+        )
+        return {(row.get("path", "/"), row["name"]): row["_id"] async for row in found}
+
     async def get_many(self, document_ids: Sequence[str]) -> dict[str, Doc]:
         """The documents of these ids that exist, by id."""
         found = find_in(self.documents, "_id", set(document_ids), session=self.session)

@@ -34,11 +34,14 @@ from docstore_metadata.api.schemas import (
     InternalBytesOut,
     InternalDocumentOut,
     InternalPlanOut,
+    PlacesIn,
     PlanIn,
     PreviewStateOut,
     ReplicaIn,
     ReplicaOut,
     SignupIn,
+    TakenOut,
+    TakenPlaceOut,
     VersionOut,
     VersionPage,
     VersionPath,
@@ -427,6 +430,19 @@ async def internal_bytes(
         size=found["size"],
         sha256=found["sha256"],
     )
+
+
+@router.post(
+    "/internal/accounts/{account_id}/names/taken",
+    tags=["internal"],
+    summary="Which (folder, name) places a live document of the account holds (upload asks before "
+    "granting a new document: one live document per name in a folder)",
+)
+async def internal_names_taken(
+    account_id: AccountIdPath, body: PlacesIn, documents: DocumentsDep, _caller: ServiceCaller
+) -> TakenOut:
+    found = await documents.taken(account_id, [(p.path, p.name) for p in body.places])
+    return TakenOut(taken=[TakenPlaceOut(path=p, name=n, document_id=d) for (p, n), d in sorted(found.items())])
 
 
 @router.get(

@@ -238,6 +238,25 @@ class InternalDocumentOut(BaseModel):
     current_sha256: str | None = None
 
 
+class PlaceIn(BaseModel):
+    path: str = Field(max_length=1024)
+    name: str = Field(max_length=1024)
+
+
+class PlacesIn(BaseModel):
+    places: list[PlaceIn] = Field(max_length=1000)
+
+
+class TakenPlaceOut(PlaceIn):
+    document_id: str
+
+
+class TakenOut(BaseModel):
+    """The asked places a live document of the account holds (upload refuses a second: 409)."""
+
+    taken: list[TakenPlaceOut]
+
+
 class InternalBytesOut(BaseModel):
     """A version of the account's own documents holding the asked bytes (upload's dedupe)."""
 

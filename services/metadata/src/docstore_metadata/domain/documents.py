@@ -68,6 +68,20 @@ class InTrash(Conflict):
         self.document_id = document_id
 
 
+class NameTaken(Conflict):
+    """Another live document holds this name in this folder: one live document per name (NFC,
+    case kept), so a sync client never sees two documents at one path."""
+
+    def __init__(self, path: str, name: str) -> None:
+        where = "your top folder" if path == "/" else path
+        super().__init__(f"There is already a document called \u201c{name}\u201d in {where}. Choose another name.")
+        self.path = path
+        self.name = name
+
+    def extra(self) -> dict[str, Any]:
+        return {"field": "name"}
+
+
 class NotInTrash(Conflict):
     """Restore from the trash of a document that is not there."""
 
@@ -270,15 +284,25 @@ def matches(doc: Mapping[str, Any], criteria: SearchCriteria) -> bool:
 # --- conflicts ----------------------------------------------------------------------------
 
 
-def conflict_copy_name(name: str, at: datetime) -> str:
-    """`report.pdf` -> `report (conflict copy 2026-11-22 1432).pdf`: the later of two writes
-    from the same base keeps its bytes under this name, in the same folder."""
-    stamp = at.strftime("%Y-%m-%d %H%M")
+def conflict_copy_name(name: str, at: datetime, tag: str = "") -> str:
+    """`report.pdf` -> `report (conflict copy 2026-11-22 143201 1a2b3c).pdf`: the later of two
+    writes from the same base keeps its bytes under this name, in the same folder. The time to the
+    second and `tag` (the copy's own id, shortened: `conflict_copy_id`) keep two copies made side
+    by side apart; `numbered` is the last resort when a name is still taken."""
+    stamp = at.strftime("%Y-%m-%d %H%M%S")
     dot = name.rfind(".")
     stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
-    suffix = f" (conflict copy {stamp})"
+    suffix = f" (conflict copy {stamp}{' ' + tag if tag else ''})"
     stem = stem[: MAX_NAME - len(suffix) - len(ext)]
     return f"{stem}{suffix}{ext}"
+
+
+def numbered(name: str, n: int) -> str:
+    """`report.pdf` -> `report 2.pdf` (the counter when a name is taken)."""
+    dot = name.rfind(".")
+    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    suffix = f" {n}"
+    return f"{stem[: MAX_NAME - len(suffix) - len(ext)]}{suffix}{ext}"
 
 
 def conflict_copy_id(upload_id: str) -> str:

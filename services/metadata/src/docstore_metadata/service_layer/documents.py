@@ -9,7 +9,8 @@ housekeeping, which is woken then.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from docstore_metadata.domain import full_text
 from docstore_metadata.domain.consistency import version_recorded_event_id
 from docstore_metadata.domain.documents import (
     DocumentNotFound,
+    NameTaken,
     NotOwner,
     SearchCriteria,
     VersionNotFound,
@@ -54,8 +56,10 @@ from docstore_metadata.domain.documents import (
     live,
     new_document,
     next_version,
+    numbered,
     restored_from_trash,
     restored_version_row,
+    search_keys,
     trashed,
     version_row,
     versions_to_prune,
@@ -153,6 +157,13 @@ class Documents:
             # An event twice in one batch counts once.
             todo = [(event_id, event) for event_id, event in dict(uploads).items() if event_id in fresh]
             existing = await tx.repos.documents.get_many([event.document_id for _, event in todo])
+            # One live document per name in a folder: the names of this batch's new documents
+            # that are taken, one question per account (see `_free_name`).
+            fresh_events = [event for _, event in todo if event.document_id not in existing]
+            held: set[tuple[str, str, str]] = set()
+            for account_id in sorted({event.account_id for event in fresh_events}):
+                places = [(e.path, e.filename) for e in fresh_events if e.account_id == account_id]
+                held |= {(account_id, *place) for place in await tx.repos.documents.live_named(account_id, places)}
             created = _Created()
             for event_id, event in todo:
                 with handling(event_id):  # file.version-recorded joins this upload's trace
@@ -162,7 +173,12 @@ class Documents:
                         await created.write(tx)
                         await self._record(tx, event)
                     else:
-                        self._hold_new(tx, event, created, datetime.now(UTC))
+                        now = datetime.now(UTC)
+                        name = event.filename
+                        if (event.account_id, event.path, name) in held:
+                            name = await self._free_name(tx, event, name, self._copy_names(event, name, now), held)
+                        held.add((event.account_id, event.path, name))
+                        self._hold_new(tx, event, created, now, name=name)
             await created.write(tx)
 
         return await self.uow.run_once_each(
@@ -196,6 +212,11 @@ class Documents:
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in outcomes], work=work
         )
 
+    async def taken(self, account_id: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Upload asks before a grant for a new document: which (folder, name) places a live
+        document of the account holds (place -> its id)."""
+        return await self.reads.documents.live_named(account_id, places)
+
     async def plans_of(self, owners: set[str]) -> dict[str, str]:
         """The plan of each of these accounts (the owners of documents an answer shows)."""
         return {owner: await self.reads.accounts.plan_of(owner) for owner in owners}
@@ -214,12 +235,14 @@ class Documents:
         now = datetime.now(UTC)
         if document is not None and is_conflict(document, event.base_version):
             copy_id = conflict_copy_id(event.upload_id)
+            wanted = conflict_copy_name(document["name"], now, copy_id[:6])
+            fallbacks = (numbered(wanted, n) for n in itertools.count(2))
             copy = await self._new_document(
                 tx,
                 event,
                 now,
                 document_id=copy_id,
-                name=conflict_copy_name(document["name"], now),
+                name=await self._free_name(tx, event, wanted, fallbacks, path=document.get("path", "/")),
                 path=document.get("path", "/"),
                 tags=document.get("tags", []),
                 title=document.get("title"),
@@ -236,23 +259,54 @@ class Documents:
             return VersionRecorded(copy_id, 1, True, conflict_of=document["_id"])
         if document is None:
             created = _Created()
-            self._hold_new(tx, event, created, now)
+            name = await self._free_name(tx, event, event.filename, self._copy_names(event, event.filename, now))
+            self._hold_new(tx, event, created, now, name=name)
             await created.write(tx)
             return VersionRecorded(event.document_id, 1, True)
         row = version_row(event, event.document_id, next_version(document["current_version"]), now)
         await self._make_current(tx, document, row, now, actor_id=event.actor_id or event.account_id)
         return VersionRecorded(event.document_id, row["version"], False)
 
-    def _hold_new(self, tx: Tx, event: UploadCompleted, created: _Created, now: datetime) -> None:
+    @staticmethod
+    def _copy_names(event: UploadCompleted, name: str, now: datetime) -> Iterator[str]:
+        """The names a new document takes when its own is taken: a conflict-copy name, then numbered."""
+        first = conflict_copy_name(name, now, event.document_id[:6])
+        return itertools.chain([first], (numbered(first, n) for n in itertools.count(2)))
+
+    @staticmethod
+    async def _free_name(
+        tx: Tx,
+        event: UploadCompleted,
+        wanted: str,
+        fallbacks: Iterator[str],
+        held: set[tuple[str, str, str]] | None = None,
+        *,
+        path: str | None = None,
+    ) -> str:
+        """`wanted`, or the first of `fallbacks` that no live document of the account (nor one
+        `held` for this batch) has in the folder. Upload refuses a grant for a taken name (409),
+        but two grants for one new name can race: the second to complete must not become a
+        silent duplicate, so it is created under a conflict-copy name, in the feed like any
+        other new document (the sync client downloads it as such)."""
+        folder = event.path if path is None else path
+        held = held or set()
+        for name in itertools.chain([wanted], fallbacks):
+            if (event.account_id, folder, name) in held:
+                continue
+            if not await tx.repos.documents.live_named(event.account_id, [(folder, name)]):
+                return name
+        raise AssertionError("unreachable: the fallbacks never end")
+
+    def _hold_new(self, tx: Tx, event: UploadCompleted, created: _Created, now: datetime, *, name: str) -> None:
         """`_record` for an upload of a document id not seen before, its writes held back in
         `created` and written with the others of the batch (`_Created.write`): a new document at
-        version 1, its `file.version-recorded` and its "created" change."""
+        version 1 named `name` (see `_free_name`), its `file.version-recorded` and its "created" change."""
         row = version_row(event, event.document_id, 1, now)
         document = new_document(
             event,
             now,
             document_id=event.document_id,
-            name=event.filename,
+            name=name,
             path=event.path,
             tags=event.tags,
             title=event.title,
@@ -393,6 +447,11 @@ class Documents:
             changes, kinds = detail_changes(document, name=new_name, tags=new_tags, path=new_path)
             if not changes:
                 return document
+            if "name" in changes or "path" in changes:  # one live document per name in a folder
+                place = (changes.get("path", document.get("path", "/")), changes.get("name", document["name"]))
+                holder = (await tx.repos.documents.live_named(document["account_id"], [place])).get(place)
+                if holder is not None and holder != document_id:
+                    raise NameTaken(*place)
             await tx.repos.documents.update_document(document_id, changes)
             document.update(changes)
             tx.emit(
@@ -446,6 +505,15 @@ class Documents:
                 raise DocumentNotFound(document_id)
             now = datetime.now(UTC)
             changes = restored_from_trash(document, now, self.limits.trash_retention)
+            # Its name taken meanwhile by a live document: it comes back as "name 2", never a duplicate.
+            path = document.get("path", "/")
+            for name in itertools.chain(
+                [document["name"]], (numbered(document["name"], n) for n in itertools.count(2))
+            ):
+                if not await tx.repos.documents.live_named(account_id, [(path, name)]):
+                    break
+            if name != document["name"]:
+                changes |= {"name": name, **search_keys(name)}
             await tx.repos.documents.update_document(document_id, changes)
             document.update(changes)
             tx.emit(FileRestored(account_id=account_id, document_id=document_id))

@@ -47,6 +47,21 @@ class MetadataClient:
             current_sha256=body.get("current_sha256"),
         )
 
+    async def taken(self, account_id: str, places: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (folder, name) places a live document of the account holds (one request)."""
+        if not places:
+            return set()
+        try:
+            response = await self.http.post(
+                f"/internal/accounts/{account_id}/names/taken",
+                json={"places": [{"path": path, "name": name} for path, name in places]},
+            )
+        except httpx.HTTPError as error:
+            raise MetadataUnavailable(str(error)) from error
+        if response.status_code != 200:
+            raise MetadataUnavailable(f"metadata answered {response.status_code}")
+        return {(p["path"], p["name"]) for p in response.json()["taken"]}
+
     async def stored_bytes(self, account_id: str, sha256: str) -> StoredBytes | None:
         """Dedupe: a version of the account's own documents with these bytes, else None (metadata
         searches that account only)."""

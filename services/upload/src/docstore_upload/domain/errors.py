@@ -165,6 +165,26 @@ class StaleBase(errors.Conflict):
         return {"current_version": self.current_version}
 
 
+class NameTaken(errors.Conflict):
+    """A new document's name is held by another live document in that folder (names compare in
+    NFC, case kept: `résumé.txt` typed on macOS and on Windows is one name)."""
+
+    problem = "name-taken"
+    title = "Name taken"
+
+    def __init__(self, path: str, name: str) -> None:
+        where = "your top folder" if path == "/" else path
+        super().__init__(
+            f"There is already a document called “{name}” in {where}. "
+            "Choose another name, or upload a new version of that document."
+        )
+        self.path = path
+        self.name = name
+
+    def extra(self) -> dict[str, object]:
+        return {"field": "filename"}
+
+
 class NotStoredYet(errors.Conflict):
     """Completion was asked for before the object (or every part) reached S3."""
 

@@ -92,12 +92,14 @@ def check_tags(tags: list[str]) -> list[str]:
         return names.check_tags(tags)
 
 
-EMPTY_FILE = "This file is empty. Only files with something in them can be uploaded."
+NEGATIVE_SIZE = "A file's size can't be negative."
+# An empty file is a file (a sync client keeps `.gitkeep`, `__init__.py`, a truncated log): size 0
+# is granted like any other, without holding room in quota (there is none to hold; see `FREE`).
 
 
 def check_size(size: int, room_bytes: int) -> None:
-    if size <= 0:
-        raise InvalidUpload(EMPTY_FILE, field="size")
+    if size < 0:
+        raise InvalidUpload(NEGATIVE_SIZE, field="size")
     if size > room_bytes:
         raise NoRoom(size, room_bytes)
 
@@ -199,7 +201,7 @@ def form_policy(
     else:
         fields["success_action_status"] = "201"
     conditions: list[Any] = [{name: value} for name, value in fields.items()]
-    conditions.append(["content-length-range", 1, max_size])
+    conditions.append(["content-length-range", 0, max_size])
     return fields, conditions
 
 
@@ -264,8 +266,8 @@ def check_request(request: GrantRequest, limits: Limits) -> GrantRequest:
         tags=tuple(check_tags(list(request.tags))),
         path=check_path(request.path),
     )
-    if request.size <= 0:
-        raise InvalidUpload(EMPTY_FILE, field="size")
+    if request.size < 0:
+        raise InvalidUpload(NEGATIVE_SIZE, field="size")
     if request.sha256 is not None:
         sha = request.sha256.lower()
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
@@ -338,6 +340,10 @@ class Reservation:
     def room(self) -> Room:
         """The account's plan and upgrade, as a refusal tells them."""
         return Room(self.plan, self.cap_bytes, self.upgrade_plan, self.upgrade_cap_bytes)
+
+
+FREE = Reservation(granted=True, room_bytes=0, cap_bytes=0, over_quota=False, plan="")
+"""What an empty file's grant holds in quota: nothing (quota holds only sizes above 0)."""
 
 
 def check_reservation(reservation: Reservation, size: int) -> None:

@@ -53,3 +53,7 @@ class Documents(Protocol):
     async def stored_bytes(self, account_id: str, sha256: str) -> StoredBytes | None:
         """A version of `account_id`'s own documents whose bytes have this sha256, else None."""
         ...
+
+    async def taken(self, account_id: str, places: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (folder, name) places a live document of the account holds."""
+        ...

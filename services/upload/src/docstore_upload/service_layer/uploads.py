@@ -36,16 +36,19 @@ from docstore_upload.domain.errors import (
     DECLINED,
     CompletionFailed,
     InvalidUpload,
+    NameTaken,
     NoLongerAllowed,
     NotStoredYet,
     TooLarge,
     UploadNotFound,
 )
 from docstore_upload.domain.grants import (
+    FREE,
     CurrentDocument,
     Grant,
     GrantRequest,
     Limits,
+    Reservation,
     StoredBytes,
     check_base,
     check_batch,
@@ -136,6 +139,10 @@ SHA_MISMATCH = "the assembled file's sha256 is not the one declared"
 PIN_IGNORED = "the stored file's sha256 is not the one its form allowed"
 """Why a pinned form upload is rejected if S3 stored other bytes than the form's checksum allows
 (a store that ignores checksums; SeaweedFS and AWS S3 refuse them with 400 `BadDigest`)."""
+
+
+async def _no_reservations() -> dict[str, Reservation]:
+    return {}
 
 
 async def _none() -> None:
@@ -234,6 +241,9 @@ class Uploads:
             request = replace(request, chunks=check_chunks(request.chunks, request.size))
         # A new version of a document shared for editing is stored and counted as the owner's.
         current = await self._current_for(account_id, request)
+        if current is None and await self.metadata.taken(account_id, [(request.path, request.filename)]):
+            # One live document per name in a folder: a second would be a silent duplicate.
+            raise NameTaken(request.path, request.filename)
         document_id, owner_id = (current.document_id, current.owner_id) if current else (str(uuid.uuid4()), account_id)
         if request.sha256 and owner_id == account_id:
             # Only for the caller's own documents: an editor of a shared document must not learn,
@@ -259,7 +269,10 @@ class Uploads:
         )
         # The room is held for this grant until it completes or expires, so grants issued side by
         # side never add up past the cap (quota decides atomically per account).
-        check_reservation(await self.quota.reserve(owner_id, upload_id, request.size, grant.expires_at), request.size)
+        reserved = (
+            await self.quota.reserve(owner_id, upload_id, request.size, grant.expires_at) if request.size else FREE
+        )
+        check_reservation(reserved, request.size)
         # The watcher that completes or expires it later continues this request's trace.
         extra: dict[str, Any] = {"actor_id": account_id, "traceparent": current_traceparent()}
         if multipart:
@@ -328,6 +341,20 @@ class Uploads:
             return index, request, grant
 
         planned = [p for p in await asyncio.gather(*(plan(i, r) for i, r in enumerate(requests))) if p is not None]
+        # One live document per name in a folder: new documents whose name is held (by a live
+        # document, or by an earlier item of this batch) are refused, one question for the batch.
+        new = [(request.path, request.filename) for _, request, _ in planned if request.document_id is None]
+        held = await self.metadata.taken(account_id, new) if new else set()
+        kept: list[tuple[int, GrantRequest, Grant]] = []
+        for index, request, grant in planned:
+            place = (request.path, request.filename)
+            if request.document_id is None:
+                if place in held:
+                    results[index] = NameTaken(*place)
+                    continue
+                held.add(place)
+            kept.append((index, request, grant))
+        planned = kept
         # Dedupe (the caller's own documents only, as in `grant`): bytes the account already stores.
         # Metadata is asked only about the sha256s that an upload of this region completed into
         # the account's documents (one query here): a version's bytes in this bucket were all
@@ -361,19 +388,21 @@ class Uploads:
         by_owner: dict[str, list[tuple[int, GrantRequest, Grant]]] = {}
         for item in planned:
             by_owner.setdefault(item[2].account_id, []).append(item)
+        held_room = [
+            [(grant.upload_id, request.size, grant.expires_at) for _, request, grant in items if request.size]
+            for items in by_owner.values()
+        ]
         answers = await asyncio.gather(
             *(
-                self.quota.reserve_many(
-                    owner, [(grant.upload_id, request.size, grant.expires_at) for _, request, grant in items]
-                )
-                for owner, items in by_owner.items()
+                self.quota.reserve_many(owner, room) if room else _no_reservations()
+                for owner, room in zip(by_owner, held_room, strict=True)
             )
         )
         granted: list[tuple[int, GrantRequest, Grant]] = []
         for items, reservations in zip(by_owner.values(), answers, strict=True):
             for index, request, grant in items:
                 try:
-                    check_reservation(reservations[grant.upload_id], request.size)
+                    check_reservation(reservations[grant.upload_id] if request.size else FREE, request.size)
                 except DomainError as error:
                     results[index] = error
                     continue
