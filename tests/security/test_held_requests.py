@@ -20,19 +20,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 POLLS = 105
 """More than the upstream pool (100): on main the 101st request of anyone waits for a poll to end."""
-WAIT = 5
+WAIT = 8
+"""Each poll's wait: well past the moment the test looks (on main the pool frees only then)."""
 PER_ACCOUNT = 6
 """The gateway's default GATEWAY_HELD_REQUESTS_PER_ACCOUNT (the test system keeps it)."""
-FAST = 1.5
-"""Seconds another person's request may take while the polls are held (0.04 s unloaded; the
-slow answer on main comes after a poll ends, WAIT s)."""
+LOOK = 3.0
+"""Seconds given to the refusals to come back (they come at once; on main none does)."""
+FAST = 3.0
+"""Seconds another person's request may take while the polls are held (0.04 s unloaded; on main
+it waits for a pooled connection past the gateway's 5 s connect timeout)."""
 
 
 async def test_one_accounts_many_long_polls_leave_another_persons_requests_fast(system: System) -> None:
     hog, other = await new_user(system.gateway), await new_user(system.gateway)
     limits = httpx.Limits(max_connections=POLLS + 10)
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0, limits=limits) as api:
-        cursor = (await api.get("/v1/changes", headers=hog.auth)).json()["next_cursor"]  # nothing after it: each waits
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=60.0, limits=limits) as api:
+        cursor = (await api.get("/v1/changes", headers=hog.auth)).json()["next_cursor"]  # nothing after it
         answers: list[httpx.Response] = []
 
         async def poll() -> None:
@@ -41,19 +44,18 @@ async def test_one_accounts_many_long_polls_leave_another_persons_requests_fast(
         started = time.monotonic()
         polls = [asyncio.create_task(poll()) for _ in range(POLLS)]
         try:
-            # The refusals come back at once; on main none does, and this waits out its bound.
-            while len(answers) < POLLS - PER_ACCOUNT and time.monotonic() - started < WAIT - 2:
+            while len(answers) < POLLS - PER_ACCOUNT and time.monotonic() - started < LOOK:
                 await asyncio.sleep(0.05)
             async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as person:
                 before = time.monotonic()
                 mine = await person.get("/v1/account", headers=other.auth)
                 took = time.monotonic() - before
-            assert mine.status_code == 200, mine.text
-            assert took < FAST, f"another person's request took {took:.2f} s while one account held {POLLS} polls"
+            held = [task for task in polls if not task.done()]
         finally:
-            await asyncio.gather(*polls)
+            await asyncio.gather(*polls, return_exceptions=True)
+    assert mine.status_code == 200, mine.text
+    assert took < FAST, f"another person's request took {took:.2f} s while one account held {POLLS} polls"
     refused = [answer for answer in answers if answer.status_code == 429]
-    held = [answer for answer in answers if answer.status_code == 200]
-    assert len(held) == PER_ACCOUNT and len(refused) == POLLS - PER_ACCOUNT, sorted(a.status_code for a in answers)
+    assert len(refused) == POLLS - PER_ACCOUNT and len(held) == PER_ACCOUNT, sorted(a.status_code for a in answers)
     assert all(int(answer.headers["retry-after"]) > 0 for answer in refused)
     assert "long polls" in refused[0].json()["detail"]
