@@ -14,8 +14,8 @@ from docstore_events.accounts import (
     Plan,
 )
 from docstore_events.base import EVENT_TYPES, Event
-from docstore_events.event_types import CATALOGUE
 from docstore_events.envelope import Envelope, KafkaRecord, UndecodableEvent, decode, encode
+from docstore_events.event_types import CATALOGUE
 from docstore_events.files import (
     FileDeleted,
     FileDetailsChanged,

@@ -162,6 +162,7 @@ def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountS
         peers=settings.peers(),
         replication_secret=settings.replication_secret,
         peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
+        report_to=settings.security_contact,
     )
 
 

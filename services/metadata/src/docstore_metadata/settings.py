@@ -80,6 +80,10 @@ class Settings(ServiceSettings, S3Settings):
     reset_mails_per_hour: int = 3
     """Password-reset mails one account gets in an hour, however often a reset is asked for it."""
 
+    security_contact: str = "security@docstore.example"
+    """`METADATA_SECURITY_CONTACT`: where people report "this was not me"; the mail that tells an old
+    address it was replaced by a new one names it (issue 33)."""
+
     admin_usernames: str = ""
     """Comma-separated usernames that get the admin role when they log in (the operator dashboard)."""
 
