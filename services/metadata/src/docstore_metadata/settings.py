@@ -31,6 +31,13 @@ class Settings(ServiceSettings, S3Settings):
     """How often a replica looks for expired trash to purge."""
     purge_lease_seconds: float = 300
     """A purge claim older than this is taken over by another replica."""
+    account_purge_grace_days: float = 30
+    """`METADATA_ACCOUNT_PURGE_GRACE_DAYS`: how long after `DELETE /account` the account's documents,
+    versions, previews, index entries and S3 objects stay before they are purged (its links and
+    shares end at once). The time to undo a mistaken or forced deletion by hand, and the longest a
+    deleted account's bytes are kept."""
+    account_purge_interval_seconds: float = 60
+    """How often a replica looks for deleted accounts' documents whose purge is due."""
     garbage_interval_seconds: float = 5
     """How often S3 objects of pruned versions and purged documents are deleted."""
     changes_wait_max_seconds: float = 30

@@ -144,3 +144,14 @@ async def test_the_late_write_sweep_looks_once_at_each_finished_form() -> None:
     assert await w.uploads.sweep_late_writes()
     assert row["staging_key"] not in w.storage.objects
     assert not await w.uploads.sweep_late_writes()  # claimed once
+
+
+async def test_a_deleted_accounts_pending_uploads_end_and_a_redelivery_changes_nothing() -> None:
+    """Issue 33, finding 8: `account.deleted` ends what the account started; nothing of it becomes a version."""
+    row = session_row()
+    w = world(row)
+    w.storage.put(row["staging_key"], b"ab")
+    assert await w.uploads.close_account(OWNER) == 1
+    assert w.sessions.rows["up-1"]["status"] == REJECTED and w.quota.released == [(OWNER, "up-1")]
+    assert row["staging_key"] not in w.storage.objects and w.uow.emitted == []
+    assert await w.uploads.close_account(OWNER) == 0
