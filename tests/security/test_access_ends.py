@@ -125,3 +125,72 @@ async def test_a_link_gives_nothing_once_its_creator_cannot_read_the_document(
     finally:
         await client.close()
     assert await served(link, str(api.base_url)) == 410
+
+
+def s3_of(endpoints: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoints.s3_endpoint,
+        region_name=REGION_A,
+        aws_access_key_id=endpoints.s3_access_key,
+        aws_secret_access_key=endpoints.s3_secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def object_exists(endpoints: Any, bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3_of(endpoints).head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return False
+    return True
+
+
+async def test_a_deleted_account_stays_public_no_longer(api: httpx.AsyncClient, endpoints: Any) -> None:
+    owner, grantee = await sign_up(api), await sign_up(api)
+    document_id = await owned_document(api, owner, "deleted-owner.txt")
+    await share(api, owner, document_id, grantee, "view")
+    link = (await api.post(f"/v1/documents/{document_id}/links", headers=owner.auth, json={})).json()
+    assert await served(link, str(api.base_url)) == 303
+    assert (await api.get(f"/v1/documents/{document_id}", headers=grantee.auth)).status_code == 200
+
+    assert (await api.delete("/v1/account", headers=owner.auth)).status_code == 204
+
+    # At once: the link and the share end (on main: 303 to S3, and the grantee still read it).
+    assert await served(link, str(api.base_url)) == 410
+    assert (await api.get(f"/v1/documents/{document_id}", headers=grantee.auth)).status_code == 404
+    shared = (await api.get("/v1/shared", headers=grantee.auth)).json()["items"]
+    assert document_id not in str(shared)
+
+    # The purge is scheduled a grace period after the deletion (the system's default: 30 days) ...
+    client, db = metadata_db(endpoints)
+    try:
+
+        async def scheduled() -> dict[str, Any] | None:
+            found = await db["documents"].find_one({"_id": document_id, "purge_at": {"$ne": None}})
+            return found
+
+        document = await eventually(scheduled, timeout=60)
+        account = await db["accounts"].find_one({"_id": owner.account_id})
+        grace = document["purge_at"] - account["deleted_at"]
+        assert 29.9 <= grace.total_seconds() / 86400 <= 30.1
+        version = await db["versions"].find_one({"document_id": document_id})
+        assert object_exists(endpoints, version["bucket"], version["key"])
+
+        # ... and when it comes, the document, its versions and its bytes go.
+        await db["documents"].update_one({"_id": document_id}, {"$set": {"purge_at": account["deleted_at"]}})
+
+        async def purged() -> bool:
+            return await db["documents"].find_one({"_id": document_id}) is None and not object_exists(
+                endpoints, version["bucket"], version["key"]
+            )
+
+        await eventually(purged, timeout=90)
+        assert await db["versions"].find_one({"document_id": document_id}) is None
+    finally:
+        await client.close()

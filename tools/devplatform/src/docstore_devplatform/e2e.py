@@ -53,6 +53,8 @@ SYSTEM_ENV = {
     "UPLOAD_WATCH_INTERVAL_SECONDS": "0.5",  # the upload watcher looks often, so tests need not wait
     "UPLOAD_MULTIPART_PART_BYTES": str(5 * 1024 * 1024),  # S3's smallest part: small files still get several
     "METADATA_FREE_VERSION_CAP": "3",  # retention is reached after a few versions
+    # A deleted account's documents are purged soon after their time comes (tests move it forward).
+    "METADATA_ACCOUNT_PURGE_INTERVAL_SECONDS": "2",
     "NOTIFY_COALESCE_WINDOW_SECONDS": "25",  # ten quick versions in the follow test fall into one window
     "NOTIFY_SWEEP_INTERVAL_SECONDS": "0.5",
     # A peer region that is down is retried at least every second, so tests see it catch up quickly.
