@@ -30,7 +30,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from docstore_metadata.domain.credentials import IssuedToken
+from docstore_metadata.domain.credentials import AddressInUse, IssuedToken
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]
@@ -121,20 +121,24 @@ class EmailClaims:
         return str(legacy["_id"]) if legacy is not None else None
 
     async def claim(self, address: str, account_id: str) -> bool:
-        """Make `account_id` the holder of `address`; False when another account holds it (the
-        unique `_id` settles two claims racing: one insert fails or one transaction conflicts)."""
-        holder = await self.holder(address)
-        if holder is not None:
-            return holder == account_id and await self._insert(address, account_id, ignore_own=True)
-        return await self._insert(address, account_id, ignore_own=False)
+        """Make `account_id` the holder of `address`; False when another account holds it.
 
-    async def _insert(self, address: str, account_id: str, *, ignore_own: bool) -> bool:
+        Read first, then insert only when nobody holds it: inside a transaction a failed insert
+        would abort the whole transaction. Two claims racing for one address conflict in MongoDB
+        (a write conflict, retried by the unit of work, whose retry reads the winner's claim); an
+        insert that still meets a committed claim raises `AddressInUse` (the transaction is over)."""
+        claimed = await self.collection.find_one({"_id": email_key(address)}, session=self.session)
+        if claimed is not None:
+            return bool(claimed["account_id"] == account_id)
+        holder = await self.holder(address)  # an account verified before claims existed
+        if holder is not None and holder != account_id:
+            return False
         try:
             await self.collection.insert_one(
                 {"_id": email_key(address), "account_id": account_id, "at": datetime.now(UTC)}, session=self.session
             )
-        except DuplicateKeyError:
-            return ignore_own
+        except DuplicateKeyError as error:
+            raise AddressInUse() from error
         return True
 
     async def release(self, account_id: str, address: str | None = None) -> None:
