@@ -215,7 +215,6 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     )
     try:
         urls = processes.start()
-        provision_admin(urls["gateway"], processes)
         yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs", ca_file=system.ca_file)
     finally:
         processes.stop()
