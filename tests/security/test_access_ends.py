@@ -182,6 +182,11 @@ async def test_a_deleted_account_stays_public_no_longer(api: httpx.AsyncClient, 
         version = await db["versions"].find_one({"document_id": document_id})
         assert object_exists(endpoints, version["bucket"], version["key"])
 
+        # A document the consumer did not see (recorded just after it ran) is scheduled by the loop.
+        await db["documents"].update_one({"_id": document_id}, {"$unset": {"purge_at": ""}})
+        again = await eventually(scheduled, timeout=60)
+        assert again["purge_at"] == document["purge_at"]
+
         # ... and when it comes, the document, its versions and its bytes go.
         await db["documents"].update_one({"_id": document_id}, {"$set": {"purge_at": account["deleted_at"]}})
 

@@ -25,12 +25,14 @@ class AccountDeletionRepository:
         self.follows = db["follows"]
         self.documents = db["documents"]
         self.emails = db["verified_emails"]
+        self.accounts = db["accounts"]
         self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index("owner_id")
         await self.follows.create_index("owner_id")
         await self.documents.create_index("purge_at", sparse=True)
+        await self.accounts.create_index("deleted_at", sparse=True)
 
     async def shares_touching(self, account_id: str) -> list[Doc]:
         """Every share of the account's documents, and every share naming it."""
@@ -58,6 +60,11 @@ class AccountDeletionRepository:
             {"account_id": account_id, "purge_at": None}, {"$set": {"purge_at": at}}, session=self.session
         )
         return result.modified_count
+
+    async def deleted_since(self, since: datetime) -> list[Doc]:
+        """Accounts deleted at or after `since`: `{_id, deleted_at}` each."""
+        found = self.accounts.find({"deleted_at": {"$gte": since}}, {"_id": 1, "deleted_at": 1}, session=self.session)
+        return await found.to_list(None)
 
     async def claim_due(self, now: datetime, *, claimant: str, lease: timedelta) -> Doc | None:
         """Claim one document whose purge is due (outside any transaction, like `claim_expired`)."""

@@ -28,6 +28,9 @@ from docstore_metadata.service_layer.documents import CONSUMER, Documents
 Tx = Transaction[Repositories]
 log = structlog.get_logger(__name__)
 
+STRAGGLER_WINDOW = timedelta(days=1)
+"""How long after a deletion the purge loop still looks for documents recorded after it."""
+
 
 class AccountPurge:
     def __init__(
@@ -56,10 +59,26 @@ class AccountPurge:
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
             for event_id in fresh:
                 event, at = events[event_id]
-                moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+                # From the deletion's own time (the event's for an account not held here).
+                account = await tx.repos.accounts.by_id(event.account_id)
+                moment = (account or {}).get("deleted_at") or at
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
                 await tx.repos.deletion.schedule_purge(event.account_id, moment + self.grace)
 
         return await self.uow.run_once_each(consumer=CONSUMER, event_ids=list(events), work=work)
+
+    async def schedule_stragglers(self, now: datetime | None = None) -> int:
+        """Documents recorded for an account after its `account.deleted` was applied (an upload that
+        completed in the same instant: `upload.completed` and `account.deleted` are different topics,
+        in no order) get their `purge_at` too. Accounts deleted within `STRAGGLER_WINDOW` are looked
+        at, each round; how many documents were scheduled."""
+        since = (now or datetime.now(UTC)) - STRAGGLER_WINDOW
+        scheduled = 0
+        for account in await self.reads.deletion.deleted_since(since):
+            deleted_at = account["deleted_at"]
+            deleted_at = deleted_at if deleted_at.tzinfo else deleted_at.replace(tzinfo=UTC)
+            scheduled += await self.reads.deletion.schedule_purge(str(account["_id"]), deleted_at + self.grace)
+        return scheduled
 
     async def purge_due(self, *, limit: int = 1000) -> int:
         """Purge the documents whose time came (each claimed first, so replicas never share one)."""
@@ -76,6 +95,8 @@ class AccountPurge:
         while True:
             try:
                 with loop_span("metadata account purge"):
+                    if stragglers := await self.schedule_stragglers():
+                        log.info("deleted_account_stragglers_scheduled", documents=stragglers)
                     if purged := await self.purge_due():
                         log.info("deleted_accounts_purged", documents=purged)
             except asyncio.CancelledError:
