@@ -12,7 +12,7 @@ import httpx
 
 from .conftest import PASSWORD, User, eventually, sign_up, upload
 
-ADMIN = "admin-e2e"  # METADATA_ADMIN_USERNAMES of the e2e system
+ADMIN = "admin-e2e"  # made an administrator by id when the e2e system starts (devplatform provision_admin)
 
 
 async def admin_headers(api: httpx.AsyncClient) -> dict[str, str]:

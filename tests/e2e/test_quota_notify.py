@@ -244,7 +244,7 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
 async def test_the_operator_dashboard_is_for_admins_only(api) -> None:
     user = await sign_up(api)
     assert (await api.get("/v1/admin/totals", headers=user.auth)).status_code == 403
-    # Admins are made by METADATA_ADMIN_USERNAMES; the e2e system names "admin-e2e".
+    # Admins are named by account id; the e2e system grants "admin-e2e" when it starts (provision_admin).
     created = await api.post(
         "/v1/accounts",
         json={"username": "admin-e2e", "email": "admin-e2e@example.com", "password": "correct horse battery staple"},

@@ -20,7 +20,7 @@ ADMIN_ROUTES = (
     ("GET", "/v1/admin/audit/export"),
     ("POST", "/v1/admin/audit/verify"),
 )
-ADMIN = "admin-e2e"  # METADATA_ADMIN_USERNAMES of the shared system
+ADMIN = "admin-e2e"  # made an administrator by id when the shared system starts (devplatform provision_admin)
 ADMIN_PASSWORD = "correct horse battery staple"
 
 

@@ -1,7 +1,8 @@
 """DocStore event contracts and the plumbing to publish and consume them.
 
 Event classes live in one module per domain (`accounts`, `uploads`, `files`, `quota`,
-`indexing`, `previews`, `shares`); importing this package registers them all.
+`indexing`, `previews`, `shares`, ...); `event_types.CATALOGUE` lists every one of them by hand,
+and importing this package imports it, so every process knows (and can decode) every type.
 """
 
 from docstore_events.accounts import (
@@ -14,6 +15,7 @@ from docstore_events.accounts import (
 )
 from docstore_events.base import EVENT_TYPES, Event
 from docstore_events.envelope import Envelope, KafkaRecord, UndecodableEvent, decode, encode
+from docstore_events.event_types import CATALOGUE
 from docstore_events.files import (
     FileDeleted,
     FileDetailsChanged,
@@ -43,6 +45,7 @@ from docstore_events.topics import all_topics, dead_letter_topic
 from docstore_events.uploads import UploadCompleted, UploadExpired, UploadInitiated
 
 __all__ = [
+    "CATALOGUE",
     "EVENT_TYPES",
     "AccountCreated",
     "AccountDeleted",

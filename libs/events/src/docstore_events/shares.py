@@ -47,8 +47,11 @@ class ShareLinkUsed(Event):
 
 class ShareLinkRevoked(Event):
     """Emitted by `metadata` when a link stops working before its expiry: revoked by a person
-    (`reason` "revoked", `actor_id` set), or killed because its document went to the trash or
-    was deleted (`reason` "document-trashed" / "document-deleted")."""
+    (`reason` "revoked", `actor_id` set), killed because its document went to the trash or
+    was deleted (`reason` "document-trashed" / "document-deleted"), or because the right it was
+    made with ended: its creator's share was removed or made view-only ("share-removed"), the
+    owner stopped letting editors make links ("links-not-allowed"), or the owner's or creator's
+    account was deleted ("account-deleted"). `notify` tells the owner of the last three."""
 
     type = "share.link-revoked"
 
@@ -56,6 +59,10 @@ class ShareLinkRevoked(Event):
     document_id: str
     reason: str = "revoked"
     actor_id: str | None = None
+    document_name: str = ""
+    """The document's name when the link was made (empty in events from before it was carried)."""
+    created_by: str = ""
+    """Who made the link (the owner or an editor; empty in events from before it was carried)."""
 
 
 class ShareLinkExtended(Event):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
-import docstore_events
-from docstore_events.base import EVENT_TYPES
+from docstore_events.event_types import CATALOGUE
 
 DEAD_LETTER_SUFFIX = ".dlq"
 
@@ -16,15 +12,7 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}{DEAD_LETTER_SUFFIX}"
 
 
-def register_all_events() -> None:
-    """Import every module of the package, so every event type is in `EVENT_TYPES` (a module
-    nobody imported yet would otherwise leave its topics uncreated)."""
-    for info in pkgutil.iter_modules(docstore_events.__path__):
-        importlib.import_module(f"{docstore_events.__name__}.{info.name}")
-
-
 def all_topics(prefix: str = "") -> list[str]:
     """Every event topic and its dead-letter topic, sorted."""
-    register_all_events()
-    topics = [event.topic(prefix) for event in EVENT_TYPES.values()]
+    topics = [event.topic(prefix) for event in CATALOGUE]
     return sorted(topics + [dead_letter_topic(t) for t in topics])

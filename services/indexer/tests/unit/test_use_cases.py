@@ -282,3 +282,19 @@ async def test_status_counts_failures_as_failed_with_their_reason_and_follows_ne
     await w.indexing.record_upload(upload(w, "acc", b"more", document_id="doc-3"), at=T0, event_id="e3")
     status = await w.search.status("acc")
     assert (status["pending"], status["total"]) == (1, 3)  # due, not yet indexed
+
+
+async def test_a_deleted_account_leaves_the_index_at_once_and_nothing_is_indexed_for_it_again() -> None:
+    """Issue 33, finding 8: `account.deleted` takes the account's full text out of search now (its
+    previews and catalog go with the purge's `file.deleted`); applied once per event."""
+    w = world()
+    await sign_up(w, "acc", "premium")
+    await sign_up(w, "other", "premium")
+    await w.record_upload(upload(w, "acc", b"private minutes"), at=T0, event_id="e1")
+    await w.record_upload(upload(w, "other", b"someone else's"), at=T0, event_id="e2")
+
+    assert await w.plans.forget_account("acc", as_of=T0 + timedelta(minutes=1), event_id="gone")
+    assert not await w.plans.forget_account("acc", as_of=T0 + timedelta(minutes=1), event_id="gone")
+    assert w.index.texts("acc") == {} and w.index.texts("other") != {}
+    await w.record_upload(upload(w, "acc", b"late", document_id="doc-2"), at=T0, event_id="e3")
+    assert w.index.texts("acc") == {}

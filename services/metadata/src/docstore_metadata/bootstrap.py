@@ -33,6 +33,7 @@ from docstore_metadata.adapters.replication import ReplicationQueue, Replication
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain.credentials import SecretBox, parse_keys
+from docstore_metadata.service_layer.account_purge import AccountPurge
 from docstore_metadata.service_layer.account_security import AccountSecurity
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.audit import AuditTrail
@@ -68,6 +69,8 @@ class Services:
     """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
     account_security: AccountSecurity
     """Verification, reset, password and e-mail changes, 2FA (its own unit of work; README "Account security")."""
+    account_purge: AccountPurge
+    """A deleted account's documents, purged after the grace period (README "Deleting an account")."""
     consistency: ConsistencyChecker
     """The recorded-versions check against the indexer (issue 32; README "Consistency check")."""
 
@@ -84,6 +87,7 @@ class Services:
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
         self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
         self.runtime.background("metadata-account-notices", self.account_security.run_notices)
+        self.runtime.background("metadata-account-purge", self.account_purge.run)
 
 
 async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Services:
@@ -128,6 +132,14 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             uow, reads, settings.region, replication_written=queue.wake, on_sign_up=account_security.on_sign_up
         ),
         account_security=account_security,
+        account_purge=AccountPurge(
+            uow,
+            reads,
+            documents,
+            grace=timedelta(days=settings.account_purge_grace_days),
+            interval=settings.account_purge_interval_seconds,
+            lease=timedelta(seconds=settings.purge_lease_seconds),
+        ),
         documents=documents,
         sharing=Sharing(uow, reads),
         links=links,
@@ -171,6 +183,7 @@ def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountS
         peers=settings.peers(),
         replication_secret=settings.replication_secret,
         peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
+        report_to=settings.security_contact,
     )
 
 

@@ -18,6 +18,7 @@ from docstore_metadata.api.previews import router as previews_router
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
+from docstore_metadata.consumers.accounts import register_account_deletion
 from docstore_metadata.consumers.audit import register_audit
 from docstore_metadata.consumers.handlers import register
 from docstore_metadata.consumers.previews import register_previews
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         await services.prepare()
         register(services.runtime.events, services.documents)
         register_previews(services.runtime.events, services.previews)
+        register_account_deletion(services.runtime.events, services.account_purge)
         services.runtime.background(
             "metadata-audit-consumer", register_audit(services.runtime.events, services.audit).run
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import model_validator
 
@@ -30,6 +31,13 @@ class Settings(ServiceSettings, S3Settings):
     """How often a replica looks for expired trash to purge."""
     purge_lease_seconds: float = 300
     """A purge claim older than this is taken over by another replica."""
+    account_purge_grace_days: float = 30
+    """`METADATA_ACCOUNT_PURGE_GRACE_DAYS`: how long after `DELETE /account` the account's documents,
+    versions, previews, index entries and S3 objects stay before they are purged (its links and
+    shares end at once). The time to undo a mistaken or forced deletion by hand, and the longest a
+    deleted account's bytes are kept."""
+    account_purge_interval_seconds: float = 60
+    """How often a replica looks for deleted accounts' documents whose purge is due."""
     garbage_interval_seconds: float = 5
     """How often S3 objects of pruned versions and purged documents are deleted."""
     changes_wait_max_seconds: float = 30
@@ -82,8 +90,19 @@ class Settings(ServiceSettings, S3Settings):
     reset_mails_per_hour: int = 3
     """Password-reset mails one account gets in an hour, however often a reset is asked for it."""
 
+    security_contact: str = "security@docstore.example"
+    """`METADATA_SECURITY_CONTACT`: where people report "this was not me"; the mail that tells an old
+    address it was replaced by a new one names it (issue 33)."""
+
+    admin_account_ids: str = ""
+    """`METADATA_ADMIN_ACCOUNT_IDS`: comma-separated account ids that get the admin role when they log
+    in (the operator dashboard). Ids, never usernames: a name nobody holds yet goes to whoever signs
+    up first. An operator can also grant the role to an account that exists:
+    `python -m docstore_metadata.admins grant --account ID` (stored on the account)."""
     admin_usernames: str = ""
-    """Comma-separated usernames that get the admin role when they log in (the operator dashboard)."""
+    """Deprecated (issue 33): usernames that got the admin role. Honoured only in development (a
+    local system); refused outside it, where anyone could sign up with a configured name not yet
+    taken. Name admins by account id instead."""
 
     secret_fields = ("replication_secret", "secrets_keys")
 
@@ -91,6 +110,12 @@ class Settings(ServiceSettings, S3Settings):
     def _no_dev_key_outside_development(self) -> Settings:
         if self.environment != "development" and DEV_SECRETS_KEY in self.secrets_keys:
             raise ValueError("secrets_keys: the development key is refused outside development")
+        if self.environment != "development" and self.admin_usernames.strip():
+            raise ValueError(
+                "admin_usernames: refused outside development (anyone may sign up with a name not yet "
+                "taken); name admins by account id (METADATA_ADMIN_ACCOUNT_IDS) or run "
+                "`python -m docstore_metadata.admins grant --account ID`"
+            )
         return self
 
     def peers(self) -> dict[str, str]:
@@ -100,8 +125,24 @@ class Settings(ServiceSettings, S3Settings):
             raise ValueError("peer_metadata_urls: a JSON object region -> URL")
         return {str(region): str(url).rstrip("/") for region, url in urls.items() if region != self.region and url}
 
-    def admins(self) -> frozenset[str]:
+    def admin_ids(self) -> frozenset[str]:
+        """The account ids `admin_account_ids` names."""
+        return frozenset(part.strip() for part in self.admin_account_ids.split(",") if part.strip())
+
+    def admin_names_in_development(self) -> frozenset[str]:
+        """The deprecated `admin_usernames`, in development only (empty elsewhere: refused at start)."""
+        if self.environment != "development":
+            return frozenset()
         return frozenset(name.strip().lower() for name in self.admin_usernames.split(",") if name.strip())
+
+    def role_of(self, account: Mapping[str, Any]) -> str:
+        """An account's role: admin when its id is configured or an operator granted it (stored
+        `role`), or, in development only, when its username is in the deprecated list."""
+        if str(account.get("_id", "")) in self.admin_ids() or account.get("role") == "admin":
+            return "admin"
+        if account.get("username") in self.admin_names_in_development():
+            return "admin"
+        return str(account.get("role") or "user")
 
     def version_caps(self) -> dict[str, int]:
         return {"free": self.free_version_cap, "premium": self.premium_version_cap}

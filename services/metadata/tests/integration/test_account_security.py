@@ -166,6 +166,13 @@ async def test_a_reset_for_an_unknown_name_does_the_writes_a_known_one_does(
 
 async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer: RecordingMailer) -> None:
     user, other = await sign_up(metadata), await sign_up(metadata)
+    # A reset by address finds the account that holds the address verified (issue 33), never
+    # one that only typed it at sign-up.
+    await _settled(mailer, metadata)
+    verified = await metadata.http.post(
+        "/account/email/verify", json={"token": mailer.token("verify-email", user["email"])}
+    )
+    assert verified.status_code == 200
     known = await metadata.http.post("/account/password-reset", json={"username_or_email": user["email"]})
     unknown = await metadata.http.post("/account/password-reset", json={"username_or_email": "nobody-x@example.com"})
     assert known.status_code == unknown.status_code == 202
@@ -404,3 +411,27 @@ async def test_a_key_rotation_re_encrypts_every_secret(metadata: Harness, mailer
         metadata.services.account_security.box = old_box
         # Leave every other test's secrets readable with the configured key.
         await rotate_all(metadata.db, SecretBox([old_key, new_key]))
+
+
+async def test_two_accounts_racing_to_verify_one_address_leave_one_holder(
+    metadata: Harness, mailer: RecordingMailer
+) -> None:
+    """Issue 33, finding 11: neither account holds the address when both verification links are
+    followed at once; the claim in each verifying transaction lets exactly one commit."""
+    import asyncio
+
+    address = f"shared-{uuid.uuid4().hex[:10]}@example.com"
+    for _ in range(2):
+        name = f"sec{uuid.uuid4().hex[:10]}"
+        answer = await metadata.http.post("/accounts", json={"username": name, "email": address, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+    await _settled(mailer, metadata)
+    links = [m["link"] for m in mailer.sent if m["kind"] == "verify-email" and m["to"] == address]
+    assert len(links) == 2
+    answers = await asyncio.gather(
+        *(metadata.http.post("/account/email/verify", json={"token": link.rsplit("=", 1)[1]}) for link in links)
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    claims = await metadata.db["verified_emails"].find({"_id": address}).to_list(None)
+    verified = await metadata.db["accounts"].count_documents({"email": address, "email_verified": True})
+    assert len(claims) == 1 and verified == 1

@@ -244,6 +244,20 @@ class InMemoryReplicationQueue:
             self.rows[f"{target}:{account_id}"] = dict(state)
 
 
+class InMemoryDeletion:
+    """What deleting an account reads and writes beyond the other repositories (none kept here:
+    the use-case tests of deletion run on the real servers)."""
+
+    async def shares_touching(self, account_id: str) -> list[Doc]:
+        return []
+
+    async def follows_touching(self, account_id: str) -> list[Doc]:
+        return []
+
+    async def release_email(self, account_id: str) -> None:
+        return None
+
+
 @dataclass
 class World:
     """The use cases of one region ("here") on in-memory repositories, and what they signalled."""
@@ -265,6 +279,7 @@ def world() -> World:
         "links": InMemoryLinks(),
         "replicas": InMemoryReplicas(),
         "replication": InMemoryReplicationQueue(["there"]),
+        "deletion": InMemoryDeletion(),
     }
     repos: Any = Repositories(**fakes)
     uow: FakeUnitOfWork[Repositories] = FakeUnitOfWork(repos)

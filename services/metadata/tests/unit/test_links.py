@@ -79,12 +79,35 @@ def test_who_may_create_links() -> None:
 
 def test_only_the_owner_or_the_creator_manages_a_link() -> None:
     row = link(created_by="editor")
-    assert rules.may_manage(row, "owner") is row
-    assert rules.may_manage(row, "editor") is row
+    assert rules.may_manage(row, "owner", "owner", editors_may_create_links=False) is row
+    assert rules.may_manage(row, "editor", "edit", editors_may_create_links=True) is row
     with pytest.raises(LinkNotFound):
-        rules.may_manage(row, "stranger")
+        rules.may_manage(row, "stranger", None, editors_may_create_links=True)
     with pytest.raises(LinkNotFound):
-        rules.may_manage(None, "owner")
+        rules.may_manage(None, "owner", "owner", editors_may_create_links=True)
+
+
+@pytest.mark.parametrize(
+    ("access", "allowed"), [(None, True), ("view", True), ("edit", False)], ids=["unshared", "view-only", "not-allowed"]
+)
+def test_a_creator_who_lost_the_right_to_make_links_manages_none(access: str | None, allowed: bool) -> None:
+    """Issue 33, finding 7: `created_by` alone no longer manages a link (an ex-editor extended one by 90 days)."""
+    row = link(created_by="editor")
+    with pytest.raises(LinkNotFound):
+        rules.may_manage(row, "editor", access, editors_may_create_links=allowed)
+
+
+def test_a_link_gives_its_file_only_while_its_creator_may_read_the_document() -> None:
+    by_editor = link(created_by="editor")
+    assert rules.check_usable(by_editor, DOCUMENT, NOW, creator_access="edit")
+    assert rules.check_usable(by_editor, DOCUMENT, NOW, creator_access="view")
+    with pytest.raises(LinkGone) as refused:
+        rules.check_usable(by_editor, DOCUMENT, NOW, creator_access=None)
+    assert refused.value.reason == "document-gone"
+    # The owner's own link needs no share; a deleted account's links give nothing.
+    assert rules.check_usable(link(), DOCUMENT, NOW)
+    with pytest.raises(LinkGone):
+        rules.check_usable(link(), DOCUMENT, NOW, accounts_active=False)
 
 
 def test_states() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
-from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice, format_expiry
+from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
+from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice, format_expiry, revoked_notice
 from docstore_notify.domain.mail import SHARE_LINKS, describe, render, summary
 
 APP = "https://docstore.example"
@@ -69,3 +69,30 @@ def test_without_an_app_url_the_mail_still_says_what_to_do_and_digests_and_foote
 
 def test_expiry_format() -> None:
     assert format_expiry(datetime(2026, 1, 5, 9, 7, tzinfo=UTC).isoformat()) == "Monday 5 January 2026, 09:07 UTC"
+
+
+def test_the_owner_is_told_when_a_link_ends_with_the_right_it_was_made_with() -> None:
+    """Issue 33, finding 7: a share removed or editors' links turned off ends the links made with
+    that right; the owner, who did not revoke them by hand, gets one mail each."""
+
+    def revoked(reason: str, created_by: str = "editor-1") -> ShareLinkRevoked:
+        return ShareLinkRevoked(
+            account_id="acc-1",
+            link_id="lnk-1",
+            document_id="doc-1",
+            reason=reason,
+            actor_id="acc-1",
+            document_name="plans.pdf",
+            created_by=created_by,
+        )
+
+    notice = revoked_notice(revoked("share-removed"))
+    assert notice is not None and (notice.account_id, notice.kind) == ("acc-1", SHARE_LINKS)
+    message = render(notice.kind, notice.params, app_url=APP)
+    assert message.subject == "Your DocStore link to “plans.pdf” no longer works"
+    assert "share of the person who made it was removed" in message.text and "lnk-1" not in message.text
+    assert revoked_notice(revoked("links-not-allowed")) is not None
+    assert revoked_notice(revoked("account-deleted")) is not None
+    for told_already in ("revoked", "document-trashed", "document-deleted"):
+        assert revoked_notice(revoked(told_already)) is None
+    assert revoked_notice(revoked("account-deleted", created_by="acc-1")) is None  # the owner's own deletion

@@ -12,7 +12,7 @@ from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_quota.domain.reservations import DuplicateUploadIds, GrantExpired, Reservation, UploadIdTaken
 from docstore_quota.service_layer.accounts import Accounts
-from docstore_quota.service_layer.ledger import DocumentChanged, Ledger, PlanSet, ReservationReleased
+from docstore_quota.service_layer.ledger import AccountClosed, DocumentChanged, Ledger, PlanSet, ReservationReleased
 from docstore_quota.service_layer.reservations import Reservations, Wanted
 
 CAPS = {"free": 1000, "premium": 10_000}
@@ -230,3 +230,15 @@ async def test_metadata_is_asked_only_before_a_refusal_and_a_smaller_or_unknown_
     assert not (await reservations.reserve("a", "up2", 200, LATER)).decision.granted
     assert not (await reservations.reserve("b", "up3", 2000, LATER)).decision.granted  # metadata can't say
     assert metadata.asked == ["a", "b"]
+
+
+async def test_a_deleted_account_releases_every_reservation_once() -> None:
+    """Issue 33, finding 8: `account.deleted` frees the account's held room at once (its used bytes
+    leave with the purge's `file.deleted`); another account's reservations stay."""
+    uow, ledger, reservations, _ = world()
+    for upload_id in ("up1", "up2"):
+        await reservations.reserve("a", upload_id, 10, LATER)
+    await reservations.reserve("b", "up3", 10, LATER)
+    assert await ledger.apply([AccountClosed("e1", "a")]) == {"e1"}
+    assert set(repos(uow).reservations.rows) == {"up3"}
+    assert await ledger.apply([AccountClosed("e1", "a")]) == frozenset()

@@ -19,6 +19,7 @@ from docstore_upload.adapters.repositories import ensure_indexes
 from docstore_upload.api.credentials import router as credentials_router
 from docstore_upload.api.routes import router
 from docstore_upload.bootstrap import Services, bootstrap
+from docstore_upload.consumers.accounts import register_account_deletion
 from docstore_upload.consumers.s3_events import S3Notifications
 from docstore_upload.service_layer.credentials import sweep_forever
 from docstore_upload.service_layer.watcher import watch
@@ -43,6 +44,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
                 notifications = S3Notifications(services.uploads.object_written, bucket=services.storage.bucket)
                 runtime.events.subscribe_raw(settings.s3_events_topic, notifications.handle)
+            register_account_deletion(runtime.events, services.uploads)
             runtime.background("upload-watcher", lambda: watch(services.uploads, settings.watch_interval_seconds))
             # Ends temporary credentials when they expire (deletes SeaweedFS identities; cleans the prefix).
             runtime.background(

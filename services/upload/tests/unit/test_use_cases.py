@@ -175,3 +175,14 @@ async def test_an_empty_file_is_granted_and_holds_no_room() -> None:
     assert issued.form is not None and w.quota.reserved == []
     [result] = await w.uploads.grant_many(OWNER, [GrantRequest(".gitkeep", 0, "text/plain")])
     assert type(result).__name__ == "IssuedGrant" and w.quota.reserved == []
+
+
+async def test_a_deleted_accounts_pending_uploads_end_and_a_redelivery_changes_nothing() -> None:
+    """Issue 33, finding 8: `account.deleted` ends what the account started; nothing of it becomes a version."""
+    row = session_row()
+    w = world(row)
+    w.storage.put(row["staging_key"], b"ab")
+    assert await w.uploads.close_account(OWNER) == 1
+    assert w.sessions.rows["up-1"]["status"] == REJECTED and w.quota.released == [(OWNER, "up-1")]
+    assert row["staging_key"] not in w.storage.objects and w.uow.emitted == []
+    assert await w.uploads.close_account(OWNER) == 0

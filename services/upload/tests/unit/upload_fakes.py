@@ -55,6 +55,13 @@ class InMemorySessions:
     async def by_id(self, upload_id: str) -> Session | None:
         return copy.deepcopy(self.rows.get(upload_id))
 
+    async def pending_of(self, account_id: str) -> list[Session]:
+        return [
+            copy.deepcopy(r)
+            for r in self.rows.values()
+            if r["status"] == PENDING and account_id in (r["account_id"], r.get("actor_id"))
+        ]
+
     async def by_key(self, key: str) -> Session | None:
         found = next((r for r in self.rows.values() if r["key"] == key), None) or next(
             (r for r in self.rows.values() if r.get("staging_key") == key), None

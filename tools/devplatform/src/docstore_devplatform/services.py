@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -198,6 +199,22 @@ class ServiceProcesses:
             proc.start()  # no-op for a running one
         self._wait_ready(self.names)
         return dict(self.urls)
+
+    def operator(self, module: str, *args: str, timeout: float = 120.0) -> str:
+        """Run an operator command (`python -m <module> <args>`) with the services' environment,
+        as an operator would in a pod; its standard output. Raises on a non-zero exit."""
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            env=self.env,
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise StartupError(f"{module} {' '.join(args)} exited {done.returncode}: {done.stdout}{done.stderr}")
+        return done.stdout
 
     def stop(self) -> None:
         """SIGTERM every service, SIGKILL after ``stop_timeout``."""

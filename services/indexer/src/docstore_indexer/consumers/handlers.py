@@ -14,6 +14,7 @@ from typing import Any
 
 from docstore_events import (
     AccountCreated,
+    AccountDeleted,
     AccountPlanChanged,
     Envelope,
     FileDeleted,
@@ -43,6 +44,9 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing, previews: P
         await plans.record_plan(
             event.account_id, event.new_plan, as_of=envelope.time, event_id=envelope.id, upgrade=upgrade
         )
+
+    async def account_deleted(envelope: Envelope[AccountDeleted]) -> None:
+        await plans.forget_account(envelope.data.account_id, as_of=envelope.time, event_id=envelope.id)
 
     async def file_deleted(envelope: Envelope[FileDeleted]) -> None:
         event = envelope.data
@@ -78,6 +82,7 @@ def register(events: EventRuntime, plans: Plans, indexing: Indexing, previews: P
     one_by_one: dict[type[Any], Any] = {
         AccountCreated: account_created,
         AccountPlanChanged: plan_changed,
+        AccountDeleted: account_deleted,
         FileDeleted: file_deleted,
         FileTrashed: file_trashed,
         FileRestored: file_restored,

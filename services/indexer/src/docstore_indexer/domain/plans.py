@@ -9,6 +9,8 @@ from docstore_kit.errors import Forbidden
 
 PREMIUM = "premium"
 FREE = "free"
+DELETED = "deleted"
+"""The plan an `account.deleted` leaves: no full text, and nothing indexed for the account again."""
 UPGRADE_URL = "/v1/account/plan"
 """Where a plan is changed (the gateway's route), as every plan refusal names it."""
 

@@ -12,7 +12,7 @@ import structlog
 
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.domain.catalog import CatalogEntry
-from docstore_indexer.domain.plans import PlanRecord, has_full_text, supersedes
+from docstore_indexer.domain.plans import DELETED, PlanRecord, has_full_text, supersedes
 from docstore_indexer.service_layer.ports import Index, Repos
 
 log = structlog.get_logger(__name__)
@@ -45,6 +45,22 @@ class Plans:
     async def plan_of(self, account_id: str) -> str | None:
         record = await self.reads.plans.get(account_id)
         return record.plan if record else None
+
+    async def forget_account(self, account_id: str, *, as_of: datetime, event_id: str) -> bool:
+        """`account.deleted`: the account's full text leaves the search index now, its backfill
+        stops, and its plan becomes `deleted` (nothing is indexed for it again). Its previews and
+        catalog tombstones go with its documents' `file.deleted` when metadata purges them, after
+        the grace period (issue 33). Once per event; the index delete is idempotent."""
+
+        async def work(tx: Transaction[Repos]) -> None:
+            await tx.repos.plans.put(PlanRecord(account_id, DELETED, as_of))
+            tx.after_commit(lambda: self.on_plan_recorded(account_id))
+            removed = await self.index.delete_account(account_id)
+            await tx.repos.catalog.forget_index(account_id)
+            await tx.repos.backfills.cancel(account_id, as_of)
+            log.info("deleted_account_unindexed", account_id=account_id, documents=removed)
+
+        return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
 
     async def record_plan(
         self, account_id: str, plan: str, *, as_of: datetime, event_id: str, upgrade: bool = False

@@ -9,6 +9,10 @@ per-account send counters, bound to one session like `repositories.py`.
   `expires_at`, `used_at`, `email` (the requested address, for `change-email`). A TTL index
   removes them a day after they expire.
 - `account_counters`: fixed one-hour windows of mails sent per account and kind (TTL-removed).
+- `verified_emails`: `_id` = a verified address, case-folded (`email_key`) -> `account_id`: one
+  account per verified address in this region (issue 33). Inserted in the transaction that
+  verifies the address, so two verifications racing for one address cannot both commit (the
+  unique `_id` decides); released when the address changes or the account is deleted.
 - `account_notices`: notice mails that carry no token ("your password was changed", "your
   address is being changed"), written in the transaction of the change they tell of and sent by
   a relay until notify takes them (`NoticeQueue`).
@@ -24,8 +28,9 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from docstore_metadata.domain.credentials import IssuedToken
+from docstore_metadata.domain.credentials import AddressInUse, IssuedToken
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]
@@ -42,10 +47,18 @@ class CredentialAccounts:
         return await self.collection.find_one({"_id": account_id}, session=self.session)
 
     async def by_username_or_email(self, name: str) -> Doc | None:
-        """The home account whose username is `name` (lower-cased), else the first whose address is it."""
+        """The home account whose username is `name` (lower-cased), else the one account whose
+        verified address it is (any case; `verified_emails`), else, for accounts verified before
+        addresses were claimed, a verified account with exactly that address. Never an account
+        whose address is unverified: anyone can type any address at sign-up."""
         found = await self.collection.find_one({"username": name.strip().lower()}, session=self.session)
         if found is None and "@" in name:
-            found = await self.collection.find_one({"email": name.strip()}, session=self.session)
+            holder = await EmailClaims(self.collection.database, self.session).holder(name)
+            if holder is not None:
+                return await self.by_id(holder)
+            found = await self.collection.find_one(
+                {"email": name.strip(), "email_verified": {"$ne": False}}, session=self.session
+            )
         return found
 
     async def set(self, account_id: str, changes: Mapping[str, Any]) -> None:
@@ -76,6 +89,64 @@ class CredentialAccounts:
             {"_id": account_id, "mfa.recovery": digest}, {"$pull": {"mfa.recovery": digest}}, session=self.session
         )
         return result.modified_count == 1
+
+
+def email_key(address: str) -> str:
+    """The form an address is unique in: trimmed and case-folded (`Ann@Example.com` is `ann@example.com`)."""
+    return address.strip().casefold()
+
+
+class EmailClaims:
+    """`verified_emails`: which account holds each verified address (one each, in this region)."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
+        self.collection = db["verified_emails"]
+        self.accounts = db["accounts"]
+        self.session = session
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("account_id")
+
+    async def holder(self, address: str) -> str | None:
+        """The account holding `address`, verified, in this region; else None. Accounts verified
+        before claims existed hold theirs too (an exact match, verified and not deleted)."""
+        claim = await self.collection.find_one({"_id": email_key(address)}, session=self.session)
+        if claim is not None:
+            return str(claim["account_id"])
+        legacy = await self.accounts.find_one(
+            {"email": address.strip(), "email_verified": {"$ne": False}, "status": {"$ne": "deleted"}},
+            {"_id": 1},
+            session=self.session,
+        )
+        return str(legacy["_id"]) if legacy is not None else None
+
+    async def claim(self, address: str, account_id: str) -> bool:
+        """Make `account_id` the holder of `address`; False when another account holds it.
+
+        Read first, then insert only when nobody holds it: inside a transaction a failed insert
+        would abort the whole transaction. Two claims racing for one address conflict in MongoDB
+        (a write conflict, retried by the unit of work, whose retry reads the winner's claim); an
+        insert that still meets a committed claim raises `AddressInUse` (the transaction is over)."""
+        claimed = await self.collection.find_one({"_id": email_key(address)}, session=self.session)
+        if claimed is not None:
+            return bool(claimed["account_id"] == account_id)
+        holder = await self.holder(address)  # an account verified before claims existed
+        if holder is not None and holder != account_id:
+            return False
+        try:
+            await self.collection.insert_one(
+                {"_id": email_key(address), "account_id": account_id, "at": datetime.now(UTC)}, session=self.session
+            )
+        except DuplicateKeyError as error:
+            raise AddressInUse() from error
+        return True
+
+    async def release(self, account_id: str, address: str | None = None) -> None:
+        """`account_id` no longer holds `address` (None: any address it holds)."""
+        query: Doc = {"account_id": account_id}
+        if address is not None:
+            query["_id"] = email_key(address)
+        await self.collection.delete_many(query, session=self.session)
 
 
 class TokenRepository:
@@ -109,6 +180,16 @@ class TokenRepository:
             {"_id": digest, "used_at": None}, {"$set": {"used_at": now}}, session=self.session
         )
         return result.modified_count == 1
+
+    async def retire_all(self, account_id: str, now: datetime) -> int:
+        """Every unused token of the account, whatever its purpose, stops working (the address they
+        were mailed to is no longer the account's). How many."""
+        result = await self.collection.update_many(
+            {"account_id": account_id, "used_at": None},
+            {"$set": {"used_at": now, "retired": True}},
+            session=self.session,
+        )
+        return result.modified_count
 
     async def retire(self, account_id: str, purpose: str, now: datetime) -> None:
         """Every unused token of the account for `purpose` stops working (a newer one was sent, or
@@ -213,6 +294,7 @@ class CredentialRepositories:
     tokens: TokenRepository
     counters: CounterRepository
     notices: NoticeQueue
+    emails: EmailClaims
 
 
 def credential_repositories(db: AsyncDatabase[Any]) -> Callable[[Session], CredentialRepositories]:
@@ -222,6 +304,7 @@ def credential_repositories(db: AsyncDatabase[Any]) -> Callable[[Session], Crede
             TokenRepository(db, session),
             CounterRepository(db, session),
             NoticeQueue(db, session),
+            EmailClaims(db, session),
         )
 
     return bound
@@ -232,3 +315,4 @@ async def ensure_credential_indexes(db: AsyncDatabase[Any]) -> None:
     await TokenRepository(db).ensure_indexes()
     await CounterRepository(db).ensure_indexes()
     await NoticeQueue(db).ensure_indexes()
+    await EmailClaims(db).ensure_indexes()

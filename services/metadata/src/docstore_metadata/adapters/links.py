@@ -101,6 +101,17 @@ class LinkRepository:
             None
         )
 
+    async def live_made_by(self, created_by: str, document_id: str | None = None) -> list[Doc]:
+        """The links `created_by` made (on `document_id`, or on any document) not revoked yet."""
+        query: Doc = {"created_by": created_by, "revoked_at": None}
+        if document_id is not None:
+            query["document_id"] = document_id
+        return await self.links.find(query, session=self.session).to_list(None)
+
+    async def live_of_owner(self, owner_id: str) -> list[Doc]:
+        """The links to `owner_id`'s documents not revoked yet, whoever made them."""
+        return await self.links.find({"owner_id": owner_id, "revoked_at": None}, session=self.session).to_list(None)
+
     async def extend(self, link_id: str, *, expires_at: datetime, remind_again: bool) -> bool:
         changes: Doc = {"expires_at": expires_at, "expired_announced": False}
         if remind_again:

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from docstore_events.in_slices import find_in
+from docstore_metadata.adapters.account_deletion import AccountDeletionRepository
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
 from docstore_metadata.adapters.links import LinkRepository
 from docstore_metadata.adapters.replication import ReplicaRepository, ReplicaWrites
@@ -435,6 +436,7 @@ class Repositories:
     links: LinkRepository
     replicas: ReplicaRepository
     replication: ReplicaWrites
+    deletion: AccountDeletionRepository
 
 
 def repositories(
@@ -450,6 +452,7 @@ def repositories(
             links=LinkRepository(db, session),
             replicas=ReplicaRepository(db, session),
             replication=ReplicaWrites(db, peers, session),
+            deletion=AccountDeletionRepository(db, session),
         )
 
     return bound
@@ -464,3 +467,4 @@ async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
     await repos.links.ensure_indexes()
     await repos.replicas.ensure_indexes()
     await repos.replication.ensure_indexes()
+    await repos.deletion.ensure_indexes()

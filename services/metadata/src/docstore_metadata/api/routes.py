@@ -135,8 +135,7 @@ async def verify_credentials(
     account = await accounts.authenticate(body.username, body.password)
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
-    answer = _account_out({**account, "role": role}).model_dump()
+    answer = _account_out({**account, "role": settings.role_of(account)}).model_dump()
     return CredentialsOut.model_validate(answer | await security.flags(account))
 
 
@@ -144,8 +143,7 @@ async def verify_credentials(
 async def my_account(account_id: CurrentAccountId, accounts: AccountsDep, settings: SettingsDep) -> AccountOut:
     """With the same `role` the login answer carries, so a client learns it without probing an admin route."""
     account = await accounts.account(account_id)
-    role = "admin" if account["username"] in settings.admins() else account.get("role", "user")
-    return _account_out({**account, "role": role})
+    return _account_out({**account, "role": settings.role_of(account)})
 
 
 @router.get(

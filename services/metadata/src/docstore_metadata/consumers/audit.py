@@ -13,30 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from typing import Any
 
-from docstore_events import EVENT_TYPES, Envelope
+from docstore_events import Envelope
+from docstore_events.base import Event
 from docstore_events.batches import BatchConsumer
+from docstore_events.event_types import CATALOGUE
 from docstore_events.fetch_wait import AdaptiveFetchWait
 from docstore_events.metrics import RuntimeMetrics
 from docstore_events.origin import origin_of
 from docstore_events.runtime import EventRuntime
 from docstore_metadata.service_layer.audit import CONSUMER, AuditTrail, Delivered
 
-# Event modules the audit-sources part adds (logins, logouts, unsharing, download URLs,
-# preferences, admin actions): imported so their types are registered and subscribed to; a
-# module that does not exist yet is skipped, and its types are recorded once it does.
-OPTIONAL_EVENT_MODULES = ("docstore_events.activity",)
 START_LIMIT_SECONDS = 5.0
 """How long a stopping service lets the audit consumer finish joining its group before stopping it
 (within docstore_events.tasks.stop_tasks' grace)."""
-
-
-def _register_optional_events() -> None:
-    for module in OPTIONAL_EVENT_MODULES:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
 
 
 def delivered(envelope: Envelope[Any]) -> Delivered:
@@ -63,8 +54,13 @@ class AuditConsumer:
         # In partition order: one account's events share a key, so a partition, so this order.
         await self.trail.record_once([delivered(envelope) for envelope in envelopes])
 
+    @staticmethod
+    def subscribed() -> tuple[type[Event], ...]:
+        """Every event type of the explicit catalogue (`docstore_events.event_types`), not what
+        happens to be imported when the consumer starts: the trail covers every event by construction."""
+        return CATALOGUE
+
     def consumer(self) -> BatchConsumer:
-        _register_optional_events()
         events = self.events
 
         async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
@@ -73,7 +69,7 @@ class AuditConsumer:
         return BatchConsumer(
             bootstrap_servers=events.bootstrap_servers,
             security=events.kafka_security,
-            handlers=dict.fromkeys(EVENT_TYPES.values(), self.handle),
+            handlers=dict.fromkeys(self.subscribed(), self.handle),
             consumer=CONSUMER,
             group_id=f"{events.topic_prefix}{CONSUMER}",
             publish=publish,

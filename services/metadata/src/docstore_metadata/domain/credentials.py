@@ -52,6 +52,21 @@ class LinkInvalid(DomainError):
         super().__init__("This link is not valid any more: it was used already, or it expired. Ask for a new one.")
 
 
+class AddressInUse(DomainError):
+    """A verification link for an address another account verified meanwhile (409). Only the
+    holder of the mailbox sees it (the link was mailed there), so it may say so."""
+
+    status: ClassVar[int] = 409
+    problem: ClassVar[str] = "address-in-use"
+    title: ClassVar[str] = "Address in use"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This address already belongs to another DocStore account. Sign in to that account, "
+            "or reset its password from the sign-in page."
+        )
+
+
 class EmailNotVerified(Forbidden):
     """What an account may not do before its address is verified (share, make public links)."""
 

@@ -31,7 +31,17 @@ redirect, too short to pass around."""
 TOKEN_BYTES = 32
 
 State = Literal["active", "expired", "revoked", "exhausted"]
-RevokeReason = Literal["revoked", "document-trashed", "document-deleted"]
+RevokeReason = Literal[
+    "revoked",
+    "document-trashed",
+    "document-deleted",
+    "share-removed",
+    "links-not-allowed",
+    "account-deleted",
+]
+"""Why a link stopped working before its expiry. `share-removed`: its creator's share ended (or
+became view-only); `links-not-allowed`: the owner stopped letting editors create links;
+`account-deleted`: the owner's or the creator's account was deleted (issue 33)."""
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -228,12 +238,27 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def may_manage(link: Mapping[str, Any] | None, account_id: str) -> Mapping[str, Any]:
-    """The link if `account_id` owns its document or created it; `LinkNotFound` for anyone else
-    (404, as for a link that does not exist)."""
-    if link is None or account_id not in (link["owner_id"], link["created_by"]):
+def may_manage(
+    link: Mapping[str, Any] | None, account_id: str, access: str | None, *, editors_may_create_links: bool
+) -> Mapping[str, Any]:
+    """The link if `account_id` owns its document, or created it and may still create links to it
+    now (`access` is the caller's current access to the document, None for none: an editor whose
+    share ended, or became view-only, or whose owner stopped allowing editors' links, manages
+    nothing); `LinkNotFound` for anyone else (404, as for a link that does not exist)."""
+    if link is None:
         raise LinkNotFound()
-    return link
+    if account_id == link["owner_id"]:
+        return link
+    if account_id == link["created_by"] and access == "edit" and editors_may_create_links:
+        return link
+    raise LinkNotFound()
+
+
+def creator_may_read(link: Mapping[str, Any], creator_access: str | None) -> bool:
+    """Whether a link may still give its file: its creator must still be able to read the document
+    (the owner always; anyone else while a share names them). A link never gives more than the
+    right of the person who made it (issue 33)."""
+    return link["created_by"] == link["owner_id"] or creator_access in ("view", "edit")
 
 
 def is_exhausted(link: Mapping[str, Any]) -> bool:
@@ -253,16 +278,25 @@ def state_of(link: Mapping[str, Any], now: datetime) -> State:
 
 
 def check_usable(
-    link: Mapping[str, Any] | None, document: Mapping[str, Any] | None, now: datetime
+    link: Mapping[str, Any] | None,
+    document: Mapping[str, Any] | None,
+    now: datetime,
+    *,
+    creator_access: str | None = None,
+    accounts_active: bool = True,
 ) -> Mapping[str, Any]:
     """The link when it can still give its file; `LinkNotFound` (no such token) or `LinkGone`
-    with the reason. The password is checked apart (`check_password_given`), after these."""
+    with the reason. The password is checked apart (`check_password_given`), after these.
+    `creator_access`: the creator's current share of the document (None: none); `accounts_active`:
+    whether the owner's and the creator's accounts are both still active."""
     if link is None:
         raise LinkNotFound()
     state = state_of(link, now)
     if state != "active":
         raise LinkGone(state)
     if document is None or document.get("trashed"):
+        raise LinkGone("document-gone")
+    if not accounts_active or not creator_may_read(link, creator_access):
         raise LinkGone("document-gone")
     return link
 

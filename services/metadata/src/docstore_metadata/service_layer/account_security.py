@@ -44,6 +44,7 @@ from docstore_metadata.domain.accounts import (
     password_matches,
 )
 from docstore_metadata.domain.credentials import (
+    AddressInUse,
     LinkInvalid,
     MfaState,
     SecretBox,
@@ -110,6 +111,10 @@ def _unknown_key(name: str) -> str:
     return "unknown:" + hashlib.sha256(name.lower().encode()).hexdigest()[:32]
 
 
+def email_key_differs(a: str, b: str) -> bool:
+    return a.strip().casefold() != b.strip().casefold()
+
+
 def _client_address() -> str:
     origin = current_origin.get()
     return (origin.client_address or "") if origin else ""
@@ -130,6 +135,7 @@ class AccountSecurity:
         peers: Mapping[str, str] | None = None,
         replication_secret: str = "",
         peer_http: httpx.AsyncClient | None = None,
+        report_to: str = "",
     ) -> None:
         """`bound(session)`: these repositories on another unit of work's session (the sign-up's);
         `peers`: other regions' metadata, asked to handle a reset for an account not held here."""
@@ -145,6 +151,9 @@ class AccountSecurity:
         self.peers = dict(peers or {})
         self.replication_secret = replication_secret
         self.peer_http = peer_http
+        self.report_to = report_to
+        """Where "this was not me" reports go (`METADATA_SECURITY_CONTACT`), named in the mail that
+        tells an old address it was replaced."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _link(self, purpose: str, token: str) -> str:
@@ -162,6 +171,20 @@ class AccountSecurity:
             raise AccountNotFound(account_id)
         return account
 
+    @staticmethod
+    async def _held_by_another(repos: CredentialRepositories, address: str, account_id: str) -> bool:
+        holder = await repos.emails.holder(address)
+        return holder is not None and holder != account_id
+
+    async def _address_in_use(
+        self, tx: Any, repos: CredentialRepositories, account_id: str, address: str, attempt: str
+    ) -> None:
+        """Tell the owner of `address` (and only them, at that address) that someone asked to use
+        it for another account; `account_id` is the asker's account, on which the notice is counted."""
+        stored = {"at": _now().isoformat(), "attempt": attempt, "client_address": _client_address()}
+        await repos.notices.add(uuid.uuid4().hex, "address-in-use", account_id, address, stored, _now())
+        tx.after_commit(lambda: self._later(self.send_notices()))
+
     # --- e-mail verification --------------------------------------------------------------
 
     async def on_sign_up(self, tx: Transaction[Any], account_id: str, username: str, email: str) -> None:
@@ -169,6 +192,10 @@ class AccountSecurity:
         token is stored (its digest); the mail goes out after the commit."""
         repos = self.bound(tx.session)
         await repos.accounts.set(account_id, {"email_verified": False})
+        if await self._held_by_another(repos, email, account_id):
+            # The same answer as for a free address; the address's owner is told, nobody else.
+            await self._address_in_use(tx, repos, account_id, email, "sign-up")
+            return
         issued = issue_token("verify-email", _now())
         await repos.tokens.add(account_id, issued)
         link = self._link("verify-email", issued.token)
@@ -188,13 +215,19 @@ class AccountSecurity:
         purpose = "change-email" if pending else "verify-email"
         issued = issue_token(purpose, _now())
 
-        async def work(tx: Tx) -> None:
+        async def work(tx: Tx) -> bool:
             if not await tx.repos.counters.take(account_id, "verify-mail", _now(), self.verification_mails_per_hour):
                 raise TooManyRequests("We sent several verification mails in the last hour. Please wait a while.")
             await tx.repos.tokens.retire(account_id, purpose, _now())
+            address = pending or account["email"]
+            if await self._held_by_another(tx.repos, address, account_id):
+                await self._address_in_use(tx, tx.repos, account_id, address, purpose)
+                return False
             await tx.repos.tokens.add(account_id, issued, email=pending)
+            return True
 
-        await self.uow.run(work)
+        if not await self.uow.run(work):
+            return True
         await self.mailer.send(
             purpose,
             account_id=account_id,
@@ -224,13 +257,36 @@ class AccountSecurity:
                 raise LinkInvalid()
             changed = purpose == "change-email"
             changes: Doc = {"email_verified": True, "email_verified_at": now}
+            address = str(row["email"]) if changed else str(account["email"])
+            if changed and account.get("pending_email") != row.get("email"):
+                raise LinkInvalid()  # a later change request replaced this one
+            # One account per verified address (issue 33): the claim is in this transaction.
+            if not await tx.repos.emails.claim(address, account_id):
+                raise AddressInUse()
             if changed:
-                if account.get("pending_email") != row.get("email"):
-                    raise LinkInvalid()  # a later change request replaced this one
-                changes["email"] = row["email"]
+                changes["email"] = address
                 await tx.repos.accounts.unset(account_id, "pending_email")
+                old = str(account["email"])
+                if email_key_differs(old, address):
+                    await tx.repos.emails.release(account_id, old)
+                # Recovery follows the address: every reset, verification or change link mailed
+                # before (to the old address, or to another requested one) stops working.
+                await tx.repos.tokens.retire_all(account_id, now)
+                if email_verified(account):
+                    await self._queue_notice(
+                        tx,
+                        "email-changed",
+                        account_id=account_id,
+                        to=old,
+                        username=account["username"],
+                        at=now,
+                        client_address=_client_address(),
+                        new_email=address,
+                        report_to=self.report_to,
+                    )
+            else:
+                await tx.repos.tokens.retire(account_id, str(purpose), now)
             await tx.repos.accounts.set(account_id, changes)
-            await tx.repos.tokens.retire(account_id, str(purpose), now)
             tx.emit(AccountEmailVerified(account_id=account_id, changed=changed))
             return {**account, **changes}
 
@@ -304,17 +360,19 @@ class AccountSecurity:
         async def work(tx: Tx) -> None:
             if not await tx.repos.tokens.spend(digest, now):
                 raise LinkInvalid()
-            # Following the mailed link proves the address is the owner's.
+            # Following the mailed link proves the address is the owner's, unless another account
+            # holds it verified (this account then keeps it unverified: one account per address).
+            proves = await tx.repos.emails.claim(str(account["email"]), account["_id"])
             await tx.repos.accounts.set(
                 account["_id"],
-                {"password_hash": password_hash, "password_changed_at": now, "email_verified": True},
+                {"password_hash": password_hash, "password_changed_at": now, "email_verified": proves},
             )
             await tx.repos.tokens.retire(account["_id"], "reset-password", now)
             tx.emit(AccountPasswordChanged(account_id=account["_id"], via="reset"))
             tx.emit(AccountSessionsRevoked(account_id=account["_id"], revoked_before=now, reason="password-reset"))
-            if not email_verified(account):
+            if proves and not email_verified(account):
                 tx.emit(AccountEmailVerified(account_id=account["_id"], changed=False))
-            await self._notice_password_changed(tx, {**account, "email_verified": True}, now)
+            await self._notice_password_changed(tx, {**account, "email_verified": proves}, now)
 
         await self.uow.run(work)
 
@@ -428,12 +486,17 @@ class AccountSecurity:
         now = _now()
         issued = issue_token("change-email", now)
 
-        async def work(tx: Tx) -> None:
+        async def work(tx: Tx) -> bool:
             if not await tx.repos.counters.take(account_id, "verify-mail", now, self.verification_mails_per_hour):
                 raise TooManyRequests("We sent several confirmation mails in the last hour. Please wait a while.")
             await tx.repos.tokens.retire(account_id, "change-email", now)
-            await tx.repos.tokens.add(account_id, issued, email=new_email)
             await tx.repos.accounts.set(account_id, {"pending_email": new_email})
+            # An address another account holds: the same answer, no link; its owner is told.
+            in_use = await self._held_by_another(tx.repos, new_email, account_id)
+            if in_use:
+                await self._address_in_use(tx, tx.repos, account_id, new_email, "email-change")
+            else:
+                await tx.repos.tokens.add(account_id, issued, email=new_email)
             if email_verified(account):
                 await self._queue_notice(
                     tx,
@@ -445,8 +508,10 @@ class AccountSecurity:
                     client_address=_client_address(),
                     new_email=new_email,
                 )
+            return not in_use
 
-        await self.uow.run(work)
+        if not await self.uow.run(work):
+            return
         await self.mailer.send(
             "change-email",
             account_id=account_id,

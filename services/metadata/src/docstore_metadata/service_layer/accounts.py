@@ -19,7 +19,8 @@ from docstore_events import (
     AccountReplicated,
     AccountUsernameConflicted,
 )
-from docstore_events.activity import AccountLoggedIn, AccountLoginFailed
+from docstore_events.activity import AccountLoggedIn, AccountLoginFailed, ShareRevoked
+from docstore_events.notifications import FileUnfollowed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain.accounts import (
@@ -36,6 +37,7 @@ from docstore_metadata.domain.accounts import (
     status_of,
     username_winner,
 )
+from docstore_metadata.service_layer.link_revocation import revoke_links
 
 Tx = Transaction[Repositories]
 
@@ -167,7 +169,13 @@ class Accounts:
 
     async def delete_account(self, account_id: str) -> None:
         """Mark the account deleted (its username stays reserved), emit `account.deleted` and
-        replicate the deletion. Deleting a deleted account changes nothing."""
+        replicate the deletion. Deleting a deleted account changes nothing.
+
+        In the same transaction, at once (issue 33): every public link to its documents or made by
+        it is revoked, every share of its documents and naming it ends (and the follows of its
+        documents), and its verified address is free again. Its documents, versions, previews,
+        index entries and objects go after the grace period, through the `account.deleted`
+        consumers (`consumers/accounts.py` here, and the indexer's, quota's and upload's)."""
 
         async def work(tx: Tx) -> None:
             account = await tx.repos.accounts.by_id(account_id)
@@ -176,12 +184,38 @@ class Accounts:
             if status_of(account) == "deleted":
                 return
             await tx.repos.accounts.update(account_id, {"status": "deleted", "deleted_at": datetime.now(UTC)})
+            await self._end_access(tx, account_id)
             tx.emit(
                 AccountDeleted(account_id=account_id, username=account["username"], home_region=account["home_region"])
             )
             await self._replicate(tx, account_id)
 
         await self.uow.run(work)
+
+    async def _end_access(self, tx: Tx, account_id: str) -> None:
+        """What a deleted account gave others, and what others gave it, ends in its deletion's transaction."""
+        links = await tx.repos.links.live_of_owner(account_id)
+        seen = {link["_id"] for link in links}
+        links += [link for link in await tx.repos.links.live_made_by(account_id) if link["_id"] not in seen]
+        await revoke_links(tx, links, "account-deleted", account_id)
+        for share in await tx.repos.deletion.shares_touching(account_id):
+            if await tx.repos.deletion.delete_share(share["_id"]):
+                tx.emit(
+                    ShareRevoked(
+                        account_id=share["owner_id"],
+                        document_id=share["document_id"],
+                        grantee_id=share["grantee_id"],
+                        permission=str(share.get("permission", "")),
+                    )
+                )
+        for follow in await tx.repos.deletion.follows_touching(account_id):
+            if await tx.repos.deletion.delete_follow(follow["_id"]):
+                tx.emit(
+                    FileUnfollowed(
+                        account_id=follow["follower_id"], document_id=follow["document_id"], owner_id=account_id
+                    )
+                )
+        await tx.repos.deletion.release_email(account_id)
 
     async def receive_replica(self, account_id: str, state: Mapping[str, Any]) -> bool:
         """Store another region's account (minimal state), once per version; emit `account.replicated`.

@@ -556,6 +556,18 @@ class Documents:
 
         await self.uow.run(work)
 
+    async def purge_claimed(self, document_id: str, claimant: str) -> bool:
+        """Purge a document `claimant` claimed (a deleted account's, `account_purge.py`); nothing
+        when another replica took it over or purged it meanwhile."""
+
+        async def work(tx: Tx) -> bool:
+            current = await tx.repos.documents.get(document_id)
+            if current is None or current.get("purge_claimed_by") != claimant:
+                return False
+            return await self._purge(tx, current)
+
+        return bool(await self.uow.run(work))
+
     async def purge_expired(self, claimant: str, *, lease: timedelta = timedelta(minutes=5), limit: int = 1000) -> int:
         """Purge documents trashed longer ago than the retention. Each is claimed first (outside any
         transaction), so two replicas never work on the same one; the purge itself is a transaction

@@ -33,6 +33,7 @@ from docstore_metadata.domain.accounts import burn_verification, hash_password, 
 from docstore_metadata.domain.credentials import require_verified_email
 from docstore_metadata.domain.documents import VersionNotFound
 from docstore_metadata.domain.links import LinkGone, LinkOptions, LinkPasswordRefused
+from docstore_metadata.service_layer.link_revocation import revoke_links
 from docstore_metadata.service_layer.sharing import owned, visible
 
 Tx = Transaction[Repositories]
@@ -69,17 +70,16 @@ class Redeemed:
 async def revoke_links_of(tx: Tx, document: Mapping[str, Any], reason: str) -> int:
     """Kill every live link of `document` (going to the trash or deleted), in the caller's
     transaction, with one `share.link-revoked` each; how many."""
-    now = datetime.now(UTC)
-    killed = 0
-    for link in await tx.repos.links.live_of_document(str(document["_id"])):
-        if await tx.repos.links.revoke(link["_id"], reason=reason, now=now):
-            killed += 1
-            tx.emit(
-                ShareLinkRevoked(
-                    account_id=link["owner_id"], link_id=link["_id"], document_id=link["document_id"], reason=reason
-                )
-            )
-    return killed
+    return await revoke_links(tx, await tx.repos.links.live_of_document(str(document["_id"])), reason)
+
+
+async def access_of(repos: Repositories, account_id: str, link: Mapping[str, Any]) -> str | None:
+    """`account_id`'s access now to the document of `link`: "owner", the permission of its share,
+    or None (no share)."""
+    if account_id == link["owner_id"]:
+        return "owner"
+    share = await repos.sharing.share_of(str(link["document_id"]), account_id)
+    return str(share["permission"]) if share else None
 
 
 class Links:
@@ -155,16 +155,34 @@ class Links:
         """One page of the links on the caller's documents and those the caller created."""
         skip = cursor_offset(cursor, limit=10_000)
         rows = await self.reads.links.of_account(account_id, skip, limit + 1)
-        return rows[:limit], offset_cursor(skip + limit) if len(rows) > limit else None
+        page = []
+        for row in rows[:limit]:  # a creator who lost the right to manage a link no longer sees it
+            try:
+                page.append(
+                    await self._manageable(self.reads, account_id, row["_id"]) if row["owner_id"] != account_id else row
+                )
+            except rules.LinkNotFound:
+                continue
+        return page, offset_cursor(skip + limit) if len(rows) > limit else None
+
+    async def _manageable(self, repos: Repositories, account_id: str, link_id: str) -> Doc:
+        """The link if the caller may manage it now (`rules.may_manage`): current access, not only `created_by`."""
+        link = await repos.links.get(link_id)
+        if link is None or account_id not in (link["owner_id"], link["created_by"]):
+            raise rules.LinkNotFound()
+        access = await access_of(repos, account_id, link)
+        policy = await repos.links.policy(str(link["document_id"]))
+        allowed = bool(policy.get("editors_may_create_links"))
+        return dict(rules.may_manage(link, account_id, access, editors_may_create_links=allowed))
 
     async def get(self, account_id: str, link_id: str) -> Doc:
-        return dict(rules.may_manage(await self.reads.links.get(link_id), account_id))
+        return await self._manageable(self.reads, account_id, link_id)
 
     async def extend(self, account_id: str, link_id: str, days: int) -> Doc:
         """Move the expiry to `days` from now (1..90). The owner or the link's creator."""
 
         async def work(tx: Tx) -> Doc:
-            link = dict(rules.may_manage(await tx.repos.links.get(link_id), account_id))
+            link = await self._manageable(tx.repos, account_id, link_id)
             now = datetime.now(UTC)
             expires_at = rules.check_extend(link, now, days)
             remind_again = rules.reminder_reset(expires_at, now)
@@ -188,7 +206,7 @@ class Links:
         """Turn a link off for good (idempotent: revoking a revoked link changes nothing)."""
 
         async def work(tx: Tx) -> None:
-            link = rules.may_manage(await tx.repos.links.get(link_id), account_id)
+            link = await self._manageable(tx.repos, account_id, link_id)
             if await tx.repos.links.revoke(link_id, reason="revoked", now=datetime.now(UTC)):
                 tx.emit(
                     ShareLinkRevoked(
@@ -215,6 +233,11 @@ class Links:
 
         async def work(tx: Tx) -> None:
             await tx.repos.links.set_policy(document_id, account_id, editors_may_create_links=editors_may_create_links)
+            if not editors_may_create_links:
+                # The right ended: every link an editor made on the document ends with it.
+                made = await tx.repos.links.live_of_document(document_id)
+                by_editors = [link for link in made if link["created_by"] != link["owner_id"]]
+                await revoke_links(tx, by_editors, "links-not-allowed", account_id)
 
         await self.uow.run(work)
         return {"document_id": document_id, "editors_may_create_links": editors_may_create_links}
@@ -226,7 +249,15 @@ class Links:
         password; `LinkNotFound` / `LinkGone` / `VersionNotFound` (answered as gone) otherwise."""
         link = await self.reads.links.by_digest(rules.token_digest(token))
         document = await self.reads.documents.get(link["document_id"]) if link else None
-        rules.check_usable(link, document, now)
+        creator_access = None
+        active = True
+        if link is not None:
+            # A link gives no more than its creator may read now, and nothing once an account is deleted.
+            creator_access = await access_of(self.reads, str(link["created_by"]), link)
+            for holder in {link["owner_id"], link["created_by"]}:
+                account = await self.reads.accounts.by_id(str(holder))
+                active = active and (account is None or account.get("status") != "deleted")
+        rules.check_usable(link, document, now, creator_access=creator_access, accounts_active=active)
         assert link is not None and document is not None  # check_usable refused otherwise
         number = link.get("version") or document["current_version"]
         version = await self.reads.documents.version(document["_id"], number)

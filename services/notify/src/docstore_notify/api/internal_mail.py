@@ -10,7 +10,7 @@ but the kind and the outcome; a failed send answers 503 and the caller offers a 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, Path, status
@@ -40,7 +40,15 @@ class AccountMailIn(BaseModel):
     username: Text = Field("", max_length=64)
     at: datetime | None = Field(None, description="when it happened (notices)")
     client_address: Text = Field("", max_length=64, description="the address the request came from (notices)")
-    new_email: Text = Field("", max_length=254, description="the requested address (`email-change-notice`)")
+    new_email: Text = Field(
+        "", max_length=254, description="the requested address (`email-change-notice`, `email-changed`)"
+    )
+    report_to: Text = Field(
+        "", max_length=254, description="where to report a change that was not yours (`email-changed`)"
+    )
+    attempt: Literal["", "sign-up", "email-change", "verify-email", "change-email"] = Field(
+        "", description="what someone tried with an address in use (`address-in-use`)"
+    )
 
 
 class AccountMailOut(BaseModel):
@@ -78,6 +86,8 @@ async def send_account_mail(
         at=body.at,
         client_address=body.client_address,
         new_email=body.new_email,
+        report_to=body.report_to,
+        attempt=body.attempt,
     )
     try:
         message_id = await services.mailer.send(Mail(to=body.to, message=message))

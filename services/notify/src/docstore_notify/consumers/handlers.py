@@ -11,8 +11,8 @@ from docstore_events.credentials import AccountEmailVerified
 from docstore_events.devices import NewDeviceSignInDetected
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.runtime import EventRuntime
-from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
-from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice
+from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
+from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice, revoked_notice
 from docstore_notify.domain.notices import Notice
 from docstore_notify.domain.sign_in_mails import new_sign_in_notice
 from docstore_notify.service_layer.notifier import Notifier
@@ -40,12 +40,19 @@ def handlers(notifier: Notifier) -> dict[type[Event], Handler]:
         ShareLinkExpiryNeared: lambda e: n.notify(e.id, expiry_notice(e.data)),
         NewDeviceSignInDetected: lambda e: n.notify(e.id, new_sign_in_notice(e.data)),
         ShareLinkUsed: lambda e: _link_used(n, e),
+        ShareLinkRevoked: lambda e: _link_revoked(n, e),
     }
 
 
 async def _link_used(notifier: Notifier, envelope: Envelope[ShareLinkUsed]) -> bool:
     """Only the use that exhausts a link mails the owner; every other use is nothing to notify."""
     notice = exhausted_notice(envelope.data)
+    return await notifier.notify(envelope.id, notice) if notice is not None else False
+
+
+async def _link_revoked(notifier: Notifier, envelope: Envelope[ShareLinkRevoked]) -> bool:
+    """Only a link that ended with the right it was made with mails the owner (`revoked_notice`)."""
+    notice = revoked_notice(envelope.data)
     return await notifier.notify(envelope.id, notice) if notice is not None else False
 
 

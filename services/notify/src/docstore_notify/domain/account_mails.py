@@ -15,7 +15,15 @@ from typing import Literal
 
 from docstore_notify.domain.mail import Message, _html, _text, safe_filename
 
-AccountMailKind = Literal["verify-email", "reset-password", "change-email", "email-change-notice", "password-changed"]
+AccountMailKind = Literal[
+    "verify-email",
+    "reset-password",
+    "change-email",
+    "email-change-notice",
+    "password-changed",
+    "email-changed",
+    "address-in-use",
+]
 TOKEN_KINDS: frozenset[str] = frozenset({"verify-email", "reset-password", "change-email"})
 """Mails carrying a single-use link: always sent, verified address or not (they are how it gets verified)."""
 
@@ -43,6 +51,8 @@ def render_account_mail(
     at: datetime | None = None,
     client_address: str = "",
     new_email: str = "",
+    report_to: str = "",
+    attempt: str = "",
 ) -> Message:
     """The message of an account mail of `kind`; `link` for the token-carrying kinds."""
     who = safe_filename(username) if username else ""
@@ -95,5 +105,34 @@ def render_account_mail(
             "If this was not you, change your password and check your account's devices.",
         ]
         subject = "Your DocStore e-mail address is being changed"
+        return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *map(html.escape, lines)]))
+    if kind == "email-changed":
+        # To the old address, once the new one is confirmed: the last mail this address gets.
+        report = (
+            f"If this was not you, write at once to {report_to} (say which account and when) and we will "
+            "lock the account and help you take it back."
+            if report_to
+            else "If this was not you, contact DocStore support at once."
+        )
+        lines = [
+            f"On {_when(at)}{where}, the e-mail address of your DocStore account was changed "
+            f"to {new_email or 'another address'}.",
+            "Mail about the account, password-reset links included, now goes to the new address; "
+            "every reset or verification link sent here before no longer works.",
+            report,
+        ]
+        subject = "Your DocStore e-mail address was changed"
+        return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *map(html.escape, lines)]))
+    if kind == "address-in-use":
+        # To the owner of an address someone tried to use for another account: only they read it.
+        what = "change another account's e-mail address to" if attempt == "email-change" else "sign up with"
+        lines = [
+            f"On {_when(at)}{where}, someone tried to {what} this address on DocStore.",
+            f"This address already belongs to your DocStore account{', ' + who if who else ''}, and an "
+            "address belongs to one account only, so nothing was changed and nobody was told whose it is.",
+            "If it was you: sign in to your account, or reset its password from the sign-in page. "
+            "If it was not you, you need do nothing.",
+        ]
+        subject = "Someone tried to use your e-mail address on DocStore"
         return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *map(html.escape, lines)]))
     raise ValueError(f"unknown account mail {kind!r}")

@@ -13,12 +13,20 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkUsed
+from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
 from docstore_notify.domain.mail import SHARE_LINKS, Message, _html, _text, document_url, safe_filename
 from docstore_notify.domain.notices import Notice
 
 EXPIRING = "expiring"
 EXHAUSTED = "exhausted"
+ENDED = "ended"
+ENDED_BECAUSE = {
+    "share-removed": "the share of the person who made it was removed or made view-only",
+    "links-not-allowed": "you stopped letting editors create links to it",
+    "account-deleted": "the account of the person who made it was deleted",
+}
+"""Why a link ended with the right it was made with (issue 33): the owner is told, since nobody
+asked them and the people they gave it to will find it dead."""
 
 
 def expiry_notice(event: ShareLinkExpiryNeared) -> Notice:
@@ -54,6 +62,27 @@ def exhausted_notice(event: ShareLinkUsed) -> Notice | None:
     )
 
 
+def revoked_notice(event: ShareLinkRevoked) -> Notice | None:
+    """The owner's mail when a link ended because the right it was made with ended (a share
+    removed, editors' links turned off, its maker's account deleted); None for a revocation the
+    owner made or saw happen (revoked by hand, document trashed or deleted, the owner's own deletion)."""
+    if event.reason not in ENDED_BECAUSE or (
+        event.reason == "account-deleted" and event.created_by == event.account_id
+    ):
+        return None
+    return Notice(
+        event.account_id,
+        SHARE_LINKS,
+        {
+            "mail": ENDED,
+            "link_id": event.link_id,
+            "document_id": event.document_id,
+            "name": event.document_name,
+            "reason": event.reason,
+        },
+    )
+
+
 def links_url(app_url: str) -> str:
     """The web app's Links page (served by the gateway at `app_url`): the owner's links, each
     with Extend and Revoke."""
@@ -70,7 +99,15 @@ def render_link_mail(params: dict[str, Any], *, app_url: str = "") -> Message:
     """The message of a `share.links` notification (`params["mail"]`: expiring or exhausted)."""
     name = safe_filename(str(params.get("name") or ""))
     document_id = str(params.get("document_id") or "")
-    if params.get("mail") == EXHAUSTED:
+    if params.get("mail") == ENDED:
+        subject = f"Your DocStore link to “{name}” no longer works"
+        because = ENDED_BECAUSE.get(str(params.get("reason") or ""), "the right it was made with ended")
+        first = f"A public link to “{name}” stopped working because {because}."
+        html_first = (
+            f"A public link to <strong>{html.escape(name)}</strong> stopped working because {html.escape(because)}."
+        )
+        action = "To share the file again, create a new link"
+    elif params.get("mail") == EXHAUSTED:
         subject = f"Your DocStore link to “{name}” reached its download limit"
         limit = int(params.get("download_limit") or params.get("downloads") or 0)
         times = f"{limit} time{'s' if limit != 1 else ''}"

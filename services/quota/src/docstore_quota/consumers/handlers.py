@@ -10,6 +10,7 @@ from typing import Any
 
 from docstore_events import (
     AccountCreated,
+    AccountDeleted,
     AccountPlanChanged,
     Envelope,
     FileDeleted,
@@ -20,11 +21,19 @@ from docstore_events import (
     UploadExpired,
 )
 from docstore_events.runtime import EventRuntime
-from docstore_quota.service_layer.ledger import DocumentChanged, Entry, Ledger, PlanSet, ReservationReleased
+from docstore_quota.service_layer.ledger import (
+    AccountClosed,
+    DocumentChanged,
+    Entry,
+    Ledger,
+    PlanSet,
+    ReservationReleased,
+)
 
 CONSUMED = (
     AccountCreated,
     AccountPlanChanged,
+    AccountDeleted,
     UploadCompleted,
     UploadExpired,
     FileModified,
@@ -44,6 +53,8 @@ def entry(envelope: Envelope[Any]) -> Entry:
             return PlanSet(event_id, e.account_id, e.new_plan, envelope.time)
         case UploadCompleted():
             return DocumentChanged.uploaded(event_id, e.account_id, e.upload_id, e.document_id, e.size, e.base_version)
+        case AccountDeleted():
+            return AccountClosed(event_id, e.account_id)
         case UploadExpired():
             return ReservationReleased(event_id, e.account_id, e.upload_id)
         case FileModified():

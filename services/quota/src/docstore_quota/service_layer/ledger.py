@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_quota.adapters import metrics
@@ -36,6 +36,8 @@ from docstore_quota.service_layer.ports import Repos
 
 Tx = Transaction[Repos]
 
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
+"""A cutoff before every grant: `live(account, EVER)` is every reservation the account holds."""
 EVERY_BYTE = CountingRule()
 """The default counting rule: the trash and old versions count."""
 
@@ -102,7 +104,17 @@ class ReservationReleased:
     upload_id: str
 
 
-Entry = PlanSet | DocumentChanged | ReservationReleased
+@dataclass(frozen=True)
+class AccountClosed:
+    """`account.deleted`: every reservation the account holds is released at once (its grants
+    will never complete). Its used bytes go to zero through the `file.deleted` events of metadata's
+    purge, after the grace period (issue 33)."""
+
+    event_id: str
+    account_id: str
+
+
+Entry = PlanSet | DocumentChanged | ReservationReleased | AccountClosed
 
 
 class Ledger:
@@ -176,6 +188,9 @@ class Ledger:
             settled[account_id] = await self._settle(tx, settled[account_id])
 
         released = [(e.account_id, e.upload_id) for e in entries if isinstance(e, ReservationReleased)]
+        for closed in (e for e in entries if isinstance(e, AccountClosed)):
+            held = await tx.repos.reservations.live(closed.account_id, EVER)
+            released += [(closed.account_id, reservation.upload_id) for reservation in held]
         released += [(c.account_id, c.released_upload_id) for c in changes if c.released_upload_id is not None]
         await tx.repos.reservations.delete_each(released)
         uploads = [(settled[c.account_id].plan, c.uploaded_bytes) for c in changes if c.uploaded_bytes is not None]

@@ -118,6 +118,15 @@ class UploadSessions:
         """The upload if `actor_id` asked for it (the owner, or an editor of a shared document)."""
         return await self.collection.find_one({"_id": upload_id, "actor_id": actor_id}, session=self.session)
 
+    async def pending_of(self, account_id: str) -> list[Session]:
+        """The account's pending uploads: to its documents, and those it asked for as an editor
+        (two plain lookups, by the owner's `account_id` and the status index: `$or` scans on SecantusDB)."""
+        owned = self.collection.find({"account_id": account_id, "status": PENDING}, session=self.session)
+        asked = self.collection.find({"status": PENDING, "actor_id": account_id}, session=self.session)
+        rows = {row["_id"]: row for row in await owned.to_list(None)}
+        rows.update({row["_id"]: row for row in await asked.to_list(None)})
+        return list(rows.values())
+
     async def by_id(self, upload_id: str) -> Session | None:
         return await self.collection.find_one({"_id": upload_id}, session=self.session)
 

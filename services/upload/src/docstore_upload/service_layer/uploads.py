@@ -953,6 +953,16 @@ class Uploads:
             # The watcher checks it again once the lease set by `mark_joined` runs out.
             log.exception("upload_verify_failed", upload_id=row["_id"])
 
+    async def close_account(self, account_id: str) -> int:
+        """`account.deleted`: every pending upload of the account (to its documents, or asked for by
+        it as an editor) is rejected and its bytes and reservation dropped, so nothing it started
+        becomes a version after the deletion. Idempotent: a redelivery finds none pending. How many."""
+        closed = 0
+        for row in await self.reads.sessions.pending_of(account_id):
+            await self._reject(row, "the account was deleted")
+            closed += 1
+        return closed
+
     # --- what the watcher and S3 notifications ask -------------------------------------
 
     async def claim_due(self, lease: timedelta) -> Session | None:

@@ -1,0 +1,16 @@
+"""Upload's `account.deleted` subscriber: the account's pending uploads end (`Uploads.close_account`),
+one event at a time in upload's consumer group (acknowledged after the handler returns: a failure is
+retried, then dead-lettered; the handler is idempotent, so a redelivery changes nothing)."""
+
+from __future__ import annotations
+
+from docstore_events import AccountDeleted, Envelope
+from docstore_events.runtime import EventRuntime
+from docstore_upload.service_layer.uploads import Uploads
+
+
+def register_account_deletion(events: EventRuntime, uploads: Uploads) -> None:
+    async def deleted(envelope: Envelope[AccountDeleted]) -> None:
+        await uploads.close_account(envelope.data.account_id)
+
+    events.subscribe(AccountDeleted, deleted)
