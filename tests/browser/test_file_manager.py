@@ -201,7 +201,11 @@ def test_a_folder_made_by_a_move_shows_without_a_reload(web_system: WebSystem, b
     with api_client(base, username) as client:
         api_upload(client, "mover.txt", b"going places")
     open_details(browser, "mover.txt")
-    browser.find("dialog[open] input[name=path]").fill("/moved-here")
+    folder = browser.js(
+        "const label = [...document.querySelectorAll('dialog[open] label')]"
+        ".find((l) => l.textContent.trim() === 'Folder'); return document.getElementById(label.htmlFor);"
+    )
+    folder.fill("/moved-here")
     press(browser, "Move", within="dialog[open]")
     browser.find_text("dialog[open] .facts", "/moved-here", timeout=30)
     browser.keys(Keys.ESCAPE)
