@@ -30,7 +30,7 @@ try {
   await page.waitForSelector("input[name=username]", { visible: true, timeout: 60000 });
   await page.type("input[name=username]", process.env.LH_USERNAME);
   await page.type("input[name=password]", process.env.LH_PASSWORD);
-  await page.click("button[type=submit]");
+  await page.click("#main button[type=submit]");
   await page.waitForFunction(
     (name) => (document.getElementById("who-name")?.textContent || "").includes(name),
     { timeout: 60000 }, process.env.LH_USERNAME);

@@ -8,6 +8,7 @@
 - D6/D7: an error from the details dialog shows inside it; when the session ends the dialog closes,
   no API text shows, and logging in again returns to the folder the person was in;
 - D8: a person a file is shared with (view) is not offered Rename, Move or Delete;
+- D10: a folder made by a move shows in the list without a reload, with an SVG icon;
 - D9: turning on two-step sign-in says this device is signed out too, and goes to the login page.
 """
 
@@ -192,6 +193,24 @@ def test_dialog_errors_show_in_it_and_an_ended_session_returns_to_the_folder(
     log_in(browser, username)
     browser.wait(lambda: "reports" in browser.url, "the folder the person was in", timeout=30)
     browser.find_text("table.documents tbody tr", "kept.txt", timeout=30)
+
+
+def test_a_folder_made_by_a_move_shows_without_a_reload(web_system: WebSystem, browser: Browser) -> None:
+    base = web_system.gateway
+    username = sign_up(browser, base)
+    with api_client(base, username) as client:
+        api_upload(client, "mover.txt", b"going places")
+    open_details(browser, "mover.txt")
+    folder = browser.js(
+        "const label = [...document.querySelectorAll('dialog[open] label')]"
+        ".find((l) => l.textContent.trim() === 'Folder'); return document.getElementById(label.htmlFor);"
+    )
+    folder.fill("/moved-here")
+    press(browser, "Move", within="dialog[open]")
+    browser.find_text("dialog[open] .facts", "/moved-here", timeout=30)
+    browser.keys(Keys.ESCAPE)
+    browser.find_text("ul.folders a.folder", "moved-here", timeout=30)
+    assert browser.find("ul.folders a.folder svg.folder-icon")  # drawn, not an emoji
 
 
 def test_a_viewer_is_not_offered_the_owners_actions(web_system: WebSystem, browser: Browser) -> None:

@@ -161,13 +161,16 @@ async function start() {
     session.isAdmin = false;
     // The login page says it (an alert shown here would be cleared by the route change).
     // The refused access token's answer may say "signed out" while the refresh says only "ended".
-    session.notice = signedOutNotice(error?.body, takeSessionEndReason());
+    // Several requests may be refused at once: the first one's notice and page are the ones kept.
+    const reason = signedOutNotice(error?.body, takeSessionEndReason());
     showChrome();
     closeDialogs();
     dropToasts({ all: true });
+    if (currentRoute().name === "login") return;
+    session.notice = reason;
     // After logging in again the person is back where they were (the page's address, not a dialog).
     const here = location.hash.slice(1);
-    go("login", here.startsWith("/") && !/^\/(login|signup)\b/.test(here) ? { next: here } : {});
+    go("login", here.startsWith("/") && !/^\/(signup|forgot)\b/.test(here) ? { next: here } : {});
   });
   // A logout here, or in another tab of this browser (api.js hears it), or of all devices.
   setLoggedOutHandler(() => {

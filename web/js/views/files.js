@@ -228,12 +228,24 @@ export async function filesView(main, params, ctx) {
     table,
     pager);
 
-  if (!flat) {
+  // Folders are found among the documents: looked for again when the list changes (a move into a
+  // new folder shows it at once, not after a reload).
+  let foldersShown = null;
+  function showFolders() {
+    if (flat) return;
     subfolders(path).then((found) => {
+      if (!ctx.isCurrent() || JSON.stringify(found) === foldersShown) return;
+      foldersShown = JSON.stringify(found);
       clear(folders, found.map((folder) => h("li", {},
         h("a", { href: `#/files?path=${encodeURIComponent(folder)}`, class: "folder" },
           folderIcon(), " ", folder.split("/").pop()))));
     });
+  }
+  showFolders();
+  /** The list and the folders again (after a change made here or elsewhere). */
+  function reloadAll() {
+    showFolders();
+    return load();
   }
 
   // What the table shows now: a reload that finds the same (often the feed echoing this page's own
@@ -275,7 +287,7 @@ export async function filesView(main, params, ctx) {
     }
     clear(table, gridOf(items, {
       caption: `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`,
-      open: (doc) => detailsDialog(doc, load),
+      open: (doc) => detailsDialog(doc, reloadAll),
       meta: (doc) => [`${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`, fullTextBadge(doc.full_text)],
       actions: (doc) => [
         h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
@@ -300,7 +312,7 @@ export async function filesView(main, params, ctx) {
         h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
       h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
         h("td", { class: "name", "data-label": "Name" },
-          h("button", { type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, load) }, doc.name),
+          h("button", { type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, reloadAll) }, doc.name),
           doc.title && doc.title !== doc.name ? h("div", { class: "muted small" }, doc.title) : null,
           fullTextBadge(doc.full_text)),
         flat ? h("td", { "data-label": "Folder" }, h("a", { href: `#/files?path=${encodeURIComponent(doc.path)}` }, doc.path)) : null,
@@ -320,7 +332,7 @@ export async function filesView(main, params, ctx) {
   }
 
   await load();
-  followChanges(ctx, () => load());
+  followChanges(ctx, () => reloadAll());
   // A link from a mail ("#/files?open=<document id>") opens that document's details.
   if (params.get("open")) openDocument(params.get("open"), load).catch(showError);
 }
@@ -490,7 +502,7 @@ function detailsDialog(doc, refresh, sharedAs = null) {
   const tagsForm = h("form", { class: "inline" }, field("Tags", tagsInput, "Separate tags with commas."), tagsButton);
   tagsForm.addEventListener("submit", (e) => { e.preventDefault(); update(tagsButton, { tags: parseTags(tagsInput.value) }, "Tags saved."); });
 
-  const pathInput = h("input", { value: doc.path, required: true });
+  const pathInput = h("input", { name: "path", value: doc.path, required: true });
   const moveButton = h("button", { type: "submit" }, "Move");
   const moveForm = h("form", { class: "inline" }, field("Folder", pathInput, "For example /work/reports."), moveButton);
   moveForm.addEventListener("submit", (e) => { e.preventDefault(); update(moveButton, { path: normalisePath(pathInput.value) }, `Moved to ${normalisePath(pathInput.value)}.`); });
