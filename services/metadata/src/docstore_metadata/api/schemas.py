@@ -239,8 +239,8 @@ class InternalDocumentOut(BaseModel):
 
 
 class PlaceIn(BaseModel):
-    path: str = Field(max_length=1024)
-    name: str = Field(max_length=1024)
+    path: Text = Field(max_length=1024)
+    name: Text = Field(max_length=1024)
 
 
 class PlacesIn(BaseModel):
