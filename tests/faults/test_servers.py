@@ -1,4 +1,5 @@
-"""The database, S3 and search servers killed with SIGKILL in turn, each during a burst of uploads.
+"""The database, S3 and search servers, and the SeaweedFS that holds the broker's log, killed with
+SIGKILL in turn, each during a burst of uploads.
 The supervisor restarts the server; uploads refused while it was down were refused (not counted),
 and every upload that answered "complete" is listed, found by full text and counted once."""
 
@@ -22,7 +23,7 @@ BURST = 20
 MONGO_LOSES_AN_UPLOAD = pytest.mark.skip(reason="TODO(issue 32): an upload completed while MongoDB died is not listed")
 
 
-@pytest.mark.parametrize("server", [pytest.param("mongo", marks=MONGO_LOSES_AN_UPLOAD), "s3", "typesense"])
+@pytest.mark.parametrize("server", [pytest.param("mongo", marks=MONGO_LOSES_AN_UPLOAD), "s3", "typesense", "kafka-log"])
 async def test_a_server_killed_during_a_burst_of_uploads(platform: Platform, api, server: str) -> None:
     user = await premium_user(api)
     restarts = platform.restarts(server)
