@@ -84,8 +84,15 @@ class Outbox:
         consumers' processed-event records make it count once. For a consistency checker that
         rebuilt an event the consumers never applied (`docstore_kit.consistency`)."""
         row = self._row(event, subject, event_id=event_id)
-        row["republished_at"] = row["created_at"]
-        await self.collection.replace_one({"_id": event_id}, row, upsert=True, session=session)
+        row["republished_at"] = created_at = row.pop("created_at")
+        row.pop("_id")
+        await self.collection.update_one(
+            {"_id": event_id},
+            # A row still there keeps when it was first written (a check finds rows by that time).
+            {"$set": row, "$unset": {"published_at": ""}, "$setOnInsert": {"created_at": created_at}},
+            upsert=True,
+            session=session,
+        )
 
     def _row(
         self, event: Event, subject: str | None, traceparent: str | None = None, *, event_id: str | None = None
