@@ -94,6 +94,17 @@ class Outbox:
             session=session,
         )
 
+    async def requeue(self, event_id: str, *, session: AsyncClientSession | None = None) -> bool:
+        """Publish a stored row again as it is (same id, same content), after the rows waiting;
+        False when no row has this id (pruned)."""
+        at = datetime.now(UTC)
+        result = await self.collection.update_one(
+            {"_id": event_id},
+            {"$set": {"status": PENDING, "seq": (time.time_ns(), next(self._sequence)), "republished_at": at}},
+            session=session,
+        )
+        return result.matched_count == 1
+
     def _row(
         self, event: Event, subject: str | None, traceparent: str | None = None, *, event_id: str | None = None
     ) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     # Admins run the recorded-versions check now (also run every `consistency_period_seconds`).
     app.include_router(
         consistency_admin_router(
-            "/admin/consistency/versions", lambda request: request.app.state.services.consistency, name="check_versions"
+            "/admin/consistency/metadata", lambda request: request.app.state.services.consistency, name="check_metadata"
         )
     )
     app.include_router(sharing_router)
