@@ -38,6 +38,10 @@ PENDING, PUBLISHED = "pending", "published"
 
 Publish = Callable[[KafkaRecord], Awaitable[None]]
 
+RETRY_MAX_WAIT = 2.0
+"""The longest wait between two tries of a relay whose broker or database failed: a server
+that comes back is used within two seconds."""
+
 
 class Outbox:
     """Writes events into the outbox collection, inside the caller's transaction."""
@@ -219,9 +223,9 @@ class OutboxRelay:
                 raise
             except Exception as error:  # the broker or database is down: keep the rows, try again
                 failures += 1
-                # Backoff while it stays down (up to `max_poll_interval`), one line per try; a
+                # Backoff while it stays down (up to `RETRY_MAX_WAIT`), one line per try; a
                 # traceback only for what is not an outage (a bug).
-                wait = min(self.max_poll_interval, self.poll_interval * 2 ** min(failures - 1, 16))
+                wait = min(RETRY_MAX_WAIT, self.max_poll_interval, self.poll_interval * 2 ** min(failures - 1, 16))
                 if is_outage(error):
                     log.warning("outbox_publish_waits_for_outage", error=repr(error)[:300], retry_in=wait)
                 else:
