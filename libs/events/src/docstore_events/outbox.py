@@ -38,6 +38,10 @@ PENDING, PUBLISHED = "pending", "published"
 
 Publish = Callable[[KafkaRecord], Awaitable[None]]
 
+RETRY_MAX_WAIT = 2.0
+"""The longest wait between two tries of a relay whose broker or database failed: a server
+that comes back is used within two seconds."""
+
 
 class Outbox:
     """Writes events into the outbox collection, inside the caller's transaction."""
@@ -84,8 +88,26 @@ class Outbox:
         consumers' processed-event records make it count once. For a consistency checker that
         rebuilt an event the consumers never applied (`docstore_kit.consistency`)."""
         row = self._row(event, subject, event_id=event_id)
-        row["republished_at"] = row["created_at"]
-        await self.collection.replace_one({"_id": event_id}, row, upsert=True, session=session)
+        row["republished_at"] = created_at = row.pop("created_at")
+        row.pop("_id")
+        await self.collection.update_one(
+            {"_id": event_id},
+            # A row still there keeps when it was first written (a check finds rows by that time).
+            {"$set": row, "$unset": {"published_at": ""}, "$setOnInsert": {"created_at": created_at}},
+            upsert=True,
+            session=session,
+        )
+
+    async def requeue(self, event_id: str, *, session: AsyncClientSession | None = None) -> bool:
+        """Publish a stored row again as it is (same id, same content), after the rows waiting;
+        False when no row has this id (pruned)."""
+        at = datetime.now(UTC)
+        result = await self.collection.update_one(
+            {"_id": event_id},
+            {"$set": {"status": PENDING, "seq": (time.time_ns(), next(self._sequence)), "republished_at": at}},
+            session=session,
+        )
+        return result.matched_count == 1
 
     def _row(
         self, event: Event, subject: str | None, traceparent: str | None = None, *, event_id: str | None = None
@@ -201,9 +223,9 @@ class OutboxRelay:
                 raise
             except Exception as error:  # the broker or database is down: keep the rows, try again
                 failures += 1
-                # Backoff while it stays down (up to `max_poll_interval`), one line per try; a
+                # Backoff while it stays down (up to `RETRY_MAX_WAIT`), one line per try; a
                 # traceback only for what is not an outage (a bug).
-                wait = min(self.max_poll_interval, self.poll_interval * 2 ** min(failures - 1, 16))
+                wait = min(RETRY_MAX_WAIT, self.max_poll_interval, self.poll_interval * 2 ** min(failures - 1, 16))
                 if is_outage(error):
                     log.warning("outbox_publish_waits_for_outage", error=repr(error)[:300], retry_in=wait)
                 else:

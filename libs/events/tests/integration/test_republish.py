@@ -45,3 +45,9 @@ async def test_an_event_republished_goes_out_again_under_its_id(db: Any) -> None
     assert [record.id for record in sent[2:]] == ["fact-derived-id", "pruned-row-id"]
     assert sent[2].value == sent[0].value
     assert await db.outbox.count_documents({}) == 3
+    first, again = (
+        await db.outbox.find_one({"_id": "fact-derived-id"}),
+        await db.outbox.find_one({"_id": "pruned-row-id"}),
+    )
+    assert first["created_at"] < first["republished_at"]  # the row keeps when it was first written
+    assert again["created_at"] == again["republished_at"]

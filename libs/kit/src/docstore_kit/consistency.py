@@ -243,6 +243,80 @@ def processed_events_router(
     return router
 
 
+# --- a producer's outbox against its consumers ----------------------------------------------------
+
+
+class OutboxRowsCheck:
+    """The events a service published, as its outbox still holds them (rows are the facts here:
+    a deletion leaves no state to rebuild its event from), against the processed-event records
+    of the services that consume each topic. A row a consumer never applied is published again
+    as it was (`Outbox.requeue`: same id, same content). Rows published less than
+    `settle_seconds` ago are not judged; rows pruned are out of reach (the state-based checks
+    cover the facts that have state)."""
+
+    def __init__(
+        self,
+        name: str,
+        outbox: Any,
+        consumers: Mapping[str, Sequence[ProcessedEvents]],
+        budget: RepairBudget,
+        *,
+        settle_seconds: float,
+    ) -> None:
+        self.name = name
+        self.outbox = outbox
+        self.consumers = {topic: list(asked) for topic, asked in consumers.items()}
+        self.budget = budget
+        self.settle_seconds = settle_seconds
+
+    async def check_page(self, after: Any, limit: int, *, repair: bool) -> PageResult:
+        before = datetime.now(UTC) - timedelta(seconds=self.settle_seconds)
+        where: dict[str, Any] = {
+            "status": "published",
+            "topic": {"$in": list(self.consumers)},
+            "created_at": {"$lt": before},
+        }
+        if after:
+            where["_id"] = {"$gt": after}
+        # In id order (the unique index): a row too recent for this pass is judged in a later one.
+        found = self.outbox.collection.find(where, {"value": 0}).sort("_id", 1).limit(limit)
+        page: list[Mapping[str, Any]] = [row async for row in found]
+        ended = len(page) < limit
+        applied: dict[str, set[str]] = {}
+        for topic, asked in self.consumers.items():
+            ids = [row["_id"] for row in page if row["topic"] == topic]
+            for consumer in asked:
+                if ids:
+                    applied.setdefault(consumer.consumer, set()).update(await consumer.processed(ids))
+        lacking: list[tuple[Mapping[str, Any], tuple[str, ...]]] = []
+        for row in page:
+            missing = tuple(
+                c.consumer for c in self.consumers[row["topic"]] if row["_id"] not in applied.get(c.consumer, set())
+            )
+            if missing:
+                lacking.append((row, missing))
+        allowed = await self.budget.allowed(row["_id"] for row, _ in lacking) if repair else set()
+        findings = []
+        for row, missing in lacking:
+            repaired = row["_id"] in allowed
+            if repaired:
+                await self.outbox.requeue(row["_id"])
+                await self.budget.spend(row["_id"])
+            findings.append(
+                Finding(
+                    fact=row["_id"],
+                    event_id=row["_id"],
+                    event_type=row["headers"].get("ce_type", row["topic"]),
+                    consumers=missing,
+                    account_id=row["key"].decode() if isinstance(row["key"], bytes) else str(row["key"]),
+                    repaired=repaired,
+                )
+            )
+        if allowed:
+            self.outbox.wake_relay()
+        return PageResult(scanned=len(page), findings=findings, next_after=None if ended else page[-1]["_id"])
+
+
 # --- running the checks ------------------------------------------------------------------------
 
 

@@ -18,10 +18,18 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_events import (
+    AccountCreated,
+    AccountPlanChanged,
+    FileDeleted,
+    FileModified,
+    FileRestored,
+    FileTrashed,
+)
 from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
-from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
+from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.account_mail import NotifyMailer
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
@@ -209,6 +217,10 @@ def audit_trail_on(
     )
 
 
+QUOTA_CONSUMES = (AccountCreated, AccountPlanChanged, FileModified, FileDeleted, FileTrashed, FileRestored)
+"""The events of metadata's that quota applies (its README), for the outbox check."""
+
+
 def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyChecker:
     """The recorded-versions check: asks the indexer which `file.version-recorded` it applied."""
     auth = InternalAuth.from_settings(settings)
@@ -220,9 +232,20 @@ def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyCh
         RepairBudget(runtime.db),
         settle_seconds=settings.consistency_settle_seconds,
     )
+    # The events quota applies, checked as metadata's outbox still holds them (a deletion has no
+    # state left to rebuild its event from).
+    quota = httpx.AsyncClient(base_url=settings.quota_url, timeout=10.0, auth=auth.client_auth("quota"))
+    prefix = settings.kafka_topic_prefix
+    to_quota = OutboxRowsCheck(
+        "metadata.outbox",
+        runtime.events.outbox,
+        {event.topic(prefix): [ProcessedEvents("quota", quota)] for event in QUOTA_CONSUMES},
+        RepairBudget(runtime.db),
+        settle_seconds=settings.consistency_settle_seconds,
+    )
     return ConsistencyChecker(
         runtime.db,
-        [check],
+        [check, to_quota],
         service=settings.service,
         page_size=settings.consistency_page_size,
         pages_per_run=settings.consistency_pages_per_run,

@@ -43,7 +43,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         app.state.services = services
         await services.consistency_indexes()
         if settings.consistency_period_seconds > 0:
-            # Versions the indexer never applied are published again (issue 32).
+            # Versions the indexer, and events quota, never applied are published again (issue 32).
             period = settings.consistency_period_seconds
             services.runtime.background("metadata-consistency", lambda: services.consistency.run_forever(period))
         async with services.runtime:
@@ -58,10 +58,10 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(router)
     # Upload's consistency check asks which `upload.completed` events were applied (issue 32).
     app.include_router(processed_events_router(consumer="metadata"))
-    # Admins run the recorded-versions check now (also run every `consistency_period_seconds`).
+    # Admins run metadata's consistency checks now (also run every `consistency_period_seconds`).
     app.include_router(
         consistency_admin_router(
-            "/admin/consistency/versions", lambda request: request.app.state.services.consistency, name="check_versions"
+            "/admin/consistency/metadata", lambda request: request.app.state.services.consistency, name="check_metadata"
         )
     )
     app.include_router(sharing_router)

@@ -81,6 +81,8 @@ class Settings(ServiceSettings, S3Settings):
     gateway_url: str = "http://127.0.0.1:8080"
     indexer_url: str = "http://127.0.0.1:8084"
     """Indexer (internal): the consistency check asks its `POST /internal/processed-events`."""
+    quota_url: str = "http://127.0.0.1:8083"
+    """Quota (internal): the outbox check asks its `POST /internal/processed-events`."""
     """Where people reach the gateway and the web app: the links in account mails point there."""
     secrets_keys: str = DEV_SECRETS_KEY
     """`METADATA_SECRETS_KEYS`: comma-separated Fernet keys that encrypt TOTP secrets at rest; the

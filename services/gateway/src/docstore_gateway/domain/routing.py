@@ -228,7 +228,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/admin/audit", "admin"),
         ("GET", "/admin/audit/export", "admin"),
         ("POST", "/admin/audit/verify", "admin"),
-        ("POST", "/admin/consistency/versions", "admin"),  # run the recorded-versions check now (issue 32)
+        ("POST", "/admin/consistency/metadata", "admin"),  # run metadata's consistency checks now (issue 32)
     )
     + _routes(
         "upload",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events import UploadCompleted
@@ -46,4 +47,17 @@ class CompletedSessions:
         until = max(s["finished_at"] for s in older) + OUTBOX_MARGIN
         wanted = {s["_id"] for s in older}
         found = await outbox_event_ids(self.db, self.topic, since, until, lambda data: data.get("upload_id"))
-        return {upload_id: event_id for upload_id, event_id in found.items() if upload_id in wanted}
+        ids = {upload_id: event_id for upload_id, event_id in found.items() if upload_id in wanted}
+        if ids:
+            # Kept on the session from now on, as a completion does today: later passes need no
+            # outbox scan, and still know the id once the outbox row is pruned.
+            await self.collection.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": upload_id, "completed_event_id": None}, {"$set": {"completed_event_id": event_id}}
+                    )
+                    for upload_id, event_id in ids.items()
+                ],
+                ordered=False,
+            )
+        return ids
