@@ -83,7 +83,7 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
         from docstore_devplatform.servers import Servers
 
         # The broker's log stays in memory here (DOCSTORE_TEST_BROKER_STORAGE=s3 for the durable one):
-        # see tools/devplatform/README.md, "The broker's log", for the figures. tests/faults starts a
+        # see the README, "What runs", for the figures. tests/faults starts a
         # platform of its own with the durable broker.
         storage = os.environ.get("DOCSTORE_TEST_BROKER_STORAGE") or "memory"
         servers = Servers(
