@@ -36,7 +36,10 @@ log = structlog.get_logger(__name__)
 OUTBOX_COLLECTION = "outbox"
 PENDING, PUBLISHED = "pending", "published"
 
-Publish = Callable[[KafkaRecord], Awaitable[None]]
+Publish = Callable[[KafkaRecord], Awaitable[Awaitable[object] | None]]
+"""Send one record. It either returns once the broker acknowledged it (None), or returns the
+acknowledgement still to come (an awaitable), so the relay can send a batch's records together
+and wait for their acknowledgements after (`EventRuntime.send`)."""
 
 RETRY_MAX_WAIT = 2.0
 """The longest wait between two tries of a relay whose broker or database failed: a server
@@ -175,6 +178,11 @@ class OutboxRelay:
     async def _publish_batch(self) -> int:
         rows = self.outbox.collection.find({"status": PENDING}).sort("seq", 1).limit(self.batch_size)
         published: list[str] = []
+        # Every row of the batch is sent before any acknowledgement is awaited: the producer then
+        # packs them into a request per partition, instead of one round trip to the broker per row
+        # (a broker whose log is durable acknowledges each after a write to its store). The
+        # producer keeps one request per partition in flight, so one key's records stay in order.
+        sent: list[tuple[str, str, Awaitable[object] | None]] = []
         try:
             async for row in rows:
                 headers = row["headers"]
@@ -189,18 +197,30 @@ class OutboxRelay:
                     headers = {**headers, "traceparent": current_traceparent() or headers.get("traceparent", "")}
                     record = KafkaRecord(topic=row["topic"], key=row["key"], value=row["value"], headers=headers)
                     crashpoint("outbox.before_publish")
-                    await self.publish(record)
-                crashpoint("outbox.after_publish")
-                published.append(row["_id"])
-                metrics.published(record.topic)
+                    sent.append((row["_id"], record.topic, await self.publish(record)))
         finally:
-            # A few writes mark what went out, also when the broker failed halfway through (the
-            # ids in slices: see `in_slices`).
-            at = datetime.now(UTC)
-            for part in slices(published):
-                await self.outbox.collection.update_many(
-                    {"_id": {"$in": part}}, {"$set": {"status": PUBLISHED, "published_at": at}}
-                )
+            # Rows count as published only up to the first that was not acknowledged: the rest are
+            # sent again with it on the next try (consumers drop what they already applied).
+            try:
+                for row_id, topic, acknowledgement in sent:
+                    if acknowledgement is not None:
+                        await acknowledgement
+                    crashpoint("outbox.after_publish")
+                    published.append(row_id)
+                    metrics.published(topic)
+            except BaseException:
+                for _, _, later in sent[len(published) + 1 :]:
+                    if isinstance(later, asyncio.Future):  # read, so a failed one is not reported as unread
+                        later.add_done_callback(lambda done: done.cancelled() or done.exception())
+                raise
+            finally:
+                # A few writes mark what went out, also when the broker failed halfway through (the
+                # ids in slices: see `in_slices`).
+                at = datetime.now(UTC)
+                for part in slices(published):
+                    await self.outbox.collection.update_many(
+                        {"_id": {"$in": part}}, {"$set": {"status": PUBLISHED, "published_at": at}}
+                    )
         return len(published)
 
     async def run(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
@@ -77,7 +77,7 @@ class EventRuntime:
             security=kafka_security.faststream_security(),
         )
         self.outbox = Outbox(db, source=f"/docstore/{region}/{service}", topic_prefix=topic_prefix)
-        self.relay = OutboxRelay(self.outbox, self.publish, poll_interval=relay_poll_interval)
+        self.relay = OutboxRelay(self.outbox, self.send, poll_interval=relay_poll_interval)
         self._relay_task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Handler[Any]] = {}
         self._raw_handlers: dict[str, RawHandler] = {}
@@ -154,6 +154,14 @@ class EventRuntime:
     async def publish(self, record: KafkaRecord) -> None:
         """Send one record and wait for the broker's acknowledgement (acks=all)."""
         await self.broker.publish(record.value, topic=record.topic, key=record.key, headers=record.headers)
+
+    async def send(self, record: KafkaRecord) -> Awaitable[object]:
+        """Hand one record to the producer and return its acknowledgement (acks=all) to await
+        later, so the outbox relay sends a batch of records in one request per partition."""
+        delivery: Awaitable[object] = await self.broker.publish(
+            record.value, topic=record.topic, key=record.key, headers=record.headers, no_confirm=True
+        )
+        return delivery
 
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
