@@ -17,10 +17,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 BURST = 20
 
 
-# TODO(issue 32): the database killed mid-burst lost one of 20 completed uploads (never listed) in
-# one run, and in another quota's count did not match the listing; the services' side (consumers
-# pausing while MongoDB is down, the consistency checker) is another part of the issue.
-MONGO_LOSES_AN_UPLOAD = pytest.mark.skip(reason="TODO(issue 32): an upload completed while MongoDB died is not listed")
+# TODO(issue 32): the database killed mid-burst. Before consumers waited out outages (they dead-
+# lettered an event after 5 tries), one of 20 completed uploads was never listed in one run and
+# quota's count did not match the listing in another. With them (and the relay's backoff) it passed
+# 5 runs of 6 on a loaded machine; the sixth failed after 172 s, not yet understood. Not run in CI
+# until it passes every time.
+MONGO_LOSES_AN_UPLOAD = pytest.mark.skip(reason="TODO(issue 32): 5 of 6 runs pass; the sixth is not understood")
 
 
 @pytest.mark.parametrize("server", [pytest.param("mongo", marks=MONGO_LOSES_AN_UPLOAD), "s3", "typesense", "kafka-log"])
