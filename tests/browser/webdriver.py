@@ -289,10 +289,13 @@ class Browser:
         return element
 
     def alert_text(self) -> str:
+        """The error the page shows: inside the open dialog when there is one (the page's alert is
+        behind it), else the page's alert."""
+        script = """
+            const a = document.querySelector('dialog[open] .dialog-alert') || document.getElementById('alert');
+            return a && !a.hidden ? a.textContent : '';"""
         try:
-            return (
-                self.js("const a = document.getElementById('alert'); return a && !a.hidden ? a.textContent : '';") or ""
-            )
+            return self.js(script) or ""
         except WebDriverException:
             return ""
 
