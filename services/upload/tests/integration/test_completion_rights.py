@@ -64,7 +64,8 @@ class Documents:
 
 
 def metadata_app(documents: Documents, auth: InternalAuth) -> FastAPI:
-    """Metadata's `GET /internal/accounts/{a}/documents/{d}` as upload sees it, service callers only."""
+    """Metadata's `GET /internal/accounts/{a}/documents/{d}` (and a names-taken route that finds
+    none) as upload sees them, service callers only."""
     app = FastAPI()
     app.state.internal_auth = auth
 
@@ -77,6 +78,12 @@ def metadata_app(documents: Documents, auth: InternalAuth) -> FastAPI:
         if found is None:
             raise HTTPException(404, "document not found")
         return found
+
+    @app.post("/internal/accounts/{account_id}/names/taken")
+    async def names_taken(account_id: str, caller: ServiceCaller) -> dict[str, Any]:
+        """No name is taken here: these tests are about rights, not names (issue 34's refusal)."""
+        documents.callers.append(caller)
+        return {"taken": []}
 
     return app
 

@@ -43,6 +43,19 @@ class RoomyQuota:
         return None
 
 
+class NewDocumentsOnly:
+    """Stands in for metadata: every upload here is a new document under a free name."""
+
+    async def taken(self, account_id: str, places: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        return set()
+
+    async def document(self, account_id: str, document_id: str) -> None:
+        return None
+
+    async def stored_bytes(self, account_id: str, sha256: str) -> None:
+        return None
+
+
 @pytest.fixture
 def topic(endpoints) -> str:
     if not endpoints.s3_events_topic:
@@ -61,7 +74,7 @@ async def app(isolated: dict[str, str], endpoints, topic: str) -> AsyncIterator[
     )
     # Its new group starts at the topic's end, not at every other test's notifications.
     await start_group_at_end(endpoints.kafka_bootstrap, f"{settings.kafka_topic_prefix}upload", topic)
-    application = create_app(settings, quota=RoomyQuota())
+    application = create_app(settings, quota=RoomyQuota(), metadata=NewDocumentsOnly())
     async with application.router.lifespan_context(application):
         yield application
 
