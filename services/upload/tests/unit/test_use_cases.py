@@ -186,3 +186,13 @@ async def test_a_deleted_accounts_pending_uploads_end_and_a_redelivery_changes_n
     assert w.sessions.rows["up-1"]["status"] == REJECTED and w.quota.released == [(OWNER, "up-1")]
     assert row["staging_key"] not in w.storage.objects and w.uow.emitted == []
     assert await w.uploads.close_account(OWNER) == 0
+
+
+async def test_while_metadata_does_not_answer_a_new_document_is_still_granted() -> None:
+    """Uploads do not stop with metadata (issue 32: it may be down or behind); the name rule then
+    holds at completion, which gives a clashing new document a conflict-copy name."""
+    w = world(metadata=FakeMetadata(down=True))
+    issued = await w.uploads.grant(OWNER, GrantRequest("notes.txt", 4, "text/plain"))
+    assert issued.form is not None
+    [result] = await w.uploads.grant_many(OWNER, [GrantRequest("more.txt", 4, "text/plain")])
+    assert type(result).__name__ == "IssuedGrant"

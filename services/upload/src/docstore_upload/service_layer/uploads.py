@@ -28,7 +28,7 @@ import structlog
 from docstore_events.faults import crashpoint
 from docstore_events.tracing import continue_trace, current_traceparent, link_to
 from docstore_events.unit_of_work import Transaction, UnitOfWork
-from docstore_kit.errors import DomainError
+from docstore_kit.errors import DomainError, Unavailable
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.consistency import completed_event_id
 from docstore_upload.domain.delta import DELTA_FROM, Chunk, Part, check_chunks, copied_bytes, plan_parts
@@ -208,15 +208,20 @@ class Uploads:
         if row["status"] != COMPLETED:
             return False
         base = row.get("base_version")
-        deadline = asyncio.get_running_loop().time() + self.record_wait_seconds
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + self.record_wait_seconds
         while True:
             try:
-                found = await self.metadata.document(account_id, row["document_id"])
-            except DomainError:  # metadata unavailable: not known to be recorded
+                # Never longer than the wait promised, also when metadata hangs (its client's own
+                # timeout is longer).
+                found = await asyncio.wait_for(
+                    self.metadata.document(account_id, row["document_id"]), timeout=max(deadline - clock(), 0.05)
+                )
+            except (DomainError, TimeoutError):  # metadata unavailable or slow: not known to be recorded
                 return False
             if found is not None and (base is None or found.current_version > base):
                 return True
-            if asyncio.get_running_loop().time() >= deadline:
+            if clock() >= deadline:
                 return False
             await asyncio.sleep(0.05)
 
@@ -234,6 +239,17 @@ class Uploads:
 
     # --- grants ----------------------------------------------------------------------
 
+    async def _names_held(self, account_id: str, places: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (folder, name) places a live document holds, to refuse a new document there at
+        once (409). While metadata does not answer, none: uploads go on without it, and the
+        completion, which metadata records when it is back, gives a clashing new document a
+        conflict-copy name instead (the name rule holds either way; only the early 409 is lost)."""
+        try:
+            return await self.metadata.taken(account_id, places)
+        except Unavailable as error:
+            log.warning("names_unchecked_metadata_unavailable", account_id=account_id, error=str(error)[:200])
+            return set()
+
     async def grant(self, account_id: str, request: GrantRequest) -> IssuedGrant:
         """Check the request and the room left, record the session, and sign the upload."""
         request = check_request(request, self.limits)
@@ -241,7 +257,7 @@ class Uploads:
             request = replace(request, chunks=check_chunks(request.chunks, request.size))
         # A new version of a document shared for editing is stored and counted as the owner's.
         current = await self._current_for(account_id, request)
-        if current is None and await self.metadata.taken(account_id, [(request.path, request.filename)]):
+        if current is None and await self._names_held(account_id, [(request.path, request.filename)]):
             # One live document per name in a folder: a second would be a silent duplicate.
             raise NameTaken(request.path, request.filename)
         document_id, owner_id = (current.document_id, current.owner_id) if current else (str(uuid.uuid4()), account_id)
@@ -344,7 +360,7 @@ class Uploads:
         # One live document per name in a folder: new documents whose name is held (by a live
         # document, or by an earlier item of this batch) are refused, one question for the batch.
         new = [(request.path, request.filename) for _, request, _ in planned if request.document_id is None]
-        held = await self.metadata.taken(account_id, new) if new else set()
+        held = await self._names_held(account_id, new) if new else set()
         kept: list[tuple[int, GrantRequest, Grant]] = []
         for index, request, grant in planned:
             place = (request.path, request.filename)
