@@ -38,13 +38,14 @@ def fact_of(row: Row) -> str:
     return f"{row['document_id']}:{row['version']}"
 
 
-def recorded_from_state(document: Row, row: Row) -> FileVersionRecorded:
-    """`file.version-recorded` rebuilt from a version and its document (the document's current
-    details, as a later `file.details-changed` would have told the indexer anyway). A conflict
-    copy's first version is rebuilt without `conflict_of`, which no row keeps."""
+def recorded_from_state(document: Row, row: Row, *, conflict_of: str | None = None) -> FileVersionRecorded:
+    """`file.version-recorded` of version `row` of `document`: as recorded (with `conflict_of` for
+    a conflict copy's first version), or rebuilt by the consistency check from the rows (the
+    document's current details, as a later `file.details-changed` would have told the indexer
+    anyway; without `conflict_of`, which no row keeps)."""
     return FileVersionRecorded(
         account_id=document["account_id"],
-        document_id=row["document_id"],
+        document_id=document["_id"],
         version=row["version"],
         upload_id=row["upload_id"],
         bucket=row["bucket"],
@@ -56,6 +57,7 @@ def recorded_from_state(document: Row, row: Row) -> FileVersionRecorded:
         title=document.get("title"),
         tags=document.get("tags", []),
         path=document.get("path", "/"),
+        conflict_of=conflict_of,
     )
 
 

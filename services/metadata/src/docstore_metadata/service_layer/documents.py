@@ -23,7 +23,6 @@ from docstore_events import (
     FileModified,
     FileRestored,
     FileTrashed,
-    FileVersionRecorded,
     UploadCompleted,
 )
 from docstore_events.activity import FileDownloadUrlIssued
@@ -33,7 +32,7 @@ from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor,
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain import full_text
-from docstore_metadata.domain.consistency import version_recorded_event_id
+from docstore_metadata.domain.consistency import recorded_from_state, version_recorded_event_id
 from docstore_metadata.domain.documents import (
     DocumentNotFound,
     NameTaken,
@@ -363,22 +362,7 @@ class Documents:
         """Tell downstream (the indexer) which bytes are now a version of which document, under
         an id derived from the version (the consistency check can publish it again: issue 32)."""
         tx.emit(
-            FileVersionRecorded(
-                account_id=document["account_id"],
-                document_id=document["_id"],
-                version=row["version"],
-                upload_id=row["upload_id"],
-                bucket=row["bucket"],
-                key=row["key"],
-                filename=row["filename"],
-                content_type=row["content_type"],
-                size=row["size"],
-                sha256=row["sha256"],
-                title=document.get("title"),
-                tags=document.get("tags", []),
-                path=document.get("path", "/"),
-                conflict_of=conflict_of,
-            ),
+            recorded_from_state(document, row, conflict_of=conflict_of),
             event_id=version_recorded_event_id(document["_id"], row["version"]),
         )
 
