@@ -28,6 +28,7 @@ def test_secantus_starts_through_the_launcher_when_the_servers_python_is_known(t
     plain = secantus_argv(BINARIES, ports, tmp_path)
     assert plain[0] == "/bin/secantusd"
     assert launched[3:] == plain[1:] and ["--port", str(ports.mongo)] == plain[3:5]
+    assert "--sync-on-commit" in plain  # an acknowledged commit survives kill -9 (issue 32)
 
 
 def test_the_broker_keeps_its_log_in_the_kafka_log_seaweedfs_unless_told_memory(tmp_path: Path) -> None:
