@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import httpx
 import structlog
@@ -43,6 +43,7 @@ from docstore_events.in_slices import find_in
 from docstore_events.unit_of_work import PROCESSED_COLLECTION
 from docstore_kit.auth import AdminAccountId, ServiceCaller
 from docstore_kit.errors import Unavailable
+from docstore_kit.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +123,49 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
 
 
+# --- what each consumer lacks ------------------------------------------------------------------
+
+F = TypeVar("F")
+
+
+@dataclass(frozen=True)
+class Missing(Generic[F]):
+    """A fact some consumers never applied: publish `event_id` again."""
+
+    fact: F
+    event_id: str
+    consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comparison(Generic[F]):
+    missing: list[Missing[F]]
+    unknown: list[str]
+    """Facts whose event id is unknown (recorded before ids were derived, outbox row gone)."""
+
+
+def compare(
+    facts: Sequence[F],
+    fact_id: Callable[[F], str],
+    event_ids: Mapping[str, str | None],
+    applied: Mapping[str, set[str]],
+) -> Comparison[F]:
+    """Which of `facts` each consumer has not applied: `event_ids` maps each fact's id
+    (`fact_id`) to its event id (None or absent: unknown, not judged), `applied` each consumer
+    to the event ids it has applied."""
+    missing: list[Missing[F]] = []
+    unknown: list[str] = []
+    for fact in facts:
+        event_id = event_ids.get(fact_id(fact))
+        if event_id is None:
+            unknown.append(fact_id(fact))
+            continue
+        lacking = tuple(consumer for consumer, done in applied.items() if event_id not in done)
+        if lacking:
+            missing.append(Missing(fact, event_id, lacking))
+    return Comparison(missing, unknown)
+
+
 # --- event ids ---------------------------------------------------------------------------------
 
 
@@ -190,6 +234,11 @@ class ProcessedEvents:
     def __init__(self, consumer: str, http: httpx.AsyncClient) -> None:
         self.consumer = consumer
         self.http = http
+
+    @classmethod
+    def at(cls, consumer: str, base_url: str, auth: httpx.Auth) -> ProcessedEvents:
+        """Asks the service `consumer` at `base_url`, signed with `auth`."""
+        return cls(consumer, httpx.AsyncClient(base_url=base_url, timeout=10.0, auth=auth))
 
     async def processed(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(event_ids))
@@ -315,6 +364,28 @@ class OutboxRowsCheck:
         if allowed:
             self.outbox.wake_relay()
         return PageResult(scanned=len(page), findings=findings, next_after=None if ended else page[-1]["_id"])
+
+
+def outbox_checker(
+    name: str,
+    db: AsyncDatabase[Any],
+    outbox: Any,
+    consumers: Mapping[str, Sequence[ProcessedEvents]],
+    settings: ServiceSettings,
+) -> ConsistencyChecker:
+    """A service's checker with one `OutboxRowsCheck` named `name`: its outbox's published rows
+    on each topic of `consumers` against the processed-event records of that topic's consumers
+    (what a service with no state-based check of its own runs)."""
+    check = OutboxRowsCheck(
+        name, outbox, consumers, RepairBudget(db), settle_seconds=settings.consistency_settle_seconds
+    )
+    return ConsistencyChecker(
+        db,
+        [check],
+        service=settings.service,
+        page_size=settings.consistency_page_size,
+        pages_per_run=settings.consistency_pages_per_run,
+    )
 
 
 # --- running the checks ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
 from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_indexer.adapters.extractor import ExtractorPool
@@ -36,6 +37,7 @@ from docstore_indexer.settings import Settings
 from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_kit.s3 import make_s3_client
 
 
@@ -61,6 +63,8 @@ class Services:
     preview_worker: PreviewWorker
     preview_backfill: PreviewBackfill
     render_pool: RenderPool
+    consistency: ConsistencyChecker
+    """The outbox check: metadata applied every `document.indexed`/`document.index-failed` (issue 32)."""
 
     async def prepare(self) -> None:
         """Create what the service needs on its servers (collection, indexes) and start the workers."""
@@ -221,4 +225,30 @@ def bootstrap(
         preview_worker=preview_worker,
         preview_backfill=preview_backfill,
         render_pool=render_pool,
+        consistency=consistency_on(settings, runtime),
     )
+
+
+OUTBOX_CONSUMERS = {DocumentIndexed: ("metadata",), DocumentIndexFailed: ("metadata",)}
+"""The indexer's events metadata applies every time (a document's full-text state), for the outbox
+check. (The preview outcomes go to metadata's `metadata-previews` consumer, not asked here.)"""
+
+
+def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyChecker:
+    """The indexer's published outcomes against metadata's processed-event records; run every
+    `consistency_period_seconds` and from the admin API."""
+    metadata = ProcessedEvents.at(
+        "metadata", settings.metadata_url, InternalAuth.from_settings(settings).client_auth("metadata")
+    )
+    prefix = settings.kafka_topic_prefix
+    checker = outbox_checker(
+        "indexer.outbox",
+        runtime.db,
+        runtime.events.outbox,
+        {event.topic(prefix): [metadata] for event in OUTBOX_CONSUMERS},
+        settings,
+    )
+    if settings.consistency_period_seconds > 0:
+        period = settings.consistency_period_seconds
+        runtime.background("indexer-consistency", lambda: checker.run_forever(period))
+    return checker

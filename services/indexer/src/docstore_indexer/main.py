@@ -13,7 +13,7 @@ from docstore_indexer.bootstrap import Services, bootstrap
 from docstore_indexer.consumers.handlers import register
 from docstore_indexer.settings import Settings
 from docstore_kit.app import service_app
-from docstore_kit.consistency import processed_events_router
+from docstore_kit.consistency import consistency_admin_router, processed_events_router
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
 
@@ -58,6 +58,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     # Metadata's consistency check asks which `file.version-recorded` events were applied (issue 32).
     app.include_router(processed_events_router(consumer=settings.service))
+    # Admins run the indexer's consistency check now (also run every `consistency_period_seconds`).
+    app.include_router(
+        consistency_admin_router(
+            "/admin/consistency/indexer", lambda request: request.app.state.services.consistency, name="check_indexer"
+        )
+    )
     return app
 
 

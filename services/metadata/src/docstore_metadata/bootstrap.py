@@ -25,7 +25,11 @@ from docstore_events import (
     FileModified,
     FileRestored,
     FileTrashed,
+    ShareLinkExpiryNeared,
 )
+from docstore_events.base import Event
+from docstore_events.credentials import AccountEmailVerified
+from docstore_events.notifications import FileFollowed, FileUnfollowed
 from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
@@ -217,12 +221,26 @@ def audit_trail_on(
     )
 
 
-QUOTA_CONSUMES = (AccountCreated, AccountPlanChanged, FileModified, FileDeleted, FileTrashed, FileRestored)
-"""The events of metadata's that quota applies (its README), for the outbox check."""
+OUTBOX_CONSUMERS: dict[type[Event], tuple[str, ...]] = {
+    AccountCreated: ("quota", "notify"),
+    AccountPlanChanged: ("quota",),
+    FileModified: ("quota", "notify"),
+    FileDeleted: ("quota",),
+    FileTrashed: ("quota",),
+    FileRestored: ("quota",),
+    AccountEmailVerified: ("notify",),
+    FileFollowed: ("notify",),
+    FileUnfollowed: ("notify",),
+    ShareLinkExpiryNeared: ("notify",),
+}
+"""Metadata's events that quota and notify apply (their READMEs), for the outbox check: those each
+applies every time, with a processed-event record. (Notify's `share.link-used` and
+`share.link-revoked` leave no record when they call for no mail, so they are not checked.)"""
 
 
 def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyChecker:
-    """The recorded-versions check: asks the indexer which `file.version-recorded` it applied."""
+    """The recorded-versions check (asks the indexer which `file.version-recorded` it applied) and
+    the outbox check (asks quota and notify which of metadata's other events they applied)."""
     auth = InternalAuth.from_settings(settings)
     indexer = httpx.AsyncClient(base_url=settings.indexer_url, timeout=10.0, auth=auth.client_auth("indexer"))
     check = RecordedVersionsCheck(
@@ -232,20 +250,23 @@ def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyCh
         RepairBudget(runtime.db),
         settle_seconds=settings.consistency_settle_seconds,
     )
-    # The events quota applies, checked as metadata's outbox still holds them (a deletion has no
-    # state left to rebuild its event from).
-    quota = httpx.AsyncClient(base_url=settings.quota_url, timeout=10.0, auth=auth.client_auth("quota"))
+    # The events quota and notify apply, checked as metadata's outbox still holds them (a deletion
+    # has no state left to rebuild its event from; a mail owed is told by its event alone).
+    asked = {
+        "quota": ProcessedEvents.at("quota", settings.quota_url, auth.client_auth("quota")),
+        "notify": ProcessedEvents.at("notify", settings.notify_url, auth.client_auth("notify")),
+    }
     prefix = settings.kafka_topic_prefix
-    to_quota = OutboxRowsCheck(
+    to_consumers = OutboxRowsCheck(
         "metadata.outbox",
         runtime.events.outbox,
-        {event.topic(prefix): [ProcessedEvents("quota", quota)] for event in QUOTA_CONSUMES},
+        {event.topic(prefix): [asked[name] for name in names] for event, names in OUTBOX_CONSUMERS.items()},
         RepairBudget(runtime.db),
         settle_seconds=settings.consistency_settle_seconds,
     )
     return ConsistencyChecker(
         runtime.db,
-        [check, to_quota],
+        [check, to_consumers],
         service=settings.service,
         page_size=settings.consistency_page_size,
         pages_per_run=settings.consistency_pages_per_run,

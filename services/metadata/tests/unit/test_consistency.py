@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docstore_metadata.domain.consistency import (
-    compare,
-    fact_of,
     recorded_from_state,
     settled_before,
     version_recorded_event_id,
@@ -47,14 +45,6 @@ def test_the_event_is_rebuilt_from_the_version_and_its_document() -> None:
     event = recorded_from_state(DOCUMENT, version(2))
     assert (event.account_id, event.document_id, event.version, event.upload_id) == ("acc-1", "doc-1", 2, "up-2")
     assert (event.size, event.key, event.title, event.tags, event.path) == (20, "k2", "Q3", ["fin"], "/reports")
-
-
-def test_what_the_indexer_never_applied_is_missing_and_an_unknown_id_is_not_judged() -> None:
-    rows = [version(1), version(2), version(3)]
-    ids = {"doc-1:1": "e1", "doc-1:2": "e2", "doc-1:3": None}
-    result = compare(rows, ids, {"indexer": {"e1"}})
-    assert [(fact_of(m.row), m.event_id, m.consumers) for m in result.missing] == [("doc-1:2", "e2", ("indexer",))]
-    assert result.unknown == ["doc-1:3"]
 
 
 def test_pages_follow_creation_order_and_only_settled_versions_are_judged() -> None:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
+from docstore_kit.consistency import processed_events_router
 from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_notify.api.internal_mail import router as internal_mail_router
@@ -37,6 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = service_app(settings=settings, title="DocStore notify", lifespan=lifespan, checks=checks)
     app.include_router(router)
     app.include_router(internal_mail_router)
+    # Metadata's and quota's consistency checks ask which of their events notify applied (issue 32).
+    app.include_router(processed_events_router(consumer=settings.service))
     return app
 
 

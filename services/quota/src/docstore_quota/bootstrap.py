@@ -12,11 +12,14 @@ from typing import Any
 import httpx
 
 from docstore_events.dead_letters import DeadLetters
+from docstore_events.notifications import QuotaWarningReached
+from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.tracing import propagate_to_request
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_kit.s3 import make_s3_client
 from docstore_quota.adapters import metrics
 from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
@@ -45,6 +48,8 @@ class Services:
     dead_letters: DeadLetterBrowser
     admin: AdminActions
     """Replays and reconciliations an administrator asks for, recorded for the audit trail."""
+    consistency: ConsistencyChecker
+    """The outbox check: notify applied every mail-owing event of quota's (issue 32)."""
 
 
 def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
@@ -99,4 +104,29 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
         reconciler=reconciler,
         dead_letters=browser,
         admin=AdminActions(uow, browser, reconciler),
+        consistency=consistency_on(settings, runtime),
     )
+
+
+OUTBOX_CONSUMERS = {QuotaWarningReached: ("notify",), QuotaExceeded: ("notify",), QuotaRestored: ("notify",)}
+"""Quota's events notify applies every time (the mails an account is owed), for the outbox check."""
+
+
+def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyChecker:
+    """Quota's published events against notify's processed-event records; run every
+    `consistency_period_seconds` and from the admin API."""
+    notify = ProcessedEvents.at(
+        "notify", settings.notify_url, InternalAuth.from_settings(settings).client_auth("notify")
+    )
+    prefix = settings.kafka_topic_prefix
+    checker = outbox_checker(
+        "quota.outbox",
+        runtime.db,
+        runtime.events.outbox,
+        {event.topic(prefix): [notify] for event in OUTBOX_CONSUMERS},
+        settings,
+    )
+    if settings.consistency_period_seconds > 0:
+        period = settings.consistency_period_seconds
+        runtime.background("quota-consistency", lambda: checker.run_forever(period))
+    return checker

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
-from docstore_kit.consistency import processed_events_router
+from docstore_kit.consistency import consistency_admin_router, processed_events_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_quota.adapters.repositories import ensure_indexes
 from docstore_quota.api.admin import router as admin_router
@@ -44,6 +44,12 @@ def create_app(settings: Settings, *, s3: Any = None) -> FastAPI:
     app.include_router(router)
     # Upload's consistency check asks which `upload.completed` events were applied (issue 32).
     app.include_router(processed_events_router(consumer="quota"))
+    # Admins run quota's consistency check now (also run every `consistency_period_seconds`).
+    app.include_router(
+        consistency_admin_router(
+            "/admin/consistency/quota", lambda request: request.app.state.services.consistency, name="check_quota"
+        )
+    )
     app.include_router(admin_router)
     return app
 

@@ -17,6 +17,8 @@ class Settings(ServiceSettings, S3Settings):
     port: int = 8083
     metadata_url: str = "http://127.0.0.1:8081"
     """Where to ask an account's plan when a grant would be refused (its plan event may lag)."""
+    notify_url: str = "http://127.0.0.1:8085"
+    """Notify (internal): the consistency check asks its `POST /internal/processed-events`."""
     free_cap_bytes: int = 5 * GB
     premium_cap_bytes: int = 20 * GB
     count_trash: bool = True

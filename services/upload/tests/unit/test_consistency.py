@@ -10,7 +10,6 @@ import pytest
 
 from docstore_events import UploadCompleted
 from docstore_upload.domain.consistency import (
-    compare,
     completed_event_id,
     completed_from_state,
     original_event_id,
@@ -69,20 +68,6 @@ def test_the_original_id_is_the_kept_one_else_the_outbox_one_else_unknown() -> N
     assert original_event_id(kept, {"up-1": "outbox-id"}) == "kept-id"
     assert original_event_id(older, {"up-2": "outbox-id"}) == "outbox-id"
     assert original_event_id(older, {}) is None
-
-
-def test_what_a_consumer_never_applied_is_missing_for_that_consumer_only() -> None:
-    rows = [session("up-1"), session("up-2"), session("up-3"), session("up-4")]
-    ids = {"up-1": "e1", "up-2": "e2", "up-3": "e3", "up-4": None}
-    applied = {"metadata": {"e1", "e3"}, "quota": {"e1", "e2", "e3"}}
-    result = compare(rows, ids, applied)
-    assert [(m.session["_id"], m.event_id, m.consumers) for m in result.missing] == [("up-2", "e2", ("metadata",))]
-    assert result.unknown == ["up-4"]  # no id to ask for nor to publish under
-
-
-def test_missing_everywhere_names_every_consumer() -> None:
-    result = compare([session("up-1")], {"up-1": "e1"}, {"metadata": set(), "quota": set()})
-    assert result.missing[0].consumers == ("metadata", "quota")
 
 
 def test_a_recent_completion_is_not_judged_and_pages_follow_completion_order() -> None:

@@ -254,8 +254,14 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/admin/reconciliation", "admin"),
         ("GET", "/admin/dlq", "admin"),
         ("POST", "/admin/dlq/{topic}/{partition}/{offset}/replay", "admin"),
+        ("POST", "/admin/consistency/quota", "admin"),  # run quota's consistency check now (issue 32)
     )
-    + _routes("indexer", ("GET", "/search"), ("GET", "/search/status"))
+    + _routes(
+        "indexer",
+        ("GET", "/search"),
+        ("GET", "/search/status"),
+        ("POST", "/admin/consistency/indexer", "admin"),  # run the indexer's consistency check now (issue 32)
+    )
     + _routes(
         "notify",
         ("GET", "/notifications"),

@@ -8,15 +8,14 @@ The event's id is derived from the version (`version_recorded_event_id`), so the
 for it, and publish the event again under the same id, rebuilt from the version and its
 document: the indexer's record then makes it count once. A version recorded before ids were
 derived has a random id, which only its outbox row still knows; once that row is gone the
-version cannot be compared (`Comparison.unknown`). A version younger than the settle time is
+version cannot be compared (`docstore_kit.consistency.compare`). A version younger than the settle time is
 not judged: its event may still be on its way.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,36 +58,6 @@ def recorded_from_state(document: Row, row: Row, *, conflict_of: str | None = No
         path=document.get("path", "/"),
         conflict_of=conflict_of,
     )
-
-
-@dataclass(frozen=True)
-class Missing:
-    row: Row
-    event_id: str
-    consumers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    missing: list[Missing]
-    unknown: list[str]
-    """Facts whose event id is unknown (recorded before ids were derived, outbox row gone)."""
-
-
-def compare(rows: Sequence[Row], event_ids: Mapping[str, str | None], applied: Mapping[str, set[str]]) -> Comparison:
-    """Which versions each consumer has not applied: `event_ids` maps each fact to its event id
-    (None: unknown), `applied` each consumer to the event ids it has applied."""
-    missing: list[Missing] = []
-    unknown: list[str] = []
-    for row in rows:
-        event_id = event_ids.get(fact_of(row))
-        if event_id is None:
-            unknown.append(fact_of(row))
-            continue
-        lacking = tuple(consumer for consumer, done in applied.items() if event_id not in done)
-        if lacking:
-            missing.append(Missing(row, event_id, lacking))
-    return Comparison(missing, unknown)
 
 
 def watermark(row: Row) -> list[Any]:

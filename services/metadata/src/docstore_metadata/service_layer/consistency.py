@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.outbox import Outbox
-from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget
+from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget, compare
 from docstore_metadata.adapters.consistency import RecordedVersions
 from docstore_metadata.domain.consistency import (
-    compare,
     fact_of,
     recorded_from_state,
     settled_before,
@@ -53,19 +52,19 @@ class RecordedVersionsCheck:
         applied = {
             consumer.consumer: await consumer.processed(known) if known else set() for consumer in self.consumers
         }
-        comparison = compare(facts, {fact_of(row): event_ids.get(fact_of(row)) for row in facts}, applied)
+        comparison = compare(facts, fact_of, event_ids, applied)
         findings = []
         allowed = await self.budget.allowed(m.event_id for m in comparison.missing) if repair else set()
         for missing in comparison.missing:
             repaired = missing.event_id in allowed
-            document = documents[missing.row["document_id"]]
+            document = documents[missing.fact["document_id"]]
             if repaired:
-                event = recorded_from_state(document, missing.row)
+                event = recorded_from_state(document, missing.fact)
                 await self.outbox.republish(event, event_id=missing.event_id)
                 await self.budget.spend(missing.event_id)
             findings.append(
                 Finding(
-                    fact=fact_of(missing.row),
+                    fact=fact_of(missing.fact),
                     event_id=missing.event_id,
                     event_type="file.version-recorded",
                     consumers=missing.consumers,

@@ -9,7 +9,7 @@ The event's id is derived from the upload (`completed_event_id`), and kept on th
 (`completed_event_id`), so the check can ask for it, and publish the event again under the
 same id, from the session alone: the consumers' records then make it count once. A session
 completed before ids were derived has a random id, which only its outbox row still knows;
-once that row is gone, the id is unknown and the upload cannot be compared (`Comparison.unknown`).
+once that row is gone, the id is unknown and the upload cannot be compared (`docstore_kit.consistency.compare`).
 
 A session completed less than `settle` ago is not judged: its event may still be on its way.
 """
@@ -17,8 +17,7 @@ A session completed less than `settle` ago is not judged: its event may still be
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,41 +64,6 @@ def completed_from_state(session: Session, *, bucket: str) -> UploadCompleted:
         base_version=session.get("base_version"),
         actor_id=actor if actor != owner else None,
     )
-
-
-@dataclass(frozen=True)
-class Missing:
-    """A completed upload some consumers never applied: publish `event_id` again."""
-
-    session: Session
-    event_id: str
-    consumers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    missing: list[Missing]
-    unknown: list[str]
-    """Upload ids whose event id is unknown (completed before ids were kept, outbox row gone)."""
-
-
-def compare(
-    sessions: Sequence[Session], event_ids: Mapping[str, str | None], applied: Mapping[str, set[str]]
-) -> Comparison:
-    """Which of `sessions` (completed, settled) each consumer has not applied: `event_ids` maps
-    each upload id to its event id (None: unknown), `applied` each consumer to the event ids it
-    has applied."""
-    missing: list[Missing] = []
-    unknown: list[str] = []
-    for session in sessions:
-        event_id = event_ids.get(session["_id"])
-        if event_id is None:
-            unknown.append(session["_id"])
-            continue
-        lacking = tuple(consumer for consumer, done in applied.items() if event_id not in done)
-        if lacking:
-            missing.append(Missing(session, event_id, lacking))
-    return Comparison(missing, unknown)
 
 
 def watermark(session: Session) -> list[Any]:

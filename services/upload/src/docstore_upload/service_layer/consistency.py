@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.outbox import Outbox
-from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget
+from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget, compare
 from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.domain.consistency import (
-    compare,
     completed_from_state,
     original_event_id,
     settled_before,
@@ -54,22 +53,22 @@ class CompletedUploadsCheck:
         applied = {
             consumer.consumer: await consumer.processed(known) if known else set() for consumer in self.consumers
         }
-        comparison = compare(page, event_ids, applied)
+        comparison = compare(page, lambda session: session["_id"], event_ids, applied)
         findings = []
         allowed = await self.budget.allowed(m.event_id for m in comparison.missing) if repair else set()
         for missing in comparison.missing:
             repaired = missing.event_id in allowed
             if repaired:
-                event = completed_from_state(missing.session, bucket=self.bucket)
+                event = completed_from_state(missing.fact, bucket=self.bucket)
                 await self.outbox.republish(event, event_id=missing.event_id)
                 await self.budget.spend(missing.event_id)
             findings.append(
                 Finding(
-                    fact=missing.session["_id"],
+                    fact=missing.fact["_id"],
                     event_id=missing.event_id,
                     event_type="upload.completed",
                     consumers=missing.consumers,
-                    account_id=missing.session["account_id"],
+                    account_id=missing.fact["account_id"],
                     repaired=repaired,
                 )
             )
