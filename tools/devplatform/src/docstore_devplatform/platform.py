@@ -16,17 +16,19 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from docstore_devplatform.launch import BrokerStorage
-from docstore_devplatform.ports import free_ports
+from docstore_devplatform.launch import KAFKA_LOG_BUCKET, BrokerStorage
+from docstore_devplatform.ports import HOST, free_ports
 from docstore_devplatform.procs import ManagedProcess, install_cleanup
 from docstore_devplatform.restarts import RestartPolicy
-from docstore_devplatform.servers import DEFAULT_REGION, Servers
+from docstore_devplatform.servers import DEFAULT_REGION, Endpoints, Servers
 from docstore_devplatform.services import (
     DEFAULT_APP,
     DEFAULT_REGION_B,
@@ -78,6 +80,11 @@ class PlatformConfig:
     (see docs/ARCHITECTURE.md, "Long polls and idle cost"). Topics that exist keep theirs."""
     broker_storage: BrokerStorage = "s3"
     """Where the broker keeps its log: ``s3`` (durable, in the ``kafka-log`` SeaweedFS) or ``memory``."""
+    broker_retention_hours: float = field(
+        default_factory=lambda: float(os.environ.get("DOCSTORE_BROKER_RETENTION_HOURS") or 24)
+    )
+    """On ``s3``: batches older than this, read by every consumer group, are deleted from the log
+    (``docstore_devplatform.broker_retention``; 0: kept for ever)."""
 
 
 class _Shutdown(Exception):
@@ -182,6 +189,8 @@ def supervise(config: PlatformConfig) -> int:
                 **{f"{p.region}-services": p.pids() for p in regions[1:]},
             },
         )
+        if config.broker_storage == "s3" and config.broker_retention_hours > 0:
+            _retain(servers, endpoints, timedelta(hours=config.broker_retention_hours))
         _watch(servers, regions, state)
         return 0
     except _Shutdown:
@@ -275,6 +284,31 @@ def _watch(servers: Servers, regions: Sequence[ServiceProcesses], state: StateFi
             changed = True
         if changed:
             publish()
+
+
+def _retain(servers: Servers, endpoints: Endpoints, retention: timedelta) -> None:
+    """Every ``broker_retention.CHECK_SECONDS``, in a thread of its own, delete from the broker's
+    log what retention allows (Tansu 0.6's ``s3://`` engine has no retention of its own)."""
+    from docstore_devplatform import broker_retention, probes  # boto3, aiokafka: only when needed
+
+    store = probes.s3_client(
+        f"http://{HOST}:{servers.ports.kafka_log_s3}", endpoints.s3_access_key, endpoints.s3_secret_key
+    )
+
+    def loop() -> None:
+        while True:
+            time.sleep(broker_retention.CHECK_SECONDS)
+            try:
+                deleted = broker_retention.sweep(
+                    store, KAFKA_LOG_BUCKET, endpoints.kafka_bootstrap, retention=retention
+                )
+            except Exception as exc:  # noqa: BLE001 - the broker or its store away: next time
+                _log(f"broker retention: {type(exc).__name__}: {exc}"[:300])
+                continue
+            if deleted:
+                _log(f"broker retention: {deleted} batches older than {retention} and read by every group deleted")
+
+    threading.Thread(target=loop, name="broker-retention", daemon=True).start()
 
 
 def _start_service(services: ServiceProcesses, name: str) -> None:

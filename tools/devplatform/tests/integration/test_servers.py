@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -20,8 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import PyMongoError
 
-from docstore_devplatform import probes
-from docstore_devplatform.launch import SECANTUS_LAUNCHER
+from docstore_devplatform import broker_retention, probes
+from docstore_devplatform.broker_retention import parse
+from docstore_devplatform.launch import KAFKA_LOG_BUCKET, SECANTUS_LAUNCHER
 from docstore_devplatform.paths import find_binaries
 from docstore_devplatform.ports import DEFAULT_PORTS
 from docstore_devplatform.servers import SERVER_NAMES, Endpoints, Servers, StartupError
@@ -231,6 +233,57 @@ async def test_the_broker_log_survives_kill_9_and_consumers_resume_where_they_co
         assert [(m.offset, m.value) for m in fetched.get(tp, [])] == [(200, b"next")]
     finally:
         await consumer.stop()
+    await asyncio.to_thread(probes.delete_topics, bootstrap, [topic])
+
+
+async def test_retention_deletes_only_batches_every_group_has_read(servers: Servers):
+    """Tansu 0.6's ``s3://`` engine keeps every batch for ever (its Fetch lists them all on each
+    read); the supervisor's retention sweep deletes old batches that every group that committed
+    on the topic has read, never a partition's last, and the groups read on as before."""
+    topic = f"devplatform.retained.{uuid.uuid4().hex[:8]}"
+    bootstrap = servers.endpoints.kafka_bootstrap
+    probes.create_topics(bootstrap, [topic], partitions=1)
+    tp = TopicPartition(topic, 0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in range(3):  # three batches: base offsets 0, 1, 2
+            assert (await producer.send_and_wait(topic, f"r{i}".encode())).offset == i
+    finally:
+        await producer.stop()
+    await _commit(bootstrap, "ahead", tp, 2)
+    await _commit(bootstrap, "behind", tp, 1)
+    store = probes.s3_client(
+        f"http://127.0.0.1:{servers.ports.kafka_log_s3}",
+        servers.endpoints.s3_access_key,
+        servers.endpoints.s3_secret_key,
+    )
+
+    def batches() -> list[int]:
+        listed = store.list_objects_v2(Bucket=KAFKA_LOG_BUCKET, Prefix="clusters/")
+        found = [parse(item["Key"], item["LastModified"]) for item in listed.get("Contents", [])]
+        return sorted(b.offset for b in found if b is not None and b.topic == topic)
+
+    def sweep_now() -> None:
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        broker_retention.sweep(store, KAFKA_LOG_BUCKET, retention=timedelta(0), now=later)
+
+    assert batches() == [0, 1, 2]
+    await asyncio.to_thread(sweep_now)
+    assert batches() == [1, 2]  # "behind" has not read record 1
+    await _commit(bootstrap, "behind", tp, 2)
+    await asyncio.to_thread(sweep_now)
+    assert batches() == [2]  # both read everything: the last batch stays
+    read = await _read_group(bootstrap, "ahead", tp, until=2)
+    assert [(m.offset, m.value) for m in read] == [(2, b"r2")]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        assert (await producer.send_and_wait(topic, b"next")).offset == 3
+    finally:
+        await producer.stop()
+    fresh = await _read_group(bootstrap, f"fresh-{uuid.uuid4().hex[:6]}", tp, until=3)
+    assert [(m.offset, m.value) for m in fresh] == [(2, b"r2"), (3, b"next")]  # from the oldest left
     await asyncio.to_thread(probes.delete_topics, bootstrap, [topic])
 
 
