@@ -6,7 +6,12 @@
   event id, and applied exactly once: the document is listed, quota counts its bytes once, and
   the metrics say what was repaired.
 * Metadata's: a version whose `file.version-recorded` the indexer never applied (its catalog
-  entry and processed record gone) is published again under its id and catalogued once."""
+  entry and processed record gone) is published again under its id and catalogued once.
+* The outbox checks (metadata's, the indexer's, quota's): an event a consumer never applied (its
+  processed record gone) is published again from the producer's outbox row under its id and
+  applied once: metadata's `file.trashed` by quota and `account.created` by notify, the
+  indexer's `document.indexed` by metadata, quota's `quota.warning-reached` by notify (its
+  mail owed again)."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from docstore_devplatform import probes
-from docstore_devplatform.e2e import PASSWORD, REGION_A, eventually, sign_up, upload
+from docstore_devplatform.e2e import FREE_CAP_BYTES, PASSWORD, REGION_A, eventually, sign_up, upload
 from docstore_events import UploadCompleted
 from docstore_events.envelope import encode
 from docstore_metadata.domain.consistency import version_recorded_event_id
@@ -213,9 +218,83 @@ async def test_a_version_the_indexer_never_applied_is_published_again_and_catalo
     )
 
 
+async def outbox_row(db: Any, topic: str, *needles: str) -> dict[str, Any] | None:
+    """The published outbox row on `topic` whose value holds every one of `needles`."""
+    async for row in db.outbox.find({"topic": topic, "status": "published"}):
+        if all(needle.encode() in row["value"] for needle in needles):
+            return dict(row)
+    return None
+
+
+async def metric(system: Any, service: str, name: str, check: str, consumer: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{system.urls[service]}/metrics")).text
+    found = re.search(rf'^{name}\{{check="{re.escape(check)}",consumer="{consumer}"\}} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def assert_outbox_row_repaired(
+    api: httpx.AsyncClient,
+    system: Any,
+    mongo: AsyncMongoClient[Any],
+    *,
+    producer: str,
+    check: str,
+    consumer: str,
+    topic: str,
+    needles: tuple[str, ...],
+    effect: str | None = None,
+) -> None:
+    """An event of `producer`'s, applied by `consumer`, "never reached" it (its processed record
+    removed by hand, and with `effect` the row of that collection the consumer keyed by the event
+    id; the outbox row published long ago, so the check judges it): the outbox check finds it,
+    publishes the row again under its id, `consumer` applies it once more, and the
+    `docstore_consistency_{found,repaired}_total` counters of `producer` say so."""
+    admin = await admin_auth(api)
+    producer_db, consumer_db = mongo[DB.format(service=producer)], mongo[DB.format(service=consumer)]
+    row = await eventually(lambda: outbox_row(producer_db, topic, *needles), timeout=90)
+    record = f"{consumer}:{row['_id']}"
+
+    async def applied() -> bool:
+        return await consumer_db.processed_events.count_documents({"_id": record}) == 1
+
+    assert await eventually(applied, timeout=90)
+    before = {
+        name: await metric(system, producer, name, check, consumer)
+        for name in ("docstore_consistency_found_total", "docstore_consistency_repaired_total")
+    }
+    await consumer_db.processed_events.delete_one({"_id": record})
+    if effect is not None:
+        assert (await consumer_db[effect].delete_one({"_id": row["_id"]})).deleted_count == 1
+    await producer_db.outbox.update_one({"_id": row["_id"]}, {"$set": {"created_at": datetime(2001, 1, 1, tzinfo=UTC)}})
+    findings: list[dict[str, Any]] = []
+
+    async def check_now() -> list[dict[str, Any]]:
+        ran = await api.post(f"/v1/admin/consistency/{producer}", headers=admin, params={"pages": 1000})
+        assert ran.status_code == 200, ran.text
+        reports = {report["check"]: report for report in ran.json()["checks"]}
+        mine = [f for f in reports.get(check, {"findings": []})["findings"] if f["fact"] == row["_id"]]
+        findings.extend(mine)
+        return mine
+
+    for _ in range(2):  # two runs see every row (the background run may get there first)
+        if await check_now() or await applied():
+            break
+    assert await eventually(applied, timeout=90), f"{consumer} applied the event again"
+    if effect is not None:
+        assert await consumer_db[effect].count_documents({"_id": row["_id"]}) == 1
+    for _ in range(2):
+        assert await check_now() == []
+    assert [(f["event_id"], f["consumers"], f["repaired"]) for f in findings] in (
+        [],
+        [(row["_id"], [consumer], True)],
+    )
+    for name, value in before.items():
+        assert await metric(system, producer, name, check, consumer) >= value + 1, name
+
+
 async def test_an_event_quota_never_applied_is_published_again_from_the_outbox_once(api, system, endpoints) -> None:
     user = await sign_up(api)
-    admin = await admin_auth(api)
     done = await upload(api, user, "to-trash.txt", b"bytes in the trash\n")
     document_id = done["document_id"]
 
@@ -225,43 +304,41 @@ async def test_an_event_quota_never_applied_is_published_again_from_the_outbox_o
     assert await eventually(listed, timeout=90)
     assert (await api.delete(f"/v1/documents/{document_id}", headers=user.auth)).status_code in (200, 204)
     async with AsyncMongoClient(endpoints.mongo_url, tz_aware=True) as mongo:
-        metadata_db, quota_db = mongo[DB.format(service="metadata")], mongo[DB.format(service="quota")]
+        await assert_outbox_row_repaired(
+            api, system, mongo, producer="metadata", check="metadata.outbox", consumer="quota",
+            topic="docstore.file.trashed", needles=(document_id,),
+        )  # fmt: skip
 
-        async def trashed_row() -> dict[str, Any] | None:
-            async for row in metadata_db.outbox.find({"topic": "docstore.file.trashed", "status": "published"}):
-                if row["key"] == user.account_id.encode() and document_id.encode() in row["value"]:
-                    return row
-            return None
 
-        row = await eventually(trashed_row, timeout=90)
-        record = f"quota:{row['_id']}"
+async def test_a_sign_up_notify_never_applied_is_published_again_once(api, system, endpoints) -> None:
+    """Metadata's `account.created`, which notify keeps the account's address from."""
+    user = await sign_up(api)
+    async with AsyncMongoClient(endpoints.mongo_url, tz_aware=True) as mongo:
+        await assert_outbox_row_repaired(
+            api, system, mongo, producer="metadata", check="metadata.outbox", consumer="notify",
+            topic="docstore.account.created", needles=(user.account_id,),
+        )  # fmt: skip
 
-        async def applied() -> bool:
-            return await quota_db.processed_events.count_documents({"_id": record}) == 1
 
-        assert await eventually(applied, timeout=90)
-        # Quota "never got" it: its record gone; the row published long ago (judged by the check).
-        await quota_db.processed_events.delete_one({"_id": record})
-        await metadata_db.outbox.update_one(
-            {"_id": row["_id"]}, {"$set": {"created_at": datetime(2001, 1, 1, tzinfo=UTC)}}
-        )
-        findings: list[dict[str, Any]] = []
+async def test_an_index_outcome_metadata_never_applied_is_published_again_once(api, system, endpoints) -> None:
+    """The indexer's `document.indexed` (Premium: full text), which metadata keeps a document's
+    full-text state from."""
+    user = await sign_up(api, plan="premium")
+    done = await upload(api, user, "outcome.txt", b"words for the index\n")
+    async with AsyncMongoClient(endpoints.mongo_url, tz_aware=True) as mongo:
+        await assert_outbox_row_repaired(
+            api, system, mongo, producer="indexer", check="indexer.outbox", consumer="metadata",
+            topic="docstore.document.indexed", needles=(done["document_id"],),
+        )  # fmt: skip
 
-        async def check_now() -> list[dict[str, Any]]:
-            ran = await api.post("/v1/admin/consistency/metadata", headers=admin, params={"pages": 1000})
-            assert ran.status_code == 200, ran.text
-            reports = {report["check"]: report for report in ran.json()["checks"]}
-            mine = [f for f in reports.get("metadata.outbox", {"findings": []})["findings"] if f["fact"] == row["_id"]]
-            findings.extend(mine)
-            return mine
 
-        for _ in range(2):  # two runs see every row (the background run may get there first)
-            if await check_now() or await applied():
-                break
-        assert await eventually(applied, timeout=90), "quota applied the event again"
-        for _ in range(2):
-            assert await check_now() == []
-    assert [(f["event_id"], f["consumers"], f["repaired"]) for f in findings] in (
-        [],
-        [(row["_id"], ["quota"], True)],
-    )
+async def test_a_quota_warning_notify_never_applied_is_published_again_and_owed_again(api, system, endpoints) -> None:
+    """Quota's `quota.warning-reached`: notify never recorded the mail (its notification, keyed by
+    the event id, and its processed record gone); the repair makes it owe the mail again."""
+    user = await sign_up(api, plan="free")
+    await upload(api, user, "big.bin", b"w" * (FREE_CAP_BYTES * 80 // 100), "application/octet-stream")
+    async with AsyncMongoClient(endpoints.mongo_url, tz_aware=True) as mongo:
+        await assert_outbox_row_repaired(
+            api, system, mongo, producer="quota", check="quota.outbox", consumer="notify",
+            topic="docstore.quota.warning-reached", needles=(user.account_id,), effect="notifications",
+        )  # fmt: skip
