@@ -7,8 +7,9 @@ DocStore controls (issue 35). Both are read from the servers themselves, before 
   getmore, command) over every database of the MongoDB-protocol server. It counts every
   service's commands in the phase, background loops included (outbox relays, watchers), and
   the two `serverStatus` commands that take the snapshots;
-- broker records: the sum of every partition's end offset over the given topics, so every record
-  any producer wrote in the phase (dead letters included, if their topics are given).
+- broker records: every record of the given topics, read back and counted (`RecordTail`; the
+  partitions' end offsets undercount on Tansu), so every record any producer wrote in the phase
+  (dead letters included, if their topics are given).
 
     before = await snapshot(endpoints, topics)
     ...  # the phase
@@ -132,31 +133,79 @@ async def collection_counters(mongo_url: str) -> dict[str, float]:
     }
 
 
-async def broker_end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
-    """Per topic of `topics` that exists, the sum of its partitions' end offsets (records ever written)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
+class RecordTail:
+    """Every record of some topics, read from the start and counted by topic, with each partition's
+    true end (the offset after its last record).
+
+    The records are counted by reading them, not from the partitions' end offsets: Tansu 0.6
+    answers ListOffsets with less than its log holds once a produce request carried several
+    records (13 records in one partition, 10 of them in one request: end offset 1), so end
+    offsets undercount what a batching producer (the outbox relay) sent."""
+
+    def __init__(self, bootstrap: str, topics: Iterable[str]) -> None:
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self.by_topic: dict[str, float] = {}
+        self.ends: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _start(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
         await consumer.topics()  # loads the cluster's metadata, which partitions_for_topic reads
         partitions = [
             TopicPartition(topic, partition)
-            for topic in topics
+            for topic in self.topics
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-    finally:
-        await consumer.stop()
-    written: dict[str, float] = {}
-    for partition, end in ends.items():
-        written[partition.topic] = written.get(partition.topic, 0.0) + end
-    return written
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        return consumer
+
+    async def catch_up(self, *, empty_polls: int = 2) -> dict[str, float]:
+        """Read what was written since the last call (until `empty_polls` polls in a row find
+        nothing); returns the records ever written, by topic."""
+        if self._consumer is None:
+            self._consumer = await self._start()
+        empty = 0
+        while empty < empty_polls:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=5_000)
+            empty = 0 if any(batches.values()) else empty + 1
+            for partition, records in batches.items():
+                if records:
+                    self.by_topic[partition.topic] = self.by_topic.get(partition.topic, 0.0) + len(records)
+                    self.ends[partition] = records[-1].offset + 1
+        return dict(self.by_topic)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
+_tails: dict[tuple[str, tuple[str, ...]], RecordTail] = {}
+
+
+def record_tail(bootstrap: str, topics: Iterable[str]) -> RecordTail:
+    """The process's one `RecordTail` of these topics (it reads each record once)."""
+    key = (bootstrap, tuple(topics))
+    if key not in _tails:
+        _tails[key] = RecordTail(bootstrap, key[1])
+    return _tails[key]
+
+
+async def broker_records(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
+    """Per topic of `topics`, the records ever written to it (read and counted: `RecordTail`)."""
+    return await record_tail(bootstrap, topics).catch_up()
 
 
 async def snapshot(endpoints: Any, topics: Iterable[str]) -> Counts:
     """Database counters and broker end offsets now (`endpoints`: devplatform's `Endpoints`)."""
     return Counts(
         await database_counters(endpoints.mongo_url),
-        await broker_end_offsets(endpoints.kafka_bootstrap, list(topics)),
+        await broker_records(endpoints.kafka_bootstrap, list(topics)),
         await collection_counters(endpoints.mongo_url),
     )
 
@@ -166,21 +215,12 @@ GROUPS = ("gateway", "metadata", "metadata-audit", "upload", "quota", "indexer",
 
 
 async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] = GROUPS) -> int:
-    """Records the consumer groups have not yet committed past. A group counts as reading a topic
-    once it has committed on any of its partitions; its other partitions of that topic count from 0."""
-    topics = list(topics)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await probe.start()
-    try:
-        await probe.topics()
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(probe.partitions_for_topic(topic) or ())
-        ]
-        ends = await probe.end_offsets(partitions) if partitions else {}
-    finally:
-        await probe.stop()
+    """Records the consumer groups have not yet committed past, against each partition's true end
+    (`RecordTail`: read, not asked). A group counts as reading a topic once it has committed on
+    any of its partitions; its other partitions of that topic count from 0."""
+    tail = record_tail(bootstrap, topics)
+    await tail.catch_up()
+    ends = dict(tail.ends)
     behind = 0
     for group in groups:
         # OffsetFetch needs a group id but no membership: this consumer never joins or subscribes.
@@ -243,10 +283,10 @@ async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, ti
     deadline = time.monotonic() + timeout_s
     ours: dict[str, float] = {}
     listings = 0
-    last, quiet = await broker_end_offsets(endpoints.kafka_bootstrap, topics), 0
+    last, quiet = await broker_records(endpoints.kafka_bootstrap, topics), 0
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
-        now = await broker_end_offsets(endpoints.kafka_bootstrap, topics)
+        now = await broker_records(endpoints.kafka_bootstrap, topics)
         moved, last = now != last, now
         quiet = quiet + 1 if not moved and not await lagging(endpoints.kafka_bootstrap, topics) else 0
         if quiet >= quiet_s:
