@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeQuota, current, session_row, world
 
-from docstore_events import UploadCompleted, UploadInitiated
+from docstore_events import UploadCompleted, UploadInitiated, UploadsInitiated
 from docstore_kit.errors import DomainError
 from docstore_upload.domain.errors import (
     BatchTooLarge,
@@ -47,9 +47,11 @@ async def test_a_batch_grant_reserves_once_records_once_and_refuses_bad_items_al
     granted = [r for r in results if isinstance(r, IssuedGrant)]
     assert len(w.quota.batches) == 1 and len(w.quota.batches[0][1]) == 3  # one call; bad items never asked
     assert w.uow.commits == 1
-    assert sorted(e.upload_id for e in w.uow.emitted if isinstance(e, UploadInitiated)) == sorted(
-        g.grant.upload_id for g in granted
-    )
+    # One upload.batch-initiated for the batch (its grants in order), not one upload.initiated per file.
+    assert not any(isinstance(e, UploadInitiated) for e in w.uow.emitted)
+    (batch,) = [e for e in w.uow.emitted if isinstance(e, UploadsInitiated)]
+    assert batch.account_id == OWNER
+    assert [u.upload_id for u in batch.uploads] == [g.grant.upload_id for g in granted]
     assert set(w.sessions.rows) == {g.grant.upload_id for g in granted}
     assert all(g.form and g.form["fields"]["key"] == g.grant.staging_key for g in granted)
     # Its client completes it: the watcher and S3 notifications wait a while before they do.

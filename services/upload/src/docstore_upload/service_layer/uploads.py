@@ -71,6 +71,7 @@ from docstore_upload.domain.sessions import (
     StoredPart,
     already_completed,
     awaits_client,
+    batch_initiated,
     being_read_back,
     completed,
     expired,
@@ -443,8 +444,9 @@ class Uploads:
                     for _, _, grant in granted
                 ]
             )
-            for _, _, grant in granted:
-                tx.emit(initiated(grant))
+            # One event per owner for the whole batch, not one per file (issue 35).
+            for event in batch_initiated([grant for _, _, grant in granted]):
+                tx.emit(event)
 
         if granted:
             await self.uow.run(record)
