@@ -428,8 +428,8 @@ class PreviewWorker:
 
     Outcomes are recorded in batches (`Previews.commit_many`: one transaction, one outbox
     write, and so one relay round, for up to `batch_size` versions): a batch commits once
-    nothing else is being rendered, once it is full, or `batch_seconds` after its first
-    outcome; while one commits, the next fills. Until its commit an entry stays due in MongoDB,
+    nothing else is waiting or being rendered, once it is full, or `batch_seconds` after its
+    first outcome; while one commits, the next fills. Until its commit an entry stays due in MongoDB,
     so a crash loses nothing (the poll finds it again)."""
 
     def __init__(
@@ -509,6 +509,9 @@ class PreviewWorker:
                 self._rendering -= 1
                 self._changed.set()
 
+    def _more_coming(self) -> bool:
+        return bool(self._rendering or not self._queue.empty())
+
     async def _commit_batches(self) -> None:
         """Commit what was rendered, in batches (see the class)."""
         while True:
@@ -516,10 +519,11 @@ class PreviewWorker:
             self._changed.clear()
             if not self._rendered:
                 continue
-            if self._rendering and len(self._rendered) < self.batch_size:
-                # More are being rendered: let the batch grow a little (each wakes this loop).
+            if self._more_coming() and len(self._rendered) < self.batch_size:
+                # More are waiting or being rendered: let the batch grow a little (each outcome
+                # wakes this loop).
                 deadline = time.monotonic() + self.batch_seconds
-                while self._rendering and len(self._rendered) < self.batch_size:
+                while self._more_coming() and len(self._rendered) < self.batch_size:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
