@@ -196,6 +196,13 @@ def record_tail(bootstrap: str, topics: Iterable[str]) -> RecordTail:
     return _tails[key]
 
 
+async def stop_tails() -> None:
+    """Stop every `RecordTail`'s consumer (at the end of a bench)."""
+    for tail in _tails.values():
+        await tail.stop()
+    _tails.clear()
+
+
 async def broker_records(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
     """Per topic of `topics`, the records ever written to it (read and counted: `RecordTail`)."""
     return await record_tail(bootstrap, topics).catch_up()
