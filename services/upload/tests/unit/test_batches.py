@@ -20,7 +20,7 @@ from docstore_upload.domain.errors import (
 )
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED, Session
-from docstore_upload.service_layer.uploads import IssuedGrant
+from docstore_upload.service_layer.uploads import LATE_WRITE, IssuedGrant
 
 
 def test_a_batch_holds_one_to_max_batch_items() -> None:
@@ -122,3 +122,26 @@ async def test_a_batch_completion_rechecks_rights_and_sizes_per_item() -> None:
     assert isinstance(results["too-big"], TooLarge) and results["fine"]["status"] == COMPLETED  # type: ignore[index]
     assert {w.sessions.rows[u]["status"] for u in ("revoked", "too-big")} == {REJECTED}
     assert [e.upload_id for e in w.uow.emitted if isinstance(e, UploadCompleted)] == ["fine"]
+
+
+async def test_a_batch_grants_own_writes_are_not_looked_up_while_its_client_completes_them() -> None:
+    """S3's notification of a batch file's write cost a session lookup per file, to find what the
+    grant already said: its client completes it (issue 35). Once this process ended the upload
+    (aborted here), a write there is looked up again, and deleted at once as a late write."""
+    w = world(quota=FakeQuota(room=100))
+    [issued] = await w.uploads.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain")])
+    assert isinstance(issued, IssuedGrant)
+    written = issued.grant.staging_key or issued.grant.key
+    looked_up: list[str] = []
+    by_key = w.sessions.by_key
+
+    async def counted(key: str) -> Session | None:
+        looked_up.append(key)
+        return await by_key(key)
+
+    w.sessions.by_key = counted  # type: ignore[method-assign]
+    assert await w.uploads.object_written(written) is None and looked_up == []
+    await w.uploads.abort(OWNER, issued.grant.upload_id)
+    w.storage.put(written, b"late")
+    assert await w.uploads.object_written(written) == LATE_WRITE and looked_up == [written]
+    assert written not in w.storage.objects
