@@ -7,8 +7,9 @@ DocStore controls (issue 35). Both are read from the servers themselves, before 
   getmore, command) over every database of the MongoDB-protocol server. It counts every
   service's commands in the phase, background loops included (outbox relays, watchers), and
   the two `serverStatus` commands that take the snapshots;
-- broker records: the sum of every partition's end offset over the given topics, so every record
-  any producer wrote in the phase (dead letters included, if their topics are given).
+- broker records: every record of the given topics, read back and counted (`RecordTail`; the
+  partitions' end offsets undercount on Tansu), so every record any producer wrote in the phase
+  (dead letters included, if their topics are given).
 
     before = await snapshot(endpoints, topics)
     ...  # the phase
@@ -132,31 +133,86 @@ async def collection_counters(mongo_url: str) -> dict[str, float]:
     }
 
 
-async def broker_end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
-    """Per topic of `topics` that exists, the sum of its partitions' end offsets (records ever written)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
+class RecordTail:
+    """Every record of some topics, read from the start and counted by topic, with each partition's
+    true end (the offset after its last record).
+
+    The records are counted by reading them, not from the partitions' end offsets: Tansu 0.6
+    answers ListOffsets with less than its log holds once a produce request carried several
+    records (13 records in one partition, 10 of them in one request: end offset 1), so end
+    offsets undercount what a batching producer (the outbox relay) sent."""
+
+    def __init__(self, bootstrap: str, topics: Iterable[str]) -> None:
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self.by_topic: dict[str, float] = {}
+        self.ends: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _start(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
         await consumer.topics()  # loads the cluster's metadata, which partitions_for_topic reads
         partitions = [
             TopicPartition(topic, partition)
-            for topic in topics
+            for topic in self.topics
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-    finally:
-        await consumer.stop()
-    written: dict[str, float] = {}
-    for partition, end in ends.items():
-        written[partition.topic] = written.get(partition.topic, 0.0) + end
-    return written
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        return consumer
+
+    async def catch_up(self, *, empty_polls: int = 2) -> dict[str, float]:
+        """Read what was written since the last call (until `empty_polls` polls in a row find
+        nothing); returns the records ever written, by topic."""
+        if self._consumer is None:
+            self._consumer = await self._start()
+        empty = 0
+        while empty < empty_polls:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=5_000)
+            empty = 0 if any(batches.values()) else empty + 1
+            for partition, records in batches.items():
+                if records:
+                    self.by_topic[partition.topic] = self.by_topic.get(partition.topic, 0.0) + len(records)
+                    self.ends[partition] = records[-1].offset + 1
+        return dict(self.by_topic)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
+_tails: dict[tuple[str, tuple[str, ...]], RecordTail] = {}
+
+
+def record_tail(bootstrap: str, topics: Iterable[str]) -> RecordTail:
+    """The process's one `RecordTail` of these topics (it reads each record once)."""
+    key = (bootstrap, tuple(topics))
+    if key not in _tails:
+        _tails[key] = RecordTail(bootstrap, key[1])
+    return _tails[key]
+
+
+async def stop_tails() -> None:
+    """Stop every `RecordTail`'s consumer (at the end of a bench)."""
+    for tail in _tails.values():
+        await tail.stop()
+    _tails.clear()
+
+
+async def broker_records(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
+    """Per topic of `topics`, the records ever written to it (read and counted: `RecordTail`)."""
+    return await record_tail(bootstrap, topics).catch_up()
 
 
 async def snapshot(endpoints: Any, topics: Iterable[str]) -> Counts:
     """Database counters and broker end offsets now (`endpoints`: devplatform's `Endpoints`)."""
     return Counts(
         await database_counters(endpoints.mongo_url),
-        await broker_end_offsets(endpoints.kafka_bootstrap, list(topics)),
+        await broker_records(endpoints.kafka_bootstrap, list(topics)),
         await collection_counters(endpoints.mongo_url),
     )
 
@@ -166,21 +222,12 @@ GROUPS = ("gateway", "metadata", "metadata-audit", "upload", "quota", "indexer",
 
 
 async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] = GROUPS) -> int:
-    """Records the consumer groups have not yet committed past. A group counts as reading a topic
-    once it has committed on any of its partitions; its other partitions of that topic count from 0."""
-    topics = list(topics)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await probe.start()
-    try:
-        await probe.topics()
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(probe.partitions_for_topic(topic) or ())
-        ]
-        ends = await probe.end_offsets(partitions) if partitions else {}
-    finally:
-        await probe.stop()
+    """Records the consumer groups have not yet committed past, against each partition's true end
+    (`RecordTail`: read, not asked). A group counts as reading a topic once it has committed on
+    any of its partitions; its other partitions of that topic count from 0."""
+    tail = record_tail(bootstrap, topics)
+    await tail.catch_up()
+    ends = dict(tail.ends)
     behind = 0
     for group in groups:
         # OffsetFetch needs a group id but no membership: this consumer never joins or subscribes.
@@ -197,16 +244,66 @@ async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] =
     return behind
 
 
-async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, timeout_s: float = 180) -> Counts:
-    """Waits until every consumer group has committed past every record of `topics` and the broker
-    took no new record for `quiet_s` seconds in a row (a consumer may still be working on a record it
-    has not committed, and produce later), or `timeout_s`; returns a snapshot taken then."""
+async def pending_outbox_rows(mongo_url: str) -> tuple[int, dict[str, float], int]:
+    """Outbox rows not yet published, summed over every service's database; and the commands
+    this check itself sent: by `database.collection` (one count per outbox), and how many named
+    no collection (the listings), so a caller can take them out of what it counts."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10_000)
+    pending, sent, listings = 0, {}, 1
+    try:
+        for name in await client.list_database_names():
+            if not name.startswith("docstore_"):
+                continue
+            database = client[name]
+            listings += 1
+            if "outbox" not in await database.list_collection_names():
+                continue
+            pending += await database["outbox"].count_documents({"status": "pending"})
+            sent[f"{name}.outbox"] = 1.0
+    finally:
+        await client.close()
+    return pending, sent, listings
+
+
+def _less(counts: Counts, kind: str, by_collection: dict[str, float], unattributed: float = 0) -> Counts:
+    """`counts` without the bench's own checks (commands of kind `kind`: `by_collection`'s and
+    `unattributed` more that named no collection)."""
+    total = sum(by_collection.values()) + unattributed
+    return Counts(
+        {**counts.database, kind: counts.database.get(kind, 0) - total},
+        counts.records_by_topic,
+        {name: count - by_collection.get(name, 0) for name, count in counts.by_collection.items()},
+    )
+
+
+async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, timeout_s: float = 300) -> Counts:
+    """Waits until no service has an outbox row left to publish, every consumer group has
+    committed past every record of `topics`, and the broker took no new record for `quiet_s`
+    seconds in a row (a consumer may still be working on a record it has not committed, and
+    produce later), or `timeout_s`; returns a snapshot taken then.
+
+    While it waits it reads only the broker; the outboxes are counted once the broker is quiet,
+    and those counts are taken out of the snapshot, so what it returns is what the services sent.
+    (Before, a snapshot per second added two commands a second, and a relay slower than
+    `quiet_s` under load left records out of the count.)"""
     topics = list(topics)
     deadline = time.monotonic() + timeout_s
-    last, quiet = await snapshot(endpoints, topics), 0
-    while time.monotonic() < deadline and quiet < quiet_s:
+    ours: dict[str, float] = {}
+    listings = 0
+    last, quiet = await broker_records(endpoints.kafka_bootstrap, topics), 0
+    while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
-        now = await snapshot(endpoints, topics)
-        moved, last = (now - last).broker_records, now
+        now = await broker_records(endpoints.kafka_bootstrap, topics)
+        moved, last = now != last, now
         quiet = quiet + 1 if not moved and not await lagging(endpoints.kafka_bootstrap, topics) else 0
-    return last
+        if quiet >= quiet_s:
+            pending, sent, listed = await pending_outbox_rows(endpoints.mongo_url)
+            listings += listed
+            for name, count in sent.items():
+                ours[name] = ours.get(name, 0.0) + count
+            if not pending:
+                break
+            quiet = 0
+    else:
+        print(f"  (counts: not settled after {timeout_s:.0f} s)")
+    return _less(await snapshot(endpoints, topics), "command", ours, listings)

@@ -40,7 +40,7 @@ import httpx
 import urllib3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from counts import settled, snapshot
+from counts import settled, snapshot, stop_tails
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
@@ -391,6 +391,7 @@ def main() -> None:
                     print(f"  ours small: {sent.line(args.small)}", file=sys.stderr)
                     figures.update(sent.per(args.small))
                     figures.update(await reads(api, auth, endpoints, topics, args.reads))
+                    await stop_tails()
                     figures["cpu_ms_per_file_raw"] = round(cpu_total(cpu, cpu_raw) * 1000 / args.small, 2)
                     figures["cpu_ms_per_file_ours"] = round(cpu_total(cpu_raw, cpu_ours) * 1000 / args.small, 2)
                     figures["cpu_ms_per_file_ours_settled"] = round(

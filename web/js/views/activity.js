@@ -24,6 +24,7 @@ export const ACTION_WORDS = {
   "account.new-sign-in": "Signed in from a new device",
   "account.email-changed": "Changed the e-mail address",
   "upload.initiated": "Started an upload",
+  "upload.batch-initiated": "Started uploads",
   "upload.completed": "Uploaded a file",
   "file.download-url-issued": "Downloaded a file",
   "file.details-changed": "Renamed, moved or tagged a file",

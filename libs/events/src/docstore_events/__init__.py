@@ -42,7 +42,7 @@ from docstore_events.shares import (
     ShareLinkUsed,
 )
 from docstore_events.topics import all_topics, dead_letter_topic
-from docstore_events.uploads import UploadCompleted, UploadExpired, UploadInitiated
+from docstore_events.uploads import UploadCompleted, UploadExpired, UploadInitiated, UploadsInitiated
 
 __all__ = [
     "CATALOGUE",
@@ -81,6 +81,7 @@ __all__ = [
     "UploadCompleted",
     "UploadExpired",
     "UploadInitiated",
+    "UploadsInitiated",
     "all_topics",
     "dead_letter_topic",
     "decode",

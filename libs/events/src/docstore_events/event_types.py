@@ -61,6 +61,7 @@ from docstore_events.uploads import (
     UploadCredentialsIssued,
     UploadExpired,
     UploadInitiated,
+    UploadsInitiated,
 )
 
 CATALOGUE: tuple[type[Event], ...] = (
@@ -117,6 +118,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     UploadCredentialsIssued,
     UploadExpired,
     UploadInitiated,
+    UploadsInitiated,
 )
 """Every DocStore event class, each once."""
 

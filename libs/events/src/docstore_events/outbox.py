@@ -6,6 +6,13 @@ order they were written and marks them published. A process that dies between th
 write and the publish leaves a pending row that is published after restart; one that
 dies between the publish and the mark publishes it again, which the idempotent
 consumers absorb.
+
+Rows this process committed through a unit of work are handed to its relay in memory
+(`Outbox.committed`), so the relay publishes them without querying for them first: one
+command fewer per commit (issue 35). The relay still queries for pending rows when told
+to (`wake_relay`), after a failure, when it has nothing handed to it (the poll), and at
+least every `scan_interval` while it is busy, which is how rows of another (dead)
+process or rows set pending again (`requeue`, `republish`) are found.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +48,13 @@ Publish = Callable[[KafkaRecord], Awaitable[Awaitable[object] | None]]
 acknowledgement still to come (an awaitable), so the relay can send a batch's records together
 and wait for their acknowledgements after (`EventRuntime.send`)."""
 
+MAX_HANDED = 10_000
+"""At most this many rows wait in memory for the relay (`Outbox.committed`); past it they are
+left to the relay's queries."""
+
+RECENT_IDS = 10_000
+"""How many ids a relay's queries found it remembers (see `OutboxRelay._recent`)."""
+
 RETRY_MAX_WAIT = 2.0
 """The longest wait between two tries of a relay whose broker or database failed: a server
 that comes back is used within two seconds."""
@@ -56,6 +70,10 @@ class Outbox:
         self.written = asyncio.Event()
         # time_ns alone can repeat within a tick; the counter keeps rows of one process ordered.
         self._sequence = itertools.count()
+        self.handed: dict[str, dict[str, Any]] = {}
+        """Rows committed by this process and not yet taken by its relay, in commit order."""
+        self.scan_requested = True
+        """The relay must query for pending rows on its next round (set at start and by `wake_relay`)."""
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("seq", 1)])
@@ -77,11 +95,24 @@ class Outbox:
 
         An event's `traceparent` is the one given (captured when it was emitted), else the
         current span's, else that of a new trace: every event leaves with one."""
+        rows = await self.add_rows(events, session=session, event_ids=event_ids)
+        return [row["_id"] for row in rows]
+
+    async def add_rows(
+        self,
+        events: Sequence[tuple[Event, str | None] | tuple[Event, str | None, str | None]],
+        *,
+        session: AsyncClientSession,
+        event_ids: Mapping[int, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """`add_all`, returning the rows written: hand them to the relay once the transaction has
+        committed (`committed`)."""
         ids = event_ids or {}
         rows = [self._row(*item, event_id=ids.get(index)) for index, item in enumerate(events)]
         if rows:
+            # insert_many sets nothing on the dicts it is given (they already carry their _id).
             await self.collection.insert_many(rows, session=session)
-        return [row["_id"] for row in rows]
+        return rows
 
     async def republish(
         self, event: Event, *, event_id: str, subject: str | None = None, session: AsyncClientSession | None = None
@@ -136,7 +167,22 @@ class Outbox:
         }
 
     def wake_relay(self) -> None:
-        """Tell an in-process relay there is something to publish (call after commit)."""
+        """Tell an in-process relay there is something to publish (call after commit): it
+        queries for pending rows."""
+        self.scan_requested = True
+        self.written.set()
+
+    def committed(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Hand rows whose transaction has committed to the in-process relay, which publishes
+        them without querying for them (they are pending in the collection all the same, so a
+        crash before they are published loses nothing)."""
+        if len(self.handed) + len(rows) > MAX_HANDED:
+            # The relay has not kept up (the broker is away): forget them here, the queries find them.
+            self.handed.clear()
+            self.scan_requested = True
+        else:
+            for row in rows:
+                self.handed[row["_id"]] = row
         self.written.set()
 
 
@@ -151,6 +197,7 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         max_poll_interval: float = 10.0,
         batch_size: int = 200,
+        scan_interval: float | None = None,
     ) -> None:
         self.outbox = outbox
         self.publish = publish
@@ -158,6 +205,12 @@ class OutboxRelay:
         """The first poll after activity; each empty poll doubles the wait, up to `max_poll_interval`."""
         self.max_poll_interval = max(poll_interval, max_poll_interval)
         self.batch_size = batch_size
+        self.scan_interval = poll_interval if scan_interval is None else scan_interval
+        """While rows are handed to it, the relay still queries for pending rows this often."""
+        self._last_scan = float("-inf")
+        self._recent: dict[str, None] = {}
+        """Ids a query found and this relay published lately: if the same row is handed over
+        after (its commit's hand-over raced the query), it is not sent twice."""
         # One batch at a time per process, so a row is never sent twice concurrently.
         self._lock = asyncio.Lock()
 
@@ -175,8 +228,41 @@ class OutboxRelay:
                 await metrics.measure_outbox_backlog(self.outbox.collection, {"status": PENDING})
             return count
 
-    async def _publish_batch(self) -> int:
+    def _rows(self) -> AsyncIterator[dict[str, Any]]:
+        """This round's rows: the rows handed over, or (when told to, with nothing handed, or
+        every `scan_interval`) the pending rows in write order, queried."""
+        outbox = self.outbox
+        now = time.monotonic()
+        if outbox.scan_requested or not outbox.handed or now - self._last_scan >= self.scan_interval:
+            outbox.scan_requested = False
+            self._last_scan = now
+            return self._found()
+        taken = [outbox.handed.pop(row_id) for row_id in list(itertools.islice(outbox.handed, self.batch_size))]
+        return _iterate([row for row in taken if row["_id"] not in self._recent])
+
+    async def _found(self) -> AsyncIterator[dict[str, Any]]:
         rows = self.outbox.collection.find({"status": PENDING}).sort("seq", 1).limit(self.batch_size)
+        found = 0
+        async for row in rows:
+            found += 1
+            self.outbox.handed.pop(row["_id"], None)  # found: not to be sent again from memory
+            self._recent[row["_id"]] = None
+            while len(self._recent) > RECENT_IDS:
+                del self._recent[next(iter(self._recent))]
+            yield row
+        if found >= self.batch_size:
+            # Older pending rows may be left: query again before any handed row goes out, so this
+            # process's rows still leave in the order they were written.
+            self.outbox.scan_requested = True
+
+    async def _publish_batch(self) -> int:
+        try:
+            return await self._publish_rows(self._rows())
+        except BaseException:
+            self.outbox.scan_requested = True  # what was not acknowledged is found again by a query
+            raise
+
+    async def _publish_rows(self, rows: AsyncIterator[dict[str, Any]]) -> int:
         published: list[str] = []
         # Every row of the batch is sent before any acknowledgement is awaited: the producer then
         # packs them into a request per partition, instead of one round trip to the broker per row
@@ -260,3 +346,8 @@ class OutboxRelay:
                 interval = self.poll_interval
             except TimeoutError:
                 interval = min(interval * 2, self.max_poll_interval)
+
+
+async def _iterate(rows: Iterable[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    for row in rows:
+        yield row

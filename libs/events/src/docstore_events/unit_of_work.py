@@ -74,6 +74,8 @@ class Transaction(Generic[R]):
     callbacks: list[AfterCommit] = field(default_factory=list)
     event_ids: dict[int, str] = field(default_factory=dict)
     """Ids chosen by the emitter, by position in `events` (the others get a random one)."""
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
+    """The outbox rows `events` became (a `MongoUnitOfWork`'s), handed to the relay after the commit."""
 
     def emit(
         self,
@@ -219,7 +221,9 @@ class MongoUnitOfWork(UnitOfWork[R]):
             # A retried body starts from scratch: nothing the failed attempt emitted survives.
             transaction = Transaction(self.repositories(session), session)
             result = await work(transaction)
-            await self.outbox.add_all(transaction.events, session=session, event_ids=transaction.event_ids)
+            transaction.outbox_rows = await self.outbox.add_rows(
+                transaction.events, session=session, event_ids=transaction.event_ids
+            )
             attempt.append((result, transaction))
 
         async with self.client.start_session() as session:
@@ -227,8 +231,8 @@ class MongoUnitOfWork(UnitOfWork[R]):
         return attempt[0] if attempt else None
 
     async def _committed(self, transaction: Transaction[R]) -> None:
-        if transaction.events:
-            self.outbox.wake_relay()
+        if transaction.outbox_rows:
+            self.outbox.committed(transaction.outbox_rows)
         await _after_commit(transaction)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict
+
 from docstore_events.base import Event
 
 
@@ -18,6 +20,28 @@ class UploadInitiated(Event):
     declared_size: int
     content_type: str
     expires_at: datetime
+
+
+class InitiatedUpload(BaseModel):
+    """One grant of an `upload.batch-initiated`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    upload_id: str
+    document_id: str
+    declared_size: int
+    content_type: str
+    expires_at: datetime
+
+
+class UploadsInitiated(Event):
+    """Emitted by `upload` once per batch grant (`POST /uploads/batch`) and owner: the grants it
+    handed out in that request, in order. One record for up to 100 files instead of one
+    `upload.initiated` each (issue 35); a single grant still emits `upload.initiated`."""
+
+    type = "upload.batch-initiated"
+
+    uploads: list[InitiatedUpload]
 
 
 class UploadCompleted(Event):

@@ -198,6 +198,8 @@ def bootstrap(
         # Search first: previews wait while uploads are being extracted (bounded).
         defer_to=indexing_worker,
         defer_seconds=settings.preview_defer_seconds,
+        batch_size=settings.index_batch_size,
+        batch_seconds=settings.preview_batch_seconds,
     )
     previews.on_due = preview_worker.enqueue
     preview_backfill = PreviewBackfill(

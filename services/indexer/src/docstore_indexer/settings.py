@@ -85,6 +85,11 @@ class Settings(ServiceSettings, S3Settings):
     preview_format: Literal["webp", "jpeg"] = "webp"
     """Encoding of both preview sizes (WebP measured smaller at the same quality: see the README)."""
     preview_quality: int = 80
+    preview_batch_seconds: float = 1.0
+    """While more versions are waiting or being rendered, rendered outcomes wait up to this long (from
+    the first) to be recorded together: one transaction, one outbox write and one relay round per
+    batch (up to `index_batch_size`) instead of per version. Previews are not what makes an upload
+    searchable, so they can wait a second."""
     preview_poll_seconds: float = 5.0
     """How often the preview worker looks for due versions it was not told about, and samples stored bytes."""
     preview_backfill_documents_per_second: float = 20.0

@@ -164,12 +164,12 @@ class Gate:
         return True
 
 
-async def test_previews_wait_while_uploads_are_being_indexed() -> None:
-    rendered: list[str] = []
+def preview_fakes(render: Any, committed: list[list[str]]) -> tuple[Any, Any]:
+    """A `Previews` whose rendering is `render` and whose commits are recorded as lists of ids."""
 
-    async def process(entry: PreviewEntry) -> bool:
-        rendered.append(entry.id)
-        return True
+    async def commit_many(batch: list[tuple[PreviewEntry, Any]]) -> set[str]:
+        committed.append([entry.id for entry, _ in batch])
+        return {entry.id for entry, _ in batch}
 
     async def due(limit: int) -> list[PreviewEntry]:
         return []
@@ -177,8 +177,22 @@ async def test_previews_wait_while_uploads_are_being_indexed() -> None:
     async def stored_bytes() -> int:
         return 0
 
-    previews: Any = SimpleNamespace(process=process, metrics=SimpleNamespace(stored_bytes=lambda n: None))
+    previews: Any = SimpleNamespace(
+        render_traced=render, commit_many=commit_many, metrics=SimpleNamespace(stored_bytes=lambda n: None)
+    )
     reads: Any = SimpleNamespace(previews=SimpleNamespace(due=due, stored_bytes=stored_bytes))
+    return previews, reads
+
+
+async def test_previews_wait_while_uploads_are_being_indexed() -> None:
+    rendered: list[str] = []
+    committed: list[list[str]] = []
+
+    async def render(entry: PreviewEntry) -> Any:
+        rendered.append(entry.id)
+        return SimpleNamespace(images={}, reason="unsupported type")
+
+    previews, reads = preview_fakes(render, committed)
     gate = Gate()
     worker = PreviewWorker(previews, reads, concurrency=1, poll_seconds=3600, defer_to=gate, defer_seconds=30)
     worker.start()
@@ -190,5 +204,41 @@ async def test_previews_wait_while_uploads_are_being_indexed() -> None:
         gate.idle.set()
         await steps()
         assert rendered == ["acc:doc-1:v1"]
+        assert committed == [["acc:doc-1:v1"]]
+    finally:
+        await worker.stop()
+
+
+async def test_preview_outcomes_are_committed_in_batches() -> None:
+    """Versions rendered side by side are recorded in one transaction (one outbox write, one relay
+    round), not one each; a lone version commits as soon as it is rendered."""
+    gates: dict[str, asyncio.Event] = {}
+    committed: list[list[str]] = []
+
+    async def render(entry: PreviewEntry) -> Any:
+        await gates.setdefault(entry.id, asyncio.Event()).wait()
+        return SimpleNamespace(images={}, reason="unsupported type")
+
+    previews, reads = preview_fakes(render, committed)
+    # A long linger: the batch commits because nothing else is being rendered, not on a clock.
+    worker = PreviewWorker(previews, reads, concurrency=4, poll_seconds=3600, batch_seconds=3600)
+    worker.start()
+    try:
+        entries = [PreviewEntry("acc", f"doc-{n}", 1, DUE) for n in range(4)]
+        for entry in entries:
+            worker.enqueue(entry)
+        await steps()
+        for entry in entries[:3]:
+            gates.setdefault(entry.id, asyncio.Event()).set()
+            await steps()
+        assert committed == []  # the fourth is still being rendered: the batch waits for it
+        gates.setdefault(entries[3].id, asyncio.Event()).set()
+        await steps()
+        assert committed == [[entry.id for entry in entries]]
+        lone = PreviewEntry("acc", "doc-9", 1, DUE)
+        worker.enqueue(lone)
+        gates.setdefault(lone.id, asyncio.Event()).set()
+        await steps()
+        assert committed[1:] == [[lone.id]]
     finally:
         await worker.stop()

@@ -17,6 +17,7 @@ from docstore_events import (
     UploadCompleted,
 )
 from docstore_events.activity import FileDownloadUrlIssued
+from docstore_events.uploads import InitiatedUpload, UploadsInitiated
 from docstore_metadata.domain.audit import (
     ACTIONS,
     GENESIS,
@@ -354,3 +355,26 @@ def test_a_purge_takes_the_old_prefix_of_a_chain_only() -> None:
     assert purge_point([(1, old), (2, old), (3, new), (4, old)], cutoff) == 2
     assert purge_point([(1, new), (2, old)], cutoff) is None
     assert purge_point([], cutoff) is None
+
+
+def test_a_batch_grant_is_one_record_listing_its_uploads() -> None:
+    """`upload.batch-initiated` (one event per batch grant, issue 35) is one record of the account's
+    action, with each grant's upload, document, size and type in its details."""
+    batch = UploadsInitiated(
+        account_id="owner",
+        uploads=[
+            InitiatedUpload(
+                upload_id=f"u-{n}", document_id=f"d-{n}", declared_size=n, content_type="text/plain", expires_at=AT
+            )
+            for n in range(3)
+        ],
+    )
+    [fact] = facts_of(batch)
+    assert (fact.account_id, fact.action, fact.actor, fact.document_id) == (
+        "owner",
+        "upload.batch-initiated",
+        {"account_id": "owner"},
+        None,
+    )
+    assert [item["document_id"] for item in fact.details["uploads"]] == ["d-0", "d-1", "d-2"]
+    assert ACTIONS["upload.batch-initiated"] and is_action("upload.batch-initiated")

@@ -42,7 +42,9 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
             await CompletedSessions(runtime.db, topic_prefix=settings.kafka_topic_prefix).ensure_indexes()
             if settings.s3_events_topic:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
-                notifications = S3Notifications(services.uploads.object_written, bucket=services.storage.bucket)
+                notifications = S3Notifications(
+                    services.uploads.object_written, bucket=services.storage.bucket, region=settings.region
+                )
                 runtime.events.subscribe_raw(settings.s3_events_topic, notifications.handle)
             register_account_deletion(runtime.events, services.uploads)
             runtime.background("upload-watcher", lambda: watch(services.uploads, settings.watch_interval_seconds))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from upload_fakes import DOC, EDITOR, OWNER, FakeMetadata, FakeQuota, current, session_row, world
 
-from docstore_events import UploadCompleted, UploadInitiated
+from docstore_events import UploadCompleted, UploadInitiated, UploadsInitiated
 from docstore_kit.errors import DomainError
 from docstore_upload.domain.errors import (
     BatchTooLarge,
@@ -20,7 +20,7 @@ from docstore_upload.domain.errors import (
 )
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED, Session
-from docstore_upload.service_layer.uploads import IssuedGrant
+from docstore_upload.service_layer.uploads import LATE_WRITE, IssuedGrant
 
 
 def test_a_batch_holds_one_to_max_batch_items() -> None:
@@ -47,9 +47,11 @@ async def test_a_batch_grant_reserves_once_records_once_and_refuses_bad_items_al
     granted = [r for r in results if isinstance(r, IssuedGrant)]
     assert len(w.quota.batches) == 1 and len(w.quota.batches[0][1]) == 3  # one call; bad items never asked
     assert w.uow.commits == 1
-    assert sorted(e.upload_id for e in w.uow.emitted if isinstance(e, UploadInitiated)) == sorted(
-        g.grant.upload_id for g in granted
-    )
+    # One upload.batch-initiated for the batch (its grants in order), not one upload.initiated per file.
+    assert not any(isinstance(e, UploadInitiated) for e in w.uow.emitted)
+    (batch,) = [e for e in w.uow.emitted if isinstance(e, UploadsInitiated)]
+    assert batch.account_id == OWNER
+    assert [u.upload_id for u in batch.uploads] == [g.grant.upload_id for g in granted]
     assert set(w.sessions.rows) == {g.grant.upload_id for g in granted}
     assert all(g.form and g.form["fields"]["key"] == g.grant.staging_key for g in granted)
     # Its client completes it: the watcher and S3 notifications wait a while before they do.
@@ -120,3 +122,26 @@ async def test_a_batch_completion_rechecks_rights_and_sizes_per_item() -> None:
     assert isinstance(results["too-big"], TooLarge) and results["fine"]["status"] == COMPLETED  # type: ignore[index]
     assert {w.sessions.rows[u]["status"] for u in ("revoked", "too-big")} == {REJECTED}
     assert [e.upload_id for e in w.uow.emitted if isinstance(e, UploadCompleted)] == ["fine"]
+
+
+async def test_a_batch_grants_own_writes_are_not_looked_up_while_its_client_completes_them() -> None:
+    """S3's notification of a batch file's write cost a session lookup per file, to find what the
+    grant already said: its client completes it (issue 35). Once this process ended the upload
+    (aborted here), a write there is looked up again, and deleted at once as a late write."""
+    w = world(quota=FakeQuota(room=100))
+    [issued] = await w.uploads.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain")])
+    assert isinstance(issued, IssuedGrant)
+    written = issued.grant.staging_key or issued.grant.key
+    looked_up: list[str] = []
+    by_key = w.sessions.by_key
+
+    async def counted(key: str) -> Session | None:
+        looked_up.append(key)
+        return await by_key(key)
+
+    w.sessions.by_key = counted  # type: ignore[method-assign]
+    assert await w.uploads.object_written(written) is None and looked_up == []
+    await w.uploads.abort(OWNER, issued.grant.upload_id)
+    w.storage.put(written, b"late")
+    assert await w.uploads.object_written(written) == LATE_WRITE and looked_up == [written]
+    assert written not in w.storage.objects

@@ -98,6 +98,22 @@ def test_only_files_written_into_our_bucket_are_checked(change: FilerChange, exp
     assert object_key_to_check(change, BUCKET) == expected
 
 
+@pytest.mark.parametrize(
+    ("key", "checked"),
+    [
+        (KEY, True),  # a version's own key
+        (f"staging/{KEY}", True),  # a form's (or temporary credentials') staging key
+        (f"previews/{KEY}/v1/small.webp", False),  # the indexer's previews: no upload there
+        (f"us-west-1/{KEY.split('/', 1)[1]}", False),  # another region's layout
+        (f"staging/us-west-1/{KEY.split('/', 1)[1]}", False),
+    ],
+)
+def test_only_keys_an_upload_of_this_region_writes_are_looked_up(key: str, checked: bool) -> None:
+    """Each preview image's notification cost upload one session lookup (issue 35)."""
+    change = FilerChange(f"/buckets/{BUCKET}/{key}", True, False)
+    assert object_key_to_check(change, BUCKET, "us-west-2") == (key if checked else None)
+
+
 # --- the subscriber: decode, filter, one use case ------------------------------------
 
 

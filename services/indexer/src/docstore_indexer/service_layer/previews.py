@@ -296,50 +296,75 @@ class Previews:
 
     async def commit(self, entry: PreviewEntry, outcome: Outcome) -> bool:
         """Record the outcome and emit its one event, if the entry is still due; True if it was."""
+        return entry.id in await self.commit_many([(entry, outcome)])
 
-        async def work(tx: Transaction[PreviewRepos]) -> bool:
-            current = await tx.repos.previews.get(entry.id)
-            if current is None or current.state != DUE:
-                if current is not None and current.state == DELETED and outcome.images:
-                    # Deleted while it was being rendered: what this render stored goes too.
-                    await self.objects.delete_prefix(
-                        entry.bucket, version_prefix(self.region, entry.account_id, entry.document_id, entry.version)
-                    )
-                return False
-            subject = entry.document_id
-            if outcome.images:
-                await tx.repos.previews.put(replace(current, state=READY, images=outcome.images, reason=None))
-                tx.emit(
-                    DocumentPreviewReady(
-                        account_id=entry.account_id,
-                        document_id=entry.document_id,
-                        version=entry.version,
-                        small=_image(outcome.images["small"]),
-                        large=_image(outcome.images["large"]),
-                    ),
-                    subject=subject,
-                    traceparent=entry.traceparent or None,
-                )
-            else:
-                reason = outcome.reason or "no preview"
-                await tx.repos.previews.put(replace(current, state=FAILED, images={}, reason=reason))
-                tx.emit(
-                    DocumentPreviewFailed(
-                        account_id=entry.account_id, document_id=entry.document_id, version=entry.version, reason=reason
-                    ),
-                    subject=subject,
-                    traceparent=entry.traceparent or None,
-                )
-            return True
+    async def commit_many(self, rendered: list[tuple[PreviewEntry, Outcome]]) -> set[str]:
+        """Record each outcome and emit its one event, for the entries still due, in one
+        transaction (one read of the entries, one bulk write, one outbox write); returns the ids
+        of those recorded. An entry that is no longer due is left as it is (a redelivery, another
+        replica, or a deletion, whose fresh images this deletes again)."""
+        recorded: set[str] = set()
 
-        return await self.uow.run(work)
+        async def work(tx: Transaction[PreviewRepos]) -> None:
+            recorded.clear()
+            currents = await tx.repos.previews.get_many(list(dict.fromkeys(entry.id for entry, _ in rendered)))
+            puts: dict[str, PreviewEntry] = {}
+            for entry, outcome in rendered:
+                current = puts.get(entry.id) or currents.get(entry.id)
+                if current is None or current.state != DUE:
+                    if current is not None and current.state == DELETED and outcome.images:
+                        # Deleted while it was being rendered: what this render stored goes too.
+                        await self.objects.delete_prefix(
+                            entry.bucket,
+                            version_prefix(self.region, entry.account_id, entry.document_id, entry.version),
+                        )
+                    continue
+                recorded.add(entry.id)
+                puts[entry.id] = self._recorded(tx, entry, current, outcome)
+            await tx.repos.previews.put_many(list(puts.values()))
 
-    async def process(self, entry: PreviewEntry) -> bool:
-        """`render` then `commit`, in the version's trace."""
+        await self.uow.run(work)
+        return recorded
+
+    @staticmethod
+    def _recorded(
+        tx: Transaction[PreviewRepos], entry: PreviewEntry, current: PreviewEntry, outcome: Outcome
+    ) -> PreviewEntry:
+        """`current` (due) with `outcome` recorded; emits its event."""
+        subject = entry.document_id
+        if outcome.images:
+            tx.emit(
+                DocumentPreviewReady(
+                    account_id=entry.account_id,
+                    document_id=entry.document_id,
+                    version=entry.version,
+                    small=_image(outcome.images["small"]),
+                    large=_image(outcome.images["large"]),
+                ),
+                subject=subject,
+                traceparent=entry.traceparent or None,
+            )
+            return replace(current, state=READY, images=outcome.images, reason=None)
+        reason = outcome.reason or "no preview"
+        tx.emit(
+            DocumentPreviewFailed(
+                account_id=entry.account_id, document_id=entry.document_id, version=entry.version, reason=reason
+            ),
+            subject=subject,
+            traceparent=entry.traceparent or None,
+        )
+        return replace(current, state=FAILED, images={}, reason=reason)
+
+    async def render_traced(self, entry: PreviewEntry) -> Outcome:
+        """`render`, in the version's trace."""
         with continue_trace(
             entry.traceparent or None, "indexer preview", attributes={"document.id": entry.document_id}
         ):
-            return await self.commit(entry, await self.render(entry))
+            return await self.render(entry)
+
+    async def process(self, entry: PreviewEntry) -> bool:
+        """`render` then `commit`, in the version's trace."""
+        return await self.commit(entry, await self.render_traced(entry))
 
     # Backfill -----------------------------------------------------------------------------
 
@@ -399,7 +424,13 @@ class PreviewWorker:
     extract or commit, at most `defer_seconds` after it was enqueued: reading, rendering,
     storing and recording a preview costs more CPU than extracting the text, and the text is
     what makes the upload searchable. Waiting changes only when a due entry is rendered, never
-    whether: it stays due in MongoDB until its commit, as before."""
+    whether: it stays due in MongoDB until its commit, as before.
+
+    Outcomes are recorded in batches (`Previews.commit_many`: one transaction, one outbox
+    write, and so one relay round, for up to `batch_size` versions): a batch commits once
+    nothing else is waiting or being rendered, once it is full, or `batch_seconds` after its
+    first outcome; while one commits, the next fills. Until its commit an entry stays due in MongoDB,
+    so a crash loses nothing (the poll finds it again)."""
 
     def __init__(
         self,
@@ -410,6 +441,8 @@ class PreviewWorker:
         poll_seconds: float,
         defer_to: Busy | None = None,
         defer_seconds: float = 0.0,
+        batch_size: int = 64,
+        batch_seconds: float = 0.25,
     ) -> None:
         self.previews = previews
         self.reads = reads
@@ -420,6 +453,12 @@ class PreviewWorker:
         self._queue: asyncio.Queue[tuple[float, PreviewEntry]] = asyncio.Queue()
         self._known: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self.batch_size = max(1, batch_size)
+        self.batch_seconds = max(0.0, batch_seconds)
+        self._rendered: list[tuple[PreviewEntry, Outcome]] = []
+        """Outcomes rendered and not yet committed, in the order they finished."""
+        self._changed = asyncio.Event()
+        self._rendering = 0
 
     def enqueue(self, entry: PreviewEntry) -> None:
         if entry.id not in self._known:
@@ -428,6 +467,7 @@ class PreviewWorker:
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work(), name=f"indexer-preview-{n}") for n in range(self.concurrency)]
+        self._tasks.append(asyncio.create_task(self._commit_batches(), name="indexer-preview-commit"))
         self._tasks.append(asyncio.create_task(self._poll(), name="indexer-preview-poll"))
 
     async def stop(self) -> None:
@@ -453,16 +493,55 @@ class PreviewWorker:
     async def _work(self) -> None:
         while True:
             enqueued, entry = await self._queue.get()
+            self._rendering += 1
             try:
                 if self.defer_to is not None:
                     await self.defer_to.wait_idle(enqueued + self.defer_seconds - time.monotonic())
-                await self.previews.process(entry)
+                outcome = await self.previews.render_traced(entry)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # S3 or MongoDB away: the entry stays due, the poll brings it back
+            except Exception as error:  # S3 away: the entry stays due, the poll brings it back
                 log.warning("preview_error", document_id=entry.document_id, version=entry.version, error=repr(error))
-            finally:
                 self._known.discard(entry.id)
+            else:
+                self._rendered.append((entry, outcome))
+            finally:
+                self._rendering -= 1
+                self._changed.set()
+
+    def _more_coming(self) -> bool:
+        return bool(self._rendering or not self._queue.empty())
+
+    async def _commit_batches(self) -> None:
+        """Commit what was rendered, in batches (see the class)."""
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            if not self._rendered:
+                continue
+            if self._more_coming() and len(self._rendered) < self.batch_size:
+                # More are waiting or being rendered: let the batch grow a little (each outcome
+                # wakes this loop).
+                deadline = time.monotonic() + self.batch_seconds
+                while self._more_coming() and len(self._rendered) < self.batch_size:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), left)
+                    self._changed.clear()
+            batch, self._rendered = self._rendered[: self.batch_size], self._rendered[self.batch_size :]
+            if self._rendered:
+                self._changed.set()
+            try:
+                await self.previews.commit_many(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # MongoDB away: the entries stay due, the poll brings them back
+                log.warning("preview_commit_error", versions=len(batch), error=repr(error))
+            finally:
+                for entry, _ in batch:
+                    self._known.discard(entry.id)
 
 
 class PreviewBackfill:

@@ -47,6 +47,7 @@ ACTIONS: dict[str, str] = {
     "account.sessions-revoked": "signed out everywhere",
     "account.new-sign-in": "signed in from a new device",
     "upload.initiated": "upload granted",
+    "upload.batch-initiated": "uploads granted (a batch)",
     "upload.completed": "upload completed",
     "file.download-url-issued": "download URL issued",
     "file.modified": "new version",

@@ -23,6 +23,7 @@ from typing import Protocol
 import structlog
 
 from docstore_events.consumer import RawMessage
+from docstore_upload.domain.grants import STAGING_PREFIX
 
 log = structlog.get_logger(__name__)
 
@@ -97,13 +98,20 @@ def decode_filer_change(key: bytes | None, value: bytes | None) -> FilerChange:
     return FilerChange(path=path, created_or_updated=new_entry is not None, directory=directory)
 
 
-def object_key_to_check(change: FilerChange, bucket: str) -> str | None:
-    """The object key in `bucket` that the change may have completed, or None when it cannot have."""
+def object_key_to_check(change: FilerChange, bucket: str, region: str | None = None) -> str | None:
+    """The object key in `bucket` that the change may have completed, or None when it cannot have.
+
+    With `region`, only the keys this region's uploads write: a version's own key
+    (`<region>/...`) or its staging key (`staging/<region>/...`, also what temporary credentials
+    write). The rest of the bucket (previews, `previews/<region>/...`, two images per version)
+    holds no upload, so its notifications cost no lookup."""
     prefix = f"{BUCKETS_DIR}{bucket}/"
     if not change.created_or_updated or change.directory or not change.path.startswith(prefix):
         return None
     object_key = change.path.removeprefix(prefix)
     if not object_key or object_key.startswith(MULTIPART_STAGING):
+        return None
+    if region is not None and not object_key.startswith((f"{region}/", f"{STAGING_PREFIX}{region}/")):
         return None
     return object_key
 
@@ -117,9 +125,10 @@ class ObjectWritten(Protocol):
 class S3Notifications:
     """The raw subscriber: decodes a notification and hands the object key to one use case."""
 
-    def __init__(self, object_written: ObjectWritten, *, bucket: str) -> None:
+    def __init__(self, object_written: ObjectWritten, *, bucket: str, region: str | None = None) -> None:
         self.object_written = object_written
         self.bucket = bucket
+        self.region = region
 
     async def handle(self, message: RawMessage) -> str | None:
         """The use case's outcome for the object the notification names; None if ignored."""
@@ -128,7 +137,7 @@ class S3Notifications:
         except MalformedNotification as error:
             log.warning("s3_event_undecodable", topic=message.topic, error=str(error))
             return None
-        object_key = object_key_to_check(change, self.bucket)
+        object_key = object_key_to_check(change, self.bucket, self.region)
         if object_key is None:
             return None
         return await self.object_written(object_key)

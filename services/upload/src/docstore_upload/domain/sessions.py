@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from docstore_events import UploadCompleted, UploadExpired, UploadInitiated
+from docstore_events import UploadCompleted, UploadExpired, UploadInitiated, UploadsInitiated
+from docstore_events.uploads import InitiatedUpload
 from docstore_upload.domain.errors import UploadClosed
 from docstore_upload.domain.grants import CurrentDocument, Grant
 
@@ -188,6 +189,30 @@ def initiated(grant: Grant) -> UploadInitiated:
         content_type=grant.content_type,
         expires_at=grant.expires_at,
     )
+
+
+def batch_initiated(grants: list[Grant]) -> list[UploadsInitiated]:
+    """The events of one batch grant: one per owner (a batch may upload into folders shared by
+    others), its grants in order."""
+    by_owner: dict[str, list[Grant]] = {}
+    for grant in grants:
+        by_owner.setdefault(grant.account_id, []).append(grant)
+    return [
+        UploadsInitiated(
+            account_id=owner,
+            uploads=[
+                InitiatedUpload(
+                    upload_id=grant.upload_id,
+                    document_id=grant.document_id,
+                    declared_size=grant.declared_size,
+                    content_type=grant.content_type,
+                    expires_at=grant.expires_at,
+                )
+                for grant in owned
+            ],
+        )
+        for owner, owned in by_owner.items()
+    ]
 
 
 def completed(session: Session, stored: StoredObject, *, bucket: str) -> UploadCompleted:

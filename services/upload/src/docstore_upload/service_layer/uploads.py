@@ -71,6 +71,7 @@ from docstore_upload.domain.sessions import (
     StoredPart,
     already_completed,
     awaits_client,
+    batch_initiated,
     being_read_back,
     completed,
     expired,
@@ -101,6 +102,9 @@ BATCH_S3_CONCURRENCY = 16
 """A batch completion's items copied and read back from S3 at once."""
 
 LATE_WRITE = "late-write"
+
+AWAITING_KEYS = 100_000
+"""At most this many batch grants' keys are remembered as awaiting their client (`Uploads._await_client`)."""
 """`object_written`'s outcome when the write was a form's, after its upload finished (deleted)."""
 
 
@@ -197,6 +201,11 @@ class Uploads:
         self.redirect_base = redirect_base.rstrip("/")
         self.signer = RedirectSigner(redirect_secret)
         self.pin_checksums = pin_checksums
+        self._awaiting_client: dict[str, tuple[str, datetime]] = {}
+        """Key a batch grant's client writes -> (upload id, until when its client completes it):
+        S3's notification of that write is not looked up meanwhile (see `object_written`)."""
+        self._awaiting_keys: dict[str, str] = {}
+        """Upload id -> its key in `_awaiting_client`."""
         self._verifying: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -443,11 +452,16 @@ class Uploads:
                     for _, _, grant in granted
                 ]
             )
-            for _, _, grant in granted:
-                tx.emit(initiated(grant))
+            # One event per owner for the whole batch, not one per file (issue 35).
+            for event in batch_initiated([grant for _, _, grant in granted]):
+                tx.emit(event)
 
         if granted:
             await self.uow.run(record)
+            self._await_client(
+                [(grant.upload_id, grant.staging_key or grant.key) for _, _, grant in granted],
+                now + BATCH_CLIENT_GRACE,
+            )
         deduplicated = await self._copy_many(
             [grant.upload_id for _, _, grant in granted if grant.upload_id in sources], sources
         )
@@ -710,6 +724,7 @@ class Uploads:
         if is_multipart(row):
             await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
         await self.uow.run(lambda tx: tx.repos.sessions.finish(upload_id, ABORTED))
+        self._not_awaiting(upload_id)
         await self._discard(row)
         return await self.reads.sessions.by_id(upload_id) or row
 
@@ -919,6 +934,7 @@ class Uploads:
         if is_multipart(row):
             await self.storage.abort_multipart(row["key"], row["s3_upload_id"])
         rejected = await self.uow.run(lambda tx: tx.repos.sessions.finish(row["_id"], REJECTED, reason=reason))
+        self._not_awaiting(row["_id"])
         if not rejected:
             return  # another path finished it first: its bytes are not ours to drop
         await self.storage.delete(row["key"])
@@ -1029,11 +1045,43 @@ class Uploads:
         await self.storage.delete(key)
         return True
 
+    def _await_client(self, written: list[tuple[str, str]], until: datetime) -> None:
+        """Remember the keys batch grants' clients write, until their grace ends (`BATCH_CLIENT_GRACE`)."""
+        if len(self._awaiting_client) + len(written) > AWAITING_KEYS:
+            now = datetime.now(UTC)
+            for key, (upload_id, ends) in list(self._awaiting_client.items()):
+                if ends <= now:
+                    self._awaiting_client.pop(key, None)
+                    self._awaiting_keys.pop(upload_id, None)
+            if len(self._awaiting_client) + len(written) > AWAITING_KEYS:
+                self._awaiting_client.clear()
+                self._awaiting_keys.clear()
+        for upload_id, key in written:
+            self._awaiting_client[key] = (upload_id, until)
+            self._awaiting_keys[upload_id] = key
+
+    def _not_awaiting(self, upload_id: str) -> None:
+        """The upload ended here (aborted, rejected): a write to its key is looked up again."""
+        key = self._awaiting_keys.pop(upload_id, None)
+        if key is not None:
+            self._awaiting_client.pop(key, None)
+
     async def object_written(self, key: str) -> str | None:
         """S3 says an object was written under `key`: check the pending upload stored there (its
         outcome), or delete a form's write that came after its upload finished without a
         version (`LATE_WRITE`). None when there was nothing to do: no upload of ours, finished,
-        being read back by whoever joined it, or a check that cannot complete yet (nothing to retry)."""
+        being read back by whoever joined it, or a check that cannot complete yet (nothing to retry).
+
+        The key of a batch grant this process handed out, within its client's grace, is not even
+        looked up (one command per file, issue 35): its client completes it (`awaits_client`), as
+        the lookup would find. What else the lookup could have found (finished by another replica,
+        by an account's deletion) is what a lost notification leaves too: the watcher and the
+        late-write sweep see to it."""
+        awaited = self._awaiting_client.get(key)
+        if awaited is not None:
+            if datetime.now(UTC) < awaited[1]:
+                return None
+            self._not_awaiting(awaited[0])
         row = await self.reads.sessions.by_key(key)
         if row is not None and may_hold_late_write(row) and key == late_write_key(row):
             return LATE_WRITE if await self.late_write(row) else None
