@@ -3,14 +3,9 @@ schema refuses a value that is not a number of days."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REGIONS, helm_template, manifests  # noqa: E402
+from deploy_support import REGIONS, helm_template, manifests
 
 
 def metadata_env(objects: list[dict]) -> dict[str, str | None]:

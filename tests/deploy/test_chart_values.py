@@ -18,9 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import CHART, REGIONS, helm_template, manifests, service_names  # noqa: E402
+from deploy_support import CHART, REGIONS, helm_template, manifests, service_names
 
 SCHEMA = CHART / "values.schema.json"
 REFINEMENTS = ("if", "then", "else", "not", "allOf", "anyOf", "oneOf")

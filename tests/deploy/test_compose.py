@@ -4,13 +4,10 @@ service of the repository, in both regions, on healthchecked servers."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REPO, compose_config_json, compose_run, required_env, run, service_names, tool  # noqa: E402
+from deploy_support import REPO, compose_config_json, compose_run, required_env, run, service_names, tool
 
 SERVERS = ("kafka", "mongodb", "s3", "typesense", "moto")
 compose = compose_run

@@ -10,15 +10,11 @@ import ast
 import json
 import re
 import shlex
-import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REPO, compose_config_json, service_names  # noqa: E402
+from deploy_support import REPO, compose_config_json, service_names
 
 README = REPO / "deploy" / "README.md"
 SECTION = "### Running the tests against compose"
@@ -33,12 +29,13 @@ SERVER_FOR = {
     "TYPESENSE_URL": "typesense",
 }
 # Credentials the tests must present as compose's servers expect them.
+PLUGIN = "tools/devplatform/src/docstore_devplatform/pytest_plugin.py"
 SAME_AS_COMPOSE = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "TYPESENSE_API_KEY")
 
 
 def env_mode_reads() -> set[str]:
-    """The variables the root conftest's `_endpoints_from_env` reads."""
-    tree = ast.parse((REPO / "conftest.py").read_text())
+    """The variables the test plugin's `_endpoints_from_env` reads."""
+    tree = ast.parse((REPO / PLUGIN).read_text())
     function = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "_endpoints_from_env")
     names = set()
     for node in ast.walk(function):

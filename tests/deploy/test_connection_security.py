@@ -7,15 +7,12 @@ variables point. With the defaults, nothing of it is rendered (PLAINTEXT, as loc
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import CHART, REGIONS, helm_template, manifests, service_names, settings_class  # noqa: E402
+from deploy_support import CHART, REGIONS, helm_template, manifests, service_names, settings_class
 
 SECURE = [
     "--set", "kafka.security.protocol=SASL_SSL",

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deploy_support import REPO, compose_config_json
 
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REPO, compose_config_json  # noqa: E402
-
-from docstore_devplatform import containers, probes  # noqa: E402
+from docstore_devplatform import containers, probes
 
 
 def test_an_engine_that_does_not_answer_is_a_reason_to_skip() -> None:

@@ -5,11 +5,9 @@ images, OCR tools only in the indexer image."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REPO, run, tool  # noqa: E402
+from deploy_support import REPO, run, tool
 
 DOCKERFILE = REPO / "Dockerfile"
 FINAL_STAGES = ("service", "indexer")

@@ -5,18 +5,14 @@ the init job sets the bucket's default encryption to match (a belt to the servic
 from __future__ import annotations
 
 import importlib.util
-import sys
 import uuid
-from pathlib import Path
 from types import ModuleType
 
 import boto3
 import pytest
 import yaml
 from botocore.config import Config
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import CHART, REGIONS, helm_template, manifests  # noqa: E402
+from deploy_support import CHART, REGIONS, helm_template, manifests
 
 S3_USERS = ("docstore-upload", "docstore-metadata", "docstore-quota", "docstore-indexer", "docstore-gateway")
 

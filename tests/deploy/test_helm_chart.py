@@ -3,13 +3,8 @@ gives every service in services/ a Deployment that can run it."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import (  # noqa: E402
+from deploy_support import (
     CHART,
     KUBERNETES_VERSION,
     REGIONS,
@@ -54,7 +49,9 @@ def test_kubernetes_validate_rejects_an_invalid_object() -> None:
 def test_every_service_has_a_complete_deployment(service: str, region: str) -> None:
     deployments = objects(region, "Deployment")
     name = f"docstore-{service}"
-    assert name in deployments, f"services/{service} has no Deployment in the chart (add templates/{service}/ and services.{service})"
+    assert name in deployments, (
+        f"services/{service} has no Deployment in the chart (add templates/{service}/ and services.{service})"
+    )
     pod = deployments[name]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
 
@@ -96,7 +93,9 @@ def test_no_inline_secrets() -> None:
             spec = doc.get("spec", {}).get("template", {}).get("spec", {})
             for container in spec.get("containers", []):
                 for item in container.get("env", []):
-                    sensitive = any(w in item["name"] for w in ("SECRET", "PASSWORD", "API_KEY", "ACCESS_KEY", "MONGODB_URL"))
+                    sensitive = any(
+                        w in item["name"] for w in ("SECRET", "PASSWORD", "API_KEY", "ACCESS_KEY", "MONGODB_URL")
+                    )
                     if sensitive:
                         assert "secretKeyRef" in item.get("valueFrom", {}), (doc["metadata"]["name"], item["name"])
 
@@ -110,7 +109,12 @@ def test_gateway_has_an_ingress_per_region() -> None:
 
 def test_regions_differ_in_bucket_and_region() -> None:
     for region in REGIONS:
-        env = {e["name"]: e.get("value") for e in objects(region, "Deployment")["docstore-upload"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {
+            e["name"]: e.get("value")
+            for e in objects(region, "Deployment")["docstore-upload"]["spec"]["template"]["spec"]["containers"][0][
+                "env"
+            ]
+        }
         assert env["S3_BUCKET"] == f"docstore-{region}" and env["AWS_DEFAULT_REGION"] == region
 
 
@@ -148,6 +152,16 @@ def test_only_the_gateway_is_reachable_from_outside_the_release(region: str) -> 
         if service == "gateway":
             assert not from_pods, "the gateway takes traffic from the ingress controller, not from any pod"
         else:
-            assert from_pods == [{"podSelector": {"matchLabels": {
-                "app.kubernetes.io/part-of": "docstore", "app.kubernetes.io/instance": "docstore"}}}]
-            assert all("ingress-nginx" not in str(p) for p in peers), f"{service} must not be reachable from the ingress"
+            assert from_pods == [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/part-of": "docstore",
+                            "app.kubernetes.io/instance": "docstore",
+                        }
+                    }
+                }
+            ]
+            assert all("ingress-nginx" not in str(p) for p in peers), (
+                f"{service} must not be reachable from the ingress"
+            )

@@ -9,13 +9,10 @@ copy broken on purpose and expect it to complain.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path, PurePosixPath
 
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import REGIONS, REPO, manifests  # noqa: E402
+from deploy_support import REGIONS, REPO, manifests
 
 DOCKERFILE = REPO / "Dockerfile"
 FINAL_STAGES = ("service", "indexer")

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import sys
 import uuid
-from pathlib import Path
 from types import ModuleType
 
 import boto3
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import CHART  # noqa: E402
+from deploy_support import CHART
 
 SCRIPT = CHART / "files" / "init_platform.py"
 PRODUCTION = {

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,9 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import CHART, REPO, service_names, tool  # noqa: E402
+from deploy_support import CHART, REPO, service_names, tool
 
 NAMESPACE = "docstore"
 KINDS = {

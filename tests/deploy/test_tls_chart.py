@@ -7,15 +7,12 @@ backend speak HTTPS). With the defaults none of it is rendered.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-from deploy_support import CHART, REGIONS, helm_template, settings_class  # noqa: E402
+from deploy_support import CHART, REGIONS, helm_template, settings_class
 
 S3_USERS = {"metadata", "upload", "quota", "indexer"}  # the services that build an S3 client
 TLS_VALUES = [

@@ -11,18 +11,14 @@ import copy
 import importlib
 import json
 import re
-import sys
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+import wiring
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: no package imports
-import wiring  # noqa: E402
-from deploy_support import (  # noqa: E402
+from deploy_support import (
     CHART,
     REGIONS,
     REPO,

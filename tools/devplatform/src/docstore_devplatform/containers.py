@@ -1,4 +1,4 @@
-"""The test servers as containers, for `DOCSTORE_TEST_ENDPOINTS=containers` (root conftest.py).
+"""The test servers as containers, for `DOCSTORE_TEST_ENDPOINTS=containers` (docstore_devplatform.pytest_plugin).
 
 Kafka (KRaft, testcontainers' `KafkaContainer`), MongoDB (a single-node replica set, which
 transactions and change streams need), SeaweedFS for S3, Typesense, and moto for SES/STS, each

@@ -12,8 +12,9 @@ forgot would fail rather than fall back to plain text. The servers stay as the r
 `endpoints` started them (their TLS mode is tests/e2e/test_tls.py's, which starts `up --tls`'s
 own supervisor).
 
-The fixtures are registered by the repository's root conftest.py, which imports them from here,
-and by no other conftest: a second import would give that folder a second, separate system.
+The fixtures are registered once per run by the test plugin (docstore_devplatform.pytest_plugin,
+which lists this module in its `pytest_plugins`), and by no conftest: a second import would give
+that folder a second, separate system.
 (This lives in a package rather than in tests/conftest.py because the services' own `tests`
 packages would clash with a top-level `tests` module.)
 """
@@ -111,8 +112,8 @@ class System:
 
 def e2e_tls(test_data_dir: Path) -> LocalTLS | None:
     """The run's local CA and gateway certificate (made once, in the run's folder) when
-    ``DOCSTORE_E2E_TLS`` asks for HTTPS, else None. (A function, not a fixture: the root conftest
-    registers this module's fixtures by name.)"""
+    ``DOCSTORE_E2E_TLS`` asks for HTTPS, else None. (A function, not a fixture: every fixture of
+    this module is registered.)"""
     return local_tls(test_data_dir / "tls") if e2e_tls_requested() else None
 
 

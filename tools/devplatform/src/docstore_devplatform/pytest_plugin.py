@@ -1,4 +1,9 @@
-"""Fixtures every test folder shares: the real servers, started once per test run.
+"""The test platform as a pytest plugin: the real servers, started once per test run, and the
+fixtures every test folder shares. `pyproject.toml` loads it for every run
+(``addopts = "-p docstore_devplatform.pytest_plugin"``), so no conftest imports fixtures and no
+test edits ``sys.path``; it also loads `docstore_devplatform.e2e` (the whole system, both
+regions: `system`, `region_b`, `region_urls`, `api`), so one run starts that system at most once
+whichever folders ask for it.
 
 `DOCSTORE_TEST_ENDPOINTS` chooses where the servers come from:
 - unset: local processes on free loopback ports with data in a fresh folder
@@ -8,6 +13,9 @@
 - `env`: the endpoints already in the environment (a running compose stack: deploy/README.md).
 Integration tests get a topic prefix and database of their own, so they never share
 consumer groups with each other or with the end-to-end system.
+
+Every test that needs no server (none of `SERVER_FIXTURES` among its fixtures, and not marked
+`integration` or `e2e`) is marked `quick`: `scripts/test -m quick` is the inner loop.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from docstore_devplatform import probes
 from docstore_devplatform.testing import EventPublisher, kafka_consumers_left_running, running_kafka_consumer_loops
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
+
+# The whole system (both regions) and its helpers' fixtures, registered once with this plugin.
+pytest_plugins = ["docstore_devplatform.e2e"]
 
 REGION = "us-west-2"
 BUCKET = f"docstore-{REGION}"
@@ -167,5 +178,26 @@ async def publisher(isolated: dict[str, str]) -> AsyncIterator[EventPublisher]:
         await producer.stop()
 
 
-# The whole system as processes (region A, region B) for tests/e2e and tests/security: one per run.
-from docstore_devplatform.e2e import api, region_b, region_urls, system  # noqa: E402, F401
+#: A test that uses any of these (directly or through another fixture) needs servers.
+SERVER_FIXTURES = frozenset({"endpoints", "test_data_dir"})
+#: Folders whose tests start servers or a system of their own.
+SYSTEM_FOLDERS = frozenset({"integration", "e2e", "browser", "security", "faults"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "quick: needs no server and starts no system (set by the plugin): `scripts/test -m quick`"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `quick` every test that needs no server: none of `SERVER_FIXTURES` among its fixtures,
+    not marked `integration` or `e2e`, and not in a folder of system tests (`SYSTEM_FOLDERS`)."""
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            continue
+        if item.get_closest_marker("integration") or item.get_closest_marker("e2e"):
+            continue
+        if SYSTEM_FOLDERS.intersection(item.path.parts):
+            continue
+        item.add_marker(pytest.mark.quick)
