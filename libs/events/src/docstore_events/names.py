@@ -79,12 +79,13 @@ def check_name(name: str, *, field: str = "name") -> str:
 
 
 def check_path(path: str, *, field: str = "path") -> str:
-    """A folder: absolute, '/'-separated, no '.' or '..' segments, no control characters; each
+    """A folder: NFC, absolute, '/'-separated, no '.' or '..' segments, no control characters; each
     segment is named by the file-name rules (no '\\', at most MAX_NAME characters, no invisible
     format characters).
 
     Returns it trimmed with empty segments and the trailing '/' dropped; blank means the root."""
-    value = path.strip() or "/"
+    # NFC as names are (issue 34's one normal form): `/Résumés` typed on macOS is one folder.
+    value = unicodedata.normalize("NFC", path.strip()) or "/"
     if not value.startswith("/"):
         raise InvalidName(field, "A folder path starts with '/', for example /Invoices/2026.")
     if len(value) > MAX_PATH:
