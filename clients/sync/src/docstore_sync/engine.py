@@ -330,6 +330,9 @@ class Syncer:
     def plan(self) -> tuple[Plan, Report]:
         report = Report()
         rules = load_rules(self.root)
+        # The remote side first: a folder the server renamed is renamed here (`_folder_step`)
+        # before the scan, which then finds its files where the state already has them.
+        remote = {p: r for p, r in self.refresh_remote().items() if not rules.ignored(p)}
         fresh: list[tuple[str, int, int, str]] = []
         local = scan(self.root, rules, self.state.hash_cache(), lambda *row: fresh.append(row))
         if fresh:
@@ -337,7 +340,6 @@ class Syncer:
         report.warnings += local.warnings
         report.hashed = local.hashed
         self.local = local
-        remote = {p: r for p, r in self.refresh_remote().items() if not rules.ignored(p)}
         base = {p: b for p, b in self.state.base().items() if not rules.ignored(p)}
         plan = plan_sync(local.shas(), remote, base, self.now(), self.device, set(local.empty_folders))
         report.planned = plan.counts()
