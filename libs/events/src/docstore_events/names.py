@@ -116,3 +116,13 @@ def check_tags(tags: Iterable[str], *, field: str = "tags") -> list[str]:
         _no_invisible(tag, field, "A tag")
         cleaned.append(tag)
     return sorted(set(cleaned))
+
+
+def numbered(name: str, n: int) -> str:
+    """`report.pdf` -> `report 2.pdf`: the name "keep both" gives an item whose name is taken in a
+    folder (metadata, upload's 409 and the clients use this one rule). The stem is cut so the
+    result stays within MAX_NAME."""
+    dot = name.rfind(".")
+    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    suffix = f" {n}"
+    return f"{stem[: MAX_NAME - len(suffix) - len(ext)]}{suffix}{ext}"
