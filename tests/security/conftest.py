@@ -28,10 +28,14 @@ class Victim:
     completed_upload_id: str
     link_id: str = ""
     """A public share link of the owner's on the document (its token is not kept)."""
+    folder_id: str = ""
+    folder_path: str = ""
+    """An (empty) folder of the owner's, named with the marker (issue 37)."""
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in an answer to anyone else."""
-        return [self.document_id, self.name, self.owner.email, self.sha256, self.pending_upload_id]
+        secrets = [self.document_id, self.name, self.owner.email, self.sha256, self.pending_upload_id]
+        return secrets + [s for s in (self.folder_id, self.folder_path) if s]
 
 
 async def make_victim(gateway: str) -> Victim:
@@ -88,6 +92,8 @@ async def make_victim(gateway: str) -> Victim:
         await eventually(notified, timeout=60)
         link = await api.post(f"/v1/documents/{document_id}/links", headers=owner.auth, json={"note": name})
         assert link.status_code == 201, link.text
+        folder = await api.post("/v1/folders", headers=owner.auth, json={"parent": "/", "name": name + "-folder"})
+        assert folder.status_code == 201, folder.text
         return Victim(
             gateway,
             owner,
@@ -98,6 +104,8 @@ async def make_victim(gateway: str) -> Victim:
             pending.json()["upload_id"],
             second.json()["upload_id"],
             link.json()["id"],
+            folder.json()["folder_id"],
+            folder.json()["path"],
         )
 
 

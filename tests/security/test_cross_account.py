@@ -49,6 +49,7 @@ ANYONE_MAY = {
 def path_values(victim: Victim) -> dict[str, Any]:
     return {
         "document_id": victim.document_id,
+        "folder_id": victim.folder_id,
         "version": 1,
         "grantee_id": victim.grantee.account_id,
         "link_id": victim.link_id,
@@ -142,6 +143,8 @@ async def assert_victim_untouched(victim: Victim) -> None:
         assert pending["status"] == "pending", pending
         follows = (await api.get("/v1/account/follows", headers=owner)).json()
         assert victim.document_id in str(follows), follows
+        folder = (await api.get(f"/v1/folders/{victim.folder_id}", headers=owner)).json()
+        assert (folder["path"], folder["trashed"]) == (victim.folder_path, False), folder
         links = (await api.get(f"/v1/documents/{victim.document_id}/links", headers=owner)).json()
         assert [(link["id"], link["state"]) for link in links["items"]] == [(victim.link_id, "active")], links
         account = (await api.get("/v1/account", headers=owner)).json()

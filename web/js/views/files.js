@@ -11,7 +11,6 @@ import { linksPanel } from "./links.js";
 import { gridOf, previewPane, rememberViewMode, viewMode, viewToggle } from "./previews.js";
 
 const PAGE_SIZE = 50;
-const FOLDERS_KEY = "docstore.folders";
 const SHARE_NAMES_KEY = "docstore.shareNames";
 
 // Usernames of the accounts this browser shared with, for share lists that only carry ids.
@@ -40,38 +39,168 @@ export function normalisePath(path) {
   return `/${segments.join("/")}`;
 }
 
-function joinPath(folder, name) {
-  return normalisePath(`${folder}/${name}`);
-}
-
-// Folders made in the browser that hold no file yet (DocStore has folders only as document paths).
-function madeFolders() {
-  try {
-    return JSON.parse(localStorage.getItem(FOLDERS_KEY) || "[]");
-  } catch {
-    return [];
-  }
-}
-
-function rememberFolder(path) {
-  localStorage.setItem(FOLDERS_KEY, JSON.stringify([...new Set([...madeFolders(), path])]));
-}
-
-/** Subfolders of `path` seen among the most recent documents and the folders made here. */
+/** Sub-folders of `path` (empty ones too), from the server's folders (issue 37). */
 async function subfolders(path) {
-  const seen = new Set(madeFolders());
   try {
-    const recent = await api("GET", "documents", { query: { sort: "modified", limit: 200 } });
-    for (const doc of recent.items) seen.add(doc.path);
+    return await apiAll("folders", { query: { path } });
   } catch {
-    // Folders are a convenience; the listing still shows the documents.
+    return []; // folders are a convenience; the listing still shows the documents
   }
-  const prefix = path === "/" ? "/" : `${path}/`;
-  const children = new Set();
-  for (const folder of seen) {
-    if (folder.startsWith(prefix) && folder.length > prefix.length) children.add(prefix + folder.slice(prefix.length).split("/")[0]);
+}
+
+const DOCUMENT_TYPE = "application/x-docstore-document";
+
+/** Move a document into `folder` (a drag onto a folder row, or the picker). */
+async function moveDocument(documentId, name, folder) {
+  const done = await withClashChoice((onClash) =>
+    api("PATCH", `documents/${encodeURIComponent(documentId)}`, { json: { path: folder, on_clash: onClash } }));
+  if (done) announce(`${name} moved to ${folder}.`);
+}
+
+const CHOICE_LABELS = { replace: "Replace", keep_both: "Keep both", skip: "Skip" };
+
+/**
+ * Run `call(onClash)`; when the server answers that the name is taken there (409 with `choices`),
+ * ask Replace / Keep both / Skip, as Dropbox, Drive and Nextcloud do, and run it again with the
+ * choice. Resolves to the answer, or null when skipped.
+ */
+async function withClashChoice(call) {
+  try {
+    return await call(undefined);
+  } catch (error) {
+    const clash = error?.body;
+    if (error?.status !== 409 || !Array.isArray(clash?.choices)) throw error;
+    const choice = await new Promise((resolve) => {
+      let picked = "skip";
+      const { body, close } = openDialog("A file with this name is already there", { onClose: () => resolve(picked) });
+      body.append(
+        h("p", {}, clash.detail, clash.keep_both_name ? ` Keep both names the new one “${clash.keep_both_name}”.` : ""),
+        h("div", { class: "actions" }, clash.choices.map((c) => h("button", {
+          type: "button", class: c === "keep_both" ? "primary" : c === "replace" ? "danger" : "",
+          onclick: () => { picked = c; close(); },
+        }, CHOICE_LABELS[c] || c))));
+      body.querySelector("button.primary, button")?.focus();
+    });
+    if (choice === "skip") return null;
+    return call(choice);
   }
-  return [...children].sort((a, b) => a.localeCompare(b));
+}
+
+/**
+ * A folder row: open it (its link), drop files on it (they are uploaded into it) or drag a
+ * document onto it (it moves there); a menu renames, moves or deletes it.
+ */
+function folderRow(folder, changed) {
+  const row = h("li", { class: "folder-row", dataset: { folderId: folder.folder_id, path: folder.path } },
+    h("a", { href: `#/files?path=${encodeURIComponent(folder.path)}`, class: "folder" }, folderIcon(), " ", folder.name),
+    h("button", { type: "button", class: "small", "aria-label": `Rename folder ${folder.name}`, onclick: () => renameFolderDialog(folder, changed) }, "Rename"),
+    h("button", { type: "button", class: "small", "aria-label": `Move folder ${folder.name}`, onclick: () => moveFolder(folder, changed) }, "Move"),
+    h("button", {
+      type: "button", class: "small danger", "aria-label": `Delete folder ${folder.name}`,
+      onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trashFolder(folder, changed))),
+    }, "Delete"));
+  const accepts = (event) => {
+    const types = [...(event.dataTransfer?.types || [])];
+    return types.includes("Files") || types.includes(DOCUMENT_TYPE);
+  };
+  row.addEventListener("dragover", (event) => {
+    if (!accepts(event)) return;
+    event.preventDefault();
+    event.stopPropagation(); // the page's own drop zone is the folder shown, not this one
+    row.classList.add("over");
+  });
+  row.addEventListener("dragleave", (event) => { if (!row.contains(event.relatedTarget)) row.classList.remove("over"); });
+  row.addEventListener("drop", (event) => {
+    if (!accepts(event)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    row.classList.remove("over");
+    const moved = event.dataTransfer.getData(DOCUMENT_TYPE);
+    if (moved) {
+      const { id, name } = JSON.parse(moved);
+      busy(null, async () => { await moveDocument(id, name, folder.path); await changed(); });
+    } else if (event.dataTransfer.files?.length) {
+      uploadFiles(event.dataTransfer.files, { path: folder.path });
+    }
+  });
+  return row;
+}
+
+function renameFolderDialog(folder, changed) {
+  const { body, close } = openDialog(`Rename ${folder.name}`);
+  const name = h("input", { required: true, maxlength: "255", value: folder.name });
+  const form = h("form", {}, field("New name", name),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Rename"), h("button", { type: "button", onclick: close }, "Cancel")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form.querySelector("button[type=submit]"), async () => {
+      const done = await api("PATCH", `folders/${encodeURIComponent(folder.folder_id)}`, { json: { name: name.value.trim() } });
+      close();
+      announce(`${folder.name} is now called ${done.name}.`);
+      await changed();
+    });
+  });
+  body.append(form);
+  name.focus();
+  name.select();
+}
+
+async function moveFolder(folder, changed) {
+  const target = await pickFolder(`Move ${folder.name} to…`, folder.parent, folder.path);
+  if (target === null) return;
+  await busy(null, async () => {
+    const done = await withClashChoice((onClash) =>
+      api("PATCH", `folders/${encodeURIComponent(folder.folder_id)}`, { json: { parent: target, on_clash: onClash } }));
+    if (done) announce(`${folder.name} moved to ${done.parent}.`);
+    await changed();
+  });
+}
+
+async function trashFolder(folder, changed) {
+  await api("DELETE", `folders/${encodeURIComponent(folder.folder_id)}`);
+  const toast = announce(`${folder.name} and everything in it moved to the trash.`, {
+    action: {
+      label: "Undo",
+      run: () => busy(null, async () => {
+        const back = await api("POST", `folders/${encodeURIComponent(folder.folder_id)}/restore`);
+        announce(`${back.name} is back, with everything in it.`);
+        await changed();
+      }),
+    },
+  });
+  changed();
+  return toast;
+}
+
+/**
+ * The folder picker of Move: browse from `start` (up, into a sub-folder) and choose one; resolves
+ * to its path, or null when closed. `moving` (a folder's own path) cannot be chosen or entered.
+ */
+export function pickFolder(title, start = "/", moving = null) {
+  return new Promise((resolve) => {
+    let chosen = null;
+    const { body, close } = openDialog(title, { onClose: () => resolve(chosen) });
+    const where = h("p", { class: "picker-where", "aria-live": "polite" });
+    const list = h("ul", { class: "picker-list", "aria-label": "Folders here" });
+    const up = h("button", { type: "button" }, "↑ Up");
+    const here = h("button", { type: "button", class: "primary" }, "Move here");
+    let current = start;
+    const inside = (path) => moving && (path === moving || path.startsWith(`${moving}/`));
+    async function show(path) {
+      current = path;
+      where.textContent = `In ${path === "/" ? "your top folder" : path}`;
+      up.disabled = path === "/";
+      here.disabled = Boolean(inside(path));
+      const found = (await subfolders(path)).filter((f) => !inside(f.path));
+      clear(list, found.length ? found.map((f) => h("li", {},
+        h("button", { type: "button", class: "link picker-folder", onclick: () => show(f.path) }, folderIcon(), " ", f.name)))
+        : h("li", { class: "muted" }, "No folders inside."));
+    }
+    up.addEventListener("click", () => show(normalisePath(current.split("/").slice(0, -1).join("/"))));
+    here.addEventListener("click", () => { chosen = current; close(); });
+    body.append(where, list, h("div", { class: "actions" }, up, here, h("button", { type: "button", onclick: close }, "Cancel")));
+    show(start).then(() => here.focus());
+  });
 }
 
 function breadcrumb(path, view) {
@@ -201,7 +330,7 @@ export async function filesView(main, params, ctx) {
     h("option", { value: "all", selected: flat }, "All files, every folder"));
   scope.addEventListener("change", () => go("files", here({ all: scope.value === "all" ? "1" : undefined })));
 
-  const newFolder = h("button", { type: "button", onclick: () => newFolderDialog(path) }, "New folder");
+  const newFolder = h("button", { type: "button", onclick: () => newFolderDialog(path, () => reloadAll()) }, "New folder");
   const folders = h("ul", { class: "folders", "aria-label": "Folders" });
   const table = h("div", { class: "table-wrap" });
   const toggleSlot = h("div", { class: "toggle-slot" });
@@ -235,10 +364,13 @@ export async function filesView(main, params, ctx) {
     if (flat) return;
     subfolders(path).then((found) => {
       if (!ctx.isCurrent() || JSON.stringify(found) === foldersShown) return;
+      if (folders.contains(document.activeElement) && foldersShown !== null) {
+        // Keep the focus on the same folder's control after a redraw.
+        const id = document.activeElement.closest("[data-folder-id]")?.dataset.folderId;
+        queueMicrotask(() => folders.querySelector(`[data-folder-id="${CSS.escape(id || "")}"] a`)?.focus());
+      }
       foldersShown = JSON.stringify(found);
-      clear(folders, found.map((folder) => h("li", {},
-        h("a", { href: `#/files?path=${encodeURIComponent(folder)}`, class: "folder" },
-          folderIcon(), " ", folder.split("/").pop()))));
+      clear(folders, found.map((folder) => folderRow(folder, reloadAll)));
     });
   }
   showFolders();
@@ -310,7 +442,13 @@ export async function filesView(main, params, ctx) {
         h("th", { scope: "col", class: "num" }, "Size"),
         h("th", { scope: "col" }, "Modified"),
         h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
-      h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
+      h("tbody", {}, items.map((doc) => h("tr", {
+        dataset: { documentId: doc.document_id }, draggable: "true",
+        ondragstart: (event) => {
+          event.dataTransfer.setData(DOCUMENT_TYPE, JSON.stringify({ id: doc.document_id, name: doc.name }));
+          event.dataTransfer.effectAllowed = "move";
+        },
+      },
         h("td", { class: "name", "data-label": "Name" },
           h("button", { type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, reloadAll) }, doc.name),
           doc.title && doc.title !== doc.name ? h("div", { class: "muted small" }, doc.title) : null,
@@ -388,7 +526,7 @@ async function followChanges(ctx, onChange) {
   window.removeEventListener("hashchange", leave);
 }
 
-function newFolderDialog(path) {
+function newFolderDialog(path, changed) {
   const { body, close } = openDialog("New folder");
   const name = h("input", { required: true, maxlength: "255" });
   const form = h("form", {}, field("Folder name", name, `It is made inside ${path}.`),
@@ -400,10 +538,12 @@ function newFolderDialog(path) {
       showError("A folder name must not be empty or contain / or \\.");
       return;
     }
-    const folder = joinPath(path, clean);
-    rememberFolder(folder);
-    close();
-    go("files", { path: folder });
+    busy(form.querySelector("button[type=submit]"), async () => {
+      const made = await api("POST", "folders", { json: { parent: path, name: clean } });
+      close();
+      announce(`Folder ${made.name} made in ${path === "/" ? "your top folder" : path}.`);
+      await changed?.();
+    });
   });
   body.append(form);
   name.focus();
@@ -504,7 +644,16 @@ function detailsDialog(doc, refresh, sharedAs = null) {
 
   const pathInput = h("input", { name: "path", value: doc.path, required: true });
   const moveButton = h("button", { type: "submit" }, "Move");
-  const moveForm = h("form", { class: "inline" }, field("Folder", pathInput, "For example /work/reports."), moveButton);
+  const chooseButton = h("button", {
+    type: "button",
+    onclick: async () => {
+      const target = await pickFolder(`Move ${doc.name} to…`, doc.path);
+      if (target === null) return;
+      pathInput.value = target;
+      update(moveButton, { path: target }, `Moved to ${target}.`);
+    },
+  }, "Choose folder…");
+  const moveForm = h("form", { class: "inline" }, field("Folder", pathInput, "For example /work/reports."), moveButton, chooseButton);
   moveForm.addEventListener("submit", (e) => { e.preventDefault(); update(moveButton, { path: normalisePath(pathInput.value) }, `Moved to ${normalisePath(pathInput.value)}.`); });
 
   const newVersion = h("input", { type: "file", id: `nv-${doc.document_id}`, class: "visually-hidden" });
@@ -667,10 +816,30 @@ export async function trashView(main, params, ctx) {
   let page = 0;
   const list = h("div", { class: "table-wrap" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  const trashedFolders = h("ul", { class: "folders trashed-folders", "aria-label": "Folders in the trash" });
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, "Trash")),
-    h("p", { class: "muted" }, "Deleted documents stay here for 30 days, then they are removed for good."),
-    list, pager);
+    h("p", { class: "muted" }, "Deleted documents and folders stay here for 30 days, then they are removed for good."),
+    trashedFolders, list, pager);
+
+  // Folders in the trash come back whole: a folder restored brings back what went with it.
+  async function loadFolders() {
+    const found = await apiAll("folders", { query: { trashed: true } }).catch(() => []);
+    if (!ctx.isCurrent()) return;
+    clear(trashedFolders, found.map((folder) => h("li", { class: "folder-row", dataset: { folderId: folder.folder_id } },
+      h("span", { class: "folder" }, folderIcon(), " ", folder.path),
+      h("button", {
+        type: "button", class: "small primary", "aria-label": `Restore folder ${folder.name}`,
+        onclick: (e) => busy(e.currentTarget, async () => {
+          const back = await api("POST", `folders/${encodeURIComponent(folder.folder_id)}/restore`);
+          announce(`${back.path} is back, with everything in it.`);
+          await loadFolders();
+          await load();
+          keepFocusInTrash();
+        }),
+      }, "Restore"))));
+  }
+  loadFolders();
 
   // The row whose button had the focus is gone: the next document's Restore takes it, else the heading.
   const keepFocusInTrash = () => {

@@ -92,6 +92,8 @@ class Report:
             "trashed_remote": count(Kind.TRASH_REMOTE),
             "moved": count(Kind.MOVE_LOCAL, Kind.MOVE_REMOTE),
             "renamed_aside": count(Kind.RENAME_LOCAL),
+            "folders_made_here": sum(1 for o in done if o.kind == "make_local_folder"),
+            "folders_made_there": sum(1 for o in done if o.kind == "make_remote_folder"),
             "conflicts": count(Kind.CONFLICT),
             "bytes_up": sum(o.bytes for o in done if o.kind in UPLOADS),
             "uploaded_bytes": sum(o.sent for o in done if o.kind in UPLOADS),
@@ -161,6 +163,17 @@ def _relative(remote_folder: str, path: str, name: str) -> str | None:
     return full[len(folder) + 1 :]
 
 
+def _relative_folder(remote_folder: str, path: str) -> str | None:
+    """A folder's path relative to the remote folder ("" for the remote folder itself), or None
+    when it is outside it."""
+    folder = remote_folder.rstrip("/")
+    if path == (folder or "/"):
+        return ""
+    if folder and not path.startswith(folder + "/"):
+        return None
+    return path[len(folder) + 1 :]
+
+
 class Syncer:
     def __init__(
         self,
@@ -184,6 +197,9 @@ class Syncer:
         self.tmp.mkdir(exist_ok=True)
         self._awaiting: list[Uploaded] = []
         self.pending_cursor = ""
+        self.dry_run = False
+        self.folder_outcomes: list[Outcome] = []
+        """Folders renamed or made here from the feed before the plan (one outcome each)."""
 
     def close(self) -> None:
         self.state.close()
@@ -201,6 +217,11 @@ class Syncer:
                 if rel is not None:
                     remote[rel] = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
             self.state.replace_remote(remote)
+            # Folders map one to one, empty ones too (issue 37).
+            folders = [
+                _relative_folder(self.remote_folder, f["path"]) for f in self.gateway.folders(self.remote_folder)
+            ]
+            self._make_local_folders([rel for rel in folders if rel])
         else:
             entries, cursor = self.gateway.feed_end(cursor)
             self.apply_changes(entries)
@@ -208,10 +229,90 @@ class Syncer:
         return self.state.remote()
 
     def apply_changes(self, entries: list[dict[str, Any]]) -> None:
-        """Feed entries into the snapshot, in order, in one transaction."""
-        steps = [step for entry in entries if (step := self._step(entry)) is not None]
+        """Feed entries into the snapshot, in order: a document's entries in one transaction per
+        run of them, a folder's entry (`folder-*`) as one step of its own (`_folder_step`)."""
+        steps: list[tuple[str, str | None, RemoteFile | None]] = []
+        for entry in entries:
+            if str(entry["kind"]).startswith("folder-"):
+                if steps:
+                    self.state.move_remote(steps)
+                    steps = []
+                self._folder_step(entry)
+            elif (step := self._step(entry)) is not None:
+                steps.append(step)
         if steps:
             self.state.move_remote(steps)
+
+    def _folder_step(self, entry: dict[str, Any]) -> None:
+        """A folder's entry. A rename or move is **one rename here**: the folder on disk and
+        everything the state knows under it (base, hashes, snapshot) move together, so the plan
+        finds nothing to transfer (a server-side rename of a folder of 10,000 files moved no
+        bytes and makes no per-file entries). A trashed folder leaves the snapshot (the plan then
+        deletes what was synced); a restored one, or one moved in from outside, is read again."""
+        kind = entry["kind"]
+        new = _relative_folder(self.remote_folder, entry["path"])
+        old = _relative_folder(self.remote_folder, entry["from_path"]) if entry.get("from_path") else None
+        if kind == "folder-created" and new:
+            self._make_local_folders([new])
+        elif kind in ("folder-renamed", "folder-moved") and old:
+            if new is None:  # moved out of the synced folder: gone from here
+                self.state.drop_remote_under(old)
+                self.state.drop_folders_under(old)
+            else:
+                self._rename_local_folder(old, new)
+        elif kind == "folder-trashed" and new:
+            self.state.drop_remote_under(new)
+            self.state.drop_folders_under(new)
+        elif kind in ("folder-restored", "folder-moved") and new is not None:
+            self._read_again()
+
+    def _rename_local_folder(self, old: str, new: str) -> None:
+        source, target = self.root / old, self.root / new
+        if self.dry_run:
+            return  # the entry is read again next time (the cursor moves only after a run)
+        if source.is_dir() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+            self.folder_outcomes.append(Outcome(new, Kind.MOVE_LOCAL.value, True))
+            self._drop_empty_folders(source.parent)
+        # Whether or not it was on disk (not synced yet, or the name taken here: then the plan
+        # moves file by file), the snapshot is the server's.
+        self.state.rename_prefix(old, new)
+
+    def _read_again(self) -> None:
+        """The whole remote snapshot from the listing (what a folder brought back holds)."""
+        remote: dict[str, RemoteFile] = {}
+        for doc in self.gateway.documents():
+            rel = _relative(self.remote_folder, doc["path"], doc["name"])
+            if rel is not None:
+                remote[rel] = RemoteFile(doc["document_id"], int(doc["version"]), doc["sha256"])
+        self.state.replace_remote(remote)
+
+    def _make_local_folders(self, folders: list[str]) -> None:
+        """Folders the server has (empty ones too) made here, and known as synced."""
+        if self.dry_run:
+            return
+        for rel in folders:
+            folder = self.root / rel
+            if not folder.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                self.folder_outcomes.append(Outcome(rel, "make_local_folder", True))
+        self.state.add_folders(folders)
+
+    def _make_remote_folders(self, empty: list[str]) -> list[Outcome]:
+        """Empty folders made here and not yet on the server, made there (parents with them)."""
+        known = self.state.folders()
+        outcomes = []
+        for rel in sorted(set(empty) - known):
+            folder, name = _folder_of(self.remote_folder, rel)
+            try:
+                self.gateway.create_folder(folder, name)
+            except (ApiError, NetworkError) as error:
+                outcomes.append(Outcome(rel, "make_remote_folder", False, error=_one_line(error)))
+                continue
+            self.state.add_folders([rel])
+            outcomes.append(Outcome(rel, "make_remote_folder", True))
+        return outcomes
 
     def _step(self, entry: dict[str, Any]) -> tuple[str, str | None, RemoteFile | None] | None:
         """What one feed entry does to the snapshot: (document_id, path, remote), remote None for
@@ -229,6 +330,9 @@ class Syncer:
     def plan(self) -> tuple[Plan, Report]:
         report = Report()
         rules = load_rules(self.root)
+        # The remote side first: a folder the server renamed is renamed here (`_folder_step`)
+        # before the scan, which then finds its files where the state already has them.
+        remote = {p: r for p, r in self.refresh_remote().items() if not rules.ignored(p)}
         fresh: list[tuple[str, int, int, str]] = []
         local = scan(self.root, rules, self.state.hash_cache(), lambda *row: fresh.append(row))
         if fresh:
@@ -236,19 +340,17 @@ class Syncer:
         report.warnings += local.warnings
         report.hashed = local.hashed
         self.local = local
-        remote = {p: r for p, r in self.refresh_remote().items() if not rules.ignored(p)}
         base = {p: b for p, b in self.state.base().items() if not rules.ignored(p)}
         plan = plan_sync(local.shas(), remote, base, self.now(), self.device, set(local.empty_folders))
         report.planned = plan.counts()
         report.warnings += plan.warnings
-        if local.empty_folders:
-            report.warnings.append(
-                f"{len(local.empty_folders)} empty folder(s) not synced: folders without files do not sync yet"
-            )
+        report.outcomes += self.folder_outcomes
+        self.folder_outcomes = []
         return plan, report
 
     def run(self, *, dry_run: bool = False, concurrency: int = 4) -> Report:
         started = time.monotonic()
+        self.dry_run = dry_run
         plan, report = self.plan()
         report.dry_run = dry_run
         if dry_run:
@@ -279,6 +381,7 @@ class Syncer:
                 outcome = future.result()
                 if outcome is not None:
                     report.outcomes.append(outcome)
+        report.outcomes += self._make_remote_folders(self.local.empty_folders)
         report.outcomes.sort(key=lambda o: o.path)
         # The cursor moves on only after the plan ran: entries after it are replayed next time,
         # which is harmless (each one sets the snapshot to what the server says).

@@ -43,6 +43,7 @@ from docstore_events.files import (
     FileVersionRecorded,
     ShareCreated,
 )
+from docstore_events.folders import FolderCreated, FolderMoved, FolderRestored, FolderTrashed
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewRendered
@@ -96,6 +97,11 @@ CATALOGUE: tuple[type[Event], ...] = (
     ShareCreated,
     FileFollowed,
     FileUnfollowed,
+    # folders
+    FolderCreated,
+    FolderMoved,
+    FolderRestored,
+    FolderTrashed,
     # public links
     ShareLinkCreated,
     ShareLinkExpired,

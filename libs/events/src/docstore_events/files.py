@@ -78,6 +78,10 @@ class FileTrashed(Event):
     type = "file.trashed"
 
     document_id: str
+    folder_id: str | None = None
+    """Set when a folder operation (`folder.moved`, `folder.trashed`, `folder.restored`) changed
+    this document along with everything else inside: that folder. The audit trail records the
+    folder's one event instead of one per document."""
 
 
 class FileRestored(Event):
@@ -86,6 +90,10 @@ class FileRestored(Event):
     type = "file.restored"
 
     document_id: str
+    folder_id: str | None = None
+    """Set when a folder operation (`folder.moved`, `folder.trashed`, `folder.restored`) changed
+    this document along with everything else inside: that folder. The audit trail records the
+    folder's one event instead of one per document."""
 
 
 class FileDetailsChanged(Event):
@@ -97,3 +105,7 @@ class FileDetailsChanged(Event):
     name: str
     path: str
     tags: list[str]
+    folder_id: str | None = None
+    """Set when a folder operation (`folder.moved`, `folder.trashed`, `folder.restored`) changed
+    this document along with everything else inside: that folder. The audit trail records the
+    folder's one event instead of one per document."""

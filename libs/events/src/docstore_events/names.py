@@ -79,12 +79,13 @@ def check_name(name: str, *, field: str = "name") -> str:
 
 
 def check_path(path: str, *, field: str = "path") -> str:
-    """A folder: absolute, '/'-separated, no '.' or '..' segments, no control characters; each
+    """A folder: NFC, absolute, '/'-separated, no '.' or '..' segments, no control characters; each
     segment is named by the file-name rules (no '\\', at most MAX_NAME characters, no invisible
     format characters).
 
     Returns it trimmed with empty segments and the trailing '/' dropped; blank means the root."""
-    value = path.strip() or "/"
+    # NFC as names are (issue 34's one normal form): `/Résumés` typed on macOS is one folder.
+    value = unicodedata.normalize("NFC", path.strip()) or "/"
     if not value.startswith("/"):
         raise InvalidName(field, "A folder path starts with '/', for example /Invoices/2026.")
     if len(value) > MAX_PATH:
@@ -115,3 +116,13 @@ def check_tags(tags: Iterable[str], *, field: str = "tags") -> list[str]:
         _no_invisible(tag, field, "A tag")
         cleaned.append(tag)
     return sorted(set(cleaned))
+
+
+def numbered(name: str, n: int) -> str:
+    """`report.pdf` -> `report 2.pdf`: the name "keep both" gives an item whose name is taken in a
+    folder (metadata, upload's 409 and the clients use this one rule). The stem is cut so the
+    result stays within MAX_NAME."""
+    dot = name.rfind(".")
+    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    suffix = f" {n}"
+    return f"{stem[: MAX_NAME - len(suffix) - len(ext)]}{suffix}{ext}"

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -51,6 +54,7 @@ from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.consistency import RecordedVersionsCheck
 from docstore_metadata.service_layer.documents import Documents, Limits
+from docstore_metadata.service_layer.folders import FolderLimits, Folders
 from docstore_metadata.service_layer.housekeeping import Housekeeping
 from docstore_metadata.service_layer.links import Links, LinkSweeper
 from docstore_metadata.service_layer.previews import Previews
@@ -68,6 +72,8 @@ class Services:
     """The repositories outside any transaction (reads, and the relay's and housekeeping's rows)."""
     accounts: Accounts
     documents: Documents
+    folders: Folders
+    """Folders as a whole: create, move, trash, restore (README "Folders")."""
     sharing: Sharing
     links: Links
     link_sweeper: LinkSweeper
@@ -100,6 +106,7 @@ class Services:
         self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
         self.runtime.background("metadata-account-notices", self.account_security.run_notices)
         self.runtime.background("metadata-account-purge", self.account_purge.run)
+        self.runtime.background("metadata-folder-jobs", self.folders.run)
 
 
 async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Services:
@@ -153,6 +160,17 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             lease=timedelta(seconds=settings.purge_lease_seconds),
         ),
         documents=documents,
+        folders=Folders(
+            uow,
+            reads,
+            FolderLimits(
+                trash_retention=timedelta(days=settings.trash_retention_days),
+                batch=settings.folder_batch,
+                wait_seconds=settings.folder_wait_seconds,
+                page_size_max=settings.page_size_max,
+            ),
+            claimant=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        ),
         sharing=Sharing(uow, reads),
         links=links,
         link_sweeper=LinkSweeper(links, interval=settings.link_sweep_interval_seconds),

@@ -13,6 +13,7 @@ from docstore_kit.observability import configure_logging_from, configure_observa
 from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.account_security import router as account_security_router
 from docstore_metadata.api.audit import router as audit_router
+from docstore_metadata.api.folders import router as folders_router
 from docstore_metadata.api.links import router as links_router
 from docstore_metadata.api.previews import router as previews_router
 from docstore_metadata.api.routes import router
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         )
     )
     app.include_router(sharing_router)
+    app.include_router(folders_router)
     app.include_router(links_router)
     app.include_router(audit_router)
     app.include_router(previews_router)

@@ -31,6 +31,11 @@ class Settings(ServiceSettings, S3Settings):
     """How often a replica looks for expired trash to purge."""
     purge_lease_seconds: float = 300
     """A purge claim older than this is taken over by another replica."""
+    folder_batch: int = 500
+    """`METADATA_FOLDER_BATCH`: documents a folder move, trash or restore rewrites per transaction."""
+    folder_wait_seconds: float = 20
+    """`METADATA_FOLDER_WAIT_SECONDS`: how long a folder request waits for its documents to follow
+    before answering with `moving: true` (the rest goes on in the background)."""
     account_purge_grace_days: float = 30
     """`METADATA_ACCOUNT_PURGE_GRACE_DAYS`: how long after `DELETE /account` the account's documents,
     versions, previews, index entries and S3 objects stay before they are purged (its links and

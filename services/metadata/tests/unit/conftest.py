@@ -16,9 +16,11 @@ import pytest
 
 from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.domain import folders as folder_rules
 from docstore_metadata.domain.accounts import Account, UsernameTaken
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.documents import Documents, Limits
+from docstore_metadata.service_layer.folders import FolderLimits, Folders
 from docstore_metadata.service_layer.sharing import Sharing
 
 Doc = dict[str, Any]
@@ -258,6 +260,129 @@ class InMemoryDeletion:
         return None
 
 
+class InMemoryFolders:
+    """`adapters/folders.py`: folder rows, folder jobs, and the document ranges jobs rewrite
+    (read from the documents fake's rows)."""
+
+    def __init__(self, documents: InMemoryDocuments) -> None:
+        self.rows: dict[str, Doc] = {}
+        self.jobs: dict[str, Doc] = {}
+        self.docs = documents
+
+    async def get(self, account_id: str, folder_id: str) -> Doc | None:
+        found = self.rows.get(folder_id)
+        return copy.deepcopy(found) if found and found["account_id"] == account_id else None
+
+    async def live_at(self, account_id: str, paths: Sequence[str]) -> dict[str, Doc]:
+        return {
+            r["path"]: copy.deepcopy(r)
+            for r in self.rows.values()
+            if r["account_id"] == account_id and not r["trashed"] and r["path"] in set(paths)
+        }
+
+    async def live_named(self, account_id: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return {
+            (r["parent"], r["name"]): r["_id"]
+            for r in self.rows.values()
+            if r["account_id"] == account_id and not r["trashed"] and (r["parent"], r["name"]) in set(places)
+        }
+
+    async def ensure_paths(self, account_id: str, paths: Sequence[str], now: datetime) -> list[Doc]:
+        wanted = sorted({f for p in paths for f in folder_rules.ancestors(p)})
+        have = await self.live_at(account_id, wanted)
+        made = [folder_rules.folder_row(account_id, p, now) for p in wanted if p not in have]
+        for row in made:
+            self.rows[row["_id"]] = row
+        return made
+
+    async def insert(self, row: Mapping[str, Any]) -> None:
+        self.rows[row["_id"]] = dict(row)
+
+    async def children(
+        self, account_id: str, parent: str | None, *, trashed: bool, after: str | None, limit: int
+    ) -> list[Doc]:
+        rows = [
+            r
+            for r in self.rows.values()
+            if r["account_id"] == account_id
+            and r["trashed"] == trashed
+            and (parent is None or r["parent"] == parent)
+            and (after is None or r["sort_key"] > after)
+            and (not trashed or r.get("trash_top"))
+        ]
+        return copy.deepcopy(sorted(rows, key=lambda r: r["sort_key"])[:limit])
+
+    async def subtree(self, account_id: str, path: str, *, trashed: bool) -> list[Doc]:
+        return [
+            copy.deepcopy(r)
+            for r in self.rows.values()
+            if r["account_id"] == account_id and r["trashed"] == trashed and folder_rules.inside(r["path"], path)
+        ]
+
+    async def trashed_with(self, account_id: str, folder_id: str) -> list[Doc]:
+        return [copy.deepcopy(r) for r in self.rows.values() if r.get("trashed_with") == folder_id]
+
+    async def update_each(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        for folder_id, fields in changes.items():
+            self.rows[folder_id].update(fields)
+
+    async def busy_around(self, account_id: str, path: str) -> Doc | None:
+        return next(
+            (
+                copy.deepcopy(r)
+                for r in self.rows.values()
+                if r["account_id"] == account_id
+                and r.get("moving")
+                and (folder_rules.inside(path, r["path"]) or folder_rules.inside(r["path"], path))
+            ),
+            None,
+        )
+
+    def _below(self, account_id: str, path: str) -> list[Doc]:
+        return [
+            r
+            for r in self.docs.rows.values()
+            if r["account_id"] == account_id and not r["trashed"] and folder_rules.inside(r["path"], path)
+        ]
+
+    async def documents_below(self, account_id: str, path: str, limit: int) -> list[Doc]:
+        return copy.deepcopy(self._below(account_id, path)[:limit])
+
+    async def documents_trashed_with(self, account_id: str, folder_id: str, limit: int) -> list[Doc]:
+        rows = [r for r in self.docs.rows.values() if r.get("trashed_with") == folder_id]
+        return copy.deepcopy(rows[:limit])
+
+    async def count_below(self, account_id: str, path: str) -> int:
+        return len(self._below(account_id, path))
+
+    async def set_documents(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        for document_id, fields in changes.items():
+            self.docs.rows[document_id].update(fields)
+
+    async def add_job(self, job: Mapping[str, Any]) -> None:
+        self.jobs[job["_id"]] = dict(job)
+
+    async def job(self, job_id: str) -> Doc | None:
+        return copy.deepcopy(self.jobs.get(job_id))
+
+    async def end_job(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+    async def claim_job(self, job_id: str | None, *, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
+        for job in self.jobs.values():
+            if (job_id is None or job["_id"] == job_id) and job["claimed_at"] < now - lease:
+                job.update(claimed_at=now, claimed_by=claimant)
+                return copy.deepcopy(job)
+        return None
+
+    async def renew_job(self, job_id: str, claimant: str, now: datetime) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job["claimed_by"] != claimant:
+            return False
+        job["claimed_at"] = now
+        return True
+
+
 @dataclass
 class World:
     """The use cases of one region ("here") on in-memory repositories, and what they signalled."""
@@ -267,14 +392,17 @@ class World:
     accounts: Accounts
     documents: Documents
     sharing: Sharing
+    folders: Folders
     woken: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
 def world() -> World:
+    documents = InMemoryDocuments()
     fakes: dict[str, Any] = {
         "accounts": InMemoryAccounts(),
-        "documents": InMemoryDocuments(),
+        "documents": documents,
+        "folders": InMemoryFolders(documents),
         "sharing": InMemorySharing(),
         "links": InMemoryLinks(),
         "replicas": InMemoryReplicas(),
@@ -291,5 +419,6 @@ def world() -> World:
         accounts=Accounts(uow, repos, "here", replication_written=lambda: woken.append("replication")),
         documents=Documents(uow, repos, limits, garbage_written=lambda: woken.append("garbage")),
         sharing=Sharing(uow, repos),
+        folders=Folders(uow, repos, FolderLimits(batch=3, wait_seconds=5), claimant="here-1"),
         woken=woken,
     )

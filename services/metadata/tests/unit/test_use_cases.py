@@ -28,10 +28,10 @@ from docstore_metadata.domain.documents import (
     DocumentNotFound,
     InTrash,
     InvalidDetails,
-    NameTaken,
     NotInTrash,
     TrashExpired,
 )
+from docstore_metadata.domain.folders import NameClash
 from docstore_metadata.domain.sharing import NoAccess, OwnerOnly
 
 PASSWORD = "quartz lantern orbit 97 meadow"
@@ -302,7 +302,7 @@ async def test_a_rename_or_move_onto_a_live_documents_name_is_refused_with_409(w
     one, other = upload(filename="a.txt"), upload(filename="b.txt")
     for event in (one, other):
         await world.documents.record_upload(event)
-    with pytest.raises(NameTaken) as refused:
+    with pytest.raises(NameClash) as refused:
         await world.documents.update_details(OWNER, other.document_id, name="a.txt")
     assert refused.value.status == 409 and "already a document called \u201ca.txt\u201d" in str(refused.value)
     await world.documents.update_details(OWNER, other.document_id, name="A.txt")  # case is kept: another name

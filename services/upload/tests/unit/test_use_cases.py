@@ -153,7 +153,18 @@ async def test_a_new_documents_grant_for_a_taken_name_is_refused_with_409_and_re
     # The name as macOS spells it (NFD) is the same name once normalised.
     with pytest.raises(NameTaken) as refused:
         await w.uploads.grant(OWNER, GrantRequest("re\u0301sume\u0301.txt", 4, "text/plain"))
-    assert refused.value.status == 409 and refused.value.extra() == {"field": "filename"}
+    assert refused.value.status == 409
+    # The choices of issue 37: a new version of that document, both (under a free suffixed name), or skip.
+    assert refused.value.extra() == {
+        "field": "filename",
+        "clash": {"path": "/", "name": "r\u00e9sum\u00e9.txt"},
+        "choices": ["replace", "keep_both", "skip"],
+        "keep_both_name": "r\u00e9sum\u00e9 2.txt",
+    }
+    w.metadata.names.add((OWNER, "/", "r\u00e9sum\u00e9 2.txt"))
+    with pytest.raises(NameTaken) as again:
+        await w.uploads.grant(OWNER, GrantRequest("r\u00e9sum\u00e9.txt", 4, "text/plain"))
+    assert again.value.extra()["keep_both_name"] == "r\u00e9sum\u00e9 3.txt"
     assert w.sessions.rows == {} and w.quota.reserved == []
     await w.uploads.grant(OWNER, GrantRequest("R\u00e9sum\u00e9.txt", 4, "text/plain"))  # case kept: another name
 

@@ -209,6 +209,28 @@ class Gateway:
             if not cursor:
                 return
 
+    def folders(self, path: str = "/") -> Iterator[dict[str, Any]]:
+        """Every live folder at and below `path` (empty ones too), parents before children."""
+        todo = [path]
+        while todo:
+            parent = todo.pop(0)
+            cursor: str | None = None
+            while True:
+                params: dict[str, Any] = {"path": parent, "limit": 200}
+                if cursor:
+                    params["cursor"] = cursor
+                page = self.call("GET", "/v1/folders", params=params).json()
+                for folder in page["items"]:
+                    yield folder
+                    todo.append(folder["path"])
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
+
+    def create_folder(self, parent: str, name: str) -> None:
+        """An (empty) folder on the server; one that exists already is fine (409 names it)."""
+        self.call("POST", "/v1/folders", ok=(201, 409), json={"parent": parent, "name": name})
+
     def document(self, document_id: str) -> dict[str, Any] | None:
         response = self.call("GET", f"/v1/documents/{document_id}", ok=(200, 404, 410))
         return dict(response.json()) if response.status_code == 200 else None

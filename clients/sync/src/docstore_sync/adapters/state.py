@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     document_id TEXT NOT NULL, copied_bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY);
 """
 
 
@@ -134,6 +135,39 @@ class State:
 
     def cache_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
         self._x("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (path, size, mtime_ns, sha256))
+
+    def rename_prefix(self, old: str, new: str) -> None:
+        """A folder renamed: the last synced state, hashes and remote snapshot of everything
+        under `old/` are now under `new/` (one transaction, whatever the count)."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            for table in ("files", "hashes", "remote"):
+                self.db.execute(
+                    f"UPDATE OR REPLACE {table} SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",  # noqa: S608
+                    (new + "/", len(old) + 2, len(old) + 1, old + "/"),
+                )
+            self.db.execute(
+                "UPDATE OR REPLACE folders SET path = ? || substr(path, ?) WHERE path = ? OR substr(path, 1, ?) = ?",
+                (new, len(old) + 1, old, len(old) + 1, old + "/"),
+            )
+            self.db.execute("COMMIT")
+
+    # --- folders known on both sides (empty ones sync too) ------------------------------------
+    def folders(self) -> set[str]:
+        return {row[0] for row in self._x("SELECT path FROM folders")}
+
+    def add_folders(self, paths: list[str]) -> None:
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR IGNORE INTO folders VALUES (?)", [(p,) for p in paths])
+            self.db.execute("COMMIT")
+
+    def drop_folders_under(self, path: str) -> None:
+        self._x("DELETE FROM folders WHERE path = ? OR substr(path, 1, ?) = ?", (path, len(path) + 1, path + "/"))
+
+    def drop_remote_under(self, path: str) -> None:
+        """The remote snapshot forgets every document under `path/` (a folder trashed)."""
+        self._x("DELETE FROM remote WHERE substr(path, 1, ?) = ?", (len(path) + 1, path + "/"))
 
     # --- remote snapshot --------------------------------------------------------------------
     def remote(self) -> dict[str, RemoteFile]:

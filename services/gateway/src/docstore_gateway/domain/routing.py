@@ -107,6 +107,7 @@ PARAMETER_TYPES: dict[str, re.Pattern[str]] = {
 }
 PARAMETERS: dict[str, str] = {
     "document_id": "id",
+    "folder_id": "id",
     "account_id": "id",
     "grantee_id": "id",
     "link_id": "id",
@@ -220,6 +221,14 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/links"),
         ("PATCH", "/links/{link_id}"),
         ("DELETE", "/links/{link_id}"),
+        # Folders as a whole (issue 37): create, list, rename/move, trash, restore.
+        ("POST", "/folders"),
+        ("GET", "/folders"),
+        ("GET", "/folders/at"),
+        ("GET", "/folders/{folder_id}"),
+        ("PATCH", "/folders/{folder_id}"),
+        ("DELETE", "/folders/{folder_id}"),
+        ("POST", "/folders/{folder_id}/restore"),
         ("GET", "/changes", "held"),  # a long poll with ?wait=
         ("POST", "/sync/compare"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it

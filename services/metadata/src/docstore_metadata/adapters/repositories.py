@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from docstore_events.in_slices import find_in
 from docstore_metadata.adapters.account_deletion import AccountDeletionRepository
+from docstore_metadata.adapters.folders import FolderRepository
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
 from docstore_metadata.adapters.links import LinkRepository
 from docstore_metadata.adapters.replication import ReplicaRepository, ReplicaWrites
@@ -437,6 +438,7 @@ class Repositories:
     replicas: ReplicaRepository
     replication: ReplicaWrites
     deletion: AccountDeletionRepository
+    folders: FolderRepository
 
 
 def repositories(
@@ -453,6 +455,7 @@ def repositories(
             replicas=ReplicaRepository(db, session),
             replication=ReplicaWrites(db, peers, session),
             deletion=AccountDeletionRepository(db, session),
+            folders=FolderRepository(db, session),
         )
 
     return bound
@@ -468,3 +471,4 @@ async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
     await repos.replicas.ensure_indexes()
     await repos.replication.ensure_indexes()
     await repos.deletion.ensure_indexes()
+    await repos.folders.ensure_indexes()

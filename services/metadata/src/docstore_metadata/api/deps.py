@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from docstore_metadata.bootstrap import Services
 from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.documents import Documents
+from docstore_metadata.service_layer.folders import Folders
 from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
 
@@ -32,6 +33,10 @@ async def _documents(services: ServicesDep) -> Documents:
     return services.documents
 
 
+async def _folders(services: ServicesDep) -> Folders:
+    return services.folders
+
+
 async def _sharing(services: ServicesDep) -> Sharing:
     return services.sharing
 
@@ -42,5 +47,6 @@ async def _settings(services: ServicesDep) -> Settings:
 
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 DocumentsDep = Annotated[Documents, Depends(_documents)]
+FoldersDep = Annotated[Folders, Depends(_folders)]
 SharingDep = Annotated[Sharing, Depends(_sharing)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -260,7 +260,9 @@ async def change_details(
 ) -> DocumentOut:
     return await _document_answer(
         documents,
-        await documents.update_details(account_id, document_id, name=body.name, tags=body.tags, path=body.path),
+        await documents.update_details(
+            account_id, document_id, name=body.name, tags=body.tags, path=body.path, on_clash=body.on_clash
+        ),
     )
 
 

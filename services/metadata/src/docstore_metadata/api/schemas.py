@@ -170,12 +170,37 @@ class DetailsIn(BaseModel):
     name: Text | None = Field(None, max_length=1024, examples=["report.pdf"])
     tags: list[Text] | None = Field(None, max_length=200)
     path: Text | None = Field(None, max_length=4096, examples=["/reports/2026"])
+    on_clash: Literal["replace", "keep_both", "skip"] | None = Field(
+        None,
+        description="What to do when a document or folder already holds the name there (else 409 with "
+        "`clash`, `choices` and `keep_both_name`): `replace` (that document goes to the trash), "
+        "`keep_both` (this one takes `keep_both_name`), `skip` (nothing changes)",
+    )
 
 
 class ChangeOut(BaseModel):
     seq: int
-    kind: Literal["created", "modified", "renamed", "moved", "tagged", "trashed", "restored", "deleted", "conflict"]
-    document_id: str
+    kind: Literal[
+        "created",
+        "modified",
+        "renamed",
+        "moved",
+        "tagged",
+        "trashed",
+        "restored",
+        "deleted",
+        "conflict",
+        "folder-created",
+        "folder-renamed",
+        "folder-moved",
+        "folder-trashed",
+        "folder-restored",
+    ]
+    document_id: str | None = Field(description="null for a folder's entry (`folder-*`)")
+    folder_id: str | None = Field(None, description="For a folder's entry: the folder")
+    from_path: str | None = Field(
+        None, description="For `folder-renamed`, `folder-moved`, `folder-restored`: the folder's path before"
+    )
     path: str
     name: str
     version: int | None
@@ -309,3 +334,42 @@ class SharedPage(Page[SharedDocumentOut]):
 
 class FollowPage(Page[FollowOut]):
     """A page of the documents the caller follows, newest first."""
+
+
+FolderIdPath = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID, description="A folder id, as DocStore returned it"),
+    AfterValidator(safe_id),
+]
+
+
+class FolderOut(BaseModel):
+    folder_id: str
+    path: str = Field(examples=["/reports/2026"])
+    parent: str = Field(examples=["/reports"])
+    name: str = Field(examples=["2026"])
+    created_at: datetime
+    trashed: bool
+    trashed_at: datetime | None = None
+    moving: bool = Field(
+        False, description="Its documents are still being moved (or trashed, restored) in the background"
+    )
+
+
+class FolderPage(Page[FolderOut]):
+    """A page of folders, by name."""
+
+
+class FolderIn(BaseModel):
+    parent: Text = Field("/", max_length=4096, examples=["/reports"])
+    name: Text = Field(max_length=1024, examples=["2026"])
+
+
+class FolderChangeIn(BaseModel):
+    name: Text | None = Field(None, max_length=1024, examples=["2026 (final)"])
+    parent: Text | None = Field(None, max_length=4096, examples=["/archive"])
+    on_clash: Literal["replace", "keep_both", "skip"] | None = Field(
+        None,
+        description="What to do when a document or folder already holds the name in the destination "
+        "(else 409 with `clash`, `choices` and `keep_both_name`)",
+    )

@@ -55,6 +55,10 @@ ACTIONS: dict[str, str] = {
     "file.trashed": "moved to trash",
     "file.restored": "restored from trash",
     "file.deleted": "deleted permanently",
+    "folder.created": "folder created",
+    "folder.moved": "folder renamed or moved",
+    "folder.trashed": "folder moved to trash",
+    "folder.restored": "folder restored from trash",
     "share.created": "shared",
     "share.revoked": "unshared",
     "share.link-created": "link created",
@@ -207,6 +211,8 @@ def audit_fact(
     """The record facts of one event (`data`: its JSON fields), or None when it is no action."""
     if not is_action(event_type):
         return None
+    if event_type.startswith("file.") and data.get("folder_id"):
+        return None  # one document of a folder's move or trash: the folder.* event is the action
     account_id = str(data["account_id"])
     if event_type in LINK_ACTORS and data.get("link_id"):
         actor = {"link_id": str(data["link_id"])}

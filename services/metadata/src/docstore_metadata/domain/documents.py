@@ -298,11 +298,8 @@ def conflict_copy_name(name: str, at: datetime, tag: str = "") -> str:
 
 
 def numbered(name: str, n: int) -> str:
-    """`report.pdf` -> `report 2.pdf` (the counter when a name is taken)."""
-    dot = name.rfind(".")
-    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
-    suffix = f" {n}"
-    return f"{stem[: MAX_NAME - len(suffix) - len(ext)]}{suffix}{ext}"
+    """`report.pdf` -> `report 2.pdf` (the counter when a name is taken; `docstore_events.names`)."""
+    return names.numbered(name, n)
 
 
 def conflict_copy_id(upload_id: str) -> str:

@@ -35,7 +35,6 @@ from docstore_metadata.domain import full_text
 from docstore_metadata.domain.consistency import recorded_from_state, version_recorded_event_id
 from docstore_metadata.domain.documents import (
     DocumentNotFound,
-    NameTaken,
     NotOwner,
     SearchCriteria,
     VersionNotFound,
@@ -63,6 +62,7 @@ from docstore_metadata.domain.documents import (
     version_row,
     versions_to_prune,
 )
+from docstore_metadata.service_layer.folders import free_name, name_holder, settle_clash
 from docstore_metadata.service_layer.links import revoke_links_of
 from docstore_metadata.service_layer.sharing import owned, visible
 
@@ -93,6 +93,11 @@ class _Created:
         """What is held, in three writes and a counter step per account; then nothing is held."""
         if not self.documents:
             return
+        # Their folders exist as folders (listed, renamed, moved) from their first document on.
+        now = self.documents[0]["created_at"]
+        for account_id in sorted({d["account_id"] for d in self.documents}):
+            paths = [d["path"] for d in self.documents if d["account_id"] == account_id]
+            await tx.repos.folders.ensure_paths(account_id, paths, now)
         await tx.repos.documents.insert_new(self.documents, self.versions)
         await tx.repos.documents.add_changes(self.changes)
         self.documents, self.versions, self.changes = [], [], []
@@ -163,6 +168,7 @@ class Documents:
             for account_id in sorted({event.account_id for event in fresh_events}):
                 places = [(e.path, e.filename) for e in fresh_events if e.account_id == account_id]
                 held |= {(account_id, *place) for place in await tx.repos.documents.live_named(account_id, places)}
+                held |= {(account_id, *place) for place in await tx.repos.folders.live_named(account_id, places)}
             created = _Created()
             for event_id, event in todo:
                 with handling(event_id):  # file.version-recorded joins this upload's trace
@@ -214,7 +220,10 @@ class Documents:
     async def taken(self, account_id: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Upload asks before a grant for a new document: which (folder, name) places a live
         document of the account holds (place -> its id)."""
-        return await self.reads.documents.live_named(account_id, places)
+        return {
+            **await self.reads.folders.live_named(account_id, places),
+            **await self.reads.documents.live_named(account_id, places),
+        }
 
     async def plans_of(self, owners: set[str]) -> dict[str, str]:
         """The plan of each of these accounts (the owners of documents an answer shows)."""
@@ -292,7 +301,7 @@ class Documents:
         for name in itertools.chain([wanted], fallbacks):
             if (event.account_id, folder, name) in held:
                 continue
-            if not await tx.repos.documents.live_named(event.account_id, [(folder, name)]):
+            if await name_holder(tx, event.account_id, folder, name) is None:  # a document or a folder
                 return name
         raise AssertionError("unreachable: the fallbacks never end")
 
@@ -419,8 +428,12 @@ class Documents:
         name: str | None = None,
         tags: list[str] | None = None,
         path: str | None = None,
+        on_clash: str | None = None,
     ) -> Doc:
-        """Rename, re-tag or move a document: `file.details-changed` and one change entry per aspect."""
+        """Rename, re-tag or move a document: `file.details-changed` and one change entry per aspect.
+        A name another document or a folder holds there is 409 `NameClash` (with the choices),
+        or with `on_clash`: `keep_both` (a numbered name), `replace` (the holding document goes
+        to the trash, restorable), `skip` (nothing changes)."""
 
         async def work(tx: Tx) -> Doc:
             await owned(tx.repos, account_id, document_id, "rename, move or re-tag it")
@@ -431,11 +444,18 @@ class Documents:
             changes, kinds = detail_changes(document, name=new_name, tags=new_tags, path=new_path)
             if not changes:
                 return document
-            if "name" in changes or "path" in changes:  # one live document per name in a folder
-                place = (changes.get("path", document.get("path", "/")), changes.get("name", document["name"]))
-                holder = (await tx.repos.documents.live_named(document["account_id"], [place])).get(place)
-                if holder is not None and holder != document_id:
-                    raise NameTaken(*place)
+            if "name" in changes or "path" in changes:  # one live document or folder per name in a folder
+                folder = changes.get("path", document.get("path", "/"))
+                wanted = changes.get("name", document["name"])
+                settled = await settle_clash(tx, account_id, folder, wanted, document_id, on_clash)
+                if settled is None:
+                    return document  # skip
+                if settled != document["name"]:
+                    changes.update(name=settled, **search_keys(settled))
+                    if "renamed" not in kinds:
+                        kinds.insert(0, "renamed")
+                if "path" in changes:
+                    await tx.repos.folders.ensure_paths(account_id, [folder], datetime.now(UTC))
             await tx.repos.documents.update_document(document_id, changes)
             document.update(changes)
             tx.emit(
@@ -491,11 +511,8 @@ class Documents:
             changes = restored_from_trash(document, now, self.limits.trash_retention)
             # Its name taken meanwhile by a live document: it comes back as "name 2", never a duplicate.
             path = document.get("path", "/")
-            for name in itertools.chain(
-                [document["name"]], (numbered(document["name"], n) for n in itertools.count(2))
-            ):
-                if not await tx.repos.documents.live_named(account_id, [(path, name)]):
-                    break
+            name = await free_name(tx, account_id, path, document["name"])
+            await tx.repos.folders.ensure_paths(account_id, [path], now)
             if name != document["name"]:
                 changes |= {"name": name, **search_keys(name)}
             await tx.repos.documents.update_document(document_id, changes)

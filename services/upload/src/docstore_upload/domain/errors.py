@@ -172,7 +172,7 @@ class NameTaken(errors.Conflict):
     problem = "name-taken"
     title = "Name taken"
 
-    def __init__(self, path: str, name: str) -> None:
+    def __init__(self, path: str, name: str, *, keep_both_name: str | None = None) -> None:
         where = "your top folder" if path == "/" else path
         super().__init__(
             f"There is already a document called “{name}” in {where}. "
@@ -180,9 +180,20 @@ class NameTaken(errors.Conflict):
         )
         self.path = path
         self.name = name
+        self.keep_both_name = keep_both_name
 
     def extra(self) -> dict[str, object]:
-        return {"field": "filename"}
+        # The choices people get in Dropbox, Drive and Nextcloud (issue 37): a new version of the
+        # document holding the name (a grant with its document_id), this file under
+        # `keep_both_name`, or nothing.
+        extra: dict[str, object] = {
+            "field": "filename",
+            "clash": {"path": self.path, "name": self.name},
+            "choices": ["replace", "keep_both", "skip"],
+        }
+        if self.keep_both_name:
+            extra["keep_both_name"] = self.keep_both_name
+        return extra
 
 
 class NotStoredYet(errors.Conflict):

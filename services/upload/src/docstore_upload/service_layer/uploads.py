@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from docstore_events import names
 from docstore_events.faults import crashpoint
 from docstore_events.tracing import continue_trace, current_traceparent, link_to
 from docstore_events.unit_of_work import Transaction, UnitOfWork
@@ -259,6 +260,13 @@ class Uploads:
             log.warning("names_unchecked_metadata_unavailable", account_id=account_id, error=str(error)[:200])
             return set()
 
+    async def _keep_both_name(self, account_id: str, path: str, name: str) -> str | None:
+        """The first of `name 2` ... `name 20` free in the folder (one question), for the 409's
+        "keep both" choice; None when none is (the person then chooses a name)."""
+        candidates = [names.numbered(name, n) for n in range(2, 21)]
+        held = await self._names_held(account_id, [(path, c) for c in candidates])
+        return next((c for c in candidates if (path, c) not in held), None)
+
     async def grant(self, account_id: str, request: GrantRequest) -> IssuedGrant:
         """Check the request and the room left, record the session, and sign the upload."""
         request = check_request(request, self.limits)
@@ -268,7 +276,11 @@ class Uploads:
         current = await self._current_for(account_id, request)
         if current is None and await self._names_held(account_id, [(request.path, request.filename)]):
             # One live document per name in a folder: a second would be a silent duplicate.
-            raise NameTaken(request.path, request.filename)
+            raise NameTaken(
+                request.path,
+                request.filename,
+                keep_both_name=await self._keep_both_name(account_id, request.path, request.filename),
+            )
         document_id, owner_id = (current.document_id, current.owner_id) if current else (str(uuid.uuid4()), account_id)
         if request.sha256 and owner_id == account_id:
             # Only for the caller's own documents: an editor of a shared document must not learn,
