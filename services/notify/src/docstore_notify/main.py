@@ -12,6 +12,7 @@ from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_notify.api.internal_mail import router as internal_mail_router
 from docstore_notify.api.routes import router
+from docstore_notify.api.webhooks import router as webhooks_router
 from docstore_notify.bootstrap import Services, bootstrap
 from docstore_notify.consumers.handlers import register
 from docstore_notify.settings import Settings
@@ -25,7 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         services = bootstrap(settings)
         app.state.services = services
-        register(services.runtime.events, services.notifier)
+        register(services.runtime.events, services.notifier, services.webhooks)
         await services.start()
         async with services.runtime:
             yield
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = service_app(settings=settings, title="DocStore notify", lifespan=lifespan, checks=checks)
     app.include_router(router)
     app.include_router(internal_mail_router)
+    app.include_router(webhooks_router)
     return app
 
 
