@@ -31,18 +31,19 @@ class WebhookReceiver:
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
     _server: asyncio.Server | None = None
+    _port: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._port
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def __aenter__(self) -> WebhookReceiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -104,23 +104,12 @@ class WebhookClient:
             addresses = await checked_addresses(target, self.resolve, allow_private=self.allow_private)
         except TargetRefused as error:
             return Answer(None, elapsed(), str(error))
-        address = addresses[0]
-        url = httpx.URL(target.url).copy_with(host=address)
-        default_port = 443 if target.scheme == "https" else 80
-        host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-        if ":" in target.host and not target.host.startswith("["):
-            host_header = f"[{target.host}]" if target.port == default_port else f"[{target.host}]:{target.port}"
-        request_headers = headers | {
-            "Host": host_header,
-            "Content-Type": "application/json",
-            "User-Agent": "DocStore-Webhooks/1",
-        }
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" and not _is_ip(target.host) else {}
+        try:
+            request = self._request(target, addresses[0], headers, body)
+        except (httpx.InvalidURL, ValueError) as error:
+            return Answer(None, elapsed(), f"invalid URL: {error}"[:300])
         try:
             async with asyncio.timeout(self.total_timeout):
-                request = self.client.build_request(
-                    "POST", url, headers=request_headers, content=body, extensions=extensions
-                )
                 response = await self.client.send(request, stream=True)
                 try:
                     read = 0
@@ -136,6 +125,21 @@ class WebhookClient:
             return Answer(None, elapsed(), f"{type(error).__name__}: {error}"[:300])
         refusal = None if 200 <= response.status_code < 300 else f"answered {response.status_code}"
         return Answer(response.status_code, elapsed(), refusal)
+
+    def _request(self, target: Target, address: str, headers: dict[str, str], body: bytes) -> httpx.Request:
+        """The POST to `address` itself, with `target`'s name in Host and as the TLS server name."""
+        url = httpx.URL(target.url).copy_with(host=address)
+        default_port = 443 if target.scheme == "https" else 80
+        host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+        if ":" in target.host and not target.host.startswith("["):
+            host_header = f"[{target.host}]" if target.port == default_port else f"[{target.host}]:{target.port}"
+        request_headers = headers | {
+            "Host": host_header,
+            "Content-Type": "application/json",
+            "User-Agent": "DocStore-Webhooks/1",
+        }
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" and not _is_ip(target.host) else {}
+        return self.client.build_request("POST", url, headers=request_headers, content=body, extensions=extensions)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -51,6 +51,24 @@ class WebhookRepository:
         found = self.collection.find({"account_id": account_id}, session=self.session)
         return [row async for row in found.sort([("created_at", ASCENDING), ("_id", ASCENDING)])]
 
+    async def page(self, account_id: str, *, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+        query: dict[str, Any] = {"account_id": account_id}
+        if cursor:
+            created_at, webhook_id = decode_cursor(cursor)
+            query["$or"] = [
+                {"created_at": {"$gt": created_at}},
+                {"created_at": created_at, "_id": {"$gt": webhook_id}},
+            ]
+        found = (
+            self.collection.find(query, session=self.session)
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit + 1)
+        )
+        rows = [row async for row in found]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1]["created_at"], rows[-1]["_id"]) if more else None
+
     async def get(self, account_id: str, webhook_id: str) -> Row | None:
         return await self.collection.find_one({"_id": webhook_id, "account_id": account_id}, session=self.session)
 

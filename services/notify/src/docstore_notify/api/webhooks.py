@@ -15,28 +15,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery, Page
+from docstore_kit.text import Text
 from docstore_notify.api.deps import WebhooksDep
 from docstore_notify.domain.webhooks import EVENT_TYPES
 
 router = APIRouter(tags=["webhooks"])
 
-EventType = Annotated[str, Field(description="one of: " + ", ".join(EVENT_TYPES), max_length=64)]
+EventType = Annotated[Text, Field(description="one of: " + ", ".join(EVENT_TYPES), max_length=64)]
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, description="https:// URL DocStore POSTs each event to")
+    url: Text = Field(max_length=2000, description="https:// URL DocStore POSTs each event to")
     events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
-    description: str = Field("", max_length=200)
+    description: Text = Field("", max_length=200)
 
 
 class WebhookChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, max_length=2000)
+    url: Text | None = Field(None, max_length=2000)
     events: list[EventType] | None = Field(None, min_length=1, max_length=len(EVENT_TYPES))
-    description: str | None = Field(None, max_length=200)
+    description: Text | None = Field(None, max_length=200)
     enabled: bool | None = None
     """false turns the endpoint off; true turns it back on and clears its failure count."""
 
@@ -57,8 +58,8 @@ class WebhookCreated(WebhookOut):
     """`whsec_...`: verifies the `webhook-signature` of each delivery. Shown this once: store it now."""
 
 
-class WebhookList(BaseModel):
-    items: list[WebhookOut]
+class WebhookPage(Page[WebhookOut]):
+    """The caller's webhooks, oldest first."""
 
 
 class Attempt(BaseModel):
@@ -118,9 +119,16 @@ def _delivery(row: dict[str, Any]) -> DeliveryOut:
     )
 
 
-@router.get("/webhooks", summary="The caller's webhooks")
-async def list_webhooks(account_id: CurrentAccountId, webhooks: WebhooksDep) -> WebhookList:
-    return WebhookList(items=[WebhookOut(**_out(row)) for row in await webhooks.list(account_id)])
+@router.get("/webhooks", responses=problem_responses(422), summary="The caller's webhooks, oldest first")
+async def list_webhooks(
+    request: Request,
+    account_id: CurrentAccountId,
+    webhooks: WebhooksDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: CursorQuery = None,
+) -> WebhookPage:
+    rows, next_cursor = await webhooks.page(account_id, limit=limit, cursor=cursor)
+    return WebhookPage.of(request, [WebhookOut(**_out(row)) for row in rows], next_cursor, limit)
 
 
 @router.post(

@@ -133,8 +133,12 @@ class Webhooks:
         log.info("webhook_registered", webhook_id=row["_id"], events=kinds)
         return Created(row, secret)
 
-    async def list(self, account_id: str) -> list[Row]:
+    async def all_of(self, account_id: str) -> list[Row]:
         return await self.reads.webhooks.of_account(account_id)
+
+    async def page(self, account_id: str, *, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+        """The account's endpoints, oldest first, `limit` at a time; raises `InvalidCursor`."""
+        return await self.reads.webhooks.page(account_id, limit=limit, cursor=cursor)
 
     async def get(self, account_id: str, webhook_id: str) -> Row:
         row = await self.reads.webhooks.get(account_id, webhook_id)
