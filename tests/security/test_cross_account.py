@@ -61,6 +61,9 @@ def path_values(victim: Victim) -> dict[str, Any]:
         "topic": "docstore.upload.completed.dlq",
         "partition": 0,
         "offset": 0,
+        # No webhook of the victim's here: tests/security/test_webhooks.py calls every webhook route
+        # with another account's real webhook id.
+        "webhook_id": "wh_" + "0" * 32,
     }
 
 

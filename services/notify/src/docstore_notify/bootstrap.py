@@ -16,10 +16,14 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_notify.adapters.metadata_accounts import MetadataAccounts
 from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
+from docstore_notify.adapters.secret_box import SecretBox, parse_keys
 from docstore_notify.adapters.ses import SesMailer, make_ses_client
+from docstore_notify.adapters.webhook_http import Resolver, WebhookClient, system_resolve
 from docstore_notify.domain.unsubscribe import UnsubscribeLinks
+from docstore_notify.domain.webhooks import parse_schedule
 from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.subscriptions import Subscriptions
+from docstore_notify.service_layer.webhooks import Webhooks
 from docstore_notify.settings import Settings
 
 
@@ -31,6 +35,7 @@ class Services:
     mailer: SesMailer
     notifier: Notifier
     subscriptions: Subscriptions
+    webhooks: Webhooks
 
     async def start(self) -> None:
         """Create the indexes, verify the sender (in development) and register the sweeper and
@@ -42,11 +47,18 @@ class Services:
         notifier = self.notifier
         self.runtime.background("notify-sweeper", lambda: notifier.run_sweeper(settings.sweep_interval_seconds))
         self.runtime.background("notify-digests", lambda: notifier.run_digests(settings.digest_interval_seconds))
+        webhooks = self.webhooks
+        self.runtime.background("notify-webhooks", lambda: webhooks.run(settings.webhook_poll_seconds))
 
 
 def bootstrap(
-    settings: Settings, *, runtime: ServiceRuntime | None = None, mailer: SesMailer | None = None
+    settings: Settings,
+    *,
+    runtime: ServiceRuntime | None = None,
+    mailer: SesMailer | None = None,
+    resolve: Resolver = system_resolve,
 ) -> Services:
+    """`resolve`: how webhook hosts are resolved (tests rebind names with their own)."""
     runtime = runtime or ServiceRuntime(settings)
     if mailer is None:
         mailer = SesMailer(
@@ -79,7 +91,26 @@ def bootstrap(
         consumer=settings.service,
         addresses=metadata.address,
     )
+    allow_private = bool(settings.webhook_allow_private_targets)
+    webhooks = Webhooks(
+        uow,
+        reads,
+        SecretBox(parse_keys(settings.webhook_secrets_keys)),
+        WebhookClient(
+            allow_private=allow_private,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            total_timeout=settings.webhook_timeout_seconds,
+            resolve=resolve,
+        ),
+        notifier,
+        allow_private=allow_private,
+        schedule=parse_schedule(settings.webhook_retry_schedule_seconds),
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
+        disable_after=settings.webhook_disable_after_failures,
+        concurrency=settings.webhook_concurrency,
+    )
     return Services(
+        webhooks=webhooks,
         settings=settings,
         runtime=runtime,
         uow=uow,

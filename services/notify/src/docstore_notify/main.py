@@ -13,6 +13,7 @@ from docstore_kit.health import ReadinessCheck
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_notify.api.internal_mail import router as internal_mail_router
 from docstore_notify.api.routes import router
+from docstore_notify.api.webhooks import router as webhooks_router
 from docstore_notify.bootstrap import Services, bootstrap
 from docstore_notify.consumers.handlers import register
 from docstore_notify.settings import Settings
@@ -26,7 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         services = bootstrap(settings)
         app.state.services = services
-        register(services.runtime.events, services.notifier)
+        register(services.runtime.events, services.notifier, services.webhooks)
         await services.start()
         async with services.runtime:
             yield
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(internal_mail_router)
     # Metadata's and quota's consistency checks ask which of their events notify applied (issue 32).
     app.include_router(processed_events_router(consumer=settings.service))
+    app.include_router(webhooks_router)
     return app
 
 

@@ -12,6 +12,9 @@ from pydantic import model_validator
 
 from docstore_kit.settings import ServiceSettings
 
+DEV_WEBHOOK_SECRETS_KEY = "T3LzCs8mSBJ1yRQo2eqaFwEK1mKxSA3ZUCdsy1AqKtM="
+"""The development Fernet key of webhook secrets (public, in the repository): refused outside development."""
+
 
 class Settings(ServiceSettings):
     service = "notify"
@@ -45,12 +48,38 @@ class Settings(ServiceSettings):
     unsubscribe_secret: str = "dev-secret"
     """Signs unsubscribe links (HMAC-SHA256)."""
 
-    secret_fields = ("unsubscribe_secret",)
+    webhook_secrets_keys: str = DEV_WEBHOOK_SECRETS_KEY
+    """Comma-separated Fernet keys that encrypt webhook signing secrets at rest; the first encrypts,
+    all decrypt (a rotation: new key first, old second)."""
+    webhook_allow_private_targets: bool | None = None
+    """Let webhooks call loopback, private, link-local and metadata addresses, and plain http.
+    Unset: true in development (the local platform and tests use a loopback receiver), else false."""
+    webhook_retry_schedule_seconds: str = "5,300,1800,7200,18000,36000,36000"
+    """Waits before each retry of a failed delivery (then the dead letter): Svix's schedule."""
+    webhook_disable_after_failures: int = 15
+    """An endpoint is turned off (and its owner mailed) after this many failed attempts in a row."""
+    webhook_connect_timeout_seconds: float = 3.0
+    webhook_timeout_seconds: float = 10.0
+    """The deadline of one delivery attempt, connect to the last byte read."""
+    webhook_lease_seconds: float = 30.0
+    """A claimed delivery not recorded after this is taken again by any replica (a sender died)."""
+    webhook_poll_seconds: float = 1.0
+    """How often the delivery loop looks for due retries when nothing woke it."""
+    webhook_concurrency: int = 8
+    """Deliveries one replica attempts at once."""
+
+    secret_fields = ("unsubscribe_secret", "webhook_secrets_keys")
 
     @model_validator(mode="after")
     def _notify_defaults(self) -> Settings:
         if self.verify_sender_identity is None:
             self.verify_sender_identity = self.environment == "development"
+        if self.webhook_allow_private_targets is None:
+            self.webhook_allow_private_targets = self.environment == "development"
+        if self.environment != "development" and DEV_WEBHOOK_SECRETS_KEY in self.webhook_secrets_keys:
+            raise ValueError("placeholder secrets outside development: webhook_secrets_keys")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
         if "@" not in self.sender_address():
             raise ValueError(f"mail_from has no address: {self.mail_from!r}")
         if self.resend_after_seconds <= self.ses_connect_timeout_seconds + self.ses_read_timeout_seconds:

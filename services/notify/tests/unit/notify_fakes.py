@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_notify.adapters.notification_log import (
@@ -261,6 +261,8 @@ class World:
             preferences=InMemoryPreferences(),
             follows=InMemoryFollows(),
             unsubscribe_tokens=InMemoryUnsubscribeTokens(),
+            webhooks=cast(Any, None),  # the webhook use cases are tested against MongoDB
+            deliveries=cast(Any, None),
         )
         uow = FakeUnitOfWork(repos)
         mailer = FakeMailer()

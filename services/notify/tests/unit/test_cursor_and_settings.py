@@ -28,6 +28,7 @@ def test_sender_is_verified_in_development_only() -> None:
         "unsubscribe_secret": "a-real-secret-from-the-vault",
         "internal_auth_keys": '{"k1": "a-real-internal-key-from-the-vault-32-bytes"}',
         "internal_auth_key_id": "k1",
+        "webhook_secrets_keys": "yCuY4pfrhlrlgoQIwkpv-yOyxzIYgL6ollABqLF2nWI=",
     }
     assert Settings(environment="production", **secret).verify_sender_identity is False
     assert Settings(environment="production", verify_sender_identity=True, **secret).verify_sender_identity is True
@@ -36,6 +37,19 @@ def test_sender_is_verified_in_development_only() -> None:
 def test_the_unsubscribe_secret_must_be_real_outside_development() -> None:
     with pytest.raises(ValueError, match="unsubscribe_secret"):
         Settings(environment="production")
+
+
+def test_webhooks_refuse_private_targets_and_the_development_key_outside_development() -> None:
+    assert Settings(environment="development").webhook_allow_private_targets is True
+    real = {
+        "unsubscribe_secret": "a-real-secret-from-the-vault",
+        "internal_auth_keys": '{"k1": "a-real-internal-key-from-the-vault-32-bytes"}',
+        "internal_auth_key_id": "k1",
+    }
+    with pytest.raises(ValueError, match="webhook_secrets_keys"):
+        Settings(environment="production", **real)
+    key = "yCuY4pfrhlrlgoQIwkpv-yOyxzIYgL6ollABqLF2nWI="
+    assert Settings(environment="production", webhook_secrets_keys=key, **real).webhook_allow_private_targets is False
 
 
 def test_per_service_env_wins(monkeypatch: pytest.MonkeyPatch) -> None:

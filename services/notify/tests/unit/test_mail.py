@@ -179,4 +179,5 @@ def test_unknown_kind_is_refused() -> None:
         "file.modified",
         "share.links",
         "security",
+        "webhooks",
     }

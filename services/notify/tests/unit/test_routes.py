@@ -46,6 +46,7 @@ async def test_preferences_change_only_the_kinds_given() -> None:
             "file_modified": "digest",
             "share_links": "instant",
             "security": "instant",
+            "webhooks": "instant",
         }
         refused = await client.put("/notifications/preferences", json={"file_modified": "never"}, headers=headers)
         assert refused.status_code == 422

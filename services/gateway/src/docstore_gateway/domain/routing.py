@@ -111,6 +111,7 @@ PARAMETERS: dict[str, str] = {
     "account_id": "id",
     "grantee_id": "id",
     "link_id": "id",
+    "webhook_id": "id",
     "upload_id": "id",
     "version": "int",
     "signature": "token",
@@ -279,6 +280,14 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         # A mail's unsubscribe link (the token is the credential), and its RFC 8058 one-click POST.
         ("GET", "/notifications/unsubscribe/{token}", "public"),
         ("POST", "/notifications/unsubscribe/{token}", "public"),
+        # Webhooks (issue 38): the owner's endpoints, their deliveries and a test event.
+        ("GET", "/webhooks"),
+        ("POST", "/webhooks"),
+        ("GET", "/webhooks/{webhook_id}"),
+        ("PATCH", "/webhooks/{webhook_id}"),
+        ("DELETE", "/webhooks/{webhook_id}"),
+        ("GET", "/webhooks/{webhook_id}/deliveries"),
+        ("POST", "/webhooks/{webhook_id}/test"),
     )
 )
 SIGN_UP = next(r for r in ROUTE_TABLE if (r.method, r.template) == ("POST", "/accounts"))

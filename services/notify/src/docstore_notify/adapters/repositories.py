@@ -14,6 +14,7 @@ from docstore_notify.adapters.notification_log import NotificationLog
 from docstore_notify.adapters.preferences import PreferenceRepository
 from docstore_notify.adapters.recipients import RecipientRepository
 from docstore_notify.adapters.unsubscribe import UnsubscribeTokens
+from docstore_notify.adapters.webhooks import DeliveryQueue, WebhookRepository
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Repositories:
     preferences: PreferenceRepository
     follows: FollowRepository
     unsubscribe_tokens: UnsubscribeTokens
+    webhooks: WebhookRepository
+    deliveries: DeliveryQueue
 
 
 def bound_to(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession | None], Repositories]:
@@ -36,6 +39,8 @@ def bound_to(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession | None], Re
             preferences=PreferenceRepository(db, session),
             follows=FollowRepository(db, session),
             unsubscribe_tokens=UnsubscribeTokens(db, session),
+            webhooks=WebhookRepository(db, session),
+            deliveries=DeliveryQueue(db, session),
         )
 
     return repositories
@@ -44,3 +49,5 @@ def bound_to(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession | None], Re
 async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     await NotificationLog(db).ensure_indexes()
     await FollowRepository(db).ensure_indexes()
+    await WebhookRepository(db).ensure_indexes()
+    await DeliveryQueue(db).ensure_indexes()

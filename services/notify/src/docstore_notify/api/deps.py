@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from docstore_notify.bootstrap import Services
 from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.subscriptions import Subscriptions
+from docstore_notify.service_layer.webhooks import Webhooks
 
 
 # async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
@@ -32,3 +33,10 @@ async def _subscriptions(services: ServicesDep) -> Subscriptions:
 
 NotifierDep = Annotated[Notifier, Depends(_notifier)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(_subscriptions)]
+
+
+async def _webhooks(services: ServicesDep) -> Webhooks:
+    return services.webhooks
+
+
+WebhooksDep = Annotated[Webhooks, Depends(_webhooks)]

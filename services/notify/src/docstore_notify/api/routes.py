@@ -46,6 +46,8 @@ class Preferences(BaseModel):
     """Reminders a day before a public link expires, and when one reaches its download limit."""
     security: Mode | None = None
     """A mail when the account signs in from a device or address it had not used before."""
+    webhooks: Mode | None = None
+    """A mail when one of the account's webhooks is turned off after failing."""
 
     @staticmethod
     def field_kind(field: str) -> str:

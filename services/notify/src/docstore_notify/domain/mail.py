@@ -32,7 +32,9 @@ SHARE_LINKS = "share.links"
 """Mails about the owner's public links: expiring tomorrow, download limit reached (`link_mails.py`)."""
 SECURITY = "security"
 """Mails about the account's safety: a sign-in from a new device (`sign_in_mails.py`)."""
-KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS, SECURITY)
+WEBHOOKS = "webhooks"
+"""Mails about the account's webhooks: an endpoint disabled after failing (`webhook_mails.py`)."""
+KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS, SECURITY, WEBHOOKS)
 """The kinds of notification a user chooses instant, digest or off for."""
 DIGEST = "digest"
 """The digest mail itself (not a preference: it carries the kinds set to `digest`)."""
@@ -324,6 +326,7 @@ def describe(kind: str) -> str:
         FILE_MODIFIED: "mails about changes to files you follow",
         SHARE_LINKS: "mails about your public links",
         SECURITY: "new sign-in alerts",
+        WEBHOOKS: "mails about your webhooks",
         DIGEST: "digest mails",
     }.get(kind, "these mails")
 
@@ -360,6 +363,10 @@ def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
         from docstore_notify.domain.sign_in_mails import render_security_mail  # noqa: PLC0415
 
         return render_security_mail(params, app_url=app_url)
+    if kind == WEBHOOKS:
+        from docstore_notify.domain.webhook_mails import render_webhook_mail  # noqa: PLC0415
+
+        return render_webhook_mail(params, app_url=app_url)
     if kind == DIGEST:
         return _digest(list(params["items"]))
     raise ValueError(f"unknown notification kind {kind!r}")

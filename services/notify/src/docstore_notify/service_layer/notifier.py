@@ -158,6 +158,12 @@ class Notifier:
 
         return await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
 
+    async def record(self, tx: Transaction[Repositories], notification_id: str, notice: Notice) -> None:
+        """Record, in the caller's transaction, the mail `notice` calls for, and send it after the
+        commit (another channel's use case mailing the owner, e.g. a webhook disabled)."""
+        if await self._record(tx.repos, notification_id, notice):
+            tx.after_commit(self._sender(notification_id))
+
     def _sender(self, notification_id: str) -> Callable[[], Awaitable[None]]:
         return lambda: self.send_new(notification_id)
 

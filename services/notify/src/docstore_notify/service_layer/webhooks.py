@@ -1,0 +1,354 @@
+"""Webhooks: the owner's endpoints, the fan-out of events into deliveries, and the delivery loop.
+
+A webhook is one more channel of notify, beside mail, and is built the same way:
+
+1. The consumer's use case (`fan_out`) runs in `uow.run_once` (consumer `notify.webhooks`: its
+   own processed-event records, so an event that also mails is recorded once for each channel).
+   For each of the owner's enabled endpoints subscribed to the event type it queues one delivery,
+   keyed by its `webhook-id` (`domain.webhooks.message_id`), with the signed body fixed once.
+2. After the commit the local delivery loop is woken; the loop (`run`, one per replica) claims
+   due deliveries (a lease in MongoDB), POSTs them, and records the outcome while its claim holds:
+   delivered; or failed, due again after the next wait of the retry schedule; or after the last
+   try a dead letter (`dead`, kept with its history for the owner to see).
+3. A process killed at any line leaves a pending row whose lease ends: any replica sends it
+   again, under the same `webhook-id`. Delivery is at least once; receivers drop repeats by id.
+
+An endpoint whose attempts fail `disable_after` times in a row is disabled and its owner is mailed
+(notify's mail path: a `webhooks` notice recorded in the same transaction, sent after the commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+
+from docstore_events.faults import crashpoint
+from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_notify.adapters.repositories import Repositories
+from docstore_notify.adapters.secret_box import SecretBox
+from docstore_notify.adapters.webhook_http import Answer, Resolver, TargetRefused, WebhookClient, checked_addresses
+from docstore_notify.adapters.webhooks import DEAD, DELIVERED, PENDING, DeliveryPage, Row
+from docstore_notify.domain.webhook_mails import webhook_disabled_notice
+from docstore_notify.domain.webhooks import (
+    MAX_DESCRIPTION,
+    MAX_ENDPOINTS,
+    TEST_EVENT,
+    InvalidWebhook,
+    RefusedTarget,
+    WebhookNotFound,
+    checked_events,
+    checked_url,
+    message_id,
+    new_secret,
+    next_delay,
+    payload,
+    sign,
+)
+from docstore_notify.service_layer.notifier import Notifier
+
+log = structlog.get_logger(__name__)
+
+deliveries_total = Counter(
+    "docstore_notify_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"]
+)
+delivery_seconds = Histogram(
+    "docstore_notify_webhook_delivery_seconds", "From the queued delivery to the receiver's 2xx, first try"
+)
+
+CONSUMER = "notify.webhooks"
+
+
+@dataclass(frozen=True)
+class Created:
+    webhook: Row
+    secret: str
+    """The signing secret, returned once, at creation; stored only encrypted."""
+
+
+class Webhooks:
+    def __init__(
+        self,
+        uow: UnitOfWork[Repositories],
+        reads: Repositories,
+        box: SecretBox,
+        client: WebhookClient,
+        notifier: Notifier,
+        *,
+        allow_private: bool,
+        schedule: Sequence[float],
+        lease: timedelta,
+        disable_after: int,
+        resolve: Resolver | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        self.uow = uow
+        self.reads = reads
+        self.box = box
+        self.client = client
+        self.notifier = notifier
+        self.allow_private = allow_private
+        self.schedule = tuple(schedule)
+        self.lease = lease
+        self.disable_after = disable_after
+        self.resolve = resolve or client.resolve
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+
+    # --- the owner's endpoints (routes) ---
+
+    async def register(self, account_id: str, *, url: str, events: Sequence[str], description: str = "") -> Created:
+        target = await self._checked_target(url)
+        kinds = checked_events(events)
+        if len(description) > MAX_DESCRIPTION:
+            raise InvalidWebhook(f"the description is longer than {MAX_DESCRIPTION} characters")
+        secret = new_secret()
+        now = datetime.now(UTC)
+        row: Row = {
+            "_id": "wh_" + uuid.uuid4().hex,
+            "account_id": account_id,
+            "url": target.url,
+            "description": description,
+            "events": kinds,
+            "enabled": True,
+            "secret": self.box.encrypt(secret),
+            "consecutive_failures": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            if await tx.repos.webhooks.count(account_id) >= MAX_ENDPOINTS:
+                raise InvalidWebhook(f"an account has at most {MAX_ENDPOINTS} webhooks; delete one first")
+            await tx.repos.webhooks.insert(row)
+
+        await self.uow.run(work)
+        log.info("webhook_registered", webhook_id=row["_id"], events=kinds)
+        return Created(row, secret)
+
+    async def all_of(self, account_id: str) -> list[Row]:
+        return await self.reads.webhooks.of_account(account_id)
+
+    async def page(self, account_id: str, *, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+        """The account's endpoints, oldest first, `limit` at a time; raises `InvalidCursor`."""
+        return await self.reads.webhooks.page(account_id, limit=limit, cursor=cursor)
+
+    async def get(self, account_id: str, webhook_id: str) -> Row:
+        row = await self.reads.webhooks.get(account_id, webhook_id)
+        if row is None:
+            raise WebhookNotFound(f"you have no webhook {webhook_id}")
+        return row
+
+    async def update(
+        self,
+        account_id: str,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+    ) -> Row:
+        """Change what is given; enabling again clears the failure count (the owner fixed it)."""
+        await self.get(account_id, webhook_id)
+        changes: dict[str, Any] = {}
+        if url is not None:
+            changes["url"] = (await self._checked_target(url)).url
+        if events is not None:
+            changes["events"] = checked_events(events)
+        if description is not None:
+            if len(description) > MAX_DESCRIPTION:
+                raise InvalidWebhook(f"the description is longer than {MAX_DESCRIPTION} characters")
+            changes["description"] = description
+        if enabled is not None:
+            changes["enabled"] = enabled
+            if enabled:
+                changes |= {"consecutive_failures": 0, "disabled_reason": None}
+        row = await self.reads.webhooks.update(account_id, webhook_id, changes) if changes else None
+        if changes and row is None:
+            raise WebhookNotFound(f"you have no webhook {webhook_id}")
+        return row or await self.get(account_id, webhook_id)
+
+    async def delete(self, account_id: str, webhook_id: str) -> None:
+        async def work(tx: Transaction[Repositories]) -> bool:
+            if not await tx.repos.webhooks.delete(account_id, webhook_id):
+                return False
+            await tx.repos.deliveries.delete_of(webhook_id)
+            return True
+
+        if not await self.uow.run(work):
+            raise WebhookNotFound(f"you have no webhook {webhook_id}")
+
+    async def deliveries(self, account_id: str, webhook_id: str, *, limit: int, cursor: str | None) -> DeliveryPage:
+        await self.get(account_id, webhook_id)
+        return await self.reads.deliveries.page(webhook_id, limit=limit, cursor=cursor)
+
+    async def send_test(self, account_id: str, webhook_id: str) -> Row:
+        """Queue a `webhook.test` delivery to the endpoint (enabled or not: testing a fix comes
+        before enabling it again); it is delivered like any other."""
+        row = await self.get(account_id, webhook_id)
+        event_id = "test-" + uuid.uuid4().hex
+        body = payload(TEST_EVENT, {"account_id": account_id}, datetime.now(UTC))
+        body["data"] |= {"webhook_id": webhook_id}
+        delivery_id = message_id(event_id, webhook_id)
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            await tx.repos.deliveries.enqueue(
+                delivery_id=delivery_id,
+                webhook_id=row["_id"],
+                account_id=account_id,
+                event_type=TEST_EVENT,
+                event_id=event_id,
+                body=json.dumps(body, separators=(",", ":")),
+            )
+            tx.after_commit(self.wake)
+
+        await self.uow.run(work)
+        found = await self.reads.deliveries.get(delivery_id)
+        assert found is not None
+        return found
+
+    async def _checked_target(self, url: str) -> Any:
+        target = checked_url(url, allow_private=self.allow_private)
+        if not self.allow_private:
+            try:
+                await checked_addresses(target, self.resolve, allow_private=False)
+            except TargetRefused as error:
+                raise RefusedTarget(str(error)) from error
+        return target
+
+    # --- events (the consumer) ---
+
+    async def fan_out(self, event_id: str, event_type: str, data: dict[str, Any], at: datetime) -> bool:
+        """Queue a delivery of the event to each of its account's endpoints that asked for it.
+        The account is the event's `account_id`: the owner of the document, whoever acted."""
+        account_id = data["account_id"]
+        body = json.dumps(payload(event_type, data, at), separators=(",", ":"), default=str)
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            queued = 0
+            for webhook in await tx.repos.webhooks.subscribed(account_id, event_type):
+                queued += await tx.repos.deliveries.enqueue(
+                    delivery_id=message_id(event_id, webhook["_id"]),
+                    webhook_id=webhook["_id"],
+                    account_id=account_id,
+                    event_type=event_type,
+                    event_id=event_id,
+                    body=body,
+                )
+            if queued:
+                tx.after_commit(self.wake)
+
+        return await self.uow.run_once(consumer=CONSUMER, event_id=event_id, work=work)
+
+    # --- the delivery loop ---
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, interval: float) -> None:
+        """Deliver due rows until cancelled; sleep `interval` (or until woken) when none is due."""
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook_loop_failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+    async def deliver_due(self) -> int:
+        """Claim up to `concurrency` due deliveries and attempt them at once; returns how many."""
+        claimed: list[Row] = []
+        for _ in range(self.concurrency):
+            row = await self.reads.deliveries.claim_due(self.lease)
+            if row is None:
+                break
+            claimed.append(row)
+        if claimed:
+            await asyncio.gather(*(self._attempt(row) for row in claimed))
+        return len(claimed)
+
+    async def _attempt(self, row: Row) -> None:
+        """One attempt of a claimed delivery, and its outcome. Never raises for a failed POST."""
+        bound = log.bind(delivery_id=row["_id"], webhook_id=row["webhook_id"], attempt=row["attempts"])
+        webhook = await self.reads.webhooks.by_id(row["webhook_id"])
+        if webhook is None or (not webhook.get("enabled") and row["event_type"] != TEST_EVENT):
+            await self._record(
+                row, None, Answer(None, 0, "the webhook was deleted or disabled"), final=True, counts=False
+            )
+            return
+        try:
+            target = checked_url(webhook["url"], allow_private=self.allow_private)
+            secret = self.box.decrypt(webhook["secret"])
+        except (InvalidWebhook, ValueError) as error:
+            await self._record(row, webhook, Answer(None, 0, str(error)), final=True, counts=False)
+            return
+        now = datetime.now(UTC)
+        headers = sign(secret, row["_id"], now, row["body"]).as_dict()
+        answer = await self.client.post(target, headers, row["body"].encode())
+        crashpoint("notify.webhook_after_post")  # the duplicate window: the receiver has it, the row says pending
+        if answer.ok:
+            if row["attempts"] == 1:
+                delivery_seconds.observe((datetime.now(UTC) - _utc(row["created_at"])).total_seconds())
+            await self._record(row, webhook, answer, final=False)
+            bound.info("webhook_delivered", status_code=answer.status_code, latency_ms=answer.latency_ms)
+            return
+        bound.warning("webhook_attempt_failed", status_code=answer.status_code, error=answer.error)
+        await self._record(row, webhook, answer, final=False)
+
+    async def _record(self, row: Row, webhook: Row | None, answer: Answer, *, final: bool, counts: bool = True) -> None:
+        """Write the attempt's outcome; `counts`: a failure of the endpoint (not of our own state)."""
+        attempt = {
+            "at": datetime.now(UTC),
+            "status_code": answer.status_code,
+            "latency_ms": answer.latency_ms,
+            "error": answer.error,
+        }
+        if answer.ok:
+            status, due = DELIVERED, None
+        else:
+            delay = None if final else next_delay(row["attempts"], self.schedule)
+            status, due = (DEAD, None) if delay is None else (PENDING, datetime.now(UTC) + delay)
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            if not await tx.repos.deliveries.record(row, status=status, attempt=attempt, next_attempt_at=due):
+                return  # another sender took the row after our lease ended; its outcome stands
+            if webhook is None:
+                return
+            if answer.ok:
+                await tx.repos.webhooks.succeeded(webhook["_id"])
+                return
+            if not counts:
+                return  # nothing was tried (deleted, disabled, bad key): no failure of the endpoint
+            reason = f"{self.disable_after} delivery attempts in a row failed (last: {answer.error})"
+            disabled = await tx.repos.webhooks.failed(webhook["_id"], self.disable_after, reason)
+            if disabled is not None:
+                await tx.repos.deliveries.cancel_pending(webhook["_id"], "the webhook was disabled")
+                notice = webhook_disabled_notice(disabled, reason)
+                await self.notifier.record(tx, f"webhook-disabled:{webhook['_id']}:{uuid.uuid4().hex}", notice)
+                log.warning("webhook_disabled", webhook_id=webhook["_id"], failures=self.disable_after)
+
+        await self.uow.run(work)
+        outcome = "delivered" if answer.ok else status
+        deliveries_total.labels("retry" if outcome == PENDING else outcome).inc()
+        if status == DEAD:
+            log.warning("webhook_dead_letter", delivery_id=row["_id"], webhook_id=row["webhook_id"], error=answer.error)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,152 @@
+"""notify's webhooks against real MongoDB and a real loopback receiver (development mode: loopback
+targets allowed). The delivery loop is driven by the test, so it can be killed mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from standardwebhooks import Webhook
+
+from docstore_devplatform.testing import eventually
+from docstore_devplatform.webhook_receiver import WebhookReceiver
+from docstore_notify.adapters.repositories import ensure_indexes
+from docstore_notify.bootstrap import Services, bootstrap
+from docstore_notify.domain.webhooks import message_id
+from docstore_notify.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture
+async def services(isolated: dict[str, str]) -> AsyncIterator[Services]:
+    settings = Settings(
+        **isolated,
+        webhook_retry_schedule_seconds="0.2,0.2",
+        webhook_connect_timeout_seconds=2.0,
+        webhook_timeout_seconds=3.0,
+        webhook_lease_seconds=3.5,
+        webhook_disable_after_failures=100,
+        webhook_concurrency=4,
+    )
+    built = bootstrap(settings)
+    await ensure_indexes(built.runtime.db)
+    try:
+        yield built
+    finally:
+        await built.webhooks.client.aclose()
+        await built.runtime.mongo.close()
+
+
+def account() -> str:
+    return f"acc-{uuid.uuid4().hex[:12]}"
+
+
+async def trashed(services: Services, account_id: str, event_id: str | None = None) -> str:
+    event_id = event_id or str(uuid.uuid4())
+    data = {"account_id": account_id, "document_id": f"doc-{uuid.uuid4().hex[:8]}"}
+    await services.webhooks.fan_out(event_id, "file.trashed", data, datetime.now(UTC))
+    return event_id
+
+
+async def test_a_delivery_loop_killed_mid_batch_loses_nothing_and_repeats_keep_their_id(services: Services) -> None:
+    owner = account()
+    services.webhooks.schedule = (0.2,) * 20  # a slow connect under load is retried, never dead-lettered
+    # Each answer takes a moment, so the loop is killed with attempts in flight.
+    async with WebhookReceiver(delay=0.3) as receiver:
+        created = await services.webhooks.register(owner, url=receiver.url(), events=["file.trashed"])
+        webhook_id = created.webhook["_id"]
+        event_ids = [await trashed(services, owner) for _ in range(12)]
+        again = await services.webhooks.fan_out(event_ids[0], "file.trashed", {"account_id": owner}, datetime.now(UTC))
+        assert again is False  # a redelivered event queues nothing twice
+        expected = {message_id(e, webhook_id) for e in event_ids}
+
+        loop = asyncio.create_task(services.webhooks.run(0.1))
+        await receiver.wait_for(lambda got: len(got) >= 3)
+        loop.cancel()  # killed mid-batch: claimed rows keep their lease, answers are never recorded
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+        assert set(receiver.ids()) < expected
+
+        restarted = asyncio.create_task(services.webhooks.run(0.1))
+        try:
+            await receiver.wait_for(lambda got: expected <= {r.headers["webhook-id"] for r in got}, timeout=60)
+
+            async def all_delivered() -> bool:
+                page = await services.webhooks.deliveries(owner, webhook_id, limit=100, cursor=None)
+                return len(page.rows) == 12 and all(row["status"] == "delivered" for row in page.rows)
+
+            await eventually(all_delivered, timeout=30)
+        finally:
+            restarted.cancel()
+    counts = Counter(receiver.ids())
+    assert set(counts) == expected  # each at least once, nothing else
+    for request in receiver.requests:  # every attempt, first or repeated, is signed and verifies
+        Webhook(created.secret).verify(request.body, request.headers)
+    assert all(r.headers["content-type"] == "application/json" for r in receiver.requests)
+
+
+async def test_failures_retry_then_dead_letter_then_the_endpoint_is_disabled_and_the_owner_mailed(
+    services: Services,
+) -> None:
+    owner = account()
+    services.webhooks.disable_after = 3
+    async with WebhookReceiver(status=503) as receiver:
+        created = await services.webhooks.register(owner, url=receiver.url(), events=["file.trashed"])
+        webhook_id = created.webhook["_id"]
+        event_id = await trashed(services, owner)
+        loop = asyncio.create_task(services.webhooks.run(0.05))
+        try:
+
+            async def dead() -> dict | None:
+                page = await services.webhooks.deliveries(owner, webhook_id, limit=10, cursor=None)
+                row = page.rows[0] if page.rows else None
+                return row if row and row["status"] == "dead" else None
+
+            row = await eventually(dead, timeout=30)
+        finally:
+            loop.cancel()
+    # Three attempts (the first and the two retries of the schedule), each with its answer.
+    assert row["attempts"] == 3 and row["response_code"] == 503
+    assert [a["status_code"] for a in row["history"]] == [503, 503, 503]
+    assert receiver.ids() == [message_id(event_id, webhook_id)] * 3
+    webhook = await services.webhooks.get(owner, webhook_id)
+    assert webhook["enabled"] is False and "3 delivery attempts in a row failed" in webhook["disabled_reason"]
+    mails = [r async for r in services.runtime.db["notifications"].find({"account_id": owner})]
+    assert [(m["kind"], m["params"]["mail"], m["params"]["webhook_id"]) for m in mails] == [
+        ("webhooks", "webhook-disabled", webhook_id)
+    ]
+    # Disabled: new events queue nothing; the test event still goes (to check a fix before enabling).
+    await trashed(services, owner)
+    page = await services.webhooks.deliveries(owner, webhook_id, limit=10, cursor=None)
+    assert len(page.rows) == 1
+    enabled = await services.webhooks.update(owner, webhook_id, enabled=True)
+    assert enabled["enabled"] and enabled["consecutive_failures"] == 0
+
+
+async def test_a_test_event_is_delivered_and_the_log_pages(services: Services) -> None:
+    owner = account()
+    async with WebhookReceiver() as receiver:
+        created = await services.webhooks.register(owner, url=receiver.url(), events=["file.trashed"])
+        webhook_id = created.webhook["_id"]
+        sent = await services.webhooks.send_test(owner, webhook_id)
+        for _ in range(2):
+            await trashed(services, owner)
+        loop = asyncio.create_task(services.webhooks.run(0.05))
+        try:
+            got = await receiver.wait_for(lambda got: len(got) >= 3)
+        finally:
+            loop.cancel()
+    bodies = [Webhook(created.secret).verify(r.body, r.headers) for r in got]
+    assert sorted(b["type"] for b in bodies) == ["file.trashed", "file.trashed", "webhook.test"]
+    assert sent["_id"] in receiver.ids()
+    first = await services.webhooks.deliveries(owner, webhook_id, limit=2, cursor=None)
+    assert len(first.rows) == 2 and first.next_cursor
+    rest = await services.webhooks.deliveries(owner, webhook_id, limit=2, cursor=first.next_cursor)
+    assert len(rest.rows) == 1 and rest.next_cursor is None
+    assert {r["_id"] for r in first.rows + rest.rows} == set(receiver.ids())
