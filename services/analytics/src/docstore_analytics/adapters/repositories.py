@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_analytics.domain.rollups import DocumentState, Fact, Figures
+from docstore_analytics.domain.rollups import ACCOUNT_KINDS, DOCUMENT_KINDS, DocumentState, Fact, Figures
 from docstore_events.in_slices import find_in
 
 FACTS = "analytics_facts"
@@ -57,7 +57,10 @@ class Repository:
             await self.db[FACTS].insert_many(rows, ordered=False, session=self.session)
 
     async def facts_of(self, subjects: Iterable[str]) -> list[Fact]:
-        found = find_in(self.db[FACTS], "subject", list(set(subjects)), session=self.session)
+        """The stock facts (versions, trash, plans...) of these entities: what their timelines
+        are replayed from (a popular document's downloads are not read again and again)."""
+        stock = {"kind": {"$in": sorted(DOCUMENT_KINDS | ACCOUNT_KINDS)}}
+        found = find_in(self.db[FACTS], "subject", sorted(set(subjects)), where=stock, session=self.session)
         return [Fact.from_row(row) async for row in found]
 
     async def iterate_facts(self) -> AsyncIterator[Fact]:
