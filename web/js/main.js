@@ -18,8 +18,8 @@ import { forgotView, loginView, resetView, signupView } from "./views/auth.js";
 import { renderVerifyBanner, securityView, verifyEmailView } from "./views/security.js";
 import { filesView, sharedView, trashView } from "./views/files.js";
 import { searchView } from "./views/search.js";
-import { settingsView, usageView } from "./views/account.js";
-import { adminView } from "./views/admin.js";
+import { settingsView } from "./views/account.js";
+import { adminPage, usagePage } from "./views/analytics.js";
 import { linksView } from "./views/links.js";
 import { activityView } from "./views/activity.js";
 
@@ -37,11 +37,11 @@ const VIEWS = {
   trash: { render: trashView, title: "Trash" },
   shared: { render: sharedView, title: "Shared with me" },
   search: { render: searchView, title: "Search" },
-  usage: { render: usageView, title: "Usage" },
+  usage: { render: usagePage, title: "Usage" },
   settings: { render: settingsView, title: "Settings" },
   links: { render: linksView, title: "Public links" },
   activity: { render: activityView, title: "Activity" },
-  admin: { render: adminView, title: "Admin" },
+  admin: { render: adminPage, title: "Admin" },
 };
 
 async function loadAccount() {

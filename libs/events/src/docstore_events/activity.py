@@ -110,3 +110,16 @@ class ReconciliationRan(Event):
     accounts_checked: int
     drifting_accounts: int
     total_drift_bytes: int
+
+
+class AnalyticsExported(Event):
+    """Emitted by `analytics` when an administrator exports a table of the admin dashboard as
+    CSV (`GET /admin/analytics/export/{table}`). `account_id` is the administrator; the export
+    holds counts by day, or document ids and owners with their counts, never content."""
+
+    type = "admin.analytics-exported"
+
+    table: str
+    rows: int
+    first_day: str | None = None
+    last_day: str | None = None

@@ -19,6 +19,7 @@ from docstore_events.accounts import (
 from docstore_events.activity import (
     AccountLoggedIn,
     AccountLoginFailed,
+    AnalyticsExported,
     DeadLetterReplayed,
     FileDownloadUrlIssued,
     NotificationPreferencesChanged,
@@ -81,6 +82,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     # activity (logins, sessions, unsharing, downloads, preferences, admin actions)
     AccountLoggedIn,
     AccountLoginFailed,
+    AnalyticsExported,
     DeadLetterReplayed,
     FileDownloadUrlIssued,
     NotificationPreferencesChanged,

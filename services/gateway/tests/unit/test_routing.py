@@ -121,6 +121,8 @@ GOOD = [
     ("GET", "/v1/search", "indexer", "search", False),
     ("GET", "/v1/notifications/unsubscribe/abc_DEF-123", "notify", "notifications/unsubscribe/abc_DEF-123", True),
     ("POST", "/v1/notifications/unsubscribe/abc_DEF-123", "notify", "notifications/unsubscribe/abc_DEF-123", True),
+    ("GET", "/v1/analytics/usage", "analytics", "analytics/usage", False),
+    ("GET", "/v1/admin/analytics/export/most-shared", "analytics", "admin/analytics/export/most-shared", False),
     # an unreserved character spelt encoded reaches the same route, re-spelt by the gateway
     ("GET", "/v1/documents/abc%2Dd", "metadata", "documents/abc-d", False),
 ]
@@ -199,7 +201,7 @@ def test_the_table_refuses_internal_routes_and_untyped_parameters() -> None:
         PublicRoute("GET", "/documents/{mystery}", "metadata")
 
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics")
 OPERATIONS = frozenset({"get", "post", "put", "patch", "delete"})
 HEALTH = frozenset({"/healthz", "/readyz", "/metrics"})
 

@@ -19,7 +19,7 @@ from docstore_devplatform.servers import DEFAULT_REGION, Endpoints
 from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "gateway")
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "gateway")
 
 #: The dev platform's fixed ports.
 FIXED_PORTS: Mapping[str, int] = {
@@ -29,6 +29,7 @@ FIXED_PORTS: Mapping[str, int] = {
     "quota": 8083,
     "indexer": 8084,
     "notify": 8085,
+    "analytics": 8088,
 }
 
 #: The second region's fixed ports (``scripts/up`` runs two regions on one machine).
@@ -39,6 +40,7 @@ FIXED_PORTS_B: Mapping[str, int] = {
     "quota": 8093,
     "indexer": 8094,
     "notify": 8095,
+    "analytics": 8098,
 }
 
 #: The second region ``scripts/up`` starts beside the first.

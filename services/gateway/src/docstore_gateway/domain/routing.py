@@ -119,6 +119,7 @@ PARAMETERS: dict[str, str] = {
     "topic": "topic",
     "partition": "int",
     "offset": "int",
+    "table": "token",
 }
 """Every path parameter of a public route, by name, and its type."""
 
@@ -288,6 +289,15 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("DELETE", "/webhooks/{webhook_id}"),
         ("GET", "/webhooks/{webhook_id}/deliveries"),
         ("POST", "/webhooks/{webhook_id}/test"),
+    )
+    + _routes(
+        "analytics",
+        ("GET", "/analytics/usage"),  # the caller's storage over time and what takes the room
+        ("GET", "/analytics/links"),  # the caller's public links' downloads per day
+        ("GET", "/admin/analytics", "admin"),
+        ("GET", "/admin/analytics/top/{table}", "admin"),
+        ("GET", "/admin/analytics/export/{table}", "admin"),  # CSV, an audit record each
+        ("POST", "/admin/analytics/rebuild", "admin"),
     )
 )
 SIGN_UP = next(r for r in ROUTE_TABLE if (r.method, r.template) == ("POST", "/accounts"))

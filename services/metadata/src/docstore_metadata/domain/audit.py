@@ -71,6 +71,7 @@ ACTIONS: dict[str, str] = {
     "notification.preferences-changed": "notification preferences changed",
     "admin.dead-letter-replayed": "dead letter replayed (admin)",
     "admin.reconciliation-run": "reconciliation run (admin)",
+    "admin.analytics-exported": "analytics exported (admin)",
 }
 """Action name (the event type) -> a short label for people. Types the audit-sources part adds
 are named here by string, so they are recorded by name whether or not their class exists yet;

@@ -1,0 +1,1 @@
+"""DocStore analytics: daily roll-ups of usage, downloads and sharing, built from events."""
