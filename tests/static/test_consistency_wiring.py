@@ -5,6 +5,7 @@ never consumes would find it missing on every pass (and publish it again, three 
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ class Subscriptions:
 
 def consumed_by(register: Any) -> set[type[Any]]:
     recorded = Subscriptions()
-    register(recorded, None)
+    handlers = [None] * (len(inspect.signature(register).parameters) - 1)  # what each handler is bound to
+    register(recorded, *handlers)
     return recorded.events
 
 
