@@ -28,6 +28,8 @@ from docstore_events.activity import (
 )
 from docstore_events.base import Event
 from docstore_events.credentials import (
+    AccountAppPasswordCreated,
+    AccountAppPasswordRevoked,
     AccountEmailVerified,
     AccountMfaChanged,
     AccountPasswordChanged,
@@ -71,6 +73,8 @@ CATALOGUE: tuple[type[Event], ...] = (
     AccountReplicated,
     AccountUsernameConflicted,
     # credentials and devices
+    AccountAppPasswordCreated,
+    AccountAppPasswordRevoked,
     AccountEmailVerified,
     AccountMfaChanged,
     AccountPasswordChanged,

@@ -14,6 +14,8 @@ from opentelemetry import propagate
 from prometheus_client import Histogram
 
 from docstore_events.origin import current_origin
+from docstore_gateway.domain.answers import AppPasswordAccepted, AppPasswordAnswer, HomeElsewhere, Refused, Unexpected
+from docstore_gateway.domain.app_passwords import AppPasswordCaller
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
@@ -140,6 +142,39 @@ class Upstreams:
             caller=None,
             as_service=True,
         )
+
+    async def verify_app_password(self, username: str, password: str) -> AppPasswordAnswer:
+        """metadata's answer to a username and app password (HTTP Basic at the edge), typed:
+        200 accepted, 401 refused, 421 `{home_region}` elsewhere; anything else unexpected."""
+        body = json.dumps({"username": username, "password": password}, separators=(",", ":"), ensure_ascii=False)
+        answer = await self.forward(
+            ACCOUNTS,
+            "POST",
+            "internal/app-passwords/verify",
+            query="",
+            headers={"content-type": "application/json"},
+            body=body.encode(),
+            caller=None,
+            as_service=True,
+        )
+        try:
+            if answer.status == 200:
+                found = answer.json()
+                return AppPasswordAccepted(
+                    AppPasswordCaller(
+                        account_id=str(found["account_id"]),
+                        role=str(found.get("role", "user")),
+                        app_password_id=str(found["app_password_id"]),
+                        scope=str(found["scope"]),
+                    )
+                )
+            if answer.status in (401, 422):  # 422: not even shaped like one; wrong all the same
+                return Refused()
+            if answer.status == 421:
+                return HomeElsewhere(str(answer.json()["home_region"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+        return Unexpected(answer.status)
 
     async def openapi(self, service: str) -> dict[str, Any] | None:
         try:

@@ -131,11 +131,18 @@ class Accounts:
             return None
         else:
             await self._record_login(AccountLoginFailed(account_id=account["_id"], username=account["username"]))
-        owner = await self.reads.replicas.owner_of(name)
+        if (home := await self.home_of(name)) is not None:
+            raise HomeElsewhere(home)
+        return None
+
+    async def home_of(self, username: str) -> str | None:
+        """The home region of the active account holding `username` (normalised) when it is
+        another region's (this one holds its replica); None otherwise."""
+        owner = await self.reads.replicas.owner_of(username)
         if owner is not None and owner["home_region"] != self.region:
             replica = await self.reads.replicas.replica(owner["account_id"])
             if replica is not None and status_of(replica) == "active":
-                raise HomeElsewhere(owner["home_region"])
+                return str(owner["home_region"])
         return None
 
     async def _record_login(self, event: AccountLoggedIn | AccountLoginFailed) -> None:
