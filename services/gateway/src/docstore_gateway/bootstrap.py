@@ -25,6 +25,7 @@ from docstore_gateway.service_layer.devices import AccountSessions, Revocations
 from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.ports import Repositories
 from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
+from docstore_gateway.service_layer.share_links import ShareLinks
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
@@ -51,6 +52,8 @@ class Services:
     logins: Logins
     forwarding: Forwarding
     app_passwords: AppPasswordChecks
+    share_links: ShareLinks
+    """A public share link's page (`/s/{token}`): metadata's typed answers, the password throttle."""
     """Who `Authorization: Basic` (username and app password) is: metadata's answer, remembered briefly."""
     account_sessions: AccountSessions
     revocations: Revocations
@@ -153,6 +156,7 @@ def bootstrap(
             app_passwords=app_passwords,
         ),
         app_passwords=app_passwords,
+        share_links=ShareLinks(upstreams, throttle),
         account_sessions=AccountSessions(authenticator, logins, devices),
         revocations=Revocations(uow, sign_outs, consumer=settings.service, app_passwords=app_passwords),
     )

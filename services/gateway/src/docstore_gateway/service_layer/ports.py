@@ -12,7 +12,13 @@ from datetime import datetime
 from typing import Protocol
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
-from docstore_gateway.domain.answers import AppPasswordAnswer
+from docstore_gateway.domain.answers import (
+    AppPasswordAnswer,
+    CredentialsAnswer,
+    LinkAnswer,
+    RedeemAnswer,
+    SecondFactorAnswer,
+)
 from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.sessions import Caller, RefreshToken, Session
 
@@ -100,15 +106,21 @@ class Repositories(Protocol):
 
 
 class Accounts(Protocol):
-    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
-        """The accounts service's answer to a username and password (UpstreamUnavailable when it
-        does not answer)."""
-        ...
+    """The accounts service's checks, answered as typed results (`domain/answers.py`); each raises
+    UpstreamUnavailable when it does not answer."""
 
-    async def verify_second_factor(self, account_id: str, code: str) -> UpstreamAnswer:
-        """The accounts service's answer to a second-factor code (TOTP or recovery) for the
-        account (UpstreamUnavailable when it does not answer)."""
-        ...
+    async def verify_credentials(self, username: str, password: str) -> CredentialsAnswer: ...
+
+    async def verify_second_factor(self, account_id: str, code: str) -> SecondFactorAnswer: ...
+
+
+class LinkDirectory(Protocol):
+    """metadata's public links, answered as typed results; UpstreamUnavailable when it does not
+    answer (or fails)."""
+
+    async def resolve_link(self, token: str) -> LinkAnswer: ...
+
+    async def redeem_link(self, token: str, password: str | None) -> RedeemAnswer: ...
 
 
 class AppPasswordVerifier(Protocol):
@@ -143,6 +155,12 @@ class Upstream(Protocol):
         """The owning service's answer (UpstreamUnavailable when it does not answer); `held`:
         a long poll, sent over the pool kept for them."""
         ...
+
+
+class LinkThrottle(Protocol):
+    async def link_password_allowed(self, link: str, address: str) -> int | None: ...
+
+    async def link_password_failed(self, link: str, address: str) -> None: ...
 
 
 class LoginThrottle(Protocol):
