@@ -28,6 +28,8 @@ class Victim:
     completed_upload_id: str
     link_id: str = ""
     """A public share link of the owner's on the document (its token is not kept)."""
+    app_password_id: str = ""
+    """An app password of the owner's (issue 36; the password itself is not kept)."""
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in an answer to anyone else."""
@@ -88,6 +90,8 @@ async def make_victim(gateway: str) -> Victim:
         await eventually(notified, timeout=60)
         link = await api.post(f"/v1/documents/{document_id}/links", headers=owner.auth, json={"note": name})
         assert link.status_code == 201, link.text
+        app_password = await api.post("/v1/account/app-passwords", headers=owner.auth, json={"name": "sync"})
+        assert app_password.status_code == 201, app_password.text
         return Victim(
             gateway,
             owner,
@@ -98,6 +102,7 @@ async def make_victim(gateway: str) -> Victim:
             pending.json()["upload_id"],
             second.json()["upload_id"],
             link.json()["id"],
+            app_password.json()["app_password_id"],
         )
 
 

@@ -2,7 +2,8 @@
 
 - another account's app password id cannot be revoked (404, and it goes on working), and an app
   password is worth nothing with another account's username;
-- a revoked app password is refused at once, with the Basic challenge and nothing else;
+- a revoked app password is refused at once, with the Basic challenge and nothing else, and so is
+  a deleted account's;
 - an app password reaches neither account security nor the app passwords themselves, so a stolen
   one cannot make another, list them, or lock its owner out;
 - no app password, nor its Basic header, is written in any log line of any service.
@@ -81,6 +82,11 @@ async def test_app_passwords_hold_against_another_account_a_revocation_and_the_l
     assert alices["password"] not in dead.text and alices["app_password_id"] not in dead.text
     again = await api.delete(f"/v1/account/app-passwords/{alices['app_password_id']}", headers=alice.auth)
     assert again.status_code == 404
+
+    # A deleted account's app passwords die with it, remembered by the gateway or not.
+    assert (await api.get("/v1/documents", headers=basic(bob.username, bobs["password"]))).status_code == 200
+    assert (await api.delete("/v1/account", headers=bob.auth)).status_code == 204
+    assert (await api.get("/v1/documents", headers=basic(bob.username, bobs["password"]))).status_code == 401
 
     # No app password and no Basic header in any log line of any service.
     secrets = [

@@ -91,7 +91,8 @@ class AccountAppPasswordCreated(Event):
 
 
 class AccountAppPasswordRevoked(Event):
-    """Emitted by `metadata` when an app password stopped working: its owner revoked it.
+    """Emitted by `metadata` when an app password stopped working: its owner revoked it, or the
+    account was deleted (one event per app password it had).
 
     The `gateway` stops trusting what it cached of the account's app passwords (each is checked
     again with metadata on its next use, and the revoked one is refused)."""

@@ -257,6 +257,9 @@ class InMemoryDeletion:
     async def release_email(self, account_id: str) -> None:
         return None
 
+    async def remove_app_passwords(self, account_id: str) -> list[str]:
+        return []
+
 
 @dataclass
 class World:

@@ -20,6 +20,7 @@ from docstore_events import (
     AccountUsernameConflicted,
 )
 from docstore_events.activity import AccountLoggedIn, AccountLoginFailed, ShareRevoked
+from docstore_events.credentials import AccountAppPasswordRevoked
 from docstore_events.notifications import FileUnfollowed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
@@ -223,6 +224,9 @@ class Accounts:
                     )
                 )
         await tx.repos.deletion.release_email(account_id)
+        # Its app passwords go too; the gateway stops trusting what it remembered of them (issue 36).
+        for app_id in await tx.repos.deletion.remove_app_passwords(account_id):
+            tx.emit(AccountAppPasswordRevoked(account_id=account_id, app_id=app_id, reason="account-deleted"))
 
     async def receive_replica(self, account_id: str, state: Mapping[str, Any]) -> bool:
         """Store another region's account (minimal state), once per version; emit `account.replicated`.
