@@ -31,6 +31,8 @@ class Victim:
     folder_id: str = ""
     folder_path: str = ""
     """An (empty) folder of the owner's, named with the marker (issue 37)."""
+    app_password_id: str = ""
+    """An app password of the owner's (issue 36; the password itself is not kept)."""
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in an answer to anyone else."""
@@ -94,6 +96,8 @@ async def make_victim(gateway: str) -> Victim:
         assert link.status_code == 201, link.text
         folder = await api.post("/v1/folders", headers=owner.auth, json={"parent": "/", "name": name + "-folder"})
         assert folder.status_code == 201, folder.text
+        app_password = await api.post("/v1/account/app-passwords", headers=owner.auth, json={"name": "sync"})
+        assert app_password.status_code == 201, app_password.text
         return Victim(
             gateway,
             owner,
@@ -106,6 +110,7 @@ async def make_victim(gateway: str) -> Victim:
             link.json()["id"],
             folder.json()["folder_id"],
             folder.json()["path"],
+            app_password.json()["app_password_id"],
         )
 
 

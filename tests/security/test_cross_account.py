@@ -53,6 +53,7 @@ def path_values(victim: Victim) -> dict[str, Any]:
         "version": 1,
         "grantee_id": victim.grantee.account_id,
         "link_id": victim.link_id,
+        "app_password_id": victim.app_password_id,
         "upload_id": victim.pending_upload_id,
         "account_id": victim.owner.account_id,
         "token": "A" * 43,
@@ -150,6 +151,8 @@ async def assert_victim_untouched(victim: Victim) -> None:
         assert (folder["path"], folder["trashed"]) == (victim.folder_path, False), folder
         links = (await api.get(f"/v1/documents/{victim.document_id}/links", headers=owner)).json()
         assert [(link["id"], link["state"]) for link in links["items"]] == [(victim.link_id, "active")], links
+        app_passwords = (await api.get("/v1/account/app-passwords", headers=owner)).json()
+        assert [item["app_password_id"] for item in app_passwords["items"]] == [victim.app_password_id], app_passwords
         account = (await api.get("/v1/account", headers=owner)).json()
         assert account.get("plan", "free") == "free" and account.get("status", "active") == "active", account
 

@@ -9,6 +9,7 @@ on a sessions database of its own, so its counters never touch the shared gatewa
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +224,36 @@ async def test_only_a_trusted_proxy_names_the_client_and_then_the_right_most_add
             [device] = [item for item in devices.json()["items"] if item.get("current")]
             addresses[peer] = device["address"]
     assert addresses == {"127.0.0.1": "127.0.0.1", "127.0.0.6": "127.0.0.6", TRUSTED_PROXY: "198.51.100.77"}
+
+
+async def test_wrong_app_passwords_for_one_username_are_throttled_like_logins(
+    system: System, throttled_gateway: str
+) -> None:
+    """Guessing an app password over HTTP Basic (issue 36) meets the username's limit, counted
+    apart from the web login's: the right app password waits too, the web login does not."""
+    target = await new_user(system.gateway)
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as shared:
+        made = await shared.post("/v1/account/app-passwords", json={"name": "rclone"}, headers=target.auth)
+        assert made.status_code == 201, made.text
+    right = made.json()["password"]
+
+    def basic(password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{target.username}:{password}".encode()).decode()}
+
+    async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as gateway:
+        statuses = []
+        for attempt in range(LOGIN_FAILURES + 3):
+            answer = await gateway.get(
+                "/v1/documents", headers=basic(f"aaaaa-aaaaa-aaaaa-aaaaa-aaaaa-aaa{attempt:02d}")
+            )
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                retry_after(answer)
+                break
+        assert statuses[-1] == 429, f"{len(statuses)} wrong app passwords, never throttled: {statuses}"
+        assert set(statuses[:-1]) == {401} and len(statuses) <= LOGIN_FAILURES + 1, statuses
+        waiting = await gateway.get("/v1/documents", headers=basic(right))
+        assert waiting.status_code == 429, waiting.text
+        assert right not in waiting.text
+        login = await gateway.post("/v1/sessions", json={"username": target.username, "password": PASSWORD})
+        assert login.status_code == 201, login.text

@@ -20,6 +20,8 @@ export const ACTION_WORDS = {
   "account.password-changed": "Changed the password",
   "account.password-reset": "Reset the password",
   "account.mfa-changed": "Turned two-step sign-in on or off",
+  "account.app-password-created": "Created an app password",
+  "account.app-password-revoked": "Revoked an app password",
   "account.sessions-revoked": "Signed out on every device",
   "account.new-sign-in": "Signed in from a new device",
   "account.email-changed": "Changed the e-mail address",

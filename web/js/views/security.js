@@ -1,6 +1,6 @@
 // Account security (issue 20): the e-mail verification banner and page, change password and
 // e-mail, two-step sign-in (TOTP enrolment, recovery codes, turning it off) and the devices
-// (sessions) signed in to the account.
+// (sessions) signed in to the account, and app passwords for tools (issue 36).
 import { api, ApiError, loggedOut, token } from "../api.js";
 import { session } from "../nav.js";
 import { PASSWORD_HINT, takeTokenFromUrl } from "./auth.js";
@@ -100,6 +100,7 @@ export async function securityView(main, _params, { isCurrent } = {}) {
   const state = await securityState();
   if (isCurrent && !isCurrent()) return;
   const devices = h("div", { id: "devices" }, h("p", { class: "loading" }, "Loading…"));
+  const appPasswords = h("div", { id: "app-passwords" }, h("p", { class: "loading" }, "Loading…"));
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, "Security"), h("a", { href: "#/settings" }, "Back to Settings")),
     emailCard(state),
@@ -108,8 +109,10 @@ export async function securityView(main, _params, { isCurrent } = {}) {
     h("section", { class: "card", "aria-labelledby": "devices-title" },
       h("h2", { id: "devices-title" }, "Devices"),
       h("p", { class: "muted" }, "Browsers and apps logged in to your account. Sign out any you do not recognise, then change your password."),
-      devices));
+      devices),
+    appPasswordsCard(appPasswords));
   await renderDevices(devices);
+  await renderAppPasswords(appPasswords);
 }
 
 function emailCard(state) {
@@ -420,4 +423,83 @@ function deviceRow(item, box) {
     h("td", {}, timeElement(item.created_at)),
     h("td", {}, timeElement(item.last_seen_at ?? item.last_seen ?? item.last_used_at)),
     h("td", {}, action));
+}
+
+// ---- app passwords (issue 36): for tools that speak only a username and a password
+
+const SCOPES = { "webdav-sync": "Files, read and write (WebDAV, sync)", "read-only": "Read only" };
+
+function appPasswordsCard(box) {
+  const name = h("input", { name: "app_password_name", id: "app-password-name", required: true, maxlength: "64", autocomplete: "off" });
+  const scope = h("select", { name: "scope", id: "app-password-scope" },
+    Object.entries(SCOPES).map(([value, label]) => h("option", { value }, label)));
+  const submit = h("button", { type: "submit" }, "Create app password");
+  const shown = h("div", { id: "app-password-new", role: "status" });
+  const form = h("form", { class: "stack", "aria-labelledby": "app-password-create-title" },
+    h("h3", { id: "app-password-create-title" }, "New app password"),
+    field("Name (the tool and the device it is for)", name),
+    field("Access", scope),
+    h("div", { class: "actions" }, submit),
+    shown);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!form.checkValidity()) {
+      form.reportValidity();
+      return;
+    }
+    busy(submit, async () => {
+      const made = await api("POST", "account/app-passwords", { json: { name: name.value.trim(), scope: scope.value } });
+      name.value = "";
+      const secret = h("code", { id: "app-password-secret", tabindex: "0" }, made.password);
+      clear(shown,
+        h("p", {}, `Your app password for “${made.name}”. Copy it now: it is not shown again. `,
+          `Use it with the username ${made.username}.`),
+        h("p", {}, secret, " ", copyButton("Copy", () => made.password, "app-password-copy")));
+      secret.focus();
+      await renderAppPasswords(box);
+    });
+  });
+  return h("section", { class: "card", "aria-labelledby": "app-passwords-title" },
+    h("h2", { id: "app-passwords-title" }, "App passwords"),
+    h("p", { class: "muted" },
+      "For tools that ask only for a username and a password (WebDAV clients, rclone, scripts), also with two-step sign-in on. ",
+      "They never sign in to this web app and never change your account's settings."),
+    form,
+    box);
+}
+
+async function renderAppPasswords(box) {
+  let items;
+  try {
+    items = (await api("GET", "account/app-passwords", { query: { limit: 100 } }))?.items || [];
+  } catch (error) {
+    clear(box, h("p", { class: "error-text" }, error.message));
+    return;
+  }
+  clear(box, items.length
+    ? h("table", { class: "devices-table", id: "app-passwords-table" },
+      h("caption", { class: "visually-hidden" }, "Your app passwords"),
+      h("thead", {}, h("tr", {},
+        ["Name", "Access", "Created", "Last used", ""].map((text) => h("th", { scope: "col" }, text || h("span", { class: "visually-hidden" }, "Actions"))))),
+      h("tbody", {}, items.map((item) => appPasswordRow(item, box))))
+    : h("p", { class: "empty" }, "No app passwords."));
+}
+
+function appPasswordRow(item, box) {
+  const revoke = h("button", { type: "button", class: "small", "aria-label": `Revoke ${item.name}` }, "Revoke");
+  revoke.addEventListener("click", async () => {
+    if (!(await confirmDialog(`Revoke “${item.name}”?`, "The tool using it is refused from now on.", "Revoke"))) return;
+    busy(revoke, async () => {
+      await api("DELETE", `account/app-passwords/${encodeURIComponent(item.app_password_id)}`);
+      announce(`${item.name} was revoked.`);
+      await renderAppPasswords(box);
+      focusHeading("app-passwords-title"); // the row (and its button) is gone
+    });
+  });
+  return h("tr", { dataset: { appPassword: item.app_password_id } },
+    h("th", { scope: "row" }, item.name),
+    h("td", {}, SCOPES[item.scope] || item.scope),
+    h("td", {}, timeElement(item.created_at)),
+    h("td", {}, item.last_used_at ? timeElement(item.last_used_at) : "Never"),
+    h("td", {}, revoke));
 }

@@ -69,3 +69,36 @@ class AccountSessionsRevoked(Event):
     """Access tokens issued before this instant (UTC) are no longer accepted."""
     reason: SessionsRevokedReason = "password-changed"
     """Why every session ends: the password was changed or reset, or two-step sign-in turned on."""
+
+
+AppPasswordScope = Literal["webdav-sync", "read-only"]
+AppPasswordRevokedReason = Literal["revoked", "account-deleted"]
+
+
+class AccountAppPasswordCreated(Event):
+    """Emitted by `metadata` when the owner created an app password: a password for one tool
+    (a WebDAV client, rclone, a script) that works with the username over HTTP Basic, also for
+    an account with two-step sign-in, within its `scope`. Never the password or its digest."""
+
+    type = "account.app-password-created"
+
+    app_id: str
+    """The app password's id (`apw_…`), as the owner's list shows it: never the password."""
+    name: str
+    """The owner's name for it ("rclone on the NAS")."""
+    scope: AppPasswordScope
+    """"webdav-sync": the files, read and write; "read-only": GET requests only."""
+
+
+class AccountAppPasswordRevoked(Event):
+    """Emitted by `metadata` when an app password stopped working: its owner revoked it, or the
+    account was deleted (one event per app password it had).
+
+    The `gateway` stops trusting what it cached of the account's app passwords (each is checked
+    again with metadata on its next use, and the revoked one is refused)."""
+
+    type = "account.app-password-revoked"
+
+    app_id: str
+    """The app password's id (`apw_…`)."""
+    reason: AppPasswordRevokedReason = "revoked"

@@ -29,6 +29,8 @@ from docstore_events.activity import (
 )
 from docstore_events.base import Event
 from docstore_events.credentials import (
+    AccountAppPasswordCreated,
+    AccountAppPasswordRevoked,
     AccountEmailVerified,
     AccountMfaChanged,
     AccountPasswordChanged,
@@ -74,6 +76,8 @@ CATALOGUE: tuple[type[Event], ...] = (
     AccountReplicated,
     AccountUsernameConflicted,
     # credentials and devices
+    AccountAppPasswordCreated,
+    AccountAppPasswordRevoked,
     AccountEmailVerified,
     AccountMfaChanged,
     AccountPasswordChanged,

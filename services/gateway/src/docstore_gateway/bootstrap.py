@@ -20,10 +20,12 @@ from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.domain.held import HeldRequests
 from docstore_gateway.domain.regions import Regions
 from docstore_gateway.domain.routing import ROUTE_TABLE
+from docstore_gateway.service_layer.app_passwords import AppPasswordChecks, AppPasswordRevocations
 from docstore_gateway.service_layer.devices import AccountSessions, Revocations
 from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.ports import Repositories
 from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
+from docstore_gateway.service_layer.share_links import ShareLinks
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
@@ -49,6 +51,10 @@ class Services:
     authenticator: Authenticator
     logins: Logins
     forwarding: Forwarding
+    app_passwords: AppPasswordChecks
+    share_links: ShareLinks
+    """A public share link's page (`/s/{token}`): metadata's typed answers, the password throttle."""
+    """Who `Authorization: Basic` (username and app password) is: metadata's answer, remembered briefly."""
     account_sessions: AccountSessions
     revocations: Revocations
 
@@ -103,7 +109,15 @@ def bootstrap(
     upstreams = Upstreams(clients, InternalAuth.from_settings(settings), held_clients)
     throttle = throttle or Throttle.from_settings(settings)
     sign_outs = SignOuts(devices)
-    authenticator = Authenticator(sessions, Regions(settings.region, settings.gateways()), sign_outs=sign_outs)
+    regions = Regions(settings.region, settings.gateways())
+    authenticator = Authenticator(sessions, regions, sign_outs=sign_outs)
+    app_passwords = AppPasswordChecks(
+        upstreams,
+        throttle,
+        AppPasswordRevocations(devices),
+        regions,
+        ttl_seconds=settings.app_password_cache_seconds,
+    )
     logins = Logins(
         sessions,
         upstreams,
@@ -139,7 +153,10 @@ def bootstrap(
                 total=settings.held_requests_total,
             ),
             held_retry_seconds=settings.held_requests_retry_seconds,
+            app_passwords=app_passwords,
         ),
+        app_passwords=app_passwords,
+        share_links=ShareLinks(upstreams, throttle),
         account_sessions=AccountSessions(authenticator, logins, devices),
-        revocations=Revocations(uow, sign_outs, consumer=settings.service),
+        revocations=Revocations(uow, sign_outs, consumer=settings.service, app_passwords=app_passwords),
     )

@@ -35,7 +35,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
         services = bootstrap(settings, **overrides)
-        register(services.events, services.revocations)  # account.sessions-revoked
+        register(services.events, services.revocations)  # account.sessions-revoked, account.app-password-revoked
         try:
             await services.start()
             app.state.services = services

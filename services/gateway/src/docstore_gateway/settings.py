@@ -119,6 +119,11 @@ class Settings(ServiceSettings, S3Settings):
     service that has them, apart from the pool (100) every other request uses."""
     held_requests_retry_seconds: int = Field(5, ge=1, le=3600)
     """`Retry-After` of a long poll refused for a cap."""
+    app_password_cache_seconds: float = Field(30.0, ge=0, le=600)
+    """How long a process trusts a username and app password metadata accepted (HTTP Basic),
+    without asking again: keyed by a SHA-256 of the pair, dropped at once by a revocation this
+    process forwarded, and within `SIGN_OUT_CACHE_SECONDS` by `account.app-password-revoked`.
+    0: every request asks metadata."""
 
     csp_extra_origins: str = ""
     """Space-separated origins added to the Content-Security-Policy's connect-src and form-action,

@@ -23,7 +23,7 @@ def test_merged_spec_keeps_what_the_route_table_publishes_only() -> None:
     spec = merge({"paths": {"/v1/sessions": {}}}, {"metadata": metadata_spec, "upload": None})
     assert set(spec["paths"]) == {"/v1/sessions", "/v1/documents", "/v1/accounts"}
     assert set(spec["paths"]["/v1/documents"]) == {"get"}
-    assert spec["paths"]["/v1/documents"]["get"]["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/v1/documents"]["get"]["security"] == [{"bearerAuth": []}, {"appPassword": []}]
     assert "security" not in spec["paths"]["/v1/accounts"]["post"]
     assert "DocumentOut" in spec["components"]["schemas"]
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from docstore_gateway.adapters.answers import credentials_answer
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
 from docstore_gateway.api.errors import answer
 from docstore_gateway.bootstrap import bootstrap
+from docstore_gateway.domain.answers import CredentialsAnswer
 from docstore_gateway.domain.errors import (
     AccountElsewhere,
     AccountsAnsweredUnexpectedly,
@@ -100,9 +102,12 @@ class ScriptedUpstreams:
     gate: asyncio.Event | None = None
     """When set, every call waits for it (a long poll held open)."""
 
-    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
-        return await self.forward(
-            "metadata", "POST", "internal/credentials/verify", query="", headers={}, body=b"", caller=None
+    async def verify_credentials(self, username: str, password: str) -> CredentialsAnswer:
+        # The scripted HTTP answer, typed as the adapter types it (adapters/answers.py).
+        return credentials_answer(
+            await self.forward(
+                "metadata", "POST", "internal/credentials/verify", query="", headers={}, body=b"", caller=None
+            )
         )
 
     async def forward(

@@ -39,6 +39,7 @@ from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
 from docstore_metadata.adapters.account_mail import NotifyMailer
+from docstore_metadata.adapters.app_passwords import AppPasswordRepository, app_password_repositories
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_metadata.adapters.consistency import RecordedVersions
 from docstore_metadata.adapters.credentials import credential_repositories, ensure_credential_indexes
@@ -51,6 +52,7 @@ from docstore_metadata.domain.credentials import SecretBox, parse_keys
 from docstore_metadata.service_layer.account_purge import AccountPurge
 from docstore_metadata.service_layer.account_security import AccountSecurity
 from docstore_metadata.service_layer.accounts import Accounts
+from docstore_metadata.service_layer.app_passwords import AppPasswords
 from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.consistency import RecordedVersionsCheck
 from docstore_metadata.service_layer.documents import Documents, Limits
@@ -87,6 +89,8 @@ class Services:
     """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
     account_security: AccountSecurity
     """Verification, reset, password and e-mail changes, 2FA (its own unit of work; README "Account security")."""
+    app_passwords: AppPasswords
+    """App passwords: create, list, revoke, the gateway's check (its own unit of work; README "App passwords")."""
     account_purge: AccountPurge
     """A deleted account's documents, purged after the grace period (README "Deleting an account")."""
     consistency: ConsistencyChecker
@@ -100,6 +104,7 @@ class Services:
         await ensure_indexes(self.runtime.db, self.listing)
         await self.audit.reads.ensure_indexes()
         await ensure_credential_indexes(self.runtime.db)
+        await AppPasswordRepository(self.runtime.db).ensure_indexes()
         self.runtime.background("metadata-audit-retention", self.audit.run_purge)
         self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
@@ -133,6 +138,9 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
     links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
     account_security = account_security_on(settings, runtime)
+    accounts = Accounts(
+        uow, reads, settings.region, replication_written=queue.wake, on_sign_up=account_security.on_sign_up
+    )
     return Services(
         audit=audit_trail(settings, runtime),
         consistency=consistency_on(settings, runtime),
@@ -147,9 +155,8 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
         listing=listing,
         uow=uow,
         reads=reads,
-        accounts=Accounts(
-            uow, reads, settings.region, replication_written=queue.wake, on_sign_up=account_security.on_sign_up
-        ),
+        accounts=accounts,
+        app_passwords=app_passwords_on(runtime, accounts, reads),
         account_security=account_security,
         account_purge=AccountPurge(
             uow,
@@ -214,6 +221,14 @@ def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountS
         replication_secret=settings.replication_secret,
         peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
         report_to=settings.security_contact,
+    )
+
+
+def app_passwords_on(runtime: ServiceRuntime, accounts: Accounts, reads: Repositories) -> AppPasswords:
+    """App passwords on metadata's database, with their own unit of work (collection `app_passwords`)."""
+    bound = app_password_repositories(runtime.db)
+    return AppPasswords(
+        runtime.events.unit_of_work(bound), bound(None), reads.accounts, accounts.home_of, region=accounts.region
     )
 
 

@@ -259,6 +259,9 @@ class InMemoryDeletion:
     async def release_email(self, account_id: str) -> None:
         return None
 
+    async def remove_app_passwords(self, account_id: str) -> list[str]:
+        return []
+
 
 class InMemoryFolders:
     """`adapters/folders.py`: folder rows, folder jobs, and the document ranges jobs rewrite

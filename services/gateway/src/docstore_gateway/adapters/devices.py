@@ -7,6 +7,8 @@
   "new sign-in" rule); forgotten a year after it was last seen;
 - `sign_outs`: per account, the instant before which every login was revoked
   (`account.sessions-revoked`);
+- `app_password_revocations`: per account, the instant before which the gateway's checks of
+  its app passwords no longer stand (`account.app-password-revoked`);
 - `mfa_tickets_spent`: the ids of spent second-step tickets, until they expire (TTL index).
 
 Bound to a unit of work's transaction when `session` is given.
@@ -27,6 +29,7 @@ FAMILIES = "session_families"
 KNOWN_DEVICES = "known_devices"
 SIGN_OUTS = "sign_outs"
 SPENT_TICKETS = "mfa_tickets_spent"
+APP_PASSWORD_REVOCATIONS = "app_password_revocations"
 KNOWN_DEVICE_DAYS = 365
 
 
@@ -53,6 +56,7 @@ class MongoDevices:
         self.known = db[KNOWN_DEVICES]
         self.sign_outs = db[SIGN_OUTS]
         self.tickets = db[SPENT_TICKETS]
+        self.app_password_revocations = db[APP_PASSWORD_REVOCATIONS]
         self.session = session
 
     async def ensure_indexes(self) -> None:
@@ -132,6 +136,15 @@ class MongoDevices:
         return None if row is None else _aware(row["valid_after"])
 
     # --- second-step tickets ---
+
+    async def app_passwords_revoked(self, account_id: str, moment: datetime) -> None:
+        await self.app_password_revocations.update_one(
+            {"_id": account_id}, {"$max": {"after": moment}}, upsert=True, session=self.session
+        )
+
+    async def app_passwords_revoked_at(self, account_id: str) -> datetime | None:
+        row = await self.app_password_revocations.find_one({"_id": account_id}, session=self.session)
+        return None if row is None else _aware(row["after"])
 
     async def ticket_spent(self, ticket_id: str) -> bool:
         return await self.tickets.find_one({"_id": ticket_id}, {"_id": 1}, session=self.session) is not None

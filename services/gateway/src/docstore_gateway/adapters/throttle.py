@@ -114,6 +114,18 @@ class Throttle:
         counts toward the username's)."""
         await self._hit(self.login_per_username, "mfa-account", account_id)
 
+    async def app_password_attempt(self, username: str, address: str) -> int | None:
+        """Before checking an app password (HTTP Basic, not remembered): counts the attempt for the
+        address (the login's counter: one budget), and refuses while the address or the username,
+        by its wrong app passwords (the username limits, counted apart from web logins), is over."""
+        waits = [await self._hit(self.login_per_address, "login-address", address)]
+        waits.append(await self._test(self.login_per_username, "app-password-username", normalise_username(username)))
+        return max((wait for wait in waits if wait), default=None)
+
+    async def app_password_failed(self, username: str) -> None:
+        """A wrong username and app password: counts toward the username's app-password limits."""
+        await self._hit(self.login_per_username, "app-password-username", normalise_username(username))
+
     async def link_password_allowed(self, link: str, address: str) -> int | None:
         """Before checking a share link's password: refuses while this address is over the
         link's wrong-password limits, or the link is over its own limits whatever the address

@@ -14,6 +14,20 @@ from opentelemetry import propagate
 from prometheus_client import Histogram
 
 from docstore_events.origin import current_origin
+from docstore_gateway.adapters.answers import (
+    app_password_answer,
+    credentials_answer,
+    link_answer,
+    redeem_answer,
+    second_factor_answer,
+)
+from docstore_gateway.domain.answers import (
+    AppPasswordAnswer,
+    CredentialsAnswer,
+    LinkAnswer,
+    RedeemAnswer,
+    SecondFactorAnswer,
+)
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
@@ -46,6 +60,12 @@ class UpstreamAnswer:
 
     def json(self) -> Any:
         return json.loads(self.content)
+
+    @property
+    def succeeded(self) -> bool:
+        """The service did what was asked (2xx): forwarded answers are returned as they are, and
+        this is all a use case reads of them."""
+        return 200 <= self.status < 300
 
 
 class Upstreams:
@@ -112,13 +132,14 @@ class Upstreams:
                 returned[name] = f"{returned[name]}, {value}" if name in returned else value
         return UpstreamAnswer(answer.status, answer.content, returned)
 
-    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
-        """The accounts service's answer to a username and password, asked as the gateway itself."""
-        body = json.dumps({"username": username, "password": password}, separators=(",", ":"), ensure_ascii=False)
+    async def _ask(self, path: str, payload: dict[str, Any]) -> UpstreamAnswer:
+        """POST `payload` to metadata's internal `path`, as the gateway itself (service identity).
+        Credentials and tokens travel in the body only, never in a path or query."""
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         return await self.forward(
             ACCOUNTS,
             "POST",
-            "internal/credentials/verify",
+            path,
             query="",
             headers={"content-type": "application/json"},
             body=body.encode(),
@@ -126,20 +147,30 @@ class Upstreams:
             as_service=True,
         )
 
-    async def verify_second_factor(self, account_id: str, code: str) -> UpstreamAnswer:
+    async def verify_credentials(self, username: str, password: str) -> CredentialsAnswer:
+        """The accounts service's answer to a username and password (the login's first step)."""
+        answer = await self._ask("internal/credentials/verify", {"username": username, "password": password})
+        return credentials_answer(answer)
+
+    async def verify_second_factor(self, account_id: str, code: str) -> SecondFactorAnswer:
         """The accounts service's answer to a second-factor code for the account (the login's
-        second step), asked as the gateway itself. The code goes in the body only."""
-        body = json.dumps({"code": code}, separators=(",", ":"), ensure_ascii=False)
-        return await self.forward(
-            ACCOUNTS,
-            "POST",
-            f"internal/accounts/{quote(account_id, safe='')}/mfa/verify",
-            query="",
-            headers={"content-type": "application/json"},
-            body=body.encode(),
-            caller=None,
-            as_service=True,
-        )
+        second step)."""
+        answer = await self._ask(f"internal/accounts/{quote(account_id, safe='')}/mfa/verify", {"code": code})
+        return second_factor_answer(answer)
+
+    async def verify_app_password(self, username: str, password: str) -> AppPasswordAnswer:
+        """metadata's answer to a username and app password (HTTP Basic at the edge)."""
+        answer = await self._ask("internal/app-passwords/verify", {"username": username, "password": password})
+        return app_password_answer(answer)
+
+    async def resolve_link(self, token: str) -> LinkAnswer:
+        """What a public link's page shows (counts nothing); UpstreamUnavailable when metadata
+        does not answer or fails."""
+        return link_answer(await self._ask("internal/links/resolve", {"token": token}))
+
+    async def redeem_link(self, token: str, password: str | None) -> RedeemAnswer:
+        """Every check, one download counted, a signed URL; UpstreamUnavailable as `resolve_link`."""
+        return redeem_answer(await self._ask("internal/links/redeem", {"token": token, "password": password}))
 
     async def openapi(self, service: str) -> dict[str, Any] | None:
         try:

@@ -16,10 +16,19 @@ from fastapi.responses import JSONResponse, Response
 from docstore_events import asyncapi
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.deps import ServicesDep
+from docstore_gateway.domain.app_passwords import refusal as app_password_refusal
 from docstore_gateway.domain.routing import PASSWORD_RESET, ROUTE_TABLE, SIGN_UP, PublicRoute, route_for
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+APP_PASSWORD = {
+    "appPassword": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "The username and an app password (POST /v1/account/app-passwords), for tools: "
+        "`read-only` ones GET only; never account settings, security or admin routes",
+    }
+}
 SERVICES = sorted({route.service for route in ROUTE_TABLE})
 
 
@@ -35,6 +44,8 @@ def gateway_answers(operation: dict[str, Any], route: PublicRoute) -> dict[str, 
     extra: dict[str, Any] = {}
     if not public:
         extra["security"] = [{"bearerAuth": []}]
+        if app_password_refusal("webdav-sync", route.method, route.template) is None:
+            extra["security"].append({"appPassword": []})
         responses.setdefault("401", {"description": PROBLEM_RESPONSES[401], "content": PROBLEM})
     if "requestBody" in operation:
         responses.setdefault("413", {"description": "Request body above the gateway's limit", "content": PROBLEM})
@@ -50,7 +61,7 @@ def merge(own: dict[str, Any], service_specs: dict[str, dict[str, Any] | None]) 
     spec = {**own, "paths": dict(own.get("paths", {}))}
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    components.setdefault("securitySchemes", {}).update(BEARER)
+    components.setdefault("securitySchemes", {}).update(BEARER | APP_PASSWORD)
     for service, service_spec in service_specs.items():
         if not service_spec:
             continue

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import re
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs
@@ -29,15 +27,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from docstore_gateway.api.deps import ServicesDep
 from docstore_gateway.api.routes import client_address
+from docstore_gateway.domain.answers import LinkGone, LinkMissing, LinkRedeemed, LinkRefused, LinkShown
 from docstore_gateway.domain.errors import UpstreamUnavailable
+from docstore_gateway.service_layer.share_links import TOKEN, PasswordAgain, TryAgainLater
 from docstore_kit.sizes import size_text
 
 router = APIRouter(include_in_schema=False)
+__all__ = ["STYLE", "STYLE_HASH", "TOKEN", "download_page", "refusal", "router"]
 
 PAGE_PREFIX = "/s/"
-TOKEN = re.compile(r"[A-Za-z0-9_-]{20,512}")
-"""What a link token can look like (`secrets.token_urlsafe(32)`: 43 characters); anything else
-is answered 404 without asking metadata."""
 MAX_FORM_BYTES = 4096
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -76,14 +74,6 @@ NOT_FOUND = (404, "Link not found", "This link does not exist. Check that it was
 UNAVAILABLE = (503, "Try again in a moment", "DocStore could not look this link up just now. Please try again.")
 
 
-def _detail(answer: Any, fallback: str) -> str:
-    try:
-        detail = answer.json().get("detail")
-    except (ValueError, AttributeError):
-        return fallback
-    return detail if isinstance(detail, str) and detail else fallback
-
-
 def download_page(link: dict[str, Any], *, error: str | None = None, status: int = 200) -> HTMLResponse:
     """The link's page: name, size, note, download button, a password field when protected."""
     parts = [f"<h1>{escape(str(link['name']))}</h1>"]
@@ -110,77 +100,50 @@ def download_page(link: dict[str, Any], *, error: str | None = None, status: int
     return _page(str(link["name"]), "".join(parts), status)
 
 
-async def _ask(services: Any, path: str, payload: dict[str, Any]) -> Any:
-    """POST `payload` to metadata's internal `path` as the gateway (service identity)."""
-    return await services.upstreams.forward(
-        "metadata",
-        "POST",
-        path,
-        query="",
-        headers={"content-type": "application/json"},
-        body=json.dumps(payload).encode(),
-        caller=None,
-        as_service=True,
-    )
-
-
-def _gone_or_missing(answer: Any) -> HTMLResponse | None:
-    if answer.status == 404:
-        return refusal(*NOT_FOUND)
-    if answer.status == 410:
-        return refusal(410, "This link no longer works", _detail(answer, "This link no longer works."))
-    if answer.status >= 500:
-        return refusal(*UNAVAILABLE)
-    return None
+def _refusal_page(answer: LinkMissing | LinkGone | LinkRefused) -> HTMLResponse:
+    match answer:
+        case LinkGone(reason=reason):
+            return refusal(410, "This link no longer works", reason or "This link no longer works.")
+        case LinkRefused(reason=reason):
+            return refusal(400, "Could not download", reason or "This download could not be started.")
+        case _:
+            return refusal(*NOT_FOUND)
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
 async def share_page(token: str, services: ServicesDep) -> Response:
-    if not TOKEN.fullmatch(token):
-        return refusal(*NOT_FOUND)
     try:
-        answer = await _ask(services, "internal/links/resolve", {"token": token})
+        answer = await services.share_links.show(token)
     except UpstreamUnavailable:
         return refusal(*UNAVAILABLE)
-    if answer.status == 200:
-        return download_page(answer.json())
-    return _gone_or_missing(answer) or refusal(*NOT_FOUND)
+    if isinstance(answer, LinkShown):
+        return download_page(answer.link)
+    return _refusal_page(answer)
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
 async def share_download(token: str, request: Request, services: ServicesDep) -> Response:
-    if not TOKEN.fullmatch(token):
-        return refusal(*NOT_FOUND)
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
         return refusal(413, "Too much", "That form was too large.")
     form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=8)
     password = (form.get("password") or [""])[0] or None
-    address = client_address(request)
-    throttle = services.throttle
-    if password is not None and (wait := await throttle.link_password_allowed(token, address)):
-        return refusal(
-            429,
-            "Too many tries",
-            f"Too many wrong passwords for this link. Try again in {wait} seconds.",
-            {"Retry-After": str(wait)},
-        )
     try:
-        answer = await _ask(services, "internal/links/redeem", {"token": token, "password": password})
+        outcome = await services.share_links.download(token, password, address=client_address(request))
     except UpstreamUnavailable:
         return refusal(*UNAVAILABLE)
-    if answer.status == 200:
-        return RedirectResponse(answer.json()["url"], status_code=303, headers=NO_STORE)
-    if answer.status == 401:
-        if password is not None:
-            await throttle.link_password_failed(token, address)
-        try:
-            resolved = await _ask(services, "internal/links/resolve", {"token": token})
-        except UpstreamUnavailable:
-            return refusal(*UNAVAILABLE)
-        if resolved.status != 200:
-            return _gone_or_missing(resolved) or refusal(*NOT_FOUND)
-        return download_page(resolved.json(), error=_detail(answer, "That password is not right."), status=401)
-    return _gone_or_missing(answer) or refusal(
-        400, "Could not download", _detail(answer, "This download could not be started.")
-    )
+    match outcome:
+        case LinkRedeemed(url=url):
+            return RedirectResponse(url, status_code=303, headers=NO_STORE)
+        case TryAgainLater(wait=wait):
+            return refusal(
+                429,
+                "Too many tries",
+                f"Too many wrong passwords for this link. Try again in {wait} seconds.",
+                {"Retry-After": str(wait)},
+            )
+        case PasswordAgain(link=shown, reason=reason):
+            return download_page(shown.link, error=reason or "That password is not right.", status=401)
+        case LinkMissing() | LinkGone() | LinkRefused():
+            return _refusal_page(outcome)
+    return refusal(*NOT_FOUND)

@@ -324,3 +324,33 @@ class NoSuchSession(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("no such session: it has ended, or is not yours")
+
+
+BASIC_CHALLENGE = 'Basic realm="DocStore", charset="UTF-8"'
+
+
+class WrongAppPassword(GatewayError):
+    """HTTP Basic with a username and app password metadata refused: wrong, revoked, another
+    account's, or the account's own password (which never works here). 401 with the Basic challenge."""
+
+    status = 401
+    problem = "wrong-app-password"
+    title = "Wrong username or app password"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "wrong username or app password: create an app password in the web app (Security), "
+            "or sign in at POST /v1/sessions"
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": BASIC_CHALLENGE}
+
+
+class AppPasswordNotAllowed(GatewayError, Forbidden):
+    """A request an app password may not make: account settings and security, admin routes, or a
+    change with a read-only app password (403)."""
+
+    status = 403
+    problem = "app-password-not-allowed"
+    title = "Not allowed with an app password"

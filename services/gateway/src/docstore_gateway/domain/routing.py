@@ -112,6 +112,7 @@ PARAMETERS: dict[str, str] = {
     "grantee_id": "id",
     "link_id": "id",
     "webhook_id": "id",
+    "app_password_id": "id",
     "upload_id": "id",
     "version": "int",
     "signature": "token",
@@ -199,6 +200,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/account/mfa/enrol"),
         ("POST", "/account/mfa/confirm"),
         ("DELETE", "/account/mfa"),
+        # App passwords (issue 36): for tools over HTTP Basic; managed with a signed-in session only.
+        ("GET", "/account/app-passwords"),
+        ("POST", "/account/app-passwords"),
+        ("DELETE", "/account/app-passwords/{app_password_id}"),
         ("GET", "/documents"),
         ("GET", "/documents/search"),
         ("GET", "/documents/{document_id}"),

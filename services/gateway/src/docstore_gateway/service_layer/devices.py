@@ -8,11 +8,13 @@ Its id (`session_id`) is the family's id, which grants nothing by itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from docstore_events.credentials import AccountSessionsRevoked
+from docstore_events.credentials import AccountAppPasswordRevoked, AccountSessionsRevoked
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.errors import NoSuchSession
+from docstore_gateway.service_layer.app_passwords import AppPasswordChecks
 from docstore_gateway.service_layer.ports import DeviceRepository, Repositories
 from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
 
@@ -68,10 +70,18 @@ class Revocations:
     the account before the event's `revoked_before` ends. Idempotent: once per event id, and
     doing it twice would change nothing anyway (the latest revocation time wins)."""
 
-    def __init__(self, uow: UnitOfWork[Repositories], sign_outs: SignOuts, *, consumer: str = "gateway") -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork[Repositories],
+        sign_outs: SignOuts,
+        *,
+        consumer: str = "gateway",
+        app_passwords: AppPasswordChecks | None = None,
+    ) -> None:
         self.uow = uow
         self.sign_outs = sign_outs
         self.consumer = consumer
+        self.app_passwords = app_passwords
 
     async def sessions_revoked(self, event_id: str, event: AccountSessionsRevoked) -> bool:
         """Store the revocation time (access tokens of earlier logins are refused from now on)
@@ -84,4 +94,18 @@ class Revocations:
 
         done = await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
         self.sign_outs.forget(account_id)
+        return done
+
+    async def app_password_revoked(self, event_id: str, event: AccountAppPasswordRevoked) -> bool:
+        """`account.app-password-revoked`: every check of the account's app passwords made
+        before now (this gateway's clock, which also made them) is made again on its next use, so
+        the revoked one is refused and the others go on. Idempotent (the latest time wins)."""
+        account_id, moment = event.account_id, datetime.now(UTC)
+
+        async def work(tx: Transaction[Repositories]) -> None:
+            await tx.repos.devices.app_passwords_revoked(account_id, moment)
+
+        done = await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
+        if self.app_passwords is not None:
+            self.app_passwords.forget_account(account_id)
         return done

@@ -9,13 +9,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.app_passwords import is_basic, refusal
 from docstore_gateway.domain.errors import AdminOnly, BodyTooLarge, NoSuchRoute, Throttled, TooManyHeld
 from docstore_gateway.domain.held import HeldRequests, is_held
 from docstore_gateway.domain.routing import PASSWORD_RESET, SIGN_UP, checked_segments, resolve
+from docstore_gateway.service_layer.app_passwords import AppPasswordChecks
 from docstore_gateway.service_layer.ports import LoginThrottle, SessionRepository, Upstream
 from docstore_gateway.service_layer.sessions import Authenticator
 
 ACCOUNT_DELETION = ("DELETE", "/account")
+APP_PASSWORD_REVOCATION = ("DELETE", "/account/app-passwords/{app_password_id}")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,10 @@ class Forwarding:
         max_body_bytes: int,
         held: HeldRequests | None = None,
         held_retry_seconds: int = 5,
+        app_passwords: AppPasswordChecks | None = None,
     ) -> None:
+        """`app_passwords`: who `Authorization: Basic` (a username and app password) is; None:
+        Basic is refused as any non-bearer header is."""
         self.upstreams = upstreams
         self.authenticator = authenticator
         self.sessions = sessions
@@ -52,10 +58,12 @@ class Forwarding:
         self.max_body_bytes = max_body_bytes
         self.held = held or HeldRequests(per_account=6, per_address=30, total=400)
         self.held_retry_seconds = held_retry_seconds
+        self.app_passwords = app_passwords
 
     async def forward(self, request: Incoming) -> UpstreamAnswer:
         """The owning service's answer, or a refusal: a malformed path (400), no such route (404),
-        another method (405), no live session (401, or 307 home), not an admin (403), too many
+        another method (405), no live session or wrong app password (401, or 307 home), not an
+        admin or not for an app password (403), too many
         sign-ups or password-reset requests from the address, or too many long polls held by the
         account or address (429), a body too large (413), the service unavailable (503)."""
         # The edge middleware already refused malformed paths; checking again keeps this safe alone.
@@ -67,7 +75,14 @@ class Forwarding:
         caller = None
         if not route.public:
             target = f"/v1/{canonical}" + (f"?{request.query}" if request.query else "")
-            _, caller = await self.authenticator.caller(request.headers.get("authorization"), target)
+            authorization = request.headers.get("authorization")
+            if self.app_passwords is not None and is_basic(authorization):
+                tool = await self.app_passwords.caller(authorization, address=request.address, target=target)
+                if refused := refusal(tool.scope, request.method, route.template):
+                    raise refused
+                caller = tool.caller
+            else:
+                _, caller = await self.authenticator.caller(authorization, target)
             if route.admin and caller.role != "admin":
                 raise AdminOnly()
         if route is SIGN_UP and (wait := await self.throttle.sign_up(request.address)):
@@ -96,6 +111,9 @@ class Forwarding:
         finally:
             if hold:
                 hold.release()
-        if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.status == 204:
+        if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.succeeded:
             await self.sessions.remove_account(caller.account_id)  # a deleted account keeps no session
+        if caller and self.app_passwords is not None and answer.succeeded:
+            if (route.method, route.template) in (ACCOUNT_DELETION, APP_PASSWORD_REVOCATION):
+                self.app_passwords.forget_account(caller.account_id)  # at once here; other replicas by event
         return answer

@@ -12,6 +12,13 @@ from datetime import datetime
 from typing import Protocol
 
 from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.answers import (
+    AppPasswordAnswer,
+    CredentialsAnswer,
+    LinkAnswer,
+    RedeemAnswer,
+    SecondFactorAnswer,
+)
 from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.sessions import Caller, RefreshToken, Session
 
@@ -77,6 +84,10 @@ class DeviceRepository(Protocol):
 
     async def valid_after(self, account_id: str) -> datetime | None: ...
 
+    async def app_passwords_revoked(self, account_id: str, moment: datetime) -> None: ...
+
+    async def app_passwords_revoked_at(self, account_id: str) -> datetime | None: ...
+
     async def ticket_spent(self, ticket_id: str) -> bool: ...
 
     async def spend_ticket(self, ticket_id: str, expires_at: datetime) -> bool:
@@ -95,15 +106,36 @@ class Repositories(Protocol):
 
 
 class Accounts(Protocol):
-    async def verify_credentials(self, username: str, password: str) -> UpstreamAnswer:
-        """The accounts service's answer to a username and password (UpstreamUnavailable when it
+    """The accounts service's checks, answered as typed results (`domain/answers.py`); each raises
+    UpstreamUnavailable when it does not answer."""
+
+    async def verify_credentials(self, username: str, password: str) -> CredentialsAnswer: ...
+
+    async def verify_second_factor(self, account_id: str, code: str) -> SecondFactorAnswer: ...
+
+
+class LinkDirectory(Protocol):
+    """metadata's public links, answered as typed results; UpstreamUnavailable when it does not
+    answer (or fails)."""
+
+    async def resolve_link(self, token: str) -> LinkAnswer: ...
+
+    async def redeem_link(self, token: str, password: str | None) -> RedeemAnswer: ...
+
+
+class AppPasswordVerifier(Protocol):
+    async def verify_app_password(self, username: str, password: str) -> AppPasswordAnswer:
+        """metadata's answer to a username and app password, typed (UpstreamUnavailable when it
         does not answer)."""
         ...
 
-    async def verify_second_factor(self, account_id: str, code: str) -> UpstreamAnswer:
-        """The accounts service's answer to a second-factor code (TOTP or recovery) for the
-        account (UpstreamUnavailable when it does not answer)."""
+
+class AppPasswordRevocationStore(Protocol):
+    async def app_passwords_revoked(self, account_id: str, moment: datetime) -> None:
+        """Remember that checks of the account's app passwords made before `moment` no longer stand."""
         ...
+
+    async def app_passwords_revoked_at(self, account_id: str) -> datetime | None: ...
 
 
 class Upstream(Protocol):
@@ -125,6 +157,12 @@ class Upstream(Protocol):
         ...
 
 
+class LinkThrottle(Protocol):
+    async def link_password_allowed(self, link: str, address: str) -> int | None: ...
+
+    async def link_password_failed(self, link: str, address: str) -> None: ...
+
+
 class LoginThrottle(Protocol):
     async def login_attempt(self, username: str, address: str) -> int | None: ...
 
@@ -140,3 +178,10 @@ class LoginThrottle(Protocol):
         ...
 
     async def mfa_failed(self, account_id: str) -> None: ...
+
+    async def app_password_attempt(self, username: str, address: str) -> int | None:
+        """Before asking metadata about an app password: counts the attempt for the address (the
+        login's budget), refuses while the address or the username (by its wrong app passwords) is over."""
+        ...
+
+    async def app_password_failed(self, username: str) -> None: ...

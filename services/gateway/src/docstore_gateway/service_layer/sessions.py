@@ -18,6 +18,7 @@ from docstore_events.activity import SessionEnded as SessionEndedEvent
 from docstore_events.activity import SessionEndReason
 from docstore_events.devices import NewDeviceSignInDetected
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_gateway.domain.answers import CodeAccepted, Gone, HomeElsewhere, NameLost, PasswordAccepted, Refused
 from docstore_gateway.domain.devices import Device, client_of, device_key, is_new_sign_in
 from docstore_gateway.domain.errors import (
     AccountsAnsweredUnexpectedly,
@@ -178,18 +179,19 @@ class Logins:
             answer = await self.accounts.verify_credentials(username, password)
         except UpstreamUnavailable as error:
             raise AccountsUnavailable() from error
-        if answer.status == 401:
-            await self.throttle.login_failed(username)
-            raise WrongPassword()
-        if answer.status == 421:  # metadata's replica: the account's home is another region
-            raise self.authenticator.regions.send_home(answer.json()["home_region"], _target(LOGIN_PATH, query))
-        if answer.status == 409:  # lost its username: say so, as metadata put it
-            raise UsernameLost(answer.json())
-        if answer.status != 200:
-            raise AccountsAnsweredUnexpectedly()
-        account = answer.json()
-        account_id, role = account["account_id"], account.get("role", "user")
-        if account.get("mfa_required"):
+        match answer:
+            case PasswordAccepted(account_id=account_id, role=role, mfa_required=mfa_required):
+                pass
+            case Refused():
+                await self.throttle.login_failed(username)
+                raise WrongPassword()
+            case HomeElsewhere(region=region):  # metadata holds a replica: log in at the home region
+                raise self.authenticator.regions.send_home(region, _target(LOGIN_PATH, query))
+            case NameLost(answer=lost):  # say so, as metadata put it
+                raise UsernameLost(lost)
+            case _:
+                raise AccountsAnsweredUnexpectedly()
+        if mfa_required:
             if not self.ticket_keys:
                 raise AccountsAnsweredUnexpectedly()  # no key to sign a ticket with: never a session
             ticket, _ = issue_ticket(
@@ -230,13 +232,16 @@ class Logins:
             answer = await self.accounts.verify_second_factor(found.account_id, code)
         except UpstreamUnavailable as error:
             raise AccountsUnavailable() from error
-        if answer.status in (401, 422):  # 422: not even the shape of a code; a wrong one all the same
-            await self.throttle.mfa_failed(found.account_id)
-            raise WrongCode()
-        if answer.status in (404, 409, 410):  # the account is gone, or 2FA went off meanwhile
-            raise MfaTicketRefused()
-        if answer.status != 200:
-            raise AccountsAnsweredUnexpectedly()
+        match answer:
+            case CodeAccepted():
+                pass
+            case Refused():  # a wrong code, or not even the shape of one
+                await self.throttle.mfa_failed(found.account_id)
+                raise WrongCode()
+            case Gone():  # the account is gone, or 2FA went off meanwhile
+                raise MfaTicketRefused()
+            case _:
+                raise AccountsAnsweredUnexpectedly()
         # Spent only now: a mistyped code may be tried again (throttled), a used ticket never.
         if self.devices is not None and not await self.devices.spend_ticket(found.ticket_id, found.expires_at):
             raise MfaTicketRefused()

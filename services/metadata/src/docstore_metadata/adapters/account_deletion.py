@@ -25,6 +25,7 @@ class AccountDeletionRepository:
         self.follows = db["follows"]
         self.documents = db["documents"]
         self.emails = db["verified_emails"]
+        self.app_passwords = db["app_passwords"]
         self.accounts = db["accounts"]
         self.session = session
 
@@ -53,6 +54,12 @@ class AccountDeletionRepository:
     async def release_email(self, account_id: str) -> None:
         """The account's verified address is free again (another account may verify it)."""
         await self.emails.delete_many({"account_id": account_id}, session=self.session)
+
+    async def remove_app_passwords(self, account_id: str) -> list[str]:
+        """The account's app passwords (issue 36) are deleted; their ids."""
+        rows = await self.app_passwords.find({"account_id": account_id}, {"_id": 1}, session=self.session).to_list(None)
+        await self.app_passwords.delete_many({"account_id": account_id}, session=self.session)
+        return [str(row["_id"]) for row in rows]
 
     async def schedule_purge(self, account_id: str, at: datetime) -> int:
         """Mark the account's documents for purging at `at` (documents marked already keep theirs)."""

@@ -45,6 +45,8 @@ ACTIONS: dict[str, str] = {
     "account.password-changed": "password changed",
     "account.mfa-changed": "two-step sign-in turned on or off",
     "account.sessions-revoked": "signed out everywhere",
+    "account.app-password-created": "app password created",
+    "account.app-password-revoked": "app password revoked",
     "account.new-sign-in": "signed in from a new device",
     "upload.initiated": "upload granted",
     "upload.batch-initiated": "uploads granted (a batch)",

@@ -20,6 +20,7 @@ from docstore_events import (
     AccountUsernameConflicted,
 )
 from docstore_events.activity import AccountLoggedIn, AccountLoginFailed, ShareRevoked
+from docstore_events.credentials import AccountAppPasswordRevoked
 from docstore_events.notifications import FileUnfollowed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
@@ -131,11 +132,18 @@ class Accounts:
             return None
         else:
             await self._record_login(AccountLoginFailed(account_id=account["_id"], username=account["username"]))
-        owner = await self.reads.replicas.owner_of(name)
+        if (home := await self.home_of(name)) is not None:
+            raise HomeElsewhere(home)
+        return None
+
+    async def home_of(self, username: str) -> str | None:
+        """The home region of the active account holding `username` (normalised) when it is
+        another region's (this one holds its replica); None otherwise."""
+        owner = await self.reads.replicas.owner_of(username)
         if owner is not None and owner["home_region"] != self.region:
             replica = await self.reads.replicas.replica(owner["account_id"])
             if replica is not None and status_of(replica) == "active":
-                raise HomeElsewhere(owner["home_region"])
+                return str(owner["home_region"])
         return None
 
     async def _record_login(self, event: AccountLoggedIn | AccountLoginFailed) -> None:
@@ -216,6 +224,9 @@ class Accounts:
                     )
                 )
         await tx.repos.deletion.release_email(account_id)
+        # Its app passwords go too; the gateway stops trusting what it remembered of them (issue 36).
+        for app_id in await tx.repos.deletion.remove_app_passwords(account_id):
+            tx.emit(AccountAppPasswordRevoked(account_id=account_id, app_id=app_id, reason="account-deleted"))
 
     async def receive_replica(self, account_id: str, state: Mapping[str, Any]) -> bool:
         """Store another region's account (minimal state), once per version; emit `account.replicated`.

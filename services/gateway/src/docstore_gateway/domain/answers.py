@@ -1,0 +1,129 @@
+"""What another service answered, as typed results (issue 36): the adapter
+(`adapters/answers.py`, used by `adapters/upstreams.py`) turns HTTP answers into these, so no
+use case (and no page) reads a status code. A service that does not answer at all is
+`UpstreamUnavailable`, raised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from docstore_gateway.domain.app_passwords import AppPasswordCaller
+
+# --- shared -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Wrong credentials (or a code not even shaped like one): one answer to the client."""
+
+
+@dataclass(frozen=True)
+class HomeElsewhere:
+    """The account lives in another region: ask there."""
+
+    region: str
+
+
+@dataclass(frozen=True)
+class Unexpected:
+    """An answer the contract does not name (a bug on one side): never a session, never a page."""
+
+    status: int
+
+
+# --- the login's password step ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PasswordAccepted:
+    account_id: str
+    role: str
+    mfa_required: bool
+    """Two-step sign-in is on: a code comes before any session."""
+
+
+@dataclass(frozen=True)
+class NameLost:
+    """The account lost its username to a simultaneous sign-up in another region; `answer` is
+    the accounts service's own body, which the client is shown as it is."""
+
+    answer: Any
+
+
+CredentialsAnswer = PasswordAccepted | Refused | HomeElsewhere | NameLost | Unexpected
+
+
+# --- the login's second step --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeAccepted:
+    method: str
+    """`totp` or `recovery`."""
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The account is gone, or two-step sign-in went off meanwhile: the ticket is worth nothing."""
+
+
+SecondFactorAnswer = CodeAccepted | Refused | Gone | Unexpected
+
+
+# --- app passwords ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppPasswordAccepted:
+    caller: AppPasswordCaller
+
+
+AppPasswordAnswer = AppPasswordAccepted | Refused | HomeElsewhere | Unexpected
+
+
+# --- public share links -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkShown:
+    """What the link's page shows (name, size, note, protected, preview_url...)."""
+
+    link: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LinkRedeemed:
+    """A signed S3 URL for the download (one download counted)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class LinkMissing:
+    """No such link."""
+
+
+@dataclass(frozen=True)
+class LinkGone:
+    """Expired, revoked, used up, or its document gone: metadata's human reason."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LinkPasswordRefused:
+    """A protected link, and no password or a wrong one: metadata's human reason."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LinkRefused:
+    """Any other refusal (a malformed request): metadata's human reason."""
+
+    reason: str | None
+
+
+LinkAnswer = LinkShown | LinkMissing | LinkGone | LinkRefused
+RedeemAnswer = LinkRedeemed | LinkPasswordRefused | LinkMissing | LinkGone | LinkRefused

@@ -1,0 +1,148 @@
+"""Answers, not status codes, between services (issue 36): the adapter turns metadata's HTTP
+answers into typed results (`adapters/answers.py`), no use case and no page reads a status code,
+and the share page's use case decides on those results alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docstore_gateway.adapters.answers import (
+    app_password_answer,
+    credentials_answer,
+    link_answer,
+    redeem_answer,
+    second_factor_answer,
+)
+from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.answers import (
+    AppPasswordAccepted,
+    CodeAccepted,
+    Gone,
+    HomeElsewhere,
+    LinkGone,
+    LinkMissing,
+    LinkPasswordRefused,
+    LinkRedeemed,
+    LinkRefused,
+    LinkShown,
+    NameLost,
+    PasswordAccepted,
+    Refused,
+    Unexpected,
+)
+from docstore_gateway.domain.errors import UpstreamUnavailable
+from docstore_gateway.service_layer.share_links import PasswordAgain, ShareLinks, TryAgainLater
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "docstore_gateway"
+TOKEN = "t" * 43
+
+
+def answer(status: int, body: Any = None) -> UpstreamAnswer:
+    return UpstreamAnswer(status, b"" if body is None else json.dumps(body).encode())
+
+
+def test_no_use_case_nor_page_reads_a_status_code() -> None:
+    reads = re.compile(r"\.status\s*(==|!=|in\b|>=|<=|>|<)|\.status_code\s*(==|!=|in\b)")
+    offenders = [
+        f"{path.relative_to(SRC)}:{number}"
+        for folder in ("service_layer", "api")
+        for path in sorted((SRC / folder).glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert offenders == [], "type the answer at the adapter (adapters/answers.py) instead"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, {"account_id": "a1", "role": "admin", "mfa_required": True}, PasswordAccepted("a1", "admin", True)),
+        (200, {"account_id": "a1"}, PasswordAccepted("a1", "user", False)),
+        (401, {"detail": "wrong username or password"}, Refused()),
+        (421, {"detail": "elsewhere", "home_region": "ap-southeast-2"}, HomeElsewhere("ap-southeast-2")),
+        (
+            409,
+            {"detail": "lost", "code": "username_conflict"},
+            NameLost({"detail": "lost", "code": "username_conflict"}),
+        ),
+        (200, {"no": "account"}, Unexpected(200)),
+        (421, {"detail": "no region"}, Unexpected(421)),
+        (500, None, Unexpected(500)),
+    ],
+)
+def test_the_password_checks_answers(status: int, body: Any, expected: object) -> None:
+    assert credentials_answer(answer(status, body)) == expected
+
+
+def test_the_second_steps_and_app_passwords_answers() -> None:
+    assert second_factor_answer(answer(200, {"ok": True, "method": "recovery"})) == CodeAccepted("recovery")
+    assert second_factor_answer(answer(401)) == second_factor_answer(answer(422)) == Refused()
+    assert {type(second_factor_answer(answer(status))) for status in (404, 409, 410)} == {Gone}
+    assert second_factor_answer(answer(503)) == Unexpected(503)
+    accepted = app_password_answer(
+        answer(200, {"account_id": "a1", "role": "user", "app_password_id": "apw_1", "scope": "read-only"})
+    )
+    assert isinstance(accepted, AppPasswordAccepted) and accepted.caller.scope == "read-only"
+    assert app_password_answer(answer(401)) == Refused()
+    assert app_password_answer(answer(421, {"home_region": "ap-southeast-2"})) == HomeElsewhere("ap-southeast-2")
+    assert app_password_answer(answer(200, {"account_id": "a1"})) == Unexpected(200)
+
+
+def test_the_link_routes_answers_and_a_failing_metadata_is_unavailable() -> None:
+    assert link_answer(answer(200, {"name": "a.txt", "size": 1})) == LinkShown({"name": "a.txt", "size": 1})
+    assert link_answer(answer(404)) == LinkMissing()
+    assert link_answer(answer(410, {"detail": "This link expired."})) == LinkGone("This link expired.")
+    assert redeem_answer(answer(200, {"url": "https://s3/x"})) == LinkRedeemed("https://s3/x")
+    assert redeem_answer(answer(401, {"detail": "wrong"})) == LinkPasswordRefused("wrong")
+    assert redeem_answer(answer(422, {"detail": "bad"})) == LinkRefused("bad")
+    for status in (500, 503):
+        with pytest.raises(UpstreamUnavailable):
+            link_answer(answer(status))
+
+
+@dataclass
+class Links:
+    shown: Any = field(default_factory=lambda: LinkShown({"name": "a.txt", "size": 1, "protected": True}))
+    redeemed: Any = field(default_factory=lambda: LinkPasswordRefused("That password is not right."))
+    redeems: int = 0
+
+    async def resolve_link(self, token: str) -> Any:
+        return self.shown
+
+    async def redeem_link(self, token: str, password: str | None) -> Any:
+        self.redeems += 1
+        return self.redeemed
+
+
+@dataclass
+class Throttle:
+    wait: int | None = None
+    failed: int = 0
+
+    async def link_password_allowed(self, link: str, address: str) -> int | None:
+        return self.wait
+
+    async def link_password_failed(self, link: str, address: str) -> None:
+        self.failed += 1
+
+
+async def test_the_share_pages_use_case_decides_on_typed_answers() -> None:
+    links, throttle = Links(), Throttle()
+    pages = ShareLinks(links, throttle)
+    assert await pages.show("not a token") == LinkMissing() and await pages.show(TOKEN) == links.shown
+    again = await pages.download(TOKEN, "guess", address="10.0.0.1")
+    assert again == PasswordAgain(links.shown, "That password is not right.") and throttle.failed == 1
+    links.shown = LinkGone("This link expired.")  # gone meanwhile: the refusal, not the page
+    assert await pages.download(TOKEN, "guess", address="10.0.0.1") == LinkGone("This link expired.")
+    throttle.wait = 30  # over the limit: nothing is asked
+    redeems = links.redeems
+    assert await pages.download(TOKEN, "right", address="10.0.0.1") == TryAgainLater(30)
+    assert links.redeems == redeems
+    throttle.wait, links.redeemed = None, LinkRedeemed("https://s3/x")
+    assert await pages.download(TOKEN, None, address="10.0.0.1") == LinkRedeemed("https://s3/x")
