@@ -221,10 +221,14 @@ class Servers:
         self._check_ports_free()
         try:
             ready: set[str] = set()
-            for name in self.names:
-                needed = NEEDS.get(name)
-                if name == "s3" and not self.s3_events_topic:
-                    needed = None
+            needs = {name: NEEDS.get(name) for name in self.names}
+            if not self.s3_events_topic:
+                needs["s3"] = None
+            # Those that wait for no other start first, so MongoDB, moto and Typesense come up
+            # while the broker's store and the broker do (issue 32: the durable broker's chain).
+            first = [name for name in self.names if needs.get(name) not in self.names]
+            for name in first + [name for name in self.names if name not in first]:
+                needed = needs.get(name)
                 if needed in self.names and needed not in ready:
                     self._wait_ready(needed)
                     ready.add(needed)
