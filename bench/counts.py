@@ -244,10 +244,18 @@ async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] =
     return behind
 
 
-async def pending_outbox_rows(mongo_url: str) -> tuple[int, dict[str, float], int]:
-    """Outbox rows not yet published, summed over every service's database; and the commands
-    this check itself sent: by `database.collection` (one count per outbox), and how many named
-    no collection (the listings), so a caller can take them out of what it counts."""
+PENDING_WORK = {
+    "outbox": {"status": "pending"},  # every service: events not yet published
+    "previews": {"due": True},  # indexer: previews not yet rendered and recorded
+    "catalog": {"index_due": True},  # indexer: uploads not yet indexed
+}
+"""Work a service has accepted and not finished, by collection: counted as done only at zero."""
+
+
+async def pending_work(mongo_url: str) -> tuple[int, dict[str, float], int]:
+    """Rows of `PENDING_WORK` left, summed over every service's database; and the commands this
+    check itself sent: by `database.collection` (one count per collection), and how many named no
+    collection (the listings), so a caller can take them out of what it counts."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10_000)
     pending, sent, listings = 0, {}, 1
     try:
@@ -256,10 +264,11 @@ async def pending_outbox_rows(mongo_url: str) -> tuple[int, dict[str, float], in
                 continue
             database = client[name]
             listings += 1
-            if "outbox" not in await database.list_collection_names():
-                continue
-            pending += await database["outbox"].count_documents({"status": "pending"})
-            sent[f"{name}.outbox"] = 1.0
+            collections = set(await database.list_collection_names())
+            for collection, query in PENDING_WORK.items():
+                if collection in collections:
+                    pending += await database[collection].count_documents(query)
+                    sent[f"{name}.{collection}"] = 1.0
     finally:
         await client.close()
     return pending, sent, listings
@@ -277,12 +286,13 @@ def _less(counts: Counts, kind: str, by_collection: dict[str, float], unattribut
 
 
 async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, timeout_s: float = 300) -> Counts:
-    """Waits until no service has an outbox row left to publish, every consumer group has
-    committed past every record of `topics`, and the broker took no new record for `quiet_s`
-    seconds in a row (a consumer may still be working on a record it has not committed, and
-    produce later), or `timeout_s`; returns a snapshot taken then.
+    """Waits until no service has work left (`PENDING_WORK`: an outbox row to publish, a preview
+    to render, an upload to index), every consumer group has committed past every record of
+    `topics` (and of S3's notifications), and the broker took no new record for `quiet_s` seconds
+    in a row (a consumer may still be working on a record it has not committed, and produce
+    later), or `timeout_s`; returns a snapshot taken then.
 
-    While it waits it reads only the broker; the outboxes are counted once the broker is quiet,
+    While it waits it reads only the broker; the pending work is counted once the broker is quiet,
     and those counts are taken out of the snapshot, so what it returns is what the services sent.
     (Before, a snapshot per second added two commands a second, and a relay slower than
     `quiet_s` under load left records out of the count.)"""
@@ -290,14 +300,17 @@ async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, ti
     deadline = time.monotonic() + timeout_s
     ours: dict[str, float] = {}
     listings = 0
+    # S3's notifications too (upload reads them): not DocStore's records, but work it does.
+    s3_events = getattr(endpoints, "s3_events_topic", "")
+    lag_topics = topics + ([s3_events] if s3_events else [])
     last, quiet = await broker_records(endpoints.kafka_bootstrap, topics), 0
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
         now = await broker_records(endpoints.kafka_bootstrap, topics)
         moved, last = now != last, now
-        quiet = quiet + 1 if not moved and not await lagging(endpoints.kafka_bootstrap, topics) else 0
+        quiet = quiet + 1 if not moved and not await lagging(endpoints.kafka_bootstrap, lag_topics) else 0
         if quiet >= quiet_s:
-            pending, sent, listed = await pending_outbox_rows(endpoints.mongo_url)
+            pending, sent, listed = await pending_work(endpoints.mongo_url)
             listings += listed
             for name, count in sent.items():
                 ours[name] = ours.get(name, 0.0) + count
