@@ -10,7 +10,8 @@ before the request:
                the topic (metadata's outbox relay + the broker: where notify's consumer starts);
   * delivered: the signed delivery arriving at the receiver (notify's consumer, the queue in
                MongoDB, the delivery loop, the POST).
-And, as the floor of the last hop, a plain httpx POST of the same size to the same receiver.
+And, as the floor of the last hop, a plain httpx POST of the same body to the same receiver on a
+new connection (one client, no keep-alive: as notify's sender).
 Prints p50/p99 of each (ms).
 
     uv run python bench/webhooks.py [--changes 200] [--json]
@@ -93,6 +94,8 @@ async def measure(gateway: str, bootstrap: str, changes: int) -> dict[str, list[
 
         waiting: set[str] = set()
         reader = asyncio.create_task(read())
+        # A new connection per POST, as notify's sender makes (no keep-alive), one client.
+        plain = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
         await asyncio.sleep(2)  # assigned before the first change
         results: dict[str, list[float]] = {"answered": [], "event": [], "delivered": [], "plain_post": []}
         try:
@@ -114,8 +117,7 @@ async def measure(gateway: str, bootstrap: str, changes: int) -> dict[str, list[
                     await asyncio.sleep(0.01)
                 waiting.discard(marker)
                 plain_started = time.monotonic()
-                async with httpx.AsyncClient() as plain:  # a new connection, as notify's sender makes
-                    (await plain.post(receiver.url("/plain"), content=got[-1].body)).raise_for_status()
+                (await plain.post(receiver.url("/plain"), content=got[-1].body)).raise_for_status()
                 plain_took = time.monotonic() - plain_started
                 if i < WARMUP:
                     continue
@@ -127,6 +129,7 @@ async def measure(gateway: str, bootstrap: str, changes: int) -> dict[str, list[
                 if i % 20 == 0:
                     say(f"  {i - WARMUP + 1}/{changes}")
         finally:
+            await plain.aclose()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader

@@ -51,6 +51,8 @@ async def checked_addresses(target: Target, resolve: Resolver, *, allow_private:
         addresses = [target.host] if _is_ip(target.host) else await resolve(target.host, target.port)
     except OSError as error:
         raise TargetRefused(f"{target.host} does not resolve ({error.strerror or error})") from error
+    except ValueError as error:  # UnicodeError: a name IDNA refuses
+        raise TargetRefused(f"{target.host} is not a valid host name") from error
     if not addresses:
         raise TargetRefused(f"{target.host} does not resolve")
     if not allow_private:

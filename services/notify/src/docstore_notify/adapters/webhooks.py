@@ -26,6 +26,8 @@ from docstore_notify.adapters.notification_log import decode_cursor, encode_curs
 WEBHOOKS = "webhooks"
 DELIVERIES = "webhook_deliveries"
 PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead", "cancelled"
+RETENTION_SECONDS = 30 * 24 * 3600
+"""Deliveries older than this leave the log (MongoDB's TTL monitor)."""
 HISTORY = 10
 """Attempts kept per delivery (the latest)."""
 
@@ -135,6 +137,8 @@ class DeliveryQueue:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.collection.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])
+        # The log of deliveries is recent history: a month (the last retry is due about 27 h after the event).
+        await self.collection.create_index("created_at", expireAfterSeconds=RETENTION_SECONDS)
 
     async def enqueue(
         self, *, delivery_id: str, webhook_id: str, account_id: str, event_type: str, event_id: str, body: str

@@ -13,7 +13,9 @@ import html
 from datetime import UTC, datetime
 from typing import Literal
 
-from docstore_notify.domain.mail import Message, _html, _text, safe_filename
+from docstore_notify.domain.message import Message, safe_filename
+from docstore_notify.domain.message import html_page as _html
+from docstore_notify.domain.message import text_body as _text
 
 AccountMailKind = Literal[
     "verify-email",

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
-from docstore_notify.domain.mail import SHARE_LINKS, Message, _html, _text, document_url, safe_filename
+from docstore_notify.domain.message import SHARE_LINKS, Message, document_url, safe_filename
+from docstore_notify.domain.message import html_page as _html
+from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.notices import Notice
 
 EXPIRING = "expiring"

@@ -11,45 +11,32 @@ in the envelope's To. Every mail has a plain-text part beside its HTML (`mime_me
 from __future__ import annotations
 
 import html
-import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
-from urllib.parse import quote
 
-GB = 1_000_000_000
-"""Decimal gigabytes, as `quota` counts caps (Free 5 GB = 5 * 10**9 bytes)."""
-
-QUOTA_WARNING = "quota.warning"
-QUOTA_EXCEEDED = "quota.exceeded"
-QUOTA_RESTORED = "quota.restored"
-UPLOAD_EXPIRED = "upload.expired"
-FILE_MODIFIED = "file.modified"
-SHARE_LINKS = "share.links"
-"""Mails about the owner's public links: expiring tomorrow, download limit reached (`link_mails.py`)."""
-SECURITY = "security"
-"""Mails about the account's safety: a sign-in from a new device (`sign_in_mails.py`)."""
-WEBHOOKS = "webhooks"
-"""Mails about the account's webhooks: an endpoint disabled after failing (`webhook_mails.py`)."""
-KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS, SECURITY, WEBHOOKS)
-"""The kinds of notification a user chooses instant, digest or off for."""
-DIGEST = "digest"
-"""The digest mail itself (not a preference: it carries the kinds set to `digest`)."""
-
-SIGNATURE = "The DocStore team"
-MAX_FILENAME_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Message:
-    """A mail's content, without its recipient."""
-
-    subject: str
-    text: str
-    html: str
+from docstore_notify.domain.link_mails import render_link_mail
+from docstore_notify.domain.message import DIGEST as DIGEST
+from docstore_notify.domain.message import FILE_MODIFIED as FILE_MODIFIED
+from docstore_notify.domain.message import GB as GB
+from docstore_notify.domain.message import KINDS as KINDS
+from docstore_notify.domain.message import QUOTA_EXCEEDED as QUOTA_EXCEEDED
+from docstore_notify.domain.message import QUOTA_RESTORED as QUOTA_RESTORED
+from docstore_notify.domain.message import QUOTA_WARNING as QUOTA_WARNING
+from docstore_notify.domain.message import SECURITY as SECURITY
+from docstore_notify.domain.message import SHARE_LINKS as SHARE_LINKS
+from docstore_notify.domain.message import UPLOAD_EXPIRED as UPLOAD_EXPIRED
+from docstore_notify.domain.message import WEBHOOKS as WEBHOOKS
+from docstore_notify.domain.message import Message as Message
+from docstore_notify.domain.message import document_url as document_url
+from docstore_notify.domain.message import html_page as _html
+from docstore_notify.domain.message import safe_filename as safe_filename
+from docstore_notify.domain.message import text_body as _text
+from docstore_notify.domain.sign_in_mails import render_security_mail
+from docstore_notify.domain.webhook_mails import render_webhook_mail
 
 
 @dataclass(frozen=True)
@@ -166,36 +153,6 @@ def _room(plan: str | None, app_url: str) -> tuple[str, str]:
     text = f"{delete}, or move to a plan with more room: {url}"
     link = f'<a href="{html.escape(url, quote=True)}">move to a plan with more room</a>'
     return text, f"{html.escape(delete)}, or {link}."
-
-
-def safe_filename(name: str) -> str:
-    """A user-supplied file name fit for a mail line: no control characters, bounded length."""
-    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in name).strip()
-    if len(cleaned) > MAX_FILENAME_CHARS:
-        cleaned = cleaned[: MAX_FILENAME_CHARS - 1] + "…"
-    return cleaned or "your file"
-
-
-def document_url(app_url: str, document_id: str) -> str:
-    """Where the web app (served by the gateway at `app_url`) opens a document's details:
-    the files view with `open=<document id>`."""
-    return f"{app_url.rstrip('/')}/#/files?open={quote(document_id, safe='')}"
-
-
-def _html(title: str, paragraphs: list[str]) -> str:
-    """A minimal, inline-styled HTML body; every argument must already be escaped."""
-    body = "".join(f'<p style="margin:0 0 1em">{p}</p>' for p in paragraphs)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title></head>"
-        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#222">'
-        f'<h1 style="font-size:20px">{title}</h1>{body}'
-        f'<p style="color:#666">{html.escape(SIGNATURE)}</p></body></html>'
-    )
-
-
-def _text(paragraphs: list[str]) -> str:
-    return "Hello,\n\n" + "\n\n".join(paragraphs) + f"\n\n{SIGNATURE}\n"
 
 
 def _quota_exceeded(used_bytes: int, cap_bytes: int, plan: str | None = None, app_url: str = "") -> Message:
@@ -355,17 +312,10 @@ def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
             url=document_url(app_url, document_id) if app_url and document_id else "",
         )
     if kind == SHARE_LINKS:
-        # link_mails builds on this module's helpers, so it is imported here, not at the top.
-        from docstore_notify.domain.link_mails import render_link_mail  # noqa: PLC0415
-
         return render_link_mail(params, app_url=app_url)
     if kind == SECURITY:
-        from docstore_notify.domain.sign_in_mails import render_security_mail  # noqa: PLC0415
-
         return render_security_mail(params, app_url=app_url)
     if kind == WEBHOOKS:
-        from docstore_notify.domain.webhook_mails import render_webhook_mail  # noqa: PLC0415
-
         return render_webhook_mail(params, app_url=app_url)
     if kind == DIGEST:
         return _digest(list(params["items"]))

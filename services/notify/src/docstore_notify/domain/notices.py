@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from docstore_events import FileModified, QuotaExceeded, QuotaRestored, UploadExpired
 from docstore_events.notifications import QuotaWarningReached
-from docstore_notify.domain.mail import (
+from docstore_notify.domain.message import (
     DIGEST as DIGEST_KIND,
 )
-from docstore_notify.domain.mail import (
+from docstore_notify.domain.message import (
     FILE_MODIFIED,
     QUOTA_EXCEEDED,
     QUOTA_RESTORED,

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.devices import NewDeviceSignInDetected
-from docstore_notify.domain.mail import SECURITY, Message, _html, _text, safe_filename
+from docstore_notify.domain.message import SECURITY, Message, safe_filename
+from docstore_notify.domain.message import html_page as _html
+from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.notices import Notice
 
 NEW_SIGN_IN = "new-sign-in"

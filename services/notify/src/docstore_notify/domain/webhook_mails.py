@@ -8,7 +8,9 @@ import html
 from typing import Any
 from urllib.parse import urlsplit
 
-from docstore_notify.domain.mail import WEBHOOKS, Message, _html, _text, safe_filename
+from docstore_notify.domain.message import WEBHOOKS, Message, safe_filename
+from docstore_notify.domain.message import html_page as _html
+from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.notices import Notice
 
 WEBHOOK_DISABLED = "webhook-disabled"

@@ -280,12 +280,24 @@ class Webhooks:
                 break
             claimed.append(row)
         if claimed:
-            await asyncio.gather(*(self._attempt(row) for row in claimed))
+            await asyncio.gather(*(self._guarded(row) for row in claimed))
         return len(claimed)
+
+    async def _guarded(self, row: Row) -> None:
+        """`_attempt`, where a failure of our own (MongoDB, a bug) leaves the row to its lease."""
+        try:
+            await self._attempt(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook_attempt_crashed", delivery_id=row["_id"], webhook_id=row["webhook_id"])
 
     async def _attempt(self, row: Row) -> None:
         """One attempt of a claimed delivery, and its outcome. Never raises for a failed POST."""
         bound = log.bind(delivery_id=row["_id"], webhook_id=row["webhook_id"], attempt=row["attempts"])
+        if row["attempts"] > len(self.schedule) + 1:  # claimed again and again without an outcome recorded
+            await self._record(row, None, Answer(None, 0, "no outcome could be recorded"), final=True, counts=False)
+            return
         webhook = await self.reads.webhooks.by_id(row["webhook_id"])
         if webhook is None or (not webhook.get("enabled") and row["event_type"] != TEST_EVENT):
             await self._record(
