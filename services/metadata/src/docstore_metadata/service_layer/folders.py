@@ -228,6 +228,10 @@ class Folders:
         (nothing changes)."""
         new_name = check_name(name) if name is not None else None
         new_parent = check_path(parent) if parent is not None else None
+        # Counted before the transaction, which stays short (a count of 10,000 documents inside
+        # it made it outlast the owner's concurrent writes to the change counter: WriteConflict).
+        before = await self.reads.folders.get(account_id, folder_id)
+        count = await self.reads.folders.count_below(account_id, before["path"]) if before else 0
 
         async def work(tx: Tx) -> tuple[Doc, str | None]:
             folder = await self._live(tx, account_id, folder_id)
@@ -249,7 +253,6 @@ class Folders:
             changes[folder_id] = {**changes[folder_id], "moving": {"kind": "move", "from": old, "to": new}}
             await tx.repos.folders.update_each(changes)
             folder.update(changes[folder_id])
-            count = await tx.repos.folders.count_below(account_id, old)
             await self._add_job(tx, folder, "move", old, new, now)
             tx.emit(FolderMoved(account_id=account_id, folder_id=folder_id, from_path=old, path=new, documents=count))
             kind = "folder-renamed" if to_parent == rules.split(old)[0] else "folder-moved"
