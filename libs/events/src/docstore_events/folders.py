@@ -36,7 +36,7 @@ class FolderMoved(Event):
     path: str
     """Where it is now, `/archive/2026`."""
     documents: int = 0
-    """How many live documents were inside when the move began."""
+    """How many live documents were inside when the move was asked for (counted just before)."""
 
 
 class FolderTrashed(Event):

@@ -31,7 +31,7 @@ class Settings(ServiceSettings, S3Settings):
     """How often a replica looks for expired trash to purge."""
     purge_lease_seconds: float = 300
     """A purge claim older than this is taken over by another replica."""
-    folder_batch: int = 500
+    folder_batch: int = 200
     """`METADATA_FOLDER_BATCH`: documents a folder move, trash or restore rewrites per transaction."""
     folder_wait_seconds: float = 20
     """`METADATA_FOLDER_WAIT_SECONDS`: how long a folder request waits for its documents to follow

@@ -18,7 +18,7 @@ Harness = Any  # the fixture's type, defined in conftest.py (not importable unde
 pytestmark = pytest.mark.integration
 
 MANY = 130
-BATCH = 50  # so a move takes three batches (METADATA_FOLDER_BATCH is 500)
+BATCH = 50  # so a move takes three batches (METADATA_FOLDER_BATCH is 200)
 
 
 async def _record_many(metadata: Harness, path: str, count: int) -> list[str]:

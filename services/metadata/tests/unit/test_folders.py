@@ -286,3 +286,19 @@ async def test_a_job_left_by_a_dead_process_is_resumed_and_a_busy_folder_refuses
         await world.folders.move(OWNER, folder["_id"], name="c")
     assert await world.folders.resume_jobs() == 1
     assert set(paths(world, docs)) == {"/b"} and not world.repos.folders.rows[folder["_id"]]["moving"]
+
+
+async def test_a_batch_that_fails_is_tried_again_and_the_move_answers_with_the_folder_moved(world: Any) -> None:
+    docs = await put(world, "/a", *(f"f{i}.txt" for i in range(5)))
+    folder = await folder_named(world, "/a")
+    real = world.repos.folders.set_documents
+    failures = [RuntimeError("WriteConflict"), RuntimeError("WriteConflict")]
+
+    async def flaky(changes: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real(changes)
+
+    world.repos.folders.set_documents = flaky
+    moved = await world.folders.move(OWNER, folder["_id"], name="b")
+    assert moved["path"] == "/b" and not moved["moving"] and set(paths(world, docs)) == {"/b"}
