@@ -204,6 +204,13 @@ async def seed(mongo_url: str, accounts: int, days: int = 90) -> float:
             )
             sys.stderr.write(f"\rseeded {first + len(ids)}/{accounts} accounts")
         sys.stderr.write("\n")
+        # The leaderboards the consumer keeps as counts grow (service_layer/rollups.update_boards).
+        for name, step in (("downloads", 7), ("shares", 3)):
+            seeded = sorted(
+                range(accounts), key=lambda n, step=step: (-((n * step) % (50 if step == 7 else 9)), f"seed-{n}-0")
+            )
+            ids = [f"seed-{n}-0" for n in seeded[:100]]
+            await db["analytics_state"].update_one({"_id": f"top-{name}"}, {"$set": {"ids": ids}}, upsert=True)
         await db[DAILY].bulk_write(
             [
                 UpdateOne(
