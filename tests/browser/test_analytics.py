@@ -94,6 +94,8 @@ def test_every_charts_table_alternative_equals_the_api(web_system: WebSystem, br
 
     usage = matches_api(browser, "#/usage", "analytics/usage?days=90", ("storage", "transfers"), stored)
     assert len(usage["days"]) == 90
+    drawn = "return [...document.querySelectorAll('figure.time-chart')].filter((f) => f.querySelector('canvas')).length"
+    browser.wait(lambda: browser.js(drawn) >= 2, "uPlot to draw the storage and transfer charts")
     largest = browser.find_text("table[data-room=largest] tbody tr", name)
     assert largest.web_element.find_element("css selector", "td[data-value]").get_attribute("data-value") == str(
         len(CONTENT)

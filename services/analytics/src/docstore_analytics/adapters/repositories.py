@@ -169,7 +169,25 @@ class Repository:
         if ops:
             await self.db[DOCUMENTS].bulk_write(ops, ordered=True, session=self.session)
 
+    # --- the most-downloaded and most-shared documents ---------------------------------------
+
+    async def counts_of(self, document_ids: Iterable[str]) -> list[dict[str, Any]]:
+        fields = {"owner": 1, "downloads": 1, "link_downloads": 1, "shares": 1, "total_bytes": 1}
+        found = find_in(self.db[DOCUMENTS], "_id", sorted(set(document_ids)), projection=fields, session=self.session)
+        return [row async for row in found]
+
+    async def board(self, name: str) -> list[str]:
+        """The ids on a leaderboard (`downloads`, `shares`), best first."""
+        row = await self.db[STATE].find_one({"_id": f"top-{name}"}, session=self.session)
+        return list(row.get("ids", [])) if row else []
+
+    async def save_board(self, name: str, ids: list[str]) -> None:
+        await self.db[STATE].update_one(
+            {"_id": f"top-{name}"}, {"$set": {"ids": ids}}, upsert=True, session=self.session
+        )
+
     async def wipe(self) -> None:
+        await self.db[STATE].delete_many({"_id": {"$in": ["top-downloads", "top-shares"]}}, session=self.session)
         for name in ROLLUPS:
             await self.db[name].delete_many({}, session=self.session)
 

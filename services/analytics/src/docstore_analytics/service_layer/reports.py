@@ -119,8 +119,10 @@ class Reports:
         field = TOP_FIELDS.get(table)
         if field is None:
             raise reports.UnknownTable(table)
-        projection = {name: 1 for name in reports.TOP_COLUMNS if name != "document_id"}
-        rows = await self.reads.analytics.documents({field: {"$gt": 0}}, field, limit, projection)
+        repo = self.reads.analytics
+        rows = await repo.counts_of(await repo.board(field))
+        rows.sort(key=lambda row: (-int(row.get(field, 0)), row["_id"]))
+        rows = rows[:limit]
         return [
             {
                 "document_id": row["_id"],
