@@ -9,11 +9,13 @@ import sys
 
 from fastapi import FastAPI, Response
 
+from docstore_devplatform.services import SERVICES
+
 SERVICE_VARS = (
     "REGION", "S3_BUCKET", "ENVIRONMENT", "KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "S3_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SES",
-    "AWS_ENDPOINT_URL_STS", "TYPESENSE_URL", "TYPESENSE_API_KEY", "GATEWAY_URL", "METADATA_URL",
-    "UPLOAD_URL", "QUOTA_URL", "INDEXER_URL", "NOTIFY_URL", "FAKEAPP_EXTRA",
+    "AWS_ENDPOINT_URL_STS", "TYPESENSE_URL", "TYPESENSE_API_KEY", "FAKEAPP_EXTRA",
+    *(f"{name.upper()}_URL" for name in SERVICES),
 )  # fmt: skip
 
 
@@ -40,7 +42,7 @@ def app() -> FastAPI:
 def _my_name() -> str:
     """The service name, from the port in the URL variables uvicorn was started for."""
     port = sys.argv[sys.argv.index("--port") + 1] if "--port" in sys.argv else ""
-    for name in ("gateway", "metadata", "upload", "quota", "indexer", "notify"):
+    for name in SERVICES:
         if os.environ.get(f"{name.upper()}_URL", "").endswith(f":{port}"):
             return name
     return "unknown"
