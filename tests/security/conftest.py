@@ -32,12 +32,15 @@ class Victim:
     folder_path: str = ""
     """An (empty) folder of the owner's, named with the marker (issue 37)."""
     app_password_id: str = ""
-    """An app password of the owner's (issue 36; the password itself is not kept)."""
+    """An app password of the owner's (issue 36)."""
+    app_password: str = ""
+    """That app password itself: a secret no answer to anyone else may carry; only the internal
+    verify route's own test sends it (tests/security/test_service_identity.py)."""
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in an answer to anyone else."""
         secrets = [self.document_id, self.name, self.owner.email, self.sha256, self.pending_upload_id]
-        return secrets + [s for s in (self.folder_id, self.folder_path) if s]
+        return secrets + [s for s in (self.folder_id, self.folder_path, self.app_password) if s]
 
 
 async def make_victim(gateway: str) -> Victim:
@@ -111,6 +114,7 @@ async def make_victim(gateway: str) -> Victim:
             folder.json()["folder_id"],
             folder.json()["path"],
             app_password.json()["app_password_id"],
+            app_password.json()["password"],
         )
 
 

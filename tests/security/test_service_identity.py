@@ -89,6 +89,10 @@ def path_values(victim: Victim) -> dict[str, str]:
         "sha256": "0" * 64,  # metadata's dedupe lookup (internal)
         "link_id": victim.link_id or "no-such-link",  # public share links
         "kind": "password-changed",  # notify's account mails (internal)
+        "folder_id": victim.folder_id,
+        "app_password_id": victim.app_password_id,
+        "webhook_id": "wh_" + "0" * 32,
+        "table": "most-downloaded",  # analytics' admin tables
     }
 
 
@@ -120,7 +124,10 @@ async def service_routes(client: httpx.AsyncClient, service: str) -> tuple[dict,
 async def call(
     client: httpx.AsyncClient, spec: dict, op: Operation, victim: Victim, headers: dict[str, str]
 ) -> httpx.Response:
-    body = request_body(spec, op, body_values(victim))
+    values = body_values(victim)
+    if op.path == "/internal/app-passwords/verify":
+        values["password"] = victim.app_password  # the gateway's check of an app password, not the login's
+    body = request_body(spec, op, values)
     return await client.request(
         op.method,
         fill_path(op.path, path_values(victim)),

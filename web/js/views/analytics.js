@@ -77,7 +77,7 @@ function roomTable(id, caption, rows, column, action) {
 /** What frees each kind of room: trash a file, manage its versions, delete it from the trash for good. */
 function trashButton(doc, done) {
   return h("button", {
-    type: "button", class: "small", "aria-label": `Move ${doc.name} to the trash`,
+    type: "button", class: "small", "aria-label": `Move to trash: ${doc.name}`,
     onclick: (e) => busy(e.currentTarget, async () => {
       if (!(await confirmDialog("Move to the trash?", `${doc.name} goes to the trash. Its bytes are freed when the trash is emptied.`, "Move to trash"))) return;
       await api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`);
@@ -88,7 +88,7 @@ function trashButton(doc, done) {
 }
 
 function versionsLink(doc) {
-  return h("a", { class: "button small", href: `#/files?open=${encodeURIComponent(doc.document_id)}`, "aria-label": `Manage the versions of ${doc.name}` }, "Manage versions");
+  return h("a", { class: "button small", href: `#/files?open=${encodeURIComponent(doc.document_id)}`, "aria-label": `Manage versions: ${doc.name}` }, "Manage versions");
 }
 
 function purgeButton(doc, done) {
@@ -190,8 +190,8 @@ export async function adminPage(main, params, ctx) {
       h("p", {}, exportButton("series", "Export the daily figures (CSV)")),
       h("h3", {}, "Documents by type"),
       h("ul", { class: "stats" }, Object.entries(now.documents_by_type).map(([type, n]) => h("li", { dataset: { type } }, h("span", { class: "stat" }, count(n)), ` ${type}`))),
-      topTable("most-downloaded", "Most-downloaded documents", downloaded),
-      topTable("most-shared", "Most-shared documents", shared));
+      topTable("most-downloaded", "Most-downloaded documents", downloaded.documents),
+      topTable("most-shared", "Most-shared documents", shared.documents));
   } catch (error) {
     clear(section, h("h2", { id: "trends-title" }, "Over time"), h("p", { class: "error-text" }, error.message));
   }

@@ -55,15 +55,21 @@ async def overview(admin_id: AdminAccountId, reports: ReportsDep, days: Days = 9
     return await reports.overview(days)
 
 
-@router.get("/top/{table}", response_model=list[TopDocument])
+class TopOut(BaseModel):
+    table: str
+    documents: list[TopDocument]
+
+
+@router.get("/top/{table}", response_model=TopOut)
 async def top(
     admin_id: AdminAccountId,
     reports: ReportsDep,
     table: Annotated[Table, Path()],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> list[dict[str, object]]:
-    """The most-downloaded or most-shared documents."""
-    return await reports.top(table, limit)
+) -> dict[str, object]:
+    """The most-downloaded or most-shared documents (a leaderboard of at most `limit`, not a
+    list to page through)."""
+    return {"table": table, "documents": await reports.top(table, limit)}
 
 
 @router.get("/export/{table}", response_class=Response, responses={200: {"content": {"text/csv": {}}}})

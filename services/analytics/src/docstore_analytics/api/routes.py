@@ -73,13 +73,13 @@ class LinksOut(BaseModel):
 
 
 @router.get("/analytics/usage", response_model=UsageOut)
-async def my_usage(account_id: CurrentAccountId, reports: ReportsDep, days: Days = 90) -> dict[str, object]:
+async def usage_over_time(account_id: CurrentAccountId, reports: ReportsDep, days: Days = 90) -> dict[str, object]:
     """The caller's storage per day (current versions, older versions, trash), uploads and
     downloads per day, and what takes the room."""
     return await reports.usage(account_id, days)
 
 
 @router.get("/analytics/links", response_model=LinksOut)
-async def my_links(account_id: CurrentAccountId, reports: ReportsDep, days: Days = 90) -> dict[str, object]:
+async def link_downloads(account_id: CurrentAccountId, reports: ReportsDep, days: Days = 90) -> dict[str, object]:
     """The caller's public links, each with its downloads per day."""
     return await reports.links(account_id, days)
