@@ -21,21 +21,17 @@ packages would clash with a top-level `tests` module.)
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
-import functools
 import os
 import re
 import ssl
-import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 import pytest_asyncio
@@ -273,76 +269,33 @@ async def mails_to(address: str, *, account_mails: bool = False) -> list[dict]:
     under `ses.RawMessage` in `/moto-api/data.json`; a mail sent with plain `SendEmail` has no
     headers of its own (``headers`` None), so a test can tell. Sign-up and sign-in mails only with
     ``account_mails``."""
-    mails = await asyncio.to_thread(sent_mails, os.environ["AWS_ENDPOINT_URL_SES"], address)
+    endpoint = os.environ["AWS_ENDPOINT_URL_SES"]
+    async with httpx.AsyncClient(timeout=20) as client:
+        data = (await client.get(f"{endpoint}/moto-api/data.json")).json()
+    ses = data.get("ses", {})
+    mails = []
+    for raw in ses.get("RawMessage", []):
+        if address not in raw["destinations"]:
+            continue
+        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
+        parts = {p.get_content_subtype(): p.get_content() for p in message.walk() if p.get_content_maintype() == "text"}
+        mails.append(
+            {
+                "id": raw["id"],
+                "subject": str(message["Subject"]),
+                "text": parts.get("plain", ""),
+                "html": parts.get("html", ""),
+                "body": "\n".join(parts.values()),
+                "headers": message,
+            }
+        )
+    for row in ses.get("Message", []):
+        if any(address in to for to in row["destinations"]["ToAddresses"]):
+            mails.append(
+                {"id": row["id"], "subject": row["subject"], "text": row["body"], "html": "", "body": row["body"]}
+                | {"headers": None}
+            )
     return [m for m in mails if account_mails or m["subject"] not in ACCOUNT_MAIL_SUBJECTS]
-
-
-def sent_mails(endpoint: str, address: str) -> list[dict]:
-    """`mails_to`'s mails for `address` from the moto at `endpoint`, account mails included."""
-    return [dict(mail()) for to, _, mail in _moto_mail(endpoint).read() if to(address)]
-
-
-#: One sent mail: whether an address is among its recipients, how many recipients, the mail
-#: (parsed on first call).
-_Sent = tuple[Callable[[str], bool], int, Callable[[], dict]]
-
-
-class _MotoMail:
-    """moto's sent mail, read cheaply: `/moto-api/data.json` dumps everything moto holds (1.1 s a
-    read at 2,000 mails), so each read first asks SES's `GetSendStatistics` in the regions that
-    send (a few ms whatever was sent) and fetches the dump only when a count moved; each mail is
-    parsed once, when a caller first asks for its address. A dump holding more recipients than
-    those counts (a mail from another region) is not trusted: the next read fetches it again."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        regions = {REGION_A, REGION_B, os.environ.get("AWS_DEFAULT_REGION", REGION_A)}
-        self.ses = [boto3.client("ses", region_name=r, endpoint_url=endpoint) for r in sorted(regions)]
-        self.counted: tuple[int, ...] | None = None
-        self.mails: list[_Sent] = []
-        self.raw: list[tuple[str, _Sent]] = []
-        self.lock = threading.Lock()
-
-    def read(self) -> list[_Sent]:
-        with self.lock:
-            counts = tuple(c.get_send_statistics()["SendDataPoints"][0]["DeliveryAttempts"] for c in self.ses)
-            if counts != self.counted:
-                ses = httpx.get(f"{self.endpoint}/moto-api/data.json", timeout=20).json().get("ses", {})
-                known = {sent_id: sent for sent_id, sent in self.raw}
-                self.raw = [(row["id"], known.get(row["id"]) or _raw(row)) for row in ses.get("RawMessage", [])]
-                plain = [_plain(row) for row in ses.get("Message", [])]
-                self.mails = [sent for _, sent in self.raw] + plain
-                self.counted = counts if sum(n for _, n, _ in self.mails) <= sum(counts) else None
-            return self.mails
-
-
-def _raw(row: dict) -> _Sent:
-    return row["destinations"].__contains__, len(row["destinations"]), functools.cache(lambda: _parse_raw(row))
-
-
-def _parse_raw(row: dict) -> dict:
-    message = email.message_from_string(row["raw_data"], policy=email.policy.default)
-    parts = {p.get_content_subtype(): p.get_content() for p in message.walk() if p.get_content_maintype() == "text"}
-    return {
-        "id": row["id"],
-        "subject": str(message["Subject"]),
-        "text": parts.get("plain", ""),
-        "html": parts.get("html", ""),
-        "body": "\n".join(parts.values()),
-        "headers": message,
-    }
-
-
-def _plain(row: dict) -> _Sent:
-    to = row["destinations"]["ToAddresses"]
-    mail = {"id": row["id"], "subject": row["subject"], "text": row["body"], "html": "", "body": row["body"]}
-    recipients = sum(len(row["destinations"].get(kind, [])) for kind in ("ToAddresses", "CcAddresses", "BccAddresses"))
-    return (lambda address: any(address in a for a in to)), recipients, lambda: mail | {"headers": None}
-
-
-@functools.cache
-def _moto_mail(endpoint: str) -> _MotoMail:
-    return _MotoMail(endpoint)
 
 
 async def mail_links(address: str, subject: str) -> list[str]:
