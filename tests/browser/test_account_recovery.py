@@ -11,13 +11,12 @@ for the password and applies once the link mailed to the new address is followed
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 import uuid
 
-import httpx
 import pytest
+
+from docstore_devplatform.e2e import sent_mails
 
 from .conftest import PASSWORD, WebSystem
 from .test_two_factor import blocking, sign_up
@@ -35,14 +34,9 @@ LINK = {
 
 def mailed_tokens(aws_endpoint: str, address: str, kind: str) -> list[str]:
     """The link tokens of `kind` in every mail moto's SES holds for `address`, oldest first."""
-    data = httpx.get(f"{aws_endpoint}/moto-api/data.json", timeout=10).json()
     found: list[str] = []
-    for raw in data.get("ses", {}).get("RawMessage", []):
-        if address not in raw["destinations"]:
-            continue
-        message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
-        body = "\n".join(p.get_content() for p in message.walk() if p.get_content_maintype() == "text")
-        found += [t for t in LINK[kind].findall(body) if t not in found]
+    for mail in sent_mails(aws_endpoint, address):
+        found += [t for t in LINK[kind].findall(mail["body"]) if t not in found]
     return found
 
 
