@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +20,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture
-def chromium() -> Iterator[Browser]:
-    browser = Browser(SCREENSHOTS)
+def chromium(system) -> Iterator[Browser]:
+    # A TLS system (DOCSTORE_E2E_TLS): the browser accepts the run's CA and gateway certificate.
+    trust = Path(system.ca_file).with_name("server.pem") if system.ca_file else None
+    browser = Browser(SCREENSHOTS, trust=trust)
     try:
         yield browser
     finally:

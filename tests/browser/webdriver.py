@@ -9,6 +9,7 @@ explicitly, so Selenium Manager never looks for (or downloads) a browser or a dr
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -54,6 +55,20 @@ def browser_available() -> str | None:
         if not (Path(path).is_file() and os.access(path, os.X_OK)):
             return f"{path} is missing: scripts/bootstrap installs Debian's chromium and chromium-driver"
     return None
+
+
+def spki_hashes(pem_file: Path) -> list[str]:
+    """Chromium's names for the keys of the certificates in `pem_file`: base64 of the SHA-256 of
+    each one's SubjectPublicKeyInfo (`--ignore-certificate-errors-spki-list`)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return [
+        base64.b64encode(
+            hashlib.sha256(cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).digest()
+        ).decode()
+        for cert in x509.load_pem_x509_certificates(pem_file.read_bytes())
+    ]
 
 
 class Element:
@@ -135,7 +150,9 @@ class Element:
 class Browser:
     """One headless Chromium with a fresh profile and download folder."""
 
-    def __init__(self, artifacts: Path, *, width: int = 1280, height: int = 900) -> None:
+    def __init__(self, artifacts: Path, *, width: int = 1280, height: int = 900, trust: Path | None = None) -> None:
+        """`trust`: a PEM file of certificates (a local CA's chain) whose keys this browser accepts
+        for HTTPS, as if a person had imported the CA; every other certificate error still fails."""
         self.artifacts = artifacts
         self.profile = Path(tempfile.mkdtemp(prefix="docstore-chromium-"))
         self.downloads = self.profile / "downloads"
@@ -143,7 +160,10 @@ class Browser:
         self.driver_log = self.profile / "chromedriver.log"
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={self.profile / 'profile'}", f"--window-size={width},{height}"):
+        flags = [*CHROMIUM_FLAGS, f"--user-data-dir={self.profile / 'profile'}", f"--window-size={width},{height}"]
+        if trust is not None:
+            flags.append(f"--ignore-certificate-errors-spki-list={','.join(spki_hashes(trust))}")
+        for flag in flags:
             options.add_argument(flag)
         options.add_experimental_option(
             "prefs",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import re
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +46,13 @@ def raw_request_sync(
     """Send `method raw_path` exactly as written: no normalisation of `..`, `//`, `%2e` or `\\`
     (httpx and browsers would clean the path before it leaves, which is not what an attacker does)."""
     parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":  # a TLS system (DOCSTORE_E2E_TLS): the run's CA, as SSL_CERT_FILE names it
+        connection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         connection.putrequest(method, raw_path, skip_host=False, skip_accept_encoding=True)
         for name, value in (headers or {}).items():

@@ -55,6 +55,8 @@ async def test_every_command_on_the_standard_clients_page_works(system: System, 
         "DOCSTORE": system.gateway,
         "DOCSTORE_USER": user.username,
         "DOCSTORE_PASSWORD": PASSWORD,
+        # A TLS system (DOCSTORE_E2E_TLS): curl trusts the run's CA (it reads no SSL_CERT_FILE).
+        **({"CURL_CA_BUNDLE": system.ca_file} if system.ca_file else {}),
         # The AWS CLI's own config stays out of it: path-style addressing, as for any store
         # that is not AWS (SeaweedFS here), comes from this file.
         "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
