@@ -1,4 +1,4 @@
-"""The e2e suite over TLS (`DOCSTORE_E2E_TLS=1`, as scripts/test runs tests/e2e): the
+"""The e2e suite over TLS (`DOCSTORE_E2E_TLS=1`, as scripts/test runs the whole suite): the
 shared system's gateways, both regions, serve HTTPS only, with a certificate from the run's local
 `trustme` CA, as `scripts/up --tls` does; this run's clients trust that CA (so every other test
 of the pass reaches the gateway over TLS), a client that does not is refused, and plain HTTP to

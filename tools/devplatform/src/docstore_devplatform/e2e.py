@@ -4,7 +4,7 @@ ask for it, region B (`region_b`: its own services, databases, bucket and topics
 `ap-southeast-2.`, on the same servers), plus the plain helpers the tests use (`sign_up`,
 `upload`, `User`, ...).
 
-With ``DOCSTORE_E2E_TLS=1`` (`scripts/test` runs tests/e2e a second time so) both regions'
+With ``DOCSTORE_E2E_TLS=1`` (`scripts/test` runs the whole suite so) both regions'
 gateways serve HTTPS with a certificate from a local `trustme` CA, as ``scripts/up --tls`` does
 (docstore_devplatform.tls), and this run's clients trust that CA only (``SSL_CERT_FILE``, which
 httpx and Python's ssl read): every test that talks to a gateway does so over TLS, and one that
