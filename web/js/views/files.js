@@ -8,6 +8,7 @@ import {
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
 import { linksPanel } from "./links.js";
+import { openViewer } from "./viewer.js";
 import { gridOf, previewPane, rememberViewMode, typeFamily, typeIcon, viewMode, viewToggle } from "./previews.js";
 
 const PAGE_SIZE = 50;
@@ -278,15 +279,23 @@ function dotsIcon() {
     h("circle", { cx: "4", cy: "10", r: "2" }), h("circle", { cx: "10", cy: "10", r: "2" }), h("circle", { cx: "16", cy: "10", r: "2" }));
 }
 
-let openMenu = null; // {menu, button} of the row menu open now
+let openMenu = null; // {menu, button, afterwards} of the row menu open now
 
 function closeMenu(focusButton = false) {
   if (!openMenu) return;
-  const { menu, button } = openMenu;
+  const { menu, button, afterwards } = openMenu;
   openMenu = null;
   menu.remove();
   button.setAttribute("aria-expanded", "false");
   if (focusButton && button.isConnected) button.focus();
+  afterwards?.();
+}
+
+/** While a menu of `container` is open its list is not redrawn under it: `redraw` runs when it closes. */
+function menuOpenIn(container, redraw) {
+  if (!openMenu || !container.contains(openMenu.button)) return false;
+  openMenu.afterwards = redraw;
+  return true;
 }
 document.addEventListener("click", (event) => {
   if (openMenu && !openMenu.menu.contains(event.target) && !openMenu.button.contains(event.target)) closeMenu();
@@ -314,7 +323,8 @@ function menuButton(name, items) {
       onclick: () => { closeMenu(true); run(button); },
     }, label));
     const menu = h("div", { class: "row-menu", role: "menu", "aria-label": `Actions for ${name}` }, entries);
-    button.after(menu);
+    // On the page's body (fixed on the screen): a scrolling table does not cut it.
+    document.body.append(menu);
     const at = button.getBoundingClientRect();
     menu.style.top = `${Math.max(8, Math.min(at.bottom + 4, innerHeight - menu.offsetHeight - 8))}px`;
     menu.style.left = `${Math.max(8, Math.min(at.right - menu.offsetWidth, innerWidth - menu.offsetWidth - 8))}px`;
@@ -381,6 +391,12 @@ export async function filesView(main, params, ctx) {
 
   const here = (extra = {}) => ({ path, all: flat ? "1" : undefined, sort, order, ...extra });
 
+  // The documents of the page shown: the viewer's ←/→ go through them.
+  let pageItems = [];
+  const view = (doc) => openViewer(pageItems.length ? [...pageItems] : [doc], Math.max(0, pageItems.findIndex((d) => d.document_id === doc.document_id)), {
+    download, role: (d) => roleOf(d), sharedBy: (d) => sharedByText(d), details: (d) => detailsDialog(d, reloadAll),
+  });
+
   // Documents ticked on this page (id -> document): the bar above the list acts on all of them.
   const selected = new Map();
   const bulkCount = h("span", { class: "bulk-count", "aria-live": "polite" });
@@ -398,8 +414,7 @@ export async function filesView(main, params, ctx) {
   function syncSelection() {
     const boxes = [...table.querySelectorAll("input.pick-box")];
     for (const box of boxes) box.checked = selected.has(box.dataset.id);
-    const all = table.querySelector("input.pick-all");
-    if (all) {
+    for (const all of table.querySelectorAll("input.pick-all")) {
       all.checked = boxes.length > 0 && boxes.every((b) => b.checked);
       all.indeterminate = !all.checked && boxes.some((b) => b.checked);
     }
@@ -508,6 +523,8 @@ export async function filesView(main, params, ctx) {
         const done = await withClashChoice((onClash) =>
           api("PATCH", `documents/${encodeURIComponent(doc.document_id)}`, { json: { name, on_clash: onClash } }));
         open = false;
+        if (done) before.find((n) => n.classList?.contains("doc-open"))?.replaceChildren(done.name);
+        cell.replaceChildren(...before);
         announce(done ? `${doc.name} is now called ${done.name}.` : `${doc.name} keeps its name.`);
         shown = null;
         await load();
@@ -635,10 +652,12 @@ export async function filesView(main, params, ctx) {
     }
     // The list does not show preview states: one arriving must not redraw its rows.
     const drawn = mode === "grid" ? result.items : result.items.map(({ preview, ...shownInList }) => shownInList);
+    pageItems = result.items;
     const fingerprint = JSON.stringify([mode, page, drawn, result.next_cursor]);
     if (fingerprint === shown) return;
-    // A name being edited in place is not redrawn under the person: the list is drawn when they finish.
-    if (table.querySelector(".rename-form")) {
+    // A name being edited in place, or a row's open menu, is not redrawn under the person: the
+    // list is drawn when they finish.
+    if (table.querySelector(".rename-form") || menuOpenIn(table, () => { shown = null; load(); })) {
       shown = null;
       return;
     }
@@ -678,19 +697,22 @@ export async function filesView(main, params, ctx) {
       clear(table, h("p", { class: "empty" }, flat ? "No documents yet. Upload one above." : "This folder is empty. Upload files above."));
       return;
     }
-    clear(table, h("table", { class: "documents" },
+    const pickAll = (attrs) => h("input", {
+      type: "checkbox", class: "pick-all", ...attrs,
+      onchange: (e) => {
+        for (const doc of items) {
+          if (e.currentTarget.checked) selected.set(doc.document_id, doc);
+          else selected.delete(doc.document_id);
+        }
+        syncSelection();
+      },
+    });
+    // On a phone the table's head is not shown (each row is a card): "Select all" stands above the cards.
+    const phoneAll = pickAll({ id: "pick-all-cards" });
+    clear(table, h("div", { class: "pick-line" }, phoneAll, h("label", { for: phoneAll.id }, "Select all")), h("table", { class: "documents" },
       h("caption", { class: "visually-hidden" }, `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`),
       h("thead", {}, h("tr", {},
-        h("th", { scope: "col", class: "pick" }, h("input", {
-          type: "checkbox", class: "pick-all", "aria-label": "Select every document on this page",
-          onchange: (e) => {
-            for (const doc of items) {
-              if (e.currentTarget.checked) selected.set(doc.document_id, doc);
-              else selected.delete(doc.document_id);
-            }
-            syncSelection();
-          },
-        })),
+        h("th", { scope: "col", class: "pick" }, pickAll({ "aria-label": "Select every document on this page" })),
         h("th", { scope: "col" }, "Name"),
         flat ? h("th", { scope: "col" }, "Folder") : null,
         h("th", { scope: "col" }, "Tags"),
@@ -728,7 +750,8 @@ export async function filesView(main, params, ctx) {
           h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
           h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trash(doc, load))) }, "Delete"),
           menuButton(doc.name, [
-            ["Open", () => detailsDialog(doc, reloadAll)],
+            ["View", () => view(doc)],
+            ["Details", () => detailsDialog(doc, reloadAll)],
             ["Rename", () => renameInPlace(doc)],
             ["Move…", () => moveOne(doc)],
             ["Add tags…", async () => { if (await addTagsDialog([doc])) { shown = null; await load(); } }],
