@@ -179,7 +179,8 @@ def test_many_at_once_rename_in_place_and_upload_clashes(
 
         # An upload whose name is taken asks: Keep both stores it under the numbered name.
         pick_files(browser, "#file-picker", write_file(tmp_path, "notes.txt", b"second notes"))
-        browser.find("dialog[open] .clash-choices")
+        clash = browser.find_text("dialog[open]", "notes 2.txt").text
+        assert "null" not in clash and "undefined" not in clash, clash
         no_axe_violations(browser, f"the upload clash dialog at {size}")
         browser.screenshot(f"upload-clash-{shot}")
         press(browser, "Keep both", within="dialog[open]")

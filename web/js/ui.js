@@ -289,14 +289,14 @@ export function askClash(problem, { what, many = false } = {}) {
       skip: "Skip: nothing changes.",
     };
     const choices = Array.isArray(problem?.choices) ? problem.choices : ["keep_both", "skip"];
-    body.append(
+    append(body, [
       h("p", { class: "clash-what" }, `“${name}” is already in ${where}.`),
       h("ul", { class: "clash-choices" }, choices.map((c) => h("li", {}, words[c] || c))),
       all ? h("div", { class: "check" }, all, h("label", { for: all.id }, "Do this for every clash in this action")) : null,
       h("div", { class: "actions" }, choices.map((c) => h("button", {
         type: "button", class: c === "keep_both" ? "primary" : c === "replace" ? "danger" : "", dataset: { choice: c },
         onclick: () => { answer = { choice: c, forAll: Boolean(all?.checked) }; close(); },
-      }, CLASH_LABELS[c] || c))));
+      }, CLASH_LABELS[c] || c)))]);
     (body.querySelector("button.primary") || body.querySelector(".actions button"))?.focus();
   });
 }
