@@ -8,7 +8,6 @@ import {
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
 import { linksPanel } from "./links.js";
-import { openViewer } from "./viewer.js";
 import { gridOf, previewPane, rememberViewMode, typeFamily, typeIcon, viewMode, viewToggle } from "./previews.js";
 
 const PAGE_SIZE = 50;
@@ -393,7 +392,8 @@ export async function filesView(main, params, ctx) {
 
   // The documents of the page shown: the viewer's ←/→ go through them.
   let pageItems = [];
-  const view = (doc) => openViewer(pageItems.length ? [...pageItems] : [doc], Math.max(0, pageItems.findIndex((d) => d.document_id === doc.document_id)), {
+  // The viewer's module is loaded when first used: the Files page loads no more for it.
+  const view = async (doc) => (await import("./viewer.js")).openViewer(pageItems.length ? [...pageItems] : [doc], Math.max(0, pageItems.findIndex((d) => d.document_id === doc.document_id)), {
     download, role: (d) => roleOf(d), sharedBy: (d) => sharedByText(d), details: (d) => detailsDialog(d, reloadAll),
   });
 
@@ -750,7 +750,7 @@ export async function filesView(main, params, ctx) {
           h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
           h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trash(doc, load))) }, "Delete"),
           menuButton(doc.name, [
-            ["View", () => view(doc)],
+            ["View", () => busy(null, () => view(doc))],
             ["Details", () => detailsDialog(doc, reloadAll)],
             ["Rename", () => renameInPlace(doc)],
             ["Move…", () => moveOne(doc)],
