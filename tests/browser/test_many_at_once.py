@@ -137,6 +137,7 @@ def test_many_at_once_rename_in_place_and_upload_clashes(
         browser.find_text("dialog.viewer[open] h2", "c.txt")
         browser.find_text("dialog.viewer .viewer-position", "2 of 4")
         assert browser.js("return document.querySelector('dialog.viewer .viewer-pages').hidden")
+        browser.find_text("dialog.viewer pre.viewer-text", "text of c.txt")  # a text file shows its words
         browser.screenshot(f"viewer-text-{shot}")
         browser.keys(Keys.ARROW_LEFT)
         browser.find_text("dialog.viewer[open] h2", "pages.pdf")

@@ -351,7 +351,7 @@ async function run(file, row, controller, work, { grantOf = () => null, retry } 
     row.set(file.size, "Stored; adding it to your files…");
     if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion, file.size);
     row.finish("Uploaded", "done");
-    announce(`${file.name} uploaded.`);
+    announce(`${row.name} uploaded.`);
     onUploaded();
   };
   try {

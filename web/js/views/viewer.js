@@ -22,6 +22,10 @@ async function loadPdfjs() {
   return pdfjs;
 }
 
+const TEXT_LIMIT = 512 * 1024; // a text file up to this size is shown as text, not as its preview image
+
+const isText = (doc) => /^text\/|json|xml|yaml|markdown|csv|javascript/.test(String(doc.content_type || "")) && doc.size <= TEXT_LIMIT;
+
 export const isPdf = (doc) => String(doc.content_type || "").startsWith("application/pdf") || /\.pdf$/i.test(doc.name || "");
 
 /**
@@ -109,6 +113,8 @@ export function openViewer(docs, index, { role = () => "owner", download, shared
       renderPage();
       return;
     }
+    const text = stage.querySelector("pre.viewer-text");
+    if (text) text.style.fontSize = `${zoom * 0.9}rem`;
     const img = stage.querySelector("img");
     // 100% fits the width; more makes the stage scroll.
     if (img) img.style.width = zoom === 1 ? "" : `${zoom * 100}%`;
@@ -181,6 +187,21 @@ export function openViewer(docs, index, { role = () => "owner", download, shared
           h("p", { class: "error-text", role: "alert" }, `The pages of this PDF could not be shown here: ${error.message}. Its preview is below; Download opens it whole.`),
           previewPane(doc, { isOpen: () => dialog.isConnected && mine === shown }));
         return;
+      }
+    }
+    if (isText(doc)) {
+      clear(stage, h("p", { class: "loading" }, "Opening…"));
+      try {
+        const link = await api("GET", `documents/${encodeURIComponent(doc.document_id)}/download`);
+        const answer = await fetch(link.url);
+        if (!answer.ok) throw new Error(`storage answered ${answer.status}`);
+        const words = await answer.text();
+        if (mine !== shown) return;
+        clear(stage, h("pre", { class: "viewer-text" }, words));
+        applyZoom();
+        return;
+      } catch {
+        if (mine !== shown) return; // else its preview, below
       }
     }
     clear(stage, h("div", { class: "viewer-image" }, previewPane(doc, { isOpen: () => dialog.isConnected && mine === shown })));
