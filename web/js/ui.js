@@ -268,6 +268,39 @@ export function confirmDialog(title, message, confirmLabel = "OK") {
   });
 }
 
+const CLASH_LABELS = { replace: "Replace", keep_both: "Keep both", skip: "Skip" };
+
+/**
+ * Ask what to do about a name clash (the server's 409 `name-taken`: `clash`, `choices`,
+ * `keep_both_name`), as Dropbox, Drive and Nextcloud do: Replace, Keep both or Skip. With `many`
+ * (several items in one action) a box applies the answer to the rest. Resolves to
+ * {choice, forAll}; closing the dialog is Skip.
+ */
+export function askClash(problem, { what, many = false } = {}) {
+  return new Promise((resolve) => {
+    let answer = { choice: "skip", forAll: false };
+    const { body, close } = openDialog("A file with this name is already there", { onClose: () => resolve(answer) });
+    const name = problem?.clash?.name || what || "This file";
+    const where = problem?.clash?.path ? (problem.clash.path === "/" ? "your top folder" : problem.clash.path) : "this folder";
+    const all = many ? h("input", { type: "checkbox", id: `clash-all-${Math.random().toString(36).slice(2)}` }) : null;
+    const words = {
+      replace: "Replace: it becomes a new version of the one there (older versions are kept).",
+      keep_both: problem?.keep_both_name ? `Keep both: this one is named “${problem.keep_both_name}”.` : "Keep both: this one gets a numbered name.",
+      skip: "Skip: nothing changes.",
+    };
+    const choices = Array.isArray(problem?.choices) ? problem.choices : ["keep_both", "skip"];
+    append(body, [
+      h("p", { class: "clash-what" }, `“${name}” is already in ${where}.`),
+      h("ul", { class: "clash-choices" }, choices.map((c) => h("li", {}, words[c] || c))),
+      all ? h("div", { class: "check" }, all, h("label", { for: all.id }, "Do this for every clash in this action")) : null,
+      h("div", { class: "actions" }, choices.map((c) => h("button", {
+        type: "button", class: c === "keep_both" ? "primary" : c === "replace" ? "danger" : "", dataset: { choice: c },
+        onclick: () => { answer = { choice: c, forAll: Boolean(all?.checked) }; close(); },
+      }, CLASH_LABELS[c] || c)))]);
+    (body.querySelector("button.primary") || body.querySelector(".actions button"))?.focus();
+  });
+}
+
 /** A labelled form field. */
 export function field(label, input, hint) {
   const id = input.id || `f-${Math.random().toString(36).slice(2)}`;

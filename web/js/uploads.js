@@ -4,7 +4,7 @@
 //    resumable after a reload (the upload id and the file's identity are kept in localStorage;
 //    the person picks the same file again, and only the parts S3 lacks are sent).
 import { api, ApiError, storedAccount } from "./api.js";
-import { announce, clear, errorNodes, explainError, formatBytes, h } from "./ui.js";
+import { announce, askClash, clear, errorNodes, explainError, formatBytes, h } from "./ui.js";
 
 const PENDING_KEY = "docstore.pendingUploads";
 const THRESHOLD_KEY = "docstore.multipartThreshold";
@@ -120,11 +120,14 @@ class UploadRow {
     this.progress = h("progress", { max: String(size || 1), value: "0", "aria-label": `Upload progress of ${name}` });
     this.state = h("span", { class: "upload-state" }, "Waiting…");
     this.amount = h("span", { class: "upload-amount" }, `0 of ${formatBytes(size)}`);
+    this.rate = h("span", { class: "upload-rate" });
+    this.nameNode = h("strong", { class: "upload-name" }, name);
+    this.samples = [];
     this.cancelButton = h("button", { type: "button", class: "small", onclick: () => this.onCancel?.() }, "Cancel");
     this.node = h("li", { class: "upload" },
-      h("div", { class: "upload-head" }, h("strong", { class: "upload-name" }, name), this.cancelButton),
+      h("div", { class: "upload-head" }, this.nameNode, this.cancelButton),
       this.progress,
-      h("div", { class: "upload-meta" }, this.state, " · ", this.amount));
+      h("div", { class: "upload-meta" }, this.state, " · ", this.amount, this.rate));
     this.size = size;
     this.name = name;
     list().prepend(this.node);
@@ -136,6 +139,30 @@ class UploadRow {
     this.progress.value = Math.min(loaded, this.size);
     this.amount.textContent = `${formatBytes(loaded)} of ${formatBytes(this.size)}`;
     if (text) this.state.textContent = text;
+    this.showRate(loaded);
+  }
+
+  /** Speed over the last few seconds and the time left at that speed ("2.1 MB/s · 12 s left"). */
+  showRate(loaded) {
+    const now = performance.now();
+    const last = this.samples[this.samples.length - 1];
+    if (last && loaded < last.loaded) this.samples = []; // started again (Retry)
+    this.samples.push({ at: now, loaded });
+    while (this.samples.length > 2 && now - this.samples[0].at > 4000) this.samples.shift();
+    const first = this.samples[0];
+    const seconds = (now - first.at) / 1000;
+    if (loaded >= this.size || seconds < 0.5 || loaded <= first.loaded) {
+      this.rate.textContent = "";
+      return;
+    }
+    const speed = (loaded - first.loaded) / seconds;
+    this.rate.textContent = ` · ${formatBytes(speed)}/s · ${timeLeft((this.size - loaded) / speed)}`;
+  }
+
+  /** The name the file is stored under ("Keep both" numbers it). */
+  rename(name) {
+    this.name = name;
+    this.nameNode.textContent = name;
   }
 
   /** A Retry button beside Remove on a failed row: `retry()` goes on with the same upload. */
@@ -162,7 +189,8 @@ class UploadRow {
 
   finish(text, kind) {
     this.state.textContent = text;
-    this.node.classList.add(kind);
+    this.rate.textContent = "";
+    this.node.classList.add(...kind.split(" "));
     this.cancelButton.textContent = "Remove";
     this.cancelButton.setAttribute("aria-label", `Remove ${this.name} from the list`);
     this.onCancel = () => {
@@ -171,6 +199,13 @@ class UploadRow {
     };
     summarise();
   }
+}
+
+function timeLeft(seconds) {
+  if (!Number.isFinite(seconds)) return "";
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s left`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min left`;
+  return `${Math.round(seconds / 360) / 10} h left`;
 }
 
 // ---- talking to S3 ----
@@ -199,7 +234,7 @@ function s3Message(xml) {
 
 async function grant(file, options) {
   const body = {
-    filename: file.name,
+    filename: options.filename || file.name,
     size: file.size,
     content_type: file.type || "application/octet-stream",
     path: options.path || "/",
@@ -316,11 +351,16 @@ async function run(file, row, controller, work, { grantOf = () => null, retry } 
     row.set(file.size, "Stored; adding it to your files…");
     if (finished && finished.documentId) await waitForDocument(finished.documentId, finished.minVersion, file.size);
     row.finish("Uploaded", "done");
-    announce(`${file.name} uploaded.`);
+    announce(`${row.name} uploaded.`);
     onUploaded();
   };
   try {
     const finished = await work();
+    if (finished === SKIPPED) {
+      row.finish("Skipped: a file with this name is already there", "done skipped");
+      announce(`${file.name} skipped: a file with this name is already there.`);
+      return;
+    }
     if (finished === false) {
       row.finish("Paused: reload and choose the file again to resume", "paused");
       renderPending();
@@ -360,7 +400,7 @@ async function run(file, row, controller, work, { grantOf = () => null, retry } 
 export function uploadFile(file, options = {}, row = new UploadRow(file.name, file.size)) {
   let controller = new AbortController();
   let granted = null;
-  const minVersion = options.baseVersion ? options.baseVersion + 1 : 1;
+  let minVersion = options.baseVersion ? options.baseVersion + 1 : 1;
   const finished = () => ({ documentId: granted.document_id, minVersion });
   const send = async () => {
     if (granted.form) {
@@ -375,7 +415,10 @@ export function uploadFile(file, options = {}, row = new UploadRow(file.name, fi
   };
   const first = async () => {
     row.set(0, "Asking for an upload slot…");
-    granted = await grant(file, options);
+    const asked = await grantOrAsk(file, options, row);
+    if (asked.granted === SKIPPED) return SKIPPED;
+    ({ granted, options } = asked);
+    minVersion = options.baseVersion ? options.baseVersion + 1 : 1;
     granted.finished = finished();
     if (granted.multipart) {
       keepPending({
@@ -431,8 +474,71 @@ export function uploadFile(file, options = {}, row = new UploadRow(file.name, fi
   return run(file, row, controller, first, { grantOf: () => granted, retry });
 }
 
+/** Upload several files into one folder; one clash answer may be kept for the rest (`batch`). */
 export function uploadFiles(files, options) {
-  return Promise.all([...files].map((file) => uploadFile(file, options)));
+  const all = [...files];
+  const batch = { size: all.length, choice: null };
+  return Promise.all(all.map((file) => uploadFile(file, { ...options, batch })));
+}
+
+// One clash question at a time (several files of a drop may clash).
+let asking = Promise.resolve();
+function oneAtATime(question) {
+  const answer = asking.then(question);
+  asking = answer.catch(() => {});
+  return answer;
+}
+
+const SKIPPED = Symbol("skipped");
+
+/** The document called `name` in folder `path` (the one a clash names), or null. */
+async function documentNamed(path, name) {
+  const wanted = name.normalize("NFC");
+  for (let cursor = null, page = 0; page < 50; page += 1) {
+    const found = await api("GET", "documents", { query: { path, sort: "name", order: "asc", limit: 200, cursor } });
+    const doc = found.items.find((item) => item.name.normalize("NFC") === wanted);
+    if (doc) return doc;
+    cursor = found.next_cursor;
+    if (!cursor) break;
+  }
+  return null;
+}
+
+/**
+ * The upload's grant; when the name is taken in the folder (409 `name-taken` with its choices) the
+ * person is asked, as Dropbox, Drive and Nextcloud ask: Replace (a new version of the document
+ * there), Keep both (this file under the numbered name the server offers) or Skip (SKIPPED).
+ * Resolves {granted, options}: the options the grant was made with.
+ */
+async function grantOrAsk(file, options, row) {
+  try {
+    return { granted: await grant(file, options), options };
+  } catch (error) {
+    const problem = error instanceof ApiError ? error.body : null;
+    if (error.status !== 409 || !Array.isArray(problem?.choices)) throw error;
+    row.set(0, "The name is taken there: waiting for your choice…");
+    const batch = options.batch;
+    const { choice } = await oneAtATime(async () => {
+      if (batch?.choice) return { choice: batch.choice };
+      const answer = await askClash(problem, { what: file.name, many: (batch?.size || 1) > 1 });
+      if (answer.forAll && batch) batch.choice = answer.choice;
+      return answer;
+    });
+    if (choice === "keep_both") {
+      if (!problem.keep_both_name) throw new Error("No numbered name is free in that folder: rename the file and upload it again.");
+      row.rename(problem.keep_both_name);
+      return grantOrAsk(file, { ...options, filename: problem.keep_both_name }, row);
+    }
+    if (choice === "replace") {
+      const holder = await documentNamed(options.path || "/", problem.clash?.name || file.name);
+      // Gone meanwhile: the name is free again.
+      if (!holder) return grantOrAsk(file, options, row);
+      row.set(0, `Replacing: a new version of ${holder.name}…`);
+      const replacing = { ...options, documentId: holder.document_id, baseVersion: holder.version, path: holder.path };
+      return { granted: await grant(file, replacing), options: replacing };
+    }
+    return { granted: SKIPPED, options };
+  }
 }
 
 /** Resume `entry` (from pendingUploads) with `file`, which must be the same file again. */

@@ -3,12 +3,12 @@
 import { api, apiAll } from "../api.js";
 import { go, session } from "../nav.js";
 import {
-  announce, busy, clear, confirmDialog, downloadUrl, field, focusLost, folderIcon, focusMain, focusToastAction, formatBytes, h, openDialog,
+  announce, askClash, busy, clear, confirmDialog, downloadUrl, field, focusLost, folderIcon, focusMain, focusToastAction, formatBytes, h, openDialog,
   parseTags, showError, timeElement,
 } from "../ui.js";
 import { uploadFile, uploadFiles, setUploadedHandler } from "../uploads.js";
 import { linksPanel } from "./links.js";
-import { gridOf, previewPane, rememberViewMode, viewMode, viewToggle } from "./previews.js";
+import { gridOf, previewPane, rememberViewMode, typeFamily, typeIcon, viewMode, viewToggle } from "./previews.js";
 
 const PAGE_SIZE = 50;
 const SHARE_NAMES_KEY = "docstore.shareNames";
@@ -57,30 +57,24 @@ async function moveDocument(documentId, name, folder) {
   if (done) announce(`${name} moved to ${folder}.`);
 }
 
-const CHOICE_LABELS = { replace: "Replace", keep_both: "Keep both", skip: "Skip" };
-
 /**
  * Run `call(onClash)`; when the server answers that the name is taken there (409 with `choices`),
  * ask Replace / Keep both / Skip, as Dropbox, Drive and Nextcloud do, and run it again with the
- * choice. Resolves to the answer, or null when skipped.
+ * choice. Resolves to the answer, or null when skipped. `batch` ({size, choice}) keeps an answer
+ * given "for every clash" of an action on many.
  */
-async function withClashChoice(call) {
+async function withClashChoice(call, batch = null) {
   try {
     return await call(undefined);
   } catch (error) {
     const clash = error?.body;
     if (error?.status !== 409 || !Array.isArray(clash?.choices)) throw error;
-    const choice = await new Promise((resolve) => {
-      let picked = "skip";
-      const { body, close } = openDialog("A file with this name is already there", { onClose: () => resolve(picked) });
-      body.append(
-        h("p", {}, clash.detail, clash.keep_both_name ? ` Keep both names the new one “${clash.keep_both_name}”.` : ""),
-        h("div", { class: "actions" }, clash.choices.map((c) => h("button", {
-          type: "button", class: c === "keep_both" ? "primary" : c === "replace" ? "danger" : "",
-          onclick: () => { picked = c; close(); },
-        }, CHOICE_LABELS[c] || c))));
-      body.querySelector("button.primary, button")?.focus();
-    });
+    let choice = batch?.choice;
+    if (!choice) {
+      const answer = await askClash(clash, { many: (batch?.size || 1) > 1 });
+      choice = answer.choice;
+      if (answer.forAll && batch) batch.choice = choice;
+    }
     if (choice === "skip") return null;
     return call(choice);
   }
@@ -272,6 +266,114 @@ function keepingFocus(container, render) {
   else focusMain();
 }
 
+// ---------------------------------------------------------------- menus, many at once
+
+/** "1 document", "3 documents". */
+function documentsCount(n) {
+  return n === 1 ? "1 document" : `${n} documents`;
+}
+
+function dotsIcon() {
+  return h("svg", { class: "dots-icon", viewBox: "0 0 20 20", width: "18", height: "18", "aria-hidden": "true", focusable: "false" },
+    h("circle", { cx: "4", cy: "10", r: "2" }), h("circle", { cx: "10", cy: "10", r: "2" }), h("circle", { cx: "16", cy: "10", r: "2" }));
+}
+
+let openMenu = null; // {menu, button, afterwards} of the row menu open now
+
+function closeMenu(focusButton = false) {
+  if (!openMenu) return;
+  const { menu, button, afterwards } = openMenu;
+  openMenu = null;
+  menu.remove();
+  button.setAttribute("aria-expanded", "false");
+  if (focusButton && button.isConnected) button.focus();
+  afterwards?.();
+}
+
+/** While a menu of `container` is open its list is not redrawn under it: `redraw` runs when it closes. */
+function menuOpenIn(container, redraw) {
+  if (!openMenu || !container.contains(openMenu.button)) return false;
+  openMenu.afterwards = redraw;
+  return true;
+}
+document.addEventListener("click", (event) => {
+  if (openMenu && !openMenu.menu.contains(event.target) && !openMenu.button.contains(event.target)) closeMenu();
+});
+window.addEventListener("hashchange", () => closeMenu());
+
+/**
+ * A row's "More actions" button and its menu (`items`: [label, run, class]); arrow keys, Home and
+ * End move through it, Escape or Tab close it and give the focus back to the button, as a menu
+ * button does (WAI-ARIA APG). The menu is fixed on the screen, so a scrolling table does not cut it.
+ */
+function menuButton(name, items) {
+  const button = h("button", {
+    type: "button", class: "small more", title: "More actions",
+    "aria-label": `More actions for ${name}`, "aria-haspopup": "menu", "aria-expanded": "false",
+  }, dotsIcon());
+  button.addEventListener("click", () => {
+    if (openMenu?.button === button) {
+      closeMenu(true);
+      return;
+    }
+    closeMenu();
+    const entries = items.filter(Boolean).map(([label, run, cls]) => h("button", {
+      type: "button", role: "menuitem", tabindex: "-1", class: cls || null,
+      onclick: () => { closeMenu(true); run(button); },
+    }, label));
+    const menu = h("div", { class: "row-menu", role: "menu", "aria-label": `Actions for ${name}` }, entries);
+    // On the page's body (fixed on the screen): a scrolling table does not cut it.
+    document.body.append(menu);
+    const at = button.getBoundingClientRect();
+    menu.style.top = `${Math.max(8, Math.min(at.bottom + 4, innerHeight - menu.offsetHeight - 8))}px`;
+    menu.style.left = `${Math.max(8, Math.min(at.right - menu.offsetWidth, innerWidth - menu.offsetWidth - 8))}px`;
+    button.setAttribute("aria-expanded", "true");
+    openMenu = { menu, button };
+    entries[0]?.focus();
+    menu.addEventListener("keydown", (event) => {
+      const index = entries.indexOf(document.activeElement);
+      const to = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: entries.length - 1 }[event.key];
+      if (to !== undefined) {
+        event.preventDefault();
+        entries[(to + entries.length) % entries.length].focus();
+      } else if (event.key === "Escape" || event.key === "Tab") {
+        event.preventDefault();
+        event.stopPropagation();
+        closeMenu(true);
+      }
+    });
+  });
+  return button;
+}
+
+/** Add tags to every document of `docs` (their own tags are kept); resolves true when saved. */
+function addTagsDialog(docs) {
+  return new Promise((resolve) => {
+    let saved = false;
+    const { body, close } = openDialog(`Add tags to ${documentsCount(docs.length)}`, { onClose: () => resolve(saved) });
+    const input = h("input", { required: true, maxlength: "500" });
+    const submit = h("button", { type: "submit", class: "primary" }, "Add tags");
+    const form = h("form", {}, field("Tags to add", input, "Separate tags with commas. Tags already there stay."),
+      h("div", { class: "actions" }, submit, h("button", { type: "button", onclick: close }, "Cancel")));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const adding = parseTags(input.value);
+      if (!adding.length) return;
+      busy(submit, async () => {
+        for (const doc of docs) {
+          const tags = [...new Set([...(doc.tags || []), ...adding])];
+          await api("PATCH", `documents/${encodeURIComponent(doc.document_id)}`, { json: { tags } });
+        }
+        saved = true;
+        announce(`Tagged ${documentsCount(docs.length)} with ${adding.join(", ")}.`);
+        close();
+      });
+    });
+    body.append(form);
+    input.focus();
+  });
+}
+
 // ---------------------------------------------------------------- the list
 
 export async function filesView(main, params, ctx) {
@@ -287,6 +389,153 @@ export async function filesView(main, params, ctx) {
   let mode = viewMode(accountId);
 
   const here = (extra = {}) => ({ path, all: flat ? "1" : undefined, sort, order, ...extra });
+
+  // The documents of the page shown: the viewer's ←/→ go through them.
+  let pageItems = [];
+  // The viewer's module is loaded when first used: the Files page loads no more for it.
+  const view = async (doc) => (await import("./viewer.js")).openViewer(pageItems.length ? [...pageItems] : [doc], Math.max(0, pageItems.findIndex((d) => d.document_id === doc.document_id)), {
+    download, role: (d) => roleOf(d), sharedBy: (d) => sharedByText(d), details: (d) => detailsDialog(d, reloadAll),
+  });
+
+  // Documents ticked on this page (id -> document): the bar above the list acts on all of them.
+  const selected = new Map();
+  const bulkCount = h("span", { class: "bulk-count", "aria-live": "polite" });
+  const bulkAction = (label, run, cls) => h("button", { type: "button", class: `small ${cls || ""}`.trim(), onclick: (e) => run(e.currentTarget) }, label);
+  const bulkBar = h("section", { class: "bulk-bar", "aria-label": "Selected documents", hidden: true },
+    bulkCount,
+    h("div", { class: "actions" },
+      bulkAction("Move selected", bulkMove),
+      bulkAction("Tag selected", bulkTag),
+      bulkAction("Download selected", bulkDownload),
+      bulkAction("Delete selected", bulkDelete, "danger"),
+      bulkAction("Clear selection", () => { selected.clear(); syncSelection(); table.querySelector(".pick-all")?.focus(); })));
+
+  /** The checkboxes, the "all" box and the bar as the selection says. */
+  function syncSelection() {
+    const boxes = [...table.querySelectorAll("input.pick-box")];
+    for (const box of boxes) box.checked = selected.has(box.dataset.id);
+    for (const all of table.querySelectorAll("input.pick-all")) {
+      all.checked = boxes.length > 0 && boxes.every((b) => b.checked);
+      all.indeterminate = !all.checked && boxes.some((b) => b.checked);
+    }
+    bulkBar.hidden = selected.size === 0;
+    bulkCount.textContent = selected.size ? `${documentsCount(selected.size)} selected` : "";
+  }
+
+  async function bulkMove(button) {
+    const docs = [...selected.values()];
+    const target = await pickFolder(`Move ${documentsCount(docs.length)} to…`, path);
+    if (target === null) return;
+    await busy(button, async () => {
+      const batch = { size: docs.length, choice: null };
+      let moved = 0;
+      for (const doc of docs) {
+        const done = await withClashChoice((onClash) =>
+          api("PATCH", `documents/${encodeURIComponent(doc.document_id)}`, { json: { path: target, on_clash: onClash } }), batch);
+        selected.delete(doc.document_id);
+        if (done) moved += 1;
+      }
+      announce(`${documentsCount(moved)} moved to ${target === "/" ? "your top folder" : target}.`);
+      await reloadAll();
+    });
+  }
+
+  async function bulkTag() {
+    if (await addTagsDialog([...selected.values()])) {
+      shown = null;
+      await load();
+    }
+  }
+
+  async function bulkDownload(button) {
+    await busy(button, async () => {
+      for (const doc of selected.values()) await download(doc);
+    });
+  }
+
+  async function bulkDelete(button) {
+    await busy(button, async () => {
+      const docs = [...selected.values()];
+      const results = await Promise.allSettled(docs.map((doc) => api("DELETE", `documents/${encodeURIComponent(doc.document_id)}`)));
+      const gone = docs.filter((_, i) => results[i].status === "fulfilled");
+      for (const doc of gone) selected.delete(doc.document_id);
+      const toast = announce(`${documentsCount(gone.length)} moved to the trash.`, {
+        action: {
+          label: "Undo",
+          run: () => busy(null, async () => {
+            await Promise.all(gone.map((doc) => api("POST", `documents/${encodeURIComponent(doc.document_id)}/restore`)));
+            announce(`${documentsCount(gone.length)} back where they were.`);
+            await reloadAll();
+          }),
+        },
+      });
+      await reloadAll();
+      focusToastAction(toast);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
+    });
+  }
+
+  async function moveOne(doc) {
+    const target = await pickFolder(`Move ${doc.name} to…`, doc.path);
+    if (target === null) return;
+    await busy(null, async () => {
+      await moveDocument(doc.document_id, doc.name, target);
+      await reloadAll();
+    });
+  }
+
+  /** Rename in place: the name becomes a box; Enter saves, Escape puts the name back. */
+  function renameInPlace(doc) {
+    const cell = table.querySelector(`[data-document-id="${CSS.escape(doc.document_id)}"] td.name`);
+    if (!cell) return;
+    const before = [...cell.childNodes];
+    const input = h("input", { class: "rename-inline", value: doc.name, maxlength: "255", "aria-label": `New name for ${doc.name}` });
+    const save = h("button", { type: "submit", class: "small primary" }, "Save");
+    const form = h("form", { class: "rename-form" }, input, save, h("button", { type: "button", class: "small", onclick: () => cancel() }, "Cancel"));
+    let open = true;
+    const focusName = () => table.querySelector(`[data-document-id="${CSS.escape(doc.document_id)}"] .doc-open`)?.focus();
+    const cancel = () => {
+      if (!open) return;
+      open = false;
+      cell.replaceChildren(...before);
+      focusName();
+      if (shown === null) load();
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      event.stopPropagation();
+      cancel();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = input.value.trim();
+      if (!name || name === doc.name) {
+        cancel();
+        return;
+      }
+      if (/[/\\]/.test(name)) {
+        showError("A name must not contain / or \\.");
+        return;
+      }
+      busy(save, async () => {
+        const done = await withClashChoice((onClash) =>
+          api("PATCH", `documents/${encodeURIComponent(doc.document_id)}`, { json: { name, on_clash: onClash } }));
+        open = false;
+        if (done) before.find((n) => n.classList?.contains("doc-open"))?.replaceChildren(done.name);
+        cell.replaceChildren(...before);
+        announce(done ? `${doc.name} is now called ${done.name}.` : `${doc.name} keeps its name.`);
+        shown = null;
+        await load();
+        focusName();
+      });
+    });
+    cell.replaceChildren(form);
+    input.focus();
+    const dot = doc.name.lastIndexOf(".");
+    input.setSelectionRange(0, dot > 0 ? dot : doc.name.length);
+  }
   setUploadedHandler(() => { if (ctx.isCurrent()) load(); });
 
   // Upload: drag and drop anywhere on the page, or the file picker.
@@ -354,6 +603,7 @@ export async function filesView(main, params, ctx) {
       h("summary", {}, "Sort and show"),
       h("div", { class: "toolbar" }, field("Show", scope), field("Sort by", sortSelect), field("Order", orderSelect))),
     flat ? null : folders,
+    bulkBar,
     table,
     pager);
 
@@ -402,14 +652,28 @@ export async function filesView(main, params, ctx) {
     }
     // The list does not show preview states: one arriving must not redraw its rows.
     const drawn = mode === "grid" ? result.items : result.items.map(({ preview, ...shownInList }) => shownInList);
+    pageItems = result.items;
     const fingerprint = JSON.stringify([mode, page, drawn, result.next_cursor]);
     if (fingerprint === shown) return;
+    // A name being edited in place, or a row's open menu, is not redrawn under the person: the
+    // list is drawn when they finish.
+    if (table.querySelector(".rename-form") || menuOpenIn(table, () => { shown = null; load(); })) {
+      shown = null;
+      return;
+    }
     shown = fingerprint;
+    // The selection keeps what is still on this page, with its fresh details.
+    const onPage = new Map(result.items.map((doc) => [doc.document_id, doc]));
+    for (const id of [...selected.keys()]) {
+      if (onPage.has(id) && mode === "list") selected.set(id, onPage.get(id));
+      else selected.delete(id);
+    }
     keepingFocus(main, () => {
       if (mode === "grid") renderGrid(result.items);
       else renderTable(result.items);
       renderPager(result.next_cursor);
     });
+    syncSelection();
   }
 
   function renderGrid(items) {
@@ -433,9 +697,22 @@ export async function filesView(main, params, ctx) {
       clear(table, h("p", { class: "empty" }, flat ? "No documents yet. Upload one above." : "This folder is empty. Upload files above."));
       return;
     }
-    clear(table, h("table", { class: "documents" },
+    const pickAll = (attrs) => h("input", {
+      type: "checkbox", class: "pick-all", ...attrs,
+      onchange: (e) => {
+        for (const doc of items) {
+          if (e.currentTarget.checked) selected.set(doc.document_id, doc);
+          else selected.delete(doc.document_id);
+        }
+        syncSelection();
+      },
+    });
+    // On a phone the table's head is not shown (each row is a card): "Select all" stands above the cards.
+    const phoneAll = pickAll({ id: "pick-all-cards" });
+    clear(table, h("div", { class: "pick-line" }, phoneAll, h("label", { for: phoneAll.id }, "Select all")), h("table", { class: "documents" },
       h("caption", { class: "visually-hidden" }, `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`),
       h("thead", {}, h("tr", {},
+        h("th", { scope: "col", class: "pick" }, pickAll({ "aria-label": "Select every document on this page" })),
         h("th", { scope: "col" }, "Name"),
         flat ? h("th", { scope: "col" }, "Folder") : null,
         h("th", { scope: "col" }, "Tags"),
@@ -449,8 +726,20 @@ export async function filesView(main, params, ctx) {
           event.dataTransfer.effectAllowed = "move";
         },
       },
+        h("td", { class: "pick" }, h("input", {
+          type: "checkbox", class: "pick-box", "aria-label": `Select ${doc.name}`, dataset: { id: doc.document_id },
+          onchange: (e) => {
+            if (e.currentTarget.checked) selected.set(doc.document_id, doc);
+            else selected.delete(doc.document_id);
+            syncSelection();
+          },
+        })),
         h("td", { class: "name", "data-label": "Name" },
-          h("button", { type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, reloadAll) }, doc.name),
+          h("span", { class: "row-icon", "aria-hidden": "true" }, typeIcon(typeFamily(doc.content_type, doc.name))),
+          h("button", {
+            type: "button", class: "link doc-open", onclick: () => detailsDialog(doc, reloadAll),
+            onkeydown: (e) => { if (e.key === "F2") { e.preventDefault(); renameInPlace(doc); } },
+          }, doc.name),
           doc.title && doc.title !== doc.name ? h("div", { class: "muted small" }, doc.title) : null,
           fullTextBadge(doc.full_text)),
         flat ? h("td", { "data-label": "Folder" }, h("a", { href: `#/files?path=${encodeURIComponent(doc.path)}` }, doc.path)) : null,
@@ -459,7 +748,16 @@ export async function filesView(main, params, ctx) {
         h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),
         h("td", { class: "row-actions" },
           h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
-          h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trash(doc, load))) }, "Delete")))))));
+          h("button", { type: "button", class: "small danger", "aria-label": `Delete ${doc.name}`, onclick: (e) => busy(e.currentTarget, async () => focusToastAction(await trash(doc, load))) }, "Delete"),
+          menuButton(doc.name, [
+            ["View", () => busy(null, () => view(doc))],
+            ["Details", () => detailsDialog(doc, reloadAll)],
+            ["Rename", () => renameInPlace(doc)],
+            ["Move…", () => moveOne(doc)],
+            ["Add tags…", async () => { if (await addTagsDialog([doc])) { shown = null; await load(); } }],
+            ["Download", () => busy(null, () => download(doc))],
+            ["Delete", () => busy(null, async () => focusToastAction(await trash(doc, load))), "danger"],
+          ])))))));
   }
 
   function renderPager(nextCursor) {
