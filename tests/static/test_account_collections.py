@@ -42,7 +42,6 @@ STILL_IN_METADATA = frozenset(
         "services/metadata/src/docstore_metadata/admins.py",
         "services/metadata/src/docstore_metadata/rotate_secrets.py",
         "services/metadata/src/docstore_metadata/adapters/repositories.py",
-        "services/metadata/src/docstore_metadata/adapters/account_deletion.py",
         "services/metadata/src/docstore_metadata/adapters/replication.py",
         "services/metadata/src/docstore_metadata/adapters/credentials.py",
     }
