@@ -48,6 +48,7 @@ class Settings(ServiceSettings, S3Settings):
     indexer_url: str = "http://127.0.0.1:8084"
     notify_url: str = "http://127.0.0.1:8085"
     analytics_url: str = "http://127.0.0.1:8088"
+    accounts_url: str = "http://127.0.0.1:8086"
     session_ttl_seconds: int = 7 * 24 * 3600
     """How long a session lasts unused: a refresh token's lifetime (each refresh starts it again)."""
     access_ttl_seconds: int = 15 * 60
@@ -216,4 +217,5 @@ class Settings(ServiceSettings, S3Settings):
             "indexer": self.indexer_url,
             "notify": self.notify_url,
             "analytics": self.analytics_url,
+            "accounts": self.accounts_url,
         }

@@ -49,6 +49,7 @@ from docstore_metadata.adapters.replication import ReplicationQueue, Replication
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain.credentials import SecretBox, parse_keys
+from docstore_metadata.service_layer.account_projection import AccountProjector
 from docstore_metadata.service_layer.account_purge import AccountPurge
 from docstore_metadata.service_layer.account_security import AccountSecurity
 from docstore_metadata.service_layer.accounts import Accounts
@@ -93,6 +94,8 @@ class Services:
     """App passwords: create, list, revoke, the gateway's check (its own unit of work; README "App passwords")."""
     account_purge: AccountPurge
     """A deleted account's documents, purged after the grace period (README "Deleting an account")."""
+    account_projector: AccountProjector
+    """What metadata keeps of each account, from `account.*` events (README "Account projection")."""
     consistency: ConsistencyChecker
     """The recorded-versions check against the indexer (issue 32; README "Consistency check")."""
 
@@ -157,6 +160,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
         reads=reads,
         accounts=accounts,
         app_passwords=app_passwords_on(runtime, accounts, reads),
+        account_projector=AccountProjector(uow),
         account_security=account_security,
         account_purge=AccountPurge(
             uow,

@@ -38,7 +38,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         await services.prepare()
         register(services.runtime.events, services.documents)
         register_previews(services.runtime.events, services.previews)
-        register_account_deletion(services.runtime.events, services.account_purge)
+        register_account_deletion(services.runtime.events, services.account_purge, services.account_projector)
         services.runtime.background(
             "metadata-audit-consumer", register_audit(services.runtime.events, services.audit).run
         )

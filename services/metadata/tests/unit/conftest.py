@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_metadata.adapters.account_projection import Owners
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain import folders as folder_rules
 from docstore_metadata.domain.accounts import Account, UsernameTaken
@@ -60,6 +61,38 @@ class InMemoryAccounts:
     async def next_replica_version(self, account_id: str) -> Doc:
         self.rows[account_id]["replica_version"] += 1
         return copy.deepcopy(self.rows[account_id])
+
+    async def release_email(self, account_id: str) -> None:
+        return None
+
+    async def remove_app_passwords(self, account_id: str) -> list[str]:
+        return []
+
+
+class InMemoryProjection:
+    """Metadata's projection of accounts (`adapters/account_projection.py`)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Doc] = {}
+
+    async def apply(self, account_id: str, changes: Mapping[str, Any], on_insert: Mapping[str, Any]) -> None:
+        row = self.rows.get(account_id)
+        if row is None:
+            row = self.rows[account_id] = {"_id": account_id, **on_insert}
+        row.update(changes)
+
+    async def by_id(self, account_id: str) -> Doc | None:
+        return copy.deepcopy(self.rows.get(account_id))
+
+    async def by_username(self, username: str) -> Doc | None:
+        return next((copy.deepcopy(r) for r in self.rows.values() if r.get("username") == username), None)
+
+    async def deleted_since(self, since: Any) -> list[Doc]:
+        return [
+            {"_id": r["_id"], "deleted_at": r["deleted_at"]}
+            for r in self.rows.values()
+            if r.get("deleted_at") and r["deleted_at"] >= since
+        ]
 
 
 class InMemoryDocuments:
@@ -256,12 +289,6 @@ class InMemoryDeletion:
     async def follows_touching(self, account_id: str) -> list[Doc]:
         return []
 
-    async def release_email(self, account_id: str) -> None:
-        return None
-
-    async def remove_app_passwords(self, account_id: str) -> list[str]:
-        return []
-
 
 class InMemoryFolders:
     """`adapters/folders.py`: folder rows, folder jobs, and the document ranges jobs rewrite
@@ -402,8 +429,12 @@ class World:
 @pytest.fixture
 def world() -> World:
     documents = InMemoryDocuments()
+    accounts = InMemoryAccounts()
+    projection = InMemoryProjection()
     fakes: dict[str, Any] = {
-        "accounts": InMemoryAccounts(),
+        "accounts": accounts,
+        "projection": projection,
+        "owners": Owners(projection, accounts),  # type: ignore[arg-type]
         "documents": documents,
         "folders": InMemoryFolders(documents),
         "sharing": InMemorySharing(),

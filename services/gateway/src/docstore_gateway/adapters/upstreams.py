@@ -29,6 +29,7 @@ from docstore_gateway.domain.answers import (
     SecondFactorAnswer,
 )
 from docstore_gateway.domain.errors import UpstreamUnavailable
+from docstore_gateway.domain.routing import IDENTITY
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
 from docstore_kit.http_transport import call
@@ -38,8 +39,8 @@ CLIENT_ADDRESS = "x-docstore-client-address"
 """The client's address as the gateway saw it (audit trail, `docstore_events.origin`); never a
 client's own: it is not in FORWARDED_HEADERS, so one a client sent is dropped."""
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
-ACCOUNTS = "metadata"
-"""The service that checks passwords."""
+ACCOUNTS = IDENTITY
+"""The service that checks passwords, second factors and app passwords (the owner of identity)."""
 
 upstream_seconds = Histogram(
     "docstore_gateway_upstream_duration_seconds",

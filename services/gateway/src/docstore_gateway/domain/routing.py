@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote_to_bytes
 from docstore_gateway.domain.errors import BadPath, MethodNotAllowed
 
 __all__ = [
+    "IDENTITY",
     "ROUTE_TABLE",
     "PASSWORD_RESET",
     "SIGN_UP",
@@ -181,14 +182,18 @@ def _routes(service: str, *rows: tuple[str, str] | tuple[str, str, str]) -> list
     ]
 
 
+IDENTITY = "metadata"
+"""The service that owns identity: sign-up, the account, credentials, two-step sign-in, app
+passwords (the routes below, and the gateway's internal checks, `adapters/upstreams.py`).
+`accounts` once the move of issue 36 is done (services/accounts/README.md): one name to change."""
+
 ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
     _routes(
-        "metadata",
+        IDENTITY,
         ("POST", "/accounts", "public"),  # sign-up
         ("GET", "/account"),
         ("DELETE", "/account"),
         ("PUT", "/account/plan"),
-        ("GET", "/account/follows"),
         # Account security (issue 20): the mailed-link routes are public (the token is the credential).
         ("GET", "/account/security"),
         ("POST", "/account/email/verify", "public"),
@@ -204,6 +209,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/account/app-passwords"),
         ("POST", "/account/app-passwords"),
         ("DELETE", "/account/app-passwords/{app_password_id}"),
+    )
+    + _routes(
+        "metadata",
+        ("GET", "/account/follows"),
         ("GET", "/documents"),
         ("GET", "/documents/search"),
         ("GET", "/documents/{document_id}"),

@@ -1,6 +1,7 @@
-"""MongoDB side of deleting an account (issue 33): the shares and follows it leaves behind, its
-verified address, and its documents' purge, scheduled after the grace period and claimed one
-document at a time (like the trash's purge), bound to one session like `repositories.py`.
+"""MongoDB side of deleting an account (issue 33): the shares and follows it leaves behind and its
+documents' purge (its verified address and app passwords are identity: `AccountRepository`),
+scheduled after the grace period and claimed one document at a time (like the trash's purge),
+bound to one session like `repositories.py`.
 
 - `documents.purge_at`: when a deleted account's document is purged (set once, by the
   `account.deleted` consumer); the purge itself is `Documents._purge`, the trash's path.
@@ -24,16 +25,12 @@ class AccountDeletionRepository:
         self.shares = db["shares"]
         self.follows = db["follows"]
         self.documents = db["documents"]
-        self.emails = db["verified_emails"]
-        self.app_passwords = db["app_passwords"]
-        self.accounts = db["accounts"]
         self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index("owner_id")
         await self.follows.create_index("owner_id")
         await self.documents.create_index("purge_at", sparse=True)
-        await self.accounts.create_index("deleted_at", sparse=True)
 
     async def shares_touching(self, account_id: str) -> list[Doc]:
         """Every share of the account's documents, and every share naming it."""
@@ -51,27 +48,12 @@ class AccountDeletionRepository:
     async def delete_follow(self, follow_id: str) -> bool:
         return (await self.follows.delete_one({"_id": follow_id}, session=self.session)).deleted_count == 1
 
-    async def release_email(self, account_id: str) -> None:
-        """The account's verified address is free again (another account may verify it)."""
-        await self.emails.delete_many({"account_id": account_id}, session=self.session)
-
-    async def remove_app_passwords(self, account_id: str) -> list[str]:
-        """The account's app passwords (issue 36) are deleted; their ids."""
-        rows = await self.app_passwords.find({"account_id": account_id}, {"_id": 1}, session=self.session).to_list(None)
-        await self.app_passwords.delete_many({"account_id": account_id}, session=self.session)
-        return [str(row["_id"]) for row in rows]
-
     async def schedule_purge(self, account_id: str, at: datetime) -> int:
         """Mark the account's documents for purging at `at` (documents marked already keep theirs)."""
         result = await self.documents.update_many(
             {"account_id": account_id, "purge_at": None}, {"$set": {"purge_at": at}}, session=self.session
         )
         return result.modified_count
-
-    async def deleted_since(self, since: datetime) -> list[Doc]:
-        """Accounts deleted at or after `since`: `{_id, deleted_at}` each."""
-        found = self.accounts.find({"deleted_at": {"$gte": since}}, {"_id": 1, "deleted_at": 1}, session=self.session)
-        return await found.to_list(None)
 
     async def claim_due(self, now: datetime, *, claimant: str, lease: timedelta) -> Doc | None:
         """Claim one document whose purge is due (outside any transaction, like `claim_expired`)."""

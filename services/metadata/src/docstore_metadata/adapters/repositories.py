@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from docstore_events.in_slices import find_in
 from docstore_metadata.adapters.account_deletion import AccountDeletionRepository
+from docstore_metadata.adapters.account_projection import AccountProjection, Owners
 from docstore_metadata.adapters.folders import FolderRepository
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
 from docstore_metadata.adapters.links import LinkRepository
@@ -98,6 +99,20 @@ class AccountRepository:
         if account is None:
             raise LookupError(account_id)
         return dict(account)
+
+    async def release_email(self, account_id: str) -> None:
+        """The account's verified address is free again (another account may verify it)."""
+        await self.collection.database["verified_emails"].delete_many({"account_id": account_id}, session=self.session)
+
+    async def remove_app_passwords(self, account_id: str) -> list[str]:
+        """The account's app passwords (issue 36) are deleted; their ids."""
+        rows = (
+            await self.collection.database["app_passwords"]
+            .find({"account_id": account_id}, {"_id": 1}, session=self.session)
+            .to_list(None)
+        )
+        await self.collection.database["app_passwords"].delete_many({"account_id": account_id}, session=self.session)
+        return [str(row["_id"]) for row in rows]
 
 
 class DocumentRepository:
@@ -432,6 +447,10 @@ class Repositories:
     hands them to a use case (`tx.repos`)."""
 
     accounts: AccountRepository
+    """Identity (moving to the accounts service, issue 36): only the account use cases use it."""
+    projection: AccountProjection
+    owners: Owners
+    """What documents, sharing, links and the purge read of an account: the projection, else `accounts`."""
     documents: DocumentRepository
     sharing: SharingRepository
     links: LinkRepository
@@ -447,8 +466,12 @@ def repositories(
     """What `EventRuntime.unit_of_work` calls per transaction: the repositories bound to `session`."""
 
     def bound(session: Session) -> Repositories:
+        accounts = AccountRepository(db, session)
+        projection = AccountProjection(db, session)
         return Repositories(
-            accounts=AccountRepository(db, session),
+            accounts=accounts,
+            projection=projection,
+            owners=Owners(projection, accounts),
             documents=DocumentRepository(db, listing, session),
             sharing=SharingRepository(db, session),
             links=LinkRepository(db, session),
@@ -465,6 +488,7 @@ async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
     """Every index metadata's queries rely on (idempotent; run at start)."""
     repos = repositories(db, listing, {})(None)
     await repos.accounts.ensure_indexes()
+    await repos.projection.ensure_indexes()
     await repos.documents.ensure_indexes()
     await repos.sharing.ensure_indexes()
     await repos.links.ensure_indexes()

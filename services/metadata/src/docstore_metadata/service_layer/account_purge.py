@@ -6,7 +6,9 @@
 trash's purge, and purges each through `Documents.purge_claimed`: the document, its versions,
 its S3 objects (after commit), its change-feed entry and `file.deleted`, on which the indexer
 drops its index entry and preview objects and quota frees the bytes in its ledger. Its links and
-shares ended already, in the deletion's own transaction (`Accounts.delete_account`).
+shares ended already, in the deletion's own transaction (`Accounts.delete_account`). The deletion's
+time comes from metadata's account projection (`account_projection`), which the same consumer
+records first.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class AccountPurge:
             for event_id in fresh:
                 event, at = events[event_id]
                 # From the deletion's own time (the event's for an account not held here).
-                account = await tx.repos.accounts.by_id(event.account_id)
+                account = await tx.repos.projection.by_id(event.account_id)
                 moment = (account or {}).get("deleted_at") or at
                 moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
                 await tx.repos.deletion.schedule_purge(event.account_id, moment + self.grace)
@@ -74,7 +76,7 @@ class AccountPurge:
         at, each round; how many documents were scheduled."""
         since = (now or datetime.now(UTC)) - STRAGGLER_WINDOW
         scheduled = 0
-        for account in await self.reads.deletion.deleted_since(since):
+        for account in await self.reads.projection.deleted_since(since):
             deleted_at = account["deleted_at"]
             deleted_at = deleted_at if deleted_at.tzinfo else deleted_at.replace(tzinfo=UTC)
             scheduled += await self.reads.deletion.schedule_purge(str(account["_id"]), deleted_at + self.grace)

@@ -223,9 +223,9 @@ class Accounts:
                         account_id=follow["follower_id"], document_id=follow["document_id"], owner_id=account_id
                     )
                 )
-        await tx.repos.deletion.release_email(account_id)
+        await tx.repos.accounts.release_email(account_id)
         # Its app passwords go too; the gateway stops trusting what it remembered of them (issue 36).
-        for app_id in await tx.repos.deletion.remove_app_passwords(account_id):
+        for app_id in await tx.repos.accounts.remove_app_passwords(account_id):
             tx.emit(AccountAppPasswordRevoked(account_id=account_id, app_id=app_id, reason="account-deleted"))
 
     async def receive_replica(self, account_id: str, state: Mapping[str, Any]) -> bool:

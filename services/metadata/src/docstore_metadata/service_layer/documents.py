@@ -227,7 +227,7 @@ class Documents:
 
     async def plans_of(self, owners: set[str]) -> dict[str, str]:
         """The plan of each of these accounts (the owners of documents an answer shows)."""
-        return {owner: await self.reads.accounts.plan_of(owner) for owner in owners}
+        return {owner: await self.reads.owners.plan_of(owner) for owner in owners}
 
     async def _record(self, tx: Tx, event: UploadCompleted) -> VersionRecorded:
         """* a document id not seen before: a new document at version 1;
@@ -380,7 +380,7 @@ class Documents:
         await tx.repos.documents.add_change(change_entry(kind, document, now, **extra))
 
     async def _enforce_retention(self, tx: Tx, document: Mapping[str, Any]) -> list[int]:
-        plan = await tx.repos.accounts.plan_of(document["account_id"])
+        plan = await tx.repos.owners.plan_of(document["account_id"])
         cap = self.limits.version_caps.get(plan, self.limits.version_caps["free"])
         versions = await tx.repos.documents.versions_of(document["_id"])
         prune = versions_to_prune([v["version"] for v in versions], cap)

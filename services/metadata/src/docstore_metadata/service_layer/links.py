@@ -104,7 +104,7 @@ class Links:
         found = await visible(self.reads, account_id, document_id)
         policy = await self.reads.links.policy(document_id)
         rules.may_create(found.access, editors_may_create_links=bool(policy.get("editors_may_create_links")))
-        require_verified_email(await self.reads.accounts.by_id(account_id), "create public links")
+        require_verified_email(await self.reads.owners.by_id(account_id), "create public links")
         checked = rules.check_options(options)
         now = datetime.now(UTC)
         rules.expiry_from(now, checked.expires_in_days)  # refuse a bad expiry before hashing anything
@@ -255,7 +255,7 @@ class Links:
             # A link gives no more than its creator may read now, and nothing once an account is deleted.
             creator_access = await access_of(self.reads, str(link["created_by"]), link)
             for holder in {link["owner_id"], link["created_by"]}:
-                account = await self.reads.accounts.by_id(str(holder))
+                account = await self.reads.owners.by_id(str(holder))
                 active = active and (account is None or account.get("status") != "deleted")
         rules.check_usable(link, document, now, creator_access=creator_access, accounts_active=active)
         assert link is not None and document is not None  # check_usable refused otherwise

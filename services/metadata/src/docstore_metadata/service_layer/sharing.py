@@ -59,8 +59,8 @@ class Sharing:
 
     async def share(self, owner_id: str, document_id: str, username: str, permission: str) -> dict[str, Any]:
         document = await owned(self.reads, owner_id, document_id, "share it")
-        require_verified_email(await self.reads.accounts.by_id(owner_id), "share documents")
-        grantee = await self.reads.accounts.by_username(normalise_username(username))
+        require_verified_email(await self.reads.owners.by_id(owner_id), "share documents")
+        grantee = await self.reads.owners.by_username(normalise_username(username))
         if grantee is None:
             raise UnknownUser(username)
         if grantee["_id"] == owner_id:

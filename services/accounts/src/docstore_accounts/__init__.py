@@ -1,0 +1,1 @@
+"""DocStore accounts: the one owner of identity (issue 36)."""

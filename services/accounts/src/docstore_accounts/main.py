@@ -1,0 +1,39 @@
+"""The accounts app: `bootstrap` builds the service, the lifespan runs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from docstore_accounts.bootstrap import bootstrap
+from docstore_accounts.settings import Settings
+from docstore_kit.app import service_app
+from docstore_kit.observability import configure_logging_from, configure_observability
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the accounts app; clients connect when the lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_observability(settings)
+        services = bootstrap(settings)
+        app.state.services = services
+        async with services.runtime:
+            yield
+
+    return service_app(
+        settings=settings,
+        title="DocStore accounts",
+        lifespan=lifespan,
+        checks=lambda app: app.state.services.runtime.checks(),
+    )
+
+
+def app() -> FastAPI:
+    """Entry point for `uvicorn docstore_accounts.main:app --factory`."""
+    settings = Settings()
+    configure_logging_from(settings)
+    return create_app(settings)

@@ -1,0 +1,142 @@
+"""Today's account data moves from metadata's database into accounts' by a migration (issue 36):
+every account collection copied exactly, the source only read, its indexes made, and a rerun after
+changes at the source (a sign-up, a change, a spent token removed) leaves an exact copy again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+
+from docstore_accounts.adapters.migration import ACCOUNT_COLLECTIONS
+from docstore_accounts.migrate import migrate
+from docstore_accounts.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest_asyncio.fixture
+async def mongo(endpoints: Any) -> AsyncIterator[AsyncMongoClient[Any]]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(endpoints.mongo_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+async def seed(db: Any) -> None:
+    """Metadata's account collections as a region holds them: a home account with two-step
+    sign-in, another region's replica, their usernames, a queued replica, a mail token, a counter,
+    a verified address, a notice and an app password."""
+    await db.accounts.create_index("username", unique=True)
+    await db.account_tokens.create_index("expires_at", expireAfterSeconds=86400)
+    await db.accounts.insert_many(
+        [
+            {"_id": "a1", "username": "ann", "email": "ann@x.example", "plan": "premium", "home_region": "us-west-2",
+             "password_hash": "$argon2id$v=19$...", "status": "active", "replica_version": 3, "created_at": NOW,
+             "email_verified": True, "mfa": {"enabled": True, "secret": "gAAAA...", "recovery": ["d1", "d2"]}},
+            {"_id": "a2", "username": "bob", "email": "bob@x.example", "plan": "free", "home_region": "us-west-2",
+             "password_hash": "$argon2id$v=19$...", "status": "deleted", "replica_version": 2, "created_at": NOW},
+        ]
+    )  # fmt: skip
+    await db.replicas.insert_one(
+        {
+            "_id": "r1",
+            "username": "cy",
+            "home_region": "ap-southeast-2",
+            "plan": "free",
+            "status": "active",
+            "version": 1,
+        }
+    )
+    await db.usernames.insert_many(
+        [
+            {"_id": name, "account_id": owner, "home_region": region}
+            for name, owner, region in (
+                ("ann", "a1", "us-west-2"),
+                ("bob", "a2", "us-west-2"),
+                ("cy", "r1", "ap-southeast-2"),
+            )
+        ]
+    )
+    await db.replication_outbox.insert_one(
+        {"_id": "ap-southeast-2:a1", "account_id": "a1", "state": {"version": 3}, "attempts": 0}
+    )
+    await db.account_tokens.insert_one(
+        {
+            "_id": "digest-1",
+            "account_id": "a1",
+            "purpose": "verify-email",
+            "expires_at": NOW + timedelta(days=1),
+            "used_at": None,
+        }
+    )
+    await db.account_counters.insert_one(
+        {"_id": "a1:reset:2026112512", "count": 1, "expires_at": NOW + timedelta(hours=1)}
+    )
+    await db.verified_emails.insert_one({"_id": "ann@x.example", "account_id": "a1"})
+    await db.account_notices.insert_one(
+        {"_id": "n1", "account_id": "a1", "kind": "password-changed", "next_attempt_at": NOW}
+    )
+    await db.app_passwords.insert_one(
+        {
+            "_id": "ap1",
+            "account_id": "a1",
+            "name": "rclone",
+            "scope": "webdav-sync",
+            "digest": "x" * 64,
+            "created_at": NOW,
+            "last_used_at": None,
+        }
+    )
+
+
+async def contents(db: Any) -> dict[str, list[dict[str, Any]]]:
+    return {name: await db[name].find({}, sort=[("_id", 1)]).to_list(None) for name in ACCOUNT_COLLECTIONS}
+
+
+async def test_the_migration_copies_the_account_collections_exactly_and_again(mongo, endpoints) -> None:
+    suffix = uuid.uuid4().hex[:10]
+    source, target = mongo[f"test_{suffix}_metadata"], mongo[f"test_{suffix}_accounts"]
+    settings = Settings(mongodb_url=endpoints.mongo_url, mongodb_database=target.name, region="us-west-2")
+    try:
+        await seed(source)
+        before = await contents(source)
+
+        first = await migrate(settings, source.name)
+        assert first["collections"]["accounts"] == {"copied": 2, "removed": 0, "indexes": 1}
+        assert await contents(target) == before
+        assert await contents(source) == before  # only read
+        indexes = {spec["name"]: spec async for spec in await target.account_tokens.list_indexes()}
+        assert any(spec.get("expireAfterSeconds") == 86400 for spec in indexes.values())
+        unique = [spec async for spec in await target.accounts.list_indexes() if spec.get("unique")]
+        assert [list(spec["key"]) for spec in unique] == [["username"]]
+
+        # Run again, unchanged: the same copy.
+        await migrate(settings, source.name)
+        assert await contents(target) == before
+
+        # The source moved on before the cutover: a sign-up, a plan change, a spent token gone.
+        await source.accounts.insert_one(
+            {
+                "_id": "a3",
+                "username": "dee",
+                "email": "d@x.example",
+                "plan": "free",
+                "home_region": "us-west-2",
+                "status": "active",
+            }
+        )
+        await source.accounts.update_one({"_id": "a2"}, {"$set": {"plan": "premium"}})
+        await source.account_tokens.delete_one({"_id": "digest-1"})
+        again = await migrate(settings, source.name)
+        assert again["collections"]["account_tokens"]["removed"] == 1
+        assert await contents(target) == await contents(source)
+    finally:
+        await mongo.drop_database(source.name)
+        await mongo.drop_database(target.name)
