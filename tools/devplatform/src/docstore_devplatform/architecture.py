@@ -289,7 +289,9 @@ def consumed_by(package: str) -> dict[str, list[str]]:
     """Group label -> event types, from every `register*` function of `<package>.consumers`."""
     try:
         consumers = importlib.import_module(f"{package}.consumers")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as error:
+        if error.name != f"{package}.consumers":
+            raise  # the service itself is not installed: `uv sync --all-packages`, not an empty map
         return {}
     groups: dict[str, list[str]] = {}
     for info in sorted(pkgutil.iter_modules(consumers.__path__), key=lambda i: i.name):
@@ -310,10 +312,22 @@ def consumed_by(package: str) -> dict[str, list[str]]:
     return {group: sorted(set(types)) for group, types in groups.items()}
 
 
-def discover(root: Path) -> list[Service]:
-    from docstore_events.catalogue import find_events
+def event_names() -> dict[str, str]:
+    """Every name `docstore_events` gives an event class (aliases too, such as
+    `DocumentPreviewReady` for `DocumentPreviewRendered`) -> its type."""
+    from docstore_events.catalogue import event_modules, find_events
 
-    events = {cls.__name__: cls.type for cls in find_events()}
+    catalogued = set(find_events())
+    return {
+        name: value.type
+        for module in event_modules()
+        for name, value in vars(module).items()
+        if isinstance(value, type) and value in catalogued
+    }
+
+
+def discover(root: Path) -> list[Service]:
+    events = event_names()
     kit = kit_source(root)
     services = []
     for name in service_names(root):
@@ -482,10 +496,10 @@ def render_events(services: list[Service]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(root: Path | None = None) -> dict[str, str]:
-    """Each section's text (without markers)."""
+def render(root: Path | None = None, services: list[Service] | None = None) -> dict[str, str]:
+    """Each section's text (without markers); `services`: what `discover(root)` found, if known."""
     root = root or repository()
-    services = discover(root)
+    services = services if services is not None else discover(root)
     kit = kit_source(root)
     return {
         "services": render_services(services),
