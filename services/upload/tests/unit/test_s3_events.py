@@ -118,7 +118,7 @@ def test_only_keys_an_upload_of_this_region_writes_are_looked_up(key: str, check
 
 
 class ObjectWritten:
-    """Stands in for `Uploads.object_written`."""
+    """Stands in for `Checks.object_written`."""
 
     def __init__(self, outcome: str | None = COMPLETED, error: Exception | None = None) -> None:
         self.outcome, self.error = outcome, error
