@@ -1,10 +1,10 @@
 """The event catalogue: every DocStore event, as Markdown generated from this package.
 
-`python -m docstore_events.catalogue` prints it; `--write` puts it into `docs/ARCHITECTURE.md`
+`python -m docstore_events.catalogue` prints it; `--write` puts it into `docs/EVENTS.md`
 between `<!-- event-catalogue:start -->` and `<!-- event-catalogue:end -->`; `--check` exits 1
 when that section is out of date. Events are found by introspection: every `Event` subclass
-that sets its own `type` in a module of this package. Who emits and who consumes each event
-is not in the code's contracts; the architecture page keeps that table by hand.
+that sets its own `type` in a module of this package. Who emits and who consumes each event is
+read from the services' code by `docstore_devplatform.architecture`, into `docs/ARCHITECTURE.md`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from docstore_events.topics import dead_letter_topic
 
 START = "<!-- event-catalogue:start -->"
 END = "<!-- event-catalogue:end -->"
-DOCUMENT = Path("docs") / "ARCHITECTURE.md"
+DOCUMENT = Path("docs") / "EVENTS.md"
 REGENERATE = "uv run python -m docstore_events.catalogue --write"
 
 
@@ -160,7 +160,7 @@ def replace_section(text: str, catalogue: str) -> str:
 
 
 def default_document() -> Path:
-    """`docs/ARCHITECTURE.md` of the repository: found from the working directory upwards,
+    """`docs/EVENTS.md` of the repository: found from the working directory upwards,
     else from this file (an editable install in the uv workspace)."""
     places = [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]
     for place in places:

@@ -26,11 +26,75 @@ from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.repositories import Repositories, mongo_repositories
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.domain.grants import Limits
+from docstore_upload.service_layer.batches import BatchCompletion, BatchGrants
+from docstore_upload.service_layer.checks import Checks
+from docstore_upload.service_layer.common import Redirects, UploadContext
+from docstore_upload.service_layer.completion import Completion
 from docstore_upload.service_layer.consistency import CompletedUploadsCheck
 from docstore_upload.service_layer.credentials import IdentityStore, UploadCredentials
-from docstore_upload.service_layer.ports import Documents, Quota
-from docstore_upload.service_layer.uploads import Uploads
+from docstore_upload.service_layer.dedupe import Dedupe
+from docstore_upload.service_layer.deltas import Deltas
+from docstore_upload.service_layer.endings import Endings
+from docstore_upload.service_layer.grants import Grants
+from docstore_upload.service_layer.ports import Documents, ObjectStore, Quota
 from docstore_upload.settings import Settings
+
+
+@dataclass
+class UploadUseCases:
+    """Upload's use cases, one class each, sharing one `UploadContext` (its unit of work and ports)."""
+
+    context: UploadContext
+    grants: Grants
+    batch_grants: BatchGrants
+    completion: Completion
+    batch_completion: BatchCompletion
+    endings: Endings
+    checks: Checks
+    dedupe: Dedupe
+    deltas: Deltas
+    redirects: Redirects
+
+    async def close(self) -> None:
+        """Stop reading joined objects back and wait for the background work (before the runtime's
+        outbox and MongoDB go away); the watcher finishes what was cut short after a restart."""
+        await self.completion.close()
+
+
+def upload_use_cases(
+    uow: UnitOfWork[Repositories],
+    reads: Repositories,
+    storage: ObjectStore,
+    quota: Quota,
+    metadata: Documents,
+    *,
+    region: str,
+    limits: Limits,
+    redirect_base: str,
+    redirect_secret: str,
+    pin_checksums: bool = True,
+    record_wait_seconds: float = 0.0,
+) -> UploadUseCases:
+    """The use cases wired to each other (unit tests build them on fakes through this too)."""
+    context = UploadContext(uow, reads, storage, quota, metadata, region=region, limits=limits)
+    redirects = Redirects(redirect_base, redirect_secret)
+    endings = Endings(context)
+    completion = Completion(context, endings, redirects, record_wait_seconds=record_wait_seconds)
+    dedupe = Dedupe(context, completion, endings)
+    deltas = Deltas(context)
+    grants = Grants(context, dedupe, deltas, redirects)
+    return UploadUseCases(
+        context=context,
+        grants=grants,
+        batch_grants=BatchGrants(context, grants, dedupe, redirects, pin_checksums=pin_checksums),
+        completion=completion,
+        batch_completion=BatchCompletion(context, completion),
+        endings=endings,
+        checks=Checks(context, completion),
+        dedupe=dedupe,
+        deltas=deltas,
+        redirects=redirects,
+    )
 
 
 @dataclass
@@ -41,7 +105,7 @@ class Services:
     repositories: Repositories
     """Outside any transaction: for reads (and tests)."""
     storage: Storage
-    uploads: Uploads
+    uploads: UploadUseCases
     credentials: UploadCredentials
     consistency: ConsistencyChecker
     """The completed-uploads check (issue 32): run in the background and by the admin route."""
@@ -91,7 +155,7 @@ def bootstrap(
     repositories = mongo_repositories(runtime.db)
     uow = runtime.events.unit_of_work(repositories)
     reads = repositories(None)
-    uploads = Uploads(
+    uploads = upload_use_cases(
         uow,
         reads,
         storage,

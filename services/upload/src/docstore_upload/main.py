@@ -43,11 +43,13 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
             if settings.s3_events_topic:
                 # The store's topic, not a DocStore event: whole name, read raw in the service's consumer group.
                 notifications = S3Notifications(
-                    services.uploads.object_written, bucket=services.storage.bucket, region=settings.region
+                    services.uploads.checks.object_written, bucket=services.storage.bucket, region=settings.region
                 )
                 runtime.events.subscribe_raw(settings.s3_events_topic, notifications.handle)
-            register_account_deletion(runtime.events, services.uploads)
-            runtime.background("upload-watcher", lambda: watch(services.uploads, settings.watch_interval_seconds))
+            register_account_deletion(runtime.events, services.uploads.endings)
+            runtime.background(
+                "upload-watcher", lambda: watch(services.uploads.checks, settings.watch_interval_seconds)
+            )
             # Ends temporary credentials when they expire (deletes SeaweedFS identities; cleans the prefix).
             runtime.background(
                 "upload-credentials-sweeper",

@@ -225,7 +225,7 @@ async def test_a_form_reposted_after_completion_changes_nothing_and_the_watcher_
     # expired, is what finds the late write (no margin, to keep the test short).
     monkeypatch.setattr(sessions_module, "LATE_WRITE_MARGIN", timedelta(0))
     owner = account()
-    with logged("docstore_upload.service_layer.uploads") as logs:
+    with logged("docstore_upload.service_layer.checks") as logs:
         async with start(watch_interval=0.2) as system, system.api(owner) as api:
             upload = await grant(api, 4, expires_in=10)
             form, staged = upload["form"], f"staging/{upload['key']}"
@@ -293,7 +293,7 @@ async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start:
                 "This upload can't be saved: the document was deleted, or it is no longer shared with you for editing."
             )
         elif path == "browser":
-            link = system.upload.state.services.uploads.redirect_url(upload["upload_id"]).split("/v1", 1)[1]
+            link = system.upload.state.services.uploads.redirects.url(upload["upload_id"]).split("/v1", 1)[1]
             answer = await api.get(link)
             assert answer.status_code == 403 and "no longer shared with you" in answer.text
         await eventually(lambda: _is(_status(system, upload["upload_id"]), "rejected"), timeout=120)

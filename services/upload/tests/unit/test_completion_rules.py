@@ -22,7 +22,7 @@ from docstore_upload.api import deps, routes
 from docstore_upload.domain.errors import NoLongerAllowed, NoRoom, OverQuota, UploadNotFound
 from docstore_upload.domain.grants import GrantRequest, Reservation
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
-from docstore_upload.service_layer import uploads as uploads_module
+from docstore_upload.service_layer import checks as checks_module
 
 # --- grants reserve their room ----------------------------------------------------------------
 
@@ -40,7 +40,7 @@ async def test_a_refused_reservation_refuses_the_grant_before_anything_is_record
     quota = FakeQuota(answer)
     w = world(quota=quota, metadata=FakeMetadata({EDITOR: current()}))
     with pytest.raises(refused) as raised:
-        await w.uploads.grant(EDITOR, GrantRequest("a.txt", 3000, "text/plain", document_id=DOC, base_version=1))
+        await w.grants.grant(EDITOR, GrantRequest("a.txt", 3000, "text/plain", document_id=DOC, base_version=1))
     if refused is NoRoom:
         # No next plan in quota's answer: no upgrade hint, the way to make room instead.
         assert str(raised.value) == (
@@ -71,7 +71,7 @@ async def test_completion_asks_metadata_only_when_a_right_could_have_been_withdr
 ) -> None:
     metadata = FakeMetadata({OWNER: current(), EDITOR: current()})
     w = world(session, metadata=metadata)
-    await w.uploads._still_allowed(session)
+    await w.completion.still_allowed(session)
     assert metadata.asked == ([] if asks is None else [(asks, DOC)])
     assert w.sessions.finished == []
 
@@ -90,7 +90,7 @@ async def test_a_withdrawn_right_rejects_the_upload_and_drops_what_it_stored(wri
     quota = FakeQuota(Reservation(True, 0, 0, False, "free"))
     w = world(session, metadata=FakeMetadata(writers), storage=storage, quota=quota)
     with pytest.raises(NoLongerAllowed, match="the document was deleted, or it is no longer shared with you"):
-        await w.uploads._still_allowed(session)
+        await w.completion.still_allowed(session)
     [(upload_id, status, fields)] = w.sessions.finished
     assert (upload_id, status) == ("up-1", REJECTED) and "revoked" in fields["reason"]
     assert session["key"] in storage.deleted  # a copy an earlier attempt made is not left behind
@@ -105,7 +105,7 @@ async def test_metadata_unavailable_leaves_the_upload_pending_for_a_later_try() 
     session = row(actor_id=EDITOR, base_version=1)
     w = world(session, metadata=FakeMetadata(down=True))
     with pytest.raises(MetadataUnavailable):
-        await w.uploads._still_allowed(session)
+        await w.completion.still_allowed(session)
     assert w.sessions.finished == [] and w.sessions.rows["up-1"]["status"] == PENDING
 
 
@@ -120,8 +120,8 @@ async def test_a_write_after_completion_is_logged_without_the_form_and_deleted(m
         # A logger first used before a later `structlog.configure` (every in-process app start
         # calls one) stays cached on the old processor list, which `capture_logs` does not
         # touch: log through a fresh one.
-        monkeypatch.setattr(uploads_module, "log", structlog.get_logger(uploads_module.__name__))
-        assert await w.uploads.late_write(finished)
+        monkeypatch.setattr(checks_module, "log", structlog.get_logger(checks_module.__name__))
+        assert await w.checks.late_write(finished)
     assert storage.deleted == [finished["staging_key"]] and finished["key"] in storage.objects
     [entry] = [e for e in logs if e["event"] == "upload_late_write"]
     assert entry["log_level"] == "warning" and entry["upload_id"] == "up-1" and entry["account_id"] == OWNER
@@ -139,7 +139,7 @@ async def test_a_write_after_completion_is_logged_without_the_form_and_deleted(m
 async def test_nothing_else_counts_as_a_late_write(session: dict, stored: bool) -> None:
     storage = FakeStorage({session["key"], session.get("staging_key") or ""} if stored else {session["key"]})
     w = world(session, storage=storage)
-    assert not await w.uploads.late_write(session)
+    assert not await w.checks.late_write(session)
     assert storage.deleted == []
 
 
@@ -154,14 +154,14 @@ async def test_wrong_malformed_or_non_ascii_signatures_are_not_found_before_any_
     w = world(row())
     w.sessions.by_id = NeverCalled()._fail  # type: ignore[method-assign]  # no lookup before the signature is checked
     with pytest.raises(UploadNotFound):
-        await w.uploads.complete_from_redirect("up-1", signature)
+        await w.completion.complete_from_redirect("up-1", signature)
 
 
 async def test_a_signature_for_another_upload_is_not_found() -> None:
     w = world(row())
-    other = w.uploads.redirect_url("up-2").rsplit("/", 1)[1]
+    other = w.use_cases.redirects.url("up-2").rsplit("/", 1)[1]
     with pytest.raises(UploadNotFound):
-        await w.uploads.complete_from_redirect("up-1", other)
+        await w.completion.complete_from_redirect("up-1", other)
     assert w.sessions.rows["up-1"]["status"] == PENDING
 
 
@@ -189,7 +189,8 @@ async def test_control_characters_bad_encodings_and_overlong_ids_in_paths_are_a_
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(routes.router)
-    app.dependency_overrides[deps.uploads] = NeverCalled
+    for use_case in (deps.grants, deps.batch_grants, deps.completion, deps.batch_completion, deps.endings):
+        app.dependency_overrides[use_case] = NeverCalled
     app.dependency_overrides[require_account_id] = lambda: OWNER
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://upload") as client:
         if path.endswith("/complete"):

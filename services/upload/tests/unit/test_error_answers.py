@@ -72,8 +72,8 @@ CASES = [
 ]
 
 
-class FailingUploads:
-    """Every operation the routes call raises the one error under test."""
+class FailingUseCases:
+    """Every operation the routes call, of any use case, raises the one error under test."""
 
     def __init__(self, error: Exception) -> None:
         self.error = error
@@ -88,7 +88,8 @@ def client_for(error: Exception) -> httpx.AsyncClient:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(routes.router)
-    app.dependency_overrides[deps.uploads] = lambda: FailingUploads(error)
+    for use_case in (deps.grants, deps.batch_grants, deps.completion, deps.batch_completion, deps.endings):
+        app.dependency_overrides[use_case] = lambda: FailingUseCases(error)
     app.dependency_overrides[require_account_id] = lambda: "acc-1"
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://upload")
 

@@ -16,7 +16,8 @@ from docstore_events import UploadCompleted
 from docstore_upload.domain.errors import InvalidUpload, NotStoredYet
 from docstore_upload.domain.grants import Grant, GrantRequest, StoredBytes, form_policy
 from docstore_upload.domain.sessions import ABORTED, COMPLETED, EXPIRED, PENDING, REJECTED, Session
-from docstore_upload.service_layer.uploads import LATE_WRITE, IssuedGrant
+from docstore_upload.service_layer.checks import LATE_WRITE
+from docstore_upload.service_layer.common import IssuedGrant
 
 DATA = b"data"
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -29,7 +30,7 @@ def pinned_row(upload_id: str = "up-1", **fields: object) -> Session:
 
 async def test_a_batch_item_with_its_sha256_gets_a_form_for_its_own_key_pinned_to_those_bytes() -> None:
     w = world()
-    pinned, plain = await w.uploads.grant_many(
+    pinned, plain = await w.batch_grants.grant_many(
         OWNER, [GrantRequest("a.txt", 4, "text/plain", sha256=SHA.upper()), GrantRequest("b.txt", 4, "text/plain")]
     )
     assert isinstance(pinned, IssuedGrant) and isinstance(plain, IssuedGrant)
@@ -42,8 +43,8 @@ async def test_a_batch_item_with_its_sha256_gets_a_form_for_its_own_key_pinned_t
 
 async def test_pinning_can_be_turned_off_for_a_store_without_checksums() -> None:
     w = world()
-    w.uploads.pin_checksums = False
-    (granted,) = await w.uploads.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain", sha256=SHA)])
+    w.batch_grants.pin_checksums = False
+    (granted,) = await w.batch_grants.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain", sha256=SHA)])
     assert isinstance(granted, IssuedGrant) and granted.grant.pinned_sha256 is None and granted.grant.staging_key
 
 
@@ -84,7 +85,7 @@ async def test_a_pinned_completion_is_one_head_no_copy_no_read_no_delete() -> No
     w = world(*rows)
     for row in rows[:2]:
         w.storage.put(row["key"], DATA)
-    results = await w.uploads.complete_many(OWNER, [r["_id"] for r in rows])
+    results = await w.batch_completion.complete_many(OWNER, [r["_id"] for r in rows])
     assert [results[f"up-{n}"]["status"] for n in range(2)] == [COMPLETED, COMPLETED]  # type: ignore[index]
     assert isinstance(results["up-2"], NotStoredYet)
     assert w.storage.heads == 3 and w.storage.reads == 0
@@ -99,12 +100,12 @@ async def test_a_pinned_completion_is_one_head_no_copy_no_read_no_delete() -> No
 async def test_a_store_that_kept_other_bytes_or_no_checksum_is_not_trusted() -> None:
     w = world(pinned_row("other"), pinned_row("none"))
     w.storage.put(pinned_row("other")["key"], b"diff")  # S3 would have refused these bytes
-    results = await w.uploads.complete_many(OWNER, ["other"])
+    results = await w.batch_completion.complete_many(OWNER, ["other"])
     assert isinstance(results["other"], InvalidUpload) and w.sessions.rows["other"]["status"] == REJECTED
     assert pinned_row("other")["key"] not in w.storage.objects
     w.storage.keeps_checksums = False
     w.storage.put(pinned_row("none")["key"], DATA)
-    results = await w.uploads.complete_many(OWNER, ["none"])
+    results = await w.batch_completion.complete_many(OWNER, ["none"])
     assert isinstance(results["none"], InvalidUpload) and w.sessions.rows["none"]["status"] == REJECTED
     assert not [e for e in w.uow.emitted if isinstance(e, UploadCompleted)]
 
@@ -114,7 +115,7 @@ async def test_a_write_after_an_upload_ended_without_a_version_is_deleted_at_onc
         row = pinned_row(status=status, finished_at=datetime.now(UTC))
         w = world(row)
         w.storage.put(row["key"], DATA)
-        assert await w.uploads.object_written(row["key"]) == LATE_WRITE
+        assert await w.checks.object_written(row["key"]) == LATE_WRITE
         assert row["key"] not in w.storage.objects
 
 
@@ -122,7 +123,7 @@ async def test_aborting_a_pinned_upload_deletes_what_its_form_wrote() -> None:
     row = pinned_row()
     w = world(row)
     w.storage.put(row["key"], DATA)
-    assert (await w.uploads.abort(OWNER, "up-1"))["status"] == ABORTED
+    assert (await w.endings.abort(OWNER, "up-1"))["status"] == ABORTED
     assert row["key"] not in w.storage.objects
 
 
@@ -133,27 +134,27 @@ async def test_a_completed_pinned_uploads_key_is_its_version_and_never_deleted_a
     row = pinned_row(status=COMPLETED, finished_at=done)
     w = world(row, metadata=FakeMetadata({}))
     w.storage.put(row["key"], DATA)
-    assert await w.uploads.object_written(row["key"]) is None
-    assert await w.uploads.late_write(row) is False
-    assert await w.uploads.sweep_late_writes() is False  # no late check was due for it
+    assert await w.checks.object_written(row["key"]) is None
+    assert await w.checks.late_write(row) is False
+    assert await w.checks.sweep_late_writes() is False  # no late check was due for it
     assert row["key"] in w.storage.objects and w.storage.deleted == [] and w.metadata.asked == []
 
 
 async def test_the_watchers_last_look_deletes_a_write_after_an_upload_ended_without_a_version() -> None:
     row = pinned_row()
     w = world(row)
-    assert await w.uploads.abort(OWNER, "up-1")
+    assert await w.endings.abort(OWNER, "up-1")
     assert w.sessions.rows["up-1"]["late_check_at"] >= w.sessions.rows["up-1"]["expires_at"]
     w.sessions.rows["up-1"]["late_check_at"] = datetime.now(UTC) - timedelta(seconds=1)
     w.storage.put(row["key"], DATA)  # the form posted again after the abort
-    assert await w.uploads.sweep_late_writes() is True
+    assert await w.checks.sweep_late_writes() is True
     assert row["key"] not in w.storage.objects
 
 
 async def test_a_completion_sets_no_late_check_for_a_pinned_upload() -> None:
     w = world(pinned_row())
     w.storage.put(pinned_row()["key"], DATA)
-    await w.uploads.complete_many(OWNER, ["up-1"])
+    await w.batch_completion.complete_many(OWNER, ["up-1"])
     assert w.sessions.rows["up-1"]["status"] == COMPLETED and "late_check_at" not in w.sessions.rows["up-1"]
 
 
@@ -166,7 +167,7 @@ async def test_a_deduplicated_batch_item_is_copied_as_before_and_not_pinned() ->
         done, metadata=FakeMetadata({OWNER: current()}, stored={(OWNER, SHA): StoredBytes(BUCKET, source, 4, SHA)})
     )
     w.storage.put(source, DATA)
-    (copied,) = await w.uploads.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain", sha256=SHA)])
+    (copied,) = await w.batch_grants.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain", sha256=SHA)])
     assert isinstance(copied, IssuedGrant) and copied.deduplicated
     row = w.sessions.rows[copied.grant.upload_id]
     assert row["status"] == COMPLETED and not row.get("pinned_sha256") and row["staging_key"]
@@ -176,18 +177,18 @@ async def test_a_deduplicated_batch_item_is_copied_as_before_and_not_pinned() ->
 async def test_a_pending_pinned_upload_is_completed_by_the_watcher_from_its_own_key() -> None:
     row = pinned_row(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     w = world(row)
-    assert await w.uploads.check(row) == EXPIRED  # nothing arrived
+    assert await w.checks.check(row) == EXPIRED  # nothing arrived
     row2 = pinned_row("up-2")
     w = world(row2)
     w.storage.put(row2["key"], DATA)
-    assert await w.uploads.check(row2) == COMPLETED
+    assert await w.checks.check(row2) == COMPLETED
     assert w.sessions.rows["up-2"]["stored"]["sha256"] == SHA and w.storage.copied == []
     assert w.sessions.rows["up-2"]["status"] != PENDING
 
 
 async def test_a_pinned_item_asked_for_as_a_put_gets_a_presigned_put_for_its_own_key_and_no_form() -> None:
     w = world()
-    put, browser, unpinned_put = await w.uploads.grant_many(
+    put, browser, unpinned_put = await w.batch_grants.grant_many(
         OWNER,
         [
             GrantRequest("a.txt", 4, "text/plain", sha256=SHA, put=True),

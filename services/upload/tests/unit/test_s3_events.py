@@ -19,7 +19,7 @@ from docstore_upload.consumers.s3_events import (
     object_key_to_check,
 )
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED
-from docstore_upload.service_layer.uploads import LATE_WRITE
+from docstore_upload.service_layer.checks import LATE_WRITE
 
 BUCKET = "docstore-us-west-2"
 KEY = "us-west-2/acct/doc/0b8e0a55-upload"
@@ -118,7 +118,7 @@ def test_only_keys_an_upload_of_this_region_writes_are_looked_up(key: str, check
 
 
 class ObjectWritten:
-    """Stands in for `Uploads.object_written`."""
+    """Stands in for `Checks.object_written`."""
 
     def __init__(self, outcome: str | None = COMPLETED, error: Exception | None = None) -> None:
         self.outcome, self.error = outcome, error
@@ -174,7 +174,7 @@ def row(status: str = PENDING, **extra: Any) -> dict[str, Any]:
 async def test_a_file_written_for_a_pending_upload_completes_it() -> None:
     w = world(row(), storage=FakeStorage())
     w.storage.put(f"staging/{KEY}", b"abcd")
-    assert await w.uploads.object_written(f"staging/{KEY}") == COMPLETED
+    assert await w.checks.object_written(f"staging/{KEY}") == COMPLETED
     [completed] = w.uow.emitted
     assert isinstance(completed, UploadCompleted) and completed.key == KEY and completed.size == 4
 
@@ -201,7 +201,7 @@ async def test_nothing_is_checked_for_unknown_finished_or_busy_uploads(make_row:
     w = world(*([found] if found else []))
     w.storage.put(KEY, b"abcd")
     w.storage.exists = None  # type: ignore[assignment,method-assign]  # a check would call it
-    assert await w.uploads.object_written(KEY) is None
+    assert await w.checks.object_written(KEY) is None
     assert w.uow.commits == 0
 
 
@@ -214,7 +214,7 @@ async def test_a_joined_upload_whose_reader_died_is_checked() -> None:
     )
     w = world(stale)
     w.storage.put(KEY, b"abcd")
-    assert await w.uploads.object_written(KEY) == COMPLETED
+    assert await w.checks.object_written(KEY) == COMPLETED
     assert w.sessions.rows[stale["_id"]]["stored"]["size"] == 4
 
 
@@ -223,7 +223,7 @@ async def test_a_check_that_cannot_complete_is_not_retried() -> None:
     # the notification has nothing left to retry.
     w = world(row(actor_id="acc-editor", base_version=1), metadata=FakeMetadata({}))
     w.storage.put(f"staging/{KEY}", b"abcd")
-    assert await w.uploads.object_written(f"staging/{KEY}") is None
+    assert await w.checks.object_written(f"staging/{KEY}") is None
     assert w.sessions.rows["up-1"]["status"] == REJECTED and w.uow.emitted == []
 
 
@@ -231,14 +231,14 @@ async def test_other_failures_propagate_for_the_consumer_to_retry() -> None:
     w = world(row())
     w.storage.exists = _raises(ConnectionError("S3 is down"))  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
-        await w.uploads.object_written(f"staging/{KEY}")
+        await w.checks.object_written(f"staging/{KEY}")
 
 
 async def test_a_form_uploads_version_key_is_written_only_by_a_completions_own_copy_nothing_to_check() -> None:
     w = world(row())
     w.storage.put(KEY, b"abcd")
     w.storage.exists = None  # type: ignore[assignment,method-assign]  # a check would call it
-    assert await w.uploads.object_written(KEY) is None
+    assert await w.checks.object_written(KEY) is None
     assert w.uow.commits == 0
 
 
@@ -246,16 +246,16 @@ async def test_a_batch_granted_upload_is_left_to_its_client_until_the_grace_has_
     waiting = row(batch=True, next_check_at=datetime.now(UTC) + timedelta(seconds=60))
     w = world(waiting)
     w.storage.put(f"staging/{KEY}", b"abcd")
-    assert await w.uploads.object_written(f"staging/{KEY}") is None
+    assert await w.checks.object_written(f"staging/{KEY}") is None
     assert w.uow.commits == 0
     w.sessions.rows[waiting["_id"]]["next_check_at"] = datetime.now(UTC) - timedelta(seconds=1)
-    assert await w.uploads.object_written(f"staging/{KEY}") == COMPLETED
+    assert await w.checks.object_written(f"staging/{KEY}") == COMPLETED
 
 
 async def test_a_form_written_again_after_completion_is_deleted() -> None:
     w = world(row(status=COMPLETED))
     w.storage.put(f"staging/{KEY}", b"EVIL")
-    assert await w.uploads.object_written(f"staging/{KEY}") == LATE_WRITE
+    assert await w.checks.object_written(f"staging/{KEY}") == LATE_WRITE
     assert w.storage.deleted == [f"staging/{KEY}"]
 
 

@@ -31,7 +31,7 @@ def trace_id_of(traceparent: str | None) -> int:
 async def test_a_grant_stores_its_requests_trace_with_the_session() -> None:
     w = world()
     with tracing().start_as_current_span("POST /uploads") as request:
-        issued = await w.uploads.grant(OWNER, GrantRequest("notes.txt", 4, "text/plain"))
+        issued = await w.grants.grant(OWNER, GrantRequest("notes.txt", 4, "text/plain"))
     stored = w.sessions.rows[issued.grant.upload_id]["traceparent"]
     assert trace_id_of(stored) == request.get_span_context().trace_id
 
@@ -41,7 +41,7 @@ async def test_the_watcher_expires_an_upload_in_the_trace_of_its_grant() -> None
         pass
     granted_in = f"00-{request.get_span_context().trace_id:032x}-{request.get_span_context().span_id:016x}-01"
     w = world(session_row(expires_at=datetime.now(UTC) - timedelta(seconds=1), traceparent=granted_in))
-    watcher = asyncio.create_task(watch(w.uploads, 0.01))
+    watcher = asyncio.create_task(watch(w.checks, 0.01))
     try:
         async with asyncio.timeout(30):
             while not w.uow.emitted:
@@ -59,7 +59,7 @@ async def test_the_watcher_expires_an_upload_in_the_trace_of_its_grant() -> None
 async def test_an_upload_granted_without_a_trace_still_expires_in_one() -> None:
     w = world(session_row(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     tracing()
-    watcher = asyncio.create_task(watch(w.uploads, 0.01))
+    watcher = asyncio.create_task(watch(w.checks, 0.01))
     try:
         async with asyncio.timeout(30):
             while not w.uow.emitted:

@@ -13,9 +13,14 @@ from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.adapters.sessions import LATE_WRITE_MARGIN
+from docstore_upload.bootstrap import UploadUseCases, upload_use_cases
 from docstore_upload.domain.grants import CurrentDocument, Grant, Limits, Reservation, StoredBytes
 from docstore_upload.domain.sessions import COMPLETED, PENDING, CheckedObject, Session, StoredObject, StoredPart
-from docstore_upload.service_layer.uploads import Uploads
+from docstore_upload.service_layer.batches import BatchCompletion, BatchGrants
+from docstore_upload.service_layer.checks import Checks
+from docstore_upload.service_layer.completion import Completion
+from docstore_upload.service_layer.endings import Endings
+from docstore_upload.service_layer.grants import Grants
 
 OWNER, EDITOR, DOC = "acc-owner", "acc-editor", "doc-1"
 BUCKET = "docstore-us-west-2"
@@ -345,12 +350,36 @@ def session_row(**fields: Any) -> Session:
 
 @dataclass
 class World:
-    uploads: Uploads
+    use_cases: UploadUseCases
     uow: FakeUnitOfWork[Repositories]
     sessions: InMemorySessions
     storage: FakeStorage
     quota: FakeQuota
     metadata: FakeMetadata
+
+    @property
+    def grants(self) -> Grants:
+        return self.use_cases.grants
+
+    @property
+    def batch_grants(self) -> BatchGrants:
+        return self.use_cases.batch_grants
+
+    @property
+    def completion(self) -> Completion:
+        return self.use_cases.completion
+
+    @property
+    def batch_completion(self) -> BatchCompletion:
+        return self.use_cases.batch_completion
+
+    @property
+    def endings(self) -> Endings:
+        return self.use_cases.endings
+
+    @property
+    def checks(self) -> Checks:
+        return self.use_cases.checks
 
 
 def world(
@@ -364,7 +393,7 @@ def world(
     repos = Repositories(sessions=sessions)
     uow = FakeUnitOfWork(repos)
     storage, quota, metadata = storage or FakeStorage(), quota or FakeQuota(), metadata or FakeMetadata()
-    uploads = Uploads(
+    use_cases = upload_use_cases(
         uow,
         repos,
         storage,
@@ -375,4 +404,4 @@ def world(
         redirect_base="https://docstore.example",
         redirect_secret="s3cr3t",
     )
-    return World(uploads, uow, sessions, storage, quota, metadata)
+    return World(use_cases, uow, sessions, storage, quota, metadata)

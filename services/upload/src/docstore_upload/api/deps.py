@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from docstore_upload.bootstrap import Services
-from docstore_upload.service_layer.uploads import Uploads
+from docstore_upload.service_layer.batches import BatchCompletion, BatchGrants
+from docstore_upload.service_layer.completion import Completion
+from docstore_upload.service_layer.endings import Endings
+from docstore_upload.service_layer.grants import Grants
 
 
 # async, as every dependency here: FastAPI runs a plain `def` in its thread pool (a thread hop
@@ -18,9 +21,29 @@ async def services(request: Request) -> Services:
     return found
 
 
-async def uploads(services: Annotated[Services, Depends(services)]) -> Uploads:
-    return services.uploads
+async def grants(services: Annotated[Services, Depends(services)]) -> Grants:
+    return services.uploads.grants
+
+
+async def batch_grants(services: Annotated[Services, Depends(services)]) -> BatchGrants:
+    return services.uploads.batch_grants
+
+
+async def completion(services: Annotated[Services, Depends(services)]) -> Completion:
+    return services.uploads.completion
+
+
+async def batch_completion(services: Annotated[Services, Depends(services)]) -> BatchCompletion:
+    return services.uploads.batch_completion
+
+
+async def endings(services: Annotated[Services, Depends(services)]) -> Endings:
+    return services.uploads.endings
 
 
 ServicesDep = Annotated[Services, Depends(services)]
-UploadsDep = Annotated[Uploads, Depends(uploads)]
+GrantsDep = Annotated[Grants, Depends(grants)]
+BatchGrantsDep = Annotated[BatchGrants, Depends(batch_grants)]
+CompletionDep = Annotated[Completion, Depends(completion)]
+BatchCompletionDep = Annotated[BatchCompletion, Depends(batch_completion)]
+EndingsDep = Annotated[Endings, Depends(endings)]

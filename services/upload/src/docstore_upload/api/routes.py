@@ -14,12 +14,12 @@ from docstore_kit.auth import CurrentAccountId
 from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError, problem_responses
 from docstore_kit.sizes import size_text
 from docstore_kit.text import Text
-from docstore_upload.api.deps import UploadsDep
+from docstore_upload.api.deps import BatchCompletionDep, BatchGrantsDep, CompletionDep, EndingsDep, GrantsDep
 from docstore_upload.domain.delta import MAX_CHUNKS, Chunk
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.multipart import MAX_OBJECT
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
-from docstore_upload.service_layer.uploads import IssuedGrant, session_layout
+from docstore_upload.service_layer.common import IssuedGrant, session_layout
 
 MAX_VERSION = 1_000_000_000
 MAX_DECLARED_SIZE = 10**18
@@ -181,8 +181,8 @@ def _upload_out(row: Session) -> UploadOut:
     summary="Ask for a signed S3 POST form or multipart part URLs",
     responses=problem_responses(409, 413),
 )
-async def create_grant(body: GrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> GrantOut:
-    return _grant_out(await uploads.grant(account_id, _grant_request(body)))
+async def create_grant(body: GrantIn, account_id: CurrentAccountId, grants: GrantsDep) -> GrantOut:
+    return _grant_out(await grants.grant(account_id, _grant_request(body)))
 
 
 def _grant_request(body: GrantIn) -> GrantRequest:
@@ -292,9 +292,9 @@ def _problem(error: DomainError) -> ItemProblem:
     "upload 422: ask for it alone with POST /uploads). The request as a whole is refused only when it is "
     "malformed, holds no item or too many (422), or quota cannot be asked (503).",
 )
-async def create_grants(body: BatchGrantIn, account_id: CurrentAccountId, uploads: UploadsDep) -> BatchGrantOut:
+async def create_grants(body: BatchGrantIn, account_id: CurrentAccountId, batches: BatchGrantsDep) -> BatchGrantOut:
     check_batch(len(body.uploads))
-    issued = await uploads.grant_many(account_id, [_grant_request(item) for item in body.uploads])
+    issued = await batches.grant_many(account_id, [_grant_request(item) for item in body.uploads])
     return BatchGrantOut(
         results=[
             BatchGrantItem(index=n, problem=_problem(result))
@@ -314,9 +314,11 @@ async def create_grants(body: BatchGrantIn, account_id: CurrentAccountId, upload
     "recorded together (one `upload.completed` each, once); multipart uploads answer `verifying` while "
     "their facts are read back. 422 for no ids, too many, or a malformed id.",
 )
-async def complete_batch(body: BatchCompleteIn, account_id: CurrentAccountId, uploads: UploadsDep) -> BatchCompleteOut:
+async def complete_batch(
+    body: BatchCompleteIn, account_id: CurrentAccountId, batches: BatchCompletionDep
+) -> BatchCompleteOut:
     check_batch(len(body.upload_ids))
-    results = await uploads.complete_many(account_id, body.upload_ids)
+    results = await batches.complete_many(account_id, body.upload_ids)
     return BatchCompleteOut(
         results=[
             BatchCompleteItem(upload_id=upload_id, problem=_problem(result))
@@ -332,8 +334,8 @@ async def complete_batch(body: BatchCompleteIn, account_id: CurrentAccountId, up
     summary="Resume a multipart upload: stored parts, fresh URLs for the rest",
     responses=problem_responses(409),
 )
-async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> PartsOut:
-    found = await uploads.parts(account_id, upload_id)
+async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, grants: GrantsDep) -> PartsOut:
+    found = await grants.parts(account_id, upload_id)
     row = found.session
     return PartsOut(
         upload_id=upload_id,
@@ -358,28 +360,28 @@ async def parts(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: 
     },
 )
 async def complete(
-    upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep, response: Response
+    upload_id: UploadIdPath, account_id: CurrentAccountId, completion: CompletionDep, response: Response
 ) -> UploadOut:
-    row = await uploads.complete(account_id, upload_id)
+    row = await completion.complete(account_id, upload_id)
     out = _upload_out(row)
     if out.status == VERIFYING:
         response.status_code = status.HTTP_202_ACCEPTED
     elif out.status == "completed":
         # Read-your-writes: answered once the version is readable, or saying it is not yet.
-        out.recorded = await uploads.recorded(account_id, row)
+        out.recorded = await completion.recorded(account_id, row)
         if not out.recorded:
             response.headers["Retry-After"] = "1"
     return out
 
 
 @router.delete("/uploads/{upload_id}", summary="Abort an upload (multipart parts are dropped)")
-async def abort(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
-    return _upload_out(await uploads.abort(account_id, upload_id))
+async def abort(upload_id: UploadIdPath, account_id: CurrentAccountId, endings: EndingsDep) -> UploadOut:
+    return _upload_out(await endings.abort(account_id, upload_id))
 
 
 @router.get("/uploads/{upload_id}", summary="An upload's state")
-async def get_upload(upload_id: UploadIdPath, account_id: CurrentAccountId, uploads: UploadsDep) -> UploadOut:
-    row = await uploads.find(account_id, upload_id)
+async def get_upload(upload_id: UploadIdPath, account_id: CurrentAccountId, completion: CompletionDep) -> UploadOut:
+    row = await completion.find(account_id, upload_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "This upload could not be found.")
     return _upload_out(row)
@@ -391,10 +393,13 @@ async def get_upload(upload_id: UploadIdPath, account_id: CurrentAccountId, uplo
     summary="Where S3 sends a browser after a form upload (signed link, no login needed)",
 )
 async def browser_done(
-    upload_id: UploadIdPath, signature: SignaturePath, uploads: UploadsDep, key: Annotated[str | None, Query()] = None
+    upload_id: UploadIdPath,
+    signature: SignaturePath,
+    completion: CompletionDep,
+    key: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     try:
-        row = await uploads.complete_from_redirect(upload_id, signature)
+        row = await completion.complete_from_redirect(upload_id, signature)
     except DomainError as error:
         # A browser is shown a page, not the problem JSON the shared handler would answer.
         detail = error.detail()

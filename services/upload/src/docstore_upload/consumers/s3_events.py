@@ -8,7 +8,7 @@ field 1 and `is_directory` in field 2). No headers, and not a CloudEvent.
 
 A notification only says "look now": this module decodes it and filters out other buckets,
 directories, deletions and multipart staging under `.uploads/`; the object key left goes to
-one use case, `Uploads.object_written`, which finds the pending upload stored under it and
+one use case, `Checks.object_written`, which finds the pending upload stored under it and
 runs the watcher's own check (facts read from S3, the same exactly-once completion as every
 other path), or deletes a form's write that came after its upload finished. Keys no pending
 upload owns and multipart uploads this service joined itself (already being read back) are
@@ -117,7 +117,7 @@ def object_key_to_check(change: FilerChange, bucket: str, region: str | None = N
 
 
 class ObjectWritten(Protocol):
-    """The use case a notification leads to (`Uploads.object_written`)."""
+    """The use case a notification leads to (`Checks.object_written`)."""
 
     async def __call__(self, key: str) -> str | None: ...
 

@@ -20,7 +20,8 @@ from docstore_upload.domain.errors import (
 )
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
 from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED, Session
-from docstore_upload.service_layer.uploads import LATE_WRITE, IssuedGrant
+from docstore_upload.service_layer.checks import LATE_WRITE
+from docstore_upload.service_layer.common import IssuedGrant
 
 
 def test_a_batch_holds_one_to_max_batch_items() -> None:
@@ -33,7 +34,7 @@ def test_a_batch_holds_one_to_max_batch_items() -> None:
 
 async def test_a_batch_grant_reserves_once_records_once_and_refuses_bad_items_alone() -> None:
     w = world(quota=FakeQuota(room=10))
-    results = await w.uploads.grant_many(
+    results = await w.batch_grants.grant_many(
         OWNER,
         [
             GrantRequest("a.txt", 4, "text/plain"),
@@ -61,7 +62,7 @@ async def test_a_batch_grant_reserves_once_records_once_and_refuses_bad_items_al
 
 async def test_a_batch_grant_for_a_new_version_checks_the_document_and_counts_as_the_owners() -> None:
     w = world(metadata=FakeMetadata({EDITOR: current(version=2)}))
-    ok, stale = await w.uploads.grant_many(
+    ok, stale = await w.batch_grants.grant_many(
         EDITOR,
         [
             GrantRequest("a.txt", 4, "text/plain", document_id=DOC, base_version=2),
@@ -83,7 +84,7 @@ async def test_a_batch_completion_records_every_ready_item_in_one_transaction_on
     w = world(*rows)
     for row in rows[:2]:
         w.storage.put(row["staging_key"], b"data")
-    results = await w.uploads.complete_many(OWNER, ["up-0", "up-1", "up-2", "up-0"])
+    results = await w.batch_completion.complete_many(OWNER, ["up-0", "up-1", "up-2", "up-0"])
     assert list(results) == ["up-0", "up-1", "up-2"]  # one result per distinct id, in order
     assert [r["status"] for r in (results["up-0"], results["up-1"])] == [COMPLETED, COMPLETED]  # type: ignore[index]
     assert isinstance(results["up-2"], NotStoredYet)
@@ -92,7 +93,7 @@ async def test_a_batch_completion_records_every_ready_item_in_one_transaction_on
     assert sorted(e.upload_id for e in events) == ["up-0", "up-1"] and all(e.size == 4 for e in events)
     assert ("staging/" + rows[0]["key"], rows[0]["key"]) in w.storage.copied
     # A repeat changes nothing and announces nothing again.
-    again = await w.uploads.complete_many(OWNER, ["up-0", "up-1"])
+    again = await w.batch_completion.complete_many(OWNER, ["up-0", "up-1"])
     assert all(r["status"] == COMPLETED for r in again.values())  # type: ignore[index]
     assert len([e for e in w.uow.emitted if isinstance(e, UploadCompleted)]) == 2
     assert w.sessions.rows["up-2"]["status"] == PENDING
@@ -104,7 +105,7 @@ async def test_a_batch_completion_never_touches_another_accounts_upload() -> Non
     w = world(theirs, mine)
     w.storage.put(theirs["staging_key"], b"data")
     w.storage.put(mine["staging_key"], b"data")
-    results = await w.uploads.complete_many(OWNER, ["theirs", "mine"])
+    results = await w.batch_completion.complete_many(OWNER, ["theirs", "mine"])
     assert isinstance(results["theirs"], UploadNotFound)
     assert results["mine"]["status"] == COMPLETED  # type: ignore[index]
     assert w.sessions.rows["theirs"]["status"] == PENDING
@@ -117,8 +118,8 @@ async def test_a_batch_completion_rechecks_rights_and_sizes_per_item() -> None:
     w = world(revoked, too_big, fine, metadata=FakeMetadata({EDITOR: None}))
     for row, data in ((revoked, b"data"), (too_big, b"more than declared"), (fine, b"data")):
         w.storage.put(row["staging_key"], data)
-    assert isinstance((await w.uploads.complete_many(EDITOR, ["revoked"]))["revoked"], NoLongerAllowed)
-    results = await w.uploads.complete_many(OWNER, ["too-big", "fine"])
+    assert isinstance((await w.batch_completion.complete_many(EDITOR, ["revoked"]))["revoked"], NoLongerAllowed)
+    results = await w.batch_completion.complete_many(OWNER, ["too-big", "fine"])
     assert isinstance(results["too-big"], TooLarge) and results["fine"]["status"] == COMPLETED  # type: ignore[index]
     assert {w.sessions.rows[u]["status"] for u in ("revoked", "too-big")} == {REJECTED}
     assert [e.upload_id for e in w.uow.emitted if isinstance(e, UploadCompleted)] == ["fine"]
@@ -129,7 +130,7 @@ async def test_a_batch_grants_own_writes_are_not_looked_up_while_its_client_comp
     grant already said: its client completes it (issue 35). Once this process ended the upload
     (aborted here), a write there is looked up again, and deleted at once as a late write."""
     w = world(quota=FakeQuota(room=100))
-    [issued] = await w.uploads.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain")])
+    [issued] = await w.batch_grants.grant_many(OWNER, [GrantRequest("a.txt", 4, "text/plain")])
     assert isinstance(issued, IssuedGrant)
     written = issued.grant.staging_key or issued.grant.key
     looked_up: list[str] = []
@@ -140,8 +141,8 @@ async def test_a_batch_grants_own_writes_are_not_looked_up_while_its_client_comp
         return await by_key(key)
 
     w.sessions.by_key = counted  # type: ignore[method-assign]
-    assert await w.uploads.object_written(written) is None and looked_up == []
-    await w.uploads.abort(OWNER, issued.grant.upload_id)
+    assert await w.checks.object_written(written) is None and looked_up == []
+    await w.endings.abort(OWNER, issued.grant.upload_id)
     w.storage.put(written, b"late")
-    assert await w.uploads.object_written(written) == LATE_WRITE and looked_up == [written]
+    assert await w.checks.object_written(written) == LATE_WRITE and looked_up == [written]
     assert written not in w.storage.objects

@@ -1,0 +1,65 @@
+"""Completion on fakes (`service_layer/completion.py`): once, whatever path repeats it; nothing before
+the object arrived; too many bytes rejected; a multipart upload verifying until read back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from upload_fakes import OWNER, session_row, world
+
+from docstore_events import UploadCompleted, UploadInitiated
+from docstore_upload.domain.errors import NotStoredYet, TooLarge, UploadClosed
+from docstore_upload.domain.grants import GrantRequest
+from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED, VERIFYING, shown_status
+
+
+async def test_a_form_upload_completes_once_from_the_copy_whatever_path_repeats_it() -> None:
+    row = session_row()
+    w = world(row)
+    w.storage.put(row["staging_key"], b"abcd")
+    done = await w.completion.complete(OWNER, "up-1")
+    assert done["status"] == COMPLETED and done["stored"]["size"] == 4
+    assert w.storage.copied == [(row["staging_key"], row["key"])]
+    again = await w.completion.complete_from_redirect("up-1", w.use_cases.redirects.url("up-1").rsplit("/", 1)[1])
+    assert await w.checks.check(row) == COMPLETED  # the watcher's stale view of it
+    assert again["stored"] == done["stored"]
+    [completed] = w.uow.emitted
+    assert isinstance(completed, UploadCompleted) and completed.sha256 == done["stored"]["sha256"]
+    assert completed.bucket == w.storage.bucket and completed.actor_id is None
+    await asyncio.gather(*w.use_cases.context.background)
+    assert row["staging_key"] not in w.storage.objects  # dropped off the caller's path
+
+
+async def test_completion_before_the_object_arrived_changes_nothing() -> None:
+    w = world(session_row())
+    with pytest.raises(NotStoredYet):
+        await w.completion.complete(OWNER, "up-1")
+    assert w.sessions.rows["up-1"]["status"] == PENDING and w.uow.emitted == []
+
+
+async def test_more_bytes_than_declared_reject_the_upload() -> None:
+    row = session_row()
+    w = world(row)
+    w.storage.put(row["staging_key"], b"abcdef")
+    with pytest.raises(TooLarge, match=r"^The file that arrived \(6 bytes\) is larger than the 4 bytes announced"):
+        await w.completion.complete(OWNER, "up-1")
+    assert w.sessions.rows["up-1"]["status"] == REJECTED and w.uow.emitted == []
+    assert row["key"] not in w.storage.objects and w.quota.released == [(OWNER, "up-1")]
+    with pytest.raises(UploadClosed, match="^This upload was refused"):
+        await w.completion.complete(OWNER, "up-1")
+
+
+async def test_a_multipart_upload_is_verifying_until_read_back_then_completed() -> None:
+    w = world()
+    issued = await w.grants.grant(OWNER, GrantRequest("a.txt", 6, "text/plain", multipart=True))
+    upload_id = issued.grant.upload_id
+    s3_upload_id = w.sessions.rows[upload_id]["s3_upload_id"]
+    with pytest.raises(NotStoredYet, match=r"parts still missing: \[1\]"):
+        await w.completion.complete(OWNER, upload_id)
+    w.storage.multipart[s3_upload_id][1] = b"abcdef"
+    joined = await w.completion.complete(OWNER, upload_id)
+    assert shown_status(joined) == VERIFYING
+    await asyncio.gather(*w.completion._verifying.values())
+    assert w.sessions.rows[upload_id]["status"] == COMPLETED
+    assert [type(e) for e in w.uow.emitted] == [UploadInitiated, UploadCompleted]
