@@ -134,6 +134,14 @@ class InMemoryDocuments:
         for number in numbers:
             self.versions.pop(f"{document_id}:{number}", None)
 
+    async def versions_of_objects(self, objects: Sequence[tuple[str, str]], *, excluding: str) -> list[Doc]:
+        wanted = set(objects)
+        return [
+            dict(v)
+            for v in self.versions.values()
+            if v["document_id"] != excluding and (v["bucket"], v["key"]) in wanted
+        ]
+
     async def live_documents(self, account_id: str) -> list[Doc]:
         return [dict(d) for d in self.rows.values() if d["account_id"] == account_id and not d.get("trashed")]
 
