@@ -337,6 +337,14 @@ class InMemoryFolders:
         for folder_id, fields in changes.items():
             self.rows[folder_id].update(fields)
 
+    async def delete_expired(self, cutoff: datetime, limit: int) -> int:
+        expired = [
+            i for i, r in self.rows.items() if r["trashed"] and r["trashed_at"] < cutoff and r.get("moving") is None
+        ][:limit]
+        for folder_id in expired:
+            del self.rows[folder_id]
+        return len(expired)
+
     async def busy_around(self, account_id: str, path: str) -> Doc | None:
         return next(
             (

@@ -16,6 +16,7 @@ from docstore_events.folders import FolderMoved
 from docstore_metadata.domain import folders as rules
 from docstore_metadata.domain.documents import InvalidDetails
 from docstore_metadata.domain.folders import FolderBusy, FolderInTrash, FolderNotFound, MoveIntoItself, NameClash
+from docstore_metadata.service_layer.folders import purge_expired_folders
 
 OWNER = "acc-owner"
 OTHER = "acc-other"
@@ -274,6 +275,27 @@ async def test_a_folder_goes_to_the_trash_with_everything_inside_and_comes_back_
     assert not any(rows[d]["trashed"] for d in docs + deep) and rows[alone]["trashed"]
     assert len([e for e in world.uow.emitted if isinstance(e, FileRestored)]) == 6
     assert [c["kind"] for c in world.repos.documents.changes[-2:]] == ["folder-trashed", "folder-restored"]
+
+
+async def test_a_trashed_folders_rows_are_purged_once_the_trash_period_ends(world: Any) -> None:
+    await put(world, "/old/inner", "a.txt")
+    await world.folders.create(OWNER, "/old", "empty")
+    await world.folders.create(OWNER, "/", "recent")
+    await world.folders.create(OWNER, "/", "live")
+    old, recent = await folder_named(world, "/old"), await folder_named(world, "/recent")
+    await world.folders.trash(OWNER, old["_id"])
+    await world.folders.trash(OWNER, recent["_id"])
+    rows = world.repos.folders.rows
+    for row in rows.values():
+        if row.get("trashed_with") == old["_id"]:
+            row["trashed_at"] -= timedelta(days=31)
+
+    assert await purge_expired_folders(world.repos, timedelta(days=30), limit=2) == 3  # two rounds
+
+    assert sorted(r["path"] for r in rows.values()) == ["/live", "/recent"]
+    with pytest.raises(FolderNotFound):
+        await world.folders.restore(OWNER, old["_id"])
+    assert await purge_expired_folders(world.repos, timedelta(days=30)) == 0
 
 
 async def test_a_folder_restored_onto_a_taken_name_comes_back_numbered_with_its_documents(world: Any) -> None:

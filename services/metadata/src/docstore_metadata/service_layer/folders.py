@@ -472,3 +472,20 @@ class Folders:
         """Wait for the jobs this process started (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def purge_expired_folders(reads: Repositories, retention: timedelta, *, limit: int = 1000) -> int:
+    """Folder rows trashed longer ago than `retention` (the folder trashed and the ones it took
+    along), deleted for good: after the trash period a folder can no longer be restored
+    (`Folders.restore` answers 410), and its documents are purged one by one by the documents'
+    purge (a document restored alone later gets its folder made again). No event: downstream
+    knows folders by the documents' own events, and every reader of the trash had
+    `folder.trashed`. Outside any transaction; each delete repeats the filter, so replicas
+    racing each other delete a row once."""
+    cutoff = datetime.now(UTC) - retention
+    purged = 0
+    while deleted := await reads.folders.delete_expired(cutoff, limit):
+        purged += deleted
+        if deleted < limit:
+            break
+    return purged
