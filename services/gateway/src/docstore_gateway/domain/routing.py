@@ -294,6 +294,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("DELETE", "/webhooks/{webhook_id}"),
         ("GET", "/webhooks/{webhook_id}/deliveries"),
         ("POST", "/webhooks/{webhook_id}/test"),
+        ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
     )
     + _routes(
         "analytics",
