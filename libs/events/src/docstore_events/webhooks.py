@@ -17,4 +17,4 @@ class WebhookDisabled(Event):
     failures: int
     """Failed attempts in a row that turned it off."""
     last_error: str | None = None
-    """The last attempt's error, one line (`HTTP 503`, `connection refused`)."""
+    """The last attempt's error, one line (`answered 503`, a connection refused)."""

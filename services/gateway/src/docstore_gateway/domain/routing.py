@@ -112,6 +112,7 @@ PARAMETERS: dict[str, str] = {
     "grantee_id": "id",
     "link_id": "id",
     "webhook_id": "id",
+    "delivery_id": "id",
     "app_password_id": "id",
     "upload_id": "id",
     "version": "int",
