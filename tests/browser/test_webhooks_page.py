@@ -32,7 +32,8 @@ def test_the_webhooks_page_adds_tests_turns_off_and_deletes_an_endpoint(
     assert browser.find("#nav a[data-view=webhooks]").attribute("aria-current") == "page"
 
     # Keyboard only: Tab to "Add endpoint…", Enter, type the URL, Enter submits.
-    tab_to(browser, "e.textContent.trim() === 'Add endpoint…'", "the Add endpoint button").click()
+    tab_to(browser, "e.textContent.trim() === 'Add endpoint…'", "the Add endpoint button")
+    browser.keys(Keys.ENTER)
     browser.wait(lambda: browser.js("return document.activeElement.name === 'webhook-url'"), "focus in the URL box")
     browser.keys(URL, Keys.ENTER)
     secret = browser.find("dialog[open] input[name=webhook-secret]", timeout=30)

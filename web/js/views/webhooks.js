@@ -199,7 +199,7 @@ function endpointCard(hook, reload) {
   }, "Delete");
   return h("section", { class: "card webhook", "aria-labelledby": titleId, dataset: { webhookId: hook.id } },
     h("div", { class: "section-head" },
-      h("h2", { id: titleId, class: "mono" }, hook.url),
+      h("h2", { id: titleId, class: "mono", style: { overflowWrap: "anywhere", fontSize: "1rem" } }, hook.url),
       h("span", { class: `link-state ${hook.enabled ? "link-active" : "link-revoked"}` }, hook.enabled ? "On" : "Off")),
     hook.description ? h("p", {}, hook.description) : null,
     h("p", { class: "muted" }, "Sends: ", hook.events.join(", ")),
