@@ -65,6 +65,7 @@ def path_values(victim: Victim) -> dict[str, Any]:
         # No webhook of the victim's here: tests/security/test_webhooks.py calls every webhook route
         # with another account's real webhook id.
         "webhook_id": "wh_" + "0" * 32,
+        "delivery_id": "msg_" + "0" * 32,
         "table": "most-downloaded",  # analytics' admin tables (admins only)
     }
 

@@ -92,6 +92,7 @@ def path_values(victim: Victim) -> dict[str, str]:
         "folder_id": victim.folder_id,
         "app_password_id": victim.app_password_id,
         "webhook_id": "wh_" + "0" * 32,
+        "delivery_id": "msg_" + "0" * 32,
         "table": "most-downloaded",  # analytics' admin tables
     }
 

@@ -43,6 +43,8 @@ async def test_another_accounts_webhook_is_a_404_on_every_route(api) -> None:
         ("PATCH", path, {"url": "http://127.0.0.1:9/stolen"}),
         ("GET", f"{path}/deliveries", None),
         ("POST", f"{path}/test", None),
+        ("GET", f"{path}/deliveries?status=dead", None),
+        ("POST", f"{path}/deliveries/msg_{'0' * 32}/replay", None),
         ("DELETE", path, None),
     ]:
         answer = await api.request(method, url, headers=stranger.auth, json=body)

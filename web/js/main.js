@@ -22,6 +22,7 @@ import { settingsView } from "./views/account.js";
 import { adminPage, usagePage } from "./views/analytics.js";
 import { linksView } from "./views/links.js";
 import { activityView } from "./views/activity.js";
+import { webhooksView } from "./views/webhooks.js";
 
 const VIEWS = {
   login: { render: loginView, title: "Log in", public: true },
@@ -41,6 +42,7 @@ const VIEWS = {
   settings: { render: settingsView, title: "Settings" },
   links: { render: linksView, title: "Public links" },
   activity: { render: activityView, title: "Activity" },
+  webhooks: { render: webhooksView, title: "Webhooks" },
   admin: { render: adminPage, title: "Admin" },
 };
 

@@ -23,6 +23,7 @@ from docstore_sync.adapters.chunking import CHUNKED_FROM, chunk_map
 from docstore_sync.adapters.gateway import ApiError, ChangedWhileReading, Gateway, NetworkError
 from docstore_sync.adapters.scan import load_rules, scan, sha256_of
 from docstore_sync.adapters.state import State
+from docstore_sync.domain.folders import FolderChange, FolderKind, plan_folders
 from docstore_sync.domain.ignore import STATE_DIR
 from docstore_sync.domain.plan import Action, Kind, Plan, RemoteFile, key_of, plan_sync
 
@@ -266,6 +267,30 @@ class Syncer:
         elif kind in ("folder-restored", "folder-moved") and new is not None:
             self._read_again()
 
+    def _folder_change(self, change: FolderChange) -> Outcome:
+        """A folder renamed or deleted here, done on the server as one folder request; the state
+        follows (what was synced under it moves with it, or is forgotten). When the server says
+        no (a name taken there meanwhile, the folder gone), nothing changes here and the file plan
+        decides file by file."""
+        parent, name = _folder_of(self.remote_folder, change.path)
+        path = str(PurePosixPath(parent) / name)
+        try:
+            folder = self.gateway.folder_at(path)
+            if folder is None:
+                return Outcome(change.path, change.kind.value, False, error="the server has no such folder now")
+            if change.kind is FolderKind.RENAME_REMOTE_FOLDER:
+                assert change.to is not None
+                self.gateway.move_folder(folder["folder_id"], *_folder_of(self.remote_folder, change.to))
+                self.state.rename_prefix(change.path, change.to)
+                return Outcome(change.to, change.kind.value, True)
+            self.gateway.trash_folder(folder["folder_id"])
+        except (ApiError, NetworkError) as error:
+            return Outcome(change.path, change.kind.value, False, error=_one_line(error))
+        self.state.drop_remote_under(change.path)
+        self.state.forget_under(change.path)
+        self.state.drop_folders_under(change.path)
+        return Outcome(change.path, change.kind.value, True)
+
     def _rename_local_folder(self, old: str, new: str) -> None:
         source, target = self.root / old, self.root / new
         if self.dry_run:
@@ -327,7 +352,9 @@ class Syncer:
         return entry["document_id"], rel, RemoteFile(entry["document_id"], int(entry["version"]), entry["sha256"])
 
     # --- one sync ------------------------------------------------------------------------
-    def plan(self) -> tuple[Plan, Report]:
+    def plan(self, *, folders: bool = False) -> tuple[Plan, Report]:
+        """The plan of one sync. With `folders`, folders renamed or deleted here are first done on
+        the server (`_folder_change`): a real run only, never a dry run or `status`."""
         report = Report()
         rules = load_rules(self.root)
         # The remote side first: a folder the server renamed is renamed here (`_folder_step`)
@@ -341,6 +368,15 @@ class Syncer:
         report.hashed = local.hashed
         self.local = local
         base = {p: b for p, b in self.state.base().items() if not rules.ignored(p)}
+        if folders:
+            # A folder renamed or deleted here is one request on the server (`domain.folders`);
+            # the file plan then sees its files where the server has them now.
+            known = {f for f in self.state.folders() if not (rules.ignored(f) or rules.ignored(f + "/"))}
+            changes = plan_folders(known, local.files, local.empty_folders, base, remote)
+            if changes:
+                report.outcomes += [self._folder_change(c) for c in changes]
+                remote = {p: r for p, r in self.state.remote().items() if not rules.ignored(p)}
+                base = {p: b for p, b in self.state.base().items() if not rules.ignored(p)}
         plan = plan_sync(local.shas(), remote, base, self.now(), self.device, set(local.empty_folders))
         report.planned = plan.counts()
         report.warnings += plan.warnings
@@ -351,7 +387,7 @@ class Syncer:
     def run(self, *, dry_run: bool = False, concurrency: int = 4) -> Report:
         started = time.monotonic()
         self.dry_run = dry_run
-        plan, report = self.plan()
+        plan, report = self.plan(folders=not dry_run)
         report.dry_run = dry_run
         if dry_run:
             report.outcomes = [Outcome(a.path, a.kind.value, True) for a in plan.actions if a.transfers]

@@ -67,6 +67,7 @@ from docstore_events.uploads import (
     UploadInitiated,
     UploadsInitiated,
 )
+from docstore_events.webhooks import WebhookDisabled
 
 CATALOGUE: tuple[type[Event], ...] = (
     # accounts
@@ -131,6 +132,8 @@ CATALOGUE: tuple[type[Event], ...] = (
     UploadExpired,
     UploadInitiated,
     UploadsInitiated,
+    # webhooks
+    WebhookDisabled,
 )
 """Every DocStore event class, each once."""
 

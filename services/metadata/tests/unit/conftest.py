@@ -167,6 +167,14 @@ class InMemoryDocuments:
         for number in numbers:
             self.versions.pop(f"{document_id}:{number}", None)
 
+    async def versions_of_objects(self, objects: Sequence[tuple[str, str]], *, excluding: str) -> list[Doc]:
+        wanted = set(objects)
+        return [
+            dict(v)
+            for v in self.versions.values()
+            if v["document_id"] != excluding and (v["bucket"], v["key"]) in wanted
+        ]
+
     async def live_documents(self, account_id: str) -> list[Doc]:
         return [dict(d) for d in self.rows.values() if d["account_id"] == account_id and not d.get("trashed")]
 
@@ -355,6 +363,14 @@ class InMemoryFolders:
     async def update_each(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
         for folder_id, fields in changes.items():
             self.rows[folder_id].update(fields)
+
+    async def delete_expired(self, cutoff: datetime, limit: int) -> int:
+        expired = [
+            i for i, r in self.rows.items() if r["trashed"] and r["trashed_at"] < cutoff and r.get("moving") is None
+        ][:limit]
+        for folder_id in expired:
+            del self.rows[folder_id]
+        return len(expired)
 
     async def busy_around(self, account_id: str, path: str) -> Doc | None:
         return next(

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from docstore_events import FileDetailsChanged, FileRestored, FileTrashed, UploadCompleted
+from docstore_events import FileDeleted, FileDetailsChanged, FileRestored, FileTrashed, UploadCompleted
 from docstore_events.folders import FolderMoved
 from docstore_metadata.domain import folders as rules
 from docstore_metadata.domain.documents import InvalidDetails
 from docstore_metadata.domain.folders import FolderBusy, FolderInTrash, FolderNotFound, MoveIntoItself, NameClash
+from docstore_metadata.service_layer.folders import purge_expired_folders
 
 OWNER = "acc-owner"
 OTHER = "acc-other"
@@ -185,7 +186,7 @@ async def test_a_move_onto_a_taken_name_is_409_with_the_choices_then_keep_both_o
     assert kept["path"] == "/dst/x 2"
 
 
-async def test_a_document_moved_onto_a_name_can_replace_keep_both_or_skip(world: Any) -> None:
+async def test_a_document_moved_onto_a_name_can_keep_both_or_skip_and_a_folder_cannot_replace(world: Any) -> None:
     [holder] = await put(world, "/dst", "a.txt")
     [first, second, third] = await put(world, "/", "a.txt", "b.txt", "c.txt")
     with pytest.raises(NameClash) as clash:
@@ -194,8 +195,6 @@ async def test_a_document_moved_onto_a_name_can_replace_keep_both_or_skip(world:
     assert clash.value.extra()["clash"] == {"path": "/dst", "name": "a.txt", "kind": "document", "id": holder}
     await world.documents.update_details(OWNER, first, path="/dst", on_clash="keep_both")
     assert world.repos.documents.rows[first]["name"] == "a 2.txt"
-    await world.documents.update_details(OWNER, second, path="/dst", name="a.txt", on_clash="replace")
-    assert world.repos.documents.rows[holder]["trashed"] and world.repos.documents.rows[second]["name"] == "a.txt"
     await world.documents.update_details(OWNER, third, path="/dst", name="a.txt", on_clash="skip")
     assert paths(world, [third]) == ["/"]
     # A folder holds its name against documents too, and cannot be replaced.
@@ -203,6 +202,32 @@ async def test_a_document_moved_onto_a_name_can_replace_keep_both_or_skip(world:
     with pytest.raises(NameClash) as against_folder:
         await world.documents.update_details(OWNER, third, name="c.txt folder", on_clash="replace")
     assert against_folder.value.extra()["choices"] == ["keep_both", "skip"]
+
+
+async def test_replace_makes_the_moved_bytes_the_holders_newest_version_and_frees_them_only_once_unused(
+    world: Any,
+) -> None:
+    docs = world.repos.documents
+    [holder] = await put(world, "/dst", "a.txt")
+    [moved] = await put(world, "/", "b.txt")
+    await world.documents.restore_version(OWNER, moved, 1)  # two versions of one object
+    [(_, holder_key)] = [(v["bucket"], v["key"]) for v in docs.versions.values() if v["document_id"] == holder]
+    shared = docs.versions[f"{moved}:2"]["key"]
+    world.uow.emitted.clear()
+
+    answer = await world.documents.update_details(OWNER, moved, path="/dst", name="a.txt", on_clash="replace")
+
+    assert answer["_id"] == holder and answer["current_version"] == 2 and moved not in docs.rows
+    assert docs.versions[f"{holder}:2"]["key"] == shared and not docs.rows[holder].get("trashed")
+    assert not [v for v in docs.versions.values() if v["document_id"] == moved]
+    assert docs.garbage == {}  # the moved document's object is the holder's now: nothing to delete
+    [deleted] = [e for e in world.uow.emitted if isinstance(e, FileDeleted)]
+    assert (deleted.document_id, deleted.size, deleted.whole_document) == (moved, 0, True)
+    assert [c["kind"] for c in docs.changes[-2:]] == ["modified", "deleted"]
+
+    # The holder's older object goes when its version does; the shared one once nothing points at it.
+    await world.documents.delete(OWNER, holder, permanent=True)
+    assert sorted(g["key"] for g in docs.garbage.values()) == sorted([holder_key, shared])
 
 
 async def test_another_accounts_folder_is_not_found(world: Any) -> None:
@@ -250,6 +275,27 @@ async def test_a_folder_goes_to_the_trash_with_everything_inside_and_comes_back_
     assert not any(rows[d]["trashed"] for d in docs + deep) and rows[alone]["trashed"]
     assert len([e for e in world.uow.emitted if isinstance(e, FileRestored)]) == 6
     assert [c["kind"] for c in world.repos.documents.changes[-2:]] == ["folder-trashed", "folder-restored"]
+
+
+async def test_a_trashed_folders_rows_are_purged_once_the_trash_period_ends(world: Any) -> None:
+    await put(world, "/old/inner", "a.txt")
+    await world.folders.create(OWNER, "/old", "empty")
+    await world.folders.create(OWNER, "/", "recent")
+    await world.folders.create(OWNER, "/", "live")
+    old, recent = await folder_named(world, "/old"), await folder_named(world, "/recent")
+    await world.folders.trash(OWNER, old["_id"])
+    await world.folders.trash(OWNER, recent["_id"])
+    rows = world.repos.folders.rows
+    for row in rows.values():
+        if row.get("trashed_with") == old["_id"]:
+            row["trashed_at"] -= timedelta(days=31)
+
+    assert await purge_expired_folders(world.repos, timedelta(days=30), limit=2) == 3  # two rounds
+
+    assert sorted(r["path"] for r in rows.values()) == ["/live", "/recent"]
+    with pytest.raises(FolderNotFound):
+        await world.folders.restore(OWNER, old["_id"])
+    assert await purge_expired_folders(world.repos, timedelta(days=30)) == 0
 
 
 async def test_a_folder_restored_onto_a_taken_name_comes_back_numbered_with_its_documents(world: Any) -> None:

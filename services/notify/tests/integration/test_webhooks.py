@@ -15,9 +15,11 @@ from standardwebhooks import Webhook
 
 from docstore_devplatform.testing import eventually
 from docstore_devplatform.webhook_receiver import WebhookReceiver
+from docstore_events.envelope import decode
+from docstore_events.webhooks import WebhookDisabled
 from docstore_notify.adapters.repositories import ensure_indexes
 from docstore_notify.bootstrap import Services, bootstrap
-from docstore_notify.domain.webhooks import message_id
+from docstore_notify.domain.webhooks import DeliveryNotFound, NotReplayable, WebhookNotFound, message_id
 from docstore_notify.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -96,7 +98,8 @@ async def test_failures_retry_then_dead_letter_then_the_endpoint_is_disabled_and
 ) -> None:
     owner = account()
     services.webhooks.disable_after = 3
-    async with WebhookReceiver(status=503) as receiver:
+    # 503 to the first three attempts, then 200 (the owner fixed the receiver): the replay arrives.
+    async with WebhookReceiver(status=lambda n: 503 if n <= 3 else 200) as receiver:
         created = await services.webhooks.register(owner, url=receiver.url(), events=["file.trashed"])
         webhook_id = created.webhook["_id"]
         event_id = await trashed(services, owner)
@@ -111,22 +114,69 @@ async def test_failures_retry_then_dead_letter_then_the_endpoint_is_disabled_and
             row = await eventually(dead, timeout=30)
         finally:
             loop.cancel()
-    # Three attempts (the first and the two retries of the schedule), each with its answer.
-    assert row["attempts"] == 3 and row["response_code"] == 503
-    assert [a["status_code"] for a in row["history"]] == [503, 503, 503]
-    assert receiver.ids() == [message_id(event_id, webhook_id)] * 3
-    webhook = await services.webhooks.get(owner, webhook_id)
-    assert webhook["enabled"] is False and "3 delivery attempts in a row failed" in webhook["disabled_reason"]
-    mails = [r async for r in services.runtime.db["notifications"].find({"account_id": owner})]
-    assert [(m["kind"], m["params"]["mail"], m["params"]["webhook_id"]) for m in mails] == [
-        ("webhooks", "webhook-disabled", webhook_id)
-    ]
-    # Disabled: new events queue nothing; the test event still goes (to check a fix before enabling).
-    await trashed(services, owner)
-    page = await services.webhooks.deliveries(owner, webhook_id, limit=10, cursor=None)
-    assert len(page.rows) == 1
+        # Three attempts (the first and the two retries of the schedule), each with its answer.
+        assert row["attempts"] == 3 and row["response_code"] == 503
+        assert [a["status_code"] for a in row["history"]] == [503, 503, 503]
+        assert receiver.ids() == [message_id(event_id, webhook_id)] * 3
+        webhook = await services.webhooks.get(owner, webhook_id)
+        assert webhook["enabled"] is False and "3 delivery attempts in a row failed" in webhook["disabled_reason"]
+        mails = [r async for r in services.runtime.db["notifications"].find({"account_id": owner})]
+        assert [(m["kind"], m["params"]["mail"], m["params"]["webhook_id"]) for m in mails] == [
+            ("webhooks", "webhook-disabled", webhook_id)
+        ]
+        # Turned off: an audit fact in the outbox (metadata's audit consumer records every catalogued event).
+        outbox = services.runtime.db["outbox"]
+        rows = await outbox.find({"headers.ce_type": WebhookDisabled.cloudevent_type()}).to_list(None)
+        [event] = [decode(r["headers"], r["value"]).data for r in rows if r["key"] == owner.encode()]
+        assert event.model_dump() == {
+            "account_id": owner,
+            "webhook_id": webhook_id,
+            "failures": 3,
+            "last_error": "answered 503",
+        }
+        assert all(b"127.0.0.1" not in r["value"] for r in rows)  # never the endpoint's URL
+        # Disabled: new events queue nothing; the test event still goes (to check a fix before enabling).
+        await trashed(services, owner)
+        page = await services.webhooks.deliveries(owner, webhook_id, limit=10, cursor=None)
+        assert len(page.rows) == 1
+        replayed = await _replay_checks(services, owner, webhook_id, row["_id"], receiver)
+    assert replayed["status"] == "delivered" and replayed["replays"] == 1
+
+
+async def _replay_checks(
+    services: Services, owner: str, webhook_id: str, dead_id: str, receiver: WebhookReceiver
+) -> dict:
+    """The dead letter listed and replayed: refused while the endpoint is off, then sent again
+    under the same webhook-id once it is on; a second replay while pending changes nothing."""
+    dead = await services.webhooks.deliveries(owner, webhook_id, limit=10, cursor=None, status="dead")
+    assert [r["_id"] for r in dead.rows] == [dead_id]
+    with pytest.raises(NotReplayable):
+        await services.webhooks.replay(owner, webhook_id, dead_id)
+    with pytest.raises(DeliveryNotFound):
+        await services.webhooks.replay(owner, webhook_id, "msg_nothing")
+    with pytest.raises(WebhookNotFound):
+        await services.webhooks.replay(account(), webhook_id, dead_id)
     enabled = await services.webhooks.update(owner, webhook_id, enabled=True)
     assert enabled["enabled"] and enabled["consecutive_failures"] == 0
+    first = await services.webhooks.replay(owner, webhook_id, dead_id)
+    again = await services.webhooks.replay(owner, webhook_id, dead_id)
+    assert (first["_id"], first["status"], first["attempts"]) == (dead_id, "pending", 0)
+    assert (again["status"], again["replays"]) == ("pending", 1)  # idempotent: one replay
+    loop = asyncio.create_task(services.webhooks.run(0.05))
+    try:
+        await receiver.wait_for(lambda got: len(got) >= 4)
+
+        async def delivered() -> dict | None:
+            row = await services.runtime.db["webhook_deliveries"].find_one({"_id": dead_id})
+            return row if row and row["status"] == "delivered" else None
+
+        row = await eventually(delivered, timeout=30)
+    finally:
+        loop.cancel()
+    assert receiver.ids()[-1] == dead_id  # the same webhook-id: a receiver that had it drops it
+    with pytest.raises(NotReplayable):
+        await services.webhooks.replay(owner, webhook_id, dead_id)
+    return row
 
 
 async def test_a_test_event_is_delivered_and_the_log_pages(services: Services) -> None:

@@ -21,6 +21,7 @@ from docstore_notify.domain.webhooks import (
     parse_schedule,
     payload,
     refused_address,
+    replay_refusal,
     sign,
 )
 
@@ -152,3 +153,10 @@ def test_urls_outside_development() -> None:
 def test_development_allows_plain_http_to_loopback() -> None:
     target = checked_url("http://127.0.0.1:9000/hook", allow_private=True)
     assert (target.scheme, target.host, target.port) == ("http", "127.0.0.1", 9000)
+
+
+def test_a_dead_or_cancelled_delivery_can_be_replayed_to_an_enabled_endpoint_only() -> None:
+    assert replay_refusal("dead", enabled=True) is None and replay_refusal("cancelled", enabled=True) is None
+    assert replay_refusal("pending", enabled=False) is None  # going already: a replay changes nothing
+    assert "Turn it on" in (replay_refusal("dead", enabled=False) or "")
+    assert "reached the endpoint" in (replay_refusal("delivered", enabled=True) or "")

@@ -165,6 +165,11 @@ class State:
     def drop_folders_under(self, path: str) -> None:
         self._x("DELETE FROM folders WHERE path = ? OR substr(path, 1, ?) = ?", (path, len(path) + 1, path + "/"))
 
+    def forget_under(self, path: str) -> None:
+        """The last synced state and hashes of everything under `path/` (a folder trashed from here)."""
+        for table in ("files", "hashes"):
+            self._x(f"DELETE FROM {table} WHERE substr(path, 1, ?) = ?", (len(path) + 1, path + "/"))  # noqa: S608
+
     def drop_remote_under(self, path: str) -> None:
         """The remote snapshot forgets every document under `path/` (a folder trashed)."""
         self._x("DELETE FROM remote WHERE substr(path, 1, ?) = ?", (len(path) + 1, path + "/"))

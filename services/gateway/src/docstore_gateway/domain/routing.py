@@ -113,6 +113,7 @@ PARAMETERS: dict[str, str] = {
     "grantee_id": "id",
     "link_id": "id",
     "webhook_id": "id",
+    "delivery_id": "id",
     "app_password_id": "id",
     "upload_id": "id",
     "version": "int",
@@ -303,6 +304,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("DELETE", "/webhooks/{webhook_id}"),
         ("GET", "/webhooks/{webhook_id}/deliveries"),
         ("POST", "/webhooks/{webhook_id}/test"),
+        ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
     )
     + _routes(
         "analytics",

@@ -34,6 +34,8 @@ class FolderRepository:
         # Documents that went to the trash with a folder come back with it.
         await self.documents.create_index([("account_id", 1), ("trashed_with", 1)], sparse=True)
         await self.jobs.create_index([("claimed_at", 1)])
+        # The trash purge: folders trashed before a cutoff.
+        await self.folders.create_index([("trashed", 1), ("trashed_at", 1)])
 
     # --- folders -----------------------------------------------------------------------
 
@@ -103,6 +105,18 @@ class FolderRepository:
                 [UpdateOne({"_id": fid}, {"$set": dict(c)}) for fid, c in changes.items()],
                 session=self.session,
             )
+
+    async def delete_expired(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` folder rows trashed before `cutoff` (with no job still running);
+        how many. The filter is repeated in the delete, so a row restored meanwhile stays."""
+        expired: dict[str, Any] = {"trashed": True, "trashed_at": {"$lt": cutoff}, "moving": None}
+        rows = await self.folders.find(expired, {"_id": 1}, session=self.session).limit(limit).to_list(limit)
+        if not rows:
+            return 0
+        done = await self.folders.delete_many(
+            {**expired, "_id": {"$in": [row["_id"] for row in rows]}}, session=self.session
+        )
+        return int(done.deleted_count)
 
     async def busy_around(self, account_id: str, path: str) -> Doc | None:
         """A folder being moved, trashed or restored that holds `path` or lies below it."""

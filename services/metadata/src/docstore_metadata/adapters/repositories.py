@@ -138,6 +138,7 @@ class DocumentRepository:
         await self.versions.create_index("upload_id", unique=True)
         # Dedupe: an account's own versions by the sha256 of their bytes (never across accounts).
         await self.versions.create_index([("account_id", 1), ("sha256", 1)])
+        await self.versions.create_index("key")  # objects two documents share (`versions_of_objects`)
         await self.changes.create_index([("account_id", 1), ("seq", 1)], unique=True)
 
     # --- single documents and versions -------------------------------------------------
@@ -217,6 +218,17 @@ class DocumentRepository:
         found = self.versions.find({"account_id": account_id, "sha256": sha256}, session=self.session)
         rows = await found.sort("created_at", DESCENDING).limit(1).to_list(None)
         return rows[0] if rows else None
+
+    async def versions_of_objects(self, objects: Sequence[tuple[str, str]], *, excluding: str) -> list[Doc]:
+        """Versions of documents other than `excluding` pointing at one of these (bucket, key)
+        objects (a move that replaced shares one object between two documents)."""
+        wanted = set(objects)
+        found = self.versions.find(
+            {"key": {"$in": sorted({key for _, key in wanted})}, "document_id": {"$ne": excluding}},
+            {"document_id": 1, "version": 1, "bucket": 1, "key": 1, "size": 1},
+            session=self.session,
+        )
+        return [v for v in await found.to_list(None) if (v["bucket"], v["key"]) in wanted]
 
     async def delete_versions(self, document_id: str, numbers: list[int]) -> None:
         await self.versions.delete_many({"document_id": document_id, "version": {"$in": numbers}}, session=self.session)

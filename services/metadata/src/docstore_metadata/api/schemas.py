@@ -173,7 +173,8 @@ class DetailsIn(BaseModel):
     on_clash: Literal["replace", "keep_both", "skip"] | None = Field(
         None,
         description="What to do when a document or folder already holds the name there (else 409 with "
-        "`clash`, `choices` and `keep_both_name`): `replace` (that document goes to the trash), "
+        "`clash`, `choices` and `keep_both_name`): `replace` (this document's bytes become that document's newest "
+        "version and this one is gone: the answer is that document), "
         "`keep_both` (this one takes `keep_both_name`), `skip` (nothing changes)",
     )
 
@@ -371,5 +372,6 @@ class FolderChangeIn(BaseModel):
     on_clash: Literal["replace", "keep_both", "skip"] | None = Field(
         None,
         description="What to do when a document or folder already holds the name in the destination "
-        "(else 409 with `clash`, `choices` and `keep_both_name`)",
+        "(else 409 with `clash`, `choices` and `keep_both_name`): `keep_both` or `skip` (a folder is never "
+        "replaced, nor replaces a document)",
     )

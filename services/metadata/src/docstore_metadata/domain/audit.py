@@ -71,6 +71,7 @@ ACTIONS: dict[str, str] = {
     "file.followed": "followed",
     "file.unfollowed": "unfollowed",
     "notification.preferences-changed": "notification preferences changed",
+    "webhook.disabled": "webhook turned off after failed deliveries",
     "admin.dead-letter-replayed": "dead letter replayed (admin)",
     "admin.reconciliation-run": "reconciliation run (admin)",
     "admin.analytics-exported": "analytics exported (admin)",
@@ -102,7 +103,7 @@ FAILURES = frozenset({"account.login-failed"})
 LINK_ACTORS = frozenset({"share.link-used"})
 """Actions done by whoever held a link, without an account: the actor is the link."""
 
-SYSTEM_ACTORS = frozenset({"share.link-expired"})
+SYSTEM_ACTORS = frozenset({"share.link-expired", "webhook.disabled"})
 """Actions nobody took (time did): no actor."""
 
 

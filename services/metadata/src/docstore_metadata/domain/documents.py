@@ -346,6 +346,22 @@ def restored_version_row(old: Mapping[str, Any], document_id: str, version: int,
     }
 
 
+def replaced_version_row(source: Mapping[str, Any], document_id: str, version: int, now: datetime) -> dict[str, Any]:
+    """Version `version` of `document_id` pointing at the object of another document's version
+    `source` (a move that replaces: the moved document's bytes become the holder's newest
+    version, no byte copied). Two version rows then share one object: `freed_objects` keeps an
+    object while any version, of any document, still points at it."""
+    return {
+        **source,
+        "_id": f"{document_id}:{version}",
+        "document_id": document_id,
+        "version": version,
+        "upload_id": f"replace:{document_id}:{version}",
+        "replaced_from": {"document_id": source["document_id"], "version": source["version"]},
+        "created_at": now,
+    }
+
+
 def current_of(version: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The fields of a document that follow its current version."""
     return {
@@ -469,8 +485,10 @@ class Freed:
 
 
 def freed_objects(removed: Iterable[Mapping[str, Any]], remaining: Iterable[Mapping[str, Any]]) -> Freed:
-    """Objects of removed versions that no remaining version points at (a restore reuses an object),
-    and the bytes they held, each object counted once."""
+    """Objects of removed versions that no remaining version points at, and the bytes they held,
+    each object counted once. `remaining` is every version left that may share an object with a
+    removed one: the document's own (a restore reuses an object) and other documents' (a move
+    that replaced, `replaced_version_row`); an object still pointed at is never freed."""
     kept = {(v["bucket"], v["key"]) for v in remaining}
     freed: dict[tuple[str, str], int] = {}
     for version in removed:

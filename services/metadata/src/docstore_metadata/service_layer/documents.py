@@ -55,6 +55,7 @@ from docstore_metadata.domain.documents import (
     new_document,
     next_version,
     numbered,
+    replaced_version_row,
     restored_from_trash,
     restored_version_row,
     search_keys,
@@ -387,7 +388,8 @@ class Documents:
         if not prune:
             return []
         removed = [v for v in versions if v["version"] in prune]
-        freed = freed_objects(removed, [v for v in versions if v["version"] not in prune])
+        kept = [v for v in versions if v["version"] not in prune]
+        freed = freed_objects(removed, kept + await self._sharing_objects(tx, document["_id"], removed))
         await tx.repos.documents.delete_versions(document["_id"], prune)
         await tx.repos.documents.add_garbage(freed.keys)
         tx.emit(
@@ -401,6 +403,13 @@ class Documents:
         )
         tx.after_commit(self.garbage_written)
         return prune
+
+    @staticmethod
+    async def _sharing_objects(tx: Tx, document_id: str, removed: Sequence[Mapping[str, Any]]) -> list[Doc]:
+        """Other documents' versions pointing at an object of `removed` (a move that replaced
+        made the holder's newest version of the moved document's object): those objects stay."""
+        objects = sorted({(v["bucket"], v["key"]) for v in removed})
+        return await tx.repos.documents.versions_of_objects(objects, excluding=document_id) if objects else []
 
     async def restore_version(self, account_id: str, document_id: str, number: int) -> Doc:
         """Make version `number` current again as a new version pointing at the same S3 object."""
@@ -432,8 +441,9 @@ class Documents:
     ) -> Doc:
         """Rename, re-tag or move a document: `file.details-changed` and one change entry per aspect.
         A name another document or a folder holds there is 409 `NameClash` (with the choices),
-        or with `on_clash`: `keep_both` (a numbered name), `replace` (the holding document goes
-        to the trash, restorable), `skip` (nothing changes)."""
+        or with `on_clash`: `keep_both` (a numbered name), `replace` (`_replace`: this document's
+        bytes become the holder's newest version, and the holder is the answer), `skip` (nothing
+        changes)."""
 
         async def work(tx: Tx) -> Doc:
             await owned(tx.repos, account_id, document_id, "rename, move or re-tag it")
@@ -447,11 +457,13 @@ class Documents:
             if "name" in changes or "path" in changes:  # one live document or folder per name in a folder
                 folder = changes.get("path", document.get("path", "/"))
                 wanted = changes.get("name", document["name"])
-                settled = await settle_clash(tx, account_id, folder, wanted, document_id, on_clash)
+                settled = await settle_clash(tx, account_id, folder, wanted, document_id, on_clash, replaceable=True)
                 if settled is None:
                     return document  # skip
-                if settled != document["name"]:
-                    changes.update(name=settled, **search_keys(settled))
+                if settled.replaces is not None:
+                    return await self._replace(tx, document, settled.replaces)
+                if settled.name != document["name"]:
+                    changes.update(name=settled.name, **search_keys(settled.name))
                     if "renamed" not in kinds:
                         kinds.insert(0, "renamed")
                 if "path" in changes:
@@ -473,6 +485,24 @@ class Documents:
             return document
 
         return await self.uow.run(work)
+
+    async def _replace(self, tx: Tx, moved: Doc, holder_id: str) -> Doc:
+        """A move onto a document's name with `replace`: the moved document's current bytes become
+        the holder's newest version (same S3 object, no byte copied; the holder keeps its id,
+        versions, shares and links), and the moved document is gone (a move leaves nothing
+        behind): deleted for good, its other versions' objects freed, the object the holder now
+        points at kept (`freed_objects` sees the holder's version). Quota: that object's bytes
+        stay counted once, on the moved document's upload; `file.deleted` frees the rest."""
+        account_id = moved["account_id"]
+        holder = dict(live(await tx.repos.documents.owned(account_id, holder_id), holder_id))
+        source = await tx.repos.documents.version(moved["_id"], moved["current_version"])
+        if source is None:
+            raise VersionNotFound(moved["current_version"])
+        now = datetime.now(UTC)
+        row = replaced_version_row(source, holder_id, holder["current_version"] + 1, now)
+        await self._make_current(tx, holder, row, now, actor_id=account_id)
+        await self._purge(tx, moved)
+        return holder
 
     # --- trash ---------------------------------------------------------------------------
 
@@ -529,7 +559,7 @@ class Documents:
         if not await documents.delete_document(document["_id"]):
             return False  # another replica purged it first
         versions = await documents.versions_of(document["_id"])
-        freed = freed_objects(versions, [])
+        freed = freed_objects(versions, await self._sharing_objects(tx, document["_id"], versions))
         await documents.delete_versions(document["_id"], [v["version"] for v in versions])
         await documents.add_garbage(freed.keys)
         tx.emit(

@@ -115,23 +115,39 @@ async def refuse_clash(
     )
 
 
+@dataclass(frozen=True)
+class Settled:
+    """Where a clash left an item: the name it takes, and with `replace` the document holding
+    that name which the item becomes the newest version of (`Documents.update_details`)."""
+
+    name: str
+    replaces: str | None = None
+
+
 async def settle_clash(
-    tx: Tx, account_id: str, parent: str, name: str, own_id: str | None, on_clash: str | None
-) -> str | None:
-    """The name an item (`own_id`) takes in `parent` after the caller's choice on a clash: `name`
-    when free, the numbered one for `keep_both`, `name` for `replace` (the document holding it
-    goes to the trash first), None for `skip`; without a choice the clash is raised."""
+    tx: Tx,
+    account_id: str,
+    parent: str,
+    name: str,
+    own_id: str | None,
+    on_clash: str | None,
+    *,
+    replaceable: bool,
+) -> Settled | None:
+    """Where an item (`own_id`) goes in `parent` after the caller's choice on a clash: `name`
+    when free, the numbered one for `keep_both`, `name` replacing the holder for `replace` (only
+    a document over a document, `replaceable`; the caller makes the new version), None for
+    `skip`; without a choice (or `replace` where it is not one) the clash is raised."""
     try:
-        await refuse_clash(tx, account_id, parent, name, own_id=own_id, replaceable=True)
-        return name
+        await refuse_clash(tx, account_id, parent, name, own_id=own_id, replaceable=replaceable)
+        return Settled(name)
     except NameClash as clash:
         if on_clash == "skip":
             return None
         if on_clash == "keep_both":
-            return clash.keep_both_name
+            return Settled(clash.keep_both_name)
         if on_clash == "replace" and clash.replaceable:
-            await trash_document(tx, account_id, clash.holder_id)
-            return name
+            return Settled(name, replaces=clash.holder_id)
         raise
 
 
@@ -223,9 +239,8 @@ class Folders:
         on_clash: str | None = None,
     ) -> Doc:
         """Rename the folder and/or move it into `parent`, with everything inside. A clash is
-        409 `NameClash`, or with `on_clash`: `keep_both` (a numbered name), `replace` (the
-        document holding the name goes to the trash; a folder cannot be replaced), `skip`
-        (nothing changes)."""
+        409 `NameClash`, or with `on_clash`: `keep_both` (a numbered name), `skip` (nothing
+        changes); `replace` is no choice for a folder (a folder neither replaces nor is replaced)."""
         new_name = check_name(name) if name is not None else None
         new_parent = check_path(parent) if parent is not None else None
         # Counted before the transaction, which stays short (a count of 10,000 documents inside
@@ -242,9 +257,10 @@ class Folders:
             if join(to_parent, to_name) == old:
                 return folder, None
             await self._not_busy(tx, account_id, old, to_parent)
-            to_name = await settle_clash(tx, account_id, to_parent, to_name, folder_id, on_clash)
-            if to_name is None:
+            settled = await settle_clash(tx, account_id, to_parent, to_name, folder_id, on_clash, replaceable=False)
+            if settled is None:
                 return folder, None  # skip
+            to_name = settled.name
             new = join(to_parent, to_name)
             now = datetime.now(UTC)
             await tx.repos.folders.ensure_paths(account_id, [to_parent], now)
@@ -458,16 +474,18 @@ class Folders:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-async def trash_document(tx: Tx, account_id: str, document_id: str) -> None:
-    """A document to the trash inside another use case's transaction (a clash resolved by
-    `replace`): the same fields, event, link revocations and feed entry as `Documents.trash`."""
-    document = await tx.repos.documents.owned(account_id, document_id)
-    if document is None or document.get("trashed"):
-        return
-    now = datetime.now(UTC)
-    changes = trashed(now)
-    await tx.repos.documents.update_document(document_id, changes)
-    document.update(changes)
-    tx.emit(FileTrashed(account_id=account_id, document_id=document_id))
-    await revoke_links_of(tx, document, "document-trashed")
-    await tx.repos.documents.add_change(change_entry("trashed", document, now))
+async def purge_expired_folders(reads: Repositories, retention: timedelta, *, limit: int = 1000) -> int:
+    """Folder rows trashed longer ago than `retention` (the folder trashed and the ones it took
+    along), deleted for good: after the trash period a folder can no longer be restored
+    (`Folders.restore` answers 410), and its documents are purged one by one by the documents'
+    purge (a document restored alone later gets its folder made again). No event: downstream
+    knows folders by the documents' own events, and every reader of the trash had
+    `folder.trashed`. Outside any transaction; each delete repeats the filter, so replicas
+    racing each other delete a row once."""
+    cutoff = datetime.now(UTC) - retention
+    purged = 0
+    while deleted := await reads.folders.delete_expired(cutoff, limit):
+        purged += deleted
+        if deleted < limit:
+            break
+    return purged

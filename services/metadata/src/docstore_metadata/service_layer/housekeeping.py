@@ -1,4 +1,5 @@
-"""Background work of every metadata replica: delete S3 objects no version needs, purge old trash."""
+"""Background work of every metadata replica: delete S3 objects no version needs, purge old trash
+(documents and folder rows)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from docstore_events.tracing import loop_span
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.service_layer.documents import Documents
+from docstore_metadata.service_layer.folders import purge_expired_folders
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +56,11 @@ class Housekeeping:
         return deleted
 
     async def purge_expired(self) -> int:
-        return await self.documents.purge_expired(self.claimant, lease=self.purge_lease)
+        """Expired trash: documents (each claimed, `Documents.purge_expired`), then folder rows."""
+        purged = await self.documents.purge_expired(self.claimant, lease=self.purge_lease)
+        if folders := await purge_expired_folders(self.reads, self.documents.limits.trash_retention):
+            log.info("trash_purged_folders", folders=folders)
+        return purged
 
     async def run(self) -> None:
         """Until cancelled (a background task of the runtime, `Services.prepare`)."""

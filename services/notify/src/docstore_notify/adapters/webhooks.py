@@ -137,6 +137,10 @@ class DeliveryQueue:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.collection.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])
+        # The dead letters of one endpoint (`page(status=...)`), newest first.
+        await self.collection.create_index(
+            [("webhook_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]
+        )
         # The log of deliveries is recent history: a month (the last retry is due about 27 h after the event).
         await self.collection.create_index("created_at", expireAfterSeconds=RETENTION_SECONDS)
 
@@ -219,9 +223,27 @@ class DeliveryQueue:
     async def delete_of(self, webhook_id: str) -> None:
         await self.collection.delete_many({"webhook_id": webhook_id}, session=self.session)
 
-    async def page(self, webhook_id: str, *, limit: int, cursor: str | None = None) -> DeliveryPage:
-        """The endpoint's deliveries, newest first; raises `InvalidCursor`."""
+    async def replay(self, delivery_id: str, webhook_id: str, statuses: tuple[str, ...]) -> Row | None:
+        """A delivery in one of `statuses` due again now, as a fresh round of attempts under the
+        same `_id` (the `webhook-id`); its history stays. None when it was in no such status."""
+        now = datetime.now(UTC)
+        return await self.collection.find_one_and_update(
+            {"_id": delivery_id, "webhook_id": webhook_id, "status": {"$in": list(statuses)}},
+            {
+                "$set": {"status": PENDING, "attempts": 0, "next_attempt_at": now, "replayed_at": now},
+                "$inc": {"replays": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+
+    async def page(
+        self, webhook_id: str, *, limit: int, cursor: str | None = None, status: str | None = None
+    ) -> DeliveryPage:
+        """The endpoint's deliveries (those in `status`), newest first; raises `InvalidCursor`."""
         query: dict[str, Any] = {"webhook_id": webhook_id}
+        if status is not None:
+            query["status"] = status
         if cursor:
             created_at, delivery_id = decode_cursor(cursor)
             query["$or"] = [

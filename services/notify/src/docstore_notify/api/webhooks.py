@@ -1,4 +1,5 @@
-"""The owner's webhooks: register, list, change, delete, see deliveries, send a test event.
+"""The owner's webhooks: register, list, change, delete, see deliveries, send a test event,
+replay a dead letter.
 
 Every route names the caller's account (the gateway's identity token); another account's webhook
 id is a 404, as one that does not exist. The signing secret is in the answer to the POST that
@@ -7,7 +8,7 @@ creates the endpoint, and in no other answer."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -192,8 +193,12 @@ async def webhook_deliveries(
     webhooks: WebhooksDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: CursorQuery = None,
+    status: Annotated[
+        Literal["pending", "delivered", "dead", "cancelled"] | None,
+        Query(description="only deliveries in this status (`dead`: the dead letters, which can be replayed)"),
+    ] = None,
 ) -> DeliveryPage:
-    page = await webhooks.deliveries(account_id, webhook_id, limit=limit, cursor=cursor)
+    page = await webhooks.deliveries(account_id, webhook_id, limit=limit, cursor=cursor, status=status)
     return DeliveryPage.of(request, [_delivery(row) for row in page.rows], page.next_cursor, limit)
 
 
@@ -205,3 +210,15 @@ async def webhook_deliveries(
 )
 async def test_webhook(webhook_id: str, account_id: CurrentAccountId, webhooks: WebhooksDep) -> DeliveryOut:
     return _delivery(await webhooks.send_test(account_id, webhook_id))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
+    status_code=202,
+    responses=problem_responses(404, 409),
+    summary="Send a dead (or cancelled) delivery again, under the same `webhook-id`; a pending one is left as it is",
+)
+async def replay_delivery(
+    webhook_id: str, delivery_id: str, account_id: CurrentAccountId, webhooks: WebhooksDep
+) -> DeliveryOut:
+    return _delivery(await webhooks.replay(account_id, webhook_id, delivery_id))

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
-from docstore_kit.errors import Invalid, NotFound
+from docstore_kit.errors import Conflict, Invalid, NotFound
 
 # --- what can be subscribed to ------------------------------------------------------------------
 
@@ -74,6 +74,35 @@ class WebhookNotFound(NotFound):
 
     problem = "webhook-not-found"
     title = "No such webhook"
+
+
+class DeliveryNotFound(NotFound):
+    """No such delivery of this endpoint (another endpoint's or account's answers the same)."""
+
+    problem = "webhook-delivery-not-found"
+    title = "No such delivery"
+
+
+class NotReplayable(Conflict):
+    """A replay of a delivery that was delivered, or to an endpoint that is turned off."""
+
+    problem = "webhook-delivery-not-replayable"
+    title = "Delivery not replayable"
+
+
+REPLAYABLE = ("dead", "cancelled")
+"""Delivery statuses the owner may send again: the dead letter (no try left) and the ones cancelled
+when the endpoint was turned off. A pending one is already going (a replay is a no-op); a
+delivered one reached the receiver, which drops a repeat of its `webhook-id` anyway."""
+
+
+def replay_refusal(status: str, *, enabled: bool) -> str | None:
+    """Why a delivery in `status` cannot be sent again now (None: it can, or it is going already)."""
+    if status == "delivered":
+        return "This delivery reached the endpoint already; the receiver has it."
+    if not enabled and status in REPLAYABLE:
+        return "This webhook is turned off. Turn it on, then replay the delivery."
+    return None
 
 
 class InvalidWebhook(Invalid):

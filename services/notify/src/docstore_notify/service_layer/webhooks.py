@@ -32,6 +32,7 @@ from prometheus_client import Counter, Histogram
 
 from docstore_events.faults import crashpoint
 from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_events.webhooks import WebhookDisabled
 from docstore_notify.adapters.repositories import Repositories
 from docstore_notify.adapters.secret_box import SecretBox
 from docstore_notify.adapters.webhook_http import Answer, Resolver, TargetRefused, WebhookClient, checked_addresses
@@ -40,8 +41,11 @@ from docstore_notify.domain.webhook_mails import webhook_disabled_notice
 from docstore_notify.domain.webhooks import (
     MAX_DESCRIPTION,
     MAX_ENDPOINTS,
+    REPLAYABLE,
     TEST_EVENT,
+    DeliveryNotFound,
     InvalidWebhook,
+    NotReplayable,
     RefusedTarget,
     WebhookNotFound,
     checked_events,
@@ -50,6 +54,7 @@ from docstore_notify.domain.webhooks import (
     new_secret,
     next_delay,
     payload,
+    replay_refusal,
     sign,
 )
 from docstore_notify.service_layer.notifier import Notifier
@@ -186,9 +191,38 @@ class Webhooks:
         if not await self.uow.run(work):
             raise WebhookNotFound(f"you have no webhook {webhook_id}")
 
-    async def deliveries(self, account_id: str, webhook_id: str, *, limit: int, cursor: str | None) -> DeliveryPage:
+    async def deliveries(
+        self, account_id: str, webhook_id: str, *, limit: int, cursor: str | None, status: str | None = None
+    ) -> DeliveryPage:
+        """The endpoint's deliveries, newest first; with `status` only those (`dead`: the dead letters)."""
         await self.get(account_id, webhook_id)
-        return await self.reads.deliveries.page(webhook_id, limit=limit, cursor=cursor)
+        return await self.reads.deliveries.page(webhook_id, limit=limit, cursor=cursor, status=status)
+
+    async def replay(self, account_id: str, webhook_id: str, delivery_id: str) -> Row:
+        """Send a dead (or cancelled) delivery again: the same row, due now, with a fresh round of
+        attempts and the same `webhook-id`, so a receiver that had it drops the repeat. Idempotent:
+        a delivery already pending is left as it is; a delivered one, or any to an endpoint that
+        is turned off, is 409 with the reason."""
+        webhook = await self.get(account_id, webhook_id)
+        row = await self.reads.deliveries.get(delivery_id)
+        if row is None or row["webhook_id"] != webhook_id:
+            raise DeliveryNotFound(f"webhook {webhook_id} has no delivery {delivery_id}")
+        if (refusal := replay_refusal(row["status"], enabled=bool(webhook.get("enabled")))) is not None:
+            raise NotReplayable(refusal)
+
+        async def work(tx: Transaction[Repositories]) -> Row | None:
+            again = await tx.repos.deliveries.replay(delivery_id, webhook_id, REPLAYABLE)
+            if again is not None:
+                tx.after_commit(self.wake)
+            return again
+
+        replayed = await self.uow.run(work)
+        if replayed is not None:
+            log.info("webhook_delivery_replayed", delivery_id=delivery_id, webhook_id=webhook_id)
+            return replayed
+        current = await self.reads.deliveries.get(delivery_id)  # replayed by a request just before
+        assert current is not None
+        return current
 
     async def send_test(self, account_id: str, webhook_id: str) -> Row:
         """Queue a `webhook.test` delivery to the endpoint (enabled or not: testing a fix comes
@@ -351,6 +385,15 @@ class Webhooks:
             disabled = await tx.repos.webhooks.failed(webhook["_id"], self.disable_after, reason)
             if disabled is not None:
                 await tx.repos.deliveries.cancel_pending(webhook["_id"], "the webhook was disabled")
+                # For the audit trail (metadata's audit consumer records every catalogued event).
+                tx.emit(
+                    WebhookDisabled(
+                        account_id=webhook["account_id"],
+                        webhook_id=webhook["_id"],
+                        failures=self.disable_after,
+                        last_error=(answer.error or "")[:200] or None,
+                    )
+                )
                 notice = webhook_disabled_notice(disabled, reason)
                 await self.notifier.record(tx, f"webhook-disabled:{webhook['_id']}:{uuid.uuid4().hex}", notice)
                 log.warning("webhook_disabled", webhook_id=webhook["_id"], failures=self.disable_after)
