@@ -19,7 +19,7 @@ from docstore_devplatform.servers import DEFAULT_REGION, Endpoints
 from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "gateway")
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "webdav", "gateway")
 
 #: The dev platform's fixed ports.
 FIXED_PORTS: Mapping[str, int] = {
@@ -29,6 +29,7 @@ FIXED_PORTS: Mapping[str, int] = {
     "quota": 8083,
     "indexer": 8084,
     "notify": 8085,
+    "webdav": 8087,
     "analytics": 8088,
 }
 
@@ -40,6 +41,7 @@ FIXED_PORTS_B: Mapping[str, int] = {
     "quota": 8093,
     "indexer": 8094,
     "notify": 8095,
+    "webdav": 8097,
     "analytics": 8098,
 }
 
