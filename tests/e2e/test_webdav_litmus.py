@@ -30,6 +30,7 @@ async def app_password(api: httpx.AsyncClient, token: str, scope: str = "webdav-
     return str(made.json()["password"])
 
 
+@pytest.mark.timeout(900)
 async def test_litmus_passes_every_suite(system: System, api: httpx.AsyncClient) -> None:
     user = await sign_up(api)
     password = await app_password(api, user.token)
@@ -40,7 +41,7 @@ async def test_litmus_passes_every_suite(system: System, api: httpx.AsyncClient)
         env=os.environ | {"TESTS": SUITES},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=840,
         check=False,
     )
     out = done.stdout + done.stderr

@@ -51,6 +51,11 @@ async def _dav(request: Request, services: ServicesDep) -> Response:
     except httpx.HTTPError as error:
         raise UpstreamUnavailable("webdav") from error
     returned: dict[str, Any] = {k: v for k, v in answer.headers.items() if k.lower() in RESPONSE_HEADERS}
+    if answer.status_code in (204, 304):
+        # No body, so no Content-Length (WsgiDAV writes one): a client honouring it would wait forever.
+        await answer.aclose()
+        returned.pop("content-length", None)
+        return Response(status_code=answer.status_code, headers=returned)
     return StreamingResponse(
         answer.aiter_raw(), status_code=answer.status_code, headers=returned, background=BackgroundTask(answer.aclose)
     )
