@@ -14,7 +14,6 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from docstore_kit.auth import InternalAuth
-from docstore_kit.settings import mongodb_client_options
 from docstore_webdav.adapters.backend import Backend
 from docstore_webdav.adapters.stores import FileFacts, LockStorageMongo, PropertyStoreMongo, sync_mongo
 from docstore_webdav.service_layer.provider import DocStoreProvider
@@ -54,7 +53,7 @@ def bootstrap(settings: Settings) -> Services:
         )
     }
     backend = Backend(auth, clients, httpx.Client(timeout=S3_TIMEOUT, limits=limits))
-    mongo = sync_mongo(settings.mongodb_url, **mongodb_client_options(settings))
+    mongo = sync_mongo(settings)
     db = mongo[settings.mongodb_database]
     facts = FileFacts(db)
     provider = DocStoreProvider(backend, facts, complete_wait_seconds=settings.complete_wait_seconds)

@@ -12,6 +12,7 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from docstore_kit.settings import mongodb_client_options
 from docstore_webdav.domain.locks import is_child, lock_root, timeout_for
 
 
@@ -195,5 +196,6 @@ class FileFacts:
         return {row["_id"].split(":", 1)[1]: row for row in self.facts.find({"_id": {"$in": ids}})}
 
 
-def sync_mongo(url: str, **options: Any) -> MongoClient[Any]:
-    return MongoClient(url, tz_aware=True, **options)
+def sync_mongo(settings: Any) -> MongoClient[Any]:
+    """The synchronous client WsgiDAV's worker threads use (its stores are called from them)."""
+    return MongoClient(settings.mongodb_url, tz_aware=True, **mongodb_client_options(settings))
