@@ -61,7 +61,7 @@ async def test_another_accounts_files_are_not_found(api: httpx.AsyncClient, two:
     "tail", ["a/../b", "a/%2e%2e/b", "a%2fb", "a%5cb", "a//b", "%00", "a/./b"]
 )  # fmt: skip
 async def test_dot_segments_and_encoded_separators_are_refused(
-    api: httpx.AsyncClient, two: tuple[User, User], tail: str
+    system, api: httpx.AsyncClient, two: tuple[User, User], tail: str
 ) -> None:
     owner, _ = two
     auth = await app_password(api, owner, "webdav-sync")

@@ -34,3 +34,10 @@ def test_destination_made_path_only() -> None:
     assert destination_path("/remote.php/webdav/b", request_host="h") == "/remote.php/webdav/b"
     assert destination_path("http://evil/remote.php/webdav/b", request_host="h") is None
     assert destination_path("relative/b", request_host="h") is None
+
+
+def test_answers_without_a_body() -> None:
+    from docstore_gateway.domain.webdav import without_body
+
+    assert without_body(204) and without_body(304) and without_body(101)
+    assert not without_body(200) and not without_body(207) and not without_body(423)

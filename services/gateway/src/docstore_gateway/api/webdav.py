@@ -15,7 +15,13 @@ from starlette.responses import StreamingResponse
 from docstore_gateway.api.deps import ServicesDep
 from docstore_gateway.api.routes import client_address
 from docstore_gateway.domain.errors import Unauthenticated, UpstreamUnavailable
-from docstore_gateway.domain.webdav import METHODS, REQUEST_HEADERS, RESPONSE_HEADERS, destination_path
+from docstore_gateway.domain.webdav import (
+    METHODS,
+    REQUEST_HEADERS,
+    RESPONSE_HEADERS,
+    destination_path,
+    without_body,
+)
 
 router = APIRouter()
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="DocStore WebDAV", charset="UTF-8"'}
@@ -51,7 +57,7 @@ async def _dav(request: Request, services: ServicesDep) -> Response:
     except httpx.HTTPError as error:
         raise UpstreamUnavailable("webdav") from error
     returned: dict[str, Any] = {k: v for k, v in answer.headers.items() if k.lower() in RESPONSE_HEADERS}
-    if answer.status_code in (204, 304):
+    if without_body(answer.status_code):
         # No body, so no Content-Length (WsgiDAV writes one): a client honouring it would wait forever.
         await answer.aclose()
         returned.pop("content-length", None)

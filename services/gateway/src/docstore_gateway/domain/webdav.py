@@ -55,3 +55,8 @@ def destination_path(header: str, *, request_host: str) -> str | None:
     if not parts.path.startswith("/"):
         return None
     return parts.path
+
+
+def without_body(status: int) -> bool:
+    """An answer that carries no body (RFC 9110 6.4.1), so no Content-Length goes with it either."""
+    return status in (204, 304) or 100 <= status < 200
