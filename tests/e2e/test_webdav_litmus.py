@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ async def app_password(api: httpx.AsyncClient, token: str, scope: str = "webdav-
 
 
 @pytest.mark.timeout(900)
-async def test_litmus_passes_every_suite(system: System, api: httpx.AsyncClient) -> None:
+async def test_litmus_passes_every_suite(system: System, api: httpx.AsyncClient, tmp_path: Path) -> None:
     user = await sign_up(api)
     password = await app_password(api, user.token)
     url = f"{system.gateway}/remote.php/dav/files/{user.username}/"
@@ -39,6 +40,7 @@ async def test_litmus_passes_every_suite(system: System, api: httpx.AsyncClient)
         subprocess.run,
         ["litmus", url, user.username, password],
         env=os.environ | {"TESTS": SUITES},
+        cwd=tmp_path,  # litmus writes debug.log and child.log where it runs
         capture_output=True,
         text=True,
         timeout=840,
