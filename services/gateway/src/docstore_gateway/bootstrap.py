@@ -26,6 +26,7 @@ from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.ports import Repositories
 from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
 from docstore_gateway.service_layer.share_links import ShareLinks
+from docstore_gateway.service_layer.webdav import WebdavCallers
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
@@ -57,6 +58,9 @@ class Services:
     """Who `Authorization: Basic` (username and app password) is: metadata's answer, remembered briefly."""
     account_sessions: AccountSessions
     revocations: Revocations
+    webdav_client: httpx.AsyncClient
+    """The webdav service (issue 38): bodies streamed both ways, so httpx rather than the lean client."""
+    webdav_callers: WebdavCallers
 
     async def start(self) -> None:
         await self.sessions.ensure_indexes()
@@ -67,6 +71,7 @@ class Services:
         try:
             await self.events.stop()
             await self.upstreams.aclose()
+            await self.webdav_client.aclose()
         finally:
             await self.mongo.close()
 
@@ -159,4 +164,11 @@ def bootstrap(
         share_links=ShareLinks(upstreams, throttle),
         account_sessions=AccountSessions(authenticator, logins, devices),
         revocations=Revocations(uow, sign_outs, consumer=settings.service, app_passwords=app_passwords),
+        webdav_client=httpx.AsyncClient(
+            base_url=settings.webdav_url,
+            timeout=httpx.Timeout(None, connect=5.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        ),
+        webdav_callers=WebdavCallers(authenticator, app_passwords),
     )

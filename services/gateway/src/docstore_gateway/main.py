@@ -21,6 +21,7 @@ from docstore_gateway.api.errors import install_error_handler
 from docstore_gateway.api.openapi import install_docs
 from docstore_gateway.api.routes import router
 from docstore_gateway.api.share_page import router as share_page_router
+from docstore_gateway.api.webdav import router as webdav_router
 from docstore_gateway.bootstrap import bootstrap
 from docstore_gateway.consumers.revocations import register
 from docstore_gateway.settings import Settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     app.include_router(account_sessions_router)  # before `router`, whose last route forwards any /v1 path
     app.include_router(router)
     app.include_router(share_page_router)  # /s/{token}: public share links' pages
+    app.include_router(webdav_router)  # /remote.php/...: the WebDAV service, bodies streamed (issue 38)
     if origins := settings.cors_origins():
         # The web app of one region follows a 307 to another region's gateway: that gateway must
         # answer the preflight of a JSON POST carrying Authorization, and may set (and later read)

@@ -49,6 +49,8 @@ class Settings(ServiceSettings, S3Settings):
     notify_url: str = "http://127.0.0.1:8085"
     analytics_url: str = "http://127.0.0.1:8088"
     accounts_url: str = "http://127.0.0.1:8086"
+    webdav_url: str = "http://127.0.0.1:8087"
+    """The WebDAV service (issue 38): `/remote.php/...` goes there, bodies streamed."""
     session_ttl_seconds: int = 7 * 24 * 3600
     """How long a session lasts unused: a refresh token's lifetime (each refresh starts it again)."""
     access_ttl_seconds: int = 15 * 60

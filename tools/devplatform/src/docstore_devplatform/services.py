@@ -19,7 +19,7 @@ from docstore_devplatform.servers import DEFAULT_REGION, Endpoints
 from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "accounts", "gateway")
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "accounts", "webdav", "gateway")
 
 #: The dev platform's fixed ports.
 FIXED_PORTS: Mapping[str, int] = {
@@ -30,6 +30,7 @@ FIXED_PORTS: Mapping[str, int] = {
     "indexer": 8084,
     "notify": 8085,
     "accounts": 8086,
+    "webdav": 8087,
     "analytics": 8088,
 }
 
@@ -42,6 +43,7 @@ FIXED_PORTS_B: Mapping[str, int] = {
     "indexer": 8094,
     "notify": 8095,
     "accounts": 8096,
+    "webdav": 8097,
     "analytics": 8098,
 }
 

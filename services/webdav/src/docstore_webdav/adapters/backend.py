@@ -1,0 +1,214 @@
+"""The other services, over HTTP, as the caller: metadata (folders, documents, the account),
+upload (grants, completion: the same path as every other upload), quota (usage), and S3 through
+the signed URLs they hand out. Synchronous: WsgiDAV runs each request in a worker thread."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from docstore_kit.auth import InternalAuth
+
+PAGE = 200
+
+
+class BackendError(Exception):
+    """A service answered something else than asked: `status` (its own, or 503 when it is away)."""
+
+    def __init__(self, status: int, detail: str = "", body: Any = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.body = body
+
+
+@dataclass(frozen=True)
+class Backend:
+    auth: InternalAuth
+    clients: dict[str, httpx.Client]
+    s3: httpx.Client
+
+    def _call(
+        self, service: str, account_id: str, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
+    ) -> httpx.Response:
+        headers = self.auth.headers(audience=service, subject=account_id, role="user")
+        if "json" in kwargs:
+            kwargs["content"] = json.dumps(kwargs.pop("json")).encode()
+            headers["content-type"] = "application/json"
+        try:
+            response = self.clients[service].request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as error:
+            raise BackendError(503, f"{service} unavailable") from error
+        if response.status_code not in ok:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            detail = body.get("detail") if isinstance(body, dict) else response.text[:200]
+            raise BackendError(response.status_code, str(detail), body)
+        return response
+
+    # --- the account -----------------------------------------------------------------------
+    def account(self, account_id: str) -> Any:
+        return self._call("metadata", account_id, "GET", "/account").json()
+
+    def usage(self, account_id: str) -> Any:
+        return self._call("quota", account_id, "GET", "/usage").json()
+
+    # --- folders ---------------------------------------------------------------------------
+    def folder_at(self, account_id: str, path: str) -> Any:
+        try:
+            return self._call("metadata", account_id, "GET", "/folders/at", params={"path": path}).json()
+        except BackendError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def folders(self, account_id: str, path: str) -> Iterator[dict[str, Any]]:
+        yield from self._pages("/folders", account_id, {"path": path})
+
+    def documents(self, account_id: str, path: str) -> Iterator[dict[str, Any]]:
+        yield from self._pages("/documents", account_id, {"path": path, "sort": "name", "order": "asc"})
+
+    def _pages(self, route: str, account_id: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            query = params | {"limit": str(PAGE)} | ({"cursor": cursor} if cursor else {})
+            page = self._call("metadata", account_id, "GET", route, params=query).json()
+            yield from page.get("items", [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def create_folder(self, account_id: str, parent: str, name: str) -> Any:
+        return self._call(
+            "metadata", account_id, "POST", "/folders", json={"parent": parent, "name": name}, ok=(200, 201)
+        ).json()
+
+    def change_folder(self, account_id: str, folder_id: str, **change: Any) -> Any:
+        return self._call("metadata", account_id, "PATCH", f"/folders/{folder_id}", json=change).json()
+
+    def trash_folder(self, account_id: str, folder_id: str) -> None:
+        self._call("metadata", account_id, "DELETE", f"/folders/{folder_id}", ok=(200, 202, 204))
+
+    # --- documents -------------------------------------------------------------------------
+    def document_named(self, account_id: str, folder: str, name: str) -> Any:
+        """The live document called `name` in `folder`: metadata's check of taken names (one
+        index lookup, asked as this service for the caller's account), then the document as the
+        caller reads it. None when nothing or a folder holds the name."""
+        headers = self.auth.headers(audience="metadata", subject="webdav", role="service")
+        headers["content-type"] = "application/json"
+        body = json.dumps({"places": [{"path": folder, "name": name}]}).encode()
+        try:
+            answer = self.clients["metadata"].post(
+                f"/internal/accounts/{account_id}/names/taken", content=body, headers=headers
+            )
+        except httpx.HTTPError as error:
+            raise BackendError(503, "metadata unavailable") from error
+        if answer.status_code != 200:
+            raise BackendError(503 if answer.status_code >= 500 else answer.status_code, "metadata refused a lookup")
+        for taken in answer.json().get("taken", []):
+            if taken["path"] == folder and taken["name"] == name:
+                found = self.document(account_id, taken["document_id"])
+                if found is not None and not found.get("trashed"):
+                    return found
+        return None
+
+    def folder(self, account_id: str, folder_id: str) -> Any:
+        try:
+            return self._call("metadata", account_id, "GET", f"/folders/{folder_id}").json()
+        except BackendError as error:
+            if error.status in (404, 410):
+                return None
+            raise
+
+    def document(self, account_id: str, document_id: str) -> Any:
+        try:
+            return self._call("metadata", account_id, "GET", f"/documents/{document_id}").json()
+        except BackendError as error:
+            if error.status in (404, 410):
+                return None
+            raise
+
+    def change_document(self, account_id: str, document_id: str, **change: Any) -> Any:
+        return self._call("metadata", account_id, "PATCH", f"/documents/{document_id}", json=change).json()
+
+    def trash_document(self, account_id: str, document_id: str) -> None:
+        self._call("metadata", account_id, "DELETE", f"/documents/{document_id}", ok=(200, 202, 204))
+
+    def download_url(self, account_id: str, document_id: str) -> Any:
+        return self._call("metadata", account_id, "GET", f"/documents/{document_id}/download").json()["url"]
+
+    # --- uploads ---------------------------------------------------------------------------
+    def grant(self, account_id: str, grant: dict[str, Any]) -> Any:
+        return self._call("upload", account_id, "POST", "/uploads", json=grant, ok=(200, 201)).json()
+
+    def complete(self, account_id: str, upload_id: str) -> tuple[int, Any]:
+        answer = self._call("upload", account_id, "POST", f"/uploads/{upload_id}/complete", ok=(200, 202))
+        return answer.status_code, answer.json()
+
+    def upload_state(self, account_id: str, upload_id: str) -> Any:
+        return self._call("upload", account_id, "GET", f"/uploads/{upload_id}").json()
+
+    def abort(self, account_id: str, upload_id: str) -> None:
+        try:
+            self._call("upload", account_id, "DELETE", f"/uploads/{upload_id}", ok=(200, 202, 204, 404, 409))
+        except BackendError:
+            pass
+
+    # --- S3, through signed URLs -----------------------------------------------------------
+    def post_form(self, url: str, fields: dict[str, str], body: Iterator[bytes], size: int, filename: str) -> None:
+        """A signed POST form with the file streamed in as its last field: the body is built as it
+        goes, never held."""
+        boundary = uuid.uuid4().hex
+        head = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        )
+        safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        def stream() -> Iterator[bytes]:
+            yield head
+            yield from body
+            yield tail
+
+        headers = {
+            "content-type": f"multipart/form-data; boundary={boundary}",
+            "content-length": str(len(head) + size + len(tail)),
+        }
+        self._s3("POST", url, content=stream(), headers=headers, ok=(200, 201, 204, 303))
+
+    def put_part(self, url: str, data: bytes) -> None:
+        self._s3("PUT", url, content=data, ok=(200,))
+
+    def _s3(self, method: str, url: str, *, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.s3.request(method, url, **kwargs)
+        except httpx.HTTPError as error:
+            raise BackendError(503, "S3 unavailable") from error
+        if response.status_code not in ok:
+            raise BackendError(502 if response.status_code < 500 else 503, f"S3 answered {response.status_code}")
+        return response
+
+    def open_range(self, url: str, start: int) -> httpx.Response:
+        """A streamed GET of the object from byte `start` (the caller closes it)."""
+        headers = {"range": f"bytes={start}-"} if start else {}
+        try:
+            request = self.s3.build_request("GET", url, headers=headers)
+            response = self.s3.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise BackendError(503, "S3 unavailable") from error
+        if response.status_code not in (200, 206):
+            response.close()
+            raise BackendError(503, f"S3 answered {response.status_code}")
+        return response

@@ -1,0 +1,201 @@
+"""The service's own MongoDB database: locks (any replica sees them), dead properties (PROPPATCH)
+and what a WebDAV upload learnt that metadata does not keep (X-OC-Mtime, SHA-1 and MD5 for
+ownCloud's checksums). Keys are internal paths, `/{account_id}/...` (domain/paths.py)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from pymongo import ASCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from docstore_kit.settings import mongodb_client_options
+from docstore_webdav.domain.locks import is_child, lock_root, timeout_for
+
+
+class LockStorageMongo:
+    """WsgiDAV's lock storage interface (`wsgidav.lock_man.lock_storage`), in MongoDB: one
+    document per lock, expiring by `expire` (a TTL index removes them, reads skip them at once)."""
+
+    def __init__(self, db: Database[Any], *, max_seconds: int) -> None:
+        self.locks = db["locks"]
+        self.max_seconds = max_seconds
+
+    def __repr__(self) -> str:
+        return "LockStorageMongo"
+
+    def open(self) -> None:
+        try:
+            self.locks.create_index([("root", ASCENDING)])
+            self.locks.create_index("expire_at", expireAfterSeconds=0)
+        except PyMongoError:
+            pass  # made on a later start; reads do not need them
+
+    def close(self) -> None:
+        pass
+
+    def cleanup(self) -> None:
+        self.locks.delete_many({"expire": {"$lt": time.time()}})
+
+    def clear(self) -> None:
+        self.locks.delete_many({})
+
+    @staticmethod
+    def _out(row: dict[str, Any] | None) -> dict[str, Any] | None:
+        if row is None or row["expire"] < time.time():
+            return None
+        lock = {k: v for k, v in row.items() if k not in ("_id", "expire_at")}
+        lock["token"] = row["_id"]
+        return lock
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        return self._out(self.locks.find_one({"_id": token}))
+
+    def create(self, path: str, lock: dict[str, Any]) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        lock["root"] = lock_root(path)
+        timeout = timeout_for(lock.get("timeout"), self.max_seconds)
+        lock["timeout"] = timeout
+        lock["expire"] = time.time() + timeout
+        token = f"opaquelocktoken:{uuid.uuid4()}"
+        lock["token"] = token
+        row = {k: v for k, v in lock.items() if k != "token"}
+        row["_id"] = token
+        row["expire_at"] = datetime.now(UTC) + timedelta(seconds=timeout)
+        self.locks.insert_one(row)
+        return lock
+
+    def refresh(self, token: str, *, timeout: float) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        seconds = timeout_for(timeout, self.max_seconds)
+        row = self.locks.find_one_and_update(
+            {"_id": token},
+            {
+                "$set": {
+                    "timeout": seconds,
+                    "expire": time.time() + seconds,
+                    "expire_at": datetime.now(UTC) + timedelta(seconds=seconds),
+                }
+            },
+            return_document=True,
+        )
+        found = self._out(row)
+        if found is None:
+            raise ValueError("no such lock")
+        return found
+
+    def delete(self, token: str) -> bool:
+        return self.locks.delete_one({"_id": token}).deleted_count == 1
+
+    def get_lock_list(self, path: str, *, include_root: bool, include_children: bool, token_only: bool) -> list[Any]:
+        root = lock_root(path)
+        ors: list[dict[str, Any]] = []
+        if include_root:
+            ors.append({"root": root})
+        if include_children:
+            ors.append({"root": {"$regex": "^" + _regex_escape(root.rstrip("/") + "/")}})
+        if not ors:
+            return []
+        found = []
+        for row in self.locks.find({"$or": ors, "expire": {"$gte": time.time()}}):
+            if row["root"] == root or (include_children and is_child(root, row["root"])):
+                lock = self._out(row)
+                if lock:
+                    found.append(lock["token"] if token_only else lock)
+        return found
+
+
+def _regex_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+class PropertyStoreMongo:
+    """WsgiDAV's property manager interface (dead properties, PROPPATCH), in MongoDB: one document
+    per resource, its properties as a list (names are XML names: `{ns}local`)."""
+
+    def __init__(self, db: Database[Any]) -> None:
+        self.props = db["properties"]
+
+    def __repr__(self) -> str:
+        return "PropertyStoreMongo"
+
+    def _row(self, url: str) -> dict[str, Any]:
+        return self.props.find_one({"_id": url}) or {"_id": url, "props": []}
+
+    def get_properties(self, norm_url: str, environ: Any = None) -> list[str]:
+        return [p["name"] for p in self._row(norm_url)["props"]]
+
+    def get_property(self, norm_url: str, name: str, environ: Any = None) -> Any:
+        for prop in self._row(norm_url)["props"]:
+            if prop["name"] == name:
+                return prop["value"]
+        return None
+
+    def write_property(
+        self, norm_url: str, name: str, property_value: Any, dry_run: bool = False, environ: Any = None
+    ) -> None:
+        if dry_run:
+            return
+        self.props.update_one({"_id": norm_url}, {"$pull": {"props": {"name": name}}}, upsert=True)
+        self.props.update_one({"_id": norm_url}, {"$push": {"props": {"name": name, "value": property_value}}})
+
+    def remove_property(self, norm_url: str, name: str, dry_run: bool = False, environ: Any = None) -> None:
+        if not dry_run:
+            self.props.update_one({"_id": norm_url}, {"$pull": {"props": {"name": name}}})
+
+    def remove_properties(self, norm_url: str, environ: Any = None) -> None:
+        self.props.delete_one({"_id": norm_url})
+
+    def copy_properties(self, src_url: str, dest_url: str, environ: Any = None) -> None:
+        row = self.props.find_one({"_id": src_url})
+        if row:
+            self.props.replace_one({"_id": dest_url}, {"_id": dest_url, "props": row["props"]}, upsert=True)
+
+    def move_properties(self, src_url: str, dest_url: str, with_children: bool, environ: Any = None) -> None:
+        rows = [self.props.find_one({"_id": src_url})]
+        if with_children:
+            prefix = src_url.rstrip("/") + "/"
+            rows += list(self.props.find({"_id": {"$regex": "^" + _regex_escape(prefix)}}))
+        for row in rows:
+            if not row:
+                continue
+            new = dest_url + row["_id"][len(src_url) :]
+            self.props.replace_one({"_id": new}, {"_id": new, "props": row["props"]}, upsert=True)
+            self.props.delete_one({"_id": row["_id"]})
+
+
+class FileFacts:
+    """Per document version: the client's modification time (X-OC-Mtime) and the SHA-1 and MD5
+    computed while the bytes streamed through (ownCloud's `oc:checksums`)."""
+
+    def __init__(self, db: Database[Any]) -> None:
+        self.facts = db["file_facts"]
+
+    def record(self, account_id: str, document_id: str, sha256: str, facts: dict[str, Any]) -> None:
+        self.facts.update_one(
+            {"_id": f"{account_id}:{document_id}"}, {"$set": {"sha256": sha256, **facts}}, upsert=True
+        )
+
+    def get(self, account_id: str, document_id: str, sha256: str) -> dict[str, Any]:
+        """What is known of the document's current bytes (nothing when they changed elsewhere,
+        except the mtime of a server-side copy or move, which the content did not change)."""
+        row = self.facts.find_one({"_id": f"{account_id}:{document_id}"})
+        if not row or row.get("sha256") != sha256:
+            return {}
+        return dict(row)
+
+    def many(self, account_id: str, document_ids: list[str]) -> dict[str, dict[str, Any]]:
+        ids = [f"{account_id}:{d}" for d in document_ids]
+        return {row["_id"].split(":", 1)[1]: row for row in self.facts.find({"_id": {"$in": ids}})}
+
+
+def sync_mongo(settings: Any) -> MongoClient[Any]:
+    """The synchronous client WsgiDAV's worker threads use (its stores are called from them)."""
+    return MongoClient(settings.mongodb_url, tz_aware=True, **mongodb_client_options(settings))

@@ -1,0 +1,72 @@
+"""The WebDAV service's composition root: the HTTP clients to the services it works through, its
+MongoDB (locks, dead properties, file facts), WsgiDAV on the provider
+(`main.py` puts `api/dav.py`'s `DavEntry` in front)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pymongo import MongoClient
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from docstore_kit.auth import InternalAuth
+from docstore_webdav.adapters.backend import Backend
+from docstore_webdav.adapters.stores import FileFacts, LockStorageMongo, PropertyStoreMongo, sync_mongo
+from docstore_webdav.service_layer.provider import DocStoreProvider
+from docstore_webdav.settings import Settings
+
+SERVICE_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+S3_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mongo: MongoClient[Any]
+    backend: Backend
+    auth: InternalAuth
+    dav: Any
+    """WsgiDAV on the provider (a WSGI app); `api/dav.py`'s `DavEntry` goes in front of it."""
+
+    def close(self) -> None:
+        for client in self.backend.clients.values():
+            client.close()
+        self.backend.s3.close()
+        self.mongo.close()
+
+
+def bootstrap(settings: Settings) -> Services:
+    auth = InternalAuth.from_settings(settings)
+    limits = httpx.Limits(
+        max_connections=settings.upload_threads * 2, max_keepalive_connections=settings.upload_threads
+    )
+    clients = {
+        name: httpx.Client(base_url=url, timeout=SERVICE_TIMEOUT, limits=limits)
+        for name, url in (
+            ("metadata", settings.metadata_url),
+            ("upload", settings.upload_url),
+            ("quota", settings.quota_url),
+        )
+    }
+    backend = Backend(auth, clients, httpx.Client(timeout=S3_TIMEOUT, limits=limits))
+    mongo = sync_mongo(settings)
+    db = mongo[settings.mongodb_database]
+    facts = FileFacts(db)
+    provider = DocStoreProvider(backend, facts, complete_wait_seconds=settings.complete_wait_seconds)
+    config = {
+        "provider_mapping": {"/": provider},
+        "lock_storage": LockStorageMongo(db, max_seconds=settings.lock_max_seconds),
+        "property_manager": PropertyStoreMongo(db),
+        "middleware_stack": [ErrorPrinter, RequestResolver],
+        "http_authenticator": {"domain_controller": None, "accept_basic": False, "accept_digest": False},
+        "simple_dc": {"user_mapping": {"*": True}},
+        "dir_browser": {"enable": False},
+        "logging": {"enable": False},
+        "verbose": 1,
+        "add_header_MS_Author_Via": True,
+    }
+    return Services(settings=settings, mongo=mongo, backend=backend, auth=auth, dav=WsgiDAVApp(config))

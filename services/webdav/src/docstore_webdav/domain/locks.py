@@ -1,0 +1,28 @@
+"""Lock rules that do not need storage (pure): a lock's root, its lifetime, who is below whom."""
+
+from __future__ import annotations
+
+import math
+
+
+def lock_root(path: str) -> str:
+    """A lock's key: the internal path without a trailing slash ('/' stays)."""
+    return path.rstrip("/") or "/"
+
+
+def timeout_for(requested: float | str | None, max_seconds: int) -> int:
+    """Seconds a lock lives: what the client asked, capped at `max_seconds`; infinity (-1),
+    nothing or nonsense is the cap. Locks are short-lived, so a lost client holds nothing long."""
+    try:
+        value = float(requested) if requested is not None else -1.0
+    except (TypeError, ValueError):
+        value = -1.0
+    if not math.isfinite(value) or value <= 0 or value > max_seconds:
+        return max_seconds
+    return max(1, int(value))
+
+
+def is_child(parent: str, path: str) -> bool:
+    """Whether `path` is strictly below `parent` (both lock roots)."""
+    parent = lock_root(parent)
+    return path != parent and path.startswith(parent.rstrip("/") + "/")

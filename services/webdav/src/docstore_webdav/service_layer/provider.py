@@ -1,0 +1,694 @@
+"""The account's folders and documents as WsgiDAV resources (a `DAVProvider`).
+
+Every read and write goes to the service that owns it, as the caller: folders and documents to
+metadata, bytes through upload's grants (quota reserves the room first) and its completion (the
+same path, events and checks as every other upload), S3 through the URLs they sign. The request's
+internal path is `/{account_id}/...` (domain/paths.py): the first segment is always the caller's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_BAD_REQUEST,
+    HTTP_CONFLICT,
+    HTTP_FORBIDDEN,
+    HTTP_INSUFFICIENT_STORAGE,
+    HTTP_LENGTH_REQUIRED,
+    HTTP_NOT_FOUND,
+    HTTP_PRECONDITION_FAILED,
+    HTTP_SERVICE_UNAVAILABLE,
+    DAVError,
+)
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
+
+from docstore_webdav.adapters.backend import Backend, BackendError
+from docstore_webdav.adapters.stores import FileFacts
+from docstore_webdav.domain import properties as oc
+from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
+
+CHUNK = 1 << 20
+ACCOUNT = "docstore.account_id"
+PREFIX = "docstore.prefix"
+CACHE = "docstore.cache"
+
+
+def dav_error(error: BackendError) -> DAVError:
+    """A service's refusal as a WebDAV status: no room is 507 (RFC 4918 11.5), a name taken 409
+    or 412, a bad name 403; a service away 503."""
+    status = error.status
+    if status in (413, 402) or (status == 403 and "quota" in error.detail.lower()):
+        return DAVError(HTTP_INSUFFICIENT_STORAGE, context_info=error.detail or "the account is full")
+    if status == 409:
+        return DAVError(HTTP_PRECONDITION_FAILED if "name" in error.detail.lower() else HTTP_CONFLICT, error.detail)
+    if status in (400, 422):
+        return DAVError(HTTP_FORBIDDEN, context_info=error.detail or "not allowed here")
+    if status == 404:
+        return DAVError(HTTP_CONFLICT, context_info=error.detail)
+    if status == 403:
+        return DAVError(HTTP_FORBIDDEN, context_info=error.detail)
+    return DAVError(HTTP_SERVICE_UNAVAILABLE, context_info=error.detail or "a service is unavailable")
+
+
+def _ts(value: str | None) -> float | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no types
+    def __init__(self, backend: Backend, facts: FileFacts, *, complete_wait_seconds: float = 60.0) -> None:
+        super().__init__()
+        self.backend = backend
+        self.facts = facts
+        self.complete_wait_seconds = complete_wait_seconds
+
+    def is_readonly(self) -> bool:
+        return False
+
+    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
+        account_id = environ[ACCOUNT]
+        cache = environ.setdefault(CACHE, {})
+        key = path.rstrip("/") or "/"
+        if key in cache:
+            return cache[key]
+        head, _, rest = path.lstrip("/").partition("/")
+        if head != account_id:
+            return None
+        try:
+            parts = segments(rest)
+        except NotOurs:
+            return None
+        cache[key] = self._lookup(account_id, parts, environ)
+        return cache[key]
+
+    def _lookup(self, account_id: str, parts: tuple[str, ...], environ: dict[str, Any]) -> Any:
+        try:
+            if not parts:
+                return Folder(self, account_id, parts, None, environ)
+            found = self.backend.folder_at(account_id, folder_path(parts))
+            if found is not None:
+                return Folder(self, account_id, parts, found, environ)
+            parent, name = parent_and_name(parts)
+            doc = self.backend.document_named(account_id, parent, name)
+        except BackendError as error:
+            raise dav_error(error) from error
+        return Document(self, account_id, parts, doc, environ) if doc else None
+
+    def forget(self, environ: dict[str, Any]) -> None:
+        environ.pop(CACHE, None)
+
+
+class _Mixin:
+    provider: DocStoreProvider
+    environ: dict[str, Any]
+    account_id: str
+    parts: tuple[str, ...]
+
+    def get_href(self) -> str:
+        # The client's own URL form (`/remote.php/dav/files/<username>/...`), not the internal path.
+        internal = f"/{self.account_id}/" + "/".join(self.parts) + ("/" if self.is_collection and self.parts else "")  # type: ignore[attr-defined]
+        return str(util.quote(client_href(self.environ[PREFIX], self.account_id, internal), safe="/!*'(),$-_|.~"))
+
+    def _internal(self, parts: tuple[str, ...]) -> str:
+        return f"/{self.account_id}/" + "/".join(parts)
+
+    @staticmethod
+    def _dest_parts(dest_path: str) -> tuple[str, ...]:
+        _, _, rest = dest_path.lstrip("/").partition("/")
+        try:
+            return segments(rest)
+        except NotOurs as error:
+            raise DAVError(HTTP_FORBIDDEN, context_info=str(error)) from error
+
+
+class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
+    def __init__(
+        self,
+        provider: DocStoreProvider,
+        account_id: str,
+        parts: tuple[str, ...],
+        folder: dict[str, Any] | None,
+        environ: dict[str, Any],
+    ) -> None:
+        path = f"/{account_id}/" + "/".join(parts)
+        super().__init__(path if parts else f"/{account_id}", environ)
+        self.provider = provider
+        self.account_id = account_id
+        self.parts = parts
+        self.folder = folder
+
+    @property
+    def backend(self) -> Backend:
+        return self.provider.backend
+
+    def get_display_name(self) -> str:
+        return self.parts[-1] if self.parts else ""
+
+    def get_creation_date(self) -> float | None:
+        return _ts(self.folder.get("created_at")) if self.folder else None
+
+    def get_last_modified(self) -> float | None:
+        return self.get_creation_date() or time.time()
+
+    def get_etag(self) -> None:
+        return None
+
+    def _usage(self) -> dict[str, Any]:
+        key = "docstore.usage"
+        if key not in self.environ:
+            try:
+                self.environ[key] = self.backend.usage(self.account_id)
+            except BackendError:
+                self.environ[key] = {}
+        found: dict[str, Any] = self.environ[key]
+        return found
+
+    def get_used_bytes(self) -> int | None:
+        return self._usage().get("used_bytes")
+
+    def get_available_bytes(self) -> int | None:
+        return self._usage().get("room_bytes")
+
+    def _children(self) -> Iterator[_Mixin]:
+        here = folder_path(self.parts)
+        try:
+            for item in self.backend.folders(self.account_id, here):
+                yield Folder(self.provider, self.account_id, (*self.parts, item["name"]), item, self.environ)
+            docs = list(self.backend.documents(self.account_id, here))
+        except BackendError as error:
+            raise dav_error(error) from error
+        facts = self.provider.facts.many(self.account_id, [d["document_id"] for d in docs]) if docs else {}
+        for doc in docs:
+            yield Document(
+                self.provider,
+                self.account_id,
+                (*self.parts, doc["name"]),
+                doc,
+                self.environ,
+                facts.get(doc["document_id"]),
+            )
+
+    def get_member_list(self) -> list[Any]:
+        return list(self._children())
+
+    def get_member_names(self) -> list[str]:
+        return [child.parts[-1] for child in self._children()]
+
+    def get_member(self, name: str) -> Any:
+        return self.provider.get_resource_inst(self._internal((*self.parts, name)), self.environ)
+
+    def get_property_names(self, *, is_allprop: bool) -> list[str]:
+        names: list[str] = super().get_property_names(is_allprop=is_allprop)
+        return names + [oc.OC_PERMISSIONS, oc.OC_FILEID, oc.OC_ID, oc.OC_SIZE]
+
+    def get_property_value(self, name: str) -> Any:
+        if name == oc.OC_PERMISSIONS:
+            return oc.FOLDER_PERMISSIONS
+        if name in (oc.OC_FILEID, oc.OC_ID):
+            return self.folder["folder_id"] if self.folder else f"root-{self.account_id}"
+        if name == oc.OC_SIZE:
+            return str(self._usage().get("used_bytes", 0) if not self.parts else 0)
+        return super().get_property_value(name)
+
+    def create_empty_resource(self, name: str) -> Document:
+        parts = (*self.parts, name)
+        doc = Document(self.provider, self.account_id, parts, None, self.environ)
+        if self.environ.get("REQUEST_METHOD") == "LOCK":
+            doc.write_empty()  # a lock on an unmapped URL makes an empty resource (RFC 4918 7.3)
+        return doc
+
+    def create_collection(self, name: str) -> Folder:
+        try:
+            found = self.backend.create_folder(self.account_id, folder_path(self.parts), name)
+        except BackendError as error:
+            raise dav_error(error) from error
+        self.provider.forget(self.environ)
+        return Folder(self.provider, self.account_id, (*self.parts, name), found, self.environ)
+
+    def support_recursive_delete(self) -> bool:
+        return True
+
+    def delete(self) -> None:
+        if not self.folder:
+            raise DAVError(HTTP_FORBIDDEN, context_info="the root folder cannot be deleted")
+        try:
+            self.backend.trash_folder(self.account_id, self.folder["folder_id"])
+            self._settle(self.folder["folder_id"])
+        except BackendError as error:
+            raise dav_error(error) from error
+        self.remove_all_properties(recursive=True)
+        self.remove_all_locks(recursive=True)
+        self.provider.forget(self.environ)
+
+    def support_recursive_move(self, dest_path: str) -> bool:
+        return True
+
+    def _settle(self, folder_id: str) -> None:
+        """Wait until metadata's background job for a folder's trash or move is done (`moving`
+        false), so the answer of DELETE or MOVE describes the tree as it is (bounded wait)."""
+        deadline = time.monotonic() + self.provider.complete_wait_seconds
+        while time.monotonic() < deadline:
+            found = self.backend.folder(self.account_id, folder_id)
+            if not found or not found.get("moving"):
+                return
+            time.sleep(0.05)
+
+    def move_recursive(self, dest_path: str) -> None:
+        if not self.folder:
+            raise DAVError(HTTP_FORBIDDEN, context_info="the root folder cannot be moved")
+        parent, name = parent_and_name(self._dest_parts(dest_path))
+        try:
+            self.backend.change_folder(self.account_id, self.folder["folder_id"], name=name, parent=parent)
+            self._settle(self.folder["folder_id"])
+        except BackendError as error:
+            raise dav_error(error) from error
+        if self.provider.prop_manager:
+            self.provider.prop_manager.move_properties(
+                self.get_ref_url(), dest_path.rstrip("/") + "/", with_children=True, environ=self.environ
+            )
+        self.provider.forget(self.environ)
+
+    def copy_move_single(self, dest_path: str, *, is_move: bool) -> None:
+        # A collection's copy: the folder itself (WsgiDAV copies what it holds one by one).
+        parent, name = parent_and_name(self._dest_parts(dest_path))
+        try:
+            if self.backend.folder_at(self.account_id, folder_path(self._dest_parts(dest_path))) is None:
+                self.backend.create_folder(self.account_id, parent, name)
+        except BackendError as error:
+            raise dav_error(error) from error
+        self.provider.forget(self.environ)
+
+
+class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
+    def __init__(
+        self,
+        provider: DocStoreProvider,
+        account_id: str,
+        parts: tuple[str, ...],
+        doc: dict[str, Any] | None,
+        environ: dict[str, Any],
+        facts: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"/{account_id}/" + "/".join(parts), environ)
+        self.provider = provider
+        self.account_id = account_id
+        self.parts = parts
+        self.doc = doc
+        self._facts = facts
+
+    @property
+    def backend(self) -> Backend:
+        return self.provider.backend
+
+    def facts(self) -> dict[str, Any]:
+        if self.doc is None:
+            return {}
+        if self._facts is None or self._facts.get("sha256") != self.doc["sha256"]:
+            self._facts = self.provider.facts.get(self.account_id, self.doc["document_id"], self.doc["sha256"])
+        return self._facts if self._facts.get("sha256") == self.doc["sha256"] else {}
+
+    def get_display_name(self) -> str:
+        return self.parts[-1]
+
+    def get_content_length(self) -> int:
+        return int(self.doc["size"]) if self.doc else 0
+
+    def get_content_type(self) -> str:
+        return self.doc["content_type"] if self.doc else "application/octet-stream"
+
+    def get_creation_date(self) -> float | None:
+        return _ts(self.doc["created_at"]) if self.doc else None
+
+    def get_last_modified(self) -> float | None:
+        if not self.doc:
+            return None
+        return self.facts().get("mtime") or _ts(self.doc["modified_at"])
+
+    def get_etag(self) -> str | None:
+        return oc.etag(self.doc["sha256"], int(self.doc["size"])) if self.doc else None
+
+    def support_etag(self) -> bool:
+        return True
+
+    def support_ranges(self) -> bool:
+        return True
+
+    def get_property_names(self, *, is_allprop: bool) -> list[str]:
+        names: list[str] = super().get_property_names(is_allprop=is_allprop)
+        return names + [oc.OC_PERMISSIONS, oc.OC_CHECKSUMS, oc.OC_FILEID, oc.OC_ID, oc.OC_SIZE]
+
+    def get_property_value(self, name: str) -> Any:
+        if self.doc is not None:
+            if name == oc.OC_PERMISSIONS:
+                return oc.FILE_PERMISSIONS
+            if name == oc.OC_CHECKSUMS:
+                from wsgidav.xml_tools import etree
+
+                element = etree.Element(oc.OC_CHECKSUMS)
+                child = etree.SubElement(element, f"{{{oc.OC_NS}}}checksum")
+                child.text = oc.checksums({**self.facts(), "sha256": self.doc["sha256"]})
+                return element
+            if name in (oc.OC_FILEID, oc.OC_ID):
+                return self.doc["document_id"]
+            if name == oc.OC_SIZE:
+                return str(self.doc["size"])
+        return super().get_property_value(name)
+
+    # --- reading ---------------------------------------------------------------------------
+    def get_content(self) -> io.RawIOBase:
+        if not self.doc:
+            return io.BytesIO(b"")  # type: ignore[return-value]
+        try:
+            url = self.backend.download_url(self.account_id, self.doc["document_id"])
+        except BackendError as error:
+            raise dav_error(error) from error
+        return RemoteFile(self.backend, url, int(self.doc["size"]))
+
+    # --- writing ---------------------------------------------------------------------------
+    def write_empty(self) -> None:
+        writer = self._writer(0)
+        writer.close()
+        self.end_write(with_errors=False)
+
+    def begin_write(self, *, content_type: str | None = None) -> Writer:
+        size = _declared_size(self.environ)
+        self._writer_obj = self._writer(size, content_type)
+        return self._writer_obj
+
+    def _writer(self, size: int, content_type: str | None = None) -> Writer:
+        parent, name = parent_and_name(self.parts)
+        grant: dict[str, Any] = {
+            "filename": name,
+            "size": size,
+            # The name's type, not the request's (curl says form-urlencoded, clients say octet-stream).
+            "content_type": util.guess_mime_type(name) or "application/octet-stream",
+            "path": parent,
+        }
+        if self.doc:
+            grant["document_id"] = self.doc["document_id"]
+            grant["base_version"] = self.doc["version"]  # WebDAV's PUT replaces: the version it read
+            grant.pop("path")
+        try:
+            granted = self.backend.grant(self.account_id, grant)
+        except BackendError as error:
+            raise dav_error(error) from error
+        self._writer_obj = Writer(self.backend, granted, size, name)
+        return self._writer_obj
+
+    def end_write(self, *, with_errors: bool) -> None:
+        writer: Writer | None = getattr(self, "_writer_obj", None)
+        if writer is None:  # the grant itself was refused: nothing to abort
+            return
+        if with_errors or writer.failed:
+            self.backend.abort(self.account_id, writer.upload_id)
+            if writer.failed:
+                raise dav_error(writer.failed)
+            return
+        if writer.written != writer.size:
+            self.backend.abort(self.account_id, writer.upload_id)
+            raise DAVError(HTTP_BAD_REQUEST, context_info="the body is not as long as its Content-Length")
+        try:
+            document_id = self._complete(writer)
+        except BackendError as error:
+            self.backend.abort(self.account_id, writer.upload_id)
+            raise dav_error(error) from error
+        facts: dict[str, Any] = {"sha1": writer.sha1.hexdigest(), "md5": writer.md5.hexdigest()}
+        mtime = oc.parse_mtime(self.environ.get("HTTP_X_OC_MTIME"))
+        if mtime:
+            facts["mtime"] = mtime
+            self.environ["docstore.mtime_accepted"] = True
+        self.provider.facts.record(self.account_id, document_id, writer.sha256.hexdigest(), facts)
+        self.provider.forget(self.environ)
+
+    def _complete(self, writer: Writer) -> str:
+        document_id = writer.document_id
+        if not writer.deduplicated:
+            status, answer = self.backend.complete(self.account_id, writer.upload_id)
+            deadline = time.monotonic() + self.provider.complete_wait_seconds
+            while answer.get("status") == "verifying" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                answer = self.backend.upload_state(self.account_id, writer.upload_id)
+            if answer.get("status") not in ("completed", "verifying"):
+                raise BackendError(409, f"the upload ended {answer.get('status')}")
+        # Read-your-writes: wait until metadata shows these bytes as the document's current version.
+        sha = writer.sha256.hexdigest()
+        deadline = time.monotonic() + self.provider.complete_wait_seconds
+        while time.monotonic() < deadline:
+            doc = self.backend.document(self.account_id, document_id)
+            if doc and doc["sha256"] == sha:
+                self.doc = doc
+                return document_id
+            time.sleep(0.05)
+        return document_id
+
+    def finalize_headers(self, environ: dict[str, Any], response_headers: list[tuple[str, str]]) -> None:
+        if environ.get("docstore.mtime_accepted"):
+            response_headers.append(("X-OC-MTime", "accepted"))
+        if environ.get("REQUEST_METHOD") == "PUT" and self.doc:
+            response_headers.append(("OC-FileId", self.doc["document_id"]))
+            response_headers.append(("OC-ETag", f'"{self.get_etag()}"'))
+
+    def delete(self) -> None:
+        if not self.doc:
+            return
+        try:
+            self.backend.trash_document(self.account_id, self.doc["document_id"])
+        except BackendError as error:
+            raise dav_error(error) from error
+        self.remove_all_properties(recursive=True)
+        self.remove_all_locks(recursive=True)
+        self.provider.forget(self.environ)
+
+    def copy_move_single(self, dest_path: str, *, is_move: bool) -> None:
+        if not self.doc:
+            raise DAVError(HTTP_NOT_FOUND)
+        parent, name = parent_and_name(self._dest_parts(dest_path))
+        try:
+            if is_move:
+                self.backend.change_document(self.account_id, self.doc["document_id"], name=name, path=parent)
+            else:
+                # A server-side copy: upload's dedupe makes the new document from the bytes the
+                # account already stores (no byte passes through here).
+                grant = {
+                    "filename": name,
+                    "size": int(self.doc["size"]),
+                    "content_type": self.doc["content_type"],
+                    "path": parent,
+                    "sha256": self.doc["sha256"],
+                }
+                # A copy onto a document (a collection copied over another) is a new version of it.
+                if existing := self.backend.document_named(self.account_id, parent, name):
+                    grant = grant | {"document_id": existing["document_id"], "base_version": existing["version"]}
+                    grant.pop("path")
+                granted = self.backend.grant(self.account_id, grant)
+                if not granted.get("deduplicated"):
+                    self.backend.abort(self.account_id, granted["upload_id"])
+                    raise BackendError(503, "the copy could not be made server-side")
+                self._wait_for(granted["document_id"])
+                facts = self.facts()
+                if facts.get("sha1"):
+                    self.provider.facts.record(
+                        self.account_id,
+                        granted["document_id"],
+                        self.doc["sha256"],
+                        {k: facts[k] for k in ("sha1", "md5", "mtime") if k in facts},
+                    )
+        except BackendError as error:
+            raise dav_error(error) from error
+        self.provider.forget(self.environ)
+
+    def _wait_for(self, document_id: str) -> None:
+        deadline = time.monotonic() + self.provider.complete_wait_seconds
+        while time.monotonic() < deadline:
+            doc = self.backend.document(self.account_id, document_id)
+            if doc is not None and self.doc and doc["sha256"] == self.doc["sha256"]:
+                return
+            time.sleep(0.05)
+
+    def support_recursive_move(self, dest_path: str) -> bool:
+        # A move is one PATCH (WsgiDAV's generic move would copy, then delete the source).
+        return True
+
+    def move_recursive(self, dest_path: str) -> None:
+        self.copy_move_single(dest_path, is_move=True)
+        if self.provider.prop_manager:
+            self.provider.prop_manager.move_properties(
+                self.get_ref_url(), dest_path, with_children=False, environ=self.environ
+            )
+
+
+def _declared_size(environ: dict[str, Any]) -> int:
+    for key in ("CONTENT_LENGTH", "HTTP_OC_TOTAL_LENGTH", "HTTP_X_EXPECTED_ENTITY_LENGTH"):
+        value = environ.get(key)
+        if value not in (None, ""):
+            try:
+                size = int(value)
+            except ValueError:
+                break
+            if size >= 0:
+                return size
+    raise DAVError(HTTP_LENGTH_REQUIRED, context_info="send Content-Length (the room is reserved before the bytes)")
+
+
+class Writer:
+    """Where WsgiDAV writes a PUT's body: into S3 as it arrives, never the whole file in memory
+    (a form upload streams through one POST, fed by a bounded queue; a multipart upload sends each
+    part as soon as it is full). SHA-256, SHA-1 and MD5 are computed on the way."""
+
+    def __init__(self, backend: Backend, granted: dict[str, Any], size: int, filename: str) -> None:
+        self.backend = backend
+        self.upload_id: str = granted["upload_id"]
+        self.document_id: str = granted["document_id"]
+        self.deduplicated = bool(granted.get("deduplicated"))
+        self.size = size
+        self.written = 0
+        self.failed: BackendError | None = None
+        self.sha256 = hashlib.sha256()
+        self.sha1 = hashlib.sha1()  # noqa: S324  (ownCloud's checksum, not security)
+        self.md5 = hashlib.md5()  # noqa: S324  (ownCloud's checksum, not security)
+        self._multipart: Any = granted.get("multipart")
+        self._buffer = bytearray()
+        self._part = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        if not self.deduplicated and not self._multipart and granted.get("form"):
+            self._queue = queue.Queue(maxsize=8)
+            form = granted["form"]
+            self._thread = threading.Thread(
+                target=self._post, args=(form["url"], form["fields"], filename), daemon=True
+            )
+            self._thread.start()
+
+    def _post(self, url: str, fields: dict[str, str], filename: str) -> None:
+        assert self._queue is not None
+        q = self._queue
+
+        def body() -> Iterator[bytes]:
+            while (chunk := q.get()) is not None:
+                yield chunk
+
+        try:
+            self.backend.post_form(url, fields, body(), self.size, filename)
+        except BackendError as error:
+            self.failed = error
+        finally:
+            while True:  # unblock a writer still feeding a failed POST
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    break
+
+    def write(self, data: bytes) -> int:
+        if self.failed:
+            raise dav_error(self.failed)
+        if self.written + len(data) > self.size:
+            raise DAVError(HTTP_BAD_REQUEST, context_info="the body is longer than its Content-Length")
+        self.written += len(data)
+        self.sha256.update(data)
+        self.sha1.update(data)
+        self.md5.update(data)
+        if self._queue is not None:
+            while True:
+                try:
+                    self._queue.put(bytes(data), timeout=1.0)
+                    break
+                except queue.Full:
+                    if self.failed or not (self._thread and self._thread.is_alive()):
+                        raise dav_error(self.failed or BackendError(503, "S3 stopped reading")) from None
+        elif self._multipart:
+            self._buffer += data
+            part_size = int(self._multipart["part_size"])
+            while len(self._buffer) >= part_size:
+                self._send_part(bytes(self._buffer[:part_size]))
+                del self._buffer[:part_size]
+        return len(data)
+
+    def _send_part(self, data: bytes) -> None:
+        url = self._multipart["parts"][self._part]["url"]
+        self._part += 1
+        try:
+            self.backend.put_part(url, data)
+        except BackendError as error:
+            self.failed = error
+            raise dav_error(error) from error
+
+    def close(self) -> None:
+        if self._queue is not None and self._thread is not None:
+            if self._thread.is_alive():
+                self._queue.put(None)
+            self._thread.join()
+            self._queue = None
+        elif self._multipart and self._buffer and not self.failed:
+            self._send_part(bytes(self._buffer))
+            self._buffer = bytearray()
+
+
+class RemoteFile(io.RawIOBase):
+    """The stored bytes as a seekable file WsgiDAV reads (ranges seek first): a streamed S3 GET,
+    opened again from the new offset after a seek."""
+
+    def __init__(self, backend: Backend, url: str, size: int) -> None:
+        super().__init__()
+        self.backend = backend
+        self.url = url
+        self.size = size
+        self.pos = 0
+        self._response: Any = None
+        self._chunks: Iterator[bytes] | None = None
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        target = {0: offset, 1: self.pos + offset, 2: self.size + offset}[whence]
+        if target != self.pos:
+            self._drop()
+            self.pos = target
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, size: int = -1) -> bytes:
+        if self.pos >= self.size:
+            return b""
+        if self._chunks is None:
+            try:
+                self._response = self.backend.open_range(self.url, self.pos)
+            except BackendError as error:
+                raise dav_error(error) from error
+            self._chunks = self._response.iter_bytes(CHUNK)
+        want = CHUNK if size is None or size < 0 else size
+        while len(self._pending) < want:
+            try:
+                self._pending += next(self._chunks)
+            except StopIteration:
+                break
+        out, self._pending = self._pending[:want], self._pending[want:]
+        self.pos += len(out)
+        return out
+
+    def _drop(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._response = None
+        self._chunks = None
+        self._pending = b""
+
+    def close(self) -> None:
+        self._drop()
+        super().close()

@@ -1,0 +1,170 @@
+"""The WebDAV surface (issue 38): another account's paths, dot segments and encoded separators,
+an app password's scope, lock stealing, oversized and entity-laden XML bodies, and the service
+itself without the gateway's identity."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from docstore_devplatform.e2e import User, sign_up
+
+from .support import raw_request
+
+LOCK_BODY = (
+    b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+    b"<D:locktype><D:write/></D:locktype><D:owner>me</D:owner></D:lockinfo>"
+)
+
+
+async def app_password(api: httpx.AsyncClient, user: User, scope: str) -> tuple[str, str]:
+    made = await api.post("/v1/account/app-passwords", json={"name": f"dav {scope}", "scope": scope}, headers=user.auth)
+    assert made.status_code == 201, made.text
+    return user.username, made.json()["password"]
+
+
+@pytest.fixture
+async def two(api: httpx.AsyncClient) -> tuple[User, User]:
+    return await sign_up(api), await sign_up(api)
+
+
+async def test_another_accounts_files_are_not_found(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+    owner, other = two
+    sync = await app_password(api, owner, "webdav-sync")
+    put = await api.put(f"/remote.php/dav/files/{owner.username}/secret.txt", content=b"secret", auth=sync)
+    assert put.status_code == 201, put.text
+    intruder = await app_password(api, other, "webdav-sync")
+    for auth, headers in ((intruder, {}), (None, other.auth)):
+        for method in ("GET", "PROPFIND", "DELETE", "PUT"):
+            answer = await api.request(
+                method,
+                f"/remote.php/dav/files/{owner.username}/secret.txt",
+                auth=auth,
+                headers=headers | {"Depth": "0"},
+                content=b"x" if method == "PUT" else None,
+            )
+            assert answer.status_code == 404, (method, answer.status_code)
+    # A MOVE of one's own file into another account's tree is refused too.
+    await api.put(f"/remote.php/dav/files/{other.username}/mine.txt", content=b"mine", auth=intruder)
+    moved = await api.request(
+        "MOVE",
+        f"/remote.php/dav/files/{other.username}/mine.txt",
+        auth=intruder,
+        headers={"Destination": f"/remote.php/dav/files/{owner.username}/stolen.txt"},
+    )
+    assert moved.status_code == 502
+    listing = await api.request(
+        "PROPFIND", f"/remote.php/dav/files/{owner.username}/", auth=sync, headers={"Depth": "1"}
+    )
+    assert b"stolen" not in listing.content and b"secret.txt" in listing.content
+
+
+@pytest.mark.parametrize(
+    "tail", ["a/../b", "a/%2e%2e/b", "a%2fb", "a%5cb", "a//b", "%00", "a/./b"]
+)  # fmt: skip
+async def test_dot_segments_and_encoded_separators_are_refused(
+    system, api: httpx.AsyncClient, two: tuple[User, User], tail: str
+) -> None:
+    owner, _ = two
+    username, password = await app_password(api, owner, "webdav-sync")
+    basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+    # Byte for byte (httpx would normalise `..` away before sending).
+    path = f"/remote.php/dav/files/{owner.username}/{tail}"
+    answer = await raw_request(system.gateway, "PROPFIND", path, {"Authorization": f"Basic {basic}"})
+    assert answer.status == 400, (tail, answer.status)
+
+
+async def test_read_only_scope_reads_and_writes_nothing(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+    owner, _ = two
+    sync = await app_password(api, owner, "webdav-sync")
+    read_only = await app_password(api, owner, "read-only")
+    base = f"/remote.php/dav/files/{owner.username}"
+    assert (await api.put(f"{base}/a.txt", content=b"a", auth=sync)).status_code == 201
+    assert (await api.get(f"{base}/a.txt", auth=read_only)).content == b"a"
+    assert (await api.head(f"{base}/a.txt", auth=read_only)).status_code == 200
+    assert (await api.options(f"{base}/", auth=read_only)).status_code == 200
+    assert (await api.request("PROPFIND", f"{base}/", auth=read_only, headers={"Depth": "1"})).status_code == 207
+    for method, path, headers in (
+        ("PUT", "a.txt", {}),
+        ("DELETE", "a.txt", {}),
+        ("MKCOL", "dir/", {}),
+        ("COPY", "a.txt", {"Destination": f"{base}/b.txt"}),
+        ("MOVE", "a.txt", {"Destination": f"{base}/b.txt"}),
+        ("PROPPATCH", "a.txt", {}),
+        ("LOCK", "a.txt", {}),
+        ("UNLOCK", "a.txt", {"Lock-Token": "<opaquelocktoken:x>"}),
+    ):
+        answer = await api.request(method, f"{base}/{path}", auth=read_only, headers=headers, content=b"x")
+        assert answer.status_code == 403, (method, answer.status_code)
+    assert (await api.get(f"{base}/a.txt", auth=sync)).content == b"a"
+
+
+async def test_no_credentials_get_the_basic_challenge_and_the_service_wants_the_gateway(
+    system, api: httpx.AsyncClient, two: tuple[User, User]
+) -> None:
+    owner, _ = two
+    answer = await api.request("PROPFIND", f"/remote.php/dav/files/{owner.username}/")
+    assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Basic")
+    wrong = await api.request("PROPFIND", f"/remote.php/dav/files/{owner.username}/", auth=(owner.username, "wrong"))
+    assert wrong.status_code == 401
+    async with httpx.AsyncClient(base_url=system.urls["webdav"]) as direct:
+        bare = await direct.request(
+            "PROPFIND", f"/remote.php/dav/files/{owner.username}/", headers={"X-Account-Id": owner.account_id}
+        )
+    assert bare.status_code == 401
+
+
+async def test_a_lock_is_not_stolen(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+    owner, _ = two
+    first = await app_password(api, owner, "webdav-sync")
+    second = await app_password(api, owner, "webdav-sync")
+    url = f"/remote.php/dav/files/{owner.username}/locked.txt"
+    assert (await api.put(url, content=b"v1", auth=first)).status_code == 201
+    locked = await api.request("LOCK", url, auth=first, content=LOCK_BODY, headers={"Timeout": "Second-60"})
+    assert locked.status_code == 200, locked.text
+    token = locked.headers["lock-token"]
+    # Without the token, or with a made-up one, nobody writes, moves, deletes or locks it again.
+    assert (await api.put(url, content=b"v2", auth=second)).status_code == 423
+    forged = {"If": "(<opaquelocktoken:00000000-0000-0000-0000-000000000000>)"}
+    assert (await api.put(url, content=b"v2", auth=second, headers=forged)).status_code in (412, 423)
+    assert (await api.delete(url, auth=second)).status_code == 423
+    assert (await api.request("LOCK", url, auth=second, content=LOCK_BODY)).status_code == 423
+    unlocked = await api.request("UNLOCK", url, auth=second, headers={"Lock-Token": "<opaquelocktoken:bogus>"})
+    assert unlocked.status_code in (403, 409)
+    assert (await api.get(url, auth=first)).content == b"v1"
+    # Its holder writes with the token, and unlocks.
+    assert (await api.put(url, content=b"v2", auth=first, headers={"If": f"({token})"})).status_code == 204
+    assert (await api.request("UNLOCK", url, auth=first, headers={"Lock-Token": token})).status_code == 204
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><D:propfind xmlns:D="DAV:"><D:prop><D:x>&c;</D:x>'
+        b"</D:prop></D:propfind>",
+        b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<D:propfind xmlns:D="DAV:"><D:prop><D:x>&x;</D:x></D:prop></D:propfind>',
+    ],
+    ids=["billion-laughs", "external-entity"],
+)
+async def test_xml_entities_are_refused(api: httpx.AsyncClient, two: tuple[User, User], body: bytes) -> None:
+    owner, _ = two
+    auth = await app_password(api, owner, "webdav-sync")
+    base = f"/remote.php/dav/files/{owner.username}/"
+    for method in ("PROPFIND", "PROPPATCH", "LOCK"):
+        answer = await api.request(method, base, auth=auth, content=body, headers={"Depth": "0"})
+        assert answer.status_code == 400, (method, answer.status_code)
+        assert b"root:" not in answer.content
+
+
+async def test_oversized_xml_and_infinite_depth_are_refused(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+    owner, _ = two
+    auth = await app_password(api, owner, "webdav-sync")
+    base = f"/remote.php/dav/files/{owner.username}/"
+    huge = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>' + b"<D:x/>" * 30_000 + b"</D:prop></D:propfind>"
+    assert (await api.request("PROPFIND", base, auth=auth, content=huge, headers={"Depth": "0"})).status_code == 413
+    infinite = await api.request("PROPFIND", base, auth=auth, headers={"Depth": "infinity"})
+    assert infinite.status_code == 403 and b"propfind-finite-depth" in infinite.content
