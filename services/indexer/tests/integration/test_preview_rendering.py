@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image, ImageDraw, ImageStat
 
-from docstore_devplatform.documents import docx_bytes, make_pdf, pptx_bytes, zip_bomb_docx
+from docstore_devplatform.documents import docx_bytes, make_pdf, png_bomb, pptx_bytes, zip_bomb_docx
 from docstore_indexer.adapters.renderer import RenderPool, no_network_prefix
 from docstore_indexer.domain.previews import UNSUPPORTED, PreviewFailed, Rendered, RenderOptions
 
@@ -33,8 +33,11 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(scope="module")
 async def pool() -> AsyncIterator[RenderPool]:
+    """One pool for the module, as the service keeps one for all its renders: a test that makes
+    a render fail (bomb, corrupt file, time cap) checks that the next render still works, as the
+    following tests do too. A worker per test cost a cold start (imports) each."""
     renderer = RenderPool(workers=1, options=RenderOptions(), memory_mb=2048)
     yield renderer
     await renderer.close()
@@ -206,10 +209,8 @@ async def test_decompression_bomb_is_refused(pool: RenderPool) -> None:
     with pytest.raises(PreviewFailed, match="image too large"):
         await pool.render(bomb, "image/png", 30)
     # A real one (every pixel there, 300 KB compressed) too, and the worker goes on afterwards.
-    real = io.BytesIO()
-    Image.new("1", (50_000, 50_000)).save(real, "PNG")
     with pytest.raises(PreviewFailed, match="image too large"):
-        await pool.render(real.getvalue(), "image/png", 30)
+        await pool.render(png_bomb(50_000, 50_000), "image/png", 30)
     assert_previews(await pool.render(picture("PNG"), "image/png", 30))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
+from docstore_devplatform.documents import png_bomb
 from docstore_devplatform.testing import eventually
 from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileDeleted
 from docstore_indexer.adapters.preview_store import PREVIEW_JOBS
@@ -121,9 +122,7 @@ async def test_failures_are_one_event_with_a_reason(indexer: Harness) -> None:
     account_id = f"acc-{uuid.uuid4().hex[:10]}"
     unsupported = await indexer.upload(account_id, b"PK\x03\x04zip", content_type="application/zip", filename="a.zip")
     corrupt = await indexer.upload(account_id, png()[:400], content_type="image/png", filename="broken.png")
-    bomb_png = io.BytesIO()
-    Image.new("1", (50_000, 50_000)).save(bomb_png, "PNG")
-    bomb = await indexer.upload(account_id, bomb_png.getvalue(), content_type="image/png", filename="bomb.png")
+    bomb = await indexer.upload(account_id, png_bomb(50_000, 50_000), content_type="image/png", filename="bomb.png")
     for event in (unsupported, corrupt, bomb):
         await indexer.send(event)
     for event in (unsupported, corrupt, bomb):

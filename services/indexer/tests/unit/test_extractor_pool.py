@@ -16,14 +16,19 @@ from docstore_indexer.adapters.process_pool import KillablePool, Worker
 from docstore_indexer.domain.extraction import ExtractionFailed, Options
 
 
-@pytest_asyncio.fixture
-async def pool(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ExtractorPool]:
-    monkeypatch.setenv("DOCSTORE_EXTRACT_FAULTS", "1")
-    subject = ExtractorPool(workers=1, options=Options(), memory_mb=1024)
-    try:
-        yield subject
-    finally:
-        await subject.close()
+@pytest_asyncio.fixture(scope="module")
+async def pool() -> AsyncIterator[ExtractorPool]:
+    """One pool for the tests that hang, crash or starve its worker, as the service keeps one:
+    each of them checks that the next document is still served. A pool per test cost a cold
+    worker start (imports) each. The fault switch stays set while the module runs, so the
+    workers that replace a killed one read it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCSTORE_EXTRACT_FAULTS", "1")
+        subject = ExtractorPool(workers=1, options=Options(), memory_mb=1024)
+        try:
+            yield subject
+        finally:
+            await subject.close()
 
 
 async def test_text_and_ocr_in_a_worker(pool: ExtractorPool) -> None:

@@ -176,13 +176,30 @@ async def test_a_deletion_before_its_upload_nets_out_and_plan_changes_apply_both
         AccountCreated(account_id=account, username="u", email="u@example.com", plan="free", home_region="us-west-2"),
         time=datetime.now(UTC) - timedelta(minutes=5),
     )
-    await asyncio.sleep(1)
+    # The `isolated` topics have one partition, applied in order: once an account created after
+    # the late one counts, the late one was handled too (no guessed wait).
+    await applied_after(app, publisher)
     assert (await usage(app, account))["plan"] == "premium"
     await publisher.send(AccountPlanChanged(account_id=account, old_plan="premium", new_plan="free"))
     body = await eventually(lambda: _flag(app, account, True))
     assert body["plan"] == "free" and body["room_bytes"] == 0
     kinds = [kind for kind, _ in await emitted(app, account)]
     assert kinds == ["quota.exceeded", "quota.restored", "quota.exceeded"]
+
+
+async def applied_after(app: FastAPI, publisher: EventPublisher) -> None:
+    """Send an `account.created` of a new premium account and wait until it counts: every
+    `account.created` sent before it has been handled (one partition, applied in order)."""
+    marker = f"acc-{uuid.uuid4().hex[:8]}"
+    await publisher.send(
+        AccountCreated(account_id=marker, username="m", email="m@example.com", plan="premium", home_region="us-west-2")
+    )
+    await eventually(lambda: _plan(app, marker, "premium"))
+
+
+async def _plan(app: FastAPI, account: str, plan: str):
+    body = await usage(app, account)
+    return body if body["plan"] == plan else None
 
 
 async def _flag(app: FastAPI, account: str, over: bool):
@@ -299,7 +316,9 @@ async def test_dead_letters_are_listed_with_paging_and_replayed_idempotently(
         assert replayed.status_code == 200 and replayed.json()["topic"] == topic
         await used_is(app, account, 100)
         assert (await c.post(path)).status_code == 200  # twice: harmless
-        await asyncio.sleep(1.5)
-        assert (await usage(app, account))["used_bytes"] == 100
+        # The replay published before answering, on the topic's one partition: once an upload
+        # sent after it counts, the second replay was handled too (no guessed wait).
+        await publisher.send(uploaded(account, 1))
+        await used_is(app, account, 101)
         missing = await c.post(f"/admin/dlq/{letter['topic']}/{letter['partition']}/99999/replay")
         assert missing.status_code == 404

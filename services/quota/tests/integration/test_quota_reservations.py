@@ -188,9 +188,17 @@ async def test_upload_completed_moves_the_bytes_from_reserved_to_used_in_one_ste
 
         await publisher.send(events[0], event_id=sent[0].id)  # redelivered: counted once, nothing to release
         assert (await reserve(c, account, f"{account}-next", 1000))["granted"]  # the freed room is grantable
-        await asyncio.sleep(1.5)  # a second application would show as more usage by now
-        body = await room(c, account)
-        assert body["used_bytes"] == 4000 and body["reserved_bytes"] == 1000 and body["room_bytes"] == 0
+        # One more upload (no reservation) after the redelivered one, on the same partition:
+        # once it counts, the redelivery was handled, and a second application would show as
+        # 500 more (no guessed wait).
+        await publisher.send(completed(account, f"{account}-after", 1))
+
+        async def applied() -> dict[str, Any] | None:
+            body = await room(c, account)
+            return body if body["used_bytes"] >= 4001 else None
+
+        body = await eventually(applied, what="the upload after the redelivery counted")
+        assert body["used_bytes"] == 4001 and body["reserved_bytes"] == 1000 and body["room_bytes"] == 0
 
 
 async def test_upload_expired_and_delete_release_the_room(app: FastAPI, publisher: EventPublisher) -> None:

@@ -9,8 +9,11 @@ and this package must not need them to start the platform.
 
 from __future__ import annotations
 
+import functools
 import io
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -173,8 +176,10 @@ def eml_bytes(subject: str, text: str, html: str | None = None, *, attachment: b
     return message.as_bytes()
 
 
+@functools.cache
 def zip_bomb_docx(unpacked: int = 300_000_000) -> bytes:
-    """A .docx-looking zip whose one member inflates to `unpacked` bytes of zeros."""
+    """A .docx-looking zip whose one member inflates to `unpacked` bytes of zeros (built once
+    per process: about a second of CPU each time)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
@@ -183,3 +188,23 @@ def zip_bomb_docx(unpacked: int = 300_000_000) -> bytes:
             for _ in range(unpacked // len(chunk)):
                 member.write(chunk)
     return out.getvalue()
+
+
+@functools.cache
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A real black-and-white PNG of `width` x `height` black pixels, every row there (50,000 x
+    50,000: 2.5 gigapixels, about 300 KB compressed).
+
+    The bytes Pillow's `Image.new("1", size).save(out, "PNG")` writes (1-bit greyscale, filter 0
+    on every row), compressed here in one streaming pass: Pillow took 3-6 s of CPU per bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\0" * (1 + (width + 7) // 8)  # the filter-type byte, then the row's bits
+    compressor = zlib.compressobj(9)
+    rows_at_once = 1000
+    data = [compressor.compress(row * min(rows_at_once, height - n)) for n in range(0, height, rows_at_once)]
+    data.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(data)) + chunk(b"IEND", b"")
