@@ -486,8 +486,8 @@ async def test_a_file_changed_while_it_is_read_is_one_line_and_goes_next_time(
     write(folder, "busy.txt", b"first words")
     planned = engine.Syncer.plan
 
-    def plan_then_write(self):  # type: ignore[no-untyped-def]
-        result = planned(self)
+    def plan_then_write(self, **options):  # type: ignore[no-untyped-def]
+        result = planned(self, **options)
         write(folder, "busy.txt", b"written while the sync ran")
         return result
 
