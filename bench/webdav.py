@@ -409,6 +409,10 @@ def folders(
 ) -> dict[str, float]:
     payload = b"one document's bytes, stored once\n"
     figures: dict[str, float] = {}
+    for folder in ("/seed", "/propfind-few", "/propfind-many"):  # the folders first (MKCOL), as a client makes them
+        made = dav.request("MKCOL", f"{base}{folder.lstrip('/')}/")
+        if made.status_code not in (201, 405):
+            raise RuntimeError(f"MKCOL {folder}: {made.status_code} {made.text[:300]}")
     make_documents(api, auth, "/seed", 1, payload)
     deadline = time.monotonic() + 120
     while listed(api, auth, "/seed") < 1:  # recorded by metadata: dedupe finds it from now on
