@@ -288,7 +288,9 @@ def large(
 def rclone(env: dict[str, str], transfers: int, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         ["rclone", *args, "--config", "/dev/null", "--transfers", str(transfers), "--checkers", str(transfers)],
-        env=os.environ | env,
+        # Without AWS_CA_BUNDLE: rclone's s3 backend refuses a CA bundle with its own HTTP transport
+        # (LoadCustomCABundleError), and the bench's SeaweedFS is plain HTTP.
+        env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"} | env,
         capture_output=True,
         text=True,
         timeout=3600,
