@@ -1,0 +1,567 @@
+"""WebDAV (issue 38) against raw S3 and rclone straight to S3, the baselines from the same run.
+
+Starts the real servers and every DocStore service on free ports (a temporary folder), signs up a
+premium account and makes it an app password (scope `webdav-sync`); every WebDAV request goes
+through the gateway at `/remote.php/dav/files/{username}/` with HTTP Basic (username, app
+password), as a client's would. Then, one at a time:
+
+  large   one file of `--large-mib` (1 GiB) of random bytes. PUT through WebDAV (one streamed
+          request with its Content-Length, as a client sends it) against `boto3.upload_file` of the
+          same file to the same SeaweedFS (its default: 8 MiB parts, 10 threads) and, as a second
+          baseline, `upload_file` on one thread (one stream, as WebDAV is); then GET through WebDAV
+          (streamed to a file, its sha256 checked) against `boto3.download_file` (default, and one
+          thread). While each WebDAV transfer runs, the gateway's and the webdav service's RSS is
+          read every 20 ms (/proc): before, peak, and CPU seconds. Memory flat means the peak does
+          not grow with the body, so the same PUT and GET are first made with a body a quarter the
+          size and both peaks printed.
+  rclone  `--small` files of `--small-kib` (10 KiB, random) with Debian's rclone, `rclone copy` of
+          one local folder (`--transfers`, default 8, and as many checkers), through the webdav
+          backend (`vendor=owncloud`: it sends X-OC-Mtime and OC-Checksum, and asks PROPFIND for
+          checksums) against rclone's s3 backend straight to the same SeaweedFS (provider Other,
+          path style). Both remotes come from the environment (RCLONE_CONFIG_<NAME>_...); the files
+          on each side are counted afterwards.
+  propfind  PROPFIND Depth 1 (the body rclone sends: displayname, getlastmodified,
+          getcontentlength, resourcetype, getcontenttype, oc:checksums, oc:permissions) on a folder
+          of `--folder-docs` (10,000) documents and on one of `--few-docs` (100), `--repeats` times
+          each, one at a time, p50 / p99; against the same listing through DocStore's JSON API (GET
+          /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
+          webdav service itself makes to metadata). The documents are made quickly and without
+          bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 100 a
+          request) is asked for documents with its sha256, which upload's dedupe makes server-side
+          (each a new document over the bytes the account already stores; any not deduplicated is
+          sent as its presigned PUT and completed).
+
+Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
+means as fast as raw S3); with `--json`, the last line of stdout is one JSON object of every figure.
+
+    uv run --frozen python bench/webdav.py [--large-mib 1024] [--small 1000] [--folder-docs 10000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from xml.etree import ElementTree
+
+import boto3
+import httpx
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from docstore_devplatform.servers import Servers
+from docstore_devplatform.services import ServiceProcesses
+from docstore_events import all_topics
+
+MIB = 1024 * 1024
+BUCKET = "docstore-us-west-2"
+PASSWORD = "benchmark password"
+WATCHED = ("gateway", "webdav")
+PAGE = 200
+PROPFIND_BODY = b"""<?xml version="1.0"?>
+<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns">
+ <d:prop>
+  <d:displayname />
+  <d:getlastmodified />
+  <d:getcontentlength />
+  <d:resourcetype />
+  <d:getcontenttype />
+  <oc:checksums />
+  <oc:permissions />
+ </d:prop>
+</d:propfind>
+"""
+
+
+def say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def percentile(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+
+
+# --- memory and CPU of the gateway and the webdav service -------------------------------------
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Watch:
+    """Reads each process's RSS every `every` seconds while a transfer runs: before, peak, after,
+    and the CPU seconds it used meanwhile."""
+
+    def __init__(self, pids: dict[str, int], every: float = 0.02) -> None:
+        self.pids = pids
+        self.every = every
+        self.before = {name: _rss_mib(pid) for name, pid in pids.items()}
+        self.peak = dict(self.before)
+        self.cpu = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            for name, pid in self.pids.items():
+                self.peak[name] = max(self.peak[name], _rss_mib(pid))
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for name, pid in self.pids.items():
+            self.peak[name] = max(self.peak[name], _rss_mib(pid))
+            self.cpu[name] = _cpu_seconds(pid) - self.cpu[name]
+
+    def figures(self, prefix: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name in self.pids:
+            out[f"{prefix}_{name}_rss_before_mib"] = round(self.before[name], 1)
+            out[f"{prefix}_{name}_rss_peak_mib"] = round(self.peak[name], 1)
+            out[f"{prefix}_{name}_rss_growth_mib"] = round(self.peak[name] - self.before[name], 1)
+            out[f"{prefix}_{name}_cpu_s"] = round(self.cpu[name], 2)
+        return out
+
+    def line(self) -> str:
+        return ", ".join(
+            f"{name} RSS {self.before[name]:.0f} -> peak {self.peak[name]:.0f} MiB "
+            f"(+{self.peak[name] - self.before[name]:.0f}), CPU {self.cpu[name]:.1f} s"
+            for name in self.pids
+        )
+
+
+# --- the account --------------------------------------------------------------------------------
+
+
+def account(api: httpx.Client) -> tuple[str, dict[str, str], str]:
+    """A premium account: its username, bearer header and an app password (scope webdav-sync)."""
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    created = api.post(
+        "/v1/accounts", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD, "plan": "premium"}
+    )
+    created.raise_for_status()
+    token = api.post("/v1/sessions", json={"username": name, "password": PASSWORD}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    made = api.post("/v1/account/app-passwords", json={"name": "bench", "scope": "webdav-sync"}, headers=auth)
+    made.raise_for_status()
+    return name, auth, str(made.json()["password"])
+
+
+# --- large files ---------------------------------------------------------------------------------
+
+
+def _chunks(path: Path, size: int = MIB) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def dav_put(dav: httpx.Client, url: str, path: Path) -> float:
+    started = time.perf_counter()
+    answer = dav.put(url, content=_chunks(path), headers={"Content-Length": str(path.stat().st_size)})
+    took = time.perf_counter() - started
+    if answer.status_code not in (201, 204):
+        raise RuntimeError(f"PUT {url}: {answer.status_code} {answer.text[:300]}")
+    return took
+
+
+def dav_get(dav: httpx.Client, url: str, into: Path) -> tuple[float, str]:
+    digest = hashlib.sha256()
+    started = time.perf_counter()
+    with dav.stream("GET", url) as answer, into.open("wb") as out:
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET {url}: {answer.status_code} {answer.read()[:300]!r}")
+        for chunk in answer.iter_raw(MIB):
+            out.write(chunk)
+    took = time.perf_counter() - started
+    for chunk in _chunks(into, 8 * MIB):  # outside the timing
+        digest.update(chunk)
+    return took, digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    for chunk in _chunks(path, 8 * MIB):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def large(
+    s3: Any, dav: httpx.Client, base: str, pids: dict[str, int], root: Path, big: Path, quarter: Path
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    key = f"bench/raw-large/{uuid.uuid4()}"
+    one_stream = TransferConfig(use_threads=False)
+    raw_put = timed(lambda: s3.upload_file(str(big), BUCKET, key))
+    raw_put_one = timed(lambda: s3.upload_file(str(big), BUCKET, key + "-one", Config=one_stream))
+    say(f"  raw PUT {raw_put:.2f} s, on one thread {raw_put_one:.2f} s")
+
+    with Watch(pids) as w_quarter_put:
+        dav_put(dav, f"{base}quarter.bin", quarter)
+    with Watch(pids) as w_put:
+        ours_put = dav_put(dav, f"{base}large.bin", big)
+    say(f"  WebDAV PUT {ours_put:.2f} s; {w_put.line()}")
+    say(f"    (a quarter the size: {w_quarter_put.line()})")
+
+    raw_get = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin")))
+    (root / "raw-get.bin").unlink()
+    raw_get_one = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin"), Config=one_stream))
+    (root / "raw-get.bin").unlink()
+    say(f"  raw GET {raw_get:.2f} s, on one thread {raw_get_one:.2f} s")
+
+    with Watch(pids) as w_quarter_get:
+        dav_get(dav, f"{base}quarter.bin", root / "got-quarter.bin")
+    (root / "got-quarter.bin").unlink()
+    with Watch(pids) as w_get:
+        ours_get, got_sha = dav_get(dav, f"{base}large.bin", root / "got.bin")
+    (root / "got.bin").unlink()
+    if got_sha != sha256_of(big):
+        raise RuntimeError("the WebDAV GET did not give back the bytes PUT")
+    say(f"  WebDAV GET {ours_get:.2f} s (sha256 equal); {w_get.line()}")
+    say(f"    (a quarter the size: {w_quarter_get.line()})")
+
+    mib = big.stat().st_size / MIB
+    figures |= {
+        "large_mib": mib,
+        "raw_put_s": round(raw_put, 3),
+        "raw_put_one_thread_s": round(raw_put_one, 3),
+        "dav_put_s": round(ours_put, 3),
+        "dav_put_mib_per_s": round(mib / ours_put, 1),
+        "raw_put_mib_per_s": round(mib / raw_put, 1),
+        "ratio_put": round(raw_put / ours_put, 3),
+        "ratio_put_one_thread": round(raw_put_one / ours_put, 3),
+        "raw_get_s": round(raw_get, 3),
+        "raw_get_one_thread_s": round(raw_get_one, 3),
+        "dav_get_s": round(ours_get, 3),
+        "dav_get_mib_per_s": round(mib / ours_get, 1),
+        "raw_get_mib_per_s": round(mib / raw_get, 1),
+        "ratio_get": round(raw_get / ours_get, 3),
+        "ratio_get_one_thread": round(raw_get_one / ours_get, 3),
+    }
+    figures |= w_put.figures("put") | w_quarter_put.figures("put_quarter")
+    figures |= w_get.figures("get") | w_quarter_get.figures("get_quarter")
+    return figures
+
+
+# --- many small files with rclone ---------------------------------------------------------------
+
+
+def rclone(env: dict[str, str], transfers: int, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["rclone", *args, "--config", "/dev/null", "--transfers", str(transfers), "--checkers", str(transfers)],
+        # Without AWS_CA_BUNDLE: rclone's s3 backend refuses a CA bundle with its own HTTP transport
+        # (LoadCustomCABundleError), and the bench's SeaweedFS is plain HTTP.
+        env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"} | env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"rclone {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return done
+
+
+def small_files(
+    endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int
+) -> dict[str, float]:
+    obscured = subprocess.run(["rclone", "obscure", password], capture_output=True, text=True, check=True)
+    env = {
+        "RCLONE_CONFIG_DAV_TYPE": "webdav",
+        "RCLONE_CONFIG_DAV_URL": dav_url,
+        "RCLONE_CONFIG_DAV_VENDOR": "owncloud",
+        "RCLONE_CONFIG_DAV_USER": user,
+        "RCLONE_CONFIG_DAV_PASS": obscured.stdout.strip(),
+        "RCLONE_CONFIG_S3_TYPE": "s3",
+        "RCLONE_CONFIG_S3_PROVIDER": "Other",
+        "RCLONE_CONFIG_S3_ENDPOINT": endpoints.s3_endpoint,
+        "RCLONE_CONFIG_S3_ACCESS_KEY_ID": endpoints.s3_access_key,
+        "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": endpoints.s3_secret_key,
+        "RCLONE_CONFIG_S3_REGION": "us-west-2",
+        "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true",
+    }
+    raw_target = f"s3:{BUCKET}/bench/rclone-{uuid.uuid4().hex[:8]}"
+    raw = timed(lambda: rclone(env, transfers, "copy", str(folder), raw_target))
+    say(f"  rclone to S3: {count} files in {raw:.2f} s")
+    ours = timed(lambda: rclone(env, transfers, "copy", str(folder), "dav:rclone-small"))
+    say(f"  rclone to WebDAV: {count} files in {ours:.2f} s")
+    on_s3 = len(rclone(env, transfers, "lsf", raw_target).stdout.split())
+    on_dav = len(rclone(env, transfers, "lsf", "dav:rclone-small").stdout.split())
+    if on_s3 != count or on_dav != count:
+        raise RuntimeError(f"rclone stored {on_s3} files on S3 and {on_dav} through WebDAV, not {count}")
+    return {
+        "rclone_files": count,
+        "rclone_transfers": transfers,
+        "rclone_raw_s3_s": round(raw, 3),
+        "rclone_dav_s": round(ours, 3),
+        "rclone_raw_s3_files_per_s": round(count / raw, 1),
+        "rclone_dav_files_per_s": round(count / ours, 1),
+        "ratio_rclone": round(raw / ours, 3),
+    }
+
+
+# --- PROPFIND on a large folder ------------------------------------------------------------------
+
+
+def make_documents(api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes) -> float:
+    """`count` documents named doc-NNNNNN.txt in `folder`, through the batch route with the sha256
+    of bytes the account already stores (upload's dedupe makes each server-side). Seconds taken."""
+    sha = hashlib.sha256(payload).hexdigest()
+    started = time.perf_counter()
+    with httpx.Client(timeout=120) as s3:
+        for first in range(0, count, 100):
+            items = [
+                {
+                    "filename": f"doc-{n:06d}.txt",
+                    "size": len(payload),
+                    "content_type": "text/plain",
+                    "path": folder,
+                    "sha256": sha,
+                    "put": True,
+                }
+                for n in range(first, min(first + 100, count))
+            ]
+            granted = api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
+            granted.raise_for_status()
+            grants = [r["grant"] for r in granted.json()["results"]]
+            assert all(grants), granted.text[:500]
+            sent = [g for g in grants if not g.get("deduplicated")]
+            for g in sent:
+                s3.put(g["put"]["url"], content=payload, headers=g["put"]["headers"]).raise_for_status()
+            if sent:
+                done = api.post(
+                    "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in sent]}
+                )
+                done.raise_for_status()
+    return time.perf_counter() - started
+
+
+def listed(api: httpx.Client, auth: dict[str, str], folder: str) -> int:
+    """The folder's documents through the JSON API, every page of 200 (the baseline); how many."""
+    cursor, seen = None, 0
+    while True:
+        params = {"path": folder, "limit": str(PAGE), "sort": "name", "order": "asc"} | (
+            {"cursor": cursor} if cursor else {}
+        )
+        page = api.get("/v1/documents", headers=auth, params=params)
+        page.raise_for_status()
+        body = page.json()
+        seen += len(body["items"])
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return seen
+
+
+def propfind(dav: httpx.Client, url: str) -> bytes:
+    """One PROPFIND Depth 1 (the whole multistatus read); its body."""
+    answer = dav.request(
+        "PROPFIND", url, content=PROPFIND_BODY, headers={"Depth": "1", "Content-Type": "application/xml"}
+    )
+    if answer.status_code != 207:
+        raise RuntimeError(f"PROPFIND {url}: {answer.status_code} {answer.text[:300]}")
+    return answer.content
+
+
+def members(multistatus: bytes) -> int:
+    """How many members a Depth 1 multistatus lists (its responses less the folder itself)."""
+    return sum(1 for element in ElementTree.fromstring(multistatus).iter("{DAV:}response")) - 1
+
+
+def folders(
+    api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, pids: dict[str, int], args: Any
+) -> dict[str, float]:
+    payload = b"one document's bytes, stored once\n"
+    figures: dict[str, float] = {}
+    for folder in ("/seed", "/propfind-few", "/propfind-many"):  # the folders first (MKCOL), as a client makes them
+        made = dav.request("MKCOL", f"{base}{folder.lstrip('/')}/")
+        if made.status_code not in (201, 405):
+            raise RuntimeError(f"MKCOL {folder}: {made.status_code} {made.text[:300]}")
+    make_documents(api, auth, "/seed", 1, payload)
+    deadline = time.monotonic() + 120
+    while listed(api, auth, "/seed") < 1:  # recorded by metadata: dedupe finds it from now on
+        if time.monotonic() > deadline:
+            raise RuntimeError("the seed document never showed")
+        time.sleep(0.1)
+    for label, folder, count in (("few", "/propfind-few", args.few_docs), ("many", "/propfind-many", args.folder_docs)):
+        made = make_documents(api, auth, folder, count, payload)
+        deadline = time.monotonic() + 600
+        while (seen := listed(api, auth, folder)) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{folder}: {seen} of {count} documents listed after 10 minutes")
+            time.sleep(0.5)
+        say(f"  {folder}: {count} documents made in {made:.1f} s (batches, deduplicated)")
+        url = f"{base}{folder.lstrip('/')}/"
+        listing: list[float] = []
+        dav_times: list[float] = []
+        listed_members = {members(propfind(dav, url))}  # a warm-up, not counted
+        with Watch(pids) as watch:
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                assert listed(api, auth, folder) == count
+                listing.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                answer = propfind(dav, url)
+                dav_times.append((time.perf_counter() - started) * 1000)
+                listed_members.add(members(answer))
+        if listed_members != {count}:
+            raise RuntimeError(f"PROPFIND listed {listed_members} members of {folder}, not {count}")
+        figures |= {
+            f"propfind_{label}_documents": count,
+            f"propfind_{label}_p50_ms": round(percentile(dav_times, 50), 1),
+            f"propfind_{label}_p99_ms": round(percentile(dav_times, 99), 1),
+            f"json_listing_{label}_p50_ms": round(percentile(listing, 50), 1),
+            f"json_listing_{label}_p99_ms": round(percentile(listing, 99), 1),
+            f"ratio_propfind_{label}_p50": round(percentile(dav_times, 50) / percentile(listing, 50), 2),
+            f"propfind_{label}_make_s": round(made, 1),
+        }
+        figures |= {
+            k: v
+            for k, v in watch.figures(f"propfind_{label}").items()
+            if k.endswith(("_rss_growth_mib", "_rss_peak_mib"))
+        }
+        say(
+            f"  PROPFIND Depth 1, {count} documents: p50 {percentile(dav_times, 50):.1f} / p99 "
+            f"{percentile(dav_times, 99):.1f} ms; JSON listing p50 {percentile(listing, 50):.1f} / p99 "
+            f"{percentile(listing, 99):.1f} ms; {watch.line()}"
+        )
+    figures["propfind_repeats"] = args.repeats
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large-mib", type=int, default=1024)
+    parser.add_argument("--small", type=int, default=1000, help="files rclone copies (0: skip)")
+    parser.add_argument("--small-kib", type=int, default=10)
+    parser.add_argument("--transfers", type=int, default=8, help="rclone --transfers and --checkers")
+    parser.add_argument("--folder-docs", type=int, default=10_000, help="documents in the large folder (0: skip)")
+    parser.add_argument("--few-docs", type=int, default=100, help="documents in the small folder")
+    parser.add_argument("--repeats", type=int, default=20, help="PROPFINDs (and JSON listings) per folder")
+    parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
+    args = parser.parse_args()
+    if args.small and shutil.which("rclone") is None:
+        parser.error("rclone is not installed (scripts/bootstrap), or pass --small 0")
+    load_start = os.getloadavg()[0]
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-webdav-") as tmp:
+        root = Path(tmp)
+        big, quarter = root / "large.bin", root / "quarter.bin"
+        with big.open("wb") as handle:
+            for _ in range(args.large_mib):
+                handle.write(os.urandom(MIB))
+        with quarter.open("wb") as handle:
+            for _ in range(max(1, args.large_mib // 4)):
+                handle.write(os.urandom(MIB))
+        small = root / "small"
+        small.mkdir()
+        for n in range(args.small):
+            (small / f"file-{n:05d}.bin").write_bytes(os.urandom(args.small_kib * 1024))
+        say("starting servers and services ...")
+        servers = Servers(root / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
+        endpoints = servers.start()
+        system = ServiceProcesses(endpoints, root / "system", ports="auto")
+        try:
+            urls = system.start()
+            pids = {name: pid for name, pid in system.pids().items() if name in WATCHED}
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=endpoints.s3_endpoint,
+                aws_access_key_id=endpoints.s3_access_key,
+                aws_secret_access_key=endpoints.s3_secret_key,
+                region_name="us-west-2",
+                config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=32),
+            )
+            with httpx.Client(base_url=urls["gateway"], timeout=600) as api:
+                user, auth, password = account(api)
+                base = f"/remote.php/dav/files/{quote(user)}/"
+                with httpx.Client(base_url=urls["gateway"], auth=(user, password), timeout=None) as dav:
+                    if args.large_mib:
+                        say(f"large file: {args.large_mib} MiB")
+                        figures |= large(s3, dav, base, pids, root, big, quarter)
+                    if args.small:
+                        say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
+                        figures |= small_files(
+                            endpoints, urls["gateway"] + base, user, password, small, args.small, args.transfers
+                        )
+                    if args.folder_docs:
+                        say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")
+                        figures |= folders(api, auth, dav, base, pids, args)
+        finally:
+            system.stop()
+            servers.stop()
+    figures |= {"load_average_1m_start": round(load_start, 2), "load_average_1m_end": round(os.getloadavg()[0], 2)}
+    if "ratio_put" in figures:
+        print(f"\nlarge file: {args.large_mib} MiB (one WebDAV request each way; raw: boto3, 10 threads / 1 thread)")
+        for way in ("put", "get"):
+            print(
+                f"  {way.upper()}: WebDAV {figures[f'dav_{way}_s']:7.2f} s {figures[f'dav_{way}_mib_per_s']:7.1f} MiB/s; "
+                f"raw {figures[f'raw_{way}_s']:.2f} s, one thread {figures[f'raw_{way}_one_thread_s']:.2f} s; "
+                f"ratio raw/WebDAV {figures[f'ratio_{way}']:.2f} (one thread {figures[f'ratio_{way}_one_thread']:.2f}; goal >= 0.8)"
+            )
+            for name in WATCHED:
+                print(
+                    f"    {name}: RSS peak +{figures[f'{way}_{name}_rss_growth_mib']:.0f} MiB over "
+                    f"{figures[f'{way}_{name}_rss_before_mib']:.0f} (a quarter the body: "
+                    f"+{figures[f'{way}_quarter_{name}_rss_growth_mib']:.0f}); CPU {figures[f'{way}_{name}_cpu_s']:.1f} s"
+                )
+    if "ratio_rclone" in figures:
+        print(
+            f"\nrclone copy, {args.small} x {args.small_kib} KiB, {args.transfers} transfers: WebDAV "
+            f"{figures['rclone_dav_s']:.2f} s ({figures['rclone_dav_files_per_s']:.1f} files/s); straight to S3 "
+            f"{figures['rclone_raw_s3_s']:.2f} s ({figures['rclone_raw_s3_files_per_s']:.1f}/s); ratio {figures['ratio_rclone']:.2f}"
+        )
+    for label in ("few", "many"):
+        if f"propfind_{label}_p50_ms" in figures:
+            print(
+                f"PROPFIND Depth 1, {figures[f'propfind_{label}_documents']} documents: p50 / p99 "
+                f"{figures[f'propfind_{label}_p50_ms']:.1f} / {figures[f'propfind_{label}_p99_ms']:.1f} ms; "
+                f"JSON listing {figures[f'json_listing_{label}_p50_ms']:.1f} / {figures[f'json_listing_{label}_p99_ms']:.1f} ms"
+            )
+    print(
+        f"load average (1 min): {figures['load_average_1m_start']:.2f} at the start, {figures['load_average_1m_end']:.2f} at the end"
+    )
+    if args.json:
+        print(json.dumps({"bench": "webdav", **figures}))
+
+
+if __name__ == "__main__":
+    main()
