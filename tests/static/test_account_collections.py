@@ -15,21 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from docstore_accounts.adapters.migration import ACCOUNT_COLLECTIONS
+
 pytestmark = pytest.mark.static
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ACCOUNT_COLLECTIONS = (
-    "accounts",
-    "replicas",
-    "usernames",
-    "replication_outbox",
-    "account_tokens",
-    "account_counters",
-    "verified_emails",
-    "account_notices",
-    "app_passwords",
-)
 _NAMES = "|".join(ACCOUNT_COLLECTIONS)
 TOUCHES = re.compile(
     rf"""(?:\bdb|\bdatabase)\s*\[\s*["']({_NAMES})["']\s*\]"""  # db["accounts"], self.collection.database["..."]
