@@ -31,8 +31,8 @@ Handler = Callable[[Envelope[Any]], Awaitable[bool]]
 
 def handlers(notifier: Notifier, webhooks: Webhooks | None = None) -> dict[type[Event], Handler]:
     """Event class -> use case, each called with the event id (the idempotency key) and the event.
-    The events on documents also go to the owner's webhooks (`fan_out`, its own processed-event
-    records: an event that mails and calls webhooks is applied once on each channel)."""
+    The events on documents also go to the owner's webhooks (`fan_out`, idempotent by its
+    delivery ids: an event that mails and calls webhooks is applied once on each channel)."""
     n, w = notifier, webhooks
 
     async def hook(e: Envelope[Any]) -> bool:

@@ -2,11 +2,12 @@
 
 A webhook is one more channel of notify, beside mail, and is built the same way:
 
-1. The consumer's use case (`fan_out`) runs in `uow.run_once` (consumer `notify.webhooks`: its
-   own processed-event records, so an event that also mails is recorded once for each channel).
-   For each of the owner's enabled endpoints subscribed to the event type it queues one delivery,
-   keyed by its `webhook-id` (`domain.webhooks.message_id`), with the signed body fixed once.
-2. After the commit the local delivery loop is woken; the loop (`run`, one per replica) claims
+1. The consumer's use case (`fan_out`) reads the owner's enabled endpoints subscribed to the
+   event type and queues one delivery for each, keyed by its `webhook-id`
+   (`domain.webhooks.message_id`: the event's and the endpoint's) with the signed body fixed once.
+   The key is the idempotency record: a redelivered event upserts the same rows, so no
+   processed-event record is written, and an account without endpoints costs one read.
+2. Once a row is queued the local delivery loop is woken; the loop (`run`, one per replica) claims
    due deliveries (a lease in MongoDB), POSTs them, and records the outcome while its claim holds:
    delivered; or failed, due again after the next wait of the retry schedule; or after the last
    try a dead letter (`dead`, kept with its history for the owner to see).
@@ -67,8 +68,6 @@ deliveries_total = Counter(
 delivery_seconds = Histogram(
     "docstore_notify_webhook_delivery_seconds", "From the queued delivery to the receiver's 2xx, first try"
 )
-
-CONSUMER = "notify.webhooks"
 
 
 @dataclass(frozen=True)
@@ -261,26 +260,32 @@ class Webhooks:
     # --- events (the consumer) ---
 
     async def fan_out(self, event_id: str, event_type: str, data: dict[str, Any], at: datetime) -> bool:
-        """Queue a delivery of the event to each of its account's endpoints that asked for it.
-        The account is the event's `account_id`: the owner of the document, whoever acted."""
+        """Queue a delivery of the event to each of its account's endpoints that asked for it;
+        True when a delivery was queued now. The account is the event's `account_id`: the owner
+        of the document, whoever acted.
+
+        No processed-event record and no transaction: each delivery row's id is the event's and
+        the endpoint's (`message_id`) and is upserted, so a redelivered event queues nothing twice,
+        and an interruption between two endpoints is finished by the redelivery. Most accounts
+        have no endpoint: for them an event costs one read and no write (issue 35)."""
         account_id = data["account_id"]
+        endpoints = await self.reads.webhooks.subscribed(account_id, event_type)
+        if not endpoints:
+            return False
         body = json.dumps(payload(event_type, data, at), separators=(",", ":"), default=str)
-
-        async def work(tx: Transaction[Repositories]) -> None:
-            queued = 0
-            for webhook in await tx.repos.webhooks.subscribed(account_id, event_type):
-                queued += await tx.repos.deliveries.enqueue(
-                    delivery_id=message_id(event_id, webhook["_id"]),
-                    webhook_id=webhook["_id"],
-                    account_id=account_id,
-                    event_type=event_type,
-                    event_id=event_id,
-                    body=body,
-                )
-            if queued:
-                tx.after_commit(self.wake)
-
-        return await self.uow.run_once(consumer=CONSUMER, event_id=event_id, work=work)
+        queued = 0
+        for webhook in endpoints:
+            queued += await self.reads.deliveries.enqueue(
+                delivery_id=message_id(event_id, webhook["_id"]),
+                webhook_id=webhook["_id"],
+                account_id=account_id,
+                event_type=event_type,
+                event_id=event_id,
+                body=body,
+            )
+        if queued:
+            self.wake()
+        return queued > 0
 
     # --- the delivery loop ---
 
