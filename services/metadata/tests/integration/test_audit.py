@@ -324,7 +324,12 @@ async def _ready(port: int) -> bool:
             return False
 
 
-async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(metadata: Harness) -> None:
+async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(
+    metadata: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The good chain through the command's own function in process, the broken one through
+    `python -m` (its entry point and exit status): one interpreter start instead of two."""
+    from docstore_metadata.audit import run
     from docstore_metadata.service_layer.audit import Delivered
 
     ada = f"acc-{uuid.uuid4().hex[:8]}"
@@ -356,9 +361,12 @@ async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(meta
             timeout=120,
         )
 
-    good = await asyncio.to_thread(command, "verify", "--account", ada)
-    assert good.returncode == 0, good.stderr
-    assert '"ok": true' in good.stdout and '"checked": 3' in good.stdout
+    monkeypatch.setenv("METADATA_MONGODB_URL", settings.mongodb_url)
+    monkeypatch.setenv("METADATA_MONGODB_DATABASE", settings.mongodb_database)
+    capsys.readouterr()
+    assert await run(["verify", "--account", ada]) == 0
+    good = capsys.readouterr().out
+    assert '"ok": true' in good and '"checked": 3' in good
     await metadata.db["audit_log"].update_one({"account_id": ada, "seq": 2}, {"$set": {"outcome": "failure"}})
     bad = await asyncio.to_thread(command, "verify", "--all")
     assert bad.returncode == 1, bad.stderr
