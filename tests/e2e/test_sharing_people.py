@@ -1,12 +1,13 @@
 """Sharing as people expect (issue 37) through both regions' gateways: a person whose home is the
-other region is refused with the truth (D4), and the recipient is told who shared what."""
+other region is refused with the truth (D4), and the recipient is told who shared what (in the
+API and by mail)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from .conftest import REGION_B, eventually, sign_up, upload
+from .conftest import REGION_B, eventually, mails_to, sign_up, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,6 +52,13 @@ async def test_sharing_with_the_other_regions_person_says_so_and_the_recipient_s
     assert [(d["document_id"], d["owner_username"]) for d in shared] == [(doc, owner.username)]
     shares = (await api.get(f"/v1/documents/{doc}/shares", headers=owner.auth)).json()["items"]
     assert [(s["username"], s["permission"]) for s in shares] == [(grantee.username, "view")]
+
+    async def told():
+        subject = f"{owner.username} shared “plan.txt” with you"
+        return [m for m in await mails_to(grantee.email) if m["subject"] == subject]
+
+    (mail,) = await eventually(told)
+    assert "view and download it" in mail["text"] and "/#/shared" in mail["text"]
 
 
 async def _visible(api: httpx.AsyncClient, owner, doc: str) -> bool:

@@ -64,7 +64,8 @@ class Sharing:
 
     async def share(self, owner_id: str, document_id: str, username: str, permission: str) -> dict[str, Any]:
         document = await owned(self.reads, owner_id, document_id, "share it")
-        require_verified_email(await self.reads.owners.by_id(owner_id), "share documents")
+        owner = await self.reads.owners.by_id(owner_id)
+        require_verified_email(owner, "share documents")
         grantee = grantee_here(await self.reads.owners.by_username(normalise_username(username)), username, self.region)
         if grantee["_id"] == owner_id:
             raise SharedWithOwner()
@@ -77,7 +78,12 @@ class Sharing:
             if await tx.repos.sharing.share(document_id, owner_id, grantee["_id"], permission):
                 tx.emit(
                     ShareCreated(
-                        account_id=owner_id, document_id=document_id, grantee_id=grantee["_id"], permission=permission
+                        account_id=owner_id,
+                        document_id=document_id,
+                        grantee_id=grantee["_id"],
+                        permission=permission,
+                        document_name=str(document.get("name") or ""),
+                        owner_username=str((owner or {}).get("username") or ""),
                     )
                 )
 
