@@ -101,8 +101,11 @@ async def test_suggestions_reach_only_people_already_shared_with_and_the_exact_n
     # The grantee's suggestions name the owner back only if the owner is an account it knows.
     bobby = await world.repos.owners.by_username("bobby")
     assert names(await world.sharing.people.lookup(bobby["_id"], "bob")) == ["bob"]
-    with pytest.raises(Invalid):
-        await world.sharing.people.lookup(OWNER, "   ")
+    for bad in ("   ", "bo\x00", "x" * 65):
+        with pytest.raises(Invalid):
+            await world.sharing.people.lookup(OWNER, bad)
+    # A query is a literal prefix, never a pattern: "." matches no name.
+    assert await world.sharing.people.lookup(OWNER, ".") == []
 
 
 async def test_lookups_are_limited_per_account(world: Any) -> None:

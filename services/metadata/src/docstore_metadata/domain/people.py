@@ -16,6 +16,7 @@ What a lookup may answer, for a query `q` typed in the share dialog:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -44,6 +45,9 @@ def query_of(raw: str) -> str:
     q = raw.strip().lower()
     if not q or len(q) > QUERY_MAX:
         raise Invalid(f"Type 1 to {QUERY_MAX} characters of a username.")
+    if any(unicodedata.category(ch).startswith("C") for ch in q):
+        # No username holds one, and a NUL would not reach the database's regular expressions.
+        raise Invalid("A username has no control characters.")
     return q
 
 
