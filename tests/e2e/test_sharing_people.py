@@ -22,7 +22,7 @@ async def test_sharing_with_the_other_regions_person_says_so_and_the_recipient_s
     async def known_abroad():
         found = await api.get("/v1/people", params={"q": abroad.username}, headers=owner.auth)
         assert found.status_code == 200, found.text
-        return found.json()["items"] or None
+        return found.json()["people"] or None
 
     assert await eventually(known_abroad, interval=1.5) == [
         {

@@ -26,7 +26,7 @@ async def test_suggestions_are_the_callers_own_contacts_and_lookups_are_limited(
     async def lookup(user, q: str) -> list[str]:
         found = await api.get("/v1/people", params={"q": q}, headers=user.auth)
         assert found.status_code == 200, found.text
-        return [p["username"] for p in found.json()["items"]]
+        return [p["username"] for p in found.json()["people"]]
 
     # The owner's suggestions name the person it shares with, and the grantee's name the owner...
     assert await eventually(lambda: _non_empty(lookup(owner, prefix)), interval=1.0) == [grantee.username]
@@ -38,7 +38,7 @@ async def test_suggestions_are_the_callers_own_contacts_and_lookups_are_limited(
     assert (await api.get(f"/v1/documents/{doc}/shares", headers=attacker.auth)).status_code == 404
     # An exact name is answered, as sharing by that name would tell (and nothing about contacts).
     exact = (await api.get("/v1/people", params={"q": grantee.username}, headers=attacker.auth)).json()
-    assert exact == {"items": [{"username": grantee.username, "known": False, "shareable": True, "note": None}]}
+    assert exact == {"people": [{"username": grantee.username, "known": False, "shareable": True, "note": None}]}
 
     # Guessing names in bulk meets the per-account limit (60 a minute), with when to come back.
     answers = [(await api.get("/v1/people", params={"q": f"guess-{i}"}, headers=attacker.auth)) for i in range(62)]

@@ -907,7 +907,7 @@ function peopleSuggestions(input) {
       asked = q;
       let found;
       try {
-        found = (await api("GET", "people", { query: { q } })).items;
+        found = (await api("GET", "people", { query: { q } })).people;
       } catch {
         return; // suggestions are a help: a refused or failed lookup leaves the box as it is
       }

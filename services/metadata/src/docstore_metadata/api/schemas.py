@@ -316,7 +316,9 @@ class PersonOut(BaseModel):
 
 
 class PeopleOut(BaseModel):
-    items: list[PersonOut]
+    """At most 8 suggestions: a short answer, not a list to page through."""
+
+    people: list[PersonOut]
 
 
 class SharedDocumentOut(BaseModel):

@@ -86,12 +86,11 @@ async def people(
     account_id: CurrentAccountId,
     sharing: SharingDep,
     q: Annotated[str, Query(min_length=1, max_length=64, description="what was typed: a username or its start")],
-    limit: Annotated[int, Query(ge=1, le=8)] = 8,
 ) -> PeopleOut:
     """Suggestions never reach beyond the people the caller already shares with (either way) and
     the one account named exactly; at most 60 lookups a minute (429 with `Retry-After` beyond)."""
-    found = await sharing.people.lookup(account_id, q, limit=limit)
-    return PeopleOut(items=[PersonOut.model_validate(row) for row in found])
+    found = await sharing.people.lookup(account_id, q)
+    return PeopleOut(people=[PersonOut.model_validate(row) for row in found])
 
 
 @router.get("/shared", summary="Documents other accounts share with the caller")
