@@ -78,6 +78,7 @@ const KINDS = [
   ["upload_expired", "Upload did not finish", "A file you started uploading never arrived."],
   ["file_modified", "Changes to files you follow", "Someone else changed a file you follow."],
   ["share_links", "Your public links", "A day before a link expires, and when one reaches its download limit."],
+  ["share_received", "Files shared with you", "When someone shares a file with you: who, which file, view or edit."],
   ["security", "New sign-ins", "When your account signs in from a device or address it had not used before."],
 ];
 

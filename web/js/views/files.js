@@ -410,6 +410,36 @@ export async function filesView(main, params, ctx) {
       bulkAction("Delete selected", bulkDelete, "danger"),
       bulkAction("Clear selection", () => { selected.clear(); syncSelection(); table.querySelector(".pick-all")?.focus(); })));
 
+  // The box last ticked or unticked by a click: Shift+click sets every box between it and the
+  // clicked one alike (as in Gmail, Drive and Nextcloud), in the list and the grid.
+  let anchor = null;
+  function pickBox(doc, items) {
+    return h("input", {
+      type: "checkbox", class: "pick-box", "aria-label": `Select ${doc.name}`, dataset: { id: doc.document_id },
+      onclick: (e) => {
+        const on = e.currentTarget.checked;
+        const at = items.findIndex((d) => d.document_id === doc.document_id);
+        const from = e.shiftKey && anchor !== null && anchor < items.length ? anchor : at;
+        for (let i = Math.min(from, at); i <= Math.max(from, at); i++) {
+          if (on) selected.set(items[i].document_id, items[i]);
+          else selected.delete(items[i].document_id);
+        }
+        anchor = at;
+        syncSelection();
+      },
+    });
+  }
+  const pickAll = (items, attrs) => h("input", {
+    type: "checkbox", class: "pick-all", ...attrs,
+    onchange: (e) => {
+      for (const doc of items) {
+        if (e.currentTarget.checked) selected.set(doc.document_id, doc);
+        else selected.delete(doc.document_id);
+      }
+      syncSelection();
+    },
+  });
+
   /** The checkboxes, the "all" box and the bar as the selection says. */
   function syncSelection() {
     const boxes = [...table.querySelectorAll("input.pick-box")];
@@ -665,7 +695,7 @@ export async function filesView(main, params, ctx) {
     // The selection keeps what is still on this page, with its fresh details.
     const onPage = new Map(result.items.map((doc) => [doc.document_id, doc]));
     for (const id of [...selected.keys()]) {
-      if (onPage.has(id) && mode === "list") selected.set(id, onPage.get(id));
+      if (onPage.has(id)) selected.set(id, onPage.get(id));
       else selected.delete(id);
     }
     keepingFocus(main, () => {
@@ -681,9 +711,12 @@ export async function filesView(main, params, ctx) {
       clear(table, h("p", { class: "empty" }, flat ? "No documents yet. Upload one above." : "This folder is empty. Upload files above."));
       return;
     }
-    clear(table, gridOf(items, {
+    anchor = null;
+    const all = pickAll(items, { id: "pick-all-grid" });
+    clear(table, h("div", { class: "pick-line grid-pick" }, all, h("label", { for: all.id }, "Select all")), gridOf(items, {
       caption: `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`,
       open: (doc) => detailsDialog(doc, reloadAll),
+      pick: (doc) => pickBox(doc, items),
       meta: (doc) => [`${formatBytes(doc.size)}${flat ? ` · ${doc.path}` : ""}`, fullTextBadge(doc.full_text)],
       actions: (doc) => [
         h("button", { type: "button", class: "small", "aria-label": `Download ${doc.name}`, onclick: (e) => busy(e.currentTarget, () => download(doc)) }, "Download"),
@@ -697,22 +730,13 @@ export async function filesView(main, params, ctx) {
       clear(table, h("p", { class: "empty" }, flat ? "No documents yet. Upload one above." : "This folder is empty. Upload files above."));
       return;
     }
-    const pickAll = (attrs) => h("input", {
-      type: "checkbox", class: "pick-all", ...attrs,
-      onchange: (e) => {
-        for (const doc of items) {
-          if (e.currentTarget.checked) selected.set(doc.document_id, doc);
-          else selected.delete(doc.document_id);
-        }
-        syncSelection();
-      },
-    });
+    anchor = null;
     // On a phone the table's head is not shown (each row is a card): "Select all" stands above the cards.
-    const phoneAll = pickAll({ id: "pick-all-cards" });
+    const phoneAll = pickAll(items, { id: "pick-all-cards" });
     clear(table, h("div", { class: "pick-line" }, phoneAll, h("label", { for: phoneAll.id }, "Select all")), h("table", { class: "documents" },
       h("caption", { class: "visually-hidden" }, `Documents${flat ? "" : ` in ${path}`}, sorted by ${sortSelect.selectedOptions[0].textContent}`),
       h("thead", {}, h("tr", {},
-        h("th", { scope: "col", class: "pick" }, pickAll({ "aria-label": "Select every document on this page" })),
+        h("th", { scope: "col", class: "pick" }, pickAll(items, { "aria-label": "Select every document on this page" })),
         h("th", { scope: "col" }, "Name"),
         flat ? h("th", { scope: "col" }, "Folder") : null,
         h("th", { scope: "col" }, "Tags"),
@@ -726,14 +750,7 @@ export async function filesView(main, params, ctx) {
           event.dataTransfer.effectAllowed = "move";
         },
       },
-        h("td", { class: "pick" }, h("input", {
-          type: "checkbox", class: "pick-box", "aria-label": `Select ${doc.name}`, dataset: { id: doc.document_id },
-          onchange: (e) => {
-            if (e.currentTarget.checked) selected.set(doc.document_id, doc);
-            else selected.delete(doc.document_id);
-            syncSelection();
-          },
-        })),
+        h("td", { class: "pick" }, pickBox(doc, items)),
         h("td", { class: "name", "data-label": "Name" },
           h("span", { class: "row-icon", "aria-hidden": "true" }, typeIcon(typeFamily(doc.content_type, doc.name))),
           h("button", {
@@ -866,6 +883,41 @@ export function roleOf(doc, sharedAs = null) {
   if (said === "viewer" || said === "view") return "viewer";
   if (said === "editor" || said === "edit") return "editor";
   return "owner";
+}
+
+/**
+ * Suggestions for the share dialog's username box (GET /people, issue 37): a native datalist
+ * (keyboard, screen readers and phones know it), filled 250 ms after the last key; a line under
+ * the box says when the person named is in another region (sharing would be refused) before the
+ * person presses Share. The API suggests only people the caller already shares with, and the
+ * exact name, and limits lookups (README of metadata: "Finding a person").
+ */
+function peopleSuggestions(input) {
+  const list = h("datalist", { id: `people-${Math.random().toString(36).slice(2)}` });
+  const note = h("p", { class: "hint people-note", "aria-live": "polite" });
+  input.setAttribute("list", list.id);
+  let timer = null;
+  let asked = "";
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (!q) { list.replaceChildren(); note.textContent = ""; return; }
+    timer = setTimeout(async () => {
+      if (q === asked) return;
+      asked = q;
+      let found;
+      try {
+        found = (await api("GET", "people", { query: { q } })).people;
+      } catch {
+        return; // suggestions are a help: a refused or failed lookup leaves the box as it is
+      }
+      if (input.value.trim() !== q) return;
+      list.replaceChildren(...found.map((p) => h("option", { value: p.username }, p.shareable ? (p.known ? "shared with before" : "") : p.note)));
+      const exact = found.find((p) => p.username === q.toLowerCase());
+      note.textContent = exact && !exact.shareable ? `${exact.username}: ${exact.note}` : "";
+    }, 250);
+  });
+  return [list, note];
 }
 
 /** Who shared `doc`, in words, as far as the API names them. */
@@ -1040,11 +1092,13 @@ function detailsDialog(doc, refresh, sharedAs = null) {
       }
       return;
     }
-    const who = h("input", { name: "share-username", required: true, maxlength: "64", autocapitalize: "none", spellcheck: "false" });
+    const who = h("input", { name: "share-username", required: true, maxlength: "64", autocapitalize: "none", autocomplete: "off", spellcheck: "false" });
     const permission = h("select", { name: "share-permission" },
       h("option", { value: "view" }, "Can view"), h("option", { value: "edit" }, "Can edit (upload new versions)"));
     const shareButton = h("button", { type: "submit" }, "Share");
-    const form = h("form", { class: "share-form" }, field("Share with (username)", who), field("Permission", permission), shareButton);
+    const form = h("form", { class: "share-form" },
+      field("Share with (username)", who, "Suggestions: people you already share with, or the exact username."),
+      ...peopleSuggestions(who), field("Permission", permission), shareButton);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       busy(shareButton, async () => {
@@ -1057,7 +1111,8 @@ function detailsDialog(doc, refresh, sharedAs = null) {
     clear(sharing, title,
       shares.length
         ? h("ul", { class: "share-list" }, shares.map((share) => h("li", {},
-          h("span", {}, h("strong", {}, shareName(share)), ` · ${share.permission === "edit" ? "can edit" : "can view"}`),
+          h("strong", {}, shareName(share)),
+          permissionInPlace(share),
           h("button", {
             type: "button", class: "small", "aria-label": `Stop sharing with ${shareName(share)}`,
             onclick: (e) => busy(e.currentTarget, async () => {
@@ -1069,6 +1124,25 @@ function detailsDialog(doc, refresh, sharedAs = null) {
         : h("p", { class: "muted" }, "Only you can see this document."),
       form);
     if (focus && focusLost()) who.focus();
+  }
+  // The owner changes view/edit in place: the same share, its permission changed (making an
+  // editor view-only ends the links they made, the API says so in the README).
+  function permissionInPlace(share) {
+    const name = shareName(share);
+    const select = h("select", { class: "small", "aria-label": `Permission of ${name}`, disabled: !share.username },
+      h("option", { value: "view", selected: share.permission === "view" }, "Can view"),
+      h("option", { value: "edit", selected: share.permission === "edit" }, "Can edit"));
+    select.addEventListener("change", () => busy(select, async () => {
+      try {
+        await api("POST", `documents/${encodeURIComponent(doc.document_id)}/shares`, { json: { username: share.username, permission: select.value } });
+      } catch (error) {
+        select.value = share.permission;
+        throw error;
+      }
+      share.permission = select.value;
+      announce(`${name} ${select.value === "edit" ? "can now edit" : "can now only view"} ${doc.name}.`);
+    }));
+    return select;
   }
   if (role === "owner") loadShares();
   else clear(sharing, h("h3", { id: `share-title-${doc.document_id}` }, "Sharing"),
@@ -1205,9 +1279,10 @@ export async function sharedView(main, params, ctx) {
     items.length
       ? h("div", { class: "table-wrap" }, h("table", { class: "documents" },
         h("caption", { class: "visually-hidden" }, "Documents shared with you"),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Access"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Modified"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Shared by"), h("th", { scope: "col" }, "Access"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Modified"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
         h("tbody", {}, items.map((doc) => h("tr", { dataset: { documentId: doc.document_id } },
           h("td", { class: "name", "data-label": "Name" }, h("button", { type: "button", class: "link doc-open", onclick: () => openDocument(doc.document_id, refresh, doc) }, doc.name)),
+          h("td", { "data-label": "Shared by", class: "shared-by" }, doc.owner_username || "—"),
           h("td", { "data-label": "Access" }, doc.permission === "edit" ? "Can edit" : "Can view"),
           h("td", { class: "num", "data-label": "Size" }, formatBytes(doc.size)),
           h("td", { "data-label": "Modified" }, timeElement(doc.modified_at)),

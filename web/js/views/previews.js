@@ -208,9 +208,10 @@ export function previewFrame(doc, size = "small") {
  * The grid of a page of documents: a card per document with its thumbnail, name and size.
  * `open(doc)` opens its details (with the large preview); `actions(doc)` gives the card's buttons.
  */
-export function gridOf(items, { open, caption, meta, actions }) {
+export function gridOf(items, { open, caption, meta, actions, pick }) {
   return h("ul", { class: "doc-grid", "aria-label": caption },
     items.map((doc) => h("li", { class: "doc-card", dataset: { documentId: doc.document_id } },
+      pick ? h("div", { class: "card-pick pick" }, pick(doc)) : null,
       h("button", { type: "button", class: "card-open", "aria-label": `Open ${doc.name}`, onclick: () => open(doc) },
         previewFrame(doc, "small")),
       h("div", { class: "card-text" },

@@ -67,6 +67,10 @@ class ShareCreated(Event):
     document_id: str
     grantee_id: str
     permission: str
+    document_name: str = ""
+    """The document's name when it was shared, for the grantee's mail (issue 37)."""
+    owner_username: str = ""
+    """Who shared it, for the grantee's mail ("" from before issue 37)."""
 
 
 class FileTrashed(Event):

@@ -219,6 +219,9 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem_response(exc.status, exc.problem, exc.title, exc.detail(), exc.extra())
         if exc.status == 503:
             response.headers.setdefault("Retry-After", str(getattr(exc, "retry_after", RETRY_AFTER_SECONDS)))
+        elif exc.status == 429 and hasattr(exc, "retry_after"):
+            # A limit that says when it lifts (e.g. metadata's people lookups).
+            response.headers.setdefault("Retry-After", str(exc.retry_after))
         return response
 
     async def outage(request: Request, exc: Exception) -> JSONResponse:

@@ -182,7 +182,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             ),
             claimant=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         ),
-        sharing=Sharing(uow, reads),
+        sharing=Sharing(uow, reads, region=settings.region),
         links=links,
         link_sweeper=LinkSweeper(links, interval=settings.link_sweep_interval_seconds),
         store=store,

@@ -87,6 +87,12 @@ class InMemoryProjection:
     async def by_username(self, username: str) -> Doc | None:
         return next((copy.deepcopy(r) for r in self.rows.values() if r.get("username") == username), None)
 
+    async def named(self, account_ids: set[str], pattern: str, limit: int) -> list[Doc]:
+        import re
+
+        found = [r for r in self.rows.values() if r["_id"] in account_ids and re.match(pattern, r.get("username", ""))]
+        return [copy.deepcopy(r) for r in sorted(found, key=lambda r: r["username"])[:limit]]
+
     async def deleted_since(self, since: Any) -> list[Doc]:
         return [
             {"_id": r["_id"], "deleted_at": r["deleted_at"]}
@@ -213,6 +219,16 @@ class InMemorySharing:
     def __init__(self) -> None:
         self.shares: dict[str, Doc] = {}
         self.follows: dict[str, Doc] = {}
+        self.lookups: Counter[str] = Counter()
+
+    async def contacts_of(self, account_id: str, limit: int = 1000) -> set[str]:
+        mine = {s["grantee_id"] for s in self.shares.values() if s["owner_id"] == account_id}
+        theirs = {s["owner_id"] for s in self.shares.values() if s["grantee_id"] == account_id}
+        return mine | theirs
+
+    async def count_lookup(self, account_id: str, window: int) -> int:
+        self.lookups[f"{account_id}:{window}"] += 1
+        return self.lookups[f"{account_id}:{window}"]
 
     async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str) -> bool:
         key = f"{document_id}:{grantee_id}"
@@ -468,7 +484,7 @@ def world() -> World:
         repos=repos,
         accounts=Accounts(uow, repos, "here", replication_written=lambda: woken.append("replication")),
         documents=Documents(uow, repos, limits, garbage_written=lambda: woken.append("garbage")),
-        sharing=Sharing(uow, repos),
+        sharing=Sharing(uow, repos, region="here"),
         folders=Folders(uow, repos, FolderLimits(batch=3, wait_seconds=5), claimant="here-1"),
         woken=woken,
     )

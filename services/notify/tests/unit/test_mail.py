@@ -180,4 +180,5 @@ def test_unknown_kind_is_refused() -> None:
         "share.links",
         "security",
         "webhooks",
+        "share.received",
     }

@@ -47,6 +47,7 @@ async def test_preferences_change_only_the_kinds_given() -> None:
             "share_links": "instant",
             "security": "instant",
             "webhooks": "instant",
+            "share_received": "instant",
         }
         refused = await client.put("/notifications/preferences", json={"file_modified": "never"}, headers=headers)
         assert refused.status_code == 422

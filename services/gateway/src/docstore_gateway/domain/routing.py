@@ -229,6 +229,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/documents/{document_id}/shares"),
         ("DELETE", "/documents/{document_id}/shares/{grantee_id}"),
         ("GET", "/shared"),
+        ("GET", "/people"),  # finding a person to share with (issue 37)
         ("PUT", "/documents/{document_id}/follow"),
         ("DELETE", "/documents/{document_id}/follow"),
         ("POST", "/documents/{document_id}/links"),  # public share links (the page itself is /s/{token})

@@ -44,6 +44,13 @@ class AccountProjection:
     async def by_username(self, username: str) -> Doc | None:
         return await self.collection.find_one({"username": username}, session=self.session)
 
+    async def named(self, account_ids: set[str], pattern: str, limit: int) -> list[Doc]:
+        """Those of `account_ids` whose username matches `pattern` (an anchored prefix), by username."""
+        found = self.collection.find(
+            {"_id": {"$in": sorted(account_ids)}, "username": {"$regex": pattern}}, session=self.session
+        )
+        return await found.sort("username", 1).limit(limit).to_list(None)
+
     async def deleted_since(self, since: Any) -> list[Doc]:
         """Accounts deleted at or after `since`: `{_id, deleted_at}` each."""
         found = self.collection.find({"deleted_at": {"$gte": since}}, {"_id": 1, "deleted_at": 1}, session=self.session)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,12 +18,39 @@ class SharingRepository:
     def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
         self.shares = db["shares"]
         self.follows = db["follows"]
+        self.lookups = db["people_lookups"]
         self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index([("grantee_id", 1), ("created_at", -1)])
         await self.shares.create_index("document_id")
         await self.follows.create_index([("follower_id", 1), ("created_at", -1)])
+        await self.shares.create_index([("owner_id", 1), ("grantee_id", 1)])
+        await self.lookups.create_index("expires_at", expireAfterSeconds=0)
+
+    async def contacts_of(self, account_id: str, limit: int = 1000) -> set[str]:
+        """The accounts `account_id` shares with or is shared with by (at most `limit` of each
+        kind): the people its suggestions may name."""
+        mine = await self.shares.aggregate(
+            [{"$match": {"owner_id": account_id}}, {"$group": {"_id": "$grantee_id"}}, {"$limit": limit}],
+            session=self.session,
+        )
+        theirs = await self.shares.aggregate(
+            [{"$match": {"grantee_id": account_id}}, {"$group": {"_id": "$owner_id"}}, {"$limit": limit}],
+            session=self.session,
+        )
+        return {row["_id"] async for row in mine} | {row["_id"] async for row in theirs}
+
+    async def count_lookup(self, account_id: str, window: int) -> int:
+        """Count one people lookup of `account_id` in the minute `window`; the count so far."""
+        row = await self.lookups.find_one_and_update(
+            {"_id": f"{account_id}:{window}"},
+            {"$inc": {"n": 1}, "$setOnInsert": {"expires_at": datetime.now(UTC) + timedelta(minutes=2)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+        return int((row or {}).get("n", 1))
 
     async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str) -> bool:
         """Grant or change a share; True when it is new."""

@@ -306,9 +306,26 @@ class ShareOut(BaseModel):
     permission: str
 
 
+class PersonOut(BaseModel):
+    """A person the share dialog may suggest (`GET /people`)."""
+
+    username: str
+    known: bool = Field(description="the caller already shares with this person (either way)")
+    shareable: bool = Field(description="a document of this region can be shared with them")
+    note: str | None = Field(default=None, description="why not, in words, when not shareable")
+
+
+class PeopleOut(BaseModel):
+    """At most 8 suggestions: a short answer, not a list to page through."""
+
+    people: list[PersonOut]
+
+
 class SharedDocumentOut(BaseModel):
     document_id: str
     owner_id: str
+    owner_username: str | None = None
+    """Who shared it (issue 37): the owner's username; null only for an account metadata does not know."""
     permission: str
     name: str
     version: int

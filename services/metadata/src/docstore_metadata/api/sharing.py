@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from docstore_kit.auth import CurrentAccountId
+from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
 from docstore_metadata.api.deps import SharingDep
 from docstore_metadata.api.schemas import (
@@ -14,6 +15,8 @@ from docstore_metadata.api.schemas import (
     DocumentIdPath,
     FollowOut,
     FollowPage,
+    PeopleOut,
+    PersonOut,
     PreviewStateOut,
     SharedDocumentOut,
     SharedPage,
@@ -49,8 +52,14 @@ async def shares(
     cursor: CursorQuery = None,
 ) -> SharePage:
     rows, next_cursor = await sharing.shares_of(account_id, document_id, cursor=cursor, limit=limit)
+    names = await sharing.usernames({row["grantee_id"] for row in rows})
     items = [
-        ShareOut(document_id=row["document_id"], grantee_id=row["grantee_id"], permission=row["permission"])
+        ShareOut(
+            document_id=row["document_id"],
+            grantee_id=row["grantee_id"],
+            username=names.get(row["grantee_id"]),
+            permission=row["permission"],
+        )
         for row in rows
     ]
     return SharePage.of(request, items, next_cursor, limit)
@@ -68,6 +77,22 @@ async def unshare(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.get(
+    "/people",
+    summary="Find a person to share with: an exact username, or people you already share with by prefix",
+    responses=problem_responses(422, 429),
+)
+async def people(
+    account_id: CurrentAccountId,
+    sharing: SharingDep,
+    q: Annotated[str, Query(min_length=1, max_length=64, description="what was typed: a username or its start")],
+) -> PeopleOut:
+    """Suggestions never reach beyond the people the caller already shares with (either way) and
+    the one account named exactly; at most 60 lookups a minute (429 with `Retry-After` beyond)."""
+    found = await sharing.people.lookup(account_id, q)
+    return PeopleOut(people=[PersonOut.model_validate(row) for row in found])
+
+
 @router.get("/shared", summary="Documents other accounts share with the caller")
 async def shared_with_me(
     request: Request, account_id: CurrentAccountId, sharing: SharingDep, limit: Limit = 50, cursor: CursorQuery = None
@@ -75,10 +100,12 @@ async def shared_with_me(
     """A page may hold fewer than `limit` documents while `next_cursor` is set: shares of documents
     in their owner's trash are read and left out."""
     found, next_cursor = await sharing.shared_with(account_id, cursor=cursor, limit=limit)
+    names = await sharing.usernames({document["account_id"] for _, document in found})
     items = [
         SharedDocumentOut(
             document_id=document["_id"],
             owner_id=document["account_id"],
+            owner_username=names.get(document["account_id"]),
             permission=row["permission"],
             name=document["name"],
             version=document["current_version"],

@@ -13,12 +13,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from docstore_events import AccountCreated, AccountDeleted, AccountPlanChanged, AccountUsernameConflicted
+from docstore_events import (
+    AccountCreated,
+    AccountDeleted,
+    AccountPlanChanged,
+    AccountReplicated,
+    AccountUsernameConflicted,
+)
 from docstore_events.base import Event
 from docstore_events.credentials import AccountEmailVerified
 
-PROJECTED = (AccountCreated, AccountPlanChanged, AccountDeleted, AccountEmailVerified, AccountUsernameConflicted)
-"""The events the projection is made of."""
+PROJECTED = (
+    AccountCreated,
+    AccountPlanChanged,
+    AccountDeleted,
+    AccountEmailVerified,
+    AccountUsernameConflicted,
+    AccountReplicated,
+)
+"""The events the projection is made of. `account.replicated` is another region's account this
+region now knows (username, home region, status): sharing tells the truth about it (issue 37, D4)
+instead of "nobody is called that"."""
 
 
 def changes_for(event: Event, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -38,6 +53,9 @@ def changes_for(event: Event, at: datetime) -> tuple[dict[str, Any], dict[str, A
         return {"status": "deleted", "deleted_at": at}, {"username": event.username}
     if isinstance(event, AccountEmailVerified):
         return {"email_verified": True}, {}
+    if isinstance(event, AccountReplicated):
+        # Each replica event carries the whole minimal state; a replica has no plan or address here.
+        return {"username": event.username, "home_region": event.home_region, "status": event.status}, {}
     if isinstance(event, AccountUsernameConflicted):
         return {"status": "username_conflict"}, {"username": event.username}
     raise TypeError(f"not an event of the account projection: {type(event).__name__}")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
-from docstore_kit.errors import Forbidden, Invalid, NotFound
+from docstore_kit.errors import Conflict, Forbidden, Invalid, NotFound
 from docstore_metadata.domain.documents import DocumentNotFound
 
 Access = Literal["owner", "edit", "view"]
@@ -38,6 +38,29 @@ class UnknownUser(NotFound):
         self.username = username
 
 
+class GranteeInOtherRegion(Conflict):
+    """Sharing with an account whose home is another region (issue 37, D4).
+
+    A document and its bytes live in its owner's region only, and a grantee lists and downloads
+    from their own region, which holds no copy of it: such a share could never be opened. So it is
+    refused with the truth, and the way that works today (a public link), instead of "nobody is
+    called that" or a share that silently leads nowhere."""
+
+    problem: ClassVar[str] = "grantee-in-other-region"
+    title: ClassVar[str] = "The person is in another region"
+
+    def __init__(self, username: str, home_region: str) -> None:
+        super().__init__(
+            f"{username}'s account is in another DocStore region ({home_region}), and documents cannot "
+            f"be shared across regions yet. Send {username} a public link to this document instead."
+        )
+        self.username = username
+        self.home_region = home_region
+
+    def extra(self) -> dict[str, Any]:
+        return {"username": self.username, "home_region": self.home_region}
+
+
 class SharedWithOwner(Invalid):
     """Sharing a document with its own owner."""
 
@@ -49,6 +72,18 @@ class SharedWithOwner(Invalid):
 class Visible:
     document: Mapping[str, Any]
     access: Access
+
+
+def grantee_here(grantee: Mapping[str, Any] | None, username: str, region: str) -> Mapping[str, Any]:
+    """The account a document may be shared with: one of this region (`region`; "" when unknown,
+    as in tests of one region) that is not deleted. `UnknownUser` for nobody (or an account that no
+    longer exists), `GranteeInOtherRegion` for a person whose home is elsewhere."""
+    if grantee is None or grantee.get("status", "active") == "deleted":
+        raise UnknownUser(username)
+    home = str(grantee.get("home_region") or "")
+    if region and home and home != region:
+        raise GranteeInOtherRegion(str(grantee.get("username") or username), home)
+    return grantee
 
 
 def access_to(

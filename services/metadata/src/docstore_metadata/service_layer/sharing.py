@@ -18,13 +18,14 @@ from docstore_metadata.domain.accounts import normalise_username
 from docstore_metadata.domain.credentials import require_verified_email
 from docstore_metadata.domain.sharing import (
     SharedWithOwner,
-    UnknownUser,
     Visible,
     access_to,
+    grantee_here,
     owner_only,
     writable,
 )
 from docstore_metadata.service_layer.link_revocation import revoke_links_made_by
+from docstore_metadata.service_layer.people import People
 
 Tx = Transaction[Repositories]
 
@@ -45,10 +46,14 @@ async def owned(repos: Repositories, account_id: str, document_id: str, action: 
 
 
 class Sharing:
-    def __init__(self, uow: UnitOfWork[Repositories], reads: Repositories) -> None:
-        """`reads`: repositories outside any transaction."""
+    def __init__(self, uow: UnitOfWork[Repositories], reads: Repositories, *, region: str = "") -> None:
+        """`reads`: repositories outside any transaction; `region`: this region (a grantee must be
+        at home here, `domain.sharing.grantee_here`)."""
         self.uow = uow
         self.reads = reads
+        self.region = region
+        self.people = People(reads, region=region)
+        """Finding a person to share with (`domain/people.py`)."""
 
     async def visible(self, account_id: str, document_id: str) -> Visible:
         return await visible(self.reads, account_id, document_id)
@@ -59,10 +64,9 @@ class Sharing:
 
     async def share(self, owner_id: str, document_id: str, username: str, permission: str) -> dict[str, Any]:
         document = await owned(self.reads, owner_id, document_id, "share it")
-        require_verified_email(await self.reads.owners.by_id(owner_id), "share documents")
-        grantee = await self.reads.owners.by_username(normalise_username(username))
-        if grantee is None:
-            raise UnknownUser(username)
+        owner = await self.reads.owners.by_id(owner_id)
+        require_verified_email(owner, "share documents")
+        grantee = grantee_here(await self.reads.owners.by_username(normalise_username(username)), username, self.region)
         if grantee["_id"] == owner_id:
             raise SharedWithOwner()
 
@@ -74,7 +78,12 @@ class Sharing:
             if await tx.repos.sharing.share(document_id, owner_id, grantee["_id"], permission):
                 tx.emit(
                     ShareCreated(
-                        account_id=owner_id, document_id=document_id, grantee_id=grantee["_id"], permission=permission
+                        account_id=owner_id,
+                        document_id=document_id,
+                        grantee_id=grantee["_id"],
+                        permission=permission,
+                        document_name=str(document.get("name") or ""),
+                        owner_username=str((owner or {}).get("username") or ""),
                     )
                 )
 
@@ -129,6 +138,16 @@ class Sharing:
             if document is not None and not document.get("trashed"):
                 out.append((row, document))
         return out, offset_cursor(skip + limit) if len(rows) > limit else None
+
+    async def usernames(self, account_ids: set[str]) -> dict[str, str]:
+        """The username of each of these accounts that metadata knows (its projection of accounts):
+        who shared a document, who it is shared with. An account nobody knows is left out."""
+        out = {}
+        for account_id in account_ids:
+            account = await self.reads.owners.by_id(account_id)
+            if account is not None and account.get("username"):
+                out[account_id] = str(account["username"])
+        return out
 
     async def follow(self, account_id: str, document_id: str) -> None:
         found = await self.visible(account_id, document_id)

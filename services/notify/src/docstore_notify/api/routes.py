@@ -48,6 +48,8 @@ class Preferences(BaseModel):
     """A mail when the account signs in from a device or address it had not used before."""
     webhooks: Mode | None = None
     """A mail when one of the account's webhooks is turned off after failing."""
+    share_received: Mode | None = None
+    """A mail when someone shares a file with the account (who, which file, view or edit)."""
 
     @staticmethod
     def field_kind(field: str) -> str:

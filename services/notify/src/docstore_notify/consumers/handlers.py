@@ -22,6 +22,7 @@ from docstore_events.runtime import EventRuntime
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
 from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice, revoked_notice
 from docstore_notify.domain.notices import Notice
+from docstore_notify.domain.share_mails import share_received_notice
 from docstore_notify.domain.sign_in_mails import new_sign_in_notice
 from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.webhooks import Webhooks
@@ -51,7 +52,7 @@ def handlers(notifier: Notifier, webhooks: Webhooks | None = None) -> dict[type[
         FileTrashed: hook,
         FileRestored: hook,
         FileDeleted: hook,
-        ShareCreated: hook,
+        ShareCreated: lambda e: both(n.notify(e.id, share_received_notice(e.data)), e),
         AccountCreated: lambda e: n.remember_recipient(e.id, e.data),
         AccountEmailVerified: lambda e: n.verify_recipient(e.id, e.data),
         QuotaWarningReached: lambda e: n.notify(e.id, Notice.quota_warning(e.data)),

@@ -28,6 +28,7 @@ from docstore_notify.domain.message import QUOTA_RESTORED as QUOTA_RESTORED
 from docstore_notify.domain.message import QUOTA_WARNING as QUOTA_WARNING
 from docstore_notify.domain.message import SECURITY as SECURITY
 from docstore_notify.domain.message import SHARE_LINKS as SHARE_LINKS
+from docstore_notify.domain.message import SHARE_RECEIVED as SHARE_RECEIVED
 from docstore_notify.domain.message import UPLOAD_EXPIRED as UPLOAD_EXPIRED
 from docstore_notify.domain.message import WEBHOOKS as WEBHOOKS
 from docstore_notify.domain.message import Message as Message
@@ -35,6 +36,7 @@ from docstore_notify.domain.message import document_url as document_url
 from docstore_notify.domain.message import html_page as _html
 from docstore_notify.domain.message import safe_filename as safe_filename
 from docstore_notify.domain.message import text_body as _text
+from docstore_notify.domain.share_mails import render_share_mail
 from docstore_notify.domain.sign_in_mails import render_security_mail
 from docstore_notify.domain.webhook_mails import render_webhook_mail
 
@@ -284,6 +286,7 @@ def describe(kind: str) -> str:
         SHARE_LINKS: "mails about your public links",
         SECURITY: "new sign-in alerts",
         WEBHOOKS: "mails about your webhooks",
+        SHARE_RECEIVED: "mails about files shared with you",
         DIGEST: "digest mails",
     }.get(kind, "these mails")
 
@@ -317,6 +320,8 @@ def render(kind: str, params: dict[str, Any], *, app_url: str = "") -> Message:
         return render_security_mail(params, app_url=app_url)
     if kind == WEBHOOKS:
         return render_webhook_mail(params, app_url=app_url)
+    if kind == SHARE_RECEIVED:
+        return render_share_mail(params, app_url=app_url)
     if kind == DIGEST:
         return _digest(list(params["items"]))
     raise ValueError(f"unknown notification kind {kind!r}")

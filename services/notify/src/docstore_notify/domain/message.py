@@ -28,7 +28,19 @@ SECURITY = "security"
 """Mails about the account's safety: a sign-in from a new device (`sign_in_mails.py`)."""
 WEBHOOKS = "webhooks"
 """Mails about the account's webhooks: an endpoint disabled after failing (`webhook_mails.py`)."""
-KINDS = (QUOTA_WARNING, QUOTA_EXCEEDED, QUOTA_RESTORED, UPLOAD_EXPIRED, FILE_MODIFIED, SHARE_LINKS, SECURITY, WEBHOOKS)
+SHARE_RECEIVED = "share.received"
+"""Someone shared a document with the account (`share_mails.py`, issue 37)."""
+KINDS = (
+    QUOTA_WARNING,
+    QUOTA_EXCEEDED,
+    QUOTA_RESTORED,
+    UPLOAD_EXPIRED,
+    FILE_MODIFIED,
+    SHARE_LINKS,
+    SECURITY,
+    WEBHOOKS,
+    SHARE_RECEIVED,
+)
 """The kinds of notification a user chooses instant, digest or off for."""
 DIGEST = "digest"
 """The digest mail itself (not a preference: it carries the kinds set to `digest`)."""

@@ -1,0 +1,43 @@
+"""Looking up a person to share with (issue 37): the rules are `domain/people.py`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from docstore_metadata.adapters.repositories import Repositories
+from docstore_metadata.domain.people import (
+    LOOKUPS_PER_MINUTE,
+    SUGGESTIONS_MAX,
+    TooManyLookups,
+    person,
+    prefix_pattern,
+    query_of,
+    usable,
+)
+
+
+class People:
+    def __init__(self, reads: Repositories, *, region: str = "", lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+        self.reads = reads
+        self.region = region
+        self.lookups_per_minute = lookups_per_minute
+
+    async def lookup(self, account_id: str, raw: str, *, limit: int = SUGGESTIONS_MAX) -> list[dict[str, Any]]:
+        """The exact match first (if any), then people the caller already shares with whose
+        username starts with the query, by username; at most `limit`."""
+        q = query_of(raw)
+        window = int(time.time() // 60)
+        if await self.reads.sharing.count_lookup(account_id, window) > self.lookups_per_minute:
+            raise TooManyLookups()
+        found: list[dict[str, Any]] = []
+        contacts = await self.reads.sharing.contacts_of(account_id)
+        exact = await self.reads.projection.by_username(q)
+        if usable(exact, account_id):
+            assert exact is not None
+            found.append(person(exact, self.region, known=exact["_id"] in contacts))
+        if contacts:
+            for row in await self.reads.projection.named(contacts, prefix_pattern(q), limit):
+                if usable(row, account_id) and row["username"] != q:
+                    found.append(person(row, self.region, known=True))
+        return found[:limit]

@@ -1,0 +1,48 @@
+"""The "NAME shared “file” with you" mail (kind `share.received`, issue 37): the person a document
+was shared with is told who shared what, and may they only view or also edit, with the web app's
+Shared page to open it. Pure. Never a link that acts by itself: opening the page needs a login."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from docstore_events import ShareCreated
+from docstore_notify.domain.message import SHARE_RECEIVED, Message, safe_filename
+from docstore_notify.domain.message import html_page as _html
+from docstore_notify.domain.message import text_body as _text
+from docstore_notify.domain.notices import Notice
+
+
+def share_received_notice(event: ShareCreated) -> Notice:
+    """The grantee's notice of a new share (a change of permission emits no `share.created`)."""
+    return Notice(
+        event.grantee_id,
+        SHARE_RECEIVED,
+        {
+            "document_id": event.document_id,
+            "name": event.document_name,
+            "by": event.owner_username,
+            "permission": event.permission,
+        },
+    )
+
+
+def shared_url(app_url: str) -> str:
+    return f"{app_url.rstrip('/')}/#/shared" if app_url else ""
+
+
+def render_share_mail(params: dict[str, Any], *, app_url: str = "") -> Message:
+    name = safe_filename(str(params.get("name") or "a file"))
+    by = safe_filename(str(params.get("by") or "Someone"))
+    edit = params.get("permission") == "edit"
+    subject = f"{by} shared “{name}” with you"
+    lead = f"{by} shared “{name}” with you on DocStore. You can " + (
+        "view it, download it and upload new versions." if edit else "view and download it."
+    )
+    url = shared_url(app_url)
+    where = f"Open it from “Shared with me”: {url}" if url else "Open it from “Shared with me” in DocStore."
+    html_where = (
+        f'Open it from <a href="{html.escape(url, quote=True)}">“Shared with me”</a>.' if url else html.escape(where)
+    )
+    return Message(subject, _text([lead, where]), _html(html.escape(subject), [html.escape(lead), html_where]))
