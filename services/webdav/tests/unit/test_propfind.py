@@ -148,3 +148,62 @@ def test_infinity_goes_to_wsgidav() -> None:
     called: list[str] = []
     propfind.handle(Provider(Res("")), environ(depth="infinity"), None, lambda env, start: called.append("wsgidav"))
     assert called == ["wsgidav"]
+
+
+class Rows:
+    """A collection that counts its queries (find_one / find with $in)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.queries = 0
+
+    def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        self.queries += 1
+        return next((r for r in self.rows if r["_id"] == query["_id"]), None)
+
+    def find(self, query: dict[str, Any], *_: Any) -> list[dict[str, Any]]:
+        self.queries += 1
+        key, cond = next(iter(query.items()))
+        return [r for r in self.rows if r.get(key) in cond["$in"]]
+
+
+def test_a_page_reads_its_dead_properties_in_one_query() -> None:
+    from docstore_webdav.adapters.stores import PRIMED, PropertyStoreMongo
+
+    store = PropertyStoreMongo.__new__(PropertyStoreMongo)
+    store.props = Rows([{"_id": "/acct/a", "props": [{"name": "{x:}colour", "value": "<colour>red</colour>"}]}])
+    urls = [f"/acct/{name}" for name in ("a", "b", "c")]
+    env = {PRIMED: store.many(urls)}
+    assert store.props.queries == 1
+    assert [store.get_properties(url, env) for url in urls] == [["{x:}colour"], [], []]
+    assert store.get_property("/acct/a", "{x:}colour", env) == "<colour>red</colour>"
+    assert store.props.queries == 1  # every later read from the page's one query
+    assert store.get_properties("/acct/a", {}) == ["{x:}colour"] and store.props.queries == 2  # unprimed: asked
+
+
+def test_a_document_reads_its_facts_once_and_again_only_for_new_bytes() -> None:
+    from docstore_webdav.service_layer.provider import Document
+
+    class Facts:
+        calls = 0
+
+        def get(self, account_id: str, document_id: str, sha256: str) -> dict[str, Any]:
+            Facts.calls += 1
+            return {"sha256": sha256, "mtime": 1_700_000_000.0} if sha256 == "b" * 64 else {}
+
+    provider = type("P", (), {"facts": Facts()})()
+    doc = {"document_id": "d1", "sha256": "a" * 64, "size": 3, "modified_at": "2026-01-01T00:00:00Z"}
+    env = {"wsgidav.provider": provider}
+    unknown = Document(provider, "acct", ("x.txt",), doc, env)
+    for _ in range(3):
+        assert unknown.get_last_modified() == 1767225600.0
+    assert Facts.calls == 1  # no row is an answer too: not asked again for each property
+    listed = Document(provider, "acct", ("x.txt",), doc, env, {})
+    assert listed.get_last_modified() == 1767225600.0 and Facts.calls == 1  # the listing's page said "none"
+    listed.doc = doc | {"sha256": "b" * 64}  # a PUT changed the bytes in this request
+    assert listed.get_last_modified() == 1_700_000_000.0 and Facts.calls == 2
+
+
+def test_lock_keys_are_the_lock_managers() -> None:
+    assert propfind.lock_key("/acct/a%20b/") == "/acct/a%20b"
+    assert propfind.lock_key("/acct") == "/acct"
