@@ -27,9 +27,9 @@ password), as a client's would. Then, one at a time:
           /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
           webdav service itself makes to metadata). The documents are made quickly and without
           bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 100 a
-          request, four requests at a time) is asked for documents with its sha256, which upload's dedupe makes server-side
-          (each a new document over the bytes the account already stores; any not deduplicated is
-          sent as its presigned PUT and completed).
+          request, four requests at a time) is asked for documents with its sha256, which
+          upload's dedupe makes server-side (each a new document over the bytes the account
+          already stores; any not deduplicated is sent as its presigned PUT and completed).
 
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
 means as fast as raw S3); with `--json`, the last line of stdout is one JSON object of every figure.
