@@ -27,7 +27,7 @@ password), as a client's would. Then, one at a time:
           /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
           webdav service itself makes to metadata). The documents are made quickly and without
           bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 100 a
-          request, four requests at a time) is asked for documents with its sha256, which
+          request, one at a time) is asked for documents with its sha256, which
           upload's dedupe makes server-side (each a new document over the bytes the account
           already stores; any not deduplicated is sent as its presigned PUT and completed).
 
@@ -344,7 +344,7 @@ def small_files(
 
 
 def make_documents(
-    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 4
+    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 1
 ) -> float:
     """`count` documents named doc-NNNNNN.txt in `folder`, through the batch route with the sha256
     of bytes the account already stores (upload's dedupe makes each server-side), `workers`
