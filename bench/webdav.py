@@ -27,9 +27,9 @@ password), as a client's would. Then, one at a time:
           /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
           webdav service itself makes to metadata). The documents are made quickly and without
           bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 100 a
-          request) is asked for documents with its sha256, which upload's dedupe makes server-side
-          (each a new document over the bytes the account already stores; any not deduplicated is
-          sent as its presigned PUT and completed).
+          request, one at a time) is asked for documents with its sha256, which
+          upload's dedupe makes server-side (each a new document over the bytes the account
+          already stores; any not deduplicated is sent as its presigned PUT and completed).
 
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
 means as fast as raw S3); with `--json`, the last line of stdout is one JSON object of every figure.
@@ -52,6 +52,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -342,36 +343,47 @@ def small_files(
 # --- PROPFIND on a large folder ------------------------------------------------------------------
 
 
-def make_documents(api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes) -> float:
+def make_documents(
+    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 1
+) -> float:
     """`count` documents named doc-NNNNNN.txt in `folder`, through the batch route with the sha256
-    of bytes the account already stores (upload's dedupe makes each server-side). Seconds taken."""
+    of bytes the account already stores (upload's dedupe makes each server-side), `workers`
+    batches at a time. Seconds taken."""
     sha = hashlib.sha256(payload).hexdigest()
     started = time.perf_counter()
-    with httpx.Client(timeout=120) as s3:
-        for first in range(0, count, 100):
-            items = [
-                {
-                    "filename": f"doc-{n:06d}.txt",
-                    "size": len(payload),
-                    "content_type": "text/plain",
-                    "path": folder,
-                    "sha256": sha,
-                    "put": True,
-                }
-                for n in range(first, min(first + 100, count))
-            ]
+
+    def batch(first: int, s3: httpx.Client) -> None:
+        items = [
+            {
+                "filename": f"doc-{n:06d}.txt",
+                "size": len(payload),
+                "content_type": "text/plain",
+                "path": folder,
+                "sha256": sha,
+                "put": True,
+            }
+            for n in range(first, min(first + 100, count))
+        ]
+        for _ in range(10):  # a loaded machine's 503 (Retry-After) is waited out, not fatal
             granted = api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
-            granted.raise_for_status()
-            grants = [r["grant"] for r in granted.json()["results"]]
-            assert all(grants), granted.text[:500]
-            sent = [g for g in grants if not g.get("deduplicated")]
-            for g in sent:
-                s3.put(g["put"]["url"], content=payload, headers=g["put"]["headers"]).raise_for_status()
-            if sent:
-                done = api.post(
-                    "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in sent]}
-                )
-                done.raise_for_status()
+            if granted.status_code != 503:
+                break
+            time.sleep(float(granted.headers.get("retry-after", "1")))
+        granted.raise_for_status()
+        grants = [r["grant"] for r in granted.json()["results"]]
+        assert all(grants), granted.text[:500]
+        sent = [g for g in grants if not g.get("deduplicated")]
+        for g in sent:
+            s3.put(g["put"]["url"], content=payload, headers=g["put"]["headers"]).raise_for_status()
+        if sent:
+            done = api.post(
+                "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in sent]}
+            )
+            done.raise_for_status()
+
+    with httpx.Client(timeout=120) as s3, ThreadPoolExecutor(max_workers=workers) as pool:
+        for made in [pool.submit(batch, first, s3) for first in range(0, count, 100)]:
+            made.result()
     return time.perf_counter() - started
 
 

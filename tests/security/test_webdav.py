@@ -168,3 +168,31 @@ async def test_oversized_xml_and_infinite_depth_are_refused(api: httpx.AsyncClie
     assert (await api.request("PROPFIND", base, auth=auth, content=huge, headers={"Depth": "0"})).status_code == 413
     infinite = await api.request("PROPFIND", base, auth=auth, headers={"Depth": "infinity"})
     assert infinite.status_code == 403 and b"propfind-finite-depth" in infinite.content
+
+
+async def test_malformed_propfind_bodies_are_refused_before_any_listing(
+    api: httpx.AsyncClient, two: tuple[User, User]
+) -> None:
+    """PROPFIND Depth 1 is answered streamed (service_layer/propfind.py): its body is still read,
+    limited and checked whole before the status and the first member are sent."""
+    owner, _ = two
+    auth = await app_password(api, owner, "webdav-sync")
+    base = f"/remote.php/dav/files/{owner.username}/"
+    assert (await api.put(base + "listed.txt", content=b"x", auth=auth)).status_code == 201
+    bad = (
+        b"not xml at all",
+        b'<D:propfind xmlns:D="DAV:"><D:allprop/><D:prop><D:getetag/></D:prop></D:propfind>',
+        b'<D:propfind xmlns:D="DAV:"><D:propname/><D:allprop/></D:propfind>',
+        b'<D:propertyupdate xmlns:D="DAV:"><D:set/></D:propertyupdate>',
+    )
+    for depth in ("0", "1"):
+        for body in bad:
+            answer = await api.request("PROPFIND", base, auth=auth, content=body, headers={"Depth": depth})
+            assert answer.status_code == 400, (depth, body, answer.status_code)
+            assert b"listed.txt" not in answer.content
+    entity = b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
+    assert (await api.request("PROPFIND", base, auth=auth, content=entity, headers={"Depth": "1"})).status_code == 400
+    huge = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>' + b"<D:x/>" * 30_000 + b"</D:prop></D:propfind>"
+    assert (await api.request("PROPFIND", base, auth=auth, content=huge, headers={"Depth": "1"})).status_code == 413
+    fine = await api.request("PROPFIND", base, auth=auth, headers={"Depth": "1"})
+    assert fine.status_code == 207 and b"listed.txt" in fine.content

@@ -92,6 +92,11 @@ class LockStorageMongo:
     def delete(self, token: str) -> bool:
         return self.locks.delete_one({"_id": token}).deleted_count == 1
 
+    def locked_roots(self, roots: list[str]) -> set[str]:
+        """Which of these lock roots hold a live lock of their own (one query for a PROPFIND page)."""
+        found = self.locks.find({"root": {"$in": roots}, "expire": {"$gte": time.time()}}, {"root": 1})
+        return {row["root"] for row in found}
+
     def get_lock_list(self, path: str, *, include_root: bool, include_children: bool, token_only: bool) -> list[Any]:
         root = lock_root(path)
         ors: list[dict[str, Any]] = []
@@ -116,6 +121,10 @@ def _regex_escape(text: str) -> str:
     return re.escape(text)
 
 
+PRIMED = "docstore.dead"
+"""environ key of a PROPFIND page's dead properties, read in one query (service_layer/propfind.py)."""
+
+
 class PropertyStoreMongo:
     """WsgiDAV's property manager interface (dead properties, PROPPATCH), in MongoDB: one document
     per resource, its properties as a list (names are XML names: `{ns}local`)."""
@@ -126,14 +135,24 @@ class PropertyStoreMongo:
     def __repr__(self) -> str:
         return "PropertyStoreMongo"
 
-    def _row(self, url: str) -> dict[str, Any]:
+    def _row(self, url: str, environ: Any = None) -> dict[str, Any]:
+        primed = environ.get(PRIMED) if isinstance(environ, dict) else None
+        if primed is not None and url in primed:  # a PROPFIND page read them all at once
+            return {"_id": url, "props": primed[url]}
         return self.props.find_one({"_id": url}) or {"_id": url, "props": []}
 
+    def many(self, urls: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The dead properties of many resources in one query: {url: rows} (every url, [] for none)."""
+        found: dict[str, list[dict[str, Any]]] = {url: [] for url in urls}
+        for row in self.props.find({"_id": {"$in": urls}}):
+            found[row["_id"]] = row["props"]
+        return found
+
     def get_properties(self, norm_url: str, environ: Any = None) -> list[str]:
-        return [p["name"] for p in self._row(norm_url)["props"]]
+        return [p["name"] for p in self._row(norm_url, environ)["props"]]
 
     def get_property(self, norm_url: str, name: str, environ: Any = None) -> Any:
-        for prop in self._row(norm_url)["props"]:
+        for prop in self._row(norm_url, environ)["props"]:
             if prop["name"] == name:
                 return prop["value"]
         return None

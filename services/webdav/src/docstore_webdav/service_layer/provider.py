@@ -35,6 +35,8 @@ from docstore_webdav.adapters.backend import Backend, BackendError
 from docstore_webdav.adapters.stores import FileFacts
 from docstore_webdav.domain import properties as oc
 from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
+from docstore_webdav.domain.propfind import pages
+from docstore_webdav.service_layer import propfind
 
 CHUNK = 1 << 20
 ACCOUNT = "docstore.account_id"
@@ -107,6 +109,12 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
     def forget(self, environ: dict[str, Any]) -> None:
         environ.pop(CACHE, None)
 
+    def custom_request_handler(self, environ: dict[str, Any], start_response: Any, default_handler: Any) -> Any:
+        # WsgiDAV's hook (#55): PROPFIND is answered streamed, a page at a time (service_layer/propfind.py).
+        if environ.get("REQUEST_METHOD") == "PROPFIND":
+            return propfind.handle(self, environ, start_response, default_handler)
+        return default_handler(environ, start_response)
+
 
 class _Mixin:
     provider: DocStoreProvider
@@ -118,6 +126,21 @@ class _Mixin:
         # The client's own URL form (`/remote.php/dav/files/<username>/...`), not the internal path.
         internal = f"/{self.account_id}/" + "/".join(self.parts) + ("/" if self.is_collection and self.parts else "")  # type: ignore[attr-defined]
         return str(util.quote(client_href(self.environ[PREFIX], self.account_id, internal), safe="/!*'(),$-_|.~"))
+
+    def get_property_value(self, name: str) -> Any:
+        if name == "{DAV:}lockdiscovery" and self._unlocked():
+            from wsgidav.xml_tools import etree
+
+            return etree.Element(name)
+        return super().get_property_value(name)  # type: ignore[misc]
+
+    def _unlocked(self) -> bool:
+        """Whether the page's one lock query (service_layer/propfind.py) found no direct lock here."""
+        primed = self.environ.get(propfind.LOCKED)
+        if not primed:
+            return False
+        key = propfind.lock_key(self.get_ref_url())  # type: ignore[attr-defined]
+        return key in primed[0] and key not in primed[1]
 
     def _internal(self, parts: tuple[str, ...]) -> str:
         return f"/{self.account_id}/" + "/".join(parts)
@@ -179,24 +202,35 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
     def get_available_bytes(self) -> int | None:
         return self._usage().get("room_bytes")
 
-    def _children(self) -> Iterator[_Mixin]:
+    def member_pages(self, size: int) -> Iterator[list[_Mixin]]:
+        """The members a page at a time (folders, then documents; metadata's cursor pages), each
+        document with its facts (X-OC-Mtime, checksums) read in one query per page."""
         here = folder_path(self.parts)
         try:
-            for item in self.backend.folders(self.account_id, here):
-                yield Folder(self.provider, self.account_id, (*self.parts, item["name"]), item, self.environ)
-            docs = list(self.backend.documents(self.account_id, here))
+            for items in pages(self.backend.folders(self.account_id, here), size):
+                yield [
+                    Folder(self.provider, self.account_id, (*self.parts, item["name"]), item, self.environ)
+                    for item in items
+                ]
+            for docs in pages(self.backend.documents(self.account_id, here), size):
+                facts = self.provider.facts.many(self.account_id, [d["document_id"] for d in docs])
+                yield [
+                    Document(
+                        self.provider,
+                        self.account_id,
+                        (*self.parts, doc["name"]),
+                        doc,
+                        self.environ,
+                        facts.get(doc["document_id"], {}),
+                    )
+                    for doc in docs
+                ]
         except BackendError as error:
             raise dav_error(error) from error
-        facts = self.provider.facts.many(self.account_id, [d["document_id"] for d in docs]) if docs else {}
-        for doc in docs:
-            yield Document(
-                self.provider,
-                self.account_id,
-                (*self.parts, doc["name"]),
-                doc,
-                self.environ,
-                facts.get(doc["document_id"]),
-            )
+
+    def _children(self) -> Iterator[_Mixin]:
+        for page in self.member_pages(200):
+            yield from page
 
     def get_member_list(self) -> list[Any]:
         return list(self._children())
@@ -305,6 +339,7 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         self.parts = parts
         self.doc = doc
         self._facts = facts
+        self._facts_of = doc["sha256"] if doc is not None and facts is not None else None
 
     @property
     def backend(self) -> Backend:
@@ -313,8 +348,11 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
     def facts(self) -> dict[str, Any]:
         if self.doc is None:
             return {}
-        if self._facts is None or self._facts.get("sha256") != self.doc["sha256"]:
+        # Read once per version of the bytes (a listing passes them in, read a page at a time; no
+        # row, {}, is an answer too): not once per property asked.
+        if self._facts is None or self._facts_of != self.doc["sha256"]:
             self._facts = self.provider.facts.get(self.account_id, self.doc["document_id"], self.doc["sha256"])
+            self._facts_of = self.doc["sha256"]
         return self._facts if self._facts.get("sha256") == self.doc["sha256"] else {}
 
     def get_display_name(self) -> str:

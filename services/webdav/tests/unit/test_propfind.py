@@ -1,0 +1,209 @@
+"""PROPFIND's pure parts and its streamed answer (fakes for the provider and its resources)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from wsgidav.dav_error import DAVError
+
+from docstore_webdav.domain.propfind import TAIL, BadPropfind, pages, request_of
+from docstore_webdav.service_layer import propfind
+
+
+def body(xml: str) -> ElementTree.Element:
+    return ElementTree.fromstring(xml)
+
+
+def test_the_request_names_its_mode_and_properties() -> None:
+    assert request_of(None) == ("allprop", [])
+    assert request_of(body('<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>')) == ("allprop", [])
+    assert request_of(body('<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>')) == ("name", [])
+    asked = '<D:propfind xmlns:D="DAV:" xmlns:oc="http://owncloud.org/ns"><D:prop><D:getetag/><oc:checksums/></D:prop></D:propfind>'
+    assert request_of(body(asked)) == ("named", ["{DAV:}getetag", "{http://owncloud.org/ns}checksums"])
+    for bad in (
+        '<D:propfind xmlns:D="DAV:"><D:allprop/><D:prop><D:getetag/></D:prop></D:propfind>',
+        '<D:propfind xmlns:D="DAV:"><D:propname/><D:allprop/></D:propfind>',
+        '<D:propertyupdate xmlns:D="DAV:"/>',
+    ):
+        with pytest.raises(BadPropfind):
+            request_of(body(bad))
+
+
+def test_pages_read_lazily() -> None:
+    taken: list[int] = []
+
+    def items() -> Iterator[int]:
+        for n in range(5):
+            taken.append(n)
+            yield n
+
+    it = pages(items(), 2)
+    assert next(it) == [0, 1]
+    assert taken == [0, 1]
+    assert list(it) == [[2, 3], [4]]
+    assert list(pages([], 3)) == []
+    with pytest.raises(ValueError):
+        list(pages([1], 0))
+
+
+class Res:
+    def __init__(self, name: str, *, collection: bool = False, members: Iterator[list[Res]] | None = None) -> None:
+        self.name = name
+        self.is_collection = collection
+        self.members = members
+
+    def get_ref_url(self) -> str:
+        return f"/acct/{self.name}"
+
+    def get_href(self) -> str:
+        return f"/remote.php/webdav/{self.name}"
+
+    def get_properties(self, mode: str, *, name_list: list[str] | None = None) -> list[tuple[str, Any]]:
+        assert mode == "named" and name_list == ["{DAV:}getetag"]
+        return [("{DAV:}getetag", f"etag-{self.name}")]
+
+    def member_pages(self, size: int) -> Iterator[list[Res]]:
+        assert self.members is not None
+        return self.members
+
+
+class Provider:
+    prop_manager = None
+    lock_manager = None
+
+    def __init__(self, root: Res) -> None:
+        self.root = root
+
+    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Res | None:
+        return self.root if path == "/acct/" else None
+
+
+ASK = b'<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>'
+
+
+def environ(path: str = "/acct/", depth: str = "1") -> dict[str, Any]:
+    return {"PATH_INFO": path, "HTTP_DEPTH": depth, "CONTENT_LENGTH": str(len(ASK)), "wsgi.input": io.BytesIO(ASK)}
+
+
+def test_depth_1_streams_a_page_at_a_time() -> None:
+    made: list[int] = []
+
+    def member_pages() -> Iterator[list[Res]]:
+        for n in range(3):
+            made.append(n)
+            yield [Res(f"doc-{n}-{k}") for k in range(2)]
+
+    started: list[str] = []
+    answer = propfind.handle(
+        Provider(Res("", collection=True, members=member_pages())),
+        environ(),
+        lambda status, headers: started.append(status),
+        None,
+    )
+    assert started == ["207 Multi-Status"]
+    assert made == [0]  # the first page is read before the status, the others as the body is sent
+    chunks = [next(answer)]
+    assert made == [0]
+    chunks += list(answer)
+    assert made == [0, 1, 2]
+    tree = ElementTree.fromstring(b"".join(chunks))
+    hrefs = [e.text for e in tree.iter("{DAV:}href")]
+    assert hrefs == ["/remote.php/webdav/"] + [f"/remote.php/webdav/doc-{n}-{k}" for n in range(3) for k in range(2)]
+    assert [e.text for e in tree.iter("{DAV:}getetag")][1] == "etag-doc-0-0"
+
+
+def test_depth_0_lists_the_resource_only_and_a_missing_one_is_404() -> None:
+    def never() -> Iterator[list[Res]]:
+        raise AssertionError("Depth 0 reads no member")
+        yield []
+
+    answer = propfind.handle(
+        Provider(Res("", collection=True, members=never())), environ(depth="0"), lambda *a: None, None
+    )
+    tree = ElementTree.fromstring(b"".join(answer))
+    assert len(list(tree.iter("{DAV:}response"))) == 1
+    with pytest.raises(DAVError):
+        propfind.handle(Provider(Res("")), environ("/acct/nothing"), lambda *a: None, None)
+
+
+def test_a_failure_after_the_first_page_leaves_the_multistatus_unclosed() -> None:
+    def member_pages() -> Iterator[list[Res]]:
+        yield [Res("a")]
+        raise DAVError(503)
+
+    answer = propfind.handle(
+        Provider(Res("", collection=True, members=member_pages())), environ(), lambda *a: None, None
+    )
+    sent = [next(answer)]
+    with pytest.raises(DAVError):
+        sent += list(answer)
+    assert TAIL not in b"".join(sent)
+
+
+def test_infinity_goes_to_wsgidav() -> None:
+    called: list[str] = []
+    propfind.handle(Provider(Res("")), environ(depth="infinity"), None, lambda env, start: called.append("wsgidav"))
+    assert called == ["wsgidav"]
+
+
+class Rows:
+    """A collection that counts its queries (find_one / find with $in)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.queries = 0
+
+    def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        self.queries += 1
+        return next((r for r in self.rows if r["_id"] == query["_id"]), None)
+
+    def find(self, query: dict[str, Any], *_: Any) -> list[dict[str, Any]]:
+        self.queries += 1
+        key, cond = next(iter(query.items()))
+        return [r for r in self.rows if r.get(key) in cond["$in"]]
+
+
+def test_a_page_reads_its_dead_properties_in_one_query() -> None:
+    from docstore_webdav.adapters.stores import PRIMED, PropertyStoreMongo
+
+    store = PropertyStoreMongo.__new__(PropertyStoreMongo)
+    store.props = Rows([{"_id": "/acct/a", "props": [{"name": "{x:}colour", "value": "<colour>red</colour>"}]}])
+    urls = [f"/acct/{name}" for name in ("a", "b", "c")]
+    env = {PRIMED: store.many(urls)}
+    assert store.props.queries == 1
+    assert [store.get_properties(url, env) for url in urls] == [["{x:}colour"], [], []]
+    assert store.get_property("/acct/a", "{x:}colour", env) == "<colour>red</colour>"
+    assert store.props.queries == 1  # every later read from the page's one query
+    assert store.get_properties("/acct/a", {}) == ["{x:}colour"] and store.props.queries == 2  # unprimed: asked
+
+
+def test_a_document_reads_its_facts_once_and_again_only_for_new_bytes() -> None:
+    from docstore_webdav.service_layer.provider import Document
+
+    class Facts:
+        calls = 0
+
+        def get(self, account_id: str, document_id: str, sha256: str) -> dict[str, Any]:
+            Facts.calls += 1
+            return {"sha256": sha256, "mtime": 1_700_000_000.0} if sha256 == "b" * 64 else {}
+
+    provider = type("P", (), {"facts": Facts()})()
+    doc = {"document_id": "d1", "sha256": "a" * 64, "size": 3, "modified_at": "2026-01-01T00:00:00Z"}
+    env = {"wsgidav.provider": provider}
+    unknown = Document(provider, "acct", ("x.txt",), doc, env)
+    for _ in range(3):
+        assert unknown.get_last_modified() == 1767225600.0
+    assert Facts.calls == 1  # no row is an answer too: not asked again for each property
+    listed = Document(provider, "acct", ("x.txt",), doc, env, {})
+    assert listed.get_last_modified() == 1767225600.0 and Facts.calls == 1  # the listing's page said "none"
+    listed.doc = doc | {"sha256": "b" * 64}  # a PUT changed the bytes in this request
+    assert listed.get_last_modified() == 1_700_000_000.0 and Facts.calls == 2
+
+
+def test_lock_keys_are_the_lock_managers() -> None:
+    assert propfind.lock_key("/acct/a%20b/") == "/acct/a%20b"
+    assert propfind.lock_key("/acct") == "/acct"
