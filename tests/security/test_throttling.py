@@ -25,8 +25,8 @@ from .test_share_links import LINK_PASSWORD, _create, _owned_document
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-LOGIN_FAILURES = 5
-SIGN_UPS = 5
+LOGIN_FAILURES = 2  # as low as still proves counting: each try costs an argon2 verification
+SIGN_UPS = 2  # each sign-up costs an argon2 hash and an account
 # The spoofing tests send from 127.0.0.1, the address uvicorn's default trusted: on main, a new
 # X-Forwarded-For each time was a new client. Other peers are other loopback addresses
 # (all of 127/8 is this machine), each with counters of its own.
