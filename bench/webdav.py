@@ -189,21 +189,28 @@ def _chunks(path: Path, size: int = MIB) -> Iterator[bytes]:
             yield chunk
 
 
-def dav_put(dav: httpx.Client, url: str, path: Path) -> float:
+def dav_put(dav: httpx.Client, url: str, path: Path, *, chunked: bool = False) -> float:
+    """One streamed PUT: with its Content-Length, or (`chunked`) without any declared size."""
     started = time.perf_counter()
-    answer = dav.put(url, content=_chunks(path), headers={"Content-Length": str(path.stat().st_size)})
+    headers = {} if chunked else {"Content-Length": str(path.stat().st_size)}
+    answer = dav.put(url, content=_chunks(path), headers=headers)
     took = time.perf_counter() - started
     if answer.status_code not in (201, 204):
         raise RuntimeError(f"PUT {url}: {answer.status_code} {answer.text[:300]}")
     return took
 
 
-def dav_get(dav: httpx.Client, url: str, into: Path) -> tuple[float, str]:
+def dav_get(dav: httpx.Client, url: str, into: Path, *, redirect: bool = False) -> tuple[float, str]:
+    """One GET streamed to a file: through WebDAV, or (`redirect`) asking for the redirect to the
+    signed S3 URL and following it (httpx drops the Authorization header on the way to S3)."""
     digest = hashlib.sha256()
     started = time.perf_counter()
-    with dav.stream("GET", url) as answer, into.open("wb") as out:
+    headers = {"X-DocStore-Redirect": "follow" if redirect else "stream"}
+    with dav.stream("GET", url, headers=headers, follow_redirects=redirect) as answer, into.open("wb") as out:
         if answer.status_code != 200:
             raise RuntimeError(f"GET {url}: {answer.status_code} {answer.read()[:300]!r}")
+        if redirect != bool(answer.history):
+            raise RuntimeError(f"GET {url}: redirected {[r.status_code for r in answer.history]}, asked {redirect}")
         for chunk in answer.iter_raw(MIB):
             out.write(chunk)
     took = time.perf_counter() - started
@@ -258,6 +265,15 @@ def large(
         raise RuntimeError("the WebDAV GET did not give back the bytes PUT")
     say(f"  WebDAV GET {ours_get:.2f} s (sha256 equal); {w_get.line()}")
     say(f"    (a quarter the size: {w_quarter_get.line()})")
+    with Watch(pids) as w_redirect:
+        ours_redirect, got_sha = dav_get(dav, f"{base}large.bin", root / "got.bin", redirect=True)
+    (root / "got.bin").unlink()
+    if got_sha != sha256_of(big):
+        raise RuntimeError("the redirected GET did not give back the bytes PUT")
+    say(f"  WebDAV GET, redirected to S3: {ours_redirect:.2f} s (sha256 equal); {w_redirect.line()}")
+    with Watch(pids) as w_chunked:
+        ours_chunked = dav_put(dav, f"{base}chunked.bin", quarter, chunked=True)
+    say(f"  WebDAV PUT of the quarter without a length (chunked): {ours_chunked:.2f} s; {w_chunked.line()}")
 
     mib = big.stat().st_size / MIB
     figures |= {
@@ -276,9 +292,15 @@ def large(
         "raw_get_mib_per_s": round(mib / raw_get, 1),
         "ratio_get": round(raw_get / ours_get, 3),
         "ratio_get_one_thread": round(raw_get_one / ours_get, 3),
+        "dav_get_redirect_s": round(ours_redirect, 3),
+        "dav_get_redirect_mib_per_s": round(mib / ours_redirect, 1),
+        "ratio_get_redirect": round(raw_get / ours_redirect, 3),
+        "quarter_mib": quarter.stat().st_size / MIB,
+        "dav_put_chunked_quarter_s": round(ours_chunked, 3),
     }
     figures |= w_put.figures("put") | w_quarter_put.figures("put_quarter")
     figures |= w_get.figures("get") | w_quarter_get.figures("get_quarter")
+    figures |= w_redirect.figures("get_redirect") | w_chunked.figures("put_chunked_quarter")
     return figures
 
 
@@ -537,6 +559,11 @@ def main() -> None:
                 f"raw {figures[f'raw_{way}_s']:.2f} s, one thread {figures[f'raw_{way}_one_thread_s']:.2f} s; "
                 f"ratio raw/WebDAV {figures[f'ratio_{way}']:.2f} (one thread {figures[f'ratio_{way}_one_thread']:.2f}; goal >= 0.8)"
             )
+            if way == "get":
+                print(
+                    f"  GET redirected to the signed S3 URL: {figures['dav_get_redirect_s']:.2f} s, "
+                    f"ratio raw/WebDAV {figures['ratio_get_redirect']:.2f}"
+                )
             for name in WATCHED:
                 print(
                     f"    {name}: RSS peak +{figures[f'{way}_{name}_rss_growth_mib']:.0f} MiB over "

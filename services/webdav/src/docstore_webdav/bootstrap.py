@@ -16,6 +16,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from docstore_kit.auth import InternalAuth
 from docstore_webdav.adapters.backend import Backend
 from docstore_webdav.adapters.stores import FileFacts, LockStorageMongo, PropertyStoreMongo, sync_mongo
+from docstore_webdav.api.redirect import GetRedirect
 from docstore_webdav.service_layer.provider import DocStoreProvider
 from docstore_webdav.settings import Settings
 
@@ -56,7 +57,9 @@ def bootstrap(settings: Settings) -> Services:
     mongo = sync_mongo(settings)
     db = mongo[settings.mongodb_database]
     facts = FileFacts(db)
-    provider = DocStoreProvider(backend, facts, complete_wait_seconds=settings.complete_wait_seconds)
+    provider = DocStoreProvider(
+        backend, facts, complete_wait_seconds=settings.complete_wait_seconds, spool_dir=settings.spool_dir
+    )
     config = {
         "provider_mapping": {"/": provider},
         "lock_storage": LockStorageMongo(db, max_seconds=settings.lock_max_seconds),
@@ -68,5 +71,7 @@ def bootstrap(settings: Settings) -> Services:
         "logging": {"enable": False},
         "verbose": 1,
         "add_header_MS_Author_Via": True,
+        "block_size": settings.block_size,
     }
-    return Services(settings=settings, mongo=mongo, backend=backend, auth=auth, dav=WsgiDAVApp(config))
+    dav = GetRedirect(WsgiDAVApp(config), provider, settings.redirect_user_agents)
+    return Services(settings=settings, mongo=mongo, backend=backend, auth=auth, dav=dav)

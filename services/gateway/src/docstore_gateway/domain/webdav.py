@@ -20,6 +20,7 @@ REQUEST_HEADERS = frozenset(
         "accept", "content-type", "content-length", "depth", "destination", "overwrite", "if", "lock-token",
         "timeout", "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
         "x-oc-mtime", "oc-checksum", "oc-total-length", "x-expected-entity-length", "user-agent",
+        "x-docstore-redirect",
     }
 )  # fmt: skip
 RESPONSE_HEADERS = frozenset(

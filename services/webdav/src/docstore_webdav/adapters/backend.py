@@ -141,8 +141,13 @@ class Backend:
     def trash_document(self, account_id: str, document_id: str) -> None:
         self._call("metadata", account_id, "DELETE", f"/documents/{document_id}", ok=(200, 202, 204))
 
-    def download_url(self, account_id: str, document_id: str) -> Any:
-        return self._call("metadata", account_id, "GET", f"/documents/{document_id}/download").json()["url"]
+    def download_url(self, account_id: str, document_id: str, version: int | None = None) -> Any:
+        """Metadata's short-lived signed URL for the bytes of `version` (the one the caller read,
+        so a newer version written meanwhile is not what it gets), recorded in the audit trail."""
+        params = {"version": str(version)} if version else None
+        return self._call("metadata", account_id, "GET", f"/documents/{document_id}/download", params=params).json()[
+            "url"
+        ]
 
     # --- uploads ---------------------------------------------------------------------------
     def grant(self, account_id: str, grant: dict[str, Any]) -> Any:
@@ -188,8 +193,9 @@ class Backend:
         }
         self._s3("POST", url, content=stream(), headers=headers, ok=(200, 201, 204, 303))
 
-    def put_part(self, url: str, data: bytes) -> None:
-        self._s3("PUT", url, content=data, ok=(200,))
+    def put_part(self, url: str, body: Iterator[bytes], length: int) -> None:
+        """One part of a multipart upload, streamed: `length` bytes from `body`, never held."""
+        self._s3("PUT", url, content=body, headers={"content-length": str(length)}, ok=(200,))
 
     def _s3(self, method: str, url: str, *, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -66,11 +67,19 @@ def _ts(value: str | None) -> float | None:
 
 
 class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no types
-    def __init__(self, backend: Backend, facts: FileFacts, *, complete_wait_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        facts: FileFacts,
+        *,
+        complete_wait_seconds: float = 60.0,
+        spool_dir: str | None = None,
+    ) -> None:
         super().__init__()
         self.backend = backend
         self.facts = facts
         self.complete_wait_seconds = complete_wait_seconds
+        self.spool_dir = spool_dir
 
     def is_readonly(self) -> bool:
         return False
@@ -365,14 +374,22 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         return super().get_property_value(name)
 
     # --- reading ---------------------------------------------------------------------------
+    def signed_url(self) -> str:
+        """Metadata's short-lived signed S3 URL for the bytes of the version this request read
+        (the redirect's target, and what the streamed GET reads)."""
+        assert self.doc is not None
+        try:
+            url: str = self.backend.download_url(
+                self.account_id, self.doc["document_id"], self.doc.get("version") or None
+            )
+        except BackendError as error:
+            raise dav_error(error) from error
+        return url
+
     def get_content(self) -> io.RawIOBase:
         if not self.doc:
             return io.BytesIO(b"")  # type: ignore[return-value]
-        try:
-            url = self.backend.download_url(self.account_id, self.doc["document_id"])
-        except BackendError as error:
-            raise dav_error(error) from error
-        return RemoteFile(self.backend, url, int(self.doc["size"]))
+        return RemoteFile(self.backend, self.signed_url(), int(self.doc["size"]))
 
     # --- writing ---------------------------------------------------------------------------
     def write_empty(self) -> None:
@@ -380,10 +397,15 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         writer.close()
         self.end_write(with_errors=False)
 
-    def begin_write(self, *, content_type: str | None = None) -> Writer:
+    def begin_write(self, *, content_type: str | None = None) -> Writer | Spool:
         size = _declared_size(self.environ)
-        self._writer_obj = self._writer(size, content_type)
-        return self._writer_obj
+        if size is None:
+            try:
+                room = self.backend.usage(self.account_id).get("room_bytes")
+            except BackendError as error:
+                raise dav_error(error) from error
+            return Spool(self, room, self.provider.spool_dir)
+        return self._writer(size, content_type)
 
     def _writer(self, size: int, content_type: str | None = None) -> Writer:
         parent, name = parent_and_name(self.parts)
@@ -407,16 +429,21 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
 
     def end_write(self, *, with_errors: bool) -> None:
         writer: Writer | None = getattr(self, "_writer_obj", None)
-        if writer is None:  # the grant itself was refused: nothing to abort
+        if writer is None:  # no grant was made (refused, or a spooled body that failed first)
             return
-        if with_errors or writer.failed:
+        if with_errors:
+            writer.cancel()
             self.backend.abort(self.account_id, writer.upload_id)
             if writer.failed:
                 raise dav_error(writer.failed)
             return
         if writer.written != writer.size:
+            writer.cancel()
             self.backend.abort(self.account_id, writer.upload_id)
             raise DAVError(HTTP_BAD_REQUEST, context_info="the body is not as long as its Content-Length")
+        if writer.failed:
+            self.backend.abort(self.account_id, writer.upload_id)
+            raise dav_error(writer.failed)
         try:
             document_id = self._complete(writer)
         except BackendError as error:
@@ -527,7 +554,9 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             )
 
 
-def _declared_size(environ: dict[str, Any]) -> int:
+def _declared_size(environ: dict[str, Any]) -> int | None:
+    """The body's size: its Content-Length, or what davfs2 and Finder declare for a chunked body
+    (`OC-Total-Length`, `X-Expected-Entity-Length`); None when nothing says it."""
     for key in ("CONTENT_LENGTH", "HTTP_OC_TOTAL_LENGTH", "HTTP_X_EXPECTED_ENTITY_LENGTH"):
         value = environ.get(key)
         if value not in (None, ""):
@@ -537,13 +566,56 @@ def _declared_size(environ: dict[str, Any]) -> int:
                 break
             if size >= 0:
                 return size
-    raise DAVError(HTTP_LENGTH_REQUIRED, context_info="send Content-Length (the room is reserved before the bytes)")
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return None
+    raise DAVError(HTTP_LENGTH_REQUIRED, context_info="send Content-Length or a chunked body")
+
+
+class _Feed:
+    """The body's blocks as the sending thread takes them from a bounded queue, cut to lengths:
+    `take(n)` yields exactly the next `n` bytes (fewer when the body ends early), keeping the rest
+    of a block that straddles a part boundary for the next part."""
+
+    def __init__(self, q: queue.Queue[bytes | None]) -> None:
+        self.q = q
+        self.rest = b""
+        self.ended = False
+
+    def _next(self) -> bytes | None:
+        if self.rest:
+            kept, self.rest = self.rest, b""
+            return kept
+        if self.ended:
+            return None
+        block = self.q.get()
+        if block is None:
+            self.ended = True
+        return block
+
+    def take(self, length: int) -> Iterator[bytes]:
+        left = length
+        while left > 0:
+            block = self._next()
+            if block is None:
+                return
+            if len(block) > left:
+                block, self.rest = block[:left], block[left:]
+            left -= len(block)
+            yield block
+
+    def all(self) -> Iterator[bytes]:
+        while (block := self._next()) is not None:
+            yield block
 
 
 class Writer:
-    """Where WsgiDAV writes a PUT's body: into S3 as it arrives, never the whole file in memory
-    (a form upload streams through one POST, fed by a bounded queue; a multipart upload sends each
-    part as soon as it is full). SHA-256, SHA-1 and MD5 are computed on the way."""
+    """Where WsgiDAV writes a PUT's body: into S3 as it arrives, never the whole file in memory.
+    One sending thread takes the blocks from a bounded queue (`QUEUE_BLOCKS` blocks): a form upload
+    streams them through one POST; a multipart upload streams each part as its own PUT with the
+    part's length (no part is gathered first), one after the other, while the next blocks arrive.
+    SHA-256, SHA-1 and MD5 are computed on the way."""
+
+    QUEUE_BLOCKS = 8
 
     def __init__(self, backend: Backend, granted: dict[str, Any], size: int, filename: str) -> None:
         self.backend = backend
@@ -556,33 +628,38 @@ class Writer:
         self.sha256 = hashlib.sha256()
         self.sha1 = hashlib.sha1()  # noqa: S324  (ownCloud's checksum, not security)
         self.md5 = hashlib.md5()  # noqa: S324  (ownCloud's checksum, not security)
-        self._multipart: Any = granted.get("multipart")
-        self._buffer = bytearray()
-        self._part = 0
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
-        if not self.deduplicated and not self._multipart and granted.get("form"):
-            self._queue = queue.Queue(maxsize=8)
-            form = granted["form"]
-            self._thread = threading.Thread(
-                target=self._post, args=(form["url"], form["fields"], filename), daemon=True
-            )
-            self._thread.start()
+        multipart: Any = granted.get("multipart")
+        form: Any = granted.get("form")
+        if self.deduplicated or not (multipart or form):
+            return
+        self._queue = queue.Queue(maxsize=self.QUEUE_BLOCKS)
+        target = (
+            (lambda feed: self._parts(feed, multipart))
+            if multipart
+            else (lambda feed: self.backend.post_form(form["url"], form["fields"], feed.all(), size, filename))
+        )
+        self._thread = threading.Thread(target=self._send, args=(target,), daemon=True)
+        self._thread.start()
 
-    def _post(self, url: str, fields: dict[str, str], filename: str) -> None:
+    def _parts(self, feed: _Feed, multipart: dict[str, Any]) -> None:
+        part_size = int(multipart["part_size"])
+        for number, part in enumerate(multipart["parts"]):
+            length = min(part_size, self.size - number * part_size)
+            if length <= 0:
+                break
+            self.backend.put_part(part["url"], feed.take(length), length)
+
+    def _send(self, target: Any) -> None:
         assert self._queue is not None
         q = self._queue
-
-        def body() -> Iterator[bytes]:
-            while (chunk := q.get()) is not None:
-                yield chunk
-
         try:
-            self.backend.post_form(url, fields, body(), self.size, filename)
+            target(_Feed(q))
         except BackendError as error:
             self.failed = error
         finally:
-            while True:  # unblock a writer still feeding a failed POST
+            while True:  # unblock a writer still feeding a failed upload
                 try:
                     q.get_nowait()
                 except queue.Empty:
@@ -605,32 +682,71 @@ class Writer:
                 except queue.Full:
                     if self.failed or not (self._thread and self._thread.is_alive()):
                         raise dav_error(self.failed or BackendError(503, "S3 stopped reading")) from None
-        elif self._multipart:
-            self._buffer += data
-            part_size = int(self._multipart["part_size"])
-            while len(self._buffer) >= part_size:
-                self._send_part(bytes(self._buffer[:part_size]))
-                del self._buffer[:part_size]
         return len(data)
 
-    def _send_part(self, data: bytes) -> None:
-        url = self._multipart["parts"][self._part]["url"]
-        self._part += 1
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def cancel(self) -> None:
+        """The request failed: end the sending thread (its upload ends short and fails)."""
+        q, self._queue = self._queue, None
+        if q is None or self._thread is None:
+            return
+        while True:
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                break
         try:
-            self.backend.put_part(url, data)
-        except BackendError as error:
-            self.failed = error
-            raise dav_error(error) from error
+            q.put_nowait(None)
+        except queue.Full:
+            pass
 
     def close(self) -> None:
         if self._queue is not None and self._thread is not None:
             if self._thread.is_alive():
-                self._queue.put(None)
+                try:
+                    self._queue.put(None, timeout=5.0)
+                except queue.Full:
+                    pass
             self._thread.join()
             self._queue = None
-        elif self._multipart and self._buffer and not self.failed:
-            self._send_part(bytes(self._buffer))
-            self._buffer = bytearray()
+
+
+class Spool:
+    """A body whose size nothing declared (chunked, without `OC-Total-Length`): spooled to a
+    temporary file (memory stays flat; never more than the account's room, else 507 at once), then
+    sent as a body of known size through the same grant, S3 upload and completion."""
+
+    def __init__(self, document: Document, room: int | None, spool_dir: str | None) -> None:
+        self.document = document
+        self.room = room
+        self.file = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115  (closed in close())
+        self.size = 0
+        self.writer: Writer | None = None
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.room is not None and self.size > self.room:
+            raise DAVError(HTTP_INSUFFICIENT_STORAGE, context_info="the body is larger than the account's room")
+        self.file.write(data)
+        return len(data)
+
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def close(self) -> None:
+        try:
+            self.file.seek(0)
+            writer = self.document._writer(self.size)
+            while block := self.file.read(CHUNK):
+                writer.write(block)
+            writer.close()
+            self.writer = writer
+        finally:
+            self.file.close()
 
 
 class RemoteFile(io.RawIOBase):
