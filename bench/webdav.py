@@ -323,6 +323,33 @@ def rclone(env: dict[str, str], transfers: int, *args: str) -> subprocess.Comple
     return done
 
 
+def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[str, float]:
+    """`count` small PUTs one after the other (new files, as rclone makes them), each answer's
+    `Server-Timing` (the webdav service's phases: lookup, grant, body, upload, visible, facts) read
+    back: p50 of each phase and of the whole request as the client saw it."""
+    files = sorted(folder.iterdir())[:count]
+    dav.request("MKCOL", f"{base}phases/")
+    totals: list[float] = []
+    phases: dict[str, list[float]] = {}
+    for path in files:
+        started = time.perf_counter()
+        answer = dav.put(f"{base}phases/{path.name}", content=path.read_bytes(), headers={"X-OC-Mtime": "1700000000"})
+        totals.append((time.perf_counter() - started) * 1000)
+        if answer.status_code not in (201, 204):
+            raise RuntimeError(f"PUT {path.name}: {answer.status_code} {answer.text[:300]}")
+        for item in answer.headers.get("server-timing", "").split(","):
+            name, _, dur = item.strip().partition(";dur=")
+            if name and dur:
+                phases.setdefault(name, []).append(float(dur))
+    out = {"put_small_count": len(files), "put_small_p50_ms": round(percentile(totals, 50), 1)}
+    out |= {f"put_small_{name}_p50_ms": round(percentile(values, 50), 1) for name, values in phases.items()}
+    say(
+        "  small PUTs one at a time, p50 ms: "
+        + ", ".join(f"{k[10:-7]} {v}" for k, v in out.items() if k.endswith("_ms"))
+    )
+    return out
+
+
 def small_files(
     endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int
 ) -> dict[str, float]:
@@ -541,6 +568,7 @@ def main() -> None:
                         figures |= large(s3, dav, base, pids, root, big, quarter)
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
+                        figures |= put_phases(dav, base, small, min(args.small, 30))
                         figures |= small_files(
                             endpoints, urls["gateway"] + base, user, password, small, args.small, args.transfers
                         )

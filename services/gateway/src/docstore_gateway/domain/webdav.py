@@ -28,6 +28,7 @@ RESPONSE_HEADERS = frozenset(
         "content-type", "content-length", "content-range", "accept-ranges", "etag", "last-modified", "dav",
         "allow", "ms-author-via", "lock-token", "location", "x-oc-mtime", "oc-fileid", "oc-etag", "retry-after",
         "cache-control", "content-disposition",
+        "server-timing",
     }
 )  # fmt: skip
 

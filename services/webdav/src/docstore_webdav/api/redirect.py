@@ -26,6 +26,7 @@ class GetRedirect:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if redirect_get(environ, self.user_agents):
+            environ.setdefault("wsgidav.provider", self.provider)  # what WsgiDAV's resources read
             try:
                 found = self.provider.get_resource_inst(environ.get("PATH_INFO", "/"), environ)
                 if isinstance(found, Document) and found.doc is not None:
