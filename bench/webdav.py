@@ -350,9 +350,59 @@ def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[s
     return out
 
 
+def tree_facts(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file below `root`: its sha256 and modification time (whole seconds)."""
+    return {
+        str(path.relative_to(root)): (sha256_of(path), int(path.stat().st_mtime))
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def rclone_proof(
+    env: dict[str, str], root: Path, small: int, large: int, large_mib: int, transfers: int
+) -> dict[str, Any]:
+    """Issue 38's rclone proof at full size: `rclone sync` of `small` small files (in folders) and
+    `large` files of `large_mib` MiB up through WebDAV, then down into an empty folder; every
+    sha256 and modification time equal (pass/fail, and the seconds each way)."""
+    up, down = root / "proof-up", root / "proof-down"
+    for i in range(small):
+        folder = up / f"dir{i % 5}" / ("sub" if i % 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"file {i:05d}.txt"
+        path.write_bytes(os.urandom(512 + (i * 37) % 4096))
+        os.utime(path, (1_600_000_000 + i * 61, 1_600_000_000 + i * 61))
+    for i in range(large):
+        path = up / f"large-{i}.bin"
+        with path.open("wb") as handle:
+            for _ in range(large_mib):
+                handle.write(os.urandom(MIB))
+        os.utime(path, (1_650_000_000 + i, 1_650_000_000 + i))
+    down.mkdir()
+    up_s = timed(lambda: rclone(env, transfers, "sync", str(up), "dav:proof"))
+    down_s = timed(lambda: rclone(env, transfers, "sync", "dav:proof", str(down)))
+    sent, got = tree_facts(up), tree_facts(down)
+    passed = sent == got
+    differing = sorted(name for name in sent.keys() | got.keys() if sent.get(name) != got.get(name))
+    say(
+        f"  rclone sync proof: {len(sent)} files up {up_s:.1f} s, down {down_s:.1f} s; "
+        f"{'PASS' if passed else 'FAIL'} ({len(differing)} differ: {differing[:5]})"
+    )
+    return {
+        "proof_files": len(sent),
+        "proof_small_files": small,
+        "proof_large_files": large,
+        "proof_large_mib": large_mib,
+        "proof_sync_up_s": round(up_s, 1),
+        "proof_sync_down_s": round(down_s, 1),
+        "proof_pass": passed,
+        "proof_differing": len(differing),
+    }
+
+
 def small_files(
-    endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int
-) -> dict[str, float]:
+    endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int, proof: bool
+) -> dict[str, Any]:
     obscured = subprocess.run(["rclone", "obscure", password], capture_output=True, text=True, check=True)
     env = {
         "RCLONE_CONFIG_DAV_TYPE": "webdav",
@@ -377,7 +427,8 @@ def small_files(
     on_dav = len(rclone(env, transfers, "lsf", "dav:rclone-small").stdout.split())
     if on_s3 != count or on_dav != count:
         raise RuntimeError(f"rclone stored {on_s3} files on S3 and {on_dav} through WebDAV, not {count}")
-    return {
+    figures: dict[str, Any] = rclone_proof(env, folder.parent, count, 3, 50, transfers) if proof else {}
+    return figures | {
         "rclone_files": count,
         "rclone_transfers": transfers,
         "rclone_raw_s3_s": round(raw, 3),
@@ -525,6 +576,9 @@ def main() -> None:
     parser.add_argument("--folder-docs", type=int, default=10_000, help="documents in the large folder (0: skip)")
     parser.add_argument("--few-docs", type=int, default=100, help="documents in the small folder")
     parser.add_argument("--repeats", type=int, default=20, help="PROPFINDs (and JSON listings) per folder")
+    parser.add_argument(
+        "--no-proof", action="store_true", help="skip the rclone sync proof (--small files and 3 x 50 MiB up and down)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
     if args.small and shutil.which("rclone") is None:
@@ -570,7 +624,14 @@ def main() -> None:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
                         figures |= put_phases(dav, base, small, min(args.small, 30))
                         figures |= small_files(
-                            endpoints, urls["gateway"] + base, user, password, small, args.small, args.transfers
+                            endpoints,
+                            urls["gateway"] + base,
+                            user,
+                            password,
+                            small,
+                            args.small,
+                            args.transfers,
+                            not args.no_proof,
                         )
                     if args.folder_docs:
                         say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")
@@ -603,6 +664,22 @@ def main() -> None:
             f"\nrclone copy, {args.small} x {args.small_kib} KiB, {args.transfers} transfers: WebDAV "
             f"{figures['rclone_dav_s']:.2f} s ({figures['rclone_dav_files_per_s']:.1f} files/s); straight to S3 "
             f"{figures['rclone_raw_s3_s']:.2f} s ({figures['rclone_raw_s3_files_per_s']:.1f}/s); ratio {figures['ratio_rclone']:.2f}"
+        )
+    if "proof_pass" in figures:
+        print(
+            f"rclone sync proof, {figures['proof_small_files']} small files and {figures['proof_large_files']} x "
+            f"{figures['proof_large_mib']} MiB: up {figures['proof_sync_up_s']:.1f} s, down "
+            f"{figures['proof_sync_down_s']:.1f} s, every sha256 and mtime equal: "
+            f"{'PASS' if figures['proof_pass'] else 'FAIL'}"
+        )
+    if "put_small_p50_ms" in figures:
+        print(
+            "small PUTs one at a time, p50 ms: "
+            + ", ".join(
+                f"{k[10:-7] or 'whole'} {v}"
+                for k, v in figures.items()
+                if k.startswith("put_small_") and k.endswith("_ms")
+            )
         )
     for label in ("few", "many"):
         if f"propfind_{label}_p50_ms" in figures:

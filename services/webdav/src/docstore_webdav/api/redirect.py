@@ -2,7 +2,10 @@
 that follow it (`domain/redirects.py` decides which); every other request goes on to WsgiDAV, which
 streams. The URL is metadata's (short-lived, for that version's object only, audited as every
 download); a path that is not one of the caller's documents goes on to WsgiDAV too (404, or the
-folder's answer)."""
+folder's answer).
+
+A PUT's answer gets the headers the provider left for it (`X-OC-MTime: accepted`, `OC-FileId`,
+`OC-ETag`, `Server-Timing`): WsgiDAV has no hook for a PUT's headers."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Any
 from wsgidav.dav_error import DAVError
 
 from docstore_webdav.domain.redirects import redirect_get
-from docstore_webdav.service_layer.provider import DocStoreProvider, Document
+from docstore_webdav.service_layer.provider import PUT_HEADERS, DocStoreProvider, Document
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -43,4 +46,10 @@ class GetRedirect:
                     return [b""]
             except DAVError:
                 pass  # WsgiDAV answers the same lookup's failure in its own words
+        if environ.get("REQUEST_METHOD") == "PUT":
+
+            def with_put_headers(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+                return start_response(status, [*headers, *environ.get(PUT_HEADERS, [])], *exc)
+
+            return self.dav(environ, with_put_headers)
         return self.dav(environ, start_response)

@@ -45,6 +45,7 @@ CACHE = "docstore.cache"
 
 
 TIMING = "docstore.timing"
+PUT_HEADERS = "docstore.put_headers"
 
 
 @contextmanager
@@ -480,6 +481,7 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         with phase(self.environ, "facts"):
             self.provider.facts.record(self.account_id, document_id, writer.sha256.hexdigest(), facts)
         self.provider.forget(self.environ)
+        self.environ[PUT_HEADERS] = self.put_headers()
 
     def _complete(self, writer: Writer) -> str:
         """Upload's completion (its own checks and events), then the wait until metadata shows
@@ -508,14 +510,18 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         self.environ[TIMING]["visible"] = time.perf_counter() - started
         return document_id
 
-    def finalize_headers(self, environ: dict[str, Any], response_headers: list[tuple[str, str]]) -> None:
-        if environ.get("docstore.mtime_accepted"):
-            response_headers.append(("X-OC-MTime", "accepted"))
-        if environ.get("REQUEST_METHOD") == "PUT" and self.doc:
-            response_headers.append(("OC-FileId", self.doc["document_id"]))
-            response_headers.append(("OC-ETag", f'"{self.get_etag()}"'))
-        if environ.get("REQUEST_METHOD") == "PUT" and environ.get(TIMING):
-            response_headers.append(("Server-Timing", server_timing(environ)))
+    def put_headers(self) -> list[tuple[str, str]]:
+        """The headers ownCloud's clients read on a PUT's answer (WsgiDAV calls `finalize_headers`
+        on GET only, so `api/redirect.py` adds these to the PUT's answer)."""
+        headers: list[tuple[str, str]] = []
+        if self.environ.get("docstore.mtime_accepted"):
+            headers.append(("X-OC-MTime", "accepted"))
+        if self.doc:
+            headers.append(("OC-FileId", self.doc["document_id"]))
+            headers.append(("OC-ETag", f'"{self.get_etag()}"'))
+        if self.environ.get(TIMING):
+            headers.append(("Server-Timing", server_timing(self.environ)))
+        return headers
 
     def delete(self) -> None:
         if not self.doc:
