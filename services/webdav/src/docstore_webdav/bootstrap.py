@@ -58,7 +58,11 @@ def bootstrap(settings: Settings) -> Services:
     db = mongo[settings.mongodb_database]
     facts = FileFacts(db)
     provider = DocStoreProvider(
-        backend, facts, complete_wait_seconds=settings.complete_wait_seconds, spool_dir=settings.spool_dir
+        backend,
+        facts,
+        complete_wait_seconds=settings.complete_wait_seconds,
+        spool_dir=settings.spool_dir,
+        small_body_bytes=settings.small_body_bytes,
     )
     config = {
         "provider_mapping": {"/": provider},

@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     block_size: int = 1024 * 1024
     """Bytes WsgiDAV reads and writes at a time (its default, 8 KiB, costs a message through
     a2wsgi and uvicorn per 8 KiB)."""
+    small_body_bytes: int = 1024 * 1024
+    """A PUT body of at most this many bytes is held until it has arrived (its sha256 first: dedupe,
+    and a presigned PUT pinned to it); larger ones stream. Bounds memory at threads x this."""
     spool_dir: str | None = None
     """Where a PUT body without a declared size is spooled before its upload (None: the system's
     temporary folder)."""

@@ -153,6 +153,23 @@ class Backend:
     def grant(self, account_id: str, grant: dict[str, Any]) -> Any:
         return self._call("upload", account_id, "POST", "/uploads", json=grant, ok=(200, 201)).json()
 
+    def grant_pinned(self, account_id: str, grant: dict[str, Any]) -> Any:
+        """One grant through upload's batch route with the bytes' sha256 (`put`): upload's dedupe
+        answers `deduplicated` when the account already stores them, else a presigned PUT that S3
+        holds to that sha256 (or, with checksums not pinned, a form). An item's refusal is raised
+        with its own status, as the single route would answer it."""
+        answer = self._call("upload", account_id, "POST", "/uploads/batch", json={"uploads": [grant]}, ok=(200,))
+        item = answer.json()["results"][0]
+        if item.get("problem"):
+            problem = item["problem"]
+            detail = problem.get("detail")
+            raise BackendError(int(problem["status"]), str(detail), problem)
+        return item["grant"]
+
+    def put_object(self, url: str, headers: dict[str, str], data: bytes) -> None:
+        """The bytes of a small file to its presigned PUT, with exactly the headers it was signed with."""
+        self._s3("PUT", url, content=data, headers=headers, ok=(200, 201, 204))
+
     def complete(self, account_id: str, upload_id: str) -> tuple[int, Any]:
         answer = self._call("upload", account_id, "POST", f"/uploads/{upload_id}/complete", ok=(200, 202))
         return answer.status_code, answer.json()

@@ -95,12 +95,14 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         *,
         complete_wait_seconds: float = 60.0,
         spool_dir: str | None = None,
+        small_body_bytes: int = 1024 * 1024,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.facts = facts
         self.complete_wait_seconds = complete_wait_seconds
         self.spool_dir = spool_dir
+        self.small_body_bytes = small_body_bytes
 
     def is_readonly(self) -> bool:
         return False
@@ -419,7 +421,7 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         writer.close()
         self.end_write(with_errors=False)
 
-    def begin_write(self, *, content_type: str | None = None) -> Writer | Spool:
+    def begin_write(self, *, content_type: str | None = None) -> Writer | Spool | SmallBody:
         size = _declared_size(self.environ)
         if size is None:
             try:
@@ -427,9 +429,11 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             except BackendError as error:
                 raise dav_error(error) from error
             return Spool(self, room, self.provider.spool_dir)
+        if 0 < size <= self.provider.small_body_bytes:
+            return SmallBody(self, size)
         return self._writer(size, content_type)
 
-    def _writer(self, size: int, content_type: str | None = None) -> Writer:
+    def _writer(self, size: int, content_type: str | None = None, *, sha256: str | None = None) -> Writer:
         parent, name = parent_and_name(self.parts)
         grant: dict[str, Any] = {
             "filename": name,
@@ -442,9 +446,14 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             grant["document_id"] = self.doc["document_id"]
             grant["base_version"] = self.doc["version"]  # WebDAV's PUT replaces: the version it read
             grant.pop("path")
+        if sha256 is not None:
+            grant |= {"sha256": sha256, "put": True}
         try:
             with phase(self.environ, "grant"):
-                granted = self.backend.grant(self.account_id, grant)
+                if sha256 is not None:
+                    granted = self.backend.grant_pinned(self.account_id, grant)
+                else:
+                    granted = self.backend.grant(self.account_id, grant)
         except BackendError as error:
             raise dav_error(error) from error
         self._writer_obj = Writer(self.backend, granted, size, name)
@@ -668,6 +677,7 @@ class Writer:
         self.md5 = hashlib.md5()  # noqa: S324  (ownCloud's checksum, not security)
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
+        self.put: dict[str, Any] | None = granted.get("put")
         self.started = time.perf_counter()
         self.seconds = 0.0
         multipart: Any = granted.get("multipart")
@@ -754,6 +764,45 @@ class Writer:
             self._thread.join()
             self._queue = None
         self.seconds = time.perf_counter() - self.started
+
+
+class SmallBody:
+    """A small body (at most `SMALL_BODY_BYTES`, 1 MiB: bounded per request) held until it has
+    arrived, so its sha256 is known before the grant: upload's dedupe then stores nothing when the
+    account already holds these bytes, and otherwise S3 takes them through a presigned PUT pinned to
+    that sha256, whose completion reads one HEAD back instead of copying a staging object and
+    reading it whole. The same grant, completion and events as any upload."""
+
+    def __init__(self, document: Document, size: int) -> None:
+        self.document = document
+        self.size = size
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> int:
+        if len(self.data) + len(data) > self.size:
+            raise DAVError(HTTP_BAD_REQUEST, context_info="the body is longer than its Content-Length")
+        self.data += data
+        return len(data)
+
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def close(self) -> None:
+        data = bytes(self.data)
+        self.data = bytearray()
+        if len(data) != self.size:
+            raise DAVError(HTTP_BAD_REQUEST, context_info="the body is not as long as its Content-Length")
+        writer = self.document._writer(self.size, sha256=hashlib.sha256(data).hexdigest())
+        writer.write(data)
+        writer.close()
+        put = writer.put
+        if put and not writer.deduplicated and not writer.failed:
+            with phase(self.document.environ, "s3"):
+                try:
+                    self.document.backend.put_object(put["url"], dict(put.get("headers") or {}), data)
+                except BackendError as error:
+                    writer.failed = error
 
 
 class Spool:
