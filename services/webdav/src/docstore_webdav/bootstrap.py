@@ -16,7 +16,6 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from docstore_kit.auth import InternalAuth
 from docstore_webdav.adapters.backend import Backend
 from docstore_webdav.adapters.stores import FileFacts, LockStorageMongo, PropertyStoreMongo, sync_mongo
-from docstore_webdav.api.redirect import GetRedirect
 from docstore_webdav.service_layer.provider import DocStoreProvider
 from docstore_webdav.settings import Settings
 
@@ -32,6 +31,8 @@ class Services:
     auth: InternalAuth
     dav: Any
     """WsgiDAV on the provider (a WSGI app); `api/dav.py`'s `DavEntry` goes in front of it."""
+    provider: DocStoreProvider
+    """The provider, for `api/redirect.py`'s `GetRedirect` (between `DavEntry` and WsgiDAV)."""
 
     def close(self) -> None:
         for client in self.backend.clients.values():
@@ -77,5 +78,6 @@ def bootstrap(settings: Settings) -> Services:
         "add_header_MS_Author_Via": True,
         "block_size": settings.block_size,
     }
-    dav = GetRedirect(WsgiDAVApp(config), provider, settings.redirect_user_agents)
-    return Services(settings=settings, mongo=mongo, backend=backend, auth=auth, dav=dav)
+    return Services(
+        settings=settings, mongo=mongo, backend=backend, auth=auth, dav=WsgiDAVApp(config), provider=provider
+    )
