@@ -190,21 +190,28 @@ def _chunks(path: Path, size: int = MIB) -> Iterator[bytes]:
             yield chunk
 
 
-def dav_put(dav: httpx.Client, url: str, path: Path) -> float:
+def dav_put(dav: httpx.Client, url: str, path: Path, *, chunked: bool = False) -> float:
+    """One streamed PUT: with its Content-Length, or (`chunked`) without any declared size."""
     started = time.perf_counter()
-    answer = dav.put(url, content=_chunks(path), headers={"Content-Length": str(path.stat().st_size)})
+    headers = {} if chunked else {"Content-Length": str(path.stat().st_size)}
+    answer = dav.put(url, content=_chunks(path), headers=headers)
     took = time.perf_counter() - started
     if answer.status_code not in (201, 204):
         raise RuntimeError(f"PUT {url}: {answer.status_code} {answer.text[:300]}")
     return took
 
 
-def dav_get(dav: httpx.Client, url: str, into: Path) -> tuple[float, str]:
+def dav_get(dav: httpx.Client, url: str, into: Path, *, redirect: bool = False) -> tuple[float, str]:
+    """One GET streamed to a file: through WebDAV, or (`redirect`) asking for the redirect to the
+    signed S3 URL and following it (httpx drops the Authorization header on the way to S3)."""
     digest = hashlib.sha256()
     started = time.perf_counter()
-    with dav.stream("GET", url) as answer, into.open("wb") as out:
+    headers = {"X-DocStore-Redirect": "follow" if redirect else "stream"}
+    with dav.stream("GET", url, headers=headers, follow_redirects=redirect) as answer, into.open("wb") as out:
         if answer.status_code != 200:
             raise RuntimeError(f"GET {url}: {answer.status_code} {answer.read()[:300]!r}")
+        if redirect != bool(answer.history):
+            raise RuntimeError(f"GET {url}: redirected {[r.status_code for r in answer.history]}, asked {redirect}")
         for chunk in answer.iter_raw(MIB):
             out.write(chunk)
     took = time.perf_counter() - started
@@ -259,6 +266,15 @@ def large(
         raise RuntimeError("the WebDAV GET did not give back the bytes PUT")
     say(f"  WebDAV GET {ours_get:.2f} s (sha256 equal); {w_get.line()}")
     say(f"    (a quarter the size: {w_quarter_get.line()})")
+    with Watch(pids) as w_redirect:
+        ours_redirect, got_sha = dav_get(dav, f"{base}large.bin", root / "got.bin", redirect=True)
+    (root / "got.bin").unlink()
+    if got_sha != sha256_of(big):
+        raise RuntimeError("the redirected GET did not give back the bytes PUT")
+    say(f"  WebDAV GET, redirected to S3: {ours_redirect:.2f} s (sha256 equal); {w_redirect.line()}")
+    with Watch(pids) as w_chunked:
+        ours_chunked = dav_put(dav, f"{base}chunked.bin", quarter, chunked=True)
+    say(f"  WebDAV PUT of the quarter without a length (chunked): {ours_chunked:.2f} s; {w_chunked.line()}")
 
     mib = big.stat().st_size / MIB
     figures |= {
@@ -277,9 +293,15 @@ def large(
         "raw_get_mib_per_s": round(mib / raw_get, 1),
         "ratio_get": round(raw_get / ours_get, 3),
         "ratio_get_one_thread": round(raw_get_one / ours_get, 3),
+        "dav_get_redirect_s": round(ours_redirect, 3),
+        "dav_get_redirect_mib_per_s": round(mib / ours_redirect, 1),
+        "ratio_get_redirect": round(raw_get / ours_redirect, 3),
+        "quarter_mib": quarter.stat().st_size / MIB,
+        "dav_put_chunked_quarter_s": round(ours_chunked, 3),
     }
     figures |= w_put.figures("put") | w_quarter_put.figures("put_quarter")
     figures |= w_get.figures("get") | w_quarter_get.figures("get_quarter")
+    figures |= w_redirect.figures("get_redirect") | w_chunked.figures("put_chunked_quarter")
     return figures
 
 
@@ -302,9 +324,86 @@ def rclone(env: dict[str, str], transfers: int, *args: str) -> subprocess.Comple
     return done
 
 
+def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[str, float]:
+    """`count` small PUTs one after the other (new files, as rclone makes them), each answer's
+    `Server-Timing` (the webdav service's phases: lookup, grant, body, upload, visible, facts) read
+    back: p50 of each phase and of the whole request as the client saw it."""
+    files = sorted(folder.iterdir())[:count]
+    dav.request("MKCOL", f"{base}phases/")
+    totals: list[float] = []
+    phases: dict[str, list[float]] = {}
+    for path in files:
+        started = time.perf_counter()
+        answer = dav.put(f"{base}phases/{path.name}", content=path.read_bytes(), headers={"X-OC-Mtime": "1700000000"})
+        totals.append((time.perf_counter() - started) * 1000)
+        if answer.status_code not in (201, 204):
+            raise RuntimeError(f"PUT {path.name}: {answer.status_code} {answer.text[:300]}")
+        for item in answer.headers.get("server-timing", "").split(","):
+            name, _, dur = item.strip().partition(";dur=")
+            if name and dur:
+                phases.setdefault(name, []).append(float(dur))
+    out = {"put_small_count": len(files), "put_small_p50_ms": round(percentile(totals, 50), 1)}
+    out |= {f"put_small_{name}_p50_ms": round(percentile(values, 50), 1) for name, values in phases.items()}
+    say(
+        "  small PUTs one at a time, p50 ms: "
+        + ", ".join(f"{k[10:-7]} {v}" for k, v in out.items() if k.endswith("_ms"))
+    )
+    return out
+
+
+def tree_facts(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file below `root`: its sha256 and modification time (whole seconds)."""
+    return {
+        str(path.relative_to(root)): (sha256_of(path), int(path.stat().st_mtime))
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def rclone_proof(
+    env: dict[str, str], root: Path, small: int, large: int, large_mib: int, transfers: int
+) -> dict[str, Any]:
+    """Issue 38's rclone proof at full size: `rclone sync` of `small` small files (in folders) and
+    `large` files of `large_mib` MiB up through WebDAV, then down into an empty folder; every
+    sha256 and modification time equal (pass/fail, and the seconds each way)."""
+    up, down = root / "proof-up", root / "proof-down"
+    for i in range(small):
+        folder = up / f"dir{i % 5}" / ("sub" if i % 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"file {i:05d}.txt"
+        path.write_bytes(os.urandom(512 + (i * 37) % 4096))
+        os.utime(path, (1_600_000_000 + i * 61, 1_600_000_000 + i * 61))
+    for i in range(large):
+        path = up / f"large-{i}.bin"
+        with path.open("wb") as handle:
+            for _ in range(large_mib):
+                handle.write(os.urandom(MIB))
+        os.utime(path, (1_650_000_000 + i, 1_650_000_000 + i))
+    down.mkdir()
+    up_s = timed(lambda: rclone(env, transfers, "sync", str(up), "dav:proof"))
+    down_s = timed(lambda: rclone(env, transfers, "sync", "dav:proof", str(down)))
+    sent, got = tree_facts(up), tree_facts(down)
+    passed = sent == got
+    differing = sorted(name for name in sent.keys() | got.keys() if sent.get(name) != got.get(name))
+    say(
+        f"  rclone sync proof: {len(sent)} files up {up_s:.1f} s, down {down_s:.1f} s; "
+        f"{'PASS' if passed else 'FAIL'} ({len(differing)} differ: {differing[:5]})"
+    )
+    return {
+        "proof_files": len(sent),
+        "proof_small_files": small,
+        "proof_large_files": large,
+        "proof_large_mib": large_mib,
+        "proof_sync_up_s": round(up_s, 1),
+        "proof_sync_down_s": round(down_s, 1),
+        "proof_pass": passed,
+        "proof_differing": len(differing),
+    }
+
+
 def small_files(
-    endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int
-) -> dict[str, float]:
+    endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int, proof: bool
+) -> dict[str, Any]:
     obscured = subprocess.run(["rclone", "obscure", password], capture_output=True, text=True, check=True)
     env = {
         "RCLONE_CONFIG_DAV_TYPE": "webdav",
@@ -329,7 +428,8 @@ def small_files(
     on_dav = len(rclone(env, transfers, "lsf", "dav:rclone-small").stdout.split())
     if on_s3 != count or on_dav != count:
         raise RuntimeError(f"rclone stored {on_s3} files on S3 and {on_dav} through WebDAV, not {count}")
-    return {
+    figures: dict[str, Any] = rclone_proof(env, folder.parent, count, 3, 50, transfers) if proof else {}
+    return figures | {
         "rclone_files": count,
         "rclone_transfers": transfers,
         "rclone_raw_s3_s": round(raw, 3),
@@ -488,6 +588,9 @@ def main() -> None:
     parser.add_argument("--folder-docs", type=int, default=10_000, help="documents in the large folder (0: skip)")
     parser.add_argument("--few-docs", type=int, default=100, help="documents in the small folder")
     parser.add_argument("--repeats", type=int, default=20, help="PROPFINDs (and JSON listings) per folder")
+    parser.add_argument(
+        "--no-proof", action="store_true", help="skip the rclone sync proof (--small files and 3 x 50 MiB up and down)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
     if args.small and shutil.which("rclone") is None:
@@ -531,8 +634,16 @@ def main() -> None:
                         figures |= large(s3, dav, base, pids, root, big, quarter)
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
+                        figures |= put_phases(dav, base, small, min(args.small, 30))
                         figures |= small_files(
-                            endpoints, urls["gateway"] + base, user, password, small, args.small, args.transfers
+                            endpoints,
+                            urls["gateway"] + base,
+                            user,
+                            password,
+                            small,
+                            args.small,
+                            args.transfers,
+                            not args.no_proof,
                         )
                     if args.folder_docs:
                         say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")
@@ -549,6 +660,11 @@ def main() -> None:
                 f"raw {figures[f'raw_{way}_s']:.2f} s, one thread {figures[f'raw_{way}_one_thread_s']:.2f} s; "
                 f"ratio raw/WebDAV {figures[f'ratio_{way}']:.2f} (one thread {figures[f'ratio_{way}_one_thread']:.2f}; goal >= 0.8)"
             )
+            if way == "get":
+                print(
+                    f"  GET redirected to the signed S3 URL: {figures['dav_get_redirect_s']:.2f} s, "
+                    f"ratio raw/WebDAV {figures['ratio_get_redirect']:.2f}"
+                )
             for name in WATCHED:
                 print(
                     f"    {name}: RSS peak +{figures[f'{way}_{name}_rss_growth_mib']:.0f} MiB over "
@@ -560,6 +676,22 @@ def main() -> None:
             f"\nrclone copy, {args.small} x {args.small_kib} KiB, {args.transfers} transfers: WebDAV "
             f"{figures['rclone_dav_s']:.2f} s ({figures['rclone_dav_files_per_s']:.1f} files/s); straight to S3 "
             f"{figures['rclone_raw_s3_s']:.2f} s ({figures['rclone_raw_s3_files_per_s']:.1f}/s); ratio {figures['ratio_rclone']:.2f}"
+        )
+    if "proof_pass" in figures:
+        print(
+            f"rclone sync proof, {figures['proof_small_files']} small files and {figures['proof_large_files']} x "
+            f"{figures['proof_large_mib']} MiB: up {figures['proof_sync_up_s']:.1f} s, down "
+            f"{figures['proof_sync_down_s']:.1f} s, every sha256 and mtime equal: "
+            f"{'PASS' if figures['proof_pass'] else 'FAIL'}"
+        )
+    if "put_small_p50_ms" in figures:
+        print(
+            "small PUTs one at a time, p50 ms: "
+            + ", ".join(
+                f"{k[10:-7] or 'whole'} {v}"
+                for k, v in figures.items()
+                if k.startswith("put_small_") and k.endswith("_ms")
+            )
         )
     for label in ("few", "many"):
         if f"propfind_{label}_p50_ms" in figures:

@@ -196,3 +196,40 @@ async def test_malformed_propfind_bodies_are_refused_before_any_listing(
     assert (await api.request("PROPFIND", base, auth=auth, content=huge, headers={"Depth": "1"})).status_code == 413
     fine = await api.request("PROPFIND", base, auth=auth, headers={"Depth": "1"})
     assert fine.status_code == 207 and b"listed.txt" in fine.content
+
+
+async def test_a_redirected_get_is_a_short_lived_url_for_that_version_only(
+    api: httpx.AsyncClient, two: tuple[User, User]
+) -> None:
+    owner, other = two
+    sync = await app_password(api, owner, "webdav-sync")
+    url = f"/remote.php/dav/files/{owner.username}/signed.txt"
+    assert (await api.put(url, content=b"version one", auth=sync)).status_code == 201
+    rclone = {"User-Agent": "rclone/v1.60.1"}
+    first = await api.get(url, auth=sync, headers=rclone)
+    assert first.status_code == 302, first.text
+    signed = httpx.URL(first.headers["location"])
+    assert 0 < int(signed.params["X-Amz-Expires"]) <= 300  # short-lived: metadata's download URL
+    assert (await api.put(url, content=b"version two, longer", auth=sync)).status_code == 204
+    current = await api.get(url, auth=sync, headers={"X-DocStore-Redirect": "follow"})
+    assert current.status_code == 302
+    second = httpx.URL(current.headers["location"])
+    async with httpx.AsyncClient(timeout=30) as s3:  # no credentials: the URL alone
+        assert (await s3.get(signed)).content == b"version one"  # bound to the version read, not the name
+        assert (await s3.get(second)).content == b"version two, longer"
+        ranged = await s3.get(second, headers={"Range": "bytes=8-10"})  # ranges go to S3 unchanged
+        assert ranged.status_code == 206 and ranged.content == b"two"
+        # Only a GET of that one object: not a write, not another key with the same signature.
+        assert (await s3.put(signed, content=b"overwrite")).status_code == 403
+        assert (await s3.get(signed.copy_with(path=second.path))).status_code == 403
+    # Conditional GETs and clients that do not follow redirects are streamed.
+    assert first.headers["etag"] != current.headers["etag"]
+    unchanged = await api.get(url, auth=sync, headers=rclone | {"If-None-Match": current.headers["etag"]})
+    assert unchanged.status_code == 304
+    streamed = await api.get(url, auth=sync)
+    assert streamed.status_code == 200 and streamed.content == b"version two, longer"
+    # Another account never gets a URL for these bytes, whatever it claims to be.
+    intruder = await app_password(api, other, "webdav-sync")
+    for headers in (rclone, {"X-DocStore-Redirect": "follow"}):
+        refused = await api.get(url, auth=intruder, headers=headers)
+        assert refused.status_code == 404 and "location" not in refused.headers

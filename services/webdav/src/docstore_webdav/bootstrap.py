@@ -31,6 +31,8 @@ class Services:
     auth: InternalAuth
     dav: Any
     """WsgiDAV on the provider (a WSGI app); `api/dav.py`'s `DavEntry` goes in front of it."""
+    provider: DocStoreProvider
+    """The provider, for `api/redirect.py`'s `GetRedirect` (between `DavEntry` and WsgiDAV)."""
 
     def close(self) -> None:
         for client in self.backend.clients.values():
@@ -56,7 +58,13 @@ def bootstrap(settings: Settings) -> Services:
     mongo = sync_mongo(settings)
     db = mongo[settings.mongodb_database]
     facts = FileFacts(db)
-    provider = DocStoreProvider(backend, facts, complete_wait_seconds=settings.complete_wait_seconds)
+    provider = DocStoreProvider(
+        backend,
+        facts,
+        complete_wait_seconds=settings.complete_wait_seconds,
+        spool_dir=settings.spool_dir,
+        small_body_bytes=settings.small_body_bytes,
+    )
     config = {
         "provider_mapping": {"/": provider},
         "lock_storage": LockStorageMongo(db, max_seconds=settings.lock_max_seconds),
@@ -68,5 +76,8 @@ def bootstrap(settings: Settings) -> Services:
         "logging": {"enable": False},
         "verbose": 1,
         "add_header_MS_Author_Via": True,
+        "block_size": settings.block_size,
     }
-    return Services(settings=settings, mongo=mongo, backend=backend, auth=auth, dav=WsgiDAVApp(config))
+    return Services(
+        settings=settings, mongo=mongo, backend=backend, auth=auth, dav=WsgiDAVApp(config), provider=provider
+    )

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_webdav.api.dav import DavEntry
+from docstore_webdav.api.redirect import GetRedirect
 from docstore_webdav.bootstrap import bootstrap
 from docstore_webdav.settings import Settings
 
@@ -48,9 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         services = bootstrap(settings)
         app.state.services = services
-        app.state.entry = DavEntry(
-            services.dav, services.auth, services.backend, max_xml_bytes=settings.max_propfind_bytes
-        )
+        dav = GetRedirect(services.dav, services.provider, settings.redirect_user_agents)
+        app.state.entry = DavEntry(dav, services.auth, services.backend, max_xml_bytes=settings.max_propfind_bytes)
         try:
             yield
         finally:

@@ -19,5 +19,18 @@ class Settings(ServiceSettings):
     """WSGI worker threads (a2wsgi): requests served at once by one process."""
     complete_wait_seconds: float = 60.0
     """How long a PUT waits for upload's read-back of a multipart upload before answering."""
+    redirect_user_agents: list[str] = ["rclone/", "Go-http-client/"]
+    """GETs from a client whose User-Agent starts with one of these are answered 302 to the signed
+    S3 URL (they follow redirects); every other client is streamed unless it sends
+    `X-DocStore-Redirect: follow` (domain/redirects.py). Empty: always stream."""
+    block_size: int = 1024 * 1024
+    """Bytes WsgiDAV reads and writes at a time (its default, 8 KiB, costs a message through
+    a2wsgi and uvicorn per 8 KiB)."""
+    small_body_bytes: int = 1024 * 1024
+    """A PUT body of at most this many bytes is held until it has arrived (its sha256 first: dedupe,
+    and a presigned PUT pinned to it); larger ones stream. Bounds memory at threads x this."""
+    spool_dir: str | None = None
+    """Where a PUT body without a declared size is spooled before its upload (None: the system's
+    temporary folder)."""
     max_propfind_bytes: int = 100_000
     """The largest PROPFIND/PROPPATCH/LOCK body read: more is 413."""

@@ -20,6 +20,7 @@ REQUEST_HEADERS = frozenset(
         "accept", "content-type", "content-length", "depth", "destination", "overwrite", "if", "lock-token",
         "timeout", "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
         "x-oc-mtime", "oc-checksum", "oc-total-length", "x-expected-entity-length", "user-agent",
+        "x-docstore-redirect",
     }
 )  # fmt: skip
 RESPONSE_HEADERS = frozenset(
@@ -27,6 +28,7 @@ RESPONSE_HEADERS = frozenset(
         "content-type", "content-length", "content-range", "accept-ranges", "etag", "last-modified", "dav",
         "allow", "ms-author-via", "lock-token", "location", "x-oc-mtime", "oc-fileid", "oc-etag", "retry-after",
         "cache-control", "content-disposition",
+        "server-timing",
     }
 )  # fmt: skip
 

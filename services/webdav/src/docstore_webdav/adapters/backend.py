@@ -141,12 +141,34 @@ class Backend:
     def trash_document(self, account_id: str, document_id: str) -> None:
         self._call("metadata", account_id, "DELETE", f"/documents/{document_id}", ok=(200, 202, 204))
 
-    def download_url(self, account_id: str, document_id: str) -> Any:
-        return self._call("metadata", account_id, "GET", f"/documents/{document_id}/download").json()["url"]
+    def download_url(self, account_id: str, document_id: str, version: int | None = None) -> Any:
+        """Metadata's short-lived signed URL for the bytes of `version` (the one the caller read,
+        so a newer version written meanwhile is not what it gets), recorded in the audit trail."""
+        params = {"version": str(version)} if version else None
+        return self._call("metadata", account_id, "GET", f"/documents/{document_id}/download", params=params).json()[
+            "url"
+        ]
 
     # --- uploads ---------------------------------------------------------------------------
     def grant(self, account_id: str, grant: dict[str, Any]) -> Any:
         return self._call("upload", account_id, "POST", "/uploads", json=grant, ok=(200, 201)).json()
+
+    def grant_pinned(self, account_id: str, grant: dict[str, Any]) -> Any:
+        """One grant through upload's batch route with the bytes' sha256 (`put`): upload's dedupe
+        answers `deduplicated` when the account already stores them, else a presigned PUT that S3
+        holds to that sha256 (or, with checksums not pinned, a form). An item's refusal is raised
+        with its own status, as the single route would answer it."""
+        answer = self._call("upload", account_id, "POST", "/uploads/batch", json={"uploads": [grant]}, ok=(200,))
+        item = answer.json()["results"][0]
+        if item.get("problem"):
+            problem = item["problem"]
+            detail = problem.get("detail")
+            raise BackendError(int(problem["status"]), str(detail), problem)
+        return item["grant"]
+
+    def put_object(self, url: str, headers: dict[str, str], data: bytes) -> None:
+        """The bytes of a small file to its presigned PUT, with exactly the headers it was signed with."""
+        self._s3("PUT", url, content=data, headers=headers, ok=(200, 201, 204))
 
     def complete(self, account_id: str, upload_id: str) -> tuple[int, Any]:
         answer = self._call("upload", account_id, "POST", f"/uploads/{upload_id}/complete", ok=(200, 202))
@@ -188,8 +210,9 @@ class Backend:
         }
         self._s3("POST", url, content=stream(), headers=headers, ok=(200, 201, 204, 303))
 
-    def put_part(self, url: str, data: bytes) -> None:
-        self._s3("PUT", url, content=data, ok=(200,))
+    def put_part(self, url: str, body: Iterator[bytes], length: int) -> None:
+        """One part of a multipart upload, streamed: `length` bytes from `body`, never held."""
+        self._s3("PUT", url, content=body, headers={"content-length": str(length)}, ok=(200,))
 
     def _s3(self, method: str, url: str, *, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
         try:

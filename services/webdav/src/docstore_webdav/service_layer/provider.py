@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import io
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +46,26 @@ PREFIX = "docstore.prefix"
 CACHE = "docstore.cache"
 
 
+TIMING = "docstore.timing"
+PUT_HEADERS = "docstore.put_headers"
+
+
+@contextmanager
+def phase(environ: dict[str, Any], name: str) -> Iterator[None]:
+    """Adds the time the block takes to the request's `name` phase (sent back in `Server-Timing`
+    on a PUT, so the bench can tell where a small file's time goes)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timing = environ.setdefault(TIMING, {})
+        timing[name] = timing.get(name, 0.0) + time.perf_counter() - started
+
+
+def server_timing(environ: dict[str, Any]) -> str:
+    return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in environ.get(TIMING, {}).items())
+
+
 def dav_error(error: BackendError) -> DAVError:
     """A service's refusal as a WebDAV status: no room is 507 (RFC 4918 11.5), a name taken 409
     or 412, a bad name 403; a service away 503."""
@@ -68,11 +90,21 @@ def _ts(value: str | None) -> float | None:
 
 
 class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no types
-    def __init__(self, backend: Backend, facts: FileFacts, *, complete_wait_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        facts: FileFacts,
+        *,
+        complete_wait_seconds: float = 60.0,
+        spool_dir: str | None = None,
+        small_body_bytes: int = 1024 * 1024,
+    ) -> None:
         super().__init__()
         self.backend = backend
         self.facts = facts
         self.complete_wait_seconds = complete_wait_seconds
+        self.spool_dir = spool_dir
+        self.small_body_bytes = small_body_bytes
 
     def is_readonly(self) -> bool:
         return False
@@ -90,7 +122,8 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
             parts = segments(rest)
         except NotOurs:
             return None
-        cache[key] = self._lookup(account_id, parts, environ)
+        with phase(environ, "lookup"):
+            cache[key] = self._lookup(account_id, parts, environ)
         return cache[key]
 
     def _lookup(self, account_id: str, parts: tuple[str, ...], environ: dict[str, Any]) -> Any:
@@ -403,14 +436,22 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         return super().get_property_value(name)
 
     # --- reading ---------------------------------------------------------------------------
+    def signed_url(self) -> str:
+        """Metadata's short-lived signed S3 URL for the bytes of the version this request read
+        (the redirect's target, and what the streamed GET reads)."""
+        assert self.doc is not None
+        try:
+            url: str = self.backend.download_url(
+                self.account_id, self.doc["document_id"], self.doc.get("version") or None
+            )
+        except BackendError as error:
+            raise dav_error(error) from error
+        return url
+
     def get_content(self) -> io.RawIOBase:
         if not self.doc:
             return io.BytesIO(b"")  # type: ignore[return-value]
-        try:
-            url = self.backend.download_url(self.account_id, self.doc["document_id"])
-        except BackendError as error:
-            raise dav_error(error) from error
-        return RemoteFile(self.backend, url, int(self.doc["size"]))
+        return RemoteFile(self.backend, self.signed_url(), int(self.doc["size"]))
 
     # --- writing ---------------------------------------------------------------------------
     def write_empty(self) -> None:
@@ -418,12 +459,19 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         writer.close()
         self.end_write(with_errors=False)
 
-    def begin_write(self, *, content_type: str | None = None) -> Writer:
+    def begin_write(self, *, content_type: str | None = None) -> Writer | Spool | SmallBody:
         size = _declared_size(self.environ)
-        self._writer_obj = self._writer(size, content_type)
-        return self._writer_obj
+        if size is None:
+            try:
+                room = self.backend.usage(self.account_id).get("room_bytes")
+            except BackendError as error:
+                raise dav_error(error) from error
+            return Spool(self, room, self.provider.spool_dir)
+        if 0 < size <= self.provider.small_body_bytes:
+            return SmallBody(self, size)
+        return self._writer(size, content_type)
 
-    def _writer(self, size: int, content_type: str | None = None) -> Writer:
+    def _writer(self, size: int, content_type: str | None = None, *, sha256: str | None = None) -> Writer:
         parent, name = parent_and_name(self.parts)
         grant: dict[str, Any] = {
             "filename": name,
@@ -436,8 +484,14 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             grant["document_id"] = self.doc["document_id"]
             grant["base_version"] = self.doc["version"]  # WebDAV's PUT replaces: the version it read
             grant.pop("path")
+        if sha256 is not None:
+            grant |= {"sha256": sha256, "put": True}
         try:
-            granted = self.backend.grant(self.account_id, grant)
+            with phase(self.environ, "grant"):
+                if sha256 is not None:
+                    granted = self.backend.grant_pinned(self.account_id, grant)
+                else:
+                    granted = self.backend.grant(self.account_id, grant)
         except BackendError as error:
             raise dav_error(error) from error
         self._writer_obj = Writer(self.backend, granted, size, name)
@@ -445,16 +499,22 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
 
     def end_write(self, *, with_errors: bool) -> None:
         writer: Writer | None = getattr(self, "_writer_obj", None)
-        if writer is None:  # the grant itself was refused: nothing to abort
+        if writer is None:  # no grant was made (refused, or a spooled body that failed first)
             return
-        if with_errors or writer.failed:
+        if with_errors:
+            writer.cancel()
             self.backend.abort(self.account_id, writer.upload_id)
             if writer.failed:
                 raise dav_error(writer.failed)
             return
         if writer.written != writer.size:
+            writer.cancel()
             self.backend.abort(self.account_id, writer.upload_id)
             raise DAVError(HTTP_BAD_REQUEST, context_info="the body is not as long as its Content-Length")
+        if writer.failed:
+            self.backend.abort(self.account_id, writer.upload_id)
+            raise dav_error(writer.failed)
+        self.environ.setdefault(TIMING, {})["body"] = writer.seconds
         try:
             document_id = self._complete(writer)
         except BackendError as error:
@@ -465,11 +525,16 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         if mtime:
             facts["mtime"] = mtime
             self.environ["docstore.mtime_accepted"] = True
-        self.provider.facts.record(self.account_id, document_id, writer.sha256.hexdigest(), facts)
+        with phase(self.environ, "facts"):
+            self.provider.facts.record(self.account_id, document_id, writer.sha256.hexdigest(), facts)
         self.provider.forget(self.environ)
+        self.environ[PUT_HEADERS] = self.put_headers()
 
     def _complete(self, writer: Writer) -> str:
+        """Upload's completion (its own checks and events), then the wait until metadata shows
+        the new bytes; the two waits are timed apart (`upload`, `visible`)."""
         document_id = writer.document_id
+        started = time.perf_counter()
         if not writer.deduplicated:
             status, answer = self.backend.complete(self.account_id, writer.upload_id)
             deadline = time.monotonic() + self.provider.complete_wait_seconds
@@ -478,23 +543,42 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
                 answer = self.backend.upload_state(self.account_id, writer.upload_id)
             if answer.get("status") not in ("completed", "verifying"):
                 raise BackendError(409, f"the upload ended {answer.get('status')}")
+            if answer.get("recorded") is True and answer.get("sha256") == writer.sha256.hexdigest():
+                # Upload's completion already waited until metadata shows the version (its own
+                # read-your-writes): no second look is needed for a PROPFIND or GET to see it.
+                self.environ.setdefault(TIMING, {})["upload"] = time.perf_counter() - started
+                self.doc = (self.doc or {}) | {
+                    "document_id": document_id,
+                    "sha256": answer["sha256"],
+                    "size": writer.size,
+                }
+                return document_id
         # Read-your-writes: wait until metadata shows these bytes as the document's current version.
+        self.environ.setdefault(TIMING, {})["upload"] = time.perf_counter() - started
+        started = time.perf_counter()
         sha = writer.sha256.hexdigest()
         deadline = time.monotonic() + self.provider.complete_wait_seconds
         while time.monotonic() < deadline:
             doc = self.backend.document(self.account_id, document_id)
             if doc and doc["sha256"] == sha:
                 self.doc = doc
-                return document_id
+                break
             time.sleep(0.05)
+        self.environ[TIMING]["visible"] = time.perf_counter() - started
         return document_id
 
-    def finalize_headers(self, environ: dict[str, Any], response_headers: list[tuple[str, str]]) -> None:
-        if environ.get("docstore.mtime_accepted"):
-            response_headers.append(("X-OC-MTime", "accepted"))
-        if environ.get("REQUEST_METHOD") == "PUT" and self.doc:
-            response_headers.append(("OC-FileId", self.doc["document_id"]))
-            response_headers.append(("OC-ETag", f'"{self.get_etag()}"'))
+    def put_headers(self) -> list[tuple[str, str]]:
+        """The headers ownCloud's clients read on a PUT's answer (WsgiDAV calls `finalize_headers`
+        on GET only, so `api/redirect.py` adds these to the PUT's answer)."""
+        headers: list[tuple[str, str]] = []
+        if self.environ.get("docstore.mtime_accepted"):
+            headers.append(("X-OC-MTime", "accepted"))
+        if self.doc:
+            headers.append(("OC-FileId", self.doc["document_id"]))
+            headers.append(("OC-ETag", f'"{self.get_etag()}"'))
+        if self.environ.get(TIMING):
+            headers.append(("Server-Timing", server_timing(self.environ)))
+        return headers
 
     def delete(self) -> None:
         if not self.doc:
@@ -565,7 +649,9 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             )
 
 
-def _declared_size(environ: dict[str, Any]) -> int:
+def _declared_size(environ: dict[str, Any]) -> int | None:
+    """The body's size: its Content-Length, or what davfs2 and Finder declare for a chunked body
+    (`OC-Total-Length`, `X-Expected-Entity-Length`); None when nothing says it."""
     for key in ("CONTENT_LENGTH", "HTTP_OC_TOTAL_LENGTH", "HTTP_X_EXPECTED_ENTITY_LENGTH"):
         value = environ.get(key)
         if value not in (None, ""):
@@ -575,13 +661,56 @@ def _declared_size(environ: dict[str, Any]) -> int:
                 break
             if size >= 0:
                 return size
-    raise DAVError(HTTP_LENGTH_REQUIRED, context_info="send Content-Length (the room is reserved before the bytes)")
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return None
+    raise DAVError(HTTP_LENGTH_REQUIRED, context_info="send Content-Length or a chunked body")
+
+
+class _Feed:
+    """The body's blocks as the sending thread takes them from a bounded queue, cut to lengths:
+    `take(n)` yields exactly the next `n` bytes (fewer when the body ends early), keeping the rest
+    of a block that straddles a part boundary for the next part."""
+
+    def __init__(self, q: queue.Queue[bytes | None]) -> None:
+        self.q = q
+        self.rest = b""
+        self.ended = False
+
+    def _next(self) -> bytes | None:
+        if self.rest:
+            kept, self.rest = self.rest, b""
+            return kept
+        if self.ended:
+            return None
+        block = self.q.get()
+        if block is None:
+            self.ended = True
+        return block
+
+    def take(self, length: int) -> Iterator[bytes]:
+        left = length
+        while left > 0:
+            block = self._next()
+            if block is None:
+                return
+            if len(block) > left:
+                block, self.rest = block[:left], block[left:]
+            left -= len(block)
+            yield block
+
+    def all(self) -> Iterator[bytes]:
+        while (block := self._next()) is not None:
+            yield block
 
 
 class Writer:
-    """Where WsgiDAV writes a PUT's body: into S3 as it arrives, never the whole file in memory
-    (a form upload streams through one POST, fed by a bounded queue; a multipart upload sends each
-    part as soon as it is full). SHA-256, SHA-1 and MD5 are computed on the way."""
+    """Where WsgiDAV writes a PUT's body: into S3 as it arrives, never the whole file in memory.
+    One sending thread takes the blocks from a bounded queue (`QUEUE_BLOCKS` blocks): a form upload
+    streams them through one POST; a multipart upload streams each part as its own PUT with the
+    part's length (no part is gathered first), one after the other, while the next blocks arrive.
+    SHA-256, SHA-1 and MD5 are computed on the way."""
+
+    QUEUE_BLOCKS = 8
 
     def __init__(self, backend: Backend, granted: dict[str, Any], size: int, filename: str) -> None:
         self.backend = backend
@@ -594,33 +723,41 @@ class Writer:
         self.sha256 = hashlib.sha256()
         self.sha1 = hashlib.sha1()  # noqa: S324  (ownCloud's checksum, not security)
         self.md5 = hashlib.md5()  # noqa: S324  (ownCloud's checksum, not security)
-        self._multipart: Any = granted.get("multipart")
-        self._buffer = bytearray()
-        self._part = 0
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
-        if not self.deduplicated and not self._multipart and granted.get("form"):
-            self._queue = queue.Queue(maxsize=8)
-            form = granted["form"]
-            self._thread = threading.Thread(
-                target=self._post, args=(form["url"], form["fields"], filename), daemon=True
-            )
-            self._thread.start()
+        self.put: dict[str, Any] | None = granted.get("put")
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        multipart: Any = granted.get("multipart")
+        form: Any = granted.get("form")
+        if self.deduplicated or not (multipart or form):
+            return
+        self._queue = queue.Queue(maxsize=self.QUEUE_BLOCKS)
+        target = (
+            (lambda feed: self._parts(feed, multipart))
+            if multipart
+            else (lambda feed: self.backend.post_form(form["url"], form["fields"], feed.all(), size, filename))
+        )
+        self._thread = threading.Thread(target=self._send, args=(target,), daemon=True)
+        self._thread.start()
 
-    def _post(self, url: str, fields: dict[str, str], filename: str) -> None:
+    def _parts(self, feed: _Feed, multipart: dict[str, Any]) -> None:
+        part_size = int(multipart["part_size"])
+        for number, part in enumerate(multipart["parts"]):
+            length = min(part_size, self.size - number * part_size)
+            if length <= 0:
+                break
+            self.backend.put_part(part["url"], feed.take(length), length)
+
+    def _send(self, target: Any) -> None:
         assert self._queue is not None
         q = self._queue
-
-        def body() -> Iterator[bytes]:
-            while (chunk := q.get()) is not None:
-                yield chunk
-
         try:
-            self.backend.post_form(url, fields, body(), self.size, filename)
+            target(_Feed(q))
         except BackendError as error:
             self.failed = error
         finally:
-            while True:  # unblock a writer still feeding a failed POST
+            while True:  # unblock a writer still feeding a failed upload
                 try:
                     q.get_nowait()
                 except queue.Empty:
@@ -643,32 +780,112 @@ class Writer:
                 except queue.Full:
                     if self.failed or not (self._thread and self._thread.is_alive()):
                         raise dav_error(self.failed or BackendError(503, "S3 stopped reading")) from None
-        elif self._multipart:
-            self._buffer += data
-            part_size = int(self._multipart["part_size"])
-            while len(self._buffer) >= part_size:
-                self._send_part(bytes(self._buffer[:part_size]))
-                del self._buffer[:part_size]
         return len(data)
 
-    def _send_part(self, data: bytes) -> None:
-        url = self._multipart["parts"][self._part]["url"]
-        self._part += 1
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def cancel(self) -> None:
+        """The request failed: end the sending thread (its upload ends short and fails)."""
+        q, self._queue = self._queue, None
+        if q is None or self._thread is None:
+            return
+        while True:
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                break
         try:
-            self.backend.put_part(url, data)
-        except BackendError as error:
-            self.failed = error
-            raise dav_error(error) from error
+            q.put_nowait(None)
+        except queue.Full:
+            pass
 
     def close(self) -> None:
         if self._queue is not None and self._thread is not None:
-            if self._thread.is_alive():
-                self._queue.put(None)
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(None, timeout=1.0)
+                    break
+                except queue.Full:
+                    continue
             self._thread.join()
             self._queue = None
-        elif self._multipart and self._buffer and not self.failed:
-            self._send_part(bytes(self._buffer))
-            self._buffer = bytearray()
+        self.seconds = time.perf_counter() - self.started
+
+
+class SmallBody:
+    """A small body (at most `SMALL_BODY_BYTES`, 1 MiB: bounded per request) held until it has
+    arrived, so its sha256 is known before the grant: upload's dedupe then stores nothing when the
+    account already holds these bytes, and otherwise S3 takes them through a presigned PUT pinned to
+    that sha256, whose completion reads one HEAD back instead of copying a staging object and
+    reading it whole. The same grant, completion and events as any upload."""
+
+    def __init__(self, document: Document, size: int) -> None:
+        self.document = document
+        self.size = size
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> int:
+        if len(self.data) + len(data) > self.size:
+            raise DAVError(HTTP_BAD_REQUEST, context_info="the body is longer than its Content-Length")
+        self.data += data
+        return len(data)
+
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def close(self) -> None:
+        data = bytes(self.data)
+        self.data = bytearray()
+        if len(data) != self.size:
+            raise DAVError(HTTP_BAD_REQUEST, context_info="the body is not as long as its Content-Length")
+        writer = self.document._writer(self.size, sha256=hashlib.sha256(data).hexdigest())
+        writer.write(data)
+        writer.close()
+        put = writer.put
+        if put and not writer.deduplicated and not writer.failed:
+            with phase(self.document.environ, "s3"):
+                try:
+                    self.document.backend.put_object(put["url"], dict(put.get("headers") or {}), data)
+                except BackendError as error:
+                    writer.failed = error
+
+
+class Spool:
+    """A body whose size nothing declared (chunked, without `OC-Total-Length`): spooled to a
+    temporary file (memory stays flat; never more than the account's room, else 507 at once), then
+    sent as a body of known size through the same grant, S3 upload and completion."""
+
+    def __init__(self, document: Document, room: int | None, spool_dir: str | None) -> None:
+        self.document = document
+        self.room = room
+        self.file = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115  (closed in close())
+        self.size = 0
+        self.writer: Writer | None = None
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.room is not None and self.size > self.room:
+            raise DAVError(HTTP_INSUFFICIENT_STORAGE, context_info="the body is larger than the account's room")
+        self.file.write(data)
+        return len(data)
+
+    def writelines(self, blocks: Iterator[bytes]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def close(self) -> None:
+        try:
+            self.file.seek(0)
+            writer = self.document._writer(self.size)
+            while block := self.file.read(CHUNK):
+                writer.write(block)
+            writer.close()
+            self.writer = writer
+        finally:
+            self.file.close()
 
 
 class RemoteFile(io.RawIOBase):
