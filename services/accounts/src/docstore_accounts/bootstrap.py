@@ -20,9 +20,13 @@ from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_accounts.service_layer.accounts import Accounts
 from docstore_accounts.service_layer.app_passwords import AppPasswords
 from docstore_accounts.settings import Settings
+from docstore_events import AccountCreated, AccountPlanChanged
+from docstore_events.base import Event
+from docstore_events.credentials import AccountEmailVerified
 from docstore_events.unit_of_work import MongoUnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Services:
     """App passwords: create, list, revoke, the gateway's check (its own unit of work; README "App passwords")."""
     replication_queue: ReplicationQueue
     replication_relay: ReplicationRelay
+    consistency: ConsistencyChecker
+    """The outbox check: events quota and notify never applied are published again (issue 32)."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
@@ -49,6 +55,9 @@ class Services:
         await AppPasswordRepository(db).ensure_indexes()
         self.runtime.background("accounts-replication-relay", self.replication_relay.run)
         self.runtime.background("accounts-notices", self.account_security.run_notices)
+        if self.settings.consistency_period_seconds > 0:
+            period = self.settings.consistency_period_seconds
+            self.runtime.background("accounts-consistency", lambda: self.consistency.run_forever(period))
 
 
 def bootstrap(settings: Settings) -> Services:
@@ -87,6 +96,7 @@ def bootstrap(settings: Settings) -> Services:
             accounts.home_of,
             region=settings.region,
         ),
+        consistency=consistency_on(settings, runtime),
         replication_queue=queue,
         replication_relay=ReplicationRelay(
             queue,
@@ -117,4 +127,38 @@ def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountS
         replication_secret=settings.replication_secret,
         peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
         report_to=settings.security_contact,
+    )
+
+
+OUTBOX_CONSUMERS: dict[type[Event], tuple[str, ...]] = {
+    AccountCreated: ("quota", "notify"),
+    AccountPlanChanged: ("quota",),
+    AccountEmailVerified: ("notify",),
+}
+"""The account events quota and notify apply every time, with a processed-event record (their
+READMEs): the outbox check asks them about these (as metadata's did before the move)."""
+
+
+def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyChecker:
+    """The outbox check (`docstore_kit.consistency.OutboxRowsCheck`): published rows of
+    `OUTBOX_CONSUMERS`, older than the settle time, that a consumer never applied are published again."""
+    auth = InternalAuth.from_settings(settings)
+    asked = {
+        "quota": ProcessedEvents.at("quota", settings.quota_url, auth.client_auth("quota")),
+        "notify": ProcessedEvents.at("notify", settings.notify_url, auth.client_auth("notify")),
+    }
+    prefix = settings.kafka_topic_prefix
+    check = OutboxRowsCheck(
+        "accounts.outbox",
+        runtime.events.outbox,
+        {event.topic(prefix): [asked[name] for name in names] for event, names in OUTBOX_CONSUMERS.items()},
+        RepairBudget(runtime.db),
+        settle_seconds=settings.consistency_settle_seconds,
+    )
+    return ConsistencyChecker(
+        runtime.db,
+        [check],
+        service=settings.service,
+        page_size=settings.consistency_page_size,
+        pages_per_run=settings.consistency_pages_per_run,
     )

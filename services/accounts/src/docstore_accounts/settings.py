@@ -36,6 +36,8 @@ class Settings(ServiceSettings):
 
     notify_url: str = "http://127.0.0.1:8085"
     """Notify (internal): the token-carrying account mails go through its `POST /internal/mail/{kind}`."""
+    quota_url: str = "http://127.0.0.1:8083"
+    """Quota (internal): the outbox check asks its `POST /internal/processed-events`."""
     metadata_url: str = "http://127.0.0.1:8081"
     """Metadata (internal): told at once when an account was deleted (its links and shares end)."""
     gateway_url: str = "http://127.0.0.1:8080"
