@@ -58,7 +58,10 @@ class Harness:
 @pytest_asyncio.fixture
 async def accounts(isolated: dict[str, str]) -> AsyncIterator[Harness]:
     """The service in process (no notify: the tests replace its mailer, `test_account_security.py`)."""
-    settings = Settings(**isolated, notify_url="http://127.0.0.1:9")
+    # No notify, metadata or quota here: their ports refuse at once (the mailer is replaced by the tests).
+    settings = Settings(
+        **isolated, notify_url="http://127.0.0.1:9", metadata_url="http://127.0.0.1:9", quota_url="http://127.0.0.1:9"
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
