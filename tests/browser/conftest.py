@@ -34,7 +34,7 @@ QUALITY_ADMIN_USERNAME = f"qadmin-{uuid.uuid4().hex[:8]}"
 BEHAVIOUR_ADMIN_USERNAME = f"badmin-{uuid.uuid4().hex[:8]}"
 ANALYTICS_ADMIN_USERNAME = f"aadmin-{uuid.uuid4().hex[:8]}"
 NODE_MODULES = REPO / ".tools" / "node" / "node_modules"  # axe-core and lighthouse, installed by scripts/bootstrap
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "gateway")
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "accounts", "gateway")
 
 
 @dataclass
@@ -55,7 +55,7 @@ def system_env() -> dict[str, str]:
         "INDEXER_TYPESENSE_COLLECTION": "browser_documents",
         "QUOTA_FREE_CAP_BYTES": str(FREE_CAP_BYTES),
         "UPLOAD_MULTIPART_PART_BYTES": str(PART_BYTES),
-        "METADATA_ADMIN_USERNAMES": f"{ADMIN_USERNAME},{QUALITY_ADMIN_USERNAME},{BEHAVIOUR_ADMIN_USERNAME},{ANALYTICS_ADMIN_USERNAME}",
+        "ACCOUNTS_ADMIN_USERNAMES": f"{ADMIN_USERNAME},{QUALITY_ADMIN_USERNAME},{BEHAVIOUR_ADMIN_USERNAME},{ANALYTICS_ADMIN_USERNAME}",
         "GATEWAY_WEB_DIR": str(REPO / "web"),
         # The browser tests sign up many accounts from 127.0.0.1: no throttling here.
         "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",

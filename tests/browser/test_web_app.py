@@ -360,7 +360,7 @@ def test_free_user_sees_usage_warning_and_upgrade_hint(web_system: WebSystem, br
 
 
 def test_admin_sees_the_totals(web_system: WebSystem, browser: Browser) -> None:
-    """An account named in METADATA_ADMIN_USERNAMES logs in as an administrator."""
+    """An account named in ACCOUNTS_ADMIN_USERNAMES logs in as an administrator."""
     base = web_system.gateway
     api_sign_up(base, f"plain-{uuid.uuid4().hex[:8]}", plan="premium")
     sign_up(browser, base, plan="free", username=ADMIN_USERNAME)

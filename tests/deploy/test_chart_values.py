@@ -175,41 +175,41 @@ def test_the_indexer_limit_holds_its_workers(sets: list[str], refused: bool) -> 
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_replication_has_an_internal_route_and_nothing_else(region: str) -> None:
-    """PEER_METADATA_URLS names, for this region, the host of an Ingress on the internal class
-    that routes only metadata's replication path; the public Ingress does not route it."""
-    from docstore_metadata.main import create_app
-    from docstore_metadata.settings import Settings
+    """PEER_ACCOUNTS_URLS names, for this region, the host of an Ingress on the internal class
+    that routes only the accounts service's replication path; the public Ingress does not route it."""
+    from docstore_accounts.main import create_app
+    from docstore_accounts.settings import Settings
 
     objects = manifests(region)
     ingresses = {d["metadata"]["name"]: d for d in objects if d["kind"] == "Ingress"}
-    internal = ingresses["docstore-metadata-replication"]["spec"]
+    internal = ingresses["docstore-accounts-replication"]["spec"]
     assert internal["ingressClassName"] == "nginx-internal"
     assert internal["ingressClassName"] != ingresses["docstore-gateway"]["spec"].get("ingressClassName")
     (rule,) = internal["rules"]
     (path,) = rule["http"]["paths"]
     assert path["path"] == "/internal/replicas" and path["pathType"] == "Prefix"
-    assert path["backend"]["service"] == {"name": "docstore-metadata", "port": {"name": "http"}}
+    assert path["backend"]["service"] == {"name": "docstore-accounts", "port": {"name": "http"}}
     spec = create_app(Settings()).openapi()["paths"]
     routes = {(p, m) for p, ops in spec.items() if p.startswith(path["path"] + "/") for m in ops}
     assert routes == {("/internal/replicas/{account_id}", "put")}, routes
 
-    metadata = next(d for d in objects if d["kind"] == "Deployment" and d["metadata"]["name"] == "docstore-metadata")
-    env = {e["name"]: e.get("value") for e in metadata["spec"]["template"]["spec"]["containers"][0]["env"]}
-    peers = json.loads(env["PEER_METADATA_URLS"])
+    accounts = next(d for d in objects if d["kind"] == "Deployment" and d["metadata"]["name"] == "docstore-accounts")
+    env = {e["name"]: e.get("value") for e in accounts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    peers = json.loads(env["PEER_ACCOUNTS_URLS"])
     assert set(peers) == set(REGIONS)
     assert peers[region] == f"https://{rule['host']}"
     # Every public route goes to the gateway alone.
     for name, ingress in ingresses.items():
-        if name != "docstore-metadata-replication":
+        if name != "docstore-accounts-replication":
             backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
             assert backends == {"docstore-gateway"}, name
 
 
 def test_a_peer_url_naming_another_host_is_refused(tmp_path: Path) -> None:
     values = yaml.safe_load((CHART / "values-us-west-2.yaml").read_text())
-    peers = json.loads(values["global"]["env"]["PEER_METADATA_URLS"])
-    peers["us-west-2"] = "https://metadata.elsewhere.example"
-    values["global"]["env"]["PEER_METADATA_URLS"] = json.dumps(peers)
+    peers = json.loads(values["global"]["env"]["PEER_ACCOUNTS_URLS"])
+    peers["us-west-2"] = "https://accounts.elsewhere.example"
+    values["global"]["env"]["PEER_ACCOUNTS_URLS"] = json.dumps(peers)
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     result = helm_template("-f", str(tmp_path / "values.yaml"))
     assert result.returncode != 0 and "the peer regions would replicate to nothing" in result.stderr

@@ -32,7 +32,7 @@ from docstore_events import UploadCompleted
 from docstore_events.envelope import encode
 from docstore_metadata.domain.consistency import version_recorded_event_id
 
-ADMIN = "admin-e2e"  # METADATA_ADMIN_USERNAMES of the e2e system
+ADMIN = "admin-e2e"  # ACCOUNTS_ADMIN_USERNAMES of the e2e system
 DB = "docstore_{service}_us_west_2"
 
 

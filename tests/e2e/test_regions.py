@@ -48,17 +48,19 @@ async def mongo(endpoints) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
     await client.close()
 
 
-def metadata_db(mongo: AsyncMongoClient[dict[str, Any]], region: str):
-    return mongo[f"docstore_metadata_{region.replace('-', '_')}"]
+def accounts_db(mongo: AsyncMongoClient[dict[str, Any]], region: str):
+    """Identity's database in `region` (replicas, usernames, the replication queue: the accounts
+    service's since issue 36)."""
+    return mongo[f"docstore_accounts_{region.replace('-', '_')}"]
 
 
 async def replica_in_b(mongo, account_id: str) -> dict | None:
-    return await metadata_db(mongo, REGION_B).replicas.find_one({"_id": account_id})
+    return await accounts_db(mongo, REGION_B).replicas.find_one({"_id": account_id})
 
 
 async def replicated_events(mongo, account_ids: set[str]) -> Counter:
     """`account.replicated` events region B wrote to its outbox, per account id."""
-    rows = metadata_db(mongo, REGION_B).outbox.find({"headers.ce_type": "docstore.account.replicated"})
+    rows = accounts_db(mongo, REGION_B).outbox.find({"headers.ce_type": "docstore.account.replicated"})
     return Counter(row["key"].decode() for row in await rows.to_list(None) if row["key"].decode() in account_ids)
 
 
@@ -124,7 +126,7 @@ async def test_the_replica_in_b_holds_only_the_minimal_fields(system, region_b, 
     assert set(replica) == MINIMAL_REPLICA
     assert replica["username"] == username and replica["home_region"] == REGION_A and replica["version"] == 1
     assert "password_hash" not in replica and "email" not in replica
-    b = metadata_db(mongo, REGION_B)
+    b = accounts_db(mongo, REGION_B)
     assert await b.accounts.find_one({"_id": account_id}) is None  # never a full account in B
     assert await b.accounts.find_one({"username": username}) is None
     assert (await b.usernames.find_one({"_id": username}))["account_id"] == account_id
@@ -170,7 +172,7 @@ async def test_an_account_made_while_region_b_is_down_reaches_b_when_it_returns(
         account_id = created.json()["account_id"]
 
         async def queued_and_retried():
-            row = await metadata_db(mongo, REGION_A).replication_outbox.find_one({"_id": f"{REGION_B}:{account_id}"})
+            row = await accounts_db(mongo, REGION_A).replication_outbox.find_one({"_id": f"{REGION_B}:{account_id}"})
             return row if row and row.get("attempts", 0) >= 2 else None
 
         row = await eventually(queued_and_retried)
@@ -187,35 +189,35 @@ async def test_an_account_made_while_region_b_is_down_reaches_b_when_it_returns(
 async def test_replicator_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     system, region_b, mongo, tmp_path: Path
 ) -> None:
-    a_metadata = system.processes.process("metadata")
-    b_metadata = region_b.processes.process("metadata")
+    a_accounts = system.processes.process("accounts")
+    b_accounts = region_b.processes.process("accounts")
     marker = tmp_path / "crashed"
-    b_metadata.stop()
-    a_metadata.env |= {"DOCSTORE_CRASH_AT": "replication.after_send", "DOCSTORE_CRASH_MARKER": str(marker)}
-    system.processes.restart("metadata")
+    b_accounts.stop()
+    a_accounts.env |= {"DOCSTORE_CRASH_AT": "replication.after_send", "DOCSTORE_CRASH_MARKER": str(marker)}
+    system.processes.restart("accounts")
     try:
         names = [new_name() for _ in range(30)]
-        # 30 sign-ups at once, each a password hash: on a loaded 2-core machine metadata answered
+        # 30 sign-ups at once, each a password hash: on a loaded 2-core machine the accounts service answered
         # them over 25 s in one run and 36 s in another (the last then missed a 40 s client limit).
         created = await asyncio.gather(*(sign_up(system.gateway, name, timeout=180.0) for name in names))
         assert all(r.status_code == 201 for r in created), [r.text for r in created if r.status_code != 201]
         ids = {r.json()["account_id"] for r in created}
-        queue = metadata_db(mongo, REGION_A).replication_outbox
+        queue = accounts_db(mongo, REGION_A).replication_outbox
         assert await queue.count_documents({"account_id": {"$in": list(ids)}}) == 30
 
-        region_b.processes.restart("metadata")  # B is back: A's next retry sends a batch, then dies
-        await eventually(lambda: asyncio.sleep(0, result=marker.exists() and not a_metadata.alive()), timeout=20)
+        region_b.processes.restart("accounts")  # B is back: A's next retry sends a batch, then dies
+        await eventually(lambda: asyncio.sleep(0, result=marker.exists() and not a_accounts.alive()), timeout=20)
         sent_but_unmarked = await queue.count_documents({"account_id": {"$in": list(ids)}})
         assert sent_but_unmarked > 0  # the crash came after the sends, before any row was marked
     finally:
         for name in ("DOCSTORE_CRASH_AT", "DOCSTORE_CRASH_MARKER"):
-            a_metadata.env.pop(name, None)
-        if not b_metadata.alive():
-            region_b.processes.restart("metadata")
-        system.processes.restart("metadata")
+            a_accounts.env.pop(name, None)
+        if not b_accounts.alive():
+            region_b.processes.restart("accounts")
+        system.processes.restart("accounts")
 
     async def all_replicated():
-        held = await metadata_db(mongo, REGION_B).replicas.count_documents({"_id": {"$in": list(ids)}})
+        held = await accounts_db(mongo, REGION_B).replicas.count_documents({"_id": {"$in": list(ids)}})
         left = await queue.count_documents({"account_id": {"$in": list(ids)}})
         return held == 30 and left == 0
 
@@ -256,7 +258,7 @@ async def test_one_username_signed_up_in_both_regions_at_once_has_one_winner_and
         winner_id = min(a_id, b_id)
         for region in (REGION_A, REGION_B):
             owner = await eventually(
-                lambda region=region: metadata_db(mongo, region).usernames.find_one(
+                lambda region=region: accounts_db(mongo, region).usernames.find_one(
                     {"_id": username, "account_id": winner_id}
                 )
             )

@@ -20,11 +20,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 async def verified(api: httpx.AsyncClient, endpoints: Any) -> User:
     """A new account whose e-mail address counts as verified (sharing and links need one). The
-    address is marked verified in metadata's database: these tests are about links, not mail."""
+    address is marked verified in the accounts service's database: these tests are about links, not mail."""
     user = await sign_up(api)
     client: AsyncMongoClient[Any] = AsyncMongoClient(endpoints.mongo_url)
     try:
-        accounts = client[f"docstore_metadata_{REGION_A.replace('-', '_')}"]["accounts"]
+        accounts = client[f"docstore_accounts_{REGION_A.replace('-', '_')}"]["accounts"]
         await accounts.update_one({"_id": user.account_id}, {"$set": {"email_verified": True}})
     finally:
         await client.close()

@@ -91,7 +91,7 @@ async def test_passwords_are_hashed_and_never_in_events_or_logs(api, system, end
     user = await sign_up(api, plan="free")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(endpoints.mongo_url)
     try:
-        account = await mongo["docstore_metadata_us_west_2"]["accounts"].find_one({"_id": user.account_id})
+        account = await mongo["docstore_accounts_us_west_2"]["accounts"].find_one({"_id": user.account_id})
     finally:
         await mongo.close()
     assert account["password_hash"].startswith("$argon2id$")

@@ -176,7 +176,9 @@ async def test_a_deleted_account_stays_public_no_longer(api: httpx.AsyncClient, 
             return found
 
         document = await eventually(scheduled, timeout=60)
-        account = await db["accounts"].find_one({"_id": owner.account_id})
+        account = await client[f"docstore_accounts_{REGION_A.replace('-', '_')}"]["accounts"].find_one(
+            {"_id": owner.account_id}
+        )
         grace = document["purge_at"] - account["deleted_at"]
         assert 29.9 <= grace.total_seconds() / 86400 <= 30.1
         version = await db["versions"].find_one({"document_id": document_id})

@@ -30,6 +30,12 @@ def metadata_db(endpoints: Any) -> Any:
     return client, client["docstore_metadata_us_west_2"]
 
 
+def accounts_db(endpoints: Any) -> Any:
+    """Identity's database (issue 36: the accounts service owns the tokens and the account events)."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(endpoints.mongo_url, tz_aware=True)
+    return client, client["docstore_accounts_us_west_2"]
+
+
 async def reset_link(api: httpx.AsyncClient, user: User, already: int = 0) -> str:
     asked = await api.post("/v1/account/password-reset", json={"username_or_email": user.username})
     assert asked.status_code == 202
@@ -65,7 +71,7 @@ async def test_a_reset_link_works_once_in_time_and_for_its_own_account(api: http
     # A made-up token, and one whose 30 minutes are over, are refused the same way.
     assert (await confirm(api, "x" * 43)).status_code == 400
     stale = token_of(await reset_link(api, other))
-    client, db = metadata_db(endpoints)
+    client, db = accounts_db(endpoints)
     try:
         import hashlib
 
@@ -94,9 +100,9 @@ async def test_an_unknown_address_gets_the_answer_a_known_one_gets(api: httpx.As
     assert same == {k: v for k, v in unknown.headers.items() if k.lower() not in varying}
 
 
-def _metadata_client(system: Any) -> httpx.AsyncClient:
+def _accounts_client(system: Any) -> httpx.AsyncClient:
     auth = InternalAuth("gateway", parse_keys(DEV_KEYS), DEV_KEY_ID)
-    return httpx.AsyncClient(base_url=system.urls["metadata"], auth=auth.client_auth("metadata"), timeout=30)
+    return httpx.AsyncClient(base_url=system.urls["accounts"], auth=auth.client_auth("accounts"), timeout=30)
 
 
 async def test_totp_codes_cannot_be_replayed_and_recovery_codes_work_once(
@@ -110,7 +116,7 @@ async def test_totp_codes_cannot_be_replayed_and_recovery_codes_work_once(
     confirmed = await api.post("/v1/account/mfa/confirm", headers=user.auth, json={"code": totp.now()})
     assert confirmed.status_code == 200, confirmed.text
     codes = confirmed.json()["recovery_codes"]
-    async with _metadata_client(system) as metadata:
+    async with _accounts_client(system) as metadata:
         url = f"/internal/accounts/{user.account_id}/mfa/verify"
         code = totp.at(datetime.now(UTC) + timedelta(seconds=30))
         first, second = await asyncio.gather(
@@ -157,6 +163,11 @@ async def _no_secret_anywhere(
 
         records = await eventually(recorded, timeout=120, interval=0.5)
         outbox = await db["outbox"].find({}).to_list(None)
+        identity_client, identity_db = accounts_db(endpoints)
+        try:
+            outbox += await identity_db["outbox"].find({}).to_list(None)
+        finally:
+            await identity_client.close()
         everything = json.dumps(records, default=str) + " ".join(str(row.get("value")) for row in outbox)
     finally:
         await client.close()

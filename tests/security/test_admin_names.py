@@ -1,7 +1,7 @@
 """Administrators are named by account id or by an operator, never by a username anyone can claim
-(issue 33, finding 12). Pure: the metadata settings decide the role; no system is started.
+(issue 33, finding 12). Pure: the accounts settings decide the role; no system is started.
 
-On main, `METADATA_ADMIN_USERNAMES=ops` in production gave the admin role to whoever signed up
+On main, `ACCOUNTS_ADMIN_USERNAMES=ops` in production gave the admin role to whoever signed up
 as `ops` first: sign-up does not reserve the configured names.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from docstore_metadata.settings import Settings
+from docstore_accounts.settings import Settings
 
 PRODUCTION = {
     "environment": "production",
@@ -34,7 +34,7 @@ def test_whoever_signs_up_with_a_name_is_no_admin_but_a_configured_id_is() -> No
 
     assert settings.role_of(squatter) == "user"
     assert settings.role_of(named) == "admin"
-    assert settings.role_of(granted) == "admin"  # `python -m docstore_metadata.admins grant --account ...`
+    assert settings.role_of(granted) == "admin"  # `python -m docstore_accounts.admins grant --account ...`
 
 
 def test_the_old_name_list_still_works_on_a_local_development_system_only() -> None:

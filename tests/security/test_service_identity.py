@@ -26,15 +26,15 @@ from .support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("accounts", "metadata", "upload", "quota", "indexer", "notify")
 
 # Routes a service answers without any identity, each with the reason.
 PUBLIC = {
-    ("metadata", "POST /accounts"): "sign-up: anyone may create an account",
-    ("metadata", "POST /account/email/verify"): "a mailed verification link: the single-use token is the right",
-    ("metadata", "POST /account/password-reset"): "a forgotten password: anyone may ask (the same answer for all)",
-    ("metadata", "POST /account/password-reset/confirm"): "a mailed reset link: the single-use token is the right",
-    ("metadata", "POST /internal/password-reset"): "peer regions' metadata only: X-Replication-Secret, as replicas",
+    ("accounts", "POST /accounts"): "sign-up: anyone may create an account",
+    ("accounts", "POST /account/email/verify"): "a mailed verification link: the single-use token is the right",
+    ("accounts", "POST /account/password-reset"): "a forgotten password: anyone may ask (the same answer for all)",
+    ("accounts", "POST /account/password-reset/confirm"): "a mailed reset link: the single-use token is the right",
+    ("accounts", "POST /internal/password-reset"): "peer regions' accounts only: X-Replication-Secret, as replicas",
     ("notify", "GET /notifications/unsubscribe/{token}"): "a mail's unsubscribe link: the signed token is the right",
     (
         "notify",
@@ -44,6 +44,8 @@ PUBLIC = {
         "upload",
         "GET /uploads/{upload_id}/done/{signature}",
     ): "where S3 sends a browser after a form upload: signed link",
+    ("accounts", "GET /healthz"): "liveness probe",
+    ("accounts", "GET /readyz"): "readiness probe",
     ("metadata", "GET /healthz"): "liveness probe",
     ("metadata", "GET /readyz"): "readiness probe",
     ("upload", "GET /healthz"): "liveness probe",
@@ -59,7 +61,8 @@ PUBLIC = {
 # One route per service that a valid identity token opens: proves the refusals below are the
 # token's doing, not a broken route.
 CONTROL = {
-    "metadata": "/account",
+    "accounts": "/account",
+    "metadata": "/documents",
     "upload": "/uploads/{pending}",
     "quota": "/usage",
     "indexer": "/search/status",
@@ -94,6 +97,7 @@ def path_values(victim: Victim) -> dict[str, str]:
         "webhook_id": "wh_" + "0" * 32,
         "delivery_id": "msg_" + "0" * 32,
         "table": "most-downloaded",  # analytics' admin tables
+        "username": victim.owner.username,  # accounts' lookup by name (internal)
     }
 
 

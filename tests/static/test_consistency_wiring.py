@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from docstore_accounts.bootstrap import OUTBOX_CONSUMERS as ACCOUNTS_CHECKS
 from docstore_indexer.bootstrap import OUTBOX_CONSUMERS as INDEXER_CHECKS
 from docstore_metadata.bootstrap import OUTBOX_CONSUMERS as METADATA_CHECKS
 from docstore_metadata.consumers.handlers import register as metadata_register
@@ -46,7 +47,13 @@ CONSUMED = {
 
 
 @pytest.mark.parametrize(
-    "producer, checks", [("metadata", METADATA_CHECKS), ("indexer", INDEXER_CHECKS), ("quota", QUOTA_CHECKS)]
+    "producer, checks",
+    [
+        ("accounts", ACCOUNTS_CHECKS),
+        ("metadata", METADATA_CHECKS),
+        ("indexer", INDEXER_CHECKS),
+        ("quota", QUOTA_CHECKS),
+    ],
 )
 def test_each_outbox_check_asks_only_consumers_of_the_event(
     producer: str, checks: dict[type[Any], tuple[str, ...]]

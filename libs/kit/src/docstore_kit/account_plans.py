@@ -1,4 +1,4 @@
-"""Asks `metadata` (the account service) for an account's plan (read-only, within the region).
+"""Asks `accounts` (the owner of identity) for an account's plan (read-only, within the region).
 
 `indexer` and `quota` keep every account's plan from `account.created` /
 `account.plan-changed`; those events arrive a moment after a sign-up or `PUT /account/plan`
@@ -19,8 +19,8 @@ class AccountPlans:
         self.http = http
 
     async def plan(self, account_id: str) -> str | None:
-        """The plan metadata holds for the account; None when it cannot say (unknown account,
-        metadata unreachable): the caller then goes by its own record."""
+        """The plan the accounts service holds for the account; None when it cannot say (unknown account,
+        accounts unreachable): the caller then goes by its own record."""
         try:
             response = await self.http.get(f"/internal/accounts/{account_id}/plan")
         except httpx.HTTPError as error:

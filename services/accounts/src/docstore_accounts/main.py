@@ -7,6 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from docstore_accounts.api.account_security import router as account_security_router
+from docstore_accounts.api.app_passwords import router as app_passwords_router
+from docstore_accounts.api.routes import router
 from docstore_accounts.bootstrap import bootstrap
 from docstore_accounts.settings import Settings
 from docstore_kit.app import service_app
@@ -20,16 +23,21 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_observability(settings)
         services = bootstrap(settings)
+        await services.prepare()
         app.state.services = services
         async with services.runtime:
             yield
 
-    return service_app(
+    app = service_app(
         settings=settings,
         title="DocStore accounts",
         lifespan=lifespan,
         checks=lambda app: app.state.services.runtime.checks(),
     )
+    app.include_router(router)
+    app.include_router(account_security_router)
+    app.include_router(app_passwords_router)
+    return app
 
 
 def app() -> FastAPI:

@@ -55,7 +55,7 @@ class Services:
     app_passwords: AppPasswordChecks
     share_links: ShareLinks
     """A public share link's page (`/s/{token}`): metadata's typed answers, the password throttle."""
-    """Who `Authorization: Basic` (username and app password) is: metadata's answer, remembered briefly."""
+    """Who `Authorization: Basic` (username and app password) is: the accounts service's answer, remembered briefly."""
     account_sessions: AccountSessions
     revocations: Revocations
     webdav_client: httpx.AsyncClient

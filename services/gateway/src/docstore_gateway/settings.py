@@ -94,7 +94,7 @@ class Settings(ServiceSettings, S3Settings):
     password_reset_limits_per_address: str = "10/minute;60/hour;300/day"
     """Password-reset requests (POST /v1/account/password-reset, public) per client address: each
     costs metadata an argon2 verification and a hand-over to the other regions; the mails
-    themselves are limited per account by metadata."""
+    themselves are limited per account by the accounts service."""
     link_password_limits: str = "5/minute;20/hour;50/day"
     """WRONG passwords on one public share link from one address (`/s/{token}`); over them, that
     address gets 429 on that link until a window frees a slot."""
@@ -123,7 +123,7 @@ class Settings(ServiceSettings, S3Settings):
     held_requests_retry_seconds: int = Field(5, ge=1, le=3600)
     """`Retry-After` of a long poll refused for a cap."""
     app_password_cache_seconds: float = Field(30.0, ge=0, le=600)
-    """How long a process trusts a username and app password metadata accepted (HTTP Basic),
+    """How long a process trusts a username and app password the accounts service accepted (HTTP Basic),
     without asking again: keyed by a SHA-256 of the pair, dropped at once by a revocation this
     process forwarded, and within `SIGN_OUT_CACHE_SECONDS` by `account.app-password-revoked`.
     0: every request asks metadata."""

@@ -1,5 +1,5 @@
-"""The gateway in-process on real MongoDB, in front of a real in-process metadata service (real
-Kafka and MongoDB): the route table, tokens, headers and the login/sign-up throttle end to end."""
+"""The gateway in-process on real MongoDB, in front of real in-process accounts and metadata services
+(real Kafka and MongoDB): the route table, tokens, headers and the login/sign-up throttle end to end."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from docstore_accounts.main import create_app as create_accounts
+from docstore_accounts.settings import Settings as AccountsSettings
 from docstore_gateway.main import create_app as create_gateway
 from docstore_gateway.settings import Settings as GatewaySettings
 from docstore_metadata.main import create_app as create_metadata
@@ -36,14 +38,22 @@ async def metadata_app(endpoints: Any, isolated: dict[str, str]) -> AsyncIterato
         yield app
 
 
+@pytest_asyncio.fixture
+async def accounts_app(isolated: dict[str, str]) -> AsyncIterator[Any]:
+    app = create_accounts(AccountsSettings(**(isolated | {"mongodb_database": f"{isolated['mongodb_database']}_acc"})))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
 @pytest.fixture
-def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
-    """A factory: a gateway with these settings (throttle limits...), whose metadata is the real
-    in-process one; the other services are absent (nothing here reaches them)."""
+def gateway(isolated: dict[str, str], metadata_app: Any, accounts_app: Any) -> Gateway:
+    """A factory: a gateway with these settings (throttle limits...), whose accounts and metadata are
+    the real in-process ones; the other services are absent (nothing here reaches them)."""
 
     @asynccontextmanager
     async def start(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
         metadata = httpx.AsyncClient(transport=httpx.ASGITransport(app=metadata_app), base_url="http://metadata.test")
+        accounts = httpx.AsyncClient(transport=httpx.ASGITransport(app=accounts_app), base_url="http://accounts.test")
         app = create_gateway(
             GatewaySettings(
                 **(
@@ -60,7 +70,7 @@ def gateway(isolated: dict[str, str], metadata_app: Any) -> Gateway:
                     | settings
                 )
             ),
-            upstream_clients={"metadata": metadata},
+            upstream_clients={"metadata": metadata, "accounts": accounts},
         )
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(

@@ -1,11 +1,11 @@
 """Issue 20, the gateway's side, on real MongoDB and Kafka with a stub accounts service (the
-credential check and the second-factor check, as metadata answers them):
+credential check and the second-factor check, as the accounts service answers them):
 
 - two-step login: the password step answers 401 `mfa_required` with a ticket and no session;
   `POST /v1/sessions/mfa` with the ticket and a good code answers a session; the ticket works
   once, is refused when tampered with, and names its account (the code is checked for that one);
   wrong codes are throttled like passwords;
-- `account.sessions-revoked` (published to Kafka as metadata would): the refresh token and the
+- `account.sessions-revoked` (published to Kafka as the accounts service would): the refresh token and the
   access token of earlier logins are refused ("signed out"), a later login is not, and the same
   event delivered again changes nothing;
 - devices: each login is a listed session (client in short form, address, region, the current
@@ -50,7 +50,7 @@ LOOSE = {"login_limits_per_username": "", "login_limits_per_address": "", "signu
 
 @dataclass
 class StubAccounts:
-    """metadata's two internal checks: usernames starting with `mfa` have 2FA on; the one good
+    """The accounts service's two internal checks: usernames starting with `mfa` have 2FA on; the one good
     code is GOOD_CODE. Records which account each code was checked for."""
 
     code_checks: list[tuple[str, str]] = field(default_factory=list)
@@ -95,9 +95,9 @@ async def _gateway(endpoints: Any, isolated: dict[str, str], **settings: str) ->
     accounts = StubAccounts()
     database = f"{isolated['mongodb_database']}_gw"
     gateway_settings = GatewaySettings(**(isolated | LOOSE | {"mongodb_database": database, "web_dir": ""} | settings))
-    stub = httpx.AsyncClient(transport=httpx.ASGITransport(app=accounts.app()), base_url="http://metadata.test")
+    stub = httpx.AsyncClient(transport=httpx.ASGITransport(app=accounts.app()), base_url="http://accounts.test")
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
-    app = create_gateway(gateway_settings, upstream_clients={"metadata": stub})
+    app = create_gateway(gateway_settings, upstream_clients={"accounts": stub})
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", timeout=60

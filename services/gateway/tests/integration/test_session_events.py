@@ -1,7 +1,7 @@
 """The gateway's own audit source: ending sessions (logout, logout everywhere, a reused refresh
 token) writes one `session.ended` to the gateway's outbox in the same transaction, and its relay
 publishes it to Kafka. No token appears in the event. Real MongoDB, Kafka, and an in-process
-metadata behind the gateway."""
+accounts service behind the gateway."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
+from docstore_accounts.main import create_app as create_accounts
+from docstore_accounts.settings import Settings as AccountsSettings
 from docstore_events.activity import SessionEnded
 from docstore_events.envelope import decode
 from docstore_gateway.main import create_app as create_gateway
 from docstore_gateway.settings import Settings as GatewaySettings
-from docstore_metadata.main import create_app as create_metadata
-from docstore_metadata.settings import Settings as MetadataSettings
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,15 @@ LOOSE = {"login_limits_per_username": "", "login_limits_per_address": "", "signu
 
 @pytest_asyncio.fixture
 async def gateway(endpoints: Any, isolated: dict[str, str]) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    """A gateway (with the isolated Kafka settings) in front of an in-process metadata, and the
-    gateway's database (to read its outbox)."""
-    metadata_app = create_metadata(
-        MetadataSettings(**isolated, s3_bucket="docstore-us-west-2", s3_endpoint_url=endpoints.s3_endpoint)
-    )
+    """A gateway (with the isolated Kafka settings) in front of an in-process accounts service, and
+    the gateway's database (to read its outbox)."""
+    accounts_app = create_accounts(AccountsSettings(**isolated))
     database = f"{isolated['mongodb_database']}_gw"
     settings = GatewaySettings(**(isolated | LOOSE | {"mongodb_database": database, "web_dir": ""}))
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(isolated["mongodb_url"], tz_aware=True)
-    async with metadata_app.router.lifespan_context(metadata_app):
-        metadata = httpx.AsyncClient(transport=httpx.ASGITransport(app=metadata_app), base_url="http://metadata.test")
-        app = create_gateway(settings, upstream_clients={"metadata": metadata})
+    async with accounts_app.router.lifespan_context(accounts_app):
+        accounts = httpx.AsyncClient(transport=httpx.ASGITransport(app=accounts_app), base_url="http://accounts.test")
+        app = create_gateway(settings, upstream_clients={"accounts": accounts})
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", timeout=60

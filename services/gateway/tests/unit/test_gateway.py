@@ -14,13 +14,14 @@ def test_merged_spec_keeps_what_the_route_table_publishes_only() -> None:
     metadata_spec = {
         "paths": {
             "/documents": {"get": {"parameters": [{"name": "limit"}]}, "put": {}},  # no PUT in the table
-            "/accounts": {"post": {}},
-            "/internal/credentials/verify": {"post": {}},
             "/healthz": {"get": {}},
         },
         "components": {"schemas": {"DocumentOut": {}}},
     }
-    spec = merge({"paths": {"/v1/sessions": {}}}, {"metadata": metadata_spec, "upload": None})
+    accounts_spec = {"paths": {"/accounts": {"post": {}}, "/internal/credentials/verify": {"post": {}}}}
+    spec = merge(
+        {"paths": {"/v1/sessions": {}}}, {"metadata": metadata_spec, "accounts": accounts_spec, "upload": None}
+    )
     assert set(spec["paths"]) == {"/v1/sessions", "/v1/documents", "/v1/accounts"}
     assert set(spec["paths"]["/v1/documents"]) == {"get"}
     assert spec["paths"]["/v1/documents"]["get"]["security"] == [{"bearerAuth": []}, {"appPassword": []}]
@@ -34,10 +35,10 @@ def test_merged_operations_declare_the_gateways_own_refusals() -> None:
             "/documents/{document_id}": {
                 "patch": {"operationId": "change_details", "requestBody": {}, "responses": {}}
             },
-            "/accounts": {"post": {"operationId": "sign_up", "requestBody": {}, "responses": {}}},
         }
     }
-    spec = merge({"paths": {}}, {"metadata": metadata_spec})
+    accounts_spec = {"paths": {"/accounts": {"post": {"operationId": "sign_up", "requestBody": {}, "responses": {}}}}}
+    spec = merge({"paths": {}}, {"metadata": metadata_spec, "accounts": accounts_spec})
     private = spec["paths"]["/v1/documents/{document_id}"]["patch"]["responses"]
     public = spec["paths"]["/v1/accounts"]["post"]["responses"]
     # The sign-up route is throttled; every forwarded operation is 503 when its service is down.

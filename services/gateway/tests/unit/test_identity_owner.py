@@ -1,6 +1,6 @@
 """Identity has one owner (issue 36): every public identity route and the gateway's internal checks
 (password, second factor, app password) go to the same service, `IDENTITY`, so the move to
-`accounts` is one name to change and can never leave half of identity behind."""
+`accounts` was one name to change and can never leave half of identity behind."""
 
 from __future__ import annotations
 
@@ -21,4 +21,4 @@ def test_every_identity_route_and_check_goes_to_the_owner_of_identity() -> None:
     assert ("POST", "/accounts") in identity and ("DELETE", "/account/mfa") in identity
     owners = {route.service for route in ROUTE_TABLE if (route.method, route.template) in identity}
     assert owners == {IDENTITY}
-    assert ACCOUNTS == IDENTITY
+    assert ACCOUNTS == IDENTITY == "accounts"

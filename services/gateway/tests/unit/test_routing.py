@@ -103,7 +103,7 @@ def test_a_query_string_in_raw_path_is_not_part_of_the_path() -> None:
 
 
 GOOD = [
-    ("POST", "/v1/accounts", "metadata", "accounts", True),
+    ("POST", "/v1/accounts", "accounts", "accounts", True),
     ("GET", "/v1/documents", "metadata", "documents", False),
     ("GET", "/v1/documents/search", "metadata", "documents/search", False),
     ("GET", f"/v1/documents/{DOC}", "metadata", f"documents/{DOC}", False),

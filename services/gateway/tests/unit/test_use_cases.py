@@ -106,7 +106,7 @@ class ScriptedUpstreams:
         # The scripted HTTP answer, typed as the adapter types it (adapters/answers.py).
         return credentials_answer(
             await self.forward(
-                "metadata", "POST", "internal/credentials/verify", query="", headers={}, body=b"", caller=None
+                "accounts", "POST", "internal/credentials/verify", query="", headers={}, body=b"", caller=None
             )
         )
 

@@ -155,9 +155,9 @@ def bootstrap(
     plans.on_due = indexing_worker.enqueue_entry
     accounts = AccountPlans(
         httpx.AsyncClient(
-            base_url=settings.metadata_url,
+            base_url=settings.accounts_url,
             timeout=2.0,
-            auth=InternalAuth.from_settings(settings).client_auth("metadata"),
+            auth=InternalAuth.from_settings(settings).client_auth("accounts"),
             event_hooks={"request": [propagate_to_request]},  # the call joins the request's trace
         )
     )

@@ -19,7 +19,9 @@ class Settings(ServiceSettings, S3Settings):
     port: int = 8084
 
     metadata_url: str = "http://127.0.0.1:8081"
-    """The account service, asked for an account's plan when the indexer's record says Free
+    """Metadata (internal): the consistency check asks it which versions it recorded."""
+    accounts_url: str = "http://127.0.0.1:8086"
+    """The accounts service, asked for an account's plan when the indexer's record says Free
     (a fresh upgrade whose event has not arrived yet)."""
 
     typesense_url: str = "http://127.0.0.1:8108"

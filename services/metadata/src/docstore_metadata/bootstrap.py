@@ -22,8 +22,6 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events import (
-    AccountCreated,
-    AccountPlanChanged,
     FileDeleted,
     FileModified,
     FileRestored,
@@ -31,29 +29,21 @@ from docstore_events import (
     ShareLinkExpiryNeared,
 )
 from docstore_events.base import Event
-from docstore_events.credentials import AccountEmailVerified
 from docstore_events.notifications import FileFollowed, FileUnfollowed
 from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
-from docstore_metadata.adapters.account_mail import NotifyMailer
-from docstore_metadata.adapters.app_passwords import AppPasswordRepository, app_password_repositories
+from docstore_metadata.adapters.accounts_client import AccountsClient
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_metadata.adapters.consistency import RecordedVersions
-from docstore_metadata.adapters.credentials import credential_repositories, ensure_credential_indexes
 from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.previews import signed_preview_url
-from docstore_metadata.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_metadata.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_metadata.adapters.storage import ObjectStore
-from docstore_metadata.domain.credentials import SecretBox, parse_keys
 from docstore_metadata.service_layer.account_projection import AccountProjector
 from docstore_metadata.service_layer.account_purge import AccountPurge
-from docstore_metadata.service_layer.account_security import AccountSecurity
-from docstore_metadata.service_layer.accounts import Accounts
-from docstore_metadata.service_layer.app_passwords import AppPasswords
 from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.consistency import RecordedVersionsCheck
 from docstore_metadata.service_layer.documents import Documents, Limits
@@ -73,7 +63,8 @@ class Services:
     uow: MongoUnitOfWork[Repositories]
     reads: Repositories
     """The repositories outside any transaction (reads, and the relay's and housekeeping's rows)."""
-    accounts: Accounts
+    accounts: AccountsClient
+    """The accounts service, asked about an account the projection does not know yet (issue 36)."""
     documents: Documents
     folders: Folders
     """Folders as a whole: create, move, trash, restore (README "Folders")."""
@@ -82,16 +73,10 @@ class Services:
     link_sweeper: LinkSweeper
     store: ObjectStore
     housekeeping: Housekeeping
-    replication_queue: ReplicationQueue
-    replication_relay: ReplicationRelay
     audit: AuditTrail
     """The audit module (its own unit of work and collections; README "Audit trail")."""
     previews: Previews
     """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
-    account_security: AccountSecurity
-    """Verification, reset, password and e-mail changes, 2FA (its own unit of work; README "Account security")."""
-    app_passwords: AppPasswords
-    """App passwords: create, list, revoke, the gateway's check (its own unit of work; README "App passwords")."""
     account_purge: AccountPurge
     """A deleted account's documents, purged after the grace period (README "Deleting an account")."""
     account_projector: AccountProjector
@@ -106,13 +91,9 @@ class Services:
         """Create the indexes and register the background loops (before the runtime starts)."""
         await ensure_indexes(self.runtime.db, self.listing)
         await self.audit.reads.ensure_indexes()
-        await ensure_credential_indexes(self.runtime.db)
-        await AppPasswordRepository(self.runtime.db).ensure_indexes()
         self.runtime.background("metadata-audit-retention", self.audit.run_purge)
-        self.runtime.background("metadata-replication-relay", self.replication_relay.run)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
         self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
-        self.runtime.background("metadata-account-notices", self.account_security.run_notices)
         self.runtime.background("metadata-account-purge", self.account_purge.run)
         self.runtime.background("metadata-folder-jobs", self.folders.run)
 
@@ -123,11 +104,13 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     runtime = ServiceRuntime(settings)
     db = runtime.db
     listing = listing or await choose_listing(settings.listing_strategy, db)
-    peers = settings.peers()
-    bound = repositories(db, listing, peers)
+    auth = InternalAuth.from_settings(settings)
+    accounts = AccountsClient(
+        httpx.AsyncClient(base_url=settings.accounts_url, timeout=10.0, auth=auth.client_auth("accounts"))
+    )
+    bound = repositories(db, listing, accounts)
     uow = runtime.events.unit_of_work(bound)
     reads = bound(None)
-    queue = ReplicationQueue(db, peers)
     garbage_added = asyncio.Event()
     limits = Limits(
         version_caps=settings.version_caps(),
@@ -140,10 +123,6 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     store = ObjectStore(make_s3_client(settings), make_s3_client(settings, public=True))
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
     links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
-    account_security = account_security_on(settings, runtime)
-    accounts = Accounts(
-        uow, reads, settings.region, replication_written=queue.wake, on_sign_up=account_security.on_sign_up
-    )
     return Services(
         audit=audit_trail(settings, runtime),
         consistency=consistency_on(settings, runtime),
@@ -159,9 +138,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
         uow=uow,
         reads=reads,
         accounts=accounts,
-        app_passwords=app_passwords_on(runtime, accounts, reads),
         account_projector=AccountProjector(uow),
-        account_security=account_security,
         account_purge=AccountPurge(
             uow,
             reads,
@@ -195,44 +172,6 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             purge_interval=settings.purge_interval_seconds,
             purge_lease=settings.purge_lease_seconds,
         ),
-        replication_queue=queue,
-        replication_relay=ReplicationRelay(
-            queue,
-            secret=settings.replication_secret,
-            batch_size=settings.replication_batch_size,
-            concurrency=settings.replication_concurrency,
-            retry_initial=settings.replication_retry_initial_seconds,
-            retry_max=settings.replication_retry_max_seconds,
-            poll_interval=settings.replication_poll_seconds,
-            timeout=settings.replication_timeout_seconds,
-        ),
-    )
-
-
-def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountSecurity:
-    """Account security on metadata's database, with its own unit of work (same `accounts` collection)."""
-    bound = credential_repositories(runtime.db)
-    auth = InternalAuth.from_settings(settings)
-    return AccountSecurity(
-        runtime.events.unit_of_work(bound),
-        bound,
-        NotifyMailer(httpx.AsyncClient(base_url=settings.notify_url, timeout=10.0, auth=auth.client_auth("notify"))),
-        SecretBox(parse_keys(settings.secrets_keys)),
-        gateway_url=settings.gateway_url,
-        verification_mails_per_hour=settings.verification_mails_per_hour,
-        reset_mails_per_hour=settings.reset_mails_per_hour,
-        peers=settings.peers(),
-        replication_secret=settings.replication_secret,
-        peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
-        report_to=settings.security_contact,
-    )
-
-
-def app_passwords_on(runtime: ServiceRuntime, accounts: Accounts, reads: Repositories) -> AppPasswords:
-    """App passwords on metadata's database, with their own unit of work (collection `app_passwords`)."""
-    bound = app_password_repositories(runtime.db)
-    return AppPasswords(
-        runtime.events.unit_of_work(bound), bound(None), reads.accounts, accounts.home_of, region=accounts.region
     )
 
 
@@ -259,13 +198,10 @@ def audit_trail_on(
 
 
 OUTBOX_CONSUMERS: dict[type[Event], tuple[str, ...]] = {
-    AccountCreated: ("quota", "notify"),
-    AccountPlanChanged: ("quota",),
     FileModified: ("quota", "notify"),
     FileDeleted: ("quota",),
     FileTrashed: ("quota",),
     FileRestored: ("quota",),
-    AccountEmailVerified: ("notify",),
     FileFollowed: ("notify",),
     FileUnfollowed: ("notify",),
     ShareLinkExpiryNeared: ("notify",),

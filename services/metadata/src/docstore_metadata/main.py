@@ -11,8 +11,6 @@ from docstore_kit.app import service_app
 from docstore_kit.consistency import consistency_admin_router, processed_events_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
-from docstore_metadata.api.account_security import router as account_security_router
-from docstore_metadata.api.app_passwords import router as app_passwords_router
 from docstore_metadata.api.audit import router as audit_router
 from docstore_metadata.api.folders import router as folders_router
 from docstore_metadata.api.links import router as links_router
@@ -71,8 +69,6 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(links_router)
     app.include_router(audit_router)
     app.include_router(previews_router)
-    app.include_router(account_security_router)
-    app.include_router(app_passwords_router)
     return app
 
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any, Literal
-
-from pydantic import model_validator
+from typing import Literal
 
 from docstore_kit.s3 import S3Settings
 from docstore_kit.settings import ServiceSettings
-
-DEV_SECRETS_KEY = "01gpDb8TKLFajkokYWr13DBbXqcLJywwrLkSz1PXYIw="
-"""The development Fernet key (public, in the repository): refused outside development."""
 
 
 class Settings(ServiceSettings, S3Settings):
@@ -61,95 +54,19 @@ class Settings(ServiceSettings, S3Settings):
     remembered first-page edges (SecantusDB reads a whole range before applying the limit);
     `auto`, windowed when `buildInfo` names SecantusDB (`secantusVersion`), keyset otherwise."""
 
-    peer_metadata_urls: str = ""
-    """JSON map region -> URL of that region's metadata (internal), e.g.
-    `{"ap-southeast-2": "http://metadata.ap-southeast-2.internal:8081"}`. Accounts that sign up
-    here are replicated to every region in it (this region's own entry is ignored)."""
-    replication_secret: str = "dev-secret"
-    """Shared by every region: the replication relay sends it, `PUT /internal/replicas/...` checks it."""
-    replication_batch_size: int = 200
-    replication_concurrency: int = 16
-    """Replica writes in flight at once, per peer region."""
-    replication_retry_initial_seconds: float = 0.5
-    replication_retry_max_seconds: float = 30.0
-    """Backoff of a replica write that failed (peer down): doubles from initial up to max."""
-    replication_poll_seconds: float = 1.0
-    replication_timeout_seconds: float = 5.0
-
     audit_retention_days: float = 365
     """How long audit records are kept; older ones are purged, the chain stays verifiable from its anchor."""
     audit_purge_interval_seconds: float = 3600
     """How often a replica purges audit records past the retention."""
 
     notify_url: str = "http://127.0.0.1:8085"
-    """Notify (internal): metadata sends the token-carrying account mails through its `POST /internal/mail/{kind}`."""
-    gateway_url: str = "http://127.0.0.1:8080"
+    """Notify (internal): the outbox check asks its `POST /internal/processed-events`."""
     indexer_url: str = "http://127.0.0.1:8084"
     """Indexer (internal): the consistency check asks its `POST /internal/processed-events`."""
     quota_url: str = "http://127.0.0.1:8083"
     """Quota (internal): the outbox check asks its `POST /internal/processed-events`."""
-    """Where people reach the gateway and the web app: the links in account mails point there."""
-    secrets_keys: str = DEV_SECRETS_KEY
-    """`METADATA_SECRETS_KEYS`: comma-separated Fernet keys that encrypt TOTP secrets at rest; the
-    first encrypts, all decrypt (a rotation: new key first, old second, then drop the old)."""
-    verification_mails_per_hour: int = 3
-    """Resends of the verification mail one account may ask for in an hour."""
-    reset_mails_per_hour: int = 3
-    """Password-reset mails one account gets in an hour, however often a reset is asked for it."""
-
-    security_contact: str = "security@docstore.example"
-    """`METADATA_SECURITY_CONTACT`: where people report "this was not me"; the mail that tells an old
-    address it was replaced by a new one names it (issue 33)."""
-
-    admin_account_ids: str = ""
-    """`METADATA_ADMIN_ACCOUNT_IDS`: comma-separated account ids that get the admin role when they log
-    in (the operator dashboard). Ids, never usernames: a name nobody holds yet goes to whoever signs
-    up first. An operator can also grant the role to an account that exists:
-    `python -m docstore_metadata.admins grant --account ID` (stored on the account)."""
-    admin_usernames: str = ""
-    """Deprecated (issue 33): usernames that got the admin role. Honoured only in development (a
-    local system); refused outside it, where anyone could sign up with a configured name not yet
-    taken. Name admins by account id instead."""
-
-    secret_fields = ("replication_secret", "secrets_keys")
-
-    @model_validator(mode="after")
-    def _no_dev_key_outside_development(self) -> Settings:
-        if self.environment != "development" and DEV_SECRETS_KEY in self.secrets_keys:
-            raise ValueError("secrets_keys: the development key is refused outside development")
-        if self.environment != "development" and self.admin_usernames.strip():
-            raise ValueError(
-                "admin_usernames: refused outside development (anyone may sign up with a name not yet "
-                "taken); name admins by account id (METADATA_ADMIN_ACCOUNT_IDS) or run "
-                "`python -m docstore_metadata.admins grant --account ID`"
-            )
-        return self
-
-    def peers(self) -> dict[str, str]:
-        """Other regions' metadata URLs (this region excluded)."""
-        urls = json.loads(self.peer_metadata_urls) if self.peer_metadata_urls.strip() else {}
-        if not isinstance(urls, dict):
-            raise ValueError("peer_metadata_urls: a JSON object region -> URL")
-        return {str(region): str(url).rstrip("/") for region, url in urls.items() if region != self.region and url}
-
-    def admin_ids(self) -> frozenset[str]:
-        """The account ids `admin_account_ids` names."""
-        return frozenset(part.strip() for part in self.admin_account_ids.split(",") if part.strip())
-
-    def admin_names_in_development(self) -> frozenset[str]:
-        """The deprecated `admin_usernames`, in development only (empty elsewhere: refused at start)."""
-        if self.environment != "development":
-            return frozenset()
-        return frozenset(name.strip().lower() for name in self.admin_usernames.split(",") if name.strip())
-
-    def role_of(self, account: Mapping[str, Any]) -> str:
-        """An account's role: admin when its id is configured or an operator granted it (stored
-        `role`), or, in development only, when its username is in the deprecated list."""
-        if str(account.get("_id", "")) in self.admin_ids() or account.get("role") == "admin":
-            return "admin"
-        if account.get("username") in self.admin_names_in_development():
-            return "admin"
-        return str(account.get("role") or "user")
+    accounts_url: str = "http://127.0.0.1:8086"
+    """Accounts (internal): `Owners` asks it about an account the projection does not know yet."""
 
     def version_caps(self) -> dict[str, int]:
         return {"free": self.free_version_cap, "premium": self.premium_version_cap}

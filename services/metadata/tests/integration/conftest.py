@@ -128,6 +128,22 @@ class Harness:
         )
         return [decode(row["headers"], row["value"]).data for row in rows]
 
+    async def account(self, prefix: str = "acc", *, plan: str = "free") -> dict[str, str]:
+        """An account as metadata knows one: a row of its projection, as `account.created` and a
+        verified address leave it (sign-up itself is the accounts service's, issue 36)."""
+        account_id, name = str(uuid.uuid4()), f"{prefix}{uuid.uuid4().hex[:10]}"
+        await self.db["account_projection"].insert_one(
+            {
+                "_id": account_id,
+                "username": name,
+                "plan": plan,
+                "home_region": self.settings.region,
+                "email_verified": True,
+                "status": "active",
+            }
+        )
+        return {"account_id": account_id, "username": name}
+
     def exists(self, key: str) -> bool:
         try:
             self.s3.head_object(Bucket=BUCKET, Key=key)
@@ -153,6 +169,8 @@ async def metadata(
         free_version_cap=3,
         garbage_interval_seconds=0.5,
         listing_strategy=getattr(request, "param", "auto"),
+        # No accounts service here: `Owners` goes by the projection alone (the port refuses at once).
+        accounts_url="http://127.0.0.1:9",
     )
     # Listings read through a client of the test's own, whose commands a listener records.
     queries = Queries()

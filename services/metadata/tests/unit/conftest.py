@@ -6,10 +6,12 @@ Each keeps what MongoDB would, in dicts, and answers the same methods as its ada
 from __future__ import annotations
 
 import copy
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,8 +20,6 @@ from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_metadata.adapters.account_projection import Owners
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain import folders as folder_rules
-from docstore_metadata.domain.accounts import Account, UsernameTaken
-from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.folders import FolderLimits, Folders
 from docstore_metadata.service_layer.sharing import Sharing
@@ -28,23 +28,25 @@ Doc = dict[str, Any]
 
 
 class InMemoryAccounts:
+    """The accounts service as `Owners` asks it (`adapters/accounts_client.py`), and a way to put an
+    account in it (`sign_up`: what a sign-up there leaves, without its event)."""
+
     def __init__(self) -> None:
         self.rows: dict[str, Doc] = {}
 
-    async def add(self, account: Account) -> None:
-        if any(row["username"] == account.username for row in self.rows.values()):
-            raise UsernameTaken(account.username)
-        self.rows[account.id] = {
-            "_id": account.id,
-            "username": account.username,
-            "email": account.email,
-            "plan": account.plan,
-            "home_region": account.home_region,
-            "password_hash": account.password_hash,
-            "created_at": account.created_at,
+    async def sign_up(self, *, username: str, email: str, password: str, plan: str) -> Any:
+        if any(row["username"] == username for row in self.rows.values()):
+            raise ValueError(f"username {username} taken")
+        account_id = str(uuid.uuid4())
+        self.rows[account_id] = {
+            "_id": account_id,
+            "username": username,
+            "plan": plan,
+            "home_region": "here",
+            "email_verified": True,
             "status": "active",
-            "replica_version": 1,
         }
+        return SimpleNamespace(id=account_id, username=username, email=email, plan=plan)
 
     async def by_username(self, username: str) -> Doc | None:
         return next((copy.deepcopy(r) for r in self.rows.values() if r["username"] == username), None)
@@ -57,16 +59,6 @@ class InMemoryAccounts:
 
     async def update(self, account_id: str, changes: Mapping[str, Any]) -> None:
         self.rows[account_id].update(changes)
-
-    async def next_replica_version(self, account_id: str) -> Doc:
-        self.rows[account_id]["replica_version"] += 1
-        return copy.deepcopy(self.rows[account_id])
-
-    async def release_email(self, account_id: str) -> None:
-        return None
-
-    async def remove_app_passwords(self, account_id: str) -> list[str]:
-        return []
 
 
 class InMemoryProjection:
@@ -270,39 +262,6 @@ class InMemoryLinks:
         return True
 
 
-class InMemoryReplicas:
-    def __init__(self) -> None:
-        self.replicas: dict[str, Doc] = {}
-        self.usernames: dict[str, Doc] = {}
-
-    async def replica(self, account_id: str) -> Doc | None:
-        return self.replicas.get(account_id)
-
-    async def put_replica(self, account_id: str, state: Mapping[str, Any]) -> None:
-        self.replicas[account_id] = {"_id": account_id, **state}
-
-    async def owner_of(self, username: str) -> Doc | None:
-        return self.usernames.get(username)
-
-    async def claim(self, username: str, account_id: str, home_region: str) -> None:
-        self.usernames[username] = {"_id": username, "account_id": account_id, "home_region": home_region}
-
-    async def claim_new(self, username: str, account_id: str, home_region: str) -> None:
-        if username in self.usernames:
-            raise UsernameTaken(username)
-        await self.claim(username, account_id, home_region)
-
-
-class InMemoryReplicationQueue:
-    def __init__(self, peers: list[str]) -> None:
-        self.peers = peers
-        self.rows: dict[str, Doc] = {}
-
-    async def enqueue(self, account_id: str, state: Mapping[str, Any]) -> None:
-        for target in self.peers:
-            self.rows[f"{target}:{account_id}"] = dict(state)
-
-
 class InMemoryDeletion:
     """What deleting an account reads and writes beyond the other repositories (none kept here:
     the use-case tests of deletion run on the real servers)."""
@@ -451,7 +410,8 @@ class World:
 
     uow: FakeUnitOfWork[Repositories]
     repos: Any
-    accounts: Accounts
+    accounts: InMemoryAccounts
+    """The accounts service `Owners` asks (tests put accounts there with `sign_up`)."""
     documents: Documents
     sharing: Sharing
     folders: Folders
@@ -464,15 +424,12 @@ def world() -> World:
     accounts = InMemoryAccounts()
     projection = InMemoryProjection()
     fakes: dict[str, Any] = {
-        "accounts": accounts,
         "projection": projection,
         "owners": Owners(projection, accounts),  # type: ignore[arg-type]
         "documents": documents,
         "folders": InMemoryFolders(documents),
         "sharing": InMemorySharing(),
         "links": InMemoryLinks(),
-        "replicas": InMemoryReplicas(),
-        "replication": InMemoryReplicationQueue(["there"]),
         "deletion": InMemoryDeletion(),
     }
     repos: Any = Repositories(**fakes)
@@ -482,7 +439,7 @@ def world() -> World:
     return World(
         uow=uow,
         repos=repos,
-        accounts=Accounts(uow, repos, "here", replication_written=lambda: woken.append("replication")),
+        accounts=accounts,
         documents=Documents(uow, repos, limits, garbage_written=lambda: woken.append("garbage")),
         sharing=Sharing(uow, repos, region="here"),
         folders=Folders(uow, repos, FolderLimits(batch=3, wait_seconds=5), claimant="here-1"),

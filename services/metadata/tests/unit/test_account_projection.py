@@ -72,13 +72,13 @@ async def test_owners_ask_the_accounts_owner_only_when_the_projection_does_not_k
 
     # The projection says unverified and free (an old event): the owner is asked, and wins.
     await world.repos.projection.apply(account.id, {}, {"username": "cyd", "plan": "free", "email_verified": False})
-    await world.repos.accounts.update(account.id, {"email_verified": True})
+    await world.accounts.update(account.id, {"email_verified": True})
     assert (await world.repos.owners.by_id(account.id))["email_verified"] is True
     assert await world.repos.owners.plan_of(account.id) == "premium"
 
     # What the projection knows and would not refuse is answered from it alone.
     await world.repos.projection.apply(account.id, {"plan": "premium", "email_verified": True}, {})
-    await world.repos.accounts.update(account.id, {"plan": "free", "username": "renamed"})
+    await world.accounts.update(account.id, {"plan": "free", "username": "renamed"})
     assert await world.repos.owners.plan_of(account.id) == "premium"
     assert (await world.repos.owners.by_username("cyd"))["_id"] == account.id
     assert await world.repos.owners.plan_of("nobody") == "free"

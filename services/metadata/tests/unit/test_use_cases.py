@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from docstore_events import (
-    AccountCreated,
-    AccountPlanChanged,
     FileDeleted,
     FileDetailsChanged,
     FileModified,
@@ -23,7 +21,6 @@ from docstore_events import (
     UploadCompleted,
 )
 from docstore_kit.errors import DomainError
-from docstore_metadata.domain.accounts import AccountNotFound, HomeElsewhere, InvalidReplica, UsernameTaken
 from docstore_metadata.domain.documents import (
     DocumentNotFound,
     InTrash,
@@ -32,7 +29,8 @@ from docstore_metadata.domain.documents import (
     TrashExpired,
 )
 from docstore_metadata.domain.folders import NameClash
-from docstore_metadata.domain.sharing import NoAccess, OwnerOnly
+from docstore_metadata.domain.identity import EmailNotVerified
+from docstore_metadata.domain.sharing import NoAccess, OwnerOnly, UnknownUser
 
 PASSWORD = "quartz lantern orbit 97 meadow"
 OWNER = "acc-owner"
@@ -67,63 +65,6 @@ def upload(
 
 def kinds(world: Any) -> list[str]:
     return [c["kind"] for c in world.repos.documents.changes]
-
-
-# --- accounts --------------------------------------------------------------------------------
-
-
-async def test_sign_up_emits_account_created_without_secrets_and_queues_the_replica(world: Any) -> None:
-    account = await world.accounts.sign_up(username=" Ada ", email="ada@example.com", password=PASSWORD, plan="free")
-    [created] = world.uow.emitted
-    assert isinstance(created, AccountCreated)
-    assert created.account_id == account.id and created.username == "ada" and created.home_region == "here"
-    dumped = created.model_dump_json()
-    assert PASSWORD not in dumped and account.password_hash not in dumped and "password" not in dumped
-    assert world.repos.replicas.usernames["ada"]["account_id"] == account.id
-    assert world.repos.replication.rows[f"there:{account.id}"]["version"] == 1
-    assert world.woken == ["replication"]
-
-
-async def test_a_taken_username_is_refused_with_409_and_emits_nothing(world: Any) -> None:
-    await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
-    with pytest.raises(UsernameTaken, match="^The username ada is taken") as refused:
-        await world.accounts.sign_up(username="ADA", email="other@example.com", password=PASSWORD, plan="free")
-    assert refused.value.status == 409
-    assert len(world.uow.emitted) == 1 and world.uow.commits == 1
-
-
-async def test_plan_change_bumps_the_replica_version_and_unknown_accounts_are_404(world: Any) -> None:
-    account = await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
-    changed = await world.accounts.change_plan(account.id, "premium")
-    assert changed["plan"] == "premium" and changed["replica_version"] == 2
-    assert [type(e) for e in world.uow.emitted] == [AccountCreated, AccountPlanChanged]
-    assert world.repos.replication.rows[f"there:{account.id}"]["plan"] == "premium"
-    await world.accounts.change_plan(account.id, "premium")  # no change, no event
-    assert len(world.uow.emitted) == 2
-    with pytest.raises(AccountNotFound) as missing:
-        await world.accounts.change_plan("nobody", "premium")
-    assert missing.value.status == 404 and str(missing.value) == "This account could not be found."
-
-
-async def test_log_in_elsewhere_and_replicas_of_this_region_are_refused(world: Any) -> None:
-    applied = await world.accounts.receive_replica(
-        "acc-far", {"username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1}
-    )
-    assert applied
-    assert not await world.accounts.receive_replica(
-        "acc-far", {"username": "bob", "home_region": "there", "plan": "free", "status": "active", "version": 1}
-    )
-    with pytest.raises(HomeElsewhere) as elsewhere:
-        await world.accounts.authenticate("bob", PASSWORD)
-    assert elsewhere.value.status == 421 and elsewhere.value.extra() == {"home_region": "there"}
-    assert await world.accounts.authenticate("nobody", PASSWORD) is None
-    with pytest.raises(InvalidReplica):
-        await world.accounts.receive_replica(
-            "acc-x", {"username": "x", "home_region": "here", "plan": "free", "status": "active", "version": 1}
-        )
-
-
-# --- documents -------------------------------------------------------------------------------
 
 
 async def test_uploads_become_versions_and_a_stale_base_becomes_a_conflict_copy(world: Any) -> None:
@@ -291,7 +232,7 @@ async def test_sharing_is_the_owners_and_emits_once(world: Any) -> None:
     assert len([e for e in world.uow.emitted if isinstance(e, ShareCreated)]) == 1
     with pytest.raises(OwnerOnly, match="can share it"):
         await world.sharing.share(grantee.id, event.document_id, "bob", "view")
-    for refusal in (NoAccess, OwnerOnly, AccountNotFound):
+    for refusal in (NoAccess, OwnerOnly, UnknownUser):
         assert issubclass(refusal, DomainError)
 
 
@@ -332,3 +273,20 @@ async def test_a_document_restored_onto_a_taken_name_comes_back_numbered(world: 
     await world.documents.record_upload(new)
     restored = await world.documents.untrash(OWNER, old.document_id)
     assert restored["name"] == "a 2.txt" and world.repos.documents.rows[new.document_id]["name"] == "a.txt"
+
+
+# --- a verified address first (issue 20; the flag comes from the accounts service, issue 36) --------
+
+
+async def test_sharing_and_links_wait_for_a_verified_address(world: Any) -> None:
+    owner = await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
+    await world.accounts.sign_up(username="bob", email="bob@example.com", password=PASSWORD, plan="free")
+    await world.accounts.update(owner.id, {"email_verified": False})
+    event = upload(account_id=owner.id)
+    await world.documents.record_upload(event)
+    with pytest.raises(EmailNotVerified, match="verify your e-mail"):
+        await world.sharing.share(owner.id, event.document_id, "bob", "view")
+
+    await world.accounts.update(owner.id, {"email_verified": True})
+    await world.sharing.share(owner.id, event.document_id, "bob", "view")
+    assert [e for e in world.uow.emitted if isinstance(e, ShareCreated)]

@@ -14,7 +14,7 @@ import httpx
 from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
-from docstore_notify.adapters.metadata_accounts import MetadataAccounts
+from docstore_notify.adapters.accounts_addresses import AccountsAddresses
 from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
 from docstore_notify.adapters.secret_box import SecretBox, parse_keys
 from docstore_notify.adapters.ses import SesMailer, make_ses_client
@@ -73,11 +73,11 @@ def bootstrap(
     uow = runtime.events.unit_of_work(repositories)
     reads = repositories(None)
     links = UnsubscribeLinks(secret=settings.unsubscribe_secret, base_url=settings.gateway_url)
-    metadata = MetadataAccounts(
+    metadata = AccountsAddresses(
         httpx.AsyncClient(
-            base_url=settings.metadata_url,
+            base_url=settings.accounts_url,
             timeout=5.0,
-            auth=InternalAuth.from_settings(settings).client_auth("metadata"),
+            auth=InternalAuth.from_settings(settings).client_auth("accounts"),
         )
     )
     notifier = Notifier(

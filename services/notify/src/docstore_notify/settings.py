@@ -43,8 +43,8 @@ class Settings(ServiceSettings):
     """How often queued digest items are mailed, one digest per user (also `POST /internal/digests/run`)."""
     gateway_url: str = "http://127.0.0.1:8080"
     """Where people reach the gateway (its public URL): unsubscribe links point there."""
-    metadata_url: str = "http://127.0.0.1:8081"
-    """Metadata (internal): the new address after a verified e-mail change is read there."""
+    accounts_url: str = "http://127.0.0.1:8086"
+    """Accounts (internal): the new address after a verified e-mail change is read there."""
     unsubscribe_secret: str = "dev-secret"
     """Signs unsubscribe links (HMAC-SHA256)."""
 

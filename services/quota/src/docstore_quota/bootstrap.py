@@ -62,9 +62,9 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
     ledger = Ledger(uow, caps, settings.counting_rule(), tuple(settings.warning_percents), consumer=consumer)
     plans = AccountPlans(
         httpx.AsyncClient(
-            base_url=settings.metadata_url,
+            base_url=settings.accounts_url,
             timeout=2.0,
-            auth=InternalAuth.from_settings(settings).client_auth("metadata"),
+            auth=InternalAuth.from_settings(settings).client_auth("accounts"),
             event_hooks={"request": [propagate_to_request]},  # the call joins the grant's trace
         )
     )

@@ -15,8 +15,8 @@ class Settings(ServiceSettings, S3Settings):
     service = "quota"
 
     port: int = 8083
-    metadata_url: str = "http://127.0.0.1:8081"
-    """Where to ask an account's plan when a grant would be refused (its plan event may lag)."""
+    accounts_url: str = "http://127.0.0.1:8086"
+    """Accounts (internal): where to ask an account's plan when a grant would be refused (its plan event may lag)."""
     notify_url: str = "http://127.0.0.1:8085"
     """Notify (internal): the consistency check asks its `POST /internal/processed-events`."""
     free_cap_bytes: int = 5 * GB

@@ -62,8 +62,8 @@ SYSTEM_ENV = {
     "NOTIFY_COALESCE_WINDOW_SECONDS": "25",  # ten quick versions in the follow test fall into one window
     "NOTIFY_SWEEP_INTERVAL_SECONDS": "0.5",
     # A peer region that is down is retried at least every second, so tests see it catch up quickly.
-    "METADATA_REPLICATION_RETRY_MAX_SECONDS": "1",
-    "METADATA_REPLICATION_POLL_SECONDS": "0.5",
+    "ACCOUNTS_REPLICATION_RETRY_MAX_SECONDS": "1",
+    "ACCOUNTS_REPLICATION_POLL_SECONDS": "0.5",
     # Every test signs up and logs in from 127.0.0.1: the shared gateways' throttles sit far above
     # what a whole run does (tests/security/test_throttling.py runs a gateway of its own with low ones).
     "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "100000/minute",
@@ -186,7 +186,7 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
 
 def provision_admin(gateway: str, processes: Any, username: str = ADMIN_USERNAME) -> str:
     """Sign up `username` (password `PASSWORD`) at `gateway` unless it exists, then grant it the admin
-    role by account with `python -m docstore_metadata.admins grant` (issue 33: admins are named by
+    role by account with `python -m docstore_accounts.admins grant` (issue 33: admins are named by
     account id or by an operator, never by a configured name that sign-up would give away). The
     role reaches a session at its next login. Returns the command's JSON line."""
     with httpx.Client(base_url=gateway, timeout=40.0) as client:
@@ -195,7 +195,7 @@ def provision_admin(gateway: str, processes: Any, username: str = ADMIN_USERNAME
             json={"username": username, "email": f"{username}@example.com", "password": PASSWORD, "plan": "free"},
         )
     assert created.status_code in (201, 409), created.text
-    return str(processes.operator("docstore_metadata.admins", "grant", "--username", username))
+    return str(processes.operator("docstore_accounts.admins", "grant", "--username", username))
 
 
 @pytest.fixture(scope="session")

@@ -72,16 +72,16 @@ def region_wiring(
 ) -> dict[str, str]:
     """Environment that ties the services of ``region`` to the other regions on one machine.
 
-    ``REGION_GATEWAYS`` (every region's gateway: redirects and CORS), ``PEER_METADATA_URLS``
-    (where replicas of this region's accounts go), ``REPLICATION_SECRET`` and the region's
-    ``KAFKA_TOPIC_PREFIX`` on the shared broker.
+    ``REGION_GATEWAYS`` (every region's gateway: redirects and CORS), ``PEER_ACCOUNTS_URLS``
+    (every other region's accounts service: where replicas of this region's accounts go),
+    ``REPLICATION_SECRET`` and the region's ``KAFKA_TOPIC_PREFIX`` on the shared broker.
     """
     return {
         "REGION_GATEWAYS": json.dumps(
             {name: urls["gateway"] for name, urls in urls_by_region.items() if "gateway" in urls}
         ),
-        "PEER_METADATA_URLS": json.dumps(
-            {name: urls["metadata"] for name, urls in urls_by_region.items() if name != region and "metadata" in urls}
+        "PEER_ACCOUNTS_URLS": json.dumps(
+            {name: urls["accounts"] for name, urls in urls_by_region.items() if name != region and "accounts" in urls}
         ),
         "REPLICATION_SECRET": DEV_REPLICATION_SECRET,
         "KAFKA_TOPIC_PREFIX": topic_prefix_for(region, primary),

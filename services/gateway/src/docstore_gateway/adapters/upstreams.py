@@ -41,6 +41,8 @@ client's own: it is not in FORWARDED_HEADERS, so one a client sent is dropped.""
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 ACCOUNTS = IDENTITY
 """The service that checks passwords, second factors and app passwords (the owner of identity)."""
+LINKS = "metadata"
+"""The service that resolves and redeems public share links (the share page)."""
 
 upstream_seconds = Histogram(
     "docstore_gateway_upstream_duration_seconds",
@@ -133,12 +135,13 @@ class Upstreams:
                 returned[name] = f"{returned[name]}, {value}" if name in returned else value
         return UpstreamAnswer(answer.status, answer.content, returned)
 
-    async def _ask(self, path: str, payload: dict[str, Any]) -> UpstreamAnswer:
-        """POST `payload` to metadata's internal `path`, as the gateway itself (service identity).
-        Credentials and tokens travel in the body only, never in a path or query."""
+    async def _ask(self, path: str, payload: dict[str, Any], service: str = ACCOUNTS) -> UpstreamAnswer:
+        """POST `payload` to `service`'s internal `path` (the accounts service's unless named), as
+        the gateway itself (service identity). Credentials and tokens travel in the body only, never
+        in a path or query."""
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         return await self.forward(
-            ACCOUNTS,
+            service,
             "POST",
             path,
             query="",
@@ -160,18 +163,18 @@ class Upstreams:
         return second_factor_answer(answer)
 
     async def verify_app_password(self, username: str, password: str) -> AppPasswordAnswer:
-        """metadata's answer to a username and app password (HTTP Basic at the edge)."""
+        """The accounts service's answer to a username and app password (HTTP Basic at the edge)."""
         answer = await self._ask("internal/app-passwords/verify", {"username": username, "password": password})
         return app_password_answer(answer)
 
     async def resolve_link(self, token: str) -> LinkAnswer:
         """What a public link's page shows (counts nothing); UpstreamUnavailable when metadata
         does not answer or fails."""
-        return link_answer(await self._ask("internal/links/resolve", {"token": token}))
+        return link_answer(await self._ask("internal/links/resolve", {"token": token}, LINKS))
 
     async def redeem_link(self, token: str, password: str | None) -> RedeemAnswer:
         """Every check, one download counted, a signed URL; UpstreamUnavailable as `resolve_link`."""
-        return redeem_answer(await self._ask("internal/links/redeem", {"token": token, "password": password}))
+        return redeem_answer(await self._ask("internal/links/redeem", {"token": token, "password": password}, LINKS))
 
     async def openapi(self, service: str) -> dict[str, Any] | None:
         try:

@@ -1,4 +1,4 @@
-"""The gateway's subscriptions: `account.sessions-revoked` (from metadata) ends every login
+"""The gateway's subscriptions: `account.sessions-revoked` (from accounts) ends every login
 of the account before the event's time; `account.app-password-revoked` makes the gateway check
 the account's app passwords again before trusting them. Delivered by the gateway's `EventRuntime` (consumer
 group `gateway`, FastStream subscriber with AckPolicy.NACK_ON_ERROR, retries and a dead-letter

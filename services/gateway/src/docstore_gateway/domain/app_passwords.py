@@ -1,7 +1,7 @@
 """App passwords at the edge (issue 36): reading `Authorization: Basic`, and what an app
 password may do.
 
-An app password (metadata owns them: `services/metadata`, README "App passwords") is for one tool
+An app password (the accounts service owns them: `services/accounts`, README "App passwords") is for one tool
 that speaks only a username and a password: a WebDAV client, rclone, a script. The gateway takes
 it with the username over HTTP Basic on API routes and forwards the same identity as for a bearer
 token, within the app password's scope. It never reaches the account's settings and security
@@ -30,7 +30,7 @@ MAX_BASIC_BYTES = 2048
 
 @dataclass(frozen=True)
 class AppPasswordCaller:
-    """Who a request with an app password is, as metadata answered it."""
+    """Who a request with an app password is, as the accounts service answered it."""
 
     account_id: str
     role: str

@@ -330,7 +330,7 @@ BASIC_CHALLENGE = 'Basic realm="DocStore", charset="UTF-8"'
 
 
 class WrongAppPassword(GatewayError):
-    """HTTP Basic with a username and app password metadata refused: wrong, revoked, another
+    """HTTP Basic with a username and app password the accounts service refused: wrong, revoked, another
     account's, or the account's own password (which never works here). 401 with the Basic challenge."""
 
     status = 401

@@ -183,10 +183,10 @@ def _routes(service: str, *rows: tuple[str, str] | tuple[str, str, str]) -> list
     ]
 
 
-IDENTITY = "metadata"
+IDENTITY = "accounts"
 """The service that owns identity: sign-up, the account, credentials, two-step sign-in, app
-passwords (the routes below, and the gateway's internal checks, `adapters/upstreams.py`).
-`accounts` once the move of issue 36 is done (services/accounts/README.md): one name to change."""
+passwords (the routes below, and the gateway's internal checks, `adapters/upstreams.py`; issue 36,
+services/accounts/README.md)."""
 
 ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
     _routes(
@@ -210,6 +210,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/account/app-passwords"),
         ("POST", "/account/app-passwords"),
         ("DELETE", "/account/app-passwords/{app_password_id}"),
+        ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
     )
     + _routes(
         "metadata",
@@ -249,7 +250,6 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/folders/{folder_id}/restore"),
         ("GET", "/changes", "held"),  # a long poll with ?wait=
         ("POST", "/sync/compare"),
-        ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
         ("GET", "/account/activity"),  # the audit trail (metadata's audit module)
         ("GET", "/account/activity/verify"),
         ("GET", "/admin/audit", "admin"),
@@ -319,7 +319,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
 )
 SIGN_UP = next(r for r in ROUTE_TABLE if (r.method, r.template) == ("POST", "/accounts"))
 PASSWORD_RESET = next(r for r in ROUTE_TABLE if (r.method, r.template) == ("POST", "/account/password-reset"))
-"""Public, and each request costs metadata an argon2 verification (the equal work that hides
+"""Public, and each request costs accounts an argon2 verification (the equal work that hides
 whether the account exists) and a hand-over to every other region: throttled per address."""
 
 

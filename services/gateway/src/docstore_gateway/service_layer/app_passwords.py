@@ -1,6 +1,6 @@
 """Who a request with `Authorization: Basic` is: a username and an app password (issue 36).
 
-metadata checks the pair (`POST /internal/app-passwords/verify`); the gateway remembers an
+the accounts service checks the pair (`POST /internal/app-passwords/verify`); the gateway remembers an
 accepted pair for `ttl_seconds` under a SHA-256 of it, so a tool syncing many files costs one
 check per pair and period, not one per request. What would make a remembered pair wrong is a
 revocation: one this process forwarded drops the account's pairs at once (`forget_account`),
@@ -87,7 +87,7 @@ class AppPasswordChecks:
     async def caller(self, authorization: str | None, *, address: str, target: str) -> AppPasswordCaller:
         """Who the Basic credentials are; refusals: malformed or wrong (401 with the Basic
         challenge, a wrong pair counted), throttled (429), another region's account (307 to
-        `target` there), metadata away (503)."""
+        `target` there), accounts away (503)."""
         pair = basic_credentials(authorization)
         if pair is None:
             raise WrongAppPassword()

@@ -1,5 +1,5 @@
 """The owner's view of their sessions as devices (list, end one, end all but this one), and the
-revocation of every session of an account when metadata says so (`account.sessions-revoked`).
+revocation of every session of an account when the accounts service says so (`account.sessions-revoked`).
 
 A session here is a refresh-token family: one login, on one device, however often it refreshed.
 Its id (`session_id`) is the family's id, which grants nothing by itself.

@@ -125,7 +125,7 @@ class LinkDirectory(Protocol):
 
 class AppPasswordVerifier(Protocol):
     async def verify_app_password(self, username: str, password: str) -> AppPasswordAnswer:
-        """metadata's answer to a username and app password, typed (UpstreamUnavailable when it
+        """The accounts service's answer to a username and app password, typed (UpstreamUnavailable when it
         does not answer)."""
         ...
 
@@ -180,7 +180,7 @@ class LoginThrottle(Protocol):
     async def mfa_failed(self, account_id: str) -> None: ...
 
     async def app_password_attempt(self, username: str, address: str) -> int | None:
-        """Before asking metadata about an app password: counts the attempt for the address (the
+        """Before asking the accounts service about an app password: counts the attempt for the address (the
         login's budget), refuses while the address or the username (by its wrong app passwords) is over."""
         ...
 

@@ -1,7 +1,7 @@
 """Logging in and out, refreshing, and who a bearer token belongs to.
 
 Sessions live in MongoDB (the gateway keeps no session state, so any replica answers any
-request); passwords are checked by the accounts service (metadata), never here. A login issues
+request); passwords are checked by the accounts service, never here. A login issues
 a short-lived access token (the bearer token) and a refresh token, both of one new *family*;
 a refresh spends its refresh token once for a new pair, and a spent one presented again revokes
 the family. Every access token is looked up on each request, so revoking a family or an account

@@ -1,5 +1,5 @@
 """MongoDB side of deleting an account (issue 33): the shares and follows it leaves behind and its
-documents' purge (its verified address and app passwords are identity: `AccountRepository`),
+documents' purge (its verified address and app passwords are identity: the accounts service),
 scheduled after the grace period and claimed one document at a time (like the trash's purge),
 bound to one session like `repositories.py`.
 

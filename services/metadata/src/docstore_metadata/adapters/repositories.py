@@ -1,4 +1,4 @@
-"""MongoDB collections of metadata: accounts, documents, versions, the change feed and S3 garbage.
+"""MongoDB collections of metadata: documents, versions, the change feed and S3 garbage.
 
 Every repository is bound to one session (`Repo(db, session)`; None: outside any transaction),
 so its methods take none: the unit of work (`Repositories`, below) builds them per transaction.
@@ -19,17 +19,14 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from docstore_events.in_slices import find_in
 from docstore_metadata.adapters.account_deletion import AccountDeletionRepository
-from docstore_metadata.adapters.account_projection import AccountProjection, Owners
+from docstore_metadata.adapters.account_projection import AccountProjection, Authority, Owners
 from docstore_metadata.adapters.folders import FolderRepository
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
 from docstore_metadata.adapters.links import LinkRepository
-from docstore_metadata.adapters.replication import ReplicaRepository, ReplicaWrites
 from docstore_metadata.adapters.sharing import SharingRepository
-from docstore_metadata.domain.accounts import Account, UsernameTaken
 from docstore_metadata.domain.cursors import SORTS, Cursor, decode_cursor, encode_cursor, listing_kind
 from docstore_metadata.domain.documents import (
     SearchCriteria,
@@ -42,77 +39,6 @@ from docstore_metadata.domain.documents import (
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]
-
-
-class AccountRepository:
-    """Accounts with their home in this region."""
-
-    def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
-        self.collection = db["accounts"]
-        self.session = session
-
-    async def ensure_indexes(self) -> None:
-        await self.collection.create_index("username", unique=True)
-
-    async def add(self, account: Account) -> None:
-        try:
-            await self.collection.insert_one(
-                {
-                    "_id": account.id,
-                    "username": account.username,
-                    "email": account.email,
-                    "plan": account.plan,
-                    "home_region": account.home_region,
-                    "password_hash": account.password_hash,
-                    "created_at": account.created_at,
-                    "status": "active",
-                    "replica_version": 1,
-                },
-                session=self.session,
-            )
-        except DuplicateKeyError as error:
-            raise UsernameTaken(account.username) from error
-
-    async def by_username(self, username: str) -> Doc | None:
-        """The account with its home in this region that has `username` (replicas live elsewhere)."""
-        return await self.collection.find_one({"username": username}, session=self.session)
-
-    async def by_id(self, account_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": account_id}, session=self.session)
-
-    async def plan_of(self, account_id: str) -> str:
-        """The account's plan; an account this region does not know (a replica, say) counts as free."""
-        account = await self.collection.find_one({"_id": account_id}, {"plan": 1}, session=self.session)
-        return str((account or {}).get("plan") or "free")
-
-    async def update(self, account_id: str, changes: Mapping[str, Any]) -> None:
-        await self.collection.update_one({"_id": account_id}, {"$set": dict(changes)}, session=self.session)
-
-    async def next_replica_version(self, account_id: str) -> Doc:
-        """Bump the account's replica version; the account as it now is."""
-        account = await self.collection.find_one_and_update(
-            {"_id": account_id},
-            {"$inc": {"replica_version": 1}},
-            return_document=ReturnDocument.AFTER,
-            session=self.session,
-        )
-        if account is None:
-            raise LookupError(account_id)
-        return dict(account)
-
-    async def release_email(self, account_id: str) -> None:
-        """The account's verified address is free again (another account may verify it)."""
-        await self.collection.database["verified_emails"].delete_many({"account_id": account_id}, session=self.session)
-
-    async def remove_app_passwords(self, account_id: str) -> list[str]:
-        """The account's app passwords (issue 36) are deleted; their ids."""
-        rows = (
-            await self.collection.database["app_passwords"]
-            .find({"account_id": account_id}, {"_id": 1}, session=self.session)
-            .to_list(None)
-        )
-        await self.collection.database["app_passwords"].delete_many({"account_id": account_id}, session=self.session)
-        return [str(row["_id"]) for row in rows]
 
 
 class DocumentRepository:
@@ -458,37 +384,29 @@ class Repositories:
     """Metadata's repositories, all bound to one session (one transaction), as the unit of work
     hands them to a use case (`tx.repos`)."""
 
-    accounts: AccountRepository
-    """Identity (moving to the accounts service, issue 36): only the account use cases use it."""
     projection: AccountProjection
     owners: Owners
-    """What documents, sharing, links and the purge read of an account: the projection, else `accounts`."""
+    """What documents, sharing, links and the purge read of an account: the projection, else the
+    accounts service (issue 36)."""
     documents: DocumentRepository
     sharing: SharingRepository
     links: LinkRepository
-    replicas: ReplicaRepository
-    replication: ReplicaWrites
     deletion: AccountDeletionRepository
     folders: FolderRepository
 
 
-def repositories(
-    db: AsyncDatabase[Any], listing: Listing, peers: Mapping[str, str]
-) -> Callable[[Session], Repositories]:
-    """What `EventRuntime.unit_of_work` calls per transaction: the repositories bound to `session`."""
+def repositories(db: AsyncDatabase[Any], listing: Listing, authority: Authority) -> Callable[[Session], Repositories]:
+    """What `EventRuntime.unit_of_work` calls per transaction: the repositories bound to `session`.
+    `authority`: who answers for an account the projection does not know (the accounts service)."""
 
     def bound(session: Session) -> Repositories:
-        accounts = AccountRepository(db, session)
         projection = AccountProjection(db, session)
         return Repositories(
-            accounts=accounts,
             projection=projection,
-            owners=Owners(projection, accounts),
+            owners=Owners(projection, authority),
             documents=DocumentRepository(db, listing, session),
             sharing=SharingRepository(db, session),
             links=LinkRepository(db, session),
-            replicas=ReplicaRepository(db, session),
-            replication=ReplicaWrites(db, peers, session),
             deletion=AccountDeletionRepository(db, session),
             folders=FolderRepository(db, session),
         )
@@ -498,13 +416,23 @@ def repositories(
 
 async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
     """Every index metadata's queries rely on (idempotent; run at start)."""
-    repos = repositories(db, listing, {})(None)
-    await repos.accounts.ensure_indexes()
+    repos = repositories(db, listing, _NoAuthority())(None)
     await repos.projection.ensure_indexes()
     await repos.documents.ensure_indexes()
     await repos.sharing.ensure_indexes()
     await repos.links.ensure_indexes()
-    await repos.replicas.ensure_indexes()
-    await repos.replication.ensure_indexes()
     await repos.deletion.ensure_indexes()
     await repos.folders.ensure_indexes()
+
+
+class _NoAuthority:
+    """For `ensure_indexes`, which reads no account."""
+
+    async def by_id(self, account_id: str) -> Doc | None:
+        return None
+
+    async def by_username(self, username: str) -> Doc | None:
+        return None
+
+    async def plan_of(self, account_id: str) -> str:
+        return "free"

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from docstore_metadata.bootstrap import Services
-from docstore_metadata.service_layer.accounts import Accounts
 from docstore_metadata.service_layer.documents import Documents
 from docstore_metadata.service_layer.folders import Folders
 from docstore_metadata.service_layer.sharing import Sharing
@@ -23,10 +22,6 @@ async def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
-
-
-async def _accounts(services: ServicesDep) -> Accounts:
-    return services.accounts
 
 
 async def _documents(services: ServicesDep) -> Documents:
@@ -45,7 +40,6 @@ async def _settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-AccountsDep = Annotated[Accounts, Depends(_accounts)]
 DocumentsDep = Annotated[Documents, Depends(_documents)]
 FoldersDep = Annotated[Folders, Depends(_folders)]
 SharingDep = Annotated[Sharing, Depends(_sharing)]

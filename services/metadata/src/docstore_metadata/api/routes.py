@@ -5,26 +5,22 @@ answers them (no try/except here)."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
-from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
+from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
-from docstore_metadata.api.account_security import CredentialsOut, SecurityDep
-from docstore_metadata.api.deps import AccountsDep, DocumentsDep, SettingsDep, SharingDep
+from docstore_metadata.api.deps import DocumentsDep, ServicesDep, SettingsDep, SharingDep
 from docstore_metadata.api.schemas import (
     MAX_VERSION,
     AccountIdPath,
-    AccountOut,
     ChangeOut,
     ChangesOut,
     CompareIn,
     CompareOut,
-    CredentialsIn,
     DetailsIn,
     DocumentIdPath,
     DocumentOut,
@@ -33,13 +29,8 @@ from docstore_metadata.api.schemas import (
     FullTextOut,
     InternalBytesOut,
     InternalDocumentOut,
-    InternalPlanOut,
     PlacesIn,
-    PlanIn,
     PreviewStateOut,
-    ReplicaIn,
-    ReplicaOut,
-    SignupIn,
     TakenOut,
     TakenPlaceOut,
     VersionOut,
@@ -52,28 +43,6 @@ from docstore_metadata.domain.previews import preview_of
 from docstore_metadata.service_layer.documents import Documents
 
 router = APIRouter()
-
-
-def _account_out(account: Any) -> AccountOut:
-    if isinstance(account, dict):
-        return AccountOut(
-            account_id=account["_id"],
-            username=account["username"],
-            email=account["email"],
-            plan=account["plan"],
-            home_region=account["home_region"],
-            role=account.get("role", "user"),
-            status=account.get("status", "active"),
-            email_verified=account.get("email_verified", True) is not False,
-        )
-    return AccountOut(
-        account_id=account.id,
-        username=account.username,
-        email=account.email,
-        plan=account.plan,
-        home_region=account.home_region,
-        email_verified=False,  # a sign-up's answer: the verification mail is on its way
-    )
 
 
 async def _documents_out(documents: Documents, rows: list[dict[str, Any]]) -> list[DocumentOut]:
@@ -105,89 +74,6 @@ def _document_out(doc: dict[str, Any], owner_plan: str | None = None) -> Documen
         trashed=bool(doc.get("trashed")),
         trashed_at=doc.get("trashed_at"),
     )
-
-
-@router.post(
-    "/accounts",
-    status_code=status.HTTP_201_CREATED,
-    tags=["accounts"],
-    summary="Sign up",
-    responses=problem_responses(409),
-)
-async def sign_up(body: SignupIn, accounts: AccountsDep) -> AccountOut:
-    account = await accounts.sign_up(username=body.username, email=body.email, password=body.password, plan=body.plan)
-    return _account_out(account)
-
-
-@router.post(
-    "/internal/credentials/verify",
-    tags=["internal"],
-    response_model=CredentialsOut,
-    summary="Check a username and password (gateway only)",
-)
-async def verify_credentials(
-    body: CredentialsIn, accounts: AccountsDep, settings: SettingsDep, security: SecurityDep, _caller: ServiceCaller
-) -> Any:
-    """200 with the account, `mfa_required` and `email_verified`; 401 for wrong credentials; 421
-    `{detail, home_region}` when the username's home is another region (log in there); 409
-    `{detail, code: "username_conflict", winner_region}` when the account lost its username to a
-    simultaneous sign-up elsewhere."""
-    account = await accounts.authenticate(body.username, body.password)
-    if account is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    answer = _account_out({**account, "role": settings.role_of(account)}).model_dump()
-    return CredentialsOut.model_validate(answer | await security.flags(account))
-
-
-@router.get("/account", tags=["accounts"], summary="The caller's account")
-async def my_account(account_id: CurrentAccountId, accounts: AccountsDep, settings: SettingsDep) -> AccountOut:
-    """With the same `role` the login answer carries, so a client learns it without probing an admin route."""
-    account = await accounts.account(account_id)
-    return _account_out({**account, "role": settings.role_of(account)})
-
-
-@router.get(
-    "/admin/accounts/{account_id}",
-    tags=["admin"],
-    summary="One account by id: username, home region, plan (admins only; the dashboard names accounts with it)",
-    responses=problem_responses(404),
-)
-async def admin_account(account_id: AccountIdPath, _admin: AdminAccountId, accounts: AccountsDep) -> AccountOut:
-    return _account_out(await accounts.account(account_id))
-
-
-@router.put("/account/plan", tags=["accounts"], summary="Move the caller's account to another plan")
-async def change_plan(body: PlanIn, account_id: CurrentAccountId, accounts: AccountsDep) -> AccountOut:
-    return _account_out(await accounts.change_plan(account_id, body.plan))
-
-
-@router.delete(
-    "/account", status_code=status.HTTP_204_NO_CONTENT, tags=["accounts"], summary="Delete the caller's account"
-)
-async def delete_account(account_id: CurrentAccountId, accounts: AccountsDep) -> Response:
-    """Marks the account deleted (`account.deleted`; replicated to the other regions). Its
-    username stays reserved."""
-    await accounts.delete_account(account_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.put(
-    "/internal/replicas/{account_id}", tags=["internal"], summary="Store another region's account (replication only)"
-)
-async def put_replica(
-    account_id: AccountIdPath,
-    body: ReplicaIn,
-    accounts: AccountsDep,
-    settings: SettingsDep,
-    x_replication_secret: Annotated[str | None, Header()] = None,
-) -> ReplicaOut:
-    """Idempotent: a version not above the one held changes nothing (and answers `applied: false`)."""
-    if not x_replication_secret or not hmac.compare_digest(
-        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
-    applied = await accounts.receive_replica(account_id, body.model_dump())
-    return ReplicaOut(account_id=account_id, applied=applied)
 
 
 @router.get("/documents", tags=["documents"], summary="The caller's documents (or trash), sorted, keyset-paginated")
@@ -445,11 +331,14 @@ async def internal_names_taken(
     return TakenOut(taken=[TakenPlaceOut(path=p, name=n, document_id=d) for (p, n), d in sorted(found.items())])
 
 
-@router.get(
-    "/internal/accounts/{account_id}/plan",
+@router.post(
+    "/internal/accounts/{account_id}/access-ended",
+    status_code=status.HTTP_204_NO_CONTENT,
     tags=["internal"],
-    summary="The account's plan (the indexer asks when its own record, kept from events, says Free: "
-    "an upgrade is honoured before its event arrives)",
+    summary="The account was deleted (the accounts service, right after): its links, shares and follows "
+    "end now, as they do again, idempotently, when `account.deleted` arrives",
 )
-async def internal_plan(account_id: AccountIdPath, documents: DocumentsDep, _caller: ServiceCaller) -> InternalPlanOut:
-    return InternalPlanOut(plan=(await documents.plans_of({account_id}))[account_id])
+async def internal_access_ended(account_id: AccountIdPath, services: ServicesDep, _caller: ServiceCaller) -> Response:
+    """Nothing happens unless the accounts service confirms the deletion (any caller is harmless)."""
+    await services.account_purge.end_access_now(account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -39,60 +39,6 @@ MAX_VERSION = 1_000_000_000
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number (1 is the first)")]
 
 
-class SignupIn(BaseModel):
-    username: Text = Field(min_length=1, max_length=64, examples=["ada"])
-    email: Text = Field(min_length=3, max_length=254, examples=["ada@example.com"])
-    password: Text = Field(
-        min_length=1,
-        max_length=1024,
-        description="8 to 1024 characters (Unicode code points, spaces count: a passphrase of a few uncommon "
-        "words is good). Common, guessable passwords and ones built from the username or e-mail are "
-        "refused with 422 and a message saying why.",
-    )
-    plan: Literal["free", "premium"] = "free"
-
-
-class AccountOut(BaseModel):
-    account_id: str
-    username: str
-    role: str = "user"
-    email: str
-    plan: str
-    home_region: str
-    status: str = Field(
-        "active",
-        description="`active`, `deleted`, or `username_conflict` (the name went to a "
-        "simultaneous sign-up in another region)",
-    )
-    email_verified: bool = Field(
-        True, description="false until the sign-up's (or a resent) verification link is followed"
-    )
-
-
-class ReplicaIn(BaseModel):
-    """Another region's account, as replication sends it: no password, hash or e-mail."""
-
-    username: Text = Field(min_length=1, max_length=64)
-    home_region: Text = Field(min_length=1, max_length=64)
-    plan: Literal["free", "premium"] = "free"
-    status: Literal["active", "deleted", "username_conflict"] = "active"
-    version: int = Field(ge=1, le=2**63 - 1)
-
-
-class ReplicaOut(BaseModel):
-    account_id: str
-    applied: bool = Field(description="false: this version (or a newer one) was already held")
-
-
-class CredentialsIn(BaseModel):
-    username: Text = Field(min_length=1, max_length=64)
-    password: Text = Field(min_length=1, max_length=1024)
-
-
-class PlanIn(BaseModel):
-    plan: Literal["free", "premium"]
-
-
 class FullTextOut(BaseModel):
     """Where the document's full text stands (`domain.full_text`)."""
 
@@ -242,10 +188,6 @@ class ServerOnly(BaseModel):
 class CompareOut(BaseModel):
     files: list[CompareResult]
     only_on_server: list[ServerOnly]
-
-
-class InternalPlanOut(BaseModel):
-    plan: str
 
 
 class InternalDocumentOut(BaseModel):

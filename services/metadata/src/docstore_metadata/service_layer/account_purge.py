@@ -5,8 +5,8 @@
 `AccountPurge.run` loop (every metadata replica) claims due documents one at a time, like the
 trash's purge, and purges each through `Documents.purge_claimed`: the document, its versions,
 its S3 objects (after commit), its change-feed entry and `file.deleted`, on which the indexer
-drops its index entry and preview objects and quota frees the bytes in its ledger. Its links and
-shares ended already, in the deletion's own transaction (`Accounts.delete_account`). The deletion's
+drops its index entry and preview objects and quota frees the bytes in its ledger. Its links,
+shares and follows end when the event is applied (`end_access`, the same transaction). The deletion's
 time comes from metadata's account projection (`account_projection`), which the same consumer
 records first.
 """
@@ -22,16 +22,45 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from docstore_events import AccountDeleted
+from docstore_events.activity import ShareRevoked
+from docstore_events.notifications import FileUnfollowed
 from docstore_events.tracing import loop_span
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.service_layer.documents import CONSUMER, Documents
+from docstore_metadata.service_layer.link_revocation import revoke_links
 
 Tx = Transaction[Repositories]
 log = structlog.get_logger(__name__)
 
 STRAGGLER_WINDOW = timedelta(days=1)
 """How long after a deletion the purge loop still looks for documents recorded after it."""
+
+
+async def end_access(tx: Tx, account_id: str) -> None:
+    """What a deleted account gave others, and what others gave it, ends (issue 33), in the
+    transaction that applies its `account.deleted`: every public link to its documents or made by
+    it is revoked, every share of its documents and naming it ends, and the follows of its
+    documents. (Its verified address and app passwords are the accounts service's.)"""
+    links = await tx.repos.links.live_of_owner(account_id)
+    seen = {link["_id"] for link in links}
+    links += [link for link in await tx.repos.links.live_made_by(account_id) if link["_id"] not in seen]
+    await revoke_links(tx, links, "account-deleted", account_id)
+    for share in await tx.repos.deletion.shares_touching(account_id):
+        if await tx.repos.deletion.delete_share(share["_id"]):
+            tx.emit(
+                ShareRevoked(
+                    account_id=share["owner_id"],
+                    document_id=share["document_id"],
+                    grantee_id=share["grantee_id"],
+                    permission=str(share.get("permission", "")),
+                )
+            )
+    for follow in await tx.repos.deletion.follows_touching(account_id):
+        if await tx.repos.deletion.delete_follow(follow["_id"]):
+            tx.emit(
+                FileUnfollowed(account_id=follow["follower_id"], document_id=follow["document_id"], owner_id=account_id)
+            )
 
 
 class AccountPurge:
@@ -55,7 +84,8 @@ class AccountPurge:
 
     async def schedule_once(self, deleted: Sequence[tuple[str, AccountDeleted, datetime]]) -> frozenset[str]:
         """`account.deleted` (a batch): each account's documents are purged `grace` after the
-        deletion. Applied once per event; a redelivery changes nothing."""
+        deletion, and what it gave others and others gave it ends now (`end_access`). Applied once
+        per event; a redelivery changes nothing."""
         events = {event_id: (event, at) for event_id, event, at in deleted}
 
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
@@ -66,8 +96,24 @@ class AccountPurge:
                 moment = (account or {}).get("deleted_at") or at
                 moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
                 await tx.repos.deletion.schedule_purge(event.account_id, moment + self.grace)
+                await end_access(tx, event.account_id)
 
         return await self.uow.run_once_each(consumer=CONSUMER, event_ids=list(events), work=work)
+
+    async def end_access_now(self, account_id: str) -> None:
+        """The accounts service's call right after a deletion (`POST /internal/accounts/{id}/access-ended`):
+        `end_access` at once, in a transaction of its own, once the accounts service confirms the
+        account is deleted (whoever calls, a live account loses nothing). Idempotent: what ended
+        already is not found again, and the `account.deleted` consumer's own run then finds nothing
+        to do."""
+        account = await self.reads.owners.authority.by_id(account_id)
+        if account is None or account.get("status") != "deleted":
+            return
+
+        async def work(tx: Tx) -> None:
+            await end_access(tx, account_id)
+
+        await self.uow.run(work)
 
     async def schedule_stragglers(self, now: datetime | None = None) -> int:
         """Documents recorded for an account after its `account.deleted` was applied (an upload that

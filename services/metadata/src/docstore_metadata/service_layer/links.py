@@ -29,9 +29,8 @@ from docstore_kit.pagination import cursor_offset, offset_cursor
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain import links as rules
-from docstore_metadata.domain.accounts import burn_verification, hash_password, password_matches
-from docstore_metadata.domain.credentials import require_verified_email
 from docstore_metadata.domain.documents import VersionNotFound
+from docstore_metadata.domain.identity import burn_verification, hash_password, password_matches, require_verified_email
 from docstore_metadata.domain.links import LinkGone, LinkOptions, LinkPasswordRefused
 from docstore_metadata.service_layer.link_revocation import revoke_links
 from docstore_metadata.service_layer.sharing import owned, visible

@@ -14,8 +14,7 @@ from docstore_events.notifications import FileFollowed, FileUnfollowed
 from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import cursor_offset, offset_cursor
 from docstore_metadata.adapters.repositories import Repositories
-from docstore_metadata.domain.accounts import normalise_username
-from docstore_metadata.domain.credentials import require_verified_email
+from docstore_metadata.domain.identity import normalise_username, require_verified_email
 from docstore_metadata.domain.sharing import (
     SharedWithOwner,
     Visible,

@@ -16,7 +16,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_metadata.domain.app_passwords import LAST_USE_EVERY
+from docstore_accounts.domain.app_passwords import LAST_USE_EVERY
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from docstore_metadata.domain.app_passwords import (
+from docstore_accounts.domain.app_passwords import (
     ALPHABET,
     InvalidAppPassword,
     check_name,

@@ -1,7 +1,7 @@
-"""The operators' key-rotation command: `python -m docstore_metadata.rotate_secrets`.
+"""The operators' key-rotation command: `python -m docstore_accounts.rotate_secrets`.
 
-Re-encrypts every TOTP secret (enabled or pending) with the first key of `METADATA_SECRETS_KEYS`.
-A rotation: (1) set the keys to `NEW,OLD` on every metadata pod; (2) run this once (it is safe to
+Re-encrypts every TOTP secret (enabled or pending) with the first key of `ACCOUNTS_SECRETS_KEYS`.
+A rotation: (1) set the keys to `NEW,OLD` on every accounts pod; (2) run this once (it is safe to
 run again, or while logins go on: each secret is replaced by one conditional update that matches
 only the ciphertext it read); (3) set the keys to `NEW`. Prints `{"rotated": n, "unreadable": m}`
 and exits 1 when a secret opens with none of the keys (one was dropped too early).
@@ -16,9 +16,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_accounts.domain.credentials import SecretBox, parse_keys
+from docstore_accounts.settings import Settings
 from docstore_kit.app import mongo_client
-from docstore_metadata.domain.credentials import SecretBox, parse_keys
-from docstore_metadata.settings import Settings
 
 FIELDS = ("mfa.secret", "mfa.pending_secret")
 

@@ -1,11 +1,11 @@
-"""The operators' admin command: `python -m docstore_metadata.admins grant|revoke --account ID`
+"""The operators' admin command: `python -m docstore_accounts.admins grant|revoke --account ID`
 (or `--username NAME`: an account that exists now, looked up once), `... list`.
 
 Administrators are named by account id, never by a username anyone could claim by signing up
 first (issue 33): this command stores `role: "admin"` on an existing home account, and
-`METADATA_ADMIN_ACCOUNT_IDS` names ids in the settings. The role reaches a session at its next
+`ACCOUNTS_ADMIN_ACCOUNT_IDS` names ids in the settings. The role reaches a session at its next
 login. Prints one JSON object per account; exits 1 when an account named is not found.
-It reads the service's settings (`METADATA_MONGODB_URL`, ...) and talks to MongoDB only.
+It reads the service's settings (`ACCOUNTS_MONGODB_URL`, ...) and talks to MongoDB only.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from docstore_accounts.settings import Settings
 from docstore_kit.app import mongo_client
-from docstore_metadata.settings import Settings
 
 
 def parser() -> argparse.ArgumentParser:
-    commands = argparse.ArgumentParser(prog="python -m docstore_metadata.admins", description=__doc__)
+    commands = argparse.ArgumentParser(prog="python -m docstore_accounts.admins", description=__doc__)
     sub = commands.add_subparsers(dest="command", required=True)
     for name, what in (("grant", "give the admin role"), ("revoke", "take the admin role back")):
         command = sub.add_parser(name, help=what)
@@ -55,7 +55,7 @@ async def run(argv: list[str]) -> int:
             async for account in db["accounts"].find({"role": "admin"}, {"_id": 1, "username": 1}):
                 print(json.dumps({"account_id": account["_id"], "username": account["username"], "role": "admin"}))
             for account_id in sorted(settings.admin_ids()):
-                print(json.dumps({"account_id": account_id, "role": "admin", "from": "METADATA_ADMIN_ACCOUNT_IDS"}))
+                print(json.dumps({"account_id": account_id, "role": "admin", "from": "ACCOUNTS_ADMIN_ACCOUNT_IDS"}))
             return 0
         changed = await set_role(db, account_id=args.account, username=args.username, admin=args.command == "grant")
         if changed is None:

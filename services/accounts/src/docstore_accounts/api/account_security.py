@@ -13,12 +13,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from docstore_accounts.api.deps import ServicesDep, SettingsDep
+from docstore_accounts.api.schemas import AccountIdPath, AccountOut
+from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.text import Text
-from docstore_metadata.api.deps import ServicesDep, SettingsDep
-from docstore_metadata.api.schemas import AccountIdPath, AccountOut
-from docstore_metadata.service_layer.account_security import AccountSecurity
 
 router = APIRouter()
 
@@ -260,7 +260,7 @@ async def account_email(account_id: AccountIdPath, security: SecurityDep, _calle
     "/internal/password-reset",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["internal"],
-    summary="Another region's metadata hands over a reset for a name it does not hold (replication secret)",
+    summary="Another region's accounts service hands over a reset for a name it does not hold (replication secret)",
 )
 async def forwarded_reset(
     body: ResetIn,

@@ -12,14 +12,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from docstore_accounts.api.deps import ServicesDep, SettingsDep
+from docstore_accounts.api.schemas import MAX_ID, safe_id
+from docstore_accounts.domain.app_passwords import MAX_PER_ACCOUNT, NAME_MAX
+from docstore_accounts.service_layer.app_passwords import AppPasswords
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery, Page, cursor_offset, offset_cursor
 from docstore_kit.text import Text
-from docstore_metadata.api.deps import ServicesDep, SettingsDep
-from docstore_metadata.api.schemas import MAX_ID, safe_id
-from docstore_metadata.domain.app_passwords import MAX_PER_ACCOUNT, NAME_MAX
-from docstore_metadata.service_layer.app_passwords import AppPasswords
 
 router = APIRouter()
 

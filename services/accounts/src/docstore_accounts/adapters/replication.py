@@ -34,9 +34,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from docstore_accounts.domain.accounts import UsernameTaken
 from docstore_events.faults import crashpoint
 from docstore_events.tracing import propagate_to_request
-from docstore_metadata.domain.accounts import UsernameTaken
 
 log = structlog.get_logger(__name__)
 

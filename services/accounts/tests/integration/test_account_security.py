@@ -1,4 +1,4 @@
-"""Account security on the real servers (issue 20): verification gates sharing and links; reset
+"""Account security on the real servers (issue 20): verification told at login, its link once; reset
 links work once, within their life, for their own account; the reset answer is the same for an
 unknown name; password and e-mail changes; TOTP with replay refused and recovery codes once each;
 the events carry no secret, and the credentials check tells the gateway about MFA."""
@@ -29,7 +29,7 @@ NEW_PASSWORD = "copper lantern meadow 2231"
 
 
 class RecordingMailer:
-    """Stands in for notify's internal route: keeps what metadata asked to send."""
+    """Stands in for notify's internal route: keeps what the accounts service asked to send."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
@@ -47,213 +47,198 @@ class RecordingMailer:
 
 
 @pytest.fixture
-def mailer(metadata: Harness) -> RecordingMailer:
+def mailer(accounts: Harness) -> RecordingMailer:
     recording = RecordingMailer()
-    metadata.services.account_security.mailer = recording
+    accounts.services.account_security.mailer = recording
     return recording
 
 
-async def _settled(mailer: RecordingMailer, metadata: Harness) -> None:
+async def _settled(mailer: RecordingMailer, accounts: Harness) -> None:
     """Mails go out in tasks after the answer: wait for them."""
     import asyncio
 
     for _ in range(200):
-        if not metadata.services.account_security._tasks:
+        if not accounts.services.account_security._tasks:
             return
         await asyncio.sleep(0.05)
 
 
-async def sign_up(metadata: Harness) -> dict[str, str]:
+async def sign_up(accounts: Harness) -> dict[str, str]:
     name = f"sec{uuid.uuid4().hex[:10]}"
     email = f"{name}@example.com"
-    answer = await metadata.http.post("/accounts", json={"username": name, "email": email, "password": PASSWORD})
+    answer = await accounts.http.post("/accounts", json={"username": name, "email": email, "password": PASSWORD})
     assert answer.status_code == 201, answer.text
     return {"id": answer.json()["account_id"], "username": name, "email": email}
 
 
-async def verify(metadata: Harness, user: dict[str, str], password: str = PASSWORD) -> Any:
-    return await metadata.http.post(
+async def verify(accounts: Harness, user: dict[str, str], password: str = PASSWORD) -> Any:
+    return await accounts.http.post(
         "/internal/credentials/verify",
         json={"username": user["username"], "password": password},
-        headers=metadata.service_headers("gateway"),
+        headers=accounts.service_headers("gateway"),
     )
 
 
-async def test_verification_gates_sharing_and_links(metadata: Harness, mailer: RecordingMailer) -> None:
-    owner, friend = await sign_up(metadata), await sign_up(metadata)
-    await _settled(mailer, metadata)
-    login = await verify(metadata, owner)
+async def test_verification_is_told_at_login_and_its_link_works_once(
+    accounts: Harness, mailer: RecordingMailer
+) -> None:
+    """(That sharing and links wait for a verified address is metadata's rule, on its projection:
+    metadata's `test_use_cases.py` and tests/e2e.)"""
+    owner = await sign_up(accounts)
+    await _settled(mailer, accounts)
+    login = await verify(accounts, owner)
     assert login.status_code == 200
     assert login.json()["email_verified"] is False and login.json()["mfa_required"] is False
     created = [
-        e for e in await metadata.emitted(__import__("docstore_events").AccountCreated) if e.account_id == owner["id"]
+        e for e in await accounts.emitted(__import__("docstore_events").AccountCreated) if e.account_id == owner["id"]
     ]
     assert created and created[0].email_verified is False
-
-    stored = await metadata.stored(b"hello", account_id=owner["id"])
-    await metadata.record(stored)
-    share = await metadata.http.post(
-        f"/documents/{stored.document_id}/shares",
-        json={"username": friend["username"], "permission": "view"},
-        headers=metadata.headers(owner["id"]),
-    )
-    assert share.status_code == 403 and "verify your e-mail" in share.json()["detail"]
-    shown = await metadata.http.get("/account", headers=metadata.headers(owner["id"]))
+    shown = await accounts.http.get("/account", headers=accounts.headers(owner["id"]))
     assert shown.json()["email_verified"] is False
-    link = await metadata.http.post(
-        f"/documents/{stored.document_id}/links", json={}, headers=metadata.headers(owner["id"])
-    )
-    assert link.status_code == 403 and "verify your e-mail" in link.json()["detail"]
 
     token = mailer.token("verify-email", owner["email"])
-    assert (await metadata.http.post("/account/email/verify", json={"token": token})).status_code == 200
-    again = await metadata.http.post("/account/email/verify", json={"token": token})
+    assert (await accounts.http.post("/account/email/verify", json={"token": token})).status_code == 200
+    again = await accounts.http.post("/account/email/verify", json={"token": token})
     assert again.status_code == 400  # single use
-    assert (await verify(metadata, owner)).json()["email_verified"] is True
-    shown = await metadata.http.get("/account", headers=metadata.headers(owner["id"]))
+    assert (await verify(accounts, owner)).json()["email_verified"] is True
+    shown = await accounts.http.get("/account", headers=accounts.headers(owner["id"]))
     assert shown.json()["email_verified"] is True
-    share = await metadata.http.post(
-        f"/documents/{stored.document_id}/shares",
-        json={"username": friend["username"], "permission": "view"},
-        headers=metadata.headers(owner["id"]),
-    )
-    assert share.status_code in (200, 201), share.text
-    events = [e for e in await metadata.emitted(AccountEmailVerified) if e.account_id == owner["id"]]
+    events = [e for e in await accounts.emitted(AccountEmailVerified) if e.account_id == owner["id"]]
     assert len(events) == 1 and events[0].changed is False
 
 
-async def test_resend_is_throttled(metadata: Harness, mailer: RecordingMailer) -> None:
-    user = await sign_up(metadata)
+async def test_resend_is_throttled(accounts: Harness, mailer: RecordingMailer) -> None:
+    user = await sign_up(accounts)
     answers = [
-        (await metadata.http.post("/account/email/verification", headers=metadata.headers(user["id"]))).status_code
+        (await accounts.http.post("/account/email/verification", headers=accounts.headers(user["id"]))).status_code
         for _ in range(4)
     ]
     assert answers == [202, 202, 202, 429]
     # Only the newest link works.
-    await _settled(mailer, metadata)
+    await _settled(mailer, accounts)
     links = [m["link"] for m in mailer.sent if m["kind"] == "verify-email" and m["to"] == user["email"]]
     first = links[0].rsplit("=", 1)[1]
-    assert (await metadata.http.post("/account/email/verify", json={"token": first})).status_code == 400
+    assert (await accounts.http.post("/account/email/verify", json={"token": first})).status_code == 400
     assert (
-        await metadata.http.post("/account/email/verify", json={"token": links[-1].rsplit("=", 1)[1]})
+        await accounts.http.post("/account/email/verify", json={"token": links[-1].rsplit("=", 1)[1]})
     ).status_code == 200
 
 
 async def test_a_reset_for_an_unknown_name_does_the_writes_a_known_one_does(
-    metadata: Harness, mailer: RecordingMailer
+    accounts: Harness, mailer: RecordingMailer
 ) -> None:
     """The answer's time is not measured here (bench/password_reset.py): the work is. Each request,
     known or not, writes one counter and one token row; an unknown name's row is a decoy no mail
     carries, filed under the name's digest, never the name."""
-    user = await sign_up(metadata)
-    await _settled(mailer, metadata)
-    tokens, counters = metadata.db["account_tokens"], metadata.db["account_counters"]
+    user = await sign_up(accounts)
+    await _settled(mailer, accounts)
+    tokens, counters = accounts.db["account_tokens"], accounts.db["account_counters"]
     nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
     written: dict[str, tuple[int, int]] = {}
     for kind, name in (("known", user["email"]), ("unknown", nobody)):
         before = (await tokens.count_documents({}), await counters.count_documents({}))
-        answer = await metadata.http.post("/account/password-reset", json={"username_or_email": name})
+        answer = await accounts.http.post("/account/password-reset", json={"username_or_email": name})
         assert answer.status_code == 202
         after = (await tokens.count_documents({}), await counters.count_documents({}))
         written[kind] = (after[0] - before[0], after[1] - before[1])
     assert written["known"] == written["unknown"] == (1, 1)
-    await _settled(mailer, metadata)
+    await _settled(mailer, accounts)
     assert not [m for m in mailer.sent if m["to"] == nobody]
     decoys = await tokens.find({"account_id": {"$regex": "^unknown:"}, "purpose": "reset-password"}).to_list(None)
     assert decoys and not any(nobody in repr(row) for row in decoys)
     assert not await counters.find_one({"_id": {"$regex": nobody.split("@")[0]}})
 
 
-async def test_reset_once_in_time_for_its_own_account(metadata: Harness, mailer: RecordingMailer) -> None:
-    user, other = await sign_up(metadata), await sign_up(metadata)
+async def test_reset_once_in_time_for_its_own_account(accounts: Harness, mailer: RecordingMailer) -> None:
+    user, other = await sign_up(accounts), await sign_up(accounts)
     # A reset by address finds the account that holds the address verified (issue 33), never
     # one that only typed it at sign-up.
-    await _settled(mailer, metadata)
-    verified = await metadata.http.post(
+    await _settled(mailer, accounts)
+    verified = await accounts.http.post(
         "/account/email/verify", json={"token": mailer.token("verify-email", user["email"])}
     )
     assert verified.status_code == 200
-    known = await metadata.http.post("/account/password-reset", json={"username_or_email": user["email"]})
-    unknown = await metadata.http.post("/account/password-reset", json={"username_or_email": "nobody-x@example.com"})
+    known = await accounts.http.post("/account/password-reset", json={"username_or_email": user["email"]})
+    unknown = await accounts.http.post("/account/password-reset", json={"username_or_email": "nobody-x@example.com"})
     assert known.status_code == unknown.status_code == 202
     assert known.content == unknown.content
-    await _settled(mailer, metadata)
+    await _settled(mailer, accounts)
     token = mailer.token("reset-password", user["email"])
     assert not [m for m in mailer.sent if m["to"] == "nobody-x@example.com"]
 
-    weak = await metadata.http.post(
+    weak = await accounts.http.post(
         "/account/password-reset/confirm", json={"token": token, "new_password": "password"}
     )
     assert weak.status_code == 422  # refused as at sign-up; the link still works
-    done = await metadata.http.post(
+    done = await accounts.http.post(
         "/account/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
     )
     assert done.status_code == 204, done.text
-    twice = await metadata.http.post(
+    twice = await accounts.http.post(
         "/account/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD + "x"}
     )
     assert twice.status_code == 400
-    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 200
-    assert (await verify(metadata, user, PASSWORD)).status_code == 401
-    assert (await verify(metadata, other)).status_code == 200  # the other account is untouched
-    revoked = [e for e in await metadata.emitted(AccountSessionsRevoked) if e.account_id == user["id"]]
+    assert (await verify(accounts, user, NEW_PASSWORD)).status_code == 200
+    assert (await verify(accounts, user, PASSWORD)).status_code == 401
+    assert (await verify(accounts, other)).status_code == 200  # the other account is untouched
+    revoked = [e for e in await accounts.emitted(AccountSessionsRevoked) if e.account_id == user["id"]]
     assert len(revoked) == 1 and revoked[0].reason == "password-reset"
-    changed = [e for e in await metadata.emitted(AccountPasswordChanged) if e.account_id == user["id"]]
+    changed = [e for e in await accounts.emitted(AccountPasswordChanged) if e.account_id == user["id"]]
     assert [e.via for e in changed] == ["reset"]
-    await _settled(mailer, metadata)  # the notice goes out after the commit, from its queued row
+    await _settled(mailer, accounts)  # the notice goes out after the commit, from its queued row
     notice = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
     assert len(notice) == 1 and "link" not in notice[0]
-    assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
+    assert await accounts.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
     # An expired link is refused.
-    await metadata.http.post("/account/password-reset", json={"username_or_email": other["username"]})
-    await _settled(mailer, metadata)
+    await accounts.http.post("/account/password-reset", json={"username_or_email": other["username"]})
+    await _settled(mailer, accounts)
     stale = mailer.token("reset-password", other["email"])
-    from docstore_metadata.domain.credentials import token_digest
+    from docstore_accounts.domain.credentials import token_digest
 
-    await metadata.db["account_tokens"].update_one(
+    await accounts.db["account_tokens"].update_one(
         {"_id": token_digest(stale)}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
     )
-    late = await metadata.http.post(
+    late = await accounts.http.post(
         "/account/password-reset/confirm", json={"token": stale, "new_password": NEW_PASSWORD}
     )
     assert late.status_code == 400
-    assert (await verify(metadata, other)).status_code == 200
+    assert (await verify(accounts, other)).status_code == 200
 
 
-async def test_change_password_and_email(metadata: Harness, mailer: RecordingMailer) -> None:
-    user = await sign_up(metadata)
-    await _settled(mailer, metadata)
-    await metadata.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
-    headers = metadata.headers(user["id"])
-    wrong = await metadata.http.put(
+async def test_change_password_and_email(accounts: Harness, mailer: RecordingMailer) -> None:
+    user = await sign_up(accounts)
+    await _settled(mailer, accounts)
+    await accounts.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
+    headers = accounts.headers(user["id"])
+    wrong = await accounts.http.put(
         "/account/password", json={"current_password": "not it at all", "new_password": NEW_PASSWORD}, headers=headers
     )
     assert wrong.status_code == 403
-    ok = await metadata.http.put(
+    ok = await accounts.http.put(
         "/account/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=headers
     )
     assert ok.status_code == 204
-    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 200
+    assert (await verify(accounts, user, NEW_PASSWORD)).status_code == 200
 
     new_email = f"new-{user['email']}"
-    asked = await metadata.http.put(
+    asked = await accounts.http.put(
         "/account/email", json={"password": NEW_PASSWORD, "new_email": new_email}, headers=headers
     )
     assert asked.status_code == 202
-    await _settled(mailer, metadata)
+    await _settled(mailer, accounts)
     notice = [m for m in mailer.sent if m["kind"] == "email-change-notice"]
     assert notice and notice[0]["to"] == user["email"] and "link" not in notice[0]
-    account = await metadata.http.get("/account", headers=headers)
+    account = await accounts.http.get("/account", headers=headers)
     assert account.json()["email"] == user["email"]  # not before it is confirmed
     token = mailer.token("change-email", new_email)
-    assert (await metadata.http.post("/account/email/verify", json={"token": token})).status_code == 200
-    assert (await metadata.http.get("/account", headers=headers)).json()["email"] == new_email
-    internal = await metadata.http.get(
-        f"/internal/accounts/{user['id']}/email", headers=metadata.service_headers("notify")
+    assert (await accounts.http.post("/account/email/verify", json={"token": token})).status_code == 200
+    assert (await accounts.http.get("/account", headers=headers)).json()["email"] == new_email
+    internal = await accounts.http.get(
+        f"/internal/accounts/{user['id']}/email", headers=accounts.service_headers("notify")
     )
     assert internal.json() == {"email": new_email, "email_verified": True}
-    events = [e for e in await metadata.emitted(AccountEmailVerified) if e.account_id == user["id"]]
+    events = [e for e in await accounts.emitted(AccountEmailVerified) if e.account_id == user["id"]]
     assert [e.changed for e in events] == [False, True]
 
 
@@ -264,22 +249,22 @@ class AwayMailer(RecordingMailer):
         return False
 
 
-async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(metadata: Harness, mailer: RecordingMailer) -> None:
+async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(accounts: Harness, mailer: RecordingMailer) -> None:
     """The "password changed" notice is written in the change's transaction, so neither notify
     being away nor the process dying after the commit loses it: it is sent when notify is back."""
-    user = await sign_up(metadata)
-    await _settled(mailer, metadata)
-    await metadata.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
-    security = metadata.services.account_security
+    user = await sign_up(accounts)
+    await _settled(mailer, accounts)
+    await accounts.http.post("/account/email/verify", json={"token": mailer.token("verify-email", user["email"])})
+    security = accounts.services.account_security
     security.mailer = AwayMailer()
-    changed = await metadata.http.put(
+    changed = await accounts.http.put(
         "/account/password",
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        headers={**metadata.headers(user["id"]), "X-DocStore-Client-Address": "198.51.100.23"},
+        headers={**accounts.headers(user["id"]), "X-DocStore-Client-Address": "198.51.100.23"},
     )
     assert changed.status_code == 204, changed.text
-    await _settled(mailer, metadata)
-    [row] = await metadata.db["account_notices"].find({"account_id": user["id"]}).to_list(None)
+    await _settled(mailer, accounts)
+    [row] = await accounts.db["account_notices"].find({"account_id": user["id"]}).to_list(None)
     assert row["kind"] == "password-changed" and row["to"] == user["email"] and row["attempts"] == 1
     assert row["next_attempt_at"] > row["created_at"]  # backed off
     stored = repr(row)
@@ -293,16 +278,16 @@ async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(metadata: Har
     assert await security.send_notices(later) == 0
     [notice] = [m for m in mailer.sent if m["kind"] == "password-changed" and m["to"] == user["email"]]
     assert notice["client_address"] == row["fields"]["client_address"] and notice["at"] == row["fields"]["at"]
-    assert await metadata.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
+    assert await accounts.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
 
-async def test_wrong_current_passwords_are_throttled_per_account(metadata: Harness, mailer: RecordingMailer) -> None:
+async def test_wrong_current_passwords_are_throttled_per_account(accounts: Harness, mailer: RecordingMailer) -> None:
     """A session left open cannot be used to guess the password behind it: after ten wrong
     answers in the hour, every route that asks for the password answers 429, the right one too."""
-    user, other = await sign_up(metadata), await sign_up(metadata)
-    headers = metadata.headers(user["id"])
+    user, other = await sign_up(accounts), await sign_up(accounts)
+    headers = accounts.headers(user["id"])
     for n in range(10):
-        wrong = await metadata.http.put(
+        wrong = await accounts.http.put(
             "/account/password",
             json={"current_password": f"guess number {n} x", "new_password": NEW_PASSWORD},
             headers=headers,
@@ -312,109 +297,109 @@ async def test_wrong_current_passwords_are_throttled_per_account(metadata: Harne
         ("PUT", "/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
         ("PUT", "/account/email", {"password": PASSWORD, "new_email": f"x-{user['email']}"}),
     ):
-        refused = await metadata.http.request(method, path, json=body, headers=headers)
+        refused = await accounts.http.request(method, path, json=body, headers=headers)
         assert refused.status_code == 429, (path, refused.text)
-    assert (await verify(metadata, user, NEW_PASSWORD)).status_code == 401  # nothing changed
+    assert (await verify(accounts, user, NEW_PASSWORD)).status_code == 401  # nothing changed
     # Another account is not affected.
-    fine = await metadata.http.put(
+    fine = await accounts.http.put(
         "/account/password",
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        headers=metadata.headers(other["id"]),
+        headers=accounts.headers(other["id"]),
     )
     assert fine.status_code == 204, fine.text
 
 
-async def test_totp_replay_refused_and_recovery_codes_once(metadata: Harness, mailer: RecordingMailer) -> None:
-    user = await sign_up(metadata)
-    headers = metadata.headers(user["id"])
-    enrol = await metadata.http.post("/account/mfa/enrol", headers=headers)
+async def test_totp_replay_refused_and_recovery_codes_once(accounts: Harness, mailer: RecordingMailer) -> None:
+    user = await sign_up(accounts)
+    headers = accounts.headers(user["id"])
+    enrol = await accounts.http.post("/account/mfa/enrol", headers=headers)
     assert enrol.status_code == 200
     body = enrol.json()
     assert body["otpauth_uri"].startswith("otpauth://totp/") and body["qr_svg"].startswith("<svg")
-    stored = await metadata.db["accounts"].find_one({"_id": user["id"]})
+    stored = await accounts.db["accounts"].find_one({"_id": user["id"]})
     assert body["secret"] not in str(stored)  # encrypted at rest
     totp = pyotp.TOTP(body["secret"])
-    confirmed = await metadata.http.post("/account/mfa/confirm", json={"code": totp.now()}, headers=headers)
+    confirmed = await accounts.http.post("/account/mfa/confirm", json={"code": totp.now()}, headers=headers)
     assert confirmed.status_code == 200, confirmed.text
     codes = confirmed.json()["recovery_codes"]
     assert len(codes) == 10 and len(set(codes)) == 10
-    assert (await verify(metadata, user)).json()["mfa_required"] is True
+    assert (await verify(accounts, user)).json()["mfa_required"] is True
 
     url = f"/internal/accounts/{user['id']}/mfa/verify"
-    gateway = metadata.service_headers("gateway")
+    gateway = accounts.service_headers("gateway")
     # The confirming code's step is spent: the same code again is a replay.
-    replay = await metadata.http.post(url, json={"code": totp.now()}, headers=gateway)
+    replay = await accounts.http.post(url, json={"code": totp.now()}, headers=gateway)
     assert replay.status_code == 401
     next_code = totp.at(datetime.now(UTC) + timedelta(seconds=30))
-    first = await metadata.http.post(url, json={"code": next_code}, headers=gateway)
+    first = await accounts.http.post(url, json={"code": next_code}, headers=gateway)
     assert first.status_code == 200 and first.json() == {"ok": True, "method": "totp"}
-    assert (await metadata.http.post(url, json={"code": next_code}, headers=gateway)).status_code == 401
+    assert (await accounts.http.post(url, json={"code": next_code}, headers=gateway)).status_code == 401
 
-    used = await metadata.http.post(url, json={"code": codes[0].upper()}, headers=gateway)
+    used = await accounts.http.post(url, json={"code": codes[0].upper()}, headers=gateway)
     assert used.status_code == 200 and used.json()["method"] == "recovery"
-    assert (await metadata.http.post(url, json={"code": codes[0]}, headers=gateway)).status_code == 401
-    assert (await metadata.http.post(url, json={"code": codes[1]}, headers=gateway)).status_code == 200
+    assert (await accounts.http.post(url, json={"code": codes[0]}, headers=gateway)).status_code == 401
+    assert (await accounts.http.post(url, json={"code": codes[1]}, headers=gateway)).status_code == 200
 
     # Turning it off needs both the password and a code: either one wrong, it stays on.
     for wrong in ({"password": "not the password 42", "code": codes[2]}, {"password": PASSWORD, "code": "000000"}):
-        refused = await metadata.http.request("DELETE", "/account/mfa", json=wrong, headers=headers)
+        refused = await accounts.http.request("DELETE", "/account/mfa", json=wrong, headers=headers)
         assert refused.status_code in (401, 403), refused.text
-        assert (await verify(metadata, user)).json()["mfa_required"] is True
-    off = await metadata.http.request(
+        assert (await verify(accounts, user)).json()["mfa_required"] is True
+    off = await accounts.http.request(
         "DELETE", "/account/mfa", json={"password": PASSWORD, "code": codes[2]}, headers=headers
     )
     assert off.status_code == 204
-    assert (await verify(metadata, user)).json()["mfa_required"] is False
-    changes = [e.enabled for e in await metadata.emitted(AccountMfaChanged) if e.account_id == user["id"]]
+    assert (await verify(accounts, user)).json()["mfa_required"] is False
+    changes = [e.enabled for e in await accounts.emitted(AccountMfaChanged) if e.account_id == user["id"]]
     assert changes == [True, False]
-    revoked = [e for e in await metadata.emitted(AccountSessionsRevoked) if e.account_id == user["id"]]
+    revoked = [e for e in await accounts.emitted(AccountSessionsRevoked) if e.account_id == user["id"]]
     assert [e.reason for e in revoked] == ["mfa-enabled"]
 
     # No secret in any outbox row of this account.
-    rows = await metadata.db["outbox"].find({}).to_list(None)
+    rows = await accounts.db["outbox"].find({}).to_list(None)
     text = " ".join(str(row.get("value")) for row in rows)
     for secret in [body["secret"], *codes, PASSWORD]:
         assert secret not in text
 
 
-async def test_a_key_rotation_re_encrypts_every_secret(metadata: Harness, mailer: RecordingMailer) -> None:
+async def test_a_key_rotation_re_encrypts_every_secret(accounts: Harness, mailer: RecordingMailer) -> None:
     from cryptography.fernet import Fernet
 
-    from docstore_metadata.domain.credentials import SecretBox
-    from docstore_metadata.rotate_secrets import rotate_all
+    from docstore_accounts.domain.credentials import SecretBox
+    from docstore_accounts.rotate_secrets import rotate_all
 
-    user = await sign_up(metadata)
-    headers = metadata.headers(user["id"])
-    secret = (await metadata.http.post("/account/mfa/enrol", headers=headers)).json()["secret"]
+    user = await sign_up(accounts)
+    headers = accounts.headers(user["id"])
+    secret = (await accounts.http.post("/account/mfa/enrol", headers=headers)).json()["secret"]
     code = pyotp.TOTP(secret).now()
-    assert (await metadata.http.post("/account/mfa/confirm", json={"code": code}, headers=headers)).status_code == 200
-    old_box = metadata.services.account_security.box
+    assert (await accounts.http.post("/account/mfa/confirm", json={"code": code}, headers=headers)).status_code == 200
+    old_box = accounts.services.account_security.box
     new_key = Fernet.generate_key().decode()
-    old_key = metadata.settings.secrets_keys
+    old_key = accounts.settings.secrets_keys
 
     rotating = SecretBox([new_key, old_key])
-    outcome = await rotate_all(metadata.db, rotating)
+    outcome = await rotate_all(accounts.db, rotating)
     assert outcome["rotated"] >= 1 and outcome["unreadable"] == 0
-    stored = (await metadata.db["accounts"].find_one({"_id": user["id"]}))["mfa"]["secret"]
+    stored = (await accounts.db["accounts"].find_one({"_id": user["id"]}))["mfa"]["secret"]
     assert SecretBox([new_key]).decrypt(stored) == secret  # the old key can go now
     with pytest.raises(ValueError):
         old_box.decrypt(stored)
     # The service with the new key only still checks codes.
-    metadata.services.account_security.box = SecretBox([new_key])
+    accounts.services.account_security.box = SecretBox([new_key])
     try:
         later = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))
-        answer = await metadata.http.post(
-            f"/internal/accounts/{user['id']}/mfa/verify", json={"code": later}, headers=metadata.service_headers()
+        answer = await accounts.http.post(
+            f"/internal/accounts/{user['id']}/mfa/verify", json={"code": later}, headers=accounts.service_headers()
         )
         assert answer.status_code == 200
     finally:
-        metadata.services.account_security.box = old_box
+        accounts.services.account_security.box = old_box
         # Leave every other test's secrets readable with the configured key.
-        await rotate_all(metadata.db, SecretBox([old_key, new_key]))
+        await rotate_all(accounts.db, SecretBox([old_key, new_key]))
 
 
 async def test_two_accounts_racing_to_verify_one_address_leave_one_holder(
-    metadata: Harness, mailer: RecordingMailer
+    accounts: Harness, mailer: RecordingMailer
 ) -> None:
     """Issue 33, finding 11: neither account holds the address when both verification links are
     followed at once; the claim in each verifying transaction lets exactly one commit."""
@@ -423,15 +408,15 @@ async def test_two_accounts_racing_to_verify_one_address_leave_one_holder(
     address = f"shared-{uuid.uuid4().hex[:10]}@example.com"
     for _ in range(2):
         name = f"sec{uuid.uuid4().hex[:10]}"
-        answer = await metadata.http.post("/accounts", json={"username": name, "email": address, "password": PASSWORD})
+        answer = await accounts.http.post("/accounts", json={"username": name, "email": address, "password": PASSWORD})
         assert answer.status_code == 201, answer.text
-    await _settled(mailer, metadata)
+    await _settled(mailer, accounts)
     links = [m["link"] for m in mailer.sent if m["kind"] == "verify-email" and m["to"] == address]
     assert len(links) == 2
     answers = await asyncio.gather(
-        *(metadata.http.post("/account/email/verify", json={"token": link.rsplit("=", 1)[1]}) for link in links)
+        *(accounts.http.post("/account/email/verify", json={"token": link.rsplit("=", 1)[1]}) for link in links)
     )
     assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
-    claims = await metadata.db["verified_emails"].find({"_id": address}).to_list(None)
-    verified = await metadata.db["accounts"].count_documents({"email": address, "email_verified": True})
+    claims = await accounts.db["verified_emails"].find({"_id": address}).to_list(None)
+    verified = await accounts.db["accounts"].count_documents({"email": address, "email_verified": True})
     assert len(claims) == 1 and verified == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from docstore_metadata.domain.accounts import MAX_PASSWORD, InvalidSignup, check_password, new_account
+from docstore_accounts.domain.accounts import MAX_PASSWORD, InvalidSignup, check_password, new_account
 
 ADA = {"username": "ada.lovelace", "email": "ada.lovelace@example.com"}
 

@@ -1,6 +1,6 @@
 import pytest
 
-from docstore_metadata.domain.accounts import InvalidSignup, new_account, password_matches
+from docstore_accounts.domain.accounts import InvalidSignup, new_account, password_matches
 
 
 def test_password_is_argon2_hashed_and_verifies() -> None:

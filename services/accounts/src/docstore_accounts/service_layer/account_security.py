@@ -24,17 +24,9 @@ from typing import Any
 import httpx
 import structlog
 
-from docstore_events.credentials import (
-    AccountEmailVerified,
-    AccountMfaChanged,
-    AccountPasswordChanged,
-    AccountSessionsRevoked,
-)
-from docstore_events.origin import current_origin
-from docstore_events.unit_of_work import Transaction, UnitOfWork
-from docstore_metadata.adapters.account_mail import AccountMailer
-from docstore_metadata.adapters.credentials import CredentialRepositories
-from docstore_metadata.domain.accounts import (
+from docstore_accounts.adapters.account_mail import AccountMailer
+from docstore_accounts.adapters.credentials import CredentialRepositories
+from docstore_accounts.domain.accounts import (
     EMAIL,
     AccountNotFound,
     InvalidSignup,
@@ -43,7 +35,7 @@ from docstore_metadata.domain.accounts import (
     hash_password,
     password_matches,
 )
-from docstore_metadata.domain.credentials import (
+from docstore_accounts.domain.credentials import (
     AddressInUse,
     LinkInvalid,
     MfaState,
@@ -62,6 +54,14 @@ from docstore_metadata.domain.credentials import (
     token_digest,
     totp_step,
 )
+from docstore_events.credentials import (
+    AccountEmailVerified,
+    AccountMfaChanged,
+    AccountPasswordChanged,
+    AccountSessionsRevoked,
+)
+from docstore_events.origin import current_origin
+from docstore_events.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 Tx = Transaction[CredentialRepositories]
@@ -138,7 +138,7 @@ class AccountSecurity:
         report_to: str = "",
     ) -> None:
         """`bound(session)`: these repositories on another unit of work's session (the sign-up's);
-        `peers`: other regions' metadata, asked to handle a reset for an account not held here."""
+        `peers`: other regions' accounts services, asked to handle a reset for an account not held here."""
         self.uow = uow
         self.bound = bound
         self.reads = bound(None)
@@ -152,7 +152,7 @@ class AccountSecurity:
         self.replication_secret = replication_secret
         self.peer_http = peer_http
         self.report_to = report_to
-        """Where "this was not me" reports go (`METADATA_SECURITY_CONTACT`), named in the mail that
+        """Where "this was not me" reports go (`ACCOUNTS_SECURITY_CONTACT`), named in the mail that
         tells an old address it was replaced."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -301,7 +301,7 @@ class AccountSecurity:
         lookup, then one transaction with one counter write and one token insert: for a name
         nobody holds, a decoy token row under the name's digest that no one has the token of,
         gone by TTL), and the mail and forwarding happen after the answer. A name not held here
-        is handed to the other regions (`forward`), whose metadata does the same for its own
+        is handed to the other regions (`forward`), whose accounts service does the same for its own
         accounts: the request reaches the account's home region wherever it was made.
         `bench/password_reset.py` measures both answers' times."""
         name = username_or_email.strip()[:254]

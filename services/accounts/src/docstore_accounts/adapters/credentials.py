@@ -30,7 +30,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from docstore_metadata.domain.credentials import AddressInUse, IssuedToken
+from docstore_accounts.domain.credentials import AddressInUse, IssuedToken
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]

@@ -241,7 +241,7 @@ class SecretBox:
 
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
-            raise ValueError("at least one Fernet key is needed (METADATA_SECRETS_KEYS)")
+            raise ValueError("at least one Fernet key is needed (ACCOUNTS_SECRETS_KEYS)")
         self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys])
 
     def encrypt(self, secret: str) -> str:
@@ -260,5 +260,5 @@ class SecretBox:
 
 
 def parse_keys(raw: str) -> list[str]:
-    """`METADATA_SECRETS_KEYS`: comma-separated Fernet keys, the encrypting one first."""
+    """`ACCOUNTS_SECRETS_KEYS`: comma-separated Fernet keys, the encrypting one first."""
     return [key.strip() for key in raw.split(",") if key.strip()]

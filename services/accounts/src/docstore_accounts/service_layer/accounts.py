@@ -12,19 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from docstore_events import (
-    AccountCreated,
-    AccountDeleted,
-    AccountPlanChanged,
-    AccountReplicated,
-    AccountUsernameConflicted,
-)
-from docstore_events.activity import AccountLoggedIn, AccountLoginFailed, ShareRevoked
-from docstore_events.credentials import AccountAppPasswordRevoked
-from docstore_events.notifications import FileUnfollowed
-from docstore_events.unit_of_work import Transaction, UnitOfWork
-from docstore_metadata.adapters.repositories import Repositories
-from docstore_metadata.domain.accounts import (
+from docstore_accounts.adapters.repositories import Repositories
+from docstore_accounts.domain.accounts import (
     Account,
     AccountNotFound,
     HomeElsewhere,
@@ -38,7 +27,16 @@ from docstore_metadata.domain.accounts import (
     status_of,
     username_winner,
 )
-from docstore_metadata.service_layer.link_revocation import revoke_links
+from docstore_events import (
+    AccountCreated,
+    AccountDeleted,
+    AccountPlanChanged,
+    AccountReplicated,
+    AccountUsernameConflicted,
+)
+from docstore_events.activity import AccountLoggedIn, AccountLoginFailed
+from docstore_events.credentials import AccountAppPasswordRevoked
+from docstore_events.unit_of_work import Transaction, UnitOfWork
 
 Tx = Transaction[Repositories]
 
@@ -52,20 +50,31 @@ class Accounts:
         *,
         replication_written: Callable[[], None] = lambda: None,
         on_sign_up: Callable[[Tx, str, str, str], Awaitable[None]] | None = None,
+        end_access: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """`reads`: repositories outside any transaction; `replication_written`: wakes the relay;
         `on_sign_up(tx, account_id, username, email)`: more work in the sign-up's transaction (the
-        e-mail verification token, `account_security.py`); with it the address starts unverified."""
+        e-mail verification token, `account_security.py`); with it the address starts unverified.
+        `end_access(account_id)`: after a deletion committed, has metadata end the account's links,
+        shares and follows at once (`adapters/metadata_client.py`)."""
         self.uow = uow
         self.reads = reads
         self.region = region
         self.replication_written = replication_written
         self.on_sign_up = on_sign_up
+        self.end_access = end_access
 
     async def account(self, account_id: str) -> dict[str, Any]:
         account = await self.reads.accounts.by_id(account_id)
         if account is None:
             raise AccountNotFound(account_id)
+        return account
+
+    async def by_username(self, username: str) -> dict[str, Any]:
+        """The account of this region holding `username` (normalised)."""
+        account = await self.reads.accounts.by_username(normalise_username(username))
+        if account is None:
+            raise AccountNotFound(username)
         return account
 
     async def sign_up(self, *, username: str, email: str, password: str, plan: str) -> Account:
@@ -179,11 +188,11 @@ class Accounts:
         """Mark the account deleted (its username stays reserved), emit `account.deleted` and
         replicate the deletion. Deleting a deleted account changes nothing.
 
-        In the same transaction, at once (issue 33): every public link to its documents or made by
-        it is revoked, every share of its documents and naming it ends (and the follows of its
-        documents), and its verified address is free again. Its documents, versions, previews,
-        index entries and objects go after the grace period, through the `account.deleted`
-        consumers (`consumers/accounts.py` here, and the indexer's, quota's and upload's)."""
+        In the same transaction its verified address is free again and its app passwords go. Its
+        links, shares and follows end at once (issue 33): metadata is told after the commit
+        (`end_access`), and does it again, idempotently, on `account.deleted`. Its documents, versions, previews, index
+        entries and objects go after the grace period, through the `account.deleted` consumers
+        (metadata's, the indexer's, quota's and upload's)."""
 
         async def work(tx: Tx) -> None:
             account = await tx.repos.accounts.by_id(account_id)
@@ -199,32 +208,14 @@ class Accounts:
             await self._replicate(tx, account_id)
 
         await self.uow.run(work)
+        if self.end_access is not None:
+            await self.end_access(account_id)
 
     async def _end_access(self, tx: Tx, account_id: str) -> None:
-        """What a deleted account gave others, and what others gave it, ends in its deletion's transaction."""
-        links = await tx.repos.links.live_of_owner(account_id)
-        seen = {link["_id"] for link in links}
-        links += [link for link in await tx.repos.links.live_made_by(account_id) if link["_id"] not in seen]
-        await revoke_links(tx, links, "account-deleted", account_id)
-        for share in await tx.repos.deletion.shares_touching(account_id):
-            if await tx.repos.deletion.delete_share(share["_id"]):
-                tx.emit(
-                    ShareRevoked(
-                        account_id=share["owner_id"],
-                        document_id=share["document_id"],
-                        grantee_id=share["grantee_id"],
-                        permission=str(share.get("permission", "")),
-                    )
-                )
-        for follow in await tx.repos.deletion.follows_touching(account_id):
-            if await tx.repos.deletion.delete_follow(follow["_id"]):
-                tx.emit(
-                    FileUnfollowed(
-                        account_id=follow["follower_id"], document_id=follow["document_id"], owner_id=account_id
-                    )
-                )
+        """What of identity a deleted account leaves ends in its deletion's transaction: its verified
+        address is free again, its app passwords go (the gateway stops trusting what it remembered of
+        them). Its links, shares and follows end in metadata, on `account.deleted`."""
         await tx.repos.accounts.release_email(account_id)
-        # Its app passwords go too; the gateway stops trusting what it remembered of them (issue 36).
         for app_id in await tx.repos.accounts.remove_app_passwords(account_id):
             tx.emit(AccountAppPasswordRevoked(account_id=account_id, app_id=app_id, reason="account-deleted"))
 

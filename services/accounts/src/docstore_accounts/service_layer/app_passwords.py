@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from docstore_events.credentials import AccountAppPasswordCreated, AccountAppPasswordRevoked
-from docstore_events.unit_of_work import Transaction, UnitOfWork
-from docstore_metadata.adapters.app_passwords import AppPasswordRepositories
-from docstore_metadata.domain.accounts import AccountNotFound, HomeElsewhere, normalise_username, status_of
-from docstore_metadata.domain.app_passwords import (
+from docstore_accounts.adapters.app_passwords import AppPasswordRepositories
+from docstore_accounts.domain.accounts import AccountNotFound, HomeElsewhere, normalise_username, status_of
+from docstore_accounts.domain.app_passwords import (
     MAX_PER_ACCOUNT,
     AppPasswordNotFound,
     TooManyAppPasswords,
@@ -28,6 +26,8 @@ from docstore_metadata.domain.app_passwords import (
     new_id,
     new_secret,
 )
+from docstore_events.credentials import AccountAppPasswordCreated, AccountAppPasswordRevoked
+from docstore_events.unit_of_work import Transaction, UnitOfWork
 
 Doc = dict[str, Any]
 Tx = Transaction[AppPasswordRepositories]

@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from cryptography.fernet import Fernet
 
-from docstore_metadata.domain.credentials import (
+from docstore_accounts.domain.credentials import (
     TOKEN_LIFETIMES,
     EmailNotVerified,
     LinkInvalid,
