@@ -69,10 +69,16 @@ async def test_a_replica_event_sets_only_what_a_replica_holds(world: Any) -> Non
 
 
 async def test_suggestions_reach_only_people_already_shared_with_and_the_exact_name(world: Any) -> None:
+    created = []
     for name in ("bob", "bobby", "bobcat"):
-        await world.accounts.sign_up(username=name, email=f"{name}@example.com", password=PASSWORD, plan="free")
-    # The projection holds what the sign-ups' events and another region's replica said.
-    created = [e for e in world.uow.emitted if isinstance(e, AccountCreated)]
+        account = await world.accounts.sign_up(
+            username=name, email=f"{name}@example.com", password=PASSWORD, plan="free"
+        )
+        created.append(
+            AccountCreated(account_id=account.id, username=name, email=account.email, plan="free", home_region="here")
+        )
+    # The projection holds what the sign-ups' events (emitted by the accounts service) and another
+    # region's replica said.
     await AccountProjector(world.uow).apply_once(
         [(f"c{i}", e, AT) for i, e in enumerate(created)] + [("r1", replicated("acc-bo", "bo-there"), AT)]
     )
