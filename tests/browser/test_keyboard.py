@@ -156,7 +156,10 @@ def test_tags_sharing_and_following_from_the_keyboard(web_system: WebSystem, bro
     browser.keys(friend, Keys.TAB, Keys.ARROW_DOWN, Keys.TAB)
     focus_is(browser, "e.tagName === 'BUTTON' && e.textContent.trim() === 'Share'", "the Share button")
     browser.keys(Keys.ENTER)
-    browser.find_text("dialog[open] .share-list li", f"{friend} · can edit")
+    browser.find_text("dialog[open] .share-list li strong", friend)
+    # The permission shows as a choice the owner changes in place (issue 37).
+    permission = f"return document.querySelector('dialog[open] select[aria-label=\"Permission of {friend}\"]').value"
+    assert browser.js(permission) == "edit"
     shared = api_get(base, friend_token, "/v1/shared")
     assert [d["name"] for d in shared["items"]] == [NOTES], shared
     assert shared["items"][0]["permission"] == "edit", shared

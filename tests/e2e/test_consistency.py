@@ -311,11 +311,11 @@ async def test_an_event_quota_never_applied_is_published_again_from_the_outbox_o
 
 
 async def test_a_sign_up_notify_never_applied_is_published_again_once(api, system, endpoints) -> None:
-    """Metadata's `account.created`, which notify keeps the account's address from."""
+    """The accounts service's `account.created`, which notify keeps the account's address from."""
     user = await sign_up(api)
     async with AsyncMongoClient(endpoints.mongo_url, tz_aware=True) as mongo:
         await assert_outbox_row_repaired(
-            api, system, mongo, producer="metadata", check="metadata.outbox", consumer="notify",
+            api, system, mongo, producer="accounts", check="accounts.outbox", consumer="notify",
             topic="docstore.account.created", needles=(user.account_id,),
         )  # fmt: skip
 

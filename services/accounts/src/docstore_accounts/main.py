@@ -13,6 +13,7 @@ from docstore_accounts.api.routes import router
 from docstore_accounts.bootstrap import bootstrap
 from docstore_accounts.settings import Settings
 from docstore_kit.app import service_app
+from docstore_kit.consistency import consistency_admin_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 
 
@@ -37,6 +38,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(account_security_router)
     app.include_router(app_passwords_router)
+    # Admins run the outbox check now (also run every `consistency_period_seconds`).
+    app.include_router(
+        consistency_admin_router(
+            "/admin/consistency/accounts", lambda request: request.app.state.services.consistency, name="check_accounts"
+        )
+    )
     return app
 
 

@@ -52,6 +52,7 @@ def bootstrap(settings: Settings) -> Services:
             ("metadata", settings.metadata_url),
             ("upload", settings.upload_url),
             ("quota", settings.quota_url),
+            ("accounts", settings.accounts_url),
         )
     }
     backend = Backend(auth, clients, httpx.Client(timeout=S3_TIMEOUT, limits=limits))

@@ -12,6 +12,8 @@ class Settings(ServiceSettings):
     metadata_url: str = "http://127.0.0.1:8081"
     upload_url: str = "http://127.0.0.1:8082"
     quota_url: str = "http://127.0.0.1:8083"
+    accounts_url: str = "http://127.0.0.1:8086"
+    """The account (username, plan) is the accounts service's (issue 36)."""
     lock_max_seconds: int = 600
     """The longest a lock lives without a refresh (clients ask for more, or infinity: they get
     this). Short, so a client that vanished holds nothing for long."""

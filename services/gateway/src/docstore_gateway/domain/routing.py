@@ -211,6 +211,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/account/app-passwords"),
         ("DELETE", "/account/app-passwords/{app_password_id}"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
+        ("POST", "/admin/consistency/accounts", "admin"),  # run the accounts outbox check now (issue 32)
     )
     + _routes(
         "metadata",

@@ -55,7 +55,7 @@ class Backend:
 
     # --- the account -----------------------------------------------------------------------
     def account(self, account_id: str) -> Any:
-        return self._call("metadata", account_id, "GET", "/account").json()
+        return self._call("accounts", account_id, "GET", "/account").json()
 
     def usage(self, account_id: str) -> Any:
         return self._call("quota", account_id, "GET", "/usage").json()

@@ -83,7 +83,10 @@ class DavEntry:
                 mine = self.username(account_id)
             except BackendError:
                 return _answer(
-                    start_response, "503 Service Unavailable", "metadata is unavailable", [("Retry-After", "1")]
+                    start_response,
+                    "503 Service Unavailable",
+                    "the accounts service is unavailable",
+                    [("Retry-After", "1")],
                 )
             if root.username.lower() != mine.lower():
                 return _answer(start_response, "404 Not Found", "no such user folder: use your own username")
