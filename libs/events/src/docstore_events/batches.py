@@ -41,7 +41,7 @@ from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers
 from docstore_events.faults import crashpoint
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.outages import is_outage
-from docstore_events.tasks import stop_tasks
+from docstore_events.tasks import stop_consumer, stop_tasks
 from docstore_events.tracing import context_from_headers, event_contexts, tracer
 
 log = structlog.get_logger(__name__)
@@ -112,7 +112,7 @@ class BatchConsumer:
 
     async def stop(self) -> None:
         await stop_tasks([self._task])
-        await self.kafka.stop()
+        await stop_consumer(self.kafka)
 
     async def run(self) -> None:
         """Poll, apply, commit, until cancelled."""

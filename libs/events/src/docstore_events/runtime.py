@@ -23,7 +23,7 @@ from docstore_events.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_events.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_events.metrics import RuntimeMetrics
 from docstore_events.outbox import Outbox, OutboxRelay
-from docstore_events.tasks import stop_tasks
+from docstore_events.tasks import stop_consumer, stop_tasks
 from docstore_events.unit_of_work import MongoUnitOfWork
 
 R = TypeVar("R")
@@ -217,6 +217,15 @@ class EventRuntime:
         if self._batch_consumer:
             await self._batch_consumer.stop()
         await stop_tasks([self._relay_task])
+        # Each subscriber first, bounded (its in-flight message finishes, then its consumer stops);
+        # the broker's own stop then finds them stopped and closes the producer.
+        await asyncio.gather(
+            *(
+                stop_consumer(subscriber.consumer, subscriber.stop)  # type: ignore[attr-defined]
+                for subscriber in self.broker.subscribers
+                if subscriber.consumer is not None  # type: ignore[attr-defined]
+            )
+        )
         await self.broker.stop()
 
     async def ready(self) -> bool:

@@ -222,6 +222,9 @@ class InMemorySharing:
         self.lookups[f"{account_id}:{window}"] += 1
         return self.lookups[f"{account_id}:{window}"]
 
+    async def lookups_in(self, account_id: str, window: int) -> int:
+        return self.lookups[f"{account_id}:{window}"]
+
     async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str) -> bool:
         key = f"{document_id}:{grantee_id}"
         new = key not in self.shares

@@ -122,3 +122,15 @@ async def test_lookups_are_limited_per_account(world: Any) -> None:
         await people.lookup(OWNER, "x")
     assert refused.value.status == 429 and refused.value.retry_after == 60
     await people.lookup("someone-else", "x")  # per account
+
+
+async def test_the_lookup_limit_holds_across_a_clock_minute(world: Any) -> None:
+    now = [60 * 1000 + 55.0]  # five seconds before a new minute
+    people = People(world.repos, region="here", lookups_per_minute=3, clock=lambda: now[0])
+    for _ in range(3):
+        await people.lookup(OWNER, "x")
+    now[0] += 10  # five seconds into the next minute: those three were within the last 60 s
+    with pytest.raises(TooManyLookups):
+        await people.lookup(OWNER, "x")
+    now[0] += 60  # a minute later they have all aged out
+    await people.lookup(OWNER, "x")

@@ -52,6 +52,11 @@ class SharingRepository:
         )
         return int((row or {}).get("n", 1))
 
+    async def lookups_in(self, account_id: str, window: int) -> int:
+        """How many people lookups `account_id` made in the minute `window`."""
+        row = await self.lookups.find_one({"_id": f"{account_id}:{window}"}, session=self.session)
+        return int((row or {}).get("n", 0))
+
     async def share(self, document_id: str, owner_id: str, grantee_id: str, permission: str) -> bool:
         """Grant or change a share; True when it is new."""
         result = await self.shares.update_one(

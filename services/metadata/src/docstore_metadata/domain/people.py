@@ -26,6 +26,15 @@ LOOKUPS_PER_MINUTE = 60
 """Per account: a person typing a name with suggestions makes one lookup per pause (the web app
 waits 250 ms after the last key), far below this; a script guessing names meets it at once."""
 
+
+def lookups_in_the_last_minute(current: int, previous: int, now: float) -> float:
+    """An account's lookups in the 60 seconds before `now`, from its counts in this clock minute
+    (`current`) and the one before (`previous`), the earlier one weighed by how much of it is
+    still within the last 60 seconds (a sliding-window counter). Counting clock minutes alone
+    would let 60 lookups at the end of one minute and 60 at the start of the next all pass."""
+    return current + previous * (1 - (now % 60) / 60)
+
+
 SUGGESTIONS_MAX = 8
 QUERY_MAX = 64
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from docstore_metadata.adapters.repositories import Repositories
@@ -10,6 +11,7 @@ from docstore_metadata.domain.people import (
     LOOKUPS_PER_MINUTE,
     SUGGESTIONS_MAX,
     TooManyLookups,
+    lookups_in_the_last_minute,
     person,
     prefix_pattern,
     query_of,
@@ -18,8 +20,16 @@ from docstore_metadata.domain.people import (
 
 
 class People:
-    def __init__(self, reads: Repositories, *, region: str = "", lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+    def __init__(
+        self,
+        reads: Repositories,
+        *,
+        region: str = "",
+        lookups_per_minute: int = LOOKUPS_PER_MINUTE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.reads = reads
+        self.clock = clock
         self.region = region
         self.lookups_per_minute = lookups_per_minute
 
@@ -27,8 +37,11 @@ class People:
         """The exact match first (if any), then people the caller already shares with whose
         username starts with the query, by username; at most `limit`."""
         q = query_of(raw)
-        window = int(time.time() // 60)
-        if await self.reads.sharing.count_lookup(account_id, window) > self.lookups_per_minute:
+        now = self.clock()
+        window = int(now // 60)
+        current = await self.reads.sharing.count_lookup(account_id, window)
+        previous = await self.reads.sharing.lookups_in(account_id, window - 1)
+        if lookups_in_the_last_minute(current, previous, now) > self.lookups_per_minute:
             raise TooManyLookups()
         found: list[dict[str, Any]] = []
         contacts = await self.reads.sharing.contacts_of(account_id)
