@@ -45,8 +45,8 @@ from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
 from docstore_events import KafkaRecord, UploadCompleted, all_topics, encode
 from docstore_events.files import FileVersionRecorded
-from docstore_events.runtime import EventRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_messaging.runtime import EventRuntime
 
 BATCH = EventRuntime.__init__.__kwdefaults__["batch_max_records"]
 DATABASE = "docstore_analytics_us_west_2"

@@ -45,8 +45,8 @@ from pymongo import AsyncMongoClient, DeleteMany, UpdateOne
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
 from docstore_events import KafkaRecord, UploadCompleted, all_topics, encode
-from docstore_events.runtime import EventRuntime
 from docstore_kit.settings import ServiceSettings
+from docstore_messaging.runtime import EventRuntime
 from docstore_quota.adapters.repositories import ensure_indexes
 
 FETCH_MAX_WAIT_MS = ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default

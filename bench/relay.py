@@ -25,8 +25,8 @@ from pymongo import AsyncMongoClient
 
 from docstore_devplatform.servers import Servers
 from docstore_events import UploadCompleted, all_topics
-from docstore_events.outbox import Outbox, OutboxRelay
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.outbox import Outbox, OutboxRelay
+from docstore_messaging.runtime import EventRuntime
 
 
 def event(n: int) -> UploadCompleted:

@@ -48,7 +48,7 @@ def defined_metrics() -> set[str]:
     import docstore_gateway.adapters.upstreams  # noqa: F401
     import docstore_indexer.adapters.preview_metrics  # noqa: F401
     import docstore_kit.health  # noqa: F401
-    from docstore_events.metrics import EVENTS_REGISTRY
+    from docstore_messaging.metrics import EVENTS_REGISTRY
 
     return series_names(REGISTRY) | series_names(EVENTS_REGISTRY)
 

@@ -1,7 +1,7 @@
 """Every Kafka and MongoDB client in the code that runs in production takes the connection
 security settings, and nothing turns TLS verification off.
 
-`docstore_events.kafka_security.KafkaSecurity` and `docstore_kit.settings.mongodb_client_options`
+`docstore_messaging.kafka_security.KafkaSecurity` and `docstore_kit.settings.mongodb_client_options`
 carry SASL/SSL, the Kafka CA file and the MongoDB CA file; a client built without them would
 silently connect in plain text (or fail) in a cluster that requires TLS. This scans the source
 (services, libs, the chart's init script) for every such constructor call. S3/SES/STS clients

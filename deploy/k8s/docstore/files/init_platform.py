@@ -8,7 +8,7 @@ exists is left alone. Retries each server until it answers (at most INIT_TIMEOUT
 Environment (the same names the services read):
   KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX   topics = docstore_events.topics.all_topics(prefix)
   KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,
-  KAFKA_SSL_CAFILE                              as the services (docstore_events.kafka_security)
+  KAFKA_SSL_CAFILE                              as the services (docstore_messaging.kafka_security)
   KAFKA_PARTITIONS (3), KAFKA_REPLICATION_FACTOR (1)
   KAFKA_TOPIC_RETENTION_MS, KAFKA_DLQ_RETENTION_MS (defaults to the former),
   KAFKA_MIN_INSYNC_REPLICAS                     configs of the topics created; unset: the
@@ -123,7 +123,7 @@ async def report_drift(admin: Any, configured: list[dict[str, Any]]) -> None:
 def create_topics() -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from docstore_events.kafka_security import KafkaSecurity
+    from docstore_messaging.kafka_security import KafkaSecurity
 
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
@@ -156,8 +156,8 @@ def create_topics() -> None:
 def create_collections() -> None:
     from pymongo import MongoClient
 
-    from docstore_events.outbox import OUTBOX_COLLECTION
-    from docstore_events.unit_of_work import PROCESSED_COLLECTION
+    from docstore_messaging.outbox import OUTBOX_COLLECTION
+    from docstore_messaging.unit_of_work import PROCESSED_COLLECTION
 
     region = os.environ.get("REGION", "us-west-2")
     services = os.environ.get("INIT_SERVICES", "metadata upload quota indexer notify analytics accounts gateway").split()

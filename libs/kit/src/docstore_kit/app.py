@@ -18,9 +18,6 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo import AsyncMongoClient
 
-from docstore_events.outages import is_outage
-from docstore_events.runtime import EventRuntime
-from docstore_events.tasks import stop_tasks
 from docstore_kit.api_docs import install_api_docs
 from docstore_kit.auth import InternalAuth, require_account_id, require_admin, require_identity, require_service
 from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install_error_handlers
@@ -28,6 +25,9 @@ from docstore_kit.health import ReadinessCheck, install_health, install_metrics
 from docstore_kit.observability import redact_span_attributes
 from docstore_kit.request_origin import RequestOriginMiddleware
 from docstore_kit.settings import mongodb_client_options
+from docstore_messaging.outages import is_outage
+from docstore_messaging.runtime import EventRuntime
+from docstore_messaging.tasks import stop_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -139,7 +139,7 @@ def waiting_for_servers(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]], *, wait_seconds: float = 0
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """`lifespan`, started again with backoff while it fails for an outage
-    (`docstore_events.outages`: MongoDB, Kafka, S3 not answering yet), each try logged, so a
+    (`docstore_messaging.outages`: MongoDB, Kafka, S3 not answering yet), each try logged, so a
     service started before its servers (or while one restarts) waits for them instead of
     exiting. Any other error, or still failing after `wait_seconds` (0: no limit), ends the
     start as before. A lifespan builds its clients when it starts and closes them when its

@@ -39,11 +39,11 @@ from pydantic import BaseModel, Field
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from docstore_events.in_slices import find_in
-from docstore_events.unit_of_work import PROCESSED_COLLECTION
 from docstore_kit.auth import AdminAccountId, ServiceCaller
 from docstore_kit.errors import Unavailable
 from docstore_kit.settings import ServiceSettings
+from docstore_messaging.in_slices import find_in
+from docstore_messaging.unit_of_work import PROCESSED_COLLECTION
 
 log = structlog.get_logger(__name__)
 

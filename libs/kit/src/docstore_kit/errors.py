@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from docstore_events.outages import OUTAGE_CLASSES, is_outage
+from docstore_messaging.outages import OUTAGE_CLASSES, is_outage
 
 log = structlog.get_logger(__name__)
 
@@ -160,7 +160,7 @@ client retrying by hand does not give up."""
 class Unavailable(DomainError):
     """Something this service depends on did not answer; trying again later may work.
     Answered with `Retry-After`; consumers retry the event instead of dead-lettering it
-    (`docstore_events.outages`)."""
+    (`docstore_messaging.outages`)."""
 
     status = 503
     problem = "unavailable"
@@ -208,7 +208,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     """Every error answered as a problem: domain errors; a 422 with readable messages (and
     `errors`) for bad input; Starlette's and the auth dependencies' HTTP errors; a 503 with
-    `Retry-After` when a server it depends on is away (`docstore_events.outages`: MongoDB,
+    `Retry-After` when a server it depends on is away (`docstore_messaging.outages`: MongoDB,
     Kafka, S3, Typesense or another service not answering); a 500 with no internals for bugs."""
 
     @app.exception_handler(DomainError)

@@ -1,7 +1,7 @@
 """`/healthz`, `/readyz` and `/metrics` for every service.
 
 Metrics are Prometheus text from the process's default registry: the request histograms that
-`install_metrics` records, the event metrics (`docstore_events.metrics`) and each service's own.
+`install_metrics` records, the event metrics (`docstore_messaging.metrics`) and each service's own.
 With `metrics_port` 0 the app answers `GET /metrics` itself; with a port, a listener of its own
 serves them there (started with the lifespan) and the app has no `/metrics` at all, so an
 ingress that routes only the app's port can never expose them.

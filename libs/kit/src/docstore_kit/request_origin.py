@@ -4,7 +4,7 @@ Behind the gateway a service takes the origin from the headers the gateway forwa
 (`X-DocStore-Client-Address`, which the gateway sets from the peer it sees and never passes on
 from a client, and `User-Agent`). The gateway itself, facing clients, takes the peer address the
 server reports and ignores any such header. The outbox stamps the current origin on every event
-written during the request (`docstore_events.origin`).
+written during the request (`docstore_messaging.origin`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from docstore_events.origin import (
+from docstore_messaging.origin import (
     CLIENT_ADDRESS_HEADER,
     USER_AGENT_HEADER,
     RequestOrigin,

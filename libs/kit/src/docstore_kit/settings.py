@@ -38,7 +38,7 @@ class ServiceSettings(BaseSettings):
     arrives mid-wait is delivered up to W/2 late: a short wait keeps local event latency low."""
     kafka_idle_fetch_max_wait_ms: int = 2000
     """The fetch wait once no record came for `kafka_idle_after_seconds`: an idle consumer then
-    costs the broker and itself almost nothing (docstore_events.fetch_wait)."""
+    costs the broker and itself almost nothing (docstore_messaging.fetch_wait)."""
     kafka_idle_after_seconds: float = 5.0
     """How long a consumer receives nothing before it fetches with `kafka_idle_fetch_max_wait_ms`."""
     kafka_session_timeout_ms: int = 10_000
@@ -49,7 +49,7 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     """How often a consumer tells the coordinator it is alive; below `kafka_session_timeout_ms`."""
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    """How every Kafka client of the service connects (docstore_events.kafka_security);
+    """How every Kafka client of the service connects (docstore_messaging.kafka_security);
     PLAINTEXT, the local default, adds no client argument."""
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     kafka_sasl_username: str = ""

@@ -13,9 +13,9 @@ import certifi
 import pytest
 from pydantic import ValidationError
 
-from docstore_events.kafka_security import KafkaSecurity
 from docstore_kit.app import mongo_client
 from docstore_kit.settings import ServiceSettings, mongodb_client_options
+from docstore_messaging.kafka_security import KafkaSecurity
 
 PASSWORD = "s3cret-sasl-password"
 VARIABLES = (

@@ -12,9 +12,9 @@ import pytest
 from aiokafka import errors as kafka_errors
 from fastapi import FastAPI
 
-from docstore_events.outages import is_outage
 from docstore_kit import errors
 from docstore_kit.errors import PROBLEM_JSON, install_error_handlers
+from docstore_messaging.outages import is_outage
 
 
 class NoRoom(errors.TooLarge):

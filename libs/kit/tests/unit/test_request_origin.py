@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from docstore_events.origin import current_origin
 from docstore_kit.request_origin import RequestOriginMiddleware
+from docstore_messaging.origin import current_origin
 
 
 def app_seeing_origin(*, from_peer: bool) -> FastAPI:

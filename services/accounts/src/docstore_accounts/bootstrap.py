@@ -23,10 +23,10 @@ from docstore_accounts.settings import Settings
 from docstore_events import AccountCreated, AccountPlanChanged
 from docstore_events.base import Event
 from docstore_events.credentials import AccountEmailVerified
-from docstore_events.unit_of_work import MongoUnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
+from docstore_messaging.unit_of_work import MongoUnitOfWork
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from docstore_accounts.adapters.repositories import Repositories
 from docstore_accounts.domain.accounts import Account, UsernameTaken
 from docstore_accounts.service_layer.accounts import Accounts
-from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 
 Doc = dict[str, Any]
 

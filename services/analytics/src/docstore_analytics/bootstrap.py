@@ -12,8 +12,8 @@ from docstore_analytics.service_layer.ports import Repos
 from docstore_analytics.service_layer.reports import Reports
 from docstore_analytics.service_layer.rollups import Recorder
 from docstore_analytics.settings import Settings
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
+from docstore_messaging.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from docstore_events.runtime import EventRuntime
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_gateway.adapters.devices import MongoDevices
 from docstore_gateway.adapters.sessions import MongoSessions, repositories
 from docstore_gateway.adapters.throttle import Throttle
@@ -31,6 +29,8 @@ from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
 from docstore_kit.http_transport import KEEPALIVE_SECONDS, lean_client
+from docstore_messaging.runtime import EventRuntime
+from docstore_messaging.unit_of_work import UnitOfWork
 
 # Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)

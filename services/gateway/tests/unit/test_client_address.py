@@ -7,13 +7,13 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from docstore_events.origin import current_origin
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.api.routes import client_address
 from docstore_gateway.domain.sessions import Caller
 from docstore_gateway.main import create_app
 from docstore_gateway.settings import Settings
 from docstore_kit.auth import InternalAuth
+from docstore_messaging.origin import current_origin
 
 
 async def forwarded_headers(client_address: str | None, headers: dict[str, str]) -> httpx.Headers:
@@ -53,7 +53,7 @@ async def test_a_client_sent_address_is_dropped_when_the_gateway_has_none() -> N
 
 
 async def test_the_login_check_carries_the_origin_the_gateway_saw() -> None:
-    from docstore_events.origin import RequestOrigin, request_origin
+    from docstore_messaging.origin import RequestOrigin, request_origin
 
     with request_origin(RequestOrigin("198.51.100.4", "Mozilla/5.0")):
         got = await forwarded_headers(None, {"content-type": "application/json"})

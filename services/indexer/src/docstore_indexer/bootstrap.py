@@ -15,8 +15,6 @@ from dataclasses import dataclass
 import httpx
 
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
-from docstore_events.tracing import propagate_to_request
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.preview_metrics import prometheus_metrics
@@ -39,6 +37,8 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_kit.s3 import make_s3_client
+from docstore_messaging.tracing import propagate_to_request
+from docstore_messaging.unit_of_work import UnitOfWork
 
 
 @dataclass

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from docstore_events import FileVersionRecorded
-from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_indexer.adapters.extraction import extract_text
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.search_index import Filters, IndexEntry, SearchPage
@@ -22,6 +21,7 @@ from docstore_indexer.service_layer.indexing import Indexing
 from docstore_indexer.service_layer.indexing_worker import IndexingWorker
 from docstore_indexer.service_layer.plans import Plans
 from docstore_indexer.service_layer.search import Search
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 
 
 class Plans_:

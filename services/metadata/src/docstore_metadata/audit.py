@@ -14,9 +14,9 @@ import json
 import sys
 from dataclasses import asdict
 
-from docstore_events.outbox import Outbox
-from docstore_events.unit_of_work import MongoUnitOfWork
 from docstore_kit.app import mongo_client
+from docstore_messaging.outbox import Outbox
+from docstore_messaging.unit_of_work import MongoUnitOfWork
 from docstore_metadata.bootstrap import audit_trail_on
 from docstore_metadata.settings import Settings
 

@@ -30,11 +30,11 @@ from docstore_events import (
 )
 from docstore_events.base import Event
 from docstore_events.notifications import FileFollowed, FileUnfollowed
-from docstore_events.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
+from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
 from docstore_metadata.adapters.accounts_client import AccountsClient
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_metadata.adapters.consistency import RecordedVersions

@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 from docstore_devplatform.testing import eventually
 from docstore_events import FileDetailsChanged, FileTrashed, ShareLinkUsed, encode
 from docstore_events.activity import FileDownloadUrlIssued
-from docstore_events.origin import CE_CLIENT_ADDRESS, CE_USER_AGENT
+from docstore_messaging.origin import CE_CLIENT_ADDRESS, CE_USER_AGENT
 from docstore_metadata.adapters.audit_log import AuditLog
 from docstore_metadata.domain.audit import START, ChainVerifier
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 from docstore_metadata.adapters.account_projection import Owners
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain import folders as folder_rules

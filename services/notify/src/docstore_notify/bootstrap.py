@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import httpx
 
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_messaging.unit_of_work import UnitOfWork
 from docstore_notify.adapters.accounts_addresses import AccountsAddresses
 from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
 from docstore_notify.adapters.secret_box import SecretBox, parse_keys

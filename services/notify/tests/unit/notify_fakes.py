@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 from docstore_notify.adapters.notification_log import (
     DIGEST_QUEUED,
     DIGESTED,

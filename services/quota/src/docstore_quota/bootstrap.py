@@ -11,16 +11,16 @@ from typing import Any
 
 import httpx
 
-from docstore_events.dead_letters import DeadLetters
 from docstore_events.notifications import QuotaWarningReached
 from docstore_events.quota import QuotaExceeded, QuotaRestored
-from docstore_events.tracing import propagate_to_request
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_kit.s3 import make_s3_client
+from docstore_messaging.dead_letters import DeadLetters
+from docstore_messaging.tracing import propagate_to_request
+from docstore_messaging.unit_of_work import UnitOfWork
 from docstore_quota.adapters import metrics
 from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
 from docstore_quota.adapters.repositories import repositories

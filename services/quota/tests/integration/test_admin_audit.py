@@ -16,8 +16,8 @@ from docstore_devplatform.testing import EventPublisher
 from docstore_events import UploadCompleted
 from docstore_events.activity import DeadLetterReplayed, ReconciliationRan
 from docstore_events.base import Event
-from docstore_events.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGINAL_TOPIC
 from docstore_events.envelope import decode
+from docstore_messaging.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGINAL_TOPIC
 from docstore_quota.main import create_app
 from docstore_quota.settings import Settings
 

@@ -23,8 +23,8 @@ from docstore_events import (
     FileTrashed,
     UploadCompleted,
 )
-from docstore_events.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGINAL_TOPIC
 from docstore_kit.s3 import S3Settings, make_s3_client
+from docstore_messaging.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGINAL_TOPIC
 from docstore_quota.main import create_app
 from docstore_quota.settings import Settings
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 from docstore_quota.domain.reservations import Reservation
 from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usage
 

@@ -9,7 +9,7 @@ from quota_fakes import InMemoryRepos, fake_uow
 
 from docstore_events.notifications import QuotaWarningReached
 from docstore_events.quota import QuotaExceeded, QuotaRestored
-from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 from docstore_quota.domain.reservations import DuplicateUploadIds, GrantExpired, Reservation, UploadIdTaken
 from docstore_quota.service_layer.accounts import Accounts
 from docstore_quota.service_layer.ledger import AccountClosed, DocumentChanged, Ledger, PlanSet, ReservationReleased

@@ -8,12 +8,12 @@ from datetime import timedelta
 import boto3
 import httpx
 
-from docstore_events.tracing import propagate_to_request
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
+from docstore_messaging.tracing import propagate_to_request
+from docstore_messaging.unit_of_work import UnitOfWork
 from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.adapters.credentials import (
     CredentialRecords,

@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError
 from pymongo import AsyncMongoClient
 
 from docstore_devplatform.testing import eventually
-from docstore_events.outbox import Outbox
-from docstore_events.unit_of_work import MongoUnitOfWork
 from docstore_kit.s3 import S3Settings, ServerSideEncryption, make_s3_client
+from docstore_messaging.outbox import Outbox
+from docstore_messaging.unit_of_work import MongoUnitOfWork
 from docstore_upload.adapters.credentials import CredentialRecords, SeaweedFSIdentities, StagingListing
 from docstore_upload.adapters.sessions import UploadSessions
 from docstore_upload.domain.grants import Grant, object_key, staging_key

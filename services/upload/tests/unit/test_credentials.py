@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from docstore_events.unit_of_work import FakeUnitOfWork
 from docstore_events.uploads import UploadCredentialsExpired, UploadCredentialsIssued
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 from docstore_upload.domain.credentials import (
     SEAWEEDFS_ACTIONS,
     CredentialsOff,

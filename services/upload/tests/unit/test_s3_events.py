@@ -10,7 +10,7 @@ from upload_fakes import FakeMetadata, FakeStorage, session_row, world
 
 from docstore_devplatform.testing import filer_notification
 from docstore_events import UploadCompleted
-from docstore_events.consumer import RawMessage
+from docstore_messaging.consumer import RawMessage
 from docstore_upload.consumers.s3_events import (
     FilerChange,
     MalformedNotification,

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from docstore_events.unit_of_work import FakeUnitOfWork
+from docstore_messaging.unit_of_work import FakeUnitOfWork
 from docstore_upload.adapters.metadata_client import MetadataUnavailable
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.adapters.sessions import LATE_WRITE_MARGIN

@@ -414,7 +414,7 @@ def render_services(services: list[Service]) -> str:
         "Public routes are the gateway's route table (`/v1/...`; for the gateway, the routes it serves itself),",
         "counted by first path segment;",
         "collections as named in each service's source (every service also has `outbox` and",
-        "`processed_events`, from `libs/events`).",
+        "`processed_events`, from `libs/messaging`).",
         "",
         "| service | what (its README's first sentence) | port (region A / B) | public routes (`/v1/...`) "
         "| internal routes | collections |",

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from docstore_events.tasks import stop_tasks
+from docstore_messaging.tasks import stop_tasks
 
 
 async def eventually(

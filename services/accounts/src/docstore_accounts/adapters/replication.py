@@ -35,8 +35,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from docstore_accounts.domain.accounts import UsernameTaken
-from docstore_events.faults import crashpoint
-from docstore_events.tracing import propagate_to_request
+from docstore_messaging.faults import crashpoint
+from docstore_messaging.tracing import propagate_to_request
 
 log = structlog.get_logger(__name__)
 

@@ -60,8 +60,8 @@ from docstore_events.credentials import (
     AccountPasswordChanged,
     AccountSessionsRevoked,
 )
-from docstore_events.origin import current_origin
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.origin import current_origin
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 Tx = Transaction[CredentialRepositories]

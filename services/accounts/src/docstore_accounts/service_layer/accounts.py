@@ -36,7 +36,7 @@ from docstore_events import (
 )
 from docstore_events.activity import AccountLoggedIn, AccountLoginFailed
 from docstore_events.credentials import AccountAppPasswordRevoked
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 Tx = Transaction[Repositories]
 

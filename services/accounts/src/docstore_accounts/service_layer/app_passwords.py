@@ -27,7 +27,7 @@ from docstore_accounts.domain.app_passwords import (
     new_secret,
 )
 from docstore_events.credentials import AccountAppPasswordCreated, AccountAppPasswordRevoked
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 Doc = dict[str, Any]
 Tx = Transaction[AppPasswordRepositories]

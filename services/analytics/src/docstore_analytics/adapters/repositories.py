@@ -21,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_analytics.domain.rollups import ACCOUNT_KINDS, DOCUMENT_KINDS, DocumentState, Fact, Figures
-from docstore_events.in_slices import find_in
+from docstore_messaging.in_slices import find_in
 
 FACTS = "analytics_facts"
 DAILY = "analytics_daily"

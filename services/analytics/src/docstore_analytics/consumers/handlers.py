@@ -1,6 +1,6 @@
 """The event subscriber: each consumed event becomes one fact of the ledger, in batches.
 
-A batch is recorded by `Recorder.apply` in one transaction (see `docstore_events.batches`:
+A batch is recorded by `Recorder.apply` in one transaction (see `docstore_messaging.batches`:
 manual acknowledgement after the commit, a failing batch split down to the event that fails,
 which goes to its dead-letter topic after the retries)."""
 
@@ -23,9 +23,9 @@ from docstore_events.files import (
 )
 from docstore_events.indexing import DocumentIndexFailed
 from docstore_events.previews import DocumentPreviewFailed
-from docstore_events.runtime import EventRuntime
 from docstore_events.shares import ShareLinkCreated, ShareLinkUsed
 from docstore_events.uploads import UploadCompleted
+from docstore_messaging.runtime import EventRuntime
 
 CONSUMED = (
     AccountCreated,

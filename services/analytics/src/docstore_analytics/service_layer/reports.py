@@ -15,7 +15,7 @@ from docstore_analytics.domain import reports
 from docstore_analytics.domain.rollups import SYSTEM, average, levels_before, series
 from docstore_analytics.service_layer.ports import Repos
 from docstore_events.activity import AnalyticsExported
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 Today = Callable[[], date]
 

@@ -22,7 +22,7 @@ import structlog
 from docstore_analytics.adapters.repositories import Repository
 from docstore_analytics.domain.rollups import Effects, Fact, effects, entity_of
 from docstore_analytics.service_layer.ports import Repos
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 

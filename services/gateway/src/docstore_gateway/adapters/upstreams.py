@@ -13,7 +13,6 @@ import httpx
 from opentelemetry import propagate
 from prometheus_client import Histogram
 
-from docstore_events.origin import current_origin
 from docstore_gateway.adapters.answers import (
     app_password_answer,
     credentials_answer,
@@ -33,10 +32,11 @@ from docstore_gateway.domain.routing import IDENTITY
 from docstore_gateway.domain.sessions import Caller
 from docstore_kit.auth import InternalAuth
 from docstore_kit.http_transport import call
+from docstore_messaging.origin import current_origin
 
 FORWARDED_HEADERS = ("content-type", "accept", "if-match", "if-none-match", "user-agent")
 CLIENT_ADDRESS = "x-docstore-client-address"
-"""The client's address as the gateway saw it (audit trail, `docstore_events.origin`); never a
+"""The client's address as the gateway saw it (audit trail, `docstore_messaging.origin`); never a
 client's own: it is not in FORWARDED_HEADERS, so one a client sent is dropped."""
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 ACCOUNTS = IDENTITY

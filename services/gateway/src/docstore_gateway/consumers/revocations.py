@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from docstore_events.credentials import AccountAppPasswordRevoked, AccountSessionsRevoked
 from docstore_events.envelope import Envelope
-from docstore_events.runtime import EventRuntime
 from docstore_gateway.service_layer.devices import Revocations
+from docstore_messaging.runtime import EventRuntime
 
 
 def register(events: EventRuntime, revocations: Revocations) -> None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from docstore_events.credentials import AccountAppPasswordRevoked, AccountSessionsRevoked
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.errors import NoSuchSession
 from docstore_gateway.service_layer.app_passwords import AppPasswordChecks
 from docstore_gateway.service_layer.ports import DeviceRepository, Repositories
 from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 LIST_PATH = "/v1/account/sessions"
 MAX_OFFSET = 10_000

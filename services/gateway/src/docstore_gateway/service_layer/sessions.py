@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from docstore_events.activity import SessionEnded as SessionEndedEvent
 from docstore_events.activity import SessionEndReason
 from docstore_events.devices import NewDeviceSignInDetected
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_gateway.domain.answers import CodeAccepted, Gone, HomeElsewhere, NameLost, PasswordAccepted, Refused
 from docstore_gateway.domain.devices import Device, client_of, device_key, is_new_sign_in
 from docstore_gateway.domain.errors import (
@@ -45,6 +44,7 @@ from docstore_gateway.service_layer.ports import (
     Repositories,
     SessionRepository,
 )
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 Clock = Callable[[], datetime]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 
-from docstore_events.in_slices import find_in
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.repositories import CATALOG, Database, Session
 from docstore_indexer.domain.previews import DUE, READY, PreviewEntry, StoredImage
+from docstore_messaging.in_slices import find_in
 
 PREVIEWS = "previews"
 PREVIEW_JOBS = "preview_jobs"

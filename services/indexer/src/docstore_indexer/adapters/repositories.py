@@ -15,10 +15,10 @@ from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_events.in_slices import find_in
 from docstore_indexer.domain.backfill import CANCELLED, COMPLETE, RUNNING, BackfillJob, first_state
 from docstore_indexer.domain.catalog import FAILED, INDEXED, PENDING, CatalogEntry, entry_id, full_text_state
 from docstore_indexer.domain.plans import PlanRecord
+from docstore_messaging.in_slices import find_in
 
 PLANS = "plans"
 CATALOG = "catalog"

@@ -23,11 +23,11 @@ from docstore_events import (
     FileTrashed,
     FileVersionRecorded,
 )
-from docstore_events.runtime import EventRuntime
 from docstore_indexer.domain.plans import PREMIUM
 from docstore_indexer.service_layer.indexing import Indexing
 from docstore_indexer.service_layer.plans import Plans
 from docstore_indexer.service_layer.previews import Previews
+from docstore_messaging.runtime import EventRuntime
 
 
 def register(events: EventRuntime, plans: Plans, indexing: Indexing, previews: Previews | None = None) -> None:

@@ -18,13 +18,13 @@ import uuid
 
 import structlog
 
-from docstore_events.tracing import loop_span
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.domain.backfill import BackfillJob
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.extraction import Extracted
 from docstore_indexer.service_layer.indexing import Indexing
 from docstore_indexer.service_layer.ports import Repos
+from docstore_messaging.tracing import loop_span
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -27,8 +27,6 @@ from typing import Any
 import structlog
 
 from docstore_events import DocumentIndexed, DocumentIndexFailed, FileVersionRecorded
-from docstore_events.tracing import continue_trace, current_traceparent, link_to, traceparent_for
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.search_index import IndexEntry
 from docstore_indexer.domain import catalog as rules
@@ -36,6 +34,8 @@ from docstore_indexer.domain.catalog import FAILED, INDEXED, CatalogEntry, NewUp
 from docstore_indexer.domain.extraction import Extracted, ExtractionFailed, Limits, after_reading, before_reading, cut
 from docstore_indexer.domain.plans import has_full_text
 from docstore_indexer.service_layer.ports import Extractor, Index, Objects, Repos
+from docstore_messaging.tracing import continue_trace, current_traceparent, link_to, traceparent_for
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -31,11 +31,11 @@ from typing import cast
 
 import structlog
 
-from docstore_events.tracing import continue_trace, link_to, loop_span
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.extraction import Extracted
 from docstore_indexer.service_layer.indexing import Indexing, Prepared
 from docstore_indexer.service_layer.ports import Repos
+from docstore_messaging.tracing import continue_trace, link_to, loop_span
 
 log = structlog.get_logger(__name__)
 

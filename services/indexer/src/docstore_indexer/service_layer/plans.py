@@ -10,10 +10,10 @@ from datetime import datetime
 
 import structlog
 
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.plans import DELETED, PlanRecord, has_full_text, supersedes
 from docstore_indexer.service_layer.ports import Index, Repos
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 

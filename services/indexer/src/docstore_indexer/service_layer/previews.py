@@ -28,8 +28,6 @@ import structlog
 
 from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileDeleted, FileVersionRecorded
 from docstore_events.previews import PreviewImage
-from docstore_events.tracing import continue_trace, current_traceparent
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_indexer.adapters.object_store import ObjectMissing
 from docstore_indexer.adapters.preview_store import CatalogDocument
 from docstore_indexer.domain.previews import (
@@ -51,6 +49,8 @@ from docstore_indexer.domain.previews import (
     renderer_for,
     version_prefix,
 )
+from docstore_messaging.tracing import continue_trace, current_traceparent
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 

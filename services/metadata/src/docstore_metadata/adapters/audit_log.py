@@ -26,7 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from docstore_events.in_slices import find_in
+from docstore_messaging.in_slices import find_in
 from docstore_metadata.domain.audit import START, AuditRecord, ChainPoint
 
 Session = AsyncClientSession | None

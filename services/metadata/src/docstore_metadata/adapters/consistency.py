@@ -10,8 +10,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events import FileVersionRecorded
-from docstore_events.in_slices import find_in
 from docstore_kit.consistency import outbox_event_ids
+from docstore_messaging.in_slices import find_in
 from docstore_metadata.domain.consistency import Row, fact_of, version_recorded_event_id
 
 OUTBOX_MARGIN = timedelta(minutes=2)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from docstore_events.in_slices import find_in, slices
+from docstore_messaging.in_slices import find_in, slices
 from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.adapters.storage import ObjectStore

@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_events.in_slices import find_in
+from docstore_messaging.in_slices import find_in
 from docstore_metadata.adapters.account_deletion import AccountDeletionRepository
 from docstore_metadata.adapters.account_projection import AccountProjection, Authority, Owners
 from docstore_metadata.adapters.folders import FolderRepository

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from docstore_events import AccountDeleted, Envelope
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.runtime import EventRuntime
 from docstore_metadata.domain.account_projection import PROJECTED
 from docstore_metadata.service_layer.account_projection import AccountProjector
 from docstore_metadata.service_layer.account_purge import AccountPurge

@@ -3,7 +3,7 @@
 It is a Kafka group of its own (`<prefix>metadata-audit`), not a member of metadata's group: it
 reads topics metadata's own handlers read too (upload.completed, ...), each topic has one handler
 per group, and the audit must be able to move to a service of its own with its offsets. The batch
-consumer (`docstore_events.batches`) commits offsets only after the batch's records and
+consumer (`docstore_messaging.batches`) commits offsets only after the batch's records and
 processed-event rows committed (manual acknowledgement: at least once, recorded exactly once by
 `uow.run_once_each`); a batch that fails is split down to the one event that fails, which gets
 the retry policy and then `<topic>.dlq` with `x-dlq-consumer: metadata-audit`.
@@ -17,17 +17,17 @@ from typing import Any
 
 from docstore_events import Envelope
 from docstore_events.base import Event
-from docstore_events.batches import BatchConsumer
 from docstore_events.event_types import CATALOGUE
-from docstore_events.fetch_wait import AdaptiveFetchWait
-from docstore_events.metrics import RuntimeMetrics
-from docstore_events.origin import origin_of
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.batches import BatchConsumer
+from docstore_messaging.fetch_wait import AdaptiveFetchWait
+from docstore_messaging.metrics import RuntimeMetrics
+from docstore_messaging.origin import origin_of
+from docstore_messaging.runtime import EventRuntime
 from docstore_metadata.service_layer.audit import CONSUMER, AuditTrail, Delivered
 
 START_LIMIT_SECONDS = 5.0
 """How long a stopping service lets the audit consumer finish joining its group before stopping it
-(within docstore_events.tasks.stop_tasks' grace)."""
+(within docstore_messaging.tasks.stop_tasks' grace)."""
 
 
 def delivered(envelope: Envelope[Any]) -> Delivered:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from docstore_events import DocumentIndexed, DocumentIndexFailed, Envelope, UploadCompleted
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.runtime import EventRuntime
 from docstore_metadata.service_layer.documents import Documents
 
 

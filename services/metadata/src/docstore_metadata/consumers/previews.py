@@ -1,7 +1,7 @@
 """Metadata's subscriber to the indexer's preview outcomes: `document.preview-ready` and
 `document.preview-failed`, in batches, each event recorded once (`Previews.record_outcomes_once`).
 
-Ack policy: the batch consumer's (`docstore_events.batches`): offsets are committed after the
+Ack policy: the batch consumer's (`docstore_messaging.batches`): offsets are committed after the
 batch's transaction with its processed-event records committed, so at least once, applied
 exactly once; a batch that cannot be applied is split and its bad event goes to the dead letters.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from docstore_events import Envelope
 from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.runtime import EventRuntime
 from docstore_metadata.service_layer.previews import Previews
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from docstore_events.base import Event
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain.account_projection import changes_for
 

@@ -24,8 +24,8 @@ import structlog
 from docstore_events import AccountDeleted
 from docstore_events.activity import ShareRevoked
 from docstore_events.notifications import FileUnfollowed
-from docstore_events.tracing import loop_span
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.tracing import loop_span
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.service_layer.documents import CONSUMER, Documents
 from docstore_metadata.service_layer.link_revocation import revoke_links

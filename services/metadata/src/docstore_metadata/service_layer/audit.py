@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, Criteria
 from docstore_metadata.domain.audit import (
     AuditFact,

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from docstore_events.outbox import Outbox
 from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget, compare
+from docstore_messaging.outbox import Outbox
 from docstore_metadata.adapters.consistency import RecordedVersions
 from docstore_metadata.domain.consistency import (
     fact_of,

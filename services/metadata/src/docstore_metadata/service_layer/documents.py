@@ -26,9 +26,9 @@ from docstore_events import (
     UploadCompleted,
 )
 from docstore_events.activity import FileDownloadUrlIssued
-from docstore_events.tracing import handling
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
+from docstore_messaging.tracing import handling
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain import full_text

@@ -30,8 +30,8 @@ import structlog
 
 from docstore_events import FileDetailsChanged, FileRestored, FileTrashed
 from docstore_events.folders import FolderCreated, FolderMoved, FolderRestored, FolderTrashed
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import InvalidCursor, decode_cursor, encode_cursor
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain import folders as rules
 from docstore_metadata.domain.documents import (

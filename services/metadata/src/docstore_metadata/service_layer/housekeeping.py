@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import structlog
 
-from docstore_events.tracing import loop_span
+from docstore_messaging.tracing import loop_span
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.service_layer.documents import Documents

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events import ShareLinkRevoked
-from docstore_events.unit_of_work import Transaction
+from docstore_messaging.unit_of_work import Transaction
 from docstore_metadata.adapters.repositories import Repositories
 
 Tx = Transaction[Repositories]

@@ -23,9 +23,9 @@ from docstore_events import (
     ShareLinkRevoked,
     ShareLinkUsed,
 )
-from docstore_events.tracing import loop_span
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import cursor_offset, offset_cursor
+from docstore_messaging.tracing import loop_span
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.domain import links as rules

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.previews import documents_by_id, set_previews, shares_to, version_rows
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain import previews

@@ -11,8 +11,8 @@ from typing import Any
 from docstore_events import ShareCreated
 from docstore_events.activity import ShareRevoked
 from docstore_events.notifications import FileFollowed, FileUnfollowed
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import cursor_offset, offset_cursor
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.domain.identity import normalise_username, require_verified_email
 from docstore_metadata.domain.sharing import (

@@ -18,8 +18,8 @@ from docstore_events.files import (
     ShareCreated,
 )
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
-from docstore_events.runtime import EventRuntime
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
+from docstore_messaging.runtime import EventRuntime
 from docstore_notify.domain.link_mails import exhausted_notice, expiry_notice, revoked_notice
 from docstore_notify.domain.notices import Notice
 from docstore_notify.domain.share_mails import share_received_notice

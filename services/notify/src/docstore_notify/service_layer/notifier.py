@@ -40,9 +40,9 @@ from prometheus_client import Counter
 
 from docstore_events import AccountCreated, FileModified
 from docstore_events.credentials import AccountEmailVerified
-from docstore_events.faults import crashpoint
-from docstore_events.tracing import loop_span
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.faults import crashpoint
+from docstore_messaging.tracing import loop_span
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_notify.adapters.notification_log import NotificationLog
 from docstore_notify.adapters.repositories import Repositories
 from docstore_notify.domain.errors import MailRejected

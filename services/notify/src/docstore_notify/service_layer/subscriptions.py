@@ -9,7 +9,7 @@ from typing import Literal
 import structlog
 
 from docstore_events.activity import NotificationPreferencesChanged
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_notify.adapters.notification_log import Page
 from docstore_notify.adapters.repositories import Repositories
 from docstore_notify.domain.notices import unsubscribe_changes

@@ -31,9 +31,9 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Histogram
 
-from docstore_events.faults import crashpoint
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_events.webhooks import WebhookDisabled
+from docstore_messaging.faults import crashpoint
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_notify.adapters.repositories import Repositories
 from docstore_notify.adapters.secret_box import SecretBox
 from docstore_notify.adapters.webhook_http import Answer, Resolver, TargetRefused, WebhookClient, checked_addresses

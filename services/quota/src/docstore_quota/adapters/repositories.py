@@ -1,4 +1,4 @@
-"""The quota repositories one transaction hands out (see `docstore_events.unit_of_work`)."""
+"""The quota repositories one transaction hands out (see `docstore_messaging.unit_of_work`)."""
 
 from __future__ import annotations
 

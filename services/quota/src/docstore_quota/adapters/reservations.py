@@ -15,7 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from docstore_events.in_slices import find_in, slices
+from docstore_messaging.in_slices import find_in, slices
 from docstore_quota.adapters.mongo import RaceLost, races_lost
 from docstore_quota.domain.reservations import Reservation
 

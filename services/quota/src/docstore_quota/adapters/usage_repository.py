@@ -11,7 +11,7 @@ from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_events.in_slices import find_in
+from docstore_messaging.in_slices import find_in
 from docstore_quota.domain.usage import DEFAULT_PLAN, Delta, DocumentState, Usage
 
 COLLECTION = "usage"

@@ -1,7 +1,7 @@
 """The event subscriber: every event quota consumes, in batches, each applied exactly once.
 
 Each envelope becomes a ledger entry; a batch is applied by `Ledger.apply` in one
-transaction (see `docstore_events.batches`).
+transaction (see `docstore_messaging.batches`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from docstore_events import (
     UploadCompleted,
     UploadExpired,
 )
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.runtime import EventRuntime
 from docstore_quota.service_layer.ledger import (
     AccountClosed,
     DocumentChanged,

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_quota.domain.usage import Usage
 from docstore_quota.service_layer.ports import Repos
 from docstore_quota.service_layer.reservations import Reservations

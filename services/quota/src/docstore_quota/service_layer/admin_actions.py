@@ -10,7 +10,7 @@ from typing import Any
 from docstore_events.activity import DeadLetterReplayed, ReconciliationRan
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord
-from docstore_events.unit_of_work import Transaction, UnitOfWork
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_quota.service_layer.dead_letters import DeadLetterBrowser
 from docstore_quota.service_layer.ports import Repos
 from docstore_quota.service_layer.reconciliation import Reconciler

@@ -1,14 +1,14 @@
-"""The admin's dead-letter browser: `docstore_events.dead_letters.DeadLetters`, with its
+"""The admin's dead-letter browser: `docstore_messaging.dead_letters.DeadLetters`, with its
 refusals as domain errors (answered 422 and 404 by the shared handler)."""
 
 from __future__ import annotations
 
 import structlog
 
-from docstore_events.dead_letters import DeadLetter, DeadLetters, InvalidCursor, NotFound
 from docstore_events.envelope import KafkaRecord
 from docstore_kit import errors
 from docstore_kit.pagination import InvalidCursor as InvalidPageCursor
+from docstore_messaging.dead_letters import DeadLetter, DeadLetters, InvalidCursor, NotFound
 
 log = structlog.get_logger(__name__)
 

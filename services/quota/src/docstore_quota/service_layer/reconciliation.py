@@ -16,8 +16,8 @@ from typing import Any
 
 import structlog
 
-from docstore_events.tracing import loop_span
 from docstore_kit import errors
+from docstore_messaging.tracing import loop_span
 from docstore_quota.adapters import metrics
 from docstore_quota.adapters.reconciliation import ReportRepository, S3Inventory
 from docstore_quota.domain import reconciliation

@@ -33,8 +33,8 @@ from typing import TypeVar
 
 import structlog
 
-from docstore_events.tracing import loop_span
-from docstore_events.unit_of_work import Transaction, UnitOfWork, Work
+from docstore_messaging.tracing import loop_span
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork, Work
 from docstore_quota.adapters.mongo import RaceLost
 from docstore_quota.domain import reservations as domain_reservations
 from docstore_quota.domain.reservations import (

@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from docstore_events.in_slices import find_in
+from docstore_messaging.in_slices import find_in
 from docstore_upload.domain.consistency import completed_event_id
 from docstore_upload.domain.grants import STAGING_PREFIX, Grant
 from docstore_upload.domain.sessions import COMPLETED, PENDING, Session

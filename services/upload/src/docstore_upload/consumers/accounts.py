@@ -5,7 +5,7 @@ retried, then dead-lettered; the handler is idempotent, so a redelivery changes 
 from __future__ import annotations
 
 from docstore_events import AccountDeleted, Envelope
-from docstore_events.runtime import EventRuntime
+from docstore_messaging.runtime import EventRuntime
 from docstore_upload.service_layer.endings import Endings
 
 

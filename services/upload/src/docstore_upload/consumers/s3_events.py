@@ -22,7 +22,7 @@ from typing import Protocol
 
 import structlog
 
-from docstore_events.consumer import RawMessage
+from docstore_messaging.consumer import RawMessage
 from docstore_upload.domain.grants import STAGING_PREFIX
 
 log = structlog.get_logger(__name__)

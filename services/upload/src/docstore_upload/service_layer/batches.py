@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import structlog
 
-from docstore_events.tracing import current_traceparent
-from docstore_events.unit_of_work import Transaction
 from docstore_kit.errors import DomainError
+from docstore_messaging.tracing import current_traceparent
+from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.consistency import completed_event_id
 from docstore_upload.domain.errors import NameTaken, UploadNotFound

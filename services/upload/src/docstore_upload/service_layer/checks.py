@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from docstore_events.tracing import continue_trace, current_traceparent, link_to
-from docstore_events.unit_of_work import Transaction
+from docstore_messaging.tracing import continue_trace, current_traceparent, link_to
+from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.errors import DECLINED
 from docstore_upload.domain.sessions import (

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from docstore_events.unit_of_work import UnitOfWork
 from docstore_kit.errors import DomainError
+from docstore_messaging.unit_of_work import UnitOfWork
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.errors import CompletionFailed
 from docstore_upload.domain.grants import Grant, Limits, Reservation

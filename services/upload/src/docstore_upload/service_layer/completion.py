@@ -18,9 +18,9 @@ from typing import Any
 
 import structlog
 
-from docstore_events.faults import crashpoint
-from docstore_events.unit_of_work import Transaction
 from docstore_kit.errors import DomainError
+from docstore_messaging.faults import crashpoint
+from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.consistency import completed_event_id
 from docstore_upload.domain.errors import InvalidUpload, NoLongerAllowed, NotStoredYet, TooLarge, UploadNotFound

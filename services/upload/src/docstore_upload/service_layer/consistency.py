@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from docstore_events.outbox import Outbox
 from docstore_kit.consistency import Finding, PageResult, ProcessedEvents, RepairBudget, compare
+from docstore_messaging.outbox import Outbox
 from docstore_upload.adapters.consistency import CompletedSessions
 from docstore_upload.domain.consistency import (
     completed_from_state,

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from docstore_events.unit_of_work import Transaction, UnitOfWork
 from docstore_events.uploads import UploadCredentialsExpired, UploadCredentialsIssued
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_upload.domain.credentials import (
     CredentialsOff,
     IssuedKeys,

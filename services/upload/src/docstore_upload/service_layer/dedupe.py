@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 
-from docstore_events.tracing import current_traceparent
-from docstore_events.unit_of_work import Transaction
+from docstore_messaging.tracing import current_traceparent
+from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.grants import GrantRequest, StoredBytes, check_reservation, new_grant
 from docstore_upload.domain.sessions import ABORTED, BATCH_CLIENT_GRACE, Session, StoredObject, initiated

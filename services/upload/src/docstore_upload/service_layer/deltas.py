@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from docstore_events.tracing import current_traceparent
-from docstore_events.unit_of_work import Transaction
+from docstore_messaging.tracing import current_traceparent
+from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.delta import Chunk, Part, copied_bytes, plan_parts
 from docstore_upload.domain.grants import CurrentDocument, GrantRequest, check_reservation, new_grant

@@ -12,9 +12,9 @@ from typing import Any
 import structlog
 
 from docstore_events import names
-from docstore_events.tracing import current_traceparent
-from docstore_events.unit_of_work import Transaction
 from docstore_kit.errors import Unavailable
+from docstore_messaging.tracing import current_traceparent
+from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.delta import DELTA_FROM, check_chunks
 from docstore_upload.domain.errors import NameTaken, UploadNotFound

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import structlog
 
-from docstore_events.tracing import continue_trace
+from docstore_messaging.tracing import continue_trace
 from docstore_upload.service_layer.checks import Checks
 
 log = structlog.get_logger(__name__)
