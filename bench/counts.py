@@ -217,7 +217,7 @@ async def snapshot(endpoints: Any, topics: Iterable[str]) -> Counts:
     )
 
 
-GROUPS = ("gateway", "metadata", "metadata-audit", "upload", "quota", "indexer", "notify")
+GROUPS = ("gateway", "metadata", "accounts-audit", "upload", "quota", "indexer", "notify")
 """The services' consumer groups (a region's topic prefix goes before each)."""
 
 

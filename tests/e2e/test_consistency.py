@@ -154,7 +154,7 @@ async def test_an_upload_no_consumer_applied_is_published_again_and_applied_once
 
         metadata_db = mongo[DB.format(service="metadata")]
         assert await metadata_db.versions.count_documents({"upload_id": upload_id}) == 1
-        # Applied once by each consumer (metadata's audit trail keeps a record of its own).
+        # Applied once by each consumer (the audit trail, in accounts, keeps a record of its own).
         assert await metadata_db.processed_events.count_documents({"_id": f"metadata:{original}"}) == 1
         session = await mongo[DB.format(service="upload")].upload_sessions.find_one({"_id": upload_id})
         assert session["completed_event_id"] == original  # found in the outbox once, kept from now on

@@ -5,12 +5,17 @@ lifespan (which calls `prepare` first: indexes and the background loops)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import httpx
+from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_accounts.adapters.account_mail import NotifyMailer
 from docstore_accounts.adapters.app_passwords import AppPasswordRepository, app_password_repositories
+from docstore_accounts.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_accounts.adapters.credentials import credential_repositories, ensure_credential_indexes
 from docstore_accounts.adapters.metadata_client import MetadataAccess
 from docstore_accounts.adapters.replication import ReplicationQueue, ReplicationRelay
@@ -19,6 +24,7 @@ from docstore_accounts.domain.credentials import SecretBox, parse_keys
 from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_accounts.service_layer.accounts import Accounts
 from docstore_accounts.service_layer.app_passwords import AppPasswords
+from docstore_accounts.service_layer.audit import AuditTrail
 from docstore_accounts.settings import Settings
 from docstore_events import AccountCreated, AccountPlanChanged
 from docstore_events.base import Event
@@ -26,7 +32,7 @@ from docstore_events.credentials import AccountEmailVerified
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
-from docstore_messaging.unit_of_work import MongoUnitOfWork
+from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Services:
     replication_relay: ReplicationRelay
     consistency: ConsistencyChecker
     """The outbox check: events quota and notify never applied are published again (issue 32)."""
+    audit: AuditTrail
+    """The audit trail (its own unit of work and collections; README "Audit trail")."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
@@ -53,6 +61,8 @@ class Services:
         await ensure_indexes(db)
         await ensure_credential_indexes(db)
         await AppPasswordRepository(db).ensure_indexes()
+        await self.audit.reads.ensure_indexes()
+        self.runtime.background("accounts-audit-retention", self.audit.run_purge)
         self.runtime.background("accounts-replication-relay", self.replication_relay.run)
         self.runtime.background("accounts-notices", self.account_security.run_notices)
         if self.settings.consistency_period_seconds > 0:
@@ -97,6 +107,7 @@ def bootstrap(settings: Settings) -> Services:
             region=settings.region,
         ),
         consistency=consistency_on(settings, runtime),
+        audit=audit_trail_on(settings, runtime.events.unit_of_work, db),
         replication_queue=queue,
         replication_relay=ReplicationRelay(
             queue,
@@ -127,6 +138,23 @@ def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountS
         replication_secret=settings.replication_secret,
         peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
         report_to=settings.security_contact,
+    )
+
+
+def audit_trail_on(
+    settings: Settings,
+    unit_of_work: Callable[[Callable[[Any], AuditRepositories]], UnitOfWork[AuditRepositories]],
+    db: AsyncDatabase[Any],
+) -> AuditTrail:
+    """The audit trail on `db` (also the operators' command, `docstore_accounts.audit`, which has
+    no event runtime)."""
+    return AuditTrail(
+        unit_of_work(audit_repositories(db)),
+        AuditLog(db),
+        region=settings.region,
+        retention=timedelta(days=settings.audit_retention_days),
+        purge_interval=settings.audit_purge_interval_seconds,
+        page_size_max=settings.page_size_max,
     )
 
 

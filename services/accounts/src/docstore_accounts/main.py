@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from docstore_accounts.api.account_security import router as account_security_router
 from docstore_accounts.api.app_passwords import router as app_passwords_router
+from docstore_accounts.api.audit import router as audit_router
 from docstore_accounts.api.routes import router
 from docstore_accounts.bootstrap import bootstrap
+from docstore_accounts.consumers.audit import register_audit
 from docstore_accounts.settings import Settings
 from docstore_kit.app import service_app
 from docstore_kit.consistency import consistency_admin_router
@@ -25,6 +27,9 @@ def create_app(settings: Settings) -> FastAPI:
         configure_observability(settings)
         services = bootstrap(settings)
         await services.prepare()
+        services.runtime.background(
+            "accounts-audit-consumer", register_audit(services.runtime.events, services.audit).run
+        )
         app.state.services = services
         async with services.runtime:
             yield
@@ -38,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(account_security_router)
     app.include_router(app_passwords_router)
+    app.include_router(audit_router)
     # Admins run the outbox check now (also run every `consistency_period_seconds`).
     app.include_router(
         consistency_admin_router(

@@ -18,6 +18,12 @@ class Settings(ServiceSettings):
     service = "accounts"
 
     port: int = 8086
+    page_size_max: int = 200
+    """The largest page of audit records one request may ask for."""
+    audit_retention_days: float = 365
+    """How long audit records are kept; older ones are purged, the chain stays verifiable from its anchor."""
+    audit_purge_interval_seconds: float = 3600
+    """How often a replica purges audit records past the retention."""
 
     peer_accounts_urls: str = ""
     """JSON map region -> URL of that region's accounts service (internal), e.g.

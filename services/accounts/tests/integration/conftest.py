@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from docstore_accounts.bootstrap import Services
 from docstore_accounts.main import create_app
 from docstore_accounts.settings import Settings
+from docstore_devplatform.testing import EventPublisher
 from docstore_events import Event
 from docstore_events.envelope import decode
 
@@ -22,6 +23,8 @@ class Harness:
     app: FastAPI
     http: httpx.AsyncClient
     settings: Settings
+    events: EventPublisher
+    """Publishes into the app's topics, as another service's producer would (the audit consumes them)."""
 
     @property
     def services(self) -> Services:
@@ -34,6 +37,9 @@ class Harness:
     def headers(self, account_id: str) -> dict[str, str]:
         """The signed identity the gateway would send for `account_id`."""
         return self.app.state.internal_auth.headers(audience="accounts", subject=account_id)
+
+    async def get(self, url: str, account_id: str, **params: Any) -> httpx.Response:
+        return await self.http.get(url, params=params, headers=self.headers(account_id))
 
     def service_headers(self, caller: str = "gateway") -> dict[str, str]:
         """The identity another service sends on its calls to `/internal/...`."""
@@ -56,7 +62,7 @@ class Harness:
 
 
 @pytest_asyncio.fixture
-async def accounts(isolated: dict[str, str]) -> AsyncIterator[Harness]:
+async def accounts(isolated: dict[str, str], publisher: EventPublisher) -> AsyncIterator[Harness]:
     """The service in process (no notify: the tests replace its mailer, `test_account_security.py`)."""
     # No notify, metadata or quota here: their ports refuse at once (the mailer is replaced by the tests).
     settings = Settings(
@@ -65,4 +71,4 @@ async def accounts(isolated: dict[str, str]) -> AsyncIterator[Harness]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            yield Harness(app=app, http=http, settings=settings)
+            yield Harness(app=app, http=http, settings=settings, events=publisher)

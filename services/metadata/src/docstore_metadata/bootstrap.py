@@ -13,13 +13,10 @@ import functools
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx
-from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events import (
     FileDeleted,
@@ -34,9 +31,8 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
 from docstore_kit.s3 import make_s3_client
-from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
+from docstore_messaging.unit_of_work import MongoUnitOfWork
 from docstore_metadata.adapters.accounts_client import AccountsClient
-from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
 from docstore_metadata.adapters.consistency import RecordedVersions
 from docstore_metadata.adapters.keyset import Listing, choose_listing
 from docstore_metadata.adapters.previews import signed_preview_url
@@ -44,7 +40,6 @@ from docstore_metadata.adapters.repositories import Repositories, ensure_indexes
 from docstore_metadata.adapters.storage import ObjectStore
 from docstore_metadata.service_layer.account_projection import AccountProjector
 from docstore_metadata.service_layer.account_purge import AccountPurge
-from docstore_metadata.service_layer.audit import AuditTrail
 from docstore_metadata.service_layer.consistency import RecordedVersionsCheck
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.folders import FolderLimits, Folders
@@ -73,8 +68,6 @@ class Services:
     link_sweeper: LinkSweeper
     store: ObjectStore
     housekeeping: Housekeeping
-    audit: AuditTrail
-    """The audit module (its own unit of work and collections; README "Audit trail")."""
     previews: Previews
     """Preview states from the indexer's events and signed URLs for the images (README "Previews")."""
     account_purge: AccountPurge
@@ -90,8 +83,6 @@ class Services:
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
         await ensure_indexes(self.runtime.db, self.listing)
-        await self.audit.reads.ensure_indexes()
-        self.runtime.background("metadata-audit-retention", self.audit.run_purge)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
         self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
         self.runtime.background("metadata-account-purge", self.account_purge.run)
@@ -124,7 +115,6 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
     links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
     return Services(
-        audit=audit_trail(settings, runtime),
         consistency=consistency_on(settings, runtime),
         previews=Previews(
             uow,
@@ -172,28 +162,6 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             purge_interval=settings.purge_interval_seconds,
             purge_lease=settings.purge_lease_seconds,
         ),
-    )
-
-
-def audit_trail(settings: Settings, runtime: ServiceRuntime) -> AuditTrail:
-    """The audit module on metadata's database, with a unit of work that sees only its collections."""
-    return audit_trail_on(settings, runtime.events.unit_of_work, runtime.db)
-
-
-def audit_trail_on(
-    settings: Settings,
-    unit_of_work: Callable[[Callable[[Any], AuditRepositories]], UnitOfWork[AuditRepositories]],
-    db: AsyncDatabase[Any],
-) -> AuditTrail:
-    """The audit module on `db` (also the operators' command, `docstore_metadata.audit`, which has
-    no event runtime)."""
-    return AuditTrail(
-        unit_of_work(audit_repositories(db)),
-        AuditLog(db),
-        region=settings.region,
-        retention=timedelta(days=settings.audit_retention_days),
-        purge_interval=settings.audit_purge_interval_seconds,
-        page_size_max=settings.page_size_max,
     )
 
 

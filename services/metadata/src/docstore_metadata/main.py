@@ -11,7 +11,6 @@ from docstore_kit.app import service_app
 from docstore_kit.consistency import consistency_admin_router, processed_events_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
-from docstore_metadata.api.audit import router as audit_router
 from docstore_metadata.api.folders import router as folders_router
 from docstore_metadata.api.links import router as links_router
 from docstore_metadata.api.previews import router as previews_router
@@ -19,7 +18,6 @@ from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
 from docstore_metadata.bootstrap import bootstrap
 from docstore_metadata.consumers.accounts import register_account_deletion
-from docstore_metadata.consumers.audit import register_audit
 from docstore_metadata.consumers.handlers import register
 from docstore_metadata.consumers.previews import register_previews
 from docstore_metadata.settings import Settings
@@ -37,9 +35,6 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
         register(services.runtime.events, services.documents)
         register_previews(services.runtime.events, services.previews)
         register_account_deletion(services.runtime.events, services.account_purge, services.account_projector)
-        services.runtime.background(
-            "metadata-audit-consumer", register_audit(services.runtime.events, services.audit).run
-        )
         app.state.services = services
         await services.consistency_indexes()
         if settings.consistency_period_seconds > 0:
@@ -67,7 +62,6 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     app.include_router(sharing_router)
     app.include_router(folders_router)
     app.include_router(links_router)
-    app.include_router(audit_router)
     app.include_router(previews_router)
     return app
 

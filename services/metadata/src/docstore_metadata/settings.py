@@ -54,11 +54,6 @@ class Settings(ServiceSettings, S3Settings):
     remembered first-page edges (SecantusDB reads a whole range before applying the limit);
     `auto`, windowed when `buildInfo` names SecantusDB (`secantusVersion`), keyset otherwise."""
 
-    audit_retention_days: float = 365
-    """How long audit records are kept; older ones are purged, the chain stays verifiable from its anchor."""
-    audit_purge_interval_seconds: float = 3600
-    """How often a replica purges audit records past the retention."""
-
     notify_url: str = "http://127.0.0.1:8085"
     """Notify (internal): the outbox check asks its `POST /internal/processed-events`."""
     indexer_url: str = "http://127.0.0.1:8084"

@@ -28,6 +28,11 @@ ACCOUNT_COLLECTIONS = (
 )
 """Identity's collections, named as metadata named them (tests/static/test_account_collections.py)."""
 
+AUDIT_COLLECTIONS = ("audit_log", "audit_chains")
+"""The audit trail's, which moved with identity (README "Audit trail"). Its consumer is a new group
+here (`accounts-audit`): it reads the topics once from their start, and every event the copied log
+already holds is recognised by its id and skipped."""
+
 INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
 
 
@@ -72,7 +77,9 @@ async def _write(target: AsyncDatabase[Any], name: str, pending: list[ReplaceOne
 
 
 async def copy_account_collections(
-    source: AsyncDatabase[Any], target: AsyncDatabase[Any], names: Iterable[str] = ACCOUNT_COLLECTIONS
+    source: AsyncDatabase[Any],
+    target: AsyncDatabase[Any],
+    names: Iterable[str] = ACCOUNT_COLLECTIONS + AUDIT_COLLECTIONS,
 ) -> dict[str, dict[str, int]]:
     """Every account collection of `source` copied into `target` (idempotent): per collection,
     documents copied and removed, and indexes made."""

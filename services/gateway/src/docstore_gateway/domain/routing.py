@@ -212,6 +212,12 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("DELETE", "/account/app-passwords/{app_password_id}"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
         ("POST", "/admin/consistency/accounts", "admin"),  # run the accounts outbox check now (issue 32)
+        # The audit trail (what each account did; accounts' audit module since issue 36).
+        ("GET", "/account/activity"),
+        ("GET", "/account/activity/verify"),
+        ("GET", "/admin/audit", "admin"),
+        ("GET", "/admin/audit/export", "admin"),
+        ("POST", "/admin/audit/verify", "admin"),
     )
     + _routes(
         "metadata",
@@ -251,11 +257,6 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/folders/{folder_id}/restore"),
         ("GET", "/changes", "held"),  # a long poll with ?wait=
         ("POST", "/sync/compare"),
-        ("GET", "/account/activity"),  # the audit trail (metadata's audit module)
-        ("GET", "/account/activity/verify"),
-        ("GET", "/admin/audit", "admin"),
-        ("GET", "/admin/audit/export", "admin"),
-        ("POST", "/admin/audit/verify", "admin"),
         ("POST", "/admin/consistency/metadata", "admin"),  # run metadata's consistency checks now (issue 32)
     )
     + _routes(

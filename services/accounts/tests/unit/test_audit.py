@@ -8,17 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from docstore_events import (
-    EVENT_TYPES,
-    FileModified,
-    ShareLinkCreated,
-    ShareLinkExpired,
-    ShareLinkUsed,
-    UploadCompleted,
-)
-from docstore_events.activity import FileDownloadUrlIssued
-from docstore_events.uploads import InitiatedUpload, UploadsInitiated
-from docstore_metadata.domain.audit import (
+from docstore_accounts.domain.audit import (
     ACTIONS,
     GENESIS,
     START,
@@ -35,6 +25,16 @@ from docstore_metadata.domain.audit import (
     region_of,
     verify,
 )
+from docstore_events import (
+    EVENT_TYPES,
+    FileModified,
+    ShareLinkCreated,
+    ShareLinkExpired,
+    ShareLinkUsed,
+    UploadCompleted,
+)
+from docstore_events.activity import FileDownloadUrlIssued
+from docstore_events.uploads import InitiatedUpload, UploadsInitiated
 
 AT = datetime(2026, 11, 23, 18, 0, 0, 123456, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
-"""The operators' audit command: `python -m docstore_metadata.audit verify --account ID` (or `--all`),
+"""The operators' audit command: `python -m docstore_accounts.audit verify --account ID` (or `--all`),
 `... purge` (retention, as the background loop does it now).
 
-It reads the same settings as the service (`METADATA_MONGODB_URL`, ...) and talks to MongoDB only.
+It reads the same settings as the service (`ACCOUNTS_MONGODB_URL`, ...) and talks to MongoDB only.
 `verify` prints one JSON object per account and exits 1 if any chain is broken, so it can run as
 a scheduled job that alerts.
 """
@@ -14,21 +14,21 @@ import json
 import sys
 from dataclasses import asdict
 
+from docstore_accounts.bootstrap import audit_trail_on
+from docstore_accounts.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_messaging.outbox import Outbox
 from docstore_messaging.unit_of_work import MongoUnitOfWork
-from docstore_metadata.bootstrap import audit_trail_on
-from docstore_metadata.settings import Settings
 
 
 def parser() -> argparse.ArgumentParser:
-    commands = argparse.ArgumentParser(prog="python -m docstore_metadata.audit", description=__doc__)
+    commands = argparse.ArgumentParser(prog="python -m docstore_accounts.audit", description=__doc__)
     sub = commands.add_subparsers(dest="command", required=True)
     check = sub.add_parser("verify", help="check accounts' audit hash chains")
     which = check.add_mutually_exclusive_group(required=True)
     which.add_argument("--account", action="append", help="an account id (repeatable)")
     which.add_argument("--all", action="store_true", help="every account with an audit trail")
-    sub.add_parser("purge", help="delete records older than METADATA_AUDIT_RETENTION_DAYS now")
+    sub.add_parser("purge", help="delete records older than ACCOUNTS_AUDIT_RETENTION_DAYS now")
     return commands
 
 

@@ -1,10 +1,10 @@
 """The audit trail's use cases: record events once, read an account's activity, query and export
 across accounts, verify chains, and purge what retention lets go.
 
-The audit module is a tenant of metadata's process (see the README): it has a unit of work of its
-own (`audit_log` and `audit_chains` only), its own consumer group and processed-event records
-(`metadata-audit`), and never reads metadata's other collections, so it can move to a service of
-its own with its collections and consumer as they are.
+The audit trail is a module of the accounts service (see the README; it moved here from metadata
+with identity, issue 36): it has a unit of work of its own (`audit_log` and `audit_chains` only),
+its own consumer group and processed-event records (`accounts-audit`), and reads no other
+collection, so it can move to a service of its own with its collections and consumer as they are.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any
 
 import structlog
 
-from docstore_messaging.unit_of_work import Transaction, UnitOfWork
-from docstore_metadata.adapters.audit_log import AuditLog, AuditRepositories, Criteria
-from docstore_metadata.domain.audit import (
+from docstore_accounts.adapters.audit_log import AuditLog, AuditRepositories, Criteria
+from docstore_accounts.domain.audit import (
     AuditFact,
     AuditRecord,
     ChainVerifier,
@@ -29,10 +28,11 @@ from docstore_metadata.domain.audit import (
     purge_point,
     region_of,
 )
+from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
-CONSUMER = "metadata-audit"
+CONSUMER = "accounts-audit"
 """The audit consumer's name: its Kafka group (after the topic prefix) and processed-event key."""
 
 

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from docstore_accounts.adapters.audit_log import AuditLog
+from docstore_accounts.domain.audit import START, ChainVerifier
 from docstore_devplatform.testing import eventually
 from docstore_events import FileDetailsChanged, FileTrashed, ShareLinkUsed, encode
 from docstore_events.activity import FileDownloadUrlIssued
 from docstore_messaging.origin import CE_CLIENT_ADDRESS, CE_USER_AGENT
-from docstore_metadata.adapters.audit_log import AuditLog
-from docstore_metadata.domain.audit import START, ChainVerifier
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -34,109 +34,109 @@ def renamed(account_id: str, n: int, document_id: str = "doc-1") -> FileDetailsC
     return FileDetailsChanged(account_id=account_id, document_id=document_id, name=f"name-{n}.txt", path="/", tags=[])
 
 
-async def records_of(metadata: Harness, account_id: str) -> list[dict[str, Any]]:
-    return await metadata.db["audit_log"].find({"account_id": account_id}).sort("seq", 1).to_list(None)
+async def records_of(accounts: Harness, account_id: str) -> list[dict[str, Any]]:
+    return await accounts.db["audit_log"].find({"account_id": account_id}).sort("seq", 1).to_list(None)
 
 
-async def activity(metadata: Harness, account_id: str, **params: Any) -> dict[str, Any]:
-    answer = await metadata.get("/account/activity", account_id, **params)
+async def activity(accounts: Harness, account_id: str, **params: Any) -> dict[str, Any]:
+    answer = await accounts.get("/account/activity", account_id, **params)
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
 
 
-async def test_events_become_one_chain_per_account_in_order_with_their_origin(metadata: Harness) -> None:
+async def test_events_become_one_chain_per_account_in_order_with_their_origin(accounts: Harness) -> None:
     ada, bob = f"acc-{uuid.uuid4().hex[:8]}", f"acc-{uuid.uuid4().hex[:8]}"
     origin = {CE_CLIENT_ADDRESS: "203.0.113.44", CE_USER_AGENT: "DocStoreTest/1.0"}
     for n in range(5):
-        await metadata.events.send(renamed(ada, n), headers=origin)
-    await metadata.events.send(FileTrashed(account_id=bob, document_id="doc-b"))
+        await accounts.events.send(renamed(ada, n), headers=origin)
+    await accounts.events.send(FileTrashed(account_id=bob, document_id="doc-b"))
 
-    await eventually(lambda: _count(metadata, ada, 5), timeout=60)
-    await eventually(lambda: _count(metadata, bob, 1), timeout=60)
-    rows = await records_of(metadata, ada)
+    await eventually(lambda: _count(accounts, ada, 5), timeout=60)
+    await eventually(lambda: _count(accounts, bob, 1), timeout=60)
+    rows = await records_of(accounts, ada)
     assert [row["seq"] for row in rows] == [1, 2, 3, 4, 5]
     assert [row["details"]["name"] for row in rows] == [f"name-{n}.txt" for n in range(5)]
     assert {(row["client_address"], row["user_agent"]) for row in rows} == {("203.0.113.44", "DocStoreTest/1.0")}
     assert rows[0]["actor"] == {"account_id": ada} and rows[0]["action"] == "file.details-changed"
     assert rows[0]["region"] == "us-west-2"  # the test publisher's source names none: this region
 
-    page = await activity(metadata, ada, limit=2)
+    page = await activity(accounts, ada, limit=2)
     assert [item["seq"] for item in page["items"]] == [5, 4] and page["next_cursor"]
-    rest = await activity(metadata, ada, limit=10, cursor=page["next_cursor"])
+    rest = await activity(accounts, ada, limit=10, cursor=page["next_cursor"])
     assert [item["seq"] for item in rest["items"]] == [3, 2, 1] and rest["next_cursor"] is None
     # Bob's record is in his chain only, and Ada never sees it.
     assert all(item["account_id"] == ada for item in page["items"] + rest["items"])
-    [bob_record] = (await activity(metadata, bob))["items"]
+    [bob_record] = (await activity(accounts, bob))["items"]
     assert (bob_record["seq"], bob_record["action"], bob_record["prev_hash"]) == (1, "file.trashed", START.hash)
 
-    verdict = (await metadata.get("/account/activity/verify", ada)).json()
+    verdict = (await accounts.get("/account/activity/verify", ada)).json()
     assert verdict == {"ok": True, "checked": 5, "first_seq": 1, "last_seq": 5, "broken_at": None, "reason": None}
 
 
-async def _count(metadata: Harness, account_id: str, expected: int) -> bool:
-    return await metadata.db["audit_log"].count_documents({"account_id": account_id}) == expected
+async def _count(accounts: Harness, account_id: str, expected: int) -> bool:
+    return await accounts.db["audit_log"].count_documents({"account_id": account_id}) == expected
 
 
-async def test_a_redelivered_event_is_recorded_once(metadata: Harness) -> None:
+async def test_a_redelivered_event_is_recorded_once(accounts: Harness) -> None:
     ada = f"acc-{uuid.uuid4().hex[:8]}"
-    first = await metadata.events.send(renamed(ada, 0))
-    await eventually(lambda: _count(metadata, ada, 1), timeout=60)
+    first = await accounts.events.send(renamed(ada, 0))
+    await eventually(lambda: _count(accounts, ada, 1), timeout=60)
     for _ in range(3):
-        await metadata.events.resend(first)  # Kafka may deliver it again; so may a relay that died
-    await metadata.events.send(renamed(ada, 1))  # once this is in, the resends were seen before it
-    await eventually(lambda: _count(metadata, ada, 2), timeout=60)
-    rows = await records_of(metadata, ada)
+        await accounts.events.resend(first)  # Kafka may deliver it again; so may a relay that died
+    await accounts.events.send(renamed(ada, 1))  # once this is in, the resends were seen before it
+    await eventually(lambda: _count(accounts, ada, 2), timeout=60)
+    rows = await records_of(accounts, ada)
     assert [(row["seq"], row["event_id"]) for row in rows][0] == (1, first.id)
-    assert (await metadata.get("/account/activity/verify", ada)).json()["ok"] is True
+    assert (await accounts.get("/account/activity/verify", ada)).json()["ok"] is True
 
 
-async def test_a_link_download_is_the_links_doing_and_lands_in_the_owners_trail(metadata: Harness) -> None:
+async def test_a_link_download_is_the_links_doing_and_lands_in_the_owners_trail(accounts: Harness) -> None:
     owner = f"acc-{uuid.uuid4().hex[:8]}"
     used = ShareLinkUsed(
         account_id=owner, link_id="link-1", document_id="doc-1", document_name="a.pdf", version=1, downloads=1
     )
-    await metadata.events.send(used, headers={CE_CLIENT_ADDRESS: "198.51.100.9"})
-    await eventually(lambda: _count(metadata, owner, 1), timeout=60)
-    [row] = await records_of(metadata, owner)
+    await accounts.events.send(used, headers={CE_CLIENT_ADDRESS: "198.51.100.9"})
+    await eventually(lambda: _count(accounts, owner, 1), timeout=60)
+    [row] = await records_of(accounts, owner)
     assert row["actor"] == {"link_id": "link-1"} and row["document_id"] == "doc-1"
     assert row["client_address"] == "198.51.100.9" and row["user_agent"] is None
 
 
 async def test_a_grantees_download_is_in_the_owners_trail_too_once_however_often_delivered(
-    metadata: Harness,
+    accounts: Harness,
 ) -> None:
     owner, grantee = f"acc-{uuid.uuid4().hex[:8]}", f"acc-{uuid.uuid4().hex[:8]}"
     download = FileDownloadUrlIssued(account_id=grantee, owner_id=owner, document_id="doc-1", version=3, name="a.pdf")
-    sent = await metadata.events.send(download, headers={CE_CLIENT_ADDRESS: "198.51.100.7"})
-    await eventually(lambda: _count(metadata, owner, 1), timeout=60)
-    await eventually(lambda: _count(metadata, grantee, 1), timeout=60)
+    sent = await accounts.events.send(download, headers={CE_CLIENT_ADDRESS: "198.51.100.7"})
+    await eventually(lambda: _count(accounts, owner, 1), timeout=60)
+    await eventually(lambda: _count(accounts, grantee, 1), timeout=60)
     for _ in range(2):
-        await metadata.events.resend(sent)
-    await metadata.events.send(renamed(owner, 0))  # once this is in, the resends were seen before it
-    await eventually(lambda: _count(metadata, owner, 2), timeout=60)
-    assert await _count(metadata, grantee, 1)
-    [mine] = await records_of(metadata, grantee)
-    seen, _ = await records_of(metadata, owner)
+        await accounts.events.resend(sent)
+    await accounts.events.send(renamed(owner, 0))  # once this is in, the resends were seen before it
+    await eventually(lambda: _count(accounts, owner, 2), timeout=60)
+    assert await _count(accounts, grantee, 1)
+    [mine] = await records_of(accounts, grantee)
+    seen, _ = await records_of(accounts, owner)
     assert (mine["event_id"], seen["event_id"]) == (sent.id, f"{sent.id}/{owner}")
     for row in (mine, seen):
         assert row["action"] == "file.download-url-issued" and row["document_id"] == "doc-1"
         assert row["actor"] == {"account_id": grantee} and row["client_address"] == "198.51.100.7"
         assert row["details"]["version"] == 3
     # The owner reads it in their own activity; both chains verify.
-    listed = (await activity(metadata, owner, action="file.download-url-issued"))["items"]
+    listed = (await activity(accounts, owner, action="file.download-url-issued"))["items"]
     assert [item["actor"] for item in listed] == [{"account_id": grantee}]
     for account in (owner, grantee):
-        assert (await metadata.get("/account/activity/verify", account)).json()["ok"] is True
+        assert (await accounts.get("/account/activity/verify", account)).json()["ok"] is True
 
 
-async def test_two_writers_at_once_never_fork_a_chain(metadata: Harness) -> None:
+async def test_two_writers_at_once_never_fork_a_chain(accounts: Harness) -> None:
     """Two deliveries of different events of one account, applied concurrently (two replicas after a
     rebalance): one waits for the other; the chain stays one line."""
-    from docstore_metadata.service_layer.audit import Delivered
+    from docstore_accounts.service_layer.audit import Delivered
 
     ada = f"acc-{uuid.uuid4().hex[:8]}"
-    trail = metadata.services.audit
+    trail = accounts.services.audit
 
     def delivery(n: int) -> Delivered:
         return Delivered(
@@ -148,16 +148,16 @@ async def test_two_writers_at_once_never_fork_a_chain(metadata: Harness) -> None
         )
 
     await asyncio.gather(*(trail.record_once([delivery(n)]) for n in range(6)))
-    rows = await records_of(metadata, ada)
+    rows = await records_of(accounts, ada)
     assert [row["seq"] for row in rows] == [1, 2, 3, 4, 5, 6]
     assert (await trail.verify(ada)).ok
 
 
-async def test_retention_purges_old_records_and_the_rest_still_verifies(metadata: Harness) -> None:
-    from docstore_metadata.service_layer.audit import Delivered
+async def test_retention_purges_old_records_and_the_rest_still_verifies(accounts: Harness) -> None:
+    from docstore_accounts.service_layer.audit import Delivered
 
     ada = f"acc-{uuid.uuid4().hex[:8]}"
-    trail = metadata.services.audit
+    trail = accounts.services.audit
     long_ago = datetime.now(UTC) - timedelta(days=400)
 
     def delivery(n: int, at: datetime) -> Delivered:
@@ -172,23 +172,23 @@ async def test_retention_purges_old_records_and_the_rest_still_verifies(metadata
     await trail.record_once([delivery(n, long_ago + timedelta(minutes=n)) for n in range(3)])
     await trail.record_once([delivery(n, datetime.now(UTC)) for n in range(3, 5)])
     assert await trail.purge_expired() >= 3  # other tests' accounts are recent: only these three go
-    rows = await records_of(metadata, ada)
+    rows = await records_of(accounts, ada)
     assert [row["seq"] for row in rows] == [4, 5]
     verdict = await trail.verify(ada)
     assert (verdict.ok, verdict.checked, verdict.first_seq, verdict.last_seq) == (True, 2, 4, 5)
     # The anchor is what verification starts from: a record removed after it is still found.
-    await metadata.db["audit_log"].delete_one({"account_id": ada, "seq": 4})
+    await accounts.db["audit_log"].delete_one({"account_id": ada, "seq": 4})
     broken = await trail.verify(ada)
     assert (broken.ok, broken.broken_at) == (False, 5)
     # New records continue the chain after the purge.
     await trail.record_once([delivery(9, datetime.now(UTC))])
-    assert [row["seq"] for row in await records_of(metadata, ada)] == [5, 6]
+    assert [row["seq"] for row in await records_of(accounts, ada)] == [5, 6]
 
 
-async def test_tampering_with_stored_records_is_found_at_the_record(metadata: Harness) -> None:
-    from docstore_metadata.service_layer.audit import Delivered
+async def test_tampering_with_stored_records_is_found_at_the_record(accounts: Harness) -> None:
+    from docstore_accounts.service_layer.audit import Delivered
 
-    trail = metadata.services.audit
+    trail = accounts.services.audit
 
     async def fresh_chain() -> str:
         account = f"acc-{uuid.uuid4().hex[:8]}"
@@ -207,7 +207,7 @@ async def test_tampering_with_stored_records_is_found_at_the_record(metadata: Ha
         assert (await trail.verify(account)).ok
         return account
 
-    log = metadata.db["audit_log"]
+    log = accounts.db["audit_log"]
     edited = await fresh_chain()
     await log.update_one({"account_id": edited, "seq": 3}, {"$set": {"details.name": "innocent.txt"}})
     assert ((v := await trail.verify(edited)).ok, v.broken_at) == (False, 3)
@@ -236,17 +236,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_metadata(isolated: dict[str, str], port: int, log: Path, **extra_env: str) -> subprocess.Popen[bytes]:
+def start_accounts(isolated: dict[str, str], port: int, log: Path, **extra_env: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "METADATA_KAFKA_BOOTSTRAP_SERVERS": isolated["kafka_bootstrap_servers"],
-        "METADATA_KAFKA_TOPIC_PREFIX": isolated["kafka_topic_prefix"],
-        "METADATA_MONGODB_URL": isolated["mongodb_url"],
-        "METADATA_MONGODB_DATABASE": isolated["mongodb_database"],
-        "METADATA_REGION": isolated["region"],
+        "ACCOUNTS_KAFKA_BOOTSTRAP_SERVERS": isolated["kafka_bootstrap_servers"],
+        "ACCOUNTS_KAFKA_TOPIC_PREFIX": isolated["kafka_topic_prefix"],
+        "ACCOUNTS_MONGODB_URL": isolated["mongodb_url"],
+        "ACCOUNTS_MONGODB_DATABASE": isolated["mongodb_database"],
+        "ACCOUNTS_REGION": isolated["region"],
         **extra_env,
     }
-    args = [sys.executable, "-m", "uvicorn", "docstore_metadata.main:app", "--factory", "--port", str(port)]
+    args = [sys.executable, "-m", "uvicorn", "docstore_accounts.main:app", "--factory", "--port", str(port)]
     return subprocess.Popen(args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -275,9 +275,9 @@ async def test_killed_after_the_records_commit_before_the_offsets_records_each_e
     await produce(isolated["kafka_bootstrap_servers"], records)
 
     marker = tmp_path / "crashed"
-    log = tmp_path / "metadata.log"
+    log = tmp_path / "accounts.log"
     crash = {"DOCSTORE_CRASH_AT": "consumer.after_effect", "DOCSTORE_CRASH_MARKER": str(marker)}
-    first = start_metadata(isolated, free_port(), log, **crash)
+    first = start_accounts(isolated, free_port(), log, **crash)
     try:
         exit_code = await asyncio.to_thread(first.wait, 120)
     finally:
@@ -289,7 +289,7 @@ async def test_killed_after_the_records_commit_before_the_offsets_records_each_e
     written_before_restart = await db["audit_log"].count_documents({"account_id": ada})
     assert written_before_restart >= 1  # the crash came after a batch's records committed
     port = free_port()
-    second = start_metadata(isolated, port, log, **crash)
+    second = start_accounts(isolated, port, log, **crash)
     try:
         await eventually(lambda: _count_in(db, ada, 8), timeout=120, interval=0.5)
         # Its offsets were not committed: the restarted consumer saw the first batch again.
@@ -325,15 +325,15 @@ async def _ready(port: int) -> bool:
 
 
 async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(
-    metadata: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    accounts: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The good chain through the command's own function in process, the broken one through
     `python -m` (its entry point and exit status): one interpreter start instead of two."""
-    from docstore_metadata.audit import run
-    from docstore_metadata.service_layer.audit import Delivered
+    from docstore_accounts.audit import run
+    from docstore_accounts.service_layer.audit import Delivered
 
     ada = f"acc-{uuid.uuid4().hex[:8]}"
-    await metadata.services.audit.record_once(
+    await accounts.services.audit.record_once(
         [
             Delivered(
                 event_id=f"ev-{ada}-{n}",
@@ -345,29 +345,29 @@ async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(
             for n in range(3)
         ]
     )
-    settings = metadata.settings
+    settings = accounts.settings
     env = {
         **os.environ,
-        "METADATA_MONGODB_URL": settings.mongodb_url,
-        "METADATA_MONGODB_DATABASE": settings.mongodb_database,
+        "ACCOUNTS_MONGODB_URL": settings.mongodb_url,
+        "ACCOUNTS_MONGODB_DATABASE": settings.mongodb_database,
     }
 
     def command(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "docstore_metadata.audit", *args],
+            [sys.executable, "-m", "docstore_accounts.audit", *args],
             env=env,
             capture_output=True,
             text=True,
             timeout=120,
         )
 
-    monkeypatch.setenv("METADATA_MONGODB_URL", settings.mongodb_url)
-    monkeypatch.setenv("METADATA_MONGODB_DATABASE", settings.mongodb_database)
+    monkeypatch.setenv("ACCOUNTS_MONGODB_URL", settings.mongodb_url)
+    monkeypatch.setenv("ACCOUNTS_MONGODB_DATABASE", settings.mongodb_database)
     capsys.readouterr()
     assert await run(["verify", "--account", ada]) == 0
     good = capsys.readouterr().out
     assert '"ok": true' in good and '"checked": 3' in good
-    await metadata.db["audit_log"].update_one({"account_id": ada, "seq": 2}, {"$set": {"outcome": "failure"}})
+    await accounts.db["audit_log"].update_one({"account_id": ada, "seq": 2}, {"$set": {"outcome": "failure"}})
     bad = await asyncio.to_thread(command, "verify", "--all")
     assert bad.returncode == 1, bad.stderr
     assert f'"account_id": "{ada}"' in bad.stdout and '"broken_at": 2' in bad.stdout

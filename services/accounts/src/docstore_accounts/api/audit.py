@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from docstore_accounts.adapters.audit_log import Criteria
+from docstore_accounts.api.deps import ServicesDep
+from docstore_accounts.domain.audit import AuditRecord, Verification, iso_millis
+from docstore_accounts.service_layer.audit import AuditTrail
 from docstore_kit.auth import AdminAccountId, CurrentAccountId
 from docstore_kit.errors import Invalid
 from docstore_kit.pagination import CursorQuery, InvalidCursor, Page, decode_cursor, encode_cursor
-from docstore_metadata.adapters.audit_log import Criteria
-from docstore_metadata.api.deps import ServicesDep
-from docstore_metadata.domain.audit import AuditRecord, Verification, iso_millis
-from docstore_metadata.service_layer.audit import AuditTrail
 
 router = APIRouter()
 

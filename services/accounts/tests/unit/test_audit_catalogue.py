@@ -11,9 +11,9 @@ import inspect
 import pkgutil
 
 import docstore_events
+from docstore_accounts.consumers.audit import AuditConsumer
 from docstore_events.base import Event
 from docstore_events.event_types import CATALOGUE
-from docstore_metadata.consumers.audit import AuditConsumer
 
 
 def defined_event_classes() -> set[type[Event]]:

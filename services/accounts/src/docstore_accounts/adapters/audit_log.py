@@ -26,8 +26,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from docstore_accounts.domain.audit import START, AuditRecord, ChainPoint
 from docstore_messaging.in_slices import find_in
-from docstore_metadata.domain.audit import START, AuditRecord, ChainPoint
 
 Session = AsyncClientSession | None
 Doc = dict[str, Any]

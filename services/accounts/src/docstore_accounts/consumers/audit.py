@@ -1,12 +1,12 @@
 """The audit consumer: every event type DocStore has, in batches, into the audit trail.
 
-It is a Kafka group of its own (`<prefix>metadata-audit`), not a member of metadata's group: it
-reads topics metadata's own handlers read too (upload.completed, ...), each topic has one handler
+It is a Kafka group of its own (`<prefix>accounts-audit`), not a member of the service's group: it
+reads topics the services' own groups read too (upload.completed, ...), each topic has one handler
 per group, and the audit must be able to move to a service of its own with its offsets. The batch
 consumer (`docstore_messaging.batches`) commits offsets only after the batch's records and
 processed-event rows committed (manual acknowledgement: at least once, recorded exactly once by
 `uow.run_once_each`); a batch that fails is split down to the one event that fails, which gets
-the retry policy and then `<topic>.dlq` with `x-dlq-consumer: metadata-audit`.
+the retry policy and then `<topic>.dlq` with `x-dlq-consumer: accounts-audit`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from docstore_accounts.service_layer.audit import CONSUMER, AuditTrail, Delivered
 from docstore_events import Envelope
 from docstore_events.base import Event
 from docstore_events.event_types import CATALOGUE
@@ -23,7 +24,6 @@ from docstore_messaging.fetch_wait import AdaptiveFetchWait
 from docstore_messaging.metrics import RuntimeMetrics
 from docstore_messaging.origin import origin_of
 from docstore_messaging.runtime import EventRuntime
-from docstore_metadata.service_layer.audit import CONSUMER, AuditTrail, Delivered
 
 START_LIMIT_SECONDS = 5.0
 """How long a stopping service lets the audit consumer finish joining its group before stopping it
@@ -44,7 +44,7 @@ def delivered(envelope: Envelope[Any]) -> Delivered:
 
 
 class AuditConsumer:
-    """Runs the audit's batch consumer as one of metadata's background loops."""
+    """Runs the audit's batch consumer as one of the accounts service's background loops."""
 
     def __init__(self, events: EventRuntime, trail: AuditTrail) -> None:
         self.events = events
@@ -92,7 +92,7 @@ class AuditConsumer:
         try:
             await asyncio.shield(starting)
             AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
-            # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>metadata-audit"}`.
+            # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>accounts-audit"}`.
             lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
             lag.start()
             await asyncio.Event().wait()
