@@ -31,7 +31,7 @@ from docstore_events.base import Event
 from docstore_events.credentials import AccountEmailVerified
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
-from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
+from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
 
 
@@ -176,17 +176,10 @@ def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyCh
         "notify": ProcessedEvents.at("notify", settings.notify_url, auth.client_auth("notify")),
     }
     prefix = settings.kafka_topic_prefix
-    check = OutboxRowsCheck(
+    return outbox_checker(
         "accounts.outbox",
+        runtime.db,
         runtime.events.outbox,
         {event.topic(prefix): [asked[name] for name in names] for event, names in OUTBOX_CONSUMERS.items()},
-        RepairBudget(runtime.db),
-        settle_seconds=settings.consistency_settle_seconds,
-    )
-    return ConsistencyChecker(
-        runtime.db,
-        [check],
-        service=settings.service,
-        page_size=settings.consistency_page_size,
-        pages_per_run=settings.consistency_pages_per_run,
+        settings,
     )
