@@ -19,7 +19,6 @@ from docstore_gateway.adapters.answers import (
     redeem_answer,
     second_factor_answer,
 )
-from docstore_gateway.adapters.upstreams import UpstreamAnswer
 from docstore_gateway.domain.answers import (
     AppPasswordAccepted,
     CodeAccepted,
@@ -35,6 +34,7 @@ from docstore_gateway.domain.answers import (
     PasswordAccepted,
     Refused,
     Unexpected,
+    UpstreamAnswer,
 )
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.service_layer.share_links import PasswordAgain, ShareLinks, TryAgainLater
