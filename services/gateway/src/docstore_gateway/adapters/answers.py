@@ -1,5 +1,6 @@
 """From HTTP answers to typed results (`domain/answers.py`): the one place that knows which
-status code metadata answers for what. Pure functions of an `UpstreamAnswer`, so the use cases'
+status code the accounts service (passwords, second factors, app passwords) and metadata (share
+links) answer for what. Pure functions of an `UpstreamAnswer`, so the use cases'
 tests feed them scripted answers, and a contract change is one edit here."""
 
 from __future__ import annotations
