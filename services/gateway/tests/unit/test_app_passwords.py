@@ -13,8 +13,13 @@ from typing import Any
 import pytest
 
 from docstore_events.credentials import AccountAppPasswordRevoked
-from docstore_gateway.adapters.upstreams import UpstreamAnswer
-from docstore_gateway.domain.answers import AppPasswordAccepted, AppPasswordAnswer, HomeElsewhere, Refused
+from docstore_gateway.domain.answers import (
+    AppPasswordAccepted,
+    AppPasswordAnswer,
+    HomeElsewhere,
+    Refused,
+    UpstreamAnswer,
+)
 from docstore_gateway.domain.app_passwords import AppPasswordCaller, basic_credentials, cache_key, refusal
 from docstore_gateway.domain.errors import (
     AccountElsewhere,

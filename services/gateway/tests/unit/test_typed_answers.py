@@ -1,6 +1,6 @@
-"""Answers, not status codes, between services (issue 36): the adapter turns metadata's HTTP
-answers into typed results (`adapters/answers.py`), no use case and no page reads a status code,
-and the share page's use case decides on those results alone."""
+"""Answers, not status codes, between services (issue 36): the adapter turns the accounts
+service's and metadata's HTTP answers into typed results (`adapters/answers.py`), no use case and
+no page reads a status code, and the share page's use case decides on those results alone."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from docstore_gateway.adapters.answers import (
@@ -19,7 +20,7 @@ from docstore_gateway.adapters.answers import (
     redeem_answer,
     second_factor_answer,
 )
-from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.domain.answers import (
     AppPasswordAccepted,
     CodeAccepted,
@@ -35,9 +36,12 @@ from docstore_gateway.domain.answers import (
     PasswordAccepted,
     Refused,
     Unexpected,
+    UpstreamAnswer,
 )
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.service_layer.share_links import PasswordAgain, ShareLinks, TryAgainLater
+from docstore_kit.auth import IDENTITY_HEADER, InternalAuth
+from docstore_kit.http_transport import ServiceClient
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "docstore_gateway"
 TOKEN = "t" * 43
@@ -48,10 +52,15 @@ def answer(status: int, body: Any = None) -> UpstreamAnswer:
 
 
 def test_no_use_case_nor_page_reads_a_status_code() -> None:
-    reads = re.compile(r"\.status\s*(==|!=|in\b|>=|<=|>|<)|\.status_code\s*(==|!=|in\b)")
+    reads = re.compile(
+        r"\.status(_code)?\s*(==|!=|in\b|not\s+in\b|>=|<=|>|<)"  # answer.status == 421, .status_code in (...)
+        r"|\bmatch\s+[\w.]+\.status(_code)?\b"  # match answer.status: case 421
+        r"|\.(is_success|is_error|is_client_error|is_server_error)\b|\.raise_for_status\("  # httpx's own readings
+    )
+    assert reads.search("if answer.status == 421:") and reads.search("match reply.status_code:")
     offenders = [
         f"{path.relative_to(SRC)}:{number}"
-        for folder in ("service_layer", "api")
+        for folder in ("service_layer", "api", "consumers")
         for path in sorted((SRC / folder).glob("*.py"))
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if reads.search(line)
@@ -146,3 +155,70 @@ async def test_the_share_pages_use_case_decides_on_typed_answers() -> None:
     assert links.redeems == redeems
     throttle.wait, links.redeemed = None, LinkRedeemed("https://s3/x")
     assert await pages.download(TOKEN, None, address="10.0.0.1") == LinkRedeemed("https://s3/x")
+
+
+async def test_the_service_client_asks_as_the_gateway_and_hands_back_typed_answers() -> None:
+    """The whole client (`Upstreams` on kit's `ServiceClient`) against scripted services: which
+    service and route each check goes to, as whom, credentials in the body only, and the typed
+    result; a service that does not answer, or metadata failing, is UpstreamUnavailable."""
+    auth = InternalAuth("gateway", {"k1": "x" * 32}, "k1")
+    scripted = {
+        ("accounts", "/internal/credentials/verify"): (421, {"detail": "elsewhere", "home_region": "ap-southeast-2"}),
+        ("accounts", "/internal/accounts/acc-1/mfa/verify"): (409, {"detail": "two-step sign-in is off"}),
+        ("accounts", "/internal/app-passwords/verify"): (
+            200,
+            {"account_id": "acc-1", "role": "user", "app_password_id": "apw_1", "scope": "webdav-sync"},
+        ),
+        ("metadata", "/internal/links/resolve"): (410, {"detail": "This link expired."}),
+        ("metadata", "/internal/links/redeem"): (503, {"detail": "down"}),
+    }
+    seen: list[tuple[str, str, dict[str, Any], str, str]] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        host, path = request.url.host, request.url.path
+        identity = auth.verify(request.headers[IDENTITY_HEADER], audience=host)
+        seen.append((host, path, json.loads(request.content), identity.subject, identity.role))
+        assert request.method == "POST" and not request.url.query
+        status, body = scripted[(host, path)]
+        return httpx.Response(status, json=body)
+
+    clients = {
+        name: ServiceClient(base_url=f"http://{name}", transport=httpx.MockTransport(service))
+        for name in ("accounts", "metadata")
+    }
+    upstreams = Upstreams(dict(clients), auth)
+    assert await upstreams.verify_credentials("ann", "s3cret pw") == HomeElsewhere("ap-southeast-2")
+    assert await upstreams.verify_second_factor("acc-1", "123456") == Gone()
+    accepted = await upstreams.verify_app_password("ann", "apw-secret")
+    assert isinstance(accepted, AppPasswordAccepted) and accepted.caller.app_password_id == "apw_1"
+    assert await upstreams.resolve_link(TOKEN) == LinkGone("This link expired.")
+    with pytest.raises(UpstreamUnavailable):
+        await upstreams.redeem_link(TOKEN, "guess")
+    assert seen == [
+        (
+            "accounts",
+            "/internal/credentials/verify",
+            {"username": "ann", "password": "s3cret pw"},
+            "gateway",
+            "service",
+        ),
+        ("accounts", "/internal/accounts/acc-1/mfa/verify", {"code": "123456"}, "gateway", "service"),
+        (
+            "accounts",
+            "/internal/app-passwords/verify",
+            {"username": "ann", "password": "apw-secret"},
+            "gateway",
+            "service",
+        ),
+        ("metadata", "/internal/links/resolve", {"token": TOKEN}, "gateway", "service"),
+        ("metadata", "/internal/links/redeem", {"token": TOKEN, "password": "guess"}, "gateway", "service"),
+    ]
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    clients["accounts"] = ServiceClient(base_url="http://accounts", transport=httpx.MockTransport(unreachable))
+    with pytest.raises(UpstreamUnavailable):
+        await Upstreams(dict(clients), auth).verify_credentials("ann", "s3cret pw")
+    for client in clients.values():
+        await client.aclose()

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from docstore_gateway.adapters.answers import credentials_answer
-from docstore_gateway.adapters.upstreams import UpstreamAnswer
 from docstore_gateway.api.errors import answer
 from docstore_gateway.bootstrap import bootstrap
-from docstore_gateway.domain.answers import CredentialsAnswer
+from docstore_gateway.domain.answers import CredentialsAnswer, UpstreamAnswer
 from docstore_gateway.domain.errors import (
     AccountElsewhere,
     AccountsAnsweredUnexpectedly,

@@ -1,5 +1,6 @@
 """From HTTP answers to typed results (`domain/answers.py`): the one place that knows which
-status code metadata answers for what. Pure functions of an `UpstreamAnswer`, so the use cases'
+status code the accounts service (passwords, second factors, app passwords) and metadata (share
+links) answer for what. Pure functions of an `UpstreamAnswer`, so the use cases'
 tests feed them scripted answers, and a contract change is one edit here."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from docstore_gateway.domain.answers import (
     Refused,
     SecondFactorAnswer,
     Unexpected,
+    UpstreamAnswer,
 )
 from docstore_gateway.domain.app_passwords import AppPasswordCaller
 from docstore_gateway.domain.errors import UpstreamUnavailable
@@ -33,20 +35,20 @@ from docstore_gateway.domain.errors import UpstreamUnavailable
 OK, UNAUTHORIZED, NOT_FOUND, CONFLICT, GONE, MISDIRECTED, UNPROCESSABLE = 200, 401, 404, 409, 410, 421, 422
 
 
-def _body(answer: Any) -> Any:
+def _body(answer: UpstreamAnswer) -> Any:
     try:
         return answer.json()
     except ValueError:
         return None
 
 
-def _detail(answer: Any) -> str | None:
+def _detail(answer: UpstreamAnswer) -> str | None:
     body = _body(answer)
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, str) and detail else None
 
 
-def credentials_answer(answer: Any) -> CredentialsAnswer:
+def credentials_answer(answer: UpstreamAnswer) -> CredentialsAnswer:
     """`POST /internal/credentials/verify`: 200 the account (`mfa_required`), 401 wrong, 421
     `{home_region}` elsewhere, 409 the username lost (its body shown as it is)."""
     body = _body(answer)
@@ -66,7 +68,7 @@ def credentials_answer(answer: Any) -> CredentialsAnswer:
     return Unexpected(answer.status)
 
 
-def second_factor_answer(answer: Any) -> SecondFactorAnswer:
+def second_factor_answer(answer: UpstreamAnswer) -> SecondFactorAnswer:
     """`POST /internal/accounts/{id}/mfa/verify`: 200 accepted; 401 wrong (and 422, a code not even
     shaped like one: wrong all the same); 404, 409, 410 the account or its two-step sign-in is gone."""
     if answer.status == OK:
@@ -79,7 +81,7 @@ def second_factor_answer(answer: Any) -> SecondFactorAnswer:
     return Unexpected(answer.status)
 
 
-def app_password_answer(answer: Any) -> AppPasswordAnswer:
+def app_password_answer(answer: UpstreamAnswer) -> AppPasswordAnswer:
     """`POST /internal/app-passwords/verify`: 200 accepted, 401 (or 422: not shaped like one)
     refused, 421 `{home_region}` elsewhere."""
     body = _body(answer)
@@ -102,7 +104,7 @@ def app_password_answer(answer: Any) -> AppPasswordAnswer:
     return Unexpected(answer.status)
 
 
-def _link_refusal(answer: Any) -> LinkMissing | LinkGone | LinkRefused:
+def _link_refusal(answer: UpstreamAnswer) -> LinkMissing | LinkGone | LinkRefused:
     """What a link route's refusal means; a 5xx is metadata failing: UpstreamUnavailable."""
     if answer.status >= 500:
         raise UpstreamUnavailable("metadata")
@@ -113,7 +115,7 @@ def _link_refusal(answer: Any) -> LinkMissing | LinkGone | LinkRefused:
     return LinkRefused(_detail(answer))
 
 
-def link_answer(answer: Any) -> LinkAnswer:
+def link_answer(answer: UpstreamAnswer) -> LinkAnswer:
     """`POST /internal/links/resolve`: 200 what the page shows; 404 no such link; 410 gone."""
     body = _body(answer)
     if answer.status == OK and isinstance(body, dict):
@@ -121,7 +123,7 @@ def link_answer(answer: Any) -> LinkAnswer:
     return _link_refusal(answer)
 
 
-def redeem_answer(answer: Any) -> RedeemAnswer:
+def redeem_answer(answer: UpstreamAnswer) -> RedeemAnswer:
     """`POST /internal/links/redeem`: 200 `{url}`; 401 password missing or wrong; 404; 410."""
     body = _body(answer)
     if answer.status == OK and isinstance(body, dict) and isinstance(body.get("url"), str):

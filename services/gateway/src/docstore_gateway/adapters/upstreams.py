@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +25,7 @@ from docstore_gateway.domain.answers import (
     LinkAnswer,
     RedeemAnswer,
     SecondFactorAnswer,
+    UpstreamAnswer,
 )
 from docstore_gateway.domain.errors import UpstreamUnavailable
 from docstore_gateway.domain.routing import IDENTITY
@@ -51,24 +51,6 @@ upstream_seconds = Histogram(
     ["upstream", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-
-
-@dataclass(frozen=True)
-class UpstreamAnswer:
-    """A service's answer: its status, body, and only the headers the gateway returns."""
-
-    status: int
-    content: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-    @property
-    def succeeded(self) -> bool:
-        """The service did what was asked (2xx): forwarded answers are returned as they are, and
-        this is all a use case reads of them."""
-        return 200 <= self.status < 300
 
 
 class Upstreams:

@@ -5,10 +5,34 @@ use case (and no page) reads a status code. A service that does not answer at al
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from docstore_gateway.domain.app_passwords import AppPasswordCaller
+
+# --- a forwarded answer ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    """A service's answer to a request the gateway forwards (`adapters/upstreams.py`): its status,
+    body, and only the headers the gateway returns. It goes back to the client as it is; the typed
+    results below are what the gateway's own calls are answered."""
+
+    status: int
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def succeeded(self) -> bool:
+        """The service did what was asked (2xx): forwarded answers are returned as they are, and
+        this is all a use case reads of them."""
+        return 200 <= self.status < 300
+
 
 # --- shared -------------------------------------------------------------------------------------
 

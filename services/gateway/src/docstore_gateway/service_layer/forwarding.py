@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from docstore_gateway.adapters.upstreams import UpstreamAnswer
+from docstore_gateway.domain.answers import UpstreamAnswer
 from docstore_gateway.domain.app_passwords import is_basic, refusal
 from docstore_gateway.domain.errors import AdminOnly, BodyTooLarge, NoSuchRoute, Throttled, TooManyHeld
 from docstore_gateway.domain.held import HeldRequests, is_held

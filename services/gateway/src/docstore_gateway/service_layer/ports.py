@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from docstore_gateway.adapters.upstreams import UpstreamAnswer
 from docstore_gateway.domain.answers import (
     AppPasswordAnswer,
     CredentialsAnswer,
     LinkAnswer,
     RedeemAnswer,
     SecondFactorAnswer,
+    UpstreamAnswer,
 )
 from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.sessions import Caller, RefreshToken, Session

@@ -185,9 +185,9 @@ class Logins:
             case Refused():
                 await self.throttle.login_failed(username)
                 raise WrongPassword()
-            case HomeElsewhere(region=region):  # metadata holds a replica: log in at the home region
+            case HomeElsewhere(region=region):  # accounts holds a replica: log in at the home region
                 raise self.authenticator.regions.send_home(region, _target(LOGIN_PATH, query))
-            case NameLost(answer=lost):  # say so, as metadata put it
+            case NameLost(answer=lost):  # say so, as the accounts service put it
                 raise UsernameLost(lost)
             case _:
                 raise AccountsAnsweredUnexpectedly()
