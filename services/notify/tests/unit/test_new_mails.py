@@ -41,6 +41,12 @@ def test_a_followed_file_change_says_who_and_links_to_the_document_in_the_app() 
         assert ACTOR_ID not in part and FOLLOWER_ID not in part and ACCOUNT_ID not in part
 
 
+def test_the_html_part_puts_who_in_bold_where_the_name_is_not_in_the_words_around_it() -> None:
+    # The Python that wrote this part before the templates bolded the first "a" of "it was changed".
+    message = render("file.modified", {"name": "f", "version": 4, "changes": 3, "by": "a"})
+    assert "it was changed 3 times, last by <strong>a</strong>; it is now at version 4." in message.html
+
+
 def test_a_followed_file_change_names_the_file_and_how_often_and_nobody() -> None:
     event = FileModified(
         account_id=ACCOUNT_ID, document_id="doc-1", version=7, name="<b>plan</b>.odt", size=10, actor_id=ACTOR_ID

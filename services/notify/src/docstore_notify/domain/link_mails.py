@@ -9,15 +9,13 @@ extends, revokes or replaces a link. Never the link itself: its token is not in 
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.shares import ShareLinkExpiryNeared, ShareLinkRevoked, ShareLinkUsed
 from docstore_notify.domain.message import SHARE_LINKS, Message, document_url, safe_filename
-from docstore_notify.domain.message import html_page as _html
-from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.notices import Notice
+from docstore_notify.domain.templating import render_mail
 
 EXPIRING = "expiring"
 EXHAUSTED = "exhausted"
@@ -98,46 +96,26 @@ def format_expiry(value: str) -> str:
 
 
 def render_link_mail(params: dict[str, Any], *, app_url: str = "") -> Message:
-    """The message of a `share.links` notification (`params["mail"]`: expiring or exhausted)."""
+    """The message of a `share.links` notification (`params["mail"]`: expiring, exhausted or
+    ended); the words are in `templates/share_link.*`."""
     name = safe_filename(str(params.get("name") or ""))
     document_id = str(params.get("document_id") or "")
-    if params.get("mail") == ENDED:
+    mail = params.get("mail")
+    facts: dict[str, Any] = {
+        "name": name,
+        "links_url": links_url(app_url) if app_url else "",
+        "file_url": document_url(app_url, document_id) if app_url and document_id else "",
+    }
+    if mail == ENDED:
         subject = f"Your DocStore link to “{name}” no longer works"
         because = ENDED_BECAUSE.get(str(params.get("reason") or ""), "the right it was made with ended")
-        first = f"A public link to “{name}” stopped working because {because}."
-        html_first = (
-            f"A public link to <strong>{html.escape(name)}</strong> stopped working because {html.escape(because)}."
-        )
-        action = "To share the file again, create a new link"
-    elif params.get("mail") == EXHAUSTED:
+        facts |= {"mail": ENDED, "because": because, "action": "To share the file again, create a new link"}
+    elif mail == EXHAUSTED:
         subject = f"Your DocStore link to “{name}” reached its download limit"
         limit = int(params.get("download_limit") or params.get("downloads") or 0)
-        times = f"{limit} time{'s' if limit != 1 else ''}"
-        first = f"Your public link to “{name}” has been downloaded {times}, its limit, so it no longer works."
-        html_first = (
-            f"Your public link to <strong>{html.escape(name)}</strong> has been downloaded {times}, "
-            "its limit, so it no longer works."
-        )
-        action = "To share the file again, create a new link"
+        facts |= {"mail": EXHAUSTED, "limit": limit, "action": "To share the file again, create a new link"}
     else:
         subject = f"Your DocStore link to “{name}” expires soon"
         when = format_expiry(str(params["expires_at"]))
-        first = f"Your public link to “{name}” expires on {when}. After that, nobody can download the file with it."
-        html_first = (
-            f"Your public link to <strong>{html.escape(name)}</strong> expires on "
-            f"<strong>{html.escape(when)}</strong>. After that, nobody can download the file with it."
-        )
-        action = "To keep it working, extend it"
-    lines, html_lines = [first], [html_first]
-    if app_url:
-        where = links_url(app_url)
-        lines.append(f"{action} on your Links page: {where}")
-        html_lines.append(f'{html.escape(action)} on your <a href="{html.escape(where, quote=True)}">Links page</a>.')
-        if document_id:
-            file_page = document_url(app_url, document_id)
-            lines.append(f"Open the file in DocStore: {file_page}")
-            html_lines.append(f'<a href="{html.escape(file_page, quote=True)}">Open “{html.escape(name)}”</a>')
-    else:
-        lines.append(f"{action} on the Links page in DocStore.")
-        html_lines.append(html.escape(lines[-1]))
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+        facts |= {"mail": EXPIRING, "when": when, "action": "To keep it working, extend it"}
+    return render_mail("share_link", subject, **facts)

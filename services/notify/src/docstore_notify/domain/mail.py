@@ -1,4 +1,5 @@
-"""What each notification says: subject, plain text and HTML. Pure functions.
+"""What each notification says: its subject here, its plain text and HTML in the Jinja2
+templates (`templates/<mail>.txt` and `.html`, through `templating.render_mail`). Pure functions.
 
 A mail names only what the reader needs: storage used and the cap (in KB, MB or GB), how to
 make room (below the largest plan, with a link to the plans; the plan is never named), the name
@@ -10,7 +11,6 @@ in the envelope's To. Every mail has a plain-text part beside its HTML (`mime_me
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from email.message import EmailMessage
@@ -33,11 +33,10 @@ from docstore_notify.domain.message import UPLOAD_EXPIRED as UPLOAD_EXPIRED
 from docstore_notify.domain.message import WEBHOOKS as WEBHOOKS
 from docstore_notify.domain.message import Message as Message
 from docstore_notify.domain.message import document_url as document_url
-from docstore_notify.domain.message import html_page as _html
 from docstore_notify.domain.message import safe_filename as safe_filename
-from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.share_mails import render_share_mail
 from docstore_notify.domain.sign_in_mails import render_security_mail
+from docstore_notify.domain.templating import render_mail, render_text
 from docstore_notify.domain.webhook_mails import render_webhook_mail
 
 
@@ -141,123 +140,52 @@ def plans_url(app_url: str) -> str:
     return f"{app_url.rstrip('/')}/#/usage"
 
 
-def _room(plan: str | None, app_url: str) -> tuple[str, str]:
-    """How to make room, as the text and the (escaped) HTML of one paragraph: delete files, and
-    (below the largest plan) move to a bigger one through a link to the plans. The plan itself
-    is never named."""
-    delete = "You can make room by deleting files you no longer need (and emptying the trash)"
-    if plan == LARGEST_PLAN:
-        return f"{delete}.", html.escape(f"{delete}.")
-    if not app_url:
-        text = f"{delete}, or move to a plan with more room."
-        return text, html.escape(text)
-    url = plans_url(app_url)
-    text = f"{delete}, or move to a plan with more room: {url}"
-    link = f'<a href="{html.escape(url, quote=True)}">move to a plan with more room</a>'
-    return text, f"{html.escape(delete)}, or {link}."
+def _room(plan: str | None, app_url: str) -> dict[str, Any]:
+    """What the templates' `room` paragraph needs: delete files, and (below the largest plan)
+    move to a bigger one through a link to the plans. The plan itself is never named."""
+    return {"largest": plan == LARGEST_PLAN, "plans_url": plans_url(app_url) if app_url else ""}
 
 
 def _quota_exceeded(used_bytes: int, cap_bytes: int, plan: str | None = None, app_url: str = "") -> Message:
-    subject = "Your DocStore storage is full"
     used, cap = format_size(used_bytes, ROUND_UP), format_size(cap_bytes)
-    room, room_html = _room(plan, app_url)
-    lines = [
-        f"Your DocStore storage is full: you are using {used} of your {cap}.",
-        "New uploads are paused until there is room again.",
-        room,
-        "Your files are safe: you can still open, download and share them.",
-    ]
-    html_lines = [
-        f"Your DocStore storage is full: you are using <strong>{html.escape(used)}</strong> "
-        f"of your <strong>{html.escape(cap)}</strong>.",
-        html.escape(lines[1]),
-        room_html,
-        html.escape(lines[3]),
-    ]
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+    return render_mail("quota_exceeded", "Your DocStore storage is full", used=used, cap=cap, **_room(plan, app_url))
 
 
 def _quota_restored(used_bytes: int, cap_bytes: int) -> Message:
-    subject = "Your DocStore storage is available again"
     used, cap = format_size(used_bytes, ROUND_DOWN), format_size(cap_bytes)
-    lines = [
-        f"You are using {used} of your {cap}, so you can upload files to DocStore again.",
-        "Thank you for making room.",
-    ]
-    html_lines = [
-        f"You are using <strong>{html.escape(used)}</strong> of your <strong>{html.escape(cap)}</strong>, "
-        "so you can upload files to DocStore again.",
-        html.escape(lines[1]),
-    ]
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+    return render_mail("quota_restored", "Your DocStore storage is available again", used=used, cap=cap)
 
 
 def _upload_expired(filename: str) -> Message:
-    subject = "Your DocStore upload did not finish"
-    name = safe_filename(filename)
-    lines = [
-        f"The upload of “{name}” did not finish before its upload link expired, so the file was not stored.",
-        "Please upload it again.",
-    ]
-    html_lines = [
-        f"The upload of <strong>{html.escape(name)}</strong> did not finish before its upload link expired, "
-        "so the file was not stored.",
-        html.escape(lines[1]),
-    ]
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+    return render_mail("upload_expired", "Your DocStore upload did not finish", name=safe_filename(filename))
 
 
 def _quota_warning(
     percent: int, used_bytes: int, cap_bytes: int, plan: str | None = None, app_url: str = ""
 ) -> Message:
-    subject = f"Your DocStore storage is {percent}% full"
     used, cap = format_size(used_bytes, ROUND_UP), format_size(cap_bytes)
-    room, room_html = _room(plan, app_url)
-    lines = [
-        f"Your DocStore storage is {percent}% full: you are using {used} of your {cap}.",
-        "When it is full, new uploads are paused.",
-        room,
-    ]
-    html_lines = [
-        f"Your DocStore storage is <strong>{percent}% full</strong>: you are using "
-        f"<strong>{html.escape(used)}</strong> of your <strong>{html.escape(cap)}</strong>.",
-        html.escape(lines[1]),
-        room_html,
-    ]
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+    return render_mail(
+        "quota_warning",
+        f"Your DocStore storage is {percent}% full",
+        percent=percent,
+        used=used,
+        cap=cap,
+        **_room(plan, app_url),
+    )
 
 
 def _file_modified(name: str, version: int, changes: int, *, by: str = "", url: str = "") -> Message:
     shown = safe_filename(name)
     who = safe_filename(by) if by else ""
     subject = f"{who} changed “{shown}” on DocStore" if who else f"“{shown}” was changed on DocStore"
-    if changes == 1:
-        how = f"{who} changed it" if who else "it was changed"
-    else:
-        how = f"it was changed {changes} times" + (f", last by {who}" if who else "")
-    lines = [f"A file you follow, “{shown}”: {how}; it is now at version {version}."]
-    html_who = f"<strong>{html.escape(who)}</strong>" if who else ""
-    html_how = how.replace(who, html_who, 1) if who else how
-    html_lines = [
-        f"A file you follow, <strong>{html.escape(shown)}</strong>: {html_how}; it is now at version {version}."
-    ]
-    if url:
-        lines.append(f"Open it in DocStore: {url}")
-        html_lines.append(f'<a href="{html.escape(url, quote=True)}">Open “{html.escape(shown)}” in DocStore</a>')
-    else:
-        lines.append("Open DocStore to see the latest version.")
-        html_lines.append(html.escape(lines[-1]))
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+    return render_mail("file_modified", subject, name=shown, who=who, changes=changes, version=version, url=url)
 
 
 def _digest(items: list[dict[str, Any]]) -> Message:
     count = len(items)
     subject = f"Your DocStore digest: {count} update{'s' if count != 1 else ''}"
     summaries = [summary(item["kind"], item["params"]) for item in items]
-    lines = ["Here is what happened since your last digest:", *(f"- {s}" for s in summaries)]
-    bullet_list = "".join(f"<li>{html.escape(s)}</li>" for s in summaries)
-    html_lines = [html.escape(lines[0]), f'<ul style="margin:0">{bullet_list}</ul>']
-    return Message(subject, _text(lines), _html(html.escape(subject), ["Hello,", *html_lines]))
+    return render_mail("digest", subject, summaries=summaries)
 
 
 def summary(kind: str, params: dict[str, Any]) -> str:
@@ -267,11 +195,8 @@ def summary(kind: str, params: dict[str, Any]) -> str:
 
 def with_unsubscribe(message: Message, url: str, what: str) -> Message:
     """Add the unsubscribe link (works without logging in) to both parts."""
-    text = message.text + f"\nTo stop {what}, open: {url}\n"
-    link = (
-        f'<p style="color:#666;font-size:12px">To stop {html.escape(what)}, '
-        f'<a href="{html.escape(url, quote=True)}">unsubscribe</a>.</p>'
-    )
+    text = message.text + render_text("unsubscribe.txt", url=url, what=what)
+    link = render_text("unsubscribe.html", url=url, what=what)
     return Message(message.subject, text, message.html.replace("</body>", link + "</body>"))
 
 

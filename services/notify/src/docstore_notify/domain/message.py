@@ -1,15 +1,16 @@
 """The parts every mail of notify is built from: the kinds a person chooses instant, digest or
-off for, `Message` (subject, text, HTML), and the helpers each mail module uses to write one
-(`html_page`, `text_body`, `safe_filename`, `document_url`). Pure.
+off for, `Message` (subject, text, HTML), and the helpers each mail module uses to gather a
+mail's facts (`safe_filename`, `document_url`). Pure.
 
 Each family of mails has its own module (`mail.py`: quota, uploads, followed files, the digest;
-`link_mails.py`, `sign_in_mails.py`, `webhook_mails.py`, `account_mails.py`); they all build on
-this one, and `mail.render` dispatches to them, so no module imports back the one that imports it.
+`link_mails.py`, `sign_in_mails.py`, `webhook_mails.py`, `share_mails.py`, `account_mails.py`);
+each works out the facts and has `templating.render_mail` say them with its Jinja2 templates
+(`docstore_notify/templates/`). They all build on this one, and `mail.render` dispatches to them,
+so no module imports back the one that imports it (import-linter contract `notify-mail-modules`).
 """
 
 from __future__ import annotations
 
-import html
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -70,19 +71,3 @@ def document_url(app_url: str, document_id: str) -> str:
     """Where the web app (served by the gateway at `app_url`) opens a document's details:
     the files view with `open=<document id>`."""
     return f"{app_url.rstrip('/')}/#/files?open={quote(document_id, safe='')}"
-
-
-def html_page(title: str, paragraphs: list[str]) -> str:
-    """A minimal, inline-styled HTML body; every argument must already be escaped."""
-    body = "".join(f'<p style="margin:0 0 1em">{p}</p>' for p in paragraphs)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title></head>"
-        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#222">'
-        f'<h1 style="font-size:20px">{title}</h1>{body}'
-        f'<p style="color:#666">{html.escape(SIGNATURE)}</p></body></html>'
-    )
-
-
-def text_body(paragraphs: list[str]) -> str:
-    return "Hello,\n\n" + "\n\n".join(paragraphs) + f"\n\n{SIGNATURE}\n"

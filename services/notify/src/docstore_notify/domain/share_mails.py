@@ -4,14 +4,12 @@ Shared page to open it. Pure. Never a link that acts by itself: opening the page
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from docstore_events import ShareCreated
 from docstore_notify.domain.message import SHARE_RECEIVED, Message, safe_filename
-from docstore_notify.domain.message import html_page as _html
-from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.notices import Notice
+from docstore_notify.domain.templating import render_mail
 
 
 def share_received_notice(event: ShareCreated) -> Notice:
@@ -33,16 +31,14 @@ def shared_url(app_url: str) -> str:
 
 
 def render_share_mail(params: dict[str, Any], *, app_url: str = "") -> Message:
+    """The "NAME shared “file” with you" mail (`templates/share_received.*`)."""
     name = safe_filename(str(params.get("name") or "a file"))
     by = safe_filename(str(params.get("by") or "Someone"))
-    edit = params.get("permission") == "edit"
-    subject = f"{by} shared “{name}” with you"
-    lead = f"{by} shared “{name}” with you on DocStore. You can " + (
-        "view it, download it and upload new versions." if edit else "view and download it."
+    return render_mail(
+        "share_received",
+        f"{by} shared “{name}” with you",
+        name=name,
+        by=by,
+        edit=params.get("permission") == "edit",
+        shared_url=shared_url(app_url),
     )
-    url = shared_url(app_url)
-    where = f"Open it from “Shared with me”: {url}" if url else "Open it from “Shared with me” in DocStore."
-    html_where = (
-        f'Open it from <a href="{html.escape(url, quote=True)}">“Shared with me”</a>.' if url else html.escape(where)
-    )
-    return Message(subject, _text([lead, where]), _html(html.escape(subject), [html.escape(lead), html_where]))

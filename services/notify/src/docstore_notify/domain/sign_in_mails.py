@@ -9,15 +9,13 @@ and look at the list of signed-in devices. It holds no link that acts and no tok
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from typing import Any
 
 from docstore_events.devices import NewDeviceSignInDetected
 from docstore_notify.domain.message import SECURITY, Message, safe_filename
-from docstore_notify.domain.message import html_page as _html
-from docstore_notify.domain.message import text_body as _text
 from docstore_notify.domain.notices import Notice
+from docstore_notify.domain.templating import render_mail
 
 NEW_SIGN_IN = "new-sign-in"
 
@@ -51,27 +49,13 @@ def devices_url(app_url: str) -> str:
 
 
 def render_security_mail(params: dict[str, Any], *, app_url: str = "") -> Message:
-    """The message of a `security` notice (today: a new sign-in)."""
-    client = safe_filename(str(params.get("client") or "an unknown client"))
-    address = safe_filename(str(params.get("address") or "an unknown address"))
-    region = safe_filename(str(params.get("region") or ""))
-    when = _when(str(params.get("at") or ""))
-    subject = "New sign-in to DocStore"
-    facts = [
-        f"Client: {client}",
-        f"Address: {address}" + (f" (region {region})" if region else ""),
-        f"Time: {when}",
-    ]
-    lead = "Your DocStore account was just signed in to from a device or address it had not used before."
-    advice = (
-        "If this was you, there is nothing to do. If it was not, change your password now: "
-        "that signs out every device. You can also sign out single devices from your account settings."
+    """The message of a `security` notice (today: a new sign-in; `templates/new_sign_in.*`)."""
+    return render_mail(
+        "new_sign_in",
+        "New sign-in to DocStore",
+        client=safe_filename(str(params.get("client") or "an unknown client")),
+        address=safe_filename(str(params.get("address") or "an unknown address")),
+        region=safe_filename(str(params.get("region") or "")),
+        when=_when(str(params.get("at") or "")),
+        devices_url=devices_url(app_url),
     )
-    url = devices_url(app_url)
-    text_lines = [lead, "\n".join(facts), advice] + ([f"Your devices: {url}"] if url else [])
-    html_lines = [
-        html.escape(lead),
-        "<br>".join(html.escape(fact) for fact in facts),
-        html.escape(advice),
-    ] + ([f'<a href="{html.escape(url, quote=True)}">See your devices</a>'] if url else [])
-    return Message(subject, _text(text_lines), _html(html.escape(subject), html_lines))
