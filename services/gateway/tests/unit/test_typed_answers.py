@@ -82,7 +82,7 @@ def test_no_use_case_nor_page_reads_a_status_code() -> None:
         ),
         (200, {"no": "account"}, Unexpected(200)),
         (421, {"detail": "no region"}, Unexpected(421)),
-        (500, None, Unexpected(500)),
+        (418, None, Unexpected(418)),
     ],
 )
 def test_the_password_checks_answers(status: int, body: Any, expected: object) -> None:
@@ -93,7 +93,7 @@ def test_the_second_steps_and_app_passwords_answers() -> None:
     assert second_factor_answer(answer(200, {"ok": True, "method": "recovery"})) == CodeAccepted("recovery")
     assert second_factor_answer(answer(401)) == second_factor_answer(answer(422)) == Refused()
     assert {type(second_factor_answer(answer(status))) for status in (404, 409, 410)} == {Gone}
-    assert second_factor_answer(answer(503)) == Unexpected(503)
+    assert second_factor_answer(answer(418)) == Unexpected(418)
     accepted = app_password_answer(
         answer(200, {"account_id": "a1", "role": "user", "app_password_id": "apw_1", "scope": "read-only"})
     )
@@ -101,6 +101,14 @@ def test_the_second_steps_and_app_passwords_answers() -> None:
     assert app_password_answer(answer(401)) == Refused()
     assert app_password_answer(answer(421, {"home_region": "ap-southeast-2"})) == HomeElsewhere("ap-southeast-2")
     assert app_password_answer(answer(200, {"account_id": "a1"})) == Unexpected(200)
+
+
+def test_a_failing_accounts_service_is_unavailable_not_unexpected() -> None:
+    """A 5xx from accounts (its database away, a restart) becomes 503 with Retry-After at the edge."""
+    for check in (credentials_answer, second_factor_answer, app_password_answer):
+        for status in (500, 503):
+            with pytest.raises(UpstreamUnavailable):
+                check(answer(status))
 
 
 def test_the_link_routes_answers_and_a_failing_metadata_is_unavailable() -> None:

@@ -303,7 +303,10 @@ async def test_accounts_that_do_not_answer_or_answer_oddly(world: World) -> None
         {"detail": "accounts are unavailable; try again"},
         {"retry-after": "5"},
     )
-    world.upstreams.reply = json_answer(500, {})
+    world.upstreams.reply = json_answer(500, {})  # accounts failing: the same, try again
+    with pytest.raises(AccountsUnavailable):
+        await world.logins.log_in("ada", "pw", address="10.0.0.1")
+    world.upstreams.reply = json_answer(418, {})
     with pytest.raises(AccountsAnsweredUnexpectedly) as odd:
         await world.logins.log_in("ada", "pw", address="10.0.0.1")
     assert answered(odd.value) == (502, {"detail": "accounts answered unexpectedly"}, {})

@@ -51,6 +51,7 @@ def _detail(answer: UpstreamAnswer) -> str | None:
 def credentials_answer(answer: UpstreamAnswer) -> CredentialsAnswer:
     """`POST /internal/credentials/verify`: 200 the account (`mfa_required`), 401 wrong, 421
     `{home_region}` elsewhere, 409 the username lost (its body shown as it is)."""
+    _accounts_failing(answer)
     body = _body(answer)
     try:
         if answer.status == OK:
@@ -71,6 +72,7 @@ def credentials_answer(answer: UpstreamAnswer) -> CredentialsAnswer:
 def second_factor_answer(answer: UpstreamAnswer) -> SecondFactorAnswer:
     """`POST /internal/accounts/{id}/mfa/verify`: 200 accepted; 401 wrong (and 422, a code not even
     shaped like one: wrong all the same); 404, 409, 410 the account or its two-step sign-in is gone."""
+    _accounts_failing(answer)
     if answer.status == OK:
         body = _body(answer)
         return CodeAccepted(str(body.get("method", "totp")) if isinstance(body, dict) else "totp")
@@ -84,6 +86,7 @@ def second_factor_answer(answer: UpstreamAnswer) -> SecondFactorAnswer:
 def app_password_answer(answer: UpstreamAnswer) -> AppPasswordAnswer:
     """`POST /internal/app-passwords/verify`: 200 accepted, 401 (or 422: not shaped like one)
     refused, 421 `{home_region}` elsewhere."""
+    _accounts_failing(answer)
     body = _body(answer)
     try:
         if answer.status == OK:
@@ -102,6 +105,13 @@ def app_password_answer(answer: UpstreamAnswer) -> AppPasswordAnswer:
     except (KeyError, TypeError, AttributeError):
         pass
     return Unexpected(answer.status)
+
+
+def _accounts_failing(answer: UpstreamAnswer) -> None:
+    """A 5xx is accounts failing (its database away, a restart): UpstreamUnavailable, so the
+    client gets 503 with Retry-After and tries again, not 502 as for an answer that makes no sense."""
+    if answer.status >= 500:
+        raise UpstreamUnavailable("accounts")
 
 
 def _link_refusal(answer: UpstreamAnswer) -> LinkMissing | LinkGone | LinkRefused:
