@@ -20,6 +20,7 @@ from docstore_upload.domain.grants import (
     FREE,
     Grant,
     GrantRequest,
+    Reservation,
     StoredBytes,
     check_batch,
     check_batch_item,
@@ -44,8 +45,6 @@ from docstore_upload.service_layer.common import (
     Redirects,
     UploadContext,
     item_outcome,
-    no_reservations,
-    nothing,
 )
 from docstore_upload.service_layer.completion import Completion
 from docstore_upload.service_layer.dedupe import Dedupe
@@ -55,6 +54,14 @@ log = structlog.get_logger(__name__)
 
 Planned = tuple[int, GrantRequest, Grant]
 """A batch item on its way: its index in the request, the request, the grant it would get."""
+
+
+async def no_reservations() -> dict[str, Reservation]:
+    return {}
+
+
+async def nothing() -> None:
+    return None
 
 
 class BatchGrants:
