@@ -8,7 +8,8 @@ or after them: a transaction may be run again, a call to S3 must not.
 
 The use cases, one module each, all built on one `UploadContext` (`bootstrap.upload_use_cases`):
 `grants.Grants` (one grant, resuming parts), `dedupe.Dedupe` and `deltas.Deltas` (bytes the
-account already stores: copied, not sent), `batches` (many grants, many completions at once),
+account already stores: copied, not sent), `batch_grants.BatchGrants` and
+`batch_completion.BatchCompletion` (many grants, many completions at once),
 `completion.Completion` (the one exactly-once completion), `endings.Endings` (abort, reject,
 an account's deletion) and `checks.Checks` (the watcher, sweeps and S3 notifications).
 """
