@@ -26,7 +26,8 @@ from docstore_upload.adapters.quota_client import QuotaClient
 from docstore_upload.adapters.repositories import Repositories, mongo_repositories
 from docstore_upload.adapters.storage import Storage
 from docstore_upload.domain.grants import Limits
-from docstore_upload.service_layer.batches import BatchCompletion, BatchGrants
+from docstore_upload.service_layer.batch_completion import BatchCompletion
+from docstore_upload.service_layer.batch_grants import BatchGrants
 from docstore_upload.service_layer.checks import Checks
 from docstore_upload.service_layer.common import Redirects, UploadContext
 from docstore_upload.service_layer.completion import Completion

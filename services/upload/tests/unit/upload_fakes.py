@@ -16,7 +16,8 @@ from docstore_upload.adapters.sessions import LATE_WRITE_MARGIN
 from docstore_upload.bootstrap import UploadUseCases, upload_use_cases
 from docstore_upload.domain.grants import CurrentDocument, Grant, Limits, Reservation, StoredBytes
 from docstore_upload.domain.sessions import COMPLETED, PENDING, CheckedObject, Session, StoredObject, StoredPart
-from docstore_upload.service_layer.batches import BatchCompletion, BatchGrants
+from docstore_upload.service_layer.batch_completion import BatchCompletion
+from docstore_upload.service_layer.batch_grants import BatchGrants
 from docstore_upload.service_layer.checks import Checks
 from docstore_upload.service_layer.completion import Completion
 from docstore_upload.service_layer.endings import Endings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from docstore_kit import errors
@@ -23,17 +25,24 @@ class MetadataClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
-        """The document if the account may write it (its own, or shared with it to edit), else None."""
+    async def _found(self, path: str) -> dict[str, Any] | None:
+        """GET `path`: its JSON body, None when metadata answers 404; MetadataUnavailable otherwise."""
         try:
-            response = await self.http.get(f"/internal/accounts/{account_id}/documents/{document_id}")
+            response = await self.http.get(path)
         except httpx.HTTPError as error:
             raise MetadataUnavailable(str(error)) from error
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise MetadataUnavailable(f"metadata answered {response.status_code}")
-        body = response.json()
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def document(self, account_id: str, document_id: str) -> CurrentDocument | None:
+        """The document if the account may write it (its own, or shared with it to edit), else None."""
+        body = await self._found(f"/internal/accounts/{account_id}/documents/{document_id}")
+        if body is None:
+            return None
         return CurrentDocument(
             document_id=body["document_id"],
             owner_id=body["owner_id"],
@@ -65,13 +74,7 @@ class MetadataClient:
     async def stored_bytes(self, account_id: str, sha256: str) -> StoredBytes | None:
         """Dedupe: a version of the account's own documents with these bytes, else None (metadata
         searches that account only)."""
-        try:
-            response = await self.http.get(f"/internal/accounts/{account_id}/bytes/{sha256}")
-        except httpx.HTTPError as error:
-            raise MetadataUnavailable(str(error)) from error
-        if response.status_code == 404:
+        body = await self._found(f"/internal/accounts/{account_id}/bytes/{sha256}")
+        if body is None:
             return None
-        if response.status_code != 200:
-            raise MetadataUnavailable(f"metadata answered {response.status_code}")
-        body = response.json()
         return StoredBytes(bucket=body["bucket"], key=body["key"], size=body["size"], sha256=body["sha256"])

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from docstore_upload.bootstrap import Services
-from docstore_upload.service_layer.batches import BatchCompletion, BatchGrants
+from docstore_upload.service_layer.batch_completion import BatchCompletion
+from docstore_upload.service_layer.batch_grants import BatchGrants
 from docstore_upload.service_layer.completion import Completion
 from docstore_upload.service_layer.endings import Endings
 from docstore_upload.service_layer.grants import Grants

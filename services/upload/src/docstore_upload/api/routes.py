@@ -17,9 +17,9 @@ from docstore_kit.text import Text
 from docstore_upload.api.deps import BatchCompletionDep, BatchGrantsDep, CompletionDep, EndingsDep, GrantsDep
 from docstore_upload.domain.delta import MAX_CHUNKS, Chunk
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
-from docstore_upload.domain.multipart import MAX_OBJECT
+from docstore_upload.domain.multipart import MAX_OBJECT, session_layout
 from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
-from docstore_upload.service_layer.common import IssuedGrant, session_layout
+from docstore_upload.service_layer.common import IssuedGrant
 
 MAX_VERSION = 1_000_000_000
 MAX_DECLARED_SIZE = 10**18

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 MIB = 1024 * 1024
 MIN_PART = 5 * MIB  # S3's smallest part (except the last)
@@ -23,3 +25,15 @@ def part_size(size: int, preferred: int) -> int:
 
 def part_count(size: int, part: int) -> int:
     return max(1, math.ceil(size / part))
+
+
+def uniform_layout(size: int, part: int, count: int) -> dict[int, tuple[int, int]]:
+    """(offset, length) of each part of an upload cut into equal parts (the last shorter)."""
+    return {n: ((n - 1) * part, min(part, size - (n - 1) * part)) for n in range(1, count + 1)}
+
+
+def session_layout(row: Mapping[str, Any]) -> dict[int, tuple[int, int]]:
+    """A multipart session's parts as (offset, length): stored for a delta upload, else uniform."""
+    if row.get("layout"):
+        return {int(n): (int(o), int(length)) for n, o, length in row["layout"]}
+    return uniform_layout(row["declared_size"], row["part_size"], row["part_count"])

@@ -8,7 +8,8 @@ or after them: a transaction may be run again, a call to S3 must not.
 
 The use cases, one module each, all built on one `UploadContext` (`bootstrap.upload_use_cases`):
 `grants.Grants` (one grant, resuming parts), `dedupe.Dedupe` and `deltas.Deltas` (bytes the
-account already stores: copied, not sent), `batches` (many grants, many completions at once),
+account already stores: copied, not sent), `batch_grants.BatchGrants` and
+`batch_completion.BatchCompletion` (many grants, many completions at once),
 `completion.Completion` (the one exactly-once completion), `endings.Endings` (abort, reject,
 an account's deletion) and `checks.Checks` (the watcher, sweeps and S3 notifications).
 """
@@ -27,8 +28,7 @@ from docstore_kit.errors import DomainError
 from docstore_messaging.unit_of_work import UnitOfWork
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.errors import CompletionFailed
-from docstore_upload.domain.grants import Grant, Limits, Reservation
-from docstore_upload.domain.sessions import Session, StoredPart
+from docstore_upload.domain.grants import Grant, Limits
 from docstore_upload.domain.signatures import RedirectSigner
 from docstore_upload.service_layer.ports import Documents, ObjectStore, Quota
 
@@ -64,35 +64,6 @@ class IssuedGrant:
     part_count: int | None = None
     copied_bytes: int = 0
     """A delta upload: bytes of the file copied server-side from the previous version."""
-
-
-@dataclass(frozen=True)
-class ResumableParts:
-    """What a resuming client needs: the session, the parts S3 has, fresh URLs for the rest."""
-
-    session: Session
-    stored: list[StoredPart]
-    urls: dict[int, str]
-
-
-def uniform_layout(size: int, part: int, count: int) -> dict[int, tuple[int, int]]:
-    """(offset, length) of each part of an upload cut into equal parts (the last shorter)."""
-    return {n: ((n - 1) * part, min(part, size - (n - 1) * part)) for n in range(1, count + 1)}
-
-
-def session_layout(row: Session) -> dict[int, tuple[int, int]]:
-    """A multipart session's parts as (offset, length): stored for a delta upload, else uniform."""
-    if row.get("layout"):
-        return {int(n): (int(o), int(length)) for n, o, length in row["layout"]}
-    return uniform_layout(row["declared_size"], row["part_size"], row["part_count"])
-
-
-async def no_reservations() -> dict[str, Reservation]:
-    return {}
-
-
-async def nothing() -> None:
-    return None
 
 
 async def item_outcome(work: Coroutine[Any, Any, T]) -> T | DomainError:

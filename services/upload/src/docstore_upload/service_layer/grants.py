@@ -5,7 +5,7 @@ by `parts`). Bytes the account already stores are copied instead (`dedupe`, `del
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,13 +27,22 @@ from docstore_upload.domain.grants import (
     check_reservation,
     new_grant,
 )
-from docstore_upload.domain.multipart import part_count, part_size
-from docstore_upload.domain.sessions import initiated, is_multipart, open_multipart, parts_to_sign
-from docstore_upload.service_layer.common import IssuedGrant, Redirects, ResumableParts, UploadContext, uniform_layout
+from docstore_upload.domain.multipart import part_count, part_size, uniform_layout
+from docstore_upload.domain.sessions import Session, StoredPart, initiated, is_multipart, open_multipart, parts_to_sign
+from docstore_upload.service_layer.common import IssuedGrant, Redirects, UploadContext
 from docstore_upload.service_layer.dedupe import Dedupe
 from docstore_upload.service_layer.deltas import Deltas
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ResumableParts:
+    """What a resuming client needs: the session, the parts S3 has, fresh URLs for the rest."""
+
+    session: Session
+    stored: list[StoredPart]
+    urls: dict[int, str]
 
 
 class Grants:
