@@ -276,17 +276,24 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
     assert loop.time() - started < 10
     assert [(c["kind"], c["name"]) for c in answer["items"]] == [("renamed", "renamed.txt")]
     assert answer["next_cursor"] != body["next_cursor"]
-    # Through the gateway, `next` (a query-only link) resolves against /v1/changes and reads on from there.
-    assert answer["next"].startswith("?")
-    after = (await api.get("/v1/changes" + answer["next"], headers=user.auth)).json()
-    assert after["items"] == [] and after["next_cursor"] == answer["next_cursor"]
+    # Through the gateway, `next` (a query-only link) resolves against /v1/changes and reads on from
+    # there: it keeps `wait`, so it is held until the next change, which is all it answers (an empty
+    # answer here took the whole 20 s wait).
+    assert answer["next"].startswith("?") and "wait=" in answer["next"]
+    started = loop.time()
+    following = asyncio.create_task(api.get("/v1/changes" + answer["next"], headers=user.auth))
+    await api.patch(f"/v1/documents/{done['document_id']}", headers=user.auth, json={"name": "final.txt"})
+    after = (await following).json()
+    assert loop.time() - started < 10
+    assert [(c["kind"], c["name"]) for c in after["items"]] == [("renamed", "final.txt")]
+    assert after["next_cursor"] not in (body["next_cursor"], answer["next_cursor"])
 
     compared = await api.post(
         "/v1/sync/compare",
         headers=user.auth,
         json={
             "files": [
-                {"path": "/s/renamed.txt", "sha256": done["sha256"]},
+                {"path": "/s/final.txt", "sha256": done["sha256"]},
                 {"path": "/elsewhere.txt", "sha256": "0" * 64},
             ]
         },
@@ -296,4 +303,4 @@ async def test_change_feed_long_poll_and_compare(api) -> None:
     await put(api, user, "server-only.txt", b"x")
     await listed(api, user, 2)
     again = (await api.post("/v1/sync/compare", headers=user.auth, json={"files": []})).json()
-    assert sorted(d["path"] for d in again["only_on_server"]) == ["/s/renamed.txt", "/server-only.txt"]
+    assert sorted(d["path"] for d in again["only_on_server"]) == ["/s/final.txt", "/server-only.txt"]
