@@ -9,8 +9,8 @@ import pytest
 from docstore_accounts.domain.accounts import USERNAME
 from docstore_accounts.domain.oidc import (
     Create,
-    Linked,
     LinkByEmail,
+    Linked,
     ProviderIdentity,
     UnverifiedProviderEmail,
     decide,

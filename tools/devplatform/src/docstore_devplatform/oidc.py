@@ -106,3 +106,74 @@ class OidcProvider:
             "ACCOUNTS_OIDC_CLIENT_SECRET": self.client_secret,
             "ACCOUNTS_OIDC_PROVIDER_NAME": PROVIDER_NAME,
         }
+
+
+# --- what the tests do with it: a browser's trip through the provider, with plain HTTP --------------
+
+
+def _cookies(answer: object) -> dict[str, str]:
+    """The cookies an answer sets (name -> value), Secure ones too: a test client speaks plain
+    http to 127.0.0.1, where browsers keep them (a secure context) but httpx's jar does not."""
+    found: dict[str, str] = {}
+    for line in answer.headers.get_list("set-cookie"):  # type: ignore[attr-defined]
+        name, _, rest = line.partition("=")
+        value = rest.split(";", 1)[0]
+        if value and "max-age=0" not in line.lower():
+            found[name.strip()] = value
+    return found
+
+
+def _cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+
+
+def sign_in_at_provider(gateway: str, login: str, *, verify: object = True) -> dict[str, object]:
+    """Start at the gateway, fill the provider's login form with ``login``, and stop where the
+    provider sends the browser back: ``{"callback": URL, "cookies": the gateway's cookies}``."""
+    import re
+
+    import httpx
+
+    with httpx.Client(timeout=30.0, verify=verify) as client:  # type: ignore[arg-type]
+        start = client.get(f"{gateway}/v1/sessions/oidc/start")
+        assert start.status_code == 303, start.text
+        gateway_cookies = _cookies(start)
+        at = start.headers["location"]
+        for _ in range(10):  # the provider's own redirects, its cookies in the client's jar
+            page = client.get(at)
+            if page.status_code in (302, 303):
+                at = str(httpx.URL(at).join(page.headers["location"]))
+                if at.startswith(gateway):
+                    return {"callback": at, "cookies": gateway_cookies}
+                continue
+            form = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+            assert page.status_code == 200 and form, page.text[:500]
+            posted = client.post(
+                str(httpx.URL(at).join(form.group(1))), data={"prompt": "login", "login": login, "password": "any"}
+            )
+            assert posted.status_code in (302, 303), posted.text[:500]
+            at = str(httpx.URL(at).join(posted.headers["location"]))
+            if at.startswith(gateway):
+                return {"callback": at, "cookies": gateway_cookies}
+    raise AssertionError(f"the provider never sent the browser back to {gateway}")
+
+
+def finish_at_gateway(gateway: str, trip: dict[str, object], *, verify: object = True) -> object:
+    """Follow the provider's redirect to the gateway's callback with the browser's cookies; the answer."""
+    import httpx
+
+    cookies = trip["cookies"]
+    assert isinstance(cookies, dict)
+    return httpx.get(str(trip["callback"]), headers=_cookie_header(cookies), timeout=40.0, verify=verify)  # type: ignore[arg-type]
+
+
+def session_after(gateway: str, callback_answer: object, *, verify: object = True) -> object:
+    """What the web app does on load after the callback: spend the refresh cookie for an access token."""
+    import httpx
+
+    return httpx.post(
+        f"{gateway}/v1/sessions/refresh",
+        headers=_cookie_header(_cookies(callback_answer)) | {"Accept": "application/json"},
+        timeout=40.0,
+        verify=verify,  # type: ignore[arg-type]
+    )
