@@ -1,5 +1,5 @@
 // Log in (with the second step when two-step sign-in is on), sign up, and a forgotten password.
-import { api, ApiError, forgetSession, logIn, logInSecondStep, token } from "../api.js";
+import { api, ApiError, apiBase, expectRefreshCookie, forgetSession, logIn, logInSecondStep, token } from "../api.js";
 import { go, session } from "../nav.js";
 import { busy, clear, field, h } from "../ui.js";
 
@@ -65,6 +65,29 @@ export async function loginView(main, params) {
   });
   clear(main, wrap);
   username.focus();
+  offerProvider(form);
+}
+
+/**
+ * "Sign in with <provider>" when the operator configured an OpenID provider (issue 36): a plain link
+ * to the gateway, which sends the browser to the provider and back with a session cookie.
+ */
+async function offerProvider(form) {
+  let provider;
+  try {
+    const answer = await fetch(new URL(`${apiBase()}/v1/sessions/oidc`, location.href), { headers: { Accept: "application/json" } });
+    if (!answer.ok) return;
+    provider = await answer.json();
+  } catch {
+    return; // no provider offered; the password form works as before
+  }
+  const link = h("a", {
+    href: new URL(`${apiBase()}/v1/sessions/oidc/start`, location.href).href,
+    class: "button",
+    id: "oidc-sign-in",
+    onclick: () => expectRefreshCookie(),
+  }, `Sign in with ${provider.name}`);
+  form.insertBefore(h("p", { class: "actions" }, link), form.lastChild);
 }
 
 /**

@@ -11,6 +11,7 @@ from docstore_accounts.domain.oidc import (
     Create,
     LinkByEmail,
     Linked,
+    PasswordSignInOff,
     ProviderIdentity,
     UnverifiedProviderEmail,
     decide,
@@ -68,3 +69,9 @@ def test_candidates_are_valid_distinct_and_go_on_when_the_numbered_ones_are_take
     assert names[:3] == ["ann", "ann-2", "ann-3"]
     assert all(USERNAME.match(name) for name in names)
     assert len(set(names)) > 25  # random suffixes after the numbered ones
+
+
+def test_password_sign_in_off_answers_403_naming_the_provider() -> None:
+    refused = PasswordSignInOff("Example ID")
+    assert refused.status == 403
+    assert "Sign in with Example ID instead" in refused.detail()

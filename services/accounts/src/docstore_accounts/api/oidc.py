@@ -50,7 +50,7 @@ class FinishOut(BaseModel):
 
 
 @router.get("", summary="The configured OpenID provider (404: none)", responses=problem_responses(404))
-async def provider(services: ServicesDep, _oidc: OidcDep, _caller: ServiceCaller) -> ProviderOut:
+async def provider(_caller: ServiceCaller, services: ServicesDep, _oidc: OidcDep) -> ProviderOut:
     settings = services.settings
     return ProviderOut(
         name=settings.oidc_provider_name or "your identity provider", password_sign_in=settings.password_sign_in
@@ -62,7 +62,7 @@ async def provider(services: ServicesDep, _oidc: OidcDep, _caller: ServiceCaller
     summary="Start a sign-in: the provider's authorization URL and the flow's state",
     responses=problem_responses(404),
 )
-async def start(oidc: OidcDep, _caller: ServiceCaller) -> StartOut:
+async def start(_caller: ServiceCaller, oidc: OidcDep) -> StartOut:
     url, state = await oidc.start()
     return StartOut(authorization_url=url, state=state)
 
@@ -72,7 +72,7 @@ async def start(oidc: OidcDep, _caller: ServiceCaller) -> StartOut:
     summary="Finish a sign-in with the provider's code: the account that signs in",
     responses=problem_responses(400, 403, 404, 409),
 )
-async def finish(body: FinishIn, oidc: OidcDep, _caller: ServiceCaller) -> FinishOut:
+async def finish(_caller: ServiceCaller, body: FinishIn, oidc: OidcDep) -> FinishOut:
     signed_in = await oidc.finish(body.state, body.code)
     return FinishOut(
         account_id=signed_in.account_id, username=signed_in.username, role=signed_in.role, how=signed_in.how
