@@ -15,7 +15,7 @@ from docstore_kit.auth import ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.text import Text
 
-router = APIRouter(prefix="/internal/oidc", tags=["internal"])
+router = APIRouter(tags=["internal"])
 
 
 async def _oidc(services: ServicesDep) -> OidcSignIn:
@@ -49,7 +49,7 @@ class FinishOut(BaseModel):
     how: str
 
 
-@router.get("", summary="The configured OpenID provider (404: none)", responses=problem_responses(404))
+@router.get("/internal/oidc", summary="The configured OpenID provider (404: none)", responses=problem_responses(404))
 async def provider(_caller: ServiceCaller, services: ServicesDep, _oidc: OidcDep) -> ProviderOut:
     settings = services.settings
     return ProviderOut(
@@ -68,7 +68,7 @@ async def start(_caller: ServiceCaller, oidc: OidcDep) -> StartOut:
 
 
 @router.post(
-    "/finish",
+    "/internal/oidc/finish",
     summary="Finish a sign-in with the provider's code: the account that signs in",
     responses=problem_responses(400, 403, 404, 409),
 )

@@ -29,7 +29,7 @@ from docstore_gateway.bootstrap import Services
 from docstore_gateway.domain.errors import AccountsUnavailable, UpstreamUnavailable
 from docstore_kit.errors import PROBLEM_JSON
 
-router = APIRouter(prefix="/v1/sessions/oidc", tags=["sessions"])
+router = APIRouter(prefix="/v1", tags=["sessions"])
 
 STATE_COOKIE_PATH = "/v1/sessions/oidc"
 STATE_SECONDS = 600
@@ -45,7 +45,7 @@ async def _accounts(services: Services, method: str, path: str, payload: dict[st
         return await services.upstreams.forward(
             "accounts",
             method,
-            f"internal/oidc{path}",
+            path,
             query="",
             headers={"content-type": "application/json"},
             body=json.dumps(payload or {}).encode() if method == "POST" else b"",
@@ -66,17 +66,17 @@ def _passed_on(answer: Any) -> Response:
     return Response(answer.content, status_code=answer.status, media_type=PROBLEM_JSON, headers=NO_STORE)
 
 
-@router.get("", summary="The OpenID provider people may sign in with (404: none)")
+@router.get("/sessions/oidc", summary="The OpenID provider people may sign in with (404: none)")
 async def provider(services: ServicesDep) -> Response:
-    answer = await _accounts(services, "GET", "")
+    answer = await _accounts(services, "GET", "internal/oidc")
     if not answer.succeeded:
         return _passed_on(answer)
     return Response(answer.content, media_type="application/json")
 
 
-@router.get("/start", summary="Sign in with the OpenID provider: 303 to its sign-in page")
+@router.get("/sessions/oidc/start", summary="Sign in with the OpenID provider: 303 to its sign-in page")
 async def start(services: ServicesDep) -> Response:
-    answer = await _accounts(services, "POST", "/start")
+    answer = await _accounts(services, "POST", "internal/oidc/start")
     if not answer.succeeded:
         return _passed_on(answer)
     flow = answer.json()
@@ -93,7 +93,9 @@ async def start(services: ServicesDep) -> Response:
     return response
 
 
-@router.get("/callback", summary="Where the OpenID provider sends people back: a session, then the web app")
+@router.get(
+    "/sessions/oidc/callback", summary="Where the OpenID provider sends people back: a session, then the web app"
+)
 async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -> Response:
     params = request.query_params
     if params.get("error"):
@@ -107,7 +109,7 @@ async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -
             "This sign-in was not started from this browser, or it took too long. Please sign in again.",
             "oidc-state-mismatch",
         )
-    answer = await _accounts(services, "POST", "/finish", {"state": state, "code": code})
+    answer = await _accounts(services, "POST", "internal/oidc/finish", {"state": state, "code": code})
     if not answer.succeeded:
         refused = _passed_on(answer)
         refused.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
