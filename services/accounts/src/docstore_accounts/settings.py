@@ -76,7 +76,7 @@ class Settings(ServiceSettings):
     """`ACCOUNTS_PASSWORD_SIGN_IN=false`: passwords no longer sign anyone in to the web app or the
     API (403 with a message naming the provider); app passwords keep working for tools."""
 
-    secret_fields = ("replication_secret", "secrets_keys", "oidc_client_secret")
+    secret_fields = ("replication_secret", "secrets_keys")
 
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
@@ -85,6 +85,8 @@ class Settings(ServiceSettings):
     def _no_dev_key_outside_development(self) -> Settings:
         if self.environment != "development" and DEV_SECRETS_KEY in self.secrets_keys:
             raise ValueError("secrets_keys: the development key is refused outside development")
+        if self.environment != "development" and self.oidc_issuer and len(self.oidc_client_secret) < 8:
+            raise ValueError("oidc_client_secret: an OpenID provider is named but its client secret is missing")
         if self.environment != "development" and self.admin_usernames.strip():
             raise ValueError(
                 "admin_usernames: refused outside development (anyone may sign up with a name not yet "
