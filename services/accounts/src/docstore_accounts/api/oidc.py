@@ -58,7 +58,7 @@ async def provider(_caller: ServiceCaller, services: ServicesDep, _oidc: OidcDep
 
 
 @router.post(
-    "/start",
+    "/internal/oidc/start",
     summary="Start a sign-in: the provider's authorization URL and the flow's state",
     responses=problem_responses(404),
 )

@@ -40,7 +40,8 @@ def state_cookie_name(services: Services) -> str:
     return "__Secure-docstore-oidc" if services.settings.session_cookie_secure else "docstore-oidc"
 
 
-async def _accounts(services: Services, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+async def _accounts(path: str, services: Services, method: str = "POST", payload: dict[str, Any] | None = None) -> Any:
+    """Ask the accounts service's internal OpenID Connect route `path`, as the gateway itself."""
     try:
         return await services.upstreams.forward(
             "accounts",
@@ -68,7 +69,7 @@ def _passed_on(answer: Any) -> Response:
 
 @router.get("/sessions/oidc", summary="The OpenID provider people may sign in with (404: none)")
 async def provider(services: ServicesDep) -> Response:
-    answer = await _accounts(services, "GET", "internal/oidc")
+    answer = await _accounts("internal/oidc", services, "GET")
     if not answer.succeeded:
         return _passed_on(answer)
     return Response(answer.content, media_type="application/json")
@@ -76,7 +77,7 @@ async def provider(services: ServicesDep) -> Response:
 
 @router.get("/sessions/oidc/start", summary="Sign in with the OpenID provider: 303 to its sign-in page")
 async def start(services: ServicesDep) -> Response:
-    answer = await _accounts(services, "POST", "internal/oidc/start")
+    answer = await _accounts("internal/oidc/start", services)
     if not answer.succeeded:
         return _passed_on(answer)
     flow = answer.json()
@@ -109,7 +110,7 @@ async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -
             "This sign-in was not started from this browser, or it took too long. Please sign in again.",
             "oidc-state-mismatch",
         )
-    answer = await _accounts(services, "POST", "internal/oidc/finish", {"state": state, "code": code})
+    answer = await _accounts("internal/oidc/finish", services, payload={"state": state, "code": code})
     if not answer.succeeded:
         refused = _passed_on(answer)
         refused.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
