@@ -39,6 +39,11 @@ def test_a_callback_without_the_browsers_state_cookie_is_refused(gateway: str) -
     assert "refresh" not in refused.headers.get("set-cookie", "")  # no session for anyone
     no_cookie = finish_at_gateway(gateway, {"callback": attacker_trip["callback"], "cookies": {}})
     assert no_cookie.status_code == 400
+    # A browser is sent back to the login page, which says why; still no session.
+    as_browser = httpx.get(str(attacker_trip["callback"]), headers={"Accept": "text/html"}, timeout=40)
+    assert as_browser.status_code == 303
+    assert as_browser.headers["location"] == "/#/login?sign_in_error=oidc-state-mismatch"
+    assert "refresh" not in as_browser.headers.get("set-cookie", "")
     # The victim's own trip still works: nothing of the attempt was spent on it.
     assert finish_at_gateway(gateway, victim_trip).status_code == 303
 

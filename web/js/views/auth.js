@@ -33,7 +33,17 @@ async function finishLogin(params) {
   location.hash = `#${nextRoute(params)}`;
 }
 
+/** Why a sign-in through the identity provider came back refused (the gateway names the kind only). */
+const PROVIDER_REFUSALS = {
+  "oidc-state-mismatch": "That sign-in was not started from this browser, or it took too long. Please try again.",
+  "oidc-email-unverified": "Your identity provider did not confirm your e-mail address, so it cannot sign you in here yet. Confirm the address with your provider, or log in with your password.",
+  "oidc-not-configured": "Signing in with an identity provider is not set up on this DocStore.",
+  conflict: "This sign-in could not be completed. Please try again.",
+};
+
 export async function loginView(main, params) {
+  const refusal = params.get("sign_in_error");
+  if (refusal) session.notice = PROVIDER_REFUSALS[refusal] || "Your identity provider did not sign you in. Please try again.";
   const username = h("input", { name: "username", autocomplete: "username", required: true, maxlength: "64", autocapitalize: "none", spellcheck: "false" });
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Log in");

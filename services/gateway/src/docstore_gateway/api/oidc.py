@@ -34,6 +34,10 @@ router = APIRouter(prefix="/v1", tags=["sessions"])
 STATE_COOKIE_PATH = "/v1/sessions/oidc"
 STATE_SECONDS = 600
 AFTER_SIGN_IN = "/#/"
+#: The refusals the login page explains (`web/js/views/auth.js`); any other is "sign-in refused".
+BROWSER_REFUSALS = frozenset(
+    {"oidc-state-mismatch", "oidc-sign-in-refused", "oidc-email-unverified", "oidc-not-configured", "conflict"}
+)
 
 
 def state_cookie_name(services: Services) -> str:
@@ -98,6 +102,22 @@ async def start(services: ServicesDep) -> Response:
     "/sessions/oidc/callback", summary="Where the OpenID provider sends people back: a session, then the web app"
 )
 async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -> Response:
+    """A browser (it asks for HTML) is sent back to the login page with the refusal's kind, which
+    the page says in words; any other client gets the refusal itself (a problem, 400 or 403)."""
+    refused = await _refusal_or_session(request, services, logins)
+    if refused.status_code < 400 or "text/html" not in request.headers.get("accept", ""):
+        return refused
+    try:
+        kind = json.loads(refused.body).get("type", "").rsplit(":", 1)[-1]
+    except (ValueError, AttributeError):
+        kind = ""
+    kind = kind if kind in BROWSER_REFUSALS else "oidc-sign-in-refused"
+    back = RedirectResponse(f"/#/login?sign_in_error={kind}", status_code=status.HTTP_303_SEE_OTHER, headers=NO_STORE)
+    back.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
+    return back
+
+
+async def _refusal_or_session(request: Request, services: Services, logins: Any) -> Response:
     params = request.query_params
     if params.get("error"):
         detail = params.get("error_description") or params["error"]
