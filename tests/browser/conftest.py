@@ -73,12 +73,26 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
     reason = browser_available()
     if reason:
         pytest.skip(reason)
+    from docstore_devplatform import oidc
+    from docstore_devplatform.ports import free_ports
+    from docstore_devplatform.services import SERVICES as ALL_SERVICES
     from docstore_devplatform.services import ServiceProcesses, bucket_for
 
     probes.create_topics(endpoints.kafka_bootstrap, all_topics(PREFIX))
-    processes = ServiceProcesses(endpoints, test_data_dir / "web-system", ports="auto", extra_env=system_env())
+    # The platform's OpenID provider (issue 36), its client redirecting to this system's gateway.
+    ports = dict(zip(ALL_SERVICES, free_ports(len(ALL_SERVICES)), strict=True))
+    provider = None
+    env = system_env()
+    if oidc.installed():
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        provider = oidc.OidcProvider(test_data_dir / "web-system", free_ports(1)[0], oidc.callback_urls([gateway]))
+        provider.launch()
+        env |= provider.service_env()
+    processes = ServiceProcesses(endpoints, test_data_dir / "web-system", ports=ports, extra_env=env)
     try:
         urls = processes.start()
+        if provider:
+            provider.wait_ready()
         yield WebSystem(
             urls=urls,
             processes=processes,
@@ -87,6 +101,8 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
         )
     finally:
         processes.stop()
+        if provider:
+            provider.stop()
 
 
 @pytest.fixture

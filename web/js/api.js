@@ -68,6 +68,14 @@ export function mayRefresh() {
   return localStorage.getItem(HINT_KEY) === "1";
 }
 
+/**
+ * A sign-in that ends in a redirect (OpenID Connect: the gateway sets the refresh cookie on its
+ * callback): when the page loads again, it may spend that cookie for an access token.
+ */
+export function expectRefreshCookie() {
+  localStorage.setItem(HINT_KEY, "1");
+}
+
 // Tabs tell each other about a logout, so every tab of this browser goes to the login page at once.
 const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
 let onLoggedOut = () => {};

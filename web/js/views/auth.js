@@ -1,5 +1,5 @@
 // Log in (with the second step when two-step sign-in is on), sign up, and a forgotten password.
-import { api, ApiError, forgetSession, logIn, logInSecondStep, token } from "../api.js";
+import { api, ApiError, apiBase, expectRefreshCookie, forgetSession, logIn, logInSecondStep, token } from "../api.js";
 import { go, session } from "../nav.js";
 import { busy, clear, field, h } from "../ui.js";
 
@@ -33,7 +33,17 @@ async function finishLogin(params) {
   location.hash = `#${nextRoute(params)}`;
 }
 
+/** Why a sign-in through the identity provider came back refused (the gateway names the kind only). */
+const PROVIDER_REFUSALS = {
+  "oidc-state-mismatch": "That sign-in was not started from this browser, or it took too long. Please try again.",
+  "oidc-email-unverified": "Your identity provider did not confirm your e-mail address, so it cannot sign you in here yet. Confirm the address with your provider, or log in with your password.",
+  "oidc-not-configured": "Signing in with an identity provider is not set up on this DocStore.",
+  conflict: "This sign-in could not be completed. Please try again.",
+};
+
 export async function loginView(main, params) {
+  const refusal = params.get("sign_in_error");
+  if (refusal) session.notice = PROVIDER_REFUSALS[refusal] || "Your identity provider did not sign you in. Please try again.";
   const username = h("input", { name: "username", autocomplete: "username", required: true, maxlength: "64", autocapitalize: "none", spellcheck: "false" });
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Log in");
@@ -65,6 +75,29 @@ export async function loginView(main, params) {
   });
   clear(main, wrap);
   username.focus();
+  offerProvider(form);
+}
+
+/**
+ * "Sign in with <provider>" when the operator configured an OpenID provider (issue 36): a plain link
+ * to the gateway, which sends the browser to the provider and back with a session cookie.
+ */
+async function offerProvider(form) {
+  let provider;
+  try {
+    const answer = await fetch(new URL(`${apiBase()}/v1/sessions/oidc`, location.href), { headers: { Accept: "application/json" } });
+    if (!answer.ok) return;
+    provider = await answer.json();
+  } catch {
+    return; // no provider offered; the password form works as before
+  }
+  const link = h("a", {
+    href: new URL(`${apiBase()}/v1/sessions/oidc/start`, location.href).href,
+    class: "button",
+    id: "oidc-sign-in",
+    onclick: () => expectRefreshCookie(),
+  }, `Sign in with ${provider.name}`);
+  form.insertBefore(h("p", { class: "actions" }, link), form.lastChild);
 }
 
 /**

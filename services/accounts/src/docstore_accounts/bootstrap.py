@@ -16,8 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from docstore_accounts.adapters.account_mail import NotifyMailer
 from docstore_accounts.adapters.app_passwords import AppPasswordRepository, app_password_repositories
 from docstore_accounts.adapters.audit_log import AuditLog, AuditRepositories, audit_repositories
-from docstore_accounts.adapters.credentials import credential_repositories, ensure_credential_indexes
+from docstore_accounts.adapters.credentials import EmailClaims, credential_repositories, ensure_credential_indexes
 from docstore_accounts.adapters.metadata_client import MetadataAccess
+from docstore_accounts.adapters.oidc import OidcFlows, OidcLinks, Provider
 from docstore_accounts.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_accounts.adapters.repositories import Repositories, ensure_indexes, repositories
 from docstore_accounts.domain.credentials import SecretBox, parse_keys
@@ -25,6 +26,7 @@ from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_accounts.service_layer.accounts import Accounts
 from docstore_accounts.service_layer.app_passwords import AppPasswords
 from docstore_accounts.service_layer.audit import AuditTrail
+from docstore_accounts.service_layer.oidc import OidcSignIn
 from docstore_accounts.settings import Settings
 from docstore_events import AccountCreated, AccountPlanChanged
 from docstore_events.base import Event
@@ -33,6 +35,9 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
+
+OIDC_CALLBACK_PATH = "/v1/sessions/oidc/callback"
+"""Where the provider sends people back: the gateway's callback (`services/gateway`, `api/oidc.py`)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Services:
     """The outbox check: events quota and notify never applied are published again (issue 32)."""
     audit: AuditTrail
     """The audit trail (its own unit of work and collections; README "Audit trail")."""
+    oidc: OidcSignIn | None = None
+    """Sign-in with the OpenID provider of the settings (None: none configured)."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
@@ -63,6 +70,8 @@ class Services:
         await AppPasswordRepository(db).ensure_indexes()
         await self.audit.reads.ensure_indexes()
         self.runtime.background("accounts-audit-retention", self.audit.run_purge)
+        await OidcFlows(db).ensure_indexes()
+        await OidcLinks(db).ensure_indexes()
         self.runtime.background("accounts-replication-relay", self.replication_relay.run)
         self.runtime.background("accounts-notices", self.account_security.run_notices)
         if self.settings.consistency_period_seconds > 0:
@@ -92,7 +101,18 @@ def bootstrap(settings: Settings) -> Services:
         end_access=metadata.end,
     )
     passwords = app_password_repositories(db)
+    oidc = None
+    if settings.oidc_enabled():
+        provider = Provider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            settings.oidc_client_secret,
+            f"{settings.gateway_url.rstrip('/')}{OIDC_CALLBACK_PATH}",
+            httpx.AsyncClient(timeout=10.0),
+        )
+        oidc = OidcSignIn(provider, OidcFlows(db), OidcLinks(db), EmailClaims(db), accounts, settings.role_of)
     return Services(
+        oidc=oidc,
         settings=settings,
         runtime=runtime,
         uow=uow,

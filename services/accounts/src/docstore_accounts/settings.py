@@ -70,12 +70,29 @@ class Settings(ServiceSettings):
     local system); refused outside it, where anyone could sign up with a configured name not yet
     taken. Name admins by account id instead."""
 
+    oidc_issuer: str = ""
+    """`ACCOUNTS_OIDC_ISSUER`: the OpenID provider people may sign in with (its issuer URL; the
+    discovery document is read from `<issuer>/.well-known/openid-configuration`). Empty: none."""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    """This DocStore's client at the provider (`client_secret_basic`)."""
+    oidc_provider_name: str = ""
+    """What the sign-in button says: "Sign in with <name>"."""
+    password_sign_in: bool = True
+    """`ACCOUNTS_PASSWORD_SIGN_IN=false`: passwords no longer sign anyone in to the web app or the
+    API (403 with a message naming the provider); app passwords keep working for tools."""
+
     secret_fields = ("replication_secret", "secrets_keys")
+
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @model_validator(mode="after")
     def _no_dev_key_outside_development(self) -> Settings:
         if self.environment != "development" and DEV_SECRETS_KEY in self.secrets_keys:
             raise ValueError("secrets_keys: the development key is refused outside development")
+        if self.environment != "development" and self.oidc_issuer and len(self.oidc_client_secret) < 8:
+            raise ValueError("oidc_client_secret: an OpenID provider is named but its client secret is missing")
         if self.environment != "development" and self.admin_usernames.strip():
             raise ValueError(
                 "admin_usernames: refused outside development (anyone may sign up with a name not yet "

@@ -18,6 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from docstore_gateway.api.account_sessions import router as account_sessions_router
 from docstore_gateway.api.edge import install_edge
 from docstore_gateway.api.errors import install_error_handler
+from docstore_gateway.api.oidc import router as oidc_router
 from docstore_gateway.api.openapi import install_docs
 from docstore_gateway.api.routes import router
 from docstore_gateway.api.share_page import router as share_page_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
     )
     install_error_handler(app)
     install_edge(app, settings)
+    app.include_router(oidc_router)  # sign-in with OpenID Connect (before `router`, as the next one)
     app.include_router(account_sessions_router)  # before `router`, whose last route forwards any /v1 path
     app.include_router(router)
     app.include_router(share_page_router)  # /s/{token}: public share links' pages

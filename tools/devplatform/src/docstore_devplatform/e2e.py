@@ -107,6 +107,9 @@ class System:
     otlp_endpoint: str = ""
     ca_file: str = ""
     """In TLS mode (``DOCSTORE_E2E_TLS``) the local CA that signed the gateway's certificate; else empty."""
+    oidc_env: dict[str, str] | None = None
+    """The accounts services' settings of the run's OpenID provider (docstore_devplatform.oidc);
+    None when it is not installed (its tests skip)."""
 
     @property
     def gateway(self) -> str:
@@ -144,10 +147,19 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
     Both regions export their spans to one local OTLP receiver (`System.traces`). In TLS mode
     (`e2e_tls`) this process trusts the local CA and nothing else (``SSL_CERT_FILE``) while the
     system runs."""
+    from docstore_devplatform import oidc
+    from docstore_devplatform.ports import free_ports
     from docstore_devplatform.services import ServiceProcesses, region_wiring
     from docstore_devplatform.traces import TRACES_FILE, TraceReceiver, otlp_env
 
     tls = e2e_tls(test_data_dir)
+    # The OpenID provider (one Node.js process) comes up while the services do; both regions' gateways
+    # are its client's redirect URIs.
+    provider = None
+    if oidc.installed():
+        gateways = oidc.callback_urls(urls["gateway"] for urls in region_urls.values())
+        provider = oidc.OidcProvider(test_data_dir / "system", free_ports(1)[0], gateways)
+        provider.launch()
     saved_trust = os.environ.get("SSL_CERT_FILE")
     if tls:
         os.environ["SSL_CERT_FILE"] = str(tls.ca_file)  # httpx, Python's ssl (and so every test's client)
@@ -155,6 +167,7 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
     # Spans leave every 200 ms, so a test waiting for a trace is not held up by the 5 s default.
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_A, primary=REGION_A)
     env |= otlp_env(receiver.endpoint, schedule_delay_ms=200)
+    env |= provider.service_env() if provider else {}
     processes = ServiceProcesses(
         endpoints,
         test_data_dir / "system",
@@ -165,6 +178,8 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
     )
     try:
         urls = processes.start()
+        if provider:
+            provider.wait_ready()
         provision_admin(urls["gateway"], processes)
         yield System(
             urls=urls,
@@ -173,9 +188,12 @@ def system(endpoints, test_data_dir: Path, region_urls) -> Iterator[System]:
             traces=receiver.path,
             otlp_endpoint=receiver.endpoint,
             ca_file=str(tls.ca_file) if tls else "",
+            oidc_env=provider.service_env() if provider else None,
         )
     finally:
         processes.stop()
+        if provider:
+            provider.stop()
         receiver.stop()
         if tls:
             if saved_trust is None:
@@ -212,6 +230,7 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_B, primary=REGION_A)
     if system.otlp_endpoint:
         env |= otlp_env(system.otlp_endpoint, schedule_delay_ms=200)
+    env |= system.oidc_env or {}
     processes = ServiceProcesses(
         endpoints,
         test_data_dir / REGION_B,

@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from docstore_devplatform import oidc
 from docstore_devplatform.launch import KAFKA_LOG_BUCKET, BrokerStorage
 from docstore_devplatform.ports import HOST, free_ports
 from docstore_devplatform.procs import ManagedProcess, install_cleanup
@@ -113,6 +114,7 @@ def supervise(config: PlatformConfig) -> int:
     servers: Servers | None = None
     regions: list[ServiceProcesses] = []
     receivers: list[TraceReceiver] = []
+    providers: list[oidc.OidcProvider] = []
     try:
         names = [config.region] + ([config.region_b] if config.region_b else [])
         topics, warning = load_topics([topic_prefix_for(name, config.region) for name in names])
@@ -147,6 +149,16 @@ def supervise(config: PlatformConfig) -> int:
         state.progress(f"OTLP receiver {receiver.endpoint}, spans in {receiver.path}")
         ports = _region_ports(config, names)
         urls_by_region = {name: service_urls(ports[name], tls=tls is not None) for name in names}
+        provider_env: dict[str, str] = {}
+        if oidc.installed():
+            gateways = oidc.callback_urls(urls["gateway"] for urls in urls_by_region.values() if "gateway" in urls)
+            port = oidc.FIXED_PORT if config.ports == "fixed" else free_ports(1)[0]
+            provider = oidc.OidcProvider(data_dir, port, gateways).start()
+            providers.append(provider)
+            provider_env = provider.service_env()
+            state.progress(f"OpenID provider {provider.issuer}")
+        else:
+            state.progress("warning: oidc-provider not installed (scripts/bootstrap); no OpenID sign-in")
         for index, name in enumerate(names):
             state.progress(f"starting services of {name}: {', '.join(config.services)}")
             processes = ServiceProcesses(
@@ -156,7 +168,10 @@ def supervise(config: PlatformConfig) -> int:
                 ports=ports[name],
                 names=config.services,
                 app=config.app,
-                extra_env=region_wiring(urls_by_region, name, primary=config.region) | tracing_env | config.extra_env,
+                extra_env=region_wiring(urls_by_region, name, primary=config.region)
+                | tracing_env
+                | provider_env
+                | config.extra_env,
                 tls=tls,
             )
             regions.append(processes)
@@ -204,6 +219,8 @@ def supervise(config: PlatformConfig) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for processes in reversed(regions):
             processes.stop()
+        for provider in providers:
+            provider.stop()
         if servers is not None:
             servers.stop()
         for receiver in receivers:

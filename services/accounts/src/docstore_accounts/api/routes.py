@@ -26,6 +26,7 @@ from docstore_accounts.api.schemas import (
     SignupIn,
     UsernamePath,
 )
+from docstore_accounts.domain.oidc import PasswordSignInOff
 from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 
@@ -78,7 +79,9 @@ async def verify_credentials(
     """200 with the account, `mfa_required` and `email_verified`; 401 for wrong credentials; 421
     `{detail, home_region}` when the username's home is another region (log in there); 409
     `{detail, code: "username_conflict", winner_region}` when the account lost its username to a
-    simultaneous sign-up elsewhere."""
+    simultaneous sign-up elsewhere; 403 when the operator turned password sign-in off."""
+    if not settings.password_sign_in:
+        raise PasswordSignInOff(settings.oidc_provider_name)
     account = await accounts.authenticate(body.username, body.password)
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")

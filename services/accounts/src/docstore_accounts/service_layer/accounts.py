@@ -21,6 +21,7 @@ from docstore_accounts.domain.accounts import (
     UsernameLost,
     burn_verification,
     new_account,
+    new_account_id,
     normalise_username,
     password_matches,
     replica_state,
@@ -111,6 +112,45 @@ class Accounts:
                 "version": 1,
             }
             await tx.repos.replication.enqueue(account.id, state)
+            tx.after_commit(self.replication_written)
+
+        await self.uow.run(work)
+        return account
+
+    async def sign_up_verified(
+        self, *, username: str, email: str, plan: str, also: Callable[[Tx, Account], Awaitable[None]]
+    ) -> Account:
+        """An account whose address someone else vouched for (an OpenID provider's verified
+        e-mail): no password (password sign-in never matches it), the address verified, and
+        `also(tx, account)` (the address's claim, the provider link) in the same transaction.
+        `UsernameTaken` when the name is held here by anyone."""
+        account = Account(
+            id=new_account_id(),
+            username=normalise_username(username),
+            email=email.strip(),
+            plan=plan,
+            home_region=self.region,
+            password_hash="",
+            created_at=datetime.now(UTC),
+        )
+
+        async def work(tx: Tx) -> None:
+            await tx.repos.replicas.claim_new(account.username, account.id, self.region)
+            await tx.repos.accounts.add(account)
+            await tx.repos.accounts.update(account.id, {"email_verified": True})
+            tx.emit(
+                AccountCreated(
+                    account_id=account.id,
+                    username=account.username,
+                    email=account.email,
+                    plan=cast(Any, plan),
+                    home_region=account.home_region,
+                    email_verified=True,
+                )
+            )
+            await also(tx, account)
+            state = {"username": account.username, "home_region": self.region, "plan": plan, "status": "active"}
+            await tx.repos.replication.enqueue(account.id, state | {"version": 1})
             tx.after_commit(self.replication_written)
 
         await self.uow.run(work)

@@ -23,6 +23,7 @@ from docstore_gateway.domain.answers import (
     LinkShown,
     NameLost,
     PasswordAccepted,
+    PasswordsOff,
     RedeemAnswer,
     Refused,
     SecondFactorAnswer,
@@ -33,6 +34,7 @@ from docstore_gateway.domain.app_passwords import AppPasswordCaller
 from docstore_gateway.domain.errors import UpstreamUnavailable
 
 OK, UNAUTHORIZED, NOT_FOUND, CONFLICT, GONE, MISDIRECTED, UNPROCESSABLE = 200, 401, 404, 409, 410, 421, 422
+FORBIDDEN = 403
 
 
 def _body(answer: UpstreamAnswer) -> Any:
@@ -64,6 +66,8 @@ def credentials_answer(answer: UpstreamAnswer) -> CredentialsAnswer:
             return HomeElsewhere(str(body["home_region"]))
         if answer.status == CONFLICT and body is not None:
             return NameLost(body)
+        if answer.status == FORBIDDEN and isinstance(body, dict) and body.get("detail"):
+            return PasswordsOff(body)
     except (KeyError, TypeError, AttributeError):
         pass
     return Unexpected(answer.status)

@@ -75,7 +75,15 @@ class NameLost:
     answer: Any
 
 
-CredentialsAnswer = PasswordAccepted | Refused | HomeElsewhere | NameLost | Unexpected
+@dataclass(frozen=True)
+class PasswordsOff:
+    """The operator turned password sign-in off (issue 36, OpenID Connect); `answer` is the accounts
+    service's own body (its message names the provider to use), shown as it is."""
+
+    answer: Any
+
+
+CredentialsAnswer = PasswordAccepted | Refused | HomeElsewhere | NameLost | PasswordsOff | Unexpected
 
 
 # --- the login's second step --------------------------------------------------------------------

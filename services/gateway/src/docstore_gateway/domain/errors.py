@@ -182,6 +182,21 @@ class UsernameLost(GatewayError):
         return self.answer
 
 
+class PasswordSignInOff(GatewayError):
+    """The operator turned password sign-in off (403): the accounts service's answer, as it put it."""
+
+    status = 403
+    problem = "password-sign-in-off"
+    title = "Password sign-in is off"
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__("password-sign-in-off")
+        self.answer = answer
+
+    def body(self) -> Any:
+        return self.answer
+
+
 class AccountElsewhere(GatewayError):
     """The account's home is another region: 307 (method and body kept) to the same canonical
     path and query at that region's gateway, with a machine-readable body."""

@@ -17,13 +17,22 @@ from datetime import UTC, datetime, timedelta
 from docstore_events.activity import SessionEnded as SessionEndedEvent
 from docstore_events.activity import SessionEndReason
 from docstore_events.devices import NewDeviceSignInDetected
-from docstore_gateway.domain.answers import CodeAccepted, Gone, HomeElsewhere, NameLost, PasswordAccepted, Refused
+from docstore_gateway.domain.answers import (
+    CodeAccepted,
+    Gone,
+    HomeElsewhere,
+    NameLost,
+    PasswordAccepted,
+    PasswordsOff,
+    Refused,
+)
 from docstore_gateway.domain.devices import Device, client_of, device_key, is_new_sign_in
 from docstore_gateway.domain.errors import (
     AccountsAnsweredUnexpectedly,
     AccountsUnavailable,
     MfaRequired,
     MfaTicketRefused,
+    PasswordSignInOff,
     SessionEnded,
     SignedOut,
     Throttled,
@@ -189,6 +198,8 @@ class Logins:
                 raise self.authenticator.regions.send_home(region, _target(LOGIN_PATH, query))
             case NameLost(answer=lost):  # say so, as the accounts service put it
                 raise UsernameLost(lost)
+            case PasswordsOff(answer=off):  # the operator turned passwords off (OpenID Connect only)
+                raise PasswordSignInOff(off)
             case _:
                 raise AccountsAnsweredUnexpectedly()
         if mfa_required:
