@@ -104,11 +104,11 @@ async def start(services: ServicesDep) -> Response:
 async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -> Response:
     """A browser (it asks for HTML) is sent back to the login page with the refusal's kind, which
     the page says in words; any other client gets the refusal itself (a problem, 400 or 403)."""
-    refused = await _refusal_or_session(request, services, logins)
-    if refused.status_code < 400 or "text/html" not in request.headers.get("accept", ""):
-        return refused
+    response, refused = await _refusal_or_session(request, services, logins)
+    if not refused or "text/html" not in request.headers.get("accept", ""):
+        return response
     try:
-        kind = json.loads(refused.body).get("type", "").rsplit(":", 1)[-1]
+        kind = json.loads(bytes(response.body)).get("type", "").rsplit(":", 1)[-1]
     except (ValueError, AttributeError):
         kind = ""
     kind = kind if kind in BROWSER_REFUSALS else "oidc-sign-in-refused"
@@ -117,11 +117,14 @@ async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -
     return back
 
 
-async def _refusal_or_session(request: Request, services: Services, logins: Any) -> Response:
+async def _refusal_or_session(request: Request, services: Services, logins: Any) -> tuple[Response, bool]:
+    """The session (and False), or the refusal (and True)."""
     params = request.query_params
     if params.get("error"):
         detail = params.get("error_description") or params["error"]
-        return _problem(400, f"The identity provider did not sign you in ({detail[:200]}).", "oidc-sign-in-refused")
+        return _problem(
+            400, f"The identity provider did not sign you in ({detail[:200]}).", "oidc-sign-in-refused"
+        ), True
     state, code = params.get("state") or "", params.get("code") or ""
     cookie = request.cookies.get(state_cookie_name(services)) or ""
     if not state or not code or not cookie or not hmac.compare_digest(state.encode(), cookie.encode()):
@@ -129,12 +132,12 @@ async def _refusal_or_session(request: Request, services: Services, logins: Any)
             400,
             "This sign-in was not started from this browser, or it took too long. Please sign in again.",
             "oidc-state-mismatch",
-        )
+        ), True
     answer = await _accounts("internal/oidc/finish", services, payload={"state": state, "code": code})
     if not answer.succeeded:
         refused = _passed_on(answer)
         refused.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
-        return refused
+        return refused, True
     who = answer.json()
     # The same session as after a password: `Logins` issues it and records the device.
     issued = await logins._start(  # noqa: SLF001 - the one entry to a session whose check passed elsewhere
@@ -146,4 +149,4 @@ async def _refusal_or_session(request: Request, services: Services, logins: Any)
     response = RedirectResponse(AFTER_SIGN_IN, status_code=status.HTTP_303_SEE_OTHER, headers=NO_STORE)
     _set_refresh_cookie(response, services.settings, issued)
     response.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
-    return response
+    return response, False
