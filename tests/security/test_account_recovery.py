@@ -151,25 +151,23 @@ async def _no_secret_anywhere(
     for secret in secrets:
         assert secret not in text, "a secret reached a log line"
 
-    # Events (what Kafka carries) and the audit records made of them.
+    # Events (what Kafka carries) and the audit records made of them (the trail is accounts').
     client, db = metadata_db(endpoints)
+    identity_client, identity_db = accounts_db(endpoints)
     try:
 
         async def recorded() -> list[dict[str, Any]] | None:
-            rows = await db["audit_log"].find({"account_id": user.account_id}).to_list(None)
+            rows = await identity_db["audit_log"].find({"account_id": user.account_id}).to_list(None)
             actions = {row["action"] for row in rows}
             wanted = {"account.mfa-changed", "account.password-changed", "account.sessions-revoked"}
             return rows if wanted <= actions else None
 
         records = await eventually(recorded, timeout=120, interval=0.5)
         outbox = await db["outbox"].find({}).to_list(None)
-        identity_client, identity_db = accounts_db(endpoints)
-        try:
-            outbox += await identity_db["outbox"].find({}).to_list(None)
-        finally:
-            await identity_client.close()
+        outbox += await identity_db["outbox"].find({}).to_list(None)
         everything = json.dumps(records, default=str) + " ".join(str(row.get("value")) for row in outbox)
     finally:
         await client.close()
+        await identity_client.close()
     for secret in secrets:
         assert secret not in everything, "a secret reached an event or an audit record"

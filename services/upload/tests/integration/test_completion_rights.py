@@ -562,3 +562,26 @@ async def test_a_batch_item_asked_for_as_a_pinned_put_completes_from_s3s_checksu
         [event] = await system.completed_events(granted["upload_id"])
         assert event.key == granted["key"] and event.size == len(data)
         assert await system.read(granted["key"]) == data
+
+
+async def test_a_completion_the_watcher_finds_carries_the_origin_of_the_grant(start: Callable[..., Any]) -> None:
+    """The watcher (or an S3 notification) may finish an upload before its client asks: the
+    `upload.completed` it writes still names the address and browser that asked for the upload,
+    which the audit trail shows (tests/browser/test_activity.py met this race in CI)."""
+    owner = account()
+    async with start(watch_interval=0.2) as system, system.api(owner) as api:
+        api.headers.update({"X-DocStore-Client-Address": "203.0.113.7", "User-Agent": "OriginTest/1.0"})
+        upload = await grant(api, 5, expires_in=60)
+        assert (await post_form(upload["form"], b"hello")).status_code == 201
+
+        async def completed_rows() -> list[dict[str, Any]]:
+            rows = (
+                await system.upload.state.services.runtime.db["outbox"]
+                .find({"headers.ce_type": f"docstore.{UploadCompleted.type}"})
+                .to_list(None)
+            )
+            return [r for r in rows if decode(r["headers"], r["value"]).data.upload_id == upload["upload_id"]]
+
+        [row] = await eventually(completed_rows, timeout=60)
+        assert row["headers"]["ce_clientaddress"] == "203.0.113.7"
+        assert row["headers"]["ce_useragent"] == "OriginTest/1.0"

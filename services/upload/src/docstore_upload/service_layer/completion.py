@@ -20,6 +20,7 @@ import structlog
 
 from docstore_kit.errors import DomainError
 from docstore_messaging.faults import crashpoint
+from docstore_messaging.origin import kept_origin
 from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
 from docstore_upload.domain.consistency import completed_event_id
@@ -134,7 +135,8 @@ class Completion:
         if already_completed(row):
             return row
         stored = await self.read_back(row)
-        await self.context.uow.run(lambda tx: self.record(tx, row, stored))
+        with kept_origin(row.get("origin")):  # a watcher's completion: the grant request's origin
+            await self.context.uow.run(lambda tx: self.record(tx, row, stored))
         if row.get("staging_key"):
             # Off the caller's path: if it fails or the process dies, the late-write sweep deletes it.
             self.context.in_background(self.context.storage.delete(row["staging_key"]))
