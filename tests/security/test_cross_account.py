@@ -31,6 +31,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NOT_CALLED = {
     "DELETE /v1/account": "deletes the caller's own account; no id to substitute",
     "DELETE /v1/sessions/current": "logs the caller out; no id to substitute",
+    "GET /v1/sessions/oidc/start": "starts a sign-in of one's own at the OpenID provider (303 there); no id to "
+    "substitute (tests/security/test_oidc.py attacks the callback)",
     "DELETE /v1/account/sessions": "ends the caller's own sessions (every one, or all but this one); no id "
     "to substitute (another account's session ids: DELETE /v1/account/sessions/{session_id}, a 404)",
 }

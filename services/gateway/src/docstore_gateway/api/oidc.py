@@ -27,7 +27,7 @@ from docstore_gateway.api.deps import LoginsDep, ServicesDep
 from docstore_gateway.api.routes import NO_STORE, _set_refresh_cookie, client_address
 from docstore_gateway.bootstrap import Services
 from docstore_gateway.domain.errors import AccountsUnavailable, UpstreamUnavailable
-from docstore_kit.errors import PROBLEM_JSON
+from docstore_kit.errors import PROBLEM_JSON, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
@@ -71,7 +71,11 @@ def _passed_on(answer: Any) -> Response:
     return Response(answer.content, status_code=answer.status, media_type=PROBLEM_JSON, headers=NO_STORE)
 
 
-@router.get("/sessions/oidc", summary="The OpenID provider people may sign in with (404: none)")
+@router.get(
+    "/sessions/oidc",
+    summary="The OpenID provider people may sign in with (404: none)",
+    responses=problem_responses(404, 503),
+)
 async def provider(services: ServicesDep) -> Response:
     answer = await _accounts("internal/oidc", services, "GET")
     if not answer.succeeded:
@@ -79,7 +83,11 @@ async def provider(services: ServicesDep) -> Response:
     return Response(answer.content, media_type="application/json")
 
 
-@router.get("/sessions/oidc/start", summary="Sign in with the OpenID provider: 303 to its sign-in page")
+@router.get(
+    "/sessions/oidc/start",
+    summary="Sign in with the OpenID provider: 303 to its sign-in page",
+    responses=problem_responses(404, 503),
+)
 async def start(services: ServicesDep) -> Response:
     answer = await _accounts("internal/oidc/start", services)
     if not answer.succeeded:
@@ -99,7 +107,9 @@ async def start(services: ServicesDep) -> Response:
 
 
 @router.get(
-    "/sessions/oidc/callback", summary="Where the OpenID provider sends people back: a session, then the web app"
+    "/sessions/oidc/callback",
+    summary="Where the OpenID provider sends people back: a session, then the web app",
+    responses=problem_responses(400, 403, 503),
 )
 async def callback(request: Request, services: ServicesDep, logins: LoginsDep) -> Response:
     """A browser (it asks for HTML) is sent back to the login page with the refusal's kind, which
