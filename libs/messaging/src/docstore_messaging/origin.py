@@ -91,26 +91,13 @@ def request_origin(origin: RequestOrigin | None) -> Iterator[None]:
         current_origin.reset(token)
 
 
-def origin_to_keep() -> dict[str, str]:
-    """The current origin as a small document, kept with work that finishes later (an upload's
-    session): the event written then carries the origin of the request that began it."""
-    origin = current_origin.get()
-    if origin is None:
-        return {}
-    found = {"client_address": origin.client_address, "user_agent": origin.user_agent}
-    return {name: value for name, value in found.items() if value}
-
-
 @contextmanager
 def kept_origin(kept: Mapping[str, str] | None) -> Iterator[None]:
-    """Make an origin kept by `origin_to_keep` current for the block, unless a request's own is
-    (the client finishing its upload itself is the better witness)."""
+    """Make an origin kept with work that finishes later (an upload's session holds the
+    `origin_headers()` of the request that began it) current for the block, unless a request's
+    own is (the client finishing its upload itself is the better witness)."""
     if current_origin.get() is not None or not kept:
         yield
         return
-    origin = RequestOrigin(
-        client_address=_clean(kept.get("client_address"), MAX_ADDRESS_CHARS),
-        user_agent=_clean(kept.get("user_agent"), MAX_USER_AGENT_CHARS),
-    )
-    with request_origin(origin):
+    with request_origin(origin_of(kept)):
         yield

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 from docstore_kit.errors import DomainError
-from docstore_messaging.origin import origin_to_keep
+from docstore_messaging.origin import origin_headers
 from docstore_messaging.tracing import current_traceparent
 from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
@@ -205,7 +205,7 @@ class BatchGrants:
                 "batch": True,
                 "next_check_at": now + BATCH_CLIENT_GRACE,
                 "traceparent": current_traceparent(),
-                "origin": origin_to_keep(),
+                "origin": origin_headers(),
             }
             await tx.repos.sessions.add_many(
                 [

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from docstore_messaging.origin import origin_to_keep
+from docstore_messaging.origin import origin_headers
 from docstore_messaging.tracing import current_traceparent
 from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
@@ -67,7 +67,7 @@ class Dedupe:
         extra: dict[str, Any] = {
             "actor_id": account_id,
             "traceparent": current_traceparent(),
-            "origin": origin_to_keep(),
+            "origin": origin_headers(),
             "deduplicated_from": source.key,
             # The watcher leaves it to this call for a while (it would read the copy back again).
             "next_check_at": datetime.now(UTC) + BATCH_CLIENT_GRACE,

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from docstore_messaging.origin import origin_to_keep
+from docstore_messaging.origin import origin_headers
 from docstore_messaging.tracing import current_traceparent
 from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
@@ -66,7 +66,7 @@ class Deltas:
             "copied_bytes": copied_bytes(parts),
         }
 
-        extra["origin"] = origin_to_keep()  # for the event of a completion the watcher finds
+        extra["origin"] = origin_headers()  # for the event of a completion the watcher finds
 
         async def record(tx: Transaction[Repositories]) -> None:
             await tx.repos.sessions.add(grant, **extra)

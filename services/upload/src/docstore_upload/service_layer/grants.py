@@ -13,7 +13,7 @@ import structlog
 
 from docstore_events import names
 from docstore_kit.errors import Unavailable
-from docstore_messaging.origin import origin_to_keep
+from docstore_messaging.origin import origin_headers
 from docstore_messaging.tracing import current_traceparent
 from docstore_messaging.unit_of_work import Transaction
 from docstore_upload.adapters.repositories import Repositories
@@ -112,7 +112,7 @@ class Grants:
             extra["chunks"] = [[c.offset, c.length, c.sha256] for c in request.chunks]
             extra["declared_sha256"] = request.sha256
 
-        extra["origin"] = origin_to_keep()  # for the event of a completion the watcher finds
+        extra["origin"] = origin_headers()  # for the event of a completion the watcher finds
 
         async def record(tx: Transaction[Repositories]) -> None:
             await tx.repos.sessions.add(grant, **extra)
