@@ -150,7 +150,7 @@ async def _refusal_or_session(request: Request, services: Services, logins: Any)
         return refused, True
     who = answer.json()
     # The same session as after a password: `Logins` issues it and records the device.
-    issued = await logins._start(  # noqa: SLF001 - the one entry to a session whose check passed elsewhere
+    issued = await logins.start_session(
         who["account_id"],
         who["role"],
         address=client_address(request),

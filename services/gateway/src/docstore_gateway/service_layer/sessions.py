@@ -214,7 +214,7 @@ class Logins:
                 key_id=self.ticket_key_id,
             )
             raise MfaRequired(ticket)
-        return await self._start(account_id, role, address=address, user_agent=user_agent)
+        return await self.start_session(account_id, role, address=address, user_agent=user_agent)
 
     async def complete_mfa(
         self, ticket: str, code: str, *, address: str, query: str = "", user_agent: str | None = None
@@ -256,10 +256,11 @@ class Logins:
         # Spent only now: a mistyped code may be tried again (throttled), a used ticket never.
         if self.devices is not None and not await self.devices.spend_ticket(found.ticket_id, found.expires_at):
             raise MfaTicketRefused()
-        return await self._start(found.account_id, found.role, address=address, user_agent=user_agent)
+        return await self.start_session(found.account_id, found.role, address=address, user_agent=user_agent)
 
-    async def _start(self, account_id: str, role: str, *, address: str, user_agent: str | None) -> Issued:
-        """A new session (family) for a login that passed every step, recorded as a device."""
+    async def start_session(self, account_id: str, role: str, *, address: str, user_agent: str | None) -> Issued:
+        """A new session (family) for a login that passed every step, recorded as a device (also
+        after an OpenID Connect sign-in, whose check accounts made: `api/oidc.py`)."""
         now = self.clock()
         issued = await self._issue(account_id, role, new_token(""), signed_in_at=now)
         await self._record_sign_in(issued, now=now, address=address, user_agent=user_agent)
