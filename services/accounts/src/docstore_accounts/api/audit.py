@@ -55,21 +55,7 @@ class ActivityOut(BaseModel):
 
     @classmethod
     def of(cls, record: AuditRecord) -> ActivityOut:
-        return cls(
-            account_id=record.account_id,
-            seq=record.seq,
-            at=record.at,
-            action=record.action,
-            outcome=record.outcome,
-            actor=record.actor,
-            document_id=record.document_id,
-            client_address=record.client_address,
-            user_agent=record.user_agent,
-            region=record.region,
-            details=record.details,
-            hash=record.hash,
-            prev_hash=record.prev_hash,
-        )
+        return cls.model_validate(record, from_attributes=True)
 
 
 class ActivityPage(Page[ActivityOut]):
@@ -86,14 +72,7 @@ class VerifyOut(BaseModel):
 
     @classmethod
     def of(cls, verdict: Verification) -> VerifyOut:
-        return cls(
-            ok=verdict.ok,
-            checked=verdict.checked,
-            first_seq=verdict.first_seq,
-            last_seq=verdict.last_seq,
-            broken_at=verdict.broken_at,
-            reason=verdict.reason,
-        )
+        return cls.model_validate(verdict, from_attributes=True)
 
 
 class InvalidRange(Invalid):
