@@ -898,6 +898,7 @@ function peopleSuggestions(input) {
   input.setAttribute("list", list.id);
   let timer = null;
   let asked = "";
+  let failed = 0;
   input.addEventListener("input", () => {
     clearTimeout(timer);
     const q = input.value.trim();
@@ -908,9 +909,17 @@ function peopleSuggestions(input) {
       let found;
       try {
         found = (await api("GET", "people", { query: { q } })).people;
-      } catch {
-        return; // suggestions are a help: a refused or failed lookup leaves the box as it is
+      } catch (error) {
+        // Suggestions are a help: a failed lookup leaves the box as it is, and is asked again a
+        // moment later (twice at most; never after a 429, which asks to wait a minute).
+        asked = "";
+        failed += 1;
+        if (error.status !== 429 && failed <= 2) {
+          setTimeout(() => { if (input.value.trim() === q) input.dispatchEvent(new Event("input")); }, 1000 * failed);
+        }
+        return;
       }
+      failed = 0;
       if (input.value.trim() !== q) return;
       list.replaceChildren(...found.map((p) => h("option", { value: p.username }, p.shareable ? (p.known ? "shared with before" : "") : p.note)));
       const exact = found.find((p) => p.username === q.toLowerCase());

@@ -79,6 +79,37 @@ async def verify(accounts: Harness, user: dict[str, str], password: str = PASSWO
     )
 
 
+class SlowToTakeMailer(RecordingMailer):
+    """notify refusing (or timing out on) the first `refusals` tries, as while it restarts."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.tries = 0
+
+    async def send(self, kind: str, *, account_id: str, to: str, **fields: Any) -> bool:
+        self.tries += 1
+        if self.tries <= self.refusals:
+            return False
+        return await super().send(kind, account_id=account_id, to=to, **fields)
+
+
+async def test_the_sign_up_mail_is_tried_again_until_notify_takes_it(accounts: Harness) -> None:
+    security = accounts.services.account_security
+    mailer = SlowToTakeMailer(refusals=2)
+    security.mailer, security.mail_retry_delays = mailer, (0.0, 0.0, 0.0)
+    owner = await sign_up(accounts)
+    await _settled(mailer, accounts)
+    assert mailer.tries == 3 and mailer.token("verify-email", owner["email"])
+
+    # Refused at every try: given up after the last delay, nothing left running.
+    mailer = SlowToTakeMailer(refusals=10)
+    security.mailer = mailer
+    await sign_up(accounts)
+    await _settled(mailer, accounts)
+    assert mailer.tries == 4 and mailer.sent == [] and not security._tasks
+
+
 async def test_verification_is_told_at_login_and_its_link_works_once(
     accounts: Harness, mailer: RecordingMailer
 ) -> None:

@@ -79,11 +79,8 @@ class InMemoryProjection:
     async def by_username(self, username: str) -> Doc | None:
         return next((copy.deepcopy(r) for r in self.rows.values() if r.get("username") == username), None)
 
-    async def named(self, account_ids: set[str], pattern: str, limit: int) -> list[Doc]:
-        import re
-
-        found = [r for r in self.rows.values() if r["_id"] in account_ids and re.match(pattern, r.get("username", ""))]
-        return [copy.deepcopy(r) for r in sorted(found, key=lambda r: r["username"])[:limit]]
+    async def of(self, account_ids: set[str]) -> list[Doc]:
+        return [copy.deepcopy(r) for r in self.rows.values() if r["_id"] in account_ids]
 
     async def deleted_since(self, since: Any) -> list[Doc]:
         return [

@@ -114,6 +114,18 @@ async def test_suggestions_reach_only_people_already_shared_with_and_the_exact_n
     assert await world.sharing.people.lookup(OWNER, ".") == []
 
 
+async def test_a_person_signed_up_a_moment_ago_is_suggested_before_their_events_arrive(world: Any) -> None:
+    """The projection lags the accounts service's events (a loaded machine: seconds); sharing by
+    name asks the accounts service then, and so do the suggestions."""
+    carol = await world.accounts.sign_up(username="carol", email="carol@example.com", password=PASSWORD, plan="free")
+    event = upload()
+    await world.documents.record_upload(event)
+    await world.sharing.share(OWNER, event.document_id, "carol", "view")
+    assert await world.repos.projection.by_id(carol.id) is None
+    assert [p["username"] for p in await world.sharing.people.lookup(OWNER, "car")] == ["carol"]
+    assert [(p["username"], p["known"]) for p in await world.sharing.people.lookup(OWNER, "carol")] == [("carol", True)]
+
+
 async def test_lookups_are_limited_per_account(world: Any) -> None:
     people = People(world.repos, region="here", lookups_per_minute=3)
     for _ in range(3):

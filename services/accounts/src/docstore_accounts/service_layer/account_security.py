@@ -76,6 +76,12 @@ LINK_PATHS = {
 send to a server: it stays out of access logs and Referer headers."""
 
 
+MAIL_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+"""Seconds between the tries of a link mail sent after the answer (sign-up's verification, a
+reset): notify may be slow or restarting for a moment, and the person waits for that mail. The
+link is in no stored row (only its digest is), so the tries live in this process; after the last,
+or if the process stops, the person asks again (resend, or a new reset)."""
+
 NOTICE_LEASE = timedelta(seconds=60)
 """How long a sender holds a notice it is sending before another may try it."""
 NOTICE_RETRY_INITIAL = timedelta(seconds=5)
@@ -136,6 +142,7 @@ class AccountSecurity:
         replication_secret: str = "",
         peer_http: httpx.AsyncClient | None = None,
         report_to: str = "",
+        mail_retry_delays: tuple[float, ...] = MAIL_RETRY_DELAYS,
     ) -> None:
         """`bound(session)`: these repositories on another unit of work's session (the sign-up's);
         `peers`: other regions' accounts services, asked to handle a reset for an account not held here."""
@@ -154,10 +161,24 @@ class AccountSecurity:
         self.report_to = report_to
         """Where "this was not me" reports go (`ACCOUNTS_SECURITY_CONTACT`), named in the mail that
         tells an old address it was replaced."""
+        self.mail_retry_delays = mail_retry_delays
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _link(self, purpose: str, token: str) -> str:
         return f"{self.gateway_url}{LINK_PATHS[purpose]}{token}"
+
+    async def _mail_with_retries(self, kind: str, **fields: Any) -> bool:
+        """`mailer.send`, tried again after each of `MAIL_RETRY_DELAYS` while notify does not take
+        it. A try whose answer was lost may have sent the mail: the person may get it twice, with
+        the same link, rather than not at all."""
+        for delay in (*self.mail_retry_delays, None):
+            if await self.mailer.send(kind, **fields):
+                return True
+            if delay is None:
+                log.warning("account_mail_given_up", kind=kind, account_id=fields.get("account_id"))
+                return False
+            await asyncio.sleep(delay)
+        return False
 
     def _later(self, work: Awaitable[Any]) -> None:
         """Run `work` after the answer (kept referenced until done), so its time never shows in it."""
@@ -201,7 +222,7 @@ class AccountSecurity:
         link = self._link("verify-email", issued.token)
         tx.after_commit(
             lambda: self._later(
-                self.mailer.send("verify-email", account_id=account_id, to=email, link=link, username=username)
+                self._mail_with_retries("verify-email", account_id=account_id, to=email, link=link, username=username)
             )
         )
 
@@ -325,7 +346,7 @@ class AccountSecurity:
             return
         if issued_now:
             self._later(
-                self.mailer.send(
+                self._mail_with_retries(
                     "reset-password",
                     account_id=account["_id"],
                     to=account["email"],

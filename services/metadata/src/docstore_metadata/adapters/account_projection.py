@@ -44,12 +44,15 @@ class AccountProjection:
     async def by_username(self, username: str) -> Doc | None:
         return await self.collection.find_one({"username": username}, session=self.session)
 
-    async def named(self, account_ids: set[str], pattern: str, limit: int) -> list[Doc]:
-        """Those of `account_ids` whose username matches `pattern` (an anchored prefix), by username."""
+    async def of(self, account_ids: set[str]) -> list[Doc]:
+        """The rows of those of `account_ids` the projection holds (`_id`, `username`,
+        `home_region`, `status`): a person's contacts, a few hundred at most."""
         found = self.collection.find(
-            {"_id": {"$in": sorted(account_ids)}, "username": {"$regex": pattern}}, session=self.session
+            {"_id": {"$in": sorted(account_ids)}},
+            {"username": 1, "home_region": 1, "status": 1},
+            session=self.session,
         )
-        return await found.sort("username", 1).limit(limit).to_list(None)
+        return await found.to_list(None)
 
     async def deleted_since(self, since: Any) -> list[Doc]:
         """Accounts deleted at or after `since`: `{_id, deleted_at}` each."""

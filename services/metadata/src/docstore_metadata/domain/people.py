@@ -15,7 +15,6 @@ What a lookup may answer, for a query `q` typed in the share dialog:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -60,9 +59,11 @@ def query_of(raw: str) -> str:
     return q
 
 
-def prefix_pattern(q: str) -> str:
-    """A regular expression matching usernames that start with `q` (anchored, `q` escaped)."""
-    return "^" + re.escape(q)
+def suggestions(contacts: list[Mapping[str, Any]], q: str, caller_id: str, limit: int) -> list[Mapping[str, Any]]:
+    """Of the caller's contacts, those a lookup may name whose username starts with `q` (a
+    literal prefix) and is not `q` itself (the exact match is answered first), by username."""
+    named = [row for row in contacts if usable(row, caller_id) and str(row["username"]).startswith(q)]
+    return sorted((row for row in named if row["username"] != q), key=lambda row: str(row["username"]))[:limit]
 
 
 def person(row: Mapping[str, Any], region: str, *, known: bool) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from docstore_metadata.domain.people import (
     TooManyLookups,
     lookups_in_the_last_minute,
     person,
-    prefix_pattern,
     query_of,
+    suggestions,
     usable,
 )
 
@@ -45,12 +45,16 @@ class People:
             raise TooManyLookups()
         found: list[dict[str, Any]] = []
         contacts = await self.reads.sharing.contacts_of(account_id)
-        exact = await self.reads.projection.by_username(q)
+        # The projection first, then the accounts service, as sharing by that name does: a person
+        # who signed up a moment ago is shareable before their account's events arrive here.
+        exact = await self.reads.owners.by_username(q)
         if usable(exact, account_id):
             assert exact is not None
             found.append(person(exact, self.region, known=exact["_id"] in contacts))
         if contacts:
-            for row in await self.reads.projection.named(contacts, prefix_pattern(q), limit):
-                if usable(row, account_id) and row["username"] != q:
-                    found.append(person(row, self.region, known=True))
+            rows = [row for row in await self.reads.projection.of(contacts) if row.get("username")]
+            for missing in sorted(contacts - {row["_id"] for row in rows})[:limit]:
+                if (row := await self.reads.owners.by_id(missing)) is not None:
+                    rows.append(row)
+            found += [person(row, self.region, known=True) for row in suggestions(rows, q, account_id, limit)]
         return found[:limit]
