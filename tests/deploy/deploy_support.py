@@ -48,6 +48,18 @@ def manifests(region: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(rendered(region)) if doc]
 
 
+@cache
+def _rendered_with(sets: tuple[str, ...]) -> str:
+    result = helm_template("-f", str(CHART / "values-us-west-2.yaml"), *(a for s in sets for a in ("--set", s)))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def manifests_with(*sets: str) -> list[dict]:
+    """us-west-2's render with `--set` values (cached per set of values; a fresh copy each call)."""
+    return [doc for doc in yaml.safe_load_all(_rendered_with(sets)) if doc]
+
+
 def service_names() -> list[str]:
     """Every service in the repository: a directory under services/."""
     return sorted(p.name for p in (REPO / "services").iterdir() if p.is_dir() and (p / "pyproject.toml").exists())
@@ -67,7 +79,16 @@ CONNECTION_FIELDS = {
     "internal_auth_keys", "internal_auth_key_id",
 }  # fmt: skip
 # Settings that carry credentials: only ever from a Secret.
-SECRET_FIELDS = {"mongodb_url", "internal_auth_keys"}
+SECRET_FIELDS = {"mongodb_url", "internal_auth_keys", "oidc_client_secret"}
+
+# Sign in with OpenID Connect turned on (values `oidc`, off by default): the render the checks of
+# the accounts' OIDC settings, their Secret and the provider's egress read.
+OIDC_ON = (
+    "oidc.issuer=https://id.example.com/realms/docstore",
+    "oidc.clientId=docstore",
+    "oidc.providerName=Example ID",
+    "oidc.existingSecret.name=docstore-oidc",
+)
 
 
 def settings_class(service: str):

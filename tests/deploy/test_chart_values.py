@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import CHART, REGIONS, helm_template, manifests, service_names
+from deploy_support import CHART, OIDC_ON, REGIONS, helm_template, manifests, manifests_with, service_names
 
 SCHEMA = CHART / "values.schema.json"
 REFINEMENTS = ("if", "then", "else", "not", "allOf", "anyOf", "oneOf")
@@ -213,6 +213,78 @@ def test_a_peer_url_naming_another_host_is_refused(tmp_path: Path) -> None:
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     result = helm_template("-f", str(tmp_path / "values.yaml"))
     assert result.returncode != 0 and "the peer regions would replicate to nothing" in result.stderr
+
+
+def accounts_env(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    (deployment,) = [d for d in objects if d["kind"] == "Deployment" and d["metadata"]["name"] == "docstore-accounts"]
+    return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def public_https_egress(objects: list[dict[str, Any]], name: str) -> bool:
+    """Whether the service's NetworkPolicy lets it open HTTPS to public addresses."""
+    (policy,) = [d for d in objects if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"docstore-{name}"]
+    return any(
+        any(peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for peer in rule.get("to", []))
+        and any(port.get("port") == 443 for port in rule.get("ports", []))
+        for rule in policy["spec"]["egress"]
+    )
+
+
+def test_sign_in_with_oidc_is_off_by_default_and_its_values_reach_the_accounts_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docstore_accounts.settings import Settings
+
+    for region in REGIONS:
+        objects = manifests(region)
+        env = accounts_env(objects)
+        assert env["ACCOUNTS_OIDC_ISSUER"]["value"] == "" and env["ACCOUNTS_PASSWORD_SIGN_IN"]["value"] == "true"
+        assert "ACCOUNTS_OIDC_CLIENT_SECRET" not in env
+        assert not public_https_egress(objects, "accounts")
+
+    objects = manifests_with(*OIDC_ON, "oidc.passwordSignIn=false")
+    env = accounts_env(objects)
+    assert env["ACCOUNTS_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "docstore-oidc",
+        "key": "client-secret",
+    }
+    # The accounts service reaches its provider (discovery, keys, the code exchange); no other does.
+    assert public_https_egress(objects, "accounts")
+    assert not public_https_egress(objects, "gateway")
+    # The service's own Settings read what the chart renders (the Secret's value stands in).
+    for name, item in env.items():
+        if name.startswith("ACCOUNTS_"):
+            monkeypatch.setenv(name, item.get("value", "client-secret-from-the-secret"))
+    settings = Settings(environment="development")
+    assert settings.oidc_enabled() and settings.password_sign_in is False
+    assert (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_provider_name) == (
+        "https://id.example.com/realms/docstore",
+        "docstore",
+        "Example ID",
+    )
+    assert settings.oidc_client_secret == "client-secret-from-the-secret"
+
+
+HTTP_ISSUER = ("oidc.issuer=http://id.example.com", "oidc.clientId=docstore", "oidc.existingSecret.name=docstore-oidc")
+
+
+@pytest.mark.parametrize(
+    "sets,refusal",
+    [
+        (("oidc.issuer=https://id.example.com", "oidc.existingSecret.name=s"), "oidc.clientId is required"),
+        (("oidc.issuer=https://id.example.com", "oidc.clientId=docstore"), "oidc.existingSecret (the client secret"),
+        (HTTP_ISSUER, 'oidc.issuer: "http://id.example.com" is refused in environment "production"'),
+        (("oidc.passwordSignIn=false",), "oidc.passwordSignIn: false needs oidc.issuer"),
+        (("oidc.issuer=id.example.com",), "at '/oidc/issuer'"),
+        ((*HTTP_ISSUER, "global.environment=development"), None),  # a local provider
+    ],
+)
+def test_an_incomplete_or_unsafe_oidc_setup_is_refused(sets: tuple[str, ...], refusal: str | None) -> None:
+    result = helm_template(*(a for s in sets for a in ("--set", s)))
+    if refusal is None:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0 and refusal in result.stderr, result.stderr
 
 
 def readyz_pod(objects: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,9 +7,11 @@ import pytest
 from deploy_support import (
     CHART,
     KUBERNETES_VERSION,
+    OIDC_ON,
     REGIONS,
     helm_template,
     manifests,
+    manifests_with,
     rendered,
     required_env,
     run,
@@ -63,8 +65,10 @@ def test_every_service_has_a_complete_deployment(service: str, region: str) -> N
     env = {item["name"]: item for item in container["env"]}
     missing = required_env(service) - set(env) - {f"{service.upper()}_{n}" for n in env}
     assert not missing, f"{service}: env its Settings class requires is missing: {sorted(missing)}"
-    for secret in secret_env(service):
-        assert "secretKeyRef" in env[secret].get("valueFrom", {}), f"{service}: {secret} must come from a Secret"
+    for secret in secret_env(service):  # the required ones are there (above); any there from a Secret
+        item = env.get(secret) or env.get(f"{service.upper()}_{secret}")
+        if item is not None:
+            assert "secretKeyRef" in item.get("valueFrom", {}), f"{service}: {secret} must come from a Secret"
     assert int(env["PORT"]["value"]) == container["ports"][0]["containerPort"]
     assert env["REGION"]["value"] == region
 
@@ -85,19 +89,45 @@ def test_every_service_has_service_hpa_pdb_and_a_template_folder(service: str) -
     assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
 
 
+SENSITIVE_WORDS = ("SECRET", "PASSWORD", "API_KEY", "ACCESS_KEY", "MONGODB_URL")
+NOT_CREDENTIALS = {"ACCOUNTS_PASSWORD_SIGN_IN": "a switch: whether passwords sign people in"}
+
+
+def inline_secret_problems(objects: list[dict]) -> list[str]:
+    """Credentials appear only as secretKeyRef (never a value, never from a ConfigMap), and the
+    chart renders no Secret: it names existing ones."""
+    problems = [f"{d['kind']}/{d['metadata']['name']} is rendered" for d in objects if d["kind"] == "Secret"]
+    for doc in objects:
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("containers", []):
+            for item in container.get("env", []):
+                name = item["name"]
+                sensitive = any(w in name for w in SENSITIVE_WORDS) and name not in NOT_CREDENTIALS
+                if sensitive and "secretKeyRef" not in item.get("valueFrom", {}):
+                    problems.append(f"{doc['metadata']['name']}: {name} is not from a Secret")
+    return problems
+
+
 def test_no_inline_secrets() -> None:
-    """Credentials appear only as secretKeyRef, never as a value, and no Secret is rendered."""
-    for region in REGIONS:
-        assert "Secret" not in {doc["kind"] for doc in manifests(region)}
-        for doc in manifests(region):
-            spec = doc.get("spec", {}).get("template", {}).get("spec", {})
-            for container in spec.get("containers", []):
-                for item in container.get("env", []):
-                    sensitive = any(
-                        w in item["name"] for w in ("SECRET", "PASSWORD", "API_KEY", "ACCESS_KEY", "MONGODB_URL")
-                    )
-                    if sensitive:
-                        assert "secretKeyRef" in item.get("valueFrom", {}), (doc["metadata"]["name"], item["name"])
+    """On both regions and with OpenID Connect on (its client secret among the env)."""
+    for objects in [*(manifests(region) for region in REGIONS), manifests_with(*OIDC_ON)]:
+        assert inline_secret_problems(objects) == []
+    oidc = manifests_with(*OIDC_ON)
+    accounts = next(d for d in oidc if d["kind"] == "Deployment" and d["metadata"]["name"] == "docstore-accounts")
+    item = next(
+        e for e in accounts["spec"]["template"]["spec"]["containers"][0]["env"] if "OIDC_CLIENT_SECRET" in e["name"]
+    )
+    assert item == {
+        "name": "ACCOUNTS_OIDC_CLIENT_SECRET",
+        "valueFrom": {"secretKeyRef": {"name": "docstore-oidc", "key": "client-secret"}},
+    }
+    # Not vacuous: the client secret as a value, or from a ConfigMap, is reported.
+    reported = ["docstore-accounts: ACCOUNTS_OIDC_CLIENT_SECRET is not from a Secret"]
+    item["valueFrom"] = {"configMapKeyRef": {"name": "docstore-oidc", "key": "client-secret"}}
+    assert inline_secret_problems(oidc) == reported
+    del item["valueFrom"]
+    item["value"] = "hunter2"
+    assert inline_secret_problems(oidc) == reported
 
 
 def test_gateway_has_an_ingress_per_region() -> None:
@@ -127,6 +157,16 @@ def test_schema_rejects_unknown_service_keys_and_inline_secret_values() -> None:
     assert helm_template("--set", "services.quota.replicaz=2").returncode != 0
     assert helm_template("--set", "services.nosuch.enabled=true").returncode != 0
     assert helm_template("--set", "mongodb.existingSecret.password=hunter2").returncode != 0
+    # The OpenID client's secret: an existing Secret's name, never the secret itself, neither in
+    # `oidc` nor as a plain variable of a service (any credential's name is refused there).
+    for value, refusal in [
+        ("oidc.clientSecret=hunter2", "additional properties 'clientSecret' not allowed"),
+        ("oidc.existingSecret=hunter2", "got string, want object"),
+        ("services.accounts.env.ACCOUNTS_OIDC_CLIENT_SECRET=hunter2", "invalid propertyName"),
+        ("global.env.OIDC_CLIENT_SECRET=hunter2", "invalid propertyName"),
+    ]:
+        result = helm_template("--set", value)
+        assert result.returncode != 0 and refusal in result.stderr, (value, result.stderr)
 
 
 def test_values_cover_exactly_the_services_in_the_repository() -> None:

@@ -20,6 +20,7 @@ import wiring
 import yaml
 from deploy_support import (
     CHART,
+    OIDC_ON,
     REGIONS,
     REPO,
     compose_config_json,
@@ -43,6 +44,7 @@ ALLOWED_ENV_DIFFERENCES = {
     "KAFKA_SASL_PASSWORD": "as KAFKA_SECURITY_PROTOCOL",
     "KAFKA_SSL_CAFILE": "as KAFKA_SECURITY_PROTOCOL",
     "MONGODB_TLS_CA_FILE": "the local MongoDB has no TLS",
+    "OIDC_CLIENT_SECRET": "compose passes ${ACCOUNTS_OIDC_CLIENT_SECRET:-}; the chart, from oidc.existingSecret, only with an issuer",
 }
 # Env read by libraries rather than Settings: boto3 (credentials, endpoints, IRSA) and the
 # OpenTelemetry SDK.
@@ -58,6 +60,7 @@ OPTIONAL_FEATURES = (
     "metrics.serviceMonitor.enabled=true",
     "keda.enabled=true",
     "metrics.grafanaDashboard.enabled=true",
+    *OIDC_ON,
 )
 RENDERS = [*REGIONS, "us-west-2+optional"]
 
@@ -151,6 +154,7 @@ def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> lis
         referenced = {m for item in env.values() for m in re.findall(r"\$\((\w+)\)", str(item.get("value", "")))}
         # The chart, like compose, hands the service URLs to every service: any service may read a name.
         problems += wiring.unread_env_problems(pod.name, env, read_by(service_names(), referenced))
+        problems += unread_secret_problems(pod.name, service, env)
         if service not in compose_env:
             problems.append(f"{service}: runs in the chart ({pod.name}) but not in docker-compose.yml")
             continue
@@ -168,6 +172,17 @@ def chart_problems(objects: list[dict[str, Any]], config: dict[str, Any]) -> lis
                 if port not in ports and port not in ports.values():
                     problems.append(f"{where}: port {port!r} is no containerPort")
                 problems += wiring.path_problems(where, [http.get("path", "/")], route_exists(service))
+    return problems
+
+
+def unread_secret_problems(where: str, service: str, env: dict[str, dict[str, Any]]) -> list[str]:
+    """A Secret's value reaches only the services that read it (a merge once gave quota and webdav
+    the accounts' TOTP keys and replication secret)."""
+    problems = []
+    for name, item in sorted(env.items()):
+        secret = (item.get("valueFrom") or {}).get("secretKeyRef")
+        if secret and not read_by([service], set())(name):
+            problems.append(f"{where}: gets {name} from Secret {secret['name']}, which {service} does not read")
     return problems
 
 
@@ -505,6 +520,12 @@ def metrics_back_on_the_app_port(objects: list, config: dict) -> None:
     container["ports"] = [p for p in container["ports"] if p.get("name") != "metrics"]
 
 
+def accounts_secret_given_to_quota(objects: list, config: dict) -> None:
+    accounts = first_container(find(objects, "Deployment", "docstore-accounts"))
+    keys = next(e for e in accounts["env"] if e["name"] == "SECRETS_KEYS")
+    first_container(find(objects, "Deployment", "docstore-quota"))["env"].append(copy.deepcopy(keys))
+
+
 def app_port_env_differs(objects: list, config: dict) -> None:
     container = first_container(find(objects, "Deployment", "docstore-notify"))
     next(e for e in container["env"] if e["name"] == "PORT")["value"] = "8099"
@@ -557,6 +578,10 @@ BREAKAGES = [
     (metrics_back_on_the_app_port, "Ingress/docstore-gateway: / publishes /metrics of Deployment/docstore-gateway"),
     (app_port_env_differs, "PORT=8099 but the containerPort named http"),
     (
+        accounts_secret_given_to_quota,
+        "Deployment/docstore-quota: gets SECRETS_KEYS from Secret docstore-accounts-secrets, which quota does not read",
+    ),
+    (
         gateway_closed_to_the_ingress_controller,
         "Ingress/docstore-gateway: Deployment/docstore-gateway admits nothing from outside",
     ),
@@ -585,8 +610,21 @@ def service_monitor_path_wrong(objects: list, config: dict) -> None:
         endpoint["path"] = "/metrics/"
 
 
+def oidc_setting_left_out(objects: list, config: dict) -> None:
+    container = first_container(find(objects, "Deployment", "docstore-accounts"))
+    container["env"] = [e for e in container["env"] if e["name"] != "ACCOUNTS_OIDC_PROVIDER_NAME"]
+
+
+def oidc_secret_given_to_the_gateway(objects: list, config: dict) -> None:
+    accounts = first_container(find(objects, "Deployment", "docstore-accounts"))
+    secret = next(e for e in accounts["env"] if e["name"] == "ACCOUNTS_OIDC_CLIENT_SECRET")
+    first_container(find(objects, "Deployment", "docstore-gateway"))["env"].append(copy.deepcopy(secret))
+
+
 OPTIONAL_BREAKAGES = [
     (service_monitor_port_missing, "has no port named 'metrix'"),
+    (oidc_setting_left_out, "accounts: OIDC_PROVIDER_NAME is set in docker-compose.yml but not by the chart"),
+    (oidc_secret_given_to_the_gateway, "gets ACCOUNTS_OIDC_CLIENT_SECRET from Secret docstore-oidc, which gateway"),
     (scaled_object_beside_an_hpa, "its Deployment also has an HPA"),
     (scrape_port_closed, "ServiceMonitor/"),
     (service_monitor_path_wrong, "scrapes /metrics/"),
