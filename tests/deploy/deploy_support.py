@@ -81,13 +81,14 @@ CONNECTION_FIELDS = {
 # Settings that carry credentials: only ever from a Secret.
 SECRET_FIELDS = {"mongodb_url", "internal_auth_keys", "oidc_client_secret"}
 
-# Sign in with OpenID Connect turned on (values `oidc`, off by default): the render the checks of
+# Sign in with OpenID Connect turned on, passwords off (values `oidc`, off by default): the render the checks of
 # the accounts' OIDC settings, their Secret and the provider's egress read.
 OIDC_ON = (
     "oidc.issuer=https://id.example.com/realms/docstore",
     "oidc.clientId=docstore",
     "oidc.providerName=Example ID",
     "oidc.existingSecret.name=docstore-oidc",
+    "oidc.passwordSignIn=false",
 )
 
 

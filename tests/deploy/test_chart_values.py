@@ -242,7 +242,7 @@ def test_sign_in_with_oidc_is_off_by_default_and_its_values_reach_the_accounts_s
         assert "ACCOUNTS_OIDC_CLIENT_SECRET" not in env
         assert not public_https_egress(objects, "accounts")
 
-    objects = manifests_with(*OIDC_ON, "oidc.passwordSignIn=false")
+    objects = manifests_with(*OIDC_ON)
     env = accounts_env(objects)
     assert env["ACCOUNTS_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
         "name": "docstore-oidc",
