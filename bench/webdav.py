@@ -342,9 +342,7 @@ def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[s
         totals.append((time.perf_counter() - started) * 1000)
         if answer.status_code not in (201, 204):
             raise RuntimeError(f"PUT {path.name}: {answer.status_code} {answer.text[:300]}")
-        found = dav.request(
-            "PROPFIND", f"{base}phases/{path.name}", content=PROPFIND_BODY, headers={"Depth": "0"}
-        )
+        found = dav.request("PROPFIND", f"{base}phases/{path.name}", content=PROPFIND_BODY, headers={"Depth": "0"})
         pairs.append((time.perf_counter() - started) * 1000)
         shown = found.content
         if found.status_code != 207 or not all(
