@@ -327,22 +327,42 @@ def rclone(env: dict[str, str], transfers: int, *args: str) -> subprocess.Comple
 def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[str, float]:
     """`count` small PUTs one after the other (new files, as rclone makes them), each answer's
     `Server-Timing` (the webdav service's phases: lookup, grant, body, upload, visible, facts) read
-    back: p50 of each phase and of the whole request as the client saw it."""
+    back: p50 of each phase and of the whole request as the client saw it. Each PUT is followed,
+    as rclone does, by a PROPFIND Depth 0 of the file (rclone's body), which must show its size,
+    mtime and sha256 (read your writes); p50 of PUT and PROPFIND together."""
     files = sorted(folder.iterdir())[:count]
     dav.request("MKCOL", f"{base}phases/")
     totals: list[float] = []
+    pairs: list[float] = []
     phases: dict[str, list[float]] = {}
     for path in files:
+        data = path.read_bytes()
         started = time.perf_counter()
-        answer = dav.put(f"{base}phases/{path.name}", content=path.read_bytes(), headers={"X-OC-Mtime": "1700000000"})
+        answer = dav.put(f"{base}phases/{path.name}", content=data, headers={"X-OC-Mtime": "1700000000"})
         totals.append((time.perf_counter() - started) * 1000)
         if answer.status_code not in (201, 204):
             raise RuntimeError(f"PUT {path.name}: {answer.status_code} {answer.text[:300]}")
+        found = dav.request("PROPFIND", f"{base}phases/{path.name}", content=PROPFIND_BODY, headers={"Depth": "0"})
+        pairs.append((time.perf_counter() - started) * 1000)
+        shown = found.content
+        if found.status_code != 207 or not all(
+            fact in shown
+            for fact in (
+                f"getcontentlength>{len(data)}<".encode(),
+                hashlib.sha256(data).hexdigest().encode(),
+                b"Tue, 14 Nov 2023 22:13:20 GMT",
+            )
+        ):
+            raise RuntimeError(f"PROPFIND right after PUT {path.name}: {found.status_code} {shown[:600]!r}")
         for item in answer.headers.get("server-timing", "").split(","):
             name, _, dur = item.strip().partition(";dur=")
             if name and dur:
                 phases.setdefault(name, []).append(float(dur))
-    out = {"put_small_count": len(files), "put_small_p50_ms": round(percentile(totals, 50), 1)}
+    out = {
+        "put_small_count": len(files),
+        "put_small_p50_ms": round(percentile(totals, 50), 1),
+        "put_small_then_propfind_p50_ms": round(percentile(pairs, 50), 1),
+    }
     out |= {f"put_small_{name}_p50_ms": round(percentile(values, 50), 1) for name, values in phases.items()}
     say(
         "  small PUTs one at a time, p50 ms: "

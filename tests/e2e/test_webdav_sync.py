@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from docstore_devplatform.e2e import PASSWORD
+from docstore_devplatform.testing import eventually
 from docstore_sync import cli
 from docstore_sync.adapters.gateway import log_in
 from docstore_sync.cli import save_session
@@ -84,6 +85,21 @@ async def documents(api: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, d
     return {(d["path"].rstrip("/") + "/" + d["name"]).lstrip("/"): d for d in page["items"]}
 
 
+async def shown(api: httpx.AsyncClient, auth: dict[str, str], path: str, content: bytes) -> dict:
+    """Wait until the JSON API (which the sync client reads) shows `content` at `path`. A WebDAV PUT
+    answers once upload has committed its `upload.completed`; metadata records the version when
+    the event arrives, so another interface sees it after that (WebDAV itself at once: its pending
+    write, services/webdav/README.md)."""
+    sha = hashlib.sha256(content).hexdigest()
+
+    async def check() -> dict | None:
+        found = (await documents(api, auth)).get(path)
+        return found if found and found["sha256"] == sha else None
+
+    found: dict = await eventually(check, what=f"{path} recorded")
+    return found
+
+
 async def test_the_sync_client_and_webdav_see_the_same_folders_and_versions(
     system: System, api: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -127,6 +143,7 @@ async def test_the_sync_client_and_webdav_see_the_same_folders_and_versions(
     moved = await dav("MOVE", "/papers/b.txt", headers={"Destination": dav.base + "/made/b.txt"})
     assert moved.status_code == 201, moved.text
     assert (await dav("DELETE", "/papers/")).status_code == 204
+    await shown(api, user.auth, "fresh/new.txt", b"new from webdav\n")
 
     done = await sync(root, capsys)
     assert done["conflicts"] == 0 and done["uploaded"] == 0, done
@@ -144,6 +161,7 @@ async def test_the_sync_client_and_webdav_see_the_same_folders_and_versions(
     assert (await sync(root, capsys))["uploaded"] == 1
     c_id = (await documents(api, user.auth))["made/c.txt"]["document_id"]
     assert (await dav("PUT", "/made/c.txt", content=b"c, from webdav\n")).status_code == 204
+    await shown(api, user.auth, "made/c.txt", b"c, from webdav\n")
     done = await sync(root, capsys)
     assert done["downloaded"] == 1 and done["uploaded"] == 0, done
     assert (root / "made" / "c.txt").read_bytes() == b"c, from webdav\n"

@@ -1,5 +1,5 @@
 """The WebDAV service's composition root: the HTTP clients to the services it works through, its
-MongoDB (locks, dead properties, file facts), WsgiDAV on the provider
+MongoDB (locks, dead properties, file facts, pending writes), WsgiDAV on the provider
 (`main.py` puts `api/dav.py`'s `DavEntry` in front)."""
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from docstore_kit.auth import InternalAuth
 from docstore_webdav.adapters.backend import Backend
-from docstore_webdav.adapters.stores import FileFacts, LockStorageMongo, PropertyStoreMongo, sync_mongo
+from docstore_webdav.adapters.stores import (
+    FileFacts,
+    LockStorageMongo,
+    PendingWrites,
+    PropertyStoreMongo,
+    sync_mongo,
+)
 from docstore_webdav.service_layer.provider import DocStoreProvider
 from docstore_webdav.settings import Settings
 
@@ -59,12 +65,17 @@ def bootstrap(settings: Settings) -> Services:
     mongo = sync_mongo(settings)
     db = mongo[settings.mongodb_database]
     facts = FileFacts(db)
+    pending = None
+    if settings.pending_seconds > 0:
+        pending = PendingWrites(db, seconds=max(settings.pending_seconds, settings.complete_wait_seconds))
+        pending.open()
     provider = DocStoreProvider(
         backend,
         facts,
         complete_wait_seconds=settings.complete_wait_seconds,
         spool_dir=settings.spool_dir,
         small_body_bytes=settings.small_body_bytes,
+        pending=pending,
     )
     config = {
         "provider_mapping": {"/": provider},

@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     """WSGI worker threads (a2wsgi): requests served at once by one process."""
     complete_wait_seconds: float = 60.0
     """How long a PUT waits for upload's read-back of a multipart upload before answering."""
+    pending_seconds: float = 300.0
+    """How long a PUT answered before metadata shows it is kept as a pending write
+    (domain/pending.py); 0: no pending writes, a PUT waits until metadata shows it."""
     redirect_user_agents: list[str] = ["rclone/", "Go-http-client/"]
     """GETs from a client whose User-Agent starts with one of these are answered 302 to the signed
     S3 URL (they follow redirects); every other client is streamed unless it sends

@@ -218,3 +218,68 @@ class FileFacts:
 def sync_mongo(settings: Any) -> MongoClient[Any]:
     """The synchronous client WsgiDAV's worker threads use (its stores are called from them)."""
     return MongoClient(settings.mongodb_url, tz_aware=True, **mongodb_client_options(settings))
+
+
+class PendingWrites:
+    """PUTs answered before metadata shows them (domain/pending.py): one row per account and
+    path, `{account_id}:{folder}/{name}`, kept until metadata shows the version or `seconds`
+    pass (a TTL index removes it; reads skip an expired one at once)."""
+
+    def __init__(self, db: Database[Any], *, seconds: float) -> None:
+        self.rows = db["pending_writes"]
+        self.seconds = seconds
+
+    def open(self) -> None:
+        try:
+            self.rows.create_index([("account_id", ASCENDING), ("folder", ASCENDING)])
+            self.rows.create_index([("account_id", ASCENDING), ("within", ASCENDING)])
+            self.rows.create_index("expire_at", expireAfterSeconds=0)
+        except PyMongoError:
+            pass  # made on a later start; reads do not need them
+
+    @staticmethod
+    def _key(account_id: str, folder: str, name: str) -> str:
+        return f"{account_id}:{folder.rstrip('/')}/{name}"
+
+    def put(self, account_id: str, folder: str, name: str, write: dict[str, Any]) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        row = {
+            **write,
+            "account_id": account_id,
+            "folder": folder,
+            "name": name,
+            "within": _within(folder),
+            "written_at": now.isoformat(),
+            "expire_at": now + timedelta(seconds=self.seconds),
+        }
+        self.rows.replace_one({"_id": self._key(account_id, folder, name)}, row, upsert=True)
+        return {**row, "_id": self._key(account_id, folder, name)}
+
+    def get(self, account_id: str, folder: str, name: str) -> dict[str, Any] | None:
+        from datetime import UTC, datetime
+
+        row = self.rows.find_one({"_id": self._key(account_id, folder, name)})
+        if row is None or row["expire_at"] <= datetime.now(UTC):
+            return None
+        return dict(row)
+
+    def under(self, account_id: str, folder: str, *, deep: bool = False) -> list[dict[str, Any]]:
+        """The live pending writes in `folder` (`deep`: and in every folder below it)."""
+        from datetime import UTC, datetime
+
+        query = {"account_id": account_id, ("within" if deep else "folder"): folder}
+        now = datetime.now(UTC)
+        return [dict(row) for row in self.rows.find(query) if row["expire_at"] > now]
+
+    def drop(self, row: dict[str, Any]) -> None:
+        """Forget a pending write metadata now shows (only that write: not a newer one written
+        to the same path meanwhile)."""
+        self.rows.delete_one({"_id": row["_id"], "document_id": row["document_id"], "sha256": row["sha256"]})
+
+
+def _within(folder: str) -> list[str]:
+    """`folder` and every folder above it: `/a/b` is within `/`, `/a` and `/a/b`."""
+    parts = [part for part in folder.split("/") if part]
+    return ["/"] + ["/" + "/".join(parts[: n + 1]) for n in range(len(parts))]

@@ -34,7 +34,8 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from docstore_webdav.adapters.backend import Backend, BackendError
-from docstore_webdav.adapters.stores import FileFacts
+from docstore_webdav.adapters.stores import FileFacts, PendingWrites
+from docstore_webdav.domain import pending as pending_writes
 from docstore_webdav.domain import properties as oc
 from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
 from docstore_webdav.domain.propfind import pages
@@ -45,6 +46,10 @@ ACCOUNT = "docstore.account_id"
 PREFIX = "docstore.prefix"
 CACHE = "docstore.cache"
 
+
+OVERLAID = frozenset({"PROPFIND", "HEAD", "PROPPATCH", "LOCK", "UNLOCK", "OPTIONS"})
+"""Methods that see a pending write as it will be (domain/pending.py); every other one (GET's
+signed URL, an overwrite's base version, DELETE, MOVE, COPY) waits for metadata's own record."""
 
 TIMING = "docstore.timing"
 PUT_HEADERS = "docstore.put_headers"
@@ -98,10 +103,13 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         complete_wait_seconds: float = 60.0,
         spool_dir: str | None = None,
         small_body_bytes: int = 1024 * 1024,
+        pending: PendingWrites | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.facts = facts
+        self.pending = pending
+        """Where PUTs answered before metadata shows them are kept (None: a PUT waits instead)."""
         self.complete_wait_seconds = complete_wait_seconds
         self.spool_dir = spool_dir
         self.small_body_bytes = small_body_bytes
@@ -135,9 +143,60 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
                 return Folder(self, account_id, parts, found, environ)
             parent, name = parent_and_name(parts)
             doc = self.backend.document_named(account_id, parent, name)
+            if self.pending is not None:
+                doc = self._with_pending(account_id, parent, name, doc, environ)
         except BackendError as error:
             raise dav_error(error) from error
         return Document(self, account_id, parts, doc, environ) if doc else None
+
+    def _with_pending(
+        self, account_id: str, parent: str, name: str, doc: dict[str, Any] | None, environ: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The document at a path, a PUT answered before metadata shows it included: as it will be
+        for the methods that only describe it (`OVERLAID`), metadata's own record, waited for, for
+        the others. One query of this service's database when nothing is pending."""
+        assert self.pending is not None
+        write = self.pending.get(account_id, parent, name)
+        if write is None:
+            return doc
+        if pending_writes.recorded(write, doc):
+            self.pending.drop(write)
+            return doc
+        if environ.get("REQUEST_METHOD") in OVERLAID:
+            if doc is not None and doc["document_id"] == write["document_id"]:
+                return pending_writes.shown(write, name)
+            # Recorded under another name (a name taken meanwhile), or not yet.
+            if not pending_writes.recorded(write, self.backend.document(account_id, write["document_id"])):
+                return pending_writes.shown(write, name)
+            self.pending.drop(write)
+        else:
+            self.wait_recorded(account_id, write, strict=True)
+        found: dict[str, Any] | None = self.backend.document_named(account_id, parent, name)
+        return found
+
+    def wait_recorded(self, account_id: str, write: dict[str, Any], *, strict: bool) -> None:
+        """Wait until metadata shows a pending write (at most `complete_wait_seconds`, asking less
+        often as it takes longer), then forget it. Past the wait, `strict` is 503 (the write is
+        durable, its record late); otherwise the caller goes on with what metadata shows."""
+        assert self.pending is not None
+        deadline = time.monotonic() + self.complete_wait_seconds
+        delay = 0.02
+        while not pending_writes.recorded(write, self.backend.document(account_id, write["document_id"])):
+            if time.monotonic() >= deadline:
+                if strict:
+                    raise DAVError(HTTP_SERVICE_UNAVAILABLE, context_info="the new version is still being recorded")
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        self.pending.drop(write)
+
+    def settle_pending(self, account_id: str, folder: str, *, deep: bool) -> None:
+        """Wait for the pending writes in `folder` (`deep`: and below it) to show in metadata, so
+        a listing, or a folder's move or trash, sees them (read your writes)."""
+        if self.pending is None:
+            return
+        for write in self.pending.under(account_id, folder, deep=deep):
+            self.wait_recorded(account_id, write, strict=False)
 
     def forget(self, environ: dict[str, Any]) -> None:
         environ.pop(CACHE, None)
@@ -240,6 +299,7 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
         document with its facts (X-OC-Mtime, checksums) read in one query per page."""
         here = folder_path(self.parts)
         try:
+            self.provider.settle_pending(self.account_id, here, deep=False)
             for items in pages(self.backend.folders(self.account_id, here), size):
                 yield [
                     Folder(self.provider, self.account_id, (*self.parts, item["name"]), item, self.environ)
@@ -309,6 +369,7 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
         if not self.folder:
             raise DAVError(HTTP_FORBIDDEN, context_info="the root folder cannot be deleted")
         try:
+            self.provider.settle_pending(self.account_id, folder_path(self.parts), deep=True)
             self.backend.trash_folder(self.account_id, self.folder["folder_id"])
             self._settle(self.folder["folder_id"])
         except BackendError as error:
@@ -335,6 +396,7 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
             raise DAVError(HTTP_FORBIDDEN, context_info="the root folder cannot be moved")
         parent, name = parent_and_name(self._dest_parts(dest_path))
         try:
+            self.provider.settle_pending(self.account_id, folder_path(self.parts), deep=True)
             self.backend.change_folder(self.account_id, self.folder["folder_id"], name=name, parent=parent)
             self._settle(self.folder["folder_id"])
         except BackendError as error:
@@ -535,6 +597,8 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         the new bytes; the two waits are timed apart (`upload`, `visible`)."""
         document_id = writer.document_id
         started = time.perf_counter()
+        if self.provider.pending is not None:
+            return self._complete_pending(writer, started)
         if not writer.deduplicated:
             status, answer = self.backend.complete(self.account_id, writer.upload_id)
             deadline = time.monotonic() + self.provider.complete_wait_seconds
@@ -565,6 +629,37 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
                 break
             time.sleep(0.05)
         self.environ[TIMING]["visible"] = time.perf_counter() - started
+        return document_id
+
+    def _complete_pending(self, writer: Writer, started: float) -> str:
+        """Upload's completion without its wait for metadata (the batch route answers once the
+        completion and its `upload.completed` are committed: durable), then the pending write
+        kept for the path until metadata shows it (domain/pending.py)."""
+        assert self.provider.pending is not None
+        document_id = writer.document_id
+        sha256 = writer.sha256.hexdigest()
+        if not writer.deduplicated:
+            answer = self.backend.complete_now(self.account_id, writer.upload_id)
+            deadline = time.monotonic() + self.provider.complete_wait_seconds
+            delay = 0.05
+            while answer.get("status") == "verifying" and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                answer = self.backend.upload_state(self.account_id, writer.upload_id)
+            if answer.get("status") not in ("completed", "verifying"):  # verifying: upload finishes it
+                raise BackendError(409, f"the upload ended {answer.get('status')}")
+            sha256 = answer.get("sha256") or sha256
+        parent, name = parent_and_name(self.parts)
+        write = {
+            "document_id": document_id,
+            "sha256": sha256,
+            "size": writer.size,
+            "content_type": util.guess_mime_type(name) or "application/octet-stream",
+            "base_version": self.doc["version"] if self.doc else None,
+            "created_at": self.doc.get("created_at") if self.doc else None,
+        }
+        self.doc = pending_writes.shown(self.provider.pending.put(self.account_id, parent, name, write), name)
+        self.environ.setdefault(TIMING, {})["upload"] = time.perf_counter() - started
         return document_id
 
     def put_headers(self) -> list[tuple[str, str]]:

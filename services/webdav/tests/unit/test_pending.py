@@ -1,0 +1,150 @@
+"""A PUT answered before metadata shows it (domain/pending.py): which methods see the pending write,
+which wait for metadata's own record, and when it is forgotten. Fakes for metadata and the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from wsgidav.dav_error import DAVError
+
+from docstore_webdav.domain.pending import recorded, shown
+from docstore_webdav.service_layer.provider import ACCOUNT, DocStoreProvider, Document
+
+ACC = "acc"
+
+
+def test_recorded_means_that_document_at_a_newer_version() -> None:
+    new = {"document_id": "d1", "base_version": None}
+    assert not recorded(new, None)
+    assert not recorded(new, {"document_id": "d2", "version": 1})
+    assert recorded(new, {"document_id": "d1", "version": 1})
+    overwrite = {"document_id": "d1", "base_version": 3}
+    assert not recorded(overwrite, {"document_id": "d1", "version": 3})
+    assert recorded(overwrite, {"document_id": "d1", "version": 4})
+
+
+def test_shown_is_the_written_bytes_at_the_next_version() -> None:
+    doc = shown(
+        {"document_id": "d1", "sha256": "ab", "size": 7, "base_version": 2, "written_at": "2026-01-01T00:00:00+00:00"},
+        "a.txt",
+    )
+    assert (doc["document_id"], doc["sha256"], doc["size"], doc["version"], doc["name"]) == ("d1", "ab", 7, 3, "a.txt")
+    assert doc["modified_at"] == "2026-01-01T00:00:00+00:00"
+    assert doc["pending"] is True
+
+
+class Metadata:
+    """What metadata shows: documents by id, and which id a (folder, name) holds."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.names: dict[tuple[str, str], str] = {}
+        self.reads = 0
+        self.record_after: int | None = None
+        """Record `later` once this many reads of documents have been made."""
+        self.later: tuple[str, str, dict[str, Any]] | None = None
+
+    def folder_at(self, account_id: str, path: str) -> None:
+        return None
+
+    def document_named(self, account_id: str, folder: str, name: str) -> dict[str, Any] | None:
+        document_id = self.names.get((folder, name))
+        return self.docs.get(document_id) if document_id else None
+
+    def document(self, account_id: str, document_id: str) -> dict[str, Any] | None:
+        self.reads += 1
+        if self.later and self.record_after is not None and self.reads >= self.record_after:
+            self.record(*self.later)
+        return self.docs.get(document_id)
+
+    def record(self, folder: str, name: str, doc: dict[str, Any]) -> None:
+        self.docs[doc["document_id"]] = doc
+        self.names[(folder, name)] = doc["document_id"]
+
+
+class Store:
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def put(self, account_id: str, folder: str, name: str, write: dict[str, Any]) -> dict[str, Any]:
+        row = {**write, "_id": f"{account_id}:{folder}/{name}", "account_id": account_id, "folder": folder}
+        self.rows[row["_id"]] = row
+        return row
+
+    def get(self, account_id: str, folder: str, name: str) -> dict[str, Any] | None:
+        return self.rows.get(f"{account_id}:{folder}/{name}")
+
+    def under(self, account_id: str, folder: str, *, deep: bool) -> list[dict[str, Any]]:
+        return [r for r in self.rows.values() if r["folder"] == folder or (deep and r["folder"].startswith(folder))]
+
+    def drop(self, row: dict[str, Any]) -> None:
+        self.rows.pop(row["_id"], None)
+
+
+@pytest.fixture
+def world() -> tuple[DocStoreProvider, Metadata, Store]:
+    metadata, store = Metadata(), Store()
+    provider = DocStoreProvider(metadata, None, complete_wait_seconds=1.0, pending=store)  # type: ignore[arg-type]
+    store.put(ACC, "/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "base_version": None})
+    return provider, metadata, store
+
+
+def lookup(provider: DocStoreProvider, method: str, *parts: str) -> Any:
+    environ = {ACCOUNT: ACC, "REQUEST_METHOD": method, "wsgidav.provider": provider}
+    return provider._lookup(ACC, parts, environ)
+
+
+def test_a_propfind_or_head_sees_the_pending_write(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, _, store = world
+    for method in ("PROPFIND", "HEAD"):
+        found = lookup(provider, method, "f", "a.txt")
+        assert isinstance(found, Document) and found.doc is not None
+        assert (found.get_content_length(), found.doc["sha256"]) == (5, "new")
+    assert store.rows  # still pending: metadata does not show it
+
+
+def test_once_metadata_shows_it_the_pending_write_is_forgotten(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, metadata, store = world
+    metadata.record("/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 1})
+    found = lookup(provider, "PROPFIND", "f", "a.txt")
+    assert found.doc.get("pending") is None and found.doc["version"] == 1
+    assert not store.rows
+
+
+def test_a_get_waits_for_metadatas_record(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, metadata, store = world
+    metadata.later = ("/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 1})
+    metadata.record_after = 3  # recorded while the GET waits
+    found = lookup(provider, "GET", "f", "a.txt")
+    assert found.doc.get("pending") is None and found.doc["version"] == 1
+    assert metadata.reads >= 3 and not store.rows
+
+
+def test_a_get_is_503_when_the_record_does_not_come(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, _, store = world
+    provider.complete_wait_seconds = 0.05
+    with pytest.raises(DAVError) as raised:
+        lookup(provider, "DELETE", "f", "a.txt")
+    assert raised.value.value == 503
+    assert store.rows  # still pending: the write is durable, its record late
+
+
+def test_an_overwrite_is_shown_until_its_version_is_recorded(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, metadata, store = world
+    metadata.record("/f", "a.txt", {"document_id": "d1", "sha256": "old", "size": 3, "version": 2})
+    store.put(ACC, "/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "base_version": 2})
+    assert lookup(provider, "PROPFIND", "f", "a.txt").doc["sha256"] == "new"
+    metadata.record("/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 3})
+    assert lookup(provider, "PROPFIND", "f", "a.txt").doc["version"] == 3
+    assert not store.rows
+
+
+def test_a_listing_waits_for_the_folders_pending_writes(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, metadata, store = world
+    metadata.later = ("/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 1})
+    metadata.record_after = 2
+    provider.settle_pending(ACC, "/other", deep=False)
+    assert store.rows and metadata.reads == 0  # another folder's listing does not wait
+    provider.settle_pending(ACC, "/f", deep=False)
+    assert not store.rows and metadata.reads >= 2
