@@ -5,7 +5,9 @@
 // storage kept (a fresh profile would only ever measure the login page).
 //
 // Input (environment): DOCSTORE_NODE_MODULES (where bootstrap installed lighthouse), CHROME_PATH,
-// LH_BASE (the gateway), LH_USERNAME, LH_PASSWORD, LH_REPORT (where the JSON report goes).
+// LH_BASE (the gateway), LH_USERNAME, LH_PASSWORD, LH_REPORT (where the JSON report goes), and
+// optionally LH_CPU_SLOWDOWN: the CPU slowdown multiplier (Lighthouse's default, 4, assumes a host
+// with a benchmark index of about 1500; test_quality.py calibrates it for a slower or busy host).
 // Output (stdout, one JSON line): {scores: {category: 0..100}, failing: {category: [{id, title, score,
 // displayValue}]}, benchmark_index, main_thread_ms, ...}.
 import { writeFileSync } from "node:fs";
@@ -15,6 +17,7 @@ import { pathToFileURL } from "node:url";
 const modules = process.env.DOCSTORE_NODE_MODULES;
 const load = async (file) => (await import(pathToFileURL(path.join(modules, file)).href)).default;
 const lighthouse = await load("lighthouse/core/index.js");
+const { throttling } = await import(pathToFileURL(path.join(modules, "lighthouse/core/config/constants.js")).href);
 const puppeteer = await load("puppeteer-core/lib/esm/puppeteer/puppeteer-core.js");
 
 const base = process.env.LH_BASE;
@@ -40,6 +43,9 @@ try {
     logLevel: "error",
     onlyCategories: ["accessibility", "performance"],
     disableStorageReset: true,
+    ...(process.env.LH_CPU_SLOWDOWN
+      ? { throttling: { ...throttling.mobileSlow4G, cpuSlowdownMultiplier: Number(process.env.LH_CPU_SLOWDOWN) } }
+      : {}),
   }, undefined, page);
   const lhr = result.lhr;
   writeFileSync(process.env.LH_REPORT, result.report);
@@ -60,6 +66,7 @@ try {
     // thread's busy time: a low score with a slow or busy host says the machine, not the page, was slow.
     benchmark_index: lhr.environment.benchmarkIndex,
     main_thread_ms: Math.round(lhr.audits["mainthread-work-breakdown"]?.numericValue ?? -1),
+    cpu_slowdown: lhr.configSettings.throttling.cpuSlowdownMultiplier,
   }));
 } finally {
   await browser.close();

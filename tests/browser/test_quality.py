@@ -299,11 +299,22 @@ def test_main_actions_work_from_the_keyboard(
 # ---------------------------------------------------------------- Lighthouse
 
 
+def calibrated_slowdown(benchmark_index: float | None) -> float:
+    """Lighthouse's CPU slowdown for a host of `benchmark_index`: its default 4x assumes about 1,500
+    (a fast desktop); a host at half that emulates the same phone at 2x. Never below 1 (no speed-up)."""
+    if not benchmark_index or benchmark_index >= 1500:
+        return 4.0
+    return round(max(1.0, 4.0 * benchmark_index / 1500), 2)
+
+
 def test_lighthouse_files_page(web_system: WebSystem, owner: str) -> None:
     """Lighthouse on the files page with its defaults (emulated phone, simulated slow 4G and 4x CPU
     slowdown). CPU time is measured on this machine, so a busy host lowers the performance score for
     reasons that are not the page's: the page gets up to three runs and must reach 90 in one of them
-    (each failing run's figures are in the message). Accessibility must be 95 in every run."""
+    (each failing run's figures are in the message). After a slow run on a host whose benchmark index
+    is under the 1,500 that Lighthouse's 4x assumes, the next run's multiplier is calibrated to
+    the host, as Lighthouse's docs/throttling.md advises ("Calibrating multipliers"), so the page is
+    still judged as on the same phone. Accessibility must be 95 in every run."""
     reason = node_tools_missing()
     if reason:
         pytest.skip(reason)
@@ -330,6 +341,10 @@ def test_lighthouse_files_page(web_system: WebSystem, owner: str) -> None:
         assert scores["accessibility"] >= 95, f"accessibility {scores['accessibility']}: {failing['accessibility']}"
         if scores["performance"] >= 90:
             return
-        host = f"benchmark index {result['benchmark_index']}, main thread {result['main_thread_ms']} ms"
+        host = (
+            f"benchmark index {result['benchmark_index']}, CPU slowdown {result['cpu_slowdown']}, "
+            f"main thread {result['main_thread_ms']} ms"
+        )
         slow_runs.append(f"performance {scores['performance']} ({host}): {failing['performance']}")
+        env["LH_CPU_SLOWDOWN"] = str(calibrated_slowdown(result["benchmark_index"]))
     pytest.fail(f"performance under 90 in {LIGHTHOUSE_RUNS} runs: " + "; ".join(slow_runs))
