@@ -204,6 +204,15 @@ export function previewFrame(doc, size = "small") {
   return frame;
 }
 
+/** `element` hidden from assistive technology: inside a button named by its `aria-label`, a
+ * thumbnail's own name ("Preview being made", "d.txt (TXT file)") would make the button's
+ * content say something its name does not (axe's label-content-name-mismatch), depending on
+ * whether the preview was ready when the grid was drawn. */
+function decorative(element) {
+  element.setAttribute("aria-hidden", "true");
+  return element;
+}
+
 /**
  * The grid of a page of documents: a card per document with its thumbnail, name and size.
  * `open(doc)` opens its details (with the large preview); `actions(doc)` gives the card's buttons.
@@ -213,7 +222,7 @@ export function gridOf(items, { open, caption, meta, actions, pick }) {
     items.map((doc) => h("li", { class: "doc-card", dataset: { documentId: doc.document_id } },
       pick ? h("div", { class: "card-pick pick" }, pick(doc)) : null,
       h("button", { type: "button", class: "card-open", "aria-label": `Open ${doc.name}`, onclick: () => open(doc) },
-        previewFrame(doc, "small")),
+        decorative(previewFrame(doc, "small"))),
       h("div", { class: "card-text" },
         h("button", { type: "button", class: "link doc-open card-name", title: doc.name, onclick: () => open(doc) }, doc.name),
         meta ? h("div", { class: "muted small" }, meta(doc)) : null),
