@@ -451,3 +451,31 @@ async def test_two_accounts_racing_to_verify_one_address_leave_one_holder(
     claims = await accounts.db["verified_emails"].find({"_id": address}).to_list(None)
     verified = await accounts.db["accounts"].count_documents({"email": address, "email_verified": True})
     assert len(claims) == 1 and verified == 1
+
+
+async def test_metadata_finds_an_account_by_its_verified_address_only(
+    accounts: Harness, mailer: RecordingMailer
+) -> None:
+    """`POST /internal/people/by-email` (metadata's people lookup, issue 37): the one account whose
+    verified address is exactly the one asked (any case), by username; an unverified address, a
+    part of one and a person's token get nothing; the answer never carries an address."""
+    ann, bob = await sign_up(accounts), await sign_up(accounts)
+    await _settled(mailer, accounts)
+
+    async def by_email(address: str, headers: dict[str, str] | None = None) -> Any:
+        return await accounts.http.post(
+            "/internal/people/by-email", json={"email": address}, headers=headers or accounts.service_headers("metadata")
+        )
+
+    assert (await by_email(ann["email"])).status_code == 404  # unverified: anyone may type any address
+    token = mailer.token("verify-email", ann["email"])
+    assert (await accounts.http.post("/account/email/verify", json={"token": token})).status_code == 200
+    found = await by_email(f"  {ann['email'].upper()} ")
+    assert found.status_code == 200, found.text
+    assert found.json()["username"] == ann["username"] and found.json()["id"] == ann["id"]
+    assert "@" not in found.text
+    for partial in (ann["email"][:-4], ann["email"].split("@")[0], "@" + ann["email"].split("@")[1], ann["username"]):
+        assert (await by_email(partial)).status_code == 404, partial
+    assert (await by_email(bob["email"])).status_code == 404  # bob's is still unverified
+    person = await by_email(ann["email"], headers=accounts.headers(bob["id"]))
+    assert person.status_code == 403

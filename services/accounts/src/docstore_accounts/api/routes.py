@@ -18,6 +18,7 @@ from docstore_accounts.api.schemas import (
     AccountIdPath,
     AccountOut,
     CredentialsIn,
+    EmailIn,
     InternalAccountOut,
     InternalPlanOut,
     PlanIn,
@@ -186,3 +187,16 @@ async def internal_username(
     username: UsernamePath, accounts: AccountsDep, _caller: ServiceCaller
 ) -> InternalAccountOut:
     return _internal_out(await accounts.by_username(username))
+
+
+@router.post(
+    "/internal/people/by-email",
+    tags=["internal"],
+    summary="The active account of this region whose verified address is exactly this one, any case "
+    "(metadata's people lookup, issue 37); 404 alike for nobody and an unverified address",
+    responses=problem_responses(404),
+)
+async def internal_by_email(body: EmailIn, security: SecurityDep, _caller: ServiceCaller) -> InternalAccountOut:
+    """The address travels in the body, never the path or query (which access logs keep); the
+    answer carries no address."""
+    return _internal_out(await security.holder_of(body.email))

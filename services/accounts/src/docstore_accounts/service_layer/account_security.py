@@ -638,6 +638,22 @@ class AccountSecurity:
 
     # --- reads for other services ---------------------------------------------------------------
 
+    async def holder_of(self, address: str) -> Doc:
+        """The active account of this region whose *verified* address is `address` (trimmed, any
+        case, as `verified_emails` keys it), for metadata's people lookup (issue 37). The same
+        `AccountNotFound` for nobody, an unverified address, a replaced one and a deleted account:
+        anyone can type any address at sign-up, so an unverified one names nobody."""
+        holder = await self.reads.emails.holder(address)
+        account = await self.reads.accounts.by_id(holder) if holder is not None else None
+        if (
+            account is None
+            or account.get("status", "active") != "active"
+            or not email_verified(account)
+            or email_key_differs(str(account.get("email") or ""), address)
+        ):
+            raise AccountNotFound("")
+        return account
+
     async def flags(self, account: Mapping[str, Any]) -> dict[str, bool]:
         """What the login answer adds: whether a second step is needed, whether the address is verified."""
         return {"mfa_required": mfa_enabled(account), "email_verified": email_verified(account)}
