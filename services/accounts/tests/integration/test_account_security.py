@@ -464,7 +464,9 @@ async def test_metadata_finds_an_account_by_its_verified_address_only(
 
     async def by_email(address: str, headers: dict[str, str] | None = None) -> Any:
         return await accounts.http.post(
-            "/internal/people/by-email", json={"email": address}, headers=headers or accounts.service_headers("metadata")
+            "/internal/people/by-email",
+            json={"email": address},
+            headers=headers or accounts.service_headers("metadata"),
         )
 
     assert (await by_email(ann["email"])).status_code == 404  # unverified: anyone may type any address

@@ -22,12 +22,15 @@ from docstore_accounts.api.schemas import (
     InternalAccountOut,
     InternalPlanOut,
     PlanIn,
+    PlanOfferOut,
+    PlansOut,
     ReplicaIn,
     ReplicaOut,
     SignupIn,
     UsernamePath,
 )
 from docstore_accounts.domain.oidc import PasswordSignInOff
+from docstore_accounts.domain.plans import offers
 from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 
@@ -105,6 +108,17 @@ async def my_account(account_id: CurrentAccountId, accounts: AccountsDep, settin
 )
 async def admin_account(account_id: AccountIdPath, _admin: AdminAccountId, accounts: AccountsDep) -> AccountOut:
     return _account_out(await accounts.account(account_id))
+
+
+@router.get("/plans", tags=["accounts"], summary="The plans and what each costs a month (shown before a plan change)")
+async def plans(_account_id: CurrentAccountId, settings: SettingsDep) -> PlansOut:
+    """Prices are the operator's settings (`ACCOUNTS_PREMIUM_MONTHLY_PRICE`, `ACCOUNTS_PLAN_CURRENCY`)."""
+    return PlansOut(
+        plans=[
+            PlanOfferOut(plan=o.plan, name=o.name, monthly_price=str(o.monthly_price), currency=o.currency)  # type: ignore[arg-type]
+            for o in offers(settings.premium_monthly_price, settings.plan_currency)
+        ]
+    )
 
 
 @router.put("/account/plan", tags=["accounts"], summary="Move the caller's account to another plan")

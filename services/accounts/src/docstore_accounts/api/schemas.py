@@ -90,6 +90,17 @@ class EmailIn(BaseModel):
     email: Text = Field(min_length=3, max_length=254)
 
 
+class PlanOfferOut(BaseModel):
+    plan: Literal["free", "premium"]
+    name: str = Field(description="The plan's name as people read it")
+    monthly_price: str = Field(description="What the plan costs a month, two decimals (`4.99`; Free `0.00`)")
+    currency: str = Field(description="ISO 4217 code of the price (`EUR`)")
+
+
+class PlansOut(BaseModel):
+    plans: list[PlanOfferOut]
+
+
 class InternalPlanOut(BaseModel):
     plan: str
 
