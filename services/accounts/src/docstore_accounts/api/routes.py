@@ -214,3 +214,23 @@ async def internal_by_email(body: EmailIn, security: SecurityDep, _caller: Servi
     """The address travels in the body, never the path or query (which access logs keep); the
     answer carries no address."""
     return _internal_out(await security.holder_of(body.email))
+
+
+@router.post(
+    "/internal/people/by-email/here",
+    tags=["internal"],
+    summary="As /internal/people/by-email, for this region's accounts only: another region's accounts "
+    "service asks (replication secret)",
+    responses=problem_responses(404),
+)
+async def peer_by_email(
+    body: EmailIn,
+    security: SecurityDep,
+    settings: SettingsDep,
+    x_replication_secret: Annotated[str | None, Header()] = None,
+) -> InternalAccountOut:
+    if not x_replication_secret or not hmac.compare_digest(
+        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
+    return _internal_out(await security.holder_of(body.email, forward=False))
