@@ -902,10 +902,12 @@ function peopleSuggestions(input) {
   const holders = new Map(); // an address typed -> the username of the account that verified it
   const nobody = (address) => `No DocStore account has verified the address ${address}. Check it, or send a public link instead.`;
   const showHolder = (address, person) => {
-    if (!person) { note.replaceChildren(nobody(address)); return; }
+    // Nobody, said once the address looks whole (not at every pause while it is typed).
+    if (!person) { note.replaceChildren(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address) ? nobody(address) : ""); return; }
     const use = h("button", { type: "button", class: "small" }, `Use ${person.username}`);
     use.addEventListener("click", () => { input.value = person.username; note.replaceChildren(); input.focus(); });
-    note.replaceChildren(`${address} is ${person.username} on DocStore${person.shareable ? "." : `: ${person.note}`} `, use);
+    if (!person.shareable) { note.replaceChildren(`${address} is ${person.username} on DocStore: ${person.note}`); return; }
+    note.replaceChildren(`${address} is ${person.username} on DocStore. `, use);
   };
   let timer = null;
   let asked = "";
