@@ -349,14 +349,22 @@ def test_free_user_sees_usage_warning_and_upgrade_hint(web_system: WebSystem, br
 
     browser.wait(lambda: level() == "warning", "the warning state", timeout=30, interval=0.5)
     browser.find_text(".usage-message", "80 %")
+    # The plans' prices (GET /v1/plans; the accounts service's placeholder setting, 4.99 EUR).
+    assert "4.99 a month" in browser.find_text(".plan-price", "Your plan: Free, free of charge.").text
     browser.screenshot("12-usage-warning-phone")
 
     go(browser, "#/search?q=report")
     browser.find_text("section.results .hit", "annual-report.pdf")
     hint = browser.find(".upgrade")
     assert "Premium" in hint.text and "Free" in hint.text
-    browser.button("Upgrade to Premium", within=".upgrade")
     browser.screenshot("13-search-free-upgrade-hint-phone")
+    # Upgrading names the price and asks first (issue 37); Cancel changes nothing.
+    browser.button("Upgrade to Premium", within=".upgrade").click()
+    asked = browser.find_text("dialog[open]", "Premium costs")
+    assert "4.99 a month" in asked.text, asked.text
+    browser.button("Cancel", within="dialog[open]").click()
+    browser.wait(lambda: not browser.find_all("dialog[open]"), "the dialog closed")
+    assert browser.find(".upgrade").text and browser.js("return window.location.hash").startswith("#/search")
 
 
 def test_admin_sees_the_totals(web_system: WebSystem, browser: Browser) -> None:

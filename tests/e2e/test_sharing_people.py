@@ -1,6 +1,6 @@
 """Sharing as people expect (issue 37) through both regions' gateways: a person whose home is the
-other region is refused with the truth (D4), and the recipient is told who shared what (in the
-API and by mail)."""
+other region is found by username or verified address and refused with the truth (D4), and the
+recipient is told who shared what (in the API and by mail)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ async def test_sharing_with_the_other_regions_person_says_so_and_the_recipient_s
         assert found.status_code == 200, found.text
         return found.json()["people"] or None
 
-    assert await eventually(known_abroad, interval=1.5) == [
+    told = [
         {
             "username": abroad.username,
             "known": False,
@@ -32,6 +32,11 @@ async def test_sharing_with_the_other_regions_person_says_so_and_the_recipient_s
             "note": f"In another DocStore region ({REGION_B}): send a public link instead.",
         }
     ]
+    assert await eventually(known_abroad, interval=1.5) == told
+    # The whole address they verified finds them too: region A's accounts service asks B's, which
+    # holds B's addresses (replicas carry none); the answer names them by username only.
+    by_address = await api.get("/v1/people", params={"q": abroad.email}, headers=owner.auth)
+    assert by_address.status_code == 200 and by_address.json()["people"] == told
 
     async def shared_with(username: str) -> httpx.Response:
         return await api.post(

@@ -1,6 +1,7 @@
 """Finding a person to share with (`GET /v1/people`, issue 37) is no account-enumeration oracle:
 a prefix suggests only people the caller already shares with, an exact name tells no more than
-sharing by that name does, another account's contacts stay its own, and lookups are limited."""
+sharing by that name does, an address finds only the account that verified exactly it, another
+account's contacts stay its own, and lookups (of addresses too) are limited."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 
 import pytest
 
-from docstore_devplatform.e2e import sign_up, upload
+from docstore_devplatform.e2e import PASSWORD, sign_up, upload
 from docstore_devplatform.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -43,11 +44,25 @@ async def test_suggestions_are_the_callers_own_contacts_and_lookups_are_limited(
     exact = (await api.get("/v1/people", params={"q": grantee.username}, headers=attacker.auth)).json()
     assert exact == {"people": [{"username": grantee.username, "known": False, "shareable": True, "note": None}]}
 
-    # Guessing names in bulk meets the per-account limit (60 a minute), with when to come back
-    # (all at once, as a script would: one at a time on a loaded machine may take over a minute).
-    answers = await asyncio.gather(
-        *(api.get("/v1/people", params={"q": f"guess-{i}"}, headers=attacker.auth) for i in range(62))
+    # An exact, verified address names its account (by username: no address comes back); part of
+    # one, or an address nobody verified (anyone may type any address at sign-up), names nobody.
+    by_address = await api.get("/v1/people", params={"q": grantee.email.upper()}, headers=attacker.auth)
+    assert by_address.json() == exact and "@" not in by_address.text
+    unverified = f"nv-{grantee.username}"
+    created = await api.post(
+        "/v1/accounts",
+        json={"username": unverified, "email": f"{unverified}@example.com", "password": PASSWORD, "plan": "free"},
     )
+    assert created.status_code == 201, created.text
+    local, domain = grantee.email.split("@")
+    for q in (grantee.email[:-1], f"{local}@", f"@{domain}", f"{local[:-2]}@{domain}", f"{unverified}@example.com"):
+        assert await lookup(attacker, q) == [], q
+
+    # Guessing names or addresses in bulk meets the per-account limit (60 a minute), with when to
+    # come back (all at once, as a script would: one at a time on a loaded machine may take over a
+    # minute).
+    guesses = [f"guess-{i}@example.com" if i % 10 == 0 else f"guess-{i}" for i in range(62)]
+    answers = await asyncio.gather(*(api.get("/v1/people", params={"q": q}, headers=attacker.auth) for q in guesses))
     limited = [a for a in answers if a.status_code == 429]
     assert limited and limited[0].headers["Retry-After"] == "60"
     assert limited[0].json()["type"] == "urn:docstore:problem:too-many-lookups"

@@ -35,6 +35,8 @@ PUBLIC = {
     ("accounts", "POST /account/password-reset"): "a forgotten password: anyone may ask (the same answer for all)",
     ("accounts", "POST /account/password-reset/confirm"): "a mailed reset link: the single-use token is the right",
     ("accounts", "POST /internal/password-reset"): "peer regions' accounts only: X-Replication-Secret, as replicas",
+    ("accounts", "POST /internal/people/by-email/here"): "peer regions' accounts only: X-Replication-Secret, as "
+    "replicas",
     ("notify", "GET /notifications/unsubscribe/{token}"): "a mail's unsubscribe link: the signed token is the right",
     (
         "notify",

@@ -35,27 +35,58 @@ export function usageBar(usage) {
     h("p", { class: "usage-message", role: level === "ok" ? null : "status" }, LEVEL_TEXT[level]));
 }
 
+let plansAsked = null;
+
+/**
+ * The plans and their monthly prices (GET /plans: the operator's settings, issue 37), as
+ * {free, premium}, asked once per page load (a failed ask is asked again next time).
+ */
+export function planPrices() {
+  plansAsked ??= api("GET", "plans")
+    .then((answer) => Object.fromEntries(answer.plans.map((offer) => [offer.plan, offer])))
+    .catch((error) => { plansAsked = null; throw error; });
+  return plansAsked;
+}
+
+/** A plan's price in words: "€4.99 a month", or "free of charge". */
+export function priceText(offer) {
+  const amount = Number(offer.monthly_price);
+  if (amount === 0) return "free of charge";
+  return `${new Intl.NumberFormat(undefined, { style: "currency", currency: offer.currency }).format(amount)} a month`;
+}
+
 export async function usageView(main) {
-  const usage = await api("GET", "usage");
+  const [usage, prices] = await Promise.all([api("GET", "usage"), planPrices().catch(() => null)]);
+  const plan = usage.plan === "premium" ? "premium" : "free";
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, "Usage")),
     h("section", { class: "card", "aria-labelledby": "usage-title" },
-      h("h2", { id: "usage-title" }, `Storage on the ${usage.plan === "premium" ? "Premium" : "Free"} plan`),
+      h("h2", { id: "usage-title" }, `Storage on the ${plan === "premium" ? "Premium" : "Free"} plan`),
       usageBar(usage),
       usage.stored_bytes !== usage.used_bytes
         ? h("p", { class: "muted small" }, `${formatBytes(usage.stored_bytes)} are stored in all, counting old versions and the trash.`)
         : null,
-      usage.plan !== "premium" ? planButton("premium", "Upgrade to Premium (20 GB)") : null));
+      prices
+        ? h("p", { class: "plan-price" }, `Your plan: ${prices[plan].name}, ${priceText(prices[plan])}.`,
+          plan === "free" ? ` Premium: 20 GB and search inside your documents, ${priceText(prices.premium)}.` : "")
+        : null,
+      plan !== "premium" ? planButton("premium", "Upgrade to Premium (20 GB)") : null));
 }
 
-/** What a plan change does, asked before it is made (one click never changes the plan). */
-export function confirmPlanChange(plan) {
+/**
+ * What a plan change does and what it costs, asked before it is made (one click never changes the
+ * plan). Without the prices (the API did not answer) nothing is asked and nothing changes: the
+ * error says why, and the person tries again.
+ */
+export async function confirmPlanChange(plan) {
+  const prices = await planPrices();
+  const premium = priceText(prices.premium);
   return plan === "premium"
     ? confirmDialog("Upgrade to Premium?",
-      "Premium gives you 20 GB instead of 5 GB, and search inside your documents. The change applies at once.",
-      "Upgrade to Premium")
+      `Premium costs ${premium}. It gives you 20 GB instead of 5 GB, and search inside your documents. The change applies at once.`,
+      `Upgrade for ${premium}`)
     : confirmDialog("Move to Free?",
-      "Free gives you 5 GB, and search by name, tags and dates only: the words inside your documents are no longer searched. If you store more than 5 GB, you cannot upload until you delete some.",
+      `Free is ${priceText(prices.free)}: you no longer pay ${premium}. It gives you 5 GB, and search by name, tags and dates only: the words inside your documents are no longer searched. If you store more than 5 GB, you cannot upload until you delete some.`,
       "Move to Free");
 }
 

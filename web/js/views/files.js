@@ -889,13 +889,26 @@ export function roleOf(doc, sharedAs = null) {
  * Suggestions for the share dialog's username box (GET /people, issue 37): a native datalist
  * (keyboard, screen readers and phones know it), filled 250 ms after the last key; a line under
  * the box says when the person named is in another region (sharing would be refused) before the
- * person presses Share. The API suggests only people the caller already shares with, and the
- * exact name, and limits lookups (README of metadata: "Finding a person").
+ * person presses Share. The API suggests only people the caller already shares with, the exact
+ * name, and the one person whose verified address is exactly what was typed (by username: the
+ * line offers to put it in the box), and limits lookups (README of metadata: "Finding a person").
+ * Returns the nodes, and `usernameFor(value)`: the username to share with for what the box holds
+ * (an address is looked up, and refused in words when no account verified it).
  */
 function peopleSuggestions(input) {
   const list = h("datalist", { id: `people-${Math.random().toString(36).slice(2)}` });
   const note = h("p", { class: "hint people-note", "aria-live": "polite" });
   input.setAttribute("list", list.id);
+  const holders = new Map(); // an address typed -> the username of the account that verified it
+  const nobody = (address) => `No DocStore account has verified the address ${address}. Check it, or send a public link instead.`;
+  const showHolder = (address, person) => {
+    // Nobody, said once the address looks whole (not at every pause while it is typed).
+    if (!person) { note.replaceChildren(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address) ? nobody(address) : ""); return; }
+    const use = h("button", { type: "button", class: "small" }, `Use ${person.username}`);
+    use.addEventListener("click", () => { input.value = person.username; note.replaceChildren(); input.focus(); });
+    if (!person.shareable) { note.replaceChildren(`${address} is ${person.username} on DocStore: ${person.note}`); return; }
+    note.replaceChildren(`${address} is ${person.username} on DocStore. `, use);
+  };
   let timer = null;
   let asked = "";
   let failed = 0;
@@ -920,13 +933,24 @@ function peopleSuggestions(input) {
         return;
       }
       failed = 0;
+      if (q.includes("@")) holders.set(q.toLowerCase(), found[0]?.username || null);
       if (input.value.trim() !== q) return;
+      if (q.includes("@")) { list.replaceChildren(); showHolder(q, found[0]); return; }
       list.replaceChildren(...found.map((p) => h("option", { value: p.username }, p.shareable ? (p.known ? "shared with before" : "") : p.note)));
       const exact = found.find((p) => p.username === q.toLowerCase());
       note.textContent = exact && !exact.shareable ? `${exact.username}: ${exact.note}` : "";
     }, 250);
   });
-  return [list, note];
+  async function usernameFor(value) {
+    if (!value.includes("@")) return value;
+    if (!holders.has(value.toLowerCase())) {
+      holders.set(value.toLowerCase(), (await api("GET", "people", { query: { q: value } })).people[0]?.username || null);
+    }
+    const username = holders.get(value.toLowerCase());
+    if (!username) throw new Error(nobody(value));
+    return username;
+  }
+  return { nodes: [list, note], usernameFor };
 }
 
 /** Who shared `doc`, in words, as far as the API names them. */
@@ -1101,19 +1125,21 @@ function detailsDialog(doc, refresh, sharedAs = null) {
       }
       return;
     }
-    const who = h("input", { name: "share-username", required: true, maxlength: "64", autocapitalize: "none", autocomplete: "off", spellcheck: "false" });
+    const who = h("input", { name: "share-username", required: true, maxlength: "254", autocapitalize: "none", autocomplete: "off", spellcheck: "false" });
     const permission = h("select", { name: "share-permission" },
       h("option", { value: "view" }, "Can view"), h("option", { value: "edit" }, "Can edit (upload new versions)"));
     const shareButton = h("button", { type: "submit" }, "Share");
+    const people = peopleSuggestions(who);
     const form = h("form", { class: "share-form" },
-      field("Share with (username)", who, "Suggestions: people you already share with, or the exact username."),
-      ...peopleSuggestions(who), field("Permission", permission), shareButton);
+      field("Share with (username or e-mail)", who, "Suggestions: people you already share with, the exact username, or the whole e-mail address a person verified."),
+      ...people.nodes, field("Permission", permission), shareButton);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       busy(shareButton, async () => {
-        const share = await api("POST", `documents/${encodeURIComponent(doc.document_id)}/shares`, { json: { username: who.value.trim(), permission: permission.value } });
-        rememberShareName(share.grantee_id, share.username || who.value.trim());
-        announce(`${doc.name} shared with ${who.value.trim()}.`);
+        const username = await people.usernameFor(who.value.trim());
+        const share = await api("POST", `documents/${encodeURIComponent(doc.document_id)}/shares`, { json: { username, permission: permission.value } });
+        rememberShareName(share.grantee_id, share.username || username);
+        announce(`${doc.name} shared with ${username}.`);
         await loadShares({ focus: true });
       });
     });

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from docstore_kit.settings import ServiceSettings
 
@@ -81,6 +82,12 @@ class Settings(ServiceSettings):
     password_sign_in: bool = True
     """`ACCOUNTS_PASSWORD_SIGN_IN=false`: passwords no longer sign anyone in to the web app or the
     API (403 with a message naming the provider); app passwords keep working for tools."""
+
+    premium_monthly_price: Decimal = Field(default=Decimal("4.99"), ge=0, decimal_places=2)
+    """`ACCOUNTS_PREMIUM_MONTHLY_PRICE`: what Premium costs a month, in `plan_currency`, shown before
+    an upgrade and on the usage page (`GET /plans`). The default is a placeholder: set the real one."""
+    plan_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    """`ACCOUNTS_PLAN_CURRENCY`: the ISO 4217 code of the plans' prices."""
 
     secret_fields = ("replication_secret", "secrets_keys")
 

@@ -5,11 +5,13 @@ the events carry no secret, and the credentials check tells the gateway about MF
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 
@@ -451,3 +453,73 @@ async def test_two_accounts_racing_to_verify_one_address_leave_one_holder(
     claims = await accounts.db["verified_emails"].find({"_id": address}).to_list(None)
     verified = await accounts.db["accounts"].count_documents({"email": address, "email_verified": True})
     assert len(claims) == 1 and verified == 1
+
+
+async def test_metadata_finds_an_account_by_its_verified_address_only(
+    accounts: Harness, mailer: RecordingMailer
+) -> None:
+    """`POST /internal/people/by-email` (metadata's people lookup, issue 37): the one account whose
+    verified address is exactly the one asked (any case), by username; an unverified address, a
+    part of one and a person's token get nothing; the answer never carries an address."""
+    ann, bob = await sign_up(accounts), await sign_up(accounts)
+    await _settled(mailer, accounts)
+
+    async def by_email(address: str, headers: dict[str, str] | None = None) -> Any:
+        return await accounts.http.post(
+            "/internal/people/by-email",
+            json={"email": address},
+            headers=headers or accounts.service_headers("metadata"),
+        )
+
+    assert (await by_email(ann["email"])).status_code == 404  # unverified: anyone may type any address
+    token = mailer.token("verify-email", ann["email"])
+    assert (await accounts.http.post("/account/email/verify", json={"token": token})).status_code == 200
+    found = await by_email(f"  {ann['email'].upper()} ")
+    assert found.status_code == 200, found.text
+    assert found.json()["username"] == ann["username"] and found.json()["id"] == ann["id"]
+    assert "@" not in found.text
+    for partial in (ann["email"][:-4], ann["email"].split("@")[0], "@" + ann["email"].split("@")[1], ann["username"]):
+        assert (await by_email(partial)).status_code == 404, partial
+    assert (await by_email(bob["email"])).status_code == 404  # bob's is still unverified
+    person = await by_email(ann["email"], headers=accounts.headers(bob["id"]))
+    assert person.status_code == 403
+
+    # An address not verified here is asked of the other regions (their accounts services hold
+    # their addresses), with the replication secret; their answer is the person, at home there.
+    asked: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    def peer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        asked.append((str(request.url), request.headers.get("X-Replication-Secret"), body))
+        if body["email"] != "zoe@elsewhere.example":
+            return httpx.Response(404, json={"detail": "This account could not be found."})
+        zoe = {"id": "acc-zoe", "username": "zoe", "plan": "free", "home_region": "there"}
+        return httpx.Response(200, json=zoe | {"email_verified": True, "status": "active"})
+
+    security = accounts.services.account_security
+    security.peers, security.peer_http = (
+        {"there": "http://there"},
+        httpx.AsyncClient(transport=httpx.MockTransport(peer)),
+    )
+    there = await by_email("zoe@elsewhere.example")
+    assert there.status_code == 200 and (there.json()["username"], there.json()["home_region"]) == ("zoe", "there")
+    assert asked == [
+        (
+            "http://there/internal/people/by-email/here",
+            accounts.settings.replication_secret,
+            {"email": "zoe@elsewhere.example"},
+        )
+    ]
+    assert (await by_email(bob["email"])).status_code == 404  # nobody there either
+    assert (await by_email(ann["email"])).status_code == 200 and len(asked) == 2  # found here: not asked
+
+    # The peers' route: this region's accounts only (never asked on), with the secret only.
+    async def here(address: str, secret: str) -> Any:
+        return await accounts.http.post(
+            "/internal/people/by-email/here", json={"email": address}, headers={"X-Replication-Secret": secret}
+        )
+
+    assert (await here(ann["email"], "wrong")).status_code == 401
+    assert (await here(ann["email"], accounts.settings.replication_secret)).json()["username"] == ann["username"]
+    assert (await here("zoe@elsewhere.example", accounts.settings.replication_secret)).status_code == 404
+    assert len(asked) == 2

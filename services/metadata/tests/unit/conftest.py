@@ -33,6 +33,8 @@ class InMemoryAccounts:
 
     def __init__(self) -> None:
         self.rows: dict[str, Doc] = {}
+        self.addresses: dict[str, str] = {}
+        """account id -> its address (kept apart: the service's answers carry none)."""
 
     async def sign_up(self, *, username: str, email: str, password: str, plan: str) -> Any:
         if any(row["username"] == username for row in self.rows.values()):
@@ -46,7 +48,17 @@ class InMemoryAccounts:
             "email_verified": True,
             "status": "active",
         }
+        self.addresses[account_id] = email
         return SimpleNamespace(id=account_id, username=username, email=email, plan=plan)
+
+    async def by_email(self, address: str) -> Doc | None:
+        """As `POST /internal/people/by-email`: an active account whose address, verified, is
+        `address` in any case."""
+        for account_id, held in self.addresses.items():
+            row = self.rows[account_id]
+            if held.casefold() == address.strip().casefold() and row["email_verified"] and row["status"] == "active":
+                return copy.deepcopy(row)
+        return None
 
     async def by_username(self, username: str) -> Doc | None:
         return next((copy.deepcopy(r) for r in self.rows.values() if r["username"] == username), None)

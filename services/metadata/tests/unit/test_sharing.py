@@ -146,3 +146,21 @@ async def test_the_lookup_limit_holds_across_a_clock_minute(world: Any) -> None:
         await people.lookup(OWNER, "x")
     now[0] += 60  # a minute later they have all aged out
     await people.lookup(OWNER, "x")
+
+
+async def test_an_address_finds_its_verified_holder_by_username_and_nothing_else(world: Any) -> None:
+    """A query with an `@` asks the accounts service for the one account whose verified address it
+    is exactly (any case), answered by username only; a part of an address, an unverified one and
+    the caller's own find nobody, and address lookups count against the same limit."""
+    dana = await world.accounts.sign_up(username="dana", email="Dana@Example.com", password=PASSWORD, plan="free")
+    erin = await world.accounts.sign_up(username="erin", email="erin@example.com", password=PASSWORD, plan="free")
+    await world.accounts.update(erin.id, {"email_verified": False})
+    people = People(world.repos, region="here", lookups_per_minute=7)  # OWNER asks 7 times below
+    found = await people.lookup(OWNER, " dana@example.COM ")
+    assert found == [{"username": "dana", "known": False, "shareable": True, "note": None}]
+    for nobody in ("dana@example.co", "dana@", "@example.com", "ana@example.com", "erin@example.com"):
+        assert await people.lookup(OWNER, nobody) == [], nobody
+    assert await people.lookup(dana.id, "dana@example.com") == []  # oneself
+    assert await people.lookup(OWNER, "x" * 60 + "@example.com") == []  # an address may be longer than a name
+    with pytest.raises(TooManyLookups):
+        await people.lookup(OWNER, "dana@example.com")

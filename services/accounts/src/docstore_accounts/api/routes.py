@@ -18,15 +18,19 @@ from docstore_accounts.api.schemas import (
     AccountIdPath,
     AccountOut,
     CredentialsIn,
+    EmailIn,
     InternalAccountOut,
     InternalPlanOut,
     PlanIn,
+    PlanOfferOut,
+    PlansOut,
     ReplicaIn,
     ReplicaOut,
     SignupIn,
     UsernamePath,
 )
 from docstore_accounts.domain.oidc import PasswordSignInOff
+from docstore_accounts.domain.plans import offers
 from docstore_kit.auth import AdminAccountId, CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 
@@ -104,6 +108,17 @@ async def my_account(account_id: CurrentAccountId, accounts: AccountsDep, settin
 )
 async def admin_account(account_id: AccountIdPath, _admin: AdminAccountId, accounts: AccountsDep) -> AccountOut:
     return _account_out(await accounts.account(account_id))
+
+
+@router.get("/plans", tags=["accounts"], summary="The plans and what each costs a month (shown before a plan change)")
+async def plans(_account_id: CurrentAccountId, settings: SettingsDep) -> PlansOut:
+    """Prices are the operator's settings (`ACCOUNTS_PREMIUM_MONTHLY_PRICE`, `ACCOUNTS_PLAN_CURRENCY`)."""
+    return PlansOut(
+        plans=[
+            PlanOfferOut(plan=o.plan, name=o.name, monthly_price=str(o.monthly_price), currency=o.currency)  # type: ignore[arg-type]
+            for o in offers(settings.premium_monthly_price, settings.plan_currency)
+        ]
+    )
 
 
 @router.put("/account/plan", tags=["accounts"], summary="Move the caller's account to another plan")
@@ -186,3 +201,36 @@ async def internal_username(
     username: UsernamePath, accounts: AccountsDep, _caller: ServiceCaller
 ) -> InternalAccountOut:
     return _internal_out(await accounts.by_username(username))
+
+
+@router.post(
+    "/internal/people/by-email",
+    tags=["internal"],
+    summary="The active account of this region whose verified address is exactly this one, any case "
+    "(metadata's people lookup, issue 37); 404 alike for nobody and an unverified address",
+    responses=problem_responses(404),
+)
+async def internal_by_email(body: EmailIn, security: SecurityDep, _caller: ServiceCaller) -> InternalAccountOut:
+    """The address travels in the body, never the path or query (which access logs keep); the
+    answer carries no address."""
+    return _internal_out(await security.holder_of(body.email))
+
+
+@router.post(
+    "/internal/people/by-email/here",
+    tags=["internal"],
+    summary="As /internal/people/by-email, for this region's accounts only: another region's accounts "
+    "service asks (replication secret)",
+    responses=problem_responses(404),
+)
+async def peer_by_email(
+    body: EmailIn,
+    security: SecurityDep,
+    settings: SettingsDep,
+    x_replication_secret: Annotated[str | None, Header()] = None,
+) -> InternalAccountOut:
+    if not x_replication_secret or not hmac.compare_digest(
+        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
+    return _internal_out(await security.holder_of(body.email, forward=False))

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from docstore_kit.text import Text
 
@@ -81,6 +81,24 @@ class CredentialsIn(BaseModel):
 
 class PlanIn(BaseModel):
     plan: Literal["free", "premium"]
+
+
+class EmailIn(BaseModel):
+    """An address asked about by another service of the region (in a body: access logs keep paths)."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: Text = Field(min_length=3, max_length=254)
+
+
+class PlanOfferOut(BaseModel):
+    plan: Literal["free", "premium"]
+    name: str = Field(description="The plan's name as people read it")
+    monthly_price: str = Field(description="What the plan costs a month, two decimals (`4.99`; Free `0.00`)")
+    currency: str = Field(description="ISO 4217 code of the price (`EUR`)")
+
+
+class PlansOut(BaseModel):
+    plans: list[PlanOfferOut]
 
 
 class InternalPlanOut(BaseModel):

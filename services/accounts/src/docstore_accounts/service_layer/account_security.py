@@ -638,6 +638,49 @@ class AccountSecurity:
 
     # --- reads for other services ---------------------------------------------------------------
 
+    async def holder_of(self, address: str, *, forward: bool = True) -> Doc:
+        """The active account whose *verified* address is `address` (trimmed, any case, as
+        `verified_emails` keys it), for metadata's people lookup (issue 37): this region's, else
+        (`forward`) another region's, asked of its accounts service, which holds its addresses
+        (replicas carry none). The same `AccountNotFound` for nobody, an unverified address, a
+        replaced one and a deleted account: anyone can type any address at sign-up, so an
+        unverified one names nobody."""
+        holder = await self.reads.emails.holder(address)
+        account = await self.reads.accounts.by_id(holder) if holder is not None else None
+        if (
+            account is not None
+            and account.get("status", "active") == "active"
+            and email_verified(account)
+            and not email_key_differs(str(account.get("email") or ""), address)
+        ):
+            return account
+        if forward and (elsewhere := await self._holder_elsewhere(address)) is not None:
+            return elsewhere
+        raise AccountNotFound("")
+
+    async def _holder_elsewhere(self, address: str) -> Doc | None:
+        """The account another region's accounts service names for `address` (its
+        `POST /internal/people/by-email/here`, with the replication secret), or None: nobody
+        there, or no region answered (a lookup is a help: it then finds nobody)."""
+        if self.peer_http is None:
+            return None
+        for region, url in self.peers.items():
+            try:
+                answer = await self.peer_http.post(
+                    f"{url}/internal/people/by-email/here",
+                    json={"email": address},
+                    headers={"X-Replication-Secret": self.replication_secret},
+                )
+            except httpx.HTTPError as error:
+                log.warning("people_lookup_peer_failed", region=region, error=type(error).__name__)
+                continue
+            if answer.status_code == 200:
+                found = answer.json()
+                return {"_id": found["id"], **{key: value for key, value in found.items() if key != "id"}}
+            if answer.status_code != 404:
+                log.warning("people_lookup_peer_failed", region=region, status=answer.status_code)
+        return None
+
     async def flags(self, account: Mapping[str, Any]) -> dict[str, bool]:
         """What the login answer adds: whether a second step is needed, whether the address is verified."""
         return {"mfa_required": mfa_enabled(account), "email_verified": email_verified(account)}

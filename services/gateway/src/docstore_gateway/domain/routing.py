@@ -195,6 +195,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/account"),
         ("DELETE", "/account"),
         ("PUT", "/account/plan"),
+        ("GET", "/plans"),  # the plans' monthly prices (issue 37), shown before a plan change
         # Account security (issue 20): the mailed-link routes are public (the token is the credential).
         ("GET", "/account/security"),
         ("POST", "/account/email/verify", "public"),

@@ -69,6 +69,8 @@ class Authority(Protocol):
 
     async def plan_of(self, account_id: str) -> str: ...
 
+    async def by_email(self, address: str) -> Doc | None: ...
+
 
 class Owners:
     """An account as metadata needs it: `_id`, `username`, `plan`, `email_verified`, `status`."""
@@ -85,6 +87,11 @@ class Owners:
 
     async def by_username(self, username: str) -> Doc | None:
         return await self.projection.by_username(username) or await self.authority.by_username(username)
+
+    async def by_email(self, address: str) -> Doc | None:
+        """The active account whose verified address is `address`, any case: only the accounts
+        service knows (the projection holds no addresses)."""
+        return await self.authority.by_email(address)
 
     async def plan_of(self, account_id: str) -> str:
         """The account's plan; free for an account nobody knows. The projection is trusted for a

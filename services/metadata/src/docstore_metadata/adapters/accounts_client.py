@@ -1,7 +1,8 @@
 """The accounts service, asked by `Owners` (`account_projection.py`) about an account metadata's
 projection does not know yet or would refuse (issue 36): `GET /internal/accounts/{id}`,
-`GET /internal/usernames/{username}` and `GET /internal/accounts/{id}/plan`, authenticated as
-metadata. An answer it cannot get (accounts away, an account it does not know) is None, or the
+`GET /internal/usernames/{username}`, `GET /internal/accounts/{id}/plan` and
+`POST /internal/people/by-email` (the address in the body: access logs keep paths), authenticated
+as metadata. An answer it cannot get (accounts away, an account it does not know) is None, or the
 free plan: the projection's own row then decides."""
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ class AccountsClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def _get(self, path: str) -> Doc | None:
+    async def _get(self, path: str, *, json: Doc | None = None) -> Doc | None:
         try:
-            response = await self.http.get(path)
+            response = await (self.http.get(path) if json is None else self.http.post(path, json=json))
         except httpx.HTTPError as error:
             log.warning("accounts_unavailable", error=type(error).__name__)
             return None
@@ -45,6 +46,9 @@ class AccountsClient:
 
     async def by_username(self, username: str) -> Doc | None:
         return self._row(await self._get(f"/internal/usernames/{quote(username, safe='')}"))
+
+    async def by_email(self, address: str) -> Doc | None:
+        return self._row(await self._get("/internal/people/by-email", json={"email": address}))
 
     async def plan_of(self, account_id: str) -> str:
         answer = await self._get(f"/internal/accounts/{quote(account_id, safe='')}/plan")

@@ -436,3 +436,6 @@ class _NoAuthority:
 
     async def plan_of(self, account_id: str) -> str:
         return "free"
+
+    async def by_email(self, address: str) -> Doc | None:
+        return None

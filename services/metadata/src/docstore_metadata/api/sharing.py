@@ -79,16 +79,25 @@ async def unshare(
 
 @router.get(
     "/people",
-    summary="Find a person to share with: an exact username, or people you already share with by prefix",
+    summary="Find a person to share with: an exact username or verified e-mail address, or people you already "
+    "share with by prefix",
     responses=problem_responses(422, 429),
 )
 async def people(
     account_id: CurrentAccountId,
     sharing: SharingDep,
-    q: Annotated[str, Query(min_length=1, max_length=64, description="what was typed: a username or its start")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=254,
+            description="what was typed: a username or its start (at most 64 characters), or a whole e-mail address",
+        ),
+    ],
 ) -> PeopleOut:
     """Suggestions never reach beyond the people the caller already shares with (either way) and
-    the one account named exactly; at most 60 lookups a minute (429 with `Retry-After` beyond)."""
+    the one account named exactly, by username or by the address it verified (answered by username);
+    at most 60 lookups a minute (429 with `Retry-After` beyond)."""
     found = await sharing.people.lookup(account_id, q)
     return PeopleOut(people=[PersonOut.model_validate(row) for row in found])
 

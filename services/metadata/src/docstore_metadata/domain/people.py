@@ -8,9 +8,13 @@ What a lookup may answer, for a query `q` typed in the share dialog:
 - **The one account whose username is exactly `q`**: what sharing by username tells anyway (a
   share with a name nobody holds is refused), nothing more. A person at home in another region is
   answered as such (`shareable` false, with the reason), as sharing would refuse them.
-- Never a prefix match over everyone, never an e-mail address (metadata keeps none: addresses are
-  identity's, issue 36), and at most `LOOKUPS_PER_MINUTE` lookups a minute per account (429 beyond),
-  so guessing names costs what guessing them at the share button costs.
+- **The one account whose verified e-mail address is exactly `q`** (any case), when `q` holds an
+  `@`: metadata keeps no addresses (they are the accounts service's, issue 36), so it asks the
+  accounts service, which answers only a verified address of an active account, and answers the
+  person by username; the address is never echoed back nor told whether an unverified one exists.
+- Never a prefix match over everyone, never part of an address, and at most `LOOKUPS_PER_MINUTE`
+  lookups a minute per account (429 beyond, addresses included), so guessing names or addresses
+  costs what guessing them at the share button costs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ def lookups_in_the_last_minute(current: int, previous: int, now: float) -> float
 
 SUGGESTIONS_MAX = 8
 QUERY_MAX = 64
+ADDRESS_MAX = 254
+"""An e-mail address's longest form (RFC 5321's path limit), as the accounts service takes it."""
 
 
 class TooManyLookups(DomainError):
@@ -48,11 +54,16 @@ class TooManyLookups(DomainError):
         super().__init__("You looked up many people in the last minute. Wait a minute, then type the name again.")
 
 
+def is_address(q: str) -> bool:
+    """A query naming an e-mail address (no username holds an `@`): looked up by exact address."""
+    return "@" in q
+
+
 def query_of(raw: str) -> str:
     """The query as usernames are stored (trimmed, lower case); 422 when empty or too long."""
     q = raw.strip().lower()
-    if not q or len(q) > QUERY_MAX:
-        raise Invalid(f"Type 1 to {QUERY_MAX} characters of a username.")
+    if not q or len(q) > (ADDRESS_MAX if is_address(q) else QUERY_MAX):
+        raise Invalid(f"Type 1 to {QUERY_MAX} characters of a username, or a whole e-mail address.")
     if any(unicodedata.category(ch).startswith("C") for ch in q):
         # No username holds one, and a NUL would not reach the database's regular expressions.
         raise Invalid("A username has no control characters.")

@@ -11,6 +11,7 @@ from docstore_metadata.domain.people import (
     LOOKUPS_PER_MINUTE,
     SUGGESTIONS_MAX,
     TooManyLookups,
+    is_address,
     lookups_in_the_last_minute,
     person,
     query_of,
@@ -35,7 +36,8 @@ class People:
 
     async def lookup(self, account_id: str, raw: str, *, limit: int = SUGGESTIONS_MAX) -> list[dict[str, Any]]:
         """The exact match first (if any), then people the caller already shares with whose
-        username starts with the query, by username; at most `limit`."""
+        username starts with the query, by username; at most `limit`. A query with an `@` is an
+        address: the one account whose verified address it is, or nobody."""
         q = query_of(raw)
         now = self.clock()
         window = int(now // 60)
@@ -45,6 +47,13 @@ class People:
             raise TooManyLookups()
         found: list[dict[str, Any]] = []
         contacts = await self.reads.sharing.contacts_of(account_id)
+        if is_address(q):
+            # Only the accounts service knows addresses: it answers a verified one's account, or nothing.
+            holder = await self.reads.owners.by_email(raw.strip())
+            if usable(holder, account_id):
+                assert holder is not None
+                found.append(person(holder, self.region, known=holder["_id"] in contacts))
+            return found
         # The projection first, then the accounts service, as sharing by that name does: a person
         # who signed up a moment ago is shareable before their account's events arrive here.
         exact = await self.reads.owners.by_username(q)
