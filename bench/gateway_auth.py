@@ -13,9 +13,11 @@ time, interleaved (so drift in the machine's load falls on all alike):
 and prints p50/p99 of each and the gateway's added latency (gateway - direct). Then a phase of
 `gateway` requests alone, with the database server's counters read before and after: commands per
 request in the gateway's own database (`top`, by collection) and in all (`serverStatus`
-opcounters, every process's background loops included).
+opcounters, every process's background loops included), and the CPU time the gateway and accounts
+processes spent per request (`/proc/<pid>/stat`, user + system: less bound to the machine's load
+than latency).
 
-    uv run python bench/gateway_auth.py [--requests 1500] [--count-requests 300] [--json]
+    uv run python bench/gateway_auth.py [--requests 1500] [--count-requests 1000] [--json]
 """
 
 from __future__ import annotations
@@ -59,7 +61,15 @@ async def timed(client: httpx.AsyncClient, path: str) -> float:
     return elapsed
 
 
-async def measure(urls: dict[str, str], mongo_url: str, requests: int, count_requests: int) -> dict[str, object]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux `/proc/<pid>/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    urls: dict[str, str], mongo_url: str, requests: int, count_requests: int, pids: dict[str, int]
+) -> dict[str, object]:
     username = f"bench-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(base_url=urls["gateway"], timeout=60) as http:
         created = await http.post(
@@ -88,8 +98,10 @@ async def measure(urls: dict[str, str], mongo_url: str, requests: int, count_req
             times["healthz"].append(await timed(bare, "/healthz"))
         progress(f"counting database commands over {count_requests} gateway requests ...")
         before_all, before_by = await database_counters(mongo_url), await collection_counters(mongo_url)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         for _ in range(count_requests):
             await timed(gateway, "/v1/account")
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         after_all, after_by = await database_counters(mongo_url), await collection_counters(mongo_url)
     finally:
         for client in (gateway, bare, direct):
@@ -118,6 +130,9 @@ async def measure(urls: dict[str, str], mongo_url: str, requests: int, count_req
         name: round(n / count_requests, 3) for name, n in gateway_db.items()
     }
     figures["all_db_commands_per_request"] = round(everything / count_requests, 3)
+    for name, seconds in cpu.items():
+        print(f"{name} CPU per request: {seconds / count_requests * 1000:.2f} ms")
+        figures[f"{name}_cpu_ms_per_request"] = round(seconds / count_requests * 1000, 3)
     figures["load"] = [round(x, 2) for x in os.getloadavg()]
     return figures
 
@@ -125,7 +140,9 @@ async def measure(urls: dict[str, str], mongo_url: str, requests: int, count_req
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1500, help="timed requests of each kind")
-    parser.add_argument("--count-requests", type=int, default=300, help="gateway requests of the counting phase")
+    parser.add_argument(
+        "--count-requests", type=int, default=1000, help="gateway requests of the counting phase (commands, CPU)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp:
@@ -146,7 +163,8 @@ def main() -> None:
             progress("starting accounts and gateway ...")
             try:
                 urls = platform.start()
-                figures = asyncio.run(measure(urls, endpoints.mongo_url, args.requests, args.count_requests))
+                pids = {name: pid for name, pid in platform.pids().items() if name in ("gateway", "accounts")}
+                figures = asyncio.run(measure(urls, endpoints.mongo_url, args.requests, args.count_requests, pids))
             finally:
                 platform.stop()
     if args.json:
