@@ -2,9 +2,11 @@
 SameSite=Strict cookie on /v1/sessions only; each one works once; a stolen copy replayed after
 the owner's refresh revokes the whole session (refresh-token reuse detection); logging out of
 all devices refuses every token of the account at once. Bearer clients still read the access
-token from the login's body."""
+token from the login's body. The access token is signed (issue 36): altered or forged, it is 401."""
 
 from __future__ import annotations
+
+import base64
 
 import httpx
 import pytest
@@ -85,3 +87,28 @@ async def test_log_out_of_all_devices_refuses_every_token_at_once(api: httpx.Asy
     assert await me(api, user.token) == 401 and await me(api, other.json()["token"]) == 401
     assert (await refresh(api, other_refresh)).status_code == 401
     assert await me(api, stranger.token) == 200
+
+
+def altered(token: str, index: int) -> str:
+    """The signed access token with one bit of its signed part flipped."""
+    region, text = token.split(".", 1)
+    raw = bytearray(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    raw[index] ^= 0x01
+    return f"{region}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
+
+
+async def test_an_altered_or_forged_signed_access_token_is_401(api: httpx.AsyncClient) -> None:
+    user = await sign_up(api)
+    stranger = await sign_up(api)
+    assert await me(api, user.token) == 200
+    # One bit anywhere (the key id, the account named, the expiry, the MAC), or the payload of
+    # one account under another's signature: refused, and nothing of it is repeated back.
+    region, text = user.token.split(".", 1)
+    _, theirs = stranger.token.split(".", 1)
+    assert len(text) > 64 and len(theirs) > 64  # signed, not random (43 characters, looked up)
+    spliced = f"{region}.{theirs[:-43]}{text[-43:]}"
+    for token in (*(altered(user.token, index) for index in (2, 60, 120, -1)), spliced):
+        answer = await api.get("/v1/account", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["www-authenticate"] == "Bearer" and token not in answer.text
+    assert await me(api, user.token) == 200 and await me(api, stranger.token) == 200

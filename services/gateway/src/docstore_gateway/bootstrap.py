@@ -4,6 +4,8 @@ result as `app.state.services`, the one object the routes read (`api/deps.py`)."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,17 +14,18 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from docstore_gateway.adapters.devices import MongoDevices
-from docstore_gateway.adapters.sessions import MongoSessions, repositories
+from docstore_gateway.adapters.sessions import MongoRevocations, MongoSessions, repositories
 from docstore_gateway.adapters.throttle import Throttle
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.domain.held import HeldRequests
 from docstore_gateway.domain.regions import Regions
 from docstore_gateway.domain.routing import ROUTE_TABLE
+from docstore_gateway.domain.tokens import access_keys
 from docstore_gateway.service_layer.app_passwords import AppPasswordChecks, AppPasswordRevocations
 from docstore_gateway.service_layer.devices import AccountSessions, Revocations
 from docstore_gateway.service_layer.forwarding import Forwarding
 from docstore_gateway.service_layer.ports import Repositories
-from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
+from docstore_gateway.service_layer.sessions import Authenticator, Logins, RevocationList, SignOuts
 from docstore_gateway.service_layer.share_links import ShareLinks
 from docstore_gateway.service_layer.webdav import WebdavCallers
 from docstore_gateway.settings import Settings
@@ -61,14 +64,26 @@ class Services:
     webdav_client: httpx.AsyncClient
     """The webdav service (issue 38): bodies streamed both ways, so httpx rather than the lean client."""
     webdav_callers: WebdavCallers
+    revocation_list: RevocationList
+    """Ended sessions and signed-out accounts, in memory (signed access tokens are checked against it)."""
+    _poll: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.sessions.ensure_indexes()
         await self.devices.ensure_indexes()
         await self.events.start()  # the producer, the outbox relay and the revocation subscriber
+        # The revocation list: read once before the first request (a failure is read again on
+        # the first request, `RevocationList.current`), then about once a second.
+        with contextlib.suppress(Exception):
+            await self.revocation_list.refresh()
+        self._poll = asyncio.create_task(self.revocation_list.run(), name="gateway-revocation-list")
 
     async def aclose(self) -> None:
         try:
+            if self._poll is not None:
+                self._poll.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._poll
             await self.events.stop()
             await self.upstreams.aclose()
             await self.webdav_client.aclose()
@@ -87,10 +102,12 @@ def bootstrap(
     clients for some services (e.g. one on an in-process app's ASGI transport) or throttle."""
     mongo = mongo or mongo_client(settings)
     db = mongo[settings.mongodb_database]
-    sessions = MongoSessions(db)
+    # A revocation entry outlives every access token it refuses (and a margin for clocks).
+    keep = timedelta(seconds=settings.access_ttl_seconds) + timedelta(minutes=5)
+    sessions = MongoSessions(db, keep=keep)
     devices = MongoDevices(db)
     events = EventRuntime.for_service(settings, db)
-    uow: UnitOfWork[Repositories] = events.unit_of_work(repositories(db))
+    uow: UnitOfWork[Repositories] = events.unit_of_work(repositories(db, keep=keep))
     # Every forwarded request is one call to a service: kit's ServiceClient, whose `call` goes
     # through aiohttp (kept-alive connections; a quarter of httpx's CPU per call), with no
     # cookie jar (a service's Set-Cookie must never ride along with another user's call).
@@ -115,7 +132,16 @@ def bootstrap(
     throttle = throttle or Throttle.from_settings(settings)
     sign_outs = SignOuts(devices)
     regions = Regions(settings.region, settings.gateways())
-    authenticator = Authenticator(sessions, regions, sign_outs=sign_outs)
+    revocation_list = RevocationList(MongoRevocations(db), keep=keep)
+    # Access tokens are signed with a key derived from the internal signing keys (key id, rotation).
+    authenticator = Authenticator(
+        sessions,
+        regions,
+        sign_outs=sign_outs,
+        access_keys=access_keys(parse_keys(settings.internal_auth_keys)),
+        access_key_id=settings.internal_auth_key_id,
+        revocations=revocation_list,
+    )
     app_passwords = AppPasswordChecks(
         upstreams,
         throttle,
@@ -163,7 +189,13 @@ def bootstrap(
         app_passwords=app_passwords,
         share_links=ShareLinks(upstreams, throttle),
         account_sessions=AccountSessions(authenticator, logins, devices),
-        revocations=Revocations(uow, sign_outs, consumer=settings.service, app_passwords=app_passwords),
+        revocations=Revocations(
+            uow,
+            sign_outs,
+            consumer=settings.service,
+            app_passwords=app_passwords,
+            revocation_list=revocation_list,
+        ),
         webdav_client=httpx.AsyncClient(
             base_url=settings.webdav_url,
             timeout=httpx.Timeout(None, connect=5.0),
@@ -171,4 +203,5 @@ def bootstrap(
             follow_redirects=False,
         ),
         webdav_callers=WebdavCallers(authenticator, app_passwords),
+        revocation_list=revocation_list,
     )

@@ -7,6 +7,12 @@ Logging in and refreshing are single-document writes, atomic on their own. Endin
 `session.ended` event it emits: the repository is then bound to that transaction (`session`).
 Spending a refresh token is one conditional update (`used_at: null` -> now), so of two
 concurrent refreshes with the same token only one wins.
+
+Access tokens are signed and not stored (issue 36): every removal also writes its entry of the
+revocation list (`revocations`: a family ended, or an account's logins before a moment), in the
+same transaction; each gateway process reads the entries since its last read about once a second
+(`MongoRevocations.revocations_since`). A TTL index forgets an entry once no access token it
+refuses can be alive (`keep`: an access token's lifetime and a margin).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -22,10 +28,12 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_gateway.adapters.devices import FAMILIES, MongoDevices
-from docstore_gateway.domain.sessions import RefreshOutcome, RefreshToken, Session
+from docstore_gateway.domain.sessions import RefreshOutcome, RefreshToken, Revocation, Session
 
 COLLECTION = "sessions"
 REFRESH_COLLECTION = "refresh_tokens"
+REVOCATIONS = "revocations"
+DEFAULT_KEEP = timedelta(hours=1)
 
 
 def _token_id(token: str) -> str:
@@ -53,18 +61,46 @@ def _refresh(token: str, row: dict[str, Any]) -> RefreshToken:
 
 
 class MongoSessions:
-    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
-        """`session`: the MongoDB transaction the removals run in (None: each write on its own)."""
+    def __init__(
+        self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None, *, keep: timedelta = DEFAULT_KEEP
+    ) -> None:
+        """`session`: the MongoDB transaction the removals run in (None: each write on its own).
+        `keep`: how long a revocation entry is kept (longer than an access token lives)."""
         self.collection = db[COLLECTION]
         self.refresh_tokens = db[REFRESH_COLLECTION]
         self.families = db[FAMILIES]
+        self.revocations = db[REVOCATIONS]
         self.session = session
+        self.keep = keep
+
+    async def _family_ended(self, family_id: str) -> None:
+        now = datetime.now(UTC)
+        await self.revocations.update_one(
+            {"_id": f"family:{family_id}"},
+            {"$set": {"kind": "family", "key": family_id, "at": now, "expires_at": now + self.keep}},
+            upsert=True,
+            session=self.session,
+        )
+
+    async def _account_signed_out(self, account_id: str, before: datetime) -> None:
+        now = datetime.now(UTC)
+        await self.revocations.update_one(
+            {"_id": f"account:{account_id}"},
+            {
+                "$set": {"kind": "account", "key": account_id, "at": now, "expires_at": now + self.keep},
+                "$max": {"before": before},
+            },
+            upsert=True,
+            session=self.session,
+        )
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("account_id")
         await self.collection.create_index("family_id")
         await self.refresh_tokens.create_index("account_id")
         await self.refresh_tokens.create_index("family_id")
+        await self.revocations.create_index("at")
+        await self.revocations.create_index("expires_at", expireAfterSeconds=0)
 
     async def add(self, session: Session) -> None:
         await self.collection.insert_one(
@@ -103,6 +139,7 @@ class MongoSessions:
         await self.collection.delete_many({"account_id": account_id}, session=self.session)
         await self.refresh_tokens.delete_many({"account_id": account_id}, session=self.session)
         await self.families.delete_many({"account_id": account_id}, session=self.session)
+        await self._account_signed_out(account_id, datetime.now(UTC))
 
     async def remove_logins_before(self, account_id: str, moment: datetime) -> None:
         """The refresh tokens and device rows of the account's logins before `moment` (refresh
@@ -112,6 +149,7 @@ class MongoSessions:
         older = {"account_id": account_id, "$or": [{"signed_in_at": {"$lt": moment}}, {"signed_in_at": None}]}
         await self.refresh_tokens.delete_many(older, session=self.session)
         await self.families.delete_many({"account_id": account_id, "created_at": {"$lt": moment}}, session=self.session)
+        await self._account_signed_out(account_id, moment)
 
     async def remove_family(self, family_id: str) -> None:
         if not family_id:
@@ -119,6 +157,7 @@ class MongoSessions:
         await self.refresh_tokens.delete_many({"family_id": family_id}, session=self.session)
         await self.collection.delete_many({"family_id": family_id}, session=self.session)
         await self.families.delete_one({"_id": family_id}, session=self.session)
+        await self._family_ended(family_id)
 
     async def revoke_family(self, family_id: str, at: datetime) -> None:
         if not family_id:
@@ -127,6 +166,7 @@ class MongoSessions:
         await self.refresh_tokens.update_many(revoked, {"$set": {"revoked_at": at}}, session=self.session)
         await self.collection.update_many(revoked, {"$set": {"revoked_at": at}}, session=self.session)
         await self.families.delete_one({"_id": family_id}, session=self.session)
+        await self._family_ended(family_id)
 
     async def add_refresh(self, token: RefreshToken) -> None:
         await self.refresh_tokens.insert_one(
@@ -157,6 +197,22 @@ class MongoSessions:
         return (RefreshOutcome.REUSED, found) if found is not None else (RefreshOutcome.UNKNOWN, None)
 
 
+class MongoRevocations:
+    """The revocation list as stored, read by every gateway process (`RevocationList`)."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.collection = db[REVOCATIONS]
+
+    async def revocations_since(self, moment: datetime) -> list[Revocation]:
+        rows = self.collection.find({"at": {"$gte": moment}}).sort("at", 1)
+        return [
+            Revocation(
+                kind=row["kind"], key=row["key"], at=_aware(row["at"]) or moment, before=_aware(row.get("before"))
+            )
+            async for row in rows
+        ]
+
+
 @dataclass(frozen=True)
 class SessionRepositories:
     """What the gateway's unit of work hands its use cases: the session store, bound to one transaction."""
@@ -165,6 +221,8 @@ class SessionRepositories:
     devices: MongoDevices
 
 
-def repositories(db: AsyncDatabase[Any]) -> Callable[[AsyncClientSession | None], SessionRepositories]:
+def repositories(
+    db: AsyncDatabase[Any], *, keep: timedelta = DEFAULT_KEEP
+) -> Callable[[AsyncClientSession | None], SessionRepositories]:
     """The factory `EventRuntime.unit_of_work` takes: repositories bound to a session (None: none)."""
-    return lambda session: SessionRepositories(MongoSessions(db, session), MongoDevices(db, session))
+    return lambda session: SessionRepositories(MongoSessions(db, session, keep=keep), MongoDevices(db, session))

@@ -272,6 +272,19 @@ class AccountsUnavailable(GatewayError, Unavailable):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RevocationsUnavailable(GatewayError, Unavailable):
+    """The revocation list could not be read for a while (the sessions database is down): a signed
+    access token is not trusted without it (503)."""
+
+    problem = "sessions-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("sessions are unavailable; try again")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class MfaRequired(GatewayError):
     """The password was right, and the account has two-factor sign-in on: no session yet (401).
     The body carries `mfa_required: true` and the `mfa_ticket` for `POST /v1/sessions/mfa`."""

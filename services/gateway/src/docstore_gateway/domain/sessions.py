@@ -78,6 +78,23 @@ class Issued:
     refresh: RefreshToken
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """An entry of the revocation list (issue 36): signed access tokens are checked in memory, so
+    each gateway process holds what ended before they expire. `family`: that session ended
+    (logout, refresh-token reuse, ended from the device list); `account`: every login of the
+    account before `before` ended (logout everywhere, account deleted, password changed or reset)."""
+
+    kind: str
+    """"family" or "account"."""
+    key: str
+    """The family id, or the account id."""
+    at: datetime
+    """When it was written (the poll's cursor)."""
+    before: datetime | None = None
+    """An account's: logins before this moment are refused."""
+
+
 class RefreshOutcome:
     """How spending a refresh token went (`SessionRepository.use_refresh`)."""
 

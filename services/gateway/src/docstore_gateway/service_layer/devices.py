@@ -15,7 +15,7 @@ from docstore_gateway.domain.devices import Device
 from docstore_gateway.domain.errors import NoSuchSession
 from docstore_gateway.service_layer.app_passwords import AppPasswordChecks
 from docstore_gateway.service_layer.ports import DeviceRepository, Repositories
-from docstore_gateway.service_layer.sessions import Authenticator, Logins, SignOuts
+from docstore_gateway.service_layer.sessions import Authenticator, Logins, RevocationList, SignOuts
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 LIST_PATH = "/v1/account/sessions"
@@ -77,8 +77,10 @@ class Revocations:
         *,
         consumer: str = "gateway",
         app_passwords: AppPasswordChecks | None = None,
+        revocation_list: RevocationList | None = None,
     ) -> None:
         self.uow = uow
+        self.revocation_list = revocation_list
         self.sign_outs = sign_outs
         self.consumer = consumer
         self.app_passwords = app_passwords
@@ -94,6 +96,8 @@ class Revocations:
 
         done = await self.uow.run_once(consumer=self.consumer, event_id=event_id, work=work)
         self.sign_outs.forget(account_id)
+        if self.revocation_list is not None:  # refused here at once, by the other replicas at their next read
+            await self.revocation_list.refreshed_quietly()
         return done
 
     async def app_password_revoked(self, event_id: str, event: AccountAppPasswordRevoked) -> bool:

@@ -113,6 +113,8 @@ class Forwarding:
                 hold.release()
         if caller and (route.method, route.template) == ACCOUNT_DELETION and answer.succeeded:
             await self.sessions.remove_account(caller.account_id)  # a deleted account keeps no session
+            if self.authenticator.revocations is not None:  # its signed tokens refused here at once
+                await self.authenticator.revocations.refreshed_quietly()
         if caller and self.app_passwords is not None and answer.succeeded:
             if (route.method, route.template) in (ACCOUNT_DELETION, APP_PASSWORD_REVOCATION):
                 self.app_passwords.forget_account(caller.account_id)  # at once here; other replicas by event

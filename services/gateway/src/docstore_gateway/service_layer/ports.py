@@ -20,7 +20,7 @@ from docstore_gateway.domain.answers import (
     UpstreamAnswer,
 )
 from docstore_gateway.domain.devices import Device
-from docstore_gateway.domain.sessions import Caller, RefreshToken, Session
+from docstore_gateway.domain.sessions import Caller, RefreshToken, Revocation, Session
 
 
 class SessionRepository(Protocol):
@@ -92,6 +92,15 @@ class DeviceRepository(Protocol):
 
     async def spend_ticket(self, ticket_id: str, expires_at: datetime) -> bool:
         """True the first time, False for a ticket spent before."""
+        ...
+
+
+class RevocationStore(Protocol):
+    """The revocation list as stored (written by `SessionRepository`'s removals, in their transaction)."""
+
+    async def revocations_since(self, moment: datetime) -> list[Revocation]:
+        """Every entry written at or after `moment` (entries are kept a little longer than an
+        access token lives)."""
         ...
 
 

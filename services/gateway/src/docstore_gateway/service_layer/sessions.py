@@ -4,14 +4,20 @@ Sessions live in MongoDB (the gateway keeps no session state, so any replica ans
 request); passwords are checked by the accounts service, never here. A login issues
 a short-lived access token (the bearer token) and a refresh token, both of one new *family*;
 a refresh spends its refresh token once for a new pair, and a spent one presented again revokes
-the family. Every access token is looked up on each request, so revoking a family or an account
-refuses its access tokens at once, not only when they expire.
+the family. Access tokens are signed (issue 36, `domain/tokens.py`): the `Authenticator` checks
+one in memory, against its signature, its expiry and the `RevocationList` (ended sessions and
+accounts signed out, read from MongoDB by every process about once a second, and at once by the
+process that ended them), so a request costs no database read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from docstore_events.activity import SessionEnded as SessionEndedEvent
@@ -33,6 +39,7 @@ from docstore_gateway.domain.errors import (
     MfaRequired,
     MfaTicketRefused,
     PasswordSignInOff,
+    RevocationsUnavailable,
     SessionEnded,
     SignedOut,
     Throttled,
@@ -44,13 +51,24 @@ from docstore_gateway.domain.errors import (
 )
 from docstore_gateway.domain.mfa import InvalidTicket, issue_ticket, read_ticket
 from docstore_gateway.domain.regions import Regions
-from docstore_gateway.domain.sessions import Caller, Issued, RefreshOutcome, RefreshToken, Session
-from docstore_gateway.domain.tokens import bearer_token, new_token, token_region, well_formed
+from docstore_gateway.domain.sessions import Caller, Issued, RefreshOutcome, RefreshToken, Revocation, Session
+from docstore_gateway.domain.tokens import (
+    AccessClaims,
+    InvalidAccessToken,
+    bearer_token,
+    is_signed,
+    new_token,
+    read_access,
+    sign_access,
+    token_region,
+    well_formed,
+)
 from docstore_gateway.service_layer.ports import (
     Accounts,
     DeviceRepository,
     LoginThrottle,
     Repositories,
+    RevocationStore,
     SessionRepository,
 )
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
@@ -67,8 +85,105 @@ SIGN_OUT_CACHE_SECONDS = 2.0
 refused by every replica within this (at once by the one that handled the revocation)."""
 
 
+REVOCATION_POLL_SECONDS = 1.0
+"""How often each process reads what was revoked since its last read: a session ended by another
+replica (or an account signed out by the event) is refused here within about this."""
+REVOCATION_STALE_SECONDS = 10.0
+"""A list not read for this long (the poll failed: MongoDB down) is read on the request; if that
+fails too, signed tokens are answered 503 rather than trusted blindly."""
+REVOCATION_OVERLAP = timedelta(seconds=10)
+"""Each read starts this much before the newest entry seen: an entry whose transaction committed
+after a later one was read (or written by a replica whose clock is a little behind) is not missed."""
+
+log = logging.getLogger(__name__)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class RevocationList:
+    """What ended before the access tokens it refuses expire, held in memory by each process
+    (issue 36): sessions (families) ended, and accounts whose logins before a moment were signed
+    out. Fed from MongoDB (`RevocationStore`), where every removal writes its entry in its own
+    transaction: a poll every `REVOCATION_POLL_SECONDS` (`run`, one query per process whatever the
+    traffic), and `refresh()` at once in the process that ended a session. Entries older than
+    `keep` (an access token's lifetime and a margin) are dropped: no token they refuse is alive."""
+
+    def __init__(
+        self,
+        store: RevocationStore,
+        *,
+        keep: timedelta,
+        poll_seconds: float = REVOCATION_POLL_SECONDS,
+        stale_seconds: float = REVOCATION_STALE_SECONDS,
+        clock: Clock = _now,
+    ) -> None:
+        self.store = store
+        self.keep = keep
+        self.poll_seconds = poll_seconds
+        self.stale_seconds = stale_seconds
+        self.clock = clock
+        self.ended: dict[str, datetime] = {}
+        """family id -> when it ended."""
+        self.signed_out: dict[str, tuple[datetime, datetime]] = {}
+        """account id -> (logins before this are refused, when written)."""
+        self._cursor: datetime | None = None
+        self._read_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    def apply(self, entries: list[Revocation]) -> None:
+        for entry in entries:
+            if entry.kind == "family":
+                self.ended[entry.key] = max(entry.at, self.ended.get(entry.key, entry.at))
+            elif entry.kind == "account" and entry.before is not None:
+                before, _ = self.signed_out.get(entry.key, (entry.before, entry.at))
+                self.signed_out[entry.key] = (max(before, entry.before), entry.at)
+            self._cursor = entry.at if self._cursor is None else max(self._cursor, entry.at)
+
+    async def refresh(self) -> None:
+        """Read what was written since the last read (everything kept, the first time)."""
+        async with self._lock:
+            since = datetime.min.replace(tzinfo=UTC) if self._cursor is None else self._cursor - REVOCATION_OVERLAP
+            started = time.monotonic()
+            self.apply(await self.store.revocations_since(since))
+            self._read_at = started
+            oldest = self.clock() - self.keep
+            self.ended = {family: at for family, at in self.ended.items() if at >= oldest}
+            self.signed_out = {account: row for account, row in self.signed_out.items() if row[1] >= oldest}
+
+    async def current(self) -> None:
+        """Make sure the list was read recently (read it now when the poll has not: 503 if that fails)."""
+        if self._read_at is not None and time.monotonic() - self._read_at < self.stale_seconds:
+            return
+        try:
+            await self.refresh()
+        except Exception as error:  # MongoDB down: never trust a token without the list
+            raise RevocationsUnavailable() from error
+
+    async def ended_for(self, claims: AccessClaims) -> bool:
+        """Whether the session of a signed token ended (or its account was signed out since its login)."""
+        await self.current()
+        if claims.family_id in self.ended:
+            return True
+        row = self.signed_out.get(claims.account_id)
+        return row is not None and claims.signed_in_at < row[0]
+
+    async def run(self) -> None:
+        """Poll for ever (a task of the lifespan); a failed read is logged and tried again."""
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("revocation_list_read_failed", exc_info=True)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def refreshed_quietly(self) -> None:
+        """`refresh`, for a process that just ended a session: a failure leaves it to the poll."""
+        with contextlib.suppress(Exception):
+            await self.refresh()
 
 
 class SignOuts:
@@ -100,14 +215,45 @@ class Authenticator:
     """Who a request's `Authorization` header belongs to."""
 
     def __init__(
-        self, sessions: SessionRepository, regions: Regions, clock: Clock = _now, sign_outs: SignOuts | None = None
+        self,
+        sessions: SessionRepository,
+        regions: Regions,
+        clock: Clock = _now,
+        sign_outs: SignOuts | None = None,
+        *,
+        access_keys: Mapping[str, bytes] | None = None,
+        access_key_id: str = "",
+        revocations: RevocationList | None = None,
     ) -> None:
         """`sign_outs`: refuse access tokens of logins before the account's last revocation
-        (None: unit tests of other rules)."""
+        (None: unit tests of other rules). `access_keys` (MAC key by key id, `tokens.access_keys`)
+        and `access_key_id` (the one new tokens are signed with): access tokens are signed and
+        checked in memory against `revocations`; without keys, they are random and looked up
+        (unit tests of other rules)."""
         self.sessions = sessions
         self.regions = regions
         self.clock = clock
         self.sign_outs = sign_outs
+        self.access_keys = dict(access_keys or {})
+        self.access_key_id = access_key_id
+        self.revocations = revocations
+
+    @property
+    def signs(self) -> bool:
+        """Whether this gateway issues signed access tokens."""
+        return bool(self.access_keys) and self.revocations is not None
+
+    def sign(self, session: Session) -> str:
+        """The signed token text of a new access token."""
+        claims = AccessClaims(
+            family_id=session.family_id,
+            account_id=session.account_id,
+            role=session.role,
+            signed_in_at=session.login_time(),
+            issued_at=session.created_at,
+            expires_at=session.expires_at,
+        )
+        return sign_access(self.regions.region, claims, keys=self.access_keys, key_id=self.access_key_id)
 
     async def caller(self, authorization: str | None, target: str) -> tuple[str, Caller]:
         """The token and the caller of a live session; Unauthenticated otherwise, or (a token
@@ -123,7 +269,9 @@ class Authenticator:
         token = bearer_token(authorization)
         if token is None or not well_formed(token, self.regions.known()):
             raise Unauthenticated()
-        session = await self.sessions.get(token)
+        if self.signs and is_signed(token):
+            return await self._signed(token, target)
+        session = await self.sessions.get(token)  # a random token: issued before tokens were signed
         if session is None or not session.live_at(self.clock()):
             issuer = token_region(token)
             if issuer and self.regions.elsewhere(issuer):
@@ -136,6 +284,29 @@ class Authenticator:
             if revoked is not None and session.login_time() < revoked:
                 raise SignedOut()
         return session
+
+    async def _signed(self, token: str, target: str) -> Session:
+        """A signed access token, checked in memory: another region's is sent home unread (its keys
+        are that region's); then signature and expiry, then the revocation list."""
+        issuer = token_region(token)
+        if issuer and self.regions.elsewhere(issuer):
+            raise self.regions.send_home(issuer, target)
+        try:
+            claims = read_access(token, now=self.clock(), keys=self.access_keys)
+        except InvalidAccessToken:
+            raise Unauthenticated() from None
+        assert self.revocations is not None
+        if await self.revocations.ended_for(claims):
+            raise SignedOut()
+        return Session(
+            token=token,
+            account_id=claims.account_id,
+            role=claims.role,
+            created_at=claims.issued_at,
+            expires_at=claims.expires_at,
+            family_id=claims.family_id,
+            signed_in_at=claims.signed_in_at,
+        )
 
 
 class Logins:
@@ -320,6 +491,8 @@ class Logins:
             family_id=family_id,
             signed_in_at=signed_in_at,
         )
+        if self.authenticator.signs:  # signed: nothing of it is stored
+            access = replace(access, token=self.authenticator.sign(access))
         refresh = RefreshToken(
             token=new_token(region),
             family_id=family_id,
@@ -329,7 +502,8 @@ class Logins:
             signed_in_at=signed_in_at,
         )
         await self.sessions.add_refresh(refresh)
-        await self.sessions.add(access)
+        if not self.authenticator.signs:
+            await self.sessions.add(access)
         return Issued(access, refresh)
 
     def _readable_refresh(self, refresh_token: str | None, target: str) -> str:
@@ -419,16 +593,19 @@ class Logins:
     async def _end(
         self, account_id: str, reason: SessionEndReason, remove: Callable[[SessionRepository], Awaitable[None]]
     ) -> None:
-        """Remove sessions and, in the same transaction, emit `session.ended` (for the audit trail)."""
+        """Remove sessions and, in the same transaction, emit `session.ended` (for the audit trail);
+        then read the revocation list, so this process refuses their signed tokens at once."""
         if self.uow is None:
             await remove(self.sessions)
-            return
+        else:
 
-        async def work(tx: Transaction[Repositories]) -> None:
-            await remove(tx.repos.sessions)
-            tx.emit(SessionEndedEvent(account_id=account_id, reason=reason))
+            async def work(tx: Transaction[Repositories]) -> None:
+                await remove(tx.repos.sessions)
+                tx.emit(SessionEndedEvent(account_id=account_id, reason=reason))
 
-        await self.uow.run(work)
+            await self.uow.run(work)
+        if self.authenticator.revocations is not None:  # refused here at once, elsewhere by the poll
+            await self.authenticator.revocations.refreshed_quietly()
 
 
 def _target(path: str, query: str) -> str:
