@@ -7,13 +7,12 @@ codes arrive in bodies only, never in a path or query (which access logs keep).
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from docstore_accounts.api.deps import ServicesDep, SettingsDep
+from docstore_accounts.api.deps import ServicesDep, SettingsDep, require_replication_secret
 from docstore_accounts.api.schemas import AccountIdPath, AccountOut
 from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
@@ -268,9 +267,6 @@ async def forwarded_reset(
     settings: SettingsDep,
     x_replication_secret: Annotated[str | None, Header()] = None,
 ) -> Accepted:
-    if not x_replication_secret or not hmac.compare_digest(
-        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
+    require_replication_secret(x_replication_secret, settings)
     await security.request_reset(body.username_or_email, forward=False)
     return Accepted(detail=RESET_ANSWER)

@@ -3,9 +3,10 @@ that `main.py`'s lifespan stored as `app.state.services`, and `Annotated` aliase
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 
 from docstore_accounts.bootstrap import Services
 from docstore_accounts.service_layer.accounts import Accounts
@@ -32,3 +33,10 @@ async def _settings(services: ServicesDep) -> Settings:
 
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def require_replication_secret(given: str | None, settings: Settings) -> None:
+    """401 unless `given` (the `X-Replication-Secret` header) is this deployment's replication
+    secret: the routes only another region's accounts service calls."""
+    if not given or not hmac.compare_digest(given.encode(errors="replace"), settings.replication_secret.encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")

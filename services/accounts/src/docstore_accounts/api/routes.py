@@ -7,13 +7,12 @@ answers them (no try/except here)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
 
 from docstore_accounts.api.account_security import CredentialsOut, SecurityDep
-from docstore_accounts.api.deps import AccountsDep, SettingsDep
+from docstore_accounts.api.deps import AccountsDep, SettingsDep, require_replication_secret
 from docstore_accounts.api.schemas import (
     AccountIdPath,
     AccountOut,
@@ -147,10 +146,7 @@ async def put_replica(
     x_replication_secret: Annotated[str | None, Header()] = None,
 ) -> ReplicaOut:
     """Idempotent: a version not above the one held changes nothing (and answers `applied: false`)."""
-    if not x_replication_secret or not hmac.compare_digest(
-        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
+    require_replication_secret(x_replication_secret, settings)
     applied = await accounts.receive_replica(account_id, body.model_dump())
     return ReplicaOut(account_id=account_id, applied=applied)
 
@@ -229,8 +225,5 @@ async def peer_by_email(
     settings: SettingsDep,
     x_replication_secret: Annotated[str | None, Header()] = None,
 ) -> InternalAccountOut:
-    if not x_replication_secret or not hmac.compare_digest(
-        x_replication_secret.encode(errors="replace"), settings.replication_secret.encode()
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "replication secret required")
+    require_replication_secret(x_replication_secret, settings)
     return _internal_out(await security.holder_of(body.email, forward=False))
