@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from gateway_fakes import MemoryRefreshTokens
 
 from docstore_gateway.domain.answers import UpstreamAnswer
 from docstore_gateway.domain.errors import (
@@ -21,7 +22,7 @@ from docstore_gateway.domain.errors import (
     Unauthenticated,
 )
 from docstore_gateway.domain.regions import Regions
-from docstore_gateway.domain.sessions import Caller, RefreshOutcome, RefreshToken, Revocation, Session
+from docstore_gateway.domain.sessions import Caller, Revocation, Session
 from docstore_gateway.domain.tokens import (
     AccessClaims,
     InvalidAccessToken,
@@ -117,16 +118,16 @@ def test_keys_rotate_by_key_id_and_the_mac_key_is_not_the_secret_itself() -> Non
 # --- the use cases, on in-memory ports ----------------------------------------------------------
 
 
-@dataclass
-class Store:
+class Store(MemoryRefreshTokens):
     """Sessions (refresh tokens only: access tokens are not stored) and the revocation entries
     their removals write, as `adapters/sessions.py` does in MongoDB."""
 
-    now: datetime = NOW
-    refresh_rows: dict[str, RefreshToken] = field(default_factory=dict)
-    entries: list[Revocation] = field(default_factory=list)
-    reads: int = 0
-    down: bool = False
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = NOW
+        self.entries: list[Revocation] = []
+        self.reads = 0
+        self.down = False
 
     async def add(self, session: Session) -> None:
         raise AssertionError("a signed access token is not stored")
@@ -139,36 +140,19 @@ class Store:
         pass
 
     async def remove_account(self, account_id: str) -> None:
-        self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.account_id != account_id}
+        self.keep_refresh(lambda r: r.account_id != account_id)
         self.entries.append(Revocation("account", account_id, self.now, before=self.now))
 
     async def remove_logins_before(self, account_id: str, moment: datetime) -> None:
         self.entries.append(Revocation("account", account_id, self.now, before=moment))
 
     async def remove_family(self, family_id: str) -> None:
-        self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.family_id != family_id}
+        self.keep_refresh(lambda r: r.family_id != family_id)
         self.entries.append(Revocation("family", family_id, self.now))
 
     async def revoke_family(self, family_id: str, at: datetime) -> None:
-        self.refresh_rows = {
-            t: replace(r, revoked=True) if r.family_id == family_id else r for t, r in self.refresh_rows.items()
-        }
+        self.revoke_refresh_family(family_id)
         self.entries.append(Revocation("family", family_id, self.now))
-
-    async def add_refresh(self, token: RefreshToken) -> None:
-        self.refresh_rows[token.token] = token
-
-    async def find_refresh(self, token: str) -> RefreshToken | None:
-        return self.refresh_rows.get(token)
-
-    async def use_refresh(self, token: str, now: datetime) -> tuple[str, RefreshToken | None]:
-        found = self.refresh_rows.get(token)
-        if found is None:
-            return RefreshOutcome.UNKNOWN, None
-        if found.used_at is not None:
-            return RefreshOutcome.REUSED, found
-        self.refresh_rows[token] = spent = replace(found, used_at=now)
-        return RefreshOutcome.SPENT, spent
 
     async def revocations_since(self, moment: datetime) -> list[Revocation]:
         if self.down:

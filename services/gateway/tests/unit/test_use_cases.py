@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from gateway_fakes import MemoryRefreshTokens
 
 from docstore_gateway.adapters.answers import credentials_answer
 from docstore_gateway.api.errors import answer
@@ -34,7 +35,7 @@ from docstore_gateway.domain.errors import (
     WrongPassword,
 )
 from docstore_gateway.domain.regions import Regions
-from docstore_gateway.domain.sessions import Caller, RefreshOutcome, RefreshToken, Session
+from docstore_gateway.domain.sessions import Caller, Session
 from docstore_gateway.service_layer.forwarding import Forwarding, Incoming
 from docstore_gateway.service_layer.sessions import Authenticator, Logins
 from docstore_gateway.settings import Settings
@@ -44,10 +45,10 @@ NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 REGIONS = Regions("us-west-2", {"us-west-2": "https://a.example", "ap-southeast-2": "https://b.example"})
 
 
-class MemorySessions:
+class MemorySessions(MemoryRefreshTokens):
     def __init__(self) -> None:
+        super().__init__()
         self.rows: dict[str, Session] = {}
-        self.refresh_rows: dict[str, RefreshToken] = {}
         self.reads = 0
 
     async def add(self, session: Session) -> None:
@@ -62,34 +63,17 @@ class MemorySessions:
 
     async def remove_account(self, account_id: str) -> None:
         self.rows = {token: s for token, s in self.rows.items() if s.account_id != account_id}
-        self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.account_id != account_id}
+        self.keep_refresh(lambda r: r.account_id != account_id)
 
     async def remove_family(self, family_id: str) -> None:
         if family_id:
             self.rows = {token: s for token, s in self.rows.items() if s.family_id != family_id}
-            self.refresh_rows = {t: r for t, r in self.refresh_rows.items() if r.family_id != family_id}
+            self.keep_refresh(lambda r: r.family_id != family_id)
 
     async def revoke_family(self, family_id: str, at: datetime) -> None:
         if family_id:
             self.rows = {t: replace(s, revoked=True) if s.family_id == family_id else s for t, s in self.rows.items()}
-            self.refresh_rows = {
-                t: replace(r, revoked=True) if r.family_id == family_id else r for t, r in self.refresh_rows.items()
-            }
-
-    async def add_refresh(self, token: RefreshToken) -> None:
-        self.refresh_rows[token.token] = token
-
-    async def find_refresh(self, token: str) -> RefreshToken | None:
-        return self.refresh_rows.get(token)
-
-    async def use_refresh(self, token: str, now: datetime) -> tuple[str, RefreshToken | None]:
-        found = self.refresh_rows.get(token)
-        if found is None:
-            return RefreshOutcome.UNKNOWN, None
-        if found.used_at is not None:
-            return RefreshOutcome.REUSED, found
-        self.refresh_rows[token] = spent = replace(found, used_at=now)
-        return RefreshOutcome.SPENT, spent
+            self.revoke_refresh_family(family_id)
 
 
 @dataclass
