@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from figures import percentile
 from pymongo import AsyncMongoClient
 
 from docstore_metadata.adapters.folders import FolderRepository
@@ -50,11 +51,6 @@ SEED_BATCH = 100  # bench/listing.py: larger batches wedge SecantusDB 0.7
 SUBFOLDERS = 20
 OTHERS = 2_000
 Call = Callable[[], Awaitable[None]]
-
-
-def percentile(samples: list[float], q: int) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
 def documents(count: int, folder: Callable[[int], str], now: datetime, rng: random.Random) -> list[dict[str, Any]]:

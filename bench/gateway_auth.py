@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 from counts import collection_counters, database_counters
+from figures import percentile
 from system import progress, servers_running
 
 from docstore_devplatform.ports import free_ports
@@ -46,11 +47,6 @@ PLATFORM_ENV = {
     "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "100000/minute",
     "LOG_LEVEL": "WARNING",
 }
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def timed(client: httpx.AsyncClient, path: str) -> float:

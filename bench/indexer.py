@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import json
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from pathlib import Path
 import boto3
 import httpx
 from aiokafka import AIOKafkaProducer
+from figures import percentile
 from system import indexer_running, servers_running
 
 from docstore_devplatform import documents as builders
@@ -460,10 +460,6 @@ async def search_latency(
         await http.aclose()
         await direct.aclose()
         await index.close()
-
-
-def percentile(samples: list[float], q: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
 def search(

@@ -38,7 +38,6 @@ import asyncio
 import gc
 import json
 import random
-import statistics
 import string
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from figures import percentile
 from pymongo import AsyncMongoClient
 
 from docstore_metadata.adapters.keyset import PlainKeyset
@@ -91,10 +91,6 @@ SMALL = 10_000
 PAGE = 50
 
 Call = Callable[[int], Awaitable[None]]
-
-
-def percentile(samples: list[float], q: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
 
 
 def make_documents(account: str, start: int, count: int, now: datetime, rng: random.Random) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from figures import percentile
 
 from docstore_devplatform.ports import free_ports
 from docstore_devplatform.servers import Servers
@@ -29,11 +30,6 @@ from docstore_devplatform.services import ServiceProcesses, service_urls
 from docstore_events import all_topics
 
 REGION = "us-west-2"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def timed(client: httpx.AsyncClient, name: str) -> float:

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from figures import percentile
 from pymongo import AsyncMongoClient
 
 from docstore_devplatform.servers import Servers
@@ -48,10 +48,6 @@ WARMUP = 50
 FETCH_MAX_WAIT_MS = int(
     os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default)
 )
-
-
-def percentile(samples: list[float], q: float) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
 
 
 def progress(label: str, done: int, total: int) -> None:

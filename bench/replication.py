@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from figures import percentile
 from pymongo import AsyncMongoClient
 
 from docstore_devplatform.ports import free_ports
@@ -33,11 +34,6 @@ from docstore_devplatform.services import DEV_REPLICATION_SECRET, ServiceProcess
 from docstore_events import all_topics
 
 A, B = "us-west-2", "ap-southeast-2"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 async def baseline(b_metadata: str, b_db, count: int) -> list[float]:

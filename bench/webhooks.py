@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -32,15 +31,12 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from figures import percentile
 
 from docstore_devplatform.webhook_receiver import WebhookReceiver
 
 PASSWORD = "correct horse battery staple"
 WARMUP = 10
-
-
-def percentile(samples: list[float], q: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
 
 
 def say(message: str) -> None:
