@@ -158,6 +158,27 @@ def test_a_body_that_ends_short_aborts_with_nothing_left() -> None:
     assert upload.stored == {}
 
 
+@pytest.mark.parametrize("pool", [None, PartPool(8)])
+def test_without_room_for_two_parts_they_are_streamed_one_at_a_time(pool: PartPool | None) -> None:
+    upload = Upload(3)
+    body = _body(3)[: 3 * PART - 5]
+    writer = Writer(
+        upload,  # type: ignore[arg-type]
+        upload.grant(ACC, {}),
+        len(body),
+        "big.bin",
+        pool=pool,
+        parts_in_flight=4,
+        part_buffer_bytes=PART,  # not even one part and the next
+    )
+    for at in range(0, len(body), 3):
+        writer.write(body[at : at + 3])
+    writer.close()
+    assert writer.failed is None
+    assert upload.most_sending == 1
+    assert b"".join(upload.stored[f"s3://up1/{n}"] for n in range(1, 4)) == body
+
+
 @pytest.mark.parametrize(
     ("part_size", "in_flight", "budget", "expected"),
     [

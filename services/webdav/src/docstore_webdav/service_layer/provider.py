@@ -856,7 +856,7 @@ class Writer:
         self.md5 = hashlib.md5()  # noqa: S324  (ownCloud's checksum, not security)
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
-        self._parts: ParallelParts | None = None
+        self._parallel: ParallelParts | None = None
         self.put: dict[str, Any] | None = granted.get("put")
         self.started = time.perf_counter()
         self.seconds = 0.0
@@ -869,7 +869,7 @@ class Writer:
             in_flight = parallel_parts(part_size, parts_in_flight, part_buffer_bytes)
             if in_flight:
                 urls = [part["url"] for part in multipart["parts"]]
-                self._parts = ParallelParts(pool, self.backend.put_part, urls, part_size, size, in_flight)
+                self._parallel = ParallelParts(pool, self.backend.put_part, urls, part_size, size, in_flight)
                 return
         self._queue = queue.Queue(maxsize=self.QUEUE_BLOCKS)
         target = (
@@ -911,9 +911,9 @@ class Writer:
         self.sha256.update(data)
         self.sha1.update(data)
         self.md5.update(data)
-        if self._parts is not None:
+        if self._parallel is not None:
             try:
-                self._parts.write(data)
+                self._parallel.write(data)
             except BackendError as error:
                 self.failed = error
                 raise dav_error(error) from None
@@ -934,10 +934,10 @@ class Writer:
     def cancel(self) -> None:
         """The request failed: end the sending thread (its upload ends short and fails), or send
         no more parts and wait for those sending (so the abort that follows leaves nothing)."""
-        if self._parts is not None:
-            self._parts.cancel()
-            self.failed = self.failed or self._parts.failed
-            self._parts = None
+        if self._parallel is not None:
+            self._parallel.cancel()
+            self.failed = self.failed or self._parallel.failed
+            self._parallel = None
         q, self._queue = self._queue, None
         if q is None or self._thread is None:
             return
@@ -952,13 +952,13 @@ class Writer:
             pass
 
     def close(self) -> None:
-        if self._parts is not None:
+        if self._parallel is not None:
             if self.written == self.size:
-                self._parts.finish()
+                self._parallel.finish()
             else:  # a short body: the upload is aborted (end_write), so nothing more is sent
-                self._parts.cancel()
-            self.failed = self.failed or self._parts.failed
-            self._parts = None
+                self._parallel.cancel()
+            self.failed = self.failed or self._parallel.failed
+            self._parallel = None
         if self._queue is not None and self._thread is not None:
             while self._thread.is_alive():
                 try:
