@@ -22,6 +22,7 @@ from docstore_webdav.adapters.stores import (
     PropertyStoreMongo,
     sync_mongo,
 )
+from docstore_webdav.service_layer.parts import PartPool
 from docstore_webdav.service_layer.provider import DocStoreProvider
 from docstore_webdav.settings import Settings
 
@@ -44,6 +45,8 @@ class Services:
         for client in self.backend.clients.values():
             client.close()
         self.backend.s3.close()
+        if self.provider.part_pool is not None:
+            self.provider.part_pool.close()
         self.mongo.close()
 
 
@@ -76,6 +79,9 @@ def bootstrap(settings: Settings) -> Services:
         spool_dir=settings.spool_dir,
         small_body_bytes=settings.small_body_bytes,
         pending=pending,
+        parts_in_flight=settings.put_parts_in_flight,
+        part_buffer_bytes=settings.put_part_buffer_bytes,
+        part_pool=PartPool(settings.put_parts_total) if settings.put_parts_in_flight > 0 else None,
     )
     config = {
         "provider_mapping": {"/": provider},

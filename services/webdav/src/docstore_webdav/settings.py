@@ -34,6 +34,14 @@ class Settings(ServiceSettings):
     small_body_bytes: int = 1024 * 1024
     """A PUT body of at most this many bytes is held until it has arrived (its sha256 first: dedupe,
     and a presigned PUT pinned to it); larger ones stream. Bounds memory at threads x this."""
+    put_parts_in_flight: int = 4
+    """Parts of one multipart PUT sent at once while its body is still read (each gathered whole
+    first: service_layer/parts.py); 0: one part at a time, each streamed as it arrives."""
+    put_part_buffer_bytes: int = 160 * 1024 * 1024
+    """The most one PUT holds in parts: fewer parts are in flight when (in flight + 1) x the part
+    size would pass it, none (one streamed part at a time) when not even two parts fit."""
+    put_parts_total: int = 16
+    """Parts sending at once across all PUTs of the process (bounds its part buffers)."""
     spool_dir: str | None = None
     """Where a PUT body without a declared size is spooled before its upload (None: the system's
     temporary folder)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,8 +224,9 @@ class Backend:
         }
         self._s3("POST", url, content=stream(), headers=headers, ok=(200, 201, 204, 303))
 
-    def put_part(self, url: str, body: Iterator[bytes], length: int) -> None:
-        """One part of a multipart upload, streamed: `length` bytes from `body`, never held."""
+    def put_part(self, url: str, body: Iterable[bytes], length: int) -> None:
+        """One part of a multipart upload: `length` bytes from `body` (streamed as they come, or
+        the blocks of a part gathered whole)."""
         self._s3("PUT", url, content=body, headers={"content-length": str(length)}, ok=(200,))
 
     def _s3(self, method: str, url: str, *, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:

@@ -40,6 +40,7 @@ from docstore_webdav.domain import properties as oc
 from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
 from docstore_webdav.domain.propfind import pages
 from docstore_webdav.service_layer import propfind
+from docstore_webdav.service_layer.parts import ParallelParts, PartPool
 
 CHUNK = 1 << 20
 ACCOUNT = "docstore.account_id"
@@ -104,8 +105,16 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         spool_dir: str | None = None,
         small_body_bytes: int = 1024 * 1024,
         pending: PendingWrites | None = None,
+        parts_in_flight: int = 0,
+        part_buffer_bytes: int = 0,
+        part_pool: PartPool | None = None,
     ) -> None:
         super().__init__()
+        self.parts_in_flight = parts_in_flight
+        self.part_buffer_bytes = part_buffer_bytes
+        self.part_pool = part_pool
+        """Sends a multipart PUT's parts while its body arrives (service_layer/parts.py); None:
+        one part at a time, each streamed."""
         self.backend = backend
         self.facts = facts
         self.pending = pending
@@ -556,7 +565,15 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
                     granted = self.backend.grant(self.account_id, grant)
         except BackendError as error:
             raise dav_error(error) from error
-        self._writer_obj = Writer(self.backend, granted, size, name)
+        self._writer_obj = Writer(
+            self.backend,
+            granted,
+            size,
+            name,
+            pool=self.provider.part_pool,
+            parts_in_flight=self.provider.parts_in_flight,
+            part_buffer_bytes=self.provider.part_buffer_bytes,
+        )
         return self._writer_obj
 
     def end_write(self, *, with_errors: bool) -> None:
@@ -761,6 +778,15 @@ def _declared_size(environ: dict[str, Any]) -> int | None:
     raise DAVError(HTTP_LENGTH_REQUIRED, context_info="send Content-Length or a chunked body")
 
 
+def parallel_parts(part_size: int, in_flight: int, buffer_bytes: int) -> int:
+    """How many parts of `part_size` one PUT sends at once: `in_flight`, fewer when (that + the
+    part being read) x the part size would pass `buffer_bytes`; 0 (one part at a time, streamed,
+    nothing buffered) when not even one part and the next fit."""
+    if in_flight <= 0 or part_size <= 0:
+        return 0
+    return max(0, min(in_flight, buffer_bytes // part_size - 1))
+
+
 class _Feed:
     """The body's blocks as the sending thread takes them from a bounded queue, cut to lengths:
     `take(n)` yields exactly the next `n` bytes (fewer when the body ends early), keeping the rest
@@ -807,7 +833,17 @@ class Writer:
 
     QUEUE_BLOCKS = 8
 
-    def __init__(self, backend: Backend, granted: dict[str, Any], size: int, filename: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        granted: dict[str, Any],
+        size: int,
+        filename: str,
+        *,
+        pool: PartPool | None = None,
+        parts_in_flight: int = 0,
+        part_buffer_bytes: int = 0,
+    ) -> None:
         self.backend = backend
         self.upload_id: str = granted["upload_id"]
         self.document_id: str = granted["document_id"]
@@ -820,6 +856,7 @@ class Writer:
         self.md5 = hashlib.md5()  # noqa: S324  (ownCloud's checksum, not security)
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
+        self._parallel: ParallelParts | None = None
         self.put: dict[str, Any] | None = granted.get("put")
         self.started = time.perf_counter()
         self.seconds = 0.0
@@ -827,6 +864,13 @@ class Writer:
         form: Any = granted.get("form")
         if self.deduplicated or not (multipart or form):
             return
+        if multipart and pool is not None:
+            part_size = int(multipart["part_size"])
+            in_flight = parallel_parts(part_size, parts_in_flight, part_buffer_bytes)
+            if in_flight:
+                urls = [part["url"] for part in multipart["parts"]]
+                self._parallel = ParallelParts(pool, self.backend.put_part, urls, part_size, size, in_flight)
+                return
         self._queue = queue.Queue(maxsize=self.QUEUE_BLOCKS)
         target = (
             (lambda feed: self._parts(feed, multipart))
@@ -867,6 +911,12 @@ class Writer:
         self.sha256.update(data)
         self.sha1.update(data)
         self.md5.update(data)
+        if self._parallel is not None:
+            try:
+                self._parallel.write(data)
+            except BackendError as error:
+                self.failed = error
+                raise dav_error(error) from None
         if self._queue is not None:
             while True:
                 try:
@@ -882,7 +932,12 @@ class Writer:
             self.write(block)
 
     def cancel(self) -> None:
-        """The request failed: end the sending thread (its upload ends short and fails)."""
+        """The request failed: end the sending thread (its upload ends short and fails), or send
+        no more parts and wait for those sending (so the abort that follows leaves nothing)."""
+        if self._parallel is not None:
+            self._parallel.cancel()
+            self.failed = self.failed or self._parallel.failed
+            self._parallel = None
         q, self._queue = self._queue, None
         if q is None or self._thread is None:
             return
@@ -897,6 +952,13 @@ class Writer:
             pass
 
     def close(self) -> None:
+        if self._parallel is not None:
+            if self.written == self.size:
+                self._parallel.finish()
+            else:  # a short body: the upload is aborted (end_write), so nothing more is sent
+                self._parallel.cancel()
+            self.failed = self.failed or self._parallel.failed
+            self._parallel = None
         if self._queue is not None and self._thread is not None:
             while self._thread.is_alive():
                 try:
