@@ -148,7 +148,7 @@ async def _refusal_or_session(request: Request, services: Services, logins: Any)
         ), True
     answer = await _accounts("internal/oidc/finish", services, payload={"state": state, "code": code})
     if (home := oidc_home_elsewhere(answer)) is not None:
-        sent = logins.regions.send_home(home.region, f"{STATE_COOKIE_PATH}/start")
+        sent = logins.authenticator.regions.send_home(home.region, f"{STATE_COOKIE_PATH}/start")
         if isinstance(sent, AccountElsewhere):
             there = RedirectResponse(sent.location, status_code=status.HTTP_303_SEE_OTHER, headers=NO_STORE)
             there.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
