@@ -22,7 +22,8 @@ from .conftest import PASSWORD, REGION_A, REGION_B, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-MINIMAL_REPLICA = {"_id", "username", "home_region", "plan", "status", "version", "replicated_at"}
+MINIMAL_REPLICA = {"_id", "username", "home_region", "plan", "status", "version", "oidc_identities", "replicated_at"}
+"""`oidc_identities`: the ids (digests) of the OpenID identities linked at home (tests/e2e/test_oidc.py)."""
 
 
 def new_name() -> str:
@@ -125,7 +126,7 @@ async def test_the_replica_in_b_holds_only_the_minimal_fields(system, region_b, 
 
     assert set(replica) == MINIMAL_REPLICA
     assert replica["username"] == username and replica["home_region"] == REGION_A and replica["version"] == 1
-    assert "password_hash" not in replica and "email" not in replica
+    assert "password_hash" not in replica and "email" not in replica and replica["oidc_identities"] == []
     b = accounts_db(mongo, REGION_B)
     assert await b.accounts.find_one({"_id": account_id}) is None  # never a full account in B
     assert await b.accounts.find_one({"username": username}) is None

@@ -56,6 +56,9 @@ def path_values(victim: Victim) -> dict[str, Any]:
         "grantee_id": victim.grantee.account_id,
         "link_id": victim.link_id,
         "app_password_id": victim.app_password_id,
+        # The victims sign in with passwords and link no identity: tests/security/test_oidc.py has a
+        # stranger list and unlink a real linked identity of another account's.
+        "identity_id": "0" * 64,
         "upload_id": victim.pending_upload_id,
         "account_id": victim.owner.account_id,
         "token": "A" * 43,

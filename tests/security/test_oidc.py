@@ -1,6 +1,7 @@
 """Attacks on sign-in with OpenID Connect (issue 36), against the platform's real provider: a
 callback whose `state` another browser started (login CSRF), a provider code (and its state) sent
-twice, and an address the provider did not verify, which must not reach the account holding it.
+twice, an address the provider did not verify, which must not reach the account holding it, and
+another account listing or unlinking someone's linked identity.
 Forged ID tokens (another audience, issuer or nonce; expired; a key not in the JWKS) are refused
 one level down, in services/accounts/tests/unit/test_oidc_id_token.py."""
 
@@ -76,3 +77,29 @@ async def test_an_address_the_provider_did_not_verify_never_reaches_the_account_
     # The account is untouched: its password still signs in, as itself.
     login = await api.post("/v1/sessions", json={"username": username, "password": PASSWORD})
     assert login.status_code == 201 and login.json()["account_id"] == created.json()["account_id"]
+
+
+async def test_nobody_lists_or_unlinks_another_accounts_identity(gateway: str, api: httpx.AsyncClient) -> None:
+    owner_session = session_after(gateway, finish_at_gateway(gateway, sign_in_at_provider(gateway, fresh_address())))
+    assert owner_session.status_code == 200, owner_session.text
+    owner = {"Authorization": f"Bearer {owner_session.json()['token']}"}
+    [linked] = (await api.get("/v1/account/identities", headers=owner)).json()["items"]
+    name = f"s{uuid.uuid4().hex[:10]}"  # a stranger with a password (its address need not be verified)
+    made = await api.post(
+        "/v1/accounts", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD, "plan": "free"}
+    )
+    assert made.status_code == 201, made.text
+    login = await api.post("/v1/sessions", json={"username": name, "password": PASSWORD})
+    stranger = {"Authorization": f"Bearer {login.json()['token']}"}
+
+    theirs = await api.get("/v1/account/identities", headers=stranger)
+    assert theirs.status_code == 200 and theirs.json()["items"] == []
+    for who in (stranger, {}):
+        refused = await api.delete(f"/v1/account/identities/{linked['identity_id']}", headers=who)
+        assert refused.status_code in (401, 404), refused.text
+        assert linked["identity_id"] not in refused.text
+    # The owner's identity is still linked, and is still the account's only way in (no password).
+    [still] = (await api.get("/v1/account/identities", headers=owner)).json()["items"]
+    assert still["identity_id"] == linked["identity_id"] and still["can_unlink"] is False
+    last = await api.delete(f"/v1/account/identities/{linked['identity_id']}", headers=owner)
+    assert last.status_code == 409 and last.json()["type"].endswith("last-way-in"), last.text

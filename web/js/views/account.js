@@ -1,5 +1,5 @@
 // Usage against the plan's cap; account, plan, notification preferences and recent notifications.
-import { api, apiAll, logOutEverywhere } from "../api.js";
+import { api, apiAll, apiBase, logOutEverywhere } from "../api.js";
 import { session } from "../nav.js";
 import { announce, busy, clear, confirmDialog, formatBytes, h, timeElement } from "../ui.js";
 
@@ -146,6 +146,8 @@ export async function settingsView(main) {
 
   const followsList = h("div", {}, h("p", { class: "loading" }, "Loading…"));
   renderFollows(followsList);
+  const providersCard = h("div", { id: "sign-in-providers-slot" });
+  renderProviders(providersCard, account);
   clear(main,
     h("div", { class: "view-head" }, h("h1", {}, "Settings")),
     h("section", { class: "card", "aria-labelledby": "account-title" },
@@ -157,6 +159,7 @@ export async function settingsView(main) {
         h("dt", {}, "Home region"), h("dd", {}, account.home_region)),
       account.plan === "premium" ? planButton("free", "Move to Free") : planButton("premium", "Upgrade to Premium")),
     sessionsCard(),
+    providersCard,
     h("section", { class: "card", "aria-labelledby": "prefs-title" },
       h("h2", { id: "prefs-title" }, "Notifications"),
       h("p", { class: "muted" }, "Choose how DocStore mails you about each kind of event."),
@@ -210,4 +213,81 @@ async function renderFollows(box) {
         }),
       }, "Stop following"));
   })));
+}
+
+// ---- sign-in providers (issue 36): the OpenID identities linked to the account
+
+/** The configured provider ({name, password_sign_in}), or null: none, or the gateway cannot say. */
+async function configuredProvider() {
+  try {
+    const answer = await fetch(new URL(`${apiBase()}/v1/sessions/oidc`, location.href), { headers: { Accept: "application/json" } });
+    return answer.ok ? await answer.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The "Sign-in providers" card: shown only when a provider is configured or an identity is linked. */
+async function renderProviders(slot, account) {
+  let items;
+  let provider;
+  try {
+    [items, provider] = await Promise.all([apiAll("account/identities"), configuredProvider()]);
+  } catch (error) {
+    clear(slot, h("section", { class: "card", "aria-labelledby": "providers-title" },
+      h("h2", { id: "providers-title" }, "Sign-in providers"), h("p", { class: "error-text" }, error.message)));
+    return;
+  }
+  if (!provider && !items.length) {
+    clear(slot);
+    return;
+  }
+  const lastWayIn = items.some((item) => !item.can_unlink);
+  const setPassword = h("button", { type: "button", id: "providers-set-password" }, "Mail me a link to set a password");
+  setPassword.addEventListener("click", () => busy(setPassword, async () => {
+    await api("POST", "account/password-reset", { json: { username_or_email: account.username } });
+    announce(`We mailed a link to set a password to ${account.email}.`);
+  }));
+  clear(slot, h("section", { class: "card", "aria-labelledby": "providers-title" },
+    h("h2", { id: "providers-title" }, "Sign-in providers"),
+    h("p", { class: "muted" },
+      "Identities of your organisation's sign-in service that sign in to this account. ",
+      "Unlinking one does not sign out any device. If you sign in with it again and it confirms your e-mail address, it is linked again."),
+    items.length
+      ? h("table", { class: "devices-table", id: "providers-table" },
+        h("caption", { class: "visually-hidden" }, "Identities linked to your account"),
+        h("thead", {}, h("tr", {},
+          ["Provider", "Linked", "Last sign-in", ""].map((text) => h("th", { scope: "col" }, text || h("span", { class: "visually-hidden" }, "Actions"))))),
+        h("tbody", {}, items.map((item) => providerRow(item, slot, account))))
+      : h("p", { class: "empty" }, `Nothing linked. Sign in with ${provider.name} once to link it.`),
+    lastWayIn && provider?.password_sign_in !== false
+      ? h("div", { class: "stack", id: "providers-last-way-in" },
+        h("p", {}, "Your account has no password, so your provider is the only way you sign in and cannot be unlinked. ",
+          "Set a password first: we mail a link to your address."),
+        h("div", { class: "actions" }, setPassword))
+      : null));
+}
+
+function providerRow(item, slot, account) {
+  const label = `Unlink ${item.provider}`;
+  const unlink = h("button", { type: "button", class: "small", "aria-label": label }, "Unlink");
+  unlink.addEventListener("click", async () => {
+    // The last way in is refused by the server with what to do instead: no confirmation first.
+    if (item.can_unlink && !(await confirmDialog(`Unlink ${item.provider}?`, "It no longer signs in to this account by its link. Your devices stay signed in.", "Unlink"))) return;
+    busy(unlink, async () => {
+      await api("DELETE", `account/identities/${encodeURIComponent(item.identity_id)}`);
+      announce(`${item.provider} was unlinked.`);
+      await renderProviders(slot, account);
+      const heading = document.getElementById("providers-title");
+      if (heading) {
+        heading.tabIndex = -1;
+        heading.focus(); // the row (and its button) is gone
+      }
+    });
+  });
+  return h("tr", { dataset: { identity: item.identity_id } },
+    h("th", { scope: "row" }, item.provider, item.provider !== item.issuer ? h("div", { class: "muted small" }, item.issuer) : null),
+    h("td", {}, timeElement(item.linked_at)),
+    h("td", {}, item.last_signed_in_at ? timeElement(item.last_signed_in_at) : "Never"),
+    h("td", {}, unlink));
 }

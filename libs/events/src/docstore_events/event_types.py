@@ -47,6 +47,7 @@ from docstore_events.files import (
     ShareCreated,
 )
 from docstore_events.folders import FolderCreated, FolderMoved, FolderRestored, FolderTrashed
+from docstore_events.identities import AccountIdentityUnlinked
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
 from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewRendered
@@ -83,6 +84,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     AccountMfaChanged,
     AccountPasswordChanged,
     AccountSessionsRevoked,
+    AccountIdentityUnlinked,
     NewDeviceSignInDetected,
     # activity (logins, sessions, unsharing, downloads, preferences, admin actions)
     AccountLoggedIn,

@@ -21,12 +21,13 @@ from docstore_accounts.adapters.metadata_client import MetadataAccess
 from docstore_accounts.adapters.oidc import OidcFlows, OidcLinks, Provider
 from docstore_accounts.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_accounts.adapters.repositories import Repositories, ensure_indexes, repositories
+from docstore_accounts.domain.accounts import AccountNotFound
 from docstore_accounts.domain.credentials import SecretBox, parse_keys
 from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_accounts.service_layer.accounts import Accounts
 from docstore_accounts.service_layer.app_passwords import AppPasswords
 from docstore_accounts.service_layer.audit import AuditTrail
-from docstore_accounts.service_layer.oidc import OidcSignIn
+from docstore_accounts.service_layer.oidc import LinkedIdentities, OidcSignIn
 from docstore_accounts.settings import Settings
 from docstore_events import AccountCreated, AccountPlanChanged
 from docstore_events.base import Event
@@ -61,6 +62,8 @@ class Services:
     """The audit trail (its own unit of work and collections; README "Audit trail")."""
     oidc: OidcSignIn | None = None
     """Sign-in with the OpenID provider of the settings (None: none configured)."""
+    identities: LinkedIdentities | None = None
+    """The identities linked to each account: the owner's list and unlink (with or without a provider now)."""
 
     async def prepare(self) -> None:
         """Create the indexes and register the background loops (before the runtime starts)."""
@@ -110,9 +113,33 @@ def bootstrap(settings: Settings) -> Services:
             f"{settings.gateway_url.rstrip('/')}{OIDC_CALLBACK_PATH}",
             httpx.AsyncClient(timeout=10.0),
         )
-        oidc = OidcSignIn(provider, OidcFlows(db), OidcLinks(db), EmailClaims(db), accounts, settings.role_of)
+
+        async def holder_elsewhere(address: str) -> str | None:
+            try:
+                return str((await account_security.holder_of(address))["home_region"])
+            except AccountNotFound:
+                return None
+
+        oidc = OidcSignIn(
+            provider,
+            OidcFlows(db),
+            OidcLinks(db),
+            EmailClaims(db),
+            accounts,
+            settings.role_of,
+            region=settings.region,
+            home_of_identity=reads.replicas.home_of_identity,
+            holder_elsewhere=holder_elsewhere,
+        )
     return Services(
         oidc=oidc,
+        identities=LinkedIdentities(
+            accounts,
+            OidcLinks(db),
+            issuer=settings.oidc_issuer,
+            provider_name=settings.oidc_provider_name,
+            password_sign_in=settings.password_sign_in,
+        ),
         settings=settings,
         runtime=runtime,
         uow=uow,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from docstore_accounts.api.account_security import router as account_security_router
 from docstore_accounts.api.app_passwords import router as app_passwords_router
 from docstore_accounts.api.audit import router as audit_router
+from docstore_accounts.api.identities import router as identities_router
 from docstore_accounts.api.oidc import router as oidc_router
 from docstore_accounts.api.routes import router
 from docstore_accounts.bootstrap import bootstrap
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(app_passwords_router)
     app.include_router(audit_router)
     app.include_router(oidc_router)
+    app.include_router(identities_router)
     # Admins run the outbox check now (also run every `consistency_period_seconds`).
     app.include_router(
         consistency_admin_router(

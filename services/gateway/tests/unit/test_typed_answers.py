@@ -17,6 +17,7 @@ from docstore_gateway.adapters.answers import (
     app_password_answer,
     credentials_answer,
     link_answer,
+    oidc_home_elsewhere,
     redeem_answer,
     second_factor_answer,
 )
@@ -230,3 +231,20 @@ async def test_the_service_client_asks_as_the_gateway_and_hands_back_typed_answe
         await Upstreams(dict(clients), auth).verify_credentials("ann", "s3cret pw")
     for client in clients.values():
         await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (421, {"detail": "kept elsewhere", "home_region": "eu-west-1"}, HomeElsewhere("eu-west-1")),
+        (421, {"detail": "no region named"}, None),
+        (200, {"account_id": "a1", "home_region": "eu-west-1"}, None),
+        (403, {"type": "urn:docstore:problem:oidc-email-unverified"}, None),
+    ],
+)
+def test_an_oidc_sign_in_of_another_regions_account_is_typed_as_home_elsewhere(
+    status: int, body: Any, expected: HomeElsewhere | None
+) -> None:
+    """`POST /internal/oidc/finish` answers 421 `{home_region}` for an identity (or verified
+    address) of another region's account; the callback sends the browser to sign in there."""
+    assert oidc_home_elsewhere(answer(status, body)) == expected

@@ -3,7 +3,10 @@ and the ID token's checks, with Authlib), the flows in progress and the links (M
 
 - `oidc_flows`: `_id` = SHA-256 of the `state`, with the nonce and the PKCE verifier; taken (deleted)
   by the callback, so a state works once; TTL ten minutes.
-- `oidc_links`: `_id` = `<issuer> <subject>` -> `account_id` (the identity's one account here).
+- `oidc_links`: `_id` = `<issuer> <subject>` -> `account_id` (the identity's one account here),
+  `identity_id` (`domain.oidc.identity_id`), `linked_at`, `last_signed_in_at` (each sign-in through
+  it). The account document holds the ids of its links too (`oidc_identities`), written in the same
+  transaction, so its replica carries them to the other regions (README "Linked identities").
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from joserfc.jwk import KeySet
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from docstore_accounts.domain.oidc import OidcSignInRefused, ProviderIdentity
+from docstore_accounts.domain.oidc import OidcSignInRefused, ProviderIdentity, identity_id, identity_key
 
 with warnings.catch_warnings():
     # Authlib 1.9 announces at import that its httpx integration will move to `httpx2`. Printed
@@ -86,29 +89,65 @@ class OidcLinks:
 
     def __init__(self, db: AsyncDatabase[Any], session: Session = None) -> None:
         self.collection = db["oidc_links"]
+        self.accounts = db["accounts"]
         self.session = session
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("account_id")
 
     async def account_for(self, issuer: str, subject: str) -> str | None:
-        row = await self.collection.find_one({"_id": f"{issuer} {subject}"}, session=self.session)
+        row = await self.collection.find_one({"_id": identity_key(issuer, subject)}, session=self.session)
         return str(row["account_id"]) if row else None
 
     async def link(self, issuer: str, subject: str, account_id: str) -> None:
+        """Link the identity to the account (nothing when it is linked already), and name it on the
+        account (`oidc_identities`, which its replica carries)."""
+        now = datetime.now(UTC)
         await self.collection.update_one(
-            {"_id": f"{issuer} {subject}"},
+            {"_id": identity_key(issuer, subject)},
             {
                 "$setOnInsert": {
                     "account_id": account_id,
                     "issuer": issuer,
                     "subject": subject,
-                    "linked_at": datetime.now(UTC),
+                    "identity_id": identity_id(issuer, subject),
+                    "linked_at": now,
                 }
             },
             upsert=True,
             session=self.session,
         )
+        await self.accounts.update_one(
+            {"_id": account_id},
+            {"$addToSet": {"oidc_identities": identity_id(issuer, subject)}},
+            session=self.session,
+        )
+
+    async def signed_in(self, issuer: str, subject: str, at: datetime) -> None:
+        """Record a sign-in through the identity (the owner's list shows the last one)."""
+        await self.collection.update_one(
+            {"_id": identity_key(issuer, subject)}, {"$set": {"last_signed_in_at": at}}, session=self.session
+        )
+
+    async def of_account(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's links, oldest first, each with its `identity_id`."""
+        cursor = self.collection.find({"account_id": account_id}, session=self.session)
+        rows = [row async for row in cursor.sort([("linked_at", 1), ("_id", 1)])]
+        return [row | {"identity_id": identity_id(row["issuer"], row["subject"])} for row in rows]
+
+    async def unlink(self, account_id: str, link_id: str) -> dict[str, Any] | None:
+        """Remove the account's link `link_id` (and its name on the account); the link, or None when
+        the account has none with this id (another account's id is "not found", never removed)."""
+        row = next((row for row in await self.of_account(account_id) if row["identity_id"] == link_id), None)
+        if row is None:
+            return None
+        removed = await self.collection.delete_one({"_id": row["_id"], "account_id": account_id}, session=self.session)
+        if removed.deleted_count != 1:
+            return None
+        await self.accounts.update_one(
+            {"_id": account_id}, {"$pull": {"oidc_identities": link_id}}, session=self.session
+        )
+        return row
 
 
 class Provider:

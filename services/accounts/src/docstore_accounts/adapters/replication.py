@@ -42,6 +42,8 @@ log = structlog.get_logger(__name__)
 
 Session = AsyncClientSession | None
 REPLICA_FIELDS = ("username", "home_region", "plan", "status", "version")
+OPTIONAL_REPLICA_FIELDS = {"oidc_identities": list}
+"""Fields a sender from before them leaves out (an empty value then)."""
 SECRET_HEADER = "X-Replication-Secret"
 
 sent_total = Counter("docstore_replication_sent_total", "Replica writes sent to peer regions", ["target", "outcome"])
@@ -242,6 +244,14 @@ class ReplicaRepository:
 
     async def ensure_indexes(self) -> None:
         await self.replicas.create_index("username")
+        await self.replicas.create_index("oidc_identities")
+
+    async def home_of_identity(self, identity_id: str) -> str | None:
+        """The home region of the active account (replica) an OpenID identity is linked to there."""
+        replica = await self.replicas.find_one(
+            {"oidc_identities": identity_id, "status": "active"}, {"home_region": 1}, session=self.session
+        )
+        return str(replica["home_region"]) if replica is not None else None
 
     async def replica(self, account_id: str) -> dict[str, Any] | None:
         return await self.replicas.find_one({"_id": account_id}, session=self.session)
@@ -249,7 +259,13 @@ class ReplicaRepository:
     async def put_replica(self, account_id: str, state: Mapping[str, Any]) -> None:
         await self.replicas.update_one(
             {"_id": account_id},
-            {"$set": {**{name: state[name] for name in REPLICA_FIELDS}, "replicated_at": datetime.now(UTC)}},
+            {
+                "$set": {
+                    **{name: state[name] for name in REPLICA_FIELDS},
+                    **{name: state.get(name) or empty() for name, empty in OPTIONAL_REPLICA_FIELDS.items()},
+                    "replicated_at": datetime.now(UTC),
+                }
+            },
             upsert=True,
             session=self.session,
         )

@@ -128,13 +128,16 @@ def username_winner(first_id: str, second_id: str) -> str:
 
 
 def replica_state(account: Mapping[str, Any]) -> dict[str, Any]:
-    """The minimal state of a home account that other regions keep: nothing secret, no e-mail."""
+    """The minimal state of a home account that other regions keep: nothing secret, no e-mail. The
+    ids of its linked OpenID identities (digests, `domain.oidc.identity_id`) go with it, so another
+    region sends a sign-in with one of them home instead of making a second account."""
     return {
         "username": account["username"],
         "home_region": account["home_region"],
         "plan": account.get("plan", "free"),
         "status": account.get("status", "active"),
         "version": int(account.get("replica_version", 1)),
+        "oidc_identities": [str(one) for one in account.get("oidc_identities") or []],
     }
 
 

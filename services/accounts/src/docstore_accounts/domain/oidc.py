@@ -3,6 +3,7 @@ a new account gets, and the refusals. Pure: no I/O (the flow itself is `service_
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from docstore_accounts.domain.accounts import EMAIL, USERNAME
-from docstore_kit.errors import DomainError, Forbidden
+from docstore_kit.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,55 @@ def username_candidates(identity: ProviderIdentity, *, tries: int = 6) -> Iterat
         yield f"{base}-{n}"
     while True:
         yield f"{base}-{secrets.randbelow(10**6):06d}"
+
+
+# --- linked identities: the account's list, and unlinking ------------------------------------------
+
+
+def identity_key(issuer: str, subject: str) -> str:
+    """The link's key (`oidc_links._id`): the identity at its provider."""
+    return f"{issuer} {subject}"
+
+
+def identity_id(issuer: str, subject: str) -> str:
+    """The id the owner's list and `DELETE` use, and what a replica of the account carries: the
+    SHA-256 of the key (the subject is the provider's; a path, a log line or another region needs
+    only something that names it)."""
+    return hashlib.sha256(identity_key(issuer, subject).encode()).hexdigest()
+
+
+class IdentityNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No identity with this id is linked to your account.")
+
+
+class LastWayIn(Conflict):
+    """Unlinking would leave the account no way to sign in to the web app (409)."""
+
+    problem: ClassVar[str] = "last-way-in"
+
+    def __init__(self, provider_name: str, *, password_sign_in: bool) -> None:
+        provider = provider_name or "this identity provider"
+        if password_sign_in:
+            how = (
+                f"Your account has no password, so {provider} is the only way you sign in. Set a password first: "
+                "sign out, choose “Forgot your password?” on the sign-in page and follow the link we mail to your "
+                "address (or use “Set a password” in this section while signed in). Then unlink it."
+            )
+        else:
+            how = (
+                f"Signing in with a password is turned off on this DocStore, so {provider} is the only way you sign "
+                "in, and it cannot be unlinked."
+            )
+        super().__init__(how)
+
+
+def check_unlink(*, has_password: bool, password_sign_in: bool, other_identities: int, provider_name: str) -> None:
+    """Unlinking one identity is refused when it is the last way in: no other identity is linked
+    and the account has no password (an account created by a provider's sign-in has none), or
+    passwords cannot sign in here (`ACCOUNTS_PASSWORD_SIGN_IN=false`). App passwords do not count:
+    they never sign in to the web app."""
+    if other_identities > 0:
+        return
+    if not (has_password and password_sign_in):
+        raise LastWayIn(provider_name, password_sign_in=password_sign_in)

@@ -149,8 +149,10 @@ class Accounts:
                 )
             )
             await also(tx, account)
-            state = {"username": account.username, "home_region": self.region, "plan": plan, "status": "active"}
-            await tx.repos.replication.enqueue(account.id, state | {"version": 1})
+            # Its state as it now is (with the identity `also` linked: its replica carries it).
+            await tx.repos.replication.enqueue(
+                account.id, replica_state(await tx.repos.accounts.by_id(account.id) or {})
+            )
             tx.after_commit(self.replication_written)
 
         await self.uow.run(work)
@@ -203,6 +205,11 @@ class Accounts:
             tx.emit(event)
 
         await self.uow.run(work)
+
+    async def replicate(self, tx: Tx, account_id: str) -> dict[str, Any]:
+        """For a use case of another module that changed what the account's replica carries (its
+        linked identities) in `tx`."""
+        return await self._replicate(tx, account_id)
 
     async def _replicate(self, tx: Tx, account_id: str) -> dict[str, Any]:
         """Bump the account's replica version and queue its new state for every other region."""

@@ -111,6 +111,16 @@ def app_password_answer(answer: UpstreamAnswer) -> AppPasswordAnswer:
     return Unexpected(answer.status)
 
 
+def oidc_home_elsewhere(answer: UpstreamAnswer) -> HomeElsewhere | None:
+    """`POST /internal/oidc/finish`: 421 `{home_region}` when the identity (or its verified address)
+    belongs to another region's account, which signs in there; None for any other answer (a
+    session, or a refusal passed on as it is)."""
+    body = _body(answer)
+    if answer.status == MISDIRECTED and isinstance(body, dict) and isinstance(body.get("home_region"), str):
+        return HomeElsewhere(body["home_region"])
+    return None
+
+
 def _accounts_failing(answer: UpstreamAnswer) -> None:
     """A 5xx is accounts failing (its database away, a restart): UpstreamUnavailable, so the
     client gets 503 with Retry-After and tries again, not 502 as for an answer that makes no sense."""

@@ -9,7 +9,9 @@ nonce, the ID token's checks, linking); the gateway binds it to the browser and 
   another site started is refused: login CSRF); the accounts service spends the flow (one use) and
   checks the ID token; then a session exactly as after a password (`Logins`: access token, refresh
   cookie, the device list, `account.new-sign-in`), and 303 to the web app, which takes its access
-  token from the refresh cookie as on any load.
+  token from the refresh cookie as on any load. An identity of another region's account (accounts
+  answers 421 `{home_region}`: its replica here names the identity, or that region holds the
+  verified address) is sent to sign in there: 303 to that region's `/v1/sessions/oidc/start`.
 
 The provider's authentication stands for the account's two-step sign-in too (accounts README).
 """
@@ -23,10 +25,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from docstore_gateway.adapters.answers import oidc_home_elsewhere
 from docstore_gateway.api.deps import LoginsDep, ServicesDep
 from docstore_gateway.api.routes import NO_STORE, _set_refresh_cookie, client_address
 from docstore_gateway.bootstrap import Services
-from docstore_gateway.domain.errors import AccountsUnavailable, UpstreamUnavailable
+from docstore_gateway.domain.errors import AccountElsewhere, AccountsUnavailable, UpstreamUnavailable
 from docstore_kit.errors import PROBLEM_JSON, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -144,6 +147,12 @@ async def _refusal_or_session(request: Request, services: Services, logins: Any)
             "oidc-state-mismatch",
         ), True
     answer = await _accounts("internal/oidc/finish", services, payload={"state": state, "code": code})
+    if (home := oidc_home_elsewhere(answer)) is not None:
+        sent = logins.authenticator.regions.send_home(home.region, f"{STATE_COOKIE_PATH}/start")
+        if isinstance(sent, AccountElsewhere):
+            there = RedirectResponse(sent.location, status_code=status.HTTP_303_SEE_OTHER, headers=NO_STORE)
+            there.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)
+            return there, False
     if not answer.succeeded:
         refused = _passed_on(answer)
         refused.delete_cookie(state_cookie_name(services), path=STATE_COOKIE_PATH)

@@ -115,6 +115,7 @@ PARAMETERS: dict[str, str] = {
     "webhook_id": "id",
     "delivery_id": "id",
     "app_password_id": "id",
+    "identity_id": "id",
     "upload_id": "id",
     "version": "int",
     "signature": "token",
@@ -211,6 +212,9 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/account/app-passwords"),
         ("POST", "/account/app-passwords"),
         ("DELETE", "/account/app-passwords/{app_password_id}"),
+        # Identities of OpenID providers linked to the account (issue 36): listed and unlinked like app passwords.
+        ("GET", "/account/identities"),
+        ("DELETE", "/account/identities/{identity_id}"),
         ("GET", "/admin/accounts/{account_id}", "admin"),  # the dashboard names top accounts with it
         ("POST", "/admin/consistency/accounts", "admin"),  # run the accounts outbox check now (issue 32)
         # The audit trail (what each account did; accounts' audit module since issue 36).
