@@ -197,37 +197,45 @@ async def assert_nothing_lost(
         missing = expected - set(await listed(api, user))
         raise AssertionError(f"{len(missing)} of {len(expected)} completed uploads never listed") from None
 
-    seen: list[dict] = []
+    # An upload whose client saw it fail (S3 went down between its POST and its completion) may
+    # still complete later, through the watcher or an S3 notification, and be listed then: the
+    # counts are compared with the listing of the same moment, not the one taken above.
+    seen: list[tuple[dict, int, int]] = []
 
     async def counted() -> dict | None:
+        now = await listed(api, user)
         usage = (await api.get("/v1/usage", headers=user.auth)).json()
-        seen.append(usage)
-        return usage if (usage["used_bytes"], usage["documents"]) == (sum(found.values()), len(found)) else None
+        seen.append((usage, len(now), sum(now.values())))
+        return usage if (usage["used_bytes"], usage["documents"]) == (sum(now.values()), len(now)) else None
 
     try:
         await eventually(counted, timeout=60)
     except AssertionError:
+        usage, documents, size = seen[-1]
         raise AssertionError(
-            f"quota never counted the {len(found)} listed documents ({sum(found.values())} bytes) exactly once: "
-            f"{seen[-1]}; {len(completed)} answered complete ({sum(u.size for u in completed)} bytes)"
+            f"quota never counted the {documents} listed documents ({size} bytes) exactly once: "
+            f"{usage}; {len(completed)} answered complete ({sum(u.size for u in completed)} bytes)"
         ) from None
 
+    now: dict[str, int] = {}
     answer: dict[str, Any] = {}
 
     async def all_found() -> bool:
+        now.clear()
+        now.update(await listed(api, user))
         response = await api.get("/v1/search", params={"q": f"{tag}common", "limit": 100}, headers=user.auth)
         assert response.status_code == 200, response.text
         answer.update(response.json())
-        return response.json()["found"] == len(found)
+        ids = {item["document_id"] for item in answer["items"]}
+        return bool(answer["found"] == len(now) and ids == set(now))
 
     try:
-        await eventually(all_found, timeout=90, what="full text finding every document")
+        await eventually(all_found, timeout=90, what="full text finding every listed document, and only those")
     except AssertionError as error:
         if platform is None:
             raise
-        hits = {item["document_id"] for item in answer["items"]}
-        report = full_text_report(platform, user, found, await listed(api, user), answer["found"], hits)
-        raise AssertionError(f"{error}\n{report}") from None
+        ids = {item["document_id"] for item in answer["items"]}
+        raise AssertionError(f"{error}\n{full_text_report(platform, user, found, now, answer['found'], ids)}") from None
     for upload in completed[:: max(1, len(completed) // 8)]:  # a few by their own word
         hits = (await api.get("/v1/search", params={"q": upload.word}, headers=user.auth)).json()["items"]
         assert [hit["document_id"] for hit in hits] == [upload.document_id], upload
@@ -247,8 +255,8 @@ def full_text_report(
     import pymongo  # only when a test failed
 
     state = platform.state()
-    lines = [f"listed when the check began {len(found)}, listed now {len(now)}, full text found {count}"]
-    sides = {"listed, not found": sorted(set(now) - hits), "found, not listed then": sorted(hits - set(found))}
+    lines = [f"listed when the checks began {len(found)}, listed now {len(now)}, full text found {count}"]
+    sides = {"listed, not found": sorted(set(now) - hits), "found, not listed": sorted(hits - set(now))}
     try:
         with pymongo.MongoClient(state["endpoints"]["mongo_url"], serverSelectionTimeoutMS=5000) as client:
             catalog = client[f"docstore_indexer_{state['region'].replace('-', '_')}"]["catalog"]
