@@ -179,9 +179,12 @@ async def listed(api: httpx.AsyncClient, user: User) -> dict[str, int]:
             return found
 
 
-async def assert_nothing_lost(api: httpx.AsyncClient, user: User, completed: list[Uploaded], tag: str) -> None:
+async def assert_nothing_lost(
+    api: httpx.AsyncClient, user: User, completed: list[Uploaded], tag: str, platform: Platform | None = None
+) -> None:
     """Every upload that answered "complete" is listed, found by full text and counted once by
-    quota; waits (with deadlines) for the events to arrive, with no manual step."""
+    quota; waits (with deadlines) for the events to arrive, with no manual step. With `platform`,
+    a document full text never finds is explained (its catalog entry, the indexer's log)."""
     expected = {u.document_id for u in completed}
 
     async def all_listed() -> dict[str, int] | None:
@@ -194,30 +197,83 @@ async def assert_nothing_lost(api: httpx.AsyncClient, user: User, completed: lis
         missing = expected - set(await listed(api, user))
         raise AssertionError(f"{len(missing)} of {len(expected)} completed uploads never listed") from None
 
-    seen: list[dict] = []
+    # An upload whose client saw it fail (S3 went down between its POST and its completion) may
+    # still complete later, through the watcher or an S3 notification, and be listed then: the
+    # counts are compared with the listing of the same moment, not the one taken above.
+    seen: list[tuple[dict, int, int]] = []
 
     async def counted() -> dict | None:
+        now = await listed(api, user)
         usage = (await api.get("/v1/usage", headers=user.auth)).json()
-        seen.append(usage)
-        return usage if (usage["used_bytes"], usage["documents"]) == (sum(found.values()), len(found)) else None
+        seen.append((usage, len(now), sum(now.values())))
+        return usage if (usage["used_bytes"], usage["documents"]) == (sum(now.values()), len(now)) else None
 
     try:
         await eventually(counted, timeout=60)
     except AssertionError:
+        usage, documents, size = seen[-1]
         raise AssertionError(
-            f"quota never counted the {len(found)} listed documents ({sum(found.values())} bytes) exactly once: "
-            f"{seen[-1]}; {len(completed)} answered complete ({sum(u.size for u in completed)} bytes)"
+            f"quota never counted the {documents} listed documents ({size} bytes) exactly once: "
+            f"{usage}; {len(completed)} answered complete ({sum(u.size for u in completed)} bytes)"
         ) from None
 
+    now: dict[str, int] = {}
+    answer: dict[str, Any] = {}
+
     async def all_found() -> bool:
+        now.clear()
+        now.update(await listed(api, user))
         response = await api.get("/v1/search", params={"q": f"{tag}common", "limit": 100}, headers=user.auth)
         assert response.status_code == 200, response.text
-        return response.json()["found"] == len(found)
+        answer.update(response.json())
+        ids = {item["document_id"] for item in answer["items"]}
+        return bool(answer["found"] == len(now) and ids == set(now))
 
-    await eventually(all_found, timeout=90, what="full text finding every document")
+    try:
+        await eventually(all_found, timeout=90, what="full text finding every listed document, and only those")
+    except AssertionError as error:
+        if platform is None:
+            raise
+        ids = {item["document_id"] for item in answer["items"]}
+        raise AssertionError(f"{error}\n{full_text_report(platform, user, found, now, answer['found'], ids)}") from None
     for upload in completed[:: max(1, len(completed) // 8)]:  # a few by their own word
         hits = (await api.get("/v1/search", params={"q": upload.word}, headers=user.auth)).json()["items"]
         assert [hit["document_id"] for hit in hits] == [upload.document_id], upload
+
+
+CATALOG_FIELDS = ["upload_id", "indexed_upload_id", "index_due", "index_status", "index_reason", "deleted_at"]
+WORKER_EVENTS = ("indexing_error", "indexed_batch", "document_index_failed", "upload_not_indexed")
+
+
+def full_text_report(
+    platform: Platform, user: User, found: dict[str, int], now: dict[str, int], count: int, hits: set[str]
+) -> str:
+    """Why full text and the listing disagree: the counts (listed when the check began, listed
+    now, found by full text), the documents on one side only with their catalog entry in the
+    indexer's MongoDB (due? failed, and why?), how many entries are due in all, and the
+    indexer worker's last log lines."""
+    import pymongo  # only when a test failed
+
+    state = platform.state()
+    lines = [f"listed when the checks began {len(found)}, listed now {len(now)}, full text found {count}"]
+    sides = {"listed, not found": sorted(set(now) - hits), "found, not listed": sorted(hits - set(now))}
+    try:
+        with pymongo.MongoClient(state["endpoints"]["mongo_url"], serverSelectionTimeoutMS=5000) as client:
+            catalog = client[f"docstore_indexer_{state['region'].replace('-', '_')}"]["catalog"]
+            for side, ids in sides.items():
+                lines.append(f"{side}: {len(ids)}")
+                for document_id in ids:
+                    doc = catalog.find_one({"_id": f"{user.account_id}:{document_id}"}, projection=CATALOG_FIELDS)
+                    lines.append(f"  {document_id}: {doc or 'no catalog entry'}")
+            lines.append(f"catalog entries due, all accounts: {catalog.count_documents({'index_due': True})}")
+    except pymongo.errors.PyMongoError as error:
+        lines.append(f"the catalog could not be read: {error!r}")
+    log = Path(state.get("logs") or platform.data_dir / "logs") / "indexer.log"
+    if log.exists():
+        text = log.read_text(errors="replace").splitlines()
+        worker = [line for line in text if any(event in line for event in WORKER_EVENTS)]
+        lines += ["indexer worker, last log lines:", *(f"  {line[:300]}" for line in worker[-15:])]
+    return "\n".join(lines)
 
 
 async def broker_answers(platform: Platform) -> None:

@@ -35,4 +35,4 @@ async def test_a_server_killed_during_a_burst_of_uploads(platform: Platform, api
     )
     assert killed and len(completed) >= BURST // 4
     await platform.wait_restarted(server, killed[0], restarts)
-    await assert_nothing_lost(api, user, completed, tag)
+    await assert_nothing_lost(api, user, completed, tag, platform)

@@ -3,9 +3,11 @@ extraction and the commit of a batch. In-memory ports on a `FakeUnitOfWork`."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from indexer_fakes import world
+from indexer_fakes import Objects, world
 from test_use_cases import sign_up, upload
 
 from docstore_events import DocumentIndexed
@@ -99,3 +101,49 @@ async def test_a_batch_of_uploads_is_recorded_in_one_transaction_in_order_and_on
     assert await w.indexing.record_uploads(batch) == 0  # delivered again: nothing
     await w.worker.drain()
     assert w.index.texts("acc") == {"d": "second draft", "o": "another"}
+
+
+class S3Outage(Objects):
+    """The fake S3, unreachable while `down` (as botocore's EndpointConnectionError)."""
+
+    def __init__(self, objects: Objects) -> None:
+        super().__init__()
+        self.objects = objects.objects  # the same dict: uploads add to it
+        self.down = True
+        self.refused = 0
+
+    async def read(self, bucket: str, key: str, *, limit: int) -> bytes:
+        await asyncio.sleep(0)
+        if self.down:
+            self.refused += 1
+            raise ConnectionError("could not connect to the endpoint")
+        return await super().read(bucket, key, limit=limit)
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.005)
+    return condition()
+
+
+async def test_uploads_whose_reads_failed_while_s3_was_down_are_indexed_once_it_is_back() -> None:
+    w = world()
+    outage = S3Outage(w.objects)
+    w.indexing.objects = outage
+    worker = IndexingWorker(w.indexing, w.repos, concurrency=8, batch_seconds=0.01, poll_seconds=0.02)
+    w.indexing.on_due = worker.enqueue_entry
+    await sign_up(w, "acc", "premium")
+    worker.start()
+    try:
+        for i in range(20):
+            event = upload(w, "acc", f"burst {i}".encode(), document_id=f"d{i}")
+            await w.indexing.record_upload(event, at=T0, event_id=f"e{i}")
+        assert await until(lambda: outage.refused >= 20)
+        outage.down = False
+        expected = {f"d{i}": f"burst {i}" for i in range(20)}
+        indexed = await until(lambda: w.index.texts("acc") == expected)
+        due = sorted(e.id for e in w.repos.catalog.entries.values() if e.index_due)
+        assert indexed, f"still due: {due}; worker holds {sorted(worker._known)}"
+    finally:
+        await worker.stop()
