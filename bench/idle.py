@@ -7,8 +7,8 @@ settle (start-up work: index creation, consumer group joins, ...: until two succ
 5 s windows agree, within a cap), then measures the CPU time every process of the
 platform tree uses over `--seconds` (default 60), in cores (CPU seconds per second),
 in total and per process. The machine's total busy cores over the same window are printed
-too: the machine may be shared, and a platform figure far below the machine's tells
-that the rest is someone else's load.
+too, with the 1-minute load average before and after it: the machine may be shared, and a
+platform figure far below the machine's tells that the rest is someone else's load.
 
     uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--json]
 
@@ -176,12 +176,17 @@ def run(args: argparse.Namespace, storage: str) -> dict:
             named = named_processes(state)
             settled_after = settle(named, args.settle_cap)
             print(f"measuring {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
+            load_before = os.getloadavg()[0]
             per, machine = measure(named, args.seconds)
+            load_after = os.getloadavg()[0]
         finally:
             platform(data_dir, command="down")
     total = sum(per.values())
     print(f"\nidle platform, both regions, broker log {storage}: {total:.3f} cores over {args.seconds:.0f} s")
-    print(f"(ready after {ready_after:.0f} s, settled {settled_after:.0f} s later; machine busy {machine:.2f} cores)")
+    print(
+        f"(ready after {ready_after:.0f} s, settled {settled_after:.0f} s later; machine busy {machine:.2f} cores, "
+        f"load average {load_before:.1f} -> {load_after:.1f})"
+    )
     for label, cores in sorted(per.items(), key=lambda item: -item[1]):
         print(f"  {label:28} {cores:7.4f} cores  ({cores * 100:5.1f} % of one)")
     return {
@@ -191,6 +196,7 @@ def run(args: argparse.Namespace, storage: str) -> dict:
         "cores_total": round(total, 4),
         "per_process": {label: round(cores, 4) for label, cores in sorted(per.items())},
         "machine_busy_cores": round(machine, 3),
+        "load_average": [round(load_before, 1), round(load_after, 1)],
         "ready_s": round(ready_after, 1),
         "settle_s": round(settled_after, 1),
     }
