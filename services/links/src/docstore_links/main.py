@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from docstore_kit.app import service_app
+from docstore_kit.consistency import consistency_admin_router
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_links.api.routes import router
 from docstore_links.bootstrap import bootstrap
@@ -38,6 +39,12 @@ def create_app(settings: Settings) -> FastAPI:
         checks=lambda app: app.state.services.runtime.checks(),
     )
     app.include_router(router)
+    # Admins run the outbox check now (also run every `consistency_period_seconds`).
+    app.include_router(
+        consistency_admin_router(
+            "/admin/consistency/links", lambda request: request.app.state.services.consistency, name="check_links"
+        )
+    )
     return app
 
 

@@ -10,6 +10,8 @@ class Settings(ServiceSettings):
 
     port: int = 8089
     page_size_max: int = 200
+    notify_url: str = "http://127.0.0.1:8085"
+    """Notify (internal): the outbox check asks its `POST /internal/processed-events`."""
     metadata_url: str = "http://127.0.0.1:8081"
     """Metadata (internal): asked at each link's creation and use whether its creator may still
     read the document, and which stored version to serve (`POST /internal/links/access`)."""

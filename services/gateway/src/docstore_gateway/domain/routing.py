@@ -229,6 +229,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/links"),
         ("PATCH", "/links/{link_id}"),
         ("DELETE", "/links/{link_id}"),
+        ("POST", "/admin/consistency/links", "admin"),  # run the links outbox check now (issue 32)
     )
     + _routes(
         "metadata",
