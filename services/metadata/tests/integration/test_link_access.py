@@ -1,7 +1,7 @@
 """What the links service asks at each public link's creation and use (`POST /internal/links/access`,
 issue 36), against the real servers: the account's access now (the owner; a grantee's permission;
 nothing once the share ends or the document is trashed), the accounts' state, the version, and a
-signed URL that gives the right bytes as an attachment and expires. The links service only."""
+signed URL that gives the right bytes as an attachment and expires. Services only."""
 
 from __future__ import annotations
 
@@ -54,9 +54,9 @@ async def test_the_answer_follows_the_right_as_it_is_now(metadata: Harness) -> N
     trashed = await _access(metadata, document_id, serve="download")
     assert trashed["trashed"] and trashed["served"]["download_url"] is None
 
-    # Only the links service asks; no one without a service identity.
+    # Services only: an account's identity, or none, is refused.
     body = {"document_id": document_id, "account_id": metadata.account_id}
-    for headers in (metadata.service_headers("upload"), metadata.headers(), {}):
+    for headers in (metadata.headers(), {}):
         answer = await metadata.http.post("/internal/links/access", json=body, headers=headers)
         assert answer.status_code in (401, 403), answer.text
 
