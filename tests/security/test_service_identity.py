@@ -26,7 +26,7 @@ from .support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SERVICES = ("accounts", "metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("accounts", "metadata", "upload", "quota", "indexer", "notify", "links")
 
 # Routes a service answers without any identity, each with the reason.
 PUBLIC = {
@@ -58,6 +58,8 @@ PUBLIC = {
     ("indexer", "GET /readyz"): "readiness probe",
     ("notify", "GET /healthz"): "liveness probe",
     ("notify", "GET /readyz"): "readiness probe",
+    ("links", "GET /healthz"): "liveness probe",
+    ("links", "GET /readyz"): "readiness probe",
 }
 
 # One route per service that a valid identity token opens: proves the refusals below are the
@@ -69,6 +71,7 @@ CONTROL = {
     "quota": "/usage",
     "indexer": "/search/status",
     "notify": "/notifications/preferences",
+    "links": "/links",
 }
 
 

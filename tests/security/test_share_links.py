@@ -184,10 +184,10 @@ async def test_the_token_is_in_no_log_line_span_or_event(api: httpx.AsyncClient,
         assert (await anonymous.post(f"/s/{token}", data={"password": LINK_PASSWORD})).status_code == 303
     assert (await api.delete(f"/v1/links/{link_id}", headers=owner.auth)).status_code == 204
 
-    # The events (as published: the outbox rows) of this link name it by id only.
+    # The events (as published: the outbox rows of the links service, issue 36) name it by id only.
     client: AsyncMongoClient[Any] = AsyncMongoClient(endpoints.mongo_url)
     try:
-        outbox = client[f"docstore_metadata_{REGION_A.replace('-', '_')}"]["outbox"]
+        outbox = client[f"docstore_links_{REGION_A.replace('-', '_')}"]["outbox"]
 
         async def link_events() -> list[dict[str, Any]] | None:
             rows = await outbox.find({"headers.ce_type": {"$regex": "^docstore.share.link-"}}).to_list(None)

@@ -12,6 +12,7 @@ import pytest
 
 from docstore_accounts.bootstrap import OUTBOX_CONSUMERS as ACCOUNTS_CHECKS
 from docstore_indexer.bootstrap import OUTBOX_CONSUMERS as INDEXER_CHECKS
+from docstore_links.bootstrap import OUTBOX_CONSUMERS as LINKS_CHECKS
 from docstore_metadata.bootstrap import OUTBOX_CONSUMERS as METADATA_CHECKS
 from docstore_metadata.consumers.handlers import register as metadata_register
 from docstore_notify.consumers.handlers import register as notify_register
@@ -52,6 +53,7 @@ CONSUMED = {
         ("accounts", ACCOUNTS_CHECKS),
         ("metadata", METADATA_CHECKS),
         ("indexer", INDEXER_CHECKS),
+        ("links", LINKS_CHECKS),
         ("quota", QUOTA_CHECKS),
     ],
 )

@@ -16,7 +16,7 @@ Environment (the same names the services read):
                                                 altered: a difference is reported (see
                                                 deploy/README.md, "Topic settings").
   MONGODB_URL, MONGODB_TLS_CA_FILE, REGION,
-  INIT_SERVICES ("metadata upload quota indexer notify analytics accounts gateway")
+  INIT_SERVICES ("metadata upload quota indexer notify analytics accounts links gateway")
                                                 collections `outbox` and the processed-events
                                                 record in docstore_<service>_<region>
                                                 (or <SERVICE>_MONGODB_DATABASE)
@@ -160,7 +160,7 @@ def create_collections() -> None:
     from docstore_messaging.unit_of_work import PROCESSED_COLLECTION
 
     region = os.environ.get("REGION", "us-west-2")
-    services = os.environ.get("INIT_SERVICES", "metadata upload quota indexer notify analytics accounts gateway").split()
+    services = os.environ.get("INIT_SERVICES", "metadata upload quota indexer notify analytics accounts links gateway").split()
     ca_file = os.environ.get("MONGODB_TLS_CA_FILE", "")
     tls = {"tlsCAFile": ca_file} if ca_file else {}  # as docstore_kit.settings.mongodb_client_options
     client = MongoClient(os.environ["MONGODB_URL"], serverSelectionTimeoutMS=5_000, **tls)

@@ -50,6 +50,7 @@ class Settings(ServiceSettings, S3Settings):
     analytics_url: str = "http://127.0.0.1:8088"
     accounts_url: str = "http://127.0.0.1:8086"
     webdav_url: str = "http://127.0.0.1:8087"
+    links_url: str = "http://127.0.0.1:8089"
     """The WebDAV service (issue 38): `/remote.php/...` goes there, bodies streamed."""
     session_ttl_seconds: int = 7 * 24 * 3600
     """How long a session lasts unused: a refresh token's lifetime (each refresh starts it again)."""
@@ -220,4 +221,5 @@ class Settings(ServiceSettings, S3Settings):
             "notify": self.notify_url,
             "analytics": self.analytics_url,
             "accounts": self.accounts_url,
+            "links": self.links_url,
         }

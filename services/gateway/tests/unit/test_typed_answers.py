@@ -169,7 +169,7 @@ async def test_the_share_pages_use_case_decides_on_typed_answers() -> None:
 async def test_the_service_client_asks_as_the_gateway_and_hands_back_typed_answers() -> None:
     """The whole client (`Upstreams` on kit's `ServiceClient`) against scripted services: which
     service and route each check goes to, as whom, credentials in the body only, and the typed
-    result; a service that does not answer, or metadata failing, is UpstreamUnavailable."""
+    result; a service that does not answer, or the links service failing, is UpstreamUnavailable."""
     auth = InternalAuth("gateway", {"k1": "x" * 32}, "k1")
     scripted = {
         ("accounts", "/internal/credentials/verify"): (421, {"detail": "elsewhere", "home_region": "ap-southeast-2"}),
@@ -178,8 +178,8 @@ async def test_the_service_client_asks_as_the_gateway_and_hands_back_typed_answe
             200,
             {"account_id": "acc-1", "role": "user", "app_password_id": "apw_1", "scope": "webdav-sync"},
         ),
-        ("metadata", "/internal/links/resolve"): (410, {"detail": "This link expired."}),
-        ("metadata", "/internal/links/redeem"): (503, {"detail": "down"}),
+        ("links", "/internal/links/resolve"): (410, {"detail": "This link expired."}),
+        ("links", "/internal/links/redeem"): (503, {"detail": "down"}),
     }
     seen: list[tuple[str, str, dict[str, Any], str, str]] = []
 
@@ -193,7 +193,7 @@ async def test_the_service_client_asks_as_the_gateway_and_hands_back_typed_answe
 
     clients = {
         name: ServiceClient(base_url=f"http://{name}", transport=httpx.MockTransport(service))
-        for name in ("accounts", "metadata")
+        for name in ("accounts", "links")
     }
     upstreams = Upstreams(dict(clients), auth)
     assert await upstreams.verify_credentials("ann", "s3cret pw") == HomeElsewhere("ap-southeast-2")
@@ -219,8 +219,8 @@ async def test_the_service_client_asks_as_the_gateway_and_hands_back_typed_answe
             "gateway",
             "service",
         ),
-        ("metadata", "/internal/links/resolve", {"token": TOKEN}, "gateway", "service"),
-        ("metadata", "/internal/links/redeem", {"token": TOKEN, "password": "guess"}, "gateway", "service"),
+        ("links", "/internal/links/resolve", {"token": TOKEN}, "gateway", "service"),
+        ("links", "/internal/links/redeem", {"token": TOKEN, "password": "guess"}, "gateway", "service"),
     ]
 
     def unreachable(request: httpx.Request) -> httpx.Response:

@@ -23,7 +23,6 @@ from docstore_events import (
     FileModified,
     FileRestored,
     FileTrashed,
-    ShareLinkExpiryNeared,
 )
 from docstore_events.base import Event
 from docstore_events.notifications import FileFollowed, FileUnfollowed
@@ -44,7 +43,7 @@ from docstore_metadata.service_layer.consistency import RecordedVersionsCheck
 from docstore_metadata.service_layer.documents import Documents, Limits
 from docstore_metadata.service_layer.folders import FolderLimits, Folders
 from docstore_metadata.service_layer.housekeeping import Housekeeping
-from docstore_metadata.service_layer.links import Links, LinkSweeper
+from docstore_metadata.service_layer.link_access import LinkAccess
 from docstore_metadata.service_layer.previews import Previews
 from docstore_metadata.service_layer.sharing import Sharing
 from docstore_metadata.settings import Settings
@@ -64,8 +63,8 @@ class Services:
     folders: Folders
     """Folders as a whole: create, move, trash, restore (README "Folders")."""
     sharing: Sharing
-    links: Links
-    link_sweeper: LinkSweeper
+    link_access: LinkAccess
+    """What a public link's creator may read now, for the links service (`/internal/links/access`)."""
     store: ObjectStore
     housekeeping: Housekeeping
     previews: Previews
@@ -84,7 +83,6 @@ class Services:
         """Create the indexes and register the background loops (before the runtime starts)."""
         await ensure_indexes(self.runtime.db, self.listing)
         self.runtime.background("metadata-housekeeping", self.housekeeping.run)
-        self.runtime.background("metadata-link-sweeper", self.link_sweeper.run)
         self.runtime.background("metadata-account-purge", self.account_purge.run)
         self.runtime.background("metadata-folder-jobs", self.folders.run)
 
@@ -113,15 +111,12 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     )
     store = ObjectStore(make_s3_client(settings), make_s3_client(settings, public=True))
     documents = Documents(uow, reads, limits, garbage_written=garbage_added.set, store=store)
-    links = Links(uow, reads, store=store, signed_url_seconds=settings.link_download_url_seconds)
+    previews = Previews(
+        uow, reads, sign=functools.partial(signed_preview_url, store), url_seconds=settings.download_url_seconds
+    )
     return Services(
         consistency=consistency_on(settings, runtime),
-        previews=Previews(
-            uow,
-            reads,
-            sign=functools.partial(signed_preview_url, store),
-            url_seconds=settings.download_url_seconds,
-        ),
+        previews=previews,
         settings=settings,
         runtime=runtime,
         listing=listing,
@@ -150,8 +145,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
             claimant=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         ),
         sharing=Sharing(uow, reads, region=settings.region),
-        links=links,
-        link_sweeper=LinkSweeper(links, interval=settings.link_sweep_interval_seconds),
+        link_access=LinkAccess(reads, store, previews),
         store=store,
         housekeeping=Housekeeping(
             documents,
@@ -172,7 +166,6 @@ OUTBOX_CONSUMERS: dict[type[Event], tuple[str, ...]] = {
     FileRestored: ("quota",),
     FileFollowed: ("notify",),
     FileUnfollowed: ("notify",),
-    ShareLinkExpiryNeared: ("notify",),
 }
 """Metadata's events that quota and notify apply (their READMEs), for the outbox check: those each
 applies every time, with a processed-event record. (Notify's `share.link-used` and

@@ -12,7 +12,7 @@ from docstore_kit.consistency import consistency_admin_router, processed_events_
 from docstore_kit.observability import configure_logging_from, configure_observability
 from docstore_metadata.adapters.keyset import Listing
 from docstore_metadata.api.folders import router as folders_router
-from docstore_metadata.api.links import router as links_router
+from docstore_metadata.api.link_access import router as link_access_router
 from docstore_metadata.api.previews import router as previews_router
 from docstore_metadata.api.routes import router
 from docstore_metadata.api.sharing import router as sharing_router
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, listing: Listing | None = None) -> FastAPI
     )
     app.include_router(sharing_router)
     app.include_router(folders_router)
-    app.include_router(links_router)
+    app.include_router(link_access_router)
     app.include_router(previews_router)
     return app
 

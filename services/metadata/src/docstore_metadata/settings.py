@@ -42,10 +42,6 @@ class Settings(ServiceSettings, S3Settings):
     changes_poll_seconds: float = 0.25
     """Long-poll interval on the changes collection (works across replicas)."""
     compare_max_files: int = 5000
-    link_download_url_seconds: int = 60
-    """Life of the signed URL a public share link hands out (capped at 60 s)."""
-    link_sweep_interval_seconds: float = 60
-    """How often a replica looks for share links near or past their expiry (to announce each once)."""
     search_scan_budget: int = 2000
     """Index rows one search request may read before answering with what it found and a cursor."""
     listing_strategy: Literal["auto", "windowed", "keyset"] = "auto"

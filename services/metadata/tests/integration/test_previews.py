@@ -184,34 +184,6 @@ async def test_forged_outcomes_change_nothing(metadata: Harness) -> None:
     assert await _state(metadata, document_id) == {"state": "pending", "reason": None}
 
 
-async def test_a_public_link_s_resolve_carries_the_small_preview_unless_protected(metadata: Harness) -> None:
-    document_id = await _document(metadata)
-
-    async def resolve(token: str) -> dict[str, Any]:
-        answer = await metadata.http.post(
-            "/internal/links/resolve", json={"token": token}, headers=metadata.service_headers("gateway")
-        )
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-    async def link(**body: Any) -> str:
-        created = await metadata.http.post(f"/documents/{document_id}/links", json=body, headers=metadata.headers())
-        assert created.status_code == 201, created.text
-        return str(created.json()["token"])
-
-    open_token, protected_token = await link(), await link(password="blue-harbour-owl-7")
-    assert (await resolve(open_token))["preview_url"] is None  # pending: nothing to show yet
-    ready = await _ready(metadata, document_id, 1)
-    await metadata.services.previews.record_outcomes_once([(uuid.uuid4().hex, ready)])
-    url = (await resolve(open_token))["preview_url"]
-    assert url and int(parse_qs(urlparse(url).query)["X-Amz-Expires"][0]) <= 120
-    async with httpx.AsyncClient() as plain:
-        got = await plain.get(url)
-    assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
-    # A password-protected link shows nothing of the file before the password.
-    assert (await resolve(protected_token))["preview_url"] is None
-
-
 async def test_the_batch_route_answers_a_page_with_the_same_check_for_each(metadata: Harness) -> None:
     """`POST /documents/previews`: one call for a page of the grid. Each item gets the single
     route's permission check: a stranger's document reads `none` exactly like a missing one."""
@@ -299,3 +271,25 @@ async def test_a_batch_of_outcomes_is_applied_in_order_as_one_at_a_time_would(me
     assert (await _preview(metadata, first, 2)).status_code == 404
     assert await _state(metadata, second) == {"state": "ready", "reason": None}
     assert (await _preview(metadata, second, 1)).status_code == 200
+
+
+async def test_a_public_link_s_page_gets_the_small_preview_once_there_is_one(metadata: Harness) -> None:
+    """What the links service asks for a link's page (`/internal/links/access`, serve=page)."""
+    document_id = await _document(metadata)
+
+    async def preview_url() -> str | None:
+        body = {"document_id": document_id, "account_id": metadata.account_id, "serve": "page"}
+        answer = await metadata.http.post(
+            "/internal/links/access", json=body, headers=metadata.service_headers("links")
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["grant"]["served"]["preview_url"]  # type: ignore[no-any-return]
+
+    assert await preview_url() is None  # pending: nothing to show yet
+    ready = await _ready(metadata, document_id, 1)
+    await metadata.services.previews.record_outcomes_once([(uuid.uuid4().hex, ready)])
+    url = await preview_url()
+    assert url and int(parse_qs(urlparse(url).query)["X-Amz-Expires"][0]) <= 120
+    async with httpx.AsyncClient() as plain:
+        got = await plain.get(url)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/webp"

@@ -257,23 +257,6 @@ class InMemorySharing:
         return self.follows.pop(f"{follower_id}:{document_id}", None) is not None
 
 
-class InMemoryLinks:
-    """Share links, as much as the document use cases touch (trash and purge kill them)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, Doc] = {}
-
-    async def live_of_document(self, document_id: str) -> list[Doc]:
-        return [copy.deepcopy(r) for r in self.rows.values() if r["document_id"] == document_id and not r["revoked_at"]]
-
-    async def revoke(self, link_id: str, *, reason: str, now: datetime) -> bool:
-        row = self.rows[link_id]
-        if row["revoked_at"] is not None:
-            return False
-        row.update(revoked_at=now, revoked_reason=reason)
-        return True
-
-
 class InMemoryDeletion:
     """What deleting an account reads and writes beyond the other repositories (none kept here:
     the use-case tests of deletion run on the real servers)."""
@@ -441,7 +424,6 @@ def world() -> World:
         "documents": documents,
         "folders": InMemoryFolders(documents),
         "sharing": InMemorySharing(),
-        "links": InMemoryLinks(),
         "deletion": InMemoryDeletion(),
     }
     repos: Any = Repositories(**fakes)

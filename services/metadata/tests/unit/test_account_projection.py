@@ -1,5 +1,5 @@
 """Metadata's projection of accounts (issue 36): `account.*` events applied once each, and what
-documents, sharing and links read of an account (`Owners`): the projection, else the owner of
+documents and sharing read of an account (`Owners`): the projection, else the owner of
 accounts when the projection does not know the account or would refuse."""
 
 from __future__ import annotations

@@ -278,7 +278,7 @@ async def test_a_document_restored_onto_a_taken_name_comes_back_numbered(world: 
 # --- a verified address first (issue 20; the flag comes from the accounts service, issue 36) --------
 
 
-async def test_sharing_and_links_wait_for_a_verified_address(world: Any) -> None:
+async def test_sharing_waits_for_a_verified_address(world: Any) -> None:
     owner = await world.accounts.sign_up(username="ada", email="ada@example.com", password=PASSWORD, plan="free")
     await world.accounts.sign_up(username="bob", email="bob@example.com", password=PASSWORD, plan="free")
     await world.accounts.update(owner.id, {"email_verified": False})

@@ -28,9 +28,9 @@ DEFAULT_PORTS: frozenset[int] = frozenset(
         7333, 17333, 23646, 33646, 8181, 9101, 6060,  # weed webdav, admin, iceberg, lance, debug
         8334, 18334, 9334, 19334, 9341, 19341, 8889, 18889,  # the broker log's weed (kafka-log)
         7334, 17334, 23647, 33647,
-        8080, 8081, 8082, 8083, 8084, 8085, 8086, 8087, 8088,  # DocStore services
+        8080, 8081, 8082, 8083, 8084, 8085, 8086, 8087, 8088, 8089,  # DocStore services
         8079,  # the OpenID provider (oidc-provider)
-        8090, 8091, 8092, 8093, 8094, 8095, 8096, 8097, 8098,  # DocStore services of the second region
+        8090, 8091, 8092, 8093, 8094, 8095, 8096, 8097, 8098, 8099,  # DocStore services of the second region
     }
 )
 # fmt: on

@@ -19,7 +19,7 @@ from docstore_devplatform.servers import DEFAULT_REGION, Endpoints
 from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "accounts", "webdav", "gateway")
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "accounts", "webdav", "links", "gateway")
 
 #: The dev platform's fixed ports.
 FIXED_PORTS: Mapping[str, int] = {
@@ -32,6 +32,7 @@ FIXED_PORTS: Mapping[str, int] = {
     "accounts": 8086,
     "webdav": 8087,
     "analytics": 8088,
+    "links": 8089,
 }
 
 #: The second region's fixed ports (``scripts/up`` runs two regions on one machine).
@@ -45,6 +46,7 @@ FIXED_PORTS_B: Mapping[str, int] = {
     "accounts": 8096,
     "webdav": 8097,
     "analytics": 8098,
+    "links": 8099,
 }
 
 #: The second region ``scripts/up`` starts beside the first.

@@ -4,7 +4,7 @@ metadata), and GATEWAY_URL: where browsers reach the gateway (S3 redirects them 
 */}}
 {{- define "docstore.env.serviceUrls" -}}
 {{- $root := . -}}
-{{- range $name := list "metadata" "upload" "quota" "indexer" "notify" "analytics" "accounts" "webdav" }}
+{{- range $name := list "metadata" "upload" "quota" "indexer" "notify" "analytics" "accounts" "webdav" "links" }}
 - name: {{ printf "%s_URL" (upper $name) }}
   value: {{ include "docstore.serviceUrl" (dict "root" $root "name" $name) | quote }}
 {{- end }}

@@ -1,5 +1,5 @@
 """From HTTP answers to typed results (`domain/answers.py`): the one place that knows which
-status code the accounts service (passwords, second factors, app passwords) and metadata (share
+status code the accounts service (passwords, second factors, app passwords) and the links service (share
 links) answer for what. Pure functions of an `UpstreamAnswer`, so the use cases'
 tests feed them scripted answers, and a contract change is one edit here."""
 
@@ -129,9 +129,9 @@ def _accounts_failing(answer: UpstreamAnswer) -> None:
 
 
 def _link_refusal(answer: UpstreamAnswer) -> LinkMissing | LinkGone | LinkRefused:
-    """What a link route's refusal means; a 5xx is metadata failing: UpstreamUnavailable."""
+    """What a link route's refusal means; a 5xx is the links service failing: UpstreamUnavailable."""
     if answer.status >= 500:
-        raise UpstreamUnavailable("metadata")
+        raise UpstreamUnavailable("links")
     if answer.status == NOT_FOUND:
         return LinkMissing()
     if answer.status == GONE:

@@ -41,7 +41,7 @@ client's own: it is not in FORWARDED_HEADERS, so one a client sent is dropped.""
 RETURNED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 ACCOUNTS = IDENTITY
 """The service that checks passwords, second factors and app passwords (the owner of identity)."""
-LINKS = "metadata"
+LINKS = "links"
 """The service that resolves and redeems public share links (the share page)."""
 
 upstream_seconds = Histogram(
@@ -150,8 +150,8 @@ class Upstreams:
         return app_password_answer(answer)
 
     async def resolve_link(self, token: str) -> LinkAnswer:
-        """What a public link's page shows (counts nothing); UpstreamUnavailable when metadata
-        does not answer or fails."""
+        """What a public link's page shows (counts nothing); UpstreamUnavailable when the links
+        service does not answer or fails."""
         return link_answer(await self._ask("internal/links/resolve", {"token": token}, LINKS))
 
     async def redeem_link(self, token: str, password: str | None) -> RedeemAnswer:

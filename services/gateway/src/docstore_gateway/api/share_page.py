@@ -1,6 +1,6 @@
 """The public page of a share link, `GET /s/{token}` and `POST /s/{token}`: no account, no script.
 
-GET asks metadata what the link gives (`/internal/links/resolve`, counts nothing) and shows the
+GET asks the links service what the link gives (`/internal/links/resolve`, counts nothing) and shows the
 file's name, size and note with a download button (and a password field when the link is
 protected). POST sends the form to `/internal/links/redeem`, which makes every check, counts the
 download and answers a signed S3 URL that lives at most 60 s; the page answers 303 to it, so the

@@ -225,6 +225,17 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/admin/audit/verify", "admin"),
     )
     + _routes(
+        "links",
+        ("POST", "/documents/{document_id}/links"),  # public share links (the page itself is /s/{token})
+        ("GET", "/documents/{document_id}/links"),
+        ("GET", "/documents/{document_id}/link-policy"),
+        ("PUT", "/documents/{document_id}/link-policy"),
+        ("GET", "/links"),
+        ("PATCH", "/links/{link_id}"),
+        ("DELETE", "/links/{link_id}"),
+        ("POST", "/admin/consistency/links", "admin"),  # run the links outbox check now (issue 32)
+    )
+    + _routes(
         "metadata",
         ("GET", "/account/follows"),
         ("GET", "/documents"),
@@ -245,13 +256,6 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("GET", "/people"),  # finding a person to share with (issue 37)
         ("PUT", "/documents/{document_id}/follow"),
         ("DELETE", "/documents/{document_id}/follow"),
-        ("POST", "/documents/{document_id}/links"),  # public share links (the page itself is /s/{token})
-        ("GET", "/documents/{document_id}/links"),
-        ("GET", "/documents/{document_id}/link-policy"),
-        ("PUT", "/documents/{document_id}/link-policy"),
-        ("GET", "/links"),
-        ("PATCH", "/links/{link_id}"),
-        ("DELETE", "/links/{link_id}"),
         # Folders as a whole (issue 37): create, list, rename/move, trash, restore.
         ("POST", "/folders"),
         ("GET", "/folders"),

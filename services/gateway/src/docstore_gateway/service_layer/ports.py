@@ -124,7 +124,7 @@ class Accounts(Protocol):
 
 
 class LinkDirectory(Protocol):
-    """metadata's public links, answered as typed results; UpstreamUnavailable when it does not
+    """the links service's public links, answered as typed results; UpstreamUnavailable when it does not
     answer (or fails)."""
 
     async def resolve_link(self, token: str) -> LinkAnswer: ...

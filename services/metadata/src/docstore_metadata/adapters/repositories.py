@@ -25,7 +25,6 @@ from docstore_metadata.adapters.account_deletion import AccountDeletionRepositor
 from docstore_metadata.adapters.account_projection import AccountProjection, Authority, Owners
 from docstore_metadata.adapters.folders import FolderRepository
 from docstore_metadata.adapters.keyset import Listing, Position, Scan
-from docstore_metadata.adapters.links import LinkRepository
 from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.domain.cursors import SORTS, Cursor, decode_cursor, encode_cursor, listing_kind
 from docstore_metadata.domain.documents import (
@@ -390,7 +389,6 @@ class Repositories:
     accounts service (issue 36)."""
     documents: DocumentRepository
     sharing: SharingRepository
-    links: LinkRepository
     deletion: AccountDeletionRepository
     folders: FolderRepository
 
@@ -406,7 +404,6 @@ def repositories(db: AsyncDatabase[Any], listing: Listing, authority: Authority)
             owners=Owners(projection, authority),
             documents=DocumentRepository(db, listing, session),
             sharing=SharingRepository(db, session),
-            links=LinkRepository(db, session),
             deletion=AccountDeletionRepository(db, session),
             folders=FolderRepository(db, session),
         )
@@ -420,7 +417,6 @@ async def ensure_indexes(db: AsyncDatabase[Any], listing: Listing) -> None:
     await repos.projection.ensure_indexes()
     await repos.documents.ensure_indexes()
     await repos.sharing.ensure_indexes()
-    await repos.links.ensure_indexes()
     await repos.deletion.ensure_indexes()
     await repos.folders.ensure_indexes()
 

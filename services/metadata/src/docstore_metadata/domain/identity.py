@@ -1,42 +1,16 @@
 """What metadata's own rules need of identity (issue 36: identity itself is `services/accounts`):
-usernames as the accounts service stores them, link passwords hashed as account passwords are,
-and the refusal of an action that needs a verified address."""
+usernames as the accounts service stores them, and the refusal of an action that needs a verified
+address."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, ClassVar
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from docstore_kit.errors import Forbidden
-
-_hasher = PasswordHasher()
 
 
 def normalise_username(username: str) -> str:
     return username.strip().lower()
-
-
-def hash_password(password: str) -> str:
-    """argon2id of `password` (the library's defaults): how link passwords are stored."""
-    return _hasher.hash(password)
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-# Verifying against a real hash when nothing is to be checked keeps timing the same.
-_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
-
-
-def burn_verification(password: str) -> None:
-    password_matches(_DUMMY_HASH, password)
 
 
 class EmailNotVerified(Forbidden):

@@ -28,7 +28,6 @@ from docstore_messaging.tracing import loop_span
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.repositories import Repositories
 from docstore_metadata.service_layer.documents import CONSUMER, Documents
-from docstore_metadata.service_layer.link_revocation import revoke_links
 
 Tx = Transaction[Repositories]
 log = structlog.get_logger(__name__)
@@ -39,13 +38,10 @@ STRAGGLER_WINDOW = timedelta(days=1)
 
 async def end_access(tx: Tx, account_id: str) -> None:
     """What a deleted account gave others, and what others gave it, ends (issue 33), in the
-    transaction that applies its `account.deleted`: every public link to its documents or made by
-    it is revoked, every share of its documents and naming it ends, and the follows of its
-    documents. (Its verified address and app passwords are the accounts service's.)"""
-    links = await tx.repos.links.live_of_owner(account_id)
-    seen = {link["_id"] for link in links}
-    links += [link for link in await tx.repos.links.live_made_by(account_id) if link["_id"] not in seen]
-    await revoke_links(tx, links, "account-deleted", account_id)
+    transaction that applies its `account.deleted`: every share of its documents and naming it
+    ends, and the follows of its documents. (Its public links are the links service's: they give
+    nothing from the deletion on, since each use asks here; its verified address and app passwords
+    are the accounts service's.)"""
     for share in await tx.repos.deletion.shares_touching(account_id):
         if await tx.repos.deletion.delete_share(share["_id"]):
             tx.emit(

@@ -64,7 +64,6 @@ from docstore_metadata.domain.documents import (
     versions_to_prune,
 )
 from docstore_metadata.service_layer.folders import free_name, name_holder, settle_clash
-from docstore_metadata.service_layer.links import revoke_links_of
 from docstore_metadata.service_layer.sharing import owned, visible
 
 Tx = Transaction[Repositories]
@@ -526,7 +525,6 @@ class Documents:
             await tx.repos.documents.update_document(document_id, changes)
             document.update(changes)
             tx.emit(FileTrashed(account_id=account_id, document_id=document_id))
-            await revoke_links_of(tx, document, "document-trashed")  # its public links die with it
             await self._change(tx, "trashed", document, now)
             return document
 
@@ -571,7 +569,6 @@ class Documents:
                 whole_document=True,
             )
         )
-        await revoke_links_of(tx, document, "document-deleted")  # none left if it went through the trash
         await self._change(tx, "deleted", document, datetime.now(UTC))
         tx.after_commit(self.garbage_written)
         return True

@@ -53,7 +53,6 @@ from docstore_metadata.domain.folders import (
     moved_fields,
     rebase,
 )
-from docstore_metadata.service_layer.links import revoke_links_of
 
 Tx = Transaction[Repositories]
 Doc = dict[str, Any]
@@ -442,7 +441,6 @@ class Folders:
             await tx.repos.documents.add_change(change_entry("moved", document, now))
         if kind == "trash":
             tx.emit(FileTrashed(account_id=account_id, document_id=document["_id"], folder_id=folder_id))
-            await revoke_links_of(tx, document, "document-trashed")
         if kind == "restore":
             tx.emit(FileRestored(account_id=account_id, document_id=document["_id"], folder_id=folder_id))
 

@@ -23,7 +23,6 @@ from docstore_metadata.domain.sharing import (
     owner_only,
     writable,
 )
-from docstore_metadata.service_layer.link_revocation import revoke_links_made_by
 from docstore_metadata.service_layer.people import People
 
 Tx = Transaction[Repositories]
@@ -70,10 +69,8 @@ class Sharing:
             raise SharedWithOwner()
 
         async def work(tx: Tx) -> None:
-            before = await tx.repos.sharing.share_of(document_id, grantee["_id"])
-            if before is not None and before.get("permission") == "edit" and permission != "edit":
-                # View-only now: the links this editor made end with the right to make them.
-                await revoke_links_made_by(tx, document_id, grantee["_id"], "share-removed", owner_id)
+            # View-only now: the links this editor made give nothing from here on (the links
+            # service asks at each use, `POST /internal/links/access`).
             if await tx.repos.sharing.share(document_id, owner_id, grantee["_id"], permission):
                 tx.emit(
                     ShareCreated(
@@ -115,8 +112,6 @@ class Sharing:
                         account_id=owner_id, document_id=document_id, grantee_id=grantee_id, permission=permission
                     )
                 )
-            # Access ends when the right to it ends: the links the grantee made die with the share.
-            await revoke_links_made_by(tx, document_id, grantee_id, "share-removed", owner_id)
             # Losing access ends the follow too.
             if await tx.repos.sharing.unfollow(document_id, grantee_id):
                 tx.emit(FileUnfollowed(account_id=grantee_id, document_id=document_id, owner_id=owner_id))

@@ -254,11 +254,12 @@ def may_manage(
     raise LinkNotFound()
 
 
-def creator_may_read(link: Mapping[str, Any], creator_access: str | None) -> bool:
-    """Whether a link may still give its file: its creator must still be able to read the document
-    (the owner always; anyone else while a share names them). A link never gives more than the
-    right of the person who made it (issue 33)."""
-    return link["created_by"] == link["owner_id"] or creator_access in ("view", "edit")
+def creator_keeps_right(link: Mapping[str, Any], creator_access: str | None) -> bool:
+    """Whether a link may still give its file: its creator must still hold the right it was made
+    with (the owner always; an editor while a share lets them edit: a share removed or made
+    view-only ends the editor's links). A link never gives more than the right of the person who
+    made it (issue 33). Checked at each use, against metadata's answer of the moment (issue 36)."""
+    return link["created_by"] == link["owner_id"] or creator_access == "edit"
 
 
 def is_exhausted(link: Mapping[str, Any]) -> bool:
@@ -296,7 +297,7 @@ def check_usable(
         raise LinkGone(state)
     if document is None or document.get("trashed"):
         raise LinkGone("document-gone")
-    if not accounts_active or not creator_may_read(link, creator_access):
+    if not accounts_active or not creator_keeps_right(link, creator_access):
         raise LinkGone("document-gone")
     return link
 

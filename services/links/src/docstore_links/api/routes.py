@@ -2,10 +2,11 @@
 and the gateway's two internal ones behind its public page `/s/{token}` (resolve, redeem).
 
 The token travels only in request bodies of the internal routes, never in a path, so no access
-log line or trace attribute of metadata can hold it."""
+log line or trace attribute of this service can hold it."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,11 +17,29 @@ from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery, Page
 from docstore_kit.text import Text
-from docstore_metadata.api.deps import ServicesDep
-from docstore_metadata.api.schemas import MAX_VERSION, DocumentIdPath, safe_id
-from docstore_metadata.domain import links as rules
-from docstore_metadata.domain.links import LinkOptions
-from docstore_metadata.service_layer.links import Links
+from docstore_links.bootstrap import Services
+from docstore_links.domain import links as rules
+from docstore_links.domain.links import LinkOptions
+from docstore_links.service_layer.links import Links
+
+_UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
+MAX_ID = 200
+MAX_VERSION = 1_000_000_000
+"""The highest version number a request may name (as metadata's routes)."""
+
+
+def safe_id(value: str) -> str:
+    """An id taken from a path: no control characters and no slashes (422), as metadata's routes."""
+    if _UNSAFE_IN_ID.search(value):
+        raise ValueError("must not contain control characters or slashes")
+    return value
+
+
+DocumentIdPath = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID, description="A document id, as DocStore returned it"),
+    AfterValidator(safe_id),
+]
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 LinkIdPath = Annotated[
@@ -31,7 +50,8 @@ TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,512}$"
 router = APIRouter(tags=["links"])
 
 
-async def _links(services: ServicesDep) -> Links:
+async def _links(request: Request) -> Links:
+    services: Services = request.app.state.services
     return services.links
 
 
@@ -194,15 +214,9 @@ async def set_link_policy(
     summary="What a link's public page shows (gateway only; counts nothing)",
     responses=problem_responses(410),
 )
-async def resolve_link(body: TokenIn, links: LinksDep, services: ServicesDep, _caller: ServiceCaller) -> ResolvedOut:
+async def resolve_link(body: TokenIn, links: LinksDep, _caller: ServiceCaller) -> ResolvedOut:
     found = await links.resolve(body.token)
     link = found.link
-    # A protected link shows nothing of the file before its password: no thumbnail either.
-    thumbnail = (
-        None
-        if rules.needs_password(link)
-        else await services.previews.link_thumbnail(str(link["document_id"]), found.version)
-    )
     return ResolvedOut(
         link_id=link["_id"],
         name=found.name,
@@ -214,7 +228,7 @@ async def resolve_link(body: TokenIn, links: LinksDep, services: ServicesDep, _c
         expires_at=link["expires_at"],
         download_limit=link.get("download_limit"),
         downloads=int(link.get("downloads", 0)),
-        preview_url=thumbnail,
+        preview_url=found.preview_url,
     )
 
 

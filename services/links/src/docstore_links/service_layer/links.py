@@ -24,16 +24,23 @@ from docstore_events import (
     ShareLinkUsed,
 )
 from docstore_kit.pagination import cursor_offset, offset_cursor
+from docstore_links.adapters.metadata import MetadataClient, Serve
+from docstore_links.adapters.repositories import Repositories
+from docstore_links.domain import links as rules
+from docstore_links.domain.links import LinkGone, LinkOptions, LinkPasswordRefused
+from docstore_links.domain.rights import (
+    EmailNotVerified,
+    Grant,
+    Served,
+    VersionNotFound,
+    burn_verification,
+    hash_password,
+    owned,
+    password_matches,
+    visible,
+)
 from docstore_messaging.tracing import loop_span
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
-from docstore_metadata.adapters.repositories import Repositories
-from docstore_metadata.adapters.storage import ObjectStore
-from docstore_metadata.domain import links as rules
-from docstore_metadata.domain.documents import VersionNotFound
-from docstore_metadata.domain.identity import burn_verification, hash_password, password_matches, require_verified_email
-from docstore_metadata.domain.links import LinkGone, LinkOptions, LinkPasswordRefused
-from docstore_metadata.service_layer.link_revocation import revoke_links
-from docstore_metadata.service_layer.sharing import owned, visible
 
 Tx = Transaction[Repositories]
 Doc = dict[str, Any]
@@ -57,6 +64,7 @@ class Resolved:
     size: int
     content_type: str
     version: int
+    preview_url: str | None
 
 
 @dataclass(frozen=True)
@@ -66,19 +74,43 @@ class Redeemed:
     name: str
 
 
-async def revoke_links_of(tx: Tx, document: Mapping[str, Any], reason: str) -> int:
-    """Kill every live link of `document` (going to the trash or deleted), in the caller's
-    transaction, with one `share.link-revoked` each; how many."""
-    return await revoke_links(tx, await tx.repos.links.live_of_document(str(document["_id"])), reason)
+async def revoke_links(tx: Tx, links: list[Doc], reason: str, actor_id: str | None = None) -> int:
+    """Revoke `links` in the caller's transaction, one `share.link-revoked` each (to the owner's
+    trail and, for the reasons notify mails about, to the owner's inbox); how many."""
+    now = datetime.now(UTC)
+    killed = 0
+    for link in links:
+        if await tx.repos.links.revoke(link["_id"], reason=reason, now=now):
+            killed += 1
+            tx.emit(
+                ShareLinkRevoked(
+                    account_id=link["owner_id"],
+                    link_id=link["_id"],
+                    document_id=link["document_id"],
+                    reason=reason,
+                    actor_id=actor_id,
+                    document_name=str(link.get("document_name") or ""),
+                    created_by=str(link.get("created_by") or ""),
+                )
+            )
+    return killed
 
 
-async def access_of(repos: Repositories, account_id: str, link: Mapping[str, Any]) -> str | None:
+def access_of(account_id: str, link: Mapping[str, Any], grant: Grant | None) -> str | None:
     """`account_id`'s access now to the document of `link`: "owner", the permission of its share,
-    or None (no share)."""
+    or None (none)."""
     if account_id == link["owner_id"]:
         return "owner"
-    share = await repos.sharing.share_of(str(link["document_id"]), account_id)
-    return str(share["permission"]) if share else None
+    return grant.access if grant is not None and grant.access in ("view", "edit") else None
+
+
+def ended_because(link: Mapping[str, Any], grant: Grant | None) -> str:
+    """Why a link whose right ended ended, for its `share.link-revoked`."""
+    if grant is None:
+        return "document-deleted"
+    if not grant.accounts_active:
+        return "account-deleted"
+    return "document-trashed" if grant.trashed else "share-removed"
 
 
 class Links:
@@ -86,40 +118,46 @@ class Links:
         self,
         uow: UnitOfWork[Repositories],
         reads: Repositories,
+        metadata: MetadataClient,
         *,
-        store: ObjectStore | None = None,
         signed_url_seconds: int = rules.SIGNED_URL_SECONDS,
     ) -> None:
-        """`reads`: repositories outside any transaction; `store` signs the download URLs."""
+        """`reads`: repositories outside any transaction; `metadata` answers what an account may
+        do with a document now, and signs the URLs a link hands out."""
         self.uow = uow
         self.reads = reads
-        self.store = store
+        self.metadata = metadata
         self.signed_url_seconds = min(signed_url_seconds, rules.SIGNED_URL_SECONDS)
 
     # --- the owner's side -------------------------------------------------------------------
 
     async def create(self, account_id: str, document_id: str, options: LinkOptions) -> Created:
         """A new link to a document the caller owns, or may edit when the owner allows editors to."""
-        found = await visible(self.reads, account_id, document_id)
+        found = visible(await self.metadata.grant(document_id, account_id, version=options.version), document_id)
         policy = await self.reads.links.policy(document_id)
         rules.may_create(found.access, editors_may_create_links=bool(policy.get("editors_may_create_links")))
-        require_verified_email(await self.reads.owners.by_id(account_id), "create public links")
+        if not found.verified:
+            raise EmailNotVerified("create public links")
         checked = rules.check_options(options)
         now = datetime.now(UTC)
         rules.expiry_from(now, checked.expires_in_days)  # refuse a bad expiry before hashing anything
-        if checked.version is not None and await self.reads.documents.version(document_id, checked.version) is None:
+        if checked.version is not None and found.served is None:
             raise VersionNotFound(checked.version)
+        if found.trashed:
+            raise rules.LinkGone("document-gone")
         # argon2 takes ~100 ms of CPU: off the event loop, as for account passwords.
         hashed = await asyncio.to_thread(hash_password, checked.password) if checked.password else None
         token = rules.new_token()
         link = rules.new_link(
-            document=found.document, created_by=account_id, options=checked, token=token, password_hash=hashed, now=now
+            document=found.document(),
+            created_by=account_id,
+            options=checked,
+            token=token,
+            password_hash=hashed,
+            now=now,
         )
 
         async def work(tx: Tx) -> None:
-            document = await tx.repos.documents.get(document_id)
-            if document is None or document.get("trashed"):
-                raise rules.LinkGone("document-gone")
             await tx.repos.links.add(link)
             tx.emit(
                 ShareLinkCreated(
@@ -144,7 +182,7 @@ class Links:
         """One page of a document's links: for its owner, or an editor when the owner allows
         editors to create links (then the editor sees them all: they manage them together)."""
         skip = cursor_offset(cursor)
-        found = await visible(self.reads, account_id, document_id)
+        found = visible(await self.metadata.grant(document_id, account_id), document_id)
         policy = await self.reads.links.policy(document_id)
         rules.may_create(found.access, editors_may_create_links=bool(policy.get("editors_may_create_links")))
         rows = await self.reads.links.of_document(document_id, skip, limit + 1)
@@ -169,7 +207,10 @@ class Links:
         link = await repos.links.get(link_id)
         if link is None or account_id not in (link["owner_id"], link["created_by"]):
             raise rules.LinkNotFound()
-        access = await access_of(repos, account_id, link)
+        grant = (
+            None if account_id == link["owner_id"] else await self.metadata.grant(str(link["document_id"]), account_id)
+        )
+        access = access_of(account_id, link, grant)
         policy = await repos.links.policy(str(link["document_id"]))
         allowed = bool(policy.get("editors_may_create_links"))
         return dict(rules.may_manage(link, account_id, access, editors_may_create_links=allowed))
@@ -222,13 +263,13 @@ class Links:
     async def policy(self, account_id: str, document_id: str) -> Doc:
         """Whether editors of the document may create links: for anyone it is shared with, so an
         editor's app knows whether to offer a link, and for its owner's switch."""
-        await visible(self.reads, account_id, document_id)
+        visible(await self.metadata.grant(document_id, account_id), document_id)
         policy = await self.reads.links.policy(document_id)
         return {"document_id": document_id, "editors_may_create_links": bool(policy.get("editors_may_create_links"))}
 
     async def set_policy(self, account_id: str, document_id: str, *, editors_may_create_links: bool) -> Doc:
         """Whether editors of the document may create (and then list) its links. Owner only."""
-        await owned(self.reads, account_id, document_id, "choose who may create links to it")
+        owned(await self.metadata.grant(document_id, account_id), document_id, "choose who may create links to it")
 
         async def work(tx: Tx) -> None:
             await tx.repos.links.set_policy(document_id, account_id, editors_may_create_links=editors_may_create_links)
@@ -243,43 +284,64 @@ class Links:
 
     # --- the public side (the gateway's page) -------------------------------------------------
 
-    async def _usable(self, token: str, now: datetime) -> tuple[Mapping[str, Any], Doc, Doc]:
-        """The link of `token`, its document and the version it gives, after every check but the
-        password; `LinkNotFound` / `LinkGone` / `VersionNotFound` (answered as gone) otherwise."""
+    async def _usable(self, token: str, now: datetime, serve: Serve) -> tuple[Mapping[str, Any], Grant, Served]:
+        """The link of `token`, its document's grant and the version it gives, after every check but
+        the password; `LinkNotFound` / `LinkGone` otherwise. Metadata is asked at each use, as the
+        link's creator: a link gives no more than its creator may read now, and nothing once the
+        owner's or the creator's account is deleted. A link found dead that way is revoked here
+        too (its owner's list shows it ended), whether or not the event that ended it came yet."""
         link = await self.reads.links.by_digest(rules.token_digest(token))
-        document = await self.reads.documents.get(link["document_id"]) if link else None
-        creator_access = None
-        active = True
-        if link is not None:
-            # A link gives no more than its creator may read now, and nothing once an account is deleted.
-            creator_access = await access_of(self.reads, str(link["created_by"]), link)
-            for holder in {link["owner_id"], link["created_by"]}:
-                account = await self.reads.owners.by_id(str(holder))
-                active = active and (account is None or account.get("status") != "deleted")
-        rules.check_usable(link, document, now, creator_access=creator_access, accounts_active=active)
-        assert link is not None and document is not None  # check_usable refused otherwise
-        number = link.get("version") or document["current_version"]
-        version = await self.reads.documents.version(document["_id"], number)
-        if version is None:  # a pinned version pruned since
+        if link is None:
+            raise rules.LinkNotFound()
+        state = rules.state_of(link, now)
+        if state != "active":
+            raise LinkGone(state)
+        grant = await self.metadata.grant(
+            str(link["document_id"]),
+            str(link["created_by"]),
+            version=link.get("version"),
+            serve=serve,
+            url_seconds=self.signed_url_seconds,
+        )
+        creator_access = access_of(str(link["created_by"]), link, grant)
+        document = None if grant is None else grant.document()
+        active = grant is not None and grant.accounts_active
+        try:
+            rules.check_usable(link, document, now, creator_access=creator_access, accounts_active=active)
+        except LinkGone:
+            await self.end(link, ended_because(link, grant))
+            raise
+        assert grant is not None  # check_usable refused otherwise
+        if grant.served is None:  # a pinned version pruned since
             raise LinkGone("document-gone")
-        return link, document, version
+        return link, grant, grant.served
+
+    async def end(self, link: Mapping[str, Any], reason: str) -> None:
+        """Revoke one link whose right ended (idempotent)."""
+
+        async def work(tx: Tx) -> None:
+            await revoke_links(tx, [dict(link)], reason)
+
+        await self.uow.run(work)
 
     async def resolve(self, token: str) -> Resolved:
         """What the public page shows; counts nothing."""
-        link, document, version = await self._usable(token, datetime.now(UTC))
+        link, grant, served = await self._usable(token, datetime.now(UTC), "page")
         return Resolved(
             link=link,
-            name=document["name"],
-            size=int(version.get("size", 0)),
-            content_type=str(version.get("content_type", "application/octet-stream")),
-            version=int(version["version"]),
+            name=grant.name,
+            size=served.size,
+            content_type=served.content_type,
+            version=served.number,
+            # A protected link shows nothing of the file before its password: no thumbnail either.
+            preview_url=None if rules.needs_password(link) else served.preview_url,
         )
 
     async def redeem(self, token: str, password: str | None) -> Redeemed:
         """Every check, then the password, then one download counted atomically (a limit of N
         gives exactly N, however many redeem at once), `share.link-used`, and a signed URL that
         lives at most 60 s and downloads the file under its name."""
-        link, document, version = await self._usable(token, datetime.now(UTC))
+        link, grant, served = await self._usable(token, datetime.now(UTC), "download")
         if rules.needs_password(link):
             if not password:
                 raise LinkPasswordRefused(given=False)
@@ -301,8 +363,8 @@ class Links:
                     account_id=counted["owner_id"],
                     link_id=counted["_id"],
                     document_id=counted["document_id"],
-                    document_name=document["name"],
-                    version=int(version["version"]),
+                    document_name=grant.name,
+                    version=served.number,
                     downloads=int(counted["downloads"]),
                     download_limit=limit,
                     exhausted=limit is not None and int(counted["downloads"]) >= int(limit),
@@ -311,11 +373,8 @@ class Links:
             return counted
 
         await self.uow.run(work)
-        assert self.store is not None, "bootstrap gives Links an ObjectStore"
-        url = await self.store.download_url(
-            bucket=version["bucket"], key=version["key"], filename=document["name"], expires_in=self.signed_url_seconds
-        )
-        return Redeemed(url=url, expires_in=self.signed_url_seconds, name=document["name"])
+        assert served.download_url is not None, "metadata signs the URL of a download it grants"
+        return Redeemed(url=served.download_url, expires_in=self.signed_url_seconds, name=grant.name)
 
     # --- the sweeper ------------------------------------------------------------------------
 
@@ -362,12 +421,12 @@ class Links:
             return True
 
         # Each announcement starts a trace of its own (a sweep round that did work).
-        with loop_span("metadata link sweep", link_id=str(link["_id"])):
+        with loop_span("links sweep", link_id=str(link["_id"])):
             return bool(await self.uow.run(work))
 
 
 class LinkSweeper:
-    """The background loop of every metadata replica that runs `Links.sweep` every `interval`
+    """The background loop of every links replica that runs `Links.sweep` every `interval`
     seconds; idempotent, so any number of replicas may run it at once."""
 
     def __init__(self, links: Links, *, interval: float) -> None:
