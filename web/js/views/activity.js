@@ -22,6 +22,7 @@ export const ACTION_WORDS = {
   "account.mfa-changed": "Turned two-step sign-in on or off",
   "account.app-password-created": "Created an app password",
   "account.app-password-revoked": "Revoked an app password",
+  "account.identity-unlinked": "Unlinked a sign-in provider",
   "account.sessions-revoked": "Signed out on every device",
   "account.new-sign-in": "Signed in from a new device",
   "account.email-changed": "Changed the e-mail address",

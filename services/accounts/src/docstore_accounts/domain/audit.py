@@ -47,6 +47,7 @@ ACTIONS: dict[str, str] = {
     "account.sessions-revoked": "signed out everywhere",
     "account.app-password-created": "app password created",
     "account.app-password-revoked": "app password revoked",
+    "account.identity-unlinked": "sign-in provider unlinked",
     "account.new-sign-in": "signed in from a new device",
     "upload.initiated": "upload granted",
     "upload.batch-initiated": "uploads granted (a batch)",

@@ -160,7 +160,7 @@ class LastWayIn(Conflict):
             how = (
                 f"Your account has no password, so {provider} is the only way you sign in. Set a password first: "
                 "sign out, choose “Forgot your password?” on the sign-in page and follow the link we mail to your "
-                "address (or use “Set a password” in this section while signed in). Then unlink it."
+                "address (or “Mail me a link to set a password” under Sign-in providers in Settings). Then unlink it."
             )
         else:
             how = (
