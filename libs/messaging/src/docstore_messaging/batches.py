@@ -39,7 +39,6 @@ from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers
 from docstore_messaging import metrics
 from docstore_messaging.consumer import GroupMembership, RetryPolicy, dead_letter_record
 from docstore_messaging.faults import crashpoint
-from docstore_messaging.fetch_wait import FETCHER_TIMEOUT_MS
 from docstore_messaging.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_messaging.outages import is_outage
 from docstore_messaging.tasks import stop_consumer, stop_tasks
@@ -52,10 +51,6 @@ BatchHandler = Callable[[list[Envelope[Any]]], Awaitable[Any]]
 
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 """Sends (value, topic, key, headers), waiting for the broker's acknowledgement."""
-
-IDLE_POLL_MS = 10_000
-"""How long one `getmany` of `BatchConsumer.run` waits for records: it returns as soon as any
-arrive, so this only sets how often an idle consumer's loop wakes to find nothing."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,6 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_max_wait_ms,
-            consumer_timeout_ms=FETCHER_TIMEOUT_MS,
             **membership.consumer_kwargs(),
             **security.client_kwargs(),
         )
@@ -123,9 +117,8 @@ class BatchConsumer:
     async def run(self) -> None:
         """Poll, apply, commit, until cancelled."""
         while True:
-            # Returns as soon as anything is fetched; the timeout only bounds an idle wait (a
-            # wake-up that finds nothing: long, so an idle consumer does not wake every second).
-            polled = await self.kafka.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.max_records)
+            # Returns as soon as anything is fetched; the timeout only bounds an idle wait.
+            polled = await self.kafka.getmany(timeout_ms=1000, max_records=self.max_records)
             if not polled:
                 continue
             try:

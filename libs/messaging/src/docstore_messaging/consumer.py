@@ -28,7 +28,6 @@ from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers
 from docstore_events.topics import dead_letter_topic
 from docstore_messaging import metrics
 from docstore_messaging.faults import crashpoint
-from docstore_messaging.fetch_wait import FETCHER_TIMEOUT_MS
 from docstore_messaging.outages import is_outage
 from docstore_messaging.tracing import context_from_headers, tracer
 
@@ -217,5 +216,4 @@ def subscribe(
         fetch_max_wait_ms=fetch_max_wait_ms,
         session_timeout_ms=membership.session_timeout_ms,
         heartbeat_interval_ms=membership.heartbeat_interval_ms,
-        consumer_timeout_ms=FETCHER_TIMEOUT_MS,
     )(consume)

@@ -11,11 +11,6 @@ consumer costs the broker (and itself) a round of reads every few milliseconds.
 fetches bring records, `idle_ms` (long: nearly no CPU) once none came for `idle_after_s`.
 The first record after an idle spell waits at most `idle_ms / 2` on Tansu (on Kafka: no
 more than with a short wait); every record after it is fetched with the short wait again.
-
-`FETCHER_TIMEOUT_MS` is the other idle cost of an aiokafka consumer: its background fetch
-routine also wakes on a timer (`consumer_timeout_ms`, aiokafka's default 200 ms) to look at
-every assigned partition again, although every event that needs a new fetch (a response, a
-consumed buffer, a seek, a new assignment, a resumed partition) already wakes it.
 """
 
 from __future__ import annotations
@@ -26,12 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-
-FETCHER_TIMEOUT_MS = 1000
-"""aiokafka's `consumer_timeout_ms` for every consumer of a group (`consumer.subscribe`,
-`batches.BatchConsumer`): the longest its fetch routine sleeps when nothing wakes it. At
-aiokafka's 200 ms each idle consumer woke five times a second (issue 35: about a tenth of an
-idle service's CPU); nothing it waits for depends on that timer, so 1 s is only a backstop."""
 
 
 @dataclass(frozen=True)
