@@ -66,10 +66,15 @@ def create_link(browser: Browser, *, password: str = "", limit: str = "", note: 
 
 
 def close_dialog(browser: Browser) -> None:
-    """Close the topmost dialog (Done after a link was made, or the details' Close)."""
+    """Close the topmost dialog (Done after a link was made, or the details' Close), and wait until
+    the page has removed it: its `close` event, a task of its own, takes it out of the document."""
     count = len(browser.find_all("dialog[open]"))
+    present = len(browser.find_all("dialog"))
     browser.js("const all = document.querySelectorAll('dialog[open]'); all[all.length - 1].close();")
-    browser.wait(lambda: len(browser.find_all("dialog[open]")) == count - 1, "the dialog to close")
+    browser.wait(
+        lambda: len(browser.find_all("dialog[open]")) == count - 1 and len(browser.find_all("dialog")) == present - 1,
+        "the dialog to close and leave the page",
+    )
 
 
 def clipboard(browser: Browser) -> str | None:

@@ -99,6 +99,7 @@ def path_values(victim: Victim) -> dict[str, str]:
         "kind": "password-changed",  # notify's account mails (internal)
         "folder_id": victim.folder_id,
         "app_password_id": victim.app_password_id,
+        "identity_id": "0" * 64,  # a linked OpenID identity (accounts)
         "webhook_id": "wh_" + "0" * 32,
         "delivery_id": "msg_" + "0" * 32,
         "table": "most-downloaded",  # analytics' admin tables

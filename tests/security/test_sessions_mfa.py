@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NEW_PASSWORD = "velvet harbour quartz 2291"
 SIGNED_OUT = "You were signed out: sign in again"
-UPSTREAMS = ("accounts", "metadata", "upload", "quota", "indexer", "notify")
+UPSTREAMS = ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify")
 WRONG_CODES = 3
 
 

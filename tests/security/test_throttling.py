@@ -45,7 +45,7 @@ THROTTLE_ENV = {
     "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXY,
     "GATEWAY_RATE_LIMIT_STORAGE": "memory://",  # counters of this process only
 }
-UPSTREAMS = ("accounts", "metadata", "upload", "quota", "indexer", "notify")
+UPSTREAMS = ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify")
 
 
 @pytest.fixture(scope="module")
