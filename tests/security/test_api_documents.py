@@ -25,7 +25,7 @@ from .conftest import new_user
 pytestmark = [pytest.mark.e2e]
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("metadata", "links", "upload", "quota", "indexer", "notify")
 
 
 async def merged_spec(gateway: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from .support import raw_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SERVICES = ("metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("metadata", "links", "upload", "quota", "indexer", "notify")
 
 
 def traversals(victim: Victim) -> list[tuple[str, str]]:

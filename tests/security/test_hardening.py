@@ -41,7 +41,7 @@ async def test_control_characters_in_path_parameters_never_give_a_5xx(system, vi
             if answer.status >= 500:
                 failures.append(f"gateway {op.method} {op.path} with {bad} -> {answer.status} {answer.text[:120]}")
     # The services behind it, reached with a valid identity: their own id checks, not the gateway's.
-    for service in ("accounts", "metadata", "upload", "quota", "indexer", "notify"):
+    for service in ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify"):
         own = json.loads((await raw_request(system.urls[service], "GET", "/openapi.json")).text)
         for op in operations(own):
             if not op.path_params:
