@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from docstore_kit.text import is_text
 
-SERVICES = ("gateway", "metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("gateway", "metadata", "upload", "quota", "indexer", "notify", "accounts", "analytics", "webdav", "links")
 
 
 def routes() -> Iterator[tuple[str, APIRoute]]:

@@ -15,7 +15,9 @@ import pytest
 
 pytestmark = pytest.mark.static
 
-SERVICES = ("gateway", "metadata", "upload", "quota", "indexer", "notify")
+# Not analytics: its admin tables (`GET /admin/analytics/top/{table}`) answer the first `limit` rows
+# of a ranking with no cursor. Quota's top accounts are a Page; making analytics' one too is left open.
+SERVICES = ("gateway", "metadata", "upload", "quota", "indexer", "notify", "accounts", "webdav", "links")
 PAGE_FIELDS = {"items", "next_cursor", "next"}
 
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-SERVICES = ("gateway", "metadata", "upload", "quota", "indexer", "notify")
+SERVICES = ("gateway", "metadata", "upload", "quota", "indexer", "notify", "accounts", "analytics", "webdav", "links")
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

@@ -67,7 +67,7 @@ class ReplicaIn(BaseModel):
     plan: Literal["free", "premium"] = "free"
     status: Literal["active", "deleted", "username_conflict"] = "active"
     version: int = Field(ge=1, le=2**63 - 1)
-    oidc_identities: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+    oidc_identities: list[Annotated[Text, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
         default_factory=list,
         max_length=100,
         description="The ids of the OpenID identities linked to the account (digests; a sign-in with one is sent home)",
