@@ -10,10 +10,15 @@ a rerun finds them in place.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
+
+from docstore_kit.app import mongo_client
+from docstore_kit.settings import ServiceSettings
 
 INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
 
@@ -57,3 +62,37 @@ async def _write(target: AsyncDatabase[Any], name: str, pending: list[ReplaceOne
     written = len(pending)
     pending.clear()
     return written
+
+
+async def copy_collections(
+    source: AsyncDatabase[Any], target: AsyncDatabase[Any], names: Iterable[str]
+) -> dict[str, dict[str, int]]:
+    """Every named collection of `source` copied into `target` (idempotent): per collection,
+    documents copied and removed, and indexes made."""
+    done = {}
+    for name in names:
+        counts = await copy_collection(source, target, name)
+        counts["indexes"] = await copy_indexes(source, target, name)
+        done[name] = counts
+    return done
+
+
+def metadata_database(settings: ServiceSettings) -> str:
+    """Where metadata keeps (kept) its collections in the service's region."""
+    return os.environ.get("METADATA_MONGODB_DATABASE") or f"docstore_metadata_{settings.region.replace('-', '_')}"
+
+
+async def copy_out_of_metadata(
+    settings: ServiceSettings, names: Iterable[str], source_database: str | None = None
+) -> dict[str, Any]:
+    """A service's `migrate` command: the named collections copied from metadata's database (or
+    `source_database`) into the service's own, on the service's MongoDB."""
+    client = mongo_client(settings)
+    try:
+        source = source_database or metadata_database(settings)
+        if source == settings.mongodb_database:
+            raise SystemExit("the source is this service's own database")
+        copied = await copy_collections(client[source], client[settings.mongodb_database], names)
+        return {"from": source, "to": settings.mongodb_database, "collections": copied}
+    finally:
+        await client.close()

@@ -14,29 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 from typing import Any
 
-from docstore_accounts.adapters.migration import copy_account_collections
+from docstore_accounts.adapters.migration import ACCOUNT_COLLECTIONS, AUDIT_COLLECTIONS
 from docstore_accounts.settings import Settings
-from docstore_kit.app import mongo_client
-
-
-def metadata_database(settings: Settings) -> str:
-    """Where metadata keeps (kept) the account collections in this region."""
-    return os.environ.get("METADATA_MONGODB_DATABASE") or f"docstore_metadata_{settings.region.replace('-', '_')}"
+from docstore_kit.collection_copy import copy_out_of_metadata
 
 
 async def migrate(settings: Settings, source_database: str | None = None) -> dict[str, Any]:
-    client = mongo_client(settings)
-    try:
-        source = source_database or metadata_database(settings)
-        if source == settings.mongodb_database:
-            raise SystemExit("the source is this service's own database")
-        copied = await copy_account_collections(client[source], client[settings.mongodb_database])
-        return {"from": source, "to": settings.mongodb_database, "collections": copied}
-    finally:
-        await client.close()
+    return await copy_out_of_metadata(settings, ACCOUNT_COLLECTIONS + AUDIT_COLLECTIONS, source_database)
 
 
 def main(argv: list[str] | None = None) -> None:

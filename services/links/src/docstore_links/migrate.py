@@ -14,29 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 from typing import Any
 
-from docstore_kit.app import mongo_client
-from docstore_links.adapters.migration import copy_link_collections
+from docstore_kit.collection_copy import copy_out_of_metadata
+from docstore_links.adapters.migration import LINK_COLLECTIONS
 from docstore_links.settings import Settings
 
 
-def metadata_database(settings: Settings) -> str:
-    """Where metadata kept the link collections in this region."""
-    return os.environ.get("METADATA_MONGODB_DATABASE") or f"docstore_metadata_{settings.region.replace('-', '_')}"
-
-
 async def migrate(settings: Settings, source_database: str | None = None) -> dict[str, Any]:
-    client = mongo_client(settings)
-    try:
-        source = source_database or metadata_database(settings)
-        if source == settings.mongodb_database:
-            raise SystemExit("the source is this service's own database")
-        copied = await copy_link_collections(client[source], client[settings.mongodb_database])
-        return {"from": source, "to": settings.mongodb_database, "collections": copied}
-    finally:
-        await client.close()
+    return await copy_out_of_metadata(settings, LINK_COLLECTIONS, source_database)
 
 
 def main(argv: list[str] | None = None) -> None:
