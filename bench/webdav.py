@@ -484,12 +484,17 @@ def make_documents(
             }
             for n in range(first, min(first + 100, count))
         ]
+        asked = time.perf_counter()
         for _ in range(10):  # a loaded machine's 503 (Retry-After) is waited out, not fatal
             granted = api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
             if granted.status_code != 503:
                 break
+            say(f"    batch at {first}: 503 {granted.text[:200]}")
             time.sleep(float(granted.headers.get("retry-after", "1")))
-        granted.raise_for_status()
+        if granted.is_error:
+            raise RuntimeError(f"batch at {first}: {granted.status_code} {granted.text[:500]}")
+        if first % 1000 == 0:
+            say(f"    {first} of {count} made, this batch's grant {time.perf_counter() - asked:.2f} s")
         grants = [r["grant"] for r in granted.json()["results"]]
         assert all(grants), granted.text[:500]
         sent = [g for g in grants if not g.get("deduplicated")]

@@ -352,7 +352,8 @@ async def test_totp_replay_refused_and_recovery_codes_once(accounts: Harness, ma
     stored = await accounts.db["accounts"].find_one({"_id": user["id"]})
     assert body["secret"] not in str(stored)  # encrypted at rest
     totp = pyotp.TOTP(body["secret"])
-    confirmed = await accounts.http.post("/account/mfa/confirm", json={"code": totp.now()}, headers=headers)
+    confirming_code = totp.now()
+    confirmed = await accounts.http.post("/account/mfa/confirm", json={"code": confirming_code}, headers=headers)
     assert confirmed.status_code == 200, confirmed.text
     codes = confirmed.json()["recovery_codes"]
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -360,8 +361,9 @@ async def test_totp_replay_refused_and_recovery_codes_once(accounts: Harness, ma
 
     url = f"/internal/accounts/{user['id']}/mfa/verify"
     gateway = accounts.service_headers("gateway")
-    # The confirming code's step is spent: the same code again is a replay.
-    replay = await accounts.http.post(url, json={"code": totp.now()}, headers=gateway)
+    # The confirming code's step is spent: the same code again is a replay (the same code, not
+    # `totp.now()` again: on a loaded machine the 30 s step can turn between the two calls).
+    replay = await accounts.http.post(url, json={"code": confirming_code}, headers=gateway)
     assert replay.status_code == 401
     next_code = totp.at(datetime.now(UTC) + timedelta(seconds=30))
     first = await accounts.http.post(url, json={"code": next_code}, headers=gateway)

@@ -152,6 +152,9 @@ async def indexer(endpoints: Any, isolated: dict[str, str], publisher: EventPubl
         typesense_collection=f"test_documents_{uuid.uuid4().hex[:10]}",
         s3_endpoint_url=endpoints.s3_endpoint,
         extract_timeout_seconds=10,
+        # A loaded 2-core machine (CI, two xdist workers) renders a 3 s video in more than the
+        # default 30 s at times; the tests' own waits are 90 s.
+        preview_timeout_seconds=80,
         backfill_documents_per_second=5,
         backfill_poll_seconds=0.5,
     )

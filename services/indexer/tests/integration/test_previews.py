@@ -172,7 +172,9 @@ async def test_a_video_is_streamed_to_disk_not_read_whole(
     account_id = f"acc-{uuid.uuid4().hex[:10]}"
     video = await indexer.upload(account_id, data, content_type="video/mp4", filename="clip.mp4")
     await indexer.send(video)
-    assert await eventually(lambda: settled(indexer, account_id, video.document_id, 1), timeout=90) == "ready"
+    settled_as = await eventually(lambda: settled(indexer, account_id, video.document_id, 1), timeout=90)
+    entry = await indexer.services.previews.reads.previews.get(entry_id(account_id, video.document_id, 1))
+    assert settled_as == "ready", entry
     assert calls == [("file", "video/mp4")]
     prefix = prefix_of(indexer, account_id, video.document_id)
     assert await keys_under(indexer, prefix) == [f"{prefix}v1/large.webp", f"{prefix}v1/small.webp"]

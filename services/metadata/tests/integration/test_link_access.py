@@ -65,12 +65,15 @@ async def test_the_signed_url_gives_the_version_s_bytes_as_an_attachment_and_exp
     body = b"%PDF-1.4 exactly these bytes " + uuid.uuid4().bytes
     document_id = await _document(metadata, body, name="Q3 report.pdf")
     await metadata.record(await metadata.stored(b"version two", document_id=document_id))
-    first = (await _access(metadata, document_id, version=1, serve="download", url_seconds=1))["served"]
+    # The bytes through a URL that lives long enough for a loaded machine; the expiry through a
+    # 1-second one (a GET more than a second after signing would get 403 before its check).
+    first = (await _access(metadata, document_id, version=1, serve="download", url_seconds=60))["served"]
     assert first["number"] == 1 and first["preview_url"] is None
-    url = first["download_url"]
+    short = (await _access(metadata, document_id, version=1, serve="download", url_seconds=1))["served"]
+    url = short["download_url"]
     assert int(parse_qs(urlparse(url).query)["X-Amz-Expires"][0]) == 1
     async with httpx.AsyncClient() as plain:
-        got = await plain.get(url)
+        got = await plain.get(first["download_url"])
         assert got.status_code == 200 and got.content == body
         assert got.headers["content-disposition"].startswith("attachment;")
         assert "Q3%20report.pdf" in got.headers["content-disposition"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -81,6 +82,22 @@ def spans_of(request: ExportTraceServiceRequest) -> list[dict[str, Any]]:
     return spans
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A sender that hung up before its answer (its spans are already written) is not an error.
+
+    http.server prints such a connection error's traceback from the request's thread; on
+    Python 3.11 printing a traceback parses source (`ast`), and a parse in a second thread while
+    pytest formats a failure in the main one can trip CPython's shared AST recursion counter
+    ("AST constructor recursion depth mismatch", python/cpython#106905). One such traceback,
+    printed here, came just before that error ended a whole xdist worker (2026-11-26).
+    """
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class TraceReceiver:
     """An OTLP/HTTP trace receiver on loopback (``POST /v1/traces``, protobuf or JSON), appending
     every span it receives to `path` as a JSON line. ``start`` serves from a daemon thread."""
@@ -118,7 +135,7 @@ class TraceReceiver:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: one line per export
                 pass
 
-        self._server = ThreadingHTTPServer((HOST, port), Handler)
+        self._server = _QuietServer((HOST, port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
