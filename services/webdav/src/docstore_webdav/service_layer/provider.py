@@ -35,7 +35,7 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from docstore_webdav.adapters.backend import Backend, BackendError
-from docstore_webdav.adapters.stores import FileFacts, PendingWrites
+from docstore_webdav.adapters.stores import FileFacts, PendingWrites, begin_request
 from docstore_webdav.domain import pending as pending_writes
 from docstore_webdav.domain import properties as oc
 from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
@@ -241,7 +241,10 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         environ.pop(CACHE, None)
 
     def custom_request_handler(self, environ: dict[str, Any], start_response: Any, default_handler: Any) -> Any:
-        # WsgiDAV's hook (#55): PROPFIND is answered streamed, a page at a time (service_layer/propfind.py).
+        # WsgiDAV's hook (#55), called for every request before its method's handler: the
+        # request's lock reads start afresh (adapters/stores.py); PROPFIND is answered streamed, a
+        # page at a time (service_layer/propfind.py).
+        begin_request()
         if environ.get("REQUEST_METHOD") == "PROPFIND":
             return propfind.handle(self, environ, start_response, default_handler)
         return default_handler(environ, start_response)
