@@ -40,9 +40,12 @@ means as fast as raw S3); with `--json`, the last line of stdout is one JSON obj
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -62,6 +65,7 @@ import boto3
 import httpx
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from counts import settled, snapshot, stop_tails
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
@@ -324,14 +328,115 @@ def rclone(env: dict[str, str], transfers: int, *args: str) -> subprocess.Comple
     return done
 
 
-def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[str, float]:
+REQUEST_COUNT = re.compile(r"^http_request_duration_seconds_count\{(?P<labels>[^}]*)\} (?P<n>[0-9.e+]+)$", re.M)
+NOT_CALLS = ("/metrics", "/healthz", "/readyz")
+
+
+def http_calls(urls: dict[str, str]) -> dict[str, float]:
+    """HTTP requests each service has answered since it started, by `service method route`
+    (its `/metrics`: `http_request_duration_seconds_count`; health and metrics routes left out)."""
+    calls: dict[str, float] = {}
+    with httpx.Client(timeout=30) as client:
+        for service, url in urls.items():
+            try:
+                text = client.get(f"{url}/metrics").text
+            except httpx.HTTPError:
+                continue
+            for found in REQUEST_COUNT.finditer(text):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', found["labels"]))
+                if labels.get("handler", "").startswith(NOT_CALLS):
+                    continue
+                key = f"{service} {labels.get('method', '?')} {labels.get('handler', '?')}"
+                calls[key] = calls.get(key, 0.0) + float(found["n"])
+    return calls
+
+
+class Cost:
+    """What a phase cost, per file: HTTP requests each service answered (its /metrics), database
+    commands and broker records (bench/counts.py, once every consumer has settled) and each
+    service process's CPU (/proc). Measured around the whole phase, background work included."""
+
+    def __init__(self, endpoints: Any, urls: dict[str, str], pids: dict[str, int]) -> None:
+        self.endpoints, self.urls, self.pids = endpoints, urls, pids
+        self.topics = all_topics()
+
+    def __enter__(self) -> Cost:
+        # One event loop for both snapshots: counts.py's broker tail is bound to the loop it started in.
+        self.loop = asyncio.new_event_loop()
+        self.calls = http_calls(self.urls)
+        self.counts = self.loop.run_until_complete(snapshot(self.endpoints, self.topics))
+        self.cpu = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def settle() -> Any:
+            try:
+                return await settled(self.endpoints, self.topics)
+            finally:
+                await stop_tails()
+
+        try:
+            after = self.loop.run_until_complete(settle())
+        finally:
+            self.loop.close()
+        self.cpu = {name: _cpu_seconds(pid) - self.cpu.get(name, 0.0) for name, pid in self.pids.items()}
+        calls = http_calls(self.urls)
+        self.calls = {k: v - self.calls.get(k, 0.0) for k, v in calls.items() if v != self.calls.get(k, 0.0)}
+        self.counts = after - self.counts
+
+    def per(self, files: int, prefix: str) -> dict[str, Any]:
+        by_service: dict[str, float] = {}
+        for key, value in self.calls.items():
+            by_service[key.split()[0]] = by_service.get(key.split()[0], 0.0) + value
+        cpu = {name: round(s / files * 1000, 1) for name, s in sorted(self.cpu.items(), key=lambda i: -i[1]) if s > 0}
+        out = {
+            f"{prefix}_http_calls_per_file": round(sum(self.calls.values()) / files, 2),
+            f"{prefix}_http_calls_per_file_by_service": {k: round(v / files, 2) for k, v in sorted(by_service.items())},
+            f"{prefix}_http_calls_per_file_by_route": {
+                k: round(v / files, 2) for k, v in sorted(self.calls.items(), key=lambda i: -i[1])
+            },
+            f"{prefix}_cpu_ms_per_file": round(sum(self.cpu.values()) / files * 1000, 1),
+            f"{prefix}_cpu_ms_per_file_by_service": cpu,
+        }
+        out |= {f"{prefix}_{k}": v for k, v in self.counts.per(files).items()}
+        say(
+            f"  {prefix}: {out[f'{prefix}_http_calls_per_file']} HTTP requests per file "
+            f"({', '.join(f'{k} {v}' for k, v in out[f'{prefix}_http_calls_per_file_by_service'].items())}); "
+            f"{self.counts.line(files)}; CPU ms per file {out[f'{prefix}_cpu_ms_per_file']} ({cpu})"
+        )
+        for route, value in out[f"{prefix}_http_calls_per_file_by_route"].items():
+            say(f"    {value:6.2f} {route}")
+        return out
+
+
+def put_phases(dav: httpx.Client, base: str, folder: Path, count: int, cost: Cost | None = None) -> dict[str, float]:
     """`count` small PUTs one after the other (new files, as rclone makes them), each answer's
     `Server-Timing` (the webdav service's phases: lookup, grant, body, upload, visible, facts) read
     back: p50 of each phase and of the whole request as the client saw it. Each PUT is followed,
     as rclone does, by a PROPFIND Depth 0 of the file (rclone's body), which must show its size,
-    mtime and sha256 (read your writes); p50 of PUT and PROPFIND together."""
+    mtime and sha256 (read your writes); p50 of PUT and PROPFIND together. With `cost`, what the
+    pairs cost per file (HTTP requests by service and route, database commands, CPU)."""
     files = sorted(folder.iterdir())[:count]
     dav.request("MKCOL", f"{base}phases/")
+    with cost or contextlib.nullcontext():
+        totals, pairs, phases = _put_then_propfind(dav, base, files)
+    out: dict[str, Any] = cost.per(len(files), "put_small_pair") if cost else {}
+    out |= {
+        "put_small_count": len(files),
+        "put_small_p50_ms": round(percentile(totals, 50), 1),
+        "put_small_then_propfind_p50_ms": round(percentile(pairs, 50), 1),
+    }
+    out |= {f"put_small_{name}_p50_ms": round(percentile(values, 50), 1) for name, values in phases.items()}
+    say(
+        "  small PUTs one at a time, p50 ms: "
+        + ", ".join(f"{k[10:-7]} {v}" for k, v in out.items() if k.endswith("_ms"))
+    )
+    return out
+
+
+def _put_then_propfind(
+    dav: httpx.Client, base: str, files: list[Path]
+) -> tuple[list[float], list[float], dict[str, list[float]]]:
     totals: list[float] = []
     pairs: list[float] = []
     phases: dict[str, list[float]] = {}
@@ -358,17 +463,7 @@ def put_phases(dav: httpx.Client, base: str, folder: Path, count: int) -> dict[s
             name, _, dur = item.strip().partition(";dur=")
             if name and dur:
                 phases.setdefault(name, []).append(float(dur))
-    out = {
-        "put_small_count": len(files),
-        "put_small_p50_ms": round(percentile(totals, 50), 1),
-        "put_small_then_propfind_p50_ms": round(percentile(pairs, 50), 1),
-    }
-    out |= {f"put_small_{name}_p50_ms": round(percentile(values, 50), 1) for name, values in phases.items()}
-    say(
-        "  small PUTs one at a time, p50 ms: "
-        + ", ".join(f"{k[10:-7]} {v}" for k, v in out.items() if k.endswith("_ms"))
-    )
-    return out
+    return totals, pairs, phases
 
 
 def tree_facts(root: Path) -> dict[str, tuple[str, int]]:
@@ -422,7 +517,15 @@ def rclone_proof(
 
 
 def small_files(
-    endpoints: Any, dav_url: str, user: str, password: str, folder: Path, count: int, transfers: int, proof: bool
+    endpoints: Any,
+    dav_url: str,
+    user: str,
+    password: str,
+    folder: Path,
+    count: int,
+    transfers: int,
+    proof: bool,
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
     obscured = subprocess.run(["rclone", "obscure", password], capture_output=True, text=True, check=True)
     env = {
@@ -442,22 +545,28 @@ def small_files(
     raw_target = f"s3:{BUCKET}/bench/rclone-{uuid.uuid4().hex[:8]}"
     raw = timed(lambda: rclone(env, transfers, "copy", str(folder), raw_target))
     say(f"  rclone to S3: {count} files in {raw:.2f} s")
-    ours = timed(lambda: rclone(env, transfers, "copy", str(folder), "dav:rclone-small"))
+    with cost or contextlib.nullcontext():
+        ours = timed(lambda: rclone(env, transfers, "copy", str(folder), "dav:rclone-small"))
     say(f"  rclone to WebDAV: {count} files in {ours:.2f} s")
+    costs: dict[str, Any] = cost.per(count, "rclone_dav") if cost else {}
     on_s3 = len(rclone(env, transfers, "lsf", raw_target).stdout.split())
     on_dav = len(rclone(env, transfers, "lsf", "dav:rclone-small").stdout.split())
     if on_s3 != count or on_dav != count:
         raise RuntimeError(f"rclone stored {on_s3} files on S3 and {on_dav} through WebDAV, not {count}")
     figures: dict[str, Any] = rclone_proof(env, folder.parent, count, 3, 50, transfers) if proof else {}
-    return figures | {
-        "rclone_files": count,
-        "rclone_transfers": transfers,
-        "rclone_raw_s3_s": round(raw, 3),
-        "rclone_dav_s": round(ours, 3),
-        "rclone_raw_s3_files_per_s": round(count / raw, 1),
-        "rclone_dav_files_per_s": round(count / ours, 1),
-        "ratio_rclone": round(raw / ours, 3),
-    }
+    return (
+        figures
+        | costs
+        | {
+            "rclone_files": count,
+            "rclone_transfers": transfers,
+            "rclone_raw_s3_s": round(raw, 3),
+            "rclone_dav_s": round(ours, 3),
+            "rclone_raw_s3_files_per_s": round(count / raw, 1),
+            "rclone_dav_files_per_s": round(count / ours, 1),
+            "ratio_rclone": round(raw / ours, 3),
+        }
+    )
 
 
 # --- PROPFIND on a large folder ------------------------------------------------------------------
@@ -659,7 +768,8 @@ def main() -> None:
                         figures |= large(s3, dav, base, pids, root, big, quarter)
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
-                        figures |= put_phases(dav, base, small, min(args.small, 30))
+                        cost = Cost(endpoints, urls, system.pids())
+                        figures |= put_phases(dav, base, small, min(args.small, 30), cost)
                         figures |= small_files(
                             endpoints,
                             urls["gateway"] + base,
@@ -669,6 +779,7 @@ def main() -> None:
                             args.small,
                             args.transfers,
                             not args.no_proof,
+                            Cost(endpoints, urls, system.pids()),
                         )
                     if args.folder_docs:
                         say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")

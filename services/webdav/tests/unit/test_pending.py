@@ -44,15 +44,21 @@ class Metadata:
         self.record_after: int | None = None
         """Record `later` once this many reads of documents have been made."""
         self.later: tuple[str, str, dict[str, Any]] | None = None
+        self.folders: set[str] = set()
+        self.asked: list[str] = []
+        """The calls made, in order: `folder <path>`, `named <folder>/<name>`, `document <id>`."""
 
-    def folder_at(self, account_id: str, path: str) -> None:
-        return None
+    def folder_at(self, account_id: str, path: str) -> dict[str, Any] | None:
+        self.asked.append(f"folder {path}")
+        return {"folder_id": path, "name": path.rsplit("/", 1)[-1]} if path in self.folders else None
 
     def document_named(self, account_id: str, folder: str, name: str) -> dict[str, Any] | None:
+        self.asked.append(f"named {folder}/{name}")
         document_id = self.names.get((folder, name))
         return self.docs.get(document_id) if document_id else None
 
     def document(self, account_id: str, document_id: str) -> dict[str, Any] | None:
+        self.asked.append(f"document {document_id}")
         self.reads += 1
         if self.later and self.record_after is not None and self.reads >= self.record_after:
             self.record(*self.later)
@@ -148,3 +154,39 @@ def test_a_listing_waits_for_the_folders_pending_writes(world: tuple[DocStorePro
     assert store.rows and metadata.reads == 0  # another folder's listing does not wait
     provider.settle_pending(ACC, "/f", deep=False)
     assert not store.rows and metadata.reads >= 2
+
+
+def test_a_propfind_of_a_pending_write_reads_only_that_document(
+    world: tuple[DocStoreProvider, Metadata, Store],
+) -> None:
+    """rclone's PROPFIND right after its PUT: one read of the document by its id, no folder or name
+    lookup, while metadata does not show it; the usual lookup once it does."""
+    provider, metadata, _ = world
+    assert lookup(provider, "PROPFIND", "f", "a.txt").doc["pending"] is True
+    assert metadata.asked == ["document d1"]
+    metadata.asked.clear()
+    metadata.record("/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 1})
+    assert lookup(provider, "PROPFIND", "f", "a.txt").doc["version"] == 1
+    assert metadata.asked == ["document d1", "folder /f/a.txt", "named /f/a.txt"]
+
+
+def test_a_put_asks_for_its_parent_and_its_name_while_the_folder_lookup_runs(
+    world: tuple[DocStoreProvider, Metadata, Store],
+) -> None:
+    """A PUT (WsgiDAV looks up the target, then its parent) finds its parent in the request's cache,
+    asked for at the same time as the target; the parent is not asked twice."""
+    provider, metadata, _ = world
+    metadata.folders.add("/g")
+    environ = {ACCOUNT: ACC, "REQUEST_METHOD": "PUT", "wsgidav.provider": provider}
+    assert provider.get_resource_inst(f"/{ACC}/g/new.txt", environ) is None
+    parent = provider.get_resource_inst(f"/{ACC}/g", environ)
+    assert parent.is_collection and parent.folder["folder_id"] == "/g"
+    assert sorted(metadata.asked) == ["folder /g", "folder /g/new.txt", "named /g/new.txt"]
+
+
+def test_a_missing_parent_is_looked_up_again_as_usual(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
+    provider, metadata, _ = world
+    environ = {ACCOUNT: ACC, "REQUEST_METHOD": "PUT", "wsgidav.provider": provider}
+    assert provider.get_resource_inst(f"/{ACC}/nowhere/new.txt", environ) is None
+    assert provider.get_resource_inst(f"/{ACC}/nowhere", environ) is None  # 409 in WsgiDAV
+    assert metadata.asked.count("folder /nowhere") == 2

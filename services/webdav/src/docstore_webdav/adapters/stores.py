@@ -4,6 +4,7 @@ ownCloud's checksums). Keys are internal paths, `/{account_id}/...` (domain/path
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
@@ -13,7 +14,18 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from docstore_kit.settings import mongodb_client_options
-from docstore_webdav.domain.locks import is_child, lock_root, timeout_for
+from docstore_webdav.domain.locks import ancestors, is_child, lock_root, timeout_for
+
+_request = threading.local()
+
+
+def begin_request() -> None:
+    """A request starts on this thread (WsgiDAV answers each request on one thread): its lock
+    reads start afresh. Until it ends, a lock root asked about once is not asked again, and the
+    first question reads that root's ancestors too (WsgiDAV walks them one query each: a PUT
+    and a PROPFIND asked 9 questions a file). Any lock written on this thread starts afresh again.
+    A thread that began no request reads the database every time."""
+    _request.roots = {}
 
 
 class LockStorageMongo:
@@ -38,9 +50,11 @@ class LockStorageMongo:
         pass
 
     def cleanup(self) -> None:
+        _forget()
         self.locks.delete_many({"expire": {"$lt": time.time()}})
 
     def clear(self) -> None:
+        _forget()
         self.locks.delete_many({})
 
     @staticmethod
@@ -66,6 +80,7 @@ class LockStorageMongo:
         row = {k: v for k, v in lock.items() if k != "token"}
         row["_id"] = token
         row["expire_at"] = datetime.now(UTC) + timedelta(seconds=timeout)
+        _forget()
         self.locks.insert_one(row)
         return lock
 
@@ -73,6 +88,7 @@ class LockStorageMongo:
         from datetime import UTC, datetime, timedelta
 
         seconds = timeout_for(timeout, self.max_seconds)
+        _forget()
         row = self.locks.find_one_and_update(
             {"_id": token},
             {
@@ -90,6 +106,7 @@ class LockStorageMongo:
         return found
 
     def delete(self, token: str) -> bool:
+        _forget()
         return self.locks.delete_one({"_id": token}).deleted_count == 1
 
     def locked_roots(self, roots: list[str]) -> set[str]:
@@ -99,6 +116,17 @@ class LockStorageMongo:
 
     def get_lock_list(self, path: str, *, include_root: bool, include_children: bool, token_only: bool) -> list[Any]:
         root = lock_root(path)
+        roots: dict[str, list[dict[str, Any]]] | None = getattr(_request, "roots", None)
+        if roots is not None and include_root and not include_children:
+            if root not in roots:
+                above = ancestors(root)
+                read: dict[str, list[dict[str, Any]]] = {r: [] for r in above}
+                for row in self.locks.find({"root": {"$in": above}, "expire": {"$gte": time.time()}}):
+                    read[row["root"]].append(row)
+                roots.update(read)
+            return [
+                lock["token"] if token_only else lock for row in roots[root] if (lock := self._out(row)) is not None
+            ]
         ors: list[dict[str, Any]] = []
         if include_root:
             ors.append({"root": root})
@@ -113,6 +141,11 @@ class LockStorageMongo:
                 if lock:
                     found.append(lock["token"] if token_only else lock)
         return found
+
+
+def _forget() -> None:
+    if getattr(_request, "roots", None) is not None:
+        _request.roots = {}
 
 
 def _regex_escape(text: str) -> str:

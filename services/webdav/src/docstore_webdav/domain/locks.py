@@ -26,3 +26,14 @@ def is_child(parent: str, path: str) -> bool:
     """Whether `path` is strictly below `parent` (both lock roots)."""
     parent = lock_root(parent)
     return path != parent and path.startswith(parent.rstrip("/") + "/")
+
+
+def ancestors(root: str) -> list[str]:
+    """A lock root and every root above it, up to '/' (what WsgiDAV walks for a write's conflicts
+    and a resource's indirect locks, one query each; here read in one)."""
+    root = lock_root(root)
+    found = [root]
+    while root != "/":
+        root = root.rsplit("/", 1)[0] or "/"
+        found.append(root)
+    return found

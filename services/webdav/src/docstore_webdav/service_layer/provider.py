@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,7 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from docstore_webdav.adapters.backend import Backend, BackendError
-from docstore_webdav.adapters.stores import FileFacts, PendingWrites
+from docstore_webdav.adapters.stores import FileFacts, PendingWrites, begin_request
 from docstore_webdav.domain import pending as pending_writes
 from docstore_webdav.domain import properties as oc
 from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
@@ -122,6 +123,8 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         self.complete_wait_seconds = complete_wait_seconds
         self.spool_dir = spool_dir
         self.small_body_bytes = small_body_bytes
+        self._ahead = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webdav-lookup")
+        """Lookups made while the request's thread makes another (a PUT's parent folder)."""
 
     def is_readonly(self) -> bool:
         return False
@@ -140,48 +143,75 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         except NotOurs:
             return None
         with phase(environ, "lookup"):
-            cache[key] = self._lookup(account_id, parts, environ)
+            parent = self._parent_ahead(account_id, parts, environ)
+            try:
+                cache[key] = self._lookup(account_id, parts, environ)
+            finally:
+                if parent is not None:
+                    self._keep_parent(account_id, parts[:-1], parent, cache, environ)
         return cache[key]
+
+    def _parent_ahead(self, account_id: str, parts: tuple[str, ...], environ: dict[str, Any]) -> Future[Any] | None:
+        """A PUT looks up its target, then its parent (WsgiDAV's `do_PUT`: 409 when that is no
+        folder): the parent's folder is asked for meanwhile, one round trip instead of two in a row."""
+        if environ.get("REQUEST_METHOD") != "PUT" or len(parts) < 2:
+            return None
+        if ("/" + "/".join((account_id, *parts[:-1]))) in environ[CACHE]:
+            return None
+        return self._ahead.submit(self.backend.folder_at, account_id, folder_path(parts[:-1]))
+
+    def _keep_parent(
+        self,
+        account_id: str,
+        parts: tuple[str, ...],
+        ahead: Future[Any],
+        cache: dict[str, Any],
+        environ: dict[str, Any],
+    ) -> None:
+        """The parent's folder as the next lookup will find it (anything else: it is asked again)."""
+        try:
+            found = ahead.result()
+        except BackendError:
+            return
+        if found is not None:
+            cache["/" + "/".join((account_id, *parts))] = Folder(self, account_id, parts, found, environ)
 
     def _lookup(self, account_id: str, parts: tuple[str, ...], environ: dict[str, Any]) -> Any:
         try:
             if not parts:
                 return Folder(self, account_id, parts, None, environ)
+            parent, name = parent_and_name(parts)
+            if self.pending is not None and (write := self.pending.get(account_id, parent, name)) is not None:
+                if environ.get("REQUEST_METHOD") in OVERLAID:
+                    if (shown := self._pending_shown(account_id, write, name)) is not None:
+                        return Document(self, account_id, parts, shown, environ)
+                else:
+                    self.wait_recorded(account_id, write, strict=True)
+            # A PUT's target is a document (or nothing): its name is asked for while the folder
+            # lookup runs, not after it (a folder there makes the PUT fail either way).
+            named = (
+                self._ahead.submit(self.backend.document_named, account_id, parent, name)
+                if environ.get("REQUEST_METHOD") == "PUT"
+                else None
+            )
             found = self.backend.folder_at(account_id, folder_path(parts))
             if found is not None:
                 return Folder(self, account_id, parts, found, environ)
-            parent, name = parent_and_name(parts)
-            doc = self.backend.document_named(account_id, parent, name)
-            if self.pending is not None:
-                doc = self._with_pending(account_id, parent, name, doc, environ)
+            doc = named.result() if named is not None else self.backend.document_named(account_id, parent, name)
         except BackendError as error:
             raise dav_error(error) from error
         return Document(self, account_id, parts, doc, environ) if doc else None
 
-    def _with_pending(
-        self, account_id: str, parent: str, name: str, doc: dict[str, Any] | None, environ: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The document at a path, a PUT answered before metadata shows it included: as it will be
-        for the methods that only describe it (`OVERLAID`), metadata's own record, waited for, for
-        the others. One query of this service's database when nothing is pending."""
+    def _pending_shown(self, account_id: str, write: dict[str, Any], name: str) -> dict[str, Any] | None:
+        """A pending write at the path, for the methods that only describe it (`OVERLAID`): the
+        document as it will be while metadata does not show it (one read of the document by its
+        id: no folder or name lookup); None, and the write forgotten, once metadata shows it (the
+        path is then looked up as any other)."""
         assert self.pending is not None
-        write = self.pending.get(account_id, parent, name)
-        if write is None:
-            return doc
-        if pending_writes.recorded(write, doc):
+        if pending_writes.recorded(write, self.backend.document(account_id, write["document_id"])):
             self.pending.drop(write)
-            return doc
-        if environ.get("REQUEST_METHOD") in OVERLAID:
-            if doc is not None and doc["document_id"] == write["document_id"]:
-                return pending_writes.shown(write, name)
-            # Recorded under another name (a name taken meanwhile), or not yet.
-            if not pending_writes.recorded(write, self.backend.document(account_id, write["document_id"])):
-                return pending_writes.shown(write, name)
-            self.pending.drop(write)
-        else:
-            self.wait_recorded(account_id, write, strict=True)
-        found: dict[str, Any] | None = self.backend.document_named(account_id, parent, name)
-        return found
+            return None
+        return pending_writes.shown(write, name)
 
     def wait_recorded(self, account_id: str, write: dict[str, Any], *, strict: bool) -> None:
         """Wait until metadata shows a pending write (at most `complete_wait_seconds`, asking less
@@ -211,7 +241,10 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
         environ.pop(CACHE, None)
 
     def custom_request_handler(self, environ: dict[str, Any], start_response: Any, default_handler: Any) -> Any:
-        # WsgiDAV's hook (#55): PROPFIND is answered streamed, a page at a time (service_layer/propfind.py).
+        # WsgiDAV's hook (#55), called for every request before its method's handler: the
+        # request's lock reads start afresh (adapters/stores.py); PROPFIND is answered streamed, a
+        # page at a time (service_layer/propfind.py).
+        begin_request()
         if environ.get("REQUEST_METHOD") == "PROPFIND":
             return propfind.handle(self, environ, start_response, default_handler)
         return default_handler(environ, start_response)
