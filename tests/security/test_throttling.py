@@ -4,78 +4,25 @@ per address by writing another address in X-Forwarded-For (issue 33, finding 1):
 proxy's header counts, and a share link's password has a limit per link too.
 
 The shared system runs with limits far above what the suites do (docstore_devplatform.e2e SYSTEM_ENV),
-so these tests start a gateway of their own with low limits, in front of region A's services and
-on a sessions database of its own, so its counters never touch the shared gateway's."""
+so these tests use a gateway of their own with low limits (`throttled_gateway`, conftest.py), in
+front of region A's services and on a sessions database of its own, so its counters never touch
+the shared gateway's."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from docstore_devplatform.e2e import PASSWORD, REGION_A, SYSTEM_ENV, System
+from docstore_devplatform.e2e import PASSWORD, System
 
-from .conftest import new_user
+from .conftest import LINK_TRIES_PER_ADDRESS, LINK_TRIES_PER_LINK, LOGIN_FAILURES, SIGN_UPS, TRUSTED_PROXY, new_user
 from .test_share_links import LINK_PASSWORD, _create, _owned_document
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-LOGIN_FAILURES = 2  # as low as still proves counting: each try costs an argon2 verification
-SIGN_UPS = 2  # each sign-up costs an argon2 hash and an account
-# The spoofing tests send from 127.0.0.1, the address uvicorn's default trusted: on main, a new
-# X-Forwarded-For each time was a new client. Other peers are other loopback addresses
-# (all of 127/8 is this machine), each with counters of its own.
-LINK_TRIES_PER_ADDRESS = 3
-LINK_TRIES_PER_LINK = 6
-TRUSTED_PROXY = "127.0.0.3"
-# The gateway's throttle settings (services/gateway/src/docstore_gateway/settings.py), low.
-# The address limit on logins stays high so that only the per-username one is tested.
-THROTTLE_ENV = {
-    "GATEWAY_LOGIN_LIMITS_PER_USERNAME": f"{LOGIN_FAILURES}/hour",
-    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
-    "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": f"{SIGN_UPS}/hour",
-    "GATEWAY_LINK_PASSWORD_LIMITS": f"{LINK_TRIES_PER_ADDRESS}/hour",
-    "GATEWAY_LINK_PASSWORD_LIMITS_PER_LINK": f"{LINK_TRIES_PER_LINK}/hour",
-    # A proxy of the tests' own: only its X-Forwarded-For is believed.
-    "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXY,
-    "GATEWAY_RATE_LIMIT_STORAGE": "memory://",  # counters of this process only
-}
-UPSTREAMS = ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify")
-
-
-@pytest.fixture(scope="module")
-def throttled_gateway(endpoints, test_data_dir: Path, system: System) -> Iterator[str]:
-    from docstore_devplatform import probes
-    from docstore_devplatform.services import ServiceProcesses
-    from docstore_events.topics import all_topics
-
-    database = f"throttle_{uuid.uuid4().hex[:8]}"
-    # Topics of its own: the gateway consumes account.sessions-revoked in the group "<prefix>gateway",
-    # and a second member of the shared gateway's group would take some of its events away.
-    prefix = f"{database}."
-    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
-    env = (
-        SYSTEM_ENV
-        | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}
-        | THROTTLE_ENV
-        | {
-            "GATEWAY_MONGODB_DATABASE": database,
-            "GATEWAY_KAFKA_TOPIC_PREFIX": prefix,
-        }
-    )
-    processes = ServiceProcesses(
-        endpoints, test_data_dir / "throttled-gateway", region=REGION_A, names=("gateway",), extra_env=env
-    )
-    try:
-        yield processes.start()["gateway"]
-    finally:
-        processes.stop()
 
 
 def retry_after(answer: httpx.Response) -> int:
@@ -85,7 +32,7 @@ def retry_after(answer: httpx.Response) -> int:
 
 
 async def test_wrong_passwords_for_one_username_are_throttled(system: System, throttled_gateway: str) -> None:
-    target, bystander = await asyncio.gather(new_user(system.gateway), new_user(system.gateway))
+    target, bystander = await new_user(system.gateway), await new_user(system.gateway)
     async with httpx.AsyncClient(base_url=throttled_gateway, timeout=40.0) as gateway:
         statuses = []
         for attempt in range(LOGIN_FAILURES + 3):
