@@ -4,12 +4,15 @@ docstore_devplatform.e2e starts for e2e too; what is here are the accounts and o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 
-from docstore_devplatform.e2e import FREE_CAP_BYTES, User, sign_up, upload
+from docstore_devplatform.e2e import FREE_CAP_BYTES, REGION_A, SYSTEM_ENV, User, sign_up, upload
 from docstore_devplatform.testing import eventually
 
 
@@ -134,3 +137,58 @@ async def new_user(gateway: str, plan: str = "free") -> User:
     """A fresh account signed up (and logged in) at `gateway`."""
     async with httpx.AsyncClient(base_url=gateway, timeout=40.0) as api:
         return await sign_up(api, plan)
+
+
+LOGIN_FAILURES = 2  # as low as still proves counting: each try costs an argon2 verification
+SIGN_UPS = 2  # each sign-up costs an argon2 hash and an account
+# The spoofing tests send from 127.0.0.1, the address uvicorn's default trusted: on main, a new
+# X-Forwarded-For each time was a new client. Other peers are other loopback addresses
+# (all of 127/8 is this machine), each with counters of its own.
+LINK_TRIES_PER_ADDRESS = 3
+LINK_TRIES_PER_LINK = 6
+TRUSTED_PROXY = "127.0.0.3"
+# The gateway's throttle settings (services/gateway/src/docstore_gateway/settings.py), low.
+# The address limit on logins stays high so that only the per-username one is tested.
+THROTTLE_ENV = {
+    "GATEWAY_LOGIN_LIMITS_PER_USERNAME": f"{LOGIN_FAILURES}/hour",
+    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
+    "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": f"{SIGN_UPS}/hour",
+    "GATEWAY_LINK_PASSWORD_LIMITS": f"{LINK_TRIES_PER_ADDRESS}/hour",
+    "GATEWAY_LINK_PASSWORD_LIMITS_PER_LINK": f"{LINK_TRIES_PER_LINK}/hour",
+    # A proxy of the tests' own: only its X-Forwarded-For is believed.
+    "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXY,
+    "GATEWAY_RATE_LIMIT_STORAGE": "memory://",  # counters of this process only
+}
+UPSTREAMS = ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify")
+
+
+@pytest.fixture(scope="session")
+def throttled_gateway(endpoints, test_data_dir: Path, system) -> Iterator[str]:
+    """A gateway process of its own with low limits (`THROTTLE_ENV`), in front of region A's
+    services: one for the session, shared by test_throttling and test_sessions_mfa (each test
+    counts on usernames, accounts and loopback addresses of its own)."""
+    from docstore_devplatform import probes
+    from docstore_devplatform.services import ServiceProcesses
+    from docstore_events.topics import all_topics
+
+    database = f"throttle_{uuid.uuid4().hex[:8]}"
+    # Topics of its own: the gateway consumes account.sessions-revoked in the group "<prefix>gateway",
+    # and a second member of the shared gateway's group would take some of its events away.
+    prefix = f"{database}."
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
+    env = (
+        SYSTEM_ENV
+        | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}
+        | THROTTLE_ENV
+        | {
+            "GATEWAY_MONGODB_DATABASE": database,
+            "GATEWAY_KAFKA_TOPIC_PREFIX": prefix,
+        }
+    )
+    processes = ServiceProcesses(
+        endpoints, test_data_dir / "throttled-gateway", region=REGION_A, names=("gateway",), extra_env=env
+    )
+    try:
+        yield processes.start()["gateway"]
+    finally:
+        processes.stop()

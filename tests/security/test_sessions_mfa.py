@@ -7,6 +7,9 @@
   is checked against the ticket's account only; a ticket whose account was changed is no ticket),
   and the second step is throttled like the password step;
 - no ticket and no code is written in any log line.
+
+The throttling test uses the security suite's throttled gateway (`throttled_gateway`, conftest.py),
+whose limit on a username's (or an account's second-step) failures is `LOGIN_FAILURES`.
 """
 
 from __future__ import annotations
@@ -14,25 +17,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 
-from docstore_devplatform.e2e import PASSWORD, REGION_A, SYSTEM_ENV, System, User
+from docstore_devplatform.e2e import PASSWORD, System, User
 from docstore_devplatform.testing import eventually
 
+from .conftest import LOGIN_FAILURES as WRONG_CODES
 from .conftest import new_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NEW_PASSWORD = "velvet harbour quartz 2291"
 SIGNED_OUT = "You were signed out: sign in again"
-UPSTREAMS = ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify")
-WRONG_CODES = 3
 
 
 async def log_in(api: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
@@ -136,36 +136,6 @@ async def test_an_mfa_ticket_works_once_and_for_its_own_account_only(api: httpx.
         text = await asyncio.to_thread(path.read_text, errors="replace")
         for secret in secrets:
             assert secret not in text, f"{path.name} holds a ticket or a code"
-
-
-@pytest.fixture(scope="module")
-def throttled_gateway(endpoints, test_data_dir: Path, system: System) -> Iterator[str]:
-    """A gateway of its own with a low limit on wrong codes (and its own sessions and topics)."""
-    from docstore_devplatform import probes
-    from docstore_devplatform.services import ServiceProcesses
-    from docstore_events.topics import all_topics
-
-    database = f"mfathrottle_{uuid.uuid4().hex[:8]}"
-    prefix = f"{database}."  # its own consumer group: the shared gateway keeps every revocation
-    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
-    env = (
-        SYSTEM_ENV
-        | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}
-        | {
-            "GATEWAY_LOGIN_LIMITS_PER_USERNAME": f"{WRONG_CODES}/hour",
-            "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
-            "GATEWAY_RATE_LIMIT_STORAGE": "memory://",
-            "GATEWAY_MONGODB_DATABASE": database,
-            "GATEWAY_KAFKA_TOPIC_PREFIX": prefix,
-        }
-    )
-    processes = ServiceProcesses(
-        endpoints, test_data_dir / "mfa-throttled-gateway", region=REGION_A, names=("gateway",), extra_env=env
-    )
-    try:
-        yield processes.start()["gateway"]
-    finally:
-        processes.stop()
 
 
 async def test_the_second_step_is_throttled_like_the_password_step(

@@ -4,77 +4,25 @@ per address by writing another address in X-Forwarded-For (issue 33, finding 1):
 proxy's header counts, and a share link's password has a limit per link too.
 
 The shared system runs with limits far above what the suites do (docstore_devplatform.e2e SYSTEM_ENV),
-so these tests start a gateway of their own with low limits, in front of region A's services and
-on a sessions database of its own, so its counters never touch the shared gateway's."""
+so these tests use a gateway of their own with low limits (`throttled_gateway`, conftest.py), in
+front of region A's services and on a sessions database of its own, so its counters never touch
+the shared gateway's."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from docstore_devplatform.e2e import PASSWORD, REGION_A, SYSTEM_ENV, System
+from docstore_devplatform.e2e import PASSWORD, System
 
-from .conftest import new_user
+from .conftest import LINK_TRIES_PER_ADDRESS, LINK_TRIES_PER_LINK, LOGIN_FAILURES, SIGN_UPS, TRUSTED_PROXY, new_user
 from .test_share_links import LINK_PASSWORD, _create, _owned_document
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-LOGIN_FAILURES = 2  # as low as still proves counting: each try costs an argon2 verification
-SIGN_UPS = 2  # each sign-up costs an argon2 hash and an account
-# The spoofing tests send from 127.0.0.1, the address uvicorn's default trusted: on main, a new
-# X-Forwarded-For each time was a new client. Other peers are other loopback addresses
-# (all of 127/8 is this machine), each with counters of its own.
-LINK_TRIES_PER_ADDRESS = 3
-LINK_TRIES_PER_LINK = 6
-TRUSTED_PROXY = "127.0.0.3"
-# The gateway's throttle settings (services/gateway/src/docstore_gateway/settings.py), low.
-# The address limit on logins stays high so that only the per-username one is tested.
-THROTTLE_ENV = {
-    "GATEWAY_LOGIN_LIMITS_PER_USERNAME": f"{LOGIN_FAILURES}/hour",
-    "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
-    "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": f"{SIGN_UPS}/hour",
-    "GATEWAY_LINK_PASSWORD_LIMITS": f"{LINK_TRIES_PER_ADDRESS}/hour",
-    "GATEWAY_LINK_PASSWORD_LIMITS_PER_LINK": f"{LINK_TRIES_PER_LINK}/hour",
-    # A proxy of the tests' own: only its X-Forwarded-For is believed.
-    "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXY,
-    "GATEWAY_RATE_LIMIT_STORAGE": "memory://",  # counters of this process only
-}
-UPSTREAMS = ("accounts", "metadata", "links", "upload", "quota", "indexer", "notify")
-
-
-@pytest.fixture(scope="module")
-def throttled_gateway(endpoints, test_data_dir: Path, system: System) -> Iterator[str]:
-    from docstore_devplatform import probes
-    from docstore_devplatform.services import ServiceProcesses
-    from docstore_events.topics import all_topics
-
-    database = f"throttle_{uuid.uuid4().hex[:8]}"
-    # Topics of its own: the gateway consumes account.sessions-revoked in the group "<prefix>gateway",
-    # and a second member of the shared gateway's group would take some of its events away.
-    prefix = f"{database}."
-    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
-    env = (
-        SYSTEM_ENV
-        | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}
-        | THROTTLE_ENV
-        | {
-            "GATEWAY_MONGODB_DATABASE": database,
-            "GATEWAY_KAFKA_TOPIC_PREFIX": prefix,
-        }
-    )
-    processes = ServiceProcesses(
-        endpoints, test_data_dir / "throttled-gateway", region=REGION_A, names=("gateway",), extra_env=env
-    )
-    try:
-        yield processes.start()["gateway"]
-    finally:
-        processes.stop()
 
 
 def retry_after(answer: httpx.Response) -> int:
@@ -129,16 +77,22 @@ async def test_a_sign_up_flood_from_one_address_is_throttled(throttled_gateway: 
         assert len(statuses) <= SIGN_UPS + 1, statuses
 
 
+async def test_a_refused_sign_up_counts_toward_the_address_limit_too(throttled_gateway: str) -> None:
+    """Every sign-up attempt counts, before its body is read: a malformed one too (accounts' 422).
+    So the next test can count attempts without paying an argon2 hash and an account for each."""
+    async with from_address("127.0.0.41", throttled_gateway) as gateway:
+        statuses = [(await gateway.post("/v1/accounts", json={})).status_code for _ in range(SIGN_UPS + 1)]
+    assert statuses == [422] * SIGN_UPS + [429], statuses
+
+
 async def test_the_shared_system_is_not_throttled_by_ordinary_test_traffic(system: System) -> None:
     """The suites sign up hundreds of accounts from 127.0.0.1: the shared gateway's limits must
-    sit above that, or unrelated tests would fail with 429 in a full run."""
+    sit above that, or unrelated tests would fail with 429 in a full run. Malformed attempts
+    (422, no account made) count as sign-ups do (the test above), and cost no argon2 hash."""
     async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as gateway:
         for _ in range(15):  # the gateway's default is 10 a minute per address
-            username = f"many-{uuid.uuid4().hex[:10]}"
-            answer = await gateway.post(
-                "/v1/accounts", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-            )
-            assert answer.status_code == 201, answer.text
+            answer = await gateway.post("/v1/accounts", json={})
+            assert answer.status_code == 422, answer.text
 
 
 def from_address(address: str, base_url: str) -> httpx.AsyncClient:

@@ -1,6 +1,10 @@
 """The WebDAV surface (issue 38): another account's paths, dot segments and encoded separators,
 an app password's scope, lock stealing, oversized and entity-laden XML bodies, and the service
-itself without the gateway's identity."""
+itself without the gateway's identity.
+
+The tests share two accounts and the owner's sync app password (module fixtures: a sign-up costs
+a few seconds of argon2, mail and events, and 16 tests each signed up two). Each test works on
+files of its own names, so none depends on what another left behind."""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import base64
 
 import httpx
 import pytest
+import pytest_asyncio
 
-from docstore_devplatform.e2e import User, sign_up
+from docstore_devplatform.e2e import User
 
+from .conftest import new_user
 from .support import raw_request
 
 LOCK_BODY = (
@@ -25,14 +31,23 @@ async def app_password(api: httpx.AsyncClient, user: User, scope: str) -> tuple[
     return user.username, made.json()["password"]
 
 
-@pytest.fixture
-async def two(api: httpx.AsyncClient) -> tuple[User, User]:
-    return await sign_up(api), await sign_up(api)
+@pytest_asyncio.fixture(scope="module")
+async def two(system) -> tuple[User, User]:
+    """An owner and another account, shared by the module's tests (each uses files of its own)."""
+    return await new_user(system.gateway), await new_user(system.gateway)
 
 
-async def test_another_accounts_files_are_not_found(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+@pytest_asyncio.fixture(scope="module")
+async def sync(system, two: tuple[User, User]) -> tuple[str, str]:
+    """The owner's `webdav-sync` app password, as (username, password)."""
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0) as api:
+        return await app_password(api, two[0], "webdav-sync")
+
+
+async def test_another_accounts_files_are_not_found(
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
+) -> None:
     owner, other = two
-    sync = await app_password(api, owner, "webdav-sync")
     put = await api.put(f"/remote.php/dav/files/{owner.username}/secret.txt", content=b"secret", auth=sync)
     assert put.status_code == 201, put.text
     intruder = await app_password(api, other, "webdav-sync")
@@ -65,10 +80,10 @@ async def test_another_accounts_files_are_not_found(api: httpx.AsyncClient, two:
     "tail", ["a/../b", "a/%2e%2e/b", "a%2fb", "a%5cb", "a//b", "%00", "a/./b"]
 )  # fmt: skip
 async def test_dot_segments_and_encoded_separators_are_refused(
-    system, api: httpx.AsyncClient, two: tuple[User, User], tail: str
+    system, two: tuple[User, User], sync: tuple[str, str], tail: str
 ) -> None:
     owner, _ = two
-    username, password = await app_password(api, owner, "webdav-sync")
+    username, password = sync
     basic = base64.b64encode(f"{username}:{password}".encode()).decode()
     # Byte for byte (httpx would normalise `..` away before sending).
     path = f"/remote.php/dav/files/{owner.username}/{tail}"
@@ -76,9 +91,10 @@ async def test_dot_segments_and_encoded_separators_are_refused(
     assert answer.status == 400, (tail, answer.status)
 
 
-async def test_read_only_scope_reads_and_writes_nothing(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+async def test_read_only_scope_reads_and_writes_nothing(
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
+) -> None:
     owner, _ = two
-    sync = await app_password(api, owner, "webdav-sync")
     read_only = await app_password(api, owner, "read-only")
     base = f"/remote.php/dav/files/{owner.username}"
     assert (await api.put(f"{base}/a.txt", content=b"a", auth=sync)).status_code == 201
@@ -150,9 +166,11 @@ async def test_a_lock_is_not_stolen(api: httpx.AsyncClient, two: tuple[User, Use
     ],
     ids=["billion-laughs", "external-entity"],
 )
-async def test_xml_entities_are_refused(api: httpx.AsyncClient, two: tuple[User, User], body: bytes) -> None:
+async def test_xml_entities_are_refused(
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str], body: bytes
+) -> None:
     owner, _ = two
-    auth = await app_password(api, owner, "webdav-sync")
+    auth = sync
     base = f"/remote.php/dav/files/{owner.username}/"
     for method in ("PROPFIND", "PROPPATCH", "LOCK"):
         answer = await api.request(method, base, auth=auth, content=body, headers={"Depth": "0"})
@@ -160,9 +178,11 @@ async def test_xml_entities_are_refused(api: httpx.AsyncClient, two: tuple[User,
         assert b"root:" not in answer.content
 
 
-async def test_oversized_xml_and_infinite_depth_are_refused(api: httpx.AsyncClient, two: tuple[User, User]) -> None:
+async def test_oversized_xml_and_infinite_depth_are_refused(
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
+) -> None:
     owner, _ = two
-    auth = await app_password(api, owner, "webdav-sync")
+    auth = sync
     base = f"/remote.php/dav/files/{owner.username}/"
     huge = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>' + b"<D:x/>" * 30_000 + b"</D:prop></D:propfind>"
     assert (await api.request("PROPFIND", base, auth=auth, content=huge, headers={"Depth": "0"})).status_code == 413
@@ -171,12 +191,12 @@ async def test_oversized_xml_and_infinite_depth_are_refused(api: httpx.AsyncClie
 
 
 async def test_malformed_propfind_bodies_are_refused_before_any_listing(
-    api: httpx.AsyncClient, two: tuple[User, User]
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
 ) -> None:
     """PROPFIND Depth 1 is answered streamed (service_layer/propfind.py): its body is still read,
     limited and checked whole before the status and the first member are sent."""
     owner, _ = two
-    auth = await app_password(api, owner, "webdav-sync")
+    auth = sync
     base = f"/remote.php/dav/files/{owner.username}/"
     assert (await api.put(base + "listed.txt", content=b"x", auth=auth)).status_code == 201
     bad = (
@@ -199,10 +219,9 @@ async def test_malformed_propfind_bodies_are_refused_before_any_listing(
 
 
 async def test_a_redirected_get_is_a_short_lived_url_for_that_version_only(
-    api: httpx.AsyncClient, two: tuple[User, User]
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
 ) -> None:
     owner, other = two
-    sync = await app_password(api, owner, "webdav-sync")
     url = f"/remote.php/dav/files/{owner.username}/signed.txt"
     assert (await api.put(url, content=b"version one", auth=sync)).status_code == 201
     rclone = {"User-Agent": "rclone/v1.60.1"}
