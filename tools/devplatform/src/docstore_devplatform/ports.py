@@ -7,7 +7,6 @@ local server or service uses, so a test platform can run beside the dev platform
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import threading
@@ -37,8 +36,6 @@ DEFAULT_PORTS: frozenset[int] = frozenset(
 # fmt: on
 
 _AUTO_RANGE = (20000, 32000)
-#: Auto ports come in blocks of this size; with pytest-xdist each worker draws from its own blocks.
-_BLOCK = 50
 _EPHEMERAL_LOW = 32768
 _lock = threading.Lock()
 _handed_out: set[int] = set()
@@ -60,39 +57,14 @@ def is_port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def _worker_slot(environ: dict[str, str] | None = None) -> tuple[int, int]:
-    """This process's share of the auto range: (its index, how many share it).
-
-    Under pytest-xdist (`scripts/test` runs the whole suite on two workers) every worker starts
-    servers of its own, and two processes drawing from one range can pick the same port between
-    one's check and its server's bind. Each worker therefore owns every `n`-th block of ports;
-    elsewhere (benches, the dev platform, a plain pytest run) one process owns them all.
-    """
-    environ = os.environ if environ is None else environ
-    worker = environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
-    if not worker.startswith("gw") or count < 2:
-        return 0, 1
-    return int(worker[2:]) % count, count
-
-
-def owns_port(port: int, slot: tuple[int, int]) -> bool:
-    """Whether a port belongs to the given worker slot. Blocks are counted modulo `GRPC_OFFSET`,
-    so a port and its SeaweedFS gRPC twin (port + `GRPC_OFFSET`) always have the same owner."""
-    index, count = slot
-    return ((port % GRPC_OFFSET) // _BLOCK) % count == index
-
-
 def free_ports(count: int, *, offset: int | None = None, rng: random.Random | None = None) -> list[int]:
     """Pick ``count`` distinct free loopback ports, never a :data:`DEFAULT_PORTS` one.
 
     With ``offset``, each picked port ``p`` also has ``p + offset`` free and unused
     by the others (for servers that open a second port at a fixed distance).
-    Ports handed out earlier in this process are not handed out again, and under pytest-xdist a
-    worker only picks ports of its own blocks (:func:`owns_port`).
+    Ports handed out earlier in this process are not handed out again.
     """
     rng = rng or random.Random()
-    slot = _worker_slot()
     low, high = _AUTO_RANGE
     if offset:
         high = min(high, _EPHEMERAL_LOW - offset)
@@ -104,7 +76,7 @@ def free_ports(count: int, *, offset: int | None = None, rng: random.Random | No
             port = rng.randrange(low, high)
             wanted = [port] if offset is None else [port, port + offset]
             taken = DEFAULT_PORTS | _handed_out
-            if not owns_port(port, slot) or any(p in taken for p in wanted) or not all(is_port_free(p) for p in wanted):
+            if any(p in taken for p in wanted) or not all(is_port_free(p) for p in wanted):
                 continue
             picked.append(port)
             _handed_out.update(wanted)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -178,11 +178,6 @@ async def publisher(isolated: dict[str, str]) -> AsyncIterator[EventPublisher]:
         await producer.stop()
 
 
-#: Under pytest-xdist (`--dist loadgroup`), the tests that use one of these session-wide systems
-#: run on one worker, so that a run starts each at most once: the whole system of both regions
-#: (tests/security and tests/e2e) and the browser tests' own.
-SHARED_SYSTEM_GROUPS = {"system": "system", "web_system": "browser"}
-
 #: A test that uses any of these (directly or through another fixture) needs servers.
 SERVER_FIXTURES = frozenset({"endpoints", "test_data_dir"})
 #: Folders whose tests start servers or a system of their own.
@@ -195,27 +190,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def xdist_group_of(fixturenames: Iterable[str], test_file: str) -> str:
-    """The pytest-xdist group a test runs in: the shared system it uses, else its file.
-
-    A file is the smallest unit, so module-scoped fixtures start once; the tests of a shared
-    system stay on one worker, which starts it once, while the other worker runs everything else.
-    """
-    names = set(fixturenames)
-    for fixture, group in SHARED_SYSTEM_GROUPS.items():
-        if fixture in names:
-            return group
-    return test_file
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `quick` every test that needs no server: none of `SERVER_FIXTURES` among its fixtures,
-    not marked `integration` or `e2e`, and not in a folder of system tests (`SYSTEM_FOLDERS`).
-    Give every test its `xdist_group` (`xdist_group_of`), used by `--dist loadgroup`."""
+    not marked `integration` or `e2e`, and not in a folder of system tests (`SYSTEM_FOLDERS`)."""
     for item in items:
-        test_file = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(xdist_group_of(getattr(item, "fixturenames", ()), test_file)))
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             continue
         if item.get_closest_marker("integration") or item.get_closest_marker("e2e"):

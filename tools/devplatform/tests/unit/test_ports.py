@@ -3,7 +3,6 @@ import socket
 
 import pytest
 
-from docstore_devplatform import ports
 from docstore_devplatform.launch import ServerPorts
 from docstore_devplatform.ports import (
     DEFAULT_PORTS,
@@ -69,23 +68,3 @@ def test_a_port_whose_connections_linger_in_time_wait_is_free():
     finally:
         plain.close()
     assert is_port_free(port)
-
-
-def test_xdist_workers_draw_ports_from_blocks_no_other_worker_owns(monkeypatch):
-    """Two workers of one run never pick the same port, nor each other's gRPC twins."""
-    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
-    picked = {}
-    for worker in ("gw0", "gw1"):
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
-        picked[worker] = set(ports.free_ports(40, rng=random.Random(7))) | {
-            p + ports.GRPC_OFFSET for p in ports.free_ports(10, offset=ports.GRPC_OFFSET, rng=random.Random(7))
-        }
-    assert not picked["gw0"] & picked["gw1"]
-    for index, worker in enumerate(("gw0", "gw1")):
-        assert all(ports.owns_port(p, (index, 2)) for p in picked[worker])
-
-
-def test_one_process_outside_xdist_owns_every_port():
-    assert ports._worker_slot({}) == (0, 1)
-    assert ports._worker_slot({"PYTEST_XDIST_WORKER": "gw3", "PYTEST_XDIST_WORKER_COUNT": "4"}) == (3, 4)
-    assert all(ports.owns_port(p, (0, 1)) for p in range(20000, 20200))
