@@ -89,7 +89,7 @@ class _QuietServer(ThreadingHTTPServer):
     Python 3.11 printing a traceback parses source (`ast`), and a parse in a second thread while
     pytest formats a failure in the main one can trip CPython's shared AST recursion counter
     ("AST constructor recursion depth mismatch", python/cpython#106905). One such traceback,
-    printed here, came just before that error ended a whole xdist worker (2026-11-26).
+    printed here, came just before that error ended a whole pytest-xdist worker (2026-11-26).
     """
 
     def handle_error(self, request: Any, client_address: Any) -> None:
