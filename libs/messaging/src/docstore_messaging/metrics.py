@@ -29,6 +29,8 @@ from typing import Any
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from docstore_messaging.tasks import stop_tasks
+
 log = structlog.get_logger(__name__)
 
 EVENTS_REGISTRY = CollectorRegistry(auto_describe=True)
@@ -179,10 +181,7 @@ class RuntimeMetrics:
 
     async def stop(self) -> None:
         """Stop sampling and drop this group's lag series (its partitions are no longer ours)."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
         for topic, partition in self._series:
             with contextlib.suppress(KeyError):
                 consumer_lag.remove(self.group, topic, partition)

@@ -33,6 +33,7 @@ from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
 from docstore_kit.http_transport import KEEPALIVE_SECONDS, lean_client
 from docstore_messaging.runtime import EventRuntime
+from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.unit_of_work import UnitOfWork
 
 # Long enough for a 30 s long-poll of the change feed and for joining a large multipart upload.
@@ -80,10 +81,7 @@ class Services:
 
     async def aclose(self) -> None:
         try:
-            if self._poll is not None:
-                self._poll.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._poll
+            await stop_tasks([self._poll])
             await self.events.stop()
             await self.upstreams.aclose()
             await self.webdav_client.aclose()

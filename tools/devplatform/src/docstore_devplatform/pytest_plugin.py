@@ -38,8 +38,9 @@ from docstore_devplatform import probes
 from docstore_devplatform.testing import EventPublisher, kafka_consumers_left_running, running_kafka_consumer_loops
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
 
-# The whole system (both regions) and its helpers' fixtures, registered once with this plugin.
-pytest_plugins = ["docstore_devplatform.e2e"]
+# The whole system (both regions) and its helpers' fixtures, registered once with this plugin; and
+# the watchdog that ends a hung run with its stacks (pytest-timeout's signal misses async hangs).
+pytest_plugins = ["docstore_devplatform.e2e", "docstore_devplatform.hang_watchdog"]
 
 REGION = "us-west-2"
 BUCKET = f"docstore-{REGION}"

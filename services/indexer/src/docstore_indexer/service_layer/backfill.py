@@ -23,6 +23,7 @@ from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.extraction import Extracted
 from docstore_indexer.service_layer.indexing import Indexing
 from docstore_indexer.service_layer.ports import Repos
+from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.tracing import loop_span
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
@@ -62,10 +63,7 @@ class BackfillWorker:
         self._task = asyncio.create_task(self.run(), name="indexer-backfill")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     async def claim(self) -> BackfillJob | None:
         """Take the lease of a running job nobody holds, if there is one."""

@@ -35,6 +35,7 @@ from docstore_indexer.domain.catalog import CatalogEntry
 from docstore_indexer.domain.extraction import Extracted
 from docstore_indexer.service_layer.indexing import Indexing, Prepared
 from docstore_indexer.service_layer.ports import Repos
+from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.tracing import continue_trace, link_to, loop_span
 
 log = structlog.get_logger(__name__)
@@ -136,10 +137,7 @@ class IndexingWorker:
         self._task = asyncio.create_task(self.run(), name="indexer-indexing")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     async def run(self) -> None:
         scan = True

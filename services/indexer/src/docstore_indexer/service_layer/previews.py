@@ -49,6 +49,7 @@ from docstore_indexer.domain.previews import (
     renderer_for,
     version_prefix,
 )
+from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.tracing import continue_trace, current_traceparent
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
@@ -471,11 +472,7 @@ class PreviewWorker:
         self._tasks.append(asyncio.create_task(self._poll(), name="indexer-preview-poll"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
 
     async def _poll(self) -> None:
@@ -573,10 +570,7 @@ class PreviewBackfill:
         self._task = asyncio.create_task(self.run(), name="indexer-preview-backfill")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     async def run(self) -> None:
         while True:
