@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from docstore_devplatform import probes
-from docstore_devplatform.e2e import TEST_SYSTEM_KAFKA_ENV
+from docstore_devplatform.e2e import TEST_PASSWORD_ENV, TEST_SYSTEM_KAFKA_ENV
 from docstore_events.topics import all_topics
 
 from .webdriver import Browser, browser_available
@@ -63,6 +63,7 @@ def system_env() -> dict[str, str]:
         "GATEWAY_LOGIN_LIMITS_PER_USERNAME": "10000/minute",
         "GATEWAY_PASSWORD_RESET_LIMITS_PER_ADDRESS": "100000/minute",
         **TEST_SYSTEM_KAFKA_ENV,
+        **TEST_PASSWORD_ENV,
     }
     env |= {f"{name.upper()}_MONGODB_DATABASE": f"browser_{name}" for name in SERVICES}
     return env

@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
 
     environment: str = "development"
     region: str = "us-west-2"
+    password_hash_cost: Literal["standard", "test-only-cheapest"] = "standard"
+    """How costly the argon2id hash of a new password is, where a service hashes passwords
+    (accounts, links). `test-only-cheapest` (argon2-cffi's `CHEAPEST` profile) is for test
+    platforms only and refused outside development."""
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -114,6 +118,8 @@ class ServiceSettings(BaseSettings):
         keys = parse_keys(self.internal_auth_keys)
         if self.internal_auth_key_id not in keys:
             raise ValueError(f"internal_auth_key_id: {self.internal_auth_key_id!r} is not in internal_auth_keys")
+        if self.environment != "development" and self.password_hash_cost != "standard":
+            raise ValueError(f"password_hash_cost {self.password_hash_cost!r}: refused outside development")
         if self.environment != "development":
             weak = [name for name in self.secret_fields if str(getattr(self, name)).lower() in PLACEHOLDER_SECRETS]
             if set(keys.values()) & set(parse_keys(DEV_KEYS).values()):

@@ -82,3 +82,16 @@ def test_outside_development_real_secrets_are_accepted() -> None:
 def test_the_signing_key_must_be_one_of_the_keys() -> None:
     with pytest.raises(ValidationError, match="'other' is not in internal_auth_keys"):
         DemoSettings(internal_auth_key_id="other")
+
+
+def test_the_test_password_hash_cost_is_refused_outside_development() -> None:
+    assert DemoSettings().password_hash_cost == "standard"
+    assert DemoSettings(password_hash_cost="test-only-cheapest").password_hash_cost == "test-only-cheapest"
+    with pytest.raises(ValidationError, match="password_hash_cost 'test-only-cheapest': refused outside development"):
+        DemoSettings(
+            environment="production",
+            signing_secret="a-real-one",
+            internal_auth_keys=STRONG_KEYS,
+            internal_auth_key_id="prod-1",
+            password_hash_cost="test-only-cheapest",
+        )

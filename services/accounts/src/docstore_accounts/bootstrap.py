@@ -21,7 +21,7 @@ from docstore_accounts.adapters.metadata_client import MetadataAccess
 from docstore_accounts.adapters.oidc import OidcFlows, OidcLinks, Provider
 from docstore_accounts.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_accounts.adapters.repositories import Repositories, ensure_indexes, repositories
-from docstore_accounts.domain.accounts import AccountNotFound
+from docstore_accounts.domain.accounts import AccountNotFound, use_password_hash_cost
 from docstore_accounts.domain.credentials import SecretBox, parse_keys
 from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_accounts.service_layer.accounts import Accounts
@@ -83,6 +83,7 @@ class Services:
 
 
 def bootstrap(settings: Settings) -> Services:
+    use_password_hash_cost(settings.password_hash_cost)
     runtime = ServiceRuntime(settings)
     db = runtime.db
     peers = settings.peers()

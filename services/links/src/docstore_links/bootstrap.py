@@ -16,6 +16,7 @@ from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_links.adapters.metadata import MetadataClient
 from docstore_links.adapters.repositories import Repositories, repositories
+from docstore_links.domain.rights import use_password_hash_cost
 from docstore_links.service_layer.links import Links, LinkSweeper
 from docstore_links.service_layer.revocations import Revocations
 from docstore_links.settings import Settings
@@ -45,6 +46,7 @@ class Services:
 
 
 def bootstrap(settings: Settings) -> Services:
+    use_password_hash_cost(settings.password_hash_cost)
     runtime = ServiceRuntime(settings)
     bound = repositories(runtime.db)
     uow = runtime.events.unit_of_work(bound)

@@ -49,6 +49,11 @@ from docstore_devplatform.tls import LocalTLS, local_tls
 #: process of the suite's system phases (a fifth to a third of their CPU). At 100 ms a consumer
 #: costs Tansu and itself a third as much (bench/broker_reads.py), for at most 50 ms more per hop.
 TEST_SYSTEM_KAFKA_ENV = {"KAFKA_FETCH_MAX_WAIT_MS": "100"}
+#: Passwords of every system the tests start are hashed with argon2-cffi's test profile: each
+#: sign-up and login cost accounts two argon2id runs of about 0.2 CPU-seconds each at the standard
+#: cost, and the suite signs up hundreds of accounts. The standard cost, and its refusal of the
+#: test profile outside development, are proven by the accounts and kit unit tests.
+TEST_PASSWORD_ENV = {"PASSWORD_HASH_COST": "test-only-cheapest"}
 # A tiny Free cap so a test can push an account over it with a few small files.
 FREE_CAP_BYTES = 1_000_000
 PASSWORD = "correct horse battery staple"
@@ -77,6 +82,7 @@ SYSTEM_ENV = {
     # default access token; tests of refreshing spend refresh cookies and never wait for expiry.
     "GATEWAY_ACCESS_TTL_SECONDS": "86400",
     **TEST_SYSTEM_KAFKA_ENV,
+    **TEST_PASSWORD_ENV,
 }
 ADMIN_USERNAME = "admin-e2e"
 """The operator dashboard's account of the e2e system: signed up when the system starts and made an

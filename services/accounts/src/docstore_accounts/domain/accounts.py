@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # zxcvbn ships no type information
 
@@ -28,7 +28,23 @@ SCORED_PREFIX = 72
 """zxcvbn's cost grows fast with length (it refuses more than 72 characters by default): a longer
 password is judged by its first 72 code points, which must be hard to guess on their own."""
 
-_hasher = PasswordHasher()
+PASSWORD_HASH_COSTS = ("standard", "test-only-cheapest")
+"""How costly a new password hash is. `standard`: argon2-cffi's defaults (RFC 9106's second
+recommended option: 64 MiB, 3 passes, 4 lanes; about 0.2 s of CPU per hash or check).
+`test-only-cheapest`: the library's own `argon2.profiles.CHEAPEST`, "only for testing", so the
+test platforms' thousands of sign-ups and logins cost milliseconds (the settings refuse it outside
+development). A hash records its own parameters, so a check works whatever cost made it."""
+
+
+def _hasher_for(cost: str) -> PasswordHasher:
+    if cost == "test-only-cheapest":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
+    if cost != "standard":
+        raise ValueError(f"unknown password hash cost {cost!r}: one of {', '.join(PASSWORD_HASH_COSTS)}")
+    return PasswordHasher()
+
+
+_hasher = _hasher_for("standard")
 
 
 class InvalidSignup(Invalid):
@@ -231,3 +247,11 @@ _DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
 
 def burn_verification(password: str) -> None:
     password_matches(_DUMMY_HASH, password)
+
+
+def use_password_hash_cost(cost: str) -> None:
+    """Hash new passwords, and burn dummy checks, at `cost` (one of `PASSWORD_HASH_COSTS`) from
+    now on; the composition root calls it once with the service's setting."""
+    global _hasher, _DUMMY_HASH
+    _hasher = _hasher_for(cost)
+    _DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
