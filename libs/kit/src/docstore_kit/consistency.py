@@ -41,6 +41,7 @@ from pymongo.errors import DuplicateKeyError
 
 from docstore_kit.auth import AdminAccountId, ServiceCaller
 from docstore_kit.errors import Unavailable
+from docstore_kit.http_transport import async_client
 from docstore_kit.settings import ServiceSettings
 from docstore_messaging.in_slices import find_in
 from docstore_messaging.unit_of_work import PROCESSED_COLLECTION
@@ -238,7 +239,7 @@ class ProcessedEvents:
     @classmethod
     def at(cls, consumer: str, base_url: str, auth: httpx.Auth) -> ProcessedEvents:
         """Asks the service `consumer` at `base_url`, signed with `auth`."""
-        return cls(consumer, httpx.AsyncClient(base_url=base_url, timeout=10.0, auth=auth))
+        return cls(consumer, async_client(base_url=base_url, timeout=10.0, auth=auth))
 
     async def processed(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(event_ids))

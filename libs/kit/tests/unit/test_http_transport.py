@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -361,3 +362,22 @@ async def test_a_redirect_is_the_answer_not_followed() -> None:
         got = await client.call("GET", "/here")
         assert got.status == 302 and ("location", "/elsewhere") in got.headers
         assert srv.requests == [b"GET /here HTTP/1.1"]
+
+
+def test_clients_share_one_ssl_context_per_trust_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    from docstore_kit.http_transport import async_client, shared_ssl_context, sync_client
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    first = shared_ssl_context()
+    assert shared_ssl_context() is first
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # another trust setting: a context of its own
+    assert shared_ssl_context() is not first
+    monkeypatch.delenv("SSL_CERT_FILE")
+    own = ssl.create_default_context()
+    with sync_client(verify=own) as told, sync_client() as untold:
+        assert told._transport._pool._ssl_context is own  # type: ignore[attr-defined]
+        assert untold._transport._pool._ssl_context is first  # type: ignore[attr-defined]
+    assert isinstance(async_client(), httpx.AsyncClient)

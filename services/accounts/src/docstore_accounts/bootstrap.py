@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_accounts.adapters.account_mail import NotifyMailer
@@ -35,6 +34,7 @@ from docstore_events.credentials import AccountEmailVerified
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
+from docstore_kit.http_transport import async_client
 from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
 
 OIDC_CALLBACK_PATH = "/v1/sessions/oidc/callback"
@@ -94,7 +94,7 @@ def bootstrap(settings: Settings) -> Services:
     account_security = account_security_on(settings, runtime)
     auth = InternalAuth.from_settings(settings)
     metadata = MetadataAccess(
-        httpx.AsyncClient(base_url=settings.metadata_url, timeout=10.0, auth=auth.client_auth("metadata"))
+        async_client(base_url=settings.metadata_url, timeout=10.0, auth=auth.client_auth("metadata"))
     )
     accounts = Accounts(
         uow,
@@ -112,7 +112,7 @@ def bootstrap(settings: Settings) -> Services:
             settings.oidc_client_id,
             settings.oidc_client_secret,
             f"{settings.gateway_url.rstrip('/')}{OIDC_CALLBACK_PATH}",
-            httpx.AsyncClient(timeout=10.0),
+            async_client(timeout=10.0),
         )
 
         async def holder_elsewhere(address: str) -> str | None:
@@ -177,14 +177,14 @@ def account_security_on(settings: Settings, runtime: ServiceRuntime) -> AccountS
     return AccountSecurity(
         runtime.events.unit_of_work(bound),
         bound,
-        NotifyMailer(httpx.AsyncClient(base_url=settings.notify_url, timeout=10.0, auth=auth.client_auth("notify"))),
+        NotifyMailer(async_client(base_url=settings.notify_url, timeout=10.0, auth=auth.client_auth("notify"))),
         SecretBox(parse_keys(settings.secrets_keys)),
         gateway_url=settings.gateway_url,
         verification_mails_per_hour=settings.verification_mails_per_hour,
         reset_mails_per_hour=settings.reset_mails_per_hour,
         peers=settings.peers(),
         replication_secret=settings.replication_secret,
-        peer_http=httpx.AsyncClient(timeout=settings.replication_timeout_seconds),
+        peer_http=async_client(timeout=settings.replication_timeout_seconds),
         report_to=settings.security_contact,
     )
 

@@ -31,7 +31,7 @@ from docstore_gateway.service_layer.webdav import WebdavCallers
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
-from docstore_kit.http_transport import KEEPALIVE_SECONDS, lean_client
+from docstore_kit.http_transport import KEEPALIVE_SECONDS, async_client, lean_client
 from docstore_messaging.runtime import EventRuntime
 from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.unit_of_work import UnitOfWork
@@ -194,7 +194,7 @@ def bootstrap(
             app_passwords=app_passwords,
             revocation_list=revocation_list,
         ),
-        webdav_client=httpx.AsyncClient(
+        webdav_client=async_client(
             base_url=settings.webdav_url,
             timeout=httpx.Timeout(None, connect=5.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),

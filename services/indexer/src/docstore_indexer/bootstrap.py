@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.adapters.object_store import ObjectStore
@@ -36,6 +34,7 @@ from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
+from docstore_kit.http_transport import async_client
 from docstore_kit.s3 import make_s3_client
 from docstore_messaging.tracing import propagate_to_request
 from docstore_messaging.unit_of_work import UnitOfWork
@@ -154,7 +153,7 @@ def bootstrap(
     )
     plans.on_due = indexing_worker.enqueue_entry
     accounts = AccountPlans(
-        httpx.AsyncClient(
+        async_client(
             base_url=settings.accounts_url,
             timeout=2.0,
             auth=InternalAuth.from_settings(settings).client_auth("accounts"),

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from docstore_events import ShareLinkExpiryNeared
 from docstore_events.base import Event
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
+from docstore_kit.http_transport import async_client
 from docstore_links.adapters.metadata import MetadataClient
 from docstore_links.adapters.repositories import Repositories, repositories
 from docstore_links.domain.rights import use_password_hash_cost
@@ -53,7 +52,7 @@ def bootstrap(settings: Settings) -> Services:
     reads = bound(None)
     auth = InternalAuth.from_settings(settings)
     metadata = MetadataClient(
-        httpx.AsyncClient(base_url=settings.metadata_url, timeout=10.0, auth=auth.client_auth("metadata"))
+        async_client(base_url=settings.metadata_url, timeout=10.0, auth=auth.client_auth("metadata"))
     )
     links = Links(uow, reads, metadata, signed_url_seconds=settings.link_download_url_seconds)
     return Services(

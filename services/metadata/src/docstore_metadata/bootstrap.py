@@ -16,8 +16,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
-
 from docstore_events import (
     FileDeleted,
     FileModified,
@@ -29,6 +27,7 @@ from docstore_events.notifications import FileFollowed, FileUnfollowed
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, OutboxRowsCheck, ProcessedEvents, RepairBudget
+from docstore_kit.http_transport import async_client
 from docstore_kit.s3 import make_s3_client
 from docstore_messaging.unit_of_work import MongoUnitOfWork
 from docstore_metadata.adapters.accounts_client import AccountsClient
@@ -95,7 +94,7 @@ async def bootstrap(settings: Settings, *, listing: Listing | None = None) -> Se
     listing = listing or await choose_listing(settings.listing_strategy, db)
     auth = InternalAuth.from_settings(settings)
     accounts = AccountsClient(
-        httpx.AsyncClient(base_url=settings.accounts_url, timeout=10.0, auth=auth.client_auth("accounts"))
+        async_client(base_url=settings.accounts_url, timeout=10.0, auth=auth.client_auth("accounts"))
     )
     bound = repositories(db, listing, accounts)
     uow = runtime.events.unit_of_work(bound)
@@ -176,7 +175,7 @@ def consistency_on(settings: Settings, runtime: ServiceRuntime) -> ConsistencyCh
     """The recorded-versions check (asks the indexer which `file.version-recorded` it applied) and
     the outbox check (asks quota and notify which of metadata's other events they applied)."""
     auth = InternalAuth.from_settings(settings)
-    indexer = httpx.AsyncClient(base_url=settings.indexer_url, timeout=10.0, auth=auth.client_auth("indexer"))
+    indexer = async_client(base_url=settings.indexer_url, timeout=10.0, auth=auth.client_auth("indexer"))
     check = RecordedVersionsCheck(
         RecordedVersions(runtime.db, topic_prefix=settings.kafka_topic_prefix),
         runtime.events.outbox,

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
-
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
+from docstore_kit.http_transport import async_client
 from docstore_messaging.unit_of_work import UnitOfWork
 from docstore_notify.adapters.accounts_addresses import AccountsAddresses
 from docstore_notify.adapters.repositories import Repositories, bound_to, ensure_indexes
@@ -74,7 +73,7 @@ def bootstrap(
     reads = repositories(None)
     links = UnsubscribeLinks(secret=settings.unsubscribe_secret, base_url=settings.gateway_url)
     metadata = AccountsAddresses(
-        httpx.AsyncClient(
+        async_client(
             base_url=settings.accounts_url,
             timeout=5.0,
             auth=InternalAuth.from_settings(settings).client_auth("accounts"),

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from docstore_events.notifications import QuotaWarningReached
 from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_kit.account_plans import AccountPlans
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
+from docstore_kit.http_transport import async_client
 from docstore_kit.s3 import make_s3_client
 from docstore_messaging.dead_letters import DeadLetters
 from docstore_messaging.tracing import propagate_to_request
@@ -61,7 +60,7 @@ def bootstrap(settings: Settings, *, s3: Any = None) -> Services:
     caps, consumer = settings.caps(), settings.service
     ledger = Ledger(uow, caps, settings.counting_rule(), tuple(settings.warning_percents), consumer=consumer)
     plans = AccountPlans(
-        httpx.AsyncClient(
+        async_client(
             base_url=settings.accounts_url,
             timeout=2.0,
             auth=InternalAuth.from_settings(settings).client_auth("accounts"),

@@ -11,6 +11,7 @@ import httpx
 from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, RepairBudget
+from docstore_kit.http_transport import async_client
 from docstore_kit.s3 import make_s3_client
 from docstore_messaging.tracing import propagate_to_request
 from docstore_messaging.unit_of_work import UnitOfWork
@@ -133,7 +134,7 @@ def bootstrap(
     internal_auth = InternalAuth.from_settings(settings)  # signs upload's calls to the other services
 
     def http(base_url: str, audience: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
+        client = async_client(
             base_url=base_url,
             timeout=5.0,
             auth=internal_auth.client_auth(audience),

@@ -14,6 +14,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from docstore_kit.auth import InternalAuth
+from docstore_kit.http_transport import sync_client
 from docstore_webdav.adapters.backend import Backend
 from docstore_webdav.adapters.stores import (
     FileFacts,
@@ -56,7 +57,7 @@ def bootstrap(settings: Settings) -> Services:
         max_connections=settings.upload_threads * 2, max_keepalive_connections=settings.upload_threads
     )
     clients = {
-        name: httpx.Client(base_url=url, timeout=SERVICE_TIMEOUT, limits=limits)
+        name: sync_client(base_url=url, timeout=SERVICE_TIMEOUT, limits=limits)
         for name, url in (
             ("metadata", settings.metadata_url),
             ("upload", settings.upload_url),
@@ -64,7 +65,7 @@ def bootstrap(settings: Settings) -> Services:
             ("accounts", settings.accounts_url),
         )
     }
-    backend = Backend(auth, clients, httpx.Client(timeout=S3_TIMEOUT, limits=limits))
+    backend = Backend(auth, clients, sync_client(timeout=S3_TIMEOUT, limits=limits))
     mongo = sync_mongo(settings)
     db = mongo[settings.mongodb_database]
     facts = FileFacts(db)

@@ -378,6 +378,8 @@ def _moto_mail(endpoint: str) -> SentMail:
     too, but moto keeps every `SESQuota` it builds, so its polls would grow the dump."""
     import boto3
 
+    from docstore_devplatform import probes
+
     regions = sorted({REGION_A, REGION_B, os.environ.get("AWS_DEFAULT_REGION", REGION_A)})
     clients = [boto3.client("ses", region_name=region, endpoint_url=endpoint) for region in regions]
 
@@ -385,7 +387,7 @@ def _moto_mail(endpoint: str) -> SentMail:
         return sum(c.get_send_statistics()["SendDataPoints"][0]["DeliveryAttempts"] for c in clients)
 
     def dump() -> dict:
-        return httpx.get(f"{endpoint}/moto-api/data.json", timeout=20).json().get("ses", {})
+        return httpx.get(f"{endpoint}/moto-api/data.json", timeout=20, verify=probes.verify_tls()).json().get("ses", {})
 
     return SentMail(count, dump)
 

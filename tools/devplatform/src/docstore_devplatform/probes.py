@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
+import os
+import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -222,9 +225,23 @@ def check_s3_object_io(s3: BaseClient, bucket: str) -> None:
 # --- HTTP --------------------------------------------------------------------
 
 
+def verify_tls() -> ssl.SSLContext:
+    """What httpx verifies TLS with by default (`SSL_CERT_FILE`, `SSL_CERT_DIR` or certifi's
+    bundle), built once per process and setting: httpx builds it anew for every client, about
+    20 ms of CPU, which every poll of a readiness check paid (as
+    `docstore_kit.http_transport.shared_ssl_context` does for the services, which this package
+    does not depend on)."""
+    return _verify_tls(os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _verify_tls(cert_file: str, cert_dir: str) -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
 def check_http_ok(url: str, *, expect_json: dict | None = None, headers: dict | None = None) -> None:
     """GET ``url``: require status 200 and, if given, that the JSON body contains ``expect_json``."""
-    response = httpx.get(url, timeout=2.0, headers=headers)
+    response = httpx.get(url, timeout=2.0, headers=headers, verify=verify_tls())
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} -> {response.status_code}")
     if expect_json is not None:

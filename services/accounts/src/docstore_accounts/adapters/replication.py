@@ -35,6 +35,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from docstore_accounts.domain.accounts import UsernameTaken
+from docstore_kit.http_transport import async_client
 from docstore_messaging.faults import crashpoint
 from docstore_messaging.tracing import propagate_to_request
 
@@ -155,7 +156,7 @@ class ReplicationRelay:
 
     def _client(self, target: str) -> httpx.AsyncClient:
         if target not in self.clients:
-            self.clients[target] = httpx.AsyncClient(
+            self.clients[target] = async_client(
                 base_url=self.queue.peers[target],
                 timeout=self.timeout,
                 headers={SECRET_HEADER: self.secret},

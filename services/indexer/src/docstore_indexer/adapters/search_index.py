@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from docstore_indexer.domain.snippets import HighlightMarks, safe_snippet
-from docstore_kit.http_transport import call, lean_client
+from docstore_kit.http_transport import async_client, call, lean_client
 
 
 def collection_schema(name: str) -> dict[str, Any]:
@@ -132,7 +132,7 @@ class SearchIndex:
         http_transport`: its `call` goes through aiohttp, about a quarter of httpx's CPU per
         query); imports and other writes stay on httpx. `close` closes both."""
         headers = {"X-TYPESENSE-API-KEY": api_key}
-        http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout)
+        http = async_client(base_url=url, headers=headers, timeout=timeout)
         search_http = lean_client(base_url=url, headers=headers, timeout=timeout)
         return cls(http, collection, search_http=search_http)
 
