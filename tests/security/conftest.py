@@ -12,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from docstore_devplatform import probes
 from docstore_devplatform.e2e import FREE_CAP_BYTES, REGION_A, SYSTEM_ENV, User, sign_up, upload
 from docstore_devplatform.testing import eventually
 
@@ -72,7 +73,7 @@ async def make_victim(gateway: str) -> Victim:
             },
         )
         assert grant.status_code == 201, grant.text
-        async with httpx.AsyncClient() as s3:
+        async with httpx.AsyncClient(verify=probes.verify_tls()) as s3:
             form = grant.json()["form"]
             assert (
                 await s3.post(form["url"], data=form["fields"], files={"file": (name, b"second!", "text/plain")})
