@@ -26,7 +26,7 @@ password), as a client's would. Then, one at a time:
           each, one at a time, p50 / p99; against the same listing through DocStore's JSON API (GET
           /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
           webdav service itself makes to metadata). The documents are made quickly and without
-          bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 100 a
+          bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 50 a
           request, one at a time) is asked for documents with its sha256, which
           upload's dedupe makes server-side (each a new document over the bytes the account
           already stores; any not deduplicated is sent as its presigned PUT and completed).
@@ -573,13 +573,35 @@ def small_files(
 
 
 def make_documents(
-    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 1
+    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 1, size: int = 50
 ) -> float:
     """`count` documents named doc-NNNNNN.txt in `folder`, through the batch route with the sha256
-    of bytes the account already stores (upload's dedupe makes each server-side), `workers`
-    batches at a time. Seconds taken."""
+    of bytes the account already stores (upload's dedupe makes each server-side), `size` a batch
+    (50: a batch of 100 took metadata past upload's timeout under load), `workers` batches at a
+    time. Seconds taken."""
     sha = hashlib.sha256(payload).hexdigest()
     started = time.perf_counter()
+
+    def ask(route: str, body: dict[str, Any], what: str) -> httpx.Response:
+        """POST `route`; a loaded machine's 503 (metadata or quota slow to answer) or a timeout is
+        waited out (its Retry-After, growing to 10 s) for up to 10 minutes, not fatal."""
+        deadline, wait = time.monotonic() + 600, 1.0
+        while True:
+            try:
+                answer = api.post(route, headers=auth, json=body)
+            except httpx.TransportError as error:
+                if time.monotonic() > deadline:
+                    raise
+                say(f"    {what}: {type(error).__name__}, again in {wait:.0f} s")
+            else:
+                if answer.status_code != 503 or time.monotonic() > deadline:
+                    if answer.is_error:
+                        raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
+                    return answer
+                say(f"    {what}: 503 {answer.text[:120]}, again in {wait:.0f} s")
+                wait = max(wait, float(answer.headers.get("retry-after", "1")))
+            time.sleep(wait)
+            wait = min(wait * 2, 10.0)
 
     def batch(first: int, s3: httpx.Client) -> None:
         items = [
@@ -591,17 +613,10 @@ def make_documents(
                 "sha256": sha,
                 "put": True,
             }
-            for n in range(first, min(first + 100, count))
+            for n in range(first, min(first + size, count))
         ]
         asked = time.perf_counter()
-        for _ in range(10):  # a loaded machine's 503 (Retry-After) is waited out, not fatal
-            granted = api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
-            if granted.status_code != 503:
-                break
-            say(f"    batch at {first}: 503 {granted.text[:200]}")
-            time.sleep(float(granted.headers.get("retry-after", "1")))
-        if granted.is_error:
-            raise RuntimeError(f"batch at {first}: {granted.status_code} {granted.text[:500]}")
+        granted = ask("/v1/uploads/batch", {"uploads": items}, f"batch at {first}")
         if first % 1000 == 0:
             say(f"    {first} of {count} made, this batch's grant {time.perf_counter() - asked:.2f} s")
         grants = [r["grant"] for r in granted.json()["results"]]
@@ -610,13 +625,10 @@ def make_documents(
         for g in sent:
             s3.put(g["put"]["url"], content=payload, headers=g["put"]["headers"]).raise_for_status()
         if sent:
-            done = api.post(
-                "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in sent]}
-            )
-            done.raise_for_status()
+            ask("/v1/uploads/batch/complete", {"upload_ids": [g["upload_id"] for g in sent]}, f"completion at {first}")
 
     with httpx.Client(timeout=120) as s3, ThreadPoolExecutor(max_workers=workers) as pool:
-        for made in [pool.submit(batch, first, s3) for first in range(0, count, 100)]:
+        for made in [pool.submit(batch, first, s3) for first in range(0, count, size)]:
             made.result()
     return time.perf_counter() - started
 
