@@ -664,8 +664,81 @@ def members(multistatus: bytes) -> int:
     return sum(1 for element in ElementTree.fromstring(multistatus).iter("{DAV:}response")) - 1
 
 
+SWITCHED = ("webdav", "metadata")
+"""The services `--against` restarts from the other checkout (PROPFIND's path: webdav, and the
+metadata listing it reads)."""
+CPU_OF = ("gateway", "webdav", "metadata")
+
+
+def use_tree(system: Any, tree: Path | None) -> dict[str, int]:
+    """Restart webdav and metadata from `tree`'s sources (its `services/<name>/src` first on
+    PYTHONPATH; None: this checkout's, as installed); the pids of the services whose CPU is read."""
+    for name in SWITCHED:
+        proc = system.process(name)
+        env = dict(proc.env or os.environ)
+        env.pop("PYTHONPATH", None)
+        if tree is not None:
+            env["PYTHONPATH"] = os.pathsep.join(str(tree / "services" / n / "src") for n in SWITCHED)
+        proc.env = env
+        system.restart(name)
+    return {name: pid for name, pid in system.pids().items() if name in CPU_OF}
+
+
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def measure(
+    api: httpx.Client,
+    auth: dict[str, str],
+    dav: httpx.Client,
+    url: str,
+    folder: str,
+    count: int,
+    repeats: int,
+    pids: dict[str, int],
+) -> dict[str, Any]:
+    """`repeats` rounds of the JSON listing then the PROPFIND, one at a time: the times (ms) and
+    each service's CPU (ms) of every request."""
+    out: dict[str, Any] = {"listing": [], "dav": [], "cpu_listing": [], "cpu_dav": [], "members": set()}
+    out["members"].add(members(propfind(dav, url)))  # a warm-up, not counted
+    listed(api, auth, folder)
+    with Watch({n: p for n, p in pids.items() if n in WATCHED}) as watch:
+        for _ in range(repeats):
+            cpu, started = cpu_now(pids), time.perf_counter()
+            assert listed(api, auth, folder) == count
+            out["listing"].append((time.perf_counter() - started) * 1000)
+            after = cpu_now(pids)
+            out["cpu_listing"].append({n: (after[n] - cpu[n]) * 1000 for n in pids})
+            cpu, started = after, time.perf_counter()
+            answer = propfind(dav, url)
+            out["dav"].append((time.perf_counter() - started) * 1000)
+            after = cpu_now(pids)
+            out["cpu_dav"].append({n: (after[n] - cpu[n]) * 1000 for n in pids})
+            out["members"].add(members(answer))
+    out["watch"] = watch
+    return out
+
+
+def summary(label: str, got: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    dav_times, listing = got["dav"], got["listing"]
+    figures = {
+        f"{prefix}propfind_{label}_p50_ms": round(percentile(dav_times, 50), 1),
+        f"{prefix}propfind_{label}_p99_ms": round(percentile(dav_times, 99), 1),
+        f"{prefix}json_listing_{label}_p50_ms": round(percentile(listing, 50), 1),
+        f"{prefix}json_listing_{label}_p99_ms": round(percentile(listing, 99), 1),
+        f"{prefix}ratio_propfind_{label}_p50": round(percentile(dav_times, 50) / percentile(listing, 50), 2),
+    }
+    for name in CPU_OF:
+        for what, key in (("propfind", "cpu_dav"), ("json_listing", "cpu_listing")):
+            spent = [c[name] for c in got[key] if name in c]
+            if spent:
+                figures[f"{prefix}{what}_{label}_{name}_cpu_ms_p50"] = round(statistics.median(spent), 1)
+    return figures
+
+
 def folders(
-    api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, pids: dict[str, int], args: Any
+    api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, system: Any, args: Any
 ) -> dict[str, float]:
     payload = b"one document's bytes, stored once\n"
     figures: dict[str, float] = {}
@@ -679,49 +752,49 @@ def folders(
         if time.monotonic() > deadline:
             raise RuntimeError("the seed document never showed")
         time.sleep(0.1)
+    made_s: dict[str, float] = {}
     for label, folder, count in (("few", "/propfind-few", args.few_docs), ("many", "/propfind-many", args.folder_docs)):
-        made = make_documents(api, auth, folder, count, payload)
+        made_s[label] = make_documents(api, auth, folder, count, payload)
         deadline = time.monotonic() + 600
         while (seen := listed(api, auth, folder)) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{folder}: {seen} of {count} documents listed after 10 minutes")
             time.sleep(0.5)
-        say(f"  {folder}: {count} documents made in {made:.1f} s (batches, deduplicated)")
-        url = f"{base}{folder.lstrip('/')}/"
-        listing: list[float] = []
-        dav_times: list[float] = []
-        listed_members = {members(propfind(dav, url))}  # a warm-up, not counted
-        with Watch(pids) as watch:
-            for _ in range(args.repeats):
-                started = time.perf_counter()
-                assert listed(api, auth, folder) == count
-                listing.append((time.perf_counter() - started) * 1000)
-                started = time.perf_counter()
-                answer = propfind(dav, url)
-                dav_times.append((time.perf_counter() - started) * 1000)
-                listed_members.add(members(answer))
-        if listed_members != {count}:
-            raise RuntimeError(f"PROPFIND listed {listed_members} members of {folder}, not {count}")
-        figures |= {
-            f"propfind_{label}_documents": count,
-            f"propfind_{label}_p50_ms": round(percentile(dav_times, 50), 1),
-            f"propfind_{label}_p99_ms": round(percentile(dav_times, 99), 1),
-            f"json_listing_{label}_p50_ms": round(percentile(listing, 50), 1),
-            f"json_listing_{label}_p99_ms": round(percentile(listing, 99), 1),
-            f"ratio_propfind_{label}_p50": round(percentile(dav_times, 50) / percentile(listing, 50), 2),
-            f"propfind_{label}_make_s": round(made, 1),
-        }
-        figures |= {
-            k: v
-            for k, v in watch.figures(f"propfind_{label}").items()
-            if k.endswith(("_rss_growth_mib", "_rss_peak_mib"))
-        }
-        say(
-            f"  PROPFIND Depth 1, {count} documents: p50 {percentile(dav_times, 50):.1f} / p99 "
-            f"{percentile(dav_times, 99):.1f} ms; JSON listing p50 {percentile(listing, 50):.1f} / p99 "
-            f"{percentile(listing, 99):.1f} ms; {watch.line()}"
-        )
-    figures["propfind_repeats"] = args.repeats
+        say(f"  {folder}: {count} documents made in {made_s[label]:.1f} s (batches, deduplicated)")
+    # Without --against: this checkout, once. With it: the other checkout's webdav and metadata,
+    # then this one's, `--rounds` times, on the same documents (the same run's conditions).
+    trees: list[tuple[str, Path | None]] = [("", None)]
+    if args.against:
+        trees = [("against_", Path(args.against).resolve()), ("", None)] * args.rounds
+    got: dict[tuple[str, str], dict[str, Any]] = {}
+    for prefix, tree in trees:
+        pids = use_tree(system, tree) if args.against else {n: p for n, p in system.pids().items() if n in CPU_OF}
+        for label, folder, count in (
+            ("few", "/propfind-few", args.few_docs),
+            ("many", "/propfind-many", args.folder_docs),
+        ):
+            url = f"{base}{folder.lstrip('/')}/"
+            one = measure(api, auth, dav, url, folder, count, args.repeats, pids)
+            if one["members"] != {count}:
+                raise RuntimeError(f"PROPFIND listed {one['members']} members of {folder}, not {count}")
+            say(
+                f"  {prefix or 'this '}tree, {count} documents: PROPFIND p50 {percentile(one['dav'], 50):.1f} / "
+                f"p99 {percentile(one['dav'], 99):.1f} ms, JSON listing p50 {percentile(one['listing'], 50):.1f} / "
+                f"p99 {percentile(one['listing'], 99):.1f} ms; {one['watch'].line()}; load {os.getloadavg()[0]:.1f}"
+            )
+            kept = got.setdefault((prefix, label), {"dav": [], "listing": [], "cpu_dav": [], "cpu_listing": []})
+            for key in ("dav", "listing", "cpu_dav", "cpu_listing"):
+                kept[key] += one[key]
+            figures |= {
+                f"{prefix}{k}": v
+                for k, v in one["watch"].figures(f"propfind_{label}").items()
+                if k.endswith(("_rss_growth_mib", "_rss_peak_mib"))
+            }
+    for (prefix, label), kept in got.items():
+        figures |= summary(label, kept, prefix)
+    for label, count in (("few", args.few_docs), ("many", args.folder_docs)):
+        figures |= {f"propfind_{label}_documents": count, f"propfind_{label}_make_s": round(made_s[label], 1)}
+    figures["propfind_repeats"] = args.repeats * (args.rounds if args.against else 1)
     return figures
 
 
@@ -734,6 +807,12 @@ def main() -> None:
     parser.add_argument("--folder-docs", type=int, default=10_000, help="documents in the large folder (0: skip)")
     parser.add_argument("--few-docs", type=int, default=100, help="documents in the small folder")
     parser.add_argument("--repeats", type=int, default=20, help="PROPFINDs (and JSON listings) per folder")
+    parser.add_argument(
+        "--against",
+        help="another checkout (e.g. a worktree of main): PROPFIND is also measured with its webdav and metadata "
+        "(restarted from its sources), alternating with this one's on the same documents",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --against: rounds of each checkout")
     parser.add_argument(
         "--no-proof", action="store_true", help="skip the rclone sync proof (--small files and 3 x 50 MiB up and down)"
     )
@@ -795,7 +874,7 @@ def main() -> None:
                         )
                     if args.folder_docs:
                         say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")
-                        figures |= folders(api, auth, dav, base, pids, args)
+                        figures |= folders(api, auth, dav, base, system, args)
         finally:
             system.stop()
             servers.stop()
@@ -841,13 +920,21 @@ def main() -> None:
                 if k.startswith("put_small_") and k.endswith("_ms")
             )
         )
-    for label in ("few", "many"):
-        if f"propfind_{label}_p50_ms" in figures:
-            print(
-                f"PROPFIND Depth 1, {figures[f'propfind_{label}_documents']} documents: p50 / p99 "
-                f"{figures[f'propfind_{label}_p50_ms']:.1f} / {figures[f'propfind_{label}_p99_ms']:.1f} ms; "
-                f"JSON listing {figures[f'json_listing_{label}_p50_ms']:.1f} / {figures[f'json_listing_{label}_p99_ms']:.1f} ms"
-            )
+    for prefix in ("against_", ""):
+        for label in ("few", "many"):
+            if f"{prefix}propfind_{label}_p50_ms" in figures:
+                print(
+                    f"{'--against tree: ' if prefix else ''}PROPFIND Depth 1, {figures[f'propfind_{label}_documents']} "
+                    f"documents: p50 / p99 {figures[f'{prefix}propfind_{label}_p50_ms']:.1f} / "
+                    f"{figures[f'{prefix}propfind_{label}_p99_ms']:.1f} ms; JSON listing "
+                    f"{figures[f'{prefix}json_listing_{label}_p50_ms']:.1f} / "
+                    f"{figures[f'{prefix}json_listing_{label}_p99_ms']:.1f} ms; CPU ms p50 (webdav / metadata / "
+                    f"gateway) "
+                    + " / ".join(
+                        str(figures.get(f"{prefix}propfind_{label}_{n}_cpu_ms_p50"))
+                        for n in ("webdav", "metadata", "gateway")
+                    )
+                )
     print(
         f"load average (1 min): {figures['load_average_1m_start']:.2f} at the start, {figures['load_average_1m_end']:.2f} at the end"
     )
