@@ -26,9 +26,9 @@ password), as a client's would. Then, one at a time:
           each, one at a time, p50 / p99; against the same listing through DocStore's JSON API (GET
           /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
           webdav service itself makes to metadata). The documents are made quickly and without
-          bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 50 a
-          request, one at a time) is asked for documents with its sha256, which
-          upload's dedupe makes server-side (each a new document over the bytes the account
+          bytes: 40 small files are uploaded, then the batch route (`POST /v1/uploads/batch`, 50 a
+          request, one at a time) is asked for documents with the sha256 of one of them (a batch
+          each), which upload's dedupe makes server-side (each a new document over the bytes the
           already stores; any not deduplicated is sent as its presigned PUT and completed).
 
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
@@ -573,13 +573,19 @@ def small_files(
 
 
 def make_documents(
-    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 1, size: int = 50
+    api: httpx.Client,
+    auth: dict[str, str],
+    folder: str,
+    count: int,
+    payloads: list[bytes],
+    workers: int = 1,
+    size: int = 50,
+    name: str = "doc-{n:06d}.txt",
 ) -> float:
     """`count` documents named doc-NNNNNN.txt in `folder`, through the batch route with the sha256
     of bytes the account already stores (upload's dedupe makes each server-side), `size` a batch
     (50: a batch of 100 took metadata past upload's timeout under load), `workers` batches at a
     time. Seconds taken."""
-    sha = hashlib.sha256(payload).hexdigest()
     started = time.perf_counter()
 
     def ask(route: str, body: dict[str, Any], what: str) -> httpx.Response:
@@ -604,9 +610,11 @@ def make_documents(
             wait = min(wait * 2, 10.0)
 
     def batch(first: int, s3: httpx.Client) -> None:
+        payload = payloads[(first // size) % len(payloads)]
+        sha = hashlib.sha256(payload).hexdigest()
         items = [
             {
-                "filename": f"doc-{n:06d}.txt",
+                "filename": name.format(n=n),
                 "size": len(payload),
                 "content_type": "text/plain",
                 "path": folder,
@@ -664,6 +672,7 @@ def members(multistatus: bytes) -> int:
     return sum(1 for element in ElementTree.fromstring(multistatus).iter("{DAV:}response")) - 1
 
 
+SEEDS = 40
 SWITCHED = ("webdav", "metadata")
 """The services `--against` restarts from the other checkout (PROPFIND's path: webdav, and the
 metadata listing it reads)."""
@@ -740,21 +749,25 @@ def summary(label: str, got: dict[str, Any], prefix: str = "") -> dict[str, floa
 def folders(
     api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, system: Any, args: Any
 ) -> dict[str, float]:
-    payload = b"one document's bytes, stored once\n"
+    # Each batch's documents are made over one of SEEDS payloads the account stores (upload's
+    # dedupe finds its bytes): with one payload for all, metadata's dedupe lookup (the newest
+    # version with that sha256) read every earlier copy, and each batch took longer than the last.
+    payloads = [f"one document's bytes, stored once ({k})\n".encode() for k in range(SEEDS)]
     figures: dict[str, float] = {}
     for folder in ("/seed", "/propfind-few", "/propfind-many"):  # the folders first (MKCOL), as a client makes them
         made = dav.request("MKCOL", f"{base}{folder.lstrip('/')}/")
         if made.status_code not in (201, 405):
             raise RuntimeError(f"MKCOL {folder}: {made.status_code} {made.text[:300]}")
-    make_documents(api, auth, "/seed", 1, payload)
+    for k, payload in enumerate(payloads):
+        make_documents(api, auth, "/seed", 1, [payload], name=f"seed-{k:03d}.txt")
     deadline = time.monotonic() + 120
-    while listed(api, auth, "/seed") < 1:  # recorded by metadata: dedupe finds it from now on
+    while listed(api, auth, "/seed") < SEEDS:  # recorded by metadata: dedupe finds it from now on
         if time.monotonic() > deadline:
             raise RuntimeError("the seed document never showed")
         time.sleep(0.1)
     made_s: dict[str, float] = {}
     for label, folder, count in (("few", "/propfind-few", args.few_docs), ("many", "/propfind-many", args.folder_docs)):
-        made_s[label] = make_documents(api, auth, folder, count, payload)
+        made_s[label] = make_documents(api, auth, folder, count, payloads)
         deadline = time.monotonic() + 600
         while (seen := listed(api, auth, folder)) < count:
             if time.monotonic() > deadline:
