@@ -28,7 +28,7 @@ password), as a client's would. Then, one at a time:
           webdav service itself makes to metadata). The documents are made quickly and without
           bytes: 40 small files are uploaded, then the batch route (`POST /v1/uploads/batch`, 50 a
           request, one at a time) is asked for documents with the sha256 of one of them (a batch
-          each), which upload's dedupe makes server-side (each a new document over the bytes the
+          each), which upload's dedupe makes server-side (each a new document over the bytes the account
           already stores; any not deduplicated is sent as its presigned PUT and completed).
 
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
