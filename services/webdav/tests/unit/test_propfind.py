@@ -348,3 +348,38 @@ def test_text_escaped_as_libxml2_and_what_it_refuses_is_not_written() -> None:
             multistatus.response("/a", [("{DAV:}displayname", bad)])
     with pytest.raises(multistatus.Unwritable):
         multistatus.response("/a", [("{DAV:}x", object())])
+
+
+def test_the_next_metadata_page_is_asked_for_while_this_one_is_written() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from docstore_webdav.adapters.backend import Backend
+
+    asked: list[str | None] = []
+    second = threading.Event()
+
+    def metadata(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
+        asked.append(cursor)
+        if cursor == "2":
+            second.set()
+        first = int(cursor or 0)
+        items = [{"name": f"d{n}"} for n in range(first, first + 2)]
+        return httpx.Response(200, json={"items": items, "next_cursor": str(first + 2) if first + 2 < 6 else None})
+
+    auth = type("Auth", (), {"headers": lambda self, **_: {}})()
+    client = httpx.Client(transport=httpx.MockTransport(metadata), base_url="http://metadata")
+    backend = Backend(auth, {"metadata": client}, client)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        items = backend.documents("acct", "/big", ahead)
+        assert next(items)["name"] == "d0"
+        assert second.wait(10)  # page 2 asked for while page 1 is still being handed out
+        assert [item["name"] for item in items] == ["d1", "d2", "d3", "d4", "d5"]
+    assert asked == [None, "2", "4"]
+    asked.clear()
+    items = backend.documents("acct", "/big")
+    assert next(items)["name"] == "d0" and asked == [None]  # without a pool: one page at a time
+    assert len(list(items)) == 5 and asked == [None, "2", "4"]

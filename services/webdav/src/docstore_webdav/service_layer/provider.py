@@ -360,12 +360,13 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
         here = folder_path(self.parts)
         try:
             self.provider.settle_pending(self.account_id, here, deep=False)
-            for items in pages(self.backend.folders(self.account_id, here), size):
+            ahead = self.provider._ahead  # the next metadata page is made while this one is written
+            for items in pages(self.backend.folders(self.account_id, here, ahead), size):
                 yield [
                     Folder(self.provider, self.account_id, (*self.parts, item["name"]), item, self.environ)
                     for item in items
                 ]
-            for docs in pages(self.backend.documents(self.account_id, here), size):
+            for docs in pages(self.backend.documents(self.account_id, here, ahead), size):
                 facts = self.provider.facts.many(self.account_id, [d["document_id"] for d in docs])
                 yield [
                     Document(
