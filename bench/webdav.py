@@ -746,10 +746,10 @@ def summary(label: str, got: dict[str, Any], prefix: str = "") -> dict[str, floa
     return figures
 
 
-def settle(endpoints: Any) -> None:
+def settle(endpoints: Any, timeout_s: float) -> None:
     async def run() -> None:
         try:
-            await settled(endpoints, all_topics(), timeout_s=900)
+            await settled(endpoints, all_topics(), timeout_s=timeout_s)
         finally:
             await stop_tails()
 
@@ -791,13 +791,15 @@ def folders(
     # The documents' own work (indexing, previews, events) done before any PROPFIND is timed, so
     # the first checkout measured does not share the machine with it.
     started = time.perf_counter()
-    settle(endpoints)
+    settle(endpoints, args.settle_s)
     say(f"  settled in {time.perf_counter() - started:.1f} s")
-    # Without --against: this checkout, once. With it: the other checkout's webdav and metadata,
-    # then this one's, `--rounds` times, on the same documents (the same run's conditions).
+    # Without --against: this checkout, once. With it: the other checkout's webdav and metadata
+    # and this one's, `--rounds` times each (ABBA: a trend in the machine's load favours neither),
+    # on the same documents (the same run's conditions).
     trees: list[tuple[str, Path | None]] = [("", None)]
     if args.against:
-        trees = [("against_", Path(args.against).resolve()), ("", None)] * args.rounds
+        pair: list[tuple[str, Path | None]] = [("against_", Path(args.against).resolve()), ("", None)]
+        trees = [tree for r in range(args.rounds) for tree in (pair if r % 2 == 0 else pair[::-1])]  # ABBA...
     got: dict[tuple[str, str], dict[str, Any]] = {}
     for prefix, tree in trees:
         pids = use_tree(system, tree) if args.against else {n: p for n, p in system.pids().items() if n in CPU_OF}
@@ -844,7 +846,12 @@ def main() -> None:
         help="another checkout (e.g. a worktree of main): PROPFIND is also measured with its webdav and metadata "
         "(restarted from its sources), alternating with this one's on the same documents",
     )
-    parser.add_argument("--rounds", type=int, default=2, help="with --against: rounds of each checkout")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --against: rounds of each checkout (in the order ABBA...)"
+    )
+    parser.add_argument(
+        "--settle-s", type=float, default=900, help="at most this long for the documents' own work before PROPFIND"
+    )
     parser.add_argument(
         "--no-proof", action="store_true", help="skip the rclone sync proof (--small files and 3 x 50 MiB up and down)"
     )
