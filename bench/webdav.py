@@ -171,6 +171,27 @@ class Watch:
 # --- the account --------------------------------------------------------------------------------
 
 
+class Login(dict[str, str]):
+    """The bearer header of a session, signed in again when its token is older than `renew_s`
+    (`fresh`) or was refused (`renew`): a session's token expires, and making 10,000 documents
+    takes longer than that."""
+
+    def __init__(self, api: httpx.Client, name: str, renew_s: float = 300) -> None:
+        super().__init__()
+        self.api, self.name, self.renew_s = api, name, renew_s
+        self.renew()
+
+    def renew(self) -> None:
+        signed = self.api.post("/v1/sessions", json={"username": self.name, "password": PASSWORD})
+        signed.raise_for_status()
+        self["Authorization"] = f"Bearer {signed.json()['token']}"
+        self.at = time.monotonic()
+
+    def fresh(self) -> None:
+        if time.monotonic() - self.at > self.renew_s:
+            self.renew()
+
+
 def account(api: httpx.Client) -> tuple[str, dict[str, str], str]:
     """A premium account: its username, bearer header and an app password (scope webdav-sync)."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -178,8 +199,7 @@ def account(api: httpx.Client) -> tuple[str, dict[str, str], str]:
         "/v1/accounts", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD, "plan": "premium"}
     )
     created.raise_for_status()
-    token = api.post("/v1/sessions", json={"username": name, "password": PASSWORD}).json()["token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = Login(api, name)
     made = api.post("/v1/account/app-passwords", json={"name": "bench", "scope": "webdav-sync"}, headers=auth)
     made.raise_for_status()
     return name, auth, str(made.json()["password"])
@@ -593,6 +613,8 @@ def make_documents(
         waited out (its Retry-After, growing to 10 s) for up to 10 minutes, not fatal."""
         deadline, wait = time.monotonic() + 600, 1.0
         while True:
+            if isinstance(auth, Login):
+                auth.fresh()
             try:
                 answer = api.post(route, headers=auth, json=body)
             except httpx.TransportError as error:
@@ -600,6 +622,9 @@ def make_documents(
                     raise
                 say(f"    {what}: {type(error).__name__}, again in {wait:.0f} s")
             else:
+                if answer.status_code == 401 and isinstance(auth, Login) and time.monotonic() < deadline:
+                    auth.renew()
+                    continue
                 if answer.status_code != 503 or time.monotonic() > deadline:
                     if answer.is_error:
                         raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
@@ -649,6 +674,9 @@ def listed(api: httpx.Client, auth: dict[str, str], folder: str) -> int:
             {"cursor": cursor} if cursor else {}
         )
         page = api.get("/v1/documents", headers=auth, params=params)
+        if page.status_code == 401 and isinstance(auth, Login):
+            auth.renew()
+            page = api.get("/v1/documents", headers=auth, params=params)
         page.raise_for_status()
         body = page.json()
         seen += len(body["items"])
@@ -710,6 +738,8 @@ def measure(
     """`repeats` rounds of the JSON listing then the PROPFIND, one at a time: the times (ms) and
     each service's CPU (ms) of every request."""
     out: dict[str, Any] = {"listing": [], "dav": [], "cpu_listing": [], "cpu_dav": [], "members": set()}
+    if isinstance(auth, Login):
+        auth.renew()  # no sign-in within the timed listings
     out["members"].add(members(propfind(dav, url)))  # a warm-up, not counted
     listed(api, auth, folder)
     with Watch({n: p for n, p in pids.items() if n in WATCHED}) as watch:
