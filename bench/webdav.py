@@ -26,9 +26,9 @@ password), as a client's would. Then, one at a time:
           each, one at a time, p50 / p99; against the same listing through DocStore's JSON API (GET
           /v1/documents?path=... by pages of 200, every page, through the gateway: the calls the
           webdav service itself makes to metadata). The documents are made quickly and without
-          bytes: one small file is uploaded, then the batch route (`POST /v1/uploads/batch`, 100 a
-          request, one at a time) is asked for documents with its sha256, which
-          upload's dedupe makes server-side (each a new document over the bytes the account
+          bytes: 40 small files are uploaded, then the batch route (`POST /v1/uploads/batch`, 50 a
+          request, one at a time) is asked for documents with the sha256 of one of them (a batch
+          each), which upload's dedupe makes server-side (each a new document over the bytes the account
           already stores; any not deduplicated is sent as its presigned PUT and completed).
 
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
@@ -171,6 +171,27 @@ class Watch:
 # --- the account --------------------------------------------------------------------------------
 
 
+class Login(dict[str, str]):
+    """The bearer header of a session, signed in again when its token is older than `renew_s`
+    (`fresh`) or was refused (`renew`): a session's token expires, and making 10,000 documents
+    takes longer than that."""
+
+    def __init__(self, api: httpx.Client, name: str, renew_s: float = 300) -> None:
+        super().__init__()
+        self.api, self.name, self.renew_s = api, name, renew_s
+        self.renew()
+
+    def renew(self) -> None:
+        signed = self.api.post("/v1/sessions", json={"username": self.name, "password": PASSWORD})
+        signed.raise_for_status()
+        self["Authorization"] = f"Bearer {signed.json()['token']}"
+        self.at = time.monotonic()
+
+    def fresh(self) -> None:
+        if time.monotonic() - self.at > self.renew_s:
+            self.renew()
+
+
 def account(api: httpx.Client) -> tuple[str, dict[str, str], str]:
     """A premium account: its username, bearer header and an app password (scope webdav-sync)."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -178,8 +199,7 @@ def account(api: httpx.Client) -> tuple[str, dict[str, str], str]:
         "/v1/accounts", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD, "plan": "premium"}
     )
     created.raise_for_status()
-    token = api.post("/v1/sessions", json={"username": name, "password": PASSWORD}).json()["token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = Login(api, name)
     made = api.post("/v1/account/app-passwords", json={"name": "bench", "scope": "webdav-sync"}, headers=auth)
     made.raise_for_status()
     return name, auth, str(made.json()["password"])
@@ -573,36 +593,64 @@ def small_files(
 
 
 def make_documents(
-    api: httpx.Client, auth: dict[str, str], folder: str, count: int, payload: bytes, workers: int = 1
+    api: httpx.Client,
+    auth: dict[str, str],
+    folder: str,
+    count: int,
+    payloads: list[bytes],
+    workers: int = 1,
+    size: int = 50,
+    name: str = "doc-{n:06d}.txt",
 ) -> float:
     """`count` documents named doc-NNNNNN.txt in `folder`, through the batch route with the sha256
-    of bytes the account already stores (upload's dedupe makes each server-side), `workers`
-    batches at a time. Seconds taken."""
-    sha = hashlib.sha256(payload).hexdigest()
+    of bytes the account already stores (upload's dedupe makes each server-side), `size` a batch
+    (50: a batch of 100 took metadata past upload's timeout under load), `workers` batches at a
+    time. Seconds taken."""
     started = time.perf_counter()
 
+    def ask(route: str, body: dict[str, Any], what: str) -> httpx.Response:
+        """POST `route`; a loaded machine's 503 (metadata or quota slow to answer) or a timeout is
+        waited out (its Retry-After, growing to 10 s) for up to 10 minutes, not fatal."""
+        deadline, wait = time.monotonic() + 600, 1.0
+        while True:
+            if isinstance(auth, Login):
+                auth.fresh()
+            try:
+                answer = api.post(route, headers=auth, json=body)
+            except httpx.TransportError as error:
+                if time.monotonic() > deadline:
+                    raise
+                say(f"    {what}: {type(error).__name__}, again in {wait:.0f} s")
+            else:
+                if answer.status_code == 401 and isinstance(auth, Login) and time.monotonic() < deadline:
+                    auth.renew()
+                    continue
+                if answer.status_code != 503 or time.monotonic() > deadline:
+                    if answer.is_error:
+                        raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
+                    return answer
+                say(f"    {what}: 503 {answer.text[:120]}, again in {wait:.0f} s")
+                wait = max(wait, float(answer.headers.get("retry-after", "1")))
+            time.sleep(wait)
+            wait = min(wait * 2, 10.0)
+
     def batch(first: int, s3: httpx.Client) -> None:
+        payload = payloads[(first // size) % len(payloads)]
+        sha = hashlib.sha256(payload).hexdigest()
         items = [
             {
-                "filename": f"doc-{n:06d}.txt",
+                "filename": name.format(n=n),
                 "size": len(payload),
                 "content_type": "text/plain",
                 "path": folder,
                 "sha256": sha,
                 "put": True,
             }
-            for n in range(first, min(first + 100, count))
+            for n in range(first, min(first + size, count))
         ]
         asked = time.perf_counter()
-        for _ in range(10):  # a loaded machine's 503 (Retry-After) is waited out, not fatal
-            granted = api.post("/v1/uploads/batch", headers=auth, json={"uploads": items})
-            if granted.status_code != 503:
-                break
-            say(f"    batch at {first}: 503 {granted.text[:200]}")
-            time.sleep(float(granted.headers.get("retry-after", "1")))
-        if granted.is_error:
-            raise RuntimeError(f"batch at {first}: {granted.status_code} {granted.text[:500]}")
-        if first % 1000 == 0:
+        granted = ask("/v1/uploads/batch", {"uploads": items}, f"batch at {first}")
+        if first % 1000 == 0 and count > 1:
             say(f"    {first} of {count} made, this batch's grant {time.perf_counter() - asked:.2f} s")
         grants = [r["grant"] for r in granted.json()["results"]]
         assert all(grants), granted.text[:500]
@@ -610,13 +658,10 @@ def make_documents(
         for g in sent:
             s3.put(g["put"]["url"], content=payload, headers=g["put"]["headers"]).raise_for_status()
         if sent:
-            done = api.post(
-                "/v1/uploads/batch/complete", headers=auth, json={"upload_ids": [g["upload_id"] for g in sent]}
-            )
-            done.raise_for_status()
+            ask("/v1/uploads/batch/complete", {"upload_ids": [g["upload_id"] for g in sent]}, f"completion at {first}")
 
     with httpx.Client(timeout=120) as s3, ThreadPoolExecutor(max_workers=workers) as pool:
-        for made in [pool.submit(batch, first, s3) for first in range(0, count, 100)]:
+        for made in [pool.submit(batch, first, s3) for first in range(0, count, size)]:
             made.result()
     return time.perf_counter() - started
 
@@ -629,6 +674,9 @@ def listed(api: httpx.Client, auth: dict[str, str], folder: str) -> int:
             {"cursor": cursor} if cursor else {}
         )
         page = api.get("/v1/documents", headers=auth, params=params)
+        if page.status_code == 401 and isinstance(auth, Login):
+            auth.renew()
+            page = api.get("/v1/documents", headers=auth, params=params)
         page.raise_for_status()
         body = page.json()
         seen += len(body["items"])
@@ -652,64 +700,165 @@ def members(multistatus: bytes) -> int:
     return sum(1 for element in ElementTree.fromstring(multistatus).iter("{DAV:}response")) - 1
 
 
+SEEDS = 40
+SWITCHED = ("webdav", "metadata")
+"""The services `--against` restarts from the other checkout (PROPFIND's path: webdav, and the
+metadata listing it reads)."""
+CPU_OF = ("gateway", "webdav", "metadata")
+
+
+def use_tree(system: Any, tree: Path | None) -> dict[str, int]:
+    """Restart webdav and metadata from `tree`'s sources (its `services/<name>/src` first on
+    PYTHONPATH; None: this checkout's, as installed); the pids of the services whose CPU is read."""
+    for name in SWITCHED:
+        proc = system.process(name)
+        env = dict(proc.env or os.environ)
+        env.pop("PYTHONPATH", None)
+        if tree is not None:
+            env["PYTHONPATH"] = os.pathsep.join(str(tree / "services" / n / "src") for n in SWITCHED)
+        proc.env = env
+        system.restart(name)
+    return {name: pid for name, pid in system.pids().items() if name in CPU_OF}
+
+
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def measure(
+    api: httpx.Client,
+    auth: dict[str, str],
+    dav: httpx.Client,
+    url: str,
+    folder: str,
+    count: int,
+    repeats: int,
+    pids: dict[str, int],
+) -> dict[str, Any]:
+    """`repeats` rounds of the JSON listing then the PROPFIND, one at a time: the times (ms) and
+    each service's CPU (ms) of every request."""
+    out: dict[str, Any] = {"listing": [], "dav": [], "cpu_listing": [], "cpu_dav": [], "members": set()}
+    if isinstance(auth, Login):
+        auth.renew()  # no sign-in within the timed listings
+    out["members"].add(members(propfind(dav, url)))  # a warm-up, not counted
+    listed(api, auth, folder)
+    with Watch({n: p for n, p in pids.items() if n in WATCHED}) as watch:
+        for _ in range(repeats):
+            cpu, started = cpu_now(pids), time.perf_counter()
+            assert listed(api, auth, folder) == count
+            out["listing"].append((time.perf_counter() - started) * 1000)
+            after = cpu_now(pids)
+            out["cpu_listing"].append({n: (after[n] - cpu[n]) * 1000 for n in pids})
+            cpu, started = after, time.perf_counter()
+            answer = propfind(dav, url)
+            out["dav"].append((time.perf_counter() - started) * 1000)
+            after = cpu_now(pids)
+            out["cpu_dav"].append({n: (after[n] - cpu[n]) * 1000 for n in pids})
+            out["members"].add(members(answer))
+    out["watch"] = watch
+    return out
+
+
+def summary(label: str, got: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    dav_times, listing = got["dav"], got["listing"]
+    figures = {
+        f"{prefix}propfind_{label}_p50_ms": round(percentile(dav_times, 50), 1),
+        f"{prefix}propfind_{label}_p99_ms": round(percentile(dav_times, 99), 1),
+        f"{prefix}json_listing_{label}_p50_ms": round(percentile(listing, 50), 1),
+        f"{prefix}json_listing_{label}_p99_ms": round(percentile(listing, 99), 1),
+        f"{prefix}ratio_propfind_{label}_p50": round(percentile(dav_times, 50) / percentile(listing, 50), 2),
+    }
+    for name in CPU_OF:
+        for what, key in (("propfind", "cpu_dav"), ("json_listing", "cpu_listing")):
+            spent = [c[name] for c in got[key] if name in c]
+            if spent:
+                figures[f"{prefix}{what}_{label}_{name}_cpu_ms_p50"] = round(statistics.median(spent), 1)
+    return figures
+
+
+def settle(endpoints: Any, timeout_s: float) -> None:
+    async def run() -> None:
+        try:
+            await settled(endpoints, all_topics(), timeout_s=timeout_s)
+        finally:
+            await stop_tails()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+
+
 def folders(
-    api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, pids: dict[str, int], args: Any
+    api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, system: Any, endpoints: Any, args: Any
 ) -> dict[str, float]:
-    payload = b"one document's bytes, stored once\n"
+    # Each batch's documents are made over one of SEEDS payloads the account stores (upload's
+    # dedupe finds its bytes): with one payload for all, metadata's dedupe lookup (the newest
+    # version with that sha256) read every earlier copy, and each batch took longer than the last.
+    payloads = [f"one document's bytes, stored once ({k})\n".encode() for k in range(SEEDS)]
     figures: dict[str, float] = {}
     for folder in ("/seed", "/propfind-few", "/propfind-many"):  # the folders first (MKCOL), as a client makes them
         made = dav.request("MKCOL", f"{base}{folder.lstrip('/')}/")
         if made.status_code not in (201, 405):
             raise RuntimeError(f"MKCOL {folder}: {made.status_code} {made.text[:300]}")
-    make_documents(api, auth, "/seed", 1, payload)
+    for k, payload in enumerate(payloads):
+        make_documents(api, auth, "/seed", 1, [payload], name=f"seed-{k:03d}.txt")
     deadline = time.monotonic() + 120
-    while listed(api, auth, "/seed") < 1:  # recorded by metadata: dedupe finds it from now on
+    while listed(api, auth, "/seed") < SEEDS:  # recorded by metadata: dedupe finds it from now on
         if time.monotonic() > deadline:
             raise RuntimeError("the seed document never showed")
         time.sleep(0.1)
+    made_s: dict[str, float] = {}
     for label, folder, count in (("few", "/propfind-few", args.few_docs), ("many", "/propfind-many", args.folder_docs)):
-        made = make_documents(api, auth, folder, count, payload)
+        made_s[label] = make_documents(api, auth, folder, count, payloads)
         deadline = time.monotonic() + 600
         while (seen := listed(api, auth, folder)) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{folder}: {seen} of {count} documents listed after 10 minutes")
             time.sleep(0.5)
-        say(f"  {folder}: {count} documents made in {made:.1f} s (batches, deduplicated)")
-        url = f"{base}{folder.lstrip('/')}/"
-        listing: list[float] = []
-        dav_times: list[float] = []
-        listed_members = {members(propfind(dav, url))}  # a warm-up, not counted
-        with Watch(pids) as watch:
-            for _ in range(args.repeats):
-                started = time.perf_counter()
-                assert listed(api, auth, folder) == count
-                listing.append((time.perf_counter() - started) * 1000)
-                started = time.perf_counter()
-                answer = propfind(dav, url)
-                dav_times.append((time.perf_counter() - started) * 1000)
-                listed_members.add(members(answer))
-        if listed_members != {count}:
-            raise RuntimeError(f"PROPFIND listed {listed_members} members of {folder}, not {count}")
-        figures |= {
-            f"propfind_{label}_documents": count,
-            f"propfind_{label}_p50_ms": round(percentile(dav_times, 50), 1),
-            f"propfind_{label}_p99_ms": round(percentile(dav_times, 99), 1),
-            f"json_listing_{label}_p50_ms": round(percentile(listing, 50), 1),
-            f"json_listing_{label}_p99_ms": round(percentile(listing, 99), 1),
-            f"ratio_propfind_{label}_p50": round(percentile(dav_times, 50) / percentile(listing, 50), 2),
-            f"propfind_{label}_make_s": round(made, 1),
-        }
-        figures |= {
-            k: v
-            for k, v in watch.figures(f"propfind_{label}").items()
-            if k.endswith(("_rss_growth_mib", "_rss_peak_mib"))
-        }
-        say(
-            f"  PROPFIND Depth 1, {count} documents: p50 {percentile(dav_times, 50):.1f} / p99 "
-            f"{percentile(dav_times, 99):.1f} ms; JSON listing p50 {percentile(listing, 50):.1f} / p99 "
-            f"{percentile(listing, 99):.1f} ms; {watch.line()}"
-        )
-    figures["propfind_repeats"] = args.repeats
+        say(f"  {folder}: {count} documents made in {made_s[label]:.1f} s (batches, deduplicated)")
+    # The documents' own work (indexing, previews, events) done before any PROPFIND is timed, so
+    # the first checkout measured does not share the machine with it.
+    started = time.perf_counter()
+    settle(endpoints, args.settle_s)
+    say(f"  settled in {time.perf_counter() - started:.1f} s")
+    # Without --against: this checkout, once. With it: the other checkout's webdav and metadata
+    # and this one's, `--rounds` times each (ABBA: a trend in the machine's load favours neither),
+    # on the same documents (the same run's conditions).
+    trees: list[tuple[str, Path | None]] = [("", None)]
+    if args.against:
+        pair: list[tuple[str, Path | None]] = [("against_", Path(args.against).resolve()), ("", None)]
+        trees = [tree for r in range(args.rounds) for tree in (pair if r % 2 == 0 else pair[::-1])]  # ABBA...
+    got: dict[tuple[str, str], dict[str, Any]] = {}
+    for prefix, tree in trees:
+        pids = use_tree(system, tree) if args.against else {n: p for n, p in system.pids().items() if n in CPU_OF}
+        for label, folder, count in (
+            ("few", "/propfind-few", args.few_docs),
+            ("many", "/propfind-many", args.folder_docs),
+        ):
+            url = f"{base}{folder.lstrip('/')}/"
+            one = measure(api, auth, dav, url, folder, count, args.repeats, pids)
+            if one["members"] != {count}:
+                raise RuntimeError(f"PROPFIND listed {one['members']} members of {folder}, not {count}")
+            say(
+                f"  {prefix or 'this '}tree, {count} documents: PROPFIND p50 {percentile(one['dav'], 50):.1f} / "
+                f"p99 {percentile(one['dav'], 99):.1f} ms, JSON listing p50 {percentile(one['listing'], 50):.1f} / "
+                f"p99 {percentile(one['listing'], 99):.1f} ms; {one['watch'].line()}; load {os.getloadavg()[0]:.1f}"
+            )
+            kept = got.setdefault((prefix, label), {"dav": [], "listing": [], "cpu_dav": [], "cpu_listing": []})
+            for key in ("dav", "listing", "cpu_dav", "cpu_listing"):
+                kept[key] += one[key]
+            figures |= {
+                f"{prefix}{k}": v
+                for k, v in one["watch"].figures(f"propfind_{label}").items()
+                if k.endswith(("_rss_growth_mib", "_rss_peak_mib"))
+            }
+    for (prefix, label), kept in got.items():
+        figures |= summary(label, kept, prefix)
+    for label, count in (("few", args.few_docs), ("many", args.folder_docs)):
+        figures |= {f"propfind_{label}_documents": count, f"propfind_{label}_make_s": round(made_s[label], 1)}
+    figures["propfind_repeats"] = args.repeats * (args.rounds if args.against else 1)
     return figures
 
 
@@ -722,6 +871,17 @@ def main() -> None:
     parser.add_argument("--folder-docs", type=int, default=10_000, help="documents in the large folder (0: skip)")
     parser.add_argument("--few-docs", type=int, default=100, help="documents in the small folder")
     parser.add_argument("--repeats", type=int, default=20, help="PROPFINDs (and JSON listings) per folder")
+    parser.add_argument(
+        "--against",
+        help="another checkout (e.g. a worktree of main): PROPFIND is also measured with its webdav and metadata "
+        "(restarted from its sources), alternating with this one's on the same documents",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --against: rounds of each checkout (in the order ABBA...)"
+    )
+    parser.add_argument(
+        "--settle-s", type=float, default=900, help="at most this long for the documents' own work before PROPFIND"
+    )
     parser.add_argument(
         "--no-proof", action="store_true", help="skip the rclone sync proof (--small files and 3 x 50 MiB up and down)"
     )
@@ -783,7 +943,7 @@ def main() -> None:
                         )
                     if args.folder_docs:
                         say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")
-                        figures |= folders(api, auth, dav, base, pids, args)
+                        figures |= folders(api, auth, dav, base, system, endpoints, args)
         finally:
             system.stop()
             servers.stop()
@@ -829,13 +989,21 @@ def main() -> None:
                 if k.startswith("put_small_") and k.endswith("_ms")
             )
         )
-    for label in ("few", "many"):
-        if f"propfind_{label}_p50_ms" in figures:
-            print(
-                f"PROPFIND Depth 1, {figures[f'propfind_{label}_documents']} documents: p50 / p99 "
-                f"{figures[f'propfind_{label}_p50_ms']:.1f} / {figures[f'propfind_{label}_p99_ms']:.1f} ms; "
-                f"JSON listing {figures[f'json_listing_{label}_p50_ms']:.1f} / {figures[f'json_listing_{label}_p99_ms']:.1f} ms"
-            )
+    for prefix in ("against_", ""):
+        for label in ("few", "many"):
+            if f"{prefix}propfind_{label}_p50_ms" in figures:
+                print(
+                    f"{'--against tree: ' if prefix else ''}PROPFIND Depth 1, {figures[f'propfind_{label}_documents']} "
+                    f"documents: p50 / p99 {figures[f'{prefix}propfind_{label}_p50_ms']:.1f} / "
+                    f"{figures[f'{prefix}propfind_{label}_p99_ms']:.1f} ms; JSON listing "
+                    f"{figures[f'{prefix}json_listing_{label}_p50_ms']:.1f} / "
+                    f"{figures[f'{prefix}json_listing_{label}_p99_ms']:.1f} ms; CPU ms p50 (webdav / metadata / "
+                    f"gateway) "
+                    + " / ".join(
+                        str(figures.get(f"{prefix}propfind_{label}_{n}_cpu_ms_p50"))
+                        for n in ("webdav", "metadata", "gateway")
+                    )
+                )
     print(
         f"load average (1 min): {figures['load_average_1m_start']:.2f} at the start, {figures['load_average_1m_end']:.2f} at the end"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,21 +70,37 @@ class Backend:
                 return None
             raise
 
-    def folders(self, account_id: str, path: str) -> Iterator[dict[str, Any]]:
-        yield from self._pages("/folders", account_id, {"path": path})
+    def folders(self, account_id: str, path: str, ahead: Executor | None = None) -> Iterator[dict[str, Any]]:
+        yield from self._pages("/folders", account_id, {"path": path}, ahead)
 
-    def documents(self, account_id: str, path: str) -> Iterator[dict[str, Any]]:
-        yield from self._pages("/documents", account_id, {"path": path, "sort": "name", "order": "asc"})
+    def documents(self, account_id: str, path: str, ahead: Executor | None = None) -> Iterator[dict[str, Any]]:
+        yield from self._pages("/documents", account_id, {"path": path, "sort": "name", "order": "asc"}, ahead)
 
-    def _pages(self, route: str, account_id: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
-        cursor = None
-        while True:
+    def _pages(
+        self, route: str, account_id: str, params: dict[str, str], ahead: Executor | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item, a cursor page at a time. With `ahead`, the next page is asked for there
+        while the caller handles this one (metadata makes it meanwhile): two pages held at most."""
+
+        def page(cursor: str | None) -> Any:
             query = params | {"limit": str(PAGE)} | ({"cursor": cursor} if cursor else {})
-            page = self._call("metadata", account_id, "GET", route, params=query).json()
-            yield from page.get("items", [])
-            cursor = page.get("next_cursor")
+            return self._call("metadata", account_id, "GET", route, params=query).json()
+
+        current = page(None)
+        while True:
+            cursor = current.get("next_cursor")
+            following = None
+            if cursor and ahead is not None:
+                following = ahead.submit(page, cursor)
+            try:
+                yield from current.get("items", [])
+            except GeneratorExit:  # the answer was dropped: the page asked for ahead is not needed
+                if following is not None:
+                    following.cancel()
+                raise
             if not cursor:
                 return
+            current = following.result() if following is not None else page(cursor)
 
     def create_folder(self, account_id: str, parent: str, name: str) -> Any:
         return self._call(

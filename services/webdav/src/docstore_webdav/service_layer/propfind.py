@@ -18,17 +18,20 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from wsgidav import util
-from wsgidav.dav_error import HTTP_BAD_REQUEST, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_error import HTTP_BAD_REQUEST, HTTP_NOT_FOUND, DAVError, as_DAVError, get_http_status_string
 from wsgidav.lock_man.lock_manager import normalize_lock_root
 from wsgidav.xml_tools import etree, make_multistatus_el
 
 from docstore_webdav.adapters.stores import PRIMED
+from docstore_webdav.domain import multistatus
 from docstore_webdav.domain.locks import lock_root
 from docstore_webdav.domain.propfind import HEAD, TAIL, BadPropfind, request_of
 
 PAGE = 200
 DEAD = PRIMED
 """environ: {ref_url: [dead property rows]} of the page being written (PropertyStoreMongo reads it)."""
+SLOW = object()
+"""`listing_value`'s answer for a property it does not make: WsgiDAV's `get_property_value` does."""
 LOCKED = "docstore.locked"
 """environ: (the page's lock roots, those of them with a live lock)."""
 
@@ -50,16 +53,62 @@ def prime(provider: Any, environ: dict[str, Any], resources: list[Any]) -> None:
         environ[LOCKED] = (keys, locks.locked_roots(sorted(keys)))
 
 
+def properties(res: Any, mode: str, names: list[str]) -> list[tuple[str, Any]]:
+    """What WsgiDAV's `get_properties` answers, (name, value) pairs, with the values a resource
+    makes directly (`listing_value`: no DAVError raised and caught per missing property, no
+    element tree) where it has them. An error is its DAVError, as WsgiDAV's."""
+    direct = getattr(res, "listing_value", None)
+    if direct is None:  # a resource without it: WsgiDAV's own
+        props: list[tuple[str, Any]] = res.get_properties(mode, name_list=names if mode == "named" else None)
+        return props
+    if mode != "named":
+        names = res.get_property_names(is_allprop=mode == "allprop")
+        if mode == "name":
+            return [(name, None) for name in names]
+    props = []
+    for name in names:
+        try:
+            value = direct(name)
+            if value is SLOW:
+                value = res.get_property_value(name)
+        except DAVError as error:
+            value = error
+        except Exception as error:  # as WsgiDAV: a property that fails is a 500 propstat, not a failed answer
+            value = as_DAVError(error)
+        props.append((name, value))
+    return props
+
+
+def response(res: Any, mode: str, names: list[str]) -> bytes:
+    """One `<response>`, written as text (domain/multistatus.py); by WsgiDAV's element tree when
+    a value is one only it writes (a dead property, a lock's description)."""
+    props = properties(res, mode, names)
+    href = res.get_href()
+    try:
+        return multistatus.response(
+            href,
+            [(n, multistatus.Status(get_http_status_string(v)) if isinstance(v, DAVError) else v) for n, v in props],
+        ).encode("ascii", "xmlcharrefreplace")  # as lxml's tostring(): non-ASCII as &#NNN;
+    except multistatus.Unwritable:
+        tree = make_multistatus_el()
+        util.add_property_response(
+            tree, href, [(n, _element(v) if isinstance(v, multistatus.Node) else v) for n, v in props]
+        )
+        return b"".join(etree.tostring(element) for element in tree)
+
+
+def _element(node: multistatus.Node) -> Any:
+    element = etree.Element(node.name)
+    element.text = node.text
+    for child in node.children:
+        element.append(_element(child))
+    return element
+
+
 def responses(provider: Any, environ: dict[str, Any], resources: list[Any], mode: str, names: list[str]) -> bytes:
     """The `<response>`s of one page, serialized."""
     prime(provider, environ, resources)
-    multistatus = make_multistatus_el()
-    for res in resources:
-        props = res.get_properties(mode, name_list=names if mode == "named" else None)
-        util.add_property_response(multistatus, res.get_href(), props)
-    out = b"".join(etree.tostring(element) for element in multistatus)
-    multistatus.clear()
-    return out
+    return b"".join(response(res, mode, names) for res in resources)
 
 
 def handle(provider: Any, environ: dict[str, Any], start_response: Callable[..., Any], default: Any) -> Any:

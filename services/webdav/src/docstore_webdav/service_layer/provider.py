@@ -36,12 +36,14 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from docstore_webdav.adapters.backend import Backend, BackendError
 from docstore_webdav.adapters.stores import FileFacts, PendingWrites, begin_request
+from docstore_webdav.domain import multistatus
 from docstore_webdav.domain import pending as pending_writes
 from docstore_webdav.domain import properties as oc
 from docstore_webdav.domain.paths import NotOurs, client_href, folder_path, parent_and_name, segments
 from docstore_webdav.domain.propfind import pages
 from docstore_webdav.service_layer import propfind
 from docstore_webdav.service_layer.parts import ParallelParts, PartPool
+from docstore_webdav.service_layer.propfind import SLOW
 
 CHUNK = 1 << 20
 ACCOUNT = "docstore.account_id"
@@ -261,6 +263,14 @@ class _Mixin:
         internal = f"/{self.account_id}/" + "/".join(self.parts) + ("/" if self.is_collection and self.parts else "")  # type: ignore[attr-defined]
         return str(util.quote(client_href(self.environ[PREFIX], self.account_id, internal), safe="/!*'(),$-_|.~"))
 
+    def get_ref_url(self) -> str:
+        # Asked about ten times per member of a listing (locks, dead properties), each a quote():
+        # the path of a resource object does not change, so its URL is made once.
+        url: str | None = self.__dict__.get("_ref_url")
+        if url is None:
+            url = self._ref_url = super().get_ref_url()  # type: ignore[misc]
+        return url
+
     def get_property_value(self, name: str) -> Any:
         if name == "{DAV:}lockdiscovery" and self._unlocked():
             from wsgidav.xml_tools import etree
@@ -268,12 +278,20 @@ class _Mixin:
             return etree.Element(name)
         return super().get_property_value(name)  # type: ignore[misc]
 
+    def _listing_common(self, name: str) -> Any:
+        """The values every resource answers alike (for `listing_value`), else `SLOW`."""
+        if name == "{DAV:}lockdiscovery":
+            return multistatus.LOCKDISCOVERY_NONE if self._unlocked() else SLOW
+        if name == "{DAV:}supportedlock":
+            return multistatus.SUPPORTEDLOCK if self.provider.lock_manager else SLOW
+        return SLOW
+
     def _unlocked(self) -> bool:
         """Whether the page's one lock query (service_layer/propfind.py) found no direct lock here."""
         primed = self.environ.get(propfind.LOCKED)
         if not primed:
             return False
-        key = propfind.lock_key(self.get_ref_url())  # type: ignore[attr-defined]
+        key = propfind.lock_key(self.get_ref_url())
         return key in primed[0] and key not in primed[1]
 
     def _internal(self, parts: tuple[str, ...]) -> str:
@@ -342,12 +360,13 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
         here = folder_path(self.parts)
         try:
             self.provider.settle_pending(self.account_id, here, deep=False)
-            for items in pages(self.backend.folders(self.account_id, here), size):
+            ahead = self.provider._ahead  # the next metadata page is made while this one is written
+            for items in pages(self.backend.folders(self.account_id, here, ahead), size):
                 yield [
                     Folder(self.provider, self.account_id, (*self.parts, item["name"]), item, self.environ)
                     for item in items
                 ]
-            for docs in pages(self.backend.documents(self.account_id, here), size):
+            for docs in pages(self.backend.documents(self.account_id, here, ahead), size):
                 facts = self.provider.facts.many(self.account_id, [d["document_id"] for d in docs])
                 yield [
                     Document(
@@ -388,6 +407,24 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
         if name == oc.OC_SIZE:
             return str(self._usage().get("used_bytes", 0) if not self.parts else 0)
         return super().get_property_value(name)
+
+    def listing_value(self, name: str) -> Any:
+        """A property's value as `get_property_value` answers it, made directly for the common
+        ones (a listing asks for each of its members); `SLOW` for the rest, which WsgiDAV answers."""
+        if name == "{DAV:}resourcetype":
+            return multistatus.RESOURCETYPE_COLLECTION
+        if name == "{DAV:}displayname":
+            return self.get_display_name()
+        if name == "{DAV:}getlastmodified":
+            return util.get_rfc1123_time(self.get_last_modified())
+        if name == "{DAV:}creationdate":
+            created = self.get_creation_date()
+            return SLOW if created is None else util.get_rfc3339_time(created)
+        if name == oc.OC_PERMISSIONS:
+            return oc.FOLDER_PERMISSIONS
+        if name in (oc.OC_FILEID, oc.OC_ID) and self.folder:
+            return self.folder["folder_id"]
+        return self._listing_common(name)
 
     def create_empty_resource(self, name: str) -> Document:
         parts = (*self.parts, name)
@@ -538,6 +575,39 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             if name == oc.OC_SIZE:
                 return str(self.doc["size"])
         return super().get_property_value(name)
+
+    def listing_value(self, name: str) -> Any:
+        """A property's value as `get_property_value` answers it, made directly for the ones a
+        listing asks of every document (rclone's, Finder's, allprop's); `SLOW` for the rest."""
+        doc = self.doc
+        if doc is None:
+            return SLOW
+        if name == "{DAV:}getcontentlength":
+            return str(int(doc["size"]))
+        if name == "{DAV:}getlastmodified":
+            modified = self.get_last_modified()
+            return SLOW if modified is None else util.get_rfc1123_time(modified)
+        if name == "{DAV:}getetag":
+            return oc.etag(doc["sha256"], int(doc["size"]))
+        if name == "{DAV:}getcontenttype":
+            return doc["content_type"] or SLOW
+        if name == "{DAV:}displayname":
+            return self.parts[-1]
+        if name == "{DAV:}resourcetype":
+            return ""
+        if name == "{DAV:}creationdate":
+            created = _ts(doc.get("created_at"))
+            return SLOW if created is None else util.get_rfc3339_time(created)
+        if name == oc.OC_PERMISSIONS:
+            return oc.FILE_PERMISSIONS
+        if name == oc.OC_CHECKSUMS:
+            sums = oc.checksums({**self.facts(), "sha256": doc["sha256"]})
+            return multistatus.Node(oc.OC_CHECKSUMS, (multistatus.Node(f"{{{oc.OC_NS}}}checksum", text=sums),))
+        if name in (oc.OC_FILEID, oc.OC_ID):
+            return doc["document_id"]
+        if name == oc.OC_SIZE:
+            return str(doc["size"])
+        return self._listing_common(name)
 
     # --- reading ---------------------------------------------------------------------------
     def signed_url(self) -> str:
