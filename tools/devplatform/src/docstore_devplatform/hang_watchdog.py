@@ -46,12 +46,18 @@ def describe_tasks(out: TextIO) -> int:
     printed = 0
     loops = [obj for obj in gc.get_objects() if isinstance(obj, asyncio.AbstractEventLoop)]
     for loop in loops:
-        if not loop.is_running():
+        try:
+            tasks = list(asyncio.all_tasks(loop)) if loop.is_running() else []
+        except Exception as error:  # another thread's loop changed under us: say so, go on
+            print(f"--- {loop!r}: its tasks could not be read ({error!r})", file=out)
             continue
-        for task in list(asyncio.all_tasks(loop)):
-            print(f"--- {task!r}", file=out)
-            task.print_stack(limit=40, file=out)
-            printed += 1
+        for task in tasks:
+            try:
+                print(f"--- {task!r}", file=out)
+                task.print_stack(limit=40, file=out)
+                printed += 1
+            except Exception as error:
+                print(f"--- a task's stack could not be printed ({error!r})", file=out)
     return printed
 
 

@@ -41,15 +41,16 @@ def test_the_report_names_the_test_and_shows_the_stuck_task_then_ends_the_run() 
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    assert started.wait(10)
+    assert started.wait(60)
     out, exits = io.StringIO(), []
     try:
         HangWatchdog(out=out, exit=exits.append).report("tests/test_x.py::test_y")
     finally:
         for task in asyncio.all_tasks(loop):
             loop.call_soon_threadsafe(task.cancel)
-        thread.join(10)
-        loop.close()
+        thread.join(60)
+        if not thread.is_alive():
+            loop.close()
     text = out.getvalue()
     assert "tests/test_x.py::test_y is hung" in text
     assert "stuck_in_teardown" in text
