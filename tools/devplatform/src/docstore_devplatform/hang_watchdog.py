@@ -44,7 +44,7 @@ def describe_tasks(out: TextIO) -> int:
     """Print the stack of every task of every running event loop (read from another thread: a
     best effort, for a loop that is stuck anyway). Returns how many tasks were printed."""
     printed = 0
-    loops = [obj for obj in gc.get_objects() if isinstance(obj, asyncio.AbstractEventLoop)]
+    loops = [obj for obj in gc.get_objects() if _is_loop(obj)]
     for loop in loops:
         try:
             tasks = list(asyncio.all_tasks(loop)) if loop.is_running() else []
@@ -59,6 +59,13 @@ def describe_tasks(out: TextIO) -> int:
             except Exception as error:
                 print(f"--- a task's stack could not be printed ({error!r})", file=out)
     return printed
+
+
+def _is_loop(obj: object) -> bool:
+    try:
+        return isinstance(obj, asyncio.AbstractEventLoop)
+    except ReferenceError:  # a weak proxy whose object is gone (isinstance asks it its class)
+        return False
 
 
 class HangWatchdog:
