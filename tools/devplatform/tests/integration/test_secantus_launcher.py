@@ -17,6 +17,20 @@ from docstore_devplatform.paths import find_binaries
 
 pytestmark = pytest.mark.integration
 
+
+def run_check(check: str, tmp_path: Path) -> list[str]:
+    """The lines `check` prints, run by the servers venv's Python with the launcher's path as its argument."""
+    python = find_binaries().servers_python
+    assert python is not None
+    script = tmp_path / "check.py"
+    script.write_text(check)
+    result = subprocess.run(
+        [str(python), "-P", str(script), str(SECANTUS_LAUNCHER)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
 REGISTRY_CHECK = textwrap.dedent(
     """
     import importlib.util, sys, threading
@@ -60,15 +74,7 @@ REGISTRY_CHECK = textwrap.dedent(
 
 
 def test_the_registry_walk_passes_over_a_busy_transaction_and_still_reaps_idle_ones(tmp_path: Path) -> None:
-    python = find_binaries().servers_python
-    assert python is not None
-    script = tmp_path / "check.py"
-    script.write_text(REGISTRY_CHECK)
-    result = subprocess.run(
-        [str(python), "-P", str(script), str(SECANTUS_LAUNCHER)], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert run_check(REGISTRY_CHECK, tmp_path) == [
         "patched True",
         "walk finished while a statement ran True",
         # The busy one is left alone while its statement runs; the idle one is reaped.
@@ -120,15 +126,7 @@ RETRYABLE_CHECK = textwrap.dedent(
 
 
 def test_retryable_write_records_are_kept_and_dropped_as_before_at_a_constant_cost(tmp_path: Path) -> None:
-    python = find_binaries().servers_python
-    assert python is not None
-    script = tmp_path / "check.py"
-    script.write_text(RETRYABLE_CHECK)
-    result = subprocess.run(
-        [str(python), "-P", str(script), str(SECANTUS_LAUNCHER)], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert run_check(RETRYABLE_CHECK, tmp_path) == [
         "patched True",
         # The same 10,000 records kept (the cap), the same left after the stale ones went.
         "kept 10000 10000 5001 True",
