@@ -7,6 +7,7 @@ local server or service uses, so a test platform can run beside the dev platform
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -57,6 +58,20 @@ def is_port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
+def worker_slice(low: int, high: int, environ: dict[str, str] | None = None) -> tuple[int, int]:
+    """The part of ``low``-``high`` this pytest-xdist worker draws from (all of it outside xdist).
+
+    Two workers each start their servers and systems; a port one has picked but not yet bound
+    looks free to the other. Disjoint slices make that race impossible.
+    """
+    environ = os.environ if environ is None else environ
+    worker, count = environ.get("PYTEST_XDIST_WORKER", ""), int(environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return low, high
+    index, width = int(worker[2:]) % count, (high - low) // count
+    return low + index * width, low + (index + 1) * width
+
+
 def free_ports(count: int, *, offset: int | None = None, rng: random.Random | None = None) -> list[int]:
     """Pick ``count`` distinct free loopback ports, never a :data:`DEFAULT_PORTS` one.
 
@@ -68,6 +83,7 @@ def free_ports(count: int, *, offset: int | None = None, rng: random.Random | No
     low, high = _AUTO_RANGE
     if offset:
         high = min(high, _EPHEMERAL_LOW - offset)
+    low, high = worker_slice(low, high)
     picked: list[int] = []
     with _lock:
         for _ in range(5000):

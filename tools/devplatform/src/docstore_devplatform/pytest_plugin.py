@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from docstore_devplatform import probes
+from docstore_devplatform import probes, test_groups
 from docstore_devplatform.testing import EventPublisher, kafka_consumers_left_running, running_kafka_consumer_loops
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
 
@@ -193,7 +193,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `quick` every test that needs no server: none of `SERVER_FIXTURES` among its fixtures,
-    not marked `integration` or `e2e`, and not in a folder of system tests (`SYSTEM_FOLDERS`)."""
+    not marked `integration` or `e2e`, and not in a folder of system tests (`SYSTEM_FOLDERS`).
+    Fail the run if a test uses a system from outside that system's worker group (`test_groups`)."""
+    test_groups.check_groups(items)
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             continue
@@ -202,3 +204,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if SYSTEM_FOLDERS.intersection(item.path.parts):
             continue
         item.add_marker(pytest.mark.quick)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """On several workers (`-n 2`), hand out DocStore's groups: one system start per system."""
+    return test_groups.GroupScheduling(config, log)

@@ -10,6 +10,7 @@ from docstore_devplatform.ports import (
     HOST,
     free_ports,
     is_port_free,
+    worker_slice,
 )
 
 
@@ -68,3 +69,12 @@ def test_a_port_whose_connections_linger_in_time_wait_is_free():
     finally:
         plain.close()
     assert is_port_free(port)
+
+
+def test_each_xdist_worker_draws_from_a_slice_of_its_own():
+    def slice_of(worker: str, count: str = "2") -> tuple[int, int]:
+        return worker_slice(20000, 22768, {"PYTEST_XDIST_WORKER": worker, "PYTEST_XDIST_WORKER_COUNT": count})
+
+    first, second = slice_of("gw0"), slice_of("gw1")
+    assert first[0] == 20000 and first[1] <= second[0] and second[1] <= 22768
+    assert worker_slice(20000, 22768, {}) == slice_of("gw0", "1") == (20000, 22768)

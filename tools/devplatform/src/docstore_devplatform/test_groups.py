@@ -1,0 +1,109 @@
+"""Which tests share a pytest-xdist worker when the suite runs on two (`scripts/test`, issue 35).
+
+A worker is a process of its own: it starts the servers and every system its tests ask for. So the
+tests of one system start must stay on one worker, or the run starts that system twice (stop 47
+measured it: xdist's own `--dist load` spread the two-region system over both workers and the run
+cost 1.6x the CPU). A *group* is what one worker runs from start to end:
+
+- the tests on the shared two-region system (`system`, `region_b`: tests/e2e, tests/security,
+  the sync client's integration tests, the browser's region login);
+- the browser tests on their own web system (tests/browser);
+- the fault tests on their own platform (tests/faults);
+- every other test file on its own (unit tests, and integration tests that start only servers,
+  which each worker starts once).
+
+The groups that hold a system go first, longest first, so the longest one sets the wall time
+instead of starting last. Only the test id reaches xdist's controller, so a group is a function
+of the id; `check_groups` (run at every collection, with or without xdist) fails a test that uses
+a system's fixture from outside that system's group, so a new file cannot start a system twice
+unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import pytest
+
+SHARED_SYSTEM = "the shared two-region system"
+BROWSER_SYSTEM = "tests/browser"
+FAULT_PLATFORM = "tests/faults"
+
+#: Folders (and single files) whose tests run on the shared two-region system.
+SHARED_SYSTEM_PATHS = (
+    "tests/e2e/",
+    "tests/security/",
+    "clients/sync/tests/integration/",
+    "tests/browser/test_region_login.py",
+)
+
+#: The session fixture that starts each system, and the group its tests must be in.
+SYSTEM_FIXTURES = {
+    "system": SHARED_SYSTEM,
+    "region_b": SHARED_SYSTEM,
+    "web_system": BROWSER_SYSTEM,
+    "platform": FAULT_PLATFORM,
+}
+
+#: Groups that start a system, in the order they are handed out: the longest first.
+SYSTEM_GROUPS = (SHARED_SYSTEM, BROWSER_SYSTEM, FAULT_PLATFORM)
+
+
+def group_of(nodeid: str) -> str:
+    """The group of the test with this id (`path::name[params]`)."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith(SHARED_SYSTEM_PATHS):
+        return SHARED_SYSTEM
+    for group in (BROWSER_SYSTEM, FAULT_PLATFORM):
+        if path.startswith(group + "/"):
+            return group
+    return path
+
+
+def in_handout_order(groups: Iterable[str]) -> list[str]:
+    """The system groups first (longest first), then the rest in collection order."""
+    groups = list(groups)
+    return [g for g in SYSTEM_GROUPS if g in groups] + [g for g in groups if g not in SYSTEM_GROUPS]
+
+
+def misplaced(nodeid: str, fixturenames: Iterable[str]) -> str | None:
+    """Why this test is in the wrong group for the system it uses, or None."""
+    group = group_of(nodeid)
+    for fixture in fixturenames:
+        wanted = SYSTEM_FIXTURES.get(fixture)
+        if wanted is not None and wanted != group:
+            return (
+                f"{nodeid} uses the `{fixture}` fixture but its group is {group!r}, not {wanted!r}: "
+                "add its path to docstore_devplatform.test_groups, or xdist starts that system twice"
+            )
+    return None
+
+
+def check_groups(items: Iterable[pytest.Item]) -> None:
+    """Fail the run at collection if a test uses a system from outside that system's group."""
+    problems = [p for item in items if (p := misplaced(item.nodeid, getattr(item, "fixturenames", ())))]
+    if problems:
+        raise pytest.UsageError("\n".join(problems))
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pragma: no cover - xdist is a dev dependency; without it the suite runs in one process
+    LoadScopeScheduling = None
+else:
+
+    class GroupScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling with DocStore's groups: one worker per group, systems first."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+        def schedule(self) -> None:
+            if self.collection is None and self._check_nodes_have_same_collection():
+                # The first hand-out: queue the groups in hand-out order. xdist's schedule() then
+                # fills each unit with `workqueue[group] = tests`, which keeps a key's place.
+                collection = next(iter(self.registered_collections.values()))
+                order = in_handout_order(dict.fromkeys(group_of(nodeid) for nodeid in collection))
+                self.workqueue = OrderedDict((group, {}) for group in order)
+            super().schedule()

@@ -1,0 +1,81 @@
+"""The suite's worker groups: which tests share a worker, and what each worker is handed first."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from docstore_devplatform.test_groups import (
+    BROWSER_SYSTEM,
+    FAULT_PLATFORM,
+    SHARED_SYSTEM,
+    GroupScheduling,
+    check_groups,
+    group_of,
+    misplaced,
+)
+
+
+def test_each_system_keeps_its_tests_together_and_other_files_stand_alone() -> None:
+    assert group_of("tests/e2e/test_upload.py::test_one[a]") == SHARED_SYSTEM
+    assert group_of("tests/security/test_webdav.py::test_x") == SHARED_SYSTEM
+    assert group_of("clients/sync/tests/integration/test_sync_client.py::test_y") == SHARED_SYSTEM
+    assert group_of("tests/browser/test_region_login.py::test_z") == SHARED_SYSTEM
+    assert group_of("tests/browser/test_keyboard.py::test_k") == BROWSER_SYSTEM
+    assert group_of("tests/faults/test_broker.py::test_b") == FAULT_PLATFORM
+    assert group_of("services/quota/tests/unit/test_usage.py::test_u") == "services/quota/tests/unit/test_usage.py"
+    assert group_of("clients/sync/tests/unit/test_plan.py::test_p") == "clients/sync/tests/unit/test_plan.py"
+
+
+def test_a_system_fixture_outside_its_group_is_refused_at_collection() -> None:
+    assert misplaced("tests/e2e/test_a.py::t", ["api", "system", "region_b"]) is None
+    assert misplaced("tests/browser/test_keyboard.py::t", ["browser", "web_system"]) is None
+    problem = misplaced("services/quota/tests/integration/test_q.py::t", ["system"])
+    assert problem is not None and "`system`" in problem and SHARED_SYSTEM in problem
+    with pytest.raises(pytest.UsageError, match="web_system"):
+        check_groups([SimpleNamespace(nodeid="tests/e2e/test_a.py::t", fixturenames=["web_system"])])  # type: ignore[list-item]
+
+
+class Worker:
+    """What xdist's scheduler needs of a worker: it records the tests it is sent."""
+
+    def __init__(self, name: str) -> None:
+        self.gateway = SimpleNamespace(id=name)
+        self.shutting_down = False
+        self.sent: list[int] = []
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent += indices
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_two_workers_start_with_the_systems_and_never_split_one() -> None:
+    collection = [
+        "libs/events/tests/unit/test_e.py::a",
+        "tests/browser/test_keyboard.py::k1",
+        "tests/e2e/test_upload.py::u1",
+        "tests/browser/test_keyboard.py::k2",
+        "tests/e2e/test_upload.py::u2",
+        "tests/e2e/test_upload.py::u3",
+        "tests/security/test_webdav.py::w",
+        "services/quota/tests/unit/test_usage.py::q",
+    ]
+    config = SimpleNamespace(getvalue={"tx": ["2*popen"]}.get, option=SimpleNamespace(loadscopereorder=True))
+    scheduler = GroupScheduling(config)  # type: ignore[arg-type]
+    first, second = Worker("gw0"), Worker("gw1")
+    for worker in (first, second):
+        scheduler.add_node(worker)  # type: ignore[arg-type]
+        scheduler.add_node_collection(worker, collection)  # type: ignore[arg-type]
+    scheduler.schedule()
+    assert [collection[i] for i in first.sent] == [
+        "tests/e2e/test_upload.py::u1",
+        "tests/e2e/test_upload.py::u2",
+        "tests/e2e/test_upload.py::u3",
+        "tests/security/test_webdav.py::w",
+    ]
+    # The second starts with the browser's system, then takes single files as it runs short.
+    assert [collection[i] for i in second.sent][:2] == ["tests/browser/test_keyboard.py::k1", "tests/browser/test_keyboard.py::k2"]
+    assert not {collection[i] for i in second.sent} & {collection[i] for i in first.sent}
