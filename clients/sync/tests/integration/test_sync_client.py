@@ -404,8 +404,20 @@ async def test_watch_follows_both_sides_and_stops_cleanly_on_ctrl_c(system, api,
     folder = tmp_path / "watched"
     folder.mkdir()
     log = (tmp_path / "watch.log").open("wb")
+    # -X faulthandler: if it does not stop, SIGABRT makes it print every thread's stack to the log.
     child = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "docstore_sync", "watch", str(folder), "--json", "--debounce", "200"],
+        *[
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-m",
+            "docstore_sync",
+            "watch",
+            str(folder),
+            "--json",
+            "--debounce",
+            "200",
+        ],
         env=os.environ | {"DOCSTORE_CONFIG_DIR": str(config)},
         stdout=log,
         stderr=log,
@@ -425,7 +437,16 @@ async def test_watch_follows_both_sides_and_stops_cleanly_on_ctrl_c(system, api,
 
         await eventually(downloaded, timeout=120)
         child.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(child.wait(), timeout=60) == 0
+        try:
+            assert await asyncio.wait_for(child.wait(), timeout=60) == 0
+        except TimeoutError:
+            child.send_signal(signal.SIGABRT)
+            await child.wait()
+            log.flush()
+            pytest.fail(
+                "watch did not stop within 60 s of Ctrl-C; its log and stacks:\n"
+                + (tmp_path / "watch.log").read_text()[-6000:]
+            )
     finally:
         if child.returncode is None:
             child.kill()

@@ -77,5 +77,8 @@ def test_two_workers_start_with_the_systems_and_never_split_one() -> None:
         "tests/security/test_webdav.py::w",
     ]
     # The second starts with the browser's system, then takes single files as it runs short.
-    assert [collection[i] for i in second.sent][:2] == ["tests/browser/test_keyboard.py::k1", "tests/browser/test_keyboard.py::k2"]
+    assert [collection[i] for i in second.sent][:2] == [
+        "tests/browser/test_keyboard.py::k1",
+        "tests/browser/test_keyboard.py::k2",
+    ]
     assert not {collection[i] for i in second.sent} & {collection[i] for i in first.sent}
