@@ -20,7 +20,7 @@ from docstore_accounts.adapters.metadata_client import MetadataAccess
 from docstore_accounts.adapters.oidc import OidcFlows, OidcLinks, Provider
 from docstore_accounts.adapters.replication import ReplicationQueue, ReplicationRelay
 from docstore_accounts.adapters.repositories import Repositories, ensure_indexes, repositories
-from docstore_accounts.domain.accounts import AccountNotFound, use_password_hash_cost
+from docstore_accounts.domain.accounts import AccountNotFound
 from docstore_accounts.domain.credentials import SecretBox, parse_keys
 from docstore_accounts.service_layer.account_security import AccountSecurity
 from docstore_accounts.service_layer.accounts import Accounts
@@ -35,6 +35,7 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_kit.http_transport import async_client
+from docstore_kit.passwords import use_password_hash_cost
 from docstore_messaging.unit_of_work import MongoUnitOfWork, UnitOfWork
 
 OIDC_CALLBACK_PATH = "/v1/sessions/oidc/callback"

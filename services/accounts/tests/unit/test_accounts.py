@@ -1,8 +1,7 @@
 import pytest
-from argon2 import extract_parameters, profiles
 
-from docstore_accounts.domain import accounts
-from docstore_accounts.domain.accounts import InvalidSignup, new_account, password_matches
+from docstore_accounts.domain.accounts import InvalidSignup, new_account
+from docstore_kit.passwords import password_matches
 
 
 def test_password_is_argon2_hashed_and_verifies() -> None:
@@ -13,22 +12,6 @@ def test_password_is_argon2_hashed_and_verifies() -> None:
     assert password_matches(account.password_hash, "correct horse")
     assert not password_matches(account.password_hash, "wrong horse")
     assert not password_matches("not a hash", "correct horse")
-
-
-def test_passwords_are_hashed_at_the_standard_cost_unless_told_and_any_cost_verifies() -> None:
-    standard = accounts.hash_password("correct horse")
-    assert extract_parameters(standard) == profiles.RFC_9106_LOW_MEMORY  # 64 MiB, 3 passes, 4 lanes
-    try:
-        accounts.use_password_hash_cost("test-only-cheapest")
-        cheap = accounts.hash_password("correct horse")
-        assert extract_parameters(cheap).memory_cost == profiles.CHEAPEST.memory_cost
-        assert password_matches(cheap, "correct horse") and password_matches(standard, "correct horse")
-        assert not password_matches(cheap, "wrong horse")
-        with pytest.raises(ValueError, match="unknown password hash cost"):
-            accounts.use_password_hash_cost("fast")
-    finally:
-        accounts.use_password_hash_cost("standard")
-    assert extract_parameters(accounts.hash_password("x")) == profiles.RFC_9106_LOW_MEMORY
 
 
 @pytest.mark.parametrize(

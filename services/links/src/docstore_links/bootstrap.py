@@ -13,9 +13,9 @@ from docstore_kit.app import ServiceRuntime
 from docstore_kit.auth import InternalAuth
 from docstore_kit.consistency import ConsistencyChecker, ProcessedEvents, outbox_checker
 from docstore_kit.http_transport import async_client
+from docstore_kit.passwords import use_password_hash_cost
 from docstore_links.adapters.metadata import MetadataClient
 from docstore_links.adapters.repositories import Repositories, repositories
-from docstore_links.domain.rights import use_password_hash_cost
 from docstore_links.service_layer.links import Links, LinkSweeper
 from docstore_links.service_layer.revocations import Revocations
 from docstore_links.settings import Settings

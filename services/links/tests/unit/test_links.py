@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from argon2 import extract_parameters, profiles
 
 from docstore_links.domain import links as rules
-from docstore_links.domain import rights
 from docstore_links.domain.links import (
     InvalidLink,
     LinkGone,
@@ -175,14 +173,3 @@ def test_the_view_shows_no_secret() -> None:
     shown = rules.view(link(password_hash="$argon2id$...", note="for Ada"), NOW)
     assert shown["protected"] is True and shown["note"] == "for Ada" and shown["state"] == "active"
     assert "password_hash" not in shown and "token_digest" not in shown
-
-
-def test_link_passwords_are_hashed_at_the_standard_cost_unless_told() -> None:
-    assert extract_parameters(rights.hash_password("open sesame")) == profiles.RFC_9106_LOW_MEMORY
-    try:
-        rights.use_password_hash_cost("test-only-cheapest")
-        cheap = rights.hash_password("open sesame")
-        assert extract_parameters(cheap).memory_cost == profiles.CHEAPEST.memory_cost
-        assert rights.password_matches(cheap, "open sesame") and not rights.password_matches(cheap, "open")
-    finally:
-        rights.use_password_hash_cost("standard")

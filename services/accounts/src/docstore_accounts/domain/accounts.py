@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from argon2 import PasswordHasher, profiles
-from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # zxcvbn ships no type information
 
 from docstore_kit.errors import Conflict, DomainError, Invalid, NotFound
+from docstore_kit.passwords import hash_password
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -27,24 +26,6 @@ MIN_PASSWORD_SCORE = 3
 SCORED_PREFIX = 72
 """zxcvbn's cost grows fast with length (it refuses more than 72 characters by default): a longer
 password is judged by its first 72 code points, which must be hard to guess on their own."""
-
-PASSWORD_HASH_COSTS = ("standard", "test-only-cheapest")
-"""How costly a new password hash is. `standard`: argon2-cffi's defaults (RFC 9106's second
-recommended option: 64 MiB, 3 passes, 4 lanes; about 0.2 s of CPU per hash or check).
-`test-only-cheapest`: the library's own `argon2.profiles.CHEAPEST`, "only for testing", so the
-test platforms' thousands of sign-ups and logins cost milliseconds (the settings refuse it outside
-development). A hash records its own parameters, so a check works whatever cost made it."""
-
-
-def _hasher_for(cost: str) -> PasswordHasher:
-    if cost == "test-only-cheapest":
-        return PasswordHasher.from_parameters(profiles.CHEAPEST)
-    if cost != "standard":
-        raise ValueError(f"unknown password hash cost {cost!r}: one of {', '.join(PASSWORD_HASH_COSTS)}")
-    return PasswordHasher()
-
-
-_hasher = _hasher_for("standard")
 
 
 class InvalidSignup(Invalid):
@@ -226,32 +207,3 @@ def _personal_words(username: str, email: str) -> list[str]:
 
 def _sentence(line: str) -> str:
     return line if line.endswith((".", "!", "?")) else line + "."
-
-
-def hash_password(password: str) -> str:
-    """argon2id of `password` (the library's defaults), as account passwords and link passwords
-    are stored; check one with `password_matches`."""
-    return _hasher.hash(password)
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-# Verifying against a real hash when the user does not exist keeps timing the same.
-_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
-
-
-def burn_verification(password: str) -> None:
-    password_matches(_DUMMY_HASH, password)
-
-
-def use_password_hash_cost(cost: str) -> None:
-    """Hash new passwords, and burn dummy checks, at `cost` (one of `PASSWORD_HASH_COSTS`) from
-    now on; the composition root calls it once with the service's setting."""
-    global _hasher, _DUMMY_HASH
-    _hasher = _hasher_for(cost)
-    _DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)

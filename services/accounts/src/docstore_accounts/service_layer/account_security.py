@@ -30,10 +30,7 @@ from docstore_accounts.domain.accounts import (
     EMAIL,
     AccountNotFound,
     InvalidSignup,
-    burn_verification,
     check_password,
-    hash_password,
-    password_matches,
 )
 from docstore_accounts.domain.credentials import (
     AddressInUse,
@@ -60,6 +57,7 @@ from docstore_events.credentials import (
     AccountPasswordChanged,
     AccountSessionsRevoked,
 )
+from docstore_kit.passwords import burn_verification, hash_password, password_matches
 from docstore_messaging.origin import current_origin
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 

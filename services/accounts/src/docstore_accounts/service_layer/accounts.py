@@ -19,11 +19,9 @@ from docstore_accounts.domain.accounts import (
     HomeElsewhere,
     InvalidReplica,
     UsernameLost,
-    burn_verification,
     new_account,
     new_account_id,
     normalise_username,
-    password_matches,
     replica_state,
     status_of,
     username_winner,
@@ -37,6 +35,7 @@ from docstore_events import (
 )
 from docstore_events.activity import AccountLoggedIn, AccountLoginFailed
 from docstore_events.credentials import AccountAppPasswordRevoked
+from docstore_kit.passwords import burn_verification, password_matches
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 Tx = Transaction[Repositories]

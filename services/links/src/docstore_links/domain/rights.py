@@ -1,18 +1,14 @@
 """What a link needs to know of its document, and from whom: metadata owns documents, shares and
 each account's projection, so it answers, at each link's creation and use, what one account may do
 with one document now (`Grant`, from `adapters/metadata.py`). Also the refusals metadata gave for the
-same requests before links moved out of it (same problem types and messages), and link passwords,
-hashed as account passwords are (argon2id)."""
+same requests before links moved out of it (same problem types and messages). Link passwords are
+hashed as account passwords are, by `docstore_kit.passwords`."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
-
-from argon2 import PasswordHasher, profiles
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from docstore_kit.errors import Forbidden, NotFound
 
@@ -109,50 +105,3 @@ def owned(grant: Grant | None, document_id: str, action: str) -> Grant:
     if found.access != "owner":
         raise OwnerOnly(action)
     return found
-
-
-PASSWORD_HASH_COSTS = ("standard", "test-only-cheapest")
-"""How costly a new password hash is. `standard`: argon2-cffi's defaults (RFC 9106's second
-recommended option: 64 MiB, 3 passes, 4 lanes; about 0.2 s of CPU per hash or check).
-`test-only-cheapest`: the library's own `argon2.profiles.CHEAPEST`, "only for testing", so the
-test platforms' thousands of sign-ups and logins cost milliseconds (the settings refuse it outside
-development). A hash records its own parameters, so a check works whatever cost made it."""
-
-
-def _hasher_for(cost: str) -> PasswordHasher:
-    if cost == "test-only-cheapest":
-        return PasswordHasher.from_parameters(profiles.CHEAPEST)
-    if cost != "standard":
-        raise ValueError(f"unknown password hash cost {cost!r}: one of {', '.join(PASSWORD_HASH_COSTS)}")
-    return PasswordHasher()
-
-
-_hasher = _hasher_for("standard")
-
-
-def hash_password(password: str) -> str:
-    """argon2id of `password` (the library's defaults)."""
-    return _hasher.hash(password)
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-# Verifying against a real hash when nothing is to be checked keeps timing the same.
-_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
-
-
-def burn_verification(password: str) -> None:
-    password_matches(_DUMMY_HASH, password)
-
-
-def use_password_hash_cost(cost: str) -> None:
-    """Hash new passwords, and burn dummy checks, at `cost` (one of `PASSWORD_HASH_COSTS`) from
-    now on; the composition root calls it once with the service's setting."""
-    global _hasher, _DUMMY_HASH
-    _hasher = _hasher_for(cost)
-    _DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)

@@ -24,6 +24,7 @@ from docstore_events import (
     ShareLinkUsed,
 )
 from docstore_kit.pagination import cursor_offset, offset_cursor
+from docstore_kit.passwords import burn_verification, hash_password, password_matches
 from docstore_links.adapters.metadata import MetadataClient, Serve
 from docstore_links.adapters.repositories import Repositories
 from docstore_links.domain import links as rules
@@ -33,10 +34,7 @@ from docstore_links.domain.rights import (
     Grant,
     Served,
     VersionNotFound,
-    burn_verification,
-    hash_password,
     owned,
-    password_matches,
     visible,
 )
 from docstore_messaging.tracing import loop_span
