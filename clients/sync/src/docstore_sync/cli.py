@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -385,6 +386,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     threads = [threading.Thread(target=f, daemon=True) for f in (local_events, remote_events)]
     code = 0
+    handlers_before = _stop_on_interrupt_or_terminate()
     try:
         wake.set()
         started = False
@@ -409,7 +411,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
         stop.set()
         gateway.close()
         lock.release()
+        for number, handler in handlers_before.items():
+            if handler is not None:  # None: set outside Python, nothing to put back
+                signal.signal(number, handler)
     return 0 if code != 1 else 1
+
+
+def _stop_on_interrupt_or_terminate() -> dict[int, Any]:
+    """Make Ctrl-C (SIGINT) and SIGTERM stop `watch` cleanly, whatever was inherited: a process
+    started in the background by a shell or a supervisor inherits SIGINT *ignored*, and Python
+    then never raises KeyboardInterrupt (`docstore watch &` would not stop on `kill -INT`)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # signal handlers can only be set from the main thread
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in before:
+        signal.signal(number, signal.default_int_handler)
+    return before  # the handlers to put back
 
 
 def build_parser() -> argparse.ArgumentParser:
