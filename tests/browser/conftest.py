@@ -69,7 +69,9 @@ def system_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+# Package scope: stopped as soon as the run leaves this folder, so a worker that goes on to other
+# files (scripts/test runs two) does not keep a whole idle system running beside them.
+@pytest.fixture(scope="package")
 def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
     reason = browser_available()
     if reason:

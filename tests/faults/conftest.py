@@ -88,7 +88,9 @@ def _wait_ready(proc: ManagedProcess, data_dir: Path) -> None:
     pytest.fail(f"platform not ready after {READY_TIMEOUT:.0f} s\n{proc.describe_failure()}")
 
 
-@pytest.fixture(scope="session")
+# Package scope: stopped as soon as the run leaves this folder, so a worker that goes on to other
+# files (scripts/test runs two) does not keep a whole idle system running beside them.
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("faults-platform")
     argv = [
