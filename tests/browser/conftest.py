@@ -70,7 +70,8 @@ def system_env() -> dict[str, str]:
 
 
 # Package scope: stopped as soon as the run leaves this folder, so a worker that goes on to other
-# files (scripts/test runs two) does not keep a whole idle system running beside them.
+# files (`scripts/test --numprocesses 2`) does not keep a whole idle system running beside them;
+# in one process it stops before the later folders run, instead of idling through them.
 @pytest.fixture(scope="package")
 def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
     reason = browser_available()

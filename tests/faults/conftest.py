@@ -89,7 +89,8 @@ def _wait_ready(proc: ManagedProcess, data_dir: Path) -> None:
 
 
 # Package scope: stopped as soon as the run leaves this folder, so a worker that goes on to other
-# files (scripts/test runs two) does not keep a whole idle system running beside them.
+# files (`scripts/test --numprocesses 2`) does not keep a whole idle system running beside them;
+# in one process it stops before the later folders run, instead of idling through them.
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("faults-platform")

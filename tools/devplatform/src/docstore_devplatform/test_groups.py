@@ -1,4 +1,5 @@
-"""Which tests share a pytest-xdist worker when the suite runs on two (`scripts/test`, issue 35).
+"""Which tests share a pytest-xdist worker when the suite runs on several (`scripts/test
+--numprocesses 2`; issue 35; not the default: bench/README, 2026-11-26).
 
 A worker is a process of its own: it starts the servers and every system its tests ask for. So the
 tests of one system start must stay on one worker, or the run starts that system twice (stop 47
