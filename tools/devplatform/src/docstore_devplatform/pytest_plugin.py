@@ -194,8 +194,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `quick` every test that needs no server: none of `SERVER_FIXTURES` among its fixtures,
     not marked `integration` or `e2e`, and not in a folder of system tests (`SYSTEM_FOLDERS`).
-    Fail the run if a test uses a system from outside that system's worker group (`test_groups`)."""
+    Fail the run if a test uses a system from outside that system's worker group (`test_groups`),
+    and run the shared system's tests last, so the system is up only while they run."""
     test_groups.check_groups(items)
+    test_groups.shared_system_last(items)
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             continue

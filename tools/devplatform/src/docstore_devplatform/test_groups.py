@@ -62,6 +62,14 @@ def group_of(nodeid: str) -> str:
     return path
 
 
+def shared_system_last(items: list[pytest.Item]) -> None:
+    """Run the shared system's tests after every other test (in place, otherwise in collection
+    order). The system is session-scoped: it starts with its first test and stops when the run
+    ends, so its tests last means its 18 processes never idle beside the browser's and the fault
+    platform's systems or the servers-only tests (bench/README, 2026-11-26: ~10 minutes of them)."""
+    items.sort(key=lambda item: group_of(item.nodeid) == SHARED_SYSTEM)
+
+
 def in_handout_order(groups: Iterable[str]) -> list[str]:
     """The system groups first (longest first), then the rest in collection order."""
     groups = list(groups)

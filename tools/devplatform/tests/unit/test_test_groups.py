@@ -14,6 +14,7 @@ from docstore_devplatform.test_groups import (
     check_groups,
     group_of,
     misplaced,
+    shared_system_last,
 )
 
 
@@ -35,6 +36,31 @@ def test_a_system_fixture_outside_its_group_is_refused_at_collection() -> None:
     assert problem is not None and "`system`" in problem and SHARED_SYSTEM in problem
     with pytest.raises(pytest.UsageError, match="web_system"):
         check_groups([SimpleNamespace(nodeid="tests/e2e/test_a.py::t", fixturenames=["web_system"])])  # type: ignore[list-item]
+
+
+def test_the_shared_systems_tests_run_last_and_the_rest_keep_their_order() -> None:
+    ids = [
+        "clients/sync/tests/integration/test_sync_client.py::s1",
+        "clients/sync/tests/unit/test_plan.py::p",
+        "tests/browser/test_region_login.py::r",
+        "tests/browser/test_keyboard.py::k",
+        "tests/e2e/test_upload.py::u",
+        "tests/faults/test_broker.py::b",
+        "tests/security/test_webdav.py::w",
+        "tools/devplatform/tests/unit/test_ports.py::t",
+    ]
+    items = [SimpleNamespace(nodeid=nodeid) for nodeid in ids]
+    shared_system_last(items)  # type: ignore[arg-type]
+    assert [item.nodeid for item in items] == [
+        "clients/sync/tests/unit/test_plan.py::p",
+        "tests/browser/test_keyboard.py::k",
+        "tests/faults/test_broker.py::b",
+        "tools/devplatform/tests/unit/test_ports.py::t",
+        "clients/sync/tests/integration/test_sync_client.py::s1",
+        "tests/browser/test_region_login.py::r",
+        "tests/e2e/test_upload.py::u",
+        "tests/security/test_webdav.py::w",
+    ]
 
 
 class Worker:
