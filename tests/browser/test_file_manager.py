@@ -47,17 +47,29 @@ return drop.defaultPrevented;
 
 # The page's next completion request: "lost" reaches the server and its answer is lost (the
 # network dropped at the end); "blocked" never leaves the browser.
-CUT_COMPLETION = """
-const mode = arguments[0];
+# The next completion call reaches the server, but its answer is lost.
+LOSE_COMPLETION_ANSWER = """
 const original = window.__realFetch || (window.__realFetch = window.fetch);
 let armed = true;
 window.fetch = async (url, options) => {
   if (armed && /\\/v1\\/uploads\\/[^/]+\\/complete$/.test(String(url))) {
     armed = false;
-    if (mode === "lost") await original(url, options);
+    await original(url, options);
     throw new TypeError("Failed to fetch");
   }
   return original(url, options);
+};
+"""
+# The next send to storage fails as a dropped connection does, so the bytes never arrive. (Cutting
+# only the completion call is not enough: the server completes an upload itself when storage tells
+# it the bytes arrived, and the app, rightly, shows that one done.)
+DROP_NEXT_STORAGE_SEND = """
+const send = XMLHttpRequest.prototype.__realSend || (XMLHttpRequest.prototype.__realSend = XMLHttpRequest.prototype.send);
+let armed = true;
+XMLHttpRequest.prototype.send = function (body) {
+  if (!armed) return send.call(this, body);
+  armed = false;
+  setTimeout(() => this.dispatchEvent(new ProgressEvent("error")), 0);
 };
 """
 
@@ -145,11 +157,11 @@ def test_an_upload_is_failed_only_when_the_server_lacks_it_and_retry_finishes_it
     username = sign_up(browser, base)
     browser.find(".dropzone")
     # The completion arrived but its answer was lost: the server has the file, so it is done.
-    browser.js(CUT_COMPLETION, "lost")
+    browser.js(LOSE_COMPLETION_ANSWER)
     pick_files(browser, "#file-picker", write_file(tmp_path, "lost-answer.txt", b"stored all the same"))
     wait_uploaded(browser, "lost-answer.txt")
-    # The completion never arrived: Failed, with Retry, which completes this same upload.
-    browser.js(CUT_COMPLETION, "blocked")
+    # The bytes never reached storage: Failed, with Retry, which sends them for this same upload.
+    browser.js(DROP_NEXT_STORAGE_SEND)
     pick_files(browser, "#file-picker", write_file(tmp_path, "retried.txt", b"sent once"))
     browser.find_text("#upload-list li.failed", "retried.txt", timeout=60)
     press(browser, "Retry retried.txt")
