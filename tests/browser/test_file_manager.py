@@ -45,9 +45,8 @@ zone.dispatchEvent(drop);
 return drop.defaultPrevented;
 """
 
-# The page's next completion request: "lost" reaches the server and its answer is lost (the
-# network dropped at the end); "blocked" never leaves the browser.
-# The next completion call reaches the server, but its answer is lost.
+# The page's next completion call reaches the server, but its answer is lost (the network
+# dropped at the end).
 LOSE_COMPLETION_ANSWER = """
 const original = window.__realFetch || (window.__realFetch = window.fetch);
 let armed = true;
