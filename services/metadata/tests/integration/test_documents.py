@@ -444,10 +444,22 @@ async def test_one_live_document_per_name_in_a_folder_on_the_real_database(metad
     asked = await metadata.http.post(
         f"/internal/accounts/{metadata.account_id}/names/taken",
         headers=metadata.service_headers(),
-        json={"places": [{"path": "/cv", "name": "r\u00e9sum\u00e9.txt"}, {"path": "/cv", "name": "free.txt"}]},
+        json={
+            "places": [
+                {"path": "/cv", "name": "r\u00e9sum\u00e9.txt"},
+                {"path": "/cv", "name": "other.txt"},
+                {"path": "/cv", "name": "free.txt"},
+                # The same key (case-folded) is another name; the same name elsewhere is another place.
+                {"path": "/cv", "name": "R\u00e9sum\u00e9.txt"},
+                {"path": "/", "name": "r\u00e9sum\u00e9.txt"},
+            ]
+        },
     )
     assert asked.status_code == 200, asked.text
-    assert asked.json()["taken"] == [{"path": "/cv", "name": "r\u00e9sum\u00e9.txt", "document_id": first.document_id}]
+    assert asked.json()["taken"] == [
+        {"path": "/cv", "name": "other.txt", "document_id": other.document_id},
+        {"path": "/cv", "name": "r\u00e9sum\u00e9.txt", "document_id": first.document_id},
+    ]
     raced = await metadata.stored(b"three", filename="r\u00e9sum\u00e9.txt", put=False, path="/cv")
     await metadata.record(raced)
     names = sorted(d["name"] for d in (await metadata.get("/documents", path="/cv")).json()["items"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from docstore_messaging.in_slices import find_in, slices
+from docstore_messaging.in_slices import find_in
 from docstore_metadata.adapters.repositories import DocumentRepository
 from docstore_metadata.adapters.sharing import SharingRepository
 from docstore_metadata.adapters.storage import ObjectStore
@@ -46,12 +46,17 @@ async def documents_by_id(documents: DocumentRepository, ids: list[str]) -> dict
 
 
 async def version_rows(documents: DocumentRepository, wanted: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
-    """The version rows among `wanted` (document id, version) that exist: a query per slice of
-    `wanted`, as for a `$in` (see `in_slices`)."""
+    """The version rows among `wanted` (document id, version) that exist: per version number,
+    a `$in` of the document ids (in slices, see `in_slices`). An `$or` of the pairs, the shape
+    this had, is a scan of every version on SecantusDB (measured on a scratch server: 3.25 s for
+    50 pairs among 9,000 versions; 13 ms as a `$in`); MongoDB reads either from the index."""
+    by_version: dict[int, list[str]] = {}
+    for document_id, version in dict.fromkeys(wanted):
+        by_version.setdefault(version, []).append(document_id)
     rows: dict[tuple[str, int], Any] = {}
-    for part in slices(wanted):
-        query = {"$or": [{"document_id": document_id, "version": version} for document_id, version in part]}
-        async for row in documents.versions.find(query, session=documents.session):
+    for version, ids in sorted(by_version.items()):
+        found = find_in(documents.versions, "document_id", ids, where={"version": version}, session=documents.session)
+        async for row in found:
             rows[(row["document_id"], row["version"])] = row
     return rows
 
