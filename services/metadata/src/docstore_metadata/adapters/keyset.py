@@ -195,7 +195,7 @@ class _TimeKeys:
         return None if high > _TimeKeys.ceiling() else high
 
     @staticmethod
-    def wider(width: float) -> float:
+    def onward(width: float, start: Any) -> float:
         return width * 2
 
     @staticmethod
@@ -238,7 +238,7 @@ class _SizeKeys:
         return None if width >= MAX_SIZE_WINDOW else low + int(width)
 
     @staticmethod
-    def wider(width: float) -> float:
+    def onward(width: float, start: Any) -> float:
         return width * 2
 
     @staticmethod
@@ -255,9 +255,16 @@ class _SizeKeys:
 
 
 class _NameKeys:
-    """Windows of a name key: the rest of the subtree of the names sharing its first `width`
-    characters (a trie node); widening goes up one level, narrowing down one. Ascending from `low`:
-    [low, next(low[:width])); descending to `high`: [high[:width], high)."""
+    """Windows of a name key: subtrees of a trie of name prefixes, `width` characters deep.
+
+    A window from a key inside a subtree of that depth reads the subtree's rest (ascending from
+    `low`: [low, next(low[:width])); descending to `high`: [high[:width], high)). A window from a
+    key that starts a subtree, as the one before it ended, reads the neighbouring subtree whole:
+    the subtree of `low` itself, or the one just below `high`. A window that held too few rows
+    after a rest stays at its depth; after a whole subtree it goes up one level. Going up right
+    after a rest would read the parent's rest instead, up to an alphabet's worth of subtrees: the
+    page after `doc-000999` read the 9,000 names left under `doc-00` for 200. Narrowing goes down
+    one level."""
 
     first = 8.0
 
@@ -275,16 +282,22 @@ class _NameKeys:
 
     @staticmethod
     def down(high: str, width: float) -> str | None:
-        depth = min(int(width), len(high) - 1)
-        return high[:depth] if depth > 0 else None
+        depth = int(width)
+        if depth <= 0 or not high:
+            return None
+        if len(high) > depth:
+            return high[:depth]
+        return _previous_sibling(high)
 
     @staticmethod
     def up(low: str, width: float) -> str | None:
         return prefix_upper_bound(low[: int(width)]) if int(width) > 0 else None
 
     @staticmethod
-    def wider(width: float) -> float:
-        return max(float(int(width) - 1), 0.0)
+    def onward(width: float, start: str) -> float:
+        if len(start) > int(width):
+            return width
+        return max(float(min(int(width), len(start)) - 1), 0.0)
 
     @staticmethod
     def narrower(width: float) -> float:
@@ -299,6 +312,15 @@ class _NameKeys:
         # One level below the node both ends share: the page spans two of its children at most,
         # and the rest of the last one's subtree is about a page.
         return float(len(os.path.commonprefix([a, b])) + 1)
+
+
+def _previous_sibling(prefix: str) -> str:
+    """The trie node just before `prefix` at its depth: its last character one lower (code point
+    order, skipping the surrogates), or its parent when that character is the lowest."""
+    code = ord(prefix[-1]) - 1
+    if 0xD800 <= code <= 0xDFFF:
+        code = 0xD7FF
+    return prefix[:-1] + chr(code) if code >= 0 else prefix[:-1]
 
 
 _KEYS: dict[str, Any] = {"modified_at": _TimeKeys, "created_at": _TimeKeys, "size": _SizeKeys, "name_lower": _NameKeys}
@@ -407,8 +429,8 @@ class WindowedKeyset(_Reader):
                 return rows, keys.narrower(w) if filled_first else w, False
             if last:
                 return rows, w, True
+            w = keys.onward(w, pos)  # the width of the next window, after one from `pos` held too few
             pos, inclusive = (high, True) if ascending else (low, False)
-            w = keys.wider(w)
 
     async def _first_rows(self, scan: Scan, want: int) -> tuple[list[dict[str, Any]], float]:
         """The first `want` rows of a listing: up to the remembered edge in one range, then onward.
