@@ -88,6 +88,7 @@ async def test_one_upload_is_one_trace_across_kafka(api, system: System) -> None
             and not orphans(spans)  # every parent has arrived (spans leave in batches)
             and consumed_by(spans, "notify", "file.modified")
             and consumed_by(spans, "quota", "upload.completed")
+            and consumed_by(spans, "quota", "file.modified")  # the metadata -> quota hop asserted below
             and consumed_by(spans, "indexer", "file.version-recorded")
             and any(s["service"] == "indexer" and "document.indexed" in s["name"] for s in spans)
         )
