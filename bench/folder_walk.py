@@ -36,6 +36,7 @@ import httpx
 from figures import percentile
 from listing import ACCOUNT, SEED_BATCH, make_documents
 from pymongo import AsyncMongoClient
+from system import servers_running
 
 from docstore_metadata.adapters.keyset import PlainKeyset
 from docstore_metadata.adapters.repositories import DocumentRepository
@@ -162,21 +163,13 @@ def main() -> None:
     if args.mongo_url:
         walks = asyncio.run(run(args.mongo_url, args.kafka, args.documents, args.names, args.repeats))
     else:
-        from docstore_devplatform.servers import Servers
-        from docstore_events import all_topics
-
-        with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
-            servers = Servers(
-                Path(folder) / "servers", ports="auto", topics=all_topics(), buckets=["docstore-us-west-2"]
+        with (
+            tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder,
+            servers_running(Path(folder), "us-west-2") as endpoints,
+        ):
+            walks = asyncio.run(
+                run(endpoints.mongo_url, endpoints.kafka_bootstrap, args.documents, args.names, args.repeats)
             )
-            print("starting servers ...", file=sys.stderr)
-            endpoints = servers.start()
-            try:
-                walks = asyncio.run(
-                    run(endpoints.mongo_url, endpoints.kafka_bootstrap, args.documents, args.names, args.repeats)
-                )
-            finally:
-                servers.stop()
     figures = report(args.documents, args.names, walks)
     if args.json:
         print(json.dumps(figures))

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 from figures import percentile
 from pymongo import AsyncMongoClient
+from system import servers_running
 
 from docstore_metadata.adapters.folders import FolderRepository
 from docstore_metadata.domain.documents import EPOCH, search_keys
@@ -218,19 +219,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
     args = parser.parse_args()
-    from docstore_devplatform.servers import Servers
-    from docstore_events import all_topics
-
-    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
-        servers = Servers(Path(folder) / "servers", ports="auto", topics=all_topics(), buckets=["docstore-us-west-2"])
-        print("starting servers ...", file=sys.stderr)
-        endpoints = servers.start()
-        try:
-            figures = asyncio.run(
-                run(endpoints.mongo_url, endpoints.kafka_bootstrap, args.documents, args.per_doc, args.seconds)
-            )
-        finally:
-            servers.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder,
+        servers_running(Path(folder), "us-west-2") as endpoints,
+    ):
+        figures = asyncio.run(
+            run(endpoints.mongo_url, endpoints.kafka_bootstrap, args.documents, args.per_doc, args.seconds)
+        )
     if args.json:
         print(json.dumps({"bench": "folders", **figures}))
 
