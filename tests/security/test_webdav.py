@@ -17,7 +17,7 @@ import pytest_asyncio
 from docstore_devplatform.e2e import User
 
 from .conftest import new_user
-from .support import raw_request
+from .support import identity, raw_request
 
 LOCK_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
@@ -219,7 +219,7 @@ async def test_malformed_propfind_bodies_are_refused_before_any_listing(
 
 
 async def test_a_redirected_get_is_a_short_lived_url_for_that_version_only(
-    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
+    system, api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
 ) -> None:
     owner, other = two
     url = f"/remote.php/dav/files/{owner.username}/signed.txt"
@@ -247,6 +247,24 @@ async def test_a_redirected_get_is_a_short_lived_url_for_that_version_only(
     assert unchanged.status_code == 304
     streamed = await api.get(url, auth=sync)
     assert streamed.status_code == 200 and streamed.content == b"version two, longer"
+    assert streamed.headers["etag"] == current.headers["etag"]
+    # The gateway reads a streamed GET's bytes from S3 itself (docstore_kit.handoff): the range is
+    # the service's answer, and the signed URL it named never reaches the client, even one asking.
+    ranged = await api.get(url, auth=sync, headers={"Range": "bytes=8-10", "X-DocStore-Handoff": "1"})
+    assert ranged.status_code == 206 and ranged.content == b"two"
+    assert ranged.headers["content-range"] == "bytes 8-10/19"
+    assert (await api.get(url, auth=sync, headers={"Range": "bytes=50-60"})).status_code == 416
+    for answer in (streamed, ranged):
+        assert not [name for name in answer.headers if name.lower().startswith("x-docstore-handoff")]
+        assert "X-Amz-Signature" not in str(answer.headers)
+    # What the gateway got: the service's answer, no bytes, the signed URL and that range of it.
+    asked = identity("webdav", owner.account_id) | {"X-DocStore-Handoff": "1", "Range": "bytes=8-10"}
+    async with httpx.AsyncClient(base_url=system.urls["webdav"], timeout=30) as direct:
+        named = await direct.get(url, headers=asked)
+    assert named.status_code == 206 and named.content == b"" and named.headers["content-range"] == "bytes 8-10/19"
+    assert named.headers["x-docstore-handoff-range"] == "bytes=8-10"
+    async with httpx.AsyncClient(timeout=30) as s3:
+        assert (await s3.get(named.headers["x-docstore-handoff-url"])).content == b"version two, longer"
     # Another account never gets a URL for these bytes, whatever it claims to be.
     intruder = await app_password(api, other, "webdav-sync")
     for headers in (rclone, {"X-DocStore-Redirect": "follow"}):

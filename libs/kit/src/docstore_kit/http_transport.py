@@ -8,7 +8,10 @@ no header or request line carries a control character), about a seventh of httpx
 call, and gives the whole answer back as an `Answer`. Everything else on the client (`get`,
 `post`, `request`, streams, https) is plain httpx on its default transport.
 
-Failures of `call` are httpx's exceptions (`ConnectError`, `ConnectTimeout`, `ReadTimeout`,
+`StreamClient` streams a GET of an absolute URL (S3's signed URLs) through aiohttp too: the
+gateway passes a WebDAV GET's bytes from S3 on to the client with it.
+
+Failures of `call` and `StreamClient` are httpx's exceptions (`ConnectError`, `ConnectTimeout`, `ReadTimeout`,
 `RemoteProtocolError`, `LocalProtocolError`), so callers that catch `httpx.HTTPError` need no
 change.
 """
@@ -16,9 +19,11 @@ change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import ssl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -147,25 +152,13 @@ class ServiceClient(httpx.AsyncClient):
                 raise httpx.LocalProtocolError(f"a call may not set the header {name!r}")
             sent[low] = value
         body = content if content or method in _WITH_BODY else None
-        try:
+        with _httpx_errors(f"{method} {self._origin}{path}"):
             async with self._aiohttp().request(
                 method, URL(self._origin + target, encoded=True), headers=sent, data=body, allow_redirects=False
             ) as answered_by:
                 data = await answered_by.read()
                 answered = [(name.lower(), value) for name, value in answered_by.headers.items()]
                 return Answer(answered_by.status, answered, data)
-        except aiohttp.ConnectionTimeoutError as error:  # connecting, or waiting for a pooled connection
-            raise httpx.ConnectTimeout(f"{method} {self._origin}{path}: {error}") from error
-        except aiohttp.ServerTimeoutError as error:  # no byte from the server for the read timeout
-            raise httpx.ReadTimeout(f"{method} {self._origin}{path}: {error}") from error
-        except aiohttp.InvalidURL as error:
-            raise httpx.LocalProtocolError(f"{method} {self._origin}{path}: {error}") from error
-        except aiohttp.ClientConnectorError as error:
-            raise httpx.ConnectError(f"{method} {self._origin}{path}: {error}") from error
-        except aiohttp.ClientError as error:  # disconnected, a malformed answer, a broken body
-            raise httpx.RemoteProtocolError(f"{method} {self._origin}{path}: {error!r}") from error
-        except ValueError as error:  # aiohttp's refusal of a control character in a header
-            raise httpx.LocalProtocolError(f"{method} {self._origin}{path}: {error}") from error
 
     async def _close_session(self) -> None:
         session, self._session = self._session, None
@@ -184,6 +177,89 @@ class ServiceClient(httpx.AsyncClient):
     ) -> None:
         await self._close_session()
         await super().__aexit__(exc_type, exc_value, traceback)
+
+
+@contextlib.contextmanager
+def _httpx_errors(what: str) -> Iterator[None]:
+    """aiohttp's failures raised as httpx's, so callers that catch `httpx.HTTPError` need no change."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as error:  # connecting, or waiting for a pooled connection
+        raise httpx.ConnectTimeout(f"{what}: {error}") from error
+    except aiohttp.ServerTimeoutError as error:  # no byte from the server for the read timeout
+        raise httpx.ReadTimeout(f"{what}: {error}") from error
+    except aiohttp.InvalidURL as error:
+        raise httpx.LocalProtocolError(f"{what}: {error}") from error
+    except aiohttp.ClientConnectorError as error:
+        raise httpx.ConnectError(f"{what}: {error}") from error
+    except aiohttp.ClientError as error:  # disconnected, a malformed answer, a broken body
+        raise httpx.RemoteProtocolError(f"{what}: {error!r}") from error
+    except ValueError as error:  # aiohttp's refusal of a control character in a header
+        raise httpx.LocalProtocolError(f"{what}: {error}") from error
+
+
+class Streamed:
+    """An answer whose body is read as it arrives: `chunks()` yields it as the socket gives it
+    (no re-cutting, no copy); `aclose()` lets the connection go, back to the pool when the body
+    was read to its end. Failures while reading are httpx's exceptions."""
+
+    def __init__(self, response: aiohttp.ClientResponse, what: str) -> None:
+        self._response = response
+        self._what = what
+        self.status = response.status
+        self.headers = {name.lower(): value for name, value in response.headers.items()}
+        """The answer's headers, names in lower case (a repeated one: its last value)."""
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        with _httpx_errors(self._what):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        if self._response.content.at_eof():
+            self._response.release()
+        else:  # a body not read to its end cannot share the connection with the next request
+            self._response.close()
+
+
+class StreamClient:
+    """GETs of absolute URLs (S3's signed URLs) whose bodies are passed on as they arrive, through
+    aiohttp: for a 1 GiB body about a third of the CPU of httpx's `aiter_raw` (aiohttp's C
+    parser hands on what each read gave; httpx's h11 copies every 64 KiB read through its
+    buffer). The URL goes out exactly as given (a signature covers its encoding)."""
+
+    def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 60.0, max_connections: int = 100) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def _aiohttp(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session_loop is not loop or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS, ssl=shared_ssl_context()
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=self._timeout,
+                auto_decompress=False,  # the bytes as stored, passed on unchanged
+                skip_auto_headers=("Accept-Encoding",),
+            )
+            self._session_loop = loop
+        return self._session
+
+    async def get(self, url: str, headers: dict[str, str] | None = None) -> Streamed:
+        """`GET url` with `headers`; the answer once its headers arrived. `aclose()` it."""
+        what = f"GET {url.partition('?')[0]}"  # never the query: a signed URL's is a credential
+        with _httpx_errors(what):
+            response = await self._aiohttp().get(URL(url, encoded=True), headers=headers or {}, allow_redirects=False)
+        return Streamed(response, what)
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._session_loop is asyncio.get_running_loop():
+            await session.close()
 
 
 async def call(

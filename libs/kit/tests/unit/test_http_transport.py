@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from docstore_kit.http_transport import lean_client
+from docstore_kit.http_transport import StreamClient, lean_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 PATIENCE = 30.0
@@ -381,3 +381,53 @@ def test_clients_share_one_ssl_context_per_trust_setting(monkeypatch: pytest.Mon
         assert told._transport._pool._ssl_context is own  # type: ignore[attr-defined]
         assert untold._transport._pool._ssl_context is first  # type: ignore[attr-defined]
     assert isinstance(async_client(), httpx.AsyncClient)
+
+
+async def test_a_stream_passes_the_body_on_as_it_arrives_and_the_url_as_given() -> None:
+    """`StreamClient`: the signed URL goes out byte for byte (its encoding is signed), the body is
+    read block by block while the server still sends it, a connection whose body was read whole
+    is used again, one left half-read is not, and a failure names the URL without its query."""
+    release = asyncio.Event()
+
+    def slow_body(state: Server) -> Handler:
+        read_request = read_request_of(state)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await read_request(reader) is not None:
+                writer.write(b"HTTP/1.1 206 X\r\ncontent-length: 8\r\ncontent-range: bytes 2-9/10\r\n\r\nfour")
+                await writer.drain()
+                await release.wait()
+                writer.write(b"more")
+                await writer.drain()
+
+        return handle
+
+    reader = StreamClient(connect_timeout=2, read_timeout=PATIENCE)
+    try:
+        async with server(slow_body) as srv:
+            signed = srv.url + "/b/k%2Fey?X-Amz-Signature=s%3D&X-Amz-Expires=60"
+            stored = await reader.get(signed, {"Range": "bytes=2-9"})
+            assert stored.status == 206 and stored.headers["content-range"] == "bytes 2-9/10"
+            chunks = stored.chunks()
+            assert await anext(chunks) == b"four"  # before the rest is even sent
+            release.set()
+            assert b"".join([chunk async for chunk in chunks]) == b"more"
+            await stored.aclose()
+            assert srv.requests[0] == b"GET /b/k%2Fey?X-Amz-Signature=s%3D&X-Amz-Expires=60 HTTP/1.1"
+            release.clear()
+            again = await reader.get(signed)
+            await again.aclose()  # half sent, not read: its connection is closed, not pooled
+            release.set()
+            third = await reader.get(signed)
+            assert b"".join([chunk async for chunk in third.chunks()]) == b"fourmore"
+            await third.aclose()
+            assert srv.connections == 2 and len(srv.requests) == 3
+    finally:
+        await reader.aclose()
+    fresh = StreamClient(connect_timeout=2)
+    try:
+        with pytest.raises(httpx.ConnectError) as refused:  # nothing listens there now
+            await fresh.get(signed)
+        assert "X-Amz-Signature" not in str(refused.value)
+    finally:
+        await fresh.aclose()

@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 
 from docstore_gateway.adapters.devices import MongoDevices
 from docstore_gateway.adapters.sessions import MongoRevocations, MongoSessions, repositories
+from docstore_gateway.adapters.stored_bytes import StoredBytes
 from docstore_gateway.adapters.throttle import Throttle
 from docstore_gateway.adapters.upstreams import Upstreams
 from docstore_gateway.domain.held import HeldRequests
@@ -31,7 +32,7 @@ from docstore_gateway.service_layer.webdav import WebdavCallers
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
-from docstore_kit.http_transport import KEEPALIVE_SECONDS, async_client, lean_client
+from docstore_kit.http_transport import KEEPALIVE_SECONDS, StreamClient, async_client, lean_client
 from docstore_messaging.runtime import EventRuntime
 from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.unit_of_work import UnitOfWork
@@ -65,6 +66,8 @@ class Services:
     webdav_client: httpx.AsyncClient
     """The webdav service (issue 38): bodies streamed both ways, so httpx rather than the lean client."""
     webdav_callers: WebdavCallers
+    stored_bytes: StoredBytes
+    """A WebDAV GET's bytes, read from S3's signed URL the webdav service names (`docstore_kit.handoff`)."""
     revocation_list: RevocationList
     """Ended sessions and signed-out accounts, in memory (signed access tokens are checked against it)."""
     _poll: asyncio.Task[None] | None = None
@@ -85,6 +88,7 @@ class Services:
             await self.events.stop()
             await self.upstreams.aclose()
             await self.webdav_client.aclose()
+            await self.stored_bytes.aclose()
         finally:
             await self.mongo.close()
 
@@ -201,5 +205,6 @@ def bootstrap(
             follow_redirects=False,
         ),
         webdav_callers=WebdavCallers(authenticator, app_passwords),
+        stored_bytes=StoredBytes(StreamClient(connect_timeout=5.0, read_timeout=60.0)),
         revocation_list=revocation_list,
     )

@@ -41,3 +41,13 @@ def test_answers_without_a_body() -> None:
 
     assert without_body(204) and without_body(304) and without_body(101)
     assert not without_body(200) and not without_body(207) and not without_body(423)
+
+
+def test_a_handoff_range_is_one_closed_range_of_bytes() -> None:
+    from docstore_gateway.domain.webdav import handoff_length
+
+    assert handoff_length("bytes=0-0") == 1
+    assert handoff_length("bytes=8-10") == 3
+    assert handoff_length("bytes=0-1073741823") == 1 << 30
+    for bad in ("", "bytes=5-4", "bytes=-5", "bytes=5-", "items=0-1", "bytes=0-1,4-5", "bytes= 0-1x"):
+        assert handoff_length(bad) is None, bad

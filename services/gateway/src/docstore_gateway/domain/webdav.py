@@ -62,3 +62,13 @@ def destination_path(header: str, *, request_host: str) -> str | None:
 def without_body(status: int) -> bool:
     """An answer that carries no body (RFC 9110 6.4.1), so no Content-Length goes with it either."""
     return status in (204, 304) or 100 <= status < 200
+
+
+def handoff_length(byte_range: str) -> int | None:
+    """How many bytes a handoff's range (`bytes=first-last`, from the webdav service) holds; None
+    when it is not one such range."""
+    unit, _, span = byte_range.strip().partition("=")
+    first, dash, last = span.partition("-")
+    if unit != "bytes" or not dash or not first.isdigit() or not last.isdigit() or int(last) < int(first):
+        return None
+    return int(last) - int(first) + 1

@@ -15,11 +15,16 @@ A GET with a conditional header (If-Match, If-None-Match, If-Modified-Since, If-
 If-Range) is streamed: WsgiDAV evaluates it against the document (304, 412) as RFC 9110 says, which
 S3 could not do against our ETag. A Range alone is fine: the client sends it again to S3, which
 answers 206.
+
+A streamed GET that comes through the gateway is handed off (`handoff_get`): WsgiDAV decides the
+answer (status, headers, range, conditional headers) and the gateway reads the bytes from S3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+from docstore_kit import handoff
 
 OPT_IN_HEADER = "X-DocStore-Redirect"
 FOLLOW = frozenset({"follow", "1", "yes", "true"})
@@ -33,6 +38,7 @@ CONDITIONAL = (
     "HTTP_IF_RANGE",
 )
 _OPT_IN_KEY = "HTTP_" + OPT_IN_HEADER.upper().replace("-", "_")
+_HANDOFF_KEY = "HTTP_" + handoff.ASK.upper().replace("-", "_")
 
 
 def follows_redirects(user_agent: str, opt_in: str | None, prefixes: Sequence[str]) -> bool:
@@ -56,3 +62,9 @@ def redirect_get(environ: Mapping[str, object], prefixes: Sequence[str]) -> bool
         return False
     opt_in = environ.get(_OPT_IN_KEY)
     return follows_redirects(str(environ.get("HTTP_USER_AGENT", "")), None if opt_in is None else str(opt_in), prefixes)
+
+
+def handoff_get(environ: Mapping[str, object]) -> bool:
+    """Whether a streamed GET's bytes go to the gateway as a handoff (`docstore_kit.handoff`):
+    the gateway asked. The answer is decided as for any GET (conditional headers, the range)."""
+    return str(environ.get("REQUEST_METHOD", "")).upper() == "GET" and bool(environ.get(_HANDOFF_KEY))

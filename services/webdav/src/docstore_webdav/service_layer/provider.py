@@ -57,6 +57,9 @@ signed URL, an overwrite's base version, DELETE, MOVE, COPY) waits for metadata'
 
 TIMING = "docstore.timing"
 PUT_HEADERS = "docstore.put_headers"
+HANDOFF = "docstore.handoff"
+"""A GET whose bytes the gateway reads from S3 itself (`api/redirect.py`): a dict the document's
+content fills with the signed URL (`url`) and the offset WsgiDAV starts reading at (`start`)."""
 
 
 @contextmanager
@@ -625,6 +628,9 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
     def get_content(self) -> io.RawIOBase:
         if not self.doc:
             return io.BytesIO(b"")  # type: ignore[return-value]
+        handoff = self.environ.get(HANDOFF)
+        if handoff is not None and int(self.doc["size"]) > 0:
+            return Handoff(handoff, self.signed_url())
         return RemoteFile(self.backend, self.signed_url(), int(self.doc["size"]))
 
     # --- writing ---------------------------------------------------------------------------
@@ -1146,6 +1152,31 @@ class Spool:
             self.writer = writer
         finally:
             self.file.close()
+
+
+class Handoff(io.RawIOBase):
+    """The content of a GET the gateway reads from S3 itself: no bytes; it notes the signed URL
+    and where WsgiDAV seeks to (a range's first byte), which `api/redirect.py` hands on."""
+
+    def __init__(self, note: dict[str, Any], url: str) -> None:
+        super().__init__()
+        self.note = note
+        note.update(url=url, start=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0:
+            raise io.UnsupportedOperation("WsgiDAV seeks to a range's start only")
+        self.note["start"] = offset
+        return offset
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
 
 
 class RemoteFile(io.RawIOBase):
