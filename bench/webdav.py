@@ -13,7 +13,9 @@ password), as a client's would. Then, one at a time:
           thread). While each WebDAV transfer runs, the gateway's and the webdav service's RSS is
           read every 20 ms (/proc): before, peak, and CPU seconds. Memory flat means the peak does
           not grow with the body, so the same PUT and GET are first made with a body a quarter the
-          size and both peaks printed.
+          size and both peaks printed. With curl installed, the same PUT and streamed GET are made
+          once more with it (a C client, as most WebDAV clients are compiled): the bench's httpx
+          client spends about as much CPU per byte as the gateway does.
   rclone  `--small` files of `--small-kib` (10 KiB, random) with Debian's rclone, `rclone copy` of
           one local folder (`--transfers`, default 8, and as many checkers), through the webdav
           backend (`vendor=owncloud`: it sends X-OC-Mtime and OC-Checksum, and asks PROPFIND for
