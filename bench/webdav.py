@@ -170,6 +170,30 @@ class Watch:
         )
 
 
+class MachineCpu:
+    """CPU seconds every process of the system (servers, services, this bench's client) used
+    while a transfer ran: what the transfer cost the whole machine, by process."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> MachineCpu:
+        self._start = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {name: _cpu_seconds(pid) - self._start[name] for name, pid in self.pids.items()}
+
+    @property
+    def total(self) -> float:
+        return sum(self.used.values())
+
+    def line(self) -> str:
+        top = sorted(self.used.items(), key=lambda kv: -kv[1])[:5]
+        return f"{self.total:.1f} s (" + ", ".join(f"{name} {seconds:.1f}" for name, seconds in top) + ")"
+
+
 # --- the account --------------------------------------------------------------------------------
 
 
@@ -282,22 +306,26 @@ def large(
     big: Path,
     quarter: Path,
     login: tuple[str, str],
+    everyone: dict[str, int],
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
     key = f"bench/raw-large/{uuid.uuid4()}"
     one_stream = TransferConfig(use_threads=False)
-    raw_put = timed(lambda: s3.upload_file(str(big), BUCKET, key))
+    with MachineCpu(everyone) as raw_put_cpu:
+        raw_put = timed(lambda: s3.upload_file(str(big), BUCKET, key))
     raw_put_one = timed(lambda: s3.upload_file(str(big), BUCKET, key + "-one", Config=one_stream))
     say(f"  raw PUT {raw_put:.2f} s, on one thread {raw_put_one:.2f} s")
 
     with Watch(pids) as w_quarter_put:
         dav_put(dav, f"{base}quarter.bin", quarter)
-    with Watch(pids) as w_put:
+    with MachineCpu(everyone) as put_cpu, Watch(pids) as w_put:
         ours_put = dav_put(dav, f"{base}large.bin", big)
     say(f"  WebDAV PUT {ours_put:.2f} s; {w_put.line()}")
+    say(f"    the machine's CPU: raw PUT {raw_put_cpu.line()}; WebDAV PUT {put_cpu.line()}")
     say(f"    (a quarter the size: {w_quarter_put.line()})")
 
-    raw_get = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin")))
+    with MachineCpu(everyone) as raw_get_cpu:
+        raw_get = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin")))
     (root / "raw-get.bin").unlink()
     raw_get_one = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin"), Config=one_stream))
     (root / "raw-get.bin").unlink()
@@ -306,8 +334,9 @@ def large(
     with Watch(pids) as w_quarter_get:
         dav_get(dav, f"{base}quarter.bin", root / "got-quarter.bin")
     (root / "got-quarter.bin").unlink()
-    with Watch(pids) as w_get:
+    with MachineCpu(everyone) as get_cpu, Watch(pids) as w_get:
         ours_get, got_sha = dav_get(dav, f"{base}large.bin", root / "got.bin")
+    say(f"    the machine's CPU: raw GET {raw_get_cpu.line()}; WebDAV GET {get_cpu.line()}")
     (root / "got.bin").unlink()
     if got_sha != sha256_of(big):
         raise RuntimeError("the WebDAV GET did not give back the bytes PUT")
@@ -361,6 +390,10 @@ def large(
         "dav_get_redirect_s": round(ours_redirect, 3),
         "dav_get_redirect_mib_per_s": round(mib / ours_redirect, 1),
         "ratio_get_redirect": round(raw_get / ours_redirect, 3),
+        "machine_cpu_raw_put_s": round(raw_put_cpu.total, 2),
+        "machine_cpu_put_s": round(put_cpu.total, 2),
+        "machine_cpu_raw_get_s": round(raw_get_cpu.total, 2),
+        "machine_cpu_get_s": round(get_cpu.total, 2),
         "quarter_mib": quarter.stat().st_size / MIB,
         "dav_put_chunked_quarter_s": round(ours_chunked, 3),
     }
@@ -966,7 +999,8 @@ def main() -> None:
                 with httpx.Client(base_url=urls["gateway"], auth=(user, password), timeout=None) as dav:
                     if args.large_mib:
                         say(f"large file: {args.large_mib} MiB")
-                        figures |= large(s3, dav, base, pids, root, big, quarter, (user, password))
+                        everyone = servers.pids() | system.pids() | {"bench": os.getpid()}
+                        figures |= large(s3, dav, base, pids, root, big, quarter, (user, password), everyone)
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
                         cost = Cost(endpoints, urls, system.pids())

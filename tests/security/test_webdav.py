@@ -270,3 +270,21 @@ async def test_a_redirected_get_is_a_short_lived_url_for_that_version_only(
     for headers in (rclone, {"X-DocStore-Redirect": "follow"}):
         refused = await api.get(url, auth=intruder, headers=headers)
         assert refused.status_code == 404 and "location" not in refused.headers
+
+
+async def test_a_body_changed_on_its_way_is_refused_and_not_stored(
+    api: httpx.AsyncClient, two: tuple[User, User], sync: tuple[str, str]
+) -> None:
+    """ownCloud's `OC-Checksum` (rclone `vendor=owncloud` sends the body's SHA-1) is checked: a
+    body that is not what the client hashed is 400 and leaves nothing, not even a first version."""
+    import hashlib
+
+    owner, _ = two
+    url = f"/remote.php/dav/files/{owner.username}/checked.txt"
+    body = b"the bytes the client meant"
+    sent = hashlib.sha1(body).hexdigest()  # noqa: S324  (ownCloud's checksum)
+    refused = await api.put(url, content=body + b"!", auth=sync, headers={"OC-Checksum": f"SHA1:{sent}"})
+    assert refused.status_code == 400 and "OC-Checksum" in refused.text
+    assert (await api.get(url, auth=sync)).status_code == 404
+    assert (await api.put(url, content=body, auth=sync, headers={"OC-Checksum": f"SHA1:{sent}"})).status_code == 201
+    assert (await api.get(url, auth=sync)).content == body

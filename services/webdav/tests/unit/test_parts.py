@@ -78,7 +78,9 @@ def _body(parts: int) -> bytes:
     return bytes(range(256)) * (parts * PART // 256 + 1)
 
 
-def _put(upload: Upload, body: bytes, *, declared: int, in_flight: int = 2) -> Document:
+def _put(
+    upload: Upload, body: bytes, *, declared: int, in_flight: int = 2, headers: dict[str, str] | None = None
+) -> Document:
     """A PUT as WsgiDAV makes it (begin_write, write blocks of 3 bytes, close, end_write)."""
     provider = DocStoreProvider(
         upload,  # type: ignore[arg-type]  (the fake answers what the writer asks)
@@ -89,6 +91,7 @@ def _put(upload: Upload, body: bytes, *, declared: int, in_flight: int = 2) -> D
         part_buffer_bytes=1 << 30,
     )
     environ = {ACCOUNT: ACC, "REQUEST_METHOD": "PUT", "CONTENT_LENGTH": str(declared), "wsgidav.provider": provider}
+    environ |= headers or {}
     doc = Document(provider, ACC, ("big.bin",), None, environ)
     writer = doc.begin_write()
     try:
@@ -190,3 +193,18 @@ def test_without_room_for_two_parts_they_are_streamed_one_at_a_time(pool: PartPo
 )
 def test_parts_in_flight_fit_the_buffer(part_size: int, in_flight: int, budget: int, expected: int) -> None:
     assert parallel_parts(part_size, in_flight, budget) == expected
+
+
+def test_a_body_that_is_not_what_oc_checksum_says_is_refused_and_nothing_kept() -> None:
+    """ownCloud's clients (rclone `vendor=owncloud`, the desktop client) send the body's SHA-1 in
+    `OC-Checksum`; a body that arrived otherwise is 400, its upload aborted."""
+    import hashlib
+
+    body = _body(3)[: 3 * PART]
+    wrong = hashlib.sha1(body + b"x").hexdigest()  # noqa: S324
+    upload = Upload(3)
+    with pytest.raises(DAVError) as refused:
+        _put(upload, body, declared=len(body), headers={"HTTP_OC_CHECKSUM": f"SHA1:{wrong}"})
+    assert refused.value.value == HTTP_BAD_REQUEST and "OC-Checksum" in str(refused.value.context_info)
+    assert "s3://up1/3" not in upload.attempted  # the last part never left
+    assert upload.aborted == ["up1"] and upload.stored == {}

@@ -682,6 +682,7 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
             pool=self.provider.part_pool,
             parts_in_flight=self.provider.parts_in_flight,
             part_buffer_bytes=self.provider.part_buffer_bytes,
+            expected=oc.parse_oc_checksum(self.environ.get("HTTP_OC_CHECKSUM")),
         )
         return self._writer_obj
 
@@ -952,8 +953,11 @@ class Writer:
         pool: PartPool | None = None,
         parts_in_flight: int = 0,
         part_buffer_bytes: int = 0,
+        expected: tuple[str, str] | None = None,
     ) -> None:
         self.backend = backend
+        self.expected = expected
+        """The client's `OC-Checksum` (kind, hex), checked once the whole body was written."""
         self.upload_id: str = granted["upload_id"]
         self.document_id: str = granted["document_id"]
         self.deduplicated = bool(granted.get("deduplicated"))
@@ -1020,6 +1024,8 @@ class Writer:
         self.sha256.update(data)
         self.sha1.update(data)
         self.md5.update(data)
+        if self.expected is not None and self.written == self.size:
+            self._check_expected()  # before the last block leaves: S3 never holds the whole body
         if self._parallel is not None:
             try:
                 self._parallel.write(data)
@@ -1039,6 +1045,19 @@ class Writer:
     def writelines(self, blocks: Iterator[bytes]) -> None:
         for block in blocks:
             self.write(block)
+
+    def _check_expected(self) -> None:
+        """ownCloud's `OC-Checksum` (the client's hash of the body) against the body that came: a
+        body that changed on its way is 400, and nothing of it is stored (the request's end
+        aborts the upload)."""
+        assert self.expected is not None
+        kind, value = self.expected
+        computed = {"sha256": self.sha256, "sha1": self.sha1, "md5": self.md5}[kind].hexdigest()
+        if computed != value:  # WsgiDAV then ends the write with errors: the upload is aborted
+            raise DAVError(
+                HTTP_BAD_REQUEST,
+                context_info="the body's checksum is not the one sent in OC-Checksum: nothing was stored",
+            )
 
     def cancel(self) -> None:
         """The request failed: end the sending thread (its upload ends short and fails), or send
