@@ -1,13 +1,14 @@
 """GET of a document answered `302 Found` with the signed S3 URL of the version read, for clients
-that follow it (`domain/redirects.py` decides which); every other request goes on to WsgiDAV.
+that follow it (`domain/redirects.py` decides which); every other request goes on to WsgiDAV. The
+URL is metadata's (short-lived, for that version's object only, audited as every download); a
+path that is not one of the caller's documents goes on to WsgiDAV too (404, or the folder's
+answer).
 
 A streamed GET the gateway asks to take over (`docstore_kit.handoff`) is answered by WsgiDAV as
-usual, status and headers, but with no bytes: the document's content notes the signed URL and
-the range's start instead (`Handoff`), and the answer names them for the gateway, which reads
+usual, status and headers, but with no bytes: the document's content notes the same signed URL
+and the range's start instead (`Handoff`), and the answer names them for the gateway, which reads
 the bytes from S3 itself. Any other answer (304, 412, 416, an error, an empty document) goes
-back as WsgiDAV made it. The URL is metadata's (short-lived, for that version's object only, audited as every
-download); a path that is not one of the caller's documents goes on to WsgiDAV too (404, or the
-folder's answer).
+back as WsgiDAV made it.
 
 A PUT's answer gets the headers the provider left for it (`X-OC-MTime: accepted`, `OC-FileId`,
 `OC-ETag`, `Server-Timing`): WsgiDAV has no hook for a PUT's headers."""
