@@ -10,7 +10,7 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from docstore_kit.app import service_app
 from docstore_kit.observability import configure_logging_from, configure_observability
@@ -20,37 +20,6 @@ from docstore_webdav.bootstrap import bootstrap
 from docstore_webdav.settings import Settings
 
 DAV_PREFIX = "/remote.php/"
-GATHER_BYTES = 1 << 20
-"""A request body reaches WsgiDAV's thread in messages of at least this much (`gathered`)."""
-
-
-def gathered(receive: Receive, at_least: int = GATHER_BYTES) -> Receive:
-    """`receive`, with a body's messages joined until each holds `at_least` bytes (or the body
-    ends). uvicorn stops reading a body once 64 KiB wait unread (its `HIGH_WATER_LIMIT`), so a
-    1 GiB PUT came as 16,384 messages, and a2wsgi fetches each one for WsgiDAV's thread with a
-    round trip through the event loop (`run_coroutine_threadsafe`): the body then moved at the
-    pace of those round trips. Joined here, on the loop, it takes 1,024."""
-    held: list[Message] = []
-
-    async def receive_gathered() -> Message:
-        if held:
-            return held.pop()
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body"):
-            return message
-        blocks, size, more = [message.get("body", b"")], len(message.get("body", b"")), True
-        while more and size < at_least:
-            following = await receive()
-            if following["type"] != "http.request":  # the client went away: after what came
-                held.append(following)
-                break
-            block = following.get("body", b"")
-            blocks.append(block)
-            size += len(block)
-            more = bool(following.get("more_body"))
-        return {"type": "http.request", "body": b"".join(blocks), "more_body": more}
-
-    return receive_gathered
 
 
 class DavDispatch:
@@ -69,7 +38,7 @@ class DavDispatch:
                 await send({"type": "http.response.start", "status": 503, "headers": [(b"retry-after", b"1")]})
                 await send({"type": "http.response.body", "body": b"starting\n"})
                 return
-            await self.dav(scope, gathered(receive), send)
+            await self.dav(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
