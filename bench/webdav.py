@@ -240,14 +240,19 @@ def _chunks(path: Path, size: int = MIB) -> Iterator[bytes]:
             yield chunk
 
 
-def dav_put(dav: httpx.Client, url: str, path: Path, *, chunked: bool = False) -> float:
-    """One streamed PUT: with its Content-Length, or (`chunked`) without any declared size."""
+def dav_put(
+    dav: httpx.Client, url: str, path: Path, *, chunked: bool = False, phases: dict[str, float] | None = None
+) -> float:
+    """One streamed PUT: with its Content-Length, or (`chunked`) without any declared size; the
+    service's `Server-Timing` phases (ms) go into `phases` when given."""
     started = time.perf_counter()
     headers = {} if chunked else {"Content-Length": str(path.stat().st_size)}
     answer = dav.put(url, content=_chunks(path), headers=headers)
     took = time.perf_counter() - started
     if answer.status_code not in (201, 204):
         raise RuntimeError(f"PUT {url}: {answer.status_code} {answer.text[:300]}")
+    if phases is not None:
+        phases |= server_timing(answer.headers.get("server-timing", ""))
     return took
 
 
@@ -319,8 +324,9 @@ def large(
     with Watch(pids) as w_quarter_put:
         dav_put(dav, f"{base}quarter.bin", quarter)
     with MachineCpu(everyone) as put_cpu, Watch(pids) as w_put:
-        ours_put = dav_put(dav, f"{base}large.bin", big)
+        ours_put = dav_put(dav, f"{base}large.bin", big, phases=(put_phases_ms := {}))
     say(f"  WebDAV PUT {ours_put:.2f} s; {w_put.line()}")
+    say("    its phases (Server-Timing, ms): " + ", ".join(f"{k} {v:,.0f}" for k, v in put_phases_ms.items()))
     say(f"    the machine's CPU: raw PUT {raw_put_cpu.line()}; WebDAV PUT {put_cpu.line()}")
     say(f"    (a quarter the size: {w_quarter_put.line()})")
 
@@ -390,6 +396,7 @@ def large(
         "dav_get_redirect_s": round(ours_redirect, 3),
         "dav_get_redirect_mib_per_s": round(mib / ours_redirect, 1),
         "ratio_get_redirect": round(raw_get / ours_redirect, 3),
+        **{f"put_phase_{name}_ms": round(ms, 1) for name, ms in put_phases_ms.items()},
         "machine_cpu_raw_put_s": round(raw_put_cpu.total, 2),
         "machine_cpu_put_s": round(put_cpu.total, 2),
         "machine_cpu_raw_get_s": round(raw_get_cpu.total, 2),
@@ -553,11 +560,19 @@ def _put_then_propfind(
             )
         ):
             raise RuntimeError(f"PROPFIND right after PUT {path.name}: {found.status_code} {shown[:600]!r}")
-        for item in answer.headers.get("server-timing", "").split(","):
-            name, _, dur = item.strip().partition(";dur=")
-            if name and dur:
-                phases.setdefault(name, []).append(float(dur))
+        for name, ms in server_timing(answer.headers.get("server-timing", "")).items():
+            phases.setdefault(name, []).append(ms)
     return totals, pairs, phases
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """The webdav service's `Server-Timing` phases (lookup, grant, body, upload, visible, facts), ms."""
+    phases: dict[str, float] = {}
+    for item in header.split(","):
+        name, _, dur = item.strip().partition(";dur=")
+        if name and dur:
+            phases[name] = float(dur)
+    return phases
 
 
 def tree_facts(root: Path) -> dict[str, tuple[str, int]]:
