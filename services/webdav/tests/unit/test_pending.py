@@ -190,3 +190,29 @@ def test_a_missing_parent_is_looked_up_again_as_usual(world: tuple[DocStoreProvi
     assert provider.get_resource_inst(f"/{ACC}/nowhere/new.txt", environ) is None
     assert provider.get_resource_inst(f"/{ACC}/nowhere", environ) is None  # 409 in WsgiDAV
     assert metadata.asked.count("folder /nowhere") == 2
+
+
+def test_a_large_put_answers_once_its_parts_are_joined_not_after_the_read_back() -> None:
+    """A multipart upload is durable once upload answers `verifying` (S3 joined the parts; upload's
+    watcher finishes the read-back whatever dies): the PUT answers then, its pending write showing
+    the sha256 of the bytes sent, and does not poll upload while the object is read back."""
+    import hashlib
+    import time
+    from types import SimpleNamespace
+
+    class Joined(Metadata):
+        def complete_now(self, account_id: str, upload_id: str) -> dict[str, Any]:
+            return {"upload_id": upload_id, "status": "verifying"}
+
+        def upload_state(self, account_id: str, upload_id: str) -> dict[str, Any]:
+            raise AssertionError("the PUT waited for upload's read-back")
+
+    store = Store()
+    provider = DocStoreProvider(Joined(), None, complete_wait_seconds=1.0, pending=store)  # type: ignore[arg-type]
+    environ = {ACCOUNT: ACC, "REQUEST_METHOD": "PUT", "wsgidav.provider": provider}
+    document = Document(provider, ACC, ("f", "big.bin"), None, environ)
+    sent = hashlib.sha256(b"the bytes sent")
+    writer = SimpleNamespace(upload_id="up1", document_id="d9", deduplicated=False, size=14, sha256=sent)
+    assert document._complete_pending(writer, time.perf_counter()) == "d9"  # type: ignore[arg-type]
+    assert store.get(ACC, "/f", "big.bin")["sha256"] == sent.hexdigest()  # type: ignore[index]
+    assert document.doc is not None and document.doc["pending"] is True
