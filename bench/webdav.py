@@ -363,7 +363,10 @@ def large(
         target = f"{dav.base_url}{base}large-curl.bin"
         with Watch(pids) as w_curl_put:
             curl_put = curl(["-H", "Expect:", "-T", str(big), target], login)
-        curl_get = curl(["-H", "X-DocStore-Redirect: stream", "-o", str(root / "got.bin"), target], login)
+        # The GET reads the file the httpx PUT wrote (settled long since): a GET right after a PUT
+        # first waits for metadata's record of it (the webdav README, pending writes).
+        settled = f"{dav.base_url}{base}large.bin"
+        curl_get = curl(["-H", "X-DocStore-Redirect: stream", "-o", str(root / "got.bin"), settled], login)
         if sha256_of(root / "got.bin") != sha256_of(big):
             raise RuntimeError("curl's GET did not give back the bytes PUT")
         (root / "got.bin").unlink()
