@@ -23,7 +23,7 @@ import contextlib
 import functools
 import os
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -90,6 +90,29 @@ class Answer:
     content: bytes
 
 
+class _LoopSession:
+    """An aiohttp session made by `make` on first use inside the running loop, and again when the
+    loop changed or the session was closed (an aiohttp session belongs to one loop)."""
+
+    def __init__(self, make: Callable[[], aiohttp.ClientSession]) -> None:
+        self._make = make
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def current(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            self._session = self._make()
+            self._loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        """Closes the session if it was made in this loop (another loop's cannot be awaited here)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+
 class ServiceClient(httpx.AsyncClient):
     """An `httpx.AsyncClient` for calls between services (`lean_client`) that keeps no cookie a
     service sets, with `call`: the same request through one aiohttp session per client, without
@@ -113,25 +136,19 @@ class ServiceClient(httpx.AsyncClient):
         self._keepalive = (
             limits.keepalive_expiry if limits and limits.keepalive_expiry is not None else KEEPALIVE_SECONDS
         )
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._session = _LoopSession(self._new_session)
 
-    def _aiohttp(self) -> aiohttp.ClientSession:
-        """The client's aiohttp session, made on first use inside the running loop."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session_loop is not loop or self._session.closed:
-            timeout = self.timeout
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive),
-                # The same promise as `_NoCookies`: no cookie a service sets is kept or sent.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read),
-                # No compression between services; no content type a caller did not give (aiohttp
-                # would say application/octet-stream, and FastAPI reads such a body as no JSON).
-                skip_auto_headers=("Accept-Encoding", "Content-Type"),
-            )
-            self._session_loop = loop
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        timeout = self.timeout
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive),
+            # The same promise as `_NoCookies`: no cookie a service sets is kept or sent.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read),
+            # No compression between services; no content type a caller did not give (aiohttp
+            # would say application/octet-stream, and FastAPI reads such a body as no JSON).
+            skip_auto_headers=("Accept-Encoding", "Content-Type"),
+        )
 
     async def call(
         self, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None, content: bytes = b""
@@ -153,20 +170,15 @@ class ServiceClient(httpx.AsyncClient):
             sent[low] = value
         body = content if content or method in _WITH_BODY else None
         with _httpx_errors(f"{method} {self._origin}{path}"):
-            async with self._aiohttp().request(
+            async with self._session.current().request(
                 method, URL(self._origin + target, encoded=True), headers=sent, data=body, allow_redirects=False
             ) as answered_by:
                 data = await answered_by.read()
                 answered = [(name.lower(), value) for name, value in answered_by.headers.items()]
                 return Answer(answered_by.status, answered, data)
 
-    async def _close_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._session_loop is asyncio.get_running_loop():
-            await session.close()
-
     async def aclose(self) -> None:
-        await self._close_session()
+        await self._session.close()
         await super().aclose()
 
     async def __aexit__(
@@ -175,7 +187,7 @@ class ServiceClient(httpx.AsyncClient):
         exc_value: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None:
-        await self._close_session()
+        await self._session.close()
         await super().__aexit__(exc_type, exc_value, traceback)
 
 
@@ -231,35 +243,30 @@ class StreamClient:
     def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 60.0, max_connections: int = 100) -> None:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._session = _LoopSession(self._new_session)
 
-    def _aiohttp(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session_loop is not loop or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS, ssl=shared_ssl_context()
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=self._timeout,
-                auto_decompress=False,  # the bytes as stored, passed on unchanged
-                skip_auto_headers=("Accept-Encoding",),
-            )
-            self._session_loop = loop
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS, ssl=shared_ssl_context()
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=self._timeout,
+            auto_decompress=False,  # the bytes as stored, passed on unchanged
+            skip_auto_headers=("Accept-Encoding",),
+        )
 
     async def get(self, url: str, headers: dict[str, str] | None = None) -> Streamed:
         """`GET url` with `headers`; the answer once its headers arrived. `aclose()` it."""
         what = f"GET {url.partition('?')[0]}"  # never the query: a signed URL's is a credential
         with _httpx_errors(what):
-            response = await self._aiohttp().get(URL(url, encoded=True), headers=headers or {}, allow_redirects=False)
+            response = await self._session.current().get(
+                URL(url, encoded=True), headers=headers or {}, allow_redirects=False
+            )
         return Streamed(response, what)
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._session_loop is asyncio.get_running_loop():
-            await session.close()
+        await self._session.close()
 
 
 async def call(
