@@ -124,6 +124,10 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
+
 class Watch:
     """Reads each process's RSS every `every` seconds while a transfer runs: before, peak, after,
     and the CPU seconds it used meanwhile."""
@@ -179,11 +183,11 @@ class MachineCpu:
         self.used: dict[str, float] = {}
 
     def __enter__(self) -> MachineCpu:
-        self._start = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._start = cpu_now(self.pids)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.used = {name: _cpu_seconds(pid) - self._start[name] for name, pid in self.pids.items()}
+        self.used = {name: seconds - self._start[name] for name, seconds in cpu_now(self.pids).items()}
 
     @property
     def total(self) -> float:
@@ -829,10 +833,6 @@ def use_tree(system: Any, tree: Path | None) -> dict[str, int]:
         proc.env = env
         system.restart(name)
     return {name: pid for name, pid in system.pids().items() if name in CPU_OF}
-
-
-def cpu_now(pids: dict[str, int]) -> dict[str, float]:
-    return {name: _cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def measure(
