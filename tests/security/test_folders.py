@@ -74,8 +74,9 @@ async def test_another_accounts_folder_ids_and_paths_reach_nothing_of_theirs(sys
             answer = await api.request(method, url, headers=stranger.auth, json=body)
             assert answer.status_code == 404 and marker not in answer.text, (method, url, answer.text)
         # A path names a place in the caller's own account only: the stranger's "/<marker>" is theirs.
-        looked_up = await api.get("/v1/folders/at", headers=stranger.auth, params={"path": f"/{marker}"})
-        assert looked_up.status_code == 404, looked_up.text
+        for route in ("/v1/folders/at", "/v1/paths/at"):
+            looked_up = await api.get(route, headers=stranger.auth, params={"path": f"/{marker}"})
+            assert looked_up.status_code == 404 and marker not in looked_up.text, (route, looked_up.text)
         own = await api.post("/v1/folders", headers=stranger.auth, json={"parent": f"/{marker}", "name": "x"})
         assert own.status_code == 201, own.text
         inside = await api.get("/v1/folders", headers=victim.auth, params={"path": f"/{marker}"})

@@ -110,3 +110,27 @@ async def test_clashes_answer_409_with_the_choices_and_another_accounts_folder_i
         assert answer.status_code == 404, (method, url, answer.text)
     assert (await http.get("/folders", params={"path": "/"}, headers=stranger)).json()["items"] == []
     assert (await metadata.get(f"/folders/{one['folder_id']}")).json()["path"] == "/one"
+
+
+async def test_a_path_resolves_to_its_folder_or_its_live_document_in_one_request(metadata: Harness) -> None:
+    [document_id] = await _record_many(metadata, "/a/b", 1)
+
+    folder = await metadata.get("/paths/at", path="/a/b")
+    document = await metadata.get("/paths/at", path="/a/b/f0000.txt")
+
+    assert folder.status_code == 200 and document.status_code == 200, (folder.text, document.text)
+    assert (folder.json()["folder"]["path"], folder.json()["document"]) == ("/a/b", None)
+    found = document.json()["document"]
+    assert (found["document_id"], found["path"], found["name"], document.json()["folder"]) == (
+        document_id,
+        "/a/b",
+        "f0000.txt",
+        None,
+    )
+    assert found == (await metadata.get(f"/documents/{document_id}")).json()  # the same answer as by id
+    for nothing in ("/a/b/F0000.TXT", "/a/b/other.txt", "/a/c", "/"):  # names are exact; the root is no row
+        missing = await metadata.get("/paths/at", path=nothing)
+        assert missing.status_code == 404 and missing.json()["detail"], (nothing, missing.text)
+    trashed = await metadata.http.delete(f"/documents/{document_id}", headers=metadata.headers())
+    assert trashed.status_code in (200, 202, 204), trashed.text
+    assert (await metadata.get("/paths/at", path="/a/b/f0000.txt")).status_code == 404  # trashed: not live

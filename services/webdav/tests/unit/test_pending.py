@@ -46,16 +46,19 @@ class Metadata:
         self.later: tuple[str, str, dict[str, Any]] | None = None
         self.folders: set[str] = set()
         self.asked: list[str] = []
-        """The calls made, in order: `folder <path>`, `named <folder>/<name>`, `document <id>`."""
+        """The calls made, in order: `folder <path>`, `at <path>`, `document <id>`."""
 
     def folder_at(self, account_id: str, path: str) -> dict[str, Any] | None:
         self.asked.append(f"folder {path}")
         return {"folder_id": path, "name": path.rsplit("/", 1)[-1]} if path in self.folders else None
 
-    def document_named(self, account_id: str, folder: str, name: str) -> dict[str, Any] | None:
-        self.asked.append(f"named {folder}/{name}")
-        document_id = self.names.get((folder, name))
-        return self.docs.get(document_id) if document_id else None
+    def what_is_at(self, account_id: str, path: str) -> dict[str, Any] | None:
+        self.asked.append(f"at {path}")
+        if path in self.folders:
+            return {"folder": {"folder_id": path, "name": path.rsplit("/", 1)[-1]}, "document": None}
+        folder, _, name = path.rpartition("/")
+        document_id = self.names.get((folder or "/", name))
+        return {"folder": None, "document": self.docs[document_id]} if document_id else None
 
     def document(self, account_id: str, document_id: str) -> dict[str, Any] | None:
         self.asked.append(f"document {document_id}")
@@ -65,7 +68,8 @@ class Metadata:
         return self.docs.get(document_id)
 
     def record(self, folder: str, name: str, doc: dict[str, Any]) -> None:
-        self.docs[doc["document_id"]] = doc
+        self.docs[doc["document_id"]] = {**doc, "path": folder, "name": name, "trashed": False}
+        self.names = {place: i for place, i in self.names.items() if i != doc["document_id"]}
         self.names[(folder, name)] = doc["document_id"]
 
 
@@ -159,15 +163,27 @@ def test_a_listing_waits_for_the_folders_pending_writes(world: tuple[DocStorePro
 def test_a_propfind_of_a_pending_write_reads_only_that_document(
     world: tuple[DocStoreProvider, Metadata, Store],
 ) -> None:
-    """rclone's PROPFIND right after its PUT: one read of the document by its id, no folder or name
-    lookup, while metadata does not show it; the usual lookup once it does."""
-    provider, metadata, _ = world
+    """rclone's PROPFIND right after its PUT: one read of the document by its id, no lookup of the
+    path, while metadata does not show it, and once it does (that read is the answer)."""
+    provider, metadata, store = world
     assert lookup(provider, "PROPFIND", "f", "a.txt").doc["pending"] is True
     assert metadata.asked == ["document d1"]
     metadata.asked.clear()
     metadata.record("/f", "a.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 1})
     assert lookup(provider, "PROPFIND", "f", "a.txt").doc["version"] == 1
-    assert metadata.asked == ["document d1", "folder /f/a.txt", "named /f/a.txt"]
+    assert metadata.asked == ["document d1"] and not store.rows
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "GET"])
+def test_a_recorded_write_moved_away_meanwhile_is_looked_up_at_its_path(
+    world: tuple[DocStoreProvider, Metadata, Store], method: str
+) -> None:
+    """Another client renamed the document before this read: the path is looked up as any other,
+    and what holds it now (here nothing) is the answer, not the document read by its id."""
+    provider, metadata, store = world
+    metadata.record("/f", "b.txt", {"document_id": "d1", "sha256": "new", "size": 5, "version": 1})
+    assert lookup(provider, method, "f", "a.txt") is None
+    assert metadata.asked == ["document d1", "at /f/a.txt"] and not store.rows
 
 
 def test_a_put_asks_for_its_parent_and_its_name_while_the_folder_lookup_runs(
@@ -181,7 +197,7 @@ def test_a_put_asks_for_its_parent_and_its_name_while_the_folder_lookup_runs(
     assert provider.get_resource_inst(f"/{ACC}/g/new.txt", environ) is None
     parent = provider.get_resource_inst(f"/{ACC}/g", environ)
     assert parent.is_collection and parent.folder["folder_id"] == "/g"
-    assert sorted(metadata.asked) == ["folder /g", "folder /g/new.txt", "named /g/new.txt"]
+    assert sorted(metadata.asked) == ["at /g/new.txt", "folder /g"]
 
 
 def test_a_missing_parent_is_looked_up_again_as_usual(world: tuple[DocStoreProvider, Metadata, Store]) -> None:
@@ -189,7 +205,7 @@ def test_a_missing_parent_is_looked_up_again_as_usual(world: tuple[DocStoreProvi
     environ = {ACCOUNT: ACC, "REQUEST_METHOD": "PUT", "wsgidav.provider": provider}
     assert provider.get_resource_inst(f"/{ACC}/nowhere/new.txt", environ) is None
     assert provider.get_resource_inst(f"/{ACC}/nowhere", environ) is None  # 409 in WsgiDAV
-    assert metadata.asked.count("folder /nowhere") == 2
+    assert [asked for asked in metadata.asked if asked.endswith(" /nowhere")] == ["folder /nowhere", "at /nowhere"]
 
 
 def test_a_large_put_answers_once_its_parts_are_joined_not_after_the_read_back() -> None:

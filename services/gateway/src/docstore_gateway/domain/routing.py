@@ -260,6 +260,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = tuple(
         ("POST", "/folders"),
         ("GET", "/folders"),
         ("GET", "/folders/at"),
+        ("GET", "/paths/at"),  # the folder or the document at a path (WebDAV resolves each request so)
         ("GET", "/folders/{folder_id}"),
         ("PATCH", "/folders/{folder_id}"),
         ("DELETE", "/folders/{folder_id}"),

@@ -97,6 +97,13 @@ class DocumentRepository:
     async def insert_version(self, version: Mapping[str, Any]) -> None:
         await self.versions.insert_one(dict(version), session=self.session)
 
+    async def live_at(self, account_id: str, path: str, name: str) -> Doc | None:
+        """The account's live document called `name` in folder `path` (one read on the listing index)."""
+        return await self.documents.find_one(
+            {"account_id": account_id, "trashed": False, "path": path, "name_lower": name_key(name), "name": name},
+            session=self.session,
+        )
+
     async def live_named(self, account_id: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The account's live documents at these (folder, name) places: place -> document id.
         Names are stored in NFC (`check_name`), so an equal name is an equal string.

@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from docstore_kit.auth import CurrentAccountId, ServiceCaller
 from docstore_kit.errors import problem_responses
 from docstore_kit.pagination import CursorQuery
-from docstore_metadata.api.deps import DocumentsDep, ServicesDep, SettingsDep, SharingDep
+from docstore_metadata.api.deps import DocumentsDep, FoldersDep, ServicesDep, SettingsDep, SharingDep
+from docstore_metadata.api.folders import folder_out
 from docstore_metadata.api.schemas import (
     MAX_VERSION,
     AccountIdPath,
@@ -29,6 +30,7 @@ from docstore_metadata.api.schemas import (
     FullTextOut,
     InternalBytesOut,
     InternalDocumentOut,
+    PathOut,
     PlacesIn,
     PreviewStateOut,
     TakenOut,
@@ -126,6 +128,25 @@ async def search_documents(
     )
     rows, next_cursor = await documents.search(account_id, criteria, limit=limit, cursor=cursor)
     return DocumentPage.of(request, await _documents_out(documents, rows), next_cursor, limit)
+
+
+@router.get(
+    "/paths/at",
+    tags=["folders"],
+    summary="What lives at a path: the live folder, or the live document (one request for both)",
+)
+async def what_is_at(
+    account_id: CurrentAccountId,
+    folders: FoldersDep,
+    documents: DocumentsDep,
+    path: Annotated[str, Query(min_length=1, max_length=4096)],
+) -> PathOut:
+    """WebDAV resolves every request's path this way: a name names a folder or a document."""
+    folder, document = await folders.what_is_at(account_id, path)
+    if folder is not None:
+        return PathOut(folder=folder_out(folder))
+    assert document is not None
+    return PathOut(document=await _document_answer(documents, document))
 
 
 @router.get("/documents/{document_id}", tags=["documents"], summary="One document")

@@ -316,6 +316,13 @@ class FolderOut(BaseModel):
     )
 
 
+class PathOut(BaseModel):
+    """What lives at a path: a folder or a document, the other one null."""
+
+    folder: FolderOut | None = None
+    document: DocumentOut | None = None
+
+
 class FolderPage(Page[FolderOut]):
     """A page of folders, by name."""
 

@@ -154,6 +154,14 @@ class FolderNotFound(NotFound):
         self.folder = folder
 
 
+class NothingAt(NotFound):
+    """No live folder or document at this path for this account (someone else's answers the same)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("Nothing is stored at this path. It may have been moved or deleted.")
+        self.path = path
+
+
 class FolderInTrash(Conflict):
     """The folder (or one above it) is in the trash."""
 

@@ -48,6 +48,7 @@ from docstore_metadata.domain.folders import (
     FolderNotFound,
     FolderNotInTrash,
     NameClash,
+    NothingAt,
     folder_row,
     join,
     moved_fields,
@@ -174,6 +175,18 @@ class Folders:
         if folder is None:
             raise FolderNotFound(path)
         return folder
+
+    async def what_is_at(self, account_id: str, path: str) -> tuple[Doc | None, Doc | None]:
+        """What lives at `path`: (the live folder, None) or (None, the live document). One read
+        when a folder is there, two otherwise; `NothingAt` (404) when neither is."""
+        path = check_path(path)
+        folder = (await self.reads.folders.live_at(account_id, [path])).get(path)
+        if folder is not None:
+            return folder, None
+        document = None if path == rules.ROOT else await self.reads.documents.live_at(account_id, *rules.split(path))
+        if document is None:
+            raise NothingAt(path)
+        return None, document
 
     async def children(
         self, account_id: str, path: str | None, *, trashed: bool, cursor: str | None, limit: int

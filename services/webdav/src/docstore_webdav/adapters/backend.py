@@ -70,6 +70,17 @@ class Backend:
                 return None
             raise
 
+    def what_is_at(self, account_id: str, path: str) -> Any:
+        """What lives at `path` (metadata's `GET /paths/at`): `{"folder": ...}` or `{"document": ...}`,
+        the other null; None when nothing does. One request where asking for the folder, then for
+        a document of that name, took three."""
+        try:
+            return self._call("metadata", account_id, "GET", "/paths/at", params={"path": path}).json()
+        except BackendError as error:
+            if error.status == 404:
+                return None
+            raise
+
     def folders(self, account_id: str, path: str, ahead: Executor | None = None) -> Iterator[dict[str, Any]]:
         yield from self._pages("/folders", account_id, {"path": path}, ahead)
 
@@ -114,28 +125,6 @@ class Backend:
         self._call("metadata", account_id, "DELETE", f"/folders/{folder_id}", ok=(200, 202, 204))
 
     # --- documents -------------------------------------------------------------------------
-    def document_named(self, account_id: str, folder: str, name: str) -> Any:
-        """The live document called `name` in `folder`: metadata's check of taken names (one
-        index lookup, asked as this service for the caller's account), then the document as the
-        caller reads it. None when nothing or a folder holds the name."""
-        headers = self.auth.headers(audience="metadata", subject="webdav", role="service")
-        headers["content-type"] = "application/json"
-        body = json.dumps({"places": [{"path": folder, "name": name}]}).encode()
-        try:
-            answer = self.clients["metadata"].post(
-                f"/internal/accounts/{account_id}/names/taken", content=body, headers=headers
-            )
-        except httpx.HTTPError as error:
-            raise BackendError(503, "metadata unavailable") from error
-        if answer.status_code != 200:
-            raise BackendError(503 if answer.status_code >= 500 else answer.status_code, "metadata refused a lookup")
-        for taken in answer.json().get("taken", []):
-            if taken["path"] == folder and taken["name"] == name:
-                found = self.document(account_id, taken["document_id"])
-                if found is not None and not found.get("trashed"):
-                    return found
-        return None
-
     def folder(self, account_id: str, folder_id: str) -> Any:
         try:
             return self._call("metadata", account_id, "GET", f"/folders/{folder_id}").json()

@@ -26,6 +26,12 @@ def recorded(pending: dict[str, Any], doc: dict[str, Any] | None) -> bool:
     return base is None or int(doc.get("version") or 0) > int(base)
 
 
+def still_at(doc: dict[str, Any], folder: str, name: str) -> bool:
+    """Whether metadata's `doc` is the live document at `folder`/`name` (not moved, renamed or
+    trashed since it was written there)."""
+    return doc.get("path") == folder and doc.get("name") == name and not doc.get("trashed")
+
+
 def shown(pending: dict[str, Any], name: str, *, now: datetime | None = None) -> dict[str, Any]:
     """The document as a PROPFIND or HEAD shows it meanwhile (metadata's fields, marked `pending`)."""
     at = (now or datetime.now(UTC)).isoformat()

@@ -188,51 +188,51 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
             parent, name = parent_and_name(parts)
             if self.pending is not None and (write := self.pending.get(account_id, parent, name)) is not None:
                 if environ.get("REQUEST_METHOD") in OVERLAID:
-                    if (shown := self._pending_shown(account_id, write, name)) is not None:
-                        return Document(self, account_id, parts, shown, environ)
+                    doc = self._pending_shown(account_id, write, name)
                 else:
-                    self.wait_recorded(account_id, write, strict=True)
-            # A PUT's target is a document (or nothing): its name is asked for while the folder
-            # lookup runs, not after it (a folder there makes the PUT fail either way).
-            named = (
-                self._ahead.submit(self.backend.document_named, account_id, parent, name)
-                if environ.get("REQUEST_METHOD") == "PUT"
-                else None
-            )
-            found = self.backend.folder_at(account_id, folder_path(parts))
-            if found is not None:
-                return Folder(self, account_id, parts, found, environ)
-            doc = named.result() if named is not None else self.backend.document_named(account_id, parent, name)
+                    doc = self.wait_recorded(account_id, write, strict=True)
+                # Metadata's record, read to learn that the write is recorded, is what a lookup
+                # would find while it is still at this path: not asked for again.
+                if doc is not None and (doc.get("pending") or pending_writes.still_at(doc, parent, name)):
+                    return Document(self, account_id, parts, doc, environ)
+            found = self.backend.what_is_at(account_id, folder_path(parts))
         except BackendError as error:
             raise dav_error(error) from error
-        return Document(self, account_id, parts, doc, environ) if doc else None
+        if found is None:
+            return None
+        if found.get("folder") is not None:
+            return Folder(self, account_id, parts, found["folder"], environ)
+        return Document(self, account_id, parts, found["document"], environ)
 
     def _pending_shown(self, account_id: str, write: dict[str, Any], name: str) -> dict[str, Any] | None:
         """A pending write at the path, for the methods that only describe it (`OVERLAID`): the
         document as it will be while metadata does not show it (one read of the document by its
-        id: no folder or name lookup); None, and the write forgotten, once metadata shows it (the
-        path is then looked up as any other)."""
+        id: no folder or name lookup); once metadata shows it, the write is forgotten and
+        metadata's record is the answer (None when that document is gone)."""
         assert self.pending is not None
-        if pending_writes.recorded(write, self.backend.document(account_id, write["document_id"])):
-            self.pending.drop(write)
-            return None
-        return pending_writes.shown(write, name)
+        doc = self.backend.document(account_id, write["document_id"])
+        if not pending_writes.recorded(write, doc):
+            return pending_writes.shown(write, name)
+        self.pending.drop(write)
+        return doc
 
-    def wait_recorded(self, account_id: str, write: dict[str, Any], *, strict: bool) -> None:
+    def wait_recorded(self, account_id: str, write: dict[str, Any], *, strict: bool) -> dict[str, Any] | None:
         """Wait until metadata shows a pending write (at most `complete_wait_seconds`, asking less
-        often as it takes longer), then forget it. Past the wait, `strict` is 503 (the write is
-        durable, its record late); otherwise the caller goes on with what metadata shows."""
+        often as it takes longer), then forget it: metadata's record of the document. Past the
+        wait, `strict` is 503 (the write is durable, its record late); otherwise the caller goes
+        on with what metadata shows (None)."""
         assert self.pending is not None
         deadline = time.monotonic() + self.complete_wait_seconds
         delay = 0.02
-        while not pending_writes.recorded(write, self.backend.document(account_id, write["document_id"])):
+        while not pending_writes.recorded(write, doc := self.backend.document(account_id, write["document_id"])):
             if time.monotonic() >= deadline:
                 if strict:
                     raise DAVError(HTTP_SERVICE_UNAVAILABLE, context_info="the new version is still being recorded")
-                return
+                return None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         self.pending.drop(write)
+        return doc
 
     def settle_pending(self, account_id: str, folder: str, *, deep: bool) -> None:
         """Wait for the pending writes in `folder` (`deep`: and below it) to show in metadata, so
@@ -831,7 +831,8 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
                     "sha256": self.doc["sha256"],
                 }
                 # A copy onto a document (a collection copied over another) is a new version of it.
-                if existing := self.backend.document_named(self.account_id, parent, name):
+                there = self.backend.what_is_at(self.account_id, folder_path(self._dest_parts(dest_path))) or {}
+                if existing := there.get("document"):
                     grant = grant | {"document_id": existing["document_id"], "base_version": existing["version"]}
                     grant.pop("path")
                 granted = self.backend.grant(self.account_id, grant)
