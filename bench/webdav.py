@@ -482,8 +482,13 @@ class Cost:
     commands and broker records (bench/counts.py, once every consumer has settled) and each
     service process's CPU (/proc). Measured around the whole phase, background work included."""
 
-    def __init__(self, endpoints: Any, urls: dict[str, str], pids: dict[str, int]) -> None:
+    def __init__(
+        self, endpoints: Any, urls: dict[str, str], pids: dict[str, int], servers: dict[str, int] | None = None
+    ) -> None:
         self.endpoints, self.urls, self.pids = endpoints, urls, pids
+        self.servers = servers or {}
+        """The servers' processes (database, broker and its log store, S3, search): their CPU per
+        file is printed apart from the services'."""
         self.topics = all_topics()
 
     def __enter__(self) -> Cost:
@@ -492,6 +497,7 @@ class Cost:
         self.calls = http_calls(self.urls)
         self.counts = self.loop.run_until_complete(snapshot(self.endpoints, self.topics))
         self.cpu = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.server_cpu = cpu_now(self.servers)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -506,6 +512,7 @@ class Cost:
         finally:
             self.loop.close()
         self.cpu = {name: _cpu_seconds(pid) - self.cpu.get(name, 0.0) for name, pid in self.pids.items()}
+        self.server_cpu = {name: s - self.server_cpu.get(name, 0.0) for name, s in cpu_now(self.servers).items()}
         calls = http_calls(self.urls)
         self.calls = {k: v - self.calls.get(k, 0.0) for k, v in calls.items() if v != self.calls.get(k, 0.0)}
         self.counts = after - self.counts
@@ -523,12 +530,18 @@ class Cost:
             },
             f"{prefix}_cpu_ms_per_file": round(sum(self.cpu.values()) / files * 1000, 1),
             f"{prefix}_cpu_ms_per_file_by_service": cpu,
+            f"{prefix}_server_cpu_ms_per_file": round(sum(self.server_cpu.values()) / files * 1000, 1),
+            f"{prefix}_server_cpu_ms_per_file_by_server": {
+                name: round(s / files * 1000, 1) for name, s in sorted(self.server_cpu.items(), key=lambda i: -i[1])
+            },
         }
         out |= {f"{prefix}_{k}": v for k, v in self.counts.per(files).items()}
         say(
             f"  {prefix}: {out[f'{prefix}_http_calls_per_file']} HTTP requests per file "
             f"({', '.join(f'{k} {v}' for k, v in out[f'{prefix}_http_calls_per_file_by_service'].items())}); "
-            f"{self.counts.line(files)}; CPU ms per file {out[f'{prefix}_cpu_ms_per_file']} ({cpu})"
+            f"{self.counts.line(files)}; CPU ms per file {out[f'{prefix}_cpu_ms_per_file']} ({cpu}); "
+            f"servers' CPU ms per file {out[f'{prefix}_server_cpu_ms_per_file']} "
+            f"({out[f'{prefix}_server_cpu_ms_per_file_by_server']})"
         )
         for route, value in out[f"{prefix}_http_calls_per_file_by_route"].items():
             say(f"    {value:6.2f} {route}")
@@ -1039,7 +1052,7 @@ def main() -> None:
                         figures |= large(s3, dav, base, pids, root, big, quarter, (user, password), everyone)
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
-                        cost = Cost(endpoints, urls, system.pids())
+                        cost = Cost(endpoints, urls, system.pids(), servers.pids())
                         figures |= put_phases(dav, base, small, min(args.small, 30), cost)
                         figures |= small_files(
                             endpoints,
@@ -1050,7 +1063,7 @@ def main() -> None:
                             args.small,
                             args.transfers,
                             not args.no_proof,
-                            Cost(endpoints, urls, system.pids()),
+                            Cost(endpoints, urls, system.pids(), servers.pids()),
                         )
                     if args.folder_docs:
                         say(f"PROPFIND Depth 1: folders of {args.few_docs} and {args.folder_docs} documents")
