@@ -991,6 +991,13 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000, help="files rclone copies (0: skip)")
     parser.add_argument("--small-kib", type=int, default=10)
     parser.add_argument("--transfers", type=int, default=8, help="rclone --transfers and --checkers")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=3,
+        help="partitions of each topic (3, as in production; `scripts/up` makes 1: Tansu re-reads every "
+        "partition a consumer asks for while its fetch waits, so the broker's CPU grows with them)",
+    )
     parser.add_argument("--folder-docs", type=int, default=10_000, help="documents in the large folder (0: skip)")
     parser.add_argument("--few-docs", type=int, default=100, help="documents in the small folder")
     parser.add_argument("--repeats", type=int, default=20, help="PROPFINDs (and JSON listings) per folder")
@@ -1028,7 +1035,9 @@ def main() -> None:
         for n in range(args.small):
             (small / f"file-{n:05d}.bin").write_bytes(os.urandom(args.small_kib * 1024))
         say("starting servers and services ...")
-        servers = Servers(root / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET])
+        servers = Servers(
+            root / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET], partitions=args.partitions
+        )
         endpoints = servers.start()
         system = ServiceProcesses(endpoints, root / "system", ports="auto")
         try:
