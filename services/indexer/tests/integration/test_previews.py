@@ -118,7 +118,16 @@ async def test_version_gets_previews_once_and_deletion_removes_them(indexer: Har
     assert await keys_under(indexer, prefix) == []
 
 
-async def test_failures_are_one_event_with_a_reason(indexer: Harness) -> None:
+async def test_failures_are_one_event_with_a_reason(indexer: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A type without a renderer fails in the transaction that records its version: the worker is
+    never handed it (the others are rendered, and fail there)."""
+    handed_to_the_worker: list[str] = []
+    previews = indexer.services.previews
+    monkeypatch.setattr(
+        previews,
+        "on_due",
+        lambda entry, on_due=previews.on_due: (handed_to_the_worker.append(entry.document_id), on_due(entry)),
+    )
     account_id = f"acc-{uuid.uuid4().hex[:10]}"
     unsupported = await indexer.upload(account_id, b"PK\x03\x04zip", content_type="application/zip", filename="a.zip")
     corrupt = await indexer.upload(account_id, png()[:400], content_type="image/png", filename="broken.png")
@@ -138,6 +147,8 @@ async def test_failures_are_one_event_with_a_reason(indexer: Harness) -> None:
     assert "image too large" in failed[bomb.document_id]
     for event in (unsupported, corrupt, bomb):
         assert await keys_under(indexer, prefix_of(indexer, account_id, event.document_id)) == []
+    assert unsupported.document_id not in handed_to_the_worker
+    assert {corrupt.document_id, bomb.document_id} <= set(handed_to_the_worker)
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/bootstrap installs it)")

@@ -19,6 +19,7 @@ from docstore_indexer.domain.previews import (
     check_pixels,
     document_prefix,
     fit,
+    known_without_rendering,
     on_version,
     preview_key,
     renderer_for,
@@ -85,3 +86,11 @@ def test_a_version_gets_one_entry() -> None:
     assert on_version(None, new) == new
     assert on_version(PreviewEntry("acc", "doc", 1, READY), new) is None
     assert on_version(PreviewEntry("acc", "doc", 1, DUE), new) is None
+
+
+def test_what_type_and_size_say_before_anything_is_read() -> None:
+    assert known_without_rendering("application/zip", 10, 1000) == "unsupported type"
+    assert known_without_rendering("application/octet-stream", 10, 1000) == "unsupported type"
+    assert known_without_rendering("image/png", 1001, 1000) == "file too large for a preview (over 1,000 bytes)"
+    assert known_without_rendering("image/png", 1000, 1000) is None  # only a render can tell
+    assert known_without_rendering("text/plain; charset=utf-8", 10, 1000) is None

@@ -98,6 +98,21 @@ def renderer_for(content_type: str) -> str | None:
     return None
 
 
+def known_without_rendering(content_type: str, size: int, max_bytes: int) -> str | None:
+    """Why a version gets no preview, when its type or size says so before anything is read (a
+    type without a renderer, or more bytes than `max_bytes`); None when only a render can tell."""
+    if renderer_for(content_type) is None:
+        return UNSUPPORTED
+    if size > max_bytes:
+        return too_large(max_bytes)
+    return None
+
+
+def too_large(max_bytes: int) -> str:
+    """The reason shown for a version over the preview size limit."""
+    return f"file too large for a preview (over {max_bytes:,} bytes)"
+
+
 def fit(width: int, height: int, longest: int) -> tuple[int, int]:
     """`width` × `height` scaled down (never up) so the longer side is at most `longest`."""
     if width <= 0 or height <= 0:

@@ -35,7 +35,6 @@ from docstore_indexer.domain.previews import (
     DUE,
     FAILED,
     READY,
-    UNSUPPORTED,
     VIDEO,
     PreviewEntry,
     PreviewFailed,
@@ -44,9 +43,11 @@ from docstore_indexer.domain.previews import (
     StoredImage,
     document_prefix,
     entry_id,
+    known_without_rendering,
     on_version,
     preview_key,
     renderer_for,
+    too_large,
     version_prefix,
 )
 from docstore_messaging.tasks import stop_tasks
@@ -162,7 +163,7 @@ class Previews:
                     if event_id in fresh
                 ],
             )
-            tx.after_commit(self._announce(list(created)))
+            tx.after_commit(self._announce([entry for entry in created if entry.state == DUE]))
 
         await self.uow.run_once_each(consumer=self.consumer, event_ids=[u[0] for u in uploads], work=work)
         return len(created)
@@ -191,10 +192,12 @@ class Previews:
             traceparent=current_traceparent(),
         )
 
-    @staticmethod
-    async def _mark_due(tx: Transaction[PreviewRepos], versions: list[PreviewEntry]) -> list[PreviewEntry]:
+    async def _mark_due(self, tx: Transaction[PreviewRepos], versions: list[PreviewEntry]) -> list[PreviewEntry]:
         """Write those of `versions` (due entries) whose version is not known yet and whose
-        document was not purged (a late event, or a catalog entry behind); returns them."""
+        document was not purged (a late event, or a catalog entry behind); returns them. One
+        whose type or size already says it gets no preview is written failed, its event in this
+        transaction: no worker picks it up, and no second transaction records the outcome (a
+        small file of a type without a renderer cost two transactions and a pass of the worker)."""
         ids = [v.id for v in versions] + [entry_id(v.account_id, v.document_id, TOMBSTONE_VERSION) for v in versions]
         known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
         created: list[PreviewEntry] = []
@@ -203,6 +206,9 @@ class Previews:
                 continue  # the document was purged before this (late) version arrived
             entry = on_version(known.get(new.id), new)
             if entry is not None:
+                reason = known_without_rendering(entry.content_type, entry.size, self.max_bytes)
+                if reason is not None:
+                    entry = self._recorded(tx, entry, entry, Outcome(reason=reason))
                 known[entry.id] = entry
                 created.append(entry)
         await tx.repos.previews.put_many(created)
@@ -259,16 +265,14 @@ class Previews:
         with a reason; S3 being away raises (the entry stays due and is tried again)."""
         started = time.perf_counter()
         try:
-            if renderer_for(entry.content_type) is None:
-                raise PreviewFailed(UNSUPPORTED)  # the object is not even read
-            if entry.size > self.max_bytes:
-                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+            if (reason := known_without_rendering(entry.content_type, entry.size, self.max_bytes)) is not None:
+                raise PreviewFailed(reason)  # the object is not even read
             if renderer_for(entry.content_type) == VIDEO:
                 rendered = await self._render_streamed(entry)
             else:
                 data = await self.objects.read(entry.bucket, entry.key, limit=self.max_bytes + 1)
                 if len(data) > self.max_bytes:
-                    raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+                    raise PreviewFailed(too_large(self.max_bytes))
                 rendered = await self.renderer.render(data, entry.content_type, self.timeout)
             images: dict[str, StoredImage] = {}
             for image in rendered:
@@ -292,7 +296,7 @@ class Previews:
             path = os.path.join(scratch, "video")
             written = await self.objects.download(entry.bucket, entry.key, path, limit=self.max_bytes + 1)
             if written > self.max_bytes:
-                raise PreviewFailed(f"file too large for a preview (over {self.max_bytes:,} bytes)")
+                raise PreviewFailed(too_large(self.max_bytes))
             return await self.renderer.render_file(path, entry.content_type, self.timeout)
 
     async def commit(self, entry: PreviewEntry, outcome: Outcome) -> bool:
@@ -393,7 +397,7 @@ class Previews:
             if not await tx.repos.jobs.advance(owner, moved_to, done=seen, created=len(created), finished=finished):
                 created.clear()
                 raise _LeaseLost
-            tx.after_commit(self._announce(list(created)))
+            tx.after_commit(self._announce([entry for entry in created if entry.state == DUE]))
             return moved_to, seen, len(created), finished
 
         try:
