@@ -204,11 +204,11 @@ class DocStoreProvider(DAVProvider):  # type: ignore[misc]  # WsgiDAV ships no t
             return Folder(self, account_id, parts, found["folder"], environ)
         return Document(self, account_id, parts, found["document"], environ)
 
-    def _pending_shown(self, account_id: str, write: dict[str, Any], name: str) -> dict[str, Any] | None:
+    def _pending_shown(self, account_id: str, write: dict[str, Any], name: str) -> dict[str, Any]:
         """A pending write at the path, for the methods that only describe it (`OVERLAID`): the
         document as it will be while metadata does not show it (one read of the document by its
-        id: no folder or name lookup); once metadata shows it, the write is forgotten and
-        metadata's record is the answer (None when that document is gone)."""
+        id: no lookup of the path); once metadata shows it, the write is forgotten and
+        metadata's record is the answer."""
         assert self.pending is not None
         doc = self.backend.document(account_id, write["document_id"])
         if not pending_writes.recorded(write, doc):
