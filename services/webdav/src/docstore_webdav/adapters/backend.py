@@ -62,14 +62,6 @@ class Backend:
         return self._call("quota", account_id, "GET", "/usage").json()
 
     # --- folders ---------------------------------------------------------------------------
-    def folder_at(self, account_id: str, path: str) -> Any:
-        try:
-            return self._call("metadata", account_id, "GET", "/folders/at", params={"path": path}).json()
-        except BackendError as error:
-            if error.status == 404:
-                return None
-            raise
-
     def what_is_at(self, account_id: str, path: str) -> Any:
         """What lives at `path` (metadata's `GET /paths/at`): `{"folder": ...}` or `{"document": ...}`,
         the other null; None when nothing does. One request where asking for the folder, then for
@@ -80,6 +72,10 @@ class Backend:
             if error.status == 404:
                 return None
             raise
+
+    def folder_at(self, account_id: str, path: str) -> Any:
+        """The live folder at `path`; None when nothing, or a document, is there."""
+        return (self.what_is_at(account_id, path) or {}).get("folder")
 
     def folders(self, account_id: str, path: str, ahead: Executor | None = None) -> Iterator[dict[str, Any]]:
         yield from self._pages("/folders", account_id, {"path": path}, ahead)
