@@ -150,8 +150,9 @@ class Previews:
     # Events -------------------------------------------------------------------------------
 
     async def record_versions(self, uploads: list[tuple[str, FileVersionRecorded, datetime]]) -> int:
-        """A due preview entry for each version not seen before, with the events' processed
-        records in one transaction. Every plan gets previews. Returns how many became due."""
+        """A due preview entry for each version not seen before (failed at once when its type or
+        size says so, `_mark_due`), with the events' processed records in one transaction. Every
+        plan gets previews. Returns how many entries were written."""
         created: list[PreviewEntry] = []
 
         async def work(tx: Transaction[PreviewRepos], fresh: frozenset[str]) -> None:
