@@ -3,8 +3,9 @@ and which preview facts win.
 
 Every version of every document (every plan) gets a preview entry `<account>:<document>:v<n>`:
 `due` when its `file.version-recorded` arrives, then `ready` (both sizes stored) or `failed`
-(with a reason), or `deleted` when `file.deleted` names the version (a tombstone: a late or
-redelivered version event does not bring it back).
+(with a reason; at once, when its type or size already says so: `known_without_rendering`), or
+`deleted` when `file.deleted` names the version (a tombstone: a late or redelivered version event
+does not bring it back).
 """
 
 from __future__ import annotations
