@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 from counts import collection_counters, database_counters
-from figures import percentile
+from figures import cpu_seconds, percentile
 from system import progress, servers_running
 
 from docstore_devplatform.ports import free_ports
@@ -55,12 +55,6 @@ async def timed(client: httpx.AsyncClient, path: str) -> float:
     elapsed = time.perf_counter() - started
     assert answer.status_code == 200, (path, answer.status_code, answer.text[:200])
     return elapsed
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux `/proc/<pid>/stat`)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(

@@ -68,6 +68,7 @@ import httpx
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from counts import settled, snapshot, stop_tails
+from figures import cpu_of, cpu_seconds, percentile
 
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
@@ -98,10 +99,6 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
-def percentile(samples: list[float], q: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
-
-
 # --- memory and CPU of the gateway and the webdav service -------------------------------------
 
 
@@ -115,19 +112,6 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_now(pids: dict[str, int]) -> dict[str, float]:
-    return {name: _cpu_seconds(pid) for name, pid in pids.items()}
-
-
 class Watch:
     """Reads each process's RSS every `every` seconds while a transfer runs: before, peak, after,
     and the CPU seconds it used meanwhile."""
@@ -137,7 +121,7 @@ class Watch:
         self.every = every
         self.before = {name: _rss_mib(pid) for name, pid in pids.items()}
         self.peak = dict(self.before)
-        self.cpu = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        self.cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -155,7 +139,7 @@ class Watch:
         self._thread.join()
         for name, pid in self.pids.items():
             self.peak[name] = max(self.peak[name], _rss_mib(pid))
-            self.cpu[name] = _cpu_seconds(pid) - self.cpu[name]
+            self.cpu[name] = cpu_seconds(pid) - self.cpu[name]
 
     def figures(self, prefix: str) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -183,11 +167,11 @@ class MachineCpu:
         self.used: dict[str, float] = {}
 
     def __enter__(self) -> MachineCpu:
-        self._start = cpu_now(self.pids)
+        self._start = cpu_of(self.pids)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.used = {name: seconds - self._start[name] for name, seconds in cpu_now(self.pids).items()}
+        self.used = {name: seconds - self._start[name] for name, seconds in cpu_of(self.pids).items()}
 
     @property
     def total(self) -> float:
@@ -496,8 +480,8 @@ class Cost:
         self.loop = asyncio.new_event_loop()
         self.calls = http_calls(self.urls)
         self.counts = self.loop.run_until_complete(snapshot(self.endpoints, self.topics))
-        self.cpu = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
-        self.server_cpu = cpu_now(self.servers)
+        self.cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.server_cpu = cpu_of(self.servers)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -511,8 +495,8 @@ class Cost:
             after = self.loop.run_until_complete(settle())
         finally:
             self.loop.close()
-        self.cpu = {name: _cpu_seconds(pid) - self.cpu.get(name, 0.0) for name, pid in self.pids.items()}
-        self.server_cpu = {name: s - self.server_cpu.get(name, 0.0) for name, s in cpu_now(self.servers).items()}
+        self.cpu = {name: cpu_seconds(pid) - self.cpu.get(name, 0.0) for name, pid in self.pids.items()}
+        self.server_cpu = {name: s - self.server_cpu.get(name, 0.0) for name, s in cpu_of(self.servers).items()}
         calls = http_calls(self.urls)
         self.calls = {k: v - self.calls.get(k, 0.0) for k, v in calls.items() if v != self.calls.get(k, 0.0)}
         self.counts = after - self.counts
@@ -867,15 +851,15 @@ def measure(
     listed(api, auth, folder)
     with Watch({n: p for n, p in pids.items() if n in WATCHED}) as watch:
         for _ in range(repeats):
-            cpu, started = cpu_now(pids), time.perf_counter()
+            cpu, started = cpu_of(pids), time.perf_counter()
             assert listed(api, auth, folder) == count
             out["listing"].append((time.perf_counter() - started) * 1000)
-            after = cpu_now(pids)
+            after = cpu_of(pids)
             out["cpu_listing"].append({n: (after[n] - cpu[n]) * 1000 for n in pids})
             cpu, started = after, time.perf_counter()
             answer = propfind(dav, url)
             out["dav"].append((time.perf_counter() - started) * 1000)
-            after = cpu_now(pids)
+            after = cpu_of(pids)
             out["cpu_dav"].append({n: (after[n] - cpu[n]) * 1000 for n in pids})
             out["members"].add(members(answer))
     out["watch"] = watch
