@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 from counts import collection_counters, database_counters
-from figures import cpu_seconds, percentile
+from figures import cpu_of, cpu_seconds, percentile
 from system import progress, servers_running
 
 from docstore_devplatform.ports import free_ports
@@ -88,7 +88,7 @@ async def measure(
             times["healthz"].append(await timed(bare, "/healthz"))
         progress(f"counting database commands over {count_requests} gateway requests ...")
         before_all, before_by = await database_counters(mongo_url), await collection_counters(mongo_url)
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before = cpu_of(pids)
         for _ in range(count_requests):
             await timed(gateway, "/v1/account")
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}

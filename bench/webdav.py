@@ -121,7 +121,7 @@ class Watch:
         self.every = every
         self.before = {name: _rss_mib(pid) for name, pid in pids.items()}
         self.peak = dict(self.before)
-        self.cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.cpu = cpu_of(pids)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -480,7 +480,7 @@ class Cost:
         self.loop = asyncio.new_event_loop()
         self.calls = http_calls(self.urls)
         self.counts = self.loop.run_until_complete(snapshot(self.endpoints, self.topics))
-        self.cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.cpu = cpu_of(self.pids)
         self.server_cpu = cpu_of(self.servers)
         return self
 
