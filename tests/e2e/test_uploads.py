@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 import httpx
@@ -132,51 +131,6 @@ async def test_upload_killed_while_reading_a_joined_file_back_completes_it_once_
     assert document["version"] == 1 and document["size"] == len(data)
     await asyncio.sleep(1)  # a second upload.completed would show up as more usage by now
     assert (await counted_once()) is not None
-
-
-async def test_a_file_over_5_gib_uploads_in_parallel_parts(api, test_data_dir: Path) -> None:
-    size = 5 * 1024 * MIB + 7 * MIB  # past S3's 5 GiB limit for a single PUT
-    if shutil.disk_usage(test_data_dir).free < 2 * size:
-        pytest.skip(f"needs {2 * size // 1024**3} GiB free disk for the store")
-    user = await sign_up(api, plan="premium")
-    grant = await api.post(
-        "/v1/uploads",
-        headers=user.auth,
-        json={"filename": "raw-footage.mov", "size": size, "content_type": "video/quicktime"},
-    )
-    assert grant.status_code == 201, grant.text
-    plan = grant.json()["multipart"]
-    assert plan["part_count"] == -(-size // plan["part_size"])
-
-    def part_bytes(number: int) -> bytes:
-        # Each part differs, so a part stored in the wrong place changes the sha256.
-        length = min(plan["part_size"], size - (number - 1) * plan["part_size"])
-        return number.to_bytes(4, "big") * (length // 4) + b"\0" * (length % 4)
-
-    expected = hashlib.sha256()
-    for number in range(1, plan["part_count"] + 1):
-        expected.update(part_bytes(number))
-    queue = list(plan["parts"])
-
-    async def worker(s3: httpx.AsyncClient) -> None:
-        while queue:
-            part = queue.pop()
-            await put_part(s3, part["url"], part_bytes(part["part_number"]))
-
-    async with httpx.AsyncClient(timeout=120) as s3:
-        await asyncio.gather(*(worker(s3) for _ in range(8)))
-    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
-    assert done.status_code == 202, done.text
-    state = await eventually(
-        lambda: upload_state(api, user, grant.json()["upload_id"], "completed"), timeout=300, interval=1
-    )
-    assert state["size"] == size and state["sha256"] == expected.hexdigest()
-
-    assert (await eventually(lambda: document_of(api, user, grant.json()["document_id"])))["size"] == size
-    gone = await api.delete(
-        f"/v1/documents/{grant.json()['document_id']}", params={"permanent": "true"}, headers=user.auth
-    )
-    assert gone.status_code in (200, 204), gone.text  # frees the store's disk for the tests after this one
 
 
 async def test_aborted_multipart_upload_cannot_complete(api) -> None:

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 # Listing and search behave the same under either strategy (`adapters/keyset.py`).
 both_listings = pytest.mark.parametrize("metadata", ["windowed", "keyset"], indirect=True)
 
+LARGE_SIZE = 5 * 2**30 + 7 * 2**20
 NAMES = ["delta.txt", "Alpha.txt", "charlie.pdf", "bravo.txt", "echo.csv", "foxtrot.txt", "golf.txt"]
 
 
@@ -40,6 +41,8 @@ async def _seed(metadata: Harness) -> list[str]:
             tags=["even"] if i % 2 == 0 else ["odd"],
             path="/work" if i < 4 else "/",
         )
+        if name == "echo.csv":  # past 4 GiB (an int64 in BSON) and S3's 5 GiB single PUT
+            event = event.model_copy(update={"size": LARGE_SIZE})
         await metadata.record(event)
         ids.append(event.document_id)
     return ids
@@ -74,6 +77,7 @@ async def test_listing_sorts_pages_folders_and_trash(metadata: Harness) -> None:
         assert [d["name"] for d in await _all_pages(metadata, sort=sort, order=order)] == names, (sort, order)
     by_size = await _all_pages(metadata, sort="size", order="asc")
     assert [(d["size"], d["document_id"]) for d in by_size] == sorted((d["size"], d["document_id"]) for d in by_size)
+    assert by_size[-1]["name"] == "echo.csv" and by_size[-1]["size"] == LARGE_SIZE
     assert [d["name"] for d in await _all_pages(metadata, path="/work", sort="name")] == [
         "Alpha.txt",
         "bravo.txt",
