@@ -1,10 +1,9 @@
-"""Which tests share a pytest-xdist worker when the suite runs on several (`scripts/test
---numprocesses 2`; issue 35; not the default: bench/README, 2026-11-26).
+"""Which tests share a pytest-xdist worker: the suite runs on two (`scripts/test`; issue 35).
 
 A worker is a process of its own: it starts the servers and every system its tests ask for. So the
 tests of one system start must stay on one worker, or the run starts that system twice (stop 47
 measured it: xdist's own `--dist load` spread the two-region system over both workers and the run
-cost 1.6x the CPU). A *group* is what one worker runs from start to end:
+cost 1.6x the CPU). A *group* is the tests of one system start:
 
 - the tests on the shared two-region system (`system`, `region_b`: tests/e2e, tests/security,
   the sync client's integration tests, the browser's region login);
@@ -13,11 +12,15 @@ cost 1.6x the CPU). A *group* is what one worker runs from start to end:
 - every other test file on its own (unit tests, and integration tests that start only servers,
   which each worker starts once).
 
-The groups that hold a system go first, longest first, so the longest one sets the wall time
-instead of starting last. Only the test id reaches xdist's controller, so a group is a function
-of the id; `check_groups` (run at every collection, with or without xdist) fails a test that uses
-a system's fixture from outside that system's group, so a new file cannot start a system twice
-unnoticed.
+A *unit* is what one worker runs from start to end. All three systems' groups are one unit, run
+in collection order (the browser's, the fault platform's, then the shared system's last: see
+`shared_system_last`), so no two systems are ever up at once; the other worker takes the single
+files meanwhile. Handing each system to a worker of its own kept the 2 cores 1.8-1.9 busy with
+two systems side by side and saved no wall time (bench/README, 2026-11-27 02:18). The systems'
+unit goes first, so the longest chain starts at once. Only the test id reaches xdist's
+controller, so a group and a unit are functions of the id; `check_groups` (run at every
+collection, with or without xdist) fails a test that uses a system's fixture from outside that
+system's group, so a new file cannot start a system twice unnoticed.
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ SYSTEM_FIXTURES = {
     "platform": FAULT_PLATFORM,
 }
 
-#: Groups that start a system, in the order they are handed out: the longest first.
+#: Groups that start a system.
 SYSTEM_GROUPS = (SHARED_SYSTEM, BROWSER_SYSTEM, FAULT_PLATFORM)
+#: The unit of every system group's tests: one worker runs them one system after another.
+SYSTEMS_UNIT = "the systems, one after another"
 
 
 def group_of(nodeid: str) -> str:
@@ -70,10 +75,16 @@ def shared_system_last(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: group_of(item.nodeid) == SHARED_SYSTEM)
 
 
-def in_handout_order(groups: Iterable[str]) -> list[str]:
-    """The system groups first (longest first), then the rest in collection order."""
-    groups = list(groups)
-    return [g for g in SYSTEM_GROUPS if g in groups] + [g for g in groups if g not in SYSTEM_GROUPS]
+def unit_of(nodeid: str) -> str:
+    """The unit (what one worker runs whole) of the test with this id."""
+    group = group_of(nodeid)
+    return SYSTEMS_UNIT if group in SYSTEM_GROUPS else group
+
+
+def in_handout_order(units: Iterable[str]) -> list[str]:
+    """The systems' unit first, then the rest in collection order."""
+    units = list(units)
+    return [u for u in units if u == SYSTEMS_UNIT] + [u for u in units if u != SYSTEMS_UNIT]
 
 
 def misplaced(nodeid: str, fixturenames: Iterable[str]) -> str | None:
@@ -103,16 +114,16 @@ except ImportError:  # pragma: no cover - xdist is a dev dependency; without it 
 else:
 
     class GroupScheduling(LoadScopeScheduling):
-        """xdist's scope scheduling with DocStore's groups: one worker per group, systems first."""
+        """xdist's scope scheduling with DocStore's units: the systems on one worker, first."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return group_of(nodeid)
+            return unit_of(nodeid)
 
         def schedule(self) -> None:
             if self.collection is None and self._check_nodes_have_same_collection():
                 # The first hand-out: queue the groups in hand-out order. xdist's schedule() then
                 # fills each unit with `workqueue[group] = tests`, which keeps a key's place.
                 collection = next(iter(self.registered_collections.values()))
-                order = in_handout_order(dict.fromkeys(group_of(nodeid) for nodeid in collection))
+                order = in_handout_order(dict.fromkeys(unit_of(nodeid) for nodeid in collection))
                 self.workqueue = OrderedDict((group, {}) for group in order)
             super().schedule()

@@ -10,11 +10,13 @@ from docstore_devplatform.test_groups import (
     BROWSER_SYSTEM,
     FAULT_PLATFORM,
     SHARED_SYSTEM,
+    SYSTEMS_UNIT,
     GroupScheduling,
     check_groups,
     group_of,
     misplaced,
     shared_system_last,
+    unit_of,
 )
 
 
@@ -78,16 +80,17 @@ class Worker:
         self.shutting_down = True
 
 
-def test_two_workers_start_with_the_systems_and_never_split_one() -> None:
-    collection = [
+def test_one_worker_runs_the_systems_one_after_another_and_the_other_the_single_files() -> None:
+    collection = [  # in run order: the shared system's tests last (`shared_system_last`)
         "libs/events/tests/unit/test_e.py::a",
         "tests/browser/test_keyboard.py::k1",
-        "tests/e2e/test_upload.py::u1",
         "tests/browser/test_keyboard.py::k2",
-        "tests/e2e/test_upload.py::u2",
-        "tests/e2e/test_upload.py::u3",
-        "tests/security/test_webdav.py::w",
+        "tests/faults/test_broker.py::b",
         "services/quota/tests/unit/test_usage.py::q",
+        "tools/devplatform/tests/unit/test_ports.py::t",
+        "tests/e2e/test_upload.py::u1",
+        "tests/e2e/test_upload.py::u2",
+        "tests/security/test_webdav.py::w",
     ]
     config = SimpleNamespace(getvalue={"tx": ["2*popen"]}.get, option=SimpleNamespace(loadscopereorder=True))
     scheduler = GroupScheduling(config)  # type: ignore[arg-type]
@@ -96,15 +99,14 @@ def test_two_workers_start_with_the_systems_and_never_split_one() -> None:
         scheduler.add_node(worker)  # type: ignore[arg-type]
         scheduler.add_node_collection(worker, collection)  # type: ignore[arg-type]
     scheduler.schedule()
-    assert [collection[i] for i in first.sent] == [
-        "tests/e2e/test_upload.py::u1",
-        "tests/e2e/test_upload.py::u2",
-        "tests/e2e/test_upload.py::u3",
-        "tests/security/test_webdav.py::w",
-    ]
-    # The second starts with the browser's system, then takes single files as it runs short.
+    systems = [nodeid for nodeid in collection if nodeid.startswith("tests/")]
+    # The first is handed every system's tests, in run order, before anything else.
+    assert [collection[i] for i in first.sent][: len(systems)] == systems
+    # The second takes the single files, in collection order.
     assert [collection[i] for i in second.sent][:2] == [
-        "tests/browser/test_keyboard.py::k1",
-        "tests/browser/test_keyboard.py::k2",
+        "libs/events/tests/unit/test_e.py::a",
+        "services/quota/tests/unit/test_usage.py::q",
     ]
-    assert not {collection[i] for i in second.sent} & {collection[i] for i in first.sent}
+    assert not set(first.sent) & set(second.sent)
+    assert unit_of("tests/faults/test_broker.py::b") == unit_of("tests/e2e/test_upload.py::u1") == SYSTEMS_UNIT
+    assert unit_of("services/quota/tests/unit/test_usage.py::q") == "services/quota/tests/unit/test_usage.py"
