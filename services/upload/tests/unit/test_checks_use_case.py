@@ -16,6 +16,9 @@ async def test_the_watcher_expires_a_grant_that_ran_out_once() -> None:
     w = world(row)
     assert (await w.checks.claim_due(timedelta(seconds=10)))["_id"] == "up-1"
     assert await w.checks.claim_due(timedelta(seconds=10)) is None  # leased
+    # Each claim is one atomic update, no transaction: a watcher killed before a commit would
+    # leave the claimed upload locked for the database's transaction lifetime (60 s).
+    assert w.uow.commits == 0
     assert await w.checks.check(row) == EXPIRED
     assert await w.checks.check(row) == EXPIRED  # a second look announces nothing more
     [expired] = w.uow.emitted

@@ -42,8 +42,15 @@ class Checks:
         self.completion = completion
 
     async def claim_due(self, lease: timedelta) -> Session | None:
-        """One pending upload due for a check, leased to the caller for `lease`."""
-        return await self.context.uow.run(lambda tx: tx.repos.sessions.claim_due(lease))
+        """One pending upload due for a check, leased to the caller for `lease`.
+
+        One atomic update, outside any transaction (as `sweep_chunk_maps` claims): in a
+        transaction, a process killed between the claim and its commit left the claimed upload
+        locked until the database reaped the transaction (60 s, mongod's
+        `transactionLifetimeLimitSeconds` and SecantusDB's), and every watcher's next claim,
+        sorted to that same upload, waited behind it: no upload expired or was checked for a
+        minute after any crash (seen in CI after a restart test). It also saves the commit."""
+        return await self.context.reads.sessions.claim_due(lease)
 
     async def check(self, row: Session) -> str:
         """One look at a pending upload: completed, expired, or still waiting."""
@@ -69,7 +76,7 @@ class Checks:
         """Look once at the staging key of one finished form upload whose form has expired; an
         object there was written after the upload finished (a form re-posted): log it, delete it.
         It was never served: versions are read from their own keys. False when none was due."""
-        row = await self.context.uow.run(lambda tx: tx.repos.sessions.claim_late_check())
+        row = await self.context.reads.sessions.claim_late_check()  # one atomic update: see `claim_due`
         if row is None:
             return False
         await self.late_write(row)
