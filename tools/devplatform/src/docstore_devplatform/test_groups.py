@@ -12,14 +12,12 @@ cost 1.6x the CPU). A *group* is the tests of one system start:
 - every other test file on its own (unit tests, and integration tests that start only servers,
   which each worker starts once).
 
-A *unit* is what one worker runs from start to end. The browser's and the shared system's groups
-are one unit, run in collection order (the shared system's last: see `shared_system_last`), so
-those two are never up at once; the other worker takes the single files meanwhile, and the fault
-platform's group as a unit of its own among them (handed out in collection order, near the end),
-which balanced the two workers (bench/README, 2026-11-27). Handing each system to a worker of its
-own at the start kept the 2 cores 1.8-1.9 busy with two systems side by side and saved no wall
-time (bench/README, 2026-11-27 02:18). The systems' unit goes first, so the longest chain starts
-at once. Only the test id reaches xdist's
+A *unit* is what one worker runs from start to end. All three systems' groups are one unit, run
+in collection order (the browser's, the fault platform's, then the shared system's last: see
+`shared_system_last`), so no two systems are ever up at once; the other worker takes the single
+files meanwhile. Handing each system to a worker of its own kept the 2 cores 1.8-1.9 busy with
+two systems side by side and saved no wall time (bench/README, 2026-11-27 02:18). The systems'
+unit goes first, so the longest chain starts at once. Only the test id reaches xdist's
 controller, so a group and a unit are functions of the id; `check_groups` (run at every
 collection, with or without xdist) fails a test that uses a system's fixture from outside that
 system's group, so a new file cannot start a system twice unnoticed.
@@ -54,10 +52,8 @@ SYSTEM_FIXTURES = {
 
 #: Groups that start a system.
 SYSTEM_GROUPS = (SHARED_SYSTEM, BROWSER_SYSTEM, FAULT_PLATFORM)
-#: The unit of these system groups' tests: one worker runs them one system after another.
+#: The unit of every system group's tests: one worker runs them one system after another.
 SYSTEMS_UNIT = "the systems, one after another"
-#: System groups that are a unit of their own instead, run by the other worker among the single files.
-UNITS_OF_THEIR_OWN = (FAULT_PLATFORM,)
 
 
 def group_of(nodeid: str) -> str:
@@ -82,7 +78,7 @@ def shared_system_last(items: list[pytest.Item]) -> None:
 def unit_of(nodeid: str) -> str:
     """The unit (what one worker runs whole) of the test with this id."""
     group = group_of(nodeid)
-    return SYSTEMS_UNIT if group in SYSTEM_GROUPS and group not in UNITS_OF_THEIR_OWN else group
+    return SYSTEMS_UNIT if group in SYSTEM_GROUPS else group
 
 
 def in_handout_order(units: Iterable[str]) -> list[str]:

@@ -99,17 +99,14 @@ def test_one_worker_runs_the_systems_one_after_another_and_the_other_the_single_
         scheduler.add_node(worker)  # type: ignore[arg-type]
         scheduler.add_node_collection(worker, collection)  # type: ignore[arg-type]
     scheduler.schedule()
-    systems = [
-        nodeid for nodeid in collection if nodeid.startswith(("tests/browser/", "tests/e2e/", "tests/security/"))
-    ]
-    # The first is handed the browser's and the shared system's tests, in run order, before anything else.
+    systems = [nodeid for nodeid in collection if nodeid.startswith("tests/")]
+    # The first is handed every system's tests, in run order, before anything else.
     assert [collection[i] for i in first.sent][: len(systems)] == systems
-    # The second takes the single files and the fault platform's unit, in collection order.
+    # The second takes the single files, in collection order.
     assert [collection[i] for i in second.sent][:2] == [
         "libs/events/tests/unit/test_e.py::a",
-        "tests/faults/test_broker.py::b",
+        "services/quota/tests/unit/test_usage.py::q",
     ]
     assert not set(first.sent) & set(second.sent)
-    assert unit_of("tests/browser/test_keyboard.py::k1") == unit_of("tests/e2e/test_upload.py::u1") == SYSTEMS_UNIT
-    assert unit_of("tests/faults/test_broker.py::b") == "tests/faults"
+    assert unit_of("tests/faults/test_broker.py::b") == unit_of("tests/e2e/test_upload.py::u1") == SYSTEMS_UNIT
     assert unit_of("services/quota/tests/unit/test_usage.py::q") == "services/quota/tests/unit/test_usage.py"
