@@ -14,10 +14,11 @@ cost 1.6x the CPU). A *group* is the tests of one system start:
 
 A *unit* is what one worker runs from start to end. All three systems' groups are one unit, run
 in collection order (the browser's, the fault platform's, then the shared system's last: see
-`shared_system_last`), so no two systems are ever up at once; the other worker takes the single
-files meanwhile. Handing each system to a worker of its own kept the 2 cores 1.8-1.9 busy with
-two systems side by side and saved no wall time (bench/README, 2026-11-27 02:18). The systems'
-unit goes first, so the longest chain starts at once. Only the test id reaches xdist's
+`shared_system_last`), so no two of these three are ever up at once (a few single files start a
+platform of their own); the other worker takes the single files meanwhile. Handing each system
+to a worker of its own kept the 2 cores 1.8-1.9 busy with two systems side by side and saved no
+wall time (bench/README, 2026-11-27 02:18). The systems' unit goes first, so the longest chain
+starts at once. Only the test id reaches xdist's
 controller, so a group and a unit are functions of the id; `check_groups` (run at every
 collection, with or without xdist) fails a test that uses a system's fixture from outside that
 system's group, so a new file cannot start a system twice unnoticed.
