@@ -1,4 +1,5 @@
-"""Which tests share a pytest-xdist worker: the suite runs on two (`scripts/test`; issue 35).
+"""Which tests share a pytest-xdist worker when the suite runs on two (`scripts/test -n 2`; issue 35;
+not yet the default: bench/README, 2026-11-27).
 
 A worker is a process of its own: it starts the servers and every system its tests ask for. So the
 tests of one system start must stay on one worker, or the run starts that system twice (stop 47
@@ -18,10 +19,10 @@ in collection order (the browser's, the fault platform's, then the shared system
 platform of their own); the other worker takes the single files meanwhile. Handing each system
 to a worker of its own kept the 2 cores 1.8-1.9 busy with two systems side by side and saved no
 wall time (bench/README, 2026-11-27 02:18). The systems' unit goes first, so the longest chain
-starts at once. Only the test id reaches xdist's
-controller, so a group and a unit are functions of the id; `check_groups` (run at every
-collection, with or without xdist) fails a test that uses a system's fixture from outside that
-system's group, so a new file cannot start a system twice unnoticed.
+starts at once. Only the test id reaches xdist's controller, so a group and a unit are functions
+of the id; `check_groups` (run at every collection, with or without xdist) fails a test that
+uses a system's fixture from outside that system's group, so a new file cannot start a system
+twice unnoticed.
 """
 
 from __future__ import annotations
