@@ -242,3 +242,29 @@ def test_two_step_sign_in_from_enrolment_to_login_and_devices(web_system: WebSys
     browser.find_text("#who-name", username)
 
     assert not problems, "\n".join(problems)
+
+
+def test_keys_typed_while_the_devices_list_loads_stay_in_the_field(web_system: WebSystem, browser: Browser) -> None:
+    """The Security page draws its forms first and its Devices list when the list arrives. Keys a
+    person types in between stay in the field: the page's heading takes the focus only while
+    nothing in the page has it. (It took it when the list arrived, and under CI load a password
+    typed then went nowhere.)"""
+    sign_up(browser, web_system.gateway)
+    # The Devices list's request waits until released, as on a slow network.
+    browser.js(
+        """const real = window.fetch;
+        window.fetch = (url, options) => String(url).includes("/v1/account/sessions")
+          ? new Promise((resolve) => { window.releaseDevices = () => resolve(real(url, options)); })
+          : real(url, options);"""
+    )
+    go(browser, "#/security")
+    browser.find_text("#mfa-state", "Off.")
+    browser.find_text("#devices", "Loading")
+    field = browser.find("input[name=current_password]").fill("typed before")
+    browser.wait(lambda: browser.js("return typeof window.releaseDevices === 'function'"), "the held request")
+    browser.js("window.releaseDevices()")
+    browser.find_text("#devices", "This device")
+    browser.find_text("#app-passwords", "No app passwords")
+    browser.keys(" and after")
+    assert field.property("value") == "typed before and after"
+    assert browser.focused() and browser.focused().attribute("name") == "current_password"

@@ -126,7 +126,9 @@ async function route() {
     clear(main, h("h1", {}, view.title));
     showError(error.message || String(error));
   }
-  if (id === renderId && moveFocus) {
+  // The heading takes the focus only while nothing in the page has it: a view draws its form
+  // before its slower lists arrive, and keys the person already types there must stay there.
+  if (id === renderId && moveFocus && !main.contains(document.activeElement)) {
     const heading = main.querySelector("h1");
     if (heading) {
       heading.tabIndex = -1;

@@ -111,8 +111,7 @@ export async function securityView(main, _params, { isCurrent } = {}) {
       h("p", { class: "muted" }, "Browsers and apps logged in to your account. Sign out any you do not recognise, then change your password."),
       devices),
     appPasswordsCard(appPasswords));
-  await renderDevices(devices);
-  await renderAppPasswords(appPasswords);
+  await Promise.all([renderDevices(devices), renderAppPasswords(appPasswords)]);
 }
 
 function emailCard(state) {
