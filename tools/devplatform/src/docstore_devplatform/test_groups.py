@@ -1,5 +1,4 @@
-"""Which tests share a pytest-xdist worker when the suite runs on two (`scripts/test -n 2`; issue 35;
-not yet the default: bench/README, 2026-11-27).
+"""Which tests share a pytest-xdist worker: the suite runs on two (`scripts/test`; issue 35).
 
 A worker is a process of its own: it starts the servers and every system its tests ask for. So the
 tests of one system start must stay on one worker, or the run starts that system twice (stop 47
