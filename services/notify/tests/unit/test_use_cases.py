@@ -40,6 +40,18 @@ async def test_quota_exceeded_sends_one_mail_and_marks_it_sent() -> None:
     assert row["status"] == "sent" and row["message_id"] == "msg-1" and row["attempts"] == 1
 
 
+async def test_claiming_sending_and_marking_a_mail_commit_no_transaction_of_their_own() -> None:
+    # Single writes outside any transaction: in one, a process killed between the claim and its
+    # commit left the row locked for the database's 60 s transaction lifetime, and every sweep,
+    # sorted to that row, waited behind it.
+    world = World.build()
+    await world.notifier.remember_recipient("e-0", signed_up())
+    before = world.uow.commits
+    assert await world.notifier.notify("e-1", full())
+    assert world.rows()["e-1"]["status"] == "sent"
+    assert world.uow.commits == before + 1  # the event's own record only
+
+
 async def test_a_redelivered_event_sends_nothing_twice() -> None:
     world = World.build()
     await world.notifier.remember_recipient("e-0", signed_up())

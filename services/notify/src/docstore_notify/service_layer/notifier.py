@@ -17,13 +17,13 @@ address) and sends it after that commit. Waiting instead of failing and retrying
 the service reads all its topics with one Kafka consumer, so an in-place retry of the quota
 event would hold back the very `account.created` it waits for.
 
-Sending one row is three steps: a transaction that claims it (the lease: one atomic update
-that counts the attempt and pushes the next attempt a lease ahead), reads the address and
-remembers the unsubscribe token; the SES call; a transaction that marks it `sent` (or the
-attempt failed). The one duplicate left: a crash after SES accepted a mail but before the
-row was marked `sent`, or a response lost on the way back, sends that mail again when the
-sweeper retries (SES has no idempotency key). The window is one SES round trip plus one
-MongoDB transaction.
+Sending one row is three steps, each write on its own, outside any transaction (see
+`_claim`): the claim (the lease: one atomic update that counts the attempt and pushes the
+next attempt a lease ahead), then the address read and the unsubscribe token remembered;
+the SES call; one update that marks it `sent` (or the attempt failed). The one duplicate
+left: a crash after SES accepted a mail but before the row was marked `sent`, or a response
+lost on the way back, sends that mail again when the sweeper retries (SES has no
+idempotency key). The window is one SES round trip plus one MongoDB update.
 """
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ async def _no_addresses(_account_id: str) -> str | None:
 class Notifier:
     """The use cases that record and send notifications.
 
-    `uow` runs each state change in a transaction; `reads` are the same repositories outside
-    any transaction, for reads that need no consistency with a write."""
+    `uow` runs each state change that must commit together in a transaction; `reads` are the
+    same repositories outside any transaction, for reads that need no consistency with a write
+    and for a sent mail's single writes (`_claim`)."""
 
     def __init__(
         self,
@@ -305,23 +306,27 @@ class Notifier:
             await asyncio.sleep(interval)
 
     async def _claim(self, claim: Callable[[NotificationLog], Awaitable[Row | None]]) -> Claimed | None:
-        """Take the lease of one row (`claim` picks it) and what sending it needs, in one
-        transaction; a row whose account has no address fails for good there."""
+        """Take the lease of one row (`claim` picks it) and what sending it needs; a row whose
+        account has no address fails for good there.
 
-        async def work(tx: Transaction[Repositories]) -> Claimed | None:
-            row = await claim(tx.repos.notifications)
-            if row is None:
-                return None
-            address = await tx.repos.recipients.address(row["account_id"])
-            if address is None:
-                await tx.repos.notifications.mark_failed_attempt(row["_id"], "recipient unknown", final=True)
-                return Claimed(row)
+        Each write stands alone, outside any transaction (as upload's watcher claims): the claim
+        is one atomic update, and remembering the unsubscribe token repeats harmlessly. In a
+        transaction, a process killed between the claim and its commit left the row locked until
+        the database reaped the transaction (60 s), and every sweep, sorted to that row, waited
+        behind it. A process killed after the claim leaves the row leased: the sweeper sends it
+        once the lease runs out, as after a failed send."""
+        row = await claim(self.reads.notifications)
+        if row is None:
+            return None
+        address = await self.reads.recipients.address(row["account_id"])
+        if address is None:
+            await self.reads.notifications.mark_failed_attempt(row["_id"], "recipient unknown", final=True)
+            claimed = Claimed(row)
+        else:
             token = self.links.token(row["account_id"], row["kind"])
-            await tx.repos.unsubscribe_tokens.remember(token, row["account_id"], row["kind"])
-            return Claimed(row, address, self.links.url(token))
-
-        claimed = await self.uow.run(work)
-        if claimed is not None and claimed.address is None:
+            await self.reads.unsubscribe_tokens.remember(token, row["account_id"], row["kind"])
+            claimed = Claimed(row, address, self.links.url(token))
+        if claimed.address is None:
             mails_total.labels(claimed.row["kind"], "failed").inc()
             log.error(
                 "notification_failed",
@@ -346,28 +351,18 @@ class Notifier:
         except asyncio.CancelledError:
             raise
         except MailRejected as error:
-            await self._mark_failed(notification_id, str(error), final=True)
+            await self.reads.notifications.mark_failed_attempt(notification_id, str(error), final=True)
             mails_total.labels(kind, "rejected").inc()
             bound.error("notification_rejected", error=str(error))
             return
         except Exception as error:
             final = attempt >= self.max_attempts
-            await self._mark_failed(notification_id, repr(error), final=final)
+            await self.reads.notifications.mark_failed_attempt(notification_id, repr(error), final=final)
             mails_total.labels(kind, "failed" if final else "retry").inc()
             bound.warning("notification_send_failed", error=repr(error), final=final)
             return
         # The duplicate window: SES has the mail, the row still says pending.
         crashpoint("notify.after_send")
-
-        async def sent(tx: Transaction[Repositories]) -> None:
-            await tx.repos.notifications.mark_sent(notification_id, message_id)
-
-        await self.uow.run(sent)
+        await self.reads.notifications.mark_sent(notification_id, message_id)
         mails_total.labels(kind, "sent").inc()
         bound.info("notification_sent", message_id=message_id)
-
-    async def _mark_failed(self, notification_id: str, error: str, *, final: bool) -> None:
-        async def failed(tx: Transaction[Repositories]) -> None:
-            await tx.repos.notifications.mark_failed_attempt(notification_id, error, final=final)
-
-        await self.uow.run(failed)
