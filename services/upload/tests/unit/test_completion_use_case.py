@@ -31,6 +31,25 @@ async def test_a_form_upload_completes_once_from_the_copy_whatever_path_repeats_
     assert row["staging_key"] not in w.storage.objects  # dropped off the caller's path
 
 
+async def test_a_stale_completion_after_a_form_was_reposted_copies_and_deletes_nothing() -> None:
+    # The client's call and the watcher race: the watcher read the upload while it was pending and
+    # gets to it after the client's completion, and after the form was posted again (S3 takes it:
+    # the form is valid until it expires). Copied, it would replace the version's bytes; deleted,
+    # the late-write sweep would not log it (CI, 2026-11-27).
+    row = session_row()
+    w = world(row)
+    w.storage.put(row["staging_key"], b"abcd")
+    await w.completion.complete(OWNER, "up-1")
+    await asyncio.gather(*w.use_cases.context.background)
+    assert row["staging_key"] not in w.storage.objects
+    w.storage.put(row["staging_key"], b"EVIL")
+    assert await w.checks.check(row) == COMPLETED  # the watcher's stale row
+    await asyncio.gather(*w.use_cases.context.background)
+    assert w.storage.copied == [(row["staging_key"], row["key"])]  # the client's completion's only
+    assert w.storage.objects[row["key"]] == b"abcd"
+    assert w.storage.objects[row["staging_key"]] == b"EVIL"  # the late-write sweep's, which logs it
+
+
 async def test_completion_before_the_object_arrived_changes_nothing() -> None:
     w = world(session_row())
     with pytest.raises(NotStoredYet):

@@ -24,7 +24,7 @@ from docstore_upload.domain.sessions import (
     stored_facts,
 )
 from docstore_upload.service_layer.common import BATCH_S3_CONCURRENCY, UploadContext, item_outcome
-from docstore_upload.service_layer.completion import Completion
+from docstore_upload.service_layer.completion import Completion, FinishedElsewhere
 
 log = structlog.get_logger(__name__)
 
@@ -62,8 +62,8 @@ class BatchCompletion:
 
         async def fetch(row: Session) -> tuple[Session, StoredObject] | None:
             async with limit:
-                outcome = await item_outcome(self.completion.read_back(row))
-            if isinstance(outcome, DomainError):
+                outcome = await item_outcome(self._read_back_unless_finished(row))
+            if isinstance(outcome, DomainError | dict):  # refused, or finished meanwhile: its session
                 results[row["_id"]] = outcome
                 return None
             return row, outcome
@@ -73,6 +73,14 @@ class BatchCompletion:
         if ready:
             results |= await self._record(account_id, ready)
         return {upload_id: results[upload_id] for upload_id in wanted}
+
+    async def _read_back_unless_finished(self, row: Session) -> StoredObject | Session:
+        """`Completion.read_back`, or the upload's session when another path (the watcher)
+        finished it meanwhile."""
+        try:
+            return await self.completion.read_back(row)
+        except FinishedElsewhere as finished:
+            return await self.completion.complete_row(finished.row)
 
     async def _record(self, account_id: str, ready: list[tuple[Session, StoredObject]]) -> dict[str, Session]:
         """The read-back forms recorded in one transaction, each with its `upload.completed`."""

@@ -54,6 +54,15 @@ PIN_IGNORED = "the stored file's sha256 is not the one its form allowed"
 (a store that ignores checksums; SeaweedFS and AWS S3 refuse them with 400 `BadDigest`)."""
 
 
+class FinishedElsewhere(Exception):
+    """`Completion.read_back` found the upload no longer pending: another path finished it."""
+
+    def __init__(self, row: Session) -> None:
+        super().__init__(row["_id"])
+        self.row = row
+        """The upload as it is now."""
+
+
 class Completion:
     def __init__(
         self, context: UploadContext, endings: Endings, redirects: Redirects, *, record_wait_seconds: float = 0.0
@@ -134,16 +143,24 @@ class Completion:
         """Every completion path ends here: read back, then recorded once."""
         if already_completed(row):
             return row
-        stored = await self.read_back(row)
+        try:
+            stored = await self.read_back(row)
+        except FinishedElsewhere as finished:
+            already_completed(finished.row)  # `UploadClosed` when it ended otherwise
+            return finished.row
         with kept_origin(row.get("origin")):  # a watcher's completion: the grant request's origin
-            await self.context.uow.run(lambda tx: self.record(tx, row, stored))
-        if row.get("staging_key"):
+            recorded = await self.context.uow.run(lambda tx: self.record(tx, row, stored))
+        if recorded and row.get("staging_key"):
             # Off the caller's path: if it fails or the process dies, the late-write sweep deletes it.
+            # Only the path that recorded the completion: another one (the client's call and the
+            # watcher race) may delete it late, after a form re-posted there, which the late-write
+            # sweep would have logged.
             self.context.in_background(self.context.storage.delete(row["staging_key"]))
         return await self.context.reads.sessions.by_id(row["_id"]) or row
 
-    async def record(self, tx: Transaction[Repositories], row: Session, stored: StoredObject) -> None:
-        """The completion's state change and its `upload.completed`, in the caller's transaction."""
+    async def record(self, tx: Transaction[Repositories], row: Session, stored: StoredObject) -> bool:
+        """The completion's state change and its `upload.completed`, in the caller's transaction;
+        False when another path (redirect, watcher) completed it first."""
         fields: dict[str, Any] = {}
         if row.get("chunks") and stored.sha256 == row.get("declared_sha256"):
             # The map is kept for the next version's delta only when the bytes read back match it.
@@ -154,8 +171,9 @@ class Completion:
         # publish it again under that id (`domain.consistency`).
         fields["completed_event_id"] = completed_event_id(row["_id"])
         if not await tx.repos.sessions.finish(row["_id"], COMPLETED, stored=stored_facts(stored), **fields):
-            return  # another path (redirect, watcher) completed it first
+            return False
         tx.emit(completed(row, stored, bucket=self.context.storage.bucket), event_id=fields["completed_event_id"])
+        return True
 
     async def read_back(self, row: Session) -> StoredObject:
         """The first half of a completion (nothing recorded yet): the right re-checked; for a
@@ -166,6 +184,12 @@ class Completion:
         await self.still_allowed(row)
         if row.get("staging_key"):
             crashpoint("upload.before_copy")
+            # `row` may be stale (the client's call and the watcher race): once another path has
+            # completed the upload, the staging key may hold a form re-posted since, which must
+            # never reach the version's key. Looked at again just before the copy.
+            current = await self.context.reads.sessions.by_id(row["_id"])
+            if current is not None and current["status"] != PENDING:
+                raise FinishedElsewhere(current)
             await storage.copy(row["staging_key"], row["key"])
         chunk_lengths = [int(length) for _, length, _ in row["chunks"]] if row.get("chunks") else None
         if is_pinned(row):
