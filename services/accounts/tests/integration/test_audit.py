@@ -19,11 +19,14 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from docstore_accounts.adapters.audit_log import AuditLog
+from docstore_accounts.consumers.audit import AuditConsumer, register_audit
 from docstore_accounts.domain.audit import START, ChainVerifier
 from docstore_devplatform.testing import eventually
 from docstore_events import FileDetailsChanged, FileTrashed, ShareLinkUsed, encode
 from docstore_events.activity import FileDownloadUrlIssued
+from docstore_messaging.batches import BatchConsumer
 from docstore_messaging.origin import CE_CLIENT_ADDRESS, CE_USER_AGENT
+from docstore_messaging.tasks import consumer_tasks, stop_tasks
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -371,3 +374,33 @@ async def test_the_operators_command_verifies_and_exits_1_on_a_broken_chain(
     bad = await asyncio.to_thread(command, "verify", "--all")
     assert bad.returncode == 1, bad.stderr
     assert f'"account_id": "{ada}"' in bad.stdout and '"broken_at": 2' in bad.stdout
+
+
+async def test_the_audit_consumer_stops_even_when_the_shutdown_cancels_its_stop_again(
+    accounts: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The service's shutdown cancels its loops, and cancels again after a grace. On a loaded
+    # machine the consumer's stop outlasted that grace, the second cancellation ended it midway,
+    # and the consumer kept fetching (CI, 2026-11-27). Here the stop is held 0.5 s, past a grace of 0.1 s.
+    made: list[BatchConsumer] = []
+    make = AuditConsumer.consumer
+    monkeypatch.setattr(AuditConsumer, "consumer", lambda self: made.append(make(self)) or made[-1])
+    stop = BatchConsumer.stop
+
+    async def slow_stop(self: BatchConsumer) -> None:
+        await asyncio.sleep(0.5)
+        await stop(self)
+
+    monkeypatch.setattr(BatchConsumer, "stop", slow_stop)
+    loop = asyncio.create_task(register_audit(accounts.services.runtime.events, accounts.services.audit).run())
+
+    async def started() -> bool:
+        return bool(made) and made[0]._task is not None
+
+    await eventually(started, timeout=30)
+    await stop_tasks([loop], grace=0.1)
+
+    async def stopped() -> bool:
+        return made[0]._task.done() and consumer_tasks(made[0].kafka) == []  # type: ignore[union-attr]
+
+    await eventually(stopped, timeout=30)

@@ -97,12 +97,21 @@ class AuditConsumer:
             lag.start()
             await asyncio.Event().wait()
         finally:
-            if not starting.done():
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(starting, START_LIMIT_SECONDS)
-            if lag is not None:
-                await lag.stop()
-            await consumer.stop()
+            # Shielded: the service's shutdown cancels this loop again after its grace (10 s), and
+            # on a loaded machine the wait for the start plus the consumer's stop (Tansu holds a
+            # JoinGroup for half the session timeout) took longer, so that second cancellation
+            # ended the stop midway and left the consumer fetching (seen in CI, 2026-11-27). The
+            # stop now finishes even then, bounded by its own limits.
+            await asyncio.shield(self._stop(starting, consumer, lag))
+
+    @staticmethod
+    async def _stop(starting: asyncio.Future[None], consumer: BatchConsumer, lag: RuntimeMetrics | None) -> None:
+        if not starting.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(starting, START_LIMIT_SECONDS)
+        if lag is not None:
+            await lag.stop()
+        await consumer.stop()
 
 
 def register_audit(events: EventRuntime, trail: AuditTrail) -> AuditConsumer:
