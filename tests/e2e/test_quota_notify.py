@@ -249,7 +249,7 @@ async def test_a_followed_file_changed_by_someone_else_gives_one_mail(api, endpo
     mails = await eventually(up_to_the_last, timeout=90)
     found = sorted(coalesced(m) for m in mails)
     # Each change in one mail at most, and changes folded: the ten quick ones fall into one window
-    # (25 s in the shared system), so one mail; a further mail only for the changes that reached
+    # (10 s in the shared system), so one mail; a further mail only for the changes that reached
     # notify after the one before was sent (a loaded machine: at load 20 the ten took longer).
     versions = [version for version, _ in found]
     assert versions == sorted(set(versions)) and versions[-1] == 11, found
