@@ -3,14 +3,14 @@
 Tansu 0.6 answers a fetch that finds nothing only after re-reading every partition it asked for
 at W/2, 3W/4, ... of the wait W (docs/ARCHITECTURE.md, "Long polls and idle cost"), so a consumer
 polling with a short wait keeps the broker reading. This bench starts Tansu alone (as the local
-platform does, `docstore_devplatform.launch.tansu_argv`), creates `--topics` topics of three
-partitions, and for each wait runs `--consumers` aiokafka consumers (their own groups, every
+platform does, `docstore_devplatform.launch.tansu_argv`), creates `--topics` topics of
+`--partitions` partitions (3; the local platform and the test systems have 1), and for each wait runs `--consumers` aiokafka consumers (their own groups, every
 topic) polling with nothing to read, then measures over `--seconds` the CPU of Tansu and of this
 process (the consumers). The baseline is the services' default busy wait, 20 ms
 (`kafka_fetch_max_wait_ms`), measured in the same run; the figures for the longer waits are
 ratios to it. The test systems use 100 ms (`docstore_devplatform.e2e.TEST_SYSTEM_KAFKA_ENV`).
 
-    uv run python bench/broker_reads.py [--consumers 6] [--topics 12] [--seconds 8] [--json]
+    uv run python bench/broker_reads.py [--consumers 6] [--topics 12] [--partitions 3] [--seconds 8] [--json]
 
 With `--json` the last line of stdout is one JSON object:
 {"bench": "broker_reads", "waits": {"20": {"tansu_cores": ..., "consumer_cores": ...}, ...}, ...}
@@ -84,23 +84,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--consumers", type=int, default=6)
     parser.add_argument("--topics", type=int, default=12)
+    parser.add_argument("--partitions", type=int, default=3, help="partitions of each topic")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args()
     ports = ServerPorts.auto()
-    tansu = subprocess.Popen(tansu_argv(find_binaries(), ports), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The log in memory, as the test systems keep it: the bench measures the reads, not the store.
+    tansu = subprocess.Popen(tansu_argv(find_binaries(), ports, "memory"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bootstrap = f"127.0.0.1:{ports.kafka}"
     topics = [f"bench-reads-{n}" for n in range(args.topics)]
     try:
         wait_until(lambda: check_kafka(bootstrap), what="Tansu", timeout=30)
-        create_topics(bootstrap, topics, partitions=3)
+        create_topics(bootstrap, topics, partitions=args.partitions)
         figures = asyncio.run(run(args, bootstrap, tansu.pid, topics))
     finally:
         tansu.terminate()
         tansu.wait(10)
     base = figures[BASELINE_MS]
     base_total = base["tansu_cores"] + base["consumer_cores"]
-    print(f"{args.consumers} consumers, {args.topics} topics x 3 partitions, nothing to read, {args.seconds:g} s each")
+    print(f"{args.consumers} consumers, {args.topics} topics x {args.partitions} partitions, nothing to read, {args.seconds:g} s each")
     print(f"{'fetch wait':>10}  {'Tansu':>7}  {'consumers':>9}  {'total':>7}  vs {BASELINE_MS} ms")
     for wait, figure in figures.items():
         total = figure["tansu_cores"] + figure["consumer_cores"]
@@ -116,6 +118,7 @@ def main() -> None:
                     "bench": "broker_reads",
                     "consumers": args.consumers,
                     "topics": args.topics,
+                    "partitions": args.partitions,
                     "seconds": args.seconds,
                     "baseline_ms": BASELINE_MS,
                     "waits": {str(wait): figure for wait, figure in figures.items()},
