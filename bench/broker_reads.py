@@ -90,7 +90,9 @@ def main() -> None:
     args = parser.parse_args()
     ports = ServerPorts.auto()
     # The log in memory, as the test systems keep it: the bench measures the reads, not the store.
-    tansu = subprocess.Popen(tansu_argv(find_binaries(), ports, "memory"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tansu = subprocess.Popen(
+        tansu_argv(find_binaries(), ports, "memory"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     bootstrap = f"127.0.0.1:{ports.kafka}"
     topics = [f"bench-reads-{n}" for n in range(args.topics)]
     try:
@@ -102,7 +104,9 @@ def main() -> None:
         tansu.wait(10)
     base = figures[BASELINE_MS]
     base_total = base["tansu_cores"] + base["consumer_cores"]
-    print(f"{args.consumers} consumers, {args.topics} topics x {args.partitions} partitions, nothing to read, {args.seconds:g} s each")
+    print(
+        f"{args.consumers} consumers, {args.topics} topics x {args.partitions} partitions, nothing to read, {args.seconds:g} s each"
+    )
     print(f"{'fetch wait':>10}  {'Tansu':>7}  {'consumers':>9}  {'total':>7}  vs {BASELINE_MS} ms")
     for wait, figure in figures.items():
         total = figure["tansu_cores"] + figure["consumer_cores"]
