@@ -4,8 +4,9 @@ Tansu 0.6 answers a fetch that finds nothing only after re-reading every partiti
 at W/2, 3W/4, ... of the wait W (docs/ARCHITECTURE.md, "Long polls and idle cost"), so a consumer
 polling with a short wait keeps the broker reading. This bench starts Tansu alone (as the local
 platform does, `docstore_devplatform.launch.tansu_argv`), creates `--topics` topics of
-`--partitions` partitions (3, as the test systems have; the local platform has 1), and for each wait runs `--consumers` aiokafka consumers (their own groups, every
-topic) polling with nothing to read, then measures over `--seconds` the CPU of Tansu and of this
+`--partitions` partitions (3, as the test systems have; the local platform has 1), and for each
+wait runs `--consumers` aiokafka consumers (their own groups, every topic) polling with nothing to
+read, then measures over `--seconds` the CPU of Tansu and of this
 process (the consumers). The baseline is the services' default busy wait, 20 ms
 (`kafka_fetch_max_wait_ms`), measured in the same run; the figures for the longer waits are
 ratios to it. The test systems use 100 ms (`docstore_devplatform.e2e.TEST_SYSTEM_KAFKA_ENV`).
