@@ -10,7 +10,14 @@ in total and per process. The machine's total busy cores over the same window ar
 too, with the 1-minute load average before and after it: the machine may be shared, and a
 platform figure far below the machine's tells that the rest is someone else's load.
 
-    uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--json]
+The database commands every service sent over the same window are counted at the server
+(`serverStatus.opcounters`, and by collection with SecantusDB's `top`): each costs on any
+database. With `--test-settings` the services run with the settings of the systems the test
+suite starts (`docstore_devplatform.e2e.SYSTEM_ENV`: shorter polls and fetch waits, cheap
+password hashing), with the broker log in memory as there: what the suite's shared system costs
+while no test is using it.
+
+    uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--test-settings] [--json]
 
 With `--json` the last line of stdout is one JSON object:
 {"bench": "idle", "seconds": 60, "cores_total": ..., "per_process": {...}, ...}
@@ -19,6 +26,7 @@ With `--json` the last line of stdout is one JSON object:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -28,6 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from counts import collection_counters, database_counters
+
+from docstore_devplatform.e2e import SYSTEM_ENV
 from docstore_devplatform.state import StateFile
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -155,43 +166,78 @@ def settle(named: dict[str, int], cap: float) -> float:
     return time.monotonic() - started
 
 
-def platform(data_dir: Path, *, command: str, timeout: float | None = None, broker_storage: str = "s3") -> None:
-    """Run `python -m docstore_devplatform <command>` (the code path of scripts/up and scripts/down)."""
+def platform(
+    data_dir: Path,
+    *,
+    command: str,
+    timeout: float | None = None,
+    broker_storage: str = "s3",
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run `python -m docstore_devplatform <command>` (the code path of scripts/up and scripts/down);
+    the services inherit `env` on top of this process's environment."""
     argv = [sys.executable, "-m", "docstore_devplatform", command, "--data-dir", str(data_dir)]
     if command == "up":
         argv += ["--ports", "auto", "--timeout", str(timeout or 300), "--broker-storage", broker_storage]
-    subprocess.run(argv, check=True, stdout=sys.stderr)
+    subprocess.run(argv, check=True, stdout=sys.stderr, env=os.environ | (env or {}))
+
+
+def commands(mongo_url: str) -> tuple[float, dict[str, float]]:
+    """The database server's commands since it started: in all, and by `database.collection`."""
+    total = sum(asyncio.run(database_counters(mongo_url)).values())
+    return total, asyncio.run(collection_counters(mongo_url))
 
 
 def run(args: argparse.Namespace, storage: str) -> dict:
     """One platform, its broker's log in `storage`: start, settle, measure, stop."""
     with tempfile.TemporaryDirectory(prefix="docstore-bench-idle-") as folder:
         data_dir = (args.keep or Path(folder) / "data").resolve()
-        print(f"starting the platform (both regions, broker log {storage}) ...", file=sys.stderr, flush=True)
+        settings = "the test suite's settings" if args.test_settings else "the platform's settings"
+        print(
+            f"starting the platform (both regions, broker log {storage}, {settings}) ...", file=sys.stderr, flush=True
+        )
         started = time.monotonic()
         try:
-            platform(data_dir, command="up", broker_storage=storage)
+            platform(data_dir, command="up", broker_storage=storage, env=SYSTEM_ENV if args.test_settings else None)
             ready_after = time.monotonic() - started
             state = StateFile.read(data_dir) or {}
             named = named_processes(state)
+            mongo_url = state["endpoints"]["mongo_url"]
             settled_after = settle(named, args.settle_cap)
             print(f"measuring {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
             load_before = os.getloadavg()[0]
+            commands_before, by_collection_before = commands(mongo_url)
             per, machine = measure(named, args.seconds)
+            commands_after, by_collection_after = commands(mongo_url)
             load_after = os.getloadavg()[0]
         finally:
             platform(data_dir, command="down")
     total = sum(per.values())
-    print(f"\nidle platform, both regions, broker log {storage}: {total:.3f} cores over {args.seconds:.0f} s")
+    # Two of the commands counted are the bench's own `serverStatus` and `top` (the after pair).
+    per_second = max(0.0, commands_after - commands_before - 2) / args.seconds
+    by_collection = {
+        name: round((count - by_collection_before.get(name, 0)) / args.seconds, 2)
+        for name, count in by_collection_after.items()
+        if count > by_collection_before.get(name, 0)
+    }
+    print(
+        f"\nidle platform, both regions, broker log {storage}, {settings}: {total:.3f} cores over {args.seconds:.0f} s"
+    )
     print(
         f"(ready after {ready_after:.0f} s, settled {settled_after:.0f} s later; machine busy {machine:.2f} cores, "
         f"load average {load_before:.1f} -> {load_after:.1f})"
     )
     for label, cores in sorted(per.items(), key=lambda item: -item[1]):
         print(f"  {label:28} {cores:7.4f} cores  ({cores * 100:5.1f} % of one)")
+    print(f"database commands: {per_second:.1f} a second; the busiest collections:")
+    for name, rate in sorted(by_collection.items(), key=lambda item: -item[1])[:8]:
+        print(f"  {name:52} {rate:6.2f} a second")
     return {
         "bench": "idle",
         "broker_storage": storage,
+        "test_settings": args.test_settings,
+        "database_commands_per_second": round(per_second, 2),
+        "database_commands_per_second_by_collection": by_collection,
         "seconds": args.seconds,
         "cores_total": round(total, 4),
         "per_process": {label: round(cores, 4) for label, cores in sorted(per.items())},
@@ -212,6 +258,11 @@ def main() -> None:
         choices=["s3", "memory", "both"],
         default="s3",
         help="the broker's log: s3 (the platform's default, with its own SeaweedFS), memory, or both in turn",
+    )
+    parser.add_argument(
+        "--test-settings",
+        action="store_true",
+        help="the services run with the test systems' settings (docstore_devplatform.e2e.SYSTEM_ENV)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per run as the last lines")
     args = parser.parse_args()
