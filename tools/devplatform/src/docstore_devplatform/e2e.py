@@ -62,7 +62,7 @@ SYSTEM_ENV = {
     # The upload watcher and notify's sweeper look every 2 s (10 s in production), so the few tests
     # that wait on them (an upload nobody reported, an expired grant, a coalesced mail) wait at
     # most 2 s more. At 0.5 s these polls and replication's sent 41 database commands a second
-    # while the system was idle (both regions), 24.5 now; its CPU 0.29-0.33 cores, 0.27-0.28 now
+    # while the system was idle (both regions), 24.5 now; its CPU 0.29-0.34 cores, 0.27-0.29 now
     # (`bench/idle.py --broker-storage memory --test-settings`, 2026-11-28).
     "UPLOAD_WATCH_INTERVAL_SECONDS": "2",
     "UPLOAD_MULTIPART_PART_BYTES": str(5 * 1024 * 1024),  # S3's smallest part: small files still get several
