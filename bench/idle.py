@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from counts import collection_counters, database_counters
+from counts import Counts, collection_counters, database_counters
 
 from docstore_devplatform.e2e import SYSTEM_ENV
 from docstore_devplatform.state import StateFile
@@ -182,10 +182,9 @@ def platform(
     subprocess.run(argv, check=True, stdout=sys.stderr, env=os.environ | (env or {}))
 
 
-def commands(mongo_url: str) -> tuple[float, dict[str, float]]:
-    """The database server's commands since it started: in all, and by `database.collection`."""
-    total = sum(asyncio.run(database_counters(mongo_url)).values())
-    return total, asyncio.run(collection_counters(mongo_url))
+async def database_counts(mongo_url: str) -> Counts:
+    """The database server's commands since it started, by kind and by `database.collection`."""
+    return Counts(await database_counters(mongo_url), {}, await collection_counters(mongo_url))
 
 
 def run(args: argparse.Namespace, storage: str) -> dict:
@@ -206,19 +205,17 @@ def run(args: argparse.Namespace, storage: str) -> dict:
             settled_after = settle(named, args.settle_cap)
             print(f"measuring {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
             load_before = os.getloadavg()[0]
-            commands_before, by_collection_before = commands(mongo_url)
+            commands_before = asyncio.run(database_counts(mongo_url))
             per, machine = measure(named, args.seconds)
-            commands_after, by_collection_after = commands(mongo_url)
+            commands = asyncio.run(database_counts(mongo_url)) - commands_before
             load_after = os.getloadavg()[0]
         finally:
             platform(data_dir, command="down")
     total = sum(per.values())
-    # Two of the commands counted are the bench's own `serverStatus` and `top` (the after pair).
-    per_second = max(0.0, commands_after - commands_before - 2) / args.seconds
+    # The snapshots' own commands in the window (a `top` and a `serverStatus`) are taken off.
+    per_second = max(0.0, commands.database_ops - 2) / args.seconds
     by_collection = {
-        name: round((count - by_collection_before.get(name, 0)) / args.seconds, 2)
-        for name, count in by_collection_after.items()
-        if count > by_collection_before.get(name, 0)
+        name: round(count / args.seconds, 2) for name, count in commands.by_collection.items() if count > 0
     }
     print(
         f"\nidle platform, both regions, broker log {storage}, {settings}: {total:.3f} cores over {args.seconds:.0f} s"
