@@ -58,18 +58,28 @@ def is_port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def worker_slice(low: int, high: int, environ: dict[str, str] | None = None) -> tuple[int, int]:
-    """The part of ``low``-``high`` this pytest-xdist worker draws from (all of it outside xdist).
+def worker_share(environ: dict[str, str] | None = None) -> tuple[int, int]:
+    """``(index, count)`` of this pytest-xdist worker (``(0, 1)`` outside xdist).
 
     Two workers each start their servers and systems; a port one has picked but not yet bound
-    looks free to the other. Disjoint slices make that race impossible.
+    (a service binds seconds after its ports are chosen) looks free to the other. A worker owns
+    the ports ``p`` with ``p % GRPC_OFFSET % count == index``, so no two workers ever pick the
+    same port, and ``p`` and its gRPC partner ``p + GRPC_OFFSET`` belong to the same worker.
+    (Slicing the range in blocks did not: one worker's plain ports overlapped the other's
+    SeaweedFS ports, whose range is narrower, and a weed failed to start on a port a service
+    of the other worker had just bound.)
     """
     environ = os.environ if environ is None else environ
     worker, count = environ.get("PYTEST_XDIST_WORKER", ""), int(environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
     if not worker.startswith("gw") or count < 2:
-        return low, high
-    index, width = int(worker[2:]) % count, (high - low) // count
-    return low + index * width, low + (index + 1) * width
+        return 0, 1
+    return int(worker[2:]) % count, count
+
+
+def owned_by(port: int, share: tuple[int, int]) -> bool:
+    """Whether ``port`` belongs to the worker of :func:`worker_share` ``share``."""
+    index, count = share
+    return port % GRPC_OFFSET % count == index
 
 
 def free_ports(count: int, *, offset: int | None = None, rng: random.Random | None = None) -> list[int]:
@@ -83,7 +93,7 @@ def free_ports(count: int, *, offset: int | None = None, rng: random.Random | No
     low, high = _AUTO_RANGE
     if offset:
         high = min(high, _EPHEMERAL_LOW - offset)
-    low, high = worker_slice(low, high)
+    share = worker_share()
     picked: list[int] = []
     with _lock:
         for _ in range(5000):
@@ -92,7 +102,9 @@ def free_ports(count: int, *, offset: int | None = None, rng: random.Random | No
             port = rng.randrange(low, high)
             wanted = [port] if offset is None else [port, port + offset]
             taken = DEFAULT_PORTS | _handed_out
-            if any(p in taken for p in wanted) or not all(is_port_free(p) for p in wanted):
+            if not owned_by(port, share) or any(p in taken for p in wanted):
+                continue
+            if not all(is_port_free(p) for p in wanted):
                 continue
             picked.append(port)
             _handed_out.update(wanted)

@@ -10,7 +10,8 @@ from docstore_devplatform.ports import (
     HOST,
     free_ports,
     is_port_free,
-    worker_slice,
+    owned_by,
+    worker_share,
 )
 
 
@@ -71,10 +72,18 @@ def test_a_port_whose_connections_linger_in_time_wait_is_free():
     assert is_port_free(port)
 
 
-def test_each_xdist_worker_draws_from_a_slice_of_its_own():
-    def slice_of(worker: str, count: str = "2") -> tuple[int, int]:
-        return worker_slice(20000, 22768, {"PYTEST_XDIST_WORKER": worker, "PYTEST_XDIST_WORKER_COUNT": count})
+@pytest.mark.parametrize("count", [2, 3])
+def test_each_port_and_its_grpc_partner_belong_to_exactly_one_xdist_worker(count: int):
+    shares = [
+        worker_share({"PYTEST_XDIST_WORKER": f"gw{i}", "PYTEST_XDIST_WORKER_COUNT": str(count)}) for i in range(count)
+    ]
+    for port in range(20000, 32000):
+        owners = [share for share in shares if owned_by(port, share)]
+        assert len(owners) == 1
+        assert owned_by(port + GRPC_OFFSET, owners[0])
+    assert worker_share({}) == worker_share({"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": "1"}) == (0, 1)
 
-    first, second = slice_of("gw0"), slice_of("gw1")
-    assert first[0] == 20000 and first[1] <= second[0] and second[1] <= 22768
-    assert worker_slice(20000, 22768, {}) == slice_of("gw0", "1") == (20000, 22768)
+
+def test_free_ports_are_owned_by_this_worker():
+    share = worker_share()
+    assert all(owned_by(p, share) for p in free_ports(10) + free_ports(4, offset=GRPC_OFFSET))
