@@ -4,8 +4,7 @@ schema refuses a value that is not a number of days."""
 from __future__ import annotations
 
 import pytest
-import yaml
-from deploy_support import REGIONS, helm_template, manifests
+from deploy_support import REGIONS, helm_template, manifests, parse_manifests
 
 
 def accounts_env(objects: list[dict]) -> dict[str, str | None]:
@@ -21,7 +20,7 @@ def test_accounts_keeps_audit_records_a_year_by_default(region: str) -> None:
 def test_the_retention_is_a_value() -> None:
     result = helm_template("--set-string", "services.accounts.env.AUDIT_RETENTION_DAYS=2555")
     assert result.returncode == 0, result.stderr
-    assert accounts_env([o for o in yaml.safe_load_all(result.stdout) if o])["AUDIT_RETENTION_DAYS"] == "2555"
+    assert accounts_env(parse_manifests(result.stdout))["AUDIT_RETENTION_DAYS"] == "2555"
 
 
 @pytest.mark.parametrize("value", ["forever", "-1", "1y"])

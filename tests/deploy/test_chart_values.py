@@ -18,7 +18,16 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import CHART, OIDC_ON, REGIONS, helm_template, manifests, manifests_with, service_names
+from deploy_support import (
+    CHART,
+    OIDC_ON,
+    REGIONS,
+    helm_template,
+    manifests,
+    manifests_with,
+    parse_manifests,
+    service_names,
+)
 
 SCHEMA = CHART / "values.schema.json"
 REFINEMENTS = ("if", "then", "else", "not", "allOf", "anyOf", "oneOf")
@@ -109,7 +118,7 @@ def rendered_with(*sets: str) -> list[dict[str, Any]]:
     args = [a for s in sets for a in ("--set", s)]
     result = helm_template("-f", str(CHART / "values-us-west-2.yaml"), *args)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return parse_manifests(result.stdout)
 
 
 def images(objects: list[dict[str, Any]]) -> dict[str, set[str]]:

@@ -11,8 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
-import yaml
-from deploy_support import CHART, REGIONS, helm_template, manifests, service_names, settings_class
+from deploy_support import CHART, REGIONS, helm_template, manifests, parse_manifests, service_names, settings_class
 
 SECURE = [
     "--set", "kafka.security.protocol=SASL_SSL",
@@ -35,7 +34,7 @@ CA_FILES = {"KAFKA_SSL_CAFILE": "docstore-kafka-cluster-ca-cert", "MONGODB_TLS_C
 def render(region: str, *args: str) -> list[dict[str, Any]]:
     result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return parse_manifests(result.stdout)
 
 
 def workloads(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

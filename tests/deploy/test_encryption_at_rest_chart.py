@@ -10,9 +10,8 @@ from types import ModuleType
 
 import boto3
 import pytest
-import yaml
 from botocore.config import Config
-from deploy_support import CHART, REGIONS, helm_template, manifests
+from deploy_support import CHART, REGIONS, helm_template, manifests, parse_manifests
 
 S3_USERS = ("docstore-upload", "docstore-metadata", "docstore-quota", "docstore-indexer", "docstore-gateway")
 
@@ -35,17 +34,14 @@ def test_sse_kms_with_a_key_id() -> None:
     key = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     result = helm_template("--set", "s3.serverSideEncryption=aws:kms", "--set", f"s3.sseKmsKeyId={key}")
     assert result.returncode == 0, result.stderr
-    env = env_of([o for o in yaml.safe_load_all(result.stdout) if o], "docstore-upload")
+    env = env_of(parse_manifests(result.stdout), "docstore-upload")
     assert env["S3_SERVER_SIDE_ENCRYPTION"] == "aws:kms" and env["S3_SSE_KMS_KEY_ID"] == key
 
 
 def test_none_is_passed_through_for_stores_without_sse() -> None:
     result = helm_template("--set", "s3.serverSideEncryption=none")
     assert result.returncode == 0, result.stderr
-    assert (
-        env_of([o for o in yaml.safe_load_all(result.stdout) if o], "docstore-upload")["S3_SERVER_SIDE_ENCRYPTION"]
-        == "none"
-    )
+    assert env_of(parse_manifests(result.stdout), "docstore-upload")["S3_SERVER_SIDE_ENCRYPTION"] == "none"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import CHART, REPO, service_names, tool
+from deploy_support import CHART, REPO, parse_manifests, service_names, tool
 
 NAMESPACE = "docstore"
 KINDS = {
@@ -141,8 +141,8 @@ def checksums(env: dict[str, str], *sets: str) -> dict[str, str]:
     )
     assert result.returncode == 0, result.stderr
     found = {}
-    for doc in yaml.safe_load_all(result.stdout):
-        if doc and doc["kind"] == "Deployment":
+    for doc in parse_manifests(result.stdout):
+        if doc["kind"] == "Deployment":
             annotations = doc["spec"]["template"]["metadata"].get("annotations") or {}
             found[doc["metadata"]["name"]] = annotations.get("checksum/secrets", "")
     return found

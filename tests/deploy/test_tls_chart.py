@@ -11,8 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
-import yaml
-from deploy_support import CHART, REGIONS, helm_template, settings_class
+from deploy_support import CHART, REGIONS, helm_template, parse_manifests, settings_class
 
 S3_USERS = {"metadata", "upload", "quota", "indexer"}  # the services that build an S3 client
 TLS_VALUES = [
@@ -25,7 +24,7 @@ TLS_VALUES = [
 def render(region: str, *args: str) -> list[dict[str, Any]]:
     result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return parse_manifests(result.stdout)
 
 
 def pods(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

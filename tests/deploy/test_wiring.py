@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import wiring
-import yaml
 from deploy_support import (
     CHART,
     OIDC_ON,
@@ -26,6 +25,7 @@ from deploy_support import (
     compose_config_json,
     helm_template,
     manifests,
+    manifests_of,
     service_names,
     settings_class,
 )
@@ -76,8 +76,8 @@ def _optional_render() -> str:
 def chart(render: str) -> list[dict[str, Any]]:
     """A fresh copy of the rendered chart (tests mutate it)."""
     if render.endswith("+optional"):
-        return [doc for doc in yaml.safe_load_all(_optional_render()) if doc]
-    return copy.deepcopy(manifests(render))
+        return manifests_of(_optional_render())
+    return manifests(render)
 
 
 def compose() -> dict[str, Any]:
