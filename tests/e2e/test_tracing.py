@@ -170,9 +170,16 @@ async def test_no_event_leaves_without_a_traceparent(api, system: System, endpoi
         json={"filename": "never.txt", "size": 5, "content_type": "text/plain", "expires_in": 1},
     )
     assert grant.status_code == 201, grant.text
-    # The indexing worker reads an upload's text: a readable one and one that is no PDF at all.
-    readable = await upload(api, user, "notes.txt", b"words to index\n")
-    broken = await upload(api, user, "broken.pdf", b"%PDF-1.7 this is not a pdf", content_type="application/pdf")
+
+    # The indexing worker reads an upload's text: a readable one and one that is no PDF at all. Both
+    # are sent sampled (the system records only sampled traces), so their spans reach the file.
+    def sampled() -> dict[str, str]:
+        return {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
+
+    readable = await upload(api, user, "notes.txt", b"words to index\n", headers=sampled())
+    broken = await upload(
+        api, user, "broken.pdf", b"%PDF-1.7 this is not a pdf", content_type="application/pdf", headers=sampled()
+    )
     documents = {readable["document_id"], broken["document_id"]}
 
     topics = [t for t in all_topics("") if not t.endswith(DEAD_LETTER_SUFFIX)]

@@ -88,6 +88,12 @@ SYSTEM_ENV = {
     # Suites keep a session-scoped user's bearer token for a whole run, longer than the 15-minute
     # default access token; tests of refreshing spend refresh cookies and never wait for expiry.
     "GATEWAY_ACCESS_TTL_SECONDS": "86400",
+    # Spans are recorded only for a request that arrives sampled (a W3C `traceparent` ending in
+    # -01, as tests/e2e/test_tracing.py sends) and what it causes, across Kafka too; every other
+    # request, event and loop round gets a trace id (logs and events carry it) but no recorded
+    # span. Recording and exporting every span cost CPU in each service, and in the pytest worker
+    # that holds the OTLP receiver (one HTTP connection and thread per export).
+    "OTEL_TRACES_SAMPLER": "parentbased_always_off",
     **TEST_SYSTEM_KAFKA_ENV,
     **TEST_PASSWORD_ENV,
 }
@@ -420,18 +426,28 @@ async def verify_email(api: httpx.AsyncClient, address: str) -> None:
     assert verified.status_code == 200, verified.text
 
 
-async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, content_type: str = "text/plain") -> dict:
-    """Grant, POST straight to S3 with the signed form, complete. Returns the completion body."""
+async def upload(
+    api: httpx.AsyncClient,
+    user: User,
+    name: str,
+    data: bytes,
+    content_type: str = "text/plain",
+    *,
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """Grant, POST straight to S3 with the signed form, complete. Returns the completion body.
+    `headers` go with the grant and the completion (a sampled `traceparent`, say)."""
     from docstore_devplatform import probes
 
+    headers = user.auth | (headers or {})
     grant = await api.post(
-        "/v1/uploads", headers=user.auth, json={"filename": name, "size": len(data), "content_type": content_type}
+        "/v1/uploads", headers=headers, json={"filename": name, "size": len(data), "content_type": content_type}
     )
     assert grant.status_code == 201, grant.text
     form = grant.json()["form"]
     async with httpx.AsyncClient(verify=probes.verify_tls()) as s3:
         posted = await s3.post(form["url"], data=form["fields"], files={"file": (name, data, content_type)})
     assert posted.status_code == 201, posted.text
-    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
+    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=headers)
     assert done.status_code == 200, done.text
     return done.json() | {"form_url": form["url"]}
