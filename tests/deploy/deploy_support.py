@@ -48,8 +48,9 @@ def rendered(region: str) -> str:
 def parse_manifests(text: str) -> list[dict]:
     """Every non-empty document of `helm template` output.
 
-    With libyaml's loader: PyYAML's pure-Python one took three quarters of the deploy tests'
-    time (about a second a render; libyaml a sixth of that)."""
+    With libyaml's loader, and each distinct render parsed once (`manifests_of`): PyYAML's
+    pure-Python loader, run on every call, was most of the deploy tests' time (a profile of
+    test_wiring.py)."""
     return [doc for doc in yaml.load_all(text, Loader=yaml.CSafeLoader) if doc]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from docstore_devplatform.e2e import sample_request
 from docstore_devplatform.traces import read_spans, render_trace, spans_of_trace
 from docstore_events import DocumentIndexed, DocumentIndexFailed, UploadExpired
 from docstore_events.envelope import headers_to_dict
@@ -161,6 +162,7 @@ async def test_no_event_leaves_without_a_traceparent(api, system: System, endpoi
     """The issue found `traceparent` missing on 11 of 24 `document.indexed`, 2 of 5
     `document.index-failed` and every `upload.expired`: all three come from background loops."""
     assert system.traces is not None
+    api.event_hooks["request"].append(sample_request)  # the spans of these requests are read below
     user = await sign_up(api, plan="premium")
     # The watcher expires a grant nobody used; the grant is made in the client's trace.
     grant_trace = secrets.token_hex(16)
@@ -171,15 +173,9 @@ async def test_no_event_leaves_without_a_traceparent(api, system: System, endpoi
     )
     assert grant.status_code == 201, grant.text
 
-    # The indexing worker reads an upload's text: a readable one and one that is no PDF at all. Both
-    # are sent sampled (the system records only sampled traces), so their spans reach the file.
-    def sampled() -> dict[str, str]:
-        return {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
-
-    readable = await upload(api, user, "notes.txt", b"words to index\n", headers=sampled())
-    broken = await upload(
-        api, user, "broken.pdf", b"%PDF-1.7 this is not a pdf", content_type="application/pdf", headers=sampled()
-    )
+    # The indexing worker reads an upload's text: a readable one and one that is no PDF at all.
+    readable = await upload(api, user, "notes.txt", b"words to index\n")
+    broken = await upload(api, user, "broken.pdf", b"%PDF-1.7 this is not a pdf", content_type="application/pdf")
     documents = {readable["document_id"], broken["document_id"]}
 
     topics = [t for t in all_topics("") if not t.endswith(DEAD_LETTER_SUFFIX)]

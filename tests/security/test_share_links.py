@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from docstore_devplatform.e2e import REGION_A, System, User, sign_up, upload
+from docstore_devplatform.e2e import REGION_A, System, User, sample_request, sign_up, upload
 from docstore_devplatform.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -173,12 +173,15 @@ async def test_a_revoked_link_gives_no_new_signed_url(api: httpx.AsyncClient, en
 
 
 async def test_the_token_is_in_no_log_line_span_or_event(api: httpx.AsyncClient, system: System, endpoints) -> None:
+    api.event_hooks["request"].append(sample_request)  # the system records the spans of sampled requests only
     owner, document_id = await _owned_document(api, endpoints, name="logged-link.txt")
     created = await _create(api, owner, document_id, password=LINK_PASSWORD, note="check the logs")
     assert created.status_code == 201, created.text
     token = created.json()["token"]
     link_id = created.json()["id"]
-    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=40.0) as anonymous:
+    async with httpx.AsyncClient(
+        base_url=str(api.base_url), timeout=40.0, event_hooks={"request": [sample_request]}
+    ) as anonymous:
         assert (await anonymous.get(f"/s/{token}")).status_code == 200
         assert (await anonymous.post(f"/s/{token}", data={"password": "wrong one"})).status_code == 401
         assert (await anonymous.post(f"/s/{token}", data={"password": LINK_PASSWORD})).status_code == 303

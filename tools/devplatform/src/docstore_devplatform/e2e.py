@@ -27,6 +27,7 @@ import email.policy
 import functools
 import os
 import re
+import secrets
 import ssl
 import threading
 import uuid
@@ -273,6 +274,14 @@ async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def sample_request(request: httpx.Request) -> None:
+    """An httpx request hook (`client.event_hooks["request"].append(sample_request)`): a request
+    without a `traceparent` gets a new sampled one. The test systems record the spans of sampled
+    traces only (`OTEL_TRACES_SAMPLER` in `SYSTEM_ENV`); a test that reads spans samples its own
+    requests."""
+    request.headers.setdefault("traceparent", f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01")
+
+
 @dataclass
 class User:
     account_id: str
@@ -426,28 +435,18 @@ async def verify_email(api: httpx.AsyncClient, address: str) -> None:
     assert verified.status_code == 200, verified.text
 
 
-async def upload(
-    api: httpx.AsyncClient,
-    user: User,
-    name: str,
-    data: bytes,
-    content_type: str = "text/plain",
-    *,
-    headers: dict[str, str] | None = None,
-) -> dict:
-    """Grant, POST straight to S3 with the signed form, complete. Returns the completion body.
-    `headers` go with the grant and the completion (a sampled `traceparent`, say)."""
+async def upload(api: httpx.AsyncClient, user: User, name: str, data: bytes, content_type: str = "text/plain") -> dict:
+    """Grant, POST straight to S3 with the signed form, complete. Returns the completion body."""
     from docstore_devplatform import probes
 
-    headers = user.auth | (headers or {})
     grant = await api.post(
-        "/v1/uploads", headers=headers, json={"filename": name, "size": len(data), "content_type": content_type}
+        "/v1/uploads", headers=user.auth, json={"filename": name, "size": len(data), "content_type": content_type}
     )
     assert grant.status_code == 201, grant.text
     form = grant.json()["form"]
     async with httpx.AsyncClient(verify=probes.verify_tls()) as s3:
         posted = await s3.post(form["url"], data=form["fields"], files={"file": (name, data, content_type)})
     assert posted.status_code == 201, posted.text
-    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=headers)
+    done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)
     assert done.status_code == 200, done.text
     return done.json() | {"form_url": form["url"]}
