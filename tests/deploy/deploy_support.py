@@ -68,6 +68,13 @@ def manifests(region: str) -> list[dict]:
     return manifests_of(rendered(region))
 
 
+def render_region(region: str, *args: str) -> list[dict]:
+    """`helm template` with the region's values file and `args`, parsed (not cached)."""
+    result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
+    assert result.returncode == 0, result.stderr
+    return parse_manifests(result.stdout)
+
+
 @cache
 def _rendered_with(sets: tuple[str, ...]) -> str:
     result = helm_template("-f", str(CHART / "values-us-west-2.yaml"), *(a for s in sets for a in ("--set", s)))

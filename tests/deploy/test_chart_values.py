@@ -25,7 +25,6 @@ from deploy_support import (
     helm_template,
     manifests,
     manifests_with,
-    parse_manifests,
     service_names,
 )
 
@@ -114,13 +113,6 @@ def test_min_replicas_above_max_replicas_is_refused(service: str) -> None:
     assert result.returncode != 0 and "exceeds maxReplicas" in result.stderr
 
 
-def rendered_with(*sets: str) -> list[dict[str, Any]]:
-    args = [a for s in sets for a in ("--set", s)]
-    result = helm_template("-f", str(CHART / "values-us-west-2.yaml"), *args)
-    assert result.returncode == 0, result.stderr
-    return parse_manifests(result.stdout)
-
-
 def images(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Object (kind/name) -> the images its pods run."""
     found: dict[str, set[str]] = {}
@@ -137,7 +129,7 @@ def images(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 def test_each_image_is_pinned_by_its_own_digest() -> None:
     digests = {name: "sha256:" + f"{i:x}" * 64 for i, name in enumerate(service_names(), 1)}
-    objects = rendered_with(*(f"services.{name}.image.digest={digest}" for name, digest in digests.items()))
+    objects = manifests_with(*(f"services.{name}.image.digest={digest}" for name, digest in digests.items()))
     found = images(objects)
     for name, digest in digests.items():
         (image,) = found[f"Deployment/docstore-{name}"]
@@ -146,7 +138,7 @@ def test_each_image_is_pinned_by_its_own_digest() -> None:
     assert found["Job/docstore-init"] == {next(iter(found["Deployment/docstore-metadata"]))}
     assert found["Pod/docstore-test-readyz"] == found["Job/docstore-init"]
     # One service pinned leaves the others on their tags, not on its digest.
-    found = images(rendered_with(f"services.upload.image.digest={digests['upload']}"))
+    found = images(manifests_with(f"services.upload.image.digest={digests['upload']}"))
     pinned = {ref for ref, refs in found.items() if any(digests["upload"] in i for i in refs)}
     assert pinned == {"Deployment/docstore-upload"}
     assert helm_template("--set", "services.upload.image.digest=sha256:short").returncode != 0
@@ -155,7 +147,7 @@ def test_each_image_is_pinned_by_its_own_digest() -> None:
 def test_production_refuses_any_origin_and_development_allows_it() -> None:
     result = helm_template("--set", "s3.corsOrigins[0]=*")
     assert result.returncode != 0 and '"*" is refused in environment "production"' in result.stderr
-    objects = rendered_with("global.environment=development", "s3.corsOrigins[0]=*")
+    objects = manifests_with("global.environment=development", "s3.corsOrigins[0]=*")
     init = next(d for d in objects if d["kind"] == "Job")
     env = {e["name"]: e.get("value") for e in init["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["S3_CORS_ORIGINS"] == "*"
@@ -313,7 +305,7 @@ def test_helm_test_asks_every_service_for_readyz(region: str) -> None:
     expected = {f"http://{name}:{services[name]['spec']['ports'][0]['port']}" for name in services}
     assert set(argv[3:]) == expected == {f"http://docstore-{s}:{p}" for s, p in ports().items()}
     # A disabled service is not asked.
-    pod = readyz_pod(rendered_with("services.notify.enabled=false"))
+    pod = readyz_pod(manifests_with("services.notify.enabled=false"))
     assert not any("docstore-notify" in arg for arg in pod["spec"]["containers"][0]["command"][3:])
 
 
@@ -348,7 +340,7 @@ def test_keda_scales_each_consumer_on_its_lag_within_the_partitions() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     consumers = {name for name, svc in values["services"].items() if svc["consumer"]}
     assert consumers and "gateway" not in consumers
-    objects = rendered_with("keda.enabled=true", "kafka.topicPrefix=eu.", "services.quota.autoscaling.maxReplicas=3")
+    objects = manifests_with("keda.enabled=true", "kafka.topicPrefix=eu.", "services.quota.autoscaling.maxReplicas=3")
     scaled = {d["metadata"]["name"]: d["spec"] for d in objects if d["kind"] == "ScaledObject"}
     hpas = {d["metadata"]["name"] for d in objects if d["kind"] == "HorizontalPodAutoscaler"}
     assert set(scaled) == {f"docstore-{name}" for name in consumers}
@@ -362,7 +354,7 @@ def test_keda_scales_each_consumer_on_its_lag_within_the_partitions() -> None:
         (trigger,) = spec["triggers"]
         assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == f"eu.{name}"
     # Off by default; and above the partition count it is refused, as for the HPA.
-    assert not [d for d in rendered_with() if d["kind"] == "ScaledObject"]
+    assert not [d for d in manifests_with() if d["kind"] == "ScaledObject"]
     result = helm_template("--set", "keda.enabled=true", "--set", "kafka.partitions=3")
     assert result.returncode != 0 and "exceeds kafka.partitions (3)" in result.stderr
 
@@ -409,7 +401,7 @@ def stand_ins(tmp_path: Path) -> Iterator[Callable[..., str]]:
 def test_the_helm_test_fails_when_any_service_is_not_ready(stand_ins: Callable[..., str]) -> None:
     """The rendered Pod's own script, run against servers: 0 only when every /readyz is 2xx; the
     gateway serving TLS itself (gatewayTls) is asked over HTTPS."""
-    objects = rendered_with("gatewayTls.secretName=docstore-gateway-tls")
+    objects = manifests_with("gatewayTls.secretName=docstore-gateway-tls")
     argv = readyz_pod(objects)["spec"]["containers"][0]["command"]
     assert any(url.startswith("https://docstore-gateway:") for url in argv[3:])
     script = argv[2]

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
-from deploy_support import CHART, REGIONS, helm_template, manifests, parse_manifests, service_names, settings_class
+from deploy_support import CHART, REGIONS, helm_template, manifests, render_region, service_names, settings_class
 
 SECURE = [
     "--set", "kafka.security.protocol=SASL_SSL",
@@ -29,12 +29,6 @@ KAFKA_ENV = {
     "KAFKA_SSL_CAFILE",
 }
 CA_FILES = {"KAFKA_SSL_CAFILE": "docstore-kafka-cluster-ca-cert", "MONGODB_TLS_CA_FILE": "docstore-mongodb-ca"}
-
-
-def render(region: str, *args: str) -> list[dict[str, Any]]:
-    result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
-    assert result.returncode == 0, result.stderr
-    return parse_manifests(result.stdout)
 
 
 def workloads(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -75,7 +69,7 @@ def secure_problems(objects: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_secure_settings_reach_every_workload(region: str) -> None:
-    objects = render(region, *SECURE)
+    objects = render_region(region, *SECURE)
     names = {name for name, _ in workloads(objects)}
     assert any(name.startswith("Job/") for name in names), "the init Job connects too"
     assert len(names) >= len(service_names()) + 1
@@ -83,7 +77,7 @@ def test_secure_settings_reach_every_workload(region: str) -> None:
 
 
 def test_the_check_sees_a_missing_mount_and_a_plain_password() -> None:
-    objects = render(REGIONS[0], *SECURE)
+    objects = render_region(REGIONS[0], *SECURE)
     broken = copy.deepcopy(objects)
     _, pod = next(w for w in workloads(broken) if w[0].startswith("Deployment/"))
     container = pod["containers"][0]

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
-from deploy_support import CHART, REGIONS, helm_template, parse_manifests, settings_class
+from deploy_support import CHART, REGIONS, helm_template, render_region, settings_class
 
 S3_USERS = {"metadata", "upload", "quota", "indexer"}  # the services that build an S3 client
 TLS_VALUES = [
@@ -19,12 +19,6 @@ TLS_VALUES = [
     "--set", "s3.caSecret.name=docstore-s3-ca",
     "--set", "gatewayTls.secretName=docstore-gateway-tls",
 ]  # fmt: skip
-
-
-def render(region: str, *args: str) -> list[dict[str, Any]]:
-    result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
-    assert result.returncode == 0, result.stderr
-    return parse_manifests(result.stdout)
 
 
 def pods(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -62,7 +56,7 @@ def ingress(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_tls_values_reach_the_pods_that_use_them(region: str) -> None:
-    objects = render(region, *TLS_VALUES)
+    objects = render_region(region, *TLS_VALUES)
     by_name = pods(objects)
     assert S3_USERS | {"gateway", "notify", "init"} <= set(by_name)
     for name, pod in by_name.items():
@@ -101,7 +95,7 @@ def test_the_variables_are_settings_the_code_reads() -> None:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_defaults_render_no_tls_mounts_or_args(region: str) -> None:
-    objects = render(region)
+    objects = render_region(region)
     for name, pod in pods(objects).items():
         assert not {v["name"] for v in pod.get("volumes", [])} & {"s3-ca", "gateway-tls"}, name
         assert not set(env_of(pod)) & {"AWS_CA_BUNDLE", "TLS_CERT_FILE", "TLS_KEY_FILE"}, name
@@ -110,7 +104,7 @@ def test_defaults_render_no_tls_mounts_or_args(region: str) -> None:
 
 
 def test_an_explicit_backend_protocol_is_kept() -> None:
-    objects = render(
+    objects = render_region(
         REGIONS[0], *TLS_VALUES, "--set", "ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/backend-protocol=GRPCS"
     )
     assert ingress(objects)["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
