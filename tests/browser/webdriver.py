@@ -112,6 +112,9 @@ class Element:
             except ElementClickInterceptedException:
                 if time.monotonic() > deadline:
                     raise
+                # Chromedriver scrolls only the window: a button already in it can sit under the
+                # sticky head of a dialog that scrolled itself; a person scrolls it out from under.
+                self._act(lambda e: self.browser.js("arguments[0].scrollIntoView({block: 'center'})", e))
                 time.sleep(0.2)
 
     def type(self, text: str) -> Element:
@@ -132,16 +135,22 @@ class Element:
         return text
 
     def attribute(self, name: str) -> str | None:
-        return self.web_element.get_attribute(name)
+        value: str | None = self._act(lambda e: e.get_attribute(name))
+        return value
 
     def property(self, name: str) -> Any:
-        return self.web_element.get_property(name)
+        return self._act(lambda e: e.get_property(name))
 
     def find(self, css: str) -> Element:
-        return Element(self.browser, self.web_element.find_element(By.CSS_SELECTOR, css), css)
+        """The first descendant matching `css`; a redrawn parent is found again first, and so is
+        the child if it goes stale later (a row of the live list redrawn between find and click)."""
+        child = Element(self.browser, self._act(lambda e: e.find_element(By.CSS_SELECTOR, css)), css)
+        child.relocate = lambda: self.find(css)
+        return child
 
     def find_all(self, css: str) -> list[Element]:
-        return [Element(self.browser, e, css) for e in self.web_element.find_elements(By.CSS_SELECTOR, css)]
+        found = self._act(lambda e: e.find_elements(By.CSS_SELECTOR, css))
+        return [Element(self.browser, e, css) for e in found]
 
     def __repr__(self) -> str:
         return f"<Element {self.description!r}>"
