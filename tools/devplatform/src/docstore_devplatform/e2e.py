@@ -45,11 +45,13 @@ from docstore_devplatform.tls import LocalTLS, local_tls
 
 #: The fetch wait of every consumer of a system the tests start, while events flow. The default
 #: (20 ms, `kafka_fetch_max_wait_ms`) keeps one event's latency low on Tansu, which re-reads every
-#: partition a waiting fetch asks for at W/2, 3W/4, ... of the wait; a test system's consumers
-#: stay in that mode, since some test keeps events flowing, and their reads made Tansu the busiest
-#: process of the suite's system phases (a fifth to a third of their CPU). At 100 ms a consumer
-#: costs Tansu and itself a third as much (bench/broker_reads.py), for at most 50 ms more per hop.
-TEST_SYSTEM_KAFKA_ENV = {"KAFKA_FETCH_MAX_WAIT_MS": "100"}
+#: partition a waiting fetch asks for at its start and its end (and halfway through what is left
+#: while that is 250 ms or more); a test system's consumers stay in that mode, since some test
+#: keeps events flowing, and their fetches made Tansu the busiest process of the suite's system
+#: phases. 240 ms is the longest wait Tansu reads only twice for: a consumer costs Tansu and
+#: itself 0.52-0.57x what it does at 100 ms (bench/broker_reads.py), for about 35 ms more a hop
+#: at the median.
+TEST_SYSTEM_KAFKA_ENV = {"KAFKA_FETCH_MAX_WAIT_MS": "240"}
 #: Passwords of every system the tests start are hashed with argon2-cffi's test profile: each
 #: sign-up and login cost accounts two argon2id runs of about 0.2 CPU-seconds each at the standard
 #: cost, and the suite signs up hundreds of accounts. The standard cost, and its refusal of the
