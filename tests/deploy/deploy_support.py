@@ -38,11 +38,16 @@ def helm_template(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @cache
-def rendered(region: str) -> str:
-    """`helm template` of the chart with the region's values file."""
-    result = helm_template("-f", str(CHART / f"values-{region}.yaml"))
+def _render(region: str, args: tuple[str, ...]) -> str:
+    """`helm template` with the region's values file and `args`, once per distinct call."""
+    result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def rendered(region: str) -> str:
+    """`helm template` of the chart with the region's values file."""
+    return _render(region, ())
 
 
 def parse_manifests(text: str) -> list[dict]:
@@ -69,22 +74,13 @@ def manifests(region: str) -> list[dict]:
 
 
 def render_region(region: str, *args: str) -> list[dict]:
-    """`helm template` with the region's values file and `args`, parsed (not cached)."""
-    result = helm_template("-f", str(CHART / f"values-{region}.yaml"), *args)
-    assert result.returncode == 0, result.stderr
-    return parse_manifests(result.stdout)
-
-
-@cache
-def _rendered_with(sets: tuple[str, ...]) -> str:
-    result = helm_template("-f", str(CHART / "values-us-west-2.yaml"), *(a for s in sets for a in ("--set", s)))
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    """The region's render with `args` (cached per distinct call; a fresh copy each call)."""
+    return manifests_of(_render(region, args))
 
 
 def manifests_with(*sets: str) -> list[dict]:
     """us-west-2's render with `--set` values (cached per set of values; a fresh copy each call)."""
-    return manifests_of(_rendered_with(sets))
+    return render_region("us-west-2", *(a for s in sets for a in ("--set", s)))
 
 
 def service_names() -> list[str]:
