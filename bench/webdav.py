@@ -36,7 +36,10 @@ password), as a client's would. Then, one at a time:
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
 means as fast as raw S3); with `--json`, the last line of stdout is one JSON object of every figure.
 
-    uv run --frozen python bench/webdav.py [--large-mib 1024] [--small 1000] [--folder-docs 10000] [--json]
+  rounds  with `--large-rounds N`, the large file's PUT (curl) and GET (curl streamed, and
+          redirected) N more times, each beside its raw baseline in alternating order (A B B A):
+          the median ratio and each round's, since one pair on this shared machine spreads widely.
+    uv run --frozen python bench/webdav.py [--large-mib 1024] [--large-rounds 4] [--small 1000] [--folder-docs 10000] [--json]
 """
 
 from __future__ import annotations
@@ -417,6 +420,67 @@ def large(
     figures |= w_get.figures("get") | w_quarter_get.figures("get_quarter")
     figures |= w_redirect.figures("get_redirect") | w_chunked.figures("put_chunked_quarter")
     return figures
+
+
+def large_rounds(
+    s3: Any, dav: httpx.Client, base: str, root: Path, big: Path, login: tuple[str, str], rounds: int
+) -> dict[str, Any]:
+    """The 1 GiB goal's transfers again, `rounds` times, each WebDAV transfer right beside its raw
+    baseline and the pair's order alternating (raw first, then WebDAV first: A B B A ...), so load
+    that drifts during the run weighs on both sides alike. One run of `large` showed ratios from
+    0.59 to 0.93 for the same streamed GET: a single pair cannot say whether the goal is met. Each
+    round: raw PUT (`upload_file`, 10 threads) and curl's PUT, answered and recorded; raw GET
+    (`download_file`) and curl's streamed GET; and the GET redirected to the signed S3 URL
+    (httpx, which follows it). Returns each ratio per round and their median."""
+    target = f"{dav.base_url}{base}rounds.bin"
+    key = f"bench/raw-rounds/{uuid.uuid4()}"
+    ratios: dict[str, list[float]] = {"put_curl": [], "put_curl_recorded": [], "get_curl": [], "get_redirect": []}
+
+    def raw_put() -> float:
+        return timed(lambda: s3.upload_file(str(big), BUCKET, key))
+
+    def ours_put() -> tuple[float, float]:
+        started = time.perf_counter()
+        answered = curl(["-H", "Expect:", "-T", str(big), target], login)
+        recorded(dav, f"{base}rounds.bin")
+        return answered, time.perf_counter() - started
+
+    def raw_get() -> float:
+        took = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin")))
+        (root / "raw-get.bin").unlink()
+        return took
+
+    def ours_get() -> tuple[float, float]:
+        streamed = curl(["-H", "X-DocStore-Redirect: stream", "-o", str(root / "got.bin"), target], login)
+        (root / "got.bin").unlink()
+        redirected, _ = dav_get(dav, f"{base}rounds.bin", root / "got.bin", redirect=True)
+        (root / "got.bin").unlink()
+        return streamed, redirected
+
+    for n in range(rounds):
+        raw_first = n % 2 == 0
+        if raw_first:
+            raw, (answered, done) = raw_put(), ours_put()
+        else:
+            (answered, done), raw = ours_put(), raw_put()
+        ratios["put_curl"].append(raw / answered)
+        ratios["put_curl_recorded"].append(raw / done)
+        if raw_first:
+            raw, (streamed, redirected) = raw_get(), ours_get()
+        else:
+            (streamed, redirected), raw = ours_get(), raw_get()
+        ratios["get_curl"].append(raw / streamed)
+        ratios["get_redirect"].append(raw / redirected)
+        say(f"  round {n + 1} ({'raw first' if raw_first else 'WebDAV first'}): " + _ratios_line(ratios, n))
+    figures: dict[str, Any] = {"large_rounds": rounds}
+    for name, values in ratios.items():
+        figures[f"rounds_ratio_{name}"] = [round(v, 3) for v in values]
+        figures[f"rounds_ratio_{name}_median"] = round(statistics.median(values), 3)
+    return figures
+
+
+def _ratios_line(ratios: dict[str, list[float]], n: int) -> str:
+    return ", ".join(f"{name} {values[n]:.2f}" for name, values in ratios.items())
 
 
 # --- many small files with rclone ---------------------------------------------------------------
@@ -972,6 +1036,13 @@ def folders(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large-mib", type=int, default=1024)
+    parser.add_argument(
+        "--large-rounds",
+        type=int,
+        default=0,
+        help="then that many rounds of the large file's PUT and GET, each beside its raw baseline, in the "
+        "order A B B A (the ratios' median and spread; needs curl)",
+    )
     parser.add_argument("--small", type=int, default=1000, help="files rclone copies (0: skip)")
     parser.add_argument("--small-kib", type=int, default=10)
     parser.add_argument("--transfers", type=int, default=8, help="rclone --transfers and --checkers")
@@ -1043,6 +1114,9 @@ def main() -> None:
                         say(f"large file: {args.large_mib} MiB")
                         everyone = servers.pids() | system.pids() | {"bench": os.getpid()}
                         figures |= large(s3, dav, base, pids, root, big, quarter, (user, password), everyone)
+                        if args.large_rounds:
+                            say(f"large file: {args.large_rounds} rounds, each WebDAV transfer beside raw S3")
+                            figures |= large_rounds(s3, dav, base, root, big, (user, password), args.large_rounds)
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
                         cost = Cost(endpoints, urls, system.pids(), servers.pids())
@@ -1094,6 +1168,11 @@ def main() -> None:
                     f"{figures[f'{way}_{name}_rss_before_mib']:.0f} (a quarter the body: "
                     f"+{figures[f'{way}_quarter_{name}_rss_growth_mib']:.0f}); CPU {figures[f'{way}_{name}_cpu_s']:.1f} s"
                 )
+    if "large_rounds" in figures:
+        print(f"  {figures['large_rounds']} rounds, raw beside WebDAV (A B B A), ratio raw/WebDAV median [each round]:")
+        for name in ("put_curl", "put_curl_recorded", "get_curl", "get_redirect"):
+            each = ", ".join(f"{v:.2f}" for v in figures[f"rounds_ratio_{name}"])
+            print(f"    {name}: {figures[f'rounds_ratio_{name}_median']:.2f} [{each}]")
     if "ratio_rclone" in figures:
         print(
             f"\nrclone copy, {args.small} x {args.small_kib} KiB, {args.transfers} transfers: WebDAV "
