@@ -280,6 +280,25 @@ def curl(args: list[str], login: tuple[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def curl_redirected(target: str, login: tuple[str, str], into: Path) -> float:
+    """A GET asking for the redirect (`X-DocStore-Redirect: follow`), then the signed S3 URL it
+    names fetched with a second curl that holds no credentials (as rclone drops `Authorization`
+    on the way to another host); the time of both."""
+    started = time.perf_counter()
+    answer = subprocess.run(
+        ["curl", "-sS", "--fail-with-body", "-K", "-", "-o", "/dev/null", "-w", "%{redirect_url}"]
+        + ["-H", "X-DocStore-Redirect: follow", target],
+        input=f'user = "{login[0]}:{login[1]}"\n',
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    if not answer.stdout.startswith("http"):
+        raise RuntimeError(f"GET {target} asking for a redirect: no Location ({answer.stdout[:200]!r})")
+    subprocess.run(["curl", "-sS", "--fail", "-o", str(into), answer.stdout], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     for chunk in _chunks(path, 8 * MIB):
@@ -422,38 +441,85 @@ def large(
     return figures
 
 
+def wait_quiet(pids: dict[str, int], *, cores: float = 0.5, window_s: float = 1.0, limit_s: float = 30) -> str:
+    """Waits (at most `limit_s`) until the whole system (`pids`) used under `cores` for one
+    `window_s`, after writing out the kernel's dirty pages (`os.sync`); says how long it waited and
+    who was busy in the first window."""
+    started = time.perf_counter()
+    os.sync()
+    busy = ""
+    while time.perf_counter() - started < limit_s:
+        before = cpu_of(pids)
+        time.sleep(window_s)
+        used = {name: seconds - before[name] for name, seconds in cpu_of(pids).items()}
+        if not busy:
+            top = sorted(used.items(), key=lambda kv: -kv[1])[:3]
+            busy = ", ".join(f"{name} {seconds / window_s:.2f}" for name, seconds in top)
+        if sum(used.values()) < cores * window_s:
+            break
+    return f"quiet after {time.perf_counter() - started:.1f} s (first: {busy})"
+
+
 def large_rounds(
-    s3: Any, dav: httpx.Client, base: str, root: Path, big: Path, login: tuple[str, str], rounds: int
+    s3: Any,
+    dav: httpx.Client,
+    base: str,
+    root: Path,
+    big: Path,
+    login: tuple[str, str],
+    rounds: int,
+    everyone: dict[str, int],
 ) -> dict[str, Any]:
     """The 1 GiB goal's transfers again, `rounds` times, each WebDAV transfer right beside its raw
     baseline and the pair's order alternating (raw first, then WebDAV first: A B B A ...), so load
     that drifts during the run weighs on both sides alike. One run of `large` showed ratios from
-    0.59 to 0.93 for the same streamed GET: a single pair cannot say whether the goal is met. Each
-    round: raw PUT (`upload_file`, 10 threads) and curl's PUT, answered and recorded; raw GET
-    (`download_file`) and curl's streamed GET; and the GET redirected to the signed S3 URL
-    (httpx, which follows it). Returns each ratio per round and their median."""
+    0.59 to 0.93 for the same streamed GET: a single pair cannot say whether the goal is met.
+
+    Each round: raw PUT and curl's PUT (answered, and recorded); raw GET, curl's streamed GET, and
+    curl's GET redirected to the signed S3 URL (the path rclone takes: one request to DocStore,
+    then the bytes straight from S3). Raw is the faster of boto3's two settings in that round
+    (10 threads, and one: one thread GETs this 1 GiB faster here, 4.1 s against 6.4). Every timed
+    transfer starts on a quiet system (`wait_quiet`, outside the timing): without it the first GET
+    after the PUTs was the slow one, whichever side it was (GET ratios 1.02 and 1.61 with raw
+    first, 0.40 and 0.55 with WebDAV first; the redirected GET, which is a raw S3 GET, the same),
+    and writing out dirty pages first did not change that. Returns each ratio per round and their
+    median."""
     target = f"{dav.base_url}{base}rounds.bin"
     key = f"bench/raw-rounds/{uuid.uuid4()}"
-    ratios: dict[str, list[float]] = {"put_curl": [], "put_curl_recorded": [], "get_curl": [], "get_redirect": []}
+    one_stream = TransferConfig(use_threads=False)
+    ratios: dict[str, list[float]] = {"put_curl": [], "put_curl_recorded": [], "get_curl": [], "get_redirect_curl": []}
+    waits: list[str] = []
+
+    def quiet() -> None:
+        waits.append(wait_quiet(everyone))
 
     def raw_put() -> float:
-        return timed(lambda: s3.upload_file(str(big), BUCKET, key))
+        quiet()
+        threads = timed(lambda: s3.upload_file(str(big), BUCKET, key))
+        quiet()
+        return min(threads, timed(lambda: s3.upload_file(str(big), BUCKET, key, Config=one_stream)))
 
     def ours_put() -> tuple[float, float]:
+        quiet()
         started = time.perf_counter()
         answered = curl(["-H", "Expect:", "-T", str(big), target], login)
         recorded(dav, f"{base}rounds.bin")
         return answered, time.perf_counter() - started
 
     def raw_get() -> float:
-        took = timed(lambda: s3.download_file(BUCKET, key, str(root / "raw-get.bin")))
-        (root / "raw-get.bin").unlink()
-        return took
+        took = []
+        for config in (None, one_stream):
+            quiet()
+            took.append(timed(lambda c=config: s3.download_file(BUCKET, key, str(root / "raw-get.bin"), Config=c)))
+            (root / "raw-get.bin").unlink()
+        return min(took)
 
     def ours_get() -> tuple[float, float]:
+        quiet()
         streamed = curl(["-H", "X-DocStore-Redirect: stream", "-o", str(root / "got.bin"), target], login)
         (root / "got.bin").unlink()
-        redirected, _ = dav_get(dav, f"{base}rounds.bin", root / "got.bin", redirect=True)
+        quiet()
+        redirected = curl_redirected(target, login, root / "got.bin")
         (root / "got.bin").unlink()
         return streamed, redirected
 
@@ -470,8 +536,10 @@ def large_rounds(
         else:
             (streamed, redirected), raw = ours_get(), raw_get()
         ratios["get_curl"].append(raw / streamed)
-        ratios["get_redirect"].append(raw / redirected)
+        ratios["get_redirect_curl"].append(raw / redirected)
         say(f"  round {n + 1} ({'raw first' if raw_first else 'WebDAV first'}): " + _ratios_line(ratios, n))
+        say("    before each transfer: " + "; ".join(waits))
+        waits.clear()
     figures: dict[str, Any] = {"large_rounds": rounds}
     for name, values in ratios.items():
         figures[f"rounds_ratio_{name}"] = [round(v, 3) for v in values]
@@ -1116,7 +1184,9 @@ def main() -> None:
                         figures |= large(s3, dav, base, pids, root, big, quarter, (user, password), everyone)
                         if args.large_rounds:
                             say(f"large file: {args.large_rounds} rounds, each WebDAV transfer beside raw S3")
-                            figures |= large_rounds(s3, dav, base, root, big, (user, password), args.large_rounds)
+                            figures |= large_rounds(
+                                s3, dav, base, root, big, (user, password), args.large_rounds, everyone
+                            )
                     if args.small:
                         say(f"small files: {args.small} x {args.small_kib} KiB with rclone")
                         cost = Cost(endpoints, urls, system.pids(), servers.pids())
@@ -1170,7 +1240,7 @@ def main() -> None:
                 )
     if "large_rounds" in figures:
         print(f"  {figures['large_rounds']} rounds, raw beside WebDAV (A B B A), ratio raw/WebDAV median [each round]:")
-        for name in ("put_curl", "put_curl_recorded", "get_curl", "get_redirect"):
+        for name in ("put_curl", "put_curl_recorded", "get_curl", "get_redirect_curl"):
             each = ", ".join(f"{v:.2f}" for v in figures[f"rounds_ratio_{name}"])
             print(f"    {name}: {figures[f'rounds_ratio_{name}_median']:.2f} [{each}]")
     if "ratio_rclone" in figures:
