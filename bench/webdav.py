@@ -295,7 +295,14 @@ def curl_redirected(target: str, login: tuple[str, str], into: Path) -> float:
     )
     if not answer.stdout.startswith("http"):
         raise RuntimeError(f"GET {target} asking for a redirect: no Location ({answer.stdout[:200]!r})")
-    subprocess.run(["curl", "-sS", "--fail", "-o", str(into), answer.stdout], check=True, capture_output=True)
+    # The signed URL is a credential too: on curl's standard input, not its command line.
+    subprocess.run(
+        ["curl", "-sS", "--fail", "-K", "-", "-o", str(into)],
+        input=f'url = "{answer.stdout}"\n',
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
