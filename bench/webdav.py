@@ -266,17 +266,23 @@ def dav_get(dav: httpx.Client, url: str, into: Path, *, redirect: bool = False) 
     return took, digest.hexdigest()
 
 
+def _curl(args: list[str], config: str) -> str:
+    """curl with `args` and its standard output; `config` (credentials, a signed URL) goes on its
+    standard input (`-K -`), never on its command line, where any process could read it."""
+    return subprocess.run(
+        ["curl", "-sS", "--fail-with-body", "-K", "-", *args], input=config, text=True, check=True, capture_output=True
+    ).stdout
+
+
+def _user(login: tuple[str, str]) -> str:
+    return f'user = "{login[0]}:{login[1]}"\n'
+
+
 def curl(args: list[str], login: tuple[str, str]) -> float:
     """One transfer with curl (a C client, as rclone's and the file managers' are in Go and C), timed
-    with its process; the credentials go on its standard input, never on its command line."""
+    with its process."""
     started = time.perf_counter()
-    subprocess.run(
-        ["curl", "-sS", "--fail-with-body", "-K", "-", *args],
-        input=f'user = "{login[0]}:{login[1]}"\n',
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    _curl(args, _user(login))
     return time.perf_counter() - started
 
 
@@ -285,24 +291,12 @@ def curl_redirected(target: str, login: tuple[str, str], into: Path) -> float:
     names fetched with a second curl that holds no credentials (as rclone drops `Authorization`
     on the way to another host); the time of both."""
     started = time.perf_counter()
-    answer = subprocess.run(
-        ["curl", "-sS", "--fail-with-body", "-K", "-", "-o", "/dev/null", "-w", "%{redirect_url}"]
-        + ["-H", "X-DocStore-Redirect: follow", target],
-        input=f'user = "{login[0]}:{login[1]}"\n',
-        text=True,
-        check=True,
-        capture_output=True,
+    location = _curl(
+        ["-o", "/dev/null", "-w", "%{redirect_url}", "-H", "X-DocStore-Redirect: follow", target], _user(login)
     )
-    if not answer.stdout.startswith("http"):
-        raise RuntimeError(f"GET {target} asking for a redirect: no Location ({answer.stdout[:200]!r})")
-    # The signed URL is a credential too: on curl's standard input, not its command line.
-    subprocess.run(
-        ["curl", "-sS", "--fail", "-K", "-", "-o", str(into)],
-        input=f'url = "{answer.stdout}"\n',
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    if not location.startswith("http"):
+        raise RuntimeError(f"GET {target} asking for a redirect: no Location ({location[:200]!r})")
+    _curl(["-o", str(into)], f'url = "{location}"\n')
     return time.perf_counter() - started
 
 
@@ -530,18 +524,20 @@ def large_rounds(
         (root / "got.bin").unlink()
         return streamed, redirected
 
+    def pair(raw_first: bool, raw: Callable[[], float], ours: Callable[[], Any]) -> tuple[float, Any]:
+        """Both measurements, in the round's order."""
+        if raw_first:
+            first = raw()
+            return first, ours()
+        first = ours()
+        return raw(), first
+
     for n in range(rounds):
         raw_first = n % 2 == 0
-        if raw_first:
-            raw, (answered, done) = raw_put(), ours_put()
-        else:
-            (answered, done), raw = ours_put(), raw_put()
+        raw, (answered, done) = pair(raw_first, raw_put, ours_put)
         ratios["put_curl"].append(raw / answered)
         ratios["put_curl_recorded"].append(raw / done)
-        if raw_first:
-            raw, (streamed, redirected) = raw_get(), ours_get()
-        else:
-            (streamed, redirected), raw = ours_get(), raw_get()
+        raw, (streamed, redirected) = pair(raw_first, raw_get, ours_get)
         ratios["get_curl"].append(raw / streamed)
         ratios["get_redirect_curl"].append(raw / redirected)
         say(f"  round {n + 1} ({'raw first' if raw_first else 'WebDAV first'}): " + _ratios_line(ratios, n))
