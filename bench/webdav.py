@@ -1145,6 +1145,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.small and shutil.which("rclone") is None:
         parser.error("rclone is not installed (scripts/bootstrap), or pass --small 0")
+    if args.large_rounds and shutil.which("curl") is None:
+        parser.error("--large-rounds times curl's transfers: install curl, or pass --large-rounds 0")
     load_start = os.getloadavg()[0]
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="docstore-bench-webdav-") as tmp:
