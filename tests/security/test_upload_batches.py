@@ -75,3 +75,22 @@ async def test_a_batch_grant_for_another_accounts_document_is_refused_for_that_i
     )
     assert results[0]["grant"] is None and results[0]["problem"]["status"] == 404
     assert results[1]["grant"] is not None
+
+
+async def test_only_the_webdav_service_may_say_what_bytes_it_sent(api) -> None:
+    """`sent` (a body's sha256 and each part's MD5) lets upload record a multipart upload without
+    reading it back. From anyone but DocStore's WebDAV service (here a person, through the gateway)
+    it is refused, and the upload is left as it was: its sha256 is then read from the stored bytes."""
+    user = await sign_up(api)
+    [granted] = await batch_grant(api, user, item("claimed.txt", 6))
+    upload_id = granted["grant"]["upload_id"]
+    await post_form(granted["grant"]["form"], b"stored")
+    claim = {"sha256": hashlib.sha256(b"claimed").hexdigest(), "part_md5s": [hashlib.md5(b"stored").hexdigest()]}  # noqa: S324
+    answer = await api.post(
+        "/v1/uploads/batch/complete", headers=user.auth, json={"upload_ids": [upload_id], "sent": {upload_id: claim}}
+    )
+    assert answer.status_code == 403, answer.text
+    assert "WebDAV" in answer.json()["detail"]
+    assert (await api.get(f"/v1/uploads/{upload_id}", headers=user.auth)).json()["status"] == "pending"
+    done = await batch_complete(api, user, upload_id)
+    assert done[upload_id]["upload"]["sha256"] == hashlib.sha256(b"stored").hexdigest()

@@ -51,6 +51,9 @@ class Identity:
 
     subject: str
     role: str
+    by: str = ""
+    """The service that minted the token (the gateway for a person's request, or the service that
+    called on its own or a person's behalf)."""
 
 
 def parse_keys(raw: str) -> dict[str, str]:
@@ -169,7 +172,8 @@ class InternalAuth:
         subject, role, expires = claims.get("sub"), claims.get("role"), claims.get("exp")
         if not isinstance(subject, str) or not subject or role not in ROLES or not isinstance(expires, (int, float)):
             raise InvalidIdentity("malformed claims")
-        return Identity(subject=subject, role=role), float(expires)
+        by = claims.get("by")
+        return Identity(subject=subject, role=role, by=by if isinstance(by, str) else ""), float(expires)
 
 
 class _SigningAuth(httpx.Auth):

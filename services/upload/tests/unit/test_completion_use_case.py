@@ -1,9 +1,12 @@
 """Completion on fakes (`service_layer/completion.py`): once, whatever path repeats it; nothing before
-the object arrived; too many bytes rejected; a multipart upload verifying until read back."""
+the object arrived; too many bytes rejected; a multipart upload verifying until read back, unless
+the WebDAV service's word on its parts is what S3 holds."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from typing import Any
 
 import pytest
 from upload_fakes import OWNER, session_row, world
@@ -11,7 +14,7 @@ from upload_fakes import OWNER, session_row, world
 from docstore_events import UploadCompleted, UploadInitiated
 from docstore_upload.domain.errors import NotStoredYet, TooLarge, UploadClosed
 from docstore_upload.domain.grants import GrantRequest
-from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED, VERIFYING, shown_status
+from docstore_upload.domain.sessions import COMPLETED, PENDING, REJECTED, VERIFYING, SentBytes, shown_status
 
 
 async def test_a_form_upload_completes_once_from_the_copy_whatever_path_repeats_it() -> None:
@@ -82,3 +85,43 @@ async def test_a_multipart_upload_is_verifying_until_read_back_then_completed() 
     await asyncio.gather(*w.completion._verifying.values())
     assert w.sessions.rows[upload_id]["status"] == COMPLETED
     assert [type(e) for e in w.uow.emitted] == [UploadInitiated, UploadCompleted]
+
+
+async def _multipart_with(w: Any, parts: dict[int, bytes]) -> str:
+    size = sum(len(data) for data in parts.values())
+    issued = await w.grants.grant(OWNER, GrantRequest("big.bin", size, "application/octet-stream", multipart=True))
+    upload_id: str = issued.grant.upload_id
+    w.storage.multipart[w.sessions.rows[upload_id]["s3_upload_id"]] |= parts
+    return upload_id
+
+
+async def test_a_multipart_upload_the_webdav_service_vouches_for_is_recorded_without_a_read_back() -> None:
+    """The sha256 WebDAV computed is recorded at once (no `verifying`, no read of the object) when
+    S3's MD5 of every part, its ETag, is the one WebDAV sent the part with."""
+    w = world()
+    upload_id = await _multipart_with(w, {1: b"abc", 2: b"def"})
+    sent = SentBytes(sha256="e" * 64, part_md5s=(hashlib.md5(b"abc").hexdigest(), hashlib.md5(b"def").hexdigest()))
+    done = await w.completion.complete(OWNER, upload_id, sent)
+    assert done["status"] == COMPLETED and done["stored"]["sha256"] == "e" * 64
+    assert done["stored"]["size"] == 6
+    assert w.storage.reads == 0
+    assert [type(e) for e in w.uow.emitted] == [UploadInitiated, UploadCompleted]
+
+
+@pytest.mark.parametrize(
+    "md5s",
+    [
+        ("abc", "XYZ"),  # part 2 is not the one sent (written again through another URL)
+        ("abc",),  # a part more than was sent
+        ("abc", "def", "ghi"),  # a part sent is not there
+    ],
+)
+async def test_parts_not_as_sent_are_read_back_and_the_stored_bytes_recorded(md5s: tuple[str, ...]) -> None:
+    w = world()
+    upload_id = await _multipart_with(w, {1: b"abc", 2: b"def"})
+    sent = SentBytes(sha256="e" * 64, part_md5s=tuple(hashlib.md5(text.encode()).hexdigest() for text in md5s))
+    joined = await w.completion.complete(OWNER, upload_id, sent)
+    assert shown_status(joined) == VERIFYING
+    await asyncio.gather(*w.completion._verifying.values())
+    assert w.sessions.rows[upload_id]["stored"]["sha256"] == hashlib.sha256(b"abcdef").hexdigest()
+    assert w.storage.reads == 1

@@ -5,6 +5,7 @@ left stored. Fakes for upload (grant, abort) and S3 (the part URLs)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -208,3 +209,28 @@ def test_a_body_that_is_not_what_oc_checksum_says_is_refused_and_nothing_kept() 
     assert refused.value.value == HTTP_BAD_REQUEST and "OC-Checksum" in str(refused.value.context_info)
     assert "s3://up1/3" not in upload.attempted  # the last part never left
     assert upload.aborted == ["up1"] and upload.stored == {}
+
+
+@pytest.mark.parametrize("in_flight", [2, 0])
+def test_what_upload_is_told_of_a_multipart_body_is_each_parts_md5_as_sent(in_flight: int) -> None:
+    """`Writer.sent`: the whole body's sha256 and each part's MD5 (S3's ETag of that part), in
+    order, whether parts go side by side or are streamed one at a time; nothing before the end."""
+    upload = Upload(3)
+    body = _body(3)[: 3 * PART - 5]
+    writer = Writer(
+        upload,  # type: ignore[arg-type]
+        upload.grant(ACC, {}),
+        len(body),
+        "big.bin",
+        pool=PartPool(8),
+        parts_in_flight=in_flight,
+        part_buffer_bytes=1 << 30,
+    )
+    for at in range(0, len(body), 3):
+        writer.write(body[at : at + 3])
+    writer.close()
+    parts = [upload.stored[f"s3://up1/{n}"] for n in range(1, 4)]
+    assert writer.sent() == {
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "part_md5s": [hashlib.md5(part).hexdigest() for part in parts],  # noqa: S324  (S3's ETag)
+    }

@@ -217,7 +217,7 @@ def test_a_large_put_answers_once_its_parts_are_joined_not_after_the_read_back()
     from types import SimpleNamespace
 
     class Joined(Metadata):
-        def complete_now(self, account_id: str, upload_id: str) -> dict[str, Any]:
+        def complete_now(self, account_id: str, upload_id: str, *, sent: Any = None) -> dict[str, Any]:
             return {"upload_id": upload_id, "status": "verifying"}
 
         def upload_state(self, account_id: str, upload_id: str) -> dict[str, Any]:
@@ -228,7 +228,9 @@ def test_a_large_put_answers_once_its_parts_are_joined_not_after_the_read_back()
     environ = {ACCOUNT: ACC, "REQUEST_METHOD": "PUT", "wsgidav.provider": provider}
     document = Document(provider, ACC, ("f", "big.bin"), None, environ)
     sent = hashlib.sha256(b"the bytes sent")
-    writer = SimpleNamespace(upload_id="up1", document_id="d9", deduplicated=False, size=14, sha256=sent)
+    writer = SimpleNamespace(
+        upload_id="up1", document_id="d9", deduplicated=False, size=14, sha256=sent, sent=lambda: None
+    )
     assert document._complete_pending(writer, time.perf_counter()) == "d9"  # type: ignore[arg-type]
     assert store.get(ACC, "/f", "big.bin")["sha256"] == sent.hexdigest()  # type: ignore[index]
     assert document.doc is not None and document.doc["pending"] is True

@@ -6,19 +6,19 @@ import html
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from docstore_kit.auth import CurrentAccountId
+from docstore_kit.auth import CurrentAccountId, Identity, require_identity
 from docstore_kit.errors import PROBLEM_TYPE_PREFIX, DomainError, problem_responses
 from docstore_kit.sizes import size_text
 from docstore_kit.text import Text
 from docstore_upload.api.deps import BatchCompletionDep, BatchGrantsDep, CompletionDep, EndingsDep, GrantsDep
 from docstore_upload.domain.delta import MAX_CHUNKS, Chunk
 from docstore_upload.domain.grants import MAX_BATCH, GrantRequest, check_batch
-from docstore_upload.domain.multipart import MAX_OBJECT, session_layout
-from docstore_upload.domain.sessions import VERIFYING, Session, shown_status
+from docstore_upload.domain.multipart import MAX_OBJECT, MAX_PARTS, session_layout
+from docstore_upload.domain.sessions import SENDING_SERVICE, VERIFYING, SentBytes, Session, shown_status
 from docstore_upload.service_layer.common import IssuedGrant
 
 MAX_VERSION = 1_000_000_000
@@ -262,9 +262,25 @@ class BatchGrantOut(BaseModel):
     results: list[BatchGrantItem] = Field(description="One per requested upload, in order")
 
 
+class SentBytesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: Text = Field(pattern=r"^[0-9a-f]{64}$", description="The sha256 of the whole body sent")
+    part_md5s: list[Annotated[Text, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(
+        min_length=1, max_length=MAX_PARTS, description="Each part's MD5, in part order"
+    )
+
+
 class BatchCompleteIn(BaseModel):
     upload_ids: list[Annotated[Text, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]] = Field(
         description=f"At most {MAX_BATCH} upload ids of the caller's (repeats are answered once)"
+    )
+    sent: dict[Annotated[Text, Field(max_length=64)], SentBytesIn] = Field(
+        default_factory=dict,
+        max_length=MAX_BATCH,
+        description="DocStore's WebDAV service only (403 from any other caller): what it sent into a multipart "
+        "upload, by upload id. Recorded at once, without reading the object back, when S3's checksum of every "
+        "part agrees.",
     )
 
 
@@ -312,13 +328,21 @@ async def create_grants(body: BatchGrantIn, account_id: CurrentAccountId, batche
     "/uploads/{upload_id}/complete would (the upload's state, or its `problem`: 404 for an id that is not "
     "the caller's, 409 not arrived yet, 403 no longer allowed...). Form uploads are copied, read back and "
     "recorded together (one `upload.completed` each, once); multipart uploads answer `verifying` while "
-    "their facts are read back. 422 for no ids, too many, or a malformed id.",
+    "their facts are read back. 422 for no ids, too many, or a malformed id; 403 for `sent` from any caller but "
+    "DocStore's WebDAV service.",
+    responses=problem_responses(403),
 )
 async def complete_batch(
-    body: BatchCompleteIn, account_id: CurrentAccountId, batches: BatchCompletionDep
+    body: BatchCompleteIn,
+    account_id: CurrentAccountId,
+    identity: Annotated[Identity, Depends(require_identity)],
+    batches: BatchCompletionDep,
 ) -> BatchCompleteOut:
     check_batch(len(body.upload_ids))
-    results = await batches.complete_many(account_id, body.upload_ids)
+    if body.sent and identity.by != SENDING_SERVICE:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only DocStore's WebDAV service may say what it sent.")
+    sent = {upload_id: SentBytes(item.sha256, tuple(item.part_md5s)) for upload_id, item in body.sent.items()}
+    results = await batches.complete_many(account_id, body.upload_ids, sent)
     return BatchCompleteOut(
         results=[
             BatchCompleteItem(upload_id=upload_id, problem=_problem(result))

@@ -244,3 +244,39 @@ def expired_event(session: Session) -> UploadExpired:
         document_id=session["document_id"],
         filename=session["filename"],
     )
+
+
+SENDING_SERVICE = "webdav"
+"""The one service whose word on the bytes of a multipart upload is taken (`SentBytes`): bodies
+pass through it (WebDAV clients send them to the server), so it hashes them as they go."""
+
+
+@dataclass(frozen=True)
+class SentBytes:
+    """What the WebDAV service says of the body it sent into a multipart upload: the sha256 of the
+    whole body and each part's MD5, in part order. Taken instead of reading the joined object back
+    only while S3's own checksum of every part (its ETag, the part's MD5) says it stored exactly
+    those parts (`parts_as_sent`)."""
+
+    sha256: str
+    part_md5s: tuple[str, ...]
+
+
+def parts_as_sent(parts: list[StoredPart], sent: SentBytes) -> bool:
+    """Whether S3 holds the parts the sender hashed, no more and no other: parts 1..n, each part's
+    ETag the MD5 sent for it. A part written again by anyone else, or a store whose part ETags are
+    not MD5s (SSE-KMS on AWS), fails this, and the object is read back as for every other upload."""
+    if not parts or len(parts) != len(sent.part_md5s):
+        return False
+    in_order = sorted(parts, key=lambda part: part.number)
+    return all(
+        part.number == number and part.etag.strip('"').lower() == md5.lower()
+        for number, (part, md5) in enumerate(zip(in_order, sent.part_md5s, strict=True), start=1)
+    )
+
+
+def may_take_sent(session: Session) -> bool:
+    """Whether an upload's sha256 may come from its sender: a multipart upload, not a delta (part
+    of it was assembled here from an earlier version), not one with a chunk map (each chunk's
+    sha256 needs the bytes)."""
+    return is_multipart(session) and not session.get("delta_of") and not session.get("chunks")

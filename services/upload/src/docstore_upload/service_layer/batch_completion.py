@@ -5,6 +5,7 @@ recorded in one transaction with their events; an item's refusal is that item's 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import structlog
 
@@ -17,6 +18,7 @@ from docstore_upload.domain.grants import check_batch
 from docstore_upload.domain.sessions import (
     COMPLETED,
     PENDING,
+    SentBytes,
     Session,
     StoredObject,
     completed,
@@ -34,12 +36,16 @@ class BatchCompletion:
         self.context = context
         self.completion = completion
 
-    async def complete_many(self, account_id: str, upload_ids: list[str]) -> dict[str, Session | DomainError]:
+    async def complete_many(
+        self, account_id: str, upload_ids: list[str], sent: Mapping[str, SentBytes] | None = None
+    ) -> dict[str, Session | DomainError]:
         """`Completion.complete` for many uploads of `account_id`, one result per distinct id: the
         session (completed, or `verifying` for a multipart upload), or that item's refusal. Ids the
         account did not ask for are not found, whoever's they are. Form uploads are copied and
         read back from S3 side by side, then recorded with their `upload.completed` in one
-        transaction; staging objects are deleted afterwards with one S3 request."""
+        transaction; staging objects are deleted afterwards with one S3 request. `sent`: the
+        WebDAV service's word on multipart uploads' bytes, by upload id (`Completion.complete`)."""
+        sent = sent or {}
         ctx = self.context
         check_batch(len(upload_ids))
         wanted = list(dict.fromkeys(upload_ids))
@@ -56,7 +62,9 @@ class BatchCompletion:
 
         async def alone(upload_id: str) -> None:
             # Multipart, completed or closed: the single path answers it (usually at once).
-            results[upload_id] = await item_outcome(self.completion.complete(account_id, upload_id))
+            results[upload_id] = await item_outcome(
+                self.completion.complete(account_id, upload_id, sent.get(upload_id))
+            )
 
         limit = asyncio.Semaphore(BATCH_S3_CONCURRENCY)
 

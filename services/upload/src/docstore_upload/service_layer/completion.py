@@ -8,6 +8,8 @@ exactly-once.
 A multipart upload's completion has two steps: the client's call has S3 join the parts and
 returns (status "verifying"); reading the joined object back for its sha256 (seconds per
 GiB) runs in the background, and the watcher takes over if this process dies meanwhile.
+The WebDAV service, which hashed the body on its way, skips the second step: its sha256 is
+recorded at once when S3's checksum of every part agrees with its own (`SentBytes`).
 """
 
 from __future__ import annotations
@@ -28,14 +30,18 @@ from docstore_upload.domain.errors import InvalidUpload, NoLongerAllowed, NotSto
 from docstore_upload.domain.sessions import (
     COMPLETED,
     PENDING,
+    SentBytes,
     Session,
     StoredObject,
+    StoredPart,
     already_completed,
     completed,
     is_multipart,
     is_pinned,
+    may_take_sent,
     missing_parts,
     owner_and_actor,
+    parts_as_sent,
     right_may_be_withdrawn,
     still_writable,
     stored_facts,
@@ -109,12 +115,14 @@ class Completion:
             task.cancel()
         await asyncio.gather(*self._verifying.values(), *self.context.background, return_exceptions=True)
 
-    async def complete(self, account_id: str, upload_id: str) -> Session:
+    async def complete(self, account_id: str, upload_id: str, sent: SentBytes | None = None) -> Session:
         """The client says it is done. Repeated calls change nothing.
 
         A form upload is read back and recorded before this returns. A multipart upload
         returns once S3 has joined its parts, still pending with `joined_at` set; its facts
-        are read back in the background and `upload.completed` follows.
+        are read back in the background and `upload.completed` follows. With `sent` (the WebDAV
+        service's word, which the caller checked), it is recorded before this returns instead,
+        when S3's checksums of the parts agree (`_record_as_sent`).
         """
         reads = self.context.reads
         row = await reads.sessions.get(account_id, upload_id)
@@ -123,7 +131,11 @@ class Completion:
         if not is_multipart(row) or row["status"] != PENDING:
             return await self.complete_row(row)
         await self.still_allowed(row)
-        await self._join_parts(row)
+        joined = await self._join_parts(row)
+        if sent is not None and joined and may_take_sent(row) and parts_as_sent(joined, sent):
+            recorded = await self._record_as_sent(row, joined, sent)
+            if recorded is not None:
+                return recorded
         lease = verify_lease(row["declared_size"])
         joined = await self.context.uow.run(lambda tx: tx.repos.sessions.mark_joined(upload_id, lease))
         if joined is None:  # another path finished it meanwhile
@@ -237,14 +249,28 @@ class Completion:
         await self.endings.reject(row, "the document was deleted or the share that allowed writing it was revoked")
         raise NoLongerAllowed()
 
-    async def _join_parts(self, row: Session) -> None:
+    async def _record_as_sent(self, row: Session, parts: list[StoredPart], sent: SentBytes) -> Session | None:
+        """The joined object recorded with the sender's sha256: its size and ETag from S3 (one
+        HEAD), its bytes vouched for by the parts' checksums. None (read it back instead) when S3
+        shows another size than the parts', or more than was declared."""
+        head = await self.context.storage.head(row["key"])
+        if head is None or head[0] != sum(part.size for part in parts) or head[0] > row["declared_size"]:
+            return None
+        stored = StoredObject(size=head[0], etag=head[1], sha256=sent.sha256)
+        crashpoint("upload.before_record_as_sent")
+        with kept_origin(row.get("origin")):
+            await self.context.uow.run(lambda tx: self.record(tx, row, stored))
+        return await self.context.reads.sessions.by_id(row["_id"]) or row
+
+    async def _join_parts(self, row: Session) -> list[StoredPart] | None:
+        """Has S3 join the parts it holds; the parts joined, or None when an earlier call did."""
         storage = self.context.storage
         parts = await storage.stored_parts(row["key"], row["s3_upload_id"])
         if parts is None:
             # Joined by an earlier call (or gone: then there is nothing to read back).
             if not await storage.exists(row["key"]):
                 raise NotStoredYet("S3 holds neither the parts nor the joined file")
-            return
+            return None
         missing = missing_parts(row, parts)
         if missing:
             raise NotStoredYet(f"parts still missing: {missing[:20]}", missing_parts=missing[:20])
@@ -252,6 +278,7 @@ class Completion:
             await self.endings.reject(row, "the parts hold more bytes than were declared")
             raise TooLarge(row["declared_size"])
         await storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
+        return parts
 
     def _verify_in_background(self, row: Session) -> None:
         if row["_id"] in self._verifying:

@@ -176,14 +176,16 @@ class Backend:
         answer = self._call("upload", account_id, "POST", f"/uploads/{upload_id}/complete", ok=(200, 202))
         return answer.status_code, answer.json()
 
-    def complete_now(self, account_id: str, upload_id: str) -> Any:
+    def complete_now(self, account_id: str, upload_id: str, *, sent: dict[str, Any] | None = None) -> Any:
         """Upload's completion through its batch route, which answers once the completion (and its
         `upload.completed`) is committed, without the single route's wait (up to 2 s) until
         metadata shows the version: the caller keeps the write pending itself (domain/pending.py).
-        A multipart upload answers `verifying`, as on the single route."""
-        answer = self._call(
-            "upload", account_id, "POST", "/uploads/batch/complete", json={"upload_ids": [upload_id]}, ok=(200,)
-        )
+        A multipart upload answers `verifying`, as on the single route, unless `sent` (the body's
+        sha256 and each part's MD5, `Writer.sent`) lets upload record it at once."""
+        body: dict[str, Any] = {"upload_ids": [upload_id]}
+        if sent is not None:
+            body["sent"] = {upload_id: sent}
+        answer = self._call("upload", account_id, "POST", "/uploads/batch/complete", json=body, ok=(200,))
         item = answer.json()["results"][0]
         if item.get("problem"):
             problem = item["problem"]

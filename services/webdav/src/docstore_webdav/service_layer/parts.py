@@ -4,12 +4,16 @@ the request's thread reads the next part. At most `in_flight` parts of one reque
 once, and at most the pool's `slots` across all requests, so a request holds about
 (`in_flight` + 1) x the part size, and each part's blocks are let go as soon as its PUT ends.
 
+Each part's MD5 is computed by the thread that sends it (`md5s`): upload compares them with S3's
+part checksums to record the body's sha256 without reading the object back.
+
 A failed part stops the body (the next `write` raises it); `cancel` waits for the parts still
 sending before it returns, so the caller's abort of the multipart upload comes after every part's
 PUT has ended and leaves nothing stored."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -55,6 +59,8 @@ class ParallelParts:
         self._number = 0
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
+        self.md5s: dict[int, str] = {}
+        """Each part's MD5 (hex) by part number from 1, set by the thread that sent it."""
 
     def _length(self, number: int) -> int:
         return min(self.part_size, self.size - number * self.part_size)
@@ -98,16 +104,20 @@ class ParallelParts:
             self.slots.release()
             raise self.failed
         try:
-            self._futures.append(self.pool.executor.submit(self._send, self.urls[number], blocks, length))
+            self._futures.append(self.pool.executor.submit(self._send, number, blocks, length))
         except BaseException:
             self.pool.slots.release()
             self.slots.release()
             raise
 
-    def _send(self, url: str, blocks: list[bytes], length: int) -> None:
+    def _send(self, number: int, blocks: list[bytes], length: int) -> None:
         try:
             if not self.cancelled.is_set() and self.failed is None:
-                self.send(url, blocks, length)
+                md5 = hashlib.md5()  # noqa: S324  (S3's part checksum, its ETag: not security)
+                for block in blocks:
+                    md5.update(block)
+                self.send(self.urls[number], blocks, length)
+                self.md5s[number + 1] = md5.hexdigest()
         except BackendError as error:
             self._fail(error)
         except Exception as error:  # noqa: BLE001  (any failure of a part fails the upload, never a 500)

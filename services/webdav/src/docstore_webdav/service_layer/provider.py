@@ -766,13 +766,14 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         document_id = writer.document_id
         sha256 = writer.sha256.hexdigest()
         if not writer.deduplicated:
-            answer = self.backend.complete_now(self.account_id, writer.upload_id)
-            # A multipart upload answers `verifying`: S3 has joined the parts and upload holds the
-            # upload as verifying, then reads the object back for its facts (its watcher finishes
-            # a verification any process death interrupts). The write is durable here, as it is
-            # once `completed`; the read-back (about 3 s for 1 GiB) runs after the answer, and
-            # the pending write, with the sha256 of the bytes this service sent, covers it as it
-            # covers metadata's record.
+            answer = self.backend.complete_now(self.account_id, writer.upload_id, sent=writer.sent())
+            # A multipart upload is recorded at once with the sha256 this service computed when
+            # S3's checksum of every part (its ETag) is the MD5 this service sent it with (upload's
+            # `SentBytes`). Otherwise it answers `verifying`: S3 has joined the parts and upload
+            # reads the object back for its facts (its watcher finishes a verification any process
+            # death interrupts). The write is durable here, as it is once `completed`; the
+            # read-back (about 5 s for 1 GiB) runs after the answer, and the pending write, with
+            # the sha256 of the bytes this service sent, covers it as it covers metadata's record.
             if answer.get("status") not in ("completed", "verifying"):
                 raise BackendError(409, f"the upload ended {answer.get('status')}")
             sha256 = answer.get("sha256") or sha256
@@ -935,6 +936,12 @@ class _Feed:
             yield block
 
 
+def _hashed(blocks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    for block in blocks:
+        digest.update(block)
+        yield block
+
+
 class Writer:
     """Where WsgiDAV writes a PUT's body: into S3 as it arrives, never the whole file in memory.
     One sending thread takes the blocks from a bounded queue (`QUEUE_BLOCKS` blocks): a form upload
@@ -971,6 +978,7 @@ class Writer:
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
         self._parallel: ParallelParts | None = None
+        self._md5s: dict[int, str] = {}
         self.put: dict[str, Any] | None = granted.get("put")
         self.started = time.perf_counter()
         self.seconds = 0.0
@@ -1000,7 +1008,18 @@ class Writer:
             length = min(part_size, self.size - number * part_size)
             if length <= 0:
                 break
-            self.backend.put_part(part["url"], feed.take(length), length)
+            md5 = hashlib.md5()  # noqa: S324  (S3's part checksum, its ETag: not security)
+            self.backend.put_part(part["url"], _hashed(feed.take(length), md5), length)
+            self._md5s[number + 1] = md5.hexdigest()
+
+    def sent(self) -> dict[str, Any] | None:
+        """What this service says of a multipart body it sent whole (upload's `sent`): the
+        sha256 of the body and each part's MD5, in order; None for a form or a deduplicated
+        upload, or while a part's MD5 is missing (asked after `close`)."""
+        md5s = self._md5s
+        if not md5s or sorted(md5s) != list(range(1, len(md5s) + 1)):
+            return None
+        return {"sha256": self.sha256.hexdigest(), "part_md5s": [md5s[number] for number in sorted(md5s)]}
 
     def _send(self, target: Any) -> None:
         assert self._queue is not None
@@ -1087,6 +1106,7 @@ class Writer:
             else:  # a short body: the upload is aborted (end_write), so nothing more is sent
                 self._parallel.cancel()
             self.failed = self.failed or self._parallel.failed
+            self._md5s = self._parallel.md5s
             self._parallel = None
         if self._queue is not None and self._thread is not None:
             while self._thread.is_alive():
