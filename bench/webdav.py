@@ -309,9 +309,9 @@ def sha256_of(path: Path) -> str:
 
 def recorded(dav: httpx.Client, url: str) -> None:
     """Waits until the document at `url` is recorded: a GET of its first byte waits for metadata's
-    record of the last PUT (a large PUT answers before upload's read-back of the object, which
-    then runs on; the webdav README, pending writes). So the next transfer does not share the
-    machine with the last one's read-back."""
+    record of the last PUT (a large PUT answers before that record, and before upload's read-back
+    of the object where S3's part checksums did not vouch for webdav's sha256; the webdav README,
+    pending writes). So the next transfer does not share the machine with the last one's work."""
     answer = dav.get(url, headers={"Range": "bytes=0-0", "X-DocStore-Redirect": "stream"})
     if answer.status_code not in (200, 206):
         raise RuntimeError(f"GET {url} after its PUT: {answer.status_code} {answer.text[:300]}")
@@ -1224,7 +1224,7 @@ def main() -> None:
             )
             if way == "put":
                 print(
-                    f"  PUT recorded (a GET of it answers; upload's read-back of the object done): "
+                    f"  PUT recorded (a GET of it answers: metadata shows the version): "
                     f"{figures['dav_put_recorded_s']:.2f} s, ratio raw/WebDAV {figures['ratio_put_recorded']:.2f}"
                 )
             if f"curl_{way}_s" in figures:

@@ -29,7 +29,7 @@ from fastapi import FastAPI, HTTPException
 from docstore_devplatform.testing import eventually
 from docstore_events import UploadCompleted
 from docstore_events.envelope import decode
-from docstore_kit.auth import InternalAuth, ServiceCaller, parse_keys
+from docstore_kit.auth import DEV_KEY_ID, DEV_KEYS, InternalAuth, ServiceCaller, parse_keys
 from docstore_quota.main import create_app as create_quota_app
 from docstore_quota.settings import Settings as QuotaSettings
 from docstore_upload.adapters import sessions as sessions_module
@@ -585,3 +585,55 @@ async def test_a_completion_the_watcher_finds_carries_the_origin_of_the_grant(st
         [row] = await eventually(completed_rows, timeout=60)
         assert row["headers"]["ce_clientaddress"] == "203.0.113.7"
         assert row["headers"]["ce_useragent"] == "OriginTest/1.0"
+
+
+async def test_what_the_webdav_service_sent_is_recorded_from_s3s_part_checksums_and_only_from_it(
+    start: Callable[..., Any],
+) -> None:
+    """A multipart upload completed with `sent` (the body's sha256 and each part's MD5) is recorded
+    at once, without the `verifying` read-back, when S3's ETag of its part is that MD5; when it is
+    not (the bytes changed on their way to S3) the object is read back and its stored bytes are
+    recorded; the same word from a person's request (through the gateway) is refused. (A part
+    written again is listed twice by SeaweedFS, and the upload rejected for holding more bytes
+    than declared, before any checksum is compared: `test_completion_use_case.py` has that case.)"""
+    owner = account()
+    async with start() as system, system.api(owner) as person:
+        signer = InternalAuth("webdav", parse_keys(DEV_KEYS), DEV_KEY_ID)  # the settings' default keys
+        transport = httpx.ASGITransport(app=system.upload)
+        auth = signer.client_auth("upload", subject=owner, role="user")
+        async with httpx.AsyncClient(transport=transport, base_url="http://upload", auth=auth) as webdav:
+
+            async def sent_part(data: bytes, hashed: bytes) -> tuple[str, dict[str, Any]]:
+                """`data` stored as the one part of a multipart upload; `sent` says `hashed`."""
+                granted = await grant(webdav, len(data), multipart=True)
+                [part] = granted["multipart"]["parts"]
+                async with httpx.AsyncClient() as s3:
+                    assert (await s3.put(part["url"], content=data)).status_code == 200
+                md5 = hashlib.md5(hashed).hexdigest()  # noqa: S324  (S3's part ETag)
+                return granted["upload_id"], {"sha256": hashlib.sha256(hashed).hexdigest(), "part_md5s": [md5]}
+
+            async def complete(client: httpx.AsyncClient, upload_id: str, sent: dict[str, Any]) -> httpx.Response:
+                return await client.post(
+                    "/uploads/batch/complete", json={"upload_ids": [upload_id], "sent": {upload_id: sent}}
+                )
+
+            data = b"bytes sent through webdav"
+            upload_id, sent = await sent_part(data, data)
+            refused = await complete(person, upload_id, sent)
+            assert refused.status_code == 403, refused.text
+            [done] = (await complete(webdav, upload_id, sent)).json()["results"]
+            assert done["upload"]["status"] == "completed", done  # no `verifying`: nothing read back
+            assert done["upload"]["sha256"] == sent["sha256"] and done["upload"]["size"] == len(data)
+            [event] = await system.completed_events(upload_id)
+            assert event.sha256 == sent["sha256"]
+
+            upload_id, sent = await sent_part(data, hashed=b"bytes sent through webdaV")
+            [joined] = (await complete(webdav, upload_id, sent)).json()["results"]
+            assert joined["upload"]["status"] == "verifying", joined
+            stored = hashlib.sha256(data).hexdigest()
+            await eventually(lambda: _is(_session_sha256(system, upload_id), stored))
+
+
+async def _session_sha256(system: System, upload_id: str) -> str | None:
+    row = await system.session(upload_id)
+    return (row.get("stored") or {}).get("sha256")
