@@ -257,7 +257,6 @@ class Completion:
         if head is None or head[0] != sum(part.size for part in parts) or head[0] > row["declared_size"]:
             return None
         stored = StoredObject(size=head[0], etag=head[1], sha256=sent.sha256)
-        crashpoint("upload.before_record_as_sent")
         with kept_origin(row.get("origin")):
             await self.context.uow.run(lambda tx: self.record(tx, row, stored))
         return await self.context.reads.sessions.by_id(row["_id"]) or row
