@@ -79,6 +79,16 @@ def _body(parts: int) -> bytes:
     return bytes(range(256)) * (parts * PART // 256 + 1)
 
 
+def _written(upload: Upload, body: bytes, **options: Any) -> Writer:
+    """A `Writer` of upload's grant (`options`: its pool and part settings), `body` written in
+    blocks of 3 bytes, then closed."""
+    writer = Writer(upload, upload.grant(ACC, {}), len(body), "big.bin", **options)  # type: ignore[arg-type]
+    for at in range(0, len(body), 3):
+        writer.write(body[at : at + 3])
+    writer.close()
+    return writer
+
+
 def _put(
     upload: Upload, body: bytes, *, declared: int, in_flight: int = 2, headers: dict[str, str] | None = None
 ) -> Document:
@@ -166,18 +176,8 @@ def test_a_body_that_ends_short_aborts_with_nothing_left() -> None:
 def test_without_room_for_two_parts_they_are_streamed_one_at_a_time(pool: PartPool | None) -> None:
     upload = Upload(3)
     body = _body(3)[: 3 * PART - 5]
-    writer = Writer(
-        upload,  # type: ignore[arg-type]
-        upload.grant(ACC, {}),
-        len(body),
-        "big.bin",
-        pool=pool,
-        parts_in_flight=4,
-        part_buffer_bytes=PART,  # not even one part and the next
-    )
-    for at in range(0, len(body), 3):
-        writer.write(body[at : at + 3])
-    writer.close()
+    # not even room for one part and the next
+    writer = _written(upload, body, pool=pool, parts_in_flight=4, part_buffer_bytes=PART)
     assert writer.failed is None
     assert upload.most_sending == 1
     assert b"".join(upload.stored[f"s3://up1/{n}"] for n in range(1, 4)) == body
@@ -214,21 +214,10 @@ def test_a_body_that_is_not_what_oc_checksum_says_is_refused_and_nothing_kept() 
 @pytest.mark.parametrize("in_flight", [2, 0])
 def test_what_upload_is_told_of_a_multipart_body_is_each_parts_md5_as_sent(in_flight: int) -> None:
     """`Writer.sent`: the whole body's sha256 and each part's MD5 (S3's ETag of that part), in
-    order, whether parts go side by side or are streamed one at a time; nothing before the end."""
+    order, whether parts go side by side or are streamed one at a time."""
     upload = Upload(3)
     body = _body(3)[: 3 * PART - 5]
-    writer = Writer(
-        upload,  # type: ignore[arg-type]
-        upload.grant(ACC, {}),
-        len(body),
-        "big.bin",
-        pool=PartPool(8),
-        parts_in_flight=in_flight,
-        part_buffer_bytes=1 << 30,
-    )
-    for at in range(0, len(body), 3):
-        writer.write(body[at : at + 3])
-    writer.close()
+    writer = _written(upload, body, pool=PartPool(8), parts_in_flight=in_flight, part_buffer_bytes=1 << 30)
     parts = [upload.stored[f"s3://up1/{n}"] for n in range(1, 4)]
     assert writer.sent() == {
         "sha256": hashlib.sha256(body).hexdigest(),

@@ -131,9 +131,9 @@ class Completion:
         if not is_multipart(row) or row["status"] != PENDING:
             return await self.complete_row(row)
         await self.still_allowed(row)
-        joined = await self._join_parts(row)
-        if sent is not None and joined and may_take_sent(row) and parts_as_sent(joined, sent):
-            recorded = await self._record_as_sent(row, joined, sent)
+        parts = await self._join_parts(row)
+        if sent is not None and parts and may_take_sent(row) and parts_as_sent(parts, sent):
+            recorded = await self._record_as_sent(row, parts, sent)
             if recorded is not None:
                 return recorded
         lease = verify_lease(row["declared_size"])
