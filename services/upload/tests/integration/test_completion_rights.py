@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -593,9 +594,7 @@ async def test_what_the_webdav_service_sent_is_recorded_from_s3s_part_checksums_
     """A multipart upload completed with `sent` (the body's sha256 and each part's MD5) is recorded
     at once, without the `verifying` read-back, when S3's ETag of its part is that MD5; when it is
     not (the bytes changed on their way to S3) the object is read back and its stored bytes are
-    recorded; the same word from a person's request (through the gateway) is refused. (A part
-    written again is listed twice by SeaweedFS, and the upload rejected for holding more bytes
-    than declared, before any checksum is compared: `test_completion_use_case.py` has that case.)"""
+    recorded; the same word from a person's request (through the gateway) is refused."""
     owner = account()
     async with start() as system, system.api(owner) as person:
         signer = InternalAuth("webdav", parse_keys(DEV_KEYS), DEV_KEY_ID)  # the settings' default keys
@@ -637,3 +636,31 @@ async def test_what_the_webdav_service_sent_is_recorded_from_s3s_part_checksums_
 async def _session_sha256(system: System, upload_id: str) -> str | None:
     row = await system.session(upload_id)
     return (row.get("stored") or {}).get("sha256")
+
+
+async def test_a_part_written_again_completes_with_its_last_write(start: Callable[..., Any]) -> None:
+    """A client that sends a part again (its first PUT landed, but the answer was lost) completes
+    its upload, and the bytes recorded are those of the part's last write, as S3 keeps them.
+    (SeaweedFS lists a part written twice under both writes; summed, they were more bytes than
+    declared, and the upload was rejected.)"""
+    owner = account()
+    async with start() as system, system.api(owner) as person:
+        for first, last in ((b"the same bytes, sent twice", b"the same bytes, sent twice"),
+                            (b"the first write of part 1", b"the final write of part 1")):  # fmt: skip
+            granted = await grant(person, len(last), multipart=True)
+            [part] = granted["multipart"]["parts"]
+            async with httpx.AsyncClient() as s3:
+                assert (await s3.put(part["url"], content=first)).status_code == 200
+                # The store's LastModified has whole seconds: the second write in the next one.
+                await asyncio.sleep(1.05 - time.time() % 1)
+                assert (await s3.put(part["url"], content=last)).status_code == 200
+            [done] = (await person.post("/uploads/batch/complete", json={"upload_ids": [granted["upload_id"]]})).json()[
+                "results"
+            ]
+            assert done["upload"]["status"] in ("verifying", "completed"), done
+            await eventually(
+                lambda: _is(_session_sha256(system, granted["upload_id"]), hashlib.sha256(last).hexdigest())
+            )
+            [event] = await system.completed_events(granted["upload_id"])
+            assert (event.sha256, event.size) == (hashlib.sha256(last).hexdigest(), len(last))
+            assert await system.read((await system.session(granted["upload_id"]))["key"]) == last

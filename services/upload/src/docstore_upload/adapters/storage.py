@@ -115,16 +115,16 @@ class Storage:
         return await asyncio.to_thread(self._stored_parts, key, s3_upload_id)
 
     def _stored_parts(self, key: str, s3_upload_id: str) -> list[StoredPart] | None:
-        parts: list[StoredPart] = []
+        listed: list[dict[str, Any]] = []
         marker = 0
         try:
             while True:
                 page = self.client.list_parts(
                     Bucket=self.bucket, Key=key, UploadId=s3_upload_id, PartNumberMarker=marker, MaxParts=1000
                 )
-                parts += [StoredPart(p["PartNumber"], p["Size"], p["ETag"]) for p in page.get("Parts", [])]
+                listed += page.get("Parts", [])
                 if not page.get("IsTruncated"):
-                    return parts
+                    return last_write_of_each_part(listed)
                 marker = page["NextPartNumberMarker"]
         except ClientError as error:
             if _missing(error):
@@ -320,3 +320,17 @@ class Storage:
     async def ready(self) -> bool:
         await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
         return True
+
+
+def last_write_of_each_part(listed: list[dict[str, Any]]) -> list[StoredPart]:
+    """One entry per part number, as S3 keeps it: the part's last write. SeaweedFS lists a part
+    written twice (a client's retry of a PUT whose answer it lost) under both writes, in no set
+    order; AWS lists the last write only. Its `LastModified` has whole seconds: of two writes in
+    the same second, the one listed last is kept. Whichever is joined, the object is then read
+    back and what it holds is what is recorded."""
+    last: dict[int, dict[str, Any]] = {}
+    for entry in listed:
+        kept = last.get(entry["PartNumber"])
+        if kept is None or entry["LastModified"] >= kept["LastModified"]:
+            last[entry["PartNumber"]] = entry
+    return [StoredPart(e["PartNumber"], e["Size"], e["ETag"]) for e in last.values()]
