@@ -32,6 +32,9 @@ password), as a client's would. Then, one at a time:
           request, one at a time) is asked for documents with the sha256 of one of them (a batch
           each), which upload's dedupe makes server-side (each a new document over the bytes the account
           already stores; any not deduplicated is sent as its presigned PUT and completed).
+  copy    then COPY (Depth infinity) of the folder of `--few-docs` documents to a new folder, one
+          request, until answered; against the same documents copied one COPY request each, one
+          after another, to another new folder (as a client copying file by file does).
 
 Prints each figure with its baseline and the ratio (for transfers raw seconds / WebDAV seconds: 1.0
 means as fast as raw S3); with `--json`, the last line of stdout is one JSON object of every figure.
@@ -1098,10 +1101,43 @@ def folders(
             }
     for (prefix, label), kept in got.items():
         figures |= summary(label, kept, prefix)
+    figures |= folder_copy(api, auth, dav, base, args.few_docs)
     for label, count in (("few", args.few_docs), ("many", args.folder_docs)):
         figures |= {f"propfind_{label}_documents": count, f"propfind_{label}_make_s": round(made_s[label], 1)}
     figures["propfind_repeats"] = args.repeats * (args.rounds if args.against else 1)
     return figures
+
+
+def folder_copy(api: httpx.Client, auth: dict[str, str], dav: httpx.Client, base: str, count: int) -> dict[str, float]:
+    """COPY (Depth infinity) of the folder of `count` documents to a new folder, one request,
+    until it is answered (the webdav service answers once metadata shows every copy); against
+    the same documents copied one COPY each, one after another, into another new folder (what a
+    client copying file by file sends). Each copy is checked: `count` documents listed."""
+    source = f"{base}propfind-few/"
+    started = time.perf_counter()
+    copied = dav.request("COPY", source, headers={"Destination": f"{base}copy-folder/", "Depth": "infinity"})
+    folder_s = time.perf_counter() - started
+    if copied.status_code != 201:
+        raise RuntimeError(f"COPY of the folder: {copied.status_code} {copied.text[:300]}")
+    names = [f"doc-{n:06d}.txt" for n in range(count)]
+    if dav.request("MKCOL", f"{base}copy-one-by-one/").status_code != 201:
+        raise RuntimeError("MKCOL copy-one-by-one failed")
+    started = time.perf_counter()
+    for name in names:
+        one = dav.request("COPY", f"{source}{name}", headers={"Destination": f"{base}copy-one-by-one/{name}"})
+        if one.status_code != 201:
+            raise RuntimeError(f"COPY of {name}: {one.status_code} {one.text[:300]}")
+    one_by_one_s = time.perf_counter() - started
+    for folder in ("/copy-folder", "/copy-one-by-one"):
+        if (seen := listed(api, auth, folder)) != count:
+            raise RuntimeError(f"{folder}: {seen} documents listed after the copy, not {count}")
+    say(f"  COPY of a folder of {count} documents: {folder_s:.2f} s; one COPY per document: {one_by_one_s:.2f} s")
+    return {
+        "copy_folder_documents": count,
+        "copy_folder_s": round(folder_s, 2),
+        "copy_one_by_one_s": round(one_by_one_s, 2),
+        "ratio_copy_one_by_one_to_folder": round(one_by_one_s / folder_s, 2),
+    }
 
 
 def main() -> None:
@@ -1285,6 +1321,12 @@ def main() -> None:
                         for n in ("webdav", "metadata", "gateway")
                     )
                 )
+    if "copy_folder_s" in figures:
+        print(
+            f"COPY of a folder of {figures['copy_folder_documents']} documents: {figures['copy_folder_s']:.2f} s; "
+            f"one COPY per document: {figures['copy_one_by_one_s']:.2f} s "
+            f"(ratio {figures['ratio_copy_one_by_one_to_folder']:.2f})"
+        )
     print(
         f"load average (1 min): {figures['load_average_1m_start']:.2f} at the start, {figures['load_average_1m_end']:.2f} at the end"
     )
