@@ -22,6 +22,8 @@ class Services:
         self.made: set[str] = {"/src", "/src/sub"}
         self.docs: dict[str, dict[str, Any]] = {}
         self.batches: list[list[dict[str, Any]]] = []
+        self.listed: dict[str, int] = {}
+        self.reads = 0
         self.refuse: dict[str, BackendError] = {}
         """Names whose batch item upload refuses, with the item's problem."""
 
@@ -46,6 +48,7 @@ class Services:
         return iter([{"folder_id": f, "name": f.rsplit("/", 1)[-1]} for f in self.folders_in(path)])
 
     def documents(self, account_id: str, path: str, ahead: Any = None) -> Any:
+        self.listed[path] = self.listed.get(path, 0) + 1
         return iter([d for d in self.docs.values() if d["path"] == path])
 
     def grant_many(self, account_id: str, grants: list[dict[str, Any]]) -> list[Any]:
@@ -61,21 +64,32 @@ class Services:
         return answers
 
     def document(self, account_id: str, document_id: str) -> dict[str, Any] | None:
+        self.reads += 1
         return self.docs.get(document_id)
 
 
 class Facts:
-    def __init__(self) -> None:
-        self.recorded: list[str] = []
+    """webdav's own store of the checksums and mtimes clients gave (every source document has some)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.calls: list[str] = []
+        self.recorded: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def many(self, account_id: str, ids: list[str]) -> dict[str, Any]:
-        return {i: {"sha256": f"sha-of-{i}", "sha1": "1"} for i in ids}
+        return {i: {"sha256": self.services.docs[i]["sha256"], "sha1": "1", "md5": "5"} for i in ids}
 
     def get(self, account_id: str, document_id: str, sha256: str) -> dict[str, Any]:
+        self.calls.append("get")
         return {"sha256": sha256, "sha1": "1", "md5": "5"}
 
     def record(self, account_id: str, document_id: str, sha256: str, facts: dict[str, Any]) -> None:
-        self.recorded.append(document_id)
+        self.calls.append("record")
+        self.recorded[document_id] = (sha256, facts)
+
+    def record_many(self, account_id: str, facts: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        self.calls.append("record_many")
+        self.recorded |= facts
 
 
 @pytest.fixture
@@ -88,7 +102,7 @@ def services() -> Services:
 
 
 def copy(services: Services, **headers: str) -> tuple[Folder, dict[str, Any]]:
-    provider = DocStoreProvider(services, Facts(), complete_wait_seconds=1.0)  # type: ignore[arg-type]
+    provider = DocStoreProvider(services, Facts(services), complete_wait_seconds=1.0)  # type: ignore[arg-type]
     environ = {ACCOUNT: ACC, "REQUEST_METHOD": "COPY", "HTTP_DEPTH": "infinity", "wsgidav.provider": provider}
     environ |= headers
     root = Folder(provider, ACC, ("src",), {"folder_id": "/src"}, environ)
@@ -103,6 +117,10 @@ def test_a_folder_copied_to_a_new_place_grants_its_documents_in_batches(services
     copies = [d for d in services.docs.values() if d["path"].startswith("/dest")]
     assert len(copies) == 131 and {d["sha256"] for d in copies} == {f"sha-{d['name']}" for d in copies}
     assert all(grant["sha256"] == f"sha-{grant['filename']}" for batch in services.batches for grant in batch)
+    # The copies keep the sources' checksums, written at once; each folder listed, not each document read.
+    facts = root.provider.facts
+    assert facts.calls == ["record_many"] and set(facts.recorded) == {d["document_id"] for d in copies}
+    assert services.reads == 0 and services.listed == {"/src": 1, "/src/sub": 1, "/dest": 1, "/dest/sub": 1}
     # WsgiDAV then calls each member, top down: nothing more is asked of upload.
     for member in root.get_descendants(depth_first=False):
         member.copy_move_single(f"/{ACC}/dest/" + "/".join(member.parts[1:]), is_move=False)

@@ -160,13 +160,22 @@ class Backend:
         answers `deduplicated` when the account already stores them, else a presigned PUT that S3
         holds to that sha256 (or, with checksums not pinned, a form). An item's refusal is raised
         with its own status, as the single route would answer it."""
-        answer = self._call("upload", account_id, "POST", "/uploads/batch", json={"uploads": [grant]}, ok=(200,))
-        item = answer.json()["results"][0]
-        if item.get("problem"):
-            problem = item["problem"]
-            detail = problem.get("detail")
-            raise BackendError(int(problem["status"]), str(detail), problem)
-        return item["grant"]
+        [item] = self.grant_many(account_id, [grant])
+        if isinstance(item, BackendError):
+            raise item
+        return item
+
+    def grant_many(self, account_id: str, grants: list[dict[str, Any]]) -> list[Any]:
+        """Up to 100 grants in one call of upload's batch route: per item, in order, its grant, or
+        its refusal as a `BackendError` with the item's own status (and its problem as `body`)."""
+        answer = self._call("upload", account_id, "POST", "/uploads/batch", json={"uploads": grants}, ok=(200,))
+        results: list[Any] = []
+        for item in answer.json()["results"]:
+            if problem := item.get("problem"):
+                results.append(BackendError(int(problem["status"]), str(problem.get("detail")), problem))
+            else:
+                results.append(item["grant"])
+        return results
 
     def put_object(self, url: str, headers: dict[str, str], data: bytes) -> None:
         """The bytes of a small file to its presigned PUT, with exactly the headers it was signed with."""

@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from pymongo import ASCENDING, MongoClient
+from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -234,6 +234,17 @@ class FileFacts:
         self.facts.update_one(
             {"_id": f"{account_id}:{document_id}"}, {"$set": {"sha256": sha256, **facts}}, upsert=True
         )
+
+    def record_many(self, account_id: str, facts: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """`record` for many documents (document id -> (sha256, facts)) in one bulk write."""
+        if facts:
+            self.facts.bulk_write(
+                [
+                    UpdateOne({"_id": f"{account_id}:{document_id}"}, {"$set": {"sha256": sha256, **kept}}, upsert=True)
+                    for document_id, (sha256, kept) in facts.items()
+                ],
+                ordered=False,
+            )
 
     def get(self, account_id: str, document_id: str, sha256: str) -> dict[str, Any]:
         """What is known of the document's current bytes (nothing when they changed elsewhere,

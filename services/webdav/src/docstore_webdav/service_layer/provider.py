@@ -551,11 +551,11 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
             except BackendError as error:
                 done[member.path] = dav_error(error)
                 failed.append(member.path)
-        granted: list[tuple[Document, str]] = []
+        granted: list[tuple[Document, tuple[str, ...], str]] = []
         for start in range(0, len(documents), COPY_BATCH):
             batch = documents[start : start + COPY_BATCH]
             answers = self.backend.grant_many(self.account_id, [doc.copy_grant(target) for doc, target in batch])
-            for (doc, _), answer in zip(batch, answers, strict=True):
+            for (doc, target), answer in zip(batch, answers, strict=True):
                 if isinstance(answer, BackendError):
                     if not str((answer.body or {}).get("type", "")).endswith(":not-for-batch"):
                         done[doc.path] = dav_error(answer)
@@ -563,11 +563,32 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
                     self.backend.abort(self.account_id, answer["upload_id"])
                     done[doc.path] = DAVError(HTTP_SERVICE_UNAVAILABLE, "the copy could not be made server-side")
                 else:
-                    granted.append((doc, answer["document_id"]))
-        for doc, document_id in granted:
-            doc.copied_to(document_id)
-            done[doc.path] = None
+                    granted.append((doc, target, answer["document_id"]))
+        self._wait_listed(granted)
+        self.provider.facts.record_many(
+            self.account_id,
+            {document_id: (doc.doc["sha256"], kept) for doc, _, document_id in granted if (kept := doc.kept_facts())},
+        )
+        done |= {doc.path: None for doc, _, _ in granted}
         return done
+
+    def _wait_listed(self, granted: list[tuple[Document, tuple[str, ...], str]]) -> None:
+        """Wait until metadata lists every copy in its folder (at most `complete_wait_seconds`,
+        asking less often as it takes longer): one listing per folder and round, not one read per
+        document. Past the wait the answer goes out all the same, as for one document's copy."""
+        waiting: dict[str, set[str]] = {}
+        for _, target, document_id in granted:
+            waiting.setdefault(folder_path(target[:-1]), set()).add(document_id)
+        deadline = time.monotonic() + self.provider.complete_wait_seconds
+        delay = 0.02
+        while waiting and time.monotonic() < deadline:
+            for folder in list(waiting):
+                waiting[folder] -= {d["document_id"] for d in self.backend.documents(self.account_id, folder)}
+                if not waiting[folder]:
+                    del waiting[folder]
+            if waiting:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
 
 class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
@@ -925,17 +946,16 @@ class Document(_Mixin, DAVNonCollection):  # type: ignore[misc]
         }
 
     def copied_to(self, document_id: str) -> None:
-        """Once the copy `document_id` shows in metadata, it keeps this version's facts (the
-        checksums and modification time the client gave)."""
+        """Once the copy `document_id` shows in metadata, it keeps this version's facts."""
         self._wait_for(document_id)
+        if kept := self.kept_facts():
+            self.provider.facts.record(self.account_id, document_id, self.doc["sha256"], kept)
+
+    def kept_facts(self) -> dict[str, Any]:
+        """What a copy of this version keeps of its facts (the checksums and modification time
+        the client gave), or nothing when none are known."""
         facts = self.facts()
-        if facts.get("sha1"):
-            self.provider.facts.record(
-                self.account_id,
-                document_id,
-                self.doc["sha256"],
-                {k: facts[k] for k in ("sha1", "md5", "mtime") if k in facts},
-            )
+        return {k: facts[k] for k in ("sha1", "md5", "mtime") if k in facts} if facts.get("sha1") else {}
 
     def _wait_for(self, document_id: str) -> None:
         deadline = time.monotonic() + self.provider.complete_wait_seconds
