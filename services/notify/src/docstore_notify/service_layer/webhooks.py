@@ -2,11 +2,13 @@
 
 A webhook is one more channel of notify, beside mail, and is built the same way:
 
-1. The consumer's use case (`fan_out`) reads the owner's enabled endpoints subscribed to the
-   event type and queues one delivery for each, keyed by its `webhook-id`
-   (`domain.webhooks.message_id`: the event's and the endpoint's) with the signed body fixed once.
-   The key is the idempotency record: a redelivered event upserts the same rows, so no
-   processed-event record is written, and an account without endpoints costs one read.
+1. The consumer's use case (`fan_out_many`, for a batch of events) reads the enabled endpoints of
+   all the batch's accounts subscribed to any of its event types in one query, matches them to
+   the events (`domain.webhooks.fan_out_pairs`) and queues one delivery for each pair, keyed by
+   its `webhook-id` (`domain.webhooks.message_id`: the event's and the endpoint's) with the body
+   fixed once. The key is the idempotency record: a redelivered event upserts the same rows, so
+   no processed-event record is written, and a batch whose accounts have no endpoint costs one
+   read in all (issue 35; it was one read per event).
 2. Once a row is queued the local delivery loop is woken; the loop (`run`, one per replica) claims
    due deliveries (a lease in MongoDB), POSTs them, and records the outcome while its claim holds:
    delivered; or failed, due again after the next wait of the retry schedule; or after the last
@@ -45,12 +47,14 @@ from docstore_notify.domain.webhooks import (
     REPLAYABLE,
     TEST_EVENT,
     DeliveryNotFound,
+    DocumentEvent,
     InvalidWebhook,
     NotReplayable,
     RefusedTarget,
     WebhookNotFound,
     checked_events,
     checked_url,
+    fan_out_pairs,
     message_id,
     new_secret,
     next_delay,
@@ -260,32 +264,42 @@ class Webhooks:
     # --- events (the consumer) ---
 
     async def fan_out(self, event_id: str, event_type: str, data: dict[str, Any], at: datetime) -> bool:
-        """Queue a delivery of the event to each of its account's endpoints that asked for it;
-        True when a delivery was queued now. The account is the event's `account_id`: the owner
-        of the document, whoever acted.
+        """`fan_out_many` of one event; True when a delivery was queued now."""
+        return await self.fan_out_many([DocumentEvent(event_id, event_type, data, at)]) > 0
 
+    async def fan_out_many(self, events: Sequence[DocumentEvent]) -> int:
+        """Queue a delivery of each event to each of its account's endpoints that asked for it;
+        returns how many were queued now. An event's account is its `account_id`: the owner of
+        the document, whoever acted.
+
+        One read for the whole batch: the enabled endpoints of all its accounts subscribed to any
+        of its types (`$in`), matched to the events here (`fan_out_pairs`). Most accounts have no
+        endpoint: a batch of their events costs that one read and no write (issue 35).
         No processed-event record and no transaction: each delivery row's id is the event's and
-        the endpoint's (`message_id`) and is upserted, so a redelivered event queues nothing twice,
-        and an interruption between two endpoints is finished by the redelivery. Most accounts
-        have no endpoint: for them an event costs one read and no write (issue 35)."""
-        account_id = data["account_id"]
-        endpoints = await self.reads.webhooks.subscribed(account_id, event_type)
-        if not endpoints:
-            return False
-        body = json.dumps(payload(event_type, data, at), separators=(",", ":"), default=str)
+        the endpoint's (`message_id`) and is upserted, so a redelivered batch (or event) queues
+        nothing twice, and an interruption between two rows is finished by the redelivery."""
+        if not events:
+            return 0
+        accounts = sorted({event.account_id for event in events})
+        types = sorted({event.event_type for event in events})
+        endpoints = await self.reads.webhooks.subscribed(accounts, types)
+        bodies: dict[str, str] = {}
         queued = 0
-        for webhook in endpoints:
+        for event, webhook in fan_out_pairs(events, endpoints):
+            if event.event_id not in bodies:  # the body is the event's, the same for each endpoint
+                body = payload(event.event_type, event.data, event.at)
+                bodies[event.event_id] = json.dumps(body, separators=(",", ":"), default=str)
             queued += await self.reads.deliveries.enqueue(
-                delivery_id=message_id(event_id, webhook["_id"]),
+                delivery_id=message_id(event.event_id, webhook["_id"]),
                 webhook_id=webhook["_id"],
-                account_id=account_id,
-                event_type=event_type,
-                event_id=event_id,
-                body=body,
+                account_id=event.account_id,
+                event_type=event.event_type,
+                event_id=event.event_id,
+                body=bodies[event.event_id],
             )
         if queued:
             self.wake()
-        return queued > 0
+        return queued
 
     # --- the delivery loop ---
 
