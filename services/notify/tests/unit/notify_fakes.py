@@ -296,6 +296,11 @@ class InMemoryDeliveries:
         row.update(next_attempt_at=now + lease, last_attempt_at=now, attempts=row["attempts"] + 1)
         return dict(row)
 
+    async def next_due(self) -> datetime | None:
+        self.commands += 1
+        pending = [r["next_attempt_at"] for r in self.rows.values() if r["status"] == "pending"]
+        return min(pending, default=None)
+
     async def record(
         self, row: Row, *, status: str, attempt: dict[str, Any], next_attempt_at: datetime | None = None
     ) -> bool:

@@ -1,13 +1,14 @@
-"""The webhook fan-out of a batch of events (`Webhooks.fan_out_many`) and the consumer's one batch
-subscription, on in-memory repositories (`notify_fakes.py`).
+"""The webhook fan-out of a batch of events (`Webhooks.fan_out_many`), the consumer's one batch
+subscription, and the delivery loop's sleep, on in-memory repositories (`notify_fakes.py`).
 
 Issue 35: the fan-out read the owner's endpoints once per event, although almost no account has
 one; now a batch costs one read, whatever its size and accounts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from notify_fakes import World
@@ -238,3 +239,53 @@ def _version(account_id: str) -> dict[str, Any]:
         "key": "k",
         "upload_id": "up-1",
     }
+
+
+# --- the delivery loop ---
+
+
+async def test_an_idle_loop_sleeps_until_the_earliest_due_row_not_every_interval() -> None:
+    world = World.build()
+    webhooks = world.webhooks()
+    world.endpoints.add("wh-gone", "acc-ann", ["file.trashed"])
+    await webhooks.fan_out_many([trashed(1, "acc-ann")])
+    row = world.deliveries.rows[message_id("ev-1", "wh-gone")]
+    row["next_attempt_at"] = datetime.now(UTC) + timedelta(seconds=0.4)  # a retry, due soon
+    del world.endpoints.rows["wh-gone"]  # the attempt finds the endpoint deleted: recorded, no POST
+
+    loop = asyncio.create_task(webhooks.run(60.0))  # the interval alone would wait a minute
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if row["status"] != "pending":
+                break
+    finally:
+        loop.cancel()
+    assert row["status"] == "dead" and row["attempts"] == 1  # taken at its due time
+    assert world.deliveries.claims <= 4  # a claim, the wait, the claim that took it, one more
+
+
+async def test_a_wake_during_a_round_is_not_lost() -> None:
+    world = World.build()
+    webhooks = world.webhooks()
+    world.endpoints.add("wh-1", "acc-ann", ["file.trashed"])
+    claim_due = world.deliveries.claim_due
+
+    async def claim_then_fan_out(lease: timedelta) -> Any:
+        found = await claim_due(lease)
+        if world.deliveries.claims == 1:  # a fan-out commits just after the loop looked
+            await webhooks.fan_out_many([trashed(1, "acc-ann")])
+            del world.endpoints.rows["wh-1"]  # then deleted: the attempt records the row, no POST
+        return found
+
+    world.deliveries.claim_due = claim_then_fan_out  # type: ignore[method-assign]
+    loop = asyncio.create_task(webhooks.run(60.0))
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if world.deliveries.rows and next(iter(world.deliveries.rows.values()))["attempts"]:
+                break
+    finally:
+        loop.cancel()
+    [row] = world.deliveries.rows.values()
+    assert row["attempts"] == 1  # claimed at once, not after the minute

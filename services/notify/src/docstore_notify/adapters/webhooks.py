@@ -189,6 +189,17 @@ class DeliveryQueue:
             session=self.session,
         )
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (a claimed one: when its lease ends); None
+        when nothing is pending. What the delivery loop sleeps until while nothing is due."""
+        row = await self.collection.find_one(
+            {"status": PENDING, "next_attempt_at": {"$ne": None}},
+            {"next_attempt_at": 1},
+            sort=[("next_attempt_at", ASCENDING)],
+            session=self.session,
+        )
+        return row["next_attempt_at"] if row else None
+
     async def record(
         self,
         row: Row,

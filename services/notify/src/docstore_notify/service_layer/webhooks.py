@@ -12,7 +12,8 @@ A webhook is one more channel of notify, beside mail, and is built the same way:
 2. Once a row is queued the local delivery loop is woken; the loop (`run`, one per replica) claims
    due deliveries (a lease in MongoDB), POSTs them, and records the outcome while its claim holds:
    delivered; or failed, due again after the next wait of the retry schedule; or after the last
-   try a dead letter (`dead`, kept with its history for the owner to see).
+   try a dead letter (`dead`, kept with its history for the owner to see). While nothing is due
+   it sleeps until woken or until the earliest pending row is due, at most its interval.
 3. A process killed at any line leaves a pending row whose lease ends: any replica sends it
    again, under the same `webhook-id`. Delivery is at least once; receivers drop repeats by id.
 
@@ -72,6 +73,11 @@ deliveries_total = Counter(
 delivery_seconds = Histogram(
     "docstore_notify_webhook_delivery_seconds", "From the queued delivery to the receiver's 2xx, first try"
 )
+
+ERROR_PAUSE_SECONDS = 1.0
+"""The delivery loop's wait after a failure of its own (MongoDB unreachable), however long its interval."""
+MIN_PAUSE_SECONDS = 0.01
+"""Its shortest sleep: a row due now is claimed on the next round, and the loop never spins."""
 
 
 @dataclass(frozen=True)
@@ -307,22 +313,34 @@ class Webhooks:
         self._wake.set()
 
     async def run(self, interval: float) -> None:
-        """Deliver due rows until cancelled; sleep `interval` (or until woken) when none is due."""
+        """Deliver due rows until cancelled. While none is due, sleep until woken (a fan-out, replay
+        or test event of this process), until the earliest pending row is due (a retry; a claim
+        whose sender died, at the end of its lease), or `interval` at most (a row another replica
+        queued and died before sending). Each idle round is two reads, not one every second."""
         while True:
+            # Cleared before looking: a wake from here on is for a row written after this point,
+            # which the claims below may miss, so it ends the sleep at once.
+            self._wake.clear()
             try:
-                sent = await self.deliver_due()
+                if await self.deliver_due():
+                    continue
+                pause = await self._until_due(interval)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("webhook_loop_failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
+                pause = min(interval, ERROR_PAUSE_SECONDS)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(pause, MIN_PAUSE_SECONDS))
             except TimeoutError:
                 pass
+
+    async def _until_due(self, interval: float) -> float:
+        """Seconds until the earliest pending delivery is due, at most `interval`."""
+        due = await self.reads.deliveries.next_due()
+        if due is None:
+            return interval
+        return min(interval, (_utc(due) - datetime.now(UTC)).total_seconds())
 
     async def deliver_due(self) -> int:
         """Claim up to `concurrency` due deliveries and attempt them at once; returns how many."""
