@@ -63,8 +63,11 @@ class Settings(ServiceSettings):
     """The deadline of one delivery attempt, connect to the last byte read."""
     webhook_lease_seconds: float = 30.0
     """A claimed delivery not recorded after this is taken again by any replica (a sender died)."""
-    webhook_poll_seconds: float = 1.0
-    """How often the delivery loop looks for due retries when nothing woke it."""
+    webhook_poll_seconds: float = 10.0
+    """The longest the delivery loop sleeps while no delivery is due. It wakes at once for a
+    fan-out, replay or test of its own process, and when the earliest pending delivery is due (a
+    retry, a lease that ends); only a row queued by another replica that died before sending it
+    waits for this poll."""
     webhook_concurrency: int = 8
     """Deliveries one replica attempts at once."""
 

@@ -1,5 +1,6 @@
 """notify's webhooks against real MongoDB and a real loopback receiver (development mode: loopback
-targets allowed). The delivery loop is driven by the test, so it can be killed mid-batch."""
+targets allowed). The delivery loop is driven by the test, so it can be killed mid-batch; the
+last test runs the whole service, its batch consumer on real Kafka."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ import pytest
 import pytest_asyncio
 from standardwebhooks import Webhook
 
-from docstore_devplatform.testing import eventually
+from docstore_devplatform.testing import EventPublisher, eventually
 from docstore_devplatform.webhook_receiver import WebhookReceiver
-from docstore_events.envelope import decode
+from docstore_events import FileModified
+from docstore_events.base import Event
+from docstore_events.envelope import KafkaRecord, decode
+from docstore_events.files import FileTrashed, FileVersionRecorded
 from docstore_events.webhooks import WebhookDisabled
 from docstore_notify.adapters.repositories import ensure_indexes
 from docstore_notify.bootstrap import Services, bootstrap
 from docstore_notify.domain.webhooks import DeliveryNotFound, NotReplayable, WebhookNotFound, message_id
+from docstore_notify.main import create_app
 from docstore_notify.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -200,3 +205,94 @@ async def test_a_test_event_is_delivered_and_the_log_pages(services: Services) -
     rest = await services.webhooks.deliveries(owner, webhook_id, limit=2, cursor=first.next_cursor)
     assert len(rest.rows) == 1 and rest.next_cursor is None
     assert {r["_id"] for r in first.rows + rest.rows} == set(receiver.ids())
+
+
+async def test_the_consumer_fans_out_a_batch_of_several_accounts_and_a_redelivered_batch_queues_nothing_twice(
+    isolated: dict[str, str], publisher: EventPublisher
+) -> None:
+    """Through Kafka: document events of three accounts, published before notify starts so its
+    first poll reads them together (a batch, one read of the endpoints); two accounts have
+    endpoints, for some of the types. Each wanted delivery arrives once; the same records again
+    (Kafka redelivers, here after they were applied) queue nothing."""
+    settings = Settings(**isolated)
+    ann, bob, cy = account(), account(), account()
+    async with WebhookReceiver() as receiver:
+        setup = bootstrap(settings)
+        await ensure_indexes(setup.runtime.db)
+        try:
+            hooks = {
+                ann: await setup.webhooks.register(
+                    ann, url=receiver.url(), events=["file.version-recorded", "file.trashed"]
+                ),
+                bob: await setup.webhooks.register(bob, url=receiver.url(), events=["file.modified"]),
+            }
+        finally:
+            await setup.webhooks.client.aclose()
+            await setup.runtime.mongo.close()
+        records: list[KafkaRecord] = []
+        wanted: set[str] = set()
+
+        async def publish(event: Event, *, to: str | None = None) -> str:
+            """Publish `event`; with `to`, the delivery it should make to that account's endpoint."""
+            records.append(record := await publisher.send(event))
+            if to is None:
+                return ""
+            delivery = message_id(record.id, hooks[to].webhook["_id"])
+            wanted.add(delivery)
+            return delivery
+
+        for n in (1, 2):
+            await publish(version(ann, n), to=ann)
+            await publish(version(bob, n))  # bob asked for file.modified only
+            await publish(version(cy, n))  # cy has no endpoint
+        await publish(FileTrashed(account_id=cy, document_id="doc-1"))
+        await publish(FileTrashed(account_id=ann, document_id="doc-1"), to=ann)
+        await publish(modified(bob, 2), to=bob)
+        await publish(modified(ann, 2))  # ann did not ask for file.modified
+        await publish(modified(bob, 3), to=bob)
+        assert len(wanted) == 5
+
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            db = app.state.services.runtime.db
+            await receiver.wait_for(lambda got: wanted <= {r.headers["webhook-id"] for r in got})
+            first = set(wanted)
+            for record in list(records):  # redelivered, as Kafka may
+                await publisher.resend(record)
+            # Then one more event on each topic: once its delivery is in, the records before it
+            # on its topic (one partition) were applied.
+            later = {
+                await publish(version(ann, 9), to=ann),
+                await publish(FileTrashed(account_id=ann, document_id="doc-9"), to=ann),
+                await publish(modified(bob, 9), to=bob),
+            }
+            await receiver.wait_for(lambda got: later <= {r.headers["webhook-id"] for r in got})
+
+            async def settled() -> list[dict] | None:
+                rows = await db["webhook_deliveries"].find({"account_id": {"$in": [ann, bob, cy]}}).to_list(None)
+                return rows if all(row["status"] == "delivered" for row in rows) else None
+
+            rows = await eventually(settled, timeout=30)
+    assert wanted == first | later
+    assert sorted(row["_id"] for row in rows) == sorted(wanted)  # nothing for cy, nothing not asked for
+    assert all(row["attempts"] == 1 for row in rows)
+    assert Counter(receiver.ids()) == Counter(wanted)  # each once: the redelivery queued nothing
+
+
+def version(owner: str, n: int) -> FileVersionRecorded:
+    return FileVersionRecorded(
+        account_id=owner,
+        document_id=f"doc-{n}",
+        version=n,
+        upload_id=f"up-{n}",
+        bucket="bucket",
+        key=f"key-{n}",
+        filename=f"file-{n}.txt",
+        content_type="text/plain",
+        size=n,
+        sha256="0" * 64,
+    )
+
+
+def modified(owner: str, n: int) -> FileModified:
+    return FileModified(account_id=owner, document_id="doc-1", version=n, name="file-1.txt", size=n, actor_id=account())

@@ -2,7 +2,9 @@
 
 They keep the rules of their MongoDB counterparts that the use cases rely on: the lease of a
 claim (`attempts`, `next_attempt_at`), the statuses a row moves through, the latest follow by
-event time, preference defaults."""
+event time, preference defaults; for webhooks, the endpoints' query (`$in` on accounts and
+types, enabled only) and the delivery queue keyed by `webhook-id`, upserted. Each webhook fake
+counts the commands its MongoDB counterpart would send (`commands`)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from docstore_notify.domain.notices import DEFAULT_MODE
 from docstore_notify.domain.unsubscribe import UnsubscribeLinks
 from docstore_notify.service_layer.notifier import Notifier
 from docstore_notify.service_layer.subscriptions import Subscriptions
+from docstore_notify.service_layer.webhooks import Webhooks
 
 Row = dict[str, Any]
 
@@ -223,6 +226,92 @@ class InMemoryUnsubscribeTokens:
         return self.rows.get(token)
 
 
+class InMemoryWebhooks:
+    """The endpoints (`webhooks`), as many as a test adds; only what the fan-out and the loop read."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+        self.commands = 0
+
+    def add(self, webhook_id: str, account_id: str, events: list[str], *, enabled: bool = True) -> None:
+        self.rows[webhook_id] = {
+            "_id": webhook_id,
+            "account_id": account_id,
+            "events": events,
+            "enabled": enabled,
+            "url": "https://receiver.example/hook",
+        }
+
+    async def subscribed(self, account_ids: list[str], event_types: list[str]) -> list[Row]:
+        self.commands += 1
+        return [
+            {key: row[key] for key in ("_id", "account_id", "events", "enabled")}
+            for row in self.rows.values()
+            if row["account_id"] in account_ids and row["enabled"] and set(row["events"]) & set(event_types)
+        ]
+
+    async def by_id(self, webhook_id: str) -> Row | None:
+        self.commands += 1
+        return self.rows.get(webhook_id)
+
+
+class InMemoryDeliveries:
+    """The delivery queue (`webhook_deliveries`): one row per `webhook-id`, an upsert."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+        self.commands = 0
+        self.claims = 0
+
+    async def enqueue(
+        self, *, delivery_id: str, webhook_id: str, account_id: str, event_type: str, event_id: str, body: str
+    ) -> bool:
+        self.commands += 1
+        if delivery_id in self.rows:
+            return False
+        now = datetime.now(UTC)
+        self.rows[delivery_id] = {
+            "_id": delivery_id,
+            "webhook_id": webhook_id,
+            "account_id": account_id,
+            "event_type": event_type,
+            "event_id": event_id,
+            "body": body,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "history": [],
+        }
+        return True
+
+    async def claim_due(self, lease: timedelta) -> Row | None:
+        self.commands += 1
+        self.claims += 1
+        now = datetime.now(UTC)
+        due = [r for r in self.rows.values() if r["status"] == "pending" and r["next_attempt_at"] <= now]
+        if not due:
+            return None
+        row = min(due, key=lambda r: r["next_attempt_at"])
+        row.update(next_attempt_at=now + lease, last_attempt_at=now, attempts=row["attempts"] + 1)
+        return dict(row)
+
+    async def next_due(self) -> datetime | None:
+        self.commands += 1
+        pending = [r["next_attempt_at"] for r in self.rows.values() if r["status"] == "pending"]
+        return min(pending, default=None)
+
+    async def record(
+        self, row: Row, *, status: str, attempt: dict[str, Any], next_attempt_at: datetime | None = None
+    ) -> bool:
+        self.commands += 1
+        current = self.rows[row["_id"]]
+        if current["status"] != "pending" or current["attempts"] != row["attempts"]:
+            return False
+        current.update(status=status, next_attempt_at=next_attempt_at, last_error=attempt.get("error"))
+        return True
+
+
 @dataclass
 class FakeMailer:
     """Records what it sent; `refuse` makes it raise (`MailRejected` or another exception) once per call."""
@@ -240,6 +329,10 @@ class FakeMailer:
         return [mail for mail in self.sent if mail.to == address]
 
 
+async def _no_resolver(host: str, port: int) -> list[str]:
+    raise AssertionError(f"the use case under test resolves no host ({host})")
+
+
 @dataclass
 class World:
     """The use cases over in-memory state, and that state, for one test."""
@@ -253,6 +346,29 @@ class World:
     def rows(self) -> dict[str, Row]:
         return self.repos.notifications.rows
 
+    @property
+    def endpoints(self) -> InMemoryWebhooks:
+        return cast(InMemoryWebhooks, self.repos.webhooks)
+
+    @property
+    def deliveries(self) -> InMemoryDeliveries:
+        return cast(InMemoryDeliveries, self.repos.deliveries)
+
+    def webhooks(self, *, schedule: tuple[float, ...] = (5.0,)) -> Webhooks:
+        """The webhook use cases over these repositories; nothing is POSTed (no client)."""
+        return Webhooks(
+            self.uow,
+            self.repos,
+            cast(Any, None),
+            cast(Any, None),
+            self.notifier,
+            allow_private=False,
+            schedule=schedule,
+            lease=timedelta(seconds=30),
+            disable_after=15,
+            resolve=_no_resolver,
+        )
+
     @classmethod
     def build(cls, *, coalesce_window: timedelta = timedelta(seconds=60), max_attempts: int = 3) -> World:
         repos = Repositories(
@@ -261,8 +377,8 @@ class World:
             preferences=InMemoryPreferences(),
             follows=InMemoryFollows(),
             unsubscribe_tokens=InMemoryUnsubscribeTokens(),
-            webhooks=cast(Any, None),  # the webhook use cases are tested against MongoDB
-            deliveries=cast(Any, None),
+            webhooks=cast(Any, InMemoryWebhooks()),  # the fan-out and the loop; the rest against MongoDB
+            deliveries=cast(Any, InMemoryDeliveries()),
         )
         uow = FakeUnitOfWork(repos)
         mailer = FakeMailer()

@@ -42,7 +42,7 @@ async def test_share_created_mails_the_grantee() -> None:
             told.append((event_id, notice))
             return True
 
-    handle = handlers(Notifier(), None)[ShareCreated]  # type: ignore[arg-type]
+    handle = handlers(Notifier())[ShareCreated]  # type: ignore[arg-type]
     assert await handle(SimpleNamespace(id="e1", data=SHARED, time=None))  # type: ignore[arg-type]
     assert [(event_id, notice.account_id, notice.kind) for event_id, notice in told] == [
         ("e1", "acc-bob", SHARE_RECEIVED)

@@ -13,6 +13,7 @@ that another sender, on any replica, takes again once the lease ends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,10 +78,16 @@ class WebhookRepository:
     async def by_id(self, webhook_id: str) -> Row | None:
         return await self.collection.find_one({"_id": webhook_id}, session=self.session)
 
-    async def subscribed(self, account_id: str, event_type: str) -> list[Row]:
-        """The account's enabled endpoints that asked for `event_type`."""
+    async def subscribed(self, account_ids: Sequence[str], event_types: Sequence[str]) -> list[Row]:
+        """The enabled endpoints of any of `account_ids` that asked for any of `event_types`, in one
+        query (the fan-out of a batch of events; which event goes where is `fan_out_pairs`'s).
+        Only `_id`, `account_id`, `events` and `enabled`: never the secret."""
+        if not account_ids or not event_types:
+            return []
         found = self.collection.find(
-            {"account_id": account_id, "enabled": True, "events": event_type}, session=self.session
+            {"account_id": {"$in": list(account_ids)}, "enabled": True, "events": {"$in": list(event_types)}},
+            {"account_id": 1, "events": 1, "enabled": 1},
+            session=self.session,
         )
         return [row async for row in found]
 
@@ -181,6 +188,17 @@ class DeliveryQueue:
             return_document=ReturnDocument.AFTER,
             session=self.session,
         )
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (a claimed one: when its lease ends); None
+        when nothing is pending. What the delivery loop sleeps until while nothing is due."""
+        row = await self.collection.find_one(
+            {"status": PENDING, "next_attempt_at": {"$ne": None}},
+            {"next_attempt_at": 1},
+            sort=[("next_attempt_at", ASCENDING)],
+            session=self.session,
+        )
+        return row["next_attempt_at"] if row else None
 
     async def record(
         self,

@@ -3,6 +3,7 @@
 - Which events an endpoint may subscribe to, and what a delivery's body holds (`payload`):
   the Standard Webhooks shape `{"type", "timestamp", "data"}`, with only the fields an owner may
   see (never where the bytes are stored).
+- Which endpoints get a delivery of which events (`fan_out_pairs`), for a whole batch at once.
 - The delivery's `webhook-id` (`message_id`): derived from the event id and the endpoint, so a
   redelivered event, a retry and a second replica all send the same id and receivers drop repeats.
 - Signing (`Signer`): the `standardwebhooks` package's `Webhook.sign` (v1, HMAC-SHA256 over
@@ -134,6 +135,35 @@ def payload(event_type: str, data: dict[str, Any], at: datetime) -> dict[str, An
     fields = EVENT_TYPES.get(event_type, ())
     kept = {"account_id": data["account_id"]} | {k: data[k] for k in fields if k in data}
     return {"type": event_type, "timestamp": at.astimezone(UTC).isoformat(), "data": kept}
+
+
+@dataclass(frozen=True)
+class DocumentEvent:
+    """One event on an account's documents, as the fan-out reads it: its id (the idempotency key),
+    type, data (JSON-ready; `account_id` is the owner of the document, whoever acted) and time."""
+
+    event_id: str
+    event_type: str
+    data: dict[str, Any]
+    at: datetime
+
+    @property
+    def account_id(self) -> str:
+        return str(self.data["account_id"])
+
+
+def fan_out_pairs(
+    events: Sequence[DocumentEvent], endpoints: Sequence[dict[str, Any]]
+) -> list[tuple[DocumentEvent, dict[str, Any]]]:
+    """Each (event, endpoint) that gets a delivery, in the events' order: the endpoint is enabled,
+    belongs to the event's account and asked for the event's type. `endpoints` may hold any
+    account's rows (one read for a whole batch of events); the rest are left out here."""
+    wanted: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for endpoint in endpoints:
+        if endpoint.get("enabled"):
+            for event_type in dict.fromkeys(endpoint.get("events", ())):
+                wanted.setdefault((endpoint["account_id"], event_type), []).append(endpoint)
+    return [(event, endpoint) for event in events for endpoint in wanted.get((event.account_id, event.event_type), ())]
 
 
 def message_id(event_id: str, webhook_id: str) -> str:

@@ -2,15 +2,18 @@
 
 A webhook is one more channel of notify, beside mail, and is built the same way:
 
-1. The consumer's use case (`fan_out`) reads the owner's enabled endpoints subscribed to the
-   event type and queues one delivery for each, keyed by its `webhook-id`
-   (`domain.webhooks.message_id`: the event's and the endpoint's) with the signed body fixed once.
-   The key is the idempotency record: a redelivered event upserts the same rows, so no
-   processed-event record is written, and an account without endpoints costs one read.
+1. The consumer's use case (`fan_out_many`, for a batch of events) reads the enabled endpoints of
+   all the batch's accounts subscribed to any of its event types in one query, matches them to
+   the events (`domain.webhooks.fan_out_pairs`) and queues one delivery for each pair, keyed by
+   its `webhook-id` (`domain.webhooks.message_id`: the event's and the endpoint's) with the body
+   fixed once. The key is the idempotency record: a redelivered event upserts the same rows, so
+   no processed-event record is written, and a batch whose accounts have no endpoint costs one
+   read in all (issue 35; it was one read per event).
 2. Once a row is queued the local delivery loop is woken; the loop (`run`, one per replica) claims
    due deliveries (a lease in MongoDB), POSTs them, and records the outcome while its claim holds:
    delivered; or failed, due again after the next wait of the retry schedule; or after the last
-   try a dead letter (`dead`, kept with its history for the owner to see).
+   try a dead letter (`dead`, kept with its history for the owner to see). While nothing is due
+   it sleeps until woken or until the earliest pending row is due, at most its interval.
 3. A process killed at any line leaves a pending row whose lease ends: any replica sends it
    again, under the same `webhook-id`. Delivery is at least once; receivers drop repeats by id.
 
@@ -45,12 +48,14 @@ from docstore_notify.domain.webhooks import (
     REPLAYABLE,
     TEST_EVENT,
     DeliveryNotFound,
+    DocumentEvent,
     InvalidWebhook,
     NotReplayable,
     RefusedTarget,
     WebhookNotFound,
     checked_events,
     checked_url,
+    fan_out_pairs,
     message_id,
     new_secret,
     next_delay,
@@ -68,6 +73,11 @@ deliveries_total = Counter(
 delivery_seconds = Histogram(
     "docstore_notify_webhook_delivery_seconds", "From the queued delivery to the receiver's 2xx, first try"
 )
+
+ERROR_PAUSE_SECONDS = 1.0
+"""The delivery loop's wait after a failure of its own (MongoDB unreachable), however long its interval."""
+MIN_PAUSE_SECONDS = 0.01
+"""Its shortest sleep: a row due now is claimed on the next round, and the loop never spins."""
 
 
 @dataclass(frozen=True)
@@ -260,32 +270,42 @@ class Webhooks:
     # --- events (the consumer) ---
 
     async def fan_out(self, event_id: str, event_type: str, data: dict[str, Any], at: datetime) -> bool:
-        """Queue a delivery of the event to each of its account's endpoints that asked for it;
-        True when a delivery was queued now. The account is the event's `account_id`: the owner
-        of the document, whoever acted.
+        """`fan_out_many` of one event; True when a delivery was queued now."""
+        return await self.fan_out_many([DocumentEvent(event_id, event_type, data, at)]) > 0
 
+    async def fan_out_many(self, events: Sequence[DocumentEvent]) -> int:
+        """Queue a delivery of each event to each of its account's endpoints that asked for it;
+        returns how many were queued now. An event's account is its `account_id`: the owner of
+        the document, whoever acted.
+
+        One read for the whole batch: the enabled endpoints of all its accounts subscribed to any
+        of its types (`$in`), matched to the events here (`fan_out_pairs`). Most accounts have no
+        endpoint: a batch of their events costs that one read and no write (issue 35).
         No processed-event record and no transaction: each delivery row's id is the event's and
-        the endpoint's (`message_id`) and is upserted, so a redelivered event queues nothing twice,
-        and an interruption between two endpoints is finished by the redelivery. Most accounts
-        have no endpoint: for them an event costs one read and no write (issue 35)."""
-        account_id = data["account_id"]
-        endpoints = await self.reads.webhooks.subscribed(account_id, event_type)
-        if not endpoints:
-            return False
-        body = json.dumps(payload(event_type, data, at), separators=(",", ":"), default=str)
+        the endpoint's (`message_id`) and is upserted, so a redelivered batch (or event) queues
+        nothing twice, and an interruption between two rows is finished by the redelivery."""
+        if not events:
+            return 0
+        accounts = sorted({event.account_id for event in events})
+        types = sorted({event.event_type for event in events})
+        endpoints = await self.reads.webhooks.subscribed(accounts, types)
+        bodies: dict[str, str] = {}
         queued = 0
-        for webhook in endpoints:
+        for event, webhook in fan_out_pairs(events, endpoints):
+            if event.event_id not in bodies:  # the body is the event's, the same for each endpoint
+                body = payload(event.event_type, event.data, event.at)
+                bodies[event.event_id] = json.dumps(body, separators=(",", ":"), default=str)
             queued += await self.reads.deliveries.enqueue(
-                delivery_id=message_id(event_id, webhook["_id"]),
+                delivery_id=message_id(event.event_id, webhook["_id"]),
                 webhook_id=webhook["_id"],
-                account_id=account_id,
-                event_type=event_type,
-                event_id=event_id,
-                body=body,
+                account_id=event.account_id,
+                event_type=event.event_type,
+                event_id=event.event_id,
+                body=bodies[event.event_id],
             )
         if queued:
             self.wake()
-        return queued > 0
+        return queued
 
     # --- the delivery loop ---
 
@@ -293,22 +313,34 @@ class Webhooks:
         self._wake.set()
 
     async def run(self, interval: float) -> None:
-        """Deliver due rows until cancelled; sleep `interval` (or until woken) when none is due."""
+        """Deliver due rows until cancelled. While none is due, sleep until woken (a fan-out, replay
+        or test event of this process), until the earliest pending row is due (a retry; a claim
+        whose sender died, at the end of its lease), or `interval` at most (a row another replica
+        queued and died before sending). Each idle round is two reads, not one every second."""
         while True:
+            # Cleared before looking: a wake from here on is for a row written after this point,
+            # which the claims below may miss, so it ends the sleep at once.
+            self._wake.clear()
             try:
-                sent = await self.deliver_due()
+                if await self.deliver_due():
+                    continue
+                pause = await self._until_due(interval)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("webhook_loop_failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
+                pause = min(interval, ERROR_PAUSE_SECONDS)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(pause, MIN_PAUSE_SECONDS))
             except TimeoutError:
                 pass
+
+    async def _until_due(self, interval: float) -> float:
+        """Seconds until the earliest pending delivery is due, at most `interval`."""
+        due = await self.reads.deliveries.next_due()
+        if due is None:
+            return interval
+        return min(interval, (_utc(due) - datetime.now(UTC)).total_seconds())
 
     async def deliver_due(self) -> int:
         """Claim up to `concurrency` due deliveries and attempt them at once; returns how many."""
