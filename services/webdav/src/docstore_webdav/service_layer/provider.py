@@ -527,9 +527,9 @@ class Folder(_Mixin, DAVCollection):  # type: ignore[misc]
         """Copies everything below this folder into `dest_parts`, a folder just made (so nothing
         is overwritten): the folders top down, then the documents through upload's batch grant,
         100 at a time, each made from the bytes the account already stores (dedupe: no byte
-        passes through here), then waits until metadata shows them (read your writes). One
-        document at a time, a folder of N documents took N grants and N waits in a row (about
-        0.6 s each): a few hundred outlasted a client's timeout.
+        passes through here), then waits until metadata lists them (read your writes). One
+        document at a time, a folder of N documents took N grants and N waits in a row
+        (bench/webdav.py: 100 documents 169.7 s, in batches 17.4 s).
 
         Returns, per member's path, None (copied) or the error its own call reports. A member not
         in it (a document too large for a batch item, or below a folder that failed) is copied
