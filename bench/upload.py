@@ -81,6 +81,10 @@ def _descendant_cpu() -> dict[str, float]:
         name = next((w.split(".")[0] for w in words if w.startswith("docstore_")), None)
         if pid == os.getpid():
             name = "bench client"
+        if name is None and any("secantus" in w.lower() for w in words):
+            name = "secantusdb"
+        elif name is None and any("multiprocessing" in w for w in words):
+            name = "process-pool workers"  # spawned children (the indexer's extract and render pools)
         name = name or (Path(words[0]).name if words else "?")
         used[name] = used.get(name, 0.0) + seconds
     return used
@@ -383,12 +387,15 @@ def main() -> None:
                     # Every consumer has caught up once the last completion's effects are in: the
                     # batches wait for "completed", so only the events' consumers may still be
                     # writing. Counting then covers the whole cost of each file.
+                    settling = time.monotonic()
                     counts_after = await settled(endpoints, topics)
                     cpu_settled = _descendant_cpu()
+                    figures["settled_after_s"] = round(time.monotonic() - settling, 1)
                     sent = counts_after - counts_before
                     print(f"  raw small:  {cpu_report(cpu, cpu_raw, args.small)}", file=sys.stderr)
                     print(f"  ours small: {cpu_report(cpu_raw, cpu_ours, args.small)}", file=sys.stderr)
                     print(f"  ours small: {sent.line(args.small)}", file=sys.stderr)
+                    print(f"  ours, until settled: {cpu_report(cpu_raw, cpu_settled, args.small)}", file=sys.stderr)
                     figures.update(sent.per(args.small))
                     figures.update(await reads(api, auth, endpoints, topics, args.reads))
                     await stop_tails()

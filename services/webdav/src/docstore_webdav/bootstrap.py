@@ -16,6 +16,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from docstore_kit.auth import InternalAuth
 from docstore_kit.http_transport import sync_client
 from docstore_webdav.adapters.backend import Backend
+from docstore_webdav.adapters.errors import QuietErrors
 from docstore_webdav.adapters.stores import (
     FileFacts,
     LockStorageMongo,
@@ -88,7 +89,7 @@ def bootstrap(settings: Settings) -> Services:
         "provider_mapping": {"/": provider},
         "lock_storage": LockStorageMongo(db, max_seconds=settings.lock_max_seconds),
         "property_manager": PropertyStoreMongo(db),
-        "middleware_stack": [ErrorPrinter, RequestResolver],
+        "middleware_stack": [ErrorPrinter, QuietErrors, RequestResolver],
         "http_authenticator": {"domain_controller": None, "accept_basic": False, "accept_digest": False},
         "simple_dc": {"user_mapping": {"*": True}},
         "dir_browser": {"enable": False},
