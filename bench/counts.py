@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
@@ -196,11 +198,26 @@ def record_tail(bootstrap: str, topics: Iterable[str]) -> RecordTail:
     return _tails[key]
 
 
+_admins: dict[str, AIOKafkaAdminClient] = {}
+
+
+async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
+    """The process's one admin client of the broker at `bootstrap`."""
+    if bootstrap not in _admins:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        _admins[bootstrap] = admin
+    return _admins[bootstrap]
+
+
 async def stop_tails() -> None:
-    """Stop every `RecordTail`'s consumer (at the end of a bench)."""
+    """Stop every `RecordTail`'s consumer and the admin clients (at the end of a bench)."""
     for tail in _tails.values():
         await tail.stop()
     _tails.clear()
+    for admin in _admins.values():
+        await admin.close()
+    _admins.clear()
 
 
 async def broker_records(bootstrap: str, topics: Iterable[str]) -> dict[str, float]:
@@ -217,30 +234,49 @@ async def snapshot(endpoints: Any, topics: Iterable[str]) -> Counts:
     )
 
 
-GROUPS = ("gateway", "metadata", "accounts-audit", "upload", "quota", "indexer", "notify")
+GROUPS = (
+    "gateway",
+    "metadata",
+    "accounts",
+    "accounts-audit",
+    "upload",
+    "quota",
+    "indexer",
+    "notify",
+    "analytics",
+    "links",
+)
 """The services' consumer groups (a region's topic prefix goes before each)."""
 
 
-async def lagging(bootstrap: str, topics: Iterable[str], groups: Iterable[str] = GROUPS) -> int:
+async def lagging(
+    bootstrap: str, topics: Iterable[str], groups: Iterable[str] = GROUPS, by_group: dict[str, int] | None = None
+) -> int:
     """Records the consumer groups have not yet committed past, against each partition's true end
     (`RecordTail`: read, not asked). A group counts as reading a topic once it has committed on
-    any of its partitions; its other partitions of that topic count from 0."""
+    any of its partitions; its other partitions of that topic count from 0. `by_group` gets each
+    lagging group's count."""
     tail = record_tail(bootstrap, topics)
     await tail.catch_up()
     ends = dict(tail.ends)
     behind = 0
+    admin = await _admin(bootstrap)
     for group in groups:
-        # OffsetFetch needs a group id but no membership: this consumer never joins or subscribes.
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-        await reader.start()
-        try:
-            committed = {partition: await reader.committed(partition) for partition in ends}
-        finally:
-            await reader.stop()
+        # One OffsetFetch per group for every partition (a consumer's `committed` asks one
+        # partition a request: on the durable log, each is reads of the broker's store, which
+        # counted in the figures while this waited).
+        offsets = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+        committed = {
+            partition: (found.offset if (found := offsets.get(partition)) and found.offset >= 0 else None)
+            for partition in ends
+        }
         read_topics = {partition.topic for partition, offset in committed.items() if offset is not None}
         for partition, end in ends.items():
             if partition.topic in read_topics:
-                behind += max(0, end - (committed[partition] or 0))
+                lag = max(0, end - (committed[partition] or 0))
+                behind += lag
+                if lag and by_group is not None:
+                    by_group[f"{group} {partition.topic}"] = by_group.get(f"{group} {partition.topic}", 0) + lag
     return behind
 
 
@@ -303,12 +339,21 @@ async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, ti
     # S3's notifications too (upload reads them): not DocStore's records, but work it does.
     s3_events = getattr(endpoints, "s3_events_topic", "")
     lag_topics = topics + ([s3_events] if s3_events else [])
+    started = time.monotonic()
     last, quiet = await broker_records(endpoints.kafka_bootstrap, topics), 0
+    last_record = last_lag = started
+    last_laggards: dict[str, int] = {}
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
         now = await broker_records(endpoints.kafka_bootstrap, topics)
         moved, last = now != last, now
-        quiet = quiet + 1 if not moved and not await lagging(endpoints.kafka_bootstrap, lag_topics) else 0
+        if moved:
+            last_record = time.monotonic()
+        laggards: dict[str, int] = {}
+        behind = 0 if moved else await lagging(endpoints.kafka_bootstrap, lag_topics, by_group=laggards)
+        if behind:
+            last_lag, last_laggards = time.monotonic(), laggards
+        quiet = quiet + 1 if not moved and not behind else 0
         if quiet >= quiet_s:
             pending, sent, listed = await pending_work(endpoints.mongo_url)
             listings += listed
@@ -319,4 +364,9 @@ async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, ti
             quiet = 0
     else:
         print(f"  (counts: not settled after {timeout_s:.0f} s)")
+    print(
+        f"  (settled after {time.monotonic() - started:.1f} s: the broker's last new record at "
+        f"{last_record - started:.1f} s, the last lag seen at {last_lag - started:.1f} s: {last_laggards})",
+        file=sys.stderr,
+    )
     return _less(await snapshot(endpoints, topics), "command", ours, listings)
