@@ -276,7 +276,8 @@ async def lagging(
                 lag = max(0, end - (committed[partition] or 0))
                 behind += lag
                 if lag and by_group is not None:
-                    by_group[f"{group} {partition.topic}"] = by_group.get(f"{group} {partition.topic}", 0) + lag
+                    key = f"{group} {partition.topic}"
+                    by_group[key] = by_group.get(key, 0) + lag
     return behind
 
 

@@ -53,7 +53,5 @@ class QuietErrors(BaseMiddleware):
             close = getattr(answer, "close", None)
             if close is not None:
                 close()
-        except GeneratorExit:
-            raise
         except Exception as error:  # noqa: BLE001  (every escaped error is answered, never as a page naming it)
             raise quiet(error, path) from None
