@@ -16,6 +16,11 @@ Batches form on their own: while one is being applied the consumer keeps fetchin
 load the next poll returns many records, and a lone event is handed over as soon as it
 arrives (a batch of one). Nothing waits to fill a batch.
 
+`EventRuntime.subscribe_raw_batch(topic, handler)` does the same for a topic that another
+system writes (no CloudEvents): `handler` gets lists of `consumer.RawMessage`, in partition
+order, with the same commits, splitting, retries and dead letters. A raw message is named by
+`topic:partition:offset` in logs and spans, where an event has its id.
+
 Why not FastStream's batch subscriber (0.7.8): after a poll that finds nothing it sleeps for
 `batch_timeout_ms` before it polls again, so the first event after a quiet spell waits up to
 that long; and a failed batch is rewound whole, with no way to find the one bad event.
@@ -37,7 +42,7 @@ from opentelemetry.context import Context
 from docstore_events.base import Event
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_messaging import metrics
-from docstore_messaging.consumer import GroupMembership, RetryPolicy, dead_letter_record
+from docstore_messaging.consumer import GroupMembership, RawMessage, RetryPolicy, dead_letter_record
 from docstore_messaging.faults import crashpoint
 from docstore_messaging.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_messaging.outages import is_outage
@@ -49,6 +54,11 @@ log = structlog.get_logger(__name__)
 BatchHandler = Callable[[list[Envelope[Any]]], Awaitable[Any]]
 """Applies a list of events (any of the classes it subscribed to), all or nothing."""
 
+RawBatchHandler = Callable[[list[RawMessage]], Awaitable[Any]]
+"""Applies a list of one raw topic's messages, all or nothing (or idempotently, message by message)."""
+
+AnyBatchHandler = BatchHandler | RawBatchHandler
+
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 """Sends (value, topic, key, headers), waiting for the broker's acknowledgement."""
 
@@ -57,11 +67,23 @@ Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 class _Delivery:
     record: ConsumerRecord[bytes, bytes]
     headers: dict[str, str]
-    envelope: Envelope[Any]
+    item: Envelope[Any] | RawMessage
+
+    @property
+    def id(self) -> str:
+        """The event's id; a raw message's place in its topic."""
+        if isinstance(self.item, Envelope):
+            return self.item.id
+        return f"{self.record.topic}:{self.record.partition}:{self.record.offset}"
+
+    @property
+    def type(self) -> str:
+        """The event's type; a raw message's topic (it has no type of ours)."""
+        return str(self.item.data.type) if isinstance(self.item, Envelope) else self.record.topic
 
 
 class BatchConsumer:
-    """One Kafka group member that reads `handlers`' topics and applies them in batches."""
+    """One Kafka group member that reads `handlers`' and `raw_handlers`' topics and applies them in batches."""
 
     def __init__(
         self,
@@ -77,12 +99,17 @@ class BatchConsumer:
         max_records: int = 250,
         security: KafkaSecurity = PLAINTEXT,
         membership: GroupMembership = GroupMembership(),
+        raw_handlers: Mapping[str, RawBatchHandler] | None = None,
     ) -> None:
-        if not handlers:
+        if not handlers and not raw_handlers:
             raise ValueError("nothing to subscribe to")
         self.consumer_name = consumer
         self.topic_prefix = topic_prefix
         self.by_topic = {event_class.topic(topic_prefix): handler for event_class, handler in handlers.items()}
+        # Whole topic names, no prefix: the other system names them.
+        self.raw_by_topic = dict(raw_handlers or {})
+        if set(self.by_topic) & set(self.raw_by_topic):
+            raise ValueError(f"topics both raw and CloudEvents: {sorted(set(self.by_topic) & set(self.raw_by_topic))}")
         self.publish = publish
         self.retry = retry
         self.max_records = max_records
@@ -107,7 +134,7 @@ class BatchConsumer:
         are assigned, at their committed offsets.
         """
         await self.kafka.start()
-        self.kafka.subscribe(list(self.by_topic))
+        self.kafka.subscribe([*self.by_topic, *self.raw_by_topic])
         self._task = asyncio.create_task(self.run(), name=f"{self.consumer_name}-batch-consumer")
 
     async def stop(self) -> None:
@@ -139,16 +166,17 @@ class BatchConsumer:
 
     async def process(self, polled: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
         """Apply one poll's records (grouped by handler, in partition order), then commit them."""
-        groups: dict[BatchHandler, list[_Delivery]] = {}
+        groups: dict[AnyBatchHandler, list[_Delivery]] = {}
         seen: set[str] = set()
         for records in polled.values():
             for record in records:
                 delivery = await self._decode(record)
                 # An event twice in one poll (a relay that died between publish and mark sends
                 # it again) reaches the handler once: `run_once_each` only dedupes across batches.
-                if delivery is not None and delivery.envelope.id not in seen:
-                    seen.add(delivery.envelope.id)
-                    groups.setdefault(self.by_topic[record.topic], []).append(delivery)
+                if delivery is not None and delivery.id not in seen:
+                    seen.add(delivery.id)
+                    handler = self.raw_by_topic.get(record.topic) or self.by_topic[record.topic]
+                    groups.setdefault(handler, []).append(delivery)
         for handler, deliveries in groups.items():
             await self._apply(handler, deliveries)
         crashpoint("consumer.after_effect")
@@ -156,6 +184,8 @@ class BatchConsumer:
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> _Delivery | None:
         headers = headers_to_dict(record.headers)
+        if record.topic in self.raw_by_topic:
+            return _Delivery(record, headers, RawMessage(record.topic, record.key, record.value, headers))
         try:
             envelope = decode(headers, record.value)
             if envelope.data.topic(self.topic_prefix) != record.topic:
@@ -165,11 +195,11 @@ class BatchConsumer:
             return None
         return _Delivery(record, headers, envelope)
 
-    async def _apply(self, handler: BatchHandler, batch: list[_Delivery]) -> None:
+    async def _apply(self, handler: AnyBatchHandler, batch: list[_Delivery]) -> None:
         """Apply `batch` in one go; on failure, each half on its own, down to single events.
         An outage (`outages.is_outage`) is no fault of the events: the whole batch is tried
         again, with backoff, until the server is back (the consumer pauses there)."""
-        event_type = metrics.batch_event_type([delivery.envelope.data.type for delivery in batch])
+        event_type = metrics.batch_event_type([delivery.type for delivery in batch])
         outages = 0
         while True:
             try:
@@ -191,7 +221,7 @@ class BatchConsumer:
                 metrics.handled(self.consumer_name, delivery.record.topic)
             return
 
-    async def _apply_in_parts(self, handler: BatchHandler, batch: list[_Delivery], error: Exception) -> None:
+    async def _apply_in_parts(self, handler: AnyBatchHandler, batch: list[_Delivery], error: Exception) -> None:
         """A batch that failed for one of its events: each half on its own, down to single events."""
         if len(batch) == 1:
             await self._retry_single(handler, batch[0], error)
@@ -201,9 +231,9 @@ class BatchConsumer:
         await self._apply(handler, batch[:middle])
         await self._apply(handler, batch[middle:])
 
-    async def _retry_single(self, handler: BatchHandler, delivery: _Delivery, error: Exception) -> None:
+    async def _retry_single(self, handler: AnyBatchHandler, delivery: _Delivery, error: Exception) -> None:
         """The retry policy for one event that failed once already; then the dead letters."""
-        bound = log.bind(topic=delivery.record.topic, consumer=self.consumer_name, event_id=delivery.envelope.id)
+        bound = log.bind(topic=delivery.record.topic, consumer=self.consumer_name, event_id=delivery.id)
         attempt = 1
         while not self.retry.gives_up(attempt, error):  # an outage never gives up
             bound.warning("event_handler_failed", attempt=attempt, outage=is_outage(error), error=repr(error))
@@ -221,7 +251,7 @@ class BatchConsumer:
         record = delivery.record
         await self.publish(*dead_letter_record(record, delivery.headers, error, attempt, consumer=self.consumer_name))
 
-    async def _call(self, handler: BatchHandler, batch: list[_Delivery]) -> None:
+    async def _call(self, handler: AnyBatchHandler, batch: list[_Delivery]) -> None:
         # One span for the batch: a lone event's span continues its trace; a batch's span
         # links to the trace of every event in it, and holds one span per event that continues
         # that event's trace (`tracing.handling` makes it current where the handler emits).
@@ -232,6 +262,8 @@ class BatchConsumer:
             if (span_context := trace.get_current_span(context).get_span_context()).is_valid
         ]
         topics = sorted({delivery.record.topic for delivery in batch})
+        # Envelopes or raw messages: one topic's handler gets one kind (`process` groups by topic).
+        items: list[Any] = [delivery.item for delivery in batch]
         with tracer.start_as_current_span(
             f"{','.join(topics)} process",
             context=contexts[0] if len(batch) == 1 else None,
@@ -245,7 +277,7 @@ class BatchConsumer:
             },
         ) as batch_span:
             if len(batch) == 1:
-                await handler([delivery.envelope for delivery in batch])
+                await handler(items)
                 return
             with contextlib.ExitStack() as spans:
                 per_event: dict[str, Context] = {}
@@ -259,10 +291,10 @@ class BatchConsumer:
                             "messaging.system": "kafka",
                             "messaging.destination.name": delivery.record.topic,
                             "messaging.consumer.group.name": self.consumer_name,
-                            "cloudevents.event_id": delivery.envelope.id,
+                            "cloudevents.event_id": delivery.id,
                         },
                     )
                     spans.callback(span.end)
-                    per_event[delivery.envelope.id] = trace.set_span_in_context(span, context)
+                    per_event[delivery.id] = trace.set_span_in_context(span, context)
                 with event_contexts(per_event):
-                    await handler([delivery.envelope for delivery in batch])
+                    await handler(items)

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from docstore_events.base import Event
 from docstore_events.envelope import KafkaRecord
-from docstore_messaging.batches import BatchConsumer, BatchHandler
+from docstore_messaging.batches import BatchConsumer, BatchHandler, RawBatchHandler
 from docstore_messaging.consumer import GroupMembership, Handler, RawHandler, RetryPolicy, subscribe
 from docstore_messaging.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_messaging.kafka_security import PLAINTEXT, KafkaSecurity
@@ -82,6 +82,7 @@ class EventRuntime:
         self._handlers: dict[type[Event], Handler[Any]] = {}
         self._raw_handlers: dict[str, RawHandler] = {}
         self._batch_handlers: dict[type[Event], BatchHandler] = {}
+        self._raw_batch_handlers: dict[str, RawBatchHandler] = {}
         self.batch_max_records = batch_max_records
         self._batch_consumer: BatchConsumer | None = None
         self._started = False
@@ -143,9 +144,21 @@ class EventRuntime:
         if self._started:
             # The one Kafka subscriber is built in `start`; a later handler would never be called.
             raise RuntimeError(f"subscribe_raw({topic!r}) after start()")
-        if topic in self._raw_handlers:
+        if topic in self._raw_handlers or topic in self._raw_batch_handlers:
             raise ValueError(f"raw topic {topic} already has a handler")
         self._raw_handlers[topic] = handler
+
+    def subscribe_raw_batch(self, topic: str, handler: RawBatchHandler) -> None:
+        """Deliver the messages of `topic`, which another system writes, to `handler` in batches
+        of `consumer.RawMessage` (before `start`): the batch consumer of `subscribe_batch`, so one
+        offset commit per poll instead of one per message, and the same retries and dead letters.
+        `topic` is the whole name, as in `subscribe_raw`.
+        """
+        if self._started:
+            raise RuntimeError(f"subscribe_raw_batch({topic!r}) after start()")
+        if topic in self._raw_handlers or topic in self._raw_batch_handlers:
+            raise ValueError(f"raw topic {topic} already has a handler")
+        self._raw_batch_handlers[topic] = handler
 
     def unit_of_work(self, repositories: Callable[[AsyncClientSession | None], R]) -> MongoUnitOfWork[R]:
         """A unit of work on this service's database and outbox that hands out `repositories(session)`."""
@@ -164,10 +177,11 @@ class EventRuntime:
         return delivery
 
     async def start(self) -> None:
+        batched = self._batch_handlers or self._raw_batch_handlers
+        if batched and (self._handlers or self._raw_handlers):
+            raise ValueError(f"{self.service} subscribes both in batches and one event at a time")
         await self.outbox.ensure_indexes()
         self._started = True
-        if self._batch_handlers and (self._handlers or self._raw_handlers):
-            raise ValueError(f"{self.service} subscribes both in batches and one event at a time")
         if self._handlers or self._raw_handlers:
             subscribe(
                 self.broker,
@@ -186,11 +200,12 @@ class EventRuntime:
         for subscriber in self.broker.subscribers:
             if subscriber.consumer is not None:  # type: ignore[attr-defined]
                 AdaptiveFetchWait(self.fetch_wait).attach(subscriber.consumer)  # type: ignore[attr-defined]
-        if self._batch_handlers:
+        if batched:
             self._batch_consumer = BatchConsumer(
                 bootstrap_servers=self.bootstrap_servers,
                 security=self.kafka_security,
                 handlers=self._batch_handlers,
+                raw_handlers=self._raw_batch_handlers,
                 consumer=self.service,
                 group_id=f"{self.topic_prefix}{self.service}",
                 publish=self._publish_raw,

@@ -64,14 +64,14 @@ async def test_each_event_of_a_batch_is_handled_in_its_own_trace(spans: InMemory
     await consumer._call(handler, deliveries)  # type: ignore[arg-type]
 
     for delivery in deliveries:
-        current, stored = seen[delivery.envelope.id]
-        assert trace_id(current) == trace_id(delivery.envelope.traceparent) == trace_id(stored)
+        current, stored = seen[delivery.item.id]
+        assert trace_id(current) == trace_id(delivery.item.traceparent) == trace_id(stored)
     finished = spans.get_finished_spans()
     batch = [s for s in finished if (s.attributes or {}).get("messaging.batch.message_count") == 2]
     assert batch and len(batch[0].links) == 2  # the batch's own span links to both traces
     # One consumer span per event, the child of that event's producer span.
     for delivery in deliveries:
-        parent = delivery.envelope.traceparent.split("-")[2]
+        parent = delivery.item.traceparent.split("-")[2]
         per_event = [s for s in finished if s.parent and format(s.parent.span_id, "016x") == parent]
         assert [s.kind for s in per_event] == [trace.SpanKind.CONSUMER]
 

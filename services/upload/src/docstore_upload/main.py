@@ -45,7 +45,7 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
                 notifications = S3Notifications(
                     services.uploads.checks.object_written, bucket=services.storage.bucket, region=settings.region
                 )
-                runtime.events.subscribe_raw(settings.s3_events_topic, notifications.handle)
+                runtime.events.subscribe_raw_batch(settings.s3_events_topic, notifications.handle_batch)
             register_account_deletion(runtime.events, services.uploads.endings)
             runtime.background(
                 "upload-watcher", lambda: watch(services.uploads.checks, settings.watch_interval_seconds)

@@ -164,6 +164,29 @@ async def test_failures_propagate_for_the_consumer_to_retry() -> None:
         await S3Notifications(written, bucket=BUCKET).handle(message())
 
 
+async def test_a_polls_keys_are_each_checked_once_in_the_order_first_written() -> None:
+    """One check reads S3 as it is now: a second notice of a key in the same poll, even after a
+    deletion of it, would find what the first found."""
+    other = f"/buckets/{BUCKET}/{KEY}-2"
+    written = ObjectWritten()
+    poll = [
+        message(),
+        message(path=other),
+        message(value=filer_notification(old="f")),  # the first key deleted ...
+        message(),  # ... and written again
+        message(path=f"/buckets/{BUCKET}/.uploads/abc_123/0001_x.part"),
+        message(path=other),
+    ]
+    await S3Notifications(written, bucket=BUCKET).handle_batch(poll)
+    assert written.keys == [KEY, f"{KEY}-2"]
+
+
+async def test_a_failure_in_a_poll_fails_the_batch_for_the_consumer_to_split_and_retry() -> None:
+    written = ObjectWritten(error=ConnectionError("S3 is down"))
+    with pytest.raises(ConnectionError):
+        await S3Notifications(written, bucket=BUCKET).handle_batch([message()])
+
+
 # --- the use case: which upload a written object concerns --------------------------------
 
 

@@ -123,21 +123,34 @@ class ObjectWritten(Protocol):
 
 
 class S3Notifications:
-    """The raw subscriber: decodes a notification and hands the object key to one use case."""
+    """The raw subscriber: decodes notifications and hands each object key to one use case."""
 
     def __init__(self, object_written: ObjectWritten, *, bucket: str, region: str | None = None) -> None:
         self.object_written = object_written
         self.bucket = bucket
         self.region = region
 
-    async def handle(self, message: RawMessage) -> str | None:
-        """The use case's outcome for the object the notification names; None if ignored."""
+    def _object_key(self, message: RawMessage) -> str | None:
         try:
             change = decode_filer_change(message.key, message.value)
         except MalformedNotification as error:
             log.warning("s3_event_undecodable", topic=message.topic, error=str(error))
             return None
-        object_key = object_key_to_check(change, self.bucket, self.region)
-        if object_key is None:
-            return None
-        return await self.object_written(object_key)
+        return object_key_to_check(change, self.bucket, self.region)
+
+    async def handle(self, message: RawMessage) -> str | None:
+        """The use case's outcome for the object the notification names; None if ignored."""
+        object_key = self._object_key(message)
+        return None if object_key is None else await self.object_written(object_key)
+
+    async def handle_batch(self, messages: list[RawMessage]) -> None:
+        """One poll's notifications (`EventRuntime.subscribe_raw_batch`: one offset commit per poll,
+        where one per notification was the last consumer to catch up after a burst, issue 35).
+
+        Each object key is checked once, in the order first written: the check reads S3 as it
+        is now, so a second notice of the same key in the poll would find what the first found.
+        A failure fails the batch; the consumer retries its halves, and a key checked again
+        changes nothing (the use case is idempotent)."""
+        keys = (self._object_key(message) for message in messages)
+        for object_key in dict.fromkeys(key for key in keys if key is not None):
+            await self.object_written(object_key)

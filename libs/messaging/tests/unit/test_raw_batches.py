@@ -1,0 +1,137 @@
+"""A raw topic (another system's messages) read by the batch consumer, beside CloudEvents: one
+commit per poll, a poisoned message dead-lettered alone; and the runtime's bookkeeping. The broker
+side of batches is in tests/integration/test_batches.py."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+
+from docstore_events import Envelope, QuotaExceeded
+from docstore_events.envelope import encode
+from docstore_messaging.batches import BatchConsumer
+from docstore_messaging.consumer import DLQ_ORIGINAL_TOPIC, RawMessage, RetryPolicy
+from docstore_messaging.runtime import EventRuntime
+
+RAW = "store.events"
+
+
+def record(topic: str, offset: int, value: bytes, key: bytes | None = None, headers: Any = ()) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value),
+        headers=list(headers),
+    )
+
+
+def event_record(offset: int, account_id: str) -> ConsumerRecord:
+    encoded = encode(QuotaExceeded(account_id=account_id, used_bytes=2, cap_bytes=1, plan="free"), source="/test")
+    return record(
+        encoded.topic, offset, encoded.value, encoded.key, [(k, v.encode()) for k, v in encoded.headers.items()]
+    )
+
+
+class FakeKafka:
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(offsets)
+
+
+class Handlers:
+    def __init__(self, poison: bytes | None = None) -> None:
+        self.poison = poison
+        self.raw_batches: list[list[bytes | None]] = []
+        self.event_batches: list[list[str]] = []
+
+    async def raw(self, messages: list[RawMessage]) -> None:
+        if any(message.value == self.poison for message in messages):
+            raise ValueError("cannot apply this one")
+        self.raw_batches.append([message.value for message in messages])
+
+    async def events(self, envelopes: list[Envelope[Any]]) -> None:
+        self.event_batches.append([envelope.data.account_id for envelope in envelopes])
+
+
+def consumer(handlers: Handlers, published: list[tuple[bytes, str, bytes | None, dict[str, str]]]) -> BatchConsumer:
+    async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+        published.append((value, topic, key, headers))
+
+    built = BatchConsumer(
+        bootstrap_servers="localhost:1",
+        handlers={QuotaExceeded: handlers.events},
+        raw_handlers={RAW: handlers.raw},
+        consumer="test",
+        group_id="test",
+        publish=publish,
+        retry=RetryPolicy(max_attempts=2, initial_backoff=0.0),
+    )
+    built.kafka = FakeKafka()  # type: ignore[assignment]
+    return built
+
+
+async def test_raw_messages_and_events_of_one_poll_go_to_their_handlers_with_one_commit() -> None:
+    handlers, published = Handlers(), []
+    batch = consumer(handlers, published)
+    events_partition = TopicPartition(QuotaExceeded.topic(""), 0)
+    polled = {
+        TopicPartition(RAW, 0): [record(RAW, 5, b"a", b"/k/a"), record(RAW, 6, b"b", b"/k/b")],
+        events_partition: [event_record(9, "acct-1"), event_record(10, "acct-2")],
+    }
+    await batch.process(polled)
+    assert handlers.raw_batches == [[b"a", b"b"]]  # as they came, undecoded, in one list
+    assert handlers.event_batches == [["acct-1", "acct-2"]]
+    assert batch.kafka.commits == [{TopicPartition(RAW, 0): 7, events_partition: 11}]  # type: ignore[attr-defined]
+    assert published == []
+
+
+async def test_a_poisoned_raw_message_goes_to_the_dead_letters_alone_and_the_rest_is_applied() -> None:
+    handlers, published = Handlers(poison=b"bad"), []
+    batch = consumer(handlers, published)
+    raw = [record(RAW, offset, value) for offset, value in enumerate([b"a", b"bad", b"c", b"d"])]
+    await batch.process({TopicPartition(RAW, 0): raw})
+    assert sorted(value for applied in handlers.raw_batches for value in applied) == [b"a", b"c", b"d"]
+    [(value, topic, _, headers)] = published
+    assert (value, topic, headers[DLQ_ORIGINAL_TOPIC]) == (b"bad", f"{RAW}.dlq", RAW)
+    assert batch.kafka.commits == [{TopicPartition(RAW, 0): 4}]  # type: ignore[attr-defined]
+
+
+async def noop(messages: list[RawMessage]) -> None:
+    return None
+
+
+def runtime() -> EventRuntime:
+    return EventRuntime(service="svc", region="r", bootstrap_servers="localhost:1", db=MagicMock())
+
+
+def test_a_raw_topic_takes_one_handler_either_way() -> None:
+    events = runtime()
+    events.subscribe_raw_batch(RAW, noop)
+    with pytest.raises(ValueError, match="already has a handler"):
+        events.subscribe_raw(RAW, noop)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="already has a handler"):
+        events.subscribe_raw_batch(RAW, noop)
+
+
+async def test_raw_batches_do_not_mix_with_one_at_a_time_subscriptions() -> None:
+    events = runtime()
+    events.subscribe_raw_batch(RAW, noop)
+
+    async def one(envelope: Envelope[QuotaExceeded]) -> None:
+        return None
+
+    events.subscribe(QuotaExceeded, one)
+    with pytest.raises(ValueError, match="both in batches and one event at a time"):
+        await events.start()
