@@ -19,7 +19,8 @@ arrives (a batch of one). Nothing waits to fill a batch.
 `EventRuntime.subscribe_raw_batch(topic, handler)` does the same for a topic that another
 system writes (no CloudEvents): `handler` gets lists of `consumer.RawMessage`, in partition
 order, with the same commits, splitting, retries and dead letters. A raw message is named by
-`topic:partition:offset` in logs and spans, where an event has its id.
+`topic:partition:offset` in logs where an event has its id, and by its partition and offset on
+its span.
 
 Why not FastStream's batch subscriber (0.7.8): after a poll that finds nothing it sleeps for
 `batch_timeout_ms` before it polls again, so the first event after a quiet spell waits up to
@@ -80,6 +81,16 @@ class _Delivery:
     def type(self) -> str:
         """The event's type; a raw message's topic (it has no type of ours)."""
         return str(self.item.data.type) if isinstance(self.item, Envelope) else self.record.topic
+
+    def span_attributes(self) -> dict[str, Any]:
+        """What names it on its span: the CloudEvents id, or a raw message's partition and offset
+        (as `consumer.subscribe` names them)."""
+        if isinstance(self.item, Envelope):
+            return {"cloudevents.event_id": self.item.id}
+        return {
+            "messaging.kafka.destination.partition": self.record.partition,
+            "messaging.kafka.message.offset": self.record.offset,
+        }
 
 
 class BatchConsumer:
@@ -291,7 +302,7 @@ class BatchConsumer:
                             "messaging.system": "kafka",
                             "messaging.destination.name": delivery.record.topic,
                             "messaging.consumer.group.name": self.consumer_name,
-                            "cloudevents.event_id": delivery.id,
+                            **delivery.span_attributes(),
                         },
                     )
                     spans.callback(span.end)
