@@ -85,6 +85,11 @@ def _descendant_cpu() -> dict[str, float]:
             name = "secantusdb"
         elif name is None and any("multiprocessing" in w for w in words):
             name = "process-pool workers"  # spawned children (the indexer's extract and render pools)
+        elif name is None and words and Path(words[0]).name == "weed":
+            # Two SeaweedFS: the platform's S3 store and the one that holds the broker's log
+            # (`-dir=<data>/kafka-log`); apart, since their costs have different causes.
+            log_store = any(w.startswith("-dir=") and w.rstrip("/").endswith("/kafka-log") for w in words)
+            name = "weed (broker log)" if log_store else "weed (S3 store)"
         name = name or (Path(words[0]).name if words else "?")
         used[name] = used.get(name, 0.0) + seconds
     return used
