@@ -8,7 +8,8 @@ process, then measures, in the same run:
               (when LibreOffice is installed), and a few types without a renderer;
   * indexer:  the same objects in S3, announced by `file.version-recorded` -> read from S3,
               rendered in the render worker processes (time and memory caps), both sizes
-              stored in S3, one `document.preview-ready`/`-failed` each in Kafka (counted there;
+              stored in S3, one `document.preview-ready`/`-failed` each in Kafka, or one
+              `document.batch-previews` for several (counted there;
               a warm-up file first, not counted);
   * first thumbnail: for one JPEG and one PDF under 10 MB sent alone (the pipeline idle), the
               seconds from sending `file.version-recorded` to its `document.preview-ready` in
@@ -39,8 +40,15 @@ from system import indexer_running, progress, servers_running
 
 from docstore_devplatform import documents as builders
 from docstore_devplatform.services import bucket_for
-from docstore_events import DocumentPreviewFailed, DocumentPreviewReady, FileVersionRecorded, encode
+from docstore_events import (
+    DocumentPreviewFailed,
+    DocumentPreviewReady,
+    DocumentPreviewsRecorded,
+    FileVersionRecorded,
+    encode,
+)
 from docstore_events.envelope import decode, headers_to_dict
+from docstore_events.previews import preview_outcomes_in
 from docstore_indexer.adapters.rendering import render
 from docstore_indexer.domain.previews import PreviewFailed, RenderOptions
 
@@ -159,6 +167,7 @@ class Pipeline:
         self.consumer = AIOKafkaConsumer(
             DocumentPreviewReady.topic(),
             DocumentPreviewFailed.topic(),
+            DocumentPreviewsRecorded.topic(),  # several of the account's outcomes of one batch
             bootstrap_servers=self.endpoints.kafka_bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
@@ -180,7 +189,8 @@ class Pipeline:
                 for message in messages:
                     envelope = decode(headers_to_dict(message.headers), message.value)
                     if envelope.data.account_id == self.account_id:
-                        self.settled.setdefault(envelope.data.document_id, now)
+                        for outcome in preview_outcomes_in(envelope.data):
+                            self.settled.setdefault(outcome.document_id, now)
 
     async def stage(self, name: str, content_type: str, data: bytes) -> FileVersionRecorded:
         document_id, upload_id = f"doc-{name}", uuid.uuid4().hex

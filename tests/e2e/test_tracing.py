@@ -14,7 +14,9 @@ document.indexed on Premium) and notify (file.modified).
 
 And no event leaves without a `traceparent`, background loops' included: every record on every
 event topic carries one; the watcher's `upload.expired` continues its grant's trace, and the
-indexing worker's outcome (`document.indexed` or `document.index-failed`) its upload's.
+indexing worker's outcome (`document.indexed` or `document.index-failed`) its upload's; several
+of one account's in one batch go as one `document.batch-indexed` in the worker's batch trace,
+which links to each upload's.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import httpx
 
 from docstore_devplatform.e2e import sample_request
 from docstore_devplatform.traces import read_spans, render_trace, spans_of_trace
-from docstore_events import DocumentIndexed, DocumentIndexFailed, UploadExpired
+from docstore_events import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed, UploadExpired
 from docstore_events.envelope import headers_to_dict
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
 
@@ -179,14 +181,18 @@ async def test_no_event_leaves_without_a_traceparent(api, system: System, endpoi
     documents = {readable["document_id"], broken["document_id"]}
 
     topics = [t for t in all_topics("") if not t.endswith(DEAD_LETTER_SUFFIX)]
-    outcomes = {DocumentIndexed.topic(""), DocumentIndexFailed.topic("")}
+    outcomes = {DocumentIndexed.topic(""), DocumentIndexFailed.topic(""), DocumentsIndexed.topic("")}
+
+    def outcome_documents(data: dict[str, Any]) -> set[str]:
+        """The documents an outcome record is about (one, or a batch's)."""
+        return {o.get("document_id") for o in data.get("outcomes", [data])}
 
     async def all_emitted() -> list[tuple[str, dict[str, str], dict[str, Any]]] | None:
         records = await every_record(endpoints.kafka_bootstrap, topics)
         expired = [
             r for r in records if r[0] == UploadExpired.topic("") and r[2].get("upload_id") == grant.json()["upload_id"]
         ]
-        indexed = {r[2].get("document_id") for r in records if r[0] in outcomes}
+        indexed = {document for r in records if r[0] in outcomes for document in outcome_documents(r[2])}
         return records if expired and documents <= indexed else None
 
     records = await eventually(all_emitted, timeout=120)
@@ -196,7 +202,8 @@ async def test_no_event_leaves_without_a_traceparent(api, system: System, endpoi
     assert not missing, f"{len(missing)} of {len(records)} records without a valid traceparent:\n" + "\n".join(
         missing[:10]
     )
-    assert {topic for topic, _, _ in records} >= {UploadExpired.topic(""), DocumentIndexed.topic("")}
+    topics_seen = {topic for topic, _, _ in records}
+    assert UploadExpired.topic("") in topics_seen and topics_seen & outcomes
 
     # upload.expired continues the trace of its grant.
     (expired,) = [

@@ -25,11 +25,12 @@ from docstore_events.files import (
     FileVersionRecorded,
     ShareCreated,
 )
-from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
+from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed
 from docstore_events.previews import (
     DocumentPreviewFailed,
     DocumentPreviewReady,
     DocumentPreviewRendered,
+    DocumentPreviewsRecorded,
     PreviewImage,
 )
 from docstore_events.quota import QuotaExceeded, QuotaRestored
@@ -57,6 +58,8 @@ __all__ = [
     "DocumentPreviewFailed",
     "DocumentPreviewReady",
     "DocumentPreviewRendered",
+    "DocumentPreviewsRecorded",
+    "DocumentsIndexed",
     "Envelope",
     "Event",
     "FileDeleted",

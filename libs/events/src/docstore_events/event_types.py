@@ -48,9 +48,9 @@ from docstore_events.files import (
 )
 from docstore_events.folders import FolderCreated, FolderMoved, FolderRestored, FolderTrashed
 from docstore_events.identities import AccountIdentityUnlinked
-from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
+from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed
 from docstore_events.notifications import FileFollowed, FileUnfollowed, QuotaWarningReached
-from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewRendered
+from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewRendered, DocumentPreviewsRecorded
 from docstore_events.quota import QuotaExceeded, QuotaRestored
 from docstore_events.shares import (
     ShareLinkCreated,
@@ -121,8 +121,10 @@ CATALOGUE: tuple[type[Event], ...] = (
     # indexing and previews
     DocumentIndexed,
     DocumentIndexFailed,
+    DocumentsIndexed,
     DocumentPreviewFailed,
     DocumentPreviewRendered,
+    DocumentPreviewsRecorded,
     # quota
     QuotaExceeded,
     QuotaRestored,

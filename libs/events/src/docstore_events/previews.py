@@ -59,3 +59,52 @@ class DocumentPreviewFailed(Event):
     document_id: str
     version: int
     reason: str
+
+
+class PreviewOutcome(BaseModel):
+    """One version's outcome in `DocumentPreviewsRecorded`: both images (`small` and `large`), or
+    none, and why (`reason`, as `document.preview-failed`'s)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    document_id: str
+    version: int
+    small: PreviewImage | None = None
+    large: PreviewImage | None = None
+    reason: str | None = None
+
+
+class DocumentPreviewsRecorded(Event):
+    """Emitted by `indexer` once per committed batch of preview outcomes and account whose batch
+    held more than one of the account's versions: their outcomes, in order. One record instead
+    of one `document.preview-ready` or `document.preview-failed` each (issue 35); a single outcome
+    still emits its own event."""
+
+    type = "document.batch-previews"
+
+    outcomes: list[PreviewOutcome]
+
+    def each(self) -> list[DocumentPreviewRendered | DocumentPreviewFailed]:
+        """The outcomes as the single events they stand for (an outcome with both images is ready)."""
+        return [
+            DocumentPreviewRendered(
+                account_id=self.account_id, document_id=o.document_id, version=o.version, small=o.small, large=o.large
+            )
+            if o.small is not None and o.large is not None
+            else DocumentPreviewFailed(
+                account_id=self.account_id,
+                document_id=o.document_id,
+                version=o.version,
+                reason=o.reason or "no preview",
+            )
+            for o in self.outcomes
+        ]
+
+
+PreviewEvent = DocumentPreviewRendered | DocumentPreviewFailed | DocumentPreviewsRecorded
+"""What `indexer` emits about a version's preview: one outcome, or a batch's for one account."""
+
+
+def preview_outcomes_in(event: PreviewEvent) -> list[DocumentPreviewRendered | DocumentPreviewFailed]:
+    """The single outcomes `event` carries (itself, when it is one)."""
+    return event.each() if isinstance(event, DocumentPreviewsRecorded) else [event]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed
+from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed
 from docstore_indexer.adapters.extractor import ExtractorPool
 from docstore_indexer.adapters.object_store import ObjectStore
 from docstore_indexer.adapters.preview_metrics import prometheus_metrics
@@ -63,7 +63,8 @@ class Services:
     preview_backfill: PreviewBackfill
     render_pool: RenderPool
     consistency: ConsistencyChecker
-    """The outbox check: metadata applied every `document.indexed`/`document.index-failed` (issue 32)."""
+    """The outbox check: metadata applied every `document.indexed`/`document.index-failed` and
+    `document.batch-indexed` (issue 32)."""
 
     async def prepare(self) -> None:
         """Create what the service needs on its servers (collection, indexes) and start the workers."""
@@ -230,7 +231,11 @@ def bootstrap(
     )
 
 
-OUTBOX_CONSUMERS = {DocumentIndexed: ("metadata",), DocumentIndexFailed: ("metadata",)}
+OUTBOX_CONSUMERS = {
+    DocumentIndexed: ("metadata",),
+    DocumentIndexFailed: ("metadata",),
+    DocumentsIndexed: ("metadata",),
+}
 """The indexer's events metadata applies every time (a document's full-text state), for the outbox
 check. (The preview outcomes go to metadata's `metadata-previews` consumer, not asked here.)"""
 

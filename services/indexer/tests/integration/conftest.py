@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +16,30 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from docstore_devplatform.testing import EventPublisher, eventually
-from docstore_events import AccountCreated, AccountPlanChanged, Event, FileVersionRecorded
+from docstore_events import (
+    AccountCreated,
+    AccountPlanChanged,
+    DocumentIndexed,
+    DocumentIndexFailed,
+    DocumentPreviewFailed,
+    DocumentPreviewRendered,
+    DocumentPreviewsRecorded,
+    DocumentsIndexed,
+    Event,
+    FileVersionRecorded,
+)
 from docstore_events.envelope import KafkaRecord, decode, headers_to_dict
 from docstore_indexer.bootstrap import Services
 from docstore_indexer.main import create_app
 from docstore_indexer.settings import Settings
+
+BATCH_OF: dict[type[Event], type[DocumentsIndexed] | type[DocumentPreviewsRecorded]] = {
+    DocumentIndexed: DocumentsIndexed,
+    DocumentIndexFailed: DocumentsIndexed,
+    DocumentPreviewRendered: DocumentPreviewsRecorded,
+    DocumentPreviewFailed: DocumentPreviewsRecorded,
+}
+"""The batch event that carries several of one account's outcomes of each kind."""
 
 
 @dataclass
@@ -113,12 +132,17 @@ class Harness:
         return response.json()["items"]
 
     async def emitted(self, event_type: type[Event], *, expect: int, timeout: float = 8.0) -> list[Any]:
-        """Events of `event_type` the app published, read from the start of its topic.
+        """Events of `event_type` the app published, read from the start of its topic. An
+        outcome's also from its batch's topic (`document.batch-indexed`, `document.batch-previews`):
+        each outcome of a batch as the single event it stands for, under the batch's id.
 
         Reads until `timeout`, or until `expect` arrived and a short quiet period passed.
         """
+        batch = BATCH_OF.get(event_type)
+        prefix = self.settings.kafka_topic_prefix
         consumer = AIOKafkaConsumer(
-            event_type.topic(self.settings.kafka_topic_prefix),
+            event_type.topic(prefix),
+            *([batch.topic(prefix)] if batch else []),
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=None,
             auto_offset_reset="earliest",
@@ -133,7 +157,14 @@ class Harness:
                 batches = await consumer.getmany(timeout_ms=300)
                 for messages in batches.values():
                     for message in messages:
-                        found.append(decode(headers_to_dict(message.headers), message.value))
+                        envelope = decode(headers_to_dict(message.headers), message.value)
+                        found += [
+                            replace(envelope, data=one)
+                            for one in (
+                                envelope.data.each() if batch and isinstance(envelope.data, batch) else [envelope.data]
+                            )
+                            if isinstance(one, event_type)
+                        ]
                 if len(found) >= expect:
                     quiet_until = quiet_until or loop.time() + 1.5
                     if loop.time() >= quiet_until:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from indexer_fakes import Objects, world
 from test_use_cases import sign_up, upload
 
-from docstore_events import DocumentIndexed
+from docstore_events import DocumentsIndexed
 from docstore_indexer.service_layer.indexing_worker import IndexingWorker
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -29,8 +29,9 @@ async def test_a_batch_is_one_import_and_one_transaction() -> None:
     await worker.drain()
     assert w.index.texts("acc") == {f"d{i}": f"words {i}" for i in range(5)}
     assert w.uow.commits - commits == 5 + 1  # five recordings, one batch
-    indexed = sorted(e.document_id for e in w.uow.emitted if isinstance(e, DocumentIndexed))
-    assert indexed == [f"d{i}" for i in range(5)]
+    [batch] = w.uow.emitted  # one account's five outcomes: one event (issue 35)
+    assert isinstance(batch, DocumentsIndexed) and batch.account_id == "acc"
+    assert [(o.document_id, o.reason) for o in batch.outcomes] == [(f"d{i}", None) for i in range(5)]
     assert not any(e.index_due for e in w.repos.catalog.entries.values())
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from indexer_fakes import world
 from test_use_cases import sign_up, upload
 
-from docstore_events import DocumentIndexed
+from docstore_events import DocumentsIndexed
 from docstore_indexer.domain.previews import DUE, PreviewEntry
 from docstore_indexer.service_layer.indexing_worker import ByteBudget, IndexingWorker
 from docstore_indexer.service_layer.previews import PreviewWorker
@@ -73,7 +73,8 @@ async def test_a_batch_grows_while_uploads_are_still_being_extracted() -> None:
     await asyncio.wait_for(draining, 20)
     assert w.uow.commits - commits == 1  # one import and one transaction for the five
     assert w.index.texts("acc") == {f"d{i}": f"words {i}" for i in range(5)}
-    assert sorted(e.document_id for e in w.uow.emitted if isinstance(e, DocumentIndexed)) == [f"d{i}" for i in range(5)]
+    [batch] = [e for e in w.uow.emitted if isinstance(e, DocumentsIndexed)]
+    assert sorted(o.document_id for o in batch.outcomes) == [f"d{i}" for i in range(5)]
 
 
 async def test_a_lone_upload_is_committed_without_waiting() -> None:

@@ -15,7 +15,15 @@ import httpx
 import pytest
 
 from docstore_devplatform.testing import eventually
-from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady, PreviewImage
+from docstore_events import DocumentsIndexed
+from docstore_events.indexing import IndexOutcome
+from docstore_events.previews import (
+    DocumentPreviewFailed,
+    DocumentPreviewReady,
+    DocumentPreviewsRecorded,
+    PreviewImage,
+    PreviewOutcome,
+)
 
 Harness = Any  # the fixture's type, defined in conftest.py (not importable under --import-mode=importlib)
 
@@ -293,3 +301,42 @@ async def test_a_public_link_s_page_gets_the_small_preview_once_there_is_one(met
     async with httpx.AsyncClient() as plain:
         got = await plain.get(url)
     assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
+
+
+async def test_batch_events_of_one_account_s_outcomes_come_through_kafka(metadata: Harness) -> None:
+    """The indexer sends one account's outcomes of one batch as one record each kind
+    (`document.batch-previews`, `document.batch-indexed`): metadata subscribes to both and applies
+    each outcome as the single event would."""
+    photo, archive = await _document(metadata, b"a batch's photo"), await _document(metadata, b"a batch's archive")
+    ready = await _ready(metadata, photo, 1)
+    await metadata.send(
+        DocumentPreviewsRecorded(
+            account_id=metadata.account_id,
+            outcomes=[
+                PreviewOutcome(document_id=photo, version=1, small=ready.small, large=ready.large),
+                PreviewOutcome(document_id=archive, version=1, reason="unsupported type"),
+            ],
+        )
+    )
+    await metadata.send(
+        DocumentsIndexed(
+            account_id=metadata.account_id,
+            outcomes=[
+                IndexOutcome(document_id=photo, version=1, characters=0),
+                IndexOutcome(document_id=archive, version=1, reason="unsupported type"),
+            ],
+        )
+    )
+
+    async def applied() -> bool:
+        photo_doc, archive_doc = [(await metadata.get(f"/documents/{d}")).json() for d in (photo, archive)]
+        rows = {row["_id"]: row async for row in metadata.db["documents"].find({"_id": {"$in": [photo, archive]}})}
+        return (
+            photo_doc["preview"]["state"] == "ready"
+            and archive_doc["preview"] == {"state": "failed", "reason": "unsupported type"}
+            and rows[photo].get("full_text") == {"version": 1, "state": "indexed", "reason": None}
+            and rows[archive].get("full_text") == {"version": 1, "state": "failed", "reason": "unsupported type"}
+        )
+
+    await eventually(applied)
+    assert (await _preview(metadata, photo, 1)).status_code == 200

@@ -6,7 +6,8 @@ import hashlib
 import uuid
 from typing import Any
 
-from docstore_events import DocumentIndexed, DocumentIndexFailed, UploadCompleted
+from docstore_events import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed, UploadCompleted
+from docstore_events.indexing import IndexOutcome
 from docstore_metadata.domain.full_text import advice, detail, full_text_of
 
 PASSWORD = "quartz lantern orbit 97 meadow"
@@ -113,3 +114,24 @@ async def test_a_batch_of_outcomes_is_one_read_and_one_write_and_keeps_their_ord
     rows = world.repos.documents.rows
     assert rows[document_id]["full_text"] == {"version": 2, "state": "indexed", "reason": None}
     assert all(rows[o]["full_text"]["state"] == "indexed" for o in others)
+
+
+async def test_a_batch_event_of_outcomes_is_applied_as_its_outcomes_once(world: Any) -> None:
+    """`document.batch-indexed` (one account's outcomes of one indexing batch) applies each of its
+    outcomes as the single events would, in order, and once however often it comes."""
+    account = await world.accounts.sign_up(username="cy", email="cy@example.com", password=PASSWORD, plan="premium")
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    await world.documents.record_upload(upload(account.id, first))
+    await world.documents.record_upload(upload(account.id, second))
+    batch = DocumentsIndexed(
+        account_id=account.id,
+        outcomes=[
+            IndexOutcome(document_id=first, version=1, characters=7),
+            IndexOutcome(document_id=second, version=1, reason="encrypted PDF (needs a password)"),
+        ],
+    )
+    assert await world.documents.record_index_outcomes_once([("batch-1", batch)]) == {"batch-1"}
+    rows = world.repos.documents.rows
+    assert rows[first]["full_text"] == {"version": 1, "state": "indexed", "reason": None}
+    assert rows[second]["full_text"] == {"version": 1, "state": "failed", "reason": "encrypted PDF (needs a password)"}
+    assert await world.documents.record_index_outcomes_once([("batch-1", batch)]) == frozenset()

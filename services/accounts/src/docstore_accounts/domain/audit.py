@@ -88,6 +88,8 @@ NOT_ACTIONS = frozenset(
         "document.index-failed",
         "document.preview-ready",  # the indexer rendered a thumbnail: no one's action
         "document.preview-failed",
+        "document.batch-indexed",  # several of the above for one account
+        "document.batch-previews",
         "quota.warning-reached",
         "quota.exceeded",
         "quota.restored",

@@ -1,4 +1,5 @@
-"""The event subscriber: each consumed event becomes one fact of the ledger, in batches.
+"""The event subscriber: each consumed event becomes one fact of the ledger (a batch of the
+indexer's outcomes, one fact per failure it holds), in batches.
 
 A batch is recorded by `Recorder.apply` in one transaction (see `docstore_messaging.batches`:
 manual acknowledgement after the commit, a failing batch split down to the event that fails,
@@ -6,6 +7,7 @@ which goes to its dead-letter topic after the retries)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from docstore_analytics.domain.rollups import Fact, document_type
@@ -21,8 +23,8 @@ from docstore_events.files import (
     FileVersionRecorded,
     ShareCreated,
 )
-from docstore_events.indexing import DocumentIndexFailed
-from docstore_events.previews import DocumentPreviewFailed
+from docstore_events.indexing import DocumentIndexFailed, DocumentsIndexed
+from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewsRecorded
 from docstore_events.shares import ShareLinkCreated, ShareLinkUsed
 from docstore_events.uploads import UploadCompleted
 from docstore_messaging.runtime import EventRuntime
@@ -42,8 +44,23 @@ CONSUMED = (
     ShareLinkCreated,
     ShareLinkUsed,
     DocumentIndexFailed,
+    DocumentsIndexed,
     DocumentPreviewFailed,
+    DocumentPreviewsRecorded,
 )
+
+
+def facts(envelope: Envelope[Any]) -> list[Fact]:
+    """What the ledger keeps of one event: one fact, or for a batch of the indexer's outcomes one
+    per failure in it (its id the event's and the document's: each counts once)."""
+    e = envelope.data
+    if isinstance(e, DocumentsIndexed | DocumentPreviewsRecorded):
+        return [
+            fact(replace(envelope, id=f"{envelope.id}/{one.document_id}/{one.version}", data=one))
+            for one in e.each()
+            if isinstance(one, DocumentIndexFailed | DocumentPreviewFailed)
+        ]
+    return [fact(envelope)]
 
 
 def fact(envelope: Envelope[Any]) -> Fact:
@@ -106,6 +123,8 @@ def fact(envelope: Envelope[Any]) -> Fact:
 
 def register(events: EventRuntime, recorder: Recorder) -> None:
     async def apply(envelopes: list[Envelope[Any]]) -> None:
-        await recorder.apply([fact(envelope) for envelope in envelopes])
+        found = [one for envelope in envelopes for one in facts(envelope)]
+        if found:
+            await recorder.apply(found)
 
     events.subscribe_batch(apply, *CONSUMED)

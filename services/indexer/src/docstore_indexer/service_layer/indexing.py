@@ -33,6 +33,7 @@ from docstore_indexer.domain import catalog as rules
 from docstore_indexer.domain.catalog import FAILED, INDEXED, CatalogEntry, NewUpload, entry_id
 from docstore_indexer.domain.extraction import Extracted, ExtractionFailed, Limits, after_reading, before_reading, cut
 from docstore_indexer.domain.plans import has_full_text
+from docstore_indexer.service_layer.outcomes import Outcomes, index_outcomes
 from docstore_indexer.service_layer.ports import Extractor, Index, Objects, Repos
 from docstore_messaging.tracing import continue_trace, current_traceparent, link_to, traceparent_for
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
@@ -190,6 +191,7 @@ class Indexing:
 
         async def work(tx: Transaction[Repos]) -> None:
             still_due.clear()
+            outcomes = index_outcomes()
             currents = await tx.repos.catalog.get_many(prepared.ids)
             full_text: dict[str, bool] = {}
             puts: list[CatalogEntry] = []
@@ -220,13 +222,14 @@ class Indexing:
                 entry, text = done
                 if key in refused:
                     refusal = Extracted("", f"search index refused it: {refused[key]}")
-                    puts.append(self.recorded(tx, current, refusal, in_index=False))
+                    puts.append(self.recorded(outcomes, current, refusal, in_index=False))
                     continue
                 fields = _visible(current)
                 if fields != _visible(entry):
                     await self.index.update(current.account_id, current.document_id, fields)
-                puts.append(self.recorded(tx, current, text))
+                puts.append(self.recorded(outcomes, current, text))
             await tx.repos.catalog.put_many(puts)
+            outcomes.emit(tx)
 
         await self.uow.run(work)
         return still_due
@@ -273,10 +276,16 @@ class Indexing:
         )
 
     def recorded(
-        self, tx: Transaction[Repos], entry: CatalogEntry, extracted: Extracted, *, in_index: bool = True
+        self,
+        outcomes: Outcomes[DocumentIndexed | DocumentIndexFailed],
+        entry: CatalogEntry,
+        extracted: Extracted,
+        *,
+        in_index: bool = True,
     ) -> CatalogEntry:
-        """Emit the outcome of indexing `entry`; returns the entry marked as indexed (or, when
-        the search index refused it, as failed and not in the index)."""
+        """Add the outcome of indexing `entry` to `outcomes` (emitted with the transaction's
+        others); returns the entry marked as indexed (or, when the search index refused it, as
+        failed and not in the index)."""
         outgoing: DocumentIndexed | DocumentIndexFailed
         if extracted.failed:
             log.warning("document_index_failed", document_id=entry.document_id, reason=extracted.failure)
@@ -302,9 +311,9 @@ class Indexing:
                 attributes={"document.id": entry.document_id},
                 links=link_to(current_traceparent()),
             ):
-                tx.emit(outgoing, subject=entry.document_id)
+                outcomes.add(outgoing)
         else:  # a backfill: the backfill step's span is current
-            tx.emit(outgoing, subject=entry.document_id)
+            outcomes.add(outgoing)
         return replace(
             entry,
             indexed_upload_id=entry.upload_id if in_index else None,
@@ -316,7 +325,10 @@ class Indexing:
     async def index_entry(self, tx: Transaction[Repos], entry: CatalogEntry, extracted: Extracted) -> CatalogEntry:
         """Upsert the entry's text and details; returns the entry marked as indexed. Emits the outcome."""
         await self.index.upsert(self.search_entry(entry, extracted))
-        return self.recorded(tx, entry, extracted)
+        outcomes = index_outcomes()
+        indexed = self.recorded(outcomes, entry, extracted)
+        outcomes.emit(tx)
+        return indexed
 
     # Details, trash, deletion ---------------------------------------------------------
 

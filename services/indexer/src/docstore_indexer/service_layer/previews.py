@@ -50,8 +50,9 @@ from docstore_indexer.domain.previews import (
     too_large,
     version_prefix,
 )
+from docstore_indexer.service_layer.outcomes import Outcomes, preview_outcomes
 from docstore_messaging.tasks import stop_tasks
-from docstore_messaging.tracing import continue_trace, current_traceparent
+from docstore_messaging.tracing import continue_trace, current_traceparent, link_to, loop_span
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -202,6 +203,7 @@ class Previews:
         ids = [v.id for v in versions] + [entry_id(v.account_id, v.document_id, TOMBSTONE_VERSION) for v in versions]
         known: dict[str, PreviewEntry] = await tx.repos.previews.get_many(list(dict.fromkeys(ids)))
         created: list[PreviewEntry] = []
+        outcomes = preview_outcomes()
         for new in versions:
             if entry_id(new.account_id, new.document_id, TOMBSTONE_VERSION) in known:
                 continue  # the document was purged before this (late) version arrived
@@ -209,10 +211,11 @@ class Previews:
             if entry is not None:
                 reason = known_without_rendering(entry.content_type, entry.size, self.max_bytes)
                 if reason is not None:
-                    entry = self._recorded(tx, entry, entry, Outcome(reason=reason))
+                    entry = self._recorded(outcomes, entry, entry, Outcome(reason=reason))
                 known[entry.id] = entry
                 created.append(entry)
         await tx.repos.previews.put_many(created)
+        outcomes.emit(tx)
         return created
 
     async def forget(self, event: FileDeleted, *, at: datetime, event_id: str) -> bool:
@@ -313,6 +316,7 @@ class Previews:
 
         async def work(tx: Transaction[PreviewRepos]) -> None:
             recorded.clear()
+            outcomes = preview_outcomes()
             currents = await tx.repos.previews.get_many(list(dict.fromkeys(entry.id for entry, _ in rendered)))
             puts: dict[str, PreviewEntry] = {}
             for entry, outcome in rendered:
@@ -326,20 +330,27 @@ class Previews:
                         )
                     continue
                 recorded.add(entry.id)
-                puts[entry.id] = self._recorded(tx, entry, current, outcome)
+                puts[entry.id] = self._recorded(outcomes, entry, current, outcome)
             await tx.repos.previews.put_many(list(puts.values()))
+            outcomes.emit(tx)
 
-        await self.uow.run(work)
+        # A batch's outcomes of one account go out as one event, in this span's trace; each
+        # version's `indexer preview` span is in its upload's trace.
+        links = [link for entry, _ in rendered for link in link_to(entry.traceparent or None)]
+        with loop_span("indexer commit previews", links=links, versions=len(rendered)):
+            await self.uow.run(work)
         return recorded
 
     @staticmethod
     def _recorded(
-        tx: Transaction[PreviewRepos], entry: PreviewEntry, current: PreviewEntry, outcome: Outcome
+        outcomes: Outcomes[DocumentPreviewReady | DocumentPreviewFailed],
+        entry: PreviewEntry,
+        current: PreviewEntry,
+        outcome: Outcome,
     ) -> PreviewEntry:
-        """`current` (due) with `outcome` recorded; emits its event."""
-        subject = entry.document_id
+        """`current` (due) with `outcome` recorded; its event added to `outcomes`."""
         if outcome.images:
-            tx.emit(
+            outcomes.add(
                 DocumentPreviewReady(
                     account_id=entry.account_id,
                     document_id=entry.document_id,
@@ -347,17 +358,15 @@ class Previews:
                     small=_image(outcome.images["small"]),
                     large=_image(outcome.images["large"]),
                 ),
-                subject=subject,
-                traceparent=entry.traceparent or None,
+                entry.traceparent or None,
             )
             return replace(current, state=READY, images=outcome.images, reason=None)
         reason = outcome.reason or "no preview"
-        tx.emit(
+        outcomes.add(
             DocumentPreviewFailed(
                 account_id=entry.account_id, document_id=entry.document_id, version=entry.version, reason=reason
             ),
-            subject=subject,
-            traceparent=entry.traceparent or None,
+            entry.traceparent or None,
         )
         return replace(current, state=FAILED, images={}, reason=reason)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docstore_events import DocumentIndexed, DocumentIndexFailed, Envelope, UploadCompleted
+from docstore_events import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed, Envelope, UploadCompleted
 from docstore_messaging.runtime import EventRuntime
 from docstore_metadata.service_layer.documents import Documents
 
@@ -20,4 +20,4 @@ def register(events: EventRuntime, documents: Documents) -> None:
     async def index_outcomes(envelopes: list[Envelope[Any]]) -> None:
         await documents.record_index_outcomes_once([(envelope.id, envelope.data) for envelope in envelopes])
 
-    events.subscribe_batch(index_outcomes, DocumentIndexed, DocumentIndexFailed)
+    events.subscribe_batch(index_outcomes, DocumentIndexed, DocumentIndexFailed, DocumentsIndexed)

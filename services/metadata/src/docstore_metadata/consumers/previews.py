@@ -1,5 +1,6 @@
 """Metadata's subscriber to the indexer's preview outcomes: `document.preview-ready` and
-`document.preview-failed`, in batches, each event recorded once (`Previews.record_outcomes_once`).
+`document.preview-failed`, and their batches (`document.batch-previews`), in batches, each event
+recorded once (`Previews.record_outcomes_once`).
 
 Ack policy: the batch consumer's (`docstore_messaging.batches`): offsets are committed after the
 batch's transaction with its processed-event records committed, so at least once, applied
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from docstore_events import Envelope
-from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady
+from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady, DocumentPreviewsRecorded
 from docstore_messaging.runtime import EventRuntime
 from docstore_metadata.service_layer.previews import Previews
 
@@ -22,4 +23,4 @@ def register_previews(events: EventRuntime, previews: Previews) -> None:
     async def outcomes(envelopes: list[Envelope[Any]]) -> None:
         await previews.record_outcomes_once([(envelope.id, envelope.data) for envelope in envelopes])
 
-    events.subscribe_batch(outcomes, DocumentPreviewReady, DocumentPreviewFailed)
+    events.subscribe_batch(outcomes, DocumentPreviewReady, DocumentPreviewFailed, DocumentPreviewsRecorded)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docstore_events import (
-    DocumentIndexed,
     DocumentIndexFailed,
     FileDeleted,
     FileDetailsChanged,
@@ -26,6 +25,7 @@ from docstore_events import (
     UploadCompleted,
 )
 from docstore_events.activity import FileDownloadUrlIssued
+from docstore_events.indexing import IndexEvent, index_outcomes_in
 from docstore_kit.pagination import InvalidCursor, cursor_offset, decode_cursor, encode_cursor, offset_cursor
 from docstore_messaging.tracing import handling
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
@@ -190,16 +190,19 @@ class Documents:
             consumer=CONSUMER, event_ids=[event_id for event_id, _ in uploads], work=work
         )
 
-    async def record_index_outcomes_once(
-        self, outcomes: Sequence[tuple[str, DocumentIndexed | DocumentIndexFailed]]
-    ) -> frozenset[str]:
+    async def record_index_outcomes_once(self, outcomes: Sequence[tuple[str, IndexEvent]]) -> frozenset[str]:
         """The consumer's batch form for the indexer's outcomes: each (event id, event) once, in
         one transaction; the document keeps its latest version's outcome (`domain.full_text`).
         An outcome for a document gone meanwhile, or not the account's, changes nothing."""
 
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
             # One read and one write for the batch (the indexer reports on every new file).
-            todo = [event for event_id, event in dict(outcomes).items() if event_id in fresh]
+            todo = [
+                one
+                for event_id, event in dict(outcomes).items()
+                if event_id in fresh
+                for one in index_outcomes_in(event)
+            ]
             documents = await tx.repos.documents.get_many([event.document_id for event in todo])
             changed: dict[str, dict[str, Any]] = {}
             for event in todo:

@@ -1,10 +1,11 @@
 """Preview use cases: the indexer's outcomes kept per version, and signed URLs for the images.
 
 `record_outcomes_once` applies a batch of `document.preview-ready` / `document.preview-failed`
-events, each once (`uow.run_once_each`), in one transaction: the version row gets its
-`preview`, and the document its latest version's summary (`domain.previews`). `url` checks the
-caller may read the document exactly as a download does (owner, or an account it is shared
-with), then signs a short-lived GET of the image: bytes never pass through metadata.
+events (and `document.batch-previews`, several of one account's in one), each once
+(`uow.run_once_each`), in one transaction: the version row gets its `preview`, and the document
+its latest version's summary (`domain.previews`). `url` checks the caller may read the document
+exactly as a download does (owner, or an account it is shared with), then signs a short-lived
+GET of the image: bytes never pass through metadata.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady
+from docstore_events.previews import DocumentPreviewFailed, DocumentPreviewReady, PreviewEvent, preview_outcomes_in
 from docstore_messaging.unit_of_work import Transaction, UnitOfWork
 from docstore_metadata.adapters.previews import documents_by_id, set_previews, shares_to, version_rows
 from docstore_metadata.adapters.repositories import Repositories
@@ -38,15 +39,18 @@ class Previews:
         self.sign = sign
         self.url_seconds = url_seconds
 
-    async def record_outcomes_once(
-        self, outcomes: Sequence[tuple[str, DocumentPreviewReady | DocumentPreviewFailed]]
-    ) -> frozenset[str]:
+    async def record_outcomes_once(self, outcomes: Sequence[tuple[str, PreviewEvent]]) -> frozenset[str]:
         """Each (event id, event) once, in one transaction. An outcome for a document gone
         meanwhile, another account's, a pruned version, or naming keys outside the version's
         preview prefix changes nothing. A late outcome for an old version updates that version only."""
 
         async def work(tx: Tx, fresh: frozenset[str]) -> None:
-            todo = [event for event_id, event in dict(outcomes).items() if event_id in fresh]
+            todo = [
+                one
+                for event_id, event in dict(outcomes).items()
+                if event_id in fresh
+                for one in preview_outcomes_in(event)
+            ]
             await self._apply_all(tx, todo)
 
         return await self.uow.run_once_each(
