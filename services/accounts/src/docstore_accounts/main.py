@@ -30,7 +30,10 @@ def create_app(settings: Settings) -> FastAPI:
         services = bootstrap(settings)
         await services.prepare()
         services.runtime.background(
-            "accounts-audit-consumer", register_audit(services.runtime.events, services.audit).run
+            "accounts-audit-consumer",
+            register_audit(
+                services.runtime.events, services.audit, busy_fetch_wait_ms=settings.audit_fetch_max_wait_ms
+            ).run,
         )
         app.state.services = services
         async with services.runtime:

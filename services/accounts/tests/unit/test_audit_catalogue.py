@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from types import SimpleNamespace
 
 import docstore_events
 from docstore_accounts.consumers.audit import AuditConsumer
 from docstore_events.base import Event
 from docstore_events.event_types import CATALOGUE
+from docstore_messaging.fetch_wait import FetchWaitPolicy
 
 
 def defined_event_classes() -> set[type[Event]]:
@@ -37,3 +39,13 @@ def test_the_audit_consumer_subscribes_to_the_whole_catalogue() -> None:
 
     assert subscribed == set(CATALOGUE)
     assert "account.new-sign-in" in {cls.type for cls in subscribed}
+
+
+def test_the_audit_consumer_waits_longer_than_the_services_while_events_flow() -> None:
+    """It reads every topic, and on Tansu a waiting fetch re-reads each partition it asks for:
+    its fetches wait `audit_fetch_max_wait_ms` while events flow, never less than the runtime's."""
+    events = SimpleNamespace(fetch_wait=FetchWaitPolicy(busy_ms=20, idle_ms=2000, idle_after_s=5.0))
+    audit = AuditConsumer(events, trail=None, busy_fetch_wait_ms=240)  # type: ignore[arg-type]
+    assert audit.fetch_wait == FetchWaitPolicy(busy_ms=240, idle_ms=2000, idle_after_s=5.0)
+    slow = SimpleNamespace(fetch_wait=FetchWaitPolicy(busy_ms=300, idle_ms=300))
+    assert AuditConsumer(slow, trail=None, busy_fetch_wait_ms=240).fetch_wait.busy_ms == 300  # type: ignore[arg-type]

@@ -302,7 +302,8 @@ def consumed_by(package: str) -> dict[str, list[str]]:
             if function.__module__ != module.__name__:
                 continue
             recorder = _Recorder()
-            others = len(inspect.signature(function).parameters) - 1
+            positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            others = len([p for p in inspect.signature(function).parameters.values() if p.kind in positional]) - 1
             returned = function(recorder, *[_Anything() for _ in range(others)])
             groups.setdefault("", []).extend(recorder.types)
             subscribed = getattr(type(returned), "subscribed", None)

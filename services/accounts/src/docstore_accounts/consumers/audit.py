@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 from docstore_accounts.service_layer.audit import CONSUMER, AuditTrail, Delivered
@@ -20,7 +21,7 @@ from docstore_events import Envelope
 from docstore_events.base import Event
 from docstore_events.event_types import CATALOGUE
 from docstore_messaging.batches import BatchConsumer
-from docstore_messaging.fetch_wait import AdaptiveFetchWait
+from docstore_messaging.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_messaging.metrics import RuntimeMetrics
 from docstore_messaging.origin import origin_of
 from docstore_messaging.runtime import EventRuntime
@@ -46,9 +47,19 @@ def delivered(envelope: Envelope[Any]) -> Delivered:
 class AuditConsumer:
     """Runs the audit's batch consumer as one of the accounts service's background loops."""
 
-    def __init__(self, events: EventRuntime, trail: AuditTrail) -> None:
+    def __init__(self, events: EventRuntime, trail: AuditTrail, *, busy_fetch_wait_ms: int = 0) -> None:
+        """`busy_fetch_wait_ms`: its fetch wait while events flow, when longer than the runtime's
+        (`Settings.audit_fetch_max_wait_ms` says why)."""
         self.events = events
         self.trail = trail
+        self.busy_fetch_wait_ms = busy_fetch_wait_ms
+
+    @property
+    def fetch_wait(self) -> FetchWaitPolicy:
+        """The runtime's fetch wait policy, with the longer wait while events flow."""
+        runtime = self.events.fetch_wait
+        busy_ms = max(self.busy_fetch_wait_ms, runtime.busy_ms)
+        return replace(runtime, busy_ms=busy_ms, idle_ms=max(busy_ms, runtime.idle_ms))
 
     async def handle(self, envelopes: list[Envelope[Any]]) -> None:
         # In partition order: one account's events share a key, so a partition, so this order.
@@ -75,7 +86,7 @@ class AuditConsumer:
             publish=publish,
             topic_prefix=events.topic_prefix,
             retry=events.retry,
-            fetch_max_wait_ms=events.fetch_max_wait_ms,
+            fetch_max_wait_ms=self.fetch_wait.busy_ms,
             max_records=events.batch_max_records,
             membership=events.membership,
         )
@@ -91,7 +102,7 @@ class AuditConsumer:
         starting = asyncio.ensure_future(consumer.start())
         try:
             await asyncio.shield(starting)
-            AdaptiveFetchWait(self.events.fetch_wait).attach(consumer.kafka)
+            AdaptiveFetchWait(self.fetch_wait).attach(consumer.kafka)
             # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>accounts-audit"}`.
             lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
             lag.start()
@@ -114,6 +125,6 @@ class AuditConsumer:
         await consumer.stop()
 
 
-def register_audit(events: EventRuntime, trail: AuditTrail) -> AuditConsumer:
+def register_audit(events: EventRuntime, trail: AuditTrail, *, busy_fetch_wait_ms: int = 0) -> AuditConsumer:
     """The audit consumer of `trail`; run its `run` as a background loop of the runtime."""
-    return AuditConsumer(events, trail)
+    return AuditConsumer(events, trail, busy_fetch_wait_ms=busy_fetch_wait_ms)
