@@ -355,6 +355,9 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
+    if args.small < 1:
+        # Every per-file figure divides by it; for the large file alone, `--small 30` adds a few seconds.
+        parser.error("--small must be at least 1 (for the large file alone, --small 30 is quick)")
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as folder:
         root = Path(folder)
         big = root / "large.bin"

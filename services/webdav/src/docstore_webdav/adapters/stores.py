@@ -231,9 +231,8 @@ class FileFacts:
         self.facts = db["file_facts"]
 
     def record(self, account_id: str, document_id: str, sha256: str, facts: dict[str, Any]) -> None:
-        self.facts.update_one(
-            {"_id": f"{account_id}:{document_id}"}, {"$set": {"sha256": sha256, **facts}}, upsert=True
-        )
+        """The facts of one document's current bytes (`record_many` for one)."""
+        self.record_many(account_id, {document_id: (sha256, facts)})
 
     def record_many(self, account_id: str, facts: dict[str, tuple[str, dict[str, Any]]]) -> None:
         """`record` for many documents (document id -> (sha256, facts)) in one bulk write."""
