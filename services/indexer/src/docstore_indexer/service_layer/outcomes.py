@@ -31,56 +31,38 @@ IndexResult = DocumentIndexed | DocumentIndexFailed
 PreviewResult = DocumentPreviewRendered | DocumentPreviewFailed
 
 
-def by_account(outcomes: Sequence[E]) -> dict[str, list[E]]:
-    """`outcomes` per account, accounts in order of first appearance, each's in order."""
-    grouped: dict[str, list[E]] = {}
-    for outcome in outcomes:
-        grouped.setdefault(outcome.account_id, []).append(outcome)
-    return grouped
+def index_batch(account_id: str, outcomes: Sequence[IndexResult]) -> DocumentsIndexed:
+    """Several of one account's indexing outcomes as one `DocumentsIndexed`."""
+    return DocumentsIndexed(
+        account_id=account_id,
+        outcomes=[
+            IndexOutcome(document_id=o.document_id, version=o.version, characters=o.characters)
+            if isinstance(o, DocumentIndexed)
+            else IndexOutcome(document_id=o.document_id, version=o.version, reason=o.reason)
+            for o in outcomes
+        ],
+    )
 
 
-def index_events(outcomes: Sequence[IndexResult]) -> list[Event]:
-    """Per account, its one outcome as itself, or its several as one `DocumentsIndexed`."""
-    return [
-        group[0]
-        if len(group) == 1
-        else DocumentsIndexed(
-            account_id=account_id,
-            outcomes=[
-                IndexOutcome(document_id=o.document_id, version=o.version, characters=o.characters)
-                if isinstance(o, DocumentIndexed)
-                else IndexOutcome(document_id=o.document_id, version=o.version, reason=o.reason)
-                for o in group
-            ],
-        )
-        for account_id, group in by_account(outcomes).items()
-    ]
-
-
-def preview_events(outcomes: Sequence[PreviewResult]) -> list[Event]:
-    """Per account, its one outcome as itself, or its several as one `DocumentPreviewsRecorded`."""
-    return [
-        group[0]
-        if len(group) == 1
-        else DocumentPreviewsRecorded(
-            account_id=account_id,
-            outcomes=[
-                PreviewOutcome(document_id=o.document_id, version=o.version, small=o.small, large=o.large)
-                if isinstance(o, DocumentPreviewRendered)
-                else PreviewOutcome(document_id=o.document_id, version=o.version, reason=o.reason)
-                for o in group
-            ],
-        )
-        for account_id, group in by_account(outcomes).items()
-    ]
+def preview_batch(account_id: str, outcomes: Sequence[PreviewResult]) -> DocumentPreviewsRecorded:
+    """Several of one account's preview outcomes as one `DocumentPreviewsRecorded`."""
+    return DocumentPreviewsRecorded(
+        account_id=account_id,
+        outcomes=[
+            PreviewOutcome(document_id=o.document_id, version=o.version, small=o.small, large=o.large)
+            if isinstance(o, DocumentPreviewRendered)
+            else PreviewOutcome(document_id=o.document_id, version=o.version, reason=o.reason)
+            for o in outcomes
+        ],
+    )
 
 
 @dataclass
 class Outcomes(Generic[E]):
-    """Single outcome events, each with the `traceparent` it would have been sent with, grouped
-    per account by `grouped` when emitted."""
+    """Single outcome events, each with the `traceparent` it would have been sent with; at `emit`,
+    per account (in order of first appearance), one goes as itself and several as `batch` makes them."""
 
-    grouped: Callable[[Sequence[E]], Sequence[Event]]
+    batch: Callable[[str, Sequence[E]], Event]
     items: list[tuple[E, str | None]] = field(default_factory=list)
 
     def add(self, event: E, traceparent: str | None = None) -> None:
@@ -89,20 +71,23 @@ class Outcomes(Generic[E]):
 
     def emit(self, tx: Transaction[Any]) -> None:
         """Emit what was added, in `tx` (published if and only if it commits), then forget it."""
-        traces = {id(event): traceparent for event, traceparent in self.items}
-        for event in self.grouped([event for event, _ in self.items]):
-            if id(event) in traces:  # alone for its account: the single event, in its version's trace
-                tx.emit(event, subject=getattr(event, "document_id", None), traceparent=traces[id(event)])
+        by_account: dict[str, list[tuple[E, str | None]]] = {}
+        for item in self.items:
+            by_account.setdefault(item[0].account_id, []).append(item)
+        for account_id, group in by_account.items():
+            if len(group) == 1:  # the single event, in its version's trace
+                event, traceparent = group[0]
+                tx.emit(event, subject=getattr(event, "document_id", None), traceparent=traceparent)
             else:
-                tx.emit(event, subject=event.account_id)
+                tx.emit(self.batch(account_id, [event for event, _ in group]), subject=account_id)
         self.items.clear()
 
 
 def index_outcomes() -> Outcomes[IndexResult]:
     """A transaction's indexing outcomes: per account one `document.batch-indexed` when it has several."""
-    return Outcomes(index_events)
+    return Outcomes(index_batch)
 
 
 def preview_outcomes() -> Outcomes[PreviewResult]:
     """A transaction's preview outcomes: per account one `document.batch-previews` when it has several."""
-    return Outcomes(preview_events)
+    return Outcomes(preview_batch)
