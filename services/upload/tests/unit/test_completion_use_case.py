@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -85,6 +86,26 @@ async def test_a_multipart_upload_is_verifying_until_read_back_then_completed() 
     await asyncio.gather(*w.completion._verifying.values())
     assert w.sessions.rows[upload_id]["status"] == COMPLETED
     assert [type(e) for e in w.uow.emitted] == [UploadInitiated, UploadCompleted]
+
+
+async def test_the_notification_of_the_join_and_a_watcher_meanwhile_leave_the_read_back_to_the_completion() -> None:
+    """S3 announces the join before its answer reaches upload, and a watcher may look meanwhile:
+    both find the upload leased to the completion, which alone reads the object back (a 1 GiB
+    object was read twice at once when the lease came after the join, 2026-11-29)."""
+    w = world()
+    upload_id = await _multipart_with(w, {1: b"abcdef"})
+    key = w.sessions.rows[upload_id]["key"]
+    join, seen = w.storage.finish_multipart, []
+
+    async def join_then_look(*args: Any) -> None:
+        await join(*args)
+        seen.extend([await w.checks.object_written(key), await w.checks.claim_due(timedelta(minutes=1))])
+
+    w.storage.finish_multipart = join_then_look  # type: ignore[method-assign]
+    joined = await w.completion.complete(OWNER, upload_id)
+    assert shown_status(joined) == VERIFYING and seen == [None, None]
+    await asyncio.gather(*w.completion._verifying.values())
+    assert w.sessions.rows[upload_id]["status"] == COMPLETED and w.storage.reads == 1
 
 
 async def _multipart_with(w: Any, parts: dict[int, bytes]) -> str:

@@ -185,10 +185,11 @@ class UploadSessions:
         )
 
     async def mark_joined(self, upload_id: str, verify_lease: timedelta) -> Session | None:
-        """Note that S3 joined a multipart upload's parts; its facts are being read back.
+        """Note that this process has S3 join a multipart upload's parts and reads its facts back.
 
-        The watcher leaves the session alone for `verify_lease` (whoever joined it is reading
-        it), then takes over if it is still pending: that is how a crash mid-check is recovered.
+        The watcher and S3's notification of the join leave the session alone for `verify_lease`
+        (whoever joined it is reading it), then the watcher takes over if it is still pending: that
+        is how a crash mid-check (or before the join) is recovered.
         """
         now = datetime.now(UTC)
         return await self.collection.find_one_and_update(

@@ -131,15 +131,23 @@ class Completion:
         if not is_multipart(row) or row["status"] != PENDING:
             return await self.complete_row(row)
         await self.still_allowed(row)
-        parts = await self._join_parts(row)
-        if sent is not None and parts and may_take_sent(row) and parts_as_sent(parts, sent):
-            recorded = await self._record_as_sent(row, parts, sent)
-            if recorded is not None:
-                return recorded
+        parts = await self._parts_to_join(row)
+        # Leased before S3 joins the parts: S3 announces the join (a notification) before its
+        # answer reaches this process, and a watcher may look meanwhile. Either would otherwise
+        # find the object of a pending upload and read it back too, beside this process's own
+        # read-back (1 GiB read twice at once, bench/README 2026-11-29).
         lease = verify_lease(row["declared_size"])
         joined = await self.context.uow.run(lambda tx: tx.repos.sessions.mark_joined(upload_id, lease))
         if joined is None:  # another path finished it meanwhile
             return await reads.sessions.by_id(upload_id) or row
+        if parts is not None:
+            await self.context.storage.finish_multipart(
+                row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number)
+            )
+        if sent is not None and parts and may_take_sent(row) and parts_as_sent(parts, sent):
+            recorded = await self._record_as_sent(row, parts, sent)
+            if recorded is not None:
+                return recorded
         self._verify_in_background(joined)
         return joined
 
@@ -261,8 +269,8 @@ class Completion:
             await self.context.uow.run(lambda tx: self.record(tx, row, stored))
         return await self.context.reads.sessions.by_id(row["_id"]) or row
 
-    async def _join_parts(self, row: Session) -> list[StoredPart] | None:
-        """Has S3 join the parts it holds; the parts joined, or None when an earlier call did."""
+    async def _parts_to_join(self, row: Session) -> list[StoredPart] | None:
+        """The parts S3 holds, once every one is there; None when an earlier call joined them."""
         storage = self.context.storage
         parts = await storage.stored_parts(row["key"], row["s3_upload_id"])
         if parts is None:
@@ -276,7 +284,6 @@ class Completion:
         if sum(p.size for p in parts) > row["declared_size"]:
             await self.endings.reject(row, "the parts hold more bytes than were declared")
             raise TooLarge(row["declared_size"])
-        await storage.finish_multipart(row["key"], row["s3_upload_id"], sorted(parts, key=lambda p: p.number))
         return parts
 
     def _verify_in_background(self, row: Session) -> None:
