@@ -127,7 +127,8 @@ async def test_every_sort_pages_exactly_through_windows_and_stale_edges(metadata
                         )
 
     await check(7)  # first pages remember their edge
-    await check(7)  # ...and start from it
+    if metadata.settings.listing_strategy == "windowed":
+        await check(7)  # ...and start from it (a plain keyset remembers nothing: the same pages again)
     # The edges go stale: documents appear beyond and before them, and some of the first ones go.
     first_ones = {d["_id"] for d in sorted(docs, key=lambda d: d["name_lower"])[:5]}
     await collection.delete_many({"_id": {"$in": list(first_ones)}})
