@@ -87,13 +87,15 @@ def later(monkeypatch: pytest.MonkeyPatch, moment: float) -> None:
 def test_a_verified_token_is_remembered_only_while_it_lives_and_for_its_audience(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The clock is frozen mid-second: a real one may tick between two lines, and `iat` is whole seconds.
+    now = int(time.time()) + 0.5
+    later(monkeypatch, now)
     gateway, metadata = auth("gateway", {"a": OLD}, "a"), auth("metadata", {"a": OLD}, "a")
     token = gateway.mint(audience="metadata", subject="acc-1")
     assert gateway.mint(audience="metadata", subject="acc-1") == token  # the same second: the same token
     assert metadata.verify(token).subject == "acc-1"
     with pytest.raises(InvalidIdentity):  # remembered for metadata, still not a token for quota
         metadata.verify(token, audience="quota")
-    now = time.time()
     later(monkeypatch, now + 60 + 4)  # past `exp`, within the leeway
     assert metadata.verify(token).subject == "acc-1"
     later(monkeypatch, now + 60 + 6)  # past the leeway: refused, remembered or not
