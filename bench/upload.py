@@ -4,7 +4,9 @@ Starts the real servers and every DocStore service on free ports, then measures:
   1. one large file (default 1 GiB) through our multipart grant with parallel part PUTs
      and our completion call (it answers once S3 has joined the parts), against
      `boto3.upload_file` of the same file to the same SeaweedFS; then, separately, how long
-     until upload has read size, ETag and sha256 back and recorded the completion;
+     until upload has read size, ETag and sha256 back and recorded the completion, and the floor
+     of that read-back: the raw object read and hashed by a plain script (one GET, as upload's
+     adapter reads, and 8 MiB ranges four ahead, as it read before), wall and CPU seconds;
   2. many small files (default 1,000 x 10 KiB) through the batch routes (`POST /v1/uploads/batch`
      with each file's sha256 and `put: true`, presigned PUTs pinned to those bytes,
      `POST /v1/uploads/batch/complete`; `--forms`: also as pinned POST forms, `--staged`: also
@@ -205,10 +207,35 @@ async def ours_large(api: httpx.AsyncClient, auth: dict, path: Path, parallel: i
     return answered - started, recorded - started
 
 
-def raw_large(s3, path: Path, parallel: int) -> float:
+def raw_large(s3, path: Path, parallel: int, key: str) -> float:
     started = time.perf_counter()
-    s3.upload_file(str(path), BUCKET, f"bench/raw/{uuid.uuid4()}", Config=TransferConfig(max_concurrency=parallel))
+    s3.upload_file(str(path), BUCKET, key, Config=TransferConfig(max_concurrency=parallel))
     return time.perf_counter() - started
+
+
+READ_BACK_CHUNK = 8 * MIB
+
+
+def raw_read_back(s3, key: str, *, ranges: bool) -> tuple[float, float]:
+    """The floor of upload's read-back: the object at `key` read and hashed by a plain script, as
+    upload's storage adapter does it (one GET, hashed as it streams), or as it did before
+    2026-11-29 (8 MiB ranges, four fetched ahead). Wall and CPU seconds of this process."""
+    started, cpu = time.perf_counter(), time.process_time()
+    digest = hashlib.sha256()
+    if ranges:
+        size = s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+
+        def fetch(start: int) -> bytes:
+            end = min(start + READ_BACK_CHUNK, size) - 1
+            return s3.get_object(Bucket=BUCKET, Key=key, Range=f"bytes={start}-{end}")["Body"].read()
+
+        with ThreadPoolExecutor(4) as pool:
+            for block in pool.map(fetch, range(0, size, READ_BACK_CHUNK)):
+                digest.update(block)
+    else:
+        for block in s3.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(READ_BACK_CHUNK):
+            digest.update(block)
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def ours_small(api: httpx.AsyncClient, auth: dict, count: int, payload: bytes, parallel: int) -> float:
@@ -383,8 +410,14 @@ def main() -> None:
             async def run() -> tuple[float, tuple[float, float], float, float, float | None]:
                 async with httpx.AsyncClient(base_url=urls["gateway"], timeout=120) as api:
                     auth = await account(api)
-                    raw_big = await asyncio.to_thread(raw_large, s3, big, args.parallel)
+                    raw_key = f"bench/raw/{uuid.uuid4()}"
+                    raw_big = await asyncio.to_thread(raw_large, s3, big, args.parallel, raw_key)
                     our_big = await ours_large(api, auth, big, args.parallel)
+                    # The read-back's floor, once upload's own is over (one GET, then ranges).
+                    for way, ranges in (("one_get", False), ("ranges", True)):
+                        wall, cpu_s = await asyncio.to_thread(raw_read_back, s3, raw_key, ranges=ranges)
+                        figures[f"raw_read_back_{way}_s"] = round(wall, 3)
+                        figures[f"raw_read_back_{way}_cpu_s"] = round(cpu_s, 3)
                     topics = all_topics()
                     cpu = _descendant_cpu()
                     raw_many = await raw_small(s3, args.small, payload, args.parallel)
@@ -450,6 +483,11 @@ def main() -> None:
     print(f"  DocStore grant + parts + complete    {our_big:8.2f} s  {size_mib / our_big:8.1f} MiB/s")
     print(f"  ratio raw/ours                       {raw_big / our_big:8.2f}   (target >= 0.9)")
     print(f"  ... until sha256 read back, recorded {our_big_recorded:8.2f} s  ratio {raw_big / our_big_recorded:.2f}")
+    print(
+        f"  read back by a plain script: one GET {figures['raw_read_back_one_get_s']:.2f} s "
+        f"({figures['raw_read_back_one_get_cpu_s']:.2f} CPU-s), 8 MiB ranges 4 ahead "
+        f"{figures['raw_read_back_ranges_s']:.2f} s ({figures['raw_read_back_ranges_cpu_s']:.2f} CPU-s)"
+    )
     print(f"\nsmall files: {args.small} x {args.small_kib} KiB, {args.parallel} at a time")
     print(f"  raw presigned PUTs                   {raw_many:8.2f} s  {args.small / raw_many:8.1f} files/s")
     print(
