@@ -1,13 +1,16 @@
-"""One platform for the fault tests: the very supervisor `scripts/up` runs (`python -m
-docstore_devplatform supervise`), on free ports, one region, with the durable broker (its default),
-as a child of this run. The tests kill its servers with SIGKILL and rely on the supervisor alone to
-bring them back: no test restarts anything itself.
+"""One platform for the fault tests and the TLS tests: the very supervisor `scripts/up --tls` runs
+(`python -m docstore_devplatform supervise --tls`), on free ports, one region, with the durable
+broker (its default), as a child of this run. The fault tests kill its servers with SIGKILL and rely
+on the supervisor alone to bring them back: no test restarts anything itself. test_tls.py runs the
+key flows over its TLS afterwards, on the servers the supervisor brought back. (One start for both:
+each started a platform of its own before, about 45 s of the systems' worker.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import sys
 import time
 import uuid
@@ -44,6 +47,15 @@ class Platform:
     @property
     def kafka_bootstrap(self) -> str:
         return self.state()["endpoints"]["kafka_bootstrap"]
+
+    @property
+    def ca_file(self) -> str:
+        """The local CA that signed every server's certificate (trustme, `up --tls`)."""
+        return str(self.state()["tls"]["ca_file"])
+
+    def trusting(self) -> ssl.SSLContext:
+        """What a client that trusts the local CA verifies with (`SSL_CERT_FILE=<ca>`, `curl --cacert`)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     def pid(self, name: str) -> int:
         pids = self.state()["pids"]
@@ -95,7 +107,7 @@ def _wait_ready(proc: ManagedProcess, data_dir: Path) -> None:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("faults-platform")
     argv = [
-        sys.executable, "-m", "docstore_devplatform", "supervise",
+        sys.executable, "-m", "docstore_devplatform", "supervise", "--tls",
         "--data-dir", str(data_dir), "--ports", "auto", "--region-b", "",
     ]  # fmt: skip
     proc = ManagedProcess("faults-platform", argv, data_dir / "supervisor.log", env=os.environ | SYSTEM_ENV)
@@ -109,7 +121,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest_asyncio.fixture
 async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.gateway, timeout=40.0) as client:
+    async with httpx.AsyncClient(base_url=platform.gateway, verify=platform.trusting(), timeout=40.0) as client:
         yield client
 
 
@@ -155,8 +167,8 @@ async def try_upload(api: httpx.AsyncClient, user: User, index: int, tag: str) -
         if grant.status_code != 201:
             return None
         form = grant.json()["form"]
-        async with httpx.AsyncClient(timeout=30) as s3:
-            posted = await s3.post(form["url"], data=form["fields"], files={"file": (f"{word}.txt", data)})
+        # Straight to S3 (an absolute URL) with the same client: it trusts the CA S3's certificate is from.
+        posted = await api.post(form["url"], data=form["fields"], files={"file": (f"{word}.txt", data)}, timeout=30)
         if posted.status_code != 201:
             return None
         done = await api.post(f"/v1/uploads/{grant.json()['upload_id']}/complete", headers=user.auth)

@@ -9,8 +9,8 @@ gateways serve HTTPS with a certificate from a local `trustme` CA, as ``scripts/
 (docstore_devplatform.tls), and this run's clients trust that CA only (``SSL_CERT_FILE``, which
 httpx and Python's ssl read): every test that talks to a gateway does so over TLS, and one that
 forgot would fail rather than fall back to plain text. The servers stay as the run's
-`endpoints` started them (their TLS mode is tests/e2e/test_tls.py's, which starts `up --tls`'s
-own supervisor).
+`endpoints` started them (their TLS mode is tests/faults': the fault tests and test_tls.py share
+`up --tls`'s own supervisor).
 
 The fixtures are registered once per run by the test plugin (docstore_devplatform.pytest_plugin,
 which lists this module in its `pytest_plugins`), and by no conftest: a second import would give

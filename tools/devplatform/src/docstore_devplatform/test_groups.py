@@ -8,7 +8,7 @@ cost 1.6x the CPU). A *group* is the tests of one system start:
 - the tests on the shared two-region system (`system`, `region_b`: tests/e2e, tests/security,
   the sync client's integration tests, the browser's region login);
 - the browser tests on their own web system (tests/browser);
-- the fault tests on their own platform (tests/faults);
+- the fault tests and the TLS tests on their own platform (tests/faults, `supervise --tls`);
 - every other test file on its own (unit tests, and integration tests that start only servers,
   which each worker starts once).
 

@@ -6,7 +6,9 @@ form straight to S3 over TLS, download, share, full-text search; and a client th
 the CA, or speaks plain text to a TLS port, is refused.
 
 One region only (the second region adds nothing TLS-specific and six more processes on a
-2-core CI machine); `up --tls` itself starts both.
+2-core CI machine); `up --tls` itself starts both. The platform is the fault tests' (conftest.py):
+these tests run after theirs, so the flows also prove that TLS holds on the servers the supervisor
+restarted after each kill.
 """
 
 from __future__ import annotations
@@ -16,29 +18,20 @@ import email
 import email.policy
 import re
 import ssl
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pymongo
 import pytest
-import pytest_asyncio
 from pymongo.errors import PyMongoError
 
-from docstore_devplatform.procs import ManagedProcess
-from docstore_devplatform.state import StateFile
 from docstore_devplatform.testing import eventually
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, Platform
 
-# The first test also waits for the platform to start: more room than the suite's 300 s default.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
-
-READY_TIMEOUT = 420.0  # a busy 2-core machine; the wait ends as soon as the state file says ready
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @dataclass
@@ -46,60 +39,13 @@ class TlsPlatform:
     gateway: str
     ca_file: str
     endpoints: dict[str, str]
-    logs: Path
-
-
-def _wait_ready(proc: ManagedProcess, data_dir: Path) -> dict[str, Any]:
-    """Poll the supervisor's state file (as `up` does) until it says ready; fail on failure."""
-    import time
-
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        state = StateFile.read(data_dir) or {}
-        if state.get("state") == "ready":
-            return state
-        if state.get("state") == "failed" or not proc.alive():
-            pytest.fail(f"TLS platform failed: {state.get('error')}\n{proc.describe_failure()}")
-        time.sleep(0.5)
-    pytest.fail(f"TLS platform not ready after {READY_TIMEOUT:.0f} s\n{proc.describe_failure()}")
 
 
 @pytest.fixture(scope="module")
-def tls_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPlatform]:
-    """`python -m docstore_devplatform supervise --tls` (what `up --tls` starts detached), on free
-    ports, as a child of this run: stopping it (SIGTERM) stops its services, then its servers."""
-    data_dir = tmp_path_factory.mktemp("tls-platform")
-    argv = [
-        sys.executable, "-m", "docstore_devplatform", "supervise", "--tls",
-        "--data-dir", str(data_dir), "--ports", "auto", "--region-b", "",
-    ]  # fmt: skip
-    env = {
-        # A tiny throttle budget would make sign-up and login of this module flaky on a shared address.
-        "GATEWAY_SIGNUP_LIMITS_PER_ADDRESS": "10000/minute",
-        "GATEWAY_LOGIN_LIMITS_PER_ADDRESS": "10000/minute",
-    }
-    import os
-
-    proc = ManagedProcess("tls-platform", argv, data_dir / "supervisor.log", env=os.environ | env, cwd=data_dir)
-    proc.start()
-    try:
-        state = _wait_ready(proc, data_dir)
-        yield TlsPlatform(
-            gateway=state["services"]["gateway"],
-            ca_file=state["tls"]["ca_file"],
-            endpoints=state["endpoints"],
-            logs=data_dir / "logs",
-        )
-    finally:
-        proc.stop(timeout=60)
-
-
-@pytest_asyncio.fixture
-async def api(tls_platform: TlsPlatform) -> AsyncIterator[httpx.AsyncClient]:
-    """A client that trusts the local CA (as `SSL_CERT_FILE=<ca>` or `curl --cacert` would)."""
-    trusting = ssl.create_default_context(cafile=tls_platform.ca_file)
-    async with httpx.AsyncClient(base_url=tls_platform.gateway, verify=trusting, timeout=40.0) as client:
-        yield client
+def tls_platform(platform: Platform) -> TlsPlatform:
+    """The fault tests' platform (conftest.py: `supervise --tls`), as these tests read it."""
+    state = platform.state()
+    return TlsPlatform(gateway=state["services"]["gateway"], ca_file=platform.ca_file, endpoints=state["endpoints"])
 
 
 async def _sign_up(api: httpx.AsyncClient, plan: str = "free") -> tuple[str, dict[str, str], httpx.Response]:
