@@ -172,8 +172,10 @@ class Storage:
             raise
         chunks = ChunkHasher(chunk_lengths or [])
         digest = hashlib.sha256()
-        # One GET, hashed as it streams: 1 GiB in 1.8-2.4 s and 1.2 CPU-s on the 2-core machine,
-        # where ranges fetched 4 ahead took as long for 1.9 CPU-s (bench/README, 2026-11-29).
+        # One GET, hashed as it streams. Upload's own read-back of 1 GiB took 3.1-3.5 s this way and
+        # with 8 MiB ranges fetched 4 ahead; the floor (a plain script, `bench/upload.py`) reads it
+        # in 3.4-3.9 s for 1.1 CPU-s this way, 2.7-3.0 s for 1.8 CPU-s with ranges (bench/README,
+        # 2026-11-29). The CPU, and one object by construction (no `IfMatch` retry), decide.
         for block in response["Body"].iter_chunks(CHUNK):
             digest.update(block)
             chunks.update(block)
