@@ -15,6 +15,7 @@ import httpx
 import pyotp
 import pytest
 
+from docstore_accounts.service_layer import account_security
 from docstore_events.credentials import (
     AccountEmailVerified,
     AccountMfaChanged,
@@ -140,6 +141,15 @@ async def test_verification_is_told_at_login_and_its_link_works_once(
     assert len(events) == 1 and events[0].changed is False
 
 
+@pytest.fixture
+def one_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's clock, frozen: its throttles count per clock hour (`CounterRepository.take`),
+    and a test whose requests straddled the top of an hour would see its count start again."""
+    frozen = datetime.now(UTC)
+    monkeypatch.setattr(account_security, "_now", lambda: frozen)
+
+
+@pytest.mark.usefixtures("one_hour")
 async def test_resend_is_throttled(accounts: Harness, mailer: RecordingMailer) -> None:
     user = await sign_up(accounts)
     answers = [
@@ -314,6 +324,7 @@ async def test_a_notice_notify_did_not_take_is_kept_and_sent_later(accounts: Har
     assert await accounts.db["account_notices"].count_documents({"account_id": user["id"]}) == 0
 
 
+@pytest.mark.usefixtures("one_hour")
 async def test_wrong_current_passwords_are_throttled_per_account(accounts: Harness, mailer: RecordingMailer) -> None:
     """A session left open cannot be used to guess the password behind it: after ten wrong
     answers in the hour, every route that asks for the password answers 429, the right one too."""
