@@ -7,6 +7,7 @@ the e2e system in one pytest run without sharing consumer groups or data.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from docstore_devplatform import probes
 from docstore_devplatform.e2e import TEST_PASSWORD_ENV, TEST_SYSTEM_KAFKA_ENV
 from docstore_events.topics import all_topics
 
-from .webdriver import Browser, browser_available
+from .webdriver import Browser, WebDriverError, browser_available
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -109,13 +110,31 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
             provider.stop()
 
 
-@pytest.fixture
-def browser(web_system: WebSystem) -> Iterator[Browser]:
-    chromium = Browser(SCREENSHOTS)
+@pytest.fixture(scope="package")
+def shared_chromium() -> Iterator[list[Browser]]:
+    """The Chromium this package's tests take turns with (`browser`): a list, so a test can replace it."""
+    held: list[Browser] = []
     try:
-        yield chromium
+        yield held
     finally:
-        chromium.close()
+        for chromium in held:
+            chromium.close()
+
+
+@pytest.fixture
+def browser(web_system: WebSystem, shared_chromium: list[Browser]) -> Browser:
+    """A headless Chromium as a new one is: the package's one, reset (`Browser.reset`), since a start
+    costs about 1 s and 0.9 CPU-s and 45 tests ask for one; a new one when the last test left it
+    past resetting (a crash, a dialog left open)."""
+    if shared_chromium:
+        try:
+            shared_chromium[0].reset()
+            return shared_chromium[0]
+        except WebDriverError:
+            with contextlib.suppress(WebDriverError):
+                shared_chromium.pop().close()
+    shared_chromium[:] = [Browser(SCREENSHOTS)]
+    return shared_chromium[0]
 
 
 @pytest.fixture
