@@ -194,9 +194,8 @@ class Browser:
         self.driver.set_page_load_timeout(30)
         self.driver.set_script_timeout(60)
         self._network: list[dict] = []
-
         self._size = (width, height)
-        self._origins: set[str] = set()
+        self._origins: set[str] = set()  # every origin `open` went to: what `reset` clears
 
     def close(self) -> None:
         try:
@@ -207,8 +206,9 @@ class Browser:
     def reset(self) -> None:
         """Back to what a new `Browser` shows a test, without starting Chromium again (about 1 s and
         0.9 CPU-s each; the browser tests use one Chromium, `tests/browser/conftest.py`): one blank
-        tab of the first size, no cookies, nothing stored for any origin opened, no permission granted,
-        no download, no log. A WebDriverException means the caller should start a new one."""
+        tab of the first size, no cookies, nothing stored for any origin `open` went to (the app
+        keeps its session in the gateway's web storage), no permission granted, no download, no
+        log. A WebDriverException means the caller should start a new one."""
         driver = self.driver
         driver.switch_to.new_window("tab")  # a tab of its own: no sessionStorage, no page's timers
         fresh = driver.current_window_handle
