@@ -112,7 +112,7 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
 
 @pytest.fixture(scope="package")
 def shared_chromium() -> Iterator[list[Browser]]:
-    """The Chromium this package's tests take turns with (`browser`): a list, so a test can replace it."""
+    """The Chromium this package's tests take turns with: a list, so `browser` can replace it."""
     held: list[Browser] = []
     try:
         yield held
@@ -123,9 +123,9 @@ def shared_chromium() -> Iterator[list[Browser]]:
 
 @pytest.fixture
 def browser(web_system: WebSystem, shared_chromium: list[Browser]) -> Browser:
-    """A headless Chromium as a new one is: the package's one, reset (`Browser.reset`), since a start
-    costs about 1 s and 0.9 CPU-s and 45 tests ask for one; a new one when the last test left it
-    past resetting (a crash, a dialog left open)."""
+    """A headless Chromium as a new one is: the package's one, reset (`Browser.reset`) instead of
+    started for each of 45 tests (tests/browser/README.md has the figures); a new one when the last
+    test left it past resetting (a crash, a dialog left open)."""
     if shared_chromium:
         try:
             shared_chromium[0].reset()

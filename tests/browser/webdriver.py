@@ -204,11 +204,10 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def reset(self) -> None:
-        """Back to what a new `Browser` shows a test, without starting Chromium again (about 1 s and
-        0.9 CPU-s each; the browser tests use one Chromium, `tests/browser/conftest.py`): one blank
-        tab of the first size, no cookies, nothing stored for any origin `open` went to (the app
-        keeps its session in the gateway's web storage), no permission granted, no download, no
-        log. A WebDriverException means the caller should start a new one."""
+        """Back to what a new `Browser` shows a test, without starting Chromium again (the browser
+        tests take turns with one, `tests/browser/conftest.py`): one blank tab of the first size,
+        no cookies, nothing stored for any origin `open` went to (the app keeps its session in the
+        gateway's web storage), no permission granted, no download, no log. A WebDriverException means the caller should start a new one."""
         driver = self.driver
         driver.switch_to.new_window("tab")  # a tab of its own: no sessionStorage, no page's timers
         fresh = driver.current_window_handle
