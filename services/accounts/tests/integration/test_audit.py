@@ -174,7 +174,9 @@ async def test_retention_purges_old_records_and_the_rest_still_verifies(accounts
 
     await trail.record_once([delivery(n, long_ago + timedelta(minutes=n)) for n in range(3)])
     await trail.record_once([delivery(n, datetime.now(UTC)) for n in range(3, 5)])
-    assert await trail.purge_expired() >= 3  # other tests' accounts are recent: only these three go
+    # The harness's own retention loop makes its first sweep at startup and may take these three
+    # before this call does, so the proof is what is left, not the count this call returns.
+    await trail.purge_expired()
     rows = await records_of(accounts, ada)
     assert [row["seq"] for row in rows] == [4, 5]
     verdict = await trail.verify(ada)
