@@ -4,7 +4,7 @@ accounts when the projection does not know the account or would refuse."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from docstore_events import AccountCreated, AccountDeleted, AccountPlanChanged, AccountUsernameConflicted
 from docstore_events.credentials import AccountEmailVerified
@@ -82,3 +82,32 @@ async def test_owners_ask_the_accounts_owner_only_when_the_projection_does_not_k
     assert await world.repos.owners.plan_of(account.id) == "premium"
     assert (await world.repos.owners.by_username("cyd"))["_id"] == account.id
     assert await world.repos.owners.plan_of("nobody") == "free"
+
+
+async def test_a_deletion_the_accounts_service_confirms_reaches_the_projection_before_its_event(world) -> None:
+    """`end_access_now` (the accounts service's call right after a deletion): a link's use asks the
+    projection whether its owner is active, so the projection must not wait for `account.deleted`."""
+    from docstore_metadata.service_layer.account_purge import AccountPurge
+
+    purge = AccountPurge(world.uow, world.repos, world.documents, grace=timedelta(days=30), interval=60)
+    account = await world.accounts.sign_up(
+        username="dee", email="d@x.example", password="a long passphrase 42", plan="free"
+    )
+    created = AccountCreated(
+        account_id=account.id, username="dee", email="d@x.example", plan="free", home_region="here", email_verified=True
+    )
+    await AccountProjector(world.uow).apply_once([("e1", created, AT)])
+
+    await purge.end_access_now(account.id)  # not deleted: whoever calls, nothing changes
+    assert (await world.repos.owners.by_id(account.id))["status"] == "active"
+
+    await world.accounts.update(account.id, {"status": "deleted"})
+    await purge.end_access_now(account.id)
+    assert (await world.repos.projection.by_id(account.id))["status"] == "deleted"
+    assert (await world.repos.owners.by_id(account.id))["status"] == "deleted"
+
+    # The event, when it comes, adds the deletion's time (the purge counts from it).
+    await AccountProjector(world.uow).apply_once(
+        [("e2", AccountDeleted(account_id=account.id, username="dee", home_region="here"), AT)]
+    )
+    assert (await world.repos.projection.by_id(account.id))["deleted_at"] == AT

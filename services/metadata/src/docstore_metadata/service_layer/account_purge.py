@@ -101,12 +101,15 @@ class AccountPurge:
         `end_access` at once, in a transaction of its own, once the accounts service confirms the
         account is deleted (whoever calls, a live account loses nothing). Idempotent: what ended
         already is not found again, and the `account.deleted` consumer's own run then finds nothing
-        to do."""
+        to do. The projection learns of the deletion in the same transaction: a public link's
+        every use asks it whether the owner is active (`link_access.py`), and `account.deleted`
+        may come a while later (its time, `deleted_at`, comes with it)."""
         account = await self.reads.owners.authority.by_id(account_id)
         if account is None or account.get("status") != "deleted":
             return
 
         async def work(tx: Tx) -> None:
+            await tx.repos.projection.apply(account_id, {"status": "deleted"}, {"username": account["username"]})
             await end_access(tx, account_id)
 
         await self.uow.run(work)
