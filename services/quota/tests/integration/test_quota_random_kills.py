@@ -140,7 +140,10 @@ async def test_random_kills_leave_a_ledger_equal_to_s3(
         mongo = AsyncMongoClient(isolated["mongodb_url"])
         processed = mongo[isolated["mongodb_database"]]["processed_events"]
         for _ in range(6):
-            await asyncio.sleep(rng.uniform(2.0, 5.0))  # startup takes ~2 s, so some kills land mid-stream
+            # A restart answers within a second, then may wait for the documents the killed one's open
+            # transaction holds, until the database reaps it (15 s locally, docstore_devplatform.secantusd):
+            # a kill lands while events are applied, or while the next process waits for that.
+            await asyncio.sleep(rng.uniform(2.0, 5.0))
             process.send_signal(signal.SIGKILL)
             await asyncio.to_thread(process.wait, 10)
             kills += 1

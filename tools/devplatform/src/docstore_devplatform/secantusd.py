@@ -26,6 +26,13 @@ write recorded again moves to the end) and drops from the front while the oldest
 are too many, so a prune costs only what it drops. What is kept, what is dropped and when are
 unchanged.
 
+Third, how long a transaction may idle before the registry aborts it: 15 s here instead of 60 s
+(mongod's `transactionLifetimeLimitSeconds` default, which SecantusDB copies). A process killed
+inside a transaction leaves it open, holding what it wrote, and the next writer of those documents
+(the restarted consumer, on the same partition) waits until it is aborted: quota's random-kills
+test stalled 40-50 s after its last kill with 60 s. A transaction reaped while still alive fails
+with `TransientTransactionError` and `with_transaction` runs it again.
+
 Another SecantusDB version is started as it is (it may have changed or fixed these), with a line
 on stderr.
 """
@@ -38,6 +45,7 @@ from collections.abc import Callable
 from typing import Any
 
 PATCHED_VERSION = "0.7.0b3"
+TRANSACTION_LIFETIME_SECONDS = 15.0
 
 
 def _prune_locked(txn_state: Any) -> Callable[[Any], int]:
@@ -66,8 +74,9 @@ def _prune_locked(txn_state: Any) -> Callable[[Any], int]:
 
 
 def _retryable_records(transactions: Any) -> tuple[Callable[..., None], Callable[[Any], None], Callable[..., None]]:
-    """`TransactionRegistry.__init__`, `_prune_retryable_locked` and `record_retryable` over records
-    kept in record order. `transactions` is SecantusDB's `secantus.transactions` module."""
+    """`TransactionRegistry.__init__` (with `TRANSACTION_LIFETIME_SECONDS`), `_prune_retryable_locked`
+    and `record_retryable` over records kept in record order. `transactions` is SecantusDB's
+    `secantus.transactions` module."""
     original_init = transactions.TransactionRegistry.__init__
     lifetime = transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
     most = transactions._RETRYABLE_RECORD_MAX
@@ -76,6 +85,7 @@ def _retryable_records(transactions: Any) -> tuple[Callable[..., None], Callable
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         self._retryable = OrderedDict(self._retryable)
+        self._lifetime = TRANSACTION_LIFETIME_SECONDS
 
     def prune_retryable_locked(self: Any) -> None:
         records = self._retryable
