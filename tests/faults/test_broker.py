@@ -22,9 +22,11 @@ BURST = 30
 CONCURRENCY = 5
 
 
-async def burst(api, user, tag: str, count: int, *, after: int | None = None, then=None) -> list[Uploaded]:
-    """`count` uploads, `CONCURRENCY` at a time; `then()` runs once `after` of them have completed."""
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def burst(
+    api, user, tag: str, count: int, *, after: int | None = None, then=None, concurrency: int = CONCURRENCY
+) -> list[Uploaded]:
+    """`count` uploads, `concurrency` at a time; `then()` runs once `after` of them have completed."""
+    gate = asyncio.Semaphore(concurrency)
     completed: list[Uploaded] = []
     fired = asyncio.Event()
 
@@ -65,7 +67,9 @@ async def test_broker_killed_while_a_consumer_is_stopped_with_events_waiting(pla
     await broker_answers(platform)
     stopped = platform.signal("metadata", signal.SIGSTOP)  # as a hung or paused process: no restart
     try:
-        completed = await burst(api, user, "behind", 20)
+        # All at once: each grant waits out upload's 5 s call to the stopped metadata (its names
+        # check), so five at a time took four such waits (~30 s) for the same 20 waiting events.
+        completed = await burst(api, user, "behind", 20, concurrency=20)
         assert len(completed) == 20
 
         async def counted() -> bool:  # the relay published them: quota, another consumer, saw them all
