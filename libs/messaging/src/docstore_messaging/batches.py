@@ -10,7 +10,9 @@ after the batch's effects committed (a process killed in between sees the batch 
 `run_once_each` skips what was already applied). When a batch fails, it is split in halves
 and each half tried again, down to single events; a single event that still fails after the
 retry policy goes to `<topic>.dlq` and the rest of the batch goes on. Records that are not a
-decodable event of their topic go to the dead letters at once.
+decodable event of their topic go to the dead letters at once. A poll that fails (aiokafka
+hands its group coordinator's errors to the next poll) is polled again; a poll loop that ends
+anyway is logged (`event_consumer_died`) and makes `EventRuntime.ready` answer not ready.
 
 Batches form on their own: while one is being applied the consumer keeps fetching, so under
 load the next poll returns many records, and a lone event is handed over as soon as it
@@ -37,6 +39,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.context import Context
 
@@ -62,6 +65,9 @@ AnyBatchHandler = BatchHandler | RawBatchHandler
 
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 """Sends (value, topic, key, headers), waiting for the broker's acknowledgement."""
+
+POLL_RETRY_SECONDS = 1.0
+"""The pause before polling again after a poll failed."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,17 @@ class BatchConsumer:
         await self.kafka.start()
         self.kafka.subscribe([*self.by_topic, *self.raw_by_topic])
         self._task = asyncio.create_task(self.run(), name=f"{self.consumer_name}-batch-consumer")
+        self._task.add_done_callback(self._ended)
+
+    @property
+    def running(self) -> bool:
+        """False once the poll loop has ended (stopped, or died of a bug): nothing is consumed then."""
+        return self._task is not None and not self._task.done()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Says so where an operator looks; `EventRuntime.ready` then answers not ready.
+            log.error("event_consumer_died", consumer=self.consumer_name, exc_info=task.exception())
 
     async def stop(self) -> None:
         await stop_tasks([self._task])
@@ -155,8 +172,18 @@ class BatchConsumer:
     async def run(self) -> None:
         """Poll, apply, commit, until cancelled."""
         while True:
-            # Returns as soon as anything is fetched; the timeout only bounds an idle wait.
-            polled = await self.kafka.getmany(timeout_ms=1000, max_records=self.max_records)
+            try:
+                # Returns as soon as anything is fetched; the timeout only bounds an idle wait.
+                polled = await self.kafka.getmany(timeout_ms=1000, max_records=self.max_records)
+            except KafkaError as error:
+                # aiokafka hands its group coordinator's errors to the next poll and goes on
+                # coordinating (an answer it does not expect from a restarting broker ends its
+                # heartbeats with "Unexpected exception in heartbeat task"): poll again, as
+                # FastStream's own loop does. Uncaught, it ended this loop and the service never
+                # consumed again while it still answered its routes.
+                log.warning("event_poll_failed", consumer=self.consumer_name, error=repr(error)[:300])
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+                continue
             if not polled:
                 continue
             try:

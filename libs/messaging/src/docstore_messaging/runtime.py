@@ -244,5 +244,7 @@ class EventRuntime:
         await self.broker.stop()
 
     async def ready(self) -> bool:
-        """True when the broker answers."""
+        """True when the broker answers and the batch consumer (if any) still polls."""
+        if self._batch_consumer is not None and not self._batch_consumer.running:
+            return False
         return bool(await self.broker.ping(timeout=2.0))

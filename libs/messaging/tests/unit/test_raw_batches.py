@@ -1,14 +1,17 @@
 """A raw topic (another system's messages) read by the batch consumer, beside CloudEvents: one
-commit per poll, a poisoned message dead-lettered alone; and the runtime's bookkeeping. The broker
-side of batches is in tests/integration/test_batches.py."""
+commit per poll, a poisoned message dead-lettered alone; a poll that fails does not end the
+consumer; and the runtime's bookkeeping. The broker side of batches is in
+tests/integration/test_batches.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from docstore_events import Envelope, QuotaExceeded
 from docstore_events.envelope import encode
@@ -108,6 +111,46 @@ async def test_a_poisoned_raw_message_goes_to_the_dead_letters_alone_and_the_res
     assert batch.kafka.commits == [{TopicPartition(RAW, 0): 4}]  # type: ignore[attr-defined]
 
 
+class FailingOncePoll(FakeKafka):
+    """A consumer whose group coordinator hands the next poll an error, as aiokafka's does when
+    a restarting broker gives its heartbeat an answer it does not expect; then one record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls: list[Any] = [
+            KafkaError("Unexpected exception in heartbeat task"),
+            {TopicPartition(RAW, 0): [record(RAW, 3, b"a")]},
+        ]
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> Any:
+        outcome = self.polls.pop(0) if self.polls else {}
+        if isinstance(outcome, Exception):
+            raise outcome
+        await asyncio.sleep(0 if outcome else 0.01)
+        return outcome
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(RAW, 0)}
+
+
+async def test_a_poll_that_fails_is_polled_again_and_the_consumer_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("docstore_messaging.batches.POLL_RETRY_SECONDS", 0.0)
+    handlers, published = Handlers(), []
+    batch = consumer(handlers, published)
+    batch.kafka = FailingOncePoll()  # type: ignore[assignment]
+    loop = asyncio.create_task(batch.run())
+    try:
+        for _ in range(200):
+            if batch.kafka.commits or loop.done():  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.01)
+        assert not loop.done(), loop.exception()  # before: the error ended the loop for good
+        assert handlers.raw_batches == [[b"a"]]
+        assert batch.kafka.commits == [{TopicPartition(RAW, 0): 4}]  # type: ignore[attr-defined]
+    finally:
+        loop.cancel()
+
+
 async def noop(messages: list[RawMessage]) -> None:
     return None
 
@@ -135,3 +178,20 @@ async def test_raw_batches_do_not_mix_with_one_at_a_time_subscriptions() -> None
     events.subscribe(QuotaExceeded, one)
     with pytest.raises(ValueError, match="both in batches and one event at a time"):
         await events.start()
+
+
+async def test_the_runtime_answers_not_ready_once_its_batch_consumer_has_died(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = runtime()
+
+    async def answers(timeout: float) -> bool:
+        return True
+
+    monkeypatch.setattr(events.broker, "ping", answers)
+    batch = consumer(Handlers(), [])
+    events._batch_consumer = batch
+    batch._task = asyncio.create_task(asyncio.sleep(60))
+    assert await events.ready()
+    batch._task.cancel()  # as a loop that ended on an error nobody caught
+    with pytest.raises(asyncio.CancelledError):
+        await batch._task
+    assert not await events.ready()
