@@ -258,6 +258,12 @@ async def assert_nothing_lost(
 
 CATALOG_FIELDS = ["upload_id", "indexed_upload_id", "index_due", "index_status", "index_reason", "deleted_at"]
 WORKER_EVENTS = ("indexing_error", "indexed_batch", "document_index_failed", "upload_not_indexed")
+# Where the events can stop on their way to the catalog: metadata's relay (file.version-recorded)
+# and the indexer's consumer, and what aiokafka says when a broker's answer surprises it.
+PATH_EVENTS = {
+    "metadata": ("outbox_publish", "event_poll_failed", "event_consumer_died", "Unexpected"),
+    "indexer": ("event_poll_failed", "event_consumer_died", "event_batch", "Unexpected", "Heartbeat failed"),
+}
 
 
 def full_text_report(
@@ -265,8 +271,9 @@ def full_text_report(
 ) -> str:
     """Why full text and the listing disagree: the counts (listed when the check began, listed
     now, found by full text), the documents on one side only with their catalog entry in the
-    indexer's MongoDB (due? failed, and why?), how many entries are due in all, and the
-    indexer worker's last log lines."""
+    indexer's MongoDB (due? failed, and why?), how many entries are due in all, the events
+    metadata's outbox has not published, and the last log lines of the indexer's worker and of
+    the relay and consumer on the way (CI on 4a0bc8c said only "no catalog entry")."""
     import pymongo  # only when a test failed
 
     state = platform.state()
@@ -281,13 +288,18 @@ def full_text_report(
                     doc = catalog.find_one({"_id": f"{user.account_id}:{document_id}"}, projection=CATALOG_FIELDS)
                     lines.append(f"  {document_id}: {doc or 'no catalog entry'}")
             lines.append(f"catalog entries due, all accounts: {catalog.count_documents({'index_due': True})}")
+            outbox = client[f"docstore_metadata_{state['region'].replace('-', '_')}"]["outbox"]
+            lines.append(
+                f"metadata's outbox, events not yet published: {outbox.count_documents({'status': 'pending'})}"
+            )
     except pymongo.errors.PyMongoError as error:
         lines.append(f"the catalog could not be read: {error!r}")
-    log = Path(state.get("logs") or platform.data_dir / "logs") / "indexer.log"
-    if log.exists():
-        text = log.read_text(errors="replace").splitlines()
-        worker = [line for line in text if any(event in line for event in WORKER_EVENTS)]
-        lines += ["indexer worker, last log lines:", *(f"  {line[:300]}" for line in worker[-15:])]
+    logs = Path(state.get("logs") or platform.data_dir / "logs")
+    for service, events in [("indexer", WORKER_EVENTS), *PATH_EVENTS.items()]:
+        log = logs / f"{service}.log"
+        if log.exists():
+            found = [line for line in log.read_text(errors="replace").splitlines() if any(e in line for e in events)]
+            lines += [f"{service}, last lines of {', '.join(events)}:", *(f"  {line[:300]}" for line in found[-15:])]
     return "\n".join(lines)
 
 
