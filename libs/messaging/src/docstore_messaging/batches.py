@@ -11,8 +11,9 @@ after the batch's effects committed (a process killed in between sees the batch 
 and each half tried again, down to single events; a single event that still fails after the
 retry policy goes to `<topic>.dlq` and the rest of the batch goes on. Records that are not a
 decodable event of their topic go to the dead letters at once. A poll that fails (aiokafka
-hands its group coordinator's errors to the next poll) is polled again; a poll loop that ends
-anyway is logged (`event_consumer_died`) and makes `EventRuntime.ready` answer not ready.
+hands its group coordinator's errors to the next poll) is polled again, and a Kafka consumer
+whose polls keep failing is replaced by a new one; a poll loop that ends anyway is logged
+(`event_consumer_died`) and makes `EventRuntime.ready` answer not ready.
 
 Batches form on their own: while one is being applied the consumer keeps fetching, so under
 load the next poll returns many records, and a lone event is handed over as soon as it
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +50,7 @@ from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers
 from docstore_messaging import metrics
 from docstore_messaging.consumer import GroupMembership, RawMessage, RetryPolicy, dead_letter_record
 from docstore_messaging.faults import crashpoint
+from docstore_messaging.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_messaging.kafka_security import PLAINTEXT, KafkaSecurity
 from docstore_messaging.outages import is_outage
 from docstore_messaging.tasks import stop_consumer, stop_tasks
@@ -68,6 +71,11 @@ Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 
 POLL_RETRY_SECONDS = 1.0
 """The pause before polling again after a poll failed."""
+
+REBUILD_AFTER_SECONDS = 30.0
+"""How long every poll may fail before the Kafka consumer is replaced by a new one. A broker that
+is down does not make polls fail (they come back empty); only an error aiokafka hands over does,
+and one that persists (its coordination routine ended for good) leaves nothing else to do."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class BatchConsumer:
         security: KafkaSecurity = PLAINTEXT,
         membership: GroupMembership = GroupMembership(),
         raw_handlers: Mapping[str, RawBatchHandler] | None = None,
+        fetch_wait: FetchWaitPolicy | None = None,
     ) -> None:
         if not handlers and not raw_handlers:
             raise ValueError("nothing to subscribe to")
@@ -130,16 +139,20 @@ class BatchConsumer:
         self.publish = publish
         self.retry = retry
         self.max_records = max_records
-        self.kafka = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=f"docstore-{consumer}-batch",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=fetch_max_wait_ms,
+        self.fetch_wait = fetch_wait
+        """Drives the fetch wait of each Kafka consumer this one starts (`fetch_wait`), if given."""
+        self._kafka_settings: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": group_id,
+            "client_id": f"docstore-{consumer}-batch",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "fetch_max_wait_ms": fetch_max_wait_ms,
             **membership.consumer_kwargs(),
-            **security.client_kwargs(),
-        )
+        }
+        self.security = security
+        self.kafka = self._new_kafka()
+        """The Kafka consumer of the moment: `run` replaces it if its polls keep failing."""
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -150,8 +163,7 @@ class BatchConsumer:
         answers its routes while its consumer joins, and nothing is read before the partitions
         are assigned, at their committed offsets.
         """
-        await self.kafka.start()
-        self.kafka.subscribe([*self.by_topic, *self.raw_by_topic])
+        await self._start_kafka()
         self._task = asyncio.create_task(self.run(), name=f"{self.consumer_name}-batch-consumer")
         self._task.add_done_callback(self._ended)
 
@@ -165,12 +177,35 @@ class BatchConsumer:
             # Says so where an operator looks; `EventRuntime.ready` then answers not ready.
             log.error("event_consumer_died", consumer=self.consumer_name, exc_info=task.exception())
 
+    def _new_kafka(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(**self._kafka_settings, **self.security.client_kwargs())
+
+    async def _start_kafka(self) -> None:
+        await self.kafka.start()
+        self.kafka.subscribe([*self.by_topic, *self.raw_by_topic])
+        if self.fetch_wait is not None:
+            AdaptiveFetchWait(self.fetch_wait).attach(self.kafka)
+
+    async def _rebuild(self) -> None:
+        """Replace the Kafka consumer by a new one, started and subscribed (until the broker lets
+        it start). The group gives the new member the partitions at their committed offsets."""
+        while True:
+            await stop_consumer(self.kafka)
+            self.kafka = self._new_kafka()
+            try:
+                await self._start_kafka()
+                return
+            except KafkaError as error:
+                log.warning("event_consumer_start_failed", consumer=self.consumer_name, error=repr(error)[:300])
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+
     async def stop(self) -> None:
         await stop_tasks([self._task])
         await stop_consumer(self.kafka)
 
     async def run(self) -> None:
         """Poll, apply, commit, until cancelled."""
+        failing_since: float | None = None
         while True:
             try:
                 # Returns as soon as anything is fetched; the timeout only bounds an idle wait.
@@ -180,10 +215,19 @@ class BatchConsumer:
                 # coordinating (an answer it does not expect from a restarting broker ends its
                 # heartbeats with "Unexpected exception in heartbeat task"): poll again, as
                 # FastStream's own loop does. Uncaught, it ended this loop and the service never
-                # consumed again while it still answered its routes.
-                log.warning("event_poll_failed", consumer=self.consumer_name, error=repr(error)[:300])
-                await asyncio.sleep(POLL_RETRY_SECONDS)
+                # consumed again while it still answered its routes. If the coordination itself
+                # has ended, every poll raises: after `REBUILD_AFTER_SECONDS`, a new consumer.
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since < REBUILD_AFTER_SECONDS:
+                    log.warning("event_poll_failed", consumer=self.consumer_name, error=repr(error)[:300])
+                    await asyncio.sleep(POLL_RETRY_SECONDS)
+                else:
+                    log.error("event_consumer_replaced", consumer=self.consumer_name, error=repr(error)[:300])
+                    await self._rebuild()
+                    failing_since = None
                 continue
+            failing_since = None
             if not polled:
                 continue
             try:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,9 +167,15 @@ class RuntimeMetrics:
     its Kafka consumers every `interval` seconds (aiokafka's highwater, from the last fetch
     response, minus the consumer's position: no request to the broker)."""
 
-    def __init__(self, group: str, consumers: Sequence[Any], *, interval: float = 10.0) -> None:
+    def __init__(
+        self, group: str, consumers: Sequence[Any] | Callable[[], Sequence[Any]], *, interval: float = 10.0
+    ) -> None:
+        """`consumers`: the consumers, or a function that returns them as they are at each sample
+        (a batch consumer replaces a Kafka consumer whose polls keep failing)."""
         self.group = group
-        self.consumers = list(consumers)
+        self.consumers: Callable[[], Sequence[Any]] = (
+            consumers if callable(consumers) else functools.partial(tuple, list(consumers))
+        )
         self.interval = interval
         self._series: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -176,7 +183,7 @@ class RuntimeMetrics:
     def start(self) -> None:
         """Expose the event metrics; start sampling lag if there are consumers."""
         expose()
-        if self.consumers:
+        if self.consumers():
             self._task = asyncio.create_task(self._run(), name=f"{self.group}-lag-sampler")
 
     async def stop(self) -> None:
@@ -200,7 +207,7 @@ class RuntimeMetrics:
     async def sample(self) -> None:
         """Set the lag of every partition assigned to the consumers; drop partitions they lost."""
         seen: set[tuple[str, str]] = set()
-        for consumer in self.consumers:
+        for consumer in self.consumers():
             for tp in consumer.assignment():
                 highwater = consumer.highwater(tp)
                 if highwater is None:  # no fetch response for it yet

@@ -214,14 +214,17 @@ class EventRuntime:
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
                 max_records=self.batch_max_records,
                 membership=self.membership,
+                fetch_wait=self.fetch_wait,
             )
             await self._batch_consumer.start()
-            AdaptiveFetchWait(self.fetch_wait).attach(self._batch_consumer.kafka)
-        consumers = [s.consumer for s in self.broker.subscribers if s.consumer is not None]  # type: ignore[attr-defined]
-        consumers += [self._batch_consumer.kafka] if self._batch_consumer else []
-        self._metrics = RuntimeMetrics(f"{self.topic_prefix}{self.service}", consumers)  # lag per topic and partition
+        self._metrics = RuntimeMetrics(f"{self.topic_prefix}{self.service}", self._consumers)  # lag per partition
         self._metrics.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")
+
+    def _consumers(self) -> list[Any]:
+        """Every Kafka consumer of this runtime now (the batch consumer may have replaced its own)."""
+        consumers = [s.consumer for s in self.broker.subscribers if s.consumer is not None]  # type: ignore[attr-defined]
+        return consumers + ([self._batch_consumer.kafka] if self._batch_consumer else [])
 
     async def _publish_raw(self, value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
         await self.broker.publish(value, topic=topic, key=key, headers=headers)

@@ -151,6 +151,61 @@ async def test_a_poll_that_fails_is_polled_again_and_the_consumer_goes_on(monkey
         loop.cancel()
 
 
+class DeadCoordination(FakeKafka):
+    """A consumer whose coordination routine has ended: every poll raises, for good."""
+
+    stopped = False
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> Any:
+        raise KafkaError("Unexpected error during coordination")
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+class NewConsumer(FailingOncePoll):
+    """What the batch consumer builds in its place: started, subscribed, then one record."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__()
+        self.settings = settings
+        self.polls = self.polls[1:]
+        self.topics: list[str] = []
+
+    async def start(self) -> None:
+        return None
+
+    def subscribe(self, topics: list[str]) -> None:
+        self.topics = topics
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_a_kafka_consumer_whose_polls_keep_failing_is_replaced_by_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("docstore_messaging.batches.POLL_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("docstore_messaging.batches.REBUILD_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr("docstore_messaging.batches.AIOKafkaConsumer", NewConsumer)
+    handlers, published = Handlers(), []
+    batch = consumer(handlers, published)
+    dead = batch.kafka = DeadCoordination()  # type: ignore[assignment]
+    loop = asyncio.create_task(batch.run())
+    try:
+        for _ in range(300):
+            if handlers.raw_batches or loop.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not loop.done(), loop.exception()
+        assert dead.stopped and isinstance(batch.kafka, NewConsumer)
+        assert batch.kafka.settings["group_id"] == "test" and batch.kafka.topics == [QuotaExceeded.topic(""), RAW]
+        assert handlers.raw_batches == [[b"a"]]
+        assert batch.kafka.commits == [{TopicPartition(RAW, 0): 4}]
+    finally:
+        loop.cancel()
+
+
 async def noop(messages: list[RawMessage]) -> None:
     return None
 

@@ -21,7 +21,7 @@ from docstore_events import Envelope
 from docstore_events.base import Event
 from docstore_events.event_types import CATALOGUE
 from docstore_messaging.batches import BatchConsumer
-from docstore_messaging.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
+from docstore_messaging.fetch_wait import FetchWaitPolicy
 from docstore_messaging.metrics import RuntimeMetrics
 from docstore_messaging.origin import origin_of
 from docstore_messaging.runtime import EventRuntime
@@ -89,6 +89,7 @@ class AuditConsumer:
             fetch_max_wait_ms=self.fetch_wait.busy_ms,
             max_records=events.batch_max_records,
             membership=events.membership,
+            fetch_wait=self.fetch_wait,
         )
 
     async def run(self) -> None:
@@ -102,9 +103,8 @@ class AuditConsumer:
         starting = asyncio.ensure_future(consumer.start())
         try:
             await asyncio.shield(starting)
-            AdaptiveFetchWait(self.fetch_wait).attach(consumer.kafka)
             # Its lag per topic and partition, as `docstore_consumer_lag_messages{group="<prefix>accounts-audit"}`.
-            lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", [consumer.kafka])
+            lag = RuntimeMetrics(f"{self.events.topic_prefix}{CONSUMER}", lambda: [consumer.kafka])
             lag.start()
             await asyncio.Event().wait()
         finally:
