@@ -207,7 +207,8 @@ class Browser:
         """Back to what a new `Browser` shows a test, without starting Chromium again (the browser
         tests take turns with one, `tests/browser/conftest.py`): one blank tab of the first size,
         no cookies, nothing stored for any origin `open` went to (the app keeps its session in the
-        gateway's web storage), no permission granted, no download, no log. A WebDriverException means the caller should start a new one."""
+        gateway's web storage), no permission granted, no download, no log. A WebDriverException
+        means the caller should start a new one."""
         driver = self.driver
         driver.switch_to.new_window("tab")  # a tab of its own: no sessionStorage, no page's timers
         fresh = driver.current_window_handle

@@ -73,19 +73,26 @@ def _prune_locked(txn_state: Any) -> Callable[[Any], int]:
     return prune_locked
 
 
-def _retryable_records(transactions: Any) -> tuple[Callable[..., None], Callable[[Any], None], Callable[..., None]]:
-    """`TransactionRegistry.__init__` (with `TRANSACTION_LIFETIME_SECONDS`), `_prune_retryable_locked`
-    and `record_retryable` over records kept in record order. `transactions` is SecantusDB's
-    `secantus.transactions` module."""
-    original_init = transactions.TransactionRegistry.__init__
-    lifetime = transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
-    most = transactions._RETRYABLE_RECORD_MAX
-    recordable, stripped = transactions._is_recordable_reply, transactions._strip_per_attempt_fields
+def _registry_init(original_init: Callable[..., None]) -> Callable[..., None]:
+    """`TransactionRegistry.__init__`, then this launcher's two settings of the registry: its
+    retryable-write records in record order (`_retryable_records`) and the idle lifetime of a
+    transaction (`TRANSACTION_LIFETIME_SECONDS`)."""
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         self._retryable = OrderedDict(self._retryable)
         self._lifetime = TRANSACTION_LIFETIME_SECONDS
+
+    return init
+
+
+def _retryable_records(transactions: Any) -> tuple[Callable[[Any], None], Callable[..., None]]:
+    """`_prune_retryable_locked` and `record_retryable` over records kept in record order (an
+    `OrderedDict`, which `_registry_init` makes). `transactions` is SecantusDB's
+    `secantus.transactions` module."""
+    lifetime = transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
+    most = transactions._RETRYABLE_RECORD_MAX
+    recordable, stripped = transactions._is_recordable_reply, transactions._strip_per_attempt_fields
 
     def prune_retryable_locked(self: Any) -> None:
         records = self._retryable
@@ -105,7 +112,7 @@ def _retryable_records(transactions: Any) -> tuple[Callable[..., None], Callable
             self._retryable[key] = (stripped(reply), self._time(), identity)
             self._prune_retryable_locked()
 
-    return init, prune_retryable_locked, record_retryable
+    return prune_retryable_locked, record_retryable
 
 
 def patch() -> bool:
@@ -123,8 +130,8 @@ def patch() -> bool:
         )
         return False
     TransactionRegistry._prune_locked = _prune_locked(TxnState)  # type: ignore[method-assign]
-    init, prune_retryable_locked, record_retryable = _retryable_records(transactions)
-    TransactionRegistry.__init__ = init  # type: ignore[method-assign]
+    prune_retryable_locked, record_retryable = _retryable_records(transactions)
+    TransactionRegistry.__init__ = _registry_init(TransactionRegistry.__init__)  # type: ignore[method-assign]
     TransactionRegistry._prune_retryable_locked = prune_retryable_locked  # type: ignore[method-assign]
     TransactionRegistry.record_retryable = record_retryable  # type: ignore[method-assign]
     return True
