@@ -9,6 +9,7 @@ from typing import Any
 import pymongo.errors
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from docstore_events import Envelope, QuotaExceeded, QuotaRestored, encode
 from docstore_events.topics import dead_letter_topic
@@ -184,3 +185,52 @@ async def test_start_does_not_wait_for_the_group_and_what_is_sent_meanwhile_is_a
     finally:
         await consumer.stop()
     assert sorted(seen) == sorted(record.id for record in records)
+
+
+async def test_an_error_aiokafka_hands_to_a_poll_does_not_end_the_consumer(isolated) -> None:
+    """aiokafka's group coordinator hands an answer it does not expect (a restarting broker's) to
+    the next `getmany` as an exception, and coordinates on once it is consumed (`check_errors`).
+    Pushed here the way aiokafka pushes it: the poll raises it, and the events after it are read."""
+    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
+    records = [encode(exceeded(f"acct-{i}"), source="test", topic_prefix=prefix) for i in range(20)]
+    seen: list[str] = []
+
+    async def handler(envelopes: list[Envelope[Any]]) -> None:
+        seen.extend(envelope.id for envelope in envelopes)
+
+    async def no_dead_letters(*record: Any) -> None:
+        raise AssertionError(f"nothing here is a dead letter: {record}")
+
+    consumer = BatchConsumer(
+        bootstrap_servers=bootstrap,
+        handlers={QuotaExceeded: handler},
+        consumer="pushed",
+        group_id=f"{prefix}pushed",
+        publish=no_dead_letters,
+        topic_prefix=prefix,
+    )
+    await consumer.start()
+    coordinator: Any = consumer.kafka._coordinator  # noqa: SLF001 - aiokafka's own hand-over, as it does it
+    handed_over: asyncio.Future[Any] | None = None
+    try:
+        await produce_all(bootstrap, records[:10])
+        await eventually(lambda: seen_at_least(seen, 10), timeout=60, what="the first events")
+        error = KafkaError("Unexpected exception in heartbeat task: UnknownServerError")
+        handed_over = asyncio.ensure_future(coordinator._push_error_to_user(error))  # noqa: SLF001
+        await eventually(lambda: consumed(coordinator), timeout=30, what="a poll taking the error")
+        await produce_all(bootstrap, records[10:])
+        await eventually(lambda: seen_at_least(seen, 20), timeout=60, what="the events after the error")
+        assert consumer.running
+    finally:
+        if handed_over is not None:
+            handed_over.cancel()
+        await consumer.stop()
+    assert sorted(seen) == sorted(record.id for record in records)
+
+
+async def seen_at_least(seen: list[str], count: int) -> bool:
+    return len(seen) >= count
+
+
+async def consumed(coordinator: Any) -> bool:
+    return coordinator._pending_exception is None  # noqa: SLF001
