@@ -162,6 +162,14 @@ async def measure_outbox_backlog(collection: Any, pending: Mapping[str, Any]) ->
     outbox_backlog(count, oldest.get("created_at") if oldest else None)
 
 
+SOON_SECONDS = 1.0
+"""How often the lag is sampled after start while no partition has a sample yet."""
+
+SOON_FOR_SECONDS = 30.0
+"""How long after start the sampler looks that often: a consumer's first fetch comes within it, and
+an idle process with no partitions does not wake each second for ever."""
+
+
 class RuntimeMetrics:
     """The metrics of one running `EventRuntime`: exposes the event metrics and samples the lag of
     its Kafka consumers every `interval` seconds (aiokafka's highwater, from the last fetch
@@ -195,6 +203,7 @@ class RuntimeMetrics:
         self._series.clear()
 
     async def _run(self) -> None:
+        started = time.monotonic()
         while True:
             try:
                 await self.sample()
@@ -202,7 +211,10 @@ class RuntimeMetrics:
                 raise
             except Exception as error:  # a rebalance mid-sample: the next one will do
                 log.debug("consumer_lag_sample_failed", group=self.group, error=repr(error))
-            await asyncio.sleep(self.interval)
+            # Until the first fetch gives a partition its highwater, look again soon: the lag is
+            # then on /metrics about a second after the first fetch, not `interval` later.
+            soon = not self._series and time.monotonic() - started < SOON_FOR_SECONDS
+            await asyncio.sleep(min(SOON_SECONDS, self.interval) if soon else self.interval)
 
     async def sample(self) -> None:
         """Set the lag of every partition assigned to the consumers; drop partitions they lost."""

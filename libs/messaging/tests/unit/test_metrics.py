@@ -67,6 +67,26 @@ async def test_the_sampler_runs_in_the_background_until_stopped() -> None:
         await sampler.stop()
 
 
+async def test_the_first_lag_is_sampled_soon_after_the_first_fetch_not_an_interval_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics, "SOON_SECONDS", 0.01)
+    tp = TopicPartition("t.soon", 0)
+    consumer = FakeConsumer({tp: (None, 0)})  # no fetch response yet
+    sampler = metrics.RuntimeMetrics("soon-test", [consumer], interval=60)
+    sampler.start()
+    try:
+        await asyncio.sleep(0.05)
+        consumer.offsets[tp] = (7, 4)  # the first fetch
+        for _ in range(100):
+            if lag("soon-test", "t.soon", 0) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert lag("soon-test", "t.soon", 0) == 3  # before: at the next sample, 60 s on
+    finally:
+        await sampler.stop()
+
+
 def test_event_metrics_join_the_default_registry_only_when_exposed() -> None:
     metrics.handled("expose-test", "t.x")
     metrics.expose()
