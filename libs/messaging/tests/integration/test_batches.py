@@ -152,10 +152,10 @@ async def counts_reached(db: Any, expected: dict[str, int]) -> bool:
     return await counts(db) == expected
 
 
-async def test_start_does_not_wait_for_the_group_and_what_is_sent_meanwhile_is_applied(isolated) -> None:
-    """A service answers while its batch consumer joins the group (Tansu holds a JoinGroup for
-    half the session timeout); events sent before the partitions are assigned are still read."""
-    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
+def recording_consumer(isolated: dict[str, str], name: str) -> tuple[BatchConsumer, list[Any], list[str]]:
+    """A batch consumer named `name` (not started), 20 events for it, and the list of the event ids
+    its handler is handed; a dead letter fails the test."""
+    prefix = isolated["kafka_topic_prefix"]
     records = [encode(exceeded(f"acct-{i}"), source="test", topic_prefix=prefix) for i in range(20)]
     seen: list[str] = []
 
@@ -166,22 +166,28 @@ async def test_start_does_not_wait_for_the_group_and_what_is_sent_meanwhile_is_a
         raise AssertionError(f"nothing here is a dead letter: {record}")
 
     consumer = BatchConsumer(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=isolated["kafka_bootstrap_servers"],
         handlers={QuotaExceeded: handler},
-        consumer="joiner",
-        group_id=f"{prefix}joiner",
+        consumer=name,
+        group_id=f"{prefix}{name}",
         publish=no_dead_letters,
         topic_prefix=prefix,
     )
+    return consumer, records, seen
+
+
+async def test_start_does_not_wait_for_the_group_and_what_is_sent_meanwhile_is_applied(isolated) -> None:
+    """A service answers while its batch consumer joins the group (Tansu holds a JoinGroup for
+    half the session timeout); events sent before the partitions are assigned are still read."""
+    bootstrap = isolated["kafka_bootstrap_servers"]
+    consumer, records, seen = recording_consumer(isolated, "joiner")
     await consumer.start()
     try:
         assert consumer.kafka.assignment() == set()  # started, not yet a member with partitions
         await produce_all(bootstrap, records)
-
-        async def all_seen() -> bool:
-            return len(seen) >= len(records)
-
-        await eventually(all_seen, timeout=60, what="every event handed to the handler")
+        await eventually(
+            lambda: seen_at_least(seen, len(records)), timeout=60, what="every event handed to the handler"
+        )
     finally:
         await consumer.stop()
     assert sorted(seen) == sorted(record.id for record in records)
@@ -191,24 +197,8 @@ async def test_an_error_aiokafka_hands_to_a_poll_does_not_end_the_consumer(isola
     """aiokafka's group coordinator hands an answer it does not expect (a restarting broker's) to
     the next `getmany` as an exception, and coordinates on once it is consumed (`check_errors`).
     Pushed here the way aiokafka pushes it: the poll raises it, and the events after it are read."""
-    prefix, bootstrap = isolated["kafka_topic_prefix"], isolated["kafka_bootstrap_servers"]
-    records = [encode(exceeded(f"acct-{i}"), source="test", topic_prefix=prefix) for i in range(20)]
-    seen: list[str] = []
-
-    async def handler(envelopes: list[Envelope[Any]]) -> None:
-        seen.extend(envelope.id for envelope in envelopes)
-
-    async def no_dead_letters(*record: Any) -> None:
-        raise AssertionError(f"nothing here is a dead letter: {record}")
-
-    consumer = BatchConsumer(
-        bootstrap_servers=bootstrap,
-        handlers={QuotaExceeded: handler},
-        consumer="pushed",
-        group_id=f"{prefix}pushed",
-        publish=no_dead_letters,
-        topic_prefix=prefix,
-    )
+    bootstrap = isolated["kafka_bootstrap_servers"]
+    consumer, records, seen = recording_consumer(isolated, "pushed")
     await consumer.start()
     coordinator: Any = consumer.kafka._coordinator  # noqa: SLF001 - aiokafka's own hand-over, as it does it
     handed_over: asyncio.Future[Any] | None = None

@@ -6,6 +6,7 @@ tests/integration/test_batches.py."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -133,6 +134,14 @@ class FailingOncePoll(FakeKafka):
         return {TopicPartition(RAW, 0)}
 
 
+async def until(done: Callable[[], bool], loop: asyncio.Task[None], *, tries: int) -> None:
+    """Until `done()` or the consumer's `loop` has ended, looking every 10 ms at most `tries` times."""
+    for _ in range(tries):
+        if done() or loop.done():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_a_poll_that_fails_is_polled_again_and_the_consumer_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("docstore_messaging.batches.POLL_RETRY_SECONDS", 0.0)
     handlers, published = Handlers(), []
@@ -140,10 +149,7 @@ async def test_a_poll_that_fails_is_polled_again_and_the_consumer_goes_on(monkey
     batch.kafka = FailingOncePoll()  # type: ignore[assignment]
     loop = asyncio.create_task(batch.run())
     try:
-        for _ in range(200):
-            if batch.kafka.commits or loop.done():  # type: ignore[attr-defined]
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(batch.kafka.commits), loop, tries=200)  # type: ignore[attr-defined]
         assert not loop.done(), loop.exception()  # before: the error ended the loop for good
         assert handlers.raw_batches == [[b"a"]]
         assert batch.kafka.commits == [{TopicPartition(RAW, 0): 4}]  # type: ignore[attr-defined]
@@ -193,10 +199,7 @@ async def test_a_kafka_consumer_whose_polls_keep_failing_is_replaced_by_a_new_on
     dead = batch.kafka = DeadCoordination()  # type: ignore[assignment]
     loop = asyncio.create_task(batch.run())
     try:
-        for _ in range(300):
-            if handlers.raw_batches or loop.done():
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(handlers.raw_batches), loop, tries=300)
         assert not loop.done(), loop.exception()
         assert dead.stopped and isinstance(batch.kafka, NewConsumer)
         assert batch.kafka.settings["group_id"] == "test" and batch.kafka.topics == [QuotaExceeded.topic(""), RAW]
