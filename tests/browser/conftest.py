@@ -19,6 +19,7 @@ import pytest
 
 from docstore_devplatform import probes
 from docstore_devplatform.e2e import TEST_PASSWORD_ENV, TEST_SYSTEM_KAFKA_ENV
+from docstore_devplatform.testing import TEST_TOPIC_PARTITIONS
 from docstore_events.topics import all_topics
 
 from .webdriver import Browser, WebDriverError, browser_available
@@ -83,7 +84,7 @@ def web_system(endpoints, test_data_dir: Path) -> Iterator[WebSystem]:
     from docstore_devplatform.services import SERVICES as ALL_SERVICES
     from docstore_devplatform.services import ServiceProcesses, bucket_for
 
-    probes.create_topics(endpoints.kafka_bootstrap, all_topics(PREFIX))
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(PREFIX), TEST_TOPIC_PARTITIONS)
     # The platform's OpenID provider (issue 36), its client redirecting to this system's gateway.
     ports = dict(zip(ALL_SERVICES, free_ports(len(ALL_SERVICES)), strict=True))
     provider = None

@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from docstore_devplatform import probes
 from docstore_devplatform.e2e import FREE_CAP_BYTES, REGION_A, SYSTEM_ENV, User, sign_up, upload
-from docstore_devplatform.testing import eventually
+from docstore_devplatform.testing import TEST_TOPIC_PARTITIONS, eventually
 
 
 @dataclass
@@ -176,7 +176,7 @@ def throttled_gateway(endpoints, test_data_dir: Path, system) -> Iterator[str]:
     # Topics of its own: the gateway consumes account.sessions-revoked in the group "<prefix>gateway",
     # and a second member of the shared gateway's group would take some of its events away.
     prefix = f"{database}."
-    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix))
+    probes.create_topics(endpoints.kafka_bootstrap, all_topics(prefix), TEST_TOPIC_PARTITIONS)
     env = (
         SYSTEM_ENV
         | {f"{name.upper()}_URL": system.urls[name] for name in UPSTREAMS}

@@ -40,7 +40,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from docstore_devplatform.testing import eventually  # noqa: F401  (shared by the tests here)
+from docstore_devplatform.testing import (
+    TEST_TOPIC_PARTITIONS,
+    eventually,  # noqa: F401  (shared by the tests here)
+)
 from docstore_devplatform.tls import LocalTLS, local_tls
 
 #: The fetch wait of every consumer of a system the tests start, while events flow. The default
@@ -246,7 +249,9 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     from docstore_devplatform.traces import otlp_env
     from docstore_events.topics import all_topics
 
-    probes.create_topics(endpoints.kafka_bootstrap, all_topics(topic_prefix_for(REGION_B, REGION_A)))
+    probes.create_topics(
+        endpoints.kafka_bootstrap, all_topics(topic_prefix_for(REGION_B, REGION_A)), TEST_TOPIC_PARTITIONS
+    )
     s3 = probes.s3_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
     probes.ensure_bucket(s3, bucket_for(REGION_B), ["*"])
     env = SYSTEM_ENV | region_wiring(region_urls, REGION_B, primary=REGION_A)

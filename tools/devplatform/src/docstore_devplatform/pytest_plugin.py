@@ -35,7 +35,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from docstore_devplatform import probes, test_groups
-from docstore_devplatform.testing import EventPublisher, kafka_consumers_left_running, running_kafka_consumer_loops
+from docstore_devplatform.testing import (
+    TEST_TOPIC_PARTITIONS,
+    EventPublisher,
+    kafka_consumers_left_running,
+    running_kafka_consumer_loops,
+)
 from docstore_events.topics import DEAD_LETTER_SUFFIX, all_topics
 
 # The whole system (both regions) and its helpers' fixtures, registered once with this plugin; and
@@ -90,7 +95,7 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
         problem = docker_engine_problem()
         if problem:
             pytest.skip(problem)
-        servers = ContainerServers(topics=all_topics(), buckets=[BUCKET])
+        servers = ContainerServers(topics=all_topics(), buckets=[BUCKET], partitions=TEST_TOPIC_PARTITIONS)
     else:
         from docstore_devplatform.servers import Servers
 
@@ -99,7 +104,12 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
         # platform of its own with the durable broker.
         storage = os.environ.get("DOCSTORE_TEST_BROKER_STORAGE") or "memory"
         servers = Servers(
-            test_data_dir / "servers", ports="auto", topics=all_topics(), buckets=[BUCKET], broker_storage=storage
+            test_data_dir / "servers",
+            ports="auto",
+            topics=all_topics(),
+            buckets=[BUCKET],
+            partitions=TEST_TOPIC_PARTITIONS,
+            broker_storage=storage,
         )
     try:
         endpoints = servers.start()
@@ -116,9 +126,8 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
 async def isolated(endpoints, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
     """Settings values for one in-process service under test: own database, own topics.
 
-    Each topic has one partition, as on the local platform, unless the test is marked
-    `partitions(n)`: Tansu's work grows with every partition each consumer fetches, and only the
-    event backbone's own tests are about how records spread over partitions.
+    Each topic has one partition (`TEST_TOPIC_PARTITIONS`, which says why) unless the test is
+    marked `partitions(n)`.
 
     The topics are deleted when the test ends: every metadata request lists all topics, so a
     broker holding every test's topics (about 110 each) made the whole run slower as it went,
@@ -135,7 +144,7 @@ async def isolated(endpoints, request: pytest.FixtureRequest) -> AsyncIterator[d
         probes.create_topics,
         endpoints.kafka_bootstrap,
         [t for t in topics if not t.endswith(DEAD_LETTER_SUFFIX)],
-        marker.args[0] if marker else 1,
+        marker.args[0] if marker else TEST_TOPIC_PARTITIONS,
     )
     yield {
         "kafka_bootstrap_servers": endpoints.kafka_bootstrap,

@@ -10,6 +10,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from docstore_messaging.tasks import stop_tasks
 
+#: Partitions of each topic the test systems create, one as on the platform `scripts/up` starts: one
+#: replica of each service reads every topic, and Tansu re-reads every partition each waiting fetch
+#: asks for, so its work grows with them (docs/ARCHITECTURE.md, "Long polls and idle cost"). Only the
+#: event backbone's own tests are about how records spread over partitions (`partitions(n)` marker).
+TEST_TOPIC_PARTITIONS = 1
+
 
 async def eventually(
     check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, interval: float = 0.2, what: str = ""
