@@ -1,0 +1,137 @@
+"""The CPU a command and everything it starts spend, by kind of process: the test suite's split
+between DocStore's service processes, the servers (SecantusDB, Tansu, SeaweedFS, ...), the pytest
+workers and Chromium (issue 35: at most 25 CPU-minutes for the README's test command).
+
+Usage:
+    uv run python bench/proc_cpu.py [--interval 1] [--json] -- CI=true bash .ci/run
+
+It runs the command (through `sh -c` when it is one string with spaces, as above) and reads
+`/proc/<pid>/stat` of every process on the machine each `--interval` seconds; a process is counted
+from the first time it is seen after the command started, with all of its CPU time at the last
+time it was seen. So a process that lives less than one interval is missed, and the last interval
+of each process is lost: the total comes out a little under `/usr/bin/time`'s (28.2 CPU-minutes
+against 27.6 on the same run, 2026-11-29, where processes that started before it were excluded
+by their start time). Processes that ran before the command are left out, this one too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+#: (kind, a pattern of the command line); the first that matches names the process.
+KINDS: tuple[tuple[str, str], ...] = (
+    ("SecantusDB", r"secantus"),
+    ("Tansu", r"\btansu\b"),
+    ("SeaweedFS", r"\bweed\b"),
+    ("Typesense", r"typesense"),
+    ("Chromium", r"chrom"),
+    ("pytest workers", r"import sys;exec\(eval\(sys\.stdin\.readline"),  # pytest-xdist's execnet
+    ("service: {0}", r"docstore_(\w+)"),  # the services, by name
+    ("moto", r"moto_server"),
+    ("schemathesis", r"/st --config"),
+    ("mypy", r"\bmypy\b"),
+    ("pytest", r"pytest"),
+)
+
+
+def kind_of(command: str) -> str:
+    """The kind of process a command line names; `other` when none of `KINDS` matches."""
+    for kind, pattern in KINDS:
+        match = re.search(pattern, command, re.IGNORECASE)
+        if match:
+            return kind.format(*match.groups())
+    return "other"
+
+
+@dataclass
+class Seen:
+    """Every process seen so far: its command line and its CPU seconds at the last look."""
+
+    boot_ticks_at_start: int
+    commands: dict[str, str] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def look(self, skip: int) -> None:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == skip:
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+                started = int(fields[19])  # in clock ticks after boot
+                if started < self.boot_ticks_at_start:
+                    continue
+                key = f"{pid}:{started}"
+                if key not in self.commands:
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                        self.commands[key] = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                self.cpu[key] = (int(fields[11]) + int(fields[12])) / TICKS
+            except (OSError, ValueError, IndexError):
+                continue  # ended between the listing and the read
+
+    def by_kind(self) -> dict[str, dict[str, float]]:
+        seconds: Counter[str] = Counter()
+        processes: Counter[str] = Counter()
+        for key, cpu in self.cpu.items():
+            kind = kind_of(self.commands.get(key, ""))
+            seconds[kind] += cpu
+            processes[kind] += 1
+        return {kind: {"cpu_s": round(s, 1), "processes": processes[kind]} for kind, s in seconds.most_common()}
+
+
+def boot_ticks_now() -> int:
+    with open("/proc/uptime") as uptime:
+        return int(float(uptime.read().split()[0]) * TICKS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between looks at /proc")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("name the command to run after --")
+    if len(command) == 1 and " " in command[0]:
+        command = ["sh", "-c", command[0]]
+    seen = Seen(boot_ticks_at_start=boot_ticks_now())
+    started = time.monotonic()
+    child = subprocess.Popen(command)
+    while child.poll() is None:
+        seen.look(skip=os.getpid())
+        time.sleep(args.interval)
+    seen.look(skip=os.getpid())
+    wall = time.monotonic() - started
+    kinds = seen.by_kind()
+    total = sum(k["cpu_s"] for k in kinds.values())
+    services = sum(k["cpu_s"] for name, k in kinds.items() if name.startswith("service: "))
+    print(f"\n{' '.join(command)}: exit {child.returncode}, {wall / 60:.1f} min wall, {total / 60:.2f} CPU-min seen")
+    print(f"  {services / 60:8.2f} CPU-min  the service processes together")
+    for name, k in kinds.items():
+        print(f"  {k['cpu_s'] / 60:8.2f} CPU-min  {k['processes']:4d} processes  {name}")
+    if args.json:
+        figures = {
+            "command": command,
+            "exit": child.returncode,
+            "wall_s": round(wall, 1),
+            "cpu_s": round(total, 1),
+            "services_cpu_s": round(services, 1),
+            "by_kind": kinds,
+        }
+        print(json.dumps(figures))
+    sys.exit(child.returncode)
+
+
+if __name__ == "__main__":
+    main()
