@@ -28,6 +28,10 @@ from dataclasses import dataclass, field
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
+#: The services (docstore_devplatform.services.SERVICES: this script runs on the machine's own Python,
+#: outside the workspace, so that it can wrap the whole `.ci/run`, bootstrap included).
+SERVICES = ("metadata", "upload", "quota", "indexer", "notify", "analytics", "accounts", "webdav", "links", "gateway")
+
 #: (kind, a pattern of the command line); the first that matches names the process.
 KINDS: tuple[tuple[str, str], ...] = (
     ("SecantusDB", r"secantus"),
@@ -36,7 +40,8 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("Typesense", r"typesense"),
     ("Chromium", r"chrom"),
     ("pytest workers", r"import sys;exec\(eval\(sys\.stdin\.readline"),  # pytest-xdist's execnet
-    ("service: {0}", r"docstore_(\w+)"),  # the services, by name
+    ("service: {0}", rf"-m (?:uvicorn )?docstore_({'|'.join(SERVICES)})\b"),  # a service, or its render worker
+    ("docstore_{0}", r"docstore_(\w+)"),  # the CLIs: the sync client, the platform's
     ("moto", r"moto_server"),
     ("schemathesis", r"/st --config"),
     ("mypy", r"\bmypy\b"),
