@@ -35,6 +35,14 @@ def lag(group: str, topic: str, partition: int) -> float | None:
     )
 
 
+async def wait_for_lag(group: str, topic: str, partition: int, value: float, *, tries: int) -> None:
+    """Until the sampler in the background has set that lag, looking every 10 ms at most `tries` times."""
+    for _ in range(tries):
+        if lag(group, topic, partition) == value:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_lag_is_highwater_minus_position_per_partition_and_lost_partitions_disappear() -> None:
     a0, a1, b0 = TopicPartition("t.a", 0), TopicPartition("t.a", 1), TopicPartition("t.b", 0)
     consumer = FakeConsumer({a0: (10, 7), a1: (None, 0), b0: (5, 5)})
@@ -58,10 +66,7 @@ async def test_the_sampler_runs_in_the_background_until_stopped() -> None:
     sampler = metrics.RuntimeMetrics("bg-test", [FakeConsumer({tp: (42, 40)})], interval=0.01)
     sampler.start()
     try:
-        for _ in range(500):
-            if lag("bg-test", "t.bg", 0) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_lag("bg-test", "t.bg", 0, 2, tries=500)
         assert lag("bg-test", "t.bg", 0) == 2
     finally:
         await sampler.stop()
@@ -78,10 +83,7 @@ async def test_the_first_lag_is_sampled_soon_after_the_first_fetch_not_an_interv
     try:
         await asyncio.sleep(0.05)
         consumer.offsets[tp] = (7, 4)  # the first fetch
-        for _ in range(100):
-            if lag("soon-test", "t.soon", 0) == 3:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_lag("soon-test", "t.soon", 0, 3, tries=100)
         assert lag("soon-test", "t.soon", 0) == 3  # before: at the next sample, 60 s on
     finally:
         await sampler.stop()
