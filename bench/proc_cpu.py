@@ -66,15 +66,15 @@ class Seen:
     commands: dict[str, str] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
 
-    def look(self, skip: int) -> None:
+    def look(self) -> None:
         for pid in os.listdir("/proc"):
-            if not pid.isdigit() or int(pid) == skip:
+            if not pid.isdigit():
                 continue
             try:
                 with open(f"/proc/{pid}/stat") as stat:
                     fields = stat.read().rpartition(")")[2].split()
                 started = int(fields[19])  # in clock ticks after boot
-                if started < self.boot_ticks_at_start:
+                if started < self.boot_ticks_at_start:  # before the command: this process too
                     continue
                 key = f"{pid}:{started}"
                 if key not in self.commands:
@@ -114,9 +114,9 @@ def main() -> None:
     started = time.monotonic()
     child = subprocess.Popen(command)
     while child.poll() is None:
-        seen.look(skip=os.getpid())
+        seen.look()
         time.sleep(args.interval)
-    seen.look(skip=os.getpid())
+    seen.look()
     wall = time.monotonic() - started
     kinds = seen.by_kind()
     total = sum(k["cpu_s"] for k in kinds.values())
