@@ -12,6 +12,8 @@ import uuid
 import httpx
 import pytest
 
+from docstore_kit.http_transport import sync_client
+
 from .conftest import BEHAVIOUR_ADMIN_USERNAME, FREE_CAP_BYTES, PASSWORD, WebSystem
 from .webdriver import Browser
 
@@ -65,10 +67,13 @@ def sign_up(browser: Browser, base: str, plan: str = "free") -> str:
 
 
 def api_client(base: str, username: str) -> httpx.Client:
-    """The test's own session for the account (changes made "elsewhere", as another device would)."""
+    """The test's own session for the account (changes made "elsewhere", as another device would).
+    Its idle connections expire before the gateway closes them (`default_limits`): the test
+    pauses for browser steps, and a connection reused just as the server closed it is never
+    answered."""
     login = httpx.post(f"{base}/v1/sessions", json={"username": username, "password": PASSWORD}, timeout=30)
     assert login.status_code == 201, login.text
-    return httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {login.json()['token']}"})
+    return sync_client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {login.json()['token']}"})
 
 
 def drop(browser: Browser, *files: tuple[str, int, str]) -> None:

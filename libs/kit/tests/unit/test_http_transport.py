@@ -383,6 +383,25 @@ def test_clients_share_one_ssl_context_per_trust_setting(monkeypatch: pytest.Mon
     assert isinstance(async_client(), httpx.AsyncClient)
 
 
+async def test_every_client_drops_an_idle_connection_before_uvicorn_would() -> None:
+    """A pooled connection idle for uvicorn's keep-alive (5 s) can be closed by the server just as
+    a request goes out on it; that request is never answered (`RemoteProtocolError`). httpx's
+    own default expiry is those same 5 s."""
+    import uvicorn
+
+    from docstore_kit.http_transport import async_client, sync_client
+
+    uvicorn_keep_alive = uvicorn.Config("any:app").timeout_keep_alive  # no service sets its own
+    assert httpx.Client()._transport._pool._keepalive_expiry >= uvicorn_keep_alive  # type: ignore[attr-defined]
+    own = httpx.Limits(keepalive_expiry=1.0)
+    async with async_client() as plain, lean_client() as lean, lean_client(limits=own) as told:
+        for client in (plain, lean):
+            assert client._transport._pool._keepalive_expiry < uvicorn_keep_alive  # type: ignore[attr-defined]
+        assert told._transport._pool._keepalive_expiry == 1.0  # type: ignore[attr-defined]
+    with sync_client() as blocking:
+        assert blocking._transport._pool._keepalive_expiry < uvicorn_keep_alive  # type: ignore[attr-defined]
+
+
 async def test_a_stream_passes_the_body_on_as_it_arrives_and_the_url_as_given() -> None:
     """`StreamClient`: the signed URL goes out byte for byte (its encoding is signed), the body is
     read block by block while the server still sends it, a connection whose body was read whole
