@@ -23,7 +23,7 @@ import contextlib
 import itertools
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -100,8 +100,12 @@ class ReplicationQueue:
     def wake(self) -> None:
         self.written.set()
 
-    async def due(self, limit: int) -> list[dict[str, Any]]:
-        return await self.rows.find({"next_attempt_at": {"$lte": datetime.now(UTC)}}).limit(limit).to_list(limit)
+    async def due(self, limit: int, *, resting: Collection[str] = ()) -> list[dict[str, Any]]:
+        """Rows due now, except those for the regions in `resting`."""
+        query: dict[str, Any] = {"next_attempt_at": {"$lte": datetime.now(UTC)}}
+        if resting:
+            query["target"] = {"$nin": sorted(resting)}
+        return await self.rows.find(query).limit(limit).to_list(limit)
 
     async def done(self, row: Mapping[str, Any]) -> None:
         """Forget a sent row, unless a newer state replaced it meanwhile (that one is sent next)."""
@@ -120,12 +124,25 @@ class ReplicationQueue:
         return await self.rows.count_documents({})
 
 
+class _NotTried:
+    """A row of a batch left as it is: its region failed while the batch was sent."""
+
+
+NOT_TRIED = _NotTried()
+
+
 class PeerRejected(Exception):
     """The peer answered, but not with success (misconfigured secret, bad row)."""
 
 
 class ReplicationRelay:
-    """Sends queued replica writes to the peer regions, with retries and backoff, until cancelled."""
+    """Sends queued replica writes to the peer regions, with retries and backoff, until cancelled.
+
+    A region that cannot be reached rests: for a backoff of its own, its rows are not read, and
+    the rows of a batch that were not tried are not written. Only the rows tried get their
+    `attempts` and `next_attempt_at`. So a region that is down costs one probe per backoff, not
+    a write per queued row (a home region queues a row per account change for as long as the
+    other is down)."""
 
     def __init__(
         self,
@@ -148,6 +165,10 @@ class ReplicationRelay:
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.clients: dict[str, httpx.AsyncClient] = {}
+        self.rest_until: dict[str, float] = {}
+        """Region -> the monotonic time before which its rows are not read."""
+        self.region_failures: dict[str, int] = {}
+        """Region -> connection failures in a row (its backoff)."""
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try after `attempts` failures: doubling, capped, with jitter."""
@@ -176,16 +197,26 @@ class ReplicationRelay:
 
     async def send_batch(self) -> int:
         """Send one batch of due rows; returns how many were delivered."""
-        rows = await self.queue.due(self.batch_size)
+        now = time.monotonic()
+        resting = [target for target, until in self.rest_until.items() if until > now]
+        rows = await self.queue.due(self.batch_size, resting=resting)
         if not rows:
             return 0
+        # A region that was unreachable gets one row, a probe; its other rows wait for the answer.
+        probed: set[str] = set()
+        skipped: set[int] = set()
+        for index, row in enumerate(rows):
+            if self.region_failures.get(row["target"]):
+                if row["target"] in probed:
+                    skipped.add(index)
+                probed.add(row["target"])
         gate = asyncio.Semaphore(self.concurrency)
         down: set[str] = set()
 
-        async def one(row: dict[str, Any]) -> BaseException | None:
+        async def one(index: int, row: dict[str, Any]) -> BaseException | None | _NotTried:
             async with gate:
-                if row["target"] in down:  # the peer just failed: do not hammer it, back off
-                    return ConnectionError("peer down")
+                if index in skipped or row["target"] in down:  # leave the row as it is
+                    return NOT_TRIED
                 try:
                     await self._send(row)
                     return None
@@ -194,23 +225,35 @@ class ReplicationRelay:
                         down.add(row["target"])
                     return error
 
-        results = await asyncio.gather(*(one(row) for row in rows))
+        results = await asyncio.gather(*(one(index, row) for index, row in enumerate(rows)))
         if any(error is None for error in results):
             # A crash here: writes of the batch reached the peer, none is marked done.
             crashpoint("replication.after_send")
         delivered = 0
+        failed: set[str] = set()
         for row, error in zip(rows, results, strict=True):
+            if error is NOT_TRIED:
+                continue
             if error is None:
                 await self.queue.done(row)
                 sent_total.labels(row["target"], "ok").inc()
                 delivered += 1
+                if self.region_failures.pop(row["target"], 0):
+                    log.info("replication_region_back", target=row["target"])
+                    if skipped:
+                        self.queue.wake()  # its rows left out of this batch go at once, not at the next poll
             else:
                 await self.queue.failed(row, self.backoff(row.get("attempts", 0)), repr(error))
                 sent_total.labels(row["target"], "failed").inc()
-        if len(rows) > delivered:
-            log.warning(
-                "replication_retrying", failed=len(rows) - delivered, targets=sorted({r["target"] for r in rows})
-            )
+                failed.add(row["target"])
+        for target in down:
+            failures = self.region_failures.get(target, 0)
+            self.rest_until[target] = time.monotonic() + self.backoff(failures)
+            self.region_failures[target] = failures + 1
+            if not failures:
+                log.warning("replication_region_unreachable", target=target)
+        if failed - down:
+            log.warning("replication_retrying", targets=sorted(failed - down))
         return delivered
 
     async def run(self) -> None:
