@@ -268,9 +268,29 @@ def region_b(endpoints, test_data_dir: Path, region_urls, system: System) -> Ite
     )
     try:
         urls = processes.start()
+        replicated_to(endpoints, REGION_B)
         yield System(urls=urls, processes=processes, logs=test_data_dir / REGION_B / "logs", ca_file=system.ca_file)
     finally:
         processes.stop()
+
+
+def replicated_to(endpoints: Any, region: str, timeout: float = 180.0) -> None:
+    """Wait until region A's accounts have no replica write queued for `region`. Region B starts
+    with the first test that asks for it, and those tests run last on the shared system
+    (`test_groups.shared_system_last`): every account signed up before is queued for it, and a
+    test's own account would wait behind them."""
+    from pymongo import MongoClient
+
+    from docstore_devplatform.waiting import wait_until
+
+    def drained() -> None:
+        left = queue.count_documents({"target": region})
+        if left:
+            raise AssertionError(f"{left} replica writes still queued for {region}")
+
+    with MongoClient(endpoints.mongo_url) as client:
+        queue = client[f"docstore_accounts_{REGION_A.replace('-', '_')}"]["replication_outbox"]
+        wait_until(drained, what=f"region A's replica writes for {region}", timeout=timeout, interval=0.5)
 
 
 @pytest_asyncio.fixture

@@ -43,10 +43,12 @@ SHARED_SYSTEM_PATHS = (
     "tests/browser/test_region_login.py",
 )
 
+REGION_B_FIXTURE = "region_b"
+"""The shared system's second region: its own processes, started by the first test that asks."""
 #: The session fixture that starts each system, and the group its tests must be in.
 SYSTEM_FIXTURES = {
     "system": SHARED_SYSTEM,
-    "region_b": SHARED_SYSTEM,
+    REGION_B_FIXTURE: SHARED_SYSTEM,
     "web_system": BROWSER_SYSTEM,
     "platform": FAULT_PLATFORM,
 }
@@ -69,11 +71,24 @@ def group_of(nodeid: str) -> str:
 
 
 def shared_system_last(items: list[pytest.Item]) -> None:
-    """Run the shared system's tests after every other test (in place, otherwise in collection
-    order). The system is session-scoped: it starts with its first test and stops when the run
-    ends, so its tests last means its 18 processes never idle beside the browser's and the fault
-    platform's systems or the servers-only tests (bench/README, 2026-11-26: ~10 minutes of them)."""
-    items.sort(key=lambda item: group_of(item.nodeid) == SHARED_SYSTEM)
+    """Run the shared system's tests after every other test, and among them the files that use
+    region B last (in place, otherwise in collection order). The systems are session-scoped: each
+    starts with its first test and stops when the run ends. So the shared system's tests last means
+    its 18 processes never idle beside the browser's and the fault platform's systems or the
+    servers-only tests (bench/README, 2026-11-26: ~10 minutes of them), and region B's files last
+    means region B's processes run beside those files only, not beside every test of the shared
+    system. A file goes whole, so its module fixtures start once."""
+
+    def path(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    with_region_b = {path(item) for item in items if REGION_B_FIXTURE in getattr(item, "fixturenames", ())}
+
+    def place(item: pytest.Item) -> tuple[bool, bool]:
+        shared = group_of(item.nodeid) == SHARED_SYSTEM
+        return shared, shared and path(item) in with_region_b
+
+    items.sort(key=place)
 
 
 def unit_of(nodeid: str) -> str:

@@ -40,28 +40,32 @@ def test_a_system_fixture_outside_its_group_is_refused_at_collection() -> None:
         check_groups([SimpleNamespace(nodeid="tests/e2e/test_a.py::t", fixturenames=["web_system"])])  # type: ignore[list-item]
 
 
-def test_the_shared_systems_tests_run_last_and_the_rest_keep_their_order() -> None:
-    ids = [
-        "clients/sync/tests/integration/test_sync_client.py::s1",
-        "clients/sync/tests/unit/test_plan.py::p",
-        "tests/browser/test_region_login.py::r",
-        "tests/browser/test_keyboard.py::k",
-        "tests/e2e/test_upload.py::u",
-        "tests/faults/test_broker.py::b",
-        "tests/security/test_webdav.py::w",
-        "tools/devplatform/tests/unit/test_ports.py::t",
+def test_the_shared_systems_tests_run_last_region_bs_files_after_them_and_the_rest_keep_their_order() -> None:
+    region_b = ["system", "region_b"]
+    tests = [
+        ("clients/sync/tests/integration/test_sync_client.py::s1", ["system"]),
+        ("clients/sync/tests/integration/test_sync_client.py::s2", region_b),
+        ("clients/sync/tests/unit/test_plan.py::p", []),
+        ("tests/browser/test_region_login.py::r", region_b),
+        ("tests/browser/test_keyboard.py::k", ["web_system"]),
+        ("tests/e2e/test_upload.py::u", ["system"]),
+        ("tests/faults/test_broker.py::b", ["platform"]),
+        ("tests/security/test_webdav.py::w", ["system"]),
+        ("tools/devplatform/tests/unit/test_ports.py::t", []),
     ]
-    items = [SimpleNamespace(nodeid=nodeid) for nodeid in ids]
+    items = [SimpleNamespace(nodeid=nodeid, fixturenames=names) for nodeid, names in tests]
     shared_system_last(items)  # type: ignore[arg-type]
     assert [item.nodeid for item in items] == [
         "clients/sync/tests/unit/test_plan.py::p",
         "tests/browser/test_keyboard.py::k",
         "tests/faults/test_broker.py::b",
         "tools/devplatform/tests/unit/test_ports.py::t",
-        "clients/sync/tests/integration/test_sync_client.py::s1",
-        "tests/browser/test_region_login.py::r",
         "tests/e2e/test_upload.py::u",
         "tests/security/test_webdav.py::w",
+        # A file of which one test uses region B goes whole, after the rest of the shared system's.
+        "clients/sync/tests/integration/test_sync_client.py::s1",
+        "clients/sync/tests/integration/test_sync_client.py::s2",
+        "tests/browser/test_region_login.py::r",
     ]
 
 
