@@ -11,7 +11,9 @@ from the first time it is seen after the command started, with all of its CPU ti
 time it was seen. So a process that lives less than one interval is missed, and the last interval
 of each process is lost: the total comes out a little under `/usr/bin/time`'s (28.2 CPU-minutes
 against 27.6 on the same run, 2026-11-29, where processes that started before it were excluded
-by their start time). Processes that ran before the command are left out, this one too.
+by their start time). Processes that ran before the command are left out, this one too. The
+service processes are also summed by the `REGION` in their environment: what the test systems'
+second region (ap-southeast-2) costs.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Seen:
     boot_ticks_at_start: int
     commands: dict[str, str] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
+    """The `REGION` a process was started with (the services have one), by key."""
 
     def look(self) -> None:
         for pid in os.listdir("/proc"):
@@ -80,6 +84,7 @@ class Seen:
                 if key not in self.commands:
                     with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
                         self.commands[key] = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                    self.regions[key] = region_of(pid)
                 self.cpu[key] = (int(fields[11]) + int(fields[12])) / TICKS
             except (OSError, ValueError, IndexError):
                 continue  # ended between the listing and the read
@@ -92,6 +97,27 @@ class Seen:
             seconds[kind] += cpu
             processes[kind] += 1
         return {kind: {"cpu_s": round(s, 1), "processes": processes[kind]} for kind, s in seconds.most_common()}
+
+
+    def services_by_region(self) -> dict[str, float]:
+        """CPU seconds of the service processes, by the region each was started in."""
+        seconds: Counter[str] = Counter()
+        for key, cpu in self.cpu.items():
+            if kind_of(self.commands.get(key, "")).startswith("service: "):
+                seconds[self.regions.get(key) or "none"] += cpu
+        return {region: round(s, 1) for region, s in seconds.most_common()}
+
+
+def region_of(pid: str) -> str:
+    """The `REGION` in a process's environment ("" without one, or when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            for entry in environ.read().split(b"\0"):
+                if entry.startswith(b"REGION="):
+                    return entry[len(b"REGION=") :].decode(errors="replace")
+    except OSError:
+        pass
+    return ""
 
 
 def boot_ticks_now() -> int:
@@ -123,6 +149,9 @@ def main() -> None:
     services = sum(k["cpu_s"] for name, k in kinds.items() if name.startswith("service: "))
     print(f"\n{' '.join(command)}: exit {child.returncode}, {wall / 60:.1f} min wall, {total / 60:.2f} CPU-min seen")
     print(f"  {services / 60:8.2f} CPU-min  the service processes together")
+    regions = seen.services_by_region()
+    for region, cpu_s in regions.items():
+        print(f"  {cpu_s / 60:8.2f} CPU-min  the service processes of region {region}")
     for name, k in kinds.items():
         print(f"  {k['cpu_s'] / 60:8.2f} CPU-min  {k['processes']:4d} processes  {name}")
     if args.json:
@@ -132,6 +161,7 @@ def main() -> None:
             "wall_s": round(wall, 1),
             "cpu_s": round(total, 1),
             "services_cpu_s": round(services, 1),
+            "services_cpu_s_by_region": regions,
             "by_kind": kinds,
         }
         print(json.dumps(figures))
