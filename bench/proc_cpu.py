@@ -98,7 +98,6 @@ class Seen:
             processes[kind] += 1
         return {kind: {"cpu_s": round(s, 1), "processes": processes[kind]} for kind, s in seconds.most_common()}
 
-
     def services_by_region(self) -> dict[str, float]:
         """CPU seconds of the service processes, by the region each was started in."""
         seconds: Counter[str] = Counter()
