@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from docstore_devplatform import probes
 from docstore_devplatform.e2e import TEST_PASSWORD_ENV, TEST_SYSTEM_KAFKA_ENV
 from docstore_devplatform.testing import TEST_TOPIC_PARTITIONS
 from docstore_events.topics import all_topics
+from docstore_kit.http_transport import sync_client
 
 from .webdriver import Browser, WebDriverError, browser_available
 
@@ -155,7 +155,7 @@ def s3(endpoints):
 
 def api_sign_up(gateway: str, username: str, plan: str = "free") -> str:
     """Sign up through the API (for accounts a test only needs to exist); returns a token."""
-    with httpx.Client(base_url=gateway, timeout=30) as client:
+    with sync_client(base_url=gateway, timeout=30) as client:
         created = client.post(
             "/v1/accounts",
             json={"username": username, "email": f"{username}@example.com", "password": PASSWORD, "plan": plan},
@@ -178,6 +178,6 @@ def verify_by_mail(gateway: str, address: str, timeout: float = 120.0) -> None:
     while not (links := asyncio.run(mail_links(address, "Verify your DocStore e-mail address"))):
         assert time.monotonic() < deadline, f"no verification mail to {address}"
         time.sleep(0.5)
-    with httpx.Client(base_url=gateway, timeout=30) as client:
+    with sync_client(base_url=gateway, timeout=30) as client:
         verified = client.post("/v1/account/email/verify", json={"token": token_of(links[-1])})
         assert verified.status_code == 200, verified.text

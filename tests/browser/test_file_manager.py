@@ -22,6 +22,8 @@ import httpx
 import pytest
 from selenium.webdriver.common.keys import Keys
 
+from docstore_kit.http_transport import sync_client
+
 from .conftest import PASSWORD, WebSystem, api_sign_up
 from .test_account_recovery import wait_for_token
 from .test_two_factor import totp
@@ -227,7 +229,7 @@ def test_a_folder_made_by_a_move_shows_without_a_reload(web_system: WebSystem, b
 def test_a_viewer_is_not_offered_the_owners_actions(web_system: WebSystem, browser: Browser) -> None:
     base = web_system.gateway
     owner, friend = f"own-{uuid.uuid4().hex[:8]}", f"frd-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with sync_client(base_url=base, timeout=30) as client:
         client.headers["Authorization"] = f"Bearer {api_sign_up(base, owner)}"
         api_sign_up(base, friend)
         document_id = api_upload(client, "shared.txt", b"for your eyes")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
+
+from docstore_kit.http_transport import sync_client
 
 from .conftest import WebSystem
 
@@ -11,7 +12,7 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_web_app_and_api_side_by_side(web_system: WebSystem) -> None:
-    with httpx.Client(base_url=web_system.gateway, timeout=30) as client:
+    with sync_client(base_url=web_system.gateway, timeout=30) as client:
         page = client.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert '<script type="module" src="js/main.js">' in page.text

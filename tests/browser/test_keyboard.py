@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import uuid
 
-import httpx
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+
+from docstore_kit.http_transport import sync_client
 
 from .conftest import PASSWORD, SCREENSHOTS, WebSystem, api_sign_up
 from .test_quality import describe, settled
@@ -113,7 +114,7 @@ def tags_shown(browser: Browser) -> list[str]:
 
 
 def api_get(base: str, token: str, path: str) -> dict:
-    with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+    with sync_client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         answer = client.get(path)
         assert answer.status_code == 200, answer.text
         return answer.json()

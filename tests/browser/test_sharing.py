@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+
+from docstore_kit.http_transport import sync_client
 
 from .conftest import WebSystem, api_sign_up
 from .test_file_manager import api_upload, log_in
@@ -33,7 +34,7 @@ def test_suggestions_permission_in_place_shared_by_and_grid_ranges(
     browser.resize(*size)
     tag = uuid.uuid4().hex[:8]
     owner, friend = f"own-{tag}", f"frd-{tag}"
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with sync_client(base_url=base, timeout=30) as client:
         client.headers["Authorization"] = f"Bearer {api_sign_up(base, owner)}"
         api_sign_up(base, friend)
         ids = [api_upload(client, f"{name}.txt", name.encode()) for name in ("a", "b", "c", "d")]

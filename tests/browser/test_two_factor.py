@@ -19,8 +19,9 @@ import struct
 import time
 import uuid
 
-import httpx
 import pytest
+
+from docstore_kit.http_transport import sync_client
 
 from .conftest import PASSWORD, WebSystem
 from .test_quality import AXE, axe_violations
@@ -184,7 +185,7 @@ def test_two_step_sign_in_from_enrolment_to_login_and_devices(web_system: WebSys
 
     # Another client (a program with a recovery code) signs every other session out: this page's
     # next refresh is refused, and the login page says to log in again.
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with sync_client(base_url=base, timeout=30) as client:
         first = client.post("/v1/sessions", json={"username": username, "password": PASSWORD})
         assert first.status_code == 401 and first.json().get("mfa_required") is True, first.text
         second = client.post("/v1/sessions/mfa", json={"mfa_ticket": first.json()["mfa_ticket"], "code": codes[1]})
