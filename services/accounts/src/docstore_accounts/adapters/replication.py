@@ -204,18 +204,19 @@ class ReplicationRelay:
             return 0
         # A region that was unreachable gets one row, a probe; its other rows wait for the answer.
         probed: set[str] = set()
-        skipped: set[int] = set()
-        for index, row in enumerate(rows):
+        batch: list[dict[str, Any]] = []
+        for row in rows:
             if self.region_failures.get(row["target"]):
                 if row["target"] in probed:
-                    skipped.add(index)
+                    continue
                 probed.add(row["target"])
+            batch.append(row)
         gate = asyncio.Semaphore(self.concurrency)
         down: set[str] = set()
 
-        async def one(index: int, row: dict[str, Any]) -> BaseException | None | _NotTried:
+        async def one(row: dict[str, Any]) -> BaseException | None | _NotTried:
             async with gate:
-                if index in skipped or row["target"] in down:  # leave the row as it is
+                if row["target"] in down:  # the region just failed: leave the row as it is
                     return NOT_TRIED
                 try:
                     await self._send(row)
@@ -225,13 +226,13 @@ class ReplicationRelay:
                         down.add(row["target"])
                     return error
 
-        results = await asyncio.gather(*(one(index, row) for index, row in enumerate(rows)))
+        results = await asyncio.gather(*(one(row) for row in batch))
         if any(error is None for error in results):
             # A crash here: writes of the batch reached the peer, none is marked done.
             crashpoint("replication.after_send")
         delivered = 0
         failed: set[str] = set()
-        for row, error in zip(rows, results, strict=True):
+        for row, error in zip(batch, results, strict=True):
             if error is NOT_TRIED:
                 continue
             if error is None:
@@ -240,7 +241,7 @@ class ReplicationRelay:
                 delivered += 1
                 if self.region_failures.pop(row["target"], 0):
                     log.info("replication_region_back", target=row["target"])
-                    if skipped:
+                    if len(batch) < len(rows):
                         self.queue.wake()  # its rows left out of this batch go at once, not at the next poll
             else:
                 await self.queue.failed(row, self.backoff(row.get("attempts", 0)), repr(error))
