@@ -62,10 +62,10 @@ def kind_of(command: str) -> str:
 
 @dataclass
 class Seen:
-    """Every process seen so far: its command line and its CPU seconds at the last look."""
+    """Every process seen so far: its kind (from its command line) and its CPU seconds at the last look."""
 
     boot_ticks_at_start: int
-    commands: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
     regions: dict[str, str] = field(default_factory=dict)
     """The `REGION` a process was started with (the services have one), by key."""
@@ -81,9 +81,9 @@ class Seen:
                 if started < self.boot_ticks_at_start:  # before the command: this process too
                     continue
                 key = f"{pid}:{started}"
-                if key not in self.commands:
+                if key not in self.kinds:
                     with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                        self.commands[key] = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                        self.kinds[key] = kind_of(cmdline.read().replace(b"\0", b" ").decode(errors="replace"))
                     self.regions[key] = region_of(pid)
                 self.cpu[key] = (int(fields[11]) + int(fields[12])) / TICKS
             except (OSError, ValueError, IndexError):
@@ -93,7 +93,7 @@ class Seen:
         seconds: Counter[str] = Counter()
         processes: Counter[str] = Counter()
         for key, cpu in self.cpu.items():
-            kind = kind_of(self.commands.get(key, ""))
+            kind = self.kinds[key]
             seconds[kind] += cpu
             processes[kind] += 1
         return {kind: {"cpu_s": round(s, 1), "processes": processes[kind]} for kind, s in seconds.most_common()}
@@ -102,7 +102,7 @@ class Seen:
         """CPU seconds of the service processes, by the region each was started in."""
         seconds: Counter[str] = Counter()
         for key, cpu in self.cpu.items():
-            if kind_of(self.commands.get(key, "")).startswith("service: "):
+            if self.kinds[key].startswith("service: "):
                 seconds[self.regions.get(key) or "none"] += cpu
         return {region: round(s, 1) for region, s in seconds.most_common()}
 
