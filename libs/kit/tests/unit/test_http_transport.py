@@ -450,3 +450,59 @@ async def test_a_stream_passes_the_body_on_as_it_arrives_and_the_url_as_given() 
         assert "X-Amz-Signature" not in str(refused.value)
     finally:
         await fresh.aclose()
+
+
+async def test_a_stream_sends_a_body_as_it_is_read_with_only_the_headers_given() -> None:
+    """`StreamClient.request`: a body goes out while it is still being read (the server has its
+    first block before the second is made), with the Content-Length given or else chunked, and
+    with no User-Agent or Content-Type of aiohttp's own; a repeated answer header's values are
+    joined, as httpx joins them."""
+    first_arrived = asyncio.Event()
+    seen: list[tuple[dict[bytes, bytes], bytes]] = []
+
+    def receiver(state: Server) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                line, *rest = head[:-4].split(b"\r\n")
+                state.requests.append(line)
+                headers = {name.strip().lower(): value.strip() for name, value in (h.split(b":", 1) for h in rest)}
+                if b"content-length" in headers:
+                    body = await reader.readexactly(5)
+                    first_arrived.set()
+                    body += await reader.readexactly(int(headers[b"content-length"]) - 5)
+                else:
+                    raw = await reader.readuntil(b"0\r\n\r\n")
+                    body = b"".join(raw.split(b"\r\n")[1::2])
+                seen.append((headers, body))
+                writer.write(b"HTTP/1.1 201 X\r\ncontent-length: 0\r\ndav: 1\r\ndav: 2\r\n\r\n")
+                await writer.drain()
+
+        return handle
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"first"
+        await asyncio.wait_for(first_arrived.wait(), PATIENCE)  # sent before this block is made
+        yield b"-second"
+
+    client = StreamClient(connect_timeout=2, read_timeout=None)
+    try:
+        async with server(receiver) as srv:
+            sized = await client.request("PUT", srv.url + "/d/a%20b", {"content-length": "12"}, body())
+            await sized.aclose()
+            first_arrived.set()
+            chunked = await client.request("PUT", srv.url + "/d/c", {"x-oc-mtime": "7"}, body())
+            await chunked.aclose()
+    finally:
+        await client.aclose()
+    assert sized.status == 201 and sized.headers["dav"] == "1, 2"
+    assert srv.requests == [b"PUT /d/a%20b HTTP/1.1", b"PUT /d/c HTTP/1.1"]
+    (sized_headers, sized_body), (chunked_headers, chunked_body) = seen
+    assert sized_body == chunked_body == b"first-second"
+    assert sized_headers[b"content-length"] == b"12" and b"transfer-encoding" not in sized_headers
+    assert chunked_headers[b"transfer-encoding"] == b"chunked" and chunked_headers[b"x-oc-mtime"] == b"7"
+    for headers, _ in seen:
+        assert b"user-agent" not in headers and b"content-type" not in headers

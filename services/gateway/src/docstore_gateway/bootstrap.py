@@ -32,7 +32,7 @@ from docstore_gateway.service_layer.webdav import WebdavCallers
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
-from docstore_kit.http_transport import KEEPALIVE_SECONDS, StreamClient, async_client, lean_client
+from docstore_kit.http_transport import KEEPALIVE_SECONDS, StreamClient, lean_client
 from docstore_messaging.runtime import EventRuntime
 from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.unit_of_work import UnitOfWork
@@ -63,7 +63,8 @@ class Services:
     """Who `Authorization: Basic` (username and app password) is: the accounts service's answer, remembered briefly."""
     account_sessions: AccountSessions
     revocations: Revocations
-    webdav_client: httpx.AsyncClient
+    webdav_client: StreamClient
+    webdav_url: str
     """The webdav service (issue 38): bodies streamed both ways, so httpx rather than the lean client."""
     webdav_callers: WebdavCallers
     stored_bytes: StoredBytes
@@ -198,12 +199,9 @@ def bootstrap(
             app_passwords=app_passwords,
             revocation_list=revocation_list,
         ),
-        webdav_client=async_client(
-            base_url=settings.webdav_url,
-            timeout=httpx.Timeout(None, connect=5.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            follow_redirects=False,
-        ),
+        # No read limit: a PUT's answer comes once the whole body is stored, a COPY's once a folder is.
+        webdav_client=StreamClient(connect_timeout=5.0, read_timeout=None, max_connections=200),
+        webdav_url=settings.webdav_url.rstrip("/"),
         webdav_callers=WebdavCallers(authenticator, app_passwords),
         stored_bytes=StoredBytes(StreamClient(connect_timeout=5.0, read_timeout=60.0)),
         revocation_list=revocation_list,
