@@ -64,8 +64,9 @@ class Services:
     account_sessions: AccountSessions
     revocations: Revocations
     webdav_client: StreamClient
+    """The webdav service (issue 38): bodies streamed both ways as they arrive (aiohttp), never held."""
     webdav_url: str
-    """The webdav service (issue 38): bodies streamed both ways, so httpx rather than the lean client."""
+    """The webdav service's base URL; a WebDAV request's path is appended as the client sent it."""
     webdav_callers: WebdavCallers
     stored_bytes: StoredBytes
     """A WebDAV GET's bytes, read from S3's signed URL the webdav service names (`docstore_kit.handoff`)."""

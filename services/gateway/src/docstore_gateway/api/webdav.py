@@ -34,6 +34,8 @@ from docstore_kit import handoff
 
 router = APIRouter()
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="DocStore WebDAV", charset="UTF-8"'}
+HANDOFF_URL, HANDOFF_RANGE = handoff.URL.lower(), handoff.RANGE.lower()
+"""The handoff's headers as `Streamed.headers` names them (lower case)."""
 
 
 async def _dav(request: Request, services: ServicesDep) -> Response:
@@ -79,9 +81,6 @@ async def _dav(request: Request, services: ServicesDep) -> Response:
     return StreamingResponse(
         answer.chunks(), status_code=answer.status, headers=returned, background=BackgroundTask(answer.aclose)
     )
-
-
-HANDOFF_URL, HANDOFF_RANGE = handoff.URL.lower(), handoff.RANGE.lower()
 
 
 async def _from_storage(services: Services, status: int, returned: dict[str, Any], named: dict[str, str]) -> Response:
