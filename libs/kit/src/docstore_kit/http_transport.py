@@ -254,6 +254,28 @@ class Streamed:
             self._response.close()
 
 
+class _ShortBody(Exception):
+    """A body sent with a Content-Length ended before that many bytes."""
+
+
+async def _whole(body: AsyncIterable[bytes], length: int | None, what: str) -> AsyncIterator[bytes]:
+    """`body` as it is read; ending short of `length` raises, so aiohttp closes the connection.
+
+    A server may answer on a request's head (the webdav service's 413, or 507 over quota), and the
+    gateway passes that answer on with Starlette's StreamingResponse, which reads the same ASGI
+    receive channel for a disconnect while it sends (ASGI 2.3, as uvicorn speaks it): the body
+    still being sent loses chunks to it and ends short. A body that simply ends is one aiohttp
+    thinks sent whole, and it keeps the connection for the next request, which the server then
+    reads as the rest of this body: that request hangs (CI on 220b2ee). An exception from the
+    body is what makes aiohttp drop the connection instead."""
+    sent = 0
+    async for chunk in body:
+        sent += len(chunk)
+        yield chunk
+    if length is not None and sent < length:
+        raise _ShortBody(f"{what}: the body ended after {sent} of its {length} bytes")
+
+
 class StreamClient:
     """Requests to absolute URLs (S3's signed URLs, a service's WebDAV routes) whose bodies are
     passed on as they arrive, both ways, through aiohttp: for a 1 GiB body read, about a third
@@ -290,12 +312,13 @@ class StreamClient:
         `body` sent as it is read: with the Content-Length of `headers`, else chunked. The answer
         once its headers arrived; `aclose()` it."""
         what = f"{method} {url.partition('?')[0]}"  # never the query: a signed URL's is a credential
+        length = next((value for name, value in (headers or {}).items() if name.lower() == "content-length"), None)
         with _httpx_errors(what):
             response = await self._session.current().request(
                 method,
                 URL(url, encoded=True),
                 headers=headers or {},
-                data=body,
+                data=None if body is None else _whole(body, int(length) if length else None, what),
                 allow_redirects=False,
                 skip_auto_headers=("User-Agent", "Content-Type"),
             )

@@ -5,7 +5,8 @@ uvloop; a kept-alive connection the server closed is replaced and a lost request
 when idempotent; failures are httpx's exceptions (timeouts, waiting for a pooled connection,
 refusals, malformed answers); no header, path or query can inject a line; no cookie a service
 sets is kept or sent with a later call; what `call` does not take goes through httpx; closing
-the client closes its connections."""
+the client closes its connections. `StreamClient` streams bodies both ways, and a body that ends
+short of its length never leaves its connection to the next request."""
 
 from __future__ import annotations
 
@@ -506,3 +507,53 @@ async def test_a_stream_sends_a_body_as_it_is_read_with_only_the_headers_given()
     assert chunked_headers[b"transfer-encoding"] == b"chunked" and chunked_headers[b"x-oc-mtime"] == b"7"
     for headers, _ in seen:
         assert b"user-agent" not in headers and b"content-type" not in headers
+
+
+async def test_a_body_ending_short_of_its_length_never_leaves_its_connection_to_the_next_request() -> None:
+    """A server may answer on a request's head, before its body (the webdav service's 413 for an
+    XML body over its limit, 507 for a PUT over quota). The gateway passes such an answer on with
+    Starlette's StreamingResponse, which reads the same ASGI receive channel for a disconnect
+    while it sends, so the body still being sent loses chunks to it and ends short of its
+    Content-Length. That connection must close: kept for the next request, the server reads that
+    request as the rest of this body and the request hangs (tests/security/test_webdav.py, CI on
+    220b2ee). One connection in the pool, so the next request must wait for that one."""
+    after_the_answer: list[bytes] = []
+
+    def answers_on_the_head(state: Server) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            state.requests.append(head.split(b"\r\n", 1)[0])
+            if head.startswith(b"PUT"):
+                writer.write(b"HTTP/1.1 413 X\r\ncontent-length: 9\r\n\r\n")
+                await writer.drain()
+                await body_ended.wait()  # its end comes after the short body ended
+                writer.write(b"too large")
+            else:
+                writer.write(answer(200, b"next"))
+            await writer.drain()
+            after_the_answer.append(await reader.read())  # until the client hangs up
+
+        return handle
+
+    answered, body_ended = asyncio.Event(), asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"0123456789"
+        await answered.wait()  # the other 90 bytes went to another reader of the same channel
+        body_ended.set()
+
+    client = StreamClient(connect_timeout=PATIENCE, read_timeout=PATIENCE, max_connections=1)
+    try:
+        async with server(answers_on_the_head) as srv:
+            refused = await client.request("PUT", srv.url + "/big", {"content-length": "100"}, body())
+            answered.set()
+            assert refused.status == 413 and [chunk async for chunk in refused.chunks()] == [b"too large"]
+            await refused.aclose()
+            following = await client.request("GET", srv.url + "/next")
+            assert following.status == 200 and [chunk async for chunk in following.chunks()] == [b"next"]
+            await following.aclose()
+    finally:
+        await client.aclose()
+    assert srv.requests == [b"PUT /big HTTP/1.1", b"GET /next HTTP/1.1"] and srv.connections == 2
+    await until(lambda: len(after_the_answer) == 2)
+    assert after_the_answer[0] == b"0123456789"  # the short body, then the connection's end
