@@ -24,7 +24,7 @@ import pytest
 import pytest_asyncio
 
 from docstore_devplatform import probes
-from docstore_devplatform.e2e import PASSWORD, SYSTEM_ENV, User
+from docstore_devplatform.e2e import PASSWORD, SYSTEM_ENV, TEST_CLIENT_LIMITS, User
 from docstore_devplatform.procs import ManagedProcess
 from docstore_devplatform.state import StateFile
 from docstore_devplatform.testing import eventually
@@ -121,7 +121,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest_asyncio.fixture
 async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.gateway, verify=platform.trusting(), timeout=40.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway, verify=platform.trusting(), timeout=40.0, limits=TEST_CLIENT_LIMITS
+    ) as client:
         yield client
 
 

@@ -293,11 +293,20 @@ def replicated_to(endpoints: Any, region: str, timeout: float = 180.0) -> None:
         wait_until(drained, what=f"region A's replica writes for {region}", timeout=timeout, interval=0.5)
 
 
+TEST_CLIENT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0)
+"""The pool of the tests' own clients of a gateway: idle connections dropped after 4 s, as
+`docstore_kit.http_transport.default_limits` drops the services' (this package does not depend
+on the kit). At httpx's 5 s, uvicorn's own keep-alive, a connection reused after about 5 s idle
+can be closed by the server just as the request goes out (`RemoteProtocolError`, never answered)."""
+
+
 @pytest_asyncio.fixture
 async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
     """A client of region A's gateway; in TLS mode it trusts the local CA, named explicitly."""
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=system.ca_file) if system.ca_file else True
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=40.0, verify=verify) as client:
+    async with httpx.AsyncClient(
+        base_url=system.gateway, timeout=40.0, verify=verify, limits=TEST_CLIENT_LIMITS
+    ) as client:
         yield client
 
 
