@@ -154,7 +154,7 @@ def settle(client: SyncClient, folder: Path, remote_folder: str, timeout: float 
     server (metadata, from upload.completed events) has recorded every upload. On a loaded machine
     metadata can be thousands of events behind the upload service after a sync of 9,000 files, and
     a re-sync "with nothing changed" then has documents to ask about; the re-sync is timed after this."""
-    started = time.perf_counter()
+    started, pause = time.perf_counter(), 0.25
     while time.perf_counter() - started < timeout:
         done = client._run(["status", str(folder), "--remote-folder", remote_folder, "--json"])
         lines = done.stdout.strip().splitlines()
@@ -162,7 +162,10 @@ def settle(client: SyncClient, folder: Path, remote_folder: str, timeout: float 
             pending = json.loads(lines[-1]).get("pending")
             if isinstance(pending, dict) and set(pending) <= {"record"}:
                 return time.perf_counter() - started
-        time.sleep(5)
+        # Soon at first (a small sync is a moment behind), then at most every 5 s: each check is
+        # a CLI process, and a sync of thousands of files can be minutes behind.
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
     raise RuntimeError(f"the server had not recorded every upload of {folder.name} after {timeout:.0f} s")
 
 
