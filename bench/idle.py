@@ -17,7 +17,10 @@ suite starts (`docstore_devplatform.e2e.SYSTEM_ENV`: shorter polls and fetch wai
 password hashing), with the broker log in memory as there: what the suite's shared system costs
 while no test is using it.
 
-    uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--test-settings] [--json]
+With `--servers-only` no service starts: the servers alone, idle, the floor under the goal.
+
+    uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--test-settings]
+                                [--servers-only] [--json]
 
 With `--json` the last line of stdout is one JSON object:
 {"bench": "idle", "seconds": 60, "cores_total": ..., "per_process": {...}, ...}
@@ -173,12 +176,15 @@ def platform(
     timeout: float | None = None,
     broker_storage: str = "s3",
     env: dict[str, str] | None = None,
+    servers_only: bool = False,
 ) -> None:
     """Run `python -m docstore_devplatform <command>` (the code path of scripts/up and scripts/down);
     the services inherit `env` on top of this process's environment."""
     argv = [sys.executable, "-m", "docstore_devplatform", command, "--data-dir", str(data_dir)]
     if command == "up":
         argv += ["--ports", "auto", "--timeout", str(timeout or 300), "--broker-storage", broker_storage]
+        if servers_only:
+            argv += ["--services", ""]
     subprocess.run(argv, check=True, stdout=sys.stderr, env=os.environ | (env or {}))
 
 
@@ -192,12 +198,20 @@ def run(args: argparse.Namespace, storage: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="docstore-bench-idle-") as folder:
         data_dir = (args.keep or Path(folder) / "data").resolve()
         settings = "the test suite's settings" if args.test_settings else "the platform's settings"
+        if args.servers_only:
+            settings = "the servers alone (no service)"
         print(
             f"starting the platform (both regions, broker log {storage}, {settings}) ...", file=sys.stderr, flush=True
         )
         started = time.monotonic()
         try:
-            platform(data_dir, command="up", broker_storage=storage, env=SYSTEM_ENV if args.test_settings else None)
+            platform(
+                data_dir,
+                command="up",
+                broker_storage=storage,
+                env=SYSTEM_ENV if args.test_settings else None,
+                servers_only=args.servers_only,
+            )
             ready_after = time.monotonic() - started
             state = StateFile.read(data_dir) or {}
             named = named_processes(state)
@@ -233,6 +247,7 @@ def run(args: argparse.Namespace, storage: str) -> dict:
         "bench": "idle",
         "broker_storage": storage,
         "test_settings": args.test_settings,
+        "servers_only": args.servers_only,
         "database_commands_per_second": round(per_second, 2),
         "database_commands_per_second_by_collection": by_collection,
         "seconds": args.seconds,
@@ -260,6 +275,11 @@ def main() -> None:
         "--test-settings",
         action="store_true",
         help="the services run with the test systems' settings (docstore_devplatform.e2e.SYSTEM_ENV)",
+    )
+    parser.add_argument(
+        "--servers-only",
+        action="store_true",
+        help="the servers alone, no service: the floor of idle on these servers (what the broker's log costs unused)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per run as the last lines")
     args = parser.parse_args()

@@ -364,6 +364,123 @@ async def raw_small(s3_client, count: int, payload: bytes, parallel: int) -> flo
     return time.perf_counter() - started
 
 
+FLOOR_TOPIC = "bench.floor"
+
+
+class FloorClients:
+    """A plain script's clients of the servers, for `floor_small`: a database collection of its
+    own, a producer (acks=all) and one consumer group of a topic of its own, joined and reading
+    before the floor is timed (Tansu holds a group's first join for seconds)."""
+
+    def __init__(self, endpoints) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+        from pymongo import AsyncMongoClient
+
+        self.endpoints = endpoints
+        self.mongo: AsyncMongoClient = AsyncMongoClient(endpoints.mongo_url)
+        self.rows = self.mongo["bench_floor"]["files"]
+        self.producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all")
+        self.consumer = AIOKafkaConsumer(
+            FLOOR_TOPIC,
+            bootstrap_servers=endpoints.kafka_bootstrap,
+            group_id="bench-floor",
+            auto_offset_reset="earliest",
+        )
+
+    async def __aenter__(self) -> FloorClients:
+        from docstore_devplatform import probes
+
+        await asyncio.to_thread(probes.create_topics, self.endpoints.kafka_bootstrap, [FLOOR_TOPIC])
+        await self.producer.start()
+        await self.consumer.start()
+        await self.producer.send_and_wait(FLOOR_TOPIC, b"warm-up")
+        while not any((await self.consumer.getmany(timeout_ms=1000)).values()):
+            pass
+        await self.rows.find_one({})
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+        await self.mongo.close()
+
+
+async def floor_small(
+    clients: FloorClients, s3_client, count: int, payload: bytes, parallel: int, batch: int, ops: dict, records: float
+) -> float:
+    """The floor of the batch routes on these servers: the raw presigned PUTs of `raw_small`, plus,
+    per batch of `batch` files, as many database commands of each kind as DocStore sent per file
+    (`ops`: by kind, counted over its run until settled) and `records` broker records per file,
+    sent by a plain script: each command on one small document, the records produced with
+    acks=all (a batch's all sent, then awaited, as the outbox relay does) and read once, by one
+    consumer group, as they come. DocStore's commands carry up to a batch of documents each and
+    its records are read by every group that subscribes, so this is a lower bound of what the same
+    counts cost. Seconds until every PUT, command and record was acknowledged and every record read."""
+    rows, producer, consumer = clients.rows, clients.producer, clients.consumer
+    owed = dict.fromkeys(ops, 0.0)  # the fraction of a command carried to the next batch, by kind
+    owed_records = 0.0
+    sent_records = 0
+    sending = True
+    s3_slots = asyncio.Semaphore(parallel)
+
+    def take(kind: str, files: int) -> int:
+        owed[kind] += ops.get(kind, 0.0) * files
+        whole = int(owed[kind])
+        owed[kind] -= whole
+        return whole
+
+    async def put(n: int, http: httpx.AsyncClient) -> None:
+        async with s3_slots:
+            url = s3_client.generate_presigned_url(
+                "put_object", Params={"Bucket": BUCKET, "Key": f"bench/floor-small/{uuid.uuid4()}"}, ExpiresIn=300
+            )
+            (await http.put(url, content=file_bytes(payload, n, 3))).raise_for_status()
+
+    async def database(files: int) -> None:
+        ids = [uuid.uuid4().hex for _ in range(take("insert", files))]
+        for row_id in ids:
+            await rows.insert_one({"_id": row_id, "size": len(payload), "status": "granted", "at": time.time()})
+        known = ids or ["none"]
+        for n in range(take("update", files)):
+            await rows.update_one({"_id": known[n % len(known)]}, {"$set": {"status": "completed"}})
+        for n in range(take("query", files) + take("getmore", files)):
+            await rows.find_one({"_id": known[n % len(known)]})
+        for n in range(take("delete", files)):
+            await rows.delete_one({"_id": f"absent-{n}"})
+        for _ in range(take("command", files)):
+            await rows.count_documents({"status": "granted"}, limit=1)
+
+    async def worker(http: httpx.AsyncClient, queue: list[list[int]]) -> None:
+        nonlocal owed_records, sent_records
+        while queue:
+            files = queue.pop()
+            await asyncio.gather(*(put(n, http) for n in files))
+            await database(len(files))
+            owed_records += records * len(files)
+            acknowledgements = [
+                await producer.send(FLOOR_TOPIC, value=os.urandom(400), key=str(n).encode())
+                for n in range(int(owed_records))
+            ]
+            sent_records += len(acknowledgements)
+            owed_records -= len(acknowledgements)
+            await asyncio.gather(*acknowledgements)
+
+    async def reader() -> None:
+        read = 0
+        while sending or read < sent_records:
+            batches = await consumer.getmany(timeout_ms=200)
+            read += sum(len(batch) for batch in batches.values())
+
+    started = time.perf_counter()
+    queue = [list(range(start, min(start + batch, count))) for start in range(0, count, batch)][::-1]
+    reading = asyncio.create_task(reader())
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=parallel * 2)) as http:
+        await asyncio.gather(*(worker(http, queue) for _ in range(min(4, len(queue)))))
+    sending = False
+    await reading
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large-mib", type=int, default=1024)
@@ -380,6 +497,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--reads", type=int, default=200, help="list pages and download URLs to count commands for (0: skip)"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also the small files' floor: raw PUTs plus DocStore's counts of commands and records, from a plain script",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object of every figure")
     args = parser.parse_args()
@@ -440,6 +562,25 @@ def main() -> None:
                     print(f"  ours small: {sent.line(args.small)}", file=sys.stderr)
                     print(f"  ours, until settled: {cpu_report(cpu_raw, cpu_settled, args.small)}", file=sys.stderr)
                     figures.update(sent.per(args.small))
+                    if args.floor:
+                        async with FloorClients(endpoints) as clients:
+                            cpu_floor_before = _descendant_cpu()
+                            floor_many = await floor_small(
+                                clients,
+                                s3,
+                                args.small,
+                                payload,
+                                args.parallel,
+                                args.batch,
+                                sent.per(args.small)["db_ops_per_file_by_kind"],
+                                sent.broker_records / args.small,
+                            )
+                            cpu_floor = _descendant_cpu()
+                        print(f"  floor small: {cpu_report(cpu_floor_before, cpu_floor, args.small)}", file=sys.stderr)
+                        figures["floor_small_files_per_s"] = round(args.small / floor_many, 1)
+                        figures["cpu_ms_per_file_floor"] = round(
+                            cpu_total(cpu_floor_before, cpu_floor) * 1000 / args.small, 2
+                        )
                     figures.update(await reads(api, auth, endpoints, topics, args.reads))
                     await stop_tails()
                     figures["cpu_ms_per_file_raw"] = round(cpu_total(cpu, cpu_raw) * 1000 / args.small, 2)
@@ -497,6 +638,17 @@ def main() -> None:
         f"{args.small / our_many:8.1f} files/s"
     )
     print(f"  ratio raw/ours                       {raw_many / our_many:8.2f}   (target >= 0.5)")
+    raw_cpu, our_cpu = figures["cpu_ms_per_file_raw"], figures["cpu_ms_per_file_ours"]
+    print(f"  CPU per file: raw {raw_cpu:.1f} ms, DocStore {our_cpu:.1f} ms ({our_cpu / raw_cpu:.2f}x raw; goal <= 2)")
+    if "cpu_ms_per_file_floor" in figures:
+        floor_cpu = figures["cpu_ms_per_file_floor"]
+        figures["cpu_floor_over_raw"] = round(floor_cpu / raw_cpu, 2)
+        figures["cpu_ours_over_floor"] = round(our_cpu / floor_cpu, 2)
+        print(
+            f"  floor (raw PUTs + DocStore's commands and records from a plain script): {floor_cpu:.1f} ms CPU per "
+            f"file ({floor_cpu / raw_cpu:.2f}x raw; DocStore {our_cpu / floor_cpu:.2f}x the floor), "
+            f"{figures['floor_small_files_per_s']:.1f} files/s"
+        )
     if "pinned_forms_small_files_per_s" in figures:
         print(
             f"  batches as pinned POST forms: {figures['pinned_forms_small_files_per_s']:.1f} files/s, "
