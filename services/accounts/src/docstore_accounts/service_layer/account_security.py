@@ -364,7 +364,7 @@ class AccountSecurity:
                     headers={"X-Replication-Secret": self.replication_secret},
                 )
             except httpx.HTTPError as error:
-                log.warning("password_reset_forward_failed", region=region, error=type(error).__name__)
+                log.warning("password_reset_forward_failed", peer_region=region, error=type(error).__name__)
 
     async def confirm_reset(self, token: str, new_password: str) -> None:
         """Set a new password with a reset link: once, within 30 minutes; every session ends."""
@@ -670,13 +670,13 @@ class AccountSecurity:
                     headers={"X-Replication-Secret": self.replication_secret},
                 )
             except httpx.HTTPError as error:
-                log.warning("people_lookup_peer_failed", region=region, error=type(error).__name__)
+                log.warning("people_lookup_peer_failed", peer_region=region, error=type(error).__name__)
                 continue
             if answer.status_code == 200:
                 found = answer.json()
                 return {"_id": found["id"], **{key: value for key, value in found.items() if key != "id"}}
             if answer.status_code != 404:
-                log.warning("people_lookup_peer_failed", region=region, status=answer.status_code)
+                log.warning("people_lookup_peer_failed", peer_region=region, status=answer.status_code)
         return None
 
     async def flags(self, account: Mapping[str, Any]) -> dict[str, bool]:
