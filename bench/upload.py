@@ -15,7 +15,10 @@ Starts the real servers and every DocStore service on free ports, then measures:
      in flight so the S3 POSTs never wait on a grant or a completion, at most `--parallel` S3
      requests from the client at a time), against raw presigned PUTs of the same bytes at the
      same concurrency; and `--single-small` files (default 200, 0 skips) through the single-file
-     routes (grant + POST + complete per file), as measured before the batch routes existed.
+     routes (grant + POST + complete per file), as measured before the batch routes existed;
+  3. with `--floor`, the small files' floor on these servers: the raw PUTs again, plus the database
+     commands and broker records DocStore was counted sending per file, sent by a plain script
+     (`floor_small`), and its CPU per file against raw's.
 Prints times, throughputs and the ratios (raw time / our time: 1.0 means as fast as raw);
 with `--json`, the last line of stdout is one JSON object with every figure.
 Listing and metadata search at 100k documents are measured by bench/listing.py.
@@ -41,10 +44,13 @@ from pathlib import Path
 import boto3
 import httpx
 import urllib3
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from counts import settled, snapshot, stop_tails
+from pymongo import AsyncMongoClient
 
+from docstore_devplatform import probes
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
 from docstore_events import all_topics
@@ -343,6 +349,14 @@ async def ours_small_batched(
     return elapsed
 
 
+async def presigned_put(s3_client, http: httpx.AsyncClient, prefix: str, data: bytes) -> None:
+    """`data` to a new key under `prefix`, by a presigned PUT as a client with no DocStore would send it."""
+    url = s3_client.generate_presigned_url(
+        "put_object", Params={"Bucket": BUCKET, "Key": f"{prefix}/{uuid.uuid4()}"}, ExpiresIn=300
+    )
+    (await http.put(url, content=data)).raise_for_status()
+
+
 async def raw_small(s3_client, count: int, payload: bytes, parallel: int) -> float:
     done = 0
     semaphore = asyncio.Semaphore(parallel)
@@ -350,10 +364,7 @@ async def raw_small(s3_client, count: int, payload: bytes, parallel: int) -> flo
     async def one(n: int, http: httpx.AsyncClient) -> None:
         nonlocal done
         async with semaphore:
-            url = s3_client.generate_presigned_url(
-                "put_object", Params={"Bucket": BUCKET, "Key": f"bench/raw-small/{uuid.uuid4()}"}, ExpiresIn=300
-            )
-            (await http.put(url, content=file_bytes(payload, n))).raise_for_status()
+            await presigned_put(s3_client, http, "bench/raw-small", file_bytes(payload, n))
             done += 1
             if done % max(1, count // 20) == 0:
                 progress("raw small", done, count)
@@ -373,9 +384,6 @@ class FloorClients:
     before the floor is timed (Tansu holds a group's first join for seconds)."""
 
     def __init__(self, endpoints) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-        from pymongo import AsyncMongoClient
-
         self.endpoints = endpoints
         self.mongo: AsyncMongoClient = AsyncMongoClient(endpoints.mongo_url)
         self.rows = self.mongo["bench_floor"]["files"]
@@ -388,8 +396,6 @@ class FloorClients:
         )
 
     async def __aenter__(self) -> FloorClients:
-        from docstore_devplatform import probes
-
         await asyncio.to_thread(probes.create_topics, self.endpoints.kafka_bootstrap, [FLOOR_TOPIC])
         await self.producer.start()
         await self.consumer.start()
@@ -431,10 +437,7 @@ async def floor_small(
 
     async def put(n: int, http: httpx.AsyncClient) -> None:
         async with s3_slots:
-            url = s3_client.generate_presigned_url(
-                "put_object", Params={"Bucket": BUCKET, "Key": f"bench/floor-small/{uuid.uuid4()}"}, ExpiresIn=300
-            )
-            (await http.put(url, content=file_bytes(payload, n, 3))).raise_for_status()
+            await presigned_put(s3_client, http, "bench/floor-small", file_bytes(payload, n, 3))
 
     async def database(files: int) -> None:
         ids = [uuid.uuid4().hex for _ in range(take("insert", files))]
