@@ -4,7 +4,8 @@ uvicorn closes a connection idle for 5 s; httpx keeps one 5 s too. A request sen
 connection just as the service closes it fails unanswered (`RemoteProtocolError`, ci126), so the
 kit's clients drop theirs after `KEEPALIVE_SECONDS` (4 s). A caller's own `httpx.Limits(...)`
 replaces the kit's whole default, expiry included: webdav's did, and a WebDAV PUT 7 s after the
-last one got a 503 "upload unavailable" in CI (ci142). So each `httpx.Limits(...)` in the product
+last one got a 503 "upload unavailable" in CI (ci142). A pool of its own size comes from
+`docstore_kit.http_transport.default_limits(...)`; any `httpx.Limits(...)` left in the product
 names `keepalive_expiry`, or keeps no idle connection at all (`max_keepalive_connections=0`)."""
 
 from __future__ import annotations

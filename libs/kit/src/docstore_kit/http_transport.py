@@ -46,7 +46,7 @@ KEEPALIVE_SECONDS = 4.0
 """An idle connection is dropped after this long: under uvicorn's 5 s, so the server rarely
 closes one just as it is reused (aiohttp sends an idempotent request once more if it does).
 `limits=httpx.Limits(...)` sets both, as for httpx's own pool; `default_limits()` is the default
-of every client made here."""
+of every client made here, and the pool of any other size (`default_limits(max_connections=...)`)."""
 
 
 def shared_ssl_context() -> ssl.SSLContext:
@@ -63,13 +63,16 @@ def _ssl_context(cert_file: str, cert_dir: str) -> ssl.SSLContext:
     return httpx.create_ssl_context()  # reads the same two variables
 
 
-def default_limits() -> httpx.Limits:
-    """httpx's default pool (100 connections, 20 kept alive), with idle connections dropped after
-    `KEEPALIVE_SECONDS` instead of httpx's 5 s. At 5 s, the same as uvicorn's, a connection
-    reused after about 5 s idle can be closed by the server just as the request goes out, and
-    the request fails with `RemoteProtocolError` without ever being answered."""
+def default_limits(*, max_connections: int = MAX_CONNECTIONS, max_keepalive_connections: int = 20) -> httpx.Limits:
+    """httpx's default pool (100 connections, 20 kept alive, or the sizes given), with idle
+    connections dropped after `KEEPALIVE_SECONDS` instead of httpx's 5 s. At 5 s, the same as
+    uvicorn's, a connection reused after about 5 s idle can be closed by the server just as the
+    request goes out, and the request fails with `RemoteProtocolError` without ever being answered.
+    A client that needs a pool of its own size takes it from here, not from `httpx.Limits`."""
     return httpx.Limits(
-        max_connections=MAX_CONNECTIONS, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_SECONDS
+        max_connections=max_connections,
+        max_keepalive_connections=max_keepalive_connections,
+        keepalive_expiry=KEEPALIVE_SECONDS,
     )
 
 

@@ -32,7 +32,7 @@ from docstore_gateway.service_layer.webdav import WebdavCallers
 from docstore_gateway.settings import Settings
 from docstore_kit.app import mongo_client
 from docstore_kit.auth import InternalAuth, parse_keys
-from docstore_kit.http_transport import KEEPALIVE_SECONDS, StreamClient, lean_client
+from docstore_kit.http_transport import StreamClient, default_limits, lean_client
 from docstore_messaging.runtime import EventRuntime
 from docstore_messaging.tasks import stop_tasks
 from docstore_messaging.unit_of_work import UnitOfWork
@@ -128,7 +128,7 @@ def bootstrap(
         or lean_client(
             base_url=settings.upstreams()[service],
             timeout=UPSTREAM_TIMEOUT,
-            limits=httpx.Limits(max_connections=settings.held_requests_total, keepalive_expiry=KEEPALIVE_SECONDS),
+            limits=default_limits(max_connections=settings.held_requests_total),
         )
         for service in sorted({route.service for route in ROUTE_TABLE if route.held})
     }

@@ -14,7 +14,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from docstore_kit.auth import InternalAuth
-from docstore_kit.http_transport import KEEPALIVE_SECONDS, sync_client
+from docstore_kit.http_transport import default_limits, sync_client
 from docstore_webdav.adapters.backend import Backend
 from docstore_webdav.adapters.errors import QuietErrors
 from docstore_webdav.adapters.stores import (
@@ -54,12 +54,10 @@ class Services:
 
 def bootstrap(settings: Settings) -> Services:
     auth = InternalAuth.from_settings(settings)
-    # Idle connections dropped under uvicorn's 5 s keep-alive (httpx keeps them 5 s): a request on a
-    # connection the service closed that moment fails unanswered, and the WebDAV client got a 503.
-    limits = httpx.Limits(
-        max_connections=settings.upload_threads * 2,
-        max_keepalive_connections=settings.upload_threads,
-        keepalive_expiry=KEEPALIVE_SECONDS,
+    # The kit's pool, sized for the upload threads: its idle connections drop before uvicorn closes
+    # them (an `httpx.Limits` of its own kept httpx's 5 s, and a WebDAV PUT got a 503, ci142).
+    limits = default_limits(
+        max_connections=settings.upload_threads * 2, max_keepalive_connections=settings.upload_threads
     )
     clients = {
         name: sync_client(base_url=url, timeout=SERVICE_TIMEOUT, limits=limits)
