@@ -564,7 +564,8 @@ def main() -> None:
                     print(f"  ours small: {cpu_report(cpu_raw, cpu_ours, args.small)}", file=sys.stderr)
                     print(f"  ours small: {sent.line(args.small)}", file=sys.stderr)
                     print(f"  ours, until settled: {cpu_report(cpu_raw, cpu_settled, args.small)}", file=sys.stderr)
-                    figures.update(sent.per(args.small))
+                    per_file = sent.per(args.small)
+                    figures.update(per_file)
                     if args.floor:
                         async with FloorClients(endpoints) as clients:
                             cpu_floor_before = _descendant_cpu()
@@ -575,7 +576,7 @@ def main() -> None:
                                 payload,
                                 args.parallel,
                                 args.batch,
-                                sent.per(args.small)["db_ops_per_file_by_kind"],
+                                per_file["db_ops_per_file_by_kind"],
                                 sent.broker_records / args.small,
                             )
                             cpu_floor = _descendant_cpu()
