@@ -4,7 +4,7 @@ security settings, and nothing turns TLS verification off.
 `docstore_messaging.kafka_security.KafkaSecurity` and `docstore_kit.settings.mongodb_client_options`
 carry SASL/SSL, the Kafka CA file and the MongoDB CA file; a client built without them would
 silently connect in plain text (or fail) in a cluster that requires TLS. This scans the source
-(services, libs, the chart's init script) for every such constructor call. S3/SES/STS clients
+(services, libs, the sync client, the chart's init script) for every such constructor call. S3/SES/STS clients
 (boto3) and HTTP clients (httpx) read their CA from the environment (`AWS_CA_BUNDLE`,
 `SSL_CERT_FILE`), so for them only an explicit `verify=False` is refused.
 """
@@ -12,16 +12,12 @@ silently connect in plain text (or fail) in a cluster that requires TLS. This sc
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from .sources import ROOT as REPO
+from .sources import product_sources
+
 KAFKA_CLIENTS = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient", "KafkaBroker"}
 MONGO_CLIENTS = {"AsyncMongoClient", "MongoClient"}
-
-
-def production_sources() -> list[Path]:
-    roots = [*REPO.glob("services/*/src"), *REPO.glob("libs/*/src"), REPO / "deploy" / "k8s" / "docstore" / "files"]
-    return sorted(path for root in roots for path in root.rglob("*.py"))
 
 
 def _name(func: ast.expr) -> str:
@@ -49,9 +45,11 @@ def problems_in(source: str, where: str) -> list[str]:
 
 
 def test_every_client_takes_the_connection_security_settings() -> None:
-    sources = production_sources()
-    assert len(sources) > 50
-    problems = [p for path in sources for p in problems_in(path.read_text(), str(path.relative_to(REPO)))]
+    problems = [
+        p
+        for path in product_sources(developer_tools=False)
+        for p in problems_in(path.read_text(), str(path.relative_to(REPO)))
+    ]
     assert problems == []
 
 

@@ -11,13 +11,12 @@ names `keepalive_expiry`, or keeps no idle connection at all (`max_keepalive_con
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.static
+from .sources import ROOT, product_sources
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.static
 
 
 def _pools_without_expiry(source: str) -> list[int]:
@@ -41,10 +40,11 @@ def test_the_check_finds_a_pool_without_expiry() -> None:
 
 
 def test_every_pool_of_the_product_drops_idle_connections_before_uvicorn() -> None:
-    roots = [ROOT / "services", ROOT / "libs", ROOT / "clients", ROOT / "tools"]
-    files = sorted(path for root in roots for path in root.glob("*/src/**/*.py"))
-    assert len(files) > 100, "the product's source files were not found"
-    found = [f"{path.relative_to(ROOT)}:{line}" for path in files for line in _pools_without_expiry(path.read_text())]
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in product_sources()
+        for line in _pools_without_expiry(path.read_text())
+    ]
     assert not found, "httpx.Limits without keepalive_expiry (docstore_kit.http_transport.KEEPALIVE_SECONDS):\n" + (
         "\n".join(found)
     )

@@ -8,22 +8,17 @@ Name the other party instead: `peer_region=`, `target_service=`."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
+from .sources import ROOT, product_sources
+
 pytestmark = pytest.mark.static
 
-ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"service", "region"}
 """The fields `static_fields` adds to every line (`configure_logging`)."""
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "msg", "bind", "new"}
 LOGGER_NAMES = {"log", "logger", "_log", "_logger"}
-
-
-def _product_files() -> list[Path]:
-    roots = [ROOT / "services", ROOT / "libs", ROOT / "clients", ROOT / "tools"]
-    return sorted(path for root in roots for path in root.glob("*/src/**/*.py"))
 
 
 def _relabelling_calls(source: str) -> list[tuple[int, str]]:
@@ -50,11 +45,9 @@ def test_the_check_finds_a_relabelling_call() -> None:
 
 
 def test_no_log_line_passes_a_label_of_its_process() -> None:
-    files = _product_files()
-    assert len(files) > 100, "the product's source files were not found"
     found = [
         f"{path.relative_to(ROOT)}:{line}: {label}="
-        for path in files
+        for path in product_sources()
         for line, label in _relabelling_calls(path.read_text())
     ]
     assert not found, "log calls that relabel their line (name the other party, e.g. peer_region=):\n" + "\n".join(
