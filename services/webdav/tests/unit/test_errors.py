@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pymongo.errors
 import pytest
+from structlog.testing import capture_logs
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_INTERNAL_ERROR, DAVError
 from wsgidav.error_printer import ErrorPrinter
 
+from docstore_webdav.adapters.backend import Backend, BackendError
 from docstore_webdav.adapters.errors import QuietErrors
 
 SECRET_HOST = "mongo-7.internal:27017"
@@ -77,3 +80,25 @@ def test_an_answer_a_handler_chose_is_left_as_it_is() -> None:
     status, _, body = answer(raising(DAVError(HTTP_FORBIDDEN, "names may not end in a dot")))
     assert status.startswith("403")
     assert b"names may not end in a dot" in body
+
+
+def test_a_call_that_gets_no_answer_is_a_503_with_its_cause_logged_and_no_signed_url() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse), base_url="http://upload")
+    auth = type("Auth", (), {"headers": lambda self, **_: {}})()
+    backend = Backend(auth, {"upload": client}, client)  # type: ignore[arg-type]
+    signed = "http://s3/bucket/key?X-Amz-Signature=secret-signature"
+    with capture_logs() as lines:
+        with pytest.raises(BackendError) as service_away:
+            backend._call("upload", "acct", "POST", "/uploads/batch/complete")
+        with pytest.raises(BackendError) as s3_away:
+            backend.put_part(signed, [b"x"], 1)
+    assert (service_away.value.status, s3_away.value.status) == (503, 503)
+    assert [(line["event"], line["target"], line["method"]) for line in lines] == [
+        ("webdav_backend_unavailable", "upload", "POST"),
+        ("webdav_backend_unavailable", "S3", "PUT"),
+    ]
+    assert all(line["error"].startswith("RemoteProtocolError: Server disconnected") for line in lines)
+    assert "secret-signature" not in repr(lines)
