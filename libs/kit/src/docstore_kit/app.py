@@ -24,6 +24,7 @@ from docstore_kit.errors import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, instal
 from docstore_kit.health import ReadinessCheck, install_health, install_metrics
 from docstore_kit.observability import redact_span_attributes
 from docstore_kit.request_origin import RequestOriginMiddleware
+from docstore_kit.server_tick import quiet_server_tick
 from docstore_kit.settings import mongodb_client_options
 from docstore_messaging.outages import is_outage
 from docstore_messaging.runtime import EventRuntime
@@ -214,7 +215,10 @@ def service_app(
 
     Server spans only: the ASGI instrumentation's internal spans for each `receive` and `send`
     message (two or three more spans per request, each with its attributes, started and ended on
-    the response's path) are left out."""
+    the response's path) are left out.
+
+    uvicorn's server loop ticks once a second in the process (`server_tick`)."""
+    quiet_server_tick()  # before uvicorn's loop starts: the factory runs first
     options = {"generate_unique_id_function": operation_id, **fastapi_options, "docs_url": None, "redoc_url": None}
     wait_seconds = float(getattr(settings, "start_wait_seconds", 0) or 0)
     lifespan = waiting_for_servers(lifespan, wait_seconds=wait_seconds)

@@ -48,7 +48,13 @@ from opentelemetry.context import Context
 from docstore_events.base import Event
 from docstore_events.envelope import Envelope, UndecodableEvent, decode, headers_to_dict
 from docstore_messaging import metrics
-from docstore_messaging.consumer import GroupMembership, RawMessage, RetryPolicy, dead_letter_record
+from docstore_messaging.consumer import (
+    FETCH_ROUTINE_WAKE_MS,
+    GroupMembership,
+    RawMessage,
+    RetryPolicy,
+    dead_letter_record,
+)
 from docstore_messaging.faults import crashpoint
 from docstore_messaging.fetch_wait import AdaptiveFetchWait, FetchWaitPolicy
 from docstore_messaging.kafka_security import PLAINTEXT, KafkaSecurity
@@ -148,6 +154,7 @@ class BatchConsumer:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "fetch_max_wait_ms": fetch_max_wait_ms,
+            "consumer_timeout_ms": FETCH_ROUTINE_WAKE_MS,
             **membership.consumer_kwargs(),
         }
         self.security = security
