@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import ast
 
-from .sources import ROOT as REPO
-from .sources import product_sources
+from .sources import ROOT, product_sources
 
 KAFKA_CLIENTS = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient", "KafkaBroker"}
 MONGO_CLIENTS = {"AsyncMongoClient", "MongoClient"}
@@ -48,7 +47,7 @@ def test_every_client_takes_the_connection_security_settings() -> None:
     problems = [
         p
         for path in product_sources(developer_tools=False)
-        for p in problems_in(path.read_text(), str(path.relative_to(REPO)))
+        for p in problems_in(path.read_text(), str(path.relative_to(ROOT)))
     ]
     assert problems == []
 

@@ -5,10 +5,10 @@ uvicorn's `Server.main_loop` sleeps 0.1 s between ticks. A tick refreshes the `d
 `should_exit`, or `--limit-max-requests` was reached). So an idle service process woke ten times
 a second for it. `quiet_server_tick` makes every tick a second long and refreshes the header at
 each one: the header is as fresh as before, and a stop is noticed within a second instead of a
-tenth (SIGTERM begins the graceful shutdown up to 0.9 s later; Kubernetes allows 30 s).
+tenth (the graceful shutdown starts up to 1 s after SIGTERM; Kubernetes allows 30 s).
 
 With aiokafka's quieter fetch routine (docstore_messaging.consumer.FETCH_ROUTINE_WAKE_MS) it took
-the idle services' CPU from 0.113-0.133 cores to 0.085-0.088 (20 processes, `bench/idle.py
+the idle services' CPU from 0.113-0.133 cores to 0.084-0.088 (20 processes, `bench/idle.py
 --broker-storage memory --test-settings`, 2026-11-30).
 
 uvicorn makes the `Server` before it calls a service's app factory, and calls `main_loop` after

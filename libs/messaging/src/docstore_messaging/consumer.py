@@ -56,7 +56,7 @@ next fetches. A fetch's answer, a consumed batch, a new or lost assignment, a pa
 resumption and a metadata refresh wake it at once whatever this is, so it delays no event; at
 aiokafka's 200 ms an idle consumer woke 5 times a second for nothing. With uvicorn's quieter
 tick (docstore_kit.server_tick) it took the idle services' CPU from 0.113-0.133 cores to
-0.085-0.088 (20 processes, `bench/idle.py --broker-storage memory --test-settings`, 2026-11-30)."""
+0.084-0.088 (20 processes, `bench/idle.py --broker-storage memory --test-settings`, 2026-11-30)."""
 
 # Headers a dead letter carries besides the original ones.
 DLQ_ERROR = "x-dlq-error"
