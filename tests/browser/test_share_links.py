@@ -143,8 +143,7 @@ def test_a_protected_limited_link_downloads_once_in_a_logged_out_browser_and_rev
 
         visitor.find("#password").fill(LINK_PASSWORD)
         visitor.button("Download").click()
-        saved = visitor.downloads / name
-        visitor.wait(saved.is_file, "the download", timeout=60)
+        saved = visitor.downloaded(name, timeout=60)
         assert saved.read_bytes() == data
         visitor.screenshot("32-public-link-downloaded")
 

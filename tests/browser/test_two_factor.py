@@ -127,8 +127,7 @@ def test_two_step_sign_in_from_enrolment_to_login_and_devices(web_system: WebSys
     assert len(codes) == 10 and len(set(codes)) == 10, codes
     browser.screenshot("2fa-02-recovery-codes")
     browser.button("Download (.txt)").click()
-    saved = browser.downloads / "docstore-recovery-codes.txt"
-    browser.wait(saved.is_file, "the recovery codes' download", timeout=30)
+    saved = browser.downloaded("docstore-recovery-codes.txt")
     assert all(code in saved.read_text() for code in codes)
     # Turning it on ends the account's sessions: this page is either still signed in, or on the login page.
     browser.button("I have saved them").click()

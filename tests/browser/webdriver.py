@@ -359,6 +359,19 @@ class Browser:
         except WebDriverException:
             return ""
 
+    def downloaded(self, name: str, timeout: float = 30.0) -> Path:
+        """The file `name` in the downloads folder once Chromium has finished saving it. Chromium
+        reserves the name with an empty file at once and writes the bytes to a `.crdownload` file
+        beside it, which it renames over the name at the end: the name alone existing is no sign
+        that the bytes are there (ci150 read an unfinished recovery-codes file)."""
+        path = self.downloads / name
+
+        def done() -> bool:
+            return path.is_file() and not any(p.name.endswith(".crdownload") for p in self.downloads.iterdir())
+
+        self.wait(done, f"the download of {name}", timeout=timeout)
+        return path
+
     def screenshot(self, name: str) -> Path:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         path = self.artifacts / f"{name}.png"
