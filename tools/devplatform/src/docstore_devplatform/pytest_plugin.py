@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from docstore_devplatform import probes, test_groups
 from docstore_devplatform.testing import (
+    TEST_GROUP_MEMBERSHIP_ENV,
     TEST_TOPIC_PARTITIONS,
     EventPublisher,
     kafka_consumers_left_running,
@@ -114,7 +115,8 @@ def endpoints(test_data_dir: Path) -> Iterator[object]:
     try:
         endpoints = servers.start()
         saved = dict(os.environ)
-        os.environ.update(endpoints.service_env())  # boto3 in tests and in-process apps reads these
+        # boto3 in tests and in-process apps read these, and the systems the tests start inherit them
+        os.environ.update(endpoints.service_env() | TEST_GROUP_MEMBERSHIP_ENV)
         yield endpoints
         os.environ.clear()
         os.environ.update(saved)

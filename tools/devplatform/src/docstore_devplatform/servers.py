@@ -61,8 +61,13 @@ S3_EVENTS_TOPIC = "docstore.s3-events"
 _MONGO_CA_PARAM = "&tlsCAFile="
 
 
-LOCAL_SESSION_TIMEOUT_MS = 2_000
-LOCAL_HEARTBEAT_INTERVAL_MS = 600
+PLATFORM_MEMBERSHIP_ENV = {"KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "2000"}
+"""Consumer-group membership of the platform `scripts/up` starts (and of the benches' systems),
+unless their environment names its own (the test systems': `testing.TEST_GROUP_MEMBERSHIP_ENV`).
+Tansu holds each JoinGroup for half the session timeout, so a join takes 3 s (5 s at Kafka's and
+production's 10 s). On the durable broker log each heartbeat is a PUT of the group's state to the
+log's store: with heartbeats every 600 ms the idle platform (20 groups) took 0.31 cores, every 2 s
+0.18, and every 3 s (10 s sessions) also 0.18 (`bench/idle.py`, 2026-11-30)."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,6 @@ class Endpoints:
                 "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
                 "TYPESENSE_URL": self.typesense_url,
                 "TYPESENSE_API_KEY": self.typesense_api_key,
-                # Tansu holds each JoinGroup for half the session timeout; Kafka's 10 s made
-                # every consumer start and rebalance wait 5 s on the local broker.
-                "KAFKA_SESSION_TIMEOUT_MS": str(LOCAL_SESSION_TIMEOUT_MS),
-                "KAFKA_HEARTBEAT_INTERVAL_MS": str(LOCAL_HEARTBEAT_INTERVAL_MS),
             }
             | ({"S3_EVENTS_TOPIC": self.s3_events_topic} if self.s3_events_topic else {})
             | self._tls_env()

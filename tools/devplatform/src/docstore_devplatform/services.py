@@ -15,7 +15,7 @@ import httpx
 
 from docstore_devplatform.ports import HOST, free_ports, is_port_free
 from docstore_devplatform.procs import ManagedProcess, stop_all
-from docstore_devplatform.servers import DEFAULT_REGION, Endpoints
+from docstore_devplatform.servers import DEFAULT_REGION, PLATFORM_MEMBERSHIP_ENV, Endpoints
 from docstore_devplatform.tls import LocalTLS
 from docstore_devplatform.waiting import StartupError
 
@@ -106,11 +106,12 @@ def build_service_env(
 ) -> dict[str, str]:
     """The environment every service process gets.
 
+    The platform's group membership (``PLATFORM_MEMBERSHIP_ENV``, which ``base`` may override),
     ``base`` (default ``os.environ``) + the servers' variables + ``REGION``,
     ``S3_BUCKET``, ``ENVIRONMENT=development``, ``<NAME>_URL`` for every service,
     then ``extra`` (which wins).
     """
-    env = dict(os.environ if base is None else base)
+    env = PLATFORM_MEMBERSHIP_ENV | dict(os.environ if base is None else base)
     env |= endpoints.service_env(region)
     env |= {"REGION": region, "S3_BUCKET": bucket_for(region), "ENVIRONMENT": "development"}
     env |= {"UPLOAD_CREDENTIALS": "seaweedfs"}  # temporary upload credentials from SeaweedFS's IAM API

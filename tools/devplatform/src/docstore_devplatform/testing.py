@@ -15,6 +15,12 @@ from docstore_messaging.tasks import stop_tasks
 #: asks for, so its work grows with them (docs/ARCHITECTURE.md, "Long polls and idle cost"). Only the
 #: event backbone's own tests are about how records spread over partitions (`partitions(n)` marker).
 TEST_TOPIC_PARTITIONS = 1
+#: Consumer-group membership of the systems the tests start and of the tests' in-process apps.
+#: Tansu holds each JoinGroup for half the session timeout (in 1 s steps): at 2 s a join takes 1 s
+#: and a dead member's partitions move after 2 s, which the tests that restart services and the
+#: broker wait on. The platform's own is `servers.PLATFORM_MEMBERSHIP_ENV` (6 s, heartbeats every
+#: 2 s: idle heartbeats cost the durable broker log less; docs/ARCHITECTURE.md, "Joining a group").
+TEST_GROUP_MEMBERSHIP_ENV = {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "600"}
 
 
 async def eventually(

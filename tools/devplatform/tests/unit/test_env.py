@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from docstore_devplatform.e2e import SYSTEM_ENV
 from docstore_devplatform.launch import ServerPorts, weed_argv, weed_notification_toml
 from docstore_devplatform.paths import Binaries
 from docstore_devplatform.servers import S3_EVENTS_TOPIC, Endpoints, Servers
@@ -12,6 +13,7 @@ from docstore_devplatform.services import (
     build_service_env,
     service_urls,
 )
+from docstore_devplatform.testing import TEST_GROUP_MEMBERSHIP_ENV
 
 ENDPOINTS = Endpoints.for_ports(ServerPorts())
 
@@ -37,9 +39,6 @@ def test_service_env_of_endpoints():
         "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5000",
         "TYPESENSE_URL": "http://127.0.0.1:8108",
         "TYPESENSE_API_KEY": ENDPOINTS.typesense_api_key,
-        # Tansu holds a JoinGroup for half the session timeout: short locally (docs/ARCHITECTURE.md).
-        "KAFKA_SESSION_TIMEOUT_MS": "2000",
-        "KAFKA_HEARTBEAT_INTERVAL_MS": "600",
     }
     assert ENDPOINTS.service_env("ap-southeast-2")["AWS_DEFAULT_REGION"] == "ap-southeast-2"
 
@@ -61,6 +60,18 @@ def test_build_service_env_layers_base_servers_region_urls_and_extra():
     assert env["X"] == "1"
     assert env["GATEWAY_URL"] == "http://127.0.0.1:8080"
     assert {f"{n.upper()}_URL" for n in SERVICES} <= env.keys()
+
+
+def test_the_platform_joins_groups_with_slower_heartbeats_unless_its_environment_says_otherwise():
+    """Tansu holds a JoinGroup for half the session timeout, and on its durable log each heartbeat
+    is a write: the platform's services heartbeat every 2 s; the test systems set their own."""
+    platform = build_service_env(ENDPOINTS, {}, base={})
+    assert platform["KAFKA_SESSION_TIMEOUT_MS"] == "6000"
+    assert platform["KAFKA_HEARTBEAT_INTERVAL_MS"] == "2000"
+    tests = build_service_env(ENDPOINTS, {}, base=TEST_GROUP_MEMBERSHIP_ENV)
+    assert tests["KAFKA_SESSION_TIMEOUT_MS"] == "2000"
+    assert tests["KAFKA_HEARTBEAT_INTERVAL_MS"] == "600"
+    assert TEST_GROUP_MEMBERSHIP_ENV.items() <= SYSTEM_ENV.items()
 
 
 def test_service_processes_assign_every_port_before_start(tmp_path: Path):
