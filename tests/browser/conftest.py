@@ -124,9 +124,15 @@ def shared_chromium() -> Iterator[list[Browser]]:
 
 @pytest.fixture
 def browser(web_system: WebSystem, shared_chromium: list[Browser]) -> Browser:
-    """A headless Chromium as a new one is: the package's one, reset (`Browser.reset`) instead of
-    started for each of 45 tests (tests/browser/README.md has the figures); a new one when the last
-    test left it past resetting (a crash, a dialog left open)."""
+    """A headless Chromium as a new one is: the package's one, reset, instead of one started for
+    each of 45 tests (tests/browser/README.md has the figures)."""
+    return reset_shared(shared_chromium)
+
+
+def reset_shared(shared_chromium: list[Browser]) -> Browser:
+    """The package's Chromium, reset (`Browser.reset`) to what a new one shows, for a test or a
+    module's setup; a new one when the last user left it past resetting (a crash, a dialog left
+    open)."""
     if shared_chromium:
         try:
             shared_chromium[0].reset()

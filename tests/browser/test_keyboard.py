@@ -19,7 +19,7 @@ from selenium.webdriver.common.keys import Keys
 
 from docstore_kit.http_transport import sync_client
 
-from .conftest import PASSWORD, SCREENSHOTS, WebSystem, api_sign_up
+from .conftest import PASSWORD, WebSystem, api_sign_up, reset_shared
 from .test_quality import describe, settled
 from .test_web_app import document_row, pick_files, sign_up, wait_uploaded, write_file
 from .webdriver import Browser
@@ -31,18 +31,15 @@ DRAFT = "kb-draft.txt"
 
 
 @pytest.fixture(scope="module")
-def owner(web_system: WebSystem, tmp_path_factory: pytest.TempPathFactory) -> str:
+def owner(web_system: WebSystem, shared_chromium: list[Browser], tmp_path_factory: pytest.TempPathFactory) -> str:
     """A Free account (verified, so it may share) with two documents, uploaded through the page."""
     folder = tmp_path_factory.mktemp("keyboard")
-    browser = Browser(SCREENSHOTS)
-    try:
-        username = sign_up(browser, web_system.gateway)
-        for name in (NOTES, DRAFT):
-            pick_files(browser, "#file-picker", write_file(folder, name, f"{name}: typed\n".encode()))
-            wait_uploaded(browser, name)
-            document_row(browser, name)
-    finally:
-        browser.close()
+    browser = reset_shared(shared_chromium)  # the package's Chromium: no start of its own
+    username = sign_up(browser, web_system.gateway)
+    for name in (NOTES, DRAFT):
+        pick_files(browser, "#file-picker", write_file(folder, name, f"{name}: typed\n".encode()))
+        wait_uploaded(browser, name)
+        document_row(browser, name)
     return username
 
 

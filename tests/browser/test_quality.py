@@ -23,7 +23,15 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from .conftest import NODE_MODULES, PASSWORD, QUALITY_ADMIN_USERNAME, REPO, SCREENSHOTS, WebSystem, api_sign_up
+from .conftest import (
+    NODE_MODULES,
+    PASSWORD,
+    QUALITY_ADMIN_USERNAME,
+    REPO,
+    WebSystem,
+    api_sign_up,
+    reset_shared,
+)
 from .test_web_app import document_row, go, pick_files, sign_up, wait_uploaded, write_file
 from .webdriver import CHROMIUM, Browser, Element
 
@@ -46,23 +54,20 @@ def node_tools_missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def owner(web_system: WebSystem, tmp_path_factory: pytest.TempPathFactory) -> str:
+def owner(web_system: WebSystem, shared_chromium: list[Browser], tmp_path_factory: pytest.TempPathFactory) -> str:
     """A Premium account with one document in its files and one in its trash (made through the page)."""
     folder = tmp_path_factory.mktemp("quality")
-    browser = Browser(SCREENSHOTS)
-    try:
-        username = sign_up(browser, web_system.gateway, plan="premium")
-        for name in (KEPT, TRASHED):
-            pick_files(browser, "#file-picker", write_file(folder, name, f"{name}: the garden committee\n".encode()))
-            wait_uploaded(browser, name)
-            document_row(browser, name)
-        browser.button(f"Delete {TRASHED}").click()
-        browser.wait(
-            lambda: not any(TRASHED in r.text for r in browser.find_all("table.documents tbody tr")),
-            f"{TRASHED} to leave the list",
-        )
-    finally:
-        browser.close()
+    browser = reset_shared(shared_chromium)  # the package's Chromium: no start of its own
+    username = sign_up(browser, web_system.gateway, plan="premium")
+    for name in (KEPT, TRASHED):
+        pick_files(browser, "#file-picker", write_file(folder, name, f"{name}: the garden committee\n".encode()))
+        wait_uploaded(browser, name)
+        document_row(browser, name)
+    browser.button(f"Delete {TRASHED}").click()
+    browser.wait(
+        lambda: not any(TRASHED in r.text for r in browser.find_all("table.documents tbody tr")),
+        f"{TRASHED} to leave the list",
+    )
     return username
 
 
