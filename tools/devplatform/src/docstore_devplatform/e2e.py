@@ -54,7 +54,8 @@ from docstore_devplatform.tls import LocalTLS, local_tls
 #: keeps events flowing, and their fetches made Tansu the busiest process of the suite's system
 #: phases. 240 ms is the longest wait Tansu reads only twice for: a consumer costs Tansu and
 #: itself 0.49-0.57x what it does at 100 ms, for one record's hop 12 ms later at the median, 49 at
-#: p90 and 67 at most (bench/broker_reads.py, 2026-11-28). With it, the test systems' quick joins.
+#: p90 and 67 at most (bench/broker_reads.py, 2026-11-28). It also carries the test systems' group
+#: membership (`TEST_GROUP_MEMBERSHIP_ENV`: quick joins).
 TEST_SYSTEM_KAFKA_ENV = {"KAFKA_FETCH_MAX_WAIT_MS": "240", **TEST_GROUP_MEMBERSHIP_ENV}
 #: Passwords of every system the tests start are hashed with argon2-cffi's test profile: each
 #: sign-up and login cost accounts two argon2id runs of about 0.2 CPU-seconds each at the standard
