@@ -236,8 +236,7 @@ def test_premium_user_uploads_finds_downloads_deletes_and_restores(
 
     # Download it (the signed S3 link; the bytes come from S3).
     browser.button("Download meeting-notes.txt", within="section.results").click()
-    downloaded = browser.wait(lambda: [p for p in browser.downloads.glob("meeting-notes*.txt")], "the download", 30)
-    assert downloaded[0].read_bytes() == NOTES
+    assert browser.downloaded("meeting-notes*.txt").read_bytes() == NOTES
 
     # Delete to the trash, see it there, restore it.
     go(browser, "#/files")

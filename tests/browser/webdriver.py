@@ -360,17 +360,18 @@ class Browser:
             return ""
 
     def downloaded(self, name: str, timeout: float = 30.0) -> Path:
-        """The file `name` in the downloads folder once Chromium has finished saving it. Chromium
-        reserves the name with an empty file at once and writes the bytes to a `.crdownload` file
-        beside it, which it renames over the name at the end: the name alone existing is no sign
-        that the bytes are there (ci150 read an unfinished recovery-codes file)."""
-        path = self.downloads / name
+        """The file `name` (a glob pattern, such as a plain name) in the downloads folder once
+        Chromium has finished saving it. Chromium reserves the name with an empty file at once and
+        writes the bytes to a `.crdownload` file beside it, which it renames over the name at the
+        end: the name alone existing is no sign that the bytes are there (ci150 read an unfinished
+        recovery-codes file)."""
 
-        def done() -> bool:
-            return path.is_file() and not any(p.name.endswith(".crdownload") for p in self.downloads.iterdir())
+        def done() -> list[Path]:
+            if any(p.name.endswith(".crdownload") for p in self.downloads.iterdir()):
+                return []
+            return sorted(self.downloads.glob(name))
 
-        self.wait(done, f"the download of {name}", timeout=timeout)
-        return path
+        return self.wait(done, f"the download of {name}", timeout=timeout)[0]
 
     def screenshot(self, name: str) -> Path:
         self.artifacts.mkdir(parents=True, exist_ok=True)
