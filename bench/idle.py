@@ -19,8 +19,15 @@ while no test is using it.
 
 With `--servers-only` no service starts: the servers alone, idle, the floor under the goal.
 
+With `--floor` (durable broker log only) the same run measures the platform, reads the consumer
+groups its services joined and each group's topics from the broker's log (the JoinGroup
+subscriptions Tansu keeps in each group's state), stops it, and measures the servers again with
+one plain script holding one aiokafka consumer per group: the same topics, the platform's
+heartbeats and sessions, the services' idle fetch wait and fetch-routine wake. That is the floor
+of the idle goal: what the same consumers cost the broker and its log with no DocStore code.
+
     uv run python bench/idle.py [--seconds 60] [--broker-storage s3|memory|both] [--test-settings]
-                                [--servers-only] [--json]
+                                [--servers-only | --floor] [--json]
 
 With `--json` the last line of stdout is one JSON object:
 {"bench": "idle", "seconds": 60, "cores_total": ..., "per_process": {...}, ...}
@@ -31,7 +38,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
+import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -42,6 +52,7 @@ from pathlib import Path
 from counts import Counts, collection_counters, database_counters
 
 from docstore_devplatform.e2e import SYSTEM_ENV
+from docstore_devplatform.launch import KAFKA_LOG_BUCKET
 from docstore_devplatform.state import StateFile
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -188,34 +199,125 @@ def platform(
     subprocess.run(argv, check=True, stdout=sys.stderr, env=os.environ | (env or {}))
 
 
+_GROUP_STATE = re.compile(r"^clusters/[^/]+/groups/consumers/(?P<group>[^/]+)\.json$")
+
+
+def member_topics(metadata: bytes) -> list[str]:
+    """The topics of a consumer's JoinGroup subscription (Kafka's ConsumerProtocolMemberMetadata:
+    int16 version, int32 count, then each topic as an int16 length and its bytes)."""
+    (count,) = struct.unpack_from(">i", metadata, 2)
+    topics, at = [], 6
+    for _ in range(count):
+        (length,) = struct.unpack_from(">h", metadata, at)
+        topics.append(metadata[at + 2 : at + 2 + length].decode())
+        at += 2 + length
+    return topics
+
+
+def group_subscriptions(broker_pid: int) -> dict[str, list[str]]:
+    """Each consumer group's topics, from the group states in the broker's durable log (Tansu 0.6
+    keeps each member's JoinGroup in `clusters/<cluster>/groups/consumers/<group>.json`); the log's
+    store is the one the broker process was started with (its `AWS_*` environment)."""
+    from docstore_devplatform.probes import s3_client  # boto3: only when needed
+
+    environ = Path(f"/proc/{broker_pid}/environ").read_bytes().decode().split("\0")
+    env = dict(line.split("=", 1) for line in environ if "=" in line)
+    store = s3_client(env["AWS_ENDPOINT"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    subscriptions: dict[str, list[str]] = {}
+    for page in store.get_paginator("list_objects_v2").paginate(Bucket=KAFKA_LOG_BUCKET, Prefix="clusters/"):
+        for item in page.get("Contents", []):
+            found = _GROUP_STATE.match(item["Key"])
+            if found is None:
+                continue
+            state = json.loads(store.get_object(Bucket=KAFKA_LOG_BUCKET, Key=item["Key"])["Body"].read())
+            topics = {
+                topic
+                for member in state.get("members", {}).values()
+                for topic in member_topics(bytes(member["join_response"]["metadata"]))
+            }
+            if topics:
+                subscriptions[found["group"]] = sorted(topics)
+    return subscriptions
+
+
+def plain_consumers(bootstrap: str, subscriptions: dict[str, list[str]]) -> None:
+    """One plain aiokafka consumer per group, polling its topics until the process is killed,
+    with the settings an idle service's consumer has on the platform (this process's environment
+    overrides them as it does the services')."""
+    from aiokafka import AIOKafkaConsumer
+
+    from docstore_devplatform.servers import PLATFORM_MEMBERSHIP_ENV
+    from docstore_kit.settings import ServiceSettings
+    from docstore_messaging.consumer import FETCH_ROUTINE_WAKE_MS
+
+    env = PLATFORM_MEMBERSHIP_ENV | os.environ
+    idle_wait_ms = int(
+        env.get("KAFKA_IDLE_FETCH_MAX_WAIT_MS", ServiceSettings.model_fields["kafka_idle_fetch_max_wait_ms"].default)
+    )
+
+    async def poll(group: str, topics: list[str]) -> None:
+        consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=idle_wait_ms,
+            consumer_timeout_ms=FETCH_ROUTINE_WAKE_MS,
+            session_timeout_ms=int(env["KAFKA_SESSION_TIMEOUT_MS"]),
+            heartbeat_interval_ms=int(env["KAFKA_HEARTBEAT_INTERVAL_MS"]),
+        )
+        await consumer.start()
+        while True:
+            await consumer.getmany(timeout_ms=60_000)
+
+    async def all_groups() -> None:
+        await asyncio.gather(*(poll(group, topics) for group, topics in subscriptions.items()))
+
+    asyncio.run(all_groups())
+
+
 async def database_counts(mongo_url: str) -> Counts:
     """The database server's commands since it started, by kind and by `database.collection`."""
     return Counts(await database_counters(mongo_url), {}, await collection_counters(mongo_url))
 
 
-def run(args: argparse.Namespace, storage: str) -> dict:
-    """One platform, its broker's log in `storage`: start, settle, measure, stop."""
+def run(args: argparse.Namespace, storage: str, *, plain: dict[str, list[str]] | None = None) -> dict:
+    """One platform, its broker's log in `storage`: start, settle, measure, stop. With `plain`
+    (group -> topics) only the servers start, and one plain script holds those consumers."""
+    servers_only = args.servers_only or plain is not None
     with tempfile.TemporaryDirectory(prefix="docstore-bench-idle-") as folder:
         data_dir = (args.keep or Path(folder) / "data").resolve()
         settings = "the test suite's settings" if args.test_settings else "the platform's settings"
         if args.servers_only:
             settings = "the servers alone (no service)"
+        if plain is not None:
+            settings = f"the servers and one plain script with the platform's {len(plain)} consumer groups"
         print(
             f"starting the platform (both regions, broker log {storage}, {settings}) ...", file=sys.stderr, flush=True
         )
         started = time.monotonic()
+        consumers = None
+        subscriptions: dict[str, list[str]] = {}
         try:
             platform(
                 data_dir,
                 command="up",
                 broker_storage=storage,
                 env=SYSTEM_ENV if args.test_settings else None,
-                servers_only=args.servers_only,
+                servers_only=servers_only,
             )
             ready_after = time.monotonic() - started
             state = StateFile.read(data_dir) or {}
             named = named_processes(state)
             mongo_url = state["endpoints"]["mongo_url"]
+            if plain is not None:
+                # spawn, not fork: a fresh interpreter, as a service process is
+                consumers = multiprocessing.get_context("spawn").Process(
+                    target=plain_consumers, args=(state["endpoints"]["kafka_bootstrap"], plain), daemon=True
+                )
+                consumers.start()
+                named["plain consumers"] = consumers.pid
             settled_after = settle(named, args.settle_cap)
             print(f"measuring {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
             load_before = os.getloadavg()[0]
@@ -223,7 +325,14 @@ def run(args: argparse.Namespace, storage: str) -> dict:
             per, machine = measure(named, args.seconds)
             commands = asyncio.run(database_counts(mongo_url)) - commands_before
             load_after = os.getloadavg()[0]
+            if consumers is not None and not consumers.is_alive():
+                raise SystemExit(f"the plain consumers' process ended (exit code {consumers.exitcode})")
+            if args.floor and plain is None:
+                subscriptions = group_subscriptions(named["kafka"])
         finally:
+            if consumers is not None:
+                consumers.terminate()
+                consumers.join()
             platform(data_dir, command="down")
     total = sum(per.values())
     # The snapshots' own commands in the window (a `top` and a `serverStatus`) are taken off.
@@ -243,11 +352,15 @@ def run(args: argparse.Namespace, storage: str) -> dict:
     print(f"database commands: {per_second:.1f} a second; the busiest collections:")
     for name, rate in sorted(by_collection.items(), key=lambda item: -item[1])[:8]:
         print(f"  {name:52} {rate:6.2f} a second")
+    groups = plain if plain is not None else subscriptions
     return {
         "bench": "idle",
         "broker_storage": storage,
         "test_settings": args.test_settings,
         "servers_only": args.servers_only,
+        "plain_consumers": plain is not None,
+        "consumer_groups": len(groups),
+        "partitions_subscribed": sum(len(topics) for topics in groups.values()),
         "database_commands_per_second": round(per_second, 2),
         "database_commands_per_second_by_collection": by_collection,
         "seconds": args.seconds,
@@ -257,7 +370,26 @@ def run(args: argparse.Namespace, storage: str) -> dict:
         "load_average": [round(load_before, 1), round(load_after, 1)],
         "ready_s": round(ready_after, 1),
         "settle_s": round(settled_after, 1),
+        "subscriptions": subscriptions,
     }
+
+
+def with_floor(args: argparse.Namespace, storage: str) -> list[dict]:
+    """The platform, then its floor (the servers and the same consumers from a plain script)."""
+    measured = run(args, storage)
+    subscriptions = measured.pop("subscriptions")
+    if not subscriptions:
+        raise SystemExit("no consumer group found in the broker's log: is it durable (--broker-storage s3)?")
+    floor = run(args, storage, plain=subscriptions)
+    floor.pop("subscriptions")
+    floor["platform_cores_total"] = measured["cores_total"]
+    floor["platform_over_floor"] = round(measured["cores_total"] / floor["cores_total"], 2)
+    print(
+        f"\nthe platform {measured['cores_total']:.3f} cores, its floor {floor['cores_total']:.3f} "
+        f"({floor['platform_over_floor']:.2f}x; {floor['consumer_groups']} groups, "
+        f"{floor['partitions_subscribed']} partitions)"
+    )
+    return [measured, floor]
 
 
 def main() -> None:
@@ -281,10 +413,24 @@ def main() -> None:
         action="store_true",
         help="the servers alone, no service: the floor of idle on these servers (what the broker's log costs unused)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then the servers with the platform's consumers in one plain script: the idle goal's floor (s3 only)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per run as the last lines")
     args = parser.parse_args()
+    if args.floor and (args.servers_only or args.broker_storage != "s3"):
+        parser.error("--floor reads the consumer groups from the durable broker log: --broker-storage s3 only")
     engines = ["s3", "memory"] if args.broker_storage == "both" else [args.broker_storage]
-    runs = [run(args, storage) for storage in engines]
+    runs = []
+    for storage in engines:
+        if args.floor:
+            runs += with_floor(args, storage)
+        else:
+            figures = run(args, storage)
+            figures.pop("subscriptions")
+            runs.append(figures)
     if args.json:
         for figures in runs:
             print(json.dumps(figures))
