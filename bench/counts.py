@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import re
+import struct
 import sys
 import time
 from collections.abc import Iterable
@@ -29,6 +32,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
+
+from docstore_devplatform.launch import KAFKA_LOG_BUCKET
 
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 
@@ -371,3 +376,46 @@ async def settled(endpoints: Any, topics: Iterable[str], *, quiet_s: int = 3, ti
         file=sys.stderr,
     )
     return _less(await snapshot(endpoints, topics), "command", ours, listings)
+
+
+_GROUP_STATE = re.compile(r"^clusters/[^/]+/groups/consumers/(?P<group>[^/]+)\.json$")
+
+
+def member_topics(metadata: bytes) -> list[str]:
+    """The topics of a consumer's JoinGroup subscription (Kafka's ConsumerProtocolMemberMetadata:
+    int16 version, int32 count, then each topic as an int16 length and its bytes)."""
+    (count,) = struct.unpack_from(">i", metadata, 2)
+    topics, at = [], 6
+    for _ in range(count):
+        (length,) = struct.unpack_from(">h", metadata, at)
+        topics.append(metadata[at + 2 : at + 2 + length].decode())
+        at += 2 + length
+    return topics
+
+
+def group_subscriptions(store: Any) -> dict[str, list[str]]:
+    """Each consumer group with members, and its topics, from the group states in the broker's
+    durable log (`store`: an S3 client of the log's SeaweedFS): Tansu 0.6 keeps each member's
+    JoinGroup in `clusters/<cluster>/groups/consumers/<group>.json`."""
+    subscriptions: dict[str, list[str]] = {}
+    for page in store.get_paginator("list_objects_v2").paginate(Bucket=KAFKA_LOG_BUCKET, Prefix="clusters/"):
+        for item in page.get("Contents", []):
+            found = _GROUP_STATE.match(item["Key"])
+            if found is None:
+                continue
+            state = json.loads(store.get_object(Bucket=KAFKA_LOG_BUCKET, Key=item["Key"])["Body"].read())
+            topics = {
+                topic
+                for member in state.get("members", {}).values()
+                for topic in member_topics(bytes(member["join_response"]["metadata"]))
+            }
+            if topics:
+                subscriptions[found["group"]] = sorted(topics)
+    return subscriptions
+
+
+def groups_per_record(records_by_topic: dict[str, float], subscriptions: dict[str, list[str]]) -> float:
+    """How many consumer groups read a record, on average over the records of `records_by_topic`."""
+    readers = {topic: sum(topic in topics for topics in subscriptions.values()) for topic in records_by_topic}
+    total = sum(records_by_topic.values())
+    return sum(count * readers[topic] for topic, count in records_by_topic.items()) / total if total else 0.0

@@ -40,8 +40,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import re
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,10 +47,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from counts import Counts, collection_counters, database_counters
+from counts import Counts, collection_counters, database_counters, group_subscriptions
 
 from docstore_devplatform.e2e import SYSTEM_ENV
-from docstore_devplatform.launch import KAFKA_LOG_BUCKET
 from docstore_devplatform.state import StateFile
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -199,45 +196,14 @@ def platform(
     subprocess.run(argv, check=True, stdout=sys.stderr, env=os.environ | (env or {}))
 
 
-_GROUP_STATE = re.compile(r"^clusters/[^/]+/groups/consumers/(?P<group>[^/]+)\.json$")
-
-
-def member_topics(metadata: bytes) -> list[str]:
-    """The topics of a consumer's JoinGroup subscription (Kafka's ConsumerProtocolMemberMetadata:
-    int16 version, int32 count, then each topic as an int16 length and its bytes)."""
-    (count,) = struct.unpack_from(">i", metadata, 2)
-    topics, at = [], 6
-    for _ in range(count):
-        (length,) = struct.unpack_from(">h", metadata, at)
-        topics.append(metadata[at + 2 : at + 2 + length].decode())
-        at += 2 + length
-    return topics
-
-
-def group_subscriptions(broker_pid: int) -> dict[str, list[str]]:
-    """Each consumer group's topics, from the group states in the broker's durable log (Tansu 0.6
-    keeps each member's JoinGroup in `clusters/<cluster>/groups/consumers/<group>.json`); the log's
-    store is the one the broker process was started with (its `AWS_*` environment)."""
+def group_subscriptions_of(broker_pid: int) -> dict[str, list[str]]:
+    """Each consumer group's topics, from the broker's durable log (`counts.group_subscriptions`);
+    the log's store is the one the broker process was started with (its `AWS_*` environment)."""
     from docstore_devplatform.probes import s3_client  # boto3: only when needed
 
     environ = Path(f"/proc/{broker_pid}/environ").read_bytes().decode().split("\0")
     env = dict(line.split("=", 1) for line in environ if "=" in line)
-    store = s3_client(env["AWS_ENDPOINT"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
-    subscriptions: dict[str, list[str]] = {}
-    for page in store.get_paginator("list_objects_v2").paginate(Bucket=KAFKA_LOG_BUCKET, Prefix="clusters/"):
-        for item in page.get("Contents", []):
-            found = _GROUP_STATE.match(item["Key"])
-            if found is None:
-                continue
-            state = json.loads(store.get_object(Bucket=KAFKA_LOG_BUCKET, Key=item["Key"])["Body"].read())
-            topics = {
-                topic
-                for member in state.get("members", {}).values()
-                for topic in member_topics(bytes(member["join_response"]["metadata"]))
-            }
-            if topics:
-                subscriptions[found["group"]] = sorted(topics)
-    return subscriptions
+    return group_subscriptions(s3_client(env["AWS_ENDPOINT"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]))
 
 
 def plain_consumers(bootstrap: str, subscriptions: dict[str, list[str]]) -> None:
@@ -328,7 +294,7 @@ def run(args: argparse.Namespace, storage: str, *, plain: dict[str, list[str]] |
             if consumers is not None and not consumers.is_alive():
                 raise SystemExit(f"the plain consumers' process ended (exit code {consumers.exitcode})")
             if args.floor and plain is None:
-                subscriptions = group_subscriptions(named["kafka"])
+                subscriptions = group_subscriptions_of(named["kafka"])
         finally:
             if consumers is not None:
                 consumers.terminate()

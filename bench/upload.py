@@ -18,7 +18,8 @@ Starts the real servers and every DocStore service on free ports, then measures:
      routes (grant + POST + complete per file), as measured before the batch routes existed;
   3. with `--floor`, the small files' floor on these servers: the raw PUTs again, plus the database
      commands and broker records DocStore was counted sending per file, sent by a plain script
-     (`floor_small`), and its CPU per file against raw's.
+     and its records read by as many consumer groups as read DocStore's on average (from the
+     groups' subscriptions in the broker's log) (`floor_small`), and its CPU per file against raw's.
 Prints times, throughputs and the ratios (raw time / our time: 1.0 means as fast as raw);
 with `--json`, the last line of stdout is one JSON object with every figure.
 Listing and metadata search at 100k documents are measured by bench/listing.py.
@@ -47,10 +48,11 @@ import urllib3
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from counts import settled, snapshot, stop_tails
+from counts import group_subscriptions, groups_per_record, settled, snapshot, stop_tails
 from pymongo import AsyncMongoClient
 
 from docstore_devplatform import probes
+from docstore_devplatform.ports import HOST
 from docstore_devplatform.servers import Servers
 from docstore_devplatform.services import ServiceProcesses
 from docstore_events import all_topics
@@ -380,33 +382,41 @@ FLOOR_TOPIC = "bench.floor"
 
 class FloorClients:
     """A plain script's clients of the servers, for `floor_small`: a database collection of its
-    own, a producer (acks=all) and one consumer group of a topic of its own, joined and reading
-    before the floor is timed (Tansu holds a group's first join for seconds)."""
+    own, a producer (acks=all) and `groups` consumer groups of a topic of its own (one member
+    each, committing after each batch as DocStore's consumers do), joined and reading before the
+    floor is timed (Tansu holds a group's first join for seconds)."""
 
-    def __init__(self, endpoints) -> None:
+    def __init__(self, endpoints, groups: int = 1) -> None:
         self.endpoints = endpoints
         self.mongo: AsyncMongoClient = AsyncMongoClient(endpoints.mongo_url)
         self.rows = self.mongo["bench_floor"]["files"]
         self.producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all")
-        self.consumer = AIOKafkaConsumer(
-            FLOOR_TOPIC,
-            bootstrap_servers=endpoints.kafka_bootstrap,
-            group_id="bench-floor",
-            auto_offset_reset="earliest",
-        )
+        self.consumers = [
+            AIOKafkaConsumer(
+                FLOOR_TOPIC,
+                bootstrap_servers=endpoints.kafka_bootstrap,
+                group_id=f"bench-floor-{n}",
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+            )
+            for n in range(max(1, groups))
+        ]
 
     async def __aenter__(self) -> FloorClients:
         await asyncio.to_thread(probes.create_topics, self.endpoints.kafka_bootstrap, [FLOOR_TOPIC])
         await self.producer.start()
-        await self.consumer.start()
+        await asyncio.gather(*(consumer.start() for consumer in self.consumers))
         await self.producer.send_and_wait(FLOOR_TOPIC, b"warm-up")
-        while not any((await self.consumer.getmany(timeout_ms=1000)).values()):
-            pass
+        for consumer in self.consumers:
+            while not any((await consumer.getmany(timeout_ms=1000)).values()):
+                pass
+            await consumer.commit()
         await self.rows.find_one({})
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
+        for consumer in self.consumers:
+            await consumer.stop()
         await self.producer.stop()
         await self.mongo.close()
 
@@ -418,11 +428,11 @@ async def floor_small(
     per batch of `batch` files, as many database commands of each kind as DocStore sent per file
     (`ops`: by kind, counted over its run until settled) and `records` broker records per file,
     sent by a plain script: each command on one small document, the records produced with
-    acks=all (a batch's all sent, then awaited, as the outbox relay does) and read once, by one
-    consumer group, as they come. DocStore's commands carry up to a batch of documents each and
-    its records are read by every group that subscribes, so this is a lower bound of what the same
-    counts cost. Seconds until every PUT, command and record was acknowledged and every record read."""
-    rows, producer, consumer = clients.rows, clients.producer, clients.consumer
+    acks=all (a batch's all sent, then awaited, as the outbox relay does) and read as they come
+    by each of the clients' consumer groups, which commit after each batch. DocStore's commands
+    carry up to a batch of documents each, so this is a lower bound of what the same counts cost.
+    Seconds until every PUT, command and record was acknowledged and every group read every record."""
+    rows, producer = clients.rows, clients.producer
     owed = dict.fromkeys(ops, 0.0)  # the fraction of a command carried to the next batch, by kind
     owed_records = 0.0
     sent_records = 0
@@ -468,19 +478,21 @@ async def floor_small(
             owed_records -= len(acknowledgements)
             await asyncio.gather(*acknowledgements)
 
-    async def reader() -> None:
+    async def reader(consumer: AIOKafkaConsumer) -> None:
         read = 0
         while sending or read < sent_records:
             batches = await consumer.getmany(timeout_ms=200)
-            read += sum(len(batch) for batch in batches.values())
+            if batches:
+                read += sum(len(batch) for batch in batches.values())
+                await consumer.commit()
 
     started = time.perf_counter()
     queue = [list(range(start, min(start + batch, count))) for start in range(0, count, batch)][::-1]
-    reading = asyncio.create_task(reader())
+    reading = [asyncio.create_task(reader(consumer)) for consumer in clients.consumers]
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=parallel * 2)) as http:
         await asyncio.gather(*(worker(http, queue) for _ in range(min(4, len(queue)))))
     sending = False
-    await reading
+    await asyncio.gather(*reading)
     return time.perf_counter() - started
 
 
@@ -567,7 +579,18 @@ def main() -> None:
                     per_file = sent.per(args.small)
                     figures.update(per_file)
                     if args.floor:
-                        async with FloorClients(endpoints) as clients:
+                        # As many groups as read DocStore's records, on average (Tansu keeps each
+                        # group's subscription in its log).
+                        log_store = probes.s3_client(
+                            f"http://{HOST}:{servers.ports.kafka_log_s3}",
+                            endpoints.s3_access_key,
+                            endpoints.s3_secret_key,
+                        )
+                        readers = groups_per_record(
+                            per_file["broker_records_per_file_by_topic"], group_subscriptions(log_store)
+                        )
+                        figures["floor_groups_per_record"] = round(readers, 2)
+                        async with FloorClients(endpoints, groups=round(readers)) as clients:
                             cpu_floor_before = _descendant_cpu()
                             floor_many = await floor_small(
                                 clients,
@@ -649,7 +672,8 @@ def main() -> None:
         figures["cpu_floor_over_raw"] = round(floor_cpu / raw_cpu, 2)
         figures["cpu_ours_over_floor"] = round(our_cpu / floor_cpu, 2)
         print(
-            f"  floor (raw PUTs + DocStore's commands and records from a plain script): {floor_cpu:.1f} ms CPU per "
+            f"  floor (raw PUTs + DocStore's commands and records from a plain script, each record read by "
+            f"{round(figures['floor_groups_per_record'])} groups): {floor_cpu:.1f} ms CPU per "
             f"file ({floor_cpu / raw_cpu:.2f}x raw; DocStore {our_cpu / floor_cpu:.2f}x the floor), "
             f"{figures['floor_small_files_per_s']:.1f} files/s"
         )
