@@ -16,6 +16,15 @@ from docstore_kit.auth import DEV_KEY_ID, DEV_KEYS, parse_keys
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev-secret"})
 
 
+BACKGROUND_FETCH_MAX_WAIT_MS = 240
+"""The fetch wait while events flow of a consumer no person waits on (the audit, analytics,
+notify), where the others use `kafka_fetch_max_wait_ms` (20 ms). Such a consumer reads many
+topics, and Tansu (local) re-reads each partition a waiting fetch asks for at its start and its
+end: at 20 ms its fetches kept the broker and its log store reading while any event flowed, and
+the consumer itself busy. 240 ms is the longest wait Tansu reads only twice for; its effect a few
+hundred milliseconds later costs nobody. On Apache Kafka the wait costs nothing either way."""
+
+
 class ServiceSettings(BaseSettings):
     """Settings shared by every service. Subclasses set `service` and add their own fields."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from docstore_kit.settings import ServiceSettings
+from docstore_kit.settings import BACKGROUND_FETCH_MAX_WAIT_MS, ServiceSettings
 
 DEV_SECRETS_KEY = "01gpDb8TKLFajkokYWr13DBbXqcLJywwrLkSz1PXYIw="
 """The development Fernet key (public, in the repository): refused outside development."""
@@ -25,13 +25,10 @@ class Settings(ServiceSettings):
     """How long audit records are kept; older ones are purged, the chain stays verifiable from its anchor."""
     audit_purge_interval_seconds: float = 3600
     """How often a replica purges audit records past the retention."""
-    audit_fetch_max_wait_ms: int = 240
-    """How long the audit consumer's fetch may wait while events flow (the services' own consumers:
-    `kafka_fetch_max_wait_ms`, 20 ms). It reads every topic, and Tansu (local) re-reads each
-    partition a waiting fetch asks for at its start and its end: at 20 ms its fetches kept the
-    broker and its log store reading while any event flowed. 240 ms is the longest wait Tansu
-    reads only twice for; an audit record a few hundred milliseconds later costs nobody. Never
-    shorter than `kafka_fetch_max_wait_ms`."""
+    audit_fetch_max_wait_ms: int = BACKGROUND_FETCH_MAX_WAIT_MS
+    """The audit consumer's fetch wait while events flow (it reads every topic; see the constant):
+    an audit record a few hundred milliseconds later costs nobody. Never shorter than
+    `kafka_fetch_max_wait_ms`."""
 
     peer_accounts_urls: str = ""
     """JSON map region -> URL of that region's accounts service (internal), e.g.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docstore_kit.settings import ServiceSettings
+from docstore_kit.settings import BACKGROUND_FETCH_MAX_WAIT_MS, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -13,8 +13,6 @@ class Settings(ServiceSettings):
     """How many days the usage and admin charts cover by default (the routes take `?days=` up to 366)."""
     rebuild_wait_seconds: float = 1.0
     """How long the consumer waits between looks while a rebuild of the roll-ups runs."""
-    kafka_fetch_max_wait_ms: int = 240
-    """How long its consumer's fetch may wait while events flow: longer than the other services'
-    20 ms. It reads 17 topics, and Tansu (local) re-reads each partition a waiting fetch asks
-    for at its start and its end; 240 ms is the longest wait it reads only twice for, and a chart
+    kafka_fetch_max_wait_ms: int = BACKGROUND_FETCH_MAX_WAIT_MS
+    """Its consumer's fetch wait while events flow (it reads 17 topics; see the constant): a chart
     a few hundred milliseconds later costs nobody."""

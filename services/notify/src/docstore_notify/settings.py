@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from pydantic import model_validator
 
-from docstore_kit.settings import ServiceSettings
+from docstore_kit.settings import BACKGROUND_FETCH_MAX_WAIT_MS, ServiceSettings
 
 DEV_WEBHOOK_SECRETS_KEY = "T3LzCs8mSBJ1yRQo2eqaFwEK1mKxSA3ZUCdsy1AqKtM="
 """The development Fernet key of webhook secrets (public, in the repository): refused outside development."""
@@ -20,13 +20,11 @@ class Settings(ServiceSettings):
     service = "notify"
 
     port: int = 8085
-    kafka_fetch_max_wait_ms: int = 240
-    """How long its consumer's fetch may wait while events flow: longer than the services' 20 ms,
-    as analytics' and the audit's. It reads 19 topics, and Tansu (local) re-reads each partition
-    a waiting fetch asks for at its start and its end; 240 ms is the longest wait it reads only
-    twice for, and a mail or a webhook a few hundred milliseconds later costs nobody (webhook
-    retries wait seconds). Its own CPU per small file: 0.1 ms against 0.5 while answered, 0.5
-    against 1.3-1.8 until settled (bench/README.md, 2026-11-30)."""
+    kafka_fetch_max_wait_ms: int = BACKGROUND_FETCH_MAX_WAIT_MS
+    """Its consumer's fetch wait while events flow (it reads 19 topics; see the constant): a mail
+    or a webhook a few hundred milliseconds later costs nobody (webhook retries wait seconds).
+    Its own CPU per small file: 0.1 ms against 0.5 while answered, 0.5 against 1.3-1.8 until
+    settled (bench/README.md, 2026-11-30)."""
     mail_from: str = "DocStore <no-reply@docstore.example>"
     """The From of every mail; its address must be a verified SES identity."""
     aws_default_region: str = "us-west-2"
