@@ -248,9 +248,12 @@ async def database_counts(mongo_url: str) -> Counts:
     return Counts(await database_counters(mongo_url), {}, await collection_counters(mongo_url))
 
 
-def run(args: argparse.Namespace, storage: str, *, plain: dict[str, list[str]] | None = None) -> dict:
-    """One platform, its broker's log in `storage`: start, settle, measure, stop. With `plain`
-    (group -> topics) only the servers start, and one plain script holds those consumers."""
+def run(
+    args: argparse.Namespace, storage: str, *, plain: dict[str, list[str]] | None = None
+) -> tuple[dict, dict[str, list[str]]]:
+    """One platform, its broker's log in `storage`: start, settle, measure, stop; its figures, and
+    with `--floor` its consumer groups' topics (read before it stops). With `plain` (group ->
+    topics) only the servers start, and one plain script holds those consumers."""
     servers_only = args.servers_only or plain is not None
     with tempfile.TemporaryDirectory(prefix="docstore-bench-idle-") as folder:
         data_dir = (args.keep or Path(folder) / "data").resolve()
@@ -319,14 +322,12 @@ def run(args: argparse.Namespace, storage: str, *, plain: dict[str, list[str]] |
     for name, rate in sorted(by_collection.items(), key=lambda item: -item[1])[:8]:
         print(f"  {name:52} {rate:6.2f} a second")
     groups = plain if plain is not None else subscriptions
-    return {
+    figures = {
         "bench": "idle",
         "broker_storage": storage,
         "test_settings": args.test_settings,
         "servers_only": args.servers_only,
         "plain_consumers": plain is not None,
-        "consumer_groups": len(groups),
-        "partitions_subscribed": sum(len(topics) for topics in groups.values()),
         "database_commands_per_second": round(per_second, 2),
         "database_commands_per_second_by_collection": by_collection,
         "seconds": args.seconds,
@@ -336,18 +337,19 @@ def run(args: argparse.Namespace, storage: str, *, plain: dict[str, list[str]] |
         "load_average": [round(load_before, 1), round(load_after, 1)],
         "ready_s": round(ready_after, 1),
         "settle_s": round(settled_after, 1),
-        "subscriptions": subscriptions,
     }
+    if groups:  # known only where the bench read them or held them itself
+        figures["consumer_groups"] = len(groups)
+        figures["partitions_subscribed"] = sum(len(topics) for topics in groups.values())
+    return figures, subscriptions
 
 
 def with_floor(args: argparse.Namespace, storage: str) -> list[dict]:
     """The platform, then its floor (the servers and the same consumers from a plain script)."""
-    measured = run(args, storage)
-    subscriptions = measured.pop("subscriptions")
+    measured, subscriptions = run(args, storage)
     if not subscriptions:
         raise SystemExit("no consumer group found in the broker's log: is it durable (--broker-storage s3)?")
-    floor = run(args, storage, plain=subscriptions)
-    floor.pop("subscriptions")
+    floor, _ = run(args, storage, plain=subscriptions)
     floor["platform_cores_total"] = measured["cores_total"]
     floor["platform_over_floor"] = round(measured["cores_total"] / floor["cores_total"], 2)
     print(
@@ -394,9 +396,7 @@ def main() -> None:
         if args.floor:
             runs += with_floor(args, storage)
         else:
-            figures = run(args, storage)
-            figures.pop("subscriptions")
-            runs.append(figures)
+            runs.append(run(args, storage)[0])
     if args.json:
         for figures in runs:
             print(json.dumps(figures))
