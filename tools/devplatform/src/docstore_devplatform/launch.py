@@ -103,7 +103,7 @@ def tansu_env(ports: ServerPorts, access_key: str, secret_key: str, region: str)
 
 def secantus_argv(binaries: Binaries, ports: ServerPorts, data_dir: Path, tls: LocalTLS | None = None) -> list[str]:
     """SecantusDB on WiredTiger files under ``data_dir``; TLS-wrapped with ``tls``'s certificate.
-    Started through ``secantusd.py`` (its transaction registry fixed) when the servers venv's
+    Started through ``secantusd.py`` (SecantusDB with the fixes named there) when the servers venv's
     Python is known.
 
     ``--sync-on-commit``: a commit returns once its journal record is on disk. Without it

@@ -83,6 +83,44 @@ async def test_mongo_transaction_commits(endpoints: Endpoints):
         await client.close()
 
 
+async def test_mongo_updates_keep_every_index_right(endpoints: Endpoints):
+    """The launcher rewrites only the indexes an update changes (`secantusd._index_entry_writes`):
+    after updates of unindexed, indexed, multikey, partial-filter and unique fields, in a
+    transaction and as a multi-update outside one, each index finds exactly what it should."""
+    client = AsyncMongoClient(endpoints.mongo_url)
+    docs = client["devplatform_test"][f"indexes_{uuid.uuid4().hex[:8]}"]
+    await docs.create_index("a")
+    await docs.create_index("tags")
+    await docs.create_index("b", partialFilterExpression={"flag": True})
+    await docs.create_index("u", unique=True)
+
+    async def found(index: str, query: dict) -> list[int]:
+        return sorted([row["_id"] async for row in docs.find(query, {"_id": 1}).hint(index)])
+
+    try:
+        await docs.insert_many(
+            [{"_id": n, "a": n, "tags": ["x", f"t{n}"], "b": 1, "flag": True, "u": n} for n in (1, 2)]
+        )
+        async with client.start_session() as session, await session.start_transaction():
+            await docs.update_one({"_id": 1}, {"$set": {"note": "unindexed"}}, session=session)
+            await docs.update_one({"_id": 2}, {"$set": {"a": 20, "tags": ["y"], "u": 3}}, session=session)
+        await docs.update_many({}, {"$set": {"note": "again"}})
+        await docs.update_many({"_id": 1}, {"$set": {"flag": False}})
+
+        assert await found("a_1", {"a": 1}) == [1]
+        assert await found("a_1", {"a": 2}) == []
+        assert await found("a_1", {"a": 20}) == [2]
+        assert await found("tags_1", {"tags": "x"}) == [1]
+        assert await found("tags_1", {"tags": "y"}) == [2]
+        assert await found("b_1", {"b": 1, "flag": True}) == [2]
+        await docs.insert_one({"_id": 3, "u": 2})  # the unique value 2 left with the update
+        with pytest.raises(PyMongoError):
+            await docs.insert_one({"_id": 4, "u": 3})
+    finally:
+        await docs.drop()
+        await client.close()
+
+
 def test_s3_put_get_and_presigned_post_checks_policy(endpoints: Endpoints):
     s3 = _s3(endpoints)
     s3.put_object(Bucket=BUCKET, Key="a/b.txt", Body=b"content")
@@ -165,7 +203,7 @@ def test_typesense_is_healthy_and_checks_the_key(endpoints: Endpoints):
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
 def test_mongo_is_secantus_started_through_the_launcher(servers: Servers):
-    """`secantusd.py` (its transaction registry fixed) is what runs, and it answers as SecantusDB."""
+    """`secantusd.py` (SecantusDB with the fixes named there) is what runs, and it answers as SecantusDB."""
     command = Path(f"/proc/{servers.pids()['mongo']}/cmdline").read_bytes().split(b"\0")
     assert str(SECANTUS_LAUNCHER).encode() in command
     with MongoClient(servers.endpoints.mongo_url, serverSelectionTimeoutMS=30_000) as client:
