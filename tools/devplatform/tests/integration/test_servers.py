@@ -84,9 +84,10 @@ async def test_mongo_transaction_commits(endpoints: Endpoints):
 
 
 async def test_mongo_updates_keep_every_index_right(endpoints: Endpoints):
-    """The launcher rewrites only the indexes an update changes (`secantusd._index_entry_writes`):
-    after updates of unindexed, indexed, multikey, partial-filter and unique fields, in a
-    transaction and as a multi-update outside one, each index finds exactly what it should."""
+    """The launcher rewrites only the indexes an update changes and reads the index catalog once a
+    statement (`secantusd._statement_writes`): after updates of unindexed, indexed, multikey,
+    partial-filter and unique fields, in a transaction and as a multi-update outside one, then
+    deletes and an index made between statements, each index finds exactly what it should."""
     client = AsyncMongoClient(endpoints.mongo_url)
     docs = client["devplatform_test"][f"indexes_{uuid.uuid4().hex[:8]}"]
     await docs.create_index("a")
@@ -116,6 +117,15 @@ async def test_mongo_updates_keep_every_index_right(endpoints: Endpoints):
         await docs.insert_one({"_id": 3, "u": 2})  # the unique value 2 left with the update
         with pytest.raises(PyMongoError):
             await docs.insert_one({"_id": 4, "u": 3})
+
+        # Deletes release what they held; an index made between statements is written by the next.
+        await docs.delete_one({"_id": 2})
+        await docs.delete_many({"_id": {"$in": [1, 3]}})
+        await docs.create_index("late")
+        await docs.insert_many([{"_id": 5, "u": 3, "a": 1}, {"_id": 6, "late": 1, "u": 6}])
+        assert await found("a_1", {"a": 1}) == [5]
+        assert await found("late_1", {"late": 1}) == [6]
+        assert await found("tags_1", {"tags": "x"}) == []
     finally:
         await docs.drop()
         await client.close()
