@@ -51,7 +51,8 @@ index catalog (decoding every index's definition) for each document a statement 
 updated or deleted, and again for each check of it: py-spy put 17 % of the server's busy time in
 that scan during the same bench, after the fourth fix. With this fix the server's CPU per small
 file until settled fell from 26.5 and 29.3 ms to 20.6 and 19.3 (B A B A). The statement holds its
-collection's lock, which index builds and drops also take.
+collection's lock, which index builds and drops also take; a `collMod` of an index's options
+(which takes only the server's lock) reaches the statements that start after it.
 
 Another SecantusDB version is started as it is (it may have changed or fixed these), with a line
 on stderr.
@@ -174,8 +175,8 @@ def _statement_writes(storage: Any, bson: Any) -> None:
     The index catalog: inside a write statement's body (an insert chunk, an update or a delete),
     the collection's index definitions are read once rather than once for every document and
     every check (`_iter_indexes`, a scan of the catalog table decoding each index). A statement
-    holds its collection's lock, under which no index is created, dropped or changed; the multikey
-    marks a statement adds are written and tracked without this read (`_maybe_mark_multikey`)."""
+    holds its collection's lock, under which no index is created or dropped; the multikey marks a
+    statement adds are written and tracked without this read (`_maybe_mark_multikey`)."""
     cls = storage.Storage
     delete_entries, write_entries = cls._delete_index_entries, cls._write_index_entries
     iter_indexes = cls._iter_indexes
