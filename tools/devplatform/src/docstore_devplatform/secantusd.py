@@ -182,19 +182,19 @@ def _statement_writes(storage: Any, bson: Any) -> None:
     iter_indexes = cls._iter_indexes
     held = threading.local()
 
-    def unchanged(old: Mapping[str, Any], new: Mapping[str, Any], fields: frozenset[str] | None) -> bool:
-        if fields is None:
-            return False
-        for field in fields:
-            if (field in old) != (field in new):
-                return False
-            if field in old and bson.encode({"v": old[field]}) != bson.encode({"v": new[field]}):
-                return False
-        return True
+    def differs(old: Mapping[str, Any], new: Mapping[str, Any], field: str) -> bool:
+        """`field` is not the same in `old` and `new`: present in one only, or other BSON."""
+        if (field in old) != (field in new):
+            return True
+        return field in old and bson.encode({"v": old[field]}) != bson.encode({"v": new[field]})
 
-    def changed_indexes(old: Mapping[str, Any], new: Mapping[str, Any], indexes: list, partials: Any) -> list:
-        partials = partials or {}
-        return [index for index in indexes if not unchanged(old, new, _index_fields(index[1], partials.get(index[0])))]
+    def changed_indexes(old: Mapping[str, Any], new: Mapping[str, Any], indexes: list, partials: Mapping) -> list:
+        # Each field is compared once, however many indexes hold it (`documents`' `account_id`:
+        # all of its indexes but one).
+        fields = {index[0]: _index_fields(index[1], partials.get(index[0])) for index in indexes}
+        named: set[str] = set().union(*(names for names in fields.values() if names is not None))
+        changed = {field for field in named if differs(old, new, field)}
+        return [index for index in indexes if fields[index[0]] is None or fields[index[0]] & changed]
 
     def statement(body: Callable[..., Any], *, holds_deletes: bool) -> Callable[..., Any]:
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
