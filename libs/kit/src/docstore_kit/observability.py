@@ -23,6 +23,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from structlog.tracebacks import ExceptionDictTransformer
 
 SENSITIVE_KEYS = ("password", "secret", "token", "authorization", "cookie", "hash", "credential")
 
@@ -168,9 +169,13 @@ def configure_logging(service: str, *, region: str = "", log_format: str = "auto
     final: list[Any]
     if as_json:
         # A traceback is a field (`exception`: type, value and frames), so a line stays a line.
-        final = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        # Without the frames' locals (structlog shows them by default): they hold what
+        # `mask_secrets` never sees (a password, a token, the first bytes of a user's file),
+        # and rendering them cost more than the work that failed.
+        tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        final = [tracebacks, structlog.processors.JSONRenderer()]
     else:
-        final = [structlog.dev.ConsoleRenderer()]
+        final = [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]  # no locals
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -111,10 +111,29 @@ def test_log_level_reaches_uvicorns_loggers(output: io.StringIO) -> None:
     assert not access.isEnabledFor(logging.INFO)
 
 
+def _fail_holding_a_secret() -> None:
+    password = "hunter2-in-a-local"  # noqa: F841 (what a traceback's frame would show)
+    raise ValueError("broken\nacross lines")
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_traceback_never_shows_a_frames_locals(output: io.StringIO, log_format: str) -> None:
+    """structlog renders each frame's locals by default, past `mask_secrets`: a password, a token,
+    the start of a user's file would reach the line."""
+    configure(output, log_format=log_format)
+    try:
+        _fail_holding_a_secret()
+    except ValueError:
+        structlog.get_logger("docstore_quota.test").exception("handler_crashed")
+    text = output.getvalue()
+    assert "_fail_holding_a_secret" in text  # the frame is there
+    assert "hunter2" not in text and "password" not in text
+
+
 def test_a_traceback_is_a_field_not_extra_lines(output: io.StringIO) -> None:
     configure(output)
     try:
-        raise ValueError("broken\nacross lines")
+        _fail_holding_a_secret()
     except ValueError:
         structlog.get_logger("docstore_quota.test").exception("handler_crashed")
         logging.getLogger("uvicorn.error").error("Exception in ASGI application\n", exc_info=True)

@@ -22,6 +22,7 @@ from docstore_indexer.domain.previews import (
     known_without_rendering,
     on_version,
     preview_key,
+    reads_as_text,
     renderer_for,
 )
 
@@ -94,3 +95,18 @@ def test_what_type_and_size_say_before_anything_is_read() -> None:
     assert known_without_rendering("image/png", 1001, 1000) == "file too large for a preview (over 1,000 bytes)"
     assert known_without_rendering("image/png", 1000, 1000) is None  # only a render can tell
     assert known_without_rendering("text/plain; charset=utf-8", 10, 1000) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "readable"),
+    [
+        ("plain words\twith\ttabs\r\nand lines\x0c", True),
+        ("é" * 9 + "\ufffd", True),  # one in ten
+        ("é" * 8 + "\ufffd\ufffd", False),
+        ("abcdefghi\x01", True),
+        ("abcdefgh\x01\x1b", False),
+        ("", True),
+    ],
+)
+def test_what_reads_as_text(text: str, readable: bool) -> None:
+    assert reads_as_text(text) is readable

@@ -36,6 +36,7 @@ from docstore_indexer.domain.previews import (
     IMAGE,
     LARGE,
     NETWORK_ISOLATED_ENV,
+    NOT_TEXT,
     OFFICE,
     PDF,
     SIZES,
@@ -48,6 +49,7 @@ from docstore_indexer.domain.previews import (
     RenderOptions,
     check_pixels,
     fit,
+    reads_as_text,
     renderer_for,
 )
 
@@ -69,7 +71,7 @@ def render(data: bytes, content_type: str, options: RenderOptions) -> list[Rende
     Image.MAX_IMAGE_PIXELS = options.max_pixels  # Pillow's own bomb check, for any path we missed
     first: Callable[[bytes, RenderOptions], Image.Image] = _RENDERERS[kind]
     picture = first(data, options)
-    return encode_sizes(picture, options)
+    return encode_sizes(picture, options, drawn=kind == TEXT)
 
 
 def render_file(path: str, content_type: str, options: RenderOptions) -> list[Rendered]:
@@ -84,12 +86,14 @@ def render_file(path: str, content_type: str, options: RenderOptions) -> list[Re
     return encode_sizes(_video_file(Path(path), options), options)
 
 
-def encode_sizes(picture: Image.Image, options: RenderOptions) -> list[Rendered]:
-    """`picture` scaled to each preview size (never enlarged), flattened on white, encoded."""
+def encode_sizes(picture: Image.Image, options: RenderOptions, *, drawn: bool = False) -> list[Rendered]:
+    """`picture` scaled to each preview size (never enlarged), flattened on white, encoded.
+    `drawn`: a page this module drew (text on white), which lossless WebP encodes smaller and
+    several times faster than lossy (a text page: 96 against 156 KB, in a quarter of the CPU)."""
     picture = _flatten(picture)
     large = _scaled(picture, SIZES[LARGE])
     small = _scaled(large, SIZES[SMALL])
-    return [_encode(SMALL, small, options), _encode(LARGE, large, options)]
+    return [_encode(SMALL, small, options, drawn), _encode(LARGE, large, options, drawn)]
 
 
 def _scaled(picture: Image.Image, longest: int) -> Image.Image:
@@ -114,10 +118,12 @@ def _flatten(picture: Image.Image) -> Image.Image:
     return picture.convert("RGB")
 
 
-def _encode(size: str, picture: Image.Image, options: RenderOptions) -> Rendered:
+def _encode(size: str, picture: Image.Image, options: RenderOptions, drawn: bool) -> Rendered:
     pil_format, content_type, extension = _FORMATS[options.image_format]
     out = io.BytesIO()
-    if pil_format == "WEBP":
+    if pil_format == "WEBP" and drawn:
+        picture.save(out, pil_format, lossless=True, quality=0, method=0)  # the fastest lossless effort
+    elif pil_format == "WEBP":
         picture.save(out, pil_format, quality=options.quality, method=4)
     else:
         picture.save(out, pil_format, quality=options.quality, optimize=True, progressive=True)
@@ -328,10 +334,14 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _text(data: bytes, options: RenderOptions) -> Image.Image:
-    text = data[:_TEXT_BYTES].decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\x00", "")
-    lines = [line.expandtabs(4)[:_COLUMNS] for line in text.split("\n")[: options.text_lines]]
+    text = data[:_TEXT_BYTES].decode("utf-8", errors="replace").replace("\x00", "")
+    # Every line boundary Python knows, not only "\n": a lone "\r" (classic Mac files), "\x1c"-"\x1e",
+    # "\x85" or U+2029 left inside a line makes Pillow's text layout (raqm) fail.
+    lines = [line.expandtabs(4)[:_COLUMNS] for line in text.splitlines()[: options.text_lines]]
     if not any(line.strip() for line in lines):
         raise PreviewFailed("no text to show")
+    if not reads_as_text("\n".join(lines)):
+        raise PreviewFailed(NOT_TEXT)
     width, height = 768, SIZES[LARGE]  # a portrait page, like a PDF's first page
     page = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(page)

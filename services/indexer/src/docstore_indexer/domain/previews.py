@@ -76,6 +76,21 @@ class PreviewFailed(Exception):
     """This one version gets no preview; the message is the reason shown to people."""
 
 
+NOT_TEXT = "not readable text"
+"""The reason for a file labelled text whose start is binary: a page of replacement characters
+would show nothing (clients show a typed icon)."""
+
+_TEXT_CONTROLS = frozenset("\t\n\r\x0b\x0c")
+
+
+def reads_as_text(text: str) -> bool:
+    """Whether a file's start, decoded as UTF-8 with replacement characters, reads as text: at
+    most one character in ten a decoding error or a control character other than whitespace.
+    (A Latin-1 file labelled UTF-8 loses its accented letters, far fewer than that.)"""
+    unreadable = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in _TEXT_CONTROLS))
+    return unreadable * 10 <= len(text)
+
+
 def media_type(content_type: str) -> str:
     """`content_type` without parameters, lower case (`text/plain; charset=utf-8` → `text/plain`)."""
     return content_type.split(";", 1)[0].strip().lower()
