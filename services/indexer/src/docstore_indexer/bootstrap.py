@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from docstore_events.indexing import DocumentIndexed, DocumentIndexFailed, DocumentsIndexed
 from docstore_indexer.adapters.extractor import ExtractorPool
-from docstore_indexer.adapters.object_store import ObjectStore
+from docstore_indexer.adapters.object_store import ObjectStore, RecentReads
 from docstore_indexer.adapters.preview_metrics import prometheus_metrics
 from docstore_indexer.adapters.preview_store import PreviewObjects, ensure_preview_indexes, preview_repositories
 from docstore_indexer.adapters.renderer import RenderPool
@@ -112,7 +112,8 @@ def bootstrap(
             workers=settings.extract_workers, options=extraction_options(settings), memory_mb=settings.extract_memory_mb
         )
         extractor = pool
-    objects = objects or ObjectStore(make_s3_client(settings))
+    recent = RecentReads()  # a version's bytes, read once for its extraction and its preview
+    objects = objects or ObjectStore(make_s3_client(settings), recent=recent)
     bound: Callable[[Session], Repos] = repositories(runtime.db)
     uow = runtime.events.unit_of_work(bound)
     reads = bound(None)
@@ -181,7 +182,9 @@ def bootstrap(
     previews = Previews(
         uow=preview_uow,
         reads=preview_reads,
-        objects=PreviewObjects(make_s3_client(settings), encryption=settings.server_side_encryption().params()),
+        objects=PreviewObjects(
+            make_s3_client(settings), encryption=settings.server_side_encryption().params(), recent=recent
+        ),
         renderer=render_pool,
         region=settings.region,
         bucket=settings.bucket_name(settings.region),

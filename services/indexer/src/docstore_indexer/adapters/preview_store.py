@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 
-from docstore_indexer.adapters.object_store import ObjectStore
+from docstore_indexer.adapters.object_store import ObjectStore, RecentReads
 from docstore_indexer.adapters.repositories import CATALOG, Database, Session
 from docstore_indexer.domain.previews import DUE, READY, PreviewEntry, StoredImage
 from docstore_messaging.in_slices import find_in
@@ -241,8 +241,8 @@ class PreviewObjects(ObjectStore):
     """Uploaded objects (read) and preview objects (write, delete) in S3, every write with the
     configured server-side encryption."""
 
-    def __init__(self, client: Any, *, encryption: dict[str, str]) -> None:
-        super().__init__(client)
+    def __init__(self, client: Any, *, encryption: dict[str, str], recent: RecentReads | None = None) -> None:
+        super().__init__(client, recent=recent)
         self.encryption = encryption
 
     async def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
