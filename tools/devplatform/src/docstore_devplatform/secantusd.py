@@ -1,5 +1,5 @@
-"""Start SecantusDB (`secantusd-py`'s own `main`) with fixes to its transaction registry and to
-the index work of its write statements.
+"""Start SecantusDB (`secantusd-py`'s own `main`) with fixes to its transaction registry, to
+the index work of its write statements and to its `$in` matching.
 
 Run by the servers venv's Python: it needs nothing but SecantusDB (the project imports only its
 constants and pure helpers).
@@ -53,6 +53,14 @@ that scan during the same bench, after the fourth fix. With this fix the server'
 file until settled fell from 26.5 and 29.3 ms to 20.6 and 19.3 (B A B A). The statement holds its
 collection's lock, which index builds and drops also take; a `collMod` of an index's options
 (which takes only the server's lock) reaches the statements that start after it.
+
+Sixth, a `$in` whose candidates are all strings or ObjectIds is answered by set membership, as
+mongod looks a value up in its `$in` list's sorted set. SecantusDB compared each value of each
+candidate document with each candidate in turn, through its type-bridging equality: quadratic
+in the list's length for DocStore's batch statements (an outbox's published rows, a batch's
+sessions or processed events, up to 200 ids each). py-spy (`--gil`) put 9-13 % of the server's
+time in that matching during `bench/upload.py --small 1000`. A value of another type (a number,
+a document, a Code) or a collation goes through SecantusDB's own comparison, as before.
 
 Another SecantusDB version is started as it is (it may have changed or fixed these), with a line
 on stderr.
@@ -248,12 +256,62 @@ def _statement_writes(storage: Any, bson: Any) -> None:
     cls._write_index_entries = write_index_entries
 
 
+def _in_by_membership(values: list[Any], wanted: frozenset[Any], exact: tuple[type, ...], missing: Any) -> bool | None:
+    """`$in`'s answer for a field's `values` when every candidate is of an `exact` type (a
+    string, an ObjectId: equal only to an equal value of its own type), found by set membership
+    instead of comparing each value with each candidate; None when a value is of another type
+    (then SecantusDB's own comparison decides). An array's elements are each tried, as the
+    matcher's one level of array traversal does."""
+    for value in values:
+        if value is missing:
+            continue  # matches only a None candidate, and there is none
+        kind = type(value)
+        if kind in exact:
+            if value in wanted:
+                return True
+        elif kind is list:  # a plain array (a positional reading is a subclass: not here)
+            for element in value:
+                if type(element) not in exact:
+                    return None
+                if element in wanted:
+                    return True
+        else:
+            return None
+    return False
+
+
+def _set_membership_in(query: Any, bson: Any) -> None:
+    """Sixth fix: `$in` over strings or ObjectIds by set membership (see the module docstring)."""
+    original = query._op_matches
+    exact = (str, bson.ObjectId)
+    missing = query.MISSING
+    last: list[tuple[Any, frozenset[Any] | None]] = [((), None)]  # the latest `$in` list and its set
+
+    def wanted_of(arg: list[Any]) -> frozenset[Any] | None:
+        seen, wanted = last[0]  # one statement tries the same list against each candidate document
+        if seen is not arg:
+            wanted = frozenset(arg) if all(type(candidate) in exact for candidate in arg) else None
+            last[0] = (arg, wanted)
+        return wanted
+
+    def op_matches(values: list[Any], op: str, arg: Any, collation: Any = None, **kwargs: Any) -> bool:
+        if op == "$in" and collation is None and type(arg) is list and kwargs.get("descend", True):
+            wanted = wanted_of(arg)
+            if wanted is not None:
+                found = _in_by_membership(values, wanted, exact, missing)
+                if found is not None:
+                    return found
+        return original(values, op, arg, collation, **kwargs)  # type: ignore[no-any-return]
+
+    query._op_matches = op_matches
+
+
 def patch() -> bool:
     """Install the walk, the retryable records and the statements' index work above when
     SecantusDB is the version they were written for."""
     import bson
     import secantus
-    from secantus import storage, transactions
+    from secantus import query, storage, transactions
     from secantus.transactions import TransactionRegistry, TxnState
 
     if secantus.__version__ != PATCHED_VERSION or not hasattr(TransactionRegistry, "_prune_locked"):
@@ -269,6 +327,7 @@ def patch() -> bool:
     TransactionRegistry._prune_retryable_locked = prune_retryable_locked  # type: ignore[method-assign]
     TransactionRegistry.record_retryable = record_retryable  # type: ignore[method-assign]
     _statement_writes(storage, bson)
+    _set_membership_in(query, bson)
     return True
 
 

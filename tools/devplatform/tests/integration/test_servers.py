@@ -18,6 +18,7 @@ import boto3
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from bson import Code, ObjectId
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import PyMongoError
 
@@ -126,6 +127,37 @@ async def test_mongo_updates_keep_every_index_right(endpoints: Endpoints):
         assert await found("a_1", {"a": 1}) == [5]
         assert await found("late_1", {"late": 1}) == [6]
         assert await found("tags_1", {"tags": "x"}) == []
+    finally:
+        await docs.drop()
+        await client.close()
+
+
+async def test_mongo_in_matches_by_value_and_type(endpoints: Endpoints):
+    """`$in` over strings and ObjectIds (the launcher's set lookup, `secantusd._set_membership_in`)
+    finds values and array elements of the same type only; a mixed list is matched as before."""
+    client = AsyncMongoClient(endpoints.mongo_url)
+    docs = client["devplatform_test"][f"in_{uuid.uuid4().hex[:8]}"]
+    oid = ObjectId()
+    try:
+        await docs.insert_many(
+            [
+                {"_id": 1, "v": "a"},
+                {"_id": 2, "v": ["x", "b"]},
+                {"_id": 3, "v": oid},
+                {"_id": 4, "v": str(oid)},
+                {"_id": 5, "v": 1},
+                {"_id": 6, "v": Code("a")},
+                {"_id": 7},
+            ]
+        )
+
+        async def found(candidates: list) -> list[int]:
+            return sorted([row["_id"] async for row in docs.find({"v": {"$in": candidates}}, {"_id": 1})])
+
+        assert await found(["a", "b"]) == [1, 2]
+        assert await found([oid]) == [3]
+        assert await found([str(oid), "A"]) == [4]
+        assert await found(["a", 1.0, None]) == [1, 5, 7]  # numbers bridge types; null finds the missing
     finally:
         await docs.drop()
         await client.close()
