@@ -307,8 +307,8 @@ def _set_membership_in(query: Any, bson: Any) -> None:
 
 
 def patch() -> bool:
-    """Install the walk, the retryable records and the statements' index work above when
-    SecantusDB is the version they were written for."""
+    """Install the walk, the retryable records, the statements' index work and the `$in` lookup
+    above when SecantusDB is the version they were written for."""
     import bson
     import secantus
     from secantus import query, storage, transactions
