@@ -141,6 +141,26 @@ def test_log_out_is_hidden_before_logging_in_and_plan_radios_are_not_stretched(
     width = browser.js("return document.getElementById('plan-premium').getBoundingClientRect().width")
     assert width < 40, f"the plan radio button is {width}px wide"
 
+    # Two changes of the address before the first one's event (a refused request sending the page
+    # to the login page while it was going elsewhere) draw the login page once: a second drawing
+    # would drop the notice the first one said once ("log in again").
+    browser.js(
+        """
+        window.loginDrawn = 0;
+        new MutationObserver((changes) => {
+          for (const change of changes) for (const node of change.addedNodes) {
+            if (node.nodeType === 1 && (node.id === "login-title" || node.querySelector?.("#login-title"))) window.loginDrawn += 1;
+          }
+        }).observe(document.getElementById("main"), { childList: true, subtree: true });
+        location.hash = "#/signup?via=elsewhere";
+        location.hash = "#/login?next=/files";
+        """
+    )
+    browser.find("#login-title")
+    browser.js("location.hash = '#/signup'")  # its event comes after the two above: all are handled
+    browser.find("#signup-title")
+    assert browser.js("return window.loginDrawn") == 1
+
 
 def test_dropped_uploads_leave_every_row_clickable_and_delete_offers_undo(
     web_system: WebSystem, browser: Browser

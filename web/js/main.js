@@ -218,7 +218,13 @@ async function start() {
   });
   session.signedIn = signedIn;
   setRouter(route);
-  window.addEventListener("hashchange", route);
+  // Two changes of the address before the first one's event (a page sent to the login page by a
+  // refused request while the person, or a link, was going elsewhere) queue two events, and each
+  // would draw the page now in the address: the second drawing would drop what the first said once
+  // (the login page's "log in again"). Only the event of the address still current draws.
+  window.addEventListener("hashchange", (event) => {
+    if (event.newURL === location.href) route();
+  });
   // A new tab or a browser restart: no access token in this tab, but the refresh cookie may
   // still hold the session. Ask once, silently, before deciding what to show.
   if (!token() && mayRefresh()) {
