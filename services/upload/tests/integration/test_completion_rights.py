@@ -216,6 +216,10 @@ async def _status(system: System, upload_id: str) -> str:
     return (await system.session(upload_id))["status"]
 
 
+async def _reserved(system: System, account_id: str) -> int:
+    return (await system.room(account_id))["reserved_bytes"]
+
+
 # --- a form re-posted after completion --------------------------------------------------------
 
 
@@ -298,6 +302,12 @@ async def test_a_revoked_editor_cannot_complete_a_grant_handed_out_before(start:
             answer = await api.get(link)
             assert answer.status_code == 403 and "no longer shared with you" in answer.text
         await eventually(lambda: _is(_status(system, upload["upload_id"]), "rejected"), timeout=120)
+        if path == "watcher":
+            # The watcher rejects in the background: the status is written first, then the bytes
+            # are dropped and the room given back (the client's answer waited for all of it).
+            await eventually(
+                lambda: _is(_reserved(system, owner), 0), timeout=30, what="the room given back after the rejection"
+            )
 
         assert (await api.get(f"/uploads/{upload['upload_id']}")).json()["status"] == "rejected"
         assert await system.completed_events(upload["upload_id"]) == []
