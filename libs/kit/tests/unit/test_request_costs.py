@@ -1,6 +1,6 @@
 """What `service_app` spends per request besides the route: one server span (no internal spans
-per ASGI message), and, for the services that ask (`freeze_gc`), a garbage collector that no
-longer walks what start-up left alive."""
+per ASGI message), and a garbage collector that no longer walks what start-up left alive
+(`freeze_gc`), once per process."""
 
 from __future__ import annotations
 
@@ -65,6 +65,19 @@ async def test_freeze_gc_settles_the_collector_once_started() -> None:
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD
         assert (await get(app, "/things")).status_code == 200
+
+
+@pytest.mark.usefixtures("gc_restored")
+async def test_a_second_app_in_the_process_leaves_the_collector_as_the_first_settled_it() -> None:
+    gc.unfreeze()
+    first = _app(freeze_gc=True)
+    async with first.router.lifespan_context(first):
+        frozen = gc.get_freeze_count()
+        gc.set_threshold(1234)  # as if changed after the first start: a second start keeps it
+        second = _app(freeze_gc=True)
+        async with second.router.lifespan_context(second):
+            assert gc.get_freeze_count() <= frozen  # (frozen objects still die by reference count)
+            assert gc.get_threshold()[0] == 1234
 
 
 @pytest.mark.usefixtures("gc_restored")

@@ -50,7 +50,6 @@ def create_app(settings: Settings, **overrides: Any) -> FastAPI:
         title="DocStore API",
         lifespan=lifespan,
         origin_from_peer=True,  # the gateway faces clients: the peer it sees, never a header they send
-        freeze_gc=True,  # every request goes through here: no collection walks what start-up built
         checks=lambda app: {"mongodb": lambda: app.state.services.mongo.admin.command("ping")},
         docs_url=None,
         openapi_url=None,

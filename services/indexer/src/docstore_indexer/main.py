@@ -53,7 +53,6 @@ def create_app(settings: Settings) -> FastAPI:
         title="DocStore indexer",
         lifespan=lifespan,
         checks=checks,
-        freeze_gc=True,  # searches answer here: no collection walks what start-up built
     )
     app.include_router(router)
     # Metadata's consistency check asks which `file.version-recorded` events were applied (issue 32).
