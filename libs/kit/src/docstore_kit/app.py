@@ -55,8 +55,10 @@ def settle_gc(*, gen0_threshold: int = GC_GEN0_THRESHOLD) -> None:
     collected; only what start-up left alive is never examined again.
 
     Without it, each full collection walked all of start-up's objects again: 40-100 ms in the
-    gateway, a pause every request in flight waited out (the p99); 0.3-0.8 s of CPU in upload,
-    about once per 1,000 small files (issue 35: the cost of one file).
+    gateway, a pause every request in flight waited out (the p99); in upload, about once per
+    1,000 small files (0.47-1.35 s of CPU each, a throwaway `gc.callbacks` probe). With it,
+    upload's CPU per small file fell from 3.8 and 3.4 ms to 3.0 and 3.1 (`bench/upload.py`,
+    B A B A, 2026-12-01; issue 35: the cost of one file).
 
     Once per process: when something is frozen already (a second app started in a test's
     process), the collector is left as it is, so the first app's garbage is all it keeps."""
